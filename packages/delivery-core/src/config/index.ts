@@ -1,0 +1,36 @@
+/**
+ * Herald's configuration: the schema (strict at every level, defaults with units), loading from
+ * YAML/JSON files, operator-facing errors, and the small parsers and matchers other modules use
+ * on config values (durations, sizes, listen addresses, routes, trusted networks).
+ */
+export { parseHostPort, parseListen } from './addresses.js';
+export { ConfigError, type ConfigIssue } from './config-error.js';
+export {
+  defaultConfig,
+  type Env,
+  loadConfigFile,
+  type ParseConfigOptions,
+  parseConfig,
+  REDIS_URL_ENV,
+} from './load.js';
+export { compileTrustedNetworks, isTrusted, normalizeIp, parseCidr } from './networks.js';
+export {
+  DEFAULT_ROUTE_PORT,
+  matchRoute,
+  type Route,
+  routeMatches,
+  TLS_MODES,
+  type TlsMode,
+} from './routes.js';
+export {
+  DEFAULT_DNS_PORT,
+  type DeepReadonly,
+  type HeraldConfig,
+  type HeraldConfigInput,
+  heraldConfigSchema,
+  LOG_LEVELS,
+  ROLES,
+  type Role,
+} from './schema.js';
+export type { SmtpUser } from './schema-smtp.js';
+export { parseDuration, parseSize } from './units.js';

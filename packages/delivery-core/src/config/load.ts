@@ -1,0 +1,114 @@
+/**
+ * Reading and validating configuration: parseConfig (any value → frozen HeraldConfig or
+ * ConfigError), loadConfigFile (YAML or JSON file; relative TLS file paths resolved against the
+ * file's folder) and defaultConfig. The environment is read only when passed in `opts.env`
+ * (REDIS_URL overrides redis.url); nothing here touches process.env on its own.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import YAML from 'yaml';
+import { ConfigError, toConfigIssues } from './config-error.js';
+import { type HeraldConfig, heraldConfigSchema } from './schema.js';
+
+export type Env = Record<string, string | undefined>;
+export interface ParseConfigOptions {
+  /** Environment to take REDIS_URL from; process.env is not read unless passed here. */
+  env?: Env;
+  /** File name (or other label) to prefix error lines with. */
+  source?: string;
+}
+
+export const REDIS_URL_ENV = 'REDIS_URL';
+const CONFIG_EXTENSIONS = ['.yaml', '.yml', '.json'];
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Copies the input, dropping keys whose value is null so that a YAML section left empty
+ * (`smtp:` with everything commented out) means "use the defaults".
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) if (item !== null) out[key] = withoutNulls(item);
+  return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
+/** Validates `input`, applies REDIS_URL from opts.env, fills defaults and deep-freezes the result. */
+export function parseConfig(input: unknown, opts: ParseConfigOptions = {}): HeraldConfig {
+  const raw = withoutNulls(input ?? {});
+  const redisUrl = opts.env?.[REDIS_URL_ENV];
+  const fromEnv = redisUrl !== undefined && redisUrl !== '' && isPlainObject(raw);
+  if (fromEnv) {
+    const redis = isPlainObject(raw.redis) ? raw.redis : {};
+    raw.redis = { ...redis, url: redisUrl };
+  }
+  const result = heraldConfigSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    const issues = toConfigIssues(result.error, heraldConfigSchema).map((issue) =>
+      fromEnv && issue.path === 'redis.url'
+        ? { ...issue, message: `${issue.message} (from ${REDIS_URL_ENV})` }
+        : issue,
+    );
+    throw new ConfigError('HERALD_CONFIG_INVALID', issues, opts.source);
+  }
+  return deepFreeze(result.data);
+}
+
+/** The configuration with every default, plus `overrides` (same shape as a config file). */
+export function defaultConfig(overrides?: unknown): HeraldConfig {
+  return parseConfig(overrides ?? {}, { source: 'defaultConfig' });
+}
+
+function unreadable(path: string, message: string, cause?: unknown): ConfigError {
+  return new ConfigError('HERALD_CONFIG_UNREADABLE', [{ path: '', message }], path, { cause });
+}
+
+function parseText(path: string, text: string): unknown {
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const problem = doc.errors[0];
+  if (problem)
+    throw unreadable(
+      path,
+      `cannot parse ${extname(path).slice(1).toUpperCase()}: ${problem.message}`,
+      problem,
+    );
+  return doc.toJS({ maxAliasCount: 100 }) ?? {};
+}
+
+/** Makes smtp.tls.cert_file / key_file absolute, relative to the config file's folder. */
+function resolveFilePaths(raw: unknown, folder: string): unknown {
+  if (!isPlainObject(raw) || !isPlainObject(raw.smtp) || !isPlainObject(raw.smtp.tls)) return raw;
+  const tls: Record<string, unknown> = { ...raw.smtp.tls };
+  for (const key of ['cert_file', 'key_file']) {
+    const value = tls[key];
+    if (typeof value === 'string' && value !== '' && !isAbsolute(value)) tls[key] = resolve(folder, value);
+  }
+  return { ...raw, smtp: { ...raw.smtp, tls } };
+}
+
+/** Reads a .yaml, .yml or .json config file and parses it; errors name the file. */
+export function loadConfigFile(path: string, opts: { env?: Env } = {}): HeraldConfig {
+  if (!CONFIG_EXTENSIONS.includes(extname(path).toLowerCase())) {
+    throw unreadable(path, `unsupported file type; expected one of ${CONFIG_EXTENSIONS.join(', ')}`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw unreadable(path, `cannot read: ${err instanceof Error ? err.message : String(err)}`, err);
+  }
+  const raw = resolveFilePaths(parseText(path, text), dirname(resolve(path)));
+  return parseConfig(raw, { env: opts.env ?? {}, source: path });
+}

@@ -1,0 +1,64 @@
+/**
+ * trusted_networks: validating CIDRs / single addresses (IPv4 and IPv6) and checking a client
+ * address against them with node:net BlockList. IPv4-mapped IPv6 clients ("::ffff:1.2.3.4") are
+ * checked as the IPv4 address they carry. Pure; no I/O.
+ */
+import { BlockList, isIP } from 'node:net';
+
+const IPV4_BITS = 32;
+const IPV6_BITS = 128;
+const IPV4_MAPPED_PREFIX = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+
+export interface Cidr {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** Strips an IPv6 zone ("fe80::1%eth0") and unwraps IPv4-mapped IPv6 addresses. */
+export function normalizeIp(ip: string): string {
+  const unzoned = ip.trim().replace(/%.*$/, '');
+  const mapped = IPV4_MAPPED_PREFIX.exec(unzoned);
+  return mapped ? mapped[1]! : unzoned;
+}
+
+/** Parses "10.0.0.0/8", "192.0.2.7", "2001:db8::/32" or "::1"; throws RangeError otherwise. */
+export function parseCidr(s: string): Cidr {
+  if (typeof s !== 'string') throw new RangeError('expected a CIDR like 10.0.0.0/8 or an IP address');
+  const [rawAddress = '', rawPrefix, ...extra] = s.trim().split('/');
+  const address = normalizeIp(rawAddress);
+  const version = isIP(address);
+  if (version === 0 || extra.length > 0 || rawAddress.includes('%')) {
+    throw new RangeError(`${JSON.stringify(s)} is not a CIDR like 10.0.0.0/8 or an IP address`);
+  }
+  const family = version === 4 ? 'ipv4' : 'ipv6';
+  const maxBits = version === 4 ? IPV4_BITS : IPV6_BITS;
+  // "::ffff:10.0.0.0/104" is the IPv4 network 10.0.0.0/8 written in IPv6 form.
+  const mappedBits = address !== rawAddress.trim() ? IPV6_BITS - IPV4_BITS : 0;
+  if (rawPrefix === undefined) return { address, prefix: maxBits, family };
+  const prefix = Number(rawPrefix) - mappedBits;
+  if (!/^\d{1,3}$/.test(rawPrefix) || prefix < 0 || prefix > maxBits) {
+    throw new RangeError(`${JSON.stringify(s)}: prefix length must be ${mappedBits}–${maxBits + mappedBits}`);
+  }
+  return { address, prefix, family };
+}
+
+/** Builds a checker for a list of CIDRs (validated; throws RangeError on a bad entry). */
+export function compileTrustedNetworks(cidrs: readonly string[]): (ip: string) => boolean {
+  const list = new BlockList();
+  for (const entry of cidrs) {
+    const { address, prefix, family } = parseCidr(entry);
+    list.addSubnet(address, prefix, family);
+  }
+  return (ip: string) => {
+    const address = normalizeIp(ip);
+    const version = isIP(address);
+    if (version === 0) return false;
+    return list.check(address, version === 4 ? 'ipv4' : 'ipv6');
+  };
+}
+
+/** True when `ip` lies in one of `cidrs`. An unparseable ip is never trusted. */
+export function isTrusted(ip: string, cidrs: readonly string[]): boolean {
+  return compileTrustedNetworks(cidrs)(ip);
+}

@@ -1,0 +1,122 @@
+/**
+ * The whole Herald configuration as one zod schema. Unknown keys are errors at every level;
+ * every default sits next to its key, with its unit. Durations are written with units and parse
+ * to milliseconds under the same key names; sizes parse to bytes.
+ */
+import { z } from 'zod';
+import {
+  bool,
+  duration,
+  fraction,
+  hostName,
+  hostPort,
+  integer,
+  listenAddress,
+  oneOf,
+  section,
+  text,
+} from './fields.js';
+import { routeSchema, TLS_MODES } from './routes.js';
+import { smtpSchema } from './schema-smtp.js';
+
+export const ROLES = ['smtp', 'worker', 'http'] as const;
+export type Role = (typeof ROLES)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** Port of a DNS server given without one. */
+export const DEFAULT_DNS_PORT = 53;
+
+const redisSchema = section({
+  /** REDIS_URL in the environment overrides this. */
+  url: z
+    .string({ error: 'expected a redis:// or rediss:// URL' })
+    .regex(/^rediss?:\/\/\S*$/, { error: 'expected a redis:// or rediss:// URL' })
+    .refine((url) => URL.canParse(url), { error: 'expected a redis:// or rediss:// URL' })
+    .default('redis://127.0.0.1:6379'),
+  /** Key prefix for everything Herald stores. */
+  prefix: text().default('herald'),
+});
+
+const httpSchema = section({
+  listen: listenAddress().default('127.0.0.1:8025'),
+  enabled: bool().default(true),
+});
+
+const dnsSchema = section({
+  /** "host", "host:port" or "[v6]:port"; empty means the servers in /etc/resolv.conf. */
+  servers: z.array(hostPort(DEFAULT_DNS_PORT), { error: 'expected a list of DNS servers' }).default([]),
+  timeout: duration().prefault('2s'),
+  attempts: integer(1).default(3),
+  /** Entries. */
+  cache_size: integer(0).default(10000),
+});
+
+const deliverySchema = section({
+  /** Jobs in flight per worker process. */
+  concurrency: integer(1).default(200),
+  /** Defaults to smtp.hostname. */
+  ehlo_hostname: hostName().optional(),
+  /** Port for MX deliveries. */
+  port: integer(1, 65535).default(25),
+  connect_timeout: duration().prefault('30s'),
+  /** Timeouts below follow RFC 5321 section 4.5.3.2. */
+  greeting_timeout: duration().prefault('5m'),
+  command_timeout: duration().prefault('5m'),
+  data_timeout: duration().prefault('10m'),
+  max_connections_per_host: integer(1).default(20),
+  max_messages_per_connection: integer(1).default(100),
+  /** A pooled idle connection closes after this. */
+  idle_timeout: duration().prefault('5s'),
+  tls: oneOf(TLS_MODES).default('opportunistic'),
+  /** Verify remote certificates. */
+  tls_verify: bool().default(false),
+});
+
+const retrySchema = section({
+  /** Delay before attempt 2, 3, ...; the last entry repeats (Postfix-like: 5m doubling to ~4h). */
+  schedule: z
+    .array(duration(), { error: 'expected a list of durations like 5m, 1h20m' })
+    .min(1, { error: 'expected at least one delay' })
+    .prefault(['5m', '10m', '20m', '40m', '1h20m', '2h', '4h']),
+  /** ± fraction of each delay. */
+  jitter: fraction(0, 1).default(0.2),
+  /** After this, recipients expire with 5.4.7. */
+  max_queue_lifetime: duration().prefault('5d'),
+});
+
+const eventsSchema = section({
+  /** XADD MAXLEN ~ entries. */
+  stream_max_len: integer(1).default(100000),
+  log_level: oneOf(LOG_LEVELS).default('info'),
+});
+
+const rolesSchema = z
+  .array(oneOf(ROLES), { error: `expected a list of roles (${ROLES.join(', ')})` })
+  .min(1, { error: `expected at least one role of ${ROLES.join(', ')}` })
+  .refine((roles) => new Set(roles).size === roles.length, { error: 'each role may appear once' })
+  .default([...ROLES]);
+
+export const heraldConfigSchema = section({
+  redis: redisSchema.prefault({}),
+  smtp: smtpSchema.prefault({}),
+  http: httpSchema.prefault({}),
+  dns: dnsSchema.prefault({}),
+  routes: z.array(routeSchema, { error: 'expected a list of routes' }).default([]),
+  delivery: deliverySchema.prefault({}),
+  retry: retrySchema.prefault({}),
+  events: eventsSchema.prefault({}),
+  roles: rolesSchema,
+}).transform((config) => ({
+  ...config,
+  delivery: { ...config.delivery, ehlo_hostname: config.delivery.ehlo_hostname ?? config.smtp.hostname },
+}));
+
+/** The parsed configuration: durations in ms, sizes in bytes, every default filled in. */
+export type HeraldConfig = DeepReadonly<z.output<typeof heraldConfigSchema>>;
+/** What a config file or `defaultConfig(overrides)` may contain. */
+export type HeraldConfigInput = z.input<typeof heraldConfigSchema>;
+
+export type DeepReadonly<T> = T extends (infer E)[]
+  ? readonly DeepReadonly<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
