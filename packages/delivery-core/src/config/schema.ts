@@ -69,6 +69,10 @@ const deliverySchema = section({
   tls: oneOf(TLS_MODES).default('opportunistic'),
   /** Verify remote certificates. */
   tls_verify: bool().default(false),
+  /** A job held by a worker that stops renewing its lock (crash) is taken back after this. */
+  lock_duration: duration().prefault('30s'),
+  /** How often workers look for jobs whose lock expired. */
+  stalled_interval: duration().prefault('30s'),
 });
 
 const retrySchema = section({

@@ -1,0 +1,60 @@
+/**
+ * `herald relay --config FILE [--roles smtp,worker,http]`: loads and validates the config (a bad
+ * key exits 1 naming its path), runs createRelay, and shuts down gracefully on SIGTERM/SIGINT
+ * (a second signal exits at once).
+ */
+import { ConfigError, HeraldError, defaultConfig, loadConfigFile, type HeraldConfig } from '@herald/delivery-core';
+import { ROLES, type Role } from '@herald/delivery-core/config';
+import { createRelay } from './relay.js';
+
+export interface RelayCommandOptions {
+  config?: string | undefined;
+  roles?: string | undefined;
+  env?: Record<string, string | undefined>;
+  /** Called once listening, e.g. to print a banner. */
+  onStarted?: (info: { smtp?: { host: string; port: number }; http?: { host: string; port: number } }) => void;
+}
+
+export function parseRoles(spec: string | undefined): Role[] | undefined {
+  if (!spec) return undefined;
+  const roles = spec.split(',').map((r) => r.trim()).filter(Boolean);
+  for (const role of roles) {
+    if (!(ROLES as readonly string[]).includes(role)) {
+      throw new HeraldError('HERALD_CLI_USAGE', `--roles: unknown role "${role}" (expected ${ROLES.join(', ')})`);
+    }
+  }
+  return roles as Role[];
+}
+
+export async function runRelay(options: RelayCommandOptions): Promise<number> {
+  const env = options.env ?? process.env;
+  let config: HeraldConfig;
+  try {
+    config = options.config ? loadConfigFile(options.config, { env }) : defaultConfig(env.REDIS_URL ? { redis: { url: env.REDIS_URL } } : {});
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const roles = parseRoles(options.roles);
+  const relay = await createRelay(config, roles ? { roles } : {});
+  const addresses = await relay.start();
+  options.onStarted?.(addresses);
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) process.exit(130);
+      relay.herald.logger.info({ signal }, 'shutting down');
+      void relay.stop().then(resolve, (err) => {
+        relay.herald.logger.error({ err }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  return 0;
+}

@@ -1,0 +1,82 @@
+/**
+ * Submission policy, one function per SMTP stage (connect, auth, MAIL, RCPT, DATA). Each returns
+ * undefined to pass or a PolicyReply to refuse with the exact basic and enhanced code. Pure logic
+ * over the frozen config: no I/O here except password verification.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { checkAddress, type HeraldConfig, verifyPassword } from '@herald/delivery-core';
+import { compileTrustedNetworks } from '@herald/delivery-core/config';
+
+export interface PolicyReply {
+  code: number;
+  enhanced: string;
+  text: string;
+}
+
+export interface SessionFacts {
+  remoteAddress: string;
+  /** Set after a successful AUTH. */
+  user?: { username: string; tenant: string } | undefined;
+  secure: boolean;
+  recipients: number;
+}
+
+export const REPLIES = {
+  authRequired: { code: 530, enhanced: '5.7.0', text: 'Authentication required' },
+  authFailed: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
+  authNeedsTls: { code: 538, enhanced: '5.7.11', text: 'Encryption required for requested authentication mechanism' },
+  badSender: { code: 553, enhanced: '5.1.7', text: 'Bad sender address syntax' },
+  badRecipient: { code: 553, enhanced: '5.1.3', text: 'Bad recipient address syntax' },
+  tooManyRecipients: { code: 452, enhanced: '4.5.3', text: 'Too many recipients' },
+  tooBig: { code: 552, enhanced: '5.3.4', text: 'Message size exceeds fixed maximum message size' },
+  queueUnavailable: { code: 451, enhanced: '4.3.0', text: 'Temporary local problem: queue unavailable, try again later' },
+} as const satisfies Record<string, PolicyReply>;
+
+export interface SubmissionPolicy {
+  onAuth(username: string, password: string, facts: SessionFacts): Promise<PolicyReply | { username: string; tenant: string }>;
+  onMailFrom(address: string, facts: SessionFacts): PolicyReply | undefined;
+  onRcptTo(address: string, facts: SessionFacts): PolicyReply | undefined;
+  /** The tenant a session's mail is accounted to. */
+  tenantOf(facts: SessionFacts): string;
+}
+
+const TRUSTED_TENANT = 'default';
+
+export function createPolicy(config: HeraldConfig): SubmissionPolicy {
+  const trusted = compileTrustedNetworks(config.smtp.trusted_networks);
+  const users = new Map(config.smtp.users.map((user) => [user.username, user]));
+  const mayRelay = (facts: SessionFacts) => Boolean(facts.user) || trusted(facts.remoteAddress);
+  return {
+    async onAuth(username, password, facts) {
+      if (config.smtp.require_auth_tls && !facts.secure && !isLoopback(facts.remoteAddress)) return REPLIES.authNeedsTls;
+      const user = users.get(username);
+      if (!user) return REPLIES.authFailed;
+      const ok = user.password_hash ? await verifyPassword(password, user.password_hash) : safeEqual(password, user.password ?? '');
+      return ok ? { username: user.username, tenant: user.tenant } : REPLIES.authFailed;
+    },
+    onMailFrom(address, facts) {
+      if (!mayRelay(facts)) return REPLIES.authRequired;
+      if (address !== '' && checkAddress(address)) return REPLIES.badSender;
+      return undefined;
+    },
+    onRcptTo(address, facts) {
+      if (!mayRelay(facts)) return REPLIES.authRequired;
+      if (checkAddress(address)) return REPLIES.badRecipient;
+      if (facts.recipients >= config.smtp.max_recipients) return REPLIES.tooManyRecipients;
+      return undefined;
+    },
+    tenantOf(facts) {
+      return facts.user?.tenant ?? TRUSTED_TENANT;
+    },
+  };
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}

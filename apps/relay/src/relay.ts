@@ -1,0 +1,101 @@
+/**
+ * createRelay: wires a Herald (delivery-core) into the relay daemon's roles — `smtp` (submission
+ * listener), `worker` (delivery workers) and `http` (health, readiness, metrics). `start` binds the
+ * listeners and returns their addresses; `stop` is the graceful shutdown: stop accepting, let
+ * in-flight SMTP sessions and deliveries finish (bounded), close Redis last.
+ */
+import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import type { SMTPServer } from 'smtp-server';
+import type { Logger } from 'pino';
+import { createHerald, type Herald, type HeraldConfig } from '@herald/delivery-core';
+import { parseListen, type Role } from '@herald/delivery-core/config';
+import { createHttpServer } from './http.js';
+import { createPolicy } from './policy.js';
+import { createSubmissionServer } from './submission.js';
+import { loadTls } from './tls.js';
+
+/** How long `stop` waits for open SMTP sessions before closing them. */
+const SMTP_CLOSE_TIMEOUT_MS = 10_000;
+
+export interface RelayOptions {
+  /** Overrides config.roles. */
+  roles?: readonly Role[];
+  logger?: Logger;
+  /** Where a self-signed certificate is cached. */
+  tlsCacheDir?: string;
+}
+
+export interface RelayAddresses {
+  smtp?: { host: string; port: number };
+  http?: { host: string; port: number };
+}
+
+export interface Relay {
+  readonly herald: Herald;
+  readonly roles: readonly Role[];
+  start(): Promise<RelayAddresses>;
+  stop(): Promise<void>;
+}
+
+export async function createRelay(config: HeraldConfig, options: RelayOptions = {}): Promise<Relay> {
+  const roles = options.roles ?? config.roles;
+  const herald = await createHerald(config, options.logger ? { logger: options.logger } : {});
+  let smtp: SMTPServer | undefined;
+  let httpServer: http.Server | undefined;
+  let listening = false;
+  let stopping: Promise<void> | undefined;
+
+  return {
+    herald,
+    roles,
+    async start() {
+      const addresses: RelayAddresses = {};
+      if (roles.includes('worker')) herald.startWorkers();
+      if (roles.includes('smtp')) {
+        const tls = loadTls(config, options.tlsCacheDir);
+        smtp = createSubmissionServer({ herald, policy: createPolicy(config), tls });
+        smtp.on('error', (err) => herald.logger.error({ err }, 'smtp listener error'));
+        addresses.smtp = await listen(smtp.server, config.smtp.listen);
+        listening = true;
+      }
+      if (roles.includes('http') && config.http.enabled) {
+        httpServer = createHttpServer(herald, () => listening || !roles.includes('smtp'));
+        addresses.http = await listen(httpServer, config.http.listen);
+      }
+      herald.logger.info({ roles, ...addresses }, 'herald relay started');
+      return addresses;
+    },
+    stop() {
+      stopping ??= (async () => {
+        listening = false;
+        herald.logger.info('herald relay stopping');
+        if (smtp) await closeSmtp(smtp);
+        if (httpServer) await new Promise<void>((resolve) => httpServer!.close(() => resolve()));
+        await herald.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function listen(server: { listen: (port: number, host: string, cb: () => void) => unknown; once: (e: string, cb: (err: Error) => void) => unknown; address: () => AddressInfo | string | null }, spec: string): Promise<{ host: string; port: number }> {
+  const { host, port } = parseListen(spec);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const address = server.address() as AddressInfo;
+      resolve({ host: address.address, port: address.port });
+    });
+  });
+}
+
+function closeSmtp(server: SMTPServer): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, SMTP_CLOSE_TIMEOUT_MS);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

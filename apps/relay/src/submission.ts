@@ -1,0 +1,109 @@
+/**
+ * The SMTP submission listener (smtp-server): AUTH PLAIN/LOGIN, STARTTLS when a certificate is
+ * configured, SIZE, PIPELINING, 8BITMIME, SMTPUTF8 and ENHANCEDSTATUSCODES. A message is answered
+ * `250` only after Herald's enqueue (body + every job, one MULTI/EXEC) was acknowledged by Redis;
+ * any failure to spool answers `451 4.3.0`, so the client keeps the message and retries.
+ */
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import type { Herald } from '@herald/delivery-core';
+import { newMessageId } from '@herald/delivery-core/queue';
+import { smtpError, useOwnEnhancedCodes } from './enhanced-codes.js';
+import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy } from './policy.js';
+import { prepareMessage } from '@herald/delivery-core/message';
+
+export interface SubmissionOptions {
+  herald: Herald;
+  policy: SubmissionPolicy;
+  tls?: { key: Buffer | string; cert: Buffer | string } | undefined;
+}
+
+type SessionUser = { username: string; tenant: string };
+
+const toError = (reply: PolicyReply) => smtpError(reply.code, reply.enhanced, reply.text);
+
+function facts(session: SMTPServerSession): SessionFacts {
+  return {
+    remoteAddress: session.remoteAddress,
+    user: session.user as unknown as SessionUser | undefined,
+    secure: session.secure,
+    recipients: session.envelope.rcptTo.length,
+  };
+}
+
+export function createSubmissionServer({ herald, policy, tls }: SubmissionOptions): SMTPServer {
+  useOwnEnhancedCodes();
+  const { config, logger } = herald;
+  return new SMTPServer({
+    name: config.smtp.hostname,
+    banner: 'Herald ESMTP',
+    size: config.smtp.max_message_size,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: true,
+    allowInsecureAuth: !config.smtp.require_auth_tls,
+    hideENHANCEDSTATUSCODES: false,
+    hideSTARTTLS: !tls,
+    disabledCommands: tls ? [] : ['STARTTLS'],
+    ...(tls ? { key: tls.key, cert: tls.cert } : {}),
+    maxClients: config.smtp.max_clients,
+    socketTimeout: config.smtp.socket_timeout,
+    disableReverseLookup: true,
+    logger: false,
+    onAuth(auth, session, callback) {
+      policy
+        .onAuth(auth.username ?? '', auth.password ?? '', facts(session))
+        .then((result) => ('code' in result ? callback(toError(result)) : callback(null, { user: result as never })))
+        .catch((err: unknown) => callback(err as Error));
+    },
+    onMailFrom(address, session, callback) {
+      const refusal = policy.onMailFrom(address.address, facts(session));
+      callback(refusal ? toError(refusal) : undefined);
+    },
+    onRcptTo(address, session, callback) {
+      const refusal = policy.onRcptTo(address.address, facts(session));
+      callback(refusal ? toError(refusal) : undefined);
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', (err) => callback(err));
+      stream.on('end', () => {
+        if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded) {
+          callback(toError(REPLIES.tooBig));
+          return;
+        }
+        const recipients = session.envelope.rcptTo.map((r) => r.address);
+        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+        const id = newMessageId();
+        const user = session.user as unknown as SessionUser | undefined;
+        const protocol = `ESMTP${session.secure ? 'S' : ''}${user ? 'A' : ''}`;
+        const prepared = prepareMessage(
+          Buffer.concat(chunks),
+          {
+            helo: session.hostNameAppearsAs || 'unknown',
+            clientAddress: session.remoteAddress,
+            by: config.smtp.hostname,
+            protocol,
+            id,
+            ...(recipients.length === 1 && recipients[0] ? { for: recipients[0] } : {}),
+          },
+          new Date(),
+        );
+        herald
+          .enqueuePrepared({
+            id,
+            from,
+            recipients,
+            body: prepared.body,
+            tenant: policy.tenantOf(facts(session)),
+            source: 'smtp',
+            client: session.remoteAddress,
+          })
+          .then(() => callback(null, `2.0.0 Ok: queued as ${id}`))
+          .catch((err: unknown) => {
+            logger.warn({ err: (err as Error).message, id }, 'spooling failed; answered 451');
+            callback(toError(REPLIES.queueUnavailable));
+          });
+      });
+    },
+  });
+}

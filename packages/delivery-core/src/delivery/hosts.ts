@@ -1,0 +1,35 @@
+/**
+ * Where mail for a domain goes: a static route (like Postfix's transport map, `[host]:port`
+ * semantics: the via host's own addresses, no MX lookup) or else the domain's MX hosts.
+ * Throws the DeliveryError the resolver raised (permanent for NXDOMAIN / null MX).
+ */
+import type { Resolver } from '../dns/index.js';
+import { isIP } from 'node:net';
+import type { CandidateHost, TlsMode } from '../smtp/index.js';
+
+export interface StaticRoute {
+  match: string;
+  via: { host: string; port: number };
+  tls: TlsMode;
+  auth?: { username: string; password: string } | undefined;
+}
+
+export interface RouteChoice {
+  hosts: CandidateHost[];
+  route?: StaticRoute;
+}
+
+export async function hostsFor(
+  domain: string,
+  route: StaticRoute | undefined,
+  resolver: Resolver,
+  mxPort: number,
+): Promise<RouteChoice> {
+  if (route) {
+    const { host, port } = route.via;
+    const addresses = isIP(host) ? [host] : await resolver.resolveAddresses(host);
+    return { hosts: [{ hostname: host, addresses, port }], route };
+  }
+  const mx = await resolver.resolveMx(domain);
+  return { hosts: mx.map((h) => ({ hostname: h.exchange, addresses: h.addresses, port: mxPort })) };
+}

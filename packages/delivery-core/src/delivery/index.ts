@@ -1,0 +1,11 @@
+/**
+ * Delivery: the worker that takes a job from the queue, finds where its domain's mail goes
+ * (static route or MX), sends over the pooled SMTP client, records one event per recipient
+ * outcome and schedules retries or expiry.
+ */
+export { DeliveryWorker } from './worker.js';
+export type { DeliveryWorkerOptions } from './worker.js';
+export { processDelivery } from './process.js';
+export type { DeliveryDeps, DeliveryOutcome } from './process.js';
+export { hostsFor } from './hosts.js';
+export type { StaticRoute, RouteChoice } from './hosts.js';

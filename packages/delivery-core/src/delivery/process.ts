@@ -1,0 +1,131 @@
+/**
+ * One delivery attempt of one job, as pure orchestration over injected parts (spool, resolver,
+ * SMTP pool, events, clock): resolve where to go, send, turn every recipient's reply into
+ * delivered / bounced / deferred, and decide the retry time or expiry. Returns what the queue must
+ * do next; never throws a DeliveryError (unexpected errors propagate to the worker wrapper).
+ */
+import { type DeliveryError, type SmtpReply, formatReply, toDeliveryError } from '../errors/index.js';
+import type { EventSink, RecipientEventType } from '../events/index.js';
+import type { DeliveryJobData, Spool } from '../queue/index.js';
+import type { Resolver } from '../dns/index.js';
+import { EXPIRED_REPLY, type RetryPolicy, retryDecision } from '../retry/index.js';
+import { type SmtpPool, type TlsMode, deliverAttempt } from '../smtp/index.js';
+import { type StaticRoute, hostsFor } from './hosts.js';
+
+export interface DeliveryDeps {
+  spool: Spool;
+  resolver: Resolver;
+  pool: SmtpPool;
+  events: EventSink;
+  retry: RetryPolicy;
+  /** Static route for a domain, or undefined to use MX. */
+  routeFor(domain: string): StaticRoute | undefined;
+  mxPort: number;
+  tls: TlsMode;
+  tlsVerify: boolean;
+  now(): number;
+}
+
+export type DeliveryOutcome = { kind: 'done'; data: DeliveryJobData } | { kind: 'retry'; at: number; data: DeliveryJobData };
+
+const BODY_LOST_REPLY: SmtpReply = { code: 554, enhanced: '5.3.0', text: 'message body missing from the spool', stage: 'queue' };
+
+export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps): Promise<DeliveryOutcome> {
+  const data: DeliveryJobData = { ...input, recipients: input.recipients.map((r) => ({ ...r })) };
+  const pending = () => data.recipients.filter((r) => r.state === 'pending');
+  if (pending().length === 0) return { kind: 'done', data };
+  const emit = recipientEmitter(data, deps);
+
+  if (deps.now() >= data.acceptedAt + deps.retry.maxQueueLifetimeMs) {
+    for (const r of pending()) emit(r, 'expired', EXPIRED_REPLY);
+    return { kind: 'done', data };
+  }
+  data.attempts += 1;
+  const body = await deps.spool.getBody(data.messageId);
+  if (!body) {
+    for (const r of pending()) emit(r, 'bounced', BODY_LOST_REPLY);
+    return { kind: 'done', data };
+  }
+
+  const route = deps.routeFor(data.domain);
+  let hosts: Awaited<ReturnType<typeof hostsFor>>['hosts'];
+  try {
+    hosts = (await hostsFor(data.domain, route, deps.resolver, deps.mxPort)).hosts;
+  } catch (err) {
+    const error = toDeliveryError(err, 'dns');
+    return settle(data, deps, emit, pending().map((r) => ({ address: r.address, accepted: false, reply: error.reply })), error);
+  }
+
+  const report = await deliverAttempt(deps.pool, {
+    from: data.from,
+    recipients: pending().map((r) => r.address),
+    body,
+    hosts,
+    tls: route?.tls ?? deps.tls,
+    tlsVerify: deps.tlsVerify,
+    ...(route?.auth ? { auth: route.auth } : {}),
+  });
+  deps.events.emit({
+    type: 'attempt',
+    time: deps.now(),
+    messageId: data.messageId,
+    tenant: data.tenant,
+    domain: data.domain,
+    attempt: data.attempts,
+    ...(report.host ? { host: report.host } : {}),
+    hostErrors: report.hostErrors,
+    results: report.recipients,
+    durationMs: report.durationMs,
+  });
+  return settle(data, deps, emit, report.recipients);
+}
+
+type Emit = (recipient: DeliveryJobData['recipients'][number], type: RecipientEventType, reply: SmtpReply, nextAttemptAt?: number) => void;
+
+function recipientEmitter(data: DeliveryJobData, deps: DeliveryDeps): Emit {
+  return (recipient, type, reply, nextAttemptAt) => {
+    if (type !== 'deferred') recipient.state = type;
+    const now = deps.now();
+    deps.events.emit({
+      type,
+      time: now,
+      messageId: data.messageId,
+      tenant: data.tenant,
+      domain: data.domain,
+      recipient: recipient.address,
+      attempt: data.attempts,
+      reply,
+      ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}),
+      latencyMs: now - data.acceptedAt,
+    });
+  };
+}
+
+/** Applies per-recipient results, then schedules a retry or expires what is left. */
+function settle(
+  data: DeliveryJobData,
+  deps: DeliveryDeps,
+  emit: Emit,
+  results: { address: string; accepted: boolean; reply: SmtpReply }[],
+  error?: DeliveryError,
+): DeliveryOutcome {
+  const byAddress = new Map(data.recipients.map((r) => [r.address.toLowerCase(), r]));
+  const deferred: { recipient: DeliveryJobData['recipients'][number]; reply: SmtpReply }[] = [];
+  for (const result of results) {
+    const recipient = byAddress.get(result.address.toLowerCase());
+    if (!recipient || recipient.state !== 'pending') continue;
+    if (result.accepted) emit(recipient, 'delivered', result.reply);
+    else if (result.reply.code >= 500 && error?.kind !== 'transient') emit(recipient, 'bounced', result.reply);
+    else deferred.push({ recipient, reply: result.reply });
+  }
+  if (deferred.length === 0) return { kind: 'done', data };
+  const decision = retryDecision(deps.retry, { attemptsMade: data.attempts, firstAttemptAt: data.acceptedAt, now: deps.now() });
+  if (decision.action === 'expire') {
+    for (const { recipient, reply } of deferred) {
+      emit(recipient, 'expired', { ...EXPIRED_REPLY, text: `${EXPIRED_REPLY.text}; last error: ${formatReply(reply)}` });
+    }
+    return { kind: 'done', data };
+  }
+  for (const { recipient, reply } of deferred) emit(recipient, 'deferred', reply, decision.at);
+  return { kind: 'retry', at: decision.at, data };
+}

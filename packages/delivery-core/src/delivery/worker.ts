@@ -1,0 +1,81 @@
+/**
+ * The delivery worker: a BullMQ Worker on the delivery queue running `processDelivery` per job.
+ * Retries and deferrals move the job to the delayed set with its updated per-recipient state
+ * (`DelayedError`: BullMQ's own attempt counter is not used); finished jobs release their share
+ * of the spooled body. A crashed worker's jobs come back after `lockDurationMs` (stalled check),
+ * and are never failed for stalling (maxStalledCount is effectively unlimited): nothing is lost.
+ */
+import { DelayedError, type Job, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
+import { type DeliveryDeps, processDelivery } from './process.js';
+
+/** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
+const LOCAL_FAULT_RETRY_MS = 60_000;
+const UNLIMITED_STALLS = 1_000_000;
+
+export interface DeliveryWorkerOptions {
+  /** A dedicated connection (BullMQ blocks on it); created with maxRetriesPerRequest: null. */
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  logger: Logger;
+  deps: DeliveryDeps;
+}
+
+export class DeliveryWorker {
+  readonly worker: Worker<DeliveryJobData>;
+  private readonly inFlight = new Set<string>();
+
+  constructor(private readonly options: DeliveryWorkerOptions) {
+    this.worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE, (job, token) => this.run(job, token), {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: UNLIMITED_STALLS,
+      autorun: false,
+    });
+    this.worker.on('error', (err) => options.logger.error({ err }, 'delivery worker error'));
+  }
+
+  start(): void {
+    void this.worker.run().catch((err) => this.options.logger.error({ err }, 'delivery worker stopped'));
+  }
+
+  get activeJobs(): number {
+    return this.inFlight.size;
+  }
+
+  private async run(job: Job<DeliveryJobData>, token: string | undefined): Promise<void> {
+    const { deps, logger } = this.options;
+    const jobId = job.id ?? '';
+    this.inFlight.add(jobId);
+    try {
+      let outcome: Awaited<ReturnType<typeof processDelivery>>;
+      try {
+        outcome = await processDelivery(job.data, deps);
+      } catch (err) {
+        logger.error({ err, jobId }, 'delivery attempt failed locally; retrying later');
+        outcome = { kind: 'retry', at: deps.now() + LOCAL_FAULT_RETRY_MS, data: job.data };
+      }
+      if (outcome.kind === 'retry') {
+        await job.updateData(outcome.data);
+        await job.moveToDelayed(outcome.at, token);
+        throw new DelayedError();
+      }
+      await deps.spool.finishJob(job.data.messageId, jobId);
+    } finally {
+      this.inFlight.delete(jobId);
+    }
+  }
+
+  /** Stops taking jobs and waits for in-flight ones to finish (graceful shutdown). */
+  async close(force = false): Promise<void> {
+    await this.worker.close(force);
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The closed set of errors Herald raises. Two families:
+ *
+ * - Delivery outcomes (`DeliveryError` subclasses) answer "retry?" and "whose fault?" for one
+ *   delivery attempt: `TransientError` (retry per schedule), `PermanentError` (bounce),
+ *   `ThrottledError` (reschedule at `until`, no attempt spent) and `LocalFaultError` (our bug or
+ *   config; alert an operator, retry later). Each carries the SMTP-shaped reply that explains it.
+ *   Nothing else may leave a delivery attempt: `toDeliveryError` wraps anything unexpected.
+ * - `HeraldError`: config, API and CLI errors with a stable `HERALD_*` code that the docs list.
+ */
+
+/** The SMTP protocol stage a reply or failure belongs to. */
+export type SmtpStage =
+  | 'dns'
+  | 'connect'
+  | 'greeting'
+  | 'ehlo'
+  | 'starttls'
+  | 'auth'
+  | 'mail'
+  | 'rcpt'
+  | 'data'
+  | 'queue'
+  | 'local';
+
+/** A reply as Herald records it, whether a remote server sent it or Herald synthesised it. */
+export interface SmtpReply {
+  /** Basic status code, e.g. 250, 421, 550. */
+  code: number;
+  /** Enhanced status code (RFC 3463) without the leading code, e.g. "5.1.1"; absent when unknown. */
+  enhanced?: string;
+  /** Human-readable text, single line. */
+  text: string;
+  stage: SmtpStage;
+  /** Remote host name or address the reply came from, when it came over the wire. */
+  host?: string;
+}
+
+export type DeliveryErrorKind = 'transient' | 'permanent' | 'throttled' | 'local-fault';
+
+/** Whose fault a failure is: the remote side, the destination's DNS, the network, or us. */
+export type Fault = 'remote' | 'dns' | 'network' | 'local';
+
+export abstract class DeliveryError extends Error {
+  abstract readonly kind: DeliveryErrorKind;
+  readonly reply: SmtpReply;
+  readonly fault: Fault;
+  constructor(reply: SmtpReply, fault: Fault, options?: { cause?: unknown }) {
+    super(formatReply(reply), options);
+    this.reply = reply;
+    this.fault = fault;
+    this.name = new.target.name;
+  }
+  /** True when the same work should be tried again later. */
+  get retry(): boolean {
+    return this.kind !== 'permanent';
+  }
+}
+
+/** Try again per the retry schedule (4xx, timeouts, refused connections, SERVFAIL). */
+export class TransientError extends DeliveryError {
+  readonly kind = 'transient' as const;
+}
+
+/** Give up now and bounce (5xx, NXDOMAIN, null MX). */
+export class PermanentError extends DeliveryError {
+  readonly kind = 'permanent' as const;
+}
+
+/** A local limit said "not now": reschedule at `until` (epoch ms) without spending an attempt. */
+export class ThrottledError extends DeliveryError {
+  readonly kind = 'throttled' as const;
+  readonly until: number;
+  constructor(reply: SmtpReply, until: number, options?: { cause?: unknown }) {
+    super(reply, 'local', options);
+    this.until = until;
+  }
+}
+
+/** Our bug or our configuration: retry later, and tell an operator. */
+export class LocalFaultError extends DeliveryError {
+  readonly kind = 'local-fault' as const;
+}
+
+/** "421 4.4.1 text" — the one-line form used in logs and DSNs. */
+export function formatReply(reply: SmtpReply): string {
+  return [reply.code, reply.enhanced, reply.text].filter((part) => part !== undefined && part !== '').join(' ');
+}
+
+/** Wraps anything thrown during a delivery attempt into the closed set. */
+export function toDeliveryError(err: unknown, stage: SmtpStage = 'local'): DeliveryError {
+  if (err instanceof DeliveryError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new LocalFaultError({ code: 451, enhanced: '4.3.0', text: `local error: ${message}`, stage }, 'local', {
+    cause: err,
+  });
+}
+
+/** Stable codes for config, API and CLI errors. README lists them. */
+export const ERROR_CODES = {
+  HERALD_CONFIG_INVALID: 'the configuration failed validation',
+  HERALD_CONFIG_UNREADABLE: 'the configuration file could not be read or parsed',
+  HERALD_REDIS_UNAVAILABLE: 'Redis did not answer',
+  HERALD_REDIS_BINARY_MISSING: 'redis-server is not installed',
+  HERALD_SEND_INVALID: 'a message given to send() is invalid',
+  HERALD_CLI_USAGE: 'the command line is invalid',
+} as const;
+
+export type HeraldErrorCode = keyof typeof ERROR_CODES;
+
+export class HeraldError extends Error {
+  readonly code: HeraldErrorCode;
+  constructor(code: HeraldErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'HeraldError';
+  }
+}

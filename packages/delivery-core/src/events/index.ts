@@ -1,0 +1,15 @@
+/**
+ * Events: one typed record per accepted message, per attempt and per recipient outcome, written
+ * as a pino log line and to a Redis stream. See types.ts for the vocabulary.
+ */
+export type {
+  AcceptedEvent,
+  AttemptEvent,
+  EventSink,
+  HeraldEvent,
+  RecipientEvent,
+  RecipientEventType,
+  TerminalState,
+} from './types.js';
+export { RedisEventSink, readEvents } from './redis-sink.js';
+export type { RedisEventSinkOptions } from './redis-sink.js';

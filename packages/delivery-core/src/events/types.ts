@@ -1,0 +1,57 @@
+/**
+ * Herald's event vocabulary: one record per accepted message, per delivery attempt and per
+ * recipient outcome. Every recipient of an accepted message ends with exactly one terminal event:
+ * delivered, bounced, expired or suppressed.
+ */
+import type { SmtpReply } from '../errors/index.js';
+
+export type TerminalState = 'delivered' | 'bounced' | 'expired' | 'suppressed';
+export type RecipientEventType = TerminalState | 'deferred';
+
+interface EventBase {
+  /** Epoch milliseconds. */
+  time: number;
+  messageId: string;
+  tenant: string;
+}
+
+export interface AcceptedEvent extends EventBase {
+  type: 'accepted';
+  from: string;
+  recipients: string[];
+  size: number;
+  jobs: number;
+  source: 'smtp' | 'api';
+  client?: string;
+}
+
+export interface AttemptEvent extends EventBase {
+  type: 'attempt';
+  domain: string;
+  attempt: number;
+  host?: { hostname: string; address: string; port: number; tls: boolean };
+  hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
+  results: { address: string; accepted: boolean; reply: SmtpReply }[];
+  durationMs: number;
+}
+
+export interface RecipientEvent extends EventBase {
+  type: RecipientEventType;
+  domain: string;
+  recipient: string;
+  attempt: number;
+  reply: SmtpReply;
+  /** For deferred: when the next attempt is due (epoch ms). */
+  nextAttemptAt?: number;
+  /** Milliseconds from acceptance to this outcome. */
+  latencyMs: number;
+}
+
+export type HeraldEvent = AcceptedEvent | AttemptEvent | RecipientEvent;
+
+/** Where events go. Implementations must not throw from `emit`. */
+export interface EventSink {
+  emit(event: HeraldEvent): void;
+  /** Resolves when everything emitted so far is written. */
+  flush(): Promise<void>;
+}

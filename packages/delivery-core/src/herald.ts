@@ -1,0 +1,215 @@
+/**
+ * createHerald: the library's front door. One Herald owns its Redis connections, spool, resolver,
+ * SMTP pool, event sink and metrics; `send` enqueues a message (fields or raw) and resolves once
+ * Redis acknowledged it; `startWorkers` runs delivery in this process; `close` stops everything,
+ * Redis last. The relay daemon is built from the same object.
+ */
+import { hostname as osHostname } from 'node:os';
+import { Redis } from 'ioredis';
+import pino, { type Logger } from 'pino';
+import { type HeraldConfig, type HeraldConfigInput, type Route, matchRoute, parseConfig, parseHostPort } from './config/index.js';
+import { DeliveryWorker, type StaticRoute } from './delivery/index.js';
+import { createResolver, type Resolver } from './dns/index.js';
+import { HeraldError } from './errors/index.js';
+import { RedisEventSink } from './events/index.js';
+import { composeMessage, type MessageFields, prepareMessage } from './message/index.js';
+import { HeraldMetrics } from './metrics/index.js';
+import { Spool, newMessageId } from './queue/index.js';
+import { SmtpPool } from './smtp/index.js';
+import { checkAddress } from './address.js';
+
+/** How long createHerald waits for Redis before failing. */
+const REDIS_CONNECT_TIMEOUT_MS = 10_000;
+
+export interface SendInput extends Partial<Omit<MessageFields, 'from' | 'to'>> {
+  /** Envelope sender (and From: when composing). '' or '<>' is the null sender. */
+  from: string;
+  /** Envelope recipients (and To: when composing). */
+  to: string | string[];
+  /** A complete RFC 5322 message; when given, subject/text/html/headers are ignored. */
+  raw?: Buffer | string;
+  tenant?: string;
+}
+
+export interface SendResult {
+  messageId: string;
+  /** The Message-ID header of the spooled message. */
+  messageIdHeader: string;
+  accepted: string[];
+  rejected: { address: string; code: number; enhanced: string; reason: string }[];
+}
+
+export interface CreateHeraldOptions {
+  logger?: Logger;
+  /** Environment for REDIS_URL when `config` is not parsed yet. */
+  env?: Record<string, string | undefined>;
+}
+
+export interface Herald {
+  readonly config: HeraldConfig;
+  readonly logger: Logger;
+  readonly events: RedisEventSink;
+  readonly metrics: HeraldMetrics;
+  readonly spool: Spool;
+  readonly resolver: Resolver;
+  /** The command connection (non-blocking; fails fast while Redis is down). */
+  readonly redis: Redis;
+  send(input: SendInput): Promise<SendResult>;
+  /** Spools an already prepared body (the relay adds its own trace headers). */
+  enqueuePrepared(args: { id: string; from: string; recipients: string[]; body: Buffer; tenant: string; source: 'smtp' | 'api'; client?: string }): Promise<void>;
+  startWorkers(): DeliveryWorker;
+  /** True when Redis answers PING. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function createHerald(input: HeraldConfig | HeraldConfigInput = {}, options: CreateHeraldOptions = {}): Promise<Herald> {
+  const config = Object.isFrozen(input) ? (input as HeraldConfig) : parseConfig(input, { env: options.env ?? {}, source: "createHerald" });
+  const logger = options.logger ?? pino({ level: config.events.log_level, base: { svc: 'herald' } });
+  const redis = new Redis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true });
+  redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  await connectOrFail(redis, config.redis.url);
+
+  const spool = new Spool(redis, config.redis.prefix);
+  const events = new RedisEventSink({ redis, streamKey: spool.keys.events, streamMaxLen: config.events.stream_max_len, logger });
+  const metrics = new HeraldMetrics({ defaultMetrics: true, queue: spool });
+  events.on(metrics.observe);
+  const resolver = createResolver({
+    ...(config.dns.servers.length ? { servers: [...config.dns.servers] } : {}),
+    timeoutMs: config.dns.timeout,
+    attempts: config.dns.attempts,
+    cacheMaxEntries: config.dns.cache_size,
+  });
+  const d = config.delivery;
+  const pool = new SmtpPool({
+    ehloName: d.ehlo_hostname || osHostname(),
+    timeouts: { connectMs: d.connect_timeout, greetingMs: d.greeting_timeout, commandMs: d.command_timeout, dataMs: d.data_timeout },
+    maxConnectionsPerHost: d.max_connections_per_host,
+    maxMessagesPerConnection: d.max_messages_per_connection,
+    idleTimeoutMs: d.idle_timeout,
+  });
+  const workers: { worker: DeliveryWorker; connection: Redis }[] = [];
+
+  const enqueuePrepared: Herald['enqueuePrepared'] = async (args) => {
+    const acceptedAt = Date.now();
+    const result = await spool.enqueue({ id: args.id, tenant: args.tenant, from: args.from, recipients: args.recipients, body: args.body, acceptedAt });
+    events.emit({
+      type: 'accepted',
+      time: acceptedAt,
+      messageId: args.id,
+      tenant: args.tenant,
+      from: args.from,
+      recipients: args.recipients,
+      size: args.body.length,
+      jobs: result.jobs.length,
+      source: args.source,
+      ...(args.client ? { client: args.client } : {}),
+    });
+  };
+
+  const herald: Herald = {
+    config,
+    logger,
+    events,
+    metrics,
+    spool,
+    resolver,
+    redis,
+    enqueuePrepared,
+    async send(message) {
+      const from = message.from === '<>' ? '' : message.from;
+      if (from !== '' && checkAddress(from)) {
+        throw new HeraldError('HERALD_SEND_INVALID', `invalid sender address: ${JSON.stringify(message.from)}`);
+      }
+      const accepted: string[] = [];
+      const rejected: SendResult['rejected'] = [];
+      for (const address of ([] as string[]).concat(message.to)) {
+        const problem = checkAddress(address);
+        if (problem) rejected.push({ address, code: 553, enhanced: '5.1.3', reason: problem });
+        else accepted.push(address);
+      }
+      const id = newMessageId();
+      if (accepted.length === 0) return { messageId: id, messageIdHeader: '', accepted, rejected };
+      const raw =
+        message.raw !== undefined
+          ? Buffer.isBuffer(message.raw) ? message.raw : Buffer.from(message.raw, 'utf8')
+          : await composeMessage({ ...message, from: message.from, to: message.to });
+      const prepared = prepareMessage(
+        raw,
+        { helo: 'api', clientAddress: '127.0.0.1', by: config.smtp.hostname, protocol: 'HTTP', id },
+        new Date(),
+      );
+      await enqueuePrepared({ id, from, recipients: accepted, body: prepared.body, tenant: message.tenant ?? 'default', source: 'api' });
+      return { messageId: id, messageIdHeader: prepared.messageIdHeader, accepted, rejected };
+    },
+    startWorkers() {
+      const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null });
+      connection.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
+      const worker = new DeliveryWorker({
+        connection,
+        prefix: config.redis.prefix,
+        concurrency: d.concurrency,
+        lockDurationMs: d.lock_duration,
+        stalledIntervalMs: d.stalled_interval,
+        logger,
+        deps: {
+          spool,
+          resolver,
+          pool,
+          events,
+          retry: { scheduleMs: [...config.retry.schedule], jitter: config.retry.jitter, maxQueueLifetimeMs: config.retry.max_queue_lifetime },
+          routeFor: (domain) => toStaticRoute(matchRoute(config.routes as readonly Route[], domain)),
+          mxPort: d.port,
+          tls: d.tls,
+          tlsVerify: d.tls_verify,
+          now: Date.now,
+        },
+      });
+      worker.start();
+      workers.push({ worker, connection });
+      return worker;
+    },
+    async ping() {
+      try {
+        return (await redis.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await Promise.all(workers.map(({ worker }) => worker.close()));
+      await pool.close();
+      await events.flush();
+      await spool.close().catch(() => {});
+      await resolver.close();
+      for (const { connection } of workers) connection.disconnect();
+      redis.disconnect();
+    },
+  };
+  return herald;
+}
+
+/** Default port of a route's `via` when it names none. */
+const ROUTE_PORT = 25;
+
+function toStaticRoute(route: Route | undefined): StaticRoute | undefined {
+  if (!route) return undefined;
+  return { match: route.match, via: parseHostPort(route.via, ROUTE_PORT), tls: route.tls, auth: route.auth };
+}
+
+async function connectOrFail(redis: Redis, url: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      redis.connect(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timed out')), REDIS_CONNECT_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (err) {
+    redis.disconnect();
+    throw new HeraldError('HERALD_REDIS_UNAVAILABLE', `cannot connect to Redis at ${url}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+}

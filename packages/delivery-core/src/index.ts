@@ -1,0 +1,28 @@
+/**
+ * @herald/delivery-core — Herald's delivery engine as a library.
+ *
+ *   const herald = await createHerald({ redis: { url }, routes: [...] });
+ *   const { messageId, accepted } = await herald.send({ from, to, subject, text });
+ *   herald.startWorkers();   // deliver from this process
+ *
+ * Every capability is also importable on its own: `@herald/delivery-core/<module>` (config, dns,
+ * queue, smtp, retry, events, metrics, delivery, message, errors, passwords).
+ */
+export { createHerald } from './herald.js';
+export type { CreateHeraldOptions, Herald, SendInput, SendResult } from './herald.js';
+export { checkAddress } from './address.js';
+export * from './errors/index.js';
+export {
+  ConfigError,
+  defaultConfig,
+  loadConfigFile,
+  parseConfig,
+  parseDuration,
+  type HeraldConfig,
+  type HeraldConfigInput,
+} from './config/index.js';
+export type { HeraldEvent, EventSink, TerminalState } from './events/index.js';
+export { readEvents } from './events/index.js';
+export { DeliveryWorker } from './delivery/index.js';
+export { HeraldMetrics } from './metrics/index.js';
+export { hashPassword, verifyPassword } from './passwords/index.js';

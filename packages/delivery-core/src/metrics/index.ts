@@ -1,0 +1,107 @@
+/**
+ * Metrics: a prom-client registry per Herald instance with the metric names operators alert on.
+ * Label sets are bounded: `outcome` and `source` are closed enums; no per-domain labels here
+ * (per-site labels arrive with sites, bounded by the site table).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HeraldEvent, RecipientEventType } from '../events/index.js';
+
+const OUTCOMES: RecipientEventType[] = ['delivered', 'deferred', 'bounced', 'expired', 'suppressed'];
+
+export interface QueueDepthSource {
+  counts(): Promise<{ waiting: number; active: number; delayed: number }>;
+}
+
+/** Seconds from acceptance to a terminal outcome. */
+const LATENCY_BUCKETS_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14_400, 86_400];
+
+export class HeraldMetrics {
+  readonly registry = new Registry();
+  readonly accepted: Counter<'source'>;
+  /** herald_messages_<outcome>_total, counted per recipient. */
+  readonly outcomes: Record<RecipientEventType, Counter>;
+  readonly attempts: Counter<'result'>;
+  readonly latency: Histogram<'outcome'>;
+  readonly queueDepth: Gauge<'state'>;
+  readonly smtpReplies: Counter<'code'>;
+
+  constructor(options: { defaultMetrics?: boolean; queue?: QueueDepthSource } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'herald_process_' });
+    this.accepted = new Counter({
+      name: 'herald_messages_accepted_total',
+      help: 'Messages accepted for delivery',
+      labelNames: ['source'],
+      registers,
+    });
+    this.outcomes = Object.fromEntries(
+      OUTCOMES.map((outcome) => [
+        outcome,
+        new Counter({
+          name: `herald_messages_${outcome}_total`,
+          help: `Recipients ${outcome} (one count per recipient and outcome event)`,
+          registers,
+        }),
+      ]),
+    ) as Record<RecipientEventType, Counter>;
+    this.attempts = new Counter({
+      name: 'herald_delivery_attempts_total',
+      help: 'Delivery attempts by whether a host accepted a transaction',
+      labelNames: ['result'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'herald_delivery_latency_seconds',
+      help: 'Time from acceptance to a terminal outcome',
+      labelNames: ['outcome'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.smtpReplies = new Counter({
+      name: 'herald_remote_replies_total',
+      help: 'Remote SMTP reply classes seen by delivery (2xx, 4xx, 5xx, network)',
+      labelNames: ['code'],
+      registers,
+    });
+    const queue = options.queue;
+    this.queueDepth = new Gauge({
+      name: 'herald_queue_depth',
+      help: 'Delivery jobs by state',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        if (!queue) return;
+        const counts = await queue.counts().catch(() => undefined);
+        if (!counts) return;
+        this.set({ state: 'waiting' }, counts.waiting);
+        this.set({ state: 'active' }, counts.active);
+        this.set({ state: 'delayed' }, counts.delayed);
+      },
+    });
+  }
+
+  /** Feeds counters from the event stream; wire with `events.on(metrics.observe)`. */
+  readonly observe = (event: HeraldEvent): void => {
+    switch (event.type) {
+      case 'accepted':
+        this.accepted.inc({ source: event.source });
+        return;
+      case 'attempt':
+        this.attempts.inc({ result: event.host ? 'connected' : 'no-host' });
+        for (const result of event.results) this.smtpReplies.inc({ code: replyClass(result.reply.code) });
+        return;
+      default:
+        this.outcomes[event.type].inc();
+        if (event.type !== 'deferred') this.latency.observe({ outcome: event.type }, event.latencyMs / 1000);
+    }
+  };
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+function replyClass(code: number): string {
+  if (code >= 200 && code < 600) return `${Math.floor(code / 100)}xx`;
+  return 'other';
+}

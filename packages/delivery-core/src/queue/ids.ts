@@ -1,0 +1,30 @@
+/** Message ids: time-ordered (sortable by acceptance) and unguessable, safe in keys and job ids. */
+import { randomBytes } from 'node:crypto';
+
+const RANDOM_BYTES = 8;
+
+export function newMessageId(now = Date.now()): string {
+  return now.toString(36).padStart(9, '0') + randomBytes(RANDOM_BYTES).toString('hex');
+}
+
+/** Lower-cased domain of an address; '' when it has none. */
+export function domainOf(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? '' : address.slice(at + 1).toLowerCase().replace(/\.$/, '');
+}
+
+/** Recipients grouped by destination domain, order of first appearance, duplicates dropped. */
+export function groupByDomain(recipients: string[]): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  const seen = new Set<string>();
+  for (const address of recipients) {
+    const key = address.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const domain = domainOf(address);
+    const group = groups.get(domain);
+    if (group) group.push(address);
+    else groups.set(domain, [address]);
+  }
+  return groups;
+}

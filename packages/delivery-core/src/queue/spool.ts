@@ -1,0 +1,116 @@
+/**
+ * The message spool and the delivery queue. A message's body is stored once; each destination
+ * domain gets one BullMQ job that references it. `enqueue` writes the body, the message record and
+ * every job in one MULTI/EXEC transaction, so either all of it is in Redis or none is; it resolves
+ * only after Redis acknowledged the EXEC (the relay's `250` waits for it). `finishJob` is
+ * idempotent and deletes the body when the message's last job finishes.
+ */
+import { Job, Queue } from 'bullmq';
+import type { ChainableCommander, Redis } from 'ioredis';
+import { HeraldError } from '../errors/index.js';
+import { groupByDomain } from './ids.js';
+import { DELIVERY_QUEUE, type QueueKeys, queueKeys } from './keys.js';
+import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
+
+/** Job options: Herald schedules its own retries (moveToDelayed), BullMQ's only guard crashes. */
+const JOB_ATTEMPTS_GUARD = 1_000_000;
+const CRASH_BACKOFF_MS = 60_000;
+const FAILED_JOB_RETENTION_S = 7 * 24 * 3600;
+
+/**
+ * KEYS[1] pending-jobs set, KEYS[2] body, KEYS[3] message record. ARGV[1] job id.
+ * Removes the job from the message's pending set; when none remain, deletes all three keys.
+ * Returns the number of jobs still pending (0 = message finished).
+ */
+const FINISH_JOB_LUA = `
+redis.call('SREM', KEYS[1], ARGV[1])
+local left = redis.call('SCARD', KEYS[1])
+if left == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
+return left`;
+
+export class Spool {
+  readonly keys: QueueKeys;
+  readonly queue: Queue<DeliveryJobData>;
+
+  constructor(
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.keys = queueKeys(prefix);
+    this.queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: redis, prefix });
+    redis.defineCommand('heraldFinishJob', { numberOfKeys: 3, lua: FINISH_JOB_LUA });
+  }
+
+  async enqueue(message: SpoolMessage): Promise<EnqueueResult> {
+    const groups = groupByDomain(message.recipients);
+    if (groups.size === 0) throw new HeraldError('HERALD_SEND_INVALID', 'a message needs at least one recipient');
+    const client = await this.queue.client;
+    // BullMQ's transaction type omits plain commands; it is an ioredis MULTI underneath.
+    const multi = client.multi() as unknown as ChainableCommander;
+    const jobs: EnqueueResult['jobs'] = [];
+    multi.set(this.keys.body(message.id), message.body);
+    multi.hset(this.keys.message(message.id), {
+      from: message.from,
+      tenant: message.tenant,
+      size: message.body.length,
+      acceptedAt: message.acceptedAt,
+      recipients: message.recipients.length,
+    });
+    let index = 0;
+    for (const [domain, recipients] of groups) {
+      const id = `${message.id}.${index++}`;
+      jobs.push({ id, domain, recipients });
+      multi.sadd(this.keys.pendingJobs(message.id), id);
+      const data: DeliveryJobData = {
+        messageId: message.id,
+        tenant: message.tenant,
+        from: message.from,
+        domain,
+        recipients: recipients.map((address) => ({ address, state: 'pending' })),
+        attempts: 0,
+        acceptedAt: message.acceptedAt,
+        size: message.body.length,
+      };
+      const job = new Job<DeliveryJobData>(this.queue, domain, data, {
+        jobId: id,
+        attempts: JOB_ATTEMPTS_GUARD,
+        backoff: { type: 'fixed', delay: CRASH_BACKOFF_MS },
+        removeOnComplete: true,
+        removeOnFail: { age: FAILED_JOB_RETENTION_S },
+      });
+      // Queues the job's add script inside our MULTI (BullMQ's addBulk uses a plain pipeline).
+      void job.addJob(multi as never, { parentKey: undefined, parentDependenciesKey: undefined } as never);
+    }
+    const results = await multi.exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) {
+      throw new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+    }
+    return { messageId: message.id, jobs };
+  }
+
+  getBody(messageId: string): Promise<Buffer | null> {
+    return this.redis.getBuffer(this.keys.body(messageId));
+  }
+
+  /** Marks one job finished; returns how many jobs of its message are still pending. */
+  async finishJob(messageId: string, jobId: string): Promise<number> {
+    const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<number>>).heraldFinishJob!;
+    return run.call(
+      this.redis,
+      this.keys.pendingJobs(messageId),
+      this.keys.body(messageId),
+      this.keys.message(messageId),
+      jobId,
+    );
+  }
+
+  async counts(): Promise<{ waiting: number; active: number; delayed: number; prioritized: number }> {
+    const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    return { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, prioritized: c.prioritized ?? 0 };
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}

@@ -1,0 +1,38 @@
+/** The data a delivery job carries: one message, one destination domain, its recipients. */
+import type { TerminalState } from '../events/index.js';
+
+export type RecipientState = 'pending' | TerminalState;
+
+export interface JobRecipient {
+  address: string;
+  state: RecipientState;
+}
+
+export interface DeliveryJobData {
+  messageId: string;
+  tenant: string;
+  /** Envelope sender; '' for the null sender. */
+  from: string;
+  /** Destination domain, lower-case. */
+  domain: string;
+  recipients: JobRecipient[];
+  /** Delivery attempts made so far (throttle deferrals do not count). */
+  attempts: number;
+  /** When the message was accepted (epoch ms); queue lifetime counts from here. */
+  acceptedAt: number;
+  size: number;
+}
+
+export interface SpoolMessage {
+  id: string;
+  tenant: string;
+  from: string;
+  recipients: string[];
+  body: Buffer;
+  acceptedAt: number;
+}
+
+export interface EnqueueResult {
+  messageId: string;
+  jobs: { id: string; domain: string; recipients: string[] }[];
+}

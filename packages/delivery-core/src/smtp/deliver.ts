@@ -1,0 +1,94 @@
+/**
+ * One delivery attempt for one (message, destination) to an ordered list of candidate hosts.
+ * Connection-level failures (refused, timeout, 421 greeting, EHLO/STARTTLS/AUTH failure) move to
+ * the next address and then the next MX within the same attempt (RFC 5321 §5.1); once a
+ * transaction starts, its per-recipient replies are final for this attempt.
+ */
+import type { DeliveryError, SmtpReply } from '../errors/index.js';
+import type { SmtpPool } from './pool.js';
+import type { RecipientOutcome, SessionTarget, TlsMode } from './session.js';
+
+export interface CandidateHost {
+  hostname: string;
+  addresses: string[];
+  port: number;
+}
+
+export interface AttemptRequest {
+  from: string;
+  recipients: string[];
+  body: Buffer;
+  hosts: CandidateHost[];
+  tls: TlsMode;
+  tlsVerify: boolean;
+  localAddress?: string;
+  auth?: { username: string; password: string };
+}
+
+export interface AttemptReport {
+  /** The host that ran the transaction, when one was reached. */
+  host?: { hostname: string; address: string; port: number; tls: boolean };
+  recipients: RecipientOutcome[];
+  /** Connection-level failures met on the way, in order. */
+  hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
+  durationMs: number;
+}
+
+/** Stage at which a failure allows trying the next host. */
+const NEXT_HOST_STAGES = new Set(['connect', 'greeting', 'ehlo', 'starttls', 'auth']);
+
+export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): Promise<AttemptReport> {
+  const started = Date.now();
+  const hostErrors: AttemptReport['hostErrors'] = [];
+  let lastError: DeliveryError | undefined;
+  for (const host of request.hosts) {
+    for (const address of host.addresses) {
+      const target: SessionTarget = {
+        address,
+        port: host.port,
+        hostname: host.hostname,
+        tls: request.tls,
+        tlsVerify: request.tlsVerify,
+        ...(request.localAddress ? { localAddress: request.localAddress } : {}),
+        ...(request.auth ? { auth: request.auth } : {}),
+      };
+      let session: Awaited<ReturnType<SmtpPool['acquire']>>;
+      try {
+        session = await pool.acquire(target);
+      } catch (err) {
+        lastError = err as DeliveryError;
+        hostErrors.push({ hostname: host.hostname, address, reply: lastError.reply });
+        continue;
+      }
+      const result = await session.send(request.from, request.recipients, request.body);
+      const reusable = !result.error && session.usable;
+      if (result.error && session.usable) {
+        pool.release(session, await session.reset());
+      } else {
+        pool.release(session, reusable);
+      }
+      if (result.error && NEXT_HOST_STAGES.has(result.error.reply.stage)) {
+        lastError = result.error;
+        hostErrors.push({ hostname: host.hostname, address, reply: result.error.reply });
+        continue;
+      }
+      return {
+        host: { hostname: host.hostname, address, port: host.port, tls: session.tlsActive },
+        recipients: result.recipients,
+        hostErrors,
+        durationMs: Date.now() - started,
+      };
+    }
+  }
+  const reply: SmtpReply = lastError?.reply ?? {
+    code: 451,
+    enhanced: '4.4.4',
+    text: 'no host to deliver to',
+    stage: 'connect',
+  };
+  return {
+    recipients: request.recipients.map((address) => ({ address, accepted: false, reply })),
+    hostErrors,
+    durationMs: Date.now() - started,
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * Outbound connection pool per (source address, remote address, port, TLS mode): consecutive
+ * messages to the same host reuse an open session up to `maxMessagesPerConnection`; at most
+ * `maxConnectionsPerHost` sessions per key exist at once (callers wait in FIFO order); an idle
+ * session closes after `idleTimeoutMs`. Shaping across relays (issue: traffic shaping) builds on
+ * top of this; this pool only bounds one process.
+ */
+import { LocalFaultError } from '../errors/index.js';
+import { SmtpSession, type SessionTarget, type SessionTimeouts } from './session.js';
+
+export interface PoolOptions {
+  ehloName: string;
+  timeouts: SessionTimeouts;
+  maxConnectionsPerHost: number;
+  maxMessagesPerConnection: number;
+  idleTimeoutMs: number;
+}
+
+interface HostSlot {
+  idle: { session: SmtpSession; timer: NodeJS.Timeout }[];
+  open: number;
+  waiters: (() => void)[];
+}
+
+export class SmtpPool {
+  private readonly hosts = new Map<string, HostSlot>();
+  private closed = false;
+  readonly stats = { opened: 0, reused: 0 };
+
+  constructor(private readonly options: PoolOptions) {}
+
+  /** An open session to `target`; the caller must `release` it exactly once. Throws DeliveryError. */
+  async acquire(target: SessionTarget): Promise<SmtpSession> {
+    const key = keyOf(target);
+    const slot = this.slot(key);
+    for (;;) {
+      if (this.closed) throw new LocalFaultError({ code: 421, enhanced: '4.3.2', text: 'delivery is shutting down', stage: 'connect' }, 'local');
+      const idle = slot.idle.pop();
+      if (idle) {
+        clearTimeout(idle.timer);
+        if (idle.session.usable) {
+          this.stats.reused++;
+          return idle.session;
+        }
+        slot.open--;
+        continue;
+      }
+      if (slot.open < this.options.maxConnectionsPerHost) break;
+      await new Promise<void>((resolve) => slot.waiters.push(resolve));
+    }
+    slot.open++;
+    try {
+      const session = await SmtpSession.open(target, this.options.ehloName, this.options.timeouts);
+      this.stats.opened++;
+      return session;
+    } catch (err) {
+      slot.open--;
+      this.wakeOne(slot);
+      throw err;
+    }
+  }
+
+  /** Returns a session; `reusable` false closes it (after an error or a protocol doubt). */
+  release(session: SmtpSession, reusable: boolean): void {
+    const key = keyOf(session.target);
+    const slot = this.slot(key);
+    const keep =
+      reusable && !this.closed && session.usable && session.messagesSent < this.options.maxMessagesPerConnection;
+    if (keep) {
+      const timer = setTimeout(() => this.expireIdle(key, session), this.options.idleTimeoutMs);
+      timer.unref();
+      slot.idle.push({ session, timer });
+      this.wakeOne(slot);
+      return;
+    }
+    session.close();
+    slot.open--;
+    this.wakeOne(slot);
+  }
+
+  /** Closes every idle session; sessions in use close when released. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const slot of this.hosts.values()) {
+      for (const { session, timer } of slot.idle.splice(0)) {
+        clearTimeout(timer);
+        session.close();
+        slot.open--;
+      }
+      for (const wake of slot.waiters.splice(0)) wake();
+    }
+  }
+
+  private expireIdle(key: string, session: SmtpSession): void {
+    const slot = this.hosts.get(key);
+    if (!slot) return;
+    const index = slot.idle.findIndex((entry) => entry.session === session);
+    if (index < 0) return;
+    slot.idle.splice(index, 1);
+    session.close();
+    slot.open--;
+    this.wakeOne(slot);
+  }
+
+  private wakeOne(slot: HostSlot): void {
+    slot.waiters.shift()?.();
+  }
+
+  private slot(key: string): HostSlot {
+    let slot = this.hosts.get(key);
+    if (!slot) {
+      slot = { idle: [], open: 0, waiters: [] };
+      this.hosts.set(key, slot);
+    }
+    return slot;
+  }
+}
+
+function keyOf(target: SessionTarget): string {
+  return `${target.localAddress ?? '*'}|${target.address}|${target.port}|${target.tls}|${target.auth?.username ?? ''}`;
+}

@@ -1,0 +1,225 @@
+/**
+ * One outbound SMTP session on nodemailer's SMTPConnection, over a socket Herald connects itself
+ * so that Nagle's algorithm is off (`setNoDelay`): with it on, every message waits for a delayed
+ * ACK (~40 ms). Handles EHLO, opportunistic or required STARTTLS, PIPELINING and SIZE (nodemailer
+ * pipelines RCPTs when the server offers PIPELINING), and reports one result per recipient.
+ */
+import net from 'node:net';
+import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { type DeliveryError, type SmtpReply, TransientError } from '../errors/index.js';
+import { errorFromSmtp, parseReply } from './reply.js';
+
+export type TlsMode = 'opportunistic' | 'require' | 'none';
+
+export interface SessionTarget {
+  /** IP address to connect to. */
+  address: string;
+  port: number;
+  /** Host name the address belongs to (MX name or smarthost); TLS SNI and logs. */
+  hostname: string;
+  tls: TlsMode;
+  tlsVerify: boolean;
+  localAddress?: string;
+  auth?: { username: string; password: string };
+}
+
+export interface SessionTimeouts {
+  connectMs: number;
+  greetingMs: number;
+  commandMs: number;
+  dataMs: number;
+}
+
+export interface RecipientOutcome {
+  address: string;
+  accepted: boolean;
+  reply: SmtpReply;
+}
+
+export interface TransactionResult {
+  recipients: RecipientOutcome[];
+  /** Set when the transaction as a whole failed (MAIL or DATA rejected, connection lost). */
+  error?: DeliveryError;
+}
+
+export class SmtpSession {
+  readonly target: SessionTarget;
+  readonly tlsActive: boolean;
+  messagesSent = 0;
+  private closed = false;
+  private readonly conn: SMTPConnection;
+
+  private constructor(target: SessionTarget, conn: SMTPConnection) {
+    this.target = target;
+    this.conn = conn;
+    this.tlsActive = Boolean((conn as unknown as { secure?: boolean }).secure);
+    conn.on('end', () => {
+      this.closed = true;
+    });
+    conn.on('error', () => {
+      this.closed = true;
+    });
+  }
+
+  get usable(): boolean {
+    return !this.closed;
+  }
+
+  static async open(target: SessionTarget, ehloName: string, timeouts: SessionTimeouts): Promise<SmtpSession> {
+    const socket = await connectSocket(target, timeouts.connectMs);
+    const conn = new SMTPConnection({
+      connection: socket,
+      host: target.hostname,
+      port: target.port,
+      name: ehloName,
+      secure: false,
+      ignoreTLS: target.tls === 'none',
+      requireTLS: target.tls === 'require',
+      opportunisticTLS: target.tls === 'opportunistic',
+      tls: { rejectUnauthorized: target.tlsVerify, servername: target.hostname },
+      greetingTimeout: timeouts.greetingMs,
+      socketTimeout: Math.max(timeouts.commandMs, timeouts.dataMs),
+      logger: false,
+      debug: false,
+    } as SMTPConnection.Options);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: unknown) => reject(errorFromSmtp(err, 'greeting', target.hostname));
+      conn.once('error', onError);
+      conn.connect(() => {
+        conn.removeListener('error', onError);
+        resolve();
+      });
+    }).catch((err) => {
+      socket.destroy();
+      throw err;
+    });
+    if (target.auth) {
+      await new Promise<void>((resolve, reject) => {
+        conn.login({ user: target.auth!.username, pass: target.auth!.password }, (err) =>
+          err ? reject(errorFromSmtp(err, 'auth', target.hostname)) : resolve(),
+        );
+      }).catch((err) => {
+        conn.close();
+        throw err;
+      });
+    }
+    const session = new SmtpSession(target, conn);
+    // Keep a listener so a late socket error never becomes an unhandled 'error' event.
+    conn.on('error', () => {});
+    return session;
+  }
+
+  /** One transaction: MAIL, RCPT per recipient (pipelined), DATA. Never throws. */
+  send(from: string, recipients: string[], body: Buffer): Promise<TransactionResult> {
+    const host = this.target.hostname;
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (result: TransactionResult) => {
+        if (settled) return;
+        settled = true;
+        this.conn.removeListener('error', onError);
+        resolve(result);
+      };
+      const onError = (err: unknown) => {
+        this.closed = true;
+        const error = errorFromSmtp(err, 'data', host);
+        finish({ recipients: recipients.map((address) => ({ address, accepted: false, reply: error.reply })), error });
+      };
+      this.conn.once('error', onError);
+      this.conn.send({ from, to: recipients, size: body.length }, body, (err, info) => {
+        this.messagesSent++;
+        if (err) {
+          const error = errorFromSmtp(err, 'data', host);
+          const rejectedErrors = (err as { rejectedErrors?: unknown[] }).rejectedErrors;
+          if (rejectedErrors && (err as { command?: string }).command?.startsWith('RCPT')) {
+            // Every recipient was refused at RCPT: per-recipient replies, no transaction error.
+            finish({ recipients: perRecipient(recipients, [], rejectedErrors, host) });
+            return;
+          }
+          finish({ recipients: recipients.map((address) => ({ address, accepted: false, reply: error.reply })), error });
+          return;
+        }
+        const dataReply = parseReply(info.response ?? '250 OK', 'data', host);
+        finish({
+          recipients: perRecipient(recipients, info.accepted as string[], info.rejectedErrors ?? [], host, dataReply),
+        });
+      });
+    });
+  }
+
+  /** RSET after a failed transaction so the session can be reused. */
+  reset(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.conn.reset((err) => resolve(!err));
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.conn.quit();
+    } catch {
+      this.conn.close();
+    }
+  }
+}
+
+function perRecipient(
+  recipients: string[],
+  accepted: string[],
+  rejectedErrors: unknown[],
+  host: string,
+  dataReply?: SmtpReply,
+): RecipientOutcome[] {
+  const acceptedSet = new Set(accepted.map((a) => a.toLowerCase()));
+  const rejectedReplies = new Map<string, SmtpReply>();
+  for (const rejected of rejectedErrors) {
+    const r = rejected as { recipient?: string; response?: string };
+    if (r.recipient && r.response) rejectedReplies.set(r.recipient.toLowerCase(), parseReply(r.response, 'rcpt', host));
+  }
+  return recipients.map((address) => {
+    const key = address.toLowerCase();
+    const rejected = rejectedReplies.get(key);
+    if (rejected) return { address, accepted: false, reply: rejected };
+    if (acceptedSet.has(key) && dataReply) return { address, accepted: true, reply: dataReply };
+    const reply: SmtpReply = { code: 451, enhanced: '4.3.0', text: 'no reply recorded for recipient', stage: 'rcpt', host };
+    return { address, accepted: false, reply };
+  });
+}
+
+function connectSocket(target: SessionTarget, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({
+      host: target.address,
+      port: target.port,
+      ...(target.localAddress ? { localAddress: target.localAddress } : {}),
+    });
+    socket.setNoDelay(true);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new TransientError(
+          { code: 451, enhanced: '4.4.1', text: `connect to ${target.address}:${target.port} timed out`, stage: 'connect', host: target.hostname },
+          'network',
+        ),
+      );
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        new TransientError(
+          { code: 451, enhanced: '4.4.1', text: `connect to ${target.address}:${target.port} failed: ${err.code ?? err.message}`, stage: 'connect', host: target.hostname },
+          'network',
+          { cause: err },
+        ),
+      );
+    });
+  });
+}
