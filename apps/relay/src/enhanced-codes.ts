@@ -17,7 +17,8 @@ export function useOwnEnhancedCodes(): void {
   };
   const original = proto.send;
   proto.send = function send(this: unknown, code: number, data: unknown, context?: unknown) {
-    if (typeof data === 'string' && LEADING_ENHANCED.test(data)) return original.call(this, code, data, false);
+    if (typeof data === 'string' && LEADING_ENHANCED.test(data))
+      return original.call(this, code, data, false);
     return original.call(this, code, data, context);
   };
 }

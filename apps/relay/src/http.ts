@@ -19,7 +19,11 @@ export function createHttpServer(herald: Herald, isListening: () => boolean): ht
       case '/readyz':
         void herald.ping().then((redisOk) => {
           const ready = redisOk && isListening();
-          reply(ready ? 200 : 503, JSON.stringify({ ready, redis: redisOk, listening: isListening() }) + '\n', 'application/json');
+          reply(
+            ready ? 200 : 503,
+            JSON.stringify({ ready, redis: redisOk, listening: isListening() }) + '\n',
+            'application/json',
+          );
         });
         return;
       case '/metrics':

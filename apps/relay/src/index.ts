@@ -2,10 +2,11 @@
  * @herald/relay — the relay daemon as a factory: SMTP submission, delivery workers and HTTP
  * endpoints over one Herald. `main.ts` is the thin command-line entry point.
  */
-export { createRelay } from './relay.js';
-export type { Relay, RelayAddresses, RelayOptions } from './relay.js';
-export { createPolicy, REPLIES } from './policy.js';
-export type { PolicyReply, SubmissionPolicy } from './policy.js';
-export { selfSignedCertificate } from './tls.js';
-export { parseRoles, runRelay } from './main.js';
+
 export type { RelayCommandOptions } from './main.js';
+export { parseRoles, runRelay } from './main.js';
+export type { PolicyReply, SubmissionPolicy } from './policy.js';
+export { createPolicy, REPLIES } from './policy.js';
+export type { Relay, RelayAddresses, RelayOptions } from './relay.js';
+export { createRelay } from './relay.js';
+export { selfSignedCertificate } from './tls.js';

@@ -3,7 +3,13 @@
  * key exits 1 naming its path), runs createRelay, and shuts down gracefully on SIGTERM/SIGINT
  * (a second signal exits at once).
  */
-import { ConfigError, HeraldError, defaultConfig, loadConfigFile, type HeraldConfig } from '@herald/delivery-core';
+import {
+  ConfigError,
+  defaultConfig,
+  type HeraldConfig,
+  HeraldError,
+  loadConfigFile,
+} from '@herald/delivery-core';
 import { ROLES, type Role } from '@herald/delivery-core/config';
 import { createRelay } from './relay.js';
 
@@ -12,15 +18,24 @@ export interface RelayCommandOptions {
   roles?: string | undefined;
   env?: Record<string, string | undefined>;
   /** Called once listening, e.g. to print a banner. */
-  onStarted?: (info: { smtp?: { host: string; port: number }; http?: { host: string; port: number } }) => void;
+  onStarted?: (info: {
+    smtp?: { host: string; port: number };
+    http?: { host: string; port: number };
+  }) => void;
 }
 
 export function parseRoles(spec: string | undefined): Role[] | undefined {
   if (!spec) return undefined;
-  const roles = spec.split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = spec
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   for (const role of roles) {
     if (!(ROLES as readonly string[]).includes(role)) {
-      throw new HeraldError('HERALD_CLI_USAGE', `--roles: unknown role "${role}" (expected ${ROLES.join(', ')})`);
+      throw new HeraldError(
+        'HERALD_CLI_USAGE',
+        `--roles: unknown role "${role}" (expected ${ROLES.join(', ')})`,
+      );
     }
   }
   return roles as Role[];
@@ -30,7 +45,9 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
   const env = options.env ?? process.env;
   let config: HeraldConfig;
   try {
-    config = options.config ? loadConfigFile(options.config, { env }) : defaultConfig(env.REDIS_URL ? { redis: { url: env.REDIS_URL } } : {});
+    config = options.config
+      ? loadConfigFile(options.config, { env })
+      : defaultConfig(env.REDIS_URL ? { redis: { url: env.REDIS_URL } } : {});
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -24,16 +24,28 @@ export interface SessionFacts {
 export const REPLIES = {
   authRequired: { code: 530, enhanced: '5.7.0', text: 'Authentication required' },
   authFailed: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
-  authNeedsTls: { code: 538, enhanced: '5.7.11', text: 'Encryption required for requested authentication mechanism' },
+  authNeedsTls: {
+    code: 538,
+    enhanced: '5.7.11',
+    text: 'Encryption required for requested authentication mechanism',
+  },
   badSender: { code: 553, enhanced: '5.1.7', text: 'Bad sender address syntax' },
   badRecipient: { code: 553, enhanced: '5.1.3', text: 'Bad recipient address syntax' },
   tooManyRecipients: { code: 452, enhanced: '4.5.3', text: 'Too many recipients' },
   tooBig: { code: 552, enhanced: '5.3.4', text: 'Message size exceeds fixed maximum message size' },
-  queueUnavailable: { code: 451, enhanced: '4.3.0', text: 'Temporary local problem: queue unavailable, try again later' },
+  queueUnavailable: {
+    code: 451,
+    enhanced: '4.3.0',
+    text: 'Temporary local problem: queue unavailable, try again later',
+  },
 } as const satisfies Record<string, PolicyReply>;
 
 export interface SubmissionPolicy {
-  onAuth(username: string, password: string, facts: SessionFacts): Promise<PolicyReply | { username: string; tenant: string }>;
+  onAuth(
+    username: string,
+    password: string,
+    facts: SessionFacts,
+  ): Promise<PolicyReply | { username: string; tenant: string }>;
   onMailFrom(address: string, facts: SessionFacts): PolicyReply | undefined;
   onRcptTo(address: string, facts: SessionFacts): PolicyReply | undefined;
   /** The tenant a session's mail is accounted to. */
@@ -48,10 +60,13 @@ export function createPolicy(config: HeraldConfig): SubmissionPolicy {
   const mayRelay = (facts: SessionFacts) => Boolean(facts.user) || trusted(facts.remoteAddress);
   return {
     async onAuth(username, password, facts) {
-      if (config.smtp.require_auth_tls && !facts.secure && !isLoopback(facts.remoteAddress)) return REPLIES.authNeedsTls;
+      if (config.smtp.require_auth_tls && !facts.secure && !isLoopback(facts.remoteAddress))
+        return REPLIES.authNeedsTls;
       const user = users.get(username);
       if (!user) return REPLIES.authFailed;
-      const ok = user.password_hash ? await verifyPassword(password, user.password_hash) : safeEqual(password, user.password ?? '');
+      const ok = user.password_hash
+        ? await verifyPassword(password, user.password_hash)
+        : safeEqual(password, user.password ?? '');
       return ok ? { username: user.username, tenant: user.tenant } : REPLIES.authFailed;
     },
     onMailFrom(address, facts) {

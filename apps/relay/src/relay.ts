@@ -4,12 +4,13 @@
  * listeners and returns their addresses; `stop` is the graceful shutdown: stop accepting, let
  * in-flight SMTP sessions and deliveries finish (bounded), close Redis last.
  */
-import type { AddressInfo } from 'node:net';
+
 import type http from 'node:http';
-import type { SMTPServer } from 'smtp-server';
-import type { Logger } from 'pino';
+import type { AddressInfo } from 'node:net';
 import { createHerald, type Herald, type HeraldConfig } from '@herald/delivery-core';
 import { parseListen, type Role } from '@herald/delivery-core/config';
+import type { Logger } from 'pino';
+import type { SMTPServer } from 'smtp-server';
 import { createHttpServer } from './http.js';
 import { createPolicy } from './policy.js';
 import { createSubmissionServer } from './submission.js';
@@ -79,7 +80,14 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
   };
 }
 
-function listen(server: { listen: (port: number, host: string, cb: () => void) => unknown; once: (e: string, cb: (err: Error) => void) => unknown; address: () => AddressInfo | string | null }, spec: string): Promise<{ host: string; port: number }> {
+function listen(
+  server: {
+    listen: (port: number, host: string, cb: () => void) => unknown;
+    once: (e: string, cb: (err: Error) => void) => unknown;
+    address: () => AddressInfo | string | null;
+  },
+  spec: string,
+): Promise<{ host: string; port: number }> {
   const { host, port } = parseListen(spec);
   return new Promise((resolve, reject) => {
     server.once('error', reject);

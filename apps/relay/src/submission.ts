@@ -4,12 +4,13 @@
  * `250` only after Herald's enqueue (body + every job, one MULTI/EXEC) was acknowledged by Redis;
  * any failure to spool answers `451 4.3.0`, so the client keeps the message and retries.
  */
-import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+
 import type { Herald } from '@herald/delivery-core';
+import { prepareMessage } from '@herald/delivery-core/message';
 import { newMessageId } from '@herald/delivery-core/queue';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { smtpError, useOwnEnhancedCodes } from './enhanced-codes.js';
 import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy } from './policy.js';
-import { prepareMessage } from '@herald/delivery-core/message';
 
 export interface SubmissionOptions {
   herald: Herald;
@@ -51,7 +52,9 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
     onAuth(auth, session, callback) {
       policy
         .onAuth(auth.username ?? '', auth.password ?? '', facts(session))
-        .then((result) => ('code' in result ? callback(toError(result)) : callback(null, { user: result as never })))
+        .then((result) =>
+          'code' in result ? callback(toError(result)) : callback(null, { user: result as never }),
+        )
         .catch((err: unknown) => callback(err as Error));
     },
     onMailFrom(address, session, callback) {

@@ -11,7 +11,10 @@ import type { HeraldConfig } from '@herald/delivery-core';
 
 const SELF_SIGNED_DAYS = 825;
 
-export function loadTls(config: HeraldConfig, cacheDir = join(tmpdir(), 'herald-tls')): { key: Buffer; cert: Buffer } | undefined {
+export function loadTls(
+  config: HeraldConfig,
+  cacheDir = join(tmpdir(), 'herald-tls'),
+): { key: Buffer; cert: Buffer } | undefined {
   const { cert_file, key_file, self_signed } = config.smtp.tls;
   if (cert_file && key_file) return { key: readFileSync(key_file), cert: readFileSync(cert_file) };
   if (!self_signed) return undefined;
@@ -26,13 +29,30 @@ export function selfSignedCertificate(hostname: string, dir: string): { key: Buf
     try {
       execFileSync(
         'openssl',
-        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', String(SELF_SIGNED_DAYS),
-          '-subj', `/CN=${hostname}`, '-addext', `subjectAltName=DNS:${hostname},DNS:localhost,IP:127.0.0.1`,
-          '-keyout', keyFile, '-out', certFile],
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-sha256',
+          '-days',
+          String(SELF_SIGNED_DAYS),
+          '-subj',
+          `/CN=${hostname}`,
+          '-addext',
+          `subjectAltName=DNS:${hostname},DNS:localhost,IP:127.0.0.1`,
+          '-keyout',
+          keyFile,
+          '-out',
+          certFile,
+        ],
         { stdio: 'pipe' },
       );
     } catch (err) {
-      throw new Error(`cannot generate a self-signed certificate (is openssl installed? apt-get install -y openssl): ${(err as Error).message}`);
+      throw new Error(
+        `cannot generate a self-signed certificate (is openssl installed? apt-get install -y openssl): ${(err as Error).message}`,
+      );
     }
   }
   return { key: readFileSync(keyFile), cert: readFileSync(certFile) };

@@ -5,7 +5,8 @@
  */
 const MAX_LOCAL_PART = 64;
 const MAX_ADDRESS = 254;
-const DOMAIN_RE = /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/i;
+const DOMAIN_RE =
+  /^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/i;
 const LITERAL_RE = /^\[(?:IPv6:[0-9a-f:.]+|\d{1,3}(?:\.\d{1,3}){3})\]$/i;
 
 export function checkAddress(address: string): string | undefined {
@@ -15,8 +16,9 @@ export function checkAddress(address: string): string | undefined {
   const local = address.slice(0, at);
   const domain = address.slice(at + 1);
   if (local.length > MAX_LOCAL_PART) return 'local part too long';
-  if (/[\s<>()\[\],;\\]/.test(local) && !/^".*"$/.test(local)) return 'invalid characters in local part';
+  if (/[\s<>()[\],;\\]/.test(local) && !/^".*"$/.test(local)) return 'invalid characters in local part';
   const ascii = domain.normalize('NFC');
-  if (!DOMAIN_RE.test(ascii) && !LITERAL_RE.test(ascii) && !/[^\x00-\x7f]/.test(ascii)) return 'invalid domain';
+  if (!DOMAIN_RE.test(ascii) && !LITERAL_RE.test(ascii) && !/[^\x00-\x7f]/.test(ascii))
+    return 'invalid domain';
   return undefined;
 }

@@ -7,16 +7,23 @@
 import { hostname as osHostname } from 'node:os';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { type HeraldConfig, type HeraldConfigInput, type Route, matchRoute, parseConfig, parseHostPort } from './config/index.js';
+import { checkAddress } from './address.js';
+import {
+  type HeraldConfig,
+  type HeraldConfigInput,
+  matchRoute,
+  parseConfig,
+  parseHostPort,
+  type Route,
+} from './config/index.js';
 import { DeliveryWorker, type StaticRoute } from './delivery/index.js';
 import { createResolver, type Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import { RedisEventSink } from './events/index.js';
 import { composeMessage, type MessageFields, prepareMessage } from './message/index.js';
 import { HeraldMetrics } from './metrics/index.js';
-import { Spool, newMessageId } from './queue/index.js';
+import { newMessageId, Spool } from './queue/index.js';
 import { SmtpPool } from './smtp/index.js';
-import { checkAddress } from './address.js';
 
 /** How long createHerald waits for Redis before failing. */
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
@@ -56,22 +63,44 @@ export interface Herald {
   readonly redis: Redis;
   send(input: SendInput): Promise<SendResult>;
   /** Spools an already prepared body (the relay adds its own trace headers). */
-  enqueuePrepared(args: { id: string; from: string; recipients: string[]; body: Buffer; tenant: string; source: 'smtp' | 'api'; client?: string }): Promise<void>;
+  enqueuePrepared(args: {
+    id: string;
+    from: string;
+    recipients: string[];
+    body: Buffer;
+    tenant: string;
+    source: 'smtp' | 'api';
+    client?: string;
+  }): Promise<void>;
   startWorkers(): DeliveryWorker;
   /** True when Redis answers PING. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
 
-export async function createHerald(input: HeraldConfig | HeraldConfigInput = {}, options: CreateHeraldOptions = {}): Promise<Herald> {
-  const config = Object.isFrozen(input) ? (input as HeraldConfig) : parseConfig(input, { env: options.env ?? {}, source: "createHerald" });
+export async function createHerald(
+  input: HeraldConfig | HeraldConfigInput = {},
+  options: CreateHeraldOptions = {},
+): Promise<Herald> {
+  const config = Object.isFrozen(input)
+    ? (input as HeraldConfig)
+    : parseConfig(input, { env: options.env ?? {}, source: 'createHerald' });
   const logger = options.logger ?? pino({ level: config.events.log_level, base: { svc: 'herald' } });
-  const redis = new Redis(config.redis.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true });
+  const redis = new Redis(config.redis.url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    lazyConnect: true,
+  });
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   await connectOrFail(redis, config.redis.url);
 
   const spool = new Spool(redis, config.redis.prefix);
-  const events = new RedisEventSink({ redis, streamKey: spool.keys.events, streamMaxLen: config.events.stream_max_len, logger });
+  const events = new RedisEventSink({
+    redis,
+    streamKey: spool.keys.events,
+    streamMaxLen: config.events.stream_max_len,
+    logger,
+  });
   const metrics = new HeraldMetrics({ defaultMetrics: true, queue: spool });
   events.on(metrics.observe);
   const resolver = createResolver({
@@ -83,7 +112,12 @@ export async function createHerald(input: HeraldConfig | HeraldConfigInput = {},
   const d = config.delivery;
   const pool = new SmtpPool({
     ehloName: d.ehlo_hostname || osHostname(),
-    timeouts: { connectMs: d.connect_timeout, greetingMs: d.greeting_timeout, commandMs: d.command_timeout, dataMs: d.data_timeout },
+    timeouts: {
+      connectMs: d.connect_timeout,
+      greetingMs: d.greeting_timeout,
+      commandMs: d.command_timeout,
+      dataMs: d.data_timeout,
+    },
     maxConnectionsPerHost: d.max_connections_per_host,
     maxMessagesPerConnection: d.max_messages_per_connection,
     idleTimeoutMs: d.idle_timeout,
@@ -92,7 +126,14 @@ export async function createHerald(input: HeraldConfig | HeraldConfigInput = {},
 
   const enqueuePrepared: Herald['enqueuePrepared'] = async (args) => {
     const acceptedAt = Date.now();
-    const result = await spool.enqueue({ id: args.id, tenant: args.tenant, from: args.from, recipients: args.recipients, body: args.body, acceptedAt });
+    const result = await spool.enqueue({
+      id: args.id,
+      tenant: args.tenant,
+      from: args.from,
+      recipients: args.recipients,
+      body: args.body,
+      acceptedAt,
+    });
     events.emit({
       type: 'accepted',
       time: acceptedAt,
@@ -119,7 +160,10 @@ export async function createHerald(input: HeraldConfig | HeraldConfigInput = {},
     async send(message) {
       const from = message.from === '<>' ? '' : message.from;
       if (from !== '' && checkAddress(from)) {
-        throw new HeraldError('HERALD_SEND_INVALID', `invalid sender address: ${JSON.stringify(message.from)}`);
+        throw new HeraldError(
+          'HERALD_SEND_INVALID',
+          `invalid sender address: ${JSON.stringify(message.from)}`,
+        );
       }
       const accepted: string[] = [];
       const rejected: SendResult['rejected'] = [];
@@ -132,14 +176,23 @@ export async function createHerald(input: HeraldConfig | HeraldConfigInput = {},
       if (accepted.length === 0) return { messageId: id, messageIdHeader: '', accepted, rejected };
       const raw =
         message.raw !== undefined
-          ? Buffer.isBuffer(message.raw) ? message.raw : Buffer.from(message.raw, 'utf8')
+          ? Buffer.isBuffer(message.raw)
+            ? message.raw
+            : Buffer.from(message.raw, 'utf8')
           : await composeMessage({ ...message, from: message.from, to: message.to });
       const prepared = prepareMessage(
         raw,
         { helo: 'api', clientAddress: '127.0.0.1', by: config.smtp.hostname, protocol: 'HTTP', id },
         new Date(),
       );
-      await enqueuePrepared({ id, from, recipients: accepted, body: prepared.body, tenant: message.tenant ?? 'default', source: 'api' });
+      await enqueuePrepared({
+        id,
+        from,
+        recipients: accepted,
+        body: prepared.body,
+        tenant: message.tenant ?? 'default',
+        source: 'api',
+      });
       return { messageId: id, messageIdHeader: prepared.messageIdHeader, accepted, rejected };
     },
     startWorkers() {
@@ -157,7 +210,11 @@ export async function createHerald(input: HeraldConfig | HeraldConfigInput = {},
           resolver,
           pool,
           events,
-          retry: { scheduleMs: [...config.retry.schedule], jitter: config.retry.jitter, maxQueueLifetimeMs: config.retry.max_queue_lifetime },
+          retry: {
+            scheduleMs: [...config.retry.schedule],
+            jitter: config.retry.jitter,
+            maxQueueLifetimeMs: config.retry.max_queue_lifetime,
+          },
           routeFor: (domain) => toStaticRoute(matchRoute(config.routes as readonly Route[], domain)),
           mxPort: d.port,
           tls: d.tls,
@@ -208,7 +265,11 @@ async function connectOrFail(redis: Redis, url: string): Promise<void> {
     ]);
   } catch (err) {
     redis.disconnect();
-    throw new HeraldError('HERALD_REDIS_UNAVAILABLE', `cannot connect to Redis at ${url}: ${(err as Error).message}`, { cause: err });
+    throw new HeraldError(
+      'HERALD_REDIS_UNAVAILABLE',
+      `cannot connect to Redis at ${url}: ${(err as Error).message}`,
+      { cause: err },
+    );
   } finally {
     clearTimeout(timer);
   }

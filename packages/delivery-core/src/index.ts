@@ -8,21 +8,22 @@
  * Every capability is also importable on its own: `@herald/delivery-core/<module>` (config, dns,
  * queue, smtp, retry, events, metrics, delivery, message, errors, passwords).
  */
-export { createHerald } from './herald.js';
-export type { CreateHeraldOptions, Herald, SendInput, SendResult } from './herald.js';
+
 export { checkAddress } from './address.js';
-export * from './errors/index.js';
 export {
   ConfigError,
   defaultConfig,
+  type HeraldConfig,
+  type HeraldConfigInput,
   loadConfigFile,
   parseConfig,
   parseDuration,
-  type HeraldConfig,
-  type HeraldConfigInput,
 } from './config/index.js';
-export type { HeraldEvent, EventSink, TerminalState } from './events/index.js';
-export { readEvents } from './events/index.js';
 export { DeliveryWorker } from './delivery/index.js';
+export * from './errors/index.js';
+export type { EventSink, HeraldEvent, TerminalState } from './events/index.js';
+export { readEvents } from './events/index.js';
+export type { CreateHeraldOptions, Herald, SendInput, SendResult } from './herald.js';
+export { createHerald } from './herald.js';
 export { HeraldMetrics } from './metrics/index.js';
 export { hashPassword, verifyPassword } from './passwords/index.js';

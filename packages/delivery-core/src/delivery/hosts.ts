@@ -3,8 +3,9 @@
  * semantics: the via host's own addresses, no MX lookup) or else the domain's MX hosts.
  * Throws the DeliveryError the resolver raised (permanent for NXDOMAIN / null MX).
  */
-import type { Resolver } from '../dns/index.js';
+
 import { isIP } from 'node:net';
+import type { Resolver } from '../dns/index.js';
 import type { CandidateHost, TlsMode } from '../smtp/index.js';
 
 export interface StaticRoute {

@@ -3,9 +3,10 @@
  * (static route or MX), sends over the pooled SMTP client, records one event per recipient
  * outcome and schedules retries or expiry.
  */
-export { DeliveryWorker } from './worker.js';
-export type { DeliveryWorkerOptions } from './worker.js';
-export { processDelivery } from './process.js';
-export type { DeliveryDeps, DeliveryOutcome } from './process.js';
+
+export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';
-export type { StaticRoute, RouteChoice } from './hosts.js';
+export type { DeliveryDeps, DeliveryOutcome } from './process.js';
+export { processDelivery } from './process.js';
+export type { DeliveryWorkerOptions } from './worker.js';
+export { DeliveryWorker } from './worker.js';

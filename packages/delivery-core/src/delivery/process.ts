@@ -4,13 +4,14 @@
  * delivered / bounced / deferred, and decide the retry time or expiry. Returns what the queue must
  * do next; never throws a DeliveryError (unexpected errors propagate to the worker wrapper).
  */
-import { type DeliveryError, type SmtpReply, formatReply, toDeliveryError } from '../errors/index.js';
+
+import type { Resolver } from '../dns/index.js';
+import { formatReply, type SmtpReply, toDeliveryError } from '../errors/index.js';
 import type { EventSink, RecipientEventType } from '../events/index.js';
 import type { DeliveryJobData, Spool } from '../queue/index.js';
-import type { Resolver } from '../dns/index.js';
 import { EXPIRED_REPLY, type RetryPolicy, retryDecision } from '../retry/index.js';
-import { type SmtpPool, type TlsMode, deliverAttempt } from '../smtp/index.js';
-import { type StaticRoute, hostsFor } from './hosts.js';
+import { deliverAttempt, type SmtpPool, type TlsMode } from '../smtp/index.js';
+import { hostsFor, type StaticRoute } from './hosts.js';
 
 export interface DeliveryDeps {
   spool: Spool;
@@ -26,9 +27,16 @@ export interface DeliveryDeps {
   now(): number;
 }
 
-export type DeliveryOutcome = { kind: 'done'; data: DeliveryJobData } | { kind: 'retry'; at: number; data: DeliveryJobData };
+export type DeliveryOutcome =
+  | { kind: 'done'; data: DeliveryJobData }
+  | { kind: 'retry'; at: number; data: DeliveryJobData };
 
-const BODY_LOST_REPLY: SmtpReply = { code: 554, enhanced: '5.3.0', text: 'message body missing from the spool', stage: 'queue' };
+const BODY_LOST_REPLY: SmtpReply = {
+  code: 554,
+  enhanced: '5.3.0',
+  text: 'message body missing from the spool',
+  stage: 'queue',
+};
 
 export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps): Promise<DeliveryOutcome> {
   const data: DeliveryJobData = { ...input, recipients: input.recipients.map((r) => ({ ...r })) };
@@ -53,7 +61,12 @@ export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps
     hosts = (await hostsFor(data.domain, route, deps.resolver, deps.mxPort)).hosts;
   } catch (err) {
     const error = toDeliveryError(err, 'dns');
-    return settle(data, deps, emit, pending().map((r) => ({ address: r.address, accepted: false, reply: error.reply })), error);
+    return settle(
+      data,
+      deps,
+      emit,
+      pending().map((r) => ({ address: r.address, accepted: false, reply: error.reply })),
+    );
   }
 
   const report = await deliverAttempt(deps.pool, {
@@ -80,7 +93,12 @@ export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps
   return settle(data, deps, emit, report.recipients);
 }
 
-type Emit = (recipient: DeliveryJobData['recipients'][number], type: RecipientEventType, reply: SmtpReply, nextAttemptAt?: number) => void;
+type Emit = (
+  recipient: DeliveryJobData['recipients'][number],
+  type: RecipientEventType,
+  reply: SmtpReply,
+  nextAttemptAt?: number,
+) => void;
 
 function recipientEmitter(data: DeliveryJobData, deps: DeliveryDeps): Emit {
   return (recipient, type, reply, nextAttemptAt) => {
@@ -107,22 +125,28 @@ function settle(
   deps: DeliveryDeps,
   emit: Emit,
   results: { address: string; accepted: boolean; reply: SmtpReply }[],
-  error?: DeliveryError,
 ): DeliveryOutcome {
   const byAddress = new Map(data.recipients.map((r) => [r.address.toLowerCase(), r]));
   const deferred: { recipient: DeliveryJobData['recipients'][number]; reply: SmtpReply }[] = [];
   for (const result of results) {
     const recipient = byAddress.get(result.address.toLowerCase());
-    if (!recipient || recipient.state !== 'pending') continue;
+    if (recipient?.state !== 'pending') continue;
     if (result.accepted) emit(recipient, 'delivered', result.reply);
-    else if (result.reply.code >= 500 && error?.kind !== 'transient') emit(recipient, 'bounced', result.reply);
+    else if (result.reply.code >= 500) emit(recipient, 'bounced', result.reply);
     else deferred.push({ recipient, reply: result.reply });
   }
   if (deferred.length === 0) return { kind: 'done', data };
-  const decision = retryDecision(deps.retry, { attemptsMade: data.attempts, firstAttemptAt: data.acceptedAt, now: deps.now() });
+  const decision = retryDecision(deps.retry, {
+    attemptsMade: data.attempts,
+    firstAttemptAt: data.acceptedAt,
+    now: deps.now(),
+  });
   if (decision.action === 'expire') {
     for (const { recipient, reply } of deferred) {
-      emit(recipient, 'expired', { ...EXPIRED_REPLY, text: `${EXPIRED_REPLY.text}; last error: ${formatReply(reply)}` });
+      emit(recipient, 'expired', {
+        ...EXPIRED_REPLY,
+        text: `${EXPIRED_REPLY.text}; last error: ${formatReply(reply)}`,
+      });
     }
     return { kind: 'done', data };
   }

@@ -84,16 +84,22 @@ export class LocalFaultError extends DeliveryError {
 
 /** "421 4.4.1 text" — the one-line form used in logs and DSNs. */
 export function formatReply(reply: SmtpReply): string {
-  return [reply.code, reply.enhanced, reply.text].filter((part) => part !== undefined && part !== '').join(' ');
+  return [reply.code, reply.enhanced, reply.text]
+    .filter((part) => part !== undefined && part !== '')
+    .join(' ');
 }
 
 /** Wraps anything thrown during a delivery attempt into the closed set. */
 export function toDeliveryError(err: unknown, stage: SmtpStage = 'local'): DeliveryError {
   if (err instanceof DeliveryError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new LocalFaultError({ code: 451, enhanced: '4.3.0', text: `local error: ${message}`, stage }, 'local', {
-    cause: err,
-  });
+  return new LocalFaultError(
+    { code: 451, enhanced: '4.3.0', text: `local error: ${message}`, stage },
+    'local',
+    {
+      cause: err,
+    },
+  );
 }
 
 /** Stable codes for config, API and CLI errors. README lists them. */

@@ -2,6 +2,9 @@
  * Events: one typed record per accepted message, per attempt and per recipient outcome, written
  * as a pino log line and to a Redis stream. See types.ts for the vocabulary.
  */
+
+export type { RedisEventSinkOptions } from './redis-sink.js';
+export { RedisEventSink, readEvents } from './redis-sink.js';
 export type {
   AcceptedEvent,
   AttemptEvent,
@@ -11,5 +14,3 @@ export type {
   RecipientEventType,
   TerminalState,
 } from './types.js';
-export { RedisEventSink, readEvents } from './redis-sink.js';
-export type { RedisEventSinkOptions } from './redis-sink.js';

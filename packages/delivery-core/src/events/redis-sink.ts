@@ -28,8 +28,15 @@ export class RedisEventSink implements EventSink {
   emit(event: HeraldEvent): void {
     const { redis, streamKey, streamMaxLen, logger } = this.options;
     const level =
-      event.type === 'attempt' ? 'debug' : event.type === 'bounced' || event.type === 'expired' ? 'warn' : 'info';
-    logger[level]({ event }, `${event.type} ${event.messageId}${'recipient' in event ? ` ${event.recipient}` : ''}`);
+      event.type === 'attempt'
+        ? 'debug'
+        : event.type === 'bounced' || event.type === 'expired'
+          ? 'warn'
+          : 'info';
+    logger[level](
+      { event },
+      `${event.type} ${event.messageId}${'recipient' in event ? ` ${event.recipient}` : ''}`,
+    );
     const write = redis
       .xadd(streamKey, 'MAXLEN', '~', String(streamMaxLen), '*', 'event', JSON.stringify(event))
       .catch((err: unknown) => logger.error({ err }, 'event stream write failed'));

@@ -3,7 +3,7 @@
  * Label sets are bounded: `outcome` and `source` are closed enums; no per-domain labels here
  * (per-site labels arrive with sites, bounded by the site table).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { HeraldEvent, RecipientEventType } from '../events/index.js';
 
 const OUTCOMES: RecipientEventType[] = ['delivered', 'deferred', 'bounced', 'expired', 'suppressed'];

@@ -10,7 +10,12 @@ export function newMessageId(now = Date.now()): string {
 /** Lower-cased domain of an address; '' when it has none. */
 export function domainOf(address: string): string {
   const at = address.lastIndexOf('@');
-  return at < 0 ? '' : address.slice(at + 1).toLowerCase().replace(/\.$/, '');
+  return at < 0
+    ? ''
+    : address
+        .slice(at + 1)
+        .toLowerCase()
+        .replace(/\.$/, '');
 }
 
 /** Recipients grouped by destination domain, order of first appearance, duplicates dropped. */

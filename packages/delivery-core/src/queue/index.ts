@@ -2,8 +2,9 @@
  * Queue and spool: bodies stored once in Redis, one BullMQ job per (message, destination domain)
  * with per-recipient state, atomic enqueue, idempotent completion. See spool.ts.
  */
-export { Spool } from './spool.js';
-export { DELIVERY_QUEUE, queueKeys } from './keys.js';
+
+export { domainOf, groupByDomain, newMessageId } from './ids.js';
 export type { QueueKeys } from './keys.js';
-export { newMessageId, domainOf, groupByDomain } from './ids.js';
+export { DELIVERY_QUEUE, queueKeys } from './keys.js';
+export { Spool } from './spool.js';
 export type { DeliveryJobData, EnqueueResult, JobRecipient, RecipientState, SpoolMessage } from './types.js';

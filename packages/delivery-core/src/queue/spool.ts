@@ -43,7 +43,8 @@ export class Spool {
 
   async enqueue(message: SpoolMessage): Promise<EnqueueResult> {
     const groups = groupByDomain(message.recipients);
-    if (groups.size === 0) throw new HeraldError('HERALD_SEND_INVALID', 'a message needs at least one recipient');
+    if (groups.size === 0)
+      throw new HeraldError('HERALD_SEND_INVALID', 'a message needs at least one recipient');
     const client = await this.queue.client;
     // BullMQ's transaction type omits plain commands; it is an ioredis MULTI underneath.
     const multi = client.multi() as unknown as ChainableCommander;
@@ -84,7 +85,10 @@ export class Spool {
     const results = await multi.exec();
     const failed = results?.find(([err]) => err);
     if (!results || failed) {
-      throw new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${failed?.[0]?.message ?? 'transaction aborted'}`);
+      throw new HeraldError(
+        'HERALD_REDIS_UNAVAILABLE',
+        `enqueue failed: ${failed?.[0]?.message ?? 'transaction aborted'}`,
+      );
     }
     return { messageId: message.id, jobs };
   }
@@ -95,7 +99,8 @@ export class Spool {
 
   /** Marks one job finished; returns how many jobs of its message are still pending. */
   async finishJob(messageId: string, jobId: string): Promise<number> {
-    const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<number>>).heraldFinishJob!;
+    const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<number>>)
+      .heraldFinishJob!;
     return run.call(
       this.redis,
       this.keys.pendingJobs(messageId),
@@ -107,7 +112,12 @@ export class Spool {
 
   async counts(): Promise<{ waiting: number; active: number; delayed: number; prioritized: number }> {
     const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    return { waiting: c.waiting ?? 0, active: c.active ?? 0, delayed: c.delayed ?? 0, prioritized: c.prioritized ?? 0 };
+    return {
+      waiting: c.waiting ?? 0,
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
+      prioritized: c.prioritized ?? 0,
+    };
   }
 
   close(): Promise<void> {

@@ -6,7 +6,7 @@
  * top of this; this pool only bounds one process.
  */
 import { LocalFaultError } from '../errors/index.js';
-import { SmtpSession, type SessionTarget, type SessionTimeouts } from './session.js';
+import { type SessionTarget, type SessionTimeouts, SmtpSession } from './session.js';
 
 export interface PoolOptions {
   ehloName: string;
@@ -34,7 +34,11 @@ export class SmtpPool {
     const key = keyOf(target);
     const slot = this.slot(key);
     for (;;) {
-      if (this.closed) throw new LocalFaultError({ code: 421, enhanced: '4.3.2', text: 'delivery is shutting down', stage: 'connect' }, 'local');
+      if (this.closed)
+        throw new LocalFaultError(
+          { code: 421, enhanced: '4.3.2', text: 'delivery is shutting down', stage: 'connect' },
+          'local',
+        );
       const idle = slot.idle.pop();
       if (idle) {
         clearTimeout(idle.timer);
@@ -65,7 +69,10 @@ export class SmtpPool {
     const key = keyOf(session.target);
     const slot = this.slot(key);
     const keep =
-      reusable && !this.closed && session.usable && session.messagesSent < this.options.maxMessagesPerConnection;
+      reusable &&
+      !this.closed &&
+      session.usable &&
+      session.messagesSent < this.options.maxMessagesPerConnection;
     if (keep) {
       const timer = setTimeout(() => this.expireIdle(key, session), this.options.idleTimeoutMs);
       timer.unref();

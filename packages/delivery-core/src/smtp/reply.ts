@@ -79,10 +79,14 @@ interface NodemailerError extends Error {
  */
 export function errorFromSmtp(err: unknown, stage: SmtpStage, host?: string): DeliveryError {
   const e = err as NodemailerError;
-  const actualStage = stageOfCommand(e.command, stage);
+  let actualStage = stageOfCommand(e.command, stage);
   if (typeof e.response === 'string' && e.responseCode) {
+    // nodemailer labels a refused greeting (e.g. "421 4.7.0 try later") with command CONN.
+    if (actualStage === 'connect') actualStage = 'greeting';
     const reply = parseReply(e.response, actualStage, host);
-    return reply.code >= 500 ? new PermanentError(reply, 'remote', { cause: err }) : new TransientError(reply, 'remote', { cause: err });
+    return reply.code >= 500
+      ? new PermanentError(reply, 'remote', { cause: err })
+      : new TransientError(reply, 'remote', { cause: err });
   }
   const text = `${e.code ?? 'ERROR'}: ${e.message ?? String(err)}`;
   const reply: SmtpReply = { code: 451, enhanced: networkEnhanced(e.code), text, stage: actualStage };

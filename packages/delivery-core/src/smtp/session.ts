@@ -65,7 +65,11 @@ export class SmtpSession {
     return !this.closed;
   }
 
-  static async open(target: SessionTarget, ehloName: string, timeouts: SessionTimeouts): Promise<SmtpSession> {
+  static async open(
+    target: SessionTarget,
+    ehloName: string,
+    timeouts: SessionTimeouts,
+  ): Promise<SmtpSession> {
     const socket = await connectSocket(target, timeouts.connectMs);
     const conn = new SMTPConnection({
       connection: socket,
@@ -123,7 +127,10 @@ export class SmtpSession {
       const onError = (err: unknown) => {
         this.closed = true;
         const error = errorFromSmtp(err, 'data', host);
-        finish({ recipients: recipients.map((address) => ({ address, accepted: false, reply: error.reply })), error });
+        finish({
+          recipients: recipients.map((address) => ({ address, accepted: false, reply: error.reply })),
+          error,
+        });
       };
       this.conn.once('error', onError);
       this.conn.send({ from, to: recipients, size: body.length }, body, (err, info) => {
@@ -136,12 +143,21 @@ export class SmtpSession {
             finish({ recipients: perRecipient(recipients, [], rejectedErrors, host) });
             return;
           }
-          finish({ recipients: recipients.map((address) => ({ address, accepted: false, reply: error.reply })), error });
+          finish({
+            recipients: recipients.map((address) => ({ address, accepted: false, reply: error.reply })),
+            error,
+          });
           return;
         }
         const dataReply = parseReply(info.response ?? '250 OK', 'data', host);
         finish({
-          recipients: perRecipient(recipients, info.accepted as string[], info.rejectedErrors ?? [], host, dataReply),
+          recipients: perRecipient(
+            recipients,
+            info.accepted as string[],
+            info.rejectedErrors ?? [],
+            host,
+            dataReply,
+          ),
         });
       });
     });
@@ -177,14 +193,21 @@ function perRecipient(
   const rejectedReplies = new Map<string, SmtpReply>();
   for (const rejected of rejectedErrors) {
     const r = rejected as { recipient?: string; response?: string };
-    if (r.recipient && r.response) rejectedReplies.set(r.recipient.toLowerCase(), parseReply(r.response, 'rcpt', host));
+    if (r.recipient && r.response)
+      rejectedReplies.set(r.recipient.toLowerCase(), parseReply(r.response, 'rcpt', host));
   }
   return recipients.map((address) => {
     const key = address.toLowerCase();
     const rejected = rejectedReplies.get(key);
     if (rejected) return { address, accepted: false, reply: rejected };
     if (acceptedSet.has(key) && dataReply) return { address, accepted: true, reply: dataReply };
-    const reply: SmtpReply = { code: 451, enhanced: '4.3.0', text: 'no reply recorded for recipient', stage: 'rcpt', host };
+    const reply: SmtpReply = {
+      code: 451,
+      enhanced: '4.3.0',
+      text: 'no reply recorded for recipient',
+      stage: 'rcpt',
+      host,
+    };
     return { address, accepted: false, reply };
   });
 }
@@ -201,7 +224,13 @@ function connectSocket(target: SessionTarget, timeoutMs: number): Promise<net.So
       socket.destroy();
       reject(
         new TransientError(
-          { code: 451, enhanced: '4.4.1', text: `connect to ${target.address}:${target.port} timed out`, stage: 'connect', host: target.hostname },
+          {
+            code: 451,
+            enhanced: '4.4.1',
+            text: `connect to ${target.address}:${target.port} timed out`,
+            stage: 'connect',
+            host: target.hostname,
+          },
           'network',
         ),
       );
@@ -215,7 +244,13 @@ function connectSocket(target: SessionTarget, timeoutMs: number): Promise<net.So
       clearTimeout(timer);
       reject(
         new TransientError(
-          { code: 451, enhanced: '4.4.1', text: `connect to ${target.address}:${target.port} failed: ${err.code ?? err.message}`, stage: 'connect', host: target.hostname },
+          {
+            code: 451,
+            enhanced: '4.4.1',
+            text: `connect to ${target.address}:${target.port} failed: ${err.code ?? err.message}`,
+            stage: 'connect',
+            host: target.hostname,
+          },
           'network',
           { cause: err },
         ),

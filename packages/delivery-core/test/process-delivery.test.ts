@@ -1,0 +1,151 @@
+/**
+ * processDelivery's decisions, with fakes for the spool, resolver and SMTP pool (unit level).
+ * End-to-end behaviour on real parts is in /test/delivery.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type DeliveryDeps, processDelivery } from '../src/delivery/index.js';
+import type { Resolver } from '../src/dns/index.js';
+import { PermanentError, TransientError } from '../src/errors/index.js';
+import type { HeraldEvent } from '../src/events/index.js';
+import type { DeliveryJobData, Spool } from '../src/queue/index.js';
+import type { SmtpPool } from '../src/smtp/index.js';
+
+const HOUR_MS = 3_600_000;
+
+function job(overrides: Partial<DeliveryJobData> = {}): DeliveryJobData {
+  return {
+    messageId: 'm1',
+    tenant: 't',
+    from: 'a@sender.test',
+    domain: 'dest.test',
+    recipients: [
+      { address: 'one@dest.test', state: 'pending' },
+      { address: 'two@dest.test', state: 'pending' },
+    ],
+    attempts: 0,
+    acceptedAt: 0,
+    size: 10,
+    ...overrides,
+  };
+}
+
+function deps(
+  opts: { now?: number; mx?: () => Promise<never> | Promise<unknown>; body?: Buffer | null } = {},
+) {
+  const events: HeraldEvent[] = [];
+  const d: DeliveryDeps = {
+    spool: {
+      getBody: async () => (opts.body === undefined ? Buffer.from('x') : opts.body),
+    } as unknown as Spool,
+    resolver: { resolveMx: opts.mx ?? (async () => []) } as unknown as Resolver,
+    // No host is reachable: acquire always fails with a refused connection.
+    pool: {
+      acquire: async () => {
+        throw new TransientError(
+          { code: 451, enhanced: '4.4.1', text: 'refused', stage: 'connect' },
+          'network',
+        );
+      },
+    } as unknown as SmtpPool,
+    events: { emit: (e) => events.push(e), flush: async () => {} },
+    retry: { scheduleMs: [60_000], jitter: 0, maxQueueLifetimeMs: 5 * 24 * HOUR_MS },
+    routeFor: () => undefined,
+    mxPort: 25,
+    tls: 'opportunistic',
+    tlsVerify: false,
+    now: () => opts.now ?? 1_000,
+  };
+  return { d, events };
+}
+
+const terminal = (events: HeraldEvent[]) =>
+  events.filter((e) => e.type !== 'attempt' && e.type !== 'accepted' && e.type !== 'deferred');
+
+describe('processDelivery', () => {
+  it('a null MX bounces every recipient with 5.1.10 and never connects', async () => {
+    const nullMx = new PermanentError(
+      { code: 556, enhanced: '5.1.10', text: 'null MX', stage: 'dns' },
+      'dns',
+    );
+    const { d, events } = deps({ mx: async () => Promise.reject(nullMx) });
+    const outcome = await processDelivery(job(), d);
+    assert.equal(outcome.kind, 'done');
+    assert.deepEqual(
+      terminal(events).map((e) => [e.type, 'reply' in e && e.reply.enhanced]),
+      [
+        ['bounced', '5.1.10'],
+        ['bounced', '5.1.10'],
+      ],
+    );
+    assert.equal(events.filter((e) => e.type === 'attempt').length, 0);
+  });
+
+  it('a DNS SERVFAIL defers with the schedule, counting the attempt', async () => {
+    const servfail = new TransientError(
+      { code: 451, enhanced: '4.4.3', text: 'SERVFAIL', stage: 'dns' },
+      'dns',
+    );
+    const { d, events } = deps({ mx: async () => Promise.reject(servfail) });
+    const outcome = await processDelivery(job(), d);
+    assert.equal(outcome.kind, 'retry');
+    assert.equal(outcome.kind === 'retry' && outcome.at, 1_000 + 60_000);
+    assert.equal(outcome.data.attempts, 1);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['deferred', 'deferred'],
+    );
+  });
+
+  it('after the queue lifetime, pending recipients expire with 5.4.7 without another attempt', async () => {
+    const { d, events } = deps({ now: 6 * 24 * HOUR_MS });
+    const outcome = await processDelivery(job({ attempts: 9 }), d);
+    assert.equal(outcome.kind, 'done');
+    assert.equal(outcome.data.attempts, 9);
+    assert.deepEqual(
+      terminal(events).map((e) => [e.type, 'reply' in e && e.reply.enhanced]),
+      [
+        ['expired', '5.4.7'],
+        ['expired', '5.4.7'],
+      ],
+    );
+  });
+
+  it('recipients already delivered in an earlier attempt are not sent again', async () => {
+    const { d, events } = deps({
+      mx: async () => [
+        { exchange: 'mx.dest.test', preference: 0, addresses: ['127.0.0.9'], implicit: false },
+      ],
+    });
+    const outcome = await processDelivery(
+      job({
+        recipients: [
+          { address: 'one@dest.test', state: 'delivered' },
+          { address: 'two@dest.test', state: 'pending' },
+        ],
+      }),
+      d,
+    );
+    assert.equal(outcome.kind, 'retry');
+    const attempt = events.find((e) => e.type === 'attempt');
+    assert.ok(attempt && attempt.type === 'attempt');
+    assert.deepEqual(
+      attempt.results.map((r) => r.address),
+      ['two@dest.test'],
+    );
+    assert.deepEqual(
+      attempt.hostErrors.map((h) => h.address),
+      ['127.0.0.9'],
+    );
+  });
+
+  it('a body missing from the spool bounces with 5.3.0 instead of retrying forever', async () => {
+    const { d, events } = deps({ body: null });
+    const outcome = await processDelivery(job(), d);
+    assert.equal(outcome.kind, 'done');
+    assert.deepEqual(
+      terminal(events).map((e) => e.type),
+      ['bounced', 'bounced'],
+    );
+  });
+});

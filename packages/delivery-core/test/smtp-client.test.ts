@@ -1,0 +1,148 @@
+/**
+ * The outbound SMTP client against real smtp-server sinks on 127.0.0.x: per-recipient results,
+ * connection reuse, next-host fallback within one attempt, reply parsing.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type SmtpSinkHandle, startSmtpSink } from '@herald/test-harness';
+import { type CandidateHost, deliverAttempt, parseReply, SmtpPool } from '../src/smtp/index.js';
+
+const TIMEOUTS = { connectMs: 2_000, greetingMs: 2_000, commandMs: 5_000, dataMs: 5_000 };
+const body = Buffer.from('Subject: test\r\n\r\nhello\r\n');
+
+function newPool(maxConnectionsPerHost = 5) {
+  return new SmtpPool({
+    ehloName: 'herald.test',
+    timeouts: TIMEOUTS,
+    maxConnectionsPerHost,
+    maxMessagesPerConnection: 3,
+    idleTimeoutMs: 1_000,
+  });
+}
+
+describe('outbound SMTP client', () => {
+  let good: SmtpSinkHandle;
+  let greeting421: SmtpSinkHandle;
+  before(async () => {
+    good = await startSmtpSink({
+      host: '127.0.0.2',
+      script: { rcpt: { 'gone@dest.test': { code: 550, enhanced: '5.1.1', text: 'no such user' } } },
+    });
+    greeting421 = await startSmtpSink({
+      host: '127.0.0.3',
+      port: good.port,
+      script: { greeting: { code: 421, enhanced: '4.7.0', text: 'try later' } },
+    });
+  });
+  after(async () => {
+    await good.close();
+    await greeting421.close();
+  });
+
+  const host = (address: string, port = good.port): CandidateHost => ({
+    hostname: `mx-${address}`,
+    addresses: [address],
+    port,
+  });
+
+  it('reports one result per recipient in one transaction', async () => {
+    const pool = newPool();
+    const report = await deliverAttempt(pool, {
+      from: 'a@sender.test',
+      recipients: ['ok@dest.test', 'gone@dest.test'],
+      body,
+      hosts: [host('127.0.0.2')],
+      tls: 'opportunistic',
+      tlsVerify: false,
+    });
+    await pool.close();
+    assert.deepEqual(
+      report.recipients.map((r) => [r.address, r.accepted, r.reply.code, r.reply.enhanced ?? null]),
+      [
+        ['ok@dest.test', true, 250, null],
+        ['gone@dest.test', false, 550, '5.1.1'],
+      ],
+    );
+    assert.equal(report.host?.address, '127.0.0.2');
+    const received = good.messages.at(-1)!;
+    assert.deepEqual(received.to, ['ok@dest.test']);
+    assert.equal(received.raw.toString(), body.toString());
+  });
+
+  it('reuses a connection for consecutive messages up to the per-connection limit', async () => {
+    const pool = newPool(1);
+    const before = good.stats().connections;
+    for (let i = 0; i < 6; i++) {
+      const report = await deliverAttempt(pool, {
+        from: 'a@sender.test',
+        recipients: [`r${i}@dest.test`],
+        body,
+        hosts: [host('127.0.0.2')],
+        tls: 'none',
+        tlsVerify: false,
+      });
+      assert.equal(report.recipients[0]!.accepted, true);
+    }
+    await pool.close();
+    assert.equal(good.stats().connections - before, 2, '6 messages at 3 per connection take 2 connections');
+    assert.equal(pool.stats.reused, 4);
+  });
+
+  it('a 421 greeting and a refused connection move on to the next host in the same attempt', async () => {
+    const pool = newPool();
+    const report = await deliverAttempt(pool, {
+      from: 'a@sender.test',
+      recipients: ['ok@dest.test'],
+      body,
+      hosts: [host('127.0.0.3'), host('127.0.0.9'), host('127.0.0.2')],
+      tls: 'opportunistic',
+      tlsVerify: false,
+    });
+    await pool.close();
+    assert.equal(report.recipients[0]!.accepted, true);
+    assert.equal(report.host?.address, '127.0.0.2');
+    assert.deepEqual(
+      report.hostErrors.map((e) => [e.address, e.reply.code, e.reply.stage]),
+      [
+        ['127.0.0.3', 421, 'greeting'],
+        ['127.0.0.9', 451, 'connect'],
+      ],
+    );
+  });
+
+  it('when no host is reachable every recipient is deferred with the last host error', async () => {
+    const pool = newPool();
+    const report = await deliverAttempt(pool, {
+      from: '',
+      recipients: ['ok@dest.test'],
+      body,
+      hosts: [host('127.0.0.9')],
+      tls: 'none',
+      tlsVerify: false,
+    });
+    await pool.close();
+    assert.equal(report.host, undefined);
+    assert.equal(report.recipients[0]!.accepted, false);
+    assert.equal(report.recipients[0]!.reply.code, 451);
+  });
+});
+
+describe('reply parsing', () => {
+  it('reads code, enhanced code and text of multi-line replies', () => {
+    assert.deepEqual(
+      parseReply('550-5.1.1 The email account does not exist.\n550 5.1.1 Please try again', 'rcpt', 'mx'),
+      {
+        code: 550,
+        enhanced: '5.1.1',
+        text: 'The email account does not exist. Please try again',
+        stage: 'rcpt',
+        host: 'mx',
+      },
+    );
+    assert.deepEqual(parseReply('421 Service not available', 'greeting'), {
+      code: 421,
+      text: 'Service not available',
+      stage: 'greeting',
+    });
+  });
+});

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type RedisHandle, startRedis } from '@herald/test-harness';
+import type { Redis } from 'ioredis';
+import { domainOf, groupByDomain, newMessageId, Spool } from '../src/queue/index.js';
+
+describe('spool on a real redis-server', () => {
+  let redis: RedisHandle;
+  let client: Redis;
+  let spool: Spool;
+  before(async () => {
+    redis = await startRedis();
+    client = redis.client();
+    spool = new Spool(client, 'herald');
+  });
+  after(async () => {
+    await spool.close();
+    await redis.stop();
+  });
+
+  it('stores the body once and one job per destination domain, all in one transaction', async () => {
+    const id = newMessageId();
+    const body = Buffer.from('Subject: x\r\n\r\nbody\r\n');
+    const result = await spool.enqueue({
+      id,
+      tenant: 't1',
+      from: 'a@sender.test',
+      recipients: ['x@one.test', 'y@two.test', 'z@ONE.test'],
+      body,
+      acceptedAt: Date.now(),
+    });
+    assert.deepEqual(
+      result.jobs.map((j) => [j.domain, j.recipients]),
+      [
+        ['one.test', ['x@one.test', 'z@ONE.test']],
+        ['two.test', ['y@two.test']],
+      ],
+    );
+    assert.deepEqual(await spool.getBody(id), body);
+    const jobs = await spool.queue.getJobs(['waiting']);
+    const mine = jobs.filter((j) => j.data.messageId === id);
+    assert.equal(mine.length, 2);
+    assert.deepEqual(mine.find((j) => j.data.domain === 'two.test')?.data.recipients, [
+      { address: 'y@two.test', state: 'pending' },
+    ]);
+    assert.equal(await client.scard(spool.keys.pendingJobs(id)), 2);
+  });
+
+  it('deletes the body when the last job finishes, and finishing twice changes nothing', async () => {
+    const id = newMessageId();
+    const { jobs } = await spool.enqueue({
+      id,
+      tenant: 't',
+      from: '',
+      recipients: ['a@a.test', 'b@b.test'],
+      body: Buffer.from('x'),
+      acceptedAt: 1,
+    });
+    assert.equal(await spool.finishJob(id, jobs[0]!.id), 1);
+    assert.equal(await spool.finishJob(id, jobs[0]!.id), 1);
+    assert.notEqual(await spool.getBody(id), null);
+    assert.equal(await spool.finishJob(id, jobs[1]!.id), 0);
+    assert.equal(await spool.getBody(id), null);
+    assert.equal(await client.exists(spool.keys.message(id)), 0);
+  });
+
+  it('enqueue fails and writes nothing while Redis is down', async () => {
+    await redis.kill();
+    const id = newMessageId();
+    await assert.rejects(
+      spool.enqueue({
+        id,
+        tenant: 't',
+        from: '',
+        recipients: ['a@a.test'],
+        body: Buffer.from('x'),
+        acceptedAt: 1,
+      }),
+    );
+    await redis.restart();
+    // wait for the client to reconnect, bounded
+    for (let i = 0; i < 50 && client.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(await client.exists(spool.keys.body(id)), 0);
+  });
+});
+
+describe('message ids and recipient grouping', () => {
+  it('ids sort by acceptance time and do not collide', () => {
+    const a = newMessageId(1_000);
+    const b = newMessageId(2_000);
+    assert.ok(a < b);
+    assert.notEqual(newMessageId(5), newMessageId(5));
+  });
+  it('groups by lower-cased domain and drops duplicate recipients', () => {
+    assert.deepEqual(
+      [...groupByDomain(['a@X.test', 'b@x.test', 'A@x.TEST', 'c@y.test']).entries()],
+      [
+        ['x.test', ['a@X.test', 'b@x.test']],
+        ['y.test', ['c@y.test']],
+      ],
+    );
+    assert.equal(domainOf('user@Example.COM.'), 'example.com');
+  });
+});

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: install and build if needed, check that redis-server exists (tests start private
+ * ones), then lint (biome), type-check everything including tests, and run every test file of
+ * every workspace with node:test, one file at a time. Extra args are test file filters
+ * (substrings), e.g. `npm test -- delivery`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { ensureBuilt, ensureInstalled, ROOT } from './ensure.mjs';
+import { findRedisServer, redisInstallHint } from './redis.mjs';
+
+ensureInstalled();
+ensureBuilt();
+if (!findRedisServer()) {
+  process.stderr.write(`herald: the tests need redis-server. ${redisInstallHint()}\n`);
+  process.exit(1);
+}
+
+function step(title, command, args) {
+  process.stderr.write(`\n== ${title}\n`);
+  const result = spawnSync(command, args, {
+    cwd: ROOT,
+    stdio: 'inherit',
+    env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR },
+  });
+  if (result.status !== 0) {
+    process.stderr.write(`herald: ${title} failed\n`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+const filters = process.argv.slice(2);
+const bin = (name) => join(ROOT, 'node_modules', '.bin', name);
+if (filters.length === 0) {
+  step('lint (biome)', bin('biome'), ['check', '.']);
+  step('typecheck (tsc)', bin('tsc'), ['-p', 'tsconfig.json']);
+}
+
+const testDirs = [
+  'packages/test-harness/test',
+  'packages/delivery-core/test',
+  'apps/relay/test',
+  'apps/cli/test',
+  'test',
+];
+const files = testDirs
+  .map((dir) => join(ROOT, dir))
+  .filter((dir) => existsSync(dir))
+  .flatMap((dir) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.test.ts'))
+      .map((f) => relative(ROOT, join(dir, f))),
+  )
+  .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)));
+step(`tests (${files.length} files)`, process.execPath, [
+  '--conditions=herald-source',
+  '--import',
+  'tsx',
+  '--test',
+  '--test-concurrency=1',
+  ...(process.env.CI ? ['--test-reporter=spec'] : []),
+  ...files,
+]);
