@@ -1,0 +1,139 @@
+/**
+ * `herald bench` command-line options.
+ * Owns: parsing argv into BenchParams (defaults, ranges, usage text).
+ * Guarantees: pure; a bad option throws BenchUsageError naming it; nothing is started here.
+ * Needs injected: nothing.
+ */
+
+export const DEFAULT_MESSAGES = 20_000;
+export const DEFAULT_CONCURRENCY = 20;
+export const DEFAULT_SIZE_BYTES = 2048;
+export const DEFAULT_RECIPIENTS = 1;
+export const DEFAULT_TIMEOUT_S = 300;
+const MAX_RECIPIENTS = 1000;
+const MAX_CONCURRENCY = 1000;
+const MAX_SIZE_BYTES = 20 * 1024 * 1024;
+const MAX_PORT = 65_535;
+const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|::1|\[::1\])$/i;
+
+export interface BenchParams {
+  messages: number;
+  concurrency: number;
+  sizeBytes: number;
+  recipients: number;
+  /** An already running relay ("host:port"); undefined = start one. */
+  relay: { host: string; port: number } | undefined;
+  /** Port of the counting sink on 127.0.0.1; 0 = any free port. */
+  sinkPort: number;
+  timeoutS: number;
+  jsonOnly: boolean;
+  /** Write a V8 CPU profile of the relay child to this folder (only when the bench starts it). */
+  cpuProfDir: string | undefined;
+  help: boolean;
+}
+
+export class BenchUsageError extends Error {}
+
+export const BENCH_USAGE = `Usage: herald bench [options]
+
+Drives N messages through a Herald relay into a counting SMTP sink on 127.0.0.1 and prints one
+JSON object with submit and end-to-end rates. Without --relay it starts a private redis-server
+(or uses REDIS_URL), the sink and a relay child process, and stops them afterwards.
+
+Options:
+  --messages N        messages to send (default ${DEFAULT_MESSAGES})
+  --concurrency C     parallel SMTP client sessions (default ${DEFAULT_CONCURRENCY})
+  --size BYTES        body bytes per message (default ${DEFAULT_SIZE_BYTES})
+  --recipients R      envelope recipients per message (default ${DEFAULT_RECIPIENTS})
+  --relay HOST:PORT   use an already running relay whose route '*' points at --sink-port
+  --sink-port P       port of the counting sink (default: a free port; required with --relay)
+  --timeout S         the whole run ends after S seconds (default ${DEFAULT_TIMEOUT_S})
+  --cpu-prof DIR      run the relay child under node --cpu-prof, profile written to DIR
+  --json-only         no progress or summary on stderr, only the JSON on stdout
+  -h, --help          this text
+`;
+
+function integerOption(name: string, value: string | undefined, min: number, max: number): number {
+  if (value === undefined || !/^\d+$/.test(value)) {
+    throw new BenchUsageError(`${name}: expected an integer, got ${JSON.stringify(value ?? '')}`);
+  }
+  const n = Number(value);
+  if (n < min || n > max) throw new BenchUsageError(`${name}: expected ${min}..${max}, got ${n}`);
+  return n;
+}
+
+export function parseHostPortOption(name: string, value: string | undefined): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(value ?? '');
+  if (!match) throw new BenchUsageError(`${name}: expected HOST:PORT, got ${JSON.stringify(value ?? '')}`);
+  const host = match[1]!.replace(/^\[|\]$/g, '');
+  if (!LOOPBACK_HOST.test(host))
+    throw new BenchUsageError(`${name}: only loopback hosts are allowed, got ${host}`);
+  return { host, port: integerOption(name, match[2], 1, MAX_PORT) };
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchParams {
+  const params: BenchParams = {
+    messages: DEFAULT_MESSAGES,
+    concurrency: DEFAULT_CONCURRENCY,
+    sizeBytes: DEFAULT_SIZE_BYTES,
+    recipients: DEFAULT_RECIPIENTS,
+    relay: undefined,
+    sinkPort: 0,
+    timeoutS: DEFAULT_TIMEOUT_S,
+    jsonOnly: false,
+    cpuProfDir: undefined,
+    help: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
+    const value = () => inline ?? argv[++i];
+    switch (name) {
+      case '--messages':
+        params.messages = integerOption(name, value(), 1, Number.MAX_SAFE_INTEGER);
+        break;
+      case '--concurrency':
+        params.concurrency = integerOption(name, value(), 1, MAX_CONCURRENCY);
+        break;
+      case '--size':
+        params.sizeBytes = integerOption(name, value(), 0, MAX_SIZE_BYTES);
+        break;
+      case '--recipients':
+        params.recipients = integerOption(name, value(), 1, MAX_RECIPIENTS);
+        break;
+      case '--relay':
+        params.relay = parseHostPortOption(name, value());
+        break;
+      case '--sink-port':
+        params.sinkPort = integerOption(name, value(), 1, MAX_PORT);
+        break;
+      case '--timeout':
+        params.timeoutS = integerOption(name, value(), 1, Number.MAX_SAFE_INTEGER);
+        break;
+      case '--cpu-prof': {
+        const dir = value();
+        if (!dir) throw new BenchUsageError('--cpu-prof: expected a folder');
+        params.cpuProfDir = dir;
+        break;
+      }
+      case '--json-only':
+        params.jsonOnly = true;
+        break;
+      case '-h':
+      case '--help':
+        params.help = true;
+        break;
+      default:
+        throw new BenchUsageError(`unknown option ${JSON.stringify(arg)}`);
+    }
+  }
+  if (params.relay && params.sinkPort === 0) {
+    throw new BenchUsageError('--relay needs --sink-port (the port the relay routes "*" to)');
+  }
+  if (params.relay && params.cpuProfDir) {
+    throw new BenchUsageError('--cpu-prof only applies to a relay the bench starts (not with --relay)');
+  }
+  return params;
+}

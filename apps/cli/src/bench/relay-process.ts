@@ -1,0 +1,174 @@
+/**
+ * The relay under test as a child process: writes its config (trusted 127.0.0.1/32, route '*' to
+ * the sink without TLS, log level warn, ephemeral SMTP and HTTP ports), spawns relay-child.ts,
+ * waits for its IPC 'started' message and then for GET /readyz → 200.
+ * Owns: the child (stopped by PID: SIGTERM, SIGKILL after RELAY_STOP_TIMEOUT_MS) and its log file.
+ * Guarantees: start fails with the log tail when the child exits or is not ready in time; stop is
+ * idempotent and always leaves no process behind.
+ * Needs injected: the Redis URL, the sink port, a work folder, a deadline and an AbortSignal.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const RELAY_START_TIMEOUT_MS = 60_000;
+const RELAY_STOP_TIMEOUT_MS = 20_000;
+const READY_POLL_MS = 100;
+const READY_REQUEST_TIMEOUT_MS = 2_000;
+const LOG_TAIL_CHARS = 3_000;
+const HTTP_OK = 200;
+const LOOPBACK = '127.0.0.1';
+
+export interface RelayChild {
+  readonly pid: number;
+  readonly smtp: { host: string; port: number };
+  readonly http: { host: string; port: number };
+  readonly configPath: string;
+  readonly logPath: string;
+  logTail(): string;
+  stop(): Promise<void>;
+}
+
+export interface StartRelayOptions {
+  redisUrl: string;
+  redisPrefix: string;
+  sinkPort: number;
+  workDir: string;
+  cpuProfDir?: string | undefined;
+  signal: AbortSignal;
+}
+
+/** The config the bench runs the relay with (also what docs/benchmarks.md shows). */
+export function benchRelayConfig(
+  redisUrl: string,
+  redisPrefix: string,
+  sinkPort: number,
+): Record<string, unknown> {
+  return {
+    redis: { url: redisUrl, prefix: redisPrefix },
+    smtp: {
+      listen: `${LOOPBACK}:0`,
+      hostname: 'relay.bench.herald.test',
+      trusted_networks: ['127.0.0.1/32'],
+    },
+    http: { listen: `${LOOPBACK}:0` },
+    routes: [{ match: '*', via: `${LOOPBACK}:${sinkPort}`, tls: 'none' }],
+    events: { log_level: 'warn' },
+  };
+}
+
+/** node arguments that run relay-child from sources (tsx) or from a build (plain node). */
+function childCommand(): string[] {
+  const script = fileURLToPath(
+    new URL(`./relay-child${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+  );
+  if (!script.endsWith('.ts')) return [script];
+  return ['--conditions=herald-source', '--import', import.meta.resolve('tsx'), script];
+}
+
+function getReadyz(port: number): Promise<number> {
+  return new Promise((resolve) => {
+    const req = http.get(
+      { host: LOOPBACK, port, path: '/readyz', timeout: READY_REQUEST_TIMEOUT_MS },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+  });
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const isRunning = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
+export async function startRelayChild(options: StartRelayOptions): Promise<RelayChild> {
+  const configPath = join(options.workDir, 'relay.json');
+  const logPath = join(options.workDir, 'relay.log');
+  writeFileSync(
+    configPath,
+    JSON.stringify(benchRelayConfig(options.redisUrl, options.redisPrefix, options.sinkPort), null, 2),
+  );
+  const logFd = openSync(logPath, 'a');
+  const profArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const env = { ...process.env };
+  delete env['REDIS_URL']; // the config file names the Redis to use
+  const [first, ...rest] = childCommand();
+  const child = spawn(process.execPath, [...profArgs, first!, ...rest, configPath], {
+    stdio: ['ignore', logFd, logFd, 'ipc'],
+    env,
+  });
+  closeSync(logFd);
+  const exited = new Promise<void>((resolve) => {
+    if (!isRunning(child)) resolve();
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
+  const logTail = () => {
+    try {
+      return readFileSync(logPath, 'utf8').slice(-LOG_TAIL_CHARS);
+    } catch {
+      return '';
+    }
+  };
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      if (isRunning(child)) child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        if (isRunning(child)) child.kill('SIGKILL');
+      }, RELAY_STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    })();
+    return stopping;
+  };
+
+  try {
+    const started = await new Promise<{ smtp?: { port: number }; http?: { port: number } }>(
+      (resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error('relay did not start in time')),
+          RELAY_START_TIMEOUT_MS,
+        );
+        const fail = (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        };
+        child.once('error', fail);
+        child.once('exit', (code, signal) =>
+          fail(new Error(`relay exited (code ${code}, signal ${signal}) before listening`)),
+        );
+        options.signal.addEventListener('abort', () => fail(new Error('aborted')), { once: true });
+        child.on('message', (msg: { type?: string; smtp?: { port: number }; http?: { port: number } }) => {
+          if (msg?.type !== 'started') return;
+          clearTimeout(timer);
+          resolve(msg);
+        });
+      },
+    );
+    if (!started.smtp || !started.http) throw new Error('relay started without an SMTP or HTTP listener');
+    const deadline = Date.now() + RELAY_START_TIMEOUT_MS;
+    while ((await getReadyz(started.http.port)) !== HTTP_OK) {
+      if (!isRunning(child)) throw new Error('relay exited while waiting for /readyz');
+      if (options.signal.aborted) throw new Error('aborted');
+      if (Date.now() > deadline) throw new Error('relay /readyz did not answer 200 in time');
+      await delay(READY_POLL_MS);
+    }
+    return {
+      pid: child.pid ?? 0,
+      smtp: { host: LOOPBACK, port: started.smtp.port },
+      http: { host: LOOPBACK, port: started.http.port },
+      configPath,
+      logPath,
+      logTail,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}\nrelay log (${logPath}):\n${logTail()}`);
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * `herald bench` end to end on loopback: a private redis-server, the counting sink and a relay
+ * child process, all started and stopped by runBench itself. No assertions on speed.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runBench } from '../src/bench/index.js';
+
+const RESULT_FIELDS = [
+  'tool',
+  'params',
+  'submit_s',
+  'submit_msgs_per_s',
+  'e2e_s',
+  'e2e_msgs_per_s',
+  'delivered',
+  'errors',
+  'cpu_busy_pct',
+] as const;
+
+function capture() {
+  let text = '';
+  return { write: (chunk: string) => (text += chunk), text: () => text };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a tiny run delivers every message, prints one JSON object with the rates and stops the relay', async () => {
+  const stdout = capture();
+  const stderr = capture();
+  const code = await runBench(['--messages', '50', '--concurrency', '5', '--timeout', '120'], {
+    stdout,
+    stderr,
+    env: {},
+  });
+  const lines = stdout.text().trim().split('\n');
+  assert.equal(lines.length, 1, `stdout holds exactly one line; stderr:\n${stderr.text()}`);
+  const result = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.equal(code, 0, `exit 0 expected; result: ${lines[0]}`);
+  for (const field of RESULT_FIELDS) assert.ok(field in result, `field ${field} present`);
+  assert.equal(result['tool'], 'herald-bench');
+  assert.equal(result['status'], 'ok');
+  assert.equal(result['delivered'], 50);
+  assert.equal(result['submitted'], 50);
+  assert.equal(result['errors'], 0);
+  assert.deepEqual(
+    { messages: 50, concurrency: 5 },
+    {
+      messages: (result['params'] as { messages: number }).messages,
+      concurrency: (result['params'] as { concurrency: number }).concurrency,
+    },
+  );
+  for (const rate of ['submit_s', 'submit_msgs_per_s', 'e2e_s', 'e2e_msgs_per_s'] as const) {
+    assert.equal(typeof result[rate], 'number', `${rate} is a number`);
+    assert.ok((result[rate] as number) > 0, `${rate} is positive`);
+  }
+  const relayPid = Number(/relay pid (\d+) ready/.exec(stderr.text())?.[1]);
+  assert.ok(relayPid > 0, 'the relay child reported its pid');
+  assert.equal(isAlive(relayPid), false, 'the relay child was stopped');
+});
+
+test('an unknown option is a usage error (exit 2) and starts nothing', async () => {
+  const stdout = capture();
+  const stderr = capture();
+  const code = await runBench(['--bogus'], { stdout, stderr, env: {} });
+  assert.equal(code, 2);
+  assert.equal(stdout.text(), '');
+  assert.match(stderr.text(), /unknown option "--bogus"/);
+});
+
+test('--relay without --sink-port is refused', async () => {
+  const stderr = capture();
+  const code = await runBench(['--relay', '127.0.0.1:2525'], { stdout: capture(), stderr, env: {} });
+  assert.equal(code, 2);
+  assert.match(stderr.text(), /--relay needs --sink-port/);
+});
