@@ -1,0 +1,33 @@
+/**
+ * What every `herald <command>` module exports, plus CliExit: a failure that has already been
+ * explained to the user (or needs only a one-line message) and carries its exit code.
+ */
+import type { CliIo } from './io.js';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+/** 128 + SIGINT, as shells report an interrupted command. */
+export const EXIT_INTERRUPTED = 130;
+
+export interface Command {
+  name: string;
+  /** Arguments after the name for `herald --help`, e.g. "check FILE [--json]". */
+  synopsis: string;
+  /** What it does, a few words for `herald --help`. */
+  summary: string;
+  /** Full text for `herald <command> --help`. */
+  help: string;
+  /** True when the command handles --help itself (bench delegates to its own parser). */
+  ownsHelp?: boolean;
+  run(args: string[], io: CliIo): Promise<number>;
+}
+
+export class CliExit extends Error {
+  readonly exitCode: number;
+  constructor(exitCode: number, message: string) {
+    super(message);
+    this.name = 'CliExit';
+    this.exitCode = exitCode;
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * The streams and environment a command runs with. Commands write only through a CliIo, so tests
+ * run them in-process with captured output; `processIo()` is the real terminal.
+ */
+import type { Readable } from 'node:stream';
+
+export type Env = Record<string, string | undefined>;
+
+/** Anything with write(string) — process.stdout, a PassThrough, a test capture. */
+export interface OutputStream {
+  write(chunk: string): unknown;
+}
+
+export interface InputStream extends Readable {
+  /** Set (true) on a terminal; absent or false for pipes and files. */
+  isTTY?: boolean;
+  setRawMode?: (mode: boolean) => unknown;
+}
+
+export interface CliIo {
+  stdout: OutputStream;
+  stderr: OutputStream;
+  stdin: InputStream;
+  env: Env;
+}
+
+export function processIo(): CliIo {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+}

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { main } from '../src/main.js';
+import { captureIo } from './capture.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'herald-cli-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function configFile(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const VALID = `
+redis:
+  url: redis://:hunter2@127.0.0.1:6390/0
+smtp:
+  listen: 127.0.0.1:2526
+  hostname: relay.test
+  users:
+    - username: app
+      password: plain-secret
+  trusted_networks: [127.0.0.0/8]
+http:
+  listen: 127.0.0.1:8026
+routes:
+  - match: "*"
+    via: 127.0.0.1:2600
+roles: [smtp, worker]
+`;
+
+describe('herald config check', () => {
+  test('a valid file prints "FILE: ok" and a summary with the redis password masked', async () => {
+    const file = configFile('valid.yaml', VALID);
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file], run.io), 0);
+    const out = run.stdout();
+    assert.ok(out.startsWith(`${file}: ok\n`), out);
+    assert.match(out, /smtp listen: +127\.0\.0\.1:2526/);
+    assert.match(out, /http listen: +127\.0\.0\.1:8026/);
+    assert.match(out, /roles: +smtp, worker/);
+    assert.match(out, /routes: +1/);
+    assert.match(out, /users: +1/);
+    assert.match(out, /redis: +redis:\/\/:\*\*\*@127\.0\.0\.1:6390\/0/);
+    assert.doesNotMatch(out, /hunter2|plain-secret/);
+    assert.equal(run.stderr(), '');
+  });
+
+  test('--json prints the effective config with passwords masked', async () => {
+    const file = configFile('valid-json.yaml', VALID);
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file, '--json'], run.io), 0);
+    const config = JSON.parse(run.stdout());
+    assert.equal(config.smtp.listen, '127.0.0.1:2526');
+    assert.equal(config.smtp.users[0].username, 'app');
+    assert.equal(config.smtp.users[0].password, '***');
+    assert.equal(config.redis.url, 'redis://:***@127.0.0.1:6390/0');
+    assert.equal(config.delivery.connect_timeout, 30_000, 'defaults are filled in, durations in ms');
+    assert.doesNotMatch(run.stdout(), /hunter2|plain-secret/);
+  });
+
+  test('REDIS_URL from the environment overrides the file and is reported, masked', async () => {
+    const file = configFile('env.yaml', VALID);
+    const run = captureIo({ env: { REDIS_URL: 'redis://:envpass@127.0.0.1:6391' } });
+    assert.equal(await main(['config', 'check', file], run.io), 0);
+    assert.match(run.stdout(), /redis: +redis:\/\/:\*\*\*@127\.0\.0\.1:6391 \(from REDIS_URL\)/);
+    assert.doesNotMatch(run.stdout(), /envpass/);
+  });
+
+  test('an unknown key exits 1 and names its dotted path', async () => {
+    const file = configFile(
+      'unknown.yaml',
+      'smtp:\n  users:\n    - username: a\n      password: b\n      nickname: c\n',
+    );
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file], run.io), 1);
+    assert.match(
+      run.stderr(),
+      new RegExp(
+        `^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: smtp\\.users\\[0\\]\\.nickname: unknown key`,
+      ),
+    );
+    assert.equal(run.stdout(), '');
+  });
+
+  test('a mistyped key gets a "did you mean" suggestion', async () => {
+    const file = configFile('typo.yaml', 'smtp:\n  lisen: 127.0.0.1:2525\n');
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file], run.io), 1);
+    assert.match(run.stderr(), /smtp\.lisen: unknown key .*; did you mean listen\?/);
+  });
+
+  test('a value of the wrong type exits 1 naming the path and what was given', async () => {
+    const file = configFile('type.yaml', 'delivery:\n  concurrency: lots\n');
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file], run.io), 1);
+    assert.match(run.stderr(), /delivery\.concurrency: .*"lots"/);
+  });
+
+  test('every problem in a file is reported, one line each, and no stack trace', async () => {
+    const file = configFile('two.yaml', 'smtp:\n  lisen: x\nhttp:\n  enabled: maybe\n');
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file], run.io), 1);
+    const lines = run.stderr().trim().split('\n');
+    assert.equal(lines.length, 2, run.stderr());
+    assert.ok(lines.some((l) => l.includes('smtp.lisen')));
+    assert.ok(lines.some((l) => l.includes('http.enabled')));
+    assert.doesNotMatch(run.stderr(), /\n\s+at /);
+  });
+
+  test('a missing file exits 1 saying it cannot be read', async () => {
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', join(dir, 'absent.yaml')], run.io), 1);
+    assert.match(run.stderr(), /absent\.yaml: \(top level\): cannot read/);
+  });
+
+  test('config check without a file is a usage error (exit 2)', async () => {
+    const run = captureIo();
+    assert.equal(await main(['config', 'check'], run.io), 2);
+    assert.match(run.stderr(), /^herald: HERALD_CLI_USAGE: config check: missing FILE/);
+  });
+});

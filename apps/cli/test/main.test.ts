@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { main } from '../src/main.js';
+import { captureIo } from './capture.js';
+
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'herald-cli-main-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(argv: string[], env: Record<string, string> = {}) {
+  const captured = captureIo({ env });
+  const code = await main(argv, captured.io);
+  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+}
+
+describe('herald command dispatch', () => {
+  test('--version and version print the package version', async () => {
+    for (const argv of [['--version'], ['version']]) {
+      const result = await run(argv);
+      assert.equal(result.code, 0);
+      assert.equal(result.stdout, `${PACKAGE_VERSION}\n`);
+    }
+  });
+
+  test('--help lists every command on stdout with exit 0', async () => {
+    const result = await run(['--help']);
+    assert.equal(result.code, 0);
+    for (const name of ['relay', 'config', 'hash-password', 'send', 'bench', 'version']) {
+      assert.match(result.stdout, new RegExp(`^  ${name} `, 'm'));
+    }
+  });
+
+  test("<command> --help and help <command> print that command's usage", async () => {
+    for (const argv of [
+      ['send', '--help'],
+      ['help', 'send'],
+      ['send', '--to', 'a@b.c', '-h'],
+    ]) {
+      const result = await run(argv);
+      assert.equal(result.code, 0);
+      assert.match(result.stdout, /^Usage: herald send/);
+      assert.match(result.stdout, /WITHOUT verifying the server's\s+certificate/);
+    }
+  });
+
+  test('an unknown command prints the usage on stderr and exits 2', async () => {
+    const result = await run(['frobnicate']);
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr, /^herald: unknown command "frobnicate"\n\nUsage: herald <command>/);
+  });
+
+  test('no command at all prints the usage on stderr and exits 2', async () => {
+    const result = await run([]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^Usage: herald <command>/);
+  });
+
+  test('an unknown flag is a usage error naming the command, exit 2', async () => {
+    const result = await run(['config', 'check', 'x.yaml', '--jsno']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^herald: HERALD_CLI_USAGE: config: Unknown option '--jsno'\n/);
+  });
+
+  test('a HeraldError prints "herald: <code>: <message>" without a stack trace', async () => {
+    const result = await run(['relay', '--roles', 'smtp,mailman']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^herald: HERALD_CLI_USAGE: --roles: unknown role "mailman"/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
+  });
+
+  test('HERALD_DEBUG=1 adds the stack trace', async () => {
+    const result = await run(['relay', '--roles', 'mailman'], { HERALD_DEBUG: '1' });
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /\n\s+at /);
+  });
+
+  test("run directly, main.ts exits with the command's code and prints no stack", async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'smtp:\n  lisen: 127.0.0.1:2525\n');
+    const args = ['--conditions=herald-source', '--import', 'tsx', MAIN, 'config', 'check', file];
+    const child = promisify(execFile)(process.execPath, args, { env: { ...process.env, HERALD_DEBUG: '' } });
+    await assert.rejects(child, (err: { code?: number; stdout?: string; stderr?: string }) => {
+      assert.equal(err.code, 1);
+      assert.equal(
+        err.stderr,
+        `${file}: smtp.lisen: unknown key (not a known key of smtp); did you mean listen?\n`,
+      );
+      return true;
+    });
+  });
+});
