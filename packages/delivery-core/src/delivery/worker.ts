@@ -14,6 +14,8 @@ import { type DeliveryDeps, processDelivery } from './process.js';
 /** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
 const LOCAL_FAULT_RETRY_MS = 60_000;
 const UNLIMITED_STALLS = 1_000_000;
+/** How long a graceful shutdown waits for in-flight deliveries. */
+const SHUTDOWN_GRACE_MS = 30_000;
 
 export interface DeliveryWorkerOptions {
   /** A dedicated connection (BullMQ blocks on it); created with maxRetriesPerRequest: null. */
@@ -74,8 +76,21 @@ export class DeliveryWorker {
     }
   }
 
-  /** Stops taking jobs and waits for in-flight ones to finish (graceful shutdown). */
-  async close(force = false): Promise<void> {
-    await this.worker.close(force);
+  /**
+   * Stops taking jobs and waits up to `graceMs` for in-flight ones to finish (graceful shutdown);
+   * jobs still running then are abandoned: their locks expire and another worker retries them.
+   */
+  async close(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = this.worker.close().then(() => true);
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    const finished = await Promise.race([graceful, timedOut]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.options.logger.warn({ active: this.inFlight.size }, 'shutdown grace period over; abandoning in-flight jobs');
+      await this.worker.close(true);
+    }
   }
 }
