@@ -1,0 +1,83 @@
+/**
+ * End to end: the `herald` command refuses a config file with an unknown or mistyped key before
+ * doing anything else — `herald config check FILE` and `herald relay --config FILE` both exit
+ * non-zero with a message naming the key's full path. A valid file passes (the control).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { cliAvailable, runCli } from './lib/cli.js';
+
+/** A valid config; the relay is never reached in these tests, so the Redis URL is never dialled. */
+const VALID = `redis:
+  url: redis://127.0.0.1:1
+smtp:
+  listen: 127.0.0.1:0
+  trusted_networks: [127.0.0.1/32]
+http:
+  listen: 127.0.0.1:0
+`;
+
+const BROKEN: { name: string; yaml: string; path: string }[] = [
+  {
+    name: 'a mistyped key in a section',
+    yaml: VALID.replace('  listen: 127.0.0.1:0\n  trusted', '  lisen: 127.0.0.1:0\n  trusted'),
+    path: 'smtp.lisen',
+  },
+  { name: 'an unknown top-level section', yaml: `${VALID}deliverry:\n  concurrency: 5\n`, path: 'deliverry' },
+  {
+    name: 'a mistyped key inside a list item',
+    yaml: `${VALID.replace('smtp:\n', 'smtp:\n  users:\n    - username: app\n      pasword: secret\n')}`,
+    path: 'smtp.users[0].pasword',
+  },
+];
+
+describe('config errors name the key path', {
+  skip: !cliAvailable() && 'apps/cli/src/main.ts is not there yet',
+}, () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'herald-e2e-config-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('accepts the valid control file with `herald config check`', async () => {
+    const file = join(dir, 'valid.yaml');
+    await writeFile(file, VALID);
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /: ok$/m);
+  });
+
+  for (const [i, broken] of BROKEN.entries()) {
+    it(`\`herald config check\` exits non-zero naming ${broken.path} for ${broken.name}`, async () => {
+      const file = join(dir, `check-${i}.yaml`);
+      await writeFile(file, broken.yaml);
+      const result = await runCli(['config', 'check', file]);
+      assert.equal(result.timedOut, false);
+      assert.notEqual(result.code, 0);
+      assert.ok(result.stderr.includes(`${broken.path}:`), `stderr names ${broken.path}:\n${result.stderr}`);
+      assert.ok(result.stderr.includes(file), 'stderr names the file');
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    });
+
+    it(`\`herald relay --config\` exits non-zero naming ${broken.path} for ${broken.name}`, async () => {
+      const file = join(dir, `relay-${i}.yaml`);
+      await writeFile(file, broken.yaml);
+      const result = await runCli(['relay', '--config', file]);
+      assert.equal(result.timedOut, false, 'the relay must refuse the file, not start');
+      assert.notEqual(result.code, 0);
+      assert.ok(result.stderr.includes(`${broken.path}:`), `stderr names ${broken.path}:\n${result.stderr}`);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    });
+  }
+
+  it('suggests the intended key for a near miss', async () => {
+    const file = join(dir, 'suggest.yaml');
+    await writeFile(file, BROKEN[0]!.yaml);
+    const result = await runCli(['config', 'check', file]);
+    assert.match(result.stderr, /smtp\.lisen: .*did you mean listen\?/);
+  });
+});

@@ -1,0 +1,247 @@
+/**
+ * The e2e stack: a private Redis, a loopback DNS server, SMTP sinks on 127.0.0.x (all on ONE port,
+ * delivery.port) and a relay built with createRelay in this process, plus a client to submit
+ * mail, an event log, HTTP GETs and the end-of-test audit ("queue idle, and every accepted
+ * recipient has exactly one terminal event in the Redis stream").
+ * Owns: everything it starts; stop() closes all of it (relay first, Redis last) and is idempotent.
+ * Needs injected: sink addresses/scripts, the DNS zone and config overrides, per test.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultConfig, type HeraldConfigInput, type HeraldEvent, readEvents } from '@herald/delivery-core';
+import { createRelay, type Relay, type RelayOptions } from '@herald/relay';
+import {
+  type DnsServerHandle,
+  type RedisHandle,
+  type SinkScript,
+  type SmtpSinkHandle,
+  startDnsServer,
+  startRedis,
+  startSmtpSink,
+  type Zone,
+} from '@herald/test-harness';
+import { baseConfig, mergeConfig } from './config.js';
+import { EventLog, terminalEventProblems } from './events.js';
+import {
+  type ClientOptions,
+  type SendResult,
+  SmtpClient,
+  type SubmitOptions,
+  submit,
+} from './smtp-client.js';
+import { DEFAULT_WAIT_MS, waitUntil } from './wait.js';
+
+/** A loopback address where nothing listens on the sinks' port: "the MX refuses the connection". */
+export const NOTHING_LISTENS = '127.0.0.9';
+export const FIRST_SINK_HOST = '127.0.0.2';
+const SINK_START_ATTEMPTS = 3;
+const EVENTS_KEY_SUFFIX = ':events';
+
+export interface SinkSpec {
+  host: string;
+  script?: SinkScript;
+  starttls?: boolean;
+}
+
+/** Zone entries: `domain` MX → one host per entry, named mx<i>.<domain>, with an A record. */
+export function mxZone(domain: string, hosts: { preference: number; address: string }[]): Zone {
+  const zone: Zone = { [domain]: { MX: [] } };
+  hosts.forEach(({ preference, address }, i) => {
+    const exchange = `mx${i + 1}.${domain}`;
+    zone[domain]!.MX!.push({ preference, exchange });
+    zone[exchange] = { A: [address] };
+  });
+  return zone;
+}
+
+export interface PartsOptions {
+  /** Default: one sink on 127.0.0.2. */
+  sinks?: (string | SinkSpec)[];
+  /** Default: example.test MX → the first sink. */
+  zone?: Zone;
+}
+
+export interface Parts {
+  redis: RedisHandle;
+  dns: DnsServerHandle;
+  sinks: SmtpSinkHandle[];
+  /** delivery.port: every sink listens on it. */
+  mxPort: number;
+  /** The base test config for these parts, with `overrides` merged in. */
+  config(overrides?: HeraldConfigInput): HeraldConfigInput;
+  stop(): Promise<void>;
+}
+
+async function startSinks(specs: SinkSpec[]): Promise<SmtpSinkHandle[]> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < SINK_START_ATTEMPTS; attempt++) {
+    const started: SmtpSinkHandle[] = [];
+    try {
+      for (const spec of specs) {
+        const port = started[0]?.port ?? 0;
+        started.push(
+          await startSmtpSink({
+            host: spec.host,
+            port,
+            starttls: spec.starttls ?? false,
+            script: spec.script ?? {},
+          }),
+        );
+      }
+      return started;
+    } catch (err) {
+      // The first sink's port may be taken on another 127.0.0.x address: pick a new one.
+      lastError = err;
+      await Promise.all(started.map((s) => s.close()));
+    }
+  }
+  throw lastError;
+}
+
+/** Redis, DNS and sinks, without a relay (the crash test runs the relay in a child process). */
+export async function startParts(opts: PartsOptions = {}): Promise<Parts> {
+  const specs = (opts.sinks ?? [FIRST_SINK_HOST]).map((s) => (typeof s === 'string' ? { host: s } : s));
+  const redis = await startRedis();
+  const cleanups: (() => Promise<void>)[] = [() => redis.stop()];
+  try {
+    const sinks = await startSinks(specs);
+    cleanups.unshift(async () => void (await Promise.all(sinks.map((s) => s.close()))));
+    const zone =
+      opts.zone ?? mxZone('example.test', [{ preference: 10, address: specs[0]?.host ?? FIRST_SINK_HOST }]);
+    const dns = await startDnsServer({ zone });
+    cleanups.unshift(() => dns.close());
+    const mxPort = sinks[0]?.port ?? 25;
+    let stopping: Promise<void> | undefined;
+    return {
+      redis,
+      dns,
+      sinks,
+      mxPort,
+      config: (overrides) =>
+        mergeConfig(baseConfig({ redisUrl: redis.url, dnsAddress: dns.address, mxPort }), overrides),
+      stop: () => (stopping ??= runAll(cleanups)),
+    };
+  } catch (err) {
+    await runAll(cleanups);
+    throw err;
+  }
+}
+
+/** Runs every cleanup in order even if some fail; rethrows the first failure. */
+async function runAll(cleanups: (() => Promise<void>)[]): Promise<void> {
+  let first: unknown;
+  for (const cleanup of cleanups) {
+    try {
+      await cleanup();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+export interface StackOptions extends PartsOptions {
+  config?: HeraldConfigInput;
+  relay?: Omit<RelayOptions, 'tlsCacheDir'>;
+}
+
+export interface Stack extends Parts {
+  relay: Relay;
+  smtp: { host: string; port: number };
+  http: { host: string; port: number };
+  events: EventLog;
+  /** Submits one message to the relay's SMTP listener (AUTH when `auth` is given). */
+  submit(message: Omit<SubmitOptions, 'port' | 'host'>): Promise<SendResult>;
+  /** An open client session on the relay's SMTP listener. */
+  client(opts?: Omit<ClientOptions, 'port' | 'host'>): Promise<SmtpClient>;
+  get(path: string): Promise<{ status: number; body: string }>;
+  /** Everything in the Redis stream herald:events, oldest first. */
+  streamEvents(): Promise<HeraldEvent[]>;
+  /** Resolves once no delivery job is waiting, active or delayed. */
+  waitForIdleQueue(timeoutMs?: number): Promise<void>;
+  /**
+   * Waits for the queue to be idle, then asserts on the Redis stream that every accepted
+   * recipient has exactly one terminal event. Returns the stream's events.
+   */
+  assertEveryRecipientTerminatedOnce(timeoutMs?: number): Promise<HeraldEvent[]>;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const parts = await startParts(opts);
+  const tlsCacheDir = await mkdtemp(join(tmpdir(), 'herald-e2e-tls-'));
+  let relay: Relay | undefined;
+  let events: EventLog | undefined;
+  const stopAll = async () => {
+    events?.close();
+    try {
+      await relay?.stop();
+    } finally {
+      await rm(tlsCacheDir, { recursive: true, force: true });
+      await parts.stop();
+    }
+  };
+  try {
+    const config = defaultConfig(parts.config(opts.config));
+    relay = await createRelay(config, { ...opts.relay, tlsCacheDir });
+    const herald = relay.herald;
+    events = new EventLog((listener) => herald.events.on(listener));
+    const addresses = await relay.start();
+    assert.ok(addresses.smtp && addresses.http, 'the test relay runs the smtp and http roles');
+    const { smtp, http } = addresses;
+    const eventsKey = `${config.redis.prefix}${EVENTS_KEY_SUFFIX}`;
+    const waitForIdleQueue = async (timeoutMs = DEFAULT_WAIT_MS) => {
+      let last = '';
+      await waitUntil(
+        'an idle delivery queue',
+        async () => {
+          const c = await herald.spool.counts();
+          last = JSON.stringify(c);
+          return c.waiting + c.active + c.delayed + c.prioritized === 0;
+        },
+        { timeoutMs },
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; queue counts ${last}`);
+      });
+    };
+    let stopping: Promise<void> | undefined;
+    return {
+      ...parts,
+      relay,
+      smtp,
+      http,
+      events,
+      submit: (message) => submit({ ...message, host: smtp.host, port: smtp.port }),
+      client: (clientOpts = {}) => SmtpClient.connect({ ...clientOpts, host: smtp.host, port: smtp.port }),
+      async get(path) {
+        const res = await fetch(`http://${http.host}:${http.port}${path}`);
+        return { status: res.status, body: await res.text() };
+      },
+      async streamEvents() {
+        await herald.events.flush();
+        return readEvents(herald.redis, eventsKey);
+      },
+      waitForIdleQueue,
+      async assertEveryRecipientTerminatedOnce(timeoutMs) {
+        await waitForIdleQueue(timeoutMs);
+        await herald.events.flush();
+        const all = await readEvents(herald.redis, eventsKey);
+        assert.ok(
+          all.some((e) => e.type === 'accepted'),
+          'the stream holds accepted events',
+        );
+        assert.deepEqual(
+          terminalEventProblems(all),
+          [],
+          'every accepted recipient has exactly one terminal event',
+        );
+        return all;
+      },
+      stop: () => (stopping ??= stopAll()),
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
