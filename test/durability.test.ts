@@ -51,6 +51,22 @@ describe('Redis outage', () => {
     );
     assert.equal(stack.sinks[0]!.messages.length, 1);
   });
+  it('shuts down while Redis is unreachable instead of waiting for it forever', {
+    timeout: 30_000,
+  }, async (t) => {
+    const stack = await startStack();
+    t.after(() => stack.stop());
+    const sent = await stack.submit({
+      from: SENDER,
+      to: ['before-outage@example.test'],
+      body: sampleMessage({ subject: 'x' }),
+    });
+    assert.equal(sent.code, 250, sent.response);
+    await stack.events.terminal('before-outage@example.test');
+    await stack.redis.kill();
+    await stack.relay.stop();
+    assert.equal(await stack.relay.herald.ping(), false);
+  });
 });
 
 describe('relay crash', () => {

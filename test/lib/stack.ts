@@ -236,6 +236,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           [],
           'every accepted recipient has exactly one terminal event',
         );
+        // Once every job finished, the spool holds nothing: bodies and message records are gone.
+        const spooled = await herald.redis.keys(`${config.redis.prefix}:body:*`);
+        const records = await herald.redis.keys(`${config.redis.prefix}:msg:*`);
+        assert.deepEqual([...spooled, ...records], [], 'finished messages leave nothing in the spool');
         return all;
       },
       stop: () => (stopping ??= stopAll()),

@@ -24,9 +24,12 @@ import { composeMessage, type MessageFields, prepareMessage } from './message/in
 import { HeraldMetrics } from './metrics/index.js';
 import { newMessageId, Spool } from './queue/index.js';
 import { SmtpPool } from './smtp/index.js';
+import { settlesWithin } from './util/settle.js';
 
 /** How long createHerald waits for Redis before failing. */
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
+/** Bound on each shutdown step that talks to Redis. */
+const CLOSE_STEP_TIMEOUT_MS = 2_000;
 
 export interface SendInput extends Partial<Omit<MessageFields, 'from' | 'to'>> {
   /** Envelope sender (and From: when composing). '' or '<>' is the null sender. */
@@ -234,10 +237,12 @@ export async function createHerald(
       }
     },
     async close() {
-      await Promise.all(workers.map(({ worker }) => worker.close()));
+      // With Redis gone nothing in flight can finish its bookkeeping: skip the grace period.
+      const graceMs = redis.status === 'ready' ? undefined : 0;
+      await Promise.all(workers.map(({ worker }) => worker.close(graceMs)));
       await pool.close();
-      await events.flush();
-      await spool.close().catch(() => {});
+      await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);
+      await settlesWithin(spool.close(), CLOSE_STEP_TIMEOUT_MS);
       await resolver.close();
       for (const { connection } of workers) connection.disconnect();
       redis.disconnect();

@@ -40,6 +40,11 @@ describe('spool on a real redis-server', () => {
     const jobs = await spool.queue.getJobs(['waiting']);
     const mine = jobs.filter((j) => j.data.messageId === id);
     assert.equal(mine.length, 2);
+    assert.deepEqual(
+      mine.map((j) => j.id).sort(),
+      result.jobs.map((j) => j.id).sort(),
+      'BullMQ job ids are ours',
+    );
     assert.deepEqual(mine.find((j) => j.data.domain === 'two.test')?.data.recipients, [
       { address: 'y@two.test', state: 'pending' },
     ]);

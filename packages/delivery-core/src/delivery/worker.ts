@@ -9,6 +9,7 @@ import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
+import { settlesWithin } from '../util/settle.js';
 import { type DeliveryDeps, processDelivery } from './process.js';
 
 /** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
@@ -16,6 +17,8 @@ const LOCAL_FAULT_RETRY_MS = 60_000;
 const UNLIMITED_STALLS = 1_000_000;
 /** How long a graceful shutdown waits for in-flight deliveries. */
 const SHUTDOWN_GRACE_MS = 30_000;
+/** How long a forced close may take before the worker is left to its connection's fate. */
+const FORCED_CLOSE_MS = 2_000;
 
 export interface DeliveryWorkerOptions {
   /** A dedicated connection (BullMQ blocks on it); created with maxRetriesPerRequest: null. */
@@ -81,16 +84,13 @@ export class DeliveryWorker {
    * jobs still running then are abandoned: their locks expire and another worker retries them.
    */
   async close(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const graceful = this.worker.close().then(() => true);
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), graceMs);
-    });
-    const finished = await Promise.race([graceful, timedOut]);
-    clearTimeout(timer);
-    if (!finished) {
-      this.options.logger.warn({ active: this.inFlight.size }, 'shutdown grace period over; abandoning in-flight jobs');
-      await this.worker.close(true);
-    }
+    if (await settlesWithin(this.worker.close(), graceMs)) return;
+    this.options.logger.warn(
+      { active: this.inFlight.size },
+      'shutdown grace period over; abandoning in-flight jobs',
+    );
+    // A forced close can itself wait for a Redis that is gone (BullMQ); bound it and move on:
+    // the caller disconnects the connection, and unfinished jobs come back via lock expiry.
+    await settlesWithin(this.worker.close(true), FORCED_CLOSE_MS);
   }
 }

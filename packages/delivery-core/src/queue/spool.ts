@@ -72,13 +72,19 @@ export class Spool {
         acceptedAt: message.acceptedAt,
         size: message.body.length,
       };
-      const job = new Job<DeliveryJobData>(this.queue, domain, data, {
-        jobId: id,
-        attempts: JOB_ATTEMPTS_GUARD,
-        backoff: { type: 'fixed', delay: CRASH_BACKOFF_MS },
-        removeOnComplete: true,
-        removeOnFail: { age: FAILED_JOB_RETENTION_S },
-      });
+      const job = new Job<DeliveryJobData>(
+        this.queue,
+        domain,
+        data,
+        {
+          jobId: id,
+          attempts: JOB_ATTEMPTS_GUARD,
+          backoff: { type: 'fixed', delay: CRASH_BACKOFF_MS },
+          removeOnComplete: true,
+          removeOnFail: { age: FAILED_JOB_RETENTION_S },
+        },
+        id,
+      );
       // Queues the job's add script inside our MULTI (BullMQ's addBulk uses a plain pipeline).
       void job.addJob(multi as never, { parentKey: undefined, parentDependenciesKey: undefined } as never);
     }
