@@ -3,7 +3,9 @@
  * every default sits next to its key, with its unit. Durations are written with units and parse
  * to milliseconds under the same key names; sizes parse to bytes.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseHostPort } from './addresses.js';
 import {
   bool,
   duration,
@@ -41,9 +43,25 @@ const httpSchema = section({
   enabled: bool().default(true),
 });
 
+/** True unless `s` parses as host:port with a host name; unparsable values are reported by hostPort. */
+function isIpServer(s: string): boolean {
+  try {
+    return isIP(parseHostPort(s, DEFAULT_DNS_PORT).host) !== 0;
+  } catch {
+    return true;
+  }
+}
+
 const dnsSchema = section({
-  /** "host", "host:port" or "[v6]:port"; empty means the servers in /etc/resolv.conf. */
-  servers: z.array(hostPort(DEFAULT_DNS_PORT), { error: 'expected a list of DNS servers' }).default([]),
+  /** "ip", "ip:port" or "[v6]:port" (addresses, not names); empty means /etc/resolv.conf. */
+  servers: z
+    .array(
+      hostPort(DEFAULT_DNS_PORT).refine((s) => isIpServer(s), {
+        error: 'expected a DNS server IP address like 127.0.0.1:5353 or [::1]:53, not a host name',
+      }),
+      { error: 'expected a list of DNS servers' },
+    )
+    .default([]),
   timeout: duration().prefault('2s'),
   attempts: integer(1).default(3),
   /** Entries. */

@@ -107,7 +107,6 @@ export const ERROR_CODES = {
   HERALD_CONFIG_INVALID: 'the configuration failed validation',
   HERALD_CONFIG_UNREADABLE: 'the configuration file could not be read or parsed',
   HERALD_REDIS_UNAVAILABLE: 'Redis did not answer',
-  HERALD_REDIS_BINARY_MISSING: 'redis-server is not installed',
   HERALD_SEND_INVALID: 'a message given to send() is invalid',
   HERALD_CLI_USAGE: 'the command line is invalid',
 } as const;

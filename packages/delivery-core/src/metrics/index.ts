@@ -59,7 +59,7 @@ export class HeraldMetrics {
     });
     this.smtpReplies = new Counter({
       name: 'herald_remote_replies_total',
-      help: 'Remote SMTP reply classes seen by delivery (2xx, 4xx, 5xx, network)',
+      help: 'Per-recipient reply classes seen by delivery (2xx, 4xx, 5xx; connection failures count as 4xx)',
       labelNames: ['code'],
       registers,
     });

@@ -88,7 +88,9 @@ export class Spool {
       // Queues the job's add script inside our MULTI (BullMQ's addBulk uses a plain pipeline).
       void job.addJob(multi as never, { parentKey: undefined, parentDependenciesKey: undefined } as never);
     }
-    const results = await multi.exec();
+    const results = await multi.exec().catch((err: Error) => {
+      throw new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${err.message}`, { cause: err });
+    });
     const failed = results?.find(([err]) => err);
     if (!results || failed) {
       throw new HeraldError(
