@@ -37,7 +37,7 @@ export interface BenchIo {
   env: Record<string, string | undefined>;
 }
 
-export type BenchStatus = 'ok' | 'submit_failed' | 'incomplete' | 'interrupted' | 'failed';
+export type BenchStatus = 'ok' | 'submit_failed' | 'incomplete' | 'timeout' | 'interrupted' | 'failed';
 
 export interface BenchResult {
   tool: 'herald-bench';
@@ -231,6 +231,7 @@ export async function runBench(
       result.e2e_msgs_per_s = round((sink.count * MS_PER_S) / e2eMs, RATE_DECIMALS);
     }
     if (controller.signal.aborted) result.status = 'interrupted';
+    else if (!reached && Date.now() >= deadline) result.status = 'timeout';
     else if (stats.accepted < params.messages || stats.errors > 0) result.status = 'submit_failed';
     else if (!reached || sink.count !== params.messages) result.status = 'incomplete';
     else result.status = 'ok';

@@ -5,7 +5,8 @@
  * unique from 1 to N·R.
  * Owns: its sockets (all destroyed when `signal` aborts or the deadline passes) and LoadStats.
  * Guarantees: resolves (never rejects) once every message was tried, or at the deadline / abort;
- * a failed transaction counts as one error and is not retried; a session gives up after
+ * a failed transaction counts as one error and is not retried (sessions cut off by the deadline
+ * or an abort are not errors); a session gives up after
  * MAX_CONNECT_FAILURES consecutive failed connects.
  * Needs injected: target address, counts, deadline (epoch ms) and an AbortSignal.
  */
@@ -192,6 +193,7 @@ export async function runLoad(options: LoadOptions, stats: LoadStats): Promise<v
         stats.accepted++;
         continue;
       }
+      if (stopped()) break; // destroyed by the deadline or an abort: not the relay's error
       noteError(stats, error);
       // The session's state is unknown after a failure: start over on a fresh connection.
       live.delete(conn);
