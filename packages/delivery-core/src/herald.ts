@@ -19,10 +19,10 @@ import {
 import { DeliveryWorker, type StaticRoute } from './delivery/index.js';
 import { createResolver, type Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
-import { RedisEventSink } from './events/index.js';
+import { type AcceptedEvent, RedisEventSink } from './events/index.js';
 import { composeMessage, type MessageFields, prepareMessage } from './message/index.js';
 import { HeraldMetrics } from './metrics/index.js';
-import { newMessageId, Spool } from './queue/index.js';
+import { groupByDomain, newMessageId, Spool } from './queue/index.js';
 import { SmtpPool } from './smtp/index.js';
 import { settlesWithin } from './util/settle.js';
 
@@ -97,7 +97,7 @@ export async function createHerald(
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   await connectOrFail(redis, config.redis.url);
 
-  const spool = new Spool(redis, config.redis.prefix);
+  const spool = new Spool(redis, config.redis.prefix, config.events.stream_max_len);
   const events = new RedisEventSink({
     redis,
     streamKey: spool.keys.events,
@@ -129,15 +129,7 @@ export async function createHerald(
 
   const enqueuePrepared: Herald['enqueuePrepared'] = async (args) => {
     const acceptedAt = Date.now();
-    const result = await spool.enqueue({
-      id: args.id,
-      tenant: args.tenant,
-      from: args.from,
-      recipients: args.recipients,
-      body: args.body,
-      acceptedAt,
-    });
-    events.emit({
+    const event: AcceptedEvent = {
       type: 'accepted',
       time: acceptedAt,
       messageId: args.id,
@@ -145,10 +137,22 @@ export async function createHerald(
       from: args.from,
       recipients: args.recipients,
       size: args.body.length,
-      jobs: result.jobs.length,
+      jobs: groupByDomain(args.recipients).size,
       source: args.source,
       ...(args.client ? { client: args.client } : {}),
+    };
+    // The accepted record is written in the same transaction as the message: no accepted
+    // message without its event, even if the process dies right after the 250.
+    await spool.enqueue({
+      id: args.id,
+      tenant: args.tenant,
+      from: args.from,
+      recipients: args.recipients,
+      body: args.body,
+      acceptedAt,
+      acceptedEvent: JSON.stringify(event),
     });
+    events.announce(event);
   };
 
   const herald: Herald = {

@@ -69,6 +69,32 @@ describe('spool on a real redis-server', () => {
     assert.equal(await client.exists(spool.keys.message(id)), 0);
   });
 
+  it('messages enqueued in the same turn are committed together, each with its own jobs', async () => {
+    const ids = Array.from({ length: 20 }, () => newMessageId());
+    const results = await Promise.all(
+      ids.map((id, i) =>
+        spool.enqueue({
+          id,
+          tenant: 't',
+          from: '',
+          recipients: [`r${i}@a.test`, `r${i}@b.test`],
+          body: Buffer.from(`m${i}`),
+          acceptedAt: 1,
+        }),
+      ),
+    );
+    results.forEach((result, i) => {
+      assert.equal(result.messageId, ids[i]);
+      assert.deepEqual(
+        result.jobs.map((j) => j.recipients),
+        [[`r${i}@a.test`], [`r${i}@b.test`]],
+      );
+    });
+    assert.deepEqual((await spool.getBody(ids[7]!))?.toString(), 'm7');
+    const stored = await Promise.all(results.flatMap((r) => r.jobs.map((j) => spool.queue.getJob(j.id))));
+    assert.equal(stored.filter(Boolean).length, 40);
+  });
+
   it('enqueue fails and writes nothing while Redis is down', async () => {
     await redis.kill();
     const id = newMessageId();

@@ -71,6 +71,8 @@ const dnsSchema = section({
 const deliverySchema = section({
   /** Jobs in flight per worker process. */
   concurrency: integer(1).default(200),
+  /** Worker threads running delivery inside the relay process; 0 = deliver on the main thread. */
+  threads: integer(0).default(1),
   /** Defaults to smtp.hostname. */
   ehlo_hostname: hostName().optional(),
   /** Port for MX deliveries. */

@@ -91,6 +91,15 @@ export class DeliveryWorker {
     );
     // A forced close can itself wait for a Redis that is gone (BullMQ); bound it and move on:
     // the caller disconnects the connection, and unfinished jobs come back via lock expiry.
-    await settlesWithin(this.worker.close(true), FORCED_CLOSE_MS);
+    if (await settlesWithin(this.worker.close(true), FORCED_CLOSE_MS)) return;
+    // Still waiting on an unreachable Redis: drop both of the worker's connections so that
+    // nothing keeps reconnecting (and keeping the process alive) after shutdown.
+    const blocking = (
+      this.worker as unknown as { blockingConnection?: { disconnect(wait?: boolean): Promise<void> } }
+    ).blockingConnection;
+    await settlesWithin(
+      Promise.all([this.worker.disconnect(), blocking?.disconnect(false)]),
+      FORCED_CLOSE_MS,
+    );
   }
 }

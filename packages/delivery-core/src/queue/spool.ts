@@ -16,6 +16,24 @@ import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
 const JOB_ATTEMPTS_GUARD = 1_000_000;
 const CRASH_BACKOFF_MS = 60_000;
 const FAILED_JOB_RETENTION_S = 7 * 24 * 3600;
+const JOB_OPTIONS = (jobId: string) => ({
+  jobId,
+  attempts: JOB_ATTEMPTS_GUARD,
+  backoff: { type: 'fixed' as const, delay: CRASH_BACKOFF_MS },
+  removeOnComplete: true,
+  removeOnFail: { age: FAILED_JOB_RETENTION_S },
+});
+/** Commands `queueMessage` adds to the MULTI: SET body + HSET record, then SADD + add-job per job. */
+const COMMANDS_PER_MESSAGE = 2;
+const DEFAULT_EVENT_STREAM_MAX_LEN = 100_000;
+const COMMANDS_PER_JOB = 2;
+
+interface PendingEnqueue {
+  message: SpoolMessage;
+  groups: Map<string, string[]>;
+  resolve(result: EnqueueResult): void;
+  reject(err: unknown): void;
+}
 
 /**
  * KEYS[1] pending-jobs set, KEYS[2] body, KEYS[3] message record. ARGV[1] job id.
@@ -31,23 +49,80 @@ return left`;
 export class Spool {
   readonly keys: QueueKeys;
   readonly queue: Queue<DeliveryJobData>;
+  private batch: PendingEnqueue[] = [];
 
   constructor(
     private readonly redis: Redis,
     prefix: string,
+    /** Cap for the event stream when `acceptedEvent` is written with a message (XADD MAXLEN ~). */
+    private readonly eventStreamMaxLen = DEFAULT_EVENT_STREAM_MAX_LEN,
   ) {
     this.keys = queueKeys(prefix);
     this.queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: redis, prefix });
     redis.defineCommand('heraldFinishJob', { numberOfKeys: 3, lua: FINISH_JOB_LUA });
   }
 
-  async enqueue(message: SpoolMessage): Promise<EnqueueResult> {
+  /**
+   * Spools a message: body, message record and one job per destination domain, atomically.
+   * Messages enqueued in the same event-loop turn share one MULTI/EXEC (group commit: one write
+   * and one round trip for all of them); each caller still gets its own result or error.
+   */
+  enqueue(message: SpoolMessage): Promise<EnqueueResult> {
     const groups = groupByDomain(message.recipients);
-    if (groups.size === 0)
-      throw new HeraldError('HERALD_SEND_INVALID', 'a message needs at least one recipient');
-    const client = await this.queue.client;
-    // BullMQ's transaction type omits plain commands; it is an ioredis MULTI underneath.
-    const multi = client.multi() as unknown as ChainableCommander;
+    if (groups.size === 0) {
+      return Promise.reject(new HeraldError('HERALD_SEND_INVALID', 'a message needs at least one recipient'));
+    }
+    return new Promise((resolve, reject) => {
+      if (this.batch.length === 0) setImmediate(() => void this.commitBatch());
+      this.batch.push({ message, groups, resolve, reject });
+    });
+  }
+
+  private async commitBatch(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
+    const failAll = (err: unknown) => {
+      const error =
+        err instanceof HeraldError
+          ? err
+          : new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${(err as Error).message}`, {
+              cause: err,
+            });
+      for (const item of batch) item.reject(error);
+    };
+    let results: [Error | null, unknown][] | null;
+    const spans: { commands: number; jobs: EnqueueResult['jobs'] }[] = [];
+    try {
+      const client = await this.queue.client;
+      // BullMQ's transaction type omits plain commands; it is an ioredis MULTI underneath.
+      const multi = client.multi() as unknown as ChainableCommander;
+      for (const item of batch) spans.push(this.queueMessage(multi, item.message, item.groups));
+      results = await multi.exec();
+    } catch (err) {
+      failAll(err);
+      return;
+    }
+    if (!results) {
+      failAll(new HeraldError('HERALD_REDIS_UNAVAILABLE', 'enqueue failed: transaction aborted'));
+      return;
+    }
+    let offset = 0;
+    batch.forEach((item, i) => {
+      const span = spans[i]!;
+      const failed = results.slice(offset, offset + span.commands).find(([err]) => err);
+      offset += span.commands;
+      if (failed)
+        item.reject(new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${failed[0]?.message}`));
+      else item.resolve({ messageId: item.message.id, jobs: span.jobs });
+    });
+  }
+
+  /** Adds one message's commands to `multi`; returns how many commands it queued. */
+  private queueMessage(
+    multi: ChainableCommander,
+    message: SpoolMessage,
+    groups: Map<string, string[]>,
+  ): { commands: number; jobs: EnqueueResult['jobs'] } {
     const jobs: EnqueueResult['jobs'] = [];
     multi.set(this.keys.body(message.id), message.body);
     multi.hset(this.keys.message(message.id), {
@@ -72,33 +147,24 @@ export class Spool {
         acceptedAt: message.acceptedAt,
         size: message.body.length,
       };
-      const job = new Job<DeliveryJobData>(
-        this.queue,
-        domain,
-        data,
-        {
-          jobId: id,
-          attempts: JOB_ATTEMPTS_GUARD,
-          backoff: { type: 'fixed', delay: CRASH_BACKOFF_MS },
-          removeOnComplete: true,
-          removeOnFail: { age: FAILED_JOB_RETENTION_S },
-        },
-        id,
-      );
+      const job = new Job<DeliveryJobData>(this.queue, domain, data, JOB_OPTIONS(id), id);
       // Queues the job's add script inside our MULTI (BullMQ's addBulk uses a plain pipeline).
       void job.addJob(multi as never, { parentKey: undefined, parentDependenciesKey: undefined } as never);
     }
-    const results = await multi.exec().catch((err: Error) => {
-      throw new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${err.message}`, { cause: err });
-    });
-    const failed = results?.find(([err]) => err);
-    if (!results || failed) {
-      throw new HeraldError(
-        'HERALD_REDIS_UNAVAILABLE',
-        `enqueue failed: ${failed?.[0]?.message ?? 'transaction aborted'}`,
+    let commands = COMMANDS_PER_MESSAGE + COMMANDS_PER_JOB * jobs.length;
+    if (message.acceptedEvent) {
+      multi.xadd(
+        this.keys.events,
+        'MAXLEN',
+        '~',
+        String(this.eventStreamMaxLen),
+        '*',
+        'event',
+        message.acceptedEvent,
       );
+      commands++;
     }
-    return { messageId: message.id, jobs };
+    return { commands, jobs };
   }
 
   getBody(messageId: string): Promise<Buffer | null> {

@@ -30,6 +30,8 @@ export interface SpoolMessage {
   recipients: string[];
   body: Buffer;
   acceptedAt: number;
+  /** A record (JSON) appended to the event stream in the same transaction as the message. */
+  acceptedEvent?: string;
 }
 
 export interface EnqueueResult {
