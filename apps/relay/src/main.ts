@@ -57,7 +57,16 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
   }
   const roles = parseRoles(options.roles);
   const relay = await createRelay(config, roles ? { roles } : {});
-  const addresses = await relay.start();
+  let addresses: Awaited<ReturnType<typeof relay.start>>;
+  try {
+    addresses = await relay.start();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    const where = e.address ? ` ${e.address}:${e.port}` : '';
+    process.stderr.write(`herald: cannot start the relay: ${e.code === 'EADDRINUSE' ? `address${where} already in use` : e.message}\n`);
+    await relay.stop();
+    return 1;
+  }
   options.onStarted?.(addresses);
   await new Promise<void>((resolve) => {
     let signals = 0;
