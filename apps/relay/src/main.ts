@@ -63,7 +63,9 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
     const where = e.address ? ` ${e.address}:${e.port}` : '';
-    process.stderr.write(`herald: cannot start the relay: ${e.code === 'EADDRINUSE' ? `address${where} already in use` : e.message}\n`);
+    process.stderr.write(
+      `herald: cannot start the relay: ${e.code === 'EADDRINUSE' ? `address${where} already in use` : e.message}\n`,
+    );
     await relay.stop();
     return 1;
   }
