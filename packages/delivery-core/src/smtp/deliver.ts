@@ -60,7 +60,19 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         hostErrors.push({ hostname: host.hostname, address, reply: lastError.reply });
         continue;
       }
-      const result = await session.send(request.from, request.recipients, request.body);
+      let result = await session.send(request.from, request.recipients, request.body);
+      if (result.error?.fault === 'network' && session.messagesSent > 1) {
+        // A pooled connection the server had already dropped: retry once on a fresh one.
+        pool.release(session, false);
+        try {
+          session = await pool.acquire(target, { fresh: true });
+        } catch (err) {
+          lastError = err as DeliveryError;
+          hostErrors.push({ hostname: host.hostname, address, reply: lastError.reply });
+          continue;
+        }
+        result = await session.send(request.from, request.recipients, request.body);
+      }
       const reusable = !result.error && session.usable;
       if (result.error && session.usable) {
         pool.release(session, await session.reset());

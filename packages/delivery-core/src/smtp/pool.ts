@@ -30,7 +30,7 @@ export class SmtpPool {
   constructor(private readonly options: PoolOptions) {}
 
   /** An open session to `target`; the caller must `release` it exactly once. Throws DeliveryError. */
-  async acquire(target: SessionTarget): Promise<SmtpSession> {
+  async acquire(target: SessionTarget, options: { fresh?: boolean } = {}): Promise<SmtpSession> {
     const key = keyOf(target);
     const slot = this.slot(key);
     for (;;) {
@@ -39,7 +39,7 @@ export class SmtpPool {
           { code: 421, enhanced: '4.3.2', text: 'delivery is shutting down', stage: 'connect' },
           'local',
         );
-      const idle = slot.idle.pop();
+      const idle = options.fresh ? undefined : slot.idle.pop();
       if (idle) {
         clearTimeout(idle.timer);
         if (idle.session.usable) {
