@@ -1,12 +1,15 @@
 /**
  * createRelay: wires a Herald (delivery-core) into the relay daemon's roles — `smtp` (submission
- * listener), `worker` (delivery workers) and `http` (health, readiness, metrics). `start` binds the
- * listeners and returns their addresses; `stop` is the graceful shutdown: stop accepting, let
- * in-flight SMTP sessions and deliveries finish (bounded), close Redis last.
+ * listener), `worker` (delivery workers) and `http` (health, readiness, metrics). The workers run
+ * in `delivery.threads` worker threads of this process (thread-host.ts), or on the main thread
+ * when it is 0. `start` binds the listeners and returns their addresses; `stop` is the graceful
+ * shutdown: stop accepting (SMTP, then HTTP), let in-flight SMTP sessions and deliveries finish
+ * (bounded), close Redis last.
  */
 
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Worker } from 'node:worker_threads';
 import { createHerald, type Herald, type HeraldConfig } from '@herald/delivery-core';
 import { parseListen, type Role } from '@herald/delivery-core/config';
 import type { Logger } from 'pino';
@@ -14,6 +17,7 @@ import type { SMTPServer } from 'smtp-server';
 import { createHttpServer } from './http.js';
 import { createPolicy } from './policy.js';
 import { createSubmissionServer } from './submission.js';
+import { createDeliveryThreads, type DeliveryThreads } from './thread-host.js';
 import { loadTls } from './tls.js';
 
 /** How long `stop` waits for open SMTP sessions before closing them. */
@@ -35,6 +39,8 @@ export interface RelayAddresses {
 export interface Relay {
   readonly herald: Herald;
   readonly roles: readonly Role[];
+  /** The delivery worker threads running now (none with delivery.threads 0 or before start). */
+  readonly deliveryThreads: readonly Worker[];
   start(): Promise<RelayAddresses>;
   stop(): Promise<void>;
 }
@@ -44,15 +50,31 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
   const herald = await createHerald(config, options.logger ? { logger: options.logger } : {});
   let smtp: SMTPServer | undefined;
   let httpServer: http.Server | undefined;
+  let threads: DeliveryThreads | undefined;
   let listening = false;
   let stopping: Promise<void> | undefined;
 
   return {
     herald,
     roles,
+    get deliveryThreads() {
+      return threads?.workers ?? [];
+    },
     async start() {
       const addresses: RelayAddresses = {};
-      if (roles.includes('worker')) herald.startWorkers();
+      if (roles.includes('worker')) {
+        const count = herald.config.delivery.threads;
+        if (count === 0) herald.startWorkers();
+        else {
+          threads = createDeliveryThreads({
+            config: herald.config,
+            count,
+            events: herald.events,
+            logger: herald.logger,
+          });
+          await threads.start();
+        }
+      }
       if (roles.includes('smtp')) {
         const tls = loadTls(config, options.tlsCacheDir);
         smtp = createSubmissionServer({ herald, policy: createPolicy(config), tls });
@@ -64,7 +86,10 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         httpServer = createHttpServer(herald, () => listening || !roles.includes('smtp'));
         addresses.http = await listen(httpServer, config.http.listen);
       }
-      herald.logger.info({ roles, ...addresses }, 'herald relay started');
+      herald.logger.info(
+        { roles, deliveryThreads: threads?.workers.length ?? 0, ...addresses },
+        'herald relay started',
+      );
       return addresses;
     },
     stop() {
@@ -73,6 +98,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         herald.logger.info('herald relay stopping');
         if (smtp) await closeSmtp(smtp);
         if (httpServer) await new Promise<void>((resolve) => httpServer!.close(() => resolve()));
+        if (threads) await threads.stop();
         await herald.close();
       })();
       return stopping;

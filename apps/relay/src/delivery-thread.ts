@@ -1,0 +1,83 @@
+/**
+ * The body of one delivery worker thread (started by thread-host.ts). It builds its own Herald
+ * from the relay's config (a plain object after structured clone, parsed again here), runs the
+ * delivery workers, and forwards every event it emits to the host in one message per event-loop
+ * turn. Its own event sink still writes the log lines and the Redis stream; a batch is posted only
+ * once its stream write has finished (or failed, or taken longer than FORWARD_FLUSH_TIMEOUT_MS),
+ * so a listener on the main thread that sees an event can read it back from the stream.
+ * Protocol: the host sends `stop`; the thread closes its Herald (in-flight deliveries get their
+ * grace period), posts the last events and `stopped`, and exits. Uncaught errors reach the host
+ * as the Worker's `error` event (the thread then exits with code 1).
+ * Needs injected: `workerData.config`, a parsed HeraldConfig.
+ */
+import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { createHerald, type HeraldConfig, type HeraldEvent, parseConfig } from '@herald/delivery-core';
+
+/** Bound on waiting for a batch's stream write before forwarding it anyway. */
+const FORWARD_FLUSH_TIMEOUT_MS = 2_000;
+
+export interface DeliveryThreadData {
+  config: HeraldConfig;
+}
+
+/** Messages from the host to a thread. */
+export type HostMessage = { type: 'stop' };
+
+/** Messages from a thread to the host. */
+export type ThreadMessage =
+  | { type: 'ready' }
+  | { type: 'events'; events: HeraldEvent[] }
+  | { type: 'stopped' };
+
+async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
+  let requestStop!: () => void;
+  const stopRequested = new Promise<void>((resolve) => {
+    requestStop = resolve;
+  });
+  port.on('message', (message: HostMessage) => {
+    if (message.type === 'stop') requestStop();
+  });
+  const post = (message: ThreadMessage) => port.postMessage(message);
+
+  const config = parseConfig(data.config, { source: 'delivery thread' });
+  const herald = await createHerald(config);
+  let batch: HeraldEvent[] = [];
+  let forwarded: Promise<void> = Promise.resolve();
+  const forward = () => {
+    if (batch.length === 0) return;
+    const events = batch;
+    batch = [];
+    forwarded = forwarded
+      .then(() => withinMs(herald.events.flush(), FORWARD_FLUSH_TIMEOUT_MS))
+      .then(() => post({ type: 'events', events }));
+  };
+  herald.events.on((event) => {
+    if (batch.length === 0) setImmediate(forward);
+    batch.push(event);
+  });
+  herald.startWorkers();
+  post({ type: 'ready' });
+
+  await stopRequested;
+  await herald.close();
+  forward();
+  await forwarded;
+  post({ type: 'stopped' });
+  process.exit(0);
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects. */
+function withinMs(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+if (!isMainThread && parentPort) await run(parentPort, workerData as DeliveryThreadData);

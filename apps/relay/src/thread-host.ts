@@ -1,0 +1,194 @@
+/**
+ * Runs the relay's delivery workers in Node worker threads (delivery-thread.ts), so intake and
+ * delivery use separate cores while Herald stays one process.
+ * Owns: the threads. `start` resolves once every thread runs its workers (and rejects, with every
+ * thread ended, if one fails first). Events a thread forwards are handed to the main Herald's
+ * in-process listeners with `events.dispatch`, once each (metrics, tests); the thread itself
+ * already logged them and wrote them to the Redis stream. A thread that exits unexpectedly is
+ * logged and replaced after RESTART_DELAY_MS, at most RESTART_LIMIT times per RESTART_WINDOW_MS
+ * across all threads; beyond that it is not replaced and the failure is logged at `fatal`.
+ * `stop` asks each thread to finish gracefully and terminates it after STOP_TIMEOUT_MS.
+ * Needs injected: the parsed config, the thread count, the main Herald's event sink and logger,
+ * optionally a clock.
+ */
+import { Worker } from 'node:worker_threads';
+import type { HeraldConfig, HeraldEvent } from '@herald/delivery-core';
+import type { Logger } from 'pino';
+import type { DeliveryThreadData, HostMessage, ThreadMessage } from './delivery-thread.js';
+
+/** Bound on a thread's start (createHerald waits up to 10 s for Redis). */
+const START_TIMEOUT_MS = 30_000;
+/** Bound on a thread's graceful stop: in-flight deliveries get 30 s, then the close steps. */
+const STOP_TIMEOUT_MS = 35_000;
+/** Pause before replacing a thread that exited unexpectedly. */
+const RESTART_DELAY_MS = 1_000;
+/** At most this many replacements per window, across all threads. */
+const RESTART_LIMIT = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+export interface DeliveryThreadsOptions {
+  config: HeraldConfig;
+  count: number;
+  /** The main thread's event sink: forwarded events go to its `dispatch`. */
+  events: { dispatch(event: HeraldEvent): void };
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface DeliveryThreads {
+  start(): Promise<void>;
+  /** Graceful, bounded, idempotent. */
+  stop(): Promise<void>;
+  /** The threads spawned and not exited yet (starting or running), for diagnostics and tests. */
+  readonly workers: readonly Worker[];
+}
+
+/** Counts restarts in a sliding window; `take` says whether one more is allowed now. */
+export class RestartBudget {
+  private readonly times: number[] = [];
+
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  take(): boolean {
+    const now = this.now();
+    while (this.times.length > 0 && this.times[0]! <= now - this.windowMs) this.times.shift();
+    if (this.times.length >= this.limit) return false;
+    this.times.push(now);
+    return true;
+  }
+}
+
+interface Slot {
+  index: number;
+  worker?: Worker;
+  restartTimer?: NodeJS.Timeout;
+}
+
+export function createDeliveryThreads(options: DeliveryThreadsOptions): DeliveryThreads {
+  const { config, count, events, logger } = options;
+  const budget = new RestartBudget(RESTART_LIMIT, RESTART_WINDOW_MS, options.now ?? Date.now);
+  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index }));
+  let stopping: Promise<void> | undefined;
+
+  /** Starts the slot's thread; resolves when it is ready, rejects if it ends first. */
+  const launch = (slot: Slot): Promise<void> => {
+    const worker = spawnDeliveryThread({ config });
+    slot.worker = worker;
+    const log = logger.child({ thread: slot.index, threadId: worker.threadId });
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      let lastError: Error | undefined;
+      const startTimer = setTimeout(() => {
+        reject(new Error(`delivery thread ${slot.index} did not start within ${START_TIMEOUT_MS} ms`));
+        void worker.terminate();
+      }, START_TIMEOUT_MS);
+      worker.on('message', (message: ThreadMessage) => {
+        if (message.type === 'events') for (const event of message.events) events.dispatch(event);
+        else if (message.type === 'ready') {
+          ready = true;
+          clearTimeout(startTimer);
+          log.debug('delivery thread started');
+          resolve();
+        }
+      });
+      worker.on('error', (err) => {
+        lastError = err;
+        log.error({ err }, 'delivery thread failed');
+      });
+      worker.on('exit', (code) => {
+        clearTimeout(startTimer);
+        if (slot.worker === worker) slot.worker = undefined;
+        if (!ready) {
+          reject(
+            lastError ?? new Error(`delivery thread ${slot.index} exited with code ${code} before starting`),
+          );
+          return;
+        }
+        if (stopping) return;
+        log.error({ code }, 'delivery thread exited unexpectedly');
+        scheduleRestart(slot);
+      });
+    });
+  };
+
+  const scheduleRestart = (slot: Slot) => {
+    if (!budget.take()) {
+      logger.fatal(
+        { thread: slot.index, limit: RESTART_LIMIT, windowMs: RESTART_WINDOW_MS },
+        'delivery thread keeps failing; not restarting it: this relay delivers with fewer threads until it is restarted',
+      );
+      return;
+    }
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (stopping) return;
+      launch(slot).then(
+        () => logger.warn({ thread: slot.index }, 'delivery thread restarted'),
+        // launch's handlers logged why; a thread that never started counts as another restart.
+        () => (stopping ? undefined : scheduleRestart(slot)),
+      );
+    }, RESTART_DELAY_MS);
+  };
+
+  const stopSlot = async (slot: Slot) => {
+    clearTimeout(slot.restartTimer);
+    const worker = slot.worker;
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ type: 'stop' } satisfies HostMessage);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      exited.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (timedOut) {
+      logger.warn(
+        { thread: slot.index, timeoutMs: STOP_TIMEOUT_MS },
+        'delivery thread did not stop in time; terminating it',
+      );
+      await worker.terminate();
+    }
+  };
+
+  const stop = () => (stopping ??= Promise.all(slots.map(stopSlot)).then(() => undefined));
+
+  return {
+    async start() {
+      try {
+        await Promise.all(slots.map(launch));
+      } catch (err) {
+        await stop();
+        throw err;
+      }
+      logger.debug({ threads: count }, 'delivery threads started');
+    },
+    stop,
+    get workers() {
+      return slots.flatMap((slot) => (slot.worker ? [slot.worker] : []));
+    },
+  };
+}
+
+/**
+ * A Worker running delivery-thread. From the built files that is delivery-thread.js; from the
+ * sources (this module itself is .ts, run under `node --import tsx`) it is the .ts file, and the
+ * thread registers tsx's loader first: on Node 20, tsx's `--import` hooks do not reach worker
+ * threads. `execArgv` passes the parent's flags (e.g. `--conditions=herald-source`) on.
+ */
+function spawnDeliveryThread(workerData: DeliveryThreadData): Worker {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry = new URL(fromSource ? './delivery-thread.ts' : './delivery-thread.js', import.meta.url);
+  const workerOptions = { workerData, execArgv: process.execArgv, name: 'herald-delivery' };
+  if (!fromSource) return new Worker(entry, workerOptions);
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap =
+    `import(${JSON.stringify(tsxApi)})` +
+    `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(bootstrap, { ...workerOptions, eval: true });
+}
