@@ -30,6 +30,8 @@ import { settlesWithin } from './util/settle.js';
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 /** Bound on each shutdown step that talks to Redis. */
 const CLOSE_STEP_TIMEOUT_MS = 2_000;
+/** A PING slower than this counts as Redis unreachable (readiness, shutdown). */
+const PING_TIMEOUT_MS = 1_000;
 
 export interface SendInput extends Partial<Omit<MessageFields, 'from' | 'to'>> {
   /** Envelope sender (and From: when composing). '' or '<>' is the null sender. */
@@ -234,15 +236,21 @@ export async function createHerald(
       return worker;
     },
     async ping() {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), PING_TIMEOUT_MS);
+      });
       try {
-        return (await redis.ping()) === 'PONG';
+        return (await Promise.race([redis.ping(), timeout])) === 'PONG';
       } catch {
         return false;
+      } finally {
+        clearTimeout(timer);
       }
     },
     async close() {
       // With Redis gone nothing in flight can finish its bookkeeping: skip the grace period.
-      const graceMs = redis.status === 'ready' ? undefined : 0;
+      const graceMs = (await herald.ping()) ? undefined : 0;
       await Promise.all(workers.map(({ worker }) => worker.close(graceMs)));
       await pool.close();
       await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);

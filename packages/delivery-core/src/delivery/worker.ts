@@ -84,21 +84,27 @@ export class DeliveryWorker {
    * jobs still running then are abandoned: their locks expire and another worker retries them.
    */
   async close(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
-    if (await settlesWithin(this.worker.close(), graceMs)) return;
-    this.options.logger.warn(
-      { active: this.inFlight.size },
-      'shutdown grace period over; abandoning in-flight jobs',
-    );
-    // A forced close can itself wait for a Redis that is gone (BullMQ); bound it and move on:
-    // the caller disconnects the connection, and unfinished jobs come back via lock expiry.
-    if (await settlesWithin(this.worker.close(true), FORCED_CLOSE_MS)) return;
-    // Still waiting on an unreachable Redis: drop both of the worker's connections so that
-    // nothing keeps reconnecting (and keeping the process alive) after shutdown.
-    const blocking = (
-      this.worker as unknown as { blockingConnection?: { disconnect(wait?: boolean): Promise<void> } }
-    ).blockingConnection;
+    if (graceMs > 0) {
+      if (await settlesWithin(this.worker.close(), graceMs)) return;
+      this.options.logger.warn(
+        { active: this.inFlight.size },
+        'shutdown grace period over; abandoning in-flight jobs',
+      );
+    } else if (await settlesWithin(this.worker.close(true), FORCED_CLOSE_MS)) {
+      return;
+    }
+    // BullMQ's close is waiting on jobs or on an unreachable Redis (a later close(true) only
+    // returns the same pending promise). Stop its timers and drop both connections so nothing
+    // keeps reconnecting or keeps the process alive; unfinished jobs come back via lock expiry.
+    const internals = this.worker as unknown as {
+      blockingConnection?: { disconnect(wait?: boolean): Promise<void> };
+      stalledCheckStopper?: () => void;
+      lockManager?: { close(): Promise<void> };
+    };
+    internals.stalledCheckStopper?.();
+    void internals.lockManager?.close().catch(() => {});
     await settlesWithin(
-      Promise.all([this.worker.disconnect(), blocking?.disconnect(false)]),
+      Promise.all([this.worker.disconnect(), internals.blockingConnection?.disconnect(false)]),
       FORCED_CLOSE_MS,
     );
   }
