@@ -95,6 +95,9 @@ export async function createHerald(
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     lazyConnect: true,
+    // Commands issued in the same event-loop turn (body reads, job completions of many
+    // concurrent deliveries) share one socket write.
+    enableAutoPipelining: true,
   });
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
   await connectOrFail(redis, config.redis.url);

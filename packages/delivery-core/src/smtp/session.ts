@@ -220,6 +220,7 @@ function connectSocket(target: SessionTarget, timeoutMs: number): Promise<net.So
       ...(target.localAddress ? { localAddress: target.localAddress } : {}),
     });
     socket.setNoDelay(true);
+    coalesceWrites(socket);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(
@@ -257,4 +258,21 @@ function connectSocket(target: SessionTarget, timeoutMs: number): Promise<net.So
       );
     });
   });
+}
+
+/**
+ * Writes issued in the same tick leave in one syscall (cork now, uncork on the next tick): the
+ * message body and its terminating "." otherwise cost two loopback/network writes. Nagle stays
+ * off, so nothing waits for an ACK.
+ */
+function coalesceWrites(socket: net.Socket): void {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  const uncork = () => socket.uncork();
+  socket.write = ((...args: unknown[]) => {
+    if (socket.writableCorked === 0) {
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return write(...args);
+  }) as typeof socket.write;
 }
