@@ -6,7 +6,8 @@
  * Guarantees: send() never throws — it reports the server's final reply per message; open()
  * rejects with an Error whose message says which step failed; close() is idempotent.
  */
-import net from 'node:net';
+import type net from 'node:net';
+import { connectNoDelay } from '@herald/delivery-core/smtp';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -52,23 +53,7 @@ function describeOpenError(err: SmtpErrorLike): string {
 }
 
 function connectSocket(host: string, port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    socket.setNoDelay(true);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`connect to ${host}:${port} timed out after ${CONNECT_TIMEOUT_MS} ms`));
-    }, CONNECT_TIMEOUT_MS);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new Error(`connect to ${host}:${port} failed: ${err.code ?? err.message}`));
-    });
-  });
+  return connectNoDelay({ host, port, timeoutMs: CONNECT_TIMEOUT_MS });
 }
 
 function rejectedOf(errors: SmtpErrorLike[] | undefined): SubmitResult['rejected'] {

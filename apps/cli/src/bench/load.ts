@@ -10,7 +10,8 @@
  * MAX_CONNECT_FAILURES consecutive failed connects.
  * Needs injected: target address, counts, deadline (epoch ms) and an AbortSignal.
  */
-import net from 'node:net';
+import type net from 'node:net';
+import { connectNoDelay } from '@herald/delivery-core/smtp';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 
 const CLIENT_NAME = 'client.bench.herald.test';
@@ -75,23 +76,7 @@ export function recipientsFor(messageIndex: number, perMessage: number): string[
 }
 
 function connectSocket(host: string, port: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    socket.setNoDelay(true);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`connect to ${host}:${port} timed out`));
-    }, CONNECT_TIMEOUT_MS);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new Error(`connect to ${host}:${port} failed: ${err.code ?? err.message}`));
-    });
-  });
+  return connectNoDelay({ host, port, timeoutMs: CONNECT_TIMEOUT_MS });
 }
 
 async function openSession(host: string, port: number, live: Set<SMTPConnection>): Promise<SMTPConnection> {

@@ -17,3 +17,5 @@ export type {
   TransactionResult,
 } from './session.js';
 export { SmtpSession } from './session.js';
+export type { ConnectOptions } from './socket.js';
+export { connectNoDelay } from './socket.js';

@@ -4,10 +4,11 @@
  * ACK (~40 ms). Handles EHLO, opportunistic or required STARTTLS, PIPELINING and SIZE (nodemailer
  * pipelines RCPTs when the server offers PIPELINING), and reports one result per recipient.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { type DeliveryError, type SmtpReply, TransientError } from '../errors/index.js';
 import { errorFromSmtp, parseReply } from './reply.js';
+import { connectNoDelay } from './socket.js';
 
 export type TlsMode = 'opportunistic' | 'require' | 'none';
 
@@ -212,67 +213,22 @@ function perRecipient(
   });
 }
 
-function connectSocket(target: SessionTarget, timeoutMs: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({
+async function connectSocket(target: SessionTarget, timeoutMs: number): Promise<net.Socket> {
+  try {
+    return await connectNoDelay({
       host: target.address,
       port: target.port,
+      timeoutMs,
       ...(target.localAddress ? { localAddress: target.localAddress } : {}),
     });
-    socket.setNoDelay(true);
-    coalesceWrites(socket);
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(
-        new TransientError(
-          {
-            code: 451,
-            enhanced: '4.4.1',
-            text: `connect to ${target.address}:${target.port} timed out`,
-            stage: 'connect',
-            host: target.hostname,
-          },
-          'network',
-        ),
-      );
-    }, timeoutMs);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.removeAllListeners('error');
-      resolve(socket);
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(
-        new TransientError(
-          {
-            code: 451,
-            enhanced: '4.4.1',
-            text: `connect to ${target.address}:${target.port} failed: ${err.code ?? err.message}`,
-            stage: 'connect',
-            host: target.hostname,
-          },
-          'network',
-          { cause: err },
-        ),
-      );
-    });
-  });
-}
-
-/**
- * Writes issued in the same tick leave in one syscall (cork now, uncork on the next tick): the
- * message body and its terminating "." otherwise cost two loopback/network writes. Nagle stays
- * off, so nothing waits for an ACK.
- */
-function coalesceWrites(socket: net.Socket): void {
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  const uncork = () => socket.uncork();
-  socket.write = ((...args: unknown[]) => {
-    if (socket.writableCorked === 0) {
-      socket.cork();
-      process.nextTick(uncork);
-    }
-    return write(...args);
-  }) as typeof socket.write;
+  } catch (err) {
+    const reply = {
+      code: 451,
+      enhanced: '4.4.1',
+      text: (err as Error).message,
+      stage: 'connect' as const,
+      host: target.hostname,
+    };
+    throw new TransientError(reply, 'network', { cause: err });
+  }
 }
