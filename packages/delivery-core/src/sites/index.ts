@@ -1,0 +1,47 @@
+/**
+ * Sites — the public contract of `@herald/delivery-core/sites`.
+ *
+ * A "site" is the receiving infrastructure a recipient domain's mail lands on. Traffic shaping
+ * (connection, rate and backoff limits) is applied per site, not per domain: every domain hosted
+ * by Google shares Gmail's limits, and domains sharing one MX set share that set's limits.
+ *
+ * Owns: the provider rules table (providers.ts), the site naming scheme and the site cache.
+ *
+ * Guarantees:
+ * - `provider:<name>` when EVERY MX host of the domain matches one provider's suffixes (label
+ *   boundaries; a domain with a backup MX elsewhere is not attributed to the provider);
+ * - `mx:<h1>,<h2>,...` otherwise: the MX RRset's names lower-cased, de-duplicated and sorted, so
+ *   the same hosts in any order or case give the same site; `mx:<domain>` for an implicit MX;
+ * - `route:<host>:<port>` for a domain sent through a static route (`siteForRoute`);
+ * - null MX (556 5.1.10), no such domain (550 5.1.2), no MX address (550 5.4.4) and DNS trouble
+ *   (451 4.4.3) are the resolver's DeliveryErrors, propagated unchanged;
+ * - `SiteResolver` caches per domain for the MX answer's TTL (the resolver's `query` exposes it;
+ *   SITE_CACHE_TTL_MS if unavailable), LRU-bounded by SITE_CACHE_MAX_ENTRIES, with single-flight
+ *   for concurrent lookups of one domain; failures are not cached.
+ *
+ * Needs injected: a `Resolver` from `@herald/delivery-core/dns` and a clock `now` (epoch ms).
+ */
+
+export {
+  hostMatchesSuffix,
+  matchProvider,
+  PROVIDER_RULES,
+  type ProviderName,
+  type ProviderRule,
+} from './providers.js';
+export {
+  canonicalHostSet,
+  normaliseDomain,
+  resolveSite,
+  SITE_CACHE_TTL_MS,
+  type SiteDeps,
+  type SiteInfo,
+  siteForMxHosts,
+  siteForRoute,
+} from './site.js';
+export {
+  SITE_CACHE_MAX_ENTRIES,
+  SiteResolver,
+  type SiteResolverOptions,
+  type SiteResolverStats,
+} from './site-resolver.js';
