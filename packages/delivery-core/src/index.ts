@@ -6,7 +6,7 @@
  *   herald.startWorkers();   // deliver from this process
  *
  * Every capability is also importable on its own: `@herald/delivery-core/<module>` (config, dns,
- * queue, smtp, retry, events, metrics, delivery, message, errors, passwords).
+ * queue, smtp, retry, events, metrics, delivery, message, errors, passwords, sites).
  */
 
 export { checkAddress } from './address.js';
@@ -27,3 +27,13 @@ export type { CreateHeraldOptions, Herald, SendInput, SendResult } from './heral
 export { createHerald } from './herald.js';
 export { HeraldMetrics } from './metrics/index.js';
 export { hashPassword, verifyPassword } from './passwords/index.js';
+export {
+  PROVIDER_RULES,
+  type ProviderName,
+  resolveSite,
+  SITE_CACHE_MAX_ENTRIES,
+  SITE_CACHE_TTL_MS,
+  type SiteInfo,
+  SiteResolver,
+  siteForRoute,
+} from './sites/index.js';
