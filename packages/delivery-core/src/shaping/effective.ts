@@ -1,0 +1,132 @@
+/**
+ * The limits that apply to one delivery path, merged from the layers of a parsed shaping file.
+ * Precedence, lowest first (a later layer wins key by key):
+ *   built-in < defaults < provider:<name> < site:<site> < domain:<domain> < pool:<name> < source:<ip>
+ * Each returned value says which layer it came from, for `herald shaping check` and logs.
+ * Pure; no I/O.
+ */
+import { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND } from '../config/units.js';
+import type { Rate } from './rate.js';
+import {
+  LIMIT_KEYS,
+  type LimitKey,
+  type Shaping,
+  type ShapingLimits,
+  type ShapingTlsMode,
+} from './schema.js';
+
+/** The limits with every key decided; rates stay undefined when no layer sets them (no limit). */
+export interface EffectiveLimits {
+  max_connections: number;
+  max_messages_per_connection: number;
+  max_message_rate: Rate | undefined;
+  max_connection_rate: Rate | undefined;
+  connect_timeout: number;
+  greeting_timeout: number;
+  command_timeout: number;
+  data_timeout: number;
+  tls: ShapingTlsMode;
+  retry_schedule: readonly number[];
+  max_queue_lifetime: number;
+}
+
+/**
+ * Values used when no layer sets a key; they match herald.yaml's delivery/retry defaults.
+ * Timeouts follow RFC 5321 section 4.5.3.2; the retry schedule is Postfix-like (5m doubling to 4h).
+ */
+export const BUILTIN_LIMITS: Readonly<EffectiveLimits> = Object.freeze({
+  /** Concurrent connections. */
+  max_connections: 20,
+  /** Messages per connection. */
+  max_messages_per_connection: 100,
+  /** Unset: no message rate limit. */
+  max_message_rate: undefined,
+  /** Unset: no connection rate limit. */
+  max_connection_rate: undefined,
+  connect_timeout: 30 * MS_PER_SECOND,
+  greeting_timeout: 5 * MS_PER_MINUTE,
+  command_timeout: 5 * MS_PER_MINUTE,
+  data_timeout: 10 * MS_PER_MINUTE,
+  tls: 'opportunistic',
+  retry_schedule: Object.freeze([
+    5 * MS_PER_MINUTE,
+    10 * MS_PER_MINUTE,
+    20 * MS_PER_MINUTE,
+    40 * MS_PER_MINUTE,
+    80 * MS_PER_MINUTE,
+    2 * MS_PER_HOUR,
+    4 * MS_PER_HOUR,
+  ]),
+  max_queue_lifetime: 5 * MS_PER_DAY,
+});
+
+/** 'built-in', 'defaults', 'provider:gmail', 'site:…', 'domain:slow.test', 'pool:bulk', 'source:127.0.0.2'. */
+export type LayerName = string;
+
+export interface LimitOrigin {
+  key: LimitKey;
+  value: EffectiveLimits[LimitKey];
+  from: LayerName;
+}
+
+export interface EffectiveLimitsResult {
+  limits: EffectiveLimits;
+  /** One entry per limit key, in LIMIT_KEYS order: the final value and the layer that set it. */
+  explain: LimitOrigin[];
+  /** The layers that exist in the file for this path, lowest precedence first. */
+  layers: LayerName[];
+}
+
+export interface ShapingTarget {
+  /** Recipient domain. */
+  domain: string;
+  /** Site name from siteFor() (provider name or sorted MX set). */
+  site?: string;
+  provider?: string;
+  /** Pool the source IP was picked from. */
+  pool?: string;
+  sourceIp?: string;
+}
+
+function normalizeName(name: string): string {
+  return name.trim().toLowerCase().replace(/\.$/, '');
+}
+
+/** The layers that apply to `target`, lowest precedence first, each with its limits. */
+export function shapingLayers(shaping: Shaping, target: ShapingTarget): [LayerName, ShapingLimits][] {
+  const layers: [LayerName, ShapingLimits][] = [['defaults', shaping.defaults]];
+  const add = (kind: string, name: string | undefined, table: Record<string, ShapingLimits>) => {
+    if (name === undefined) return;
+    const key = kind === 'source' ? name.trim().toLowerCase() : normalizeName(name);
+    const limits = Object.hasOwn(table, key) ? table[key] : undefined;
+    if (limits) layers.push([`${kind}:${key}`, limits]);
+  };
+  add('provider', target.provider, shaping.providers);
+  add('site', target.site, shaping.sites);
+  add('domain', target.domain, shaping.domains);
+  add('pool', target.pool, shaping.pools);
+  add('source', target.sourceIp, shaping.sources);
+  return layers;
+}
+
+/** Merges the layers that apply to `target` over BUILTIN_LIMITS (see the precedence above). */
+export function effectiveLimits(shaping: Shaping, target: ShapingTarget): EffectiveLimitsResult {
+  const limits: Record<string, unknown> = { ...BUILTIN_LIMITS };
+  const from: Record<string, LayerName> = {};
+  for (const key of LIMIT_KEYS) from[key] = 'built-in';
+  const layers = shapingLayers(shaping, target);
+  for (const [name, layer] of layers) {
+    for (const key of LIMIT_KEYS) {
+      const value = layer[key];
+      if (value === undefined) continue;
+      limits[key] = value;
+      from[key] = name;
+    }
+  }
+  const result = limits as unknown as EffectiveLimits;
+  return {
+    limits: result,
+    explain: LIMIT_KEYS.map((key) => ({ key, value: result[key], from: from[key]! })),
+    layers: layers.map(([name]) => name),
+  };
+}

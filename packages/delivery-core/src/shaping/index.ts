@@ -1,0 +1,51 @@
+/**
+ * Traffic shaping configuration: the operator's shaping file (zod-validated, unknown keys are
+ * errors naming the exact key path), the provider defaults shipped in
+ * packages/delivery-core/shaping/providers.yaml (merged under the operator's file), mapping a
+ * destination to its site (provider by MX suffix, else the sorted MX host set), and the
+ * effective limits of a delivery path with the layer each value came from.
+ *
+ * Precedence, lowest first; a later layer wins key by key:
+ *   built-in (BUILTIN_LIMITS) < defaults < provider < site < domain < pool < source IP
+ *
+ * Units: durations in milliseconds, rates as { count, per_ms }, an unset rate means no limit.
+ * This module only describes limits; enforcing them (connection pools, rate limiters,
+ * automation on replies) belongs to the delivery code that reads them. Pure apart from
+ * loadShapingFile / loadProviderDefaults, which read files.
+ */
+export {
+  BUILTIN_LIMITS,
+  type EffectiveLimits,
+  type EffectiveLimitsResult,
+  effectiveLimits,
+  type LayerName,
+  type LimitOrigin,
+  type ShapingTarget,
+  shapingLayers,
+} from './effective.js';
+export { describeEffectiveLimits, formatDuration, formatLimitValue } from './format.js';
+export {
+  type LoadShapingOptions,
+  loadProviderDefaults,
+  loadShapingFile,
+  mergeShaping,
+  PROVIDER_DEFAULTS_FILE,
+  parseShaping,
+} from './load.js';
+export { formatRate, parseRate, RATE_HINT, type Rate } from './rate.js';
+export {
+  type AutomationRule,
+  DEFAULT_SLOW_FOR_MS,
+  LIMIT_KEYS,
+  type LimitKey,
+  type PoolShaping,
+  type ProviderShaping,
+  SHAPING_TLS_MODES,
+  type Shaping,
+  type ShapingInput,
+  type ShapingLimits,
+  type ShapingTlsMode,
+  type SourceShaping,
+  shapingSchema,
+} from './schema.js';
+export { hostMatchesSuffix, providerForMx, type SiteRef, siteFor } from './site.js';

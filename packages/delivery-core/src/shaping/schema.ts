@@ -1,0 +1,235 @@
+/**
+ * The shaping file as one zod schema, strict at every level (unknown keys are errors with a
+ * suggestion). Sections: defaults, providers, sites, domains, sources, pools, automation. Every
+ * limit key is optional everywhere; built-in values live in effective.ts (BUILTIN_LIMITS).
+ * Durations parse to milliseconds, rates to { count, per_ms }; names of domains, sites and
+ * providers are lower-cased. Pure; no I/O.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { duration, hostName, integer, oneOf, section } from '../config/fields.js';
+import { MS_PER_HOUR } from '../config/units.js';
+import { parseRate, type Rate } from './rate.js';
+
+export const SHAPING_TLS_MODES = ['opportunistic', 'require', 'verify', 'none'] as const;
+export type ShapingTlsMode = (typeof SHAPING_TLS_MODES)[number];
+/** How long `slow_to` lasts when the rule names no `for` (ms). */
+export const DEFAULT_SLOW_FOR_MS = MS_PER_HOUR;
+/** Highest SMTP reply code an automation rule may match. */
+const MAX_REPLY_CODE = 599;
+const MIN_REPLY_CODE = 200;
+const ENHANCED_CODE = /^[245]\.\d{1,3}\.\d{1,3}$/;
+/** A name for a provider or pool: letters, digits, "-", "_" and ".". */
+const NAME = /^[a-z0-9][a-z0-9_.-]*$/i;
+/** An MX suffix: ".google.com" (subdomains) or "mx.example.net" (that host and its subdomains). */
+const MX_SUFFIX = /^\.?[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$/i;
+
+export function rate() {
+  return z.string({ error: 'expected a rate like 300/min' }).transform((value, ctx): Rate => {
+    try {
+      return parseRate(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message, input: undefined });
+      return z.NEVER;
+    }
+  });
+}
+
+/** The limit keys, each optional: a layer sets only what it means to change. */
+export const limitsShape = {
+  /** Concurrent connections. */
+  max_connections: integer(1).optional(),
+  /** Messages delivered over one connection before it is closed. */
+  max_messages_per_connection: integer(1).optional(),
+  /** Messages sent, e.g. "300/min". */
+  max_message_rate: rate().optional(),
+  /** New connections opened, e.g. "60/min". */
+  max_connection_rate: rate().optional(),
+  connect_timeout: duration().optional(),
+  greeting_timeout: duration().optional(),
+  command_timeout: duration().optional(),
+  data_timeout: duration().optional(),
+  tls: oneOf(SHAPING_TLS_MODES).optional(),
+  /** Delay before attempt 2, 3, ...; the last entry repeats. */
+  retry_schedule: z
+    .array(duration(), { error: 'expected a list of durations like 5m, 1h20m' })
+    .min(1, { error: 'expected at least one delay' })
+    .optional(),
+  max_queue_lifetime: duration().optional(),
+};
+
+export const LIMIT_KEYS = Object.keys(limitsShape) as (keyof typeof limitsShape)[];
+
+const limitsSchema = section(limitsShape);
+
+const mxSuffix = z
+  .string({ error: 'expected an MX host suffix like .google.com' })
+  .regex(MX_SUFFIX, { error: 'expected an MX host suffix like .google.com' })
+  .transform((s) => s.toLowerCase());
+
+const providerSchema = section({
+  ...limitsShape,
+  /** MX hosts ending in one of these belong to the provider (all of a domain's MX must match). */
+  mx_suffixes: z.array(mxSuffix, { error: 'expected a list of MX host suffixes' }).optional(),
+});
+
+function ipAddress() {
+  return z
+    .string({ error: 'expected an IP address' })
+    .refine((s) => isIP(s) !== 0, { error: 'expected an IP address like 192.0.2.10 or 2001:db8::10' });
+}
+
+const sourceSchema = section({
+  ...limitsShape,
+  /** EHLO name to announce from this address. */
+  ehlo_name: hostName().optional(),
+});
+
+const warmupSchema = section({
+  schedule: z
+    .array(section({ day: integer(1), daily_cap: integer(1) }), {
+      error: 'expected a list of { day, daily_cap }',
+    })
+    .min(1, { error: 'expected at least one step' })
+    .superRefine((steps, ctx) => {
+      for (let i = 1; i < steps.length; i++)
+        if (steps[i]!.day <= steps[i - 1]!.day)
+          ctx.addIssue({ code: 'custom', path: [i, 'day'], message: 'days must increase from step to step' });
+    }),
+});
+
+const poolSchema = section({
+  ...limitsShape,
+  sources: z
+    .array(section({ ip: ipAddress(), weight: integer(1).default(1) }), {
+      error: 'expected a list of { ip, weight }',
+    })
+    .min(1, { error: 'expected at least one source' }),
+  warmup: warmupSchema.optional(),
+});
+
+function regexText() {
+  return z.string({ error: 'expected a regular expression' }).superRefine((value, ctx) => {
+    try {
+      new RegExp(value, 'i');
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a valid regular expression; ${reason}`,
+        input: undefined,
+      });
+    }
+  });
+}
+
+const automationRuleSchema = section({
+  /** All given fields must match the reply: code, enhanced status, text (regex, case-insensitive). */
+  match: section({
+    code: integer(MIN_REPLY_CODE, MAX_REPLY_CODE).optional(),
+    enhanced: z
+      .string({ error: 'expected an enhanced status code like 4.7.28' })
+      .regex(ENHANCED_CODE, { error: 'expected an enhanced status code like 4.7.28' })
+      .optional(),
+    text: regexText().optional(),
+  }).refine((m) => m.code !== undefined || m.enhanced !== undefined || m.text !== undefined, {
+    error: 'expected at least one of code, enhanced, text',
+  }),
+  /** Act once `count` matching replies arrive within `within` (default: the first one). */
+  threshold: section({ count: integer(1), within: duration() }).optional(),
+  action: section({
+    /** Stop delivering to the site for this long. */
+    suspend: duration().optional(),
+    /** Lower the site's message rate to this ... */
+    slow_to: rate().optional(),
+    /** ... for this long (default DEFAULT_SLOW_FOR_MS). */
+    for: duration().optional(),
+    /** Stop using the source IP that got the reply, for this long. */
+    suspend_source: duration().optional(),
+  })
+    .refine((a) => [a.suspend, a.slow_to, a.suspend_source].filter((v) => v !== undefined).length === 1, {
+      error: 'expected exactly one of suspend, slow_to, suspend_source',
+    })
+    .refine((a) => a.for === undefined || a.slow_to !== undefined, {
+      error: '"for" goes with slow_to only',
+    }),
+});
+
+/** A mapping whose keys are checked by `keyOk` (reported at the key's path) and lower-cased. */
+function namedMap<T extends z.ZodType>(
+  what: string,
+  value: T,
+  keyOk: (key: string) => boolean,
+  hint: string,
+) {
+  return z
+    .record(z.string(), value, { error: `expected a mapping of ${what}` })
+    .superRefine((map, ctx) => {
+      for (const key of Object.keys(map))
+        if (!keyOk(key)) ctx.addIssue({ code: 'custom', path: [key], message: hint, input: undefined });
+    })
+    .transform((map) => {
+      const out: Record<string, z.output<T>> = {};
+      for (const [key, item] of Object.entries(map)) out[key.toLowerCase()] = item;
+      return out;
+    });
+}
+
+const anyName = (key: string) => key.trim() !== '';
+
+export const shapingSchema = section({
+  defaults: limitsSchema.optional(),
+  providers: namedMap(
+    'provider names to limits',
+    providerSchema,
+    (k) => NAME.test(k),
+    'expected a provider name like gmail',
+  ).optional(),
+  sites: namedMap('site names to limits', limitsSchema, anyName, 'expected a site name').optional(),
+  domains: namedMap('domains to limits', limitsSchema, anyName, 'expected a domain name').optional(),
+  sources: namedMap(
+    'source IP addresses to limits',
+    sourceSchema,
+    (k) => isIP(k) !== 0,
+    'expected a source IP address as the key',
+  ).optional(),
+  pools: namedMap(
+    'pool names to pools',
+    poolSchema,
+    (k) => NAME.test(k),
+    'expected a pool name like bulk',
+  ).optional(),
+  automation: z.array(automationRuleSchema, { error: 'expected a list of automation rules' }).optional(),
+});
+
+export type ShapingInput = z.input<typeof shapingSchema>;
+type ParsedShaping = z.output<typeof shapingSchema>;
+/** A parsed shaping file: every section present (possibly empty), durations in ms. */
+export interface Shaping {
+  defaults: ShapingLimits;
+  providers: Record<string, ProviderShaping>;
+  sites: Record<string, ShapingLimits>;
+  domains: Record<string, ShapingLimits>;
+  sources: Record<string, SourceShaping>;
+  pools: Record<string, PoolShaping>;
+  automation: AutomationRule[];
+}
+export type ShapingLimits = z.output<typeof limitsSchema>;
+export type ProviderShaping = z.output<typeof providerSchema>;
+export type SourceShaping = z.output<typeof sourceSchema>;
+export type PoolShaping = z.output<typeof poolSchema>;
+export type AutomationRule = z.output<typeof automationRuleSchema>;
+export type LimitKey = keyof ShapingLimits;
+
+/** Fills absent sections with empty ones. */
+export function completeShaping(parsed: ParsedShaping): Shaping {
+  return {
+    defaults: parsed.defaults ?? {},
+    providers: parsed.providers ?? {},
+    sites: parsed.sites ?? {},
+    domains: parsed.domains ?? {},
+    sources: parsed.sources ?? {},
+    pools: parsed.pools ?? {},
+    automation: parsed.automation ?? [],
+  };
+}

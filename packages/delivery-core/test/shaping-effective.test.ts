@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import {
+  BUILTIN_LIMITS,
+  describeEffectiveLimits,
+  effectiveLimits,
+  loadProviderDefaults,
+  loadShapingFile,
+  parseShaping,
+  siteFor,
+} from '../src/shaping/index.js';
+
+const LAYERED = parseShaping({
+  defaults: { max_connections: 10, data_timeout: '2m' },
+  providers: {
+    gmail: {
+      mx_suffixes: ['.google.com'],
+      max_connections: 5,
+      max_messages_per_connection: 50,
+      tls: 'require',
+    },
+  },
+  sites: { gmail: { max_messages_per_connection: 40, max_message_rate: '100/s' } },
+  domains: { 'Slow.Test': { max_connections: 2, max_message_rate: '5/s' } },
+  pools: { bulk: { sources: [{ ip: '127.0.0.2' }], retry_schedule: ['1m'] } },
+  sources: { '127.0.0.2': { max_connections: 1 } },
+});
+
+const originOf = (result: ReturnType<typeof effectiveLimits>, key: string) =>
+  result.explain.find((o) => o.key === key);
+
+describe('effective limits', () => {
+  test('with nothing configured every value is built-in: 20 connections, 100 per connection, no rate limit', () => {
+    const result = effectiveLimits(parseShaping({}), { domain: 'example.test' });
+    assert.deepEqual(result.limits, BUILTIN_LIMITS);
+    assert.equal(result.limits.max_message_rate, undefined);
+    assert.ok(result.explain.every((o) => o.from === 'built-in'));
+    assert.deepEqual(result.layers, ['defaults']);
+  });
+
+  test('precedence is defaults < provider < site < domain < pool < source, key by key', () => {
+    const result = effectiveLimits(LAYERED, {
+      domain: 'slow.test',
+      site: 'gmail',
+      provider: 'gmail',
+      pool: 'bulk',
+      sourceIp: '127.0.0.2',
+    });
+    assert.deepEqual(result.layers, [
+      'defaults',
+      'provider:gmail',
+      'site:gmail',
+      'domain:slow.test',
+      'pool:bulk',
+      'source:127.0.0.2',
+    ]);
+    assert.deepEqual(originOf(result, 'max_connections'), {
+      key: 'max_connections',
+      value: 1,
+      from: 'source:127.0.0.2',
+    });
+    assert.deepEqual(originOf(result, 'max_message_rate'), {
+      key: 'max_message_rate',
+      value: { count: 5, per_ms: 1000 },
+      from: 'domain:slow.test',
+    });
+    assert.deepEqual(originOf(result, 'max_messages_per_connection'), {
+      key: 'max_messages_per_connection',
+      value: 40,
+      from: 'site:gmail',
+    });
+    assert.deepEqual(originOf(result, 'tls'), { key: 'tls', value: 'require', from: 'provider:gmail' });
+    assert.deepEqual(originOf(result, 'data_timeout'), {
+      key: 'data_timeout',
+      value: 120_000,
+      from: 'defaults',
+    });
+    assert.deepEqual(originOf(result, 'retry_schedule'), {
+      key: 'retry_schedule',
+      value: [60_000],
+      from: 'pool:bulk',
+    });
+    assert.deepEqual(originOf(result, 'max_queue_lifetime')?.from, 'built-in');
+  });
+
+  test('without the more specific layers the provider value shows through', () => {
+    const result = effectiveLimits(LAYERED, { domain: 'gmail.com', provider: 'gmail' });
+    assert.equal(result.limits.max_connections, 5);
+    assert.equal(originOf(result, 'max_connections')?.from, 'provider:gmail');
+  });
+
+  test('domain lookups ignore case and a trailing dot', () => {
+    const result = effectiveLimits(LAYERED, { domain: 'SLOW.test.' });
+    assert.equal(originOf(result, 'max_connections')?.from, 'domain:slow.test');
+  });
+
+  test('the check listing shows each key, its value with units and its layer', () => {
+    const lines = describeEffectiveLimits(effectiveLimits(LAYERED, { domain: 'slow.test' }));
+    assert.equal(lines.length, Object.keys(BUILTIN_LIMITS).length);
+    assert.match(
+      lines.find((l) => l.startsWith('max_message_rate')) ?? '',
+      /^max_message_rate\s+5\/s\s+domain:slow\.test$/,
+    );
+    assert.match(
+      lines.find((l) => l.startsWith('retry_schedule')) ?? '',
+      /5m, 10m, 20m, 40m, 1h20m, 2h, 4h\s+built-in$/,
+    );
+    assert.match(lines.find((l) => l.startsWith('max_connection_rate')) ?? '', /unlimited\s+built-in$/);
+  });
+});
+
+describe('sites', () => {
+  test('a domain whose MX hosts all end in a provider suffix belongs to that provider', () => {
+    assert.deepEqual(siteFor(LAYERED, 'example.com', ['aspmx.l.google.com.', 'ALT1.ASPMX.L.GOOGLE.COM']), {
+      site: 'gmail',
+      provider: 'gmail',
+    });
+  });
+
+  test('other domains get their sorted MX set as the site, and a domain without MX is its own site', () => {
+    assert.deepEqual(siteFor(LAYERED, 'a.test', ['mx2.example.net', 'mx1.example.net.', 'mx2.example.net']), {
+      site: 'mx1.example.net,mx2.example.net',
+    });
+    assert.deepEqual(siteFor(LAYERED, 'a.test', ['aspmx.l.google.com', 'mx.other.test']), {
+      site: 'aspmx.l.google.com,mx.other.test',
+    });
+    assert.deepEqual(siteFor(LAYERED, 'A.Test.', []), { site: 'a.test' });
+  });
+});
+
+describe('shipped provider defaults', () => {
+  const TEN_PROVIDERS: [string, string][] = [
+    ['gmail', 'gmail-smtp-in.l.google.com'],
+    ['microsoft', 'hotmail-com.olc.protection.outlook.com'],
+    ['microsoft365', 'contoso-com.mail.protection.outlook.com'],
+    ['yahoo', 'mx-aol.mail.gm0.yahoodns.net'],
+    ['apple', 'mx01.mail.icloud.com'],
+    ['comcast', 'mx1a1.comcast.net'],
+    ['gmx', 'mx-ha03.web.de'],
+    ['orange', 'smtp-in.orange.fr'],
+    ['mailru', 'mxs.mail.ru'],
+    ['yandex', 'mx.yandex.ru'],
+    ['qq', 'mx1.qq.com'],
+  ];
+
+  test('providers.yaml validates and sets connections, messages per connection and a rate for every provider', () => {
+    const shipped = loadProviderDefaults();
+    for (const [name, mx] of TEN_PROVIDERS) {
+      const provider = shipped.providers[name];
+      assert.ok(provider, `missing provider ${name}`);
+      assert.ok(
+        provider.max_connections && provider.max_messages_per_connection && provider.max_message_rate,
+        name,
+      );
+      assert.equal(siteFor(shipped, `${name}.example`, [mx]).provider, name, `MX ${mx}`);
+    }
+  });
+
+  test('they go under the operator file: the operator wins key by key, and can be switched off', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-shaping-'));
+    try {
+      const path = join(dir, 'shaping.yaml');
+      writeFileSync(path, 'providers:\n  yahoo: { max_connections: 3 }\n');
+      const merged = loadShapingFile(path);
+      assert.equal(merged.providers.yahoo?.max_connections, 3);
+      assert.equal(merged.providers.yahoo?.max_messages_per_connection, 20);
+      assert.deepEqual(merged.providers.yahoo?.mx_suffixes, ['.yahoodns.net']);
+      assert.ok(merged.providers.qq);
+      const alone = loadShapingFile(path, { providerDefaults: false });
+      assert.deepEqual(Object.keys(alone.providers), ['yahoo']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
