@@ -148,4 +148,40 @@ describe('processDelivery', () => {
       ['bounced', 'bounced'],
     );
   });
+
+  it('a gate that says "not now" reschedules at its time without spending an attempt or connecting', async () => {
+    let connects = 0;
+    const { d, events } = deps({
+      mx: async () => [
+        { exchange: 'mx.dest.test', preference: 0, addresses: ['127.0.0.9'], implicit: false },
+      ],
+    });
+    d.pool = {
+      acquire: async () => {
+        connects++;
+        throw new Error('unexpected');
+      },
+    } as unknown as SmtpPool;
+    d.gate = { admit: async () => ({ admitted: false, until: 5_000, reason: 'site rate' }) };
+    const outcome = await processDelivery(job({ attempts: 2 }), d);
+    assert.equal(outcome.kind, 'throttled');
+    assert.equal(outcome.kind === 'throttled' && outcome.at, 5_000);
+    assert.equal(outcome.data.attempts, 2);
+    assert.equal(connects, 0);
+    assert.deepEqual(events, []);
+  });
+
+  it('an admitted attempt releases its admission when it ends', async () => {
+    let released = 0;
+    const { d } = deps({
+      mx: async () => [
+        { exchange: 'mx.dest.test', preference: 0, addresses: ['127.0.0.9'], implicit: false },
+      ],
+    });
+    d.gate = { admit: async () => ({ admitted: true, release: () => void released++ }) };
+    const outcome = await processDelivery(job(), d);
+    assert.equal(outcome.kind, 'retry');
+    assert.equal(outcome.data.attempts, 1);
+    assert.equal(released, 1);
+  });
 });

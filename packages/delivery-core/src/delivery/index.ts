@@ -6,7 +6,7 @@
 
 export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';
-export type { DeliveryDeps, DeliveryOutcome } from './process.js';
+export type { DeliveryDeps, DeliveryGate, DeliveryOutcome } from './process.js';
 export { processDelivery } from './process.js';
 export type { DeliveryWorkerOptions } from './worker.js';
 export { DeliveryWorker } from './worker.js';

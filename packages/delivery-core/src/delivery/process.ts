@@ -10,7 +10,7 @@ import { formatReply, type SmtpReply, toDeliveryError } from '../errors/index.js
 import type { EventSink, RecipientEventType } from '../events/index.js';
 import type { DeliveryJobData, Spool } from '../queue/index.js';
 import { EXPIRED_REPLY, type RetryPolicy, retryDecision } from '../retry/index.js';
-import { deliverAttempt, type SmtpPool, type TlsMode } from '../smtp/index.js';
+import { type CandidateHost, deliverAttempt, type SmtpPool, type TlsMode } from '../smtp/index.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
 
 export interface DeliveryDeps {
@@ -25,11 +25,28 @@ export interface DeliveryDeps {
   tls: TlsMode;
   tlsVerify: boolean;
   now(): number;
+  /** Admission control (shaping); absent = always admitted. */
+  gate?: DeliveryGate;
 }
 
 export type DeliveryOutcome =
   | { kind: 'done'; data: DeliveryJobData }
-  | { kind: 'retry'; at: number; data: DeliveryJobData };
+  | { kind: 'retry'; at: number; data: DeliveryJobData }
+  /** Not admitted by the gate (shaping): reschedule at `at`; no attempt was spent. */
+  | { kind: 'throttled'; at: number; data: DeliveryJobData; reason: string };
+
+/**
+ * Admission control before a delivery attempt (traffic shaping plugs in here): either admitted,
+ * with a release to call when the attempt is over, or told when to come back.
+ */
+export interface DeliveryGate {
+  admit(request: {
+    domain: string;
+    hosts: CandidateHost[];
+    route?: StaticRoute | undefined;
+    data: DeliveryJobData;
+  }): Promise<{ admitted: true; release(): void } | { admitted: false; until: number; reason: string }>;
+}
 
 const BODY_LOST_REPLY: SmtpReply = {
   code: 554,
@@ -48,18 +65,12 @@ export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps
     for (const r of pending()) emit(r, 'expired', EXPIRED_REPLY);
     return { kind: 'done', data };
   }
-  data.attempts += 1;
-  const body = await deps.spool.getBody(data.messageId);
-  if (!body) {
-    for (const r of pending()) emit(r, 'bounced', BODY_LOST_REPLY);
-    return { kind: 'done', data };
-  }
-
   const route = deps.routeFor(data.domain);
-  let hosts: Awaited<ReturnType<typeof hostsFor>>['hosts'];
+  let hosts: CandidateHost[];
   try {
     hosts = (await hostsFor(data.domain, route, deps.resolver, deps.mxPort)).hosts;
   } catch (err) {
+    data.attempts += 1;
     const error = toDeliveryError(err, 'dns');
     return settle(
       data,
@@ -68,10 +79,36 @@ export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps
       pending().map((r) => ({ address: r.address, accepted: false, reply: error.reply })),
     );
   }
+  const admission = deps.gate ? await deps.gate.admit({ domain: data.domain, hosts, route, data }) : undefined;
+  if (admission && !admission.admitted) {
+    return { kind: 'throttled', at: admission.until, data, reason: admission.reason };
+  }
+  try {
+    return await attempt(data, deps, emit, pending().map((r) => r.address), hosts, route);
+  } finally {
+    if (admission?.admitted) admission.release();
+  }
+}
 
+/** One counted delivery attempt of the pending recipients to `hosts`. */
+async function attempt(
+  data: DeliveryJobData,
+  deps: DeliveryDeps,
+  emit: Emit,
+  recipients: string[],
+  hosts: CandidateHost[],
+  route: StaticRoute | undefined,
+): Promise<DeliveryOutcome> {
+  data.attempts += 1;
+  const body = await deps.spool.getBody(data.messageId);
+  if (!body) {
+    const byAddress = new Map(data.recipients.map((r) => [r.address, r]));
+    for (const address of recipients) emit(byAddress.get(address)!, 'bounced', BODY_LOST_REPLY);
+    return { kind: 'done', data };
+  }
   const report = await deliverAttempt(deps.pool, {
     from: data.from,
-    recipients: pending().map((r) => r.address),
+    recipients,
     body,
     hosts,
     tls: route?.tls ?? deps.tls,

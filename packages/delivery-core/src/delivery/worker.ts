@@ -68,7 +68,8 @@ export class DeliveryWorker {
         logger.error({ err, jobId }, 'delivery attempt failed locally; retrying later');
         outcome = { kind: 'retry', at: deps.now() + LOCAL_FAULT_RETRY_MS, data: job.data };
       }
-      if (outcome.kind === 'retry') {
+      if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
+        // A throttled job keeps its attempt count: only data of a real attempt changes it.
         await job.updateData(outcome.data);
         await job.moveToDelayed(outcome.at, token);
         throw new DelayedError();
