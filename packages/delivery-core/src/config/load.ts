@@ -87,15 +87,24 @@ function parseText(path: string, text: string): unknown {
   return doc.toJS({ maxAliasCount: 100 }) ?? {};
 }
 
-/** Makes smtp.tls.cert_file / key_file absolute, relative to the config file's folder. */
+/** Makes smtp.tls.cert_file / key_file and shaping.file absolute, relative to the config file's folder. */
 function resolveFilePaths(raw: unknown, folder: string): unknown {
-  if (!isPlainObject(raw) || !isPlainObject(raw.smtp) || !isPlainObject(raw.smtp.tls)) return raw;
-  const tls: Record<string, unknown> = { ...raw.smtp.tls };
-  for (const key of ['cert_file', 'key_file']) {
-    const value = tls[key];
-    if (typeof value === 'string' && value !== '' && !isAbsolute(value)) tls[key] = resolve(folder, value);
+  if (!isPlainObject(raw)) return raw;
+  const absolute = (section: unknown, keys: string[]) => {
+    if (!isPlainObject(section)) return section;
+    const out: Record<string, unknown> = { ...section };
+    for (const key of keys) {
+      const value = out[key];
+      if (typeof value === 'string' && value !== '' && !isAbsolute(value)) out[key] = resolve(folder, value);
+    }
+    return out;
+  };
+  const out: Record<string, unknown> = { ...raw };
+  if (isPlainObject(raw.smtp) && isPlainObject(raw.smtp.tls)) {
+    out.smtp = { ...raw.smtp, tls: absolute(raw.smtp.tls, ['cert_file', 'key_file']) };
   }
-  return { ...raw, smtp: { ...raw.smtp, tls } };
+  if (isPlainObject(raw.shaping)) out.shaping = absolute(raw.shaping, ['file']);
+  return out;
 }
 
 /** Reads a .yaml, .yml or .json config file and parses it; errors name the file. */

@@ -113,6 +113,13 @@ const eventsSchema = section({
   log_level: oneOf(LOG_LEVELS).default('info'),
 });
 
+const shapingFileSchema = section({
+  /** The traffic-shaping file (limits per provider, site, domain, source IP; automation rules). */
+  file: text('a file path').optional(),
+  /** Layer Herald's shipped provider defaults (shaping/providers.yaml) under that file. */
+  provider_defaults: bool().default(true),
+});
+
 const rolesSchema = z
   .array(oneOf(ROLES), { error: `expected a list of roles (${ROLES.join(', ')})` })
   .min(1, { error: `expected at least one role of ${ROLES.join(', ')}` })
@@ -128,6 +135,7 @@ export const heraldConfigSchema = section({
   delivery: deliverySchema.prefault({}),
   retry: retrySchema.prefault({}),
   events: eventsSchema.prefault({}),
+  shaping: shapingFileSchema.prefault({}),
   roles: rolesSchema,
 }).transform((config) => ({
   ...config,

@@ -79,12 +79,21 @@ export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps
       pending().map((r) => ({ address: r.address, accepted: false, reply: error.reply })),
     );
   }
-  const admission = deps.gate ? await deps.gate.admit({ domain: data.domain, hosts, route, data }) : undefined;
+  const admission = deps.gate
+    ? await deps.gate.admit({ domain: data.domain, hosts, route, data })
+    : undefined;
   if (admission && !admission.admitted) {
     return { kind: 'throttled', at: admission.until, data, reason: admission.reason };
   }
   try {
-    return await attempt(data, deps, emit, pending().map((r) => r.address), hosts, route);
+    return await attempt(
+      data,
+      deps,
+      emit,
+      pending().map((r) => r.address),
+      hosts,
+      route,
+    );
   } finally {
     if (admission?.admitted) admission.release();
   }

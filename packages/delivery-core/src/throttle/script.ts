@@ -1,0 +1,20 @@
+/**
+ * Registers a Lua script on an ioredis client (defineCommand: EVALSHA, falling back to EVAL once
+ * on NOSCRIPT) and returns a typed caller. One Redis round trip per call.
+ */
+import type { Redis } from 'ioredis';
+
+export type ScriptCall = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
+
+export function defineScript(redis: Redis, name: string, numberOfKeys: number, lua: string): ScriptCall {
+  redis.defineCommand(name, { numberOfKeys, lua });
+  const run = (redis as unknown as Record<string, ScriptCall>)[name]!;
+  return (...keysThenArgs) => run.apply(redis, keysThenArgs);
+}
+
+/** ARGV value meaning "use the Redis server's TIME"; otherwise the caller's clock in ms. */
+export const REDIS_TIME = '';
+
+export function clockArg(now: (() => number) | undefined): string | number {
+  return now ? now() : REDIS_TIME;
+}

@@ -1,0 +1,225 @@
+/**
+ * A leased semaphore shared by every relay: at most `limit` holders of a key (connection slots
+ * per site or per IP). A sorted set per key holds lease ids scored by expiry time (ms); holders
+ * renew before the TTL, so a crashed holder's slot frees itself once its lease expires. Acquire,
+ * renew and release are single Lua scripts (atomic). Needs an ioredis client injected. Clock:
+ * the Redis server's TIME unless `now` is given (see gcra.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { clockArg, defineScript, type ScriptCall } from './script.js';
+
+/** How long a lease lives without renewal. */
+export const LEASE_TTL_MS = 30_000;
+/** Auto-renew runs this many times per TTL, so two renewals may fail before the lease is lost. */
+const RENEWALS_PER_TTL = 3;
+
+const NOW_LUA = `
+local now
+if ARGV[CLOCK] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+else
+  now = tonumber(ARGV[CLOCK])
+end`;
+const withClock = (argIndex: number, body: string) => NOW_LUA.replaceAll('CLOCK', String(argIndex)) + body;
+
+/**
+ * semaphore-acquire.lua
+ *
+ * KEYS[1]  sorted set of leases: member = lease id, score = expiry time in ms
+ * ARGV[1]  lease id   ARGV[2] limit (integer >= 1)   ARGV[3] ttl ms   ARGV[4] now ms or '' (Redis TIME)
+ *
+ * Drops expired leases, then: if fewer than `limit` remain (or the id already holds one), adds or
+ * refreshes the lease with expiry now + ttl and returns {1, leaseId, expiresAt}; otherwise
+ * returns {0, ms until the earliest lease expires (>= 1)}. The key expires when its last lease would.
+ */
+export const SEMAPHORE_ACQUIRE_LUA = withClock(
+  4,
+  `
+local ttl = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+  return {1, ARGV[1], now + ttl}
+end
+local earliest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local wait = math.ceil(tonumber(earliest[2]) - now)
+if wait < 1 then wait = 1 end
+return {0, wait}
+`,
+);
+
+/**
+ * semaphore-renew.lua
+ *
+ * KEYS[1]  sorted set of leases (as above)
+ * ARGV[1]  lease id   ARGV[2] ttl ms   ARGV[3] now ms or '' (Redis TIME)
+ *
+ * If the lease is held and unexpired, sets its expiry to now + ttl and returns that expiry (ms, > 0);
+ * otherwise removes any expired remnant and returns 0 (lost: its slot may already be someone else's).
+ */
+export const SEMAPHORE_RENEW_LUA = withClock(
+  3,
+  `
+local ttl = tonumber(ARGV[2])
+local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expiry then return 0 end
+if tonumber(expiry) <= now then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 0
+end
+redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return now + ttl
+`,
+);
+
+/**
+ * semaphore-release.lua
+ *
+ * KEYS[1]  sorted set of leases (as above)
+ * ARGV[1]  lease id
+ *
+ * Removes the lease (an emptied set disappears). Returns 1 if it was there, 0 if not.
+ */
+export const SEMAPHORE_RELEASE_LUA = `return redis.call('ZREM', KEYS[1], ARGV[1])`;
+
+export type LeaseLostReason = 'expired' | 'error';
+
+export interface Lease {
+  readonly acquired: true;
+  /** `<hostname>:<pid>:<uuid>`: unique, and names its holder when inspecting Redis. */
+  readonly id: string;
+  /** The key passed to acquire (not the Redis key). */
+  readonly key: string;
+  /** Expiry after the last acquire/renew, in ms on the semaphore's clock. */
+  readonly expiresAt: number;
+  /** Extends the lease by the TTL; false if it was already lost (expired or released). */
+  renew(): Promise<boolean>;
+  /** Frees the slot and stops auto-renew; true if the lease was still held. Idempotent. */
+  release(): Promise<boolean>;
+  /**
+   * Renews every ttl/3 (unref'd timer) until release(). Stops and calls `onLost` if a renewal
+   * finds the lease gone, or if renewals keep failing (Redis errors) for a whole TTL.
+   */
+  autoRenew(onLost?: (reason: LeaseLostReason, err?: unknown) => void): void;
+}
+
+export interface Refused {
+  readonly acquired: false;
+  /** ms until the earliest current lease expires (a release may free a slot sooner). */
+  readonly retryAfterMs: number;
+}
+
+export interface LeasedSemaphoreOptions {
+  /** Keys are `<keyPrefix>:sem:<key>`. */
+  keyPrefix: string;
+  leaseTtlMs?: number;
+  /** The caller's clock in ms; default: the Redis server's TIME. */
+  now?: () => number;
+}
+
+const HOLDER = `${hostname()}:${process.pid}`;
+
+export class LeasedSemaphore {
+  readonly leaseTtlMs: number;
+  private readonly acquireScript: ScriptCall;
+  private readonly renewScript: ScriptCall;
+  private readonly releaseScript: ScriptCall;
+
+  constructor(
+    redis: Redis,
+    private readonly opts: LeasedSemaphoreOptions,
+  ) {
+    this.leaseTtlMs = opts.leaseTtlMs ?? LEASE_TTL_MS;
+    if (!Number.isSafeInteger(this.leaseTtlMs) || this.leaseTtlMs < 1) {
+      throw new RangeError(`leaseTtlMs must be a positive integer, got ${opts.leaseTtlMs}`);
+    }
+    this.acquireScript = defineScript(redis, 'heraldThrottleSemAcquire', 1, SEMAPHORE_ACQUIRE_LUA);
+    this.renewScript = defineScript(redis, 'heraldThrottleSemRenew', 1, SEMAPHORE_RENEW_LUA);
+    this.releaseScript = defineScript(redis, 'heraldThrottleSemRelease', 1, SEMAPHORE_RELEASE_LUA);
+  }
+
+  /** The Redis sorted set holding `key`'s leases. */
+  keyOf(key: string): string {
+    return `${this.opts.keyPrefix}:sem:${key}`;
+  }
+
+  /** Takes one of `limit` slots of `key`, or says how long until the earliest lease expires. */
+  async acquire(key: string, limit: number): Promise<Lease | Refused> {
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw new RangeError(`limit must be an integer >= 1, got ${limit}`);
+    const id = `${HOLDER}:${randomUUID()}`;
+    const reply = (await this.acquireScript(
+      this.keyOf(key),
+      id,
+      limit,
+      this.leaseTtlMs,
+      clockArg(this.opts.now),
+    )) as [1, string, number] | [0, number];
+    if (reply[0] === 0) return { acquired: false, retryAfterMs: reply[1] };
+    return this.lease(key, id, reply[2]);
+  }
+
+  private lease(key: string, id: string, firstExpiry: number): Lease {
+    const redisKey = this.keyOf(key);
+    const ttl = this.leaseTtlMs;
+    let expiresAt = firstExpiry;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    };
+    const renew = async (): Promise<boolean> => {
+      const newExpiry = (await this.renewScript(redisKey, id, ttl, clockArg(this.opts.now))) as number;
+      if (newExpiry > 0) expiresAt = newExpiry;
+      return newExpiry > 0;
+    };
+    return {
+      acquired: true,
+      id,
+      key,
+      get expiresAt() {
+        return expiresAt;
+      },
+      renew,
+      release: async () => {
+        stop();
+        return (await this.releaseScript(redisKey, id)) === 1;
+      },
+      autoRenew: (onLost) => {
+        if (timer) return;
+        let inFlight = false;
+        let lastRenewed = Date.now();
+        timer = setInterval(
+          () => {
+            if (inFlight) return;
+            inFlight = true;
+            renew()
+              .then((renewed) => {
+                if (renewed) lastRenewed = Date.now();
+                else if (timer) {
+                  stop();
+                  onLost?.('expired');
+                }
+              })
+              .catch((err: unknown) => {
+                if (timer && Date.now() - lastRenewed >= ttl) {
+                  stop();
+                  onLost?.('error', err);
+                }
+              })
+              .finally(() => {
+                inFlight = false;
+              });
+          },
+          Math.max(1, Math.floor(ttl / RENEWALS_PER_TTL)),
+        );
+        timer.unref();
+      },
+    };
+  }
+}
