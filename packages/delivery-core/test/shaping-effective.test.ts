@@ -64,7 +64,7 @@ describe('effective limits', () => {
     });
     assert.deepEqual(originOf(result, 'max_message_rate'), {
       key: 'max_message_rate',
-      value: { count: 5, per_ms: 1000 },
+      value: { count: 5, periodMs: 1000 },
       from: 'domain:slow.test',
     });
     assert.deepEqual(originOf(result, 'max_messages_per_connection'), {

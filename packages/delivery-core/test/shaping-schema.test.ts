@@ -53,7 +53,7 @@ describe('the operator contract', () => {
     assert.deepEqual(shaping.defaults, { max_connections: 20, max_messages_per_connection: 100 });
     assert.deepEqual(shaping.domains['slow.test'], {
       max_connections: 2,
-      max_message_rate: { count: 5, per_ms: 1000 },
+      max_message_rate: { count: 5, periodMs: 1000 },
     });
     assert.deepEqual(shaping.automation, [{ match: { enhanced: '4.7.28' }, action: { suspend: 120_000 } }]);
     assert.deepEqual(shaping.providers, {});
@@ -107,7 +107,7 @@ describe('the operator contract', () => {
       { ip: '::1', weight: 1 },
     ]);
     assert.deepEqual(shaping.automation[0]?.action, {
-      slow_to: { count: 10, per_ms: 60_000 },
+      slow_to: { count: 10, periodMs: 60_000 },
       for: 1_800_000,
     });
     assert.equal(shaping.sources['127.0.0.2']?.ehlo_name, 'out1.example.com');
@@ -137,17 +137,17 @@ describe('errors name the exact key path', () => {
   });
 
   test('a rate with an unknown unit names its path and the accepted form', () => {
-    const err = shapingError({ domains: { 'slow.test': { max_message_rate: '5/sec' } } });
+    const err = shapingError({ domains: { 'slow.test': { max_message_rate: '5/fortnight' } } });
     const message = issueAt(err, 'domains["slow.test"].max_message_rate');
     assert.match(
       message,
-      /expected a rate like 300\/min \(a whole number per s, min, h or d\), got "5\/sec"/,
+      /expected a rate like 300\/min \(a whole number per s, min, h or d\), got "5\/fortnight" \(unknown unit "fortnight"\)/,
     );
   });
 
   test('a rate of zero is refused', () => {
     const err = shapingError({ defaults: { max_connection_rate: '0/min' } });
-    assert.match(issueAt(err, 'defaults.max_connection_rate'), /count must be at least 1/);
+    assert.match(issueAt(err, 'defaults.max_connection_rate'), /count must be a positive integer/);
   });
 
   test('a regex that does not compile names the rule and gives the reason', () => {

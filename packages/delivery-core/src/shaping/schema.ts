@@ -2,7 +2,7 @@
  * The shaping file as one zod schema, strict at every level (unknown keys are errors with a
  * suggestion). Sections: defaults, providers, sites, domains, sources, pools, automation. Every
  * limit key is optional everywhere; built-in values live in effective.ts (BUILTIN_LIMITS).
- * Durations parse to milliseconds, rates to { count, per_ms }; names of domains, sites and
+ * Durations parse to milliseconds, rates to { count, periodMs }; names of domains, sites and
  * providers are lower-cased. Pure; no I/O.
  */
 import { isIP } from 'node:net';
