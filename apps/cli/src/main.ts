@@ -13,6 +13,7 @@ import { configCommand } from './commands/config.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
 import { relayCommand } from './commands/relay.js';
 import { sendCommand } from './commands/send.js';
+import { shapingCommand } from './commands/shaping.js';
 import { versionCommand } from './commands/version.js';
 import { type CliIo, processIo } from './io.js';
 import { cliVersion } from './version.js';
@@ -20,6 +21,7 @@ import { cliVersion } from './version.js';
 export const COMMANDS: readonly Command[] = [
   relayCommand,
   configCommand,
+  shapingCommand,
   hashPasswordCommand,
   sendCommand,
   benchCommand,

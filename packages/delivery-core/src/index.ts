@@ -28,8 +28,10 @@ export { createHerald } from './herald.js';
 export { HeraldMetrics } from './metrics/index.js';
 export { hashPassword, verifyPassword } from './passwords/index.js';
 export {
-  PROVIDER_RULES,
+  defaultProviderRules,
   type ProviderName,
+  type ProviderRule,
+  providerRules,
   resolveSite,
   SITE_CACHE_MAX_ENTRIES,
   SITE_CACHE_TTL_MS,

@@ -10,8 +10,8 @@ import {
   loadProviderDefaults,
   loadShapingFile,
   parseShaping,
-  siteFor,
 } from '../src/shaping/index.js';
+import { providerRules, siteForMxHosts } from '../src/sites/index.js';
 
 const LAYERED = parseShaping({
   defaults: { max_connections: 10, data_timeout: '2m' },
@@ -112,27 +112,36 @@ describe('effective limits', () => {
   });
 });
 
-describe('sites', () => {
+describe('sites from the shaping providers (via the sites module)', () => {
+  const rules = providerRules(LAYERED);
+
   test('a domain whose MX hosts all end in a provider suffix belongs to that provider', () => {
-    assert.deepEqual(siteFor(LAYERED, 'example.com', ['aspmx.l.google.com.', 'ALT1.ASPMX.L.GOOGLE.COM']), {
-      site: 'gmail',
+    assert.deepEqual(siteForMxHosts(['aspmx.l.google.com.', 'ALT1.ASPMX.L.GOOGLE.COM'], rules), {
+      site: 'provider:gmail',
       provider: 'gmail',
     });
   });
 
-  test('other domains get their sorted MX set as the site, and a domain without MX is its own site', () => {
-    assert.deepEqual(siteFor(LAYERED, 'a.test', ['mx2.example.net', 'mx1.example.net.', 'mx2.example.net']), {
-      site: 'mx1.example.net,mx2.example.net',
+  test('other domains get their sorted MX set as the site, and a mixed set is no provider', () => {
+    assert.deepEqual(siteForMxHosts(['mx2.example.net', 'mx1.example.net.', 'mx2.example.net'], rules), {
+      site: 'mx:mx1.example.net,mx2.example.net',
     });
-    assert.deepEqual(siteFor(LAYERED, 'a.test', ['aspmx.l.google.com', 'mx.other.test']), {
-      site: 'aspmx.l.google.com,mx.other.test',
+    assert.deepEqual(siteForMxHosts(['aspmx.l.google.com', 'mx.other.test'], rules), {
+      site: 'mx:aspmx.l.google.com,mx.other.test',
     });
-    assert.deepEqual(siteFor(LAYERED, 'A.Test.', []), { site: 'a.test' });
+  });
+
+  test("an mx: site's limits apply through the site layer", () => {
+    const shaping = parseShaping({ sites: { 'mx:mx1.example.net,mx2.example.net': { max_connections: 3 } } });
+    const { site } = siteForMxHosts(['mx2.example.net', 'mx1.example.net'], providerRules(shaping));
+    const result = effectiveLimits(shaping, { domain: 'a.test', site });
+    assert.equal(originOf(result, 'max_connections')?.from, 'site:mx:mx1.example.net,mx2.example.net');
+    assert.equal(result.limits.max_connections, 3);
   });
 });
 
 describe('shipped provider defaults', () => {
-  const TEN_PROVIDERS: [string, string][] = [
+  const SHIPPED_PROVIDERS: [string, string][] = [
     ['gmail', 'gmail-smtp-in.l.google.com'],
     ['microsoft', 'hotmail-com.olc.protection.outlook.com'],
     ['microsoft365', 'contoso-com.mail.protection.outlook.com'],
@@ -144,18 +153,27 @@ describe('shipped provider defaults', () => {
     ['mailru', 'mxs.mail.ru'],
     ['yandex', 'mx.yandex.ru'],
     ['qq', 'mx1.qq.com'],
+    ['zoho', 'mx.zoho.com'],
+    ['proton', 'mail.protonmail.ch'],
+    ['fastmail', 'in1-smtp.messagingengine.com'],
   ];
 
   test('providers.yaml validates and sets connections, messages per connection and a rate for every provider', () => {
     const shipped = loadProviderDefaults();
-    for (const [name, mx] of TEN_PROVIDERS) {
+    const rules = providerRules(shipped);
+    assert.deepEqual(
+      SHIPPED_PROVIDERS.map(([name]) => name).sort(),
+      Object.keys(shipped.providers).sort(),
+      'every shipped provider is listed here',
+    );
+    for (const [name, mx] of SHIPPED_PROVIDERS) {
       const provider = shipped.providers[name];
       assert.ok(provider, `missing provider ${name}`);
       assert.ok(
         provider.max_connections && provider.max_messages_per_connection && provider.max_message_rate,
         name,
       );
-      assert.equal(siteFor(shipped, `${name}.example`, [mx]).provider, name, `MX ${mx}`);
+      assert.equal(siteForMxHosts([mx], rules).provider, name, `MX ${mx}`);
     }
   });
 

@@ -3,7 +3,8 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { type DnsServerHandle, startDnsServer, type Zone } from '@herald/test-harness';
 import { createResolver, type Resolver, type ResolverOptions } from '../src/dns/index.js';
 import { PermanentError, TransientError } from '../src/errors/index.js';
-import { resolveSite, SITE_CACHE_MAX_ENTRIES, SiteResolver } from '../src/sites/index.js';
+import { loadProviderDefaults, mergeShaping, parseShaping } from '../src/shaping/index.js';
+import { providerRules, resolveSite, SITE_CACHE_MAX_ENTRIES, SiteResolver } from '../src/sites/index.js';
 
 /** Short enough to keep failure tests quick, long enough for a loopback answer. */
 const TEST_TIMEOUT_MS = 200;
@@ -96,6 +97,15 @@ describe('site resolution against the loopback DNS server', () => {
       expiresAt: START_MS + GOOGLE_MX_TTL_S * MS_PER_S,
     });
     assert.equal(mxQueries('hosted-by-google.test'), 1, 'resolveMx and the TTL query share one MX lookup');
+  });
+
+  test("an operator's shaping provider groups its MX hosts into provider:<name>", async () => {
+    const operator = parseShaping({ providers: { sharedhost: { mx_suffixes: ['.shared.test'] } } });
+    const rules = providerRules(mergeShaping(loadProviderDefaults(), operator));
+    const sites = new SiteResolver({ resolver: resolver(), rules });
+    assert.equal((await sites.resolve('one.test')).site, 'provider:sharedhost');
+    assert.equal((await sites.resolve('hosted-by-google.test')).site, 'provider:gmail');
+    assert.equal((await sites.resolve('half-google.test')).site, 'mx:aspmx.l.google.com,mx1.shared.test');
   });
 
   test('two domains with the same MX hosts in another order and case share one mx: site', async () => {

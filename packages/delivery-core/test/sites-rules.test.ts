@@ -1,23 +1,27 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { loadProviderDefaults, mergeShaping, parseShaping } from '../src/shaping/index.js';
 import {
   canonicalHostSet,
+  defaultProviderRules,
   hostMatchesSuffix,
   matchProvider,
-  PROVIDER_RULES,
   type ProviderName,
+  providerRules,
   siteForMxHosts,
   siteForRoute,
 } from '../src/sites/index.js';
 
-/** Real-world-looking MX host sets, at least one per provider rule. */
+/** Real-world-looking MX host sets, at least one per provider of shaping/providers.yaml. */
 const PROVIDER_CASES: { provider: ProviderName; hosts: string[] }[] = [
   { provider: 'gmail', hosts: ['gmail-smtp-in.l.google.com', 'alt1.gmail-smtp-in.l.google.com'] },
   { provider: 'gmail', hosts: ['aspmx.l.google.com', 'alt1.aspmx.l.google.com', 'aspmx2.googlemail.com'] },
   { provider: 'gmail', hosts: ['smtp.google.com'] },
-  { provider: 'microsoft', hosts: ['example-com.mail.protection.outlook.com'] },
   { provider: 'microsoft', hosts: ['hotmail-com.olc.protection.outlook.com'] },
+  { provider: 'microsoft', hosts: ['outlook-com.olc.protection.outlook.com'] },
   { provider: 'microsoft', hosts: ['mx1.hotmail.com', 'mx2.hotmail.com'] },
+  { provider: 'microsoft365', hosts: ['example-com.mail.protection.outlook.com'] },
+  { provider: 'microsoft365', hosts: ['example-com.d-v1.mx.microsoft'] },
   { provider: 'yahoo', hosts: ['mta5.am0.yahoodns.net', 'mta6.am0.yahoodns.net', 'mta7.am0.yahoodns.net'] },
   { provider: 'yahoo', hosts: ['mx-aol.mail.gm0.yahoodns.net'] },
   { provider: 'apple', hosts: ['mx01.mail.icloud.com', 'mx02.mail.icloud.com'] },
@@ -33,11 +37,12 @@ const PROVIDER_CASES: { provider: ProviderName; hosts: string[] }[] = [
   { provider: 'qq', hosts: ['mxbiz1.qq.com', 'mxbiz2.qq.com'] },
   { provider: 'zoho', hosts: ['mx.zoho.com', 'mx2.zoho.com', 'mx3.zoho.com'] },
   { provider: 'zoho', hosts: ['mx.zoho.eu'] },
+  { provider: 'zoho', hosts: ['mx.zoho.in'] },
   { provider: 'proton', hosts: ['mail.protonmail.ch', 'mailsec.protonmail.ch'] },
   { provider: 'fastmail', hosts: ['in1-smtp.messagingengine.com', 'in2-smtp.messagingengine.com'] },
 ];
 
-describe('provider rules table', () => {
+describe('provider rules from the shipped shaping providers', () => {
   for (const { provider, hosts } of PROVIDER_CASES) {
     test(`${hosts.join(', ')} is provider:${provider}`, () => {
       assert.equal(matchProvider(hosts)?.provider, provider);
@@ -45,13 +50,23 @@ describe('provider rules table', () => {
     });
   }
 
-  test('every rule in the table has a test case above, and every rule documents itself', () => {
+  test('the default rules are exactly the providers of providers.yaml, in file order', () => {
+    const shipped = loadProviderDefaults();
+    const rules = defaultProviderRules();
+    assert.deepEqual(
+      rules.map((r) => r.provider),
+      Object.keys(shipped.providers),
+    );
+    for (const rule of rules)
+      assert.deepEqual(rule.mxSuffixes, shipped.providers[rule.provider]?.mx_suffixes, rule.provider);
+  });
+
+  test('every provider of providers.yaml has a real-looking MX case above, with ".lower.case" suffixes', () => {
     const tested = new Set(PROVIDER_CASES.map((c) => c.provider));
-    for (const rule of PROVIDER_RULES) {
+    for (const rule of defaultProviderRules()) {
       assert.ok(tested.has(rule.provider), `no test case for ${rule.provider}`);
-      assert.ok(rule.note.length > 0, `${rule.provider} has no note`);
-      assert.ok(rule.match.mxSuffix.length > 0, `${rule.provider} has no suffix`);
-      for (const suffix of rule.match.mxSuffix) {
+      assert.ok(rule.mxSuffixes.length > 0, `${rule.provider} has no suffix`);
+      for (const suffix of rule.mxSuffixes) {
         assert.match(
           suffix,
           /^\.[a-z0-9.-]+[a-z0-9]$/,
@@ -61,9 +76,11 @@ describe('provider rules table', () => {
     }
   });
 
-  test('providers are unique in the table', () => {
-    const names = PROVIDER_RULES.map((r) => r.provider);
-    assert.equal(new Set(names).size, names.length);
+  test('Microsoft consumer and Microsoft 365 hosts are separate providers', () => {
+    assert.equal(
+      matchProvider(['hotmail-com.olc.protection.outlook.com', 'example-com.mail.protection.outlook.com']),
+      undefined,
+    );
   });
 
   test('suffixes match on label boundaries only', () => {
@@ -92,13 +109,36 @@ describe('provider rules table', () => {
     assert.equal(matchProvider([]), undefined);
   });
 
-  test('custom rules can replace the table', () => {
-    const rules = [{ provider: 'gmail' as const, match: { mxSuffix: ['.mx.example.test'] }, note: 'test' }];
+  test('rules built from a shaping file replace the shipped ones', () => {
+    const rules = providerRules(
+      parseShaping({ providers: { inhouse: { mx_suffixes: ['.mx.example.test'] } } }),
+    );
+    assert.deepEqual(rules, [{ provider: 'inhouse', mxSuffixes: ['.mx.example.test'] }]);
     assert.deepEqual(siteForMxHosts(['a.mx.example.test'], rules), {
-      site: 'provider:gmail',
-      provider: 'gmail',
+      site: 'provider:inhouse',
+      provider: 'inhouse',
     });
     assert.deepEqual(siteForMxHosts(['aspmx.l.google.com'], rules), { site: 'mx:aspmx.l.google.com' });
+  });
+
+  test('an operator provider merged over the shipped file adds a rule after the shipped ones', () => {
+    const operator = parseShaping({
+      providers: { inhouse: { mx_suffixes: ['.mx.example.test'] }, gmail: { max_connections: 2 } },
+    });
+    const rules = providerRules(mergeShaping(loadProviderDefaults(), operator));
+    assert.equal(rules.at(-1)?.provider, 'inhouse');
+    assert.equal(siteForMxHosts(['b.mx.example.test'], rules).site, 'provider:inhouse');
+    assert.equal(
+      siteForMxHosts(['gmail-smtp-in.l.google.com'], rules).site,
+      'provider:gmail',
+      'a provider overriding only limits keeps the shipped suffixes',
+    );
+  });
+
+  test('a provider with limits but no mx_suffixes matches no host', () => {
+    const rules = providerRules(parseShaping({ providers: { limitsonly: { max_connections: 1 } } }));
+    assert.deepEqual(rules, []);
+    assert.equal(matchProvider(['mx.limitsonly.test'], rules), undefined);
   });
 });
 

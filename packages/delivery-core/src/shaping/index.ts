@@ -1,8 +1,9 @@
 /**
  * Traffic shaping configuration: the operator's shaping file (zod-validated, unknown keys are
  * errors naming the exact key path), the provider defaults shipped in
- * packages/delivery-core/shaping/providers.yaml (merged under the operator's file), mapping a
- * destination to its site (provider by MX suffix, else the sorted MX host set), and the
+ * packages/delivery-core/shaping/providers.yaml (merged under the operator's file) — including
+ * each provider's mx_suffixes, the one source of provider policy, which the sites module turns
+ * into site rules (`providerRules(shaping)`; this module does not import sites) — and the
  * effective limits of a delivery path with the layer each value came from.
  *
  * Precedence, lowest first; a later layer wins key by key:
@@ -48,4 +49,3 @@ export {
   type SourceShaping,
   shapingSchema,
 } from './schema.js';
-export { hostMatchesSuffix, providerForMx, type SiteRef, siteFor } from './site.js';

@@ -5,7 +5,9 @@
  * (connection, rate and backoff limits) is applied per site, not per domain: every domain hosted
  * by Google shares Gmail's limits, and domains sharing one MX set share that set's limits.
  *
- * Owns: the provider rules table (providers.ts), the site naming scheme and the site cache.
+ * Owns: the MX-suffix matching rule (providers.ts), the site naming scheme and the site cache.
+ * Provider data is NOT here: rules are built from the shaping providers (`providerRules(shaping)`,
+ * the YAML `providers.<name>.mx_suffixes`); the default is the shipped shaping/providers.yaml.
  *
  * Guarantees:
  * - `provider:<name>` when EVERY MX host of the domain matches one provider's suffixes (label
@@ -19,15 +21,19 @@
  *   SITE_CACHE_TTL_MS if unavailable), LRU-bounded by SITE_CACHE_MAX_ENTRIES, with single-flight
  *   for concurrent lookups of one domain; failures are not cached.
  *
- * Needs injected: a `Resolver` from `@herald/delivery-core/dns` and a clock `now` (epoch ms).
+ * Needs injected: a `Resolver` from `@herald/delivery-core/dns`, a clock `now` (epoch ms) and
+ * optionally `rules` (default `defaultProviderRules()`).
+ *
+ * Depends on the shaping module's data loading only; shaping does not import sites.
  */
 
 export {
+  defaultProviderRules,
   hostMatchesSuffix,
   matchProvider,
-  PROVIDER_RULES,
   type ProviderName,
   type ProviderRule,
+  providerRules,
 } from './providers.js';
 export {
   canonicalHostSet,

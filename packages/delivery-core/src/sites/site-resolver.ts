@@ -7,7 +7,8 @@
  * concurrent lookups of one domain share one resolution; failures are not cached here (the
  * resolver caches negative DNS answers itself) and reach every waiting caller unchanged;
  * `clear()` empties the cache and stops in-flight lookups from filling it.
- * Needs injected: a `Resolver`, and a clock `now` (default Date.now).
+ * Needs injected: a `Resolver`, a clock `now` (default Date.now) and optionally the provider
+ * rules (`providerRules(shaping)` of the loaded shaping file; default the shipped providers).
  */
 import type { Resolver } from '../dns/index.js';
 import type { ProviderRule } from './providers.js';
@@ -22,7 +23,7 @@ export interface SiteResolverOptions {
   now?: () => number;
   /** LRU bound; default SITE_CACHE_MAX_ENTRIES. 0 disables caching (single-flight remains). */
   maxEntries?: number;
-  /** Provider rules; default PROVIDER_RULES. */
+  /** Provider rules (`providerRules(shaping)`); default `defaultProviderRules()`. */
   rules?: readonly ProviderRule[];
 }
 

@@ -2,7 +2,8 @@
  * Site identity: which receiving infrastructure a recipient domain's mail lands on.
  *
  * Owns: the site naming scheme and one uncached lookup (`resolveSite`). Guarantees:
- * - `provider:<name>` when every MX host matches one provider rule (providers.ts);
+ * - `provider:<name>` when every MX host matches one provider's mx_suffixes (providers.ts; the
+ *   rules come from the shaping providers, default the shipped shaping/providers.yaml);
  * - otherwise `mx:<hosts>` — the MX host names lower-cased, de-duplicated, sorted and joined with
  *   "," — so domains sharing an MX set share a site whatever the record order or case;
  *   a domain without MX records (implicit MX, RFC 5321 §5.1) is `mx:<domain>`;
@@ -17,9 +18,9 @@
 import { domainToASCII } from 'node:url';
 import type { DnsAnswer, MxHost, Resolver } from '../dns/index.js';
 import {
+  defaultProviderRules,
   matchProvider,
   normaliseHost,
-  PROVIDER_RULES,
   type ProviderName,
   type ProviderRule,
 } from './providers.js';
@@ -44,7 +45,7 @@ export interface SiteDeps {
   resolver: Resolver;
   /** Epoch-ms clock; default Date.now. */
   now?: () => number;
-  /** Provider rules; default PROVIDER_RULES. */
+  /** Provider rules (`providerRules(shaping)`); default `defaultProviderRules()`. */
   rules?: readonly ProviderRule[];
 }
 
@@ -64,7 +65,7 @@ export function canonicalHostSet(hosts: readonly string[]): string[] {
 /** The site of an MX host set (non-empty, as `canonicalHostSet` returns or not). Pure. */
 export function siteForMxHosts(
   hosts: readonly string[],
-  rules: readonly ProviderRule[] = PROVIDER_RULES,
+  rules: readonly ProviderRule[] = defaultProviderRules(),
 ): { site: string; provider?: ProviderName } {
   const set = canonicalHostSet(hosts);
   const rule = matchProvider(set, rules);
