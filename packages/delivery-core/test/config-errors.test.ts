@@ -52,7 +52,10 @@ describe('unknown keys', () => {
   test('a key far from every known key gets the list of known keys instead of a guess', () => {
     const message = issueAt(configError({ queue: {} }), 'queue');
     assert.doesNotMatch(message, /did you mean/);
-    assert.match(message, /known keys: redis, smtp, http, dns, routes, delivery, retry, events, shaping, roles/);
+    assert.match(
+      message,
+      /known keys: redis, smtp, http, dns, routes, delivery, retry, events, shaping, roles/,
+    );
   });
 
   test('each unknown key is its own issue and its own line', () => {

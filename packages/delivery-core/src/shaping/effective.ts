@@ -80,7 +80,7 @@ export interface EffectiveLimitsResult {
 export interface ShapingTarget {
   /** Recipient domain. */
   domain: string;
-  /** Site name from siteFor() (provider name or sorted MX set). */
+  /** Site name from the sites module (provider:<name>, mx:<sorted hosts>, route:<host>:<port>). */
   site?: string;
   provider?: string;
   /** Pool the source IP was picked from. */

@@ -9,7 +9,7 @@
  * Precedence, lowest first; a later layer wins key by key:
  *   built-in (BUILTIN_LIMITS) < defaults < provider < site < domain < pool < source IP
  *
- * Units: durations in milliseconds, rates as { count, per_ms }, an unset rate means no limit.
+ * Units: durations in milliseconds, rates as { count, periodMs } (the throttle module's Rate), an unset rate means no limit.
  * This module only describes limits; enforcing them (connection pools, rate limiters,
  * automation on replies) belongs to the delivery code that reads them. Pure apart from
  * loadShapingFile / loadProviderDefaults, which read files.

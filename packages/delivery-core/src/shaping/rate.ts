@@ -21,7 +21,9 @@ export function parseRate(s: string): Rate {
   try {
     return parseThrottleRate(s);
   } catch (err) {
-    const reason = (err as Error).message.replace(/^invalid rate "[^"]*": /, '').replace(/; expected .*$/, '');
+    const reason = (err as Error).message
+      .replace(/^invalid rate "[^"]*": /, '')
+      .replace(/; expected .*$/, '');
     throw new RangeError(`${RATE_HINT}, got ${JSON.stringify(s)} (${reason})`);
   }
 }
