@@ -16,14 +16,17 @@ import {
   parseHostPort,
   type Route,
 } from './config/index.js';
-import { DeliveryWorker, type StaticRoute } from './delivery/index.js';
+import { DeliveryWorker, ShapingGate, type StaticRoute } from './delivery/index.js';
 import { createResolver, type Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import { type AcceptedEvent, RedisEventSink } from './events/index.js';
 import { composeMessage, type MessageFields, prepareMessage } from './message/index.js';
 import { HeraldMetrics } from './metrics/index.js';
 import { groupByDomain, newMessageId, Spool } from './queue/index.js';
+import { loadProviderDefaults, loadShapingFile, parseShaping, type Shaping } from './shaping/index.js';
+import { providerRules } from './sites/index.js';
 import { SmtpPool } from './smtp/index.js';
+import { RateLimiter } from './throttle/index.js';
 import { settlesWithin } from './util/settle.js';
 
 /** How long createHerald waits for Redis before failing. */
@@ -90,6 +93,8 @@ export async function createHerald(
   const config = Object.isFrozen(input)
     ? (input as HeraldConfig)
     : parseConfig(input, { env: options.env ?? {}, source: 'createHerald' });
+  // Read before connecting: a bad shaping file stops the start with its key path.
+  const shaping = loadShaping(config);
   const logger = options.logger ?? pino({ level: config.events.log_level, base: { svc: 'herald' } });
   const redis = new Redis(config.redis.url, {
     enableOfflineQueue: false,
@@ -232,6 +237,12 @@ export async function createHerald(
           tls: d.tls,
           tlsVerify: d.tls_verify,
           now: Date.now,
+          gate: new ShapingGate({
+            shaping,
+            rules: providerRules(shaping),
+            limiter: new RateLimiter(redis, { keyPrefix: config.redis.prefix }),
+            now: Date.now,
+          }),
         },
       });
       worker.start();
@@ -293,4 +304,11 @@ async function connectOrFail(redis: Redis, url: string): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** The shaping file of `shaping.file` (over the shipped provider defaults unless turned off). */
+function loadShaping(config: HeraldConfig): Shaping {
+  const { file, provider_defaults: providerDefaults } = config.shaping;
+  if (file) return loadShapingFile(file, { providerDefaults });
+  return providerDefaults ? loadProviderDefaults() : parseShaping({});
 }

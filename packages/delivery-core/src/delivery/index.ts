@@ -8,5 +8,7 @@ export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';
 export type { DeliveryDeps, DeliveryGate, DeliveryOutcome } from './process.js';
 export { processDelivery } from './process.js';
+export type { ShapingGateOptions, SiteLimits } from './shaping-gate.js';
+export { ShapingGate } from './shaping-gate.js';
 export type { DeliveryWorkerOptions } from './worker.js';
 export { DeliveryWorker } from './worker.js';

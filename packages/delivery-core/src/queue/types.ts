@@ -21,6 +21,11 @@ export interface DeliveryJobData {
   /** When the message was accepted (epoch ms); queue lifetime counts from here. */
   acceptedAt: number;
   size: number;
+  /**
+   * A message-rate slot this job already booked (shaping): the rate key and the epoch ms it is
+   * due. Coming back at that time it is sent without booking again.
+   */
+  rateSlot?: { key: string; at: number };
 }
 
 export interface SpoolMessage {

@@ -1,0 +1,88 @@
+/**
+ * End to end: traffic shaping on real parts. A site limited by the shaping file receives at its
+ * message rate (measured at the sink), across the backlog, and a throttle deferral never spends a
+ * delivery attempt.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { HeraldEvent } from '@herald/delivery-core';
+import { deferrer } from './lib/cleanup.js';
+import { sampleMessage } from './lib/message.js';
+import { mxZone, startStack } from './lib/stack.js';
+
+const RATE_PER_S = 10;
+const MESSAGES = 100;
+/** The first message goes at once; the other 99 are spaced 100 ms apart: 9.9 s in all. */
+const EXPECTED_SPAN_MS = ((MESSAGES - 1) / RATE_PER_S) * 1000;
+const TOLERANCE = 0.1;
+const SUBMIT_SESSIONS = 5;
+
+describe('site message rate', () => {
+  it('a site limited to 10 msg/s receives at that rate, and waiting spends no attempt', {
+    timeout: 90_000,
+  }, async (t) => {
+    const defer = deferrer(t);
+    const dir = await mkdtemp(join(tmpdir(), 'herald-shaping-'));
+    defer(() => rm(dir, { recursive: true, force: true }));
+    const shapingFile = join(dir, 'shaping.yaml');
+    await writeFile(
+      shapingFile,
+      [
+        'defaults: { max_connections: 20, max_messages_per_connection: 100 }',
+        'domains:',
+        `  "slow.test": { max_connections: 2, max_message_rate: "${RATE_PER_S}/s" }`,
+        'automation:',
+        '  - { match: { enhanced: "4.7.28" }, action: { suspend: "2m" } }',
+        '',
+      ].join('\n'),
+    );
+    const stack = await startStack({
+      zone: mxZone('slow.test', [{ preference: 10, address: '127.0.0.2' }]),
+      config: { shaping: { file: shapingFile } },
+    });
+    defer(() => stack.stop());
+
+    const recipients = Array.from({ length: MESSAGES }, (_, i) => `r${i}@slow.test`);
+    await Promise.all(
+      Array.from({ length: SUBMIT_SESSIONS }, async (_, session) => {
+        const client = await stack.client();
+        try {
+          for (let i = session; i < MESSAGES; i += SUBMIT_SESSIONS) {
+            const sent = await client.send(
+              { from: 'a@origin.test', to: [recipients[i]!] },
+              sampleMessage({ subject: `m${i}` }),
+            );
+            assert.equal(sent.code, 250, sent.response);
+          }
+        } finally {
+          client.close();
+        }
+      }),
+    );
+    const sink = stack.sinks[0]!;
+    const received = await sink.waitForMessages(MESSAGES, 60_000);
+    const times = received.map((m) => m.receivedAt).sort((a, b) => a - b);
+    const span = times.at(-1)! - times[0]!;
+    t.diagnostic(`${MESSAGES} messages over ${span} ms at the sink (expected ${EXPECTED_SPAN_MS} ms)`);
+    assert.ok(
+      Math.abs(span - EXPECTED_SPAN_MS) <= EXPECTED_SPAN_MS * TOLERANCE,
+      `span ${span} ms within ±${TOLERANCE * 100} % of ${EXPECTED_SPAN_MS} ms`,
+    );
+    // No one-second window holds more than the rate (plus the one in flight at its edge).
+    for (let i = 0; i + RATE_PER_S + 1 < times.length; i++) {
+      assert.ok(times[i + RATE_PER_S + 1]! - times[i]! >= 1000 * (1 - TOLERANCE), `window at message ${i}`);
+    }
+
+    const events: HeraldEvent[] = await stack.assertEveryRecipientTerminatedOnce();
+    const delivered = events.filter((e) => e.type === 'delivered');
+    assert.equal(delivered.length, MESSAGES);
+    assert.deepEqual(
+      [...new Set(delivered.map((e) => (e.type === 'delivered' ? e.attempt : 0)))],
+      [1],
+      'every message was delivered on its first attempt: throttle waits are not attempts',
+    );
+  });
+});
