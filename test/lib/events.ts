@@ -105,7 +105,10 @@ export class EventLog {
 
   describe(): string {
     return this.all
-      .map((e) => `  ${e.type} ${e.messageId}${'recipient' in e ? ` ${e.recipient}` : ''}`)
+      .map(
+        (e) =>
+          `  ${e.type} ${'site' in e ? e.site : e.messageId}${'recipient' in e ? ` ${e.recipient}` : ''}`,
+      )
       .join('\n');
   }
 

@@ -16,7 +16,7 @@ import {
   parseHostPort,
   type Route,
 } from './config/index.js';
-import { DeliveryWorker, ShapingGate, type StaticRoute } from './delivery/index.js';
+import { DeliveryWorker, ShapingGate, SiteState, type StaticRoute } from './delivery/index.js';
 import { createResolver, type Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import { type AcceptedEvent, RedisEventSink } from './events/index.js';
@@ -67,6 +67,8 @@ export interface Herald {
   readonly metrics: HeraldMetrics;
   readonly spool: Spool;
   readonly resolver: Resolver;
+  /** Site suspensions and rate cuts shared by every relay (automation rules, `herald site`). */
+  readonly siteState: SiteState;
   /** The command connection (non-blocking; fails fast while Redis is down). */
   readonly redis: Redis;
   send(input: SendInput): Promise<SendResult>;
@@ -135,6 +137,7 @@ export async function createHerald(
     maxMessagesPerConnection: d.max_messages_per_connection,
     idleTimeoutMs: d.idle_timeout,
   });
+  const siteState = new SiteState(redis, config.redis.prefix, events);
   const workers: { worker: DeliveryWorker; connection: Redis }[] = [];
 
   const enqueuePrepared: Herald['enqueuePrepared'] = async (args) => {
@@ -172,6 +175,7 @@ export async function createHerald(
     metrics,
     spool,
     resolver,
+    siteState,
     redis,
     enqueuePrepared,
     async send(message) {
@@ -241,6 +245,7 @@ export async function createHerald(
             shaping,
             rules: providerRules(shaping),
             limiter: new RateLimiter(redis, { keyPrefix: config.redis.prefix }),
+            siteState,
             now: Date.now,
           }),
         },

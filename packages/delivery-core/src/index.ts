@@ -21,7 +21,7 @@ export {
 } from './config/index.js';
 export { DeliveryWorker } from './delivery/index.js';
 export * from './errors/index.js';
-export type { EventSink, HeraldEvent, TerminalState } from './events/index.js';
+export type { EventSink, HeraldEvent, SiteEvent, TerminalState } from './events/index.js';
 export { readEvents } from './events/index.js';
 export type { CreateHeraldOptions, Herald, SendInput, SendResult } from './herald.js';
 export { createHerald } from './herald.js';

@@ -10,5 +10,7 @@ export type { DeliveryDeps, DeliveryGate, DeliveryOutcome } from './process.js';
 export { processDelivery } from './process.js';
 export type { ShapingGateOptions, SiteLimits } from './shaping-gate.js';
 export { ShapingGate } from './shaping-gate.js';
+export type { SiteCondition } from './site-state.js';
+export { SiteState } from './site-state.js';
 export type { DeliveryWorkerOptions } from './worker.js';
 export { DeliveryWorker } from './worker.js';

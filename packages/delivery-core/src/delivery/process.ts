@@ -46,6 +46,11 @@ export interface DeliveryGate {
     route?: StaticRoute | undefined;
     data: DeliveryJobData;
   }): Promise<{ admitted: true; release(): void } | { admitted: false; until: number; reason: string }>;
+  /** Sees every reply of an attempt (automation rules act on them). Must not throw. */
+  observe?(
+    request: { domain: string; hosts: CandidateHost[]; route?: StaticRoute | undefined },
+    replies: SmtpReply[],
+  ): Promise<void>;
 }
 
 const BODY_LOST_REPLY: SmtpReply = {
@@ -86,14 +91,10 @@ export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps
     return { kind: 'throttled', at: admission.until, data, reason: admission.reason };
   }
   try {
-    return await attempt(
-      data,
-      deps,
-      emit,
-      pending().map((r) => r.address),
-      hosts,
-      route,
-    );
+    const recipients = pending().map((r) => r.address);
+    const { outcome, replies } = await attempt(data, deps, emit, recipients, hosts, route);
+    if (replies.length > 0) await deps.gate?.observe?.({ domain: data.domain, hosts, route }, replies);
+    return outcome;
   } finally {
     if (admission?.admitted) admission.release();
   }
@@ -107,13 +108,13 @@ async function attempt(
   recipients: string[],
   hosts: CandidateHost[],
   route: StaticRoute | undefined,
-): Promise<DeliveryOutcome> {
+): Promise<{ outcome: DeliveryOutcome; replies: SmtpReply[] }> {
   data.attempts += 1;
   const body = await deps.spool.getBody(data.messageId);
   if (!body) {
     const byAddress = new Map(data.recipients.map((r) => [r.address, r]));
     for (const address of recipients) emit(byAddress.get(address)!, 'bounced', BODY_LOST_REPLY);
-    return { kind: 'done', data };
+    return { outcome: { kind: 'done', data }, replies: [] };
   }
   const report = await deliverAttempt(deps.pool, {
     from: data.from,
@@ -136,7 +137,8 @@ async function attempt(
     results: report.recipients,
     durationMs: report.durationMs,
   });
-  return settle(data, deps, emit, report.recipients);
+  const replies = [...report.hostErrors.map((e) => e.reply), ...report.recipients.map((r) => r.reply)];
+  return { outcome: settle(data, deps, emit, report.recipients), replies };
 }
 
 type Emit = (

@@ -6,12 +6,15 @@
  * when it comes back it goes without booking again. So a backlog of N jobs behind a throttled
  * site costs O(N) Redis calls, and a throttle deferral never spends a delivery attempt.
  * Needs injected: the shaping file, the provider rules, a RateLimiter, a clock.
- * Not yet here: connection leases per site and source IP, automation suspensions (issue 4).
+ * Suspensions and rate cuts in force for the site (SiteState: automation rules or an operator) are
+ * honoured the same way, and `observe` runs the automation rules over each attempt's replies.
+ * Not yet here: connection leases per site and source IP.
  */
 import { type EffectiveLimits, effectiveLimits, type Shaping } from '../shaping/index.js';
 import { type ProviderRule, siteForMxHosts, siteForRoute } from '../sites/index.js';
-import type { RateLimiter } from '../throttle/index.js';
+import type { Rate, RateLimiter } from '../throttle/index.js';
 import type { DeliveryGate } from './process.js';
+import type { SiteState } from './site-state.js';
 
 /** A booked slot this close ahead counts as due (BullMQ promotes delayed jobs with some jitter). */
 const SLOT_TOLERANCE_MS = 5;
@@ -20,6 +23,8 @@ export interface ShapingGateOptions {
   shaping: Shaping;
   rules: readonly ProviderRule[];
   limiter: RateLimiter;
+  /** Suspensions and rate cuts (automation, operator); absent = none. */
+  siteState?: SiteState;
   now(): number;
 }
 
@@ -51,7 +56,11 @@ export class ShapingGate implements DeliveryGate {
       hosts.map((h) => h.hostname),
       route?.via,
     );
-    const rate = limits.max_message_rate;
+    const condition = this.options.siteState ? await this.options.siteState.condition(site) : {};
+    if (condition.suspendedUntil !== undefined) {
+      return { admitted: false, until: condition.suspendedUntil, reason: `site ${site} suspended` };
+    }
+    const rate = slower(limits.max_message_rate, condition.slow?.rate);
     if (rate) {
       const key = `site:${site}`;
       const booked = data.rateSlot?.key === key ? data.rateSlot.at : undefined;
@@ -70,4 +79,21 @@ export class ShapingGate implements DeliveryGate {
     }
     return { admitted: true, release: () => {} };
   };
+
+  observe: NonNullable<DeliveryGate['observe']> = async ({ domain, hosts, route }, replies) => {
+    const { siteState, shaping } = this.options;
+    if (!siteState || shaping.automation.length === 0) return;
+    const { site } = this.limitsFor(
+      domain,
+      hosts.map((h) => h.hostname),
+      route?.via,
+    );
+    await siteState.observe(site, shaping.automation, replies).catch(() => {});
+  };
+}
+
+/** The slower of two rates (fewer messages per millisecond); undefined when neither is set. */
+function slower(a: Rate | undefined, b: Rate | undefined): Rate | undefined {
+  if (!a || !b) return a ?? b;
+  return a.count / a.periodMs <= b.count / b.periodMs ? a : b;
 }

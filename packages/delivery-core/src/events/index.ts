@@ -12,5 +12,6 @@ export type {
   HeraldEvent,
   RecipientEvent,
   RecipientEventType,
+  SiteEvent,
   TerminalState,
 } from './types.js';

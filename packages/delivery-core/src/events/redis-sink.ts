@@ -57,10 +57,8 @@ export class RedisEventSink implements EventSink {
         : event.type === 'bounced' || event.type === 'expired'
           ? 'warn'
           : 'info';
-    logger[level](
-      { event },
-      `${event.type} ${event.messageId}${'recipient' in event ? ` ${event.recipient}` : ''}`,
-    );
+    const subject = 'site' in event ? event.site : event.messageId;
+    logger[level]({ event }, `${event.type} ${subject}${'recipient' in event ? ` ${event.recipient}` : ''}`);
     for (const listener of this.listeners) {
       try {
         listener(event);

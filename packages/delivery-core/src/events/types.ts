@@ -47,7 +47,20 @@ export interface RecipientEvent extends EventBase {
   latencyMs: number;
 }
 
-export type HeraldEvent = AcceptedEvent | AttemptEvent | RecipientEvent;
+/** A site-wide shaping transition: automation or an operator suspended, slowed or resumed a site. */
+export interface SiteEvent {
+  type: 'site_suspended' | 'site_slowed' | 'site_resumed';
+  time: number;
+  site: string;
+  /** When the action lifts itself (epoch ms); absent for site_resumed. */
+  until?: number;
+  /** For site_slowed: the rate in force until then, e.g. "10/min". */
+  rate?: string;
+  /** Why: the automation rule (its index in the shaping file) and the reply, or "operator". */
+  reason: string;
+}
+
+export type HeraldEvent = AcceptedEvent | AttemptEvent | RecipientEvent | SiteEvent;
 
 /** Where events go. Implementations must not throw from `emit`. */
 export interface EventSink {

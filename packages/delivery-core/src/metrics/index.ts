@@ -24,6 +24,7 @@ export class HeraldMetrics {
   readonly latency: Histogram<'outcome'>;
   readonly queueDepth: Gauge<'state'>;
   readonly smtpReplies: Counter<'code'>;
+  readonly siteTransitions: Counter<'type'>;
 
   constructor(options: { defaultMetrics?: boolean; queue?: QueueDepthSource } = {}) {
     const registers = [this.registry];
@@ -63,6 +64,12 @@ export class HeraldMetrics {
       labelNames: ['code'],
       registers,
     });
+    this.siteTransitions = new Counter({
+      name: 'herald_site_transitions_total',
+      help: 'Sites suspended, slowed or resumed by automation or an operator',
+      labelNames: ['type'],
+      registers,
+    });
     const queue = options.queue;
     this.queueDepth = new Gauge({
       name: 'herald_queue_depth',
@@ -89,6 +96,11 @@ export class HeraldMetrics {
       case 'attempt':
         this.attempts.inc({ result: event.host ? 'connected' : 'no-host' });
         for (const result of event.results) this.smtpReplies.inc({ code: replyClass(result.reply.code) });
+        return;
+      case 'site_suspended':
+      case 'site_slowed':
+      case 'site_resumed':
+        this.siteTransitions.inc({ type: event.type });
         return;
       default:
         this.outcomes[event.type].inc();

@@ -14,6 +14,8 @@
  * automation on replies) belongs to the delivery code that reads them. Pure apart from
  * loadShapingFile / loadProviderDefaults, which read files.
  */
+
+export { type ReplyLike, ruleMatches } from './automation.js';
 export {
   BUILTIN_LIMITS,
   type EffectiveLimits,

@@ -1,0 +1,118 @@
+/**
+ * Live shaping state per site, in Redis so every relay sees it: suspensions and temporary rate
+ * cuts (set by automation rules or an operator; each lifts itself when its time ends, by key
+ * expiry), and the match counters of threshold rules. Every transition emits a SiteEvent.
+ *
+ * Keys (prefix = redis.prefix): `<prefix>:site:<site>:suspended` (value: until, epoch ms),
+ * `<prefix>:site:<site>:slow` (value: "count/periodMs/until"), `<prefix>:site:<site>:rule:<i>`
+ * (threshold counter, expires after the rule's window).
+ * Needs injected: an ioredis client, the event sink, a clock.
+ */
+import type { Redis } from 'ioredis';
+import type { EventSink } from '../events/index.js';
+import {
+  type AutomationRule,
+  DEFAULT_SLOW_FOR_MS,
+  formatRate,
+  type ReplyLike,
+  ruleMatches,
+} from '../shaping/index.js';
+import type { Rate } from '../throttle/index.js';
+
+export interface SiteCondition {
+  suspendedUntil?: number;
+  slow?: { rate: Rate; until: number };
+}
+
+/**
+ * KEYS[1] counter. ARGV[1] window ms. Increments; the first increment starts the window.
+ * Returns the count within the window.
+ */
+const COUNT_LUA = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n`;
+
+export class SiteState {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly events: EventSink,
+    private readonly now: () => number = Date.now,
+  ) {
+    redis.defineCommand('heraldSiteCount', { numberOfKeys: 1, lua: COUNT_LUA });
+  }
+
+  private key(site: string, what: string): string {
+    return `${this.prefix}:site:${site}:${what}`;
+  }
+
+  /** The site's suspension and rate cut in force now (one round trip). */
+  async condition(site: string): Promise<SiteCondition> {
+    const [suspended, slow] = await this.redis.mget(this.key(site, 'suspended'), this.key(site, 'slow'));
+    const now = this.now();
+    const result: SiteCondition = {};
+    const until = Number(suspended);
+    if (suspended && until > now) result.suspendedUntil = until;
+    if (slow) {
+      const [count, periodMs, slowUntil] = slow.split('/').map(Number);
+      if (count && periodMs && slowUntil && slowUntil > now)
+        result.slow = { rate: { count, periodMs }, until: slowUntil };
+    }
+    return result;
+  }
+
+  async suspend(site: string, forMs: number, reason: string): Promise<number> {
+    const until = this.now() + forMs;
+    await this.redis.set(this.key(site, 'suspended'), String(until), 'PX', forMs);
+    this.events.emit({ type: 'site_suspended', time: this.now(), site, until, reason });
+    return until;
+  }
+
+  async slow(site: string, rate: Rate, forMs: number, reason: string): Promise<number> {
+    const until = this.now() + forMs;
+    await this.redis.set(this.key(site, 'slow'), `${rate.count}/${rate.periodMs}/${until}`, 'PX', forMs);
+    this.events.emit({ type: 'site_slowed', time: this.now(), site, until, rate: formatRate(rate), reason });
+    return until;
+  }
+
+  /** Lifts a suspension and a rate cut now. True when there was one. */
+  async resume(site: string, reason: string): Promise<boolean> {
+    const removed = await this.redis.del(this.key(site, 'suspended'), this.key(site, 'slow'));
+    if (removed > 0) this.events.emit({ type: 'site_resumed', time: this.now(), site, reason });
+    return removed > 0;
+  }
+
+  /**
+   * Runs the automation rules over the replies of one attempt at `site`. A rule without a
+   * threshold acts on its first match; with one, when its count within the window is reached
+   * (then the count starts over). Source-IP suspension is not applied yet (no source IPs).
+   */
+  async observe(
+    site: string,
+    rules: readonly AutomationRule[],
+    replies: readonly ReplyLike[],
+  ): Promise<void> {
+    for (const [index, rule] of rules.entries()) {
+      const reply = replies.find((r) => ruleMatches(rule, r));
+      if (!reply) continue;
+      if (rule.threshold) {
+        const counter = this.key(site, `rule:${index}`);
+        const run = (this.redis as unknown as Record<string, (...a: string[]) => Promise<number>>)
+          .heraldSiteCount!;
+        const count = await run.call(this.redis, counter, String(rule.threshold.within));
+        if (count < rule.threshold.count) continue;
+        await this.redis.del(counter);
+      }
+      const reason =
+        `automation rule ${index}: ${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''} ${reply.text}`.slice(
+          0,
+          300,
+        );
+      const { action } = rule;
+      if (action.suspend !== undefined) await this.suspend(site, action.suspend, reason);
+      else if (action.slow_to !== undefined)
+        await this.slow(site, action.slow_to, action.for ?? DEFAULT_SLOW_FOR_MS, reason);
+    }
+  }
+}
