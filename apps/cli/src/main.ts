@@ -14,6 +14,7 @@ import { hashPasswordCommand } from './commands/hash-password.js';
 import { relayCommand } from './commands/relay.js';
 import { sendCommand } from './commands/send.js';
 import { shapingCommand } from './commands/shaping.js';
+import { siteCommand } from './commands/site.js';
 import { versionCommand } from './commands/version.js';
 import { type CliIo, processIo } from './io.js';
 import { cliVersion } from './version.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   relayCommand,
   configCommand,
   shapingCommand,
+  siteCommand,
   hashPasswordCommand,
   sendCommand,
   benchCommand,

@@ -1,0 +1,87 @@
+/**
+ * `herald site suspend SITE [--for 1h] [--config FILE]` and `herald site resume SITE`: an
+ * operator stops delivery to a site (every relay sharing the Redis holds its jobs, without
+ * spending attempts, until the suspension lifts by itself or is resumed) or lifts a suspension or
+ * rate cut early. Sites are named as `herald shaping check` shows them: provider:gmail,
+ * mx:mx1.example.net,mx2.example.net, route:host:port. Each change is a site event in the stream.
+ */
+import {
+  ConfigError,
+  createHerald,
+  defaultConfig,
+  type HeraldConfig,
+  loadConfigFile,
+  parseDuration,
+} from '@herald/delivery-core';
+import { parseCommandArgs, usageError } from '../args.js';
+import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import type { CliIo } from '../io.js';
+
+const DEFAULT_SUSPEND = '1h';
+
+const help = `Usage: herald site suspend SITE [--for DURATION] [--config FILE]
+       herald site resume SITE [--config FILE]
+
+suspend  stop delivering to SITE for DURATION (default ${DEFAULT_SUSPEND}); relays hold its jobs and
+         send them when the suspension lifts, without spending delivery attempts
+resume   lift a suspension or an automation rate cut of SITE now
+
+SITE is named as \`herald shaping check\` shows it: provider:gmail, mx:<sorted MX hosts>,
+route:<host>:<port>. --config (default: built-in defaults with REDIS_URL) says which Redis.`;
+
+async function run(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    'site',
+    args,
+    { for: { type: 'string' }, config: { type: 'string', short: 'c' } },
+    true,
+  );
+  const [action, site, ...extra] = positionals;
+  if (action !== 'suspend' && action !== 'resume') {
+    throw usageError(
+      'site',
+      action === undefined ? 'missing action (suspend or resume)' : `unknown action "${action}"`,
+    );
+  }
+  if (!site) throw usageError(`site ${action}`, 'missing SITE');
+  if (extra.length > 0) throw usageError(`site ${action}`, `unexpected argument "${extra[0]}"`);
+  let forMs = 0;
+  if (action === 'suspend') {
+    try {
+      forMs = parseDuration(values.for ?? DEFAULT_SUSPEND);
+    } catch {
+      throw usageError('site suspend', `--for: expected a duration like 30m or 2h, got "${values.for}"`);
+    }
+  }
+  let config: HeraldConfig;
+  try {
+    config = values.config
+      ? loadConfigFile(values.config, { env: io.env })
+      : defaultConfig(io.env.REDIS_URL ? { redis: { url: io.env.REDIS_URL } } : {});
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.stderr.write(`${err.message}\n`);
+    return EXIT_FAILURE;
+  }
+  const herald = await createHerald({ ...config, events: { ...config.events, log_level: 'silent' } });
+  try {
+    if (action === 'suspend') {
+      const until = await herald.siteState.suspend(site, forMs, 'operator');
+      io.stdout.write(`${site}: suspended until ${new Date(until).toISOString()}\n`);
+    } else {
+      const lifted = await herald.siteState.resume(site, 'operator');
+      io.stdout.write(`${site}: ${lifted ? 'resumed' : 'was not suspended or slowed'}\n`);
+    }
+  } finally {
+    await herald.close();
+  }
+  return EXIT_OK;
+}
+
+export const siteCommand: Command = {
+  name: 'site',
+  synopsis: 'suspend|resume SITE [--for 1h]',
+  summary: 'suspend or resume delivery to a site on every relay',
+  help,
+  run,
+};
