@@ -29,6 +29,8 @@ export interface BenchParams {
   jsonOnly: boolean;
   /** Write a V8 CPU profile of the relay child to this folder (only when the bench starts it). */
   cpuProfDir: string | undefined;
+  /** Scheduled (deferred) messages written into the relay's Redis before the timed run. */
+  backlog: number;
   help: boolean;
 }
 
@@ -49,6 +51,7 @@ Options:
   --sink-port P       port of the counting sink (default: a free port; required with --relay)
   --timeout S         the whole run ends after S seconds (default ${DEFAULT_TIMEOUT_S})
   --cpu-prof DIR      run the relay child under node --cpu-prof, profile written to DIR
+  --backlog N         first fill the relay's Redis with N messages scheduled 24 h ahead (default 0)
   --json-only         no progress or summary on stderr, only the JSON on stdout
   -h, --help          this text
 `;
@@ -82,6 +85,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
     timeoutS: DEFAULT_TIMEOUT_S,
     jsonOnly: false,
     cpuProfDir: undefined,
+    backlog: 0,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -118,6 +122,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
         params.cpuProfDir = dir;
         break;
       }
+      case '--backlog':
+        params.backlog = integerOption(name, value(), 0, Number.MAX_SAFE_INTEGER);
+        break;
       case '--json-only':
         params.jsonOnly = true;
         break;
@@ -134,6 +141,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
   }
   if (params.relay && params.cpuProfDir) {
     throw new BenchUsageError('--cpu-prof only applies to a relay the bench starts (not with --relay)');
+  }
+  if (params.relay && params.backlog > 0) {
+    throw new BenchUsageError('--backlog only applies to a relay the bench starts (not with --relay)');
   }
   return params;
 }

@@ -12,6 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BENCH_USAGE, type BenchParams, BenchUsageError, parseBenchArgs } from './args.js';
+import { type Backlog, openBacklog } from './backlog.js';
 import { busyPercent, processCpuSeconds, sampleCpu } from './cpu.js';
 import { type LoadStats, runLoad } from './load.js';
 import { startProgress } from './progress.js';
@@ -66,6 +67,13 @@ export interface BenchResult {
   cpu_busy_pct: number | null;
   /** CPU seconds each process used during the run (null: not started here or unreadable). */
   process_cpu_s: { bench: number; relay: number | null; redis: number | null };
+  /** Scheduled messages written before the timed run (--backlog). */
+  backlog: number;
+  backlog_fill_s: number | null;
+  /** Redis used_memory growth over the fill divided by the backlog (null: no backlog). */
+  redis_bytes_per_queued_message: number | null;
+  /** Jobs in the delayed set after the run (null: the bench did not start the relay). */
+  delayed_after_run: number | null;
   error?: string;
 }
 
@@ -76,9 +84,11 @@ interface Started {
   redis?: { url: string; pid?: number; stop(): Promise<void> };
   relay?: RelayChild;
   workDir?: string;
+  backlog?: Backlog;
 }
 
 async function stopAll(started: Started, keepWorkDir: boolean): Promise<void> {
+  await started.backlog?.close().catch(() => {});
   await started.relay?.stop().catch(() => {});
   await started.redis?.stop().catch(() => {});
   await started.sink?.close().catch(() => {});
@@ -143,6 +153,10 @@ export async function runBench(
     error_samples: [],
     cpu_busy_pct: null,
     process_cpu_s: { bench: 0, relay: null, redis: null },
+    backlog: params.backlog,
+    backlog_fill_s: null,
+    redis_bytes_per_queued_message: null,
+    delayed_after_run: null,
   };
   let progress: { stop(): void } | undefined;
   try {
@@ -154,6 +168,25 @@ export async function runBench(
       started.workDir = await mkdtemp(join(tmpdir(), 'herald-bench-'));
       const envUrl = io.env['REDIS_URL'];
       started.redis = envUrl ? { url: envUrl, stop: async () => {} } : await privateRedis();
+      started.backlog = await openBacklog(started.redis.url, REDIS_PREFIX);
+      if (params.backlog > 0) {
+        say(`filling the queue with ${params.backlog} scheduled messages of ${params.sizeBytes} B`);
+        const fill = await started.backlog.fill({
+          messages: params.backlog,
+          sizeBytes: params.sizeBytes,
+          deadline,
+          signal: controller.signal,
+          onProgress: (n) => say(`backlog: ${n} written`),
+        });
+        result.backlog_fill_s = round(fill.fillMs / MS_PER_S, SECONDS_DECIMALS);
+        result.redis_bytes_per_queued_message =
+          fill.bytesPerMessage === null ? null : Math.round(fill.bytesPerMessage);
+        say(
+          `backlog filled in ${result.backlog_fill_s} s; redis used_memory ${fill.usedMemoryBefore} -> ` +
+            `${fill.usedMemoryAfter} B, ${result.redis_bytes_per_queued_message} B per queued message`,
+        );
+        await started.backlog.settleAof(deadline, controller.signal);
+      }
       say(`redis ${started.redis.url}; starting the relay (route * -> ${result.params.sink})`);
       started.relay = await startRelayChild({
         redisUrl: started.redis.url,
@@ -217,6 +250,7 @@ export async function runBench(
     };
     progress?.stop();
     progress = undefined;
+    if (started.backlog) result.delayed_after_run = await started.backlog.delayedCount();
 
     result.submitted = stats.accepted;
     result.delivered = sink.count;
@@ -234,6 +268,8 @@ export async function runBench(
     else if (!reached && Date.now() >= deadline) result.status = 'timeout';
     else if (stats.accepted < params.messages || stats.errors > 0) result.status = 'submit_failed';
     else if (!reached || sink.count !== params.messages) result.status = 'incomplete';
+    else if (result.delayed_after_run !== null && result.delayed_after_run < params.backlog)
+      result.status = 'incomplete';
     else result.status = 'ok';
   } catch (err) {
     result.status = controller.signal.aborted ? 'interrupted' : 'failed';
