@@ -86,3 +86,57 @@ describe('site message rate', () => {
     );
   });
 });
+
+describe('site connection limits', () => {
+  it('100 messages to one site use at most ceil(100 / max messages per connection) connections', {
+    timeout: 60_000,
+  }, async (t) => {
+    const defer = deferrer(t);
+    const dir = await mkdtemp(join(tmpdir(), 'herald-shaping-'));
+    defer(() => rm(dir, { recursive: true, force: true }));
+    const shapingFile = join(dir, 'shaping.yaml');
+    const perConnectionLimit = 10;
+    // One connection at a time packs every connection full; with more, the last ones share the tail.
+    const maxConnections = 1;
+    await writeFile(
+      shapingFile,
+      `domains:\n  "reuse.test": { max_connections: ${maxConnections}, max_messages_per_connection: ${perConnectionLimit} }\n`,
+    );
+    const stack = await startStack({
+      zone: mxZone('reuse.test', [{ preference: 10, address: '127.0.0.2' }]),
+      config: { shaping: { file: shapingFile } },
+    });
+    defer(() => stack.stop());
+    const sink = stack.sinks[0]!;
+    const before = sink.stats().connections;
+    await Promise.all(
+      Array.from({ length: SUBMIT_SESSIONS }, async (_, session) => {
+        const client = await stack.client();
+        try {
+          for (let i = session; i < MESSAGES; i += SUBMIT_SESSIONS) {
+            const sent = await client.send(
+              { from: 'a@origin.test', to: [`r${i}@reuse.test`] },
+              sampleMessage({ subject: `m${i}` }),
+            );
+            assert.equal(sent.code, 250, sent.response);
+          }
+        } finally {
+          client.close();
+        }
+      }),
+    );
+    await sink.waitForMessages(MESSAGES, 30_000);
+    const used = sink.stats().connections - before;
+    const perConnection = new Map<string, number>();
+    for (const m of sink.messages)
+      perConnection.set(m.connectionId, (perConnection.get(m.connectionId) ?? 0) + 1);
+    t.diagnostic(`messages per connection: ${[...perConnection.values()].join(',')}`);
+    assert.ok(
+      [...perConnection.values()].every((n) => n <= perConnectionLimit),
+      'no connection carries more than the limit',
+    );
+    t.diagnostic(`${MESSAGES} messages over ${used} connections`);
+    assert.ok(used <= Math.ceil(MESSAGES / perConnectionLimit), `${used} connections`);
+    await stack.assertEveryRecipientTerminatedOnce();
+  });
+});

@@ -23,7 +23,13 @@ import { type AcceptedEvent, RedisEventSink } from './events/index.js';
 import { composeMessage, type MessageFields, prepareMessage } from './message/index.js';
 import { HeraldMetrics } from './metrics/index.js';
 import { groupByDomain, newMessageId, Spool } from './queue/index.js';
-import { loadProviderDefaults, loadShapingFile, parseShaping, type Shaping } from './shaping/index.js';
+import {
+  baseLimitsFromConfig,
+  loadProviderDefaults,
+  loadShapingFile,
+  parseShaping,
+  type Shaping,
+} from './shaping/index.js';
 import { providerRules } from './sites/index.js';
 import { SmtpPool } from './smtp/index.js';
 import { RateLimiter } from './throttle/index.js';
@@ -243,6 +249,7 @@ export async function createHerald(
           now: Date.now,
           gate: new ShapingGate({
             shaping,
+            base: baseLimitsFromConfig(config),
             rules: providerRules(shaping),
             limiter: new RateLimiter(redis, { keyPrefix: config.redis.prefix }),
             siteState,

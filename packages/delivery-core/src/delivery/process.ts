@@ -10,7 +10,13 @@ import { formatReply, type SmtpReply, toDeliveryError } from '../errors/index.js
 import type { EventSink, RecipientEventType } from '../events/index.js';
 import type { DeliveryJobData, Spool } from '../queue/index.js';
 import { EXPIRED_REPLY, type RetryPolicy, retryDecision } from '../retry/index.js';
-import { type CandidateHost, deliverAttempt, type SmtpPool, type TlsMode } from '../smtp/index.js';
+import {
+  type CandidateHost,
+  deliverAttempt,
+  type SessionTimeouts,
+  type SmtpPool,
+  type TlsMode,
+} from '../smtp/index.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
 
 export interface DeliveryDeps {
@@ -35,6 +41,17 @@ export type DeliveryOutcome =
   /** Not admitted by the gate (shaping): reschedule at `at`; no attempt was spent. */
   | { kind: 'throttled'; at: number; data: DeliveryJobData; reason: string };
 
+/** Per-destination settings for one attempt (from shaping); unset fields use the relay's own. */
+export interface AttemptLimits {
+  maxMessagesPerConnection?: number;
+  /** Connections this process may hold to one host of the destination. */
+  maxConnections?: number;
+  timeouts?: SessionTimeouts;
+  /** For MX deliveries; a static route's own TLS setting wins. */
+  tls?: TlsMode;
+  tlsVerify?: boolean;
+}
+
 /**
  * Admission control before a delivery attempt (traffic shaping plugs in here): either admitted,
  * with a release to call when the attempt is over, or told when to come back.
@@ -45,7 +62,10 @@ export interface DeliveryGate {
     hosts: CandidateHost[];
     route?: StaticRoute | undefined;
     data: DeliveryJobData;
-  }): Promise<{ admitted: true; release(): void } | { admitted: false; until: number; reason: string }>;
+  }): Promise<
+    | { admitted: true; release(): void; limits?: AttemptLimits }
+    | { admitted: false; until: number; reason: string }
+  >;
   /** Sees every reply of an attempt (automation rules act on them). Must not throw. */
   observe?(
     request: { domain: string; hosts: CandidateHost[]; route?: StaticRoute | undefined },
@@ -92,7 +112,8 @@ export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps
   }
   try {
     const recipients = pending().map((r) => r.address);
-    const { outcome, replies } = await attempt(data, deps, emit, recipients, hosts, route);
+    const limits = admission?.admitted ? admission.limits : undefined;
+    const { outcome, replies } = await attempt(data, deps, emit, recipients, hosts, route, limits);
     if (replies.length > 0) await deps.gate?.observe?.({ domain: data.domain, hosts, route }, replies);
     return outcome;
   } finally {
@@ -108,6 +129,7 @@ async function attempt(
   recipients: string[],
   hosts: CandidateHost[],
   route: StaticRoute | undefined,
+  limits: AttemptLimits | undefined,
 ): Promise<{ outcome: DeliveryOutcome; replies: SmtpReply[] }> {
   data.attempts += 1;
   const body = await deps.spool.getBody(data.messageId);
@@ -121,8 +143,13 @@ async function attempt(
     recipients,
     body,
     hosts,
-    tls: route?.tls ?? deps.tls,
-    tlsVerify: deps.tlsVerify,
+    tls: route?.tls ?? limits?.tls ?? deps.tls,
+    tlsVerify: route ? deps.tlsVerify : (limits?.tlsVerify ?? deps.tlsVerify),
+    ...(limits?.maxMessagesPerConnection
+      ? { maxMessagesPerConnection: limits.maxMessagesPerConnection }
+      : {}),
+    ...(limits?.maxConnections ? { maxConnections: limits.maxConnections } : {}),
+    ...(limits?.timeouts ? { timeouts: limits.timeouts } : {}),
     ...(route?.auth ? { auth: route.auth } : {}),
   });
   deps.events.emit({

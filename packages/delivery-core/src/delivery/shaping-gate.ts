@@ -13,7 +13,7 @@
 import { type EffectiveLimits, effectiveLimits, type Shaping } from '../shaping/index.js';
 import { type ProviderRule, siteForMxHosts, siteForRoute } from '../sites/index.js';
 import type { Rate, RateLimiter } from '../throttle/index.js';
-import type { DeliveryGate } from './process.js';
+import type { AttemptLimits, DeliveryGate } from './process.js';
 import type { SiteState } from './site-state.js';
 
 /** A booked slot this close ahead counts as due (BullMQ promotes delayed jobs with some jitter). */
@@ -21,6 +21,8 @@ const SLOT_TOLERANCE_MS = 5;
 
 export interface ShapingGateOptions {
   shaping: Shaping;
+  /** The built-in layer: the relay's herald.yaml delivery/retry settings as limits. */
+  base?: Readonly<EffectiveLimits>;
   rules: readonly ProviderRule[];
   limiter: RateLimiter;
   /** Suspensions and rate cuts (automation, operator); absent = none. */
@@ -47,7 +49,11 @@ export class ShapingGate implements DeliveryGate {
       ? { site: siteForRoute(route), provider: undefined }
       : siteForMxHosts(hostnames, this.options.rules);
     const target = { domain, site, ...(provider ? { provider } : {}) };
-    return { site, provider, limits: effectiveLimits(this.options.shaping, target).limits };
+    return {
+      site,
+      provider,
+      limits: effectiveLimits(this.options.shaping, target, this.options.base).limits,
+    };
   }
 
   admit: DeliveryGate['admit'] = async ({ domain, hosts, route, data }) => {
@@ -77,7 +83,7 @@ export class ShapingGate implements DeliveryGate {
       }
       delete data.rateSlot;
     }
-    return { admitted: true, release: () => {} };
+    return { admitted: true, release: () => {}, limits: attemptLimits(limits) };
   };
 
   observe: NonNullable<DeliveryGate['observe']> = async ({ domain, hosts, route }, replies) => {
@@ -96,4 +102,20 @@ export class ShapingGate implements DeliveryGate {
 function slower(a: Rate | undefined, b: Rate | undefined): Rate | undefined {
   if (!a || !b) return a ?? b;
   return a.count / a.periodMs <= b.count / b.periodMs ? a : b;
+}
+
+/** The per-attempt part of the effective limits (connections per session, timeouts, TLS). */
+function attemptLimits(limits: EffectiveLimits): AttemptLimits {
+  return {
+    maxMessagesPerConnection: limits.max_messages_per_connection,
+    maxConnections: limits.max_connections,
+    timeouts: {
+      connectMs: limits.connect_timeout,
+      greetingMs: limits.greeting_timeout,
+      commandMs: limits.command_timeout,
+      dataMs: limits.data_timeout,
+    },
+    tls: limits.tls === 'verify' ? 'require' : limits.tls,
+    tlsVerify: limits.tls === 'verify',
+  };
 }

@@ -5,6 +5,7 @@
  * Each returned value says which layer it came from, for `herald shaping check` and logs.
  * Pure; no I/O.
  */
+import type { HeraldConfig } from '../config/index.js';
 import { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND } from '../config/units.js';
 import type { Rate } from './rate.js';
 import {
@@ -109,9 +110,16 @@ export function shapingLayers(shaping: Shaping, target: ShapingTarget): [LayerNa
   return layers;
 }
 
-/** Merges the layers that apply to `target` over BUILTIN_LIMITS (see the precedence above). */
-export function effectiveLimits(shaping: Shaping, target: ShapingTarget): EffectiveLimitsResult {
-  const limits: Record<string, unknown> = { ...BUILTIN_LIMITS };
+/**
+ * Merges the layers that apply to `target` over `base` (see the precedence above). `base` is the
+ * built-in layer: BUILTIN_LIMITS, or the relay's own herald.yaml delivery/retry settings.
+ */
+export function effectiveLimits(
+  shaping: Shaping,
+  target: ShapingTarget,
+  base: Readonly<EffectiveLimits> = BUILTIN_LIMITS,
+): EffectiveLimitsResult {
+  const limits: Record<string, unknown> = { ...base };
   const from: Record<string, LayerName> = {};
   for (const key of LIMIT_KEYS) from[key] = 'built-in';
   const layers = shapingLayers(shaping, target);
@@ -128,5 +136,25 @@ export function effectiveLimits(shaping: Shaping, target: ShapingTarget): Effect
     limits: result,
     explain: LIMIT_KEYS.map((key) => ({ key, value: result[key], from: from[key]! })),
     layers: layers.map(([name]) => name),
+  };
+}
+
+/**
+ * The built-in layer for a relay: its herald.yaml `delivery` and `retry` settings as limits, so a
+ * shaping file refines them per provider, site and domain instead of silently replacing them.
+ */
+export function baseLimitsFromConfig(config: HeraldConfig): EffectiveLimits {
+  const d = config.delivery;
+  return {
+    ...BUILTIN_LIMITS,
+    max_connections: d.max_connections_per_host,
+    max_messages_per_connection: d.max_messages_per_connection,
+    connect_timeout: d.connect_timeout,
+    greeting_timeout: d.greeting_timeout,
+    command_timeout: d.command_timeout,
+    data_timeout: d.data_timeout,
+    tls: d.tls_verify && d.tls !== 'none' ? 'verify' : d.tls,
+    retry_schedule: config.retry.schedule,
+    max_queue_lifetime: config.retry.max_queue_lifetime,
   };
 }

@@ -18,6 +18,7 @@
 export { type ReplyLike, ruleMatches } from './automation.js';
 export {
   BUILTIN_LIMITS,
+  baseLimitsFromConfig,
   type EffectiveLimits,
   type EffectiveLimitsResult,
   effectiveLimits,

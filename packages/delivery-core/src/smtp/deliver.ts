@@ -6,7 +6,7 @@
  */
 import type { DeliveryError, SmtpReply } from '../errors/index.js';
 import type { SmtpPool } from './pool.js';
-import type { RecipientOutcome, SessionTarget, TlsMode } from './session.js';
+import type { RecipientOutcome, SessionTarget, SessionTimeouts, TlsMode } from './session.js';
 
 export interface CandidateHost {
   hostname: string;
@@ -23,6 +23,10 @@ export interface AttemptRequest {
   tlsVerify: boolean;
   localAddress?: string;
   auth?: { username: string; password: string };
+  /** Per-destination limits (shaping) for the sessions this attempt opens or reuses. */
+  maxMessagesPerConnection?: number;
+  maxConnections?: number;
+  timeouts?: SessionTimeouts;
 }
 
 export interface AttemptReport {
@@ -51,6 +55,11 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         tlsVerify: request.tlsVerify,
         ...(request.localAddress ? { localAddress: request.localAddress } : {}),
         ...(request.auth ? { auth: request.auth } : {}),
+        ...(request.maxMessagesPerConnection
+          ? { maxMessagesPerConnection: request.maxMessagesPerConnection }
+          : {}),
+        ...(request.maxConnections ? { maxConnections: request.maxConnections } : {}),
+        ...(request.timeouts ? { timeouts: request.timeouts } : {}),
       };
       let session: Awaited<ReturnType<SmtpPool['acquire']>>;
       try {

@@ -49,12 +49,16 @@ export class SmtpPool {
         slot.open--;
         continue;
       }
-      if (slot.open < this.options.maxConnectionsPerHost) break;
+      if (slot.open < (target.maxConnections ?? this.options.maxConnectionsPerHost)) break;
       await new Promise<void>((resolve) => slot.waiters.push(resolve));
     }
     slot.open++;
     try {
-      const session = await SmtpSession.open(target, this.options.ehloName, this.options.timeouts);
+      const session = await SmtpSession.open(
+        target,
+        this.options.ehloName,
+        target.timeouts ?? this.options.timeouts,
+      );
       this.stats.opened++;
       return session;
     } catch (err) {
@@ -72,7 +76,8 @@ export class SmtpPool {
       reusable &&
       !this.closed &&
       session.usable &&
-      session.messagesSent < this.options.maxMessagesPerConnection;
+      session.messagesSent <
+        (session.target.maxMessagesPerConnection ?? this.options.maxMessagesPerConnection);
     if (keep) {
       const timer = setTimeout(() => this.expireIdle(key, session), this.options.idleTimeoutMs);
       timer.unref();
@@ -80,9 +85,7 @@ export class SmtpPool {
       this.wakeOne(slot);
       return;
     }
-    session.close();
-    slot.open--;
-    this.wakeOne(slot);
+    this.closeCounted(slot, session);
   }
 
   /** Closes every idle session; sessions in use close when released. */
@@ -91,7 +94,7 @@ export class SmtpPool {
     for (const slot of this.hosts.values()) {
       for (const { session, timer } of slot.idle.splice(0)) {
         clearTimeout(timer);
-        session.close();
+        void session.close();
         slot.open--;
       }
       for (const wake of slot.waiters.splice(0)) wake();
@@ -104,9 +107,18 @@ export class SmtpPool {
     const index = slot.idle.findIndex((entry) => entry.session === session);
     if (index < 0) return;
     slot.idle.splice(index, 1);
-    session.close();
-    slot.open--;
-    this.wakeOne(slot);
+    this.closeCounted(slot, session);
+  }
+
+  /**
+   * A closing session still counts as open until its connection is gone, so the remote side never
+   * sees more than the limit at once (a new connection waits for the old one's QUIT).
+   */
+  private closeCounted(slot: HostSlot, session: SmtpSession): void {
+    void session.close().then(() => {
+      slot.open--;
+      this.wakeOne(slot);
+    });
   }
 
   private wakeOne(slot: HostSlot): void {

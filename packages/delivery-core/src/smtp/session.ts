@@ -12,6 +12,9 @@ import { connectNoDelay } from './socket.js';
 
 export type TlsMode = 'opportunistic' | 'require' | 'none';
 
+/** How long `close` waits for the server to answer QUIT and close before cutting the connection. */
+const CLOSE_WAIT_MS = 2_000;
+
 export interface SessionTarget {
   /** IP address to connect to. */
   address: string;
@@ -22,6 +25,11 @@ export interface SessionTarget {
   tlsVerify: boolean;
   localAddress?: string;
   auth?: { username: string; password: string };
+  /** Per-destination overrides of the pool's settings (shaping); not part of the pool key. */
+  maxMessagesPerConnection?: number;
+  /** Connections this process keeps to the host at most (shaping's max_connections). */
+  maxConnections?: number;
+  timeouts?: SessionTimeouts;
 }
 
 export interface SessionTimeouts {
@@ -48,6 +56,7 @@ export class SmtpSession {
   readonly tlsActive: boolean;
   messagesSent = 0;
   private closed = false;
+  private ended = false;
   private readonly conn: SMTPConnection;
 
   private constructor(target: SessionTarget, conn: SMTPConnection) {
@@ -56,6 +65,7 @@ export class SmtpSession {
     this.tlsActive = Boolean((conn as unknown as { secure?: boolean }).secure);
     conn.on('end', () => {
       this.closed = true;
+      this.ended = true;
     });
     conn.on('error', () => {
       this.closed = true;
@@ -172,14 +182,26 @@ export class SmtpSession {
     });
   }
 
-  close(): void {
-    if (this.closed) return;
+  /** QUIT, resolving once the connection is gone (at most CLOSE_WAIT_MS, then it is cut). */
+  close(): Promise<void> {
+    if (this.ended) return Promise.resolve();
     this.closed = true;
-    try {
-      this.conn.quit();
-    } catch {
-      this.conn.close();
-    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.conn.close();
+        done();
+      }, CLOSE_WAIT_MS);
+      this.conn.once('end', done);
+      try {
+        this.conn.quit();
+      } catch {
+        this.conn.close();
+      }
+    });
   }
 }
 
