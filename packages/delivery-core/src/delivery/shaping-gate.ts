@@ -18,6 +18,8 @@ import type { SiteState } from './site-state.js';
 
 /** A booked slot this close ahead counts as due (BullMQ promotes delayed jobs with some jitter). */
 const SLOT_TOLERANCE_MS = 5;
+/** Destinations whose limits are kept computed (oldest dropped first). */
+const LIMITS_CACHE_MAX_ENTRIES = 10_000;
 
 export interface ShapingGateOptions {
   shaping: Shaping;
@@ -37,6 +39,9 @@ export interface SiteLimits {
 }
 
 export class ShapingGate implements DeliveryGate {
+  /** Limits per (domain, MX set or route): the shaping file is fixed for the process's life. */
+  private readonly cache = new Map<string, SiteLimits>();
+
   constructor(private readonly options: ShapingGateOptions) {}
 
   /** The site and effective limits for one destination. */
@@ -45,15 +50,18 @@ export class ShapingGate implements DeliveryGate {
     hostnames: readonly string[],
     route?: { host: string; port: number },
   ): SiteLimits {
+    const cacheKey = `${domain}|${route ? `${route.host}:${route.port}` : hostnames.join(',')}`;
+    const cached = this.cache.get(cacheKey);
+    if (cached) return cached;
     const { site, provider } = route
       ? { site: siteForRoute(route), provider: undefined }
       : siteForMxHosts(hostnames, this.options.rules);
     const target = { domain, site, ...(provider ? { provider } : {}) };
-    return {
-      site,
-      provider,
-      limits: effectiveLimits(this.options.shaping, target, this.options.base).limits,
-    };
+    const limits = effectiveLimits(this.options.shaping, target, this.options.base).limits;
+    const result: SiteLimits = { site, provider, limits };
+    if (this.cache.size >= LIMITS_CACHE_MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(cacheKey, result);
+    return result;
   }
 
   admit: DeliveryGate['admit'] = async ({ domain, hosts, route, data }) => {
