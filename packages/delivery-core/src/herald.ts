@@ -75,6 +75,8 @@ export interface Herald {
   readonly resolver: Resolver;
   /** Site suspensions and rate cuts shared by every relay (automation rules, `herald site`). */
   readonly siteState: SiteState;
+  /** The shaping file in force (shaping.file over the shipped provider defaults). */
+  readonly shaping: Shaping;
   /** The command connection (non-blocking; fails fast while Redis is down). */
   readonly redis: Redis;
   send(input: SendInput): Promise<SendResult>;
@@ -182,6 +184,7 @@ export async function createHerald(
     spool,
     resolver,
     siteState,
+    shaping,
     redis,
     enqueuePrepared,
     async send(message) {

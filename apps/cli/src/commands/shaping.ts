@@ -22,6 +22,7 @@ import { providerRules, siteForMxHosts } from '@herald/delivery-core/sites';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
+import { explainHelp, runExplain } from './shaping-explain.js';
 
 const JSON_INDENT = 2;
 const LABEL_WIDTH = 12;
@@ -48,7 +49,9 @@ suffixes, sites, domains, sources, pools and the number of automation rules.
   --json                   print the result as JSON
 
 Exits 0 when the file is valid; 1 with one line per problem, each naming the key path
-(e.g. "shaping.yaml: domains[\\"slow.test\\"].max_conections: unknown key ...").`;
+(e.g. "shaping.yaml: domains[\\"slow.test\\"].max_conections: unknown key ...").
+
+${explainHelp}`;
 
 const OPTIONS = {
   domain: { type: 'string' },
@@ -141,6 +144,7 @@ function mxHosts(text: string): string[] {
 }
 
 async function run(args: string[], io: CliIo): Promise<number> {
+  if (args[0] === 'explain') return runExplain(args.slice(1), io);
   const { values, positionals } = parseCommandArgs('shaping', args, OPTIONS, true);
   const [sub, file, ...extra] = positionals;
   if (sub !== 'check') {
@@ -197,7 +201,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
 export const shapingCommand: Command = {
   name: 'shaping',
-  synopsis: 'check FILE [--domain D] [--mx HOSTS] [--json]',
+  synopsis: 'check FILE [--domain D] [--mx HOSTS] | explain DOMAIN',
   summary: 'validate a traffic-shaping file and show the effective limits of a path',
   help,
   run,

@@ -1,0 +1,120 @@
+/**
+ * `herald shaping explain DOMAIN [--config FILE] [--dns HOST:PORT] [--ip ADDR]`: where mail for
+ * DOMAIN goes and under which limits, as a relay with that config would decide now — the static
+ * route or the MX hosts (resolved over DNS), the site they roll up to and why, every effective
+ * limit with the layer that set it, and the live state in Redis (suspension, rate cut).
+ */
+import {
+  ConfigError,
+  createHerald,
+  defaultConfig,
+  type HeraldConfig,
+  loadConfigFile,
+  parseConfig,
+} from '@herald/delivery-core';
+import { matchRoute, parseHostPort, type Route } from '@herald/delivery-core/config';
+import {
+  baseLimitsFromConfig,
+  describeEffectiveLimits,
+  effectiveLimits,
+} from '@herald/delivery-core/shaping';
+import { providerRules, siteForMxHosts, siteForRoute } from '@herald/delivery-core/sites';
+import { parseCommandArgs, usageError } from '../args.js';
+import { EXIT_FAILURE, EXIT_OK } from '../command.js';
+import type { CliIo } from '../io.js';
+
+const ROUTE_PORT = 25;
+
+export const explainHelp = `Usage: herald shaping explain DOMAIN [--config FILE] [--dns HOST:PORT] [--ip ADDR]
+
+Show where mail for DOMAIN goes and under which limits: its static route or MX hosts
+(resolved now), the site they roll up to and why, each effective limit with the layer
+that set it, and the site's live state in Redis (suspension, rate cut).
+
+  --config FILE     the relay's config (shaping.file, dns, routes, redis); default:
+                    built-in defaults with REDIS_URL
+  --dns HOST:PORT   resolve with this DNS server instead of the config's
+  --ip ADDR         the source IP, for its source layer`;
+
+export async function runExplain(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    'shaping explain',
+    args,
+    { config: { type: 'string', short: 'c' }, dns: { type: 'string' }, ip: { type: 'string' } },
+    true,
+  );
+  const [domain, ...extra] = positionals;
+  if (!domain) throw usageError('shaping explain', 'missing DOMAIN');
+  if (extra.length > 0) throw usageError('shaping explain', `unexpected argument "${extra[0]}"`);
+  let config: HeraldConfig;
+  try {
+    const loaded = values.config
+      ? loadConfigFile(values.config, { env: io.env })
+      : defaultConfig(io.env.REDIS_URL ? { redis: { url: io.env.REDIS_URL } } : {});
+    config = parseConfig({
+      ...loaded,
+      events: { ...loaded.events, log_level: 'silent' },
+      ...(values.dns ? { dns: { ...loaded.dns, servers: [values.dns] } } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.stderr.write(`${err.message}\n`);
+    return EXIT_FAILURE;
+  }
+  const herald = await createHerald(config);
+  try {
+    const lines: string[] = [`domain:   ${domain}`];
+    const route = matchRoute(config.routes as readonly Route[], domain);
+    let site: string;
+    let provider: string | undefined;
+    if (route) {
+      site = siteForRoute(parseHostPort(route.via, ROUTE_PORT));
+      lines.push(`route:    ${route.match} → ${route.via} (static route; no MX lookup)`);
+    } else {
+      let hosts: string[];
+      try {
+        const mx = await herald.resolver.resolveMx(domain);
+        hosts = mx.map((h) => `${h.exchange} pref ${h.preference} (${h.addresses.join(', ')})`);
+        const picked = siteForMxHosts(
+          mx.map((h) => h.exchange),
+          providerRules(herald.shaping),
+        );
+        site = picked.site;
+        provider = picked.provider;
+      } catch (err) {
+        io.stderr.write(`herald: ${domain}: ${(err as Error).message}\n`);
+        return EXIT_FAILURE;
+      }
+      lines.push(`mx:       ${hosts.join('\n          ')}`);
+    }
+    lines.push(
+      `site:     ${site}${provider ? ` (every MX host matches provider ${provider}'s mx_suffixes)` : ''}`,
+    );
+    const result = effectiveLimits(
+      herald.shaping,
+      { domain, site, ...(provider ? { provider } : {}), ...(values.ip ? { sourceIp: values.ip } : {}) },
+      baseLimitsFromConfig(config),
+    );
+    lines.push(
+      `layers:   ${['built-in (herald.yaml delivery/retry)', ...result.layers].join(' < ')}`,
+      'limits:',
+    );
+    for (const line of describeEffectiveLimits(result)) lines.push(`  ${line}`);
+    const condition = await herald.siteState.condition(site);
+    const now = Date.now();
+    const live: string[] = [];
+    if (condition.suspendedUntil) {
+      live.push(`suspended, ${Math.ceil((condition.suspendedUntil - now) / 1000)} s left`);
+    }
+    if (condition.slow) {
+      live.push(
+        `slowed to ${condition.slow.rate.count}/${condition.slow.rate.periodMs}ms, ${Math.ceil((condition.slow.until - now) / 1000)} s left`,
+      );
+    }
+    lines.push(`live:     ${live.length > 0 ? live.join('; ') : 'no suspension or rate cut'}`);
+    io.stdout.write(`${lines.join('\n')}\n`);
+    return EXIT_OK;
+  } finally {
+    await herald.close();
+  }
+}
