@@ -13,30 +13,22 @@ import {
   type HeraldConfigInput,
   matchRoute,
   parseConfig,
-  parseHostPort,
   type Route,
 } from './config/index.js';
-import { DeliveryWorker, ShapingGate, SiteState, type StaticRoute } from './delivery/index.js';
+import { DeliveryWorker, ShapingGate, SiteState } from './delivery/index.js';
 import { createResolver, type Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import { type AcceptedEvent, RedisEventSink } from './events/index.js';
+import { connectOrFail, loadShaping, toStaticRoute } from './herald-parts.js';
 import { composeMessage, type MessageFields, prepareMessage } from './message/index.js';
 import { HeraldMetrics } from './metrics/index.js';
 import { groupByDomain, newMessageId, Spool } from './queue/index.js';
-import {
-  baseLimitsFromConfig,
-  loadProviderDefaults,
-  loadShapingFile,
-  parseShaping,
-  type Shaping,
-} from './shaping/index.js';
+import { baseLimitsFromConfig, type Shaping } from './shaping/index.js';
 import { providerRules } from './sites/index.js';
 import { SmtpPool } from './smtp/index.js';
 import { RateLimiter } from './throttle/index.js';
 import { settlesWithin } from './util/settle.js';
 
-/** How long createHerald waits for Redis before failing. */
-const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 /** Bound on each shutdown step that talks to Redis. */
 const CLOSE_STEP_TIMEOUT_MS = 2_000;
 /** A PING slower than this counts as Redis unreachable (readiness, shutdown). */
@@ -290,40 +282,4 @@ export async function createHerald(
     },
   };
   return herald;
-}
-
-/** Default port of a route's `via` when it names none. */
-const ROUTE_PORT = 25;
-
-function toStaticRoute(route: Route | undefined): StaticRoute | undefined {
-  if (!route) return undefined;
-  return { match: route.match, via: parseHostPort(route.via, ROUTE_PORT), tls: route.tls, auth: route.auth };
-}
-
-async function connectOrFail(redis: Redis, url: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      redis.connect(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timed out')), REDIS_CONNECT_TIMEOUT_MS);
-      }),
-    ]);
-  } catch (err) {
-    redis.disconnect();
-    throw new HeraldError(
-      'HERALD_REDIS_UNAVAILABLE',
-      `cannot connect to Redis at ${url}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The shaping file of `shaping.file` (over the shipped provider defaults unless turned off). */
-function loadShaping(config: HeraldConfig): Shaping {
-  const { file, provider_defaults: providerDefaults } = config.shaping;
-  if (file) return loadShapingFile(file, { providerDefaults });
-  return providerDefaults ? loadProviderDefaults() : parseShaping({});
 }
