@@ -132,20 +132,7 @@ export function toConfigIssues(error: z.core.$ZodError, root: z.core.$ZodType): 
   const issues: ConfigIssue[] = [];
   for (const issue of error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      const known = knownKeysAt(root, issue.path);
-      const owner = issue.path.length === 0 ? 'the top level' : formatPath(issue.path);
-      for (const key of issue.keys) {
-        const suggestion = suggestKey(key, known);
-        const hint = suggestion
-          ? `; did you mean ${suggestion}?`
-          : known.length
-            ? `; known keys: ${known.join(', ')}`
-            : '';
-        issues.push({
-          path: formatPath([...issue.path, key]),
-          message: `unknown key (not a known key of ${owner})${hint}`,
-        });
-      }
+      issues.push(...unknownKeyIssues(issue.path, issue.keys, knownKeysAt(root, issue.path)));
       continue;
     }
     const input: unknown = issue.input;
@@ -159,4 +146,22 @@ export function toConfigIssues(error: z.core.$ZodError, root: z.core.$ZodType): 
     });
   }
   return issues;
+}
+
+/** One issue per unknown key at `path`, suggesting the closest known key or listing them. */
+export function unknownKeyIssues(
+  path: readonly PropertyKey[],
+  keys: readonly string[],
+  known: readonly string[],
+): ConfigIssue[] {
+  const owner = path.length === 0 ? 'the top level' : formatPath(path);
+  return keys.map((key) => {
+    const suggestion = suggestKey(key, known);
+    const hint = suggestion
+      ? `; did you mean ${suggestion}?`
+      : known.length
+        ? `; known keys: ${known.join(', ')}`
+        : '';
+    return { path: formatPath([...path, key]), message: `unknown key (not a known key of ${owner})${hint}` };
+  });
 }

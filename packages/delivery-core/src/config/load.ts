@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
 import { ConfigError, toConfigIssues } from './config-error.js';
+import { deepFreeze, isPlainObject, withoutNulls } from './document.js';
 import { type HeraldConfig, heraldConfigSchema } from './schema.js';
 
 export type Env = Record<string, string | undefined>;
@@ -20,30 +21,6 @@ export interface ParseConfigOptions {
 
 export const REDIS_URL_ENV = 'REDIS_URL';
 const CONFIG_EXTENSIONS = ['.yaml', '.yml', '.json'];
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * Copies the input, dropping keys whose value is null so that a YAML section left empty
- * (`smtp:` with everything commented out) means "use the defaults".
- */
-function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNulls);
-  if (!isPlainObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) if (item !== null) out[key] = withoutNulls(item);
-  return out;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
-}
 
 /** Validates `input`, applies REDIS_URL from opts.env, fills defaults and deep-freezes the result. */
 export function parseConfig(input: unknown, opts: ParseConfigOptions = {}): HeraldConfig {

@@ -10,13 +10,8 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import type { z } from 'zod';
-import {
-  ConfigError,
-  type ConfigIssue,
-  formatPath,
-  suggestKey,
-  toConfigIssues,
-} from '../config/config-error.js';
+import { ConfigError, type ConfigIssue, toConfigIssues, unknownKeyIssues } from '../config/config-error.js';
+import { deepFreeze, withoutNulls } from '../config/document.js';
 import { completeShaping, type Shaping, shapingSchema } from './schema.js';
 
 /** The provider defaults shipped with the package (package folder, not src/ or dist/). */
@@ -28,27 +23,6 @@ const MAX_YAML_ALIASES = 100;
 export interface LoadShapingOptions {
   /** Merge the shipped provider defaults under the file (default true). */
   providerDefaults?: boolean;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Drops null values so that a section left empty (`domains:`) means "nothing here". */
-function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNulls);
-  if (!isPlainObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) if (item !== null) out[key] = withoutNulls(item);
-  return out;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
 }
 
 interface DefLike {
@@ -96,20 +70,7 @@ function shapingIssues(error: z.core.$ZodError): ConfigIssue[] {
       issues.push(...toConfigIssues({ issues: [issue] } as z.core.$ZodError, shapingSchema));
       continue;
     }
-    const known = knownKeysAt(issue.path);
-    const owner = issue.path.length === 0 ? 'the top level' : formatPath(issue.path);
-    for (const key of issue.keys) {
-      const suggestion = suggestKey(key, known);
-      const hint = suggestion
-        ? `; did you mean ${suggestion}?`
-        : known.length
-          ? `; known keys: ${known.join(', ')}`
-          : '';
-      issues.push({
-        path: formatPath([...issue.path, key]),
-        message: `unknown key (not a known key of ${owner})${hint}`,
-      });
-    }
+    issues.push(...unknownKeyIssues(issue.path, issue.keys, knownKeysAt(issue.path)));
   }
   return issues;
 }
