@@ -4,13 +4,11 @@
  * itself), then delivery resumes — and waiting for the lift spends no delivery attempt.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { SiteEvent } from '@herald/delivery-core';
 import { deferrer } from './lib/cleanup.js';
 import { sampleMessage } from './lib/message.js';
+import { writeShapingFile } from './lib/shaping-file.js';
 import { mxZone, startStack } from './lib/stack.js';
 
 const SUSPEND_MS = 2_000;
@@ -20,11 +18,8 @@ describe('automation rules', () => {
     timeout: 60_000,
   }, async (t) => {
     const defer = deferrer(t);
-    const dir = await mkdtemp(join(tmpdir(), 'herald-automation-'));
-    defer(() => rm(dir, { recursive: true, force: true }));
-    const shapingFile = join(dir, 'shaping.yaml');
-    await writeFile(
-      shapingFile,
+    const shapingFile = await writeShapingFile(
+      defer,
       `automation:\n  - { match: { enhanced: "4.7.28" }, action: { suspend: "${SUSPEND_MS / 1000}s" } }\n`,
     );
     let throttleReplies = 1;

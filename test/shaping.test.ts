@@ -4,13 +4,11 @@
  * delivery attempt.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { HeraldEvent } from '@herald/delivery-core';
 import { deferrer } from './lib/cleanup.js';
 import { sampleMessage } from './lib/message.js';
+import { writeShapingFile } from './lib/shaping-file.js';
 import { mxZone, startStack } from './lib/stack.js';
 
 const RATE_PER_S = 10;
@@ -25,11 +23,8 @@ describe('site message rate', () => {
     timeout: 90_000,
   }, async (t) => {
     const defer = deferrer(t);
-    const dir = await mkdtemp(join(tmpdir(), 'herald-shaping-'));
-    defer(() => rm(dir, { recursive: true, force: true }));
-    const shapingFile = join(dir, 'shaping.yaml');
-    await writeFile(
-      shapingFile,
+    const shapingFile = await writeShapingFile(
+      defer,
       [
         'defaults: { max_connections: 20, max_messages_per_connection: 100 }',
         'domains:',
@@ -92,14 +87,11 @@ describe('site connection limits', () => {
     timeout: 60_000,
   }, async (t) => {
     const defer = deferrer(t);
-    const dir = await mkdtemp(join(tmpdir(), 'herald-shaping-'));
-    defer(() => rm(dir, { recursive: true, force: true }));
-    const shapingFile = join(dir, 'shaping.yaml');
     const perConnectionLimit = 10;
     // One connection at a time packs every connection full; with more, the last ones share the tail.
     const maxConnections = 1;
-    await writeFile(
-      shapingFile,
+    const shapingFile = await writeShapingFile(
+      defer,
       `domains:\n  "reuse.test": { max_connections: ${maxConnections}, max_messages_per_connection: ${perConnectionLimit} }\n`,
     );
     const stack = await startStack({
