@@ -33,7 +33,13 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
+/** How long a site's condition read from Redis is reused in this process. */
+const CONDITION_CACHE_MS = 250;
+const CONDITION_CACHE_MAX_SITES = 10_000;
+
 export class SiteState {
+  private readonly cache = new Map<string, { at: number; value: SiteCondition }>();
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -47,10 +53,16 @@ export class SiteState {
     return `${this.prefix}:site:${site}:${what}`;
   }
 
-  /** The site's suspension and rate cut in force now (one round trip). */
+  /**
+   * The site's suspension and rate cut in force now: one round trip, then remembered for
+   * CONDITION_CACHE_MS so a busy site costs one read per interval, not one per message (another
+   * relay's suspension takes effect here within that interval).
+   */
   async condition(site: string): Promise<SiteCondition> {
-    const [suspended, slow] = await this.redis.mget(this.key(site, 'suspended'), this.key(site, 'slow'));
     const now = this.now();
+    const cached = this.cache.get(site);
+    if (cached && now - cached.at < CONDITION_CACHE_MS) return cached.value;
+    const [suspended, slow] = await this.redis.mget(this.key(site, 'suspended'), this.key(site, 'slow'));
     const result: SiteCondition = {};
     const until = Number(suspended);
     if (suspended && until > now) result.suspendedUntil = until;
@@ -59,10 +71,13 @@ export class SiteState {
       if (count && periodMs && slowUntil && slowUntil > now)
         result.slow = { rate: { count, periodMs }, until: slowUntil };
     }
+    if (this.cache.size >= CONDITION_CACHE_MAX_SITES) this.cache.clear();
+    this.cache.set(site, { at: now, value: result });
     return result;
   }
 
   async suspend(site: string, forMs: number, reason: string): Promise<number> {
+    this.cache.delete(site);
     const until = this.now() + forMs;
     await this.redis.set(this.key(site, 'suspended'), String(until), 'PX', forMs);
     this.events.emit({ type: 'site_suspended', time: this.now(), site, until, reason });
@@ -70,6 +85,7 @@ export class SiteState {
   }
 
   async slow(site: string, rate: Rate, forMs: number, reason: string): Promise<number> {
+    this.cache.delete(site);
     const until = this.now() + forMs;
     await this.redis.set(this.key(site, 'slow'), `${rate.count}/${rate.periodMs}/${until}`, 'PX', forMs);
     this.events.emit({ type: 'site_slowed', time: this.now(), site, until, rate: formatRate(rate), reason });
@@ -78,6 +94,7 @@ export class SiteState {
 
   /** Lifts a suspension and a rate cut now. True when there was one. */
   async resume(site: string, reason: string): Promise<boolean> {
+    this.cache.delete(site);
     const removed = await this.redis.del(this.key(site, 'suspended'), this.key(site, 'slow'));
     if (removed > 0) this.events.emit({ type: 'site_resumed', time: this.now(), site, reason });
     return removed > 0;
