@@ -11,6 +11,7 @@ import { CliExit, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './comm
 import { benchCommand } from './commands/bench.js';
 import { configCommand } from './commands/config.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
+import { queueCommand } from './commands/queue.js';
 import { relayCommand } from './commands/relay.js';
 import { sendCommand } from './commands/send.js';
 import { shapingCommand } from './commands/shaping.js';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   configCommand,
   shapingCommand,
   siteCommand,
+  queueCommand,
   hashPasswordCommand,
   sendCommand,
   benchCommand,

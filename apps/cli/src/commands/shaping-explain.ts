@@ -4,14 +4,7 @@
  * route or the MX hosts (resolved over DNS), the site they roll up to and why, every effective
  * limit with the layer that set it, and the live state in Redis (suspension, rate cut).
  */
-import {
-  ConfigError,
-  createHerald,
-  defaultConfig,
-  type HeraldConfig,
-  loadConfigFile,
-  parseConfig,
-} from '@herald/delivery-core';
+import { createHerald } from '@herald/delivery-core';
 import { matchRoute, parseHostPort, type Route } from '@herald/delivery-core/config';
 import {
   baseLimitsFromConfig,
@@ -22,6 +15,7 @@ import { providerRules, siteForMxHosts, siteForRoute } from '@herald/delivery-co
 import { parseCommandArgs, usageError } from '../args.js';
 import { EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
+import { loadRelayConfig } from '../relay-config.js';
 
 const ROUTE_PORT = 25;
 
@@ -46,21 +40,8 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
   const [domain, ...extra] = positionals;
   if (!domain) throw usageError('shaping explain', 'missing DOMAIN');
   if (extra.length > 0) throw usageError('shaping explain', `unexpected argument "${extra[0]}"`);
-  let config: HeraldConfig;
-  try {
-    const loaded = values.config
-      ? loadConfigFile(values.config, { env: io.env })
-      : defaultConfig(io.env.REDIS_URL ? { redis: { url: io.env.REDIS_URL } } : {});
-    config = parseConfig({
-      ...loaded,
-      events: { ...loaded.events, log_level: 'silent' },
-      ...(values.dns ? { dns: { ...loaded.dns, servers: [values.dns] } } : {}),
-    });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    io.stderr.write(`${err.message}\n`);
-    return EXIT_FAILURE;
-  }
+  const config = loadRelayConfig(values.config, io, { dnsServer: values.dns });
+  if (!config) return EXIT_FAILURE;
   const herald = await createHerald(config);
   try {
     const lines: string[] = [`domain:   ${domain}`];

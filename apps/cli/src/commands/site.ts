@@ -5,17 +5,11 @@
  * rate cut early. Sites are named as `herald shaping check` shows them: provider:gmail,
  * mx:mx1.example.net,mx2.example.net, route:host:port. Each change is a site event in the stream.
  */
-import {
-  ConfigError,
-  createHerald,
-  defaultConfig,
-  type HeraldConfig,
-  loadConfigFile,
-  parseDuration,
-} from '@herald/delivery-core';
+import { createHerald, parseDuration } from '@herald/delivery-core';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
+import { loadRelayConfig } from '../relay-config.js';
 
 const DEFAULT_SUSPEND = '1h';
 
@@ -53,17 +47,9 @@ async function run(args: string[], io: CliIo): Promise<number> {
       throw usageError('site suspend', `--for: expected a duration like 30m or 2h, got "${values.for}"`);
     }
   }
-  let config: HeraldConfig;
-  try {
-    config = values.config
-      ? loadConfigFile(values.config, { env: io.env })
-      : defaultConfig(io.env.REDIS_URL ? { redis: { url: io.env.REDIS_URL } } : {});
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    io.stderr.write(`${err.message}\n`);
-    return EXIT_FAILURE;
-  }
-  const herald = await createHerald({ ...config, events: { ...config.events, log_level: 'silent' } });
+  const config = loadRelayConfig(values.config, io);
+  if (!config) return EXIT_FAILURE;
+  const herald = await createHerald(config);
   try {
     if (action === 'suspend') {
       const until = await herald.siteState.suspend(site, forMs, 'operator');

@@ -70,6 +70,7 @@ export class ShapingGate implements DeliveryGate {
       hosts.map((h) => h.hostname),
       route?.via,
     );
+    data.site = site;
     const condition = this.options.siteState ? await this.options.siteState.condition(site) : {};
     if (condition.suspendedUntil !== undefined) {
       return { admitted: false, until: condition.suspendedUntil, reason: `site ${site} suspended` };

@@ -7,4 +7,6 @@ export { domainOf, groupByDomain, newMessageId } from './ids.js';
 export type { QueueKeys } from './keys.js';
 export { DELIVERY_QUEUE, queueKeys } from './keys.js';
 export { Spool } from './spool.js';
+export type { QueueStats, SiteQueueStats } from './stats.js';
+export { queueStats } from './stats.js';
 export type { DeliveryJobData, EnqueueResult, JobRecipient, RecipientState, SpoolMessage } from './types.js';

@@ -26,6 +26,8 @@ export interface DeliveryJobData {
    * due. Coming back at that time it is sent without booking again.
    */
   rateSlot?: { key: string; at: number };
+  /** The site this job's destination rolled up to at its last admission (for queue stats). */
+  site?: string;
 }
 
 export interface SpoolMessage {

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createHerald, type Herald } from '@herald/delivery-core';
+import { type RedisHandle, startRedis } from '@herald/test-harness';
+import { main } from '../src/main.js';
+import { captureIo } from './capture.js';
+
+describe('herald queue stats', () => {
+  let redis: RedisHandle;
+  let herald: Herald;
+  before(async () => {
+    redis = await startRedis();
+    herald = await createHerald({ redis: { url: redis.url }, events: { log_level: 'silent' } });
+  });
+  after(async () => {
+    await herald.close();
+    await redis.stop();
+  });
+
+  it('counts ready and scheduled jobs per site with exact totals', async () => {
+    // No workers run: the two jobs of this message stay ready, grouped by domain.
+    await herald.send({ from: 'a@origin.test', to: ['x@one.test', 'y@two.test'], subject: 's', text: 't' });
+    const data = {
+      messageId: 'm-scheduled',
+      tenant: 't',
+      from: '',
+      domain: 'hosted.test',
+      recipients: [{ address: 'z@hosted.test', state: 'pending' as const }],
+      attempts: 1,
+      acceptedAt: Date.now() - 90_000,
+      size: 10,
+      site: 'provider:gmail',
+    };
+    await herald.spool.queue.add('hosted.test', data, { delay: 3_600_000 });
+
+    const json = captureIo({ env: { REDIS_URL: redis.url } });
+    assert.equal(await main(['queue', 'stats', '--json'], json.io), 0, json.stderr());
+    const stats = JSON.parse(json.stdout());
+    assert.deepEqual(stats.totals, { ready: 2, scheduled: 1, inFlight: 0 });
+    const bySite = Object.fromEntries(stats.sites.map((s: { site: string }) => [s.site, s]));
+    assert.equal(bySite['domain:one.test'].ready, 1);
+    assert.equal(bySite['domain:two.test'].ready, 1);
+    assert.equal(bySite['provider:gmail'].scheduled, 1);
+    assert.ok(bySite['provider:gmail'].oldestAgeMs >= 90_000);
+    assert.equal(stats.truncated, false);
+
+    const table = captureIo({ env: { REDIS_URL: redis.url } });
+    assert.equal(await main(['queue', 'stats'], table.io), 0);
+    assert.match(table.stdout(), /^site +ready +scheduled +in flight +oldest$/m);
+    assert.match(table.stdout(), /^provider:gmail +0 +1 +0 +\d+m?s?$/m);
+    assert.match(table.stdout(), /^total +2 +1 +0$/m);
+
+    const capped = captureIo({ env: { REDIS_URL: redis.url } });
+    assert.equal(await main(['queue', 'stats', '--max-jobs', '1'], capped.io), 0);
+    assert.match(capped.stdout(), /per-site split from the first 1 jobs; totals are exact/);
+  });
+});
