@@ -15,7 +15,13 @@ import {
   parseConfig,
   type Route,
 } from './config/index.js';
-import { DeliveryWorker, ShapingGate, SiteState } from './delivery/index.js';
+import {
+  DeliveryWorker,
+  ParkedJobs,
+  ShapingGate,
+  SiteConnectionLeases,
+  SiteState,
+} from './delivery/index.js';
 import { createResolver, type Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import { type AcceptedEvent, RedisEventSink } from './events/index.js';
@@ -26,7 +32,7 @@ import { groupByDomain, newMessageId, Spool } from './queue/index.js';
 import { baseLimitsFromConfig, type Shaping } from './shaping/index.js';
 import { providerRules } from './sites/index.js';
 import { SmtpPool } from './smtp/index.js';
-import { RateLimiter } from './throttle/index.js';
+import { LeasedSemaphore, RateLimiter } from './throttle/index.js';
 import { settlesWithin } from './util/settle.js';
 
 /** Bound on each shutdown step that talks to Redis. */
@@ -125,7 +131,10 @@ export async function createHerald(
     cacheMaxEntries: config.dns.cache_size,
   });
   const d = config.delivery;
+  const parked = new ParkedJobs(redis, config.redis.prefix, spool.queue, logger);
+  const semaphore = new LeasedSemaphore(redis, { keyPrefix: config.redis.prefix });
   const pool = new SmtpPool({
+    leases: new SiteConnectionLeases(semaphore, parked, logger),
     ehloName: d.ehlo_hostname || osHostname(),
     timeouts: {
       connectMs: d.connect_timeout,
@@ -227,6 +236,7 @@ export async function createHerald(
         lockDurationMs: d.lock_duration,
         stalledIntervalMs: d.stalled_interval,
         logger,
+        parked,
         deps: {
           spool,
           resolver,

@@ -4,6 +4,7 @@
  * outcome and schedules retries or expiry.
  */
 
+export { PARK_SAFETY_MS, ParkedJobs, SiteConnectionLeases } from './connection-leases.js';
 export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';
 export type { DeliveryDeps, DeliveryGate, DeliveryOutcome } from './process.js';

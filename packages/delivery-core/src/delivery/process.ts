@@ -39,13 +39,23 @@ export type DeliveryOutcome =
   | { kind: 'done'; data: DeliveryJobData }
   | { kind: 'retry'; at: number; data: DeliveryJobData }
   /** Not admitted by the gate (shaping): reschedule at `at`; no attempt was spent. */
-  | { kind: 'throttled'; at: number; data: DeliveryJobData; reason: string };
+  | {
+      kind: 'throttled';
+      at: number;
+      data: DeliveryJobData;
+      reason: string;
+      /** Waiting for a connection slot of this site: a released slot may wake the job earlier. */
+      parkOn?: string;
+    };
 
 /** Per-destination settings for one attempt (from shaping); unset fields use the relay's own. */
 export interface AttemptLimits {
   maxMessagesPerConnection?: number;
   /** Connections this process may hold to one host of the destination. */
   maxConnections?: number;
+  /** The destination's site and its connection limit across every relay. */
+  site?: string;
+  siteMaxConnections?: number;
   timeouts?: SessionTimeouts;
   /** For MX deliveries; a static route's own TLS setting wins. */
   tls?: TlsMode;
@@ -149,9 +159,19 @@ async function attempt(
       ? { maxMessagesPerConnection: limits.maxMessagesPerConnection }
       : {}),
     ...(limits?.maxConnections ? { maxConnections: limits.maxConnections } : {}),
+    ...(limits?.site ? { site: limits.site } : {}),
+    ...(limits?.siteMaxConnections ? { siteMaxConnections: limits.siteMaxConnections } : {}),
     ...(limits?.timeouts ? { timeouts: limits.timeouts } : {}),
     ...(route?.auth ? { auth: route.auth } : {}),
   });
+  if (report.throttled) {
+    // No connection under the site's limit: not an attempt; wait for a slot.
+    data.attempts -= 1;
+    const reason = report.throttled.reply.text;
+    const outcome: DeliveryOutcome = { kind: 'throttled', at: report.throttled.until, data, reason };
+    if (limits?.site) outcome.parkOn = limits.site;
+    return { outcome, replies: [] };
+  }
   deps.events.emit({
     type: 'attempt',
     time: deps.now(),

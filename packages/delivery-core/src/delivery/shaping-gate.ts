@@ -92,7 +92,7 @@ export class ShapingGate implements DeliveryGate {
       }
       delete data.rateSlot;
     }
-    return { admitted: true, release: () => {}, limits: attemptLimits(limits) };
+    return { admitted: true, release: () => {}, limits: attemptLimits(site, limits) };
   };
 
   observe: NonNullable<DeliveryGate['observe']> = async ({ domain, hosts, route }, replies) => {
@@ -114,10 +114,12 @@ function slower(a: Rate | undefined, b: Rate | undefined): Rate | undefined {
 }
 
 /** The per-attempt part of the effective limits (connections per session, timeouts, TLS). */
-function attemptLimits(limits: EffectiveLimits): AttemptLimits {
+function attemptLimits(site: string, limits: EffectiveLimits): AttemptLimits {
   return {
     maxMessagesPerConnection: limits.max_messages_per_connection,
     maxConnections: limits.max_connections,
+    site,
+    siteMaxConnections: limits.max_connections,
     timeouts: {
       connectMs: limits.connect_timeout,
       greetingMs: limits.greeting_timeout,

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
 import { settlesWithin } from '../util/settle.js';
+import { PARK_SAFETY_MS, type ParkedJobs } from './connection-leases.js';
 import { type DeliveryDeps, processDelivery } from './process.js';
 
 /** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
@@ -29,6 +30,8 @@ export interface DeliveryWorkerOptions {
   stalledIntervalMs: number;
   logger: Logger;
   deps: DeliveryDeps;
+  /** Jobs waiting for a site's connection slot, woken when one is released. */
+  parked?: ParkedJobs;
 }
 
 export class DeliveryWorker {
@@ -70,8 +73,12 @@ export class DeliveryWorker {
       }
       if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
         // A throttled job keeps its attempt count: only data of a real attempt changes it.
+        const parkOn = outcome.kind === 'throttled' ? outcome.parkOn : undefined;
+        const at =
+          parkOn && this.options.parked ? Math.min(outcome.at, deps.now() + PARK_SAFETY_MS) : outcome.at;
         await job.updateData(outcome.data);
-        await job.moveToDelayed(outcome.at, token);
+        await job.moveToDelayed(at, token);
+        if (parkOn) await this.options.parked?.park(parkOn, jobId);
         throw new DelayedError();
       }
       await deps.spool.finishJob(job.data.messageId, jobId);

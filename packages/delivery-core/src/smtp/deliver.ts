@@ -4,7 +4,7 @@
  * the next address and then the next MX within the same attempt (RFC 5321 §5.1); once a
  * transaction starts, its per-recipient replies are final for this attempt.
  */
-import type { DeliveryError, SmtpReply } from '../errors/index.js';
+import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
 import type { SmtpPool } from './pool.js';
 import type { RecipientOutcome, SessionTarget, SessionTimeouts, TlsMode } from './session.js';
 
@@ -26,6 +26,9 @@ export interface AttemptRequest {
   /** Per-destination limits (shaping) for the sessions this attempt opens or reuses. */
   maxMessagesPerConnection?: number;
   maxConnections?: number;
+  /** The destination's site and its connection limit across every relay (leases). */
+  site?: string;
+  siteMaxConnections?: number;
   timeouts?: SessionTimeouts;
 }
 
@@ -36,6 +39,8 @@ export interface AttemptReport {
   /** Connection-level failures met on the way, in order. */
   hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
   durationMs: number;
+  /** Set when no connection could be had under the site's limits: come back then (no attempt). */
+  throttled?: { until: number; reply: SmtpReply };
 }
 
 /** Stage at which a failure allows trying the next host. */
@@ -59,12 +64,15 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
           ? { maxMessagesPerConnection: request.maxMessagesPerConnection }
           : {}),
         ...(request.maxConnections ? { maxConnections: request.maxConnections } : {}),
+        ...(request.site ? { site: request.site } : {}),
+        ...(request.siteMaxConnections ? { siteMaxConnections: request.siteMaxConnections } : {}),
         ...(request.timeouts ? { timeouts: request.timeouts } : {}),
       };
       let session: Awaited<ReturnType<SmtpPool['acquire']>>;
       try {
         session = await pool.acquire(target);
       } catch (err) {
+        if (err instanceof ThrottledError) return throttledReport(err, hostErrors, started);
         lastError = err as DeliveryError;
         hostErrors.push({ hostname: host.hostname, address, reply: lastError.reply });
         continue;
@@ -76,6 +84,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         try {
           session = await pool.acquire(target, { fresh: true });
         } catch (err) {
+          if (err instanceof ThrottledError) return throttledReport(err, hostErrors, started);
           lastError = err as DeliveryError;
           hostErrors.push({ hostname: host.hostname, address, reply: lastError.reply });
           continue;
@@ -111,5 +120,19 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
     recipients: request.recipients.map((address) => ({ address, accepted: false, reply })),
     hostErrors,
     durationMs: Date.now() - started,
+  };
+}
+
+/** No connection could be had under the site's limits: nothing was attempted. */
+function throttledReport(
+  err: ThrottledError,
+  hostErrors: AttemptReport['hostErrors'],
+  started: number,
+): AttemptReport {
+  return {
+    recipients: [],
+    hostErrors,
+    durationMs: Date.now() - started,
+    throttled: { until: err.until, reply: err.reply },
   };
 }

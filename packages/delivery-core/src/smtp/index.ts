@@ -6,10 +6,11 @@
 
 export type { AttemptReport, AttemptRequest, CandidateHost } from './deliver.js';
 export { deliverAttempt } from './deliver.js';
-export type { PoolOptions } from './pool.js';
+export type { ConnectionLeases, PoolOptions } from './pool.js';
 export { SmtpPool } from './pool.js';
 export { errorFromSmtp, parseReply } from './reply.js';
 export type {
+  ConnectionLease,
   RecipientOutcome,
   SessionTarget,
   SessionTimeouts,

@@ -5,10 +5,20 @@
  * session closes after `idleTimeoutMs`. Shaping across relays (issue: traffic shaping) builds on
  * top of this; this pool only bounds one process.
  */
-import { LocalFaultError } from '../errors/index.js';
-import { type SessionTarget, type SessionTimeouts, SmtpSession } from './session.js';
+import { LocalFaultError, ThrottledError } from '../errors/index.js';
+import { type ConnectionLease, type SessionTarget, type SessionTimeouts, SmtpSession } from './session.js';
+
+/**
+ * Site-wide connection slots shared by every relay (Redis leases). `acquire` gives a lease or
+ * says when to come back; the pool holds one lease per open connection and releases it once the
+ * connection is gone.
+ */
+export interface ConnectionLeases {
+  acquire(site: string, limit: number): Promise<ConnectionLease | { retryAfterMs: number }>;
+}
 
 export interface PoolOptions {
+  leases?: ConnectionLeases;
   ehloName: string;
   timeouts: SessionTimeouts;
   maxConnectionsPerHost: number;
@@ -47,21 +57,26 @@ export class SmtpPool {
           return idle.session;
         }
         slot.open--;
+        idle.session.lease?.release();
         continue;
       }
       if (slot.open < (target.maxConnections ?? this.options.maxConnectionsPerHost)) break;
       await new Promise<void>((resolve) => slot.waiters.push(resolve));
     }
     slot.open++;
+    let lease: ConnectionLease | undefined;
     try {
+      lease = await this.siteLease(target);
       const session = await SmtpSession.open(
         target,
         this.options.ehloName,
         target.timeouts ?? this.options.timeouts,
       );
       this.stats.opened++;
+      session.lease = lease;
       return session;
     } catch (err) {
+      lease?.release();
       slot.open--;
       this.wakeOne(slot);
       throw err;
@@ -94,7 +109,7 @@ export class SmtpPool {
     for (const slot of this.hosts.values()) {
       for (const { session, timer } of slot.idle.splice(0)) {
         clearTimeout(timer);
-        void session.close();
+        void session.close().then(() => session.lease?.release());
         slot.open--;
       }
       for (const wake of slot.waiters.splice(0)) wake();
@@ -116,9 +131,23 @@ export class SmtpPool {
    */
   private closeCounted(slot: HostSlot, session: SmtpSession): void {
     void session.close().then(() => {
+      session.lease?.release();
       slot.open--;
       this.wakeOne(slot);
     });
+  }
+
+  /** A site-wide lease for a new connection, or ThrottledError saying when to come back. */
+  private async siteLease(target: SessionTarget): Promise<ConnectionLease | undefined> {
+    const { leases } = this.options;
+    if (!leases || !target.site || !target.siteMaxConnections) return undefined;
+    const lease = await leases.acquire(target.site, target.siteMaxConnections);
+    if ('release' in lease) return lease;
+    const text = `site ${target.site} is at its limit of ${target.siteMaxConnections} connections`;
+    throw new ThrottledError(
+      { code: 451, enhanced: '4.4.5', text, stage: 'connect' },
+      Date.now() + lease.retryAfterMs,
+    );
   }
 
   private wakeOne(slot: HostSlot): void {

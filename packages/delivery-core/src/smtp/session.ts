@@ -12,6 +12,11 @@ import { connectNoDelay } from './socket.js';
 
 export type TlsMode = 'opportunistic' | 'require' | 'none';
 
+/** A site-wide connection slot (see pool.ts ConnectionLeases). */
+export interface ConnectionLease {
+  release(): void;
+}
+
 /** How long `close` waits for the server to answer QUIT and close before cutting the connection. */
 const CLOSE_WAIT_MS = 2_000;
 
@@ -29,6 +34,9 @@ export interface SessionTarget {
   maxMessagesPerConnection?: number;
   /** Connections this process keeps to the host at most (shaping's max_connections). */
   maxConnections?: number;
+  /** The site the host belongs to and its connection limit across every relay (leases). */
+  site?: string;
+  siteMaxConnections?: number;
   timeouts?: SessionTimeouts;
 }
 
@@ -55,6 +63,8 @@ export class SmtpSession {
   readonly target: SessionTarget;
   readonly tlsActive: boolean;
   messagesSent = 0;
+  /** The site-wide connection lease this session holds, released when it is gone. */
+  lease?: ConnectionLease | undefined;
   private closed = false;
   private ended = false;
   private readonly conn: SMTPConnection;

@@ -1,0 +1,79 @@
+/**
+ * Site-wide connection slots across every relay, and waking the jobs that wait for one.
+ * SiteConnectionLeases hands the SMTP pool one Redis lease (LeasedSemaphore, key
+ * `conn:<site>`, renewed while the connection lives) per connection. A job refused a slot is
+ * parked: moved to the delayed set (at most PARK_SAFETY_MS) and listed under its site; when any
+ * relay releases a slot of that site it promotes the first parked job, so waiting jobs are woken
+ * by releases, one per release, and never poll.
+ * Redis keys: the semaphore's `<prefix>:sem:conn:<site>`, and `<prefix>:site:<site>:parked` (a list).
+ */
+import { Job, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { DeliveryJobData } from '../queue/index.js';
+import type { ConnectionLease, ConnectionLeases } from '../smtp/index.js';
+import type { LeasedSemaphore } from '../throttle/index.js';
+
+/** A parked job comes back after this at the latest, even if no release wakes it. */
+export const PARK_SAFETY_MS = 5_000;
+/** A parked list nobody touches disappears after this. */
+const PARKED_KEY_TTL_MS = 3_600_000;
+
+export class ParkedJobs {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly queue: Queue<DeliveryJobData>,
+    private readonly logger: Logger,
+  ) {}
+
+  private key(site: string): string {
+    return `${this.prefix}:site:${site}:parked`;
+  }
+
+  /** Lists a job (already moved to the delayed set) as waiting for a slot of `site`. */
+  async park(site: string, jobId: string): Promise<void> {
+    await this.redis.multi().rpush(this.key(site), jobId).pexpire(this.key(site), PARKED_KEY_TTL_MS).exec();
+  }
+
+  /** Promotes the first parked job of `site` that is still waiting, if any. */
+  async wakeOne(site: string): Promise<void> {
+    for (;;) {
+      const id = await this.redis.lpop(this.key(site));
+      if (!id) return;
+      const job = await Job.fromId<DeliveryJobData>(this.queue, id);
+      if (!job || !(await job.isDelayed())) continue;
+      try {
+        await job.promote();
+        return;
+      } catch (err) {
+        this.logger.debug({ err, id }, 'parked job could not be promoted');
+      }
+    }
+  }
+}
+
+export class SiteConnectionLeases implements ConnectionLeases {
+  constructor(
+    private readonly semaphore: LeasedSemaphore,
+    private readonly parked: ParkedJobs,
+    private readonly logger: Logger,
+  ) {}
+
+  async acquire(site: string, limit: number): Promise<ConnectionLease | { retryAfterMs: number }> {
+    const lease = await this.semaphore.acquire(`conn:${site}`, limit);
+    if (!lease.acquired) return { retryAfterMs: lease.retryAfterMs };
+    lease.autoRenew((reason) => this.logger.warn({ site, reason }, 'connection lease lost'));
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        void lease
+          .release()
+          .then(() => this.parked.wakeOne(site))
+          .catch((err: unknown) => this.logger.warn({ err, site }, 'connection lease release failed'));
+      },
+    };
+  }
+}
