@@ -76,6 +76,13 @@ describe('site connection limit across relays', () => {
     const events = await readEvents(parts.redis.client(), 'herald:events');
     const attempts = events.flatMap((e) => (e.type === 'delivered' ? [e.attempt] : []));
     assert.equal(attempts.length, 2 * PER_RELAY);
-    assert.deepEqual([...new Set(attempts)], [1], 'waiting for a connection slot is not an attempt');
+    const deferred = events.flatMap((e) =>
+      e.type === 'deferred' ? [`${e.recipient}: ${e.reply.code} ${e.reply.text}`] : [],
+    );
+    assert.deepEqual(
+      [...new Set(attempts)],
+      [1],
+      `waiting for a connection slot is not an attempt; deferrals: ${deferred.join('; ')}`,
+    );
   });
 });

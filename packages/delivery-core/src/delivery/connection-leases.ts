@@ -64,15 +64,19 @@ export class SiteConnectionLeases implements ConnectionLeases {
     const lease = await this.semaphore.acquire(`conn:${site}`, limit);
     if (!lease.acquired) return { retryAfterMs: lease.retryAfterMs };
     lease.autoRenew((reason) => this.logger.warn({ site, reason }, 'connection lease lost'));
-    let released = false;
+    let released: Promise<void> | undefined;
     return {
       release: () => {
-        if (released) return;
-        released = true;
-        void lease
+        released ??= lease
           .release()
-          .then(() => this.parked.wakeOne(site))
+          .then(() => {
+            // The slot is free: wake one job parked for it, without holding up the caller.
+            void this.parked
+              .wakeOne(site)
+              .catch((err: unknown) => this.logger.debug({ err, site }, 'wake failed'));
+          })
           .catch((err: unknown) => this.logger.warn({ err, site }, 'connection lease release failed'));
+        return released;
       },
     };
   }

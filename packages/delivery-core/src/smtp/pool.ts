@@ -57,7 +57,7 @@ export class SmtpPool {
           return idle.session;
         }
         slot.open--;
-        idle.session.lease?.release();
+        void idle.session.lease?.release();
         continue;
       }
       if (slot.open < (target.maxConnections ?? this.options.maxConnectionsPerHost)) break;
@@ -76,7 +76,7 @@ export class SmtpPool {
       session.lease = lease;
       return session;
     } catch (err) {
-      lease?.release();
+      await lease?.release();
       slot.open--;
       this.wakeOne(slot);
       throw err;
@@ -130,11 +130,13 @@ export class SmtpPool {
    * sees more than the limit at once (a new connection waits for the old one's QUIT).
    */
   private closeCounted(slot: HostSlot, session: SmtpSession): void {
-    void session.close().then(() => {
-      session.lease?.release();
-      slot.open--;
-      this.wakeOne(slot);
-    });
+    void session
+      .close()
+      .then(() => session.lease?.release())
+      .then(() => {
+        slot.open--;
+        this.wakeOne(slot);
+      });
   }
 
   /** A site-wide lease for a new connection, or ThrottledError saying when to come back. */

@@ -14,7 +14,8 @@ export type TlsMode = 'opportunistic' | 'require' | 'none';
 
 /** A site-wide connection slot (see pool.ts ConnectionLeases). */
 export interface ConnectionLease {
-  release(): void;
+  /** Gives the slot back; resolves once it is free for others (never rejects). */
+  release(): Promise<void>;
 }
 
 /** How long `close` waits for the server to answer QUIT and close before cutting the connection. */
