@@ -258,6 +258,7 @@ export async function createHerald(
             rules: providerRules(shaping),
             limiter: new RateLimiter(redis, { keyPrefix: config.redis.prefix }),
             siteState,
+            parked,
             now: Date.now,
           }),
         },

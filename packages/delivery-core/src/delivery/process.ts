@@ -74,7 +74,7 @@ export interface DeliveryGate {
     data: DeliveryJobData;
   }): Promise<
     | { admitted: true; release(): void; limits?: AttemptLimits }
-    | { admitted: false; until: number; reason: string }
+    | { admitted: false; until: number; reason: string; parkOn?: string }
   >;
   /** Sees every reply of an attempt (automation rules act on them). Must not throw. */
   observe?(
@@ -118,7 +118,14 @@ export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps
     ? await deps.gate.admit({ domain: data.domain, hosts, route, data })
     : undefined;
   if (admission && !admission.admitted) {
-    return { kind: 'throttled', at: admission.until, data, reason: admission.reason };
+    const outcome: DeliveryOutcome = {
+      kind: 'throttled',
+      at: admission.until,
+      data,
+      reason: admission.reason,
+    };
+    if (admission.parkOn) outcome.parkOn = admission.parkOn;
+    return outcome;
   }
   try {
     const recipients = pending().map((r) => r.address);

@@ -13,6 +13,7 @@
 import { type EffectiveLimits, effectiveLimits, type Shaping } from '../shaping/index.js';
 import { type ProviderRule, siteForMxHosts, siteForRoute } from '../sites/index.js';
 import type { Rate, RateLimiter } from '../throttle/index.js';
+import { PARK_SAFETY_MS, type ParkedJobs } from './connection-leases.js';
 import type { AttemptLimits, DeliveryGate } from './process.js';
 import type { SiteState } from './site-state.js';
 
@@ -29,6 +30,8 @@ export interface ShapingGateOptions {
   limiter: RateLimiter;
   /** Suspensions and rate cuts (automation, operator); absent = none. */
   siteState?: SiteState;
+  /** Where jobs over a site's in-flight cap wait; they are woken as attempts to the site end. */
+  parked?: ParkedJobs;
   now(): number;
 }
 
@@ -41,6 +44,10 @@ export interface SiteLimits {
 export class ShapingGate implements DeliveryGate {
   /** Limits per (domain, MX set or route): the shaping file is fixed for the process's life. */
   private readonly cache = new Map<string, SiteLimits>();
+  /** Attempts in progress per site in this process. */
+  private readonly inFlight = new Map<string, number>();
+  /** Jobs this gate parked per site and has not woken yet (a release wakes one). */
+  private readonly parkedHere = new Map<string, number>();
 
   constructor(private readonly options: ShapingGateOptions) {}
 
@@ -75,6 +82,17 @@ export class ShapingGate implements DeliveryGate {
     if (condition.suspendedUntil !== undefined) {
       return { admitted: false, until: condition.suspendedUntil, reason: `site ${site} suspended` };
     }
+    // At most max_connections attempts per site in flight here: the rest wait parked instead of
+    // holding delivery slots that other sites need (a dead site must not delay a healthy one).
+    if ((this.inFlight.get(site) ?? 0) >= limits.max_connections) {
+      this.parkedHere.set(site, (this.parkedHere.get(site) ?? 0) + 1);
+      return {
+        admitted: false,
+        until: this.options.now() + PARK_SAFETY_MS,
+        reason: `site ${site} has ${limits.max_connections} attempts in flight`,
+        parkOn: site,
+      };
+    }
     const rate = slower(limits.max_message_rate, condition.slow?.rate);
     if (rate) {
       const key = `site:${site}`;
@@ -92,7 +110,22 @@ export class ShapingGate implements DeliveryGate {
       }
       delete data.rateSlot;
     }
-    return { admitted: true, release: () => {}, limits: attemptLimits(site, limits) };
+    this.inFlight.set(site, (this.inFlight.get(site) ?? 0) + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(site) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(site, left);
+      else this.inFlight.delete(site);
+      const parked = this.parkedHere.get(site) ?? 0;
+      if (parked > 0) {
+        if (parked > 1) this.parkedHere.set(site, parked - 1);
+        else this.parkedHere.delete(site);
+        void this.options.parked?.wakeOne(site).catch(() => {});
+      }
+    };
+    return { admitted: true, release, limits: attemptLimits(site, limits) };
   };
 
   observe: NonNullable<DeliveryGate['observe']> = async ({ domain, hosts, route }, replies) => {
