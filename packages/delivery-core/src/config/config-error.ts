@@ -86,6 +86,7 @@ interface ZodDefLike {
   in?: z.core.$ZodType;
   out?: z.core.$ZodType;
   element?: z.core.$ZodType;
+  valueType?: z.core.$ZodType;
 }
 
 function defOf(schema: z.core.$ZodType): ZodDefLike {
@@ -104,12 +105,13 @@ function unwrap(schema: z.core.$ZodType): z.core.$ZodType {
   }
 }
 
-/** The keys the schema allows at `path`, for suggestions and listings. */
+/** The keys the schema allows at `path` (through objects, lists and named maps), for suggestions. */
 export function knownKeysAt(root: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
   let current: z.core.$ZodType | undefined = unwrap(root);
   for (const segment of path) {
     const def = defOf(current);
-    if (typeof segment === 'number') current = def.element;
+    if (def.type === 'record') current = def.valueType;
+    else if (typeof segment === 'number') current = def.element;
     else current = def.shape?.[String(segment)];
     if (!current) return [];
     current = unwrap(current);

@@ -9,8 +9,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import type { z } from 'zod';
-import { ConfigError, type ConfigIssue, toConfigIssues, unknownKeyIssues } from '../config/config-error.js';
+import { ConfigError, toConfigIssues } from '../config/config-error.js';
 import { deepFreeze, withoutNulls } from '../config/document.js';
 import { completeShaping, type Shaping, shapingSchema } from './schema.js';
 
@@ -25,61 +24,11 @@ export interface LoadShapingOptions {
   providerDefaults?: boolean;
 }
 
-interface DefLike {
-  type: string;
-  shape?: Record<string, z.core.$ZodType>;
-  innerType?: z.core.$ZodType;
-  in?: z.core.$ZodType;
-  out?: z.core.$ZodType;
-  element?: z.core.$ZodType;
-  valueType?: z.core.$ZodType;
-}
-
-const defOf = (schema: z.core.$ZodType) => schema._zod.def as unknown as DefLike;
-
-function unwrap(schema: z.core.$ZodType): z.core.$ZodType {
-  let current = schema;
-  for (;;) {
-    const def = defOf(current);
-    if (def.innerType) current = def.innerType;
-    else if (def.type === 'pipe' && def.in)
-      current = defOf(def.in).type === 'transform' && def.out ? def.out : def.in;
-    else return current;
-  }
-}
-
-/** Known keys at `path`, walking through records (any key) as well as objects and lists. */
-function knownKeysAt(path: readonly PropertyKey[]): string[] {
-  let current: z.core.$ZodType | undefined = unwrap(shapingSchema);
-  for (const segment of path) {
-    const def = defOf(current);
-    if (def.type === 'record') current = def.valueType;
-    else if (typeof segment === 'number') current = def.element;
-    else current = def.shape?.[String(segment)];
-    if (!current) return [];
-    current = unwrap(current);
-  }
-  return Object.keys(defOf(current).shape ?? {});
-}
-
-/** toConfigIssues, with "did you mean" for unknown keys inside named maps (domains, providers…). */
-function shapingIssues(error: z.core.$ZodError): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  for (const issue of error.issues) {
-    if (issue.code !== 'unrecognized_keys') {
-      issues.push(...toConfigIssues({ issues: [issue] } as z.core.$ZodError, shapingSchema));
-      continue;
-    }
-    issues.push(...unknownKeyIssues(issue.path, issue.keys, knownKeysAt(issue.path)));
-  }
-  return issues;
-}
-
 /** Validates one shaping document (no provider defaults merged). `source` prefixes error lines. */
 export function parseShaping(input: unknown, opts: { source?: string } = {}): Shaping {
   const result = shapingSchema.safeParse(withoutNulls(input ?? {}), { reportInput: true });
   if (!result.success)
-    throw new ConfigError('HERALD_CONFIG_INVALID', shapingIssues(result.error), opts.source);
+    throw new ConfigError('HERALD_CONFIG_INVALID', toConfigIssues(result.error, shapingSchema), opts.source);
   return deepFreeze(completeShaping(result.data));
 }
 
