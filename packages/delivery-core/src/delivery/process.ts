@@ -13,7 +13,7 @@ import { EXPIRED_REPLY, type RetryPolicy, retryDecision } from '../retry/index.j
 import {
   type CandidateHost,
   deliverAttempt,
-  type SessionTimeouts,
+  type SessionLimits,
   type SmtpPool,
   type TlsMode,
 } from '../smtp/index.js';
@@ -49,14 +49,7 @@ export type DeliveryOutcome =
     };
 
 /** Per-destination settings for one attempt (from shaping); unset fields use the relay's own. */
-export interface AttemptLimits {
-  maxMessagesPerConnection?: number;
-  /** Connections this process may hold to one host of the destination. */
-  maxConnections?: number;
-  /** The destination's site and its connection limit across every relay. */
-  site?: string;
-  siteMaxConnections?: number;
-  timeouts?: SessionTimeouts;
+export interface AttemptLimits extends SessionLimits {
   /** For MX deliveries; a static route's own TLS setting wins. */
   tls?: TlsMode;
   tlsVerify?: boolean;
@@ -162,13 +155,12 @@ async function attempt(
     hosts,
     tls: route?.tls ?? limits?.tls ?? deps.tls,
     tlsVerify: route ? deps.tlsVerify : (limits?.tlsVerify ?? deps.tlsVerify),
-    ...(limits?.maxMessagesPerConnection
-      ? { maxMessagesPerConnection: limits.maxMessagesPerConnection }
-      : {}),
-    ...(limits?.maxConnections ? { maxConnections: limits.maxConnections } : {}),
-    ...(limits?.site ? { site: limits.site } : {}),
-    ...(limits?.siteMaxConnections ? { siteMaxConnections: limits.siteMaxConnections } : {}),
-    ...(limits?.timeouts ? { timeouts: limits.timeouts } : {}),
+    // deliverAttempt keeps only the SessionLimits fields that are set.
+    maxMessagesPerConnection: limits?.maxMessagesPerConnection,
+    maxConnections: limits?.maxConnections,
+    site: limits?.site,
+    siteMaxConnections: limits?.siteMaxConnections,
+    timeouts: limits?.timeouts,
     ...(route?.auth ? { auth: route.auth } : {}),
   });
   if (report.throttled) {

@@ -6,7 +6,7 @@
  */
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
 import type { SmtpPool } from './pool.js';
-import type { RecipientOutcome, SessionTarget, SessionTimeouts, TlsMode } from './session.js';
+import type { RecipientOutcome, SessionLimits, SessionTarget, TlsMode } from './session.js';
 
 export interface CandidateHost {
   hostname: string;
@@ -14,7 +14,7 @@ export interface CandidateHost {
   port: number;
 }
 
-export interface AttemptRequest {
+export interface AttemptRequest extends SessionLimits {
   from: string;
   recipients: string[];
   body: Buffer;
@@ -23,13 +23,6 @@ export interface AttemptRequest {
   tlsVerify: boolean;
   localAddress?: string;
   auth?: { username: string; password: string };
-  /** Per-destination limits (shaping) for the sessions this attempt opens or reuses. */
-  maxMessagesPerConnection?: number;
-  maxConnections?: number;
-  /** The destination's site and its connection limit across every relay (leases). */
-  site?: string;
-  siteMaxConnections?: number;
-  timeouts?: SessionTimeouts;
 }
 
 export interface AttemptReport {
@@ -60,13 +53,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         tlsVerify: request.tlsVerify,
         ...(request.localAddress ? { localAddress: request.localAddress } : {}),
         ...(request.auth ? { auth: request.auth } : {}),
-        ...(request.maxMessagesPerConnection
-          ? { maxMessagesPerConnection: request.maxMessagesPerConnection }
-          : {}),
-        ...(request.maxConnections ? { maxConnections: request.maxConnections } : {}),
-        ...(request.site ? { site: request.site } : {}),
-        ...(request.siteMaxConnections ? { siteMaxConnections: request.siteMaxConnections } : {}),
-        ...(request.timeouts ? { timeouts: request.timeouts } : {}),
+        ...sessionLimits(request),
       };
       let session: Awaited<ReturnType<SmtpPool['acquire']>>;
       try {
@@ -135,4 +122,15 @@ function throttledReport(
     durationMs: Date.now() - started,
     throttled: { until: err.until, reply: err.reply },
   };
+}
+
+/** The SessionLimits fields that are set in `request`. */
+function sessionLimits(request: SessionLimits): SessionLimits {
+  const limits: SessionLimits = {};
+  if (request.maxMessagesPerConnection) limits.maxMessagesPerConnection = request.maxMessagesPerConnection;
+  if (request.maxConnections) limits.maxConnections = request.maxConnections;
+  if (request.site) limits.site = request.site;
+  if (request.siteMaxConnections) limits.siteMaxConnections = request.siteMaxConnections;
+  if (request.timeouts) limits.timeouts = request.timeouts;
+  return limits;
 }

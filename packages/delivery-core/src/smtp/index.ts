@@ -12,6 +12,7 @@ export { errorFromSmtp, parseReply } from './reply.js';
 export type {
   ConnectionLease,
   RecipientOutcome,
+  SessionLimits,
   SessionTarget,
   SessionTimeouts,
   TlsMode,

@@ -21,7 +21,18 @@ export interface ConnectionLease {
 /** How long `close` waits for the server to answer QUIT and close before cutting the connection. */
 const CLOSE_WAIT_MS = 2_000;
 
-export interface SessionTarget {
+/** Per-destination settings (shaping) for the sessions an attempt opens or reuses; not pool keys. */
+export interface SessionLimits {
+  maxMessagesPerConnection?: number;
+  /** Connections this process keeps to the host at most (shaping's max_connections). */
+  maxConnections?: number;
+  /** The site the host belongs to and its connection limit across every relay (leases). */
+  site?: string;
+  siteMaxConnections?: number;
+  timeouts?: SessionTimeouts;
+}
+
+export interface SessionTarget extends SessionLimits {
   /** IP address to connect to. */
   address: string;
   port: number;
@@ -31,14 +42,6 @@ export interface SessionTarget {
   tlsVerify: boolean;
   localAddress?: string;
   auth?: { username: string; password: string };
-  /** Per-destination overrides of the pool's settings (shaping); not part of the pool key. */
-  maxMessagesPerConnection?: number;
-  /** Connections this process keeps to the host at most (shaping's max_connections). */
-  maxConnections?: number;
-  /** The site the host belongs to and its connection limit across every relay (leases). */
-  site?: string;
-  siteMaxConnections?: number;
-  timeouts?: SessionTimeouts;
 }
 
 export interface SessionTimeouts {
