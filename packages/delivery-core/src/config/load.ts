@@ -1,14 +1,6 @@
-/**
- * Reading and validating configuration: parseConfig (any value → frozen HeraldConfig or
- * ConfigError), loadConfigFile (YAML or JSON file; relative TLS file paths resolved against the
- * file's folder) and defaultConfig. The environment is read only when passed in `opts.env`
- * (REDIS_URL overrides redis.url); nothing here touches process.env on its own.
- */
-import { readFileSync } from 'node:fs';
-import { dirname, extname, isAbsolute, resolve } from 'node:path';
-import YAML from 'yaml';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, toConfigIssues } from './config-error.js';
-import { deepFreeze, isPlainObject, withoutNulls } from './document.js';
+import { deepFreeze, isPlainObject, readDocument, withoutNulls } from './document.js';
 import { type HeraldConfig, heraldConfigSchema } from './schema.js';
 
 export type Env = Record<string, string | undefined>;
@@ -20,7 +12,6 @@ export interface ParseConfigOptions {
 }
 
 export const REDIS_URL_ENV = 'REDIS_URL';
-const CONFIG_EXTENSIONS = ['.yaml', '.yml', '.json'];
 
 /** Validates `input`, applies REDIS_URL from opts.env, fills defaults and deep-freezes the result. */
 export function parseConfig(input: unknown, opts: ParseConfigOptions = {}): HeraldConfig {
@@ -48,22 +39,6 @@ export function defaultConfig(overrides?: unknown): HeraldConfig {
   return parseConfig(overrides ?? {}, { source: 'defaultConfig' });
 }
 
-function unreadable(path: string, message: string, cause?: unknown): ConfigError {
-  return new ConfigError('HERALD_CONFIG_UNREADABLE', [{ path: '', message }], path, { cause });
-}
-
-function parseText(path: string, text: string): unknown {
-  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const problem = doc.errors[0];
-  if (problem)
-    throw unreadable(
-      path,
-      `cannot parse ${extname(path).slice(1).toUpperCase()}: ${problem.message}`,
-      problem,
-    );
-  return doc.toJS({ maxAliasCount: 100 }) ?? {};
-}
-
 /** Makes smtp.tls.cert_file / key_file and shaping.file absolute, relative to the config file's folder. */
 function resolveFilePaths(raw: unknown, folder: string): unknown {
   if (!isPlainObject(raw)) return raw;
@@ -86,15 +61,6 @@ function resolveFilePaths(raw: unknown, folder: string): unknown {
 
 /** Reads a .yaml, .yml or .json config file and parses it; errors name the file. */
 export function loadConfigFile(path: string, opts: { env?: Env } = {}): HeraldConfig {
-  if (!CONFIG_EXTENSIONS.includes(extname(path).toLowerCase())) {
-    throw unreadable(path, `unsupported file type; expected one of ${CONFIG_EXTENSIONS.join(', ')}`);
-  }
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw unreadable(path, `cannot read: ${err instanceof Error ? err.message : String(err)}`, err);
-  }
-  const raw = resolveFilePaths(parseText(path, text), dirname(resolve(path)));
+  const raw = resolveFilePaths(readDocument(path), dirname(resolve(path)));
   return parseConfig(raw, { env: opts.env ?? {}, source: path });
 }

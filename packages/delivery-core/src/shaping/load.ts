@@ -1,23 +1,10 @@
-/**
- * Reading shaping files: parseShaping (any value → frozen Shaping or ConfigError naming the exact
- * key path), loadShapingFile (YAML or JSON; the shipped provider defaults are merged UNDER the
- * operator's file unless `providerDefaults: false`) and loadProviderDefaults, which reads
- * packages/delivery-core/shaping/providers.yaml next to src/ and dist/ (found via import.meta.url).
- * Errors reuse ConfigError (HERALD_CONFIG_INVALID / HERALD_CONFIG_UNREADABLE) and its line format.
- */
-import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import YAML from 'yaml';
 import { ConfigError, toConfigIssues } from '../config/config-error.js';
-import { deepFreeze, withoutNulls } from '../config/document.js';
+import { deepFreeze, readDocument, withoutNulls } from '../config/document.js';
 import { completeShaping, type Shaping, shapingSchema } from './schema.js';
 
 /** The provider defaults shipped with the package (package folder, not src/ or dist/). */
 export const PROVIDER_DEFAULTS_FILE = fileURLToPath(new URL('../../shaping/providers.yaml', import.meta.url));
-const SHAPING_EXTENSIONS = ['.yaml', '.yml', '.json'];
-/** YAML aliases allowed per document (guards against alias bombs). */
-const MAX_YAML_ALIASES = 100;
 
 export interface LoadShapingOptions {
   /** Merge the shipped provider defaults under the file (default true). */
@@ -52,30 +39,6 @@ export function mergeShaping(base: Shaping, over: Shaping): Shaping {
     pools: mergeMaps(base.pools, over.pools),
     automation: [...base.automation, ...over.automation],
   });
-}
-
-function unreadable(path: string, message: string, cause?: unknown): ConfigError {
-  return new ConfigError('HERALD_CONFIG_UNREADABLE', [{ path: '', message }], path, { cause });
-}
-
-function readDocument(path: string): unknown {
-  if (!SHAPING_EXTENSIONS.includes(extname(path).toLowerCase()))
-    throw unreadable(path, `unsupported file type; expected one of ${SHAPING_EXTENSIONS.join(', ')}`);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw unreadable(path, `cannot read: ${err instanceof Error ? err.message : String(err)}`, err);
-  }
-  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const problem = doc.errors[0];
-  if (problem)
-    throw unreadable(
-      path,
-      `cannot parse ${extname(path).slice(1).toUpperCase()}: ${problem.message}`,
-      problem,
-    );
-  return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) ?? {};
 }
 
 let providerDefaults: Shaping | undefined;
