@@ -28,6 +28,12 @@ export interface DeliveryJobData {
   rateSlot?: { key: string; at: number };
   /** The site this job's destination rolled up to at its last admission (for queue stats). */
   site?: string;
+  /** Traffic stream given at submission (absent: `transactional`); picks source pool and priority. */
+  stream?: string;
+  /** Campaign given at submission, for per-campaign rate limits and events. */
+  campaign?: string;
+  /** Source IP picked at the last admission (shaping pools), kept while it stays usable. */
+  source?: string;
 }
 
 export interface SpoolMessage {
@@ -37,6 +43,10 @@ export interface SpoolMessage {
   recipients: string[];
   body: Buffer;
   acceptedAt: number;
+  /** Traffic stream (absent: `transactional`). */
+  stream?: string;
+  /** Campaign name, if any. */
+  campaign?: string;
   /** A record (JSON) appended to the event stream in the same transaction as the message. */
   acceptedEvent?: string;
 }
