@@ -4,8 +4,26 @@
  * the delay before attempt 2, 3, ...; its last entry repeats. Near the end of the queue lifetime
  * the next attempt is pulled in to the deadline itself (Postfix makes one last try), and after the
  * deadline recipients expire with EXPIRED_REPLY (5.4.7).
+ *
+ * Retry classes (classes.ts): a deferred reply is classed (greylisted, throttled, mailbox_full,
+ * network, dns, policy, default) and each class has its own schedule derived from the site's;
+ * `retryDecisionForReplies` classes a job's deferred replies and retries at the earliest of them.
  */
 import type { SmtpReply } from '../errors/index.js';
+import { type RetryClass, type RetryClassifier, retryClassFor, scheduleFor } from './classes.js';
+
+export {
+  CLASS_SCHEDULES,
+  type ClassSchedule,
+  RETRY_CLASSES,
+  RETRY_RULES,
+  type RetryClass,
+  type RetryClassifier,
+  type RetryRule,
+  retryClassFor,
+  retryRuleMatches,
+  scheduleFor,
+} from './classes.js';
 
 export interface RetryPolicy {
   /** Delay in ms before attempt 2, 3, ...; the last entry repeats. */
@@ -78,17 +96,64 @@ export function nextRetryDelayMs(
 
 export type RetryDecision = { action: 'retry'; at: number } | { action: 'expire' };
 
+export interface RetryDecisionArgs {
+  attemptsMade: number;
+  firstAttemptAt: number;
+  now: number;
+  random?: () => number;
+  /** Use this class's schedule (scheduleFor) instead of the policy's own; absent = the policy's. */
+  retryClass?: RetryClass;
+}
+
 /**
  * After a failed attempt: retry at `at` (epoch ms), or expire. Expires once `now` has reached
  * firstAttemptAt + maxQueueLifetimeMs; if the scheduled retry would land after that deadline, the
  * retry is moved to the deadline so one final attempt happens.
  */
-export function retryDecision(
-  policy: RetryPolicy,
-  args: { attemptsMade: number; firstAttemptAt: number; now: number; random?: () => number },
-): RetryDecision {
+export function retryDecision(policy: RetryPolicy, args: RetryDecisionArgs): RetryDecision {
   const deadline = args.firstAttemptAt + policy.maxQueueLifetimeMs;
   if (args.now >= deadline) return { action: 'expire' };
-  const at = args.now + nextRetryDelayMs(policy, args.attemptsMade, args.random);
+  const schedule =
+    args.retryClass === undefined ? policy : { ...policy, scheduleMs: scheduleFor(policy, args.retryClass) };
+  const at = args.now + nextRetryDelayMs(schedule, args.attemptsMade, args.random);
   return { action: 'retry', at: Math.min(at, deadline) };
+}
+
+/** A decision for a whole job, with the class that set its time and each reply's class. */
+export type ClassedRetryDecision = RetryDecision & {
+  /** The class whose schedule gave the retry time: put it on the `deferred` events. */
+  retryClass: RetryClass;
+  /** The class of each reply, in the order given. */
+  classes: RetryClass[];
+};
+
+/**
+ * After an attempt that left recipients deferred with `replies` (one per deferred recipient, at
+ * least one): classes each reply (`classify`, default retryClassFor) and retries the job at the
+ * earliest time any of them asks for. The class is chosen by its un-jittered delay for this
+ * attempt (ties: first reply wins), then jitter and the deadline apply once, as in retryDecision.
+ */
+export function retryDecisionForReplies(
+  policy: RetryPolicy,
+  args: Omit<RetryDecisionArgs, 'retryClass'> & {
+    replies: readonly SmtpReply[];
+    classify?: RetryClassifier;
+  },
+): ClassedRetryDecision {
+  const { replies, classify = retryClassFor, ...rest } = args;
+  if (replies.length === 0) throw new RangeError('retryDecisionForReplies needs at least one reply');
+  const classes = replies.map((reply) => classify(reply));
+  let retryClass = classes[0]!;
+  let earliest = Number.POSITIVE_INFINITY;
+  for (const cls of new Set(classes)) {
+    const delay = nextRetryDelayMs(
+      { ...policy, scheduleMs: scheduleFor(policy, cls), jitter: 0 },
+      rest.attemptsMade,
+    );
+    if (delay < earliest) {
+      earliest = delay;
+      retryClass = cls;
+    }
+  }
+  return { ...retryDecision(policy, { ...rest, retryClass }), retryClass, classes };
 }
