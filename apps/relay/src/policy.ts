@@ -1,11 +1,14 @@
 /**
  * Submission policy, one function per SMTP stage (connect, auth, MAIL, RCPT, DATA). Each returns
  * undefined to pass or a PolicyReply to refuse with the exact basic and enhanced code. Pure logic
- * over the frozen config: no I/O here except password verification.
+ * over the frozen config: no I/O here except password verification. At DATA the instruction
+ * headers (X-Herald-Stream, X-Herald-Campaign) are taken out of the message; the stream defaults
+ * to the user's `smtp.users[].stream`.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { checkAddress, type HeraldConfig, verifyPassword } from '@herald/delivery-core';
 import { compileTrustedNetworks } from '@herald/delivery-core/config';
+import { takeInstructions } from '@herald/delivery-core/message';
 
 export interface PolicyReply {
   code: number;
@@ -20,6 +23,16 @@ export interface SessionFacts {
   secure: boolean;
   recipients: number;
 }
+
+/** A message as it is spooled: instruction headers removed, their values kept. */
+export interface SubmittedMessage {
+  body: Buffer;
+  stream?: string | undefined;
+  campaign?: string | undefined;
+}
+
+/** Refusal of a message whose instruction headers are invalid (RFC 3463 5.6.x: content). */
+const INVALID_INSTRUCTION = { code: 554, enhanced: '5.6.0' } as const;
 
 export const REPLIES = {
   authRequired: { code: 530, enhanced: '5.7.0', text: 'Authentication required' },
@@ -48,6 +61,8 @@ export interface SubmissionPolicy {
   ): Promise<PolicyReply | { username: string; tenant: string }>;
   onMailFrom(address: string, facts: SessionFacts): PolicyReply | undefined;
   onRcptTo(address: string, facts: SessionFacts): PolicyReply | undefined;
+  /** End of DATA: the message to spool, or a refusal of its instruction headers. */
+  onData(raw: Buffer, facts: SessionFacts): PolicyReply | SubmittedMessage;
   /** The tenant a session's mail is accounted to. */
   tenantOf(facts: SessionFacts): string;
 }
@@ -79,6 +94,12 @@ export function createPolicy(config: HeraldConfig): SubmissionPolicy {
       if (checkAddress(address)) return REPLIES.badRecipient;
       if (facts.recipients >= config.smtp.max_recipients) return REPLIES.tooManyRecipients;
       return undefined;
+    },
+    onData(raw, facts) {
+      const taken = takeInstructions(raw);
+      if (!taken.ok) return { ...INVALID_INSTRUCTION, text: taken.problem };
+      const userStream = facts.user ? users.get(facts.user.username)?.stream : undefined;
+      return { body: taken.body, stream: taken.stream ?? userStream, campaign: taken.campaign };
     },
     tenantOf(facts) {
       return facts.user?.tenant ?? TRUSTED_TENANT;

@@ -3,6 +3,8 @@
  * configured, SIZE, PIPELINING, 8BITMIME, SMTPUTF8 and ENHANCEDSTATUSCODES. A message is answered
  * `250` only after Herald's enqueue (body + every job, one MULTI/EXEC) was acknowledged by Redis;
  * any failure to spool answers `451 4.3.0`, so the client keeps the message and retries.
+ * X-Herald-Stream / X-Herald-Campaign headers are taken out of the message before it is spooled
+ * (policy.onData); invalid ones are refused with `554 5.6.0`.
  */
 
 import type { Herald } from '@herald/delivery-core';
@@ -74,13 +76,18 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
           callback(toError(REPLIES.tooBig));
           return;
         }
+        const message = policy.onData(Buffer.concat(chunks), facts(session));
+        if ('code' in message) {
+          callback(toError(message));
+          return;
+        }
         const recipients = session.envelope.rcptTo.map((r) => r.address);
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         const id = newMessageId();
         const user = session.user as unknown as SessionUser | undefined;
         const protocol = `ESMTP${session.secure ? 'S' : ''}${user ? 'A' : ''}`;
         const prepared = prepareMessage(
-          Buffer.concat(chunks),
+          message.body,
           {
             helo: session.hostNameAppearsAs || 'unknown',
             clientAddress: session.remoteAddress,
@@ -100,6 +107,8 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
             tenant: policy.tenantOf(facts(session)),
             source: 'smtp',
             client: session.remoteAddress,
+            stream: message.stream,
+            campaign: message.campaign,
           })
           .then(() => callback(null, `2.0.0 Ok: queued as ${id}`))
           .catch((err: unknown) => {

@@ -26,13 +26,20 @@ import { createResolver, type Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import { type AcceptedEvent, RedisEventSink } from './events/index.js';
 import { connectOrFail, loadShaping, toStaticRoute } from './herald-parts.js';
-import { composeMessage, type MessageFields, prepareMessage } from './message/index.js';
+import {
+  composeMessage,
+  type MessageFields,
+  prepareMessage,
+  TRAFFIC_NAME_HINT,
+  takeInstructions,
+  trafficName,
+} from './message/index.js';
 import { HeraldMetrics } from './metrics/index.js';
-import { groupByDomain, newMessageId, Spool } from './queue/index.js';
+import { groupByDomain, newMessageId, Spool, storedStream } from './queue/index.js';
 import { baseLimitsFromConfig, type Shaping } from './shaping/index.js';
 import { providerRules } from './sites/index.js';
 import { SmtpPool } from './smtp/index.js';
-import { LeasedSemaphore, RateLimiter } from './throttle/index.js';
+import { DailyCap, LeasedSemaphore, RateLimiter } from './throttle/index.js';
 import { settlesWithin } from './util/settle.js';
 
 /** Bound on each shutdown step that talks to Redis. */
@@ -48,6 +55,10 @@ export interface SendInput extends Partial<Omit<MessageFields, 'from' | 'to'>> {
   /** A complete RFC 5322 message; when given, subject/text/html/headers are ignored. */
   raw?: Buffer | string;
   tenant?: string;
+  /** Traffic stream (default `transactional`); wins over an X-Herald-Stream header in the message. */
+  stream?: string;
+  /** Campaign name; wins over an X-Herald-Campaign header in the message. */
+  campaign?: string;
 }
 
 export interface SendResult {
@@ -87,6 +98,9 @@ export interface Herald {
     tenant: string;
     source: 'smtp' | 'api';
     client?: string;
+    /** Traffic stream and campaign, already valid names (see message/trafficName). */
+    stream?: string | undefined;
+    campaign?: string | undefined;
   }): Promise<void>;
   startWorkers(): DeliveryWorker;
   /** True when Redis answers PING. */
@@ -151,6 +165,11 @@ export async function createHerald(
 
   const enqueuePrepared: Herald['enqueuePrepared'] = async (args) => {
     const acceptedAt = Date.now();
+    const stream = storedStream(args.stream);
+    const traffic = {
+      ...(stream ? { stream } : {}),
+      ...(args.campaign ? { campaign: args.campaign } : {}),
+    };
     const event: AcceptedEvent = {
       type: 'accepted',
       time: acceptedAt,
@@ -162,6 +181,7 @@ export async function createHerald(
       jobs: groupByDomain(args.recipients).size,
       source: args.source,
       ...(args.client ? { client: args.client } : {}),
+      ...traffic,
     };
     // The accepted record is written in the same transaction as the message: no accepted
     // message without its event, even if the process dies right after the 250.
@@ -172,6 +192,7 @@ export async function createHerald(
       recipients: args.recipients,
       body: args.body,
       acceptedAt,
+      ...traffic,
       acceptedEvent: JSON.stringify(event),
     });
     events.announce(event);
@@ -196,6 +217,8 @@ export async function createHerald(
           `invalid sender address: ${JSON.stringify(message.from)}`,
         );
       }
+      const stream = sendName(message, 'stream');
+      const campaign = sendName(message, 'campaign');
       const accepted: string[] = [];
       const rejected: SendResult['rejected'] = [];
       for (const address of ([] as string[]).concat(message.to)) {
@@ -211,8 +234,11 @@ export async function createHerald(
             ? message.raw
             : Buffer.from(message.raw, 'utf8')
           : await composeMessage({ ...message, from: message.from, to: message.to });
+      // X-Herald-Stream / X-Herald-Campaign in the message are instructions: taken out here too.
+      const taken = takeInstructions(raw);
+      if (!taken.ok) throw new HeraldError('HERALD_SEND_INVALID', taken.problem);
       const prepared = prepareMessage(
-        raw,
+        taken.body,
         { helo: 'api', clientAddress: '127.0.0.1', by: config.smtp.hostname, protocol: 'HTTP', id },
         new Date(),
       );
@@ -223,6 +249,8 @@ export async function createHerald(
         body: prepared.body,
         tenant: message.tenant ?? 'default',
         source: 'api',
+        stream: stream ?? taken.stream,
+        campaign: campaign ?? taken.campaign,
       });
       return { messageId: id, messageIdHeader: prepared.messageIdHeader, accepted, rejected };
     },
@@ -257,6 +285,7 @@ export async function createHerald(
             base: baseLimitsFromConfig(config),
             rules: providerRules(shaping),
             limiter: new RateLimiter(redis, { keyPrefix: config.redis.prefix }),
+            dailyCap: new DailyCap(redis, { keyPrefix: config.redis.prefix }),
             siteState,
             parked,
             now: Date.now,
@@ -293,4 +322,18 @@ export async function createHerald(
     },
   };
   return herald;
+}
+
+/** `input.stream` / `input.campaign` lower-cased; HERALD_SEND_INVALID when it is not a valid name. */
+function sendName(input: SendInput, key: 'stream' | 'campaign'): string | undefined {
+  const value = input[key];
+  if (value === undefined) return undefined;
+  const name = trafficName(value);
+  if (name === undefined) {
+    throw new HeraldError(
+      'HERALD_SEND_INVALID',
+      `invalid ${key} ${JSON.stringify(value)}: ${TRAFFIC_NAME_HINT}`,
+    );
+  }
+  return name;
 }

@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { TRAFFIC_NAME_HINT, trafficName } from '../message/index.js';
 import { isPasswordHash } from '../passwords/index.js';
 import { bool, byteSize, cidr, duration, hostName, integer, listenAddress, section, text } from './fields.js';
 
@@ -18,6 +19,16 @@ export const smtpUserSchema = section({
     .optional(),
   /** Tenant the user's messages are accounted to; defaults to the username. */
   tenant: text().optional(),
+  /** Traffic stream of the user's messages (lower-cased); an X-Herald-Stream header wins. */
+  stream: z
+    .string({ error: TRAFFIC_NAME_HINT })
+    .transform((value, ctx) => {
+      const name = trafficName(value);
+      if (name !== undefined) return name;
+      ctx.addIssue({ code: 'custom', message: TRAFFIC_NAME_HINT, input: value });
+      return z.NEVER;
+    })
+    .optional(),
 })
   .refine((user) => (user.password === undefined) !== (user.password_hash === undefined), {
     error: 'give exactly one of password or password_hash',

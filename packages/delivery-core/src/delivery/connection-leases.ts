@@ -4,13 +4,15 @@
  * `conn:<site>`, renewed while the connection lives) per connection. A job refused a slot is
  * parked: moved to the delayed set (at most PARK_SAFETY_MS) and listed under its site; when any
  * relay releases a slot of that site it promotes the first parked job, so waiting jobs are woken
- * by releases, one per release, and never poll.
- * Redis keys: the semaphore's `<prefix>:sem:conn:<site>`, and `<prefix>:site:<site>:parked` (a list).
+ * by releases, one per release, and never poll. Parked jobs wake in their stream's queue priority
+ * order (transactional first), FIFO within one priority.
+ * Redis keys: the semaphore's `<prefix>:sem:conn:<site>`, and `<prefix>:site:<site>:parked-jobs`
+ * (a sorted set of job ids, score = priority * PRIORITY_SCORE_STEP + time parked in epoch ms).
  */
 import { Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { DeliveryJobData } from '../queue/index.js';
+import { type DeliveryJobData, streamPriority } from '../queue/index.js';
 import type { ConnectionLease, ConnectionLeases } from '../smtp/index.js';
 import type { LeasedSemaphore } from '../throttle/index.js';
 
@@ -18,6 +20,12 @@ import type { LeasedSemaphore } from '../throttle/index.js';
 export const PARK_SAFETY_MS = 5_000;
 /** A parked list nobody touches disappears after this. */
 const PARKED_KEY_TTL_MS = 3_600_000;
+/**
+ * Score distance between two priorities: 2^42 ms (~139 years) keeps every epoch-ms time of one
+ * priority below the next one, and priority * step stays exact in a double up to priority 2047.
+ */
+const PRIORITY_SCORE_STEP = 2 ** 42;
+const MAX_SCORED_PRIORITY = 2047;
 
 export class ParkedJobs {
   constructor(
@@ -28,18 +36,26 @@ export class ParkedJobs {
   ) {}
 
   private key(site: string): string {
-    return `${this.prefix}:site:${site}:parked`;
+    return `${this.prefix}:site:${site}:parked-jobs`;
   }
 
-  /** Lists a job (already moved to the delayed set) as waiting for a slot of `site`. */
-  async park(site: string, jobId: string): Promise<void> {
-    await this.redis.multi().rpush(this.key(site), jobId).pexpire(this.key(site), PARKED_KEY_TTL_MS).exec();
+  /**
+   * Lists a job (already moved to the delayed set) as waiting for a slot of `site`, ranked by its
+   * stream's priority (absent: transactional, first), then by when it was parked.
+   */
+  async park(site: string, jobId: string, stream?: string, now = Date.now()): Promise<void> {
+    const priority = Math.min(streamPriority(stream), MAX_SCORED_PRIORITY);
+    await this.redis
+      .multi()
+      .zadd(this.key(site), priority * PRIORITY_SCORE_STEP + now, jobId)
+      .pexpire(this.key(site), PARKED_KEY_TTL_MS)
+      .exec();
   }
 
-  /** Promotes the first parked job of `site` that is still waiting, if any. */
+  /** Promotes the first parked job of `site` (highest priority, then oldest) still waiting, if any. */
   async wakeOne(site: string): Promise<void> {
     for (;;) {
-      const id = await this.redis.lpop(this.key(site));
+      const [id] = await this.redis.zpopmin(this.key(site));
       if (!id) return;
       const job = await Job.fromId<DeliveryJobData>(this.queue, id);
       if (!job || !(await job.isDelayed())) continue;

@@ -78,7 +78,7 @@ export class DeliveryWorker {
           parkOn && this.options.parked ? Math.min(outcome.at, deps.now() + PARK_SAFETY_MS) : outcome.at;
         await job.updateData(outcome.data);
         await job.moveToDelayed(at, token);
-        if (parkOn) await this.options.parked?.park(parkOn, jobId);
+        if (parkOn) await this.options.parked?.park(parkOn, jobId, job.data.stream);
         throw new DelayedError();
       }
       await deps.spool.finishJob(job.data.messageId, jobId);

@@ -23,6 +23,10 @@ export interface AcceptedEvent extends EventBase {
   jobs: number;
   source: 'smtp' | 'api';
   client?: string;
+  /** Traffic stream; absent for the default (`transactional`). */
+  stream?: string;
+  /** Campaign given at submission, if any. */
+  campaign?: string;
 }
 
 export interface AttemptEvent extends EventBase {

@@ -1,11 +1,13 @@
 /**
  * Queue and spool: bodies stored once in Redis, one BullMQ job per (message, destination domain)
- * with per-recipient state, atomic enqueue, idempotent completion. See spool.ts.
+ * with per-recipient state, atomic enqueue, idempotent completion. See spool.ts. Jobs of the
+ * default stream (transactional) go before prioritized ones of other streams: see priority.ts.
  */
 
 export { domainOf, groupByDomain, newMessageId } from './ids.js';
 export type { QueueKeys } from './keys.js';
 export { DELIVERY_QUEUE, queueKeys } from './keys.js';
+export { DEFAULT_STREAM, OTHER_STREAM_PRIORITY, storedStream, streamPriority } from './priority.js';
 export { Spool } from './spool.js';
 export type { QueueStats, SiteQueueStats } from './stats.js';
 export { queueStats } from './stats.js';

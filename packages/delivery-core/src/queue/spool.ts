@@ -3,21 +3,26 @@
  * domain gets one BullMQ job that references it. `enqueue` writes the body, the message record and
  * every job in one MULTI/EXEC transaction, so either all of it is in Redis or none is; it resolves
  * only after Redis acknowledged the EXEC (the relay's `250` waits for it). `finishJob` is
- * idempotent and deletes the body when the message's last job finishes.
+ * idempotent and deletes the body when the message's last job finishes. A message's stream and
+ * campaign go into its record and every job; jobs of a non-default stream get its BullMQ priority.
  */
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
 import { groupByDomain } from './ids.js';
 import { DELIVERY_QUEUE, type QueueKeys, queueKeys } from './keys.js';
+import { storedStream, streamPriority } from './priority.js';
 import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
 
 /** Job options: Herald schedules its own retries (moveToDelayed), BullMQ's only guard crashes. */
 const JOB_ATTEMPTS_GUARD = 1_000_000;
 const CRASH_BACKOFF_MS = 60_000;
 const FAILED_JOB_RETENTION_S = 7 * 24 * 3600;
-const JOB_OPTIONS = (jobId: string) => ({
+const JOB_OPTIONS = (jobId: string, priority: number) => ({
   jobId,
+  // 0 is left out: BullMQ then adds the job to the wait list (addStandardJob), ahead of any
+  // prioritized job; a priority selects addPrioritizedJob (prioritized set + priority counter).
+  ...(priority > 0 ? { priority } : {}),
   attempts: JOB_ATTEMPTS_GUARD,
   backoff: { type: 'fixed' as const, delay: CRASH_BACKOFF_MS },
   removeOnComplete: true,
@@ -125,12 +130,19 @@ export class Spool {
   ): { commands: number; jobs: EnqueueResult['jobs'] } {
     const jobs: EnqueueResult['jobs'] = [];
     multi.set(this.keys.body(message.id), message.body);
+    const stream = storedStream(message.stream);
+    const traffic = {
+      ...(stream ? { stream } : {}),
+      ...(message.campaign ? { campaign: message.campaign } : {}),
+    };
+    const priority = streamPriority(stream);
     multi.hset(this.keys.message(message.id), {
       from: message.from,
       tenant: message.tenant,
       size: message.body.length,
       acceptedAt: message.acceptedAt,
       recipients: message.recipients.length,
+      ...traffic,
     });
     let index = 0;
     for (const [domain, recipients] of groups) {
@@ -146,8 +158,9 @@ export class Spool {
         attempts: 0,
         acceptedAt: message.acceptedAt,
         size: message.body.length,
+        ...traffic,
       };
-      const job = new Job<DeliveryJobData>(this.queue, domain, data, JOB_OPTIONS(id), id);
+      const job = new Job<DeliveryJobData>(this.queue, domain, data, JOB_OPTIONS(id, priority), id);
       // Queues the job's add script inside our MULTI (BullMQ's addBulk uses a plain pipeline).
       void job.addJob(multi as never, { parentKey: undefined, parentDependenciesKey: undefined } as never);
     }
