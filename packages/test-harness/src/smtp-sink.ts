@@ -38,6 +38,9 @@ export interface SinkMessage {
   receivedAt: number;
   connectionId: string;
   host: string;
+  /** The client's address (the relay's source IP) and the name it gave in EHLO/HELO. */
+  clientAddress: string;
+  clientHello: string;
 }
 
 export interface SinkScript {
@@ -238,6 +241,8 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
         receivedAt: Date.now(),
         connectionId: session.id,
         host,
+        clientAddress: session.remoteAddress.replace(/^::ffff:/, ''),
+        clientHello: session.hostNameAppearsAs,
       };
       const reply = typeof current.data === 'function' ? current.data(message) : current.data;
       const failure = failureOf(reply);

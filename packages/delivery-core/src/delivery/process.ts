@@ -9,7 +9,7 @@ import type { Resolver } from '../dns/index.js';
 import { formatReply, type SmtpReply, toDeliveryError } from '../errors/index.js';
 import type { EventSink, RecipientEventType } from '../events/index.js';
 import type { DeliveryJobData, Spool } from '../queue/index.js';
-import { EXPIRED_REPLY, type RetryPolicy, retryDecision } from '../retry/index.js';
+import { EXPIRED_REPLY, type RetryClass, type RetryPolicy, retryDecisionForReplies } from '../retry/index.js';
 import {
   type CandidateHost,
   deliverAttempt,
@@ -53,6 +53,14 @@ export interface AttemptLimits extends SessionLimits {
   /** For MX deliveries; a static route's own TLS setting wins. */
   tls?: TlsMode;
   tlsVerify?: boolean;
+  /** The site's retry schedule and queue lifetime (shaping), instead of the relay's. */
+  retryScheduleMs?: readonly number[];
+  maxQueueLifetimeMs?: number;
+  /** The source IP to bind (from the tenant's or stream's pool) and its EHLO name. */
+  localAddress?: string;
+  ehloName?: string;
+  /** The source IP, for automation rules that suspend one source at a site. */
+  source?: string;
 }
 
 /**
@@ -71,9 +79,20 @@ export interface DeliveryGate {
   >;
   /** Sees every reply of an attempt (automation rules act on them). Must not throw. */
   observe?(
-    request: { domain: string; hosts: CandidateHost[]; route?: StaticRoute | undefined },
+    request: {
+      domain: string;
+      hosts: CandidateHost[];
+      route?: StaticRoute | undefined;
+      source?: string | undefined;
+    },
     replies: SmtpReply[],
   ): Promise<void>;
+  /** The destination's max queue lifetime (shaping), ms. */
+  queueLifetimeMs?(request: {
+    domain: string;
+    hosts: CandidateHost[];
+    route?: StaticRoute | undefined;
+  }): number;
 }
 
 const BODY_LOST_REPLY: SmtpReply = {
@@ -89,10 +108,12 @@ export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps
   if (pending().length === 0) return { kind: 'done', data };
   const emit = recipientEmitter(data, deps);
 
-  if (deps.now() >= data.acceptedAt + deps.retry.maxQueueLifetimeMs) {
+  const expireAll = (): DeliveryOutcome => {
     for (const r of pending()) emit(r, 'expired', EXPIRED_REPLY);
     return { kind: 'done', data };
-  }
+  };
+  // With a gate the lifetime is the destination's (shaping), known once its hosts are.
+  if (!deps.gate && deps.now() >= data.acceptedAt + deps.retry.maxQueueLifetimeMs) return expireAll();
   const route = deps.routeFor(data.domain);
   let hosts: CandidateHost[];
   try {
@@ -107,6 +128,8 @@ export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps
       pending().map((r) => ({ address: r.address, accepted: false, reply: error.reply })),
     );
   }
+  const lifetimeMs = deps.gate?.queueLifetimeMs?.({ domain: data.domain, hosts, route });
+  if (deps.now() >= data.acceptedAt + (lifetimeMs ?? deps.retry.maxQueueLifetimeMs)) return expireAll();
   const admission = deps.gate
     ? await deps.gate.admit({ domain: data.domain, hosts, route, data })
     : undefined;
@@ -124,7 +147,8 @@ export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps
     const recipients = pending().map((r) => r.address);
     const limits = admission?.admitted ? admission.limits : undefined;
     const { outcome, replies } = await attempt(data, deps, emit, recipients, hosts, route, limits);
-    if (replies.length > 0) await deps.gate?.observe?.({ domain: data.domain, hosts, route }, replies);
+    if (replies.length > 0)
+      await deps.gate?.observe?.({ domain: data.domain, hosts, route, source: limits?.source }, replies);
     return outcome;
   } finally {
     if (admission?.admitted) admission.release();
@@ -161,6 +185,8 @@ async function attempt(
     site: limits?.site,
     siteMaxConnections: limits?.siteMaxConnections,
     timeouts: limits?.timeouts,
+    localAddress: limits?.localAddress,
+    ehloName: limits?.ehloName,
     ...(route?.auth ? { auth: route.auth } : {}),
   });
   if (report.throttled) {
@@ -184,18 +210,18 @@ async function attempt(
     durationMs: report.durationMs,
   });
   const replies = [...report.hostErrors.map((e) => e.reply), ...report.recipients.map((r) => r.reply)];
-  return { outcome: settle(data, deps, emit, report.recipients), replies };
+  return { outcome: settle(data, deps, emit, report.recipients, limits), replies };
 }
 
 type Emit = (
   recipient: DeliveryJobData['recipients'][number],
   type: RecipientEventType,
   reply: SmtpReply,
-  nextAttemptAt?: number,
+  retry?: { nextAttemptAt: number; retryClass: RetryClass },
 ) => void;
 
 function recipientEmitter(data: DeliveryJobData, deps: DeliveryDeps): Emit {
-  return (recipient, type, reply, nextAttemptAt) => {
+  return (recipient, type, reply, retry) => {
     if (type !== 'deferred') recipient.state = type;
     const now = deps.now();
     deps.events.emit({
@@ -207,7 +233,7 @@ function recipientEmitter(data: DeliveryJobData, deps: DeliveryDeps): Emit {
       recipient: recipient.address,
       attempt: data.attempts,
       reply,
-      ...(nextAttemptAt !== undefined ? { nextAttemptAt } : {}),
+      ...(retry ?? {}),
       latencyMs: now - data.acceptedAt,
     });
   };
@@ -219,6 +245,7 @@ function settle(
   deps: DeliveryDeps,
   emit: Emit,
   results: { address: string; accepted: boolean; reply: SmtpReply }[],
+  limits?: AttemptLimits,
 ): DeliveryOutcome {
   const byAddress = new Map(data.recipients.map((r) => [r.address.toLowerCase(), r]));
   const deferred: { recipient: DeliveryJobData['recipients'][number]; reply: SmtpReply }[] = [];
@@ -230,10 +257,13 @@ function settle(
     else deferred.push({ recipient, reply: result.reply });
   }
   if (deferred.length === 0) return { kind: 'done', data };
-  const decision = retryDecision(deps.retry, {
+  // Each deferred reply has a retry class (greylisted, throttled, mailbox_full, ...) with its
+  // own schedule; the job comes back at the earliest of its recipients' times.
+  const decision = retryDecisionForReplies(retryPolicyFor(deps.retry, limits), {
     attemptsMade: data.attempts,
     firstAttemptAt: data.acceptedAt,
     now: deps.now(),
+    replies: deferred.map((d) => d.reply),
   });
   if (decision.action === 'expire') {
     for (const { recipient, reply } of deferred) {
@@ -244,6 +274,17 @@ function settle(
     }
     return { kind: 'done', data };
   }
-  for (const { recipient, reply } of deferred) emit(recipient, 'deferred', reply, decision.at);
+  for (const [i, { recipient, reply }] of deferred.entries())
+    emit(recipient, 'deferred', reply, { nextAttemptAt: decision.at, retryClass: decision.classes[i]! });
   return { kind: 'retry', at: decision.at, data };
+}
+
+/** The relay's retry policy with the destination's schedule and lifetime (shaping) when set. */
+function retryPolicyFor(base: RetryPolicy, limits: AttemptLimits | undefined): RetryPolicy {
+  if (!limits?.retryScheduleMs && limits?.maxQueueLifetimeMs === undefined) return base;
+  return {
+    ...base,
+    scheduleMs: limits.retryScheduleMs ?? base.scheduleMs,
+    maxQueueLifetimeMs: limits.maxQueueLifetimeMs ?? base.maxQueueLifetimeMs,
+  };
 }

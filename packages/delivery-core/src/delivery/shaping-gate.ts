@@ -10,15 +10,17 @@
  * honoured the same way, and `observe` runs the automation rules over each attempt's replies.
  * Not yet here: connection leases per site and source IP.
  */
+
+import type { DeliveryJobData } from '../queue/index.js';
 import { type EffectiveLimits, effectiveLimits, type Shaping } from '../shaping/index.js';
 import { type ProviderRule, siteForMxHosts, siteForRoute } from '../sites/index.js';
-import type { Rate, RateLimiter } from '../throttle/index.js';
+import type { DailyCap, Rate, RateLimiter } from '../throttle/index.js';
 import { PARK_SAFETY_MS, type ParkedJobs } from './connection-leases.js';
 import type { AttemptLimits, DeliveryGate } from './process.js';
+import { passRates, type RateStage } from './rate-stages.js';
 import type { SiteState } from './site-state.js';
+import { type PickedSource, SourcePicker } from './source-picker.js';
 
-/** A booked slot this close ahead counts as due (BullMQ promotes delayed jobs with some jitter). */
-const SLOT_TOLERANCE_MS = 5;
 /** Destinations whose limits are kept computed (oldest dropped first). */
 const LIMITS_CACHE_MAX_ENTRIES = 10_000;
 
@@ -32,7 +34,10 @@ export interface ShapingGateOptions {
   siteState?: SiteState;
   /** Where jobs over a site's in-flight cap wait; they are woken as attempts to the site end. */
   parked?: ParkedJobs;
+  /** Warm-up daily caps of pool IPs; absent = warm-up schedules are not enforced. */
+  dailyCap?: DailyCap;
   now(): number;
+  random?: () => number;
 }
 
 export interface SiteLimits {
@@ -44,12 +49,22 @@ export interface SiteLimits {
 export class ShapingGate implements DeliveryGate {
   /** Limits per (domain, MX set or route): the shaping file is fixed for the process's life. */
   private readonly cache = new Map<string, SiteLimits>();
-  /** Attempts in progress per site in this process. */
+  /** Attempts in progress per lane (site, or site@source IP) in this process. */
   private readonly inFlight = new Map<string, number>();
-  /** Jobs this gate parked per site and has not woken yet (a release wakes one). */
+  /** Jobs this gate parked per lane and has not woken yet (a release wakes one). */
   private readonly parkedHere = new Map<string, number>();
+  /** Limits per (destination, pool, source IP). */
+  private readonly sourceCache = new Map<string, EffectiveLimits>();
+  private readonly sources: SourcePicker;
 
-  constructor(private readonly options: ShapingGateOptions) {}
+  constructor(private readonly options: ShapingGateOptions) {
+    this.sources = new SourcePicker({
+      shaping: options.shaping,
+      dailyCap: options.dailyCap,
+      now: options.now,
+      ...(options.random ? { random: options.random } : {}),
+    });
+  }
 
   /** The site and effective limits for one destination. */
   limitsFor(
@@ -72,63 +87,125 @@ export class ShapingGate implements DeliveryGate {
   }
 
   admit: DeliveryGate['admit'] = async ({ domain, hosts, route, data }) => {
-    const { site, limits } = this.limitsFor(
+    const now = this.options.now;
+    const siteLimits = this.limitsFor(
       domain,
       hosts.map((h) => h.hostname),
       route?.via,
     );
+    const { site } = siteLimits;
     data.site = site;
     const condition = this.options.siteState ? await this.options.siteState.condition(site) : {};
     if (condition.suspendedUntil !== undefined) {
       return { admitted: false, until: condition.suspendedUntil, reason: `site ${site} suspended` };
     }
-    // At most max_connections attempts per site in flight here: the rest wait parked instead of
+    // Tenant and campaign rates come before any site's: one tenant's blast waits in its own lane.
+    const tenantWait = await passRates(this.tenantStages(data), data, this.options.limiter, now);
+    if (tenantWait)
+      return { admitted: false, until: tenantWait.until, reason: `max_message_rate ${tenantWait.key}` };
+
+    const pick = this.sources.pick(site, data, condition.suspendedSources);
+    if (pick.kind === 'wait') return { admitted: false, until: pick.until, reason: pick.reason };
+    const source = pick.kind === 'picked' ? pick.source : undefined;
+    const limits = source ? this.sourceLimits(domain, siteLimits, source) : siteLimits.limits;
+    // Limits hold per (site, source IP) like PowerMTA's and KumoMTA's: the lane.
+    const lane = source ? `${site}@${source.ip}` : site;
+
+    // At most max_connections attempts per lane in flight here: the rest wait parked instead of
     // holding delivery slots that other sites need (a dead site must not delay a healthy one).
-    if ((this.inFlight.get(site) ?? 0) >= limits.max_connections) {
-      this.parkedHere.set(site, (this.parkedHere.get(site) ?? 0) + 1);
+    if ((this.inFlight.get(lane) ?? 0) >= limits.max_connections) {
+      if (source) data.source = source.ip;
+      this.parkedHere.set(lane, (this.parkedHere.get(lane) ?? 0) + 1);
       return {
         admitted: false,
-        until: this.options.now() + PARK_SAFETY_MS,
-        reason: `site ${site} has ${limits.max_connections} attempts in flight`,
-        parkOn: site,
+        until: now() + PARK_SAFETY_MS,
+        reason: `${lane} has ${limits.max_connections} attempts in flight`,
+        parkOn: lane,
       };
     }
     const rate = slower(limits.max_message_rate, condition.slow?.rate);
-    if (rate) {
-      const key = `site:${site}`;
-      const booked = data.rateSlot?.key === key ? data.rateSlot.at : undefined;
-      if (booked !== undefined) {
-        if (this.options.now() + SLOT_TOLERANCE_MS < booked) {
-          return { admitted: false, until: booked, reason: `max_message_rate ${site}` };
-        }
-      } else {
-        const slot = await this.options.limiter.reserve(key, rate);
-        if (slot.delayMs > SLOT_TOLERANCE_MS) {
-          data.rateSlot = { key, at: this.options.now() + slot.delayMs };
-          return { admitted: false, until: data.rateSlot.at, reason: `max_message_rate ${site}` };
-        }
-      }
-      delete data.rateSlot;
+    const siteWait = rate
+      ? await passRates([{ key: `site:${lane}`, rate }], data, this.options.limiter, now)
+      : undefined;
+    if (siteWait) {
+      if (source) data.source = source.ip;
+      return { admitted: false, until: siteWait.until, reason: `max_message_rate ${lane}` };
     }
-    this.inFlight.set(site, (this.inFlight.get(site) ?? 0) + 1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const left = (this.inFlight.get(site) ?? 1) - 1;
-      if (left > 0) this.inFlight.set(site, left);
-      else this.inFlight.delete(site);
-      const parked = this.parkedHere.get(site) ?? 0;
-      if (parked > 0) {
-        if (parked > 1) this.parkedHere.set(site, parked - 1);
-        else this.parkedHere.delete(site);
-        void this.options.parked?.wakeOne(site).catch(() => {});
+    if (source) {
+      const pending = data.recipients.filter((r) => r.state === 'pending').length;
+      if (!(await this.sources.take(site, source, pending))) {
+        delete data.source;
+        return {
+          admitted: false,
+          until: now(),
+          reason: `warm-up cap of ${source.ip} at ${site} reached today`,
+        };
       }
-    };
-    return { admitted: true, release, limits: attemptLimits(site, limits) };
+      data.source = source.ip;
+    }
+    delete data.rateSlots;
+    return { admitted: true, release: this.holdSlot(lane), limits: attemptLimits(lane, limits, source) };
   };
 
-  observe: NonNullable<DeliveryGate['observe']> = async ({ domain, hosts, route }, replies) => {
+  /** The tenant's and its campaign's rate stages for a job (none when the file sets none). */
+  private tenantStages(data: DeliveryJobData): RateStage[] {
+    const tenants = this.options.shaping.tenants;
+    const name = data.tenant.toLowerCase();
+    const tenant = Object.hasOwn(tenants, name) ? tenants[name] : undefined;
+    if (!tenant) return [];
+    const stages: RateStage[] = [];
+    if (tenant.max_message_rate) stages.push({ key: `tenant:${name}`, rate: tenant.max_message_rate });
+    if (tenant.campaign_max_message_rate && data.campaign)
+      stages.push({ key: `campaign:${name}:${data.campaign}`, rate: tenant.campaign_max_message_rate });
+    return stages;
+  }
+
+  /** Limits for a site through one source IP: its pool's and its own layers on top. */
+  private sourceLimits(domain: string, siteLimits: SiteLimits, source: PickedSource): EffectiveLimits {
+    const cacheKey = `${domain}|${siteLimits.site}|${source.pool}|${source.ip}`;
+    const cached = this.sourceCache.get(cacheKey);
+    if (cached) return cached;
+    const target = {
+      domain,
+      site: siteLimits.site,
+      ...(siteLimits.provider ? { provider: siteLimits.provider } : {}),
+      pool: source.pool,
+      sourceIp: source.ip,
+    };
+    const limits = effectiveLimits(this.options.shaping, target, this.options.base).limits;
+    if (this.sourceCache.size >= LIMITS_CACHE_MAX_ENTRIES)
+      this.sourceCache.delete(this.sourceCache.keys().next().value!);
+    this.sourceCache.set(cacheKey, limits);
+    return limits;
+  }
+
+  /** Counts an attempt in flight on `lane`; the returned release ends it and wakes one parked job. */
+  private holdSlot(lane: string): () => void {
+    this.inFlight.set(lane, (this.inFlight.get(lane) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.inFlight.get(lane) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(lane, left);
+      else this.inFlight.delete(lane);
+      const parked = this.parkedHere.get(lane) ?? 0;
+      if (parked > 0) {
+        if (parked > 1) this.parkedHere.set(lane, parked - 1);
+        else this.parkedHere.delete(lane);
+        void this.options.parked?.wakeOne(lane).catch(() => {});
+      }
+    };
+  }
+
+  queueLifetimeMs: NonNullable<DeliveryGate['queueLifetimeMs']> = ({ domain, hosts, route }) =>
+    this.limitsFor(
+      domain,
+      hosts.map((h) => h.hostname),
+      route?.via,
+    ).limits.max_queue_lifetime;
+
+  observe: NonNullable<DeliveryGate['observe']> = async ({ domain, hosts, route, source }, replies) => {
     const { siteState, shaping } = this.options;
     if (!siteState || shaping.automation.length === 0) return;
     const { site } = this.limitsFor(
@@ -136,7 +213,7 @@ export class ShapingGate implements DeliveryGate {
       hosts.map((h) => h.hostname),
       route?.via,
     );
-    await siteState.observe(site, shaping.automation, replies).catch(() => {});
+    await siteState.observe(site, shaping.automation, replies, source).catch(() => {});
   };
 }
 
@@ -146,12 +223,16 @@ function slower(a: Rate | undefined, b: Rate | undefined): Rate | undefined {
   return a.count / a.periodMs <= b.count / b.periodMs ? a : b;
 }
 
-/** The per-attempt part of the effective limits (connections per session, timeouts, TLS). */
-function attemptLimits(site: string, limits: EffectiveLimits): AttemptLimits {
+/** The per-attempt part of the effective limits (connections per session, timeouts, TLS, source). */
+function attemptLimits(
+  lane: string,
+  limits: EffectiveLimits,
+  source: PickedSource | undefined,
+): AttemptLimits {
   return {
     maxMessagesPerConnection: limits.max_messages_per_connection,
     maxConnections: limits.max_connections,
-    site,
+    site: lane,
     siteMaxConnections: limits.max_connections,
     timeouts: {
       connectMs: limits.connect_timeout,
@@ -161,5 +242,9 @@ function attemptLimits(site: string, limits: EffectiveLimits): AttemptLimits {
     },
     tls: limits.tls === 'verify' ? 'require' : limits.tls,
     tlsVerify: limits.tls === 'verify',
+    retryScheduleMs: limits.retry_schedule,
+    maxQueueLifetimeMs: limits.max_queue_lifetime,
+    ...(source ? { localAddress: source.ip, source: source.ip } : {}),
+    ...(source?.ehloName ? { ehloName: source.ehloName } : {}),
   };
 }

@@ -4,8 +4,9 @@
  * expiry), and the match counters of threshold rules. Every transition emits a SiteEvent.
  *
  * Keys (prefix = redis.prefix): `<prefix>:site:<site>:suspended` (value: until, epoch ms),
- * `<prefix>:site:<site>:slow` (value: "count/periodMs/until"), `<prefix>:site:<site>:rule:<i>`
- * (threshold counter, expires after the rule's window).
+ * `<prefix>:site:<site>:slow` (value: "count/periodMs/until"), `<prefix>:site:<site>:sources`
+ * (hash: source IP → until, the source IPs suspended at this site; the key lives as long as the
+ * longest), `<prefix>:site:<site>:rule:<i>` (threshold counter, expires after the rule's window).
  * Needs injected: an ioredis client, the event sink, a clock.
  */
 import type { Redis } from 'ioredis';
@@ -22,6 +23,8 @@ import type { Rate } from '../throttle/index.js';
 export interface SiteCondition {
   suspendedUntil?: number;
   slow?: { rate: Rate; until: number };
+  /** Source IPs suspended at this site, with the time each suspension ends (epoch ms). */
+  suspendedSources?: Map<string, number>;
 }
 
 /**
@@ -62,8 +65,20 @@ export class SiteState {
     const now = this.now();
     const cached = this.cache.get(site);
     if (cached && now - cached.at < CONDITION_CACHE_MS) return cached.value;
-    const [suspended, slow] = await this.redis.mget(this.key(site, 'suspended'), this.key(site, 'slow'));
+    const replies = await this.redis
+      .multi()
+      .mget(this.key(site, 'suspended'), this.key(site, 'slow'))
+      .hgetall(this.key(site, 'sources'))
+      .exec();
+    if (!replies) throw new Error('site condition read aborted');
+    for (const [err] of replies) if (err) throw err;
+    const [suspended, slow] = replies[0]![1] as (string | null)[];
+    const sources = replies[1]![1] as Record<string, string>;
     const result: SiteCondition = {};
+    const suspendedSources = new Map<string, number>();
+    for (const [ip, value] of Object.entries(sources))
+      if (Number(value) > now) suspendedSources.set(ip, Number(value));
+    if (suspendedSources.size > 0) result.suspendedSources = suspendedSources;
     const until = Number(suspended);
     if (suspended && until > now) result.suspendedUntil = until;
     if (slow) {
@@ -92,10 +107,29 @@ export class SiteState {
     return until;
   }
 
-  /** Lifts a suspension and a rate cut now. True when there was one. */
+  /** Stops using one source IP at `site` for `forMs` (the other IPs of its pool go on). */
+  async suspendSource(site: string, source: string, forMs: number, reason: string): Promise<number> {
+    this.cache.delete(site);
+    const until = this.now() + forMs;
+    const key = this.key(site, 'sources');
+    await this.redis
+      .multi()
+      .hset(key, source, String(until))
+      .pexpire(key, forMs, 'GT')
+      .pexpire(key, forMs, 'NX')
+      .exec();
+    this.events.emit({ type: 'source_suspended', time: this.now(), site, source, until, reason });
+    return until;
+  }
+
+  /** Lifts a suspension, a rate cut and every source IP suspension at the site now. True when there was one. */
   async resume(site: string, reason: string): Promise<boolean> {
     this.cache.delete(site);
-    const removed = await this.redis.del(this.key(site, 'suspended'), this.key(site, 'slow'));
+    const removed = await this.redis.del(
+      this.key(site, 'suspended'),
+      this.key(site, 'slow'),
+      this.key(site, 'sources'),
+    );
     if (removed > 0) this.events.emit({ type: 'site_resumed', time: this.now(), site, reason });
     return removed > 0;
   }
@@ -103,12 +137,14 @@ export class SiteState {
   /**
    * Runs the automation rules over the replies of one attempt at `site`. A rule without a
    * threshold acts on its first match; with one, when its count within the window is reached
-   * (then the count starts over). Source-IP suspension is not applied yet (no source IPs).
+   * (then the count starts over). `suspend_source` needs the source IP the replies came to; mail
+   * sent without a pool has none, and the action is skipped.
    */
   async observe(
     site: string,
     rules: readonly AutomationRule[],
     replies: readonly ReplyLike[],
+    source?: string,
   ): Promise<void> {
     for (const [index, rule] of rules.entries()) {
       const reply = replies.find((r) => ruleMatches(rule, r));
@@ -130,6 +166,8 @@ export class SiteState {
       if (action.suspend !== undefined) await this.suspend(site, action.suspend, reason);
       else if (action.slow_to !== undefined)
         await this.slow(site, action.slow_to, action.for ?? DEFAULT_SLOW_FOR_MS, reason);
+      else if (action.suspend_source !== undefined && source !== undefined)
+        await this.suspendSource(site, source, action.suspend_source, reason);
     }
   }
 }

@@ -47,15 +47,22 @@ export interface RecipientEvent extends EventBase {
   reply: SmtpReply;
   /** For deferred: when the next attempt is due (epoch ms). */
   nextAttemptAt?: number;
+  /** For deferred: why, as the retry class that picks the backoff (greylisted, throttled, ...). */
+  retryClass?: string;
   /** Milliseconds from acceptance to this outcome. */
   latencyMs: number;
 }
 
-/** A site-wide shaping transition: automation or an operator suspended, slowed or resumed a site. */
+/**
+ * A shaping transition: automation or an operator suspended, slowed or resumed a site, or
+ * suspended one source IP at a site (`source_suspended`, with `source`).
+ */
 export interface SiteEvent {
-  type: 'site_suspended' | 'site_slowed' | 'site_resumed';
+  type: 'site_suspended' | 'site_slowed' | 'site_resumed' | 'source_suspended';
   time: number;
   site: string;
+  /** For source_suspended: the source IP. */
+  source?: string;
   /** When the action lifts itself (epoch ms); absent for site_resumed. */
   until?: number;
   /** For site_slowed: the rate in force until then, e.g. "10/min". */

@@ -100,6 +100,7 @@ export class HeraldMetrics {
       case 'site_suspended':
       case 'site_slowed':
       case 'site_resumed':
+      case 'source_suspended':
         this.siteTransitions.inc({ type: event.type });
         return;
       default:

@@ -22,10 +22,10 @@ export interface DeliveryJobData {
   acceptedAt: number;
   size: number;
   /**
-   * A message-rate slot this job already booked (shaping): the rate key and the epoch ms it is
-   * due. Coming back at that time it is sent without booking again.
+   * Message-rate slots this job already booked (shaping): rate key → epoch ms it is due. Coming
+   * back at that time it passes those rates without booking again; cleared once admitted.
    */
-  rateSlot?: { key: string; at: number };
+  rateSlots?: Record<string, number>;
   /** The site this job's destination rolled up to at its last admission (for queue stats). */
   site?: string;
   /** Traffic stream given at submission (absent: `transactional`); picks source pool and priority. */

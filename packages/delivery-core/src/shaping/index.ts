@@ -36,12 +36,22 @@ export {
   PROVIDER_DEFAULTS_FILE,
   parseShaping,
 } from './load.js';
+export {
+  DEFAULT_STREAM,
+  nextUtcDay,
+  pickSource,
+  selectPool,
+  utcDayName,
+  utcDayStart,
+  warmupCap,
+} from './pools.js';
 export { formatRate, parseRate, RATE_HINT, type Rate } from './rate.js';
 export {
   type AutomationRule,
   DEFAULT_SLOW_FOR_MS,
   LIMIT_KEYS,
   type LimitKey,
+  type PoolSelectionRule,
   type PoolShaping,
   type ProviderShaping,
   SHAPING_TLS_MODES,
@@ -51,4 +61,6 @@ export {
   type ShapingTlsMode,
   type SourceShaping,
   shapingSchema,
+  type TenantShaping,
 } from './schema.js';
+export type { PoolSource } from './sources-schema.js';

@@ -37,6 +37,8 @@ export function mergeShaping(base: Shaping, over: Shaping): Shaping {
     domains: mergeMaps(base.domains, over.domains),
     sources: mergeMaps(base.sources, over.sources),
     pools: mergeMaps(base.pools, over.pools),
+    pool_selection: [...over.pool_selection, ...base.pool_selection],
+    tenants: mergeMaps(base.tenants, over.tenants),
     automation: [...base.automation, ...over.automation],
   });
 }

@@ -1,15 +1,25 @@
 /**
  * The shaping file as one zod schema, strict at every level (unknown keys are errors with a
- * suggestion). Sections: defaults, providers, sites, domains, sources, pools, automation. Every
+ * suggestion). Sections: defaults, providers, sites, domains, sources, pools, pool_selection, tenants,
+ * automation (the sending-identity sections are in sources-schema.ts). Every
  * limit key is optional everywhere; built-in values live in effective.ts (BUILTIN_LIMITS).
  * Durations parse to milliseconds, rates to { count, periodMs }; names of domains, sites and
  * providers are lower-cased. Pure; no I/O.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { duration, hostName, integer, oneOf, section } from '../config/fields.js';
+import { duration, integer, oneOf, section } from '../config/fields.js';
 import { MS_PER_HOUR } from '../config/units.js';
-import { parseRate, type Rate } from './rate.js';
+import {
+  NAME,
+  type PoolSelectionRule,
+  poolSchema as poolSchema_,
+  poolSelectionSchema,
+  rate,
+  sourceSchema as sourceSchema_,
+  type TenantShaping,
+  tenantSchema,
+} from './sources-schema.js';
 
 export const SHAPING_TLS_MODES = ['opportunistic', 'require', 'verify', 'none'] as const;
 export type ShapingTlsMode = (typeof SHAPING_TLS_MODES)[number];
@@ -19,21 +29,8 @@ export const DEFAULT_SLOW_FOR_MS = MS_PER_HOUR;
 const MAX_REPLY_CODE = 599;
 const MIN_REPLY_CODE = 200;
 const ENHANCED_CODE = /^[245]\.\d{1,3}\.\d{1,3}$/;
-/** A name for a provider or pool: letters, digits, "-", "_" and ".". */
-const NAME = /^[a-z0-9][a-z0-9_.-]*$/i;
 /** An MX suffix: ".google.com" (subdomains) or "mx.example.net" (that host and its subdomains). */
 const MX_SUFFIX = /^\.?[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$/i;
-
-export function rate() {
-  return z.string({ error: 'expected a rate like 300/min' }).transform((value, ctx): Rate => {
-    try {
-      return parseRate(value);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message, input: undefined });
-      return z.NEVER;
-    }
-  });
-}
 
 /** The limit keys, each optional: a layer sets only what it means to change. */
 export const limitsShape = {
@@ -73,40 +70,8 @@ const providerSchema = section({
   mx_suffixes: z.array(mxSuffix, { error: 'expected a list of MX host suffixes' }).optional(),
 });
 
-function ipAddress() {
-  return z
-    .string({ error: 'expected an IP address' })
-    .refine((s) => isIP(s) !== 0, { error: 'expected an IP address like 192.0.2.10 or 2001:db8::10' });
-}
-
-const sourceSchema = section({
-  ...limitsShape,
-  /** EHLO name to announce from this address. */
-  ehlo_name: hostName().optional(),
-});
-
-const warmupSchema = section({
-  schedule: z
-    .array(section({ day: integer(1), daily_cap: integer(1) }), {
-      error: 'expected a list of { day, daily_cap }',
-    })
-    .min(1, { error: 'expected at least one step' })
-    .superRefine((steps, ctx) => {
-      for (let i = 1; i < steps.length; i++)
-        if (steps[i]!.day <= steps[i - 1]!.day)
-          ctx.addIssue({ code: 'custom', path: [i, 'day'], message: 'days must increase from step to step' });
-    }),
-});
-
-const poolSchema = section({
-  ...limitsShape,
-  sources: z
-    .array(section({ ip: ipAddress(), weight: integer(1).default(1) }), {
-      error: 'expected a list of { ip, weight }',
-    })
-    .min(1, { error: 'expected at least one source' }),
-  warmup: warmupSchema.optional(),
-});
+const sourceSchema = sourceSchema_(limitsShape);
+const poolSchema = poolSchema_(limitsShape);
 
 function regexText() {
   return z.string({ error: 'expected a regular expression' }).superRefine((value, ctx) => {
@@ -199,7 +164,22 @@ export const shapingSchema = section({
     (k) => NAME.test(k),
     'expected a pool name like bulk',
   ).optional(),
+  pool_selection: poolSelectionSchema.optional(),
+  tenants: namedMap(
+    'tenant names to rate limits',
+    tenantSchema,
+    (k) => NAME.test(k),
+    'expected a tenant name like acme',
+  ).optional(),
   automation: z.array(automationRuleSchema, { error: 'expected a list of automation rules' }).optional(),
+}).superRefine((file, ctx) => {
+  for (const [i, rule] of (file.pool_selection ?? []).entries())
+    if (!file.pools || !Object.hasOwn(file.pools, rule.pool))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pool_selection', i, 'pool'],
+        message: `no pool named ${rule.pool} under pools`,
+      });
 });
 
 export type ShapingInput = z.input<typeof shapingSchema>;
@@ -212,8 +192,11 @@ export interface Shaping {
   domains: Record<string, ShapingLimits>;
   sources: Record<string, SourceShaping>;
   pools: Record<string, PoolShaping>;
+  pool_selection: PoolSelectionRule[];
+  tenants: Record<string, TenantShaping>;
   automation: AutomationRule[];
 }
+export type { PoolSelectionRule, TenantShaping };
 export type ShapingLimits = z.output<typeof limitsSchema>;
 export type ProviderShaping = z.output<typeof providerSchema>;
 export type SourceShaping = z.output<typeof sourceSchema>;
@@ -230,6 +213,8 @@ export function completeShaping(parsed: ParsedShaping): Shaping {
     domains: parsed.domains ?? {},
     sources: parsed.sources ?? {},
     pools: parsed.pools ?? {},
+    pool_selection: parsed.pool_selection ?? [],
+    tenants: parsed.tenants ?? {},
     automation: parsed.automation ?? [],
   };
 }

@@ -4,6 +4,7 @@
  * the next address and then the next MX within the same attempt (RFC 5321 §5.1); once a
  * transaction starts, its per-recipient replies are final for this attempt.
  */
+import { isIP } from 'node:net';
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
 import type { SmtpPool } from './pool.js';
 import type { RecipientOutcome, SessionLimits, SessionTarget, TlsMode } from './session.js';
@@ -22,6 +23,7 @@ export interface AttemptRequest extends SessionLimits {
   tls: TlsMode;
   tlsVerify: boolean;
   localAddress?: string;
+  ehloName?: string;
   auth?: { username: string; password: string };
 }
 
@@ -45,6 +47,8 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
   let lastError: DeliveryError | undefined;
   for (const host of request.hosts) {
     for (const address of host.addresses) {
+      // A bound source only reaches addresses of its own family (an IPv4 source, IPv4 MX addresses).
+      if (request.localAddress && isIP(address) !== isIP(request.localAddress)) continue;
       const target: SessionTarget = {
         address,
         port: host.port,
@@ -52,6 +56,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         tls: request.tls,
         tlsVerify: request.tlsVerify,
         ...(request.localAddress ? { localAddress: request.localAddress } : {}),
+        ...(request.ehloName ? { ehloName: request.ehloName } : {}),
         ...(request.auth ? { auth: request.auth } : {}),
         ...sessionLimits(request),
       };

@@ -69,7 +69,7 @@ export class SmtpPool {
       lease = await this.siteLease(target);
       const session = await SmtpSession.open(
         target,
-        this.options.ehloName,
+        target.ehloName ?? this.options.ehloName,
         target.timeouts ?? this.options.timeouts,
       );
       this.stats.opened++;

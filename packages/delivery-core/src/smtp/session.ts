@@ -40,7 +40,10 @@ export interface SessionTarget extends SessionLimits {
   hostname: string;
   tls: TlsMode;
   tlsVerify: boolean;
+  /** Source address to bind (a shaping pool's IP); absent = the system picks. */
   localAddress?: string;
+  /** EHLO name for this source; absent = the pool's default. */
+  ehloName?: string;
   auth?: { username: string; password: string };
 }
 

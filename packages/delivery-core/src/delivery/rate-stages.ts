@@ -1,0 +1,40 @@
+/**
+ * Passing a job through a list of rates (tenant, campaign, site lane), each a GCRA key in Redis,
+ * with each rate booked at most once per job: a stage that makes the job wait books its slot
+ * (`reserve`), and the job keeps the booking in `data.rateSlots` (key → epoch ms due); coming back
+ * at that time it passes the stage without booking again. A stage passed at once is marked the
+ * same way, so a later stage's wait does not make the job pay the earlier one twice. The caller
+ * clears `rateSlots` when the attempt is admitted. So a backlog of N jobs costs O(N) Redis calls.
+ */
+import type { DeliveryJobData } from '../queue/index.js';
+import type { Rate, RateLimiter } from '../throttle/index.js';
+
+/** A booked slot this close ahead counts as due (BullMQ promotes delayed jobs with some jitter). */
+export const SLOT_TOLERANCE_MS = 5;
+
+export interface RateStage {
+  /** The limiter key, e.g. `tenant:acme`, `site:provider:gmail@192.0.2.10`. */
+  key: string;
+  rate: Rate;
+}
+
+/** Undefined when every stage lets the job go now; else the first stage it waits for, and until when. */
+export async function passRates(
+  stages: readonly RateStage[],
+  data: DeliveryJobData,
+  limiter: RateLimiter,
+  now: () => number,
+): Promise<{ key: string; until: number } | undefined> {
+  for (const stage of stages) {
+    const booked = data.rateSlots?.[stage.key];
+    if (booked !== undefined) {
+      if (now() + SLOT_TOLERANCE_MS < booked) return { key: stage.key, until: booked };
+      continue;
+    }
+    const slot = await limiter.reserve(stage.key, stage.rate);
+    const at = now() + slot.delayMs;
+    data.rateSlots = { ...data.rateSlots, [stage.key]: at };
+    if (slot.delayMs > SLOT_TOLERANCE_MS) return { key: stage.key, until: at };
+  }
+  return undefined;
+}

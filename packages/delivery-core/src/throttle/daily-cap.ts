@@ -1,0 +1,66 @@
+/**
+ * A counter with a cap, shared by every relay: `take(key, n, cap)` adds n only if the total stays
+ * within the cap (one Lua script, atomic across processes); `count(key)` reads it. Used for the
+ * warm-up daily caps (key per source IP, site and UTC day, chosen by the caller). Each key
+ * expires `ttlMs` after its first take, so old days vanish. Needs an ioredis client injected.
+ * Key: `<keyPrefix>:cap:<key>`.
+ */
+import type { Redis } from 'ioredis';
+import { defineScript, type ScriptCall } from './script.js';
+
+/** A day's counter outlives its day by this much (clock skew between relays), then vanishes. */
+export const DAILY_CAP_TTL_MS = 2 * 86_400_000;
+
+/**
+ * daily-cap.lua
+ *
+ * KEYS[1]  the counter (string integer; absent = 0)
+ * ARGV[1]  n to add, integer >= 1
+ * ARGV[2]  cap, integer >= 1
+ * ARGV[3]  ttl ms, set when the key is created
+ *
+ * Returns {taken, total}: taken 1 when total + n <= cap, or when the counter is at 0 (a first
+ * take bigger than the cap still goes, once); else 0 and nothing is added.
+ */
+export const DAILY_CAP_LUA = `
+local n = tonumber(ARGV[1])
+local cap = tonumber(ARGV[2])
+local total = tonumber(redis.call('GET', KEYS[1]) or '0')
+if total > 0 and total + n > cap then return {0, total} end
+if total >= cap then return {0, total} end
+total = redis.call('INCRBY', KEYS[1], n)
+if total == n then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return {1, total}`;
+
+export class DailyCap {
+  private readonly run: ScriptCall;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: { keyPrefix: string; ttlMs?: number },
+  ) {
+    this.run = defineScript(redis, 'heraldThrottleDailyCap', 1, DAILY_CAP_LUA);
+  }
+
+  private key(key: string): string {
+    return `${this.options.keyPrefix}:cap:${key}`;
+  }
+
+  /** Adds n when the total stays within cap; returns whether it did and the total after. */
+  async take(key: string, n: number, cap: number): Promise<{ taken: boolean; total: number }> {
+    const [taken, total] = (await this.run(
+      this.key(key),
+      n,
+      cap,
+      this.options.ttlMs ?? DAILY_CAP_TTL_MS,
+    )) as [number, number];
+    return { taken: taken === 1, total };
+  }
+
+  /** The counts of several keys (0 for absent ones), one round trip. */
+  async counts(keys: readonly string[]): Promise<number[]> {
+    if (keys.length === 0) return [];
+    const values = await this.redis.mget(...keys.map((k) => this.key(k)));
+    return values.map((v) => Number(v ?? 0));
+  }
+}
