@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { HeraldError } from '@herald/delivery-core';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './command.js';
 import { benchCommand } from './commands/bench.js';
+import { bounceCommand } from './commands/bounce.js';
 import { configCommand } from './commands/config.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
 import { queueCommand } from './commands/queue.js';
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   queueCommand,
   hashPasswordCommand,
   sendCommand,
+  bounceCommand,
   benchCommand,
   versionCommand,
 ];

@@ -1,0 +1,101 @@
+/**
+ * `herald bounce classify FILE... [--details]`: reads each bounce message (a DSN, an MTA's text
+ * notice, an ARF complaint or an auto-reply) and prints one JSON line per file:
+ * {"file": FILE, "recipients": [{"address", "reason", "hard", "status", "action"}]}, with the
+ * category, reply code, command, remote host and diagnostic text under --details. A file that
+ * cannot be read is reported on stderr and the command exits 1 after the others.
+ */
+import { readFileSync } from 'node:fs';
+import { type BounceReport, type Classification, classifyMessage } from '@herald/delivery-core/bounce';
+import { parseCommandArgs, usageError } from '../args.js';
+import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import type { CliIo } from '../io.js';
+
+const help = `Usage: herald bounce classify FILE... [--details]
+
+Classify bounce messages (raw RFC 5322 files: DSNs, MTA notices, ARF complaint reports,
+auto-replies). Prints one JSON line per file:
+
+  {"file":"FILE","recipients":[{"address":"...","reason":"userunknown","hard":true,
+   "status":"5.1.1","action":"suppress"}]}
+
+reason is sisimai's vocabulary (userunknown, mailboxfull, expired, ...); hard is true when
+the address will never accept mail; action is retry, bounce, suppress or none; complaint
+reports add "feedbackType".
+
+  --details   also print category, replyCode, command, remoteHost and the diagnostic text
+
+Exits 0 when every file was read, 1 when one could not be.`;
+
+const OPTIONS = {
+  details: { type: 'boolean' },
+} as const;
+
+function brief(c: Classification): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    address: c.address,
+    reason: c.reason,
+    hard: c.hard,
+    status: c.status,
+    action: c.action,
+  };
+  if (c.feedbackType) out['feedbackType'] = c.feedbackType;
+  return out;
+}
+
+function detailed(c: Classification): Record<string, unknown> {
+  return {
+    ...brief(c),
+    category: c.category,
+    replyCode: c.replyCode ?? null,
+    command: c.command ?? null,
+    remoteHost: c.remoteHost ?? null,
+    diagnostic: c.diagnostic.replace(/\s+/g, ' ').trim(),
+  };
+}
+
+export function bounceLine(file: string, report: BounceReport, details: boolean): string {
+  const recipients = report.recipients.map(details ? detailed : brief);
+  const line: Record<string, unknown> = { file, recipients };
+  if (details) line['kind'] = report.kind;
+  return JSON.stringify(line);
+}
+
+function runClassify(files: string[], details: boolean, io: CliIo): number {
+  if (files.length === 0) throw usageError('bounce classify', 'missing FILE');
+  let failed = false;
+  for (const file of files) {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(file);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      io.stderr.write(`herald: bounce classify: ${message}\n`);
+      failed = true;
+      continue;
+    }
+    io.stdout.write(`${bounceLine(file, classifyMessage(raw), details)}\n`);
+  }
+  return failed ? EXIT_FAILURE : EXIT_OK;
+}
+
+async function run(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs('bounce', args, OPTIONS, true);
+  const [sub, ...rest] = positionals;
+  switch (sub) {
+    case 'classify':
+      return runClassify(rest, values.details === true, io);
+    case undefined:
+      throw usageError('bounce', 'missing subcommand (classify)');
+    default:
+      throw usageError('bounce', `unknown subcommand "${sub}"`);
+  }
+}
+
+export const bounceCommand: Command = {
+  name: 'bounce',
+  synopsis: 'classify FILE... [--details]',
+  summary: 'classify bounce messages: reason, hard/soft, action per recipient',
+  help,
+  run,
+};

@@ -1,0 +1,66 @@
+/**
+ * One Classification from one Fact: the reason from the decision table, then the status code,
+ * hard flag, action and category that follow from it. Shared by classifyReply (our own SMTP
+ * replies) and classifyMessage (bounce messages).
+ */
+import { decideReason } from './decide.js';
+import type { Fact, SmtpCommand } from './probes.js';
+import { statusIsPermanent } from './status-codes.js';
+import {
+  actionFor,
+  type BounceAction,
+  type BounceCategory,
+  CATEGORY_BY_REASON,
+  isHard,
+  type Reason,
+} from './vocabulary.js';
+
+export interface Classification {
+  /** The recipient address, lower-cased ('' when a reply is classified without one). */
+  address: string;
+  reason: Reason;
+  /** sisimai's hardbounce: the address will never accept mail. */
+  hard: boolean;
+  /** Enhanced status code, e.g. "5.1.1"; null when none was given or found. */
+  status: string | null;
+  action: BounceAction;
+  category: BounceCategory;
+  replyCode?: number;
+  command?: SmtpCommand;
+  /** The diagnostic text the reason was read from. */
+  diagnostic: string;
+  remoteHost?: string;
+  /** ARF feedback type (abuse, fraud, opt-out, ...) when reason is 'feedback'. */
+  feedbackType?: string;
+}
+
+/** True for a permanent failure: 5.x.x status, else 5xx reply, else a DSN action of failed. */
+export function isPermanent(fact: Fact): boolean {
+  const byStatus = statusIsPermanent(fact.status);
+  if (byStatus !== undefined) return byStatus;
+  if (fact.replyCode !== undefined) return fact.replyCode >= 500;
+  return fact.action !== 'delayed';
+}
+
+export function classifyFact(
+  fact: Fact,
+  extra: { address: string; remoteHost?: string; feedbackType?: string },
+): Classification {
+  const reason = decideReason(fact);
+  const permanent = isPermanent(fact);
+  const hard = isHard(reason, permanent);
+  const result: Classification = {
+    address: extra.address,
+    reason,
+    hard,
+    status: fact.status ?? null,
+    action: actionFor(reason, hard, permanent),
+    category: CATEGORY_BY_REASON[reason],
+    diagnostic: fact.diagnostic,
+  };
+  if (fact.replyCode !== undefined) result.replyCode = fact.replyCode;
+  if (fact.command) result.command = fact.command;
+  if (extra.remoteHost) result.remoteHost = extra.remoteHost;
+  if (extra.feedbackType) result.feedbackType = extra.feedbackType;
+  return result;
+}

@@ -1,0 +1,143 @@
+/**
+ * Runs the decision table of probes.ts over one Fact and returns the reason. Pure and
+ * synchronous; the text is normalised once. Also the helpers that pull a status code, a reply
+ * code and the failing SMTP command out of free text, shared by the reply and message paths.
+ */
+import { hasPhrase, normaliseText } from './phrases.js';
+import { type Fact, FIRST_PASS, type Probe, RECONSIDERED, SECOND_PASS, type SmtpCommand } from './probes.js';
+import { reasonOfStatus } from './status-codes.js';
+import type { Reason } from './vocabulary.js';
+
+/** Reasons a message format states that the probes may still refine. */
+const REFINABLE_PRESETS: ReadonlySet<Reason> = RECONSIDERED;
+
+function probeMatches(probe: Probe, fact: Fact, text: string, statusReason: Reason | undefined): boolean {
+  if (probe.needsStatus && !fact.status) return false;
+  if (fact.status && probe.notWithStatus?.includes(fact.status)) return false;
+  if (statusReason && probe.notWithStatusReason?.includes(statusReason)) return false;
+  const phrases = probe.phrasesOf ?? [];
+  const phraseFound = (): boolean => phrases.some((reason) => hasPhrase(reason, text));
+  if (probe.byStatus && statusReason === probe.reason) {
+    const vetoed = (probe.statusVetoedBy ?? []).some((reason) => hasPhrase(reason, text));
+    if (!vetoed && (!probe.statusNeedsPhrase || phraseFound())) return true;
+    if (vetoed) return false;
+  }
+  if (fact.replyCode !== undefined && probe.replyCodes?.includes(fact.replyCode)) return true;
+  if (phrases.length === 0) return false;
+  const command = fact.command;
+  if (command && probe.phrasesNotAtCommands?.includes(command)) return false;
+  if (probe.phrasesAtCommands && (!command || !probe.phrasesAtCommands.includes(command))) return false;
+  if (probe.phrasesWhenStatusIs) {
+    const anyStatus = command !== undefined && (probe.phrasesAnyStatusAt ?? []).includes(command);
+    if (!anyStatus && !probe.phrasesWhenStatusIs.includes(statusReason ?? 'none')) return false;
+  }
+  return phraseFound();
+}
+
+function secondPass(fact: Fact, text: string, statusReason: Reason | undefined): Reason | undefined {
+  const diagnosticType = (fact.diagnosticType ?? 'SMTP').toUpperCase();
+  if (statusReason && !RECONSIDERED.has(statusReason) && diagnosticType === 'SMTP') return statusReason;
+  for (const reason of SECOND_PASS) if (hasPhrase(reason, text)) return reason;
+  if (statusReason) return statusReason;
+  const subject = fact.status?.slice(1, 3);
+  if (subject === '.6') return 'contenterror';
+  if (subject === '.7') return 'securityerror';
+  if (diagnosticType.startsWith('X-UNIX')) return 'mailererror';
+  const reply = fact.replyCode ?? 0;
+  if ((reply > 400 && reply < 408) || (reply > 500 && reply < 508)) return 'syntaxerror';
+  if (fact.action === 'delayed' || fact.action === 'expired') return 'expired';
+  if (fact.command === 'EHLO' || fact.command === 'HELO') return 'blocked';
+  return undefined;
+}
+
+/** The reason for one failure. Never throws; 'undefined' when nothing is known. */
+export function decideReason(fact: Fact): Reason {
+  if (fact.reason && !REFINABLE_PRESETS.has(fact.reason)) return fact.reason;
+  if (fact.status?.startsWith('2.')) return 'delivered';
+  const text = normaliseText(fact.diagnostic);
+  const statusReason = reasonOfStatus(fact.status);
+  const diagnosticType = (fact.diagnosticType ?? 'SMTP').toUpperCase();
+  if (diagnosticType === 'SMTP') {
+    for (const probe of FIRST_PASS) {
+      if (probeMatches(probe, fact, text, statusReason)) return probe.reason;
+    }
+  }
+  if (fact.reason && fact.reason !== 'undefined' && fact.reason !== 'onhold') return fact.reason;
+  const found = secondPass(fact, text, statusReason);
+  if (found) return found;
+  if (fact.action === 'delayed') return 'expired';
+  if (hasPhrase('vacation', text)) return 'vacation';
+  return text ? 'onhold' : 'undefined';
+}
+
+const STATUS_IN_TEXT_RE = /(?<![\d.a-z])([245])\.([0-7])\.(\d{1,3})(?![\d])/gi;
+
+/**
+ * The most telling enhanced status code in free text: the first one that is not x.0.0 or 4.4.7,
+ * else the first at all; restricted to the class of `replyClass` when given.
+ */
+export function findStatusInText(text: string, replyClass?: string): string | undefined {
+  let fallback: string | undefined;
+  for (const match of text.matchAll(STATUS_IN_TEXT_RE)) {
+    const code = `${match[1]}.${match[2]}.${match[3]}`;
+    if (replyClass && match[1] !== replyClass) continue;
+    if (code.endsWith('.0.0') || code === '4.4.7') {
+      fallback ??= code;
+      continue;
+    }
+    return code;
+  }
+  return fallback;
+}
+
+function isZeroDetail(code: string): boolean {
+  return /^\d\.\d+\.0$/.test(code) || /^\d\.0\.\d+$/.test(code);
+}
+
+/** Chooses between a DSN Status field and a code found in the diagnostic text. */
+export function preferStatus(field?: string, inText?: string, replyCode?: number): string | undefined {
+  if (!field) return inText;
+  if (!inText || field === inText) return field;
+  const replyClass = replyCode ? String(replyCode)[0] : undefined;
+  if (replyClass && field[0] !== inText[0]) {
+    if (replyClass === field[0]) return field;
+    if (replyClass === inText[0]) return inText;
+  }
+  if (field.endsWith('.0.0')) return inText.endsWith('.0.0') ? field : inText;
+  if (isZeroDetail(field) && !isZeroDetail(inText)) return inText;
+  if (inText.endsWith('.0.0')) return field;
+  if (field === '4.4.7' || field === '4.7.0' || field.startsWith('5.3.')) return inText;
+  if (/^\d\.5\.[1245]$/.test(field)) return inText;
+  if (field === '5.1.1') return isZeroDetail(inText) || inText.startsWith('5.5.') ? field : inText;
+  if (field === '5.1.3' && inText.startsWith('5.7.')) return inText;
+  return field;
+}
+
+const REPLY_CODE_RE = /(?:^|[\s(:;'"[<-])([245][0-5]\d)(?=[\s\-:.,;)'"\]]|$)/;
+
+/** The first basic SMTP reply code in free text (e.g. "550" of "said: 550 5.1.1 ..."). */
+export function findReplyCode(text: string): number | undefined {
+  const match = REPLY_CODE_RE.exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+const COMMAND_PATTERNS: readonly [RegExp, SmtpCommand][] = [
+  [/\b(?:rcpt to|rcpt_to|rcpt)\b/i, 'RCPT'],
+  [/\b(?:mail from|mail_from)\b/i, 'MAIL'],
+  [/\b(?:end of data|data command|after data|data_end|\[data\]|end of message|during data)\b/i, 'DATA'],
+  [/\bstarttls\b/i, 'STARTTLS'],
+  [/\b(?:ehlo|helo)\b/i, 'EHLO'],
+  [/\b(?:initial connection|greeting|connect(?:ion)? to\b|banner)/i, 'CONN'],
+];
+
+const COMMAND_CONTEXT_RE =
+  /(?:in reply to|after|response to|during|while (?:sending|talking)|error from remote mail server after|rejected at|\[)\s*(?:the\s+)?([a-z_ ]{3,20})/gi;
+
+/** The SMTP command a failure happened at, from phrases like "(in reply to RCPT TO command)". */
+export function findCommand(text: string): SmtpCommand | undefined {
+  for (const match of text.matchAll(COMMAND_CONTEXT_RE)) {
+    const words = match[1] ?? '';
+    for (const [re, command] of COMMAND_PATTERNS) if (re.test(words)) return command;
+  }
+  return undefined;
+}

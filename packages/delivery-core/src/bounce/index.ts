@@ -1,0 +1,27 @@
+/**
+ * Bounce classification: why a recipient failed, in sisimai's reason vocabulary, whether the
+ * address is dead (`hard`), what to do (`action`: retry, bounce, suppress) and the PowerMTA-style
+ * category. Two entries:
+ * - `classifyReply(reply)`: one SMTP reply of Herald's own delivery attempt; pure, synchronous,
+ *   fast (the delivery path calls it per failed recipient; `retryView` is the reason + hard).
+ * - `classifyMessage(raw)`: a whole bounce message — RFC 3464 DSNs, the plain-text notices of
+ *   MTAs without DSNs (qmail, Exim, Exchange, ...), ARF complaints (RFC 5965) and auto-replies
+ *   (RFC 3834) — one Classification per recipient. Never throws: malformed input gives reason
+ *   'undefined'.
+ * Policy is data: the phrase lists (phrases.ts), the status-code table (status-codes.ts), the
+ * ordered probes (probes.ts) and the category table (vocabulary.ts). No I/O.
+ */
+export type { Classification } from './classify.js';
+export { type BounceKind, type BounceReport, classifyMessage, MAX_MESSAGE_BYTES } from './message.js';
+export { PHRASES, type Phrase } from './phrases.js';
+export type { Fact, SmtpCommand } from './probes.js';
+export { classifyReply, type RetryView, retryView } from './reply.js';
+export { reasonOfStatus, STATUS_REASONS } from './status-codes.js';
+export {
+  type BounceAction,
+  type BounceCategory,
+  CATEGORY_BY_REASON,
+  isReason,
+  REASONS,
+  type Reason,
+} from './vocabulary.js';

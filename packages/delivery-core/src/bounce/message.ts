@@ -1,0 +1,232 @@
+/**
+ * classifyMessage: a whole bounce, complaint or auto-reply (raw bytes) -> one Classification per
+ * recipient. Reads, in this order: an ARF feedback report (RFC 5965), RFC 3464 delivery-status
+ * fields (in their own part or inline in the text), the human-readable notice of MTAs that write
+ * no DSN, and auto-replies (RFC 3834). Never throws: unreadable input gives one recipient with
+ * reason 'undefined'.
+ */
+
+import { autoReplyReason, isAutoReply } from './autoreply.js';
+import { type Classification, classifyFact } from './classify.js';
+import { findCommand, findReplyCode, findStatusInText, preferStatus } from './decide.js';
+import { cleanAddress, type DsnRecipient, parseDeliveryStatus } from './dsn.js';
+import { type FeedbackReport, nonArfFeedback, parseFeedbackReport } from './feedback.js';
+import { header, leaves, type MimeHeaders, type MimePart, parseMessage, splitHeaders } from './mime.js';
+import { addressesIn, mentionedAddresses, noticeBody, noticeRecipients } from './notice.js';
+import type { Fact } from './probes.js';
+
+export type BounceKind = 'dsn' | 'notice' | 'feedback' | 'autoreply' | 'unknown';
+
+export interface BounceReport {
+  kind: BounceKind;
+  recipients: Classification[];
+  /** ARF Feedback-Type of a complaint report. */
+  feedbackType?: string;
+  reportingMta?: string;
+}
+
+/** Bytes of a message read at most; bounces are small, and the returned message is not needed. */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+
+const ORIGINAL_TYPES = new Set([
+  'message/rfc822',
+  'message/global',
+  'text/rfc822-headers',
+  'message/rfc822-headers',
+]);
+const DSN_TYPES = new Set(['message/delivery-status', 'message/global-delivery-status']);
+
+interface Parts {
+  root: MimePart;
+  notice: string;
+  dsn?: string;
+  feedback?: string;
+  original?: MimeHeaders;
+}
+
+function stripHtml(html: string): string {
+  return html
+    .replace(/<(?:br|p|div|tr|li)\b[^>]*>/gi, '\n')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+function collectParts(root: MimePart): Parts {
+  const texts: string[] = [];
+  const htmls: string[] = [];
+  const parts: Parts = { root, notice: '' };
+  for (const { part, path } of leaves(root)) {
+    const insideOriginal = path.some((type) => ORIGINAL_TYPES.has(type));
+    if (insideOriginal) continue;
+    if (ORIGINAL_TYPES.has(part.type)) {
+      parts.original ??= part.parts[0]?.headers ?? splitHeaders(part.text).headers;
+    } else if (DSN_TYPES.has(part.type)) parts.dsn = `${parts.dsn ?? ''}${part.text}\n`;
+    else if (part.type === 'message/feedback-report') parts.feedback = part.text;
+    else if (part.type === 'text/html') htmls.push(stripHtml(part.text));
+    else if (part.type.startsWith('text/') || part === root) texts.push(part.text);
+  }
+  const notice = texts.length > 0 ? texts.join('\n') : htmls.join('\n');
+  parts.notice = noticeBody(notice);
+  if (!parts.original) {
+    const rest = notice.slice(parts.notice.length);
+    const headerStart = rest.search(/^(?:return-path|received|from|to|subject|message-id|date):/im);
+    if (headerStart >= 0) parts.original = splitHeaders(rest.slice(headerStart)).headers;
+  }
+  return parts;
+}
+
+function addressOf(headers: MimeHeaders | undefined, name: string): string | undefined {
+  const value = headers ? header(headers, name) : undefined;
+  return value ? addressesIn(value)[0] : undefined;
+}
+
+/** Addresses that are never a failed recipient: the bounce's own sender and addressee. */
+function excludedAddresses(parts: Parts): Set<string> {
+  const exclude = new Set<string>();
+  for (const address of [
+    addressOf(parts.root.headers, 'to'),
+    addressOf(parts.root.headers, 'from'),
+    addressOf(parts.root.headers, 'return-path'),
+    addressOf(parts.original, 'from'),
+    addressOf(parts.original, 'return-path'),
+    addressOf(parts.original, 'sender'),
+  ]) {
+    if (address) exclude.add(address);
+  }
+  return exclude;
+}
+
+/** A notice block is worth reading on its own when it carries a code or a sentence. */
+function informative(block: string, address: string): boolean {
+  const rest = block
+    .split(address)
+    .join(' ')
+    .replace(/[<>:\s]+/g, ' ')
+    .trim();
+  return /\b[245]\d\d\b|\b[245]\.\d{1,3}\.\d{1,3}\b/.test(rest) || rest.length > 40;
+}
+
+function remoteHostIn(text: string): string | undefined {
+  return /\b(?:host|remote host|server)\s+([a-z0-9.-]+\.[a-z]{2,}|\[?\d{1,3}(?:\.\d{1,3}){3}\]?)/i.exec(
+    text,
+  )?.[1];
+}
+
+function buildFact(diagnostic: string, context: string, dsn?: DsnRecipient): Fact {
+  const replyCode = findReplyCode(diagnostic) ?? findReplyCode(context);
+  const replyClass = replyCode ? String(replyCode)[0] : undefined;
+  const inText = findStatusInText(diagnostic, replyClass) ?? findStatusInText(diagnostic);
+  const status = preferStatus(dsn?.status, inText, replyCode);
+  const fact: Fact = { diagnostic };
+  if (status) fact.status = status;
+  if (replyCode) fact.replyCode = replyCode;
+  const command = findCommand(diagnostic) ?? findCommand(context);
+  if (command) fact.command = command;
+  if (dsn?.action) fact.action = dsn.action;
+  if (dsn?.diagnosticType) fact.diagnosticType = dsn.diagnosticType;
+  return fact;
+}
+
+function fromDsn(report: ReturnType<typeof parseDeliveryStatus>, parts: Parts): Classification[] {
+  const blocks = noticeRecipients(parts.notice, new Set());
+  return report.recipients.map((recipient) => {
+    const block = blocks.find((b) => b.address === recipient.address)?.text ?? '';
+    const diagnostic = recipient.diagnostic || (informative(block, recipient.address) ? block : parts.notice);
+    const fact = buildFact(diagnostic, block || parts.notice, recipient);
+    const remoteHost = recipient.remoteMta || remoteHostIn(block);
+    return classifyFact(fact, { address: recipient.address, ...(remoteHost ? { remoteHost } : {}) });
+  });
+}
+
+function fromNotice(parts: Parts): Classification[] {
+  const exclude = excludedAddresses(parts);
+  let found = noticeRecipients(parts.notice, exclude).map((r) => ({
+    address: r.address,
+    text: informative(r.text, r.address) ? r.text : parts.notice,
+  }));
+  if (found.length === 0) {
+    const failed = header(parts.root.headers, 'x-failed-recipients');
+    const candidates = failed
+      ? addressesIn(failed)
+      : mentionedAddresses(parts.notice, exclude)
+          .slice(0, 1)
+          .concat(addressOf(parts.original, 'to') ?? []);
+    const address = candidates[0];
+    if (!address && !parts.notice.trim()) return [];
+    found = [{ address: address ?? '', text: parts.notice }];
+  }
+  return found.map(({ address, text }) => {
+    const fact = buildFact(text, parts.notice);
+    const remoteHost = remoteHostIn(text);
+    return classifyFact(fact, { address, ...(remoteHost ? { remoteHost } : {}) });
+  });
+}
+
+function fromFeedback(feedback: FeedbackReport, parts: Parts): Classification[] {
+  const addresses =
+    feedback.recipients.length > 0 ? feedback.recipients : [addressOf(parts.original, 'to') ?? ''];
+  return addresses.map((address) =>
+    classifyFact(
+      { diagnostic: feedback.text, reason: 'feedback' },
+      { address, ...(feedback.type ? { feedbackType: feedback.type } : {}) },
+    ),
+  );
+}
+
+function toLatin1(raw: Buffer | string): string {
+  if (typeof raw !== 'string') return raw.subarray(0, MAX_MESSAGE_BYTES).toString('latin1');
+  const text = /[^\x00-\xff]/.test(raw) ? Buffer.from(raw, 'utf8').toString('latin1') : raw;
+  return text.slice(0, MAX_MESSAGE_BYTES);
+}
+
+function undefinedReport(): BounceReport {
+  const fact: Fact = { diagnostic: '', reason: 'undefined' };
+  return { kind: 'unknown', recipients: [classifyFact(fact, { address: '' })] };
+}
+
+function classifyParts(parts: Parts): BounceReport {
+  const feedbackText = parts.feedback ?? (/^feedback-type:/im.test(parts.notice) ? parts.notice : undefined);
+  const feedback = feedbackText
+    ? parseFeedbackReport(feedbackText)
+    : nonArfFeedback(parts.root.headers, parts.original);
+  if (feedback) {
+    const report: BounceReport = { kind: 'feedback', recipients: fromFeedback(feedback, parts) };
+    if (feedback.type) report.feedbackType = feedback.type;
+    return report;
+  }
+  const dsnText = parts.dsn ?? (/^final-recipient:/im.test(parts.notice) ? parts.notice : undefined);
+  if (dsnText) {
+    const dsn = parseDeliveryStatus(dsnText);
+    if (dsn.recipients.length > 0) {
+      const report: BounceReport = { kind: 'dsn', recipients: fromDsn(dsn, parts) };
+      if (dsn.reportingMta) report.reportingMta = dsn.reportingMta;
+      return report;
+    }
+  }
+  if (isAutoReply(parts.root.headers, parts.notice)) {
+    const address = addressOf(parts.root.headers, 'reply-to') ?? addressOf(parts.root.headers, 'from') ?? '';
+    const reason = autoReplyReason(parts.notice);
+    return {
+      kind: 'autoreply',
+      recipients: [classifyFact({ diagnostic: parts.notice, reason }, { address })],
+    };
+  }
+  const recipients = fromNotice(parts);
+  return recipients.length > 0 ? { kind: 'notice', recipients } : undefinedReport();
+}
+
+/** Classifies a whole message. Never throws; garbage yields one recipient with reason 'undefined'. */
+export function classifyMessage(raw: Buffer | string): BounceReport {
+  try {
+    const text = toLatin1(raw);
+    if (text.trim() === '') return undefinedReport();
+    return classifyParts(collectParts(parseMessage(text)));
+  } catch {
+    return undefinedReport();
+  }
+}
+
+export { cleanAddress };

@@ -1,0 +1,90 @@
+/**
+ * Reads the human-readable part of a bounce — the only part many MTAs write (qmail, Exim,
+ * Yahoo, mail.ru, Exchange, Domino, ...) — for the failed recipients and the error text that
+ * goes with each. Generic by layout, not by vendor: the notice ends where the returned message
+ * begins; a recipient is an address that starts a line (bare, in angle brackets, or quoted);
+ * its error text is what follows it up to the next recipient or paragraph break.
+ */
+import { cleanAddress } from './dsn.js';
+
+export interface NoticeRecipient {
+  address: string;
+  /** The text that explains this recipient's failure (may be the whole notice). */
+  text: string;
+}
+
+/** Lines that start the returned original message inside a text notice. */
+const ORIGINAL_MESSAGE_RE =
+  /^\s*[-=_*#]*\s*(?:this is a copy of (?:the|your) message|below this line is a copy of the message|(?:original|unsent|returned|undelivered|your) message(?: headers?)?(?: (?:follows|below|text))?\b|original message headers|the original message (?:was|follows|headers)|message headers? follows?|original message details|the header of the original message|content-type: message\/rfc822)/i;
+/** A header block of the returned message: a header line right after a blank line. */
+const HEADER_START_RE =
+  /^(?:return-path|received|message-id|x-original-to|delivered-to|dkim-signature|authentication-results|mime-version|x-mailer|x-google-smtp-source):/i;
+
+const ADDRESS_RE = /[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}/g;
+const RECIPIENT_LINE_RE =
+  /^\s*(?:(?:to|recipient|address|original-recipient|rcpt to)\s*:?\s*)?[<"'(]?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})[>"')]?(?:\s*[:,.]?\s*(.*))?$/i;
+const DAEMON_RE = /^(?:mailer-daemon|postmaster|noreply|no-reply|double-bounce|bounce|root|abuse)@/i;
+
+/** The notice text with the returned message cut off. */
+export function noticeBody(text: string): string {
+  const lines = text.split(/\r?\n/);
+  let blank = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (i > 0 && ORIGINAL_MESSAGE_RE.test(line)) return lines.slice(0, i).join('\n');
+    if (blank && i > 2 && HEADER_START_RE.test(line)) return lines.slice(0, i).join('\n');
+    blank = line.trim() === '';
+  }
+  return text;
+}
+
+export function addressesIn(text: string): string[] {
+  return [...text.matchAll(ADDRESS_RE)].map((m) => cleanAddress(m[0]));
+}
+
+/**
+ * Failed recipients with their error text. `exclude` holds addresses that are not recipients
+ * (the bounce's own To/From, the original sender).
+ */
+export function noticeRecipients(notice: string, exclude: ReadonlySet<string>): NoticeRecipient[] {
+  const lines = notice.split(/\r?\n/);
+  const starts: { index: number; address: string }[] = [];
+  lines.forEach((line, index) => {
+    const match = RECIPIENT_LINE_RE.exec(line);
+    if (!match?.[1]) return;
+    const address = cleanAddress(match[1]);
+    if (exclude.has(address) || DAEMON_RE.test(address)) return;
+    starts.push({ index, address });
+  });
+  const found: NoticeRecipient[] = [];
+  for (const [n, start] of starts.entries()) {
+    const end = Math.min(starts[n + 1]?.index ?? lines.length, blockEnd(lines, start.index));
+    const text = lines.slice(start.index, end).join('\n').trim();
+    const existing = found.find((r) => r.address === start.address);
+    if (existing) existing.text = `${existing.text}\n${text}`;
+    else found.push({ address: start.address, text });
+  }
+  return found;
+}
+
+/** A recipient's block ends at a blank line followed by an unindented line, or after 12 lines. */
+function blockEnd(lines: readonly string[], from: number): number {
+  const MAX_BLOCK_LINES = 12;
+  for (let i = from + 1; i < Math.min(lines.length, from + MAX_BLOCK_LINES); i++) {
+    const line = lines[i] ?? '';
+    if (line.trim() !== '') continue;
+    const next = lines[i + 1] ?? '';
+    if (next.trim() === '' || !/^\s/.test(next)) return i;
+  }
+  return Math.min(lines.length, from + MAX_BLOCK_LINES);
+}
+
+/** Every address in the notice that is not excluded, in order, once. */
+export function mentionedAddresses(notice: string, exclude: ReadonlySet<string>): string[] {
+  const seen = new Set<string>();
+  for (const address of addressesIn(notice)) {
+    if (exclude.has(address) || DAEMON_RE.test(address) || seen.has(address)) continue;
+    seen.add(address);
+  }
+  return [...seen];
+}
