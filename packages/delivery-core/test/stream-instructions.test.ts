@@ -56,7 +56,12 @@ describe('instruction headers at intake', () => {
   });
 
   it('does not mistake look-alike header names for instructions', () => {
-    const raw = message(['X-Herald-Streams: bulk', 'X-Herald-Campaign-Id: 7', 'X-Herald: yes']);
+    const raw = message([
+      'X-Herald-Streams: bulk',
+      'X-Herald-Campaign-Id: 7',
+      'X-Herald: yes',
+      'X-Herald\rStream: b',
+    ]);
     const result = taken(raw);
     assert.equal(result.body, raw);
     assert.equal(result.stream, undefined);

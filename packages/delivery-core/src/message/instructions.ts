@@ -35,16 +35,32 @@ const NAMES = (Object.entries(INSTRUCTION_HEADERS) as [InstructionKey, string][]
   ([key, name]) => [key, Buffer.from(name.toLowerCase(), 'latin1')] as const,
 );
 
-/** Which instruction header the field starting at `at` is, and where its value starts. */
-function instructionAt(raw: Buffer, at: number): { key: InstructionKey; valueAt: number } | undefined {
+interface Field {
+  key: InstructionKey;
+  /** Offsets in the message: the field's first byte, its value's, and past its last line. */
+  start: number;
+  valueAt: number;
+  end: number;
+}
+
+const LOWER_A = 0x61;
+const LOWER_Z = 0x7a;
+
+/** `byte` equals `lower` (a lower-case name character), ignoring ASCII letter case. */
+function sameLetter(byte: number, lower: number): boolean {
+  return byte === lower || (lower >= LOWER_A && lower <= LOWER_Z && (byte | CASE_BIT) === lower);
+}
+
+/** The instruction header field starting at `at` (its end still to be found), if it is one. */
+function instructionAt(raw: Buffer, at: number): Field | undefined {
   if ((raw[at]! | CASE_BIT) !== LOWER_X) return undefined;
   for (const [key, name] of NAMES) {
     let i = 0;
-    while (i < name.length && (raw[at + i]! | CASE_BIT) === name[i]) i++;
+    while (i < name.length && sameLetter(raw[at + i]!, name[i]!)) i++;
     if (i < name.length) continue;
     let p = at + i;
     while (raw[p] === SP || raw[p] === HT) p++;
-    if (raw[p] === COLON) return { key, valueAt: p + 1 };
+    if (raw[p] === COLON) return { key, start: at, valueAt: p + 1, end: at };
   }
   return undefined;
 }
@@ -54,8 +70,8 @@ function instructionAt(raw: Buffer, at: number): { key: InstructionKey; valueAt:
  * header is wrong. Without instruction headers the same buffer is returned, not a copy.
  */
 export function takeInstructions(raw: Buffer): TakenInstructions {
-  const found: { key: InstructionKey; start: number; valueAt: number; end: number }[] = [];
-  let open: (typeof found)[number] | undefined;
+  const found: Field[] = [];
+  let open: Field | undefined;
   let pos = 0;
   while (pos < raw.length) {
     const lf = raw.indexOf(LF, pos);
@@ -65,30 +81,41 @@ export function takeInstructions(raw: Buffer): TakenInstructions {
     if (first === SP || first === HT) {
       if (open) open.end = next;
     } else {
-      const hit = instructionAt(raw, pos);
-      open = hit ? { ...hit, start: pos, end: next } : undefined;
-      if (open) found.push(open);
+      open = instructionAt(raw, pos);
+      if (open) {
+        open.end = next;
+        found.push(open);
+      }
     }
     pos = next;
   }
   if (found.length === 0) return { ok: true, body: raw };
 
-  const values: Partial<Record<InstructionKey, string>> = {};
+  let stream: string | undefined;
+  let campaign: string | undefined;
   const kept: Buffer[] = [];
   let from = 0;
   for (const field of found) {
     const header = INSTRUCTION_HEADERS[field.key];
-    const text = raw.toString('latin1', field.valueAt, field.end).replace(/\r?\n/g, '').trim();
-    const name = trafficName(text);
+    const name = trafficName(unfold(raw.toString('latin1', field.valueAt, field.end)));
     if (!name) return { ok: false, header, problem: `invalid ${header} header: ${TRAFFIC_NAME_HINT}` };
-    const earlier = values[field.key];
+    const earlier = field.key === 'stream' ? stream : campaign;
     if (earlier !== undefined && earlier !== name) {
       return { ok: false, header, problem: `conflicting ${header} headers` };
     }
-    values[field.key] = name;
+    if (field.key === 'stream') stream = name;
+    else campaign = name;
     kept.push(raw.subarray(from, field.start));
     from = field.end;
   }
   kept.push(raw.subarray(from));
-  return { ok: true, body: Buffer.concat(kept), ...values };
+  const result: TakenInstructions = { ok: true, body: Buffer.concat(kept) };
+  if (stream !== undefined) result.stream = stream;
+  if (campaign !== undefined) result.campaign = campaign;
+  return result;
+}
+
+/** A field value without its line breaks and surrounding white space. */
+function unfold(value: string): string {
+  return value.replace(/\r?\n/g, '').trim();
 }
