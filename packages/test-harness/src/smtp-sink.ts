@@ -31,16 +31,26 @@ export interface SinkReply {
   text?: string;
 }
 
-export interface SinkMessage {
+/** Who is sending: the client's address (the relay's source IP) and the name it gave in EHLO/HELO. */
+export interface SinkClient {
+  clientAddress: string;
+  clientHello: string;
+}
+
+function clientOf(session: SMTPServerSession): SinkClient {
+  return {
+    clientAddress: session.remoteAddress.replace(/^::ffff:/, ''),
+    clientHello: session.hostNameAppearsAs,
+  };
+}
+
+export interface SinkMessage extends SinkClient {
   from: string;
   to: string[];
   raw: Buffer;
   receivedAt: number;
   connectionId: string;
   host: string;
-  /** The client's address (the relay's source IP) and the name it gave in EHLO/HELO. */
-  clientAddress: string;
-  clientHello: string;
 }
 
 export interface SinkScript {
@@ -49,18 +59,20 @@ export interface SinkScript {
   /** A 4xx/5xx reply sent instead of 220, then the connection is closed. */
   greeting?: SinkReply;
   mail?: SinkReply | ((from: string) => SinkReply | undefined);
-  /** Per-recipient replies; undefined = 250. */
-  rcpt?: Record<string, SinkReply> | ((to: string) => SinkReply | undefined);
+  /** Per-recipient replies; undefined = 250. A function also sees the client's address and EHLO name. */
+  rcpt?: Record<string, SinkReply> | ((to: string, client: SinkClient) => SinkReply | undefined);
   /** Reply after the body; a 250 reply's enhanced/text are used verbatim too. */
   data?: SinkReply | ((msg: SinkMessage) => SinkReply | undefined);
   /** Destroy the socket in the middle of DATA (after the first body bytes arrive). */
   dropInData?: boolean;
 }
 
-export interface SinkRejection {
+export interface SinkRejection extends Partial<SinkClient> {
   stage: 'greeting' | 'mail' | 'rcpt' | 'data';
   address?: string;
   reply: SinkReply;
+  /** When it was sent (epoch ms); set for rcpt rejections. */
+  at?: number;
 }
 
 export interface SinkStats {
@@ -146,10 +158,10 @@ function failureOf(reply: SinkReply | undefined): SinkReply | undefined {
   return reply !== undefined && reply.code >= MIN_FAILURE_CODE ? reply : undefined;
 }
 
-function rcptReply(script: SinkScript, to: string): SinkReply | undefined {
+function rcptReply(script: SinkScript, to: string, client: SinkClient): SinkReply | undefined {
   const rule = script.rcpt;
   if (rule === undefined) return undefined;
-  if (typeof rule === 'function') return rule(to);
+  if (typeof rule === 'function') return rule(to, client);
   const exact = rule[to];
   if (exact !== undefined) return exact;
   const key = Object.keys(rule).find((k) => k.toLowerCase() === to.toLowerCase());
@@ -213,10 +225,11 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     cb(replyError(reply));
   };
 
-  const onRcptTo = (address: SMTPServerAddress, _session: SMTPServerSession, cb: Done) => {
-    const reply = failureOf(rcptReply(script, address.address));
+  const onRcptTo = (address: SMTPServerAddress, session: SMTPServerSession, cb: Done) => {
+    const client = clientOf(session);
+    const reply = failureOf(rcptReply(script, address.address, client));
     if (!reply) return cb();
-    rejected.push({ stage: 'rcpt', address: address.address, reply });
+    rejected.push({ stage: 'rcpt', address: address.address, reply, at: Date.now(), ...client });
     cb(replyError(reply));
   };
 
@@ -241,8 +254,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
         receivedAt: Date.now(),
         connectionId: session.id,
         host,
-        clientAddress: session.remoteAddress.replace(/^::ffff:/, ''),
-        clientHello: session.hostNameAppearsAs,
+        ...clientOf(session),
       };
       const reply = typeof current.data === 'function' ? current.data(message) : current.data;
       const failure = failureOf(reply);
