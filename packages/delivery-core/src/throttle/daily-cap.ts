@@ -27,7 +27,6 @@ local n = tonumber(ARGV[1])
 local cap = tonumber(ARGV[2])
 local total = tonumber(redis.call('GET', KEYS[1]) or '0')
 if total > 0 and total + n > cap then return {0, total} end
-if total >= cap then return {0, total} end
 total = redis.call('INCRBY', KEYS[1], n)
 if total == n then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return {1, total}`;
