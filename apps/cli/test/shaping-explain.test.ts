@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DailyCap, LeasedSemaphore, RateLimiter } from '@herald/delivery-core/throttle';
 import { type DnsServerHandle, type RedisHandle, startDnsServer, startRedis } from '@herald/test-harness';
 import { main } from '../src/main.js';
 import { captureIo } from './capture.js';
@@ -27,7 +28,21 @@ describe('herald shaping explain', () => {
       },
     });
     dir = await mkdtemp(join(tmpdir(), 'herald-explain-'));
-    await writeFile(join(dir, 'shaping.yaml'), 'domains:\n  "hosted.test": { max_message_rate: "5/s" }\n');
+    await writeFile(
+      join(dir, 'shaping.yaml'),
+      `domains:
+  "hosted.test": { max_message_rate: "5/s" }
+pools:
+  bulk:
+    max_connections: 3
+    sources: [{ ip: "127.0.0.10", warmup_from: "${new Date().toISOString().slice(0, 10)}" }, { ip: "127.0.0.11" }]
+    warmup: { schedule: [{ day: 1, daily_cap: 50 }] }
+pool_selection:
+  - { tenant: acme, stream: bulk, pool: bulk }
+tenants:
+  acme: { max_message_rate: "100/s" }
+`,
+    );
     configFile = join(dir, 'herald.yaml');
     await writeFile(
       configFile,
@@ -52,7 +67,10 @@ describe('herald shaping explain', () => {
     assert.match(text, /site: +provider:gmail \(every MX host matches provider gmail's mx_suffixes\)/);
     assert.match(text, /max_connections +5 +provider:gmail/);
     assert.match(text, /max_message_rate +5\/s +domain:hosted\.test/);
-    assert.match(text, /live: +no suspension or rate cut/);
+    assert.match(text, /source: +no pool_selection rule matches/);
+    assert.match(text, /live: +site not suspended/);
+    assert.match(text, /connections in use on provider:gmail: 0 of 5 \(all relays\)/);
+    assert.match(text, /next free slot at 5\/s: now/);
 
     const suspend = captureIo({ env: { REDIS_URL: redis.url } });
     assert.equal(
@@ -62,7 +80,50 @@ describe('herald shaping explain', () => {
     );
     const again = captureIo({ env: {} });
     assert.equal(await main(['shaping', 'explain', 'hosted.test', '--config', configFile], again.io), 0);
-    assert.match(again.stdout(), /live: +suspended, (599|600) s left/);
+    assert.match(again.stdout(), /live: +site suspended, (599|600) s left/);
+    const resume = captureIo({ env: { REDIS_URL: redis.url } });
+    assert.equal(await main(['site', 'resume', 'provider:gmail'], resume.io), 0, resume.stderr());
+  });
+
+  it('with --tenant/--stream and --ip: the pool, the pool and source layers, leases, slots and warm-up', async () => {
+    const client = redis.client();
+    try {
+      const lane = 'provider:gmail@127.0.0.10';
+      const lease = await new LeasedSemaphore(client, { keyPrefix: 'herald' }).acquire(`conn:${lane}`, 3);
+      assert.ok(lease.acquired);
+      const limiter = new RateLimiter(client, { keyPrefix: 'herald' });
+      for (let i = 0; i < 5; i++) await limiter.reserve(`site:${lane}`, { count: 5, periodMs: 1000 });
+      await new DailyCap(client, { keyPrefix: 'herald' }).take(
+        `warmup:127.0.0.10:provider:gmail:${new Date().toISOString().slice(0, 10)}`,
+        7,
+        50,
+      );
+
+      const pool = captureIo({ env: {} });
+      const args = ['shaping', 'explain', 'hosted.test', '--config', configFile];
+      assert.equal(await main([...args, '--tenant', 'acme', '--stream', 'bulk'], pool.io), 0, pool.stderr());
+      assert.match(
+        pool.stdout(),
+        /source: +pool bulk \(pool_selection for tenant acme, stream bulk\): 127\.0\.0\.10 weight 1, 127\.0\.0\.11 weight 1/,
+      );
+      assert.match(pool.stdout(), /max_connections +3 +pool:bulk/);
+      assert.match(pool.stdout(), /tenant acme next free slot: now/);
+
+      const ip = captureIo({ env: {} });
+      assert.equal(
+        await main([...args, '--tenant', 'acme', '--stream', 'bulk', '--ip', '127.0.0.10'], ip.io),
+        0,
+      );
+      const text = ip.stdout();
+      assert.match(text, /source: +127\.0\.0\.10 in pool bulk/);
+      assert.match(text, /layers: .* < pool:bulk/);
+      assert.match(text, /connections in use on provider:gmail@127\.0\.0\.10: 1 of 3/);
+      assert.match(text, /next free slot at 5\/s: in \d+ ms/);
+      assert.match(text, /127\.0\.0\.10 warming up: 7 of 50 sent to this site today/);
+      await lease.release();
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('a domain that does not exist is reported with its DNS reason and exit 1', async () => {

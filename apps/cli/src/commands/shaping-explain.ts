@@ -1,8 +1,10 @@
 /**
- * `herald shaping explain DOMAIN [--config FILE] [--dns HOST:PORT] [--ip ADDR]`: where mail for
- * DOMAIN goes and under which limits, as a relay with that config would decide now — the static
- * route or the MX hosts (resolved over DNS), the site they roll up to and why, every effective
- * limit with the layer that set it, and the live state in Redis (suspension, rate cut).
+ * `herald shaping explain DOMAIN [--config FILE] [--dns HOST:PORT] [--ip ADDR] [--tenant T]
+ * [--stream S]`: where mail for DOMAIN goes and under which limits, as a relay with that config
+ * would decide now — the static route or the MX hosts (resolved over DNS), the site they roll up
+ * to and why, the source pool and IP, every effective limit with the layer that set it, and the
+ * live state in Redis (live-state.ts: suspensions with time left, connections in use, next free
+ * rate slot, warm-up count).
  */
 import { createHerald } from '@herald/delivery-core';
 import { matchRoute, parseHostPort, type Route } from '@herald/delivery-core/config';
@@ -16,25 +18,36 @@ import { parseCommandArgs, usageError } from '../args.js';
 import { EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
+import { liveState, sourceFor } from './live-state.js';
 
 const ROUTE_PORT = 25;
 
 export const explainHelp = `Usage: herald shaping explain DOMAIN [--config FILE] [--dns HOST:PORT] [--ip ADDR]
+                              [--tenant NAME] [--stream NAME]
 
 Show where mail for DOMAIN goes and under which limits: its static route or MX hosts
-(resolved now), the site they roll up to and why, each effective limit with the layer
-that set it, and the site's live state in Redis (suspension, rate cut).
+(resolved now), the site they roll up to and why, the source pool and IP, each effective
+limit with the layer that set it, and the live state in Redis (suspensions with time
+left, connections in use, next free rate slot, warm-up count today).
 
   --config FILE     the relay's config (shaping.file, dns, routes, redis); default:
                     built-in defaults with REDIS_URL
   --dns HOST:PORT   resolve with this DNS server instead of the config's
-  --ip ADDR         the source IP, for its source layer`;
+  --ip ADDR         the source IP (its pool and source layers, its state at the site)
+  --tenant NAME     the tenant (its rate limits and pool selection; default: default)
+  --stream NAME     the stream (pool selection; default: transactional)`;
 
 export async function runExplain(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     'shaping explain',
     args,
-    { config: { type: 'string', short: 'c' }, dns: { type: 'string' }, ip: { type: 'string' } },
+    {
+      config: { type: 'string', short: 'c' },
+      dns: { type: 'string' },
+      ip: { type: 'string' },
+      tenant: { type: 'string' },
+      stream: { type: 'string' },
+    },
     true,
   );
   const [domain, ...extra] = positionals;
@@ -71,9 +84,18 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
     lines.push(
       `site:     ${site}${provider ? ` (every MX host matches provider ${provider}'s mx_suffixes)` : ''}`,
     );
+    const mail = { tenant: values.tenant ?? 'default', stream: values.stream };
+    const source = sourceFor(herald.shaping, mail, values.ip);
+    lines.push(`source:   ${source.describe}`);
     const result = effectiveLimits(
       herald.shaping,
-      { domain, site, ...(provider ? { provider } : {}), ...(values.ip ? { sourceIp: values.ip } : {}) },
+      {
+        domain,
+        site,
+        ...(provider ? { provider } : {}),
+        ...(source.pool ? { pool: source.pool } : {}),
+        ...(source.ip ? { sourceIp: source.ip } : {}),
+      },
       baseLimitsFromConfig(config),
     );
     lines.push(
@@ -81,18 +103,8 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
       'limits:',
     );
     for (const line of describeEffectiveLimits(result)) lines.push(`  ${line}`);
-    const condition = await herald.siteState.condition(site);
-    const now = Date.now();
-    const live: string[] = [];
-    if (condition.suspendedUntil) {
-      live.push(`suspended, ${Math.ceil((condition.suspendedUntil - now) / 1000)} s left`);
-    }
-    if (condition.slow) {
-      live.push(
-        `slowed to ${condition.slow.rate.count}/${condition.slow.rate.periodMs}ms, ${Math.ceil((condition.slow.until - now) / 1000)} s left`,
-      );
-    }
-    lines.push(`live:     ${live.length > 0 ? live.join('; ') : 'no suspension or rate cut'}`);
+    const live = await liveState(herald, { site, limits: result.limits, mail, source });
+    lines.push(`live:     ${live.join('\n          ')}`);
     io.stdout.write(`${lines.join('\n')}\n`);
     return EXIT_OK;
   } finally {

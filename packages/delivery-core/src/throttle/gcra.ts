@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis';
 import { burstOf, emissionIntervalMs, type Rate } from './rate.js';
-import { clockArg, defineScript, type ScriptCall } from './script.js';
+import { clockArg, defineScript, redisNow, type ScriptCall } from './script.js';
 
 /**
  * Added to a key's PEXPIRE beyond its TAT: an idle key (TAT in the past) means the same as no key,
@@ -76,7 +76,7 @@ export class RateLimiter {
   private readonly gcra: ScriptCall;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly opts: RateLimiterOptions,
   ) {
     this.gcra = defineScript(redis, GCRA_COMMAND, 1, GCRA_LUA);
@@ -109,6 +109,20 @@ export class RateLimiter {
     checkCost(cost);
     const [, delayMs, now] = await this.run(key, rate, burstOf(rate), cost, true);
     return { delayMs, at: now + delayMs };
+  }
+
+  /**
+   * How long until `key` would next allow one cell at `rate` (ms, 0 when free now), on the
+   * limiter's clock. Read-only, books nothing: for operators (`herald shaping explain`).
+   */
+  async nextFreeInMs(key: string, rate: Rate): Promise<number> {
+    const [tat, now] = await Promise.all([
+      this.redis.get(this.keyOf(key)),
+      this.opts.now ? this.opts.now() : redisNow(this.redis),
+    ]);
+    if (tat === null) return 0;
+    const wait = Number(tat) - now - (burstOf(rate) - 1) * emissionIntervalMs(rate);
+    return Math.max(0, Math.ceil(wait));
   }
 
   private async run(

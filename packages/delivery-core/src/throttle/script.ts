@@ -18,3 +18,9 @@ export const REDIS_TIME = '';
 export function clockArg(now: (() => number) | undefined): string | number {
   return now ? now() : REDIS_TIME;
 }
+
+/** The Redis server's clock in ms. */
+export async function redisNow(redis: Redis): Promise<number> {
+  const [seconds, micros] = await redis.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { clockArg, defineScript, type ScriptCall } from './script.js';
+import { clockArg, defineScript, redisNow, type ScriptCall } from './script.js';
 
 /** How long a lease lives without renewal. */
 export const LEASE_TTL_MS = 30_000;
@@ -131,7 +131,7 @@ export class LeasedSemaphore {
   private readonly releaseScript: ScriptCall;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly opts: LeasedSemaphoreOptions,
   ) {
     this.leaseTtlMs = opts.leaseTtlMs ?? LEASE_TTL_MS;
@@ -146,6 +146,12 @@ export class LeasedSemaphore {
   /** The Redis sorted set holding `key`'s leases. */
   keyOf(key: string): string {
     return `${this.opts.keyPrefix}:sem:${key}`;
+  }
+
+  /** Leases of `key` in force now (for operators: `herald shaping explain`). Read-only. */
+  async held(key: string): Promise<number> {
+    const now = this.opts.now ? this.opts.now() : await redisNow(this.redis);
+    return this.redis.zcount(this.keyOf(key), `(${now}`, '+inf');
   }
 
   /** Takes one of `limit` slots of `key`, or says how long until the earliest lease expires. */
