@@ -3,7 +3,7 @@
  * synchronous; the text is normalised once. Also the helpers that pull a status code, a reply
  * code and the failing SMTP command out of free text, shared by the reply and message paths.
  */
-import { hasPhrase, normaliseText } from './phrases.js';
+import { hasPhrase, mtaReason, normaliseText } from './phrases.js';
 import { type Fact, FIRST_PASS, type Probe, RECONSIDERED, SECOND_PASS, type SmtpCommand } from './probes.js';
 import { reasonOfStatus } from './status-codes.js';
 import type { Reason } from './vocabulary.js';
@@ -19,14 +19,15 @@ function probeMatches(probe: Probe, fact: Fact, text: string, statusReason: Reas
   const phraseFound = (): boolean => phrases.some((reason) => hasPhrase(reason, text));
   if (probe.byStatus && statusReason === probe.reason) {
     const vetoed = (probe.statusVetoedBy ?? []).some((reason) => hasPhrase(reason, text));
-    if (!vetoed && (!probe.statusNeedsPhrase || phraseFound())) return true;
     if (vetoed) return false;
+    if (!probe.statusNeedsPhrase) return true;
+    if (phraseFound()) return true;
   }
   if (fact.replyCode !== undefined && probe.replyCodes?.includes(fact.replyCode)) return true;
   if (phrases.length === 0) return false;
   const command = fact.command;
   if (command && probe.phrasesNotAtCommands?.includes(command)) return false;
-  if (probe.phrasesAtCommands && (!command || !probe.phrasesAtCommands.includes(command))) return false;
+  if (probe.phrasesAtCommands && !probe.phrasesAtCommands.includes(command ?? 'none')) return false;
   if (probe.phrasesWhenStatusIs) {
     const anyStatus = command !== undefined && (probe.phrasesAnyStatusAt ?? []).includes(command);
     if (!anyStatus && !probe.phrasesWhenStatusIs.includes(statusReason ?? 'none')) return false;
@@ -51,10 +52,12 @@ function secondPass(fact: Fact, text: string, statusReason: Reason | undefined):
 }
 
 /** The reason for one failure. Never throws; 'undefined' when nothing is known. */
-export function decideReason(fact: Fact): Reason {
+export function decideReason(input: Fact): Reason {
+  const text = normaliseText(input.diagnostic);
+  const preset = input.reason ?? mtaReason(text);
+  const fact: Fact = preset ? { ...input, reason: preset } : input;
   if (fact.reason && !REFINABLE_PRESETS.has(fact.reason)) return fact.reason;
   if (fact.status?.startsWith('2.')) return 'delivered';
-  const text = normaliseText(fact.diagnostic);
   const statusReason = reasonOfStatus(fact.status);
   const diagnosticType = (fact.diagnosticType ?? 'SMTP').toUpperCase();
   if (diagnosticType === 'SMTP') {
@@ -66,6 +69,9 @@ export function decideReason(fact: Fact): Reason {
   const found = secondPass(fact, text, statusReason);
   if (found) return found;
   if (fact.action === 'delayed') return 'expired';
+  // Last resort: any reason's words, whatever the command or status said.
+  for (const probe of FIRST_PASS)
+    if (probe.phrasesOf?.some((reason) => hasPhrase(reason, text))) return probe.reason;
   if (hasPhrase('vacation', text)) return 'vacation';
   return text ? 'onhold' : 'undefined';
 }
@@ -121,23 +127,30 @@ export function findReplyCode(text: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-const COMMAND_PATTERNS: readonly [RegExp, SmtpCommand][] = [
-  [/\b(?:rcpt to|rcpt_to|rcpt)\b/i, 'RCPT'],
-  [/\b(?:mail from|mail_from)\b/i, 'MAIL'],
-  [/\b(?:end of data|data command|after data|data_end|\[data\]|end of message|during data)\b/i, 'DATA'],
-  [/\bstarttls\b/i, 'STARTTLS'],
-  [/\b(?:ehlo|helo)\b/i, 'EHLO'],
-  [/\b(?:initial connection|greeting|connect(?:ion)? to\b|banner)/i, 'CONN'],
+/** SMTP command words as MTAs print them (upper case, not part of a name), in protocol order. */
+const COMMAND_WORDS: readonly [RegExp, SmtpCommand][] = [
+  [/(?<![A-Za-z0-9@.])HELO(?![A-Za-z0-9@.])/, 'HELO'],
+  [/(?<![A-Za-z0-9@.])EHLO(?![A-Za-z0-9@.])/, 'EHLO'],
+  [/(?<![A-Za-z0-9@.])STARTTLS(?![A-Za-z0-9@.])/, 'STARTTLS'],
+  [/(?<![A-Za-z0-9@.])AUTH (?:PLAIN|LOGIN|CRAM-|DIGEST-)/, 'AUTH'],
+  [/(?<![A-Za-z0-9@.])MAIL F/, 'MAIL'],
+  [/(?<![A-Za-z0-9@.])RCPT(?![A-Za-z0-9@.])/, 'RCPT'],
+  [/(?<![A-Za-z0-9@.])DATA(?![A-Za-z0-9@.])/, 'DATA'],
 ];
 
-const COMMAND_CONTEXT_RE =
-  /(?:in reply to|after|response to|during|while (?:sending|talking)|error from remote mail server after|rejected at|\[)\s*(?:the\s+)?([a-z_ ]{3,20})/gi;
+/** Lower-case wordings of a stage ("after end of data", "after initial connection"). */
+const COMMAND_PHRASES: readonly [RegExp, SmtpCommand][] = [
+  [/\b(?:end of data|after data|during data|data command)\b/i, 'DATA'],
+  [/\b(?:rcpt to|rcpt_to)\b/i, 'RCPT'],
+  [/\bmail from\b/i, 'MAIL'],
+  [/\bafter (?:initial connection|connect)\b|\bgreeting\b/i, 'CONN'],
+];
 
-/** The SMTP command a failure happened at, from phrases like "(in reply to RCPT TO command)". */
+/** The SMTP command a failure happened at: the last one in protocol order the text names. */
 export function findCommand(text: string): SmtpCommand | undefined {
-  for (const match of text.matchAll(COMMAND_CONTEXT_RE)) {
-    const words = match[1] ?? '';
-    for (const [re, command] of COMMAND_PATTERNS) if (re.test(words)) return command;
-  }
+  let found: SmtpCommand | undefined;
+  for (const [re, command] of COMMAND_WORDS) if (re.test(text)) found = command;
+  if (found) return found;
+  for (const [re, command] of COMMAND_PHRASES) if (re.test(text)) return command;
   return undefined;
 }

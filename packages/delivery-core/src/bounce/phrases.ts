@@ -378,6 +378,8 @@ export const PHRASES: Readonly<Partial<Record<Reason, readonly Phrase[]>>> = {
     'transaction failed unsigned dsn for',
     'unroutable sender address',
     'you are not allowed to post to this mailing list',
+    'may not have permission to post messages to the group',
+    'グループにメッセージを投稿する権限がない',
     'you are sending to/from an address that has been blacklisted',
     'your access to submit messages to this e-mail system has been rejected',
     'your email address has been blacklisted',
@@ -725,6 +727,59 @@ export const PHRASES: Readonly<Partial<Record<Reason, readonly Phrase[]>>> = {
   ],
 };
 
+/** Texts in which a reason's phrases do not count (e.g. "recipient address rejected" is no sender rejection). */
+export const EXCEPT_PHRASES: Readonly<Partial<Record<Reason, readonly string[]>>> = {
+  rejected: ['5.1.0 address rejected', 'recipient address rejected', 'sender ip address rejected'],
+};
+
+/**
+ * What MTAs write about failures of their own (not an SMTP reply): Exim's router and transport
+ * messages, qmail's, Domino's, DragonFly's, IMail's. A match states the reason the way the
+ * message format does; the probes may still refine a retryable one (expired, hostunknown, ...).
+ */
+export const MTA_PHRASES: readonly (readonly [Reason, readonly Phrase[]])[] = [
+  [
+    'syntaxerror',
+    [
+      'angle-brackets nested too deep',
+      'expected word or "<"',
+      'domain missing in source-routed address',
+      'malformed address:',
+    ],
+  ],
+  [
+    'notaccept',
+    ['an mx or srv record indicated no smtp service', 'no host found for existing smtp connection'],
+  ],
+  [
+    'hostunknown',
+    ['all host address lookups failed permanently', 'all relevant mx records point to non-existent hosts'],
+  ],
+  ['mailboxfull', ['mailbox is full', 'error: quota exceed']],
+  ['contenterror', ['too many "received" headers']],
+  [
+    'systemerror',
+    [
+      'delivery to file forbidden',
+      'delivery to pipe forbidden',
+      'local delivery failed',
+      'lmtp error after ',
+    ],
+  ],
+  [
+    'expired',
+    [
+      'retry timeout exceeded',
+      'all hosts have been failing for a long time',
+      'has been frozen',
+      'was frozen on arrival',
+      ['could not deliver for the last', 'seconds'],
+      ['delivery failed ', ' attempts'],
+    ],
+  ],
+  ['userunknown', ['invalid final delivery userid', 'user not listed in public name & address book']],
+];
+
 function aligned(text: string, parts: readonly string[]): boolean {
   let from = 0;
   for (const part of parts) {
@@ -735,9 +790,22 @@ function aligned(text: string, parts: readonly string[]): boolean {
   return true;
 }
 
+/** The reason an MTA's own wording states, if any. */
+export function mtaReason(text: string): Reason | undefined {
+  for (const [reason, phrases] of MTA_PHRASES) {
+    if (
+      phrases.some((phrase) => (typeof phrase === 'string' ? text.includes(phrase) : aligned(text, phrase)))
+    ) {
+      return reason;
+    }
+  }
+  return undefined;
+}
+
 /** The first phrase of `reason` found in `text` (already normalised), or undefined. */
 export function findPhrase(reason: Reason, text: string): Phrase | undefined {
   if (!text) return undefined;
+  if (EXCEPT_PHRASES[reason]?.some((except) => text.includes(except))) return undefined;
   for (const phrase of PHRASES[reason] ?? []) {
     if (typeof phrase === 'string' ? text.includes(phrase) : aligned(text, phrase)) return phrase;
   }

@@ -50,8 +50,8 @@ export interface Probe {
   phrasesWhenStatusIs?: readonly (Reason | 'none')[];
   /** ...or whatever the status, when the failing command is one of these. */
   phrasesAnyStatusAt?: readonly SmtpCommand[];
-  /** Only look at phrases when the failing command is one of these. */
-  phrasesAtCommands?: readonly SmtpCommand[];
+  /** Only look at phrases when the failing command is one of these ('none' = not known). */
+  phrasesAtCommands?: readonly (SmtpCommand | 'none')[];
   /** Never look at phrases when the failing command is one of these. */
   phrasesNotAtCommands?: readonly SmtpCommand[];
   /** The probe never matches when the status code is one of these. */
