@@ -1,21 +1,117 @@
 /**
  * End to end: one slow or dead site never delays another. With few delivery slots and a backlog
- * for a site whose server never greets, the healthy site's mail still goes out at once: jobs over
- * the dead site's in-flight cap wait parked instead of holding delivery slots.
+ * for a site whose server never greets, the healthy site's mail still goes out at once, and at its
+ * full rate: jobs over the dead site's in-flight cap wait parked instead of holding delivery slots.
+ *
+ * "Dead" here is a server that accepts the TCP connection and never says a word. On loopback the
+ * kernel answers every SYN (an RST where nothing listens: a refusal, which fails in microseconds
+ * and is the easy case), so a true connect timeout cannot be made without root. What hurts is an
+ * attempt that hangs until a timeout, and to the relay a connect timeout and a greeting timeout
+ * are the same thing: a socket that holds a delivery slot for the whole timeout, then a transient
+ * failure and a retry. The measured case uses a short greeting timeout for the dead site, so its
+ * jobs keep failing, retrying and waking parked ones during the measurement.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { deferrer } from './lib/cleanup.js';
+import { type Defer, deferrer } from './lib/cleanup.js';
 import { sampleMessage } from './lib/message.js';
 import { writeShapingFile } from './lib/shaping-file.js';
 import { SmtpClient } from './lib/smtp-client.js';
-import { mxZone, startStack } from './lib/stack.js';
+import { mxZone, type Stack, startStack } from './lib/stack.js';
+import { waitUntil } from './lib/wait.js';
 
 const DEAD_GREETING_MS = 30_000;
 const DEAD_MESSAGES = 20;
+const DEAD_MAX_CONNECTIONS = 2;
 const HEALTHY_MESSAGES = 20;
 /** Far below the dead site's greeting delay: the healthy mail must not wait behind it. */
 const HEALTHY_WITHIN_MS = 10_000;
+/** Few delivery slots: without the per-site cap the dead site's backlog would take them all. */
+const DELIVERY_SLOTS = 4;
+
+/** The healthy site's pace, set by Herald's own limiter so the figure does not depend on the machine. */
+const HEALTHY_RATE_PER_S = 20;
+const MEASURED_MESSAGES = 60;
+/** Each dead attempt hangs this long, then fails transient and is retried (retry schedule 1 s). */
+const DEAD_TIMEOUT = '2s';
+const MIN_RATE_RATIO = 0.9;
+/** Parallel submission sessions: together well above the healthy rate, so a backlog forms. */
+const SUBMIT_SESSIONS = 5;
+const MEASURED_WITHIN_MS = 15_000;
+
+const MEASURED_SHAPING = [
+  'domains:',
+  `  "ok.test": { max_message_rate: "${HEALTHY_RATE_PER_S}/s" }`,
+  `  "dead.test": { max_connections: ${DEAD_MAX_CONNECTIONS}, greeting_timeout: "${DEAD_TIMEOUT}" }`,
+  '',
+].join('\n');
+
+async function sendAll(stack: Stack, recipients: readonly string[], sessions: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: sessions }, async (_, session) => {
+      const client = await stack.client();
+      try {
+        for (let i = session; i < recipients.length; i += sessions) {
+          const to = recipients[i]!;
+          const sent = await client.send({ from: 'a@origin.test', to: [to] }, sampleMessage({ subject: to }));
+          assert.equal(sent.code, 250, sent.response);
+        }
+      } finally {
+        client.close();
+      }
+    }),
+  );
+}
+
+/**
+ * Starts a fresh stack (fresh Redis: no limiter state carried over), optionally fills the dead
+ * site's backlog until its connections are all hanging, warms the healthy site's connection up,
+ * then sends MEASURED_MESSAGES to it and returns their delivery rate at the sink (msg/s over the
+ * span from the first to the last arrival).
+ */
+async function healthyRate(defer: Defer, shapingFile: string, withDeadBacklog: boolean): Promise<number> {
+  const stack = await startStack({
+    sinks: ['127.0.0.2', { host: '127.0.0.3', script: { greetingDelayMs: DEAD_GREETING_MS } }],
+    zone: {
+      ...mxZone('ok.test', [{ preference: 10, address: '127.0.0.2' }]),
+      ...mxZone('dead.test', [{ preference: 10, address: '127.0.0.3' }]),
+    },
+    config: { shaping: { file: shapingFile }, delivery: { concurrency: DELIVERY_SLOTS } },
+  });
+  defer(() => stack.stop());
+  const [healthy, dead] = [stack.sinks[0]!, stack.sinks[1]!];
+  if (withDeadBacklog) {
+    await sendAll(
+      stack,
+      Array.from({ length: DEAD_MESSAGES }, (_, i) => `d${i}@dead.test`),
+      1,
+    );
+    await waitUntil(
+      `${DEAD_MAX_CONNECTIONS} hanging connections to the dead site`,
+      () => dead.stats().activeConnections === DEAD_MAX_CONNECTIONS,
+    );
+  }
+  await sendAll(stack, ['warm-up@ok.test'], 1);
+  await healthy.waitForMessages(1);
+  const recipients = Array.from({ length: MEASURED_MESSAGES }, (_, i) => `h${i}@ok.test`);
+  await sendAll(stack, recipients, SUBMIT_SESSIONS);
+  await healthy.waitForMessages(1 + MEASURED_MESSAGES, MEASURED_WITHIN_MS);
+  const measured = new Set(recipients);
+  const times = healthy.messages
+    .filter((m) => m.to.some((to) => measured.has(to)))
+    .map((m) => m.receivedAt)
+    .sort((a, b) => a - b);
+  assert.equal(times.length, MEASURED_MESSAGES);
+  if (withDeadBacklog) {
+    assert.ok(
+      dead.stats().maxConcurrentConnections <= DEAD_MAX_CONNECTIONS,
+      `the dead site got at most its ${DEAD_MAX_CONNECTIONS} connections`,
+    );
+    assert.equal(dead.messages.length, 0, 'the dead site never took a message');
+  }
+  await stack.stop();
+  return ((MEASURED_MESSAGES - 1) * 1000) / (times.at(-1)! - times[0]!);
+}
 
 describe('a dead site beside a healthy one', () => {
   it("a site that never greets does not hold up another site's mail", { timeout: 60_000 }, async (t) => {
@@ -59,5 +155,22 @@ describe('a dead site beside a healthy one', () => {
     } finally {
       client.close();
     }
+  });
+
+  it("a dead site's backlog leaves the healthy site at least 90 % of its throughput alone", {
+    timeout: 60_000,
+  }, async (t) => {
+    const defer = deferrer(t);
+    const shapingFile = await writeShapingFile(defer, MEASURED_SHAPING);
+    const alone = await healthyRate(defer, shapingFile, false);
+    const beside = await healthyRate(defer, shapingFile, true);
+    t.diagnostic(
+      `healthy site (limit ${HEALTHY_RATE_PER_S}/s): ${alone.toFixed(1)} msg/s alone, ` +
+        `${beside.toFixed(1)} msg/s beside the dead site (${((100 * beside) / alone).toFixed(0)} %)`,
+    );
+    assert.ok(
+      beside >= MIN_RATE_RATIO * alone,
+      `${beside.toFixed(1)} msg/s beside the dead site ≥ ${MIN_RATE_RATIO} × ${alone.toFixed(1)} msg/s alone`,
+    );
   });
 });
