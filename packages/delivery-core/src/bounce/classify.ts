@@ -4,7 +4,9 @@
  * replies) and classifyMessage (bounce messages).
  */
 import { decideReason } from './decide.js';
+import { normaliseText } from './phrases.js';
 import type { Fact, SmtpCommand } from './probes.js';
+import { providerFor, providerReason } from './providers.js';
 import { statusIsPermanent } from './status-codes.js';
 import {
   actionFor,
@@ -46,7 +48,10 @@ export function classifyFact(
   fact: Fact,
   extra: { address: string; remoteHost?: string; feedbackType?: string },
 ): Classification {
-  const reason = decideReason(fact);
+  const provider = providerFor(extra.remoteHost, extra.address.split('@')[1]);
+  const byProvider =
+    provider && !fact.reason ? providerReason(provider, normaliseText(fact.diagnostic)) : undefined;
+  const reason = byProvider ?? decideReason(fact);
   const permanent = isPermanent(fact);
   const hard = isHard(reason, permanent);
   const result: Classification = {

@@ -61,7 +61,11 @@ export function parseHeaderLines(lines: readonly string[]): MimeHeaders {
       continue;
     }
     const colon = line.indexOf(':');
-    if (colon <= 0 || /\s/.test(line.slice(0, colon))) continue;
+    if (colon <= 0 || /\s/.test(line.slice(0, colon))) {
+      // A continuation someone forgot to indent (`boundary="..."` on its own line).
+      if (name && line.trim() !== '') value += ` ${line.trim()}`;
+      continue;
+    }
     flush();
     name = line.slice(0, colon).toLowerCase();
     value = line.slice(colon + 1);
@@ -95,13 +99,25 @@ export function parseMessage(raw: string): MimePart {
 function parseEntity(raw: string, depth: number, state: { parts: number }): MimePart {
   state.parts += 1;
   const { headers, body } = splitHeaders(raw);
-  const { type, params } = parseContentType(header(headers, 'content-type'));
+  const declared = header(headers, 'content-type');
+  const parsed = parseContentType(declared);
+  const implicit = declared === undefined ? implicitBoundary(body) : undefined;
+  const { type, params } = implicit ? { type: 'multipart/mixed', params: { boundary: implicit } } : parsed;
   const encoding = (header(headers, 'content-transfer-encoding') ?? '').trim().toLowerCase();
-  if (type.startsWith('multipart/') && params['boundary'] && depth < MAX_DEPTH) {
-    const parts = splitMultipart(body, params['boundary'])
-      .filter(() => state.parts < MAX_PARTS)
-      .map((chunk) => parseEntity(chunk, depth + 1, state));
-    return { headers, type, params, text: '', parts };
+  if (type.startsWith('multipart/') && depth < MAX_DEPTH) {
+    // A declared boundary that never occurs (hand-edited or broken mail): look for the real one.
+    let chunks = params['boundary'] ? splitMultipart(body, params['boundary']) : [];
+    if (chunks.length === 0) {
+      const found = implicitBoundary(body);
+      if (found) chunks = splitMultipart(body, found);
+    }
+    if (chunks.length > 0) {
+      const parts = chunks
+        .filter(() => state.parts < MAX_PARTS)
+        .map((chunk) => parseEntity(chunk, depth + 1, state));
+      return { headers, type, params, text: '', parts };
+    }
+    return { headers, type: 'text/plain', params, text: decodeCharset(body, undefined), parts: [] };
   }
   const bytes = decodeTransfer(body, encoding);
   if ((type === 'message/rfc822' || type === 'message/global') && depth < MAX_DEPTH) {
@@ -110,6 +126,19 @@ function parseEntity(raw: string, depth: number, state: { parts: number }): Mime
   }
   const text = decodeCharset(bytes, params['charset']);
   return { headers, type, params, text, parts: [] };
+}
+
+/**
+ * A boundary used without a Content-Type header (old Sendmail writes "This is a
+ * MIME-encapsulated message" then parts): a "--token" line seen twice, one of them followed by
+ * a Content-Type field.
+ */
+function implicitBoundary(body: string): string | undefined {
+  const match = /^--([^\s-][^\s]{5,})\r?\n(?:\r?\n)?content-type:/im.exec(body);
+  if (!match?.[1]) return undefined;
+  const boundary = match[1].replace(/--$/, '');
+  const count = body.split(`\n--${boundary}`).length - 1 + (body.startsWith(`--${boundary}`) ? 1 : 0);
+  return count >= 2 ? boundary : undefined;
 }
 
 function splitMultipart(body: string, boundary: string): string[] {

@@ -22,7 +22,7 @@ const HEADER_START_RE =
 
 const ADDRESS_RE = /[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}/g;
 const RECIPIENT_LINE_RE =
-  /^\s*(?:(?:to|recipient|address|original-recipient|rcpt to)\s*:?\s*)?[<"'(]?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})[>"')]?(?:\s*[:,.]?\s*(.*))?$/i;
+  /^\s*(?:(?:recipient|address|original-recipient|rcpt to)\s*:?\s*)?[<"'(]?([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})[>"')]?(?:\s*[:,.]?\s*(.*))?$/i;
 const DAEMON_RE = /^(?:mailer-daemon|postmaster|noreply|no-reply|double-bounce|bounce|root|abuse)@/i;
 
 /** The notice text with the returned message cut off. */

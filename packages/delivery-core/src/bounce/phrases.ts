@@ -738,6 +738,8 @@ export const EXCEPT_PHRASES: Readonly<Partial<Record<Reason, readonly string[]>>
  * message format does; the probes may still refine a retryable one (expired, hostunknown, ...).
  */
 export const MTA_PHRASES: readonly (readonly [Reason, readonly Phrase[]])[] = [
+  // Google Groups answers in the sender's language, always with its help link: no such group or no permission to post.
+  ['rejected', ['groups.google.com/support']],
   [
     'syntaxerror',
     [
@@ -770,6 +772,8 @@ export const MTA_PHRASES: readonly (readonly [Reason, readonly Phrase[]])[] = [
     'expired',
     [
       'retry timeout exceeded',
+      'envelope expired',
+      'message expired, connection refused',
       'all hosts have been failing for a long time',
       'has been frozen',
       'was frozen on arrival',
@@ -777,7 +781,24 @@ export const MTA_PHRASES: readonly (readonly [Reason, readonly Phrase[]])[] = [
       ['delivery failed ', ' attempts'],
     ],
   ],
-  ['userunknown', ['invalid final delivery userid', 'user not listed in public name & address book']],
+  [
+    'userunknown',
+    [
+      'invalid final delivery userid',
+      'user not listed in public name & address book',
+      '** address not found **',
+    ],
+  ],
+  [
+    'networkerror',
+    [
+      'network error on destination mxs',
+      ['dns error: ', 'domain name not found'],
+      ['dns error: ', 'had no relevant answers'],
+      'dns query failed',
+    ],
+  ],
+  ['notaccept', ['returned null mx', "doesn't receive email according to the administrator"]],
 ];
 
 function aligned(text: string, parts: readonly string[]): boolean {
