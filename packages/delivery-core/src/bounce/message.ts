@@ -155,7 +155,8 @@ function fromNotice(parts: Parts): Classification[] {
           .slice(0, 1)
           .concat(addressOf(parts.original, 'to') ?? []);
     const address = candidates[0];
-    if (!address && !parts.notice.trim()) return [];
+    // No recipient and no SMTP code or status anywhere: this is not a bounce we can read.
+    if (!address && !/\b[245]\d\d\b|\b[245]\.\d{1,3}\.\d{1,3}\b/.test(parts.notice)) return [];
     found = [{ address: address ?? '', text: parts.notice }];
   }
   return found.map(({ address, text }) => {
