@@ -132,3 +132,42 @@ describe('site connection limits', () => {
     await stack.assertEveryRecipientTerminatedOnce();
   });
 });
+
+describe('site connection rate', () => {
+  it('max_connection_rate spaces new connections across the backlog, without spending attempts', {
+    timeout: 60_000,
+  }, async (t) => {
+    const defer = deferrer(t);
+    const perSecond = 4;
+    const messages = 9;
+    // One message per connection: every message needs a new connection.
+    const shapingFile = await writeShapingFile(
+      defer,
+      `domains:\n  "dial.test": { max_connection_rate: "${perSecond}/s", max_messages_per_connection: 1 }\n`,
+    );
+    const stack = await startStack({
+      zone: mxZone('dial.test', [{ preference: 10, address: '127.0.0.2' }]),
+      config: { shaping: { file: shapingFile } },
+    });
+    defer(() => stack.stop());
+    for (let i = 0; i < messages; i++) {
+      const result = await stack.relay.herald.send({
+        from: 'a@origin.test',
+        to: `r${i}@dial.test`,
+        text: 'x',
+      });
+      assert.deepEqual(result.rejected, []);
+    }
+    const sink = stack.sinks[0]!;
+    const received = await sink.waitForMessages(messages, 30_000);
+    const times = received.map((m) => m.receivedAt).sort((a, b) => a - b);
+    const span = times.at(-1)! - times[0]!;
+    const expected = ((messages - 1) / perSecond) * 1000;
+    t.diagnostic(`${messages} connections over ${span} ms (expected at least ${expected} ms)`);
+    assert.equal(new Set(received.map((m) => m.connectionId)).size, messages, 'one connection per message');
+    assert.ok(span >= expected * (1 - TOLERANCE), `connections opened no faster than ${perSecond}/s`);
+    const events = await stack.assertEveryRecipientTerminatedOnce();
+    const attempts = new Set(events.flatMap((e) => (e.type === 'delivered' ? [e.attempt] : [])));
+    assert.deepEqual(attempts, new Set([1]), 'waiting for a connection cell is not an attempt');
+  });
+});

@@ -147,8 +147,9 @@ export async function createHerald(
   const d = config.delivery;
   const parked = new ParkedJobs(redis, config.redis.prefix, spool.queue, logger);
   const semaphore = new LeasedSemaphore(redis, { keyPrefix: config.redis.prefix });
+  const limiter = new RateLimiter(redis, { keyPrefix: config.redis.prefix });
   const pool = new SmtpPool({
-    leases: new SiteConnectionLeases(semaphore, parked, logger),
+    leases: new SiteConnectionLeases(semaphore, parked, logger, limiter),
     ehloName: d.ehlo_hostname || osHostname(),
     timeouts: {
       connectMs: d.connect_timeout,
@@ -284,7 +285,7 @@ export async function createHerald(
             shaping,
             base: baseLimitsFromConfig(config),
             rules: providerRules(shaping),
-            limiter: new RateLimiter(redis, { keyPrefix: config.redis.prefix }),
+            limiter,
             dailyCap: new DailyCap(redis, { keyPrefix: config.redis.prefix }),
             siteState,
             parked,

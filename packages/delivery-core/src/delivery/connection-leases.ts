@@ -6,7 +6,8 @@
  * relay releases a slot of that site it promotes the first parked job, so waiting jobs are woken
  * by releases, one per release, and never poll. Parked jobs wake in their stream's queue priority
  * order (transactional first), FIFO within one priority.
- * Redis keys: the semaphore's `<prefix>:sem:conn:<site>`, and `<prefix>:site:<site>:parked-jobs`
+ * With a `max_connection_rate`, a new connection also needs a GCRA cell of `conn-rate:<site>`.
+ * Redis keys: the semaphore's `<prefix>:sem:conn:<site>`, the limiter's `<prefix>:gcra:conn-rate:<site>`, and `<prefix>:site:<site>:parked-jobs`
  * (a sorted set of job ids, score = priority * PRIORITY_SCORE_STEP + time parked in epoch ms).
  */
 import { Job, type Queue } from 'bullmq';
@@ -14,7 +15,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type DeliveryJobData, streamPriority } from '../queue/index.js';
 import type { ConnectionLease, ConnectionLeases } from '../smtp/index.js';
-import type { LeasedSemaphore } from '../throttle/index.js';
+import type { LeasedSemaphore, Rate, RateLimiter } from '../throttle/index.js';
 
 /** A parked job comes back after this at the latest, even if no release wakes it. */
 export const PARK_SAFETY_MS = 5_000;
@@ -74,11 +75,28 @@ export class SiteConnectionLeases implements ConnectionLeases {
     private readonly semaphore: LeasedSemaphore,
     private readonly parked: ParkedJobs,
     private readonly logger: Logger,
+    /** For `max_connection_rate` (GCRA key `conn-rate:<site>`); absent = not enforced. */
+    private readonly limiter?: RateLimiter,
   ) {}
 
-  async acquire(site: string, limit: number): Promise<ConnectionLease | { retryAfterMs: number }> {
+  async acquire(
+    site: string,
+    limit: number,
+    rate?: Rate,
+  ): Promise<ConnectionLease | { retryAfterMs: number; reason: 'connections' | 'connection-rate' }> {
     const lease = await this.semaphore.acquire(`conn:${site}`, limit);
-    if (!lease.acquired) return { retryAfterMs: lease.retryAfterMs };
+    if (!lease.acquired) return { retryAfterMs: lease.retryAfterMs, reason: 'connections' };
+    if (rate && this.limiter) {
+      // A slot is free; the new connection must also fit the site's connection rate.
+      const opened = await this.limiter.tryAcquire(`conn-rate:${site}`, rate).catch(async (err: unknown) => {
+        await lease.release();
+        throw err;
+      });
+      if (!opened.allowed) {
+        await lease.release();
+        return { retryAfterMs: opened.retryAfterMs, reason: 'connection-rate' };
+      }
+    }
     lease.autoRenew((reason) => this.logger.warn({ site, reason }, 'connection lease lost'));
     let released: Promise<void> | undefined;
     return {

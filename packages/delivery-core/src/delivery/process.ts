@@ -184,6 +184,7 @@ async function attempt(
     maxConnections: limits?.maxConnections,
     site: limits?.site,
     siteMaxConnections: limits?.siteMaxConnections,
+    siteConnectionRate: limits?.siteConnectionRate,
     timeouts: limits?.timeouts,
     localAddress: limits?.localAddress,
     ehloName: limits?.ehloName,
@@ -234,6 +235,8 @@ function recipientEmitter(data: DeliveryJobData, deps: DeliveryDeps): Emit {
       attempt: data.attempts,
       reply,
       ...(retry ?? {}),
+      ...(data.stream ? { stream: data.stream } : {}),
+      ...(data.campaign ? { campaign: data.campaign } : {}),
       latencyMs: now - data.acceptedAt,
     });
   };

@@ -234,6 +234,7 @@ function attemptLimits(
     maxConnections: limits.max_connections,
     site: lane,
     siteMaxConnections: limits.max_connections,
+    ...(limits.max_connection_rate ? { siteConnectionRate: limits.max_connection_rate } : {}),
     timeouts: {
       connectMs: limits.connect_timeout,
       greetingMs: limits.greeting_timeout,

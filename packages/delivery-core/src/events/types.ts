@@ -49,6 +49,9 @@ export interface RecipientEvent extends EventBase {
   nextAttemptAt?: number;
   /** For deferred: why, as the retry class that picks the backoff (greylisted, throttled, ...). */
   retryClass?: string;
+  /** The message's stream (absent: transactional) and campaign, as given at submission. */
+  stream?: string;
+  campaign?: string;
   /** Milliseconds from acceptance to this outcome. */
   latencyMs: number;
 }

@@ -9,7 +9,7 @@ import type { HeraldEvent, RecipientEventType } from '../events/index.js';
 const OUTCOMES: RecipientEventType[] = ['delivered', 'deferred', 'bounced', 'expired', 'suppressed'];
 
 export interface QueueDepthSource {
-  counts(): Promise<{ waiting: number; active: number; delayed: number }>;
+  counts(): Promise<{ waiting: number; active: number; delayed: number; prioritized?: number }>;
 }
 
 /** Seconds from acceptance to a terminal outcome. */
@@ -83,6 +83,8 @@ export class HeraldMetrics {
         this.set({ state: 'waiting' }, counts.waiting);
         this.set({ state: 'active' }, counts.active);
         this.set({ state: 'delayed' }, counts.delayed);
+        // Ready jobs of non-transactional streams wait in BullMQ's prioritized set.
+        this.set({ state: 'prioritized' }, counts.prioritized ?? 0);
       },
     });
   }

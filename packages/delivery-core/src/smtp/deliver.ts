@@ -136,6 +136,7 @@ function sessionLimits(request: SessionLimits): SessionLimits {
   if (request.maxConnections) limits.maxConnections = request.maxConnections;
   if (request.site) limits.site = request.site;
   if (request.siteMaxConnections) limits.siteMaxConnections = request.siteMaxConnections;
+  if (request.siteConnectionRate) limits.siteConnectionRate = request.siteConnectionRate;
   if (request.timeouts) limits.timeouts = request.timeouts;
   return limits;
 }

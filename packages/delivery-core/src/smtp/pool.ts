@@ -14,7 +14,12 @@ import { type ConnectionLease, type SessionTarget, type SessionTimeouts, SmtpSes
  * connection is gone.
  */
 export interface ConnectionLeases {
-  acquire(site: string, limit: number): Promise<ConnectionLease | { retryAfterMs: number }>;
+  /** A slot of `site`'s `limit` connections (and a cell of its connection `rate`), or when to retry. */
+  acquire(
+    site: string,
+    limit: number,
+    rate?: { count: number; periodMs: number },
+  ): Promise<ConnectionLease | { retryAfterMs: number; reason?: 'connections' | 'connection-rate' }>;
 }
 
 export interface PoolOptions {
@@ -143,9 +148,12 @@ export class SmtpPool {
   private async siteLease(target: SessionTarget): Promise<ConnectionLease | undefined> {
     const { leases } = this.options;
     if (!leases || !target.site || !target.siteMaxConnections) return undefined;
-    const lease = await leases.acquire(target.site, target.siteMaxConnections);
+    const lease = await leases.acquire(target.site, target.siteMaxConnections, target.siteConnectionRate);
     if ('release' in lease) return lease;
-    const text = `site ${target.site} is at its limit of ${target.siteMaxConnections} connections`;
+    const text =
+      lease.reason === 'connection-rate'
+        ? `site ${target.site} is at its connection rate`
+        : `site ${target.site} is at its limit of ${target.siteMaxConnections} connections`;
     throw new ThrottledError(
       { code: 451, enhanced: '4.4.5', text, stage: 'connect' },
       Date.now() + lease.retryAfterMs,

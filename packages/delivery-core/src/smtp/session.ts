@@ -29,6 +29,8 @@ export interface SessionLimits {
   /** The site the host belongs to and its connection limit across every relay (leases). */
   site?: string;
   siteMaxConnections?: number;
+  /** New connections to the site per period across every relay (shaping's max_connection_rate). */
+  siteConnectionRate?: { count: number; periodMs: number };
   timeouts?: SessionTimeouts;
 }
 
