@@ -1,9 +1,10 @@
 /**
  * End to end: a relay killed while it holds connection leases does not keep the site's slots.
  * A relay in a child process opens both of a site's 2 connections (the site greets so slowly that
- * they stay open) and is SIGKILLed; nobody releases its leases, they expire within LEASE_TTL_MS
- * of the kill, a second relay then takes both slots, never while the dead relay's leases were
- * live, and delivers every message the killed relay had accepted, each exactly once.
+ * they stay open) and is SIGKILLed; nobody releases its leases, they expire within the lease TTL
+ * (delivery.connection_lease_ttl, 3 s here) of the kill, a second relay then takes both slots,
+ * never while the dead relay's leases were live, and delivers every message the killed relay had
+ * accepted, each exactly once.
  * Times are read from the lease ZSET's scores (expiry on the Redis clock), not from test sleeps.
  */
 import assert from 'node:assert/strict';
@@ -12,7 +13,6 @@ import { defaultConfig, readEvents } from '@herald/delivery-core';
 import { PARK_SAFETY_MS } from '@herald/delivery-core/delivery';
 import { Spool } from '@herald/delivery-core/queue';
 import { siteForMxHosts } from '@herald/delivery-core/sites';
-import { LEASE_TTL_MS } from '@herald/delivery-core/throttle';
 import type { RedisHandle } from '@herald/test-harness';
 import { deferrer } from './lib/cleanup.js';
 import { isTerminal, terminalEventProblems } from './lib/events.js';
@@ -24,6 +24,8 @@ import { mxZone, startParts } from './lib/stack.js';
 import { waitUntil } from './lib/wait.js';
 
 const DOMAIN = 'held.test';
+/** delivery.connection_lease_ttl for both relays (default 30 s): short, so the test is quick. */
+const LEASE_TTL_MS = 3_000;
 const MAX_CONNECTIONS = 2;
 const MESSAGES = 6;
 /** Before the kill the site never greets within the test: its connections (and leases) stay held. */
@@ -81,7 +83,12 @@ describe('connection leases of a killed relay', () => {
     const config = parts.config({
       shaping: { file: shapingFile },
       // The killed relay's active jobs come back to the second one within seconds.
-      delivery: { greeting_timeout: '5m', lock_duration: '2s', stalled_interval: '1s' },
+      delivery: {
+        greeting_timeout: '5m',
+        lock_duration: '2s',
+        stalled_interval: '1s',
+        connection_lease_ttl: `${LEASE_TTL_MS}ms`,
+      },
       http: { enabled: false },
     });
     const prefix = defaultConfig(config).redis.prefix;

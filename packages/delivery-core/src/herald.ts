@@ -146,7 +146,10 @@ export async function createHerald(
   });
   const d = config.delivery;
   const parked = new ParkedJobs(redis, config.redis.prefix, spool.queue, logger);
-  const semaphore = new LeasedSemaphore(redis, { keyPrefix: config.redis.prefix });
+  const semaphore = new LeasedSemaphore(redis, {
+    keyPrefix: config.redis.prefix,
+    leaseTtlMs: config.delivery.connection_lease_ttl,
+  });
   const limiter = new RateLimiter(redis, { keyPrefix: config.redis.prefix });
   const pool = new SmtpPool({
     leases: new SiteConnectionLeases(semaphore, parked, logger, limiter),

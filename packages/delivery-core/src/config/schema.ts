@@ -93,6 +93,8 @@ const deliverySchema = section({
   lock_duration: duration().prefault('30s'),
   /** How often workers look for jobs whose lock expired. */
   stalled_interval: duration().prefault('30s'),
+  /** A site connection slot held by a relay that stops renewing it (crash) frees itself after this. */
+  connection_lease_ttl: duration().prefault('30s'),
 });
 
 const retrySchema = section({
