@@ -12,6 +12,8 @@ import type { Reason } from './vocabulary.js';
 const REFINABLE_PRESETS: ReadonlySet<Reason> = RECONSIDERED;
 
 function probeMatches(probe: Probe, fact: Fact, text: string, statusReason: Reason | undefined): boolean {
+  // A reason the message format stated wins when its probe's turn comes.
+  if (fact.reason === probe.reason) return true;
   if (probe.needsStatus && !fact.status) return false;
   if (fact.status && probe.notWithStatus?.includes(fact.status)) return false;
   if (statusReason && probe.notWithStatusReason?.includes(statusReason)) return false;

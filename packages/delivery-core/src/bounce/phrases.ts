@@ -787,6 +787,9 @@ export const MTA_PHRASES: readonly (readonly [Reason, readonly Phrase[]])[] = [
       'invalid final delivery userid',
       'user not listed in public name & address book',
       '** address not found **',
+      'the recipient name is not recognized',
+      "wasn't found at the destination domain",
+      'wasnt found at the destination domain',
     ],
   ],
   [
