@@ -10,7 +10,7 @@ import { parseReply } from '../src/smtp/reply.js';
 
 /** The shipped rules that match `line` (a raw SMTP reply), by index. */
 function matching(line: string): number[] {
-  const reply = parseReply(line) as ReplyLike;
+  const reply = parseReply(line, 'rcpt') as ReplyLike;
   return loadProviderDefaults()
     .automation.map((rule, i) => (ruleMatches(rule, reply) ? i : -1))
     .filter((i) => i >= 0);

@@ -19,6 +19,7 @@ import {
   text,
 } from './fields.js';
 import { routeSchema, TLS_MODES } from './routes.js';
+import { bounceSchema, tenantsSchema } from './schema-bounce.js';
 import { smtpSchema } from './schema-smtp.js';
 
 export const ROLES = ['smtp', 'worker', 'http'] as const;
@@ -138,6 +139,10 @@ export const heraldConfigSchema = section({
   retry: retrySchema.prefault({}),
   events: eventsSchema.prefault({}),
   shaping: shapingFileSchema.prefault({}),
+  /** Bounce and complaint handling (VERP, the bounce-processor); absent = off. */
+  bounce: bounceSchema.optional(),
+  /** Per-tenant policy (suppression mode, DSNs, reputation thresholds). */
+  tenants: tenantsSchema,
   roles: rolesSchema,
 }).transform((config) => ({
   ...config,

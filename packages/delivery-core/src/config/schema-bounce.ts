@@ -1,0 +1,68 @@
+/**
+ * The config sections for bounce and feedback handling: `bounce` (the bounce-processor's SMTP
+ * listener, the VERP return-path domain and its signing keys) and `tenants` (per-tenant policy:
+ * what a suppressed recipient gets, DSNs to the sender, reputation thresholds). Absent `bounce`:
+ * no VERP, no bounce-processor. Every tenant not listed gets the defaults below.
+ */
+import { z } from 'zod';
+import {
+  bool,
+  duration,
+  fraction,
+  hostName,
+  integer,
+  listenAddress,
+  oneOf,
+  section,
+  text,
+} from './fields.js';
+
+export const SUPPRESSION_MODES = ['refuse', 'drop'] as const;
+/** A tenant name as used by users' `tenant` and the shaping file. */
+const TENANT_NAME = /^[a-z0-9][a-z0-9_.-]*$/i;
+
+export const bounceSchema = section({
+  /** The bounce-processor's SMTP listener (bounces and complaints arrive here). */
+  listen: listenAddress().default('127.0.0.1:2600'),
+  /** VERP return paths are bounces+<token>@<domain>; MX of this domain points at the listener. */
+  domain: hostName(),
+  /** Signs VERP tokens (HMAC-SHA256, truncated). Rotate by moving it to verp_previous_secrets. */
+  verp_secret: text('a secret string'),
+  /** Earlier secrets, still accepted when decoding (tokens signed before a rotation). */
+  verp_previous_secrets: z
+    .array(text('a secret string'), { error: 'expected a list of secrets' })
+    .default([]),
+  /** A VERP token older than this is refused (bounces arrive within days; DSNs within the queue lifetime). */
+  verp_max_age: duration().prefault('30d'),
+  /** Where feedback-loop (ARF) complaint reports arrive, e.g. fbl@bounces.example.com. */
+  complaint_address: text('an address like fbl@bounces.example.com').optional(),
+});
+
+export const tenantPolicySchema = section({
+  /** A suppressed recipient at RCPT: `refuse` (550 5.7.1 with the reason) or `drop` (250, a suppressed event). */
+  suppression: oneOf(SUPPRESSION_MODES).default('refuse'),
+  /** Send an RFC 3464 DSN to the envelope sender when a recipient bounces or expires (never for `<>`). */
+  dsn: bool().default(true),
+  /** Pause the tenant's bulk streams when complaints / accepted mail over the window exceed this. */
+  complaint_rate_threshold: fraction(0, 1).default(0.003),
+  /** The same for hard bounces. */
+  bounce_rate_threshold: fraction(0, 1).default(0.05),
+  /** The rolling window of those rates. */
+  reputation_window: duration().prefault('24h'),
+  /** Rates are judged only once the window holds at least this many accepted recipients. */
+  reputation_min_volume: integer(1).default(1000),
+});
+
+export const tenantsSchema = z
+  .record(z.string(), tenantPolicySchema, { error: 'expected a mapping of tenant names to policies' })
+  .superRefine((map, ctx) => {
+    for (const key of Object.keys(map))
+      if (!TENANT_NAME.test(key))
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'expected a tenant name like acme',
+          input: undefined,
+        });
+  })
+  .default({});
