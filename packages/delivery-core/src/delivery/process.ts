@@ -18,6 +18,7 @@ import {
   type TlsMode,
 } from '../smtp/index.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
+import { retryClassOf } from './retry-class.js';
 
 export interface DeliveryDeps {
   spool: Spool;
@@ -267,6 +268,7 @@ function settle(
     firstAttemptAt: data.acceptedAt,
     now: deps.now(),
     replies: deferred.map((d) => d.reply),
+    classify: retryClassOf,
   });
   if (decision.action === 'expire') {
     for (const { recipient, reply } of deferred) {
