@@ -66,3 +66,17 @@ export const tenantsSchema = z
         });
   })
   .default({});
+
+export type TenantPolicy = z.output<typeof tenantPolicySchema>;
+/** The defaults every tenant not listed under `tenants` gets. */
+const DEFAULT_TENANT_POLICY: TenantPolicy = Object.freeze(tenantPolicySchema.parse({}));
+
+/** A tenant's policy: its `tenants.<name>` entry (names compare case-insensitively), else the defaults. */
+export function tenantPolicy(
+  config: { readonly tenants: Readonly<Record<string, Readonly<TenantPolicy>>> },
+  tenant: string,
+): Readonly<TenantPolicy> {
+  const name = tenant.toLowerCase();
+  for (const [key, policy] of Object.entries(config.tenants)) if (key.toLowerCase() === name) return policy;
+  return DEFAULT_TENANT_POLICY;
+}
