@@ -1,11 +1,14 @@
 /**
  * The small pieces createHerald wires together: connecting to Redis with a bound, the shaping
- * file in force, and static routes in the form delivery uses.
+ * file in force, static routes in the form delivery uses, and the follow-up of failed recipients
+ * (DSNs to senders, suppression of hard bounces).
  */
 import type { Redis } from 'ioredis';
-import { type HeraldConfig, parseHostPort, type Route } from './config/index.js';
-import type { StaticRoute } from './delivery/index.js';
+import { type HeraldConfig, parseHostPort, type Route, tenantPolicy } from './config/index.js';
+import { type FollowUpDeps, followUpFailures } from './delivery/follow-up.js';
+import type { DeliveryWorkerOptions, StaticRoute } from './delivery/index.js';
 import { HeraldError } from './errors/index.js';
+import { newMessageId } from './queue/ids.js';
 import { loadProviderDefaults, loadShapingFile, parseShaping, type Shaping } from './shaping/index.js';
 
 /** How long createHerald waits for Redis before failing. */
@@ -45,4 +48,19 @@ export function loadShaping(config: HeraldConfig): Shaping {
   const { file, provider_defaults: providerDefaults } = config.shaping;
   if (file) return loadShapingFile(file, { providerDefaults });
   return providerDefaults ? loadProviderDefaults() : parseShaping({});
+}
+
+/** The worker's `afterFailures`: DSNs through `enqueueDsn`, hard bounces to `suppress`. */
+export function failureFollowUp(
+  config: HeraldConfig,
+  parts: Pick<FollowUpDeps, 'getBody' | 'enqueueDsn' | 'suppress' | 'countHardBounces'>,
+): NonNullable<DeliveryWorkerOptions['afterFailures']> {
+  const deps: FollowUpDeps = {
+    ...parts,
+    hostname: config.smtp.hostname,
+    wantsDsn: (tenant) => tenantPolicy(config, tenant).dsn,
+    newId: () => newMessageId(),
+    now: Date.now,
+  };
+  return (data, failures) => followUpFailures(data, failures, deps);
 }

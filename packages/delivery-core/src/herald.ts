@@ -25,7 +25,7 @@ import {
 import { createResolver, type Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import { type AcceptedEvent, RedisEventSink } from './events/index.js';
-import { connectOrFail, loadShaping, toStaticRoute } from './herald-parts.js';
+import { connectOrFail, failureFollowUp, loadShaping, toStaticRoute } from './herald-parts.js';
 import {
   composeMessage,
   type MessageFields,
@@ -96,7 +96,7 @@ export interface Herald {
     recipients: string[];
     body: Buffer;
     tenant: string;
-    source: 'smtp' | 'api';
+    source: 'smtp' | 'api' | 'dsn';
     client?: string;
     /** Traffic stream and campaign, already valid names (see message/trafficName). */
     stream?: string | undefined;
@@ -269,6 +269,11 @@ export async function createHerald(
         stalledIntervalMs: d.stalled_interval,
         logger,
         parked,
+        afterFailures: failureFollowUp(config, {
+          getBody: (id) => spool.getBody(id),
+          enqueueDsn: ({ id, tenant, to, body }) =>
+            enqueuePrepared({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
+        }),
         deps: {
           spool,
           resolver,

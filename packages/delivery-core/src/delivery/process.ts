@@ -5,96 +5,27 @@
  * do next; never throws a DeliveryError (unexpected errors propagate to the worker wrapper).
  */
 
-import type { Resolver } from '../dns/index.js';
-import { formatReply, type SmtpReply, toDeliveryError } from '../errors/index.js';
-import type { EventSink, RecipientEventType } from '../events/index.js';
-import type { DeliveryJobData, Spool } from '../queue/index.js';
-import { EXPIRED_REPLY, type RetryClass, type RetryPolicy, retryDecisionForReplies } from '../retry/index.js';
-import {
-  type CandidateHost,
-  deliverAttempt,
-  type SessionLimits,
-  type SmtpPool,
-  type TlsMode,
-} from '../smtp/index.js';
+import { type SmtpReply, toDeliveryError } from '../errors/index.js';
+import type { DeliveryJobData } from '../queue/index.js';
+import { EXPIRED_REPLY } from '../retry/index.js';
+import { type CandidateHost, deliverAttempt } from '../smtp/index.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
-import { retryClassOf } from './retry-class.js';
+import { type Emit, recipientEmitter, settle } from './settle.js';
+import type {
+  AttemptLimits,
+  DeliveryDeps,
+  DeliveryGate,
+  DeliveryOutcome,
+  RecipientFailure,
+} from './types.js';
 
-export interface DeliveryDeps {
-  spool: Spool;
-  resolver: Resolver;
-  pool: SmtpPool;
-  events: EventSink;
-  retry: RetryPolicy;
-  /** Static route for a domain, or undefined to use MX. */
-  routeFor(domain: string): StaticRoute | undefined;
-  mxPort: number;
-  tls: TlsMode;
-  tlsVerify: boolean;
-  now(): number;
-  /** Admission control (shaping); absent = always admitted. */
-  gate?: DeliveryGate;
-}
-
-export type DeliveryOutcome =
-  | { kind: 'done'; data: DeliveryJobData }
-  | { kind: 'retry'; at: number; data: DeliveryJobData }
-  /** Not admitted by the gate (shaping): reschedule at `at`; no attempt was spent. */
-  | {
-      kind: 'throttled';
-      at: number;
-      data: DeliveryJobData;
-      reason: string;
-      /** Waiting for a connection slot of this site: a released slot may wake the job earlier. */
-      parkOn?: string;
-    };
-
-/** Per-destination settings for one attempt (from shaping); unset fields use the relay's own. */
-export interface AttemptLimits extends SessionLimits {
-  /** For MX deliveries; a static route's own TLS setting wins. */
-  tls?: TlsMode;
-  tlsVerify?: boolean;
-  /** The site's retry schedule and queue lifetime (shaping), instead of the relay's. */
-  retryScheduleMs?: readonly number[];
-  maxQueueLifetimeMs?: number;
-  /** The source IP to bind (from the tenant's or stream's pool) and its EHLO name. */
-  localAddress?: string;
-  ehloName?: string;
-  /** The source IP, for automation rules that suspend one source at a site. */
-  source?: string;
-}
-
-/**
- * Admission control before a delivery attempt (traffic shaping plugs in here): either admitted,
- * with a release to call when the attempt is over, or told when to come back.
- */
-export interface DeliveryGate {
-  admit(request: {
-    domain: string;
-    hosts: CandidateHost[];
-    route?: StaticRoute | undefined;
-    data: DeliveryJobData;
-  }): Promise<
-    | { admitted: true; release(): void; limits?: AttemptLimits }
-    | { admitted: false; until: number; reason: string; parkOn?: string }
-  >;
-  /** Sees every reply of an attempt (automation rules act on them). Must not throw. */
-  observe?(
-    request: {
-      domain: string;
-      hosts: CandidateHost[];
-      route?: StaticRoute | undefined;
-      source?: string | undefined;
-    },
-    replies: SmtpReply[],
-  ): Promise<void>;
-  /** The destination's max queue lifetime (shaping), ms. */
-  queueLifetimeMs?(request: {
-    domain: string;
-    hosts: CandidateHost[];
-    route?: StaticRoute | undefined;
-  }): number;
-}
+export type {
+  AttemptLimits,
+  DeliveryDeps,
+  DeliveryGate,
+  DeliveryOutcome,
+  RecipientFailure,
+} from './types.js';
 
 const BODY_LOST_REPLY: SmtpReply = {
   code: 554,
@@ -104,10 +35,21 @@ const BODY_LOST_REPLY: SmtpReply = {
 };
 
 export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps): Promise<DeliveryOutcome> {
+  const failures: RecipientFailure[] = [];
+  const outcome = await runAttempt(input, deps, failures);
+  if (failures.length > 0 && outcome.kind !== 'throttled') outcome.failures = failures;
+  return outcome;
+}
+
+async function runAttempt(
+  input: DeliveryJobData,
+  deps: DeliveryDeps,
+  failures: RecipientFailure[],
+): Promise<DeliveryOutcome> {
   const data: DeliveryJobData = { ...input, recipients: input.recipients.map((r) => ({ ...r })) };
   const pending = () => data.recipients.filter((r) => r.state === 'pending');
   if (pending().length === 0) return { kind: 'done', data };
-  const emit = recipientEmitter(data, deps);
+  const emit = recipientEmitter(data, deps, failures);
 
   const expireAll = (): DeliveryOutcome => {
     for (const r of pending()) emit(r, 'expired', EXPIRED_REPLY);
@@ -213,83 +155,4 @@ async function attempt(
   });
   const replies = [...report.hostErrors.map((e) => e.reply), ...report.recipients.map((r) => r.reply)];
   return { outcome: settle(data, deps, emit, report.recipients, limits), replies };
-}
-
-type Emit = (
-  recipient: DeliveryJobData['recipients'][number],
-  type: RecipientEventType,
-  reply: SmtpReply,
-  retry?: { nextAttemptAt: number; retryClass: RetryClass },
-) => void;
-
-function recipientEmitter(data: DeliveryJobData, deps: DeliveryDeps): Emit {
-  return (recipient, type, reply, retry) => {
-    if (type !== 'deferred') recipient.state = type;
-    const now = deps.now();
-    deps.events.emit({
-      type,
-      time: now,
-      messageId: data.messageId,
-      tenant: data.tenant,
-      domain: data.domain,
-      recipient: recipient.address,
-      attempt: data.attempts,
-      reply,
-      ...(retry ?? {}),
-      ...(data.stream ? { stream: data.stream } : {}),
-      ...(data.campaign ? { campaign: data.campaign } : {}),
-      latencyMs: now - data.acceptedAt,
-    });
-  };
-}
-
-/** Applies per-recipient results, then schedules a retry or expires what is left. */
-function settle(
-  data: DeliveryJobData,
-  deps: DeliveryDeps,
-  emit: Emit,
-  results: { address: string; accepted: boolean; reply: SmtpReply }[],
-  limits?: AttemptLimits,
-): DeliveryOutcome {
-  const byAddress = new Map(data.recipients.map((r) => [r.address.toLowerCase(), r]));
-  const deferred: { recipient: DeliveryJobData['recipients'][number]; reply: SmtpReply }[] = [];
-  for (const result of results) {
-    const recipient = byAddress.get(result.address.toLowerCase());
-    if (recipient?.state !== 'pending') continue;
-    if (result.accepted) emit(recipient, 'delivered', result.reply);
-    else if (result.reply.code >= 500) emit(recipient, 'bounced', result.reply);
-    else deferred.push({ recipient, reply: result.reply });
-  }
-  if (deferred.length === 0) return { kind: 'done', data };
-  // Each deferred reply has a retry class (greylisted, throttled, mailbox_full, ...) with its
-  // own schedule; the job comes back at the earliest of its recipients' times.
-  const decision = retryDecisionForReplies(retryPolicyFor(deps.retry, limits), {
-    attemptsMade: data.attempts,
-    firstAttemptAt: data.acceptedAt,
-    now: deps.now(),
-    replies: deferred.map((d) => d.reply),
-    classify: retryClassOf,
-  });
-  if (decision.action === 'expire') {
-    for (const { recipient, reply } of deferred) {
-      emit(recipient, 'expired', {
-        ...EXPIRED_REPLY,
-        text: `${EXPIRED_REPLY.text}; last error: ${formatReply(reply)}`,
-      });
-    }
-    return { kind: 'done', data };
-  }
-  for (const [i, { recipient, reply }] of deferred.entries())
-    emit(recipient, 'deferred', reply, { nextAttemptAt: decision.at, retryClass: decision.classes[i]! });
-  return { kind: 'retry', at: decision.at, data };
-}
-
-/** The relay's retry policy with the destination's schedule and lifetime (shaping) when set. */
-function retryPolicyFor(base: RetryPolicy, limits: AttemptLimits | undefined): RetryPolicy {
-  if (!limits?.retryScheduleMs && limits?.maxQueueLifetimeMs === undefined) return base;
-  return {
-    ...base,
-    scheduleMs: limits.retryScheduleMs ?? base.scheduleMs,
-    maxQueueLifetimeMs: limits.maxQueueLifetimeMs ?? base.maxQueueLifetimeMs,
-  };
 }

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
 import { settlesWithin } from '../util/settle.js';
 import { PARK_SAFETY_MS, type ParkedJobs } from './connection-leases.js';
-import { type DeliveryDeps, processDelivery } from './process.js';
+import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
 
 /** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
 const LOCAL_FAULT_RETRY_MS = 60_000;
@@ -32,6 +32,8 @@ export interface DeliveryWorkerOptions {
   deps: DeliveryDeps;
   /** Jobs waiting for a site's connection slot, woken when one is released. */
   parked?: ParkedJobs;
+  /** After an attempt in which recipients bounced or expired (DSN, suppression); errors are logged. */
+  afterFailures?(data: DeliveryJobData, failures: RecipientFailure[]): Promise<void>;
 }
 
 export class DeliveryWorker {
@@ -70,6 +72,12 @@ export class DeliveryWorker {
       } catch (err) {
         logger.error({ err, jobId }, 'delivery attempt failed locally; retrying later');
         outcome = { kind: 'retry', at: deps.now() + LOCAL_FAULT_RETRY_MS, data: job.data };
+      }
+      if (outcome.kind !== 'throttled' && outcome.failures && this.options.afterFailures) {
+        // Before finishJob: the DSN quotes the original headers from the spooled body.
+        await this.options
+          .afterFailures(outcome.data, outcome.failures)
+          .catch((err: unknown) => logger.error({ err, jobId }, 'follow-up of failed recipients failed'));
       }
       if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
         // A throttled job keeps its attempt count: only data of a real attempt changes it.

@@ -21,7 +21,8 @@ export interface AcceptedEvent extends EventBase {
   recipients: string[];
   size: number;
   jobs: number;
-  source: 'smtp' | 'api';
+  /** smtp: submitted over SMTP; api: `send()`; dsn: a delivery status notification Herald made. */
+  source: 'smtp' | 'api' | 'dsn';
   client?: string;
   /** Traffic stream; absent for the default (`transactional`). */
   stream?: string;

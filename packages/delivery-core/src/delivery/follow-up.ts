@@ -1,0 +1,78 @@
+/**
+ * What follows when recipients of an attempt bounce or expire: each bounce reply is classified
+ * (bounce module) and a hard one (action `suppress`: unknown user, dead domain, ...) puts the
+ * address on the tenant's suppression list and counts against the tenant's bounce rate; and one
+ * DSN (RFC 3464) for all of them goes to the envelope sender when the tenant wants DSNs — never
+ * for a message from the null sender, so bounces never loop. Best effort after the attempt's
+ * outcome is decided: a failure here is logged, it does not repeat the attempt.
+ * Needs injected: the spool's body reader, an enqueue for the DSN, the suppression and
+ * reputation sinks (optional), ids and a clock.
+ */
+import { classifyReply } from '../bounce/index.js';
+import { composeDsn, type DsnRecipient } from '../dsn/index.js';
+import { formatReply } from '../errors/index.js';
+import type { DeliveryJobData } from '../queue/index.js';
+import type { RecipientFailure } from './types.js';
+
+export interface SuppressionEntryInput {
+  address: string;
+  reason: string;
+  source: 'bounce';
+}
+
+export interface FollowUpDeps {
+  /** Our host name: the DSN's Reporting-MTA and sender domain. */
+  hostname: string;
+  /** Whether the tenant wants DSNs (tenants.<name>.dsn). */
+  wantsDsn(tenant: string): boolean;
+  getBody(messageId: string): Promise<Buffer | null | undefined>;
+  /** Spools the DSN from the null sender to `to`, accounted to `tenant`. */
+  enqueueDsn(dsn: { id: string; tenant: string; to: string; body: Buffer }): Promise<void>;
+  newId(): string;
+  /** Adds hard-bounced addresses to the tenant's suppression list. */
+  suppress?(tenant: string, entries: SuppressionEntryInput[]): Promise<void>;
+  /** Counts the tenant's hard bounces (reputation). */
+  countHardBounces?(tenant: string, count: number): Promise<void>;
+  now(): number;
+}
+
+export async function followUpFailures(
+  data: DeliveryJobData,
+  failures: readonly RecipientFailure[],
+  deps: FollowUpDeps,
+): Promise<void> {
+  const hard: SuppressionEntryInput[] = [];
+  const dsnRecipients: DsnRecipient[] = [];
+  for (const failure of failures) {
+    if (failure.type === 'bounced') {
+      const verdict = classifyReply(failure.reply, failure.address);
+      if (verdict.action === 'suppress')
+        hard.push({ address: failure.address, reason: verdict.reason, source: 'bounce' });
+    }
+    dsnRecipients.push({
+      address: failure.address,
+      action: 'failed',
+      status: failure.reply.enhanced,
+      diagnostic: formatReply(failure.reply),
+      remoteMta: failure.reply.host,
+      lastAttemptAt: deps.now(),
+    });
+  }
+  if (hard.length > 0) {
+    await deps.suppress?.(data.tenant, hard);
+    await deps.countHardBounces?.(data.tenant, hard.length);
+  }
+  if (data.from === '' || dsnRecipients.length === 0 || !deps.wantsDsn(data.tenant)) return;
+  const id = deps.newId();
+  const body = composeDsn({
+    reportingMta: deps.hostname,
+    to: data.from,
+    originalId: data.messageId,
+    arrivalAt: data.acceptedAt,
+    recipients: dsnRecipients,
+    original: (await deps.getBody(data.messageId)) ?? undefined,
+    messageId: `${id}.dsn@${deps.hostname}`,
+    now: deps.now(),
+  });
+  await deps.enqueueDsn({ id, tenant: data.tenant, to: data.from, body });
+}

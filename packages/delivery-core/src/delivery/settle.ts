@@ -1,0 +1,96 @@
+/**
+ * The end of an attempt: each recipient's reply becomes delivered / bounced / deferred (an event
+ * each, state written into the job data), and the deferred ones get a retry time by their retry
+ * class, or expire past the queue lifetime. Bounced and expired recipients are collected as
+ * failures for the follow-up (DSN, suppression). Pure apart from the injected event sink and clock.
+ */
+import { formatReply, type SmtpReply } from '../errors/index.js';
+import type { RecipientEventType } from '../events/index.js';
+import type { DeliveryJobData } from '../queue/index.js';
+import { EXPIRED_REPLY, type RetryClass, type RetryPolicy, retryDecisionForReplies } from '../retry/index.js';
+import { retryClassOf } from './retry-class.js';
+import type { AttemptLimits, DeliveryDeps, DeliveryOutcome, RecipientFailure } from './types.js';
+
+export type Emit = (
+  recipient: DeliveryJobData['recipients'][number],
+  type: RecipientEventType,
+  reply: SmtpReply,
+  retry?: { nextAttemptAt: number; retryClass: RetryClass },
+) => void;
+
+export function recipientEmitter(
+  data: DeliveryJobData,
+  deps: DeliveryDeps,
+  failures: RecipientFailure[],
+): Emit {
+  return (recipient, type, reply, retry) => {
+    if (type !== 'deferred') recipient.state = type;
+    if (type === 'bounced' || type === 'expired') failures.push({ address: recipient.address, type, reply });
+    const now = deps.now();
+    deps.events.emit({
+      type,
+      time: now,
+      messageId: data.messageId,
+      tenant: data.tenant,
+      domain: data.domain,
+      recipient: recipient.address,
+      attempt: data.attempts,
+      reply,
+      ...(retry ?? {}),
+      ...(data.stream ? { stream: data.stream } : {}),
+      ...(data.campaign ? { campaign: data.campaign } : {}),
+      latencyMs: now - data.acceptedAt,
+    });
+  };
+}
+
+/** Applies per-recipient results, then schedules a retry or expires what is left. */
+export function settle(
+  data: DeliveryJobData,
+  deps: DeliveryDeps,
+  emit: Emit,
+  results: { address: string; accepted: boolean; reply: SmtpReply }[],
+  limits?: AttemptLimits,
+): DeliveryOutcome {
+  const byAddress = new Map(data.recipients.map((r) => [r.address.toLowerCase(), r]));
+  const deferred: { recipient: DeliveryJobData['recipients'][number]; reply: SmtpReply }[] = [];
+  for (const result of results) {
+    const recipient = byAddress.get(result.address.toLowerCase());
+    if (recipient?.state !== 'pending') continue;
+    if (result.accepted) emit(recipient, 'delivered', result.reply);
+    else if (result.reply.code >= 500) emit(recipient, 'bounced', result.reply);
+    else deferred.push({ recipient, reply: result.reply });
+  }
+  if (deferred.length === 0) return { kind: 'done', data };
+  // Each deferred reply has a retry class (greylisted, throttled, mailbox_full, ...) with its
+  // own schedule; the job comes back at the earliest of its recipients' times.
+  const decision = retryDecisionForReplies(retryPolicyFor(deps.retry, limits), {
+    attemptsMade: data.attempts,
+    firstAttemptAt: data.acceptedAt,
+    now: deps.now(),
+    replies: deferred.map((d) => d.reply),
+    classify: retryClassOf,
+  });
+  if (decision.action === 'expire') {
+    for (const { recipient, reply } of deferred) {
+      emit(recipient, 'expired', {
+        ...EXPIRED_REPLY,
+        text: `${EXPIRED_REPLY.text}; last error: ${formatReply(reply)}`,
+      });
+    }
+    return { kind: 'done', data };
+  }
+  for (const [i, { recipient, reply }] of deferred.entries())
+    emit(recipient, 'deferred', reply, { nextAttemptAt: decision.at, retryClass: decision.classes[i]! });
+  return { kind: 'retry', at: decision.at, data };
+}
+
+/** The relay's retry policy with the destination's schedule and lifetime (shaping) when set. */
+function retryPolicyFor(base: RetryPolicy, limits: AttemptLimits | undefined): RetryPolicy {
+  if (!limits?.retryScheduleMs && limits?.maxQueueLifetimeMs === undefined) return base;
+  return {
+    ...base,
+    scheduleMs: limits.retryScheduleMs ?? base.scheduleMs,
+    maxQueueLifetimeMs: limits.maxQueueLifetimeMs ?? base.maxQueueLifetimeMs,
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The contracts of one delivery attempt: what processDelivery needs injected (DeliveryDeps),
+ * what it answers (DeliveryOutcome), and the admission control that traffic shaping plugs in
+ * (DeliveryGate, AttemptLimits). Types only.
+ */
+import type { Resolver } from '../dns/index.js';
+import type { SmtpReply } from '../errors/index.js';
+import type { EventSink } from '../events/index.js';
+import type { DeliveryJobData, Spool } from '../queue/index.js';
+import type { RetryPolicy } from '../retry/index.js';
+import type { CandidateHost, SessionLimits, SmtpPool, TlsMode } from '../smtp/index.js';
+import type { StaticRoute } from './hosts.js';
+
+export interface DeliveryDeps {
+  spool: Spool;
+  resolver: Resolver;
+  pool: SmtpPool;
+  events: EventSink;
+  retry: RetryPolicy;
+  /** Static route for a domain, or undefined to use MX. */
+  routeFor(domain: string): StaticRoute | undefined;
+  mxPort: number;
+  tls: TlsMode;
+  tlsVerify: boolean;
+  now(): number;
+  /** Admission control (shaping); absent = always admitted. */
+  gate?: DeliveryGate;
+}
+
+export type DeliveryOutcome =
+  /** `failures`: recipients that bounced or expired in this attempt (for DSNs and suppression). */
+  | { kind: 'done'; data: DeliveryJobData; failures?: RecipientFailure[] }
+  | { kind: 'retry'; at: number; data: DeliveryJobData; failures?: RecipientFailure[] }
+  /** Not admitted by the gate (shaping): reschedule at `at`; no attempt was spent. */
+  | {
+      kind: 'throttled';
+      at: number;
+      data: DeliveryJobData;
+      reason: string;
+      /** Waiting for a connection slot of this site: a released slot may wake the job earlier. */
+      parkOn?: string;
+    };
+
+/** Per-destination settings for one attempt (from shaping); unset fields use the relay's own. */
+export interface AttemptLimits extends SessionLimits {
+  /** For MX deliveries; a static route's own TLS setting wins. */
+  tls?: TlsMode;
+  tlsVerify?: boolean;
+  /** The site's retry schedule and queue lifetime (shaping), instead of the relay's. */
+  retryScheduleMs?: readonly number[];
+  maxQueueLifetimeMs?: number;
+  /** The source IP to bind (from the tenant's or stream's pool) and its EHLO name. */
+  localAddress?: string;
+  ehloName?: string;
+  /** The source IP, for automation rules that suspend one source at a site. */
+  source?: string;
+}
+
+/**
+ * Admission control before a delivery attempt (traffic shaping plugs in here): either admitted,
+ * with a release to call when the attempt is over, or told when to come back.
+ */
+export interface DeliveryGate {
+  admit(request: {
+    domain: string;
+    hosts: CandidateHost[];
+    route?: StaticRoute | undefined;
+    data: DeliveryJobData;
+  }): Promise<
+    | { admitted: true; release(): void; limits?: AttemptLimits }
+    | { admitted: false; until: number; reason: string; parkOn?: string }
+  >;
+  /** Sees every reply of an attempt (automation rules act on them). Must not throw. */
+  observe?(
+    request: {
+      domain: string;
+      hosts: CandidateHost[];
+      route?: StaticRoute | undefined;
+      source?: string | undefined;
+    },
+    replies: SmtpReply[],
+  ): Promise<void>;
+  /** The destination's max queue lifetime (shaping), ms. */
+  queueLifetimeMs?(request: {
+    domain: string;
+    hosts: CandidateHost[];
+    route?: StaticRoute | undefined;
+  }): number;
+}
+
+/** A recipient that ended bounced or expired in this attempt, with the reply that decided it. */
+export interface RecipientFailure {
+  address: string;
+  type: 'bounced' | 'expired';
+  reply: SmtpReply;
+}
