@@ -105,7 +105,7 @@ describe('bounce rule tables', () => {
       'userunknown',
     );
     assert.equal(providerFor('mx.example.test', 'example.test'), undefined);
-    assert.ok(PROVIDERS.every((p) => p.hosts.length > 0 && p.patterns.length > 0));
+    assert.ok(PROVIDERS.every((p) => p.hosts.length > 0 && p.rules.length > 0));
   });
 
   test('every reason has a category', () => {

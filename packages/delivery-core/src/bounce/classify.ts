@@ -5,8 +5,8 @@
  */
 import { decideReason } from './decide.js';
 import { normaliseText } from './phrases.js';
-import type { Fact, SmtpCommand } from './probes.js';
-import { providerFor, providerReason } from './providers.js';
+import { type Fact, RECONSIDERED, type SmtpCommand } from './probes.js';
+import { type ProviderInput, providerReason, providersFor } from './providers.js';
 import { statusIsPermanent } from './status-codes.js';
 import {
   actionFor,
@@ -44,13 +44,36 @@ export function isPermanent(fact: Fact): boolean {
   return fact.action !== 'delayed';
 }
 
-export function classifyFact(
-  fact: Fact,
-  extra: { address: string; remoteHost?: string; feedbackType?: string },
-): Classification {
-  const provider = providerFor(extra.remoteHost, extra.address.split('@')[1]);
-  const byProvider =
-    provider && !fact.reason ? providerReason(provider, normaliseText(fact.diagnostic)) : undefined;
+export interface FactContext {
+  address: string;
+  remoteHost?: string;
+  feedbackType?: string;
+  /** More hosts that may name a provider: hosts in the diagnostic, the reporting MTA, Received hops. */
+  hosts?: readonly string[];
+}
+
+/** The reason a provider's documented codes give, trying the recipient's domain first. */
+function reasonByProvider(fact: Fact, context: FactContext): Reason | undefined {
+  const providers = providersFor([
+    context.address.split('@')[1],
+    context.remoteHost,
+    ...(context.hosts ?? []),
+  ]);
+  if (providers.length === 0) return undefined;
+  const input: ProviderInput = { text: normaliseText(fact.diagnostic) };
+  if (fact.status) input.status = fact.status;
+  if (fact.replyCode !== undefined) input.replyCode = fact.replyCode;
+  if (fact.command) input.command = fact.command;
+  for (const provider of providers) {
+    const reason = providerReason(provider, input);
+    if (reason) return reason;
+  }
+  return undefined;
+}
+
+export function classifyFact(fact: Fact, extra: FactContext): Classification {
+  const settled = fact.reason !== undefined && !RECONSIDERED.has(fact.reason);
+  const byProvider = settled ? undefined : reasonByProvider(fact, extra);
   const reason = byProvider ?? decideReason(fact);
   const permanent = isPermanent(fact);
   const hard = isHard(reason, permanent);

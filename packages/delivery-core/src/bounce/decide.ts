@@ -148,8 +148,12 @@ const COMMAND_PHRASES: readonly [RegExp, SmtpCommand][] = [
   [/\bafter (?:initial connection|connect)\b|\bgreeting\b/i, 'CONN'],
 ];
 
+/** "  RCPT TO: user@host" lines listing the envelope (message details), not a failing command. */
+const ENVELOPE_LISTING_RE = /^[ \t]*(?:MAIL FROM|RCPT TO):[ \t]*[^<\s]+@\S+[ \t]*$/gim;
+
 /** The SMTP command a failure happened at: the last one in protocol order the text names. */
-export function findCommand(text: string): SmtpCommand | undefined {
+export function findCommand(input: string): SmtpCommand | undefined {
+  const text = input.replace(ENVELOPE_LISTING_RE, '');
   let found: SmtpCommand | undefined;
   for (const [re, command] of COMMAND_WORDS) if (re.test(text)) found = command;
   if (found) return found;

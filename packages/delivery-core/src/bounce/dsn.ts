@@ -38,8 +38,10 @@ export function cleanAddress(value: string): string {
 export function parseDeliveryStatus(text: string): DsnReport {
   const report: DsnReport = { recipients: [] };
   let current: DsnRecipient | undefined;
-  let lastField: { name: string; target: DsnRecipient | undefined } | undefined;
+  let lastField: { name: string; target: Omit<DsnRecipient, 'address'> | undefined } | undefined;
   let originalRecipient: string | undefined;
+  // Per-recipient fields written before the group's Final-Recipient (Facebook does this).
+  let early: Omit<DsnRecipient, 'address'> = {};
   const finish = (): void => {
     if (current?.address) report.recipients.push(current);
     current = undefined;
@@ -49,6 +51,7 @@ export function parseDeliveryStatus(text: string): DsnReport {
     if (!field) {
       if (line.trim() === '') {
         lastField = undefined;
+        early = {};
         continue;
       }
       if (lastField?.name === 'diagnostic-code' && lastField.target) {
@@ -61,20 +64,22 @@ export function parseDeliveryStatus(text: string): DsnReport {
     if (RECIPIENT_FIELDS.has(name)) {
       const address = cleanAddress(typedValue(raw).value);
       if (name === 'original-recipient') {
-        if (current?.address && current.address !== address && !current.action) continue;
+        if (current?.address === address) continue;
+        if (current?.address && !current.action) continue;
         if (current?.address && current.action) finish();
         originalRecipient = address;
         continue;
       }
       if (name === 'x-actual-recipient' && current) continue;
       if (current?.address) finish();
-      current = { address: address || originalRecipient || '' };
+      current = { ...early, address: address || originalRecipient || '' };
+      early = {};
       originalRecipient = undefined;
       lastField = { name, target: current };
       continue;
     }
-    lastField = { name, target: current };
-    const target = current;
+    const target: Omit<DsnRecipient, 'address'> = current ?? early;
+    lastField = { name, target };
     switch (name) {
       case 'reporting-mta':
         report.reportingMta = typedValue(raw).value;

@@ -11,9 +11,10 @@ import { type Classification, classifyFact } from './classify.js';
 import { findCommand, findReplyCode, findStatusInText, preferStatus } from './decide.js';
 import { cleanAddress, type DsnRecipient, parseDeliveryStatus } from './dsn.js';
 import { type FeedbackReport, nonArfFeedback, parseFeedbackReport } from './feedback.js';
+import { hostsInText, receivedHosts } from './hosts.js';
 import { header, leaves, type MimeHeaders, type MimePart, parseMessage, splitHeaders } from './mime.js';
 import { addressesIn, mentionedAddresses, noticeBody, noticeRecipients } from './notice.js';
-import type { Fact } from './probes.js';
+import type { Fact, SmtpCommand } from './probes.js';
 
 export type BounceKind = 'dsn' | 'notice' | 'feedback' | 'autoreply' | 'unknown';
 
@@ -42,6 +43,8 @@ interface Parts {
   dsn?: string;
   feedback?: string;
   original?: MimeHeaders;
+  /** Hosts of the bounce's own Received fields, oldest first. */
+  hops: string[];
 }
 
 function stripHtml(html: string): string {
@@ -57,7 +60,7 @@ function stripHtml(html: string): string {
 function collectParts(root: MimePart): Parts {
   const texts: string[] = [];
   const htmls: string[] = [];
-  const parts: Parts = { root, notice: '' };
+  const parts: Parts = { root, notice: '', hops: receivedHosts(root.headers) };
   for (const { part, path } of leaves(root)) {
     const insideOriginal = path.some((type) => ORIGINAL_TYPES.has(type));
     if (insideOriginal) continue;
@@ -99,14 +102,20 @@ function excludedAddresses(parts: Parts): Set<string> {
   return exclude;
 }
 
-/** A notice block is worth reading on its own when it carries a code or a sentence. */
-function informative(block: string, address: string): boolean {
+const CODE_RE = /\b[45]\d\d\b|\b[45]\.\d{1,3}\.\d{1,3}\b/;
+
+/**
+ * A notice block is worth reading on its own when it carries a code, or a sentence while the
+ * notice has no code elsewhere (a block of message details is not the error).
+ */
+function informative(block: string, address: string, notice: string): boolean {
   const rest = block
     .split(address)
     .join(' ')
     .replace(/[<>:\s]+/g, ' ')
     .trim();
-  return /\b[245]\d\d\b|\b[245]\.\d{1,3}\.\d{1,3}\b/.test(rest) || rest.length > 40;
+  if (CODE_RE.test(rest)) return true;
+  return rest.length > 40 && !CODE_RE.test(notice.split(block).join(' '));
 }
 
 function remoteHostIn(text: string): string | undefined {
@@ -115,7 +124,24 @@ function remoteHostIn(text: string): string | undefined {
   )?.[1];
 }
 
-function buildFact(diagnostic: string, context: string, dsn?: DsnRecipient): Fact {
+/** The command of the last ">>> CMD" line of a session transcript (Sendmail and its kin). */
+function transcriptCommand(notice: string): SmtpCommand | undefined {
+  const sent = notice.match(/^\s*>>> .*$/gm);
+  return sent ? findCommand(sent[sent.length - 1] ?? '') : undefined;
+}
+
+/**
+ * The DSN's diagnostic as the human-readable notice continues it: Postfix folds "(in reply to
+ * RCPT TO command)" into the notice only. Falls back to the DSN's own text.
+ */
+function extendedDiagnostic(diagnostic: string, block: string): string {
+  const short = diagnostic.replace(/\s+/g, ' ').trim();
+  const long = block.replace(/\s+/g, ' ').trim();
+  const at = short.length > 8 ? long.indexOf(short) : -1;
+  return at >= 0 && long.length > at + short.length ? long.slice(at) : diagnostic;
+}
+
+function buildFact(diagnostic: string, context: string, dsn?: DsnRecipient, notice = ''): Fact {
   const replyCode = findReplyCode(diagnostic) ?? findReplyCode(context);
   const replyClass = replyCode ? String(replyCode)[0] : undefined;
   const inText = findStatusInText(diagnostic, replyClass) ?? findStatusInText(diagnostic);
@@ -123,7 +149,7 @@ function buildFact(diagnostic: string, context: string, dsn?: DsnRecipient): Fac
   const fact: Fact = { diagnostic };
   if (status) fact.status = status;
   if (replyCode) fact.replyCode = replyCode;
-  const command = findCommand(diagnostic) ?? findCommand(context);
+  const command = findCommand(diagnostic) ?? findCommand(context) ?? transcriptCommand(notice);
   if (command) fact.command = command;
   if (dsn?.action) fact.action = dsn.action;
   if (dsn?.diagnosticType) fact.diagnosticType = dsn.diagnosticType;
@@ -134,10 +160,15 @@ function fromDsn(report: ReturnType<typeof parseDeliveryStatus>, parts: Parts): 
   const blocks = noticeRecipients(parts.notice, new Set());
   return report.recipients.map((recipient) => {
     const block = blocks.find((b) => b.address === recipient.address)?.text ?? '';
-    const diagnostic = recipient.diagnostic || (informative(block, recipient.address) ? block : parts.notice);
-    const fact = buildFact(diagnostic, block || parts.notice, recipient);
+    const diagnostic = recipient.diagnostic
+      ? extendedDiagnostic(recipient.diagnostic, block)
+      : informative(block, recipient.address, parts.notice)
+        ? block
+        : parts.notice;
+    const fact = buildFact(diagnostic, block || parts.notice, recipient, parts.notice);
     const remoteHost = recipient.remoteMta || remoteHostIn(block);
-    return classifyFact(fact, { address: recipient.address, ...(remoteHost ? { remoteHost } : {}) });
+    const hosts = [...hostsInText(fact.diagnostic), report.reportingMta ?? '', ...parts.hops];
+    return classifyFact(fact, { address: recipient.address, hosts, ...(remoteHost ? { remoteHost } : {}) });
   });
 }
 
@@ -145,7 +176,7 @@ function fromNotice(parts: Parts): Classification[] {
   const exclude = excludedAddresses(parts);
   let found = noticeRecipients(parts.notice, exclude).map((r) => ({
     address: r.address,
-    text: informative(r.text, r.address) ? r.text : parts.notice,
+    text: informative(r.text, r.address, parts.notice) ? r.text : parts.notice,
   }));
   if (found.length === 0) {
     const failed = header(parts.root.headers, 'x-failed-recipients');
@@ -160,9 +191,10 @@ function fromNotice(parts: Parts): Classification[] {
     found = [{ address: address ?? '', text: parts.notice }];
   }
   return found.map(({ address, text }) => {
-    const fact = buildFact(text, parts.notice);
+    const fact = buildFact(text, parts.notice, undefined, parts.notice);
     const remoteHost = remoteHostIn(text);
-    return classifyFact(fact, { address, ...(remoteHost ? { remoteHost } : {}) });
+    const hosts = [...hostsInText(fact.diagnostic), ...parts.hops];
+    return classifyFact(fact, { address, hosts, ...(remoteHost ? { remoteHost } : {}) });
   });
 }
 

@@ -1,80 +1,110 @@
 /**
- * Mailbox providers whose replies need their own reading: their hosts (suffixes of the remote
- * MTA's name or of the recipient's domain) and the codes or words they use for each reason, from
- * the providers' published error-code pages. A provider match states the reason outright.
+ * Mailbox providers and filtering services whose replies need their own reading: their hosts
+ * (suffixes of the recipient's domain, the remote MTA, the hosts named in the diagnostic, the
+ * reporting MTA or the bounce's Received hops) and the codes or words they document for each
+ * reason. A provider rule states the reason outright; the tables are data (provider-tables.ts,
+ * provider-microsoft.ts), this file only matches them.
  */
+
+import type { SmtpCommand } from './probes.js';
+import { MICROSOFT } from './provider-microsoft.js';
+import { OTHER_PROVIDERS } from './provider-tables.js';
 import type { Reason } from './vocabulary.js';
+
+/**
+ * One documented failure: every condition given must hold. `text` is a lower-case substring of
+ * the normalised diagnostic (or a pattern over it); `status` is an enhanced code, exact or
+ * `[prefix, min, max]` for a range of the last number ("5.7." 606..649).
+ */
+export interface ProviderRule {
+  reason: Reason;
+  text?: string | RegExp;
+  status?: string | readonly [string, number, number];
+  replyCodes?: readonly number[];
+  commands?: readonly SmtpCommand[];
+  /** A numbered label in the text (`AUP#In-1310`): the number must lie within [min, max]. */
+  label?: readonly [RegExp, number, number];
+}
 
 export interface Provider {
   name: string;
-  /** Suffixes of the remote host name or of the recipient domain. */
+  /** Host names or domains: a name matches itself and every name below it. */
   hosts: readonly string[];
-  /** Patterns over the lower-cased diagnostic text, first match wins. */
-  patterns: readonly (readonly [Reason, RegExp])[];
+  /** Tried in order, first match wins. */
+  rules: readonly ProviderRule[];
 }
 
-/** Orange / La Poste: the reason is the 3-digit number after the LPN/OFR/OUK label. */
-function orangeCode(codes: string): RegExp {
-  return new RegExp(`(?:lpn|ofr|ouk)[a-z0-9]*[_-]?\\d*?(?:${codes})\\b`);
+/** What a provider rule is tested against. */
+export interface ProviderInput {
+  /** The diagnostic, lower-cased with white space collapsed. */
+  text: string;
+  status?: string;
+  replyCode?: number;
+  command?: SmtpCommand;
 }
 
-export const PROVIDERS: readonly Provider[] = [
-  {
-    name: 'orange',
-    hosts: ['.laposte.net', 'laposte.net', '.orange.fr', 'orange.fr', '.wanadoo.fr', 'wanadoo.fr'],
-    patterns: [
-      ['toomanyconn', orangeCode('104')],
-      ['securityerror', orangeCode('305|402')],
-      ['authfailure', orangeCode('401|517')],
-      ['rejected', orangeCode('403|405|415|421')],
-      ['userunknown', orangeCode('416')],
-      ['mailboxfull', orangeCode('417')],
-      ['suspend', orangeCode('420|426')],
-      ['systemerror', orangeCode('505')],
-      ['spamdetected', orangeCode('506')],
-      ['mesgtoobig', orangeCode('514')],
-      ['policyviolation', orangeCode('630')],
-      ['blocked', orangeCode('101|102|103|510|999')],
-      ['authfailure', /spf\/dns de votre nom de domaine/],
-    ],
-  },
-  {
-    name: 'kddi',
-    hosts: ['.ezweb.ne.jp', 'ezweb.ne.jp', 'msmx.au.com'],
-    patterns: [
-      ['filtered', /550 : user unknown/],
-      ['userunknown', />: user unknown/],
-    ],
-  },
-  {
-    name: 'microsoft',
-    hosts: [
-      '.outlook.com',
-      '.hotmail.com',
-      'hotmail.com',
-      'outlook.com',
-      '.onmicrosoft.com',
-      '.exchangelabs.com',
-    ],
-    patterns: [
-      ['userunknown', /recipientnotfound|requested action not taken: mailbox unavailable/],
-      [
-        'blocked',
-        /access denied, banned sending ip|using customer block list|part of their network is on our block list/,
-      ],
-      ['expired', /queue expired; message expired|message expired, connection refused/],
-    ],
-  },
-];
+export const PROVIDERS: readonly Provider[] = [MICROSOFT, ...OTHER_PROVIDERS];
 
-/** The provider serving `host` (a remote MTA name) or `domain` (the recipient's domain). */
+function hostMatches(name: string, suffix: string): boolean {
+  const bare = suffix.startsWith('.') ? suffix.slice(1) : suffix;
+  return name === bare || name.endsWith(`.${bare}`);
+}
+
+/** Cleans a host name as MTAs print it: `[192.0.2.1]`, `mx.example.jp.`, `dns; mx (1.2.3.4)`. */
+export function cleanHost(value: string): string {
+  const first = value.trim().split(/[\s(]/)[0] ?? '';
+  return first
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
+}
+
+/** Every provider serving one of `hosts`, in the order the hosts are given, once each. */
+export function providersFor(hosts: readonly (string | undefined)[]): Provider[] {
+  const found: Provider[] = [];
+  for (const host of hosts) {
+    if (!host) continue;
+    const name = cleanHost(host);
+    if (!name.includes('.')) continue;
+    for (const provider of PROVIDERS) {
+      if (found.includes(provider)) continue;
+      if (provider.hosts.some((suffix) => hostMatches(name, suffix))) found.push(provider);
+    }
+  }
+  return found;
+}
+
+/** The first provider serving `host` (a remote MTA name) or `domain` (the recipient's domain). */
 export function providerFor(host: string | undefined, domain: string | undefined): Provider | undefined {
-  const names = [host, domain].filter((n): n is string => !!n).map((n) => n.toLowerCase().replace(/\.$/, ''));
-  return PROVIDERS.find((p) =>
-    names.some((name) => p.hosts.some((suffix) => name === suffix || name.endsWith(suffix))),
-  );
+  return providersFor([domain, host])[0];
 }
 
-export function providerReason(provider: Provider, text: string): Reason | undefined {
-  return provider.patterns.find(([, pattern]) => pattern.test(text))?.[0];
+function statusMatches(rule: ProviderRule['status'], status: string | undefined): boolean {
+  if (rule === undefined) return true;
+  if (!status) return false;
+  if (typeof rule === 'string') return status === rule;
+  const [prefix, min, max] = rule;
+  if (!status.startsWith(prefix)) return false;
+  const detail = Number(status.slice(prefix.length));
+  return Number.isInteger(detail) && detail >= min && detail <= max;
+}
+
+function ruleMatches(rule: ProviderRule, input: ProviderInput): boolean {
+  if (!statusMatches(rule.status, input.status)) return false;
+  if (rule.replyCodes && !rule.replyCodes.includes(input.replyCode ?? 0)) return false;
+  if (rule.commands && !(input.command && rule.commands.includes(input.command))) return false;
+  if (rule.label) {
+    const [re, min, max] = rule.label;
+    const number = Number(re.exec(input.text)?.[1] ?? Number.NaN);
+    if (!(number >= min && number <= max)) return false;
+  }
+  if (rule.text === undefined) return true;
+  return typeof rule.text === 'string' ? input.text.includes(rule.text) : rule.text.test(input.text);
+}
+
+/** The reason a provider's rules give for this failure, if any. */
+export function providerReason(provider: Provider, input: ProviderInput | string): Reason | undefined {
+  const given = typeof input === 'string' ? { text: input } : input;
+  if (!given.text) return undefined;
+  return provider.rules.find((rule) => ruleMatches(rule, given))?.reason;
 }
