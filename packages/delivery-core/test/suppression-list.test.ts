@@ -23,7 +23,11 @@ async function commandCalls(client: Redis): Promise<Map<string, number>> {
 
 function sink(): { out: { write(chunk: string): boolean }; text(): string } {
   let text = '';
-  return { out: { write: (chunk) => ((text += chunk), true) }, text: () => text };
+  const write = (chunk: string) => {
+    text += chunk;
+    return true;
+  };
+  return { out: { write }, text: () => text };
 }
 
 describe('SuppressionList on a real redis-server', () => {
