@@ -80,6 +80,47 @@ describe('provider tables', () => {
     assert.equal(providerReason(docomo, { text: unknown, status: '5.0.0', command: 'DATA' }), 'rejected');
   });
 
+  test('Google: the reply and status detail without class, and the words', () => {
+    const google = providersFor(['alt1.gmail-smtp-in.l.google.com'])[0];
+    assert.equal(google?.name, 'google');
+    const text = normaliseText(
+      '550-5.7.1 Messages with multiple addresses in From: header are not accepted. - gsmtp',
+    );
+    assert.equal(providerReason(google!, { text, status: '5.7.1', replyCode: 550 }), 'notcompliantrfc');
+    assert.equal(providerReason(google!, { text, status: '5.7.1', replyCode: 554 }), undefined);
+  });
+
+  test('a Sendmail DSN keeps the first line of a multi-line reply; the transcript gives the rest', () => {
+    const raw = [
+      'From: MAILER-DAEMON@mx.sender.test',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
+      '',
+      '--b',
+      '',
+      '   ----- Transcript of session follows -----',
+      '... while talking to gmail-smtp-in.l.google.com.:',
+      '>>> DATA',
+      '<<< 550-5.7.1 [192.0.2.1      13] Messages with multiple addresses in From:',
+      '<<< 550 5.7.1 header are not accepted. x.26 - gsmtp',
+      '',
+      '--b',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; mx.sender.test',
+      '',
+      'Final-Recipient: RFC822; bob@rcpt.test',
+      'Action: failed',
+      'Status: 5.7.1',
+      'Remote-MTA: DNS; gmail-smtp-in.l.google.com',
+      'Diagnostic-Code: SMTP; 550-5.7.1 [192.0.2.1      13] Messages with multiple addresses in From:',
+      '--b--',
+    ].join('\n');
+    const [first] = classifyMessage(raw).recipients;
+    assert.equal(first?.reason, 'notcompliantrfc');
+    assert.equal(first?.command, 'DATA');
+    assert.match(first?.diagnostic ?? '', /header are not accepted/);
+  });
+
   test('a DSN whose hosts name no provider is read by the generic rules', () => {
     const raw = [
       'From: MAILER-DAEMON@mx.sender.test',

@@ -13,7 +13,9 @@ import { cleanAddress, type DsnRecipient, parseDeliveryStatus } from './dsn.js';
 import { type FeedbackReport, nonArfFeedback, parseFeedbackReport } from './feedback.js';
 import { hostsInText, receivedHosts } from './hosts.js';
 import { header, leaves, type MimeHeaders, type MimePart, parseMessage, splitHeaders } from './mime.js';
+import { type MtaWording, mtaOf, mtaStatement } from './mta-wordings.js';
 import { addressesIn, mentionedAddresses, noticeBody, noticeRecipients } from './notice.js';
+import { normaliseText } from './phrases.js';
 import type { Fact, SmtpCommand } from './probes.js';
 
 export type BounceKind = 'dsn' | 'notice' | 'feedback' | 'autoreply' | 'unknown';
@@ -45,6 +47,8 @@ interface Parts {
   original?: MimeHeaders;
   /** Hosts of the bounce's own Received fields, oldest first. */
   hops: string[];
+  /** The MTA whose fixed wording the notice uses, when recognised. */
+  mta?: MtaWording;
 }
 
 function stripHtml(html: string): string {
@@ -73,6 +77,8 @@ function collectParts(root: MimePart): Parts {
   }
   const notice = texts.length > 0 ? texts.join('\n') : htmls.join('\n');
   parts.notice = noticeBody(notice);
+  const mta = mtaOf(root.headers, parts.notice);
+  if (mta) parts.mta = mta;
   if (!parts.original) {
     const rest = notice.slice(parts.notice.length);
     const headerStart = rest.search(/^(?:return-path|received|from|to|subject|message-id|date):/im);
@@ -134,14 +140,39 @@ function transcriptCommand(notice: string): SmtpCommand | undefined {
  * The DSN's diagnostic as the human-readable notice continues it: Postfix folds "(in reply to
  * RCPT TO command)" into the notice only. Falls back to the DSN's own text.
  */
-function extendedDiagnostic(diagnostic: string, block: string): string {
+function extendedDiagnostic(diagnostic: string, block: string, notice: string): string {
   const short = diagnostic.replace(/\s+/g, ' ').trim();
   const long = block.replace(/\s+/g, ' ').trim();
   const at = short.length > 8 ? long.indexOf(short) : -1;
-  return at >= 0 && long.length > at + short.length ? long.slice(at) : diagnostic;
+  const tail =
+    at < 0 ? undefined : /^\s*\(in reply to [a-z ]+ command\)/i.exec(long.slice(at + short.length))?.[0];
+  if (tail) return `${short}${tail}`;
+  return transcriptReply(short, notice) ?? diagnostic;
 }
 
-function buildFact(diagnostic: string, context: string, dsn?: DsnRecipient, notice = ''): Fact {
+/**
+ * The whole multi-line reply ("550-5.7.1 ...", "550 5.7.1 ...") of a session transcript whose
+ * first line is the DSN's (one-line) diagnostic; Sendmail keeps only the first line in the DSN.
+ */
+function transcriptReply(short: string, notice: string): string | undefined {
+  if (short.length < 8 || !notice.includes('<<< ')) return undefined;
+  const lines = notice.split(/\r?\n/);
+  const first = lines.findIndex(
+    (line) => line.startsWith('<<< ') && line.slice(4).replace(/\s+/g, ' ').trim() === short,
+  );
+  if (first < 0 || !/^<<< \d{3}-/.test(lines[first] ?? '')) return undefined;
+  const parts: string[] = [];
+  for (let i = first; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (!/^<<< \d{3}[- ]/.test(line)) break;
+    parts.push(line.slice(4).trim());
+    if (/^<<< \d{3} /.test(line)) break;
+  }
+  return parts.join(' ');
+}
+
+function buildFact(diagnostic: string, context: string, dsn?: DsnRecipient, parts?: Parts): Fact {
+  const notice = parts?.notice ?? '';
   const replyCode = findReplyCode(diagnostic) ?? findReplyCode(context);
   const replyClass = replyCode ? String(replyCode)[0] : undefined;
   const inText = findStatusInText(diagnostic, replyClass) ?? findStatusInText(diagnostic);
@@ -153,6 +184,11 @@ function buildFact(diagnostic: string, context: string, dsn?: DsnRecipient, noti
   if (command) fact.command = command;
   if (dsn?.action) fact.action = dsn.action;
   if (dsn?.diagnosticType) fact.diagnosticType = dsn.diagnosticType;
+  if (parts?.mta) {
+    const stated = mtaStatement(parts.mta, normaliseText(diagnostic));
+    if (stated.command) fact.command = stated.command;
+    if (stated.reason) fact.reason = stated.reason;
+  }
   return fact;
 }
 
@@ -161,11 +197,11 @@ function fromDsn(report: ReturnType<typeof parseDeliveryStatus>, parts: Parts): 
   return report.recipients.map((recipient) => {
     const block = blocks.find((b) => b.address === recipient.address)?.text ?? '';
     const diagnostic = recipient.diagnostic
-      ? extendedDiagnostic(recipient.diagnostic, block)
+      ? extendedDiagnostic(recipient.diagnostic, block, parts.notice)
       : informative(block, recipient.address, parts.notice)
         ? block
         : parts.notice;
-    const fact = buildFact(diagnostic, block || parts.notice, recipient, parts.notice);
+    const fact = buildFact(diagnostic, block || parts.notice, recipient, parts);
     const remoteHost = recipient.remoteMta || remoteHostIn(block);
     const hosts = [...hostsInText(fact.diagnostic), report.reportingMta ?? '', ...parts.hops];
     return classifyFact(fact, { address: recipient.address, hosts, ...(remoteHost ? { remoteHost } : {}) });
@@ -191,7 +227,7 @@ function fromNotice(parts: Parts): Classification[] {
     found = [{ address: address ?? '', text: parts.notice }];
   }
   return found.map(({ address, text }) => {
-    const fact = buildFact(text, parts.notice, undefined, parts.notice);
+    const fact = buildFact(text, parts.notice, undefined, parts);
     const remoteHost = remoteHostIn(text);
     const hosts = [...hostsInText(fact.diagnostic), ...parts.hops];
     return classifyFact(fact, { address, hosts, ...(remoteHost ? { remoteHost } : {}) });

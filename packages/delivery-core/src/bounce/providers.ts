@@ -7,6 +7,7 @@
  */
 
 import type { SmtpCommand } from './probes.js';
+import { GOOGLE_RULES } from './provider-google.js';
 import { MICROSOFT } from './provider-microsoft.js';
 import { OTHER_PROVIDERS } from './provider-tables.js';
 import type { Reason } from './vocabulary.js';
@@ -14,7 +15,7 @@ import type { Reason } from './vocabulary.js';
 /**
  * One documented failure: every condition given must hold. `text` is a lower-case substring of
  * the normalised diagnostic (or a pattern over it); `status` is an enhanced code, exact or
- * `[prefix, min, max]` for a range of the last number ("5.7." 606..649).
+ * `[prefix, min, max]` for a range of the last number ("5.7." 606..649), or "x.7.1" for either class.
  */
 export interface ProviderRule {
   reason: Reason;
@@ -43,7 +44,13 @@ export interface ProviderInput {
   command?: SmtpCommand;
 }
 
-export const PROVIDERS: readonly Provider[] = [MICROSOFT, ...OTHER_PROVIDERS];
+const GOOGLE: Provider = {
+  name: 'google',
+  hosts: ['aspmx.l.google.com', 'gmail-smtp-in.l.google.com'],
+  rules: GOOGLE_RULES,
+};
+
+export const PROVIDERS: readonly Provider[] = [MICROSOFT, GOOGLE, ...OTHER_PROVIDERS];
 
 function hostMatches(name: string, suffix: string): boolean {
   const bare = suffix.startsWith('.') ? suffix.slice(1) : suffix;
@@ -82,7 +89,8 @@ export function providerFor(host: string | undefined, domain: string | undefined
 function statusMatches(rule: ProviderRule['status'], status: string | undefined): boolean {
   if (rule === undefined) return true;
   if (!status) return false;
-  if (typeof rule === 'string') return status === rule;
+  if (typeof rule === 'string')
+    return rule.startsWith('x.') ? status.slice(1) === rule.slice(1) : status === rule;
   const [prefix, min, max] = rule;
   if (!status.startsWith(prefix)) return false;
   const detail = Number(status.slice(prefix.length));

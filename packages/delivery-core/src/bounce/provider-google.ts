@@ -1,0 +1,193 @@
+/**
+ * Google (Gmail and Google Workspace MX and SMTP relay): the reply code, enhanced code and words
+ * of Google's "SMTP error reference". Google uses the same detail for its 4xx and 5xx variants,
+ * so a rule gives the last two digits of the reply and the status without its class.
+ */
+import type { ProviderRule } from './providers.js';
+
+type Row = readonly [reply: string, status: string, text: string];
+
+const ROWS: Readonly<Partial<Record<ProviderRule['reason'], readonly Row[]>>> = {
+  authfailure: [
+    ['51', '7.24', 'the spf record of the sending domain'],
+    ['50', '7.24', 'the spf record of the sending domain'],
+    ['21', '7.26', 'senders to authenticate with either spf or dkim'],
+    ['50', '7.26', 'senders to authenticate with either spf or dkim'],
+    ['50', '7.26', 'fails to pass spf checks for an spf record with a hard fail'],
+    ['50', '7.26', 'has an spf record with a hard fail policy'],
+    ['51', '7.26', "is not accepted due to domain's dmarc policy"],
+    ['50', '7.26', "is not accepted due to domain's dmarc policy"],
+    ['50', '7.1', 'fails to pass authentication checks'],
+    ['50', '7.26', 'fails to pass authentication checks'],
+    ['21', '7.27', 'senders to authenticate with spf'],
+    ['21', '7.27', 'senders to authenticate their email with spf'],
+    ['50', '7.27', 'senders to authenticate with spf'],
+    ['21', '7.30', 'senders to authenticate their email with dkim'],
+    ['50', '7.30', 'senders to authenticate with dkim'],
+    ['21', '7.32', 'aligned with either the authenticated spf or dkim'],
+    ['21', '7.40', 'to add a dmarc record to '],
+  ],
+  badreputation: [
+    ['21', '7.0', 'very low reputation of the sending ip address'],
+    ['21', '7.0', 'very low reputation of the sending domain'],
+    ['50', '7.1', 'due to the very low reputation of the sending ip address'],
+    ['50', '7.1', 'due to the very low reputation of the sending domain'],
+  ],
+  blocked: [
+    ['21', '7.0', 'ip not in whitelist for rcpt domain'],
+    ['21', '7.0', 'try again later, closing connection.'],
+    ['01', '5.4', 'empty helo/ehlo argument not allowed'],
+    ['01', '5.4', 'helo/ehlo argument is invalid'],
+    ['21', '7.0', 'an unusual rate of unsolicited mail'],
+    ['21', '7.28', 'an unusual rate of mail'],
+    ['50', '7.1', 'an unusual rate of unsolicited mail'],
+    ['50', '7.28', 'an unusual rate of unsolicited mail'],
+  ],
+  exceedlimit: [
+    ['52', '2.3', "exceeded google's message size limits"],
+    ['52', '3.4', "exceeds google's limit of limit attachments."],
+    ['52', '3.4', "your message exceeded google's message header size limits"],
+    ['52', '3.4', 'bytes per individual header size'],
+    ['52', '3.4', "exceeds google's header name limit of"],
+    ['52', '3.4', "exceeds google's message header size limit"],
+  ],
+  expired: [
+    ['21', '7.0', 'connection expired'],
+    ['51', '4.2', 'timeout - closing connection'],
+  ],
+  failedstarttls: [
+    ['30', '7.0', 'must issue a starttls command first'],
+    ['54', '5.1', 'starttls may not be repeated'],
+    ['21', '7.0', 'tls required for rcpt domain'],
+    ['21', '7.29', 'senders to use tls/ssl for smtp'],
+    ['50', '7.29', 'senders to use tls/ssl for smtp'],
+  ],
+  mailboxfull: [
+    ['52', '2.2', 'inbox is out of storage space'],
+    ['52', '2.2', 'is over quota'],
+    ['50', '7.1', 'email quota exceeded'],
+  ],
+  mesgtoobig: [
+    ['52', '3.4', "exceeded google's message size limits"],
+    ['52', '3.4', "exceeds google's message size limit of"],
+  ],
+  networkerror: [
+    ['54', '4.6', 'message exceeded 50 hops'],
+    ['54', '6.0', 'message exceeded 50 hops'],
+  ],
+  norelaying: [
+    ['50', '7.0', 'mail relay denied'],
+    ['50', '7.1', 'invalid credentials for relay'],
+    ['50', '7.1', 'is not authorized to send email directly to our servers'],
+  ],
+  notcompliantrfc: [
+    ['50', '7.1', 'missing a valid address in the from: header'],
+    ['50', '7.1', 'multiple addresses in from: header are not accepted'],
+    ['50', '7.1', 'is not rfc 5322 compliant'],
+    ['50', '7.1', 'missing a valid message-id: header'],
+    ['50', '7.1', 'contains a unicode character in a disallowed header'],
+    ['50', '7.1', 'encoded-word syntax is not permitted'],
+    ['53', '1.7', 'is not a valid rfc 5321 address'],
+    ['54', '6.0', 'mail message is malformed'],
+  ],
+  policyviolation: [
+    ['52', '7.0', 'illegal attachment on your message'],
+    ['52', '7.0', 'blocked because its content presents a potential security issue'],
+    ['50', '7.1', 'you are sending to (or from) has a policy that prohibited'],
+    ['21', '7.28', 'sending messages with the same message-id:'],
+  ],
+  rejected: [
+    ['50', '7.0', 'mail sending denied'],
+    ['50', '7.1', 'unauthenticated email is not accepted'],
+  ],
+  requireptr: [
+    ['21', '7.0', 'does not have a ptr record'],
+    ['21', '7.23', ' have a ptr record, or the ptr record'],
+    ['50', '7.1', 'does not meet ipv6 sending guidelines regarding ptr records and authentication'],
+    ['50', '7.25', 'does not have a ptr record'],
+    ['50', '7.25', 'does not match the ip address of the hostname'],
+  ],
+  securityerror: [
+    ['54', '7.0', 'too many login attempts'],
+    ['01', '5.2', 'cannot decode response'],
+    ['03', '7.0', 'no identity changes permitted'],
+    ['30', '5.1', 'authentication required.'],
+    ['30', '7.0', 'authentication required.'],
+    ['35', '7.1', 'application-specific password required'],
+    ['35', '7.9', 'application-specific password required'],
+    ['35', '7.1', 'please log in with your web browser'],
+    ['34', '7.9', 'please log in with your web browser'],
+    ['34', '7.14', 'please log in through your web browser'],
+    ['35', '7.1', 'username and password not accepted'],
+    ['35', '7.8', 'username and password not accepted'],
+  ],
+  spamdetected: [
+    ['21', '7.0', 'due to the nature of the content or the links within'],
+    ['50', '7.1', 'likely unsolicited mail'],
+  ],
+  speeding: [
+    ['50', '2.1', 'is receiving mail too quickly'],
+    ['50', '2.1', 'peak smtp relay limit exceeded for customer'],
+    ['50', '2.1', 'rate that prevents additional messages from being delivered'],
+    ['50', '4.5', 'daily sending quota exceeded'],
+    ['50', '4.5', 'daily user sending limit exceeded'],
+    ['50', '4.5', 'daily smtp relay limit exceeded for'],
+    ['50', '7.1', 'daily smtp relay limit exceeded for'],
+    ['50', '7.1', 'daily smtp relay sending limit exceeded for'],
+    ['50', '7.1', 'this mail has been rate limited'],
+  ],
+  suspend: [
+    ['50', '2.1', 'account that you tried to reach is disabled'],
+    ['50', '2.1', 'account that you tried to reach is inactive'],
+  ],
+  syntaxerror: [
+    ['51', '5.0', 'smtp protocol violation'],
+    ['54', '5.0', 'smtp protocol violation'],
+    ['25', '7.10', 'smtp protocol violation'],
+    ['35', '5.4', 'optional argument not permitted'],
+    ['01', '7.11', 'syntax error'],
+    ['01', '5.2', 'syntax error'],
+    ['55', '5.2', 'syntax error'],
+    ['02', '5.1', 'too many unrecognized commands, goodbye'],
+    ['02', '5.1', 'unimplemented command'],
+    ['02', '5.1', 'unrecognized command'],
+    ['03', '5.1', 'bad sequence of commands'],
+    ['03', '5.1', 'ehlo/helo first'],
+    ['03', '5.1', 'mail first'],
+    ['03', '5.1', 'rcpt first'],
+    ['03', '5.1', 'no data after bdat'],
+    ['04', '7.4', 'unrecognized authentication type'],
+    ['04', '7.4', 'xoauth is no longer supported'],
+    ['54', '7.0', 'too many unauthenticated commands'],
+  ],
+  systemerror: [
+    ['21', '3.0', 'temporary system problem'],
+    ['21', '7.0', 'temporary system problem'],
+    ['21', '4.5', 'server busy'],
+    ['51', '3.0', 'multiple destination domains per transaction is unsupported'],
+    ['51', '3.0', 'mail server has temporarily rejected this message'],
+    ['51', '3.0', 'mail server temporarily rejected message'],
+    ['52', '5.3', 'domain policy size per transaction exceeded'],
+    ['54', '7.0', 'cannot authenticate due to temporary system problem'],
+  ],
+  toomanyconn: [
+    ['52', '5.3', 'your message has too many recipients'],
+    ['50', '5.3', 'too many recipients for this sender'],
+  ],
+  userunknown: [
+    ['50', '1.1', 'the email account that you tried to reach does not exist'],
+    ['53', '1.2', "we weren't able to find the recipient domain"],
+    ['53', '1.3', 'is not a valid rfc 5321 address'],
+  ],
+};
+
+export const GOOGLE_RULES: readonly ProviderRule[] = Object.entries(ROWS).flatMap(([reason, rows]) =>
+  (rows ?? []).map(
+    ([reply, status, text]): ProviderRule => ({
+      reason: reason as ProviderRule['reason'],
+      replyCodes: [Number(`4${reply}`), Number(`5${reply}`)],
+      status: `x.${status}`,
+      text,
+    }),
+  ),
+);

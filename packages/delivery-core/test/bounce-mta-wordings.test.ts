@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { classifyMessage } from '../src/bounce/index.js';
+import { parseHeaderLines } from '../src/bounce/mime.js';
+import { MTA_WORDINGS, mtaOf, mtaStatement } from '../src/bounce/mta-wordings.js';
+import { normaliseText } from '../src/bounce/phrases.js';
+
+const qmailBounce = (line: string) =>
+  [
+    'From: MAILER-DAEMON@mx.sender.test',
+    'To: alice@sender.test',
+    'Subject: failure notice',
+    '',
+    'Hi. This is the qmail-send program at mx.sender.test.',
+    "I'm afraid I wasn't able to deliver your message to the following addresses.",
+    '',
+    '<bob@rcpt.test>:',
+    line,
+    '',
+    '--- Below this line is a copy of the message.',
+  ].join('\n');
+
+describe('MTA wordings', () => {
+  test('every listed wording states its reason, or its command, on its own', () => {
+    for (const mta of MTA_WORDINGS) {
+      for (const [reason, words] of mta.reasons ?? []) {
+        for (const word of words) {
+          assert.equal(word.toLowerCase(), word, `${mta.name}: "${word}" has upper case`);
+          const stated = mtaStatement(mta, word);
+          assert.ok(stated.reason, `${mta.name}: "${word}" states no reason (wanted ${reason})`);
+        }
+      }
+      for (const [command, words] of mta.commands ?? []) {
+        for (const word of words) assert.equal(mtaStatement(mta, word).command, command, word);
+      }
+    }
+  });
+
+  test('qmail is recognised by its subject; "my name was rejected" is a HELO block', () => {
+    const headers = parseHeaderLines(['Subject: failure notice']);
+    assert.equal(mtaOf(headers, '')?.name, 'qmail');
+    const [r] = classifyMessage(
+      qmailBounce(
+        'Connected to 192.0.2.1 but my name was rejected./Remote host said: 501 5.0.0 Invalid domain name',
+      ),
+    ).recipients;
+    assert.deepEqual([r?.address, r?.reason, r?.command], ['bob@rcpt.test', 'blocked', 'EHLO']);
+  });
+
+  test("qmail's own sentences: no MX is notaccept, an unreachable host a network error", () => {
+    const nullMx = classifyMessage(
+      qmailBounce("Sorry, I couldn't find a mail exchanger or IP address. (#5.4.4)"),
+    ).recipients[0];
+    assert.deepEqual([nullMx?.reason, nullMx?.hard], ['notaccept', true]);
+    const unreachable = classifyMessage(
+      qmailBounce(
+        "Sorry, I wasn't able to establish an SMTP connection. (#4.4.1)\nI'm not going to try again; this message has been in the queue too long.",
+      ),
+    ).recipients[0];
+    assert.equal(unreachable?.reason, 'networkerror');
+  });
+
+  test('"does not like recipient" with an expired queue is left to the decision table', () => {
+    const qmail = MTA_WORDINGS.find((m) => m.name === 'qmail')!;
+    const text = normaliseText(
+      "192.0.2.1 does not like recipient. Remote host said: 550 unknown user. I'm not going to try again; this message has been in the queue too long.",
+    );
+    assert.deepEqual(mtaStatement(qmail, text), { command: 'RCPT' });
+  });
+
+  test('InterScan MSS: "Unable to deliver message to" is its unknown-recipient notice', () => {
+    const raw = [
+      'From: "InterScan MSS" <postmaster@sender.test>',
+      'Subject: Mail could not be delivered',
+      '',
+      '****** Message from InterScan Messaging Security Suite ******',
+      'Unable to deliver message to <bob@rcpt.test>.',
+    ].join('\n');
+    const [r] = classifyMessage(raw).recipients;
+    assert.deepEqual([r?.address, r?.reason, r?.hard], ['bob@rcpt.test', 'userunknown', true]);
+  });
+});
