@@ -68,6 +68,45 @@ describe('MTA wordings', () => {
     assert.deepEqual(mtaStatement(qmail, text), { command: 'RCPT' });
   });
 
+  test('Gmail notices: the "(state N)" stage names command and reason, a specific status wins', () => {
+    const gmail = (line: string) =>
+      [
+        'From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>',
+        'Subject: Delivery Status Notification (Failure)',
+        '',
+        'Delivery to the following recipient failed permanently:',
+        '',
+        '     bob@rcpt.test',
+        '',
+        'Technical details of permanent failure:',
+        `The error that the other server returned was: ${line}`,
+      ].join('\n');
+    const header = classifyMessage(gmail('554 554 5.7.0 Header error (state 18).')).recipients[0];
+    assert.deepEqual([header?.reason, header?.command], ['filtered', 'DATA']);
+    const full = classifyMessage(gmail('550 550 5.2.2 <bob@rcpt.test>... Mailbox Full (state 14).'))
+      .recipients[0];
+    assert.equal(full?.reason, 'mailboxfull');
+  });
+
+  test('a notice sentence "Your message could not be delivered" does not end the notice', () => {
+    const raw = [
+      'From: MAILER-DAEMON@mx.sender.test (Mail Delivery System)',
+      'Subject: Delayed Mail (still being retried)',
+      '',
+      'Your message could not be delivered for more than 2 hour(s).',
+      '',
+      '<bob@rcpt.test>: connect to mx.rcpt.test[192.0.2.2]:25: No route to host',
+      '',
+      'Final-Recipient: rfc822; bob@rcpt.test',
+      'Action: delayed',
+      'Status: 4.4.1',
+      'Diagnostic-Code: X-Postfix; connect to mx.rcpt.test[192.0.2.2]:25: No route to host',
+    ].join('\n');
+    const report = classifyMessage(raw);
+    assert.equal(report.kind, 'dsn');
+    assert.deepEqual([report.recipients[0]?.reason, report.recipients[0]?.action], ['networkerror', 'retry']);
+  });
+
   test('InterScan MSS: "Unable to deliver message to" is its unknown-recipient notice', () => {
     const raw = [
       'From: "InterScan MSS" <postmaster@sender.test>',

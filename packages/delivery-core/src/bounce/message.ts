@@ -17,6 +17,7 @@ import { type MtaWording, mtaOf, mtaStatement } from './mta-wordings.js';
 import { addressesIn, mentionedAddresses, noticeBody, noticeRecipients } from './notice.js';
 import { normaliseText } from './phrases.js';
 import type { Fact, SmtpCommand } from './probes.js';
+import { reasonOfStatus } from './status-codes.js';
 
 export type BounceKind = 'dsn' | 'notice' | 'feedback' | 'autoreply' | 'unknown';
 
@@ -187,7 +188,10 @@ function buildFact(diagnostic: string, context: string, dsn?: DsnRecipient, part
   if (parts?.mta) {
     const stated = mtaStatement(parts.mta, normaliseText(diagnostic));
     if (stated.command) fact.command = stated.command;
-    if (stated.reason) fact.reason = stated.reason;
+    const byStatus =
+      parts.mta.statusWins && status && !status.includes('.0') ? reasonOfStatus(status) : undefined;
+    const reason = stated.reason ? (byStatus ?? stated.reason) : undefined;
+    if (reason) fact.reason = reason;
   }
   return fact;
 }

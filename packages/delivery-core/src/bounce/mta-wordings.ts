@@ -24,9 +24,43 @@ export interface MtaWording {
   reasons?: readonly (readonly [Reason, readonly string[]])[];
   /** Words that leave the reason to the decision table even when `reasons` match. */
   undecided?: readonly (readonly string[])[];
+  /** A specific status code (not x.0.x) in the text names the reason instead of the words. */
+  statusWins?: boolean;
 }
 
 export const MTA_WORDINGS: readonly MtaWording[] = [
+  {
+    // Gmail's own notices: "(state N)" is the SMTP stage the remote server refused at.
+    name: 'gmail',
+    from: ['<mailer-daemon@googlemail.com>'],
+    statusWins: true,
+    commands: [
+      ['MAIL', ['(state 6)']],
+      ['AUTH', ['(state 8)', '(state 9)', '(state 12)']],
+      ['EHLO', ['(state 13)']],
+      ['RCPT', ['(state 14)']],
+      ['DATA', ['(state 15)', '(state 17)', '(state 18)']],
+    ],
+    reasons: [
+      ['failedstarttls', ['(state 6)', '(state 9)']],
+      ['systemerror', ['(state 8)']],
+      ['norelaying', ['(state 12)']],
+      ['userunknown', ['(state 14)']],
+      ['filtered', ['(state 15)', '(state 17)', '(state 18)']],
+      [
+        'expired',
+        [
+          'dns error: could not contact dns servers',
+          'delivery to the following recipient has been delayed',
+          'the recipient server did not accept our requests to connect',
+        ],
+      ],
+      [
+        'hostunknown',
+        ['dns error: domain name not found', 'dns error: dns server returned answer with no data'],
+      ],
+    ],
+  },
   {
     // Trend Micro InterScan MSS: "Unable to deliver message to <rcpt>" is its unknown-recipient notice.
     name: 'interscan',
