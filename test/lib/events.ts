@@ -107,7 +107,7 @@ export class EventLog {
     return this.all
       .map(
         (e) =>
-          `  ${e.type} ${'site' in e ? e.site : e.messageId}${'recipient' in e ? ` ${e.recipient}` : ''}`,
+          `  ${e.type} ${'site' in e ? e.site : 'messageId' in e ? e.messageId : e.tenant}${'recipient' in e ? ` ${e.recipient}` : ''}`,
       )
       .join('\n');
   }

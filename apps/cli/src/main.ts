@@ -17,6 +17,7 @@ import { relayCommand } from './commands/relay.js';
 import { sendCommand } from './commands/send.js';
 import { shapingCommand } from './commands/shaping.js';
 import { siteCommand } from './commands/site.js';
+import { tenantCommand } from './commands/tenant.js';
 import { versionCommand } from './commands/version.js';
 import { type CliIo, processIo } from './io.js';
 import { cliVersion } from './version.js';
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   configCommand,
   shapingCommand,
   siteCommand,
+  tenantCommand,
   queueCommand,
   hashPasswordCommand,
   sendCommand,

@@ -14,6 +14,7 @@ import {
   matchRoute,
   parseConfig,
   type Route,
+  tenantPolicy,
 } from './config/index.js';
 import {
   DeliveryWorker,
@@ -21,11 +22,20 @@ import {
   ShapingGate,
   SiteConnectionLeases,
   SiteState,
+  tenantParkKey,
 } from './delivery/index.js';
 import { createResolver, type Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
-import { type AcceptedEvent, RedisEventSink } from './events/index.js';
-import { connectOrFail, failureFollowUp, loadShaping, toStaticRoute } from './herald-parts.js';
+import { RedisEventSink } from './events/index.js';
+import {
+  connectOrFail,
+  type EnqueuePreparedArgs,
+  failureFollowUp,
+  loadShaping,
+  screenForSend,
+  spoolPrepared,
+  toStaticRoute,
+} from './herald-parts.js';
 import {
   composeMessage,
   type MessageFields,
@@ -35,10 +45,12 @@ import {
   trafficName,
 } from './message/index.js';
 import { HeraldMetrics } from './metrics/index.js';
-import { groupByDomain, newMessageId, Spool, storedStream } from './queue/index.js';
+import { newMessageId, Spool } from './queue/index.js';
+import { TenantReputation } from './reputation/index.js';
 import { baseLimitsFromConfig, type Shaping } from './shaping/index.js';
 import { providerRules } from './sites/index.js';
 import { SmtpPool } from './smtp/index.js';
+import { SuppressionList } from './suppression/index.js';
 import { DailyCap, LeasedSemaphore, RateLimiter } from './throttle/index.js';
 import { settlesWithin } from './util/settle.js';
 
@@ -82,27 +94,22 @@ export interface Herald {
   readonly metrics: HeraldMetrics;
   readonly spool: Spool;
   readonly resolver: Resolver;
+  /** The per-tenant suppression lists (consulted by `send` and the relay at RCPT). */
+  readonly suppression: SuppressionList;
   /** Site suspensions and rate cuts shared by every relay (automation rules, `herald site`). */
   readonly siteState: SiteState;
+  /** Tenant reputation rates and bulk pauses, shared by every relay. */
+  readonly reputation: TenantReputation;
   /** The shaping file in force (shaping.file over the shipped provider defaults). */
   readonly shaping: Shaping;
   /** The command connection (non-blocking; fails fast while Redis is down). */
   readonly redis: Redis;
   send(input: SendInput): Promise<SendResult>;
   /** Spools an already prepared body (the relay adds its own trace headers). */
-  enqueuePrepared(args: {
-    id: string;
-    from: string;
-    recipients: string[];
-    body: Buffer;
-    tenant: string;
-    source: 'smtp' | 'api' | 'dsn';
-    client?: string;
-    /** Traffic stream and campaign, already valid names (see message/trafficName). */
-    stream?: string | undefined;
-    campaign?: string | undefined;
-  }): Promise<void>;
+  enqueuePrepared(args: EnqueuePreparedArgs): Promise<void>;
   startWorkers(): DeliveryWorker;
+  /** Lifts a tenant's reputation pause and wakes its parked bulk jobs; true when it was paused. */
+  resumeTenant(tenant: string, reason?: string): Promise<boolean>;
   /** True when Redis answers PING. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -165,42 +172,11 @@ export async function createHerald(
     idleTimeoutMs: d.idle_timeout,
   });
   const siteState = new SiteState(redis, config.redis.prefix, events);
+  const suppression = new SuppressionList(redis, config.redis.prefix);
+  const reputation = new TenantReputation(redis, config.redis.prefix, events);
   const workers: { worker: DeliveryWorker; connection: Redis }[] = [];
 
-  const enqueuePrepared: Herald['enqueuePrepared'] = async (args) => {
-    const acceptedAt = Date.now();
-    const stream = storedStream(args.stream);
-    const traffic = {
-      ...(stream ? { stream } : {}),
-      ...(args.campaign ? { campaign: args.campaign } : {}),
-    };
-    const event: AcceptedEvent = {
-      type: 'accepted',
-      time: acceptedAt,
-      messageId: args.id,
-      tenant: args.tenant,
-      from: args.from,
-      recipients: args.recipients,
-      size: args.body.length,
-      jobs: groupByDomain(args.recipients).size,
-      source: args.source,
-      ...(args.client ? { client: args.client } : {}),
-      ...traffic,
-    };
-    // The accepted record is written in the same transaction as the message: no accepted
-    // message without its event, even if the process dies right after the 250.
-    await spool.enqueue({
-      id: args.id,
-      tenant: args.tenant,
-      from: args.from,
-      recipients: args.recipients,
-      body: args.body,
-      acceptedAt,
-      ...traffic,
-      acceptedEvent: JSON.stringify(event),
-    });
-    events.announce(event);
-  };
+  const enqueuePrepared: Herald['enqueuePrepared'] = (args) => spoolPrepared(spool, events, args);
 
   const herald: Herald = {
     config,
@@ -209,7 +185,9 @@ export async function createHerald(
     metrics,
     spool,
     resolver,
+    suppression,
     siteState,
+    reputation,
     shaping,
     redis,
     enqueuePrepared,
@@ -230,8 +208,11 @@ export async function createHerald(
         if (problem) rejected.push({ address, code: 553, enhanced: '5.1.3', reason: problem });
         else accepted.push(address);
       }
+      const tenant = message.tenant ?? 'default';
+      const screened = await screenForSend(suppression, config, tenant, accepted, rejected);
       const id = newMessageId();
-      if (accepted.length === 0) return { messageId: id, messageIdHeader: '', accepted, rejected };
+      if (screened.accepted.length === 0)
+        return { messageId: id, messageIdHeader: '', accepted: screened.accepted, rejected };
       const raw =
         message.raw !== undefined
           ? Buffer.isBuffer(message.raw)
@@ -249,14 +230,20 @@ export async function createHerald(
       await enqueuePrepared({
         id,
         from,
-        recipients: accepted,
+        recipients: screened.deliver,
+        dropped: screened.dropped,
         body: prepared.body,
-        tenant: message.tenant ?? 'default',
+        tenant,
         source: 'api',
         stream: stream ?? taken.stream,
         campaign: campaign ?? taken.campaign,
       });
-      return { messageId: id, messageIdHeader: prepared.messageIdHeader, accepted, rejected };
+      return {
+        messageId: id,
+        messageIdHeader: prepared.messageIdHeader,
+        accepted: screened.accepted,
+        rejected,
+      };
     },
     startWorkers() {
       const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null });
@@ -273,6 +260,10 @@ export async function createHerald(
           getBody: (id) => spool.getBody(id),
           enqueueDsn: ({ id, tenant, to, body }) =>
             enqueuePrepared({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
+          countHardBounces: async (tenant, n) => {
+            await reputation.count(tenant, 'hard', n);
+            await reputation.evaluate(tenant, tenantPolicy(config, tenant));
+          },
         }),
         deps: {
           spool,
@@ -296,6 +287,7 @@ export async function createHerald(
             limiter,
             dailyCap: new DailyCap(redis, { keyPrefix: config.redis.prefix }),
             siteState,
+            reputation,
             parked,
             now: Date.now,
           }),
@@ -304,6 +296,11 @@ export async function createHerald(
       worker.start();
       workers.push({ worker, connection });
       return worker;
+    },
+    async resumeTenant(tenant, reason = 'operator') {
+      const resumed = await reputation.resume(tenant, reason);
+      await parked.wakeAll(tenantParkKey(tenant));
+      return resumed;
     },
     async ping() {
       let timer: NodeJS.Timeout | undefined;

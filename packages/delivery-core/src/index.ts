@@ -6,7 +6,8 @@
  *   herald.startWorkers();   // deliver from this process
  *
  * Every capability is also importable on its own: `@herald/delivery-core/<module>` (config, dns,
- * queue, smtp, retry, events, metrics, delivery, message, errors, passwords, sites).
+ * queue, smtp, retry, events, metrics, delivery, message, errors, passwords, sites, shaping,
+ * throttle, bounce, dsn, reputation, and — as they land — verp, suppression).
  */
 
 export { checkAddress } from './address.js';
@@ -18,6 +19,8 @@ export {
   loadConfigFile,
   parseConfig,
   parseDuration,
+  type TenantPolicy,
+  tenantPolicy,
 } from './config/index.js';
 export { DeliveryWorker } from './delivery/index.js';
 export * from './errors/index.js';

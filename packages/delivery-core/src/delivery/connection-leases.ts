@@ -54,18 +54,30 @@ export class ParkedJobs {
   }
 
   /** Promotes the first parked job of `site` (highest priority, then oldest) still waiting, if any. */
-  async wakeOne(site: string): Promise<void> {
+  async wakeOne(site: string): Promise<boolean> {
     for (;;) {
       const [id] = await this.redis.zpopmin(this.key(site));
-      if (!id) return;
-      const job = await Job.fromId<DeliveryJobData>(this.queue, id);
-      if (!job || !(await job.isDelayed())) continue;
-      try {
-        await job.promote();
-        return;
-      } catch (err) {
-        this.logger.debug({ err, id }, 'parked job could not be promoted');
-      }
+      if (!id) return false;
+      if (await this.promote(id)) return true;
+    }
+  }
+
+  /** Promotes every job parked under `key` (e.g. a resumed tenant's); returns how many. */
+  async wakeAll(key: string): Promise<number> {
+    let woken = 0;
+    while (await this.wakeOne(key)) woken++;
+    return woken;
+  }
+
+  private async promote(id: string): Promise<boolean> {
+    const job = await Job.fromId<DeliveryJobData>(this.queue, id);
+    if (!job || !(await job.isDelayed())) return false;
+    try {
+      await job.promote();
+      return true;
+    } catch (err) {
+      this.logger.debug({ err, id }, 'parked job could not be promoted');
+      return false;
     }
   }
 }

@@ -9,6 +9,7 @@ import { type SmtpReply, toDeliveryError } from '../errors/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
 import { EXPIRED_REPLY } from '../retry/index.js';
 import { type CandidateHost, deliverAttempt } from '../smtp/index.js';
+import { PARK_SAFETY_MS } from './connection-leases.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
 import { type Emit, recipientEmitter, settle } from './settle.js';
 import type {
@@ -138,7 +139,11 @@ async function attempt(
     data.attempts -= 1;
     const reason = report.throttled.reply.text;
     const outcome: DeliveryOutcome = { kind: 'throttled', at: report.throttled.until, data, reason };
-    if (limits?.site) outcome.parkOn = limits.site;
+    if (limits?.site) {
+      // Parked: a release wakes it; PARK_SAFETY_MS is the net if that wake is lost.
+      outcome.parkOn = limits.site;
+      outcome.at = Math.min(outcome.at, deps.now() + PARK_SAFETY_MS);
+    }
     return { outcome, replies: [] };
   }
   deps.events.emit({

@@ -12,7 +12,8 @@
  */
 
 import type { DeliveryJobData } from '../queue/index.js';
-import { type EffectiveLimits, effectiveLimits, type Shaping } from '../shaping/index.js';
+import type { TenantReputation } from '../reputation/index.js';
+import { DEFAULT_STREAM, type EffectiveLimits, effectiveLimits, type Shaping } from '../shaping/index.js';
 import { type ProviderRule, siteForMxHosts, siteForRoute } from '../sites/index.js';
 import type { DailyCap, Rate, RateLimiter } from '../throttle/index.js';
 import { PARK_SAFETY_MS, type ParkedJobs } from './connection-leases.js';
@@ -20,6 +21,14 @@ import type { AttemptLimits, DeliveryGate } from './process.js';
 import { passRates, type RateStage } from './rate-stages.js';
 import type { SiteState } from './site-state.js';
 import { type PickedSource, SourcePicker } from './source-picker.js';
+
+/** A paused tenant's parked bulk job looks again after this even if no resume wakes it. */
+const TENANT_PAUSE_RECHECK_MS = 10 * 60_000;
+
+/** Where a paused tenant's bulk jobs are parked (ParkedJobs key); `herald tenant resume` wakes them. */
+export function tenantParkKey(tenant: string): string {
+  return `tenant:${tenant.toLowerCase()}`;
+}
 
 /** Destinations whose limits are kept computed (oldest dropped first). */
 const LIMITS_CACHE_MAX_ENTRIES = 10_000;
@@ -36,6 +45,8 @@ export interface ShapingGateOptions {
   parked?: ParkedJobs;
   /** Warm-up daily caps of pool IPs; absent = warm-up schedules are not enforced. */
   dailyCap?: DailyCap;
+  /** Tenant pauses (reputation): a paused tenant's bulk streams wait parked; absent = none. */
+  reputation?: TenantReputation;
   now(): number;
   random?: () => number;
 }
@@ -98,6 +109,19 @@ export class ShapingGate implements DeliveryGate {
     const condition = this.options.siteState ? await this.options.siteState.condition(site) : {};
     if (condition.suspendedUntil !== undefined) {
       return { admitted: false, until: condition.suspendedUntil, reason: `site ${site} suspended` };
+    }
+    // A tenant paused for its reputation sends transactional mail only; the rest waits until an
+    // operator resumes it (parked on the tenant: the resume wakes them).
+    if (
+      (data.stream ?? DEFAULT_STREAM) !== DEFAULT_STREAM &&
+      (await this.options.reputation?.paused(data.tenant))
+    ) {
+      return {
+        admitted: false,
+        until: now() + TENANT_PAUSE_RECHECK_MS,
+        reason: `tenant ${data.tenant} paused`,
+        parkOn: tenantParkKey(data.tenant),
+      };
     }
     // Tenant and campaign rates come before any site's: one tenant's blast waits in its own lane.
     const tenantWait = await passRates(this.tenantStages(data), data, this.options.limiter, now);

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
 import { settlesWithin } from '../util/settle.js';
-import { PARK_SAFETY_MS, type ParkedJobs } from './connection-leases.js';
+import type { ParkedJobs } from './connection-leases.js';
 import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
 
 /** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
@@ -82,8 +82,8 @@ export class DeliveryWorker {
       if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
         // A throttled job keeps its attempt count: only data of a real attempt changes it.
         const parkOn = outcome.kind === 'throttled' ? outcome.parkOn : undefined;
-        const at =
-          parkOn && this.options.parked ? Math.min(outcome.at, deps.now() + PARK_SAFETY_MS) : outcome.at;
+        // A parked job's `at` is its safety net if no release wakes it (the gate chose it).
+        const at = outcome.at;
         await job.updateData(outcome.data);
         await job.moveToDelayed(at, token);
         if (parkOn) await this.options.parked?.park(parkOn, jobId, job.data.stream);

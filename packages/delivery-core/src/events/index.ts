@@ -9,9 +9,11 @@ export type {
   AcceptedEvent,
   AttemptEvent,
   EventSink,
+  FeedbackEvent,
   HeraldEvent,
   RecipientEvent,
   RecipientEventType,
   SiteEvent,
+  TenantEvent,
   TerminalState,
 } from './types.js';

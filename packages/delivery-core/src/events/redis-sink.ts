@@ -57,7 +57,7 @@ export class RedisEventSink implements EventSink {
         : event.type === 'bounced' || event.type === 'expired'
           ? 'warn'
           : 'info';
-    const subject = 'site' in event ? event.site : event.messageId;
+    const subject = 'site' in event ? event.site : 'messageId' in event ? event.messageId : event.tenant;
     logger[level]({ event }, `${event.type} ${subject}${'recipient' in event ? ` ${event.recipient}` : ''}`);
     for (const listener of this.listeners) {
       try {

@@ -75,7 +75,44 @@ export interface SiteEvent {
   reason: string;
 }
 
-export type HeraldEvent = AcceptedEvent | AttemptEvent | RecipientEvent | SiteEvent;
+/** A tenant's bulk streams paused (a reputation threshold passed) or resumed (operator). */
+export interface TenantEvent {
+  type: 'tenant_paused' | 'tenant_resumed';
+  time: number;
+  tenant: string;
+  reason: string;
+}
+
+/**
+ * What the bounce-processor received for one recipient of an earlier message: an asynchronous
+ * bounce (`bounce_received`, classified) or a complaint (`complaint_received`, ARF). Not terminal
+ * states: the recipient's own delivery already ended (usually `delivered`).
+ */
+export interface FeedbackEvent {
+  type: 'bounce_received' | 'complaint_received';
+  time: number;
+  tenant: string;
+  /** Herald's id of the original message, when the VERP token or the report names it. */
+  messageId?: string;
+  recipient: string;
+  /** The classifier's reason (sisimai vocabulary), hard flag, status and action. */
+  reason: string;
+  hard: boolean;
+  status?: string;
+  action: string;
+  /** For complaints: the ARF Feedback-Type (abuse, fraud, ...). */
+  feedbackType?: string;
+  /** Whether the address went on the tenant's suppression list. */
+  suppressed: boolean;
+}
+
+export type HeraldEvent =
+  | AcceptedEvent
+  | AttemptEvent
+  | RecipientEvent
+  | SiteEvent
+  | TenantEvent
+  | FeedbackEvent;
 
 /** Where events go. Implementations must not throw from `emit`. */
 export interface EventSink {

@@ -25,6 +25,7 @@ export class HeraldMetrics {
   readonly queueDepth: Gauge<'state'>;
   readonly smtpReplies: Counter<'code'>;
   readonly siteTransitions: Counter<'type'>;
+  readonly feedback: Counter<'type' | 'reason'>;
 
   constructor(options: { defaultMetrics?: boolean; queue?: QueueDepthSource } = {}) {
     const registers = [this.registry];
@@ -70,6 +71,12 @@ export class HeraldMetrics {
       labelNames: ['type'],
       registers,
     });
+    this.feedback = new Counter({
+      name: 'herald_feedback_total',
+      help: 'Asynchronous bounces and complaints received, by type and reason; tenant pauses and resumes',
+      labelNames: ['type', 'reason'],
+      registers,
+    });
     const queue = options.queue;
     this.queueDepth = new Gauge({
       name: 'herald_queue_depth',
@@ -104,6 +111,14 @@ export class HeraldMetrics {
       case 'site_resumed':
       case 'source_suspended':
         this.siteTransitions.inc({ type: event.type });
+        return;
+      case 'bounce_received':
+      case 'complaint_received':
+        this.feedback.inc({ type: event.type, reason: event.reason });
+        return;
+      case 'tenant_paused':
+      case 'tenant_resumed':
+        this.feedback.inc({ type: event.type, reason: '' });
         return;
       default:
         this.outcomes[event.type].inc();

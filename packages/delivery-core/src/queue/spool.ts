@@ -9,6 +9,7 @@
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
+import { REPUTATION_BUCKET_TTL_MS, reputationBucket, reputationKey } from '../reputation/index.js';
 import { groupByDomain } from './ids.js';
 import { DELIVERY_QUEUE, type QueueKeys, queueKeys } from './keys.js';
 import { storedStream, streamPriority } from './priority.js';
@@ -58,7 +59,7 @@ export class Spool {
 
   constructor(
     private readonly redis: Redis,
-    prefix: string,
+    private readonly prefix: string,
     /** Cap for the event stream when `acceptedEvent` is written with a message (XADD MAXLEN ~). */
     private readonly eventStreamMaxLen = DEFAULT_EVENT_STREAM_MAX_LEN,
   ) {
@@ -102,6 +103,7 @@ export class Spool {
       // BullMQ's transaction type omits plain commands; it is an ioredis MULTI underneath.
       const multi = client.multi() as unknown as ChainableCommander;
       for (const item of batch) spans.push(this.queueMessage(multi, item.message, item.groups));
+      this.countAccepted(multi, batch);
       results = await multi.exec();
     } catch (err) {
       failAll(err);
@@ -120,6 +122,21 @@ export class Spool {
         item.reject(new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${failed[0]?.message}`));
       else item.resolve({ messageId: item.message.id, jobs: span.jobs });
     });
+  }
+
+  /**
+   * Counts the batch's accepted recipients per tenant for reputation rates, in the same
+   * transaction (after every message's commands: their result offsets stay as they are).
+   */
+  private countAccepted(multi: ChainableCommander, batch: readonly { message: SpoolMessage }[]): void {
+    const perTenant = new Map<string, number>();
+    for (const { message } of batch)
+      perTenant.set(message.tenant, (perTenant.get(message.tenant) ?? 0) + message.recipients.length);
+    const bucket = reputationBucket(Date.now());
+    for (const [tenant, n] of perTenant) {
+      const key = reputationKey(this.prefix, tenant, 'sent', bucket);
+      multi.incrby(key, n).pexpire(key, REPUTATION_BUCKET_TTL_MS);
+    }
   }
 
   /** Adds one message's commands to `multi`; returns how many commands it queued. */

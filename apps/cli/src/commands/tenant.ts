@@ -1,0 +1,85 @@
+/**
+ * `herald tenant status|pause|resume TENANT [--config FILE]`: a tenant's reputation over its
+ * window (accepted recipients, hard bounces, complaints and their rates against the thresholds in
+ * herald.yaml `tenants`), and its bulk pause: Herald pauses a tenant's non-transactional streams by
+ * itself when a rate passes its threshold; an operator pauses by hand or resumes (which wakes the
+ * parked bulk jobs at once). Each change is a tenant event in the stream.
+ */
+import { createHerald, tenantPolicy } from '@herald/delivery-core';
+import { parseCommandArgs, usageError } from '../args.js';
+import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import type { CliIo } from '../io.js';
+import { loadRelayConfig } from '../relay-config.js';
+
+const ACTIONS = ['status', 'pause', 'resume'] as const;
+
+const help = `Usage: herald tenant status TENANT [--config FILE]
+       herald tenant pause TENANT [--reason TEXT] [--config FILE]
+       herald tenant resume TENANT [--config FILE]
+
+status  the tenant's accepted recipients, hard bounces and complaints over its reputation
+        window, the rates against its thresholds, and whether its bulk mail is paused
+pause   hold the tenant's bulk mail (every stream but transactional) on every relay
+resume  lift a pause (automatic or by hand); the held mail goes out at once
+
+--config (default: built-in defaults with REDIS_URL) gives the Redis and the tenants' thresholds.`;
+
+function percent(rate: number): string {
+  return `${(rate * 100).toFixed(3)} %`;
+}
+
+async function run(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    'tenant',
+    args,
+    { config: { type: 'string', short: 'c' }, reason: { type: 'string' } },
+    true,
+  );
+  const [action, tenant, ...extra] = positionals;
+  if (!ACTIONS.includes(action as (typeof ACTIONS)[number]))
+    throw usageError(
+      'tenant',
+      action === undefined ? `missing action (${ACTIONS.join(', ')})` : `unknown action "${action}"`,
+    );
+  if (!tenant) throw usageError(`tenant ${action}`, 'missing TENANT');
+  if (extra.length > 0) throw usageError(`tenant ${action}`, `unexpected argument "${extra[0]}"`);
+  const config = loadRelayConfig(values.config, io);
+  if (!config) return EXIT_FAILURE;
+  const herald = await createHerald(config);
+  try {
+    if (action === 'pause') {
+      const state = await herald.reputation.pause(tenant, values.reason ?? 'operator');
+      io.stdout.write(`${tenant}: ${state ? 'bulk mail paused' : 'was already paused'}\n`);
+    } else if (action === 'resume') {
+      const resumed = await herald.resumeTenant(tenant, 'operator');
+      io.stdout.write(`${tenant}: ${resumed ? 'resumed' : 'was not paused'}\n`);
+    } else {
+      const policy = tenantPolicy(config, tenant);
+      const r = await herald.reputation.rates(tenant, policy.reputation_window);
+      const paused = await herald.reputation.paused(tenant, { fresh: true });
+      const hours = Math.round(policy.reputation_window / 3_600_000);
+      io.stdout.write(
+        [
+          `tenant:      ${tenant}`,
+          `window:      ${hours} h (judged from ${policy.reputation_min_volume} recipients)`,
+          `accepted:    ${r.sent} recipients`,
+          `hard:        ${r.hard} (${percent(r.bounceRate)}; threshold ${percent(policy.bounce_rate_threshold)})`,
+          `complaints:  ${r.complaints} (${percent(r.complaintRate)}; threshold ${percent(policy.complaint_rate_threshold)})`,
+          `bulk:        ${paused ? `paused since ${new Date(paused.at).toISOString()}: ${paused.reason}` : 'sending'}`,
+          '',
+        ].join('\n'),
+      );
+    }
+  } finally {
+    await herald.close();
+  }
+  return EXIT_OK;
+}
+
+export const tenantCommand: Command = {
+  name: 'tenant',
+  synopsis: 'status|pause|resume TENANT',
+  summary: "show a tenant's reputation; pause or resume its bulk mail",
+  help,
+  run,
+};

@@ -1,0 +1,33 @@
+/**
+ * The per-tenant counters behind reputation rates, in hourly buckets:
+ * `<prefix>:rep:<tenant>:<kind>:<hour>` (kind: sent = accepted recipients, hard = hard bounces,
+ * complaint = feedback reports; hour = epoch ms / 1 h). Each bucket expires after the longest
+ * window Herald reads (REPUTATION_MAX_WINDOW_MS) plus one bucket. Pure key math.
+ */
+export const REPUTATION_BUCKET_MS = 3_600_000;
+/** Windows longer than this are read as this (the buckets are gone after it). */
+export const REPUTATION_MAX_WINDOW_MS = 7 * 86_400_000;
+export const REPUTATION_BUCKET_TTL_MS = REPUTATION_MAX_WINDOW_MS + REPUTATION_BUCKET_MS;
+
+export type ReputationKind = 'sent' | 'hard' | 'complaint';
+
+export function reputationBucket(now: number): number {
+  return Math.floor(now / REPUTATION_BUCKET_MS);
+}
+
+export function reputationKey(prefix: string, tenant: string, kind: ReputationKind, bucket: number): string {
+  return `${prefix}:rep:${tenant.toLowerCase()}:${kind}:${bucket}`;
+}
+
+/** The bucket keys of one kind covering the window that ends now (the current bucket included). */
+export function windowKeys(
+  prefix: string,
+  tenant: string,
+  kind: ReputationKind,
+  now: number,
+  windowMs: number,
+): string[] {
+  const last = reputationBucket(now);
+  const count = Math.max(1, Math.ceil(Math.min(windowMs, REPUTATION_MAX_WINDOW_MS) / REPUTATION_BUCKET_MS));
+  return Array.from({ length: count }, (_, i) => reputationKey(prefix, tenant, kind, last - i));
+}

@@ -1,0 +1,16 @@
+/**
+ * Tenant reputation: per-tenant hourly counters in Redis (accepted recipients, hard bounces,
+ * complaints), rolling rates over a window, and the pause of a tenant's bulk streams when a rate
+ * passes its threshold (`tenants.<name>` in herald.yaml), lifted by an operator. The spool counts
+ * accepted recipients in its enqueue transaction; delivery and the bounce-processor count the rest.
+ */
+export {
+  REPUTATION_BUCKET_MS,
+  REPUTATION_BUCKET_TTL_MS,
+  REPUTATION_MAX_WINDOW_MS,
+  type ReputationKind,
+  reputationBucket,
+  reputationKey,
+  windowKeys,
+} from './counters.js';
+export { type PauseState, type ReputationRates, TenantReputation } from './reputation.js';

@@ -1,0 +1,131 @@
+/**
+ * Tenant reputation: rolling hard-bounce and complaint rates per tenant (hard bounces or
+ * complaints / accepted recipients over `reputation_window`, from the hourly counters in
+ * counters.ts), judged once the window holds `reputation_min_volume` recipients. Over a
+ * threshold, the tenant's bulk mail pauses: every stream but transactional waits (the shaping gate
+ * parks it) until an operator resumes it (`herald tenant resume`). Each pause and resume is an
+ * event. State: `<prefix>:tenant:<tenant>:paused` (JSON {reason, at}); no expiry.
+ * Needs injected: an ioredis client, the event sink, a clock.
+ */
+import type { Redis } from 'ioredis';
+import type { TenantPolicy } from '../config/index.js';
+import type { EventSink } from '../events/index.js';
+import {
+  REPUTATION_BUCKET_TTL_MS,
+  type ReputationKind,
+  reputationBucket,
+  reputationKey,
+  windowKeys,
+} from './counters.js';
+
+/** How long a tenant's paused flag read from Redis is reused in this process. */
+const PAUSED_CACHE_MS = 1_000;
+const PAUSED_CACHE_MAX_TENANTS = 10_000;
+
+export interface ReputationRates {
+  sent: number;
+  hard: number;
+  complaints: number;
+  bounceRate: number;
+  complaintRate: number;
+}
+
+export interface PauseState {
+  reason: string;
+  at: number;
+}
+
+export class TenantReputation {
+  private readonly pausedCache = new Map<string, { at: number; value: PauseState | undefined }>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly events: EventSink,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private pausedKey(tenant: string): string {
+    return `${this.prefix}:tenant:${tenant.toLowerCase()}:paused`;
+  }
+
+  /** Adds n to the tenant's counter of `kind` in the current hour. */
+  async count(tenant: string, kind: ReputationKind, n: number): Promise<void> {
+    if (n <= 0) return;
+    const key = reputationKey(this.prefix, tenant, kind, reputationBucket(this.now()));
+    await this.redis.multi().incrby(key, n).pexpire(key, REPUTATION_BUCKET_TTL_MS).exec();
+  }
+
+  async rates(tenant: string, windowMs: number): Promise<ReputationRates> {
+    const now = this.now();
+    const kinds: ReputationKind[] = ['sent', 'hard', 'complaint'];
+    const keys = kinds.map((kind) => windowKeys(this.prefix, tenant, kind, now, windowMs));
+    const values = await this.redis.mget(...keys.flat());
+    const sums = keys.map((group, k) =>
+      values.slice(k * group.length, (k + 1) * group.length).reduce((sum, v) => sum + Number(v ?? 0), 0),
+    );
+    const [sent, hard, complaints] = sums as [number, number, number];
+    return {
+      sent,
+      hard,
+      complaints,
+      bounceRate: sent > 0 ? hard / sent : 0,
+      complaintRate: sent > 0 ? complaints / sent : 0,
+    };
+  }
+
+  /** Pauses the tenant's bulk mail when a rate is over its threshold; returns the pause, if any. */
+  async evaluate(tenant: string, policy: Readonly<TenantPolicy>): Promise<PauseState | undefined> {
+    const r = await this.rates(tenant, policy.reputation_window);
+    if (r.sent < policy.reputation_min_volume) return undefined;
+    const over =
+      r.complaintRate > policy.complaint_rate_threshold
+        ? `complaint rate ${percent(r.complaintRate)} over ${percent(policy.complaint_rate_threshold)}`
+        : r.bounceRate > policy.bounce_rate_threshold
+          ? `hard bounce rate ${percent(r.bounceRate)} over ${percent(policy.bounce_rate_threshold)}`
+          : undefined;
+    if (!over) return undefined;
+    const reason = `${over} (${r.sent} recipients in the window)`;
+    return (await this.pause(tenant, reason)) ?? (await this.paused(tenant, { fresh: true }));
+  }
+
+  /** Pauses the tenant's bulk mail; undefined when it was already paused (no second event). */
+  async pause(tenant: string, reason: string): Promise<PauseState | undefined> {
+    const state: PauseState = { reason, at: this.now() };
+    const set = await this.redis.set(this.pausedKey(tenant), JSON.stringify(state), 'NX');
+    this.pausedCache.delete(tenant.toLowerCase());
+    if (set !== 'OK') return undefined;
+    this.events.emit({ type: 'tenant_paused', time: state.at, tenant, reason });
+    return state;
+  }
+
+  /** Lifts a pause; true when there was one. */
+  async resume(tenant: string, reason: string): Promise<boolean> {
+    const removed = await this.redis.del(this.pausedKey(tenant));
+    this.pausedCache.delete(tenant.toLowerCase());
+    if (removed > 0) this.events.emit({ type: 'tenant_resumed', time: this.now(), tenant, reason });
+    return removed > 0;
+  }
+
+  /** The tenant's pause, read at most once per PAUSED_CACHE_MS per process unless `fresh`. */
+  async paused(tenant: string, opts: { fresh?: boolean } = {}): Promise<PauseState | undefined> {
+    const name = tenant.toLowerCase();
+    const now = this.now();
+    const cached = this.pausedCache.get(name);
+    if (!opts.fresh && cached && now - cached.at < PAUSED_CACHE_MS) return cached.value;
+    const raw = await this.redis.get(this.pausedKey(name));
+    let value: PauseState | undefined;
+    try {
+      value = raw ? (JSON.parse(raw) as PauseState) : undefined;
+    } catch {
+      value = { reason: 'paused', at: 0 };
+    }
+    if (this.pausedCache.size >= PAUSED_CACHE_MAX_TENANTS) this.pausedCache.clear();
+    this.pausedCache.set(name, { at: now, value });
+    return value;
+  }
+}
+
+function percent(rate: number): string {
+  return `${(rate * 100).toFixed(2)} %`;
+}
