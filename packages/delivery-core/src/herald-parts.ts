@@ -1,15 +1,25 @@
 /**
  * The small pieces createHerald wires together: connecting to Redis with a bound, the shaping
  * file in force, static routes in the form delivery uses, and the follow-up of failed recipients
- * (DSNs to senders, suppression of hard bounces).
+ * (DSNs to senders, suppression of hard bounces), and intake's spooling with the suppression list.
  */
 import type { Redis } from 'ioredis';
 import { type HeraldConfig, parseHostPort, type Route, tenantPolicy } from './config/index.js';
 import { type FollowUpDeps, followUpFailures } from './delivery/follow-up.js';
 import type { DeliveryWorkerOptions, StaticRoute } from './delivery/index.js';
 import { HeraldError } from './errors/index.js';
+import type { AcceptedEvent, RedisEventSink } from './events/index.js';
+import type { SendResult } from './herald.js';
 import { newMessageId } from './queue/ids.js';
+import { groupByDomain, type Spool, storedStream } from './queue/index.js';
 import { loadProviderDefaults, loadShapingFile, parseShaping, type Shaping } from './shaping/index.js';
+import {
+  type SuppressedRecipient,
+  type SuppressionList,
+  screenRecipients,
+  suppressedEvent,
+  suppressionReply,
+} from './suppression/index.js';
 
 /** How long createHerald waits for Redis before failing. */
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
@@ -63,4 +73,97 @@ export function failureFollowUp(
     now: Date.now,
   };
   return (data, failures) => followUpFailures(data, failures, deps);
+}
+
+/** A prepared message for `enqueuePrepared` (the relay's DATA, `send()`, DSNs). */
+export interface EnqueuePreparedArgs {
+  id: string;
+  from: string;
+  /** Recipients to deliver (one job per domain). */
+  recipients: string[];
+  body: Buffer;
+  tenant: string;
+  source: 'smtp' | 'api' | 'dsn';
+  client?: string;
+  /** Traffic stream and campaign, already valid names (see message/trafficName). */
+  stream?: string | undefined;
+  campaign?: string | undefined;
+  /** Accepted but dropped by the suppression list (mode drop): no job, a suppressed event each. */
+  dropped?: readonly SuppressedRecipient[] | undefined;
+}
+
+/**
+ * Spools a prepared message with its accepted event in the same transaction, then announces it.
+ * Dropped recipients are in the accepted event and get their terminal `suppressed` event instead
+ * of a job; when every recipient is dropped nothing is spooled, only those events are written.
+ */
+export async function spoolPrepared(
+  spool: Spool,
+  events: RedisEventSink,
+  args: EnqueuePreparedArgs,
+): Promise<void> {
+  const acceptedAt = Date.now();
+  const stream = storedStream(args.stream);
+  const traffic = {
+    ...(stream ? { stream } : {}),
+    ...(args.campaign ? { campaign: args.campaign } : {}),
+  };
+  const dropped = args.dropped ?? [];
+  const event: AcceptedEvent = {
+    type: 'accepted',
+    time: acceptedAt,
+    messageId: args.id,
+    tenant: args.tenant,
+    from: args.from,
+    recipients: dropped.length ? [...args.recipients, ...dropped.map((d) => d.address)] : args.recipients,
+    size: args.body.length,
+    jobs: groupByDomain(args.recipients).size,
+    source: args.source,
+    ...(args.client ? { client: args.client } : {}),
+    ...traffic,
+  };
+  if (args.recipients.length > 0) {
+    // The accepted record is written in the same transaction as the message: no accepted
+    // message without its event, even if the process dies right after the 250.
+    await spool.enqueue({
+      id: args.id,
+      tenant: args.tenant,
+      from: args.from,
+      recipients: args.recipients,
+      body: args.body,
+      acceptedAt,
+      ...traffic,
+      acceptedEvent: JSON.stringify(event),
+    });
+    events.announce(event);
+  } else events.emit(event);
+  for (const recipient of dropped)
+    events.emit(
+      suppressedEvent({ messageId: args.id, tenant: args.tenant, time: acceptedAt, recipient, ...traffic }),
+    );
+}
+
+/**
+ * `send()`'s suppression step, one HMGET: in the tenant's mode `refuse` a suppressed recipient
+ * moves to `rejected` (550 5.7.1 with the reason); in mode `drop` it stays accepted, is not
+ * delivered, and gets a suppressed event.
+ */
+export async function screenForSend(
+  list: SuppressionList,
+  config: HeraldConfig,
+  tenant: string,
+  accepted: readonly string[],
+  rejected: SendResult['rejected'],
+): Promise<{ accepted: string[]; deliver: string[]; dropped: SuppressedRecipient[] }> {
+  const screened = await screenRecipients(list, tenant, accepted, tenantPolicy(config, tenant).suppression);
+  for (const { address, entry } of screened.refused) {
+    const reply = suppressionReply(address, entry);
+    rejected.push({ address, code: reply.code, enhanced: reply.enhanced, reason: reply.text });
+  }
+  const refused = new Set(screened.refused.map((r) => r.address));
+  return {
+    accepted: accepted.filter((a) => !refused.has(a)),
+    deliver: screened.deliver,
+    dropped: screened.dropped,
+  };
 }
