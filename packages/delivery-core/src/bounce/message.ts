@@ -9,7 +9,7 @@
 import { autoReplyReason, isAutoReply } from './autoreply.js';
 import { type Classification, classifyFact } from './classify.js';
 import { findCommand, findReplyCode, findStatusInText, preferStatus } from './decide.js';
-import { cleanAddress, type DsnRecipient, parseDeliveryStatus } from './dsn.js';
+import { cleanAddress, type DsnRecipient, type DsnReport, parseDeliveryStatus } from './dsn.js';
 import { type FeedbackReport, nonArfFeedback, parseFeedbackReport } from './feedback.js';
 import { hostsInText, receivedHosts } from './hosts.js';
 import { header, leaves, type MimeHeaders, type MimePart, parseMessage, splitHeaders } from './mime.js';
@@ -17,6 +17,7 @@ import { type MtaWording, mtaOf, mtaStatement } from './mta-wordings.js';
 import { addressesIn, mentionedAddresses, noticeBody, noticeRecipients } from './notice.js';
 import { normaliseText } from './phrases.js';
 import type { Fact, SmtpCommand } from './probes.js';
+import { parseSesNotification } from './ses.js';
 import { reasonOfStatus } from './status-codes.js';
 
 export type BounceKind = 'dsn' | 'notice' | 'feedback' | 'autoreply' | 'unknown';
@@ -196,7 +197,7 @@ function buildFact(diagnostic: string, context: string, dsn?: DsnRecipient, part
   return fact;
 }
 
-function fromDsn(report: ReturnType<typeof parseDeliveryStatus>, parts: Parts): Classification[] {
+function fromDsn(report: DsnReport, parts: Parts): Classification[] {
   const blocks = noticeRecipients(parts.notice, new Set());
   return report.recipients.map((recipient) => {
     const block = blocks.find((b) => b.address === recipient.address)?.text ?? '';
@@ -261,10 +262,19 @@ function undefinedReport(): BounceReport {
 }
 
 function classifyParts(parts: Parts): BounceReport {
+  const ses = parseSesNotification(parts.notice);
+  if (ses && ses.kind !== 'complaint' && ses.recipients.length > 0) {
+    const report: BounceReport = { kind: 'dsn', recipients: fromDsn(ses, parts) };
+    if (ses.kind === 'bounce' && ses.reportingMta) report.reportingMta = ses.reportingMta;
+    return report;
+  }
   const feedbackText = parts.feedback ?? (/^feedback-type:/im.test(parts.notice) ? parts.notice : undefined);
-  const feedback = feedbackText
-    ? parseFeedbackReport(feedbackText)
-    : nonArfFeedback(parts.root.headers, parts.original);
+  const feedback =
+    ses?.kind === 'complaint'
+      ? ses.feedback
+      : feedbackText
+        ? parseFeedbackReport(feedbackText)
+        : nonArfFeedback(parts.root.headers, parts.original);
   if (feedback) {
     const report: BounceReport = { kind: 'feedback', recipients: fromFeedback(feedback, parts) };
     if (feedback.type) report.feedbackType = feedback.type;
