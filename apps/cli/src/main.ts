@@ -17,6 +17,7 @@ import { relayCommand } from './commands/relay.js';
 import { sendCommand } from './commands/send.js';
 import { shapingCommand } from './commands/shaping.js';
 import { siteCommand } from './commands/site.js';
+import { suppressionCommand } from './commands/suppression.js';
 import { tenantCommand } from './commands/tenant.js';
 import { versionCommand } from './commands/version.js';
 import { type CliIo, processIo } from './io.js';
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   shapingCommand,
   siteCommand,
   tenantCommand,
+  suppressionCommand,
   queueCommand,
   hashPasswordCommand,
   sendCommand,
