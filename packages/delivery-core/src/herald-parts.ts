@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { type HeraldConfig, parseHostPort, type Route, tenantPolicy } from './config/index.js';
 import { type FollowUpDeps, followUpFailures } from './delivery/follow-up.js';
-import type { DeliveryWorkerOptions, StaticRoute } from './delivery/index.js';
+import type { DeliveryDeps, DeliveryWorkerOptions, StaticRoute } from './delivery/index.js';
 import { HeraldError } from './errors/index.js';
 import type { AcceptedEvent, RedisEventSink } from './events/index.js';
 import type { SendResult } from './herald.js';
@@ -20,6 +20,7 @@ import {
   suppressedEvent,
   suppressionReply,
 } from './suppression/index.js';
+import { encodeVerp, verpSettings } from './verp/index.js';
 
 /** How long createHerald waits for Redis before failing. */
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
@@ -165,5 +166,19 @@ export async function screenForSend(
     accepted: accepted.filter((a) => !refused.has(a)),
     deliver: screened.deliver,
     dropped: screened.dropped,
+  };
+}
+
+/** Delivery's `returnPath` when the config has a `bounce` section (VERP per recipient), else nothing. */
+export function returnPathFor(config: HeraldConfig): Pick<DeliveryDeps, 'returnPath'> {
+  const verp = verpSettings(config);
+  if (!verp) return {};
+  return {
+    returnPath: (data, recipient) =>
+      encodeVerp(
+        { tenant: data.tenant, messageId: data.messageId, recipient, now: Date.now() },
+        verp.keys,
+        verp.domain,
+      ),
   };
 }

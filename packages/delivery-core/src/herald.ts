@@ -32,6 +32,7 @@ import {
   type EnqueuePreparedArgs,
   failureFollowUp,
   loadShaping,
+  returnPathFor,
   screenForSend,
   spoolPrepared,
   toStaticRoute,
@@ -280,6 +281,7 @@ export async function createHerald(
           tls: d.tls,
           tlsVerify: d.tls_verify,
           now: Date.now,
+          ...returnPathFor(config),
           gate: new ShapingGate({
             shaping,
             base: baseLimitsFromConfig(config),

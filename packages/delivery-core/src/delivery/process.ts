@@ -8,7 +8,7 @@
 import { type SmtpReply, toDeliveryError } from '../errors/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
 import { EXPIRED_REPLY } from '../retry/index.js';
-import { type CandidateHost, deliverAttempt } from '../smtp/index.js';
+import { type AttemptReport, type CandidateHost, deliverAttempt } from '../smtp/index.js';
 import { PARK_SAFETY_MS } from './connection-leases.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
 import { type Emit, recipientEmitter, settle } from './settle.js';
@@ -116,9 +116,7 @@ async function attempt(
     for (const address of recipients) emit(byAddress.get(address)!, 'bounced', BODY_LOST_REPLY);
     return { outcome: { kind: 'done', data }, replies: [] };
   }
-  const report = await deliverAttempt(deps.pool, {
-    from: data.from,
-    recipients,
+  const request = {
     body,
     hosts,
     tls: route?.tls ?? limits?.tls ?? deps.tls,
@@ -133,7 +131,8 @@ async function attempt(
     localAddress: limits?.localAddress,
     ehloName: limits?.ehloName,
     ...(route?.auth ? { auth: route.auth } : {}),
-  });
+  };
+  const report = await sendTransactions(deps, data, recipients, request);
   if (report.throttled) {
     // No connection under the site's limit: not an attempt; wait for a slot.
     data.attempts -= 1;
@@ -160,4 +159,43 @@ async function attempt(
   });
   const replies = [...report.hostErrors.map((e) => e.reply), ...report.recipients.map((r) => r.reply)];
   return { outcome: settle(data, deps, emit, report.recipients, limits), replies };
+}
+
+type SharedRequest = Omit<Parameters<typeof deliverAttempt>[1], 'from' | 'recipients'>;
+
+/**
+ * The attempt's SMTP transactions: one for all recipients, or — with VERP return paths — one per
+ * recipient (each its own MAIL FROM), over the same pooled connection. If a later transaction
+ * finds no connection slot, its recipient is deferred with that reply (the attempt has begun).
+ */
+async function sendTransactions(
+  deps: DeliveryDeps,
+  data: DeliveryJobData,
+  recipients: string[],
+  request: SharedRequest,
+): Promise<AttemptReport> {
+  const returnPath = data.from === '' ? undefined : deps.returnPath;
+  if (!returnPath) return deliverAttempt(deps.pool, { ...request, from: data.from, recipients });
+  let merged: AttemptReport | undefined;
+  for (const recipient of recipients) {
+    const report = await deliverAttempt(deps.pool, {
+      ...request,
+      from: returnPath(data, recipient),
+      recipients: [recipient],
+    });
+    if (!merged) {
+      if (report.throttled) return report;
+      merged = report;
+      continue;
+    }
+    merged.hostErrors.push(...report.hostErrors);
+    merged.durationMs += report.durationMs;
+    if (report.host) merged.host = report.host;
+    merged.recipients.push(
+      ...(report.throttled
+        ? [{ address: recipient, accepted: false, reply: report.throttled.reply }]
+        : report.recipients),
+    );
+  }
+  return merged!;
 }

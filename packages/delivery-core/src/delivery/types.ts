@@ -23,6 +23,11 @@ export interface DeliveryDeps {
   tls: TlsMode;
   tlsVerify: boolean;
   now(): number;
+  /**
+   * The envelope sender for one recipient (VERP: bounces+<token>@<bounce domain>); absent = the
+   * message's own sender. Never used for null-sender mail.
+   */
+  returnPath?(data: DeliveryJobData, recipient: string): string;
   /** Admission control (shaping); absent = always admitted. */
   gate?: DeliveryGate;
 }
