@@ -119,3 +119,13 @@ describe('MTA wordings', () => {
     assert.deepEqual([r?.address, r?.reason, r?.hard], ['bob@rcpt.test', 'userunknown', true]);
   });
 });
+
+describe('Japanese notices', () => {
+  test('8-bit EUC-JP text labelled ISO-2022-JP is decoded as EUC-JP', async () => {
+    const { decodeCharset } = await import('../src/bounce/mime.js');
+    const eucJp = Buffer.from([0xa5, 0xe1, 0xa1, 0xbc, 0xa5, 0xeb]).toString('latin1');
+    assert.equal(decodeCharset(eucJp, 'ISO-2022-JP'), 'メール');
+    const jis = Buffer.from('\x1b$B%a!<%k\x1b(B', 'latin1').toString('latin1');
+    assert.equal(decodeCharset(jis, 'iso-2022-jp'), 'メール');
+  });
+});

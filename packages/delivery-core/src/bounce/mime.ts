@@ -194,7 +194,9 @@ export function decodeCharset(bytes: string, charset: string | undefined): strin
   const wanted = (charset ?? '').trim().toLowerCase();
   const needsDecoding = /[\x1b\x80-\xff]/.test(bytes);
   if (!needsDecoding) return bytes;
-  const name = wanted && wanted !== 'us-ascii' ? wanted : /\x1b\$[@B]/.test(bytes) ? 'iso-2022-jp' : 'utf-8';
+  let name = wanted && wanted !== 'us-ascii' ? wanted : /\x1b\$[@B]/.test(bytes) ? 'iso-2022-jp' : 'utf-8';
+  // Japanese carriers label 8-bit EUC-JP text as ISO-2022-JP (which is 7-bit with escapes).
+  if (name === 'iso-2022-jp' && !bytes.includes('\x1b') && /[\x80-\xff]/.test(bytes)) name = 'euc-jp';
   const decoder = decoderFor(name) ?? decoderFor('utf-8');
   return decoder ? decoder.decode(Buffer.from(bytes, 'latin1')) : bytes;
 }
