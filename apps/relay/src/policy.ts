@@ -3,12 +3,14 @@
  * undefined to pass or a PolicyReply to refuse with the exact basic and enhanced code. Pure logic
  * over the frozen config: no I/O here except password verification. At DATA the instruction
  * headers (X-Herald-Stream, X-Herald-Campaign) are taken out of the message; the stream defaults
- * to the user's `smtp.users[].stream`.
+ * to the user's `smtp.users[].stream`. A recipient on the tenant's suppression list (looked up by
+ * the caller after onRcptTo passed) is refused with 550 5.7.1 or dropped, per `tenants.<name>.suppression`.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { checkAddress, type HeraldConfig, verifyPassword } from '@herald/delivery-core';
-import { compileTrustedNetworks } from '@herald/delivery-core/config';
+import { compileTrustedNetworks, tenantPolicy } from '@herald/delivery-core/config';
 import { takeInstructions } from '@herald/delivery-core/message';
+import { type SuppressionEntry, suppressionReply } from '@herald/delivery-core/suppression';
 
 export interface PolicyReply {
   code: number;
@@ -51,6 +53,11 @@ export const REPLIES = {
     enhanced: '4.3.0',
     text: 'Temporary local problem: queue unavailable, try again later',
   },
+  suppressionUnavailable: {
+    code: 451,
+    enhanced: '4.3.0',
+    text: 'Temporary local problem: suppression list unavailable, try again later',
+  },
 } as const satisfies Record<string, PolicyReply>;
 
 export interface SubmissionPolicy {
@@ -61,6 +68,11 @@ export interface SubmissionPolicy {
   ): Promise<PolicyReply | { username: string; tenant: string }>;
   onMailFrom(address: string, facts: SessionFacts): PolicyReply | undefined;
   onRcptTo(address: string, facts: SessionFacts): PolicyReply | undefined;
+  /**
+   * A recipient that passed onRcptTo is on the tenant's suppression list: the refusal (mode
+   * `refuse`, 550 5.7.1 with the reason) or `drop` (accept it, spool no job, emit `suppressed`).
+   */
+  onSuppressedRecipient(address: string, entry: SuppressionEntry, facts: SessionFacts): PolicyReply | 'drop';
   /** End of DATA: the message to spool, or a refusal of its instruction headers. */
   onData(raw: Buffer, facts: SessionFacts): PolicyReply | SubmittedMessage;
   /** The tenant a session's mail is accounted to. */
@@ -94,6 +106,10 @@ export function createPolicy(config: HeraldConfig): SubmissionPolicy {
       if (checkAddress(address)) return REPLIES.badRecipient;
       if (facts.recipients >= config.smtp.max_recipients) return REPLIES.tooManyRecipients;
       return undefined;
+    },
+    onSuppressedRecipient(address, entry, facts) {
+      const mode = tenantPolicy(config, this.tenantOf(facts)).suppression;
+      return mode === 'drop' ? 'drop' : suppressionReply(address, entry);
     },
     onData(raw, facts) {
       const taken = takeInstructions(raw);

@@ -5,11 +5,15 @@
  * any failure to spool answers `451 4.3.0`, so the client keeps the message and retries.
  * X-Herald-Stream / X-Herald-Campaign headers are taken out of the message before it is spooled
  * (policy.onData); invalid ones are refused with `554 5.6.0`.
+ * At RCPT the recipient is looked up in the tenant's suppression list (one HMGET): refused with
+ * `550 5.7.1`, or accepted and dropped (no job, a `suppressed` event at DATA); a failed lookup
+ * answers `451 4.3.0`, never an unchecked `250`.
  */
 
 import type { Herald } from '@herald/delivery-core';
 import { prepareMessage } from '@herald/delivery-core/message';
 import { newMessageId } from '@herald/delivery-core/queue';
+import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { smtpError, useOwnEnhancedCodes } from './enhanced-codes.js';
 import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy } from './policy.js';
@@ -23,6 +27,22 @@ export interface SubmissionOptions {
 type SessionUser = { username: string; tenant: string };
 
 const toError = (reply: PolicyReply) => smtpError(reply.code, reply.enhanced, reply.text);
+
+/** Recipients accepted at RCPT but dropped by the suppression list, per session and transaction. */
+interface DroppedRecipients {
+  transaction: number;
+  byAddress: Map<string, SuppressedRecipient>;
+}
+const droppedBySession = new WeakMap<SMTPServerSession, DroppedRecipients>();
+
+function droppedIn(session: SMTPServerSession): Map<string, SuppressedRecipient> {
+  let dropped = droppedBySession.get(session);
+  if (!dropped || dropped.transaction !== session.transaction) {
+    dropped = { transaction: session.transaction, byAddress: new Map() };
+    droppedBySession.set(session, dropped);
+  }
+  return dropped.byAddress;
+}
 
 function facts(session: SMTPServerSession): SessionFacts {
   return {
@@ -64,8 +84,28 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
       callback(refusal ? toError(refusal) : undefined);
     },
     onRcptTo(address, session, callback) {
-      const refusal = policy.onRcptTo(address.address, facts(session));
-      callback(refusal ? toError(refusal) : undefined);
+      const sessionFacts = facts(session);
+      const refusal = policy.onRcptTo(address.address, sessionFacts);
+      if (refusal) {
+        callback(toError(refusal));
+        return;
+      }
+      const dropped = droppedIn(session);
+      herald.suppression
+        .check(policy.tenantOf(sessionFacts), [address.address])
+        .then((found) => {
+          const entry = found.get(address.address);
+          dropped.delete(address.address.toLowerCase());
+          if (!entry) return callback();
+          const decision = policy.onSuppressedRecipient(address.address, entry, sessionFacts);
+          if (decision !== 'drop') return callback(toError(decision));
+          dropped.set(address.address.toLowerCase(), { address: address.address, entry });
+          callback();
+        })
+        .catch((err: unknown) => {
+          logger.warn({ err: (err as Error).message }, 'suppression lookup failed; answered 451');
+          callback(toError(REPLIES.suppressionUnavailable));
+        });
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -82,6 +122,8 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
           return;
         }
         const recipients = session.envelope.rcptTo.map((r) => r.address);
+        const dropped = droppedIn(session);
+        const deliver = recipients.filter((r) => !dropped.has(r.toLowerCase()));
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         const id = newMessageId();
         const user = session.user as unknown as SessionUser | undefined;
@@ -102,7 +144,8 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
           .enqueuePrepared({
             id,
             from,
-            recipients,
+            recipients: deliver,
+            dropped: [...dropped.values()],
             body: prepared.body,
             tenant: policy.tenantOf(facts(session)),
             source: 'smtp',
