@@ -42,6 +42,7 @@ const testDirs = [
   'packages/test-harness/test',
   'packages/delivery-core/test',
   'apps/relay/test',
+  'apps/bounce-processor/test',
   'apps/cli/test',
   'test',
 ];

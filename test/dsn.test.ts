@@ -91,4 +91,32 @@ describe('DSNs to senders', () => {
       .map((e) => ('recipient' in e ? e.recipient : ''));
     assert.deepEqual(bounced.sort(), ['app@origin.test', 'gone@dest.test', 'gone@dest.test']);
   });
+
+  it('a 550 5.1.1 at delivery puts the recipient on the suppression list: the next message to it is refused at RCPT', async (t) => {
+    const stack = await startStack({
+      sinks: [{ host: '127.0.0.2', script: { rcpt: { 'gone@dest.test': GONE } } }, '127.0.0.3'],
+      zone: zone(),
+    });
+    t.after(() => stack.stop());
+    const first = await stack.submit({
+      from: 'app@origin.test',
+      to: ['gone@dest.test'],
+      body: sampleMessage({ subject: 'first' }),
+    });
+    assert.equal(first.code, 250, first.response);
+    assert.equal((await stack.events.terminal('gone@dest.test', first.queueId)).type, 'bounced');
+    const listed = await stack.relay.herald.suppression.check('default', ['gone@dest.test']);
+    assert.deepEqual(
+      [listed.get('gone@dest.test')?.reason, listed.get('gone@dest.test')?.source],
+      ['userunknown', 'bounce'],
+    );
+    const second = await stack.submit({
+      from: 'app@origin.test',
+      to: ['gone@dest.test', 'here@dest.test'],
+      body: sampleMessage({ subject: 'second' }),
+    });
+    assert.deepEqual(second.rejected, ['gone@dest.test']);
+    assert.match(second.rejectedResponses[0]!, /^550 5\.7\.1 .*suppressed \(userunknown\)/);
+    await stack.assertEveryRecipientTerminatedOnce();
+  });
 });

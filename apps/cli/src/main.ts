@@ -10,6 +10,7 @@ import { HeraldError } from '@herald/delivery-core';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './command.js';
 import { benchCommand } from './commands/bench.js';
 import { bounceCommand } from './commands/bounce.js';
+import { bounceProcessorCommand } from './commands/bounce-processor.js';
 import { configCommand } from './commands/config.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
 import { queueCommand } from './commands/queue.js';
@@ -25,6 +26,7 @@ import { cliVersion } from './version.js';
 
 export const COMMANDS: readonly Command[] = [
   relayCommand,
+  bounceProcessorCommand,
   configCommand,
   shapingCommand,
   siteCommand,

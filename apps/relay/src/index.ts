@@ -3,6 +3,7 @@
  * endpoints over one Herald. `main.ts` is the thin command-line entry point.
  */
 
+export { smtpError, useOwnEnhancedCodes } from './enhanced-codes.js';
 export type { RelayCommandOptions } from './main.js';
 export { parseRoles, runRelay } from './main.js';
 export type { PolicyReply, SubmissionPolicy } from './policy.js';

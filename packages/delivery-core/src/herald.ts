@@ -261,6 +261,7 @@ export async function createHerald(
           getBody: (id) => spool.getBody(id),
           enqueueDsn: ({ id, tenant, to, body }) =>
             enqueuePrepared({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
+          suppress: async (tenant, entries) => void (await suppression.addMany(tenant, entries)),
           countHardBounces: async (tenant, n) => {
             await reputation.count(tenant, 'hard', n);
             await reputation.evaluate(tenant, tenantPolicy(config, tenant));

@@ -1,0 +1,121 @@
+/**
+ * The bounce-processor: an SMTP listener (smtp-server) for the bounce domain. It accepts RCPT only
+ * for valid VERP return paths (forged, altered, expired or unknown-key tokens get `550 5.1.1`) and
+ * for the configured complaint address; any sender, including `<>`. At the end of DATA the
+ * message is classified and acted on (intake.ts) before the `250`, so a `250` means the
+ * suppressions, counters and events are written; a Redis failure answers `451 4.3.0` and the
+ * remote MTA retries. Oversized messages get `552 5.3.4`. It never sends mail, so it can never
+ * make a bounce loop. Needs: a Herald (Redis, suppression list, reputation, events) whose config
+ * has a `bounce` section.
+ */
+import type { Herald } from '@herald/delivery-core';
+import { HeraldError } from '@herald/delivery-core';
+import { parseListen } from '@herald/delivery-core/config';
+import { decodeVerp, type VerpDecoded, verpSettings } from '@herald/delivery-core/verp';
+import { smtpError, useOwnEnhancedCodes } from '@herald/relay';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import { type Arrival, takeFeedback } from './intake.js';
+
+/** Bounces and complaint reports are small; a bigger message is refused at DATA. */
+export const MAX_BOUNCE_BYTES = 10 * 1024 * 1024;
+const MAX_CLIENTS = 200;
+const SOCKET_TIMEOUT_MS = 60_000;
+const CLOSE_GRACE_MS = 5_000;
+
+export interface BounceProcessor {
+  /** Listens on `bounce.listen` (port 0: any); resolves with the address. */
+  start(): Promise<{ host: string; port: number }>;
+  stop(): Promise<void>;
+}
+
+const arrivals = new WeakMap<SMTPServerSession, Arrival>();
+
+export function createBounceProcessor(herald: Herald): BounceProcessor {
+  const { config, logger } = herald;
+  const bounce = config.bounce;
+  const verp = verpSettings(config);
+  if (!bounce || !verp)
+    throw new HeraldError(
+      'HERALD_CONFIG_INVALID',
+      'the bounce-processor needs a `bounce` section in the config',
+    );
+  const complaintAddress = bounce.complaint_address?.toLowerCase();
+  const tenants = Object.keys(config.tenants);
+  useOwnEnhancedCodes();
+  const server = new SMTPServer({
+    name: config.smtp.hostname,
+    banner: 'Herald bounce-processor',
+    size: MAX_BOUNCE_BYTES,
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    hideENHANCEDSTATUSCODES: false,
+    maxClients: MAX_CLIENTS,
+    socketTimeout: SOCKET_TIMEOUT_MS,
+    disableReverseLookup: true,
+    logger: false,
+    onRcptTo(address, session, callback) {
+      const rcpt = address.address.toLowerCase();
+      if (complaintAddress && rcpt === complaintAddress) {
+        arrivals.set(session, { kind: 'complaint' });
+        return callback();
+      }
+      const decoded = decodeVerp(rcpt, verp.keys, {
+        now: Date.now(),
+        maxAgeMs: verp.maxAgeMs,
+        domain: verp.domain,
+        tenants,
+      });
+      if (!decoded.ok) {
+        logger.info({ rcpt, reason: decoded.reason }, 'bounce-processor refused a recipient');
+        return callback(
+          smtpError(550, '5.1.1', `<${address.address}>: no such return path (${decoded.reason})`),
+        );
+      }
+      if (session.envelope.rcptTo.length > 0)
+        return callback(smtpError(452, '4.5.3', 'one recipient per bounce, please'));
+      arrivals.set(session, { kind: 'verp', token: decoded as VerpDecoded });
+      return callback();
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded)
+          return callback(smtpError(552, '5.3.4', 'message too big for a bounce'));
+        const arrival = arrivals.get(session);
+        if (!arrival) return callback(smtpError(503, '5.5.1', 'no valid recipient'));
+        takeFeedback(herald, verp, arrival, Buffer.concat(chunks))
+          .then((result) => {
+            if (result.ignored)
+              logger.info({ reason: result.ignored }, 'bounce-processor: nothing to act on');
+            callback(null, `2.0.0 Ok: ${result.events.length} recipient report(s) taken`);
+          })
+          .catch((err: unknown) => {
+            logger.error({ err }, 'bounce-processor could not record a report');
+            callback(smtpError(451, '4.3.0', 'Temporary local problem, try again later'));
+          });
+      });
+    },
+  });
+  server.on('error', (err) => logger.error({ err }, 'bounce-processor listener error'));
+  return {
+    start: () =>
+      new Promise((resolve, reject) => {
+        const { host, port } = parseListen(bounce.listen);
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.server.address();
+          resolve({ host, port: typeof address === 'object' && address ? address.port : port });
+        });
+      }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CLOSE_GRACE_MS);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}

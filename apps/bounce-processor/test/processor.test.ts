@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createHerald, HeraldError } from '@herald/delivery-core';
+import { type RedisHandle, startRedis } from '@herald/test-harness';
+import { createBounceProcessor, runBounceProcessor } from '../src/index.js';
+
+describe('bounce-processor start-up', () => {
+  let redis: RedisHandle;
+  let dir: string;
+  before(async () => {
+    redis = await startRedis();
+    dir = await mkdtemp(join(tmpdir(), 'herald-bp-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+    await redis.stop();
+  });
+
+  it('refuses a Herald whose config has no bounce section', async () => {
+    const herald = await createHerald({ redis: { url: redis.url } });
+    try {
+      assert.throws(
+        () => createBounceProcessor(herald),
+        (err: unknown) =>
+          err instanceof HeraldError && err.code === 'HERALD_CONFIG_INVALID' && /bounce/.test(err.message),
+      );
+    } finally {
+      await herald.close();
+    }
+  });
+
+  it('the daemon exits 1 naming the missing section or the bad key', async () => {
+    const noBounce = join(dir, 'no-bounce.yaml');
+    await writeFile(noBounce, `redis: { url: "${redis.url}" }\n`);
+    assert.equal(await runBounceProcessor({ config: noBounce, env: {} }), 1);
+    const badKey = join(dir, 'bad.yaml');
+    await writeFile(badKey, 'bounce: { domain: "b.test", verp_secret: "s", lissen: "127.0.0.1:1" }\n');
+    assert.equal(await runBounceProcessor({ config: badKey, env: {} }), 1);
+  });
+});
