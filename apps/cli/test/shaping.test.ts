@@ -42,7 +42,10 @@ describe('herald shaping check', () => {
     assert.match(out, /^domains \(1\):\n {2}slow\.test +max_connections 2, max_message_rate 5\/s$/m);
     assert.match(out, /^sites: none$/m);
     assert.match(out, /^pools: none$/m);
-    assert.match(out, /^automation: 1 rule$/m);
+    // The shipped provider rules first, then the operator's own.
+    assert.match(out, /^automation \(\d+\):$/m);
+    assert.match(out, /^ {2}\d+ +enhanced 4\.7\.28, 3 within 5m → slow_to 60\/min for 1h$/m);
+    assert.match(out, /^ {2}\d+ +enhanced 4\.7\.28 → suspend the site 2m$/m);
     assert.equal(run.stderr(), '');
   });
 

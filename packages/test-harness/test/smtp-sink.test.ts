@@ -164,13 +164,16 @@ test('a scripted recipient gets "550 5.1.1" on the wire while another recipient 
   assert.match(await client.command('Subject: x\r\n\r\nhi\r\n.'), /^250 /);
   const [message] = await s.waitForMessages(1);
   assert.deepEqual(message?.to, ['good@example.test']);
-  assert.deepEqual(s.rejected, [
-    {
-      stage: 'rcpt',
-      address: 'nobody@example.test',
-      reply: { code: 550, enhanced: '5.1.1', text: 'no such user' },
-    },
-  ]);
+  assert.deepEqual(
+    s.rejected.map(({ stage, address, reply }) => ({ stage, address, reply })),
+    [
+      {
+        stage: 'rcpt',
+        address: 'nobody@example.test',
+        reply: { code: 550, enhanced: '5.1.1', text: 'no such user' },
+      },
+    ],
+  );
 });
 
 test('a scripted data reply 451 4.3.0 is sent verbatim and the message is not recorded', async () => {

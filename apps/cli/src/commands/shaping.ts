@@ -9,10 +9,14 @@
  */
 import { ConfigError } from '@herald/delivery-core';
 import {
+  type AutomationRule,
+  DEFAULT_SLOW_FOR_MS,
   describeEffectiveLimits,
   type EffectiveLimitsResult,
   effectiveLimits,
+  formatDuration,
   formatLimitValue,
+  formatRate,
   LIMIT_KEYS,
   loadShapingFile,
   type Shaping,
@@ -74,6 +78,26 @@ function describeLimits(limits: ShapingLimits): string {
   return set.length > 0 ? set.join(', ') : '(no limits)';
 }
 
+/** "enhanced 4.7.28, 3 within 5m → slow_to 60/min for 1h". */
+function describeRule(rule: AutomationRule): string {
+  const { match, threshold, action } = rule;
+  const when = [
+    match.code !== undefined ? `code ${match.code}` : '',
+    match.enhanced ? `enhanced ${match.enhanced}` : '',
+    match.text ? `text /${match.text}/i` : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
+  const times = threshold ? `, ${threshold.count} within ${formatDuration(threshold.within)}` : '';
+  const does =
+    action.suspend !== undefined
+      ? `suspend the site ${formatDuration(action.suspend)}`
+      : action.slow_to !== undefined
+        ? `slow_to ${formatRate(action.slow_to)} for ${formatDuration(action.for ?? DEFAULT_SLOW_FOR_MS)}`
+        : `suspend_source ${formatDuration(action.suspend_source ?? 0)}`;
+  return `${when}${times} → ${does}`;
+}
+
 function section(title: string, entries: [string, string][]): string[] {
   if (entries.length === 0) return [`${title}: none`];
   const width = Math.max(...entries.map(([name]) => name.length));
@@ -94,8 +118,24 @@ export function summarizeShaping(file: string, shaping: Shaping, withDefaults: b
   });
   const pools = Object.entries(shaping.pools).map(([name, pool]): [string, string] => [
     name,
-    `${pool.sources.map((s) => s.ip).join(', ')}; ${describeLimits(pool)}`,
+    `${pool.sources.map((s) => `${s.ip}${s.weight !== 1 ? ` ×${s.weight}` : ''}${s.warmup_from !== undefined ? ` (warming from ${new Date(s.warmup_from).toISOString().slice(0, 10)})` : ''}`).join(', ')}; ${describeLimits(pool)}`,
   ]);
+  const selection = shaping.pool_selection.map((rule, i): [string, string] => [
+    String(i + 1),
+    `${rule.tenant ? `tenant ${rule.tenant}` : 'any tenant'}, ${rule.stream ? `stream ${rule.stream}` : 'any stream'} → pool ${rule.pool}`,
+  ]);
+  const tenants = Object.entries(shaping.tenants).map(([name, t]): [string, string] => [
+    name,
+    [
+      t.max_message_rate ? `max_message_rate ${formatRate(t.max_message_rate)}` : '',
+      t.campaign_max_message_rate
+        ? `campaign_max_message_rate ${formatRate(t.campaign_max_message_rate)}`
+        : '',
+    ]
+      .filter(Boolean)
+      .join(', ') || '(no limits)',
+  ]);
+  const automation = shaping.automation.map((rule, i): [string, string] => [String(i), describeRule(rule)]);
   const lines = [
     `${file}: ok${withDefaults ? ' (provider defaults merged under it)' : ''}`,
     `defaults: ${describeLimits(shaping.defaults)}`,
@@ -104,7 +144,9 @@ export function summarizeShaping(file: string, shaping: Shaping, withDefaults: b
     ...section('domains', limitsEntries(shaping.domains)),
     ...section('sources', limitsEntries(shaping.sources)),
     ...section('pools', pools),
-    `automation: ${plural(shaping.automation.length, 'rule')}`,
+    ...section('pool_selection', selection),
+    ...section('tenants', tenants),
+    ...section('automation', automation),
   ];
   return `${lines.join('\n')}\n`;
 }
