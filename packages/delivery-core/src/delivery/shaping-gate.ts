@@ -17,6 +17,7 @@ import { DEFAULT_STREAM, type EffectiveLimits, effectiveLimits, type Shaping } f
 import { type ProviderRule, siteForMxHosts, siteForRoute } from '../sites/index.js';
 import type { DailyCap, Rate, RateLimiter } from '../throttle/index.js';
 import { PARK_SAFETY_MS, type ParkedJobs } from './connection-leases.js';
+import { LaneSlots } from './lane-slots.js';
 import type { AttemptLimits, DeliveryGate } from './process.js';
 import { passRates, type RateStage } from './rate-stages.js';
 import type { SiteState } from './site-state.js';
@@ -60,15 +61,14 @@ export interface SiteLimits {
 export class ShapingGate implements DeliveryGate {
   /** Limits per (domain, MX set or route): the shaping file is fixed for the process's life. */
   private readonly cache = new Map<string, SiteLimits>();
-  /** Attempts in progress per lane (site, or site@source IP) in this process. */
-  private readonly inFlight = new Map<string, number>();
-  /** Jobs this gate parked per lane and has not woken yet (a release wakes one). */
-  private readonly parkedHere = new Map<string, number>();
+  /** Attempts in flight per lane (site, or site@source IP) in this process. */
+  private readonly slots: LaneSlots;
   /** Limits per (destination, pool, source IP). */
   private readonly sourceCache = new Map<string, EffectiveLimits>();
   private readonly sources: SourcePicker;
 
   constructor(private readonly options: ShapingGateOptions) {
+    this.slots = new LaneSlots(options.parked, options.now);
     this.sources = new SourcePicker({
       shaping: options.shaping,
       dailyCap: options.dailyCap,
@@ -135,11 +135,12 @@ export class ShapingGate implements DeliveryGate {
     // Limits hold per (site, source IP) like PowerMTA's and KumoMTA's: the lane.
     const lane = source ? `${site}@${source.ip}` : site;
 
-    // At most max_connections attempts per lane in flight here: the rest wait parked instead of
-    // holding delivery slots that other sites need (a dead site must not delay a healthy one).
-    if ((this.inFlight.get(lane) ?? 0) >= limits.max_connections) {
+    // At most max_connections attempts per lane in flight here: the rest wait (briefly in memory
+    // on a fast lane, else parked) instead of holding delivery slots that other sites need.
+    const release = await this.slots.take(lane, limits.max_connections);
+    if (!release) {
       if (source) data.source = source.ip;
-      this.parkedHere.set(lane, (this.parkedHere.get(lane) ?? 0) + 1);
+      this.slots.parkedOne(lane);
       return {
         admitted: false,
         until: now() + PARK_SAFETY_MS,
@@ -147,28 +148,35 @@ export class ShapingGate implements DeliveryGate {
         parkOn: lane,
       };
     }
-    const rate = slower(limits.max_message_rate, condition.slow?.rate);
-    const siteWait = rate
-      ? await passRates([{ key: `site:${lane}`, rate }], data, this.options.limiter, now)
-      : undefined;
-    if (siteWait) {
-      if (source) data.source = source.ip;
-      return { admitted: false, until: siteWait.until, reason: `max_message_rate ${lane}` };
-    }
-    if (source) {
-      const pending = data.recipients.filter((r) => r.state === 'pending').length;
-      if (!(await this.sources.take(site, source, pending))) {
-        delete data.source;
-        return {
-          admitted: false,
-          until: now(),
-          reason: `warm-up cap of ${source.ip} at ${site} reached today`,
-        };
+    try {
+      const rate = slower(limits.max_message_rate, condition.slow?.rate);
+      const siteWait = rate
+        ? await passRates([{ key: `site:${lane}`, rate }], data, this.options.limiter, now)
+        : undefined;
+      if (siteWait) {
+        release(false);
+        if (source) data.source = source.ip;
+        return { admitted: false, until: siteWait.until, reason: `max_message_rate ${lane}` };
       }
-      data.source = source.ip;
+      if (source) {
+        const pending = data.recipients.filter((r) => r.state === 'pending').length;
+        if (!(await this.sources.take(site, source, pending))) {
+          release(false);
+          delete data.source;
+          return {
+            admitted: false,
+            until: now(),
+            reason: `warm-up cap of ${source.ip} at ${site} reached today`,
+          };
+        }
+        data.source = source.ip;
+      }
+    } catch (err) {
+      release(false);
+      throw err;
     }
     delete data.rateSlots;
-    return { admitted: true, release: this.holdSlot(lane), limits: attemptLimits(lane, limits, source) };
+    return { admitted: true, release: () => release(), limits: attemptLimits(lane, limits, source) };
   };
 
   /** The tenant's and its campaign's rate stages for a job (none when the file sets none). */
@@ -201,25 +209,6 @@ export class ShapingGate implements DeliveryGate {
       this.sourceCache.delete(this.sourceCache.keys().next().value!);
     this.sourceCache.set(cacheKey, limits);
     return limits;
-  }
-
-  /** Counts an attempt in flight on `lane`; the returned release ends it and wakes one parked job. */
-  private holdSlot(lane: string): () => void {
-    this.inFlight.set(lane, (this.inFlight.get(lane) ?? 0) + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.inFlight.get(lane) ?? 1) - 1;
-      if (left > 0) this.inFlight.set(lane, left);
-      else this.inFlight.delete(lane);
-      const parked = this.parkedHere.get(lane) ?? 0;
-      if (parked > 0) {
-        if (parked > 1) this.parkedHere.set(lane, parked - 1);
-        else this.parkedHere.delete(lane);
-        void this.options.parked?.wakeOne(lane).catch(() => {});
-      }
-    };
   }
 
   queueLifetimeMs: NonNullable<DeliveryGate['queueLifetimeMs']> = ({ domain, hosts, route }) =>

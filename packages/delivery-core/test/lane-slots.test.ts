@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FAST_LANE_ATTEMPT_MS, LaneSlots } from '../src/delivery/lane-slots.js';
+
+const SHORT_WAIT_MS = 50;
+
+function clock() {
+  const c = { t: 1_000_000, now: () => c.t };
+  return c;
+}
+
+describe('LaneSlots', () => {
+  it('gives slots up to the limit, then a fast lane hands a released slot to a local waiter', async () => {
+    const c = clock();
+    const slots = new LaneSlots(undefined, c.now, SHORT_WAIT_MS);
+    const a = await slots.take('s', 2);
+    const b = await slots.take('s', 2);
+    assert.ok(a && b);
+    const waiting = slots.take('s', 2);
+    c.t += 10;
+    a();
+    const handed = await waiting;
+    assert.ok(handed, 'the waiter got the released slot');
+    assert.equal(await slots.take('s', 2), undefined, 'still full: the next one times out and parks');
+  });
+
+  it('a slow lane (mean attempt time over the bound) parks at once', async () => {
+    const c = clock();
+    const slots = new LaneSlots(undefined, c.now, 5_000);
+    const a = await slots.take('dead', 1);
+    c.t += FAST_LANE_ATTEMPT_MS + 1;
+    a!();
+    const b = await slots.take('dead', 1);
+    const started = Date.now();
+    assert.equal(await slots.take('dead', 1), undefined);
+    assert.ok(Date.now() - started < 1_000, 'no local wait');
+    b!();
+  });
+
+  it('an attempt in flight longer than the bound makes the lane slow before any attempt ends', async () => {
+    const c = clock();
+    const slots = new LaneSlots(undefined, c.now, 5_000);
+    const hanging = await slots.take('new', 1);
+    c.t += FAST_LANE_ATTEMPT_MS;
+    const started = Date.now();
+    assert.equal(await slots.take('new', 1), undefined);
+    assert.ok(Date.now() - started < 1_000);
+    hanging!(false);
+  });
+
+  it('a release without an attempt does not count toward the mean', async () => {
+    const c = clock();
+    const slots = new LaneSlots(undefined, c.now, SHORT_WAIT_MS);
+    const a = await slots.take('r', 1);
+    c.t += 10 * FAST_LANE_ATTEMPT_MS;
+    a!(false);
+    const b = await slots.take('r', 1);
+    const waiting = slots.take('r', 1);
+    b!(false);
+    assert.ok(await waiting, 'still a fast lane: the waiter was served');
+  });
+});
