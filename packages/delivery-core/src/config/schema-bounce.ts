@@ -16,6 +16,7 @@ import {
   section,
   text,
 } from './fields.js';
+import type { DeepReadonly } from './readonly.js';
 
 export const SUPPRESSION_MODES = ['refuse', 'drop'] as const;
 /** A tenant name as used by users' `tenant` and the shaping file. */
@@ -51,6 +52,18 @@ export const tenantPolicySchema = section({
   reputation_window: duration().prefault('24h'),
   /** Rates are judged only once the window holds at least this many accepted recipients. */
   reputation_min_volume: integer(1).default(1000),
+  /** Envelope and From domains the tenant may send as (and their subdomains); empty: any. */
+  sender_domains: z.array(hostName(), { error: 'expected a list of domains' }).default([]),
+  /** Refuse a message whose DMARC would fail on Herald's path (no aligned DKIM or SPF). */
+  refuse_dmarc_fail: bool().default(false),
+  /** Add List-Unsubscribe (RFC 2369) and List-Unsubscribe-Post (RFC 8058) to these streams' mail. */
+  list_unsubscribe: section({
+    /** mailto: target, e.g. unsubscribe@example.com. */
+    mailto: text('an address').optional(),
+    /** https: one-click URL; {recipient} and {message_id} are filled in. */
+    https: text('an https URL').optional(),
+    streams: z.array(text('a stream name'), { error: 'expected a list of streams' }).default(['bulk']),
+  }).optional(),
 });
 
 export const tenantsSchema = z
@@ -67,15 +80,15 @@ export const tenantsSchema = z
   })
   .default({});
 
-export type TenantPolicy = z.output<typeof tenantPolicySchema>;
+export type TenantPolicy = DeepReadonly<z.output<typeof tenantPolicySchema>>;
 /** The defaults every tenant not listed under `tenants` gets. */
 const DEFAULT_TENANT_POLICY: TenantPolicy = Object.freeze(tenantPolicySchema.parse({}));
 
 /** A tenant's policy: its `tenants.<name>` entry (names compare case-insensitively), else the defaults. */
 export function tenantPolicy(
-  config: { readonly tenants: Readonly<Record<string, Readonly<TenantPolicy>>> },
+  config: { readonly tenants: Readonly<Record<string, TenantPolicy>> },
   tenant: string,
-): Readonly<TenantPolicy> {
+): TenantPolicy {
   const name = tenant.toLowerCase();
   for (const [key, policy] of Object.entries(config.tenants)) if (key.toLowerCase() === name) return policy;
   return DEFAULT_TENANT_POLICY;

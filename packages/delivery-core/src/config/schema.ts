@@ -18,7 +18,9 @@ import {
   section,
   text,
 } from './fields.js';
+import type { DeepReadonly } from './readonly.js';
 import { routeSchema, TLS_MODES } from './routes.js';
+import { dkimSchema, mtaStsSchema } from './schema-auth.js';
 import { bounceSchema, tenantsSchema } from './schema-bounce.js';
 import { smtpSchema } from './schema-smtp.js';
 
@@ -96,6 +98,8 @@ const deliverySchema = section({
   stalled_interval: duration().prefault('30s'),
   /** A site connection slot held by a relay that stops renewing it (crash) frees itself after this. */
   connection_lease_ttl: duration().prefault('30s'),
+  /** Receiving domains' MTA-STS policies (RFC 8461). */
+  mta_sts: mtaStsSchema.prefault({}),
 });
 
 const retrySchema = section({
@@ -141,8 +145,10 @@ export const heraldConfigSchema = section({
   shaping: shapingFileSchema.prefault({}),
   /** Bounce and complaint handling (VERP, the bounce-processor); absent = off. */
   bounce: bounceSchema.optional(),
-  /** Per-tenant policy (suppression mode, DSNs, reputation thresholds). */
+  /** Per-tenant policy (suppression mode, DSNs, reputation thresholds, sender domains). */
   tenants: tenantsSchema,
+  /** DKIM signing keys. */
+  dkim: dkimSchema,
   roles: rolesSchema,
 }).transform((config) => ({
   ...config,
@@ -154,8 +160,4 @@ export type HeraldConfig = DeepReadonly<z.output<typeof heraldConfigSchema>>;
 /** What a config file or `defaultConfig(overrides)` may contain. */
 export type HeraldConfigInput = z.input<typeof heraldConfigSchema>;
 
-export type DeepReadonly<T> = T extends (infer E)[]
-  ? readonly DeepReadonly<E>[]
-  : T extends object
-    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
-    : T;
+export type { DeepReadonly } from './readonly.js';
