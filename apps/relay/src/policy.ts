@@ -5,11 +5,14 @@
  * headers (X-Herald-Stream, X-Herald-Campaign) are taken out of the message; the stream defaults
  * to the user's `smtp.users[].stream`. A recipient on the tenant's suppression list (looked up by
  * the caller after onRcptTo passed) is refused with 550 5.7.1 or dropped, per `tenants.<name>.suppression`.
+ * With `tenants.<name>.sender_domains`, MAIL FROM and the From header must use one of them
+ * (553 5.7.1 at MAIL, 554 5.7.1 at the end of DATA).
  */
 import { timingSafeEqual } from 'node:crypto';
 import { checkAddress, type HeraldConfig, verifyPassword } from '@herald/delivery-core';
 import { compileTrustedNetworks, tenantPolicy } from '@herald/delivery-core/config';
 import { takeInstructions } from '@herald/delivery-core/message';
+import { domainOfAddress, fromHeaderDomain, senderDomainAllowed } from '@herald/delivery-core/sender';
 import { type SuppressionEntry, suppressionReply } from '@herald/delivery-core/suppression';
 
 export interface PolicyReply {
@@ -53,6 +56,13 @@ export const REPLIES = {
     enhanced: '4.3.0',
     text: 'Temporary local problem: queue unavailable, try again later',
   },
+  /** Postfix's reject_sender_login_mismatch answers the same way. */
+  senderNotAllowed: {
+    code: 553,
+    enhanced: '5.7.1',
+    text: 'Sender address rejected: domain not allowed for this account',
+  },
+  fromNotAllowed: { code: 554, enhanced: '5.7.1', text: 'not allowed for this account' },
   suppressionUnavailable: {
     code: 451,
     enhanced: '4.3.0',
@@ -99,6 +109,9 @@ export function createPolicy(config: HeraldConfig): SubmissionPolicy {
     onMailFrom(address, facts) {
       if (!mayRelay(facts)) return REPLIES.authRequired;
       if (address !== '' && checkAddress(address)) return REPLIES.badSender;
+      const allowed = tenantPolicy(config, this.tenantOf(facts)).sender_domains;
+      if (address !== '' && !senderDomainAllowed(allowed, domainOfAddress(address)))
+        return { ...REPLIES.senderNotAllowed, text: `<${address}>: ${REPLIES.senderNotAllowed.text}` };
       return undefined;
     },
     onRcptTo(address, facts) {
@@ -114,6 +127,13 @@ export function createPolicy(config: HeraldConfig): SubmissionPolicy {
     onData(raw, facts) {
       const taken = takeInstructions(raw);
       if (!taken.ok) return { ...INVALID_INSTRUCTION, text: taken.problem };
+      const allowed = tenantPolicy(config, this.tenantOf(facts)).sender_domains;
+      const fromDomain = fromHeaderDomain(taken.body);
+      if (!senderDomainAllowed(allowed, fromDomain))
+        return {
+          ...REPLIES.fromNotAllowed,
+          text: `From domain ${fromDomain ?? '(none)'}: ${REPLIES.fromNotAllowed.text}`,
+        };
       const userStream = facts.user ? users.get(facts.user.username)?.stream : undefined;
       return { body: taken.body, stream: taken.stream ?? userStream, campaign: taken.campaign };
     },
