@@ -12,6 +12,7 @@ import type { AcceptedEvent, RedisEventSink } from './events/index.js';
 import type { SendResult } from './herald.js';
 import { newMessageId } from './queue/ids.js';
 import { groupByDomain, type Spool, storedStream } from './queue/index.js';
+import { domainOfAddress, fromHeaderDomain, senderDomainAllowed } from './sender/index.js';
 import { loadProviderDefaults, loadShapingFile, parseShaping, type Shaping } from './shaping/index.js';
 import {
   type SuppressedRecipient,
@@ -181,4 +182,17 @@ export function returnPathFor(config: HeraldConfig): Pick<DeliveryDeps, 'returnP
         verp.domain,
       ),
   };
+}
+
+/** send(): the tenant's `sender_domains` hold for the envelope sender and the From header. */
+export function checkSenderDomains(config: HeraldConfig, tenant: string, from: string, body: Buffer): void {
+  const allowed = tenantPolicy(config, tenant).sender_domains;
+  if (from !== '' && !senderDomainAllowed(allowed, domainOfAddress(from)))
+    throw new HeraldError('HERALD_SEND_INVALID', `sender ${from}: domain not allowed for tenant ${tenant}`);
+  const fromDomain = fromHeaderDomain(body);
+  if (!senderDomainAllowed(allowed, fromDomain))
+    throw new HeraldError(
+      'HERALD_SEND_INVALID',
+      `From domain ${fromDomain ?? '(none)'}: not allowed for tenant ${tenant}`,
+    );
 }

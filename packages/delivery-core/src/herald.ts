@@ -28,6 +28,7 @@ import { createResolver, type Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import { RedisEventSink } from './events/index.js';
 import {
+  checkSenderDomains,
   connectOrFail,
   type EnqueuePreparedArgs,
   failureFollowUp,
@@ -48,7 +49,8 @@ import {
 import { HeraldMetrics } from './metrics/index.js';
 import { newMessageId, Spool } from './queue/index.js';
 import { TenantReputation } from './reputation/index.js';
-import { baseLimitsFromConfig, type Shaping } from './shaping/index.js';
+import { addListUnsubscribe } from './sender/index.js';
+import { baseLimitsFromConfig, DEFAULT_STREAM, type Shaping } from './shaping/index.js';
 import { providerRules } from './sites/index.js';
 import { SmtpPool } from './smtp/index.js';
 import { SuppressionList } from './suppression/index.js';
@@ -177,7 +179,16 @@ export async function createHerald(
   const reputation = new TenantReputation(redis, config.redis.prefix, events);
   const workers: { worker: DeliveryWorker; connection: Redis }[] = [];
 
-  const enqueuePrepared: Herald['enqueuePrepared'] = (args) => spoolPrepared(spool, events, args);
+  const enqueuePrepared: Herald['enqueuePrepared'] = (args) =>
+    spoolPrepared(spool, events, {
+      ...args,
+      // Bulk streams get one-click unsubscribe headers (before any signing, so they are signed).
+      body: addListUnsubscribe(args.body, tenantPolicy(config, args.tenant).list_unsubscribe, {
+        stream: args.stream ?? DEFAULT_STREAM,
+        recipients: args.recipients,
+        messageId: args.id,
+      }),
+    });
 
   const herald: Herald = {
     config,
@@ -223,6 +234,7 @@ export async function createHerald(
       // X-Herald-Stream / X-Herald-Campaign in the message are instructions: taken out here too.
       const taken = takeInstructions(raw);
       if (!taken.ok) throw new HeraldError('HERALD_SEND_INVALID', taken.problem);
+      checkSenderDomains(config, tenant, from, taken.body);
       const prepared = prepareMessage(
         taken.body,
         { helo: 'api', clientAddress: '127.0.0.1', by: config.smtp.hostname, protocol: 'HTTP', id },
