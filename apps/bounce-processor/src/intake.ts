@@ -47,6 +47,16 @@ function findQuotedToken(
   return undefined;
 }
 
+/**
+ * Tenant names a hashed VERP tenant can be resolved against: the configured tenants, every SMTP
+ * user's tenant (default: its username) and `default` (names up to 9 characters travel inline).
+ */
+export function knownTenants(config: Herald['config']): string[] {
+  const names = new Set(['default', ...Object.keys(config.tenants)]);
+  for (const user of config.smtp.users) names.add(user.tenant ?? user.username);
+  return [...names];
+}
+
 export async function takeFeedback(
   herald: Herald,
   verp: VerpSettings,
@@ -55,7 +65,7 @@ export async function takeFeedback(
 ): Promise<IntakeResult> {
   const now = Date.now();
   const report = classifyMessage(raw);
-  const tenants = Object.keys(herald.config.tenants);
+  const tenants = knownTenants(herald.config);
   const token = arrival.kind === 'verp' ? arrival.token : findQuotedToken(raw, verp, now, tenants);
   const tenant = token?.tenant;
   if (!tenant) return { events: [], ignored: 'no VERP token names a tenant' };

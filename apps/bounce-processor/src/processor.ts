@@ -14,7 +14,7 @@ import { parseListen } from '@herald/delivery-core/config';
 import { decodeVerp, type VerpDecoded, verpSettings } from '@herald/delivery-core/verp';
 import { smtpError, useOwnEnhancedCodes } from '@herald/relay';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
-import { type Arrival, takeFeedback } from './intake.js';
+import { type Arrival, knownTenants, takeFeedback } from './intake.js';
 
 /** Bounces and complaint reports are small; a bigger message is refused at DATA. */
 export const MAX_BOUNCE_BYTES = 10 * 1024 * 1024;
@@ -40,7 +40,7 @@ export function createBounceProcessor(herald: Herald): BounceProcessor {
       'the bounce-processor needs a `bounce` section in the config',
     );
   const complaintAddress = bounce.complaint_address?.toLowerCase();
-  const tenants = Object.keys(config.tenants);
+  const tenants = knownTenants(config);
   useOwnEnhancedCodes();
   const server = new SMTPServer({
     name: config.smtp.hostname,
