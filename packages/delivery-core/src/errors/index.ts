@@ -109,6 +109,7 @@ export const ERROR_CODES = {
   HERALD_REDIS_UNAVAILABLE: 'Redis did not answer',
   HERALD_SEND_INVALID: 'a message given to send() is invalid',
   HERALD_CLI_USAGE: 'the command line is invalid',
+  HERALD_DKIM_SIGN_FAILED: 'a configured DKIM key failed to sign a message (local fault; not spooled)',
 } as const;
 
 export type HeraldErrorCode = keyof typeof ERROR_CODES;

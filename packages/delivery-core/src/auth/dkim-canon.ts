@@ -1,0 +1,110 @@
+/**
+ * DKIM's view of a message (RFC 6376 §3.4): the header fields as written, the body, and the
+ * "relaxed" canonical forms of both. Line ends are taken as they will be on the wire: the SMTP
+ * client (nodemailer's DataStream) turns every bare LF into CRLF and ends a body that stops on a
+ * bare CR with LF, so a bare LF here counts as CRLF. Work is done on latin1 strings, which map
+ * bytes one to one, so 8-bit header and body bytes are hashed exactly as sent; only SP and HTAB
+ * count as whitespace (never 0xA0, which JavaScript's \s would take).
+ */
+import { createHash } from 'node:crypto';
+import { domainToASCII } from 'node:url';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+export interface HeaderField {
+  /** The lower-cased field name. */
+  name: string;
+  /** The whole field as written (continuation lines joined with CRLF), without its line end. */
+  raw: string;
+}
+
+export interface SplitMessage {
+  fields: HeaderField[];
+  /** The body after the blank line (empty when there is none). */
+  body: Buffer;
+}
+
+/** Splits a message into its header fields and body. */
+export function splitMessage(message: Buffer): SplitMessage {
+  const fields: HeaderField[] = [];
+  let pos = 0;
+  while (pos < message.length) {
+    const eol = message.indexOf(LF, pos);
+    const next = eol < 0 ? message.length : eol + 1;
+    const lineEnd = eol < 0 ? message.length : eol > pos && message[eol - 1] === CR ? eol - 1 : eol;
+    if (lineEnd === pos) return { fields, body: message.subarray(next) };
+    const line = message.toString('latin1', pos, lineEnd);
+    const last = fields[fields.length - 1];
+    if ((line[0] === ' ' || line[0] === '\t') && last) last.raw += `\r\n${line}`;
+    else {
+      const colon = line.indexOf(':');
+      const name = (colon < 0 ? line : line.slice(0, colon)).replace(/[ \t]+$/, '').toLowerCase();
+      fields.push({ name, raw: line });
+    }
+    pos = next;
+  }
+  return { fields, body: message.subarray(message.length) };
+}
+
+/** The relaxed form of one header field (RFC 6376 §3.4.2), without CRLF. */
+export function relaxedHeader(raw: string): string {
+  const colon = raw.indexOf(':');
+  const name = raw
+    .slice(0, colon)
+    .replace(/[ \t]+$/, '')
+    .toLowerCase();
+  const value = raw
+    .slice(colon + 1)
+    .replace(/\r?\n/g, '')
+    .replace(/[ \t]+/g, ' ')
+    .replace(/^ | $/g, '');
+  return `${name}:${value}`;
+}
+
+/** The relaxed form of a body (RFC 6376 §3.4.4) as a latin1 string. */
+export function relaxedBody(body: Buffer): string {
+  let text = body.toString('latin1');
+  // The wire adds LF after a final bare CR; every bare LF goes out as CRLF.
+  if (text.endsWith('\r')) text += '\n';
+  text = text
+    .replace(/[ \t]+/g, ' ')
+    .replace(/ (?=\r?\n|$)/g, '')
+    .replace(/\r?\n/g, '\r\n')
+    .replace(/(?:\r\n)+$/, '');
+  return text === '' ? '' : `${text}\r\n`;
+}
+
+/** base64 SHA-256 of the relaxed body: the bh= tag. */
+export function relaxedBodyHash(body: Buffer): string {
+  return createHash('sha256').update(relaxedBody(body), 'latin1').digest('base64');
+}
+
+/**
+ * The domain of the (first) From address, lower-cased, in A-label form; undefined without a
+ * From field or an address in it.
+ */
+export function authorDomain(fields: readonly HeaderField[]): string | undefined {
+  const from = fields.find((f) => f.name === 'from');
+  if (!from) return undefined;
+  const value = Buffer.from(from.raw.slice(from.raw.indexOf(':') + 1), 'latin1')
+    .toString('utf8')
+    .replace(/\r?\n/g, '');
+  // Quoted display names and comments may hold "@" and "<": drop them before looking.
+  const plain = value.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\((?:[^()\\]|\\.)*\)/g, ' ');
+  const angle = /<([^<>]*)>/.exec(plain);
+  const address = (angle ? angle[1]! : (plain.split(',')[0] ?? '')).trim();
+  const at = address.lastIndexOf('@');
+  if (at < 0) return undefined;
+  const domain = address
+    .slice(at + 1)
+    .trim()
+    .replace(/\.$/, '')
+    .toLowerCase();
+  return domain === '' ? undefined : toAscii(domain);
+}
+
+/** A domain in A-label form (punycode), lower-cased. */
+export function toAscii(domain: string): string {
+  return (domainToASCII(domain) || domain).toLowerCase();
+}
