@@ -3,10 +3,15 @@
  * file in force, static routes in the form delivery uses, and the follow-up of failed recipients
  * (DSNs to senders, suppression of hard bounces), and intake's spooling with the suppression list.
  */
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createDkimSigner, type DkimSigner, loadDkimKeys } from './auth/index.js';
+import { MtaStsPolicies } from './auth/mta-sts.js';
 import { type HeraldConfig, parseHostPort, type Route, tenantPolicy } from './config/index.js';
 import { type FollowUpDeps, followUpFailures } from './delivery/follow-up.js';
 import type { DeliveryDeps, DeliveryWorkerOptions, StaticRoute } from './delivery/index.js';
+import type { Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import type { AcceptedEvent, RedisEventSink } from './events/index.js';
 import type { SendResult } from './herald.js';
@@ -60,6 +65,15 @@ export function loadShaping(config: HeraldConfig): Shaping {
   const { file, provider_defaults: providerDefaults } = config.shaping;
   if (file) return loadShapingFile(file, { providerDefaults });
   return providerDefaults ? loadProviderDefaults() : parseShaping({});
+}
+
+/**
+ * The DKIM signer of `config.dkim`, its keys read now (a missing or bad key fails the start with
+ * its path); undefined without keys, so unsigned setups pay nothing per message.
+ */
+export function dkimSignerFor(config: HeraldConfig, logger: Logger): DkimSigner | undefined {
+  if (config.dkim.length === 0) return undefined;
+  return createDkimSigner(loadDkimKeys(config.dkim, { warn: (message) => logger.warn(message) }));
 }
 
 /** The worker's `afterFailures`: DSNs through `enqueueDsn`, hard bounces to `suppress`. */
@@ -168,6 +182,27 @@ export async function screenForSend(
     deliver: screened.deliver,
     dropped: screened.dropped,
   };
+}
+
+/**
+ * Delivery's `tlsPolicy` when delivery.mta_sts is enabled: receiving domains' MTA-STS policies
+ * (RFC 8461), cached per Herald; `ca_file` adds trusted CAs (read now: an unreadable file fails).
+ */
+export function tlsPolicyFor(config: HeraldConfig, resolver: Resolver): Pick<DeliveryDeps, 'tlsPolicy'> {
+  const sts = config.delivery.mta_sts;
+  if (!sts.enabled) return {};
+  let extraCa: string | undefined;
+  try {
+    extraCa = sts.ca_file ? readFileSync(sts.ca_file, 'utf8') : undefined;
+  } catch (err) {
+    throw new HeraldError(
+      'HERALD_CONFIG_UNREADABLE',
+      `delivery.mta_sts.ca_file: cannot read ${sts.ca_file}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  const policies = new MtaStsPolicies({ resolver, cacheSize: sts.cache_size, extraCa });
+  return { tlsPolicy: (domain, hosts) => policies.decide(domain, hosts) };
 }
 
 /** Delivery's `returnPath` when the config has a `bounce` section (VERP per recipient), else nothing. */

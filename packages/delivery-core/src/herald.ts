@@ -30,12 +30,14 @@ import { RedisEventSink } from './events/index.js';
 import {
   checkSenderDomains,
   connectOrFail,
+  dkimSignerFor,
   type EnqueuePreparedArgs,
   failureFollowUp,
   loadShaping,
   returnPathFor,
   screenForSend,
   spoolPrepared,
+  tlsPolicyFor,
   toStaticRoute,
 } from './herald-parts.js';
 import {
@@ -128,6 +130,7 @@ export async function createHerald(
   // Read before connecting: a bad shaping file stops the start with its key path.
   const shaping = loadShaping(config);
   const logger = options.logger ?? pino({ level: config.events.log_level, base: { svc: 'herald' } });
+  const dkim = dkimSignerFor(config, logger);
   const redis = new Redis(config.redis.url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -295,6 +298,7 @@ export async function createHerald(
           tlsVerify: d.tls_verify,
           now: Date.now,
           ...returnPathFor(config),
+          ...tlsPolicyFor(config, resolver),
           gate: new ShapingGate({
             shaping,
             base: baseLimitsFromConfig(config),

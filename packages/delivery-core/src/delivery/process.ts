@@ -18,6 +18,7 @@ import type {
   DeliveryGate,
   DeliveryOutcome,
   RecipientFailure,
+  TlsPolicyDecision,
 } from './types.js';
 
 export type {
@@ -26,6 +27,7 @@ export type {
   DeliveryGate,
   DeliveryOutcome,
   RecipientFailure,
+  TlsPolicyDecision,
 } from './types.js';
 
 const BODY_LOST_REPLY: SmtpReply = {
@@ -74,6 +76,18 @@ async function runAttempt(
   }
   const lifetimeMs = deps.gate?.queueLifetimeMs?.({ domain: data.domain, hosts, route });
   if (deps.now() >= data.acceptedAt + (lifetimeMs ?? deps.retry.maxQueueLifetimeMs)) return expireAll();
+  // The receiving domain's TLS policy (MTA-STS) governs MX deliveries, not static routes.
+  const policy = route ? undefined : await deps.tlsPolicy?.(data.domain, hosts);
+  if (policy?.refuse) {
+    data.attempts += 1;
+    const reply = policy.refuse;
+    return settle(
+      data,
+      deps,
+      emit,
+      pending().map((r) => ({ address: r.address, accepted: false, reply })),
+    );
+  }
   const admission = deps.gate
     ? await deps.gate.admit({ domain: data.domain, hosts, route, data })
     : undefined;
@@ -90,7 +104,7 @@ async function runAttempt(
   try {
     const recipients = pending().map((r) => r.address);
     const limits = admission?.admitted ? admission.limits : undefined;
-    const { outcome, replies } = await attempt(data, deps, emit, recipients, hosts, route, limits);
+    const { outcome, replies } = await attempt(data, deps, emit, recipients, hosts, route, limits, policy);
     if (replies.length > 0)
       await deps.gate?.observe?.({ domain: data.domain, hosts, route, source: limits?.source }, replies);
     return outcome;
@@ -108,6 +122,7 @@ async function attempt(
   hosts: CandidateHost[],
   route: StaticRoute | undefined,
   limits: AttemptLimits | undefined,
+  policy: TlsPolicyDecision | undefined,
 ): Promise<{ outcome: DeliveryOutcome; replies: SmtpReply[] }> {
   data.attempts += 1;
   const body = await deps.spool.getBody(data.messageId);
@@ -118,9 +133,12 @@ async function attempt(
   }
   const request = {
     body,
-    hosts,
-    tls: route?.tls ?? limits?.tls ?? deps.tls,
-    tlsVerify: route ? deps.tlsVerify : (limits?.tlsVerify ?? deps.tlsVerify),
+    hosts: policy?.hosts ?? hosts,
+    // An enforced policy beats the site's override (even `none`); testing mode changes nothing.
+    tls: policy?.tls ?? route?.tls ?? limits?.tls ?? deps.tls,
+    tlsVerify: policy?.tlsVerify ?? (route ? deps.tlsVerify : (limits?.tlsVerify ?? deps.tlsVerify)),
+    tlsCa: policy?.tlsCa,
+    tlsRequiredBy: policy?.mode === 'enforce' ? 'MTA-STS' : undefined,
     // deliverAttempt keeps only the SessionLimits fields that are set.
     maxMessagesPerConnection: limits?.maxMessagesPerConnection,
     maxConnections: limits?.maxConnections,
@@ -145,6 +163,7 @@ async function attempt(
     }
     return { outcome, replies: [] };
   }
+  const problems = policy?.review?.(report.host) ?? [];
   deps.events.emit({
     type: 'attempt',
     time: deps.now(),
@@ -152,7 +171,8 @@ async function attempt(
     tenant: data.tenant,
     domain: data.domain,
     attempt: data.attempts,
-    ...(report.host ? { host: report.host } : {}),
+    ...(report.host ? { host: policy ? { ...report.host, mtaSts: policy.mode } : report.host } : {}),
+    ...(problems.length > 0 ? { mtaStsProblems: problems } : {}),
     hostErrors: report.hostErrors,
     results: report.recipients,
     durationMs: report.durationMs,

@@ -30,6 +30,30 @@ export interface DeliveryDeps {
   returnPath?(data: DeliveryJobData, recipient: string): string;
   /** Admission control (shaping); absent = always admitted. */
   gate?: DeliveryGate;
+  /**
+   * The receiving domain's TLS policy (MTA-STS) for an MX delivery, applied after the MX lookup;
+   * absent, or undefined for a domain, = the relay's and the site's TLS settings as they are.
+   */
+  tlsPolicy?(domain: string, hosts: CandidateHost[]): Promise<TlsPolicyDecision | undefined>;
+}
+
+/**
+ * What a domain's TLS policy makes of one MX delivery. `enforce`: only `hosts` (those the policy
+ * names), STARTTLS required and the certificate verified for the MX name against `tlsCa`; the
+ * site's own TLS override does not apply. `testing`: hosts and TLS as usual, and `review` names
+ * what enforcing would have refused. `refuse`: no host may be used; every recipient is deferred
+ * with this reply and no connection is made.
+ */
+export interface TlsPolicyDecision {
+  mode: 'enforce' | 'testing';
+  hosts: CandidateHost[];
+  tls?: TlsMode;
+  tlsVerify?: boolean;
+  /** Trusted CA certificates (PEM) for the session's certificate check. */
+  tlsCa?: readonly string[] | undefined;
+  refuse?: SmtpReply;
+  /** The would-be failures of this attempt (testing mode), from the host that took it. */
+  review?(host: { hostname: string; tls: boolean; tlsVerified?: boolean } | undefined): string[];
 }
 
 export type DeliveryOutcome =

@@ -34,7 +34,20 @@ export interface AttemptEvent extends EventBase {
   type: 'attempt';
   domain: string;
   attempt: number;
-  host?: { hostname: string; address: string; port: number; tls: boolean };
+  host?: {
+    hostname: string;
+    address: string;
+    port: number;
+    tls: boolean;
+    /** With TLS: the protocol ("TLSv1.3"), the cipher, and whether the certificate verified for the host name. */
+    tlsVersion?: string;
+    tlsCipher?: string;
+    tlsVerified?: boolean;
+    /** The receiving domain's MTA-STS policy mode, when one applied. */
+    mtaSts?: 'enforce' | 'testing';
+  };
+  /** MTA-STS testing mode: what enforcing the policy would have refused in this attempt. */
+  mtaStsProblems?: string[];
   hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
   results: { address: string; accepted: boolean; reply: SmtpReply }[];
   durationMs: number;

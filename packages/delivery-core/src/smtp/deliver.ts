@@ -7,7 +7,7 @@
 import { isIP } from 'node:net';
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
 import type { SmtpPool } from './pool.js';
-import type { RecipientOutcome, SessionLimits, SessionTarget, TlsMode } from './session.js';
+import type { RecipientOutcome, SessionLimits, SessionTarget, TlsDetails, TlsMode } from './session.js';
 
 export interface CandidateHost {
   hostname: string;
@@ -22,6 +22,12 @@ export interface AttemptRequest extends SessionLimits {
   hosts: CandidateHost[];
   tls: TlsMode;
   tlsVerify: boolean;
+  tlsCa?: readonly string[] | undefined;
+  /**
+   * Who requires TLS, named in the reply when it fails ("MTA-STS"); default "TLS required". With
+   * `tls: 'require'` a failed STARTTLS or certificate check is 451 4.7.5, never a bounce.
+   */
+  tlsRequiredBy?: string | undefined;
   localAddress?: string;
   ehloName?: string;
   auth?: { username: string; password: string };
@@ -29,7 +35,7 @@ export interface AttemptRequest extends SessionLimits {
 
 export interface AttemptReport {
   /** The host that ran the transaction, when one was reached. */
-  host?: { hostname: string; address: string; port: number; tls: boolean };
+  host?: AttemptHost;
   recipients: RecipientOutcome[];
   /** Connection-level failures met on the way, in order. */
   hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
@@ -38,13 +44,28 @@ export interface AttemptReport {
   throttled?: { until: number; reply: SmtpReply };
 }
 
+/** The host that ran the transaction, with its TLS details when the session was encrypted. */
+export interface AttemptHost {
+  hostname: string;
+  address: string;
+  port: number;
+  tls: boolean;
+  tlsVersion?: string;
+  tlsCipher?: string;
+  tlsVerified?: boolean;
+}
+
 /** Stage at which a failure allows trying the next host. */
 const NEXT_HOST_STAGES = new Set(['connect', 'greeting', 'ehlo', 'starttls', 'auth']);
 
 export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): Promise<AttemptReport> {
   const started = Date.now();
   const hostErrors: AttemptReport['hostErrors'] = [];
-  let lastError: DeliveryError | undefined;
+  let lastReply: SmtpReply | undefined;
+  const failed = (hostname: string, address: string, err: DeliveryError) => {
+    lastReply = tlsRequiredReply(request, hostname, err.reply);
+    hostErrors.push({ hostname, address, reply: lastReply });
+  };
   for (const host of request.hosts) {
     for (const address of host.addresses) {
       // A bound source only reaches addresses of its own family (an IPv4 source, IPv4 MX addresses).
@@ -55,6 +76,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         hostname: host.hostname,
         tls: request.tls,
         tlsVerify: request.tlsVerify,
+        ...(request.tlsCa ? { tlsCa: request.tlsCa } : {}),
         ...(request.localAddress ? { localAddress: request.localAddress } : {}),
         ...(request.ehloName ? { ehloName: request.ehloName } : {}),
         ...(request.auth ? { auth: request.auth } : {}),
@@ -65,8 +87,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         session = await pool.acquire(target);
       } catch (err) {
         if (err instanceof ThrottledError) return throttledReport(err, hostErrors, started);
-        lastError = err as DeliveryError;
-        hostErrors.push({ hostname: host.hostname, address, reply: lastError.reply });
+        failed(host.hostname, address, err as DeliveryError);
         continue;
       }
       let result = await session.send(request.from, request.recipients, request.body);
@@ -77,8 +98,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
           session = await pool.acquire(target, { fresh: true });
         } catch (err) {
           if (err instanceof ThrottledError) return throttledReport(err, hostErrors, started);
-          lastError = err as DeliveryError;
-          hostErrors.push({ hostname: host.hostname, address, reply: lastError.reply });
+          failed(host.hostname, address, err as DeliveryError);
           continue;
         }
         result = await session.send(request.from, request.recipients, request.body);
@@ -90,19 +110,18 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         pool.release(session, reusable);
       }
       if (result.error && NEXT_HOST_STAGES.has(result.error.reply.stage)) {
-        lastError = result.error;
-        hostErrors.push({ hostname: host.hostname, address, reply: result.error.reply });
+        failed(host.hostname, address, result.error);
         continue;
       }
       return {
-        host: { hostname: host.hostname, address, port: host.port, tls: session.tlsActive },
+        host: attemptHost(host, address, session.tlsActive, session.tlsDetails),
         recipients: result.recipients,
         hostErrors,
         durationMs: Date.now() - started,
       };
     }
   }
-  const reply: SmtpReply = lastError?.reply ?? {
+  const reply: SmtpReply = lastReply ?? {
     code: 451,
     enhanced: '4.4.4',
     text: 'no host to deliver to',
@@ -113,6 +132,24 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
     hostErrors,
     durationMs: Date.now() - started,
   };
+}
+
+function attemptHost(host: CandidateHost, address: string, tls: boolean, details?: TlsDetails): AttemptHost {
+  const out: AttemptHost = { hostname: host.hostname, address, port: host.port, tls };
+  if (details) {
+    out.tlsVersion = details.version;
+    out.tlsCipher = details.cipher;
+    out.tlsVerified = details.verified;
+  }
+  return out;
+}
+
+/** With TLS required, a failed STARTTLS or certificate check defers (451 4.7.5) and says who requires it. */
+function tlsRequiredReply(request: AttemptRequest, hostname: string, reply: SmtpReply): SmtpReply {
+  if (request.tls !== 'require' || reply.stage !== 'starttls') return reply;
+  const by = request.tlsRequiredBy ?? 'TLS required';
+  const text = `${by}: STARTTLS with ${hostname} failed: ${reply.text}`;
+  return { code: 451, enhanced: '4.7.5', text, stage: 'starttls', host: hostname };
 }
 
 /** No connection could be had under the site's limits: nothing was attempted. */

@@ -4,7 +4,7 @@
  * Errors leaving this module are the closed DeliveryError set.
  */
 
-export type { AttemptReport, AttemptRequest, CandidateHost } from './deliver.js';
+export type { AttemptHost, AttemptReport, AttemptRequest, CandidateHost } from './deliver.js';
 export { deliverAttempt } from './deliver.js';
 export type { ConnectionLeases, PoolOptions } from './pool.js';
 export { SmtpPool } from './pool.js';
@@ -15,6 +15,7 @@ export type {
   SessionLimits,
   SessionTarget,
   SessionTimeouts,
+  TlsDetails,
   TlsMode,
   TransactionResult,
 } from './session.js';

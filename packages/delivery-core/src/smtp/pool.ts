@@ -1,6 +1,7 @@
 /**
- * Outbound connection pool per (source address, remote address, port, TLS mode): consecutive
- * messages to the same host reuse an open session up to `maxMessagesPerConnection`; at most
+ * Outbound connection pool per (source address, remote address, port, TLS mode, certificate check
+ * — the host name verified and the trust set —, auth user): consecutive messages to the same host
+ * reuse an open session up to `maxMessagesPerConnection`; at most
  * `maxConnectionsPerHost` sessions per key exist at once (callers wait in FIFO order); an idle
  * session closes after `idleTimeoutMs`. Shaping across relays (issue: traffic shaping) builds on
  * top of this; this pool only bounds one process.
@@ -175,5 +176,7 @@ export class SmtpPool {
 }
 
 function keyOf(target: SessionTarget): string {
-  return `${target.localAddress ?? '*'}|${target.address}|${target.port}|${target.tls}|${target.auth?.username ?? ''}`;
+  // A verified session proved the certificate for its host name and trust set only.
+  const trust = `${target.tlsVerify ? `verify:${target.hostname}` : ''}${target.tlsCa ? '+ca' : ''}`;
+  return `${target.localAddress ?? '*'}|${target.address}|${target.port}|${target.tls}|${trust}|${target.auth?.username ?? ''}`;
 }

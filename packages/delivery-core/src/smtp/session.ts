@@ -5,6 +5,7 @@
  * pipelines RCPTs when the server offers PIPELINING), and reports one result per recipient.
  */
 import type net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { type DeliveryError, type SmtpReply, TransientError } from '../errors/index.js';
 import { errorFromSmtp, parseReply } from './reply.js';
@@ -42,6 +43,8 @@ export interface SessionTarget extends SessionLimits {
   hostname: string;
   tls: TlsMode;
   tlsVerify: boolean;
+  /** Trusted CA certificates (PEM) for the certificate check; absent = Node's bundled roots. */
+  tlsCa?: readonly string[] | undefined;
   /** Source address to bind (a shaping pool's IP); absent = the system picks. */
   localAddress?: string;
   /** EHLO name for this source; absent = the pool's default. */
@@ -54,6 +57,14 @@ export interface SessionTimeouts {
   greetingMs: number;
   commandMs: number;
   dataMs: number;
+}
+
+/** What the STARTTLS handshake gave: protocol, cipher, and whether the certificate verified. */
+export interface TlsDetails {
+  version: string;
+  cipher: string;
+  /** The chain reached a trusted root and the certificate names the host (whether enforced or not). */
+  verified: boolean;
 }
 
 export interface RecipientOutcome {
@@ -71,6 +82,8 @@ export interface TransactionResult {
 export class SmtpSession {
   readonly target: SessionTarget;
   readonly tlsActive: boolean;
+  /** Set when the session runs over TLS. */
+  readonly tlsDetails?: TlsDetails;
   messagesSent = 0;
   /** The site-wide connection lease this session holds, released when it is gone. */
   lease?: ConnectionLease | undefined;
@@ -82,6 +95,14 @@ export class SmtpSession {
     this.target = target;
     this.conn = conn;
     this.tlsActive = Boolean((conn as unknown as { secure?: boolean }).secure);
+    const socket = (conn as unknown as { _socket?: TLSSocket })._socket;
+    if (this.tlsActive && socket?.getProtocol) {
+      this.tlsDetails = {
+        version: socket.getProtocol() ?? 'unknown',
+        cipher: socket.getCipher()?.name ?? 'unknown',
+        verified: socket.authorized,
+      };
+    }
     conn.on('end', () => {
       this.closed = true;
       this.ended = true;
@@ -110,14 +131,23 @@ export class SmtpSession {
       ignoreTLS: target.tls === 'none',
       requireTLS: target.tls === 'require',
       opportunisticTLS: target.tls === 'opportunistic',
-      tls: { rejectUnauthorized: target.tlsVerify, servername: target.hostname },
+      tls: {
+        rejectUnauthorized: target.tlsVerify,
+        servername: target.hostname,
+        ...(target.tlsCa ? { ca: [...target.tlsCa] } : {}),
+      },
       greetingTimeout: timeouts.greetingMs,
       socketTimeout: Math.max(timeouts.commandMs, timeouts.dataMs),
       logger: false,
       debug: false,
     } as SMTPConnection.Options);
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: unknown) => reject(errorFromSmtp(err, 'greeting', target.hostname));
+      const onError = (err: unknown) => {
+        const error = errorFromSmtp(err, 'greeting', target.hostname);
+        // A failed TLS handshake (e.g. an untrusted certificate) surfaces as a socket error.
+        if ((conn as unknown as { upgrading?: boolean }).upgrading) error.reply.stage = 'starttls';
+        reject(error);
+      };
       conn.once('error', onError);
       conn.connect(() => {
         conn.removeListener('error', onError);
