@@ -12,6 +12,7 @@ import { benchCommand } from './commands/bench.js';
 import { bounceCommand } from './commands/bounce.js';
 import { bounceProcessorCommand } from './commands/bounce-processor.js';
 import { configCommand } from './commands/config.js';
+import { doctorCommand } from './commands/doctor.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
 import { queueCommand } from './commands/queue.js';
 import { relayCommand } from './commands/relay.js';
@@ -36,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   hashPasswordCommand,
   sendCommand,
   bounceCommand,
+  doctorCommand,
   benchCommand,
   versionCommand,
 ];
