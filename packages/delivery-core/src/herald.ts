@@ -182,15 +182,22 @@ export async function createHerald(
   const reputation = new TenantReputation(redis, config.redis.prefix, events);
   const workers: { worker: DeliveryWorker; connection: Redis }[] = [];
 
-  const enqueuePrepared: Herald['enqueuePrepared'] = (args) =>
+  // DKIM signs once, at intake, before the message is spooled (relay DATA, send(), DSNs). A
+  // configured key that fails to sign is a local fault: nothing is spooled (the relay answers
+  // 451 4.3.0, send() rejects with HERALD_DKIM_SIGN_FAILED), never an unsigned message.
+  const signed = (body: Buffer, tenant: string) => (dkim ? dkim.sign(body, tenant) : body);
+  const enqueuePrepared: Herald['enqueuePrepared'] = async (args) =>
     spoolPrepared(spool, events, {
       ...args,
       // Bulk streams get one-click unsubscribe headers (before any signing, so they are signed).
-      body: addListUnsubscribe(args.body, tenantPolicy(config, args.tenant).list_unsubscribe, {
-        stream: args.stream ?? DEFAULT_STREAM,
-        recipients: args.recipients,
-        messageId: args.id,
-      }),
+      body: signed(
+        addListUnsubscribe(args.body, tenantPolicy(config, args.tenant).list_unsubscribe, {
+          stream: args.stream ?? DEFAULT_STREAM,
+          recipients: args.recipients,
+          messageId: args.id,
+        }),
+        args.tenant,
+      ),
     });
 
   const herald: Herald = {

@@ -39,7 +39,10 @@ export function defaultConfig(overrides?: unknown): HeraldConfig {
   return parseConfig(overrides ?? {}, { source: 'defaultConfig' });
 }
 
-/** Makes smtp.tls.cert_file / key_file and shaping.file absolute, relative to the config file's folder. */
+/**
+ * Makes smtp.tls.cert_file / key_file, shaping.file and dkim[].key_file absolute, relative to the
+ * config file's folder.
+ */
 function resolveFilePaths(raw: unknown, folder: string): unknown {
   if (!isPlainObject(raw)) return raw;
   const absolute = (section: unknown, keys: string[]) => {
@@ -56,6 +59,7 @@ function resolveFilePaths(raw: unknown, folder: string): unknown {
     out.smtp = { ...raw.smtp, tls: absolute(raw.smtp.tls, ['cert_file', 'key_file']) };
   }
   if (isPlainObject(raw.shaping)) out.shaping = absolute(raw.shaping, ['file']);
+  if (Array.isArray(raw.dkim)) out.dkim = raw.dkim.map((entry) => absolute(entry, ['key_file']));
   return out;
 }
 
