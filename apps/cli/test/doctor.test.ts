@@ -156,6 +156,45 @@ describe('herald doctor', () => {
       assert.deepEqual(Object.keys(c), ['id', 'status', 'reason', 'fix', 'details']);
   });
 
+  it('without --config checks what DNS alone shows, says so, and prints a table', async () => {
+    dns.setZone(healthyZone());
+    const run = captureIo();
+    const code = await main(['doctor', DOMAIN.toUpperCase(), '--dns', dns.address, '--ip', IP4], run.io);
+    assert.equal(code, 0, run.stdout());
+    assert.match(run.stdout(), /^CHECK\s+STATUS\s+REASON \/ FIX\n/);
+    assert.match(run.stdout(), /\nsetup\s+info\s+no --config: checked what DNS alone shows/);
+    assert.match(run.stdout(), /\ndkim\s+info\s+/);
+    assert.match(run.stdout(), /\nptr\.192\.0\.2\.10\s+pass\s+192\.0\.2\.10 ⇄ mail\.sender\.test/);
+    assert.match(run.stdout(), /\nsender\.test: \d+ pass, 0 warn, 0 fail, \d+ info\n$/);
+  });
+
+  it('reports a DNS server failure as failing checks, not a crash', async () => {
+    dns.setZone(
+      withChange((z) => {
+        z[DOMAIN] = { rcode: 'SERVFAIL' };
+      }),
+    );
+    const { code, report } = await doctor(['--ip', IP4]);
+    assert.equal(code, 1);
+    const spf = report.checks.find((c) => c.id === 'spf.record')!;
+    assert.equal(spf.status, 'fail');
+    assert.match(spf.reason, /SERVFAIL/);
+  });
+
+  it('refuses a missing or invalid domain, --ip and --dns as usage errors', async () => {
+    for (const argv of [
+      ['doctor'],
+      ['doctor', 'not a domain'],
+      ['doctor', DOMAIN, '--ip', 'mail.sender.test'],
+      ['doctor', DOMAIN, '--dns', 'dns.example:53'],
+      ['doctor', DOMAIN, 'extra'],
+    ]) {
+      const run = captureIo();
+      assert.equal(await main(argv, run.io), 2, argv.join(' '));
+      assert.match(run.stderr(), /HERALD_CLI_USAGE: doctor/);
+    }
+  });
+
   const breaks: { name: string; zone?: Zone; config?: () => string; changes: Record<string, Status> }[] = [
     {
       name: 'no SPF record',
