@@ -5,11 +5,12 @@
  * closedPort() for "MX refuses the connection" tests.
  * Guarantees: scripted replies go on the wire exactly as "<code> <enhanced> <text>" (smtp-server's
  * own enhanced codes stay hidden); close() destroys open sockets; STARTTLS uses a self-signed cert
- * generated once per process with the openssl CLI.
+ * generated once per process with the openssl CLI, or a given one (`tls`, e.g. issued by a
+ * `createTestCa()` authority for the sink's MX name); each message records whether it came over TLS.
  * Needs injected: a script (replaceable live with setScript); nothing else.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +52,8 @@ export interface SinkMessage extends SinkClient {
   receivedAt: number;
   connectionId: string;
   host: string;
+  /** The transaction ran over TLS (after STARTTLS). */
+  secure: boolean;
 }
 
 export interface SinkScript {
@@ -105,6 +108,8 @@ export interface StartSmtpSinkOptions {
   script?: SinkScript;
   /** Offer STARTTLS with a self-signed cert; default false. */
   starttls?: boolean;
+  /** Offer STARTTLS with this key and certificate (PEM) instead; implies `starttls`. */
+  tls?: { key: string; cert: string };
   /** SIZE limit announced in EHLO; default 25 MiB. */
   size?: number;
 }
@@ -120,20 +125,77 @@ export function selfSignedCertificate(): Promise<{ key: string; cert: string }> 
   return certificate;
 }
 
-async function generateCertificate(): Promise<{ key: string; cert: string }> {
+function generateCertificate(): Promise<{ key: string; cert: string }> {
+  return withOpenssl(async (run, dir) => {
+    const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', CERT_VALIDITY_DAYS];
+    args.push('-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1');
+    await run([...args, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+    return {
+      key: await readFile(join(dir, 'key.pem'), 'utf8'),
+      cert: await readFile(join(dir, 'cert.pem'), 'utf8'),
+    };
+  });
+}
+
+/** A throw-away certificate authority: its certificate, and server certificates it issues. */
+export interface TestCa {
+  /** The CA certificate (PEM): what a client must trust. */
+  cert: string;
+  /** A key and certificate for these DNS names (the first is also the CN), signed by the CA. */
+  issue(names: string[]): Promise<{ key: string; cert: string }>;
+}
+
+/** A new CA (P-256 keys, valid 2 days), made with the openssl CLI; its key stays in memory. */
+export async function createTestCa(name = 'Herald Test CA'): Promise<TestCa> {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const ca = await withOpenssl(async (run, dir) => {
+    const args = ['req', '-x509', ...ec, '-days', CERT_VALIDITY_DAYS, '-subj', `/CN=${name}`];
+    args.push('-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
+    await run([...args, '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem')]);
+    return {
+      key: await readFile(join(dir, 'ca.key'), 'utf8'),
+      cert: await readFile(join(dir, 'ca.pem'), 'utf8'),
+    };
+  });
+  const issue = (names: string[]) =>
+    withOpenssl(async (run, dir) => {
+      const file = (f: string) => join(dir, f);
+      await writeFile(file('ca.key'), ca.key);
+      await writeFile(file('ca.pem'), ca.cert);
+      const san = names.map((n) => `DNS:${n}`).join(',');
+      await writeFile(file('ext.cnf'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
+      await run([
+        'req',
+        ...ec,
+        '-subj',
+        `/CN=${names[0]}`,
+        '-keyout',
+        file('key.pem'),
+        '-out',
+        file('req.csr'),
+      ]);
+      const sign = ['x509', '-req', '-in', file('req.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key')];
+      sign.push('-CAcreateserial', '-days', CERT_VALIDITY_DAYS, '-extfile', file('ext.cnf'));
+      await run([...sign, '-out', file('cert.pem')]);
+      return { key: await readFile(file('key.pem'), 'utf8'), cert: await readFile(file('cert.pem'), 'utf8') };
+    });
+  return { cert: ca.cert, issue };
+}
+
+/** Runs `work` with an openssl runner and a temporary folder that is removed afterwards. */
+async function withOpenssl<T>(
+  work: (run: (args: string[]) => Promise<void>, dir: string) => Promise<T>,
+): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'herald-sink-tls-'));
-  const keyPath = join(dir, 'key.pem');
-  const certPath = join(dir, 'cert.pem');
-  const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', CERT_VALIDITY_DAYS];
-  args.push('-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1');
-  args.push('-keyout', keyPath, '-out', certPath);
-  try {
+  const run = async (args: string[]) => {
     await promisify(execFile)('openssl', args, { timeout: OPENSSL_TIMEOUT_MS });
-    return { key: await readFile(keyPath, 'utf8'), cert: await readFile(certPath, 'utf8') };
+  };
+  try {
+    return await work(run, dir);
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('STARTTLS sink needs openssl: `apt-get install -y openssl`');
-    throw new Error(`openssl could not create a self-signed certificate: ${e.stderr ?? e.message}`);
+    if (e.code === 'ENOENT') throw new Error('TLS sinks need openssl: `apt-get install -y openssl`');
+    throw new Error(`openssl could not create a certificate: ${e.stderr ?? e.message}`);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -185,7 +247,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
   const waiters = new Set<Waiter>();
   const counters = { connections: 0, activeConnections: 0, maxConcurrentConnections: 0, transactions: 0 };
   let script: SinkScript = opts.script ?? {};
-  const tls = opts.starttls ? await selfSignedCertificate() : undefined;
+  const tls = opts.tls ?? (opts.starttls ? await selfSignedCertificate() : undefined);
 
   const socketOf = (session: SMTPServerSession): net.Socket | undefined =>
     sockets.get(`${session.remoteAddress}:${session.remotePort}`) ??
@@ -254,6 +316,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
         receivedAt: Date.now(),
         connectionId: session.id,
         host,
+        secure: Boolean(session.secure),
         ...clientOf(session),
       };
       const reply = typeof current.data === 'function' ? current.data(message) : current.data;
@@ -276,7 +339,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     disableReverseLookup: true,
     hideENHANCEDSTATUSCODES: true,
     hideDSN: true,
-    disabledCommands: opts.starttls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     ...(tls ? { key: tls.key, cert: tls.cert } : {}),
     onConnect,
     onMailFrom,
