@@ -12,6 +12,7 @@ import { benchCommand } from './commands/bench.js';
 import { bounceCommand } from './commands/bounce.js';
 import { bounceProcessorCommand } from './commands/bounce-processor.js';
 import { configCommand } from './commands/config.js';
+import { dkimCommand } from './commands/dkim.js';
 import { doctorCommand } from './commands/doctor.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
 import { queueCommand } from './commands/queue.js';
@@ -38,6 +39,7 @@ export const COMMANDS: readonly Command[] = [
   sendCommand,
   bounceCommand,
   doctorCommand,
+  dkimCommand,
   benchCommand,
   versionCommand,
 ];
