@@ -12,6 +12,7 @@ import {
   viewOfZone,
   type ZoneRecords,
 } from '@herald/delivery-core/doctor';
+import { spf } from 'mailauth';
 
 const D = 'example.com';
 const zone = (records: Record<string, ZoneRecords>) => viewOfZone(records);
@@ -180,5 +181,99 @@ describe('the SPF checks', () => {
     assert.match(bad.reason, /192\.0\.2\.11: softfail/);
     assert.match(bad.fix, /ip4:192\.0\.2\.11/);
     assert.equal(spfIpsCheck(view, D, []).status, 'info');
+  });
+});
+
+/**
+ * mailauth's resolver contract (dns.promises.resolve) over the same literal zone. Its typings say
+ * string arrays only, but MX answers are objects as dns.promises gives them.
+ */
+type MailauthResolver = NonNullable<Parameters<typeof spf>[0]['resolver']>;
+function mailauthResolver(records: Record<string, ZoneRecords>): MailauthResolver {
+  const resolve = async (name: string, type: string): Promise<unknown[]> => {
+    const entry = records[name.toLowerCase().replace(/\.$/, '')];
+    const fail = (code: string) => Object.assign(new Error(`${code} ${name}`), { code });
+    if (!entry) throw fail('ENOTFOUND');
+    const answers: unknown[] =
+      type === 'TXT'
+        ? (entry.TXT ?? []).map((t) => [t])
+        : type === 'MX'
+          ? (entry.MX ?? []).map((m) => ({ exchange: m.exchange, priority: m.preference }))
+          : type === 'A' || type === 'AAAA' || type === 'PTR'
+            ? [...(entry[type] ?? [])]
+            : [];
+    if (answers.length === 0) throw fail('ENODATA');
+    return answers;
+  };
+  return resolve as MailauthResolver;
+}
+
+describe('check_host agrees with mailauth (an independent SPF implementation)', () => {
+  const records: Record<string, ZoneRecords> = {
+    [D]: {
+      TXT: ['v=spf1 ip4:192.0.2.10 include:_spf.example.com a:web.example.com mx ~all'],
+      MX: [{ preference: 10, exchange: 'mx.example.com' }],
+    },
+    '_spf.example.com': { TXT: ['v=spf1 ip4:198.51.100.0/24 ip6:2001:db8:1::/48 -all'] },
+    'web.example.com': { A: ['203.0.113.5'] },
+    'mx.example.com': { A: ['203.0.113.25'], AAAA: ['2001:db8:2::25'] },
+    'redir.test': { TXT: ['v=spf1 a:gone.test redirect=example.com'] },
+    'neutral.test': { TXT: ['v=spf1 ip4:192.0.2.0/28 ?all'] },
+    'two.test': { TXT: ['v=spf1 -all', 'v=spf1 +all'] },
+    'voids.test': { TXT: ['v=spf1 a:n1.test a:n2.test a:n3.test ip4:192.0.2.10 -all'] },
+    'exists.test': { TXT: ['v=spf1 exists:%{ir}.allow.exists.test -all'] },
+    '10.2.0.192.allow.exists.test': { A: ['127.0.0.2'] },
+    'none.test': { TXT: ['some other text'] },
+  };
+  const many: Record<string, ZoneRecords> = {};
+  for (let i = 0; i < 11; i++) many[`i${i}.test`] = { TXT: ['v=spf1 -all'] };
+  records['many.test'] = {
+    TXT: [
+      `v=spf1 ${Object.keys(many)
+        .map((n) => `include:${n}`)
+        .join(' ')} ip4:192.0.2.10 -all`,
+    ],
+  };
+  Object.assign(records, many);
+  const view = viewOfZone(records);
+  const cases: [string, string][] = [];
+  for (const domain of [
+    D,
+    'redir.test',
+    'neutral.test',
+    'two.test',
+    'voids.test',
+    'exists.test',
+    'none.test',
+    'many.test',
+    'missing.test',
+  ])
+    for (const ip of [
+      '192.0.2.10',
+      '198.51.100.9',
+      '203.0.113.5',
+      '203.0.113.25',
+      '2001:db8:2::25',
+      '2001:db8:1::7',
+      '192.0.2.99',
+    ])
+      cases.push([domain, ip]);
+
+  it(`gives the same result for ${cases.length} (domain, IP) pairs`, async () => {
+    const resolver = mailauthResolver(records);
+    const differ: string[] = [];
+    for (const [domain, ip] of cases) {
+      const theirs = await spf({
+        sender: `postmaster@${domain}`,
+        ip,
+        helo: 'client.test',
+        mta: 'doctor.test',
+        resolver,
+      });
+      const ours = checkHost(view, ip, domain).result;
+      if (theirs.status.result !== ours)
+        differ.push(`${domain} ${ip}: ours ${ours}, mailauth ${theirs.status.result}`);
+    }
+    assert.deepEqual(differ, []);
   });
 });
