@@ -52,7 +52,7 @@ function unsubscribeRow(setup: SenderSetup | undefined): CheckResult {
     return verdict(
       id,
       'warn',
-      `${rule}: ${bulk.map((u) => u.tenant).join(', ')} add a mailto: link only; one-click (RFC 8058) needs an https: URL`,
+      `${rule}: mailto: link only (tenants ${bulk.map((u) => u.tenant).join(', ')}); one-click (RFC 8058) needs an https: URL`,
       'Set tenants.<name>.list_unsubscribe.https to your unsubscribe endpoint.',
     );
   return verdict(

@@ -138,7 +138,7 @@ export function dmarcAlignmentCheck(
   else if (!spfAligned)
     findings.push({
       status: 'warn',
-      reason: `${spfText}; DMARC passes through DKIM alone (${dkimText})`,
+      reason: `${spfText}; DMARC can pass through DKIM alone: ${dkimText}`,
       fix: `Use a bounce.domain under ${organizationalDomain(domain)} (e.g. bounces.${organizationalDomain(domain)}) so SPF aligns too.`,
     });
   else if (dkimAligned.length === 0)
