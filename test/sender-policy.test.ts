@@ -62,4 +62,31 @@ describe('sender policy at submission', () => {
     );
     await stack.assertEveryRecipientTerminatedOnce();
   });
+
+  it('refuse_dmarc_fail: mail whose From aligns with nothing Herald authenticates gets 550 5.7.26', async (t) => {
+    const stack = await startStack({ config: { tenants: { default: { refuse_dmarc_fail: true } } } });
+    t.after(() => stack.stop());
+    const foreign = await stack.submit({
+      from: 'app@origin.test',
+      to: ['a@example.test'],
+      body: 'From: ceo@bank.test\r\nSubject: pay\r\n\r\nx\r\n',
+    });
+    assert.equal(foreign.code, 550, foreign.response);
+    assert.match(foreign.response, /^550 5\.7\.26 DMARC would fail for bank\.test/);
+    const own = await stack.submit({
+      from: 'app@origin.test',
+      to: ['a@example.test'],
+      body: 'From: app@origin.test\r\nSubject: hi\r\n\r\nx\r\n',
+    });
+    assert.equal(own.code, 250, own.response);
+    await assert.rejects(
+      stack.relay.herald.send({
+        from: 'app@origin.test',
+        to: 'a@example.test',
+        raw: 'From: ceo@bank.test\r\n\r\nx\r\n',
+      }),
+      /DMARC would fail/,
+    );
+    await stack.assertEveryRecipientTerminatedOnce();
+  });
 });

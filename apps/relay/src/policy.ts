@@ -63,6 +63,8 @@ export const REPLIES = {
     text: 'Sender address rejected: domain not allowed for this account',
   },
   fromNotAllowed: { code: 554, enhanced: '5.7.1', text: 'not allowed for this account' },
+  /** RFC 7372: 5.7.26 multiple authentication checks failed (what Gmail answers for DMARC). */
+  dmarcWouldFail: { code: 550, enhanced: '5.7.26', text: 'DMARC would fail' },
   suppressionUnavailable: {
     code: 451,
     enhanced: '4.3.0',

@@ -7,10 +7,12 @@
  * (policy.onData); invalid ones are refused with `554 5.6.0`.
  * At RCPT the recipient is looked up in the tenant's suppression list (one HMGET): refused with
  * `550 5.7.1`, or accepted and dropped (no job, a `suppressed` event at DATA); a failed lookup
- * answers `451 4.3.0`, never an unchecked `250`.
+ * answers `451 4.3.0`, never an unchecked `250`. A tenant with `refuse_dmarc_fail` gets
+ * `550 5.7.26` for mail whose DMARC would fail on Herald's path (no aligned DKIM key or return path).
  */
 
 import type { Herald } from '@herald/delivery-core';
+import { tenantPolicy } from '@herald/delivery-core/config';
 import { prepareMessage } from '@herald/delivery-core/message';
 import { newMessageId } from '@herald/delivery-core/queue';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
@@ -120,6 +122,18 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
         if ('code' in message) {
           callback(toError(message));
           return;
+        }
+        const tenant = policy.tenantOf(facts(session));
+        if (tenantPolicy(config, tenant).refuse_dmarc_fail) {
+          const problem = herald.dmarcProblem({
+            tenant,
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            body: message.body,
+          });
+          if (problem) {
+            callback(toError({ ...REPLIES.dmarcWouldFail, text: problem }));
+            return;
+          }
         }
         const recipients = session.envelope.rcptTo.map((r) => r.address);
         const dropped = droppedIn(session);

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createDkimSigner, type DkimSigner, loadDkimKeys } from './auth/index.js';
+import { createDkimSigner, type DkimKeyStore, type DkimSigner, loadDkimKeys } from './auth/index.js';
 import { MtaStsPolicies } from './auth/mta-sts.js';
 import { type HeraldConfig, parseHostPort, type Route, tenantPolicy } from './config/index.js';
 import { type FollowUpDeps, followUpFailures } from './delivery/follow-up.js';
@@ -17,7 +17,7 @@ import type { AcceptedEvent, RedisEventSink } from './events/index.js';
 import type { SendResult } from './herald.js';
 import { newMessageId } from './queue/ids.js';
 import { groupByDomain, type Spool, storedStream } from './queue/index.js';
-import { domainOfAddress, fromHeaderDomain, senderDomainAllowed } from './sender/index.js';
+import { dmarcProblem, domainOfAddress, fromHeaderDomain, senderDomainAllowed } from './sender/index.js';
 import { loadProviderDefaults, loadShapingFile, parseShaping, type Shaping } from './shaping/index.js';
 import {
   type SuppressedRecipient,
@@ -68,12 +68,32 @@ export function loadShaping(config: HeraldConfig): Shaping {
 }
 
 /**
- * The DKIM signer of `config.dkim`, its keys read now (a missing or bad key fails the start with
- * its path); undefined without keys, so unsigned setups pay nothing per message.
+ * The DKIM key store and signer of `config.dkim`, keys read now (a missing or bad key fails the
+ * start with its path); undefined without keys, so unsigned setups pay nothing per message.
  */
-export function dkimSignerFor(config: HeraldConfig, logger: Logger): DkimSigner | undefined {
+export function dkimFor(
+  config: HeraldConfig,
+  logger: Logger,
+): { store: DkimKeyStore; signer: DkimSigner } | undefined {
   if (config.dkim.length === 0) return undefined;
-  return createDkimSigner(loadDkimKeys(config.dkim, { warn: (message) => logger.warn(message) }));
+  const store = loadDkimKeys(config.dkim, { warn: (message) => logger.warn(message) });
+  return { store, signer: createDkimSigner(store) };
+}
+
+/**
+ * Why DMARC would fail for this message on Herald's path (see sender/dmarc.ts), or undefined:
+ * the signing keys the store picks for it and the return path it will be sent with.
+ */
+export function dmarcProblemFor(
+  config: HeraldConfig,
+  store: DkimKeyStore | undefined,
+  message: { tenant: string; from: string; body: Buffer },
+): string | undefined {
+  const fromDomain = fromHeaderDomain(message.body);
+  const keys = store ? store.select({ fromDomain, tenant: message.tenant, now: Date.now() }) : [];
+  const returnPathDomain =
+    message.from === '' ? undefined : config.bounce ? config.bounce.domain : domainOfAddress(message.from);
+  return dmarcProblem({ fromDomain, returnPathDomain, dkimDomains: keys.map((k) => k.domain) });
 }
 
 /** The worker's `afterFailures`: DSNs through `enqueueDsn`, hard bounces to `suppress`. */

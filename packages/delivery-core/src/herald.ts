@@ -30,7 +30,8 @@ import { RedisEventSink } from './events/index.js';
 import {
   checkSenderDomains,
   connectOrFail,
-  dkimSignerFor,
+  dkimFor,
+  dmarcProblemFor,
   type EnqueuePreparedArgs,
   failureFollowUp,
   loadShaping,
@@ -113,6 +114,12 @@ export interface Herald {
   /** Spools an already prepared body (the relay adds its own trace headers). */
   enqueuePrepared(args: EnqueuePreparedArgs): Promise<void>;
   startWorkers(): DeliveryWorker;
+  /**
+   * Why DMARC would fail for a message on Herald's path (no signing key and no return path
+   * aligned with its From domain), or undefined; the relay refuses such mail for tenants with
+   * `refuse_dmarc_fail`.
+   */
+  dmarcProblem(message: { tenant: string; from: string; body: Buffer }): string | undefined;
   /** Lifts a tenant's reputation pause and wakes its parked bulk jobs; true when it was paused. */
   resumeTenant(tenant: string, reason?: string): Promise<boolean>;
   /** True when Redis answers PING. */
@@ -130,7 +137,7 @@ export async function createHerald(
   // Read before connecting: a bad shaping file stops the start with its key path.
   const shaping = loadShaping(config);
   const logger = options.logger ?? pino({ level: config.events.log_level, base: { svc: 'herald' } });
-  const dkim = dkimSignerFor(config, logger);
+  const dkim = dkimFor(config, logger);
   const redis = new Redis(config.redis.url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -185,7 +192,7 @@ export async function createHerald(
   // DKIM signs once, at intake, before the message is spooled (relay DATA, send(), DSNs). A
   // configured key that fails to sign is a local fault: nothing is spooled (the relay answers
   // 451 4.3.0, send() rejects with HERALD_DKIM_SIGN_FAILED), never an unsigned message.
-  const signed = (body: Buffer, tenant: string) => (dkim ? dkim.sign(body, tenant) : body);
+  const signed = (body: Buffer, tenant: string) => (dkim ? dkim.signer.sign(body, tenant) : body);
   const enqueuePrepared: Herald['enqueuePrepared'] = async (args) =>
     spoolPrepared(spool, events, {
       ...args,
@@ -245,6 +252,10 @@ export async function createHerald(
       const taken = takeInstructions(raw);
       if (!taken.ok) throw new HeraldError('HERALD_SEND_INVALID', taken.problem);
       checkSenderDomains(config, tenant, from, taken.body);
+      if (tenantPolicy(config, tenant).refuse_dmarc_fail) {
+        const problem = dmarcProblemFor(config, dkim?.store, { tenant, from, body: taken.body });
+        if (problem) throw new HeraldError('HERALD_SEND_INVALID', problem);
+      }
       const prepared = prepareMessage(
         taken.body,
         { helo: 'api', clientAddress: '127.0.0.1', by: config.smtp.hostname, protocol: 'HTTP', id },
@@ -323,6 +334,7 @@ export async function createHerald(
       workers.push({ worker, connection });
       return worker;
     },
+    dmarcProblem: (message) => dmarcProblemFor(config, dkim?.store, message),
     async resumeTenant(tenant, reason = 'operator') {
       const resumed = await reputation.resume(tenant, reason);
       await parked.wakeAll(tenantParkKey(tenant));

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addListUnsubscribe, fromHeaderDomain, senderDomainAllowed } from '../src/sender/index.js';
+import {
+  addListUnsubscribe,
+  dmarcProblem,
+  fromHeaderDomain,
+  senderDomainAllowed,
+} from '../src/sender/index.js';
 
 describe('sender domains', () => {
   it('reads the From domain from common forms, folded lines included', () => {
@@ -81,5 +86,41 @@ describe('List-Unsubscribe for bulk streams', () => {
       },
     );
     assert.match(out.toString(), /^List-Unsubscribe: <https:\/\/s\.test\/u\?r=>\r\n/);
+  });
+});
+
+describe("DMARC on Herald's path", () => {
+  it('passes when a signing domain or the return path aligns (relaxed, organizational domain)', () => {
+    assert.equal(
+      dmarcProblem({ fromDomain: 'shop.test', returnPathDomain: undefined, dkimDomains: ['mail.shop.test'] }),
+      undefined,
+    );
+    assert.equal(
+      dmarcProblem({ fromDomain: 'news.shop.test', returnPathDomain: 'bounces.shop.test', dkimDomains: [] }),
+      undefined,
+    );
+    assert.equal(
+      dmarcProblem({ fromDomain: 'shop.co.uk', returnPathDomain: 'b.shop.co.uk', dkimDomains: [] }),
+      undefined,
+    );
+  });
+
+  it('fails when neither aligns, naming both', () => {
+    assert.equal(
+      dmarcProblem({
+        fromDomain: 'bank.test',
+        returnPathDomain: 'bounces.herald.test',
+        dkimDomains: ['platform.test'],
+      }),
+      'DMARC would fail for bank.test: DKIM d=platform.test and return path bounces.herald.test are not aligned with it',
+    );
+    assert.match(
+      dmarcProblem({ fromDomain: 'other.co.uk', returnPathDomain: 'shop.co.uk', dkimDomains: [] })!,
+      /no DKIM key/,
+    );
+    assert.equal(
+      dmarcProblem({ fromDomain: undefined, returnPathDomain: 'x.test', dkimDomains: [] }),
+      'the message has no From domain',
+    );
   });
 });
