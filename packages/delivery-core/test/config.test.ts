@@ -190,6 +190,23 @@ describe('loading files', () => {
     assert.equal(tls.key_file, '/etc/herald/a.key');
   });
 
+  test('shaping.file, dkim[].key_file and delivery.mta_sts.ca_file are resolved against the config folder too', () => {
+    const path = writeScratch(
+      'files.yml',
+      [
+        'shaping: { file: "shaping.yaml" }',
+        'dkim: [{ domain: "s.test", selector: "s1", key_file: "keys/s.pem" }]',
+        'delivery: { mta_sts: { ca_file: "ca.pem" } }',
+        '',
+      ].join('\n'),
+    );
+    // Parsing alone (the shaping file and key are read later, by createHerald).
+    const config = loadConfigFile(path);
+    assert.equal(config.shaping.file, join(scratch, 'shaping.yaml'));
+    assert.equal(config.dkim[0]!.key_file, join(scratch, 'keys', 's.pem'));
+    assert.equal(config.delivery.mta_sts.ca_file, join(scratch, 'ca.pem'));
+  });
+
   test('an empty file and empty sections mean all defaults', () => {
     assert.deepEqual(loadConfigFile(writeScratch('empty.yaml', '# nothing\n')), defaultConfig());
     const sections = loadConfigFile(writeScratch('sections.yaml', 'smtp:\ndelivery:\n'));

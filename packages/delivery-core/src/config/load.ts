@@ -60,6 +60,9 @@ function resolveFilePaths(raw: unknown, folder: string): unknown {
   }
   if (isPlainObject(raw.shaping)) out.shaping = absolute(raw.shaping, ['file']);
   if (Array.isArray(raw.dkim)) out.dkim = raw.dkim.map((entry) => absolute(entry, ['key_file']));
+  if (isPlainObject(raw.delivery) && isPlainObject(raw.delivery.mta_sts)) {
+    out.delivery = { ...raw.delivery, mta_sts: absolute(raw.delivery.mta_sts, ['ca_file']) };
+  }
   return out;
 }
 
