@@ -9,6 +9,7 @@
  * other rcodes are retried and finally raise TransientError 451 4.4.3. Needs: servers, timing
  * and TTL policy, and a cache (with its clock) from createResolver.
  */
+import { setMaxListeners } from 'node:events';
 import pRetry from 'p-retry';
 import { MAX_CNAME_HOPS, type ReadAnswer, readAnswer, type TtlPolicy } from './answer.js';
 import type { TtlLruCache } from './cache.js';
@@ -43,6 +44,9 @@ export class DnsLookup {
   constructor(config: LookupConfig) {
     if (config.servers.length === 0) throw new Error('DnsLookup needs at least one nameserver');
     this.config = config;
+    // Every exchange in flight listens on this one signal (close() aborts them all); hundreds of
+    // concurrent lookups are normal under load, so no MaxListenersExceededWarning.
+    setMaxListeners(0, this.controller.signal);
   }
 
   /** Answers (name, type); throws PermanentError 5.1.2 for an invalid name, TransientError 4.4.3 on failure. */
