@@ -14,7 +14,7 @@ import type { DeliveryDeps, DeliveryWorkerOptions, StaticRoute } from './deliver
 import type { Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import type { AcceptedEvent, RedisEventSink } from './events/index.js';
-import type { SendResult } from './herald.js';
+import type { SendResult } from './herald-send.js';
 import { newMessageId } from './queue/ids.js';
 import { groupByDomain, type Spool, storedStream } from './queue/index.js';
 import { dmarcProblem, domainOfAddress, fromHeaderDomain, senderDomainAllowed } from './sender/index.js';

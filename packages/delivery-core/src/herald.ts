@@ -7,7 +7,6 @@
 import { hostname as osHostname } from 'node:os';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
-import { checkAddress } from './address.js';
 import {
   type HeraldConfig,
   type HeraldConfigInput,
@@ -25,10 +24,8 @@ import {
   tenantParkKey,
 } from './delivery/index.js';
 import { createResolver, type Resolver } from './dns/index.js';
-import { HeraldError } from './errors/index.js';
 import { RedisEventSink } from './events/index.js';
 import {
-  checkSenderDomains,
   connectOrFail,
   dkimFor,
   dmarcProblemFor,
@@ -36,21 +33,13 @@ import {
   failureFollowUp,
   loadShaping,
   returnPathFor,
-  screenForSend,
   spoolPrepared,
   tlsPolicyFor,
   toStaticRoute,
 } from './herald-parts.js';
-import {
-  composeMessage,
-  type MessageFields,
-  prepareMessage,
-  TRAFFIC_NAME_HINT,
-  takeInstructions,
-  trafficName,
-} from './message/index.js';
+import { type SendInput, type SendResult, sendMessage } from './herald-send.js';
 import { HeraldMetrics } from './metrics/index.js';
-import { newMessageId, Spool } from './queue/index.js';
+import { Spool } from './queue/index.js';
 import { TenantReputation } from './reputation/index.js';
 import { addListUnsubscribe } from './sender/index.js';
 import { baseLimitsFromConfig, DEFAULT_STREAM, type Shaping } from './shaping/index.js';
@@ -65,27 +54,7 @@ const CLOSE_STEP_TIMEOUT_MS = 2_000;
 /** A PING slower than this counts as Redis unreachable (readiness, shutdown). */
 const PING_TIMEOUT_MS = 1_000;
 
-export interface SendInput extends Partial<Omit<MessageFields, 'from' | 'to'>> {
-  /** Envelope sender (and From: when composing). '' or '<>' is the null sender. */
-  from: string;
-  /** Envelope recipients (and To: when composing). */
-  to: string | string[];
-  /** A complete RFC 5322 message; when given, subject/text/html/headers are ignored. */
-  raw?: Buffer | string;
-  tenant?: string;
-  /** Traffic stream (default `transactional`); wins over an X-Herald-Stream header in the message. */
-  stream?: string;
-  /** Campaign name; wins over an X-Herald-Campaign header in the message. */
-  campaign?: string;
-}
-
-export interface SendResult {
-  messageId: string;
-  /** The Message-ID header of the spooled message. */
-  messageIdHeader: string;
-  accepted: string[];
-  rejected: { address: string; code: number; enhanced: string; reason: string }[];
-}
+export type { SendInput, SendResult } from './herald-send.js';
 
 export interface CreateHeraldOptions {
   logger?: Logger;
@@ -220,65 +189,7 @@ export async function createHerald(
     shaping,
     redis,
     enqueuePrepared,
-    async send(message) {
-      const from = message.from === '<>' ? '' : message.from;
-      if (from !== '' && checkAddress(from)) {
-        throw new HeraldError(
-          'HERALD_SEND_INVALID',
-          `invalid sender address: ${JSON.stringify(message.from)}`,
-        );
-      }
-      const stream = sendName(message, 'stream');
-      const campaign = sendName(message, 'campaign');
-      const accepted: string[] = [];
-      const rejected: SendResult['rejected'] = [];
-      for (const address of ([] as string[]).concat(message.to)) {
-        const problem = checkAddress(address);
-        if (problem) rejected.push({ address, code: 553, enhanced: '5.1.3', reason: problem });
-        else accepted.push(address);
-      }
-      const tenant = message.tenant ?? 'default';
-      const screened = await screenForSend(suppression, config, tenant, accepted, rejected);
-      const id = newMessageId();
-      if (screened.accepted.length === 0)
-        return { messageId: id, messageIdHeader: '', accepted: screened.accepted, rejected };
-      const raw =
-        message.raw !== undefined
-          ? Buffer.isBuffer(message.raw)
-            ? message.raw
-            : Buffer.from(message.raw, 'utf8')
-          : await composeMessage({ ...message, from: message.from, to: message.to });
-      // X-Herald-Stream / X-Herald-Campaign in the message are instructions: taken out here too.
-      const taken = takeInstructions(raw);
-      if (!taken.ok) throw new HeraldError('HERALD_SEND_INVALID', taken.problem);
-      checkSenderDomains(config, tenant, from, taken.body);
-      if (tenantPolicy(config, tenant).refuse_dmarc_fail) {
-        const problem = dmarcProblemFor(config, dkim?.store, { tenant, from, body: taken.body });
-        if (problem) throw new HeraldError('HERALD_SEND_INVALID', problem);
-      }
-      const prepared = prepareMessage(
-        taken.body,
-        { helo: 'api', clientAddress: '127.0.0.1', by: config.smtp.hostname, protocol: 'HTTP', id },
-        new Date(),
-      );
-      await enqueuePrepared({
-        id,
-        from,
-        recipients: screened.deliver,
-        dropped: screened.dropped,
-        body: prepared.body,
-        tenant,
-        source: 'api',
-        stream: stream ?? taken.stream,
-        campaign: campaign ?? taken.campaign,
-      });
-      return {
-        messageId: id,
-        messageIdHeader: prepared.messageIdHeader,
-        accepted: screened.accepted,
-        rejected,
-      };
-    },
+    send: (message) => sendMessage({ config, suppression, dkimStore: dkim?.store, enqueuePrepared }, message),
     startWorkers() {
       const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null });
       connection.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
@@ -366,18 +277,4 @@ export async function createHerald(
     },
   };
   return herald;
-}
-
-/** `input.stream` / `input.campaign` lower-cased; HERALD_SEND_INVALID when it is not a valid name. */
-function sendName(input: SendInput, key: 'stream' | 'campaign'): string | undefined {
-  const value = input[key];
-  if (value === undefined) return undefined;
-  const name = trafficName(value);
-  if (name === undefined) {
-    throw new HeraldError(
-      'HERALD_SEND_INVALID',
-      `invalid ${key} ${JSON.stringify(value)}: ${TRAFFIC_NAME_HINT}`,
-    );
-  }
-  return name;
 }
