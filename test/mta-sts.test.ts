@@ -85,7 +85,10 @@ describe('MTA-STS and per-site TLS in delivery', { timeout: 120_000 }, () => {
     stack = await startStack({
       sinks: [PLAIN, { host: SELF_SIGNED, starttls: true }],
       zone: zoneFor(policies.host),
-      config: { shaping: { file: shapingFile }, delivery: { mta_sts: { ca_file: caFile } } },
+      config: {
+        shaping: { file: shapingFile },
+        delivery: { mta_sts: { ca_file: caFile, policy_port: policies.port } },
+      },
     });
     // The relay connects to delivery.port: these sinks share the stack's port.
     caSigned = await startSmtpSink({

@@ -1,18 +1,19 @@
 /**
- * An MTA-STS policy host for e2e tests: one HTTPS server on a loopback address at port 443 (the
- * relay fetches policies from the production port, so the test needs root or
- * CAP_NET_BIND_SERVICE), answering `GET /.well-known/mta-sts.txt` for `mta-sts.<domain>` with
+ * An MTA-STS policy host for e2e tests: one HTTPS server on a loopback address at a free port
+ * (the relay under test sets `delivery.mta_sts.policy_port` to it; production uses 443),
+ * answering `GET /.well-known/mta-sts.txt` for `mta-sts.<domain>` with
  * that domain's policy (text/plain), 404 otherwise. Point `mta-sts.<domain>` at `host` in the
  * DNS zone. Owns the server; close() ends it and its connections. Records every request.
  */
 import https from 'node:https';
 
-export const POLICY_PORT = 443;
 const POLICY_PATH = '/.well-known/mta-sts.txt';
 const BIND_ATTEMPTS = 5;
 
 export interface PolicyServer {
   host: string;
+  /** The HTTPS port it listens on (give it to the relay as delivery.mta_sts.policy_port). */
+  port: number;
   /** "mta-sts.<domain>/.well-known/mta-sts.txt" per request, in order. */
   requests: string[];
   close(): Promise<void>;
@@ -43,18 +44,20 @@ export async function startPolicyServer(options: PolicyServerOptions): Promise<P
   });
   let lastError: unknown;
   for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
-    // A random 127.0.x.y so that parallel runs do not meet on port 443.
+    // A random 127.0.x.y: the policy host's own address in the test DNS zone.
     const host = `127.0.${100 + Math.floor(Math.random() * 150)}.${2 + Math.floor(Math.random() * 250)}`;
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(POLICY_PORT, host, () => {
+        server.listen(0, host, () => {
           server.off('error', reject);
           resolve();
         });
       });
+      const address = server.address();
       return {
         host,
+        port: typeof address === 'object' && address ? address.port : 0,
         requests,
         close: () =>
           new Promise<void>((resolve) => {
@@ -64,8 +67,6 @@ export async function startPolicyServer(options: PolicyServerOptions): Promise<P
       };
     } catch (err) {
       lastError = err;
-      if ((err as NodeJS.ErrnoException).code === 'EACCES')
-        throw new Error(`binding port ${POLICY_PORT} on ${host} needs root or CAP_NET_BIND_SERVICE`);
     }
   }
   throw lastError;

@@ -221,7 +221,12 @@ export function tlsPolicyFor(config: HeraldConfig, resolver: Resolver): Pick<Del
       { cause: err },
     );
   }
-  const policies = new MtaStsPolicies({ resolver, cacheSize: sts.cache_size, extraCa });
+  const policies = new MtaStsPolicies({
+    resolver,
+    cacheSize: sts.cache_size,
+    extraCa,
+    policyPort: sts.policy_port,
+  });
   return { tlsPolicy: (domain, hosts) => policies.decide(domain, hosts) };
 }
 

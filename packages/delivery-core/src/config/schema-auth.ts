@@ -48,6 +48,8 @@ export const mtaStsSchema = section({
   ca_file: text('a PEM file path').optional(),
   /** Policies cached at most (entries). */
   cache_size: integer(1).default(10000),
+  /** HTTPS port of mta-sts.<domain>: 443 as RFC 8461 says; another only for tests and labs. */
+  policy_port: integer(1, 65535).default(443),
 });
 
 export type DkimKeyConfig = z.output<typeof dkimKeySchema>;
