@@ -1,9 +1,10 @@
 /**
  * @herald/test-harness — real parts for Herald's tests: a private redis-server, scripted SMTP
- * sinks, a loopback DNS server, and the process/port helpers they share.
+ * sinks, a loopback DNS server, a throw-away test CA, and the process/port helpers they share.
  */
 export * from './dns-server.js';
 export * from './ports.js';
 export * from './processes.js';
 export * from './redis.js';
 export * from './smtp-sink.js';
+export * from './test-ca.js';

@@ -1,82 +1,36 @@
 /**
- * Scripted SMTP sinks on 127.0.0.x, built on smtp-server.
+ * Scripted SMTP sinks on 127.0.0.x, built on smtp-server (what a script says: sink-script.ts).
  * Owns: accepting (or, per script, refusing) SMTP transactions, recording accepted messages with
  * their envelope and exact body bytes, recording rejections, connection statistics, and
  * closedPort() for "MX refuses the connection" tests.
  * Guarantees: scripted replies go on the wire exactly as "<code> <enhanced> <text>" (smtp-server's
  * own enhanced codes stay hidden); close() destroys open sockets; STARTTLS uses a self-signed cert
- * generated once per process with the openssl CLI, or a given one (`tls`, e.g. issued by a
- * `createTestCa()` authority for the sink's MX name); each message records whether it came over TLS.
+ * generated once per process with the openssl CLI (test-ca.ts), or a given one (`tls`, e.g. issued
+ * by a `createTestCa()` authority for the sink's MX name); each message records whether it came
+ * over TLS.
  * Needs injected: a script (replaceable live with setScript); nothing else.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import { freePort, LOOPBACK_HOST } from './ports.js';
+import {
+  clientOf,
+  failureOf,
+  rcptReply,
+  replyError,
+  replyText,
+  type SinkMessage,
+  type SinkRejection,
+  type SinkScript,
+} from './sink-script.js';
+import { selfSignedCertificate } from './test-ca.js';
+
+export type { SinkClient, SinkMessage, SinkRejection, SinkReply, SinkScript } from './sink-script.js';
 
 const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_SIZE_BYTES = 25 * 1024 * 1024;
 const SINK_NAME = 'sink.herald.test';
-const MIN_FAILURE_CODE = 400;
 const DATA_OK_CODE = 250;
-const CERT_VALIDITY_DAYS = '2';
-const OPENSSL_TIMEOUT_MS = 30_000;
-
-export interface SinkReply {
-  code: number;
-  enhanced?: string;
-  text?: string;
-}
-
-/** Who is sending: the client's address (the relay's source IP) and the name it gave in EHLO/HELO. */
-export interface SinkClient {
-  clientAddress: string;
-  clientHello: string;
-}
-
-function clientOf(session: SMTPServerSession): SinkClient {
-  return {
-    clientAddress: session.remoteAddress.replace(/^::ffff:/, ''),
-    clientHello: session.hostNameAppearsAs,
-  };
-}
-
-export interface SinkMessage extends SinkClient {
-  from: string;
-  to: string[];
-  raw: Buffer;
-  receivedAt: number;
-  connectionId: string;
-  host: string;
-  /** The transaction ran over TLS (after STARTTLS). */
-  secure: boolean;
-}
-
-export interface SinkScript {
-  /** Wait this long before the greeting. */
-  greetingDelayMs?: number;
-  /** A 4xx/5xx reply sent instead of 220, then the connection is closed. */
-  greeting?: SinkReply;
-  mail?: SinkReply | ((from: string) => SinkReply | undefined);
-  /** Per-recipient replies; undefined = 250. A function also sees the client's address and EHLO name. */
-  rcpt?: Record<string, SinkReply> | ((to: string, client: SinkClient) => SinkReply | undefined);
-  /** Reply after the body; a 250 reply's enhanced/text are used verbatim too. */
-  data?: SinkReply | ((msg: SinkMessage) => SinkReply | undefined);
-  /** Destroy the socket in the middle of DATA (after the first body bytes arrive). */
-  dropInData?: boolean;
-}
-
-export interface SinkRejection extends Partial<SinkClient> {
-  stage: 'greeting' | 'mail' | 'rcpt' | 'data';
-  address?: string;
-  reply: SinkReply;
-  /** When it was sent (epoch ms); set for rcpt rejections. */
-  at?: number;
-}
 
 export interface SinkStats {
   connections: number;
@@ -114,121 +68,7 @@ export interface StartSmtpSinkOptions {
   size?: number;
 }
 
-let certificate: Promise<{ key: string; cert: string }> | null = null;
-
-/** A self-signed localhost certificate, generated once per process with the openssl CLI. */
-export function selfSignedCertificate(): Promise<{ key: string; cert: string }> {
-  certificate ??= generateCertificate().catch((err: unknown) => {
-    certificate = null;
-    throw err;
-  });
-  return certificate;
-}
-
-function generateCertificate(): Promise<{ key: string; cert: string }> {
-  return withOpenssl(async (run, dir) => {
-    const args = ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', CERT_VALIDITY_DAYS];
-    args.push('-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1');
-    await run([...args, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
-    return {
-      key: await readFile(join(dir, 'key.pem'), 'utf8'),
-      cert: await readFile(join(dir, 'cert.pem'), 'utf8'),
-    };
-  });
-}
-
-/** A throw-away certificate authority: its certificate, and server certificates it issues. */
-export interface TestCa {
-  /** The CA certificate (PEM): what a client must trust. */
-  cert: string;
-  /** A key and certificate for these DNS names (the first is also the CN), signed by the CA. */
-  issue(names: string[]): Promise<{ key: string; cert: string }>;
-}
-
-/** A new CA (P-256 keys, valid 2 days), made with the openssl CLI; its key stays in memory. */
-export async function createTestCa(name = 'Herald Test CA'): Promise<TestCa> {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const ca = await withOpenssl(async (run, dir) => {
-    const args = ['req', '-x509', ...ec, '-days', CERT_VALIDITY_DAYS, '-subj', `/CN=${name}`];
-    args.push('-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign');
-    await run([...args, '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.pem')]);
-    return {
-      key: await readFile(join(dir, 'ca.key'), 'utf8'),
-      cert: await readFile(join(dir, 'ca.pem'), 'utf8'),
-    };
-  });
-  const issue = (names: string[]) =>
-    withOpenssl(async (run, dir) => {
-      const file = (f: string) => join(dir, f);
-      await writeFile(file('ca.key'), ca.key);
-      await writeFile(file('ca.pem'), ca.cert);
-      const san = names.map((n) => `DNS:${n}`).join(',');
-      await writeFile(file('ext.cnf'), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
-      await run([
-        'req',
-        ...ec,
-        '-subj',
-        `/CN=${names[0]}`,
-        '-keyout',
-        file('key.pem'),
-        '-out',
-        file('req.csr'),
-      ]);
-      const sign = ['x509', '-req', '-in', file('req.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key')];
-      sign.push('-CAcreateserial', '-days', CERT_VALIDITY_DAYS, '-extfile', file('ext.cnf'));
-      await run([...sign, '-out', file('cert.pem')]);
-      return { key: await readFile(file('key.pem'), 'utf8'), cert: await readFile(file('cert.pem'), 'utf8') };
-    });
-  return { cert: ca.cert, issue };
-}
-
-/** Runs `work` with an openssl runner and a temporary folder that is removed afterwards. */
-async function withOpenssl<T>(
-  work: (run: (args: string[]) => Promise<void>, dir: string) => Promise<T>,
-): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'herald-sink-tls-'));
-  const run = async (args: string[]) => {
-    await promisify(execFile)('openssl', args, { timeout: OPENSSL_TIMEOUT_MS });
-  };
-  try {
-    return await work(run, dir);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === 'ENOENT') throw new Error('TLS sinks need openssl: `apt-get install -y openssl`');
-    throw new Error(`openssl could not create a certificate: ${e.stderr ?? e.message}`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-type ReplyError = Error & { responseCode: number };
 type Done = (err?: Error | null, message?: string) => void;
-
-/** "<enhanced> <text>" — the part of the reply line after the code. */
-function replyText(reply: SinkReply): string {
-  return [reply.enhanced, reply.text].filter((part) => part !== undefined && part !== '').join(' ');
-}
-
-function replyError(reply: SinkReply): ReplyError {
-  const err = new Error(replyText(reply)) as ReplyError;
-  err.responseCode = reply.code;
-  return err;
-}
-
-/** The reply if it refuses (4xx/5xx); 2xx/3xx scripted replies mean "accept". */
-function failureOf(reply: SinkReply | undefined): SinkReply | undefined {
-  return reply !== undefined && reply.code >= MIN_FAILURE_CODE ? reply : undefined;
-}
-
-function rcptReply(script: SinkScript, to: string, client: SinkClient): SinkReply | undefined {
-  const rule = script.rcpt;
-  if (rule === undefined) return undefined;
-  if (typeof rule === 'function') return rule(to, client);
-  const exact = rule[to];
-  if (exact !== undefined) return exact;
-  const key = Object.keys(rule).find((k) => k.toLowerCase() === to.toLowerCase());
-  return key === undefined ? undefined : rule[key];
-}
 
 interface Waiter {
   n: number;
