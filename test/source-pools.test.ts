@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HeraldEvent, SiteEvent } from '@herald/delivery-core';
 import { deferrer } from './lib/cleanup.js';
-import { sampleMessage } from './lib/message.js';
 import { writeShapingFile } from './lib/shaping-file.js';
 import { mxZone, startStack } from './lib/stack.js';
 

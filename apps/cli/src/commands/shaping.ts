@@ -66,10 +66,6 @@ const OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
 /** "max_connections 2, max_message_rate 5/s" — the keys a layer sets, in LIMIT_KEYS order. */
 function describeLimits(limits: ShapingLimits): string {
   const set = LIMIT_KEYS.filter((key) => limits[key] !== undefined).map(

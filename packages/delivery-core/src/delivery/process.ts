@@ -15,7 +15,6 @@ import { type Emit, recipientEmitter, settle } from './settle.js';
 import type {
   AttemptLimits,
   DeliveryDeps,
-  DeliveryGate,
   DeliveryOutcome,
   RecipientFailure,
   TlsPolicyDecision,

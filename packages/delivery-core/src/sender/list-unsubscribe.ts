@@ -20,7 +20,7 @@ export function addListUnsubscribe(
   policy: ListUnsubscribePolicy | undefined,
   message: { stream: string; recipients: readonly string[]; messageId: string },
 ): Buffer {
-  if (!policy || !policy.streams.includes(message.stream)) return raw;
+  if (!policy?.streams.includes(message.stream)) return raw;
   if (!policy.https && !policy.mailto) return raw;
   if (hasHeader(raw, 'list-unsubscribe')) return raw;
   const eol = raw.indexOf('\r\n') >= 0 || raw.length === 0 ? '\r\n' : '\n';
