@@ -103,10 +103,10 @@ async function healthyRate(defer: Defer, shapingFile: string, withDeadBacklog: b
     .sort((a, b) => a - b);
   assert.equal(times.length, MEASURED_MESSAGES);
   if (withDeadBacklog) {
-    assert.ok(
-      dead.stats().maxConcurrentConnections <= DEAD_MAX_CONNECTIONS,
-      `the dead site got at most its ${DEAD_MAX_CONNECTIONS} connections`,
-    );
+    // Not the sink's concurrency here: with a 2 s greeting timeout the relay replaces timed-out
+    // connections, and the sink may see the new SYN before the old socket's close (two sockets,
+    // no ordering between them). The limit itself is asserted where no reconnect races: the
+    // first case of this file and test/connection-limits.test.ts.
     assert.equal(dead.messages.length, 0, 'the dead site never took a message');
   }
   await stack.stop();
