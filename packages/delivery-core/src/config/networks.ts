@@ -44,17 +44,26 @@ export function parseCidr(s: string): Cidr {
 }
 
 /** Builds a checker for a list of CIDRs (validated; throws RangeError on a bad entry). */
+/** Client addresses whose trusted/untrusted answer is remembered (cleared when full). */
+const TRUSTED_ANSWERS_MAX = 10_000;
+
 export function compileTrustedNetworks(cidrs: readonly string[]): (ip: string) => boolean {
   const list = new BlockList();
   for (const entry of cidrs) {
     const { address, prefix, family } = parseCidr(entry);
     list.addSubnet(address, prefix, family);
   }
+  // Clients repeat: each session asks at MAIL and every RCPT. Remember answers per address.
+  const answers = new Map<string, boolean>();
   return (ip: string) => {
+    const known = answers.get(ip);
+    if (known !== undefined) return known;
     const address = normalizeIp(ip);
     const version = isIP(address);
-    if (version === 0) return false;
-    return list.check(address, version === 4 ? 'ipv4' : 'ipv6');
+    const trusted = version !== 0 && list.check(address, version === 4 ? 'ipv4' : 'ipv6');
+    if (answers.size >= TRUSTED_ANSWERS_MAX) answers.clear();
+    answers.set(ip, trusted);
+    return trusted;
   };
 }
 
