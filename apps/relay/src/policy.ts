@@ -130,8 +130,8 @@ export function createPolicy(config: HeraldConfig): SubmissionPolicy {
       const taken = takeInstructions(raw);
       if (!taken.ok) return { ...INVALID_INSTRUCTION, text: taken.problem };
       const allowed = tenantPolicy(config, this.tenantOf(facts)).sender_domains;
-      const fromDomain = fromHeaderDomain(taken.body);
-      if (!senderDomainAllowed(allowed, fromDomain))
+      const fromDomain = allowed.length > 0 ? fromHeaderDomain(taken.body) : undefined;
+      if (allowed.length > 0 && !senderDomainAllowed(allowed, fromDomain))
         return {
           ...REPLIES.fromNotAllowed,
           text: `From domain ${fromDomain ?? '(none)'}: ${REPLIES.fromNotAllowed.text}`,

@@ -247,6 +247,7 @@ export function returnPathFor(config: HeraldConfig): Pick<DeliveryDeps, 'returnP
 /** send(): the tenant's `sender_domains` hold for the envelope sender and the From header. */
 export function checkSenderDomains(config: HeraldConfig, tenant: string, from: string, body: Buffer): void {
   const allowed = tenantPolicy(config, tenant).sender_domains;
+  if (allowed.length === 0) return;
   if (from !== '' && !senderDomainAllowed(allowed, domainOfAddress(from)))
     throw new HeraldError('HERALD_SEND_INVALID', `sender ${from}: domain not allowed for tenant ${tenant}`);
   const fromDomain = fromHeaderDomain(body);
