@@ -18,6 +18,7 @@ import { newMessageId } from '@herald/delivery-core/queue';
 import { encodeVerp, verpKeys } from '@herald/delivery-core/verp';
 import { SmtpClient } from './lib/smtp-client.js';
 import { type Stack, startStack } from './lib/stack.js';
+import { waitUntil } from './lib/wait.js';
 
 const BOUNCE = {
   listen: '127.0.0.1:0',
@@ -209,5 +210,26 @@ describe('bounce-processor', () => {
     assert.equal(rates.complaints, 1);
     const paused = await stack.events.waitFor('tenant_paused', (e) => e.type === 'tenant_paused');
     assert.match('reason' in paused ? paused.reason : '', /complaint rate 20\.00 % over 10\.00 %/);
+  });
+
+  it('answers 451 4.3.0 while Redis is down (the remote MTA retries), and takes the report once it is back', async (t) => {
+    const { stack, client } = await withProcessor(t);
+    const { address } = verpFor('acme', 'later@dest.test');
+    const dsn = dsnFor('later@dest.test', '5.1.1', '550 5.1.1 <later@dest.test>: User unknown');
+    await stack.redis.kill();
+    const refused = await client.send({ from: '', to: [address] }, dsn);
+    assert.equal(refused.code, 451, refused.response);
+    assert.match(refused.response, /^451 4\.3\.0 /);
+    await stack.redis.restart();
+    await waitUntil('the processor reaching Redis again', () => stack.relay.herald.ping());
+    const again = await SmtpClient.connect(processorAddress(stack));
+    try {
+      const taken = await again.send({ from: '', to: [address] }, dsn);
+      assert.equal(taken.code, 250, taken.response);
+    } finally {
+      again.close();
+    }
+    const listed = await stack.relay.herald.suppression.check('acme', ['later@dest.test']);
+    assert.equal(listed.get('later@dest.test')?.reason, 'userunknown');
   });
 });
