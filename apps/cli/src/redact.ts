@@ -3,7 +3,7 @@
  * password part of URLs (redis://:pw@host) is replaced. Pure; returns copies, never mutates.
  */
 export const MASK = '***';
-const SECRET_KEY = /password|secret|passphrase|token/i;
+const SECRET_KEY = /password|secret|passphrase|token|private_key/i;
 const URL_KEY = /(^|_)url$/i;
 
 /** "redis://:pw@host:6379" → "redis://:***@host:6379"; other strings come back unchanged. */
@@ -17,7 +17,8 @@ export function maskUrl(url: string): string {
 
 /** A deep copy of `value` with secrets masked. */
 export function maskSecrets(value: unknown, key = ''): unknown {
-  if (Array.isArray(value)) return value.map((item) => maskSecrets(item));
+  // A list under a secret key (verp_previous_secrets) is a list of secrets.
+  if (Array.isArray(value)) return value.map((item) => maskSecrets(item, key));
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, k)]));
   }

@@ -63,6 +63,33 @@ describe('herald config check', () => {
     assert.doesNotMatch(run.stdout(), /hunter2|plain-secret/);
   });
 
+  test('--json masks the VERP secrets (current and previous) and inline DKIM keys', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const file = configFile(
+      'secrets.yaml',
+      [
+        'bounce: { domain: "b.test", verp_secret: "verp-now", verp_previous_secrets: ["verp-old"] }',
+        `dkim: [{ domain: "s.test", selector: "s1", private_key: ${JSON.stringify(pem)} }]`,
+        '',
+      ].join('\n'),
+    );
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file, '--json'], run.io), 0, run.stderr());
+    const config = JSON.parse(run.stdout());
+    assert.equal(config.bounce.verp_secret, '***');
+    assert.deepEqual(config.bounce.verp_previous_secrets, ['***']);
+    assert.equal(config.dkim[0].private_key, '***');
+    assert.doesNotMatch(run.stdout(), /verp-now|verp-old|PRIVATE KEY/);
+  });
+
+  test('a dkim entry needs exactly one of key_file and private_key', async () => {
+    const file = configFile('dkim-both.yaml', 'dkim: [{ domain: "s.test", selector: "s1" }]\n');
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file], run.io), 1);
+    assert.match(run.stderr(), /dkim\[0\]: expected exactly one of key_file, private_key/);
+  });
+
   test('REDIS_URL from the environment overrides the file and is reported, masked', async () => {
     const file = configFile('env.yaml', VALID);
     const run = captureIo({ env: { REDIS_URL: 'redis://:envpass@127.0.0.1:6391' } });

@@ -143,13 +143,15 @@ export function loadDkimKeys(
   const keys: DkimKey[] = [];
   const issues: ConfigIssue[] = [];
   entries.forEach((entry, index) => {
-    const path = `dkim[${index}].key_file`;
+    const inline = entry.private_key !== undefined;
+    const path = `dkim[${index}].${inline ? 'private_key' : 'key_file'}`;
+    const source = inline ? 'the inline key' : (entry.key_file ?? '');
     let pem: Buffer;
     try {
-      pem = readFileSync(entry.key_file);
+      pem = inline ? Buffer.from(entry.private_key ?? '', 'utf8') : readFileSync(source);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      issues.push({ path, message: `cannot read ${entry.key_file}${code ? ` (${code})` : ''}` });
+      issues.push({ path, message: `cannot read ${source}${code ? ` (${code})` : ''}` });
       return;
     }
     try {
@@ -165,10 +167,10 @@ export function loadDkimKeys(
         activateAt: entry.activate_at ?? Number.NEGATIVE_INFINITY,
         retireAt: entry.retire_at ?? Number.POSITIVE_INFINITY,
         always: entry.always,
-        keyFile: entry.key_file,
+        keyFile: source,
       });
     } catch (err) {
-      issues.push({ path, message: `${entry.key_file}: ${(err as Error).message}` });
+      issues.push({ path, message: `${source}: ${(err as Error).message}` });
     }
   });
   if (issues.length) throw new ConfigError('HERALD_CONFIG_INVALID', issues, options.source);

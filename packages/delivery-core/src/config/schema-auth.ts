@@ -25,7 +25,9 @@ export const dkimKeySchema = section({
     .string({ error: 'expected a selector like s1' })
     .regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/, { error: 'expected a selector like s1' }),
   /** PEM private key file (RSA >= 1024 bits, or Ed25519); the algorithm follows the key. */
-  key_file: text('a key file path'),
+  key_file: text('a key file path').optional(),
+  /** The PEM private key itself, instead of key_file (e.g. from a secret store). */
+  private_key: text('a PEM private key').optional(),
   /** Sign only this tenant's mail with it (absent: any tenant's mail from the domain). */
   tenant: z.string().optional(),
   /** Sign with this key from then on (rotation: the new selector's key activates later). */
@@ -39,7 +41,19 @@ export const dkimKeySchema = section({
   always: bool().default(false),
 });
 
-export const dkimSchema = z.array(dkimKeySchema, { error: 'expected a list of DKIM keys' }).default([]);
+export const dkimSchema = z
+  .array(
+    dkimKeySchema.superRefine((entry, ctx) => {
+      if ((entry.key_file === undefined) === (entry.private_key === undefined))
+        ctx.addIssue({
+          code: 'custom',
+          message: 'expected exactly one of key_file, private_key',
+          input: undefined,
+        });
+    }),
+    { error: 'expected a list of DKIM keys' },
+  )
+  .default([]);
 
 export const mtaStsSchema = section({
   /** Look up and apply receiving domains' MTA-STS policies (RFC 8461) to MX deliveries. */

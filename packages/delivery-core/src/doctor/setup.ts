@@ -13,10 +13,13 @@ import { loadShapingFile } from '../shaping/index.js';
 import type { DkimKeyFacts, SenderSetup } from './types.js';
 
 /** Public half of a PEM private key as the doctor compares it (see DkimKeyFacts). */
-export function readDkimKey(path: string): Pick<DkimKeyFacts, 'publicKey' | 'type' | 'bits' | 'error'> {
+export function readDkimKey(
+  path: string,
+  inlinePem?: string,
+): Pick<DkimKeyFacts, 'publicKey' | 'type' | 'bits' | 'error'> {
   let pem: string;
   try {
-    pem = readFileSync(path, 'utf8');
+    pem = inlinePem ?? readFileSync(path, 'utf8');
   } catch (err) {
     return { error: `cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
   }
@@ -39,13 +42,13 @@ export function readDkimKey(path: string): Pick<DkimKeyFacts, 'publicKey' | 'typ
 }
 
 function keyFacts(key: HeraldConfig['dkim'][number], folder: string): DkimKeyFacts {
-  const keyFile = resolve(folder, key.key_file);
+  const keyFile = key.key_file !== undefined ? resolve(folder, key.key_file) : '(inline private_key)';
   const facts: DkimKeyFacts = {
     domain: key.domain.toLowerCase(),
     selector: key.selector,
     keyFile,
     always: key.always,
-    ...readDkimKey(keyFile),
+    ...readDkimKey(keyFile, key.private_key),
   };
   if (key.activate_at !== undefined) facts.activateAt = key.activate_at;
   if (key.retire_at !== undefined) facts.retireAt = key.retire_at;
