@@ -12,6 +12,7 @@ import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
 
 const ACTIONS = ['status', 'pause', 'resume'] as const;
+const MS_PER_HOUR = 3_600_000;
 
 const help = `Usage: herald tenant status TENANT [--config FILE]
        herald tenant pause TENANT [--reason TEXT] [--config FILE]
@@ -57,7 +58,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       const policy = tenantPolicy(config, tenant);
       const r = await herald.reputation.rates(tenant, policy.reputation_window);
       const paused = await herald.reputation.paused(tenant, { fresh: true });
-      const hours = Math.round(policy.reputation_window / 3_600_000);
+      const hours = Math.round(policy.reputation_window / MS_PER_HOUR);
       io.stdout.write(
         [
           `tenant:      ${tenant}`,

@@ -4,9 +4,11 @@
  * complaint = feedback reports; hour = epoch ms / 1 h). Each bucket expires after the longest
  * window Herald reads (REPUTATION_MAX_WINDOW_MS) plus one bucket. Pure key math.
  */
-export const REPUTATION_BUCKET_MS = 3_600_000;
+import { MS_PER_DAY, MS_PER_HOUR } from '../config/units.js';
+
+export const REPUTATION_BUCKET_MS = MS_PER_HOUR;
 /** Windows longer than this are read as this (the buckets are gone after it). */
-export const REPUTATION_MAX_WINDOW_MS = 7 * 86_400_000;
+export const REPUTATION_MAX_WINDOW_MS = 7 * MS_PER_DAY;
 export const REPUTATION_BUCKET_TTL_MS = REPUTATION_MAX_WINDOW_MS + REPUTATION_BUCKET_MS;
 
 export type ReputationKind = 'sent' | 'hard' | 'complaint';

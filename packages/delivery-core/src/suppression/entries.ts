@@ -4,12 +4,10 @@
  * soft, and for how long, is the table below; every other reason suppresses until removed.
  */
 import { checkAddress } from '../address.js';
+import { MS_PER_DAY } from '../config/units.js';
 
 export const SUPPRESSION_SOURCES = ['bounce', 'complaint', 'manual', 'import'] as const;
 export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
-
-const HOUR_MS = 3_600_000;
-const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Soft reasons: the address may work again, so the entry expires. Keys are the bounce
@@ -18,13 +16,13 @@ const DAY_MS = 24 * HOUR_MS;
  */
 export const SOFT_REASON_TTL_MS: Readonly<Record<string, number>> = Object.freeze({
   /** Over quota: mailboxes are emptied within days, or abandoned (then they bounce hard later). */
-  mailboxfull: 7 * DAY_MS,
+  mailboxfull: 7 * MS_PER_DAY,
   /** The receiving system is out of space: a host problem, short. */
-  systemfull: 1 * DAY_MS,
+  systemfull: 1 * MS_PER_DAY,
   /** Mailbox disabled or inactive: may be reactivated. */
-  suspend: 30 * DAY_MS,
+  suspend: 30 * MS_PER_DAY,
   /** Undeliverable for the whole queue lifetime: give the address a rest, then try again. */
-  expired: 3 * DAY_MS,
+  expired: 3 * MS_PER_DAY,
 });
 
 /** Reason words: lower-case letters, digits and `_.-`, as the classifier and operators write them. */

@@ -22,6 +22,7 @@
  * collides with their own. The issue time rides on the message id's acceptance time.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { MS_PER_HOUR } from '../config/units.js';
 import { BitReader, BitWriter } from './bits.js';
 import { KEY_ID_BITS, keysWithId, type VerpKey, type VerpKeySet } from './keys.js';
 
@@ -38,7 +39,6 @@ const VERSION_BITS = 2;
 const FORM_BITS = 1;
 const AGE_BITS = 8;
 const MAX_AGE_HOURS = 2 ** AGE_BITS - 1;
-const HOUR_MS = 3_600_000;
 const ID_TIME_DIGITS = 9;
 const ID_TIME_BITS = 47;
 const ID_RANDOM_BYTES = 8;
@@ -157,7 +157,7 @@ export function encodeVerp(input: VerpInput, keys: VerpKeySet, domain: string): 
     throw new TypeError(`not a Herald message id: ${JSON.stringify(input.messageId)}`);
   const key = keys.signing;
   const idTime = Number.parseInt(input.messageId.slice(0, ID_TIME_DIGITS), 36);
-  const ageHours = Math.min(MAX_AGE_HOURS, Math.max(0, Math.floor((input.now - idTime) / HOUR_MS)));
+  const ageHours = Math.min(MAX_AGE_HOURS, Math.max(0, Math.floor((input.now - idTime) / MS_PER_HOUR)));
   const inline = INLINE_TENANT.test(input.tenant);
   const signed = signedPart({
     keyId: key.id,
@@ -202,7 +202,7 @@ function decode(address: unknown, keys: VerpKeySet, options: VerpDecodeOptions):
   const signed = signedPart(fields);
   const key = candidates.find((k) => timingSafeEqual(mac(k, signed), fields.mac));
   if (!key) return { ok: false, reason: 'forged' };
-  const issuedAt = fields.idTime + fields.ageHours * HOUR_MS;
+  const issuedAt = fields.idTime + fields.ageHours * MS_PER_HOUR;
   if (options.now - issuedAt > options.maxAgeMs) return { ok: false, reason: 'expired' };
   const recipientHash = fields.recipientHash;
   const decoded: VerpDecoded = {
