@@ -118,18 +118,16 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
           callback(toError(REPLIES.tooBig));
           return;
         }
-        const message = policy.onData(Buffer.concat(chunks), facts(session));
+        const sessionFacts = facts(session);
+        const message = policy.onData(Buffer.concat(chunks), sessionFacts);
         if ('code' in message) {
           callback(toError(message));
           return;
         }
-        const tenant = policy.tenantOf(facts(session));
+        const tenant = policy.tenantOf(sessionFacts);
+        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         if (tenantPolicy(config, tenant).refuse_dmarc_fail) {
-          const problem = herald.dmarcProblem({
-            tenant,
-            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-            body: message.body,
-          });
+          const problem = herald.dmarcProblem({ tenant, from, body: message.body });
           if (problem) {
             callback(toError({ ...REPLIES.dmarcWouldFail, text: problem }));
             return;
@@ -138,10 +136,8 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
         const recipients = session.envelope.rcptTo.map((r) => r.address);
         const dropped = droppedIn(session);
         const deliver = recipients.filter((r) => !dropped.has(r.toLowerCase()));
-        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         const id = newMessageId();
-        const user = session.user as unknown as SessionUser | undefined;
-        const protocol = `ESMTP${session.secure ? 'S' : ''}${user ? 'A' : ''}`;
+        const protocol = `ESMTP${session.secure ? 'S' : ''}${sessionFacts.user ? 'A' : ''}`;
         const prepared = prepareMessage(
           message.body,
           {
@@ -161,7 +157,7 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
             recipients: deliver,
             dropped: [...dropped.values()],
             body: prepared.body,
-            tenant: policy.tenantOf(facts(session)),
+            tenant,
             source: 'smtp',
             client: session.remoteAddress,
             stream: message.stream,
