@@ -246,6 +246,10 @@ describe('MX, reverse DNS, MTA-STS and TLS-RPT', () => {
     assert.equal(sts(['v=STSv1; id=bad-id!']), 'fail');
     assert.equal(sts(['v=STSv1; id=1', 'v=STSv1; id=2']), 'fail');
     assert.equal(sts(['v=STSv1; id=1'], false), 'fail');
+    // Delivery's parser discards a record with a malformed extension field, so the doctor fails it.
+    assert.equal(sts(['v=STSv1; id=1; not an extension']), 'fail');
+    assert.equal(sts(['v=STSv1; id=1; ext=ok']), 'pass');
+    assert.equal(sts(['v=STSv1; ext=ok']), 'fail');
     const rpt = (txt: string[]) => tlsRptCheck(viewOfZone({ [`_smtp._tls.${D}`]: { TXT: txt } }), D).status;
     assert.equal(rpt(['v=TLSRPTv1; rua=mailto:tls@example.com,https://r.example.com/tls']), 'pass');
     assert.equal(rpt([]), 'warn');

@@ -46,6 +46,7 @@ export {
 } from './mta-sts.js';
 export { fetchPolicyText, MAX_POLICY_BYTES, POLICY_FETCH_TIMEOUT_MS, trustedCas } from './mta-sts-fetch.js';
 export {
+  isStsRecord,
   MAX_POLICY_AGE_S,
   type MtaStsMode,
   type MtaStsPolicy,

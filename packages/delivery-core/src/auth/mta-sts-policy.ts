@@ -39,12 +39,17 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
 
+/** Whether a TXT string at `_mta-sts.<domain>` is an MTA-STS record (starts with `v=STSv1`). */
+export function isStsRecord(text: string): boolean {
+  return RECORD_START.test(text.trim());
+}
+
 /**
  * The policy id from the TXT strings at `_mta-sts.<domain>` (one string per record). Records
  * that do not start with `v=STSv1` are discarded; not exactly one left, or an invalid one: no id.
  */
 export function parseStsRecord(records: readonly string[]): Parsed<string> {
-  const candidates = records.map((r) => r.trim()).filter((r) => RECORD_START.test(r));
+  const candidates = records.filter(isStsRecord).map((r) => r.trim());
   if (candidates.length === 0) return { ok: false, problem: 'no v=STSv1 record' };
   if (candidates.length > 1) return { ok: false, problem: `${candidates.length} v=STSv1 records` };
   let id: string | undefined;

@@ -7,9 +7,8 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { aligned } from './names.js';
-import { txtOf } from './snapshot.js';
 import type { CheckResult, DkimKeyFacts, DnsView, SenderSetup } from './types.js';
-import { combine, type Finding, verdict } from './verdict.js';
+import { combine, type Finding, txtRecords, verdict } from './verdict.js';
 
 export const MIN_RSA_BITS = 1024;
 /** Gmail and Yahoo ask for 2048-bit RSA keys. */
@@ -67,15 +66,8 @@ export function dkimKeyCheck(view: DnsView, domain: string, key: DkimKeyFacts, n
       `key file ${key.keyFile}: ${key.error ?? 'unusable'}`,
       'Fix the key_file in dkim:.',
     );
-  const lookup = view.get(name, 'TXT');
-  if (lookup.kind === 'error')
-    return verdict(
-      id,
-      'fail',
-      `TXT lookup of ${name} failed: ${lookup.message}`,
-      'Make the zone answer TXT queries.',
-    );
-  const records = txtOf(lookup).filter((t) => parseTagList(t).has('p'));
+  const records = txtRecords(view, id, name, (t) => parseTagList(t).has('p'));
+  if (!Array.isArray(records)) return records;
   if (records.length === 0) return verdict(id, 'fail', `no DKIM key record at ${name}`, publish);
   if (records.length > 1)
     return verdict(id, 'fail', `${records.length} DKIM key records at ${name}`, `Keep one. ${publish}`);

@@ -3,14 +3,17 @@
  * null MX or no MX and no address warns: replies and bounces to the domain cannot arrive),
  * `ptr.<ip>` (a PTR whose name resolves back to the IP — forward-confirmed reverse DNS — and does
  * not look like a generic access-network name), `mta-sts` (RFC 8461 TXT record and a policy host
- * with an address; the policy itself is not fetched) and `tls-rpt` (RFC 8460). Pure over a DnsView.
+ * with an address, the record read by the parser delivery uses; the policy itself is not fetched)
+ * and `tls-rpt` (RFC 8460). Pure over a DnsView.
  */
 import { isIP } from 'node:net';
+import { isStsRecord, parseStsRecord } from '../auth/index.js';
+import { parseTagList } from './checks-dkim.js';
 import { reverseName } from './names.js';
-import { addressesOf, ptrNamesOf, txtOf } from './snapshot.js';
+import { addressesOf, ptrNamesOf } from './snapshot.js';
 import { validatedNames } from './spf-eval.js';
 import type { CheckResult, DnsView } from './types.js';
-import { verdict } from './verdict.js';
+import { txtRecords, verdict } from './verdict.js';
 
 /** Names that look assigned by an access or cloud network rather than chosen for mail. */
 export const GENERIC_PTR_PATTERNS: readonly RegExp[] = [
@@ -126,23 +129,13 @@ export function ptrCheck(view: DnsView, ip: string): CheckResult {
   return verdict(id, 'pass', `${ip} ⇄ ${confirmed.join(', ')}`, '', details);
 }
 
-const STS_VERSION = /^v=STSv1\s*(;|$)/;
-const STS_ID = /^[A-Za-z0-9]{1,32}$/;
-
 export function mtaStsCheck(view: DnsView, domain: string): CheckResult {
   const id = 'mta-sts';
   const at = `_mta-sts.${domain}`;
   const host = `mta-sts.${domain}`;
   const publish = `Publish TXT at ${at}: "v=STSv1; id=<date or counter>" and the policy at https://${host}/.well-known/mta-sts.txt.`;
-  const lookup = view.get(at, 'TXT');
-  if (lookup.kind === 'error')
-    return verdict(
-      id,
-      'fail',
-      `TXT lookup of ${at} failed: ${lookup.message}`,
-      'Make the zone answer TXT queries.',
-    );
-  const records = txtOf(lookup).filter((t) => STS_VERSION.test(t.trim()));
+  const records = txtRecords(view, id, at, isStsRecord);
+  if (!Array.isArray(records)) return records;
   if (records.length === 0)
     return verdict(
       id,
@@ -150,21 +143,17 @@ export function mtaStsCheck(view: DnsView, domain: string): CheckResult {
       `no MTA-STS record at ${at} (advisory: mail to ${domain} may travel without verified TLS)`,
       publish,
     );
-  if (records.length > 1)
+  // The same parser Herald's own delivery uses, so the doctor passes only what senders accept.
+  const parsed = parseStsRecord(records);
+  if (!parsed.ok)
     return verdict(
       id,
       'fail',
-      `${records.length} MTA-STS records at ${at}; senders ignore them all`,
-      'Keep one.',
+      `senders ignore the MTA-STS record at ${at}: ${parsed.problem}`,
+      records.length > 1 ? 'Keep one.' : publish,
+      { records },
     );
-  const stsId =
-    records[0]!
-      .split(';')
-      .map((t) => t.trim())
-      .find((t) => t.startsWith('id='))
-      ?.slice(3) ?? '';
-  if (!STS_ID.test(stsId))
-    return verdict(id, 'fail', `"${records[0]}": id must be 1-32 letters or digits`, publish);
+  const stsId = parsed.value;
   const addresses = [...addressesOf(view.get(host, 'A')), ...addressesOf(view.get(host, 'AAAA'))];
   if (addresses.length === 0)
     return verdict(
@@ -183,20 +172,14 @@ export function mtaStsCheck(view: DnsView, domain: string): CheckResult {
 }
 
 const TLSRPT_VERSION = /^v=TLSRPTv1\s*(;|$)/;
+const TLSRPT_URI = /^(mailto:[^@\s]+@[^@\s]+|https:\/\/\S+)$/i;
 
 export function tlsRptCheck(view: DnsView, domain: string): CheckResult {
   const id = 'tls-rpt';
   const at = `_smtp._tls.${domain}`;
   const publish = `Publish TXT at ${at}: "v=TLSRPTv1; rua=mailto:tls-reports@${domain}".`;
-  const lookup = view.get(at, 'TXT');
-  if (lookup.kind === 'error')
-    return verdict(
-      id,
-      'fail',
-      `TXT lookup of ${at} failed: ${lookup.message}`,
-      'Make the zone answer TXT queries.',
-    );
-  const records = txtOf(lookup).filter((t) => TLSRPT_VERSION.test(t.trim()));
+  const records = txtRecords(view, id, at, (t) => TLSRPT_VERSION.test(t.trim()));
+  if (!Array.isArray(records)) return records;
   if (records.length === 0)
     return verdict(
       id,
@@ -206,17 +189,8 @@ export function tlsRptCheck(view: DnsView, domain: string): CheckResult {
     );
   if (records.length > 1)
     return verdict(id, 'fail', `${records.length} TLS-RPT records at ${at}`, 'Keep one.');
-  const rua =
-    records[0]!
-      .split(';')
-      .map((t) => t.trim())
-      .find((t) => t.startsWith('rua='))
-      ?.slice(4) ?? '';
-  const uris = rua
-    .split(',')
-    .map((u) => u.trim())
-    .filter((u) => u !== '');
-  if (uris.length === 0 || !uris.every((u) => /^(mailto:[^@\s]+@[^@\s]+|https:\/\/\S+)$/i.test(u)))
+  const uris = (parseTagList(records[0]!).get('rua') ?? '').split(',').filter((u) => u !== '');
+  if (uris.length === 0 || !uris.every((u) => TLSRPT_URI.test(u)))
     return verdict(id, 'fail', `"${records[0]}": rua= must list mailto: or https: URIs`, publish);
   return verdict(id, 'pass', `reports to ${uris.join(', ')}`, '', { record: records[0] });
 }

@@ -1,7 +1,9 @@
 /**
- * Building check results: one constructor, and the order of severity used to combine findings.
+ * Building check results: one constructor, the order of severity used to combine findings, and
+ * the TXT lookup most checks start with.
  */
-import type { CheckResult, CheckStatus } from './types.js';
+import { txtOf } from './snapshot.js';
+import type { CheckResult, CheckStatus, DnsView } from './types.js';
 
 const SEVERITY: Record<CheckStatus, number> = { pass: 0, info: 1, warn: 2, fail: 3 };
 
@@ -40,4 +42,25 @@ export function combine(
   const reason = shown.map((f) => f.reason).join('; ');
   const fix = shown.flatMap((f) => (f.fix ? [f.fix] : [])).join(' ');
   return verdict(id, status, reason, fix, details);
+}
+
+/**
+ * The TXT strings at `name` that `isRecord` accepts, or check `id`'s failing verdict when the
+ * lookup itself failed.
+ */
+export function txtRecords(
+  view: DnsView,
+  id: string,
+  name: string,
+  isRecord: (text: string) => boolean,
+): string[] | CheckResult {
+  const lookup = view.get(name, 'TXT');
+  if (lookup.kind === 'error')
+    return verdict(
+      id,
+      'fail',
+      `TXT lookup of ${name} failed: ${lookup.message}`,
+      'Make the zone answer TXT queries.',
+    );
+  return txtOf(lookup).filter(isRecord);
 }
