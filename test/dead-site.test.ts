@@ -14,10 +14,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Defer, deferrer } from './lib/cleanup.js';
-import { sampleMessage } from './lib/message.js';
 import { writeShapingFile } from './lib/shaping-file.js';
-import { SmtpClient } from './lib/smtp-client.js';
-import { mxZone, type Stack, startStack } from './lib/stack.js';
+import { mxZone, startStack } from './lib/stack.js';
+import { submitEach } from './lib/submit.js';
 import { waitUntil } from './lib/wait.js';
 
 const DEAD_GREETING_MS = 30_000;
@@ -46,23 +45,6 @@ const MEASURED_SHAPING = [
   '',
 ].join('\n');
 
-async function sendAll(stack: Stack, recipients: readonly string[], sessions: number): Promise<void> {
-  await Promise.all(
-    Array.from({ length: sessions }, async (_, session) => {
-      const client = await stack.client();
-      try {
-        for (let i = session; i < recipients.length; i += sessions) {
-          const to = recipients[i]!;
-          const sent = await client.send({ from: 'a@origin.test', to: [to] }, sampleMessage({ subject: to }));
-          assert.equal(sent.code, 250, sent.response);
-        }
-      } finally {
-        client.close();
-      }
-    }),
-  );
-}
-
 /**
  * Starts a fresh stack (fresh Redis: no limiter state carried over), optionally fills the dead
  * site's backlog until its connections are all hanging, warms the healthy site's connection up,
@@ -81,7 +63,7 @@ async function healthyRate(defer: Defer, shapingFile: string, withDeadBacklog: b
   defer(() => stack.stop());
   const [healthy, dead] = [stack.sinks[0]!, stack.sinks[1]!];
   if (withDeadBacklog) {
-    await sendAll(
+    await submitEach(
       stack,
       Array.from({ length: DEAD_MESSAGES }, (_, i) => `d${i}@dead.test`),
       1,
@@ -91,10 +73,10 @@ async function healthyRate(defer: Defer, shapingFile: string, withDeadBacklog: b
       () => dead.stats().activeConnections === DEAD_MAX_CONNECTIONS,
     );
   }
-  await sendAll(stack, ['warm-up@ok.test'], 1);
+  await submitEach(stack, ['warm-up@ok.test'], 1);
   await healthy.waitForMessages(1);
   const recipients = Array.from({ length: MEASURED_MESSAGES }, (_, i) => `h${i}@ok.test`);
-  await sendAll(stack, recipients, SUBMIT_SESSIONS);
+  await submitEach(stack, recipients, SUBMIT_SESSIONS);
   await healthy.waitForMessages(1 + MEASURED_MESSAGES, MEASURED_WITHIN_MS);
   const measured = new Set(recipients);
   const times = healthy.messages
@@ -128,33 +110,24 @@ describe('a dead site beside a healthy one', () => {
     });
     defer(() => stack.stop());
 
-    const client = await SmtpClient.connect({ host: stack.smtp.host, port: stack.smtp.port });
-    try {
-      for (let i = 0; i < DEAD_MESSAGES; i++) {
-        const sent = await client.send(
-          { from: 'a@origin.test', to: [`d${i}@dead.test`] },
-          sampleMessage({ subject: `d${i}` }),
-        );
-        assert.equal(sent.code, 250, sent.response);
-      }
-      const start = Date.now();
-      for (let i = 0; i < HEALTHY_MESSAGES; i++) {
-        const sent = await client.send(
-          { from: 'a@origin.test', to: [`h${i}@ok.test`] },
-          sampleMessage({ subject: `h${i}` }),
-        );
-        assert.equal(sent.code, 250, sent.response);
-      }
-      const healthy = stack.sinks[0]!;
-      await healthy.waitForMessages(HEALTHY_MESSAGES, HEALTHY_WITHIN_MS);
-      t.diagnostic(`healthy site's ${HEALTHY_MESSAGES} messages delivered in ${Date.now() - start} ms`);
-      assert.ok(
-        stack.sinks[1]!.stats().maxConcurrentConnections <= 2,
-        'the dead site got at most its 2 connections',
-      );
-    } finally {
-      client.close();
-    }
+    await submitEach(
+      stack,
+      Array.from({ length: DEAD_MESSAGES }, (_, i) => `d${i}@dead.test`),
+      1,
+    );
+    const start = Date.now();
+    await submitEach(
+      stack,
+      Array.from({ length: HEALTHY_MESSAGES }, (_, i) => `h${i}@ok.test`),
+      1,
+    );
+    const healthy = stack.sinks[0]!;
+    await healthy.waitForMessages(HEALTHY_MESSAGES, HEALTHY_WITHIN_MS);
+    t.diagnostic(`healthy site's ${HEALTHY_MESSAGES} messages delivered in ${Date.now() - start} ms`);
+    assert.ok(
+      stack.sinks[1]!.stats().maxConcurrentConnections <= 2,
+      'the dead site got at most its 2 connections',
+    );
   });
 
   it("a dead site's backlog leaves the healthy site at least 90 % of its throughput alone", {

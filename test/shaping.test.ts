@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { HeraldEvent } from '@herald/delivery-core';
 import { deferrer } from './lib/cleanup.js';
-import { sampleMessage } from './lib/message.js';
 import { writeShapingFile } from './lib/shaping-file.js';
 import { mxZone, startStack } from './lib/stack.js';
+import { sendEach, submitEach } from './lib/submit.js';
 
 const RATE_PER_S = 10;
 const MESSAGES = 100;
@@ -41,22 +41,7 @@ describe('site message rate', () => {
     defer(() => stack.stop());
 
     const recipients = Array.from({ length: MESSAGES }, (_, i) => `r${i}@slow.test`);
-    await Promise.all(
-      Array.from({ length: SUBMIT_SESSIONS }, async (_, session) => {
-        const client = await stack.client();
-        try {
-          for (let i = session; i < MESSAGES; i += SUBMIT_SESSIONS) {
-            const sent = await client.send(
-              { from: 'a@origin.test', to: [recipients[i]!] },
-              sampleMessage({ subject: `m${i}` }),
-            );
-            assert.equal(sent.code, 250, sent.response);
-          }
-        } finally {
-          client.close();
-        }
-      }),
-    );
+    await submitEach(stack, recipients, SUBMIT_SESSIONS);
     const sink = stack.sinks[0]!;
     const received = await sink.waitForMessages(MESSAGES, 60_000);
     const times = received.map((m) => m.receivedAt).sort((a, b) => a - b);
@@ -101,21 +86,10 @@ describe('site connection limits', () => {
     defer(() => stack.stop());
     const sink = stack.sinks[0]!;
     const before = sink.stats().connections;
-    await Promise.all(
-      Array.from({ length: SUBMIT_SESSIONS }, async (_, session) => {
-        const client = await stack.client();
-        try {
-          for (let i = session; i < MESSAGES; i += SUBMIT_SESSIONS) {
-            const sent = await client.send(
-              { from: 'a@origin.test', to: [`r${i}@reuse.test`] },
-              sampleMessage({ subject: `m${i}` }),
-            );
-            assert.equal(sent.code, 250, sent.response);
-          }
-        } finally {
-          client.close();
-        }
-      }),
+    await submitEach(
+      stack,
+      Array.from({ length: MESSAGES }, (_, i) => `r${i}@reuse.test`),
+      SUBMIT_SESSIONS,
     );
     await sink.waitForMessages(MESSAGES, 30_000);
     const used = sink.stats().connections - before;
@@ -150,14 +124,10 @@ describe('site connection rate', () => {
       config: { shaping: { file: shapingFile } },
     });
     defer(() => stack.stop());
-    for (let i = 0; i < messages; i++) {
-      const result = await stack.relay.herald.send({
-        from: 'a@origin.test',
-        to: `r${i}@dial.test`,
-        text: 'x',
-      });
-      assert.deepEqual(result.rejected, []);
-    }
+    await sendEach(
+      stack.relay.herald,
+      Array.from({ length: messages }, (_, i) => `r${i}@dial.test`),
+    );
     const sink = stack.sinks[0]!;
     const received = await sink.waitForMessages(messages, 30_000);
     const times = received.map((m) => m.receivedAt).sort((a, b) => a - b);

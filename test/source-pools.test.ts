@@ -12,6 +12,7 @@ import type { HeraldEvent, SiteEvent } from '@herald/delivery-core';
 import { deferrer } from './lib/cleanup.js';
 import { writeShapingFile } from './lib/shaping-file.js';
 import { mxZone, startStack } from './lib/stack.js';
+import { sendEach } from './lib/submit.js';
 
 const WARMING_IP = '127.0.0.10';
 const SEASONED_IP = '127.0.0.11';
@@ -33,24 +34,6 @@ pool_selection:
 ${opts.automation ?? ''}`;
 }
 
-async function sendMany(
-  stack: Awaited<ReturnType<typeof startStack>>,
-  count: number,
-  to: (i: number) => string,
-  extra: { tenant?: string } = {},
-): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const result = await stack.relay.herald.send({
-      from: 'a@origin.test',
-      to: to(i),
-      subject: `m${i}`,
-      text: 'hello',
-      ...extra,
-    });
-    assert.deepEqual(result.rejected, []);
-  }
-}
-
 describe('source IP pools', () => {
   it("binds the pool's IPs with their EHLO names; a warming IP stops at its daily cap and the seasoned IP takes the rest", {
     timeout: 60_000,
@@ -63,7 +46,10 @@ describe('source IP pools', () => {
     });
     defer(() => stack.stop());
     const total = 20;
-    await sendMany(stack, total, (i) => `r${i}@pool.test`);
+    await sendEach(
+      stack.relay.herald,
+      Array.from({ length: total }, (_, i) => `r${i}@pool.test`),
+    );
     const sink = stack.sinks[0]!;
     await sink.waitForMessages(total, 20_000);
     const bySource = new Map<string, string[]>();
@@ -89,7 +75,10 @@ describe('source IP pools', () => {
     });
     defer(() => stack.stop());
     const total = 8;
-    await sendMany(stack, total, (i) => `r${i}@pool.test`);
+    await sendEach(
+      stack.relay.herald,
+      Array.from({ length: total }, (_, i) => `r${i}@pool.test`),
+    );
     const sink = stack.sinks[0]!;
     await sink.waitForMessages(DAILY_CAP, 20_000);
     const herald = stack.relay.herald;
@@ -145,7 +134,10 @@ ${automation}`;
     });
     defer(() => stack.stop());
     const total = 12;
-    await sendMany(stack, total, (i) => `r${i}@rep.test`);
+    await sendEach(
+      stack.relay.herald,
+      Array.from({ length: total }, (_, i) => `r${i}@rep.test`),
+    );
     const suspended = await stack.events.waitFor<SiteEvent>(
       'source_suspended',
       (e: HeraldEvent) => e.type === 'source_suspended',
