@@ -7,7 +7,11 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { createHerald, parseDuration } from '@herald/delivery-core';
-import type { SuppressionEntry, SuppressionList } from '@herald/delivery-core/suppression';
+import {
+  DEFAULT_MANUAL_REASON,
+  type SuppressionEntry,
+  type SuppressionList,
+} from '@herald/delivery-core/suppression';
 import { parseCommandArgs, positiveInteger, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -141,7 +145,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       case 'add': {
         const inputs = operands.map((address) => ({
           address,
-          reason: values.reason ?? 'manual',
+          reason: values.reason ?? DEFAULT_MANUAL_REASON,
           source: 'manual' as const,
           expiresAt,
         }));
