@@ -6,7 +6,7 @@
  * gatherer read from the key files.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { aligned } from './names.js';
+import { aligned } from '../sender/index.js';
 import type { CheckResult, DkimKeyFacts, DnsView, SenderSetup } from './types.js';
 import { combine, type Finding, txtRecords, verdict } from './verdict.js';
 

@@ -5,8 +5,8 @@
  * DKIM d= domains of the config align with the domain under adkim/aspf. Pure over a DnsView.
  */
 
+import { aligned, organizationalDomain } from '../sender/index.js';
 import { parseTagList } from './checks-dkim.js';
-import { aligned, organizationalDomain } from './names.js';
 import { txtOf } from './snapshot.js';
 import type { CheckResult, DnsView, SenderSetup } from './types.js';
 import { combine, type Finding, verdict } from './verdict.js';

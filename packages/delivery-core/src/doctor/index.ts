@@ -18,6 +18,8 @@
  * Needs injected: a Resolver; the sender setup (`senderSetup(config, file)`, which reads key files
  * and the shaping file) when a config is given; a clock value for key activation windows.
  */
+
+export { aligned, organizationalDomain, SECOND_LEVEL_SUFFIXES } from '../sender/index.js';
 export { BULK_SPAM_RATE_LIMIT, bulkSenderChecks } from './checks-bulk.js';
 export {
   dkimChecks,
@@ -37,13 +39,7 @@ export {
 } from './checks-dns.js';
 export { returnPathCheck, spfIpsCheck, spfLookupsCheck, spfRecordCheck, suggestedSpf } from './checks-spf.js';
 export { diagnoseDomain, judgeDomain } from './diagnose.js';
-export {
-  aligned,
-  normaliseDomain,
-  organizationalDomain,
-  reverseName,
-  SECOND_LEVEL_SUFFIXES,
-} from './names.js';
+export { normaliseDomain, reverseName } from './names.js';
 export { renderJson, renderTable, TABLE_WIDTH, tally } from './render.js';
 export { readDkimKey, senderSetup } from './setup.js';
 export { DnsSnapshot, gatherDns, MAX_GATHER_ROUNDS, viewOfZone, type ZoneRecords } from './snapshot.js';

@@ -7,7 +7,7 @@
  * is not seen here (`herald doctor` checks those records). SPF authorising Herald's IPs for the
  * return-path domain is assumed too: the doctor checks that. Pure.
  */
-import { aligned } from '../doctor/index.js';
+import { aligned } from './alignment.js';
 
 export interface DmarcPath {
   fromDomain: string | undefined;
