@@ -8,7 +8,9 @@
  * Needs injected: the shaping file, the provider rules, a RateLimiter, a clock.
  * Suspensions and rate cuts in force for the site (SiteState: automation rules or an operator) are
  * honoured the same way, and `observe` runs the automation rules over each attempt's replies.
- * Not yet here: connection leases per site and source IP.
+ * Before the site's rate: a paused tenant's bulk mail, tenant and campaign rates; then the source
+ * IP (SourcePicker: pools, warm-up caps), and the lane's in-flight cap (LaneSlots). Connection
+ * leases per lane are the SMTP pool's (SiteConnectionLeases). Order: ARCHITECTURE "Traffic shaping".
  */
 
 import type { DeliveryJobData } from '../queue/index.js';

@@ -83,9 +83,8 @@ export class DeliveryWorker {
         // A throttled job keeps its attempt count: only data of a real attempt changes it.
         const parkOn = outcome.kind === 'throttled' ? outcome.parkOn : undefined;
         // A parked job's `at` is its safety net if no release wakes it (the gate chose it).
-        const at = outcome.at;
         await job.updateData(outcome.data);
-        await job.moveToDelayed(at, token);
+        await job.moveToDelayed(outcome.at, token);
         if (parkOn) await this.options.parked?.park(parkOn, jobId, job.data.stream);
         throw new DelayedError();
       }
