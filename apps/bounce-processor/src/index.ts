@@ -5,6 +5,6 @@
  * counts them for tenant reputation and emits `bounce_received` / `complaint_received` events.
  * `runBounceProcessor` is the daemon behind `herald bounce-processor --config FILE`.
  */
-export { type Arrival, type IntakeResult, takeFeedback } from './intake.js';
+export { type Arrival, type IntakeResult, takeFeedback, type VerpContext } from './intake.js';
 export { runBounceProcessor } from './main.js';
 export { type BounceProcessor, createBounceProcessor, MAX_BOUNCE_BYTES } from './processor.js';

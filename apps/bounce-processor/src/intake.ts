@@ -8,10 +8,10 @@
  * suppressed. Never throws on malformed input (it is classified `undefined`).
  */
 import type { Herald } from '@herald/delivery-core';
-import { classifyMessage } from '@herald/delivery-core/bounce';
-import { tenantPolicy } from '@herald/delivery-core/config';
+import { classifyMessage, MAX_MESSAGE_BYTES } from '@herald/delivery-core/bounce';
+import { DEFAULT_TENANT, tenantPolicy } from '@herald/delivery-core/config';
 import type { FeedbackEvent } from '@herald/delivery-core/events';
-import { decodeVerp, type VerpDecoded, type VerpSettings } from '@herald/delivery-core/verp';
+import { decodeVerp, type VerpDecoded, type VerpResult, type VerpSettings } from '@herald/delivery-core/verp';
 
 /** Where the message arrived: the VERP recipient (bounce) or the complaint address. */
 export type Arrival = { kind: 'verp'; token: VerpDecoded } | { kind: 'complaint' };
@@ -28,20 +28,25 @@ const QUOTED_VERP = /bounces\+[a-z2-7]+@[a-z0-9.-]+/gi;
 /** Reasons that never put an address on the suppression list, whatever the action says. */
 const NEVER_SUPPRESS = new Set(['vacation', 'delivered', 'undefined']);
 
-function findQuotedToken(
-  raw: Buffer,
-  verp: VerpSettings,
-  now: number,
-  tenants: string[],
-): VerpDecoded | undefined {
-  const text = raw.subarray(0, 1024 * 1024).toString('latin1');
+/** VERP settings plus the tenant names a hashed tenant is resolved against (see knownTenants). */
+export interface VerpContext extends VerpSettings {
+  tenants: readonly string[];
+}
+
+/** Decodes one address as a VERP return path of this bounce domain. */
+export function decodeToken(address: string, verp: VerpContext, now: number): VerpResult {
+  return decodeVerp(address, verp.keys, {
+    now,
+    maxAgeMs: verp.maxAgeMs,
+    domain: verp.domain,
+    tenants: verp.tenants,
+  });
+}
+
+function findQuotedToken(raw: Buffer, verp: VerpContext, now: number): VerpDecoded | undefined {
+  const text = raw.subarray(0, MAX_MESSAGE_BYTES).toString('latin1');
   for (const match of text.matchAll(QUOTED_VERP)) {
-    const decoded = decodeVerp(match[0], verp.keys, {
-      now,
-      maxAgeMs: verp.maxAgeMs,
-      domain: verp.domain,
-      tenants,
-    });
+    const decoded = decodeToken(match[0], verp, now);
     if (decoded.ok) return decoded;
   }
   return undefined;
@@ -52,21 +57,20 @@ function findQuotedToken(
  * user's tenant (default: its username) and `default` (names up to 9 characters travel inline).
  */
 export function knownTenants(config: Herald['config']): string[] {
-  const names = new Set(['default', ...Object.keys(config.tenants)]);
+  const names = new Set([DEFAULT_TENANT, ...Object.keys(config.tenants)]);
   for (const user of config.smtp.users) names.add(user.tenant ?? user.username);
   return [...names];
 }
 
 export async function takeFeedback(
   herald: Herald,
-  verp: VerpSettings,
+  verp: VerpContext,
   arrival: Arrival,
   raw: Buffer,
 ): Promise<IntakeResult> {
   const now = Date.now();
   const report = classifyMessage(raw);
-  const tenants = knownTenants(herald.config);
-  const token = arrival.kind === 'verp' ? arrival.token : findQuotedToken(raw, verp, now, tenants);
+  const token = arrival.kind === 'verp' ? arrival.token : findQuotedToken(raw, verp, now);
   const tenant = token?.tenant;
   if (!tenant) return { events: [], ignored: 'no VERP token names a tenant' };
   // The report's own addresses (a forwarded mailbox reports its final address, which the token's

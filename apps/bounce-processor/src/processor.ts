@@ -11,10 +11,10 @@
 import type { Herald } from '@herald/delivery-core';
 import { HeraldError } from '@herald/delivery-core';
 import { parseListen } from '@herald/delivery-core/config';
-import { decodeVerp, type VerpDecoded, verpSettings } from '@herald/delivery-core/verp';
+import { verpSettings } from '@herald/delivery-core/verp';
 import { smtpError, useOwnEnhancedCodes } from '@herald/relay';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
-import { type Arrival, knownTenants, takeFeedback } from './intake.js';
+import { type Arrival, decodeToken, knownTenants, takeFeedback, type VerpContext } from './intake.js';
 
 /** Bounces and complaint reports are small; a bigger message is refused at DATA. */
 export const MAX_BOUNCE_BYTES = 10 * 1024 * 1024;
@@ -33,14 +33,14 @@ const arrivals = new WeakMap<SMTPServerSession, Arrival>();
 export function createBounceProcessor(herald: Herald): BounceProcessor {
   const { config, logger } = herald;
   const bounce = config.bounce;
-  const verp = verpSettings(config);
-  if (!bounce || !verp)
+  const settings = verpSettings(config);
+  if (!bounce || !settings)
     throw new HeraldError(
       'HERALD_CONFIG_INVALID',
       'the bounce-processor needs a `bounce` section in the config',
     );
   const complaintAddress = bounce.complaint_address?.toLowerCase();
-  const tenants = knownTenants(config);
+  const verp: VerpContext = { ...settings, tenants: knownTenants(config) };
   useOwnEnhancedCodes();
   const server = new SMTPServer({
     name: config.smtp.hostname,
@@ -59,12 +59,7 @@ export function createBounceProcessor(herald: Herald): BounceProcessor {
         arrivals.set(session, { kind: 'complaint' });
         return callback();
       }
-      const decoded = decodeVerp(rcpt, verp.keys, {
-        now: Date.now(),
-        maxAgeMs: verp.maxAgeMs,
-        domain: verp.domain,
-        tenants,
-      });
+      const decoded = decodeToken(rcpt, verp, Date.now());
       if (!decoded.ok) {
         logger.info({ rcpt, reason: decoded.reason }, 'bounce-processor refused a recipient');
         return callback(
@@ -73,7 +68,7 @@ export function createBounceProcessor(herald: Herald): BounceProcessor {
       }
       if (session.envelope.rcptTo.length > 0)
         return callback(smtpError(452, '4.5.3', 'one recipient per bounce, please'));
-      arrivals.set(session, { kind: 'verp', token: decoded as VerpDecoded });
+      arrivals.set(session, { kind: 'verp', token: decoded });
       return callback();
     },
     onData(stream, session, callback) {
