@@ -34,22 +34,18 @@ const verpFor = (tenant: string, recipient: string, messageId = newMessageId()) 
   address: encodeVerp({ tenant, messageId, recipient, now: Date.now() }, keys, BOUNCE.domain),
 });
 
-const addresses = new WeakMap<Stack, { host: string; port: number }>();
-const processorAddress = (stack: Stack) => addresses.get(stack)!;
-
 async function withProcessor(
   t: { after(fn: () => Promise<void>): void },
   config: Record<string, unknown> = {},
-): Promise<{ stack: Stack; client: SmtpClient }> {
+): Promise<{ stack: Stack; client: SmtpClient; address: { host: string; port: number } }> {
   const stack = await startStack({ config: { bounce: BOUNCE, ...config } });
   t.after(() => stack.stop());
   const processor = createBounceProcessor(stack.relay.herald);
   const address = await processor.start();
-  addresses.set(stack, address);
   t.after(() => processor.stop());
   const client = await SmtpClient.connect(address);
   t.after(async () => client.close());
-  return { stack, client };
+  return { stack, client, address };
 }
 
 const feedback = (events: readonly HeraldEvent[]) =>
@@ -145,7 +141,7 @@ describe('bounce-processor', () => {
   });
 
   it('an async DSN to a VERP address suppresses the recipient; forged and altered tokens are refused', async (t) => {
-    const { stack, client } = await withProcessor(t);
+    const { stack, client, address: listener } = await withProcessor(t);
     const herald = stack.relay.herald;
     const { address } = verpFor('acme', 'gone@dest.test');
     const sent = await client.send(
@@ -171,7 +167,7 @@ describe('bounce-processor', () => {
     const local = address.split('@')[0]!;
     const flipped = `${local.slice(0, -1)}${local.endsWith('a') ? 'b' : 'a'}@${BOUNCE.domain}`;
     for (const bad of [flipped, `bounces+notatoken@${BOUNCE.domain}`, `someone@${BOUNCE.domain}`]) {
-      const fresh = await SmtpClient.connect(processorAddress(stack));
+      const fresh = await SmtpClient.connect(listener);
       try {
         const refused = await fresh.send({ from: '', to: [bad] }, 'Subject: x\r\n\r\nx\r\n');
         assert.equal(refused.code, 550, `${bad}: ${refused.response}`);
@@ -213,7 +209,7 @@ describe('bounce-processor', () => {
   });
 
   it('answers 451 4.3.0 while Redis is down (the remote MTA retries), and takes the report once it is back', async (t) => {
-    const { stack, client } = await withProcessor(t);
+    const { stack, client, address: listener } = await withProcessor(t);
     const { address } = verpFor('acme', 'later@dest.test');
     const dsn = dsnFor('later@dest.test', '5.1.1', '550 5.1.1 <later@dest.test>: User unknown');
     await stack.redis.kill();
@@ -222,7 +218,7 @@ describe('bounce-processor', () => {
     assert.match(refused.response, /^451 4\.3\.0 /);
     await stack.redis.restart();
     await waitUntil('the processor reaching Redis again', () => stack.relay.herald.ping());
-    const again = await SmtpClient.connect(processorAddress(stack));
+    const again = await SmtpClient.connect(listener);
     try {
       const taken = await again.send({ from: '', to: [address] }, dsn);
       assert.equal(taken.code, 250, taken.response);
