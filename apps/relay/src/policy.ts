@@ -10,7 +10,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { checkAddress, type HeraldConfig, verifyPassword } from '@herald/delivery-core';
-import { compileTrustedNetworks, tenantPolicy } from '@herald/delivery-core/config';
+import { compileTrustedNetworks, DEFAULT_TENANT, tenantPolicy } from '@herald/delivery-core/config';
 import { takeInstructions } from '@herald/delivery-core/message';
 import { domainOfAddress, fromHeaderDomain, senderDomainAllowed } from '@herald/delivery-core/sender';
 import { type SuppressionEntry, suppressionReply } from '@herald/delivery-core/suppression';
@@ -91,7 +91,7 @@ export interface SubmissionPolicy {
   tenantOf(facts: SessionFacts): string;
 }
 
-const TRUSTED_TENANT = 'default';
+const TRUSTED_TENANT = DEFAULT_TENANT;
 
 export function createPolicy(config: HeraldConfig): SubmissionPolicy {
   const trusted = compileTrustedNetworks(config.smtp.trusted_networks);

@@ -9,7 +9,7 @@
  */
 import { checkAddress } from './address.js';
 import type { DkimKeyStore } from './auth/index.js';
-import { type HeraldConfig, tenantPolicy } from './config/index.js';
+import { DEFAULT_TENANT, type HeraldConfig, tenantPolicy } from './config/index.js';
 import { HeraldError } from './errors/index.js';
 import {
   checkSenderDomains,
@@ -72,7 +72,7 @@ export async function sendMessage(deps: SendDeps, message: SendInput): Promise<S
     if (problem) rejected.push({ address, code: 553, enhanced: '5.1.3', reason: problem });
     else accepted.push(address);
   }
-  const tenant = message.tenant ?? 'default';
+  const tenant = message.tenant ?? DEFAULT_TENANT;
   const screened = await screenForSend(suppression, config, tenant, accepted, rejected);
   const id = newMessageId();
   if (screened.accepted.length === 0)

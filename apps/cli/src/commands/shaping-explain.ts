@@ -7,7 +7,7 @@
  * rate slot, warm-up count).
  */
 import { createHerald } from '@herald/delivery-core';
-import { matchRoute, parseHostPort, type Route } from '@herald/delivery-core/config';
+import { DEFAULT_TENANT, matchRoute, parseHostPort, type Route } from '@herald/delivery-core/config';
 import {
   baseLimitsFromConfig,
   describeEffectiveLimits,
@@ -84,7 +84,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
     lines.push(
       `site:     ${site}${provider ? ` (every MX host matches provider ${provider}'s mx_suffixes)` : ''}`,
     );
-    const mail = { tenant: values.tenant ?? 'default', stream: values.stream };
+    const mail = { tenant: values.tenant ?? DEFAULT_TENANT, stream: values.stream };
     const source = sourceFor(herald.shaping, mail, values.ip);
     lines.push(`source:   ${source.describe}`);
     const result = effectiveLimits(

@@ -84,12 +84,19 @@ export type TenantPolicy = DeepReadonly<z.output<typeof tenantPolicySchema>>;
 /** The defaults every tenant not listed under `tenants` gets. */
 const DEFAULT_TENANT_POLICY: TenantPolicy = Object.freeze(tenantPolicySchema.parse({}));
 
+/** The tenant of mail with no user (trusted networks, `send()` without `tenant`). */
+export const DEFAULT_TENANT = 'default';
+
+type Tenants = Readonly<Record<string, TenantPolicy>>;
+/** Lower-cased name → policy, built once per (frozen) `tenants` table: asked several times per message. */
+const byName = new WeakMap<Tenants, Map<string, TenantPolicy>>();
+
 /** A tenant's policy: its `tenants.<name>` entry (names compare case-insensitively), else the defaults. */
-export function tenantPolicy(
-  config: { readonly tenants: Readonly<Record<string, TenantPolicy>> },
-  tenant: string,
-): TenantPolicy {
-  const name = tenant.toLowerCase();
-  for (const [key, policy] of Object.entries(config.tenants)) if (key.toLowerCase() === name) return policy;
-  return DEFAULT_TENANT_POLICY;
+export function tenantPolicy(config: { readonly tenants: Tenants }, tenant: string): TenantPolicy {
+  let table = byName.get(config.tenants);
+  if (!table) {
+    table = new Map(Object.entries(config.tenants).map(([key, policy]) => [key.toLowerCase(), policy]));
+    byName.set(config.tenants, table);
+  }
+  return table.get(tenant.toLowerCase()) ?? DEFAULT_TENANT_POLICY;
 }
