@@ -20,9 +20,11 @@ import {
   renderTable,
   reverseName,
   type SenderSetup,
+  senderSetup,
   tlsRptCheck,
   viewOfZone,
 } from '@herald/delivery-core/doctor';
+import { defaultConfig } from '../src/config/index.js';
 
 const D = 'example.com';
 const NOW = Date.parse('2026-01-01T00:00:00Z');
@@ -128,6 +130,26 @@ describe('DKIM', () => {
     const spaced = rsaRecord(rsa2048).replace(/(.{60})/g, '$1 ');
     assert.equal(run([`v=DKIM1; p=${pkcs1}`])[0]!.status, 'pass');
     assert.equal(run([spaced])[0]!.status, 'pass');
+  });
+
+  it('reads config keys as the signer does: the raw Ed25519 key, and a key the start refuses is unusable', () => {
+    const pem = (key: KeyObject) => key.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const rsa512 = generateKeyPairSync('rsa', { modulusLength: 512 }).privateKey;
+    const config = defaultConfig({
+      dkim: [
+        { domain: D, selector: 'ed', private_key: pem(ed) },
+        { domain: D, selector: 'big', private_key: pem(rsa2048) },
+        { domain: D, selector: 'tiny', private_key: pem(rsa512) },
+      ],
+    });
+    const [edKey, bigKey, tinyKey] = senderSetup(config, '/etc/herald/herald.yaml').dkimKeys;
+    assert.deepEqual([edKey!.type, edKey!.publicKey], ['ed25519', edRaw]);
+    assert.deepEqual(
+      [bigKey!.type, bigKey!.bits, bigKey!.publicKey],
+      ['rsa', 2048, createPublicKey(rsa2048).export({ type: 'spki', format: 'der' })],
+    );
+    assert.equal(tinyKey!.publicKey, undefined);
+    assert.match(tinyKey!.error ?? '', /512 bits is too small/);
   });
 
   it('fails an unreadable key file and a config without a key for the domain; info without a config', () => {

@@ -6,13 +6,10 @@
  * gatherer read from the key files.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { dkimDnsRecord, RSA_MIN_BITS, RSA_RECOMMENDED_BITS } from '../auth/index.js';
 import { aligned } from '../sender/index.js';
 import type { CheckResult, DkimKeyFacts, DnsView, SenderSetup } from './types.js';
 import { combine, type Finding, txtRecords, verdict } from './verdict.js';
-
-export const MIN_RSA_BITS = 1024;
-/** Gmail and Yahoo ask for 2048-bit RSA keys. */
-export const RECOMMENDED_RSA_BITS = 2048;
 
 /** A DKIM tag list ("v=DKIM1; k=rsa; p=...") as a map; whitespace inside values removed. */
 export function parseTagList(text: string): Map<string, string> {
@@ -26,9 +23,12 @@ export function parseTagList(text: string): Map<string, string> {
   return tags;
 }
 
-/** The TXT record to publish for a key. */
+/** The TXT record to publish for a key (the one `herald dkim` prints). */
 export function dkimRecordFor(key: DkimKeyFacts): string {
-  return `v=DKIM1; k=${key.type ?? 'rsa'}; p=${key.publicKey?.toString('base64') ?? '<public key>'}`;
+  return dkimDnsRecord({
+    algorithm: key.type === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256',
+    publicKey: key.publicKey?.toString('base64') ?? '<public key>',
+  });
 }
 
 /** The published p= as our comparable form (SPKI DER for RSA, raw 32 bytes for Ed25519). */
@@ -98,17 +98,17 @@ export function dkimKeyCheck(view: DnsView, domain: string, key: DkimKeyFacts, n
       });
     else if (published.bits !== undefined) {
       details.bits = published.bits;
-      if (published.bits < MIN_RSA_BITS)
+      if (published.bits < RSA_MIN_BITS)
         findings.push({
           status: 'fail',
-          reason: `${published.bits}-bit RSA key (verifiers refuse under ${MIN_RSA_BITS})`,
-          fix: `Generate a ${RECOMMENDED_RSA_BITS}-bit key.`,
+          reason: `${published.bits}-bit RSA key (verifiers refuse under ${RSA_MIN_BITS})`,
+          fix: `Generate a ${RSA_RECOMMENDED_BITS}-bit key.`,
         });
-      else if (published.bits < RECOMMENDED_RSA_BITS)
+      else if (published.bits < RSA_RECOMMENDED_BITS)
         findings.push({
           status: 'warn',
-          reason: `${published.bits}-bit RSA key (Gmail and Yahoo ask for ${RECOMMENDED_RSA_BITS})`,
-          fix: `Rotate to a ${RECOMMENDED_RSA_BITS}-bit key under a new selector.`,
+          reason: `${published.bits}-bit RSA key (Gmail and Yahoo ask for ${RSA_RECOMMENDED_BITS})`,
+          fix: `Rotate to a ${RSA_RECOMMENDED_BITS}-bit key under a new selector.`,
         });
     }
   }

@@ -24,9 +24,7 @@ export { BULK_SPAM_RATE_LIMIT, bulkSenderChecks } from './checks-bulk.js';
 export {
   dkimChecks,
   dkimRecordFor,
-  MIN_RSA_BITS,
   parseTagList,
-  RECOMMENDED_RSA_BITS,
 } from './checks-dkim.js';
 export { DMARC_POLICIES, dmarcAlignmentCheck, dmarcRecordCheck, findDmarc } from './checks-dmarc.js';
 export {
@@ -41,7 +39,7 @@ export { returnPathCheck, spfIpsCheck, spfLookupsCheck, spfRecordCheck, suggeste
 export { diagnoseDomain, judgeDomain } from './diagnose.js';
 export { normaliseDomain, reverseName } from './names.js';
 export { renderJson, renderTable, TABLE_WIDTH, tally } from './render.js';
-export { readDkimKey, senderSetup } from './setup.js';
+export { senderSetup } from './setup.js';
 export { DnsSnapshot, gatherDns, MAX_GATHER_ROUNDS, viewOfZone, type ZoneRecords } from './snapshot.js';
 export { analyseSpf, checkHost, type SpfAnalysis, type SpfResult, type SpfVerdict } from './spf-eval.js';
 export { expandMacros, inCidr, MAX_SPF_LOOKUPS, MAX_SPF_VOID_LOOKUPS, parseSpfRecord } from './spf-record.js';

@@ -1,19 +1,22 @@
 /**
  * What the config says about sending for a domain, read once before the checks run: each DKIM
- * key file (its public half via node:crypto, type and size), the VERP return-path domain, the
+ * key file (its public half, type and size, read as the signer reads it), the VERP return-path domain, the
  * tenants' List-Unsubscribe settings, the shaping file's source IPs and where TLS is turned off.
  * Reads files: key files (relative paths are taken from the config file's folder) and the
  * shaping file. A ConfigError from the shaping file propagates.
  */
-import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { readDkimKey } from '../auth/index.js';
 import type { HeraldConfig } from '../config/index.js';
 import { loadShapingFile } from '../shaping/index.js';
 import type { DkimKeyFacts, SenderSetup } from './types.js';
 
-/** Public half of a PEM private key as the doctor compares it (see DkimKeyFacts). */
-export function readDkimKey(
+/**
+ * The public half of a PEM private key as the doctor compares it (see DkimKeyFacts), read by the
+ * signer's own reader, so a key Herald would refuse to start with is reported as unusable here.
+ */
+function publicHalf(
   path: string,
   inlinePem?: string,
 ): Pick<DkimKeyFacts, 'publicKey' | 'type' | 'bits' | 'error'> {
@@ -24,20 +27,13 @@ export function readDkimKey(
     return { error: `cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
   }
   try {
-    const publicKey = createPublicKey(createPrivateKey(pem));
-    if (publicKey.asymmetricKeyType === 'ed25519') {
-      const x = publicKey.export({ format: 'jwk' }).x ?? '';
-      return { type: 'ed25519', publicKey: Buffer.from(x, 'base64url') };
-    }
-    if (publicKey.asymmetricKeyType === 'rsa')
-      return {
-        type: 'rsa',
-        publicKey: publicKey.export({ type: 'spki', format: 'der' }),
-        bits: publicKey.asymmetricKeyDetails?.modulusLength ?? 0,
-      };
-    return { error: `${publicKey.asymmetricKeyType} keys cannot sign DKIM (RSA or Ed25519 only)` };
+    const key = readDkimKey(pem);
+    const publicKey = Buffer.from(key.publicKey, 'base64');
+    return key.algorithm === 'ed25519-sha256'
+      ? { type: 'ed25519', publicKey }
+      : { type: 'rsa', publicKey, bits: key.bits };
   } catch (err) {
-    return { error: `not a PEM private key (${err instanceof Error ? err.message : String(err)})` };
+    return { error: err instanceof Error ? err.message : String(err) };
   }
 }
 
@@ -48,7 +44,7 @@ function keyFacts(key: HeraldConfig['dkim'][number], folder: string): DkimKeyFac
     selector: key.selector,
     keyFile,
     always: key.always,
-    ...readDkimKey(keyFile, key.private_key),
+    ...publicHalf(keyFile, key.private_key),
   };
   if (key.activate_at !== undefined) facts.activateAt = key.activate_at;
   if (key.retire_at !== undefined) facts.retireAt = key.retire_at;
