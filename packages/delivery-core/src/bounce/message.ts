@@ -8,7 +8,7 @@
 
 import { autoReplyReason, isAutoReply } from './autoreply.js';
 import { type Classification, classifyFact } from './classify.js';
-import { cleanAddress, type DsnReport, parseDeliveryStatus } from './dsn.js';
+import { type DsnReport, parseDeliveryStatus } from './dsn.js';
 import { buildFact, extendedDiagnostic, informative, type NoticeParts, remoteHostIn } from './fact.js';
 import { type FeedbackReport, nonArfFeedback, parseFeedbackReport } from './feedback.js';
 import { hostsInText, receivedHosts } from './hosts.js';
@@ -219,5 +219,3 @@ export function classifyMessage(raw: Buffer | string): BounceReport {
     return undefinedReport();
   }
 }
-
-export { cleanAddress };

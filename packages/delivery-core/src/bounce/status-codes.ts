@@ -113,12 +113,6 @@ export const STATUS_REASONS: Readonly<Record<string, Reason>> = Object.freeze({
   '5.7.30': 'failedstarttls',
 });
 
-const STATUS_RE = /^[245]\.\d{1,3}\.\d{1,3}$/;
-
-export function isStatusCode(value: string): boolean {
-  return STATUS_RE.test(value);
-}
-
 /** The reason an enhanced status code names on its own, or undefined when it is not specific. */
 export function reasonOfStatus(status: string | undefined): Reason | undefined {
   if (!status) return undefined;
