@@ -120,26 +120,20 @@ function aligned(text: string, parts: readonly string[]): boolean {
   return true;
 }
 
+function phraseIn(text: string, phrase: Phrase): boolean {
+  return typeof phrase === 'string' ? text.includes(phrase) : aligned(text, phrase);
+}
+
 /** The reason an MTA's own wording states, if any. */
 export function mtaReason(text: string): Reason | undefined {
-  for (const [reason, phrases] of MTA_PHRASES) {
-    if (
-      phrases.some((phrase) => (typeof phrase === 'string' ? text.includes(phrase) : aligned(text, phrase)))
-    ) {
-      return reason;
-    }
-  }
-  return undefined;
+  return MTA_PHRASES.find(([, phrases]) => phrases.some((phrase) => phraseIn(text, phrase)))?.[0];
 }
 
 /** The first phrase of `reason` found in `text` (already normalised), or undefined. */
 export function findPhrase(reason: Reason, text: string): Phrase | undefined {
   if (!text) return undefined;
   if (EXCEPT_PHRASES[reason]?.some((except) => text.includes(except))) return undefined;
-  for (const phrase of PHRASES[reason] ?? []) {
-    if (typeof phrase === 'string' ? text.includes(phrase) : aligned(text, phrase)) return phrase;
-  }
-  return undefined;
+  return PHRASES[reason]?.find((phrase) => phraseIn(text, phrase));
 }
 
 export function hasPhrase(reason: Reason, text: string): boolean {
