@@ -6,7 +6,7 @@
  *
  * A probe matches when ANY of its positive tests holds (status names the reason, reply code is
  * listed, a phrase of `phrasesOf` is in the text) and NONE of its vetoes does. Every probe carries
- * an example that test/bounce-probes.test.ts runs through the whole decision.
+ * an example that test/bounce-rules.test.ts runs through the decision.
  */
 import type { Reason } from './vocabulary.js';
 
