@@ -1,6 +1,6 @@
 /**
  * Names the doctor derives: the reverse-DNS name of an IP (in-addr.arpa / ip6.arpa nibbles), the
- * full form of an IPv6 address, and a domain as given on the command line. The organizational
+ * hex digits of an IPv6 address, and a domain as given on the command line. The organizational
  * domain and DMARC alignment are sender/alignment.ts's (intake uses them too).
  */
 import { isIP } from 'node:net';
@@ -11,12 +11,11 @@ export function reverseName(ip: string): string | undefined {
   const family = isIP(ip);
   if (family === 4) return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
   if (family !== 6) return undefined;
-  const nibbles = expandIpv6(ip).replace(/:/g, '').split('');
-  return `${nibbles.reverse().join('.')}.ip6.arpa`;
+  return `${ipv6Hex(ip).split('').reverse().join('.')}.ip6.arpa`;
 }
 
-/** The full form of an IPv6 address: eight groups of four lower-case hex digits. */
-export function expandIpv6(ip: string): string {
+/** The 32 lower-case hex digits of an IPv6 address (its nibbles, most significant first). */
+export function ipv6Hex(ip: string): string {
   let text = ip.toLowerCase();
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4) {
@@ -27,7 +26,7 @@ export function expandIpv6(ip: string): string {
   const headGroups = head === '' ? [] : head.split(':');
   const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
   const fill = tail === undefined ? [] : new Array(8 - headGroups.length - tailGroups.length).fill('0');
-  return [...headGroups, ...fill, ...tailGroups].map((g) => g.padStart(4, '0')).join(':');
+  return [...headGroups, ...fill, ...tailGroups].map((g) => g.padStart(4, '0')).join('');
 }
 
 const MAX_NAME_OCTETS = 253;

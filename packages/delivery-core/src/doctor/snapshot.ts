@@ -8,6 +8,7 @@
  * never sees a half-gathered answer. `viewOfZone` answers from a literal zone (unit tests).
  */
 import type { DnsRecord, RecordType, Resolver } from '../dns/index.js';
+import { normaliseName } from '../dns/names.js';
 import type { DnsView, Lookup } from './types.js';
 
 /** Rounds of look-ups at most: SPF include chains are at most 10 deep, plus the A/PTR steps. */
@@ -20,12 +21,8 @@ export const GATHER_CONCURRENCY = 8;
 
 const EMPTY: Lookup = { kind: 'answer', rcode: 'NOERROR', records: [] };
 
-export function normaliseDnsName(name: string): string {
-  return name.trim().toLowerCase().replace(/\.+$/, '');
-}
-
 function keyOf(name: string, type: RecordType): string {
-  return `${type} ${normaliseDnsName(name)}`;
+  return `${type} ${normaliseName(name)}`;
 }
 
 export class DnsSnapshot implements DnsView {
@@ -36,7 +33,7 @@ export class DnsSnapshot implements DnsView {
     const key = keyOf(name, type);
     const found = this.data.get(key);
     if (found) return found;
-    this.misses.set(key, { name: normaliseDnsName(name), type });
+    this.misses.set(key, { name: normaliseName(name), type });
     return EMPTY;
   }
 
@@ -96,10 +93,10 @@ export interface ZoneRecords {
 
 /** A view of a literal zone: absent names are NXDOMAIN, present names without the type NODATA. */
 export function viewOfZone(zone: Record<string, ZoneRecords>): DnsView {
-  const entries = new Map(Object.entries(zone).map(([name, records]) => [normaliseDnsName(name), records]));
+  const entries = new Map(Object.entries(zone).map(([name, records]) => [normaliseName(name), records]));
   return {
     get(name, type) {
-      const entry = entries.get(normaliseDnsName(name));
+      const entry = entries.get(normaliseName(name));
       if (!entry) return { kind: 'answer', rcode: 'NXDOMAIN', records: [] };
       if (entry.error !== undefined) return { kind: 'error', message: entry.error };
       return { kind: 'answer', rcode: 'NOERROR', records: recordsOf(entry, type) };
@@ -113,13 +110,13 @@ function recordsOf(entry: ZoneRecords, type: RecordType): DnsRecord[] {
     case 'AAAA':
       return (entry[type] ?? []).map((address) => ({ type, address }));
     case 'MX':
-      return (entry.MX ?? []).map((mx) => ({ type: 'MX', ...mx, exchange: normaliseDnsName(mx.exchange) }));
+      return (entry.MX ?? []).map((mx) => ({ type: 'MX', ...mx, exchange: normaliseName(mx.exchange) }));
     case 'TXT':
       return (entry.TXT ?? []).map((text) => ({ type: 'TXT', text }));
     case 'PTR':
-      return (entry.PTR ?? []).map((name) => ({ type: 'PTR', name: normaliseDnsName(name) }));
+      return (entry.PTR ?? []).map((name) => ({ type: 'PTR', name: normaliseName(name) }));
     case 'CNAME':
-      return entry.CNAME === undefined ? [] : [{ type: 'CNAME', name: normaliseDnsName(entry.CNAME) }];
+      return entry.CNAME === undefined ? [] : [{ type: 'CNAME', name: normaliseName(entry.CNAME) }];
   }
 }
 
@@ -138,5 +135,5 @@ export function addressesOf(lookup: Lookup): string[] {
 /** Names of PTR records of a lookup. */
 export function ptrNamesOf(lookup: Lookup): string[] {
   if (lookup.kind !== 'answer') return [];
-  return lookup.records.flatMap((r) => (r.type === 'PTR' ? [normaliseDnsName(r.name)] : []));
+  return lookup.records.flatMap((r) => (r.type === 'PTR' ? [normaliseName(r.name)] : []));
 }

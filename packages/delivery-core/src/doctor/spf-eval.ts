@@ -4,8 +4,9 @@
  * include/redirect tree to count every lookup the record can cost, whatever the IP. Pure.
  */
 import { isIP } from 'node:net';
+import { normaliseName } from '../dns/names.js';
 import { reverseName } from './names.js';
-import { addressesOf, normaliseDnsName, ptrNamesOf, txtOf } from './snapshot.js';
+import { addressesOf, ptrNamesOf, txtOf } from './snapshot.js';
 import {
   expandMacros,
   inCidr,
@@ -175,7 +176,7 @@ export function checkHost(
   domain: string,
   sender = `postmaster@${domain}`,
 ): SpfVerdict {
-  return new Evaluation(view, ip, { ip, sender, helo: domain }).check(normaliseDnsName(domain), 0);
+  return new Evaluation(view, ip, { ip, sender, helo: domain }).check(normaliseName(domain), 0);
 }
 
 export interface SpfAnalysis {
@@ -206,7 +207,7 @@ export function analyseSpf(view: DnsView, domain: string): SpfAnalysis {
     const follow = (term: string, spec: string) => {
       out.lookups++;
       if (spec.includes('%')) return void out.unfollowed.push(term);
-      walk(normaliseDnsName(spec), [...path, name]);
+      walk(normaliseName(spec), [...path, name]);
     };
     for (const m of record.mechanisms) {
       if (!LOOKUP_MECHANISMS.has(m.kind)) continue;
@@ -237,6 +238,6 @@ export function analyseSpf(view: DnsView, domain: string): SpfAnalysis {
     const hasAll = record.mechanisms.some((m) => m.kind === 'all');
     if (record.redirect !== undefined && !hasAll) follow(`redirect=${record.redirect}`, record.redirect);
   };
-  walk(normaliseDnsName(domain), []);
+  walk(normaliseName(domain), []);
   return out;
 }

@@ -3,7 +3,7 @@
  * terms, expanding macros and matching an IP against a CIDR. Pure.
  */
 import { isIP } from 'node:net';
-import { expandIpv6 } from './names.js';
+import { ipv6Hex } from './names.js';
 
 export type SpfQualifier = '+' | '-' | '~' | '?';
 export type SpfMechanismKind = 'all' | 'include' | 'a' | 'mx' | 'ptr' | 'ip4' | 'ip6' | 'exists';
@@ -132,7 +132,7 @@ function macroLetter(letter: string, ctx: MacroContext): string {
     case 'd':
       return ctx.domain;
     case 'i':
-      return isIP(ctx.ip) === 6 ? expandIpv6(ctx.ip).replace(/:/g, '').split('').join('.') : ctx.ip;
+      return isIP(ctx.ip) === 6 ? ipv6Hex(ctx.ip).split('').join('.') : ctx.ip;
     case 'p':
       return 'unknown';
     case 'v':
@@ -179,7 +179,7 @@ function toBigInt(ip: string): { family: 4 | 6; value: bigint } | undefined {
     const value = ip.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
     return { family, value };
   }
-  if (family === 6) return { family, value: BigInt(`0x${expandIpv6(ip).replace(/:/g, '')}`) };
+  if (family === 6) return { family, value: BigInt(`0x${ipv6Hex(ip)}`) };
   return undefined;
 }
 
