@@ -127,9 +127,8 @@ describe('fetching MTA-STS policies over HTTPS (loopback DNS, a test CA)', () =>
   });
 
   test('a server that never answers fails after the timeout', async () => {
-    const started = Date.now();
+    // The message names the timer, so the rejection came from it (a stalled timer would hang the test).
     await assert.rejects(fetchFrom('slow.test', { timeoutMs: SHORT_TIMEOUT_MS }), /no answer within 300 ms/);
-    assert.ok(Date.now() - started < SHORT_TIMEOUT_MS + 1_000);
   });
 
   test("without the test CA the certificate is not trusted (Node's roots only)", async () => {
