@@ -6,11 +6,17 @@
  */
 import type { Herald } from '@herald/delivery-core';
 import {
+  connectionLeaseKey,
+  laneOf,
+  laneRateKey,
+  tenantRateKey,
+  warmupCapKey,
+} from '@herald/delivery-core/delivery';
+import {
   type EffectiveLimits,
   formatRate,
   type Shaping,
   selectPool,
-  utcDayName,
   warmupCap,
 } from '@herald/delivery-core/shaping';
 import { DailyCap, LeasedSemaphore, RateLimiter } from '@herald/delivery-core/throttle';
@@ -60,7 +66,7 @@ export async function liveState(
 ): Promise<string[]> {
   const { site, limits, source } = path;
   const keyPrefix = herald.config.redis.prefix;
-  const lane = source.ip ? `${site}@${source.ip}` : site;
+  const lane = laneOf(site, source.ip);
   const now = Date.now();
   const live: string[] = [];
   const condition = await herald.siteState.condition(site);
@@ -74,12 +80,12 @@ export async function liveState(
   const sourceUntil = source.ip ? condition.suspendedSources?.get(source.ip) : undefined;
   if (sourceUntil) live.push(`source ${source.ip} suspended at the site, ${secondsLeft(sourceUntil, now)}`);
 
-  const held = await new LeasedSemaphore(herald.redis, { keyPrefix }).held(`conn:${lane}`);
+  const held = await new LeasedSemaphore(herald.redis, { keyPrefix }).held(connectionLeaseKey(lane));
   live.push(`connections in use on ${lane}: ${held} of ${limits.max_connections} (all relays)`);
   const limiter = new RateLimiter(herald.redis, { keyPrefix });
   const rate = limits.max_message_rate;
   if (rate) {
-    const wait = await limiter.nextFreeInMs(`site:${lane}`, rate);
+    const wait = await limiter.nextFreeInMs(laneRateKey(lane), rate);
     live.push(`next free slot at ${formatRate(rate)}: ${wait === 0 ? 'now' : `in ${wait} ms`}`);
   }
   const tenantName = path.mail.tenant.toLowerCase();
@@ -87,7 +93,7 @@ export async function liveState(
     ? herald.shaping.tenants[tenantName]
     : undefined;
   if (tenant?.max_message_rate) {
-    const wait = await limiter.nextFreeInMs(`tenant:${tenantName}`, tenant.max_message_rate);
+    const wait = await limiter.nextFreeInMs(tenantRateKey(tenantName), tenant.max_message_rate);
     live.push(`tenant ${tenantName} next free slot: ${wait === 0 ? 'now' : `in ${wait} ms`}`);
   }
   const pool = source.pool ? herald.shaping.pools[source.pool] : undefined;
@@ -96,7 +102,7 @@ export async function liveState(
     const cap = warmupCap(pool, poolSource, now);
     if (cap === undefined) live.push(`${source.ip} is seasoned (no warm-up cap)`);
     else {
-      const key = `warmup:${poolSource.ip}:${site}:${utcDayName(now)}`;
+      const key = warmupCapKey(poolSource.ip, site, now);
       const [used] = await new DailyCap(herald.redis, { keyPrefix }).counts([key]);
       live.push(`${source.ip} warming up: ${used} of ${cap} sent to this site today (UTC)`);
     }

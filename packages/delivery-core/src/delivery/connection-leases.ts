@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { type DeliveryJobData, streamPriority } from '../queue/index.js';
 import type { ConnectionLease, ConnectionLeases } from '../smtp/index.js';
 import type { LeasedSemaphore, Rate, RateLimiter } from '../throttle/index.js';
+import { connectionLeaseKey, connectionRateKey } from './keys.js';
 
 /** A parked job comes back after this at the latest, even if no release wakes it. */
 export const PARK_SAFETY_MS = 5_000;
@@ -96,14 +97,16 @@ export class SiteConnectionLeases implements ConnectionLeases {
     limit: number,
     rate?: Rate,
   ): Promise<ConnectionLease | { retryAfterMs: number; reason: 'connections' | 'connection-rate' }> {
-    const lease = await this.semaphore.acquire(`conn:${site}`, limit);
+    const lease = await this.semaphore.acquire(connectionLeaseKey(site), limit);
     if (!lease.acquired) return { retryAfterMs: lease.retryAfterMs, reason: 'connections' };
     if (rate && this.limiter) {
       // A slot is free; the new connection must also fit the site's connection rate.
-      const opened = await this.limiter.tryAcquire(`conn-rate:${site}`, rate).catch(async (err: unknown) => {
-        await lease.release();
-        throw err;
-      });
+      const opened = await this.limiter
+        .tryAcquire(connectionRateKey(site), rate)
+        .catch(async (err: unknown) => {
+          await lease.release();
+          throw err;
+        });
       if (!opened.allowed) {
         await lease.release();
         return { retryAfterMs: opened.retryAfterMs, reason: 'connection-rate' };

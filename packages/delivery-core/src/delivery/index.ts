@@ -7,10 +7,11 @@
 export { PARK_SAFETY_MS, ParkedJobs, SiteConnectionLeases } from './connection-leases.js';
 export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';
+export * from './keys.js';
 export type { DeliveryDeps, DeliveryGate, DeliveryOutcome, RecipientFailure } from './process.js';
 export { processDelivery } from './process.js';
 export type { ShapingGateOptions, SiteLimits } from './shaping-gate.js';
-export { ShapingGate, tenantParkKey } from './shaping-gate.js';
+export { ShapingGate } from './shaping-gate.js';
 export type { SiteCondition } from './site-state.js';
 export { SiteState } from './site-state.js';
 export type { DeliveryWorkerOptions } from './worker.js';

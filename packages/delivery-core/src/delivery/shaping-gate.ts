@@ -19,6 +19,7 @@ import { DEFAULT_STREAM, type EffectiveLimits, effectiveLimits, type Shaping } f
 import { type ProviderRule, siteForMxHosts, siteForRoute } from '../sites/index.js';
 import type { DailyCap, Rate, RateLimiter } from '../throttle/index.js';
 import { PARK_SAFETY_MS, type ParkedJobs } from './connection-leases.js';
+import { campaignRateKey, laneOf, laneRateKey, tenantParkKey, tenantRateKey } from './keys.js';
 import { LaneSlots } from './lane-slots.js';
 import type { AttemptLimits, DeliveryGate } from './process.js';
 import { passRates, type RateStage } from './rate-stages.js';
@@ -27,11 +28,6 @@ import { type PickedSource, SourcePicker } from './source-picker.js';
 
 /** A paused tenant's parked bulk job looks again after this even if no resume wakes it. */
 const TENANT_PAUSE_RECHECK_MS = 10 * 60_000;
-
-/** Where a paused tenant's bulk jobs are parked (ParkedJobs key); `herald tenant resume` wakes them. */
-export function tenantParkKey(tenant: string): string {
-  return `tenant:${tenant.toLowerCase()}`;
-}
 
 /** Destinations whose limits are kept computed (oldest dropped first). */
 const LIMITS_CACHE_MAX_ENTRIES = 10_000;
@@ -135,7 +131,7 @@ export class ShapingGate implements DeliveryGate {
     const source = pick.kind === 'picked' ? pick.source : undefined;
     const limits = source ? this.sourceLimits(domain, siteLimits, source) : siteLimits.limits;
     // Limits hold per (site, source IP) like PowerMTA's and KumoMTA's: the lane.
-    const lane = source ? `${site}@${source.ip}` : site;
+    const lane = laneOf(site, source?.ip);
 
     // At most max_connections attempts per lane in flight here: the rest wait (briefly in memory
     // on a fast lane, else parked) instead of holding delivery slots that other sites need.
@@ -153,7 +149,7 @@ export class ShapingGate implements DeliveryGate {
     try {
       const rate = slower(limits.max_message_rate, condition.slow?.rate);
       const siteWait = rate
-        ? await passRates([{ key: `site:${lane}`, rate }], data, this.options.limiter, now)
+        ? await passRates([{ key: laneRateKey(lane), rate }], data, this.options.limiter, now)
         : undefined;
       if (siteWait) {
         release(false);
@@ -188,9 +184,9 @@ export class ShapingGate implements DeliveryGate {
     const tenant = Object.hasOwn(tenants, name) ? tenants[name] : undefined;
     if (!tenant) return [];
     const stages: RateStage[] = [];
-    if (tenant.max_message_rate) stages.push({ key: `tenant:${name}`, rate: tenant.max_message_rate });
+    if (tenant.max_message_rate) stages.push({ key: tenantRateKey(name), rate: tenant.max_message_rate });
     if (tenant.campaign_max_message_rate && data.campaign)
-      stages.push({ key: `campaign:${name}:${data.campaign}`, rate: tenant.campaign_max_message_rate });
+      stages.push({ key: campaignRateKey(name, data.campaign), rate: tenant.campaign_max_message_rate });
     return stages;
   }
 

@@ -7,8 +7,9 @@
  * (the seasoned ones) take the overflow; with none left the job waits for the next UTC day.
  * Needs injected: the shaping file, a DailyCap, a clock, randomness.
  */
-import { nextUtcDay, pickSource, type Shaping, selectPool, utcDayName, warmupCap } from '../shaping/index.js';
+import { nextUtcDay, pickSource, type Shaping, selectPool, warmupCap } from '../shaping/index.js';
 import type { DailyCap } from '../throttle/index.js';
+import { warmupCapKey } from './keys.js';
 
 export interface PickedSource {
   pool: string;
@@ -89,7 +90,7 @@ export class SourcePicker {
   async take(site: string, source: PickedSource, n: number): Promise<boolean> {
     if (source.cap === undefined || !this.options.dailyCap) return true;
     const now = this.options.now();
-    const key = `warmup:${source.ip}:${site}:${utcDayName(now)}`;
+    const key = warmupCapKey(source.ip, site, now);
     const { taken } = await this.options.dailyCap.take(key, n, source.cap);
     if (!taken) {
       if (this.capped.size >= CAPPED_MAX_ENTRIES) this.capped.delete(this.capped.keys().next().value!);

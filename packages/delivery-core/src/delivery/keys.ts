@@ -1,0 +1,45 @@
+/**
+ * The names shaping uses for its Redis state, in one place so the gate, the SMTP pool's leases
+ * and the operator commands (`herald shaping explain`) agree. They are keys inside the throttle
+ * primitives (GCRA `<prefix>:gcra:<key>`, semaphore `<prefix>:sem:<key>`, cap `<prefix>:cap:<key>`)
+ * and ParkedJobs lists. A lane is a site, or `<site>@<source IP>` when mail leaves from a pool IP.
+ */
+import { utcDayName } from '../shaping/index.js';
+
+export function laneOf(site: string, sourceIp?: string): string {
+  return sourceIp ? `${site}@${sourceIp}` : site;
+}
+
+/** Semaphore key: one lease per open SMTP connection of the lane. */
+export function connectionLeaseKey(lane: string): string {
+  return `conn:${lane}`;
+}
+
+/** GCRA key of the lane's max_connection_rate. */
+export function connectionRateKey(lane: string): string {
+  return `conn-rate:${lane}`;
+}
+
+/** GCRA key of the lane's max_message_rate. */
+export function laneRateKey(lane: string): string {
+  return `site:${lane}`;
+}
+
+/** GCRA keys of a tenant's and one of its campaigns' max_message_rate. */
+export function tenantRateKey(tenant: string): string {
+  return `tenant:${tenant.toLowerCase()}`;
+}
+
+export function campaignRateKey(tenant: string, campaign: string): string {
+  return `campaign:${tenant.toLowerCase()}:${campaign}`;
+}
+
+/** DailyCap key: recipients a warming IP sent to a site on the UTC day of `now`. */
+export function warmupCapKey(sourceIp: string, site: string, now: number): string {
+  return `warmup:${sourceIp}:${site}:${utcDayName(now)}`;
+}
+
+/** ParkedJobs key of a paused tenant's bulk jobs; `herald tenant resume` wakes them. */
+export function tenantParkKey(tenant: string): string {
+  return `tenant:${tenant.toLowerCase()}`;
+}
