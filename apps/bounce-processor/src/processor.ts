@@ -55,6 +55,9 @@ export function createBounceProcessor(herald: Herald): BounceProcessor {
     logger: false,
     onRcptTo(address, session, callback) {
       const rcpt = address.address.toLowerCase();
+      // One recipient per transaction: a report is about one return path (or is a complaint).
+      if (session.envelope.rcptTo.length > 0)
+        return callback(smtpError(452, '4.5.3', 'one recipient per bounce, please'));
       if (complaintAddress && rcpt === complaintAddress) {
         arrivals.set(session, { kind: 'complaint' });
         return callback();
@@ -66,8 +69,6 @@ export function createBounceProcessor(herald: Herald): BounceProcessor {
           smtpError(550, '5.1.1', `<${address.address}>: no such return path (${decoded.reason})`),
         );
       }
-      if (session.envelope.rcptTo.length > 0)
-        return callback(smtpError(452, '4.5.3', 'one recipient per bounce, please'));
       arrivals.set(session, { kind: 'verp', token: decoded });
       return callback();
     },
