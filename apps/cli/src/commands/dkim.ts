@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { dkimDnsRecord, RSA_MIN_BITS, RSA_RECOMMENDED_BITS, readDkimKey } from '@herald/delivery-core/auth';
+import { DKIM_SELECTOR } from '@herald/delivery-core/config';
 import { parseCommandArgs, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -25,7 +26,6 @@ const TXT_STRING_MAX = 255;
 const KEY_FILE_MODE = 0o600;
 const KEY_DIR_MODE = 0o700;
 const DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?$/;
-const SELECTOR = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
 
 const help = `Usage: herald dkim keygen DOMAIN --selector S [--type rsa|ed25519] [--bits N] [--out DIR]
 
@@ -98,7 +98,7 @@ async function keygen(args: string[], io: CliIo): Promise<number> {
   if (!DOMAIN.test(rawDomain)) throw usageError('dkim keygen', `"${rawDomain}" is not a domain name`);
   const selector = values.selector;
   if (selector === undefined) throw usageError('dkim keygen', 'missing --selector');
-  if (!SELECTOR.test(selector))
+  if (!DKIM_SELECTOR.test(selector))
     throw usageError('dkim keygen', `"${selector}" is not a selector (letters, digits, . _ -)`);
   const type = keyType(values.type);
   const bits = rsaBits(values.bits, type);

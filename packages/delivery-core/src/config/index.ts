@@ -32,6 +32,7 @@ export {
   ROLES,
   type Role,
 } from './schema.js';
+export { DKIM_SELECTOR } from './schema-auth.js';
 export { DEFAULT_TENANT, SUPPRESSION_MODES, type TenantPolicy, tenantPolicy } from './schema-bounce.js';
 export type { SmtpUser } from './schema-smtp.js';
 export { parseDuration, parseSize } from './units.js';

@@ -17,13 +17,16 @@ function instant() {
   });
 }
 
+/** A DKIM selector: letters, digits, ".", "_", "-", not at either end (`herald dkim keygen` too). */
+export const DKIM_SELECTOR = /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+
 export const dkimKeySchema = section({
   /** The signing domain (d=). */
   domain: hostName(),
   /** The selector (s=): its public key is published at <selector>._domainkey.<domain>. */
   selector: z
     .string({ error: 'expected a selector like s1' })
-    .regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/, { error: 'expected a selector like s1' }),
+    .regex(DKIM_SELECTOR, { error: 'expected a selector like s1' }),
   /** PEM private key file (RSA >= 1024 bits, or Ed25519); the algorithm follows the key. */
   key_file: text('a key file path').optional(),
   /** The PEM private key itself, instead of key_file (e.g. from a secret store). */
