@@ -6,7 +6,12 @@
  * Needs injected: a subscribe function (e.g. `(l) => relay.herald.events.on(l)`).
  */
 import type { HeraldEvent } from '@herald/delivery-core';
-import type { AcceptedEvent, AttemptEvent, RecipientEvent } from '@herald/delivery-core/events';
+import {
+  type AcceptedEvent,
+  type AttemptEvent,
+  eventSubject,
+  type RecipientEvent,
+} from '@herald/delivery-core/events';
 import { DEFAULT_WAIT_MS } from './wait.js';
 
 export const TERMINAL_TYPES: readonly string[] = ['delivered', 'bounced', 'expired', 'suppressed'];
@@ -105,10 +110,7 @@ export class EventLog {
 
   describe(): string {
     return this.all
-      .map(
-        (e) =>
-          `  ${e.type} ${'site' in e ? e.site : 'messageId' in e ? e.messageId : e.tenant}${'recipient' in e ? ` ${e.recipient}` : ''}`,
-      )
+      .map((e) => `  ${e.type} ${eventSubject(e)}${'recipient' in e ? ` ${e.recipient}` : ''}`)
       .join('\n');
   }
 

@@ -55,7 +55,16 @@ describe('defaults', () => {
     assert.equal(config.smtp.listen, '127.0.0.1:2525');
     assert.equal(config.smtp.max_message_size, 25 * 1024 * 1024);
     assert.equal(config.smtp.socket_timeout, 5 * MINUTE);
-    assert.equal(config.smtp.require_auth_tls, false);
+    assert.equal(config.smtp.require_auth_tls, true);
+    assert.deepEqual(config.smtp.plaintext_auth_networks, ['127.0.0.0/8', '::1/128']);
+    assert.equal(config.smtp.data_timeout, 10 * MINUTE);
+    assert.equal(config.smtp.redis_timeout, 3000);
+    assert.deepEqual(config.smtp.client_limits.exceptions, ['127.0.0.0/8', '::1/128']);
+    assert.deepEqual(
+      defaultConfig({ smtp: { trusted_networks: ['10.0.0.0/8'] } }).smtp.client_limits.exceptions,
+      ['10.0.0.0/8', '127.0.0.0/8', '::1/128'],
+      'the per-client limits exempt trusted_networks and loopback unless told otherwise',
+    );
     assert.deepEqual(config.smtp.tls, { self_signed: false });
     assert.deepEqual(config.http, { listen: '127.0.0.1:8025', enabled: true });
     assert.deepEqual(config.dns, { servers: [], timeout: 2000, attempts: 3, cache_size: 10000 });

@@ -44,6 +44,36 @@ export const smtpTlsSchema = section({
   error: 'give cert_file and key_file together, or neither',
 });
 
+/** Loopback: exempt from the per-client limits and allowed to AUTH in clear by default. */
+export const LOOPBACK_NETWORKS = ['127.0.0.0/8', '::1/128'] as const;
+
+/**
+ * Per-client-address limits (Postfix anvil style), kept in memory per relay process. A client is
+ * its IPv4 address, or its IPv6 network of `ipv6_prefix` bits. `exceptions` defaults to
+ * `trusted_networks` plus loopback (like Postfix's $mynetworks).
+ */
+export const smtpClientLimitsSchema = section({
+  /** CIDRs exempt from these limits; default trusted_networks + 127.0.0.0/8 + ::1/128. */
+  exceptions: z.array(cidr(), { error: 'expected a list of CIDRs' }).optional(),
+  /** IPv6 clients are counted per network of this many leading bits. */
+  ipv6_prefix: integer(1, 128).default(64),
+  /** Connections at once per client. */
+  max_connections: integer(1).default(50),
+  /** New connections per client per rate_time_unit. */
+  max_connection_rate: integer(1).default(300),
+  rate_time_unit: duration().prefault('1m'),
+  /** Tarpit: the n-th recent AUTH failure of a client delays its AUTH replies by delay × 2^(n-1). */
+  auth_failure_delay: duration().prefault('1s'),
+  auth_failure_max_delay: duration().prefault('8s'),
+  /** AUTH failures of a client (any connection) within auth_failure_window that block it. */
+  auth_failure_limit: integer(1).default(10),
+  auth_failure_window: duration().prefault('15m'),
+  /** How long a blocked client's connections are refused with 421 4.7.0. */
+  block_time: duration().prefault('15m'),
+  /** A user's AUTH failures (from any client) within the window after which its AUTH is slowed. */
+  user_failure_threshold: integer(1).default(5),
+});
+
 export const smtpSchema = section({
   listen: listenAddress().default('127.0.0.1:2525'),
   /** Name in the 220 greeting and in Received headers. */
@@ -57,8 +87,34 @@ export const smtpSchema = section({
   max_recipients: integer(1).default(1000),
   max_clients: integer(1).default(1000),
   socket_timeout: duration().prefault('5m'),
-  /** Refuse AUTH before STARTTLS, except from loopback. */
-  require_auth_tls: bool().default(false),
-});
+  /** The whole DATA phase (354 to the final dot) must end within this. */
+  data_timeout: duration().prefault('10m'),
+  /** Bytes per second the DATA phase must average once data_rate_grace has passed. */
+  data_min_rate: byteSize().prefault(500),
+  data_rate_grace: duration().prefault('10s'),
+  /** Commands other than MAIL/RCPT/DATA since connect, AUTH or the last accepted MAIL. */
+  junk_command_limit: integer(1).default(20),
+  /** Error replies (4xx/5xx) since connect or the last accepted message: slow down, then close. */
+  soft_error_limit: integer(1).default(10),
+  hard_error_limit: integer(1).default(20),
+  /** Delay of every command once soft_error_limit is reached. */
+  error_sleep_time: duration().prefault('1s'),
+  /** AUTH failures in one connection before it is closed with 421 4.7.0. */
+  auth_failures_per_session: integer(1).default(3),
+  /** Deadline of each Redis call in an SMTP session (suppression lookup, enqueue): 451 4.3.0 after it. */
+  redis_timeout: duration().prefault('3s'),
+  /** AUTH only after STARTTLS (not even advertised before), except from plaintext_auth_networks. */
+  require_auth_tls: bool().default(true),
+  plaintext_auth_networks: z
+    .array(cidr(), { error: 'expected a list of CIDRs' })
+    .default([...LOOPBACK_NETWORKS]),
+  client_limits: smtpClientLimitsSchema.prefault({}),
+}).transform((smtp) => ({
+  ...smtp,
+  client_limits: {
+    ...smtp.client_limits,
+    exceptions: smtp.client_limits.exceptions ?? [...smtp.trusted_networks, ...LOOPBACK_NETWORKS],
+  },
+}));
 
 export type SmtpUser = z.infer<typeof smtpUserSchema>;

@@ -8,6 +8,8 @@ export { RedisEventSink, readEvents } from './redis-sink.js';
 export type {
   AcceptedEvent,
   AttemptEvent,
+  ClientEvent,
+  ClientLimitReason,
   EventSink,
   FeedbackEvent,
   HeraldEvent,
@@ -17,3 +19,4 @@ export type {
   TenantEvent,
   TerminalState,
 } from './types.js';
+export { eventSubject } from './types.js';

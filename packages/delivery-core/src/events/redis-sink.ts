@@ -7,7 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { EventSink, HeraldEvent } from './types.js';
+import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
 
 export interface RedisEventSinkOptions {
   redis: Redis;
@@ -57,7 +57,7 @@ export class RedisEventSink implements EventSink {
         : event.type === 'bounced' || event.type === 'expired'
           ? 'warn'
           : 'info';
-    const subject = 'site' in event ? event.site : 'messageId' in event ? event.messageId : event.tenant;
+    const subject = eventSubject(event);
     logger[level]({ event }, `${event.type} ${subject}${'recipient' in event ? ` ${event.recipient}` : ''}`);
     for (const listener of this.listeners) {
       try {

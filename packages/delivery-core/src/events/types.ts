@@ -119,13 +119,41 @@ export interface FeedbackEvent {
   suppressed: boolean;
 }
 
+/** Why a client was refused at the door (see door/). */
+export type ClientLimitReason = 'blocked' | 'connections' | 'connection_rate' | 'auth_failures';
+
+/**
+ * Abuse at the door of an SMTP listener: a client (an IPv4 address or an IPv6 /prefix network)
+ * blocked after too many AUTH failures (`client_blocked`, once per block), or refused for a
+ * limit (`client_limited`, at most once per client and reason per `client_limits.rate_time_unit`).
+ * Never carries a user name or a password.
+ */
+export interface ClientEvent {
+  type: 'client_blocked' | 'client_limited';
+  time: number;
+  client: string;
+  reason: ClientLimitReason;
+  /** client_blocked: when the block ends (epoch ms). */
+  until?: number;
+}
+
 export type HeraldEvent =
   | AcceptedEvent
   | AttemptEvent
   | RecipientEvent
   | SiteEvent
   | TenantEvent
-  | FeedbackEvent;
+  | FeedbackEvent
+  | ClientEvent;
+
+/** What an event is about, for a log line: its site, message, client or tenant. */
+export function eventSubject(event: HeraldEvent): string {
+  if ('site' in event) return event.site;
+  if ('client' in event && (event.type === 'client_blocked' || event.type === 'client_limited'))
+    return event.client;
+  if ('messageId' in event && event.messageId) return event.messageId;
+  return 'tenant' in event ? event.tenant : '';
+}
 
 /** Where events go. Implementations must not throw from `emit`. */
 export interface EventSink {

@@ -1,7 +1,9 @@
 /**
  * Metrics: a prom-client registry per Herald instance with the metric names operators alert on.
  * Label sets are bounded: `outcome` and `source` are closed enums; no per-domain labels here
- * (per-site labels arrive with sites, bounded by the site table).
+ * (per-site labels arrive with sites, bounded by the site table). The door's counters (AUTH
+ * failures, refusals by reason, Redis deadlines in a session) are counted by the listener that
+ * applies them, since their events are deduplicated; never a client address or user as a label.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { HeraldEvent, RecipientEventType } from '../events/index.js';
@@ -26,6 +28,14 @@ export class HeraldMetrics {
   readonly smtpReplies: Counter<'code'>;
   readonly siteTransitions: Counter<'type'>;
   readonly feedback: Counter<'type' | 'reason'>;
+  /** herald_auth_failures_total: AUTH attempts refused for their credentials. */
+  readonly authFailures: Counter;
+  /** herald_client_blocks_total: clients blocked at the door (fed by client_blocked events). */
+  readonly clientBlocks: Counter;
+  /** herald_smtp_refusals_total{reason}: connections refused or sessions ended at the door. */
+  readonly smtpRefusals: Counter<'reason'>;
+  /** herald_smtp_redis_timeouts_total{stage}: Redis calls of a session answered 451 at their deadline. */
+  readonly smtpRedisTimeouts: Counter<'stage'>;
 
   constructor(options: { defaultMetrics?: boolean; queue?: QueueDepthSource } = {}) {
     const registers = [this.registry];
@@ -77,6 +87,28 @@ export class HeraldMetrics {
       labelNames: ['type', 'reason'],
       registers,
     });
+    this.authFailures = new Counter({
+      name: 'herald_auth_failures_total',
+      help: 'SMTP AUTH attempts refused for their credentials',
+      registers,
+    });
+    this.clientBlocks = new Counter({
+      name: 'herald_client_blocks_total',
+      help: 'Clients blocked at the door after too many AUTH failures',
+      registers,
+    });
+    this.smtpRefusals = new Counter({
+      name: 'herald_smtp_refusals_total',
+      help: 'SMTP connections refused or sessions ended at the door, by the limit that did it',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.smtpRedisTimeouts = new Counter({
+      name: 'herald_smtp_redis_timeouts_total',
+      help: 'Redis calls in an SMTP session answered 451 4.3.0 at smtp.redis_timeout, by stage',
+      labelNames: ['stage'],
+      registers,
+    });
     const queue = options.queue;
     this.queueDepth = new Gauge({
       name: 'herald_queue_depth',
@@ -119,6 +151,11 @@ export class HeraldMetrics {
       case 'tenant_paused':
       case 'tenant_resumed':
         this.feedback.inc({ type: event.type, reason: '' });
+        return;
+      case 'client_blocked':
+        this.clientBlocks.inc();
+        return;
+      case 'client_limited':
         return;
       default:
         this.outcomes[event.type].inc();
