@@ -1,7 +1,9 @@
 /**
  * @herald/test-harness — real parts for Herald's tests: a private redis-server, scripted SMTP
- * sinks, a loopback DNS server, a throw-away test CA, and the process/port helpers they share.
+ * sinks (with per-stage chaos, a seeded chaos generator and a transcript of what they wrote), a
+ * loopback DNS server, a throw-away test CA, and the process/port helpers they share.
  */
+export * from './chaos.js';
 export * from './dns-server.js';
 export * from './ports.js';
 export * from './processes.js';

@@ -1,9 +1,11 @@
 /**
  * What a sink's script says and how it becomes replies: the scripted replies per SMTP stage, the
  * records of accepted messages and of rejections, and the rule that only 4xx/5xx replies refuse
- * (2xx/3xx scripted replies mean "accept"). Pure; used by smtp-sink.ts.
+ * (2xx/3xx scripted replies mean "accept"); `stages` adds chaos (sink-stages.ts). Pure; used by
+ * smtp-sink.ts.
  */
 import type { SMTPServerSession } from 'smtp-server';
+import type { StageScript } from './sink-stages.js';
 
 const MIN_FAILURE_CODE = 400;
 
@@ -49,6 +51,11 @@ export interface SinkScript {
   data?: SinkReply | ((msg: SinkMessage) => SinkReply | undefined);
   /** Destroy the socket in the middle of DATA (after the first body bytes arrive). */
   dropInData?: boolean;
+  /**
+   * Chaos per stage (sink-stages.ts): reply with a given 4xx/5xx (and close), drop, stall or drip,
+   * instead of or around the reply the rules above give. Plaintext sinks only (no STARTTLS).
+   */
+  stages?: StageScript;
 }
 
 export interface SinkRejection extends Partial<SinkClient> {

@@ -7,30 +7,27 @@
  * own enhanced codes stay hidden); close() destroys open sockets; STARTTLS uses a self-signed cert
  * generated once per process with the openssl CLI (test-ca.ts), or a given one (`tls`, e.g. issued
  * by a `createTestCa()` authority for the sink's MX name); each message records whether it came
- * over TLS.
+ * over TLS. On a plaintext sink every connection runs through a reply gate (reply-gate.ts): the
+ * script's `stages` chaos applies there, and each connection's transcript (what the sink actually
+ * wrote for every command) is the ground truth `transcripts()` / `truth()` report.
  * Needs injected: a script (replaceable live with setScript); nothing else.
  */
 import type net from 'node:net';
-import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { freePort, LOOPBACK_HOST } from './ports.js';
-import {
-  clientOf,
-  failureOf,
-  rcptReply,
-  replyError,
-  replyText,
-  type SinkMessage,
-  type SinkRejection,
-  type SinkScript,
-} from './sink-script.js';
+import { ReplyGate } from './reply-gate.js';
+import { sinkHooks } from './sink-hooks.js';
+import type { SinkMessage, SinkRejection, SinkScript } from './sink-script.js';
+import { type ConnectionTranscript, type RecipientTruth, recipientTruth } from './sink-transcript.js';
 import { selfSignedCertificate } from './test-ca.js';
 
 export type { SinkClient, SinkMessage, SinkRejection, SinkReply, SinkScript } from './sink-script.js';
+export * from './sink-stages.js';
+export * from './sink-transcript.js';
 
 const DEFAULT_WAIT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_SIZE_BYTES = 25 * 1024 * 1024;
 const SINK_NAME = 'sink.herald.test';
-const DATA_OK_CODE = 250;
 
 export interface SinkStats {
   connections: number;
@@ -50,6 +47,10 @@ export interface SmtpSinkHandle {
   rejected: SinkRejection[];
   stats(): SinkStats;
   setScript(script: SinkScript): void;
+  /** Every plaintext connection's commands and what became of each reply (live records: read only). */
+  transcripts(): readonly ConnectionTranscript[];
+  /** Per recipient (lower-cased), the verdict of every transaction it was in (sink-transcript.ts). */
+  truth(): Map<string, RecipientTruth>;
   waitForMessages(n: number, timeoutMs?: number): Promise<SinkMessage[]>;
   close(): Promise<void>;
 }
@@ -68,7 +69,11 @@ export interface StartSmtpSinkOptions {
   size?: number;
 }
 
-type Done = (err?: Error | null, message?: string) => void;
+interface SinkConnection {
+  socket: net.Socket;
+  /** The chaos layer and transcript of a plaintext connection. */
+  gate: ReplyGate | undefined;
+}
 
 interface Waiter {
   n: number;
@@ -82,16 +87,21 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
   const host = opts.host ?? LOOPBACK_HOST;
   const messages: SinkMessage[] = [];
   const rejected: SinkRejection[] = [];
-  const sockets = new Map<string, net.Socket>();
+  const connections = new Map<string, SinkConnection>();
+  const transcripts: ConnectionTranscript[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const waiters = new Set<Waiter>();
   const counters = { connections: 0, activeConnections: 0, maxConcurrentConnections: 0, transactions: 0 };
-  let script: SinkScript = opts.script ?? {};
   const tls = opts.tls ?? (opts.starttls ? await selfSignedCertificate() : undefined);
+  const checked = (next: SinkScript): SinkScript => {
+    if (tls && next.stages) throw new Error('smtp sink: stage behaviours need a sink without STARTTLS');
+    return next;
+  };
+  let script: SinkScript = checked(opts.script ?? {});
 
-  const socketOf = (session: SMTPServerSession): net.Socket | undefined =>
-    sockets.get(`${session.remoteAddress}:${session.remotePort}`) ??
-    [...sockets.values()].find((s) => s.remotePort === session.remotePort);
+  const connectionOf = (session: SMTPServerSession): SinkConnection | undefined =>
+    connections.get(`${session.remoteAddress}:${session.remotePort}`) ??
+    [...connections.values()].find((c) => c.socket.remotePort === session.remotePort);
 
   const settleWaiters = () => {
     for (const waiter of waiters) {
@@ -102,74 +112,19 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     }
   };
 
-  const onConnect = (_session: SMTPServerSession, callback: Done) => {
-    const current = script;
-    const proceed = () => {
-      const greeting = failureOf(current.greeting);
-      if (!greeting) return callback();
-      rejected.push({ stage: 'greeting', reply: greeting });
-      callback(replyError(greeting));
-    };
-    if (!current.greetingDelayMs) return proceed();
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      proceed();
-    }, current.greetingDelayMs);
-    timers.add(timer);
-  };
-
-  const onMailFrom = (address: SMTPServerAddress, _session: SMTPServerSession, cb: Done) => {
-    counters.transactions++;
-    const rule = script.mail;
-    const reply = failureOf(typeof rule === 'function' ? rule(address.address) : rule);
-    if (!reply) return cb();
-    rejected.push({ stage: 'mail', address: address.address, reply });
-    cb(replyError(reply));
-  };
-
-  const onRcptTo = (address: SMTPServerAddress, session: SMTPServerSession, cb: Done) => {
-    const client = clientOf(session);
-    const reply = failureOf(rcptReply(script, address.address, client));
-    if (!reply) return cb();
-    rejected.push({ stage: 'rcpt', address: address.address, reply, at: Date.now(), ...client });
-    cb(replyError(reply));
-  };
-
-  const onData = (stream: NodeJS.ReadableStream, session: SMTPServerSession, cb: Done) => {
-    const current = script;
-    const chunks: Buffer[] = [];
-    let dropped = false;
-    stream.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      if (current.dropInData && !dropped) {
-        dropped = true;
-        socketOf(session)?.destroy();
-      }
-    });
-    stream.on('end', () => {
-      if (dropped) return; // the connection is gone: no reply, nothing recorded
-      const mailFrom = session.envelope.mailFrom;
-      const message: SinkMessage = {
-        from: mailFrom ? mailFrom.address : '',
-        to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
-        raw: Buffer.concat(chunks),
-        receivedAt: Date.now(),
-        connectionId: session.id,
-        host,
-        secure: Boolean(session.secure),
-        ...clientOf(session),
-      };
-      const reply = typeof current.data === 'function' ? current.data(message) : current.data;
-      const failure = failureOf(reply);
-      if (failure) {
-        rejected.push({ stage: 'data', reply: failure });
-        return cb(replyError(failure));
-      }
+  const hooks = sinkHooks({
+    host,
+    rejected,
+    counters,
+    timers,
+    script: () => script,
+    gateOf: (session) => connectionOf(session)?.gate,
+    socketOf: (session) => connectionOf(session)?.socket,
+    accept(message) {
       messages.push(message);
       settleWaiters();
-      cb(null, reply?.code === DATA_OK_CODE ? replyText(reply) : undefined);
-    });
-  };
+    },
+  });
 
   const server = new SMTPServer({
     name: SINK_NAME,
@@ -181,22 +136,29 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     hideDSN: true,
     disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     ...(tls ? { key: tls.key, cert: tls.cert } : {}),
-    onConnect,
-    onMailFrom,
-    onRcptTo,
-    onData,
+    ...hooks,
   });
   // Clients that vanish mid-session (dropInData, tests) surface as errors here; they are expected.
   server.on('error', () => {});
+  // Runs before smtp-server's own listener, so a gate sits between the socket and smtp-server.
   server.server.prependListener('connection', (socket: net.Socket) => {
     const key = `${socket.remoteAddress}:${socket.remotePort}`;
-    sockets.set(key, socket);
     counters.connections++;
     counters.activeConnections++;
     const { activeConnections, maxConcurrentConnections } = counters;
     counters.maxConcurrentConnections = Math.max(maxConcurrentConnections, activeConnections);
+    const gate = tls
+      ? undefined
+      : new ReplyGate({
+          socket,
+          connection: counters.connections,
+          clientAddress: (socket.remoteAddress ?? '').replace(/^::ffff:/, ''),
+          stages: () => script.stages,
+        });
+    if (gate) transcripts.push(gate.transcript);
+    connections.set(key, { socket, gate });
     socket.once('close', () => {
-      sockets.delete(key);
+      connections.delete(key);
       counters.activeConnections--;
     });
   });
@@ -222,8 +184,10 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     rejected,
     stats: () => ({ ...counters }),
     setScript(next: SinkScript) {
-      script = next;
+      script = checked(next);
     },
+    transcripts: () => transcripts,
+    truth: () => recipientTruth(transcripts),
     waitForMessages(n: number, timeoutMs = DEFAULT_WAIT_TIMEOUT_MS): Promise<SinkMessage[]> {
       if (messages.length >= n) return Promise.resolve(messages.slice());
       return new Promise((resolve, reject) => {
@@ -250,7 +214,10 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
         }
         waiters.clear();
         server.close(() => resolve());
-        for (const socket of sockets.values()) socket.destroy();
+        for (const { socket, gate } of connections.values()) {
+          if (gate) gate.kill();
+          else socket.destroy();
+        }
       });
       return closing;
     },
