@@ -6,12 +6,14 @@
  * to the user's `smtp.users[].stream`. A recipient on the tenant's suppression list (looked up by
  * the caller after onRcptTo passed) is refused with 550 5.7.1 or dropped, per `tenants.<name>.suppression`.
  * With `tenants.<name>.sender_domains`, MAIL FROM and the From header must use one of them
- * (553 5.7.1 at MAIL, 554 5.7.1 at the end of DATA).
+ * (553 5.7.1 at MAIL, 554 5.7.1 at the end of DATA). At DATA a message with NUL or a bare CR in
+ * its header block, or NUL in its body, is refused 550 5.6.0 (message/hygiene.ts); a bare CR in
+ * the body is normalised to CRLF. The door's replies (door-guard.ts) are listed here too.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { checkAddress, type HeraldConfig, verifyPassword } from '@herald/delivery-core';
 import { compileTrustedNetworks, DEFAULT_TENANT, tenantPolicy } from '@herald/delivery-core/config';
-import { takeInstructions } from '@herald/delivery-core/message';
+import { cleanIntake, takeInstructions } from '@herald/delivery-core/message';
 import { domainOfAddress, fromHeaderDomain, senderDomainAllowed } from '@herald/delivery-core/sender';
 import { type SuppressionEntry, suppressionReply } from '@herald/delivery-core/suppression';
 
@@ -70,6 +72,34 @@ export const REPLIES = {
     enhanced: '4.3.0',
     text: 'Temporary local problem: suppression list unavailable, try again later',
   },
+  /** RFC 3463 5.6.0: other or undefined media error (NUL, bare CR in the header block). */
+  badContent: { code: 550, enhanced: '5.6.0', text: 'Message refused' },
+  // The door (door-guard.ts): 421 answers and closes the connection (RFC 5321 §3.8).
+  tooManyConnections: {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Too many connections from your address, try again later',
+  },
+  connectionRate: {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Too many new connections from your address, try again later',
+  },
+  clientBlocked: {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Too many failed authentications from your address, try again later',
+  },
+  authFailuresInSession: {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Too many failed authentications, closing connection',
+  },
+  junkCommands: { code: 421, enhanced: '4.7.0', text: 'Too many commands without mail, closing connection' },
+  tooManyErrors: { code: 421, enhanced: '4.7.0', text: 'Too many errors, closing connection' },
+  /** RFC 3463 4.4.2: bad connection (the transfer did not finish in time). */
+  dataTimeout: { code: 421, enhanced: '4.4.2', text: 'Message not received in time, closing connection' },
+  dataTooSlow: { code: 421, enhanced: '4.4.2', text: 'Message transfer too slow, closing connection' },
 } as const satisfies Record<string, PolicyReply>;
 
 export interface SubmissionPolicy {
@@ -95,11 +125,12 @@ const TRUSTED_TENANT = DEFAULT_TENANT;
 
 export function createPolicy(config: HeraldConfig): SubmissionPolicy {
   const trusted = compileTrustedNetworks(config.smtp.trusted_networks);
+  const plaintextAuth = compileTrustedNetworks(config.smtp.plaintext_auth_networks);
   const users = new Map(config.smtp.users.map((user) => [user.username, user]));
   const mayRelay = (facts: SessionFacts) => Boolean(facts.user) || trusted(facts.remoteAddress);
   return {
     async onAuth(username, password, facts) {
-      if (config.smtp.require_auth_tls && !facts.secure && !isLoopback(facts.remoteAddress))
+      if (config.smtp.require_auth_tls && !facts.secure && !plaintextAuth(facts.remoteAddress))
         return REPLIES.authNeedsTls;
       const user = users.get(username);
       if (!user) return REPLIES.authFailed;
@@ -127,7 +158,9 @@ export function createPolicy(config: HeraldConfig): SubmissionPolicy {
       return mode === 'drop' ? 'drop' : suppressionReply(address, entry);
     },
     onData(raw, facts) {
-      const taken = takeInstructions(raw);
+      const clean = cleanIntake(raw);
+      if (!clean.ok) return { ...REPLIES.badContent, text: `${REPLIES.badContent.text}: ${clean.problem}` };
+      const taken = takeInstructions(clean.body);
       if (!taken.ok) return { ...INVALID_INSTRUCTION, text: taken.problem };
       const allowed = tenantPolicy(config, this.tenantOf(facts)).sender_domains;
       const fromDomain = allowed.length > 0 ? fromHeaderDomain(taken.body) : undefined;
@@ -149,8 +182,4 @@ function safeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.length === right.length && timingSafeEqual(left, right);
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }

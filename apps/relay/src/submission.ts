@@ -9,16 +9,18 @@
  * `550 5.7.1`, or accepted and dropped (no job, a `suppressed` event at DATA); a failed lookup
  * answers `451 4.3.0`, never an unchecked `250`. A tenant with `refuse_dmarc_fail` gets
  * `550 5.7.26` for mail whose DMARC would fail on Herald's path (no aligned DKIM key or return path).
+ * The door (door-guard.ts) applies the per-client and per-session limits and the DATA deadlines;
+ * every Redis call in a session (suppression lookup, enqueue) has `smtp.redis_timeout` to answer.
  */
 
 import type { Herald } from '@herald/delivery-core';
-import { tenantPolicy } from '@herald/delivery-core/config';
-import { prepareMessage } from '@herald/delivery-core/message';
-import { newMessageId } from '@herald/delivery-core/queue';
+import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/door';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import { createDoorGuard } from './door-guard.js';
 import { smtpError, useOwnEnhancedCodes } from './enhanced-codes.js';
 import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy } from './policy.js';
+import { receiveData } from './submission-data.js';
 
 export interface SubmissionOptions {
   herald: Herald;
@@ -58,13 +60,26 @@ function facts(session: SMTPServerSession): SessionFacts {
 export function createSubmissionServer({ herald, policy, tls }: SubmissionOptions): SMTPServer {
   useOwnEnhancedCodes();
   const { config, logger } = herald;
-  return new SMTPServer({
+  const guard = createDoorGuard({
+    smtp: config.smtp,
+    tls: Boolean(tls),
+    events: herald.events,
+    metrics: herald.metrics,
+    logger,
+  });
+  if (config.smtp.require_auth_tls && !tls && config.smtp.users.length > 0)
+    logger.warn(
+      'smtp.require_auth_tls is on but no certificate is configured: only clients in smtp.plaintext_auth_networks can AUTH',
+    );
+  const dataContext = { herald, policy, guard, facts, dropped: droppedIn };
+  const server = new SMTPServer({
     name: config.smtp.hostname,
     banner: 'Herald ESMTP',
     size: config.smtp.max_message_size,
     authMethods: ['PLAIN', 'LOGIN'],
     authOptional: true,
-    allowInsecureAuth: !config.smtp.require_auth_tls,
+    // AUTH in clear is decided per session by the door (smtp.require_auth_tls, plaintext_auth_networks).
+    allowInsecureAuth: true,
     hideENHANCEDSTATUSCODES: false,
     hideSTARTTLS: !tls,
     disabledCommands: tls ? [] : ['STARTTLS'],
@@ -73,16 +88,28 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
     socketTimeout: config.smtp.socket_timeout,
     disableReverseLookup: true,
     logger: false,
+    onConnect: (session, callback) => guard.onConnect(session, callback),
+    onSecure: (socket, session, callback) => guard.onSecure(socket, session, callback),
+    onClose: (session) => guard.onClose(session),
     onAuth(auth, session, callback) {
+      const blocked = guard.authBlocked(session);
+      if (blocked) return callback(toError(blocked));
+      const username = auth.username ?? '';
       policy
-        .onAuth(auth.username ?? '', auth.password ?? '', facts(session))
-        .then((result) =>
-          'code' in result ? callback(toError(result)) : callback(null, { user: result as never }),
-        )
+        .onAuth(username, auth.password ?? '', facts(session))
+        .then(async (result) => {
+          const credentialsChecked = !('code' in result) || result === REPLIES.authFailed;
+          if (!credentialsChecked) return callback(toError(result as PolicyReply));
+          const closing = await guard.authSettled(session, username, !('code' in result));
+          if (closing) return callback(toError(closing));
+          if ('code' in result) return callback(toError(result));
+          callback(null, { user: result as never });
+        })
         .catch((err: unknown) => callback(err as Error));
     },
     onMailFrom(address, session, callback) {
       const refusal = policy.onMailFrom(address.address, facts(session));
+      if (!refusal) guard.mailAccepted(session);
       callback(refusal ? toError(refusal) : undefined);
     },
     onRcptTo(address, session, callback) {
@@ -93,8 +120,8 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
         return;
       }
       const dropped = droppedIn(session);
-      herald.suppression
-        .check(policy.tenantOf(sessionFacts), [address.address])
+      const lookup = herald.suppression.check(policy.tenantOf(sessionFacts), [address.address]);
+      withDeadline(lookup, guard.redisTimeoutMs, 'suppression lookup')
         .then((found) => {
           const entry = found.get(address.address);
           dropped.delete(address.address.toLowerCase());
@@ -105,70 +132,15 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
           callback();
         })
         .catch((err: unknown) => {
+          if (err instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'rcpt' });
           logger.warn({ err: (err as Error).message }, 'suppression lookup failed; answered 451');
           callback(toError(REPLIES.suppressionUnavailable));
         });
     },
     onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('error', (err) => callback(err));
-      stream.on('end', () => {
-        if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded) {
-          callback(toError(REPLIES.tooBig));
-          return;
-        }
-        const sessionFacts = facts(session);
-        const message = policy.onData(Buffer.concat(chunks), sessionFacts);
-        if ('code' in message) {
-          callback(toError(message));
-          return;
-        }
-        const tenant = policy.tenantOf(sessionFacts);
-        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        if (tenantPolicy(config, tenant).refuse_dmarc_fail) {
-          const problem = herald.dmarcProblem({ tenant, from, body: message.body });
-          if (problem) {
-            callback(toError({ ...REPLIES.dmarcWouldFail, text: problem }));
-            return;
-          }
-        }
-        const recipients = session.envelope.rcptTo.map((r) => r.address);
-        const dropped = droppedIn(session);
-        const deliver = recipients.filter((r) => !dropped.has(r.toLowerCase()));
-        const id = newMessageId();
-        const protocol = `ESMTP${session.secure ? 'S' : ''}${sessionFacts.user ? 'A' : ''}`;
-        const prepared = prepareMessage(
-          message.body,
-          {
-            helo: session.hostNameAppearsAs || 'unknown',
-            clientAddress: session.remoteAddress,
-            by: config.smtp.hostname,
-            protocol,
-            id,
-            ...(recipients.length === 1 && recipients[0] ? { for: recipients[0] } : {}),
-          },
-          new Date(),
-        );
-        herald
-          .enqueuePrepared({
-            id,
-            from,
-            recipients: deliver,
-            dropped: [...dropped.values()],
-            body: prepared.body,
-            tenant,
-            source: 'smtp',
-            client: session.remoteAddress,
-            stream: message.stream,
-            campaign: message.campaign,
-          })
-          .then(() => callback(null, `2.0.0 Ok: queued as ${id}`))
-          .catch((err: unknown) => {
-            logger.warn({ err: (err as Error).message, id }, 'spooling failed; answered 451');
-            callback(toError(REPLIES.queueUnavailable));
-          });
-      });
+      receiveData(dataContext, stream, session, callback);
     },
   });
+  guard.attach(server);
+  return server;
 }

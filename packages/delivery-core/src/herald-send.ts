@@ -18,6 +18,7 @@ import {
   screenForSend,
 } from './herald-parts.js';
 import {
+  cleanIntake,
   composeMessage,
   type MessageFields,
   prepareMessage,
@@ -83,8 +84,11 @@ export async function sendMessage(deps: SendDeps, message: SendInput): Promise<S
         ? message.raw
         : Buffer.from(message.raw, 'utf8')
       : await composeMessage({ ...message, from: message.from, to: message.to });
-  // X-Herald-Stream / X-Herald-Campaign in the message are instructions: taken out here too.
-  const taken = takeInstructions(raw);
+  // The relay's intake hygiene (NUL, bare CR) holds here too; then X-Herald-Stream /
+  // X-Herald-Campaign in the message are instructions: taken out here too.
+  const clean = cleanIntake(raw);
+  if (!clean.ok) throw new HeraldError('HERALD_SEND_INVALID', clean.problem);
+  const taken = takeInstructions(clean.body);
   if (!taken.ok) throw new HeraldError('HERALD_SEND_INVALID', taken.problem);
   checkSenderDomains(config, tenant, from, taken.body);
   if (tenantPolicy(config, tenant).refuse_dmarc_fail) {

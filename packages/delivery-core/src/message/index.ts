@@ -1,9 +1,13 @@
-/** Message handling at intake: trace and identity headers, instruction headers, composing from fields. */
+/**
+ * Message handling at intake: input hygiene (NUL / bare CR refused or normalised), trace and
+ * identity headers, instruction headers, composing from fields.
+ */
 
 export type { MessageFields } from './compose.js';
 export { composeMessage } from './compose.js';
 export type { PreparedMessage, TraceInfo } from './headers.js';
 export { findHeader, hasHeader, headerEnd, prepareMessage, rfc5322Date } from './headers.js';
+export { cleanIntake, type IntakeCheck } from './hygiene.js';
 export type { InstructionKey, TakenInstructions } from './instructions.js';
 export {
   INSTRUCTION_HEADERS,

@@ -1,0 +1,236 @@
+/**
+ * The door at the relay's SMTP listener: a thin adapter from delivery-core's `door` (pure
+ * accounting) to smtp-server. It owns one ClientDoor per listener and one SessionCounters per
+ * connection, and guarantees:
+ * - connect: a client over `client_limits` (connections at once, new connections per time unit,
+ *   blocked) gets `421 4.7.0` and is closed at once; `client_limited` event (de-duplicated) and
+ *   `herald_smtp_refusals_total{reason}`;
+ * - AUTH is not advertised before STARTTLS (and answered `538 5.7.11`) to clients outside
+ *   `plaintext_auth_networks` when `require_auth_tls`;
+ * - AUTH: a blocked client gets `421 4.7.0`; every reply waits the door's tarpit delay; the
+ *   session's `auth_failures_per_session`-th failure, or the client's `auth_failure_limit`-th
+ *   (which blocks it: `client_blocked` event), answers `421 4.7.0` and closes; never a password
+ *   or user name in an event, a metric or a log line;
+ * - every command and error reply is counted: junk past `junk_command_limit` and errors at
+ *   `hard_error_limit` answer `421 4.7.0` and close; past `soft_error_limit` commands wait;
+ * - DATA: past `data_timeout`, or below `data_min_rate` after `data_rate_grace`, `421 4.4.2` and
+ *   close (the caller spools nothing of an aborted transfer).
+ * Per process, in memory. Needs injected: the `smtp` config section, the event sink, the metrics.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { HeraldConfig } from '@herald/delivery-core';
+import { compileTrustedNetworks } from '@herald/delivery-core/config';
+import {
+  type ClientDoor,
+  DATA_PACE_CHECK_MS,
+  type DataPaceVerdict,
+  type DoorRefusal,
+  type DoorTicket,
+  dataPaceVerdict,
+  doorFromSmtpConfig,
+  SessionCounters,
+} from '@herald/delivery-core/door';
+import type { HeraldEvent } from '@herald/delivery-core/events';
+import type { HeraldMetrics } from '@herald/delivery-core/metrics';
+import type { Logger } from 'pino';
+import type { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { smtpError } from './enhanced-codes.js';
+import { type PolicyReply, REPLIES } from './policy.js';
+import { attachSmtpHooks, type SmtpConnectionControl, type SmtpReplyLine } from './smtp-hooks.js';
+
+export interface DoorGuardOptions {
+  smtp: HeraldConfig['smtp'];
+  /** Whether STARTTLS is offered (a certificate is configured). */
+  tls: boolean;
+  events: { emit(event: HeraldEvent): void };
+  metrics: HeraldMetrics;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface DataWatch {
+  /** The transfer ended (or the connection did): stop watching. */
+  stop(): void;
+  /** Why the transfer was cut, once it was. */
+  readonly aborted: DataPaceVerdict | undefined;
+}
+
+export interface DoorGuard {
+  readonly door: ClientDoor;
+  /** smtp.redis_timeout: the deadline of each Redis call in a session. */
+  readonly redisTimeoutMs: number;
+  /** Installs the per-command and per-reply hooks on `server`. */
+  attach(server: SMTPServer): void;
+  onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void): void;
+  onSecure(socket: unknown, session: SMTPServerSession, callback: (err?: Error | null) => void): void;
+  onClose(session: SMTPServerSession): void;
+  /** Before an AUTH is verified: the refusal for a blocked client, or undefined. */
+  authBlocked(session: SMTPServerSession): PolicyReply | undefined;
+  /** After it was verified: records it, waits the tarpit delay, and gives a closing reply or undefined. */
+  authSettled(session: SMTPServerSession, username: string, ok: boolean): Promise<PolicyReply | undefined>;
+  mailAccepted(session: SMTPServerSession): void;
+  messageAccepted(session: SMTPServerSession): void;
+  watchData(session: SMTPServerSession, stream: SMTPServerDataStream): DataWatch;
+}
+
+interface SessionState {
+  ticket: DoorTicket;
+  counters: SessionCounters;
+  /** AUTH hidden and refused until STARTTLS. */
+  authNeedsTls: boolean;
+  control?: SmtpConnectionControl;
+}
+
+const REFUSAL_REPLIES: Record<DoorRefusal, PolicyReply> = {
+  blocked: REPLIES.clientBlocked,
+  connections: REPLIES.tooManyConnections,
+  connection_rate: REPLIES.connectionRate,
+};
+
+const line = (reply: PolicyReply): SmtpReplyLine => ({
+  code: reply.code,
+  text: `${reply.enhanced} ${reply.text}`,
+});
+const toError = (reply: PolicyReply) => smtpError(reply.code, reply.enhanced, reply.text);
+
+export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
+  const { smtp, events, metrics, logger } = options;
+  const now = options.now ?? Date.now;
+  const settings = doorFromSmtpConfig(smtp, now);
+  const { door } = settings;
+  const plaintextAuth = compileTrustedNetworks(smtp.plaintext_auth_networks);
+  const knownUsers = new Set(smtp.users.map((u) => u.username));
+  const serverDisabled = options.tls ? [] : ['STARTTLS'];
+  const sessions = new Map<string, SessionState>();
+  const refused = (reason: string) => metrics.smtpRefusals.inc({ reason });
+
+  return {
+    door,
+    redisTimeoutMs: settings.redisTimeoutMs,
+    attach(server) {
+      attachSmtpHooks(server, {
+        command(conn, name) {
+          const state = sessions.get(conn.session.id);
+          if (!state) return undefined;
+          state.control = conn;
+          const verdict = state.counters.command(name);
+          if ('limit' in verdict) {
+            refused(verdict.limit);
+            return { ...line(REPLIES.junkCommands), close: true };
+          }
+          if (name === 'AUTH' && state.authNeedsTls) return { ...line(REPLIES.authNeedsTls), close: false };
+          return verdict.delayMs > 0 ? verdict : undefined;
+        },
+        reply(conn) {
+          const limit = sessions.get(conn.session.id)?.counters.error();
+          if (!limit) return undefined;
+          refused(limit);
+          return line(REPLIES.tooManyErrors);
+        },
+      });
+    },
+    onConnect(session, callback) {
+      const admission = door.admit(session.remoteAddress);
+      if (!admission.admitted) {
+        refused(admission.reason);
+        if (admission.report) {
+          logger.info({ client: admission.client, reason: admission.reason }, 'client refused at the door');
+          events.emit({
+            type: 'client_limited',
+            time: now(),
+            client: admission.client,
+            reason: admission.reason,
+          });
+        }
+        callback(toError(REFUSAL_REPLIES[admission.reason]));
+        return;
+      }
+      const authNeedsTls = smtp.require_auth_tls && !session.secure && !plaintextAuth(session.remoteAddress);
+      if (authNeedsTls) session.disabledCommands = [...serverDisabled, 'AUTH'];
+      sessions.set(session.id, {
+        ticket: admission.ticket,
+        counters: new SessionCounters(settings.session),
+        authNeedsTls,
+      });
+      callback();
+    },
+    onSecure(_socket, session, callback) {
+      const state = sessions.get(session.id);
+      if (state?.authNeedsTls) {
+        state.authNeedsTls = false;
+        delete session.disabledCommands;
+      }
+      callback();
+    },
+    onClose(session) {
+      const state = sessions.get(session.id);
+      if (!state) return;
+      sessions.delete(session.id);
+      door.leave(state.ticket);
+    },
+    authBlocked(session) {
+      if (!door.isBlocked(session.remoteAddress)) return undefined;
+      refused('blocked');
+      return REPLIES.clientBlocked;
+    },
+    async authSettled(session, username, ok) {
+      const state = sessions.get(session.id);
+      const outcome = door.authResult(
+        session.remoteAddress,
+        knownUsers.has(username) ? username : undefined,
+        ok,
+      );
+      let closing: PolicyReply | undefined;
+      if (ok) state?.counters.progressed();
+      else metrics.authFailures.inc();
+      if (outcome.blockedUntil !== undefined) {
+        refused('auth_failures');
+        logger.warn(
+          { client: outcome.client, until: outcome.blockedUntil },
+          'client blocked after AUTH failures',
+        );
+        events.emit({
+          type: 'client_blocked',
+          time: now(),
+          client: outcome.client,
+          reason: 'auth_failures',
+          until: outcome.blockedUntil,
+        });
+        closing = REPLIES.clientBlocked;
+      } else if (!ok && state?.counters.authFailed()) {
+        refused('auth_failures');
+        closing = REPLIES.authFailuresInSession;
+      }
+      if (outcome.delayMs > 0) await sleep(outcome.delayMs);
+      return closing;
+    },
+    mailAccepted(session) {
+      sessions.get(session.id)?.counters.progressed();
+    },
+    messageAccepted(session) {
+      sessions.get(session.id)?.counters.delivered();
+    },
+    watchData(session, stream) {
+      const startedAt = now();
+      let aborted: DataPaceVerdict | undefined;
+      const timer = setInterval(() => {
+        const verdict = dataPaceVerdict(startedAt, now(), stream.byteLength ?? 0, settings.data);
+        if (!verdict) return;
+        clearInterval(timer);
+        aborted = verdict;
+        refused(verdict);
+        const reply = line(verdict === 'data_timeout' ? REPLIES.dataTimeout : REPLIES.dataTooSlow);
+        const control = sessions.get(session.id)?.control;
+        if (control) control.reply(reply.code, reply.text);
+        else stream.destroy(new Error(reply.text));
+      }, DATA_PACE_CHECK_MS);
+      timer.unref();
+      return {
+        stop: () => clearInterval(timer),
+        get aborted() {
+          return aborted;
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * The end of DATA at the submission listener: read the message while the door watches the
+ * transfer (deadline and minimum rate), then policy.onData (hygiene, instruction headers, sender
+ * domains), the DMARC pre-check, trace headers, and the enqueue under `smtp.redis_timeout`.
+ * Answers exactly once: `250` only after Redis acknowledged the enqueue; `451 4.3.0` when it did
+ * not within the deadline (the enqueue may still complete later: the usual SMTP duplicate when
+ * the client retries); nothing is spooled from a transfer the door cut (`421 4.4.2`).
+ */
+import type { Herald } from '@herald/delivery-core';
+import { tenantPolicy } from '@herald/delivery-core/config';
+import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/door';
+import { prepareMessage } from '@herald/delivery-core/message';
+import { newMessageId } from '@herald/delivery-core/queue';
+import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
+import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import type { DoorGuard } from './door-guard.js';
+import { smtpError } from './enhanced-codes.js';
+import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy } from './policy.js';
+
+export interface DataContext {
+  herald: Herald;
+  policy: SubmissionPolicy;
+  guard: DoorGuard;
+  facts(session: SMTPServerSession): SessionFacts;
+  dropped(session: SMTPServerSession): Map<string, SuppressedRecipient>;
+}
+
+type DataCallback = (err?: Error | null, message?: string) => void;
+
+const toError = (reply: PolicyReply) => smtpError(reply.code, reply.enhanced, reply.text);
+
+export function receiveData(
+  ctx: DataContext,
+  stream: SMTPServerDataStream,
+  session: SMTPServerSession,
+  callback: DataCallback,
+): void {
+  const watch = ctx.guard.watchData(session, stream);
+  let answered = false;
+  const answer: DataCallback = (err, message) => {
+    watch.stop();
+    if (answered) return;
+    answered = true;
+    callback(err, message);
+  };
+  const chunks: Buffer[] = [];
+  let ended = false;
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stream.on('error', (err) => answer(err));
+  // A transfer cut by the door never ends: its connection closes and destroys the stream.
+  stream.on('close', () => {
+    if (!ended) answer(new Error('connection closed during DATA'));
+  });
+  stream.on('end', () => {
+    ended = true;
+    watch.stop();
+    if (watch.aborted) return answer(new Error(`transfer cut: ${watch.aborted}`));
+    if (stream.sizeExceeded) return answer(toError(REPLIES.tooBig));
+    spool(ctx, Buffer.concat(chunks), session).then(
+      (queued) => answer(null, queued),
+      (err: Error) => answer(err),
+    );
+  });
+}
+
+/** Checks and spools one received message; resolves with the 250 text, rejects with the reply. */
+async function spool(ctx: DataContext, raw: Buffer, session: SMTPServerSession): Promise<string> {
+  const { herald, policy, guard } = ctx;
+  const { config, logger } = herald;
+  const sessionFacts = ctx.facts(session);
+  const message = policy.onData(raw, sessionFacts);
+  if ('code' in message) throw toError(message);
+  const tenant = policy.tenantOf(sessionFacts);
+  const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  if (tenantPolicy(config, tenant).refuse_dmarc_fail) {
+    const problem = herald.dmarcProblem({ tenant, from, body: message.body });
+    if (problem) throw toError({ ...REPLIES.dmarcWouldFail, text: problem });
+  }
+  const recipients = session.envelope.rcptTo.map((r) => r.address);
+  const dropped = ctx.dropped(session);
+  const deliver = recipients.filter((r) => !dropped.has(r.toLowerCase()));
+  const id = newMessageId();
+  const protocol = `ESMTP${session.secure ? 'S' : ''}${sessionFacts.user ? 'A' : ''}`;
+  const prepared = prepareMessage(
+    message.body,
+    {
+      helo: session.hostNameAppearsAs || 'unknown',
+      clientAddress: session.remoteAddress,
+      by: config.smtp.hostname,
+      protocol,
+      id,
+      ...(recipients.length === 1 && recipients[0] ? { for: recipients[0] } : {}),
+    },
+    new Date(),
+  );
+  const enqueue = herald.enqueuePrepared({
+    id,
+    from,
+    recipients: deliver,
+    dropped: [...dropped.values()],
+    body: prepared.body,
+    tenant,
+    source: 'smtp',
+    client: session.remoteAddress,
+    stream: message.stream,
+    campaign: message.campaign,
+  });
+  try {
+    await withDeadline(enqueue, guard.redisTimeoutMs, 'enqueue');
+  } catch (err) {
+    if (err instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'data' });
+    logger.warn({ err: (err as Error).message, id }, 'spooling failed; answered 451');
+    throw toError(REPLIES.queueUnavailable);
+  }
+  guard.messageAccepted(session);
+  return `2.0.0 Ok: queued as ${id}`;
+}
