@@ -69,7 +69,10 @@ tenants:
     assert.match(text, /max_message_rate +5\/s +domain:hosted\.test/);
     assert.match(text, /source: +no pool_selection rule matches/);
     assert.match(text, /live: +site not suspended/);
-    assert.match(text, /connections in use on provider:gmail: 0 of 5 \(all relays\)/);
+    assert.match(
+      text,
+      /connections in use on provider:gmail: 0 of 5 allowed now \(all relays\); window at its initial 5/,
+    );
     assert.match(text, /next free slot at 5\/s: now/);
 
     const suspend = captureIo({ env: { REDIS_URL: redis.url } });
@@ -83,6 +86,22 @@ tenants:
     assert.match(again.stdout(), /live: +site suspended, (599|600) s left/);
     const resume = captureIo({ env: { REDIS_URL: redis.url } });
     assert.equal(await main(['site', 'resume', 'provider:gmail'], resume.io), 0, resume.stderr());
+  });
+
+  it('shows a window that concurrency feedback has shrunk', async () => {
+    const client = redis.client();
+    try {
+      await client.set('herald:site:provider:gmail:window', '2.5', 'PX', 60_000);
+      const out = captureIo({ env: {} });
+      assert.equal(await main(['shaping', 'explain', 'hosted.test', '--config', configFile], out.io), 0);
+      assert.match(
+        out.stdout(),
+        /connections in use on provider:gmail: 0 of 2 allowed now \(all relays\); window 2\.50 \(concurrency feedback\), max_connections 5/,
+      );
+    } finally {
+      await client.del('herald:site:provider:gmail:window');
+      client.disconnect();
+    }
   });
 
   it('with --tenant/--stream and --ip: the pool, the pool and source layers, leases, slots and warm-up', async () => {

@@ -16,6 +16,7 @@ import {
   tenantPolicy,
 } from './config/index.js';
 import {
+  ConcurrencyWindows,
   DeliveryWorker,
   ParkedJobs,
   ShapingGate,
@@ -237,6 +238,7 @@ export async function createHerald(
             siteState,
             reputation,
             parked,
+            windows: new ConcurrencyWindows(redis, config.redis.prefix),
             now: Date.now,
           }),
         },

@@ -14,7 +14,8 @@ import {
   retryRuleMatches,
   scheduleFor,
 } from '../src/retry/index.js';
-import { errorFromSmtp, parseReply } from '../src/smtp/reply.js';
+import { connectError, parseReply, wireError } from '../src/smtp/reply.js';
+import { WireFailure } from '../src/smtp/wire.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -26,9 +27,9 @@ const highest = () => 0.999999;
 /** A reply as the SMTP client records it from the raw text a server sent. */
 const remote = (raw: string, stage: SmtpStage = 'rcpt'): SmtpReply =>
   parseReply(raw, stage, 'mx.example.org');
-/** What our own SMTP client reports for a socket-level failure (nodemailer error code). */
-const ours = (code: string, command: string, message: string): SmtpReply =>
-  errorFromSmtp(Object.assign(new Error(message), { code, command }), 'connect', 'mx.example.org').reply;
+/** What our own SMTP client reports for a connection that failed after it was established. */
+const ours = (kind: WireFailure['kind'], code: string, message: string, stage: SmtpStage): SmtpReply =>
+  wireError(new WireFailure(kind, message, code), stage, 'mx.example.org').reply;
 
 /** One real-world reply per rule of RETRY_RULES (by index); the rule must be the first to match. */
 const CASES: { rule: number; who: string; reply: SmtpReply }[] = [
@@ -135,9 +136,18 @@ const CASES: { rule: number; who: string; reply: SmtpReply }[] = [
   {
     rule: 12,
     who: 'ours: connection refused',
-    reply: ours('ECONNREFUSED', 'CONN', 'connect ECONNREFUSED 192.0.2.1:25'),
+    reply: connectError('connect to 192.0.2.1:25 failed: ECONNREFUSED', 'mx.example.org').reply,
   },
-  { rule: 12, who: 'ours: timeout during DATA', reply: ours('ETIMEDOUT', 'DATA', 'Timeout') },
+  {
+    rule: 12,
+    who: 'ours: timeout during DATA',
+    reply: ours(
+      'timeout',
+      'ETIMEDOUT',
+      'timed out after 600000 ms while waiting for the reply to the end of data',
+      'data',
+    ),
+  },
   {
     rule: 12,
     who: 'a receiver out of disk',
@@ -146,7 +156,7 @@ const CASES: { rule: number; who: string; reply: SmtpReply }[] = [
   {
     rule: 13,
     who: 'ours: TLS handshake failed',
-    reply: ours('ETLS', 'STARTTLS', 'unable to verify the first certificate'),
+    reply: ours('tls', 'ETLS', 'TLS handshake failed: unable to verify the first certificate', 'starttls'),
   },
   {
     rule: 13,

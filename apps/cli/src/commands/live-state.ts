@@ -2,13 +2,15 @@
  * The live shaping state of one delivery path, read from Redis without changing it, for
  * `herald shaping explain`: the site's suspension and rate cut with time left, the source IP's
  * suspension at the site, connections in use on the lane (site, or site@source IP) across every
- * relay, the lane's next free rate slot, the tenant's, and a warming IP's count against today's cap.
+ * relay against its concurrency window, the lane's next free rate slot, the tenant's, and a warming IP's count against today's cap.
  */
 import type { Herald } from '@herald/delivery-core';
 import {
+  clampWindow,
   connectionLeaseKey,
   laneOf,
   laneRateKey,
+  laneWindowKey,
   tenantRateKey,
   warmupCapKey,
 } from '@herald/delivery-core/delivery';
@@ -81,7 +83,15 @@ export async function liveState(
   if (sourceUntil) live.push(`source ${source.ip} suspended at the site, ${secondsLeft(sourceUntil, now)}`);
 
   const held = await new LeasedSemaphore(herald.redis, { keyPrefix }).held(connectionLeaseKey(lane));
-  live.push(`connections in use on ${lane}: ${held} of ${limits.max_connections} (all relays)`);
+  const stored = await herald.redis.get(laneWindowKey(keyPrefix, lane));
+  const window = stored === null ? undefined : Number(stored);
+  const allowed = clampWindow(window ?? limits.initial_connections, limits.max_connections);
+  live.push(
+    `connections in use on ${lane}: ${held} of ${allowed} allowed now (all relays); ` +
+      (window === undefined
+        ? `window at its initial ${limits.initial_connections}, grows to max_connections ${limits.max_connections}`
+        : `window ${window.toFixed(2)} (concurrency feedback), max_connections ${limits.max_connections}`),
+  );
   const limiter = new RateLimiter(herald.redis, { keyPrefix });
   const rate = limits.max_message_rate;
   if (rate) {

@@ -1,7 +1,7 @@
 /**
  * DKIM's view of a message (RFC 6376 §3.4): the header fields as written, the body, and the
  * "relaxed" canonical forms of both. Line ends are taken as they will be on the wire: the SMTP
- * client (nodemailer's DataStream) turns every bare LF into CRLF and ends a body that stops on a
+ * client (smtp/data-encoding.ts) turns every bare LF into CRLF and ends a body that stops on a
  * bare CR with LF, so a bare LF here counts as CRLF. Work is done on latin1 strings, which map
  * bytes one to one, so 8-bit header and body bytes are hashed exactly as sent; only SP and HTAB
  * count as whitespace (never 0xA0, which JavaScript's \s would take).

@@ -86,6 +86,11 @@ const deliverySchema = section({
   command_timeout: duration().prefault('5m'),
   data_timeout: duration().prefault('10m'),
   max_connections_per_host: integer(1).default(20),
+  /**
+   * Connections a destination starts at; each success grows it toward max_connections_per_host,
+   * each connection-level failure shrinks it, down to 1 (Postfix's concurrency feedback).
+   */
+  initial_connections: integer(1).default(5),
   max_messages_per_connection: integer(1).default(100),
   /** A pooled idle connection closes after this. */
   idle_timeout: duration().prefault('5s'),

@@ -4,6 +4,8 @@
  * outcome and schedules retries or expiry.
  */
 
+export type { ConnectionVerdict } from './concurrency.js';
+export { ConcurrencyWindows, clampWindow, NEGATIVE_FEEDBACK, WINDOW_TTL_MS } from './concurrency.js';
 export { PARK_SAFETY_MS, ParkedJobs, SiteConnectionLeases } from './connection-leases.js';
 export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';

@@ -43,3 +43,8 @@ export function warmupCapKey(sourceIp: string, site: string, now: number): strin
 export function tenantParkKey(tenant: string): string {
   return `tenant:${tenant.toLowerCase()}`;
 }
+
+/** The lane's concurrency window (concurrency.ts): a plain Redis key under the prefix. */
+export function laneWindowKey(prefix: string, lane: string): string {
+  return `${prefix}:site:${lane}:window`;
+}

@@ -9,6 +9,7 @@ import { type SmtpReply, toDeliveryError } from '../errors/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
 import { EXPIRED_REPLY } from '../retry/index.js';
 import { type AttemptReport, type CandidateHost, deliverAttempt } from '../smtp/index.js';
+import type { ConnectionVerdict } from './concurrency.js';
 import { PARK_SAFETY_MS } from './connection-leases.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
 import { type Emit, recipientEmitter, settle } from './settle.js';
@@ -100,15 +101,26 @@ async function runAttempt(
     if (admission.parkOn) outcome.parkOn = admission.parkOn;
     return outcome;
   }
+  let connection: ConnectionVerdict | undefined;
   try {
     const recipients = pending().map((r) => r.address);
     const limits = admission?.admitted ? admission.limits : undefined;
-    const { outcome, replies } = await attempt(data, deps, emit, recipients, hosts, route, limits, policy);
+    const { outcome, replies, verdict } = await attempt(
+      data,
+      deps,
+      emit,
+      recipients,
+      hosts,
+      route,
+      limits,
+      policy,
+    );
+    connection = verdict;
     if (replies.length > 0)
       await deps.gate?.observe?.({ domain: data.domain, hosts, route, source: limits?.source }, replies);
     return outcome;
   } finally {
-    if (admission?.admitted) admission.release();
+    if (admission?.admitted) admission.release(connection);
   }
 }
 
@@ -122,7 +134,7 @@ async function attempt(
   route: StaticRoute | undefined,
   limits: AttemptLimits | undefined,
   policy: TlsPolicyDecision | undefined,
-): Promise<{ outcome: DeliveryOutcome; replies: SmtpReply[] }> {
+): Promise<{ outcome: DeliveryOutcome; replies: SmtpReply[]; verdict?: ConnectionVerdict }> {
   data.attempts += 1;
   const body = await deps.spool.getBody(data.messageId);
   if (!body) {
@@ -177,7 +189,12 @@ async function attempt(
     durationMs: report.durationMs,
   });
   const replies = [...report.hostErrors.map((e) => e.reply), ...report.recipients.map((r) => r.reply)];
-  return { outcome: settle(data, deps, emit, report.recipients, limits), replies };
+  const verdict: ConnectionVerdict | undefined = report.connectionFailure
+    ? 'failure'
+    : report.host
+      ? 'success'
+      : undefined;
+  return { outcome: settle(data, deps, emit, report.recipients, limits), replies, verdict };
 }
 
 type SharedRequest = Omit<Parameters<typeof deliverAttempt>[1], 'from' | 'recipients'>;
@@ -196,7 +213,7 @@ async function sendTransactions(
   const returnPath = data.from === '' ? undefined : deps.returnPath;
   if (!returnPath) return deliverAttempt(deps.pool, { ...request, from: data.from, recipients });
   let merged: AttemptReport | undefined;
-  for (const recipient of recipients) {
+  for (const [i, recipient] of recipients.entries()) {
     const report = await deliverAttempt(deps.pool, {
       ...request,
       from: returnPath(data, recipient),
@@ -205,16 +222,25 @@ async function sendTransactions(
     if (!merged) {
       if (report.throttled) return report;
       merged = report;
-      continue;
+    } else {
+      merged.hostErrors.push(...report.hostErrors);
+      merged.durationMs += report.durationMs;
+      merged.connectionFailure ||= report.connectionFailure;
+      if (report.host) merged.host = report.host;
+      merged.recipients.push(
+        ...(report.throttled
+          ? [{ address: recipient, accepted: false, reply: report.throttled.reply }]
+          : report.recipients),
+      );
     }
-    merged.hostErrors.push(...report.hostErrors);
-    merged.durationMs += report.durationMs;
-    if (report.host) merged.host = report.host;
-    merged.recipients.push(
-      ...(report.throttled
-        ? [{ address: recipient, accepted: false, reply: report.throttled.reply }]
-        : report.recipients),
-    );
+    const reply = report.connectionFailure ? report.recipients[0]?.reply : undefined;
+    if (reply) {
+      // The site failed at the connection level (unreachable, 421, lost connection): the rest of
+      // this attempt's recipients wait for the next attempt instead of hammering it one by one.
+      for (const rest of recipients.slice(i + 1))
+        merged.recipients.push({ address: rest, accepted: false, reply });
+      break;
+    }
   }
   return merged!;
 }

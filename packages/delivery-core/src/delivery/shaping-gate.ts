@@ -9,8 +9,10 @@
  * Suspensions and rate cuts in force for the site (SiteState: automation rules or an operator) are
  * honoured the same way, and `observe` runs the automation rules over each attempt's replies.
  * Before the site's rate: a paused tenant's bulk mail, tenant and campaign rates; then the source
- * IP (SourcePicker: pools, warm-up caps), and the lane's in-flight cap (LaneSlots). Connection
- * leases per lane are the SMTP pool's (SiteConnectionLeases). Order: ARCHITECTURE "Traffic shaping".
+ * IP (SourcePicker: pools, warm-up caps), and the lane's in-flight cap (LaneSlots) at its
+ * concurrency window (ConcurrencyWindows: Postfix-like feedback from each attempt's release).
+ * Connection leases per lane are the SMTP pool's (SiteConnectionLeases). Order: ARCHITECTURE
+ * "Traffic shaping".
  */
 
 import type { DeliveryJobData } from '../queue/index.js';
@@ -18,6 +20,7 @@ import type { TenantReputation } from '../reputation/index.js';
 import { DEFAULT_STREAM, type EffectiveLimits, effectiveLimits, type Shaping } from '../shaping/index.js';
 import { type ProviderRule, siteForMxHosts, siteForRoute } from '../sites/index.js';
 import type { DailyCap, Rate, RateLimiter } from '../throttle/index.js';
+import type { ConcurrencyWindows } from './concurrency.js';
 import { PARK_SAFETY_MS, type ParkedJobs } from './connection-leases.js';
 import { campaignRateKey, laneOf, laneRateKey, tenantParkKey, tenantRateKey } from './keys.js';
 import { LaneSlots } from './lane-slots.js';
@@ -46,6 +49,8 @@ export interface ShapingGateOptions {
   dailyCap?: DailyCap;
   /** Tenant pauses (reputation): a paused tenant's bulk streams wait parked; absent = none. */
   reputation?: TenantReputation;
+  /** Concurrency feedback per lane; absent = every lane may use its max_connections at once. */
+  windows?: ConcurrencyWindows;
   now(): number;
   random?: () => number;
 }
@@ -133,16 +138,20 @@ export class ShapingGate implements DeliveryGate {
     // Limits hold per (site, source IP) like PowerMTA's and KumoMTA's: the lane.
     const lane = laneOf(site, source?.ip);
 
-    // At most max_connections attempts per lane in flight here: the rest wait (briefly in memory
-    // on a fast lane, else parked) instead of holding delivery slots that other sites need.
-    const release = await this.slots.take(lane, limits.max_connections);
+    // The lane's connection window (concurrency feedback), at most max_connections, caps its
+    // attempts in flight here: the rest wait (briefly in memory on a fast lane, else parked)
+    // instead of holding delivery slots that other sites need.
+    const window = this.options.windows
+      ? await this.options.windows.limit(lane, limits.initial_connections, limits.max_connections)
+      : limits.max_connections;
+    const release = await this.slots.take(lane, window);
     if (!release) {
       if (source) data.source = source.ip;
       this.slots.parkedOne(lane);
       return {
         admitted: false,
         until: now() + PARK_SAFETY_MS,
-        reason: `${lane} has ${limits.max_connections} attempts in flight`,
+        reason: `${lane} has ${window} attempts in flight`,
         parkOn: lane,
       };
     }
@@ -174,7 +183,16 @@ export class ShapingGate implements DeliveryGate {
       throw err;
     }
     delete data.rateSlots;
-    return { admitted: true, release: () => release(), limits: attemptLimits(lane, limits, source) };
+    const { windows } = this.options;
+    return {
+      admitted: true,
+      release: (connection) => {
+        release();
+        if (connection && windows)
+          void windows.feedback(lane, connection, limits.initial_connections, limits.max_connections);
+      },
+      limits: attemptLimits(lane, limits, source, window),
+    };
   };
 
   /** The tenant's and its campaign's rate stages for a job (none when the file sets none). */
@@ -239,12 +257,14 @@ function attemptLimits(
   lane: string,
   limits: EffectiveLimits,
   source: PickedSource | undefined,
+  window: number,
 ): AttemptLimits {
   return {
     maxMessagesPerConnection: limits.max_messages_per_connection,
     maxConnections: limits.max_connections,
     site: lane,
-    siteMaxConnections: limits.max_connections,
+    // Across relays the lane opens at most its current window of connections.
+    siteMaxConnections: window,
     ...(limits.max_connection_rate ? { siteConnectionRate: limits.max_connection_rate } : {}),
     timeouts: {
       connectMs: limits.connect_timeout,

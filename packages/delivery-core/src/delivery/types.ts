@@ -9,6 +9,7 @@ import type { EventSink } from '../events/index.js';
 import type { DeliveryJobData, Spool } from '../queue/index.js';
 import type { RetryPolicy } from '../retry/index.js';
 import type { CandidateHost, SessionLimits, SmtpPool, TlsMode } from '../smtp/index.js';
+import type { ConnectionVerdict } from './concurrency.js';
 import type { StaticRoute } from './hosts.js';
 
 export interface DeliveryDeps {
@@ -87,7 +88,8 @@ export interface AttemptLimits extends SessionLimits {
 
 /**
  * Admission control before a delivery attempt (traffic shaping plugs in here): either admitted,
- * with a release to call when the attempt is over, or told when to come back.
+ * with a release to call when the attempt is over (passing what the attempt said about the site's
+ * connections, for concurrency feedback), or told when to come back.
  */
 export interface DeliveryGate {
   admit(request: {
@@ -96,7 +98,7 @@ export interface DeliveryGate {
     route?: StaticRoute | undefined;
     data: DeliveryJobData;
   }): Promise<
-    | { admitted: true; release(): void; limits?: AttemptLimits }
+    | { admitted: true; release(connection?: ConnectionVerdict): void; limits?: AttemptLimits }
     | { admitted: false; until: number; reason: string; parkOn?: string }
   >;
   /** Sees every reply of an attempt (automation rules act on them). Must not throw. */

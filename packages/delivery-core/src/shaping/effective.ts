@@ -19,6 +19,7 @@ import {
 /** The limits with every key decided; rates stay undefined when no layer sets them (no limit). */
 export interface EffectiveLimits {
   max_connections: number;
+  initial_connections: number;
   max_messages_per_connection: number;
   max_message_rate: Rate | undefined;
   max_connection_rate: Rate | undefined;
@@ -36,8 +37,10 @@ export interface EffectiveLimits {
  * Timeouts follow RFC 5321 section 4.5.3.2; the retry schedule is Postfix-like (5m doubling to 4h).
  */
 export const BUILTIN_LIMITS: Readonly<EffectiveLimits> = Object.freeze({
-  /** Concurrent connections. */
+  /** Concurrent connections at most. */
   max_connections: 20,
+  /** Concurrent connections a site starts at (Postfix's initial_destination_concurrency). */
+  initial_connections: 5,
   /** Messages per connection. */
   max_messages_per_connection: 100,
   /** Unset: no message rate limit. */
@@ -148,6 +151,7 @@ export function baseLimitsFromConfig(config: HeraldConfig): EffectiveLimits {
   return {
     ...BUILTIN_LIMITS,
     max_connections: d.max_connections_per_host,
+    initial_connections: d.initial_connections,
     max_messages_per_connection: d.max_messages_per_connection,
     connect_timeout: d.connect_timeout,
     greeting_timeout: d.greeting_timeout,

@@ -34,8 +34,10 @@ const MX_SUFFIX = /^\.?[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-
 
 /** The limit keys, each optional: a layer sets only what it means to change. */
 export const limitsShape = {
-  /** Concurrent connections. */
+  /** Concurrent connections at most. */
   max_connections: integer(1).optional(),
+  /** Concurrent connections a site starts at; grows toward max_connections as deliveries succeed. */
+  initial_connections: integer(1).optional(),
   /** Messages delivered over one connection before it is closed. */
   max_messages_per_connection: integer(1).optional(),
   /** Messages sent, e.g. "300/min". */

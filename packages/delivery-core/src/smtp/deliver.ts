@@ -7,7 +7,14 @@
 import { isIP } from 'node:net';
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
 import type { SmtpPool } from './pool.js';
-import type { RecipientOutcome, SessionLimits, SessionTarget, TlsDetails, TlsMode } from './session.js';
+import type {
+  RecipientOutcome,
+  SessionLimits,
+  SessionTarget,
+  SmtpSession,
+  TlsDetails,
+  TlsMode,
+} from './session.js';
 
 export interface CandidateHost {
   hostname: string;
@@ -40,6 +47,11 @@ export interface AttemptReport {
   /** Connection-level failures met on the way, in order. */
   hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
   durationMs: number;
+  /**
+   * The attempt ended on a connection-level failure: no host could be reached, or the transaction
+   * ended with a lost or timed-out connection or a 421 (concurrency feedback: shrink the site).
+   */
+  connectionFailure: boolean;
   /** Set when no connection could be had under the site's limits: come back then (no attempt). */
   throttled?: { until: number; reply: SmtpReply };
 }
@@ -55,6 +67,8 @@ export interface AttemptHost {
   tlsVerified?: boolean;
 }
 
+/** "421 … closing transmission channel" (RFC 5321 §3.8): the server is going away. */
+const CLOSING_CODE = 421;
 /** Stage at which a failure allows trying the next host. */
 const NEXT_HOST_STAGES = new Set(['connect', 'greeting', 'ehlo', 'starttls', 'auth']);
 
@@ -91,7 +105,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         continue;
       }
       let result = await session.send(request.from, request.recipients, request.body);
-      if (result.error?.fault === 'network' && session.messagesSent > 1) {
+      if (droppedWhileIdle(result.error, session)) {
         // A pooled connection the server had already dropped: retry once on a fresh one.
         pool.release(session, false);
         try {
@@ -103,12 +117,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         }
         result = await session.send(request.from, request.recipients, request.body);
       }
-      const reusable = !result.error && session.usable;
-      if (result.error && session.usable) {
-        pool.release(session, await session.reset());
-      } else {
-        pool.release(session, reusable);
-      }
+      pool.release(session, await session.readyForReuse());
       if (result.error && NEXT_HOST_STAGES.has(result.error.reply.stage)) {
         failed(host.hostname, address, result.error);
         continue;
@@ -118,6 +127,8 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         recipients: result.recipients,
         hostErrors,
         durationMs: Date.now() - started,
+        connectionFailure:
+          result.error?.fault === 'network' || result.recipients.some((r) => r.reply.code === CLOSING_CODE),
       };
     }
   }
@@ -131,7 +142,16 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
     recipients: request.recipients.map((address) => ({ address, accepted: false, reply })),
     hostErrors,
     durationMs: Date.now() - started,
+    connectionFailure: hostErrors.length > 0,
   };
+}
+
+/**
+ * A reused connection that failed before the server answered MAIL (it had closed it while idle):
+ * nothing of this transaction reached the server, so a fresh connection may try it at once.
+ */
+function droppedWhileIdle(error: DeliveryError | undefined, session: SmtpSession): boolean {
+  return error?.fault === 'network' && error.reply.stage === 'mail' && session.messagesSent > 1;
 }
 
 function attemptHost(host: CandidateHost, address: string, tls: boolean, details?: TlsDetails): AttemptHost {
@@ -162,6 +182,7 @@ function throttledReport(
     recipients: [],
     hostErrors,
     durationMs: Date.now() - started,
+    connectionFailure: false,
     throttled: { until: err.until, reply: err.reply },
   };
 }

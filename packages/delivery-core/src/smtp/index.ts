@@ -1,14 +1,17 @@
 /**
- * Outbound SMTP: sessions on nodemailer's SMTPConnection with Nagle off, a per-host connection
- * pool, and one delivery attempt across ordered candidate hosts with per-recipient outcomes.
- * Errors leaving this module are the closed DeliveryError set.
+ * Outbound SMTP: Herald's own client (sessions over sockets with Nagle off, a deadline on every
+ * step, pipelined transactions, capped reply parsing), a per-host connection pool, and one
+ * delivery attempt across ordered candidate hosts with per-recipient outcomes. Errors leaving this
+ * module are the closed DeliveryError set.
  */
 
+export { encodeData } from './data-encoding.js';
 export type { AttemptHost, AttemptReport, AttemptRequest, CandidateHost } from './deliver.js';
 export { deliverAttempt } from './deliver.js';
 export type { ConnectionLeases, PoolOptions } from './pool.js';
 export { SmtpPool } from './pool.js';
-export { errorFromSmtp, parseReply } from './reply.js';
+export { connectError, networkError, parseReply, toSmtpReply, wireError } from './reply.js';
+export { MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES, type RawReply, ReplyReader } from './reply-reader.js';
 export type {
   ConnectionLease,
   RecipientOutcome,

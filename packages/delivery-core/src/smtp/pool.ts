@@ -41,6 +41,8 @@ interface HostSlot {
 export class SmtpPool {
   private readonly hosts = new Map<string, HostSlot>();
   private closed = false;
+  /** Sessions saying QUIT whose slot is not free yet. */
+  private readonly closing = new Set<Promise<void>>();
   readonly stats = { opened: 0, reused: 0 };
 
   constructor(private readonly options: PoolOptions) {}
@@ -89,6 +91,13 @@ export class SmtpPool {
     }
   }
 
+  /** Connections open (in use, idle or closing) across every host: 0 when nothing is held. */
+  get openConnections(): number {
+    let open = 0;
+    for (const slot of this.hosts.values()) open += slot.open;
+    return open;
+  }
+
   /** Returns a session; `reusable` false closes it (after an error or a protocol doubt). */
   release(session: SmtpSession, reusable: boolean): void {
     const key = keyOf(session.target);
@@ -109,17 +118,20 @@ export class SmtpPool {
     this.closeCounted(slot, session);
   }
 
-  /** Closes every idle session; sessions in use close when released. */
+  /**
+   * Closes every idle session and resolves once they and every session already closing are gone
+   * (their leases released); sessions in use close when released.
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const slot of this.hosts.values()) {
       for (const { session, timer } of slot.idle.splice(0)) {
         clearTimeout(timer);
-        void session.close().then(() => session.lease?.release());
-        slot.open--;
+        this.closeCounted(slot, session);
       }
       for (const wake of slot.waiters.splice(0)) wake();
     }
+    await Promise.all(this.closing);
   }
 
   private expireIdle(key: string, session: SmtpSession): void {
@@ -136,13 +148,15 @@ export class SmtpPool {
    * sees more than the limit at once (a new connection waits for the old one's QUIT).
    */
   private closeCounted(slot: HostSlot, session: SmtpSession): void {
-    void session
+    const closing = session
       .close()
       .then(() => session.lease?.release())
       .then(() => {
         slot.open--;
+        this.closing.delete(closing);
         this.wakeOne(slot);
       });
+    this.closing.add(closing);
   }
 
   /** A site-wide lease for a new connection, or ThrottledError saying when to come back. */

@@ -1,305 +1,274 @@
 /**
- * One outbound SMTP session on nodemailer's SMTPConnection, over a socket Herald connects itself
- * so that Nagle's algorithm is off (`setNoDelay`): with it on, every message waits for a delayed
- * ACK (~40 ms). Handles EHLO, opportunistic or required STARTTLS, PIPELINING and SIZE (nodemailer
- * pipelines RCPTs when the server offers PIPELINING), and reports one result per recipient.
+ * One outbound SMTP session (RFC 5321) on Herald's own client: a socket Herald connects with
+ * Nagle off, EHLO (HELO when EHLO is refused), opportunistic or required STARTTLS, AUTH PLAIN /
+ * LOGIN for smarthosts (session-setup.ts), and transactions that pipeline MAIL, every RCPT and
+ * DATA in one write when the server offers PIPELINING (RFC 2920), with one result per recipient.
+ * Every step has a deadline (connect, greeting, each command, the body and its final reply, RSET,
+ * QUIT), and every way the connection can end (close, reset, timeout, TLS error, protocol error)
+ * settles the step exactly once (wire.ts): `open` throws a DeliveryError, `send` resolves a result
+ * and never throws. A session whose transaction did not end with a reply to its final dot is
+ * reused only after an RSET answered in time (`readyForReuse`); one that saw a 421 or lost its
+ * connection is never reused.
  */
-import type net from 'node:net';
+import { isAscii } from 'node:buffer';
 import type { TLSSocket } from 'node:tls';
-import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
-import { type DeliveryError, type SmtpReply, TransientError } from '../errors/index.js';
-import { errorFromSmtp, parseReply } from './reply.js';
+import { DeliveryError, PermanentError, type SmtpReply, type SmtpStage } from '../errors/index.js';
+import { encodeData } from './data-encoding.js';
+import { connectError, networkError, replyError } from './reply.js';
+import { authenticate, type Extensions, exchange, greetAndHello, startTls } from './session-setup.js';
+import type {
+  ConnectionLease,
+  SessionTarget,
+  SessionTimeouts,
+  TlsDetails,
+  TransactionResult,
+} from './session-types.js';
 import { connectNoDelay } from './socket.js';
+import { SmtpWire } from './wire.js';
 
-export type TlsMode = 'opportunistic' | 'require' | 'none';
+export type {
+  ConnectionLease,
+  RecipientOutcome,
+  SessionLimits,
+  SessionTarget,
+  SessionTimeouts,
+  TlsDetails,
+  TlsMode,
+  TransactionResult,
+} from './session-types.js';
 
-/** A site-wide connection slot (see pool.ts ConnectionLeases). */
-export interface ConnectionLease {
-  /** Gives the slot back; resolves once it is free for others (never rejects). */
-  release(): Promise<void>;
-}
-
-/** How long `close` waits for the server to answer QUIT and close before cutting the connection. */
-const CLOSE_WAIT_MS = 2_000;
-
-/** Per-destination settings (shaping) for the sessions an attempt opens or reuses; not pool keys. */
-export interface SessionLimits {
-  maxMessagesPerConnection?: number;
-  /** Connections this process keeps to the host at most (shaping's max_connections). */
-  maxConnections?: number;
-  /** The site the host belongs to and its connection limit across every relay (leases). */
-  site?: string;
-  siteMaxConnections?: number;
-  /** New connections to the site per period across every relay (shaping's max_connection_rate). */
-  siteConnectionRate?: { count: number; periodMs: number };
-  timeouts?: SessionTimeouts;
-}
-
-export interface SessionTarget extends SessionLimits {
-  /** IP address to connect to. */
-  address: string;
-  port: number;
-  /** Host name the address belongs to (MX name or smarthost); TLS SNI and logs. */
-  hostname: string;
-  tls: TlsMode;
-  tlsVerify: boolean;
-  /** Trusted CA certificates (PEM) for the certificate check; absent = Node's bundled roots. */
-  tlsCa?: readonly string[] | undefined;
-  /** Source address to bind (a shaping pool's IP); absent = the system picks. */
-  localAddress?: string;
-  /** EHLO name for this source; absent = the pool's default. */
-  ehloName?: string;
-  auth?: { username: string; password: string };
-}
-
-export interface SessionTimeouts {
-  connectMs: number;
-  greetingMs: number;
-  commandMs: number;
-  dataMs: number;
-}
-
-/** What the STARTTLS handshake gave: protocol, cipher, and whether the certificate verified. */
-export interface TlsDetails {
-  version: string;
-  cipher: string;
-  /** The chain reached a trusted root and the certificate names the host (whether enforced or not). */
-  verified: boolean;
-}
-
-export interface RecipientOutcome {
-  address: string;
-  accepted: boolean;
-  reply: SmtpReply;
-}
-
-export interface TransactionResult {
-  recipients: RecipientOutcome[];
-  /** Set when the transaction as a whole failed (MAIL or DATA rejected, connection lost). */
-  error?: DeliveryError;
-}
+/** How long QUIT may take before the connection is cut. */
+const QUIT_DEADLINE_MS = 2_000;
 
 export class SmtpSession {
   readonly target: SessionTarget;
   readonly tlsActive: boolean;
   /** Set when the session runs over TLS. */
   readonly tlsDetails?: TlsDetails;
+  /** Transactions begun on this connection. */
   messagesSent = 0;
   /** The site-wide connection lease this session holds, released when it is gone. */
   lease?: ConnectionLease | undefined;
-  private closed = false;
-  private ended = false;
-  private readonly conn: SMTPConnection;
+  /** False from MAIL until the server answered the final dot: RSET before the next MAIL. */
+  private clean = true;
+  private closing: Promise<void> | undefined;
 
-  private constructor(target: SessionTarget, conn: SMTPConnection) {
+  private constructor(
+    target: SessionTarget,
+    private readonly wire: SmtpWire,
+    private readonly ext: Extensions,
+    private readonly timeouts: SessionTimeouts,
+  ) {
     this.target = target;
-    this.conn = conn;
-    this.tlsActive = Boolean((conn as unknown as { secure?: boolean }).secure);
-    const socket = (conn as unknown as { _socket?: TLSSocket })._socket;
-    if (this.tlsActive && socket?.getProtocol) {
+    const socket = wire.current as TLSSocket;
+    this.tlsActive = typeof socket.getProtocol === 'function';
+    if (this.tlsActive) {
       this.tlsDetails = {
         version: socket.getProtocol() ?? 'unknown',
         cipher: socket.getCipher()?.name ?? 'unknown',
         verified: socket.authorized,
       };
     }
-    conn.on('end', () => {
-      this.closed = true;
-      this.ended = true;
-    });
-    conn.on('error', () => {
-      this.closed = true;
-    });
   }
 
+  /**
+   * True while the connection is open, not closing, and quiet: anything the server sent between
+   * transactions (typically "421 idle timeout" before it hangs up) means it is going away.
+   */
   get usable(): boolean {
-    return !this.closed;
+    return this.wire.alive && !this.wire.unread && this.closing === undefined;
   }
 
+  /** Connects, greets, says EHLO, upgrades to TLS per `target.tls`, authenticates. Throws DeliveryError. */
   static async open(
     target: SessionTarget,
     ehloName: string,
     timeouts: SessionTimeouts,
   ): Promise<SmtpSession> {
-    const socket = await connectSocket(target, timeouts.connectMs);
-    const conn = new SMTPConnection({
-      connection: socket,
-      host: target.hostname,
-      port: target.port,
-      name: ehloName,
-      secure: false,
-      ignoreTLS: target.tls === 'none',
-      requireTLS: target.tls === 'require',
-      opportunisticTLS: target.tls === 'opportunistic',
-      tls: {
-        rejectUnauthorized: target.tlsVerify,
-        servername: target.hostname,
-        ...(target.tlsCa ? { ca: [...target.tlsCa] } : {}),
-      },
-      greetingTimeout: timeouts.greetingMs,
-      socketTimeout: Math.max(timeouts.commandMs, timeouts.dataMs),
-      logger: false,
-      debug: false,
-    } as SMTPConnection.Options);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: unknown) => {
-        const error = errorFromSmtp(err, 'greeting', target.hostname);
-        // A failed TLS handshake (e.g. an untrusted certificate) surfaces as a socket error.
-        if ((conn as unknown as { upgrading?: boolean }).upgrading) error.reply.stage = 'starttls';
-        reject(error);
-      };
-      conn.once('error', onError);
-      conn.connect(() => {
-        conn.removeListener('error', onError);
-        resolve();
+    let socket: Awaited<ReturnType<typeof connectNoDelay>>;
+    try {
+      socket = await connectNoDelay({
+        host: target.address,
+        port: target.port,
+        timeoutMs: timeouts.connectMs,
+        ...(target.localAddress ? { localAddress: target.localAddress } : {}),
       });
-    }).catch((err) => {
-      socket.destroy();
-      throw err;
-    });
-    if (target.auth) {
-      await new Promise<void>((resolve, reject) => {
-        conn.login({ user: target.auth!.username, pass: target.auth!.password }, (err) =>
-          err ? reject(errorFromSmtp(err, 'auth', target.hostname)) : resolve(),
-        );
-      }).catch((err) => {
-        conn.close();
-        throw err;
-      });
+    } catch (err) {
+      throw connectError((err as Error).message, target.hostname, err);
     }
-    const session = new SmtpSession(target, conn);
-    // Keep a listener so a late socket error never becomes an unhandled 'error' event.
-    conn.on('error', () => {});
-    return session;
+    const wire = new SmtpWire(socket);
+    try {
+      let ext = await greetAndHello(wire, target.hostname, ehloName, timeouts);
+      if (target.tls !== 'none') ext = await startTls(wire, target, ehloName, timeouts, ext);
+      if (target.auth) await authenticate(wire, target.hostname, target.auth, timeouts.commandMs, ext);
+      return new SmtpSession(target, wire, ext, timeouts);
+    } catch (err) {
+      wire.destroy();
+      throw err;
+    }
   }
 
-  /** One transaction: MAIL, RCPT per recipient (pipelined), DATA. Never throws. */
-  send(from: string, recipients: string[], body: Buffer): Promise<TransactionResult> {
+  /** One transaction: MAIL, RCPT per recipient, DATA, the body. Never throws. */
+  async send(from: string, recipients: string[], body: Buffer): Promise<TransactionResult> {
+    this.messagesSent++;
     const host = this.target.hostname;
-    return new Promise((resolve) => {
-      let settled = false;
-      const finish = (result: TransactionResult) => {
-        if (settled) return;
-        settled = true;
-        this.conn.removeListener('error', onError);
-        resolve(result);
-      };
-      const onError = (err: unknown) => {
-        this.closed = true;
-        const error = errorFromSmtp(err, 'data', host);
-        finish({
-          recipients: recipients.map((address) => ({ address, accepted: false, reply: error.reply })),
-          error,
-        });
-      };
-      this.conn.once('error', onError);
-      this.conn.send({ from, to: recipients, size: body.length }, body, (err, info) => {
-        this.messagesSent++;
-        if (err) {
-          const error = errorFromSmtp(err, 'data', host);
-          const rejectedErrors = (err as { rejectedErrors?: unknown[] }).rejectedErrors;
-          if (rejectedErrors && (err as { command?: string }).command?.startsWith('RCPT')) {
-            // Every recipient was refused at RCPT: per-recipient replies, no transaction error.
-            finish({ recipients: perRecipient(recipients, [], rejectedErrors, host) });
-            return;
-          }
-          finish({
-            recipients: recipients.map((address) => ({ address, accepted: false, reply: error.reply })),
-            error,
-          });
-          return;
-        }
-        const dataReply = parseReply(info.response ?? '250 OK', 'data', host);
-        finish({
-          recipients: perRecipient(
-            recipients,
-            info.accepted as string[],
-            info.rejectedErrors ?? [],
-            host,
-            dataReply,
-          ),
-        });
-      });
-    });
+    if (!this.ext.smtputf8 && needsSmtputf8(from, recipients)) {
+      const text = `SMTPUTF8 is required for a non-ASCII address, but ${host} does not offer it`;
+      const reply: SmtpReply = { code: 553, enhanced: '5.6.7', text, stage: 'mail', host };
+      return result(recipients, new Map(), new PermanentError(reply, 'remote'));
+    }
+    this.clean = false;
+    const replies = new Map<string, SmtpReply>();
+    const at: { stage: SmtpStage } = { stage: 'mail' };
+    try {
+      return await this.transaction(from, recipients, body, replies, at);
+    } catch (err) {
+      // The connection failed, timed out or broke the protocol: it is gone.
+      this.wire.destroy();
+      const error =
+        err instanceof DeliveryError
+          ? err
+          : networkError(`local error: ${(err as Error)?.message}`, at.stage, host, '4.3.0', err);
+      return result(recipients, replies, error);
+    }
   }
 
-  /** RSET after a failed transaction so the session can be reused. */
-  reset(): Promise<boolean> {
-    if (this.closed) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      this.conn.reset((err) => resolve(!err));
-    });
+  private async transaction(
+    from: string,
+    recipients: string[],
+    body: Buffer,
+    replies: Map<string, SmtpReply>,
+    at: { stage: SmtpStage },
+  ): Promise<TransactionResult> {
+    const host = this.target.hostname;
+    const { commandMs, dataMs } = this.timeouts;
+    const pipelined = this.ext.pipelining;
+    const mailCommand = `MAIL FROM:<${from}>${this.mailParameters(from, recipients, body)}`;
+    if (pipelined) {
+      const group = [mailCommand, ...recipients.map((to) => `RCPT TO:<${to}>`), 'DATA', ''];
+      this.wire.write(group.join('\r\n'));
+    }
+    // Pipelined, every command is already written: only its reply is read.
+    const next = (command: string, what: string, ms = commandMs) =>
+      exchange(this.wire, pipelined ? undefined : command, ms, at.stage, host, what).then((r) => r.reply);
+
+    const mail = await next(mailCommand, 'the reply to MAIL FROM');
+    if (mail.code >= 300) {
+      if (pipelined) await this.drainRefused(recipients.length, next);
+      return result(recipients, replies, replyError(mail));
+    }
+    at.stage = 'rcpt';
+    const accepted: string[] = [];
+    for (const to of recipients) {
+      const rcpt = await next(`RCPT TO:<${to}>`, `the reply to RCPT TO:<${to}>`);
+      if (rcpt.code < 300) accepted.push(to);
+      else replies.set(to, rcpt);
+    }
+    at.stage = 'data';
+    if (accepted.length === 0 && !pipelined) return result(recipients, replies);
+    const data = await next('DATA', 'the reply to DATA');
+    if (data.code !== 354) {
+      for (const to of accepted) replies.set(to, data);
+      return result(recipients, replies, accepted.length > 0 ? replyError(data) : undefined);
+    }
+    // RFC 2920 §3.1: a server that says 354 with no recipient accepted gets an empty message.
+    this.wire.write(accepted.length === 0 ? '.\r\n' : encodeData(body));
+    const final = await next('', 'the reply to the end of data', dataMs);
+    // The transaction is over, whatever the reply: no RSET needed.
+    this.clean = true;
+    for (const to of accepted) replies.set(to, final);
+    return result(
+      recipients,
+      replies,
+      accepted.length > 0 && final.code >= 300 ? replyError(final) : undefined,
+    );
   }
 
-  /** QUIT, resolving once the connection is gone (at most CLOSE_WAIT_MS, then it is cut). */
+  /** Pipelined after a refused MAIL: read the RCPT and DATA replies (an odd 354 gets an empty message). */
+  private async drainRefused(
+    rcpts: number,
+    next: (command: string, what: string) => Promise<SmtpReply>,
+  ): Promise<void> {
+    for (let i = 0; i < rcpts; i++) await next('', 'the reply to RCPT TO');
+    const data = await next('', 'the reply to DATA');
+    if (data.code === 354) {
+      this.wire.write('.\r\n');
+      await next('', 'the reply to the end of data');
+    }
+  }
+
+  /**
+   * Makes the session ready for the next transaction: nothing to do after one that ended; after
+   * one that did not, RSET answered within the command deadline. False: do not reuse it.
+   */
+  async readyForReuse(): Promise<boolean> {
+    if (!this.usable) return false;
+    if (this.clean) return true;
+    try {
+      const { raw } = await exchange(
+        this.wire,
+        'RSET',
+        this.timeouts.commandMs,
+        'mail',
+        this.target.hostname,
+      );
+      this.clean = raw.code >= 200 && raw.code < 300 && this.wire.alive;
+    } catch {
+      this.clean = false;
+    }
+    if (!this.clean) this.wire.destroy();
+    return this.clean;
+  }
+
+  /** QUIT, resolving once the connection is gone (cut after QUIT_DEADLINE_MS). Never throws. */
   close(): Promise<void> {
-    if (this.ended) return Promise.resolve();
-    this.closed = true;
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.conn.close();
-        done();
-      }, CLOSE_WAIT_MS);
-      this.conn.once('end', done);
-      try {
-        this.conn.quit();
-      } catch {
-        this.conn.close();
+    this.closing ??= (async () => {
+      if (this.wire.alive) {
+        await exchange(this.wire, 'QUIT', QUIT_DEADLINE_MS, 'mail', this.target.hostname).catch(
+          () => undefined,
+        );
       }
-    });
+      this.wire.destroy();
+      await this.wire.whenClosed();
+    })();
+    return this.closing;
+  }
+
+  private mailParameters(from: string, recipients: string[], body: Buffer): string {
+    let params = '';
+    if (this.ext.size !== undefined) params += ` SIZE=${body.length}`;
+    if (this.ext.eightBitMime && !isAscii(body)) params += ' BODY=8BITMIME';
+    if (this.ext.smtputf8 && needsSmtputf8(from, recipients)) params += ' SMTPUTF8';
+    return params;
   }
 }
 
-function perRecipient(
+/** Each recipient's reply; those without one get `error`'s (or, if none, "no reply recorded"). */
+function result(
   recipients: string[],
-  accepted: string[],
-  rejectedErrors: unknown[],
-  host: string,
-  dataReply?: SmtpReply,
-): RecipientOutcome[] {
-  const acceptedSet = new Set(accepted.map((a) => a.toLowerCase()));
-  const rejectedReplies = new Map<string, SmtpReply>();
-  for (const rejected of rejectedErrors) {
-    const r = rejected as { recipient?: string; response?: string };
-    if (r.recipient && r.response)
-      rejectedReplies.set(r.recipient.toLowerCase(), parseReply(r.response, 'rcpt', host));
-  }
-  return recipients.map((address) => {
-    const key = address.toLowerCase();
-    const rejected = rejectedReplies.get(key);
-    if (rejected) return { address, accepted: false, reply: rejected };
-    if (acceptedSet.has(key) && dataReply) return { address, accepted: true, reply: dataReply };
-    const reply: SmtpReply = {
-      code: 451,
-      enhanced: '4.3.0',
-      text: 'no reply recorded for recipient',
-      stage: 'rcpt',
-      host,
-    };
-    return { address, accepted: false, reply };
-  });
+  replies: Map<string, SmtpReply>,
+  error?: DeliveryError,
+): TransactionResult {
+  const out: TransactionResult = {
+    recipients: recipients.map((address) => {
+      const reply = replies.get(address) ?? error?.reply ?? noReply(address);
+      return { address, accepted: reply.code >= 200 && reply.code < 300, reply };
+    }),
+  };
+  if (error) out.error = error;
+  return out;
 }
 
-async function connectSocket(target: SessionTarget, timeoutMs: number): Promise<net.Socket> {
-  try {
-    return await connectNoDelay({
-      host: target.address,
-      port: target.port,
-      timeoutMs,
-      ...(target.localAddress ? { localAddress: target.localAddress } : {}),
-    });
-  } catch (err) {
-    const reply = {
-      code: 451,
-      enhanced: '4.4.1',
-      text: (err as Error).message,
-      stage: 'connect' as const,
-      host: target.hostname,
-    };
-    throw new TransientError(reply, 'network', { cause: err });
-  }
+function noReply(address: string): SmtpReply {
+  return { code: 451, enhanced: '4.3.0', text: `no reply recorded for <${address}>`, stage: 'rcpt' };
+}
+
+/** RFC 6531: a non-ASCII address needs SMTPUTF8. */
+function needsSmtputf8(from: string, recipients: string[]): boolean {
+  return !isAsciiText(from) || recipients.some((r) => !isAsciiText(r));
+}
+
+function isAsciiText(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }

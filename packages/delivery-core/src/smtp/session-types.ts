@@ -1,0 +1,76 @@
+/**
+ * The outbound session's contracts: where a session goes (SessionTarget), the per-destination
+ * limits that shaping sets (SessionLimits, SessionTimeouts), what the TLS handshake gave, and one
+ * transaction's per-recipient results. Types only.
+ */
+import type { DeliveryError, SmtpReply } from '../errors/index.js';
+
+export type TlsMode = 'opportunistic' | 'require' | 'none';
+
+/** A site-wide connection slot (see pool.ts ConnectionLeases). */
+export interface ConnectionLease {
+  /** Gives the slot back; resolves once it is free for others (never rejects). */
+  release(): Promise<void>;
+}
+
+/** Per-destination settings (shaping) for the sessions an attempt opens or reuses; not pool keys. */
+export interface SessionLimits {
+  maxMessagesPerConnection?: number;
+  /** Connections this process keeps to the host at most (shaping's max_connections). */
+  maxConnections?: number;
+  /** The site the host belongs to and its connection limit across every relay (leases). */
+  site?: string;
+  siteMaxConnections?: number;
+  /** New connections to the site per period across every relay (shaping's max_connection_rate). */
+  siteConnectionRate?: { count: number; periodMs: number };
+  timeouts?: SessionTimeouts;
+}
+
+export interface SessionTarget extends SessionLimits {
+  /** IP address to connect to. */
+  address: string;
+  port: number;
+  /** Host name the address belongs to (MX name or smarthost); TLS SNI and logs. */
+  hostname: string;
+  tls: TlsMode;
+  tlsVerify: boolean;
+  /** Trusted CA certificates (PEM) for the certificate check; absent = Node's bundled roots. */
+  tlsCa?: readonly string[] | undefined;
+  /** Source address to bind (a shaping pool's IP); absent = the system picks. */
+  localAddress?: string;
+  /** EHLO name for this source; absent = the pool's default. */
+  ehloName?: string;
+  auth?: { username: string; password: string };
+}
+
+/** Deadlines of one session's steps, ms (RFC 5321 §4.5.3.2 gives the usual values). */
+export interface SessionTimeouts {
+  /** TCP connect. */
+  connectMs: number;
+  /** The 220 greeting after connecting. */
+  greetingMs: number;
+  /** Each command's reply: EHLO/HELO, STARTTLS and the TLS handshake, AUTH, MAIL, RCPT, DATA, RSET. */
+  commandMs: number;
+  /** Sending the body and the reply to its final dot. */
+  dataMs: number;
+}
+
+/** What the STARTTLS handshake gave: protocol, cipher, and whether the certificate verified. */
+export interface TlsDetails {
+  version: string;
+  cipher: string;
+  /** The chain reached a trusted root and the certificate names the host (whether enforced or not). */
+  verified: boolean;
+}
+
+export interface RecipientOutcome {
+  address: string;
+  accepted: boolean;
+  reply: SmtpReply;
+}
+
+export interface TransactionResult {
+  recipients: RecipientOutcome[];
+  /** Set when the transaction as a whole failed (MAIL or DATA refused, connection lost). */
+  error?: DeliveryError;
+}
