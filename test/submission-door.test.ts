@@ -229,6 +229,30 @@ describe('per-session limits', () => {
     await client.ended;
     assert.equal(await metric(stack, /^herald_smtp_refusals_total\{reason="errors"\}/), 1);
   });
+
+  it('refusals of recipients (suppressed, bad syntax, over max_recipients) are not client errors', async () => {
+    const suppressed = Array.from({ length: 4 }, (_, i) => `gone${i}@example.test`);
+    for (const address of suppressed)
+      await stack.relay.herald.suppression.add('default', {
+        address,
+        reason: 'userunknown',
+        source: 'bounce',
+      });
+    const { client } = await connectFrom(stack, '127.0.0.1'); // trusted: may relay without AUTH
+    try {
+      await client.command('EHLO bulk.test');
+      assert.equal((await client.command('MAIL FROM:<app@origin.test>')).code, 250);
+      for (const address of suppressed)
+        assert.match((await client.command(`RCPT TO:<${address}>`)).text, /^550 5\.7\.1 /);
+      assert.match((await client.command(`RCPT TO:<${'l'.repeat(65)}@example.test>`)).text, /^553 5\.1\.3 /);
+      assert.equal((await client.command('RCPT TO:<kept@example.test>')).code, 250);
+      assert.equal((await client.command('DATA')).code, 354);
+      assert.match((await client.command('Subject: bulk\r\n\r\nbody\r\n.')).text, /^250 /);
+      assert.equal(client.isEnded, false);
+    } finally {
+      client.close();
+    }
+  });
 });
 
 describe('AUTH only after STARTTLS', () => {

@@ -12,7 +12,9 @@
  *   (which blocks it: `client_blocked` event), answers `421 4.7.0` and closes; never a password
  *   or user name in an event, a metric or a log line;
  * - every command and error reply is counted: junk past `junk_command_limit` and errors at
- *   `hard_error_limit` answer `421 4.7.0` and close; past `soft_error_limit` commands wait;
+ *   `hard_error_limit` answer `421 4.7.0` and close; past `soft_error_limit` commands wait. A
+ *   refusal about a recipient (suppressed, bad syntax, over max_recipients) or our own 451 is
+ *   excused by the caller (`excuseNextError`): it says nothing about the client;
  * - DATA: past `data_timeout`, or below `data_min_rate` after `data_rate_grace`, `421 4.4.2` and
  *   close (the caller spools nothing of an aborted transfer).
  * Per process, in memory. Needs injected: the `smtp` config section, the event sink, the metrics.
@@ -68,6 +70,8 @@ export interface DoorGuard {
   authBlocked(session: SMTPServerSession): PolicyReply | undefined;
   /** After it was verified: records it, waits the tarpit delay, and gives a closing reply or undefined. */
   authSettled(session: SMTPServerSession, username: string, ok: boolean): Promise<PolicyReply | undefined>;
+  /** The next error reply of this session is not the client's fault: do not count it. */
+  excuseNextError(session: SMTPServerSession): void;
   mailAccepted(session: SMTPServerSession): void;
   messageAccepted(session: SMTPServerSession): void;
   watchData(session: SMTPServerSession, stream: SMTPServerDataStream): DataWatch;
@@ -78,6 +82,8 @@ interface SessionState {
   counters: SessionCounters;
   /** AUTH hidden and refused until STARTTLS. */
   authNeedsTls: boolean;
+  /** The next error reply is excused (see excuseNextError). */
+  excused: boolean;
   control?: SmtpConnectionControl;
 }
 
@@ -122,7 +128,12 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
           return verdict.delayMs > 0 ? verdict : undefined;
         },
         reply(conn) {
-          const limit = sessions.get(conn.session.id)?.counters.error();
+          const state = sessions.get(conn.session.id);
+          if (state?.excused) {
+            state.excused = false;
+            return undefined;
+          }
+          const limit = state?.counters.error();
           if (!limit) return undefined;
           refused(limit);
           return line(REPLIES.tooManyErrors);
@@ -151,6 +162,7 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
         ticket: admission.ticket,
         counters: new SessionCounters(settings.session),
         authNeedsTls,
+        excused: false,
       });
       callback();
     },
@@ -203,6 +215,10 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
       }
       if (outcome.delayMs > 0) await sleep(outcome.delayMs);
       return closing;
+    },
+    excuseNextError(session) {
+      const state = sessions.get(session.id);
+      if (state) state.excused = true;
     },
     mailAccepted(session) {
       sessions.get(session.id)?.counters.progressed();

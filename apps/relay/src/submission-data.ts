@@ -110,6 +110,7 @@ async function spool(ctx: DataContext, raw: Buffer, session: SMTPServerSession):
   } catch (err) {
     if (err instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'data' });
     logger.warn({ err: (err as Error).message, id }, 'spooling failed; answered 451');
+    guard.excuseNextError(session);
     throw toError(REPLIES.queueUnavailable);
   }
   guard.messageAccepted(session);

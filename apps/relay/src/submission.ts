@@ -116,6 +116,8 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
       const sessionFacts = facts(session);
       const refusal = policy.onRcptTo(address.address, sessionFacts);
       if (refusal) {
+        // Only relaying without AUTH is the client's error; the rest is about this recipient.
+        if (refusal !== REPLIES.authRequired) guard.excuseNextError(session);
         callback(toError(refusal));
         return;
       }
@@ -127,13 +129,17 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
           dropped.delete(address.address.toLowerCase());
           if (!entry) return callback();
           const decision = policy.onSuppressedRecipient(address.address, entry, sessionFacts);
-          if (decision !== 'drop') return callback(toError(decision));
+          if (decision !== 'drop') {
+            guard.excuseNextError(session);
+            return callback(toError(decision));
+          }
           dropped.set(address.address.toLowerCase(), { address: address.address, entry });
           callback();
         })
         .catch((err: unknown) => {
           if (err instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'rcpt' });
           logger.warn({ err: (err as Error).message }, 'suppression lookup failed; answered 451');
+          guard.excuseNextError(session);
           callback(toError(REPLIES.suppressionUnavailable));
         });
     },
