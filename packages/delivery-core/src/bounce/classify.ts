@@ -4,6 +4,7 @@
  * replies) and classifyMessage (bounce messages).
  */
 import { decideReason } from './decide.js';
+import { MAX_DIAGNOSTIC_CHARS, MAX_HOSTS } from './limits.js';
 import { normaliseText } from './phrases.js';
 import { type Fact, RECONSIDERED, type SmtpCommand } from './probes.js';
 import { type ProviderInput, providerReason, providersFor } from './providers.js';
@@ -57,7 +58,7 @@ function reasonByProvider(fact: Fact, context: FactContext): Reason | undefined 
   const providers = providersFor([
     context.address.split('@')[1],
     context.remoteHost,
-    ...(context.hosts ?? []),
+    ...(context.hosts ?? []).slice(0, MAX_HOSTS),
   ]);
   if (providers.length === 0) return undefined;
   const input: ProviderInput = { text: normaliseText(fact.diagnostic) };
@@ -71,7 +72,12 @@ function reasonByProvider(fact: Fact, context: FactContext): Reason | undefined 
   return undefined;
 }
 
-export function classifyFact(fact: Fact, extra: FactContext): Classification {
+/** Never throws; reads at most MAX_DIAGNOSTIC_CHARS of the diagnostic. */
+export function classifyFact(given: Fact, extra: FactContext): Classification {
+  const fact =
+    given.diagnostic.length > MAX_DIAGNOSTIC_CHARS
+      ? { ...given, diagnostic: given.diagnostic.slice(0, MAX_DIAGNOSTIC_CHARS) }
+      : given;
   const settled = fact.reason !== undefined && !RECONSIDERED.has(fact.reason);
   const byProvider = settled ? undefined : reasonByProvider(fact, extra);
   const reason = byProvider ?? decideReason(fact);

@@ -3,7 +3,7 @@
  * synchronous; the text is normalised once. Also the helpers that pull a status code, a reply
  * code and the failing SMTP command out of free text, shared by the reply and message paths.
  */
-import { hasPhrase, mtaReason, normaliseText } from './phrases.js';
+import { mtaReason, normaliseText, phraseScan } from './phrases.js';
 import { type Fact, FIRST_PASS, type Probe, RECONSIDERED, SECOND_PASS, type SmtpCommand } from './probes.js';
 import { reasonOfStatus } from './status-codes.js';
 import type { Reason } from './vocabulary.js';
@@ -11,16 +11,19 @@ import type { Reason } from './vocabulary.js';
 /** Reasons a message format states that the probes may still refine. */
 const REFINABLE_PRESETS: ReadonlySet<Reason> = RECONSIDERED;
 
-function probeMatches(probe: Probe, fact: Fact, text: string, statusReason: Reason | undefined): boolean {
+/** Whether a text holds a phrase of a reason (phraseScan: each list read once per text). */
+type PhraseTest = (reason: Reason) => boolean;
+
+function probeMatches(probe: Probe, fact: Fact, has: PhraseTest, statusReason: Reason | undefined): boolean {
   // A reason the message format stated wins when its probe's turn comes.
   if (fact.reason === probe.reason) return true;
   if (probe.needsStatus && !fact.status) return false;
   if (fact.status && probe.notWithStatus?.includes(fact.status)) return false;
   if (statusReason && probe.notWithStatusReason?.includes(statusReason)) return false;
   const phrases = probe.phrasesOf ?? [];
-  const phraseFound = (): boolean => phrases.some((reason) => hasPhrase(reason, text));
+  const phraseFound = (): boolean => phrases.some(has);
   if (probe.byStatus && statusReason === probe.reason) {
-    const vetoed = (probe.statusVetoedBy ?? []).some((reason) => hasPhrase(reason, text));
+    const vetoed = (probe.statusVetoedBy ?? []).some(has);
     if (vetoed) return false;
     if (!probe.statusNeedsPhrase) return true;
     if (phraseFound()) return true;
@@ -37,10 +40,10 @@ function probeMatches(probe: Probe, fact: Fact, text: string, statusReason: Reas
   return phraseFound();
 }
 
-function secondPass(fact: Fact, text: string, statusReason: Reason | undefined): Reason | undefined {
+function secondPass(fact: Fact, has: PhraseTest, statusReason: Reason | undefined): Reason | undefined {
   const diagnosticType = (fact.diagnosticType ?? 'SMTP').toUpperCase();
   if (statusReason && !RECONSIDERED.has(statusReason) && diagnosticType === 'SMTP') return statusReason;
-  for (const reason of SECOND_PASS) if (hasPhrase(reason, text)) return reason;
+  for (const reason of SECOND_PASS) if (has(reason)) return reason;
   if (statusReason) return statusReason;
   const subject = fact.status?.slice(1, 3);
   if (subject === '.6') return 'contenterror';
@@ -56,6 +59,7 @@ function secondPass(fact: Fact, text: string, statusReason: Reason | undefined):
 /** The reason for one failure. Never throws; 'undefined' when nothing is known. */
 export function decideReason(input: Fact): Reason {
   const text = normaliseText(input.diagnostic);
+  const has = phraseScan(text);
   const preset = input.reason ?? mtaReason(text);
   const fact: Fact = preset ? { ...input, reason: preset } : input;
   if (fact.reason && !REFINABLE_PRESETS.has(fact.reason)) return fact.reason;
@@ -64,17 +68,16 @@ export function decideReason(input: Fact): Reason {
   const diagnosticType = (fact.diagnosticType ?? 'SMTP').toUpperCase();
   if (diagnosticType === 'SMTP') {
     for (const probe of FIRST_PASS) {
-      if (probeMatches(probe, fact, text, statusReason)) return probe.reason;
+      if (probeMatches(probe, fact, has, statusReason)) return probe.reason;
     }
   }
   if (fact.reason && fact.reason !== 'undefined' && fact.reason !== 'onhold') return fact.reason;
-  const found = secondPass(fact, text, statusReason);
+  const found = secondPass(fact, has, statusReason);
   if (found) return found;
   if (fact.action === 'delayed') return 'expired';
   // Last resort: any reason's words, whatever the command or status said.
-  for (const probe of FIRST_PASS)
-    if (probe.phrasesOf?.some((reason) => hasPhrase(reason, text))) return probe.reason;
-  if (hasPhrase('vacation', text)) return 'vacation';
+  for (const probe of FIRST_PASS) if (probe.phrasesOf?.some(has)) return probe.reason;
+  if (has('vacation')) return 'vacation';
   return text ? 'onhold' : 'undefined';
 }
 
@@ -148,8 +151,11 @@ const COMMAND_PHRASES: readonly [RegExp, SmtpCommand][] = [
   [/\bafter (?:initial connection|connect)\b|\bgreeting\b/i, 'CONN'],
 ];
 
-/** "  RCPT TO: user@host" lines listing the envelope (message details), not a failing command. */
-const ENVELOPE_LISTING_RE = /^[ \t]*(?:MAIL FROM|RCPT TO):[ \t]*[^<\s]+@\S+[ \t]*$/gim;
+/**
+ * "  RCPT TO: user@host" lines listing the envelope (message details), not a failing command. The
+ * local part stops at the first `@`, so a line of many `@` is not split every possible way.
+ */
+const ENVELOPE_LISTING_RE = /^[ \t]*(?:MAIL FROM|RCPT TO):[ \t]*[^<\s@]+@\S+[ \t]*$/gim;
 
 /** The SMTP command a failure happened at: the last one in protocol order the text names. */
 export function findCommand(input: string): SmtpCommand | undefined {

@@ -3,11 +3,15 @@
  * (the DSN's, extended by the notice's "(in reply to ... command)" or a transcript's multi-line
  * reply; else the recipient's own notice block when it says something), and the reply code,
  * status, failing command, remote host and MTA-stated reason found in it. Pure; used by
- * message.ts.
+ * message.ts. Linear: what is read of the whole notice (its codes, reply code, command and
+ * transcript) is computed once per notice, not once per recipient; the diagnostic is cut at
+ * MAX_DIAGNOSTIC_CHARS.
  */
 
 import { findCommand, findReplyCode, findStatusInText, preferStatus } from './decide.js';
 import type { DsnRecipient } from './dsn.js';
+import { MAX_DIAGNOSTIC_CHARS } from './limits.js';
+import { findText, rememberLast, replaceText } from './linear.js';
 import { type MtaWording, mtaStatement } from './mta-wordings.js';
 import { normaliseText } from './phrases.js';
 import type { Fact, SmtpCommand } from './probes.js';
@@ -21,19 +25,29 @@ export interface NoticeParts {
 }
 
 const CODE_RE = /\b[45]\d\d\b|\b[45]\.\d{1,3}\.\d{1,3}\b/;
+const CODES_RE = new RegExp(CODE_RE.source, 'g');
+/** Lines of a multi-line reply read from a session transcript. */
+const MAX_TRANSCRIPT_REPLY_LINES = 32;
+
+/** How many reply or status codes a text holds. */
+function codeCount(text: string): number {
+  let count = 0;
+  for (const _ of text.matchAll(CODES_RE)) count++;
+  return count;
+}
+const noticeCodeCount = rememberLast(codeCount);
 
 /**
  * A notice block is worth reading on its own when it carries a code, or a sentence while the
  * notice has no code elsewhere (a block of message details is not the error).
  */
 export function informative(block: string, address: string, notice: string): boolean {
-  const rest = block
-    .split(address)
-    .join(' ')
+  const rest = replaceText(block, address, ' ')
     .replace(/[<>:\s]+/g, ' ')
     .trim();
   if (CODE_RE.test(rest)) return true;
-  return rest.length > 40 && !CODE_RE.test(notice.split(block).join(' '));
+  // Codes elsewhere in the notice: more than the block itself holds (the block is a piece of it).
+  return rest.length > 40 && block !== '' && noticeCodeCount(notice) <= codeCount(block);
 }
 
 export function remoteHostIn(text: string): string | undefined {
@@ -43,10 +57,14 @@ export function remoteHostIn(text: string): string | undefined {
 }
 
 /** The command of the last ">>> CMD" line of a session transcript (Sendmail and its kin). */
-function transcriptCommand(notice: string): SmtpCommand | undefined {
-  const sent = notice.match(/^\s*>>> .*$/gm);
+const transcriptCommand = rememberLast((notice: string): SmtpCommand | undefined => {
+  // Leading white space, but no line break: `\s*` would rescan a run of blank lines from each line.
+  const sent = notice.match(/^[^\S\r\n\u2028\u2029]*>>> .*$/gm);
   return sent ? findCommand(sent[sent.length - 1] ?? '') : undefined;
-}
+});
+
+const contextReplyCode = rememberLast(findReplyCode);
+const contextCommand = rememberLast(findCommand);
 
 /**
  * The DSN's diagnostic as the human-readable notice continues it: Postfix folds "(in reply to
@@ -55,12 +73,24 @@ function transcriptCommand(notice: string): SmtpCommand | undefined {
 export function extendedDiagnostic(diagnostic: string, block: string, notice: string): string {
   const short = diagnostic.replace(/\s+/g, ' ').trim();
   const long = block.replace(/\s+/g, ' ').trim();
-  const at = short.length > 8 ? long.indexOf(short) : -1;
+  const at = short.length > 8 ? findText(long, short) : -1;
   const tail =
     at < 0 ? undefined : /^\s*\(in reply to [a-z ]+ command\)/i.exec(long.slice(at + short.length))?.[0];
   if (tail) return `${short}${tail}`;
   return transcriptReply(short, notice) ?? diagnostic;
 }
+
+/** The notice's lines, and where the text of each "<<< " line (a reply) first appears. */
+const transcriptOf = rememberLast((notice: string) => {
+  const lines = notice.split(/\r?\n/);
+  const first = new Map<string, number>();
+  lines.forEach((line, index) => {
+    if (!line.startsWith('<<< ')) return;
+    const text = line.slice(4).replace(/\s+/g, ' ').trim();
+    if (!first.has(text)) first.set(text, index);
+  });
+  return { lines, first };
+});
 
 /**
  * The whole multi-line reply ("550-5.7.1 ...", "550 5.7.1 ...") of a session transcript whose
@@ -68,13 +98,12 @@ export function extendedDiagnostic(diagnostic: string, block: string, notice: st
  */
 function transcriptReply(short: string, notice: string): string | undefined {
   if (short.length < 8 || !notice.includes('<<< ')) return undefined;
-  const lines = notice.split(/\r?\n/);
-  const first = lines.findIndex(
-    (line) => line.startsWith('<<< ') && line.slice(4).replace(/\s+/g, ' ').trim() === short,
-  );
-  if (first < 0 || !/^<<< \d{3}-/.test(lines[first] ?? '')) return undefined;
+  const { lines, first } = transcriptOf(notice);
+  const start = first.get(short);
+  if (start === undefined || !/^<<< \d{3}-/.test(lines[start] ?? '')) return undefined;
   const parts: string[] = [];
-  for (let i = first; i < lines.length; i++) {
+  const end = Math.min(lines.length, start + MAX_TRANSCRIPT_REPLY_LINES);
+  for (let i = start; i < end; i++) {
     const line = lines[i] ?? '';
     if (!/^<<< \d{3}[- ]/.test(line)) break;
     parts.push(line.slice(4).trim());
@@ -84,20 +113,21 @@ function transcriptReply(short: string, notice: string): string | undefined {
 }
 
 export function buildFact(
-  diagnostic: string,
+  fullDiagnostic: string,
   context: string,
   dsn?: DsnRecipient,
   parts?: NoticeParts,
 ): Fact {
+  const diagnostic = fullDiagnostic.slice(0, MAX_DIAGNOSTIC_CHARS);
   const notice = parts?.notice ?? '';
-  const replyCode = findReplyCode(diagnostic) ?? findReplyCode(context);
+  const replyCode = findReplyCode(diagnostic) ?? contextReplyCode(context);
   const replyClass = replyCode ? String(replyCode)[0] : undefined;
   const inText = findStatusInText(diagnostic, replyClass) ?? findStatusInText(diagnostic);
   const status = preferStatus(dsn?.status, inText, replyCode);
   const fact: Fact = { diagnostic };
   if (status) fact.status = status;
   if (replyCode) fact.replyCode = replyCode;
-  const command = findCommand(diagnostic) ?? findCommand(context) ?? transcriptCommand(notice);
+  const command = findCommand(diagnostic) ?? contextCommand(context) ?? transcriptCommand(notice);
   if (command) fact.command = command;
   if (dsn?.action) fact.action = dsn.action;
   if (dsn?.diagnosticType) fact.diagnosticType = dsn.diagnosticType;

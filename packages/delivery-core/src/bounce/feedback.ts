@@ -1,9 +1,11 @@
 /**
  * Complaint reports: ARF (RFC 5965) message/feedback-report fields, and the two common non-ARF
  * forms — Microsoft's JMRP (the complained-of message carries X-HmXmrOriginalRecipient) and
- * Apple Mail's unsubscribe request (X-Apple-Unsubscribe: true, an opt-out).
+ * Apple Mail's unsubscribe request (X-Apple-Unsubscribe: true, an opt-out). One pass over the
+ * report's lines; at most MAX_REPORT_RECIPIENTS recipients are read.
  */
 import { cleanAddress } from './dsn.js';
+import { MAX_FIELD_CHARS, MAX_REPORT_RECIPIENTS } from './limits.js';
 import { header, type MimeHeaders } from './mime.js';
 
 export interface FeedbackReport {
@@ -15,18 +17,24 @@ export interface FeedbackReport {
 }
 
 const RECIPIENT_FIELDS = new Set(['original-rcpt-to', 'removal-recipient']);
+const FIELD_NAME_RE = /^([A-Za-z-]+):/;
+/** A value that runs past one of these is not a field (the line was not split where it should be). */
+const LINE_BREAK_RE = /[\r\u2028\u2029]/;
 
 export function parseFeedbackReport(text: string): FeedbackReport {
   const report: FeedbackReport = { recipients: [], text };
+  const seen = new Set<string>();
   for (const line of text.split(/\r?\n/)) {
-    const field = /^([A-Za-z-]+):\s*(.*)$/.exec(line);
+    const field = FIELD_NAME_RE.exec(line);
     if (!field) continue;
     const name = (field[1] ?? '').toLowerCase();
-    const value = (field[2] ?? '').trim();
-    if (name === 'feedback-type' && !report.type) report.type = value.toLowerCase();
-    if (RECIPIENT_FIELDS.has(name) && value.includes('@')) {
+    const value = line.slice(field[0].length).trim();
+    if (LINE_BREAK_RE.test(value)) continue;
+    if (name === 'feedback-type' && !report.type) report.type = value.slice(0, MAX_FIELD_CHARS).toLowerCase();
+    if (RECIPIENT_FIELDS.has(name) && value.includes('@') && seen.size < MAX_REPORT_RECIPIENTS) {
       const address = cleanAddress(value);
-      if (!report.recipients.includes(address)) report.recipients.push(address);
+      if (address && !seen.has(address)) report.recipients.push(address);
+      seen.add(address);
     }
   }
   return report;
@@ -38,7 +46,7 @@ export function nonArfFeedback(
   original: MimeHeaders | undefined,
 ): FeedbackReport | undefined {
   const jmrp = original ? header(original, 'x-hmxmroriginalrecipient') : undefined;
-  if (jmrp) return { type: 'abuse', recipients: [cleanAddress(jmrp)], text: '' };
+  if (jmrp) return { type: 'abuse', recipients: [cleanAddress(jmrp)].filter(Boolean), text: '' };
   if ((header(root, 'x-apple-unsubscribe') ?? '').trim().toLowerCase() === 'true') {
     return { type: 'opt-out', recipients: [], text: '' };
   }

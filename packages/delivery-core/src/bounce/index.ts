@@ -8,11 +8,26 @@
  *   MTAs without DSNs (qmail, Exim, Exchange, ...), ARF complaints (RFC 5965) and auto-replies
  *   (RFC 3834) — one Classification per recipient. Never throws: malformed input gives reason
  *   'undefined'.
+ * Both are linear in their input and read at most what limits.ts allows (message bytes, header
+ * fields, MIME parts and depth, recipients, diagnostic length), so foreign input cannot make them
+ * slow.
  * Policy is data: the phrase lists (phrases.ts), the status-code table (status-codes.ts), the
  * ordered probes (probes.ts) and the category table (vocabulary.ts). No I/O.
  */
 export type { Classification } from './classify.js';
-export { type BounceKind, type BounceReport, classifyMessage, MAX_MESSAGE_BYTES } from './message.js';
+export {
+  MAX_ADDRESS_CHARS,
+  MAX_DIAGNOSTIC_CHARS,
+  MAX_FIELD_CHARS,
+  MAX_HEADER_FIELDS,
+  MAX_HEADER_VALUE_CHARS,
+  MAX_HOSTS,
+  MAX_MESSAGE_BYTES,
+  MAX_MIME_DEPTH,
+  MAX_MIME_PARTS,
+  MAX_REPORT_RECIPIENTS,
+} from './limits.js';
+export { type BounceKind, type BounceReport, classifyMessage } from './message.js';
 export { PHRASES, type Phrase } from './phrases.js';
 export type { Fact, SmtpCommand } from './probes.js';
 export { classifyReply, type RetryView, retryView } from './reply.js';

@@ -12,6 +12,7 @@ import { type DsnReport, parseDeliveryStatus } from './dsn.js';
 import { buildFact, extendedDiagnostic, informative, type NoticeParts, remoteHostIn } from './fact.js';
 import { type FeedbackReport, nonArfFeedback, parseFeedbackReport } from './feedback.js';
 import { hostsInText, receivedHosts } from './hosts.js';
+import { MAX_MESSAGE_BYTES, MAX_REPORT_RECIPIENTS } from './limits.js';
 import { header, leaves, type MimeHeaders, type MimePart, parseMessage, splitHeaders } from './mime.js';
 import { mtaOf } from './mta-wordings.js';
 import { addressesIn, mentionedAddresses, noticeBody, noticeRecipients } from './notice.js';
@@ -28,8 +29,6 @@ export interface BounceReport {
   reportingMta?: string;
 }
 
-/** Bytes of a message read at most; bounces are small, and the returned message is not needed. */
-export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 const ORIGINAL_TYPES = new Set([
   'message/rfc822',
@@ -48,10 +47,11 @@ interface Parts extends NoticeParts {
   hops: string[];
 }
 
+/** Tags end at the next `<` as well as at `>`, so an unclosed tag is not rescanned from every `<`. */
 function stripHtml(html: string): string {
   return html
-    .replace(/<(?:br|p|div|tr|li)\b[^>]*>/gi, '\n')
-    .replace(/<[^>]+>/g, '')
+    .replace(/<(?:br|p|div|tr|li)\b[^<>]*>/gi, '\n')
+    .replace(/<[^<>]+>/g, '')
     .replace(/&nbsp;/g, ' ')
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
@@ -106,9 +106,9 @@ function excludedAddresses(parts: Parts): Set<string> {
 }
 
 function fromDsn(report: DsnReport, parts: Parts): Classification[] {
-  const blocks = noticeRecipients(parts.notice, new Set());
-  return report.recipients.map((recipient) => {
-    const block = blocks.find((b) => b.address === recipient.address)?.text ?? '';
+  const blocks = new Map(noticeRecipients(parts.notice, new Set()).map((b) => [b.address, b.text]));
+  return report.recipients.slice(0, MAX_REPORT_RECIPIENTS).map((recipient) => {
+    const block = blocks.get(recipient.address) ?? '';
     const diagnostic = recipient.diagnostic
       ? extendedDiagnostic(recipient.diagnostic, block, parts.notice)
       : informative(block, recipient.address, parts.notice)
@@ -149,7 +149,9 @@ function fromNotice(parts: Parts): Classification[] {
 
 function fromFeedback(feedback: FeedbackReport, parts: Parts): Classification[] {
   const addresses =
-    feedback.recipients.length > 0 ? feedback.recipients : [addressOf(parts.original, 'to') ?? ''];
+    feedback.recipients.length > 0
+      ? feedback.recipients.slice(0, MAX_REPORT_RECIPIENTS)
+      : [addressOf(parts.original, 'to') ?? ''];
   return addresses.map((address) =>
     classifyFact(
       { diagnostic: feedback.text, reason: 'feedback' },
@@ -158,10 +160,12 @@ function fromFeedback(feedback: FeedbackReport, parts: Parts): Classification[] 
   );
 }
 
+/** The first MAX_MESSAGE_BYTES bytes as latin1 text (one char per byte); a string is read as UTF-8. */
 function toLatin1(raw: Buffer | string): string {
   if (typeof raw !== 'string') return raw.subarray(0, MAX_MESSAGE_BYTES).toString('latin1');
-  const text = /[^\x00-\xff]/.test(raw) ? Buffer.from(raw, 'utf8').toString('latin1') : raw;
-  return text.slice(0, MAX_MESSAGE_BYTES);
+  const head = raw.slice(0, MAX_MESSAGE_BYTES);
+  if (!/[^\x00-\xff]/.test(head)) return head;
+  return Buffer.from(head, 'utf8').subarray(0, MAX_MESSAGE_BYTES).toString('latin1');
 }
 
 function undefinedReport(): BounceReport {

@@ -3,9 +3,12 @@
  * decoded), multipart bodies split on their boundary (a missing closing boundary is fine),
  * base64 / quoted-printable undone and text decoded with its charset. Parts are returned as
  * text: message/delivery-status, text/rfc822-headers and message/rfc822 stay readable as they
- * are. Bounded in depth and number of parts; never throws on malformed input.
+ * are. Linear in its input; bounded in depth, number of parts, header fields and header value
+ * length (limits.ts); never throws on malformed input.
  */
 import { TextDecoder } from 'node:util';
+import { MAX_HEADER_FIELDS, MAX_HEADER_VALUE_CHARS, MAX_MIME_DEPTH, MAX_MIME_PARTS } from './limits.js';
+import { findText } from './linear.js';
 
 export interface MimeHeaders {
   /** Lower-cased field name -> values in order. */
@@ -21,9 +24,6 @@ export interface MimePart {
   readonly text: string;
   readonly parts: readonly MimePart[];
 }
-
-const MAX_DEPTH = 6;
-const MAX_PARTS = 64;
 
 export function header(headers: MimeHeaders, name: string): string | undefined {
   return headers.fields.get(name.toLowerCase())?.[0];
@@ -45,30 +45,38 @@ export function splitHeaders(raw: string): { headers: MimeHeaders; body: string 
   return { headers: parseHeaderLines(lines), body };
 }
 
+/** At most MAX_HEADER_FIELDS fields, each value cut at MAX_HEADER_VALUE_CHARS. */
 export function parseHeaderLines(lines: readonly string[]): MimeHeaders {
   const fields = new Map<string, string[]>();
+  let count = 0;
   let name = '';
   let value = '';
   const flush = (): void => {
     if (!name) return;
     const list = fields.get(name) ?? [];
-    list.push(decodeWords(value.trim()));
+    list.push(decodeWords(value.slice(0, MAX_HEADER_VALUE_CHARS).trim()));
     fields.set(name, list);
+    count += 1;
+  };
+  const extend = (line: string): void => {
+    if (value.length < MAX_HEADER_VALUE_CHARS) value += ` ${line.slice(0, MAX_HEADER_VALUE_CHARS).trim()}`;
   };
   for (const line of lines) {
     if (/^[ \t]/.test(line) && name) {
-      value += ` ${line.trim()}`;
+      extend(line);
       continue;
     }
     const colon = line.indexOf(':');
     if (colon <= 0 || /\s/.test(line.slice(0, colon))) {
       // A continuation someone forgot to indent (`boundary="..."` on its own line).
-      if (name && line.trim() !== '') value += ` ${line.trim()}`;
+      if (name && line.trim() !== '') extend(line);
       continue;
     }
     flush();
+    name = '';
+    if (count >= MAX_HEADER_FIELDS) break;
     name = line.slice(0, colon).toLowerCase();
-    value = line.slice(colon + 1);
+    value = line.slice(colon + 1, colon + 1 + MAX_HEADER_VALUE_CHARS);
   }
   flush();
   return { fields };
@@ -83,7 +91,8 @@ export function parseContentType(value: string | undefined): {
   if (!value) return { type: 'text/plain', params };
   const [first, ...rest] = value.split(';');
   const type = (first ?? '').trim().toLowerCase() || 'text/plain';
-  const paramRe = /([\w*.-]+)\s*=\s*(?:"([^"]*)"|([^\s;]+))/g;
+  // The look-behind starts a name only at a name's first character: no rescan of a long run.
+  const paramRe = /(?<![\w*.-])([\w*.-]+)\s*=\s*(?:"([^"]*)"|([^\s;]+))/g;
   for (const match of rest.join(';').matchAll(paramRe)) {
     params[(match[1] ?? '').toLowerCase()] = match[2] ?? match[3] ?? '';
   }
@@ -104,23 +113,26 @@ function parseEntity(raw: string, depth: number, state: { parts: number }): Mime
   const implicit = declared === undefined ? implicitBoundary(body) : undefined;
   const { type, params } = implicit ? { type: 'multipart/mixed', params: { boundary: implicit } } : parsed;
   const encoding = (header(headers, 'content-transfer-encoding') ?? '').trim().toLowerCase();
-  if (type.startsWith('multipart/') && depth < MAX_DEPTH) {
+  if (type.startsWith('multipart/') && depth < MAX_MIME_DEPTH) {
     // A declared boundary that never occurs (hand-edited or broken mail): look for the real one.
-    let chunks = params['boundary'] ? splitMultipart(body, params['boundary']) : [];
+    const room = MAX_MIME_PARTS - state.parts;
+    let chunks = params['boundary'] ? splitMultipart(body, params['boundary'], room) : [];
     if (chunks.length === 0) {
       const found = implicitBoundary(body);
-      if (found) chunks = splitMultipart(body, found);
+      if (found) chunks = splitMultipart(body, found, room);
     }
     if (chunks.length > 0) {
-      const parts = chunks
-        .filter(() => state.parts < MAX_PARTS)
-        .map((chunk) => parseEntity(chunk, depth + 1, state));
+      const parts: MimePart[] = [];
+      for (const chunk of chunks) {
+        if (state.parts >= MAX_MIME_PARTS) break;
+        parts.push(parseEntity(chunk, depth + 1, state));
+      }
       return { headers, type, params, text: '', parts };
     }
     return { headers, type: 'text/plain', params, text: decodeCharset(body, undefined), parts: [] };
   }
   const bytes = decodeTransfer(body, encoding);
-  if ((type === 'message/rfc822' || type === 'message/global') && depth < MAX_DEPTH) {
+  if ((type === 'message/rfc822' || type === 'message/global') && depth < MAX_MIME_DEPTH) {
     // The enclosed message keeps its bytes: its own parts say how to decode them.
     return { headers, type, params, text: bytes, parts: [parseEntity(bytes, depth + 1, state)] };
   }
@@ -136,12 +148,15 @@ function parseEntity(raw: string, depth: number, state: { parts: number }): Mime
 function implicitBoundary(body: string): string | undefined {
   const match = /^--([^\s-][^\s]{5,})\r?\n(?:\r?\n)?content-type:/im.exec(body);
   if (!match?.[1]) return undefined;
-  const boundary = match[1].replace(/--$/, '');
-  const count = body.split(`\n--${boundary}`).length - 1 + (body.startsWith(`--${boundary}`) ? 1 : 0);
+  const boundary = match[1].endsWith('--') ? match[1].slice(0, -2) : match[1];
+  const line = `\n--${boundary}`;
+  let count = body.startsWith(`--${boundary}`) ? 1 : 0;
+  for (let at = findText(body, line); at >= 0 && count < 2; at = findText(body, line, at + 1)) count++;
   return count >= 2 ? boundary : undefined;
 }
 
-function splitMultipart(body: string, boundary: string): string[] {
+/** The bodies between `--boundary` lines, at most `limit` of them. */
+function splitMultipart(body: string, boundary: string, limit: number): string[] {
   const delimiter = `--${boundary}`;
   const chunks: string[] = [];
   const lines = body.split(/\r?\n/);
@@ -149,6 +164,7 @@ function splitMultipart(body: string, boundary: string): string[] {
   for (const line of lines) {
     if (line.startsWith(delimiter)) {
       if (current) chunks.push(current.join('\n'));
+      if (chunks.length >= limit) return chunks;
       current = line.slice(delimiter.length).startsWith('--') ? undefined : [];
       if (!current && chunks.length > 0) break;
       continue;

@@ -7,6 +7,7 @@
  * phrases-sender.ts, phrases-content.ts, phrases-network.ts); adding a phrase there is a data
  * change (test/bounce-rules.test.ts runs every list).
  */
+import { rememberLast } from './linear.js';
 import { CONTENT_PHRASES } from './phrases-content.js';
 import { MAILBOX_PHRASES } from './phrases-mailbox.js';
 import { NETWORK_PHRASES } from './phrases-network.js';
@@ -139,6 +140,22 @@ export function findPhrase(reason: Reason, text: string): Phrase | undefined {
 export function hasPhrase(reason: Reason, text: string): boolean {
   return findPhrase(reason, text) !== undefined;
 }
+
+/**
+ * hasPhrase for one text, reading each reason's list at most once; the last text's answers are
+ * kept, so the recipients of one report that share a diagnostic scan it once.
+ */
+export const phraseScan = rememberLast((text: string): ((reason: Reason) => boolean) => {
+  const known = new Map<Reason, boolean>();
+  return (reason) => {
+    let found = known.get(reason);
+    if (found === undefined) {
+      found = hasPhrase(reason, text);
+      known.set(reason, found);
+    }
+    return found;
+  };
+});
 
 /** Lower-cased, white space collapsed: the form phrases are matched against. */
 export function normaliseText(text: string): string {

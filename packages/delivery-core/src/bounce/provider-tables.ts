@@ -5,9 +5,12 @@
  */
 import type { Provider, ProviderRule } from './providers.js';
 
-/** Orange / La Poste: the reason is the 3-digit number after the LPN/OFR/OUK label. */
+/**
+ * Orange / La Poste: the reason is the 3-digit number after the LPN/OFR/OUK label (`LPN007_420`).
+ * The label's parts are bounded, so a long run of letters and digits is not tried every way.
+ */
 function orange(codes: string, reason: ProviderRule['reason']): ProviderRule {
-  return { reason, text: new RegExp(`(?:lpn|ofr|ouk)[a-z0-9]*[_-]?\\d*?(?:${codes})\\b`) };
+  return { reason, text: new RegExp(`(?:lpn|ofr|ouk)[a-z0-9]{0,16}[_-]?\\d{0,8}?(?:${codes})\\b`) };
 }
 
 /** A label word such as `rcp-p1` or `ib607`, standing on its own. */
@@ -15,7 +18,7 @@ function label(words: string, reason: ProviderRule['reason']): ProviderRule {
   return { reason, text: new RegExp(`(?<![a-z0-9])(?:${words})(?![a-z0-9])`) };
 }
 
-const SPECTRUM_LABEL = /aup#[a-z]*-?(\d{4})/;
+const SPECTRUM_LABEL = /aup#[a-z]{0,16}-?(\d{4})/;
 
 function spectrum(min: number, max: number, reason: ProviderRule['reason']): ProviderRule {
   return { reason, label: [SPECTRUM_LABEL, min, max] };

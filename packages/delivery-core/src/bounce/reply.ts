@@ -1,10 +1,12 @@
 /**
  * classifyReply: one SMTP reply from Herald's own delivery attempt -> Classification. Pure,
- * synchronous and allocation-light: the delivery path calls it for every failed recipient.
+ * synchronous and allocation-light: the delivery path calls it for every failed recipient. The
+ * remote server wrote the reply: at most MAX_DIAGNOSTIC_CHARS of its text are read.
  */
 import type { SmtpReply, SmtpStage } from '../errors/index.js';
 import { type Classification, classifyFact } from './classify.js';
 import { findStatusInText } from './decide.js';
+import { MAX_DIAGNOSTIC_CHARS } from './limits.js';
 import type { Fact, SmtpCommand } from './probes.js';
 import type { Reason } from './vocabulary.js';
 
@@ -28,12 +30,23 @@ const STAGE_REASONS: Readonly<Partial<Record<SmtpStage, Reason>>> = {
   starttls: 'failedstarttls',
 };
 
+/** An RFC 3463 enhanced status code, whole. */
+const ENHANCED_RE = /^[245]\.\d{1,3}\.\d{1,3}$/;
+
+/** A basic reply code Herald can act on: 2xx to 5xx. */
+function isReplyCode(code: number): boolean {
+  return Number.isInteger(code) && code >= 200 && code <= 599;
+}
+
 export function replyFact(reply: SmtpReply): Fact {
-  const fact: Fact = { diagnostic: `${reply.code} ${reply.enhanced ?? ''} ${reply.text}` };
-  const replyClass = reply.code ? String(reply.code)[0] : undefined;
-  const status = reply.enhanced ?? findStatusInText(reply.text, replyClass);
+  const text = String(reply.text ?? '').slice(0, MAX_DIAGNOSTIC_CHARS);
+  const enhanced = reply.enhanced && ENHANCED_RE.test(reply.enhanced) ? reply.enhanced : undefined;
+  const fact: Fact = { diagnostic: `${reply.code} ${enhanced ?? ''} ${text}` };
+  const code = isReplyCode(reply.code) ? reply.code : undefined;
+  const replyClass = code ? String(code)[0] : undefined;
+  const status = enhanced ?? findStatusInText(text, replyClass);
   if (status) fact.status = status;
-  if (reply.code) fact.replyCode = reply.code;
+  if (code) fact.replyCode = code;
   const command = COMMAND_OF_STAGE[reply.stage];
   if (command) fact.command = command;
   const preset = STAGE_REASONS[reply.stage];

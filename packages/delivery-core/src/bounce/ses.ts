@@ -1,10 +1,12 @@
 /**
  * Amazon SES event notifications (JSON, sent by mail or wrapped in an SNS envelope): Bounce,
  * Complaint and Delivery. Read into the same shapes as a DSN recipient or an ARF report, so the
- * decision table classifies them like any other bounce.
+ * decision table classifies them like any other bounce. At most MAX_REPORT_RECIPIENTS recipients
+ * are read.
  */
 import type { DsnRecipient } from './dsn.js';
 import type { FeedbackReport } from './feedback.js';
+import { MAX_ADDRESS_CHARS, MAX_DIAGNOSTIC_CHARS, MAX_FIELD_CHARS, MAX_REPORT_RECIPIENTS } from './limits.js';
 
 export type SesNotification =
   | { kind: 'bounce'; recipients: DsnRecipient[]; reportingMta?: string }
@@ -21,8 +23,25 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** A short field (action, status, MTA name, feedback type), at most MAX_FIELD_CHARS. */
+function field(value: unknown): string | undefined {
+  return text(value)?.slice(0, MAX_FIELD_CHARS);
+}
+
+const STATUS_RE = /[245]\.\d{1,3}\.\d{1,3}/;
+
 function list(value: unknown): Json[] {
-  return Array.isArray(value) ? value.map(object).filter((v): v is Json => v !== undefined) : [];
+  if (!Array.isArray(value)) return [];
+  return value
+    .slice(0, MAX_REPORT_RECIPIENTS)
+    .map(object)
+    .filter((v): v is Json => v !== undefined);
+}
+
+/** An address as SES writes it, lower-cased; '' when it is too long to be one. */
+function address(value: unknown): string {
+  const given = text(value) ?? '';
+  return given.length > MAX_ADDRESS_CHARS ? '' : given.toLowerCase();
 }
 
 function parseJson(raw: string): Json | undefined {
@@ -49,10 +68,10 @@ export function parseSesNotification(body: string): SesNotification | undefined 
     case 'Bounce': {
       const bounce = object(json['bounce']) ?? {};
       const recipients = list(bounce['bouncedRecipients']).map((r) => {
-        const recipient: DsnRecipient = { address: (text(r['emailAddress']) ?? '').toLowerCase() };
-        const action = text(r['action']);
-        const status = text(r['status']);
-        const diagnostic = text(r['diagnosticCode']);
+        const recipient: DsnRecipient = { address: address(r['emailAddress']) };
+        const action = field(r['action']);
+        const status = STATUS_RE.exec(field(r['status']) ?? '')?.[0];
+        const diagnostic = text(r['diagnosticCode'])?.slice(0, MAX_DIAGNOSTIC_CHARS);
         if (action) recipient.action = action.toLowerCase();
         if (status) recipient.status = status;
         if (diagnostic) {
@@ -63,25 +82,27 @@ export function parseSesNotification(body: string): SesNotification | undefined 
         }
         return recipient;
       });
-      const reportingMta = text(bounce['reportingMTA'])?.replace(/^dsn;\s*/i, '');
+      const reportingMta = field(bounce['reportingMTA'])?.replace(/^dsn;\s*/i, '');
       return { kind: 'bounce', recipients, ...(reportingMta ? { reportingMta } : {}) };
     }
     case 'Delivery': {
       const delivery = object(json['delivery']) ?? {};
-      const response = text(delivery['smtpResponse']) ?? '';
-      const addresses = Array.isArray(delivery['recipients']) ? delivery['recipients'] : [];
+      const response = (text(delivery['smtpResponse']) ?? '').slice(0, MAX_DIAGNOSTIC_CHARS);
+      const addresses = Array.isArray(delivery['recipients'])
+        ? delivery['recipients'].slice(0, MAX_REPORT_RECIPIENTS)
+        : [];
       const recipients = addresses
-        .map(text)
-        .filter((a): a is string => !!a)
-        .map((address) => ({ address: address.toLowerCase(), action: 'delivered', diagnostic: response }));
+        .map(address)
+        .filter((a) => a !== '')
+        .map((recipient) => ({ address: recipient, action: 'delivered', diagnostic: response }));
       return { kind: 'delivery', recipients };
     }
     case 'Complaint': {
       const complaint = object(json['complaint']) ?? {};
       const recipients = list(complaint['complainedRecipients'])
-        .map((r) => text(r['emailAddress'])?.toLowerCase())
-        .filter((a): a is string => !!a);
-      const type = text(complaint['complaintFeedbackType'])?.toLowerCase();
+        .map((r) => address(r['emailAddress']))
+        .filter((a) => a !== '');
+      const type = field(complaint['complaintFeedbackType'])?.toLowerCase();
       return { kind: 'complaint', feedback: { recipients, text: body, ...(type ? { type } : {}) } };
     }
     default:
