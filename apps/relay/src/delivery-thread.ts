@@ -18,6 +18,8 @@ const FORWARD_FLUSH_TIMEOUT_MS = 2_000;
 
 export interface DeliveryThreadData {
   config: HeraldConfig;
+  /** The relay's run: the thread's connection leases are held in its name (node_id). */
+  incarnation: string;
 }
 
 /** Messages from the host to a thread. */
@@ -40,7 +42,7 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
   const post = (message: ThreadMessage) => port.postMessage(message);
 
   const config = parseConfig(data.config, { source: 'delivery thread' });
-  const herald = await createHerald(config);
+  const herald = await createHerald(config, { incarnation: data.incarnation });
   let batch: HeraldEvent[] = [];
   let forwarded: Promise<void> = Promise.resolve();
   const forward = () => {

@@ -63,6 +63,8 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
     async start() {
       const addresses: RelayAddresses = {};
       if (roles.includes('worker')) {
+        // With a node_id, what a crashed previous run of this relay held is freed first.
+        await herald.reclaimLeases();
         const count = herald.config.delivery.threads;
         if (count === 0) herald.startWorkers();
         else {
@@ -71,6 +73,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
             count,
             events: herald.events,
             logger: herald.logger,
+            incarnation: herald.incarnation,
           });
           await threads.start();
         }

@@ -28,6 +28,8 @@ const RESTART_WINDOW_MS = 60_000;
 
 export interface DeliveryThreadsOptions {
   config: HeraldConfig;
+  /** The relay's run (Herald.incarnation): its threads hold connection leases in its name. */
+  incarnation: string;
   count: number;
   /** The main thread's event sink: forwarded events go to its `dispatch`. */
   events: { dispatch(event: HeraldEvent): void };
@@ -69,14 +71,14 @@ interface Slot {
 }
 
 export function createDeliveryThreads(options: DeliveryThreadsOptions): DeliveryThreads {
-  const { config, count, events, logger } = options;
+  const { config, count, events, logger, incarnation } = options;
   const budget = new RestartBudget(RESTART_LIMIT, RESTART_WINDOW_MS, options.now ?? Date.now);
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index }));
   let stopping: Promise<void> | undefined;
 
   /** Starts the slot's thread; resolves when it is ready, rejects if it ends first. */
   const launch = (slot: Slot): Promise<void> => {
-    const worker = spawnDeliveryThread({ config });
+    const worker = spawnDeliveryThread({ config, incarnation });
     slot.worker = worker;
     const log = logger.child({ thread: slot.index, threadId: worker.threadId });
     return new Promise<void>((resolve, reject) => {

@@ -4,6 +4,7 @@
  * Redis acknowledged it; `startWorkers` runs delivery in this process; `close` stops everything,
  * Redis last. The relay daemon is built from the same object.
  */
+import { randomUUID } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -19,6 +20,7 @@ import {
   ConcurrencyWindows,
   DeliveryWorker,
   ParkedJobs,
+  reclaimNodeLeases,
   ShapingGate,
   SiteConnectionLeases,
   SiteState,
@@ -47,7 +49,7 @@ import { baseLimitsFromConfig, DEFAULT_STREAM, type Shaping } from './shaping/in
 import { providerRules } from './sites/index.js';
 import { SmtpPool } from './smtp/index.js';
 import { SuppressionList } from './suppression/index.js';
-import { DailyCap, LeasedSemaphore, RateLimiter } from './throttle/index.js';
+import { DailyCap, LeasedSemaphore, NODE_SEPARATOR, RateLimiter } from './throttle/index.js';
 import { settlesWithin } from './util/settle.js';
 
 /** Bound on each shutdown step that talks to Redis. */
@@ -61,6 +63,11 @@ export interface CreateHeraldOptions {
   logger?: Logger;
   /** Environment for REDIS_URL when `config` is not parsed yet. */
   env?: Record<string, string | undefined>;
+  /**
+   * This run of the node (config `node_id`): Heralds of one relay process (its delivery threads)
+   * share it; default a new random one.
+   */
+  incarnation?: string;
 }
 
 export interface Herald {
@@ -94,6 +101,13 @@ export interface Herald {
   resumeTenant(tenant: string, reason?: string): Promise<boolean>;
   /** True when Redis answers PING. */
   ping(): Promise<boolean>;
+  /** This run of the node; delivery threads of the same relay process are given the same one. */
+  readonly incarnation: string;
+  /**
+   * With `node_id`: frees the connection leases a previous run of this node held (a crash), and
+   * wakes the jobs parked for them. Call once at start, before any worker. Returns how many.
+   */
+  reclaimLeases(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -136,9 +150,11 @@ export async function createHerald(
   });
   const d = config.delivery;
   const parked = new ParkedJobs(redis, config.redis.prefix, spool.queue, logger);
+  const incarnation = options.incarnation ?? randomUUID();
   const semaphore = new LeasedSemaphore(redis, {
     keyPrefix: config.redis.prefix,
     leaseTtlMs: config.delivery.connection_lease_ttl,
+    ...(config.node_id ? { holder: `${config.node_id}${NODE_SEPARATOR}${incarnation}` } : {}),
   });
   const limiter = new RateLimiter(redis, { keyPrefix: config.redis.prefix });
   const pool = new SmtpPool({
@@ -248,6 +264,9 @@ export async function createHerald(
       return worker;
     },
     dmarcProblem: (message) => dmarcProblemFor(config, dkim?.store, message),
+    incarnation,
+    reclaimLeases: async () =>
+      config.node_id ? reclaimNodeLeases(semaphore, config.node_id, parked, logger) : 0,
     async resumeTenant(tenant, reason = 'operator') {
       const resumed = await reputation.resume(tenant, reason);
       await parked.wakeAll(tenantParkKey(tenant));

@@ -155,6 +155,34 @@ describe('leased semaphore on a real redis-server', () => {
     await lease.release();
   });
 
+  it("a node's next incarnation reclaims the leases its previous one held, and nobody else's", async () => {
+    const before = new LeasedSemaphore(client, { keyPrefix: 'r', holder: 'relay-a|run1' });
+    const other = new LeasedSemaphore(client, { keyPrefix: 'r', holder: 'relay-b|run1' });
+    const anonymous = new LeasedSemaphore(client, { keyPrefix: 'r' });
+    held(await before.acquire('conn:mx:x', 3));
+    held(await before.acquire('conn:mx:x', 3));
+    held(await before.acquire('conn:mx:y', 3));
+    const theirs = held(await other.acquire('conn:mx:x', 3));
+    const plain = held(await anonymous.acquire('conn:mx:y', 3));
+    const after = new LeasedSemaphore(client, { keyPrefix: 'r', holder: 'relay-a|run2' });
+    const mine = held(await after.acquire('conn:mx:y', 3));
+    const reclaimed = await after.reclaim('conn:*', 'relay-a');
+    assert.deepEqual(
+      reclaimed.sort((a, b) => a.key.localeCompare(b.key)),
+      [
+        { key: 'conn:mx:x', removed: 2 },
+        { key: 'conn:mx:y', removed: 1 },
+      ],
+    );
+    assert.deepEqual((await client.zrange(after.keyOf('conn:mx:x'), 0, -1)).sort(), [theirs.id]);
+    assert.deepEqual(
+      (await client.zrange(after.keyOf('conn:mx:y'), 0, -1)).sort(),
+      [plain.id, mine.id].sort(),
+    );
+    assert.deepEqual(await after.reclaim('conn:*', 'relay-a'), [], 'a second reclaim finds nothing');
+    await assert.rejects(after.reclaim('conn:*', 'relay-b'), RangeError);
+  });
+
   it('rejects a limit below 1', async () => {
     const sem = new LeasedSemaphore(client, { keyPrefix: 't' });
     await assert.rejects(sem.acquire('bad', 0), RangeError);

@@ -138,7 +138,19 @@ const rolesSchema = z
   .refine((roles) => new Set(roles).size === roles.length, { error: 'each role may appear once' })
   .default([...ROLES]);
 
+/** A relay's stable name: letters, digits, '.', '_', '-', ':'. */
+const NODE_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
 export const heraldConfigSchema = section({
+  /**
+   * This relay's stable name, distinct per relay process sharing a Redis: a restarted relay
+   * reclaims the connection leases its previous run held. Absent: leases of a crashed relay
+   * free themselves after delivery.connection_lease_ttl.
+   */
+  node_id: z
+    .string({ error: 'expected a name of letters, digits, ".", "_", "-", ":" (at most 100)' })
+    .regex(NODE_ID, { error: 'expected a name of letters, digits, ".", "_", "-", ":" (at most 100)' })
+    .optional(),
   redis: redisSchema.prefault({}),
   smtp: smtpSchema.prefault({}),
   http: httpSchema.prefault({}),

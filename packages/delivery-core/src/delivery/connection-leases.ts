@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { type DeliveryJobData, streamPriority } from '../queue/index.js';
 import type { ConnectionLease, ConnectionLeases } from '../smtp/index.js';
 import type { LeasedSemaphore, Rate, RateLimiter } from '../throttle/index.js';
-import { connectionLeaseKey, connectionRateKey } from './keys.js';
+import { CONNECTION_LEASE_PREFIX, connectionLeaseKey, connectionRateKey } from './keys.js';
 
 /** A parked job comes back after this at the latest, even if no release wakes it. */
 export const PARK_SAFETY_MS = 5_000;
@@ -129,4 +129,31 @@ export class SiteConnectionLeases implements ConnectionLeases {
       },
     };
   }
+}
+
+/**
+ * At a relay's start, with a stable node id: frees the connection leases its previous
+ * incarnation held when it died (instead of leaving the site idle for the lease TTL) and wakes
+ * one parked job per freed slot. `semaphore` must hold leases as `<node id>|<this incarnation>`.
+ * Returns how many leases were freed.
+ */
+export async function reclaimNodeLeases(
+  semaphore: LeasedSemaphore,
+  nodeId: string,
+  parked: ParkedJobs,
+  logger: Logger,
+): Promise<number> {
+  const reclaimed = await semaphore.reclaim(`${CONNECTION_LEASE_PREFIX}*`, nodeId);
+  let total = 0;
+  for (const { key, removed } of reclaimed) {
+    const lane = key.slice(CONNECTION_LEASE_PREFIX.length);
+    total += removed;
+    for (let i = 0; i < removed; i++) await parked.wakeOne(lane).catch(() => false);
+  }
+  if (total > 0)
+    logger.info(
+      { nodeId, leases: total, lanes: reclaimed.length },
+      'reclaimed connection leases of a previous run',
+    );
+  return total;
 }

@@ -6,7 +6,7 @@
 
 export type { ConnectionVerdict } from './concurrency.js';
 export { ConcurrencyWindows, clampWindow, NEGATIVE_FEEDBACK, WINDOW_TTL_MS } from './concurrency.js';
-export { PARK_SAFETY_MS, ParkedJobs, SiteConnectionLeases } from './connection-leases.js';
+export { PARK_SAFETY_MS, ParkedJobs, reclaimNodeLeases, SiteConnectionLeases } from './connection-leases.js';
 export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';
 export * from './keys.js';

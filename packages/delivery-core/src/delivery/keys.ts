@@ -10,9 +10,12 @@ export function laneOf(site: string, sourceIp?: string): string {
   return sourceIp ? `${site}@${sourceIp}` : site;
 }
 
+/** Prefix of the semaphore keys of connection leases. */
+export const CONNECTION_LEASE_PREFIX = 'conn:';
+
 /** Semaphore key: one lease per open SMTP connection of the lane. */
 export function connectionLeaseKey(lane: string): string {
-  return `conn:${lane}`;
+  return `${CONNECTION_LEASE_PREFIX}${lane}`;
 }
 
 /** GCRA key of the lane's max_connection_rate. */

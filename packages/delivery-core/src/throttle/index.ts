@@ -31,8 +31,10 @@ export {
   LeasedSemaphore,
   type LeasedSemaphoreOptions,
   type LeaseLostReason,
+  NODE_SEPARATOR,
   type Refused,
   SEMAPHORE_ACQUIRE_LUA,
+  SEMAPHORE_RECLAIM_LUA,
   SEMAPHORE_RELEASE_LUA,
   SEMAPHORE_RENEW_LUA,
 } from './semaphore.js';

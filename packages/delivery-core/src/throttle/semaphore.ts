@@ -87,11 +87,35 @@ return now + ttl
  */
 export const SEMAPHORE_RELEASE_LUA = `return redis.call('ZREM', KEYS[1], ARGV[1])`;
 
+/**
+ * semaphore-reclaim.lua
+ *
+ * KEYS[1]  sorted set of leases (as above)
+ * ARGV[1]  owner prefix of lease ids (a node: "<node id>|")
+ * ARGV[2]  the current holder's prefix ("<node id>|<incarnation>:"), whose leases are kept
+ *
+ * Removes every lease whose id starts with ARGV[1] but not with ARGV[2]: those a previous
+ * incarnation of the node held when it died. Returns how many were removed.
+ */
+export const SEMAPHORE_RECLAIM_LUA = `
+local removed = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(id, 1, #ARGV[1]) == ARGV[1] and string.sub(id, 1, #ARGV[2]) ~= ARGV[2] then
+    redis.call('ZREM', KEYS[1], id)
+    removed = removed + 1
+  end
+end
+return removed
+`;
+
+/** Keys looked at per SCAN step when reclaiming. */
+const RECLAIM_SCAN_COUNT = 500;
+
 export type LeaseLostReason = 'expired' | 'error';
 
 export interface Lease {
   readonly acquired: true;
-  /** `<hostname>:<pid>:<uuid>`: unique, and names its holder when inspecting Redis. */
+  /** `<holder>:<uuid>` (holder: `<hostname>:<pid>` or `<node id>|<incarnation>`): unique, names its holder. */
   readonly id: string;
   /** The key passed to acquire (not the Redis key). */
   readonly key: string;
@@ -120,15 +144,25 @@ export interface LeasedSemaphoreOptions {
   leaseTtlMs?: number;
   /** The caller's clock in ms; default: the Redis server's TIME. */
   now?: () => number;
+  /**
+   * Who holds the leases, written at the start of each lease id: `<node id>|<incarnation>` for a
+   * relay with a stable node id (so its next incarnation can `reclaim` them), default
+   * `<hostname>:<pid>`. Must not contain ':' after the node id's own.
+   */
+  holder?: string;
 }
 
-const HOLDER = `${hostname()}:${process.pid}`;
+const DEFAULT_HOLDER = `${hostname()}:${process.pid}`;
+/** Separates a node id from its incarnation in a lease id. */
+export const NODE_SEPARATOR = '|';
 
 export class LeasedSemaphore {
   readonly leaseTtlMs: number;
   private readonly acquireScript: ScriptCall;
   private readonly renewScript: ScriptCall;
   private readonly releaseScript: ScriptCall;
+  private readonly reclaimScript: ScriptCall;
+  private readonly holder: string;
 
   constructor(
     private readonly redis: Redis,
@@ -141,6 +175,38 @@ export class LeasedSemaphore {
     this.acquireScript = defineScript(redis, 'heraldThrottleSemAcquire', 1, SEMAPHORE_ACQUIRE_LUA);
     this.renewScript = defineScript(redis, 'heraldThrottleSemRenew', 1, SEMAPHORE_RENEW_LUA);
     this.releaseScript = defineScript(redis, 'heraldThrottleSemRelease', 1, SEMAPHORE_RELEASE_LUA);
+    this.reclaimScript = defineScript(redis, 'heraldThrottleSemReclaim', 1, SEMAPHORE_RECLAIM_LUA);
+    this.holder = opts.holder ?? DEFAULT_HOLDER;
+  }
+
+  /**
+   * Removes, from every key matching `pattern` (a Redis glob after `<keyPrefix>:sem:`), the
+   * leases that node `nodeId` held in incarnations other than this semaphore's holder (which must
+   * be `<nodeId>|<incarnation>`): what a crashed predecessor left. Returns the keys (as passed to
+   * acquire) with how many leases each lost. Call it once at start, before taking any lease.
+   */
+  async reclaim(pattern: string, nodeId: string): Promise<{ key: string; removed: number }[]> {
+    const owner = `${nodeId}${NODE_SEPARATOR}`;
+    if (!this.holder.startsWith(owner))
+      throw new RangeError(`holder ${this.holder} is not an incarnation of node ${nodeId}`);
+    const prefix = this.keyOf('');
+    const out: { key: string; removed: number }[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${prefix}${pattern}`,
+        'COUNT',
+        RECLAIM_SCAN_COUNT,
+      );
+      cursor = next;
+      for (const redisKey of keys) {
+        const removed = (await this.reclaimScript(redisKey, owner, `${this.holder}:`)) as number;
+        if (removed > 0) out.push({ key: redisKey.slice(prefix.length), removed });
+      }
+    } while (cursor !== '0');
+    return out;
   }
 
   /** The Redis sorted set holding `key`'s leases. */
@@ -158,7 +224,7 @@ export class LeasedSemaphore {
   async acquire(key: string, limit: number): Promise<Lease | Refused> {
     if (!Number.isSafeInteger(limit) || limit < 1)
       throw new RangeError(`limit must be an integer >= 1, got ${limit}`);
-    const id = `${HOLDER}:${randomUUID()}`;
+    const id = `${this.holder}:${randomUUID()}`;
     const reply = (await this.acquireScript(
       this.keyOf(key),
       id,
