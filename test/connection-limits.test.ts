@@ -13,6 +13,7 @@ import { sampleMessage } from './lib/message.js';
 import { writeShapingFile } from './lib/shaping-file.js';
 import { SmtpClient } from './lib/smtp-client.js';
 import { mxZone, startParts } from './lib/stack.js';
+import { waitUntil } from './lib/wait.js';
 
 const MAX_CONNECTIONS = 2;
 const PER_RELAY = 30;
@@ -73,7 +74,11 @@ describe('site connection limit across relays', () => {
     );
     assert.equal(new Set(sink.messages.flatMap((m) => m.to)).size, 2 * PER_RELAY);
 
-    const events = await readEvents(parts.redis.client(), 'herald:events');
+    // The sink has every message; the last `delivered` events may still be on their way to Redis.
+    const events = await waitUntil('a delivered event per message', async () => {
+      const all = await readEvents(parts.redis.client(), 'herald:events');
+      return all.filter((e) => e.type === 'delivered').length >= 2 * PER_RELAY && all;
+    });
     const attempts = events.flatMap((e) => (e.type === 'delivered' ? [e.attempt] : []));
     assert.equal(attempts.length, 2 * PER_RELAY);
     const deferred = events.flatMap((e) =>
