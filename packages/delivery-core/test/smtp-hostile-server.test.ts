@@ -338,6 +338,43 @@ describe('outbound client against hostile servers', () => {
     assert.equal(pool.openConnections, 0);
   });
 
+  it('a refused MAIL: every recipient gets its reply (a 421 that closes, or a 5xx after which the session goes on)', async () => {
+    const server = await peer(async (conn, index) => {
+      await greet(conn);
+      await readEnvelope(conn, 2);
+      if (index === 0) {
+        conn.write('421 4.7.0 too many connections\r\n');
+        conn.end();
+        return;
+      }
+      conn.write(
+        '553 5.7.1 sender refused\r\n503 5.5.1 no MAIL\r\n503 5.5.1 no MAIL\r\n503 5.5.1 no MAIL\r\n',
+      );
+      await conn.expect('RSET');
+      conn.write('250 ok\r\n');
+      await readEnvelope(conn, 1);
+      conn.write('250 ok\r\n250 ok\r\n354 go\r\n');
+      await conn.data();
+      conn.write('250 2.0.0 ok\r\n');
+      await conn.closed;
+    });
+    const pool = newPool(1);
+    const first = await attempt(pool, server.port, ['a@dest.test', 'b@dest.test']);
+    assert.deepEqual(first.recipients.map(summary), [
+      'a@dest.test refused 421 mail',
+      'b@dest.test refused 421 mail',
+    ]);
+    const second = await attempt(pool, server.port, ['a@dest.test', 'b@dest.test']);
+    assert.deepEqual(second.recipients.map(summary), [
+      'a@dest.test refused 553 mail',
+      'b@dest.test refused 553 mail',
+    ]);
+    const third = await attempt(pool, server.port, ['c@dest.test']);
+    assert.deepEqual(third.recipients.map(summary), ['c@dest.test accepted 250 data']);
+    assert.equal(server.connections, 2);
+    await pool.close();
+  });
+
   it('an idle pooled connection that said "421 timeout" is not reused', async () => {
     const server = await peer(async (conn, index) => {
       await greet(conn);

@@ -154,7 +154,9 @@ export class SmtpSession {
 
     const mail = await next(mailCommand, 'the reply to MAIL FROM');
     if (mail.code >= 300) {
-      if (pipelined) await this.drainRefused(recipients.length, next);
+      // Pipelined, RCPT and DATA were refused too: read their replies to keep the session in step
+      // (a connection that fails meanwhile is dropped; the recipients keep the MAIL reply).
+      if (pipelined) await this.drainRefused(recipients.length, next).catch(() => this.wire.destroy());
       return result(recipients, replies, replyError(mail));
     }
     at.stage = 'rcpt';
