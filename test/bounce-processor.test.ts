@@ -23,7 +23,7 @@ import { waitUntil } from './lib/wait.js';
 const BOUNCE = {
   listen: '127.0.0.1:0',
   domain: 'bounces.herald.test',
-  verp_secret: 'test-secret',
+  verp_secret: 'test-secret-0123456789',
   complaint_address: 'fbl@bounces.herald.test',
 };
 const CORPUS = join(dirname(fileURLToPath(import.meta.url)), '../../shared/corpus/bounces/emails');

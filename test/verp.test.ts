@@ -8,7 +8,11 @@ import { describe, it } from 'node:test';
 import { decodeVerp, verpKeys } from '@herald/delivery-core/verp';
 import { mxZone, startStack } from './lib/stack.js';
 
-const BOUNCE = { listen: '127.0.0.1:0', domain: 'bounces.herald.test', verp_secret: 'test-secret' };
+const BOUNCE = {
+  listen: '127.0.0.1:0',
+  domain: 'bounces.herald.test',
+  verp_secret: 'test-secret-0123456789',
+};
 
 describe('VERP return paths', () => {
   it('one transaction per recipient, each with its own decodable return path', async (t) => {

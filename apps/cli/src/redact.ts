@@ -1,19 +1,12 @@
 /**
- * Hiding secrets before a config is printed: values under password-like keys become "***" and the
- * password part of URLs (redis://:pw@host) is replaced. Pure; returns copies, never mutates.
+ * Hiding secrets before a config is printed: values under secret keys (the config module's
+ * `isSecretKey`: passwords, password hashes, VERP secrets, private keys, tokens) become "***", and
+ * the password part of URLs (`redis://:pw@host`, `?password=`) is replaced. Pure; returns copies,
+ * never mutates.
  */
-export const MASK = '***';
-const SECRET_KEY = /password|secret|passphrase|token|private_key/i;
-const URL_KEY = /(^|_)url$/i;
+import { isSecretKey, isUrlKey, MASK, maskUrl } from '@herald/delivery-core/config';
 
-/** "redis://:pw@host:6379" → "redis://:***@host:6379"; other strings come back unchanged. */
-export function maskUrl(url: string): string {
-  if (!URL.canParse(url)) return url;
-  const parsed = new URL(url);
-  if (parsed.password === '') return url;
-  parsed.password = MASK;
-  return parsed.href;
-}
+export { MASK, maskUrl };
 
 /** A deep copy of `value` with secrets masked. */
 export function maskSecrets(value: unknown, key = ''): unknown {
@@ -22,7 +15,6 @@ export function maskSecrets(value: unknown, key = ''): unknown {
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, k)]));
   }
-  if (typeof value !== 'string') return value;
-  if (SECRET_KEY.test(key)) return MASK;
-  return URL_KEY.test(key) ? maskUrl(value) : value;
+  if (isSecretKey(key) && value !== undefined && value !== null) return MASK;
+  return typeof value === 'string' && isUrlKey(key) ? maskUrl(value) : value;
 }

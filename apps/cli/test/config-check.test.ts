@@ -69,7 +69,7 @@ describe('herald config check', () => {
     const file = configFile(
       'secrets.yaml',
       [
-        'bounce: { domain: "b.test", verp_secret: "verp-now", verp_previous_secrets: ["verp-old"] }',
+        'bounce: { domain: "b.test", verp_secret: "verp-now-0123456789", verp_previous_secrets: ["verp-old-0123456789"] }',
         `dkim: [{ domain: "s.test", selector: "s1", private_key: ${JSON.stringify(pem)} }]`,
         '',
       ].join('\n'),

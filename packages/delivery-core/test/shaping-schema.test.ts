@@ -217,7 +217,8 @@ describe('errors name the exact key path', () => {
         (err: unknown) =>
           err instanceof ConfigError &&
           err.code === 'HERALD_CONFIG_UNREADABLE' &&
-          err.message.startsWith(`${path}: `) &&
+          // "<file>: …", or "<file>:<line>:<column>: …" when the problem has a place in the file
+          new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(:\\d+:\\d+)?: `).test(err.message) &&
           expected.test(err.message),
       );
     }

@@ -1,15 +1,28 @@
 /**
  * ConfigError and the translation of zod issues into operator-facing lines:
  * "<file>: smtp.users[0].pasword: unknown key (not a known key of smtp.users[0]); did you mean password?"
- * Paths are dotted with [i] for list items. Secret values are never echoed.
+ * or, for a file that cannot be parsed, "<file>:<line>:<column>: cannot parse YAML: <what>".
+ * Paths are dotted with [i] for list items. No value under a secret key (secrets.ts) is ever
+ * quoted, a value given where a mapping or list belongs is described by its type only, and the
+ * secret strings of the input are masked wherever else they turn up (Redactor).
  */
 import type { z } from 'zod';
 import { HeraldError } from '../errors/index.js';
+import {
+  MAX_ISSUE_CHARS,
+  MAX_REPORTED_ISSUES,
+  MAX_SHOWN_KEY_CHARS,
+  MAX_SHOWN_VALUE_CHARS,
+} from './limits.js';
+import { isSecretKey, isSecretPath, isUrlKey, MASK, maskUrl, Redactor } from './secrets.js';
 
 export interface ConfigIssue {
   /** Dotted path with [i] for list items, e.g. "smtp.users[0].password"; "" for the whole document. */
   path: string;
   message: string;
+  /** 1-based line and column in the file, when the problem has a place there (parse errors). */
+  line?: number;
+  column?: number;
 }
 
 type ConfigErrorCode = 'HERALD_CONFIG_INVALID' | 'HERALD_CONFIG_UNREADABLE';
@@ -26,24 +39,43 @@ export class ConfigError extends HeraldError {
   }
 }
 
+/** "file: path: message", or "file:line:column: message" for a problem with a place in the file. */
 export function formatIssue(issue: ConfigIssue, source?: string): string {
-  const where = issue.path === '' ? '(top level)' : issue.path;
-  return `${source === undefined ? '' : `${source}: `}${where}: ${issue.message}`;
+  const place = issue.line === undefined ? undefined : `${issue.line}:${issue.column ?? 1}`;
+  const file =
+    source === undefined
+      ? place === undefined
+        ? ''
+        : `line ${place}: `
+      : `${source}${place === undefined ? '' : `:${place}`}: `;
+  const where = issue.path !== '' ? `${issue.path}: ` : place === undefined ? '(top level): ' : '';
+  return `${file}${where}${issue.message}`;
+}
+
+/** The line that stands for problems beyond MAX_REPORTED_ISSUES. */
+function moreProblems(count: number): ConfigIssue {
+  return { path: '', message: `${count} more problem${count === 1 ? '' : 's'} not shown` };
 }
 
 /** Longest edit distance at which an unknown key gets a "did you mean" suggestion. */
 export const SUGGESTION_MAX_DISTANCE = 2;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const SECRET_KEY = /password|secret/i;
-const MAX_SHOWN_VALUE_CHARS = 60;
+const plain = new Redactor();
 
+/** "smtp.users[0].password"; keys below a secret key are shown as ***, long keys are shortened. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
+  let belowSecret = false;
   for (const segment of path) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else if (typeof segment === 'string' && IDENTIFIER.test(segment))
-      out += out === '' ? segment : `.${segment}`;
-    else out += `[${JSON.stringify(String(segment))}]`;
+    const key = belowSecret && typeof segment !== 'number' ? MASK : segment;
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (
+      typeof key === 'string' &&
+      ((IDENTIFIER.test(key) && key.length <= MAX_SHOWN_KEY_CHARS) || key === MASK)
+    )
+      out += out === '' ? key : `.${key}`;
+    else out += `[${plain.text(JSON.stringify(String(key)), MAX_SHOWN_KEY_CHARS)}]`;
+    belowSecret ||= isSecretKey(segment);
   }
   return out;
 }
@@ -70,6 +102,8 @@ export function suggestKey(key: string, known: readonly string[]): string | unde
   let best: string | undefined;
   let bestDistance = SUGGESTION_MAX_DISTANCE + 1;
   for (const candidate of known) {
+    // The lengths alone bound the distance from below: skip (a long key would cost length² here).
+    if (Math.abs(key.length - candidate.length) > SUGGESTION_MAX_DISTANCE) continue;
     const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
     if (distance < bestDistance) {
       best = candidate;
@@ -119,35 +153,72 @@ export function knownKeysAt(root: z.core.$ZodType, path: readonly PropertyKey[])
   return Object.keys(defOf(current).shape ?? {});
 }
 
-function describeValue(value: unknown, path: readonly PropertyKey[]): string {
-  const last = path[path.length - 1];
-  if (typeof last === 'string' && SECRET_KEY.test(last)) return value === null ? 'null' : typeof value;
+const CONTAINER_TYPES = new Set(['object', 'array', 'record', 'map', 'set', 'tuple']);
+
+/** "got …" for a value, or undefined when nothing should be said about it. */
+function describeValue(
+  value: unknown,
+  path: readonly PropertyKey[],
+  expectsContainer: boolean,
+  redactor: Redactor,
+): string | undefined {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  const shown = JSON.stringify(value) ?? String(value);
-  return shown.length > MAX_SHOWN_VALUE_CHARS ? `${shown.slice(0, MAX_SHOWN_VALUE_CHARS)}…` : shown;
+  // A secret of the right type is not described at all; of the wrong type, by its type.
+  if (isSecretPath(path)) return typeof value === 'string' ? undefined : typeof value;
+  // "redis: redis://:pw@host" or "auth: user:pw": a scalar where a mapping belongs is not quoted.
+  if (expectsContainer) return `a ${typeof value}`;
+  let shown: string;
+  if (typeof value === 'string')
+    shown = JSON.stringify(isUrlKey(path[path.length - 1] ?? '') ? maskUrl(value) : value);
+  else if (typeof value === 'number' || typeof value === 'boolean') shown = String(value);
+  else if (typeof value === 'bigint') shown = `${value}n`;
+  else return typeof value;
+  return redactor.text(shown, MAX_SHOWN_VALUE_CHARS);
 }
 
-/** Turns zod's issues into one ConfigIssue per problem (one per unknown key). */
-export function toConfigIssues(error: z.core.$ZodError, root: z.core.$ZodType): ConfigIssue[] {
+/**
+ * Turns zod's issues into one ConfigIssue per problem (one per unknown key), at most
+ * MAX_REPORTED_ISSUES of them. `secrets` (secretsIn of the input) are masked wherever they appear.
+ */
+export function toConfigIssues(
+  error: z.core.$ZodError,
+  root: z.core.$ZodType,
+  secrets: readonly string[] = [],
+): ConfigIssue[] {
+  const redactor = new Redactor(secrets);
   const issues: ConfigIssue[] = [];
+  let notShown = 0;
   for (const issue of error.issues) {
+    if (issues.length >= MAX_REPORTED_ISSUES) {
+      notShown += issue.code === 'unrecognized_keys' ? issue.keys.length : 1;
+      continue;
+    }
     if (issue.code === 'unrecognized_keys') {
-      issues.push(...unknownKeyIssues(issue.path, issue.keys, knownKeysAt(root, issue.path)));
+      const keys = issue.keys.slice(0, MAX_REPORTED_ISSUES - issues.length);
+      notShown += issue.keys.length - keys.length;
+      issues.push(...unknownKeyIssues(issue.path, keys, knownKeysAt(root, issue.path)));
       continue;
     }
     const input: unknown = issue.input;
     // A refinement over a whole mapping or list already says what is wrong with it.
     const showInput = input !== undefined && (issue.code === 'invalid_type' || typeof input !== 'object');
-    const got = showInput ? `, got ${describeValue(input, issue.path)}` : '';
+    const expectsContainer = issue.code === 'invalid_type' && CONTAINER_TYPES.has(issue.expected);
+    const got = showInput ? describeValue(input, issue.path, expectsContainer, redactor) : undefined;
     const missing = issue.code === 'invalid_type' && input === undefined;
-    issues.push({
-      path: formatPath(issue.path),
-      message: missing ? `${issue.message} (missing)` : `${issue.message}${got}`,
-    });
+    const path = formatPath(issue.path);
+    const message = missing ? `${issue.message} (missing)` : `${issue.message}${got ? `, got ${got}` : ''}`;
+    // Two checks of one value with one wording (redis.url: pattern and URL) make one line.
+    if (!issues.some((seen) => seen.path === path && seen.message === message))
+      issues.push({ path, message });
   }
-  return issues;
+  if (notShown > 0) issues.push(moreProblems(notShown));
+  return issues.map((issue) => ({
+    ...issue,
+    path: redactor.text(issue.path, MAX_ISSUE_CHARS),
+    message: redactor.text(issue.message, MAX_ISSUE_CHARS),
+  }));
 }
 
 /** One issue per unknown key at `path`, suggesting the closest known key or listing them. */

@@ -1,10 +1,17 @@
 /**
  * Herald's configuration: the schema (strict at every level, defaults with units), loading from
  * YAML/JSON files, operator-facing errors, and the small parsers and matchers other modules use
- * on config values (durations, sizes, listen addresses, routes, trusted networks).
+ * on config values (durations, sizes, listen addresses, routes, trusted networks), and what
+ * counts as a secret (never in an error message; masked when a config is printed).
  */
 export { parseHostPort, parseListen } from './addresses.js';
 export { ConfigError, type ConfigIssue } from './config-error.js';
+export {
+  MAX_DOCUMENT_BYTES,
+  MAX_DOCUMENT_DEPTH,
+  MAX_DOCUMENT_VALUES,
+  MAX_YAML_ALIASES,
+} from './limits.js';
 export {
   defaultConfig,
   type Env,
@@ -33,6 +40,14 @@ export {
   type Role,
 } from './schema.js';
 export { DKIM_SELECTOR } from './schema-auth.js';
-export { DEFAULT_TENANT, SUPPRESSION_MODES, type TenantPolicy, tenantPolicy } from './schema-bounce.js';
+export {
+  DEFAULT_TENANT,
+  GENERATED_SECRET_PLACEHOLDER,
+  MIN_VERP_SECRET_CHARS,
+  SUPPRESSION_MODES,
+  type TenantPolicy,
+  tenantPolicy,
+} from './schema-bounce.js';
 export type { SmtpUser } from './schema-smtp.js';
+export { isSecretKey, isUrlKey, MASK, maskUrl } from './secrets.js';
 export { parseDuration, parseSize } from './units.js';

@@ -1,7 +1,13 @@
+/**
+ * Loading the configuration: `parseConfig` validates a value (REDIS_URL from an env passed in),
+ * fills defaults and deep-freezes it; `loadConfigFile` reads a YAML/JSON file first. Errors are
+ * ConfigErrors that name the file and the key path and never quote a secret (config-error.ts).
+ */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, toConfigIssues } from './config-error.js';
 import { deepFreeze, isPlainObject, readDocument, withoutNulls } from './document.js';
 import { type HeraldConfig, heraldConfigSchema } from './schema.js';
+import { secretsIn } from './secrets.js';
 
 export type Env = Record<string, string | undefined>;
 export interface ParseConfigOptions {
@@ -15,7 +21,7 @@ export const REDIS_URL_ENV = 'REDIS_URL';
 
 /** Validates `input`, applies REDIS_URL from opts.env, fills defaults and deep-freezes the result. */
 export function parseConfig(input: unknown, opts: ParseConfigOptions = {}): HeraldConfig {
-  const raw = withoutNulls(input ?? {});
+  const raw = withoutNulls(input ?? {}, opts.source);
   const redisUrl = opts.env?.[REDIS_URL_ENV];
   const fromEnv = redisUrl !== undefined && redisUrl !== '' && isPlainObject(raw);
   if (fromEnv) {
@@ -24,7 +30,7 @@ export function parseConfig(input: unknown, opts: ParseConfigOptions = {}): Hera
   }
   const result = heraldConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
-    const issues = toConfigIssues(result.error, heraldConfigSchema).map((issue) =>
+    const issues = toConfigIssues(result.error, heraldConfigSchema, secretsIn(raw)).map((issue) =>
       fromEnv && issue.path === 'redis.url'
         ? { ...issue, message: `${issue.message} (from ${REDIS_URL_ENV})` }
         : issue,

@@ -22,17 +22,39 @@ export const SUPPRESSION_MODES = ['refuse', 'drop'] as const;
 /** A tenant name as used by users' `tenant` and the shaping file. */
 const TENANT_NAME = /^[a-z0-9][a-z0-9_.-]*$/i;
 
+/** `npm start` (scripts/start.mjs) replaces a verp_secret of this word with a random secret. */
+export const GENERATED_SECRET_PLACEHOLDER = 'generate';
+/** Shortest VERP secret accepted, in characters (`openssl rand -base64 32` prints 44). */
+export const MIN_VERP_SECRET_CHARS = 16;
+const SECRET_HINT = `at least ${MIN_VERP_SECRET_CHARS} random characters, e.g. from \`openssl rand -base64 32\``;
+
+/** A VERP signing secret: long enough, and not the placeholder only `npm start` fills in. */
+function verpSecret() {
+  return z.string({ error: 'expected a secret string' }).superRefine((secret, ctx) => {
+    // The messages never quote the value: it is a secret (or the placeholder word).
+    if (secret.trim().toLowerCase() === GENERATED_SECRET_PLACEHOLDER)
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${GENERATED_SECRET_PLACEHOLDER}" is replaced by a random secret only under npm start; set a secret of ${SECRET_HINT}`,
+        input: undefined,
+      });
+    else if ([...secret].length < MIN_VERP_SECRET_CHARS)
+      ctx.addIssue({ code: 'custom', message: `expected a secret of ${SECRET_HINT}`, input: undefined });
+  });
+}
+
 export const bounceSchema = section({
   /** The bounce-processor's SMTP listener (bounces and complaints arrive here). */
   listen: listenAddress().default('127.0.0.1:2600'),
   /** VERP return paths are bounces+<token>@<domain>; MX of this domain points at the listener. */
   domain: hostName(),
-  /** Signs VERP tokens (HMAC-SHA256, truncated). Rotate by moving it to verp_previous_secrets. */
-  verp_secret: text('a secret string'),
+  /**
+   * Signs VERP tokens (HMAC-SHA256, truncated); at least MIN_VERP_SECRET_CHARS characters. Rotate
+   * by moving it to verp_previous_secrets.
+   */
+  verp_secret: verpSecret(),
   /** Earlier secrets, still accepted when decoding (tokens signed before a rotation). */
-  verp_previous_secrets: z
-    .array(text('a secret string'), { error: 'expected a list of secrets' })
-    .default([]),
+  verp_previous_secrets: z.array(verpSecret(), { error: 'expected a list of secrets' }).default([]),
   /** A VERP token older than this is refused (bounces arrive within days; DSNs within the queue lifetime). */
   verp_max_age: duration().prefault('30d'),
   /** Where feedback-loop (ARF) complaint reports arrive, e.g. fbl@bounces.example.com. */

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { ConfigError, toConfigIssues } from '../config/config-error.js';
 import { deepFreeze, readDocument, withoutNulls } from '../config/document.js';
+import { secretsIn } from '../config/secrets.js';
 import { completeShaping, type Shaping, shapingSchema } from './schema.js';
 
 /** The provider defaults shipped with the package (package folder, not src/ or dist/). */
@@ -13,9 +14,12 @@ export interface LoadShapingOptions {
 
 /** Validates one shaping document (no provider defaults merged). `source` prefixes error lines. */
 export function parseShaping(input: unknown, opts: { source?: string } = {}): Shaping {
-  const result = shapingSchema.safeParse(withoutNulls(input ?? {}), { reportInput: true });
-  if (!result.success)
-    throw new ConfigError('HERALD_CONFIG_INVALID', toConfigIssues(result.error, shapingSchema), opts.source);
+  const raw = withoutNulls(input ?? {}, opts.source);
+  const result = shapingSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    const issues = toConfigIssues(result.error, shapingSchema, secretsIn(raw));
+    throw new ConfigError('HERALD_CONFIG_INVALID', issues, opts.source);
+  }
   return deepFreeze(completeShaping(result.data));
 }
 
