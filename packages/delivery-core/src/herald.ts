@@ -240,6 +240,7 @@ export async function createHerald(
           },
           routeFor: (domain) => toStaticRoute(matchRoute(config.routes as readonly Route[], domain)),
           mxPort: d.port,
+          mxLimits: { addresses: d.mx_address_limit, sessions: d.mx_session_limit },
           tls: d.tls,
           tlsVerify: d.tls_verify,
           now: Date.now,

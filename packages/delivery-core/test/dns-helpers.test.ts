@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { isIpAddress, orderByPreference, parseServer, readSystemNameservers } from '../src/dns/index.js';
+import { MAX_ADDRESSES_PER_HOST, MAX_MX_HOSTS, resolveMx } from '../src/dns/mx.js';
 import { toQueryName } from '../src/dns/names.js';
+import type { DnsAnswer, RecordType } from '../src/dns/types.js';
 import { HeraldError } from '../src/errors/index.js';
 
 describe('parseServer', () => {
@@ -101,5 +103,43 @@ describe('orderByPreference', () => {
       { preference: 10, exchange: 'x' },
     ]);
     assert.deepEqual(ordered, [{ preference: 10, exchange: 'x' }]);
+  });
+});
+
+describe('resolveMx against a hostile zone', () => {
+  test('looks up only the best MAX_MX_HOSTS hosts, keeping MAX_ADDRESSES_PER_HOST addresses each', async () => {
+    const asked: string[] = [];
+    const query = async (name: string, type: RecordType): Promise<DnsAnswer> => {
+      asked.push(`${name} ${type}`);
+      if (type === 'MX') {
+        const answers = Array.from({ length: 500 }, (_, i) => ({
+          type: 'MX' as const,
+          name,
+          ttl: 60,
+          preference: 1000 - i,
+          exchange: `mx${i}.many.test`,
+        }));
+        return { rcode: 'NOERROR', answers } as unknown as DnsAnswer;
+      }
+      const answers =
+        type === 'A'
+          ? Array.from({ length: 50 }, (_, i) => ({
+              type: 'A' as const,
+              name,
+              ttl: 60,
+              address: `192.0.2.${i}`,
+            }))
+          : [];
+      return { rcode: 'NOERROR', answers } as unknown as DnsAnswer;
+    };
+    const hosts = await resolveMx(query, 'many.test');
+    assert.equal(hosts.length, MAX_MX_HOSTS);
+    assert.deepEqual(
+      hosts.map((h) => h.exchange),
+      Array.from({ length: MAX_MX_HOSTS }, (_, i) => `mx${499 - i}.many.test`),
+      'the best (lowest) preferences',
+    );
+    assert.ok(hosts.every((h) => h.addresses.length === MAX_ADDRESSES_PER_HOST));
+    assert.equal(asked.length, 1 + 2 * MAX_MX_HOSTS, 'one MX query, then A and AAAA per kept host');
   });
 });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type SmtpSinkHandle, startSmtpSink } from '@herald/test-harness';
+import { closedPort, type SmtpSinkHandle, startSmtpSink } from '@herald/test-harness';
 import { type CandidateHost, deliverAttempt, parseReply, SmtpPool } from '../src/smtp/index.js';
 
 const TIMEOUTS = { connectMs: 2_000, greetingMs: 2_000, commandMs: 5_000, dataMs: 5_000 };
@@ -108,6 +108,44 @@ describe('outbound SMTP client', () => {
         ['127.0.0.9', 451, 'connect'],
       ],
     );
+  });
+
+  it('an attempt tries at most maxAddresses addresses and maxSessions answering servers', async () => {
+    const pool = newPool();
+    const dead = await Promise.all(['127.0.0.21', '127.0.0.22', '127.0.0.23'].map((h) => closedPort(h)));
+    const refusing = ['127.0.0.21', '127.0.0.22', '127.0.0.23', '127.0.0.24', '127.0.0.25', '127.0.0.26'].map(
+      (address, i) => host(address, dead[i % dead.length]!),
+    );
+    const byAddress = await deliverAttempt(pool, {
+      from: 'a@sender.test',
+      recipients: ['ok@dest.test'],
+      body,
+      hosts: [...refusing, host('127.0.0.2')],
+      tls: 'none',
+      tlsVerify: false,
+      maxAddresses: 4,
+    });
+    assert.equal(byAddress.hostErrors.length, 4, 'four addresses tried, then the attempt ends');
+    assert.equal(byAddress.recipients[0]!.accepted, false);
+    const bySession = await deliverAttempt(pool, {
+      from: 'a@sender.test',
+      recipients: ['ok@dest.test'],
+      body,
+      hosts: [host('127.0.0.3'), host('127.0.0.3'), host('127.0.0.3'), host('127.0.0.2')],
+      tls: 'none',
+      tlsVerify: false,
+      maxSessions: 2,
+    });
+    await pool.close();
+    assert.deepEqual(
+      bySession.hostErrors.map((e) => [e.address, e.reply.code]),
+      [
+        ['127.0.0.3', 421],
+        ['127.0.0.3', 421],
+      ],
+      'two servers answered 421: the attempt ends there',
+    );
+    assert.equal(bySession.recipients[0]!.reply.code, 421);
   });
 
   it('when no host is reachable every recipient is deferred with the last host error', async () => {

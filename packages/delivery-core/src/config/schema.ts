@@ -92,6 +92,10 @@ const deliverySchema = section({
    */
   initial_connections: integer(1).default(5),
   max_messages_per_connection: integer(1).default(100),
+  /** Addresses (of the MX hosts, in order) one delivery attempt tries at most (Postfix: smtp_mx_address_limit). */
+  mx_address_limit: integer(1).default(5),
+  /** SMTP sessions (servers that answered the connection) one attempt uses at most (Postfix: smtp_mx_session_limit). */
+  mx_session_limit: integer(1).default(2),
   /** A pooled idle connection closes after this. */
   idle_timeout: duration().prefault('5s'),
   tls: oneOf(TLS_MODES).default('opportunistic'),

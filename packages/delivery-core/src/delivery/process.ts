@@ -160,6 +160,7 @@ async function attempt(
     localAddress: limits?.localAddress,
     ehloName: limits?.ehloName,
     ...(route?.auth ? { auth: route.auth } : {}),
+    ...(deps.mxLimits ? { maxAddresses: deps.mxLimits.addresses, maxSessions: deps.mxLimits.sessions } : {}),
   };
   const report = await sendTransactions(deps, data, recipients, request);
   if (report.throttled) {

@@ -21,6 +21,8 @@ export interface DeliveryDeps {
   /** Static route for a domain, or undefined to use MX. */
   routeFor(domain: string): StaticRoute | undefined;
   mxPort: number;
+  /** Addresses and answering servers one attempt tries at most (delivery.mx_address_limit / mx_session_limit). */
+  mxLimits?: { addresses: number; sessions: number };
   tls: TlsMode;
   tlsVerify: boolean;
   now(): number;

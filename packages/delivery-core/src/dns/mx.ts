@@ -6,7 +6,8 @@
  * fails with 556 5.1.10 before any address is asked; a domain that does not exist fails with
  * 550 5.1.2; no MX → the domain itself is the one implicit host (550 5.1.2 if it has no address);
  * hosts without addresses are dropped (550 5.4.4 if none remain); DNS trouble that leaves no usable
- * host is TransientError 451 4.4.3. Needs: a `query` function (the cached, retrying lookup).
+ * host is TransientError 451 4.4.3. At most MAX_MX_HOSTS hosts (the best preferences) with at most
+ * MAX_ADDRESSES_PER_HOST addresses each. Needs: a `query` function (the cached, retrying lookup).
  */
 import { PermanentError } from '../errors/index.js';
 import { dnsTransient, domainMissing, noMxAddress, nullMx } from './failures.js';
@@ -17,6 +18,14 @@ import type { DnsAnswer, MxHost, RecordType } from './types.js';
 export type QueryFn = (name: string, type: RecordType) => Promise<DnsAnswer>;
 
 const IMPLICIT_MX_PREFERENCE = 0;
+/**
+ * MX hosts whose addresses are looked up, best preference first: a delivery tries a few
+ * addresses at most (delivery.mx_address_limit), so a hostile zone listing thousands of MX hosts
+ * costs a bounded number of lookups.
+ */
+export const MAX_MX_HOSTS = 10;
+/** Addresses kept per host name (A then AAAA). */
+export const MAX_ADDRESSES_PER_HOST = 10;
 
 function addressesOf(answer: DnsAnswer): string[] {
   return answer.answers.flatMap((r) => (r.type === 'A' || r.type === 'AAAA' ? [r.address] : []));
@@ -36,7 +45,7 @@ export async function resolveAddresses(query: QueryFn, host: string): Promise<st
     else failure ??= result.reason;
   }
   if (addresses.length === 0 && failure !== undefined) throw failure;
-  return [...new Set(addresses)];
+  return [...new Set(addresses)].slice(0, MAX_ADDRESSES_PER_HOST);
 }
 
 /** Sorts by preference, shuffling ties (Fisher–Yates) with `random`; keeps each exchange once. */
@@ -79,7 +88,7 @@ export async function resolveMx(query: QueryFn, domain: string): Promise<MxHost[
   const usable = records.filter((r) => !isNullExchange(r.exchange));
   if (usable.length === 0) throw nullMx(name);
 
-  const ordered = orderByPreference(usable);
+  const ordered = orderByPreference(usable).slice(0, MAX_MX_HOSTS);
   const results = await Promise.allSettled(ordered.map((r) => resolveAddresses(query, r.exchange)));
   const hosts: MxHost[] = [];
   let transient: unknown;

@@ -1,8 +1,10 @@
 /**
  * One delivery attempt for one (message, destination) to an ordered list of candidate hosts.
  * Connection-level failures (refused, timeout, 421 greeting, EHLO/STARTTLS/AUTH failure) move to
- * the next address and then the next MX within the same attempt (RFC 5321 §5.1); once a
- * transaction starts, its per-recipient replies are final for this attempt.
+ * the next address and then the next MX within the same attempt (RFC 5321 §5.1), up to
+ * `maxAddresses` addresses and `maxSessions` servers that answered (Postfix's limits, so a
+ * destination with many dead MX hosts cannot hold one attempt for hours); once a transaction
+ * starts, its per-recipient replies are final for this attempt.
  */
 import { isIP } from 'node:net';
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
@@ -38,6 +40,10 @@ export interface AttemptRequest extends SessionLimits {
   localAddress?: string;
   ehloName?: string;
   auth?: { username: string; password: string };
+  /** Addresses tried at most in this attempt (Postfix's smtp_mx_address_limit); default no limit. */
+  maxAddresses?: number;
+  /** Servers that answered (sessions) used at most (Postfix's smtp_mx_session_limit); default no limit. */
+  maxSessions?: number;
 }
 
 export interface AttemptReport {
@@ -76,14 +82,22 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
   const started = Date.now();
   const hostErrors: AttemptReport['hostErrors'] = [];
   let lastReply: SmtpReply | undefined;
+  let addressesTried = 0;
+  let sessions = 0;
   const failed = (hostname: string, address: string, err: DeliveryError) => {
     lastReply = tlsRequiredReply(request, hostname, err.reply);
     hostErrors.push({ hostname, address, reply: lastReply });
+    if (err.reply.stage !== 'connect') sessions++;
   };
-  for (const host of request.hosts) {
+  const exhausted = () =>
+    addressesTried >= (request.maxAddresses ?? Number.POSITIVE_INFINITY) ||
+    sessions >= (request.maxSessions ?? Number.POSITIVE_INFINITY);
+  hosts: for (const host of request.hosts) {
     for (const address of host.addresses) {
       // A bound source only reaches addresses of its own family (an IPv4 source, IPv4 MX addresses).
       if (request.localAddress && isIP(address) !== isIP(request.localAddress)) continue;
+      if (exhausted()) break hosts;
+      addressesTried++;
       const target: SessionTarget = {
         address,
         port: host.port,
