@@ -61,6 +61,8 @@ export interface Verdict {
   received: boolean;
   /** When it was decided (epoch ms). */
   at: number;
+  /** Every reply written in full for it in this transaction, up to the deciding one. */
+  replies: { stage: SinkStage; code: number; text: string }[];
 }
 
 export interface RecipientTruth {
@@ -145,7 +147,8 @@ function connectionVerdicts(transcript: ConnectionTranscript): [string, Verdict]
 
 function verdictOf(transcript: ConnectionTranscript, tx: Transaction, rcpt: TranscriptEntry): Verdict {
   const received = tx.steps.dataEnd?.received === true;
-  const base = { connection: transcript.connection, transaction: tx.n, received };
+  const replies: Verdict['replies'] = [];
+  const base = { connection: transcript.connection, transaction: tx.n, received, replies };
   for (const stage of TRANSACTION_STEPS) {
     const entry = stage === 'rcpt' ? rcpt : tx.steps[stage];
     if (entry === undefined) {
@@ -157,6 +160,7 @@ function verdictOf(transcript: ConnectionTranscript, tx: Transaction, rcpt: Tran
     const fate = entry.fate ?? { kind: 'unanswered', at: transcript.closedAt ?? entry.at };
     if (fate.kind !== 'written') return { ...base, stage, accepted: false, failure: fate.kind, at: fate.at };
     const reply = { code: fate.code, text: fate.text };
+    replies.push({ stage, ...reply });
     if (Math.floor(fate.code / 100) !== SUCCESS[stage]) {
       return { ...base, stage, accepted: false, reply, at: fate.at };
     }

@@ -170,6 +170,11 @@ describe('recipientTruth', () => {
     );
     assert.equal(truth?.accepted, 2);
     assert.equal(truth?.received, 2);
+    assert.deepEqual(
+      truth?.verdicts[1]?.replies.map((r) => `${r.stage} ${r.code}`),
+      ['mail 250', 'rcpt 250', 'data 354', 'dataEnd 250'],
+      'every reply written for it',
+    );
   });
 
   it('a transaction that ends before DATA is abandoned; a connection cut mid-reply is unanswered', () => {
