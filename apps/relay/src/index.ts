@@ -3,6 +3,7 @@
  * endpoints over one Herald. `main.ts` is the thin command-line entry point.
  */
 
+export { createDoorGuard, type DataWatch, type DoorGuard, type DoorGuardOptions } from './door-guard.js';
 export { smtpError, useOwnEnhancedCodes } from './enhanced-codes.js';
 export type { RelayCommandOptions } from './main.js';
 export { parseRoles, runRelay } from './main.js';
@@ -10,4 +11,5 @@ export type { PolicyReply, SubmissionPolicy } from './policy.js';
 export { createPolicy, REPLIES } from './policy.js';
 export type { Relay, RelayAddresses, RelayOptions } from './relay.js';
 export { createRelay } from './relay.js';
+export { attachSmtpHooks, type CommandVerdict, type SmtpHooks } from './smtp-hooks.js';
 export { selfSignedCertificate } from './tls.js';
