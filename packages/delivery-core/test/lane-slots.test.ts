@@ -62,4 +62,16 @@ describe('LaneSlots', () => {
     b!(false);
     assert.ok(await waiting, 'still a fast lane: the waiter was served');
   });
+
+  it('a cap that shrank while jobs waited (concurrency feedback) is not exceeded by handing slots over', async () => {
+    const c = clock();
+    const slots = new LaneSlots(undefined, c.now, SHORT_WAIT_MS);
+    const held = await Promise.all([1, 2, 3].map(() => slots.take('w', 3)));
+    const waiters = [slots.take('w', 3), slots.take('w', 3)];
+    // The window falls to 1: a later take tells the lane so.
+    const late = slots.take('w', 1);
+    for (const release of held) release!();
+    const granted = await Promise.all([...waiters, late]);
+    assert.equal(granted.filter(Boolean).length, 1, 'one slot at a time under the new cap of 1');
+  });
 });

@@ -86,7 +86,11 @@ export class ConcurrencyWindows {
     return clampWindow(cached.window ?? initial, max);
   }
 
-  /** Applies one attempt's verdict to the lane's window (best effort: errors are swallowed). */
+  /**
+   * Applies one attempt's verdict to the lane's window (best effort: errors are swallowed). This
+   * process's view changes at once, before the Redis round trip (call it before freeing the
+   * attempt's slot, so jobs waiting for it see the smaller window); Redis's answer then wins.
+   */
   async feedback(lane: string, verdict: ConnectionVerdict, initial: number, max: number): Promise<void> {
     const now = this.now();
     const cached = this.cache.get(lane);
@@ -94,6 +98,8 @@ export class ConcurrencyWindows {
       if (cached.refreshedAt !== undefined && now - cached.refreshedAt < WINDOW_REFRESH_MS) return;
       cached.refreshedAt = now;
     }
+    const local = nextWindow(Math.min(max, cached?.window ?? initial), verdict, max);
+    this.remember(lane, { ...cached, at: now, window: local });
     const run = (this.redis as unknown as Record<string, FeedbackCall>).heraldConcurrencyFeedback!;
     try {
       const value = await run.call(
@@ -117,6 +123,12 @@ export class ConcurrencyWindows {
     if (this.cache.size >= WINDOW_CACHE_MAX_LANES && !this.cache.has(lane)) this.cache.clear();
     this.cache.set(lane, value);
   }
+}
+
+/** The window after one verdict (the Lua script's rule, for this process's own view). */
+function nextWindow(window: number, verdict: ConnectionVerdict, max: number): number {
+  const w = Math.max(1, window);
+  return verdict === 'success' ? Math.min(max, w + 1 / w) : Math.max(1, w - NEGATIVE_FEEDBACK);
 }
 
 /** The usable connection count for a window: its whole part, at least 1 and at most `max`. */

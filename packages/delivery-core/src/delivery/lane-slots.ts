@@ -23,6 +23,8 @@ export type SlotRelease = (attempted?: boolean) => void;
 
 interface Lane {
   inFlight: number;
+  /** The cap given by the latest `take` (a lane's window can shrink while jobs wait). */
+  limit: number;
   /** Mean attempt time, ms; undefined until the first attempt ends. */
   meanMs: number | undefined;
   waiters: ((got: boolean) => void)[];
@@ -44,7 +46,7 @@ export class LaneSlots {
   private lane(name: string): Lane {
     let lane = this.lanes.get(name);
     if (!lane) {
-      lane = { inFlight: 0, meanMs: undefined, waiters: [], active: new Set(), parked: 0 };
+      lane = { inFlight: 0, limit: 1, meanMs: undefined, waiters: [], active: new Set(), parked: 0 };
       this.lanes.set(name, lane);
     }
     return lane;
@@ -56,6 +58,7 @@ export class LaneSlots {
    */
   async take(name: string, limit: number): Promise<SlotRelease | undefined> {
     const lane = this.lane(name);
+    lane.limit = limit;
     if (lane.inFlight < limit) {
       lane.inFlight++;
       return this.releaser(name, lane);
@@ -104,7 +107,9 @@ export class LaneSlots {
         const took = this.now() - slot.started;
         lane.meanMs = lane.meanMs === undefined ? took : lane.meanMs + EWMA_WEIGHT * (took - lane.meanMs);
       }
-      const waiter = lane.waiters.shift();
+      // The slot goes to a local waiter only while the lane is under its cap (which may have
+      // shrunk since the waiter came: concurrency feedback); the waiter keeps inFlight as it is.
+      const waiter = lane.inFlight <= lane.limit ? lane.waiters.shift() : undefined;
       if (waiter) {
         waiter(true);
         return;

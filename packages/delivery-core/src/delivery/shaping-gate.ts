@@ -184,14 +184,19 @@ export class ShapingGate implements DeliveryGate {
     }
     delete data.rateSlots;
     const { windows } = this.options;
+    // The window may have shrunk while this job waited for its slot: the leases use it as it is now.
+    const current = windows
+      ? await windows.limit(lane, limits.initial_connections, limits.max_connections)
+      : window;
     return {
       admitted: true,
       release: (connection) => {
-        release();
+        // Feedback first: it shrinks this process's window at once, before the slot is handed on.
         if (connection && windows)
           void windows.feedback(lane, connection, limits.initial_connections, limits.max_connections);
+        release();
       },
-      limits: attemptLimits(lane, limits, source, window),
+      limits: attemptLimits(lane, limits, source, current),
     };
   };
 
