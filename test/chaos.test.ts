@@ -19,6 +19,7 @@ import {
   drip,
   replyAndClose,
   replyWith,
+  type SinkStage,
   STALL_FOREVER,
   type StageRule,
   stallFor,
@@ -43,8 +44,14 @@ import { waitUntil } from './lib/wait.js';
 const CHAOS_SEED = 20_251_202;
 const MESSAGES = 100;
 const RECIPIENTS_PER_MESSAGE = 3;
-/** Every Nth recipient is refused 450 at every RCPT: it can only expire. */
-const ALWAYS_DEFERRED_EVERY = 20;
+/**
+ * Destination domains, all on the one chaos sink: each is its own site, so its own lane and
+ * concurrency window (a lane this hostile shrinks to one connection), and the run makes enough
+ * attempts within the lifetime.
+ */
+const DOMAINS = ['chaos-a.test', 'chaos-b.test', 'chaos-c.test', 'chaos-d.test', 'chaos-e.test'];
+/** Every Nth recipient is refused 450 at every RCPT (it can only expire); the one after it, 550. */
+const SCRIPTED_EVERY = 20;
 /** Deadlines Herald is configured with; the chaos stalls are far shorter or far longer. */
 const DEADLINE = '3s';
 const CONNECT_DEADLINE = '2s';
@@ -70,6 +77,7 @@ const VERP = {
 };
 const GMAIL_421 = replyAndClose(421, '4.7.0', 'Try again later, closing connection');
 const ALWAYS_DEFERRED = replyWith(450, '4.7.1', 'greylisted, come back later');
+const ALWAYS_REFUSED = replyWith(550, '5.1.1', 'No such user here');
 
 const normal = (weight: number): WeightedBehaviour => ({ weight });
 const w = (weight: number, behaviour: WeightedBehaviour['behaviour']): WeightedBehaviour => ({
@@ -78,7 +86,7 @@ const w = (weight: number, behaviour: WeightedBehaviour['behaviour']): WeightedB
 });
 
 /** Per stage: weights of the normal reply and of each misbehaviour (5xx only where it names recipients). */
-const CHAOS_WEIGHTS: Record<string, WeightedBehaviour[]> = {
+const CHAOS_WEIGHTS: Partial<Record<SinkStage, WeightedBehaviour[]>> = {
   greeting: [
     normal(88),
     w(4, replyAndClose(421, '4.7.0', 'Too many connections, try again later')),
@@ -194,17 +202,22 @@ describe('a hostile destination', () => {
   }, async (t) => {
     const defer: Defer = deferrer(t);
     const chaos = createChaos({ seed: CHAOS_SEED, stages: CHAOS_WEIGHTS });
-    const rule: StageRule = (ctx) =>
-      ctx.stage === 'rcpt' && ctx.address?.startsWith('deferred-') ? ALWAYS_DEFERRED : chaos.rule(ctx);
+    const rule: StageRule = (ctx) => {
+      if (ctx.stage === 'rcpt' && ctx.address?.startsWith('deferred-')) return ALWAYS_DEFERRED;
+      if (ctx.stage === 'rcpt' && ctx.address?.startsWith('refused-')) return ALWAYS_REFUSED;
+      return chaos.rule(ctx);
+    };
     const stack = await startStack({
       sinks: [{ host: '127.0.0.2', script: { stages: rule } }],
-      zone: mxZone('chaos.test', [{ preference: 10, address: '127.0.0.2' }]),
+      zone: Object.assign({}, ...DOMAINS.map((d) => mxZone(d, [{ preference: 10, address: '127.0.0.2' }]))),
       config: chaosConfig(LIFETIME_MS),
     });
     defer(() => stack.stop());
-    const recipients = Array.from({ length: MESSAGES * RECIPIENTS_PER_MESSAGE }, (_, i) =>
-      i % ALWAYS_DEFERRED_EVERY === 0 ? `deferred-${i}@chaos.test` : `r${i}@chaos.test`,
-    );
+    const recipients = Array.from({ length: MESSAGES * RECIPIENTS_PER_MESSAGE }, (_, i) => {
+      const kind = ['deferred-', 'refused-'][i % SCRIPTED_EVERY] ?? 'r';
+      const message = Math.floor(i / RECIPIENTS_PER_MESSAGE);
+      return `${kind}${i}@${DOMAINS[message % DOMAINS.length]}`;
+    });
     const start = Date.now();
     await sendAll(stack, recipients, RECIPIENTS_PER_MESSAGE);
 
@@ -218,7 +231,7 @@ describe('a hostile destination', () => {
     t.diagnostic(
       `${audit.attempts} attempts for ${recipients.length} recipients in ${Date.now() - start} ms; ` +
         `${audit.receivedUnacknowledged} recipients' messages received without a written 2xx at least once; ` +
-        `${audit.duplicates.length} accepted twice`,
+        `${audit.duplicates.length} accepted twice; ${audit.unseen} never reached the sink's RCPT`,
     );
     t.diagnostic(`deferrals: ${retryDelays(events)}`);
     t.diagnostic(`chaos picks: ${JSON.stringify(chaos.picks())}`);

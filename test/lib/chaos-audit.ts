@@ -36,6 +36,8 @@ export interface OutcomeAudit {
   duplicates: string[];
   /** Recipients whose message reached the sink in full without a written 2xx at least once. */
   receivedUnacknowledged: number;
+  /** Recipients the sink never saw a RCPT for (every attempt failed earlier, or none was made). */
+  unseen: number;
   attempts: number;
 }
 
@@ -53,6 +55,7 @@ export function auditOutcomes(
     mismatches: [],
     duplicates: [],
     receivedUnacknowledged: 0,
+    unseen: 0,
     attempts: events.filter((e) => e.type === 'attempt').length,
   };
   for (const recipient of recipients) {
@@ -67,6 +70,7 @@ export function auditOutcomes(
     }
     if ((sink?.accepted ?? 0) > 1) audit.duplicates.push(`${recipient}: accepted ${sink?.accepted} times`);
     if (sink?.verdicts.some((v) => v.received && !v.accepted)) audit.receivedUnacknowledged++;
+    if (!sink) audit.unseen++;
   }
   return audit;
 }
