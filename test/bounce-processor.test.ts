@@ -1,112 +1,39 @@
 /**
  * End to end: the bounce-processor on real parts (private Redis, its SMTP listener, a relay).
- * - every dev-corpus message sent over SMTP to a VERP address is classified as the CLI does;
+ * - every dev-corpus message sent over SMTP to the VERP address of its first reported recipient
+ *   is classified as the CLI does, and recorded for that recipient (verified);
  * - an asynchronous DSN to a VERP address → bounce_received event and suppression; a forged or
  *   altered token → 550 5.1.1 at RCPT;
  * - an ARF complaint to the complaint address (quoting the VERP return path) → complaint_received,
- *   complaint counter and suppression; a tenant over its complaint threshold has its bulk paused.
+ *   complaint counter and suppression; a tenant over its complaint threshold has its bulk paused;
+ * - a hostile message stuck in the classifier does not stall the listener: another session is
+ *   served meanwhile, and the stuck one is answered 250 (dropped as undefined) after the budget.
+ * The trust rules (only the token's recipient is acted upon, once) are in
+ * bounce-processor-trust.test.ts.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createBounceProcessor } from '@herald/bounce-processor';
+import { createClassifierPool } from '@herald/bounce-processor';
 import { classifyMessage } from '@herald/delivery-core/bounce';
-import type { FeedbackEvent, HeraldEvent } from '@herald/delivery-core/events';
-import { newMessageId } from '@herald/delivery-core/queue';
-import { encodeVerp, verpKeys } from '@herald/delivery-core/verp';
+import type { FeedbackEvent } from '@herald/delivery-core/events';
+import pino from 'pino';
+import { STALL_MARKER } from '../apps/bounce-processor/test/fixtures/misbehaving-classifier-thread.js';
+import { arfFor, BOUNCE, dsnFor, feedbackEvents, verpFor, withProcessor } from './lib/bounce-reports.js';
 import { SmtpClient } from './lib/smtp-client.js';
-import { type Stack, startStack } from './lib/stack.js';
 import { waitUntil } from './lib/wait.js';
 
-const BOUNCE = {
-  listen: '127.0.0.1:0',
-  domain: 'bounces.herald.test',
-  verp_secret: 'test-secret-0123456789',
-  complaint_address: 'fbl@bounces.herald.test',
-};
 const CORPUS = join(dirname(fileURLToPath(import.meta.url)), '../../shared/corpus/bounces/emails');
-const keys = verpKeys(BOUNCE.verp_secret, []);
-
-const verpFor = (tenant: string, recipient: string, messageId = newMessageId()) => ({
-  messageId,
-  address: encodeVerp({ tenant, messageId, recipient, now: Date.now() }, keys, BOUNCE.domain),
-});
-
-async function withProcessor(
-  t: { after(fn: () => Promise<void>): void },
-  config: Record<string, unknown> = {},
-): Promise<{ stack: Stack; client: SmtpClient; address: { host: string; port: number } }> {
-  const stack = await startStack({ config: { bounce: BOUNCE, ...config } });
-  t.after(() => stack.stop());
-  const processor = createBounceProcessor(stack.relay.herald);
-  const address = await processor.start();
-  t.after(() => processor.stop());
-  const client = await SmtpClient.connect(address);
-  t.after(async () => client.close());
-  return { stack, client, address };
-}
-
-const feedback = (events: readonly HeraldEvent[]) =>
-  events.filter((e): e is FeedbackEvent => e.type === 'bounce_received' || e.type === 'complaint_received');
-
-function dsnFor(recipient: string, status: string, diagnostic: string): string {
-  return [
-    'From: MAILER-DAEMON@mx.dest.test',
-    'To: bounces@bounces.herald.test',
-    'Subject: Undelivered Mail Returned to Sender',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
-    '',
-    '--b',
-    'Content-Type: text/plain',
-    '',
-    'Your message could not be delivered.',
-    '--b',
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; mx.dest.test',
-    '',
-    `Final-Recipient: rfc822; ${recipient}`,
-    'Action: failed',
-    `Status: ${status}`,
-    `Diagnostic-Code: smtp; ${diagnostic}`,
-    '--b--',
-    '',
-  ].join('\r\n');
-}
-
-function arfFor(recipient: string, returnPath: string): string {
-  return [
-    'From: feedback@fbl.dest.test',
-    `To: ${BOUNCE.complaint_address}`,
-    'Subject: complaint',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=feedback-report; boundary="f"',
-    '',
-    '--f',
-    'Content-Type: text/plain',
-    '',
-    'This is an abuse report.',
-    '--f',
-    'Content-Type: message/feedback-report',
-    '',
-    'Feedback-Type: abuse',
-    'User-Agent: fbl/1.0',
-    'Version: 1',
-    `Original-Rcpt-To: ${recipient}`,
-    '--f',
-    'Content-Type: text/rfc822-headers',
-    '',
-    `Return-Path: <${returnPath}>`,
-    'From: app@origin.test',
-    `To: ${recipient}`,
-    'Subject: offer',
-    '--f--',
-    '',
-  ].join('\r\n');
-}
+const MISBEHAVING_CLASSIFIER = new URL(
+  '../apps/bounce-processor/test/fixtures/misbehaving-classifier-thread.ts',
+  import.meta.url,
+);
+/** Long enough for another session's whole transaction on a busy machine. */
+const STUCK_BUDGET_MS = 4_000;
+/** Lets the stuck session's message reach the classifier before the other session starts. */
+const SETTLE_MS = 200;
 
 describe('bounce-processor', () => {
   it('classifies every dev-corpus message sent over SMTP as the CLI does', {
@@ -121,18 +48,20 @@ describe('bounce-processor', () => {
     const expected = new Map<string, string[]>();
     for (const file of files) {
       const raw = readFileSync(join(CORPUS, file));
-      const { messageId, address } = verpFor('acme', `someone-${file}@dest.test`);
+      // The token names the report's first recipient, as it would for a message Herald sent.
+      const first = classifyMessage(raw).recipients.find((r) => r.address.includes('@'));
+      const recipient = first?.address.trim().toLowerCase() ?? `someone-${file}@dest.test`;
+      const { messageId, address } = verpFor('acme', recipient);
       const sent = await client.send({ from: '', to: [address] }, raw);
       assert.equal(sent.code, 250, `${file}: ${sent.response}`);
-      const want = classifyMessage(raw)
-        .recipients.filter((r) => r.address.includes('@'))
-        .map((r) => `${r.address.trim().toLowerCase()} ${r.reason}`)
-        .sort();
-      expected.set(messageId, want);
+      expected.set(messageId, first ? [`${recipient} ${first.reason} verified`] : []);
     }
     const got = new Map<string, string[]>();
-    for (const e of feedback(await stack.streamEvents()))
-      got.set(e.messageId!, [...(got.get(e.messageId!) ?? []), `${e.recipient} ${e.reason}`]);
+    for (const e of feedbackEvents(await stack.streamEvents()))
+      got.set(e.messageId!, [
+        ...(got.get(e.messageId!) ?? []),
+        `${e.recipient} ${e.reason} ${e.verified ? 'verified' : 'unverified'}`,
+      ]);
     let same = 0;
     for (const [id, want] of expected)
       if (JSON.stringify((got.get(id) ?? []).sort()) === JSON.stringify(want)) same++;
@@ -146,11 +75,13 @@ describe('bounce-processor', () => {
     const { address } = verpFor('acme', 'gone@dest.test');
     const sent = await client.send(
       { from: '', to: [address] },
-      dsnFor(
-        'gone@dest.test',
-        '5.1.1',
-        '550 5.1.1 <gone@dest.test>: Recipient address rejected: User unknown',
-      ),
+      dsnFor([
+        {
+          address: 'gone@dest.test',
+          status: '5.1.1',
+          diagnostic: '550 5.1.1 <gone@dest.test>: Recipient address rejected: User unknown',
+        },
+      ]),
     );
     assert.equal(sent.code, 250, sent.response);
     const event = await stack.events.waitFor<FeedbackEvent>(
@@ -180,14 +111,14 @@ describe('bounce-processor', () => {
 
   it('an ARF complaint suppresses the complainer and pauses a tenant over its complaint threshold', async (t) => {
     const { stack, client } = await withProcessor(t, {
-      tenants: { acme: { complaint_rate_threshold: 0.1, reputation_min_volume: 5 } },
+      config: { tenants: { acme: { complaint_rate_threshold: 0.1, reputation_min_volume: 5 } } },
     });
     const herald = stack.relay.herald;
     await herald.reputation.count('acme', 'sent', 5);
     const { address } = verpFor('acme', 'angry@dest.test');
     const sent = await client.send(
       { from: '', to: [BOUNCE.complaint_address] },
-      arfFor('angry@dest.test', address),
+      arfFor(['angry@dest.test'], address),
     );
     assert.equal(sent.code, 250, sent.response);
     const event = await stack.events.waitFor<FeedbackEvent>(
@@ -211,7 +142,13 @@ describe('bounce-processor', () => {
   it('answers 451 4.3.0 while Redis is down (the remote MTA retries), and takes the report once it is back', async (t) => {
     const { stack, client, address: listener } = await withProcessor(t);
     const { address } = verpFor('acme', 'later@dest.test');
-    const dsn = dsnFor('later@dest.test', '5.1.1', '550 5.1.1 <later@dest.test>: User unknown');
+    const dsn = dsnFor([
+      {
+        address: 'later@dest.test',
+        status: '5.1.1',
+        diagnostic: '550 5.1.1 <later@dest.test>: User unknown',
+      },
+    ]);
     await stack.redis.kill();
     const refused = await client.send({ from: '', to: [address] }, dsn);
     assert.equal(refused.code, 451, refused.response);
@@ -227,5 +164,42 @@ describe('bounce-processor', () => {
     }
     const listed = await stack.relay.herald.suppression.check('acme', ['later@dest.test']);
     assert.equal(listed.get('later@dest.test')?.reason, 'userunknown');
+  });
+
+  it('a message stuck in the classifier does not stall the listener; it is answered after its budget', async (t) => {
+    const classifier = createClassifierPool({
+      logger: pino({ level: 'silent' }),
+      entry: MISBEHAVING_CLASSIFIER,
+      budgetMs: STUCK_BUDGET_MS,
+    });
+    const { stack, client, address: listener } = await withProcessor(t, { classifier });
+    const stuck = verpFor('acme', 'stuck@dest.test');
+    // Hostile for the old classifier too: one long line without a newline.
+    const hostile = `${STALL_MARKER}\r\nSubject: x\r\n\r\n${'a'.repeat(64 * 1024)}\r\n`;
+    let stuckAnswered = false;
+    const stuckReply = client.send({ from: '', to: [stuck.address] }, hostile).then((reply) => {
+      stuckAnswered = true;
+      return reply;
+    });
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    const other = await SmtpClient.connect(listener);
+    const gone = verpFor('acme', 'gone@dest.test');
+    const taken = await other
+      .send(
+        { from: '', to: [gone.address] },
+        dsnFor([{ address: 'gone@dest.test', status: '5.1.1', diagnostic: '550 5.1.1 user unknown' }]),
+      )
+      .finally(() => other.close());
+    assert.equal(taken.code, 250, taken.response);
+    assert.match(taken.response, /1 recipient report/);
+    assert.equal(stuckAnswered, false, 'the other session was served while the hostile message was read');
+    const answered = await stuckReply;
+    assert.equal(answered.code, 250, answered.response);
+    assert.match(answered.response, /not readable \(timed-out\)/);
+    const events = feedbackEvents(await stack.streamEvents());
+    assert.deepEqual(
+      events.map((e) => e.recipient),
+      ['gone@dest.test'],
+    );
   });
 });

@@ -1,32 +1,40 @@
 /**
- * What the bounce-processor does with one received message: classify it (bounce module), tie each
- * reported recipient to the original message through the VERP token it came back to (or, for a
- * complaint at the complaint address, the VERP return path quoted in the report), then for each
- * recipient: put hard bounces and complaints on the tenant's suppression list, count them for the
- * tenant's reputation (which may pause its bulk mail), and emit a `bounce_received` /
- * `complaint_received` event. Auto-replies (vacation) and delivery reports are recorded, never
- * suppressed. Never throws on malformed input (it is classified `undefined`).
+ * What the bounce-processor does with one received report once a classifier thread has read it
+ * (classifier-pool.ts): find the VERP token it speaks for (the one it arrived at; for a complaint
+ * at the complaint address, the first valid return path quoted in it), then act only for the
+ * recipient that token names (trust.ts): put a hard bounce or a complaint on the tenant's
+ * suppression list, count it for the tenant's reputation (which may pause its bulk mail) and emit
+ * a `bounce_received` / `complaint_received` event (`verified: true`). Other addresses in the
+ * report are logged at debug and otherwise ignored. A report none of whose addresses the token
+ * confirms (a forwarded mailbox reports its final address; a feedback loop may redact it) is
+ * recorded as one event for the message, about its first address, with `verified: false`,
+ * `suppressed: false`, and changes nothing else. Auto-replies and delivery reports are recorded,
+ * never suppressed.
+ * At most once per token: a report that suppresses or counts sets
+ * `<prefix>:feedback:<bounce|complaint>:<message id>:<recipient hash>` for the VERP max age, in the
+ * same script that counts it (TenantReputation.countOnce); a repeat of it (the same report sent
+ * again, or replayed) finds the marker and changes nothing, and emits no event.
+ * Every write completes before this resolves, so the caller's 250 follows them; a Redis failure
+ * rejects (the caller answers 451 and the sender retries).
  */
 import type { Herald } from '@herald/delivery-core';
-import { classifyMessage, MAX_MESSAGE_BYTES } from '@herald/delivery-core/bounce';
+import type { Classification } from '@herald/delivery-core/bounce';
 import { DEFAULT_TENANT, tenantPolicy } from '@herald/delivery-core/config';
 import type { FeedbackEvent } from '@herald/delivery-core/events';
 import { decodeVerp, type VerpDecoded, type VerpResult, type VerpSettings } from '@herald/delivery-core/verp';
+import type { ReadReport } from './report.js';
+import { actionFor, screenRecipients } from './trust.js';
 
 /** Where the message arrived: the VERP recipient (bounce) or the complaint address. */
 export type Arrival = { kind: 'verp'; token: VerpDecoded } | { kind: 'complaint' };
 
 export interface IntakeResult {
   events: FeedbackEvent[];
-  /** A message that named nobody we can act on (no tenant): recorded in the log only. */
+  /** A message that named nobody we can act on (no tenant, no recipient): recorded in the log only. */
   ignored?: string;
+  /** The token already had a report acted upon: nothing changed. */
+  repeated?: boolean;
 }
-
-/** A VERP return path quoted anywhere in a report (an ARF report quotes the original's headers). */
-const QUOTED_VERP = /bounces\+[a-z2-7]+@[a-z0-9.-]+/gi;
-
-/** Reasons that never put an address on the suppression list, whatever the action says. */
-const NEVER_SUPPRESS = new Set(['vacation', 'delivered', 'undefined']);
 
 /** VERP settings plus the tenant names a hashed tenant is resolved against (see knownTenants). */
 export interface VerpContext extends VerpSettings {
@@ -43,10 +51,13 @@ export function decodeToken(address: string, verp: VerpContext, now: number): Ve
   });
 }
 
-function findQuotedToken(raw: Buffer, verp: VerpContext, now: number): VerpDecoded | undefined {
-  const text = raw.subarray(0, MAX_MESSAGE_BYTES).toString('latin1');
-  for (const match of text.matchAll(QUOTED_VERP)) {
-    const decoded = decodeToken(match[0], verp, now);
+function firstValidToken(
+  returnPaths: readonly string[],
+  verp: VerpContext,
+  now: number,
+): VerpDecoded | undefined {
+  for (const address of returnPaths) {
+    const decoded = decodeToken(address, verp, now);
     if (decoded.ok) return decoded;
   }
   return undefined;
@@ -62,51 +73,80 @@ export function knownTenants(config: Herald['config']): string[] {
   return [...names];
 }
 
+/** The once-marker of a token: one message × one recipient, per kind of report. */
+export function feedbackOnceKey(prefix: string, kind: 'bounce' | 'complaint', token: VerpDecoded): string {
+  return `${prefix}:feedback:${kind}:${token.messageId}:${token.recipientHash}`;
+}
+
+function eventOf(
+  r: Classification,
+  complaint: boolean,
+  context: { tenant: string; token: VerpDecoded; now: number; suppressed: boolean; verified: boolean },
+): FeedbackEvent {
+  return {
+    type: complaint && r.reason === 'feedback' ? 'complaint_received' : 'bounce_received',
+    time: context.now,
+    tenant: context.tenant,
+    messageId: context.token.messageId,
+    recipient: r.address,
+    reason: r.reason,
+    hard: r.hard,
+    ...(r.status ? { status: r.status } : {}),
+    action: r.action,
+    ...(r.feedbackType ? { feedbackType: r.feedbackType } : {}),
+    suppressed: context.suppressed,
+    verified: context.verified,
+  };
+}
+
 export async function takeFeedback(
   herald: Herald,
   verp: VerpContext,
   arrival: Arrival,
-  raw: Buffer,
+  read: ReadReport,
 ): Promise<IntakeResult> {
   const now = Date.now();
-  const report = classifyMessage(raw);
-  const token = arrival.kind === 'verp' ? arrival.token : findQuotedToken(raw, verp, now);
+  const token = arrival.kind === 'verp' ? arrival.token : firstValidToken(read.returnPaths, verp, now);
   const tenant = token?.tenant;
-  if (!tenant) return { events: [], ignored: 'no VERP token names a tenant' };
-  // The report's own addresses (a forwarded mailbox reports its final address, which the token's
-  // recipient hash could not give back).
-  const recipients = report.recipients.map((r) => ({ ...r, address: r.address.trim().toLowerCase() }));
-  const complaint = report.kind === 'feedback' || arrival.kind === 'complaint';
-  const events: FeedbackEvent[] = [];
-  const toSuppress: { address: string; reason: string; source: 'bounce' | 'complaint' }[] = [];
-  let hard = 0;
-  let complaints = 0;
-  for (const r of recipients) {
-    if (!r.address.includes('@')) continue;
-    const isComplaint = complaint && r.reason === 'feedback';
-    const suppress = isComplaint || (r.action === 'suppress' && !NEVER_SUPPRESS.has(r.reason));
-    if (suppress)
-      toSuppress.push({ address: r.address, reason: r.reason, source: isComplaint ? 'complaint' : 'bounce' });
-    if (isComplaint) complaints++;
-    else if (r.hard && suppress) hard++;
-    events.push({
-      type: isComplaint ? 'complaint_received' : 'bounce_received',
-      time: now,
-      tenant,
-      ...(token?.messageId ? { messageId: token.messageId } : {}),
-      recipient: r.address,
-      reason: r.reason,
-      hard: r.hard,
-      ...(r.status ? { status: r.status } : {}),
-      action: r.action,
-      ...(r.feedbackType ? { feedbackType: r.feedbackType } : {}),
-      suppressed: suppress,
-    });
+  if (!token || !tenant) return { events: [], ignored: 'no VERP token names a tenant' };
+  const complaint = read.report.kind === 'feedback' || arrival.kind === 'complaint';
+  const { confirmed, others } = screenRecipients(token, read.report.recipients);
+  if (others.length > 0)
+    herald.logger.debug(
+      { tenant, messageId: token.messageId, addresses: others.map((r) => r.address) },
+      'bounce-processor: addresses the VERP token does not name, ignored',
+    );
+  const context = { tenant, token, now, suppressed: false, verified: false };
+  if (!confirmed) {
+    const first = others[0];
+    if (!first) return { events: [], ignored: 'the report names no recipient' };
+    const event = eventOf(first, complaint, context);
+    herald.events.emit(event);
+    return { events: [event] };
   }
-  if (toSuppress.length > 0) await herald.suppression.addMany(tenant, toSuppress);
-  if (hard > 0) await herald.reputation.count(tenant, 'hard', hard);
-  if (complaints > 0) await herald.reputation.count(tenant, 'complaint', complaints);
-  if (hard + complaints > 0) await herald.reputation.evaluate(tenant, tenantPolicy(herald.config, tenant));
-  for (const event of events) herald.events.emit(event);
-  return { events };
+  const action = actionFor(confirmed, complaint);
+  if (action.suppress || action.count) {
+    const once = {
+      key: feedbackOnceKey(herald.config.redis.prefix, action.kind, token),
+      ttlMs: verp.maxAgeMs,
+    };
+    if ((await herald.redis.exists(once.key)) > 0) return { events: [], repeated: true };
+    // Suppression first (idempotent), then the marker and the count in one script: a crash in
+    // between is repaired by the sender's retry, and a report never counts twice.
+    if (action.suppress)
+      await herald.suppression.addMany(tenant, [
+        { address: confirmed.address, reason: confirmed.reason, source: action.kind },
+      ]);
+    const first = await herald.reputation.countOnce(
+      tenant,
+      action.count ?? 'hard',
+      action.count ? 1 : 0,
+      once,
+    );
+    if (!first) return { events: [], repeated: true };
+    if (action.count) await herald.reputation.evaluate(tenant, tenantPolicy(herald.config, tenant));
+  }
+  const event = eventOf(confirmed, complaint, { ...context, suppressed: action.suppress, verified: true });
+  herald.events.emit(event);
+  return { events: [event] };
 }

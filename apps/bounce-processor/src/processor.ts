@@ -2,11 +2,15 @@
  * The bounce-processor: an SMTP listener (smtp-server) for the bounce domain. It accepts RCPT only
  * for valid VERP return paths (forged, altered, expired or unknown-key tokens get `550 5.1.1`) and
  * for the configured complaint address; any sender, including `<>`. At the end of DATA the
- * message is classified and acted on (intake.ts) before the `250`, so a `250` means the
- * suppressions, counters and events are written; a Redis failure answers `451 4.3.0` and the
- * remote MTA retries. Oversized messages get `552 5.3.4`. It never sends mail, so it can never
+ * message is read off the event loop by a classifier thread (classifier-pool.ts) and acted on
+ * (intake.ts) before the `250`, so a `250` means the suppressions, counters and events are
+ * written; a Redis failure (or no classifier thread able to run) answers `451 4.3.0` and the
+ * remote MTA retries. A message the classifier cannot read within its time budget is `undefined`:
+ * answered `250 2.0.0` (so the sender does not retry it forever) with nothing recorded but a
+ * warning in the log. Oversized messages get `552 5.3.4`. It never sends mail, so it can never
  * make a bounce loop. Needs: a Herald (Redis, suppression list, reputation, events) whose config
- * has a `bounce` section.
+ * has a `bounce` section; optionally a classifier pool (default: CLASSIFIER_THREADS threads with
+ * CLASSIFY_BUDGET_MS each), which it starts and stops.
  */
 import type { Herald } from '@herald/delivery-core';
 import { HeraldError } from '@herald/delivery-core';
@@ -14,6 +18,7 @@ import { parseListen } from '@herald/delivery-core/config';
 import { verpSettings } from '@herald/delivery-core/verp';
 import { smtpError, useOwnEnhancedCodes } from '@herald/relay';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+import { type ClassifierPool, createClassifierPool } from './classifier-pool.js';
 import { type Arrival, decodeToken, knownTenants, takeFeedback, type VerpContext } from './intake.js';
 
 /** Bounces and complaint reports are small; a bigger message is refused at DATA. */
@@ -21,6 +26,11 @@ export const MAX_BOUNCE_BYTES = 10 * 1024 * 1024;
 const MAX_CLIENTS = 200;
 const SOCKET_TIMEOUT_MS = 60_000;
 const CLOSE_GRACE_MS = 5_000;
+
+export interface BounceProcessorOptions {
+  /** Reads messages off the event loop; default: createClassifierPool with its defaults. */
+  classifier?: ClassifierPool;
+}
 
 export interface BounceProcessor {
   /** Listens on `bounce.listen` (port 0: any); resolves with the address. */
@@ -30,7 +40,7 @@ export interface BounceProcessor {
 
 const arrivals = new WeakMap<SMTPServerSession, Arrival>();
 
-export function createBounceProcessor(herald: Herald): BounceProcessor {
+export function createBounceProcessor(herald: Herald, options: BounceProcessorOptions = {}): BounceProcessor {
   const { config, logger } = herald;
   const bounce = config.bounce;
   const settings = verpSettings(config);
@@ -41,6 +51,7 @@ export function createBounceProcessor(herald: Herald): BounceProcessor {
     );
   const complaintAddress = bounce.complaint_address?.toLowerCase();
   const verp: VerpContext = { ...settings, tenants: knownTenants(config) };
+  const classifier = options.classifier ?? createClassifierPool({ logger });
   useOwnEnhancedCodes();
   const server = new SMTPServer({
     name: config.smtp.hostname,
@@ -80,10 +91,24 @@ export function createBounceProcessor(herald: Herald): BounceProcessor {
           return callback(smtpError(552, '5.3.4', 'message too big for a bounce'));
         const arrival = arrivals.get(session);
         if (!arrival) return callback(smtpError(503, '5.5.1', 'no valid recipient'));
-        takeFeedback(herald, verp, arrival, Buffer.concat(chunks))
-          .then((result) => {
+        classifier
+          .classify(Buffer.concat(chunks))
+          .then(async (read) => {
+            const about =
+              arrival.kind === 'verp'
+                ? { tenant: arrival.token.tenant, messageId: arrival.token.messageId }
+                : {};
+            if (read.outcome !== 'read') {
+              logger.warn(
+                { ...about, outcome: read.outcome },
+                'bounce-processor: report not read; dropped as undefined',
+              );
+              return callback(null, `2.0.0 Ok: report not readable (${read.outcome}); dropped`);
+            }
+            const result = await takeFeedback(herald, verp, arrival, read);
             if (result.ignored)
-              logger.info({ reason: result.ignored }, 'bounce-processor: nothing to act on');
+              logger.info({ ...about, reason: result.ignored }, 'bounce-processor: nothing to act on');
+            if (result.repeated) logger.info(about, 'bounce-processor: repeated report; nothing changed');
             callback(null, `2.0.0 Ok: ${result.events.length} recipient report(s) taken`);
           })
           .catch((err: unknown) => {
@@ -95,8 +120,9 @@ export function createBounceProcessor(herald: Herald): BounceProcessor {
   });
   server.on('error', (err) => logger.error({ err }, 'bounce-processor listener error'));
   return {
-    start: () =>
-      new Promise((resolve, reject) => {
+    start: async () => {
+      await classifier.start();
+      return new Promise((resolve, reject) => {
         const { host, port } = parseListen(bounce.listen);
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -104,14 +130,17 @@ export function createBounceProcessor(herald: Herald): BounceProcessor {
           const address = server.server.address();
           resolve({ host, port: typeof address === 'object' && address ? address.port : port });
         });
-      }),
-    stop: () =>
-      new Promise<void>((resolve) => {
+      });
+    },
+    stop: async () => {
+      await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, CLOSE_GRACE_MS);
         server.close(() => {
           clearTimeout(timer);
           resolve();
         });
-      }),
+      });
+      await classifier.stop();
+    },
   };
 }

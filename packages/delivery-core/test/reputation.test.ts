@@ -80,4 +80,26 @@ describe('TenantReputation (real redis-server)', () => {
       ['tenant_paused', 'tenant_resumed'],
     );
   });
+  it('countOnce counts under a marker once, also when 20 clients race; the marker expires', async () => {
+    const rep = new TenantReputation(client, 'r3', recorder(), () => T0);
+    const once = { key: 'r3:feedback:bounce:m1:abcd', ttlMs: 60_000 };
+    const others = Array.from({ length: 20 }, () => redis.client());
+    try {
+      const racers = others.map((c) => new TenantReputation(c, 'r3', recorder(), () => T0));
+      const results = await Promise.all(racers.map((r) => r.countOnce('acme', 'hard', 1, once)));
+      assert.equal(results.filter(Boolean).length, 1);
+    } finally {
+      for (const c of others) c.disconnect();
+    }
+    assert.equal(await rep.countOnce('acme', 'hard', 1, once), false);
+    assert.equal((await rep.rates('acme', REPUTATION_BUCKET_MS)).hard, 1);
+    const ttl = await client.pttl(once.key);
+    assert.ok(ttl > 0 && ttl <= 60_000, `marker ttl ${ttl}`);
+    // n = 0 sets the marker without counting (a suppression that is not a hard bounce).
+    assert.equal(
+      await rep.countOnce('acme', 'hard', 0, { key: 'r3:feedback:bounce:m2:abcd', ttlMs: 60_000 }),
+      true,
+    );
+    assert.equal((await rep.rates('acme', REPUTATION_BUCKET_MS)).hard, 1);
+  });
 });

@@ -117,6 +117,12 @@ export interface FeedbackEvent {
   feedbackType?: string;
   /** Whether the address went on the tenant's suppression list. */
   suppressed: boolean;
+  /**
+   * True when the VERP token the report came back to names this recipient (its keyed hash
+   * matches); only then is anything suppressed or counted. False: the report named another
+   * address (a forwarded mailbox, a redacting feedback loop): recorded, nothing changed.
+   */
+  verified?: boolean;
 }
 
 /** Why a client was refused at the door (see door/). */

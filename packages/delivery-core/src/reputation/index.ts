@@ -13,4 +13,4 @@ export {
   reputationKey,
   windowKeys,
 } from './counters.js';
-export { type PauseState, type ReputationRates, TenantReputation } from './reputation.js';
+export { COUNT_ONCE_LUA, type PauseState, type ReputationRates, TenantReputation } from './reputation.js';

@@ -4,7 +4,8 @@
  * counters.ts), judged once the window holds `reputation_min_volume` recipients. Over a
  * threshold, the tenant's bulk mail pauses: every stream but transactional waits (the shaping gate
  * parks it) until an operator resumes it (`herald tenant resume`). Each pause and resume is an
- * event. State: `<prefix>:tenant:<tenant>:paused` (JSON {reason, at}); no expiry.
+ * event. State: `<prefix>:tenant:<tenant>:paused` (JSON {reason, at}); no expiry. `countOnce` counts
+ * under a caller's once-marker (one Lua script), so a repeated report counts once.
  * Needs injected: an ioredis client, the event sink, a clock.
  */
 import type { Redis } from 'ioredis';
@@ -17,6 +18,23 @@ import {
   reputationKey,
   windowKeys,
 } from './counters.js';
+
+/**
+ * KEYS[1] a once-marker, KEYS[2] the counter bucket. ARGV[1] marker TTL (ms), ARGV[2] n (>= 0),
+ * ARGV[3] counter TTL (ms). Sets the marker when absent (SET NX PX) and only then adds n to the
+ * counter and sets its expiry. Returns 1 when the marker was set (counted), 0 when it existed.
+ */
+export const COUNT_ONCE_LUA = `
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+local n = tonumber(ARGV[2])
+if n > 0 then
+  redis.call('INCRBY', KEYS[2], n)
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+return 1
+`;
+
+type CountOnceScript = (marker: string, counter: string, ...argv: (string | number)[]) => Promise<number>;
 
 /** How long a tenant's paused flag read from Redis is reused in this process. */
 const PAUSED_CACHE_MS = 1_000;
@@ -43,7 +61,9 @@ export class TenantReputation {
     private readonly prefix: string,
     private readonly events: EventSink,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    redis.defineCommand('heraldCountOnce', { numberOfKeys: 2, lua: COUNT_ONCE_LUA });
+  }
 
   private pausedKey(tenant: string): string {
     return `${this.prefix}:tenant:${tenant.toLowerCase()}:paused`;
@@ -54,6 +74,30 @@ export class TenantReputation {
     if (n <= 0) return;
     const key = reputationKey(this.prefix, tenant, kind, reputationBucket(this.now()));
     await this.redis.multi().incrby(key, n).pexpire(key, REPUTATION_BUCKET_TTL_MS).exec();
+  }
+
+  /**
+   * Adds n (may be 0) to the tenant's counter of `kind` only if `once.key` is not set yet, and sets
+   * it for `once.ttlMs`, atomically: a report re-sent any number of times counts once. True when
+   * this call set the marker.
+   */
+  async countOnce(
+    tenant: string,
+    kind: ReputationKind,
+    n: number,
+    once: { key: string; ttlMs: number },
+  ): Promise<boolean> {
+    const counter = reputationKey(this.prefix, tenant, kind, reputationBucket(this.now()));
+    const script = (this.redis as unknown as { heraldCountOnce: CountOnceScript }).heraldCountOnce;
+    const set = await script.call(
+      this.redis,
+      once.key,
+      counter,
+      Math.max(1, Math.ceil(once.ttlMs)),
+      Math.max(0, Math.floor(n)),
+      REPUTATION_BUCKET_TTL_MS,
+    );
+    return set === 1;
   }
 
   async rates(tenant: string, windowMs: number): Promise<ReputationRates> {

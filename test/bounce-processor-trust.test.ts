@@ -1,0 +1,129 @@
+/**
+ * End to end: a report only speaks for the recipient its VERP token names (real Redis, the
+ * bounce-processor's SMTP listener).
+ * - a DSN to one recipient's return path that lists other addresses suppresses and counts only
+ *   that recipient; the others are not touched and get no event;
+ * - a report that names only another address (a forwarded mailbox) is recorded for the message
+ *   as unverified and changes nothing;
+ * - the same report sent again (or replayed after an operator lifted the suppression) changes
+ *   nothing: one count, one suppression, one event per token;
+ * - complaints at the complaint address, found by the quoted return path, follow the same rules.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { arfFor, BOUNCE, feedbackEvents, userUnknown, verpFor, withProcessor } from './lib/bounce-reports.js';
+
+const HOUR_MS = 3_600_000;
+const DEFAULT_VERP_MAX_AGE_MS = 30 * 24 * HOUR_MS;
+
+describe('bounce-processor: a report speaks only for its token', () => {
+  it('a DSN that lists other addresses suppresses and counts only the recipient the token names', async (t) => {
+    const { stack, client } = await withProcessor(t);
+    const herald = stack.relay.herald;
+    const { address, messageId } = verpFor('acme', 'gone@dest.test');
+    const sent = await client.send(
+      { from: '', to: [address] },
+      userUnknown('victim1@other.test', 'Gone@Dest.test', 'victim2@other.test'),
+    );
+    assert.equal(sent.code, 250, sent.response);
+    const listed = await herald.suppression.check('acme', [
+      'gone@dest.test',
+      'victim1@other.test',
+      'victim2@other.test',
+    ]);
+    assert.deepEqual([...listed.keys()], ['gone@dest.test']);
+    assert.equal((await herald.reputation.rates('acme', HOUR_MS)).hard, 1);
+    const events = feedbackEvents(await stack.streamEvents());
+    assert.deepEqual(
+      events.map((e) => [e.messageId, e.recipient, e.reason, e.suppressed, e.verified]),
+      [[messageId, 'gone@dest.test', 'userunknown', true, true]],
+    );
+  });
+
+  it('a report naming only another address (a forwarded mailbox) is recorded unverified and changes nothing', async (t) => {
+    const { stack, client } = await withProcessor(t);
+    const herald = stack.relay.herald;
+    const { address, messageId } = verpFor('acme', 'alice@dest.test');
+    const sent = await client.send({ from: '', to: [address] }, userUnknown('alice@forward.test'));
+    assert.equal(sent.code, 250, sent.response);
+    const events = feedbackEvents(await stack.streamEvents());
+    assert.deepEqual(
+      events.map((e) => [e.type, e.messageId, e.recipient, e.reason, e.suppressed, e.verified]),
+      [['bounce_received', messageId, 'alice@forward.test', 'userunknown', false, false]],
+    );
+    const listed = await herald.suppression.check('acme', ['alice@dest.test', 'alice@forward.test']);
+    assert.equal(listed.size, 0);
+    assert.equal((await herald.reputation.rates('acme', HOUR_MS)).hard, 0);
+  });
+
+  it('the same report sent again counts once, suppresses once and records one event', async (t) => {
+    const { stack, client } = await withProcessor(t);
+    const herald = stack.relay.herald;
+    const { address, messageId } = verpFor('acme', 'gone@dest.test');
+    const dsn = userUnknown('gone@dest.test');
+    for (let i = 0; i < 3; i++) {
+      const sent = await client.send({ from: '', to: [address] }, dsn);
+      assert.equal(sent.code, 250, sent.response);
+    }
+    assert.equal((await herald.reputation.rates('acme', HOUR_MS)).hard, 1);
+    // An operator lifts the suppression; a replay of the report does not put it back.
+    assert.ok(await herald.suppression.remove('acme', 'gone@dest.test'));
+    const replay = await client.send({ from: '', to: [address] }, dsn);
+    assert.equal(replay.code, 250, replay.response);
+    assert.equal((await herald.suppression.check('acme', ['gone@dest.test'])).size, 0);
+    assert.equal((await herald.reputation.rates('acme', HOUR_MS)).hard, 1);
+    const events = feedbackEvents(await stack.streamEvents());
+    assert.deepEqual(
+      events.map((e) => [e.messageId, e.recipient, e.verified]),
+      [[messageId, 'gone@dest.test', true]],
+    );
+    const markers = await herald.redis.keys(`${herald.config.redis.prefix}:feedback:bounce:${messageId}:*`);
+    assert.equal(markers.length, 1);
+    const ttl = await herald.redis.pttl(markers[0]!);
+    assert.ok(ttl > DEFAULT_VERP_MAX_AGE_MS - HOUR_MS && ttl <= DEFAULT_VERP_MAX_AGE_MS, `marker ttl ${ttl}`);
+  });
+
+  it('a complaint suppresses and counts only the recipient its quoted return path names, once', async (t) => {
+    const { stack, client } = await withProcessor(t);
+    const herald = stack.relay.herald;
+    const { address, messageId } = verpFor('acme', 'angry@dest.test');
+    const report = arfFor(['victim@other.test', 'angry@dest.test'], address);
+    for (let i = 0; i < 2; i++) {
+      const sent = await client.send(
+        { from: 'feedback@fbl.dest.test', to: [BOUNCE.complaint_address] },
+        report,
+      );
+      assert.equal(sent.code, 250, sent.response);
+    }
+    const listed = await herald.suppression.check('acme', ['angry@dest.test', 'victim@other.test']);
+    assert.deepEqual(
+      [...listed].map(([a, e]) => [a, e.source]),
+      [['angry@dest.test', 'complaint']],
+    );
+    assert.equal((await herald.reputation.rates('acme', HOUR_MS)).complaints, 1);
+    const events = feedbackEvents(await stack.streamEvents());
+    assert.deepEqual(
+      events.map((e) => [e.type, e.messageId, e.recipient, e.feedbackType, e.verified]),
+      [['complaint_received', messageId, 'angry@dest.test', 'abuse', true]],
+    );
+  });
+
+  it('a complaint naming no address the token confirms (redacted) is recorded unverified, nothing else', async (t) => {
+    const { stack, client } = await withProcessor(t);
+    const herald = stack.relay.herald;
+    const { address } = verpFor('acme', 'angry@dest.test');
+    const sent = await client.send(
+      { from: 'feedback@fbl.dest.test', to: [BOUNCE.complaint_address] },
+      arfFor(['redacted@fbl.test'], address),
+    );
+    assert.equal(sent.code, 250, sent.response);
+    const [event, ...more] = feedbackEvents(await stack.streamEvents());
+    assert.equal(more.length, 0);
+    assert.deepEqual(
+      [event?.type, event?.recipient, event?.suppressed, event?.verified],
+      ['complaint_received', 'redacted@fbl.test', false, false],
+    );
+    assert.equal((await herald.suppression.check('acme', ['redacted@fbl.test', 'angry@dest.test'])).size, 0);
+    assert.equal((await herald.reputation.rates('acme', HOUR_MS)).complaints, 0);
+  });
+});
