@@ -27,6 +27,7 @@ import {
   MAX_FIELD_CHARS,
   MAX_REPORT_RECIPIENTS,
 } from '../src/bounce/limits.js';
+import { findText, replaceText } from '../src/bounce/linear.js';
 import { parseSesNotification } from '../src/bounce/ses.js';
 import type { SmtpReply } from '../src/errors/index.js';
 import { HOSTILE_CONTEXTS, HOSTILE_UNITS, pump } from './fixtures/hostile-bounces.js';
@@ -302,5 +303,40 @@ describe('bounce parsers under fuzzing', () => {
       ),
       { seed: SEED, numRuns: RUNS },
     );
+  });
+  test('the linear substring search agrees with indexOf and split/join', () => {
+    const text = (max: number) => fc.string({ unit: fc.constantFrom('a', 'b'), maxLength: max });
+    fc.assert(
+      fc.property(text(600), text(150), fc.nat({ max: 700 }), (haystack, needle, from) => {
+        assert.equal(findText(haystack, needle, from), haystack.indexOf(needle, from));
+        if (needle !== '') assert.equal(replaceText(haystack, needle, '|'), haystack.split(needle).join('|'));
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+    // Patterns past the native-search length go through KMP: place them, maybe altered, in the text.
+    const pattern = fc.string({ unit: fc.constantFrom('a', 'b'), minLength: 65, maxLength: 160 });
+    fc.assert(
+      fc.property(
+        text(300),
+        pattern,
+        text(300),
+        fc.nat(),
+        fc.boolean(),
+        (before, needle, after, at, flip) => {
+          const placed = flip
+            ? `${needle.slice(0, at % needle.length)}c${needle.slice((at % needle.length) + 1)}`
+            : needle;
+          const haystack = `${before}${placed}${after}${placed}${before}`;
+          assert.equal(findText(haystack, needle), haystack.indexOf(needle));
+          assert.equal(findText(haystack, needle, at % 900), haystack.indexOf(needle, at % 900));
+          assert.equal(replaceText(haystack, needle, '|'), haystack.split(needle).join('|'));
+        },
+      ),
+      { seed: SEED, numRuns: RUNS },
+    );
+    const long = `${'a'.repeat(100)}b${'a'.repeat(100)}`;
+    const haystack = `${'a'.repeat(5_000)}${long}${'a'.repeat(5_000)}`;
+    assert.equal(findText(haystack, long), 5_000);
+    assert.equal(replaceText(haystack, long, '|'), `${'a'.repeat(5_000)}|${'a'.repeat(5_000)}`);
   });
 });

@@ -9,6 +9,12 @@
  * Pure; no I/O.
  */
 
+/**
+ * Patterns up to this long use V8's own search: its worst case, text × pattern, is then still
+ * linear in the text (and it is faster on ordinary input).
+ */
+const NATIVE_SEARCH_MAX_CHARS = 64;
+
 /** The KMP failure table: for each prefix, the length of its longest proper border. */
 function borders(pattern: string): Int32Array {
   const table = new Int32Array(pattern.length);
@@ -38,14 +44,14 @@ function* occurrences(text: string, pattern: string, from = 0): Generator<number
 
 /** `text.indexOf(pattern, from)` in linear time. */
 export function findText(text: string, pattern: string, from = 0): number {
-  if (pattern === '') return Math.min(Math.max(0, from), text.length);
+  if (pattern.length <= NATIVE_SEARCH_MAX_CHARS) return text.indexOf(pattern, from);
   for (const at of occurrences(text, pattern, from)) return at;
   return -1;
 }
 
 /** `text.split(pattern).join(by)` in linear time (for a non-empty pattern). */
 export function replaceText(text: string, pattern: string, by: string): string {
-  if (pattern === '') return text.split('').join(by);
+  if (pattern.length <= NATIVE_SEARCH_MAX_CHARS) return text.split(pattern).join(by);
   const pieces: string[] = [];
   let last = 0;
   for (const at of occurrences(text, pattern)) {
