@@ -29,7 +29,6 @@ export interface BounceReport {
   reportingMta?: string;
 }
 
-
 const ORIGINAL_TYPES = new Set([
   'message/rfc822',
   'message/global',
