@@ -108,7 +108,7 @@ describe('bounce-processor: a report speaks only for its token', () => {
     );
   });
 
-  it('a complaint naming no address the token confirms (redacted) is recorded unverified, nothing else', async (t) => {
+  it('a complaint naming no address the token confirms (redacted) counts once for the tenant and suppresses nobody', async (t) => {
     const { stack, client } = await withProcessor(t);
     const herald = stack.relay.herald;
     const { address } = verpFor('acme', 'angry@dest.test');
@@ -124,6 +124,18 @@ describe('bounce-processor: a report speaks only for its token', () => {
       ['complaint_received', 'redacted@fbl.test', false, false],
     );
     assert.equal((await herald.suppression.check('acme', ['redacted@fbl.test', 'angry@dest.test'])).size, 0);
-    assert.equal((await herald.reputation.rates('acme', HOUR_MS)).complaints, 0);
+    // Feedback loops redact the address: the authentic token still makes it one real complaint.
+    assert.equal((await herald.reputation.rates('acme', HOUR_MS)).complaints, 1);
+    const again = await client.send(
+      { from: 'feedback@fbl.dest.test', to: [BOUNCE.complaint_address] },
+      arfFor(['redacted@fbl.test'], address),
+    );
+    assert.equal(again.code, 250, again.response);
+    assert.equal(
+      (await herald.reputation.rates('acme', HOUR_MS)).complaints,
+      1,
+      'the same token counts once',
+    );
+    assert.equal(feedbackEvents(await stack.streamEvents()).length, 1);
   });
 });

@@ -118,6 +118,8 @@ export async function takeFeedback(
     );
   const context = { tenant, token, now, suppressed: false, verified: false };
   if (!confirmed) {
+    if (read.report.kind === 'feedback')
+      return unverifiedComplaint(herald, verp, token, read, others[0], context);
     const first = others[0];
     if (!first) return { events: [], ignored: 'the report names no recipient' };
     const event = eventOf(first, complaint, context);
@@ -147,6 +149,43 @@ export async function takeFeedback(
     if (action.count) await herald.reputation.evaluate(tenant, tenantPolicy(herald.config, tenant));
   }
   const event = eventOf(confirmed, complaint, { ...context, suppressed: action.suppress, verified: true });
+  herald.events.emit(event);
+  return { events: [event] };
+}
+
+/**
+ * A feedback-loop report (ARF) about an authentic token whose recipient address it does not show
+ * (many loops redact it): the complaint counts for the tenant's complaint rate, once per token,
+ * but no address is suppressed (which one is not known). A stranger cannot forge a token, and one
+ * token is one message to one recipient, so this is worth exactly one real complaint.
+ */
+async function unverifiedComplaint(
+  herald: Herald,
+  verp: VerpContext,
+  token: VerpDecoded,
+  read: ReadReport,
+  named: Classification | undefined,
+  context: { tenant: string; token: VerpDecoded; now: number; suppressed: boolean; verified: boolean },
+): Promise<IntakeResult> {
+  const { tenant } = context;
+  const once = { key: feedbackOnceKey(herald.config.redis.prefix, 'complaint', token), ttlMs: verp.maxAgeMs };
+  if (!(await herald.reputation.countOnce(tenant, 'complaint', 1, once)))
+    return { events: [], repeated: true };
+  await herald.reputation.evaluate(tenant, tenantPolicy(herald.config, tenant));
+  const reported = named ?? read.report.recipients[0];
+  const event: FeedbackEvent = {
+    type: 'complaint_received',
+    time: context.now,
+    tenant,
+    messageId: token.messageId,
+    recipient: named?.address ?? '',
+    reason: 'feedback',
+    hard: false,
+    action: reported?.action ?? 'suppress',
+    ...(reported?.feedbackType ? { feedbackType: reported.feedbackType } : {}),
+    suppressed: false,
+    verified: false,
+  };
   herald.events.emit(event);
   return { events: [event] };
 }
