@@ -8,15 +8,18 @@
  * remote MTA retries. A message the classifier cannot read within its time budget is `undefined`:
  * answered `250 2.0.0` (so the sender does not retry it forever) with nothing recorded but a
  * warning in the log. Oversized messages get `552 5.3.4`. It never sends mail, so it can never
- * make a bounce loop. Needs: a Herald (Redis, suppression list, reputation, events) whose config
+ * make a bounce loop. The relay's door guards it (door-guard.ts with the `smtp` section's limits:
+ * per-client connections and rate, junk and error limits — a forged token counts as an error —,
+ * DATA deadline and minimum rate, Redis calls within smtp.redis_timeout). Needs: a Herald (Redis, suppression list, reputation, events) whose config
  * has a `bounce` section; optionally a classifier pool (default: CLASSIFIER_THREADS threads with
  * CLASSIFY_BUDGET_MS each), which it starts and stops.
  */
 import type { Herald } from '@herald/delivery-core';
 import { HeraldError } from '@herald/delivery-core';
 import { parseListen } from '@herald/delivery-core/config';
+import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/door';
 import { verpSettings } from '@herald/delivery-core/verp';
-import { smtpError, useOwnEnhancedCodes } from '@herald/relay';
+import { createDoorGuard, smtpError, useOwnEnhancedCodes } from '@herald/relay';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { type ClassifierPool, createClassifierPool } from './classifier-pool.js';
 import { type Arrival, decodeToken, knownTenants, takeFeedback, type VerpContext } from './intake.js';
@@ -53,6 +56,15 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
   const verp: VerpContext = { ...settings, tenants: knownTenants(config) };
   const classifier = options.classifier ?? createClassifierPool({ logger });
   useOwnEnhancedCodes();
+  // The relay's door (smtp.client_limits, session and DATA limits): this listener faces the Internet.
+  const guard = createDoorGuard({
+    smtp: config.smtp,
+    tls: false,
+    events: herald.events,
+    metrics: herald.metrics,
+    logger,
+  });
+  const unavailable = () => smtpError(451, '4.3.0', 'Temporary local problem, try again later');
   const server = new SMTPServer({
     name: config.smtp.hostname,
     banner: 'Herald bounce-processor',
@@ -64,11 +76,19 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
     socketTimeout: SOCKET_TIMEOUT_MS,
     disableReverseLookup: true,
     logger: false,
+    onConnect: (session, callback) => guard.onConnect(session, callback),
+    onClose: (session) => guard.onClose(session),
+    onMailFrom(_address, session, callback) {
+      guard.mailAccepted(session);
+      callback();
+    },
     onRcptTo(address, session, callback) {
       const rcpt = address.address.toLowerCase();
       // One recipient per transaction: a report is about one return path (or is a complaint).
-      if (session.envelope.rcptTo.length > 0)
+      if (session.envelope.rcptTo.length > 0) {
+        guard.excuseNextError(session);
         return callback(smtpError(452, '4.5.3', 'one recipient per bounce, please'));
+      }
       if (complaintAddress && rcpt === complaintAddress) {
         arrivals.set(session, { kind: 'complaint' });
         return callback();
@@ -83,10 +103,29 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
       arrivals.set(session, { kind: 'verp', token: decoded });
       return callback();
     },
-    onData(stream, session, callback) {
+    onData(stream, session, done) {
+      // A transfer the door cuts (DATA deadline, minimum rate) is answered by the door and closed.
+      const watch = guard.watchData(session, stream);
+      let answered = false;
+      const callback = (err: Error | null, message?: string) => {
+        watch.stop();
+        if (answered) return;
+        answered = true;
+        if (err) guard.excuseNextError(session);
+        else guard.messageAccepted(session);
+        done(err, message);
+      };
       const chunks: Buffer[] = [];
+      let ended = false;
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', (err) => callback(err));
+      stream.on('close', () => {
+        if (!ended) callback(new Error('connection closed during DATA'));
+      });
       stream.on('end', () => {
+        ended = true;
+        watch.stop();
+        if (watch.aborted) return callback(new Error(`transfer cut: ${watch.aborted}`));
         if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded)
           return callback(smtpError(552, '5.3.4', 'message too big for a bounce'));
         const arrival = arrivals.get(session);
@@ -105,19 +144,27 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
               );
               return callback(null, `2.0.0 Ok: report not readable (${read.outcome}); dropped`);
             }
-            const result = await takeFeedback(herald, verp, arrival, read);
+            // Redis calls have the door's deadline (smtp.redis_timeout); a late write is harmless:
+            // the once-marker keeps the sender's retry from counting twice.
+            const result = await withDeadline(
+              takeFeedback(herald, verp, arrival, read),
+              guard.redisTimeoutMs,
+              'feedback intake',
+            );
             if (result.ignored)
               logger.info({ ...about, reason: result.ignored }, 'bounce-processor: nothing to act on');
             if (result.repeated) logger.info(about, 'bounce-processor: repeated report; nothing changed');
             callback(null, `2.0.0 Ok: ${result.events.length} recipient report(s) taken`);
           })
           .catch((err: unknown) => {
+            if (err instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'data' });
             logger.error({ err }, 'bounce-processor could not record a report');
-            callback(smtpError(451, '4.3.0', 'Temporary local problem, try again later'));
+            callback(unavailable());
           });
       });
     },
   });
+  guard.attach(server);
   server.on('error', (err) => logger.error({ err }, 'bounce-processor listener error'));
   return {
     start: async () => {
