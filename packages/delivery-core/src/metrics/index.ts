@@ -27,7 +27,7 @@ export class HeraldMetrics {
   readonly queueDepth: Gauge<'state'>;
   readonly smtpReplies: Counter<'code'>;
   readonly siteTransitions: Counter<'type'>;
-  readonly feedback: Counter<'type' | 'reason'>;
+  readonly feedback: Counter<'type' | 'reason' | 'verified'>;
   /** herald_auth_failures_total: AUTH attempts refused for their credentials. */
   readonly authFailures: Counter;
   /** herald_client_blocks_total: clients blocked at the door (fed by client_blocked events). */
@@ -83,8 +83,8 @@ export class HeraldMetrics {
     });
     this.feedback = new Counter({
       name: 'herald_feedback_total',
-      help: 'Asynchronous bounces and complaints received, by type and reason; tenant pauses and resumes',
-      labelNames: ['type', 'reason'],
+      help: "Asynchronous bounces and complaints received, by type, reason and whether the report named the VERP token's recipient; tenant pauses and resumes",
+      labelNames: ['type', 'reason', 'verified'],
       registers,
     });
     this.authFailures = new Counter({
@@ -146,11 +146,15 @@ export class HeraldMetrics {
         return;
       case 'bounce_received':
       case 'complaint_received':
-        this.feedback.inc({ type: event.type, reason: event.reason });
+        this.feedback.inc({
+          type: event.type,
+          reason: event.reason,
+          verified: String(event.verified ?? true),
+        });
         return;
       case 'tenant_paused':
       case 'tenant_resumed':
-        this.feedback.inc({ type: event.type, reason: '' });
+        this.feedback.inc({ type: event.type, reason: '', verified: '' });
         return;
       case 'client_blocked':
         this.clientBlocks.inc();
