@@ -137,5 +137,9 @@ describe('bounce-processor: a report speaks only for its token', () => {
       'the same token counts once',
     );
     assert.equal(feedbackEvents(await stack.streamEvents()).length, 1);
+    assert.match(
+      (await stack.get('/metrics')).body,
+      /herald_feedback_total\{type="complaint_received",reason="feedback",verified="false"\} 1/,
+    );
   });
 });
