@@ -19,7 +19,7 @@ import { HeraldError } from '@herald/delivery-core';
 import { parseListen } from '@herald/delivery-core/config';
 import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/door';
 import { verpSettings } from '@herald/delivery-core/verp';
-import { createDoorGuard, smtpError, useOwnEnhancedCodes } from '@herald/relay';
+import { createDoorGuard, receiveGuarded, smtpError, useOwnEnhancedCodes } from '@herald/relay';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { type ClassifierPool, createClassifierPool } from './classifier-pool.js';
 import { type Arrival, decodeToken, knownTenants, takeFeedback, type VerpContext } from './intake.js';
@@ -65,6 +65,36 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
     logger,
   });
   const unavailable = () => smtpError(451, '4.3.0', 'Temporary local problem, try again later');
+  /** Reads a report off the event loop and acts on it; resolves with the 250 text. */
+  const takeReport = async (arrival: Arrival, raw: Buffer): Promise<string> => {
+    const read = await classifier.classify(raw);
+    const about =
+      arrival.kind === 'verp' ? { tenant: arrival.token.tenant, messageId: arrival.token.messageId } : {};
+    if (read.outcome !== 'read') {
+      logger.warn(
+        { ...about, outcome: read.outcome },
+        'bounce-processor: report not read; dropped as undefined',
+      );
+      return `2.0.0 Ok: report not readable (${read.outcome}); dropped`;
+    }
+    try {
+      // Redis calls have the door's deadline (smtp.redis_timeout); a late write is harmless: the
+      // once-marker keeps the sender's retry from counting twice.
+      const result = await withDeadline(
+        takeFeedback(herald, verp, arrival, read),
+        guard.redisTimeoutMs,
+        'feedback intake',
+      );
+      if (result.ignored)
+        logger.info({ ...about, reason: result.ignored }, 'bounce-processor: nothing to act on');
+      if (result.repeated) logger.info(about, 'bounce-processor: repeated report; nothing changed');
+      return `2.0.0 Ok: ${result.events.length} recipient report(s) taken`;
+    } catch (err) {
+      if (err instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'data' });
+      logger.error({ err }, 'bounce-processor could not record a report');
+      throw unavailable();
+    }
+  };
   const server = new SMTPServer({
     name: config.smtp.hostname,
     banner: 'Herald bounce-processor',
@@ -103,64 +133,21 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
       arrivals.set(session, { kind: 'verp', token: decoded });
       return callback();
     },
-    onData(stream, session, done) {
+    onData(stream, session, callback) {
       // A transfer the door cuts (DATA deadline, minimum rate) is answered by the door and closed.
-      const watch = guard.watchData(session, stream);
-      let answered = false;
-      const callback = (err: Error | null, message?: string) => {
-        watch.stop();
-        if (answered) return;
-        answered = true;
+      // Every refusal here is excused: a forged token was already counted at RCPT.
+      const done = (err?: Error | null, message?: string) => {
         if (err) guard.excuseNextError(session);
         else guard.messageAccepted(session);
-        done(err, message);
+        callback(err, message);
       };
-      const chunks: Buffer[] = [];
-      let ended = false;
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('error', (err) => callback(err));
-      stream.on('close', () => {
-        if (!ended) callback(new Error('connection closed during DATA'));
-      });
-      stream.on('end', () => {
-        ended = true;
-        watch.stop();
-        if (watch.aborted) return callback(new Error(`transfer cut: ${watch.aborted}`));
-        if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded)
-          return callback(smtpError(552, '5.3.4', 'message too big for a bounce'));
-        const arrival = arrivals.get(session);
-        if (!arrival) return callback(smtpError(503, '5.5.1', 'no valid recipient'));
-        classifier
-          .classify(Buffer.concat(chunks))
-          .then(async (read) => {
-            const about =
-              arrival.kind === 'verp'
-                ? { tenant: arrival.token.tenant, messageId: arrival.token.messageId }
-                : {};
-            if (read.outcome !== 'read') {
-              logger.warn(
-                { ...about, outcome: read.outcome },
-                'bounce-processor: report not read; dropped as undefined',
-              );
-              return callback(null, `2.0.0 Ok: report not readable (${read.outcome}); dropped`);
-            }
-            // Redis calls have the door's deadline (smtp.redis_timeout); a late write is harmless:
-            // the once-marker keeps the sender's retry from counting twice.
-            const result = await withDeadline(
-              takeFeedback(herald, verp, arrival, read),
-              guard.redisTimeoutMs,
-              'feedback intake',
-            );
-            if (result.ignored)
-              logger.info({ ...about, reason: result.ignored }, 'bounce-processor: nothing to act on');
-            if (result.repeated) logger.info(about, 'bounce-processor: repeated report; nothing changed');
-            callback(null, `2.0.0 Ok: ${result.events.length} recipient report(s) taken`);
-          })
-          .catch((err: unknown) => {
-            if (err instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'data' });
-            logger.error({ err }, 'bounce-processor could not record a report');
-            callback(unavailable());
-          });
+      receiveGuarded(guard, session, stream, done, {
+        tooBig: () => smtpError(552, '5.3.4', 'message too big for a bounce'),
+        take: (raw) => {
+          const arrival = arrivals.get(session);
+          if (!arrival) return Promise.reject(smtpError(503, '5.5.1', 'no valid recipient'));
+          return takeReport(arrival, raw);
+        },
       });
     },
   });

@@ -5,6 +5,7 @@
 
 export { createDoorGuard, type DataWatch, type DoorGuard, type DoorGuardOptions } from './door-guard.js';
 export { smtpError, useOwnEnhancedCodes } from './enhanced-codes.js';
+export { type DataCallback, type GuardedDataOptions, receiveGuarded } from './guarded-data.js';
 export type { RelayCommandOptions } from './main.js';
 export { parseRoles, runRelay } from './main.js';
 export type { PolicyReply, SubmissionPolicy } from './policy.js';

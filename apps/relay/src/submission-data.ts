@@ -15,6 +15,7 @@ import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { DoorGuard } from './door-guard.js';
 import { smtpError } from './enhanced-codes.js';
+import { type DataCallback, receiveGuarded } from './guarded-data.js';
 import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy } from './policy.js';
 
 export interface DataContext {
@@ -25,8 +26,6 @@ export interface DataContext {
   dropped(session: SMTPServerSession): Map<string, SuppressedRecipient>;
 }
 
-type DataCallback = (err?: Error | null, message?: string) => void;
-
 const toError = (reply: PolicyReply) => smtpError(reply.code, reply.enhanced, reply.text);
 
 export function receiveData(
@@ -35,31 +34,9 @@ export function receiveData(
   session: SMTPServerSession,
   callback: DataCallback,
 ): void {
-  const watch = ctx.guard.watchData(session, stream);
-  let answered = false;
-  const answer: DataCallback = (err, message) => {
-    watch.stop();
-    if (answered) return;
-    answered = true;
-    callback(err, message);
-  };
-  const chunks: Buffer[] = [];
-  let ended = false;
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  stream.on('error', (err) => answer(err));
-  // A transfer cut by the door never ends: its connection closes and destroys the stream.
-  stream.on('close', () => {
-    if (!ended) answer(new Error('connection closed during DATA'));
-  });
-  stream.on('end', () => {
-    ended = true;
-    watch.stop();
-    if (watch.aborted) return answer(new Error(`transfer cut: ${watch.aborted}`));
-    if (stream.sizeExceeded) return answer(toError(REPLIES.tooBig));
-    spool(ctx, Buffer.concat(chunks), session).then(
-      (queued) => answer(null, queued),
-      (err: Error) => answer(err),
-    );
+  receiveGuarded(ctx.guard, session, stream, callback, {
+    tooBig: () => toError(REPLIES.tooBig),
+    take: (body) => spool(ctx, body, session),
   });
 }
 

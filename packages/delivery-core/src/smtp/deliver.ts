@@ -9,14 +9,8 @@
 import { isIP } from 'node:net';
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
 import type { SmtpPool } from './pool.js';
-import type {
-  RecipientOutcome,
-  SessionLimits,
-  SessionTarget,
-  SmtpSession,
-  TlsDetails,
-  TlsMode,
-} from './session.js';
+import type { SmtpSession } from './session.js';
+import type { RecipientOutcome, SessionLimits, SessionTarget, TlsDetails, TlsMode } from './session-types.js';
 
 export interface CandidateHost {
   hostname: string;

@@ -12,6 +12,7 @@ export type { ConnectionLeases, PoolOptions } from './pool.js';
 export { SmtpPool } from './pool.js';
 export { connectError, networkError, parseReply, toSmtpReply, wireError } from './reply.js';
 export { MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES, type RawReply, ReplyReader } from './reply-reader.js';
+export { SmtpSession } from './session.js';
 export type {
   ConnectionLease,
   RecipientOutcome,
@@ -21,7 +22,6 @@ export type {
   TlsDetails,
   TlsMode,
   TransactionResult,
-} from './session.js';
-export { SmtpSession } from './session.js';
+} from './session-types.js';
 export type { ConnectOptions } from './socket.js';
 export { connectNoDelay } from './socket.js';

@@ -7,7 +7,8 @@
  * top of this; this pool only bounds one process.
  */
 import { LocalFaultError, ThrottledError } from '../errors/index.js';
-import { type ConnectionLease, type SessionTarget, type SessionTimeouts, SmtpSession } from './session.js';
+import { SmtpSession } from './session.js';
+import type { ConnectionLease, SessionTarget, SessionTimeouts } from './session-types.js';
 
 /**
  * Site-wide connection slots shared by every relay (Redis leases). `acquire` gives a lease or

@@ -26,17 +26,6 @@ import type {
 import { connectNoDelay } from './socket.js';
 import { SmtpWire } from './wire.js';
 
-export type {
-  ConnectionLease,
-  RecipientOutcome,
-  SessionLimits,
-  SessionTarget,
-  SessionTimeouts,
-  TlsDetails,
-  TlsMode,
-  TransactionResult,
-} from './session-types.js';
-
 /** How long QUIT may take before the connection is cut. */
 const QUIT_DEADLINE_MS = 2_000;
 
