@@ -99,3 +99,17 @@ describe('herald command dispatch', () => {
     });
   });
 });
+
+describe('a Redis that cannot be reached', () => {
+  test('the error names the URL with its password masked', async () => {
+    const { closedPort } = await import('@herald/test-harness');
+    const port = await closedPort();
+    const result = await run(['queue', 'stats'], { REDIS_URL: `redis://user:pw-Hunter2@127.0.0.1:${port}` });
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /HERALD_REDIS_UNAVAILABLE: cannot connect to Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1/,
+    );
+    assert.doesNotMatch(result.stderr + result.stdout, /Hunter2/);
+  });
+});

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { createDkimSigner, type DkimKeyStore, type DkimSigner, loadDkimKeys } from './auth/index.js';
 import { MtaStsPolicies } from './auth/mta-sts.js';
-import { type HeraldConfig, parseHostPort, type Route, tenantPolicy } from './config/index.js';
+import { type HeraldConfig, maskUrl, parseHostPort, type Route, tenantPolicy } from './config/index.js';
 import { type FollowUpDeps, followUpFailures } from './delivery/follow-up.js';
 import type { DeliveryDeps, DeliveryWorkerOptions, StaticRoute } from './delivery/index.js';
 import type { Resolver } from './dns/index.js';
@@ -52,7 +52,8 @@ export async function connectOrFail(redis: Redis, url: string): Promise<void> {
     redis.disconnect();
     throw new HeraldError(
       'HERALD_REDIS_UNAVAILABLE',
-      `cannot connect to Redis at ${url}: ${(err as Error).message}`,
+      // Never the password: a URL with credentials is shown masked.
+      `cannot connect to Redis at ${maskUrl(url)}: ${maskUrl((err as Error).message)}`,
       { cause: err },
     );
   } finally {

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { maskUrl } from '@herald/delivery-core/config';
 import { BENCH_USAGE, type BenchParams, BenchUsageError, parseBenchArgs } from './args.js';
 import { type Backlog, openBacklog } from './backlog.js';
 import { busyPercent, processCpuSeconds, sampleCpu } from './cpu.js';
@@ -187,7 +188,7 @@ export async function runBench(
         );
         await started.backlog.settleAof(deadline, controller.signal);
       }
-      say(`redis ${started.redis.url}; starting the relay (route * -> ${result.params.sink})`);
+      say(`redis ${maskUrl(started.redis.url)}; starting the relay (route * -> ${result.params.sink})`);
       started.relay = await startRelayChild({
         redisUrl: started.redis.url,
         redisPrefix: REDIS_PREFIX,
