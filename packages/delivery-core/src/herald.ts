@@ -17,6 +17,7 @@ import {
   tenantPolicy,
 } from './config/index.js';
 import {
+  CONDITION_CACHE_MS,
   ConcurrencyWindows,
   DeliveryWorker,
   ParkedJobs,
@@ -24,6 +25,7 @@ import {
   ShapingGate,
   SiteConnectionLeases,
   SiteState,
+  siteHoldKey,
   tenantParkKey,
 } from './delivery/index.js';
 import { createResolver, type Resolver } from './dns/index.js';
@@ -99,6 +101,11 @@ export interface Herald {
   dmarcProblem(message: { tenant: string; from: string; body: Buffer }): string | undefined;
   /** Lifts a tenant's reputation pause and wakes its parked bulk jobs; true when it was paused. */
   resumeTenant(tenant: string, reason?: string): Promise<boolean>;
+  /**
+   * Lifts a site's suspension, rate cut and source suspensions now and wakes the jobs the
+   * suspension held. True when there was something to lift.
+   */
+  resumeSite(site: string, reason?: string): Promise<boolean>;
   /** True when Redis answers PING. */
   ping(): Promise<boolean>;
   /** This run of the node; delivery threads of the same relay process are given the same one. */
@@ -271,6 +278,15 @@ export async function createHerald(
     async resumeTenant(tenant, reason = 'operator') {
       const resumed = await reputation.resume(tenant, reason);
       await parked.wakeAll(tenantParkKey(tenant));
+      return resumed;
+    },
+    async resumeSite(site, reason = 'operator') {
+      const resumed = await siteState.resume(site, reason);
+      await parked.wakeAll(siteHoldKey(site));
+      // A relay that read the suspension just before it was lifted may hold a woken job again
+      // until its cached condition expires: wake what was parked meanwhile once more after that.
+      await new Promise((resolve) => setTimeout(resolve, CONDITION_CACHE_MS * 2));
+      await parked.wakeAll(siteHoldKey(site));
       return resumed;
     },
     async ping() {

@@ -55,7 +55,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       const until = await herald.siteState.suspend(site, forMs, 'operator');
       io.stdout.write(`${site}: suspended until ${new Date(until).toISOString()}\n`);
     } else {
-      const lifted = await herald.siteState.resume(site, 'operator');
+      const lifted = await herald.resumeSite(site, 'operator');
       io.stdout.write(`${site}: ${lifted ? 'resumed' : 'was not suspended or slowed'}\n`);
     }
   } finally {

@@ -15,6 +15,6 @@ export { processDelivery } from './process.js';
 export type { ShapingGateOptions, SiteLimits } from './shaping-gate.js';
 export { ShapingGate } from './shaping-gate.js';
 export type { SiteCondition } from './site-state.js';
-export { SiteState } from './site-state.js';
+export { CONDITION_CACHE_MS, SiteState } from './site-state.js';
 export type { DeliveryWorkerOptions } from './worker.js';
 export { DeliveryWorker } from './worker.js';

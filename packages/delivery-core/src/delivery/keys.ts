@@ -42,6 +42,11 @@ export function warmupCapKey(sourceIp: string, site: string, now: number): strin
   return `warmup:${sourceIp}:${site}:${utcDayName(now)}`;
 }
 
+/** ParkedJobs key of the jobs held by a site's suspension; `herald site resume` wakes them. */
+export function siteHoldKey(site: string): string {
+  return `suspended:${site}`;
+}
+
 /** ParkedJobs key of a paused tenant's bulk jobs; `herald tenant resume` wakes them. */
 export function tenantParkKey(tenant: string): string {
   return `tenant:${tenant.toLowerCase()}`;

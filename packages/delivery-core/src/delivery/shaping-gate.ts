@@ -22,7 +22,7 @@ import { type ProviderRule, siteForMxHosts, siteForRoute } from '../sites/index.
 import type { DailyCap, Rate, RateLimiter } from '../throttle/index.js';
 import type { ConcurrencyWindows } from './concurrency.js';
 import { PARK_SAFETY_MS, type ParkedJobs } from './connection-leases.js';
-import { campaignRateKey, laneOf, laneRateKey, tenantParkKey, tenantRateKey } from './keys.js';
+import { campaignRateKey, laneOf, laneRateKey, siteHoldKey, tenantParkKey, tenantRateKey } from './keys.js';
 import { LaneSlots } from './lane-slots.js';
 import type { AttemptLimits, DeliveryGate } from './process.js';
 import { passRates, type RateStage } from './rate-stages.js';
@@ -111,7 +111,13 @@ export class ShapingGate implements DeliveryGate {
     data.site = site;
     const condition = this.options.siteState ? await this.options.siteState.condition(site) : {};
     if (condition.suspendedUntil !== undefined) {
-      return { admitted: false, until: condition.suspendedUntil, reason: `site ${site} suspended` };
+      // Held until the suspension ends, or until an operator lifts it (the resume wakes them).
+      return {
+        admitted: false,
+        until: condition.suspendedUntil,
+        reason: `site ${site} suspended`,
+        parkOn: siteHoldKey(site),
+      };
     }
     // A tenant paused for its reputation sends transactional mail only; the rest waits until an
     // operator resumes it (parked on the tenant: the resume wakes them).

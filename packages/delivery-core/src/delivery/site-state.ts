@@ -37,7 +37,7 @@ if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return n`;
 
 /** How long a site's condition read from Redis is reused in this process. */
-const CONDITION_CACHE_MS = 250;
+export const CONDITION_CACHE_MS = 250;
 const CONDITION_CACHE_MAX_SITES = 10_000;
 
 export class SiteState {
