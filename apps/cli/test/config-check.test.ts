@@ -151,3 +151,38 @@ describe('herald config check', () => {
     assert.match(run.stderr(), /^herald: HERALD_CLI_USAGE: config check: missing FILE/);
   });
 });
+
+describe('herald config check: what the relay reads at start', () => {
+  test('a missing shaping file, an unreadable DKIM key and TLS files that are no certificate each fail with their path', async () => {
+    const junk = configFile('junk.pem', 'not a certificate\n');
+    const file = configFile(
+      'files.yaml',
+      [
+        'shaping: { file: "missing-shaping.yaml" }',
+        'dkim: [{ domain: "shop.test", selector: "s1", key_file: "missing-key.pem" }]',
+        `smtp: { tls: { cert_file: "${junk}", key_file: "${junk}" } }`,
+        '',
+      ].join('\n'),
+    );
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file], run.io), 1);
+    const err = run.stderr();
+    assert.match(err, /missing-shaping\.yaml/);
+    assert.match(err, /dkim\[0\]\.key_file/);
+    assert.match(err, /smtp\.tls\.cert_file: .*junk\.pem .*not a PEM certificate/);
+    assert.equal(run.stdout(), '');
+  });
+
+  test('`herald relay` refuses the same TLS files before it connects to Redis, naming the key', async () => {
+    const junk = configFile('junk2.pem', 'not a certificate\n');
+    // Redis on a port where nothing listens: the start must fail on the certificate first.
+    const file = configFile(
+      'tls.yaml',
+      `redis: { url: "redis://127.0.0.1:1" }\nsmtp: { tls: { cert_file: "${junk}", key_file: "${join(dir, 'absent.pem')}" } }\n`,
+    );
+    const run = captureIo();
+    assert.equal(await main(['relay', '--config', file], run.io), 1);
+    assert.match(run.stderr(), /smtp\.tls\.key_file: cannot read .*absent\.pem: ENOENT/);
+    assert.doesNotMatch(run.stderr(), /REDIS_UNAVAILABLE/);
+  });
+});

@@ -13,4 +13,4 @@ export { createPolicy, REPLIES } from './policy.js';
 export type { Relay, RelayAddresses, RelayOptions } from './relay.js';
 export { createRelay } from './relay.js';
 export { attachSmtpHooks, type CommandVerdict, type SmtpHooks } from './smtp-hooks.js';
-export { selfSignedCertificate } from './tls.js';
+export { loadTls, readTlsFiles, selfSignedCertificate } from './tls.js';

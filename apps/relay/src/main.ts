@@ -17,6 +17,8 @@ export interface RelayCommandOptions {
   config?: string | undefined;
   roles?: string | undefined;
   env?: Record<string, string | undefined>;
+  /** Where start-up errors go; default process.stderr. */
+  stderr?: { write(text: string): unknown };
   /** Called once listening, e.g. to print a banner. */
   onStarted?: (info: {
     smtp?: { host: string; port: number };
@@ -43,6 +45,7 @@ export function parseRoles(spec: string | undefined): Role[] | undefined {
 
 export async function runRelay(options: RelayCommandOptions): Promise<number> {
   const env = options.env ?? process.env;
+  const stderr = options.stderr ?? process.stderr;
   let config: HeraldConfig;
   try {
     config = options.config
@@ -50,20 +53,30 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
       : defaultConfig(env.REDIS_URL ? { redis: { url: env.REDIS_URL } } : {});
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
+      stderr.write(`${err.message}\n`);
       return 1;
     }
     throw err;
   }
   const roles = parseRoles(options.roles);
-  const relay = await createRelay(config, roles ? { roles } : {});
+  let relay: Awaited<ReturnType<typeof createRelay>>;
+  try {
+    relay = await createRelay(config, roles ? { roles } : {});
+  } catch (err) {
+    // What the relay reads at start (TLS files, shaping file, DKIM keys) names its key path.
+    if (err instanceof ConfigError) {
+      stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   let addresses: Awaited<ReturnType<typeof relay.start>>;
   try {
     addresses = await relay.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
     const where = e.address ? ` ${e.address}:${e.port}` : '';
-    process.stderr.write(
+    stderr.write(
       `herald: cannot start the relay: ${e.code === 'EADDRINUSE' ? `address${where} already in use` : e.message}\n`,
     );
     await relay.stop();

@@ -47,6 +47,8 @@ export interface Relay {
 
 export async function createRelay(config: HeraldConfig, options: RelayOptions = {}): Promise<Relay> {
   const roles = options.roles ?? config.roles;
+  // The certificate is read before Redis is touched: a bad file fails the start with its key path.
+  const tls = roles.includes('smtp') ? loadTls(config, options.tlsCacheDir) : undefined;
   const herald = await createHerald(config, options.logger ? { logger: options.logger } : {});
   let smtp: SMTPServer | undefined;
   let httpServer: http.Server | undefined;
@@ -79,7 +81,6 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         }
       }
       if (roles.includes('smtp')) {
-        const tls = loadTls(config, options.tlsCacheDir);
         smtp = createSubmissionServer({ herald, policy: createPolicy(config), tls });
         smtp.on('error', (err) => herald.logger.error({ err }, 'smtp listener error'));
         addresses.smtp = await listen(smtp.server, config.smtp.listen);

@@ -30,6 +30,7 @@ export type { CreateHeraldOptions, Herald, SendInput, SendResult } from './heral
 export { createHerald } from './herald.js';
 export { HeraldMetrics } from './metrics/index.js';
 export { hashPassword, verifyPassword } from './passwords/index.js';
+export { preflight } from './preflight.js';
 export {
   defaultProviderRules,
   type ProviderName,

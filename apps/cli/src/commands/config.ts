@@ -1,11 +1,13 @@
 /**
  * `herald config check FILE [--json]`: validates a config file exactly as the relay would load it
- * (REDIS_URL from the environment included). Prints "FILE: ok" and a summary, or with --json the
+ * (REDIS_URL from the environment included), and what the relay reads at start because of it: the
+ * shaping file, the DKIM keys and the TLS certificate and key (no Redis needed). Prints "FILE: ok" and a summary, or with --json the
  * effective config with secrets masked. An invalid file prints the ConfigError lines (each naming
  * the key path) and exits 1.
  */
-import { ConfigError, type HeraldConfig, loadConfigFile } from '@herald/delivery-core';
+import { ConfigError, type HeraldConfig, loadConfigFile, preflight } from '@herald/delivery-core';
 import { REDIS_URL_ENV } from '@herald/delivery-core/config';
+import { readTlsFiles } from '@herald/relay';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo, Env } from '../io.js';
@@ -67,6 +69,21 @@ async function run(args: string[], io: CliIo): Promise<number> {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     io.stderr.write(`${err.message}\n`);
+    return EXIT_FAILURE;
+  }
+  // What the relay reads at start besides this file: the shaping file, DKIM keys, TLS files.
+  const problems = preflight(config);
+  if (config.smtp.tls.cert_file && config.smtp.tls.key_file) {
+    try {
+      readTlsFiles(config.smtp.tls.cert_file, config.smtp.tls.key_file);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err);
+    }
+  }
+  if (problems.length > 0) {
+    for (const problem of problems)
+      io.stderr.write(`${problem.source ? '' : `${file}: `}${problem.message}\n`);
     return EXIT_FAILURE;
   }
   if (values.json) io.stdout.write(`${JSON.stringify(maskSecrets(config), null, JSON_INDENT)}\n`);

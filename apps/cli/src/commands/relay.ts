@@ -26,7 +26,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     config: { type: 'string', short: 'c' },
     roles: { type: 'string' },
   });
-  return runRelay({ config: values.config, roles: values.roles, env: io.env });
+  return runRelay({ config: values.config, roles: values.roles, env: io.env, stderr: io.stderr });
 }
 
 export const relayCommand: Command = {
