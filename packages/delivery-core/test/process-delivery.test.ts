@@ -111,6 +111,25 @@ describe('processDelivery', () => {
     );
   });
 
+  it('a deferral keeps its reply, and the expiry at the next turn names it as the last error', async () => {
+    const servfail = new TransientError(
+      { code: 451, enhanced: '4.4.3', text: 'SERVFAIL', stage: 'dns' },
+      'dns',
+    );
+    const first = deps({ mx: async () => Promise.reject(servfail) });
+    const deferred = await processDelivery(job(), first.d);
+    assert.equal(deferred.kind, 'retry');
+    const { d, events } = deps({ now: 6 * 24 * HOUR_MS });
+    await processDelivery(deferred.data, d);
+    assert.deepEqual(
+      terminal(events).map((e) => 'reply' in e && e.reply.text),
+      [
+        'delivery time expired; last error: 451 4.4.3 SERVFAIL',
+        'delivery time expired; last error: 451 4.4.3 SERVFAIL',
+      ],
+    );
+  });
+
   it('recipients already delivered in an earlier attempt are not sent again', async () => {
     const { d, events } = deps({
       mx: async () => [

@@ -7,12 +7,11 @@
 
 import { type SmtpReply, toDeliveryError } from '../errors/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
-import { EXPIRED_REPLY } from '../retry/index.js';
 import { type AttemptReport, type CandidateHost, deliverAttempt } from '../smtp/index.js';
 import type { ConnectionVerdict } from './concurrency.js';
 import { PARK_SAFETY_MS } from './connection-leases.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
-import { type Emit, recipientEmitter, settle } from './settle.js';
+import { type Emit, expiredReply, recipientEmitter, settle } from './settle.js';
 import type {
   AttemptLimits,
   DeliveryDeps,
@@ -55,7 +54,7 @@ async function runAttempt(
   const emit = recipientEmitter(data, deps, failures);
 
   const expireAll = (): DeliveryOutcome => {
-    for (const r of pending()) emit(r, 'expired', EXPIRED_REPLY);
+    for (const r of pending()) emit(r, 'expired', expiredReply(r.lastError));
     return { kind: 'done', data };
   };
   // With a gate the lifetime is the destination's (shaping), known once its hosts are.

@@ -73,15 +73,14 @@ export function settle(
   });
   if (decision.action === 'expire') {
     for (const { recipient, reply } of deferred) {
-      emit(recipient, 'expired', {
-        ...EXPIRED_REPLY,
-        text: `${EXPIRED_REPLY.text}; last error: ${formatReply(reply)}`,
-      });
+      emit(recipient, 'expired', expiredReply(formatReply(reply)));
     }
     return { kind: 'done', data };
   }
-  for (const [i, { recipient, reply }] of deferred.entries())
+  for (const [i, { recipient, reply }] of deferred.entries()) {
+    recipient.lastError = formatReply(reply).slice(0, LAST_ERROR_MAX_CHARS);
     emit(recipient, 'deferred', reply, { nextAttemptAt: decision.at, retryClass: decision.classes[i]! });
+  }
   return { kind: 'retry', at: decision.at, data };
 }
 
@@ -93,4 +92,14 @@ function retryPolicyFor(base: RetryPolicy, limits: AttemptLimits | undefined): R
     scheduleMs: limits.retryScheduleMs ?? base.scheduleMs,
     maxQueueLifetimeMs: limits.maxQueueLifetimeMs ?? base.maxQueueLifetimeMs,
   };
+}
+
+/** Kept of a deferral's reply in the job data (the expiry's "last error"). */
+const LAST_ERROR_MAX_CHARS = 300;
+
+/** 554 5.4.7 delivery time expired, with the last error when one is known. */
+export function expiredReply(lastError: string | undefined): SmtpReply {
+  return lastError
+    ? { ...EXPIRED_REPLY, text: `${EXPIRED_REPLY.text}; last error: ${lastError}` }
+    : { ...EXPIRED_REPLY };
 }

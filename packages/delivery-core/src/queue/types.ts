@@ -6,6 +6,8 @@ export type RecipientState = 'pending' | TerminalState;
 export interface JobRecipient {
   address: string;
   state: RecipientState;
+  /** The reply of its last deferral ("451 4.4.2 …", at most 300 characters), for the expiry text. */
+  lastError?: string;
 }
 
 export interface DeliveryJobData {
