@@ -64,7 +64,8 @@ describe('herald send', () => {
     sink = await startSmtpSink({ script: { rcpt: { 'nobody@example.org': refusal } } });
     const result = await send(['--server', sink.address, '--to', 'nobody@example.org']);
     assert.equal(result.code, 1);
-    assert.equal(result.stdout, '550 5.1.1 no such user\n');
+    assert.equal(result.stdout, '', 'a refusal goes to stderr');
+    assert.match(result.stderr, /^550 5\.1\.1 no such user$/m);
     assert.match(result.stderr, /nobody@example\.org: 550 5\.1\.1 no such user/);
     assert.equal(sink.messages.length, 0);
   });

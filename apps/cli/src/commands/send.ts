@@ -143,7 +143,9 @@ async function run(args: string[], io: CliIo): Promise<number> {
         return EXIT_FAILURE;
       }
       const result = await session.send(from, to, await message(i));
-      if (result.reply !== undefined) io.stdout.write(`${result.reply}\n`);
+      // The final reply: on stdout when the message was queued (2xx), with the errors on stderr when not.
+      if (result.reply !== undefined)
+        (result.reply.startsWith('2') ? io.stdout : io.stderr).write(`${result.reply}\n`);
       if (result.error !== undefined) io.stderr.write(`herald: send: message ${i + 1}: ${result.error}\n`);
       for (const r of result.rejected) io.stderr.write(`herald: send: ${r.recipient}: ${r.reply}\n`);
       if (!result.ok) {
