@@ -35,7 +35,15 @@ export function receiveGuarded(
   };
   const chunks: Buffer[] = [];
   let ended = false;
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stream.on('data', (chunk: Buffer) => {
+    // Past the listener's SIZE nothing more is kept (it is read and dropped until the end of
+    // data, then refused): memory per transfer stays within SIZE plus one chunk.
+    if (stream.sizeExceeded) {
+      chunks.length = 0;
+      return;
+    }
+    chunks.push(chunk);
+  });
   stream.on('error', (err) => answer(err));
   // A transfer cut by the door never ends: its connection closes and destroys the stream.
   stream.on('close', () => {
