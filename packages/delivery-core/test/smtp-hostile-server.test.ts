@@ -8,6 +8,8 @@ import { after, describe, it } from 'node:test';
 import { selfSignedCertificate } from '@herald/test-harness';
 import { deliverAttempt, SmtpPool } from '../src/smtp/index.js';
 import { SmtpSession } from '../src/smtp/session.js';
+import { connectNoDelay } from '../src/smtp/socket.js';
+import { SmtpWire } from '../src/smtp/wire.js';
 import {
   greet,
   type PeerConn,
@@ -373,6 +375,93 @@ describe('outbound client against hostile servers', () => {
     assert.deepEqual(third.recipients.map(summary), ['c@dest.test accepted 250 data']);
     assert.equal(server.connections, 2);
     await pool.close();
+  });
+
+  it('a 250 to DATA is not a delivery: nothing was sent, the recipients are deferred', async () => {
+    const server = await peer(async (conn) => {
+      await greet(conn);
+      await readEnvelope(conn, 2);
+      conn.write('250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n250 2.0.0 ok, whatever\r\n');
+      await conn.closed;
+    });
+    const pool = newPool();
+    const report = await attempt(pool, server.port, ['a@dest.test', 'gone@dest.test']);
+    assert.deepEqual(report.recipients.map(summary), [
+      'a@dest.test refused 451 data',
+      'gone@dest.test refused 550 rcpt',
+    ]);
+    assert.match(report.recipients[0]!.reply.text, /answered DATA with 250 instead of 354/);
+    await pool.close();
+    assert.equal(pool.openConnections, 0);
+  });
+
+  it('pipelined replies are due within command_timeout of the write, however many recipients', async () => {
+    const server = await peer(async (conn) => {
+      await greet(conn);
+      await readEnvelope(conn, 4);
+      // Each reply just inside the 400 ms command deadline, but the group far past it.
+      for (const reply of ['250 ok', '250 ok', '250 ok', '250 ok', '250 ok', '354 go']) {
+        await new Promise((r) => setTimeout(r, 300));
+        conn.write(`${reply}\r\n`);
+      }
+      // Were the client still there, the message would be taken.
+      await conn.data();
+      conn.write('250 2.0.0 ok\r\n');
+    });
+    const pool = newPool();
+    const report = await attempt(pool, server.port, [
+      'a@dest.test',
+      'b@dest.test',
+      'c@dest.test',
+      'd@dest.test',
+    ]);
+    assert.ok(
+      report.recipients.every((r) => !r.accepted && /timed out after \d+ ms/.test(r.reply.text)),
+      report.recipients.map((r) => r.reply.text).join('; '),
+    );
+    await pool.close();
+  });
+
+  it('a server that floods an idle pooled connection with replies loses it; memory stays bounded', async () => {
+    const flood = `${'250-'.concat('x'.repeat(4000), '\r\n').repeat(199)}250 end\r\n`;
+    const server = await peer(async (conn, index) => {
+      await greet(conn);
+      await readEnvelope(conn, 1);
+      conn.write('250 ok\r\n250 ok\r\n354 go\r\n');
+      await conn.data();
+      conn.write('250 2.0.0 ok\r\n');
+      if (index === 0) for (let i = 0; i < 8 && !conn.destroyed; i++) conn.write(flood);
+      await conn.closed;
+    });
+    const pool = newPool(2);
+    assert.equal((await attempt(pool, server.port)).recipients[0]?.accepted, true);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await attempt(pool, server.port)).recipients[0]?.accepted, true);
+    assert.equal(server.connections, 2, 'the flooded connection was dropped, not reused');
+    await pool.close();
+  });
+
+  it('replies nobody asked for are capped in bytes: a flood kills the connection instead of filling memory', async () => {
+    let flooded!: () => void;
+    const gone = new Promise<void>((resolve) => {
+      flooded = resolve;
+    });
+    const server = await peer(async (conn) => {
+      conn.write('220 peer.test\r\n');
+      const flood = `${'250-'.concat('x'.repeat(4000), '\r\n').repeat(199)}250 end\r\n`;
+      for (let i = 0; i < 16 && !conn.destroyed; i++) conn.write(flood);
+      await conn.closed;
+      flooded();
+    });
+    const wire = new SmtpWire(await connectNoDelay({ host: HOST, port: server.port, timeoutMs: 1_000 }));
+    assert.equal((await wire.read(1_000, 'the greeting')).code, 220);
+    const within = await Promise.race([
+      gone.then(() => true),
+      new Promise((r) => setTimeout(r, 5_000, false)),
+    ]);
+    assert.equal(within, true, 'the client dropped the connection');
+    assert.equal(wire.alive, false);
+    await assert.rejects(wire.read(100, 'a reply'), /too many unrequested replies/);
   });
 
   it('an idle pooled connection that said "421 timeout" is not reused', async () => {

@@ -137,9 +137,17 @@ export class SmtpSession {
       const group = [mailCommand, ...recipients.map((to) => `RCPT TO:<${to}>`), 'DATA', ''];
       this.wire.write(group.join('\r\n'));
     }
-    // Pipelined, every command is already written: only its reply is read.
-    const next = (command: string, what: string, ms = commandMs) =>
-      exchange(this.wire, pipelined ? undefined : command, ms, at.stage, host, what).then((r) => r.reply);
+    // Pipelined, every command is already written: only its reply is read, and every reply of the
+    // group is due within command_timeout of the write (a server that takes almost the deadline
+    // per reply cannot stretch an attempt with the number of recipients). One at a time, each
+    // command's reply is due within command_timeout of its own write.
+    const groupDue = Date.now() + commandMs;
+    const next = (command: string, what: string, ms?: number) => {
+      const deadline = ms ?? (pipelined ? Math.max(1, groupDue - Date.now()) : commandMs);
+      return exchange(this.wire, pipelined ? undefined : command, deadline, at.stage, host, what).then(
+        (r) => r.reply,
+      );
+    };
 
     const mail = await next(mailCommand, 'the reply to MAIL FROM');
     if (mail.code >= 300) {
@@ -158,6 +166,13 @@ export class SmtpSession {
     at.stage = 'data';
     if (accepted.length === 0 && !pipelined) return result(recipients, replies);
     const data = await next('DATA', 'the reply to DATA');
+    if (data.code >= 200 && data.code < 300) {
+      // "250" to DATA: the server says it took a message it never received. Nothing was sent:
+      // never count that as delivered; the connection is out of step, so it is dropped.
+      this.wire.destroy('the server answered DATA with 2xx instead of 354');
+      const text = `protocol error: ${host} answered DATA with ${data.code} instead of 354; message not sent`;
+      return result(recipients, replies, networkError(text, 'data', host, '4.5.0'));
+    }
     if (data.code !== 354) {
       for (const to of accepted) replies.set(to, data);
       return result(recipients, replies, accepted.length > 0 ? replyError(data) : undefined);

@@ -1,6 +1,6 @@
 /**
  * The byte level of one outbound SMTP connection: writes commands, hands out the server's replies
- * in order (pipelined replies wait in a bounded queue), and upgrades to TLS after STARTTLS.
+ * in order (pipelined replies wait in a queue bounded in count and bytes), and upgrades to TLS after STARTTLS.
  * Guarantees: every `read` settles exactly once — with the next reply, or with a WireFailure when
  * its deadline passes, the server closes or resets the connection, TLS fails, or the server
  * breaks the protocol (reply-reader.ts caps). The first failure kills the wire for good: the
@@ -16,6 +16,8 @@ import { type RawReply, ReplyProtocolError, ReplyReader } from './reply-reader.j
 
 /** Replies received but not yet read; a server sending more than this unasked is broken. */
 const MAX_QUEUED_REPLIES = 10_000;
+/** Bytes of text those replies may hold together (a flood of 4 KiB × 200-line replies). */
+const MAX_QUEUED_REPLY_BYTES = 1024 * 1024;
 
 export type WireFailureKind = 'timeout' | 'closed' | 'error' | 'protocol' | 'tls';
 
@@ -49,6 +51,7 @@ export class SmtpWire {
   private socket: net.Socket;
   private reader = new ReplyReader();
   private readonly queued: RawReply[] = [];
+  private queuedBytes = 0;
   private waiter: Waiter | undefined;
   private failure: WireFailure | undefined;
   /** What the current read waits for, for failure messages. */
@@ -87,7 +90,10 @@ export class SmtpWire {
   /** The next reply, within `deadlineMs`; `what` names it in failures ("the reply to MAIL FROM"). */
   read(deadlineMs: number, what: string): Promise<RawReply> {
     const queued = this.queued.shift();
-    if (queued) return Promise.resolve(queued);
+    if (queued) {
+      this.queuedBytes -= replyBytes(queued);
+      return Promise.resolve(queued);
+    }
     if (this.failure) return Promise.reject(this.explain(this.failure, what));
     if (this.waiter) return Promise.reject(new WireFailure('protocol', 'two reads at once (Herald bug)'));
     this.waitingFor = what;
@@ -179,9 +185,13 @@ export class SmtpWire {
         this.waiter = undefined;
         clearTimeout(waiter.timer);
         waiter.resolve(reply);
-      } else if (this.queued.push(reply) > MAX_QUEUED_REPLIES) {
-        this.fail(new WireFailure('protocol', 'protocol error: too many unrequested replies', 'EPROTOCOL'));
-        return;
+      } else {
+        this.queued.push(reply);
+        this.queuedBytes += replyBytes(reply);
+        if (this.queued.length > MAX_QUEUED_REPLIES || this.queuedBytes > MAX_QUEUED_REPLY_BYTES) {
+          this.fail(new WireFailure('protocol', 'protocol error: too many unrequested replies', 'EPROTOCOL'));
+          return;
+        }
       }
     }
   }
@@ -189,6 +199,11 @@ export class SmtpWire {
   private fail(failure: WireFailure): void {
     if (this.failure) return;
     this.failure = failure;
+    // After a protocol error what is queued cannot be trusted (nor kept: it may be a flood).
+    if (failure.kind === 'protocol') {
+      this.queued.length = 0;
+      this.queuedBytes = 0;
+    }
     const waiter = this.waiter;
     this.waiter = undefined;
     if (waiter) {
@@ -218,4 +233,11 @@ export class SmtpWire {
     socket.removeListener('close', this.onClose);
     socket.removeListener('error', this.onError);
   }
+}
+
+/** The text a queued reply holds (its lines; the code and separators are noise). */
+function replyBytes(reply: RawReply): number {
+  let bytes = 0;
+  for (const line of reply.lines) bytes += line.length + 4;
+  return bytes;
 }
