@@ -19,7 +19,13 @@ import { HeraldError } from '@herald/delivery-core';
 import { parseListen } from '@herald/delivery-core/config';
 import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/door';
 import { verpSettings } from '@herald/delivery-core/verp';
-import { createDoorGuard, receiveGuarded, smtpError, useOwnEnhancedCodes } from '@herald/relay';
+import {
+  createDoorGuard,
+  receiveGuarded,
+  SERVER_MAX_CLIENTS_SLACK,
+  smtpError,
+  useOwnEnhancedCodes,
+} from '@herald/relay';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { type ClassifierPool, createClassifierPool } from './classifier-pool.js';
 import { type Arrival, decodeToken, knownTenants, takeFeedback, type VerpContext } from './intake.js';
@@ -59,6 +65,7 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
   // The relay's door (smtp.client_limits, session and DATA limits): this listener faces the Internet.
   const guard = createDoorGuard({
     smtp: config.smtp,
+    maxClients: MAX_CLIENTS,
     tls: false,
     events: herald.events,
     metrics: herald.metrics,
@@ -102,7 +109,7 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
     hideENHANCEDSTATUSCODES: false,
-    maxClients: MAX_CLIENTS,
+    maxClients: MAX_CLIENTS + SERVER_MAX_CLIENTS_SLACK,
     socketTimeout: SOCKET_TIMEOUT_MS,
     disableReverseLookup: true,
     logger: false,

@@ -24,6 +24,7 @@ import type { HeraldConfig } from '@herald/delivery-core';
 import { compileTrustedNetworks } from '@herald/delivery-core/config';
 import {
   type ClientDoor,
+  clientKey,
   DATA_PACE_CHECK_MS,
   type DataPaceVerdict,
   type DoorRefusal,
@@ -36,12 +37,23 @@ import type { HeraldEvent } from '@herald/delivery-core/events';
 import type { HeraldMetrics } from '@herald/delivery-core/metrics';
 import type { Logger } from 'pino';
 import type { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { CommandDeadlines } from './command-deadline.js';
 import { smtpError } from './enhanced-codes.js';
 import { type PolicyReply, REPLIES } from './policy.js';
 import { attachSmtpHooks, type SmtpConnectionControl, type SmtpReplyLine } from './smtp-hooks.js';
 
+/** The listener is under stress (short command deadline) from this share of max_clients on. */
+const STRESS_FRACTION = 0.8;
+/**
+ * smtp-server's own maxClients is set this far above the door's, so the door answers the client
+ * over the limit (421 4.7.0, counted) and smtp-server's bare 421 is only a backstop.
+ */
+export const SERVER_MAX_CLIENTS_SLACK = 16;
+
 export interface DoorGuardOptions {
   smtp: HeraldConfig['smtp'];
+  /** Connections the listener takes at once (the door answers the next one 421 4.7.0). */
+  maxClients: number;
   /** Whether STARTTLS is offered (a certificate is configured). */
   tls: boolean;
   events: { emit(event: HeraldEvent): void };
@@ -70,6 +82,12 @@ export interface DoorGuard {
   authBlocked(session: SMTPServerSession): PolicyReply | undefined;
   /** After it was verified: records it, waits the tarpit delay, and gives a closing reply or undefined. */
   authSettled(session: SMTPServerSession, username: string, ok: boolean): Promise<PolicyReply | undefined>;
+  /**
+   * Runs one AUTH check in turn with the other AUTH attempts from the same client (address or
+   * IPv6 network): parallel guesses wait for each other, so each sees the failures and the block
+   * of those before it, and the tarpit delays add up.
+   */
+  authInTurn<T>(session: SMTPServerSession, run: () => Promise<T>): Promise<T>;
   /** The next error reply of this session is not the client's fault: do not count it. */
   excuseNextError(session: SMTPServerSession): void;
   mailAccepted(session: SMTPServerSession): void;
@@ -109,13 +127,31 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
   const serverDisabled = options.tls ? [] : ['STARTTLS'];
   const sessions = new Map<string, SessionState>();
   const refused = (reason: string) => metrics.smtpRefusals.inc({ reason });
+  const authTurns = new Map<string, Promise<unknown>>();
+  const deadlines = new CommandDeadlines({
+    normalMs: smtp.command_timeout,
+    stressMs: smtp.stress_command_timeout,
+    stressAt: Math.max(1, Math.ceil(options.maxClients * STRESS_FRACTION)),
+    now,
+    expire(connection) {
+      refused('command_timeout');
+      const reply = line(REPLIES.commandTimeout);
+      const conn = connection as SmtpConnectionControl;
+      conn.reply(reply.code, reply.text);
+      conn.close();
+    },
+  });
 
   return {
     door,
     redisTimeoutMs: settings.redisTimeoutMs,
     attach(server) {
       attachSmtpHooks(server, {
+        connected(conn) {
+          deadlines.start(conn.session.id, conn);
+        },
         command(conn, name) {
+          deadlines.commandArrived(conn.session.id);
           const state = sessions.get(conn.session.id);
           if (!state) return undefined;
           state.control = conn;
@@ -141,6 +177,11 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
       });
     },
     onConnect(session, callback) {
+      if (sessions.size >= options.maxClients) {
+        refused('max_clients');
+        callback(toError(REPLIES.tooManyClients));
+        return;
+      }
       const admission = door.admit(session.remoteAddress);
       if (!admission.admitted) {
         refused(admission.reason);
@@ -175,6 +216,7 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
       callback();
     },
     onClose(session) {
+      deadlines.stop(session.id);
       const state = sessions.get(session.id);
       if (!state) return;
       sessions.delete(session.id);
@@ -215,6 +257,19 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
       }
       if (outcome.delayMs > 0) await sleep(outcome.delayMs);
       return closing;
+    },
+    authInTurn(session, run) {
+      const key = clientKey(session.remoteAddress, smtp.client_limits.ipv6_prefix);
+      const mine = (authTurns.get(key) ?? Promise.resolve()).then(run);
+      const tail = mine.then(
+        () => undefined,
+        () => undefined,
+      );
+      authTurns.set(key, tail);
+      void tail.then(() => {
+        if (authTurns.get(key) === tail) authTurns.delete(key);
+      });
+      return mine;
     },
     excuseNextError(session) {
       const state = sessions.get(session.id);

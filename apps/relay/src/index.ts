@@ -3,7 +3,13 @@
  * endpoints over one Herald. `main.ts` is the thin command-line entry point.
  */
 
-export { createDoorGuard, type DataWatch, type DoorGuard, type DoorGuardOptions } from './door-guard.js';
+export {
+  createDoorGuard,
+  type DataWatch,
+  type DoorGuard,
+  type DoorGuardOptions,
+  SERVER_MAX_CLIENTS_SLACK,
+} from './door-guard.js';
 export { smtpError, useOwnEnhancedCodes } from './enhanced-codes.js';
 export { type DataCallback, type GuardedDataOptions, receiveGuarded } from './guarded-data.js';
 export type { RelayCommandOptions } from './main.js';

@@ -100,6 +100,8 @@ export const REPLIES = {
   /** RFC 3463 4.4.2: bad connection (the transfer did not finish in time). */
   dataTimeout: { code: 421, enhanced: '4.4.2', text: 'Message not received in time, closing connection' },
   dataTooSlow: { code: 421, enhanced: '4.4.2', text: 'Message transfer too slow, closing connection' },
+  commandTimeout: { code: 421, enhanced: '4.4.2', text: 'Timeout waiting for a command, closing connection' },
+  tooManyClients: { code: 421, enhanced: '4.7.0', text: 'Too many connected clients, try again later' },
 } as const satisfies Record<string, PolicyReply>;
 
 export interface SubmissionPolicy {

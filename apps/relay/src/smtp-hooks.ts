@@ -6,8 +6,9 @@
  * one more reply, a closing 421). AUTH continuation lines are not commands and are not shown.
  * Servers without hooks (the bounce-processor's, the test sinks) behave exactly as before.
  *
- * This reaches into smtp-server's SMTPConnection internals: `_onCommand`, `_nextHandler`,
- * `_server`, `_closing`, `_closed`, `send`, `close`, `session`, `remoteAddress`. The install
+ * This reaches into smtp-server's SMTPConnection internals: `_onCommand`, `connectionReady`,
+ * `_nextHandler`, `_handlerPending`, `_dataStream`, `_upgrading`, `_server`, `_closing`,
+ * `_closed`, `send`, `close`, `session`, `remoteAddress`. The install
  * checks the methods exist, and apps/relay/test/smtp-hooks.test.ts drives a real SMTPServer
  * through every hook, so an upgrade that moves them fails loudly.
  */
@@ -17,6 +18,8 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 export interface SmtpConnectionControl {
   readonly session: SMTPServerSession;
   readonly remoteAddress: string;
+  /** True while the server waits for the client's next command (no reply pending, not in DATA). */
+  waitingForClient(): boolean;
   /** Sends "<code> <text>" (a text that starts with an enhanced code keeps it). A 421 closes. */
   reply(code: number, text: string): void;
   close(): void;
@@ -31,6 +34,8 @@ export interface SmtpReplyLine {
 export type CommandVerdict = undefined | { delayMs: number } | (SmtpReplyLine & { close: boolean });
 
 export interface SmtpHooks {
+  /** A connection was accepted (before its greeting). */
+  connected?(conn: SmtpConnectionControl): void;
   /** A command (upper-cased verb) arrived on `conn`. */
   command(conn: SmtpConnectionControl, name: string): CommandVerdict;
   /** An error reply (4xx/5xx other than 421) was sent on `conn`; a reply to send after it closes. */
@@ -42,6 +47,10 @@ interface ConnectionInternals {
   _nextHandler: unknown;
   _closing: boolean;
   _closed: boolean;
+  _handlerPending: boolean;
+  _dataStream: unknown;
+  _upgrading: boolean;
+  connectionReady(next?: unknown): unknown;
   session: SMTPServerSession;
   remoteAddress: string;
   send(code: number, data: unknown, context?: unknown): void;
@@ -65,7 +74,7 @@ export function attachSmtpHooks(server: SMTPServer, hooks: SmtpHooks): void {
 function install(): void {
   if (installed) return;
   const proto = SMTPConnection.prototype as unknown as ConnectionInternals;
-  for (const method of ['_onCommand', 'send', 'close'] as const) {
+  for (const method of ['_onCommand', 'send', 'close', 'connectionReady'] as const) {
     if (typeof proto[method] !== 'function')
       throw new Error(`smtp-server changed: SMTPConnection.prototype.${method} is gone (see smtp-hooks.ts)`);
   }
@@ -90,6 +99,11 @@ function install(): void {
     if (verdict.close) this.close();
     if (callback) setImmediate(callback);
   };
+  const connectionReady = proto.connectionReady;
+  proto.connectionReady = function hookedConnectionReady(this: ConnectionInternals, next) {
+    hooksByServer.get(this._server)?.connected?.(control(this));
+    return connectionReady.call(this, next);
+  };
   const send = proto.send;
   proto.send = function hookedSend(this: ConnectionInternals, code, data, context) {
     send.call(this, code, data, context);
@@ -109,6 +123,8 @@ function control(conn: ConnectionInternals): SmtpConnectionControl {
       get remoteAddress() {
         return conn.remoteAddress;
       },
+      waitingForClient: () =>
+        !conn._handlerPending && !conn._dataStream && !conn._upgrading && !conn._closing && !conn._closed,
       reply: (code, text) => conn.send(code, text),
       close: () => conn.close(),
     };

@@ -17,7 +17,7 @@ import type { Herald } from '@herald/delivery-core';
 import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/door';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
-import { createDoorGuard } from './door-guard.js';
+import { createDoorGuard, SERVER_MAX_CLIENTS_SLACK } from './door-guard.js';
 import { smtpError, useOwnEnhancedCodes } from './enhanced-codes.js';
 import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy } from './policy.js';
 import { receiveData } from './submission-data.js';
@@ -62,6 +62,7 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
   const { config, logger } = herald;
   const guard = createDoorGuard({
     smtp: config.smtp,
+    maxClients: config.smtp.max_clients,
     tls: Boolean(tls),
     events: herald.events,
     metrics: herald.metrics,
@@ -84,7 +85,7 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
     hideSTARTTLS: !tls,
     disabledCommands: tls ? [] : ['STARTTLS'],
     ...(tls ? { key: tls.key, cert: tls.cert } : {}),
-    maxClients: config.smtp.max_clients,
+    maxClients: config.smtp.max_clients + SERVER_MAX_CLIENTS_SLACK,
     socketTimeout: config.smtp.socket_timeout,
     disableReverseLookup: true,
     logger: false,
@@ -92,12 +93,13 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
     onSecure: (socket, session, callback) => guard.onSecure(socket, session, callback),
     onClose: (session) => guard.onClose(session),
     onAuth(auth, session, callback) {
-      const blocked = guard.authBlocked(session);
-      if (blocked) return callback(toError(blocked));
       const username = auth.username ?? '';
-      policy
-        .onAuth(username, auth.password ?? '', facts(session))
-        .then(async (result) => {
+      // One check at a time per client: parallel guesses see each other's failures and block.
+      guard
+        .authInTurn(session, async () => {
+          const blocked = guard.authBlocked(session);
+          if (blocked) return callback(toError(blocked));
+          const result = await policy.onAuth(username, auth.password ?? '', facts(session));
           const credentialsChecked = !('code' in result) || result === REPLIES.authFailed;
           if (!credentialsChecked) return callback(toError(result as PolicyReply));
           const closing = await guard.authSettled(session, username, !('code' in result));

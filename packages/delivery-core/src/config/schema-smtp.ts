@@ -78,7 +78,23 @@ export const smtpSchema = section({
   listen: listenAddress().default('127.0.0.1:2525'),
   /** Name in the 220 greeting and in Received headers. */
   hostname: hostName().default(() => hostname()),
-  users: z.array(smtpUserSchema, { error: 'expected a list of users' }).default([]),
+  users: z
+    .array(smtpUserSchema, { error: 'expected a list of users' })
+    .superRefine((users, ctx) => {
+      const seen = new Map<string, number>();
+      for (const [i, user] of users.entries()) {
+        const first = seen.get(user.username);
+        if (first === undefined) seen.set(user.username, i);
+        else
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'username'],
+            message: `the same username as users[${first}]; each user once`,
+            input: undefined,
+          });
+      }
+    })
+    .default([]),
   /** Clients from these CIDRs / addresses may relay without AUTH. */
   trusted_networks: z.array(cidr(), { error: 'expected a list of CIDRs' }).default([]),
   tls: smtpTlsSchema.prefault({}),
@@ -87,6 +103,13 @@ export const smtpSchema = section({
   max_recipients: integer(1).default(1000),
   max_clients: integer(1).default(1000),
   socket_timeout: duration().prefault('5m'),
+  /**
+   * A command line must be complete within this of the previous reply (Postfix's smtpd_timeout
+   * with per-record deadlines): a client dripping one byte at a time is cut with 421 4.4.2.
+   */
+  command_timeout: duration().prefault('5m'),
+  /** The same while the listener holds over 80 % of max_clients (Postfix's stress mode). */
+  stress_command_timeout: duration().prefault('10s'),
   /** The whole DATA phase (354 to the final dot) must end within this. */
   data_timeout: duration().prefault('10m'),
   /** Bytes per second the DATA phase must average once data_rate_grace has passed. */
