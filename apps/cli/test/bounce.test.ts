@@ -71,3 +71,16 @@ describe('herald bounce classify', () => {
     }
   });
 });
+
+describe('herald bounce classify on endless input', () => {
+  test('reads at most the classifier’s 1 MiB of a file that never ends (/dev/zero)', async () => {
+    const out = captureIo();
+    assert.equal(await main(['bounce', 'classify', '/dev/zero'], out.io), 0, out.stderr());
+    const line = JSON.parse(out.stdout()) as { file: string; recipients: { reason: string }[] };
+    assert.equal(line.file, '/dev/zero');
+    assert.deepEqual(
+      line.recipients.map((r) => r.reason),
+      ['undefined'],
+    );
+  });
+});

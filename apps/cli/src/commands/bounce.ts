@@ -5,8 +5,13 @@
  * category, reply code, command, remote host and diagnostic text under --details. A file that
  * cannot be read is reported on stderr and the command exits 1 after the others.
  */
-import { readFileSync } from 'node:fs';
-import { type BounceReport, type Classification, classifyMessage } from '@herald/delivery-core/bounce';
+import { closeSync, openSync, readSync } from 'node:fs';
+import {
+  type BounceReport,
+  type Classification,
+  classifyMessage,
+  MAX_MESSAGE_BYTES,
+} from '@herald/delivery-core/bounce';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -67,7 +72,7 @@ function runClassify(files: string[], details: boolean, io: CliIo): number {
   for (const file of files) {
     let raw: Buffer;
     try {
-      raw = readFileSync(file);
+      raw = readHead(file, MAX_MESSAGE_BYTES);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       io.stderr.write(`herald: bounce classify: ${message}\n`);
@@ -99,3 +104,20 @@ export const bounceCommand: Command = {
   help,
   run,
 };
+
+/** At most the first `maxBytes` of a file (the classifier reads no more): /dev/zero is no trap. */
+function readHead(file: string, maxBytes: number): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(maxBytes);
+    let filled = 0;
+    while (filled < maxBytes) {
+      const read = readSync(fd, buffer, filled, maxBytes - filled, null);
+      if (read === 0) break;
+      filled += read;
+    }
+    return buffer.subarray(0, filled);
+  } finally {
+    closeSync(fd);
+  }
+}
