@@ -177,3 +177,18 @@ describe('wrong types and values', () => {
     }
   });
 });
+
+describe('smtp users', () => {
+  test('the same username twice is an error at the second one, never a silent override', () => {
+    const err = configError({
+      smtp: {
+        users: [
+          { username: 'app', password: 'one-secret' },
+          { username: 'app', password: 'two-secret' },
+        ],
+      },
+    });
+    assert.match(issueAt(err, 'smtp.users[1].username'), /same username as users\[0\]/);
+    assert.doesNotMatch(err.message, /one-secret|two-secret/);
+  });
+});
