@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,11 +94,22 @@ describe('herald config check shows no secret', () => {
   });
 
   test('a valid config prints no secret, in the summary or as JSON, REDIS_URL included', async () => {
-    const path = configFile('valid.yaml', validSecrets(M));
+    // config check runs the preflight, which loads the DKIM key: the inline key must be a real one.
+    const pem = generateKeyPairSync('ed25519')
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const keyBody = pem.split('\n')[1]!;
+    const path = configFile(
+      'valid.yaml',
+      validSecrets(M).replace(JSON.stringify(M[7]), JSON.stringify(pem)),
+    );
     for (const json of [false, true]) {
       const out = await check(path, json, { REDIS_URL: 'redis://:Mkenvpassword000@127.0.0.1:6390' });
       assert.equal(out.code, 0, out.stderr);
-      assert.deepEqual(leaked(out.stdout + out.stderr, [...M, 'Mkenvpassword000', 'scrypt$']), []);
+      assert.deepEqual(
+        leaked(out.stdout + out.stderr, [...M, 'Mkenvpassword000', 'scrypt$', keyBody, 'PRIVATE KEY']),
+        [],
+      );
     }
   });
 
