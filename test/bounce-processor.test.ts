@@ -117,7 +117,7 @@ describe('bounce-processor', () => {
       config: { tenants: { acme: { complaint_rate_threshold: 0.1, reputation_min_volume: 5 } } },
     });
     const herald = stack.relay.herald;
-    await herald.reputation.count('acme', 'sent', 5);
+    await herald.inspect.reputation.count('acme', 'sent', 5);
     const { address } = verpFor('acme', 'angry@dest.test');
     const sent = await client.send(
       { from: '', to: [BOUNCE.complaint_address] },
@@ -136,7 +136,7 @@ describe('bounce-processor', () => {
       (await herald.suppression.check('acme', ['angry@dest.test'])).get('angry@dest.test')?.source,
       'complaint',
     );
-    const rates = await herald.reputation.rates('acme', 3_600_000);
+    const rates = await herald.inspect.reputation.rates('acme', 3_600_000);
     assert.equal(rates.complaints, 1);
     const paused = await stack.events.waitFor('tenant_paused', (e) => e.type === 'tenant_paused');
     assert.match('reason' in paused ? paused.reason : '', /complaint rate 20\.00 % over 10\.00 %/);

@@ -25,7 +25,7 @@ describe('site resume', () => {
     defer(() => stack.stop());
     const herald = stack.relay.herald;
     const site = siteForMxHosts([`mx1.${DOMAIN}`]).site;
-    await herald.siteState.suspend(site, SUSPEND_MS, 'test');
+    await herald.suspendSite(site, SUSPEND_MS, 'test');
     const spool = new Spool(stack.redis.client(), 'herald');
     defer(() => spool.close());
     await submitEach(stack, ['a@held.test', 'b@held.test'], 1);

@@ -82,10 +82,10 @@ describe('source IP pools', () => {
     const sink = stack.sinks[0]!;
     await sink.waitForMessages(DAILY_CAP, 20_000);
     const herald = stack.relay.herald;
-    let delayed: Awaited<ReturnType<typeof herald.spool.queue.getDelayed>> = [];
+    let delayed: Awaited<ReturnType<typeof herald.inspect.spool.queue.getDelayed>> = [];
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      delayed = await herald.spool.queue.getDelayed();
+      delayed = await herald.inspect.spool.queue.getDelayed();
       if (delayed.length === total - DAILY_CAP) break;
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -123,7 +123,7 @@ export async function describeStuck(
   stuck: readonly string[],
 ): Promise<string> {
   const herald = stack.relay.herald;
-  const jobs = await herald.spool.queue.getJobs([...JOB_STATES]);
+  const jobs = await herald.inspect.spool.queue.getJobs([...JOB_STATES]);
   const where = new Map<string, string>();
   for (const job of jobs) {
     const state = await job.getState();
@@ -158,7 +158,7 @@ export async function describeStuck(
   return [
     `${stuck.length} recipient(s) without a terminal event (${summary}):`,
     ...bounded(lines),
-    `queue: ${JSON.stringify(await herald.spool.counts())}`,
+    `queue: ${JSON.stringify(await herald.inspect.spool.counts())}`,
     `connection leases held: ${JSON.stringify(await connectionLeases(stack))}`,
     ...openConnections(sink),
   ].join('\n');
@@ -166,7 +166,7 @@ export async function describeStuck(
 
 /** `<prefix>:sem:conn:*` key → leases held. */
 export async function connectionLeases(stack: Stack): Promise<Record<string, number>> {
-  const redis = stack.relay.herald.redis;
+  const redis = stack.relay.herald.inspect.redis;
   const prefix = stack.relay.herald.config.redis.prefix;
   const held: Record<string, number> = {};
   for (const key of await redis.keys(`${prefix}:sem:conn:*`)) {

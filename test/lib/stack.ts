@@ -196,7 +196,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await waitUntil(
         'an idle delivery queue',
         async () => {
-          const c = await herald.spool.counts();
+          const c = await herald.inspect.spool.counts();
           last = JSON.stringify(c);
           return c.waiting + c.active + c.delayed + c.prioritized === 0;
         },
@@ -220,13 +220,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
       async streamEvents() {
         await herald.events.flush();
-        return readEvents(herald.redis, eventsKey);
+        return readEvents(herald.inspect.redis, eventsKey);
       },
       waitForIdleQueue,
       async assertEveryRecipientTerminatedOnce(timeoutMs) {
         await waitForIdleQueue(timeoutMs);
         await herald.events.flush();
-        const all = await readEvents(herald.redis, eventsKey);
+        const all = await readEvents(herald.inspect.redis, eventsKey);
         assert.ok(
           all.some((e) => e.type === 'accepted'),
           'the stream holds accepted events',
@@ -237,8 +237,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           'every accepted recipient has exactly one terminal event',
         );
         // Once every job finished, the spool holds nothing: bodies and message records are gone.
-        const spooled = await herald.redis.keys(`${config.redis.prefix}:body:*`);
-        const records = await herald.redis.keys(`${config.redis.prefix}:msg:*`);
+        const spooled = await herald.inspect.redis.keys(`${config.redis.prefix}:body:*`);
+        const records = await herald.inspect.redis.keys(`${config.redis.prefix}:msg:*`);
         assert.deepEqual([...spooled, ...records], [], 'finished messages leave nothing in the spool');
         return all;
       },

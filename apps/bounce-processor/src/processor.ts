@@ -3,7 +3,7 @@
  * for valid VERP return paths (forged, altered, expired or unknown-key tokens get `550 5.1.1`) and
  * for the configured complaint address; any sender, including `<>`. At the end of DATA the
  * message is read off the event loop by a classifier thread (classifier-pool.ts) and acted on
- * (intake.ts) before the `250`, so a `250` means the suppressions, counters and events are
+ * (`herald.recordFeedback`) before the `250`, so a `250` means the suppressions, counters and events are
  * written; a Redis failure (or no classifier thread able to run) answers `451 4.3.0` and the
  * remote MTA retries. A message the classifier cannot read within its time budget is `undefined`:
  * answered `250 2.0.0` (so the sender does not retry it forever) with nothing recorded but a
@@ -18,7 +18,7 @@ import type { Herald } from '@herald/delivery-core';
 import { HeraldError } from '@herald/delivery-core';
 import { parseListen } from '@herald/delivery-core/config';
 import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/door';
-import { verpSettings } from '@herald/delivery-core/verp';
+import { type Arrival, decodeToken, verpContext } from '@herald/delivery-core/feedback';
 import {
   createDoorGuard,
   receiveGuarded,
@@ -28,7 +28,6 @@ import {
 } from '@herald/relay';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { type ClassifierPool, createClassifierPool } from './classifier-pool.js';
-import { type Arrival, decodeToken, knownTenants, takeFeedback, type VerpContext } from './intake.js';
 
 /** Bounces and complaint reports are small; a bigger message is refused at DATA. */
 export const MAX_BOUNCE_BYTES = 10 * 1024 * 1024;
@@ -52,14 +51,13 @@ const arrivals = new WeakMap<SMTPServerSession, Arrival>();
 export function createBounceProcessor(herald: Herald, options: BounceProcessorOptions = {}): BounceProcessor {
   const { config, logger } = herald;
   const bounce = config.bounce;
-  const settings = verpSettings(config);
-  if (!bounce || !settings)
+  const verp = verpContext(config);
+  if (!bounce || !verp)
     throw new HeraldError(
       'HERALD_CONFIG_INVALID',
       'the bounce-processor needs a `bounce` section in the config',
     );
   const complaintAddress = bounce.complaint_address?.toLowerCase();
-  const verp: VerpContext = { ...settings, tenants: knownTenants(config) };
   const classifier = options.classifier ?? createClassifierPool({ logger });
   useOwnEnhancedCodes();
   // The relay's door (smtp.client_limits, session and DATA limits): this listener faces the Internet.
@@ -88,7 +86,7 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
       // Redis calls have the door's deadline (smtp.redis_timeout); a late write is harmless: the
       // once-marker keeps the sender's retry from counting twice.
       const result = await withDeadline(
-        takeFeedback(herald, verp, arrival, read),
+        herald.recordFeedback({ arrival, report: read.report, returnPaths: read.returnPaths }),
         guard.redisTimeoutMs,
         'feedback intake',
       );

@@ -31,7 +31,7 @@ describe('herald queue stats', () => {
       size: 10,
       site: 'provider:gmail',
     };
-    await herald.spool.queue.add('hosted.test', data, { delay: 3_600_000 });
+    await herald.inspect.spool.queue.add('hosted.test', data, { delay: 3_600_000 });
 
     const json = captureIo({ env: { REDIS_URL: redis.url } });
     assert.equal(await main(['queue', 'stats', '--json'], json.io), 0, json.stderr());

@@ -1,21 +1,24 @@
 /**
- * Submission policy, one function per SMTP stage (connect, auth, MAIL, RCPT, DATA). Each returns
- * undefined to pass or a PolicyReply to refuse with the exact basic and enhanced code. Pure logic
- * over the frozen config: no I/O here except password verification. At DATA the instruction
- * headers (X-Herald-Stream, X-Herald-Campaign) are taken out of the message; the stream defaults
- * to the user's `smtp.users[].stream`. A recipient on the tenant's suppression list (looked up by
- * the caller after onRcptTo passed) is refused with 550 5.7.1 or dropped, per `tenants.<name>.suppression`.
- * With `tenants.<name>.sender_domains`, MAIL FROM and the From header must use one of them
- * (553 5.7.1 at MAIL, 554 5.7.1 at the end of DATA). At DATA a message with NUL or a bare CR in
- * its header block, or NUL in its body, is refused 550 5.6.0 (message/hygiene.ts); a bare CR in
- * the body is normalised to CRLF. The door's replies (door-guard.ts) are listed here too.
+ * The submission listener's translator of the intake pipeline (`@herald/delivery-core/intake`):
+ * one function per SMTP stage (auth, MAIL, RCPT, DATA), each running the intake stage it stands
+ * for and answering undefined to pass or a PolicyReply — the Refusal's exact basic and enhanced
+ * code and text. The decisions themselves (tenant, sender domains, recipient syntax and limits,
+ * suppression, size, hygiene, instruction headers, From domains, DMARC) are intake's, shared with
+ * `send()`; only AUTH (checking SMTP credentials) is the relay's. The stream defaults to the
+ * user's `smtp.users[].stream`. The door's replies (door-guard.ts) are listed here too.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { checkAddress, type HeraldConfig, verifyPassword } from '@herald/delivery-core';
-import { compileTrustedNetworks, DEFAULT_TENANT, tenantPolicy } from '@herald/delivery-core/config';
-import { cleanIntake, takeInstructions } from '@herald/delivery-core/message';
-import { domainOfAddress, fromHeaderDomain, senderDomainAllowed } from '@herald/delivery-core/sender';
-import { type SuppressionEntry, suppressionReply } from '@herald/delivery-core/suppression';
+import { type HeraldConfig, verifyPassword } from '@herald/delivery-core';
+import { compileTrustedNetworks, DEFAULT_TENANT } from '@herald/delivery-core/config';
+import {
+  type IntakeStages,
+  intakeStages,
+  isRefusal,
+  REFUSALS,
+  type Refusal,
+  type RefusalKind,
+} from '@herald/delivery-core/intake';
+import type { SuppressionEntry } from '@herald/delivery-core/suppression';
 
 export interface PolicyReply {
   code: number;
@@ -38,42 +41,34 @@ export interface SubmittedMessage {
   campaign?: string | undefined;
 }
 
-/** Refusal of a message whose instruction headers are invalid (RFC 3463 5.6.x: content). */
-const INVALID_INSTRUCTION = { code: 554, enhanced: '5.6.0' } as const;
+/** The SMTP reply of a Refusal. */
+export function toReply(refusal: Refusal): PolicyReply {
+  return { code: refusal.code, enhanced: refusal.enhanced, text: refusal.text };
+}
+
+const fromCatalogue = (kind: RefusalKind): PolicyReply => {
+  const { code, enhanced, text } = REFUSALS[kind];
+  return { code, enhanced, text };
+};
 
 export const REPLIES = {
-  authRequired: { code: 530, enhanced: '5.7.0', text: 'Authentication required' },
+  authRequired: fromCatalogue('noTenant'),
   authFailed: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
   authNeedsTls: {
     code: 538,
     enhanced: '5.7.11',
     text: 'Encryption required for requested authentication mechanism',
   },
-  badSender: { code: 553, enhanced: '5.1.7', text: 'Bad sender address syntax' },
-  badRecipient: { code: 553, enhanced: '5.1.3', text: 'Bad recipient address syntax' },
-  tooManyRecipients: { code: 452, enhanced: '4.5.3', text: 'Too many recipients' },
-  tooBig: { code: 552, enhanced: '5.3.4', text: 'Message size exceeds fixed maximum message size' },
-  queueUnavailable: {
-    code: 451,
-    enhanced: '4.3.0',
-    text: 'Temporary local problem: queue unavailable, try again later',
-  },
-  /** Postfix's reject_sender_login_mismatch answers the same way. */
-  senderNotAllowed: {
-    code: 553,
-    enhanced: '5.7.1',
-    text: 'Sender address rejected: domain not allowed for this account',
-  },
-  fromNotAllowed: { code: 554, enhanced: '5.7.1', text: 'not allowed for this account' },
-  /** RFC 7372: 5.7.26 multiple authentication checks failed (what Gmail answers for DMARC). */
-  dmarcWouldFail: { code: 550, enhanced: '5.7.26', text: 'DMARC would fail' },
-  suppressionUnavailable: {
-    code: 451,
-    enhanced: '4.3.0',
-    text: 'Temporary local problem: suppression list unavailable, try again later',
-  },
-  /** RFC 3463 5.6.0: other or undefined media error (NUL, bare CR in the header block). */
-  badContent: { code: 550, enhanced: '5.6.0', text: 'Message refused' },
+  badSender: fromCatalogue('badSender'),
+  badRecipient: fromCatalogue('badRecipient'),
+  tooManyRecipients: fromCatalogue('tooManyRecipients'),
+  tooBig: fromCatalogue('tooBig'),
+  queueUnavailable: fromCatalogue('queueUnavailable'),
+  senderNotAllowed: fromCatalogue('senderNotAllowed'),
+  fromNotAllowed: fromCatalogue('fromNotAllowed'),
+  dmarcWouldFail: fromCatalogue('dmarcWouldFail'),
+  suppressionUnavailable: fromCatalogue('suppressionUnavailable'),
+  badContent: fromCatalogue('badContent'),
   // The door (door-guard.ts): 421 answers and closes the connection (RFC 5321 §3.8).
   tooManyConnections: {
     code: 421,
@@ -117,19 +112,22 @@ export interface SubmissionPolicy {
    * `refuse`, 550 5.7.1 with the reason) or `drop` (accept it, spool no job, emit `suppressed`).
    */
   onSuppressedRecipient(address: string, entry: SuppressionEntry, facts: SessionFacts): PolicyReply | 'drop';
-  /** End of DATA: the message to spool, or a refusal of its instruction headers. */
-  onData(raw: Buffer, facts: SessionFacts): PolicyReply | SubmittedMessage;
-  /** The tenant a session's mail is accounted to. */
+  /** End of DATA: the message to spool, or the content stage's refusal. `from`: the envelope sender. */
+  onData(raw: Buffer, facts: SessionFacts, from?: string): PolicyReply | SubmittedMessage;
+  /** The tenant a session's mail is accounted to (`default` for a trusted client). */
   tenantOf(facts: SessionFacts): string;
 }
 
 const TRUSTED_TENANT = DEFAULT_TENANT;
 
-export function createPolicy(config: HeraldConfig): SubmissionPolicy {
-  const trusted = compileTrustedNetworks(config.smtp.trusted_networks);
-  const plaintextAuth = compileTrustedNetworks(config.smtp.plaintext_auth_networks);
+/** `stages`: the intake's (herald.intake.stages, with its DKIM keys); default: built from `config`. */
+export function createPolicy(
+  config: HeraldConfig,
+  stages: IntakeStages = intakeStages(config),
+): SubmissionPolicy {
   const users = new Map(config.smtp.users.map((user) => [user.username, user]));
-  const mayRelay = (facts: SessionFacts) => Boolean(facts.user) || trusted(facts.remoteAddress);
+  const plaintextAuth = compileTrustedNetworks(config.smtp.plaintext_auth_networks);
+  const tenant = (facts: SessionFacts) => stages.tenant({ via: 'smtp', ...facts });
   return {
     async onAuth(username, password, facts) {
       if (config.smtp.require_auth_tls && !facts.secure && !plaintextAuth(facts.remoteAddress))
@@ -142,40 +140,28 @@ export function createPolicy(config: HeraldConfig): SubmissionPolicy {
       return ok ? { username: user.username, tenant: user.tenant } : REPLIES.authFailed;
     },
     onMailFrom(address, facts) {
-      if (!mayRelay(facts)) return REPLIES.authRequired;
-      if (address !== '' && checkAddress(address)) return REPLIES.badSender;
-      const allowed = tenantPolicy(config, this.tenantOf(facts)).sender_domains;
-      if (address !== '' && !senderDomainAllowed(allowed, domainOfAddress(address)))
-        return { ...REPLIES.senderNotAllowed, text: `<${address}>: ${REPLIES.senderNotAllowed.text}` };
-      return undefined;
+      const who = tenant(facts);
+      const refusal = isRefusal(who) ? who : stages.sender(who, address);
+      return refusal && toReply(refusal);
     },
     onRcptTo(address, facts) {
-      if (!mayRelay(facts)) return REPLIES.authRequired;
-      if (checkAddress(address)) return REPLIES.badRecipient;
-      if (facts.recipients >= config.smtp.max_recipients) return REPLIES.tooManyRecipients;
-      return undefined;
+      const who = tenant(facts);
+      const refusal = isRefusal(who) ? who : stages.recipient(address, facts.recipients);
+      return refusal && toReply(refusal);
     },
     onSuppressedRecipient(address, entry, facts) {
-      const mode = tenantPolicy(config, this.tenantOf(facts)).suppression;
-      return mode === 'drop' ? 'drop' : suppressionReply(address, entry);
+      const decision = stages.suppressed(this.tenantOf(facts), address, entry);
+      return decision === 'drop' ? 'drop' : toReply(decision);
     },
-    onData(raw, facts) {
-      const clean = cleanIntake(raw);
-      if (!clean.ok) return { ...REPLIES.badContent, text: `${REPLIES.badContent.text}: ${clean.problem}` };
-      const taken = takeInstructions(clean.body);
-      if (!taken.ok) return { ...INVALID_INSTRUCTION, text: taken.problem };
-      const allowed = tenantPolicy(config, this.tenantOf(facts)).sender_domains;
-      const fromDomain = allowed.length > 0 ? fromHeaderDomain(taken.body) : undefined;
-      if (allowed.length > 0 && !senderDomainAllowed(allowed, fromDomain))
-        return {
-          ...REPLIES.fromNotAllowed,
-          text: `From domain ${fromDomain ?? '(none)'}: ${REPLIES.fromNotAllowed.text}`,
-        };
+    onData(raw, facts, from = '') {
+      const content = stages.content(this.tenantOf(facts), from, raw);
+      if (isRefusal(content)) return toReply(content);
       const userStream = facts.user ? users.get(facts.user.username)?.stream : undefined;
-      return { body: taken.body, stream: taken.stream ?? userStream, campaign: taken.campaign };
+      return { body: content.body, stream: content.stream ?? userStream, campaign: content.campaign };
     },
     tenantOf(facts) {
-      return facts.user?.tenant ?? TRUSTED_TENANT;
+      const who = tenant(facts);
+      return isRefusal(who) ? TRUSTED_TENANT : who;
     },
   };
 }

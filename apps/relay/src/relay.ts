@@ -81,7 +81,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         }
       }
       if (roles.includes('smtp')) {
-        smtp = createSubmissionServer({ herald, policy: createPolicy(config), tls });
+        smtp = createSubmissionServer({ herald, policy: createPolicy(config, herald.intake.stages), tls });
         smtp.on('error', (err) => herald.logger.error({ err }, 'smtp listener error'));
         addresses.smtp = await listen(smtp.server, config.smtp.listen);
         listening = true;

@@ -1,14 +1,14 @@
 /**
  * The end of DATA at the submission listener: read the message while the door watches the
- * transfer (deadline and minimum rate), then policy.onData (hygiene, instruction headers, sender
- * domains), the DMARC pre-check, trace headers, and the enqueue under `smtp.redis_timeout`.
+ * transfer (deadline and minimum rate), then intake's content stage through policy.onData (size,
+ * hygiene, instruction headers, sender domains, the DMARC pre-check), trace headers, and intake's
+ * enqueue under `smtp.redis_timeout`.
  * Answers exactly once: `250` only after Redis acknowledged the enqueue; `451 4.3.0` when it did
  * not within the deadline (the enqueue may still complete later: the usual SMTP duplicate when
  * the client retries); nothing is spooled from a transfer the door cut (`421 4.4.2`).
  */
 import type { Herald } from '@herald/delivery-core';
-import { tenantPolicy } from '@herald/delivery-core/config';
-import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/door';
+import { DeadlineExceeded } from '@herald/delivery-core/door';
 import { prepareMessage } from '@herald/delivery-core/message';
 import { newMessageId } from '@herald/delivery-core/queue';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
@@ -16,7 +16,7 @@ import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { DoorGuard } from './door-guard.js';
 import { smtpError } from './enhanced-codes.js';
 import { type DataCallback, receiveGuarded } from './guarded-data.js';
-import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy } from './policy.js';
+import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy, toReply } from './policy.js';
 
 export interface DataContext {
   herald: Herald;
@@ -45,14 +45,10 @@ async function spool(ctx: DataContext, raw: Buffer, session: SMTPServerSession):
   const { herald, policy, guard } = ctx;
   const { config, logger } = herald;
   const sessionFacts = ctx.facts(session);
-  const message = policy.onData(raw, sessionFacts);
+  const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  const message = policy.onData(raw, sessionFacts, from);
   if ('code' in message) throw toError(message);
   const tenant = policy.tenantOf(sessionFacts);
-  const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-  if (tenantPolicy(config, tenant).refuse_dmarc_fail) {
-    const problem = herald.dmarcProblem({ tenant, from, body: message.body });
-    if (problem) throw toError({ ...REPLIES.dmarcWouldFail, text: problem });
-  }
   const recipients = session.envelope.rcptTo.map((r) => r.address);
   const dropped = ctx.dropped(session);
   const deliver = recipients.filter((r) => !dropped.has(r.toLowerCase()));
@@ -70,25 +66,26 @@ async function spool(ctx: DataContext, raw: Buffer, session: SMTPServerSession):
     },
     new Date(),
   );
-  const enqueue = herald.enqueuePrepared({
-    id,
-    from,
-    recipients: deliver,
-    dropped: [...dropped.values()],
-    body: prepared.body,
-    tenant,
-    source: 'smtp',
-    client: session.remoteAddress,
-    stream: message.stream,
-    campaign: message.campaign,
-  });
-  try {
-    await withDeadline(enqueue, guard.redisTimeoutMs, 'enqueue');
-  } catch (err) {
-    if (err instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'data' });
-    logger.warn({ err: (err as Error).message, id }, 'spooling failed; answered 451');
+  const refusal = await herald.intake.enqueue(
+    {
+      id,
+      from,
+      recipients: deliver,
+      dropped: [...dropped.values()],
+      body: prepared.body,
+      tenant,
+      source: 'smtp',
+      client: session.remoteAddress,
+      stream: message.stream,
+      campaign: message.campaign,
+    },
+    { deadlineMs: guard.redisTimeoutMs },
+  );
+  if (refusal) {
+    if (refusal.cause instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'data' });
+    logger.warn({ err: (refusal.cause as Error)?.message, id }, 'spooling failed; answered 451');
     guard.excuseNextError(session);
-    throw toError(REPLIES.queueUnavailable);
+    throw toError(toReply(refusal));
   }
   guard.messageAccepted(session);
   return `2.0.0 Ok: queued as ${id}`;

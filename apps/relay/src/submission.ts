@@ -3,8 +3,9 @@
  * configured, SIZE, PIPELINING, 8BITMIME, SMTPUTF8 and ENHANCEDSTATUSCODES. A message is answered
  * `250` only after Herald's enqueue (body + every job, one MULTI/EXEC) was acknowledged by Redis;
  * any failure to spool answers `451 4.3.0`, so the client keeps the message and retries.
- * X-Herald-Stream / X-Herald-Campaign headers are taken out of the message before it is spooled
- * (policy.onData); invalid ones are refused with `554 5.6.0`.
+ * Every decision is the intake pipeline's (herald.intake, translated by policy.ts), the same as
+ * `send()` makes: X-Herald-Stream / X-Herald-Campaign headers are taken out of the message before
+ * it is spooled; invalid ones are refused with `554 5.6.0`.
  * At RCPT the recipient is looked up in the tenant's suppression list (one HMGET): refused with
  * `550 5.7.1`, or accepted and dropped (no job, a `suppressed` event at DATA); a failed lookup
  * answers `451 4.3.0`, never an unchecked `250`. A tenant with `refuse_dmarc_fail` gets
@@ -14,12 +15,13 @@
  */
 
 import type { Herald } from '@herald/delivery-core';
-import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/door';
+import { DeadlineExceeded } from '@herald/delivery-core/door';
+import { isRefusal } from '@herald/delivery-core/intake';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { createDoorGuard, SERVER_MAX_CLIENTS_SLACK } from './door-guard.js';
 import { smtpError, useOwnEnhancedCodes } from './enhanced-codes.js';
-import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy } from './policy.js';
+import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy, toReply } from './policy.js';
 import { receiveData } from './submission-data.js';
 
 export interface SubmissionOptions {
@@ -119,30 +121,33 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
       const refusal = policy.onRcptTo(address.address, sessionFacts);
       if (refusal) {
         // Only relaying without AUTH is the client's error; the rest is about this recipient.
-        if (refusal !== REPLIES.authRequired) guard.excuseNextError(session);
+        if (refusal.code !== REPLIES.authRequired.code) guard.excuseNextError(session);
         callback(toError(refusal));
         return;
       }
       const dropped = droppedIn(session);
-      const lookup = herald.suppression.check(policy.tenantOf(sessionFacts), [address.address]);
-      withDeadline(lookup, guard.redisTimeoutMs, 'suppression lookup')
-        .then((found) => {
-          const entry = found.get(address.address);
+      const tenant = policy.tenantOf(sessionFacts);
+      void herald.intake
+        .screen(tenant, [address.address], { deadlineMs: guard.redisTimeoutMs })
+        .then((screened) => {
           dropped.delete(address.address.toLowerCase());
-          if (!entry) return callback();
-          const decision = policy.onSuppressedRecipient(address.address, entry, sessionFacts);
-          if (decision !== 'drop') {
+          if (isRefusal(screened)) {
+            if (screened.cause instanceof DeadlineExceeded)
+              herald.metrics.smtpRedisTimeouts.inc({ stage: 'rcpt' });
+            logger.warn(
+              { err: (screened.cause as Error)?.message },
+              'suppression lookup failed; answered 451',
+            );
             guard.excuseNextError(session);
-            return callback(toError(decision));
+            return callback(toError(toReply(screened)));
           }
-          dropped.set(address.address.toLowerCase(), { address: address.address, entry });
+          const refused = screened.refused[0];
+          if (refused) {
+            guard.excuseNextError(session);
+            return callback(toError(toReply(refused.refusal)));
+          }
+          for (const recipient of screened.dropped) dropped.set(recipient.address.toLowerCase(), recipient);
           callback();
-        })
-        .catch((err: unknown) => {
-          if (err instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'rcpt' });
-          logger.warn({ err: (err as Error).message }, 'suppression lookup failed; answered 451');
-          guard.excuseNextError(session);
-          callback(toError(REPLIES.suppressionUnavailable));
         });
     },
     onData(stream, session, callback) {

@@ -7,7 +7,7 @@
  *
  * Every capability is also importable on its own: `@herald/delivery-core/<module>` (config, dns,
  * queue, smtp, retry, events, metrics, delivery, message, errors, passwords, sites, shaping,
- * throttle, bounce, dsn, reputation, and — as they land — verp, suppression).
+ * throttle, bounce, dsn, reputation, verp, suppression, intake, feedback).
  */
 
 export { checkAddress } from './address.js';
@@ -26,8 +26,17 @@ export { DeliveryWorker } from './delivery/index.js';
 export * from './errors/index.js';
 export type { EventSink, HeraldEvent, SiteEvent, TerminalState } from './events/index.js';
 export { readEvents } from './events/index.js';
-export type { CreateHeraldOptions, Herald, SendInput, SendResult } from './herald.js';
+export type {
+  CreateHeraldOptions,
+  FeedbackReport,
+  FeedbackResult,
+  Herald,
+  HeraldInspect,
+  SendInput,
+  SendResult,
+} from './herald.js';
 export { createHerald } from './herald.js';
+export { IntakeRefusedError, REFUSALS, type Refusal, type RefusalKind } from './intake/index.js';
 export { HeraldMetrics } from './metrics/index.js';
 export { hashPassword, verifyPassword } from './passwords/index.js';
 export { preflight } from './preflight.js';

@@ -25,12 +25,12 @@ describe('send() and the suppression list', () => {
     await redis.stop();
   });
   beforeEach(async () => {
-    await herald.redis.flushall();
+    await herald.inspect.redis.flushall();
   });
 
   const streamEvents = async (): Promise<HeraldEvent[]> => {
     await herald.events.flush();
-    return readEvents(herald.redis, 'herald:events');
+    return readEvents(herald.inspect.redis, 'herald:events');
   };
 
   it('refuses a suppressed recipient with 550 5.7.1 and its reason, and sends to the others', async () => {
@@ -49,7 +49,7 @@ describe('send() and the suppression list', () => {
         reason: '<Gone@example.net>: recipient suppressed (userunknown)',
       },
     ]);
-    const jobs = await herald.spool.queue.getJobs(['waiting']);
+    const jobs = await herald.inspect.spool.queue.getJobs(['waiting']);
     assert.deepEqual(
       jobs.map((j) => j.data.recipients.map((r) => r.address)),
       [['ok@example.net']],
@@ -69,7 +69,7 @@ describe('send() and the suppression list', () => {
     });
     assert.deepEqual(result.accepted, ['angry@example.net', 'ok@example.org']);
     assert.deepEqual(result.rejected, []);
-    const jobs = await herald.spool.queue.getJobs(['waiting']);
+    const jobs = await herald.inspect.spool.queue.getJobs(['waiting']);
     assert.deepEqual(
       jobs.map((j) => j.data.domain),
       ['example.org'],
@@ -93,9 +93,9 @@ describe('send() and the suppression list', () => {
     });
     const result = await herald.send({ ...MESSAGE, tenant: 'quiet', to: 'angry@example.net' });
     assert.deepEqual(result.accepted, ['angry@example.net']);
-    assert.equal((await herald.spool.counts()).waiting, 0);
-    assert.deepEqual(await herald.redis.keys('herald:body:*'), []);
-    assert.deepEqual(await herald.redis.keys('herald:msg:*'), []);
+    assert.equal((await herald.inspect.spool.counts()).waiting, 0);
+    assert.deepEqual(await herald.inspect.redis.keys('herald:body:*'), []);
+    assert.deepEqual(await herald.inspect.redis.keys('herald:msg:*'), []);
     assert.deepEqual(
       (await streamEvents()).map((e) => e.type),
       ['accepted', 'suppressed'],

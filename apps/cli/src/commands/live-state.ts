@@ -71,7 +71,7 @@ export async function liveState(
   const lane = laneOf(site, source.ip);
   const now = Date.now();
   const live: string[] = [];
-  const condition = await herald.siteState.condition(site);
+  const condition = await herald.inspect.siteState.condition(site);
   live.push(
     condition.suspendedUntil
       ? `site suspended, ${secondsLeft(condition.suspendedUntil, now)}`
@@ -82,8 +82,8 @@ export async function liveState(
   const sourceUntil = source.ip ? condition.suspendedSources?.get(source.ip) : undefined;
   if (sourceUntil) live.push(`source ${source.ip} suspended at the site, ${secondsLeft(sourceUntil, now)}`);
 
-  const held = await new LeasedSemaphore(herald.redis, { keyPrefix }).held(connectionLeaseKey(lane));
-  const stored = await herald.redis.get(laneWindowKey(keyPrefix, lane));
+  const held = await new LeasedSemaphore(herald.inspect.redis, { keyPrefix }).held(connectionLeaseKey(lane));
+  const stored = await herald.inspect.redis.get(laneWindowKey(keyPrefix, lane));
   const window = stored === null ? undefined : Number(stored);
   const allowed = clampWindow(window ?? limits.initial_connections, limits.max_connections);
   live.push(
@@ -92,28 +92,28 @@ export async function liveState(
         ? `window at its initial ${limits.initial_connections}, grows to max_connections ${limits.max_connections}`
         : `window ${window.toFixed(2)} (concurrency feedback), max_connections ${limits.max_connections}`),
   );
-  const limiter = new RateLimiter(herald.redis, { keyPrefix });
+  const limiter = new RateLimiter(herald.inspect.redis, { keyPrefix });
   const rate = limits.max_message_rate;
   if (rate) {
     const wait = await limiter.nextFreeInMs(laneRateKey(lane), rate);
     live.push(`next free slot at ${formatRate(rate)}: ${wait === 0 ? 'now' : `in ${wait} ms`}`);
   }
   const tenantName = path.mail.tenant.toLowerCase();
-  const tenant = Object.hasOwn(herald.shaping.tenants, tenantName)
-    ? herald.shaping.tenants[tenantName]
+  const tenant = Object.hasOwn(herald.inspect.shaping.tenants, tenantName)
+    ? herald.inspect.shaping.tenants[tenantName]
     : undefined;
   if (tenant?.max_message_rate) {
     const wait = await limiter.nextFreeInMs(tenantRateKey(tenantName), tenant.max_message_rate);
     live.push(`tenant ${tenantName} next free slot: ${wait === 0 ? 'now' : `in ${wait} ms`}`);
   }
-  const pool = source.pool ? herald.shaping.pools[source.pool] : undefined;
+  const pool = source.pool ? herald.inspect.shaping.pools[source.pool] : undefined;
   const poolSource = pool?.sources.find((s) => s.ip === source.ip);
   if (pool && poolSource) {
     const cap = warmupCap(pool, poolSource, now);
     if (cap === undefined) live.push(`${source.ip} is seasoned (no warm-up cap)`);
     else {
       const key = warmupCapKey(poolSource.ip, site, now);
-      const [used] = await new DailyCap(herald.redis, { keyPrefix }).counts([key]);
+      const [used] = await new DailyCap(herald.inspect.redis, { keyPrefix }).counts([key]);
       live.push(`${source.ip} warming up: ${used} of ${cap} sent to this site today (UTC)`);
     }
   }

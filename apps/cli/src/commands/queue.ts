@@ -54,7 +54,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   if (!config) return EXIT_FAILURE;
   const herald = await createHerald(config);
   try {
-    const stats = await queueStats(herald.spool.queue, maxJobs === undefined ? {} : { maxJobs });
+    const stats = await queueStats(herald.inspect.spool.queue, maxJobs === undefined ? {} : { maxJobs });
     if (values.json) {
       io.stdout.write(`${JSON.stringify(stats, null, JSON_INDENT)}\n`);
       return EXIT_OK;

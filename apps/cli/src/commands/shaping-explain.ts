@@ -67,11 +67,11 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
     } else {
       let hosts: string[];
       try {
-        const mx = await herald.resolver.resolveMx(domain);
+        const mx = await herald.inspect.resolver.resolveMx(domain);
         hosts = mx.map((h) => `${h.exchange} pref ${h.preference} (${h.addresses.join(', ')})`);
         const picked = siteForMxHosts(
           mx.map((h) => h.exchange),
-          providerRules(herald.shaping),
+          providerRules(herald.inspect.shaping),
         );
         site = picked.site;
         provider = picked.provider;
@@ -85,10 +85,10 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
       `site:     ${site}${provider ? ` (every MX host matches provider ${provider}'s mx_suffixes)` : ''}`,
     );
     const mail = { tenant: values.tenant ?? DEFAULT_TENANT, stream: values.stream };
-    const source = sourceFor(herald.shaping, mail, values.ip);
+    const source = sourceFor(herald.inspect.shaping, mail, values.ip);
     lines.push(`source:   ${source.describe}`);
     const result = effectiveLimits(
-      herald.shaping,
+      herald.inspect.shaping,
       {
         domain,
         site,

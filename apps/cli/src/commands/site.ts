@@ -52,7 +52,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const herald = await createHerald(config);
   try {
     if (action === 'suspend') {
-      const until = await herald.siteState.suspend(site, forMs, 'operator');
+      const until = await herald.suspendSite(site, forMs, 'operator');
       io.stdout.write(`${site}: suspended until ${new Date(until).toISOString()}\n`);
     } else {
       const lifted = await herald.resumeSite(site, 'operator');

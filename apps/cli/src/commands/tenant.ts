@@ -49,15 +49,15 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const herald = await createHerald(config);
   try {
     if (action === 'pause') {
-      const state = await herald.reputation.pause(tenant, values.reason ?? 'operator');
+      const state = await herald.pauseTenant(tenant, values.reason ?? 'operator');
       io.stdout.write(`${tenant}: ${state ? 'bulk mail paused' : 'was already paused'}\n`);
     } else if (action === 'resume') {
       const resumed = await herald.resumeTenant(tenant, 'operator');
       io.stdout.write(`${tenant}: ${resumed ? 'resumed' : 'was not paused'}\n`);
     } else {
       const policy = tenantPolicy(config, tenant);
-      const r = await herald.reputation.rates(tenant, policy.reputation_window);
-      const paused = await herald.reputation.paused(tenant, { fresh: true });
+      const r = await herald.inspect.reputation.rates(tenant, policy.reputation_window);
+      const paused = await herald.inspect.reputation.paused(tenant, { fresh: true });
       const hours = Math.round(policy.reputation_window / MS_PER_HOUR);
       io.stdout.write(
         [

@@ -12,6 +12,7 @@ export { hostsFor } from './hosts.js';
 export * from './keys.js';
 export type { DeliveryDeps, DeliveryGate, DeliveryOutcome, RecipientFailure } from './process.js';
 export { processDelivery } from './process.js';
+export { createDelivery, type Delivery, type DeliveryParts, toStaticRoute } from './runtime.js';
 export type { ShapingGateOptions, SiteLimits } from './shaping-gate.js';
 export { ShapingGate } from './shaping-gate.js';
 export type { SiteCondition } from './site-state.js';

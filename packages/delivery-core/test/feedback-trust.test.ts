@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { type Classification, classifyMessage } from '@herald/delivery-core/bounce';
 import { newMessageId } from '@herald/delivery-core/queue';
 import { decodeVerp, encodeVerp, type VerpDecoded, verpKeys } from '@herald/delivery-core/verp';
-import { actionFor, screenRecipients } from '../src/trust.js';
+import { actionFor, screenRecipients } from '../src/feedback/trust.js';
 
 const keys = verpKeys('a-secret-of-sixteen-characters', []);
 const NOW = Date.UTC(2026, 0, 1);

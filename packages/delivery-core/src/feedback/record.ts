@@ -1,10 +1,10 @@
 /**
- * What the bounce-processor does with one received report once a classifier thread has read it
- * (classifier-pool.ts): find the VERP token it speaks for (the one it arrived at; for a complaint
- * at the complaint address, the first valid return path quoted in it), then act only for the
- * recipient that token names (trust.ts): put a hard bounce or a complaint on the tenant's
- * suppression list, count it for the tenant's reputation (which may pause its bulk mail) and emit
- * a `bounce_received` / `complaint_received` event (`verified: true`). Other addresses in the
+ * What Herald does with one feedback report (a bounce or a complaint the bounce-processor has
+ * read): find the VERP token it speaks for (the one it arrived at; for a complaint at the
+ * complaint address, the first valid return path quoted in it), then act only for the recipient
+ * that token names (trust.ts): put a hard bounce or a complaint on the tenant's suppression list,
+ * count it for the tenant's reputation (which may pause its bulk mail) and emit a
+ * `bounce_received` / `complaint_received` event (`verified: true`). Other addresses in the
  * report are logged at debug and otherwise ignored. A report none of whose addresses the token
  * confirms (a forwarded mailbox reports its final address; a feedback loop may redact it) is
  * recorded as one event for the message, about its first address, with `verified: false`,
@@ -16,19 +16,30 @@
  * again, or replayed) finds the marker and changes nothing, and emits no event.
  * Every write completes before this resolves, so the caller's 250 follows them; a Redis failure
  * rejects (the caller answers 451 and the sender retries).
+ * Needs injected: the config, the command connection, suppression list, reputation, event sink, logger.
  */
-import type { Herald } from '@herald/delivery-core';
-import type { Classification } from '@herald/delivery-core/bounce';
-import { DEFAULT_TENANT, tenantPolicy } from '@herald/delivery-core/config';
-import type { FeedbackEvent } from '@herald/delivery-core/events';
-import { decodeVerp, type VerpDecoded, type VerpResult, type VerpSettings } from '@herald/delivery-core/verp';
-import type { ReadReport } from './report.js';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { BounceReport, Classification } from '../bounce/index.js';
+import { type HeraldConfig, tenantPolicy } from '../config/index.js';
+import type { FeedbackEvent, RedisEventSink } from '../events/index.js';
+import type { TenantReputation } from '../reputation/index.js';
+import type { SuppressionList } from '../suppression/index.js';
+import { decodeVerp, type VerpDecoded, type VerpResult, type VerpSettings } from '../verp/index.js';
 import { actionFor, screenRecipients } from './trust.js';
 
 /** Where the message arrived: the VERP recipient (bounce) or the complaint address. */
 export type Arrival = { kind: 'verp'; token: VerpDecoded } | { kind: 'complaint' };
 
-export interface IntakeResult {
+/** One report as the bounce-processor read it, and where it arrived. */
+export interface FeedbackReport {
+  arrival: Arrival;
+  report: BounceReport;
+  /** VERP return paths quoted in the message, in order, once each; not verified yet. */
+  returnPaths: readonly string[];
+}
+
+export interface FeedbackResult {
   events: FeedbackEvent[];
   /** A message that named nobody we can act on (no tenant, no recipient): recorded in the log only. */
   ignored?: string;
@@ -36,9 +47,18 @@ export interface IntakeResult {
   repeated?: boolean;
 }
 
-/** VERP settings plus the tenant names a hashed tenant is resolved against (see knownTenants). */
+/** VERP settings plus the tenant names a hashed tenant is resolved against (intake's knownTenants). */
 export interface VerpContext extends VerpSettings {
   tenants: readonly string[];
+}
+
+export interface FeedbackParts {
+  config: HeraldConfig;
+  redis: Redis;
+  suppression: SuppressionList;
+  reputation: TenantReputation;
+  events: RedisEventSink;
+  logger: Logger;
 }
 
 /** Decodes one address as a VERP return path of this bounce domain. */
@@ -63,26 +83,20 @@ function firstValidToken(
   return undefined;
 }
 
-/**
- * Tenant names a hashed VERP tenant can be resolved against: the configured tenants, every SMTP
- * user's tenant (default: its username) and `default` (names up to 9 characters travel inline).
- */
-export function knownTenants(config: Herald['config']): string[] {
-  const names = new Set([DEFAULT_TENANT, ...Object.keys(config.tenants)]);
-  for (const user of config.smtp.users) names.add(user.tenant ?? user.username);
-  return [...names];
-}
-
 /** The once-marker of a token: one message × one recipient, per kind of report. */
 export function feedbackOnceKey(prefix: string, kind: 'bounce' | 'complaint', token: VerpDecoded): string {
   return `${prefix}:feedback:${kind}:${token.messageId}:${token.recipientHash}`;
 }
 
-function eventOf(
-  r: Classification,
-  complaint: boolean,
-  context: { tenant: string; token: VerpDecoded; now: number; suppressed: boolean; verified: boolean },
-): FeedbackEvent {
+type EventContext = {
+  tenant: string;
+  token: VerpDecoded;
+  now: number;
+  suppressed: boolean;
+  verified: boolean;
+};
+
+function eventOf(r: Classification, complaint: boolean, context: EventContext): FeedbackEvent {
   return {
     type: complaint && r.reason === 'feedback' ? 'complaint_received' : 'bounce_received',
     time: context.now,
@@ -99,57 +113,56 @@ function eventOf(
   };
 }
 
-export async function takeFeedback(
-  herald: Herald,
+export async function recordFeedback(
+  parts: FeedbackParts,
   verp: VerpContext,
-  arrival: Arrival,
-  read: ReadReport,
-): Promise<IntakeResult> {
+  input: FeedbackReport,
+): Promise<FeedbackResult> {
+  const { arrival, report } = input;
   const now = Date.now();
-  const token = arrival.kind === 'verp' ? arrival.token : firstValidToken(read.returnPaths, verp, now);
+  const token = arrival.kind === 'verp' ? arrival.token : firstValidToken(input.returnPaths, verp, now);
   const tenant = token?.tenant;
   if (!token || !tenant) return { events: [], ignored: 'no VERP token names a tenant' };
-  const complaint = read.report.kind === 'feedback' || arrival.kind === 'complaint';
-  const { confirmed, others } = screenRecipients(token, read.report.recipients);
+  const complaint = report.kind === 'feedback' || arrival.kind === 'complaint';
+  const { confirmed, others } = screenRecipients(token, report.recipients);
   if (others.length > 0)
-    herald.logger.debug(
+    parts.logger.debug(
       { tenant, messageId: token.messageId, addresses: others.map((r) => r.address) },
       'bounce-processor: addresses the VERP token does not name, ignored',
     );
   const context = { tenant, token, now, suppressed: false, verified: false };
   if (!confirmed) {
-    if (read.report.kind === 'feedback')
-      return unverifiedComplaint(herald, verp, token, read, others[0], context);
+    if (report.kind === 'feedback') return unverifiedComplaint(parts, verp, input, others[0], context);
     const first = others[0];
     if (!first) return { events: [], ignored: 'the report names no recipient' };
     const event = eventOf(first, complaint, context);
-    herald.events.emit(event);
+    parts.events.emit(event);
     return { events: [event] };
   }
   const action = actionFor(confirmed, complaint);
   if (action.suppress || action.count) {
     const once = {
-      key: feedbackOnceKey(herald.config.redis.prefix, action.kind, token),
+      key: feedbackOnceKey(parts.config.redis.prefix, action.kind, token),
       ttlMs: verp.maxAgeMs,
     };
-    if ((await herald.redis.exists(once.key)) > 0) return { events: [], repeated: true };
+    if ((await parts.redis.exists(once.key)) > 0) return { events: [], repeated: true };
     // Suppression first (idempotent), then the marker and the count in one script: a crash in
     // between is repaired by the sender's retry, and a report never counts twice.
     if (action.suppress)
-      await herald.suppression.addMany(tenant, [
+      await parts.suppression.addMany(tenant, [
         { address: confirmed.address, reason: confirmed.reason, source: action.kind },
       ]);
-    const first = await herald.reputation.countOnce(
+    const first = await parts.reputation.countOnce(
       tenant,
       action.count ?? 'hard',
       action.count ? 1 : 0,
       once,
     );
     if (!first) return { events: [], repeated: true };
-    if (action.count) await herald.reputation.evaluate(tenant, tenantPolicy(herald.config, tenant));
+    if (action.count) await parts.reputation.evaluate(tenant, tenantPolicy(parts.config, tenant));
   }
   const event = eventOf(confirmed, complaint, { ...context, suppressed: action.suppress, verified: true });
-  herald.events.emit(event);
+  parts.events.emit(event);
   return { events: [event] };
 }
 
@@ -160,19 +173,18 @@ export async function takeFeedback(
  * token is one message to one recipient, so this is worth exactly one real complaint.
  */
 async function unverifiedComplaint(
-  herald: Herald,
+  parts: FeedbackParts,
   verp: VerpContext,
-  token: VerpDecoded,
-  read: ReadReport,
+  input: FeedbackReport,
   named: Classification | undefined,
-  context: { tenant: string; token: VerpDecoded; now: number; suppressed: boolean; verified: boolean },
-): Promise<IntakeResult> {
-  const { tenant } = context;
-  const once = { key: feedbackOnceKey(herald.config.redis.prefix, 'complaint', token), ttlMs: verp.maxAgeMs };
-  if (!(await herald.reputation.countOnce(tenant, 'complaint', 1, once)))
+  context: EventContext,
+): Promise<FeedbackResult> {
+  const { tenant, token } = context;
+  const once = { key: feedbackOnceKey(parts.config.redis.prefix, 'complaint', token), ttlMs: verp.maxAgeMs };
+  if (!(await parts.reputation.countOnce(tenant, 'complaint', 1, once)))
     return { events: [], repeated: true };
-  await herald.reputation.evaluate(tenant, tenantPolicy(herald.config, tenant));
-  const reported = named ?? read.report.recipients[0];
+  await parts.reputation.evaluate(tenant, tenantPolicy(parts.config, tenant));
+  const reported = named ?? input.report.recipients[0];
   const event: FeedbackEvent = {
     type: 'complaint_received',
     time: context.now,
@@ -186,6 +198,6 @@ async function unverifiedComplaint(
     suppressed: false,
     verified: false,
   };
-  herald.events.emit(event);
+  parts.events.emit(event);
   return { events: [event] };
 }

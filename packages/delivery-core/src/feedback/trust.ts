@@ -6,8 +6,8 @@
  * careless report cannot touch another address. What a confirmed recipient's report does
  * (suppress, count as a hard bounce or a complaint) is the table in `actionFor`. Pure.
  */
-import type { Classification } from '@herald/delivery-core/bounce';
-import type { VerpDecoded } from '@herald/delivery-core/verp';
+import type { Classification } from '../bounce/index.js';
+import type { VerpDecoded } from '../verp/index.js';
 
 export interface ScreenedRecipients {
   /** The reported recipient the token names (its first mention), if the report names it. */

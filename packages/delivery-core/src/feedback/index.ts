@@ -1,0 +1,60 @@
+/**
+ * Feedback: what Herald does when mail comes back. Two ways in, one set of consequences:
+ * - `record(report)`: a bounce or complaint the bounce-processor received and read (record.ts):
+ *   acted on only for the recipient its VERP token names (trust.ts), once per token;
+ * - `hardBounces(tenant, entries)`: recipients delivery itself saw refused permanently (the
+ *   worker's follow-up): suppressed, counted as hard bounces, the tenant evaluated.
+ * Either may suppress the address, count it for the tenant's reputation (which may pause its bulk
+ * mail) and emit events. Needs injected: the config, the command connection, the suppression
+ * list, tenant reputation, event sink and logger.
+ */
+import { type HeraldConfig, tenantPolicy } from '../config/index.js';
+import { knownTenants } from '../intake/index.js';
+import type { SuppressionInput } from '../suppression/index.js';
+import { verpSettings } from '../verp/index.js';
+import {
+  type FeedbackParts,
+  type FeedbackReport,
+  type FeedbackResult,
+  recordFeedback,
+  type VerpContext,
+} from './record.js';
+
+export {
+  type Arrival,
+  decodeToken,
+  type FeedbackParts,
+  type FeedbackReport,
+  type FeedbackResult,
+  feedbackOnceKey,
+  type VerpContext,
+} from './record.js';
+export { actionFor, type FeedbackAction, type ScreenedRecipients, screenRecipients } from './trust.js';
+
+/** The VERP context of a config with a `bounce` section: its keys and the tenant names it resolves. */
+export function verpContext(config: HeraldConfig): VerpContext | undefined {
+  const settings = verpSettings(config);
+  return settings ? { ...settings, tenants: knownTenants(config) } : undefined;
+}
+
+export interface Feedback {
+  /** Acts on one received report; rejects when Redis fails (the caller answers 451). */
+  record(report: FeedbackReport): Promise<FeedbackResult>;
+  /** Delivery's permanent failures: suppress them, count them as hard bounces, evaluate the tenant. */
+  hardBounces(tenant: string, entries: SuppressionInput[]): Promise<void>;
+}
+
+export function createFeedback(parts: FeedbackParts): Feedback {
+  const verp = verpContext(parts.config);
+  return {
+    async record(report) {
+      if (!verp) return { events: [], ignored: 'no bounce section: VERP tokens cannot be read' };
+      return recordFeedback(parts, verp, report);
+    },
+    async hardBounces(tenant, entries) {
+      await parts.suppression.addMany(tenant, entries);
+      await parts.reputation.count(tenant, 'hard', entries.length);
+      await parts.reputation.evaluate(tenant, tenantPolicy(parts.config, tenant));
+    },
+  };
+}

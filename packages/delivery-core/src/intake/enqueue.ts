@@ -1,0 +1,162 @@
+/**
+ * The intake pipeline's I/O stages: the suppression screen of the recipients (one HMGET) and the
+ * enqueue (List-Unsubscribe for bulk streams, DKIM signing, then body + jobs + the accepted event
+ * in one MULTI/EXEC). Both answer a Refusal instead of throwing when Redis fails or does not
+ * answer within the caller's deadline, so every front end refuses alike (451 4.3.0). A configured
+ * DKIM key that fails to sign is a local fault: nothing is spooled, never an unsigned message.
+ * Needs injected: the config, the suppression list, the spool and event sink, the DKIM signer.
+ */
+import type { DkimSigner } from '../auth/index.js';
+import { type HeraldConfig, tenantPolicy } from '../config/index.js';
+import { withDeadline } from '../door/index.js';
+import type { AcceptedEvent, RedisEventSink } from '../events/index.js';
+import { groupByDomain, type Spool, storedStream } from '../queue/index.js';
+import { addListUnsubscribe } from '../sender/index.js';
+import { DEFAULT_STREAM } from '../shaping/index.js';
+import {
+  type SuppressedRecipient,
+  type SuppressionEntry,
+  type SuppressionList,
+  suppressedEvent,
+} from '../suppression/index.js';
+import { type Refusal, refuse } from './refusals.js';
+import type { IntakeStages } from './stages.js';
+
+/** A checked, prepared message to spool (the relay's DATA, `send()`, DSNs). */
+export interface EnqueueArgs {
+  id: string;
+  from: string;
+  /** Recipients to deliver (one job per domain). */
+  recipients: string[];
+  body: Buffer;
+  tenant: string;
+  source: 'smtp' | 'api' | 'dsn';
+  client?: string;
+  /** Traffic stream and campaign, already valid names (see message/trafficName). */
+  stream?: string | undefined;
+  campaign?: string | undefined;
+  /** Accepted but dropped by the suppression list (mode drop): no job, a suppressed event each. */
+  dropped?: readonly SuppressedRecipient[] | undefined;
+}
+
+/** The recipients after the suppression screen, in the order given. */
+export interface ScreenedRecipients {
+  deliver: string[];
+  /** Mode `drop`: accepted, not spooled, a `suppressed` event each at enqueue. */
+  dropped: SuppressedRecipient[];
+  /** Mode `refuse`: each with its `suppressed` refusal. */
+  refused: { address: string; refusal: Refusal }[];
+}
+
+/** A bound on one Redis step; without it the step waits as long as Redis does. */
+export interface StepOptions {
+  deadlineMs?: number;
+}
+
+export interface IntakeIoParts {
+  config: HeraldConfig;
+  suppression: SuppressionList;
+  spool: Spool;
+  events: RedisEventSink;
+  signer?: DkimSigner | undefined;
+  stages: Pick<IntakeStages, 'suppressed'>;
+}
+
+const bounded = <T>(work: Promise<T>, options: StepOptions, what: string): Promise<T> =>
+  options.deadlineMs === undefined ? work : withDeadline(work, options.deadlineMs, what);
+
+export function intakeIo(parts: IntakeIoParts) {
+  const { config, suppression, spool, events, signer, stages } = parts;
+  /** List-Unsubscribe (before signing, so it is signed), then DKIM, then the spool. */
+  const spoolChecked = async (args: EnqueueArgs) =>
+    spoolPrepared(spool, events, {
+      ...args,
+      body: ((body: Buffer) => (signer ? signer.sign(body, args.tenant) : body))(
+        addListUnsubscribe(args.body, tenantPolicy(config, args.tenant).list_unsubscribe, {
+          stream: args.stream ?? DEFAULT_STREAM,
+          recipients: args.recipients,
+          messageId: args.id,
+        }),
+      ),
+    });
+  return {
+    /** The enqueue for Herald's own mail (DSNs): throws instead of refusing. */
+    spoolChecked,
+    async screen(
+      tenant: string,
+      addresses: readonly string[],
+      options: StepOptions = {},
+    ): Promise<ScreenedRecipients | Refusal> {
+      let found: Map<string, SuppressionEntry>;
+      try {
+        found = await bounded(suppression.check(tenant, addresses), options, 'suppression lookup');
+      } catch (err) {
+        return refuse('suppressionUnavailable', { cause: err });
+      }
+      const screened: ScreenedRecipients = { deliver: [], dropped: [], refused: [] };
+      for (const address of addresses) {
+        const entry = found.get(address);
+        const decision = entry ? stages.suppressed(tenant, address, entry) : undefined;
+        if (!entry || decision === undefined) screened.deliver.push(address);
+        else if (decision === 'drop') screened.dropped.push({ address, entry });
+        else screened.refused.push({ address, refusal: decision });
+      }
+      return screened;
+    },
+    async enqueue(args: EnqueueArgs, options: StepOptions = {}): Promise<Refusal | undefined> {
+      try {
+        await bounded(spoolChecked(args), options, 'enqueue');
+        return undefined;
+      } catch (err) {
+        return refuse('queueUnavailable', { cause: err });
+      }
+    },
+  };
+}
+
+/**
+ * Spools a prepared message with its accepted event in the same transaction, then announces it.
+ * Dropped recipients are in the accepted event and get their terminal `suppressed` event instead
+ * of a job; when every recipient is dropped nothing is spooled, only those events are written.
+ */
+export async function spoolPrepared(spool: Spool, events: RedisEventSink, args: EnqueueArgs): Promise<void> {
+  const acceptedAt = Date.now();
+  const stream = storedStream(args.stream);
+  const traffic = {
+    ...(stream ? { stream } : {}),
+    ...(args.campaign ? { campaign: args.campaign } : {}),
+  };
+  const dropped = args.dropped ?? [];
+  const event: AcceptedEvent = {
+    type: 'accepted',
+    time: acceptedAt,
+    messageId: args.id,
+    tenant: args.tenant,
+    from: args.from,
+    recipients: dropped.length ? [...args.recipients, ...dropped.map((d) => d.address)] : args.recipients,
+    size: args.body.length,
+    jobs: groupByDomain(args.recipients).size,
+    source: args.source,
+    ...(args.client ? { client: args.client } : {}),
+    ...traffic,
+  };
+  if (args.recipients.length > 0) {
+    // The accepted record is written in the same transaction as the message: no accepted
+    // message without its event, even if the process dies right after the 250.
+    await spool.enqueue({
+      id: args.id,
+      tenant: args.tenant,
+      from: args.from,
+      recipients: args.recipients,
+      body: args.body,
+      acceptedAt,
+      ...traffic,
+      acceptedEvent: JSON.stringify(event),
+    });
+    events.announce(event);
+  } else events.emit(event);
+  for (const recipient of dropped)
+    events.emit(
+      suppressedEvent({ messageId: args.id, tenant: args.tenant, time: acceptedAt, recipient, ...traffic }),
+    );
+}

@@ -1,0 +1,80 @@
+/**
+ * Intake: how a message gets into Herald, one pipeline for every front end. Named stages, in
+ * order: who is sending and as which tenant → the envelope sender (syntax, `sender_domains`) →
+ * each recipient (syntax, `smtp.max_recipients`, the tenant's suppression list) → the content
+ * (`smtp.max_message_size`, hygiene, instruction headers, From-header sender domains, the DMARC
+ * pre-check) → enqueue (List-Unsubscribe, DKIM, one MULTI/EXEC). Each stage returns its value or
+ * a `Refusal` from one catalogue (refusals.ts). Front ends only translate a Refusal: the relay
+ * into an SMTP reply, `send()` (send.ts) into a `rejected` entry or a thrown IntakeRefusedError.
+ * Needs injected: the frozen config, the suppression list, spool, event sink and DKIM keys.
+ */
+import type { DkimKeyStore, DkimSigner } from '../auth/index.js';
+import type { HeraldConfig } from '../config/index.js';
+import type { RedisEventSink } from '../events/index.js';
+import type { Spool } from '../queue/index.js';
+import type { SuppressionList } from '../suppression/index.js';
+import { type EnqueueArgs, intakeIo, type ScreenedRecipients, type StepOptions } from './enqueue.js';
+import type { Refusal } from './refusals.js';
+import { type SendInput, type SendResult, sendMessage } from './send.js';
+import { type IntakeStages, intakeStages } from './stages.js';
+
+export type { EnqueueArgs, ScreenedRecipients, StepOptions } from './enqueue.js';
+export {
+  IntakeRefusedError,
+  isRefusal,
+  REFUSALS,
+  type Refusal,
+  type RefusalKind,
+  refuse,
+} from './refusals.js';
+export type { SendInput, SendResult } from './send.js';
+export {
+  type CheckedContent,
+  type IntakeStages,
+  intakeStages,
+  knownTenants,
+  type Submitter,
+} from './stages.js';
+
+export interface Intake {
+  /** The pure stages (tenant, sender, recipient, size, content). */
+  readonly stages: IntakeStages;
+  /** The suppression stage for recipients that passed `stages.recipient` (one HMGET). */
+  screen(
+    tenant: string,
+    addresses: readonly string[],
+    options?: StepOptions,
+  ): Promise<ScreenedRecipients | Refusal>;
+  /** The last stage: spools a checked message (its trace headers added by the front end). */
+  enqueue(args: EnqueueArgs, options?: StepOptions): Promise<Refusal | undefined>;
+  /** The library's front end: the whole pipeline for one message (see send.ts). */
+  send(input: SendInput): Promise<SendResult>;
+}
+
+export interface IntakeParts {
+  config: HeraldConfig;
+  suppression: SuppressionList;
+  spool: Spool;
+  events: RedisEventSink;
+  dkim?: { store: DkimKeyStore; signer: DkimSigner } | undefined;
+}
+
+/** The intake capability, and the throwing spool step Herald's own mail (DSNs) goes through. */
+export function createIntake(parts: IntakeParts): {
+  intake: Intake;
+  spoolOwn(args: EnqueueArgs): Promise<void>;
+} {
+  const stages = intakeStages(parts.config, parts.dkim?.store);
+  const io = intakeIo({ ...parts, signer: parts.dkim?.signer, stages });
+  const intake: Intake = {
+    stages,
+    screen: io.screen,
+    enqueue: io.enqueue,
+    send: (input) =>
+      sendMessage(
+        { stages, hostname: parts.config.smtp.hostname, screen: io.screen, enqueue: io.enqueue },
+        input,
+      ),
+  };
+  return { intake, spoolOwn: io.spoolChecked };
+}

@@ -1,0 +1,133 @@
+/**
+ * `herald.send()`: the library's front end to the intake pipeline, a translator and nothing more.
+ * It runs the same stages the relay runs over SMTP (tenant → envelope sender → recipients:
+ * syntax, limits, suppression → content: size, hygiene, instruction headers, From-header sender
+ * domains, DMARC pre-check → enqueue with List-Unsubscribe and DKIM) and translates their
+ * Refusals: one about a recipient becomes an entry of `rejected` (the others are still sent), any
+ * other is thrown as an IntakeRefusedError (a HeraldError with the catalogue's HERALD_* code and
+ * the refusal, e.g. HERALD_SEND_INVALID, or HERALD_REDIS_UNAVAILABLE when Redis fails). Resolves
+ * once Redis acknowledged the enqueue.
+ */
+import { HeraldError } from '../errors/index.js';
+import {
+  composeMessage,
+  type MessageFields,
+  prepareMessage,
+  TRAFFIC_NAME_HINT,
+  trafficName,
+} from '../message/index.js';
+import { newMessageId } from '../queue/index.js';
+import type { EnqueueArgs, ScreenedRecipients, StepOptions } from './enqueue.js';
+import { IntakeRefusedError, isRefusal, type Refusal, refuse } from './refusals.js';
+import type { IntakeStages } from './stages.js';
+
+export interface SendInput extends Partial<Omit<MessageFields, 'from' | 'to'>> {
+  /** Envelope sender (and From: when composing). '' or '<>' is the null sender. */
+  from: string;
+  /** Envelope recipients (and To: when composing). */
+  to: string | string[];
+  /** A complete RFC 5322 message; when given, subject/text/html/headers are ignored. */
+  raw?: Buffer | string;
+  /** Default `default`; must be a tenant the config knows (`tenants`, `smtp.users`, `default`). */
+  tenant?: string;
+  /** Traffic stream (default `transactional`); wins over an X-Herald-Stream header in the message. */
+  stream?: string;
+  /** Campaign name; wins over an X-Herald-Campaign header in the message. */
+  campaign?: string;
+}
+
+export interface SendResult {
+  messageId: string;
+  /** The Message-ID header of the spooled message. */
+  messageIdHeader: string;
+  accepted: string[];
+  rejected: { address: string; code: number; enhanced: string; reason: string }[];
+}
+
+export interface SendPipeline {
+  stages: IntakeStages;
+  hostname: string;
+  screen(
+    tenant: string,
+    addresses: readonly string[],
+    options?: StepOptions,
+  ): Promise<ScreenedRecipients | Refusal>;
+  enqueue(args: EnqueueArgs, options?: StepOptions): Promise<Refusal | undefined>;
+}
+
+/** Throws the refusal as send() reports it. */
+function fail(refusal: Refusal): never {
+  // A signing key that failed is a local fault with its own code, not "Redis unavailable".
+  if (refusal.cause instanceof HeraldError) throw refusal.cause;
+  throw new IntakeRefusedError(refusal);
+}
+
+const rejectedEntry = (address: string, refusal: Refusal) => ({
+  address,
+  code: refusal.code,
+  enhanced: refusal.enhanced,
+  reason: refusal.reason,
+});
+
+export async function sendMessage(pipeline: SendPipeline, message: SendInput): Promise<SendResult> {
+  const { stages } = pipeline;
+  const tenant = stages.tenant({ via: 'api', tenant: message.tenant });
+  if (isRefusal(tenant)) fail(tenant);
+  const from = message.from === '<>' ? '' : message.from;
+  const senderRefusal = stages.sender(tenant, from);
+  if (senderRefusal) fail(senderRefusal);
+  const stream = sendName(message, 'stream');
+  const campaign = sendName(message, 'campaign');
+  const accepted: string[] = [];
+  const rejected: SendResult['rejected'] = [];
+  for (const address of ([] as string[]).concat(message.to)) {
+    const refusal = stages.recipient(address, accepted.length);
+    if (refusal) rejected.push(rejectedEntry(address, refusal));
+    else accepted.push(address);
+  }
+  const screened = await pipeline.screen(tenant, accepted);
+  if (isRefusal(screened)) fail(screened);
+  for (const { address, refusal } of screened.refused) rejected.push(rejectedEntry(address, refusal));
+  const refused = new Set(screened.refused.map((r) => r.address));
+  const kept = accepted.filter((a) => !refused.has(a));
+  const id = newMessageId();
+  if (kept.length === 0) return { messageId: id, messageIdHeader: '', accepted: kept, rejected };
+  const raw =
+    message.raw !== undefined
+      ? Buffer.isBuffer(message.raw)
+        ? message.raw
+        : Buffer.from(message.raw, 'utf8')
+      : await composeMessage({ ...message, from: message.from, to: message.to });
+  const tooBig = stages.size(raw.length);
+  if (tooBig) fail(tooBig);
+  const content = stages.content(tenant, from, raw);
+  if (isRefusal(content)) fail(content);
+  const prepared = prepareMessage(
+    content.body,
+    { helo: 'api', clientAddress: '127.0.0.1', by: pipeline.hostname, protocol: 'HTTP', id },
+    new Date(),
+  );
+  const refusal = await pipeline.enqueue({
+    id,
+    from,
+    recipients: screened.deliver,
+    dropped: screened.dropped,
+    body: prepared.body,
+    tenant,
+    source: 'api',
+    stream: stream ?? content.stream,
+    campaign: campaign ?? content.campaign,
+  });
+  if (refusal) fail(refusal);
+  return { messageId: id, messageIdHeader: prepared.messageIdHeader, accepted: kept, rejected };
+}
+
+/** `input.stream` / `input.campaign` lower-cased; a `badInstruction` refusal when it is not a valid name. */
+function sendName(input: SendInput, key: 'stream' | 'campaign'): string | undefined {
+  const value = input[key];
+  if (value === undefined) return undefined;
+  const name = trafficName(value);
+  if (name === undefined)
+    fail(refuse('badInstruction', { text: `invalid ${key} ${JSON.stringify(value)}: ${TRAFFIC_NAME_HINT}` }));
+  return name;
+}

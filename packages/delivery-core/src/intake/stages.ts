@@ -1,0 +1,130 @@
+/**
+ * The intake pipeline's pure stages, in the order a submission meets them: who is sending and as
+ * which tenant → the envelope sender → each recipient (syntax, limits, what a suppression entry
+ * means for the tenant; the lookup itself is enqueue.ts) → the content (size, hygiene, instruction headers, From-header sender domains, the
+ * DMARC pre-check). Each returns its value or a Refusal from the catalogue (refusals.ts); nothing
+ * here does I/O. Needs: the frozen config and, for the DMARC pre-check, the DKIM key store.
+ */
+import { checkAddress } from '../address.js';
+import type { DkimKeyStore } from '../auth/index.js';
+import { compileTrustedNetworks, DEFAULT_TENANT, type HeraldConfig, tenantPolicy } from '../config/index.js';
+import { cleanIntake, takeInstructions } from '../message/index.js';
+import { dmarcProblem, domainOfAddress, fromHeaderDomain, senderDomainAllowed } from '../sender/index.js';
+import { type SuppressionEntry, suppressionReply } from '../suppression/index.js';
+import { REFUSALS, type Refusal, refuse } from './refusals.js';
+
+/** Who submits: an SMTP session (its AUTH user, if any, and address) or an API caller naming a tenant. */
+export type Submitter =
+  | { via: 'smtp'; remoteAddress: string; user?: { tenant: string } | undefined }
+  | { via: 'api'; tenant?: string | undefined };
+
+/** A message after the content stage: instruction headers taken out, their values kept. */
+export interface CheckedContent {
+  body: Buffer;
+  stream?: string | undefined;
+  campaign?: string | undefined;
+}
+
+export interface IntakeStages {
+  /** Stage 1: the tenant the submission is accounted to, or `noTenant`. */
+  tenant(submitter: Submitter): string | Refusal;
+  /** Stage 2: envelope sender syntax and the tenant's `sender_domains` ('' is the null sender). */
+  sender(tenant: string, from: string): Refusal | undefined;
+  /** Stage 3: one recipient's syntax, and the limit (`smtp.max_recipients`) given how many came before. */
+  recipient(address: string, before: number): Refusal | undefined;
+  /** Stage 3b: a recipient found on the tenant's suppression list: refused (mode `refuse`) or `drop`. */
+  suppressed(tenant: string, address: string, entry: SuppressionEntry): Refusal | 'drop';
+  /** Stage 4a: the message size against `smtp.max_message_size`. */
+  size(bytes: number): Refusal | undefined;
+  /**
+   * Stage 4b: hygiene (NUL, bare CR), instruction headers, the From header's sender domains and,
+   * for tenants with `refuse_dmarc_fail`, the DMARC pre-check.
+   */
+  content(tenant: string, from: string, raw: Buffer): CheckedContent | Refusal;
+  /** Why DMARC would fail for this message on Herald's path, or undefined (see sender/dmarc.ts). */
+  dmarcProblem(message: { tenant: string; from: string; body: Buffer }): string | undefined;
+}
+
+/** Tenant names Herald knows: `default`, the `tenants` section and every SMTP user's tenant. */
+export function knownTenants(config: HeraldConfig): string[] {
+  const names = new Set([DEFAULT_TENANT, ...Object.keys(config.tenants)]);
+  for (const user of config.smtp.users) names.add(user.tenant ?? user.username);
+  return [...names];
+}
+
+export function intakeStages(config: HeraldConfig, dkimStore?: DkimKeyStore): IntakeStages {
+  const trusted = compileTrustedNetworks(config.smtp.trusted_networks);
+  const known = new Set(knownTenants(config).map((t) => t.toLowerCase()));
+  const dmarc: IntakeStages['dmarcProblem'] = (message) => {
+    const fromDomain = fromHeaderDomain(message.body);
+    const keys = dkimStore ? dkimStore.select({ fromDomain, tenant: message.tenant, now: Date.now() }) : [];
+    const returnPathDomain =
+      message.from === '' ? undefined : config.bounce ? config.bounce.domain : domainOfAddress(message.from);
+    return dmarcProblem({ fromDomain, returnPathDomain, dkimDomains: keys.map((k) => k.domain) });
+  };
+  return {
+    tenant(submitter) {
+      if (submitter.via === 'smtp') {
+        if (submitter.user) return submitter.user.tenant;
+        return trusted(submitter.remoteAddress) ? DEFAULT_TENANT : refuse('noTenant');
+      }
+      const tenant = submitter.tenant ?? DEFAULT_TENANT;
+      if (known.has(tenant.toLowerCase())) return tenant;
+      return refuse('noTenant', {
+        reason: `unknown tenant ${JSON.stringify(tenant)}: not in tenants, smtp.users or ${DEFAULT_TENANT}`,
+      });
+    },
+    sender(tenant, from) {
+      if (from === '') return undefined;
+      const problem = checkAddress(from);
+      if (problem) return refuse('badSender', { reason: `invalid sender address: ${JSON.stringify(from)}` });
+      const allowed = tenantPolicy(config, tenant).sender_domains;
+      if (senderDomainAllowed(allowed, domainOfAddress(from))) return undefined;
+      return refuse('senderNotAllowed', {
+        text: `<${from}>: ${REFUSALS.senderNotAllowed.text}`,
+        reason: `sender ${from}: domain not allowed for tenant ${tenant}`,
+      });
+    },
+    recipient(address, before) {
+      const problem = checkAddress(address);
+      if (problem) return refuse('badRecipient', { reason: problem });
+      if (before >= config.smtp.max_recipients) return refuse('tooManyRecipients');
+      return undefined;
+    },
+    suppressed(tenant, address, entry) {
+      if (tenantPolicy(config, tenant).suppression === 'drop') return 'drop';
+      return refuse('suppressed', { text: suppressionReply(address, entry).text });
+    },
+    size(bytes) {
+      if (bytes <= config.smtp.max_message_size) return undefined;
+      return refuse('tooBig', {
+        reason: `message of ${bytes} bytes exceeds smtp.max_message_size (${config.smtp.max_message_size} bytes)`,
+      });
+    },
+    content(tenant, from, raw) {
+      const clean = cleanIntake(raw);
+      if (!clean.ok)
+        return refuse('badContent', {
+          text: `${REFUSALS.badContent.text}: ${clean.problem}`,
+          reason: clean.problem,
+        });
+      const taken = takeInstructions(clean.body);
+      if (!taken.ok) return refuse('badInstruction', { text: taken.problem });
+      const policy = tenantPolicy(config, tenant);
+      if (policy.sender_domains.length > 0) {
+        const fromDomain = fromHeaderDomain(taken.body);
+        if (!senderDomainAllowed(policy.sender_domains, fromDomain))
+          return refuse('fromNotAllowed', {
+            text: `From domain ${fromDomain ?? '(none)'}: ${REFUSALS.fromNotAllowed.text}`,
+            reason: `From domain ${fromDomain ?? '(none)'}: not allowed for tenant ${tenant}`,
+          });
+      }
+      if (policy.refuse_dmarc_fail) {
+        const problem = dmarc({ tenant, from, body: taken.body });
+        if (problem) return refuse('dmarcWouldFail', { text: problem });
+      }
+      return { body: taken.body, stream: taken.stream, campaign: taken.campaign };
+    },
+    dmarcProblem: dmarc,
+  };
+}
