@@ -18,7 +18,8 @@ describe('VERP return paths', () => {
   it('one transaction per recipient, each with its own decodable return path', async (t) => {
     const stack = await startStack({
       zone: mxZone('dest.test', [{ preference: 10, address: '127.0.0.2' }]),
-      config: { bounce: BOUNCE },
+      // send() takes only tenants the config knows (the bounce-processor resolves their VERP tokens).
+      config: { bounce: BOUNCE, tenants: { acme: {} } },
     });
     t.after(() => stack.stop());
     const herald = stack.relay.herald;
