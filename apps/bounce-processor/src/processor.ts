@@ -10,7 +10,7 @@
  * warning in the log. Oversized messages get `552 5.3.4`. It never sends mail, so it can never
  * make a bounce loop. The relay's door guards it (door-guard.ts with the `smtp` section's limits:
  * per-client connections and rate, junk and error limits — a forged token counts as an error —,
- * DATA deadline and minimum rate, Redis calls within smtp.redis_timeout). Needs: a Herald (Redis, suppression list, reputation, events) whose config
+ * DATA deadline and minimum rate, Redis calls within smtp.redis_timeout). Needs: a Herald (its recordFeedback verb, events, metrics) whose config
  * has a `bounce` section; optionally a classifier pool (default: CLASSIFIER_THREADS threads with
  * CLASSIFY_BUDGET_MS each), which it starts and stops.
  */
