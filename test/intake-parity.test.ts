@@ -3,7 +3,9 @@
  * SMTP listener and once through `herald.send()` of the same Herald (real Redis, DNS and sink),
  * and both must come to the same decision with the same basic and enhanced code: a refused
  * recipient (a `rejected` entry for send()), a refused message (a thrown IntakeRefusedError), or
- * a temporary local failure (451 4.3.0; HERALD_REDIS_UNAVAILABLE). Redis down runs last: it kills
+ * a temporary local failure (451 4.3.0; HERALD_REDIS_UNAVAILABLE). "Unknown tenant" is a submission
+ * Herald cannot account to any tenant: over SMTP a client neither authenticated nor trusted, through
+ * send() a name no tenant can have (tenants are an open set: any valid name gets the default policy). Redis down runs last: it kills
  * the stack's redis-server (by its handle) and starts it again.
  */
 import assert from 'node:assert/strict';
@@ -80,7 +82,7 @@ const CASES: ParityCase[] = [
   {
     name: 'unknown tenant',
     smtp: { from: 'app@origin.test', to: 'a@example.test', body: message('app@origin.test') },
-    send: { tenant: 'nobody', from: 'app@origin.test', to: 'a@example.test', text: 'hello' },
+    send: { tenant: 'no such:tenant', from: 'app@origin.test', to: 'a@example.test', text: 'hello' },
     expect: { decision: 'message refused', code: 530, enhanced: '5.7.0' },
   },
   {

@@ -18,8 +18,7 @@ describe('VERP return paths', () => {
   it('one transaction per recipient, each with its own decodable return path', async (t) => {
     const stack = await startStack({
       zone: mxZone('dest.test', [{ preference: 10, address: '127.0.0.2' }]),
-      // send() takes only tenants the config knows (the bounce-processor resolves their VERP tokens).
-      config: { bounce: BOUNCE, tenants: { acme: {} } },
+      config: { bounce: BOUNCE },
     });
     t.after(() => stack.stop());
     const herald = stack.relay.herald;

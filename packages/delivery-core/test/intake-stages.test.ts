@@ -62,11 +62,21 @@ const CASES: { name: string; run: () => Result; expect: RefusalKind | 'pass' | '
     expect: 'pass',
   },
   {
-    name: 'send() as a tenant nobody configured',
+    name: 'send() as a tenant nobody configured (tenants are an open set)',
     run: () => stages.tenant({ via: 'api', tenant: 'nobody' }),
-    expect: 'noTenant',
+    expect: 'pass',
   },
   { name: 'the null sender', run: () => stages.sender('shop', ''), expect: 'pass' },
+  {
+    name: 'send() as no possible tenant name',
+    run: () => stages.tenant({ via: 'api', tenant: 'no such:tenant' }),
+    expect: 'noTenant',
+  },
+  {
+    name: 'send() with an empty tenant',
+    run: () => stages.tenant({ via: 'api', tenant: '' }),
+    expect: 'noTenant',
+  },
   {
     name: 'a bad sender address',
     run: () => stages.sender('default', 'not an address'),

@@ -43,6 +43,7 @@ export { DKIM_SELECTOR } from './schema-auth.js';
 export {
   DEFAULT_TENANT,
   GENERATED_SECRET_PLACEHOLDER,
+  isTenantName,
   MIN_VERP_SECRET_CHARS,
   SUPPRESSION_MODES,
   type TenantPolicy,

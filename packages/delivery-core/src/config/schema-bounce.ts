@@ -22,6 +22,11 @@ export const SUPPRESSION_MODES = ['refuse', 'drop'] as const;
 /** A tenant name as used by users' `tenant` and the shaping file. */
 const TENANT_NAME = /^[a-z0-9][a-z0-9_.-]*$/i;
 
+/** True when `name` can name a tenant (`tenants.<name>`, `smtp.users[].tenant`, `send({ tenant })`). */
+export function isTenantName(name: string): boolean {
+  return TENANT_NAME.test(name);
+}
+
 /** `npm start` (scripts/start.mjs) replaces a verp_secret of this word with a random secret. */
 export const GENERATED_SECRET_PLACEHOLDER = 'generate';
 /** Shortest VERP secret accepted, in characters (`openssl rand -base64 32` prints 44). */

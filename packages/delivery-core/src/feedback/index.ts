@@ -8,8 +8,7 @@
  * mail) and emit events. Needs injected: the config, the command connection, the suppression
  * list, tenant reputation, event sink and logger.
  */
-import { type HeraldConfig, tenantPolicy } from '../config/index.js';
-import { knownTenants } from '../intake/index.js';
+import { DEFAULT_TENANT, type HeraldConfig, tenantPolicy } from '../config/index.js';
 import type { SuppressionInput } from '../suppression/index.js';
 import { verpSettings } from '../verp/index.js';
 import {
@@ -30,6 +29,16 @@ export {
   type VerpContext,
 } from './record.js';
 export { actionFor, type FeedbackAction, type ScreenedRecipients, screenRecipients } from './trust.js';
+
+/**
+ * Tenant names a hashed VERP tenant can be resolved against: the configured tenants, every SMTP
+ * user's tenant (default: its username) and `default` (names up to 9 characters travel inline).
+ */
+export function knownTenants(config: HeraldConfig): string[] {
+  const names = new Set([DEFAULT_TENANT, ...Object.keys(config.tenants)]);
+  for (const user of config.smtp.users) names.add(user.tenant ?? user.username);
+  return [...names];
+}
 
 /** The VERP context of a config with a `bounce` section: its keys and the tenant names it resolves. */
 export function verpContext(config: HeraldConfig): VerpContext | undefined {

@@ -47,7 +47,7 @@ export interface FeedbackResult {
   repeated?: boolean;
 }
 
-/** VERP settings plus the tenant names a hashed tenant is resolved against (intake's knownTenants). */
+/** VERP settings plus the tenant names a hashed tenant is resolved against (knownTenants). */
 export interface VerpContext extends VerpSettings {
   tenants: readonly string[];
 }

@@ -32,7 +32,6 @@ export {
   type CheckedContent,
   type IntakeStages,
   intakeStages,
-  knownTenants,
   type Submitter,
 } from './stages.js';
 

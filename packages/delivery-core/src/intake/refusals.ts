@@ -6,6 +6,7 @@
  * `rejected` entry, the HTTP API into a response). Adding a refusal is a row here.
  */
 import { HeraldError, type HeraldErrorCode } from '../errors/index.js';
+import { SUPPRESSED_REPLY } from '../suppression/index.js';
 
 interface RefusalRow {
   /** Basic SMTP status code. */
@@ -19,7 +20,7 @@ interface RefusalRow {
 }
 
 export const REFUSALS = {
-  /** Who is sending: an SMTP client neither authenticated nor trusted, or an API tenant Herald does not know. */
+  /** Who is sending: an SMTP client neither authenticated nor trusted, or an API caller with no valid tenant name. */
   noTenant: { code: 530, enhanced: '5.7.0', text: 'Authentication required', error: 'HERALD_SEND_INVALID' },
   badSender: {
     code: 553,
@@ -46,11 +47,8 @@ export const REFUSALS = {
     text: 'Too many recipients',
     error: 'HERALD_SEND_INVALID',
   },
-  /**
-   * 550 5.7.1: a local policy refusal ("delivery not authorized", RFC 3463), as SparkPost answers
-   * suppressed recipients. Not 5.1.1: the mailbox may exist; it is Herald's list that refuses.
-   */
-  suppressed: { code: 550, enhanced: '5.7.1', text: 'recipient suppressed', error: 'HERALD_SEND_INVALID' },
+  /** 550 5.7.1 (suppression/intake.ts: the same reply is the `suppressed` event's). */
+  suppressed: { ...SUPPRESSED_REPLY, text: 'recipient suppressed', error: 'HERALD_SEND_INVALID' },
   suppressionUnavailable: {
     code: 451,
     enhanced: '4.3.0',

@@ -28,7 +28,7 @@ export interface SendInput extends Partial<Omit<MessageFields, 'from' | 'to'>> {
   to: string | string[];
   /** A complete RFC 5322 message; when given, subject/text/html/headers are ignored. */
   raw?: Buffer | string;
-  /** Default `default`; must be a tenant the config knows (`tenants`, `smtp.users`, `default`). */
+  /** Default `default`; a tenant name (letters, digits, `_ . -`). */
   tenant?: string;
   /** Traffic stream (default `transactional`); wins over an X-Herald-Stream header in the message. */
   stream?: string;

@@ -7,7 +7,13 @@
  */
 import { checkAddress } from '../address.js';
 import type { DkimKeyStore } from '../auth/index.js';
-import { compileTrustedNetworks, DEFAULT_TENANT, type HeraldConfig, tenantPolicy } from '../config/index.js';
+import {
+  compileTrustedNetworks,
+  DEFAULT_TENANT,
+  type HeraldConfig,
+  isTenantName,
+  tenantPolicy,
+} from '../config/index.js';
 import { cleanIntake, takeInstructions } from '../message/index.js';
 import { dmarcProblem, domainOfAddress, fromHeaderDomain, senderDomainAllowed } from '../sender/index.js';
 import { type SuppressionEntry, suppressionReply } from '../suppression/index.js';
@@ -26,7 +32,11 @@ export interface CheckedContent {
 }
 
 export interface IntakeStages {
-  /** Stage 1: the tenant the submission is accounted to, or `noTenant`. */
+  /**
+   * Stage 1: the tenant the submission is accounted to, or `noTenant`: an SMTP client neither
+   * authenticated nor trusted, or an API caller naming no possible tenant. Tenants are an open
+   * set (a name the config does not list gets the default policy), so a valid name is taken.
+   */
   tenant(submitter: Submitter): string | Refusal;
   /** Stage 2: envelope sender syntax and the tenant's `sender_domains` ('' is the null sender). */
   sender(tenant: string, from: string): Refusal | undefined;
@@ -45,16 +55,8 @@ export interface IntakeStages {
   dmarcProblem(message: { tenant: string; from: string; body: Buffer }): string | undefined;
 }
 
-/** Tenant names Herald knows: `default`, the `tenants` section and every SMTP user's tenant. */
-export function knownTenants(config: HeraldConfig): string[] {
-  const names = new Set([DEFAULT_TENANT, ...Object.keys(config.tenants)]);
-  for (const user of config.smtp.users) names.add(user.tenant ?? user.username);
-  return [...names];
-}
-
 export function intakeStages(config: HeraldConfig, dkimStore?: DkimKeyStore): IntakeStages {
   const trusted = compileTrustedNetworks(config.smtp.trusted_networks);
-  const known = new Set(knownTenants(config).map((t) => t.toLowerCase()));
   const dmarc: IntakeStages['dmarcProblem'] = (message) => {
     const fromDomain = fromHeaderDomain(message.body);
     const keys = dkimStore ? dkimStore.select({ fromDomain, tenant: message.tenant, now: Date.now() }) : [];
@@ -69,9 +71,9 @@ export function intakeStages(config: HeraldConfig, dkimStore?: DkimKeyStore): In
         return trusted(submitter.remoteAddress) ? DEFAULT_TENANT : refuse('noTenant');
       }
       const tenant = submitter.tenant ?? DEFAULT_TENANT;
-      if (known.has(tenant.toLowerCase())) return tenant;
+      if (isTenantName(tenant)) return tenant;
       return refuse('noTenant', {
-        reason: `unknown tenant ${JSON.stringify(tenant)}: not in tenants, smtp.users or ${DEFAULT_TENANT}`,
+        reason: `invalid tenant ${JSON.stringify(tenant)}: expected letters, digits, _ . - (starting with a letter or digit)`,
       });
     },
     sender(tenant, from) {

@@ -2,7 +2,7 @@
  * The suppression list: per tenant, the addresses Herald must not send to (hard bounces,
  * complaints, an operator's entries, imports), each with its reason, source, time and, for soft
  * reasons (SOFT_REASON_TTL_MS: mailboxfull 7 d, ...), an expiry. Consulted at intake: the relay
- * at RCPT and `herald.send()` (`screenRecipients`); fed by the delivery follow-up and the
+ * at RCPT and `herald.send()` through the intake pipeline's suppression stage; fed by the delivery follow-up and the
  * bounce-processor (`addMany`); managed by `herald suppression`.
  *
  * Redis layout (under `redis.prefix`):
@@ -30,11 +30,9 @@ export {
   type SuppressionSource,
 } from './entries.js';
 export {
-  type Screened,
   SUPPRESSED_REPLY,
   type SuppressedRecipient,
   type SuppressionMode,
-  screenRecipients,
   suppressedEvent,
   suppressionReply,
 } from './intake.js';

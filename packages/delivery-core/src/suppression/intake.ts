@@ -1,5 +1,5 @@
 /**
- * The suppression list at intake (the relay's RCPT, the library's send): what a suppressed
+ * The suppression list at intake (the pipeline's suppression stage, intake/): what a suppressed
  * recipient is answered in mode `refuse`, and the terminal `suppressed` event a recipient dropped
  * in mode `drop` gets instead of a delivery job.
  */
@@ -7,7 +7,6 @@ import type { SUPPRESSION_MODES } from '../config/index.js';
 import type { RecipientEvent } from '../events/index.js';
 import { domainOf } from '../queue/index.js';
 import type { SuppressionEntry } from './entries.js';
-import type { SuppressionList } from './list.js';
 
 export type SuppressionMode = (typeof SUPPRESSION_MODES)[number];
 
@@ -28,32 +27,6 @@ export function suppressionReply(
 export interface SuppressedRecipient {
   address: string;
   entry: SuppressionEntry;
-}
-
-export interface Screened {
-  /** Recipients to spool, in the order given. */
-  deliver: string[];
-  /** Suppressed, mode refuse: answer them with suppressionReply. */
-  refused: SuppressedRecipient[];
-  /** Suppressed, mode drop: accepted, not spooled, one `suppressed` event each. */
-  dropped: SuppressedRecipient[];
-}
-
-/** Splits `addresses` by the tenant's list (one HMGET) and its suppression mode. */
-export async function screenRecipients(
-  list: SuppressionList,
-  tenant: string,
-  addresses: readonly string[],
-  mode: SuppressionMode,
-): Promise<Screened> {
-  const found = await list.check(tenant, addresses);
-  const screened: Screened = { deliver: [], refused: [], dropped: [] };
-  for (const address of addresses) {
-    const entry = found.get(address);
-    if (!entry) screened.deliver.push(address);
-    else (mode === 'drop' ? screened.dropped : screened.refused).push({ address, entry });
-  }
-  return screened;
 }
 
 /** The terminal event of a recipient dropped at intake (attempt 0, no delivery). */
