@@ -68,17 +68,15 @@ const bounded = <T>(work: Promise<T>, options: StepOptions, what: string): Promi
 export function intakeIo(parts: IntakeIoParts) {
   const { config, suppression, spool, events, signer, stages } = parts;
   /** List-Unsubscribe (before signing, so it is signed), then DKIM, then the spool. */
-  const spoolChecked = async (args: EnqueueArgs) =>
-    spoolPrepared(spool, events, {
-      ...args,
-      body: ((body: Buffer) => (signer ? signer.sign(body, args.tenant) : body))(
-        addListUnsubscribe(args.body, tenantPolicy(config, args.tenant).list_unsubscribe, {
-          stream: args.stream ?? DEFAULT_STREAM,
-          recipients: args.recipients,
-          messageId: args.id,
-        }),
-      ),
+  const spoolChecked = async (args: EnqueueArgs): Promise<void> => {
+    const unsubscribable = addListUnsubscribe(args.body, tenantPolicy(config, args.tenant).list_unsubscribe, {
+      stream: args.stream ?? DEFAULT_STREAM,
+      recipients: args.recipients,
+      messageId: args.id,
     });
+    const body = signer ? signer.sign(unsubscribable, args.tenant) : unsubscribable;
+    await spoolPrepared(spool, events, { ...args, body });
+  };
   return {
     /** The enqueue for Herald's own mail (DSNs): throws instead of refusing. */
     spoolChecked,
@@ -96,9 +94,12 @@ export function intakeIo(parts: IntakeIoParts) {
       const screened: ScreenedRecipients = { deliver: [], dropped: [], refused: [] };
       for (const address of addresses) {
         const entry = found.get(address);
-        const decision = entry ? stages.suppressed(tenant, address, entry) : undefined;
-        if (!entry || decision === undefined) screened.deliver.push(address);
-        else if (decision === 'drop') screened.dropped.push({ address, entry });
+        if (!entry) {
+          screened.deliver.push(address);
+          continue;
+        }
+        const decision = stages.suppressed(tenant, address, entry);
+        if (decision === 'drop') screened.dropped.push({ address, entry });
         else screened.refused.push({ address, refusal: decision });
       }
       return screened;
