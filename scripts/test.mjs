@@ -41,6 +41,7 @@ if (filters.length === 0) {
 const testDirs = [
   'packages/test-harness/test',
   'packages/delivery-core/test',
+  'packages/smtp-listener/test',
   'apps/relay/test',
   'apps/bounce-processor/test',
   'apps/cli/test',
