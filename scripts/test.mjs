@@ -39,6 +39,7 @@ if (filters.length === 0) {
 }
 
 const testDirs = [
+  'packages/local-redis/test',
   'packages/test-harness/test',
   'packages/delivery-core/test',
   'packages/smtp-listener/test',
