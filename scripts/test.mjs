@@ -39,8 +39,10 @@ if (filters.length === 0) {
 }
 
 const testDirs = [
+  'packages/local-redis/test',
   'packages/test-harness/test',
   'packages/delivery-core/test',
+  'packages/smtp-listener/test',
   'apps/relay/test',
   'apps/bounce-processor/test',
   'apps/cli/test',

@@ -8,7 +8,7 @@
  * With `tenants.<name>.sender_domains`, MAIL FROM and the From header must use one of them
  * (553 5.7.1 at MAIL, 554 5.7.1 at the end of DATA). At DATA a message with NUL or a bare CR in
  * its header block, or NUL in its body, is refused 550 5.6.0 (message/hygiene.ts); a bare CR in
- * the body is normalised to CRLF. The door's replies (door-guard.ts) are listed here too.
+ * the body is normalised to CRLF. The door's replies (@herald/smtp-listener) are listed here too.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { checkAddress, type HeraldConfig, verifyPassword } from '@herald/delivery-core';
@@ -16,6 +16,7 @@ import { compileTrustedNetworks, DEFAULT_TENANT, tenantPolicy } from '@herald/de
 import { cleanIntake, takeInstructions } from '@herald/delivery-core/message';
 import { domainOfAddress, fromHeaderDomain, senderDomainAllowed } from '@herald/delivery-core/sender';
 import { type SuppressionEntry, suppressionReply } from '@herald/delivery-core/suppression';
+import { DOOR_REPLIES } from '@herald/smtp-listener';
 
 export interface PolicyReply {
   code: number;
@@ -44,11 +45,6 @@ const INVALID_INSTRUCTION = { code: 554, enhanced: '5.6.0' } as const;
 export const REPLIES = {
   authRequired: { code: 530, enhanced: '5.7.0', text: 'Authentication required' },
   authFailed: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
-  authNeedsTls: {
-    code: 538,
-    enhanced: '5.7.11',
-    text: 'Encryption required for requested authentication mechanism',
-  },
   badSender: { code: 553, enhanced: '5.1.7', text: 'Bad sender address syntax' },
   badRecipient: { code: 553, enhanced: '5.1.3', text: 'Bad recipient address syntax' },
   tooManyRecipients: { code: 452, enhanced: '4.5.3', text: 'Too many recipients' },
@@ -74,34 +70,8 @@ export const REPLIES = {
   },
   /** RFC 3463 5.6.0: other or undefined media error (NUL, bare CR in the header block). */
   badContent: { code: 550, enhanced: '5.6.0', text: 'Message refused' },
-  // The door (door-guard.ts): 421 answers and closes the connection (RFC 5321 §3.8).
-  tooManyConnections: {
-    code: 421,
-    enhanced: '4.7.0',
-    text: 'Too many connections from your address, try again later',
-  },
-  connectionRate: {
-    code: 421,
-    enhanced: '4.7.0',
-    text: 'Too many new connections from your address, try again later',
-  },
-  clientBlocked: {
-    code: 421,
-    enhanced: '4.7.0',
-    text: 'Too many failed authentications from your address, try again later',
-  },
-  authFailuresInSession: {
-    code: 421,
-    enhanced: '4.7.0',
-    text: 'Too many failed authentications, closing connection',
-  },
-  junkCommands: { code: 421, enhanced: '4.7.0', text: 'Too many commands without mail, closing connection' },
-  tooManyErrors: { code: 421, enhanced: '4.7.0', text: 'Too many errors, closing connection' },
-  /** RFC 3463 4.4.2: bad connection (the transfer did not finish in time). */
-  dataTimeout: { code: 421, enhanced: '4.4.2', text: 'Message not received in time, closing connection' },
-  dataTooSlow: { code: 421, enhanced: '4.4.2', text: 'Message transfer too slow, closing connection' },
-  commandTimeout: { code: 421, enhanced: '4.4.2', text: 'Timeout waiting for a command, closing connection' },
-  tooManyClients: { code: 421, enhanced: '4.7.0', text: 'Too many connected clients, try again later' },
+  // The door's replies (@herald/smtp-listener door-guard.ts), authNeedsTls among them.
+  ...DOOR_REPLIES,
 } as const satisfies Record<string, PolicyReply>;
 
 export interface SubmissionPolicy {

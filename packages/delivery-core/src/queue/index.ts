@@ -2,8 +2,18 @@
  * Queue and spool: bodies stored once in Redis, one BullMQ job per (message, destination domain)
  * with per-recipient state, atomic enqueue, idempotent completion. See spool.ts. Jobs of the
  * default stream (transactional) go before prioritized ones of other streams: see priority.ts.
+ * What Herald relies on beyond BullMQ's documented API is in bullmq-internals.ts.
  */
 
+export {
+  ADD_JOB_COMMANDS,
+  abandonWorker,
+  addJobInMulti,
+  BullmqContractError,
+  type BullmqTouchpoint,
+  checkWorkerInternals,
+  queueTransaction,
+} from './bullmq-internals.js';
 export { domainOf, groupByDomain, newMessageId } from './ids.js';
 export type { QueueKeys } from './keys.js';
 export { DELIVERY_QUEUE, queueKeys } from './keys.js';

@@ -1,6 +1,7 @@
 /**
- * Contract test of smtp-hooks.ts against the installed smtp-server: the private SMTPConnection
- * members it reaches into still exist, and a real SMTPServer on loopback runs every hook — a
+ * Contract test of the `smtp-hooks` touchpoint (smtp-server-internals.ts, used by smtp-hooks.ts)
+ * against the installed smtp-server: the private SMTPConnection members it reaches into still
+ * exist and read as expected on a live connection, and a real SMTPServer on loopback runs every hook — a
  * command seen by name (AUTH continuation lines not), held for a delay, answered instead (and
  * closed), and every error reply reported with a closing 421 after it. A server without hooks
  * is untouched. If an smtp-server upgrade moves these internals, this fails before the relay does.
@@ -9,9 +10,9 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SMTPServer } from 'smtp-server';
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { RawSmtp } from '../../../test/lib/raw-smtp.js';
-import { attachSmtpHooks, type CommandVerdict } from '../src/smtp-hooks.js';
+import { attachSmtpHooks, type CommandVerdict, type SmtpConnectionControl } from '../src/smtp-hooks.js';
+import { connectionPrototype } from '../src/smtp-server-internals.js';
 
 const HOLD_MS = 150;
 
@@ -22,16 +23,17 @@ function listen(server: SMTPServer): Promise<number> {
 }
 
 describe('smtp-server internals used by smtp-hooks.ts', () => {
-  it('SMTPConnection still has _onCommand, send and close', () => {
-    const proto = SMTPConnection.prototype as unknown as Record<string, unknown>;
-    for (const method of ['_onCommand', 'send', 'close'])
-      assert.equal(typeof proto[method], 'function', method);
+  it('smtp-hooks: SMTPConnection.prototype still has _onCommand, connectionReady, send and close', () => {
+    assert.doesNotThrow(() => connectionPrototype('smtp-hooks'));
   });
 });
 
 describe('attachSmtpHooks on a real SMTPServer', () => {
   const commands: string[] = [];
   const errors: number[] = [];
+  /** waitingForClient() as each command arrived (the reply to it not yet sent). */
+  const waiting: boolean[] = [];
+  let connected: SmtpConnectionControl | undefined;
   let hooked: SMTPServer;
   let plain: SMTPServer;
   let hookedPort: number;
@@ -48,8 +50,12 @@ describe('attachSmtpHooks on a real SMTPServer', () => {
     hooked = new SMTPServer(options);
     plain = new SMTPServer(options);
     attachSmtpHooks(hooked, {
+      connected(conn) {
+        connected = conn;
+      },
       command(conn, name): CommandVerdict {
         commands.push(name);
+        waiting.push(conn.waitingForClient());
         assert.equal(conn.remoteAddress, '127.0.0.1');
         assert.equal(typeof conn.session.id, 'string');
         if (name === 'HOLD') return { delayMs: HOLD_MS };
@@ -86,6 +92,17 @@ describe('attachSmtpHooks on a real SMTPServer', () => {
       client.close();
     }
     assert.deepEqual(commands, ['EHLO', 'AUTH', 'HOLD', 'STOP']);
+    assert.ok(connected, 'smtp-hooks: connectionReady wrapper reports the connection');
+    assert.equal(
+      connected.waitingForClient(),
+      false,
+      'smtp-hooks: _closing/_closed read as closed after a 421',
+    );
+    assert.deepEqual(
+      waiting,
+      [true, true, true, true],
+      'smtp-hooks: _handlerPending/_dataStream/_upgrading/_closing/_closed read as "waiting" when a command arrives',
+    );
   });
 
   it('reports every error reply, including its own answers, and closes after the reply hook says so', async () => {

@@ -4,16 +4,21 @@
  * `hooks.command` before a command runs (go on, hold it for a while, or answer it instead and
  * perhaps close) and tell `hooks.reply` about every 4xx/5xx reply it sends (which may answer with
  * one more reply, a closing 421). AUTH continuation lines are not commands and are not shown.
- * Servers without hooks (the bounce-processor's, the test sinks) behave exactly as before.
+ * Servers without hooks (the test sinks, the bench's sink) behave exactly as before.
  *
- * This reaches into smtp-server's SMTPConnection internals: `_onCommand`, `connectionReady`,
- * `_nextHandler`, `_handlerPending`, `_dataStream`, `_upgrading`, `_server`, `_closing`,
- * `_closed`, `send`, `close`, `session`, `remoteAddress`. The install
- * checks the methods exist, and apps/relay/test/smtp-hooks.test.ts drives a real SMTPServer
- * through every hook, so an upgrade that moves them fails loudly.
+ * This reaches into smtp-server's SMTPConnection internals, all through
+ * smtp-server-internals.ts (touchpoint `smtp-hooks`); test/smtp-hooks.test.ts drives a real
+ * SMTPServer through every hook, so an upgrade that moves them fails loudly.
  */
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
-import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import {
+  type ConnectionInternals,
+  connectionPrototype,
+  continuationPending,
+  isClosing,
+  serverOf,
+  waitingForClient,
+} from './smtp-server-internals.js';
 
 export interface SmtpConnectionControl {
   readonly session: SMTPServerSession;
@@ -42,22 +47,6 @@ export interface SmtpHooks {
   reply(conn: SmtpConnectionControl, code: number): SmtpReplyLine | undefined;
 }
 
-interface ConnectionInternals {
-  _server: object;
-  _nextHandler: unknown;
-  _closing: boolean;
-  _closed: boolean;
-  _handlerPending: boolean;
-  _dataStream: unknown;
-  _upgrading: boolean;
-  connectionReady(next?: unknown): unknown;
-  session: SMTPServerSession;
-  remoteAddress: string;
-  send(code: number, data: unknown, context?: unknown): void;
-  close(): void;
-  _onCommand(command: Buffer, callback?: () => void): void;
-}
-
 /** The reply code with which smtp-server closes a connection itself. */
 const CLOSING_CODE = 421;
 const ERROR_CODE_MIN = 400;
@@ -73,23 +62,19 @@ export function attachSmtpHooks(server: SMTPServer, hooks: SmtpHooks): void {
 
 function install(): void {
   if (installed) return;
-  const proto = SMTPConnection.prototype as unknown as ConnectionInternals;
-  for (const method of ['_onCommand', 'send', 'close', 'connectionReady'] as const) {
-    if (typeof proto[method] !== 'function')
-      throw new Error(`smtp-server changed: SMTPConnection.prototype.${method} is gone (see smtp-hooks.ts)`);
-  }
+  const proto = connectionPrototype('smtp-hooks');
   installed = true;
   const onCommand = proto._onCommand;
   proto._onCommand = function hookedOnCommand(this: ConnectionInternals, command, callback) {
-    const hooks = hooksByServer.get(this._server);
-    if (!hooks || this._nextHandler || this._closing || this._closed)
+    const hooks = hooksByServer.get(serverOf(this));
+    if (!hooks || continuationPending(this) || isClosing(this))
       return onCommand.call(this, command, callback);
     const name = (command ?? '').toString().split(' ')[0]!.toUpperCase();
     const verdict = hooks.command(control(this), name);
     if (!verdict) return onCommand.call(this, command, callback);
     if ('delayMs' in verdict) {
       const timer = setTimeout(() => {
-        if (this._closing || this._closed) callback?.();
+        if (isClosing(this)) callback?.();
         else onCommand.call(this, command, callback);
       }, verdict.delayMs);
       timer.unref();
@@ -101,14 +86,14 @@ function install(): void {
   };
   const connectionReady = proto.connectionReady;
   proto.connectionReady = function hookedConnectionReady(this: ConnectionInternals, next) {
-    hooksByServer.get(this._server)?.connected?.(control(this));
+    hooksByServer.get(serverOf(this))?.connected?.(control(this));
     return connectionReady.call(this, next);
   };
   const send = proto.send;
   proto.send = function hookedSend(this: ConnectionInternals, code, data, context) {
     send.call(this, code, data, context);
-    if (code < ERROR_CODE_MIN || code === CLOSING_CODE || this._closing || this._closed) return;
-    const next = hooksByServer.get(this._server)?.reply(control(this), code);
+    if (code < ERROR_CODE_MIN || code === CLOSING_CODE || isClosing(this)) return;
+    const next = hooksByServer.get(serverOf(this))?.reply(control(this), code);
     if (next) this.send(next.code, next.text);
   };
 }
@@ -123,8 +108,7 @@ function control(conn: ConnectionInternals): SmtpConnectionControl {
       get remoteAddress() {
         return conn.remoteAddress;
       },
-      waitingForClient: () =>
-        !conn._handlerPending && !conn._dataStream && !conn._upgrading && !conn._closing && !conn._closed,
+      waitingForClient: () => waitingForClient(conn),
       reply: (code, text) => conn.send(code, text),
       close: () => conn.close(),
     };

@@ -1,5 +1,5 @@
 /**
- * The door at the relay's SMTP listener: a thin adapter from delivery-core's `door` (pure
+ * The door at an SMTP listener (the relay's submission, the bounce-processor's): a thin adapter from delivery-core's `door` (pure
  * accounting) to smtp-server. It owns one ClientDoor per listener and one SessionCounters per
  * connection, and guarantees:
  * - connect: a client over `client_limits` (connections at once, new connections per time unit,
@@ -38,8 +38,8 @@ import type { HeraldMetrics } from '@herald/delivery-core/metrics';
 import type { Logger } from 'pino';
 import type { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { CommandDeadlines } from './command-deadline.js';
+import { DOOR_REPLIES, type EnhancedReply } from './door-replies.js';
 import { smtpError } from './enhanced-codes.js';
-import { type PolicyReply, REPLIES } from './policy.js';
 import { attachSmtpHooks, type SmtpConnectionControl, type SmtpReplyLine } from './smtp-hooks.js';
 
 /** The listener is under stress (short command deadline) from this share of max_clients on. */
@@ -79,9 +79,9 @@ export interface DoorGuard {
   onSecure(socket: unknown, session: SMTPServerSession, callback: (err?: Error | null) => void): void;
   onClose(session: SMTPServerSession): void;
   /** Before an AUTH is verified: the refusal for a blocked client, or undefined. */
-  authBlocked(session: SMTPServerSession): PolicyReply | undefined;
+  authBlocked(session: SMTPServerSession): EnhancedReply | undefined;
   /** After it was verified: records it, waits the tarpit delay, and gives a closing reply or undefined. */
-  authSettled(session: SMTPServerSession, username: string, ok: boolean): Promise<PolicyReply | undefined>;
+  authSettled(session: SMTPServerSession, username: string, ok: boolean): Promise<EnhancedReply | undefined>;
   /**
    * Runs one AUTH check in turn with the other AUTH attempts from the same client (address or
    * IPv6 network): parallel guesses wait for each other, so each sees the failures and the block
@@ -105,17 +105,17 @@ interface SessionState {
   control?: SmtpConnectionControl;
 }
 
-const REFUSAL_REPLIES: Record<DoorRefusal, PolicyReply> = {
-  blocked: REPLIES.clientBlocked,
-  connections: REPLIES.tooManyConnections,
-  connection_rate: REPLIES.connectionRate,
+const REFUSAL_REPLIES: Record<DoorRefusal, EnhancedReply> = {
+  blocked: DOOR_REPLIES.clientBlocked,
+  connections: DOOR_REPLIES.tooManyConnections,
+  connection_rate: DOOR_REPLIES.connectionRate,
 };
 
-const line = (reply: PolicyReply): SmtpReplyLine => ({
+const line = (reply: EnhancedReply): SmtpReplyLine => ({
   code: reply.code,
   text: `${reply.enhanced} ${reply.text}`,
 });
-const toError = (reply: PolicyReply) => smtpError(reply.code, reply.enhanced, reply.text);
+const toError = (reply: EnhancedReply) => smtpError(reply.code, reply.enhanced, reply.text);
 
 export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
   const { smtp, events, metrics, logger } = options;
@@ -135,7 +135,7 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
     now,
     expire(connection) {
       refused('command_timeout');
-      const reply = line(REPLIES.commandTimeout);
+      const reply = line(DOOR_REPLIES.commandTimeout);
       const conn = connection as SmtpConnectionControl;
       conn.reply(reply.code, reply.text);
       conn.close();
@@ -158,9 +158,10 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
           const verdict = state.counters.command(name);
           if ('limit' in verdict) {
             refused(verdict.limit);
-            return { ...line(REPLIES.junkCommands), close: true };
+            return { ...line(DOOR_REPLIES.junkCommands), close: true };
           }
-          if (name === 'AUTH' && state.authNeedsTls) return { ...line(REPLIES.authNeedsTls), close: false };
+          if (name === 'AUTH' && state.authNeedsTls)
+            return { ...line(DOOR_REPLIES.authNeedsTls), close: false };
           return verdict.delayMs > 0 ? verdict : undefined;
         },
         reply(conn) {
@@ -172,14 +173,14 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
           const limit = state?.counters.error();
           if (!limit) return undefined;
           refused(limit);
-          return line(REPLIES.tooManyErrors);
+          return line(DOOR_REPLIES.tooManyErrors);
         },
       });
     },
     onConnect(session, callback) {
       if (sessions.size >= options.maxClients) {
         refused('max_clients');
-        callback(toError(REPLIES.tooManyClients));
+        callback(toError(DOOR_REPLIES.tooManyClients));
         return;
       }
       const admission = door.admit(session.remoteAddress);
@@ -225,7 +226,7 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
     authBlocked(session) {
       if (!door.isBlocked(session.remoteAddress)) return undefined;
       refused('blocked');
-      return REPLIES.clientBlocked;
+      return DOOR_REPLIES.clientBlocked;
     },
     async authSettled(session, username, ok) {
       const state = sessions.get(session.id);
@@ -234,7 +235,7 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
         knownUsers.has(username) ? username : undefined,
         ok,
       );
-      let closing: PolicyReply | undefined;
+      let closing: EnhancedReply | undefined;
       if (ok) state?.counters.progressed();
       else metrics.authFailures.inc();
       if (outcome.blockedUntil !== undefined) {
@@ -250,10 +251,10 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
           reason: 'auth_failures',
           until: outcome.blockedUntil,
         });
-        closing = REPLIES.clientBlocked;
+        closing = DOOR_REPLIES.clientBlocked;
       } else if (!ok && state?.counters.authFailed()) {
         refused('auth_failures');
-        closing = REPLIES.authFailuresInSession;
+        closing = DOOR_REPLIES.authFailuresInSession;
       }
       if (outcome.delayMs > 0) await sleep(outcome.delayMs);
       return closing;
@@ -290,7 +291,7 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
         clearInterval(timer);
         aborted = verdict;
         refused(verdict);
-        const reply = line(verdict === 'data_timeout' ? REPLIES.dataTimeout : REPLIES.dataTooSlow);
+        const reply = line(verdict === 'data_timeout' ? DOOR_REPLIES.dataTimeout : DOOR_REPLIES.dataTooSlow);
         const control = sessions.get(session.id)?.control;
         if (control) control.reply(reply.code, reply.text);
         else stream.destroy(new Error(reply.text));

@@ -1,5 +1,5 @@
 /**
- * A private redis-server per test run, on 127.0.0.1 and a fresh data dir.
+ * A private redis-server per test run (or bench run), on 127.0.0.1 and a fresh data dir.
  * Owns: spawning redis-server (no config file; AOF on by default), waiting until PING answers from
  * *our* PID, ioredis clients handed out by client(), stop/kill/restart, removing the temp dir.
  * Guarantees: every child is tracked in processes.ts (SIGKILLed at process exit); restart() reuses

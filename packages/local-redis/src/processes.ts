@@ -1,5 +1,5 @@
 /**
- * Registry of child processes started by the test fixtures (redis-server, ...).
+ * Registry of child processes started by the test fixtures and the bench (redis-server, ...).
  * Owns: killing, by PID, every still-running tracked child when this process exits or receives
  * SIGINT/SIGTERM, so a crashed or interrupted test never leaves a server behind; synchronous
  * cleanup callbacks (temp dirs) run at exit too.

@@ -1,5 +1,5 @@
 /**
- * Loopback TCP ports for the test fixtures.
+ * Loopback TCP ports for the test fixtures and the private redis-server.
  * Owns: picking a port nothing listens on (ask the kernel for port 0, close, return it).
  * Guarantees: the port was free a moment ago; callers that bind later must retry on EADDRINUSE.
  * Needs injected: nothing.
