@@ -9,8 +9,8 @@ import { type RedisHandle, startRedis } from '@herald/test-harness';
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { ParkedJobs } from '../src/delivery/index.js';
 import { DELIVERY_QUEUE, type DeliveryJobData, newMessageId, Spool } from '../src/queue/index.js';
+import { ParkedJobs } from '../src/shaping/index.js';
 
 const PREFIX = 'herald';
 const WAIT_STEP_MS = 20;

@@ -4,7 +4,6 @@
  * primitives (GCRA `<prefix>:gcra:<key>`, semaphore `<prefix>:sem:<key>`, cap `<prefix>:cap:<key>`)
  * and ParkedJobs lists. A lane is a site, or `<site>@<source IP>` when mail leaves from a pool IP.
  */
-import { utcDayName } from '../shaping/index.js';
 
 export function laneOf(site: string, sourceIp?: string): string {
   return sourceIp ? `${site}@${sourceIp}` : site;
@@ -40,6 +39,11 @@ export function campaignRateKey(tenant: string, campaign: string): string {
 /** DailyCap key: recipients a warming IP sent to a site on the UTC day of `now`. */
 export function warmupCapKey(sourceIp: string, site: string, now: number): string {
   return `warmup:${sourceIp}:${site}:${utcDayName(now)}`;
+}
+
+/** The UTC day of `now` as "YYYY-MM-DD" (shaping's utcDayName; here so keys import nothing). */
+function utcDayName(now: number): string {
+  return new Date(now).toISOString().slice(0, 10);
 }
 
 /** ParkedJobs key of the jobs held by a site's suspension; `herald site resume` wakes them. */

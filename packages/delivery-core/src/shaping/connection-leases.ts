@@ -13,13 +13,15 @@
 import { Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { type JobParking, PARK_SAFETY_MS } from '../delivery/index.js';
+import { CONNECTION_LEASE_PREFIX, connectionLeaseKey, connectionRateKey } from '../keys/index.js';
 import { type DeliveryJobData, streamPriority } from '../queue/index.js';
 import type { ConnectionLease, ConnectionLeases } from '../smtp/index.js';
 import type { LeasedSemaphore, Rate, RateLimiter } from '../throttle/index.js';
-import { CONNECTION_LEASE_PREFIX, connectionLeaseKey, connectionRateKey } from './keys.js';
 
-/** A parked job comes back after this at the latest, even if no release wakes it. */
-export const PARK_SAFETY_MS = 5_000;
+/** The bound of a park is the delivery port's (re-exported for shaping's users). */
+export { PARK_SAFETY_MS };
+
 /** A parked list nobody touches disappears after this. */
 const PARKED_KEY_TTL_MS = 3_600_000;
 /**
@@ -29,7 +31,7 @@ const PARKED_KEY_TTL_MS = 3_600_000;
 const PRIORITY_SCORE_STEP = 2 ** 42;
 const MAX_SCORED_PRIORITY = 2047;
 
-export class ParkedJobs {
+export class ParkedJobs implements JobParking {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,

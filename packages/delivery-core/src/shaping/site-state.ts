@@ -11,14 +11,10 @@
  */
 import type { Redis } from 'ioredis';
 import type { EventSink } from '../events/index.js';
-import {
-  type AutomationRule,
-  DEFAULT_SLOW_FOR_MS,
-  formatRate,
-  type ReplyLike,
-  ruleMatches,
-} from '../shaping/index.js';
 import type { Rate } from '../throttle/index.js';
+import { type ReplyLike, ruleMatches } from './automation.js';
+import { formatRate } from './rate.js';
+import { type AutomationRule, DEFAULT_SLOW_FOR_MS } from './schema.js';
 
 export interface SiteCondition {
   suspendedUntil?: number;

@@ -1,0 +1,4 @@
+/**
+ * Every Redis key Herald writes, in one registry.
+ */
+export * from './shaping.js';
