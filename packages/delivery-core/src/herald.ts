@@ -220,7 +220,7 @@ export async function createHerald(
       connection.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
       const worker = new DeliveryWorker({
         connection,
-        prefix: config.redis.prefix,
+        prefix: spool.keys.bullmqPrefix,
         concurrency: d.concurrency,
         lockDurationMs: d.lock_duration,
         stalledIntervalMs: d.stalled_interval,

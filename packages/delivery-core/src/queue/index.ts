@@ -4,9 +4,9 @@
  * default stream (transactional) go before prioritized ones of other streams: see priority.ts.
  */
 
+// The queue's key names live in the key registry (keys/queue.ts); re-exported for the queue's users.
+export { DELIVERY_QUEUE, type QueueKeys, queueKeys } from '../keys/index.js';
 export { domainOf, groupByDomain, newMessageId } from './ids.js';
-export type { QueueKeys } from './keys.js';
-export { DELIVERY_QUEUE, queueKeys } from './keys.js';
 export { DEFAULT_STREAM, OTHER_STREAM_PRIORITY, storedStream, streamPriority } from './priority.js';
 export { Spool } from './spool.js';
 export type { QueueStats, SiteQueueStats } from './stats.js';

@@ -14,7 +14,12 @@ import { Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type JobParking, PARK_SAFETY_MS } from '../delivery/index.js';
-import { CONNECTION_LEASE_PREFIX, connectionLeaseKey, connectionRateKey } from '../keys/index.js';
+import {
+  CONNECTION_LEASE_PREFIX,
+  connectionLeaseKey,
+  connectionRateKey,
+  parkedJobsKey,
+} from '../keys/index.js';
 import { type DeliveryJobData, streamPriority } from '../queue/index.js';
 import type { ConnectionLease, ConnectionLeases } from '../smtp/index.js';
 import type { LeasedSemaphore, Rate, RateLimiter } from '../throttle/index.js';
@@ -40,7 +45,7 @@ export class ParkedJobs implements JobParking {
   ) {}
 
   private key(site: string): string {
-    return `${this.prefix}:site:${site}:parked-jobs`;
+    return parkedJobsKey(this.prefix, site);
   }
 
   /**
