@@ -1,7 +1,7 @@
 /**
  * The per-tenant counters behind reputation rates, in hourly buckets:
- * `<prefix>:{queue}:rep:<tenant>:<kind>:<hour>` (keys/queue.ts: the queue slot) (kind: sent = accepted recipients, hard = hard bounces,
- * complaint = feedback reports; hour = epoch ms / 1 h). Each bucket expires after the longest
+ * `<prefix>:{queue}:rep:<tenant>:<kind>:<hour>` (keys/queue.ts: in the queue slot) (kind: sent =
+ * accepted recipients, hard = hard bounces, complaint = feedback reports; hour = epoch ms / 1 h). Each bucket expires after the longest
  * window Herald reads (REPUTATION_MAX_WINDOW_MS) plus one bucket. Pure key math.
  */
 import { MS_PER_DAY, MS_PER_HOUR } from '../config/units.js';

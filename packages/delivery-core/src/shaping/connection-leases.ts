@@ -7,7 +7,7 @@
  * by releases, one per release, and never poll. Parked jobs wake in their stream's queue priority
  * order (transactional first), FIFO within one priority.
  * With a `max_connection_rate`, a new connection also needs a GCRA cell of `conn-rate:<site>`.
- * Redis keys: the semaphore's `<prefix>:sem:conn:<site>`, the limiter's `<prefix>:gcra:conn-rate:<site>`, and `<prefix>:site:<site>:parked-jobs`
+ * Redis keys: the semaphore's `<prefix>:sem:conn:<site>`, the limiter's `<prefix>:gcra:conn-rate:<site>`, and `<prefix>:site:<site>:parked-jobs` (names: keys/shaping.ts)
  * (a sorted set of job ids, score = priority * PRIORITY_SCORE_STEP + time parked in epoch ms).
  */
 import { Job, type Queue } from 'bullmq';
