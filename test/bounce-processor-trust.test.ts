@@ -77,7 +77,9 @@ describe('bounce-processor: a report speaks only for its token', () => {
       events.map((e) => [e.messageId, e.recipient, e.verified]),
       [[messageId, 'gone@dest.test', true]],
     );
-    const markers = await herald.redis.keys(`${herald.config.redis.prefix}:feedback:bounce:${messageId}:*`);
+    const markers = await herald.redis.keys(
+      `${herald.config.redis.prefix}:{queue}:feedback:bounce:${messageId}:*`,
+    );
     assert.equal(markers.length, 1);
     const ttl = await herald.redis.pttl(markers[0]!);
     assert.ok(ttl > DEFAULT_VERP_MAX_AGE_MS - HOUR_MS && ttl <= DEFAULT_VERP_MAX_AGE_MS, `marker ttl ${ttl}`);

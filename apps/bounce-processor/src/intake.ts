@@ -11,7 +11,7 @@
  * `suppressed: false`, and changes nothing else. Auto-replies and delivery reports are recorded,
  * never suppressed.
  * At most once per token: a report that suppresses or counts sets
- * `<prefix>:feedback:<bounce|complaint>:<message id>:<recipient hash>` for the VERP max age, in the
+ * `<prefix>:{queue}:feedback:<bounce|complaint>:<message id>:<recipient hash>` for the VERP max age, in the
  * same script that counts it (TenantReputation.countOnce); a repeat of it (the same report sent
  * again, or replayed) finds the marker and changes nothing, and emits no event.
  * Every write completes before this resolves, so the caller's 250 follows them; a Redis failure
@@ -21,6 +21,7 @@ import type { Herald } from '@herald/delivery-core';
 import type { Classification } from '@herald/delivery-core/bounce';
 import { DEFAULT_TENANT, tenantPolicy } from '@herald/delivery-core/config';
 import type { FeedbackEvent } from '@herald/delivery-core/events';
+import { feedbackMarkerKey } from '@herald/delivery-core/keys';
 import { decodeVerp, type VerpDecoded, type VerpResult, type VerpSettings } from '@herald/delivery-core/verp';
 import type { ReadReport } from './report.js';
 import { actionFor, screenRecipients } from './trust.js';
@@ -75,7 +76,7 @@ export function knownTenants(config: Herald['config']): string[] {
 
 /** The once-marker of a token: one message × one recipient, per kind of report. */
 export function feedbackOnceKey(prefix: string, kind: 'bounce' | 'complaint', token: VerpDecoded): string {
-  return `${prefix}:feedback:${kind}:${token.messageId}:${token.recipientHash}`;
+  return feedbackMarkerKey(prefix, kind, token.messageId, token.recipientHash);
 }
 
 function eventOf(

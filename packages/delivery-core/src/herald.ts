@@ -16,18 +16,7 @@ import {
   type Route,
   tenantPolicy,
 } from './config/index.js';
-import {
-  CONDITION_CACHE_MS,
-  ConcurrencyWindows,
-  DeliveryWorker,
-  ParkedJobs,
-  reclaimNodeLeases,
-  ShapingGate,
-  SiteConnectionLeases,
-  SiteState,
-  siteHoldKey,
-  tenantParkKey,
-} from './delivery/index.js';
+import { DeliveryWorker } from './delivery/index.js';
 import { createResolver, type Resolver } from './dns/index.js';
 import { RedisEventSink } from './events/index.js';
 import {
@@ -43,12 +32,24 @@ import {
   toStaticRoute,
 } from './herald-parts.js';
 import { type SendInput, type SendResult, sendMessage } from './herald-send.js';
+import { siteHoldKey, tenantParkKey } from './keys/index.js';
 import { HeraldMetrics } from './metrics/index.js';
 import { Spool } from './queue/index.js';
 import { TenantReputation } from './reputation/index.js';
 import { addListUnsubscribe } from './sender/index.js';
-import { baseLimitsFromConfig, DEFAULT_STREAM, type Shaping } from './shaping/index.js';
-import { providerRules } from './sites/index.js';
+import {
+  baseLimitsFromConfig,
+  CONDITION_CACHE_MS,
+  ConcurrencyWindows,
+  DEFAULT_STREAM,
+  ParkedJobs,
+  reclaimNodeLeases,
+  type Shaping,
+  ShapingGate,
+  SiteConnectionLeases,
+  SiteState,
+} from './shaping/index.js';
+import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
 import { SmtpPool } from './smtp/index.js';
 import { SuppressionList } from './suppression/index.js';
 import { DailyCap, LeasedSemaphore, NODE_SEPARATOR, RateLimiter } from './throttle/index.js';
@@ -219,7 +220,7 @@ export async function createHerald(
       connection.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
       const worker = new DeliveryWorker({
         connection,
-        prefix: config.redis.prefix,
+        prefix: spool.keys.bullmqPrefix,
         concurrency: d.concurrency,
         lockDurationMs: d.lock_duration,
         stalledIntervalMs: d.stalled_interval,
@@ -256,7 +257,7 @@ export async function createHerald(
           gate: new ShapingGate({
             shaping,
             base: baseLimitsFromConfig(config),
-            rules: providerRules(shaping),
+            siteOf: siteFinder(providerRules(shaping)),
             limiter,
             dailyCap: new DailyCap(redis, { keyPrefix: config.redis.prefix }),
             siteState,
@@ -315,4 +316,10 @@ export async function createHerald(
     },
   };
   return herald;
+}
+
+/** The site of a destination for the shaping gate: its static route's, else its MX hosts'. */
+function siteFinder(rules: ReturnType<typeof providerRules>) {
+  return (hostnames: readonly string[], route?: { host: string; port: number }) =>
+    route ? { site: siteForRoute(route) } : siteForMxHosts(hostnames, rules);
 }

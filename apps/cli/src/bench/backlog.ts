@@ -82,7 +82,7 @@ export async function openBacklog(redisUrl: string, prefix: string): Promise<Bac
   redis.on('error', () => {});
   await redis.connect();
   const keys = queueKeys(prefix);
-  const queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: redis, prefix });
+  const queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: redis, prefix: keys.bullmqPrefix });
 
   const usedMemory = async () => {
     const value = parseInfoField(await redis.info('memory'), 'used_memory');

@@ -10,8 +10,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { abandonWorker, checkWorkerInternals, DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
 import { settlesWithin } from '../util/settle.js';
-import type { ParkedJobs } from './connection-leases.js';
 import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
+import type { JobParking } from './types.js';
 
 /** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
 const LOCAL_FAULT_RETRY_MS = 60_000;
@@ -31,7 +31,7 @@ export interface DeliveryWorkerOptions {
   logger: Logger;
   deps: DeliveryDeps;
   /** Jobs waiting for a site's connection slot, woken when one is released. */
-  parked?: ParkedJobs;
+  parked?: JobParking;
   /** After an attempt in which recipients bounced or expired (DSN, suppression); errors are logged. */
   afterFailures?(data: DeliveryJobData, failures: RecipientFailure[]): Promise<void>;
 }

@@ -5,6 +5,8 @@
  * What Herald relies on beyond BullMQ's documented API is in bullmq-internals.ts.
  */
 
+// The queue's key names live in the key registry (keys/queue.ts); re-exported for the queue's users.
+export { DELIVERY_QUEUE, type QueueKeys, queueKeys } from '../keys/index.js';
 export {
   ADD_JOB_COMMANDS,
   abandonWorker,
@@ -15,8 +17,6 @@ export {
   queueTransaction,
 } from './bullmq-internals.js';
 export { domainOf, groupByDomain, newMessageId } from './ids.js';
-export type { QueueKeys } from './keys.js';
-export { DELIVERY_QUEUE, queueKeys } from './keys.js';
 export { DEFAULT_STREAM, OTHER_STREAM_PRIORITY, storedStream, streamPriority } from './priority.js';
 export { Spool } from './spool.js';
 export type { QueueStats, SiteQueueStats } from './stats.js';

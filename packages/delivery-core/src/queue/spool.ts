@@ -9,10 +9,10 @@
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
-import { REPUTATION_BUCKET_TTL_MS, reputationBucket, reputationKey } from '../reputation/index.js';
+import { DELIVERY_QUEUE, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
+import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
 import { ADD_JOB_COMMANDS, addJobInMulti, queueTransaction } from './bullmq-internals.js';
 import { groupByDomain } from './ids.js';
-import { DELIVERY_QUEUE, type QueueKeys, queueKeys } from './keys.js';
 import { storedStream, streamPriority } from './priority.js';
 import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
 
@@ -66,7 +66,10 @@ export class Spool {
     private readonly eventStreamMaxLen = DEFAULT_EVENT_STREAM_MAX_LEN,
   ) {
     this.keys = queueKeys(prefix);
-    this.queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: redis, prefix });
+    this.queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
+      connection: redis,
+      prefix: this.keys.bullmqPrefix,
+    });
     redis.defineCommand('heraldFinishJob', { numberOfKeys: 3, lua: FINISH_JOB_LUA });
   }
 

@@ -3,22 +3,19 @@
  * cuts (set by automation rules or an operator; each lifts itself when its time ends, by key
  * expiry), and the match counters of threshold rules. Every transition emits a SiteEvent.
  *
- * Keys (prefix = redis.prefix): `<prefix>:site:<site>:suspended` (value: until, epoch ms),
- * `<prefix>:site:<site>:slow` (value: "count/periodMs/until"), `<prefix>:site:<site>:sources`
+ * Keys (keys/shaping.ts, tagged by site): `<prefix>:site:{<site>}:suspended` (value: until, epoch
+ * ms), `<prefix>:site:{<site>}:slow` (value: "count/periodMs/until"), `<prefix>:site:{<site>}:sources`
  * (hash: source IP → until, the source IPs suspended at this site; the key lives as long as the
- * longest), `<prefix>:site:<site>:rule:<i>` (threshold counter, expires after the rule's window).
+ * longest), `<prefix>:site:{<site>}:rule:<i>` (threshold counter, expires after the rule's window).
  * Needs injected: an ioredis client, the event sink, a clock.
  */
 import type { Redis } from 'ioredis';
 import type { EventSink } from '../events/index.js';
-import {
-  type AutomationRule,
-  DEFAULT_SLOW_FOR_MS,
-  formatRate,
-  type ReplyLike,
-  ruleMatches,
-} from '../shaping/index.js';
+import { type SiteStateField, siteStateKey } from '../keys/index.js';
 import type { Rate } from '../throttle/index.js';
+import { type ReplyLike, ruleMatches } from './automation.js';
+import { formatRate } from './rate.js';
+import { type AutomationRule, DEFAULT_SLOW_FOR_MS } from './schema.js';
 
 export interface SiteCondition {
   suspendedUntil?: number;
@@ -52,8 +49,8 @@ export class SiteState {
     redis.defineCommand('heraldSiteCount', { numberOfKeys: 1, lua: COUNT_LUA });
   }
 
-  private key(site: string, what: string): string {
-    return `${this.prefix}:site:${site}:${what}`;
+  private key(site: string, field: SiteStateField): string {
+    return siteStateKey(this.prefix, site, field);
   }
 
   /**

@@ -5,7 +5,9 @@
  * free slot (`reserve`) and is rescheduled for exactly that time, keeping the booking in its data;
  * when it comes back it goes without booking again. So a backlog of N jobs behind a throttled
  * site costs O(N) Redis calls, and a throttle deferral never spends a delivery attempt.
- * Needs injected: the shaping file, the provider rules, a RateLimiter, a clock.
+ * Needs injected: the shaping file, how a destination maps to its site (`siteOf`: the sites
+ * module's naming, injected so shaping does not import sites, which reads shaping's provider
+ * data), a RateLimiter, a clock. Implements delivery's gate port (DeliveryGate).
  * Suspensions and rate cuts in force for the site (SiteState: automation rules or an operator) are
  * honoured the same way, and `observe` runs the automation rules over each attempt's replies.
  * Before the site's rate: a paused tenant's bulk mail, tenant and campaign rates; then the source
@@ -15,17 +17,25 @@
  * "Traffic shaping".
  */
 
+import { type AttemptLimits, type DeliveryGate, PARK_SAFETY_MS } from '../delivery/index.js';
+import {
+  campaignRateKey,
+  laneOf,
+  laneRateKey,
+  siteHoldKey,
+  tenantParkKey,
+  tenantRateKey,
+} from '../keys/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
 import type { TenantReputation } from '../reputation/index.js';
-import { DEFAULT_STREAM, type EffectiveLimits, effectiveLimits, type Shaping } from '../shaping/index.js';
-import { type ProviderRule, siteForMxHosts, siteForRoute } from '../sites/index.js';
 import type { DailyCap, Rate, RateLimiter } from '../throttle/index.js';
 import type { ConcurrencyWindows } from './concurrency.js';
-import { PARK_SAFETY_MS, type ParkedJobs } from './connection-leases.js';
-import { campaignRateKey, laneOf, laneRateKey, siteHoldKey, tenantParkKey, tenantRateKey } from './keys.js';
+import type { ParkedJobs } from './connection-leases.js';
+import { type EffectiveLimits, effectiveLimits } from './effective.js';
 import { LaneSlots } from './lane-slots.js';
-import type { AttemptLimits, DeliveryGate } from './process.js';
+import { DEFAULT_STREAM } from './pools.js';
 import { passRates, type RateStage } from './rate-stages.js';
+import type { Shaping } from './schema.js';
 import type { SiteState } from './site-state.js';
 import { type PickedSource, SourcePicker } from './source-picker.js';
 
@@ -39,7 +49,8 @@ export interface ShapingGateOptions {
   shaping: Shaping;
   /** The built-in layer: the relay's herald.yaml delivery/retry settings as limits. */
   base?: Readonly<EffectiveLimits>;
-  rules: readonly ProviderRule[];
+  /** The site of a destination: its MX host names, or the static route it is sent through. */
+  siteOf(hostnames: readonly string[], route?: { host: string; port: number }): SiteOf;
   limiter: RateLimiter;
   /** Suspensions and rate cuts (automation, operator); absent = none. */
   siteState?: SiteState;
@@ -53,6 +64,12 @@ export interface ShapingGateOptions {
   windows?: ConcurrencyWindows;
   now(): number;
   random?: () => number;
+}
+
+/** A destination's site (`provider:<name>`, `mx:<hosts>`, `route:<host>:<port>`) and provider. */
+export interface SiteOf {
+  site: string;
+  provider?: string | undefined;
 }
 
 export interface SiteLimits {
@@ -89,9 +106,7 @@ export class ShapingGate implements DeliveryGate {
     const cacheKey = `${domain}|${route ? `${route.host}:${route.port}` : hostnames.join(',')}`;
     const cached = this.cache.get(cacheKey);
     if (cached) return cached;
-    const { site, provider } = route
-      ? { site: siteForRoute(route), provider: undefined }
-      : siteForMxHosts(hostnames, this.options.rules);
+    const { site, provider } = this.options.siteOf(hostnames, route);
     const target = { domain, site, ...(provider ? { provider } : {}) };
     const limits = effectiveLimits(this.options.shaping, target, this.options.base).limits;
     const result: SiteLimits = { site, provider, limits };

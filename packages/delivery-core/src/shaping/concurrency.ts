@@ -13,7 +13,8 @@
  * at most once per WINDOW_REFRESH_MS (only to keep the key alive). Lua contract below.
  */
 import type { Redis } from 'ioredis';
-import { laneWindowKey } from './keys.js';
+import type { ConnectionVerdict } from '../delivery/index.js';
+import { laneWindowKey } from '../keys/index.js';
 
 /** A connection-level failure takes this many connections off the window. */
 export const NEGATIVE_FEEDBACK = 1;
@@ -24,9 +25,6 @@ const WINDOW_CACHE_MS = 250;
 /** At the ceiling, successes refresh the key at most this often. */
 const WINDOW_REFRESH_MS = WINDOW_TTL_MS / 3;
 const WINDOW_CACHE_MAX_LANES = 10_000;
-
-/** What one attempt says about the lane's connections; undefined = nothing (no connection tried). */
-export type ConnectionVerdict = 'success' | 'failure';
 
 /**
  * concurrency-feedback.lua

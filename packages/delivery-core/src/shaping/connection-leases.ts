@@ -7,19 +7,26 @@
  * by releases, one per release, and never poll. Parked jobs wake in their stream's queue priority
  * order (transactional first), FIFO within one priority.
  * With a `max_connection_rate`, a new connection also needs a GCRA cell of `conn-rate:<site>`.
- * Redis keys: the semaphore's `<prefix>:sem:conn:<site>`, the limiter's `<prefix>:gcra:conn-rate:<site>`, and `<prefix>:site:<site>:parked-jobs`
+ * Redis keys: the semaphore's `<prefix>:sem:conn:<site>`, the limiter's `<prefix>:gcra:conn-rate:<site>`, and `<prefix>:site:<site>:parked-jobs` (names: keys/shaping.ts)
  * (a sorted set of job ids, score = priority * PRIORITY_SCORE_STEP + time parked in epoch ms).
  */
 import { Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { type JobParking, PARK_SAFETY_MS } from '../delivery/index.js';
+import {
+  CONNECTION_LEASE_PREFIX,
+  connectionLeaseKey,
+  connectionRateKey,
+  parkedJobsKey,
+} from '../keys/index.js';
 import { type DeliveryJobData, streamPriority } from '../queue/index.js';
 import type { ConnectionLease, ConnectionLeases } from '../smtp/index.js';
 import type { LeasedSemaphore, Rate, RateLimiter } from '../throttle/index.js';
-import { CONNECTION_LEASE_PREFIX, connectionLeaseKey, connectionRateKey } from './keys.js';
 
-/** A parked job comes back after this at the latest, even if no release wakes it. */
-export const PARK_SAFETY_MS = 5_000;
+/** The bound of a park is the delivery port's (re-exported for shaping's users). */
+export { PARK_SAFETY_MS };
+
 /** A parked list nobody touches disappears after this. */
 const PARKED_KEY_TTL_MS = 3_600_000;
 /**
@@ -29,7 +36,7 @@ const PARKED_KEY_TTL_MS = 3_600_000;
 const PRIORITY_SCORE_STEP = 2 ** 42;
 const MAX_SCORED_PRIORITY = 2047;
 
-export class ParkedJobs {
+export class ParkedJobs implements JobParking {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -38,7 +45,7 @@ export class ParkedJobs {
   ) {}
 
   private key(site: string): string {
-    return `${this.prefix}:site:${site}:parked-jobs`;
+    return parkedJobsKey(this.prefix, site);
   }
 
   /**

@@ -7,9 +7,10 @@
  * (the seasoned ones) take the overflow; with none left the job waits for the next UTC day.
  * Needs injected: the shaping file, a DailyCap, a clock, randomness.
  */
-import { nextUtcDay, pickSource, type Shaping, selectPool, warmupCap } from '../shaping/index.js';
+import { warmupCapKey } from '../keys/index.js';
 import type { DailyCap } from '../throttle/index.js';
-import { warmupCapKey } from './keys.js';
+import { nextUtcDay, pickSource, selectPool, warmupCap } from './pools.js';
+import type { Shaping } from './schema.js';
 
 export interface PickedSource {
   pool: string;
