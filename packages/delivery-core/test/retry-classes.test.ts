@@ -375,7 +375,7 @@ describe('retryDecisionForReplies: one job, several deferred recipients', () => 
     assert.deepEqual(decision, { action: 'expire', retryClass: 'throttled', classes: ['throttled'] });
   });
 
-  test('a classifier can be injected (the bounce classifier will plug in here)', () => {
+  test('a classifier can be injected (default: retryClassOf, rules then the bounce reason)', () => {
     const decision = retryDecisionForReplies(DEFAULT_RETRY_POLICY, {
       ...base,
       attemptsMade: 1,

@@ -4,7 +4,7 @@
  * domain and DMARC alignment are sender/alignment.ts's (intake uses them too).
  */
 import { isIP } from 'node:net';
-import { domainToASCII } from 'node:url';
+import { asciiDomain } from '../address/index.js';
 
 /** The PTR query name of an IPv4 or IPv6 address; undefined for anything else. */
 export function reverseName(ip: string): string | undefined {
@@ -34,7 +34,8 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** A domain as the doctor checks it (lower-case A-labels, no trailing dot), or undefined when invalid. */
 export function normaliseDomain(text: string): string | undefined {
-  const name = domainToASCII(text.trim().replace(/\.+$/, '')).toLowerCase();
-  if (name === '' || name.length > MAX_NAME_OCTETS || !name.includes('.')) return undefined;
+  const name = asciiDomain(text.trim().replace(/\.+$/, ''));
+  if (name === undefined || name === '' || name.length > MAX_NAME_OCTETS || !name.includes('.'))
+    return undefined;
   return name.split('.').every((label) => LABEL.test(label)) ? name : undefined;
 }

@@ -3,8 +3,9 @@
  * class retries on. Both are data tables: RETRY_RULES (ordered, first match wins) and
  * CLASS_SCHEDULES. Pure and allocation-light, so classing every deferred reply is cheap.
  *
- * Classing is by the reply alone (code, enhanced status, text, stage) until the bounce classifier
- * exists; it can then supply its own `RetryClassifier` (reply → class) to the decision helpers.
+ * RETRY_RULES class what the bounce classifier's vocabulary has no reason for (greylisting, Herald's
+ * own DNS / connect / TLS failures, provider throttling codes); by-reason.ts's `retryClassOf` runs
+ * them first and gives every reply they leave at `default` to the classifier's reason table.
  * The site's `retry_schedule` (`RetryPolicy.scheduleMs`) stays in charge: no class waits longer
  * than its longest delay, the way Postfix's maximal_backoff_time caps every deferred message.
  */
@@ -24,7 +25,7 @@ export const RETRY_CLASSES = [
 /** Why a recipient was deferred, as far as backoff cares. */
 export type RetryClass = (typeof RETRY_CLASSES)[number];
 
-/** Reply → retry class. `retryClassFor` is the built-in one; the bounce classifier may replace it. */
+/** Reply → retry class: `retryClassOf` (rules, then the bounce reason), or `retryClassFor` (rules only). */
 export type RetryClassifier = (reply: SmtpReply) => RetryClass;
 
 /** One row of the rule table. Every given field must match; list fields match any entry. */
