@@ -7,6 +7,7 @@
 export type { ConnectionVerdict } from './concurrency.js';
 export { ConcurrencyWindows, clampWindow, NEGATIVE_FEEDBACK, WINDOW_TTL_MS } from './concurrency.js';
 export { PARK_SAFETY_MS, ParkedJobs, reclaimNodeLeases, SiteConnectionLeases } from './connection-leases.js';
+export { type FollowUpDeps, followUpFailures } from './follow-up.js';
 export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';
 export * from './keys.js';
@@ -16,5 +17,6 @@ export type { ShapingGateOptions, SiteLimits } from './shaping-gate.js';
 export { ShapingGate } from './shaping-gate.js';
 export type { SiteCondition } from './site-state.js';
 export { CONDITION_CACHE_MS, SiteState } from './site-state.js';
+export type { TlsPolicyDecision } from './types.js';
 export type { DeliveryWorkerOptions } from './worker.js';
 export { DeliveryWorker } from './worker.js';

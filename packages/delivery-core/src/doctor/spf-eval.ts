@@ -4,7 +4,7 @@
  * include/redirect tree to count every lookup the record can cost, whatever the IP. Pure.
  */
 import { isIP } from 'node:net';
-import { normaliseName } from '../dns/names.js';
+import { lowerDomain as normaliseName } from '../address/index.js';
 import { reverseName } from './names.js';
 import { addressesOf, ptrNamesOf, txtOf } from './snapshot.js';
 import {

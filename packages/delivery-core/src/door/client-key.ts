@@ -6,7 +6,7 @@
  * MAX_KEY_CHARS. Pure; linear in the input.
  */
 import { isIP } from 'node:net';
-import { normalizeIp } from '../config/networks.js';
+import { normalizeIp } from '../config/index.js';
 
 const IPV6_WORDS = 8;
 const BITS_PER_WORD = 16;

@@ -4,7 +4,7 @@
  * soft, and for how long, is the table below; every other reason suppresses until removed.
  */
 import { checkAddress, normaliseAddress } from '../address/index.js';
-import { MS_PER_DAY } from '../config/units.js';
+import { MS_PER_DAY } from '../config/index.js';
 
 export const SUPPRESSION_SOURCES = ['bounce', 'complaint', 'manual', 'import'] as const;
 export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];

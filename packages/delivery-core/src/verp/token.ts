@@ -24,7 +24,7 @@
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { normaliseAddress } from '../address/index.js';
-import { MS_PER_HOUR } from '../config/units.js';
+import { MS_PER_HOUR } from '../config/index.js';
 import { BitReader, BitWriter } from './bits.js';
 import { KEY_ID_BITS, keysWithId, type VerpKey, type VerpKeySet } from './keys.js';
 
