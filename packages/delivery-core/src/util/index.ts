@@ -1,5 +1,6 @@
 /**
- * Small promise helpers with no home of their own: `settlesWithin` for shutdown paths that wait a
- * bounded time for work to end.
+ * Small helpers with no home of their own. The timeout helper (deadline.ts): `withDeadline`
+ * (rejects with DeadlineExceeded) and `settlesWithin` (true / false), the one way Herald bounds a
+ * wait on a promise.
  */
-export { settlesWithin } from './settle.js';
+export { DeadlineExceeded, settlesWithin, withDeadline } from './deadline.js';
