@@ -22,7 +22,7 @@ export {
   parseConfig,
   REDIS_URL_ENV,
 } from './load.js';
-export { compileTrustedNetworks, isTrusted, normalizeIp, parseCidr } from './networks.js';
+export { compileTrustedNetworks, inCidr, ipv6Words, isTrusted, normalizeIp, parseCidr } from './networks.js';
 export {
   DEFAULT_ROUTE_PORT,
   matchRoute,

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { asciiDomain } from '../address/index.js';
+import { ipv6Words } from '../config/index.js';
 
 /** The PTR query name of an IPv4 or IPv6 address; undefined for anything else. */
 export function reverseName(ip: string): string | undefined {
@@ -16,17 +17,9 @@ export function reverseName(ip: string): string | undefined {
 
 /** The 32 lower-case hex digits of an IPv6 address (its nibbles, most significant first). */
 export function ipv6Hex(ip: string): string {
-  let text = ip.toLowerCase();
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = v4[1]!.split('.').map(Number) as [number, number, number, number];
-    text = text.slice(0, -v4[1]!.length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
-  const headGroups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
-  const fill = tail === undefined ? [] : new Array(8 - headGroups.length - tailGroups.length).fill('0');
-  return [...headGroups, ...fill, ...tailGroups].map((g) => g.padStart(4, '0')).join('');
+  return ipv6Words(ip)
+    .map((word) => word.toString(16).padStart(4, '0'))
+    .join('');
 }
 
 const MAX_NAME_OCTETS = 253;

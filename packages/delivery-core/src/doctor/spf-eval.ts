@@ -5,11 +5,11 @@
  */
 import { isIP } from 'node:net';
 import { lowerDomain as normaliseName } from '../address/index.js';
+import { inCidr } from '../config/index.js';
 import { reverseName } from './names.js';
 import { addressesOf, ptrNamesOf, txtOf } from './snapshot.js';
 import {
   expandMacros,
-  inCidr,
   LOOKUP_MECHANISMS,
   MAX_SPF_LOOKUPS,
   MAX_SPF_NAME_LOOKUPS,

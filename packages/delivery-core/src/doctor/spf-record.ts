@@ -1,6 +1,6 @@
 /**
  * SPF record text (RFC 7208 §4.5, §5, §6, §7): choosing the one `v=spf1` record, parsing its
- * terms, expanding macros and matching an IP against a CIDR. Pure.
+ * terms and expanding macros (an IP against a CIDR: config's `inCidr`). Pure.
  */
 import { isIP } from 'node:net';
 import { ipv6Hex } from './names.js';
@@ -171,25 +171,4 @@ export function expandMacros(spec: string, ctx: MacroContext): string {
     },
   );
   return invalid ? `!${invalid}` : out.replace(/\.+$/, '');
-}
-
-function toBigInt(ip: string): { family: 4 | 6; value: bigint } | undefined {
-  const family = isIP(ip);
-  if (family === 4) {
-    const value = ip.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
-    return { family, value };
-  }
-  if (family === 6) return { family, value: BigInt(`0x${ipv6Hex(ip)}`) };
-  return undefined;
-}
-
-/** True when `ip` lies in `network/prefix` (same family only); prefix defaults to a host route. */
-export function inCidr(ip: string, network: string, prefix: number | undefined): boolean {
-  const a = toBigInt(ip);
-  const b = toBigInt(network);
-  if (!a || !b || a.family !== b.family) return false;
-  const bits = a.family === 4 ? 32 : 128;
-  const length = BigInt(Math.min(prefix ?? bits, bits));
-  const shift = BigInt(bits) - length;
-  return a.value >> shift === b.value >> shift;
 }
