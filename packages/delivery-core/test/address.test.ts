@@ -98,6 +98,17 @@ describe('an internationalised From domain: the DMARC pre-check and the DKIM sig
     }
   }
 
+  test('DMARC alignment compares A-labels: a U-label key domain aligns with an A-label From', () => {
+    assert.equal(
+      dmarcProblem({
+        fromDomain: `mail.${A_LABEL}`,
+        returnPathDomain: undefined,
+        dkimDomains: ['bücher.example'],
+      }),
+      undefined,
+    );
+  });
+
   test('a return path spelt as a U-label aligns with an A-label From', () => {
     const problem = dmarcProblem({
       fromDomain: fromHeaderDomain(Buffer.from(`From: x@${A_LABEL}\r\n\r\n`)),
