@@ -3,6 +3,7 @@
  * terms and expanding macros (an IP against a CIDR: config's `inCidr`). Pure.
  */
 import { isIP } from 'node:net';
+import { splitAddress } from '../address/index.js';
 import { ipv6Hex } from './names.js';
 
 export type SpfQualifier = '+' | '-' | '~' | '?';
@@ -119,9 +120,8 @@ export interface MacroContext {
 }
 
 function macroLetter(letter: string, ctx: MacroContext): string {
-  const [local, senderDomain] = ctx.sender.includes('@')
-    ? [ctx.sender.slice(0, ctx.sender.lastIndexOf('@')), ctx.sender.slice(ctx.sender.lastIndexOf('@') + 1)]
-    : ['postmaster', ctx.sender];
+  const parts = splitAddress(ctx.sender);
+  const [local, senderDomain] = parts ? [parts.local, parts.domain] : ['postmaster', ctx.sender];
   switch (letter) {
     case 's':
       return ctx.sender;

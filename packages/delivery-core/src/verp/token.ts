@@ -23,7 +23,7 @@
  */
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { normaliseAddress } from '../address/index.js';
+import { comparableDomain, normaliseAddress, splitAddress } from '../address/index.js';
 import { MS_PER_HOUR } from '../config/index.js';
 import { BitReader, BitWriter } from './bits.js';
 import { KEY_ID_BITS, keysWithId, type VerpKey, type VerpKeySet } from './keys.js';
@@ -182,13 +182,12 @@ export function decodeVerp(address: unknown, keys: VerpKeySet, options: VerpDeco
 function decode(address: unknown, keys: VerpKeySet, options: VerpDecodeOptions): VerpResult {
   if (typeof address !== 'string' || address.length > MAX_INPUT_CHARS)
     return { ok: false, reason: 'not-verp' };
-  const bare = address.trim().replace(/^<(.*)>$/, '$1');
-  const at = bare.lastIndexOf('@');
-  const local = at < 0 ? bare : bare.slice(0, at);
+  const parts = splitAddress(address);
+  const local = parts ? parts.local : address.trim().replace(/^<(.*)>$/, '$1');
   if (
-    at >= 0 &&
+    parts &&
     options.domain !== undefined &&
-    bare.slice(at + 1).toLowerCase() !== options.domain.toLowerCase()
+    comparableDomain(parts.domain) !== comparableDomain(options.domain)
   )
     return { ok: false, reason: 'not-verp' };
   if (local.slice(0, VERP_LOCAL_PREFIX.length).toLowerCase() !== VERP_LOCAL_PREFIX)
