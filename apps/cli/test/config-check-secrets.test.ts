@@ -95,14 +95,9 @@ describe('herald config check shows no secret', () => {
 
   test('a valid config prints no secret, in the summary or as JSON, REDIS_URL included', async () => {
     // config check runs the preflight, which loads the DKIM key: the inline key must be a real one.
-    const pem = generateKeyPairSync('ed25519')
-      .privateKey.export({ type: 'pkcs8', format: 'pem' })
-      .toString();
+    const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const keyBody = pem.split('\n')[1]!;
-    const path = configFile(
-      'valid.yaml',
-      validSecrets(M).replace(JSON.stringify(M[7]), JSON.stringify(pem)),
-    );
+    const path = configFile('valid.yaml', validSecrets(M).replace(JSON.stringify(M[7]), JSON.stringify(pem)));
     for (const json of [false, true]) {
       const out = await check(path, json, { REDIS_URL: 'redis://:Mkenvpassword000@127.0.0.1:6390' });
       assert.equal(out.code, 0, out.stderr);
