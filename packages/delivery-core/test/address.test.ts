@@ -15,6 +15,9 @@ import {
   withinDomain,
 } from '../src/address/index.js';
 import { authorDomain, createDkimSigner, loadDkimKeys, splitMessage } from '../src/auth/index.js';
+import { defaultConfig } from '../src/config/index.js';
+// The DMARC pre-check as intake runs it (moves with the intake pipeline).
+import { dmarcProblemFor } from '../src/herald-parts.js';
 import { dmarcProblem, fromHeaderDomain, senderDomainAllowed } from '../src/sender/index.js';
 
 const A_LABEL = 'xn--bcher-kva.example';
@@ -93,6 +96,15 @@ describe('an internationalised From domain: the DMARC pre-check and the DKIM sig
         );
         assert.equal(d, A_LABEL, 'the signer signs with the key the pre-check counted on');
         assert.equal(problem, undefined);
+        assert.equal(
+          dmarcProblemFor(defaultConfig(), store, {
+            tenant: 't',
+            from: 'bounces@elsewhere.test',
+            body: message,
+          }),
+          undefined,
+          "intake's DMARC pre-check counts on the same key",
+        );
         assert.equal(senderDomainAllowed([keyDomain], intakeFrom), true);
       });
     }
