@@ -6,27 +6,23 @@
  * deadline recipients expire with EXPIRED_REPLY (5.4.7).
  *
  * Retry classes (classes.ts): a deferred reply is classed (greylisted, throttled, mailbox_full,
- * network, dns, policy, default) and each class has its own schedule derived from the site's;
+ * network, dns, policy, default) by the bounce classifier's reason through one table
+ * (reason-classes.ts), and each class has its own schedule derived from the site's;
  * `retryDecisionForReplies` classes a job's deferred replies and retries at the earliest of them.
  */
 import type { SmtpReply } from '../errors/index.js';
-import { retryClassOf } from './by-reason.js';
 import { type RetryClass, type RetryClassifier, scheduleFor } from './classes.js';
-
-export { RETRY_CLASS_BY_REASON, retryClassOf } from './by-reason.js';
+import { retryClassOf } from './reason-classes.js';
 
 export {
   CLASS_SCHEDULES,
   type ClassSchedule,
   RETRY_CLASSES,
-  RETRY_RULES,
   type RetryClass,
   type RetryClassifier,
-  type RetryRule,
-  retryClassFor,
-  retryRuleMatches,
   scheduleFor,
 } from './classes.js';
+export { RETRY_CLASS_BY_REASON, retryClassOf } from './reason-classes.js';
 
 export interface RetryPolicy {
   /** Delay in ms before attempt 2, 3, ...; the last entry repeats. */
