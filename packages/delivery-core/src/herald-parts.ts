@@ -6,17 +6,21 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { createDkimSigner, type DkimKeyStore, type DkimSigner, loadDkimKeys } from './auth/index.js';
-import { MtaStsPolicies } from './auth/mta-sts.js';
+import {
+  createDkimSigner,
+  type DkimKeyStore,
+  type DkimSigner,
+  loadDkimKeys,
+  MtaStsPolicies,
+} from './auth/index.js';
 import { type HeraldConfig, maskUrl, parseHostPort, type Route, tenantPolicy } from './config/index.js';
-import { type FollowUpDeps, followUpFailures } from './delivery/follow-up.js';
 import type { DeliveryDeps, DeliveryWorkerOptions, StaticRoute } from './delivery/index.js';
+import { type FollowUpDeps, followUpFailures } from './delivery/index.js';
 import type { Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import type { AcceptedEvent, RedisEventSink } from './events/index.js';
 import type { SendResult } from './herald-send.js';
-import { newMessageId } from './queue/ids.js';
-import { groupByDomain, type Spool, storedStream } from './queue/index.js';
+import { groupByDomain, newMessageId, type Spool, storedStream } from './queue/index.js';
 import { dmarcProblem, domainOfAddress, fromHeaderDomain, senderDomainAllowed } from './sender/index.js';
 import { loadProviderDefaults, loadShapingFile, parseShaping, type Shaping } from './shaping/index.js';
 import {

@@ -7,7 +7,7 @@
  * spooled through `enqueuePrepared` (List-Unsubscribe, DKIM, one MULTI/EXEC). Resolves once
  * Redis acknowledged it; invalid input is HERALD_SEND_INVALID.
  */
-import { checkAddress } from './address.js';
+import { checkAddress } from './address/index.js';
 import type { DkimKeyStore } from './auth/index.js';
 import { DEFAULT_TENANT, type HeraldConfig, tenantPolicy } from './config/index.js';
 import { HeraldError } from './errors/index.js';

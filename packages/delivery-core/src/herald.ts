@@ -53,7 +53,7 @@ import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
 import { SmtpPool } from './smtp/index.js';
 import { SuppressionList } from './suppression/index.js';
 import { DailyCap, LeasedSemaphore, NODE_SEPARATOR, RateLimiter } from './throttle/index.js';
-import { settlesWithin } from './util/settle.js';
+import { settlesWithin } from './util/index.js';
 
 /** Bound on each shutdown step that talks to Redis. */
 const CLOSE_STEP_TIMEOUT_MS = 2_000;

@@ -10,7 +10,7 @@
  * throttle, bounce, dsn, reputation, and — as they land — verp, suppression).
  */
 
-export { checkAddress } from './address.js';
+export { checkAddress } from './address/index.js';
 export {
   ConfigError,
   defaultConfig,

@@ -7,11 +7,12 @@
  * Needs injected: nothing; needs the redis-server binary (apt-get install -y redis-server).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { findRedisServer, redisInstallHint } from '@herald/find-redis';
 import { Redis, type RedisOptions } from 'ioredis';
 import { freePort, LOOPBACK_HOST } from './ports.js';
 import { registerExitCleanup, trackChild, untrackChild } from './processes.js';
@@ -23,11 +24,7 @@ const PROBE_TIMEOUT_MS = 1_000;
 const STOP_TIMEOUT_MS = 5_000;
 const CLIENT_QUIT_TIMEOUT_MS = 1_000;
 const LOG_TAIL_CHARS = 4_000;
-const FALLBACK_BIN_DIRS = ['/usr/bin', '/usr/sbin', '/usr/local/bin'];
 const BIND_FAILURE = /Address already in use|Could not create server TCP listening socket/i;
-const INSTALL_HINT =
-  'redis-server was not found on PATH, /usr/bin or /usr/sbin. Install it with ' +
-  '`apt-get install -y redis-server` (Debian/Ubuntu) and run the tests again.';
 
 export interface RedisHandle {
   /** "redis://127.0.0.1:PORT" */
@@ -57,19 +54,9 @@ export interface StartRedisOptions {
   extraArgs?: string[];
 }
 
-/** The redis-server binary on PATH (or /usr/bin, /usr/sbin, /usr/local/bin), or null. */
+/** The redis-server binary (@herald/find-redis, the one finder), or null. */
 export function redisServerPath(): string | null {
-  const dirs = [...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean), ...FALLBACK_BIN_DIRS];
-  for (const dir of dirs) {
-    const candidate = join(dir, 'redis-server');
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
+  return findRedisServer();
 }
 
 interface Running {
@@ -275,7 +262,7 @@ class RedisServer implements RedisHandle {
 /** Start a private redis-server on 127.0.0.1 and a free port; resolves once PING answers. */
 export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisHandle> {
   const bin = redisServerPath();
-  if (bin === null) throw new Error(INSTALL_HINT);
+  if (bin === null) throw new Error(`${redisInstallHint()}\nThen run the tests again.`);
   const ownsDir = opts.dir === undefined;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'herald-redis-')));
   let lastError: unknown;

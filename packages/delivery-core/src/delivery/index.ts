@@ -6,6 +6,7 @@
  * never imports shaping.
  */
 
+export { type FollowUpDeps, followUpFailures } from './follow-up.js';
 export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';
 export type { DeliveryDeps, DeliveryGate, DeliveryOutcome, RecipientFailure } from './process.js';

@@ -9,7 +9,7 @@ import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { abandonWorker, checkWorkerInternals, DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
-import { settlesWithin } from '../util/settle.js';
+import { settlesWithin } from '../util/index.js';
 import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
 import type { JobParking } from './types.js';
 

@@ -14,7 +14,7 @@
  */
 import type { Job, Queue, Worker } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
-import { settlesWithin } from '../util/settle.js';
+import { settlesWithin } from '../util/index.js';
 
 /** Commands `job.addJob(multi)` queues on a MULTI (one add*Job script call). */
 export const ADD_JOB_COMMANDS = 1;

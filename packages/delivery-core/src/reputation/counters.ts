@@ -4,7 +4,7 @@
  * accepted recipients, hard = hard bounces, complaint = feedback reports; hour = epoch ms / 1 h). Each bucket expires after the longest
  * window Herald reads (REPUTATION_MAX_WINDOW_MS) plus one bucket. Pure key math.
  */
-import { MS_PER_DAY, MS_PER_HOUR } from '../config/units.js';
+import { MS_PER_DAY, MS_PER_HOUR } from '../config/index.js';
 import { type ReputationKind, reputationKey } from '../keys/index.js';
 
 export type { ReputationKind };
