@@ -21,6 +21,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findRedisServer, redisInstallHint } from '../packages/find-redis/index.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RELAY_CHILD = join(ROOT, 'apps/cli/src/bench/relay-child.ts');
@@ -140,8 +141,10 @@ process.on('SIGTERM', () => stopAll('SIGTERM').then(() => process.exit(0)));
 
 try {
   const redisLog = openSync(join(work, 'redis.log'), 'a');
+  const redisBinary = findRedisServer();
+  if (!redisBinary) throw new Error(redisInstallHint());
   const redis = spawn(
-    'redis-server',
+    redisBinary,
     [
       '--port',
       String(redisPort),

@@ -1,35 +1,21 @@
 /**
- * Finding, starting and supervising a local redis-server for `npm start` (and the hint printed
- * when it is missing). Plain Node, no dependencies.
+ * Starting and supervising a local redis-server for `npm start`, and the hint printed when it is
+ * missing. Finding the binary is packages/find-redis's (the one finder), imported by relative
+ * path so it works before `npm ci`. Plain Node, no dependencies.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { findRedisServer, redisInstallHint as installHint } from '../packages/find-redis/index.mjs';
 
-const SEARCH_DIRS = ['/usr/bin', '/usr/sbin', '/usr/local/bin', '/opt/homebrew/bin'];
+export { findRedisServer };
+
 const READY_TIMEOUT_MS = 10_000;
 const RESTART_DELAY_MS = 1_000;
 
-export function findRedisServer() {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SEARCH_DIRS];
-  for (const dir of dirs) {
-    const candidate = join(dir, 'redis-server');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {}
-  }
-  return null;
-}
-
 export function redisInstallHint() {
-  return [
-    'redis-server was not found on PATH. Install it:',
-    '  Debian/Ubuntu:  sudo apt-get update && sudo apt-get install -y redis-server',
-    '  macOS:          brew install redis',
-    'or point Herald at an existing server: REDIS_URL=redis://127.0.0.1:6379 npm start',
-  ].join('\n');
+  return `${installHint()}\nor point Herald at an existing server: REDIS_URL=redis://127.0.0.1:6379 npm start`;
 }
 
 export function freePort(host = '127.0.0.1') {

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `npm test`: install and build if needed, check that redis-server exists (tests start private
- * ones), then lint (biome), type-check everything including tests, and run every test file of
- * every workspace with node:test, one file at a time. Extra args are test file filters
+ * ones), then lint (biome), check the import graph (scripts/check-imports.mjs), type-check
+ * everything including tests, and run every test file of every workspace with node:test, one
+ * file at a time. Extra args are test file filters
  * (substrings), e.g. `npm test -- delivery`.
  */
 import { spawnSync } from 'node:child_process';
@@ -35,12 +36,15 @@ const filters = process.argv.slice(2);
 const bin = (name) => join(ROOT, 'node_modules', '.bin', name);
 if (filters.length === 0) {
   step('lint (biome)', bin('biome'), ['check', '.']);
+  step('imports (scripts/check-imports.mjs)', process.execPath, [join(ROOT, 'scripts', 'check-imports.mjs')]);
   step('typecheck (tsc)', bin('tsc'), ['-p', 'tsconfig.json']);
 }
 
 const testDirs = [
+  'packages/local-redis/test',
   'packages/test-harness/test',
   'packages/delivery-core/test',
+  'packages/smtp-listener/test',
   'apps/relay/test',
   'apps/bounce-processor/test',
   'apps/cli/test',

@@ -78,7 +78,7 @@ describe('bounce-processor: a report speaks only for its token', () => {
       [[messageId, 'gone@dest.test', true]],
     );
     const markers = await herald.inspect.redis.keys(
-      `${herald.config.redis.prefix}:feedback:bounce:${messageId}:*`,
+      `${herald.config.redis.prefix}:{queue}:feedback:bounce:${messageId}:*`,
     );
     assert.equal(markers.length, 1);
     const ttl = await herald.inspect.redis.pttl(markers[0]!);

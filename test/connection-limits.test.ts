@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultConfig, readEvents } from '@herald/delivery-core';
+import { queueKeys } from '@herald/delivery-core/keys';
 import { createRelay } from '@herald/relay';
 import { deferrer } from './lib/cleanup.js';
 import { sampleMessage } from './lib/message.js';
@@ -76,7 +77,7 @@ describe('site connection limit across relays', () => {
 
     // The sink has every message; the last `delivered` events may still be on their way to Redis.
     const events = await waitUntil('a delivered event per message', async () => {
-      const all = await readEvents(parts.redis.client(), 'herald:events');
+      const all = await readEvents(parts.redis.client(), queueKeys('herald').events);
       return all.filter((e) => e.type === 'delivered').length >= 2 * PER_RELAY && all;
     });
     const attempts = events.flatMap((e) => (e.type === 'delivered' ? [e.attempt] : []));

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readEvents } from '@herald/delivery-core';
+import { queueKeys } from '@herald/delivery-core/keys';
 import { Spool } from '@herald/delivery-core/queue';
 import { deferrer } from './lib/cleanup.js';
 import { sampleMessage } from './lib/message.js';
@@ -148,7 +149,7 @@ describe('relay crash', () => {
       `duplicates (${duplicates}) ≤ jobs active at the kill (${atKill.active})`,
     );
 
-    const events = await readEvents(parts.redis.client(), `${PREFIX}:events`);
+    const events = await readEvents(parts.redis.client(), queueKeys(PREFIX).events);
     assert.equal(events.filter((e) => e.type === 'accepted').length, MESSAGES);
     assert.equal(events.filter((e) => e.type === 'bounced' || e.type === 'expired').length, 0);
     // A job redone after the crash may record its outcome twice; no recipient may be left without one.

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultConfig, readEvents } from '@herald/delivery-core';
 import { PARK_SAFETY_MS } from '@herald/delivery-core/delivery';
+import { queueKeys } from '@herald/delivery-core/keys';
 import { Spool } from '@herald/delivery-core/queue';
 import { siteForMxHosts } from '@herald/delivery-core/sites';
 import type { RedisHandle } from '@herald/test-harness';
@@ -173,7 +174,7 @@ describe('connection leases of a killed relay', () => {
     );
     const deliveries = sink.messages.flatMap((m) => m.to);
     assert.deepEqual(deliveries.sort(), [...recipients].sort(), 'every recipient delivered exactly once');
-    const events = await readEvents(redis, `${prefix}:events`);
+    const events = await readEvents(redis, queueKeys(prefix).events);
     assert.equal(events.filter((e) => e.type === 'accepted').length, MESSAGES);
     assert.deepEqual(terminalEventProblems(events), [], 'every accepted recipient has one terminal event');
     assert.deepEqual(

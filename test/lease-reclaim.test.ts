@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { defaultConfig, readEvents } from '@herald/delivery-core';
+import { queueKeys } from '@herald/delivery-core/keys';
 import { siteForMxHosts } from '@herald/delivery-core/sites';
 import { deferrer } from './lib/cleanup.js';
 import { terminalEventProblems } from './lib/events.js';
@@ -96,7 +97,7 @@ describe('connection leases after a restart', () => {
     assert.deepEqual([...delivered].sort(), [...recipients].sort());
     t.diagnostic(`${sink.messages.length} deliveries for ${MESSAGES} messages after the restart`);
     const events = await waitUntil('a terminal event for every recipient', async () => {
-      const all = await readEvents(redis, `${prefix}:events`);
+      const all = await readEvents(redis, queueKeys(prefix).events);
       return terminalEventProblems(all).length === 0 && all;
     });
     assert.deepEqual(terminalEventProblems(events), []);

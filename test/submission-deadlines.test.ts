@@ -40,7 +40,11 @@ async function nothingSpooled(stack: Stack, recipient: string): Promise<void> {
   await stack.relay.herald.events.flush();
   const accepted = stack.events.ofType('accepted').filter((e) => e.recipients.includes(recipient));
   assert.deepEqual(accepted, [], 'no accepted event');
-  assert.deepEqual(await stack.relay.herald.inspect.redis.keys('herald:body:*'), [], 'no body in the spool');
+  assert.deepEqual(
+    await stack.relay.herald.inspect.redis.keys('herald:{queue}:body:*'),
+    [],
+    'no body in the spool',
+  );
 }
 
 describe('DATA deadlines', () => {

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultConfig, type HeraldConfigInput, type HeraldEvent, readEvents } from '@herald/delivery-core';
+import { queueKeys } from '@herald/delivery-core/keys';
 import { createRelay, type Relay, type RelayOptions } from '@herald/relay';
 import {
   type DnsServerHandle,
@@ -37,7 +38,6 @@ import { DEFAULT_WAIT_MS, waitUntil } from './wait.js';
 export const NOTHING_LISTENS = '127.0.0.9';
 export const FIRST_SINK_HOST = '127.0.0.2';
 const SINK_START_ATTEMPTS = 3;
-const EVENTS_KEY_SUFFIX = ':events';
 
 export interface SinkSpec {
   host: string;
@@ -157,7 +157,7 @@ export interface Stack extends Parts {
   /** An open client session on the relay's SMTP listener. */
   client(opts?: Omit<ClientOptions, 'port' | 'host'>): Promise<SmtpClient>;
   get(path: string): Promise<{ status: number; body: string }>;
-  /** Everything in the Redis stream herald:events, oldest first. */
+  /** Everything in Herald's Redis event stream (`<prefix>:{queue}:events`), oldest first. */
   streamEvents(): Promise<HeraldEvent[]>;
   /** Resolves once no delivery job is waiting, active or delayed. */
   waitForIdleQueue(timeoutMs?: number): Promise<void>;
@@ -190,7 +190,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const addresses = await relay.start();
     assert.ok(addresses.smtp && addresses.http, 'the test relay runs the smtp and http roles');
     const { smtp, http } = addresses;
-    const eventsKey = `${config.redis.prefix}${EVENTS_KEY_SUFFIX}`;
+    const eventsKey = queueKeys(config.redis.prefix).events;
     const waitForIdleQueue = async (timeoutMs = DEFAULT_WAIT_MS) => {
       let last = '';
       await waitUntil(
@@ -237,8 +237,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           'every accepted recipient has exactly one terminal event',
         );
         // Once every job finished, the spool holds nothing: bodies and message records are gone.
-        const spooled = await herald.inspect.redis.keys(`${config.redis.prefix}:body:*`);
-        const records = await herald.inspect.redis.keys(`${config.redis.prefix}:msg:*`);
+        const spooled = await herald.inspect.redis.keys(queueKeys(config.redis.prefix).body('*'));
+        const records = await herald.inspect.redis.keys(queueKeys(config.redis.prefix).message('*'));
         assert.deepEqual([...spooled, ...records], [], 'finished messages leave nothing in the spool');
         return all;
       },

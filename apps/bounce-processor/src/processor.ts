@@ -8,7 +8,7 @@
  * remote MTA retries. A message the classifier cannot read within its time budget is `undefined`:
  * answered `250 2.0.0` (so the sender does not retry it forever) with nothing recorded but a
  * warning in the log. Oversized messages get `552 5.3.4`. It never sends mail, so it can never
- * make a bounce loop. The relay's door guards it (door-guard.ts with the `smtp` section's limits:
+ * make a bounce loop. The door guards it (@herald/smtp-listener's door guard, as the relay's, with the `smtp` section's limits:
  * per-client connections and rate, junk and error limits — a forged token counts as an error —,
  * DATA deadline and minimum rate, Redis calls within smtp.redis_timeout). Needs: a Herald (its recordFeedback verb, events, metrics) whose config
  * has a `bounce` section; optionally a classifier pool (default: CLASSIFIER_THREADS threads with
@@ -25,7 +25,7 @@ import {
   SERVER_MAX_CLIENTS_SLACK,
   smtpError,
   useOwnEnhancedCodes,
-} from '@herald/relay';
+} from '@herald/smtp-listener';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { type ClassifierPool, createClassifierPool } from './classifier-pool.js';
 
@@ -59,7 +59,6 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
     );
   const complaintAddress = bounce.complaint_address?.toLowerCase();
   const classifier = options.classifier ?? createClassifierPool({ logger });
-  useOwnEnhancedCodes();
   // The relay's door (smtp.client_limits, session and DATA limits): this listener faces the Internet.
   const guard = createDoorGuard({
     smtp: config.smtp,
@@ -157,6 +156,7 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
     },
   });
   guard.attach(server);
+  useOwnEnhancedCodes(server);
   server.on('error', (err) => logger.error({ err }, 'bounce-processor listener error'));
   return {
     start: async () => {

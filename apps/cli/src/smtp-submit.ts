@@ -78,7 +78,7 @@ export class SmtpSubmission {
 
   /** True when the session runs over TLS (STARTTLS succeeded). */
   get secure(): boolean {
-    return Boolean((this.conn as unknown as { secure?: boolean }).secure);
+    return this.conn.secure;
   }
 
   static async open(target: SubmitTarget): Promise<SmtpSubmission> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { readEvents, type SiteEvent } from '@herald/delivery-core';
+import { queueKeys, siteStateKey } from '@herald/delivery-core/keys';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import { main } from '../src/main.js';
 import { captureIo } from './capture.js';
@@ -22,15 +23,17 @@ describe('herald site suspend|resume', () => {
       suspend.stderr(),
     );
     assert.match(suspend.stdout(), /^provider:gmail: suspended until \d{4}-/);
-    const ttl = await client.pttl('herald:site:provider:gmail:suspended');
+    const ttl = await client.pttl(siteStateKey('herald', 'provider:gmail', 'suspended'));
     assert.ok(ttl > 9 * 60_000 && ttl <= 10 * 60_000, `the suspension lifts by itself (pttl ${ttl})`);
 
     const resume = captureIo({ env });
     assert.equal(await main(['site', 'resume', 'provider:gmail'], resume.io), 0, resume.stderr());
     assert.equal(resume.stdout(), 'provider:gmail: resumed\n');
-    assert.equal(await client.exists('herald:site:provider:gmail:suspended'), 0);
+    assert.equal(await client.exists(siteStateKey('herald', 'provider:gmail', 'suspended')), 0);
 
-    const events = (await readEvents(client, 'herald:events')).filter((e): e is SiteEvent => 'site' in e);
+    const events = (await readEvents(client, queueKeys('herald').events)).filter(
+      (e): e is SiteEvent => 'site' in e,
+    );
     assert.deepEqual(
       events.map((e) => [e.type, e.site, e.reason]),
       [

@@ -12,6 +12,7 @@
  */
 import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { createHerald, type HeraldConfig, type HeraldEvent, parseConfig } from '@herald/delivery-core';
+import { settlesWithin } from '@herald/delivery-core/util';
 
 /** Bound on waiting for a batch's stream write before forwarding it anyway. */
 const FORWARD_FLUSH_TIMEOUT_MS = 2_000;
@@ -50,7 +51,7 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
     const events = batch;
     batch = [];
     forwarded = forwarded
-      .then(() => withinMs(herald.events.flush(), FORWARD_FLUSH_TIMEOUT_MS))
+      .then(() => settlesWithin(herald.events.flush(), FORWARD_FLUSH_TIMEOUT_MS))
       .then(() => post({ type: 'events', events }));
   };
   herald.events.on((event) => {
@@ -66,20 +67,6 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
   await forwarded;
   post({ type: 'stopped' });
   process.exit(0);
-}
-
-/** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects. */
-function withinMs(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.then(
-      () => undefined,
-      () => undefined,
-    ),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 if (!isMainThread && parentPort) await run(parentPort, workerData as DeliveryThreadData);

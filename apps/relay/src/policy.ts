@@ -5,7 +5,7 @@
  * code and text. The decisions themselves (tenant, sender domains, recipient syntax and limits,
  * suppression, size, hygiene, instruction headers, From domains, DMARC) are intake's, shared with
  * `send()`; only AUTH (checking SMTP credentials) is the relay's. The stream defaults to the
- * user's `smtp.users[].stream`. The door's replies (door-guard.ts) are listed here too.
+ * user's `smtp.users[].stream`. The door's replies (@herald/smtp-listener) are listed here too.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { type HeraldConfig, verifyPassword } from '@herald/delivery-core';
@@ -19,6 +19,7 @@ import {
   type RefusalKind,
 } from '@herald/delivery-core/intake';
 import type { SuppressionEntry } from '@herald/delivery-core/suppression';
+import { DOOR_REPLIES } from '@herald/smtp-listener';
 
 export interface PolicyReply {
   code: number;
@@ -54,11 +55,6 @@ const fromCatalogue = (kind: RefusalKind): PolicyReply => {
 export const REPLIES = {
   authRequired: fromCatalogue('noTenant'),
   authFailed: { code: 535, enhanced: '5.7.8', text: 'Authentication credentials invalid' },
-  authNeedsTls: {
-    code: 538,
-    enhanced: '5.7.11',
-    text: 'Encryption required for requested authentication mechanism',
-  },
   badSender: fromCatalogue('badSender'),
   badRecipient: fromCatalogue('badRecipient'),
   tooManyRecipients: fromCatalogue('tooManyRecipients'),
@@ -69,34 +65,8 @@ export const REPLIES = {
   dmarcWouldFail: fromCatalogue('dmarcWouldFail'),
   suppressionUnavailable: fromCatalogue('suppressionUnavailable'),
   badContent: fromCatalogue('badContent'),
-  // The door (door-guard.ts): 421 answers and closes the connection (RFC 5321 §3.8).
-  tooManyConnections: {
-    code: 421,
-    enhanced: '4.7.0',
-    text: 'Too many connections from your address, try again later',
-  },
-  connectionRate: {
-    code: 421,
-    enhanced: '4.7.0',
-    text: 'Too many new connections from your address, try again later',
-  },
-  clientBlocked: {
-    code: 421,
-    enhanced: '4.7.0',
-    text: 'Too many failed authentications from your address, try again later',
-  },
-  authFailuresInSession: {
-    code: 421,
-    enhanced: '4.7.0',
-    text: 'Too many failed authentications, closing connection',
-  },
-  junkCommands: { code: 421, enhanced: '4.7.0', text: 'Too many commands without mail, closing connection' },
-  tooManyErrors: { code: 421, enhanced: '4.7.0', text: 'Too many errors, closing connection' },
-  /** RFC 3463 4.4.2: bad connection (the transfer did not finish in time). */
-  dataTimeout: { code: 421, enhanced: '4.4.2', text: 'Message not received in time, closing connection' },
-  dataTooSlow: { code: 421, enhanced: '4.4.2', text: 'Message transfer too slow, closing connection' },
-  commandTimeout: { code: 421, enhanced: '4.4.2', text: 'Timeout waiting for a command, closing connection' },
-  tooManyClients: { code: 421, enhanced: '4.7.0', text: 'Too many connected clients, try again later' },
+  // The door's replies (@herald/smtp-listener door-guard.ts), authNeedsTls among them.
+  ...DOOR_REPLIES,
 } as const satisfies Record<string, PolicyReply>;
 
 export interface SubmissionPolicy {

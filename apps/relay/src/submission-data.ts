@@ -12,10 +12,8 @@ import { DeadlineExceeded } from '@herald/delivery-core/door';
 import { prepareMessage } from '@herald/delivery-core/message';
 import { newMessageId } from '@herald/delivery-core/queue';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
+import { type DataCallback, type DoorGuard, receiveGuarded, smtpError } from '@herald/smtp-listener';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import type { DoorGuard } from './door-guard.js';
-import { smtpError } from './enhanced-codes.js';
-import { type DataCallback, receiveGuarded } from './guarded-data.js';
 import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy, toReply } from './policy.js';
 
 export interface DataContext {

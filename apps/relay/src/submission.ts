@@ -10,7 +10,7 @@
  * `550 5.7.1`, or accepted and dropped (no job, a `suppressed` event at DATA); a failed lookup
  * answers `451 4.3.0`, never an unchecked `250`. A tenant with `refuse_dmarc_fail` gets
  * `550 5.7.26` for mail whose DMARC would fail on Herald's path (no aligned DKIM key or return path).
- * The door (door-guard.ts) applies the per-client and per-session limits and the DATA deadlines;
+ * The door (@herald/smtp-listener's door guard) applies the per-client and per-session limits and the DATA deadlines;
  * every Redis call in a session (suppression lookup, enqueue) has `smtp.redis_timeout` to answer.
  */
 
@@ -18,9 +18,13 @@ import type { Herald } from '@herald/delivery-core';
 import { DeadlineExceeded } from '@herald/delivery-core/door';
 import { isRefusal } from '@herald/delivery-core/intake';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
+import {
+  createDoorGuard,
+  SERVER_MAX_CLIENTS_SLACK,
+  smtpError,
+  useOwnEnhancedCodes,
+} from '@herald/smtp-listener';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
-import { createDoorGuard, SERVER_MAX_CLIENTS_SLACK } from './door-guard.js';
-import { smtpError, useOwnEnhancedCodes } from './enhanced-codes.js';
 import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy, toReply } from './policy.js';
 import { receiveData } from './submission-data.js';
 
@@ -60,7 +64,6 @@ function facts(session: SMTPServerSession): SessionFacts {
 }
 
 export function createSubmissionServer({ herald, policy, tls }: SubmissionOptions): SMTPServer {
-  useOwnEnhancedCodes();
   const { config, logger } = herald;
   const guard = createDoorGuard({
     smtp: config.smtp,
@@ -155,5 +158,6 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
     },
   });
   guard.attach(server);
+  useOwnEnhancedCodes(server);
   return server;
 }

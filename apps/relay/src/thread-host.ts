@@ -13,6 +13,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { HeraldConfig, HeraldEvent } from '@herald/delivery-core';
+import { settlesWithin } from '@herald/delivery-core/util';
 import type { Logger } from 'pino';
 import type { DeliveryThreadData, HostMessage, ThreadMessage } from './delivery-thread.js';
 
@@ -142,14 +143,7 @@ export function createDeliveryThreads(options: DeliveryThreadsOptions): Delivery
     if (!worker) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage({ type: 'stop' } satisfies HostMessage);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      exited.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
-    if (timedOut) {
+    if (!(await settlesWithin(exited, STOP_TIMEOUT_MS))) {
       logger.warn(
         { thread: slot.index, timeoutMs: STOP_TIMEOUT_MS },
         'delivery thread did not stop in time; terminating it',

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig, type HeraldConfigInput, type HeraldEvent, readEvents } from '@herald/delivery-core';
+import { queueKeys } from '@herald/delivery-core/keys';
 import {
   type RedisHandle,
   type SmtpSinkHandle,
@@ -113,7 +114,7 @@ async function deliverOne(relay: Relay, prefix: string, to: string): Promise<voi
   assert.equal(sink.messages.length, before + 1, 'the sink received the message once');
   assert.deepEqual(sink.messages.at(-1)?.to, [to]);
   assert.equal(delivered(seen).length, 1, 'the main thread saw one delivered event');
-  const stream = await readEvents(relay.herald.inspect.redis, `${prefix}:events`);
+  const stream = await readEvents(relay.herald.inspect.redis, queueKeys(prefix).events);
   assert.equal(delivered(stream).length, 1, 'the stream holds one delivered event');
 
   const metrics = await getText(addresses.http, '/metrics');

@@ -12,8 +12,9 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
+import { mtaStsTlsPolicy } from './auth/index.js';
 import { type HeraldConfig, type HeraldConfigInput, maskUrl, parseConfig } from './config/index.js';
-import { createDelivery, type DeliveryWorker, type SiteState } from './delivery/index.js';
+import { createDelivery, type DeliveryWorker } from './delivery/index.js';
 import { createResolver, type Resolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import { RedisEventSink } from './events/index.js';
@@ -23,9 +24,10 @@ import { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
 import { Spool } from './queue/index.js';
 import { type PauseState, TenantReputation } from './reputation/index.js';
-import type { Shaping } from './shaping/index.js';
+import { createShapingRuntime, type Shaping, type SiteState } from './shaping/index.js';
+import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
 import { SuppressionList } from './suppression/index.js';
-import { settlesWithin } from './util/settle.js';
+import { settlesWithin, withDeadline } from './util/index.js';
 
 /** Bound on each shutdown step that talks to Redis. */
 const CLOSE_STEP_TIMEOUT_MS = 2_000;
@@ -138,16 +140,25 @@ export async function createHerald(
   const { intake, spoolOwn } = createIntake({ config, suppression, spool, events, dkim });
   const feedback = createFeedback({ config, redis, suppression, reputation, events, logger });
   const incarnation = options.incarnation ?? randomUUID();
-  const delivery = createDelivery({
+  const shapingRuntime = createShapingRuntime({
     config,
     redis,
-    spool,
+    queue: spool.queue,
     events,
-    resolver,
     shaping,
     reputation,
     logger,
     incarnation,
+    siteOf: siteFinder(providerRules(shaping)),
+  });
+  const delivery = createDelivery({
+    config,
+    spool,
+    events,
+    resolver,
+    shaping: shapingRuntime,
+    tlsPolicy: mtaStsTlsPolicy(config, resolver),
+    logger,
     enqueueDsn: ({ id, tenant, to, body }) =>
       spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
     hardBounces: feedback.hardBounces,
@@ -162,15 +173,15 @@ export async function createHerald(
     metrics,
     suppression,
     intake,
-    inspect: { redis, spool, resolver, shaping, siteState: delivery.siteState, reputation },
+    inspect: { redis, spool, resolver, shaping, siteState: shapingRuntime.siteState, reputation },
     send: intake.send,
     recordFeedback: feedback.record,
-    suspendSite: delivery.suspendSite,
-    resumeSite: delivery.resumeSite,
+    suspendSite: shapingRuntime.suspendSite,
+    resumeSite: shapingRuntime.resumeSite,
     pauseTenant: (tenant, reason = 'operator') => reputation.pause(tenant, reason),
-    resumeTenant: delivery.resumeTenant,
+    resumeTenant: shapingRuntime.resumeTenant,
     startWorkers: delivery.startWorkers,
-    reclaimLeases: delivery.reclaimLeases,
+    reclaimLeases: shapingRuntime.reclaimLeases,
     ping,
     async close() {
       // With Redis gone nothing in flight can finish its bookkeeping: skip the grace period.
@@ -195,14 +206,8 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
     enableAutoPipelining: true,
   });
   redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      redis.connect(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timed out')), REDIS_CONNECT_TIMEOUT_MS);
-      }),
-    ]);
+    await withDeadline(redis.connect(), REDIS_CONNECT_TIMEOUT_MS, 'connecting to Redis');
     return redis;
   } catch (err) {
     redis.disconnect();
@@ -212,21 +217,19 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
       `cannot connect to Redis at ${maskUrl(url)}: ${maskUrl((err as Error).message)}`,
       { cause: err },
     );
-  } finally {
-    clearTimeout(timer);
   }
 }
 
 async function pingWithin(redis: Redis, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
   try {
-    return (await Promise.race([redis.ping(), timeout])) === 'PONG';
+    return (await withDeadline(redis.ping(), ms, 'Redis PING')) === 'PONG';
   } catch {
     return false;
-  } finally {
-    clearTimeout(timer);
   }
+}
+
+/** The site of a destination for the shaping gate: its static route's, else its MX hosts'. */
+function siteFinder(rules: ReturnType<typeof providerRules>) {
+  return (hostnames: readonly string[], route?: { host: string; port: number }) =>
+    route ? { site: siteForRoute(route) } : siteForMxHosts(hostnames, rules);
 }

@@ -10,7 +10,7 @@
  * throttle, bounce, dsn, reputation, verp, suppression, intake, feedback).
  */
 
-export { checkAddress } from './address.js';
+export { checkAddress } from './address/index.js';
 export {
   ConfigError,
   defaultConfig,

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import type { Redis } from 'ioredis';
-import { ConcurrencyWindows, clampWindow, WINDOW_TTL_MS } from '../src/delivery/concurrency.js';
-import { laneWindowKey } from '../src/delivery/keys.js';
+import { laneWindowKey } from '../src/keys/index.js';
+import { ConcurrencyWindows, clampWindow, WINDOW_TTL_MS } from '../src/shaping/index.js';
 
 describe('ConcurrencyWindows (real redis-server)', () => {
   let redis: RedisHandle;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FAST_LANE_ATTEMPT_MS, LaneSlots } from '../src/delivery/lane-slots.js';
+import { FAST_LANE_ATTEMPT_MS, LaneSlots } from '../src/shaping/index.js';
 
 const SHORT_WAIT_MS = 50;
 /** A local wait this long would outlast the test's own timeout: "parks at once" needs no clock check. */

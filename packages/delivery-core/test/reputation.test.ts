@@ -18,9 +18,9 @@ describe('windowKeys', () => {
     const keys = windowKeys('h', 'Acme', 'hard', T0, 3 * REPUTATION_BUCKET_MS);
     const hour = Math.floor(T0 / REPUTATION_BUCKET_MS);
     assert.deepEqual(keys, [
-      `h:rep:acme:hard:${hour}`,
-      `h:rep:acme:hard:${hour - 1}`,
-      `h:rep:acme:hard:${hour - 2}`,
+      `h:{queue}:rep:acme:hard:${hour}`,
+      `h:{queue}:rep:acme:hard:${hour - 1}`,
+      `h:{queue}:rep:acme:hard:${hour - 2}`,
     ]);
     assert.equal(windowKeys('h', 'a', 'sent', T0, 30 * 86_400_000).length, 7 * 24);
   });
@@ -50,7 +50,7 @@ describe('TenantReputation (real redis-server)', () => {
     assert.deepEqual(day, { sent: 200, hard: 3, complaints: 1, bounceRate: 0.015, complaintRate: 0.005 });
     const hour = await rep.rates('acme', REPUTATION_BUCKET_MS);
     assert.deepEqual([hour.sent, hour.hard, hour.complaints], [100, 0, 1]);
-    assert.ok((await client.pttl((await client.keys('r1:rep:acme:sent:*'))[0]!)) > 7 * 86_400_000);
+    assert.ok((await client.pttl((await client.keys('r1:{queue}:rep:acme:sent:*'))[0]!)) > 7 * 86_400_000);
   });
 
   it('pauses once over a threshold with enough volume, one event; resume lifts it', async () => {
@@ -82,7 +82,7 @@ describe('TenantReputation (real redis-server)', () => {
   });
   it('countOnce counts under a marker once, also when 20 clients race; the marker expires', async () => {
     const rep = new TenantReputation(client, 'r3', recorder(), () => T0);
-    const once = { key: 'r3:feedback:bounce:m1:abcd', ttlMs: 60_000 };
+    const once = { key: 'r3:{queue}:feedback:bounce:m1:abcd', ttlMs: 60_000 };
     const others = Array.from({ length: 20 }, () => redis.client());
     try {
       const racers = others.map((c) => new TenantReputation(c, 'r3', recorder(), () => T0));
@@ -97,7 +97,7 @@ describe('TenantReputation (real redis-server)', () => {
     assert.ok(ttl > 0 && ttl <= 60_000, `marker ttl ${ttl}`);
     // n = 0 sets the marker without counting (a suppression that is not a hard bounce).
     assert.equal(
-      await rep.countOnce('acme', 'hard', 0, { key: 'r3:feedback:bounce:m2:abcd', ttlMs: 60_000 }),
+      await rep.countOnce('acme', 'hard', 0, { key: 'r3:{queue}:feedback:bounce:m2:abcd', ttlMs: 60_000 }),
       true,
     );
     assert.equal((await rep.rates('acme', REPUTATION_BUCKET_MS)).hard, 1);

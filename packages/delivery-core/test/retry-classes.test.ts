@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { DEFERRAL_RULES, deferralReason, deferralRuleMatches } from '../src/bounce/index.js';
 import { dnsTransient } from '../src/dns/failures.js';
 import { type SmtpReply, type SmtpStage, toDeliveryError } from '../src/errors/index.js';
 import {
   DEFAULT_RETRY_POLICY,
+  RETRY_CLASS_BY_REASON,
   RETRY_CLASSES,
-  RETRY_RULES,
   type RetryClass,
   type RetryPolicy,
-  retryClassFor,
+  retryClassOf,
   retryDecision,
   retryDecisionForReplies,
-  retryRuleMatches,
   scheduleFor,
 } from '../src/retry/index.js';
 import { connectError, parseReply, wireError } from '../src/smtp/reply.js';
@@ -31,7 +31,7 @@ const remote = (raw: string, stage: SmtpStage = 'rcpt'): SmtpReply =>
 const ours = (kind: WireFailure['kind'], code: string, message: string, stage: SmtpStage): SmtpReply =>
   wireError(new WireFailure(kind, message, code), stage, 'mx.example.org').reply;
 
-/** One real-world reply per rule of RETRY_RULES (by index); the rule must be the first to match. */
+/** One real-world reply per rule of DEFERRAL_RULES (by index); the rule must be the first to match. */
 const CASES: { rule: number; who: string; reply: SmtpReply }[] = [
   {
     rule: 0,
@@ -171,32 +171,61 @@ const CASES: { rule: number; who: string; reply: SmtpReply }[] = [
   { rule: 15, who: 'a remote refusing the session', reply: remote('421 Service not available', 'greeting') },
 ];
 
-const firstRule = (reply: SmtpReply) => RETRY_RULES.findIndex((rule) => retryRuleMatches(rule, reply));
+const firstRule = (reply: SmtpReply) => DEFERRAL_RULES.findIndex((rule) => deferralRuleMatches(rule, reply));
 
-describe('retryClassFor: one real-world reply per rule', () => {
+/** The class each case had under the old reply → class rule table (by rule index), kept. */
+const CLASS_OF_RULE: readonly RetryClass[] = [
+  'dns',
+  'dns',
+  'greylisted',
+  'mailbox_full',
+  'mailbox_full',
+  'throttled',
+  'throttled',
+  'throttled',
+  'throttled',
+  'throttled',
+  'throttled',
+  'greylisted',
+  'network',
+  'network',
+  'policy',
+  'network',
+];
+
+describe('retryClassOf: one real-world reply per deferral rule, through the reason table', () => {
   for (const { rule, who, reply } of CASES) {
-    const expected = RETRY_RULES[rule]!.class;
+    const expected = CLASS_OF_RULE[rule]!;
     test(`${who}: ${reply.code} ${reply.enhanced ?? ''} → ${expected} (rule ${rule})`, () => {
       assert.equal(firstRule(reply), rule, `first matching rule for "${reply.text}"`);
-      assert.equal(retryClassFor(reply), expected);
+      assert.equal(deferralReason(reply), DEFERRAL_RULES[rule]!.reason);
+      assert.equal(RETRY_CLASS_BY_REASON[DEFERRAL_RULES[rule]!.reason], expected);
+      assert.equal(retryClassOf(reply), expected);
     });
   }
 
   test('every rule of the table has a case', () => {
     const covered = new Set(CASES.map((c) => c.rule));
     assert.deepEqual(
-      RETRY_RULES.map((_, index) => index).filter((index) => !covered.has(index)),
+      DEFERRAL_RULES.map((_, index) => index).filter((index) => !covered.has(index)),
       [],
     );
   });
 
-  test('a transient reply no rule knows is default', () => {
-    const cases = [
-      remote('451 4.3.0 Error: queue file write error'),
-      remote('450 4.1.8 <a@origin.test>: Sender address rejected: Domain not found'),
-      { code: 451, enhanced: '4.3.0', text: 'no reply recorded for recipient', stage: 'rcpt' as const },
+  test("a transient reply no rule knows takes the classifier's reason", () => {
+    const cases: [SmtpReply, RetryClass][] = [
+      [remote('451 4.3.0 Error: queue file write error'), 'default'],
+      // The sender's domain is the problem: the classifier's `rejected`, a policy backoff.
+      [remote('450 4.1.8 <a@origin.test>: Sender address rejected: Domain not found'), 'policy'],
+      [
+        { code: 451, enhanced: '4.3.0', text: 'no reply recorded for recipient', stage: 'rcpt' as const },
+        'default',
+      ],
     ];
-    for (const reply of cases) assert.equal(retryClassFor(reply), 'default', reply.text);
+    for (const [reply, cls] of cases) {
+      assert.equal(firstRule(reply), -1, reply.text);
+      assert.equal(retryClassOf(reply), cls, reply.text);
+    }
   });
 });
 
@@ -375,7 +404,7 @@ describe('retryDecisionForReplies: one job, several deferred recipients', () => 
     assert.deepEqual(decision, { action: 'expire', retryClass: 'throttled', classes: ['throttled'] });
   });
 
-  test('a classifier can be injected (the bounce classifier will plug in here)', () => {
+  test('a classifier can be injected (default: retryClassOf, rules then the bounce reason)', () => {
     const decision = retryDecisionForReplies(DEFAULT_RETRY_POLICY, {
       ...base,
       attemptsMade: 1,

@@ -9,8 +9,8 @@ import { type RedisHandle, startRedis } from '@herald/test-harness';
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { ParkedJobs } from '../src/delivery/index.js';
-import { DELIVERY_QUEUE, type DeliveryJobData, newMessageId, Spool } from '../src/queue/index.js';
+import { DELIVERY_QUEUE, type DeliveryJobData, newMessageId, queueKeys, Spool } from '../src/queue/index.js';
+import { ParkedJobs } from '../src/shaping/index.js';
 
 const PREFIX = 'herald';
 const WAIT_STEP_MS = 20;
@@ -65,7 +65,11 @@ describe('traffic streams in the delivery queue', () => {
         order.push(job.data.recipients[0]!.address.split('@')[0]!);
         await handle?.(job, token);
       },
-      { connection: redis.client({ maxRetriesPerRequest: null }), prefix: PREFIX, concurrency: 1 },
+      {
+        connection: redis.client({ maxRetriesPerRequest: null }),
+        prefix: queueKeys(PREFIX).bullmqPrefix,
+        concurrency: 1,
+      },
     );
     try {
       await waitFor(`${expected} jobs processed`, () => order.length >= expected);
@@ -82,7 +86,9 @@ describe('traffic streams in the delivery queue', () => {
     const bulkJob = (await spool.queue.getJob(bulk.jobs[0]!.id))!;
     assert.equal(await bulkJob.getState(), 'prioritized');
     assert.equal(bulkJob.priority, 10);
-    const score = Number(await client.zscore(`${PREFIX}:${DELIVERY_QUEUE}:prioritized`, bulkJob.id!));
+    const score = Number(
+      await client.zscore(`${queueKeys(PREFIX).bullmqPrefix}:${DELIVERY_QUEUE}:prioritized`, bulkJob.id!),
+    );
     assert.equal(Math.floor(score / PRIORITY_SHIFT), 10, 'the prioritized set scores by priority');
     assert.equal(bulkJob.data.stream, 'bulk');
     assert.equal(bulkJob.data.campaign, 'spring');

@@ -75,10 +75,10 @@ describe('SuppressionList on a real redis-server', () => {
     assert.equal((await list.check('acme', ['full@example.com'])).size, 0);
     assert.equal(await list.count('acme'), 0);
     assert.deepEqual((await list.list('acme')).entries, []);
-    assert.equal(await client.hexists('herald:suppress:acme', 'full@example.com'), 1, 'reads do not write');
+    assert.equal(await client.hexists('herald:suppress:{acme}', 'full@example.com'), 1, 'reads do not write');
     await list.add('acme', { address: 'other@example.com', reason: 'userunknown', source: 'bounce' });
-    assert.equal(await client.hexists('herald:suppress:acme', 'full@example.com'), 0);
-    assert.equal(await client.zcard('herald:suppress-expiry:acme'), 0);
+    assert.equal(await client.hexists('herald:suppress:{acme}', 'full@example.com'), 0);
+    assert.equal(await client.zcard('herald:suppress-expiry:{acme}'), 0);
   });
 
   it('never shortens a longer-lasting entry unless asked to replace it', async () => {
@@ -111,7 +111,7 @@ describe('SuppressionList on a real redis-server', () => {
       true,
     );
     assert.equal(
-      await client.zscore('herald:suppress-expiry:acme', 'gone@example.com'),
+      await client.zscore('herald:suppress-expiry:{acme}', 'gone@example.com'),
       String(T0 + 8 * DAY_MS),
     );
   });
@@ -134,7 +134,7 @@ describe('SuppressionList on a real redis-server', () => {
     const entry = (await list.check('acme', ['race@example.com'])).get('race@example.com');
     assert.equal(entry?.reason, 'userunknown');
     assert.equal(entry?.expiresAt, undefined);
-    assert.equal(await client.zscore('herald:suppress-expiry:acme', 'race@example.com'), null);
+    assert.equal(await client.zscore('herald:suppress-expiry:{acme}', 'race@example.com'), null);
   });
 
   it('removes an address and reports bad input instead of storing it', async () => {

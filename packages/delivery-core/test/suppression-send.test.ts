@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createHerald, type Herald, type HeraldEvent, readEvents } from '@herald/delivery-core';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
+import { queueKeys } from '../src/keys/index.js';
 
 const MESSAGE = { from: 'app@example.org', subject: 'hello', text: 'hi' };
 
@@ -30,7 +31,7 @@ describe('send() and the suppression list', () => {
 
   const streamEvents = async (): Promise<HeraldEvent[]> => {
     await herald.events.flush();
-    return readEvents(herald.inspect.redis, 'herald:events');
+    return readEvents(herald.inspect.redis, queueKeys('herald').events);
   };
 
   it('refuses a suppressed recipient with 550 5.7.1 and its reason, and sends to the others', async () => {
@@ -94,8 +95,8 @@ describe('send() and the suppression list', () => {
     const result = await herald.send({ ...MESSAGE, tenant: 'quiet', to: 'angry@example.net' });
     assert.deepEqual(result.accepted, ['angry@example.net']);
     assert.equal((await herald.inspect.spool.counts()).waiting, 0);
-    assert.deepEqual(await herald.inspect.redis.keys('herald:body:*'), []);
-    assert.deepEqual(await herald.inspect.redis.keys('herald:msg:*'), []);
+    assert.deepEqual(await herald.inspect.redis.keys(queueKeys('herald').body('*')), []);
+    assert.deepEqual(await herald.inspect.redis.keys(queueKeys('herald').message('*')), []);
     assert.deepEqual(
       (await streamEvents()).map((e) => e.type),
       ['accepted', 'suppressed'],

@@ -3,10 +3,11 @@
  * sinks (with per-stage chaos, a seeded chaos generator and a transcript of what they wrote), a
  * loopback DNS server, a throw-away test CA, and the process/port helpers they share.
  */
+
+// The private redis-server and the process/port helpers live in @herald/local-redis (herald
+// bench uses them at run time); the tests keep importing them from here.
+export * from '@herald/local-redis';
 export * from './chaos.js';
 export * from './dns-server.js';
-export * from './ports.js';
-export * from './processes.js';
-export * from './redis.js';
 export * from './smtp-sink.js';
 export * from './test-ca.js';

@@ -13,8 +13,8 @@
  * Needs injected: a script (replaceable live with setScript); nothing else.
  */
 import type net from 'node:net';
+import { freePort, LOOPBACK_HOST } from '@herald/local-redis';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
-import { freePort, LOOPBACK_HOST } from './ports.js';
 import { ReplyGate } from './reply-gate.js';
 import { sinkHooks } from './sink-hooks.js';
 import type { SinkMessage, SinkRejection, SinkScript } from './sink-script.js';

@@ -10,7 +10,14 @@
  * Needs injected: the Redis URL and key prefix of the relay, the deadline and an AbortSignal.
  */
 import { performance } from 'node:perf_hooks';
-import { DELIVERY_QUEUE, type DeliveryJobData, newMessageId, queueKeys } from '@herald/delivery-core/queue';
+import {
+  addJobInMulti,
+  DELIVERY_QUEUE,
+  type DeliveryJobData,
+  newMessageId,
+  queueKeys,
+  queueTransaction,
+} from '@herald/delivery-core/queue';
 import { Job, Queue } from 'bullmq';
 import { type ChainableCommander, Redis } from 'ioredis';
 
@@ -75,7 +82,7 @@ export async function openBacklog(redisUrl: string, prefix: string): Promise<Bac
   redis.on('error', () => {});
   await redis.connect();
   const keys = queueKeys(prefix);
-  const queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: redis, prefix });
+  const queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: redis, prefix: keys.bullmqPrefix });
 
   const usedMemory = async () => {
     const value = parseInfoField(await redis.info('memory'), 'used_memory');
@@ -121,12 +128,11 @@ export async function openBacklog(redisUrl: string, prefix: string): Promise<Bac
       jobId,
     );
     // As spool.ts does: the job's add script (addDelayedJob here) is queued inside our MULTI.
-    void job.addJob(multi as never, { parentKey: undefined, parentDependenciesKey: undefined } as never);
+    addJobInMulti(multi, job);
   };
 
   const writeBatch = async (body: Buffer, from: number, count: number) => {
-    const client = await queue.client;
-    const multi = client.multi() as unknown as ChainableCommander;
+    const multi = await queueTransaction(queue);
     const acceptedAt = Date.now();
     for (let i = 0; i < count; i++) queueMessage(multi, body, from + i, acceptedAt);
     const results = await multi.exec();

@@ -97,8 +97,8 @@ async function stopAll(started: Started, keepWorkDir: boolean): Promise<void> {
 }
 
 async function privateRedis(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  // Loaded lazily: only a run that starts its own Redis needs the harness.
-  const { startRedis } = await import('@herald/test-harness');
+  // Loaded lazily: only a run that starts its own Redis needs it.
+  const { startRedis } = await import('@herald/local-redis');
   return startRedis();
 }
 

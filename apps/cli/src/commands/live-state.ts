@@ -6,15 +6,15 @@
  */
 import type { Herald } from '@herald/delivery-core';
 import {
-  clampWindow,
   connectionLeaseKey,
   laneOf,
   laneRateKey,
   laneWindowKey,
   tenantRateKey,
   warmupCapKey,
-} from '@herald/delivery-core/delivery';
+} from '@herald/delivery-core/keys';
 import {
+  clampWindow,
   type EffectiveLimits,
   formatRate,
   type Shaping,

@@ -7,7 +7,7 @@
  * count as whitespace (never 0xA0, which JavaScript's \s would take).
  */
 import { createHash } from 'node:crypto';
-import { domainToASCII } from 'node:url';
+import { headerAddressDomain } from '../address/index.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -90,29 +90,11 @@ export function relaxedBodyHash(body: Buffer): string {
 
 /**
  * The domain of the (first) From address, lower-cased, in A-label form; undefined without a
- * From field or an address in it.
+ * From field or an address in it. The same reading as the intake's (address/).
  */
 export function authorDomain(fields: readonly HeaderField[]): string | undefined {
   const from = fields.find((f) => f.name === 'from');
   if (!from) return undefined;
-  const value = Buffer.from(from.raw.slice(from.raw.indexOf(':') + 1), 'latin1')
-    .toString('utf8')
-    .replace(/\r?\n/g, '');
-  // Quoted display names and comments may hold "@" and "<": drop them before looking.
-  const plain = value.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\((?:[^()\\]|\\.)*\)/g, ' ');
-  const angle = /<([^<>]*)>/.exec(plain);
-  const address = (angle ? angle[1]! : (plain.split(',')[0] ?? '')).trim();
-  const at = address.lastIndexOf('@');
-  if (at < 0) return undefined;
-  const domain = address
-    .slice(at + 1)
-    .trim()
-    .replace(/\.$/, '')
-    .toLowerCase();
-  return domain === '' ? undefined : toAscii(domain);
-}
-
-/** A domain in A-label form (punycode), lower-cased. */
-export function toAscii(domain: string): string {
-  return (domainToASCII(domain) || domain).toLowerCase();
+  const value = Buffer.from(from.raw.slice(from.raw.indexOf(':') + 1), 'latin1').toString('utf8');
+  return headerAddressDomain(value);
 }

@@ -15,8 +15,8 @@
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { comparableDomain, withinDomain } from '../address/index.js';
 import { ConfigError, type ConfigIssue, type HeraldConfig } from '../config/index.js';
-import { toAscii } from './dkim-canon.js';
 
 /** Smallest RSA key accepted (RFC 8301 §3.2). */
 export const RSA_MIN_BITS = 1024;
@@ -123,7 +123,7 @@ function signs(key: DkimKey, { fromDomain, tenant, now }: SigningContext): boole
   if (now < key.activateAt || now >= key.retireAt) return false;
   if (key.tenant !== undefined && key.tenant !== tenant) return false;
   if (key.always) return true;
-  return fromDomain !== undefined && (fromDomain === key.domain || fromDomain.endsWith(`.${key.domain}`));
+  return fromDomain !== undefined && withinDomain(fromDomain, key.domain);
 }
 
 /** True when `a` signs instead of `b` (same domain and algorithm). */
@@ -161,7 +161,7 @@ export function loadDkimKeys(
       keys.push({
         ...key,
         index,
-        domain: toAscii(entry.domain.replace(/\.$/, '')),
+        domain: comparableDomain(entry.domain),
         selector: entry.selector,
         tenant: entry.tenant,
         activateAt: entry.activate_at ?? Number.NEGATIVE_INFINITY,

@@ -44,6 +44,7 @@ export {
   NO_POLICY_RECHECK_MS,
   TXT_RECHECK_MS,
 } from './mta-sts.js';
+export { mtaStsTlsPolicy, type TlsPolicy } from './mta-sts-config.js';
 export { fetchPolicyText, MAX_POLICY_BYTES, POLICY_FETCH_TIMEOUT_MS, trustedCas } from './mta-sts-fetch.js';
 export {
   isStsRecord,

@@ -18,7 +18,7 @@
  * port and the fetch are injectable for tests (production: 443, fetchPolicyText).
  */
 
-import type { TlsPolicyDecision } from '../delivery/types.js';
+import type { TlsPolicyDecision } from '../delivery/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { SmtpReply } from '../errors/index.js';
 import type { CandidateHost } from '../smtp/index.js';

@@ -3,6 +3,7 @@
  * hard flag, action and category that follow from it. Shared by classifyReply (our own SMTP
  * replies) and classifyMessage (bounce messages).
  */
+import { splitAddress } from '../address/index.js';
 import { decideReason } from './decide.js';
 import { MAX_DIAGNOSTIC_CHARS, MAX_HOSTS } from './limits.js';
 import { normaliseText } from './phrases.js';
@@ -56,7 +57,7 @@ export interface FactContext {
 /** The reason a provider's documented codes give, trying the recipient's domain first. */
 function reasonByProvider(fact: Fact, context: FactContext): Reason | undefined {
   const providers = providersFor([
-    context.address.split('@')[1],
+    splitAddress(context.address)?.domain,
     context.remoteHost,
     ...(context.hosts ?? []).slice(0, MAX_HOSTS),
   ]);

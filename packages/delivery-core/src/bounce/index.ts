@@ -4,6 +4,8 @@
  * category. Two entries:
  * - `classifyReply(reply)`: one SMTP reply of Herald's own delivery attempt; pure, synchronous,
  *   fast (the delivery path calls it per failed recipient; `retryView` is the reason + hard).
+ * - `deferralReason(reply)`: why a deferred reply was deferred, for the retry classes: DEFERRAL_RULES
+ *   (greylisting, Herald's own DNS / network stages, provider slow-down codes), else classifyReply.
  * - `classifyMessage(raw)`: a whole bounce message — RFC 3464 DSNs, the plain-text notices of
  *   MTAs without DSNs (qmail, Exim, Exchange, ...), ARF complaints (RFC 5965) and auto-replies
  *   (RFC 3834) — one Classification per recipient. Never throws: malformed input gives reason
@@ -15,6 +17,14 @@
  * ordered probes (probes.ts) and the category table (vocabulary.ts). No I/O.
  */
 export type { Classification } from './classify.js';
+export {
+  DEFERRAL_ONLY_REASONS,
+  DEFERRAL_RULES,
+  type DeferralReason,
+  type DeferralRule,
+  deferralReason,
+  deferralRuleMatches,
+} from './deferral.js';
 export {
   MAX_ADDRESS_CHARS,
   MAX_DIAGNOSTIC_CHARS,

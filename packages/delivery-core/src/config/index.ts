@@ -5,7 +5,9 @@
  * counts as a secret (never in an error message; masked when a config is printed).
  */
 export { parseHostPort, parseListen } from './addresses.js';
-export { ConfigError, type ConfigIssue } from './config-error.js';
+export { ConfigError, type ConfigIssue, toConfigIssues } from './config-error.js';
+export { deepFreeze, readDocument, withoutNulls } from './document.js';
+export { duration, hostName, integer, oneOf, section } from './fields.js';
 export {
   MAX_DOCUMENT_BYTES,
   MAX_DOCUMENT_DEPTH,
@@ -20,7 +22,7 @@ export {
   parseConfig,
   REDIS_URL_ENV,
 } from './load.js';
-export { compileTrustedNetworks, isTrusted, normalizeIp, parseCidr } from './networks.js';
+export { compileTrustedNetworks, inCidr, ipv6Words, isTrusted, normalizeIp, parseCidr } from './networks.js';
 export {
   DEFAULT_ROUTE_PORT,
   matchRoute,
@@ -50,5 +52,5 @@ export {
   tenantPolicy,
 } from './schema-bounce.js';
 export type { SmtpUser } from './schema-smtp.js';
-export { isSecretKey, isUrlKey, MASK, maskUrl } from './secrets.js';
-export { parseDuration, parseSize } from './units.js';
+export { isSecretKey, isUrlKey, MASK, maskUrl, secretsIn } from './secrets.js';
+export { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND, parseDuration, parseSize } from './units.js';

@@ -1,7 +1,9 @@
 /**
- * trusted_networks: validating CIDRs / single addresses (IPv4 and IPv6) and checking a client
- * address against them with node:net BlockList. IPv4-mapped IPv6 clients ("::ffff:1.2.3.4") are
- * checked as the IPv4 address they carry. Pure; no I/O.
+ * Herald's one CIDR matcher, on node:net BlockList: validating CIDRs / single addresses (IPv4 and
+ * IPv6) of trusted_networks and the door's exceptions and checking a client address against them
+ * (IPv4-mapped IPv6 clients, "::ffff:1.2.3.4", are checked as the IPv4 address they carry);
+ * `inCidr` for one network (the doctor's SPF ip4 / ip6 / a / mx terms); `ipv6Words` (the eight
+ * 16-bit words of an IPv6 address: the door's /64 keys, the doctor's ip6.arpa names). Pure.
  */
 import { BlockList, isIP } from 'node:net';
 
@@ -65,6 +67,43 @@ export function compileTrustedNetworks(cidrs: readonly string[]): (ip: string) =
     answers.set(ip, trusted);
     return trusted;
   };
+}
+
+/**
+ * True when `ip` lies in `network/prefix`, both of one address family (an IPv4 address never
+ * matches an IPv6 network, mapped or not); the prefix defaults to a host route.
+ */
+export function inCidr(ip: string, network: string, prefix: number | undefined): boolean {
+  const family = isIP(ip);
+  if (family === 0 || family !== isIP(network)) return false;
+  const bits = family === 4 ? IPV4_BITS : IPV6_BITS;
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  const list = new BlockList();
+  try {
+    list.addSubnet(network, Math.max(0, Math.min(prefix ?? bits, bits)), type);
+    return list.check(ip, type);
+  } catch {
+    return false;
+  }
+}
+
+const IPV6_WORDS = 8;
+
+/** The eight 16-bit words of a valid IPv6 address (isIP said 6), an embedded IPv4 tail included. */
+export function ipv6Words(address: string): number[] {
+  let text = address.toLowerCase();
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    // An embedded IPv4 tail ("64:ff9b::192.0.2.1") is the last two words.
+    const [a = 0, b = 0, c = 0, d = 0] = tail.split('.').map(Number);
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', rest] = text.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = rest === undefined || rest === '' ? [] : rest.split(':');
+  const zeros = rest === undefined ? [] : Array<string>(IPV6_WORDS - left.length - right.length).fill('0');
+  return [...left, ...zeros, ...right].map((word) => Number.parseInt(word, 16));
 }
 
 /** True when `ip` lies in one of `cidrs`. An unparseable ip is never trusted. */

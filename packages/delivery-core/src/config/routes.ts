@@ -4,6 +4,7 @@
  * "*.example.com" and ".example.com" match subdomains only. Matching ignores case and a trailing dot.
  */
 import { z } from 'zod';
+import { comparableDomain } from '../address/index.js';
 import { hostPort, oneOf, section, text } from './fields.js';
 
 /** Port used when a route's `via` names no port. */
@@ -27,7 +28,7 @@ export const routeSchema = section({
 export type Route = z.infer<typeof routeSchema>;
 
 function canonicalDomain(domain: string): string {
-  return domain.trim().toLowerCase().replace(/\.$/, '');
+  return domain.trim() === '*' ? '*' : comparableDomain(domain);
 }
 
 /** True when the route pattern covers `domain`. */

@@ -8,16 +8,16 @@
 import { type SmtpReply, toDeliveryError } from '../errors/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
 import { type AttemptReport, type CandidateHost, deliverAttempt } from '../smtp/index.js';
-import type { ConnectionVerdict } from './concurrency.js';
-import { PARK_SAFETY_MS } from './connection-leases.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
 import { type Emit, expiredReply, recipientEmitter, settle } from './settle.js';
-import type {
-  AttemptLimits,
-  DeliveryDeps,
-  DeliveryOutcome,
-  RecipientFailure,
-  TlsPolicyDecision,
+import {
+  type AttemptLimits,
+  type ConnectionVerdict,
+  type DeliveryDeps,
+  type DeliveryOutcome,
+  PARK_SAFETY_MS,
+  type RecipientFailure,
+  type TlsPolicyDecision,
 } from './types.js';
 
 export type {

@@ -7,8 +7,13 @@
 import { formatReply, type SmtpReply } from '../errors/index.js';
 import type { RecipientEventType } from '../events/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
-import { EXPIRED_REPLY, type RetryClass, type RetryPolicy, retryDecisionForReplies } from '../retry/index.js';
-import { retryClassOf } from './retry-class.js';
+import {
+  EXPIRED_REPLY,
+  type RetryClass,
+  type RetryPolicy,
+  retryClassOf,
+  retryDecisionForReplies,
+} from '../retry/index.js';
 import type { AttemptLimits, DeliveryDeps, DeliveryOutcome, RecipientFailure } from './types.js';
 
 export type Emit = (

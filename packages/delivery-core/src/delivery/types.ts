@@ -1,7 +1,9 @@
 /**
  * The contracts of one delivery attempt: what processDelivery needs injected (DeliveryDeps),
- * what it answers (DeliveryOutcome), and the admission control that traffic shaping plugs in
- * (DeliveryGate, AttemptLimits). Types only.
+ * what it answers (DeliveryOutcome), and the port that traffic shaping (`shaping/`) implements:
+ * admission control (DeliveryGate, AttemptLimits, ConnectionVerdict) and parking (JobParking,
+ * PARK_SAFETY_MS). Delivery depends on this port only, never on shaping's runtime; the one value
+ * here is the park bound both sides use.
  */
 import type { Resolver } from '../dns/index.js';
 import type { SmtpReply } from '../errors/index.js';
@@ -9,8 +11,22 @@ import type { EventSink } from '../events/index.js';
 import type { DeliveryJobData, Spool } from '../queue/index.js';
 import type { RetryPolicy } from '../retry/index.js';
 import type { CandidateHost, SessionLimits, SmtpPool, TlsMode } from '../smtp/index.js';
-import type { ConnectionVerdict } from './concurrency.js';
 import type { StaticRoute } from './hosts.js';
+
+/** A parked job comes back after this at the latest, even if no release wakes it. */
+export const PARK_SAFETY_MS = 5_000;
+
+/** What one attempt says about the site's connections; undefined = nothing (no connection tried). */
+export type ConnectionVerdict = 'success' | 'failure';
+
+/**
+ * Where a job waits that the gate (or the SMTP pool's connection leases) refused for now: the
+ * worker moves it to the delayed set (at most PARK_SAFETY_MS ahead) and then lists it under the
+ * outcome's `parkOn` key; whoever frees what it waits for wakes it.
+ */
+export interface JobParking {
+  park(key: string, jobId: string, stream?: string): Promise<void>;
+}
 
 export interface DeliveryDeps {
   spool: Spool;

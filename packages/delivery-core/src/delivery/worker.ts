@@ -8,10 +8,10 @@
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
-import { settlesWithin } from '../util/settle.js';
-import type { ParkedJobs } from './connection-leases.js';
+import { abandonWorker, checkWorkerInternals, DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
+import { settlesWithin } from '../util/index.js';
 import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
+import type { JobParking } from './types.js';
 
 /** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
 const LOCAL_FAULT_RETRY_MS = 60_000;
@@ -31,7 +31,7 @@ export interface DeliveryWorkerOptions {
   logger: Logger;
   deps: DeliveryDeps;
   /** Jobs waiting for a site's connection slot, woken when one is released. */
-  parked?: ParkedJobs;
+  parked?: JobParking;
   /** After an attempt in which recipients bounced or expired (DSN, suppression); errors are logged. */
   afterFailures?(data: DeliveryJobData, failures: RecipientFailure[]): Promise<void>;
 }
@@ -50,6 +50,8 @@ export class DeliveryWorker {
       maxStalledCount: UNLIMITED_STALLS,
       autorun: false,
     });
+    // What close() falls back on must exist before any job runs (queue/bullmq-internals.ts).
+    checkWorkerInternals(this.worker);
     this.worker.on('error', (err) => options.logger.error({ err }, 'delivery worker error'));
   }
 
@@ -109,18 +111,7 @@ export class DeliveryWorker {
       return;
     }
     // BullMQ's close is waiting on jobs or on an unreachable Redis (a later close(true) only
-    // returns the same pending promise). Stop its timers and drop both connections so nothing
-    // keeps reconnecting or keeps the process alive; unfinished jobs come back via lock expiry.
-    const internals = this.worker as unknown as {
-      blockingConnection?: { disconnect(wait?: boolean): Promise<void> };
-      stalledCheckStopper?: () => void;
-      lockManager?: { close(): Promise<void> };
-    };
-    internals.stalledCheckStopper?.();
-    void internals.lockManager?.close().catch(() => {});
-    await settlesWithin(
-      Promise.all([this.worker.disconnect(), internals.blockingConnection?.disconnect(false)]),
-      FORCED_CLOSE_MS,
-    );
+    // returns the same pending promise): unfinished jobs come back via lock expiry.
+    await abandonWorker(this.worker, FORCED_CLOSE_MS);
   }
 }

@@ -19,6 +19,7 @@
  * and the shaping file) when a config is given; a clock value for key activation windows.
  */
 
+export { inCidr } from '../config/index.js';
 export { aligned, organizationalDomain, SECOND_LEVEL_SUFFIXES } from '../sender/index.js';
 export { BULK_SPAM_RATE_LIMIT, bulkSenderChecks } from './checks-bulk.js';
 export {
@@ -42,7 +43,7 @@ export { renderJson, renderTable, TABLE_WIDTH, tally } from './render.js';
 export { senderSetup } from './setup.js';
 export { DnsSnapshot, gatherDns, MAX_GATHER_ROUNDS, viewOfZone, type ZoneRecords } from './snapshot.js';
 export { analyseSpf, checkHost, type SpfAnalysis, type SpfResult, type SpfVerdict } from './spf-eval.js';
-export { expandMacros, inCidr, MAX_SPF_LOOKUPS, MAX_SPF_VOID_LOOKUPS, parseSpfRecord } from './spf-record.js';
+export { expandMacros, MAX_SPF_LOOKUPS, MAX_SPF_VOID_LOOKUPS, parseSpfRecord } from './spf-record.js';
 export {
   CHECK_STATUSES,
   type CheckResult,

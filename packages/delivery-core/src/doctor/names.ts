@@ -4,7 +4,8 @@
  * domain and DMARC alignment are sender/alignment.ts's (intake uses them too).
  */
 import { isIP } from 'node:net';
-import { domainToASCII } from 'node:url';
+import { asciiDomain } from '../address/index.js';
+import { ipv6Words } from '../config/index.js';
 
 /** The PTR query name of an IPv4 or IPv6 address; undefined for anything else. */
 export function reverseName(ip: string): string | undefined {
@@ -16,17 +17,9 @@ export function reverseName(ip: string): string | undefined {
 
 /** The 32 lower-case hex digits of an IPv6 address (its nibbles, most significant first). */
 export function ipv6Hex(ip: string): string {
-  let text = ip.toLowerCase();
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = v4[1]!.split('.').map(Number) as [number, number, number, number];
-    text = text.slice(0, -v4[1]!.length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, undefined];
-  const headGroups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
-  const fill = tail === undefined ? [] : new Array(8 - headGroups.length - tailGroups.length).fill('0');
-  return [...headGroups, ...fill, ...tailGroups].map((g) => g.padStart(4, '0')).join('');
+  return ipv6Words(ip)
+    .map((word) => word.toString(16).padStart(4, '0'))
+    .join('');
 }
 
 const MAX_NAME_OCTETS = 253;
@@ -34,7 +27,8 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** A domain as the doctor checks it (lower-case A-labels, no trailing dot), or undefined when invalid. */
 export function normaliseDomain(text: string): string | undefined {
-  const name = domainToASCII(text.trim().replace(/\.+$/, '')).toLowerCase();
-  if (name === '' || name.length > MAX_NAME_OCTETS || !name.includes('.')) return undefined;
+  const name = asciiDomain(text.trim().replace(/\.+$/, ''));
+  if (name === undefined || name === '' || name.length > MAX_NAME_OCTETS || !name.includes('.'))
+    return undefined;
   return name.split('.').every((label) => LABEL.test(label)) ? name : undefined;
 }

@@ -7,8 +7,9 @@
  * again, until a run asks for nothing new. The last run's results are the verdict, so a check
  * never sees a half-gathered answer. `viewOfZone` answers from a literal zone (unit tests).
  */
+
+import { lowerDomain as normaliseName } from '../address/index.js';
 import type { DnsRecord, RecordType, Resolver } from '../dns/index.js';
-import { normaliseName } from '../dns/names.js';
 import type { DnsView, Lookup } from './types.js';
 
 /** Rounds of look-ups at most: SPF include chains are at most 10 deep, plus the A/PTR steps. */

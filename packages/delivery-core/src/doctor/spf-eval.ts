@@ -4,12 +4,12 @@
  * include/redirect tree to count every lookup the record can cost, whatever the IP. Pure.
  */
 import { isIP } from 'node:net';
-import { normaliseName } from '../dns/names.js';
+import { lowerDomain as normaliseName } from '../address/index.js';
+import { inCidr } from '../config/index.js';
 import { reverseName } from './names.js';
 import { addressesOf, ptrNamesOf, txtOf } from './snapshot.js';
 import {
   expandMacros,
-  inCidr,
   LOOKUP_MECHANISMS,
   MAX_SPF_LOOKUPS,
   MAX_SPF_NAME_LOOKUPS,

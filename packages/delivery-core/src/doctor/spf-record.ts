@@ -1,8 +1,9 @@
 /**
  * SPF record text (RFC 7208 §4.5, §5, §6, §7): choosing the one `v=spf1` record, parsing its
- * terms, expanding macros and matching an IP against a CIDR. Pure.
+ * terms and expanding macros (an IP against a CIDR: config's `inCidr`). Pure.
  */
 import { isIP } from 'node:net';
+import { splitAddress } from '../address/index.js';
 import { ipv6Hex } from './names.js';
 
 export type SpfQualifier = '+' | '-' | '~' | '?';
@@ -119,9 +120,8 @@ export interface MacroContext {
 }
 
 function macroLetter(letter: string, ctx: MacroContext): string {
-  const [local, senderDomain] = ctx.sender.includes('@')
-    ? [ctx.sender.slice(0, ctx.sender.lastIndexOf('@')), ctx.sender.slice(ctx.sender.lastIndexOf('@') + 1)]
-    : ['postmaster', ctx.sender];
+  const parts = splitAddress(ctx.sender);
+  const [local, senderDomain] = parts ? [parts.local, parts.domain] : ['postmaster', ctx.sender];
   switch (letter) {
     case 's':
       return ctx.sender;
@@ -171,25 +171,4 @@ export function expandMacros(spec: string, ctx: MacroContext): string {
     },
   );
   return invalid ? `!${invalid}` : out.replace(/\.+$/, '');
-}
-
-function toBigInt(ip: string): { family: 4 | 6; value: bigint } | undefined {
-  const family = isIP(ip);
-  if (family === 4) {
-    const value = ip.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(Number(octet)), 0n);
-    return { family, value };
-  }
-  if (family === 6) return { family, value: BigInt(`0x${ipv6Hex(ip)}`) };
-  return undefined;
-}
-
-/** True when `ip` lies in `network/prefix` (same family only); prefix defaults to a host route. */
-export function inCidr(ip: string, network: string, prefix: number | undefined): boolean {
-  const a = toBigInt(ip);
-  const b = toBigInt(network);
-  if (!a || !b || a.family !== b.family) return false;
-  const bits = a.family === 4 ? 32 : 128;
-  const length = BigInt(Math.min(prefix ?? bits, bits));
-  const shift = BigInt(bits) - length;
-  return a.value >> shift === b.value >> shift;
 }

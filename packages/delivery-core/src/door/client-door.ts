@@ -22,7 +22,7 @@
  *
  * Needs injected: the limits and a clock (`now`, epoch ms; Date.now by default). Pure otherwise.
  */
-import { compileTrustedNetworks } from '../config/networks.js';
+import { compileTrustedNetworks } from '../config/index.js';
 import { BoundedMap } from './bounded-map.js';
 import { clientKey } from './client-key.js';
 

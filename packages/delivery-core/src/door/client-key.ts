@@ -6,9 +6,8 @@
  * MAX_KEY_CHARS. Pure; linear in the input.
  */
 import { isIP } from 'node:net';
-import { normalizeIp } from '../config/networks.js';
+import { ipv6Words, normalizeIp } from '../config/index.js';
 
-const IPV6_WORDS = 8;
 const BITS_PER_WORD = 16;
 const WORD_MASK = 0xffff;
 /** Longest key kept for an input that is not an IP address. */
@@ -29,21 +28,4 @@ function wordMask(bits: number): number {
   if (bits >= BITS_PER_WORD) return WORD_MASK;
   if (bits <= 0) return 0;
   return (WORD_MASK << (BITS_PER_WORD - bits)) & WORD_MASK;
-}
-
-/** The eight 16-bit words of a valid IPv6 address (node:net isIP said 6). */
-function ipv6Words(address: string): number[] {
-  let text = address.toLowerCase();
-  const lastColon = text.lastIndexOf(':');
-  const tail = text.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    // An embedded IPv4 tail ("64:ff9b::192.0.2.1") is the last two words.
-    const [a = 0, b = 0, c = 0, d = 0] = tail.split('.').map(Number);
-    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', rest] = text.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = rest === undefined || rest === '' ? [] : rest.split(':');
-  const zeros = rest === undefined ? [] : Array<string>(IPV6_WORDS - left.length - right.length).fill('0');
-  return [...left, ...zeros, ...right].map((word) => Number.parseInt(word, 16));
 }

@@ -9,13 +9,16 @@
  * - `SessionCounters`: per session junk commands, error replies (soft sleep, hard limit), AUTH
  *   failures.
  * - `dataPaceVerdict`: whole-transfer deadline and minimum average rate after a grace period.
- * - `withDeadline`: a deadline on one awaited step (e.g. a Redis call while a client waits).
+ * - `withDeadline`: a deadline on one awaited step (e.g. a Redis call while a client waits);
+ *   util/'s timeout helper, re-exported here for the door's callers.
  *
  * Guarantees: pure logic over an injected clock (no I/O, no timers except withDeadline's);
  * never throws on foreign input (any address string is a key). The caller turns a refusal into
  * its protocol's reply (SMTP `421 4.7.0` and close; HTTP 429) and emits events / metrics.
  * `doorFromSmtpConfig` builds the door and session limits from the `smtp` config section.
  */
+
+export { DeadlineExceeded, withDeadline } from '../util/index.js';
 export { BoundedMap } from './bounded-map.js';
 export {
   type Admission,
@@ -35,6 +38,5 @@ export {
   type DataPaceVerdict,
   dataPaceVerdict,
 } from './data-pace.js';
-export { DeadlineExceeded, withDeadline } from './deadline.js';
 export { doorFromSmtpConfig, type SmtpDoorSettings } from './from-config.js';
 export { SessionCounters, type SessionLimit, type SessionLimits } from './session-limits.js';

@@ -6,7 +6,7 @@
  * `Auto-Submitted: auto-replied` (RFC 3834), so a DSN is never answered by another DSN.
  * Pure: the caller passes the clock and ids.
  */
-import { headerEnd, rfc5322Date } from '../message/headers.js';
+import { headerEnd, rfc5322Date } from '../message/index.js';
 
 /** The original headers are cut after this many bytes (the body is never included). */
 export const DSN_MAX_HEADER_BYTES = 64 * 1024;

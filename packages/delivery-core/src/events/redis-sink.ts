@@ -1,6 +1,6 @@
 /**
  * The default event sink: each event becomes one pino log line and one entry (field `event`, a
- * JSON string) in the Redis stream `<prefix>:events`, capped near `streamMaxLen` (XADD MAXLEN ~).
+ * JSON string) in the Redis stream `<prefix>:{queue}:events` (keys/queue.ts), capped near `streamMaxLen` (XADD MAXLEN ~).
  * Listeners registered with `on` see every event in-process (tests, metrics, webhooks later).
  * Stream writes are batched: every event emitted in one event-loop turn goes out in one pipeline
  * (one socket write), which matters at thousands of events per second.

@@ -11,7 +11,7 @@
  * `suppressed: false`, and changes nothing else. Auto-replies and delivery reports are recorded,
  * never suppressed.
  * At most once per token: a report that suppresses or counts sets
- * `<prefix>:feedback:<bounce|complaint>:<message id>:<recipient hash>` for the VERP max age, in the
+ * `<prefix>:{queue}:feedback:<bounce|complaint>:<message id>:<recipient hash>` for the VERP max age, in the
  * same script that counts it (TenantReputation.countOnce); a repeat of it (the same report sent
  * again, or replayed) finds the marker and changes nothing, and emits no event.
  * Every write completes before this resolves, so the caller's 250 follows them; a Redis failure
@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import type { BounceReport, Classification } from '../bounce/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import type { FeedbackEvent, RedisEventSink } from '../events/index.js';
+import { feedbackMarkerKey } from '../keys/index.js';
 import type { TenantReputation } from '../reputation/index.js';
 import type { SuppressionList } from '../suppression/index.js';
 import { decodeVerp, type VerpDecoded, type VerpResult, type VerpSettings } from '../verp/index.js';
@@ -85,7 +86,7 @@ function firstValidToken(
 
 /** The once-marker of a token: one message × one recipient, per kind of report. */
 export function feedbackOnceKey(prefix: string, kind: 'bounce' | 'complaint', token: VerpDecoded): string {
-  return `${prefix}:feedback:${kind}:${token.messageId}:${token.recipientHash}`;
+  return feedbackMarkerKey(prefix, kind, token.messageId, token.recipientHash);
 }
 
 type EventContext = {

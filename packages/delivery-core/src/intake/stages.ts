@@ -5,7 +5,7 @@
  * DMARC pre-check). Each returns its value or a Refusal from the catalogue (refusals.ts); nothing
  * here does I/O. Needs: the frozen config and, for the DMARC pre-check, the DKIM key store.
  */
-import { checkAddress } from '../address.js';
+import { checkAddress } from '../address/index.js';
 import type { DkimKeyStore } from '../auth/index.js';
 import {
   compileTrustedNetworks,

@@ -1,5 +1,6 @@
 /** Message ids: time-ordered (sortable by acceptance) and unguessable, safe in keys and job ids. */
 import { randomBytes } from 'node:crypto';
+import { domainAsWritten } from '../address/index.js';
 
 const RANDOM_BYTES = 8;
 /** Random bytes fetched from the CSPRNG at once and handed out 8 at a time (one call per 512 ids). */
@@ -22,15 +23,9 @@ export function newMessageId(now = Date.now()): string {
   return now.toString(36).padStart(9, '0') + randomHex();
 }
 
-/** Lower-cased domain of an address; '' when it has none. */
+/** Lower-cased domain of an address as written (address/); '' when it has none. */
 export function domainOf(address: string): string {
-  const at = address.lastIndexOf('@');
-  return at < 0
-    ? ''
-    : address
-        .slice(at + 1)
-        .toLowerCase()
-        .replace(/\.$/, '');
+  return domainAsWritten(address);
 }
 
 /** Recipients grouped by destination domain, order of first appearance, duplicates dropped. */

@@ -2,11 +2,21 @@
  * Queue and spool: bodies stored once in Redis, one BullMQ job per (message, destination domain)
  * with per-recipient state, atomic enqueue, idempotent completion. See spool.ts. Jobs of the
  * default stream (transactional) go before prioritized ones of other streams: see priority.ts.
+ * What Herald relies on beyond BullMQ's documented API is in bullmq-internals.ts.
  */
 
+// The queue's key names live in the key registry (keys/queue.ts); re-exported for the queue's users.
+export { DELIVERY_QUEUE, type QueueKeys, queueKeys } from '../keys/index.js';
+export {
+  ADD_JOB_COMMANDS,
+  abandonWorker,
+  addJobInMulti,
+  BullmqContractError,
+  type BullmqTouchpoint,
+  checkWorkerInternals,
+  queueTransaction,
+} from './bullmq-internals.js';
 export { domainOf, groupByDomain, newMessageId } from './ids.js';
-export type { QueueKeys } from './keys.js';
-export { DELIVERY_QUEUE, queueKeys } from './keys.js';
 export { DEFAULT_STREAM, OTHER_STREAM_PRIORITY, storedStream, streamPriority } from './priority.js';
 export { Spool } from './spool.js';
 export type { QueueStats, SiteQueueStats } from './stats.js';

@@ -9,9 +9,10 @@
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
-import { REPUTATION_BUCKET_TTL_MS, reputationBucket, reputationKey } from '../reputation/index.js';
+import { DELIVERY_QUEUE, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
+import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
+import { ADD_JOB_COMMANDS, addJobInMulti, queueTransaction } from './bullmq-internals.js';
 import { groupByDomain } from './ids.js';
-import { DELIVERY_QUEUE, type QueueKeys, queueKeys } from './keys.js';
 import { storedStream, streamPriority } from './priority.js';
 import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
 
@@ -32,7 +33,8 @@ const JOB_OPTIONS = (jobId: string, priority: number) => ({
 /** Commands `queueMessage` adds to the MULTI: SET body + HSET record, then SADD + add-job per job. */
 const COMMANDS_PER_MESSAGE = 2;
 const DEFAULT_EVENT_STREAM_MAX_LEN = 100_000;
-const COMMANDS_PER_JOB = 2;
+/** SADD to the pending-jobs set, then BullMQ's add-job script (bullmq-internals.ts). */
+const COMMANDS_PER_JOB = 1 + ADD_JOB_COMMANDS;
 
 interface PendingEnqueue {
   message: SpoolMessage;
@@ -64,7 +66,10 @@ export class Spool {
     private readonly eventStreamMaxLen = DEFAULT_EVENT_STREAM_MAX_LEN,
   ) {
     this.keys = queueKeys(prefix);
-    this.queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: redis, prefix });
+    this.queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
+      connection: redis,
+      prefix: this.keys.bullmqPrefix,
+    });
     redis.defineCommand('heraldFinishJob', { numberOfKeys: 3, lua: FINISH_JOB_LUA });
   }
 
@@ -99,9 +104,7 @@ export class Spool {
     let results: [Error | null, unknown][] | null;
     const spans: { commands: number; jobs: EnqueueResult['jobs'] }[] = [];
     try {
-      const client = await this.queue.client;
-      // BullMQ's transaction type omits plain commands; it is an ioredis MULTI underneath.
-      const multi = client.multi() as unknown as ChainableCommander;
+      const multi = await queueTransaction(this.queue);
       for (const item of batch) spans.push(this.queueMessage(multi, item.message, item.groups));
       this.countAccepted(multi, batch);
       results = await multi.exec();
@@ -179,7 +182,7 @@ export class Spool {
       };
       const job = new Job<DeliveryJobData>(this.queue, domain, data, JOB_OPTIONS(id, priority), id);
       // Queues the job's add script inside our MULTI (BullMQ's addBulk uses a plain pipeline).
-      void job.addJob(multi as never, { parentKey: undefined, parentDependenciesKey: undefined } as never);
+      addJobInMulti(multi, job);
     }
     let commands = COMMANDS_PER_MESSAGE + COMMANDS_PER_JOB * jobs.length;
     if (message.acceptedEvent) {

@@ -1,24 +1,21 @@
 /**
  * The per-tenant counters behind reputation rates, in hourly buckets:
- * `<prefix>:rep:<tenant>:<kind>:<hour>` (kind: sent = accepted recipients, hard = hard bounces,
- * complaint = feedback reports; hour = epoch ms / 1 h). Each bucket expires after the longest
+ * `<prefix>:{queue}:rep:<tenant>:<kind>:<hour>` (keys/queue.ts: in the queue slot) (kind: sent =
+ * accepted recipients, hard = hard bounces, complaint = feedback reports; hour = epoch ms / 1 h). Each bucket expires after the longest
  * window Herald reads (REPUTATION_MAX_WINDOW_MS) plus one bucket. Pure key math.
  */
-import { MS_PER_DAY, MS_PER_HOUR } from '../config/units.js';
+import { MS_PER_DAY, MS_PER_HOUR } from '../config/index.js';
+import { type ReputationKind, reputationKey } from '../keys/index.js';
+
+export type { ReputationKind };
 
 export const REPUTATION_BUCKET_MS = MS_PER_HOUR;
 /** Windows longer than this are read as this (the buckets are gone after it). */
 export const REPUTATION_MAX_WINDOW_MS = 7 * MS_PER_DAY;
 export const REPUTATION_BUCKET_TTL_MS = REPUTATION_MAX_WINDOW_MS + REPUTATION_BUCKET_MS;
 
-export type ReputationKind = 'sent' | 'hard' | 'complaint';
-
 export function reputationBucket(now: number): number {
   return Math.floor(now / REPUTATION_BUCKET_MS);
-}
-
-export function reputationKey(prefix: string, tenant: string, kind: ReputationKind, bucket: number): string {
-  return `${prefix}:rep:${tenant.toLowerCase()}:${kind}:${bucket}`;
 }
 
 /** The bucket keys of one kind covering the window that ends now (the current bucket included). */

@@ -11,13 +11,8 @@
 import type { Redis } from 'ioredis';
 import type { TenantPolicy } from '../config/index.js';
 import type { EventSink } from '../events/index.js';
-import {
-  REPUTATION_BUCKET_TTL_MS,
-  type ReputationKind,
-  reputationBucket,
-  reputationKey,
-  windowKeys,
-} from './counters.js';
+import { reputationKey, tenantPausedKey } from '../keys/index.js';
+import { REPUTATION_BUCKET_TTL_MS, type ReputationKind, reputationBucket, windowKeys } from './counters.js';
 
 /**
  * KEYS[1] a once-marker, KEYS[2] the counter bucket. ARGV[1] marker TTL (ms), ARGV[2] n (>= 0),
@@ -66,7 +61,7 @@ export class TenantReputation {
   }
 
   private pausedKey(tenant: string): string {
-    return `${this.prefix}:tenant:${tenant.toLowerCase()}:paused`;
+    return tenantPausedKey(this.prefix, tenant);
   }
 
   /** Adds n to the tenant's counter of `kind` in the current hour. */

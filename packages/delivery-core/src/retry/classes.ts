@@ -1,14 +1,12 @@
 /**
  * Retry classes: why a recipient was deferred, as far as backoff cares, and the schedule each
- * class retries on. Both are data tables: RETRY_RULES (ordered, first match wins) and
- * CLASS_SCHEDULES. Pure and allocation-light, so classing every deferred reply is cheap.
+ * class retries on (CLASS_SCHEDULES, a data table). Which class a reply is in comes from the
+ * bounce classifier's reason through one table (reason-classes.ts). Pure.
  *
- * Classing is by the reply alone (code, enhanced status, text, stage) until the bounce classifier
- * exists; it can then supply its own `RetryClassifier` (reply → class) to the decision helpers.
  * The site's `retry_schedule` (`RetryPolicy.scheduleMs`) stays in charge: no class waits longer
  * than its longest delay, the way Postfix's maximal_backoff_time caps every deferred message.
  */
-import type { SmtpReply, SmtpStage } from '../errors/index.js';
+import type { SmtpReply } from '../errors/index.js';
 import type { RetryPolicy } from './index.js';
 
 export const RETRY_CLASSES = [
@@ -24,89 +22,8 @@ export const RETRY_CLASSES = [
 /** Why a recipient was deferred, as far as backoff cares. */
 export type RetryClass = (typeof RETRY_CLASSES)[number];
 
-/** Reply → retry class. `retryClassFor` is the built-in one; the bounce classifier may replace it. */
+/** Reply → retry class; `retryClassOf` is Herald's (the bounce classifier's reason through one table). */
 export type RetryClassifier = (reply: SmtpReply) => RetryClass;
-
-/** One row of the rule table. Every given field must match; list fields match any entry. */
-export interface RetryRule {
-  class: RetryClass;
-  /** Basic reply codes, e.g. [450, 451]. */
-  code?: readonly number[];
-  /** Enhanced status codes: exact ("4.7.28"), or a prefix when it ends in a dot ("4.4."). */
-  enhanced?: readonly string[];
-  /** Tested against the reply text (without codes). */
-  text?: RegExp;
-  stage?: readonly SmtpStage[];
-  /** Who sends this reply, or why the rule exists. */
-  source: string;
-}
-
-const RATE_WORDING =
-  /\brate\b|rate[- ]limit|too many (?:concurrent )?(?:connections|messages|sessions|smtp)|throttl|slow down|server busy/i;
-const TRY_LATER_WORDING = /try again later|please retry|try later|come back later/i;
-const QUOTA_WORDING =
-  /over ?quota|quota exceeded|exceeded (?:the |its |storage )*quota|mailbox (?:is )?full/i;
-
-/** Ordered: the first matching rule wins; no match is 'default'. */
-export const RETRY_RULES: readonly RetryRule[] = Object.freeze([
-  { class: 'dns', enhanced: ['4.4.3'], source: 'RFC 3463 directory server failure; ours: dns/failures.ts' },
-  { class: 'dns', stage: ['dns'], source: 'ours: any failure while resolving MX/addresses' },
-  { class: 'greylisted', text: /gr[ae]y-?list/i, source: 'Postgrey, milter-greylist, greylistd wording' },
-  { class: 'mailbox_full', enhanced: ['4.2.2'], source: 'RFC 3463 mailbox full; Gmail OverQuotaTemp' },
-  { class: 'mailbox_full', text: QUOTA_WORDING, source: 'Dovecot, Exchange, AOL quota wording' },
-  { class: 'throttled', enhanced: ['4.7.28'], source: 'Gmail UnsolicitedRateLimitError' },
-  { class: 'throttled', enhanced: ['4.7.650'], source: 'Microsoft: rate limited due to IP reputation' },
-  { class: 'throttled', text: /\[TSS?\d\d\]/, source: 'Yahoo/AOL TS01–TS03, TSS04 deferrals' },
-  {
-    class: 'throttled',
-    enhanced: ['4.7.0'],
-    text: /temporarily deferred/i,
-    source: 'Yahoo-style 4.7.0 deferral',
-  },
-  {
-    class: 'throttled',
-    code: [421],
-    enhanced: ['4.7.0'],
-    text: TRY_LATER_WORDING,
-    source: 'Gmail "421-4.7.0 Try again later, closing connection"',
-  },
-  {
-    class: 'throttled',
-    code: [421, 450, 451, 452],
-    text: RATE_WORDING,
-    source: 'rate / too many connections wording (Gmail 4.2.1 ReceivingRate, Orange, Microsoft)',
-  },
-  {
-    class: 'greylisted',
-    code: [450, 451],
-    enhanced: ['4.7.1', '4.2.0'],
-    text: TRY_LATER_WORDING,
-    source: 'greylisting without the word (rspamd "451 4.7.1 Try again later")',
-  },
-  { class: 'network', enhanced: ['4.4.'], source: 'RFC 3463 network and routing; ours: timeouts, refused' },
-  { class: 'network', stage: ['connect', 'starttls'], source: 'ours: connect and TLS failures' },
-  { class: 'policy', enhanced: ['4.7.'], source: 'RFC 3463 security or policy status, other' },
-  { class: 'network', stage: ['greeting'], source: 'remote refused the session at the greeting' },
-] satisfies RetryRule[]);
-
-function enhancedMatches(patterns: readonly string[], enhanced: string | undefined): boolean {
-  if (enhanced === undefined) return false;
-  return patterns.some((p) => (p.endsWith('.') ? enhanced.startsWith(p) : enhanced === p));
-}
-
-export function retryRuleMatches(rule: RetryRule, reply: SmtpReply): boolean {
-  if (rule.code && !rule.code.includes(reply.code)) return false;
-  if (rule.stage && !rule.stage.includes(reply.stage)) return false;
-  if (rule.enhanced && !enhancedMatches(rule.enhanced, reply.enhanced)) return false;
-  if (rule.text && !rule.text.test(reply.text)) return false;
-  return true;
-}
-
-/** The class of a transient reply by RETRY_RULES: the first matching rule's, else 'default'. */
-export const retryClassFor: RetryClassifier = (reply) => {
-  for (const rule of RETRY_RULES) if (retryRuleMatches(rule, reply)) return rule.class;
-  return 'default';
-};
 
 /**
  * How a class spaces its attempts, relative to the site's schedule (`RetryPolicy.scheduleMs`):

@@ -6,24 +6,23 @@
  * deadline recipients expire with EXPIRED_REPLY (5.4.7).
  *
  * Retry classes (classes.ts): a deferred reply is classed (greylisted, throttled, mailbox_full,
- * network, dns, policy, default) and each class has its own schedule derived from the site's;
+ * network, dns, policy, default) by the bounce classifier's reason through one table
+ * (reason-classes.ts), and each class has its own schedule derived from the site's;
  * `retryDecisionForReplies` classes a job's deferred replies and retries at the earliest of them.
  */
 import type { SmtpReply } from '../errors/index.js';
-import { type RetryClass, type RetryClassifier, retryClassFor, scheduleFor } from './classes.js';
+import { type RetryClass, type RetryClassifier, scheduleFor } from './classes.js';
+import { retryClassOf } from './reason-classes.js';
 
 export {
   CLASS_SCHEDULES,
   type ClassSchedule,
   RETRY_CLASSES,
-  RETRY_RULES,
   type RetryClass,
   type RetryClassifier,
-  type RetryRule,
-  retryClassFor,
-  retryRuleMatches,
   scheduleFor,
 } from './classes.js';
+export { RETRY_CLASS_BY_REASON, retryClassOf } from './reason-classes.js';
 
 export interface RetryPolicy {
   /** Delay in ms before attempt 2, 3, ...; the last entry repeats. */
@@ -129,7 +128,7 @@ export type ClassedRetryDecision = RetryDecision & {
 
 /**
  * After an attempt that left recipients deferred with `replies` (one per deferred recipient, at
- * least one): classes each reply (`classify`, default retryClassFor) and retries the job at the
+ * least one): classes each reply (`classify`, default retryClassOf) and retries the job at the
  * earliest time any of them asks for. The class is chosen by its un-jittered delay for this
  * attempt (ties: first reply wins), then jitter and the deadline apply once, as in retryDecision.
  */
@@ -140,7 +139,7 @@ export function retryDecisionForReplies(
     classify?: RetryClassifier;
   },
 ): ClassedRetryDecision {
-  const { replies, classify = retryClassFor, ...rest } = args;
+  const { replies, classify = retryClassOf, ...rest } = args;
   if (replies.length === 0) throw new RangeError('retryDecisionForReplies needs at least one reply');
   const classes = replies.map((reply) => classify(reply));
   let retryClass = classes[0]!;

@@ -4,8 +4,10 @@
  *
  * Simplification (documented in the doctor's output): the organizational domain is the last two
  * labels, or three when the last two are a common second-level public suffix (SECOND_LEVEL_SUFFIXES,
- * e.g. co.uk); the full Public Suffix List is not consulted.
+ * e.g. co.uk); the full Public Suffix List is not consulted. Domains are compared in A-label form
+ * (address/), so a U-label and its A-label align.
  */
+import { comparableDomain } from '../address/index.js';
 
 /** Second-level suffixes under which registrations happen one label further down. */
 export const SECOND_LEVEL_SUFFIXES: ReadonlySet<string> = new Set([
@@ -57,7 +59,7 @@ export const SECOND_LEVEL_SUFFIXES: ReadonlySet<string> = new Set([
 
 /** The organizational domain (see the header for the simplification). */
 export function organizationalDomain(domain: string): string {
-  const labels = domain.toLowerCase().replace(/\.+$/, '').split('.');
+  const labels = comparableDomain(domain.replace(/\.+$/, '')).split('.');
   if (labels.length <= 2) return labels.join('.');
   const lastTwo = labels.slice(-2).join('.');
   return labels.slice(SECOND_LEVEL_SUFFIXES.has(lastTwo) ? -3 : -2).join('.');
@@ -65,8 +67,8 @@ export function organizationalDomain(domain: string): string {
 
 /** DMARC alignment of an authenticated domain with the From domain: `r` relaxed, `s` strict. */
 export function aligned(identifier: string, fromDomain: string, mode: 'r' | 's'): boolean {
-  const a = identifier.toLowerCase();
-  const b = fromDomain.toLowerCase();
+  const a = comparableDomain(identifier);
+  const b = comparableDomain(fromDomain);
   if (mode === 's') return a === b;
   return organizationalDomain(a) === organizationalDomain(b);
 }

@@ -7,7 +7,7 @@
  * encoded) when the message has one recipient, `{message_id}` always. The headers go on top, so
  * DKIM signing (after this) covers them. The rest of the message is kept byte for byte. Pure.
  */
-import { hasHeader } from '../message/headers.js';
+import { hasHeader } from '../message/index.js';
 
 export interface ListUnsubscribePolicy {
   readonly mailto?: string | undefined;

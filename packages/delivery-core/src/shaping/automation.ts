@@ -1,7 +1,7 @@
 /**
  * Automation rules as data: does a remote reply match a rule (code, enhanced status, text regex —
  * every given field must match)? Pure; the Redis state that counts matches and holds suspensions
- * lives with delivery (delivery/site-state.ts).
+ * lives in site-state.ts.
  */
 import type { AutomationRule } from './schema.js';
 

@@ -6,7 +6,7 @@
  * Pure; no I/O.
  */
 import type { HeraldConfig } from '../config/index.js';
-import { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND } from '../config/units.js';
+import { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND } from '../config/index.js';
 import type { Rate } from './rate.js';
 import {
   LIMIT_KEYS,

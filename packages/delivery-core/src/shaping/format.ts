@@ -3,7 +3,7 @@
  * ("max_message_rate      5/s      domain:slow.test"), for `herald shaping check` and logs.
  * Durations print in whole units ("1h20m"); rates as N/unit. Pure.
  */
-import { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND } from '../config/units.js';
+import { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND } from '../config/index.js';
 import type { EffectiveLimitsResult, LimitOrigin } from './effective.js';
 import { formatRate, type Rate } from './rate.js';
 

@@ -1,5 +1,7 @@
 /**
- * Traffic shaping configuration: the operator's shaping file (zod-validated, unknown keys are
+ * Traffic shaping: its configuration and its runtime.
+ *
+ * Configuration: the operator's shaping file (zod-validated, unknown keys are
  * errors naming the exact key path), the provider defaults shipped in
  * packages/delivery-core/shaping/providers.yaml (merged under the operator's file) — including
  * each provider's mx_suffixes, the one source of provider policy, which the sites module turns
@@ -10,12 +12,23 @@
  *   built-in (BUILTIN_LIMITS) < defaults < provider < site < domain < pool < source IP
  *
  * Units: durations in milliseconds, rates as { count, periodMs } (the throttle module's Rate), an unset rate means no limit.
- * This module only describes limits; enforcing them (connection pools, rate limiters,
- * automation on replies) belongs to the delivery code that reads them. Pure apart from
- * loadShapingFile / loadProviderDefaults, which read files.
+ * Pure apart from loadShapingFile / loadProviderDefaults, which read files.
+ *
+ * Runtime: the ShapingGate implements delivery's port (`DeliveryGate`; `ParkedJobs` its
+ * `JobParking`) — site suspensions and rate cuts (SiteState), tenant / campaign / lane rates
+ * (rate-stages.ts on the throttle's GCRA), the source IP (SourcePicker: pools, warm-up caps), the
+ * lane's concurrency window (ConcurrencyWindows) and in-flight cap (LaneSlots), and the SMTP
+ * pool's connection leases across relays (SiteConnectionLeases, implementing smtp's
+ * `ConnectionLeases`). Its Redis key names come from the keys registry. Shaping imports delivery's
+ * port types and the park bound, never delivery's implementation; delivery does not import
+ * shaping; the site of a destination is injected (`siteOf`), so shaping does not import sites.
  */
 
 export { type ReplyLike, ruleMatches } from './automation.js';
+// The runtime: the gate delivery's port (DeliveryGate, JobParking) is implemented by, and the
+// Redis-backed state behind it.
+export { ConcurrencyWindows, clampWindow, NEGATIVE_FEEDBACK, WINDOW_TTL_MS } from './concurrency.js';
+export { PARK_SAFETY_MS, ParkedJobs, reclaimNodeLeases, SiteConnectionLeases } from './connection-leases.js';
 export {
   BUILTIN_LIMITS,
   baseLimitsFromConfig,
@@ -28,6 +41,7 @@ export {
   shapingLayers,
 } from './effective.js';
 export { describeEffectiveLimits, formatDuration, formatLimitValue } from './format.js';
+export { FAST_LANE_ATTEMPT_MS, LaneSlots, LOCAL_WAIT_MS } from './lane-slots.js';
 export {
   type LoadShapingOptions,
   loadProviderDefaults,
@@ -46,6 +60,8 @@ export {
   warmupCap,
 } from './pools.js';
 export { formatRate, parseRate, RATE_HINT, type Rate } from './rate.js';
+export { passRates, type RateStage, SLOT_TOLERANCE_MS } from './rate-stages.js';
+export { createShapingRuntime, type ShapingRuntime, type ShapingRuntimeParts } from './runtime.js';
 export {
   type AutomationRule,
   DEFAULT_SLOW_FOR_MS,
@@ -63,4 +79,7 @@ export {
   shapingSchema,
   type TenantShaping,
 } from './schema.js';
+export { ShapingGate, type ShapingGateOptions, type SiteLimits, type SiteOf } from './shaping-gate.js';
+export { CONDITION_CACHE_MS, type SiteCondition, SiteState } from './site-state.js';
+export { type PickedSource, type SourcePick, SourcePicker } from './source-picker.js';
 export type { PoolSource } from './sources-schema.js';

@@ -1,7 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { ConfigError, toConfigIssues } from '../config/config-error.js';
-import { deepFreeze, readDocument, withoutNulls } from '../config/document.js';
-import { secretsIn } from '../config/secrets.js';
+import {
+  ConfigError,
+  deepFreeze,
+  readDocument,
+  secretsIn,
+  toConfigIssues,
+  withoutNulls,
+} from '../config/index.js';
 import { completeShaping, type Shaping, shapingSchema } from './schema.js';
 
 /** The provider defaults shipped with the package (package folder, not src/ or dist/). */

@@ -3,7 +3,7 @@
  * module's Rate and parser, so the shaping file and the Redis limiter read rates one way. Throws
  * RangeError with RATE_HINT so the schema can report the offending key path.
  */
-import { parseRate as parseThrottleRate, type Rate } from '../throttle/rate.js';
+import { parseRate as parseThrottleRate, type Rate } from '../throttle/index.js';
 
 export type { Rate };
 

@@ -8,8 +8,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { duration, integer, oneOf, section } from '../config/fields.js';
-import { MS_PER_HOUR } from '../config/units.js';
+import { duration, integer, MS_PER_HOUR, oneOf, section } from '../config/index.js';
 import {
   NAME,
   type PoolSelectionRule,

@@ -7,7 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { hostName, integer, section } from '../config/fields.js';
+import { hostName, integer, section } from '../config/index.js';
 import { parseRate, type Rate } from './rate.js';
 
 /** A name for a provider, pool, tenant or stream: letters, digits, "-", "_" and ".". */

@@ -13,8 +13,7 @@
  * elsewhere is not lumped in with the provider); the first rule in file order wins. Pure apart
  * from `defaultProviderRules`, which reads the shipped file once (via the shaping module).
  */
-import { loadProviderDefaults } from '../shaping/load.js';
-import type { Shaping } from '../shaping/schema.js';
+import { loadProviderDefaults, type Shaping } from '../shaping/index.js';
 
 /** A provider's name: its key under `providers:` in the shaping file (e.g. "gmail"). */
 export type ProviderName = string;

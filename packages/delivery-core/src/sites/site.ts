@@ -15,7 +15,7 @@
  *   no such domain, 550 5.4.4 no MX host address, 451 4.4.3 DNS trouble.
  * Needs injected: a `Resolver` (dns module) and optionally a clock `now` (epoch ms).
  */
-import { domainToASCII } from 'node:url';
+import { comparableDomain } from '../address/index.js';
 import type { DnsAnswer, MxHost, Resolver } from '../dns/index.js';
 import {
   defaultProviderRules,
@@ -51,9 +51,7 @@ export interface SiteDeps {
 
 /** Lower-case, trailing dot stripped, U-labels as A-labels (the same form the resolver queries). */
 export function normaliseDomain(domain: string): string {
-  const name = normaliseHost(domain);
-  if (!/[^\x00-\x7f]/.test(name)) return name;
-  return domainToASCII(name) || name;
+  return comparableDomain(normaliseHost(domain));
 }
 
 /** Sorted, de-duplicated, normalised host names; empty names (null MX ".") dropped. */

@@ -2,7 +2,8 @@
  * CSV as the suppression import/export speaks it (RFC 4180): comma-separated, fields quoted when
  * they hold a comma, quote or line break, quotes doubled inside, CRLF or LF line ends. The parser
  * is incremental (chunks of any size, records may span chunks) and reports a bad record with its
- * line number instead of throwing, then goes on with the next line.
+ * line number instead of throwing, then goes on with the next line. (Why not csv-parse: measured in
+ * ARCHITECTURE.md, "Own code where a kept library exists": it loses good rows after a bad one.)
  */
 
 /** A record longer than this is refused (no address line is anywhere near it). */

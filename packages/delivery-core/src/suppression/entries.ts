@@ -3,8 +3,8 @@
  * operator's word), where it came from, when, and for soft reasons until when. Which reasons are
  * soft, and for how long, is the table below; every other reason suppresses until removed.
  */
-import { checkAddress } from '../address.js';
-import { MS_PER_DAY } from '../config/units.js';
+import { checkAddress, normaliseAddress } from '../address/index.js';
+import { MS_PER_DAY } from '../config/index.js';
 
 export const SUPPRESSION_SOURCES = ['bounce', 'complaint', 'manual', 'import'] as const;
 export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
@@ -58,8 +58,9 @@ export interface StoredEntry {
   expiresAt?: number;
 }
 
+/** The hash field of an address: lower-cased, its domain in A-label form (address/). */
 export function normalizeAddress(address: string): string {
-  return address.trim().toLowerCase();
+  return normaliseAddress(address);
 }
 
 export function isSource(value: string): value is SuppressionSource {

@@ -5,10 +5,10 @@
  * at RCPT and `herald.send()` through the intake pipeline's suppression stage; fed by the delivery follow-up and the
  * bounce-processor (`addMany`); managed by `herald suppression`.
  *
- * Redis layout (under `redis.prefix`):
- * - `<prefix>:suppress:<tenant>` hash: lower-cased address → JSON `{reason, source, at, expiresAt?}`
+ * Redis layout (keys/tenant.ts; the tenant is the hash tag, one Redis Cluster slot per tenant):
+ * - `<prefix>:suppress:{<tenant>}` hash: lower-cased address → JSON `{reason, source, at, expiresAt?}`
  *   (epoch ms).
- * - `<prefix>:suppress-expiry:<tenant>` zset: address → expiresAt, soft entries only.
+ * - `<prefix>:suppress-expiry:{<tenant>}` zset: address → expiresAt, soft entries only.
  *
  * Guarantees: `check` is one HMGET for any number of addresses and ignores expired entries;
  * writes are one Lua script per 500 entries, atomic across relays, purge up to 100 expired

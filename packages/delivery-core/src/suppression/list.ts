@@ -4,6 +4,7 @@
  * HMGET for any number of addresses; expired soft entries are ignored on read and purged on write.
  */
 import type { Redis } from 'ioredis';
+import { type SuppressionKeys, suppressionKeys } from '../keys/index.js';
 import {
   decodeStored,
   encodeStored,
@@ -60,17 +61,8 @@ for i = 4, #ARGV, 3 do
 end
 return written`;
 
-export interface SuppressionKeys {
-  entries(tenant: string): string;
-  expiries(tenant: string): string;
-}
-
-export function suppressionKeys(prefix: string): SuppressionKeys {
-  return {
-    entries: (tenant) => `${prefix}:suppress:${tenant}`,
-    expiries: (tenant) => `${prefix}:suppress-expiry:${tenant}`,
-  };
-}
+export type { SuppressionKeys };
+export { suppressionKeys };
 
 export interface AddOptions {
   /** Overwrite an existing entry even when it lasts longer (an operator's `add`). Default false. */

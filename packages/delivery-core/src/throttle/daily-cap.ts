@@ -5,7 +5,9 @@
  * expires `ttlMs` after its first take, so old days vanish. Needs an ioredis client injected.
  * Key: `<keyPrefix>:cap:<key>`.
  */
+
 import type { Redis } from 'ioredis';
+import { capKey } from '../keys/index.js';
 import { defineScript, type ScriptCall } from './script.js';
 
 /** A day's counter outlives its day by this much (clock skew between relays), then vanishes. */
@@ -42,7 +44,7 @@ export class DailyCap {
   }
 
   private key(key: string): string {
-    return `${this.options.keyPrefix}:cap:${key}`;
+    return capKey(this.options.keyPrefix, key);
   }
 
   /** Adds n when the total stays within cap; returns whether it did and the total after. */

@@ -8,7 +8,9 @@
  * options overrides it with the caller's clock (tests with a fake clock; every process sharing a
  * key must then use the same kind of clock).
  */
+
 import type { Redis } from 'ioredis';
+import { gcraKey } from '../keys/index.js';
 import { burstOf, emissionIntervalMs, type Rate } from './rate.js';
 import { clockArg, defineScript, redisNow, type ScriptCall } from './script.js';
 
@@ -84,7 +86,7 @@ export class RateLimiter {
 
   /** The Redis key holding `key`'s TAT. */
   keyOf(key: string): string {
-    return `${this.opts.keyPrefix}:gcra:${key}`;
+    return gcraKey(this.opts.keyPrefix, key);
   }
 
   /**

@@ -5,9 +5,11 @@
  * renew and release are single Lua scripts (atomic). Needs an ioredis client injected. Clock:
  * the Redis server's TIME unless `now` is given (see gcra.ts).
  */
+
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { semaphoreKey } from '../keys/index.js';
 import { clockArg, defineScript, redisNow, type ScriptCall } from './script.js';
 
 /** How long a lease lives without renewal. */
@@ -211,7 +213,7 @@ export class LeasedSemaphore {
 
   /** The Redis sorted set holding `key`'s leases. */
   keyOf(key: string): string {
-    return `${this.opts.keyPrefix}:sem:${key}`;
+    return semaphoreKey(this.opts.keyPrefix, key);
   }
 
   /** Leases of `key` in force now (for operators: `herald shaping explain`). Read-only. */

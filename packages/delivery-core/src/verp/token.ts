@@ -10,7 +10,7 @@
  * | 8     | issue time: whole hours after the message's acceptance, saturating at 255          |
  * | 47    | message id, time part (its 9 base-36 digits: milliseconds since the epoch)         |
  * | 64    | message id, random part (its 16 hex digits)                                        |
- * | 32    | recipient: HMAC-SHA256(key, "r" 0x00 lower-cased address), first 32 bits           |
+ * | 32    | recipient: HMAC-SHA256(key, "r" 0x00 normalised address), first 32 bits            |
  * | 6 × n | tenant inline: n ≤ 9 characters of `0-9a-z_.-`; or 32 bits HMAC(key, "t" 0x00 tenant) |
  * | 64    | MAC: HMAC-SHA256(key, "herald-verp" 0x00 bit length ‖ everything above), first 64 bits |
  * | < 5   | zero padding to a whole base32 character                                           |
@@ -21,8 +21,10 @@
  * candidate with `matchesRecipient`. The hash is keyed so nobody can choose an address whose hash
  * collides with their own. The issue time rides on the message id's acceptance time.
  */
+
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { MS_PER_HOUR } from '../config/units.js';
+import { comparableDomain, normaliseAddress, splitAddress } from '../address/index.js';
+import { MS_PER_HOUR } from '../config/index.js';
 import { BitReader, BitWriter } from './bits.js';
 import { KEY_ID_BITS, keysWithId, type VerpKey, type VerpKeySet } from './keys.js';
 
@@ -117,11 +119,7 @@ function keyedHash(key: VerpKey, tag: string, value: string, bytes: number): Buf
 }
 
 function normalizeRecipient(address: string): string {
-  return address
-    .trim()
-    .replace(/^rfc822;\s*/i, '')
-    .replace(/^<(.*)>$/, '$1')
-    .toLowerCase();
+  return normaliseAddress(address.trim().replace(/^rfc822;\s*/i, ''));
 }
 
 function signedPart(f: Fields): BitWriter {
@@ -184,13 +182,12 @@ export function decodeVerp(address: unknown, keys: VerpKeySet, options: VerpDeco
 function decode(address: unknown, keys: VerpKeySet, options: VerpDecodeOptions): VerpResult {
   if (typeof address !== 'string' || address.length > MAX_INPUT_CHARS)
     return { ok: false, reason: 'not-verp' };
-  const bare = address.trim().replace(/^<(.*)>$/, '$1');
-  const at = bare.lastIndexOf('@');
-  const local = at < 0 ? bare : bare.slice(0, at);
+  const parts = splitAddress(address);
+  const local = parts ? parts.local : address.trim().replace(/^<(.*)>$/, '$1');
   if (
-    at >= 0 &&
+    parts &&
     options.domain !== undefined &&
-    bare.slice(at + 1).toLowerCase() !== options.domain.toLowerCase()
+    comparableDomain(parts.domain) !== comparableDomain(options.domain)
   )
     return { ok: false, reason: 'not-verp' };
   if (local.slice(0, VERP_LOCAL_PREFIX.length).toLowerCase() !== VERP_LOCAL_PREFIX)

@@ -1,0 +1,27 @@
+/**
+ * Every Redis key Herald writes, in one registry: each key's name, the hash tag that decides its
+ * Redis Cluster slot, and (`operations.ts`) every Lua script and MULTI that touches more than one
+ * key, with the slot they share. ARCHITECTURE "Redis key layout" is the table of it.
+ *
+ * Groups: the queue slot (`{queue}`: BullMQ's delivery queue, spool, event stream, reputation
+ * counters, feedback markers — queue.ts), one slot per site for its condition (`{<site>}` —
+ * shaping.ts), one per tenant for its suppression list (`{<tenant>}` — tenant.ts); every other
+ * key (throttle primitives, windows, parked lists, the pause flag) is used alone and is hashed
+ * whole. Every key starts with `<prefix>:` (config `redis.prefix`), so ACL patterns and SCANs
+ * by prefix keep working. Imports nothing; pure.
+ */
+export { MULTI_KEY_OPERATIONS, type MultiKeyOperation } from './operations.js';
+export {
+  DELIVERY_QUEUE,
+  feedbackMarkerKey,
+  QUEUE_TAG,
+  type QueueKeys,
+  queueKeys,
+  queueSlot,
+  type ReputationKind,
+  reputationKey,
+} from './queue.js';
+export * from './shaping.js';
+export { CLUSTER_SLOTS, crc16, hashedPart, hashSlot } from './slots.js';
+export { type SuppressionKeys, suppressionKeys, tenantPausedKey } from './tenant.js';
+export { capKey, gcraKey, semaphoreKey } from './throttle.js';

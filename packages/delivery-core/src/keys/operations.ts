@@ -1,0 +1,118 @@
+/**
+ * Every Lua script, MULTI/EXEC and multi-key command in which Herald touches more than one key,
+ * as data: where it runs and the keys of one run, built from sample names. On Redis Cluster the
+ * keys of each must share a slot; the registry's test runs this table with `hashSlot`, so a new
+ * multi-key operation belongs here. BullMQ's own scripts touch many keys of its queue at once;
+ * they are covered by its prefix carrying the queue slot's tag.
+ */
+import { DELIVERY_QUEUE, feedbackMarkerKey, queueKeys, reputationKey } from './queue.js';
+import { siteStateKey } from './shaping.js';
+import { suppressionKeys } from './tenant.js';
+
+/** Names one run of an operation may involve (a test varies them). */
+export interface KeySample {
+  /** Two messages of one enqueue batch, each with two jobs. */
+  messages: readonly [string, string];
+  /** Two tenants of one enqueue batch. */
+  tenants: readonly [string, string];
+  site: string;
+  /** An hour bucket (epoch ms / 1 h). */
+  hour: number;
+}
+
+export interface MultiKeyOperation {
+  where: string;
+  kind: 'lua' | 'multi' | 'command';
+  keys(prefix: string, sample: KeySample): string[];
+}
+
+/** BullMQ keys its add-job, move and promote scripts touch (`<prefix>:{queue}:delivery:<name>`). */
+const BULLMQ_QUEUE_KEYS = [
+  'wait',
+  'active',
+  'delayed',
+  'prioritized',
+  'paused',
+  'meta',
+  'id',
+  'events',
+  'marker',
+  'pc',
+  'completed',
+  'failed',
+  'stalled',
+  'limiter',
+];
+
+function bullmqKeys(prefix: string, jobIds: readonly string[]): string[] {
+  const base = `${queueKeys(prefix).bullmqPrefix}:${DELIVERY_QUEUE}`;
+  return [
+    ...BULLMQ_QUEUE_KEYS.map((name) => `${base}:${name}`),
+    ...jobIds.flatMap((id) => [`${base}:${id}`, `${base}:${id}:lock`]),
+  ];
+}
+
+const jobIdsOf = (messages: readonly string[]) => messages.flatMap((m) => [`${m}.0`, `${m}.1`]);
+
+export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> = {
+  'spool enqueue (group commit of a batch)': {
+    where: 'queue/spool.ts Spool.commitBatch',
+    kind: 'multi',
+    keys: (prefix, { messages, tenants, hour }) => {
+      const q = queueKeys(prefix);
+      return [
+        ...messages.flatMap((m) => [q.body(m), q.message(m), q.pendingJobs(m)]),
+        ...bullmqKeys(prefix, jobIdsOf(messages)),
+        q.events,
+        ...tenants.map((t) => reputationKey(prefix, t, 'sent', hour)),
+      ];
+    },
+  },
+  'finish a job (last one deletes the message)': {
+    where: 'queue/spool.ts FINISH_JOB_LUA',
+    kind: 'lua',
+    keys: (prefix, { messages: [m] }) => {
+      const q = queueKeys(prefix);
+      return [q.pendingJobs(m), q.body(m), q.message(m)];
+    },
+  },
+  'BullMQ scripts (add, move to delayed, promote, finish)': {
+    where: 'bullmq, via queue/spool.ts, delivery/worker.ts, shaping/connection-leases.ts',
+    kind: 'lua',
+    keys: (prefix, { messages }) => bullmqKeys(prefix, jobIdsOf(messages)),
+  },
+  'count a report once (marker + counter)': {
+    where: 'reputation/reputation.ts COUNT_ONCE_LUA',
+    kind: 'lua',
+    keys: (prefix, { messages: [m], tenants: [t], hour }) => [
+      feedbackMarkerKey(prefix, 'complaint', m, 'abcd1234'),
+      reputationKey(prefix, t, 'complaint', hour),
+    ],
+  },
+  'reputation rates over a window': {
+    where: 'reputation/reputation.ts TenantReputation.rates (MGET)',
+    kind: 'command',
+    keys: (prefix, { tenants: [t], hour }) =>
+      (['sent', 'hard', 'complaint'] as const).flatMap((kind) => [
+        reputationKey(prefix, t, kind, hour),
+        reputationKey(prefix, t, kind, hour - 1),
+      ]),
+  },
+  'suppression write (entries + expiries)': {
+    where: 'suppression/list.ts SUPPRESS_ADD_LUA',
+    kind: 'lua',
+    keys: (prefix, { tenants: [t] }) => {
+      const s = suppressionKeys(prefix);
+      return [s.entries(t), s.expiries(t)];
+    },
+  },
+  "a site's condition (read, lift)": {
+    where: 'shaping/site-state.ts SiteState.condition (MGET), SiteState.resume (DEL)',
+    kind: 'command',
+    keys: (prefix, { site }) => [
+      siteStateKey(prefix, site, 'suspended'),
+      siteStateKey(prefix, site, 'slow'),
+      siteStateKey(prefix, site, 'sources'),
+    ],
+  },
+};

@@ -1,0 +1,65 @@
+/**
+ * The queue slot: every key the spool's enqueue transaction touches, and every key used together
+ * with one of those, carries the hash tag QUEUE_TAG, so on Redis Cluster they all live in one slot
+ * (like BullMQ's own queue, whose scripts touch many of its keys at once). That is BullMQ's
+ * `delivery` queue (its prefix includes the tag), the spooled bodies and message records, the
+ * event stream (the `accepted` event is written in the enqueue MULTI), the reputation counters
+ * (`sent` is counted in the enqueue MULTI; `rates` MGETs every kind; `countOnce` pairs a counter
+ * with a feedback marker) and the feedback markers. Pure key math.
+ */
+
+/** The queue slot's hash tag (ARCHITECTURE "Redis key layout"). */
+export const QUEUE_TAG = '{queue}';
+
+/** BullMQ's name of the delivery queue. */
+export const DELIVERY_QUEUE = 'delivery';
+
+/** `<prefix>:{queue}`: BullMQ's prefix, and the start of every key in the queue slot. */
+export function queueSlot(prefix: string): string {
+  return `${prefix}:${QUEUE_TAG}`;
+}
+
+export interface QueueKeys {
+  /** Herald's `redis.prefix`. */
+  prefix: string;
+  /** The prefix BullMQ is given: its keys are `<prefix>:{queue}:delivery:<name>`. */
+  bullmqPrefix: string;
+  /** The message as spooled (string). */
+  body(messageId: string): string;
+  /** The message record (hash). */
+  message(messageId: string): string;
+  /** Ids of the message's jobs not finished yet (set). */
+  pendingJobs(messageId: string): string;
+  /** Herald's event stream. */
+  events: string;
+}
+
+export function queueKeys(prefix: string): QueueKeys {
+  const slot = queueSlot(prefix);
+  return {
+    prefix,
+    bullmqPrefix: slot,
+    body: (id) => `${slot}:body:${id}`,
+    message: (id) => `${slot}:msg:${id}`,
+    pendingJobs: (id) => `${slot}:msg:${id}:jobs`,
+    events: `${slot}:events`,
+  };
+}
+
+/** What a reputation counter counts: accepted recipients, hard bounces, complaints. */
+export type ReputationKind = 'sent' | 'hard' | 'complaint';
+
+/** A tenant's reputation counter of `kind` in one hour bucket (epoch ms / 1 h). */
+export function reputationKey(prefix: string, tenant: string, kind: ReputationKind, bucket: number): string {
+  return `${queueSlot(prefix)}:rep:${tenant.toLowerCase()}:${kind}:${bucket}`;
+}
+
+/** The once-marker of a VERP token's report: one message × one recipient, per kind of report. */
+export function feedbackMarkerKey(
+  prefix: string,
+  kind: 'bounce' | 'complaint',
+  messageId: string,
+  recipientHash: string,
+): string {
+  return `${queueSlot(prefix)}:feedback:${kind}:${messageId}:${recipientHash}`;
+}

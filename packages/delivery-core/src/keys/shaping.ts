@@ -1,0 +1,78 @@
+/**
+ * The names shaping uses for its Redis state, in one place so the gate, the SMTP pool's leases
+ * and the operator commands (`herald shaping explain`, `herald site`) agree. Most are names
+ * inside the throttle primitives (GCRA `<prefix>:gcra:<name>`, semaphore `<prefix>:sem:<name>`,
+ * cap `<prefix>:cap:<name>`) and ParkedJobs lists; a lane is a site, or `<site>@<source IP>` when
+ * mail leaves from a pool IP. A site's condition (suspension, rate cut, source suspensions) is
+ * read with one MGET and lifted with one DEL, so its keys carry the site as hash tag
+ * (`{<site>}`); every other key here is used alone and has none. Pure key math.
+ */
+
+export function laneOf(site: string, sourceIp?: string): string {
+  return sourceIp ? `${site}@${sourceIp}` : site;
+}
+
+/** Prefix of the semaphore keys of connection leases. */
+export const CONNECTION_LEASE_PREFIX = 'conn:';
+
+/** Semaphore key: one lease per open SMTP connection of the lane. */
+export function connectionLeaseKey(lane: string): string {
+  return `${CONNECTION_LEASE_PREFIX}${lane}`;
+}
+
+/** GCRA key of the lane's max_connection_rate. */
+export function connectionRateKey(lane: string): string {
+  return `conn-rate:${lane}`;
+}
+
+/** GCRA key of the lane's max_message_rate. */
+export function laneRateKey(lane: string): string {
+  return `site:${lane}`;
+}
+
+/** GCRA keys of a tenant's and one of its campaigns' max_message_rate. */
+export function tenantRateKey(tenant: string): string {
+  return `tenant:${tenant.toLowerCase()}`;
+}
+
+export function campaignRateKey(tenant: string, campaign: string): string {
+  return `campaign:${tenant.toLowerCase()}:${campaign}`;
+}
+
+/** DailyCap key: recipients a warming IP sent to a site on the UTC day of `now`. */
+export function warmupCapKey(sourceIp: string, site: string, now: number): string {
+  return `warmup:${sourceIp}:${site}:${utcDayName(now)}`;
+}
+
+/** The UTC day of `now` as "YYYY-MM-DD" (shaping's utcDayName; here so keys import nothing). */
+function utcDayName(now: number): string {
+  return new Date(now).toISOString().slice(0, 10);
+}
+
+/** ParkedJobs key of the jobs held by a site's suspension; `herald site resume` wakes them. */
+export function siteHoldKey(site: string): string {
+  return `suspended:${site}`;
+}
+
+/** ParkedJobs key of a paused tenant's bulk jobs; `herald tenant resume` wakes them. */
+export function tenantParkKey(tenant: string): string {
+  return `tenant:${tenant.toLowerCase()}`;
+}
+
+/** The lane's concurrency window (concurrency.ts): a decimal string, used alone. */
+export function laneWindowKey(prefix: string, lane: string): string {
+  return `${prefix}:site:${lane}:window`;
+}
+
+/** What SiteState keeps per site: suspension, rate cut, source IP suspensions, rule counters. */
+export type SiteStateField = 'suspended' | 'slow' | 'sources' | `rule:${number}`;
+
+/** One of the site's condition keys: `<prefix>:site:{<site>}:<field>` (tagged by site). */
+export function siteStateKey(prefix: string, site: string, field: SiteStateField): string {
+  return `${prefix}:site:{${site}}:${field}`;
+}
+
+/** A ParkedJobs list (sorted set) of a lane, `suspended:<site>` or `tenant:<tenant>`; used alone. */
+export function parkedJobsKey(prefix: string, key: string): string {
+  return `${prefix}:site:${key}:parked-jobs`;
+}

@@ -1,0 +1,100 @@
+/**
+ * Every place Herald relies on BullMQ beyond its documented API, behind one accessor each (bullmq
+ * is pinned to an exact version for this reason). What Herald relies on:
+ * 1. `enqueue-in-multi`: `(await queue.client).multi()` is an ioredis MULTI that takes plain
+ *    commands, and `job.addJob(multi)` queues exactly ADD_JOB_COMMANDS command on it,
+ *    synchronously (its reply comes back in EXEC like any other). The spool and `herald bench
+ *    --backlog` write a message's keys and its jobs in one MULTI this way.
+ * 2. `worker-abandon`: a Worker's private `blockingConnection.disconnect`, `lockManager.close` and
+ *    `stalledCheckStopper`, used only when a close hangs (jobs stuck, Redis unreachable), to stop
+ *    its timers and drop its connections.
+ * Each accessor checks what it relies on and throws BullmqContractError naming the touchpoint;
+ * packages/delivery-core/test/bullmq-contract.test.ts runs every one against the installed BullMQ
+ * and a real redis-server, so an upgrade that changes one fails there first.
+ */
+import type { Job, Queue, Worker } from 'bullmq';
+import type { ChainableCommander } from 'ioredis';
+import { settlesWithin } from '../util/index.js';
+
+/** Commands `job.addJob(multi)` queues on a MULTI (one add*Job script call). */
+export const ADD_JOB_COMMANDS = 1;
+
+export type BullmqTouchpoint = 'enqueue-in-multi' | 'worker-abandon';
+
+/** The installed BullMQ no longer behaves as Herald relies on (see bullmq-internals.ts). */
+export class BullmqContractError extends Error {
+  constructor(
+    readonly touchpoint: BullmqTouchpoint,
+    detail: string,
+  ) {
+    super(
+      `bullmq changed under Herald's touchpoint "${touchpoint}": ${detail} (see queue/bullmq-internals.ts)`,
+    );
+    this.name = 'BullmqContractError';
+  }
+}
+
+/** A MULTI on the queue's own connection, on which plain ioredis commands and addJobInMulti mix. */
+export async function queueTransaction(queue: Queue): Promise<ChainableCommander> {
+  const client = await queue.client;
+  // BullMQ's transaction type omits plain commands; it is an ioredis MULTI underneath.
+  const multi = client.multi() as unknown as ChainableCommander;
+  if (
+    typeof multi.exec !== 'function' ||
+    typeof multi.length !== 'number' ||
+    typeof multi.sadd !== 'function'
+  )
+    throw new BullmqContractError('enqueue-in-multi', 'queue.client.multi() is not an ioredis MULTI');
+  return multi;
+}
+
+/** Queues `job`'s add script on `multi` (no parent); returns the commands it queued. */
+export function addJobInMulti(multi: ChainableCommander, job: Job): number {
+  const before = multi.length;
+  const added = job.addJob(
+    multi as never,
+    { parentKey: undefined, parentDependenciesKey: undefined } as never,
+  );
+  // The script's reply (or error) comes back in EXEC; this promise only mirrors it.
+  added.catch(() => {});
+  const queued = multi.length - before;
+  if (queued !== ADD_JOB_COMMANDS)
+    throw new BullmqContractError(
+      'enqueue-in-multi',
+      `job.addJob(multi) queued ${queued} commands synchronously, expected ${ADD_JOB_COMMANDS}`,
+    );
+  return queued;
+}
+
+interface WorkerInternals {
+  blockingConnection?: { disconnect(wait?: boolean): Promise<void> };
+  stalledCheckStopper?: () => void;
+  lockManager?: { close(): Promise<void> };
+}
+
+/** Throws unless `worker` has the private members abandonWorker uses (call it once, at start). */
+export function checkWorkerInternals(worker: Worker): void {
+  const internals = worker as unknown as WorkerInternals;
+  if (typeof internals.blockingConnection?.disconnect !== 'function')
+    throw new BullmqContractError('worker-abandon', 'Worker.blockingConnection.disconnect is gone');
+  if (typeof internals.lockManager?.close !== 'function')
+    throw new BullmqContractError('worker-abandon', 'Worker.lockManager.close is gone');
+  const stopper = internals.stalledCheckStopper;
+  if (stopper !== undefined && typeof stopper !== 'function')
+    throw new BullmqContractError('worker-abandon', 'Worker.stalledCheckStopper is not a function');
+}
+
+/**
+ * Gives up on a worker whose close() does not finish: stops its stalled-job timer and lock
+ * renewal and drops both connections (waiting at most `disconnectMs`), so nothing keeps
+ * reconnecting or keeps the process alive. Its unfinished jobs come back after their lock expires.
+ */
+export async function abandonWorker(worker: Worker, disconnectMs: number): Promise<void> {
+  const internals = worker as unknown as WorkerInternals;
+  internals.stalledCheckStopper?.();
+  void internals.lockManager?.close().catch(() => {});
+  await settlesWithin(
+    Promise.all([worker.disconnect(), internals.blockingConnection?.disconnect(false)]),
+    disconnectMs,
+  );
+}

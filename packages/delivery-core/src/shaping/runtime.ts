@@ -1,0 +1,106 @@
+/**
+ * createShapingRuntime: traffic shaping as a capability, built from the parts it needs — the
+ * leased connection slots shared by every relay (with `node_id`, held in this run's name), the
+ * rate limiter, site suspensions and rate cuts, the adaptive connection windows, parked jobs —
+ * and offering what delivery plugs into its port (`newGate()` for each worker, `parked`, the
+ * pool's `leases`) plus the operator verbs around it: reclaim a crashed run's leases, suspend /
+ * resume a site, resume a tenant (each waking the jobs it held).
+ * Needs injected: the config, the command connection, the delivery queue (to wake parked jobs),
+ * the event sink, the shaping file in force, tenant reputation, the incarnation and how a
+ * destination maps to its site (`siteOf`, from `sites`, which imports shaping's data).
+ */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { HeraldConfig } from '../config/index.js';
+import type { DeliveryGate } from '../delivery/index.js';
+import type { RedisEventSink } from '../events/index.js';
+import { siteHoldKey, tenantParkKey } from '../keys/index.js';
+import type { DeliveryJobData } from '../queue/index.js';
+import type { TenantReputation } from '../reputation/index.js';
+import { DailyCap, LeasedSemaphore, NODE_SEPARATOR, RateLimiter } from '../throttle/index.js';
+import { ConcurrencyWindows } from './concurrency.js';
+import { ParkedJobs, reclaimNodeLeases, SiteConnectionLeases } from './connection-leases.js';
+import { baseLimitsFromConfig } from './effective.js';
+import type { Shaping } from './schema.js';
+import { ShapingGate, type ShapingGateOptions } from './shaping-gate.js';
+import { CONDITION_CACHE_MS, SiteState } from './site-state.js';
+
+export interface ShapingRuntimeParts {
+  config: HeraldConfig;
+  redis: Redis;
+  /** The delivery queue: parked jobs are woken on it. */
+  queue: Queue<DeliveryJobData>;
+  events: RedisEventSink;
+  shaping: Shaping;
+  reputation: TenantReputation;
+  logger: Logger;
+  /** This run of the node: with `node_id`, connection leases are held in its name. */
+  incarnation: string;
+  siteOf: ShapingGateOptions['siteOf'];
+}
+
+export interface ShapingRuntime {
+  /** Site suspensions and rate cuts shared by every relay (automation rules, `herald site`). */
+  readonly siteState: SiteState;
+  /** Jobs held for a slot, a suspension or a tenant pause (delivery's JobParking). */
+  readonly parked: ParkedJobs;
+  /** Site-wide connection slots for the SMTP pool. */
+  readonly leases: SiteConnectionLeases;
+  /** A gate for one delivery worker (its own in-process lane slots). */
+  newGate(): DeliveryGate;
+  reclaimLeases(): Promise<number>;
+  suspendSite(site: string, forMs: number, reason?: string): Promise<number>;
+  resumeSite(site: string, reason?: string): Promise<boolean>;
+  resumeTenant(tenant: string, reason?: string): Promise<boolean>;
+}
+
+export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime {
+  const { config, redis, logger } = parts;
+  const prefix = config.redis.prefix;
+  const parked = new ParkedJobs(redis, prefix, parts.queue, logger);
+  const semaphore = new LeasedSemaphore(redis, {
+    keyPrefix: prefix,
+    leaseTtlMs: config.delivery.connection_lease_ttl,
+    ...(config.node_id ? { holder: `${config.node_id}${NODE_SEPARATOR}${parts.incarnation}` } : {}),
+  });
+  const limiter = new RateLimiter(redis, { keyPrefix: prefix });
+  const siteState = new SiteState(redis, prefix, parts.events);
+  const wakeSite = (site: string) => parked.wakeAll(siteHoldKey(site));
+
+  return {
+    siteState,
+    parked,
+    leases: new SiteConnectionLeases(semaphore, parked, logger, limiter),
+    newGate: () =>
+      new ShapingGate({
+        shaping: parts.shaping,
+        base: baseLimitsFromConfig(config),
+        siteOf: parts.siteOf,
+        limiter,
+        dailyCap: new DailyCap(redis, { keyPrefix: prefix }),
+        siteState,
+        reputation: parts.reputation,
+        parked,
+        windows: new ConcurrencyWindows(redis, prefix),
+        now: Date.now,
+      }),
+    reclaimLeases: async () =>
+      config.node_id ? reclaimNodeLeases(semaphore, config.node_id, parked, logger) : 0,
+    suspendSite: (site, forMs, reason = 'operator') => siteState.suspend(site, forMs, reason),
+    async resumeSite(site, reason = 'operator') {
+      const resumed = await siteState.resume(site, reason);
+      await wakeSite(site);
+      // A relay that read the suspension just before it was lifted may hold a woken job again
+      // until its cached condition expires: wake what was parked meanwhile once more after that.
+      await new Promise((resolve) => setTimeout(resolve, CONDITION_CACHE_MS * 2));
+      await wakeSite(site);
+      return resumed;
+    },
+    async resumeTenant(tenant, reason = 'operator') {
+      const resumed = await parts.reputation.resume(tenant, reason);
+      await parked.wakeAll(tenantParkKey(tenant));
+      return resumed;
+    },
+  };
+}

@@ -1,0 +1,6 @@
+/**
+ * Small helpers with no home of their own. The timeout helper (deadline.ts): `withDeadline`
+ * (rejects with DeadlineExceeded) and `settlesWithin` (true / false), the one way Herald bounds a
+ * wait on a promise.
+ */
+export { DeadlineExceeded, settlesWithin, withDeadline } from './deadline.js';

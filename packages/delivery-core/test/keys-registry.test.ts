@@ -1,0 +1,142 @@
+/**
+ * The key registry: names as documented in ARCHITECTURE "Redis key layout", and on Redis Cluster
+ * every multi-key script, MULTI and command keeps its keys in one slot (CRC16 per the cluster
+ * specification).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  campaignRateKey,
+  capKey,
+  connectionLeaseKey,
+  connectionRateKey,
+  crc16,
+  feedbackMarkerKey,
+  gcraKey,
+  hashSlot,
+  laneOf,
+  laneRateKey,
+  laneWindowKey,
+  MULTI_KEY_OPERATIONS,
+  parkedJobsKey,
+  queueKeys,
+  reputationKey,
+  semaphoreKey,
+  siteHoldKey,
+  siteStateKey,
+  suppressionKeys,
+  tenantParkKey,
+  tenantPausedKey,
+  tenantRateKey,
+  warmupCapKey,
+} from '../src/keys/index.js';
+
+const NOV_26 = Date.UTC(2026, 10, 26, 13, 5);
+
+describe('hash slots per the Redis Cluster specification', () => {
+  test('CRC16 (XMODEM) of the specification test vector', () => {
+    assert.equal(crc16(Buffer.from('123456789')), 0x31c3);
+  });
+
+  test('slots of keys with and without hash tags', () => {
+    assert.equal(hashSlot('foo'), 12182);
+    assert.equal(hashSlot('{user1000}.following'), hashSlot('{user1000}.followers'));
+    assert.equal(hashSlot('foo{bar}{zap}'), hashSlot('bar'));
+    assert.equal(hashSlot('foo{{bar}}zap'), hashSlot('{bar'));
+    assert.equal(
+      hashSlot('foo{}{bar}'),
+      crc16(Buffer.from('foo{}{bar}')) % 16_384,
+      'an empty tag: the whole key',
+    );
+  });
+});
+
+describe('every multi-key operation keeps its keys in one slot', () => {
+  const samples = [
+    {
+      messages: ['mf3k2a1b0c4d5e6f7a8b9c0d1', 'mf3k2a1b1c4d5e6f7a8b9c0d2'],
+      tenants: ['acme', 'Globex'],
+      site: 'provider:gmail',
+      hour: 494_000,
+    },
+    {
+      messages: ['m1', 'm2'],
+      tenants: ['default', 'odd}name{x'],
+      site: 'mx:mx1.example.net,mx2.example.net',
+      hour: 1,
+    },
+    { messages: ['a', 'b'], tenants: ['t', 'u'], site: 'route:[2001:db8::1]:2525', hour: 0 },
+    { messages: ['a', 'b'], tenants: ['t', 'u'], site: 'mx:we}ird{.example', hour: 0 },
+  ] as const;
+  for (const [name, operation] of Object.entries(MULTI_KEY_OPERATIONS)) {
+    test(`${name} (${operation.where})`, () => {
+      for (const prefix of ['herald', 'h2', 'x:y']) {
+        for (const sample of samples) {
+          const keys = operation.keys(prefix, sample);
+          assert.ok(keys.length >= 2, 'a multi-key operation');
+          const slots = new Set(keys.map(hashSlot));
+          assert.equal(slots.size, 1, `one slot for ${keys.join(' ')}`);
+          for (const key of keys) assert.ok(key.startsWith(`${prefix}:`), `${key} starts with the prefix`);
+        }
+      }
+    });
+  }
+
+  test('sites and tenants get slots of their own (they are spread over the cluster)', () => {
+    const a = siteStateKey('herald', 'provider:gmail', 'suspended');
+    const b = siteStateKey('herald', 'provider:yahoo', 'suspended');
+    assert.notEqual(hashSlot(a), hashSlot(b));
+    assert.notEqual(
+      hashSlot(suppressionKeys('herald').entries('acme')),
+      hashSlot(suppressionKeys('herald').entries('globex')),
+    );
+  });
+});
+
+describe('key names', () => {
+  test('the queue slot: BullMQ, spool, events, reputation counters, feedback markers', () => {
+    const q = queueKeys('herald');
+    assert.equal(q.bullmqPrefix, 'herald:{queue}');
+    assert.equal(q.body('m1'), 'herald:{queue}:body:m1');
+    assert.equal(q.message('m1'), 'herald:{queue}:msg:m1');
+    assert.equal(q.pendingJobs('m1'), 'herald:{queue}:msg:m1:jobs');
+    assert.equal(q.events, 'herald:{queue}:events');
+    assert.equal(reputationKey('herald', 'Acme', 'hard', 7), 'herald:{queue}:rep:acme:hard:7');
+    assert.equal(
+      feedbackMarkerKey('herald', 'bounce', 'm1', 'abcd'),
+      'herald:{queue}:feedback:bounce:m1:abcd',
+    );
+  });
+
+  test('a site condition is tagged by its site; suppression by its tenant', () => {
+    assert.equal(siteStateKey('herald', 'provider:gmail', 'slow'), 'herald:site:{provider:gmail}:slow');
+    assert.equal(siteStateKey('herald', 'provider:gmail', 'rule:2'), 'herald:site:{provider:gmail}:rule:2');
+    assert.equal(suppressionKeys('herald').entries('acme'), 'herald:suppress:{acme}');
+    assert.equal(suppressionKeys('herald').expiries('acme'), 'herald:suppress-expiry:{acme}');
+  });
+
+  test('keys used alone keep their names', () => {
+    const lane = laneOf('provider:gmail', '192.0.2.10');
+    assert.equal(lane, 'provider:gmail@192.0.2.10');
+    assert.equal(laneWindowKey('herald', lane), 'herald:site:provider:gmail@192.0.2.10:window');
+    assert.equal(parkedJobsKey('herald', lane), 'herald:site:provider:gmail@192.0.2.10:parked-jobs');
+    assert.equal(parkedJobsKey('herald', siteHoldKey('mx:a')), 'herald:site:suspended:mx:a:parked-jobs');
+    assert.equal(parkedJobsKey('herald', tenantParkKey('Acme')), 'herald:site:tenant:acme:parked-jobs');
+    assert.equal(
+      semaphoreKey('herald', connectionLeaseKey(lane)),
+      'herald:sem:conn:provider:gmail@192.0.2.10',
+    );
+    assert.equal(
+      gcraKey('herald', connectionRateKey(lane)),
+      'herald:gcra:conn-rate:provider:gmail@192.0.2.10',
+    );
+    assert.equal(gcraKey('herald', laneRateKey(lane)), 'herald:gcra:site:provider:gmail@192.0.2.10');
+    assert.equal(gcraKey('herald', tenantRateKey('Acme')), 'herald:gcra:tenant:acme');
+    assert.equal(gcraKey('herald', campaignRateKey('Acme', 'spring')), 'herald:gcra:campaign:acme:spring');
+    assert.equal(
+      capKey('herald', warmupCapKey('192.0.2.10', 'provider:gmail', NOV_26)),
+      'herald:cap:warmup:192.0.2.10:provider:gmail:2026-11-26',
+    );
+    assert.equal(tenantPausedKey('herald', 'Acme'), 'herald:tenant:acme:paused');
+  });
+});
