@@ -145,6 +145,23 @@ tenants:
     }
   });
 
+  it("a static route's tls (none) is the tls shown, with the route as its layer", async () => {
+    const routed = join(dir, 'routed.yaml');
+    await writeFile(
+      routed,
+      `redis: { url: "${redis.url}" }\nroutes:\n  - { match: "routed.test", via: "127.0.0.1:2599", tls: none }\n`,
+    );
+    const out = captureIo({ env: {} });
+    assert.equal(
+      await main(['shaping', 'explain', 'routed.test', '--config', routed], out.io),
+      0,
+      out.stderr(),
+    );
+    assert.match(out.stdout(), /route: +routed\.test → 127\.0\.0\.1:2599/);
+    assert.match(out.stdout(), /^ +tls +none +route routed\.test$/m);
+    assert.doesNotMatch(out.stdout(), /tls +opportunistic/);
+  });
+
   it('a domain that does not exist is reported with its DNS reason and exit 1', async () => {
     const out = captureIo({ env: {} });
     assert.equal(await main(['shaping', 'explain', 'nowhere.test', '--config', configFile], out.io), 1);

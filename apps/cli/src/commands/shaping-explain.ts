@@ -11,6 +11,7 @@ import { DEFAULT_TENANT, matchRoute, parseHostPort, type Route } from '@herald/d
 import {
   baseLimitsFromConfig,
   describeEffectiveLimits,
+  type EffectiveLimitsResult,
   effectiveLimits,
 } from '@herald/delivery-core/shaping';
 import { providerRules, siteForMxHosts, siteForRoute } from '@herald/delivery-core/sites';
@@ -36,6 +37,22 @@ left, connections in use, next free rate slot, warm-up count today).
   --ip ADDR         the source IP (its pool and source layers, its state at the site)
   --tenant NAME     the tenant (its rate limits and pool selection; default: default)
   --stream NAME     the stream (pool selection; default: transactional)`;
+
+/**
+ * A static route's `tls` (default `opportunistic`) decides STARTTLS towards its host over every
+ * shaping layer, with `delivery.tls_verify` for verification, as delivery does: shown as set by
+ * the route.
+ */
+function withRouteTls(result: EffectiveLimitsResult, route: Route, verify: boolean): EffectiveLimitsResult {
+  const tls = verify && route.tls !== 'none' ? 'verify' : route.tls;
+  return {
+    ...result,
+    limits: { ...result.limits, tls },
+    explain: result.explain.map((o) =>
+      o.key === 'tls' ? { ...o, value: tls, from: `route ${route.match}` } : o,
+    ),
+  };
+}
 
 export async function runExplain(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -87,7 +104,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
     const mail = { tenant: values.tenant ?? DEFAULT_TENANT, stream: values.stream };
     const source = sourceFor(herald.shaping, mail, values.ip);
     lines.push(`source:   ${source.describe}`);
-    const result = effectiveLimits(
+    const layered = effectiveLimits(
       herald.shaping,
       {
         domain,
@@ -98,6 +115,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
       },
       baseLimitsFromConfig(config),
     );
+    const result = route ? withRouteTls(layered, route, config.delivery.tls_verify) : layered;
     lines.push(
       `layers:   ${['built-in (herald.yaml delivery/retry)', ...result.layers].join(' < ')}`,
       'limits:',
