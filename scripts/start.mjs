@@ -109,7 +109,7 @@ setTimeout(() => {
   );
   if (config.bounce)
     log(
-      `bounce-processor: SMTP ${config.bounce.listen ?? '127.0.0.1:2600'} for bounces+<token>@${config.bounce.domain}`,
+      `bounce-processor: SMTP ${config.bounce.listen ?? '127.0.0.1:2600'} for bounces+<token>@${config.bounce.domain}, HTTP http://${config.bounce.http_listen ?? '127.0.0.1:8026'}/metrics`,
     );
   log('send a test message:');
   const loopbackTrusted = trusted.some((net) => net.startsWith('127.') || net === '::1/128');
