@@ -10,6 +10,7 @@ import {
   loadConfigFile,
   parseConfig,
 } from '@herald/delivery-core';
+import { printError } from './command.js';
 import type { CliIo } from './io.js';
 
 export function loadRelayConfig(
@@ -28,7 +29,7 @@ export function loadRelayConfig(
     });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    io.stderr.write(`${err.message}\n`);
+    printError(io, err.code, err.message);
     return undefined;
   }
 }

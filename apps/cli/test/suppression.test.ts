@@ -82,7 +82,7 @@ describe('herald suppression', () => {
     const csv = 'address,reason\nok@example.com,userunknown\nbroken,userunknown\n';
     const result = await herald(['import', '-', '--tenant', 'acme'], csv);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^-: line 3: invalid address "broken"/);
+    assert.match(result.stderr, /^herald: HERALD_INPUT_INVALID: -: line 3: invalid address "broken"/);
     assert.equal(
       result.stdout,
       'acme: imported 1 of 2 rows (0 already suppressed for longer, 0 expired, 1 bad)\n',

@@ -250,11 +250,14 @@ export function checkSenderDomains(config: HeraldConfig, tenant: string, from: s
   const allowed = tenantPolicy(config, tenant).sender_domains;
   if (allowed.length === 0) return;
   if (from !== '' && !senderDomainAllowed(allowed, domainOfAddress(from)))
-    throw new HeraldError('HERALD_SEND_INVALID', `sender ${from}: domain not allowed for tenant ${tenant}`);
+    throw new HeraldError(
+      'HERALD_SEND_DOMAIN_NOT_ALLOWED',
+      `sender ${from}: domain not allowed for tenant ${tenant}`,
+    );
   const fromDomain = fromHeaderDomain(body);
   if (!senderDomainAllowed(allowed, fromDomain))
     throw new HeraldError(
-      'HERALD_SEND_INVALID',
+      'HERALD_SEND_DOMAIN_NOT_ALLOWED',
       `From domain ${fromDomain ?? '(none)'}: not allowed for tenant ${tenant}`,
     );
 }

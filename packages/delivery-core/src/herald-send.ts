@@ -5,7 +5,7 @@
  * its X-Herald-Stream / X-Herald-Campaign instructions are taken out, the tenant's sender domains
  * and (when asked) the DMARC pre-check apply, trace headers are added, and the message is
  * spooled through `enqueuePrepared` (List-Unsubscribe, DKIM, one MULTI/EXEC). Resolves once
- * Redis acknowledged it; invalid input is HERALD_SEND_INVALID.
+ * Redis acknowledged it; invalid input is one of the HERALD_SEND_* codes (errors/index.ts).
  */
 import { checkAddress } from './address.js';
 import type { DkimKeyStore } from './auth/index.js';
@@ -62,7 +62,10 @@ export async function sendMessage(deps: SendDeps, message: SendInput): Promise<S
   const { config, suppression } = deps;
   const from = message.from === '<>' ? '' : message.from;
   if (from !== '' && checkAddress(from)) {
-    throw new HeraldError('HERALD_SEND_INVALID', `invalid sender address: ${JSON.stringify(message.from)}`);
+    throw new HeraldError(
+      'HERALD_SEND_BAD_SENDER',
+      `invalid sender address: ${JSON.stringify(message.from)}`,
+    );
   }
   const stream = sendName(message, 'stream');
   const campaign = sendName(message, 'campaign');
@@ -87,13 +90,13 @@ export async function sendMessage(deps: SendDeps, message: SendInput): Promise<S
   // The relay's intake hygiene (NUL, bare CR) holds here too; then X-Herald-Stream /
   // X-Herald-Campaign in the message are instructions: taken out here too.
   const clean = cleanIntake(raw);
-  if (!clean.ok) throw new HeraldError('HERALD_SEND_INVALID', clean.problem);
+  if (!clean.ok) throw new HeraldError('HERALD_SEND_BAD_CONTENT', clean.problem);
   const taken = takeInstructions(clean.body);
-  if (!taken.ok) throw new HeraldError('HERALD_SEND_INVALID', taken.problem);
+  if (!taken.ok) throw new HeraldError('HERALD_SEND_BAD_INSTRUCTION', taken.problem);
   checkSenderDomains(config, tenant, from, taken.body);
   if (tenantPolicy(config, tenant).refuse_dmarc_fail) {
     const problem = dmarcProblemFor(config, deps.dkimStore, { tenant, from, body: taken.body });
-    if (problem) throw new HeraldError('HERALD_SEND_INVALID', problem);
+    if (problem) throw new HeraldError('HERALD_SEND_DMARC_FAIL', problem);
   }
   const prepared = prepareMessage(
     taken.body,
@@ -114,14 +117,14 @@ export async function sendMessage(deps: SendDeps, message: SendInput): Promise<S
   return { messageId: id, messageIdHeader: prepared.messageIdHeader, accepted: screened.accepted, rejected };
 }
 
-/** `input.stream` / `input.campaign` lower-cased; HERALD_SEND_INVALID when it is not a valid name. */
+/** `input.stream` / `input.campaign` lower-cased; HERALD_SEND_BAD_INSTRUCTION when it is not a valid name. */
 function sendName(input: SendInput, key: 'stream' | 'campaign'): string | undefined {
   const value = input[key];
   if (value === undefined) return undefined;
   const name = trafficName(value);
   if (name === undefined) {
     throw new HeraldError(
-      'HERALD_SEND_INVALID',
+      'HERALD_SEND_BAD_INSTRUCTION',
       `invalid ${key} ${JSON.stringify(value)}: ${TRAFFIC_NAME_HINT}`,
     );
   }

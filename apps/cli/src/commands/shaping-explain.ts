@@ -16,7 +16,7 @@ import {
 } from '@herald/delivery-core/shaping';
 import { providerRules, siteForMxHosts, siteForRoute } from '@herald/delivery-core/sites';
 import { parseCommandArgs, usageError } from '../args.js';
-import { EXIT_FAILURE, EXIT_OK } from '../command.js';
+import { EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
 import { liveState, sourceFor } from './live-state.js';
@@ -93,7 +93,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
         site = picked.site;
         provider = picked.provider;
       } catch (err) {
-        io.stderr.write(`herald: ${domain}: ${(err as Error).message}\n`);
+        printError(io, 'HERALD_DNS_FAILED', `${domain}: ${(err as Error).message}`);
         return EXIT_FAILURE;
       }
       lines.push(`mx:       ${hosts.join('\n          ')}`);

@@ -110,8 +110,6 @@ export const ERROR_CODES = {
   HERALD_CONFIG_INVALID: 'the configuration failed validation',
   HERALD_CONFIG_UNREADABLE: 'the configuration file could not be read or parsed',
   HERALD_REDIS_UNAVAILABLE: 'Redis did not answer',
-  HERALD_SEND_INVALID:
-    'a message given to send() is invalid in a way none of the HERALD_SEND_* codes below names',
   HERALD_SEND_BAD_SENDER: 'send(): the sender address is not a valid address',
   HERALD_SEND_NO_RECIPIENT: 'send(): no recipient is left to enqueue',
   HERALD_SEND_BAD_CONTENT: 'send(): the message has a NUL character, or a bare CR in its header block',
