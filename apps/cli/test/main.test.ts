@@ -143,6 +143,10 @@ describe('a Redis that cannot be reached', () => {
       result.stderr,
       /HERALD_REDIS_UNAVAILABLE: cannot connect to Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1/,
     );
+    assert.match(
+      result.stderr,
+      new RegExp(`^redis: redis://user:\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(REDIS_URL\\)$`, 'm'),
+    );
     assert.doesNotMatch(result.stderr + result.stdout, /Hunter2/);
   });
 });

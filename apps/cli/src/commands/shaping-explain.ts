@@ -32,7 +32,9 @@ limit with the layer that set it, and the live state in Redis (suspensions with 
 left, connections in use, next free rate slot, warm-up count today).
 
   --config FILE     the relay's config (shaping.file, dns, routes, redis); default:
-                    built-in defaults with REDIS_URL
+                    REDIS_URL over the built-in defaults, else npm start's
+                    .herald/herald.yaml in this checkout (the Redis read is named
+                    on stderr)
   --dns HOST:PORT   resolve with this DNS server instead of the config's
   --ip ADDR         the source IP (its pool and source layers, its state at the site)
   --tenant NAME     the tenant (its rate limits and pool selection; default: default)

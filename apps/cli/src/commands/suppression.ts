@@ -39,8 +39,9 @@ import  read CSV with the header row address,reason,source,at,expires_at (only a
         rest imported (exit 1 when any line was bad)
 export  write the list as CSV to FILE (default stdout)
 
---tenant names the list (mail without a tenant is "default"); --config (default: built-in
-defaults with REDIS_URL) says which Redis.`;
+--tenant names the list (mail without a tenant is "default"); --config (default: REDIS_URL
+over the built-in defaults, else npm start's .herald/herald.yaml in this checkout) says which
+Redis; the Redis read is named on stderr.`;
 
 function iso(ms: number | undefined): string {
   return ms === undefined ? 'never' : new Date(ms).toISOString();
