@@ -83,7 +83,9 @@ tenants:
     );
     const again = captureIo({ env: {} });
     assert.equal(await main(['shaping', 'explain', 'hosted.test', '--config', configFile], again.io), 0);
-    assert.match(again.stdout(), /live: +site suspended, (599|600) s left/);
+    // The seconds left count down while the test runs: any value up to the 600 given.
+    const left = Number(/live: +site suspended, (\d+) s left/.exec(again.stdout())?.[1]);
+    assert.ok(left > 0 && left <= 600, again.stdout());
     const resume = captureIo({ env: { REDIS_URL: redis.url } });
     assert.equal(await main(['site', 'resume', 'provider:gmail'], resume.io), 0, resume.stderr());
   });
