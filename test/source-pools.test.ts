@@ -164,10 +164,18 @@ ${automation}`;
       sink.messages.every((m) => m.clientAddress === SEASONED_IP),
       'delivered from the good IP only',
     );
-    const refusedAfter = sink.rejected.filter(
-      (r) => r.clientAddress === WARMING_IP && r.at! > suspended.time + 100,
+    // Attempts already under way when the rule fired may still be refused on the warming IP (how
+    // many depends on the machine's speed), but no recipient's retry goes back to it: each
+    // recipient is refused there at most once.
+    const refusals = new Map<string, number>();
+    for (const r of sink.rejected)
+      if (r.clientAddress === WARMING_IP && r.address)
+        refusals.set(r.address, (refusals.get(r.address) ?? 0) + 1);
+    assert.deepEqual(
+      [...refusals].filter(([, n]) => n > 1),
+      [],
+      'the suspended IP is not used at the site any more',
     );
-    assert.deepEqual(refusedAfter, [], 'the suspended IP is not used at the site any more');
     await stack.assertEveryRecipientTerminatedOnce();
   });
 });
