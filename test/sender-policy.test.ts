@@ -58,7 +58,7 @@ describe('sender policy at submission', () => {
     assert.match(foreign.response, /^553 5\.7\.1 /);
     await assert.rejects(
       stack.relay.herald.send({ from: 'ceo@bank.test', to: 'c@example.test', text: 'x' }),
-      (err: unknown) => err instanceof HeraldError && err.code === 'HERALD_SEND_INVALID',
+      (err: unknown) => err instanceof HeraldError && err.code === 'HERALD_SEND_DOMAIN_NOT_ALLOWED',
     );
     await stack.assertEveryRecipientTerminatedOnce();
   });

@@ -16,6 +16,12 @@ const MESSAGES = 100;
 /** The first message goes at once; the other 99 are spaced 100 ms apart: 9.9 s in all. */
 const EXPECTED_SPAN_MS = ((MESSAGES - 1) / RATE_PER_S) * 1000;
 const TOLERANCE = 0.1;
+/**
+ * A limiter never sends faster than its rate: that bound is strict. How much slower the sink sees
+ * the mail depends on how busy the machine is, so the upper bound only catches a limiter several
+ * times too strict.
+ */
+const SLOWER_BOUND = 3;
 const SUBMIT_SESSIONS = 5;
 
 describe('site message rate', () => {
@@ -48,9 +54,10 @@ describe('site message rate', () => {
     const span = times.at(-1)! - times[0]!;
     t.diagnostic(`${MESSAGES} messages over ${span} ms at the sink (expected ${EXPECTED_SPAN_MS} ms)`);
     assert.ok(
-      Math.abs(span - EXPECTED_SPAN_MS) <= EXPECTED_SPAN_MS * TOLERANCE,
-      `span ${span} ms within ±${TOLERANCE * 100} % of ${EXPECTED_SPAN_MS} ms`,
+      span >= EXPECTED_SPAN_MS * (1 - TOLERANCE),
+      `span ${span} ms: no faster than ${EXPECTED_SPAN_MS} ms (−${TOLERANCE * 100} %)`,
     );
+    assert.ok(span <= EXPECTED_SPAN_MS * SLOWER_BOUND, `span ${span} ms: the limiter is not far too strict`);
     // No one-second window holds more than the rate (plus the one in flight at its edge).
     for (let i = 0; i + RATE_PER_S + 1 < times.length; i++) {
       assert.ok(times[i + RATE_PER_S + 1]! - times[i]! >= 1000 * (1 - TOLERANCE), `window at message ${i}`);

@@ -8,7 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { HeraldEvent, SiteEvent } from '@herald/delivery-core';
+import { nextUtcDay, utcDayName } from '@herald/delivery-core/shaping';
 import { deferrer } from './lib/cleanup.js';
 import { writeShapingFile } from './lib/shaping-file.js';
 import { mxZone, startStack } from './lib/stack.js';
@@ -17,10 +19,24 @@ import { sendEach } from './lib/submit.js';
 const WARMING_IP = '127.0.0.10';
 const SEASONED_IP = '127.0.0.11';
 const DAILY_CAP = 5;
-const today = () => new Date().toISOString().slice(0, 10);
+/** How long a warm-up test may run: it must not straddle a UTC midnight (the caps are per day). */
+const WARMUP_TEST_SPAN_MS = 60_000;
 
-function poolFile(opts: { seasoned: boolean; automation?: string }): string {
-  const sources = [`{ ip: "${WARMING_IP}", weight: 100, warmup_from: "${today()}" }`];
+/**
+ * The one clock reading a warm-up test computes its days from ("today" in the shaping file, "the
+ * next UTC day" in its assertions). Within WARMUP_TEST_SPAN_MS of a UTC midnight it first lets
+ * that midnight pass, so the relay counts the whole test on the same day as the reading.
+ */
+async function testDayClock(): Promise<number> {
+  const now = Date.now();
+  const left = nextUtcDay(now) - now;
+  if (left > WARMUP_TEST_SPAN_MS) return now;
+  await sleep(left + 1);
+  return Date.now();
+}
+
+function poolFile(opts: { seasoned: boolean; automation?: string; now: number }): string {
+  const sources = [`{ ip: "${WARMING_IP}", weight: 100, warmup_from: "${utcDayName(opts.now)}" }`];
   if (opts.seasoned) sources.push(`{ ip: "${SEASONED_IP}", weight: 1 }`);
   return `sources:
   "${WARMING_IP}": { ehlo_name: "warm.herald.test" }
@@ -36,10 +52,11 @@ ${opts.automation ?? ''}`;
 
 describe('source IP pools', () => {
   it("binds the pool's IPs with their EHLO names; a warming IP stops at its daily cap and the seasoned IP takes the rest", {
-    timeout: 60_000,
+    timeout: 2 * WARMUP_TEST_SPAN_MS,
   }, async (t) => {
     const defer = deferrer(t);
-    const shapingFile = await writeShapingFile(defer, poolFile({ seasoned: true }));
+    const now = await testDayClock();
+    const shapingFile = await writeShapingFile(defer, poolFile({ seasoned: true, now }));
     const stack = await startStack({
       zone: mxZone('pool.test', [{ preference: 10, address: '127.0.0.2' }]),
       config: { shaping: { file: shapingFile } },
@@ -65,10 +82,11 @@ describe('source IP pools', () => {
   });
 
   it('with only a warming IP, mail over the cap waits for the next UTC day without spending attempts', {
-    timeout: 60_000,
+    timeout: 2 * WARMUP_TEST_SPAN_MS,
   }, async (t) => {
     const defer = deferrer(t);
-    const shapingFile = await writeShapingFile(defer, poolFile({ seasoned: false }));
+    const now = await testDayClock();
+    const shapingFile = await writeShapingFile(defer, poolFile({ seasoned: false, now }));
     const stack = await startStack({
       zone: mxZone('pool.test', [{ preference: 10, address: '127.0.0.2' }]),
       config: { shaping: { file: shapingFile } },
@@ -90,11 +108,7 @@ describe('source IP pools', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(delayed.length, total - DAILY_CAP, 'the rest waits in the delayed set');
-    const tomorrow = Date.UTC(
-      new Date().getUTCFullYear(),
-      new Date().getUTCMonth(),
-      new Date().getUTCDate() + 1,
-    );
+    const tomorrow = nextUtcDay(now);
     for (const job of delayed) {
       assert.equal(job.data.attempts, 0, 'a warm-up wait is not an attempt');
       assert.ok(job.timestamp + job.delay >= tomorrow - 1_000, 'due at the next UTC day');
@@ -150,10 +164,18 @@ ${automation}`;
       sink.messages.every((m) => m.clientAddress === SEASONED_IP),
       'delivered from the good IP only',
     );
-    const refusedAfter = sink.rejected.filter(
-      (r) => r.clientAddress === WARMING_IP && r.at! > suspended.time + 100,
+    // Attempts already under way when the rule fired may still be refused on the warming IP (how
+    // many depends on the machine's speed), but no recipient's retry goes back to it: each
+    // recipient is refused there at most once.
+    const refusals = new Map<string, number>();
+    for (const r of sink.rejected)
+      if (r.clientAddress === WARMING_IP && r.address)
+        refusals.set(r.address, (refusals.get(r.address) ?? 0) + 1);
+    assert.deepEqual(
+      [...refusals].filter(([, n]) => n > 1),
+      [],
+      'the suspended IP is not used at the site any more',
     );
-    assert.deepEqual(refusedAfter, [], 'the suspended IP is not used at the site any more');
     await stack.assertEveryRecipientTerminatedOnce();
   });
 });

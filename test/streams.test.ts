@@ -108,7 +108,7 @@ describe('traffic streams and campaigns at intake', () => {
     await assert.rejects(
       herald.send({ from: SENDER, to: 'api@example.test', text: 'x', stream: 'no spaces' }),
       (err: Error & { code?: string }) =>
-        err.code === 'HERALD_SEND_INVALID' && /invalid stream/.test(err.message),
+        err.code === 'HERALD_SEND_BAD_INSTRUCTION' && /invalid stream/.test(err.message),
     );
     const events = await stack.assertEveryRecipientTerminatedOnce();
     const accepted = acceptedOf(events, result.messageId);

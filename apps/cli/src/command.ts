@@ -1,7 +1,10 @@
 /**
- * What every `herald <command>` module exports, plus CliExit: a failure that has already been
- * explained to the user (or needs only a one-line message) and carries its exit code.
+ * What every `herald <command>` module exports, plus CliExit: a failure that needs only a
+ * one-line message and carries its exit code and its `HERALD_*` code (errors/index.ts's
+ * catalogue), and printError: how a command reports a failure it goes on from
+ * (`herald: <code>: <message>`).
  */
+import { formatCliError, type HeraldErrorCode } from '@herald/delivery-core';
 import type { CliIo } from './io.js';
 
 export const EXIT_OK = 0;
@@ -25,9 +28,16 @@ export interface Command {
 
 export class CliExit extends Error {
   readonly exitCode: number;
-  constructor(exitCode: number, message: string) {
+  readonly code: HeraldErrorCode;
+  constructor(exitCode: number, code: HeraldErrorCode, message: string) {
     super(message);
     this.name = 'CliExit';
     this.exitCode = exitCode;
+    this.code = code;
   }
+}
+
+/** Writes `herald: <code>: <line>` for each line of `message` to stderr. */
+export function printError(io: CliIo, code: HeraldErrorCode, message: string): void {
+  io.stderr.write(formatCliError(code, message));
 }

@@ -22,8 +22,16 @@ export interface CliIo {
   stderr: OutputStream;
   stdin: InputStream;
   env: Env;
+  /** The working directory (maintenance commands look for npm start's config from here); default process.cwd(). */
+  cwd?: string;
 }
 
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+  };
 }

@@ -1,13 +1,14 @@
 /**
  * The `herald` command: dispatches `herald <command> [args]`, prints help and version, and turns
- * errors into one line on stderr — `herald: <code>: <message>` for a HeraldError (exit 1; exit 2
- * for HERALD_CLI_USAGE), never a stack trace unless HERALD_DEBUG=1. `main(argv, io)` is the
+ * every error into `herald: <code>: <message>` on stderr (a HeraldError or CliExit with its code,
+ * anything else as HERALD_INTERNAL; exit 1, exit 2 for HERALD_CLI_USAGE), never a stack trace
+ * unless HERALD_DEBUG=1. `main(argv, io)` is the
  * testable entry; running this file directly (tsx) or through bin/herald.mjs executes it.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { HeraldError } from '@herald/delivery-core';
-import { CliExit, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './command.js';
+import { CliExit, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, printError } from './command.js';
 import { benchCommand } from './commands/bench.js';
 import { bounceCommand } from './commands/bounce.js';
 import { bounceProcessorCommand } from './commands/bounce-processor.js';
@@ -80,17 +81,19 @@ function reportError(err: unknown, io: CliIo, command: Command | undefined): num
   const debug = io.env[DEBUG_ENV] === '1';
   const stack = debug && err instanceof Error && err.stack ? `${err.stack}\n` : '';
   if (err instanceof CliExit) {
-    io.stderr.write(`herald: ${err.message}\n${stack}`);
+    printError(io, err.code, err.message);
+    io.stderr.write(stack);
     return err.exitCode;
   }
   if (err instanceof HeraldError) {
-    io.stderr.write(`herald: ${err.code}: ${err.message}\n${stack}`);
+    printError(io, err.code, err.message);
+    io.stderr.write(stack);
     if (err.code !== 'HERALD_CLI_USAGE') return EXIT_FAILURE;
     io.stderr.write(`Run "herald ${command ? `${command.name} ` : ''}--help" for usage.\n`);
     return EXIT_USAGE;
   }
   const message = err instanceof Error ? err.message : String(err);
-  io.stderr.write(`herald: unexpected error: ${message}\n`);
+  printError(io, 'HERALD_INTERNAL', `unexpected error: ${message}`);
   io.stderr.write(stack || `(set ${DEBUG_ENV}=1 for a stack trace)\n`);
   return EXIT_FAILURE;
 }
@@ -107,7 +110,8 @@ async function dispatch(
   if (HELP_FLAGS.has(first) || first === 'help') {
     const topic = rest[0] === undefined ? undefined : findCommand(rest[0]);
     if (rest[0] !== undefined && !topic) {
-      io.stderr.write(`herald: unknown command "${rest[0]}"\n\n${usage()}`);
+      printError(io, 'HERALD_CLI_USAGE', `unknown command "${rest[0]}"`);
+      io.stderr.write(`\n${usage()}`);
       return { code: EXIT_USAGE };
     }
     io.stdout.write(topic ? commandHelp(topic) : usage());
@@ -119,7 +123,8 @@ async function dispatch(
   }
   const command = findCommand(first);
   if (!command) {
-    io.stderr.write(`herald: unknown command "${first}"\n\n${usage()}`);
+    printError(io, 'HERALD_CLI_USAGE', `unknown command "${first}"`);
+    io.stderr.write(`\n${usage()}`);
     return { code: EXIT_USAGE };
   }
   if (!command.ownsHelp && asksForHelp(rest)) {

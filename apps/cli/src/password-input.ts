@@ -34,7 +34,13 @@ export function readFirstLine(input: InputStream): Promise<string> {
       if (newline >= 0) finish(text.slice(0, newline));
       else if (text.length > MAX_PASSWORD_LINE_CHARS) {
         cleanup();
-        reject(new CliExit(EXIT_FAILURE, `password line longer than ${MAX_PASSWORD_LINE_CHARS} characters`));
+        reject(
+          new CliExit(
+            EXIT_FAILURE,
+            'HERALD_INPUT_INVALID',
+            `password line longer than ${MAX_PASSWORD_LINE_CHARS} characters`,
+          ),
+        );
       }
     };
     const onEnd = () => finish(text + decoder.end());
@@ -86,7 +92,7 @@ function ask(rl: ReturnType<typeof createInterface>): Promise<string> {
   return new Promise((resolve, reject) => {
     const onInterrupt = () => {
       rl.off('close', onInterrupt);
-      reject(new CliExit(EXIT_INTERRUPTED, 'interrupted'));
+      reject(new CliExit(EXIT_INTERRUPTED, 'HERALD_INTERRUPTED', 'interrupted'));
     };
     rl.once('SIGINT', onInterrupt);
     rl.once('close', onInterrupt);

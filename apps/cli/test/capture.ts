@@ -2,6 +2,7 @@
  * Test helper: a CliIo whose stdout and stderr are captured strings, stdin is the given text (a
  * pipe, not a TTY) and env is exactly what the test passes — so main(argv, io) runs in-process.
  */
+import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import type { CliIo, Env } from '../src/io.js';
 
@@ -11,7 +12,7 @@ export interface Captured {
   stderr(): string;
 }
 
-export function captureIo(options: { stdin?: string; env?: Env } = {}): Captured {
+export function captureIo(options: { stdin?: string; env?: Env; cwd?: string } = {}): Captured {
   let out = '';
   let err = '';
   const io: CliIo = {
@@ -19,6 +20,8 @@ export function captureIo(options: { stdin?: string; env?: Env } = {}): Captured
     stderr: { write: (chunk: string) => (err += chunk) },
     stdin: Readable.from(options.stdin === undefined ? [] : [Buffer.from(options.stdin)]),
     env: options.env ?? {},
+    // Outside any checkout: a .herald/herald.yaml of a local `npm start` never leaks into a test.
+    cwd: options.cwd ?? tmpdir(),
   };
   return { io, stdout: () => out, stderr: () => err };
 }

@@ -63,7 +63,9 @@ describe('herald config check shows no secret', () => {
     assert.equal(out.code, 1);
     assert.match(
       out.stderr,
-      new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: cannot parse YAML: [^\\n]+\\n$`),
+      new RegExp(
+        `^herald: HERALD_CONFIG_UNREADABLE: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: cannot parse YAML: [^\\n]+\\n$`,
+      ),
     );
     assert.deepEqual(leaked(out.stderr + out.stdout, M), []);
   });
@@ -120,9 +122,14 @@ describe('herald config check shows no secret', () => {
           const out = await check(path, json);
           assert.ok(out.code === 0 || out.code === 1, out.stderr);
           if (out.code === 1) {
-            for (const line of out.stderr.trimEnd().split('\n')) assert.ok(line.startsWith(`${path}:`), line);
+            for (const line of out.stderr.trimEnd().split('\n'))
+              assert.ok(
+                /^herald: HERALD_CONFIG_(INVALID|UNREADABLE): /.test(line) && line.includes(` ${path}:`),
+                line,
+              );
           }
-          const unreadable = out.code === 1 && /^[^ ]+:\d+:\d+: /.test(out.stderr);
+          const unreadable =
+            out.code === 1 && /^herald: HERALD_CONFIG_UNREADABLE: [^ ]+:\d+:\d+: /.test(out.stderr);
           const secrets = unreadable ? markers : secretsOfText(text, markers);
           assert.deepEqual(leaked(out.stdout + out.stderr, secrets), [], out.stdout + out.stderr);
         },
@@ -137,7 +144,12 @@ describe('herald config check shows no secret', () => {
         const path = configFile('example.yaml', mutate(text, list));
         const out = await check(path);
         assert.ok(out.code === 0 || out.code === 1, out.stderr);
-        if (out.code === 1) assert.ok(out.stderr.startsWith(`${path}:`), out.stderr);
+        if (out.code === 1)
+          assert.ok(
+            /^herald: HERALD_CONFIG_(INVALID|UNREADABLE): /.test(out.stderr) &&
+              out.stderr.includes(` ${path}:`),
+            out.stderr,
+          );
       }),
       { seed: FUZZ_SEED, numRuns: 150 },
     );

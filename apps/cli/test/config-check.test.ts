@@ -108,7 +108,7 @@ describe('herald config check', () => {
     assert.match(
       run.stderr(),
       new RegExp(
-        `^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: smtp\\.users\\[0\\]\\.nickname: unknown key`,
+        `^herald: HERALD_CONFIG_INVALID: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: smtp\\.users\\[0\\]\\.nickname: unknown key`,
       ),
     );
     assert.equal(run.stdout(), '');

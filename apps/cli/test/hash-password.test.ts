@@ -40,6 +40,6 @@ describe('herald hash-password', () => {
     const run = captureIo({ stdin: '\n' });
     assert.equal(await main(['hash-password'], run.io), 1);
     assert.equal(run.stdout(), '');
-    assert.match(run.stderr(), /^herald: hash-password: no password on stdin/);
+    assert.match(run.stderr(), /^herald: HERALD_INPUT_INVALID: hash-password: no password on stdin/);
   });
 });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { ERROR_CODES } from '@herald/delivery-core';
 import { main } from '../src/main.js';
 import { captureIo } from './capture.js';
 
@@ -56,7 +57,10 @@ describe('herald command dispatch', () => {
     const result = await run(['frobnicate']);
     assert.equal(result.code, 2);
     assert.equal(result.stdout, '');
-    assert.match(result.stderr, /^herald: unknown command "frobnicate"\n\nUsage: herald <command>/);
+    assert.match(
+      result.stderr,
+      /^herald: HERALD_CLI_USAGE: unknown command "frobnicate"\n\nUsage: herald <command>/,
+    );
   });
 
   test('no command at all prints the usage on stderr and exits 2', async () => {
@@ -78,6 +82,35 @@ describe('herald command dispatch', () => {
     assert.doesNotMatch(result.stderr, /\n\s+at /);
   });
 
+  test('every error line is herald: <code>: <message>, with a code from the catalogue', async () => {
+    const bad = join(dir, 'typo.yaml');
+    writeFileSync(bad, 'smtp:\n  lisen: x\nhttp:\n  enabled: maybe\n');
+    const cases: [string[], string, string][] = [
+      [['frobnicate'], 'HERALD_CLI_USAGE', 'unknown command'],
+      [['config', 'check', join(dir, 'absent.yaml')], 'HERALD_CONFIG_UNREADABLE', 'cannot read'],
+      [['config', 'check', bad], 'HERALD_CONFIG_INVALID', 'smtp.lisen'],
+      [['queue', 'stats', '--config', bad], 'HERALD_CONFIG_INVALID', 'smtp.lisen'],
+      [['bounce', 'classify', join(dir, 'absent.eml')], 'HERALD_FILE_UNREADABLE', 'absent.eml'],
+      [['hash-password', '--password-stdin'], 'HERALD_INPUT_INVALID', 'no password'],
+      [
+        ['send', '--server', '127.0.0.1:1', '--file', join(dir, 'absent.eml')],
+        'HERALD_FILE_UNREADABLE',
+        'cannot read',
+      ],
+    ];
+    for (const [argv, code, text] of cases) {
+      const result = await run(argv);
+      assert.notEqual(result.code, 0, argv.join(' '));
+      const lines = result.stderr.split('\n').filter((l) => l.startsWith('herald'));
+      assert.ok(lines.length > 0, `${argv.join(' ')}: ${result.stderr}`);
+      for (const line of lines) {
+        const [, found] = /^herald: (HERALD_[A-Z_]+): /.exec(line) ?? [];
+        assert.ok(found && Object.hasOwn(ERROR_CODES, found), `${argv.join(' ')}: ${line}`);
+      }
+      assert.match(lines[0]!, new RegExp(`^herald: ${code}: .*${text.replace('.', '\\.')}`), argv.join(' '));
+    }
+  });
+
   test('HERALD_DEBUG=1 adds the stack trace', async () => {
     const result = await run(['relay', '--roles', 'mailman'], { HERALD_DEBUG: '1' });
     assert.equal(result.code, 2);
@@ -93,7 +126,7 @@ describe('herald command dispatch', () => {
       assert.equal(err.code, 1);
       assert.equal(
         err.stderr,
-        `${file}: smtp.lisen: unknown key (not a known key of smtp); did you mean listen?\n`,
+        `herald: HERALD_CONFIG_INVALID: ${file}: smtp.lisen: unknown key (not a known key of smtp); did you mean listen?\n`,
       );
       return true;
     });
@@ -109,6 +142,10 @@ describe('a Redis that cannot be reached', () => {
     assert.match(
       result.stderr,
       /HERALD_REDIS_UNAVAILABLE: cannot connect to Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1/,
+    );
+    assert.match(
+      result.stderr,
+      new RegExp(`^redis: redis://user:\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(REDIS_URL\\)$`, 'm'),
     );
     assert.doesNotMatch(result.stderr + result.stdout, /Hunter2/);
   });

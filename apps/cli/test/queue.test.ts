@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createHerald, type Herald } from '@herald/delivery-core';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
@@ -53,5 +56,47 @@ describe('herald queue stats', () => {
     const capped = captureIo({ env: { REDIS_URL: redis.url } });
     assert.equal(await main(['queue', 'stats', '--max-jobs', '1'], capped.io), 0);
     assert.match(capped.stdout(), /per-site split from the first 1 jobs; totals are exact/);
+  });
+
+  it("inside a checkout where npm start ran, every maintenance command reads npm start's Redis and says so", async () => {
+    const checkout = await mkdtemp(join(tmpdir(), 'herald-checkout-'));
+    try {
+      // What scripts/start.mjs writes: the effective config naming the Redis it runs.
+      await mkdir(join(checkout, '.herald'));
+      await writeFile(
+        join(checkout, '.herald', 'herald.yaml'),
+        `redis: { url: "${redis.url}" }\nroutes:\n  - { match: "*", via: "127.0.0.1:2526", tls: none }\n`,
+      );
+      const cwd = join(checkout, 'apps', 'cli');
+      await mkdir(cwd, { recursive: true });
+      const expected = captureIo({ env: { REDIS_URL: redis.url } });
+      assert.equal(await main(['queue', 'stats', '--json'], expected.io), 0, expected.stderr());
+      assert.match(expected.stderr(), new RegExp(`^redis: ${redis.url} \\(REDIS_URL\\)\n$`));
+
+      const said = new RegExp(
+        `^redis: ${redis.url} \\(\\.\\./\\.\\./\\.herald/herald\\.yaml, written by npm start`,
+        'm',
+      );
+      const stats = captureIo({ env: {}, cwd });
+      assert.equal(await main(['queue', 'stats', '--json'], stats.io), 0, stats.stderr());
+      assert.deepEqual(
+        JSON.parse(stats.stdout()).totals,
+        JSON.parse(expected.stdout()).totals,
+        'the same Redis',
+      );
+      assert.match(stats.stderr(), said);
+      for (const argv of [
+        ['site', 'resume', 'route:127.0.0.1:2526'],
+        ['tenant', 'status', 'acme'],
+        ['suppression', 'list', '--tenant', 'acme'],
+        ['shaping', 'explain', 'example.com'],
+      ]) {
+        const out = captureIo({ env: {}, cwd });
+        assert.equal(await main(argv, out.io), 0, `${argv.join(' ')}: ${out.stderr()}`);
+        assert.match(out.stderr(), said, argv.join(' '));
+      }
+    } finally {
+      await rm(checkout, { recursive: true, force: true });
+    }
   });
 });

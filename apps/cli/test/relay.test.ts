@@ -105,7 +105,7 @@ describe('herald relay (through bin/herald.mjs)', { timeout: TEST_TIMEOUT_MS }, 
   test('a wrong password fails at AUTH with the relay reply and exit 1', async () => {
     const result = await sendViaCli(['--user', 'app', '--password', 'wrong']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^herald: send: 127\.0\.0\.1:\d+: AUTH \w+: 535 /);
+    assert.match(result.stderr, /^herald: HERALD_SMTP_FAILED: send: 127\.0\.0\.1:\d+: AUTH \w+: 535 /);
   });
 
   test('SIGTERM to the bin stops the relay gracefully with exit 0', async () => {

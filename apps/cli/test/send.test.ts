@@ -114,7 +114,7 @@ describe('herald send', () => {
     sink = await startSmtpSink();
     const result = await send(['--server', sink.address, '--starttls']);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /^herald: send: 127\.0\.0\.1:\d+: .*STARTTLS/);
+    assert.match(result.stderr, /^herald: HERALD_SMTP_FAILED: send: 127\.0\.0\.1:\d+: .*STARTTLS/);
     assert.equal(sink.messages.length, 0);
   });
 
@@ -124,7 +124,7 @@ describe('herald send', () => {
     assert.equal(result.code, 1);
     assert.equal(
       result.stderr,
-      `herald: send: 127.0.0.1:${port}: connect to 127.0.0.1:${port} failed: ECONNREFUSED\n`,
+      `herald: HERALD_SMTP_FAILED: send: 127.0.0.1:${port}: connect to 127.0.0.1:${port} failed: ECONNREFUSED\n`,
     );
   });
 

@@ -6,6 +6,7 @@
 import {
   ConfigError,
   defaultConfig,
+  formatCliError,
   type HeraldConfig,
   HeraldError,
   loadConfigFile,
@@ -53,7 +54,7 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
       : defaultConfig(env.REDIS_URL ? { redis: { url: env.REDIS_URL } } : {});
   } catch (err) {
     if (err instanceof ConfigError) {
-      stderr.write(`${err.message}\n`);
+      stderr.write(formatCliError(err.code, err.message));
       return 1;
     }
     throw err;
@@ -65,7 +66,7 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
   } catch (err) {
     // What the relay reads at start (TLS files, shaping file, DKIM keys) names its key path.
     if (err instanceof ConfigError) {
-      stderr.write(`${err.message}\n`);
+      stderr.write(formatCliError(err.code, err.message));
       return 1;
     }
     throw err;
@@ -77,7 +78,10 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
     const where = e.address ? ` ${e.address}:${e.port}` : '';
     stderr.write(
-      `herald: cannot start the relay: ${e.code === 'EADDRINUSE' ? `address${where} already in use` : e.message}\n`,
+      formatCliError(
+        'HERALD_LISTEN_FAILED',
+        `cannot start the relay: ${e.code === 'EADDRINUSE' ? `address${where} already in use` : e.message}`,
+      ),
     );
     await relay.stop();
     return 1;

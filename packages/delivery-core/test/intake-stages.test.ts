@@ -164,6 +164,6 @@ describe('intake stages', () => {
     assert.equal(err.code, 'HERALD_REDIS_UNAVAILABLE');
     assert.equal(err.message, 'redis down');
     assert.equal(err.refusal.enhanced, '4.3.0');
-    assert.equal(new IntakeRefusedError(refuse('senderNotAllowed')).code, 'HERALD_SEND_INVALID');
+    assert.equal(new IntakeRefusedError(refuse('senderNotAllowed')).code, 'HERALD_SEND_DOMAIN_NOT_ALLOWED');
   });
 });

@@ -9,9 +9,13 @@ import { type Lease, LeasedSemaphore, type Refused } from '../src/throttle/index
 /** An arbitrary fake epoch for tests that move the clock by hand. */
 const T0 = 1_700_000_000_000;
 const FAKE_TTL_MS = 10_000;
-/** Real-time tests: a short lease, and a bound on how long we wait for it to lapse. */
+/** Auto-renew runs on real timers: a short TTL renews every 100 ms. */
 const SHORT_TTL_MS = 300;
-const WAIT_BOUND_MS = 5_000;
+/** Clock steps of auto-renew's test, each just short of the TTL. */
+const RENEW_STEPS = 4;
+/** A generous bound for an event to happen (a failure message, not a timing assertion). */
+const WAIT_BOUND_MS = 30_000;
+const POLL_MS = 10;
 
 function fakeClock(start = T0) {
   const clock = { t: start, now: () => clock.t };
@@ -35,14 +39,18 @@ async function scriptCalls(client: Redis): Promise<number> {
   return calls;
 }
 
-/** Polls acquire (sleeping its retry-after) until granted or the bound passes. */
-async function acquireWithin(sem: LeasedSemaphore, key: string, limit: number): Promise<Lease> {
+/** The Redis server's clock in ms, as the scripts read it. */
+async function serverTimeMs(client: Redis): Promise<number> {
+  const [seconds, micros] = await client.time();
+  return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000);
+}
+
+/** Waits until `done()` holds: an event (a renewal landing), not an amount of time. */
+async function until(done: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + WAIT_BOUND_MS;
-  for (;;) {
-    const result = await sem.acquire(key, limit);
-    if (result.acquired) return result;
-    assert.ok(Date.now() < deadline, `no slot of ${key} within ${WAIT_BOUND_MS} ms`);
-    await sleep(Math.min(result.retryAfterMs, SHORT_TTL_MS));
+  while (!done()) {
+    assert.ok(Date.now() < deadline, `no ${what} within ${WAIT_BOUND_MS} ms`);
+    await sleep(POLL_MS);
   }
 }
 
@@ -93,29 +101,51 @@ describe('leased semaphore on a real redis-server', () => {
     await next.release();
   });
 
-  it('a lease not renewed expires after its TTL and the slot can be acquired again (real time)', async () => {
-    const sem = new LeasedSemaphore(client, { keyPrefix: 't', leaseTtlMs: SHORT_TTL_MS });
+  it('a lease not renewed expires after its TTL and the slot can be acquired again', async () => {
+    const clock = fakeClock();
+    const sem = new LeasedSemaphore(client, { keyPrefix: 't', leaseTtlMs: FAKE_TTL_MS, now: clock.now });
     const crashed = held(await sem.acquire('crash', 1)); // its holder "crashes": never renews
-    const waiting = refused(await sem.acquire('crash', 1));
-    assert.ok(waiting.retryAfterMs > 0 && waiting.retryAfterMs <= SHORT_TTL_MS, String(waiting.retryAfterMs));
-    const successor = await acquireWithin(sem, 'crash', 1);
+    assert.equal(refused(await sem.acquire('crash', 1)).retryAfterMs, FAKE_TTL_MS);
+    clock.t += FAKE_TTL_MS - 1;
+    assert.equal(refused(await sem.acquire('crash', 1)).retryAfterMs, 1, 'held until its expiry');
+    clock.t += 1;
+    const successor = held(await sem.acquire('crash', 1));
     assert.notEqual(successor.id, crashed.id);
     assert.equal(await crashed.renew(), false);
     await successor.release();
   });
 
+  it("without a clock, a lease's expiry is the Redis server's TIME plus the TTL", async () => {
+    const sem = new LeasedSemaphore(client, { keyPrefix: 't', leaseTtlMs: FAKE_TTL_MS });
+    const before = await serverTimeMs(client);
+    const lease = held(await sem.acquire('server-clock', 1));
+    const after = await serverTimeMs(client);
+    assert.ok(
+      lease.expiresAt >= before + FAKE_TTL_MS && lease.expiresAt <= after + FAKE_TTL_MS,
+      `${lease.expiresAt} not within [${before}, ${after}] + ${FAKE_TTL_MS}`,
+    );
+    await lease.release();
+  });
+
   it('auto-renew keeps a lease alive over several TTLs and stops on release', async () => {
-    const sem = new LeasedSemaphore(client, { keyPrefix: 't', leaseTtlMs: SHORT_TTL_MS });
+    // The lease's clock moves only when the test moves it, each step short of the TTL and only
+    // after the renewal of the step before has landed: however slow the machine, the lease lives.
+    const clock = fakeClock();
+    const sem = new LeasedSemaphore(client, { keyPrefix: 't', leaseTtlMs: SHORT_TTL_MS, now: clock.now });
     const lease = held(await sem.acquire('auto', 1));
     const lost: string[] = [];
     lease.autoRenew((reason) => lost.push(reason));
-    await sleep(SHORT_TTL_MS * 4);
+    for (let step = 0; step < RENEW_STEPS; step++) {
+      clock.t += SHORT_TTL_MS - 1;
+      await until(() => lease.expiresAt === clock.t + SHORT_TTL_MS, 'a renewal at the new time');
+    }
+    assert.ok(clock.t - T0 > 3 * SHORT_TTL_MS, 'the lease outlived several TTLs');
     refused(await sem.acquire('auto', 1));
     assert.deepEqual(lost, []);
     await lease.release();
     await held(await sem.acquire('auto', 1)).release();
     const before = await scriptCalls(client);
-    await sleep(SHORT_TTL_MS); // three renewal periods
+    await sleep(SHORT_TTL_MS); // three renewal periods: a slow machine only checks fewer of them
     assert.equal(await scriptCalls(client), before, 'no renewal runs after release');
     assert.deepEqual(lost, []);
   });

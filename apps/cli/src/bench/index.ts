@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { formatCliError } from '@herald/delivery-core';
 import { maskUrl } from '@herald/delivery-core/config';
 import { BENCH_USAGE, type BenchParams, BenchUsageError, parseBenchArgs } from './args.js';
 import { type Backlog, openBacklog } from './backlog.js';
@@ -111,7 +112,7 @@ export async function runBench(
     params = parseBenchArgs(argv);
   } catch (err) {
     if (!(err instanceof BenchUsageError)) throw err;
-    io.stderr.write(`herald bench: ${err.message}\n\n${BENCH_USAGE}`);
+    io.stderr.write(`${formatCliError('HERALD_CLI_USAGE', `bench: ${err.message}`)}\n${BENCH_USAGE}`);
     return EXIT_USAGE;
   }
   if (params.help) {

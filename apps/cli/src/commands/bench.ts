@@ -21,11 +21,16 @@ async function loadBench(): Promise<NonNullable<BenchModule['runBench']>> {
   try {
     mod = (await import(BENCH_MODULE)) as BenchModule;
   } catch (err) {
-    if (isBenchMissing(err)) throw new CliExit(EXIT_FAILURE, 'bench: not available in this build');
+    if (isBenchMissing(err))
+      throw new CliExit(EXIT_FAILURE, 'HERALD_NOT_AVAILABLE', 'bench: not available in this build');
     throw err;
   }
   if (typeof mod.runBench !== 'function') {
-    throw new CliExit(EXIT_FAILURE, 'bench: the bench module does not export runBench');
+    throw new CliExit(
+      EXIT_FAILURE,
+      'HERALD_NOT_AVAILABLE',
+      'bench: the bench module does not export runBench',
+    );
   }
   return mod.runBench;
 }

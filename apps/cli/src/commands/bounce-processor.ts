@@ -1,7 +1,8 @@
 /**
  * `herald bounce-processor --config FILE`: runs the bounce-processor daemon alone (runBounceProcessor
  * from @herald/bounce-processor) until SIGTERM/SIGINT: the SMTP listener on `bounce.listen` for
- * bounces and complaints to the VERP return paths. The config must have a `bounce` section.
+ * bounces and complaints to the VERP return paths, and /healthz, /readyz, /metrics on
+ * `bounce.http_listen`. The config must have a `bounce` section.
  */
 import { runBounceProcessor } from '@herald/bounce-processor';
 import { parseCommandArgs, usageError } from '../args.js';
@@ -13,7 +14,8 @@ const help = `Usage: herald bounce-processor --config FILE
 Run the bounce-processor: an SMTP listener on bounce.listen that accepts bounces and
 complaint reports for Herald's VERP return paths (bounces+<token>@bounce.domain) and the
 complaint address, classifies them, suppresses hard bounces and complainers per tenant,
-and records bounce_received / complaint_received events.
+and records bounce_received / complaint_received events. Serves /healthz, /readyz and
+/metrics (its feedback counters) on bounce.http_listen (default 127.0.0.1:8026).
 
   -c, --config FILE   the relay's config file; it must have a bounce section:
                       bounce: { listen: "127.0.0.1:2600", domain: "bounces.example.com",
@@ -28,7 +30,11 @@ async function run(args: string[], io: CliIo): Promise<number> {
   return runBounceProcessor({
     config: values.config,
     env: io.env,
-    onStarted: ({ host, port }) => io.stderr.write(`herald bounce-processor listening on ${host}:${port}\n`),
+    stderr: io.stderr,
+    onStarted: ({ host, port, http }) =>
+      io.stderr.write(
+        `herald bounce-processor listening on ${host}:${port} (SMTP), http://${http.host}:${http.port}/metrics\n`,
+      ),
   });
 }
 

@@ -13,7 +13,7 @@ import {
   MAX_MESSAGE_BYTES,
 } from '@herald/delivery-core/bounce';
 import { parseCommandArgs, usageError } from '../args.js';
-import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 
 const help = `Usage: herald bounce classify FILE... [--details]
@@ -75,7 +75,7 @@ function runClassify(files: string[], details: boolean, io: CliIo): number {
       raw = readHead(file, MAX_MESSAGE_BYTES);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      io.stderr.write(`herald: bounce classify: ${message}\n`);
+      printError(io, 'HERALD_FILE_UNREADABLE', `bounce classify: ${message}`);
       failed = true;
       continue;
     }

@@ -9,7 +9,7 @@ import { ConfigError, type HeraldConfig, loadConfigFile, preflight } from '@hera
 import { REDIS_URL_ENV } from '@herald/delivery-core/config';
 import { readTlsFiles } from '@herald/relay';
 import { parseCommandArgs, usageError } from '../args.js';
-import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo, Env } from '../io.js';
 import { maskSecrets, maskUrl } from '../redact.js';
 
@@ -68,7 +68,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     config = loadConfigFile(file, { env: io.env });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    io.stderr.write(`${err.message}\n`);
+    printError(io, err.code, err.message);
     return EXIT_FAILURE;
   }
   // What the relay reads at start besides this file: the shaping file, DKIM keys, TLS files.
@@ -83,7 +83,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   }
   if (problems.length > 0) {
     for (const problem of problems)
-      io.stderr.write(`${problem.source ? '' : `${file}: `}${problem.message}\n`);
+      printError(io, problem.code, `${problem.source ? '' : `${file}: `}${problem.message}`);
     return EXIT_FAILURE;
   }
   if (values.json) io.stdout.write(`${JSON.stringify(maskSecrets(config), null, JSON_INDENT)}\n`);

@@ -113,8 +113,16 @@ async function keygen(args: string[], io: CliIo): Promise<number> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST')
-      throw new CliExit(EXIT_FAILURE, `dkim keygen: ${file} exists; not overwritten (pick a new selector)`);
-    throw new CliExit(EXIT_FAILURE, `dkim keygen: cannot write ${file}: ${(err as Error).message}`);
+      throw new CliExit(
+        EXIT_FAILURE,
+        'HERALD_FILE_UNWRITABLE',
+        `dkim keygen: ${file} exists; not overwritten (pick a new selector)`,
+      );
+    throw new CliExit(
+      EXIT_FAILURE,
+      'HERALD_FILE_UNWRITABLE',
+      `dkim keygen: cannot write ${file}: ${(err as Error).message}`,
+    );
   }
   const record = dkimDnsRecord(readDkimKey(pem));
   const what = type === 'rsa' ? `RSA ${bits} bits, rsa-sha256` : 'Ed25519, ed25519-sha256';

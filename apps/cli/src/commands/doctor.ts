@@ -71,7 +71,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   let setup: SenderSetup | undefined;
   let servers: string[] = values.dns === undefined ? [] : [values.dns];
   if (values.config !== undefined) {
-    const config = loadRelayConfig(values.config, io);
+    const config = loadRelayConfig(values.config, io, { usesRedis: false });
     if (!config) return EXIT_FAILURE;
     setup = senderSetup(config, values.config);
     if (servers.length === 0) servers = [...config.dns.servers];

@@ -24,12 +24,17 @@ async function readPassword(io: CliIo, fromStdin: boolean): Promise<string> {
   if (fromStdin || !io.stdin.isTTY) {
     const password = await readFirstLine(io.stdin);
     if (password === '')
-      throw new CliExit(EXIT_FAILURE, 'hash-password: no password on stdin (empty first line)');
+      throw new CliExit(
+        EXIT_FAILURE,
+        'HERALD_INPUT_INVALID',
+        'hash-password: no password on stdin (empty first line)',
+      );
     return password;
   }
   const [first = '', second] = await promptHidden(io.stdin, io.stderr, ['Password: ', 'Repeat password: ']);
-  if (first === '') throw new CliExit(EXIT_FAILURE, 'hash-password: empty password');
-  if (first !== second) throw new CliExit(EXIT_FAILURE, 'hash-password: the passwords do not match');
+  if (first === '') throw new CliExit(EXIT_FAILURE, 'HERALD_INPUT_INVALID', 'hash-password: empty password');
+  if (first !== second)
+    throw new CliExit(EXIT_FAILURE, 'HERALD_INPUT_INVALID', 'hash-password: the passwords do not match');
   return first;
 }
 

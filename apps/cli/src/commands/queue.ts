@@ -19,8 +19,9 @@ Show the delivery queue per site: jobs ready to go, scheduled (retries and throt
 in flight, and the age of the oldest message. Jobs not attempted yet are listed by
 domain (domain:<name>) until a worker has rolled them up to their site.
 
-  --config FILE   the relay's config (which Redis, which prefix); default: built-in
-                  defaults with REDIS_URL
+  --config FILE   the relay's config (which Redis, which prefix); default: REDIS_URL
+                  over the built-in defaults, else npm start's .herald/herald.yaml in
+                  this checkout. The Redis read is named on stderr
   --max-jobs N    read at most N jobs for the per-site split (default 100000); the
                   totals are always exact
   --json          print the result as JSON`;

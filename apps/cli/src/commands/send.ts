@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { parseHostPort } from '@herald/delivery-core/config';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { parseCommandArgs, positiveInteger, usageError } from '../args.js';
-import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import { CliExit, type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { SmtpSubmission, type SubmitTarget, type TlsChoice } from '../smtp-submit.js';
 
@@ -87,6 +87,7 @@ async function readMessageFile(file: string): Promise<Buffer> {
   } catch (err) {
     throw new CliExit(
       EXIT_FAILURE,
+      'HERALD_FILE_UNREADABLE',
       `send: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
     );
   }
@@ -133,21 +134,31 @@ async function run(args: string[], io: CliIo): Promise<number> {
   try {
     session = await SmtpSubmission.open(target);
   } catch (err) {
-    throw new CliExit(EXIT_FAILURE, `send: ${where}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new CliExit(
+      EXIT_FAILURE,
+      'HERALD_SMTP_FAILED',
+      `send: ${where}: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   let failures = 0;
   try {
     for (let i = 0; i < count; i++) {
       if (!session.usable) {
-        io.stderr.write(`herald: send: ${where}: connection lost; ${count - i} message(s) not sent\n`);
+        printError(
+          io,
+          'HERALD_SMTP_FAILED',
+          `send: ${where}: connection lost; ${count - i} message(s) not sent`,
+        );
         return EXIT_FAILURE;
       }
       const result = await session.send(from, to, await message(i));
       // The final reply: on stdout when the message was queued (2xx), with the errors on stderr when not.
       if (result.reply !== undefined)
         (result.reply.startsWith('2') ? io.stdout : io.stderr).write(`${result.reply}\n`);
-      if (result.error !== undefined) io.stderr.write(`herald: send: message ${i + 1}: ${result.error}\n`);
-      for (const r of result.rejected) io.stderr.write(`herald: send: ${r.recipient}: ${r.reply}\n`);
+      if (result.error !== undefined)
+        printError(io, 'HERALD_SMTP_FAILED', `send: message ${i + 1}: ${result.error}`);
+      for (const r of result.rejected)
+        printError(io, 'HERALD_SMTP_FAILED', `send: ${r.recipient}: ${r.reply}`);
       if (!result.ok) {
         failures++;
         await session.reset();

@@ -11,11 +11,12 @@ import { DEFAULT_TENANT, matchRoute, parseHostPort, type Route } from '@herald/d
 import {
   baseLimitsFromConfig,
   describeEffectiveLimits,
+  type EffectiveLimitsResult,
   effectiveLimits,
 } from '@herald/delivery-core/shaping';
 import { providerRules, siteForMxHosts, siteForRoute } from '@herald/delivery-core/sites';
 import { parseCommandArgs, usageError } from '../args.js';
-import { EXIT_FAILURE, EXIT_OK } from '../command.js';
+import { EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
 import { liveState, sourceFor } from './live-state.js';
@@ -31,11 +32,29 @@ limit with the layer that set it, and the live state in Redis (suspensions with 
 left, connections in use, next free rate slot, warm-up count today).
 
   --config FILE     the relay's config (shaping.file, dns, routes, redis); default:
-                    built-in defaults with REDIS_URL
+                    REDIS_URL over the built-in defaults, else npm start's
+                    .herald/herald.yaml in this checkout (the Redis read is named
+                    on stderr)
   --dns HOST:PORT   resolve with this DNS server instead of the config's
   --ip ADDR         the source IP (its pool and source layers, its state at the site)
   --tenant NAME     the tenant (its rate limits and pool selection; default: default)
   --stream NAME     the stream (pool selection; default: transactional)`;
+
+/**
+ * A static route's `tls` (default `opportunistic`) decides STARTTLS towards its host over every
+ * shaping layer, with `delivery.tls_verify` for verification, as delivery does: shown as set by
+ * the route.
+ */
+function withRouteTls(result: EffectiveLimitsResult, route: Route, verify: boolean): EffectiveLimitsResult {
+  const tls = verify && route.tls !== 'none' ? 'verify' : route.tls;
+  return {
+    ...result,
+    limits: { ...result.limits, tls },
+    explain: result.explain.map((o) =>
+      o.key === 'tls' ? { ...o, value: tls, from: `route ${route.match}` } : o,
+    ),
+  };
+}
 
 export async function runExplain(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -76,7 +95,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
         site = picked.site;
         provider = picked.provider;
       } catch (err) {
-        io.stderr.write(`herald: ${domain}: ${(err as Error).message}\n`);
+        printError(io, 'HERALD_DNS_FAILED', `${domain}: ${(err as Error).message}`);
         return EXIT_FAILURE;
       }
       lines.push(`mx:       ${hosts.join('\n          ')}`);
@@ -87,7 +106,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
     const mail = { tenant: values.tenant ?? DEFAULT_TENANT, stream: values.stream };
     const source = sourceFor(herald.inspect.shaping, mail, values.ip);
     lines.push(`source:   ${source.describe}`);
-    const result = effectiveLimits(
+    const layered = effectiveLimits(
       herald.inspect.shaping,
       {
         domain,
@@ -98,6 +117,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
       },
       baseLimitsFromConfig(config),
     );
+    const result = route ? withRouteTls(layered, route, config.delivery.tls_verify) : layered;
     lines.push(
       `layers:   ${['built-in (herald.yaml delivery/retry)', ...result.layers].join(' < ')}`,
       'limits:',

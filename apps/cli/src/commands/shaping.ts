@@ -24,7 +24,7 @@ import {
 } from '@herald/delivery-core/shaping';
 import { providerRules, siteForMxHosts } from '@herald/delivery-core/sites';
 import { parseCommandArgs, usageError } from '../args.js';
-import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { explainHelp, runExplain } from './shaping-explain.js';
 
@@ -203,7 +203,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     shaping = loadShapingFile(file, { providerDefaults: withDefaults });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    io.stderr.write(`${err.message}\n`);
+    printError(io, err.code, err.message);
     return EXIT_FAILURE;
   }
 

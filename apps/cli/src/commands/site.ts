@@ -21,7 +21,8 @@ suspend  stop delivering to SITE for DURATION (default ${DEFAULT_SUSPEND}); rela
 resume   lift a suspension or an automation rate cut of SITE now
 
 SITE is named as \`herald shaping check\` shows it: provider:gmail, mx:<sorted MX hosts>,
-route:<host>:<port>. --config (default: built-in defaults with REDIS_URL) says which Redis.`;
+route:<host>:<port>. --config (default: REDIS_URL over the built-in defaults, else npm start's
+.herald/herald.yaml in this checkout) says which Redis; the Redis read is named on stderr.`;
 
 async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(

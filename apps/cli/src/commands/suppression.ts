@@ -13,7 +13,7 @@ import {
   type SuppressionList,
 } from '@herald/delivery-core/suppression';
 import { parseCommandArgs, positiveInteger, usageError } from '../args.js';
-import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
 
@@ -39,8 +39,9 @@ import  read CSV with the header row address,reason,source,at,expires_at (only a
         rest imported (exit 1 when any line was bad)
 export  write the list as CSV to FILE (default stdout)
 
---tenant names the list (mail without a tenant is "default"); --config (default: built-in
-defaults with REDIS_URL) says which Redis.`;
+--tenant names the list (mail without a tenant is "default"); --config (default: REDIS_URL
+over the built-in defaults, else npm start's .herald/herald.yaml in this checkout) says which
+Redis; the Redis read is named on stderr.`;
 
 function iso(ms: number | undefined): string {
   return ms === undefined ? 'never' : new Date(ms).toISOString();
@@ -66,7 +67,7 @@ async function importFile(suppression: SuppressionList, tenant: string, file: st
   const input = file === STDIO ? io.stdin : createReadStream(file);
   const result = await suppression.importCsv(tenant, input);
   for (const problem of result.problems)
-    io.stderr.write(`${file}: line ${problem.line}: ${problem.message}\n`);
+    printError(io, 'HERALD_INPUT_INVALID', `${file}: line ${problem.line}: ${problem.message}`);
   io.stdout.write(
     `${tenant}: imported ${result.written} of ${result.rows} rows` +
       ` (${result.kept} already suppressed for longer, ${result.expired} expired, ${result.problems.length} bad)\n`,
@@ -150,7 +151,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
           expiresAt,
         }));
         const result = await suppression.addMany(tenant, inputs, { replace: true });
-        for (const bad of result.invalid) io.stderr.write(`herald: ${bad.problem}\n`);
+        for (const bad of result.invalid) printError(io, 'HERALD_INPUT_INVALID', bad.problem);
         io.stdout.write(`${tenant}: ${result.written} suppressed until ${iso(expiresAt ?? undefined)}\n`);
         return result.invalid.length > 0 ? EXIT_FAILURE : EXIT_OK;
       }

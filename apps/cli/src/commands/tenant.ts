@@ -23,7 +23,8 @@ status  the tenant's accepted recipients, hard bounces and complaints over its r
 pause   hold the tenant's bulk mail (every stream but transactional) on every relay
 resume  lift a pause (automatic or by hand); the held mail goes out at once
 
---config (default: built-in defaults with REDIS_URL) gives the Redis and the tenants' thresholds.`;
+--config (default: REDIS_URL over the built-in defaults, else npm start's .herald/herald.yaml
+in this checkout) gives the Redis and the tenants' thresholds; the Redis read is named on stderr.`;
 
 function percent(rate: number): string {
   return `${(rate * 100).toFixed(3)} %`;

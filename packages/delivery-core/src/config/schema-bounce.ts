@@ -51,6 +51,11 @@ function verpSecret() {
 export const bounceSchema = section({
   /** The bounce-processor's SMTP listener (bounces and complaints arrive here). */
   listen: listenAddress().default('127.0.0.1:2600'),
+  /**
+   * The bounce-processor's /healthz, /readyz and /metrics; beside the relay's `http.listen`
+   * (127.0.0.1:8025) by default, so one config file serves both daemons.
+   */
+  http_listen: listenAddress().default('127.0.0.1:8026'),
   /** VERP return paths are bounces+<token>@<domain>; MX of this domain points at the listener. */
   domain: hostName(),
   /**

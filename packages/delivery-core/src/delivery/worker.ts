@@ -102,6 +102,13 @@ export class DeliveryWorker {
    */
   async close(graceMs = SHUTDOWN_GRACE_MS): Promise<void> {
     if (graceMs > 0) {
+      // BullMQ's close drops the listeners of a connection still starting, whose late "Connection
+      // is closed" then has none: an uncaught error (startWorkers() then close() at once). Let
+      // the connections finish starting first (bounded: an unreachable Redis never gets there).
+      await settlesWithin(
+        this.worker.waitUntilReady().catch(() => {}),
+        FORCED_CLOSE_MS,
+      );
       if (await settlesWithin(this.worker.close(), graceMs)) return;
       this.options.logger.warn(
         { active: this.inFlight.size },

@@ -102,14 +102,35 @@ export function toDeliveryError(err: unknown, stage: SmtpStage = 'local'): Deliv
   );
 }
 
-/** Stable codes for config, API and CLI errors. README lists them. */
+/**
+ * Stable codes for config, API and CLI errors, one per cause an operator or a caller acts on
+ * differently. README ("Error codes") lists them with what to do.
+ */
 export const ERROR_CODES = {
   HERALD_CONFIG_INVALID: 'the configuration failed validation',
   HERALD_CONFIG_UNREADABLE: 'the configuration file could not be read or parsed',
   HERALD_REDIS_UNAVAILABLE: 'Redis did not answer',
-  HERALD_SEND_INVALID: 'a message given to send() is invalid',
+  HERALD_SEND_BAD_TENANT: 'send(): the tenant is not a valid tenant name (letters, digits, _ . -)',
+  HERALD_SEND_BAD_SENDER: 'send(): the sender address is not a valid address',
+  HERALD_SEND_RECIPIENT_REFUSED:
+    'send(): a recipient was refused (bad syntax, over smtp.max_recipients, suppressed); listed in rejected, the others are sent',
+  HERALD_SEND_NO_RECIPIENT: 'send(): no recipient is left to enqueue',
+  HERALD_SEND_BAD_CONTENT: 'send(): the message has a NUL character, or a bare CR in its header block',
+  HERALD_SEND_BAD_INSTRUCTION: 'send(): an invalid stream or campaign name (option or X-Herald-* header)',
+  HERALD_SEND_DOMAIN_NOT_ALLOWED: "send(): the sender or From domain is outside the tenant's sender_domains",
+  HERALD_SEND_DMARC_FAIL: 'send(): DMARC would fail and the tenant has refuse_dmarc_fail',
+  HERALD_SEND_TOO_BIG: 'send(): the message is larger than smtp.max_message_size',
   HERALD_CLI_USAGE: 'the command line is invalid',
   HERALD_DKIM_SIGN_FAILED: 'a configured DKIM key failed to sign a message (local fault; not spooled)',
+  HERALD_LISTEN_FAILED: 'a daemon could not listen on its address (in use, or not permitted)',
+  HERALD_FILE_UNREADABLE: 'a file named on the command line could not be read',
+  HERALD_FILE_UNWRITABLE: 'a file could not be written (exists and is kept, or no permission)',
+  HERALD_INPUT_INVALID: 'input given on stdin or in a file is not what the command takes',
+  HERALD_SMTP_FAILED: 'an SMTP session of the command failed (connection, TLS, AUTH, or a refusal)',
+  HERALD_DNS_FAILED: 'a DNS lookup of the command failed (the reason names the DNS answer)',
+  HERALD_NOT_AVAILABLE: 'the command is not available in this build',
+  HERALD_INTERRUPTED: 'the command was interrupted (Ctrl-C)',
+  HERALD_INTERNAL: 'an unexpected error: a bug in Herald (HERALD_DEBUG=1 shows the stack)',
 } as const;
 
 export type HeraldErrorCode = keyof typeof ERROR_CODES;
@@ -121,4 +142,15 @@ export class HeraldError extends Error {
     this.code = code;
     this.name = 'HeraldError';
   }
+}
+
+/**
+ * How the `herald` command and the daemons print an error: every line of the message as
+ * `herald: <code>: <line>` (a config error has one line per problem), ending with a newline.
+ */
+export function formatCliError(code: HeraldErrorCode, message: string): string {
+  return message
+    .split('\n')
+    .map((line) => `herald: ${code}: ${line}\n`)
+    .join('');
 }

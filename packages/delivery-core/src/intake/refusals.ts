@@ -21,34 +21,39 @@ interface RefusalRow {
 
 export const REFUSALS = {
   /** Who is sending: an SMTP client neither authenticated nor trusted, or an API caller with no valid tenant name. */
-  noTenant: { code: 530, enhanced: '5.7.0', text: 'Authentication required', error: 'HERALD_SEND_INVALID' },
+  noTenant: {
+    code: 530,
+    enhanced: '5.7.0',
+    text: 'Authentication required',
+    error: 'HERALD_SEND_BAD_TENANT',
+  },
   badSender: {
     code: 553,
     enhanced: '5.1.7',
     text: 'Bad sender address syntax',
-    error: 'HERALD_SEND_INVALID',
+    error: 'HERALD_SEND_BAD_SENDER',
   },
   /** Postfix's reject_sender_login_mismatch answers the same way. */
   senderNotAllowed: {
     code: 553,
     enhanced: '5.7.1',
     text: 'Sender address rejected: domain not allowed for this account',
-    error: 'HERALD_SEND_INVALID',
+    error: 'HERALD_SEND_DOMAIN_NOT_ALLOWED',
   },
   badRecipient: {
     code: 553,
     enhanced: '5.1.3',
     text: 'Bad recipient address syntax',
-    error: 'HERALD_SEND_INVALID',
+    error: 'HERALD_SEND_RECIPIENT_REFUSED',
   },
   tooManyRecipients: {
     code: 452,
     enhanced: '4.5.3',
     text: 'Too many recipients',
-    error: 'HERALD_SEND_INVALID',
+    error: 'HERALD_SEND_RECIPIENT_REFUSED',
   },
   /** 550 5.7.1 (suppression/intake.ts: the same reply is the `suppressed` event's). */
-  suppressed: { ...SUPPRESSED_REPLY, text: 'recipient suppressed', error: 'HERALD_SEND_INVALID' },
+  suppressed: { ...SUPPRESSED_REPLY, text: 'recipient suppressed', error: 'HERALD_SEND_RECIPIENT_REFUSED' },
   suppressionUnavailable: {
     code: 451,
     enhanced: '4.3.0',
@@ -59,20 +64,30 @@ export const REFUSALS = {
     code: 552,
     enhanced: '5.3.4',
     text: 'Message size exceeds fixed maximum message size',
-    error: 'HERALD_SEND_INVALID',
+    error: 'HERALD_SEND_TOO_BIG',
   },
   /** RFC 3463 5.6.0: other or undefined media error (NUL, bare CR in the header block). */
-  badContent: { code: 550, enhanced: '5.6.0', text: 'Message refused', error: 'HERALD_SEND_INVALID' },
+  badContent: { code: 550, enhanced: '5.6.0', text: 'Message refused', error: 'HERALD_SEND_BAD_CONTENT' },
   /** Invalid X-Herald-Stream / X-Herald-Campaign (or send()'s stream / campaign option). */
-  badInstruction: { code: 554, enhanced: '5.6.0', text: 'invalid instruction', error: 'HERALD_SEND_INVALID' },
+  badInstruction: {
+    code: 554,
+    enhanced: '5.6.0',
+    text: 'invalid instruction',
+    error: 'HERALD_SEND_BAD_INSTRUCTION',
+  },
   fromNotAllowed: {
     code: 554,
     enhanced: '5.7.1',
     text: 'not allowed for this account',
-    error: 'HERALD_SEND_INVALID',
+    error: 'HERALD_SEND_DOMAIN_NOT_ALLOWED',
   },
   /** RFC 7372: 5.7.26 multiple authentication checks failed (what Gmail answers for DMARC). */
-  dmarcWouldFail: { code: 550, enhanced: '5.7.26', text: 'DMARC would fail', error: 'HERALD_SEND_INVALID' },
+  dmarcWouldFail: {
+    code: 550,
+    enhanced: '5.7.26',
+    text: 'DMARC would fail',
+    error: 'HERALD_SEND_DMARC_FAIL',
+  },
   /** Spooling failed or Redis did not acknowledge in time: the client keeps the message and retries. */
   queueUnavailable: {
     code: 451,

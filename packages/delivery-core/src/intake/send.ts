@@ -5,7 +5,7 @@
  * domains, DMARC pre-check → enqueue with List-Unsubscribe and DKIM) and translates their
  * Refusals: one about a recipient becomes an entry of `rejected` (the others are still sent), any
  * other is thrown as an IntakeRefusedError (a HeraldError with the catalogue's HERALD_* code and
- * the refusal, e.g. HERALD_SEND_INVALID, or HERALD_REDIS_UNAVAILABLE when Redis fails). Resolves
+ * the refusal, e.g. HERALD_SEND_DOMAIN_NOT_ALLOWED, or HERALD_REDIS_UNAVAILABLE when Redis fails). Resolves
  * once Redis acknowledged the enqueue.
  */
 import { HeraldError } from '../errors/index.js';

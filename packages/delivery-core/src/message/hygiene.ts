@@ -1,7 +1,7 @@
 /**
  * Input hygiene at intake, one rule for the relay's DATA and the library's `send()`:
  * - a NUL anywhere, or a bare CR (a CR not followed by LF) in the header block, refuses the
- *   message (the relay answers 550 5.6.0, `send()` throws HERALD_SEND_INVALID). RFC 5322 §2.3
+ *   message (the relay answers 550 5.6.0, `send()` throws HERALD_SEND_BAD_CONTENT). RFC 5322 §2.3
  *   and RFC 5321 §2.3.8 allow CR and LF only as CRLF and no NUL at all; in a header a bare CR
  *   ends a field for some parsers and not for others, which is how headers get injected or
  *   hidden from one hop and not the next;

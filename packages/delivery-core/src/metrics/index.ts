@@ -8,6 +8,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { HeraldEvent, RecipientEventType } from '../events/index.js';
 
+export { createHealthEndpoints, type HealthEndpointsDeps } from './http-endpoints.js';
+
 const OUTCOMES: RecipientEventType[] = ['delivered', 'deferred', 'bounced', 'expired', 'suppressed'];
 
 export interface QueueDepthSource {

@@ -81,7 +81,9 @@ export class Spool {
   enqueue(message: SpoolMessage): Promise<EnqueueResult> {
     const groups = groupByDomain(message.recipients);
     if (groups.size === 0) {
-      return Promise.reject(new HeraldError('HERALD_SEND_INVALID', 'a message needs at least one recipient'));
+      return Promise.reject(
+        new HeraldError('HERALD_SEND_NO_RECIPIENT', 'a message needs at least one recipient'),
+      );
     }
     return new Promise((resolve, reject) => {
       if (this.batch.length === 0) setImmediate(() => void this.commitBatch());

@@ -1,0 +1,51 @@
+/**
+ * The HTTP endpoints every Herald daemon serves (the relay on `http.listen`, the bounce-processor
+ * on `bounce.http_listen`): `GET /healthz` answers `200 ok` while the process runs; `GET /readyz`
+ * answers 200 with `{"ready":true,"redis":true,"listening":true}` when Redis answers and the
+ * daemon's listener is up, 503 otherwise (so a load balancer stops sending); `GET /metrics` is the
+ * Prometheus text of the given registry. Other paths are 404, other methods 405. Needs injected:
+ * a Redis ping, whether the listener is up, and the metrics.
+ */
+import http from 'node:http';
+import type { HeraldMetrics } from './index.js';
+
+export interface HealthEndpointsDeps {
+  /** True when Redis answers (PING). */
+  ping(): Promise<boolean>;
+  /** True when the daemon's own listener is up (or it has none to wait for). */
+  isListening(): boolean;
+  metrics: Pick<HeraldMetrics, 'metrics' | 'registry'>;
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json';
+
+export function createHealthEndpoints(deps: HealthEndpointsDeps): http.Server {
+  return http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    const reply = (status: number, body: string, type = TEXT) => {
+      res.writeHead(status, { 'content-type': type });
+      res.end(body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'method not allowed\n');
+    switch (url) {
+      case '/healthz':
+        return reply(200, 'ok\n');
+      case '/readyz':
+        void deps.ping().then((redisOk) => {
+          const listening = deps.isListening();
+          const ready = redisOk && listening;
+          reply(ready ? 200 : 503, `${JSON.stringify({ ready, redis: redisOk, listening })}\n`, JSON_TYPE);
+        });
+        return;
+      case '/metrics':
+        void deps.metrics.metrics().then(
+          (text) => reply(200, text, deps.metrics.registry.contentType),
+          (err: Error) => reply(500, `metrics failed: ${err.message}\n`),
+        );
+        return;
+      default:
+        return reply(404, 'not found\n');
+    }
+  });
+}
