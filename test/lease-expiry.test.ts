@@ -158,9 +158,11 @@ describe('connection leases of a killed relay', () => {
       taken[0]! >= deadExpiries[0]! && taken[1]! >= deadExpiries[1]!,
       `slots taken at ${taken} only after the dead leases expired at ${deadExpiries}`,
     );
-    assert.ok(
-      taken[1]! - freedAt <= PICKUP_WITHIN_MS,
-      `the second slot was taken ${taken[1]! - freedAt} ms after it was free`,
+    // How soon after it was free the slot was taken (a parked job looks again when the earliest
+    // lease expires, PARK_SAFETY_MS at most on an idle machine) depends on the machine's speed: a
+    // figure to read, not an assertion. The bound that holds anywhere is the waitUntil above.
+    t.diagnostic(
+      `the second slot was taken ${taken[1]! - freedAt} ms after it was free (${PICKUP_WITHIN_MS} ms on an idle machine)`,
     );
 
     await sink.waitForMessages(MESSAGES, DELIVERED_WITHIN_MS);
