@@ -11,6 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { feedbackMarkerKey } from '@herald/delivery-core/keys';
 import { arfFor, BOUNCE, feedbackEvents, userUnknown, verpFor, withProcessor } from './lib/bounce-reports.js';
 
 const HOUR_MS = 3_600_000;
@@ -32,7 +33,7 @@ describe('bounce-processor: a report speaks only for its token', () => {
       'victim2@other.test',
     ]);
     assert.deepEqual([...listed.keys()], ['gone@dest.test']);
-    assert.equal((await herald.inspect.reputation.rates('acme', HOUR_MS)).hard, 1);
+    assert.equal((await herald.tenantStatus('acme')).rates.hard, 1);
     const events = feedbackEvents(await stack.streamEvents());
     assert.deepEqual(
       events.map((e) => [e.messageId, e.recipient, e.reason, e.suppressed, e.verified]),
@@ -53,7 +54,7 @@ describe('bounce-processor: a report speaks only for its token', () => {
     );
     const listed = await herald.suppression.check('acme', ['alice@dest.test', 'alice@forward.test']);
     assert.equal(listed.size, 0);
-    assert.equal((await herald.inspect.reputation.rates('acme', HOUR_MS)).hard, 0);
+    assert.equal((await herald.tenantStatus('acme')).rates.hard, 0);
   });
 
   it('the same report sent again counts once, suppresses once and records one event', async (t) => {
@@ -65,23 +66,23 @@ describe('bounce-processor: a report speaks only for its token', () => {
       const sent = await client.send({ from: '', to: [address] }, dsn);
       assert.equal(sent.code, 250, sent.response);
     }
-    assert.equal((await herald.inspect.reputation.rates('acme', HOUR_MS)).hard, 1);
+    assert.equal((await herald.tenantStatus('acme')).rates.hard, 1);
     // An operator lifts the suppression; a replay of the report does not put it back.
     assert.ok(await herald.suppression.remove('acme', 'gone@dest.test'));
     const replay = await client.send({ from: '', to: [address] }, dsn);
     assert.equal(replay.code, 250, replay.response);
     assert.equal((await herald.suppression.check('acme', ['gone@dest.test'])).size, 0);
-    assert.equal((await herald.inspect.reputation.rates('acme', HOUR_MS)).hard, 1);
+    assert.equal((await herald.tenantStatus('acme')).rates.hard, 1);
     const events = feedbackEvents(await stack.streamEvents());
     assert.deepEqual(
       events.map((e) => [e.messageId, e.recipient, e.verified]),
       [[messageId, 'gone@dest.test', true]],
     );
-    const markers = await herald.inspect.redis.keys(
-      `${herald.config.redis.prefix}:{queue}:feedback:bounce:${messageId}:*`,
+    const markers = await stack.redisClient.keys(
+      feedbackMarkerKey(herald.config.redis.prefix, 'bounce', messageId, '*'),
     );
     assert.equal(markers.length, 1);
-    const ttl = await herald.inspect.redis.pttl(markers[0]!);
+    const ttl = await stack.redisClient.pttl(markers[0]!);
     assert.ok(ttl > DEFAULT_VERP_MAX_AGE_MS - HOUR_MS && ttl <= DEFAULT_VERP_MAX_AGE_MS, `marker ttl ${ttl}`);
   });
 
@@ -102,7 +103,7 @@ describe('bounce-processor: a report speaks only for its token', () => {
       [...listed].map(([a, e]) => [a, e.source]),
       [['angry@dest.test', 'complaint']],
     );
-    assert.equal((await herald.inspect.reputation.rates('acme', HOUR_MS)).complaints, 1);
+    assert.equal((await herald.tenantStatus('acme')).rates.complaints, 1);
     const events = feedbackEvents(await stack.streamEvents());
     assert.deepEqual(
       events.map((e) => [e.type, e.messageId, e.recipient, e.feedbackType, e.verified]),
@@ -127,17 +128,13 @@ describe('bounce-processor: a report speaks only for its token', () => {
     );
     assert.equal((await herald.suppression.check('acme', ['redacted@fbl.test', 'angry@dest.test'])).size, 0);
     // Feedback loops redact the address: the authentic token still makes it one real complaint.
-    assert.equal((await herald.inspect.reputation.rates('acme', HOUR_MS)).complaints, 1);
+    assert.equal((await herald.tenantStatus('acme')).rates.complaints, 1);
     const again = await client.send(
       { from: 'feedback@fbl.dest.test', to: [BOUNCE.complaint_address] },
       arfFor(['redacted@fbl.test'], address),
     );
     assert.equal(again.code, 250, again.response);
-    assert.equal(
-      (await herald.inspect.reputation.rates('acme', HOUR_MS)).complaints,
-      1,
-      'the same token counts once',
-    );
+    assert.equal((await herald.tenantStatus('acme')).rates.complaints, 1, 'the same token counts once');
     assert.equal(feedbackEvents(await stack.streamEvents()).length, 1);
     assert.match(
       (await stack.get('/metrics')).body,

@@ -19,6 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { createClassifierPool } from '@herald/bounce-processor';
 import { classifyMessage } from '@herald/delivery-core/bounce';
 import type { FeedbackEvent } from '@herald/delivery-core/events';
+import { reputationKey } from '@herald/delivery-core/keys';
+import { reputationBucket } from '@herald/delivery-core/reputation';
 import pino from 'pino';
 import { STALL_MARKER } from '../apps/bounce-processor/test/fixtures/misbehaving-classifier-thread.js';
 import { arfFor, BOUNCE, dsnFor, feedbackEvents, verpFor, withProcessor } from './lib/bounce-reports.js';
@@ -119,7 +121,9 @@ describe('bounce-processor', () => {
       config: { tenants: { acme: { complaint_rate_threshold: 0.1, reputation_min_volume: 5 } } },
     });
     const herald = stack.relay.herald;
-    await herald.inspect.reputation.count('acme', 'sent', 5);
+    // Five accepted recipients in this hour, as the spool counts them.
+    const prefix = herald.config.redis.prefix;
+    await stack.redisClient.incrby(reputationKey(prefix, 'acme', 'sent', reputationBucket(Date.now())), 5);
     const { address } = verpFor('acme', 'angry@dest.test');
     const sent = await client.send(
       { from: '', to: [BOUNCE.complaint_address] },
@@ -138,7 +142,7 @@ describe('bounce-processor', () => {
       (await herald.suppression.check('acme', ['angry@dest.test'])).get('angry@dest.test')?.source,
       'complaint',
     );
-    const rates = await herald.inspect.reputation.rates('acme', 3_600_000);
+    const { rates } = await herald.tenantStatus('acme');
     assert.equal(rates.complaints, 1);
     const paused = await stack.events.waitFor('tenant_paused', (e) => e.type === 'tenant_paused');
     assert.match('reason' in paused ? paused.reason : '', /complaint rate 20\.00 % over 10\.00 %/);

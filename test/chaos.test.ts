@@ -182,7 +182,7 @@ async function auditEnd(
   const stuck = await waitForTerminals(stack.events, recipients, waitMs);
   if (stuck.length > 0) assert.fail(await describeStuck(stack, sink, stuck));
   const events = await stack.assertEveryRecipientTerminatedOnce();
-  assert.equal((await stack.relay.herald.inspect.spool.counts()).active, 0, 'no job is active');
+  assert.equal((await stack.relay.herald.queueStats({ maxJobs: 0 })).totals.inFlight, 0, 'no job is active');
   await waitUntil(
     'every connection lease released and every sink connection closed',
     async () =>

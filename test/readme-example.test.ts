@@ -13,7 +13,6 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createHerald } from '@herald/delivery-core';
-import { queueStats } from '@herald/delivery-core/queue';
 import { startRedis, startSmtpSink, trackChild, untrackChild } from '@herald/test-harness';
 import { deferrer } from './lib/cleanup.js';
 
@@ -62,7 +61,7 @@ describe("the README's library example", () => {
 
     const herald = await createHerald({ redis: { url: redis.url }, events: { log_level: 'silent' } });
     defer(() => herald.close());
-    const { totals } = await queueStats(herald.inspect.spool.queue);
+    const { totals } = await herald.queueStats();
     const queued = totals.ready + totals.scheduled + totals.inFlight;
     const delivered = sink.messages.filter((m) => m.to.includes('user@example.net')).length;
     assert.equal(queued + delivered, 1, `queued ${queued}, delivered ${delivered}: never lost`);

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HeraldEvent, SiteEvent } from '@herald/delivery-core';
+import { Spool } from '@herald/delivery-core/queue';
 import { nextUtcDay, utcDayName } from '@herald/delivery-core/shaping';
 import { deferrer } from './lib/cleanup.js';
 import { writeShapingFile } from './lib/shaping-file.js';
@@ -99,11 +100,12 @@ describe('source IP pools', () => {
     );
     const sink = stack.sinks[0]!;
     await sink.waitForMessages(DAILY_CAP, 20_000);
-    const herald = stack.relay.herald;
-    let delayed: Awaited<ReturnType<typeof herald.inspect.spool.queue.getDelayed>> = [];
+    const spool = new Spool(stack.redis.client(), stack.relay.herald.config.redis.prefix);
+    defer(() => spool.close());
+    let delayed: Awaited<ReturnType<typeof spool.queue.getDelayed>> = [];
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      delayed = await herald.inspect.spool.queue.getDelayed();
+      delayed = await spool.queue.getDelayed();
       if (delayed.length === total - DAILY_CAP) break;
       await new Promise((r) => setTimeout(r, 100));
     }

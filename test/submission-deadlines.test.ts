@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { queueKeys } from '@herald/delivery-core/keys';
 import { RawSmtp } from './lib/raw-smtp.js';
 import { type Stack, startStack } from './lib/stack.js';
 
@@ -41,7 +42,7 @@ async function nothingSpooled(stack: Stack, recipient: string): Promise<void> {
   const accepted = stack.events.ofType('accepted').filter((e) => e.recipients.includes(recipient));
   assert.deepEqual(accepted, [], 'no accepted event');
   assert.deepEqual(
-    await stack.relay.herald.inspect.redis.keys('herald:{queue}:body:*'),
+    await stack.redisClient.keys(queueKeys(stack.relay.herald.config.redis.prefix).body('*')),
     [],
     'no body in the spool',
   );

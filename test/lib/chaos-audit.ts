@@ -10,6 +10,8 @@
  */
 import type { HeraldEvent } from '@herald/delivery-core';
 import type { RecipientEvent } from '@herald/delivery-core/events';
+import { connectionLeaseKey, semaphoreKey } from '@herald/delivery-core/keys';
+import { Spool } from '@herald/delivery-core/queue';
 import type { RecipientTruth, SmtpSinkHandle } from '@herald/test-harness';
 import { type EventLog, isRecipientEvent, isTerminal } from './events.js';
 import type { Stack } from './stack.js';
@@ -123,7 +125,8 @@ export async function describeStuck(
   stuck: readonly string[],
 ): Promise<string> {
   const herald = stack.relay.herald;
-  const jobs = await herald.inspect.spool.queue.getJobs([...JOB_STATES]);
+  const spool = new Spool(stack.redisClient, herald.config.redis.prefix);
+  const jobs = await spool.queue.getJobs([...JOB_STATES]).finally(() => spool.close());
   const where = new Map<string, string>();
   for (const job of jobs) {
     const state = await job.getState();
@@ -158,7 +161,7 @@ export async function describeStuck(
   return [
     `${stuck.length} recipient(s) without a terminal event (${summary}):`,
     ...bounded(lines),
-    `queue: ${JSON.stringify(await herald.inspect.spool.counts())}`,
+    `queue: ${JSON.stringify((await herald.queueStats({ maxJobs: 0 })).totals)}`,
     `connection leases held: ${JSON.stringify(await connectionLeases(stack))}`,
     ...openConnections(sink),
   ].join('\n');
@@ -166,10 +169,10 @@ export async function describeStuck(
 
 /** `<prefix>:sem:conn:*` key → leases held. */
 export async function connectionLeases(stack: Stack): Promise<Record<string, number>> {
-  const redis = stack.relay.herald.inspect.redis;
+  const redis = stack.redisClient;
   const prefix = stack.relay.herald.config.redis.prefix;
   const held: Record<string, number> = {};
-  for (const key of await redis.keys(`${prefix}:sem:conn:*`)) {
+  for (const key of await redis.keys(semaphoreKey(prefix, connectionLeaseKey('*')))) {
     const n = await redis.zcard(key);
     if (n > 0) held[key] = n;
   }

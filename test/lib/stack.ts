@@ -152,6 +152,8 @@ export interface Stack extends Parts {
   smtp: { host: string; port: number };
   http: { host: string; port: number };
   events: EventLog;
+  /** The test's own connection to the stack's Redis (not Herald's), for reads the verbs do not cover. */
+  redisClient: ReturnType<RedisHandle['client']>;
   /** Submits one message to the relay's SMTP listener (AUTH when `auth` is given). */
   submit(message: Omit<SubmitOptions, 'port' | 'host'>): Promise<SendResult>;
   /** An open client session on the relay's SMTP listener. */
@@ -190,15 +192,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const addresses = await relay.start();
     assert.ok(addresses.smtp && addresses.http, 'the test relay runs the smtp and http roles');
     const { smtp, http } = addresses;
-    const eventsKey = queueKeys(config.redis.prefix).events;
+    const keys = queueKeys(config.redis.prefix);
+    const redisClient = parts.redis.client();
     const waitForIdleQueue = async (timeoutMs = DEFAULT_WAIT_MS) => {
       let last = '';
       await waitUntil(
         'an idle delivery queue',
         async () => {
-          const c = await herald.inspect.spool.counts();
-          last = JSON.stringify(c);
-          return c.waiting + c.active + c.delayed + c.prioritized === 0;
+          const { totals } = await herald.queueStats({ maxJobs: 0 });
+          last = JSON.stringify(totals);
+          return totals.ready + totals.scheduled + totals.inFlight === 0;
         },
         { timeoutMs },
       ).catch((err: Error) => {
@@ -209,6 +212,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     return {
       ...parts,
       relay,
+      redisClient,
       smtp,
       http,
       events,
@@ -220,13 +224,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
       async streamEvents() {
         await herald.events.flush();
-        return readEvents(herald.inspect.redis, eventsKey);
+        return readEvents(redisClient, keys.events);
       },
       waitForIdleQueue,
       async assertEveryRecipientTerminatedOnce(timeoutMs) {
         await waitForIdleQueue(timeoutMs);
         await herald.events.flush();
-        const all = await readEvents(herald.inspect.redis, eventsKey);
+        const all = await readEvents(redisClient, keys.events);
         assert.ok(
           all.some((e) => e.type === 'accepted'),
           'the stream holds accepted events',
@@ -237,8 +241,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           'every accepted recipient has exactly one terminal event',
         );
         // Once every job finished, the spool holds nothing: bodies and message records are gone.
-        const spooled = await herald.inspect.redis.keys(queueKeys(config.redis.prefix).body('*'));
-        const records = await herald.inspect.redis.keys(queueKeys(config.redis.prefix).message('*'));
+        const spooled = await redisClient.keys(keys.body('*'));
+        const records = await redisClient.keys(keys.message('*'));
         assert.deepEqual([...spooled, ...records], [], 'finished messages leave nothing in the spool');
         return all;
       },

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createHerald, type Herald } from '@herald/delivery-core';
+import { Spool } from '@herald/delivery-core/queue';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import { main } from '../src/main.js';
 import { captureIo } from './capture.js';
@@ -34,7 +35,9 @@ describe('herald queue stats', () => {
       size: 10,
       site: 'provider:gmail',
     };
-    await herald.inspect.spool.queue.add('hosted.test', data, { delay: 3_600_000 });
+    const spool = new Spool(redis.client(), 'herald');
+    await spool.queue.add('hosted.test', data, { delay: 3_600_000 });
+    await spool.close();
 
     const json = captureIo({ env: { REDIS_URL: redis.url } });
     assert.equal(await main(['queue', 'stats', '--json'], json.io), 0, json.stderr());

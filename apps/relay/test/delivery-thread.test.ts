@@ -108,13 +108,13 @@ async function deliverOne(relay: Relay, prefix: string, to: string): Promise<voi
     events.filter((e) => e.type === 'delivered' && e.messageId === id);
   await waitUntil('the delivered event on the main thread', () => delivered(seen).length > 0);
   await waitUntil('an idle queue', async () => {
-    const c = await relay.herald.inspect.spool.counts();
-    return c.waiting + c.active + c.delayed === 0;
+    const { totals } = await relay.herald.queueStats({ maxJobs: 0 });
+    return totals.ready + totals.inFlight + totals.scheduled === 0;
   });
   assert.equal(sink.messages.length, before + 1, 'the sink received the message once');
   assert.deepEqual(sink.messages.at(-1)?.to, [to]);
   assert.equal(delivered(seen).length, 1, 'the main thread saw one delivered event');
-  const stream = await readEvents(relay.herald.inspect.redis, queueKeys(prefix).events);
+  const stream = await readEvents(redis.client(), queueKeys(prefix).events);
   assert.equal(delivered(stream).length, 1, 'the stream holds one delivered event');
 
   const metrics = await getText(addresses.http, '/metrics');

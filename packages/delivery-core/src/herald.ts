@@ -2,29 +2,36 @@
  * createHerald: the library's front door and composition root. It only wires: one Redis command
  * connection, the spool and event sink, then each capability builds itself from the parts it
  * needs — intake (`createIntake`: the one submission pipeline), feedback (`createFeedback`: what
- * follows a bounce or complaint) and delivery (`createDelivery`: workers, shaping gate, pool).
- * `Herald` offers verbs: `send`, `recordFeedback`, `suspendSite` / `resumeSite`, `pauseTenant` /
- * `resumeTenant`, `startWorkers`, `reclaimLeases`, `ping`, `close` (workers, pool, events,
- * spool, Redis last), plus `intake` for submission front ends (the relay's SMTP listener),
- * `suppression`, `events` and `metrics`. `inspect` gives operator read-outs and tests the raw
- * parts to read; changing state goes through the verbs.
- */
+ * follows a bounce or complaint), shaping (`createShapingRuntime`), delivery (`createDelivery`:
+ * workers, shaping gate, pool) and explain (`createExplainer`: a delivery path as data).
+ * `Herald` offers verbs, not its parts: `send`, `recordFeedback`, `suspendSite` / `resumeSite`,
+ * `pauseTenant` / `resumeTenant`, `startWorkers`, `reclaimLeases`, `ping`, `close` (workers, pool,
+ * events, spool, Redis last); the read-outs `queueStats`, `tenantStatus` and `explain` (plain
+ * data); plus `intake` for submission front ends (the relay's SMTP listener), `suppression`,
+ * `events` and `metrics`. */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { mtaStsTlsPolicy } from './auth/index.js';
-import { type HeraldConfig, type HeraldConfigInput, maskUrl, parseConfig } from './config/index.js';
+import {
+  type HeraldConfig,
+  type HeraldConfigInput,
+  maskUrl,
+  parseConfig,
+  tenantPolicy,
+} from './config/index.js';
 import { createDelivery, type DeliveryWorker } from './delivery/index.js';
-import { createResolver, type Resolver } from './dns/index.js';
+import { createResolver } from './dns/index.js';
 import { HeraldError } from './errors/index.js';
 import { RedisEventSink } from './events/index.js';
+import { createExplainer, type DeliveryExplanation, type ExplainOptions } from './explain/index.js';
 import { createFeedback, type FeedbackReport, type FeedbackResult } from './feedback/index.js';
 import { createIntake, type Intake, type SendInput, type SendResult } from './intake/index.js';
 import { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
-import { Spool } from './queue/index.js';
-import { type PauseState, TenantReputation } from './reputation/index.js';
-import { createShapingRuntime, type Shaping, type SiteState } from './shaping/index.js';
+import { type QueueStats, queueStats, Spool } from './queue/index.js';
+import { type PauseState, TenantReputation, type TenantStatus } from './reputation/index.js';
+import { createShapingRuntime } from './shaping/index.js';
 import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
 import { SuppressionList } from './suppression/index.js';
 import { settlesWithin, withDeadline } from './util/index.js';
@@ -36,8 +43,12 @@ const PING_TIMEOUT_MS = 1_000;
 /** How long createHerald waits for Redis before failing. */
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 
+export type { DeliveryExplanation, ExplainedSource, ExplainOptions } from './explain/index.js';
 export type { FeedbackReport, FeedbackResult } from './feedback/index.js';
 export type { SendInput, SendResult } from './intake/index.js';
+export type { QueueStats, SiteQueueStats } from './queue/index.js';
+export type { PauseState, ReputationRates, TenantStatus } from './reputation/index.js';
+export type { LiveShapingState } from './shaping/index.js';
 
 export interface CreateHeraldOptions {
   logger?: Logger;
@@ -48,20 +59,6 @@ export interface CreateHeraldOptions {
    * share it; default a new random one.
    */
   incarnation?: string;
-}
-
-/** Raw parts for operator read-outs (queue stats, shaping explain, live state) and tests. */
-export interface HeraldInspect {
-  /** The command connection (non-blocking; fails fast while Redis is down). */
-  readonly redis: Redis;
-  readonly spool: Spool;
-  readonly resolver: Resolver;
-  /** The shaping file in force (shaping.file over the shipped provider defaults). */
-  readonly shaping: Shaping;
-  /** Site suspensions and rate cuts shared by every relay. */
-  readonly siteState: SiteState;
-  /** Tenant reputation rates and bulk pauses, shared by every relay. */
-  readonly reputation: TenantReputation;
 }
 
 export interface Herald {
@@ -75,8 +72,6 @@ export interface Herald {
   readonly suppression: SuppressionList;
   /** The submission pipeline, stage by stage, for front ends (the relay's SMTP listener). */
   readonly intake: Intake;
-  /** Read-only access to the parts, for operator read-outs and tests. */
-  readonly inspect: HeraldInspect;
   /** Submits one message through the intake pipeline; resolves once Redis acknowledged it. */
   send(input: SendInput): Promise<SendResult>;
   /**
@@ -101,6 +96,20 @@ export interface Herald {
    * wakes the jobs parked for them. Call once at start, before any worker. Returns how many.
    */
   reclaimLeases(): Promise<number>;
+  /**
+   * The delivery queue per site: ready, scheduled (retries, throttle waits), in flight, and the
+   * age of the oldest message. The totals are exact; the per-site split reads at most `maxJobs`
+   * jobs (default 100000; 0 for the totals alone) and says when it stopped (`truncated`).
+   */
+  queueStats(opts?: { maxJobs?: number }): Promise<QueueStats>;
+  /** A tenant's reputation over its window, its thresholds, and its bulk pause, read now. */
+  tenantStatus(tenant: string): Promise<TenantStatus>;
+  /**
+   * Where mail for `domain` goes and under which limits, as this config decides now: the static
+   * route or the MX hosts (resolved now; HERALD_DNS_FAILED when that fails), the site, the source
+   * pool and IP, each limit with the layer that set it, and the path's live shaping state.
+   */
+  explain(domain: string, opts?: ExplainOptions): Promise<DeliveryExplanation>;
   /** True when Redis answers PING. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -173,7 +182,6 @@ export async function createHerald(
     metrics,
     suppression,
     intake,
-    inspect: { redis, spool, resolver, shaping, siteState: shapingRuntime.siteState, reputation },
     send: intake.send,
     recordFeedback: feedback.record,
     suspendSite: shapingRuntime.suspendSite,
@@ -182,6 +190,9 @@ export async function createHerald(
     resumeTenant: shapingRuntime.resumeTenant,
     startWorkers: delivery.startWorkers,
     reclaimLeases: shapingRuntime.reclaimLeases,
+    queueStats: (opts = {}) => queueStats(spool.queue, opts),
+    tenantStatus: (tenant) => reputation.status(tenant, tenantPolicy(config, tenant)),
+    explain: createExplainer({ config, shaping, resolver, liveState: shapingRuntime.liveState }),
     ping,
     async close() {
       // With Redis gone nothing in flight can finish its bookkeeping: skip the grace period.

@@ -7,7 +7,7 @@
  *
  * Every capability is also importable on its own: `@herald/delivery-core/<module>` (config, dns,
  * queue, smtp, retry, events, metrics, delivery, message, errors, passwords, sites, shaping,
- * throttle, bounce, dsn, reputation, verp, suppression, intake, feedback).
+ * throttle, bounce, dsn, reputation, verp, suppression, intake, feedback, explain).
  */
 
 export { checkAddress } from './address/index.js';
@@ -28,12 +28,20 @@ export type { EventSink, HeraldEvent, SiteEvent, TerminalState } from './events/
 export { readEvents } from './events/index.js';
 export type {
   CreateHeraldOptions,
+  DeliveryExplanation,
+  ExplainedSource,
+  ExplainOptions,
   FeedbackReport,
   FeedbackResult,
   Herald,
-  HeraldInspect,
+  LiveShapingState,
+  PauseState,
+  QueueStats,
+  ReputationRates,
   SendInput,
   SendResult,
+  SiteQueueStats,
+  TenantStatus,
 } from './herald.js';
 export { createHerald } from './herald.js';
 export { IntakeRefusedError, REFUSALS, type Refusal, type RefusalKind } from './intake/index.js';

@@ -73,7 +73,7 @@ describe('send() error codes', () => {
   });
 
   it('a spool enqueue without recipients: HERALD_SEND_NO_RECIPIENT', async () => {
-    const spool = new Spool(herald.inspect.redis, 'codes');
+    const spool = new Spool(redis.client(), 'codes');
     try {
       await assert.rejects(
         spool.enqueue({

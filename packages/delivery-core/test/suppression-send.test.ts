@@ -7,14 +7,20 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { createHerald, type Herald, type HeraldEvent, readEvents } from '@herald/delivery-core';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import { queueKeys } from '../src/keys/index.js';
+import { Spool } from '../src/queue/index.js';
 
 const MESSAGE = { from: 'app@example.org', subject: 'hello', text: 'hi' };
 
 describe('send() and the suppression list', () => {
   let redis: RedisHandle;
   let herald: Herald;
+  /** The test's own connection and view of the queue (not Herald's). */
+  let db: ReturnType<RedisHandle['client']>;
+  let spool: Spool;
   before(async () => {
     redis = await startRedis();
+    db = redis.client();
+    spool = new Spool(db, 'herald');
     herald = await createHerald({
       redis: { url: redis.url },
       events: { log_level: 'silent' },
@@ -23,15 +29,16 @@ describe('send() and the suppression list', () => {
   });
   after(async () => {
     await herald.close();
+    await spool.close();
     await redis.stop();
   });
   beforeEach(async () => {
-    await herald.inspect.redis.flushall();
+    await db.flushall();
   });
 
   const streamEvents = async (): Promise<HeraldEvent[]> => {
     await herald.events.flush();
-    return readEvents(herald.inspect.redis, queueKeys('herald').events);
+    return readEvents(db, queueKeys('herald').events);
   };
 
   it('refuses a suppressed recipient with 550 5.7.1 and its reason, and sends to the others', async () => {
@@ -50,7 +57,7 @@ describe('send() and the suppression list', () => {
         reason: '<Gone@example.net>: recipient suppressed (userunknown)',
       },
     ]);
-    const jobs = await herald.inspect.spool.queue.getJobs(['waiting']);
+    const jobs = await spool.queue.getJobs(['waiting']);
     assert.deepEqual(
       jobs.map((j) => j.data.recipients.map((r) => r.address)),
       [['ok@example.net']],
@@ -70,7 +77,7 @@ describe('send() and the suppression list', () => {
     });
     assert.deepEqual(result.accepted, ['angry@example.net', 'ok@example.org']);
     assert.deepEqual(result.rejected, []);
-    const jobs = await herald.inspect.spool.queue.getJobs(['waiting']);
+    const jobs = await spool.queue.getJobs(['waiting']);
     assert.deepEqual(
       jobs.map((j) => j.data.domain),
       ['example.org'],
@@ -94,9 +101,9 @@ describe('send() and the suppression list', () => {
     });
     const result = await herald.send({ ...MESSAGE, tenant: 'quiet', to: 'angry@example.net' });
     assert.deepEqual(result.accepted, ['angry@example.net']);
-    assert.equal((await herald.inspect.spool.counts()).waiting, 0);
-    assert.deepEqual(await herald.inspect.redis.keys(queueKeys('herald').body('*')), []);
-    assert.deepEqual(await herald.inspect.redis.keys(queueKeys('herald').message('*')), []);
+    assert.equal((await herald.queueStats({ maxJobs: 0 })).totals.ready, 0);
+    assert.deepEqual(await db.keys(queueKeys('herald').body('*')), []);
+    assert.deepEqual(await db.keys(queueKeys('herald').message('*')), []);
     assert.deepEqual(
       (await streamEvents()).map((e) => e.type),
       ['accepted', 'suppressed'],

@@ -4,7 +4,6 @@
  * with exact totals; the per-site split reads at most --max-jobs jobs and says when it stopped.
  */
 import { createHerald } from '@herald/delivery-core';
-import { queueStats } from '@herald/delivery-core/queue';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -55,7 +54,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   if (!config) return EXIT_FAILURE;
   const herald = await createHerald(config);
   try {
-    const stats = await queueStats(herald.inspect.spool.queue, maxJobs === undefined ? {} : { maxJobs });
+    const stats = await herald.queueStats(maxJobs === undefined ? {} : { maxJobs });
     if (values.json) {
       io.stdout.write(`${JSON.stringify(stats, null, JSON_INDENT)}\n`);
       return EXIT_OK;

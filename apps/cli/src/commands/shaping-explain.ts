@@ -3,25 +3,17 @@
  * [--stream S]`: where mail for DOMAIN goes and under which limits, as a relay with that config
  * would decide now — the static route or the MX hosts (resolved over DNS), the site they roll up
  * to and why, the source pool and IP, every effective limit with the layer that set it, and the
- * live state in Redis (live-state.ts: suspensions with time left, connections in use, next free
- * rate slot, warm-up count).
+ * live state in Redis (suspensions with time left, connections in use, next free rate slot,
+ * warm-up count). The decision is `herald.explain`'s (plain data); this file and live-state.ts
+ * only format it.
  */
-import { createHerald } from '@herald/delivery-core';
-import { DEFAULT_TENANT, matchRoute, parseHostPort, type Route } from '@herald/delivery-core/config';
-import {
-  baseLimitsFromConfig,
-  describeEffectiveLimits,
-  type EffectiveLimitsResult,
-  effectiveLimits,
-} from '@herald/delivery-core/shaping';
-import { providerRules, siteForMxHosts, siteForRoute } from '@herald/delivery-core/sites';
+import { createHerald, type DeliveryExplanation, HeraldError } from '@herald/delivery-core';
+import { describeEffectiveLimits } from '@herald/delivery-core/shaping';
 import { parseCommandArgs, usageError } from '../args.js';
 import { EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
-import { liveState, sourceFor } from './live-state.js';
-
-const ROUTE_PORT = 25;
+import { describeSource, liveLines } from './live-state.js';
 
 export const explainHelp = `Usage: herald shaping explain DOMAIN [--config FILE] [--dns HOST:PORT] [--ip ADDR]
                               [--tenant NAME] [--stream NAME]
@@ -39,22 +31,6 @@ left, connections in use, next free rate slot, warm-up count today).
   --ip ADDR         the source IP (its pool and source layers, its state at the site)
   --tenant NAME     the tenant (its rate limits and pool selection; default: default)
   --stream NAME     the stream (pool selection; default: transactional)`;
-
-/**
- * A static route's `tls` (default `opportunistic`) decides STARTTLS towards its host over every
- * shaping layer, with `delivery.tls_verify` for verification, as delivery does: shown as set by
- * the route.
- */
-function withRouteTls(result: EffectiveLimitsResult, route: Route, verify: boolean): EffectiveLimitsResult {
-  const tls = verify && route.tls !== 'none' ? 'verify' : route.tls;
-  return {
-    ...result,
-    limits: { ...result.limits, tls },
-    explain: result.explain.map((o) =>
-      o.key === 'tls' ? { ...o, value: tls, from: `route ${route.match}` } : o,
-    ),
-  };
-}
 
 export async function runExplain(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -76,55 +52,33 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
   if (!config) return EXIT_FAILURE;
   const herald = await createHerald(config);
   try {
+    let explained: DeliveryExplanation;
+    try {
+      explained = await herald.explain(domain, {
+        ...(values.tenant !== undefined ? { tenant: values.tenant } : {}),
+        ...(values.stream !== undefined ? { stream: values.stream } : {}),
+        ...(values.ip ? { ip: values.ip } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof HeraldError && err.code === 'HERALD_DNS_FAILED')) throw err;
+      printError(io, err.code, err.message);
+      return EXIT_FAILURE;
+    }
+    const { route, mx, site, provider, limits } = explained;
     const lines: string[] = [`domain:   ${domain}`];
-    const route = matchRoute(config.routes as readonly Route[], domain);
-    let site: string;
-    let provider: string | undefined;
-    if (route) {
-      site = siteForRoute(parseHostPort(route.via, ROUTE_PORT));
-      lines.push(`route:    ${route.match} → ${route.via} (static route; no MX lookup)`);
-    } else {
-      let hosts: string[];
-      try {
-        const mx = await herald.inspect.resolver.resolveMx(domain);
-        hosts = mx.map((h) => `${h.exchange} pref ${h.preference} (${h.addresses.join(', ')})`);
-        const picked = siteForMxHosts(
-          mx.map((h) => h.exchange),
-          providerRules(herald.inspect.shaping),
-        );
-        site = picked.site;
-        provider = picked.provider;
-      } catch (err) {
-        printError(io, 'HERALD_DNS_FAILED', `${domain}: ${(err as Error).message}`);
-        return EXIT_FAILURE;
-      }
+    if (route) lines.push(`route:    ${route.match} → ${route.via} (static route; no MX lookup)`);
+    if (mx) {
+      const hosts = mx.map((h) => `${h.exchange} pref ${h.preference} (${h.addresses.join(', ')})`);
       lines.push(`mx:       ${hosts.join('\n          ')}`);
     }
     lines.push(
       `site:     ${site}${provider ? ` (every MX host matches provider ${provider}'s mx_suffixes)` : ''}`,
-    );
-    const mail = { tenant: values.tenant ?? DEFAULT_TENANT, stream: values.stream };
-    const source = sourceFor(herald.inspect.shaping, mail, values.ip);
-    lines.push(`source:   ${source.describe}`);
-    const layered = effectiveLimits(
-      herald.inspect.shaping,
-      {
-        domain,
-        site,
-        ...(provider ? { provider } : {}),
-        ...(source.pool ? { pool: source.pool } : {}),
-        ...(source.ip ? { sourceIp: source.ip } : {}),
-      },
-      baseLimitsFromConfig(config),
-    );
-    const result = route ? withRouteTls(layered, route, config.delivery.tls_verify) : layered;
-    lines.push(
-      `layers:   ${['built-in (herald.yaml delivery/retry)', ...result.layers].join(' < ')}`,
+      `source:   ${describeSource(explained)}`,
+      `layers:   ${['built-in (herald.yaml delivery/retry)', ...limits.layers].join(' < ')}`,
       'limits:',
     );
-    for (const line of describeEffectiveLimits(result)) lines.push(`  ${line}`);
-    const live = await liveState(herald, { site, limits: result.limits, mail, source });
-    lines.push(`live:     ${live.join('\n          ')}`);
+    for (const line of describeEffectiveLimits(limits)) lines.push(`  ${line}`);
+    lines.push(`live:     ${liveLines(explained.live, explained.source.ip).join('\n          ')}`);
     io.stdout.write(`${lines.join('\n')}\n`);
     return EXIT_OK;
   } finally {

@@ -5,7 +5,7 @@
  * itself when a rate passes its threshold; an operator pauses by hand or resumes (which wakes the
  * parked bulk jobs at once). Each change is a tenant event in the stream.
  */
-import { createHerald, tenantPolicy } from '@herald/delivery-core';
+import { createHerald } from '@herald/delivery-core';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -56,9 +56,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       const resumed = await herald.resumeTenant(tenant, 'operator');
       io.stdout.write(`${tenant}: ${resumed ? 'resumed' : 'was not paused'}\n`);
     } else {
-      const policy = tenantPolicy(config, tenant);
-      const r = await herald.inspect.reputation.rates(tenant, policy.reputation_window);
-      const paused = await herald.inspect.reputation.paused(tenant, { fresh: true });
+      const { policy, rates: r, paused } = await herald.tenantStatus(tenant);
       const hours = Math.round(policy.reputation_window / MS_PER_HOUR);
       io.stdout.write(
         [

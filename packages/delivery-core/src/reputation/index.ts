@@ -15,4 +15,10 @@ export {
   reputationBucket,
   windowKeys,
 } from './counters.js';
-export { COUNT_ONCE_LUA, type PauseState, type ReputationRates, TenantReputation } from './reputation.js';
+export {
+  COUNT_ONCE_LUA,
+  type PauseState,
+  type ReputationRates,
+  TenantReputation,
+  type TenantStatus,
+} from './reputation.js';

@@ -48,6 +48,17 @@ export interface PauseState {
   at: number;
 }
 
+/** A tenant's reputation as an operator reads it (`herald.tenantStatus`, `herald tenant status`). */
+export interface TenantStatus {
+  tenant: string;
+  /** Its window, minimum volume and thresholds (herald.yaml `tenants`, else the defaults). */
+  policy: Readonly<TenantPolicy>;
+  /** Accepted recipients, hard bounces, complaints and their rates over `policy.reputation_window`. */
+  rates: ReputationRates;
+  /** Its bulk pause, read now (not cached); absent while its bulk mail is sending. */
+  paused?: PauseState;
+}
+
 export class TenantReputation {
   private readonly pausedCache = new Map<string, { at: number; value: PauseState | undefined }>();
 
@@ -111,6 +122,15 @@ export class TenantReputation {
       bounceRate: sent > 0 ? hard / sent : 0,
       complaintRate: sent > 0 ? complaints / sent : 0,
     };
+  }
+
+  /** The tenant's rates over its window and its pause, read now. */
+  async status(tenant: string, policy: Readonly<TenantPolicy>): Promise<TenantStatus> {
+    const [rates, paused] = await Promise.all([
+      this.rates(tenant, policy.reputation_window),
+      this.paused(tenant, { fresh: true }),
+    ]);
+    return { tenant, policy, rates, ...(paused ? { paused } : {}) };
   }
 
   /** Pauses the tenant's bulk mail when a rate is over its threshold; returns the pause, if any. */

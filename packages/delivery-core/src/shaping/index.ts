@@ -19,7 +19,8 @@
  * (rate-stages.ts on the throttle's GCRA), the source IP (SourcePicker: pools, warm-up caps), the
  * lane's concurrency window (ConcurrencyWindows) and in-flight cap (LaneSlots), and the SMTP
  * pool's connection leases across relays (SiteConnectionLeases, implementing smtp's
- * `ConnectionLeases`). Its Redis key names come from the keys registry. Shaping imports delivery's
+ * `ConnectionLeases`); live-state.ts reads a delivery path's live state for operators (plain
+ * data). Its Redis key names come from the keys registry. Shaping imports delivery's
  * port types and the park bound, never delivery's implementation; delivery does not import
  * shaping; the site of a destination is injected (`siteOf`), so shaping does not import sites.
  */
@@ -42,6 +43,7 @@ export {
 } from './effective.js';
 export { describeEffectiveLimits, formatDuration, formatLimitValue } from './format.js';
 export { FAST_LANE_ATTEMPT_MS, LaneSlots, LOCAL_WAIT_MS } from './lane-slots.js';
+export { type LivePath, type LiveShapingState, liveStateReader } from './live-state.js';
 export {
   type LoadShapingOptions,
   loadProviderDefaults,

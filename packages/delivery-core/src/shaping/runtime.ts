@@ -4,7 +4,8 @@
  * rate limiter, site suspensions and rate cuts, the adaptive connection windows, parked jobs —
  * and offering what delivery plugs into its port (`newGate()` for each worker, `parked`, the
  * pool's `leases`) plus the operator verbs around it: reclaim a crashed run's leases, suspend /
- * resume a site, resume a tenant (each waking the jobs it held).
+ * resume a site, resume a tenant (each waking the jobs it held), and the read-out of a delivery
+ * path's live state (`liveState`, live-state.ts).
  * Needs injected: the config, the command connection, the delivery queue (to wake parked jobs),
  * the event sink, the shaping file in force, tenant reputation, the incarnation and how a
  * destination maps to its site (`siteOf`, from `sites`, which imports shaping's data).
@@ -22,6 +23,7 @@ import { DailyCap, LeasedSemaphore, NODE_SEPARATOR, RateLimiter } from '../throt
 import { ConcurrencyWindows } from './concurrency.js';
 import { ParkedJobs, reclaimNodeLeases, SiteConnectionLeases } from './connection-leases.js';
 import { baseLimitsFromConfig } from './effective.js';
+import { type LivePath, type LiveShapingState, liveStateReader } from './live-state.js';
 import type { Shaping } from './schema.js';
 import { ShapingGate, type ShapingGateOptions } from './shaping-gate.js';
 import { CONDITION_CACHE_MS, SiteState } from './site-state.js';
@@ -53,6 +55,8 @@ export interface ShapingRuntime {
   suspendSite(site: string, forMs: number, reason?: string): Promise<number>;
   resumeSite(site: string, reason?: string): Promise<boolean>;
   resumeTenant(tenant: string, reason?: string): Promise<boolean>;
+  /** The live shaping state of a delivery path, read without changing it. */
+  liveState(path: LivePath): Promise<LiveShapingState>;
 }
 
 export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime {
@@ -102,5 +106,6 @@ export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime
       await parked.wakeAll(tenantParkKey(tenant));
       return resumed;
     },
+    liveState: liveStateReader({ redis, prefix, shaping: parts.shaping, siteState }),
   };
 }
