@@ -5,7 +5,8 @@
  * every relay against its concurrency window, the lane's and the tenant's next free rate slot,
  * and a warming source IP's count against today's cap. Plain data; times are epoch ms.
  * Needs injected: the command connection, the key prefix, the shaping file in force, the site
- * state (its condition is cached for CONDITION_CACHE_MS), a clock.
+ * state (its condition is cached for CONDITION_CACHE_MS), the runtime's throttle primitives (only
+ * their read-only calls), a clock.
  */
 import type { Redis } from 'ioredis';
 import {
@@ -16,7 +17,7 @@ import {
   tenantRateKey,
   warmupCapKey,
 } from '../keys/index.js';
-import { DailyCap, LeasedSemaphore, type Rate, RateLimiter } from '../throttle/index.js';
+import type { DailyCap, LeasedSemaphore, Rate, RateLimiter } from '../throttle/index.js';
 import { clampWindow } from './concurrency.js';
 import type { EffectiveLimits } from './effective.js';
 import { warmupCap } from './pools.js';
@@ -70,16 +71,16 @@ export interface LiveStateParts {
   prefix: string;
   shaping: Shaping;
   siteState: SiteState;
+  semaphore: LeasedSemaphore;
+  limiter: RateLimiter;
+  dailyCap: DailyCap;
   now?: () => number;
 }
 
-/** A reader of live shaping state over one connection (its throttle readers built once). */
+/** A reader of live shaping state; it changes nothing. */
 export function liveStateReader(parts: LiveStateParts): (path: LivePath) => Promise<LiveShapingState> {
-  const { redis, prefix, shaping } = parts;
+  const { redis, prefix, shaping, semaphore, limiter, dailyCap } = parts;
   const now = parts.now ?? Date.now;
-  const semaphore = new LeasedSemaphore(redis, { keyPrefix: prefix });
-  const limiter = new RateLimiter(redis, { keyPrefix: prefix });
-  const dailyCap = new DailyCap(redis, { keyPrefix: prefix });
 
   return async (path) => {
     const { site, limits, ip } = path;

@@ -70,6 +70,7 @@ export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime
   });
   const limiter = new RateLimiter(redis, { keyPrefix: prefix });
   const siteState = new SiteState(redis, prefix, parts.events);
+  const dailyCap = () => new DailyCap(redis, { keyPrefix: prefix });
   const wakeSite = (site: string) => parked.wakeAll(siteHoldKey(site));
 
   return {
@@ -82,7 +83,7 @@ export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime
         base: baseLimitsFromConfig(config),
         siteOf: parts.siteOf,
         limiter,
-        dailyCap: new DailyCap(redis, { keyPrefix: prefix }),
+        dailyCap: dailyCap(),
         siteState,
         reputation: parts.reputation,
         parked,
@@ -106,6 +107,14 @@ export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime
       await parked.wakeAll(tenantParkKey(tenant));
       return resumed;
     },
-    liveState: liveStateReader({ redis, prefix, shaping: parts.shaping, siteState }),
+    liveState: liveStateReader({
+      redis,
+      prefix,
+      shaping: parts.shaping,
+      siteState,
+      semaphore,
+      limiter,
+      dailyCap: dailyCap(),
+    }),
   };
 }
