@@ -1,12 +1,24 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const CHECKER = join(dirname(fileURLToPath(import.meta.url)), '..', 'scripts', 'check-imports.mjs');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CHECKER = join(ROOT, 'scripts', 'check-imports.mjs');
+
+/** Internal modules of a "depends on" cell: the names before `;`, without `(…)` remarks. */
+function internalDeps(cell: string): string[] {
+  const before = cell.split(';')[0]!.replace(/\([^)]*\)/g, '');
+  return before
+    .split(',')
+    .map((d) => d.trim().replace(/`/g, ''))
+    .filter((d) => d && d !== '—' && d !== 'all of the above')
+    .sort();
+}
 
 function run(root?: string, ...args: string[]) {
   const result = spawnSync(process.execPath, [CHECKER, ...(root ? ['--root', root] : []), ...args], {
@@ -82,5 +94,30 @@ describe('scripts/check-imports.mjs: the module map cannot drift silently', () =
     const { out } = run(root, '--graph');
     assert.match(out, /^alpha: beta$/m);
     assert.match(out, /^beta: alpha$/m);
+  });
+
+  test("ARCHITECTURE.md's module map has a row per folder whose depends-on is the import graph's", () => {
+    const graph = new Map(
+      run(undefined, '--graph')
+        .out.trim()
+        .split('\n')
+        .map((line) => {
+          const [folder, deps] = line.split(': ') as [string, string];
+          return [folder, internalDeps(deps)] as const;
+        }),
+    );
+    const map = new Map<string, string[]>();
+    for (const line of readFileSync(join(ROOT, 'ARCHITECTURE.md'), 'utf8').split('\n')) {
+      const row = /^\| `([a-z-]+)`\s*\|.*\|([^|]*)\|\s*$/.exec(line);
+      if (row && graph.has(row[1]!)) map.set(row[1]!, internalDeps(row[2]!));
+    }
+    for (const [folder, deps] of graph) {
+      assert.ok(map.has(folder), `ARCHITECTURE.md's module map has no row for ${folder}/`);
+      assert.deepEqual(
+        map.get(folder),
+        deps,
+        `depends-on of ${folder} (node scripts/check-imports.mjs --graph)`,
+      );
+    }
   });
 });
