@@ -41,11 +41,12 @@ export async function exchange(
   stage: SmtpStage,
   host: string,
   what = command ? `the reply to ${command.split(' ')[0]}` : 'a reply',
+  statedMs = deadlineMs,
 ): Promise<{ raw: RawReply; reply: SmtpReply }> {
   if (command !== undefined) wire.write(`${command}\r\n`);
   let raw: RawReply;
   try {
-    raw = await wire.read(deadlineMs, what);
+    raw = await wire.read(deadlineMs, what, statedMs);
   } catch (err) {
     throw err instanceof WireFailure ? wireError(err, stage, host) : err;
   }

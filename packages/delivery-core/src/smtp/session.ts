@@ -144,9 +144,16 @@ export class SmtpSession {
     const groupDue = Date.now() + commandMs;
     const next = (command: string, what: string, ms?: number) => {
       const deadline = ms ?? (pipelined ? Math.max(1, groupDue - Date.now()) : commandMs);
-      return exchange(this.wire, pipelined ? undefined : command, deadline, at.stage, host, what).then(
-        (r) => r.reply,
-      );
+      const stated = ms ?? commandMs;
+      return exchange(
+        this.wire,
+        pipelined ? undefined : command,
+        deadline,
+        at.stage,
+        host,
+        what,
+        stated,
+      ).then((r) => r.reply);
     };
 
     const mail = await next(mailCommand, 'the reply to MAIL FROM');

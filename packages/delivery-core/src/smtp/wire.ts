@@ -87,8 +87,12 @@ export class SmtpWire {
     this.socket.write(data);
   }
 
-  /** The next reply, within `deadlineMs`; `what` names it in failures ("the reply to MAIL FROM"). */
-  read(deadlineMs: number, what: string): Promise<RawReply> {
+  /**
+   * The next reply, within `deadlineMs`; `what` names it in failures ("the reply to MAIL FROM").
+   * `statedMs` is the deadline a failure names, when this read has only what is left of a longer
+   * one (a pipelined group's replies share one command_timeout).
+   */
+  read(deadlineMs: number, what: string, statedMs = deadlineMs): Promise<RawReply> {
     const queued = this.queued.shift();
     if (queued) {
       this.queuedBytes -= replyBytes(queued);
@@ -99,7 +103,7 @@ export class SmtpWire {
     this.waitingFor = what;
     return new Promise<RawReply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.fail(new WireFailure('timeout', `timed out after ${deadlineMs} ms`, 'ETIMEDOUT'));
+        this.fail(new WireFailure('timeout', `timed out after ${statedMs} ms`, 'ETIMEDOUT'));
       }, deadlineMs);
       this.waiter = { resolve, reject, timer };
     });
