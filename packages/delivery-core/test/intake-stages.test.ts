@@ -132,6 +132,68 @@ const CASES: { name: string; run: () => Result; expect: RefusalKind | 'pass' | '
     expect: 'pass',
   },
   {
+    name: '(a (b) <a@shop.test>) x@evil.test' + ' (an author outside sender_domains)',
+    run: () => stages.content('shop', 'a@shop.test', msg('(a (b) <a@shop.test>) x@evil.test')),
+    expect: 'fromNotAllowed',
+  },
+  {
+    name: '(nested (comment) <a@shop.test>) Evil <x@evil.test>' + ' (an author outside sender_domains)',
+    run: () =>
+      stages.content('shop', 'a@shop.test', msg('(nested (comment) <a@shop.test>) Evil <x@evil.test>')),
+    expect: 'fromNotAllowed',
+  },
+  {
+    name: 'x@evil.test, <a@shop.test>' + ' (an author outside sender_domains)',
+    run: () => stages.content('shop', 'a@shop.test', msg('x@evil.test, <a@shop.test>')),
+    expect: 'fromNotAllowed',
+  },
+  {
+    name: 'a@shop.test, x@evil.test' + ' (an author outside sender_domains)',
+    run: () => stages.content('shop', 'a@shop.test', msg('a@shop.test, x@evil.test')),
+    expect: 'fromNotAllowed',
+  },
+  {
+    name: '<a@shop.test> <x@evil.test>' + ' (unreadable From)',
+    run: () => stages.content('shop', 'a@shop.test', msg('<a@shop.test> <x@evil.test>')),
+    expect: 'badFrom',
+  },
+  {
+    name: 'x@evil.test@shop.test' + ' (unreadable From)',
+    run: () => stages.content('shop', 'a@shop.test', msg('x@evil.test@shop.test')),
+    expect: 'badFrom',
+  },
+  {
+    name: '(unclosed <a@shop.test>' + ' (unreadable From)',
+    run: () => stages.content('shop', 'a@shop.test', msg('(unclosed <a@shop.test>')),
+    expect: 'badFrom',
+  },
+  {
+    name: '"a@shop.test <a@shop.test>' + ' (unreadable From)',
+    run: () => stages.content('shop', 'a@shop.test', msg('"a@shop.test <a@shop.test>')),
+    expect: 'badFrom',
+  },
+  {
+    name: 'two From fields (CRLF)',
+    run: () => stages.content('shop', 'a@shop.test', msg('a@shop.test', 'From: x@evil.test\r\n')),
+    expect: 'badFrom',
+  },
+  {
+    name: 'two From fields (bare LF), even without sender_domains',
+    run: () => stages.content('default', '', Buffer.from('From: a@shop.test\nfrom: x@evil.test\n\nbody\n')),
+    expect: 'badFrom',
+  },
+  {
+    name: 'authors of two domains, each allowed',
+    run: () =>
+      stages.content('shop', 'a@shop.test', msg('a@shop.test, "B" <b@mail.shop.test>, g: c@shop.test;')),
+    expect: 'pass',
+  },
+  {
+    name: 'authors of two domains under refuse_dmarc_fail',
+    run: () => stages.content('strict', 'a@origin.test', msg('b@origin.test, c@other.test')),
+    expect: 'dmarcWouldFail',
+  },
+  {
     name: 'DMARC would fail (refuse_dmarc_fail)',
     run: () => stages.content('strict', 'a@origin.test', msg('ceo@bank.test')),
     expect: 'dmarcWouldFail',

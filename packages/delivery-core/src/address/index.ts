@@ -8,7 +8,16 @@
  * Pure; depends on nothing but `node:url`.
  */
 export { asciiDomain, comparableDomain, lowerDomain, withinDomain } from './domain.js';
-export { firstHeaderAddress, headerAddressDomain } from './header.js';
+export {
+  type AddressListReading,
+  type AuthorReading,
+  firstHeaderAddress,
+  headerAddressDomain,
+  MAX_ADDRESS_FIELD_CHARS,
+  readAddressList,
+  readAuthors,
+  singleAuthorDomain,
+} from './header.js';
 export {
   type AddressParts,
   domainAsWritten,

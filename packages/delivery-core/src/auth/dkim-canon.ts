@@ -7,7 +7,7 @@
  * count as whitespace (never 0xA0, which JavaScript's \s would take).
  */
 import { createHash } from 'node:crypto';
-import { headerAddressDomain } from '../address/index.js';
+import { singleAuthorDomain } from '../address/index.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -89,12 +89,12 @@ export function relaxedBodyHash(body: Buffer): string {
 }
 
 /**
- * The domain of the (first) From address, lower-cased, in A-label form; undefined without a
- * From field or an address in it. The same reading as the intake's (address/).
+ * The author domain, lower-cased, in A-label form: defined only for exactly one From field whose
+ * mailboxes all share one domain. The same reading as the intake's (address/ `singleAuthorDomain`).
  */
 export function authorDomain(fields: readonly HeaderField[]): string | undefined {
-  const from = fields.find((f) => f.name === 'from');
-  if (!from) return undefined;
-  const value = Buffer.from(from.raw.slice(from.raw.indexOf(':') + 1), 'latin1').toString('utf8');
-  return headerAddressDomain(value);
+  const values = fields
+    .filter((f) => f.name === 'from')
+    .map((f) => Buffer.from(f.raw.slice(f.raw.indexOf(':') + 1), 'latin1').toString('utf8'));
+  return singleAuthorDomain(values);
 }

@@ -117,6 +117,8 @@ export const ERROR_CODES = {
   HERALD_SEND_NO_RECIPIENT: 'send(): no recipient is left to enqueue',
   HERALD_SEND_BAD_CONTENT: 'send(): the message has a NUL character, or a bare CR in its header block',
   HERALD_SEND_BAD_INSTRUCTION: 'send(): an invalid stream or campaign name (option or X-Herald-* header)',
+  HERALD_SEND_BAD_FROM:
+    'send(): the message has more than one From field, or one that is not a readable address list',
   HERALD_SEND_DOMAIN_NOT_ALLOWED: "send(): the sender or From domain is outside the tenant's sender_domains",
   HERALD_SEND_DMARC_FAIL: 'send(): DMARC would fail and the tenant has refuse_dmarc_fail',
   HERALD_SEND_TOO_BIG: 'send(): the message is larger than smtp.max_message_size',

@@ -75,6 +75,16 @@ export const REFUSALS = {
     text: 'invalid instruction',
     error: 'HERALD_SEND_BAD_INSTRUCTION',
   },
+  /**
+   * The From field is not one readable address list: more than one From field, or (for a tenant
+   * with sender_domains or refuse_dmarc_fail) one Herald cannot read. Gmail answers 550 5.7.1.
+   */
+  badFrom: {
+    code: 550,
+    enhanced: '5.7.1',
+    text: 'Message refused: invalid From header',
+    error: 'HERALD_SEND_BAD_FROM',
+  },
   fromNotAllowed: {
     code: 554,
     enhanced: '5.7.1',

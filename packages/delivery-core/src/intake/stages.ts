@@ -5,6 +5,8 @@
  * DMARC pre-check). Each returns its value or a Refusal from the catalogue (refusals.ts); nothing
  * here does I/O. Needs: the frozen config and, for the DMARC pre-check, the DKIM key store.
  */
+
+import type { AuthorReading } from '../address/index.js';
 import { checkAddress } from '../address/index.js';
 import type { DkimKeyStore } from '../auth/index.js';
 import {
@@ -15,7 +17,13 @@ import {
   tenantPolicy,
 } from '../config/index.js';
 import { cleanIntake, takeInstructions } from '../message/index.js';
-import { dmarcProblem, domainOfAddress, fromHeaderDomain, senderDomainAllowed } from '../sender/index.js';
+import {
+  dmarcProblem,
+  domainOfAddress,
+  fromHeaderAuthors,
+  fromHeaderDomain,
+  senderDomainAllowed,
+} from '../sender/index.js';
 import { type SuppressionEntry, suppressionReply } from '../suppression/index.js';
 import { REFUSALS, type Refusal, refuse } from './refusals.js';
 
@@ -58,6 +66,10 @@ export interface IntakeStages {
 export function intakeStages(config: HeraldConfig, dkimStore?: DkimKeyStore): IntakeStages {
   const trusted = compileTrustedNetworks(config.smtp.trusted_networks);
   const dmarc: IntakeStages['dmarcProblem'] = (message) => {
+    const authors = fromHeaderAuthors(message.body);
+    // RFC 7489 §6.6.1: authors of several domains cannot all be aligned; DMARC receivers reject.
+    if (authors.ok && authors.domains.length > 1)
+      return `DMARC would fail: From names authors of ${authors.domains.length} domains (${authors.domains.join(', ')})`;
     const fromDomain = fromHeaderDomain(message.body);
     const keys = dkimStore ? dkimStore.select({ fromDomain, tenant: message.tenant, now: Date.now() }) : [];
     const returnPathDomain =
@@ -113,14 +125,9 @@ export function intakeStages(config: HeraldConfig, dkimStore?: DkimKeyStore): In
       const taken = takeInstructions(clean.body);
       if (!taken.ok) return refuse('badInstruction', { text: taken.problem });
       const policy = tenantPolicy(config, tenant);
-      if (policy.sender_domains.length > 0) {
-        const fromDomain = fromHeaderDomain(taken.body);
-        if (!senderDomainAllowed(policy.sender_domains, fromDomain))
-          return refuse('fromNotAllowed', {
-            text: `From domain ${fromDomain ?? '(none)'}: ${REFUSALS.fromNotAllowed.text}`,
-            reason: `From domain ${fromDomain ?? '(none)'}: not allowed for tenant ${tenant}`,
-          });
-      }
+      const authors = fromHeaderAuthors(taken.body);
+      const fromRefusal = authorRefusal(authors, tenant, policy);
+      if (fromRefusal) return fromRefusal;
       if (policy.refuse_dmarc_fail) {
         const problem = dmarc({ tenant, from, body: taken.body });
         if (problem) return refuse('dmarcWouldFail', { text: problem });
@@ -129,4 +136,36 @@ export function intakeStages(config: HeraldConfig, dkimStore?: DkimKeyStore): In
     },
     dmarcProblem: dmarc,
   };
+}
+
+/**
+ * The From field(s) against the tenant's policy: more than one From field is always refused
+ * (RFC 5322 §3.6, RFC 7489 §6.6.1); a missing or unreadable one when the tenant restricts
+ * `sender_domains` or has `refuse_dmarc_fail`; and every author domain must be allowed.
+ */
+function authorRefusal(
+  authors: AuthorReading,
+  tenant: string,
+  policy: { sender_domains: readonly string[]; refuse_dmarc_fail: boolean },
+): Refusal | undefined {
+  const checked = policy.sender_domains.length > 0 || policy.refuse_dmarc_fail;
+  if (!authors.ok) {
+    if (authors.fields > 1 || (checked && authors.fields === 1))
+      return refuse('badFrom', {
+        text: `${REFUSALS.badFrom.text}: ${authors.problem}`,
+        reason: authors.problem,
+      });
+    if (policy.sender_domains.length > 0)
+      return refuse('fromNotAllowed', {
+        text: `From domain (none): ${REFUSALS.fromNotAllowed.text}`,
+        reason: `From domain (none): not allowed for tenant ${tenant}`,
+      });
+    return undefined;
+  }
+  const denied = authors.domains.find((domain) => !senderDomainAllowed(policy.sender_domains, domain));
+  if (denied === undefined) return undefined;
+  return refuse('fromNotAllowed', {
+    text: `From domain ${denied}: ${REFUSALS.fromNotAllowed.text}`,
+    reason: `From domain ${denied}: not allowed for tenant ${tenant}`,
+  });
 }

@@ -43,6 +43,13 @@ export function findHeader(raw: Buffer, name: string): string | undefined {
   return match?.[1]?.replace(/\r?\n[ \t]+/g, ' ').trim();
 }
 
+/** The unfolded values of every `name` field in the header section, in order. */
+export function findHeaders(raw: Buffer, name: string): string[] {
+  const head = raw.subarray(0, headerEnd(raw)).toString('utf8');
+  const field = new RegExp(`^${name}[ \\t]*:[ \\t]*(.*(?:\\r?\\n[ \\t].*)*)`, 'gim');
+  return [...head.matchAll(field)].map((m) => (m[1] ?? '').replace(/\r?\n[ \t]+/g, ' ').trim());
+}
+
 /** RFC 5322 date-time, e.g. "Wed, 25 Nov 2026 22:49:26 +0000". */
 export function rfc5322Date(date: Date): string {
   return date.toUTCString().replace(/GMT$/, '+0000');

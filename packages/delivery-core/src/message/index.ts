@@ -6,7 +6,7 @@
 export type { MessageFields } from './compose.js';
 export { composeMessage } from './compose.js';
 export type { PreparedMessage, TraceInfo } from './headers.js';
-export { findHeader, hasHeader, headerEnd, prepareMessage, rfc5322Date } from './headers.js';
+export { findHeader, findHeaders, hasHeader, headerEnd, prepareMessage, rfc5322Date } from './headers.js';
 export { cleanIntake, type IntakeCheck } from './hygiene.js';
 export type { InstructionKey, TakenInstructions } from './instructions.js';
 export {

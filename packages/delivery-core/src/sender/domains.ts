@@ -5,15 +5,28 @@
  * are compared in A-label form (address/), so a U-label in the config, the envelope or the From
  * header matches its A-label. Pure.
  */
-import { domainOfAddress, headerAddressDomain, withinDomain } from '../address/index.js';
-import { findHeader } from '../message/index.js';
+import {
+  type AuthorReading,
+  domainOfAddress,
+  readAuthors,
+  singleAuthorDomain,
+  withinDomain,
+} from '../address/index.js';
+import { findHeaders } from '../message/index.js';
 
 export { domainOfAddress };
 
-/** The A-label domain of the first address in the From header, or undefined when it has none. */
+/** The message's authors as its From field(s) name them (address/header.ts `readAuthors`). */
+export function fromHeaderAuthors(raw: Buffer): AuthorReading {
+  return readAuthors(findHeaders(raw, 'from'));
+}
+
+/**
+ * The A-label author domain: defined only for exactly one From field whose mailboxes all have
+ * that one domain (what DMARC evaluates); undefined otherwise.
+ */
 export function fromHeaderDomain(raw: Buffer): string | undefined {
-  const from = findHeader(raw, 'from');
-  return from === undefined ? undefined : headerAddressDomain(from);
+  return singleAuthorDomain(findHeaders(raw, 'from'));
 }
 
 /** True when `domain` is one of `allowed` or a subdomain of one (or `allowed` is empty). */

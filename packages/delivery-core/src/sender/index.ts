@@ -7,5 +7,5 @@
  */
 export { aligned, organizationalDomain, SECOND_LEVEL_SUFFIXES } from './alignment.js';
 export { type DmarcPath, dmarcProblem } from './dmarc.js';
-export { domainOfAddress, fromHeaderDomain, senderDomainAllowed } from './domains.js';
+export { domainOfAddress, fromHeaderAuthors, fromHeaderDomain, senderDomainAllowed } from './domains.js';
 export { addListUnsubscribe, type ListUnsubscribePolicy } from './list-unsubscribe.js';
