@@ -86,6 +86,70 @@ const CASES: ParityCase[] = [
     expect: { decision: 'message refused', code: 530, enhanced: '5.7.0' },
   },
   {
+    name: 'a From naming an author outside sender_domains after an allowed one',
+    smtp: {
+      user: 'shop',
+      from: 'news@shop.test',
+      to: 'a@example.test',
+      body: message('a@shop.test, x@evil.test'),
+    },
+    send: {
+      tenant: 'shop',
+      from: 'news@shop.test',
+      to: 'a@example.test',
+      raw: message('a@shop.test, x@evil.test'),
+    },
+    expect: { decision: 'message refused', code: 554, enhanced: '5.7.1' },
+  },
+  {
+    name: 'a From hiding its address behind a nested comment',
+    smtp: {
+      user: 'shop',
+      from: 'news@shop.test',
+      to: 'a@example.test',
+      body: message('(a (b) <a@shop.test>) x@evil.test'),
+    },
+    send: {
+      tenant: 'shop',
+      from: 'news@shop.test',
+      to: 'a@example.test',
+      raw: message('(a (b) <a@shop.test>) x@evil.test'),
+    },
+    expect: { decision: 'message refused', code: 554, enhanced: '5.7.1' },
+  },
+  {
+    name: 'two From fields',
+    smtp: {
+      user: 'shop',
+      from: 'news@shop.test',
+      to: 'a@example.test',
+      body: message('a@shop.test\r\nFrom: x@evil.test'),
+    },
+    send: {
+      tenant: 'shop',
+      from: 'news@shop.test',
+      to: 'a@example.test',
+      raw: message('a@shop.test\nFrom: x@evil.test'),
+    },
+    expect: { decision: 'message refused', code: 550, enhanced: '5.7.1' },
+  },
+  {
+    name: 'an unreadable From (an address with two "@")',
+    smtp: {
+      user: 'shop',
+      from: 'news@shop.test',
+      to: 'a@example.test',
+      body: message('x@evil.test@shop.test'),
+    },
+    send: {
+      tenant: 'shop',
+      from: 'news@shop.test',
+      to: 'a@example.test',
+      raw: message('x@evil.test@shop.test'),
+    },
+    expect: { decision: 'message refused', code: 550, enhanced: '5.7.1' },
+  },
+  {
     name: 'Redis down',
     setup: (stack) => stack.redis.kill(),
     smtp: { user: 'shop', from: 'news@shop.test', to: 'a@example.test', body: message('news@shop.test') },

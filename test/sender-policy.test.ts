@@ -89,4 +89,41 @@ describe('sender policy at submission', () => {
     );
     await stack.assertEveryRecipientTerminatedOnce();
   });
+
+  it('a pathological From (200 KB unclosed quote, runs of "(") is refused at once and the relay keeps answering', async (t) => {
+    const stack = await startStack({
+      config: {
+        smtp: { max_message_size: 2_000_000 },
+        tenants: { default: { sender_domains: ['origin.test'] } },
+      },
+    });
+    t.after(() => stack.stop());
+    for (const from of [
+      `"${'a'.repeat(200_000)}`,
+      '('.repeat(200_000),
+      `${'a'.repeat(200_000)} <a@origin.test>`,
+    ]) {
+      const hostile = await stack.submit({
+        from: 'app@origin.test',
+        to: ['a@example.test'],
+        body: `From: ${from}\r\nSubject: x\r\n\r\nx\r\n`,
+      });
+      assert.match(hostile.response, /^550 5\.7\.1 Message refused: invalid From header/);
+      await assert.rejects(
+        stack.relay.herald.send({
+          from: 'app@origin.test',
+          to: 'a@example.test',
+          raw: `From: ${from}\r\n\r\nx\r\n`,
+        }),
+        (err: unknown) => err instanceof HeraldError && err.code === 'HERALD_SEND_BAD_FROM',
+      );
+    }
+    const ok = await stack.submit({
+      from: 'app@origin.test',
+      to: ['a@example.test'],
+      body: sampleMessage({ subject: 'hi' }),
+    });
+    assert.equal(ok.code, 250, ok.response);
+    await stack.assertEveryRecipientTerminatedOnce();
+  });
 });
