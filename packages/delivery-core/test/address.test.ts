@@ -12,6 +12,7 @@ import {
   firstHeaderAddress,
   headerAddressDomain,
   normaliseAddress,
+  uniqueAddresses,
   withinDomain,
 } from '../src/address/index.js';
 import { authorDomain, createDkimSigner, loadDkimKeys, splitMessage } from '../src/auth/index.js';
@@ -130,5 +131,19 @@ describe('an internationalised From domain: the DMARC pre-check and the DKIM sig
       dkimDomains: [],
     });
     assert.equal(problem, undefined);
+  });
+});
+
+describe('recipients: each mailbox once', () => {
+  test('as smtp-server keeps RCPT TO: case-insensitive, first position, last spelling', () => {
+    assert.deepEqual(uniqueAddresses(['a@x.test', 'b@x.test', 'A@X.TEST', 'a@x.test']), [
+      'a@x.test',
+      'b@x.test',
+    ]);
+    assert.deepEqual(uniqueAddresses(['a@x.test', 'b@x.test', 'A@X.TEST']), ['A@X.TEST', 'b@x.test']);
+    assert.deepEqual(uniqueAddresses(['j@bücher.example', 'j@xn--bcher-kva.example']), [
+      'j@xn--bcher-kva.example',
+    ]);
+    assert.equal(uniqueAddresses(Array<string>(500).fill('same@ok.test')).length, 1);
   });
 });

@@ -24,5 +24,6 @@ export {
   domainOfAddress,
   normaliseAddress,
   splitAddress,
+  uniqueAddresses,
 } from './parts.js';
 export { checkAddress } from './syntax.js';

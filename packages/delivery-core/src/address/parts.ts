@@ -43,3 +43,22 @@ export function normaliseAddress(address: string): string {
   if (!parts || parts.domain === '') return text.toLowerCase();
   return `${parts.local.toLowerCase()}@${comparableDomain(parts.domain)}`;
 }
+
+/**
+ * Each mailbox once, as an SMTP server keeps RCPT TO (smtp-server compares addresses
+ * case-insensitively, a repeated one replacing the earlier entry in its place): the first
+ * position, the last spelling. Mailboxes are compared by `normaliseAddress`.
+ */
+export function uniqueAddresses(addresses: readonly string[]): string[] {
+  const at = new Map<string, number>();
+  const unique: string[] = [];
+  for (const address of addresses) {
+    const key = normaliseAddress(address);
+    const index = at.get(key);
+    if (index === undefined) {
+      at.set(key, unique.length);
+      unique.push(address);
+    } else unique[index] = address;
+  }
+  return unique;
+}

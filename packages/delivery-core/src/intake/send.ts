@@ -8,6 +8,7 @@
  * the refusal, e.g. HERALD_SEND_DOMAIN_NOT_ALLOWED, or HERALD_REDIS_UNAVAILABLE when Redis fails). Resolves
  * once Redis acknowledged the enqueue.
  */
+import { uniqueAddresses } from '../address/index.js';
 import { HeraldError } from '../errors/index.js';
 import {
   composeMessage,
@@ -80,7 +81,8 @@ export async function sendMessage(pipeline: SendPipeline, message: SendInput): P
   const campaign = sendName(message, 'campaign');
   const accepted: string[] = [];
   const rejected: SendResult['rejected'] = [];
-  for (const address of ([] as string[]).concat(message.to)) {
+  // Each mailbox once, as the relay's SMTP server keeps RCPT TO: one delivery, one terminal event.
+  for (const address of uniqueAddresses(([] as string[]).concat(message.to))) {
     const refusal = stages.recipient(address, accepted.length);
     if (refusal) rejected.push(rejectedEntry(address, refusal));
     else accepted.push(address);
