@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { HeraldError } from '@herald/delivery-core';
 import { type Stack, startStack } from './lib/stack.js';
 
 /** Many copies of one mailbox: a list this long made 500 deliveries before the fix. */
@@ -37,5 +38,37 @@ describe('send(): recipients as SMTP takes them', () => {
     const accepted = events.flatMap((e) => (e.type === 'accepted' ? e.recipients : []));
     assert.deepEqual(accepted, ['Same@EXAMPLE.test', 'other@example.test']);
     assert.equal(events.filter((e) => e.type === 'delivered').length, 2);
+  });
+
+  it('an address the relay refuses with 501 is a rejected entry with the same enhanced code, never spooled', async () => {
+    const bad = [
+      '"a b"@example.test',
+      '"a@b"@example.test',
+      'a..b@example.test',
+      '.a@example.test',
+      'a.@example.test',
+      'a@ok_x.example.test',
+      'a@xn--zz.example',
+      'wire1@example.test@example.test',
+    ];
+    const result = await stack.relay.herald.send({
+      from: 'app@origin.test',
+      to: [...bad, 'good@example.test'],
+      subject: 'syntax',
+      text: 'x',
+    });
+    assert.deepEqual(result.accepted, ['good@example.test']);
+    assert.deepEqual(
+      result.rejected.map((r) => [r.address, r.code, r.enhanced]),
+      bad.map((address) => [address, 553, '5.1.3']),
+    );
+    for (const from of ['"a@b"@origin.test', 'a..b@origin.test', 'a@origin.test@origin.test'])
+      await assert.rejects(
+        stack.relay.herald.send({ from, to: 'good@example.test', text: 'x' }),
+        (err: unknown) => err instanceof HeraldError && err.code === 'HERALD_SEND_BAD_SENDER',
+      );
+    await stack.assertEveryRecipientTerminatedOnce();
+    const wire = stack.sinks[0]!.messages.flatMap((m) => m.to);
+    assert.ok(!wire.some((to) => to.includes('wire1')), `never on the wire: ${wire.join(', ')}`);
   });
 });

@@ -5,7 +5,7 @@
  * as A-labels (IDNA). Every module that needs a domain of an address (sender domains, the DMARC
  * pre-check, the DKIM signer, suppression keys, VERP recipient hashes, DNS query names, sites,
  * routes, the doctor) asks this module, so two of them cannot disagree about one message.
- * Pure; depends on nothing but `node:url`.
+ * Pure; depends on nothing but `node:url` and `node:net` (address literals).
  */
 export { asciiDomain, comparableDomain, lowerDomain, withinDomain } from './domain.js';
 export {
