@@ -39,6 +39,37 @@ const CASES: { cause: string; code: string; input: SendInput }[] = [
       tenant: 'strict',
     },
   },
+  {
+    cause: 'two From fields',
+    code: 'HERALD_SEND_BAD_FROM',
+    input: {
+      from: 'app@shop.test',
+      to: 'a@example.net',
+      raw: 'From: app@shop.test\r\nFrom: x@evil.test\r\n\r\nx\r\n',
+    },
+  },
+  {
+    cause: 'no recipient at all',
+    code: 'HERALD_SEND_NO_RECIPIENT',
+    input: { from: 'app@shop.test', to: [], text: 'x' },
+  },
+];
+
+/** Inputs of the wrong type (from JavaScript callers) get a code, not a bare TypeError. */
+const MISTYPED: { cause: string; code: string; input: unknown }[] = [
+  {
+    cause: 'from: undefined',
+    code: 'HERALD_SEND_BAD_SENDER',
+    input: { from: undefined, to: 'a@example.net', text: 'x' },
+  },
+  { cause: 'from: 42', code: 'HERALD_SEND_BAD_SENDER', input: { from: 42, to: 'a@example.net', text: 'x' } },
+  { cause: 'to: 42', code: 'HERALD_SEND_NO_RECIPIENT', input: { from: 'app@shop.test', to: 42, text: 'x' } },
+  {
+    cause: 'to: [null]',
+    code: 'HERALD_SEND_NO_RECIPIENT',
+    input: { from: 'app@shop.test', to: [null], text: 'x' },
+  },
+  { cause: 'to: undefined', code: 'HERALD_SEND_NO_RECIPIENT', input: { from: 'app@shop.test', text: 'x' } },
 ];
 
 describe('send() error codes', () => {
@@ -67,6 +98,15 @@ describe('send() error codes', () => {
       });
     });
   }
+
+  for (const { cause, code, input } of MISTYPED)
+    it(`${cause}: ${code}`, async () => {
+      await assert.rejects(herald.send(input as SendInput), (err: unknown) => {
+        assert.ok(err instanceof HeraldError, String(err));
+        assert.equal(err.code, code, err.message);
+        return true;
+      });
+    });
 
   it('every cause has its own code', () => {
     assert.equal(new Set(CASES.map((c) => c.code)).size, CASES.length);

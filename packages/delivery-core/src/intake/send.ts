@@ -74,6 +74,9 @@ export async function sendMessage(pipeline: SendPipeline, message: SendInput): P
   const { stages } = pipeline;
   const tenant = stages.tenant({ via: 'api', tenant: message.tenant });
   if (isRefusal(tenant)) fail(tenant);
+  if (typeof message.from !== 'string')
+    fail(refuse('badSender', { reason: `invalid sender address: ${typeof message.from}, not a string` }));
+  const recipients = recipientList(message.to);
   const from = message.from === '<>' ? '' : message.from;
   const senderRefusal = stages.sender(tenant, from);
   if (senderRefusal) fail(senderRefusal);
@@ -82,7 +85,7 @@ export async function sendMessage(pipeline: SendPipeline, message: SendInput): P
   const accepted: string[] = [];
   const rejected: SendResult['rejected'] = [];
   // Each mailbox once, as the relay's SMTP server keeps RCPT TO: one delivery, one terminal event.
-  for (const address of uniqueAddresses(([] as string[]).concat(message.to))) {
+  for (const address of uniqueAddresses(recipients)) {
     const refusal = stages.recipient(address, accepted.length);
     if (refusal) rejected.push(rejectedEntry(address, refusal));
     else accepted.push(address);
@@ -122,6 +125,19 @@ export async function sendMessage(pipeline: SendPipeline, message: SendInput): P
   });
   if (refusal) fail(refusal);
   return { messageId: id, messageIdHeader: prepared.messageIdHeader, accepted: kept, rejected };
+}
+
+/** `input.to` as a list; HERALD_SEND_NO_RECIPIENT when it is empty or not addresses (strings). */
+function recipientList(to: unknown): string[] {
+  const list: unknown[] = Array.isArray(to) ? to : [to];
+  if (list.length === 0 || !list.every((address) => typeof address === 'string'))
+    throw new HeraldError(
+      'HERALD_SEND_NO_RECIPIENT',
+      list.length === 0
+        ? 'send(): to names no recipient'
+        : 'send(): to must be an address or a list of addresses',
+    );
+  return list as string[];
 }
 
 /** `input.stream` / `input.campaign` lower-cased; a `badInstruction` refusal when it is not a valid name. */
