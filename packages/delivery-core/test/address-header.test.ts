@@ -74,6 +74,8 @@ describe('address lists: every author, read in linear time', () => {
     assert.deepEqual(authors('=?utf-8?q?Shop?= <news@mail.shop.test>'), ['mail.shop.test']);
     assert.deepEqual(authors('"a b"@shop.test'), ['shop.test']);
     assert.deepEqual(authors('a@[192.0.2.1]'), ['[192.0.2.1]']);
+    assert.deepEqual(authors('a@BÜCHER.example'), ['xn--bcher-kva.example']);
+    assert.deepEqual(authors('a@xn--bcher-kva.example'), ['xn--bcher-kva.example']);
   });
 
   test('what is not one address list is refused', () => {
@@ -92,6 +94,10 @@ describe('address lists: every author, read in linear time', () => {
       'g: a@shop.test',
       '',
       'shop.test',
+      'a@shop\uff0etest',
+      'a@sh\u200bop.test',
+      'a@\uff53\uff48\uff4f\uff50.test',
+      'a@xn--zz.test',
     ])
       assert.match(String(authors(value)), /^refused/, value);
     assert.equal(readAuthors(['a@shop.test', 'a@shop.test']).ok, false);

@@ -33,6 +33,8 @@ const REFUSED = [
   'a@[1.2.3]',
   'a@[IPv6:zz]',
   'a@sh\u200bop.test',
+  'a@shop\uff0etest',
+  'a@\uff53\uff48\uff4f\uff50.test',
   '@ok.test',
   'a@',
   'a',

@@ -3,7 +3,7 @@
  * (IDNA through the WHATWG/UTS-46 mapping Node ships in `node:url`). ASCII names are never run
  * through IDNA (so `_dmarc`-style labels and A-labels stay as written). Pure.
  */
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
@@ -33,4 +33,16 @@ export function withinDomain(domain: string, base: string): boolean {
   const d = comparableDomain(domain);
   const b = comparableDomain(base);
   return d === b || d.endsWith(`.${b}`);
+}
+
+/**
+ * True when `name` is written in its canonical form, so the bytes Herald sends name the domain
+ * Herald checked: ASCII whose `xn--` labels are valid punycode, or U-labels IDNA maps to
+ * themselves (case and Unicode normalisation aside). A full-width dot (`shop．test`), an
+ * invisible character or full-width letters map onto another name and are not canonical.
+ */
+export function isCanonicalDomain(name: string): boolean {
+  if (!NON_ASCII.test(name)) return !/(?:^|\.)xn--/i.test(name) || domainToASCII(name.toLowerCase()) !== '';
+  const ascii = asciiDomain(name);
+  return ascii !== undefined && domainToUnicode(ascii) === name.toLowerCase().normalize('NFC');
 }

@@ -7,7 +7,8 @@
  * check, the DMARC pre-check and the DKIM signer's key choice all read it through `readAuthors`.
  * Pure.
  */
-import { domainOfAddress } from './parts.js';
+import { isCanonicalDomain } from './domain.js';
+import { domainOfAddress, splitAddress } from './parts.js';
 
 /** A From/To field longer than this (characters, unfolded) is not read: no real one comes near. */
 export const MAX_ADDRESS_FIELD_CHARS = 4 * 1024;
@@ -197,6 +198,8 @@ export function readAuthors(fromValues: readonly string[]): AuthorReading {
     const domain = domainOfAddress(address);
     if (domain === undefined)
       return { ok: false, problem: `From address ${address} without a domain`, fields };
+    if (!isCanonicalDomain(splitAddress(address)?.domain ?? ''))
+      return { ok: false, problem: `From domain of ${address} is not in canonical form`, fields };
     domains.add(domain);
   }
   return { ok: true, addresses: reading.addresses, domains: [...domains] };

@@ -7,7 +7,7 @@
  * routes, the doctor) asks this module, so two of them cannot disagree about one message.
  * Pure; depends on nothing but `node:url` and `node:net` (address literals).
  */
-export { asciiDomain, comparableDomain, lowerDomain, withinDomain } from './domain.js';
+export { asciiDomain, comparableDomain, isCanonicalDomain, lowerDomain, withinDomain } from './domain.js';
 export {
   type AddressListReading,
   type AuthorReading,

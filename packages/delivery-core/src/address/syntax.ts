@@ -9,6 +9,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { domainToASCII } from 'node:url';
+import { isCanonicalDomain } from './domain.js';
 
 const MAX_LOCAL_PART = 64;
 const MAX_ADDRESS = 254;
@@ -32,7 +33,7 @@ export function domainProblem(domain: string): string | undefined {
     return (v6 ? isIPv6(literal.slice(5)) : isIPv4(literal)) ? undefined : 'invalid address literal';
   }
   const ascii = NON_ASCII.test(domain) ? domainToASCII(domain.normalize('NFC')) : domain;
-  if (ascii === '') return 'invalid internationalised domain';
+  if (ascii === '' || !isCanonicalDomain(domain)) return 'invalid internationalised domain';
   if (ascii.length > MAX_DOMAIN) return 'domain too long';
   const labels = ascii.split('.');
   for (const label of labels) {
