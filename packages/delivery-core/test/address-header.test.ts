@@ -13,6 +13,8 @@ import {
   readAddressList,
   readAuthors,
 } from '../src/address/index.js';
+import { authorDomain, splitMessage } from '../src/auth/index.js';
+import { fromHeaderDomain } from '../src/sender/index.js';
 
 const MIB = 1024 * 1024;
 /** Steps per character a linear reader may take (each character is looked at a bounded number of times). */
@@ -109,5 +111,22 @@ describe('address lists: every author, read in linear time', () => {
     assert.equal(firstHeaderAddress('(a (b) <a@shop.test>) x@evil.test'), 'x@evil.test');
     assert.equal(headerAddressDomain('a@shop.test, x@evil.test'), undefined);
     assert.equal(headerAddressDomain('a@shop.test, B <b@Shop.Test>'), 'shop.test');
+  });
+
+  test('the DKIM signer and the intake read the same author domain, and a 1 MiB From as none', () => {
+    const cases: [string, string | undefined][] = [
+      ['From: A <a@Shop.Test>\r\n', 'shop.test'],
+      ['From: a@shop.test, B <b@shop.test>\r\n', 'shop.test'],
+      ['From: a@shop.test, x@evil.test\r\n', undefined],
+      ['From: a@shop.test\r\nFrom: a@shop.test\r\n', undefined],
+      ['From: (a (b) <a@shop.test>) x@evil.test\r\n', 'evil.test'],
+      [`From: "${'a'.repeat(MIB)}\r\n`, undefined],
+      [`From: ${'('.repeat(MIB)}\r\n`, undefined],
+    ];
+    for (const [head, domain] of cases) {
+      const message = Buffer.from(`${head}Subject: s\r\n\r\nbody\r\n`);
+      assert.equal(authorDomain(splitMessage(message).fields), domain, head.slice(0, 60));
+      assert.equal(fromHeaderDomain(message), domain, head.slice(0, 60));
+    }
   });
 });
