@@ -62,6 +62,17 @@ describe('herald suppression', () => {
     assert.ok(JSON.parse(json.stdout).address);
   });
 
+  it('lists stored control characters escaped, never raw to the terminal', async () => {
+    // Written by anyone with access to the Redis, not through Herald's validation.
+    const stored = JSON.stringify({ reason: '\x1b]0;PWNED\x07\x1b[2J', source: 'manual', at: Date.now() });
+    await redis.client().hset('herald:suppress:{acme}', 'x@example.com', stored);
+    const listed = await herald(['list', '--tenant', 'acme']);
+    assert.match(listed.stdout, /^x@example\.com\t\\x1b\]0;PWNED\\x07\\x1b\[2J\tmanual\t/);
+    assert.doesNotMatch(listed.stdout + listed.stderr, /\x1b/);
+    const removed = await herald(['remove', 'y\x1b[2J@example.com', '--tenant', 'acme']);
+    assert.doesNotMatch(removed.stdout + removed.stderr, /\x1b/);
+  });
+
   it('exports to a file and imports it into another tenant', async () => {
     await herald(['add', 'a@example.com', 'b@example.com', '--tenant', 'acme', '--reason', 'feedback']);
     const file = join(dir, 'acme.csv');

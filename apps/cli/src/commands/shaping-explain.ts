@@ -13,6 +13,7 @@ import { parseCommandArgs, usageError } from '../args.js';
 import { EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
+import { printable } from '../terminal-text.js';
 import { describeSource, liveLines } from './live-state.js';
 
 export const explainHelp = `Usage: herald shaping explain DOMAIN [--config FILE] [--dns HOST:PORT] [--ip ADDR]
@@ -79,7 +80,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
     );
     for (const line of describeEffectiveLimits(limits)) lines.push(`  ${line}`);
     lines.push(`live:     ${liveLines(explained.live, explained.source.ip).join('\n          ')}`);
-    io.stdout.write(`${lines.join('\n')}\n`);
+    io.stdout.write(printable(`${lines.join('\n')}\n`));
     return EXIT_OK;
   } finally {
     await herald.close();
