@@ -7,12 +7,17 @@
  *   as unverified and changes nothing;
  * - the same report sent again (or replayed after an operator lifted the suppression) changes
  *   nothing: one count, one suppression, one event per token;
- * - complaints at the complaint address, found by the quoted return path, follow the same rules.
+ * - complaints at the complaint address, found by the quoted return path, follow the same rules;
+ * - a tenant whose token carries a hash of its name (too long, or not lower-case) is named
+ *   from what the spool recorded, whether or not the config lists it.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { feedbackMarkerKey } from '@herald/delivery-core/keys';
 import { arfFor, BOUNCE, feedbackEvents, userUnknown, verpFor, withProcessor } from './lib/bounce-reports.js';
+
+/** Names VERP cannot carry inline (longer than 9 characters, or upper case), listed nowhere in the config. */
+const HASHED_TENANTS = ['averylongtenantname-x', 'Mixed.Case-T'];
 
 const HOUR_MS = 3_600_000;
 const DEFAULT_VERP_MAX_AGE_MS = 30 * 24 * HOUR_MS;
@@ -38,6 +43,33 @@ describe('bounce-processor: a report speaks only for its token', () => {
     assert.deepEqual(
       events.map((e) => [e.messageId, e.recipient, e.reason, e.suppressed, e.verified]),
       [[messageId, 'gone@dest.test', 'userunknown', true, true]],
+    );
+  });
+
+  it('a bounce for a tenant the config does not list, whose token carries a hash of its name, suppresses and counts for that tenant', async (t) => {
+    const { stack, client } = await withProcessor(t);
+    const herald = stack.relay.herald;
+    for (const tenant of HASHED_TENANTS) {
+      const accepted = await herald.send({
+        tenant,
+        from: 'app@origin.test',
+        to: ['gone@example.test'],
+        subject: 'hello',
+        text: 'hi',
+      });
+      const { address } = verpFor(tenant, 'gone@example.test', accepted.messageId);
+      const sent = await client.send({ from: '', to: [address] }, userUnknown('gone@example.test'));
+      assert.equal(sent.code, 250, sent.response);
+      assert.deepEqual(
+        [...(await herald.suppression.check(tenant, ['gone@example.test'])).keys()],
+        ['gone@example.test'],
+      );
+      assert.equal((await herald.tenantStatus(tenant)).rates.hard, 1, tenant);
+    }
+    const events = feedbackEvents(await stack.streamEvents());
+    assert.deepEqual(
+      events.map((e) => [e.type, e.tenant, e.recipient, e.suppressed, e.verified]),
+      HASHED_TENANTS.map((tenant) => ['bounce_received', tenant, 'gone@example.test', true, true]),
     );
   });
 

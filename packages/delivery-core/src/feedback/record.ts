@@ -14,6 +14,8 @@
  * `<prefix>:{queue}:feedback:<bounce|complaint>:<message id>:<recipient hash>` for the VERP max age, in the
  * same script that counts it (TenantReputation.countOnce); a repeat of it (the same report sent
  * again, or replayed) finds the marker and changes nothing, and emits no event.
+ * A token too long to carry its tenant's name carries a keyed hash of it; the name is found among
+ * the configured ones, else among those the spool recorded at enqueue.
  * Every write completes before this resolves, so the caller's 250 follows them; a Redis failure
  * rejects (the caller answers 451 and the sender retries).
  * Needs injected: the config, the command connection, suppression list, reputation, event sink, logger.
@@ -23,7 +25,7 @@ import type { Logger } from 'pino';
 import type { BounceReport, Classification } from '../bounce/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import type { FeedbackEvent, RedisEventSink } from '../events/index.js';
-import { feedbackMarkerKey } from '../keys/index.js';
+import { feedbackMarkerKey, queueKeys } from '../keys/index.js';
 import type { TenantReputation } from '../reputation/index.js';
 import type { SuppressionList } from '../suppression/index.js';
 import { decodeVerp, type VerpDecoded, type VerpResult, type VerpSettings } from '../verp/index.js';
@@ -84,6 +86,16 @@ function firstValidToken(
   return undefined;
 }
 
+/**
+ * The tenant a token names: carried inline, matched among the configured names, or else among the
+ * names the spool recorded for tenants whose tokens carry a hash (`<prefix>:{queue}:verp-tenants`).
+ */
+async function tenantOf(parts: FeedbackParts, token: VerpDecoded): Promise<string | undefined> {
+  if (token.tenant !== undefined || token.tenantHash === undefined) return token.tenant;
+  const recorded = await parts.redis.smembers(queueKeys(parts.config.redis.prefix).hashedTenants);
+  return recorded.find((name) => token.matchesTenant(name));
+}
+
 /** The once-marker of a token: one message × one recipient, per kind of report. */
 export function feedbackOnceKey(prefix: string, kind: 'bounce' | 'complaint', token: VerpDecoded): string {
   return feedbackMarkerKey(prefix, kind, token.messageId, token.recipientHash);
@@ -122,7 +134,7 @@ export async function recordFeedback(
   const { arrival, report } = input;
   const now = Date.now();
   const token = arrival.kind === 'verp' ? arrival.token : firstValidToken(input.returnPaths, verp, now);
-  const tenant = token?.tenant;
+  const tenant = token && (await tenantOf(parts, token));
   if (!token || !tenant) return { events: [], ignored: 'no VERP token names a tenant' };
   const complaint = report.kind === 'feedback' || arrival.kind === 'complaint';
   const { confirmed, others } = screenRecipients(token, report.recipients);
