@@ -73,6 +73,25 @@ describe('herald suppression', () => {
     assert.doesNotMatch(removed.stdout + removed.stderr, /\x1b/);
   });
 
+  it('refuses a --tenant that no mail can have, before touching Redis', async () => {
+    for (const action of [
+      ['list'],
+      ['add', 'x@example.com'],
+      ['remove', 'x@example.com'],
+      ['import', '-'],
+      ['export'],
+    ]) {
+      const run = await herald([...action, '--tenant', '{queue}'], 'address\nx@example.com\n');
+      assert.equal(run.code, 1, action[0]);
+      assert.match(
+        run.stderr,
+        /^herald: HERALD_INPUT_INVALID: --tenant "\{queue\}": not a tenant name/,
+        action[0],
+      );
+    }
+    assert.deepEqual(await redis.client().keys('*'), []);
+  });
+
   it('exports to a file and imports it into another tenant', async () => {
     await herald(['add', 'a@example.com', 'b@example.com', '--tenant', 'acme', '--reason', 'feedback']);
     const file = join(dir, 'acme.csv');

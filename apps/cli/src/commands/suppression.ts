@@ -16,6 +16,7 @@ import { parseCommandArgs, positiveInteger, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
+import { tenantArg } from '../tenant-arg.js';
 import { printableField } from '../terminal-text.js';
 
 const ACTIONS = ['list', 'add', 'remove', 'import', 'export'] as const;
@@ -120,8 +121,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
       action === undefined ? `missing action (${ACTIONS.join(', ')})` : `unknown action "${action}"`,
     );
   const command = `suppression ${action}`;
-  const tenant = values.tenant;
-  if (!tenant) throw usageError(command, 'missing --tenant');
+  if (!values.tenant) throw usageError(command, 'missing --tenant');
+  const tenant = tenantArg(values.tenant);
   if ((action === 'add' || action === 'remove') && operands.length === 0)
     throw usageError(command, 'missing ADDRESS');
   if (action === 'import' && operands.length !== 1)
