@@ -92,6 +92,28 @@ describe('herald suppression', () => {
     assert.deepEqual(await redis.client().keys('*'), []);
   });
 
+  it('import reports lines that are not UTF-8 as bad, by number, and imports the rest', async () => {
+    const file = join(dir, 'latin1.csv');
+    const latin1 = Buffer.from('\xfc\xe9@example.com\n', 'latin1');
+    await writeFile(
+      file,
+      Buffer.concat([Buffer.from('address\nok@example.com\n'), latin1, Buffer.from('fine@example.com\n')]),
+    );
+    const imported = await herald(['import', file, '--tenant', 'acme']);
+    assert.equal(imported.code, 1, imported.stderr);
+    assert.match(imported.stderr, /HERALD_INPUT_INVALID: .*latin1\.csv: line 3: not valid UTF-8\n/);
+    assert.match(imported.stdout, /^acme: imported 2 of 3 rows .* 1 bad\)\n$/);
+    const listed = await herald(['list', '--tenant', 'acme']);
+    assert.deepEqual(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t')[0])
+        .sort(),
+      ['fine@example.com', 'ok@example.com'],
+    );
+  });
+
   it('exports to a file and imports it into another tenant', async () => {
     await herald(['add', 'a@example.com', 'b@example.com', '--tenant', 'acme', '--reason', 'feedback']);
     const file = join(dir, 'acme.csv');
