@@ -6,7 +6,7 @@
  * - a report that names only another address (a forwarded mailbox) is recorded for the message
  *   as unverified and changes nothing;
  * - the same report sent again (or replayed after an operator lifted the suppression) changes
- *   nothing: one count, one suppression, one event per token;
+ *   nothing: one count, one suppression, one event per token (an unverified one too);
  * - complaints at the complaint address, found by the quoted return path, follow the same rules;
  * - a tenant whose token carries a hash of its name (too long, or not lower-case) is named
  *   from what the spool recorded, whether or not the config lists it.
@@ -87,6 +87,27 @@ describe('bounce-processor: a report speaks only for its token', () => {
     const listed = await herald.suppression.check('acme', ['alice@dest.test', 'alice@forward.test']);
     assert.equal(listed.size, 0);
     assert.equal((await herald.tenantStatus('acme')).rates.hard, 0);
+  });
+
+  it('a report naming only another address, sent again, records one event; a verified report still acts', async (t) => {
+    const { stack, client } = await withProcessor(t);
+    const herald = stack.relay.herald;
+    const { address, messageId } = verpFor('acme', 'alice@dest.test');
+    for (let i = 0; i < 3; i++) {
+      const sent = await client.send({ from: '', to: [address] }, userUnknown('alice@forward.test'));
+      assert.equal(sent.code, 250, sent.response);
+    }
+    const verified = await client.send({ from: '', to: [address] }, userUnknown('alice@dest.test'));
+    assert.equal(verified.code, 250, verified.response);
+    const events = feedbackEvents(await stack.streamEvents());
+    assert.deepEqual(
+      events.map((e) => [e.messageId, e.recipient, e.suppressed, e.verified]),
+      [
+        [messageId, 'alice@forward.test', false, false],
+        [messageId, 'alice@dest.test', true, true],
+      ],
+    );
+    assert.equal((await herald.tenantStatus('acme')).rates.hard, 1);
   });
 
   it('the same report sent again counts once, suppresses once and records one event', async (t) => {

@@ -13,7 +13,9 @@
  * At most once per token: a report that suppresses or counts sets
  * `<prefix>:{queue}:feedback:<bounce|complaint>:<message id>:<recipient hash>` for the VERP max age, in the
  * same script that counts it (TenantReputation.countOnce); a repeat of it (the same report sent
- * again, or replayed) finds the marker and changes nothing, and emits no event.
+ * again, or replayed) finds the marker and changes nothing, and emits no event. An unverified
+ * bounce sets `…:feedback:unverified:…` the same way (its own marker: a verified report about
+ * the token still acts), so its replays emit no event either.
  * A token too long to carry its tenant's name carries a keyed hash of it; the name is found among
  * the configured ones, else among those the spool recorded at enqueue.
  * Every write completes before this resolves, so the caller's 250 follows them; a Redis failure
@@ -25,7 +27,7 @@ import type { Logger } from 'pino';
 import type { BounceReport, Classification } from '../bounce/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import type { FeedbackEvent, RedisEventSink } from '../events/index.js';
-import { feedbackMarkerKey, queueKeys } from '../keys/index.js';
+import { type FeedbackMarkerKind, feedbackMarkerKey, queueKeys } from '../keys/index.js';
 import type { TenantReputation } from '../reputation/index.js';
 import type { SuppressionList } from '../suppression/index.js';
 import { decodeVerp, type VerpDecoded, type VerpResult, type VerpSettings } from '../verp/index.js';
@@ -97,7 +99,7 @@ async function tenantOf(parts: FeedbackParts, token: VerpDecoded): Promise<strin
 }
 
 /** The once-marker of a token: one message × one recipient, per kind of report. */
-export function feedbackOnceKey(prefix: string, kind: 'bounce' | 'complaint', token: VerpDecoded): string {
+export function feedbackOnceKey(prefix: string, kind: FeedbackMarkerKind, token: VerpDecoded): string {
   return feedbackMarkerKey(prefix, kind, token.messageId, token.recipientHash);
 }
 
@@ -148,6 +150,12 @@ export async function recordFeedback(
     if (report.kind === 'feedback') return unverifiedComplaint(parts, verp, input, others[0], context);
     const first = others[0];
     if (!first) return { events: [], ignored: 'the report names no recipient' };
+    // Recorded once per token too, under a marker of its own (counts nothing).
+    const once = {
+      key: feedbackOnceKey(parts.config.redis.prefix, 'unverified', token),
+      ttlMs: verp.maxAgeMs,
+    };
+    if (!(await parts.reputation.countOnce(tenant, 'hard', 0, once))) return { events: [], repeated: true };
     const event = eventOf(first, complaint, context);
     parts.events.emit(event);
     return { events: [event] };

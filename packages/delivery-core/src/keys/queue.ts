@@ -61,10 +61,17 @@ export function reputationKey(prefix: string, tenant: string, kind: ReputationKi
   return `${queueSlot(prefix)}:rep:${tenant.toLowerCase()}:${kind}:${bucket}`;
 }
 
+/**
+ * What a once-marker marks: a report acted on (`bounce`, `complaint`), or a bounce that named
+ * none of the token's addresses (`unverified`: recorded once, apart, so a later verified report
+ * about the same token still acts).
+ */
+export type FeedbackMarkerKind = 'bounce' | 'complaint' | 'unverified';
+
 /** The once-marker of a VERP token's report: one message × one recipient, per kind of report. */
 export function feedbackMarkerKey(
   prefix: string,
-  kind: 'bounce' | 'complaint',
+  kind: FeedbackMarkerKind,
   messageId: string,
   recipientHash: string,
 ): string {
