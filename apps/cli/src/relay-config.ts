@@ -21,6 +21,7 @@ import {
 import { maskUrl } from '@herald/delivery-core/config';
 import { printError } from './command.js';
 import type { CliIo } from './io.js';
+import { printable } from './terminal-text.js';
 
 /** Where `npm start` (scripts/start.mjs) writes its effective config, under the checkout's root. */
 export const NPM_START_CONFIG = join('.herald', 'herald.yaml');
@@ -124,6 +125,6 @@ export function loadRelayConfig(
     return undefined;
   }
   if (overrides.usesRedis !== false)
-    io.stderr.write(`redis: ${maskUrl(config.redis.url)} (${chosen.origin()})\n`);
+    io.stderr.write(printable(`redis: ${maskUrl(config.redis.url)} (${chosen.origin()})\n`));
   return config;
 }
