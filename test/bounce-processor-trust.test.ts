@@ -6,13 +6,18 @@
  * - a report that names only another address (a forwarded mailbox) is recorded for the message
  *   as unverified and changes nothing;
  * - the same report sent again (or replayed after an operator lifted the suppression) changes
- *   nothing: one count, one suppression, one event per token;
- * - complaints at the complaint address, found by the quoted return path, follow the same rules.
+ *   nothing: one count, one suppression, one event per token (an unverified one too);
+ * - complaints at the complaint address, found by the quoted return path, follow the same rules;
+ * - a tenant whose token carries a hash of its name (too long, or not lower-case) is named
+ *   from what the spool recorded, whether or not the config lists it.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { feedbackMarkerKey } from '@herald/delivery-core/keys';
 import { arfFor, BOUNCE, feedbackEvents, userUnknown, verpFor, withProcessor } from './lib/bounce-reports.js';
+
+/** Names VERP cannot carry inline (longer than 9 characters, or upper case), listed nowhere in the config. */
+const HASHED_TENANTS = ['averylongtenantname-x', 'Mixed.Case-T'];
 
 const HOUR_MS = 3_600_000;
 const DEFAULT_VERP_MAX_AGE_MS = 30 * 24 * HOUR_MS;
@@ -41,6 +46,33 @@ describe('bounce-processor: a report speaks only for its token', () => {
     );
   });
 
+  it('a bounce for a tenant the config does not list, whose token carries a hash of its name, suppresses and counts for that tenant', async (t) => {
+    const { stack, client } = await withProcessor(t);
+    const herald = stack.relay.herald;
+    for (const tenant of HASHED_TENANTS) {
+      const accepted = await herald.send({
+        tenant,
+        from: 'app@origin.test',
+        to: ['gone@example.test'],
+        subject: 'hello',
+        text: 'hi',
+      });
+      const { address } = verpFor(tenant, 'gone@example.test', accepted.messageId);
+      const sent = await client.send({ from: '', to: [address] }, userUnknown('gone@example.test'));
+      assert.equal(sent.code, 250, sent.response);
+      assert.deepEqual(
+        [...(await herald.suppression.check(tenant, ['gone@example.test'])).keys()],
+        ['gone@example.test'],
+      );
+      assert.equal((await herald.tenantStatus(tenant)).rates.hard, 1, tenant);
+    }
+    const events = feedbackEvents(await stack.streamEvents());
+    assert.deepEqual(
+      events.map((e) => [e.type, e.tenant, e.recipient, e.suppressed, e.verified]),
+      HASHED_TENANTS.map((tenant) => ['bounce_received', tenant, 'gone@example.test', true, true]),
+    );
+  });
+
   it('a report naming only another address (a forwarded mailbox) is recorded unverified and changes nothing', async (t) => {
     const { stack, client } = await withProcessor(t);
     const herald = stack.relay.herald;
@@ -55,6 +87,27 @@ describe('bounce-processor: a report speaks only for its token', () => {
     const listed = await herald.suppression.check('acme', ['alice@dest.test', 'alice@forward.test']);
     assert.equal(listed.size, 0);
     assert.equal((await herald.tenantStatus('acme')).rates.hard, 0);
+  });
+
+  it('a report naming only another address, sent again, records one event; a verified report still acts', async (t) => {
+    const { stack, client } = await withProcessor(t);
+    const herald = stack.relay.herald;
+    const { address, messageId } = verpFor('acme', 'alice@dest.test');
+    for (let i = 0; i < 3; i++) {
+      const sent = await client.send({ from: '', to: [address] }, userUnknown('alice@forward.test'));
+      assert.equal(sent.code, 250, sent.response);
+    }
+    const verified = await client.send({ from: '', to: [address] }, userUnknown('alice@dest.test'));
+    assert.equal(verified.code, 250, verified.response);
+    const events = feedbackEvents(await stack.streamEvents());
+    assert.deepEqual(
+      events.map((e) => [e.messageId, e.recipient, e.suppressed, e.verified]),
+      [
+        [messageId, 'alice@forward.test', false, false],
+        [messageId, 'alice@dest.test', true, true],
+      ],
+    );
+    assert.equal((await herald.tenantStatus('acme')).rates.hard, 1);
   });
 
   it('the same report sent again counts once, suppresses once and records one event', async (t) => {

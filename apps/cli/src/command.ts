@@ -6,6 +6,7 @@
  */
 import { formatCliError, type HeraldErrorCode } from '@herald/delivery-core';
 import type { CliIo } from './io.js';
+import { printable } from './terminal-text.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -37,7 +38,7 @@ export class CliExit extends Error {
   }
 }
 
-/** Writes `herald: <code>: <line>` for each line of `message` to stderr. */
+/** Writes `herald: <code>: <line>` for each line of `message` to stderr, control characters escaped. */
 export function printError(io: CliIo, code: HeraldErrorCode, message: string): void {
-  io.stderr.write(formatCliError(code, message));
+  io.stderr.write(printable(formatCliError(code, message)));
 }

@@ -24,6 +24,11 @@ export interface CliIo {
   env: Env;
   /** The working directory (maintenance commands look for npm start's config from here); default process.cwd(). */
   cwd?: string;
+  /**
+   * The Herald checkout whose npm start config may be used (tests pass a scratch one, or
+   * undefined for none); when the key is absent, the checkout this CLI's code lives in.
+   */
+  checkout?: string | undefined;
 }
 
 export function processIo(): CliIo {

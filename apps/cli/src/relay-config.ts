@@ -8,8 +8,9 @@
  * password masked). Logging is silenced (these commands print their own output). A ConfigError
  * is printed (`herald: <code>: …`) and yields undefined (exit 1).
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   ConfigError,
   defaultConfig,
@@ -20,17 +21,55 @@ import {
 import { maskUrl } from '@herald/delivery-core/config';
 import { printError } from './command.js';
 import type { CliIo } from './io.js';
+import { printable } from './terminal-text.js';
 
 /** Where `npm start` (scripts/start.mjs) writes its effective config, under the checkout's root. */
 export const NPM_START_CONFIG = join('.herald', 'herald.yaml');
 
-/** `.herald/herald.yaml` in `from` or the nearest folder above it that has one. */
-export function findNpmStartConfig(from: string): string | undefined {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, NPM_START_CONFIG);
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return undefined;
+/** Group- and world-write permission bits. */
+const SHARED_WRITE_BITS = 0o022;
+/** This module's place in a checkout: <root>/apps/cli/{src,dist}/relay-config.*. */
+const CHECKOUT_ROOT_FROM_MODULE = '../../..';
+
+/** True when `dir` holds Herald's workspace-root package.json (name "herald" with workspaces). */
+export function isHeraldCheckout(dir: string): boolean {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+    return pkg.name === 'herald' && Array.isArray(pkg.workspaces);
+  } catch {
+    return false;
   }
+}
+
+/** The checkout this CLI's code lives in; undefined when it is installed as a package. */
+export function ownCheckout(): string | undefined {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), CHECKOUT_ROOT_FROM_MODULE);
+  return isHeraldCheckout(root) ? root : undefined;
+}
+
+export type NpmStartConfig = { file: string } | { file: string; ignored: string } | undefined;
+
+/**
+ * npm start's config in `checkout` when `cwd` is inside it: `{ file }` when usable, `{ file,
+ * ignored }` (why) when it exists but someone else could have written it; undefined otherwise.
+ * Nothing above the checkout's root is ever looked at.
+ */
+export function findNpmStartConfig(cwd: string, checkout: string | undefined): NpmStartConfig {
+  if (checkout === undefined || !isHeraldCheckout(checkout)) return undefined;
+  const inside = relative(checkout, cwd);
+  if (inside.startsWith('..') || isAbsolute(inside)) return undefined;
+  const file = join(checkout, NPM_START_CONFIG);
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(file);
+  } catch {
+    return undefined;
+  }
+  if (!stat.isFile()) return { file, ignored: 'not a regular file' };
+  const uid = process.getuid?.();
+  if (uid !== undefined && stat.uid !== uid) return { file, ignored: `owned by uid ${stat.uid}, not you` };
+  if ((stat.mode & SHARED_WRITE_BITS) !== 0) return { file, ignored: 'group- or world-writable' };
+  return { file };
 }
 
 interface Chosen {
@@ -51,15 +90,19 @@ function choose(file: string | undefined, io: CliIo): Chosen {
     return { load: () => defaultConfig({ redis: { url } }), origin: () => 'REDIS_URL' };
   }
   const cwd = io.cwd ?? process.cwd();
-  const started = findNpmStartConfig(cwd);
-  if (started) {
+  const started = findNpmStartConfig(cwd, 'checkout' in io ? io.checkout : ownCheckout());
+  const shown = started && (relative(cwd, started.file) || started.file);
+  if (started && !('ignored' in started)) {
     return {
-      load: () => loadConfigFile(started, { env: io.env }),
-      origin: () =>
-        `${relative(cwd, started) || started}, written by npm start; --config or REDIS_URL to choose`,
+      load: () => loadConfigFile(started.file, { env: io.env }),
+      origin: () => `${shown}, this checkout's npm start config; --config or REDIS_URL to choose`,
     };
   }
-  return { load: () => defaultConfig({}), origin: () => 'built-in default; --config or REDIS_URL to choose' };
+  const ignored = started ? `; ignored ${shown}: ${started.ignored}` : '';
+  return {
+    load: () => defaultConfig({}),
+    origin: () => `built-in default${ignored}; --config or REDIS_URL to choose`,
+  };
 }
 
 export function loadRelayConfig(
@@ -82,6 +125,6 @@ export function loadRelayConfig(
     return undefined;
   }
   if (overrides.usesRedis !== false)
-    io.stderr.write(`redis: ${maskUrl(config.redis.url)} (${chosen.origin()})\n`);
+    io.stderr.write(printable(`redis: ${maskUrl(config.redis.url)} (${chosen.origin()})\n`));
   return config;
 }

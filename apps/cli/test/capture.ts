@@ -12,7 +12,9 @@ export interface Captured {
   stderr(): string;
 }
 
-export function captureIo(options: { stdin?: string; env?: Env; cwd?: string } = {}): Captured {
+export function captureIo(
+  options: { stdin?: string; env?: Env; cwd?: string; checkout?: string } = {},
+): Captured {
   let out = '';
   let err = '';
   const io: CliIo = {
@@ -22,6 +24,7 @@ export function captureIo(options: { stdin?: string; env?: Env; cwd?: string } =
     env: options.env ?? {},
     // Outside any checkout: a .herald/herald.yaml of a local `npm start` never leaks into a test.
     cwd: options.cwd ?? tmpdir(),
+    ...('checkout' in options ? { checkout: options.checkout } : {}),
   };
   return { io, stdout: () => out, stderr: () => err };
 }

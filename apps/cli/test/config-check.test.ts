@@ -34,6 +34,14 @@ roles: [smtp, worker]
 `;
 
 describe('herald config check', () => {
+  test('control characters in what it prints (a file name) are shown escaped', async () => {
+    const file = configFile('\x1b]0;PWNED\x07.yaml', VALID);
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file], run.io), 0, run.stderr());
+    assert.match(run.stdout(), /\\x1b\]0;PWNED\\x07\.yaml: ok/);
+    assert.doesNotMatch(run.stdout() + run.stderr(), /[\x1b\x07]/);
+  });
+
   test('a valid file prints "FILE: ok" and a summary with the redis password masked', async () => {
     const file = configFile('valid.yaml', VALID);
     const run = captureIo();

@@ -149,4 +149,22 @@ describe('a Redis that cannot be reached', () => {
     );
     assert.doesNotMatch(result.stderr + result.stdout, /Hunter2/);
   });
+
+  test('a wrong password is reported as the authentication failure, not "Connection is closed."', async () => {
+    const { startRedis } = await import('@herald/test-harness');
+    const redis = await startRedis();
+    try {
+      await redis.client().config('SET', 'requirepass', 'right-password');
+      const port = new URL(redis.url).port;
+      const result = await run(['queue', 'stats'], { REDIS_URL: `redis://:wrong-Hunter2@127.0.0.1:${port}` });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /HERALD_REDIS_UNAVAILABLE: cannot connect to Redis at .*: WRONGPASS/);
+      assert.doesNotMatch(result.stderr, /Connection is closed/);
+      assert.doesNotMatch(result.stderr + result.stdout, /Hunter2/);
+      const none = await run(['queue', 'stats'], { REDIS_URL: `redis://127.0.0.1:${port}` });
+      assert.match(none.stderr, /HERALD_REDIS_UNAVAILABLE: cannot connect to Redis at .*: NOAUTH/);
+    } finally {
+      await redis.stop();
+    }
+  });
 });

@@ -65,10 +65,15 @@ describe('herald queue stats', () => {
     const checkout = await mkdtemp(join(tmpdir(), 'herald-checkout-'));
     try {
       // What scripts/start.mjs writes: the effective config naming the Redis it runs.
+      await writeFile(
+        join(checkout, 'package.json'),
+        JSON.stringify({ name: 'herald', workspaces: ['apps/*'] }),
+      );
       await mkdir(join(checkout, '.herald'));
       await writeFile(
         join(checkout, '.herald', 'herald.yaml'),
         `redis: { url: "${redis.url}" }\nroutes:\n  - { match: "*", via: "127.0.0.1:2526", tls: none }\n`,
+        { mode: 0o600 },
       );
       const cwd = join(checkout, 'apps', 'cli');
       await mkdir(cwd, { recursive: true });
@@ -77,10 +82,10 @@ describe('herald queue stats', () => {
       assert.match(expected.stderr(), new RegExp(`^redis: ${redis.url} \\(REDIS_URL\\)\n$`));
 
       const said = new RegExp(
-        `^redis: ${redis.url} \\(\\.\\./\\.\\./\\.herald/herald\\.yaml, written by npm start`,
+        `^redis: ${redis.url} \\(\\.\\./\\.\\./\\.herald/herald\\.yaml, this checkout's npm start config`,
         'm',
       );
-      const stats = captureIo({ env: {}, cwd });
+      const stats = captureIo({ env: {}, cwd, checkout });
       assert.equal(await main(['queue', 'stats', '--json'], stats.io), 0, stats.stderr());
       assert.deepEqual(
         JSON.parse(stats.stdout()).totals,
@@ -94,7 +99,7 @@ describe('herald queue stats', () => {
         ['suppression', 'list', '--tenant', 'acme'],
         ['shaping', 'explain', 'example.com'],
       ]) {
-        const out = captureIo({ env: {}, cwd });
+        const out = captureIo({ env: {}, cwd, checkout });
         assert.equal(await main(argv, out.io), 0, `${argv.join(' ')}: ${out.stderr()}`);
         assert.match(out.stderr(), said, argv.join(' '));
       }

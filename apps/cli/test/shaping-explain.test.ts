@@ -169,4 +169,11 @@ tenants:
     assert.equal(await main(['shaping', 'explain', 'nowhere.test', '--config', configFile], out.io), 1);
     assert.match(out.stderr(), /nowhere\.test: .*5\.1\.2/);
   });
+
+  it('refuses a --tenant no mail can have (HERALD_INPUT_INVALID, exit 1)', async () => {
+    const out = captureIo({ env: {} });
+    const args = ['shaping', 'explain', 'hosted.test', '--config', configFile, '--tenant', '{queue}'];
+    assert.equal(await main(args, out.io), 1);
+    assert.match(out.stderr(), /^herald: HERALD_INPUT_INVALID: --tenant "\{queue\}": not a tenant name/);
+  });
 });

@@ -62,6 +62,58 @@ describe('herald suppression', () => {
     assert.ok(JSON.parse(json.stdout).address);
   });
 
+  it('lists stored control characters escaped, never raw to the terminal', async () => {
+    // Written by anyone with access to the Redis, not through Herald's validation.
+    const stored = JSON.stringify({ reason: '\x1b]0;PWNED\x07\x1b[2J', source: 'manual', at: Date.now() });
+    await redis.client().hset('herald:suppress:{acme}', 'x@example.com', stored);
+    const listed = await herald(['list', '--tenant', 'acme']);
+    assert.match(listed.stdout, /^x@example\.com\t\\x1b\]0;PWNED\\x07\\x1b\[2J\tmanual\t/);
+    assert.doesNotMatch(listed.stdout + listed.stderr, /\x1b/);
+    const removed = await herald(['remove', 'y\x1b[2J@example.com', '--tenant', 'acme']);
+    assert.doesNotMatch(removed.stdout + removed.stderr, /\x1b/);
+  });
+
+  it('refuses a --tenant that no mail can have, before touching Redis', async () => {
+    for (const action of [
+      ['list'],
+      ['add', 'x@example.com'],
+      ['remove', 'x@example.com'],
+      ['import', '-'],
+      ['export'],
+    ]) {
+      const run = await herald([...action, '--tenant', '{queue}'], 'address\nx@example.com\n');
+      assert.equal(run.code, 1, action[0]);
+      assert.match(
+        run.stderr,
+        /^herald: HERALD_INPUT_INVALID: --tenant "\{queue\}": not a tenant name/,
+        action[0],
+      );
+    }
+    assert.deepEqual(await redis.client().keys('*'), []);
+  });
+
+  it('import reports lines that are not UTF-8 as bad, by number, and imports the rest', async () => {
+    const file = join(dir, 'latin1.csv');
+    const latin1 = Buffer.from('\xfc\xe9@example.com\n', 'latin1');
+    await writeFile(
+      file,
+      Buffer.concat([Buffer.from('address\nok@example.com\n'), latin1, Buffer.from('fine@example.com\n')]),
+    );
+    const imported = await herald(['import', file, '--tenant', 'acme']);
+    assert.equal(imported.code, 1, imported.stderr);
+    assert.match(imported.stderr, /HERALD_INPUT_INVALID: .*latin1\.csv: line 3: not valid UTF-8\n/);
+    assert.match(imported.stdout, /^acme: imported 2 of 3 rows .* 1 bad\)\n$/);
+    const listed = await herald(['list', '--tenant', 'acme']);
+    assert.deepEqual(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t')[0])
+        .sort(),
+      ['fine@example.com', 'ok@example.com'],
+    );
+  });
+
   it('exports to a file and imports it into another tenant', async () => {
     await herald(['add', 'a@example.com', 'b@example.com', '--tenant', 'acme', '--reason', 'feedback']);
     const file = join(dir, 'acme.csv');

@@ -216,17 +216,24 @@ async function connectRedis(url: string, logger: Logger): Promise<Redis> {
     // concurrent deliveries) share one socket write.
     enableAutoPipelining: true,
   });
-  redis.on('error', (err) => logger.debug({ err: err.message }, 'redis connection error'));
+  // ioredis reports a refused AUTH (WRONGPASS, NOAUTH) on its error event, then rejects connect()
+  // with "Connection is closed."; the first error says why.
+  let firstError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    firstError ??= err;
+    logger.debug({ err: err.message }, 'redis connection error');
+  });
   try {
     await withDeadline(redis.connect(), REDIS_CONNECT_TIMEOUT_MS, 'connecting to Redis');
     return redis;
   } catch (err) {
     redis.disconnect();
+    const reason = firstError ?? (err as Error);
     throw new HeraldError(
       'HERALD_REDIS_UNAVAILABLE',
-      // Never the password: a URL with credentials is shown masked.
-      `cannot connect to Redis at ${maskUrl(url)}: ${maskUrl((err as Error).message)}`,
-      { cause: err },
+      // Never the password: a URL with credentials is shown masked (Redis's replies never quote it).
+      `cannot connect to Redis at ${maskUrl(url)}: ${maskUrl(reason.message)}`,
+      { cause: reason },
     );
   }
 }

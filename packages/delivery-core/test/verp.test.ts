@@ -4,6 +4,7 @@ import { parseConfig } from '@herald/delivery-core';
 import { newMessageId } from '@herald/delivery-core/queue';
 import {
   BASE32_ALPHABET,
+  carriesTenantInline,
   decodeVerp,
   encodeVerp,
   MAX_INLINE_TENANT_CHARS,
@@ -158,6 +159,19 @@ describe('VERP tokens', () => {
       ok(decodeVerp(address, keys, { ...at(ACCEPTED_AT), tenants: new Set([tenant]) })).tenant,
       tenant,
     );
+  });
+
+  it('says which tenant names travel inline and whether a token carries a given tenant', () => {
+    for (const tenant of ['acme', 'a', 'x'.repeat(MAX_INLINE_TENANT_CHARS)])
+      assert.ok(carriesTenantInline(tenant));
+    for (const tenant of ['averylongtenantname-x', 'Mixed.Case-T', 'Upper', '-lead', ''])
+      assert.ok(!carriesTenantInline(tenant), tenant);
+    for (const tenant of ['acme', 'averylongtenantname-x', 'Mixed.Case-T']) {
+      const decoded = ok(decodeVerp(encodeVerp({ ...input, tenant }, keys, DOMAIN), keys, at(ACCEPTED_AT)));
+      assert.ok(decoded.matchesTenant(tenant), tenant);
+      assert.ok(!decoded.matchesTenant(`${tenant}x`), tenant);
+      assert.ok(!decoded.matchesTenant(tenant.toUpperCase()), tenant);
+    }
   });
 
   it('answers every kind of garbage without throwing', () => {

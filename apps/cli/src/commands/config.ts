@@ -12,6 +12,7 @@ import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo, Env } from '../io.js';
 import { maskSecrets, maskUrl } from '../redact.js';
+import { printable } from '../terminal-text.js';
 
 const JSON_INDENT = 2;
 
@@ -87,7 +88,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     return EXIT_FAILURE;
   }
   if (values.json) io.stdout.write(`${JSON.stringify(maskSecrets(config), null, JSON_INDENT)}\n`);
-  else io.stdout.write(summarize(file, config, io.env));
+  else io.stdout.write(printable(summarize(file, config, io.env)));
   return EXIT_OK;
 }
 

@@ -18,6 +18,7 @@ import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
+import { printable } from '../terminal-text.js';
 
 const help = `Usage: herald doctor DOMAIN [--ip ADDR...] [--dns HOST:PORT] [--json] [--config FILE]
 
@@ -85,7 +86,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       now: Date.now(),
       ...(setup ? { setup } : {}),
     });
-    io.stdout.write(values.json ? renderJson(report) : renderTable(report));
+    io.stdout.write(values.json ? renderJson(report) : printable(renderTable(report)));
     return report.checks.some((c) => c.status === 'fail') ? EXIT_FAILURE : EXIT_OK;
   } finally {
     await resolver.close();

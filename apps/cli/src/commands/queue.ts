@@ -8,6 +8,7 @@ import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
+import { printableField } from '../terminal-text.js';
 
 const JSON_INDENT = 2;
 const MS_PER_SECOND = 1_000;
@@ -62,7 +63,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const rows = [
       ['site', 'ready', 'scheduled', 'in flight', 'oldest'],
       ...stats.sites.map((s) => [
-        s.site,
+        printableField(s.site),
         String(s.ready),
         String(s.scheduled),
         String(s.inFlight),

@@ -13,6 +13,8 @@ import { parseCommandArgs, usageError } from '../args.js';
 import { EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
+import { tenantArg } from '../tenant-arg.js';
+import { printable } from '../terminal-text.js';
 import { describeSource, liveLines } from './live-state.js';
 
 export const explainHelp = `Usage: herald shaping explain DOMAIN [--config FILE] [--dns HOST:PORT] [--ip ADDR]
@@ -48,6 +50,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
   const [domain, ...extra] = positionals;
   if (!domain) throw usageError('shaping explain', 'missing DOMAIN');
   if (extra.length > 0) throw usageError('shaping explain', `unexpected argument "${extra[0]}"`);
+  const tenant = values.tenant === undefined ? undefined : tenantArg(values.tenant);
   const config = loadRelayConfig(values.config, io, { dnsServer: values.dns });
   if (!config) return EXIT_FAILURE;
   const herald = await createHerald(config);
@@ -55,7 +58,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
     let explained: DeliveryExplanation;
     try {
       explained = await herald.explain(domain, {
-        ...(values.tenant !== undefined ? { tenant: values.tenant } : {}),
+        ...(tenant !== undefined ? { tenant } : {}),
         ...(values.stream !== undefined ? { stream: values.stream } : {}),
         ...(values.ip ? { ip: values.ip } : {}),
       });
@@ -79,7 +82,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
     );
     for (const line of describeEffectiveLimits(limits)) lines.push(`  ${line}`);
     lines.push(`live:     ${liveLines(explained.live, explained.source.ip).join('\n          ')}`);
-    io.stdout.write(`${lines.join('\n')}\n`);
+    io.stdout.write(printable(`${lines.join('\n')}\n`));
     return EXIT_OK;
   } finally {
     await herald.close();

@@ -26,6 +26,7 @@ import { providerRules, siteForMxHosts } from '@herald/delivery-core/sites';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
+import { printable } from '../terminal-text.js';
 import { explainHelp, runExplain } from './shaping-explain.js';
 
 const JSON_INDENT = 2;
@@ -209,7 +210,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
   if (values.domain === undefined) {
     if (values.json) io.stdout.write(`${JSON.stringify(shaping, null, JSON_INDENT)}\n`);
-    else io.stdout.write(summarizeShaping(file, shaping, withDefaults));
+    else io.stdout.write(printable(summarizeShaping(file, shaping, withDefaults)));
     return EXIT_OK;
   }
 
@@ -233,7 +234,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const { result, ...target } = report;
     const json = { ...target, layers: result.layers, limits: result.explain };
     io.stdout.write(`${JSON.stringify(json, null, JSON_INDENT)}\n`);
-  } else io.stdout.write(describePath(file, report, shaping));
+  } else io.stdout.write(printable(describePath(file, report, shaping)));
   return EXIT_OK;
 }
 

@@ -16,6 +16,8 @@ import { parseCommandArgs, positiveInteger, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
+import { tenantArg } from '../tenant-arg.js';
+import { printableField } from '../terminal-text.js';
 
 const ACTIONS = ['list', 'add', 'remove', 'import', 'export'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -48,7 +50,8 @@ function iso(ms: number | undefined): string {
 }
 
 function line(entry: SuppressionEntry): string {
-  return `${entry.address}\t${entry.reason}\t${entry.source}\t${iso(entry.at)}\t${iso(entry.expiresAt)}\n`;
+  const fields = [entry.address, entry.reason, entry.source].map(printableField);
+  return `${fields.join('\t')}\t${iso(entry.at)}\t${iso(entry.expiresAt)}\n`;
 }
 
 async function list(suppression: SuppressionList, tenant: string, limit: number, json: boolean, io: CliIo) {
@@ -118,8 +121,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
       action === undefined ? `missing action (${ACTIONS.join(', ')})` : `unknown action "${action}"`,
     );
   const command = `suppression ${action}`;
-  const tenant = values.tenant;
-  if (!tenant) throw usageError(command, 'missing --tenant');
+  if (!values.tenant) throw usageError(command, 'missing --tenant');
+  const tenant = tenantArg(values.tenant);
   if ((action === 'add' || action === 'remove') && operands.length === 0)
     throw usageError(command, 'missing ADDRESS');
   if (action === 'import' && operands.length !== 1)
@@ -158,7 +161,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       case 'remove': {
         for (const address of operands) {
           const removed = await suppression.remove(tenant, address);
-          io.stdout.write(`${address}: ${removed ? 'removed' : 'was not suppressed'}\n`);
+          io.stdout.write(`${printableField(address)}: ${removed ? 'removed' : 'was not suppressed'}\n`);
         }
         return EXIT_OK;
       }

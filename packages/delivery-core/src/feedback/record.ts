@@ -13,7 +13,11 @@
  * At most once per token: a report that suppresses or counts sets
  * `<prefix>:{queue}:feedback:<bounce|complaint>:<message id>:<recipient hash>` for the VERP max age, in the
  * same script that counts it (TenantReputation.countOnce); a repeat of it (the same report sent
- * again, or replayed) finds the marker and changes nothing, and emits no event.
+ * again, or replayed) finds the marker and changes nothing, and emits no event. An unverified
+ * bounce sets `…:feedback:unverified:…` the same way (its own marker: a verified report about
+ * the token still acts), so its replays emit no event either.
+ * A token too long to carry its tenant's name carries a keyed hash of it; the name is found among
+ * the configured ones, else among those the spool recorded at enqueue.
  * Every write completes before this resolves, so the caller's 250 follows them; a Redis failure
  * rejects (the caller answers 451 and the sender retries).
  * Needs injected: the config, the command connection, suppression list, reputation, event sink, logger.
@@ -23,7 +27,7 @@ import type { Logger } from 'pino';
 import type { BounceReport, Classification } from '../bounce/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import type { FeedbackEvent, RedisEventSink } from '../events/index.js';
-import { feedbackMarkerKey } from '../keys/index.js';
+import { type FeedbackMarkerKind, feedbackMarkerKey, queueKeys } from '../keys/index.js';
 import type { TenantReputation } from '../reputation/index.js';
 import type { SuppressionList } from '../suppression/index.js';
 import { decodeVerp, type VerpDecoded, type VerpResult, type VerpSettings } from '../verp/index.js';
@@ -84,8 +88,18 @@ function firstValidToken(
   return undefined;
 }
 
+/**
+ * The tenant a token names: carried inline, matched among the configured names, or else among the
+ * names the spool recorded for tenants whose tokens carry a hash (`<prefix>:{queue}:verp-tenants`).
+ */
+async function tenantOf(parts: FeedbackParts, token: VerpDecoded): Promise<string | undefined> {
+  if (token.tenant !== undefined || token.tenantHash === undefined) return token.tenant;
+  const recorded = await parts.redis.smembers(queueKeys(parts.config.redis.prefix).hashedTenants);
+  return recorded.find((name) => token.matchesTenant(name));
+}
+
 /** The once-marker of a token: one message × one recipient, per kind of report. */
-export function feedbackOnceKey(prefix: string, kind: 'bounce' | 'complaint', token: VerpDecoded): string {
+export function feedbackOnceKey(prefix: string, kind: FeedbackMarkerKind, token: VerpDecoded): string {
   return feedbackMarkerKey(prefix, kind, token.messageId, token.recipientHash);
 }
 
@@ -122,7 +136,7 @@ export async function recordFeedback(
   const { arrival, report } = input;
   const now = Date.now();
   const token = arrival.kind === 'verp' ? arrival.token : firstValidToken(input.returnPaths, verp, now);
-  const tenant = token?.tenant;
+  const tenant = token && (await tenantOf(parts, token));
   if (!token || !tenant) return { events: [], ignored: 'no VERP token names a tenant' };
   const complaint = report.kind === 'feedback' || arrival.kind === 'complaint';
   const { confirmed, others } = screenRecipients(token, report.recipients);
@@ -136,6 +150,12 @@ export async function recordFeedback(
     if (report.kind === 'feedback') return unverifiedComplaint(parts, verp, input, others[0], context);
     const first = others[0];
     if (!first) return { events: [], ignored: 'the report names no recipient' };
+    // Recorded once per token too, under a marker of its own (counts nothing).
+    const once = {
+      key: feedbackOnceKey(parts.config.redis.prefix, 'unverified', token),
+      ttlMs: verp.maxAgeMs,
+    };
+    if (!(await parts.reputation.countOnce(tenant, 'hard', 0, once))) return { events: [], repeated: true };
     const event = eventOf(first, complaint, context);
     parts.events.emit(event);
     return { events: [event] };

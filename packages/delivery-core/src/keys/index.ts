@@ -13,6 +13,7 @@
 export { MULTI_KEY_OPERATIONS, type MultiKeyOperation } from './operations.js';
 export {
   DELIVERY_QUEUE,
+  type FeedbackMarkerKind,
   feedbackMarkerKey,
   QUEUE_TAG,
   type QueueKeys,

@@ -65,6 +65,7 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
         ...bullmqKeys(prefix, jobIdsOf(messages)),
         q.events,
         ...tenants.map((t) => reputationKey(prefix, t, 'sent', hour)),
+        q.hashedTenants,
       ];
     },
   },

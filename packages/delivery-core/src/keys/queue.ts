@@ -3,7 +3,8 @@
  * with one of those, carries the hash tag QUEUE_TAG, so on Redis Cluster they all live in one slot
  * (like BullMQ's own queue, whose scripts touch many of its keys at once). That is BullMQ's
  * `delivery` queue (its prefix includes the tag), the spooled bodies and message records, the
- * event stream (the `accepted` event is written in the enqueue MULTI), the reputation counters
+ * event stream (the `accepted` event is written in the enqueue MULTI), the names of tenants VERP
+ * carries hashed (added in the enqueue MULTI), the reputation counters
  * (`sent` is counted in the enqueue MULTI; `rates` MGETs every kind; `countOnce` pairs a counter
  * with a feedback marker) and the feedback markers. Pure key math.
  */
@@ -32,6 +33,11 @@ export interface QueueKeys {
   pendingJobs(messageId: string): string;
   /** Herald's event stream. */
   events: string;
+  /**
+   * Names of the tenants whose VERP tokens carry a hash instead of the name (set; written in the
+   * enqueue MULTI), so the bounce-processor can name the tenant of any token.
+   */
+  hashedTenants: string;
 }
 
 export function queueKeys(prefix: string): QueueKeys {
@@ -43,6 +49,7 @@ export function queueKeys(prefix: string): QueueKeys {
     message: (id) => `${slot}:msg:${id}`,
     pendingJobs: (id) => `${slot}:msg:${id}:jobs`,
     events: `${slot}:events`,
+    hashedTenants: `${slot}:verp-tenants`,
   };
 }
 
@@ -54,10 +61,17 @@ export function reputationKey(prefix: string, tenant: string, kind: ReputationKi
   return `${queueSlot(prefix)}:rep:${tenant.toLowerCase()}:${kind}:${bucket}`;
 }
 
+/**
+ * What a once-marker marks: a report acted on (`bounce`, `complaint`), or a bounce that named
+ * none of the token's addresses (`unverified`: recorded once, apart, so a later verified report
+ * about the same token still acts).
+ */
+export type FeedbackMarkerKind = 'bounce' | 'complaint' | 'unverified';
+
 /** The once-marker of a VERP token's report: one message × one recipient, per kind of report. */
 export function feedbackMarkerKey(
   prefix: string,
-  kind: 'bounce' | 'complaint',
+  kind: FeedbackMarkerKind,
   messageId: string,
   recipientHash: string,
 ): string {

@@ -5,12 +5,15 @@
  * only after Redis acknowledged the EXEC (the relay's `250` waits for it). `finishJob` is
  * idempotent and deletes the body when the message's last job finishes. A message's stream and
  * campaign go into its record and every job; jobs of a non-default stream get its BullMQ priority.
+ * A tenant name VERP cannot carry inline is added to `<prefix>:{queue}:verp-tenants` in the same
+ * transaction, so a bounce's hashed tenant can always be named.
  */
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
 import { DELIVERY_QUEUE, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
+import { carriesTenantInline } from '../verp/index.js';
 import { ADD_JOB_COMMANDS, addJobInMulti, queueTransaction } from './bullmq-internals.js';
 import { groupByDomain } from './ids.js';
 import { storedStream, streamPriority } from './priority.js';
@@ -109,6 +112,7 @@ export class Spool {
       const multi = await queueTransaction(this.queue);
       for (const item of batch) spans.push(this.queueMessage(multi, item.message, item.groups));
       this.countAccepted(multi, batch);
+      this.recordHashedTenants(multi, batch);
       results = await multi.exec();
     } catch (err) {
       failAll(err);
@@ -142,6 +146,15 @@ export class Spool {
       const key = reputationKey(this.prefix, tenant, 'sent', bucket);
       multi.incrby(key, n).pexpire(key, REPUTATION_BUCKET_TTL_MS);
     }
+  }
+
+  /**
+   * Adds the batch's tenants whose VERP tokens will carry a hash of the name to the set the
+   * bounce-processor resolves such hashes through (feedback/record.ts), in the same transaction.
+   */
+  private recordHashedTenants(multi: ChainableCommander, batch: readonly { message: SpoolMessage }[]): void {
+    const hashed = new Set(batch.map(({ message }) => message.tenant).filter((t) => !carriesTenantInline(t)));
+    if (hashed.size > 0) multi.sadd(this.keys.hashedTenants, ...hashed);
   }
 
   /** Adds one message's commands to `multi`; returns how many commands it queued. */

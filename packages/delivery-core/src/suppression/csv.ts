@@ -2,12 +2,16 @@
  * CSV as the suppression import/export speaks it (RFC 4180): comma-separated, fields quoted when
  * they hold a comma, quote or line break, quotes doubled inside, CRLF or LF line ends. The parser
  * is incremental (chunks of any size, records may span chunks) and reports a bad record with its
- * line number instead of throwing, then goes on with the next line. (Why not csv-parse: measured in
+ * line number instead of throwing, then goes on with the next line. A U+FFFD replacement character
+ * (what bytes that are not UTF-8 decode to; never part of an address) makes its record bad. (Why not csv-parse: measured in
  * ARCHITECTURE.md, "Own code where a kept library exists": it loses good rows after a bad one.)
  */
 
 /** A record longer than this is refused (no address line is anywhere near it). */
 export const MAX_RECORD_CHARS = 4_096;
+
+/** What a UTF-8 decoder yields for bytes that are not UTF-8. */
+const REPLACEMENT_CHARACTER = '\uFFFD';
 
 export type CsvRecord = { line: number; fields: string[] } | { line: number; problem: string };
 
@@ -55,6 +59,7 @@ export class CsvParser {
 
   private take(ch: string, out: CsvRecord[]): void {
     if (++this.recordChars > MAX_RECORD_CHARS && this.state !== 'skipLine') this.fail('record too long');
+    if (ch === REPLACEMENT_CHARACTER && this.state !== 'skipLine') this.fail('not valid UTF-8');
     switch (this.state) {
       case 'skipLine':
         if (ch === '\n') this.finishRecord(out);

@@ -16,6 +16,7 @@ import { type VerpKeySet, verpKeys } from './keys.js';
 export { BASE32_ALPHABET } from './bits.js';
 export { KEY_ID_BITS, type VerpKey, type VerpKeySet, verpKeyId, verpKeys } from './keys.js';
 export {
+  carriesTenantInline,
   decodeVerp,
   encodeVerp,
   MAX_INLINE_TENANT_CHARS,

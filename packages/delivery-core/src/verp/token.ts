@@ -62,6 +62,10 @@ export const MAX_INLINE_TENANT_CHARS = Math.floor(
   (MAX_TOKEN_BITS - HEADER_BITS - MAC_BYTES * 8) / TENANT_CHAR_BITS,
 );
 const INLINE_TENANT = new RegExp(`^[a-z0-9][a-z0-9_.-]{0,${MAX_INLINE_TENANT_CHARS - 1}}$`);
+/** True when a token carries `tenant` as text; otherwise it carries a keyed hash of it. */
+export function carriesTenantInline(tenant: string): boolean {
+  return INLINE_TENANT.test(tenant);
+}
 const HERALD_MESSAGE_ID = /^[0-9a-z]{9}[0-9a-f]{16}$/;
 const MAC_TAG = Buffer.from('herald-verp\0', 'latin1');
 
@@ -90,6 +94,8 @@ export interface VerpDecoded {
   keyId: number;
   /** True when `address` (any case, `<>` and `rfc822;` stripped) is the token's recipient. */
   matchesRecipient(address: string): boolean;
+  /** True when the token carries `tenant` (inline, or its keyed hash). */
+  matchesTenant(tenant: string): boolean;
 }
 
 export type VerpResult = VerpDecoded | { ok: false; reason: VerpFailure };
@@ -216,6 +222,10 @@ function decode(address: unknown, keys: VerpKeySet, options: VerpDecodeOptions):
         keyedHash(key, 'r', normalizeRecipient(candidate), RECIPIENT_HASH_BYTES),
         recipientHash,
       ),
+    matchesTenant: (candidate) =>
+      typeof fields.tenant === 'string'
+        ? candidate === fields.tenant
+        : typeof candidate === 'string' && resolveTenant(key, fields.tenant, [candidate]) !== undefined,
   };
   if (typeof fields.tenant !== 'string') decoded.tenantHash = fields.tenant.toString('hex');
   return decoded;
