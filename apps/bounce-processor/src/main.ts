@@ -14,7 +14,7 @@ import {
   type HeraldConfig,
   loadConfigFile,
 } from '@herald/delivery-core';
-import { parseListen } from '@herald/delivery-core/config';
+import { inConfigFile, parseListen } from '@herald/delivery-core/config';
 import { createHealthEndpoints } from '@herald/delivery-core/metrics';
 import { createBounceProcessor } from './processor.js';
 
@@ -53,7 +53,17 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
     );
     return 1;
   }
-  const herald = await createHerald(config);
+  let herald: Awaited<ReturnType<typeof createHerald>>;
+  try {
+    herald = await createHerald(config);
+  } catch (err) {
+    // What is read at start (shaping file, DKIM keys) names its key path after the config file.
+    if (err instanceof ConfigError) {
+      stderr.write(formatCliError(err.code, inConfigFile(err, options.config)));
+      return 1;
+    }
+    throw err;
+  }
   const processor = createBounceProcessor(herald);
   let listening = false;
   const httpServer = createHealthEndpoints({
