@@ -48,7 +48,7 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
     stderr.write(
       formatCliError(
         'HERALD_CONFIG_INVALID',
-        `${options.config}: bounce: missing (the bounce-processor needs bounce.listen, bounce.domain, bounce.verp_secret)`,
+        `${options.config}: bounce: missing (the bounce-processor needs bounce.domain and bounce.verp_secret; bounce.listen defaults to 127.0.0.1:2600)`,
       ),
     );
     return 1;

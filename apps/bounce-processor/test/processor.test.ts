@@ -40,7 +40,8 @@ describe('bounce-processor start-up', () => {
     assert.equal(await runBounceProcessor({ config: noBounce, env: {}, stderr: capture }), 1);
     assert.match(
       stderr,
-      /^herald: HERALD_CONFIG_INVALID: .*no-bounce\.yaml: bounce: missing \(the bounce-processor needs/,
+      /^herald: HERALD_CONFIG_INVALID: .*no-bounce\.yaml: bounce: missing \(the bounce-processor needs bounce\.domain and bounce\.verp_secret; bounce\.listen defaults to 127\.0\.0\.1:2600\)\n$/,
+      'names only what has no default',
     );
     stderr = '';
     const badKey = join(dir, 'bad.yaml');
