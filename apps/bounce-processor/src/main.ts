@@ -71,10 +71,12 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
     isListening: () => listening,
     metrics: herald.metrics,
   });
+  let key = 'bounce.listen';
   let where = config.bounce.listen;
   try {
     const smtp = await processor.start();
     listening = true;
+    key = 'bounce.http_listen';
     where = config.bounce.http_listen;
     const httpAddress = await listen(httpServer, config.bounce.http_listen);
     options.onStarted?.({ ...smtp, http: httpAddress });
@@ -83,7 +85,7 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
     stderr.write(
       formatCliError(
         'HERALD_LISTEN_FAILED',
-        `cannot start the bounce-processor: ${e.code === 'EADDRINUSE' ? `${where} already in use` : e.message}`,
+        `cannot start the bounce-processor: ${key}: ${e.code === 'EADDRINUSE' ? `address ${where} already in use` : e.message}`,
       ),
     );
     await stopAll(processor, httpServer, listening);

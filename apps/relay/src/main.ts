@@ -76,14 +76,7 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
   try {
     addresses = await relay.start();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    const where = e.address ? ` ${e.address}:${e.port}` : '';
-    stderr.write(
-      formatCliError(
-        'HERALD_LISTEN_FAILED',
-        `cannot start the relay: ${e.code === 'EADDRINUSE' ? `address${where} already in use` : e.message}`,
-      ),
-    );
+    stderr.write(formatCliError('HERALD_LISTEN_FAILED', `cannot start the relay: ${(err as Error).message}`));
     await relay.stop();
     return 1;
   }
