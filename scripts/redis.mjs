@@ -29,26 +29,33 @@ export function freePort(host = '127.0.0.1') {
   });
 }
 
-function ping(port) {
+/** The process id of the redis-server answering on `port` (INFO server), or undefined. */
+function serverPid(port) {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
+    let seen = '';
     socket.setTimeout(500);
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => {
-      socket.destroy();
-      resolve(data.toString().startsWith('+PONG'));
+    socket.once('connect', () => socket.write('INFO server\r\n'));
+    socket.on('data', (data) => {
+      seen += data.toString();
+      const match = /process_id:(\d+)\r\n/.exec(seen);
+      if (match || seen.startsWith('-')) {
+        socket.destroy();
+        resolve(match ? Number(match[1]) : undefined);
+      }
     });
-    socket.once('error', () => resolve(false));
+    socket.once('error', () => resolve(undefined));
     socket.once('timeout', () => {
       socket.destroy();
-      resolve(false);
+      resolve(undefined);
     });
   });
 }
 
 /**
- * Starts redis-server with AOF (everysec) in `dir`, restarts it if it dies, and returns
- * { url, stop() }. `log` receives one-line status messages.
+ * Starts redis-server with AOF (everysec) in `dir`, waits until the server answering on `port` is
+ * that child (its INFO process_id), restarts it if it dies later, and returns { url, pid(), stop() }.
+ * `log` receives one-line status messages.
  */
 export async function superviseRedis({ binary, dir, port, log }) {
   mkdirSync(dir, { recursive: true });
@@ -83,10 +90,17 @@ export async function superviseRedis({ binary, dir, port, log }) {
     });
   };
   start();
+  // Ready when the server answering on the port is our child (never another one that holds the
+  // port): the caller writes that URL into .herald/herald.yaml.
   const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!(await ping(port))) {
-    if (Date.now() > deadline)
-      throw new Error(`redis-server did not answer on port ${port}; see ${join(dir, 'redis.log')}`);
+  while ((await serverPid(port)) !== child.pid) {
+    if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+      stopping = true;
+      child.kill('SIGTERM');
+      throw new Error(
+        `redis-server did not start on port ${port} (another process may hold it); see ${join(dir, 'redis.log')}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {

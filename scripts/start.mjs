@@ -5,10 +5,12 @@
  * everysec, data in .herald/redis) unless REDIS_URL is set, a loopback capture sink on :2526 that
  * prints what it receives, the relay, and — when the config has a `bounce` section — the
  * bounce-processor beside it (a `verp_secret: generate` is replaced by a random secret kept in
- * .herald/verp-secret). The effective config (.herald/herald.yaml) names the Redis in use; the
- * maintenance commands run in this checkout without --config or REDIS_URL read it, so they reach it. Prints where it listens, a
- * line to send a test message and one for operator commands. Ctrl-C stops
- * the relay and the bounce-processor first (graceful), then the sink and redis-server.
+ * .herald/verp-secret). One start per checkout: it first takes .herald/start.pid (start-lock.mjs)
+ * and a second start exits 1 at once. The effective config (.herald/herald.yaml), written once
+ * our redis-server answers, names the Redis in use; the maintenance commands run in this checkout
+ * without --config or REDIS_URL read it, so they reach it. Prints where it listens, a line to send
+ * a test message and one for operator commands. Ctrl-C stops the relay and the bounce-processor
+ * first (graceful), then the sink and redis-server.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -16,10 +18,20 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, ensureInstalled, ROOT } from './ensure.mjs';
 import { findRedisServer, freePort, redisInstallHint, superviseRedis } from './redis.mjs';
+import { acquireStartLock } from './start-lock.mjs';
 
 const STATE_DIR = join(ROOT, '.herald');
 const DEFAULT_REDIS_PORT = 6390;
 const log = (line) => process.stderr.write(`[herald start] ${line}\n`);
+
+const lock = acquireStartLock(STATE_DIR);
+if (!lock.ok) {
+  process.stderr.write(
+    `herald: HERALD_ALREADY_RUNNING: already running (pid ${lock.pid}) in this checkout; stop it first\n`,
+  );
+  process.exit(1);
+}
+process.on('exit', () => lock.release());
 
 ensureInstalled();
 ensureBuilt();

@@ -14,7 +14,7 @@ import {
   type HeraldConfig,
   loadConfigFile,
 } from '@herald/delivery-core';
-import { parseListen } from '@herald/delivery-core/config';
+import { inConfigFile, parseListen } from '@herald/delivery-core/config';
 import { createHealthEndpoints } from '@herald/delivery-core/metrics';
 import { createBounceProcessor } from './processor.js';
 
@@ -48,12 +48,22 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
     stderr.write(
       formatCliError(
         'HERALD_CONFIG_INVALID',
-        `${options.config}: bounce: missing (the bounce-processor needs bounce.listen, bounce.domain, bounce.verp_secret)`,
+        `${options.config}: bounce: missing (the bounce-processor needs bounce.domain and bounce.verp_secret; bounce.listen defaults to 127.0.0.1:2600)`,
       ),
     );
     return 1;
   }
-  const herald = await createHerald(config);
+  let herald: Awaited<ReturnType<typeof createHerald>>;
+  try {
+    herald = await createHerald(config);
+  } catch (err) {
+    // What is read at start (shaping file, DKIM keys) names its key path after the config file.
+    if (err instanceof ConfigError) {
+      stderr.write(formatCliError(err.code, inConfigFile(err, options.config)));
+      return 1;
+    }
+    throw err;
+  }
   const processor = createBounceProcessor(herald);
   let listening = false;
   const httpServer = createHealthEndpoints({
@@ -61,10 +71,12 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
     isListening: () => listening,
     metrics: herald.metrics,
   });
+  let key = 'bounce.listen';
   let where = config.bounce.listen;
   try {
     const smtp = await processor.start();
     listening = true;
+    key = 'bounce.http_listen';
     where = config.bounce.http_listen;
     const httpAddress = await listen(httpServer, config.bounce.http_listen);
     options.onStarted?.({ ...smtp, http: httpAddress });
@@ -73,7 +85,7 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
     stderr.write(
       formatCliError(
         'HERALD_LISTEN_FAILED',
-        `cannot start the bounce-processor: ${e.code === 'EADDRINUSE' ? `${where} already in use` : e.message}`,
+        `cannot start the bounce-processor: ${key}: ${e.code === 'EADDRINUSE' ? `address ${where} already in use` : e.message}`,
       ),
     );
     await stopAll(processor, httpServer, listening);

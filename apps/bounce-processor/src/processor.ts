@@ -157,18 +157,26 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
   });
   guard.attach(server);
   useOwnEnhancedCodes(server);
-  server.on('error', (err) => logger.error({ err }, 'bounce-processor listener error'));
+  // A failure to listen is start()'s rejection, not a log line as well.
+  let listening = false;
+  server.on('error', (err) => listening && logger.error({ err }, 'bounce-processor listener error'));
   return {
     start: async () => {
       await classifier.start();
-      return new Promise((resolve, reject) => {
+      // A listener that cannot listen stops the classifier threads it started (else they keep
+      // the process alive).
+      return new Promise<{ host: string; port: number }>((resolve, reject) => {
         const { host, port } = parseListen(bounce.listen);
         server.once('error', reject);
         server.listen(port, host, () => {
           server.off('error', reject);
+          listening = true;
           const address = server.server.address();
           resolve({ host, port: typeof address === 'object' && address ? address.port : port });
         });
+      }).catch(async (err: unknown) => {
+        await classifier.stop();
+        throw err;
       });
     },
     stop: async () => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/main.js';
@@ -63,8 +65,36 @@ describe('herald bounce classify', () => {
     assert.equal(JSON.parse(run.stdout()).recipients[0].reason, 'expired');
   });
 
+  test('- reads the message from stdin, like suppression import -', async () => {
+    const run = captureIo({ stdin: readFileSync(join(fixtures, 'exim.eml'), 'utf8') });
+    assert.equal(await main(['bounce', 'classify', '-'], run.io), 0, run.stderr());
+    const line = JSON.parse(run.stdout()) as { file: string; recipients: { reason: string }[] };
+    assert.equal(line.file, '-');
+    assert.equal(line.recipients[0]?.reason, 'expired');
+  });
+
+  test('reads at most the classifier’s 1 MiB of stdin', async () => {
+    const endless = Readable.from(
+      (function* () {
+        for (;;) yield Buffer.alloc(64 * 1024);
+      })(),
+    );
+    const run = captureIo();
+    run.io.stdin = endless;
+    assert.equal(await main(['bounce', 'classify', '-'], run.io), 0, run.stderr());
+    assert.deepEqual(
+      (JSON.parse(run.stdout()) as { recipients: { reason: string }[] }).recipients.map((r) => r.reason),
+      ['undefined'],
+    );
+  });
+
   test('a missing or unknown subcommand, or no FILE, is a usage error (exit 2)', async () => {
-    for (const args of [['bounce'], ['bounce', 'explain'], ['bounce', 'classify']]) {
+    for (const args of [
+      ['bounce'],
+      ['bounce', 'explain'],
+      ['bounce', 'classify'],
+      ['bounce', 'classify', '-', '-'],
+    ]) {
       const run = captureIo();
       assert.equal(await main(args, run.io), 2, args.join(' '));
       assert.match(run.stderr(), /HERALD_CLI_USAGE: bounce/);

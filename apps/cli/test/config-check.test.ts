@@ -150,7 +150,10 @@ describe('herald config check', () => {
   test('a missing file exits 1 saying it cannot be read', async () => {
     const run = captureIo();
     assert.equal(await main(['config', 'check', join(dir, 'absent.yaml')], run.io), 1);
-    assert.match(run.stderr(), /absent\.yaml: \(top level\): cannot read/);
+    assert.match(
+      run.stderr(),
+      /^herald: HERALD_CONFIG_UNREADABLE: \S*absent\.yaml: cannot read: ENOENT: no such file or directory$/m,
+    );
   });
 
   test('config check without a file is a usage error (exit 2)', async () => {
@@ -175,10 +178,35 @@ describe('herald config check: what the relay reads at start', () => {
     const run = captureIo();
     assert.equal(await main(['config', 'check', file], run.io), 1);
     const err = run.stderr();
-    assert.match(err, /missing-shaping\.yaml/);
+    assert.match(
+      err,
+      /^herald: HERALD_CONFIG_INVALID: \S*files\.yaml: shaping\.file: cannot read \S*missing-shaping\.yaml: ENOENT: no such file or directory$/m,
+      'the key that names the file, like key_file and cert_file',
+    );
     assert.match(err, /dkim\[0\]\.key_file/);
     assert.match(err, /smtp\.tls\.cert_file: .*junk\.pem .*not a PEM certificate/);
     assert.equal(run.stdout(), '');
+  });
+
+  test('`herald relay` and `herald bounce-processor` name the config file and shaping.file of a missing shaping file', async () => {
+    const file = configFile(
+      'no-shaping.yaml',
+      [
+        'redis: { url: "redis://127.0.0.1:1" }',
+        'shaping: { file: "nope.yaml" }',
+        'bounce: { domain: "bounces.test", verp_secret: "0123456789abcdef0123" }',
+        '',
+      ].join('\n'),
+    );
+    for (const command of ['relay', 'bounce-processor']) {
+      const run = captureIo();
+      assert.equal(await main([command, '--config', file], run.io), 1, command);
+      assert.equal(
+        run.stderr(),
+        `herald: HERALD_CONFIG_INVALID: ${file}: shaping.file: cannot read ${join(dir, 'nope.yaml')}: ENOENT: no such file or directory\n`,
+        command,
+      );
+    }
   });
 
   test('`herald relay` refuses the same TLS files before it connects to Redis, naming the key', async () => {

@@ -108,6 +108,45 @@ describe('herald relay (through bin/herald.mjs)', { timeout: TEST_TIMEOUT_MS }, 
     assert.match(result.stderr, /^herald: HERALD_SMTP_FAILED: send: 127\.0\.0\.1:\d+: AUTH \w+: 535 /);
   });
 
+  test('a second relay on the same address exits 1 naming smtp.listen, with no error log line', async () => {
+    const file = join(dir, 'second.json');
+    const config = {
+      redis: { url: redis.url },
+      smtp: { listen: `127.0.0.1:${smtpPort}` },
+      http: { listen: '127.0.0.1:0' },
+    };
+    writeFileSync(file, JSON.stringify(config));
+    const env = { ...process.env, REDIS_URL: '', HERALD_FROM_SOURCE: '1' };
+    const second = spawn(process.execPath, [BIN, 'relay', '--config', file], { env, stdio: 'pipe' });
+    let stdout = '';
+    let stderr = '';
+    second.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    second.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => second.once('exit', resolve));
+    assert.equal(code, 1);
+    assert.equal(
+      stderr,
+      `herald: HERALD_LISTEN_FAILED: cannot start the relay: smtp.listen: address 127.0.0.1:${smtpPort} already in use\n`,
+    );
+    assert.doesNotMatch(stdout, /"level":50|"stack"/, 'the failure is not logged as an error as well');
+  });
+
+  test('an HTTP address in use names http.listen', async () => {
+    const file = join(dir, 'http-taken.json');
+    const config = {
+      redis: { url: redis.url },
+      smtp: { listen: '127.0.0.1:0' },
+      http: { listen: `127.0.0.1:${smtpPort}` },
+    };
+    writeFileSync(file, JSON.stringify(config));
+    const run = captureIo({ env: { REDIS_URL: '' } });
+    assert.equal(await main(['relay', '--config', file, '--roles', 'smtp,http'], run.io), 1);
+    assert.equal(
+      run.stderr(),
+      `herald: HERALD_LISTEN_FAILED: cannot start the relay: http.listen: address 127.0.0.1:${smtpPort} already in use\n`,
+    );
+  });
+
   test('SIGTERM to the bin stops the relay gracefully with exit 0', async () => {
     const child = relay!;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -65,9 +65,33 @@ describe('herald send', () => {
     const result = await send(['--server', sink.address, '--to', 'nobody@example.org']);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '', 'a refusal goes to stderr');
-    assert.match(result.stderr, /^550 5\.1\.1 no such user$/m);
-    assert.match(result.stderr, /nobody@example\.org: 550 5\.1\.1 no such user/);
+    assert.equal(
+      result.stderr,
+      'herald: HERALD_SMTP_FAILED: send: nobody@example.org: 550 5.1.1 no such user\n',
+      'once, as a coded line',
+    );
     assert.equal(sink.messages.length, 0);
+  });
+
+  test('a refusal of the whole message (at MAIL or at DATA) is a HERALD_SMTP_FAILED line too', async () => {
+    const cases = [
+      { mail: { code: 553, enhanced: '5.7.1', text: 'sender not allowed' } },
+      { data: { code: 554, enhanced: '5.7.1', text: 'message refused' } },
+      { data: { code: 552, enhanced: '5.3.4', text: 'message too big' } },
+    ];
+    for (const script of cases) {
+      sink = await startSmtpSink({ script });
+      const result = await send(['--server', sink.address, '--to', 'a@example.org']);
+      const reply = script.mail ?? script.data;
+      assert.equal(result.code, 1);
+      assert.equal(result.stdout, '');
+      assert.equal(
+        result.stderr,
+        `herald: HERALD_SMTP_FAILED: send: message 1: ${reply?.code} ${reply?.enhanced} ${reply?.text}\n`,
+      );
+      await sink.close();
+      sink = undefined;
+    }
   });
 
   test('exits 1 when one of several recipients is refused, though the message is accepted', async () => {

@@ -51,4 +51,50 @@ describe('herald site suspend|resume', () => {
     );
     assert.equal(await main(['site', 'resume'], captureIo({ env }).io), 2);
   });
+
+  it('refuses to suspend a site delivery never names, with the form meant; resume says nothing to resume', async () => {
+    const env = { REDIS_URL: redis.url };
+    const client = redis.client();
+    const refused: [string, RegExp][] = [
+      [
+        'provider:gmial',
+        /^herald: HERALD_INPUT_INVALID: unknown site "provider:gmial" \(known providers: gmail, microsoft, .*; did you mean provider:gmail\?\)$/m,
+      ],
+      [
+        'gmail',
+        /^herald: HERALD_INPUT_INVALID: unknown site "gmail" \(a site is provider:<name>, mx:<MX hosts> or route:<host>:<port>/m,
+      ],
+      ['mx:MX2.example.net,mx1.example.net', /did you mean mx:mx1\.example\.net,mx2\.example\.net\?\)$/m],
+      ['mx:mx1.example.net,,x', /"" is not a host name/],
+      ['route:smarthost.test:99999', /not route:<host>:<port>/],
+      ['route:smarthost.test', /not route:<host>:<port>/],
+    ];
+    for (const [site, expected] of refused) {
+      const out = captureIo({ env });
+      assert.equal(await main(['site', 'suspend', site], out.io), 1, site);
+      assert.match(out.stderr(), expected, site);
+      assert.equal(out.stdout(), '', site);
+    }
+    for (const site of [
+      'mx:mx1.example.net,mx2.example.net',
+      'route:smarthost.test:2525',
+      'route:[::1]:25',
+    ]) {
+      const out = captureIo({ env });
+      assert.equal(
+        await main(['site', 'suspend', site, '--for', '1m'], out.io),
+        0,
+        `${site}: ${out.stderr()}`,
+      );
+      assert.equal(await client.exists(siteStateKey('herald', site, 'suspended')), 1, site);
+    }
+    assert.equal(await client.exists(siteStateKey('herald', 'provider:gmial', 'suspended')), 0);
+
+    const resume = captureIo({ env });
+    assert.equal(await main(['site', 'resume', 'provider:gmial'], resume.io), 0, resume.stderr());
+    assert.match(
+      resume.stdout(),
+      /^provider:gmial: nothing to resume: unknown site "provider:gmial" \(known providers: /,
+    );
+  });
 });

@@ -47,4 +47,16 @@ describe('herald tenant', () => {
     assert.match(await run('resume', 'acme'), /acme: resumed/);
     assert.match(await run('status', 'acme'), /^bulk: +sending$/m);
   });
+
+  it('refuses a name no tenant can have, before reading Redis', async () => {
+    for (const action of ['status', 'pause', 'resume']) {
+      const out = captureIo({ env: { REDIS_URL: redis.url } });
+      assert.equal(await main(['tenant', action, 'acme corp'], out.io), 1, action);
+      assert.equal(
+        out.stderr(),
+        'herald: HERALD_INPUT_INVALID: no tenant can be named "acme corp" (letters, digits and _ . -, starting with a letter or digit)\n',
+      );
+      assert.equal(out.stdout(), '');
+    }
+  });
 });

@@ -11,7 +11,7 @@ import {
   HeraldError,
   loadConfigFile,
 } from '@herald/delivery-core';
-import { ROLES, type Role } from '@herald/delivery-core/config';
+import { inConfigFile, ROLES, type Role } from '@herald/delivery-core/config';
 import { createRelay } from './relay.js';
 
 export interface RelayCommandOptions {
@@ -64,9 +64,10 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
   try {
     relay = await createRelay(config, roles ? { roles } : {});
   } catch (err) {
-    // What the relay reads at start (TLS files, shaping file, DKIM keys) names its key path.
+    // What the relay reads at start (TLS files, shaping file, DKIM keys) names its key path,
+    // after the config file that has the key: `herald.yaml: shaping.file: cannot read …`.
     if (err instanceof ConfigError) {
-      stderr.write(formatCliError(err.code, err.message));
+      stderr.write(formatCliError(err.code, inConfigFile(err, options.config)));
       return 1;
     }
     throw err;
@@ -75,14 +76,7 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
   try {
     addresses = await relay.start();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-    const where = e.address ? ` ${e.address}:${e.port}` : '';
-    stderr.write(
-      formatCliError(
-        'HERALD_LISTEN_FAILED',
-        `cannot start the relay: ${e.code === 'EADDRINUSE' ? `address${where} already in use` : e.message}`,
-      ),
-    );
+    stderr.write(formatCliError('HERALD_LISTEN_FAILED', `cannot start the relay: ${(err as Error).message}`));
     await relay.stop();
     return 1;
   }

@@ -82,13 +82,14 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
       }
       if (roles.includes('smtp')) {
         smtp = createSubmissionServer({ herald, policy: createPolicy(config, herald.intake.stages), tls });
-        smtp.on('error', (err) => herald.logger.error({ err }, 'smtp listener error'));
-        addresses.smtp = await listen(smtp.server, config.smtp.listen);
+        // A failure to listen is start()'s rejection (ListenError), not a log line as well.
+        smtp.on('error', (err) => listening && herald.logger.error({ err }, 'smtp listener error'));
+        addresses.smtp = await listen(smtp.server, config.smtp.listen, 'smtp.listen');
         listening = true;
       }
       if (roles.includes('http') && config.http.enabled) {
         httpServer = createHttpServer(herald, () => listening || !roles.includes('smtp'));
-        addresses.http = await listen(httpServer, config.http.listen);
+        addresses.http = await listen(httpServer, config.http.listen, 'http.listen');
       }
       herald.logger.info(
         { roles, deliveryThreads: threads?.workers.length ?? 0, ...addresses },
@@ -110,6 +111,18 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
   };
 }
 
+/** A listener could not listen on its address: names the config key that gave it. */
+export class ListenError extends Error {
+  readonly key: string;
+  constructor(key: string, address: string, cause: NodeJS.ErrnoException) {
+    const reason =
+      cause.code === 'EADDRINUSE' ? `address ${address} already in use` : `${address}: ${cause.message}`;
+    super(`${key}: ${reason}`, { cause });
+    this.name = 'ListenError';
+    this.key = key;
+  }
+}
+
 function listen(
   server: {
     listen: (port: number, host: string, cb: () => void) => unknown;
@@ -117,10 +130,11 @@ function listen(
     address: () => AddressInfo | string | null;
   },
   spec: string,
+  key: string,
 ): Promise<{ host: string; port: number }> {
   const { host, port } = parseListen(spec);
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => reject(new ListenError(key, `${host}:${port}`, err)));
     server.listen(port, host, () => {
       const address = server.address() as AddressInfo;
       resolve({ host: address.address, port: address.port });

@@ -47,7 +47,7 @@ export { createHerald } from './herald.js';
 export { IntakeRefusedError, REFUSALS, type Refusal, type RefusalKind } from './intake/index.js';
 export { HeraldMetrics } from './metrics/index.js';
 export { hashPassword, verifyPassword } from './passwords/index.js';
-export { preflight } from './preflight.js';
+export { loadShaping, preflight } from './preflight.js';
 export {
   defaultProviderRules,
   type ProviderName,

@@ -38,7 +38,7 @@ function outcome(load: () => unknown, source: string): ConfigError | undefined {
     assert.ok(err.issues.length > 0);
     for (const line of err.message.split('\n')) {
       assert.ok(line.startsWith(`${source}: `) || line.startsWith(`${source}:`), line);
-      assert.match(line.slice(source.length), /^(: \(top level\)|: [^ ]|:\d+:\d+: )/, line);
+      assert.match(line.slice(source.length), /^(: [^ ]|:\d+:\d+: )/, line);
     }
     return err;
   }

@@ -17,9 +17,9 @@ complaint address, classifies them, suppresses hard bounces and complainers per 
 and records bounce_received / complaint_received events. Serves /healthz, /readyz and
 /metrics (its feedback counters) on bounce.http_listen (default 127.0.0.1:8026).
 
-  -c, --config FILE   the relay's config file; it must have a bounce section:
-                      bounce: { listen: "127.0.0.1:2600", domain: "bounces.example.com",
-                                verp_secret: "..." }
+  -c, --config FILE   the relay's config file; it must have a bounce section with at least
+                      bounce: { domain: "bounces.example.com", verp_secret: "..." }
+                      (listen defaults to 127.0.0.1:2600)
 
 Environment: REDIS_URL overrides redis.url. SIGTERM or SIGINT stops; a second signal
 exits at once.`;

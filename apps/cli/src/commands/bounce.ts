@@ -2,8 +2,10 @@
  * `herald bounce classify FILE... [--details]`: reads each bounce message (a DSN, an MTA's text
  * notice, an ARF complaint or an auto-reply) and prints one JSON line per file:
  * {"file": FILE, "recipients": [{"address", "reason", "hard", "status", "action"}]}, with the
- * category, reply code, command, remote host and diagnostic text under --details. A file that
- * cannot be read is reported on stderr and the command exits 1 after the others.
+ * category, reply code, command, remote host and diagnostic text under --details. FILE `-` reads
+ * stdin (like `suppression import -`). Of a file or stdin, at most the classifier's
+ * MAX_MESSAGE_BYTES (1 MiB) is read. A file that cannot be read is reported on stderr and the
+ * command exits 1 after the others.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import {
@@ -14,12 +16,15 @@ import {
 } from '@herald/delivery-core/bounce';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
-import type { CliIo } from '../io.js';
+import type { CliIo, InputStream } from '../io.js';
+
+const STDIN = '-';
 
 const help = `Usage: herald bounce classify FILE... [--details]
 
 Classify bounce messages (raw RFC 5322 files: DSNs, MTA notices, ARF complaint reports,
-auto-replies). Prints one JSON line per file:
+auto-replies; - reads one from stdin; the first 1 MiB of each is read). Prints one JSON line
+per file:
 
   {"file":"FILE","recipients":[{"address":"...","reason":"userunknown","hard":true,
    "status":"5.1.1","action":"suppress"}]}
@@ -66,13 +71,18 @@ export function bounceLine(file: string, report: BounceReport, details: boolean)
   return JSON.stringify(line);
 }
 
-function runClassify(files: string[], details: boolean, io: CliIo): number {
+async function runClassify(files: string[], details: boolean, io: CliIo): Promise<number> {
   if (files.length === 0) throw usageError('bounce classify', 'missing FILE');
+  if (files.filter((file) => file === STDIN).length > 1)
+    throw usageError('bounce classify', 'stdin (-) can be given once');
   let failed = false;
   for (const file of files) {
     let raw: Buffer;
     try {
-      raw = readHead(file, MAX_MESSAGE_BYTES);
+      raw =
+        file === STDIN
+          ? await readStreamHead(io.stdin, MAX_MESSAGE_BYTES)
+          : readHead(file, MAX_MESSAGE_BYTES);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       printError(io, 'HERALD_FILE_UNREADABLE', `bounce classify: ${message}`);
@@ -89,7 +99,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = positionals;
   switch (sub) {
     case 'classify':
-      return runClassify(rest, values.details === true, io);
+      return await runClassify(rest, values.details === true, io);
     case undefined:
       throw usageError('bounce', 'missing subcommand (classify)');
     default:
@@ -104,6 +114,19 @@ export const bounceCommand: Command = {
   help,
   run,
 };
+
+/** At most the first `maxBytes` of a stream (stdin); stops reading there. */
+async function readStreamHead(stream: InputStream, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of stream) {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    chunks.push(bytes.subarray(0, maxBytes - length));
+    length += Math.min(bytes.length, maxBytes - length);
+    if (length >= maxBytes) break;
+  }
+  return Buffer.concat(chunks, length);
+}
 
 /** At most the first `maxBytes` of a file (the classifier reads no more): /dev/zero is no trap. */
 function readHead(file: string, maxBytes: number): Buffer {

@@ -152,9 +152,13 @@ async function run(args: string[], io: CliIo): Promise<number> {
         return EXIT_FAILURE;
       }
       const result = await session.send(from, to, await message(i));
-      // The final reply: on stdout when the message was queued (2xx), with the errors on stderr when not.
-      if (result.reply !== undefined)
-        (result.reply.startsWith('2') ? io.stdout : io.stderr).write(`${result.reply}\n`);
+      // The final reply on stdout when the message was queued (2xx); every failure on stderr as
+      // `herald: HERALD_SMTP_FAILED: …`: a refusal of the whole message (at MAIL or DATA), an error,
+      // each refused recipient (a refusal that only repeats a recipient's is not printed twice).
+      const reply = result.reply;
+      if (reply?.startsWith('2')) io.stdout.write(`${reply}\n`);
+      else if (reply !== undefined && !result.rejected.some((r) => r.reply === reply))
+        printError(io, 'HERALD_SMTP_FAILED', `send: message ${i + 1}: ${reply}`);
       if (result.error !== undefined)
         printError(io, 'HERALD_SMTP_FAILED', `send: message ${i + 1}: ${result.error}`);
       for (const r of result.rejected)

@@ -3,11 +3,15 @@
  * operator stops delivery to a site (every relay sharing the Redis holds its jobs, without
  * spending attempts, until the suspension lifts by itself or is resumed) or lifts a suspension or
  * rate cut early. Sites are named as `herald shaping check` shows them: provider:gmail,
- * mx:mx1.example.net,mx2.example.net, route:host:port. Each change is a site event in the stream.
+ * mx:mx1.example.net,mx2.example.net, route:host:port. A name delivery never produces (an unknown
+ * provider of the shaping file in force, MX hosts not lower-case and sorted, a malformed route) is
+ * refused by suspend (HERALD_INPUT_INVALID, exit 1) and is "nothing to resume" for resume (which
+ * still lifts a state left under that name). Each change is a site event in the stream.
  */
-import { createHerald, parseDuration } from '@herald/delivery-core';
+import { createHerald, loadShaping, parseDuration } from '@herald/delivery-core';
+import { siteNameProblem } from '@herald/delivery-core/sites';
 import { parseCommandArgs, usageError } from '../args.js';
-import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
 
@@ -20,9 +24,10 @@ suspend  stop delivering to SITE for DURATION (default ${DEFAULT_SUSPEND}); rela
          send them when the suspension lifts, without spending delivery attempts
 resume   lift a suspension or an automation rate cut of SITE now
 
-SITE is named as \`herald shaping check\` shows it: provider:gmail, mx:<sorted MX hosts>,
-route:<host>:<port>. --config (default: REDIS_URL over the built-in defaults, else npm start's
-.herald/herald.yaml in this checkout) says which Redis; the Redis read is named on stderr.`;
+SITE is named as \`herald shaping check\` shows it: provider:gmail (a provider of the shaping
+file in force), mx:<sorted MX hosts>, route:<host>:<port>; suspend refuses any other name.
+--config (default: REDIS_URL over the built-in defaults, else npm start's .herald/herald.yaml in
+this checkout) says which Redis; the Redis read is named on stderr.`;
 
 async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -50,6 +55,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
   }
   const config = loadRelayConfig(values.config, io);
   if (!config) return EXIT_FAILURE;
+  const problem = siteNameProblem(site, Object.keys(loadShaping(config).providers));
+  if (problem && action === 'suspend') throw new CliExit(EXIT_FAILURE, 'HERALD_INPUT_INVALID', problem);
   const herald = await createHerald(config);
   try {
     if (action === 'suspend') {
@@ -57,7 +64,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
       io.stdout.write(`${site}: suspended until ${new Date(until).toISOString()}\n`);
     } else {
       const lifted = await herald.resumeSite(site, 'operator');
-      io.stdout.write(`${site}: ${lifted ? 'resumed' : 'was not suspended or slowed'}\n`);
+      const idle = problem ? `nothing to resume: ${problem}` : 'was not suspended or slowed';
+      io.stdout.write(`${site}: ${lifted ? 'resumed' : idle}\n`);
     }
   } finally {
     await herald.close();

@@ -3,11 +3,13 @@
  * window (accepted recipients, hard bounces, complaints and their rates against the thresholds in
  * herald.yaml `tenants`), and its bulk pause: Herald pauses a tenant's non-transactional streams by
  * itself when a rate passes its threshold; an operator pauses by hand or resumes (which wakes the
- * parked bulk jobs at once). Each change is a tenant event in the stream.
+ * parked bulk jobs at once). A name no tenant can have is refused (HERALD_INPUT_INVALID). Each
+ * change is a tenant event in the stream.
  */
 import { createHerald } from '@herald/delivery-core';
+import { isTenantName } from '@herald/delivery-core/config';
 import { parseCommandArgs, usageError } from '../args.js';
-import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
 
@@ -45,6 +47,12 @@ async function run(args: string[], io: CliIo): Promise<number> {
     );
   if (!tenant) throw usageError(`tenant ${action}`, 'missing TENANT');
   if (extra.length > 0) throw usageError(`tenant ${action}`, `unexpected argument "${extra[0]}"`);
+  if (!isTenantName(tenant))
+    throw new CliExit(
+      EXIT_FAILURE,
+      'HERALD_INPUT_INVALID',
+      `no tenant can be named "${tenant}" (letters, digits and _ . -, starting with a letter or digit)`,
+    );
   const config = loadRelayConfig(values.config, io);
   if (!config) return EXIT_FAILURE;
   const herald = await createHerald(config);

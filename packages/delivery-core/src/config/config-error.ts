@@ -39,7 +39,10 @@ export class ConfigError extends HeraldError {
   }
 }
 
-/** "file: path: message", or "file:line:column: message" for a problem with a place in the file. */
+/**
+ * "file: path: message" ("file: message" for the whole document), or "file:line:column: message"
+ * for a problem with a place in the file.
+ */
 export function formatIssue(issue: ConfigIssue, source?: string): string {
   const place = issue.line === undefined ? undefined : `${issue.line}:${issue.column ?? 1}`;
   const file =
@@ -48,8 +51,22 @@ export function formatIssue(issue: ConfigIssue, source?: string): string {
         ? ''
         : `line ${place}: `
       : `${source}${place === undefined ? '' : `:${place}`}: `;
-  const where = issue.path !== '' ? `${issue.path}: ` : place === undefined ? '(top level): ' : '';
+  const where = issue.path !== '' ? `${issue.path}: ` : '';
   return `${file}${where}${issue.message}`;
+}
+
+/**
+ * A ConfigError's lines as a daemon prints them at start: a problem of a file the config names
+ * (shaping.file, dkim[].key_file, smtp.tls.cert_file) carries only its key path, so each line is
+ * prefixed by the config file that has the key (`herald.yaml: shaping.file: cannot read …`), as
+ * `herald config check` prints it. A ConfigError of a named source is returned as is.
+ */
+export function inConfigFile(err: ConfigError, file: string | undefined): string {
+  if (err.source !== undefined || file === undefined) return err.message;
+  return err.message
+    .split('\n')
+    .map((line) => `${file}: ${line}`)
+    .join('\n');
 }
 
 /** The line that stands for problems beyond MAX_REPORTED_ISSUES. */

@@ -38,7 +38,8 @@ export function readDocument(path: string): unknown {
     bytes = readCapped(path);
   } catch (err) {
     if (err instanceof DocumentProblem) throw unreadable(path, err.message);
-    const reason = err instanceof Error ? err.message : String(err);
+    // "ENOENT: no such file or directory", without Node's ", open '<path>'" (the line names it).
+    const reason = (err instanceof Error ? err.message : String(err)).replace(/, \w+ '.*'$/s, '');
     throw new ConfigError(
       'HERALD_CONFIG_UNREADABLE',
       [{ path: '', message: `cannot read: ${reason}` }],

@@ -5,7 +5,14 @@
  * counts as a secret (never in an error message; masked when a config is printed).
  */
 export { parseHostPort, parseListen } from './addresses.js';
-export { ConfigError, type ConfigIssue, toConfigIssues } from './config-error.js';
+export {
+  ConfigError,
+  type ConfigIssue,
+  formatIssue,
+  inConfigFile,
+  suggestKey,
+  toConfigIssues,
+} from './config-error.js';
 export { deepFreeze, readDocument, withoutNulls } from './document.js';
 export { duration, hostName, integer, oneOf, section } from './fields.js';
 export {

@@ -125,6 +125,7 @@ export const ERROR_CODES = {
   HERALD_CLI_USAGE: 'the command line is invalid',
   HERALD_DKIM_SIGN_FAILED: 'a configured DKIM key failed to sign a message (local fault; not spooled)',
   HERALD_LISTEN_FAILED: 'a daemon could not listen on its address (in use, or not permitted)',
+  HERALD_ALREADY_RUNNING: '`npm start` already runs in this checkout (.herald/start.pid names it)',
   HERALD_FILE_UNREADABLE: 'a file named on the command line could not be read',
   HERALD_FILE_UNWRITABLE: 'a file could not be written (exists and is kept, or no permission)',
   HERALD_INPUT_INVALID: 'input given on stdin or in a file is not what the command takes',

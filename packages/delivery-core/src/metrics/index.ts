@@ -8,6 +8,9 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { HeraldEvent, RecipientEventType } from '../events/index.js';
 
+/** Prefix of prom-client's default metrics (process_*, nodejs_*), so they read herald_process_*. */
+export const DEFAULT_METRICS_PREFIX = 'herald_';
+
 export { createHealthEndpoints, type HealthEndpointsDeps } from './http-endpoints.js';
 
 const OUTCOMES: RecipientEventType[] = ['delivered', 'deferred', 'bounced', 'expired', 'suppressed'];
@@ -41,7 +44,9 @@ export class HeraldMetrics {
 
   constructor(options: { defaultMetrics?: boolean; queue?: QueueDepthSource } = {}) {
     const registers = [this.registry];
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'herald_process_' });
+    // prom-client's names start with process_ / nodejs_: herald_process_cpu_user_seconds_total.
+    if (options.defaultMetrics)
+      collectDefaultMetrics({ register: this.registry, prefix: DEFAULT_METRICS_PREFIX });
     this.accepted = new Counter({
       name: 'herald_messages_accepted_total',
       help: 'Messages accepted for delivery',

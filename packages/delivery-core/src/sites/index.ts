@@ -15,6 +15,8 @@
  * - `mx:<h1>,<h2>,...` otherwise: the MX RRset's names lower-cased, de-duplicated and sorted, so
  *   the same hosts in any order or case give the same site; `mx:<domain>` for an implicit MX;
  * - `route:<host>:<port>` for a domain sent through a static route (`siteForRoute`);
+ * - `siteNameProblem` (site-name.ts) refuses a name an operator typed that delivery never
+ *   produces: an unknown provider, MX hosts not in canonical form, a malformed route;
  * - null MX (556 5.1.10), no such domain (550 5.1.2), no MX address (550 5.4.4) and DNS trouble
  *   (451 4.4.3) are the resolver's DeliveryErrors, propagated unchanged;
  * - `SiteResolver` caches per domain for the MX answer's TTL (the resolver's `query` exposes it;
@@ -24,7 +26,8 @@
  * Needs injected: a `Resolver` from `@herald/delivery-core/dns`, a clock `now` (epoch ms) and
  * optionally `rules` (default `defaultProviderRules()`).
  *
- * Depends on the shaping module's data loading only; shaping does not import sites.
+ * Depends on the shaping module's data loading and config's `suggestKey`; shaping does not import
+ * sites.
  */
 
 export {
@@ -45,6 +48,7 @@ export {
   siteForMxHosts,
   siteForRoute,
 } from './site.js';
+export { siteNameProblem } from './site-name.js';
 export {
   SITE_CACHE_MAX_ENTRIES,
   SiteResolver,
