@@ -48,6 +48,14 @@ describe('herald tenant', () => {
     assert.match(await run('status', 'acme'), /^bulk: +sending$/m);
   });
 
+  it('shows a pause reason read from Redis with its control characters escaped', async () => {
+    await run('pause', 'globex', '--reason', 'x\u001b]0;PWNED\u0007\u001b[2J');
+    const status = await run('status', 'globex');
+    assert.doesNotMatch(status, /\u001b/);
+    assert.match(status, /^bulk: +paused since \S+: x\\x1b\]0;PWNED\\x07\\x1b\[2J$/m);
+    await run('resume', 'globex');
+  });
+
   it('refuses a name no tenant can have, before reading Redis', async () => {
     for (const action of ['status', 'pause', 'resume']) {
       const out = captureIo({ env: { REDIS_URL: redis.url } });

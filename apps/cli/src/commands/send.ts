@@ -12,6 +12,7 @@ import { parseCommandArgs, positiveInteger, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { SmtpSubmission, type SubmitTarget, type TlsChoice } from '../smtp-submit.js';
+import { printableField } from '../terminal-text.js';
 
 export const DEFAULT_SERVER = '127.0.0.1:2525';
 /** Port used when --server names only a host: the relay's submission port. */
@@ -156,7 +157,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       // `herald: HERALD_SMTP_FAILED: …`: a refusal of the whole message (at MAIL or DATA), an error,
       // each refused recipient (a refusal that only repeats a recipient's is not printed twice).
       const reply = result.reply;
-      if (reply?.startsWith('2')) io.stdout.write(`${reply}\n`);
+      if (reply?.startsWith('2')) io.stdout.write(`${printableField(reply)}\n`);
       else if (reply !== undefined && !result.rejected.some((r) => r.reply === reply))
         printError(io, 'HERALD_SMTP_FAILED', `send: message ${i + 1}: ${reply}`);
       if (result.error !== undefined)

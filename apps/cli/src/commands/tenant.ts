@@ -12,6 +12,7 @@ import { parseCommandArgs, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
+import { printableField } from '../terminal-text.js';
 
 const ACTIONS = ['status', 'pause', 'resume'] as const;
 const MS_PER_HOUR = 3_600_000;
@@ -73,7 +74,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
           `accepted:    ${r.sent} recipients`,
           `hard:        ${r.hard} (${percent(r.bounceRate)}; threshold ${percent(policy.bounce_rate_threshold)})`,
           `complaints:  ${r.complaints} (${percent(r.complaintRate)}; threshold ${percent(policy.complaint_rate_threshold)})`,
-          `bulk:        ${paused ? `paused since ${new Date(paused.at).toISOString()}: ${paused.reason}` : 'sending'}`,
+          `bulk:        ${paused ? `paused since ${new Date(paused.at).toISOString()}: ${printableField(paused.reason)}` : 'sending'}`,
           '',
         ].join('\n'),
       );
