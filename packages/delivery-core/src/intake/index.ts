@@ -13,10 +13,9 @@ import type { HeraldConfig } from '../config/index.js';
 import type { RedisEventSink } from '../events/index.js';
 import type { Spool } from '../queue/index.js';
 import type { SuppressionList } from '../suppression/index.js';
-import { type EnqueueArgs, intakeIo, type ScreenedRecipients, type StepOptions } from './enqueue.js';
-import type { Refusal } from './refusals.js';
-import { type SendInput, type SendResult, sendMessage } from './send.js';
-import { type IntakeStages, intakeStages } from './stages.js';
+import { type EnqueueArgs, intakeIo } from './enqueue.js';
+import { type IntakeSteps, type SendInput, type SendResult, sendMessage } from './send.js';
+import { intakeStages } from './stages.js';
 
 export type { EnqueueArgs, ScreenedRecipients, StepOptions } from './enqueue.js';
 export {
@@ -27,7 +26,7 @@ export {
   type RefusalKind,
   refuse,
 } from './refusals.js';
-export type { SendInput, SendResult } from './send.js';
+export type { IntakeSteps, SendInput, SendResult } from './send.js';
 export {
   type CheckedContent,
   type IntakeStages,
@@ -35,17 +34,7 @@ export {
   type Submitter,
 } from './stages.js';
 
-export interface Intake {
-  /** The pure stages (tenant, sender, recipient, size, content). */
-  readonly stages: IntakeStages;
-  /** The suppression stage for recipients that passed `stages.recipient` (one HMGET). */
-  screen(
-    tenant: string,
-    addresses: readonly string[],
-    options?: StepOptions,
-  ): Promise<ScreenedRecipients | Refusal>;
-  /** The last stage: spools a checked message (its trace headers added by the front end). */
-  enqueue(args: EnqueueArgs, options?: StepOptions): Promise<Refusal | undefined>;
+export interface Intake extends IntakeSteps {
   /** The library's front end: the whole pipeline for one message (see send.ts). */
   send(input: SendInput): Promise<SendResult>;
 }

@@ -45,15 +45,22 @@ export interface SendResult {
   rejected: { address: string; code: number; enhanced: string; reason: string }[];
 }
 
-export interface SendPipeline {
-  stages: IntakeStages;
-  hostname: string;
+/** The pipeline's steps a front end runs: the pure stages, the suppression screen, the enqueue. */
+export interface IntakeSteps {
+  /** The pure stages (tenant, sender, recipient, size, content). */
+  readonly stages: IntakeStages;
+  /** The suppression stage for recipients that passed `stages.recipient` (one HMGET). */
   screen(
     tenant: string,
     addresses: readonly string[],
     options?: StepOptions,
   ): Promise<ScreenedRecipients | Refusal>;
+  /** The last stage: spools a checked message (its trace headers added by the front end). */
   enqueue(args: EnqueueArgs, options?: StepOptions): Promise<Refusal | undefined>;
+}
+
+export interface SendPipeline extends IntakeSteps {
+  hostname: string;
 }
 
 /** Throws the refusal as send() reports it. */
