@@ -13,6 +13,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
 import { DELIVERY_QUEUE, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
+import { settlesWithin } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
 import { ADD_JOB_COMMANDS, addJobInMulti, queueTransaction } from './bullmq-internals.js';
 import { groupByDomain } from './ids.js';
@@ -22,6 +23,8 @@ import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
 /** Job options: Herald schedules its own retries (moveToDelayed), BullMQ's only guard crashes. */
 const JOB_ATTEMPTS_GUARD = 1_000_000;
 const CRASH_BACKOFF_MS = 60_000;
+/** How long close() lets a queue whose connection still starts finish starting. */
+const CLOSE_READY_WAIT_MS = 2_000;
 const FAILED_JOB_RETENTION_S = 7 * 24 * 3600;
 const JOB_OPTIONS = (jobId: string, priority: number) => ({
   jobId,
@@ -242,7 +245,14 @@ export class Spool {
     };
   }
 
-  close(): Promise<void> {
-    return this.queue.close();
+  async close(): Promise<void> {
+    // A queue closed while its connection still starts gets a late "Connection is closed" with no
+    // listener left (an unhandled rejection): let it finish starting first, bounded (an
+    // unreachable Redis never gets there).
+    await settlesWithin(
+      this.queue.waitUntilReady().catch(() => {}),
+      CLOSE_READY_WAIT_MS,
+    );
+    await this.queue.close();
   }
 }
