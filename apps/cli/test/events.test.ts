@@ -157,6 +157,15 @@ describe('herald events tail', () => {
     }
   });
 
+  it('says HERALD_REDIS_UNAVAILABLE when the Redis cannot be reached', async () => {
+    const c = captureIo({ env: { REDIS_URL: 'redis://127.0.0.1:1' } });
+    assert.equal(await main(['events', 'tail'], c.io), 1);
+    assert.match(
+      c.stderr(),
+      /^herald: HERALD_REDIS_UNAVAILABLE: cannot connect to Redis at redis:\/\/127\.0\.0\.1:1/m,
+    );
+  });
+
   it("escapes control characters in a person's output", async () => {
     await add(delivered(31, 'acme', 'evil\x1b[2J@dest.test'));
     const r = await tail(['--limit', '1']);

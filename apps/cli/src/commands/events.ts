@@ -5,6 +5,9 @@
  * new events until SIGINT/SIGTERM (or the io's abort signal) and exits 0. Each line starts with
  * the entry's stream id, the cursor for --after; --json prints one object per line with its `id`.
  */
+
+import { HeraldError } from '@herald/delivery-core';
+import { maskUrl } from '@herald/delivery-core/config';
 import {
   DEFAULT_TAIL_LIMIT,
   EVENT_TYPES,
@@ -26,6 +29,7 @@ import { printableField } from '../terminal-text.js';
 
 const MAX_LIMIT = 10_000;
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+const CONNECT_TIMEOUT_MS = 5_000;
 
 const help = `Usage: herald events tail [--follow] [--type T[,T...]] [--tenant NAME] [--after ID]
                          [--limit N] [--json] [--config FILE]
@@ -67,6 +71,30 @@ export function eventLine({ id, event }: StreamEvent): string {
   if (reply?.code !== undefined) parts.push(`${reply.code} ${reply.message ?? ''}`.trim());
   if (typeof e.reason === 'string') parts.push(`reason=${e.reason}`);
   return parts.map((p) => printableField(String(p))).join('  ');
+}
+
+/** A connection of its own (a blocking read holds it); HERALD_REDIS_UNAVAILABLE when unreachable. */
+async function connect(url: string): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+  });
+  let firstError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    firstError ??= err;
+  });
+  try {
+    await redis.connect();
+    return redis;
+  } catch (err) {
+    redis.disconnect();
+    const reason = firstError ?? (err as Error);
+    throw new HeraldError(
+      'HERALD_REDIS_UNAVAILABLE',
+      `cannot connect to Redis at ${maskUrl(url)}: ${maskUrl(reason.message)}`,
+    );
+  }
 }
 
 /** Aborts when the io's signal does or, while following, on SIGINT/SIGTERM; returns the cleanup. */
@@ -117,7 +145,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
   const config = loadRelayConfig(values.config, io);
   if (!config) return EXIT_FAILURE;
-  const redis = new Redis(config.redis.url, { maxRetriesPerRequest: 1 });
+  const redis = await connect(config.redis.url);
   const controller = new AbortController();
   const cleanup = stopOn(io, controller, follow);
   try {
