@@ -17,7 +17,7 @@ function delivered(n: number, tenant = 'acme', recipient = `r${n}@dest.test`) {
     domain: 'dest.test',
     recipient,
     attempt: 1,
-    reply: { code: 250, message: 'ok' },
+    reply: { code: 250, enhanced: '2.0.0', text: 'ok', stage: 'data' },
     latencyMs: 5,
   };
 }
@@ -61,7 +61,7 @@ describe('herald events tail', () => {
     assert.equal(lines.length, 20);
     assert.ok(lines[0]!.startsWith(`${ids[10]}  `));
     assert.ok(lines[19]!.startsWith(`${ids[29]}  `));
-    assert.match(lines[19]!, /delivered {2}m30 {2}tenant=acme {2}r30@dest\.test {2}250 ok/);
+    assert.match(lines[19]!, /delivered {2}m30 {2}tenant=acme {2}r30@dest\.test {2}250 2\.0\.0 ok/);
     assert.match(r.err, /redis/i);
     const five = jsonLines((await tail(['--limit', '5', '--json'])).out);
     assert.deepEqual(

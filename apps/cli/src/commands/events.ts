@@ -6,7 +6,7 @@
  * the entry's stream id, the cursor for --after; --json prints one object per line with its `id`.
  */
 
-import { HeraldError } from '@herald/delivery-core';
+import { HeraldError, type SmtpReply } from '@herald/delivery-core';
 import { maskUrl } from '@herald/delivery-core/config';
 import {
   DEFAULT_TAIL_LIMIT,
@@ -67,8 +67,9 @@ export function eventLine({ id, event }: StreamEvent): string {
   const e = event as HeraldEvent & Record<string, unknown>;
   if ('tenant' in event && event.tenant !== eventSubject(event)) parts.push(`tenant=${event.tenant}`);
   if (typeof e.recipient === 'string') parts.push(e.recipient);
-  const reply = e.reply as { code?: number; message?: string } | undefined;
-  if (reply?.code !== undefined) parts.push(`${reply.code} ${reply.message ?? ''}`.trim());
+  const reply = e.reply as Partial<SmtpReply> | undefined;
+  if (reply?.code !== undefined)
+    parts.push([reply.code, reply.enhanced, reply.text].filter((p) => p !== undefined && p !== '').join(' '));
   if (typeof e.reason === 'string') parts.push(`reason=${e.reason}`);
   return parts.map((p) => printableField(String(p))).join('  ');
 }
