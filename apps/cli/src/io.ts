@@ -29,6 +29,8 @@ export interface CliIo {
    * undefined for none); when the key is absent, the checkout this CLI's code lives in.
    */
   checkout?: string | undefined;
+  /** Stops a long-running command (`events tail --follow`) as SIGINT would; tests abort it. */
+  signal?: AbortSignal;
 }
 
 export function processIo(): CliIo {

@@ -15,6 +15,7 @@ import { bounceProcessorCommand } from './commands/bounce-processor.js';
 import { configCommand } from './commands/config.js';
 import { dkimCommand } from './commands/dkim.js';
 import { doctorCommand } from './commands/doctor.js';
+import { eventsCommand } from './commands/events.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
 import { queueCommand } from './commands/queue.js';
 import { relayCommand } from './commands/relay.js';
@@ -36,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   tenantCommand,
   suppressionCommand,
   queueCommand,
+  eventsCommand,
   hashPasswordCommand,
   sendCommand,
   bounceCommand,

@@ -1,0 +1,179 @@
+/**
+ * `herald events tail [--follow] [--type T,...] [--tenant NAME] [--after ID] [--limit N] [--json]
+ * [--config FILE]`: prints Herald's event stream (delivery-core's `tailEvents` does the reading):
+ * the last N events oldest first, or those after a stream id; with --follow it goes on printing
+ * new events until SIGINT/SIGTERM (or the io's abort signal) and exits 0. Each line starts with
+ * the entry's stream id, the cursor for --after; --json prints one object per line with its `id`.
+ */
+
+import { HeraldError, type SmtpReply } from '@herald/delivery-core';
+import { maskUrl } from '@herald/delivery-core/config';
+import {
+  DEFAULT_TAIL_LIMIT,
+  EVENT_TYPES,
+  eventSubject,
+  type HeraldEvent,
+  isEventType,
+  isStreamId,
+  type StreamEvent,
+  tailEvents,
+} from '@herald/delivery-core/events';
+import { queueKeys } from '@herald/delivery-core/keys';
+import { Redis } from 'ioredis';
+import { parseCommandArgs, positiveInteger, usageError } from '../args.js';
+import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import type { CliIo } from '../io.js';
+import { loadRelayConfig } from '../relay-config.js';
+import { tenantArg } from '../tenant-arg.js';
+import { printableField } from '../terminal-text.js';
+
+const MAX_LIMIT = 10_000;
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+const CONNECT_TIMEOUT_MS = 5_000;
+
+const help = `Usage: herald events tail [--follow] [--type T[,T...]] [--tenant NAME] [--after ID]
+                         [--limit N] [--json] [--config FILE]
+
+Print Herald's event stream (<prefix>:{queue}:events): the last N events, oldest first.
+Each line starts with the event's stream id; pass it to --after to resume exactly there.
+
+  --follow, -f    keep printing new events as they arrive; Ctrl-C (SIGINT) or SIGTERM stops
+  --type T,...    only these event types (${EVENT_TYPES.join(', ')})
+  --tenant NAME   only events of this tenant
+  --after ID      start after this stream id instead of printing the last N
+  --limit N       at most N events before following (default ${DEFAULT_TAIL_LIMIT})
+  --json          one JSON object per line: the event with its stream "id"
+  --config FILE   the relay's config (which Redis, which prefix); default: REDIS_URL over the
+                  built-in defaults, else npm start's .herald/herald.yaml in this checkout.
+                  The Redis read is named on stderr`;
+
+function parseTypes(text: string | undefined): string[] {
+  if (text === undefined) return [];
+  const types = text.split(',').map((t) => t.trim());
+  for (const type of types) {
+    if (!isEventType(type))
+      throw new CliExit(
+        EXIT_FAILURE,
+        'HERALD_INPUT_INVALID',
+        `--type ${JSON.stringify(type)}: not an event type (${EVENT_TYPES.join(', ')})`,
+      );
+  }
+  return types;
+}
+
+/** One line for a person: id, time, type, subject, then the event's telling fields. */
+export function eventLine({ id, event }: StreamEvent): string {
+  const parts = [id, new Date(event.time).toISOString(), event.type, eventSubject(event)];
+  const e = event as HeraldEvent & Record<string, unknown>;
+  if ('tenant' in event && event.tenant !== eventSubject(event)) parts.push(`tenant=${event.tenant}`);
+  if (typeof e.recipient === 'string') parts.push(e.recipient);
+  const reply = e.reply as Partial<SmtpReply> | undefined;
+  if (reply?.code !== undefined)
+    parts.push([reply.code, reply.enhanced, reply.text].filter((p) => p !== undefined && p !== '').join(' '));
+  if (typeof e.reason === 'string') parts.push(`reason=${e.reason}`);
+  return parts.map((p) => printableField(String(p))).join('  ');
+}
+
+/** A connection of its own (a blocking read holds it); HERALD_REDIS_UNAVAILABLE when unreachable. */
+async function connect(url: string): Promise<Redis> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+  });
+  let firstError: Error | undefined;
+  redis.on('error', (err: Error) => {
+    firstError ??= err;
+  });
+  try {
+    await redis.connect();
+    return redis;
+  } catch (err) {
+    redis.disconnect();
+    const reason = firstError ?? (err as Error);
+    throw new HeraldError(
+      'HERALD_REDIS_UNAVAILABLE',
+      `cannot connect to Redis at ${maskUrl(url)}: ${maskUrl(reason.message)}`,
+    );
+  }
+}
+
+/** Aborts when the io's signal does or, while following, on SIGINT/SIGTERM; returns the cleanup. */
+function stopOn(io: CliIo, controller: AbortController, follow: boolean): () => void {
+  const abort = (): void => controller.abort();
+  io.signal?.addEventListener('abort', abort, { once: true });
+  if (follow) for (const signal of STOP_SIGNALS) process.on(signal, abort);
+  return () => {
+    io.signal?.removeEventListener('abort', abort);
+    for (const signal of STOP_SIGNALS) process.off(signal, abort);
+  };
+}
+
+async function run(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    'events',
+    args,
+    {
+      follow: { type: 'boolean', short: 'f' },
+      type: { type: 'string' },
+      tenant: { type: 'string' },
+      after: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      config: { type: 'string', short: 'c' },
+    },
+    true,
+  );
+  const [sub, ...extra] = positionals;
+  if (sub !== 'tail')
+    throw usageError(
+      'events',
+      sub === undefined ? 'missing subcommand (tail)' : `unknown subcommand "${sub}"`,
+    );
+  if (extra.length > 0) throw usageError('events tail', `unexpected argument "${extra[0]}"`);
+  const limit =
+    values.limit === undefined
+      ? DEFAULT_TAIL_LIMIT
+      : positiveInteger('events tail', 'limit', values.limit, MAX_LIMIT);
+  if (values.after !== undefined && !isStreamId(values.after))
+    throw usageError(
+      'events tail',
+      `--after must be a stream id like 1700000000000-0, got ${JSON.stringify(values.after)}`,
+    );
+  const types = parseTypes(values.type);
+  const tenant = values.tenant === undefined ? undefined : tenantArg(values.tenant);
+  const follow = values.follow === true;
+
+  const config = loadRelayConfig(values.config, io);
+  if (!config) return EXIT_FAILURE;
+  const redis = await connect(config.redis.url);
+  const controller = new AbortController();
+  const cleanup = stopOn(io, controller, follow);
+  try {
+    const entries = tailEvents(redis, queueKeys(config.redis.prefix).events, {
+      types,
+      limit,
+      follow,
+      signal: controller.signal,
+      ...(tenant === undefined ? {} : { tenant }),
+      ...(values.after === undefined ? {} : { after: values.after }),
+    });
+    for await (const entry of entries) {
+      io.stdout.write(
+        values.json ? `${JSON.stringify({ id: entry.id, ...entry.event })}\n` : `${eventLine(entry)}\n`,
+      );
+    }
+    return EXIT_OK;
+  } finally {
+    cleanup();
+    redis.disconnect();
+  }
+}
+
+export const eventsCommand: Command = {
+  name: 'events',
+  synopsis: 'tail [--follow] [--type T,...] [--tenant NAME] [--after ID] [--json]',
+  summary: "print Herald's event stream, or follow it",
+  help,
+  run,
+};

@@ -1,0 +1,163 @@
+/**
+ * Reading the event stream from a cursor: `tailEvents` yields stream entries (`{ id, event }`)
+ * oldest first, filtered by event type and tenant. Without `follow` it reads the last `limit`
+ * matching entries (or, with `after`, up to `limit` entries after that id) and ends; with
+ * `follow` it then waits for new entries with `XREAD BLOCK` (at most `blockMs` per call, so an
+ * abort is noticed) until `signal` aborts. Resuming from the last id yielded never skips nor
+ * repeats an entry. Shared by `herald events tail` and (later) the HTTP API's `GET /v1/events`.
+ * Give it its own connection when following: a blocking read holds the connection.
+ */
+import type { Redis } from 'ioredis';
+import type { HeraldEvent } from './types.js';
+
+/** Every event type of the vocabulary (types.ts), for validating a filter. */
+export const EVENT_TYPES = [
+  'accepted',
+  'attempt',
+  'delivered',
+  'deferred',
+  'bounced',
+  'expired',
+  'suppressed',
+  'site_suspended',
+  'site_slowed',
+  'site_resumed',
+  'source_suspended',
+  'tenant_paused',
+  'tenant_resumed',
+  'bounce_received',
+  'complaint_received',
+  'client_blocked',
+  'client_limited',
+] as const satisfies readonly HeraldEvent['type'][];
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export function isEventType(value: string): value is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(value);
+}
+
+/** A stream id: milliseconds, optionally `-sequence`. */
+const STREAM_ID = /^\d+(-\d+)?$/;
+
+export function isStreamId(value: string): boolean {
+  return STREAM_ID.test(value);
+}
+
+export interface StreamEvent {
+  /** The stream entry id, the cursor to resume after. */
+  id: string;
+  event: HeraldEvent;
+}
+
+export interface TailOptions {
+  /** Event types to keep; empty or absent: all. */
+  types?: readonly string[];
+  /** Keep only events of this tenant (events without a tenant are dropped). */
+  tenant?: string;
+  /** Start after this stream id; absent: the last `limit` matching entries. */
+  after?: string;
+  /** At most this many entries before following (default 20). */
+  limit?: number;
+  /** Keep reading new entries until `signal` aborts. */
+  follow?: boolean;
+  signal?: AbortSignal;
+  /** Longest single XREAD BLOCK in ms (default 1000): how late an abort is noticed. */
+  blockMs?: number;
+}
+
+export const DEFAULT_TAIL_LIMIT = 20;
+const DEFAULT_BLOCK_MS = 1_000;
+/** Entries read per XRANGE / XREVRANGE / XREAD call. */
+const PAGE = 500;
+
+type Entry = [id: string, fields: string[]];
+
+function parse([id, fields]: Entry): StreamEvent | undefined {
+  const at = fields.indexOf('event');
+  try {
+    return { id, event: JSON.parse(fields[at + 1] ?? '') as HeraldEvent };
+  } catch {
+    return undefined; // not one of Herald's records: skipped
+  }
+}
+
+function matcher(options: TailOptions): (entry: StreamEvent) => boolean {
+  const types = options.types && options.types.length > 0 ? new Set(options.types) : undefined;
+  return ({ event }) =>
+    (!types || types.has(event.type)) &&
+    (options.tenant === undefined || ('tenant' in event && event.tenant === options.tenant));
+}
+
+/** The last `limit` matching entries up to `newest` (inclusive), oldest first, scanning back. */
+async function lastMatching(
+  redis: Redis,
+  key: string,
+  limit: number,
+  keep: (e: StreamEvent) => boolean,
+  newest: string,
+): Promise<StreamEvent[]> {
+  const found: StreamEvent[] = [];
+  if (newest === '0') return found;
+  let end = newest;
+  while (found.length < limit) {
+    const page = (await redis.xrevrange(key, end, '-', 'COUNT', PAGE)) as Entry[];
+    for (const entry of page) {
+      const parsed = parse(entry);
+      if (parsed && keep(parsed)) found.push(parsed);
+      if (found.length === limit) break;
+    }
+    if (page.length < PAGE) break;
+    end = `(${page[page.length - 1]![0]}`;
+  }
+  return found.reverse();
+}
+
+/** The newest id in the stream, or "0" when it is empty (the cursor for "only what comes next"). */
+async function newestId(redis: Redis, key: string): Promise<string> {
+  const [last] = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as Entry[];
+  return last ? last[0] : '0';
+}
+
+/** Yields the stream's entries from the cursor as described in the header; see TailOptions. */
+export async function* tailEvents(
+  redis: Redis,
+  streamKey: string,
+  options: TailOptions = {},
+): AsyncGenerator<StreamEvent> {
+  const keep = matcher(options);
+  const limit = options.limit ?? DEFAULT_TAIL_LIMIT;
+  const { signal } = options;
+  let cursor: string;
+  if (options.after === undefined) {
+    cursor = await newestId(redis, streamKey);
+    for (const entry of await lastMatching(redis, streamKey, limit, keep, cursor)) yield entry;
+  } else {
+    cursor = options.after;
+    let sent = 0;
+    while (sent < limit) {
+      const page = (await redis.xrange(streamKey, `(${cursor}`, '+', 'COUNT', PAGE)) as Entry[];
+      for (const entry of page) {
+        cursor = entry[0];
+        const parsed = parse(entry);
+        if (!parsed || !keep(parsed)) continue;
+        yield parsed;
+        if (++sent === limit) break;
+      }
+      if (page.length < PAGE) break;
+    }
+  }
+  if (!options.follow) return;
+  const blockMs = String(options.blockMs ?? DEFAULT_BLOCK_MS);
+  while (!signal?.aborted) {
+    const reply = (await redis.xread('COUNT', PAGE, 'BLOCK', blockMs, 'STREAMS', streamKey, cursor)) as
+      | [string, Entry[]][]
+      | null;
+    for (const entry of reply?.[0]?.[1] ?? []) {
+      cursor = entry[0];
+      const parsed = parse(entry);
+      if (parsed && keep(parsed)) yield parsed;
+      if (signal?.aborted) return;
+    }
+  }
+}
