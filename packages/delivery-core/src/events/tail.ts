@@ -32,6 +32,10 @@ export const EVENT_TYPES = [
 ] as const satisfies readonly HeraldEvent['type'][];
 
 export type EventType = (typeof EVENT_TYPES)[number];
+/** Compile-time check that EVENT_TYPES lists every type of the vocabulary: `never` when it does. */
+type Unlisted = Exclude<HeraldEvent['type'], EventType>;
+const EVERY_TYPE_LISTED: [Unlisted] extends [never] ? true : Unlisted = true;
+void EVERY_TYPE_LISTED;
 
 export function isEventType(value: string): value is EventType {
   return (EVENT_TYPES as readonly string[]).includes(value);
