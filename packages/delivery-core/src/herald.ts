@@ -10,19 +10,12 @@
  * data); plus `intake` for submission front ends (the relay's SMTP listener), `suppression`,
  * `events` and `metrics`. */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { mtaStsTlsPolicy } from './auth/index.js';
-import {
-  type HeraldConfig,
-  type HeraldConfigInput,
-  maskUrl,
-  parseConfig,
-  tenantPolicy,
-} from './config/index.js';
+import { type HeraldConfig, type HeraldConfigInput, parseConfig, tenantPolicy } from './config/index.js';
 import { createDelivery, type DeliveryWorker } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
-import { HeraldError } from './errors/index.js';
 import { RedisEventSink } from './events/index.js';
 import { createExplainer, type DeliveryExplanation, type ExplainOptions } from './explain/index.js';
 import { createFeedback, type FeedbackReport, type FeedbackResult } from './feedback/index.js';
@@ -30,6 +23,7 @@ import { createIntake, type Intake, type SendInput, type SendResult } from './in
 import { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
 import { type QueueStats, queueStats, Spool } from './queue/index.js';
+import { connectRedis } from './redis-connect.js';
 import { type PauseState, TenantReputation, type TenantStatus } from './reputation/index.js';
 import { createShapingRuntime } from './shaping/index.js';
 import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
@@ -126,7 +120,7 @@ export async function createHerald(
   const shaping = loadShaping(config);
   const logger = options.logger ?? pino({ level: config.events.log_level, base: { svc: 'herald' } });
   const dkim = loadDkim(config, logger);
-  const redis = await connectRedis(config.redis.url, logger);
+  const redis = await connectCommandRedis(config.redis.url, logger);
   const prefix = config.redis.prefix;
   const spool = new Spool(redis, prefix, config.events.stream_max_len);
   const events = new RedisEventSink({
@@ -207,35 +201,18 @@ export async function createHerald(
 }
 
 /** The command connection: no offline queue, no retries per request, connected within a bound. */
-async function connectRedis(url: string, logger: Logger): Promise<Redis> {
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    lazyConnect: true,
-    // Commands issued in the same event-loop turn (body reads, job completions of many
-    // concurrent deliveries) share one socket write.
-    enableAutoPipelining: true,
+function connectCommandRedis(url: string, logger: Logger): Promise<Redis> {
+  return connectRedis(url, {
+    timeoutMs: REDIS_CONNECT_TIMEOUT_MS,
+    redis: {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      // Commands issued in the same event-loop turn (body reads, job completions of many
+      // concurrent deliveries) share one socket write.
+      enableAutoPipelining: true,
+    },
+    onError: (err) => logger.debug({ err: err.message }, 'redis connection error'),
   });
-  // ioredis reports a refused AUTH (WRONGPASS, NOAUTH) on its error event, then rejects connect()
-  // with "Connection is closed."; the first error says why.
-  let firstError: Error | undefined;
-  redis.on('error', (err: Error) => {
-    firstError ??= err;
-    logger.debug({ err: err.message }, 'redis connection error');
-  });
-  try {
-    await withDeadline(redis.connect(), REDIS_CONNECT_TIMEOUT_MS, 'connecting to Redis');
-    return redis;
-  } catch (err) {
-    redis.disconnect();
-    const reason = firstError ?? (err as Error);
-    throw new HeraldError(
-      'HERALD_REDIS_UNAVAILABLE',
-      // Never the password: a URL with credentials is shown masked (Redis's replies never quote it).
-      `cannot connect to Redis at ${maskUrl(url)}: ${maskUrl(reason.message)}`,
-      { cause: reason },
-    );
-  }
 }
 
 async function pingWithin(redis: Redis, ms: number): Promise<boolean> {

@@ -48,6 +48,7 @@ export { IntakeRefusedError, REFUSALS, type Refusal, type RefusalKind } from './
 export { HeraldMetrics } from './metrics/index.js';
 export { hashPassword, verifyPassword } from './passwords/index.js';
 export { loadShaping, preflight } from './preflight.js';
+export { type ConnectRedisOptions, connectRedis } from './redis-connect.js';
 export {
   defaultProviderRules,
   type ProviderName,

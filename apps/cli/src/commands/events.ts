@@ -6,8 +6,7 @@
  * the entry's stream id, the cursor for --after; --json prints one object per line with its `id`.
  */
 
-import { HeraldError, type SmtpReply } from '@herald/delivery-core';
-import { maskUrl } from '@herald/delivery-core/config';
+import { connectRedis, type SmtpReply } from '@herald/delivery-core';
 import {
   DEFAULT_TAIL_LIMIT,
   EVENT_TYPES,
@@ -19,7 +18,7 @@ import {
   tailEvents,
 } from '@herald/delivery-core/events';
 import { queueKeys } from '@herald/delivery-core/keys';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { parseCommandArgs, positiveInteger, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -75,27 +74,11 @@ export function eventLine({ id, event }: StreamEvent): string {
 }
 
 /** A connection of its own (a blocking read holds it); HERALD_REDIS_UNAVAILABLE when unreachable. */
-async function connect(url: string): Promise<Redis> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 1,
-    connectTimeout: CONNECT_TIMEOUT_MS,
+function connect(url: string): Promise<Redis> {
+  return connectRedis(url, {
+    timeoutMs: CONNECT_TIMEOUT_MS,
+    redis: { maxRetriesPerRequest: 1, connectTimeout: CONNECT_TIMEOUT_MS },
   });
-  let firstError: Error | undefined;
-  redis.on('error', (err: Error) => {
-    firstError ??= err;
-  });
-  try {
-    await redis.connect();
-    return redis;
-  } catch (err) {
-    redis.disconnect();
-    const reason = firstError ?? (err as Error);
-    throw new HeraldError(
-      'HERALD_REDIS_UNAVAILABLE',
-      `cannot connect to Redis at ${maskUrl(url)}: ${maskUrl(reason.message)}`,
-    );
-  }
 }
 
 /** Aborts when the io's signal does or, while following, on SIGINT/SIGTERM; returns the cleanup. */
