@@ -4,6 +4,7 @@
  * the stream from a cursor.
  */
 
+export { compareStreamIds, type StreamCursor, streamCursor, trimmedAfter } from './cursor.js';
 export type { RedisEventSinkOptions } from './redis-sink.js';
 export { RedisEventSink, readEvents } from './redis-sink.js';
 export type { EventType, StreamEvent, TailOptions } from './tail.js';

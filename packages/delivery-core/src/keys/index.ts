@@ -26,3 +26,4 @@ export * from './shaping.js';
 export { CLUSTER_SLOTS, crc16, hashedPart, hashSlot } from './slots.js';
 export { type SuppressionKeys, suppressionKeys, tenantPausedKey } from './tenant.js';
 export { capKey, gcraKey, semaphoreKey } from './throttle.js';
+export { streamCursorKey } from './consumers.js';

@@ -1,0 +1,67 @@
+/**
+ * A consumer's place in the event stream, kept in Redis (`<prefix>:cursor:<name>`) so a role that
+ * reads the stream (the accounting log, the webhook dispatcher) resumes after a restart where it
+ * stopped: `load` gives the last id it finished with (undefined before its first save), `save`
+ * moves it forward only (a stale writer cannot move it back). `trimmedAfter` says whether the
+ * stream already dropped entries newer than a cursor (MAXLEN trimming outran the consumer: a gap
+ * to report, since those entries are gone).
+ */
+import type { Redis } from 'ioredis';
+import { streamCursorKey } from '../keys/index.js';
+
+export interface StreamCursor {
+  load(): Promise<string | undefined>;
+  /** Stores `id` unless the stored cursor is already at or past it. */
+  save(id: string): Promise<void>;
+}
+
+/** KEYS[1] cursor. ARGV[1] id "ms-seq". Sets it only when it is newer than the stored one. */
+const SAVE_FORWARD_LUA = `
+local cur = redis.call('GET', KEYS[1])
+local ms, seq = string.match(ARGV[1], '^(%d+)-?(%d*)$')
+if not ms then return redis.error_reply('bad stream id') end
+if cur then
+  local cms, cseq = string.match(cur, '^(%d+)-?(%d*)$')
+  if cms then
+    local a, b = tonumber(ms), tonumber(cms)
+    if a < b or (a == b and (tonumber(seq) or 0) <= (tonumber(cseq) or 0)) then return 0 end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`;
+
+export function streamCursor(redis: Redis, prefix: string, consumer: string): StreamCursor {
+  const key = streamCursorKey(prefix, consumer);
+  return {
+    async load() {
+      return (await redis.get(key)) ?? undefined;
+    },
+    async save(id) {
+      await redis.eval(SAVE_FORWARD_LUA, 1, key, id);
+    },
+  };
+}
+
+/** Compares two stream ids ("ms" or "ms-seq"): negative when a is older than b. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  const ms = BigInt(am) - BigInt(bm);
+  if (ms !== 0n) return ms < 0n ? -1 : 1;
+  const seq = BigInt(as) - BigInt(bs);
+  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
+}
+
+/**
+ * True when entries after `cursor` may have been trimmed before being read: the cursor's own
+ * entry is gone and the stream's oldest entry is newer than it (MAXLEN trimming passed it). A
+ * cursor whose entry is still there, a cursor of "0" and an empty stream are no gap. Trimming
+ * removes whole radix nodes, so "may": the entries right after the cursor can have survived.
+ */
+export async function trimmedAfter(redis: Redis, streamKey: string, cursor: string): Promise<boolean> {
+  if (cursor === '0' || cursor === '0-0') return false;
+  const [first] = (await redis.xrange(streamKey, '-', '+', 'COUNT', 1)) as [string, string[]][];
+  if (!first || compareStreamIds(first[0], cursor) <= 0) return false;
+  const own = await redis.xrange(streamKey, cursor, cursor);
+  return own.length === 0;
+}
