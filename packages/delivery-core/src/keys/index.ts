@@ -10,6 +10,8 @@
  * whole. Every key starts with `<prefix>:` (config `redis.prefix`), so ACL patterns and SCANs
  * by prefix keep working. Imports nothing; pure.
  */
+
+export { streamCursorKey } from './consumers.js';
 export { MULTI_KEY_OPERATIONS, type MultiKeyOperation } from './operations.js';
 export {
   DELIVERY_QUEUE,
@@ -26,4 +28,3 @@ export * from './shaping.js';
 export { CLUSTER_SLOTS, crc16, hashedPart, hashSlot } from './slots.js';
 export { type SuppressionKeys, suppressionKeys, tenantPausedKey } from './tenant.js';
 export { capKey, gcraKey, semaphoreKey } from './throttle.js';
-export { streamCursorKey } from './consumers.js';
