@@ -3,11 +3,11 @@
  * connection, the spool and event sink, then each capability builds itself from the parts it
  * needs — intake (`createIntake`: the one submission pipeline), feedback (`createFeedback`: what
  * follows a bounce or complaint), shaping (`createShapingRuntime`), delivery (`createDelivery`:
- * workers, shaping gate, pool) and explain (`createExplainer`: a delivery path as data).
+ * workers, shaping gate, pool) and explain (`createExplainer`: a delivery path as data) and story (`createStoryReader`: one message's story).
  * `Herald` offers verbs, not its parts: `send`, `recordFeedback`, `suspendSite` / `resumeSite`,
  * `pauseTenant` / `resumeTenant`, `startWorkers`, `reclaimLeases`, `ping`, `close` (workers, pool,
- * events, spool, Redis last); the read-outs `queueStats`, `tenantStatus` and `explain` (plain
- * data); plus `intake` for submission front ends (the relay's SMTP listener), `suppression`,
+ * events, spool, Redis last); the read-outs `queueStats`, `tenantStatus`, `explain` and `messageStory`
+ * (plain data); plus `intake` for submission front ends (the relay's SMTP listener), `suppression`,
  * `events` and `metrics`. */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -27,6 +27,7 @@ import { connectRedis } from './redis-connect.js';
 import { type PauseState, TenantReputation, type TenantStatus } from './reputation/index.js';
 import { createShapingRuntime } from './shaping/index.js';
 import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
+import { createStoryReader, type MessageStory } from './story/index.js';
 import { SuppressionList } from './suppression/index.js';
 import { settlesWithin, withDeadline } from './util/index.js';
 
@@ -43,6 +44,7 @@ export type { SendInput, SendResult } from './intake/index.js';
 export type { QueueStats, SiteQueueStats } from './queue/index.js';
 export type { PauseState, ReputationRates, TenantStatus } from './reputation/index.js';
 export type { LiveShapingState } from './shaping/index.js';
+export type { AttemptStory, FeedbackStory, MessageStory, RecipientStory, Waiting } from './story/index.js';
 
 export interface CreateHeraldOptions {
   logger?: Logger;
@@ -104,6 +106,13 @@ export interface Herald {
    * pool and IP, each limit with the layer that set it, and the path's live shaping state.
    */
   explain(domain: string, opts?: ExplainOptions): Promise<DeliveryExplanation>;
+  /**
+   * One message's story (`herald message show`, `GET /v1/messages/{id}`): envelope, each
+   * recipient's state and last reply, every attempt (MX host, IP, TLS, replies), feedback, and
+   * why a recipient not finished waits. Read from the message's trace, so it outlives the message
+   * for `events.trace_retention`. Undefined for an unknown (or expired) id; rejects when Redis fails.
+   */
+  messageStory(id: string): Promise<MessageStory | undefined>;
   /** True when Redis answers PING. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -122,12 +131,20 @@ export async function createHerald(
   const dkim = loadDkim(config, logger);
   const redis = await connectCommandRedis(config.redis.url, logger);
   const prefix = config.redis.prefix;
-  const spool = new Spool(redis, prefix, config.events.stream_max_len);
+  const spool = new Spool(redis, prefix, {
+    eventStreamMaxLen: config.events.stream_max_len,
+    traceRetentionMs: config.events.trace_retention,
+  });
   const events = new RedisEventSink({
     redis,
     streamKey: spool.keys.events,
     streamMaxLen: config.events.stream_max_len,
     logger,
+    trace: {
+      key: spool.keys.trace,
+      retentionMs: config.events.trace_retention,
+      maxEntries: config.events.trace_max_entries,
+    },
   });
   const metrics = new HeraldMetrics({ defaultMetrics: true, queue: spool });
   events.on(metrics.observe);
@@ -187,6 +204,12 @@ export async function createHerald(
     queueStats: (opts = {}) => queueStats(spool.queue, opts),
     tenantStatus: (tenant) => reputation.status(tenant, tenantPolicy(config, tenant)),
     explain: createExplainer({ config, shaping, resolver, liveState: shapingRuntime.liveState }),
+    messageStory: createStoryReader({
+      redis,
+      queue: spool.queue,
+      keys: spool.keys,
+      siteSuspendedUntil: async (site) => (await shapingRuntime.siteState.condition(site)).suspendedUntil,
+    }),
     ping,
     async close() {
       // With Redis gone nothing in flight can finish its bookkeeping: skip the grace period.

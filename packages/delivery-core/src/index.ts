@@ -7,7 +7,7 @@
  *
  * Every capability is also importable on its own: `@herald/delivery-core/<module>` (config, dns,
  * queue, smtp, retry, events, metrics, delivery, message, errors, passwords, sites, shaping,
- * throttle, bounce, dsn, reputation, verp, suppression, intake, feedback, explain).
+ * throttle, bounce, dsn, reputation, verp, suppression, intake, feedback, explain, story).
  */
 
 export { checkAddress } from './address/index.js';
@@ -35,6 +35,7 @@ export type {
   FeedbackResult,
   Herald,
   LiveShapingState,
+  MessageStory,
   PauseState,
   QueueStats,
   ReputationRates,

@@ -101,6 +101,7 @@ describe('key names', () => {
     assert.equal(q.message('m1'), 'herald:{queue}:msg:m1');
     assert.equal(q.pendingJobs('m1'), 'herald:{queue}:msg:m1:jobs');
     assert.equal(q.events, 'herald:{queue}:events');
+    assert.equal(q.trace('m1'), 'herald:{queue}:msg:m1:trace');
     assert.equal(reputationKey('herald', 'Acme', 'hard', 7), 'herald:{queue}:rep:acme:hard:7');
     assert.equal(
       feedbackMarkerKey('herald', 'bounce', 'm1', 'abcd'),

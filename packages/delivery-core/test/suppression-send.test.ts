@@ -103,10 +103,18 @@ describe('send() and the suppression list', () => {
     assert.deepEqual(result.accepted, ['angry@example.net']);
     assert.equal((await herald.queueStats({ maxJobs: 0 })).totals.ready, 0);
     assert.deepEqual(await db.keys(queueKeys('herald').body('*')), []);
-    assert.deepEqual(await db.keys(queueKeys('herald').message('*')), []);
+    // Only the message's trace (its events, for `herald message show`) is kept.
+    assert.deepEqual(await db.keys(queueKeys('herald').message('*')), [
+      queueKeys('herald').trace(result.messageId),
+    ]);
     assert.deepEqual(
       (await streamEvents()).map((e) => e.type),
       ['accepted', 'suppressed'],
+    );
+    const story = await herald.messageStory(result.messageId);
+    assert.deepEqual(
+      story?.recipients.map((r) => [r.address, r.state]),
+      [['angry@example.net', 'suppressed']],
     );
   });
 

@@ -84,6 +84,9 @@ export class DeliveryWorker {
       if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
         // A throttled job keeps its attempt count: only data of a real attempt changes it.
         const parkOn = outcome.kind === 'throttled' ? outcome.parkOn : undefined;
+        if (outcome.kind === 'throttled')
+          outcome.data.held = { reason: outcome.reason, until: outcome.at, ...(parkOn ? { parkOn } : {}) };
+        else delete outcome.data.held;
         // A parked job's `at` is its safety net if no release wakes it (the gate chose it).
         await job.updateData(outcome.data);
         await job.moveToDelayed(outcome.at, token);

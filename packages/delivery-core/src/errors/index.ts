@@ -131,6 +131,8 @@ export const ERROR_CODES = {
   HERALD_INPUT_INVALID: 'input given on stdin or in a file is not what the command takes',
   HERALD_SMTP_FAILED: 'an SMTP session of the command failed (connection, TLS, AUTH, or a refusal)',
   HERALD_DNS_FAILED: 'a DNS lookup of the command failed (the reason names the DNS answer)',
+  HERALD_MESSAGE_NOT_FOUND:
+    'no message with this id: never accepted here, or its trace expired (events.trace_retention)',
   HERALD_NOT_AVAILABLE: 'the command is not available in this build',
   HERALD_INTERRUPTED: 'the command was interrupted (Ctrl-C)',
   HERALD_INTERNAL: 'an unexpected error: a bug in Herald (HERALD_DEBUG=1 shows the stack)',

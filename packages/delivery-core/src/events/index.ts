@@ -1,7 +1,7 @@
 /**
  * Events: one typed record per accepted message, per attempt and per recipient outcome, written
- * as a pino log line and to a Redis stream. See types.ts for the vocabulary, tail.ts for reading
- * the stream from a cursor.
+ * as a pino log line and to a Redis stream, and those naming a message also to its trace. See
+ * types.ts for the vocabulary, tail.ts for reading the stream from a cursor, trace.ts for traces.
  */
 
 export { compareStreamIds, type StreamCursor, streamCursor, trimmedAfter } from './cursor.js';
@@ -9,6 +9,17 @@ export type { RedisEventSinkOptions } from './redis-sink.js';
 export { RedisEventSink, readEvents } from './redis-sink.js';
 export type { EventType, StreamEvent, TailOptions } from './tail.js';
 export { DEFAULT_TAIL_LIMIT, EVENT_TYPES, isEventType, isStreamId, tailEvents } from './tail.js';
+export {
+  DEFAULT_TRACE_MAX_ENTRIES,
+  DEFAULT_TRACE_RETENTION_MS,
+  type MessageTrace,
+  queueTraceWrite,
+  readTrace,
+  TRACE_TRUNCATED,
+  type TraceOptions,
+  traceMessageId,
+  trimTrace,
+} from './trace.js';
 export type {
   AcceptedEvent,
   AttemptEvent,

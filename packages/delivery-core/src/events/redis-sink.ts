@@ -3,10 +3,12 @@
  * JSON string) in the Redis stream `<prefix>:{queue}:events` (keys/queue.ts), capped near `streamMaxLen` (XADD MAXLEN ~).
  * Listeners registered with `on` see every event in-process (tests, metrics, webhooks later).
  * Stream writes are batched: every event emitted in one event-loop turn goes out in one pipeline
- * (one socket write), which matters at thousands of events per second.
+ * (one socket write), which matters at thousands of events per second. With `trace`, an event naming
+ * a message is also appended to that message's trace in the same pipeline (trace.ts).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { queueTraceWrite, type TraceOptions, traceMessageId, trimTrace } from './trace.js';
 import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
 
 export interface RedisEventSinkOptions {
@@ -14,12 +16,20 @@ export interface RedisEventSinkOptions {
   streamKey: string;
   streamMaxLen: number;
   logger: Logger;
+  /** Per-message traces; absent: the stream only. */
+  trace?: TraceOptions;
+}
+
+interface PendingEvent {
+  json: string;
+  messageId: string | undefined;
+  type: HeraldEvent['type'];
 }
 
 export class RedisEventSink implements EventSink {
   private readonly listeners = new Set<(event: HeraldEvent) => void>();
   private pending = new Set<Promise<unknown>>();
-  private batch: string[] = [];
+  private batch: PendingEvent[] = [];
 
   constructor(private readonly options: RedisEventSinkOptions) {}
 
@@ -45,7 +55,7 @@ export class RedisEventSink implements EventSink {
   emit(event: HeraldEvent): void {
     this.announce(event);
     if (this.batch.length === 0) setImmediate(() => this.writeBatch());
-    this.batch.push(JSON.stringify(event));
+    this.batch.push({ json: JSON.stringify(event), messageId: traceMessageId(event), type: event.type });
   }
 
   /** Logs and dispatches an event whose stream record was already written (e.g. in the enqueue). */
@@ -76,16 +86,31 @@ export class RedisEventSink implements EventSink {
 
   private writeBatch(): void {
     if (this.batch.length === 0) return;
-    const { redis, streamKey, streamMaxLen, logger } = this.options;
+    const { redis, streamKey, streamMaxLen, logger, trace } = this.options;
     const pipeline = redis.pipeline();
     const maxLen = String(streamMaxLen);
-    for (const json of this.batch) pipeline.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
+    // Index in the pipeline's results of each trace push, with its message id.
+    const pushes: { index: number; messageId: string }[] = [];
+    let index = 0;
+    for (const { json, messageId, type } of this.batch) {
+      pipeline.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
+      index++;
+      if (trace && messageId) {
+        pushes.push({ index, messageId });
+        index += queueTraceWrite(pipeline, { type, messageId }, json, trace);
+      }
+    }
     this.batch = [];
     const write = pipeline
       .exec()
-      .then((results) => {
+      .then(async (results) => {
         const failed = results?.find(([err]) => err);
         if (failed) logger.error({ err: failed[0] }, 'event stream write failed');
+        if (!trace || !results) return;
+        const over = new Set<string>();
+        for (const { index: at, messageId } of pushes)
+          if (Number(results[at]?.[1]) > trace.maxEntries) over.add(messageId);
+        await Promise.all([...over].map((id) => trimTrace(redis, trace.key(id), trace.maxEntries)));
       })
       .catch((err: unknown) => logger.error({ err }, 'event stream write failed'));
     this.pending.add(write);

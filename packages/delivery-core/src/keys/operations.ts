@@ -61,7 +61,7 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
     keys: (prefix, { messages, tenants, hour }) => {
       const q = queueKeys(prefix);
       return [
-        ...messages.flatMap((m) => [q.body(m), q.message(m), q.pendingJobs(m)]),
+        ...messages.flatMap((m) => [q.body(m), q.message(m), q.pendingJobs(m), q.trace(m)]),
         ...bullmqKeys(prefix, jobIdsOf(messages)),
         q.events,
         ...tenants.map((t) => reputationKey(prefix, t, 'sent', hour)),

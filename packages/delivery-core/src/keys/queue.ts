@@ -34,6 +34,11 @@ export interface QueueKeys {
   /** Herald's event stream. */
   events: string;
   /**
+   * The message's trace (list of event JSON, oldest first): every event naming the message, its
+   * `accepted` event first (written in the enqueue MULTI); capped and expiring (events/trace.ts).
+   */
+  trace(messageId: string): string;
+  /**
    * Names of the tenants whose VERP tokens carry a hash instead of the name (set; written in the
    * enqueue MULTI), so the bounce-processor can name the tenant of any token.
    */
@@ -49,6 +54,7 @@ export function queueKeys(prefix: string): QueueKeys {
     message: (id) => `${slot}:msg:${id}`,
     pendingJobs: (id) => `${slot}:msg:${id}:jobs`,
     events: `${slot}:events`,
+    trace: (id) => `${slot}:msg:${id}:trace`,
     hashedTenants: `${slot}:verp-tenants`,
   };
 }

@@ -18,7 +18,7 @@ export {
 } from './bullmq-internals.js';
 export { domainOf, groupByDomain, newMessageId } from './ids.js';
 export { DEFAULT_STREAM, OTHER_STREAM_PRIORITY, storedStream, streamPriority } from './priority.js';
-export { Spool } from './spool.js';
+export { Spool, type SpoolOptions } from './spool.js';
 export type { QueueStats, SiteQueueStats } from './stats.js';
 export { queueStats } from './stats.js';
 export type { DeliveryJobData, EnqueueResult, JobRecipient, RecipientState, SpoolMessage } from './types.js';

@@ -6,11 +6,13 @@
  * idempotent and deletes the body when the message's last job finishes. A message's stream and
  * campaign go into its record and every job; jobs of a non-default stream get its BullMQ priority.
  * A tenant name VERP cannot carry inline is added to `<prefix>:{queue}:verp-tenants` in the same
- * transaction, so a bounce's hashed tenant can always be named.
+ * transaction, so a bounce's hashed tenant can always be named. A message's `accepted` event goes
+ * to the event stream and begins the message's trace (events/trace.ts) in the same transaction.
  */
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
+import { DEFAULT_TRACE_RETENTION_MS, queueTraceWrite } from '../events/index.js';
 import { DELIVERY_QUEUE, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
 import { settlesWithin } from '../util/index.js';
@@ -39,6 +41,15 @@ const JOB_OPTIONS = (jobId: string, priority: number) => ({
 /** Commands `queueMessage` adds to the MULTI: SET body + HSET record, then SADD + add-job per job. */
 const COMMANDS_PER_MESSAGE = 2;
 const DEFAULT_EVENT_STREAM_MAX_LEN = 100_000;
+/** The accepted event's XADD to the stream; its trace write adds what `queueTraceWrite` says. */
+const COMMANDS_PER_ACCEPTED_EVENT = 1;
+
+export interface SpoolOptions {
+  /** Cap for the event stream when `acceptedEvent` is written with a message (XADD MAXLEN ~). */
+  eventStreamMaxLen?: number;
+  /** Expiry of the trace the `accepted` event begins (config `events.trace_retention`). */
+  traceRetentionMs?: number;
+}
 /** SADD to the pending-jobs set, then BullMQ's add-job script (bullmq-internals.ts). */
 const COMMANDS_PER_JOB = 1 + ADD_JOB_COMMANDS;
 
@@ -65,13 +76,17 @@ export class Spool {
   readonly queue: Queue<DeliveryJobData>;
   private batch: PendingEnqueue[] = [];
 
+  private readonly eventStreamMaxLen: number;
+  private readonly traceRetentionMs: number;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    /** Cap for the event stream when `acceptedEvent` is written with a message (XADD MAXLEN ~). */
-    private readonly eventStreamMaxLen = DEFAULT_EVENT_STREAM_MAX_LEN,
+    options: SpoolOptions = {},
   ) {
     this.keys = queueKeys(prefix);
+    this.eventStreamMaxLen = options.eventStreamMaxLen ?? DEFAULT_EVENT_STREAM_MAX_LEN;
+    this.traceRetentionMs = options.traceRetentionMs ?? DEFAULT_TRACE_RETENTION_MS;
     this.queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
       connection: redis,
       prefix: this.keys.bullmqPrefix,
@@ -213,7 +228,11 @@ export class Spool {
         'event',
         message.acceptedEvent,
       );
-      commands++;
+      commands += COMMANDS_PER_ACCEPTED_EVENT;
+      commands += queueTraceWrite(multi, { type: 'accepted', messageId: message.id }, message.acceptedEvent, {
+        key: this.keys.trace,
+        retentionMs: this.traceRetentionMs,
+      });
     }
     return { commands, jobs };
   }

@@ -36,6 +36,12 @@ export interface DeliveryJobData {
   campaign?: string;
   /** Source IP picked at the last admission (shaping pools), kept while it stays usable. */
   source?: string;
+  /**
+   * While the job waits without an attempt because shaping said "not now": the gate's reason,
+   * when the job comes back (epoch ms), and the parked list holding it, if any. Cleared when the
+   * job leaves otherwise (an attempt's retry). Read by `herald message show`.
+   */
+  held?: { reason: string; until: number; parkOn?: string };
 }
 
 export interface SpoolMessage {
