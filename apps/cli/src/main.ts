@@ -17,6 +17,7 @@ import { dkimCommand } from './commands/dkim.js';
 import { doctorCommand } from './commands/doctor.js';
 import { eventsCommand } from './commands/events.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
+import { messageCommand } from './commands/message.js';
 import { queueCommand } from './commands/queue.js';
 import { relayCommand } from './commands/relay.js';
 import { sendCommand } from './commands/send.js';
@@ -37,6 +38,7 @@ export const COMMANDS: readonly Command[] = [
   tenantCommand,
   suppressionCommand,
   queueCommand,
+  messageCommand,
   eventsCommand,
   hashPasswordCommand,
   sendCommand,
