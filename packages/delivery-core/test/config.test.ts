@@ -82,7 +82,7 @@ describe('defaults', () => {
     assert.equal(config.retry.max_queue_lifetime, 5 * 24 * HOUR);
     assert.deepEqual(config.events, {
       stream_max_len: 100000,
-      trace_retention: 7 * 24 * 3600 * 1000,
+      trace_retention: 3600 * 1000,
       trace_max_entries: 1000,
       log_level: 'info',
     });

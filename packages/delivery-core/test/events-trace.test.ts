@@ -102,4 +102,18 @@ describe('message traces', () => {
       ['accepted', 7, 8, 9],
     );
   });
+
+  it('keeps a waiting message trace until its next attempt plus the retention, never shorter', async () => {
+    sink.emit(accepted('m3'));
+    await sink.flush();
+    const later = Date.now() + 5 * RETENTION_MS;
+    sink.emit({ ...deferred('m3', 1), nextAttemptAt: later } as HeraldEvent);
+    await sink.flush();
+    const ttl = await client.pttl(keys.trace('m3'));
+    assert.ok(ttl > 5 * RETENTION_MS, `kept past the next attempt: pttl ${ttl}`);
+    // Another domain's outcome right after does not shorten it.
+    sink.emit(deferred('m3', 2));
+    await sink.flush();
+    assert.ok((await client.pttl(keys.trace('m3'))) > 5 * RETENTION_MS, 'never moved earlier');
+  });
 });

@@ -128,9 +128,9 @@ const eventsSchema = section({
   stream_max_len: integer(1).default(100000),
   /**
    * A message's trace (its events, for `herald message show`) expires this long after its last
-   * event; each event written to it starts the time again.
+   * event, or after its next attempt when that is later (a waiting message keeps its trace).
    */
-  trace_retention: duration().prefault('7d'),
+  trace_retention: duration().prefault('1h'),
   /** Events kept per message trace: its `accepted` event and the newest (>= 3 entries). */
   trace_max_entries: integer(3).default(1000),
   log_level: oneOf(LOG_LEVELS).default('info'),

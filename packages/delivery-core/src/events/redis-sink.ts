@@ -24,6 +24,8 @@ interface PendingEvent {
   json: string;
   messageId: string | undefined;
   type: HeraldEvent['type'];
+  /** A deferral's next attempt: the trace is kept at least until then (trace.ts). */
+  nextAttemptAt?: number;
 }
 
 export class RedisEventSink implements EventSink {
@@ -55,7 +57,12 @@ export class RedisEventSink implements EventSink {
   emit(event: HeraldEvent): void {
     this.announce(event);
     if (this.batch.length === 0) setImmediate(() => this.writeBatch());
-    this.batch.push({ json: JSON.stringify(event), messageId: traceMessageId(event), type: event.type });
+    this.batch.push({
+      json: JSON.stringify(event),
+      messageId: traceMessageId(event),
+      type: event.type,
+      ...('nextAttemptAt' in event && event.nextAttemptAt ? { nextAttemptAt: event.nextAttemptAt } : {}),
+    });
   }
 
   /** Logs and dispatches an event whose stream record was already written (e.g. in the enqueue). */
@@ -92,12 +99,12 @@ export class RedisEventSink implements EventSink {
     // Index in the pipeline's results of each trace push, with its message id.
     const pushes: { index: number; messageId: string }[] = [];
     let index = 0;
-    for (const { json, messageId, type } of this.batch) {
+    for (const { json, messageId, type, nextAttemptAt } of this.batch) {
       pipeline.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
       index++;
       if (trace && messageId) {
         pushes.push({ index, messageId });
-        index += queueTraceWrite(pipeline, { type, messageId }, json, trace);
+        index += queueTraceWrite(pipeline, { type, messageId, nextAttemptAt }, json, trace);
       }
     }
     this.batch = [];

@@ -4,7 +4,9 @@
  * holds, to the list `<prefix>:{queue}:msg:<id>:trace` (keys/queue.ts), in the same pipeline or
  * MULTI as its stream entry. A trace begins with its `accepted` event (RPUSH); every later event
  * is appended only to a trace that exists (RPUSHX), so a late report about a message whose trace
- * expired creates nothing. Each write sets the list's expiry again (`events.trace_retention`).
+ * expired creates nothing. Each write moves the list's expiry to `events.trace_retention` after the
+ * later of now and the event's next attempt (a deferral), and never earlier than it was (PEXPIREAT
+ * GT, Redis 7): a trace outlives its queued message, whatever the retry delay, by the retention.
  *
  * Cap (`events.trace_max_entries`, at least 3): the first entry (the `accepted` event) and the
  * newest ones are kept; on the first overflow the second entry becomes the TRACE_TRUNCATED marker,
@@ -18,7 +20,7 @@ import type { HeraldEvent } from './types.js';
 export const TRACE_TRUNCATED = 'truncated';
 
 /** Defaults of the config keys `events.trace_retention` and `events.trace_max_entries`. */
-export const DEFAULT_TRACE_RETENTION_MS = 7 * 24 * 3600 * 1000;
+export const DEFAULT_TRACE_RETENTION_MS = 3600 * 1000;
 export const DEFAULT_TRACE_MAX_ENTRIES = 1000;
 
 export interface TraceOptions {
@@ -34,21 +36,24 @@ export function traceMessageId(event: HeraldEvent): string | undefined {
 }
 
 /**
- * Queues the trace write of one event (JSON `json`) on `commands`: RPUSH for `accepted`, RPUSHX
- * otherwise, then PEXPIRE. Returns the number of commands queued (0 when the event names no
- * message); the first command's result is the list's length.
+ * Queues the trace write of one event (JSON `json`) on `commands`: RPUSH and PEXPIREAT for
+ * `accepted`, RPUSHX and PEXPIREAT … GT otherwise (see the header: the expiry only moves later).
+ * Returns the number of commands queued (0 when the event names no message); the first command's
+ * result is the list's length.
  */
 export function queueTraceWrite(
   commands: ChainableCommander,
-  event: Pick<HeraldEvent, 'type'> & { messageId?: string },
+  event: Pick<HeraldEvent, 'type'> & { messageId?: string; nextAttemptAt?: number | undefined },
   json: string,
   options: Pick<TraceOptions, 'key' | 'retentionMs'>,
+  now = Date.now(),
 ): number {
   if (!event.messageId) return 0;
   const key = options.key(event.messageId);
-  if (event.type === 'accepted') commands.rpush(key, json);
-  else commands.rpushx(key, json);
-  commands.pexpire(key, options.retentionMs);
+  const expireAt = Math.max(now, event.nextAttemptAt ?? 0) + options.retentionMs;
+  if (event.type === 'accepted') commands.rpush(key, json).pexpireat(key, expireAt);
+  // GT: a key's expiry only moves later (another domain's deferral may have set a later one).
+  else commands.rpushx(key, json).pexpireat(key, expireAt, 'GT');
   return 2;
 }
 
