@@ -173,7 +173,10 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
         // Take what is already at hand (the rest of a page); stop when the next needs a read.
         while (batch.length < BATCH_MAX_ENTRIES) {
           pending = entries.next();
-          const next = await Promise.race([pending, new Promise<undefined>((r) => setImmediate(() => r(undefined)))]);
+          const next = await Promise.race([
+            pending,
+            new Promise<undefined>((r) => setImmediate(() => r(undefined))),
+          ]);
           if (next === undefined) break;
           pending = undefined;
           if (next.done) break;
