@@ -10,7 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { HeraldEvent } from '@herald/delivery-core';
-import { ACCOUNTING_COLUMNS, fileName, utcDay } from '@herald/delivery-core/accounting';
+import {
+  ACCOUNTING_COLUMNS,
+  type AccountingRecord,
+  fileName,
+  utcDay,
+} from '@herald/delivery-core/accounting';
 import { compareStreamIds } from '@herald/delivery-core/events';
 import { queueKeys, streamCursorKey } from '@herald/delivery-core/keys';
 import { sampleMessage } from './lib/message.js';
@@ -19,7 +24,7 @@ import { waitUntil } from './lib/wait.js';
 
 const SENDER = 'sender@origin.test';
 
-type Row = Record<string, string>;
+type Row = AccountingRecord;
 
 async function rows(directory: string): Promise<Row[]> {
   const out: Row[] = [];
