@@ -16,6 +16,7 @@ import {
   createAccountingLog,
   fileName,
 } from '@herald/delivery-core/accounting';
+import { type ConfigError, parseConfig } from '@herald/delivery-core/config';
 import { type HeraldEvent, RedisEventSink, streamCursor } from '@herald/delivery-core/events';
 import { queueKeys } from '@herald/delivery-core/keys';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
@@ -442,5 +443,36 @@ describe('the accounting log', () => {
       await s.registry.getSingleMetricAsString('herald_accounting_failures_total'),
       /failures_total [1-9]/,
     );
+  });
+});
+
+describe('the accounting config section', () => {
+  it('is off when absent, and fills in csv and every terminal outcome and attempt', () => {
+    assert.equal(parseConfig({}).accounting, undefined);
+    assert.deepEqual(parseConfig({ accounting: { directory: '/var/log/herald' } }).accounting, {
+      directory: '/var/log/herald',
+      format: 'csv',
+      records: ['attempt', 'delivered', 'bounced', 'expired', 'suppressed'],
+    });
+  });
+
+  it('names the key of a bad value or an unknown key', () => {
+    const problem = (accounting: unknown, pattern: RegExp) =>
+      assert.throws(
+        () => parseConfig({ accounting } as never),
+        (err: ConfigError) => pattern.test(err.message),
+      );
+    problem(
+      { directory: '/x', records: ['delivered', 'opened'] },
+      /accounting\.records\[1\]: expected one of attempt/,
+    );
+    problem(
+      { directory: '/x', records: ['delivered', 'delivered'] },
+      /accounting\.records: each record type may appear once/,
+    );
+    problem({ directory: '/x', format: 'xml' }, /accounting\.format: expected one of csv, jsonl/);
+    problem({ directory: '/x', name: 'a b' }, /accounting\.name: expected a name of letters/);
+    problem({ format: 'csv' }, /accounting\.directory/);
+    problem({ directory: '/x', rotate: 'daily' }, /accounting.*rotate/);
   });
 });
