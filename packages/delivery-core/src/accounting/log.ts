@@ -106,6 +106,8 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
   const gapReporter = new GapReporter(redis, streamKey, logger, gaps);
   const controller = new AbortController();
   let running: Promise<void> | undefined;
+  /** A batch was committed since the last failure: the next failure waits RETRY_MIN_MS again. */
+  let progressed = false;
 
   /** Writes one batch: records, fsync, then the cursor. */
   async function commit(context: RecordContext, batch: StreamEvent[]): Promise<void> {
@@ -134,6 +136,7 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
     await files.sync();
     await cursor.save(batch[batch.length - 1]!.id);
     for (const [type, n] of counts) written.inc({ type }, n);
+    progressed = true;
   }
 
   /** One recovery and follow, until stopped (resolves) or a failure (rejects). */
@@ -202,6 +205,8 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
         await follow();
         wait = RETRY_MIN_MS;
       } catch (err) {
+        if (progressed) wait = RETRY_MIN_MS;
+        progressed = false;
         failures.inc();
         logger.error({ err }, `accounting: ${(err as Error).message}; retrying in ${wait} ms`);
         await sleep(wait, undefined, { signal: controller.signal }).catch(() => undefined);
