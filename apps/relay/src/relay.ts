@@ -4,13 +4,16 @@
  * in `delivery.threads` worker threads of this process (thread-host.ts), or on the main thread
  * when it is 0. `start` binds the listeners and returns their addresses; `stop` is the graceful
  * shutdown: stop accepting (SMTP, then HTTP), let in-flight SMTP sessions and deliveries finish
- * (bounded), close Redis last.
+ * (bounded), close Redis last. A relay with the `worker` role and an `accounting` section also runs
+ * the accounting log (delivery-core's `accounting`) on its main thread, on a Redis connection of
+ * its own; `stop` lets it finish its batch and save its cursor after the deliveries have ended.
  */
 
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Worker } from 'node:worker_threads';
-import { createHerald, type Herald, type HeraldConfig } from '@herald/delivery-core';
+import { connectRedis, createHerald, type Herald, type HeraldConfig } from '@herald/delivery-core';
+import { type AccountingLog, accountingFromConfig } from '@herald/delivery-core/accounting';
 import { parseListen, type Role } from '@herald/delivery-core/config';
 import type { Logger } from 'pino';
 import type { SMTPServer } from 'smtp-server';
@@ -22,6 +25,8 @@ import { loadTls } from './tls.js';
 
 /** How long `stop` waits for open SMTP sessions before closing them. */
 const SMTP_CLOSE_TIMEOUT_MS = 10_000;
+/** Deadline for the accounting log's own Redis connection at start. */
+const ACCOUNTING_CONNECT_TIMEOUT_MS = 5_000;
 
 export interface RelayOptions {
   /** Overrides config.roles. */
@@ -53,6 +58,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
   let smtp: SMTPServer | undefined;
   let httpServer: http.Server | undefined;
   let threads: DeliveryThreads | undefined;
+  let accounting: { log: AccountingLog; close(): void } | undefined;
   let listening = false;
   let stopping: Promise<void> | undefined;
 
@@ -79,6 +85,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
           });
           await threads.start();
         }
+        accounting = await startAccounting(herald);
       }
       if (roles.includes('smtp')) {
         smtp = createSubmissionServer({ herald, policy: createPolicy(config, herald.intake.stages), tls });
@@ -104,11 +111,32 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         if (smtp) await closeSmtp(smtp);
         if (httpServer) await new Promise<void>((resolve) => httpServer!.close(() => resolve()));
         if (threads) await threads.stop();
+        if (accounting) {
+          await accounting.log.stop();
+          accounting.close();
+        }
         await herald.close();
       })();
       return stopping;
     },
   };
+}
+
+/** The accounting log when configured: its own connection (a blocking read holds it), started. */
+async function startAccounting(herald: Herald): Promise<{ log: AccountingLog; close(): void } | undefined> {
+  const { config, logger } = herald;
+  if (!config.accounting) return undefined;
+  const redis = await connectRedis(config.redis.url, {
+    timeoutMs: ACCOUNTING_CONNECT_TIMEOUT_MS,
+    onError: (err) => logger.debug({ err }, 'accounting redis connection error'),
+  });
+  const log = accountingFromConfig(config, { redis, logger, registry: herald.metrics.registry });
+  if (!log) {
+    redis.disconnect();
+    return undefined;
+  }
+  void log.start();
+  return { log, close: () => redis.disconnect() };
 }
 
 /** A listener could not listen on its address: names the config key that gave it. */

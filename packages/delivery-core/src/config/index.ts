@@ -48,6 +48,11 @@ export {
   ROLES,
   type Role,
 } from './schema.js';
+export {
+  ACCOUNTING_FORMATS,
+  ACCOUNTING_RECORD_TYPES,
+  type AccountingRecordType,
+} from './schema-accounting.js';
 export { DKIM_SELECTOR } from './schema-auth.js';
 export {
   DEFAULT_TENANT,

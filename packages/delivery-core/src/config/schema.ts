@@ -20,6 +20,7 @@ import {
 } from './fields.js';
 import type { DeepReadonly } from './readonly.js';
 import { routeSchema, TLS_MODES } from './routes.js';
+import { accountingSchema } from './schema-accounting.js';
 import { dkimSchema, mtaStsSchema } from './schema-auth.js';
 import { bounceSchema, tenantsSchema } from './schema-bounce.js';
 import { smtpSchema } from './schema-smtp.js';
@@ -173,6 +174,8 @@ export const heraldConfigSchema = section({
   shaping: shapingFileSchema.prefault({}),
   /** Bounce and complaint handling (VERP, the bounce-processor); absent = off. */
   bounce: bounceSchema.optional(),
+  /** The accounting log (a CSV / JSON-lines file per UTC day from the event stream); absent = off. */
+  accounting: accountingSchema.optional(),
   /** Per-tenant policy (suppression mode, DSNs, reputation thresholds, sender domains). */
   tenants: tenantsSchema,
   /** DKIM signing keys. */

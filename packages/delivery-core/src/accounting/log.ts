@@ -1,0 +1,229 @@
+/**
+ * The accounting log's runner: follows the event stream from its cursor
+ * (`streamCursor(redis, prefix, 'accounting:<name>')`) with `tailEvents`, turns each entry into
+ * records (records.ts), appends them to the day files, fsyncs, and only then saves the cursor.
+ * Entries that arrive together are written as one batch (one write and one fsync per file). On
+ * start and after any failure it recovers from the file tails (recovery.ts): no gap, no
+ * duplicate. A failure (a full or read-only disk, Redis gone) is logged and retried with backoff
+ * (RETRY_MIN_MS doubling to RETRY_MAX_MS); it never throws out of `run`, and the cursor never
+ * passes what was fsynced. When trimming outran the cursor (`trimmedAfter`), the lost range is
+ * logged as an error and counted; nothing is written for it. Needs injected: its own Redis
+ * connection (a blocking XREAD holds it), the cursor, a logger, optionally a metrics registry.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import type { AccountingRecordType } from '../config/index.js';
+import { type StreamCursor, type StreamEvent, tailEvents, trimmedAfter } from '../events/index.js';
+import { utcDay } from './files.js';
+import { type AccountingFormat, formatRecord } from './format.js';
+import { RecordContext } from './records.js';
+import { recover } from './recovery.js';
+import { DayFiles } from './writer.js';
+
+/** First wait after a failure; doubles up to RETRY_MAX_MS. */
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 30_000;
+/** Stream entries per batch at most (one write and fsync per file per batch). */
+const BATCH_MAX_ENTRIES = 1_000;
+
+export interface AccountingLogOptions {
+  /** A connection of its own: the follow holds it in XREAD BLOCK. */
+  redis: Redis;
+  streamKey: string;
+  cursor: StreamCursor;
+  directory: string;
+  format: AccountingFormat;
+  records: readonly AccountingRecordType[];
+  logger: Logger;
+  /** Where the herald_accounting_* metrics go (default: a registry of its own). */
+  registry?: Registry;
+  /** Longest single XREAD BLOCK (ms): how late a stop is noticed. Default tailEvents's 1 s. */
+  blockMs?: number;
+}
+
+export interface AccountingLog {
+  /** Follows the stream until `stop`; resolves once stopped. Never rejects. */
+  start(): Promise<void>;
+  /** Finishes the batch in hand, saves the cursor, closes the files. */
+  stop(): Promise<void>;
+}
+
+/** Reports a gap: entries trimmed from the stream before the log read them. */
+class GapReporter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly streamKey: string,
+    private readonly logger: Logger,
+    private readonly gaps: Counter,
+  ) {}
+
+  /** Logs and counts when entries after `cursor` may have been trimmed before being read. */
+  async check(cursor: string): Promise<void> {
+    if (!(await trimmedAfter(this.redis, this.streamKey, cursor))) return;
+    const [first] = (await this.redis.xrange(this.streamKey, '-', '+', 'COUNT', 1)) as [string, string[]][];
+    this.gaps.inc();
+    this.logger.error(
+      { after: cursor, before: first?.[0] },
+      `accounting: stream entries after ${cursor} and before ${first?.[0] ?? 'the head'} were trimmed before they were written (events.stream_max_len too small for the lag); they are missing from the accounting log`,
+    );
+  }
+}
+
+/** A counter in `registry` (the one already there when a second log shares it), else unregistered. */
+function counter(
+  registry: Registry | undefined,
+  name: string,
+  help: string,
+  labelNames: string[] = [],
+): Counter {
+  const known = registry?.getSingleMetric(name);
+  if (known) return known as Counter;
+  return new Counter({ name, help, labelNames, registers: registry ? [registry] : [] });
+}
+
+export function createAccountingLog(options: AccountingLogOptions): AccountingLog {
+  const { redis, streamKey, cursor, logger } = options;
+  const written = counter(
+    options.registry,
+    'herald_accounting_records_total',
+    'Accounting records written (fsynced) by type',
+    ['type'],
+  );
+  const gaps = counter(
+    options.registry,
+    'herald_accounting_gaps_total',
+    'Times the event stream was trimmed past the accounting cursor (records missing)',
+  );
+  const failures = counter(
+    options.registry,
+    'herald_accounting_failures_total',
+    'Accounting write or read failures (each retried with backoff)',
+  );
+  const keep = new Set(options.records);
+  const files = new DayFiles(options.directory, options.format);
+  const gapReporter = new GapReporter(redis, streamKey, logger, gaps);
+  const controller = new AbortController();
+  let running: Promise<void> | undefined;
+  /** A batch was committed since the last failure: the next failure waits RETRY_MIN_MS again. */
+  let progressed = false;
+
+  /** Writes one batch: records, fsync, then the cursor. */
+  async function commit(context: RecordContext, batch: StreamEvent[]): Promise<void> {
+    const runs: { day: string; text: string }[] = [];
+    const counts = new Map<string, number>();
+    for (const entry of batch) {
+      let records: ReturnType<RecordContext['recordsOf']>;
+      try {
+        records = context.recordsOf(entry, keep);
+      } catch (err) {
+        logger.error(
+          { err, id: entry.id },
+          `accounting: stream entry ${entry.id} is not a readable event; skipped`,
+        );
+        continue;
+      }
+      if (records.length === 0) continue;
+      const day = utcDay(entry.event.time);
+      const text = records.map((r) => formatRecord(options.format, r)).join('');
+      const last = runs[runs.length - 1];
+      if (last?.day === day) last.text += text;
+      else runs.push({ day, text });
+      for (const r of records) counts.set(r.type, (counts.get(r.type) ?? 0) + 1);
+    }
+    for (const run of runs) await files.append(run.day, run.text);
+    await files.sync();
+    await cursor.save(batch[batch.length - 1]!.id);
+    for (const [type, n] of counts) written.inc({ type }, n);
+    progressed = true;
+  }
+
+  /** One recovery and follow, until stopped (resolves) or a failure (rejects). */
+  async function follow(): Promise<void> {
+    await files.close();
+    const { resumeAfter, cuts } = await recover(options.directory, options.format, await cursor.load());
+    for (const cut of cuts)
+      logger.warn(
+        cut,
+        cut.reason === 'torn'
+          ? `accounting: cut a torn last record (${cut.bytes} bytes) from ${cut.path}`
+          : `accounting: cut ${cut.bytes} bytes written after the saved cursor from ${cut.path}; writing them again`,
+      );
+    await gapReporter.check(resumeAfter);
+    logger.info(
+      { after: resumeAfter, directory: options.directory },
+      'accounting log following the event stream',
+    );
+    const context = new RecordContext();
+    const tail = new AbortController();
+    // limit 0: straight to XREAD from the cursor, which notices the abort between entries.
+    const entries = tailEvents(redis, streamKey, {
+      after: resumeAfter,
+      limit: 0,
+      follow: true,
+      signal: AbortSignal.any([controller.signal, tail.signal]),
+      ...(options.blockMs === undefined ? {} : { blockMs: options.blockMs }),
+    })[Symbol.asyncIterator]();
+    let pending: Promise<IteratorResult<StreamEvent>> | undefined;
+    let before = resumeAfter;
+    try {
+      for (;;) {
+        const first = await (pending ?? entries.next());
+        pending = undefined;
+        if (first.done) return;
+        const batch = [first.value];
+        // Take what is already at hand (the rest of a page); stop when the next needs a read.
+        while (batch.length < BATCH_MAX_ENTRIES) {
+          pending = entries.next();
+          const next = await Promise.race([
+            pending,
+            new Promise<undefined>((r) => setImmediate(() => r(undefined))),
+          ]);
+          if (next === undefined) break;
+          pending = undefined;
+          if (next.done) break;
+          batch.push(next.value);
+        }
+        // The first batch's cursor was checked above; later ones may fall behind the trimming.
+        if (before !== resumeAfter) await gapReporter.check(before);
+        await commit(context, batch);
+        before = batch[batch.length - 1]!.id;
+      }
+    } finally {
+      tail.abort();
+      // Let a read in flight settle (within one blockMs) before the generator is dropped.
+      if (pending) await pending.catch(() => undefined);
+      await entries.return?.(undefined).catch(() => undefined);
+    }
+  }
+
+  async function loop(): Promise<void> {
+    let wait = RETRY_MIN_MS;
+    while (!controller.signal.aborted) {
+      try {
+        await follow();
+        wait = RETRY_MIN_MS;
+      } catch (err) {
+        if (progressed) wait = RETRY_MIN_MS;
+        progressed = false;
+        failures.inc();
+        logger.error({ err }, `accounting: ${(err as Error).message}; retrying in ${wait} ms`);
+        await sleep(wait, undefined, { signal: controller.signal }).catch(() => undefined);
+        wait = Math.min(wait * 2, RETRY_MAX_MS);
+      }
+    }
+    await files.close();
+  }
+
+  return {
+    start() {
+      running ??= loop();
+      return running;
+    },
+    async stop() {
+      controller.abort();
+      await running;
+    },
+  };
+}

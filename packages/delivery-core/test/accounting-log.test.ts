@@ -1,0 +1,478 @@
+/**
+ * The accounting log against a real Redis: events written by the real RedisEventSink, read by the
+ * log from its cursor, checked in the files it wrote (parsed with the RFC 4180 reader below).
+ * Every wait is for records in a file, bounded; never for time.
+ */
+import assert from 'node:assert/strict';
+import { appendFile, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  ACCOUNTING_COLUMNS,
+  type AccountingLog,
+  accountingStatus,
+  createAccountingLog,
+  fileName,
+} from '@herald/delivery-core/accounting';
+import { type ConfigError, parseConfig } from '@herald/delivery-core/config';
+import { type HeraldEvent, RedisEventSink, streamCursor } from '@herald/delivery-core/events';
+import { queueKeys } from '@herald/delivery-core/keys';
+import { type RedisHandle, startRedis } from '@herald/test-harness';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+
+const WAIT_MS = 15_000;
+const POLL_MS = 20;
+const DAY1 = Date.parse('2026-03-01T12:00:00Z');
+const MIDNIGHT = Date.parse('2026-03-02T00:00:00Z');
+
+/** RFC 4180: records of fields; quoted fields may hold commas, doubled quotes, CR and LF. */
+export function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let field = '';
+  let record: string[] = [];
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      record.push(field);
+      field = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+      i++;
+    } else field += c;
+  }
+  assert.equal(quoted, false, 'the file ends inside a quoted field');
+  assert.equal(field + record.join(''), '', 'the file ends with an unterminated record');
+  return records;
+}
+
+type Row = Record<string, string>;
+
+async function readCsvRows(path: string): Promise<Row[]> {
+  const [header, ...rows] = parseCsv(await readFile(path, 'utf8'));
+  assert.deepEqual(header, [...ACCOUNTING_COLUMNS], `the header of ${path}`);
+  return rows.map((fields) => {
+    assert.equal(fields.length, ACCOUNTING_COLUMNS.length, `a record of ${path}: ${fields.join('|')}`);
+    return Object.fromEntries(ACCOUNTING_COLUMNS.map((c, i) => [c, fields[i]!]));
+  });
+}
+
+async function rowsIn(directory: string, format: 'csv' | 'jsonl' = 'csv'): Promise<Row[]> {
+  const names = (await readdir(directory)).filter((n) => n.endsWith(`.${format}`)).sort();
+  const rows: Row[] = [];
+  for (const name of names) {
+    const path = join(directory, name);
+    if (format === 'csv') rows.push(...(await readCsvRows(path)));
+    else
+      for (const line of (await readFile(path, 'utf8')).split('\n').filter((l) => l !== ''))
+        rows.push(JSON.parse(line) as Row);
+  }
+  return rows;
+}
+
+async function waitForRows(
+  directory: string,
+  count: number,
+  format: 'csv' | 'jsonl' = 'csv',
+): Promise<Row[]> {
+  const deadline = Date.now() + WAIT_MS;
+  let rows: Row[] = [];
+  for (;;) {
+    try {
+      rows = await rowsIn(directory, format);
+      if (rows.length >= count) return rows;
+    } catch {
+      // a file being written: read again
+    }
+    if (Date.now() > deadline) assert.fail(`waited for ${count} accounting records, have ${rows.length}`);
+    await delay(POLL_MS);
+  }
+}
+
+const reply = (code: number, text: string, enhanced?: string) => ({
+  code,
+  text,
+  stage: 'rcpt' as const,
+  ...(enhanced ? { enhanced } : {}),
+});
+
+/** One message to two recipients at one domain: accepted, one attempt (a 250 and a 550), outcomes. */
+function messageEvents(id: string, time: number, replyText = 'ok'): HeraldEvent[] {
+  const base = { messageId: id, tenant: 'acme', time };
+  return [
+    {
+      ...base,
+      type: 'accepted',
+      from: 'sender@origin.test',
+      recipients: ['a@example.test', 'b@example.test'],
+      size: 100,
+      jobs: 1,
+      source: 'api',
+      campaign: 'spring',
+    },
+    {
+      ...base,
+      type: 'attempt',
+      domain: 'example.test',
+      attempt: 1,
+      host: { hostname: 'mx1.example.test', address: '127.0.0.2', port: 25, tls: true },
+      hostErrors: [],
+      results: [
+        { address: 'a@example.test', accepted: true, reply: reply(250, replyText, '2.0.0') },
+        { address: 'b@example.test', accepted: false, reply: reply(550, 'no such user', '5.1.1') },
+      ],
+      durationMs: 12,
+    },
+    {
+      ...base,
+      type: 'delivered',
+      domain: 'example.test',
+      recipient: 'a@example.test',
+      attempt: 1,
+      reply: reply(250, replyText, '2.0.0'),
+      latencyMs: 30,
+    },
+    {
+      ...base,
+      type: 'bounced',
+      domain: 'example.test',
+      recipient: 'b@example.test',
+      attempt: 1,
+      reply: reply(550, 'no such user', '5.1.1'),
+      latencyMs: 31,
+    },
+  ];
+}
+
+describe('the accounting log', () => {
+  let redis: RedisHandle;
+  let client: Redis;
+  let prefix = 0;
+  const dirs: string[] = [];
+
+  before(async () => {
+    redis = await startRedis();
+    client = redis.client();
+  });
+  after(async () => {
+    client.disconnect();
+    await redis.stop();
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A fresh prefix, directory, event sink and a factory of logs (each with its own connection). */
+  async function setup(format: 'csv' | 'jsonl' = 'csv') {
+    const name = `acct${++prefix}`;
+    const directory = await mkdtemp(join(tmpdir(), 'herald-acct-'));
+    dirs.push(directory);
+    const streamKey = queueKeys(name).events;
+    const logLines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const sink = new RedisEventSink({
+      redis: client,
+      streamKey,
+      streamMaxLen: 100_000,
+      logger: pino({ level: 'silent' }),
+    });
+    const emit = async (events: HeraldEvent[]) => {
+      for (const event of events) sink.emit(event);
+      await sink.flush();
+    };
+    const running: { log: AccountingLog; conn: Redis }[] = [];
+    const registry = new Registry();
+    const start = (dir = directory) => {
+      const conn = redis.client();
+      const log = createAccountingLog({
+        redis: conn,
+        streamKey,
+        cursor: streamCursor(conn, name, 'accounting:test'),
+        directory: dir,
+        format,
+        records: ['attempt', 'delivered', 'bounced', 'expired', 'suppressed'],
+        logger,
+        registry,
+        blockMs: 100,
+      });
+      void log.start();
+      running.push({ log, conn });
+      return log;
+    };
+    const stopAll = async () => {
+      for (const { log, conn } of running.splice(0)) {
+        await log.stop();
+        conn.disconnect();
+      }
+    };
+    after(stopAll);
+    return { name, directory, streamKey, emit, start, stopAll, logLines, registry };
+  }
+
+  it('writes every attempt result and every terminal outcome once, with a header', async () => {
+    const s = await setup();
+    const events = messageEvents('m1', DAY1);
+    const suppressed: HeraldEvent = {
+      type: 'suppressed',
+      time: DAY1 + 1,
+      messageId: 'm2',
+      tenant: 'acme',
+      domain: 'example.test',
+      recipient: 'gone@example.test',
+      attempt: 0,
+      reply: reply(550, 'suppressed', '5.7.1'),
+      latencyMs: 0,
+    };
+    const expired: HeraldEvent = {
+      ...suppressed,
+      type: 'expired',
+      messageId: 'm3',
+      recipient: 'late@example.test',
+    };
+    const deferred: HeraldEvent = {
+      ...suppressed,
+      type: 'deferred',
+      messageId: 'm4',
+      recipient: 'slow@example.test',
+    };
+    const site: HeraldEvent = { type: 'site_resumed', time: DAY1 + 2, site: 'mx:x', reason: 'operator' };
+    await s.emit([...events, suppressed, expired, deferred, site]);
+    s.start();
+    const rows = await waitForRows(s.directory, 5);
+    await s.stopAll();
+    assert.deepEqual(
+      rows.map((r) => [r.type, r.recipient, r.state, r.code]),
+      [
+        ['attempt', 'a@example.test', 'accepted', '250'],
+        ['attempt', 'b@example.test', 'refused', '550'],
+        ['delivered', 'a@example.test', 'delivered', '250'],
+        ['bounced', 'b@example.test', 'bounced', '550'],
+        ['suppressed', 'gone@example.test', 'suppressed', '550'],
+        ['expired', 'late@example.test', 'expired', '550'],
+      ],
+      'deferred is not kept by default; site events give no record',
+    );
+    const delivered = rows[2]!;
+    assert.equal(delivered.sender, 'sender@origin.test', 'the sender from the accepted event');
+    assert.equal(delivered.campaign, 'spring');
+    assert.equal(delivered.mx_host, 'mx1.example.test', 'the host from the attempt before it');
+    assert.equal(delivered.mx_ip, '127.0.0.2');
+    assert.equal(delivered.tls, 'yes');
+    assert.equal(delivered.time, new Date(DAY1).toISOString());
+    assert.equal(delivered.enhanced_code, '2.0.0');
+    assert.equal(delivered.latency_ms, '30');
+    assert.deepEqual(await readdir(s.directory), [fileName('2026-03-01', 'csv')]);
+    const written = await s.registry.getSingleMetricAsString('herald_accounting_records_total');
+    assert.match(written, /herald_accounting_records_total\{type="attempt"\} 2/);
+  });
+
+  it('resumes after a stop with no gap and no duplicate', async () => {
+    const s = await setup();
+    const batch1 = Array.from({ length: 40 }, (_, i) => messageEvents(`a${i}`, DAY1 + i)).flat();
+    const batch2 = Array.from({ length: 40 }, (_, i) => messageEvents(`b${i}`, DAY1 + 100 + i)).flat();
+    await s.emit(batch1);
+    s.start();
+    await waitForRows(s.directory, 1);
+    await s.stopAll(); // mid-stream: wherever the log was
+    const stoppedAt = (await rowsIn(s.directory)).length;
+    await s.emit(batch2);
+    s.start();
+    const rows = await waitForRows(s.directory, 80 * 4);
+    await s.stopAll();
+    assert.equal(rows.length, 80 * 4, `stopped after ${stoppedAt} records, then resumed`);
+    const keys = rows.map((r) => `${r.stream_id} ${r.type} ${r.recipient}`);
+    assert.equal(new Set(keys).size, keys.length, 'no record twice');
+    assert.deepEqual(
+      [...new Set(rows.map((r) => r.message_id))],
+      [...batch1, ...batch2].filter((e) => e.type === 'accepted').map((e) => e.messageId),
+    );
+  });
+
+  it('after a crash between the write and the cursor save, a partial last entry is cut and written once', async () => {
+    const s = await setup();
+    await s.emit([...messageEvents('c1', DAY1), ...messageEvents('c2', DAY1 + 1)]);
+    s.start();
+    const full = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    // The crash: the cursor still at c1's accepted entry, and the file cut after the first of c2's
+    // two attempt records (a torn batch that ended on a record boundary).
+    const c1Accepted = (await client.xrange(s.streamKey, '-', '+', 'COUNT', 1))[0]![0];
+    await client.set(`${s.name}:cursor:accounting:test`, c1Accepted);
+    const path = join(s.directory, fileName('2026-03-01', 'csv'));
+    const text = await readFile(path, 'utf8');
+    const firstC2 = text.indexOf(',c2,');
+    const cutAt = text.indexOf('\r\n', firstC2) + 2;
+    await truncate(path, Buffer.byteLength(text.slice(0, cutAt)));
+    s.start();
+    const rows = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    assert.deepEqual(rows, full, 'the same records, each once');
+    assert.ok(s.logLines.some((l) => /cut \d+ bytes written after the saved cursor/.test(String(l.msg))));
+  });
+
+  it('cuts a torn last record before appending', async () => {
+    const s = await setup();
+    await s.emit(messageEvents('t1', DAY1));
+    s.start();
+    await waitForRows(s.directory, 4);
+    await s.stopAll();
+    const path = join(s.directory, fileName('2026-03-01', 'csv'));
+    await appendFile(path, 'delivered,2026-03-01T12:00:00.000Z,99999999999999-0,x,acme,,"half a re');
+    await s.emit(messageEvents('t2', DAY1 + 1));
+    s.start();
+    const rows = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    assert.deepEqual(
+      rows.map((r) => r.message_id),
+      ['t1', 't1', 't1', 't1', 't2', 't2', 't2', 't2'],
+    );
+    assert.ok(s.logLines.some((l) => /cut a torn last record/.test(String(l.msg))));
+  });
+
+  it('rotates at UTC midnight by the event time: two files, each with its header', async () => {
+    const s = await setup();
+    await s.emit([...messageEvents('before', MIDNIGHT - 500), ...messageEvents('after', MIDNIGHT + 500)]);
+    s.start();
+    await waitForRows(s.directory, 8);
+    await s.stopAll();
+    assert.deepEqual((await readdir(s.directory)).sort(), [
+      fileName('2026-03-01', 'csv'),
+      fileName('2026-03-02', 'csv'),
+    ]);
+    const day1 = await readCsvRows(join(s.directory, fileName('2026-03-01', 'csv')));
+    const day2 = await readCsvRows(join(s.directory, fileName('2026-03-02', 'csv')));
+    assert.deepEqual(new Set(day1.map((r) => r.message_id)), new Set(['before']));
+    assert.deepEqual(new Set(day2.map((r) => r.message_id)), new Set(['after']));
+    assert.equal(day2[0]!.time, new Date(MIDNIGHT + 500).toISOString());
+  });
+
+  it('quotes a hostile reply (comma, quote, CRLF, a forged record) so it round-trips and forges nothing', async () => {
+    const s = await setup();
+    const forged = 'delivered,2030-01-01T00:00:00.000Z,99999999999999-0,forged,acme';
+    const hostile = `ok, "queued" as 1\r\n${forged}\nand a bare LF, done`;
+    await s.emit(messageEvents('q1', DAY1, hostile));
+    s.start();
+    const rows = await waitForRows(s.directory, 4);
+    await s.stopAll();
+    assert.equal(rows.length, 4);
+    assert.equal(rows[0]!.reply, hostile, 'the attempt record keeps the reply byte for byte');
+    assert.equal(rows[2]!.reply, hostile);
+    assert.ok(!rows.some((r) => r.message_id === 'forged'));
+    // A restart reads the file's tail: the forged id inside the quotes must not move it forward.
+    await s.emit(messageEvents('q2', DAY1 + 1));
+    s.start();
+    const again = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    assert.deepEqual(
+      again.map((r) => r.message_id),
+      ['q1', 'q1', 'q1', 'q1', 'q2', 'q2', 'q2', 'q2'],
+    );
+  });
+
+  it('writes JSON lines with the same fields', async () => {
+    const s = await setup('jsonl');
+    await s.emit(messageEvents('j1', DAY1, 'line one\nline "two", end'));
+    s.start();
+    const rows = await waitForRows(s.directory, 4, 'jsonl');
+    await s.stopAll();
+    assert.deepEqual(await readdir(s.directory), [fileName('2026-03-01', 'jsonl')]);
+    const text = await readFile(join(s.directory, fileName('2026-03-01', 'jsonl')), 'utf8');
+    assert.equal(text.split('\n').length, 5, 'four lines and the final newline');
+    assert.deepEqual(Object.keys(rows[0]!), [...ACCOUNTING_COLUMNS]);
+    assert.equal(rows[2]!.type, 'delivered');
+    assert.equal(rows[2]!.reply, 'line one\nline "two", end');
+  });
+
+  it('reports a gap when the stream was trimmed past the cursor, and writes only what is there', async () => {
+    const s = await setup();
+    await s.emit(messageEvents('g1', DAY1));
+    s.start();
+    await waitForRows(s.directory, 4);
+    await s.stopAll();
+    await s.emit(Array.from({ length: 30 }, (_, i) => messageEvents(`lost${i}`, DAY1 + 10 + i)).flat());
+    await client.xtrim(s.streamKey, 'MAXLEN', 0);
+    await s.emit(messageEvents('g2', DAY1 + 100));
+    const status = await accountingStatus(client, s.name, s.streamKey, 'accounting:test');
+    assert.equal(status.gap, true);
+    s.start();
+    const rows = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    assert.deepEqual(
+      [...new Set(rows.map((r) => r.message_id))],
+      ['g1', 'g2'],
+      'nothing written for the lost range',
+    );
+    const gap = s.logLines.find((l) => /were trimmed before they were written/.test(String(l.msg)));
+    assert.ok(gap, 'an error names the range');
+    assert.equal(gap.level, 50);
+    assert.match(await s.registry.getSingleMetricAsString('herald_accounting_gaps_total'), /gaps_total 1/);
+  });
+
+  it('retries a directory it cannot write, without moving the cursor, then writes everything', async () => {
+    const s = await setup();
+    const blocked = join(s.directory, 'not-a-dir');
+    await writeFile(blocked, 'a file where the directory should be');
+    await s.emit(messageEvents('d1', DAY1));
+    s.start(blocked);
+    const deadline = Date.now() + WAIT_MS;
+    while (!s.logLines.some((l) => /retrying in/.test(String(l.msg)))) {
+      assert.ok(Date.now() < deadline, 'a failure is logged');
+      await delay(POLL_MS);
+    }
+    assert.equal(await client.get(`${s.name}:cursor:accounting:test`), null, 'the cursor did not move');
+    await rm(blocked);
+    const rows = await waitForRows(blocked, 4);
+    await s.stopAll();
+    assert.equal(rows.length, 4);
+    assert.match(
+      await s.registry.getSingleMetricAsString('herald_accounting_failures_total'),
+      /failures_total [1-9]/,
+    );
+  });
+});
+
+describe('the accounting config section', () => {
+  it('is off when absent, and fills in csv and every terminal outcome and attempt', () => {
+    assert.equal(parseConfig({}).accounting, undefined);
+    assert.deepEqual(parseConfig({ accounting: { directory: '/var/log/herald' } }).accounting, {
+      directory: '/var/log/herald',
+      format: 'csv',
+      records: ['attempt', 'delivered', 'bounced', 'expired', 'suppressed'],
+    });
+  });
+
+  it('names the key of a bad value or an unknown key', () => {
+    const problem = (accounting: unknown, pattern: RegExp) =>
+      assert.throws(
+        () => parseConfig({ accounting } as never),
+        (err: ConfigError) => pattern.test(err.message),
+      );
+    problem(
+      { directory: '/x', records: ['delivered', 'opened'] },
+      /accounting\.records\[1\]: expected one of attempt/,
+    );
+    problem(
+      { directory: '/x', records: ['delivered', 'delivered'] },
+      /accounting\.records: each record type may appear once/,
+    );
+    problem({ directory: '/x', format: 'xml' }, /accounting\.format: expected one of csv, jsonl/);
+    problem({ directory: '/x', name: 'a b' }, /accounting\.name: expected a name of letters/);
+    problem({ format: 'csv' }, /accounting\.directory/);
+    problem({ directory: '/x', rotate: 'daily' }, /accounting.*rotate/);
+  });
+});
