@@ -17,6 +17,7 @@ export type {
   EventSink,
   FeedbackEvent,
   HeraldEvent,
+  OperatorAction,
   RecipientEvent,
   RecipientEventType,
   SiteEvent,

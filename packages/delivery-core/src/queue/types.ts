@@ -36,6 +36,21 @@ export interface DeliveryJobData {
   campaign?: string;
   /** Source IP picked at the last admission (shaping pools), kept while it stays usable. */
   source?: string;
+  /**
+   * Why and until when the worker last put the job in the delayed set: a retry's backoff, or a
+   * shaping wait (`throttled`, with the gate's reason and, when parked, the ParkedJobs list that
+   * wakes it: a lane, `suspended:<site>` or `tenant:<tenant>`). Read by the queue operations
+   * (`herald queue list`); meaningless while the job is ready or in flight.
+   */
+  delayed?: DelayedFor;
+}
+
+export interface DelayedFor {
+  kind: 'retry' | 'throttled';
+  /** When the job is due again (epoch ms). */
+  until: number;
+  reason?: string;
+  parkedOn?: string;
 }
 
 export interface SpoolMessage {
