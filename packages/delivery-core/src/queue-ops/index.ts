@@ -82,7 +82,7 @@ export function createQueueOps(parts: QueueOpsParts): QueueOps {
 
   return {
     list: (site, opts = {}) => listQueue(queue, site, { ...opts, maxJobs: DEFAULT_MAX_JOBS }),
-    retry(target) {
+    async retry(target) {
       const selection =
         'messageId' in target
           ? select(target)
@@ -91,16 +91,16 @@ export function createQueueOps(parts: QueueOpsParts): QueueOps {
             : select({ keep: () => true });
       return wakeJobs(parts, selection, { includeHeld: true });
     },
-    flush(site) {
+    async flush(site) {
       const name = siteName(site);
       return wakeJobs(parts, select({ keep: (d) => inSite(d, name) }), { includeHeld: false });
     },
-    delete(target) {
+    async delete(target) {
       const mark: OperatorMark = { action: 'delete', at: now() };
       if ('messageId' in target) return removeWith({ messageId: target.messageId }, mark);
       return removeWith({ keep: filterOf(target) }, mark);
     },
-    bounce(target, opts = {}) {
+    async bounce(target, opts = {}) {
       const reason = reasonText(opts.reason);
       const mark: OperatorMark = { action: 'bounce', at: now(), ...(reason ? { reason } : {}) };
       if ('messageId' in target) return removeWith({ messageId: target.messageId }, mark);
