@@ -70,8 +70,10 @@ async function removeOne(parts: RemoveParts, loaded: LoadedJob, mark: OperatorMa
   if ((await spool.queue.remove(id)) !== 1) return inFlight();
   const { claimed, left } = await spool.claimFinish(messageId, id);
   if (!claimed) return;
+  // Awaited before the sum: jobs are handled concurrently (`x += await` would lose updates).
+  const ended = await parts.settleOperator(job.data, mark, body);
   result.removed.jobs++;
-  result.removed.recipients += await parts.settleOperator(job.data, mark, body);
+  result.removed.recipients += ended;
   if (left > 0) await spool.marks.clear(messageId, domain);
   const parkedOn = job.data.delayed?.parkedOn;
   if (parkedOn) await parts.redis.zrem(parkedJobsKey(parts.prefix, parkedOn), id);
