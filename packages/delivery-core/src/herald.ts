@@ -6,9 +6,10 @@
  * workers, shaping gate, pool) and explain (`createExplainer`: a delivery path as data) and story (`createStoryReader`: one message's story).
  * `Herald` offers verbs, not its parts: `send`, `recordFeedback`, `suspendSite` / `resumeSite`,
  * `pauseTenant` / `resumeTenant`, `startWorkers`, `reclaimLeases`, `ping`, `close` (workers, pool,
- * events, spool, Redis last); the read-outs `queueStats`, `tenantStatus`, `explain` and `messageStory`
- * (plain data); plus `intake` for submission front ends (the relay's SMTP listener), `suppression`,
- * `events` and `metrics`. */
+ * events, spool, Redis last); the read-outs `queueStats`, `tenantStatus`, `explain` and
+ * `messageStory` (plain data); the queue operations (`createQueueOps`, plain data in and out)
+ * `listQueue`, `retryQueued`, `flushSite`, `deleteQueued`, `bounceQueued`; plus `intake` for
+ * submission front ends (the relay's SMTP listener), `suppression`, `events` and `metrics`. */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -23,6 +24,15 @@ import { createIntake, type Intake, type SendInput, type SendResult } from './in
 import { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
 import { type QueueStats, queueStats, Spool } from './queue/index.js';
+import {
+  createQueueOps,
+  type ListOptions,
+  type QueueFilter,
+  type QueuePage,
+  type QueueTarget,
+  type RemoveResult,
+  type WakeResult,
+} from './queue-ops/index.js';
 import { connectRedis } from './redis-connect.js';
 import { type PauseState, TenantReputation, type TenantStatus } from './reputation/index.js';
 import { createShapingRuntime } from './shaping/index.js';
@@ -42,6 +52,15 @@ export type { DeliveryExplanation, ExplainedSource, ExplainOptions } from './exp
 export type { FeedbackReport, FeedbackResult } from './feedback/index.js';
 export type { SendInput, SendResult } from './intake/index.js';
 export type { QueueStats, SiteQueueStats } from './queue/index.js';
+export type {
+  ListOptions,
+  QueuedJob,
+  QueueFilter,
+  QueuePage,
+  QueueTarget,
+  RemoveResult,
+  WakeResult,
+} from './queue-ops/index.js';
 export type { PauseState, ReputationRates, TenantStatus } from './reputation/index.js';
 export type { LiveShapingState } from './shaping/index.js';
 export type { AttemptStory, FeedbackStory, MessageStory, RecipientStory, Waiting } from './story/index.js';
@@ -98,6 +117,29 @@ export interface Herald {
    * jobs (default 100000; 0 for the totals alone) and says when it stopped (`truncated`).
    */
   queueStats(opts?: { maxJobs?: number }): Promise<QueueStats>;
+  /**
+   * A site's queued jobs (`provider:<name>`, `mx:<hosts>`, `route:<host>:<port>`, or
+   * `domain:<name>`: every job to that domain), a page at a time in acceptance order; pass the
+   * page's `next` as `after` for the next one.
+   */
+  listQueue(site: string, opts?: ListOptions): Promise<QueuePage>;
+  /**
+   * Retry now: jobs of one message (or job), a site, or the whole queue that wait for a retry, a
+   * shaping wait or a slot are made ready now; they still pass the shaping gate.
+   */
+  retryQueued(target: QueueTarget): Promise<WakeResult>;
+  /** Ignore a site's backoff once: its waiting jobs are ready now, within its limits; held jobs stay. */
+  flushSite(site: string): Promise<WakeResult>;
+  /**
+   * Removes jobs (one message or job, or every job matching a filter); each pending recipient
+   * ends `bounced` with `operator: 'delete'`, no DSN. Jobs in flight end so after their attempt.
+   */
+  deleteQueued(target: { messageId: string } | QueueFilter): Promise<RemoveResult>;
+  /** As deleteQueued, with `operator: 'bounce'` and a DSN to the sender (one message, or a site). */
+  bounceQueued(
+    target: { messageId: string } | { site: string },
+    opts?: { reason?: string },
+  ): Promise<RemoveResult>;
   /** A tenant's reputation over its window, its thresholds, and its bulk pause, read now. */
   tenantStatus(tenant: string): Promise<TenantStatus>;
   /**
@@ -184,6 +226,8 @@ export async function createHerald(
     hardBounces: feedback.hardBounces,
   });
 
+  const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
+
   const ping = () => pingWithin(redis, PING_TIMEOUT_MS);
   return {
     config,
@@ -202,6 +246,11 @@ export async function createHerald(
     startWorkers: delivery.startWorkers,
     reclaimLeases: shapingRuntime.reclaimLeases,
     queueStats: (opts = {}) => queueStats(spool.queue, opts),
+    listQueue: queueOps.list,
+    retryQueued: queueOps.retry,
+    flushSite: queueOps.flush,
+    deleteQueued: queueOps.delete,
+    bounceQueued: queueOps.bounce,
     tenantStatus: (tenant) => reputation.status(tenant, tenantPolicy(config, tenant)),
     explain: createExplainer({ config, shaping, resolver, liveState: shapingRuntime.liveState }),
     messageStory: createStoryReader({

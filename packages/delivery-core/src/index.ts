@@ -34,15 +34,22 @@ export type {
   FeedbackReport,
   FeedbackResult,
   Herald,
+  ListOptions,
   LiveShapingState,
   MessageStory,
   PauseState,
+  QueuedJob,
+  QueueFilter,
+  QueuePage,
   QueueStats,
+  QueueTarget,
+  RemoveResult,
   ReputationRates,
   SendInput,
   SendResult,
   SiteQueueStats,
   TenantStatus,
+  WakeResult,
 } from './herald.js';
 export { createHerald } from './herald.js';
 export { IntakeRefusedError, REFUSALS, type Refusal, type RefusalKind } from './intake/index.js';

@@ -1,102 +1,63 @@
 /**
- * `herald queue stats [--config FILE] [--max-jobs N] [--json]`: the delivery queue per site —
- * ready, scheduled (retries, throttle waits), in flight, and the age of the oldest message —
- * with exact totals; the per-site split reads at most --max-jobs jobs and says when it stopped.
+ * `herald queue stats|list|retry|flush|delete|bounce`: the delivery queue for operators. `stats`
+ * counts per site (queue-stats.ts), `list` pages through one site's jobs (queue-list.ts), the
+ * rest act on queued jobs through Herald's verbs (queue-act.ts). This module only dispatches
+ * and holds the help text.
  */
-import { createHerald } from '@herald/delivery-core';
-import { parseCommandArgs, usageError } from '../args.js';
-import { type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
+import { usageError } from '../args.js';
+import type { Command } from '../command.js';
 import type { CliIo } from '../io.js';
-import { loadRelayConfig } from '../relay-config.js';
-import { printableField } from '../terminal-text.js';
+import { type Action, runAction } from './queue-act.js';
+import { runList } from './queue-list.js';
+import { runStats, statsHelp } from './queue-stats.js';
 
-const JSON_INDENT = 2;
-const MS_PER_SECOND = 1_000;
+const help = `${statsHelp}
 
-const help = `Usage: herald queue stats [--config FILE] [--max-jobs N] [--json]
+Usage: herald queue list SITE [--limit N] [--after CURSOR] [--json] [--config FILE]
+       herald queue retry (ID | --site SITE | --all) [--json] [--config FILE]
+       herald queue flush SITE [--json] [--config FILE]
+       herald queue delete (ID | [--site SITE] [--tenant T] [--from ADDR] [--to-domain D]...) [--json]
+       herald queue bounce (ID | --site SITE) [--reason TEXT] [--json] [--config FILE]
 
-Show the delivery queue per site: jobs ready to go, scheduled (retries and throttle waits),
-in flight, and the age of the oldest message. Jobs not attempted yet are listed by
-domain (domain:<name>) until a worker has rolled them up to their site.
+list    the site's queued jobs (one per message and destination domain) in acceptance order,
+        --limit per page (default 50, at most 1000): state (ready; scheduled until T for a
+        retry or a shaping wait; in flight; parked for a connection slot, a suspension or a
+        tenant pause), attempts, sender, pending recipients, last error. The last line gives
+        the --after CURSOR of the next page; paging returns every job once.
+retry   make waiting jobs ready now (a retry's backoff, a shaping wait, parked): one message
+        (ID, or one job ID.N), a site, or --all. They still pass the site's limits.
+flush   the same for SITE, ignoring its backoff once; jobs held by a suspension or a
+        tenant pause stay held: lift those with herald site resume / herald tenant resume.
+delete  remove jobs: one message (ID), or every job matching all the filters given (a
+        delete without either is refused); each pending recipient ends "bounced" with
+        operator "delete" (550 5.0.0 deleted by operator). No DSN is sent.
+bounce  the same for one message or a site, with operator "bounce" (550 5.0.0 bounced by
+        operator[: TEXT]) and a DSN to the sender (none for the null sender).
 
-  --config FILE   the relay's config (which Redis, which prefix); default: REDIS_URL
-                  over the built-in defaults, else npm start's .herald/herald.yaml in
-                  this checkout. The Redis read is named on stderr
-  --max-jobs N    read at most N jobs for the per-site split (default 100000); the
-                  totals are always exact
-  --json          print the result as JSON`;
+SITE is provider:<name>, mx:<hosts> or route:<host>:<port> as herald queue stats shows it
+(jobs rolled up to it), or domain:<name> (every job to that domain). Recipients already
+delivered stay delivered. A job in flight cannot be removed: it is marked, and the
+recipients its attempt leaves pending end that way after it ("in flight" in the output).`;
 
-function age(ms: number): string {
-  const s = Math.round(ms / MS_PER_SECOND);
-  if (s < 120) return `${s}s`;
-  if (s < 7_200) return `${Math.round(s / 60)}m`;
-  return `${(s / 3_600).toFixed(1)}h`;
-}
+const ACTIONS: readonly Action[] = ['retry', 'flush', 'delete', 'bounce'];
 
 async function run(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const [sub, ...rest] = args;
+  if (sub === 'stats') return runStats(rest, io);
+  if (sub === 'list') return runList(rest, io);
+  if (ACTIONS.includes(sub as Action)) return runAction(sub as Action, rest, io);
+  throw usageError(
     'queue',
-    args,
-    { config: { type: 'string', short: 'c' }, 'max-jobs': { type: 'string' }, json: { type: 'boolean' } },
-    true,
+    sub === undefined
+      ? 'missing subcommand (stats, list, retry, flush, delete, bounce)'
+      : `unknown subcommand "${sub}"`,
   );
-  const [sub, ...extra] = positionals;
-  if (sub !== 'stats')
-    throw usageError(
-      'queue',
-      sub === undefined ? 'missing subcommand (stats)' : `unknown subcommand "${sub}"`,
-    );
-  if (extra.length > 0) throw usageError('queue stats', `unexpected argument "${extra[0]}"`);
-  const maxJobs = values['max-jobs'] === undefined ? undefined : Number(values['max-jobs']);
-  if (maxJobs !== undefined && (!Number.isSafeInteger(maxJobs) || maxJobs < 0)) {
-    throw usageError('queue stats', `--max-jobs: expected a whole number, got "${values['max-jobs']}"`);
-  }
-  const config = loadRelayConfig(values.config, io);
-  if (!config) return EXIT_FAILURE;
-  const herald = await createHerald(config);
-  try {
-    const stats = await herald.queueStats(maxJobs === undefined ? {} : { maxJobs });
-    if (values.json) {
-      io.stdout.write(`${JSON.stringify(stats, null, JSON_INDENT)}\n`);
-      return EXIT_OK;
-    }
-    const rows = [
-      ['site', 'ready', 'scheduled', 'in flight', 'oldest'],
-      ...stats.sites.map((s) => [
-        printableField(s.site),
-        String(s.ready),
-        String(s.scheduled),
-        String(s.inFlight),
-        age(s.oldestAgeMs),
-      ]),
-      [
-        'total',
-        String(stats.totals.ready),
-        String(stats.totals.scheduled),
-        String(stats.totals.inFlight),
-        '',
-      ],
-    ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    for (const row of rows)
-      io.stdout.write(
-        `${row
-          .map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
-          .join('  ')
-          .trimEnd()}\n`,
-      );
-    if (stats.truncated)
-      io.stdout.write(`(per-site split from the first ${stats.scanned} jobs; totals are exact)\n`);
-    return EXIT_OK;
-  } finally {
-    await herald.close();
-  }
 }
 
 export const queueCommand: Command = {
   name: 'queue',
-  synopsis: 'stats [--config FILE] [--json]',
-  summary: 'delivery queue per site: ready, scheduled, in flight, oldest',
+  synopsis: 'stats|list|retry|flush|delete|bounce …',
+  summary: 'the delivery queue: per-site stats, list, retry, flush, delete, bounce',
   help,
   run,
 };

@@ -3,7 +3,8 @@
  * (bounce module) and a hard one (action `suppress`: unknown user, dead domain, ...) puts the
  * address on the tenant's suppression list and counts against the tenant's bounce rate; and one
  * DSN (RFC 3464) for all of them goes to the envelope sender when the tenant wants DSNs — never
- * for a message from the null sender, so bounces never loop. Best effort after the attempt's
+ * for a message from the null sender, so bounces never loop. Recipients an operator deleted get
+ * nothing; those an operator bounced get the DSN only. Best effort after the attempt's
  * outcome is decided: a failure here is logged, it does not repeat the attempt.
  * Needs injected: the spool's body reader, an enqueue for the DSN, the suppression and
  * reputation sinks (optional), ids and a clock.
@@ -44,7 +45,10 @@ export async function followUpFailures(
   const hard: SuppressionEntryInput[] = [];
   const dsnRecipients: DsnRecipient[] = [];
   for (const failure of failures) {
-    if (failure.type === 'bounced') {
+    // An operator's delete tells no one; an operator's bounce gets a DSN but is no verdict on the
+    // address: neither is suppressed or counted against the tenant.
+    if (failure.operator === 'delete') continue;
+    if (failure.type === 'bounced' && !failure.operator) {
       const verdict = classifyReply(failure.reply, failure.address);
       if (verdict.action === 'suppress')
         hard.push({ address: failure.address, reason: verdict.reason, source: 'bounce' });

@@ -9,6 +9,7 @@
 export { type FollowUpDeps, followUpFailures } from './follow-up.js';
 export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';
+export { applyOperatorMark, operatorReply } from './operator.js';
 export type { DeliveryDeps, DeliveryGate, DeliveryOutcome, RecipientFailure } from './process.js';
 export { processDelivery } from './process.js';
 export {

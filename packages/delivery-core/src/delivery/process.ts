@@ -9,6 +9,7 @@ import { type SmtpReply, toDeliveryError } from '../errors/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
 import { type AttemptReport, type CandidateHost, deliverAttempt } from '../smtp/index.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
+import { operatorReply } from './operator.js';
 import { type Emit, expiredReply, recipientEmitter, settle } from './settle.js';
 import {
   type AttemptLimits,
@@ -135,7 +136,20 @@ async function attempt(
   policy: TlsPolicyDecision | undefined,
 ): Promise<{ outcome: DeliveryOutcome; replies: SmtpReply[]; verdict?: ConnectionVerdict }> {
   data.attempts += 1;
-  const body = await deps.spool.getBody(data.messageId);
+  // The operator's mark is read with the body (one round trip on an auto-pipelined connection).
+  const [body, mark] = await Promise.all([
+    deps.spool.getBody(data.messageId),
+    deps.operatorMark ? deps.operatorMark(data) : undefined,
+  ]);
+  if (mark) {
+    // Deleted or bounced by an operator: no attempt is made.
+    data.attempts -= 1;
+    const byAddress = new Map(data.recipients.map((r) => [r.address, r]));
+    const reply = operatorReply(mark);
+    for (const address of recipients)
+      emit(byAddress.get(address)!, 'bounced', { ...reply }, { operator: mark.action });
+    return { outcome: { kind: 'done', data }, replies: [] };
+  }
   if (!body) {
     const byAddress = new Map(data.recipients.map((r) => [r.address, r]));
     for (const address of recipients) emit(byAddress.get(address)!, 'bounced', BODY_LOST_REPLY);

@@ -2,7 +2,8 @@
  * createDelivery: the delivery capability built from the parts it needs — the SMTP pool (its
  * connections on the shaping runtime's leased slots), MX or static routes, VERP return paths,
  * the MTA-STS decision (injected), what follows a failure (DSNs, hard bounces) — and the worker factory over them, each
- * worker gated by a fresh gate from the shaping port. Closing stops the workers, then the pool.
+ * worker gated by a fresh gate from the shaping port; `settleOperator` ends a job an operator
+ * removed (queue-ops) through the same events and DSN path. Closing stops the workers, then the pool.
  * Needs injected: the config, spool, event sink, resolver, the shaping port (`DeliveryShaping`:
  * gate factory, parking, connection leases; `shaping/` implements it) and the follow-up's sinks.
  */
@@ -12,11 +13,12 @@ import type { Logger } from 'pino';
 import { type HeraldConfig, matchRoute, parseHostPort, type Route, tenantPolicy } from '../config/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { RedisEventSink } from '../events/index.js';
-import { newMessageId, type Spool } from '../queue/index.js';
+import { type DeliveryJobData, newMessageId, type OperatorMark, type Spool } from '../queue/index.js';
 import { type ConnectionLeases, SmtpPool } from '../smtp/index.js';
 import { encodeVerp, verpSettings } from '../verp/index.js';
 import { type FollowUpDeps, followUpFailures, type SuppressionEntryInput } from './follow-up.js';
 import type { StaticRoute } from './hosts.js';
+import { applyOperatorMark } from './operator.js';
 import type { DeliveryDeps, DeliveryGate, JobParking } from './types.js';
 import { DeliveryWorker } from './worker.js';
 
@@ -49,6 +51,13 @@ export interface DeliveryParts {
 
 export interface Delivery {
   startWorkers(): DeliveryWorker;
+  /**
+   * Ends a job's pending recipients as an operator decided (a job queue-ops removed from the
+   * queue): `bounced` events with `operator`, and for a bounce the DSN to the envelope sender as
+   * for a remote permanent failure (never to the null sender). `body` is the spooled message the
+   * DSN quotes, read before the job was finished. Returns how many recipients it ended.
+   */
+  settleOperator(data: DeliveryJobData, mark: OperatorMark, body?: Buffer | null): Promise<number>;
   /** Stops the workers (in-flight deliveries get `graceMs`, default theirs) and the SMTP pool. */
   close(graceMs?: number): Promise<void>;
 }
@@ -112,11 +121,23 @@ export function createDelivery(parts: DeliveryParts): Delivery {
           ...returnPathFor(config),
           ...(parts.tlsPolicy ? { tlsPolicy: parts.tlsPolicy } : {}),
           gate: parts.shaping.newGate(),
+          operatorMark: (data) => spool.marks.read(data.messageId, data.domain),
         },
       });
       worker.start();
       workers.push({ worker, connection });
       return worker;
+    },
+    async settleOperator(data, mark, body) {
+      const outcome = applyOperatorMark(data, mark, { events, now: Date.now });
+      if (outcome.failures.length > 0)
+        await followUpFailures(outcome.data, outcome.failures, {
+          ...followUp,
+          getBody: async () => body,
+        }).catch((err: unknown) =>
+          logger.error({ err, messageId: data.messageId }, 'follow-up of an operator bounce failed'),
+        );
+      return outcome.failures.length;
     },
     async close(graceMs) {
       await Promise.all(workers.map(({ worker }) => worker.close(graceMs)));

@@ -5,7 +5,7 @@
  * failures for the follow-up (DSN, suppression). Pure apart from the injected event sink and clock.
  */
 import { formatReply, type SmtpReply } from '../errors/index.js';
-import type { RecipientEventType } from '../events/index.js';
+import type { OperatorAction, RecipientEventType } from '../events/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
 import {
   EXPIRED_REPLY,
@@ -20,17 +20,20 @@ export type Emit = (
   recipient: DeliveryJobData['recipients'][number],
   type: RecipientEventType,
   reply: SmtpReply,
-  retry?: { nextAttemptAt: number; retryClass: RetryClass },
+  extra?: { nextAttemptAt: number; retryClass: RetryClass } | { operator: OperatorAction },
 ) => void;
 
 export function recipientEmitter(
   data: DeliveryJobData,
-  deps: DeliveryDeps,
+  deps: Pick<DeliveryDeps, 'events' | 'now'>,
   failures: RecipientFailure[],
 ): Emit {
-  return (recipient, type, reply, retry) => {
+  return (recipient, type, reply, extra) => {
     if (type !== 'deferred') recipient.state = type;
-    if (type === 'bounced' || type === 'expired') failures.push({ address: recipient.address, type, reply });
+    if (type === 'bounced' || type === 'expired') {
+      const operator = extra && 'operator' in extra ? extra.operator : undefined;
+      failures.push({ address: recipient.address, type, reply, ...(operator ? { operator } : {}) });
+    }
     const now = deps.now();
     deps.events.emit({
       type,
@@ -41,7 +44,7 @@ export function recipientEmitter(
       recipient: recipient.address,
       attempt: data.attempts,
       reply,
-      ...(retry ?? {}),
+      ...(extra ?? {}),
       ...(data.stream ? { stream: data.stream } : {}),
       ...(data.campaign ? { campaign: data.campaign } : {}),
       latencyMs: now - data.acceptedAt,

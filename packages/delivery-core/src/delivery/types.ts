@@ -7,8 +7,8 @@
  */
 import type { Resolver } from '../dns/index.js';
 import type { SmtpReply } from '../errors/index.js';
-import type { EventSink } from '../events/index.js';
-import type { DeliveryJobData, Spool } from '../queue/index.js';
+import type { EventSink, OperatorAction } from '../events/index.js';
+import type { DeliveryJobData, OperatorMark, Spool } from '../queue/index.js';
 import type { RetryPolicy } from '../retry/index.js';
 import type { CandidateHost, SessionLimits, SmtpPool, TlsMode } from '../smtp/index.js';
 import type { StaticRoute } from './hosts.js';
@@ -49,6 +49,11 @@ export interface DeliveryDeps {
   returnPath?(data: DeliveryJobData, recipient: string): string;
   /** Admission control (shaping); absent = always admitted. */
   gate?: DeliveryGate;
+  /**
+   * The operator's mark on this job (`herald queue delete` / `bounce` while it was in flight),
+   * read before an attempt; absent = none is ever set.
+   */
+  operatorMark?(data: DeliveryJobData): Promise<OperatorMark | undefined>;
   /**
    * The receiving domain's TLS policy (MTA-STS) for an MX delivery, applied after the MX lookup;
    * absent, or undefined for a domain, = the relay's and the site's TLS settings as they are.
@@ -142,4 +147,6 @@ export interface RecipientFailure {
   address: string;
   type: 'bounced' | 'expired';
   reply: SmtpReply;
+  /** Ended by an operator (queue-ops), not by the remote: no suppression, no reputation count. */
+  operator?: OperatorAction;
 }

@@ -2,7 +2,8 @@
  * The delivery worker: a BullMQ Worker on the delivery queue running `processDelivery` per job.
  * Retries and deferrals move the job to the delayed set with its updated per-recipient state
  * (`DelayedError`: BullMQ's own attempt counter is not used); finished jobs release their share
- * of the spooled body. A crashed worker's jobs come back after `lockDurationMs` (stalled check),
+ * of the spooled body. An operator's mark (`herald queue delete` / `bounce` of a job in flight)
+ * is applied when the attempt would schedule a retry or a shaping wait. A crashed worker's jobs come back after `lockDurationMs` (stalled check),
  * and are never failed for stalling (maxStalledCount is effectively unlimited): nothing is lost.
  */
 import { DelayedError, type Job, Worker } from 'bullmq';
@@ -10,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { abandonWorker, checkWorkerInternals, DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
 import { settlesWithin } from '../util/index.js';
+import { applyOperatorMark } from './operator.js';
 import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
 import type { JobParking } from './types.js';
 
@@ -75,6 +77,12 @@ export class DeliveryWorker {
         logger.error({ err, jobId }, 'delivery attempt failed locally; retrying later');
         outcome = { kind: 'retry', at: deps.now() + LOCAL_FAULT_RETRY_MS, data: job.data };
       }
+      if ((outcome.kind === 'retry' || outcome.kind === 'throttled') && deps.operatorMark) {
+        // An operator deleted or bounced this job while it was in flight: its recipients still
+        // pending end now instead of waiting for another attempt.
+        const mark = await deps.operatorMark(outcome.data);
+        if (mark) outcome = applyOperatorMark(outcome.data, mark, deps);
+      }
       if (outcome.kind !== 'throttled' && outcome.failures && this.options.afterFailures) {
         // Before finishJob: the DSN quotes the original headers from the spooled body.
         await this.options
@@ -84,13 +92,22 @@ export class DeliveryWorker {
       if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
         // A throttled job keeps its attempt count: only data of a real attempt changes it.
         const parkOn = outcome.kind === 'throttled' ? outcome.parkOn : undefined;
-        if (outcome.kind === 'throttled')
-          outcome.data.held = { reason: outcome.reason, until: outcome.at, ...(parkOn ? { parkOn } : {}) };
-        else delete outcome.data.held;
         // A parked job's `at` is its safety net if no release wakes it (the gate chose it).
+        outcome.data.delayed =
+          outcome.kind === 'retry'
+            ? { kind: 'retry', until: outcome.at }
+            : {
+                kind: 'throttled',
+                until: outcome.at,
+                reason: outcome.reason,
+                ...(parkOn ? { parkedOn: parkOn } : {}),
+              };
         await job.updateData(outcome.data);
         await job.moveToDelayed(outcome.at, token);
         if (parkOn) await this.options.parked?.park(parkOn, jobId, job.data.stream);
+        // A mark set after the check above found the job still locked: bring it back now, so the
+        // mark is applied at once instead of after the wait.
+        if (deps.operatorMark && (await deps.operatorMark(outcome.data))) await job.promote().catch(() => {});
         throw new DelayedError();
       }
       await deps.spool.finishJob(job.data.messageId, jobId);

@@ -129,6 +129,7 @@ export const ERROR_CODES = {
   HERALD_FILE_UNREADABLE: 'a file named on the command line could not be read',
   HERALD_FILE_UNWRITABLE: 'a file could not be written (exists and is kept, or no permission)',
   HERALD_INPUT_INVALID: 'input given on stdin or in a file is not what the command takes',
+  HERALD_QUEUE_NOT_FOUND: 'no queued message or job has that id (finished, or never accepted)',
   HERALD_SMTP_FAILED: 'an SMTP session of the command failed (connection, TLS, AUTH, or a refusal)',
   HERALD_DNS_FAILED: 'a DNS lookup of the command failed (the reason names the DNS answer)',
   HERALD_MESSAGE_NOT_FOUND:

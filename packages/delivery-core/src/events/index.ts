@@ -28,6 +28,7 @@ export type {
   EventSink,
   FeedbackEvent,
   HeraldEvent,
+  OperatorAction,
   RecipientEvent,
   RecipientEventType,
   SiteEvent,

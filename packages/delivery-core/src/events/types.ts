@@ -68,7 +68,15 @@ export interface RecipientEvent extends EventBase {
   campaign?: string;
   /** Milliseconds from acceptance to this outcome. */
   latencyMs: number;
+  /**
+   * For bounced: an operator ended the recipient (`herald queue delete` / `bounce`), not the
+   * remote server; such outcomes count against no tenant's reputation and feed no site automation.
+   */
+  operator?: OperatorAction;
 }
+
+/** What an operator did to queued recipients: removed them silently, or bounced them with a DSN. */
+export type OperatorAction = 'delete' | 'bounce';
 
 /**
  * A shaping transition: automation or an operator suspended, slowed or resumed a site, or

@@ -74,11 +74,11 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
     kind: 'lua',
     keys: (prefix, { messages: [m] }) => {
       const q = queueKeys(prefix);
-      return [q.pendingJobs(m), q.body(m), q.message(m)];
+      return [q.pendingJobs(m), q.body(m), q.message(m), q.operatorMarks(m)];
     },
   },
-  'BullMQ scripts (add, move to delayed, promote, finish)': {
-    where: 'bullmq, via queue/spool.ts, delivery/worker.ts, shaping/connection-leases.ts',
+  'BullMQ scripts (add, move to delayed, promote, remove, finish)': {
+    where: 'bullmq, via queue/spool.ts, delivery/worker.ts, shaping/connection-leases.ts, queue-ops/',
     kind: 'lua',
     keys: (prefix, { messages }) => bullmqKeys(prefix, jobIdsOf(messages)),
   },

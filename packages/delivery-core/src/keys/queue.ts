@@ -31,6 +31,11 @@ export interface QueueKeys {
   message(messageId: string): string;
   /** Ids of the message's jobs not finished yet (set). */
   pendingJobs(messageId: string): string;
+  /**
+   * Operator marks of the message's jobs in flight (hash: destination domain → JSON mark; expires),
+   * which delivery applies to the recipients still pending after the attempt (queue-ops).
+   */
+  operatorMarks(messageId: string): string;
   /** Herald's event stream. */
   events: string;
   /**
@@ -53,6 +58,7 @@ export function queueKeys(prefix: string): QueueKeys {
     body: (id) => `${slot}:body:${id}`,
     message: (id) => `${slot}:msg:${id}`,
     pendingJobs: (id) => `${slot}:msg:${id}:jobs`,
+    operatorMarks: (id) => `${slot}:msg:${id}:op`,
     events: `${slot}:events`,
     trace: (id) => `${slot}:msg:${id}:trace`,
     hashedTenants: `${slot}:verp-tenants`,

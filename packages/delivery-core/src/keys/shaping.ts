@@ -59,6 +59,16 @@ export function tenantParkKey(tenant: string): string {
   return `tenant:${tenant.toLowerCase()}`;
 }
 
+/** What a ParkedJobs key holds jobs for: a lane's connection slot, a site suspension, a tenant pause. */
+export type ParkedKind = 'slot' | 'suspended' | 'tenant-paused';
+
+/** The kind of a ParkedJobs key (a lane is a site name, never `suspended:` or `tenant:`). */
+export function parkedKindOf(key: string): ParkedKind {
+  if (key.startsWith('suspended:')) return 'suspended';
+  if (key.startsWith('tenant:')) return 'tenant-paused';
+  return 'slot';
+}
+
 /** The lane's concurrency window (concurrency.ts): a decimal string, used alone. */
 export function laneWindowKey(prefix: string, lane: string): string {
   return `${prefix}:site:${lane}:window`;

@@ -2,7 +2,8 @@
  * Queue and spool: bodies stored once in Redis, one BullMQ job per (message, destination domain)
  * with per-recipient state, atomic enqueue, idempotent completion. See spool.ts. Jobs of the
  * default stream (transactional) go before prioritized ones of other streams: see priority.ts.
- * What Herald relies on beyond BullMQ's documented API is in bullmq-internals.ts.
+ * What Herald relies on beyond BullMQ's documented API is in bullmq-internals.ts. Operators'
+ * decisions about jobs in flight are kept per message (operator-marks.ts).
  */
 
 // The queue's key names live in the key registry (keys/queue.ts); re-exported for the queue's users.
@@ -17,8 +18,21 @@ export {
   queueTransaction,
 } from './bullmq-internals.js';
 export { domainOf, groupByDomain, newMessageId } from './ids.js';
+export {
+  OPERATOR_MARK_TTL_MS,
+  OPERATOR_REASON_MAX_CHARS,
+  type OperatorMark,
+  OperatorMarks,
+} from './operator-marks.js';
 export { DEFAULT_STREAM, OTHER_STREAM_PRIORITY, storedStream, streamPriority } from './priority.js';
 export { Spool, type SpoolOptions } from './spool.js';
 export type { QueueStats, SiteQueueStats } from './stats.js';
 export { queueStats } from './stats.js';
-export type { DeliveryJobData, EnqueueResult, JobRecipient, RecipientState, SpoolMessage } from './types.js';
+export type {
+  DelayedFor,
+  DeliveryJobData,
+  EnqueueResult,
+  JobRecipient,
+  RecipientState,
+  SpoolMessage,
+} from './types.js';

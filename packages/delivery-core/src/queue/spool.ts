@@ -8,6 +8,8 @@
  * A tenant name VERP cannot carry inline is added to `<prefix>:{queue}:verp-tenants` in the same
  * transaction, so a bounce's hashed tenant can always be named. A message's `accepted` event goes
  * to the event stream and begins the message's trace (events/trace.ts) in the same transaction.
+ * `marks` holds operators' decisions about jobs in flight (operator-marks.ts), deleted with the
+ * message's last job.
  */
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -19,6 +21,7 @@ import { settlesWithin } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
 import { ADD_JOB_COMMANDS, addJobInMulti, queueTransaction } from './bullmq-internals.js';
 import { groupByDomain } from './ids.js';
+import { OperatorMarks } from './operator-marks.js';
 import { storedStream, streamPriority } from './priority.js';
 import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
 
@@ -61,19 +64,22 @@ interface PendingEnqueue {
 }
 
 /**
- * KEYS[1] pending-jobs set, KEYS[2] body, KEYS[3] message record. ARGV[1] job id.
- * Removes the job from the message's pending set; when none remain, deletes all three keys.
- * Returns the number of jobs still pending (0 = message finished).
+ * KEYS[1] pending-jobs set, KEYS[2] body, KEYS[3] message record, KEYS[4] operator marks.
+ * ARGV[1] job id. Removes the job from the message's pending set; when none remain, deletes all
+ * four keys. Returns { 1 if the job was still pending else 0, jobs still pending (0 = message
+ * finished) }.
  */
 const FINISH_JOB_LUA = `
-redis.call('SREM', KEYS[1], ARGV[1])
+local removed = redis.call('SREM', KEYS[1], ARGV[1])
 local left = redis.call('SCARD', KEYS[1])
-if left == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3]) end
-return left`;
+if left == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) end
+return {removed, left}`;
 
 export class Spool {
   readonly keys: QueueKeys;
   readonly queue: Queue<DeliveryJobData>;
+  /** Operators' decisions about jobs in flight (operator-marks.ts). */
+  readonly marks: OperatorMarks;
   private batch: PendingEnqueue[] = [];
 
   private readonly eventStreamMaxLen: number;
@@ -91,7 +97,8 @@ export class Spool {
       connection: redis,
       prefix: this.keys.bullmqPrefix,
     });
-    redis.defineCommand('heraldFinishJob', { numberOfKeys: 3, lua: FINISH_JOB_LUA });
+    redis.defineCommand('heraldFinishJob', { numberOfKeys: 4, lua: FINISH_JOB_LUA });
+    this.marks = new OperatorMarks(redis, prefix);
   }
 
   /**
@@ -243,15 +250,31 @@ export class Spool {
 
   /** Marks one job finished; returns how many jobs of its message are still pending. */
   async finishJob(messageId: string, jobId: string): Promise<number> {
-    const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<number>>)
+    return (await this.claimFinish(messageId, jobId)).left;
+  }
+
+  /**
+   * finishJob that also says whether this call finished the job (`claimed`: it was still
+   * pending), so of two parties racing to end one job (a worker, an operator's delete) exactly
+   * one goes on to record its recipients' outcomes.
+   */
+  async claimFinish(messageId: string, jobId: string): Promise<{ claimed: boolean; left: number }> {
+    const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<[number, number]>>)
       .heraldFinishJob!;
-    return run.call(
+    const [removed, left] = await run.call(
       this.redis,
       this.keys.pendingJobs(messageId),
       this.keys.body(messageId),
       this.keys.message(messageId),
+      this.keys.operatorMarks(messageId),
       jobId,
     );
+    return { claimed: removed === 1, left };
+  }
+
+  /** Ids of the message's jobs not finished yet (empty when the message is not queued). */
+  pendingJobIds(messageId: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.pendingJobs(messageId));
   }
 
   async counts(): Promise<{ waiting: number; active: number; delayed: number; prioritized: number }> {

@@ -37,11 +37,20 @@ export interface DeliveryJobData {
   /** Source IP picked at the last admission (shaping pools), kept while it stays usable. */
   source?: string;
   /**
-   * While the job waits without an attempt because shaping said "not now": the gate's reason,
-   * when the job comes back (epoch ms), and the parked list holding it, if any. Cleared when the
-   * job leaves otherwise (an attempt's retry). Read by `herald message show`.
+   * Why and until when the worker last put the job in the delayed set: a retry's backoff, or a
+   * shaping wait (`throttled`, with the gate's reason and, when parked, the ParkedJobs list that
+   * wakes it: a lane, `suspended:<site>` or `tenant:<tenant>`). Read by the queue operations
+   * (`herald queue list`) and the message's story (`herald message show`); meaningless while the job is ready or in flight.
    */
-  held?: { reason: string; until: number; parkOn?: string };
+  delayed?: DelayedFor;
+}
+
+export interface DelayedFor {
+  kind: 'retry' | 'throttled';
+  /** When the job is due again (epoch ms). */
+  until: number;
+  reason?: string;
+  parkedOn?: string;
 }
 
 export interface SpoolMessage {

@@ -131,7 +131,7 @@ function attemptStory(event: AttemptEvent): AttemptStory {
 
 /**
  * Why a recipient not finished waits, from its job: delivering now (`in flight`), due now and
- * waiting for a worker (`ready`), or scheduled — held by shaping (the job data's `held`: a site
+ * waiting for a worker (`ready`), or scheduled — held by shaping (the job data's `delayed`: a site
  * suspension, a tenant pause, a connection slot, a rate) or backing off after a deferral (`retry
  * backoff (<class>)` until its next attempt). A site suspended now says so with its live end,
  * whatever put the job on hold. Undefined when the job is gone or in no waiting state.

@@ -52,7 +52,15 @@ async function readJobs(parts: StoryParts, id: string, count: number): Promise<M
       const data = job.data;
       const view: JobView = {
         state: state === 'unknown' ? 'missing' : (state as JobView['state']),
-        ...(data.held ? { held: data.held } : {}),
+        ...(data.delayed?.kind === 'throttled'
+          ? {
+              held: {
+                reason: data.delayed.reason ?? 'shaping',
+                until: data.delayed.until,
+                ...(data.delayed.parkedOn ? { parkOn: data.delayed.parkedOn } : {}),
+              },
+            }
+          : {}),
         ...(data.site ? { site: data.site } : {}),
       };
       if (data.site && state === 'delayed') {

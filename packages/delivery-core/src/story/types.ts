@@ -92,7 +92,7 @@ export interface JobView {
     | 'failed'
     | 'completed'
     | 'missing';
-  /** The job data's hold by shaping (queue/types.ts `DeliveryJobData.held`). */
+  /** A shaping wait of the job (queue/types.ts `DeliveryJobData.delayed` of kind `throttled`). */
   held?: { reason: string; until: number; parkOn?: string };
   /** The site the job rolled up to at its last admission. */
   site?: string;
