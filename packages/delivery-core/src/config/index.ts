@@ -48,6 +48,7 @@ export {
   ROLES,
   type Role,
 } from './schema.js';
+export { MIN_ADMIN_KEY_CHARS } from './schema-api.js';
 export { DKIM_SELECTOR } from './schema-auth.js';
 export {
   DEFAULT_TENANT,

@@ -20,6 +20,7 @@ import {
 } from './fields.js';
 import type { DeepReadonly } from './readonly.js';
 import { routeSchema, TLS_MODES } from './routes.js';
+import { apiSchema } from './schema-api.js';
 import { dkimSchema, mtaStsSchema } from './schema-auth.js';
 import { bounceSchema, tenantsSchema } from './schema-bounce.js';
 import { smtpSchema } from './schema-smtp.js';
@@ -158,6 +159,8 @@ export const heraldConfigSchema = section({
   redis: redisSchema.prefault({}),
   smtp: smtpSchema.prefault({}),
   http: httpSchema.prefault({}),
+  /** The HTTP API (packages/http-api); absent = off. */
+  api: apiSchema.optional(),
   dns: dnsSchema.prefault({}),
   routes: z.array(routeSchema, { error: 'expected a list of routes' }).default([]),
   delivery: deliverySchema.prefault({}),

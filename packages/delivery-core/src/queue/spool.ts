@@ -6,12 +6,13 @@
  * idempotent and deletes the body when the message's last job finishes. A message's stream and
  * campaign go into its record and every job; jobs of a non-default stream get its BullMQ priority.
  * A tenant name VERP cannot carry inline is added to `<prefix>:{queue}:verp-tenants` in the same
- * transaction, so a bounce's hashed tenant can always be named.
+ * transaction, so a bounce's hashed tenant can always be named. An API send's Idempotency-Key
+ * answer is written in the same transaction too (intake/idempotency.ts).
  */
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
-import { DELIVERY_QUEUE, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
+import { DELIVERY_QUEUE, idempotencyKeys, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
 import { settlesWithin } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
@@ -214,6 +215,11 @@ export class Spool {
         message.acceptedEvent,
       );
       commands++;
+    }
+    if (message.idempotency) {
+      const { record, inFlight } = idempotencyKeys(this.prefix, message.idempotency.scope);
+      multi.set(record, message.idempotency.value, 'PX', message.idempotency.ttlMs).del(inFlight);
+      commands += 2;
     }
     return { commands, jobs };
   }
