@@ -29,6 +29,7 @@ export interface CallOptions {
 export interface Answer {
   status: number;
   headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read answers by their documented shape
   body: any;
 }
 
