@@ -165,7 +165,7 @@ function idempotencyKey(ctx: Ctx): string | undefined {
   return value;
 }
 
-/** The request as send() input; metadata becomes the X-Herald-Metadata header (ASCII JSON). */
+/** The request as send() input; metadata becomes the X-Herald-Metadata header (form-encoded). */
 export function sendInput(body: SendBody, tenant: string): SendInput {
   const metadata = body.metadata && metadataHeader(body.metadata);
   const envelope = {
@@ -204,12 +204,12 @@ export function sendInput(body: SendBody, tenant: string): SendInput {
   };
 }
 
-/** JSON with every non-ASCII character escaped, so the header needs no MIME encoding. */
+/**
+ * Metadata as one ASCII header value, form-encoded (`order=42&name=Zo%C3%AB`): no quote or
+ * non-ASCII character, so no MIME encoded-word; any URL query parser reads it back.
+ */
 export function metadataHeader(metadata: Record<string, string>): string {
-  return JSON.stringify(metadata).replace(
-    /[\u007f-\uffff]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  return new URLSearchParams(metadata).toString();
 }
 
 async function redisStep<T>(ctx: Ctx, work: Promise<T>): Promise<T> {

@@ -52,7 +52,7 @@ export const sendBodySchema = z
       .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), headerText(256))
       .optional()
       .describe(
-        `up to ${MAX_METADATA_ENTRIES} string pairs, carried in the message as X-Herald-Metadata (JSON)`,
+        `up to ${MAX_METADATA_ENTRIES} string pairs, carried in the message as X-Herald-Metadata, form-encoded (order=42&name=Zo%C3%AB)`,
       ),
   })
   .superRefine((body, ctx) => {
