@@ -6,11 +6,21 @@
  */
 import { z } from 'zod';
 import { isPasswordHash } from '../passwords/index.js';
+import { parseRate } from '../throttle/index.js';
 import { byteSize, duration, integer, listenAddress, section, text } from './fields.js';
 
 /** A plain admin key must be at least this long (it is compared, never hashed with a cost). */
 export const MIN_ADMIN_KEY_CHARS = 16;
-const RATE = /^\d+\s*\/\s*\d*\s*[a-z]+$/i;
+const RATE_HINT = 'expected a rate like "200/s", "6000/min", "100/10s"';
+
+function isRate(spec: string): boolean {
+  try {
+    parseRate(spec);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const adminKeySchema = z.union(
   [
@@ -36,10 +46,7 @@ export const apiSchema = section({
   /** Operator keys: every route, any tenant. */
   admin_keys: z.array(adminKeySchema, { error: 'expected a list of admin keys' }).default([]),
   /** Requests per API key (tenant or admin), shared by every relay through Redis (GCRA). */
-  rate_limit: z
-    .string({ error: 'expected a rate like "200/s", "6000/min"' })
-    .regex(RATE, { error: 'expected a rate like "200/s", "6000/min"' })
-    .default('200/s'),
+  rate_limit: z.string({ error: RATE_HINT }).refine(isRate, { error: RATE_HINT }).default('200/s'),
   /** Requests a key may send back to back after an idle spell. */
   rate_burst: integer(1).default(50),
   /** Bytes of a message (raw, or composed from fields); default smtp.max_message_size. */
