@@ -7,9 +7,9 @@
  * Answers to keep: 2xx and the client's 4xx; a 5xx or 503 leaves the key free for a retry.
  */
 import { createHash } from 'node:crypto';
-import type { SendInput, SendResult } from '@herald/delivery-core';
+import { IntakeRefusedError, type SendInput, type SendResult } from '@herald/delivery-core';
 import { DEFAULT_TENANT } from '@herald/delivery-core/config';
-import { idempotencyScope } from '@herald/delivery-core/intake';
+import { idempotencyScope, refuse } from '@herald/delivery-core/intake';
 import { withDeadline } from '@herald/delivery-core/util';
 import { ApiError, errorBody, toApiError, unavailable } from './errors.js';
 import type { RouteAnswer, RouteContext } from './route.js';
@@ -87,8 +87,9 @@ async function attempt(
   keep: { scope: string; ttlMs: number; fingerprint: string } | undefined,
 ): Promise<RouteAnswer> {
   const limit = maxMessageSize(ctx);
+  // The API's own limit is the catalogue's tooBig refusal too: one policy, one answer (413).
   if (contentBytes(ctx.body) > limit)
-    throw new ApiError(413, 'HERALD_API_TOO_LARGE', `the message is larger than ${limit} bytes`);
+    throw new IntakeRefusedError(refuse('tooBig', { reason: `the message is larger than ${limit} bytes` }));
   const input = sendInput(ctx.body, tenant);
   if (keep)
     input.idempotency = {

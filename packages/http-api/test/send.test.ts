@@ -174,10 +174,11 @@ describe('header injection is refused in every header-bound field', () => {
 });
 
 describe('sizes and malformed requests', () => {
-  test('a message over api.max_message_size: 413 HERALD_API_TOO_LARGE', async () => {
+  test("a message over api.max_message_size: 413, the intake catalogue's tooBig", async () => {
     const answer = await post({ ...MESSAGE, text: 'x'.repeat(MAX_MESSAGE + 1) });
     assert.equal(answer.status, 413);
-    assert.equal(answer.body.error.code, 'HERALD_API_TOO_LARGE');
+    assert.equal(answer.body.error.code, 'HERALD_SEND_TOO_BIG');
+    assert.deepEqual(answer.body.error.details, { code: 552, enhanced: '5.3.4' });
   });
 
   test('a body over the HTTP body limit: 413 in the same shape', async () => {
