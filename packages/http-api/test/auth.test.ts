@@ -86,6 +86,20 @@ describe('keys and scopes', () => {
     assert.deepEqual(tenants, ['default', 'globex']);
   });
 
+  test('keys and bodies are never logged; each request is one line with route, status and key id', async () => {
+    const secretText = 'body-text-never-logged';
+    await stack.call('POST', '/v1/messages', { key: shopKey, body: { ...MESSAGE, text: secretText } });
+    await stack.call('POST', '/v1/messages', { key: `${ADMIN_KEY}-wrong`, body: MESSAGE });
+    const all = stack.logs.join('');
+    for (const secret of [shopKey, shopKey.split('_')[2]!, ADMIN_KEY, secretText])
+      assert.ok(!all.includes(secret), `never logged: ${secret.slice(0, 6)}…`);
+    const lines = stack.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'api request');
+    assert.ok(
+      lines.some((l) => l.route === '/v1/messages' && l.status === 202 && l.tenant === 'shop' && l.key),
+    );
+    assert.ok(lines.some((l) => l.status === 401 && l.key === undefined));
+  });
+
   test('a revoked key fails at once (over HTTP too)', async () => {
     const created = await stack.call('POST', '/v1/keys', { key: ADMIN_KEY, body: { tenant: 'temp' } });
     assert.equal(created.status, 201);

@@ -14,6 +14,8 @@ export interface ApiStack {
   herald: Herald;
   server: ApiServer;
   base: string;
+  /** Every log line the API and Herald wrote (JSON text). */
+  logs: string[];
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
   stop(): Promise<void>;
 }
@@ -45,7 +47,8 @@ export async function startApi(
     api: { listen: '127.0.0.1:0', admin_keys: [{ key: ADMIN_KEY }], ...api },
     events: { log_level: 'silent' },
   });
-  const logger = pino({ level: 'silent' });
+  const logs: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
   const herald = await createHerald(config, { logger });
   const server = createApiServer({ herald, config, logger });
   const { port } = await server.listen();
@@ -55,6 +58,7 @@ export async function startApi(
     herald,
     server,
     base,
+    logs,
     async call(method, path, options = {}) {
       const headers: Record<string, string> = { ...options.headers };
       if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
