@@ -128,7 +128,8 @@ export const ERROR_CODES = {
   HERALD_API_FORBIDDEN:
     'HTTP API (403): the key may not do this (a tenant key on an admin route or for another tenant)',
   HERALD_API_NOT_FOUND: 'HTTP API (404): no such route or resource',
-  HERALD_API_TOO_LARGE: 'HTTP API (413): the request body is larger than the HTTP body limit (4/3 of api.max_message_size + 64 KiB)',
+  HERALD_API_TOO_LARGE:
+    'HTTP API (413): the request body is larger than the HTTP body limit (4/3 of api.max_message_size + 64 KiB)',
   HERALD_API_RATE_LIMITED:
     "HTTP API (429): the key's api.rate_limit is spent, or the client address is blocked after failed authentications; see Retry-After",
   HERALD_API_IDEMPOTENCY_CONFLICT:
