@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { IntakeRefusedError, type SendInput, type SendResult } from '@herald/delivery-core';
 import { DEFAULT_TENANT } from '@herald/delivery-core/config';
 import { idempotencyScope, refuse } from '@herald/delivery-core/intake';
-import { withDeadline } from '@herald/delivery-core/util';
+import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/util';
 import { ApiError, errorBody, toApiError, unavailable } from './errors.js';
 import type { RouteAnswer, RouteContext } from './route.js';
 import type { SendBody } from './routes/messages.js';
@@ -21,6 +21,20 @@ const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 const REPLAYED_HEADER = 'idempotent-replayed';
 /** Redis answers a send (screen + enqueue) must give within this many api.redis_timeout. */
 const SEND_TIMEOUTS = 2;
+
+/** Redis did not acknowledge the enqueue in time: 503, and the message may still be spooled. */
+class SendTimeout extends ApiError {
+  constructor() {
+    const { status, code, headers } = unavailable('');
+    super(
+      status,
+      code,
+      'Redis did not acknowledge the enqueue in time; retry with the same Idempotency-Key',
+      undefined,
+      headers,
+    );
+  }
+}
 
 interface StoredAnswer {
   fingerprint: string;
@@ -60,7 +74,9 @@ export async function sendMessage(ctx: Ctx): Promise<RouteAnswer> {
     answer = await attempt(ctx, tenant, keep);
   } catch (err) {
     const error = toApiError(err, (e) => ctx.deps.logger.error({ err: e }, 'api send failed'));
-    if (error.status >= 500) await settle(idempotency.release(scope));
+    // A send that timed out may still be written (its MULTI was sent): its marker stays until the
+    // lease ends, so a quick retry is 409, never a second message; other failures free the key.
+    if (error.status >= 500 && !(err instanceof SendTimeout)) await settle(idempotency.release(scope));
     else
       await settle(
         idempotency.finish({
@@ -105,8 +121,7 @@ async function attempt(
   try {
     result = await withDeadline(ctx.deps.herald.send(input), timeout, 'send');
   } catch (err) {
-    if ((err as Error).name === 'DeadlineExceeded')
-      throw unavailable('Redis did not acknowledge the enqueue in time');
+    if (err instanceof DeadlineExceeded) throw new SendTimeout();
     throw err;
   }
   const answer = answerOf(result);
