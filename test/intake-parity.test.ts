@@ -1,7 +1,9 @@
 /**
- * End to end: one intake, two front ends. Each case of the table runs once through the relay's
- * SMTP listener and once through `herald.send()` of the same Herald (real Redis, DNS and sink),
- * and both must come to the same decision with the same basic and enhanced code: a refused
+ * End to end: one intake, three front ends. Each case of the table runs once through the relay's
+ * SMTP listener, once through `herald.send()` of the same Herald and once through the relay's HTTP
+ * API (`POST /v1/messages` with an admin key naming the tenant; real Redis, DNS and sink), and all
+ * must come to the same decision with the same basic and enhanced code (over HTTP: a refused
+ * recipient's entry, or the error's `details`; a 503 is the API's 451 4.3.0): a refused
  * recipient (a `rejected` entry for send()), a refused message (a thrown IntakeRefusedError), or
  * a temporary local failure (451 4.3.0; HERALD_REDIS_UNAVAILABLE). "Unknown tenant" is a submission
  * Herald cannot account to any tenant: over SMTP a client neither authenticated nor trusted, through
@@ -15,6 +17,7 @@ import { RawSmtp } from './lib/raw-smtp.js';
 import { type Stack, startStack } from './lib/stack.js';
 
 const PASSWORD = 'pw';
+const ADMIN_KEY = 'parity-admin-key-0123456789';
 /** Small enough that the oversize case stays small. */
 const MAX_MESSAGE_BYTES = 4_000;
 const OVERSIZE_BYTES = MAX_MESSAGE_BYTES * 2;
@@ -206,7 +209,34 @@ async function throughSend(herald: Herald, input: SendInput): Promise<Outcome | 
   }
 }
 
-describe('one intake: SMTP and send() decide alike', () => {
+/** The same submission as `send()` input, as a POST /v1/messages body with an admin key. */
+async function throughHttp(stack: Stack, input: SendInput): Promise<Outcome | 'accepted'> {
+  assert.ok(stack.api, 'the relay serves the API');
+  const { tenant, from, to, text, raw } = input;
+  const res = await fetch(`http://127.0.0.1:${stack.api.port}/v1/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ tenant, from, to, ...(raw !== undefined ? { raw: String(raw) } : { text }) }),
+  });
+  const body = (await res.json()) as {
+    recipients?: { accepted: boolean; code?: number; enhanced?: string }[];
+    error?: {
+      details?: { code: number; enhanced: string; recipients?: { code: number; enhanced: string }[] };
+    };
+  };
+  if (res.status === 503) return { decision: 'try again later', code: 451, enhanced: '4.3.0' };
+  const refused = (body.recipients ?? body.error?.details?.recipients)?.find((r) => r.code !== undefined);
+  if (refused) return { decision: 'recipient refused', code: refused.code!, enhanced: refused.enhanced! };
+  if (res.status === 202) return 'accepted';
+  const details = body.error?.details;
+  assert.ok(
+    details,
+    `an HTTP refusal carries the SMTP reply in details: ${res.status} ${JSON.stringify(body)}`,
+  );
+  return { decision: 'message refused', code: details.code, enhanced: details.enhanced };
+}
+
+describe('one intake: SMTP, send() and the HTTP API decide alike', () => {
   let stack: Stack;
   before(async () => {
     stack = await startStack({
@@ -221,6 +251,7 @@ describe('one intake: SMTP and send() decide alike', () => {
           ],
         },
         tenants: { shop: { sender_domains: ['shop.test'] }, strict: { refuse_dmarc_fail: true } },
+        api: { listen: '127.0.0.1:0', admin_keys: [{ key: ADMIN_KEY }], redis_timeout: '1s' },
       },
     });
   });
@@ -230,11 +261,13 @@ describe('one intake: SMTP and send() decide alike', () => {
   });
 
   for (const c of CASES)
-    it(`${c.name}: ${c.expect.decision}, ${c.expect.code} ${c.expect.enhanced} on both paths`, async () => {
+    it(`${c.name}: ${c.expect.decision}, ${c.expect.code} ${c.expect.enhanced} on every path`, async () => {
       await c.setup?.(stack);
       const smtp = await throughSmtp(stack, c.smtp);
       const send = await throughSend(stack.relay.herald, c.send);
+      const http = await throughHttp(stack, c.send);
       assert.deepEqual(smtp, c.expect, 'over SMTP');
       assert.deepEqual(send, c.expect, 'through send()');
+      assert.deepEqual(http, c.expect, 'through the HTTP API');
     });
 });

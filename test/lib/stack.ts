@@ -151,6 +151,8 @@ export interface Stack extends Parts {
   relay: Relay;
   smtp: { host: string; port: number };
   http: { host: string; port: number };
+  /** The HTTP API's address, when the config has an `api` section. */
+  api?: { host: string; port: number } | undefined;
   events: EventLog;
   /** The test's own connection to the stack's Redis (not Herald's), for reads the verbs do not cover. */
   redisClient: ReturnType<RedisHandle['client']>;
@@ -215,6 +217,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       redisClient,
       smtp,
       http,
+      api: addresses.api,
       events,
       submit: (message) => submit({ ...message, host: smtp.host, port: smtp.port }),
       client: (clientOpts = {}) => SmtpClient.connect({ ...clientOpts, host: smtp.host, port: smtp.port }),

@@ -1,12 +1,14 @@
 /**
  * createRelay: wires a Herald (delivery-core) into the relay daemon's roles — `smtp` (submission
- * listener), `worker` (delivery workers) and `http` (health, readiness, metrics). The workers run
+ * listener), `worker` (delivery workers) and `http` (health, readiness, metrics); with an `api`
+ * section, also the HTTP API on its own listener (@herald/http-api). The workers run
  * in `delivery.threads` worker threads of this process (thread-host.ts), or on the main thread
  * when it is 0. `start` binds the listeners and returns their addresses; `stop` is the graceful
- * shutdown: stop accepting (SMTP, then HTTP), let in-flight SMTP sessions and deliveries finish
- * (bounded), close Redis last. A relay with the `worker` role and an `accounting` section also runs
- * the accounting log (delivery-core's `accounting`) on its main thread, on a Redis connection of
- * its own; `stop` lets it finish its batch and save its cursor after the deliveries have ended.
+ * shutdown: stop accepting (SMTP, the API, then HTTP), let in-flight SMTP sessions, API requests
+ * and deliveries finish (bounded), close Redis last. A relay with the `worker` role and an
+ * `accounting` section also runs the accounting log (delivery-core's `accounting`) on its main
+ * thread, on a Redis connection of its own; `stop` lets it finish its batch and save its cursor
+ * after the deliveries have ended.
  */
 
 import type http from 'node:http';
@@ -15,6 +17,7 @@ import type { Worker } from 'node:worker_threads';
 import { connectRedis, createHerald, type Herald, type HeraldConfig } from '@herald/delivery-core';
 import { type AccountingLog, accountingFromConfig } from '@herald/delivery-core/accounting';
 import { parseListen, type Role } from '@herald/delivery-core/config';
+import { type ApiServer, createApiServer } from '@herald/http-api';
 import type { Logger } from 'pino';
 import type { SMTPServer } from 'smtp-server';
 import { createHttpServer } from './http.js';
@@ -39,6 +42,7 @@ export interface RelayOptions {
 export interface RelayAddresses {
   smtp?: { host: string; port: number };
   http?: { host: string; port: number };
+  api?: { host: string; port: number };
 }
 
 export interface Relay {
@@ -57,6 +61,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
   const herald = await createHerald(config, options.logger ? { logger: options.logger } : {});
   let smtp: SMTPServer | undefined;
   let httpServer: http.Server | undefined;
+  let api: ApiServer | undefined;
   let threads: DeliveryThreads | undefined;
   let accounting: { log: AccountingLog; close(): void } | undefined;
   let listening = false;
@@ -94,6 +99,10 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         addresses.smtp = await listen(smtp.server, config.smtp.listen, 'smtp.listen');
         listening = true;
       }
+      if (config.api) {
+        api = createApiServer({ herald, config, logger: herald.logger });
+        addresses.api = await api.listen();
+      }
       if (roles.includes('http') && config.http.enabled) {
         httpServer = createHttpServer(herald, () => listening || !roles.includes('smtp'));
         addresses.http = await listen(httpServer, config.http.listen, 'http.listen');
@@ -109,6 +118,8 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         listening = false;
         herald.logger.info('herald relay stopping');
         if (smtp) await closeSmtp(smtp);
+        // In-flight API requests finish (their enqueue answers) before Redis closes below.
+        if (api) await api.close();
         if (httpServer) await new Promise<void>((resolve) => httpServer!.close(() => resolve()));
         if (threads) await threads.stop();
         if (accounting) {

@@ -4,7 +4,8 @@
  * herald.yaml `tenants`), and its bulk pause: Herald pauses a tenant's non-transactional streams by
  * itself when a rate passes its threshold; an operator pauses by hand or resumes (which wakes the
  * parked bulk jobs at once). A name no tenant can have is refused (HERALD_INPUT_INVALID). Each
- * change is a tenant event in the stream.
+ * change is a tenant event in the stream. `herald tenant key …` manages the tenant's HTTP API keys
+ * (tenant-key.ts).
  */
 import { createHerald } from '@herald/delivery-core';
 import { isTenantName } from '@herald/delivery-core/config';
@@ -13,6 +14,7 @@ import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
 import { printableField } from '../terminal-text.js';
+import { keyHelp, runTenantKey } from './tenant-key.js';
 
 const ACTIONS = ['status', 'pause', 'resume'] as const;
 const MS_PER_HOUR = 3_600_000;
@@ -20,6 +22,7 @@ const MS_PER_HOUR = 3_600_000;
 const help = `Usage: herald tenant status TENANT [--config FILE]
        herald tenant pause TENANT [--reason TEXT] [--config FILE]
        herald tenant resume TENANT [--config FILE]
+${keyHelp}
 
 status  the tenant's accepted recipients, hard bounces and complaints over its reputation
         window, the rates against its thresholds, and whether its bulk mail is paused
@@ -34,6 +37,7 @@ function percent(rate: number): string {
 }
 
 async function run(args: string[], io: CliIo): Promise<number> {
+  if (args[0] === 'key') return runTenantKey(args.slice(1), io);
   const { values, positionals } = parseCommandArgs(
     'tenant',
     args,
@@ -44,7 +48,9 @@ async function run(args: string[], io: CliIo): Promise<number> {
   if (!ACTIONS.includes(action as (typeof ACTIONS)[number]))
     throw usageError(
       'tenant',
-      action === undefined ? `missing action (${ACTIONS.join(', ')})` : `unknown action "${action}"`,
+      action === undefined
+        ? `missing action (${[...ACTIONS, 'key'].join(', ')})`
+        : `unknown action "${action}"`,
     );
   if (!tenant) throw usageError(`tenant ${action}`, 'missing TENANT');
   if (extra.length > 0) throw usageError(`tenant ${action}`, `unexpected argument "${extra[0]}"`);
@@ -87,8 +93,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
 export const tenantCommand: Command = {
   name: 'tenant',
-  synopsis: 'status|pause|resume TENANT',
-  summary: "show a tenant's reputation; pause or resume its bulk mail",
+  synopsis: 'status|pause|resume TENANT | key create|list|revoke',
+  summary: "show a tenant's reputation; pause or resume its bulk mail; manage its API keys",
   help,
   run,
 };

@@ -53,6 +53,7 @@ export {
   ACCOUNTING_RECORD_TYPES,
   type AccountingRecordType,
 } from './schema-accounting.js';
+export { MIN_ADMIN_KEY_CHARS } from './schema-api.js';
 export { DKIM_SELECTOR } from './schema-auth.js';
 export {
   DEFAULT_TENANT,

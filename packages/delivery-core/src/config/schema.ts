@@ -21,6 +21,7 @@ import {
 import type { DeepReadonly } from './readonly.js';
 import { routeSchema, TLS_MODES } from './routes.js';
 import { accountingSchema } from './schema-accounting.js';
+import { apiSchema } from './schema-api.js';
 import { dkimSchema, mtaStsSchema } from './schema-auth.js';
 import { bounceSchema, tenantsSchema } from './schema-bounce.js';
 import { smtpSchema } from './schema-smtp.js';
@@ -166,6 +167,8 @@ export const heraldConfigSchema = section({
   redis: redisSchema.prefault({}),
   smtp: smtpSchema.prefault({}),
   http: httpSchema.prefault({}),
+  /** The HTTP API (packages/http-api); absent = off. */
+  api: apiSchema.optional(),
   dns: dnsSchema.prefault({}),
   routes: z.array(routeSchema, { error: 'expected a list of routes' }).default([]),
   delivery: deliverySchema.prefault({}),

@@ -11,9 +11,12 @@ export const MASK = '***';
 /**
  * smtp.users[].password / password_hash, routes[].auth.password, bounce.verp_secret /
  * verp_previous_secrets, dkim[].private_key: a key made of words joined by "_", one of them
- * password, secret, token… (so a tenant called "secret-ops" is not one).
+ * password, secret, token… (so a tenant called "secret-ops" is not one); and `key` / `key_hash`
+ * (api.admin_keys).
  */
 const SECRET_KEY = /(^|_)(password|passwd|passphrase|secret|token|private_key)s?(_|$)/i;
+/** api.admin_keys[].key / key_hash: an API key, or its hash, is a secret too (not `key_file`, a path). */
+const API_KEY_KEY = /^(key|key_hash|api_key)$/i;
 const URL_KEY = /(^|_)url$/i;
 /**
  * A URL's user info: what lies between the first "//" (or the start) and the last "@" — greedy and
@@ -29,7 +32,7 @@ export const MAX_SCRUBBED_SECRET_CHARS = 8192;
 export const MAX_SCRUBBED_SECRETS = 1000;
 
 export function isSecretKey(key: PropertyKey): boolean {
-  return typeof key === 'string' && SECRET_KEY.test(key);
+  return typeof key === 'string' && (SECRET_KEY.test(key) || API_KEY_KEY.test(key));
 }
 
 /** True when any key on the path names a secret (so `verp_previous_secrets[0]` is one). */

@@ -122,6 +122,22 @@ export const ERROR_CODES = {
   HERALD_SEND_DOMAIN_NOT_ALLOWED: "send(): the sender or From domain is outside the tenant's sender_domains",
   HERALD_SEND_DMARC_FAIL: 'send(): DMARC would fail and the tenant has refuse_dmarc_fail',
   HERALD_SEND_TOO_BIG: 'send(): the message is larger than smtp.max_message_size',
+  HERALD_API_BAD_REQUEST:
+    'HTTP API (400): the request is malformed (not JSON, wrong content type, a field fails its schema, CR/LF/NUL in a header field)',
+  HERALD_API_UNAUTHENTICATED: 'HTTP API (401): no API key, or one that is unknown, malformed or revoked',
+  HERALD_API_FORBIDDEN:
+    'HTTP API (403): the key may not do this (a tenant key on an admin route or for another tenant)',
+  HERALD_API_NOT_FOUND: 'HTTP API (404): no such route or resource',
+  HERALD_API_TOO_LARGE:
+    'HTTP API (413): the request body is larger than the HTTP body limit (4/3 of api.max_message_size + 64 KiB)',
+  HERALD_API_RATE_LIMITED:
+    "HTTP API (429): the key's api.rate_limit is spent, or the client address is blocked after failed authentications; see Retry-After",
+  HERALD_API_IDEMPOTENCY_CONFLICT:
+    'HTTP API (409): a request with the same Idempotency-Key is still in flight',
+  HERALD_API_IDEMPOTENCY_MISMATCH:
+    'HTTP API (422): the Idempotency-Key was used before with a different request body',
+  HERALD_API_NO_RECIPIENT_ACCEPTED:
+    'HTTP API (422): every recipient of the message was refused (see details)',
   HERALD_CLI_USAGE: 'the command line is invalid',
   HERALD_DKIM_SIGN_FAILED: 'a configured DKIM key failed to sign a message (local fault; not spooled)',
   HERALD_LISTEN_FAILED: 'a daemon could not listen on its address (in use, or not permitted)',

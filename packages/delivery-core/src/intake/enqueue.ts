@@ -10,7 +10,7 @@ import type { DkimSigner } from '../auth/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import { withDeadline } from '../door/index.js';
 import type { AcceptedEvent, RedisEventSink } from '../events/index.js';
-import { groupByDomain, type Spool, storedStream } from '../queue/index.js';
+import { groupByDomain, type Spool, type SpoolMessage, storedStream } from '../queue/index.js';
 import { addListUnsubscribe } from '../sender/index.js';
 import { DEFAULT_STREAM } from '../shaping/index.js';
 import {
@@ -37,6 +37,8 @@ export interface EnqueueArgs {
   campaign?: string | undefined;
   /** Accepted but dropped by the suppression list (mode drop): no job, a suppressed event each. */
   dropped?: readonly SuppressedRecipient[] | undefined;
+  /** An Idempotency-Key's answer, written in the enqueue MULTI (intake/idempotency.ts). */
+  idempotency?: SpoolMessage['idempotency'];
 }
 
 /** The recipients after the suppression screen, in the order given. */
@@ -153,6 +155,7 @@ export async function spoolPrepared(spool: Spool, events: RedisEventSink, args: 
       acceptedAt,
       ...traffic,
       acceptedEvent: JSON.stringify(event),
+      ...(args.idempotency ? { idempotency: args.idempotency } : {}),
     });
     events.announce(event);
   } else events.emit(event);

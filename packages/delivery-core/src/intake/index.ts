@@ -19,6 +19,13 @@ import { intakeStages } from './stages.js';
 
 export type { EnqueueArgs, ScreenedRecipients, StepOptions } from './enqueue.js';
 export {
+  IDEMPOTENCY_LEASE_MS,
+  type IdempotencyClaim,
+  IdempotencyStore,
+  type IdempotencyWrite,
+  idempotencyScope,
+} from './idempotency.js';
+export {
   IntakeRefusedError,
   isRefusal,
   REFUSALS,

@@ -25,7 +25,7 @@ import type { IntakeStages } from './stages.js';
 export interface SendInput extends Partial<Omit<MessageFields, 'from' | 'to'>> {
   /** Envelope sender (and From: when composing). '' or '<>' is the null sender. */
   from: string;
-  /** Envelope recipients (and To: when composing). */
+  /** Envelope recipients (and To: when composing); `cc` and `bcc` are envelope recipients too. */
   to: string | string[];
   /** A complete RFC 5322 message; when given, subject/text/html/headers are ignored. */
   raw?: Buffer | string;
@@ -35,6 +35,11 @@ export interface SendInput extends Partial<Omit<MessageFields, 'from' | 'to'>> {
   stream?: string;
   /** Campaign name; wins over an X-Herald-Campaign header in the message. */
   campaign?: string;
+  /**
+   * An Idempotency-Key (the HTTP API): `answer` turns the result into the record kept under
+   * `scope` for `ttlMs`, written in the enqueue's MULTI (see idempotency.ts).
+   */
+  idempotency?: { scope: string; ttlMs: number; answer(result: SendResult): string };
 }
 
 export interface SendResult {
@@ -83,7 +88,11 @@ export async function sendMessage(pipeline: SendPipeline, message: SendInput): P
   if (isRefusal(tenant)) fail(tenant);
   if (typeof message.from !== 'string')
     fail(refuse('badSender', { reason: `invalid sender address: ${typeof message.from}, not a string` }));
-  const recipients = recipientList(message.to);
+  const recipients = [
+    ...recipientList(message.to),
+    ...optionalList(message.cc, 'cc'),
+    ...optionalList(message.bcc, 'bcc'),
+  ];
   const from = message.from === '<>' ? '' : message.from;
   const senderRefusal = stages.sender(tenant, from);
   if (senderRefusal) fail(senderRefusal);
@@ -119,6 +128,17 @@ export async function sendMessage(pipeline: SendPipeline, message: SendInput): P
     { helo: 'api', clientAddress: '127.0.0.1', by: pipeline.hostname, protocol: 'HTTP', id },
     new Date(),
   );
+  const result: SendResult = {
+    messageId: id,
+    messageIdHeader: prepared.messageIdHeader,
+    accepted: kept,
+    rejected,
+  };
+  const idempotency = message.idempotency && {
+    scope: message.idempotency.scope,
+    ttlMs: message.idempotency.ttlMs,
+    value: message.idempotency.answer(result),
+  };
   const refusal = await pipeline.enqueue({
     id,
     from,
@@ -129,9 +149,22 @@ export async function sendMessage(pipeline: SendPipeline, message: SendInput): P
     source: 'api',
     stream: stream ?? content.stream,
     campaign: campaign ?? content.campaign,
+    ...(idempotency ? { idempotency } : {}),
   });
   if (refusal) fail(refusal);
-  return { messageId: id, messageIdHeader: prepared.messageIdHeader, accepted: kept, rejected };
+  return result;
+}
+
+/** `cc` / `bcc` as a list (absent: none); HERALD_SEND_NO_RECIPIENT when not addresses (strings). */
+function optionalList(value: unknown, name: string): string[] {
+  if (value === undefined) return [];
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  if (!list.every((address) => typeof address === 'string'))
+    throw new HeraldError(
+      'HERALD_SEND_NO_RECIPIENT',
+      `send(): ${name} must be an address or a list of addresses`,
+    );
+  return list as string[];
 }
 
 /** `input.to` as a list; HERALD_SEND_NO_RECIPIENT when it is empty or not addresses (strings). */

@@ -11,6 +11,15 @@
  * by prefix keep working. Imports nothing; pure.
  */
 
+export {
+  API_KEYS_TAG,
+  type ApiKeyKeys,
+  apiAuthBlockKey,
+  apiAuthFailuresKey,
+  apiKeyKeys,
+  apiRateName,
+  idempotencyKeys,
+} from './api.js';
 export { streamCursorKey } from './consumers.js';
 export { MULTI_KEY_OPERATIONS, type MultiKeyOperation } from './operations.js';
 export {

@@ -5,6 +5,7 @@
  * multi-key operation belongs here. BullMQ's own scripts touch many keys of its queue at once;
  * they are covered by its prefix carrying the queue slot's tag.
  */
+import { apiKeyKeys, idempotencyKeys } from './api.js';
 import { DELIVERY_QUEUE, feedbackMarkerKey, queueKeys, reputationKey } from './queue.js';
 import { siteStateKey } from './shaping.js';
 import { suppressionKeys } from './tenant.js';
@@ -66,7 +67,22 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
         q.events,
         ...tenants.map((t) => reputationKey(prefix, t, 'sent', hour)),
         q.hashedTenants,
+        // An API send's Idempotency-Key record is written with its message, its marker dropped.
+        ...messages.flatMap((m) => Object.values(idempotencyKeys(prefix, `scope-${m}`))),
       ];
+    },
+  },
+  'claim an Idempotency-Key (stored answer or in-flight marker)': {
+    where: 'intake/idempotency.ts CLAIM_LUA, IdempotencyStore.finish (MULTI)',
+    kind: 'lua',
+    keys: (prefix, { messages: [m] }) => Object.values(idempotencyKeys(prefix, `scope-${m}`)),
+  },
+  'tenant API key create / revoke (key + index)': {
+    where: 'apikeys/store.ts TenantKeyStore.create, revoke (MULTI)',
+    kind: 'multi',
+    keys: (prefix) => {
+      const k = apiKeyKeys(prefix);
+      return [k.key('a1b2c3d4e5f6'), k.index];
     },
   },
   'finish a job (last one deletes the message)': {

@@ -3,7 +3,7 @@
  * identity headers, instruction headers, composing from fields.
  */
 
-export type { MessageFields } from './compose.js';
+export type { MessageAttachment, MessageFields } from './compose.js';
 export { composeMessage } from './compose.js';
 export type { PreparedMessage, TraceInfo } from './headers.js';
 export { findHeader, findHeaders, hasHeader, headerEnd, prepareMessage, rfc5322Date } from './headers.js';

@@ -10,12 +10,14 @@
  * to the event stream and begins the message's trace (events/trace.ts) in the same transaction.
  * `marks` holds operators' decisions about jobs in flight (operator-marks.ts), deleted with the
  * message's last job.
+ * An API send's Idempotency-Key answer is written in the same transaction too
+ * (intake/idempotency.ts).
  */
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS, queueTraceWrite } from '../events/index.js';
-import { DELIVERY_QUEUE, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
+import { DELIVERY_QUEUE, idempotencyKeys, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
 import { settlesWithin } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
@@ -240,6 +242,11 @@ export class Spool {
         key: this.keys.trace,
         retentionMs: this.traceRetentionMs,
       });
+    }
+    if (message.idempotency) {
+      const { record, inFlight } = idempotencyKeys(this.prefix, message.idempotency.scope);
+      multi.set(record, message.idempotency.value, 'PX', message.idempotency.ttlMs).del(inFlight);
+      commands += 2;
     }
     return { commands, jobs };
   }

@@ -66,6 +66,11 @@ export interface SpoolMessage {
   campaign?: string;
   /** A record (JSON) appended to the event stream in the same transaction as the message. */
   acceptedEvent?: string;
+  /**
+   * An Idempotency-Key's answer (intake/idempotency.ts), written in the same transaction as the
+   * message (SET PX ttlMs) with its in-flight marker dropped: a spooled message always has it.
+   */
+  idempotency?: { scope: string; value: string; ttlMs: number } | undefined;
 }
 
 export interface EnqueueResult {

@@ -1,0 +1,70 @@
+/**
+ * Idempotent submission (the HTTP API's `Idempotency-Key`): per tenant and key, the first
+ * answer is kept for a TTL and replayed; nothing is enqueued twice. Crash-safe: the answer of a
+ * send that spools is written in the spool's enqueue MULTI (`SpoolMessage.idempotency`), so a
+ * message in the queue always has its record, and a record always has its message. A claim
+ * (one Lua script) returns the stored answer, or sets a short in-flight marker (SET NX PX) so
+ * a concurrent duplicate is told "busy" instead of enqueuing again. The record and the marker
+ * live in the queue slot (keys/api.ts). Needs injected: an ioredis client and the key prefix.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { idempotencyKeys } from '../keys/index.js';
+
+/** How long an in-flight marker holds when its holder dies before finishing (ms). */
+export const IDEMPOTENCY_LEASE_MS = 60_000;
+
+/**
+ * KEYS[1] record, KEYS[2] in-flight marker; ARGV[1] marker lease ms.
+ * Returns {'done', record} | {'busy'} | {'claimed'}.
+ */
+const CLAIM_LUA = `
+local record = redis.call('GET', KEYS[1])
+if record then return {'done', record} end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return {'claimed'} end
+return {'busy'}`;
+const CLAIM_COMMAND = 'heraldIdempotencyClaim';
+
+export type IdempotencyClaim = { state: 'done'; record: string } | { state: 'busy' } | { state: 'claimed' };
+
+/** What the spool writes with a message: the record under `scope`, kept `ttlMs`. */
+export interface IdempotencyWrite {
+  scope: string;
+  value: string;
+  ttlMs: number;
+}
+
+/** The scope of a client's key: a hash of tenant and key (any printable key makes a safe name). */
+export function idempotencyScope(tenant: string, key: string): string {
+  return createHash('sha256').update(`${tenant}\n${key}`).digest('hex');
+}
+
+export class IdempotencyStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    if (!(CLAIM_COMMAND in redis)) redis.defineCommand(CLAIM_COMMAND, { numberOfKeys: 2, lua: CLAIM_LUA });
+  }
+
+  async claim(scope: string, leaseMs = IDEMPOTENCY_LEASE_MS): Promise<IdempotencyClaim> {
+    const { record, inFlight } = idempotencyKeys(this.prefix, scope);
+    const run = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<string[]>>)[
+      CLAIM_COMMAND
+    ]!;
+    const [state, stored] = await run.call(this.redis, record, inFlight, leaseMs);
+    if (state === 'done') return { state, record: stored ?? '' };
+    return { state: state === 'busy' ? 'busy' : 'claimed' };
+  }
+
+  /** Stores the answer (again, when the enqueue MULTI wrote it already) and drops the marker. */
+  async finish(write: IdempotencyWrite): Promise<void> {
+    const { record, inFlight } = idempotencyKeys(this.prefix, write.scope);
+    await this.redis.multi().set(record, write.value, 'PX', write.ttlMs).del(inFlight).exec();
+  }
+
+  /** Drops the marker without an answer (the request failed: the client may try again). */
+  async release(scope: string): Promise<void> {
+    await this.redis.del(idempotencyKeys(this.prefix, scope).inFlight);
+  }
+}

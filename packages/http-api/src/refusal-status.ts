@@ -1,0 +1,29 @@
+/**
+ * The HTTP status of each intake refusal: the API is one more translator of the intake
+ * catalogue (delivery-core intake/refusals.ts), never a second policy. One row per refusal kind;
+ * the type makes a new kind in the catalogue fail to compile until it has its row here.
+ */
+import type { RefusalKind } from '@herald/delivery-core';
+
+export const REFUSAL_STATUS = {
+  /** No valid tenant name (an admin key naming an impossible tenant). */
+  noTenant: 400,
+  badSender: 400,
+  senderNotAllowed: 403,
+  /** Recipient refusals end a request only when every recipient is refused (then 422). */
+  badRecipient: 422,
+  tooManyRecipients: 422,
+  suppressed: 422,
+  suppressionUnavailable: 503,
+  tooBig: 413,
+  badContent: 400,
+  badInstruction: 400,
+  badFrom: 400,
+  fromNotAllowed: 403,
+  dmarcWouldFail: 403,
+  queueUnavailable: 503,
+} as const satisfies Record<RefusalKind, number>;
+
+export function refusalStatus(kind: RefusalKind): number {
+  return REFUSAL_STATUS[kind];
+}

@@ -1,0 +1,130 @@
+/**
+ * `POST /v1/messages`: one message into the intake pipeline (herald.send: the same stages as SMTP),
+ * structured (from, to, cc, bcc, subject, text, html, headers, attachments) or `raw` (RFC 5322).
+ * 202 with the message id and each recipient's acceptance, only after Redis acknowledged the
+ * enqueue; an `Idempotency-Key` replays the first answer (send-flow.ts).
+ */
+import { z } from 'zod';
+import { defineRoute } from '../route.js';
+import {
+  address,
+  addressList,
+  headerName,
+  headerText,
+  INJECTION_MESSAGE,
+  tenantName,
+  trafficName,
+} from '../schemas.js';
+import { sendMessage } from '../send-flow.js';
+
+export const MAX_ATTACHMENTS = 100;
+export const MAX_METADATA_ENTRIES = 20;
+const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
+
+const attachment = z.strictObject({
+  filename: headerText(255).min(1),
+  content: z.string().regex(BASE64, { error: 'expected base64' }).describe('the content, base64'),
+  content_type: headerText(255).min(1).optional(),
+});
+
+export const sendBodySchema = z
+  .strictObject({
+    from: address
+      .describe('envelope sender and From (structured); "" or "<>" is the null sender')
+      .or(z.literal('')),
+    to: addressList.describe('recipients (envelope and To)'),
+    cc: addressList.optional().describe('recipients (envelope and Cc)'),
+    bcc: addressList.optional().describe('recipients (envelope only, never a header)'),
+    reply_to: address.optional(),
+    subject: headerText().optional(),
+    text: z.string().optional(),
+    html: z.string().optional(),
+    headers: z.record(headerName, headerText()).optional().describe('extra header fields, name → value'),
+    attachments: z.array(attachment).max(MAX_ATTACHMENTS).optional(),
+    raw: z.string().min(1).optional().describe('a complete RFC 5322 message instead of the fields above'),
+    raw_encoding: z.enum(['utf8', 'base64']).optional().describe('how `raw` is given (default utf8)'),
+    tenant: tenantName
+      .optional()
+      .describe('admin keys only (default "default"); a tenant key sends as its tenant'),
+    stream: trafficName.optional(),
+    campaign: trafficName.optional(),
+    metadata: z
+      .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), headerText(256))
+      .optional()
+      .describe(
+        `up to ${MAX_METADATA_ENTRIES} string pairs, carried in the message as X-Herald-Metadata, form-encoded (order=42&name=Zo%C3%AB)`,
+      ),
+  })
+  .superRefine((body, ctx) => {
+    if (body.raw !== undefined)
+      for (const key of ['subject', 'text', 'html', 'headers', 'attachments', 'reply_to'] as const)
+        if (body[key] !== undefined)
+          ctx.addIssue({ code: 'custom', path: [key], message: 'not with raw (raw is the whole message)' });
+    if (body.raw === undefined && body.raw_encoding !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['raw_encoding'], message: 'only with raw' });
+    if (body.metadata && Object.keys(body.metadata).length > MAX_METADATA_ENTRIES)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metadata'],
+        message: `at most ${MAX_METADATA_ENTRIES} entries`,
+      });
+    if (
+      body.metadata &&
+      Object.keys(body.headers ?? {}).some((name) => name.toLowerCase() === 'x-herald-metadata')
+    )
+      ctx.addIssue({ code: 'custom', path: ['headers'], message: 'X-Herald-Metadata comes from metadata' });
+  })
+  .describe(`a message; any header-bound field refuses CR, LF and NUL (${INJECTION_MESSAGE})`);
+
+export type SendBody = z.output<typeof sendBodySchema>;
+
+const recipientSchema = z.object({
+  address: z.string(),
+  accepted: z.boolean(),
+  code: z.number().int().optional().describe('SMTP reply code of a refused recipient'),
+  enhanced: z.string().optional().describe('enhanced status code of a refused recipient'),
+  reason: z.string().optional(),
+});
+
+export const sendAnswerSchema = z.object({
+  id: z.string().describe("Herald's message id"),
+  message_id_header: z.string().describe('the Message-ID header of the spooled message'),
+  recipients: z.array(recipientSchema),
+});
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+
+export const messageRoutes = [
+  defineRoute({
+    method: 'POST',
+    url: '/v1/messages',
+    auth: 'tenant',
+    tag: 'messages',
+    summary: 'send a message',
+    description:
+      'Runs the intake pipeline (suppression, sender domains, DMARC pre-check, size, DKIM) and answers 202 once Redis acknowledged the enqueue.',
+    body: sendBodySchema,
+    headers: [
+      {
+        name: 'Idempotency-Key',
+        description:
+          'up to 255 printable characters; the same key (per tenant) within api.idempotency_ttl replays the first answer',
+        schema: z.string().max(255),
+      },
+    ],
+    responses: {
+      202: { description: 'accepted and spooled', schema: sendAnswerSchema },
+      403: {
+        description:
+          'sender/From domain not allowed, DMARC would fail, or another tenant (HERALD_SEND_*, HERALD_API_FORBIDDEN)',
+      },
+      409: { description: 'the same Idempotency-Key is in flight (HERALD_API_IDEMPOTENCY_CONFLICT)' },
+      413: { description: 'the message is too large (HERALD_SEND_TOO_BIG, HERALD_API_TOO_LARGE)' },
+      422: {
+        description:
+          'every recipient refused (HERALD_API_NO_RECIPIENT_ACCEPTED), or an Idempotency-Key reused with another body (HERALD_API_IDEMPOTENCY_MISMATCH)',
+      },
+    },
+    handler: (ctx) => sendMessage(ctx),
+  }),
+];

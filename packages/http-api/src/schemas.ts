@@ -1,0 +1,37 @@
+/**
+ * Field schemas shared by route modules. Everything that can end up in a header of a message (an
+ * address, the subject, a header name or value, an attachment's filename or type, metadata)
+ * refuses CR, LF and NUL: header injection is a 400, never a new header.
+ */
+import { z } from 'zod';
+
+/** CR, LF or NUL. */
+const INJECTION = /[\r\n\0]/;
+export const INJECTION_MESSAGE = 'CR, LF and NUL are not allowed (header injection)';
+/** RFC 5322 field name: printable US-ASCII except ':'. */
+const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]{1,76}$/;
+/** RFC 5322 line limit: a header value longer than this would have to be folded by us. */
+export const MAX_HEADER_VALUE_CHARS = 998;
+export const MAX_RECIPIENTS_PER_REQUEST = 1000;
+
+/** A string that may go into a header: no CR, LF or NUL, at most `max` characters. */
+export function headerText(max = MAX_HEADER_VALUE_CHARS) {
+  return z
+    .string()
+    .max(max)
+    .refine((s) => !INJECTION.test(s), { error: INJECTION_MESSAGE });
+}
+
+export const address = headerText(998).min(1).describe('an address, "local@domain" or "Name <local@domain>"');
+export const addressList = z
+  .union([address, z.array(address).min(1).max(MAX_RECIPIENTS_PER_REQUEST)])
+  .describe('one address or a list');
+
+export const headerName = z
+  .string()
+  .regex(FIELD_NAME, { error: 'expected a header name (printable ASCII, no ":", no space)' });
+
+/** A traffic name (stream, campaign): checked again by the intake's own rule. */
+export const trafficName = headerText(64).min(1);
+
+export const tenantName = z.string().min(1).max(128).describe('a tenant name (letters, digits, _ . -)');

@@ -1,0 +1,188 @@
+/**
+ * createApiServer: the HTTP API on its own fastify listener. It registers every route of
+ * routes/index.ts the same way (authenticate → validate params, query and body with the route's
+ * zod schemas → handler → JSON answer), answers every error in the one error shape (unknown
+ * routes 404, malformed JSON and wrong content types 400/415, bodies over the limit 413, Redis
+ * down 503 with Retry-After), and logs one line per request without its headers or body (so no
+ * key is ever logged). Needs injected: a Herald (for send), the config with an `api` section, a
+ * pino logger; it opens one Redis connection of its own for keys, limits and idempotency.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Herald, HeraldConfig } from '@herald/delivery-core';
+import { connectRedis, HeraldError } from '@herald/delivery-core';
+import { TenantKeyStore } from '@herald/delivery-core/apikeys';
+import { parseListen } from '@herald/delivery-core/config';
+import { IdempotencyStore } from '@herald/delivery-core/intake';
+import Fastify, { type FastifyReply } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { Authenticator } from './auth.js';
+import { ApiError, errorBody, toApiError } from './errors.js';
+import { buildOpenApi } from './openapi.js';
+import type { ApiDeps, Caller, RouteDef } from './route.js';
+import { ROUTES } from './routes/index.js';
+
+/** Room for JSON syntax and base64 (4/3) around a message of api.max_message_size. */
+const BODY_OVERHEAD_BYTES = 64 * 1024;
+const BASE64_NUM = 4;
+const BASE64_DEN = 3;
+/** The whole request must arrive within this (a slow drip is cut). */
+const REQUEST_TIMEOUT_MS = 60_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const REDIS_CONNECT_TIMEOUT_MS = 10_000;
+const ISSUES_REPORTED = 20;
+const VERSION = '1';
+
+export interface ApiServerOptions {
+  herald: Herald;
+  config: HeraldConfig;
+  logger: Logger;
+  /** Default: config.api.listen. */
+  listen?: string;
+}
+
+export interface ApiServer {
+  /** Listens on api.listen; resolves with the bound address. */
+  listen(): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+  readonly address: { host: string; port: number } | undefined;
+  /** The routes served (and documented). */
+  readonly routes: readonly RouteDef[];
+}
+
+export function createApiServer(options: ApiServerOptions): ApiServer {
+  const { herald, config, logger } = options;
+  const api = config.api;
+  if (!api) throw new HeraldError('HERALD_CONFIG_INVALID', 'api: the HTTP API is not configured');
+  const maxMessage = api.max_message_size ?? config.smtp.max_message_size;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: Math.ceil((maxMessage * BASE64_NUM) / BASE64_DEN) + BODY_OVERHEAD_BYTES,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  // JSON only: any other content type is 415 (fastify also parses text/plain by default).
+  app.removeContentTypeParser('text/plain');
+  let redis: Redis | undefined;
+  let deps: ApiDeps | undefined;
+  let auth: Authenticator | undefined;
+  let bound: { host: string; port: number } | undefined;
+  const document = buildOpenApi(ROUTES, VERSION);
+
+  const send = (reply: FastifyReply, error: ApiError) =>
+    reply.code(error.status).headers(error.headers).send(errorBody(error));
+  app.setErrorHandler((err, request, reply) => {
+    const error = toApiError(err, (e) =>
+      logger.error({ err: e, method: request.method, route: request.routeOptions.url }, 'api error'),
+    );
+    return send(reply, error);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    send(
+      reply,
+      new ApiError(
+        404,
+        'HERALD_API_NOT_FOUND',
+        `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
+      ),
+    ),
+  );
+  app.addHook('onResponse', async (request, reply) => {
+    const caller = (request as { caller?: Caller }).caller;
+    logger.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unknown',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        client: request.ip,
+        ...(caller?.kind === 'tenant' ? { tenant: caller.tenant, key: caller.keyId } : {}),
+        ...(caller?.kind === 'admin' ? { key: caller.keyId } : {}),
+      },
+      'api request',
+    );
+  });
+  for (const route of ROUTES)
+    app.route({
+      method: route.method,
+      url: route.url,
+      handler: async (request, reply) => {
+        if (!deps || !auth) throw new ApiError(503, 'HERALD_REDIS_UNAVAILABLE', 'starting');
+        const caller = await auth.authenticate(route.auth, request.headers.authorization, request.ip);
+        (request as { caller?: Caller }).caller = caller;
+        const answer = await route.handler({
+          caller,
+          request,
+          deps,
+          params: validate(route.params, request.params, 'path'),
+          query: validate(route.query, request.query, 'query'),
+          body: validate(route.body, request.body, 'body'),
+        });
+        reply.code(answer.status).headers(answer.headers ?? {});
+        return answer.status === 204 ? reply.send() : reply.send(answer.body);
+      },
+    });
+
+  return {
+    routes: ROUTES,
+    get address() {
+      return bound;
+    },
+    async listen() {
+      redis = await connectRedis(config.redis.url, {
+        timeoutMs: REDIS_CONNECT_TIMEOUT_MS,
+        redis: { enableOfflineQueue: false, maxRetriesPerRequest: 0 },
+        onError: (err) => logger.debug({ err: err.message }, 'api redis connection error'),
+      });
+      const keys = new TenantKeyStore(redis, config.redis.prefix);
+      deps = {
+        herald,
+        config,
+        api,
+        redis,
+        keys,
+        idempotency: new IdempotencyStore(redis, config.redis.prefix),
+        logger,
+        openapi: () => document,
+      };
+      auth = new Authenticator({ redis, prefix: config.redis.prefix, api, keys });
+      const { host, port } = parseListen(options.listen ?? api.listen);
+      try {
+        await app.listen({ host, port });
+      } catch (err) {
+        redis.disconnect();
+        throw new HeraldError(
+          'HERALD_LISTEN_FAILED',
+          `api.listen: cannot listen on ${host}:${port}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      const address = app.server.address() as AddressInfo;
+      bound = { host: address.address, port: address.port };
+      return bound;
+    },
+    async close() {
+      await app.close();
+      redis?.disconnect();
+    },
+  };
+}
+
+/** Parses a part of the request with its schema; a failure is a 400 naming each problem's path. */
+function validate(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
+  if (!schema) return undefined;
+  const parsed = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.slice(0, ISSUES_REPORTED).map((issue) => ({
+    path: [where, ...issue.path.map(String)].join('.'),
+    message: issue.message,
+  }));
+  throw new ApiError(400, 'HERALD_API_BAD_REQUEST', issues.map((i) => `${i.path}: ${i.message}`).join('; '), {
+    issues,
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * Test parts for the HTTP API: a private Redis, a Herald on it and the API listening on
+ * 127.0.0.1:0, plus `call` (fetch with a bearer key, JSON in and out).
+ */
+import { createHerald, defaultConfig, type Herald, type HeraldConfigInput } from '@herald/delivery-core';
+import { type RedisHandle, startRedis } from '@herald/test-harness';
+import pino from 'pino';
+import { type ApiServer, createApiServer } from '../src/index.js';
+
+export const ADMIN_KEY = 'admin-key-for-tests-0123456789';
+
+export interface ApiStack {
+  redis: RedisHandle;
+  herald: Herald;
+  server: ApiServer;
+  base: string;
+  /** Every log line the API and Herald wrote (JSON text). */
+  logs: string[];
+  call(method: string, path: string, options?: CallOptions): Promise<Answer>;
+  stop(): Promise<void>;
+}
+
+export interface CallOptions {
+  key?: string | undefined;
+  body?: unknown;
+  /** Sent as is (not JSON-encoded). */
+  rawBody?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read answers by their documented shape
+  body: any;
+}
+
+export async function startApi(
+  overrides: HeraldConfigInput = {},
+  api: NonNullable<HeraldConfigInput['api']> = {},
+  redisHandle?: RedisHandle,
+): Promise<ApiStack> {
+  const redis = redisHandle ?? (await startRedis());
+  const config = defaultConfig({
+    ...overrides,
+    redis: { url: redis.url, prefix: 'apitest' },
+    api: { listen: '127.0.0.1:0', admin_keys: [{ key: ADMIN_KEY }], ...api },
+    events: { log_level: 'silent' },
+  });
+  const logs: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
+  const herald = await createHerald(config, { logger });
+  const server = createApiServer({ herald, config, logger });
+  const { port } = await server.listen();
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    redis,
+    herald,
+    server,
+    base,
+    logs,
+    async call(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.key !== undefined) headers.authorization = `Bearer ${options.key}`;
+      let body: string | Buffer | undefined;
+      if (options.rawBody !== undefined) body = options.rawBody;
+      else if (options.body !== undefined) {
+        body = JSON.stringify(options.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: kept as text
+      }
+      return { status: res.status, headers: res.headers, body: parsed };
+    },
+    async stop() {
+      await server.close();
+      await herald.close();
+      if (!redisHandle) await redis.stop();
+    },
+  };
+}
