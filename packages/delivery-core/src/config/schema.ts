@@ -23,6 +23,7 @@ import { routeSchema, TLS_MODES } from './routes.js';
 import { dkimSchema, mtaStsSchema } from './schema-auth.js';
 import { bounceSchema, tenantsSchema } from './schema-bounce.js';
 import { smtpSchema } from './schema-smtp.js';
+import { webhooksSchema } from './schema-webhooks.js';
 
 export const ROLES = ['smtp', 'worker', 'http'] as const;
 export type Role = (typeof ROLES)[number];
@@ -170,6 +171,8 @@ export const heraldConfigSchema = section({
   tenants: tenantsSchema,
   /** DKIM signing keys. */
   dkim: dkimSchema,
+  /** Per-tenant HTTP endpoints receiving signed batches of events (schema-webhooks.ts). */
+  webhooks: webhooksSchema,
   roles: rolesSchema,
 }).transform((config) => ({
   ...config,
