@@ -2,8 +2,10 @@
  * createRelay: wires a Herald (delivery-core) into the relay daemon's roles — `smtp` (submission
  * listener), `worker` (delivery workers) and `http` (health, readiness, metrics). The workers run
  * in `delivery.threads` worker threads of this process (thread-host.ts), or on the main thread
- * when it is 0. `start` binds the listeners and returns their addresses; `stop` is the graceful
- * shutdown: stop accepting (SMTP, then HTTP), let in-flight SMTP sessions and deliveries finish
+ * when it is 0. A worker relay also runs the webhook dispatcher on its main thread (it competes
+ * for the one lease across relays, and idles while no endpoint exists). `start` binds the
+ * listeners and returns their addresses; `stop` is the graceful shutdown: stop accepting (SMTP,
+ * then HTTP), stop the webhook dispatcher, let in-flight SMTP sessions and deliveries finish
  * (bounded), close Redis last.
  */
 
@@ -79,6 +81,8 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
           });
           await threads.start();
         }
+        // Reads the event stream and POSTs on this thread; delivery runs in the worker threads.
+        herald.webhooks.startDispatcher();
       }
       if (roles.includes('smtp')) {
         smtp = createSubmissionServer({ herald, policy: createPolicy(config, herald.intake.stages), tls });
@@ -103,6 +107,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         herald.logger.info('herald relay stopping');
         if (smtp) await closeSmtp(smtp);
         if (httpServer) await new Promise<void>((resolve) => httpServer!.close(() => resolve()));
+        await herald.webhooks.stopDispatcher();
         if (threads) await threads.stop();
         await herald.close();
       })();

@@ -11,10 +11,18 @@ import { after, before, describe, it } from 'node:test';
 import { createHerald, type Herald, type HeraldConfigInput, type HeraldEvent } from '@herald/delivery-core';
 import { RedisEventSink } from '@herald/delivery-core/events';
 import { queueKeys, webhookKeys } from '@herald/delivery-core/keys';
-import { type RedisHandle, type SmtpSinkHandle, startRedis, startSmtpSink } from '@herald/test-harness';
+import {
+  type ReceivedRequest,
+  type Receiver,
+  type RedisHandle,
+  type SmtpSinkHandle,
+  startReceiver,
+  startRedis,
+  startSmtpSink,
+  verifySignature,
+} from '@herald/test-harness';
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { type ReceivedRequest, type Receiver, startReceiver, verifySignature } from './webhook-receiver.js';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 const WAIT_MS = 20_000;
@@ -102,7 +110,7 @@ function delivered(messageId: string, tenant = 'default'): HeraldEvent {
   } as HeraldEvent;
 }
 
-const keyOf = (e: HeraldEvent) => `${e.type}:${'messageId' in e ? e.messageId : ''}`;
+const keyOf = (e: { type: string; messageId?: string }) => `${e.type}:${e.messageId ?? ''}`;
 
 /** Every event is in exactly one accepted batch, and a repeated event only ever repeats its batch's webhook-id. */
 function assertAtLeastOnceByBatch(requests: ReceivedRequest[], expected: string[]) {
@@ -164,8 +172,7 @@ describe('webhooks', () => {
     );
     const order = requests.flatMap((r) => r.events);
     for (const id of ids) {
-      const at = (type: string) =>
-        order.findIndex((e) => e.type === type && 'messageId' in e && e.messageId === id);
+      const at = (type: string) => order.findIndex((e) => e.type === type && e.messageId === id);
       assert.ok(
         at('accepted') < at('attempt') && at('attempt') < at('delivered'),
         `events of ${id} in order`,

@@ -5,11 +5,19 @@
  * ends it) or `reset` (destroys the socket). Past the script it answers `ok`, or `fallback`.
  * Every request is recorded in arrival order, with a sequence number shared by all receivers.
  */
+
+/** An event as the body carries it (Herald's HeraldEvent; typed loosely to keep this package free of delivery-core). */
+export interface ReceivedEvent {
+  type: string;
+  messageId?: string;
+  tenant?: string;
+  [field: string]: unknown;
+}
+
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { HeraldEvent } from '@herald/delivery-core';
 
 export type Behaviour = 'ok' | 'fail500' | 'hang' | 'reset';
 
@@ -20,7 +28,7 @@ export interface ReceivedRequest {
   signature: string;
   contentType: string;
   body: string;
-  events: HeraldEvent[];
+  events: ReceivedEvent[];
   verified: boolean;
   answer: Behaviour;
 }
@@ -73,9 +81,9 @@ export async function startReceiver(secret: string, script: Behaviour[] = []): P
       const timestamp = String(req.headers['webhook-timestamp'] ?? '');
       const signature = String(req.headers['webhook-signature'] ?? '');
       const fresh = Math.abs(Date.now() / 1000 - Number(timestamp)) <= MAX_TIMESTAMP_SKEW_S;
-      let events: HeraldEvent[] = [];
+      let events: ReceivedEvent[] = [];
       try {
-        events = (JSON.parse(body) as { events: HeraldEvent[] }).events;
+        events = (JSON.parse(body) as { events: ReceivedEvent[] }).events;
       } catch {}
       const answer = receiver.script.shift() ?? receiver.fallback;
       requests.push({
