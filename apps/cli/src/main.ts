@@ -25,6 +25,7 @@ import { siteCommand } from './commands/site.js';
 import { suppressionCommand } from './commands/suppression.js';
 import { tenantCommand } from './commands/tenant.js';
 import { versionCommand } from './commands/version.js';
+import { webhookCommand } from './commands/webhook.js';
 import { type CliIo, processIo } from './io.js';
 import { cliVersion } from './version.js';
 
@@ -38,6 +39,7 @@ export const COMMANDS: readonly Command[] = [
   suppressionCommand,
   queueCommand,
   eventsCommand,
+  webhookCommand,
   hashPasswordCommand,
   sendCommand,
   bounceCommand,
