@@ -48,10 +48,7 @@ describe('herald webhook', () => {
       ],
     };
     await writeFile(configFile, JSON.stringify(config));
-    herald = await createHerald(config, {
-      logger: herald.logger,
-      webhooks: { retryDelaysMs: [50] },
-    });
+    herald = await createHerald(config, { webhooks: { retryDelaysMs: [50] } });
   });
   after(async () => {
     await herald.close();
