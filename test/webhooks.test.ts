@@ -59,7 +59,12 @@ describe('webhooks from a relay', () => {
     });
     assert.equal(sent.code, 250, sent.response);
     await stack.sinks[0]!.waitForMessages(1);
-    const outcomes = () => receiver.accepted().flatMap((r) => r.events);
+    // The bounce also makes a DSN to the sender (a message of its own, with its own outcome).
+    const outcomes = () =>
+      receiver
+        .accepted()
+        .flatMap((r) => r.events)
+        .filter((e) => e.messageId === sent.queueId);
     await receiver.waitFor(() => outcomes().length === 3);
     assert.ok(
       receiver.requests.every((r) => r.verified),
@@ -71,7 +76,7 @@ describe('webhooks from a relay', () => {
         .sort(),
       ['bounced bad@example.test', 'delivered a@example.test', 'delivered b@example.test'],
     );
-    assert.ok(outcomes().every((e) => e.messageId === sent.queueId && e.tenant === 'default'));
+    assert.ok(outcomes().every((e) => e.tenant === 'default'));
     assert.equal(stuck.hanging, 1, "the other endpoint's request hangs all along");
     await stack.assertEveryRecipientTerminatedOnce();
   });

@@ -54,7 +54,7 @@ describe('unknown keys', () => {
     assert.doesNotMatch(message, /did you mean/);
     assert.match(
       message,
-      /known keys: node_id, redis, smtp, http, dns, routes, delivery, retry, events, shaping, bounce, tenants, dkim, roles/,
+      /known keys: node_id, redis, smtp, http, dns, routes, delivery, retry, events, shaping, bounce, tenants, dkim, webhooks, roles/,
     );
   });
 
