@@ -27,6 +27,7 @@ import { siteCommand } from './commands/site.js';
 import { suppressionCommand } from './commands/suppression.js';
 import { tenantCommand } from './commands/tenant.js';
 import { versionCommand } from './commands/version.js';
+import { webhookCommand } from './commands/webhook.js';
 import { type CliIo, processIo } from './io.js';
 import { cliVersion } from './version.js';
 
@@ -42,6 +43,7 @@ export const COMMANDS: readonly Command[] = [
   messageCommand,
   eventsCommand,
   accountingCommand,
+  webhookCommand,
   hashPasswordCommand,
   sendCommand,
   bounceCommand,

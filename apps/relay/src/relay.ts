@@ -3,9 +3,11 @@
  * listener), `worker` (delivery workers) and `http` (health, readiness, metrics); with an `api`
  * section, also the HTTP API on its own listener (@herald/http-api). The workers run
  * in `delivery.threads` worker threads of this process (thread-host.ts), or on the main thread
- * when it is 0. `start` binds the listeners and returns their addresses; `stop` is the graceful
- * shutdown: stop accepting (SMTP, the API, then HTTP), let in-flight SMTP sessions, API requests
- * and deliveries finish (bounded), close Redis last. A relay with the `worker` role and an
+ * when it is 0. A worker relay also runs the webhook dispatcher on its main thread (it competes
+ * for the one lease across relays, and idles while no endpoint exists). `start` binds the
+ * listeners and returns their addresses; `stop` is the graceful shutdown: stop accepting (SMTP,
+ * the API, then HTTP), stop the webhook dispatcher, let in-flight SMTP sessions, API requests and
+ * deliveries finish (bounded), close Redis last. A relay with the `worker` role and an
  * `accounting` section also runs the accounting log (delivery-core's `accounting`) on its main
  * thread, on a Redis connection of its own; `stop` lets it finish its batch and save its cursor
  * after the deliveries have ended.
@@ -91,6 +93,8 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
           await threads.start();
         }
         accounting = await startAccounting(herald);
+        // Reads the event stream and POSTs on this thread; delivery runs in the worker threads.
+        herald.webhooks.startDispatcher();
       }
       if (roles.includes('smtp')) {
         smtp = createSubmissionServer({ herald, policy: createPolicy(config, herald.intake.stages), tls });
@@ -121,6 +125,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         // In-flight API requests finish (their enqueue answers) before Redis closes below.
         if (api) await api.close();
         if (httpServer) await new Promise<void>((resolve) => httpServer!.close(() => resolve()));
+        await herald.webhooks.stopDispatcher();
         if (threads) await threads.stop();
         if (accounting) {
           await accounting.log.stop();

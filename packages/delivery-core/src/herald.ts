@@ -5,11 +5,13 @@
  * follows a bounce or complaint), shaping (`createShapingRuntime`), delivery (`createDelivery`:
  * workers, shaping gate, pool) and explain (`createExplainer`: a delivery path as data) and story (`createStoryReader`: one message's story).
  * `Herald` offers verbs, not its parts: `send`, `recordFeedback`, `suspendSite` / `resumeSite`,
- * `pauseTenant` / `resumeTenant`, `startWorkers`, `reclaimLeases`, `ping`, `close` (workers, pool,
- * events, spool, Redis last); the read-outs `queueStats`, `tenantStatus`, `explain` and
- * `messageStory` (plain data); the queue operations (`createQueueOps`, plain data in and out)
- * `listQueue`, `retryQueued`, `flushSite`, `deleteQueued`, `bounceQueued`; plus `intake` for
- * submission front ends (the relay's SMTP listener), `suppression`, `events` and `metrics`. */
+ * `pauseTenant` / `resumeTenant`, `startWorkers`, `reclaimLeases`, `ping`, `close` (webhook
+ * dispatcher, workers, pool, events, spool, Redis last); the read-outs `queueStats`,
+ * `tenantStatus`, `explain` and `messageStory` (plain data); the queue operations
+ * (`createQueueOps`, plain data in and out) `listQueue`, `retryQueued`, `flushSite`,
+ * `deleteQueued`, `bounceQueued`; plus `intake` for submission front ends (the relay's SMTP
+ * listener), `suppression`, `webhooks` (`createWebhooks`: endpoints, dead letters, the
+ * dispatcher), `events` and `metrics`. */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
@@ -40,6 +42,7 @@ import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
 import { createStoryReader, type MessageStory } from './story/index.js';
 import { SuppressionList } from './suppression/index.js';
 import { settlesWithin, withDeadline } from './util/index.js';
+import { createWebhooks, type Webhooks, type WebhooksDeps } from './webhooks/index.js';
 
 /** Bound on each shutdown step that talks to Redis. */
 const CLOSE_STEP_TIMEOUT_MS = 2_000;
@@ -74,6 +77,8 @@ export interface CreateHeraldOptions {
    * share it; default a new random one.
    */
   incarnation?: string;
+  /** Webhook retry delays and lease TTL (tests make them short). */
+  webhooks?: Pick<WebhooksDeps, 'retryDelaysMs' | 'leaseTtlMs'>;
 }
 
 export interface Herald {
@@ -87,6 +92,11 @@ export interface Herald {
   readonly suppression: SuppressionList;
   /** The submission pipeline, stage by stage, for front ends (the relay's SMTP listener). */
   readonly intake: Intake;
+  /**
+   * Webhook endpoints (list, add, remove), dead letters (list, replay) and the dispatcher
+   * (`startDispatcher`, run by relays with the worker role; stopped by `close`).
+   */
+  readonly webhooks: Webhooks;
   /** Submits one message through the intake pipeline; resolves once Redis acknowledged it. */
   send(input: SendInput): Promise<SendResult>;
   /**
@@ -188,8 +198,20 @@ export async function createHerald(
       maxEntries: config.events.trace_max_entries,
     },
   });
-  const metrics = new HeraldMetrics({ defaultMetrics: true, queue: spool });
+  const metrics = new HeraldMetrics({
+    defaultMetrics: true,
+    queue: spool,
+    webhookOutboxes: { outboxDepths: () => webhooks.outboxDepths() },
+  });
   events.on(metrics.observe);
+  const webhooks = createWebhooks({
+    redis,
+    config,
+    connect: () => connectOwnRedis(config.redis.url, logger),
+    meter: metrics.webhookMeter,
+    logger,
+    ...options.webhooks,
+  });
   const resolver = createResolver({
     ...(config.dns.servers.length ? { servers: [...config.dns.servers] } : {}),
     timeoutMs: config.dns.timeout,
@@ -237,6 +259,7 @@ export async function createHerald(
     metrics,
     suppression,
     intake,
+    webhooks,
     send: intake.send,
     recordFeedback: feedback.record,
     suspendSite: shapingRuntime.suspendSite,
@@ -263,6 +286,7 @@ export async function createHerald(
     async close() {
       // With Redis gone nothing in flight can finish its bookkeeping: skip the grace period.
       const graceMs = (await ping()) ? undefined : 0;
+      await webhooks.stopDispatcher();
       await delivery.close(graceMs);
       await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);
       await settlesWithin(spool.close(), CLOSE_STEP_TIMEOUT_MS);
@@ -283,6 +307,15 @@ function connectCommandRedis(url: string, logger: Logger): Promise<Redis> {
       // concurrent deliveries) share one socket write.
       enableAutoPipelining: true,
     },
+    onError: (err) => logger.debug({ err: err.message }, 'redis connection error'),
+  });
+}
+
+/** A connection of a capability's own (a blocking read, a WATCH), without auto-pipelining. */
+function connectOwnRedis(url: string, logger: Logger): Promise<Redis> {
+  return connectRedis(url, {
+    timeoutMs: REDIS_CONNECT_TIMEOUT_MS,
+    redis: { enableOfflineQueue: false, maxRetriesPerRequest: 0 },
     onError: (err) => logger.debug({ err: err.message }, 'redis connection error'),
   });
 }

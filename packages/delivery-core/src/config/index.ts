@@ -65,5 +65,14 @@ export {
   tenantPolicy,
 } from './schema-bounce.js';
 export type { SmtpUser } from './schema-smtp.js';
+export {
+  MAX_WEBHOOK_BATCH_SIZE,
+  MIN_WEBHOOK_SECRET_BYTES,
+  WEBHOOK_SECRET_PREFIX,
+  type WebhookEndpointConfig,
+  type WebhookEndpointInput,
+  webhookEndpointSchema,
+  webhookSecretKey,
+} from './schema-webhooks.js';
 export { isSecretKey, isUrlKey, MASK, maskUrl, secretsIn } from './secrets.js';
 export { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND, parseDuration, parseSize } from './units.js';

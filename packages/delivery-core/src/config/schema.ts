@@ -25,6 +25,7 @@ import { apiSchema } from './schema-api.js';
 import { dkimSchema, mtaStsSchema } from './schema-auth.js';
 import { bounceSchema, tenantsSchema } from './schema-bounce.js';
 import { smtpSchema } from './schema-smtp.js';
+import { webhooksSchema } from './schema-webhooks.js';
 
 export const ROLES = ['smtp', 'worker', 'http'] as const;
 export type Role = (typeof ROLES)[number];
@@ -183,6 +184,8 @@ export const heraldConfigSchema = section({
   tenants: tenantsSchema,
   /** DKIM signing keys. */
   dkim: dkimSchema,
+  /** Per-tenant HTTP endpoints receiving signed batches of events (schema-webhooks.ts). */
+  webhooks: webhooksSchema,
   roles: rolesSchema,
 }).transform((config) => ({
   ...config,

@@ -4,15 +4,20 @@
  * stopped: `load` gives the last id it finished with (undefined before its first save), `save`
  * moves it forward only (a stale writer cannot move it back). `trimmedAfter` says whether the
  * stream already dropped entries newer than a cursor (MAXLEN trimming outran the consumer: a gap
- * to report, since those entries are gone).
+ * to report, since those entries are gone). `saveIn` queues the same forward-only save on a
+ * MULTI, for a consumer whose own writes must move with its cursor (the webhook dispatcher).
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { streamCursorKey } from '../keys/index.js';
 
 export interface StreamCursor {
+  /** The cursor's key (a transaction may WATCH it). */
+  readonly key: string;
   load(): Promise<string | undefined>;
   /** Stores `id` unless the stored cursor is already at or past it. */
   save(id: string): Promise<void>;
+  /** Queues `save(id)` on `tx` (a MULTI): it commits with the transaction's other writes. */
+  saveIn(tx: ChainableCommander, id: string): void;
 }
 
 /** KEYS[1] cursor. ARGV[1] id "ms-seq". Sets it only when it is newer than the stored one. */
@@ -33,11 +38,15 @@ return 1`;
 export function streamCursor(redis: Redis, prefix: string, consumer: string): StreamCursor {
   const key = streamCursorKey(prefix, consumer);
   return {
+    key,
     async load() {
       return (await redis.get(key)) ?? undefined;
     },
     async save(id) {
       await redis.eval(SAVE_FORWARD_LUA, 1, key, id);
+    },
+    saveIn(tx, id) {
+      tx.eval(SAVE_FORWARD_LUA, 1, key, id);
     },
   };
 }

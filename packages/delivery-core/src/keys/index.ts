@@ -8,7 +8,8 @@
  * shaping.ts), one per tenant for its suppression list (`{<tenant>}` — tenant.ts); every other
  * key (throttle primitives, windows, parked lists, the pause flag) is used alone and is hashed
  * whole. Every key starts with `<prefix>:` (config `redis.prefix`), so ACL patterns and SCANs
- * by prefix keep working. Imports nothing; pure.
+ * by prefix keep working. The webhook dispatcher's keys share `{webhooks}` (webhooks.ts).
+ * Imports nothing; pure.
  */
 
 export {
@@ -37,3 +38,4 @@ export * from './shaping.js';
 export { CLUSTER_SLOTS, crc16, hashedPart, hashSlot } from './slots.js';
 export { type SuppressionKeys, suppressionKeys, tenantPausedKey } from './tenant.js';
 export { capKey, gcraKey, semaphoreKey } from './throttle.js';
+export { WEBHOOKS_CONSUMER, WEBHOOKS_TAG, type WebhookKeys, webhookKeys } from './webhooks.js';

@@ -9,6 +9,7 @@ import { apiKeyKeys, idempotencyKeys } from './api.js';
 import { DELIVERY_QUEUE, feedbackMarkerKey, queueKeys, reputationKey } from './queue.js';
 import { siteStateKey } from './shaping.js';
 import { suppressionKeys } from './tenant.js';
+import { webhookKeys } from './webhooks.js';
 
 /** Names one run of an operation may involve (a test varies them). */
 export interface KeySample {
@@ -131,5 +132,22 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
       siteStateKey(prefix, site, 'slow'),
       siteStateKey(prefix, site, 'sources'),
     ],
+  },
+  'webhook fan-out commit (batches into outboxes + cursor advance)': {
+    where: 'webhooks/fan-out.ts commit (WATCH lease + cursor, MGET, MULTI)',
+    kind: 'multi',
+    keys: (prefix, { messages: [a, b] }) => {
+      const w = webhookKeys(prefix);
+      return [w.lease, w.cursor, w.batch(a), w.outbox('ep1'), w.batch(b), w.dead('ep2')];
+    },
+  },
+  'webhook batch delivered, dead-lettered, replayed or removed': {
+    where:
+      'webhooks/outbox.ts ack / deadLetter (MULTI), REPLAY_LUA; webhooks/runtime.ts removeEndpoint (MULTI)',
+    kind: 'multi',
+    keys: (prefix, { messages: [m] }) => {
+      const w = webhookKeys(prefix);
+      return [w.outbox('ep1'), w.dead('ep1'), w.batch(m)];
+    },
   },
 };

@@ -15,6 +15,11 @@ export { createHealthEndpoints, type HealthEndpointsDeps } from './http-endpoint
 
 const OUTCOMES: RecipientEventType[] = ['delivered', 'deferred', 'bounced', 'expired', 'suppressed'];
 
+/** Batches waiting per webhook endpoint (the webhooks capability), read at scrape time. */
+export interface WebhookOutboxSource {
+  outboxDepths(): Promise<Map<string, number>>;
+}
+
 export interface QueueDepthSource {
   counts(): Promise<{ waiting: number; active: number; delayed: number; prioritized?: number }>;
 }
@@ -41,8 +46,22 @@ export class HeraldMetrics {
   readonly smtpRefusals: Counter<'reason'>;
   /** herald_smtp_redis_timeouts_total{stage}: Redis calls of a session answered 451 at their deadline. */
   readonly smtpRedisTimeouts: Counter<'stage'>;
+  /** herald_webhook_requests_total{result}: success, http_error, timeout, connection_error. */
+  readonly webhookRequests: Counter<'result'>;
+  /** herald_webhook_batches_dead_lettered_total{reason}: retry_expired, outbox_full. */
+  readonly webhookDeadLettered: Counter<'reason'>;
+  /** herald_webhook_stream_gaps_total: the event stream was trimmed past the dispatcher's cursor. */
+  readonly webhookStreamGaps: Counter;
+  /** herald_webhook_outbox_depth{endpoint}: batches waiting per endpoint. */
+  readonly webhookOutboxDepth: Gauge<'endpoint'>;
 
-  constructor(options: { defaultMetrics?: boolean; queue?: QueueDepthSource } = {}) {
+  constructor(
+    options: {
+      defaultMetrics?: boolean;
+      queue?: QueueDepthSource;
+      webhookOutboxes?: WebhookOutboxSource;
+    } = {},
+  ) {
     const registers = [this.registry];
     // prom-client's names start with process_ / nodejs_: herald_process_cpu_user_seconds_total.
     if (options.defaultMetrics)
@@ -116,6 +135,37 @@ export class HeraldMetrics {
       labelNames: ['stage'],
       registers,
     });
+    this.webhookRequests = new Counter({
+      name: 'herald_webhook_requests_total',
+      help: 'Webhook requests by result (success: any 2xx; http_error, timeout, connection_error are retried)',
+      labelNames: ['result'],
+      registers,
+    });
+    this.webhookDeadLettered = new Counter({
+      name: 'herald_webhook_batches_dead_lettered_total',
+      help: 'Webhook batches moved to a dead-letter list: failing past retry_for, or their outbox full',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.webhookStreamGaps = new Counter({
+      name: 'herald_webhook_stream_gaps_total',
+      help: 'Times the event stream was trimmed past the webhook dispatcher cursor (events lost to webhooks)',
+      registers,
+    });
+    const webhookOutboxes = options.webhookOutboxes;
+    this.webhookOutboxDepth = new Gauge({
+      name: 'herald_webhook_outbox_depth',
+      help: 'Webhook batches waiting to be sent, per endpoint',
+      labelNames: ['endpoint'],
+      registers,
+      async collect() {
+        if (!webhookOutboxes) return;
+        const depths = await webhookOutboxes.outboxDepths().catch(() => undefined);
+        if (!depths) return;
+        this.reset();
+        for (const [endpoint, depth] of depths) this.set({ endpoint }, depth);
+      },
+    });
     const queue = options.queue;
     this.queueDepth = new Gauge({
       name: 'herald_queue_depth',
@@ -134,6 +184,13 @@ export class HeraldMetrics {
       },
     });
   }
+
+  /** What the webhook dispatcher counts (its `WebhookMeter`). */
+  readonly webhookMeter = {
+    request: (result: string) => this.webhookRequests.inc({ result }),
+    deadLettered: (reason: string) => this.webhookDeadLettered.inc({ reason }),
+    gap: () => this.webhookStreamGaps.inc(),
+  };
 
   /** Feeds counters from the event stream; wire with `events.on(metrics.observe)`. */
   readonly observe = (event: HeraldEvent): void => {
