@@ -250,10 +250,18 @@ describe('the accounting log', () => {
       messageId: 'm4',
       recipient: 'slow@example.test',
     };
+    const deleted: HeraldEvent = {
+      ...suppressed,
+      type: 'bounced',
+      messageId: 'm5',
+      recipient: 'held@example.test',
+      reply: reply(550, 'deleted by operator', '5.0.0'),
+      operator: 'delete',
+    };
     const site: HeraldEvent = { type: 'site_resumed', time: DAY1 + 2, site: 'mx:x', reason: 'operator' };
-    await s.emit([...events, suppressed, expired, deferred, site]);
+    await s.emit([...events, suppressed, expired, deferred, deleted, site]);
     s.start();
-    const rows = await waitForRows(s.directory, 5);
+    const rows = await waitForRows(s.directory, 7);
     await s.stopAll();
     assert.deepEqual(
       rows.map((r) => [r.type, r.recipient, r.state, r.code]),
@@ -264,8 +272,14 @@ describe('the accounting log', () => {
         ['bounced', 'b@example.test', 'bounced', '550'],
         ['suppressed', 'gone@example.test', 'suppressed', '550'],
         ['expired', 'late@example.test', 'expired', '550'],
+        ['bounced', 'held@example.test', 'bounced', '550'],
       ],
       'deferred is not kept by default; site events give no record',
+    );
+    assert.deepEqual(
+      rows.map((r) => r.operator),
+      ['', '', '', '', '', '', 'delete'],
+      'an operator outcome says so',
     );
     const delivered = rows[2]!;
     assert.equal(delivered.sender, 'sender@origin.test', 'the sender from the accepted event');

@@ -33,6 +33,7 @@ export const ACCOUNTING_COLUMNS = [
   'next_attempt',
   'stream',
   'campaign',
+  'operator',
 ] as const;
 
 export type AccountingColumn = (typeof ACCOUNTING_COLUMNS)[number];
@@ -161,6 +162,7 @@ export class RecordContext {
     record.tls = host ? (host.tls ? 'yes' : 'no') : '';
     record.latency_ms = String(event.latencyMs);
     record.retry_class = event.retryClass ?? '';
+    record.operator = event.operator ?? '';
     record.next_attempt =
       event.nextAttemptAt === undefined ? '' : new Date(event.nextAttemptAt).toISOString();
     return record;
