@@ -40,16 +40,14 @@ if (filters.length === 0) {
   step('typecheck (tsc)', bin('tsc'), ['-p', 'tsconfig.json']);
 }
 
-const testDirs = [
-  'packages/local-redis/test',
-  'packages/test-harness/test',
-  'packages/delivery-core/test',
-  'packages/smtp-listener/test',
-  'apps/relay/test',
-  'apps/bounce-processor/test',
-  'apps/cli/test',
-  'test',
-];
+// Every workspace's test folder (packages, then apps), then the cross-package suite: a new
+// workspace's tests run without being listed here.
+const workspaceTests = (group) =>
+  readdirSync(join(ROOT, group), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `${group}/${entry.name}/test`)
+    .sort();
+const testDirs = [...workspaceTests('packages'), ...workspaceTests('apps'), 'test'];
 const files = testDirs
   .map((dir) => join(ROOT, dir))
   .filter((dir) => existsSync(dir))
