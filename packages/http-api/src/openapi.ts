@@ -25,7 +25,8 @@ const errorContent = () => ({ 'application/json': { schema: { $ref: '#/component
 /** Errors every route of a scope can answer, beside its own. */
 function commonErrors(route: RouteDef): Record<string, string> {
   const errors: Record<string, string> = {};
-  if (route.body || route.params || route.query) errors['400'] = 'malformed request (HERALD_API_BAD_REQUEST)';
+  if (route.body || route.textBody || route.params || route.query)
+    errors['400'] = 'malformed request (HERALD_API_BAD_REQUEST)';
   if (route.auth !== 'public') {
     errors['401'] = 'no, unknown or revoked API key (HERALD_API_UNAUTHENTICATED)';
     errors['429'] = 'rate limited, or the address is blocked (HERALD_API_RATE_LIMITED); see Retry-After';
@@ -70,7 +71,11 @@ function operation(route: RouteDef): Record<string, unknown> {
     responses[status] = {
       description: answer.description,
       ...(answer.schema
-        ? { content: { 'application/json': { schema: jsonSchema(answer.schema, 'output') } } }
+        ? {
+            content: {
+              [answer.contentType ?? 'application/json']: { schema: jsonSchema(answer.schema, 'output') },
+            },
+          }
         : {}),
     };
   for (const [status, description] of Object.entries(commonErrors(route)))
@@ -89,6 +94,15 @@ function operation(route: RouteDef): Record<string, unknown> {
           requestBody: {
             required: true,
             content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+          },
+        }
+      : {}),
+    ...(route.textBody
+      ? {
+          requestBody: {
+            required: true,
+            description: `${route.textBody.description} (at most ${route.textBody.maxBytes} bytes)`,
+            content: { [route.textBody.contentType]: { schema: { type: 'string' } } },
           },
         }
       : {}),

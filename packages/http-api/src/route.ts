@@ -54,6 +54,15 @@ export interface RouteAnswer {
 export interface RouteResponse {
   description: string;
   schema?: z.ZodType;
+  /** Default application/json; e.g. text/csv (then `body` is a string or a Readable). */
+  contentType?: string;
+}
+
+/** A route whose body is not JSON but text of one content type, bounded (e.g. a CSV import). */
+export interface TextBody {
+  contentType: 'text/csv';
+  maxBytes: number;
+  description: string;
 }
 
 export interface RouteDef<
@@ -69,6 +78,8 @@ export interface RouteDef<
   description?: string;
   tag: string;
   body?: B;
+  /** Instead of `body`: the request body as a Buffer of this content type (any other is 415). */
+  textBody?: TextBody;
   params?: P;
   query?: Q;
   /** Request headers the route reads, documented as parameters. */

@@ -32,6 +32,8 @@ const REQUEST_TIMEOUT_MS = 60_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 const ISSUES_REPORTED = 20;
+/** Longest path parameter: a site name (`mx:<sorted MX hosts>`) can be long. */
+const MAX_PARAM_CHARS = 1_024;
 const VERSION = '1';
 
 export interface ApiServerOptions {
@@ -63,9 +65,12 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: MAX_PARAM_CHARS },
   });
-  // JSON only: any other content type is 415 (fastify also parses text/plain by default).
+  // JSON, and text/csv for the routes that declare it (`textBody`): any other content type is
+  // 415 (fastify also parses text/plain by default).
   app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/csv', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   let redis: Redis | undefined;
   let deps: ApiDeps | undefined;
   let auth: Authenticator | undefined;
@@ -109,6 +114,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     app.route({
       method: route.method,
       url: route.url,
+      ...(route.textBody ? { bodyLimit: route.textBody.maxBytes } : {}),
       handler: async (request, reply) => {
         if (!deps || !auth) throw new ApiError(503, 'HERALD_REDIS_UNAVAILABLE', 'starting');
         const caller = await auth.authenticate(route.auth, request.headers.authorization, request.ip);
@@ -119,7 +125,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
           deps,
           params: validate(route.params, request.params, 'path'),
           query: validate(route.query, request.query, 'query'),
-          body: validate(route.body, request.body, 'body'),
+          body: route.textBody ? textBody(route, request.body) : jsonBody(route, request.body),
         });
         reply.code(answer.status).headers(answer.headers ?? {});
         return answer.status === 204 ? reply.send() : reply.send(answer.body);
@@ -171,6 +177,23 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       redis?.disconnect();
     },
   };
+}
+
+/** The body of a `textBody` route: a Buffer of its content type, else 415. */
+function textBody(route: RouteDef, body: unknown): Buffer {
+  if (Buffer.isBuffer(body)) return body;
+  throw new ApiError(
+    415,
+    'HERALD_API_BAD_REQUEST',
+    `unsupported content type: send ${route.textBody?.contentType}`,
+  );
+}
+
+/** A JSON route's body, validated; a text body (text/csv) sent to it is 415. */
+function jsonBody(route: RouteDef, body: unknown): unknown {
+  if (Buffer.isBuffer(body))
+    throw new ApiError(415, 'HERALD_API_BAD_REQUEST', 'unsupported content type: send application/json');
+  return validate(route.body, body, 'body');
 }
 
 /** Parses a part of the request with its schema; a failure is a 400 naming each problem's path. */

@@ -2,12 +2,15 @@
  * Test parts for the HTTP API: a private Redis, a Herald on it and the API listening on
  * 127.0.0.1:0, plus `call` (fetch with a bearer key, JSON in and out).
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { createHerald, defaultConfig, type Herald, type HeraldConfigInput } from '@herald/delivery-core';
+import { TenantKeyStore } from '@herald/delivery-core/apikeys';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import pino from 'pino';
 import { type ApiServer, createApiServer } from '../src/index.js';
 
 export const ADMIN_KEY = 'admin-key-for-tests-0123456789';
+export const PREFIX = 'apitest';
 
 export interface ApiStack {
   redis: RedisHandle;
@@ -43,7 +46,7 @@ export async function startApi(
   const redis = redisHandle ?? (await startRedis());
   const config = defaultConfig({
     ...overrides,
-    redis: { url: redis.url, prefix: 'apitest' },
+    redis: { url: redis.url, prefix: PREFIX },
     api: { listen: '127.0.0.1:0', admin_keys: [{ key: ADMIN_KEY }], ...api },
     events: { log_level: 'silent' },
   });
@@ -84,4 +87,27 @@ export async function startApi(
       if (!redisHandle) await redis.stop();
     },
   };
+}
+
+/** A tenant key made in the stack's Redis (as `herald tenant key create` does). */
+export async function tenantKey(stack: ApiStack, tenant: string): Promise<string> {
+  return (await new TenantKeyStore(stack.redis.client(), PREFIX).create(tenant)).key;
+}
+
+const WAIT_POLL_MS = 50;
+const WAIT_MAX_POLLS = 400;
+
+/** Polls `probe` until it returns a value (not undefined or false): at most WAIT_MAX_POLLS times. */
+export async function waitUntil<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+): Promise<T> {
+  let last: unknown;
+  for (let poll = 0; poll < WAIT_MAX_POLLS; poll++) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    last = value;
+    await delay(WAIT_POLL_MS);
+  }
+  throw new Error(`gave up waiting for ${what} (last: ${String(last)})`);
 }

@@ -138,6 +138,8 @@ export const ERROR_CODES = {
     'HTTP API (422): the Idempotency-Key was used before with a different request body',
   HERALD_API_NO_RECIPIENT_ACCEPTED:
     'HTTP API (422): every recipient of the message was refused (see details)',
+  HERALD_API_CONFLICT:
+    'HTTP API (409): the resource cannot be changed this way (a webhook endpoint defined in the config file)',
   HERALD_CLI_USAGE: 'the command line is invalid',
   HERALD_DKIM_SIGN_FAILED: 'a configured DKIM key failed to sign a message (local fault; not spooled)',
   HERALD_LISTEN_FAILED: 'a daemon could not listen on its address (in use, or not permitted)',

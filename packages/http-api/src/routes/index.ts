@@ -3,8 +3,26 @@
  * `defineRoute(...)` and add it here; the server registers it and the OpenAPI document lists it.
  */
 import type { RouteDef } from '../route.js';
+import { eventRoutes } from './events.js';
 import { keyRoutes } from './keys.js';
+import { messageStoryRoutes } from './message-story.js';
 import { messageRoutes } from './messages.js';
 import { metaRoutes } from './meta.js';
+import { queueRoutes } from './queue.js';
+import { siteRoutes } from './sites.js';
+import { suppressionRoutes } from './suppressions.js';
+import { tenantRoutes } from './tenants.js';
+import { webhookRoutes } from './webhooks.js';
 
-export const ROUTES: readonly RouteDef[] = [...metaRoutes, ...messageRoutes, ...keyRoutes];
+export const ROUTES: readonly RouteDef[] = [
+  ...metaRoutes,
+  ...messageRoutes,
+  ...messageStoryRoutes,
+  ...eventRoutes,
+  ...suppressionRoutes,
+  ...tenantRoutes,
+  ...siteRoutes,
+  ...queueRoutes,
+  ...webhookRoutes,
+  ...keyRoutes,
+];

@@ -1,0 +1,103 @@
+/**
+ * Tenants: `GET /v1/tenants/{tenant}` (its reputation over its window against its thresholds,
+ * and its bulk pause: `herald.tenantStatus`; a tenant key may read its own), and, for admin keys,
+ * `POST …/pause` and `POST …/resume` (`herald.pauseTenant` / `resumeTenant`: hold or release the
+ * tenant's bulk mail on every relay; each change is a tenant event).
+ */
+import type { TenantStatus } from '@herald/delivery-core';
+import { z } from 'zod';
+import { defineRoute } from '../route.js';
+import { headerText, tenantName } from '../schemas.js';
+import { scopedTenant, tenantNamed } from '../scope.js';
+import { within } from '../within.js';
+
+const OPERATOR_REASON = 'operator';
+
+const params = z.strictObject({ tenant: tenantName });
+const pauseSchema = z.object({ reason: z.string(), since: z.string().describe('ISO 8601') });
+
+const statusSchema = z.object({
+  tenant: z.string(),
+  window_ms: z.number().int().describe('the reputation window'),
+  min_volume: z.number().int().describe('recipients before rates are judged'),
+  accepted: z.number().int().describe('recipients accepted in the window'),
+  hard_bounces: z.number().int(),
+  complaints: z.number().int(),
+  bounce_rate: z.number(),
+  complaint_rate: z.number(),
+  bounce_rate_threshold: z.number(),
+  complaint_rate_threshold: z.number(),
+  paused: pauseSchema.nullable().describe("the bulk pause; null while the tenant's bulk mail is sending"),
+});
+
+const asJson = ({ tenant, policy, rates, paused }: TenantStatus) => ({
+  tenant,
+  window_ms: policy.reputation_window,
+  min_volume: policy.reputation_min_volume,
+  accepted: rates.sent,
+  hard_bounces: rates.hard,
+  complaints: rates.complaints,
+  bounce_rate: rates.bounceRate,
+  complaint_rate: rates.complaintRate,
+  bounce_rate_threshold: policy.bounce_rate_threshold,
+  complaint_rate_threshold: policy.complaint_rate_threshold,
+  paused: paused ? { reason: paused.reason, since: new Date(paused.at).toISOString() } : null,
+});
+
+export const tenantRoutes = [
+  defineRoute({
+    method: 'GET',
+    url: '/v1/tenants/:tenant',
+    auth: 'tenant',
+    tag: 'tenants',
+    summary: "a tenant's reputation and bulk pause",
+    params,
+    responses: {
+      200: { description: 'its status, read now', schema: statusSchema },
+      403: { description: 'a tenant key naming another tenant (HERALD_API_FORBIDDEN)' },
+    },
+    handler: async ({ params, caller, deps }) => {
+      const tenant = scopedTenant(caller, params.tenant);
+      return { status: 200, body: asJson(await within(deps, deps.herald.tenantStatus(tenant))) };
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/tenants/:tenant/pause',
+    auth: 'admin',
+    tag: 'tenants',
+    summary: "hold a tenant's bulk mail (every stream but transactional) on every relay",
+    params,
+    body: z.strictObject({ reason: headerText(200).min(1).optional() }).optional(),
+    responses: {
+      200: {
+        description: 'paused (`changed` false: it was paused already)',
+        schema: z.object({ tenant: z.string(), paused: z.literal(true), changed: z.boolean() }),
+      },
+    },
+    handler: async ({ params, body, deps }) => {
+      const tenant = tenantNamed(params.tenant);
+      const state = await within(deps, deps.herald.pauseTenant(tenant, body?.reason ?? OPERATOR_REASON));
+      return { status: 200, body: { tenant, paused: true, changed: state !== undefined } };
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/tenants/:tenant/resume',
+    auth: 'admin',
+    tag: 'tenants',
+    summary: "lift a tenant's bulk pause (automatic or by hand); the held mail goes out at once",
+    params,
+    responses: {
+      200: {
+        description: 'resumed (`changed` false: it was not paused)',
+        schema: z.object({ tenant: z.string(), paused: z.literal(false), changed: z.boolean() }),
+      },
+    },
+    handler: async ({ params, deps }) => {
+      const tenant = tenantNamed(params.tenant);
+      const resumed = await within(deps, deps.herald.resumeTenant(tenant, OPERATOR_REASON));
+      return { status: 200, body: { tenant, paused: false, changed: resumed } };
+    },
+  }),
+];
