@@ -31,8 +31,16 @@ export interface BenchParams {
   cpuProfDir: string | undefined;
   /** Scheduled (deferred) messages written into the relay's Redis before the timed run. */
   backlog: number;
+  /** Which submission paths to measure, in this order (SMTP first, then the HTTP API). */
+  paths: BenchPath[];
+  /** How the API bench's requests carry the message: `raw` (the SMTP bench's bytes) or fields. */
+  apiBody: ApiBodyMode;
   help: boolean;
 }
+
+export type BenchPath = 'smtp' | 'api';
+export type ApiBodyMode = 'raw' | 'structured';
+const API_BODY_MODES: readonly ApiBodyMode[] = ['raw', 'structured'];
 
 export class BenchUsageError extends Error {}
 
@@ -40,7 +48,9 @@ export const BENCH_USAGE = `Usage: herald bench [options]
 
 Drives N messages through a Herald relay into a counting SMTP sink on 127.0.0.1 and prints one
 JSON object with submit and end-to-end rates. Without --relay it starts a private redis-server
-(or uses REDIS_URL), the sink and a relay child process, and stops them afterwards.
+(or uses REDIS_URL), the sink and a relay child process, and stops them afterwards. With --api
+the same relay then takes N more messages through POST /v1/messages (keep-alive connections, a
+tenant key created for the run), and the result holds both rates and their ratio API/SMTP.
 
 Options:
   --messages N        messages to send (default ${DEFAULT_MESSAGES})
@@ -52,6 +62,9 @@ Options:
   --timeout S         the whole run ends after S seconds (default ${DEFAULT_TIMEOUT_S})
   --cpu-prof DIR      run the relay child under node --cpu-prof, profile written to DIR
   --backlog N         first fill the relay's Redis with N messages scheduled 24 h ahead (default 0)
+  --api               after the SMTP run, the same load through the HTTP API; report both
+  --api-only          only the HTTP API run
+  --api-body MODE     raw (default: the SMTP bench's message as "raw") or structured (fields)
   --json-only         no progress or summary on stderr, only the JSON on stdout
   -h, --help          this text
 `;
@@ -86,6 +99,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
     jsonOnly: false,
     cpuProfDir: undefined,
     backlog: 0,
+    paths: ['smtp'],
+    apiBody: 'raw',
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -125,6 +140,21 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
       case '--backlog':
         params.backlog = integerOption(name, value(), 0, Number.MAX_SAFE_INTEGER);
         break;
+      case '--api':
+        params.paths = ['smtp', 'api'];
+        break;
+      case '--api-only':
+        params.paths = ['api'];
+        break;
+      case '--api-body': {
+        const mode = value();
+        if (!API_BODY_MODES.includes(mode as ApiBodyMode))
+          throw new BenchUsageError(
+            `--api-body: expected raw or structured, got ${JSON.stringify(mode ?? '')}`,
+          );
+        params.apiBody = mode as ApiBodyMode;
+        break;
+      }
       case '--json-only':
         params.jsonOnly = true;
         break;
@@ -144,6 +174,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
   }
   if (params.relay && params.backlog > 0) {
     throw new BenchUsageError('--backlog only applies to a relay the bench starts (not with --relay)');
+  }
+  if (params.relay && params.paths.includes('api')) {
+    throw new BenchUsageError(
+      '--api and --api-only only apply to a relay the bench starts (not with --relay)',
+    );
   }
   return params;
 }

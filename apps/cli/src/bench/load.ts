@@ -134,7 +134,7 @@ function sendOne(conn: SMTPConnection, to: string[], message: Buffer): Promise<s
   });
 }
 
-function noteError(stats: LoadStats, message: string): void {
+export function noteError(stats: LoadStats, message: string): void {
   stats.errors++;
   if (stats.errorSamples.length < MAX_ERROR_SAMPLES && !stats.errorSamples.includes(message)) {
     stats.errorSamples.push(message);
