@@ -14,6 +14,7 @@ const MAX_RECIPIENTS = 1000;
 const MAX_CONCURRENCY = 1000;
 const MAX_SIZE_BYTES = 20 * 1024 * 1024;
 const MAX_PORT = 65_535;
+const MAX_ROUNDS = 100;
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|::1|\[::1\])$/i;
 
 export interface BenchParams {
@@ -35,6 +36,8 @@ export interface BenchParams {
   paths: BenchPath[];
   /** How the API bench's requests carry the message: `raw` (the SMTP bench's bytes) or fields. */
   apiBody: ApiBodyMode;
+  /** With both paths: alternate them in this many rounds of messages/rounds each (load drift). */
+  rounds: number;
   help: boolean;
 }
 
@@ -64,6 +67,7 @@ Options:
   --backlog N         first fill the relay's Redis with N messages scheduled 24 h ahead (default 0)
   --api               after the SMTP run, the same load through the HTTP API; report both
   --api-only          only the HTTP API run
+  --rounds K          with --api: alternate SMTP and API K times, N/K messages each (default 1)
   --api-body MODE     raw (default: the SMTP bench's message as "raw") or structured (fields)
   --json-only         no progress or summary on stderr, only the JSON on stdout
   -h, --help          this text
@@ -101,6 +105,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
     backlog: 0,
     paths: ['smtp'],
     apiBody: 'raw',
+    rounds: 1,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -146,6 +151,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
       case '--api-only':
         params.paths = ['api'];
         break;
+      case '--rounds':
+        params.rounds = integerOption(name, value(), 1, MAX_ROUNDS);
+        break;
       case '--api-body': {
         const mode = value();
         if (!API_BODY_MODES.includes(mode as ApiBodyMode))
@@ -179,6 +187,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
     throw new BenchUsageError(
       '--api and --api-only only apply to a relay the bench starts (not with --relay)',
     );
+  }
+  if (params.rounds > params.messages) {
+    throw new BenchUsageError(`--rounds: at most --messages (${params.messages})`);
   }
   return params;
 }

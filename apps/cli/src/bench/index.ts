@@ -11,7 +11,7 @@
  * Needs injected: argv (and optionally the output streams and environment, for tests).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatCliError } from '@herald/delivery-core';
 import { maskUrl } from '@herald/delivery-core/config';
@@ -20,12 +20,14 @@ import { runApiLoad } from './api-load.js';
 import { BENCH_USAGE, type BenchParams, type BenchPath, BenchUsageError, parseBenchArgs } from './args.js';
 import { type Backlog, openBacklog } from './backlog.js';
 import { runLoad } from './load.js';
-import { type PhaseResult, round, runPhase } from './phase.js';
+import { type PhaseMeasure, runPhase } from './phase.js';
 import { type RelayChild, startRelayChild } from './relay-process.js';
+import { type BenchStatus, initialResult, pathResult, pathStatus, ratio, round, summary } from './result.js';
 import { type CountingSink, startCountingSink } from './sink.js';
 
 export type { BenchParams } from './args.js';
 export { parseBenchArgs } from './args.js';
+export type { BenchResult, BenchStatus, PhaseResult } from './result.js';
 
 const MS_PER_S = 1000;
 const EXIT_OK = 0;
@@ -33,7 +35,6 @@ const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 const EXIT_INTERRUPTED = 130;
 const REDIS_PREFIX = 'herald-bench';
-const RATIO_DECIMALS = 2;
 /** The tenant the API phase's key belongs to: the one trusted SMTP clients are accounted to. */
 const BENCH_TENANT = 'default';
 const SECONDS_DECIMALS = 3;
@@ -44,53 +45,7 @@ export interface BenchIo {
   env: Record<string, string | undefined>;
 }
 
-export type BenchStatus = 'ok' | 'submit_failed' | 'incomplete' | 'timeout' | 'interrupted' | 'failed';
-
-export interface BenchResult {
-  tool: 'herald-bench';
-  started_at: string;
-  status: BenchStatus;
-  machine: { cpus: number; cpu_model: string };
-  params: {
-    messages: number;
-    concurrency: number;
-    size_bytes: number;
-    recipients: number;
-    relay: string;
-    relay_started_by_bench: boolean;
-    redis: 'private' | 'REDIS_URL' | null;
-    sink: string;
-    timeout_s: number;
-    /** The phases run, in order. */
-    paths: BenchPath[];
-    /** How API requests carry the message (raw or structured). */
-    api_body: string | null;
-  };
-  /** The fields from here to process_cpu_s describe the SMTP phase (null/0 when not run). */
-  submit_s: number | null;
-  submit_msgs_per_s: number | null;
-  e2e_s: number | null;
-  e2e_msgs_per_s: number | null;
-  submitted: number;
-  delivered: number;
-  errors: number;
-  error_samples: string[];
-  cpu_busy_pct: number | null;
-  /** CPU seconds each process used during the run (null: not started here or unreadable). */
-  process_cpu_s: { bench: number; relay: number | null; redis: number | null };
-  /** Scheduled messages written before the timed run (--backlog). */
-  backlog: number;
-  backlog_fill_s: number | null;
-  /** Redis used_memory growth over the fill divided by the backlog (null: no backlog). */
-  redis_bytes_per_queued_message: number | null;
-  /** Jobs in the delayed set after the run (null: the bench did not start the relay). */
-  delayed_after_run: number | null;
-  /** The HTTP API phase (null when not run). */
-  api: PhaseResult | null;
-  /** API rate divided by SMTP rate, both from this run (null unless both phases ran and ended). */
-  api_vs_smtp: { submit: number | null; e2e: number | null } | null;
-  error?: string;
-}
+type PhaseLoad = Parameters<typeof runPhase>[0]['load'];
 
 interface Started {
   sink?: CountingSink;
@@ -114,76 +69,6 @@ async function privateRedis(): Promise<{ url: string; pid: number; stop(): Promi
   // Loaded lazily: only a run that starts its own Redis needs it.
   const { startRedis } = await import('@herald/local-redis');
   return startRedis();
-}
-
-function initialResult(params: BenchParams, env: BenchIo['env']): BenchResult {
-  return {
-    tool: 'herald-bench',
-    started_at: new Date().toISOString(),
-    status: 'failed',
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown' },
-    params: {
-      messages: params.messages,
-      concurrency: params.concurrency,
-      size_bytes: params.sizeBytes,
-      recipients: params.recipients,
-      relay: params.relay ? `${params.relay.host}:${params.relay.port}` : '',
-      relay_started_by_bench: !params.relay,
-      redis: params.relay ? null : env['REDIS_URL'] ? 'REDIS_URL' : 'private',
-      sink: '',
-      timeout_s: params.timeoutS,
-      paths: params.paths,
-      api_body: params.paths.includes('api') ? params.apiBody : null,
-    },
-    submit_s: null,
-    submit_msgs_per_s: null,
-    e2e_s: null,
-    e2e_msgs_per_s: null,
-    submitted: 0,
-    delivered: 0,
-    errors: 0,
-    error_samples: [],
-    cpu_busy_pct: null,
-    process_cpu_s: { bench: 0, relay: null, redis: null },
-    backlog: params.backlog,
-    backlog_fill_s: null,
-    redis_bytes_per_queued_message: null,
-    delayed_after_run: null,
-    api: null,
-    api_vs_smtp: null,
-  };
-}
-
-/** A phase's verdict: ok, or what went wrong first. */
-function phaseStatus(
-  phase: PhaseResult & { reached: boolean },
-  messages: number,
-  deadline: number,
-): BenchStatus {
-  if (!phase.reached && Date.now() >= deadline) return 'timeout';
-  if (phase.submitted < messages || phase.errors > 0) return 'submit_failed';
-  if (!phase.reached || phase.delivered !== messages) return 'incomplete';
-  return 'ok';
-}
-
-const ratio = (api: number | null, smtp: number | null) =>
-  api === null || smtp === null || smtp === 0 ? null : round(api / smtp, RATIO_DECIMALS);
-
-function phaseLine(p: PhaseResult): string {
-  return (
-    `submit ${p.submit_msgs_per_s ?? '-'} msg/s, end-to-end ${p.e2e_msgs_per_s ?? '-'} msg/s, ` +
-    `${p.delivered} delivered, ${p.errors} errors, CPU ${p.cpu_busy_pct ?? '-'} %`
-  );
-}
-
-/** The summary on stderr: the status, one line per phase, and the ratio when both ran. */
-function summary(result: BenchResult): string[] {
-  const lines = [`${result.status}`];
-  if (result.params.paths.includes('smtp')) lines.push(`smtp: ${phaseLine(result)}`);
-  if (result.api) lines.push(`api:  ${phaseLine(result.api)}`);
-  const r = result.api_vs_smtp;
-  if (r) lines.push(`api/smtp: submit ${r.submit ?? '-'}, end-to-end ${r.e2e ?? '-'}`);
-  return lines;
 }
 
 export async function runBench(
@@ -262,11 +147,11 @@ export async function runBench(
       }
     }
     const relay = target;
-    const phase = (label: string, load: Parameters<typeof runPhase>[0]['load']) => {
+    const phase = (label: string, load: PhaseLoad, messages: number) => {
       if (controller.signal.aborted) throw new Error('interrupted');
       return runPhase({
         label,
-        messages: params.messages,
+        messages,
         sink,
         load,
         pids: { relay: started.relay?.pid, redis: started.redis?.pid },
@@ -276,38 +161,47 @@ export async function runBench(
       });
     };
     const common = {
-      messages: params.messages,
       concurrency: params.concurrency,
       sizeBytes: params.sizeBytes,
       recipients: params.recipients,
       deadline,
       signal: controller.signal,
     };
-    const verdicts: BenchStatus[] = [];
-    if (params.paths.includes('smtp')) {
-      say(`smtp: sending ${params.messages} messages over ${params.concurrency} sessions`);
-      const smtp = await phase('smtp', (stats) => runLoad({ ...common, ...relay }, stats));
-      const { reached: _, ...fields } = smtp;
-      Object.assign(result, fields);
-      verdicts.push(phaseStatus(smtp, params.messages, deadline));
-    }
     const apiAddress = started.relay?.api;
-    if (withApi && apiAddress && started.apiKey) {
-      say(
-        `api: sending ${params.messages} messages (${params.apiBody}) over ${params.concurrency} connections`,
-      );
-      const key = started.apiKey.key;
-      const firstIndex = params.paths.includes('smtp') ? params.messages : 0;
-      const api = await phase('api', (stats) =>
-        runApiLoad({ ...common, ...apiAddress, key, firstIndex, body: params.apiBody }, stats),
-      );
-      const { reached: _, ...fields } = api;
-      result.api = fields;
-      verdicts.push(phaseStatus(api, params.messages, deadline));
+    const apiKey = started.apiKey?.key;
+    const loads: Record<BenchPath, (first: number, count: number) => PhaseLoad> = {
+      smtp: (firstIndex, messages) => (stats) =>
+        runLoad({ ...common, ...relay, messages, firstIndex }, stats),
+      api: (firstIndex, messages) => (stats) => {
+        if (!apiAddress || !apiKey) throw new Error('the HTTP API is not running');
+        return runApiLoad(
+          { ...common, ...apiAddress, key: apiKey, messages, firstIndex, body: params.apiBody },
+          stats,
+        );
+      },
+    };
+    const measures: Record<BenchPath, PhaseMeasure[]> = { smtp: [], api: [] };
+    // Recipients stay unique over the run: each path has its block of `messages` indexes.
+    for (let r = 0, done = 0; r < params.rounds; r++) {
+      const count = Math.floor((params.messages * (r + 1)) / params.rounds) - done;
+      for (const [i, path] of params.paths.entries()) {
+        say(
+          `${path}: sending ${count} messages over ${params.concurrency} ${path === 'smtp' ? 'sessions' : 'connections'}`,
+        );
+        measures[path].push(await phase(path, loads[path](i * params.messages + done, count), count));
+      }
+      done += count;
+    }
+    const verdicts: BenchStatus[] = params.paths.map((path) =>
+      pathStatus(measures[path], params.messages, deadline),
+    );
+    if (params.paths.includes('smtp')) Object.assign(result, pathResult(measures.smtp));
+    if (params.paths.includes('api')) {
+      result.api = pathResult(measures.api);
       if (params.paths.includes('smtp'))
         result.api_vs_smtp = {
-          submit: ratio(api.submit_msgs_per_s, result.submit_msgs_per_s),
-          e2e: ratio(api.e2e_msgs_per_s, result.e2e_msgs_per_s),
+          submit: ratio(result.api.submit_msgs_per_s, result.submit_msgs_per_s),
+          e2e: ratio(result.api.e2e_msgs_per_s, result.e2e_msgs_per_s),
         };
     }
     if (started.backlog) result.delayed_after_run = await started.backlog.delayedCount();

@@ -30,6 +30,8 @@ export interface LoadOptions {
   host: string;
   port: number;
   messages: number;
+  /** Recipient sequence offset: message i uses the recipients of message firstIndex + i. */
+  firstIndex?: number;
   concurrency: number;
   sizeBytes: number;
   recipients: number;
@@ -173,7 +175,11 @@ export async function runLoad(options: LoadOptions, stats: LoadStats): Promise<v
       }
       const index = stats.started++;
       if (index >= options.messages) break;
-      const error = await sendOne(conn, recipientsFor(index, options.recipients), message);
+      const error = await sendOne(
+        conn,
+        recipientsFor((options.firstIndex ?? 0) + index, options.recipients),
+        message,
+      );
       if (error === undefined) {
         stats.accepted++;
         continue;
