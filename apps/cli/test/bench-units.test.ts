@@ -1,10 +1,13 @@
 /** Pure parts of `herald bench`: options, /proc/stat arithmetic, the message and progress lines. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { requestBodies } from '../src/bench/api-load.js';
 import { BenchUsageError, parseBenchArgs } from '../src/bench/args.js';
 import { busyPercent, parseProcStat, processCpuSeconds } from '../src/bench/cpu.js';
 import { buildMessage, recipientsFor } from '../src/bench/load.js';
+import type { PhaseMeasure } from '../src/bench/phase.js';
 import { formatProgress, startProgress } from '../src/bench/progress.js';
+import { pathResult, pathStatus, ratio } from '../src/bench/result.js';
 
 test('no options gives the documented defaults', () => {
   const p = parseBenchArgs([]);
@@ -33,6 +36,72 @@ test('a non-loopback relay, a bad number and a missing value are usage errors', 
   assert.throws(() => parseBenchArgs(['--relay', '10.0.0.1:25', '--sink-port', '1']), BenchUsageError);
   assert.throws(() => parseBenchArgs(['--messages', '0']), /--messages: expected 1\.\./);
   assert.throws(() => parseBenchArgs(['--size']), /--size: expected an integer/);
+});
+
+test('--api adds the API path after SMTP, --api-only measures it alone; neither goes with --relay', () => {
+  assert.deepEqual(parseBenchArgs([]).paths, ['smtp']);
+  const both = parseBenchArgs(['--api', '--rounds', '4', '--api-body', 'structured']);
+  assert.deepEqual([both.paths, both.rounds, both.apiBody], [['smtp', 'api'], 4, 'structured']);
+  assert.deepEqual(parseBenchArgs(['--api-only']).paths, ['api']);
+  assert.equal(parseBenchArgs(['--api']).apiBody, 'raw');
+  assert.throws(() => parseBenchArgs(['--api-body', 'xml']), /--api-body: expected raw or structured/);
+  assert.throws(() => parseBenchArgs(['--messages', '3', '--rounds', '4']), /--rounds: at most --messages/);
+  assert.throws(
+    () => parseBenchArgs(['--api', '--relay', '127.0.0.1:2525', '--sink-port', '2626']),
+    /--api and --api-only only apply to a relay the bench starts/,
+  );
+});
+
+test("an API request's raw is the SMTP bench's message, byte for byte, with that message's recipients", () => {
+  const body = JSON.parse(requestBodies({ body: 'raw', sizeBytes: 300, recipients: 2 })(7)) as {
+    from: string;
+    to: string[];
+    raw: string;
+  };
+  // Only the Date header may differ (a second may pass between the two calls).
+  const withoutDate = (text: string) => text.replace(/^Date: .*$/m, '');
+  assert.equal(Buffer.byteLength(body.raw), buildMessage(300).length);
+  assert.equal(withoutDate(body.raw), withoutDate(buildMessage(300).toString('ascii')));
+  assert.deepEqual(body.to, recipientsFor(7, 2));
+  const structured = JSON.parse(requestBodies({ body: 'structured', sizeBytes: 300, recipients: 1 })(0)) as {
+    text: string;
+    subject: string;
+  };
+  assert.equal(structured.text.length, 300);
+  assert.equal(structured.subject, 'herald bench');
+});
+
+function measure(over: Partial<PhaseMeasure>): PhaseMeasure {
+  return {
+    submitted: 100,
+    delivered: 100,
+    errors: 0,
+    errorSamples: [],
+    submitMs: 1000,
+    e2eMs: 2000,
+    reached: true,
+    machine: { busy: 50, total: 100 },
+    cpu: { bench: 0.5, relay: 1, redis: 0.25 },
+    ...over,
+  };
+}
+
+test("a path's rounds add up: rates over the summed times, CPU summed, the verdict over all rounds", () => {
+  const rounds = [measure({}), measure({ submitMs: 3000, e2eMs: 3000, machine: { busy: 100, total: 100 } })];
+  const p = pathResult(rounds);
+  assert.deepEqual(
+    [p.submitted, p.delivered, p.submit_s, p.submit_msgs_per_s, p.e2e_s, p.e2e_msgs_per_s, p.cpu_busy_pct],
+    [200, 200, 4, 50, 5, 40, 75],
+  );
+  assert.deepEqual(p.process_cpu_s, { bench: 1, relay: 2, redis: 0.5 });
+  assert.equal(pathStatus(rounds, 200, Date.now() + 60_000), 'ok');
+  assert.equal(pathStatus([...rounds, measure({ reached: false })], 300, Date.now() + 60_000), 'incomplete');
+  assert.equal(
+    pathStatus([measure({ errors: 1, submitted: 99 })], 100, Date.now() + 60_000),
+    'submit_failed',
+  );
+  assert.equal(ratio(50, 40), 1.25);
+  assert.equal(ratio(50, null), null);
 });
 
 test('busy share counts everything but idle and iowait', () => {

@@ -66,6 +66,37 @@ test('a tiny run delivers every message, prints one JSON object with the rates a
   assert.equal(isAlive(relayPid), false, 'the relay child was stopped');
 });
 
+test('--api runs the same load through POST /v1/messages too and reports both paths and their ratio', async () => {
+  const stdout = capture();
+  const stderr = capture();
+  const code = await runBench(
+    ['--api', '--rounds', '2', '--messages', '30', '--concurrency', '3', '--timeout', '120'],
+    { stdout, stderr, env: {} },
+  );
+  const lines = stdout.text().trim().split('\n');
+  assert.equal(lines.length, 1, `stdout holds exactly one line; stderr:\n${stderr.text()}`);
+  const result = JSON.parse(lines[0]!) as Record<string, unknown>;
+  assert.equal(code, 0, `exit 0 expected; result: ${lines[0]}`);
+  assert.equal(result['status'], 'ok');
+  assert.deepEqual((result['params'] as { paths: string[] }).paths, ['smtp', 'api']);
+  // Each path delivered its own 30 messages: the sink counted 60 in all.
+  assert.deepEqual([result['submitted'], result['delivered'], result['errors']], [30, 30, 0]);
+  const api = result['api'] as Record<string, unknown>;
+  assert.deepEqual([api['submitted'], api['delivered'], api['errors']], [30, 30, 0]);
+  for (const rate of ['submit_msgs_per_s', 'e2e_msgs_per_s'] as const) {
+    assert.ok((result[rate] as number) > 0, `smtp ${rate} is positive`);
+    assert.ok((api[rate] as number) > 0, `api ${rate} is positive`);
+  }
+  const ratios = result['api_vs_smtp'] as { submit: number; e2e: number };
+  assert.ok(ratios.submit > 0 && ratios.e2e > 0, 'both ratios are given');
+  assert.match(stderr.text(), /^bench: smtp: submit [\d.]+ msg\/s, end-to-end [\d.]+ msg\/s/m);
+  assert.match(stderr.text(), /^bench: api: +submit [\d.]+ msg\/s, end-to-end [\d.]+ msg\/s/m);
+  assert.match(stderr.text(), /^bench: api\/smtp: submit [\d.]+, end-to-end [\d.]+$/m);
+  assert.doesNotMatch(stderr.text() + stdout.text(), /hk_[0-9a-f]+_/, 'the run key is never printed');
+  const relayPid = Number(/relay pid (\d+) ready/.exec(stderr.text())?.[1]);
+  assert.equal(isAlive(relayPid), false, 'the relay child was stopped');
+});
+
 test('an unknown option is a usage error (exit 2) and starts nothing', async () => {
   const stdout = capture();
   const stderr = capture();

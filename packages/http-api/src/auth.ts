@@ -49,6 +49,14 @@ export class Authenticator {
   async authenticate(auth: RouteAuth, header: string | undefined, client: string): Promise<Caller> {
     if (auth === 'public') return { kind: 'public' };
     const { api, redis, prefix } = this.parts;
+    const presented = header === undefined ? undefined : BEARER.exec(header)?.[1];
+    // A tenant key's lookup goes out with the block check (one round trip); a blocked address is
+    // still answered 429 before anything about its key is told. Admin keys (scrypt) are verified
+    // only after the block check, so a blocked address cannot make the relay hash.
+    const lookup =
+      presented !== undefined && parseApiKey(presented)
+        ? this.tenantCaller(presented).catch((err: unknown) => err as Error)
+        : undefined;
     const blockedMs = await this.redisStep(redis.pttl(apiAuthBlockKey(prefix, client)));
     if (blockedMs > 0)
       throw new ApiError(
@@ -60,7 +68,6 @@ export class Authenticator {
           'retry-after': String(Math.ceil(blockedMs / MS_PER_S)),
         },
       );
-    const presented = header === undefined ? undefined : BEARER.exec(header)?.[1];
     if (presented === undefined)
       throw new ApiError(
         401,
@@ -69,7 +76,8 @@ export class Authenticator {
         undefined,
         CHALLENGE,
       );
-    const caller = await this.identify(presented);
+    const caller = lookup ? await lookup : await this.adminCaller(presented);
+    if (caller instanceof Error) throw caller;
     if (!caller) {
       await this.countFailure(client);
       throw new ApiError(
@@ -92,11 +100,12 @@ export class Authenticator {
     return caller;
   }
 
-  private async identify(presented: string): Promise<KeyCaller | undefined> {
-    if (parseApiKey(presented)) {
-      const info = await this.redisStep(this.parts.keys.verify(presented));
-      return info && { kind: 'tenant', keyId: info.id, tenant: info.tenant };
-    }
+  private async tenantCaller(presented: string): Promise<KeyCaller | undefined> {
+    const info = await this.redisStep(this.parts.keys.verify(presented));
+    return info && { kind: 'tenant', keyId: info.id, tenant: info.tenant };
+  }
+
+  private async adminCaller(presented: string): Promise<KeyCaller | undefined> {
     const index = await this.adminIndex(presented);
     if (index === undefined) return undefined;
     return { kind: 'admin', keyId: `admin-${index}`, label: this.parts.api.admin_keys[index]?.label };

@@ -140,7 +140,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     async listen() {
       redis = await connectRedis(config.redis.url, {
         timeoutMs: REDIS_CONNECT_TIMEOUT_MS,
-        redis: { enableOfflineQueue: false, maxRetriesPerRequest: 0 },
+        // Concurrent requests' auth, rate and idempotency commands share socket writes (as the
+        // relay's command connection does); the API never blocks or WATCHes on this connection.
+        redis: { enableOfflineQueue: false, maxRetriesPerRequest: 0, enableAutoPipelining: true },
         onError: (err) => logger.debug({ err: err.message }, 'api redis connection error'),
       });
       const keys = new TenantKeyStore(redis, config.redis.prefix);

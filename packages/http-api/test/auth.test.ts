@@ -159,6 +159,11 @@ describe('limits', () => {
     assert.equal(blocked.status, 429);
     assert.equal(blocked.body.error.code, 'HERALD_API_RATE_LIMITED');
     assert.ok(Number(blocked.headers.get('retry-after')) > 60, 'for the block time (15 min by default)');
+    // A tenant key is looked up alongside the block check: the block still decides first.
+    const { key } = await new TenantKeyStore(stack.redis.client(), 'apitest').create('shop');
+    const tenantBlocked = await stack.call('POST', '/v1/messages', { key, body: MESSAGE });
+    assert.equal(tenantBlocked.status, 429);
+    assert.equal(tenantBlocked.body.error.code, 'HERALD_API_RATE_LIMITED');
     assert.equal((await stack.call('GET', '/openapi.json')).status, 200, 'public routes stay open');
   });
 });

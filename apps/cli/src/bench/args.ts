@@ -14,6 +14,7 @@ const MAX_RECIPIENTS = 1000;
 const MAX_CONCURRENCY = 1000;
 const MAX_SIZE_BYTES = 20 * 1024 * 1024;
 const MAX_PORT = 65_535;
+const MAX_ROUNDS = 100;
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|::1|\[::1\])$/i;
 
 export interface BenchParams {
@@ -31,8 +32,18 @@ export interface BenchParams {
   cpuProfDir: string | undefined;
   /** Scheduled (deferred) messages written into the relay's Redis before the timed run. */
   backlog: number;
+  /** Which submission paths to measure, in this order (SMTP first, then the HTTP API). */
+  paths: BenchPath[];
+  /** How the API bench's requests carry the message: `raw` (the SMTP bench's bytes) or fields. */
+  apiBody: ApiBodyMode;
+  /** With both paths: alternate them in this many rounds of messages/rounds each (load drift). */
+  rounds: number;
   help: boolean;
 }
+
+export type BenchPath = 'smtp' | 'api';
+export type ApiBodyMode = 'raw' | 'structured';
+const API_BODY_MODES: readonly ApiBodyMode[] = ['raw', 'structured'];
 
 export class BenchUsageError extends Error {}
 
@@ -40,11 +51,13 @@ export const BENCH_USAGE = `Usage: herald bench [options]
 
 Drives N messages through a Herald relay into a counting SMTP sink on 127.0.0.1 and prints one
 JSON object with submit and end-to-end rates. Without --relay it starts a private redis-server
-(or uses REDIS_URL), the sink and a relay child process, and stops them afterwards.
+(or uses REDIS_URL), the sink and a relay child process, and stops them afterwards. With --api
+the same relay then takes N more messages through POST /v1/messages (keep-alive connections, a
+tenant key created for the run), and the result holds both rates and their ratio API/SMTP.
 
 Options:
   --messages N        messages to send (default ${DEFAULT_MESSAGES})
-  --concurrency C     parallel SMTP client sessions (default ${DEFAULT_CONCURRENCY})
+  --concurrency C     parallel SMTP client sessions / HTTP connections (default ${DEFAULT_CONCURRENCY})
   --size BYTES        body bytes per message (default ${DEFAULT_SIZE_BYTES})
   --recipients R      envelope recipients per message (default ${DEFAULT_RECIPIENTS})
   --relay HOST:PORT   use an already running relay whose route '*' points at --sink-port
@@ -52,6 +65,10 @@ Options:
   --timeout S         the whole run ends after S seconds (default ${DEFAULT_TIMEOUT_S})
   --cpu-prof DIR      run the relay child under node --cpu-prof, profile written to DIR
   --backlog N         first fill the relay's Redis with N messages scheduled 24 h ahead (default 0)
+  --api               after the SMTP run, the same load through the HTTP API; report both
+  --api-only          only the HTTP API run
+  --rounds K          with --api: alternate SMTP and API K times, N/K messages each (default 1)
+  --api-body MODE     raw (default: the SMTP bench's message as "raw") or structured (fields)
   --json-only         no progress or summary on stderr, only the JSON on stdout
   -h, --help          this text
 `;
@@ -86,6 +103,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
     jsonOnly: false,
     cpuProfDir: undefined,
     backlog: 0,
+    paths: ['smtp'],
+    apiBody: 'raw',
+    rounds: 1,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -125,6 +145,24 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
       case '--backlog':
         params.backlog = integerOption(name, value(), 0, Number.MAX_SAFE_INTEGER);
         break;
+      case '--api':
+        params.paths = ['smtp', 'api'];
+        break;
+      case '--api-only':
+        params.paths = ['api'];
+        break;
+      case '--rounds':
+        params.rounds = integerOption(name, value(), 1, MAX_ROUNDS);
+        break;
+      case '--api-body': {
+        const mode = value();
+        if (!API_BODY_MODES.includes(mode as ApiBodyMode))
+          throw new BenchUsageError(
+            `--api-body: expected raw or structured, got ${JSON.stringify(mode ?? '')}`,
+          );
+        params.apiBody = mode as ApiBodyMode;
+        break;
+      }
       case '--json-only':
         params.jsonOnly = true;
         break;
@@ -144,6 +182,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
   }
   if (params.relay && params.backlog > 0) {
     throw new BenchUsageError('--backlog only applies to a relay the bench starts (not with --relay)');
+  }
+  if (params.relay && params.paths.includes('api')) {
+    throw new BenchUsageError(
+      '--api and --api-only only apply to a relay the bench starts (not with --relay)',
+    );
+  }
+  if (params.rounds > params.messages) {
+    throw new BenchUsageError(`--rounds: at most --messages (${params.messages})`);
   }
   return params;
 }

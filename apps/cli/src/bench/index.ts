@@ -1,37 +1,42 @@
 /**
- * `herald bench`: measures a Herald relay's submit and end-to-end throughput on loopback.
+ * `herald bench`: measures a Herald relay's submit and end-to-end throughput on loopback, over
+ * SMTP and (--api, --api-only) through the HTTP API's POST /v1/messages, one phase after the
+ * other on the same relay, Redis and sink, and reports each phase's rates and the ratio API/SMTP.
  * Owns: the run — a counting sink, and unless --relay is given a private redis-server (or
- * REDIS_URL) and a relay child process; the load; the JSON result on stdout; progress on stderr.
+ * REDIS_URL), a relay child process and (API) a tenant key for the run; the phases; the JSON
+ * result on stdout; progress on stderr.
  * Guarantees: everything it started is stopped (by PID / close) on success, failure, timeout and
  * SIGINT/SIGTERM; the run ends by itself after --timeout seconds. Exit status 0 only when every
  * message was accepted and delivered; 1 otherwise; 2 for a usage error; 130 when interrupted.
  * Needs injected: argv (and optionally the output streams and environment, for tests).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { formatCliError } from '@herald/delivery-core';
 import { maskUrl } from '@herald/delivery-core/config';
-import { BENCH_USAGE, type BenchParams, BenchUsageError, parseBenchArgs } from './args.js';
+import { type BenchKey, createBenchKey } from './api-key.js';
+import { runApiLoad } from './api-load.js';
+import { BENCH_USAGE, type BenchParams, type BenchPath, BenchUsageError, parseBenchArgs } from './args.js';
 import { type Backlog, openBacklog } from './backlog.js';
-import { busyPercent, processCpuSeconds, sampleCpu } from './cpu.js';
-import { type LoadStats, runLoad } from './load.js';
-import { startProgress } from './progress.js';
+import { runLoad } from './load.js';
+import { type PhaseMeasure, runPhase } from './phase.js';
 import { type RelayChild, startRelayChild } from './relay-process.js';
+import { type BenchStatus, initialResult, pathResult, pathStatus, ratio, round, summary } from './result.js';
 import { type CountingSink, startCountingSink } from './sink.js';
 
 export type { BenchParams } from './args.js';
 export { parseBenchArgs } from './args.js';
+export type { BenchResult, BenchStatus, PhaseResult } from './result.js';
 
 const MS_PER_S = 1000;
-const MICROS_PER_S = 1_000_000;
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 const EXIT_INTERRUPTED = 130;
 const REDIS_PREFIX = 'herald-bench';
-const RATE_DECIMALS = 1;
+/** The tenant the API phase's key belongs to: the one trusted SMTP clients are accounted to. */
+const BENCH_TENANT = 'default';
 const SECONDS_DECIMALS = 3;
 
 export interface BenchIo {
@@ -40,46 +45,7 @@ export interface BenchIo {
   env: Record<string, string | undefined>;
 }
 
-export type BenchStatus = 'ok' | 'submit_failed' | 'incomplete' | 'timeout' | 'interrupted' | 'failed';
-
-export interface BenchResult {
-  tool: 'herald-bench';
-  started_at: string;
-  status: BenchStatus;
-  machine: { cpus: number; cpu_model: string };
-  params: {
-    messages: number;
-    concurrency: number;
-    size_bytes: number;
-    recipients: number;
-    relay: string;
-    relay_started_by_bench: boolean;
-    redis: 'private' | 'REDIS_URL' | null;
-    sink: string;
-    timeout_s: number;
-  };
-  submit_s: number | null;
-  submit_msgs_per_s: number | null;
-  e2e_s: number | null;
-  e2e_msgs_per_s: number | null;
-  submitted: number;
-  delivered: number;
-  errors: number;
-  error_samples: string[];
-  cpu_busy_pct: number | null;
-  /** CPU seconds each process used during the run (null: not started here or unreadable). */
-  process_cpu_s: { bench: number; relay: number | null; redis: number | null };
-  /** Scheduled messages written before the timed run (--backlog). */
-  backlog: number;
-  backlog_fill_s: number | null;
-  /** Redis used_memory growth over the fill divided by the backlog (null: no backlog). */
-  redis_bytes_per_queued_message: number | null;
-  /** Jobs in the delayed set after the run (null: the bench did not start the relay). */
-  delayed_after_run: number | null;
-  error?: string;
-}
-
-const round = (n: number, decimals: number) => Number(n.toFixed(decimals));
+type PhaseLoad = Parameters<typeof runPhase>[0]['load'];
 
 interface Started {
   sink?: CountingSink;
@@ -87,9 +53,11 @@ interface Started {
   relay?: RelayChild;
   workDir?: string;
   backlog?: Backlog;
+  apiKey?: BenchKey;
 }
 
 async function stopAll(started: Started, keepWorkDir: boolean): Promise<void> {
+  await started.apiKey?.revoke().catch(() => {});
   await started.backlog?.close().catch(() => {});
   await started.relay?.stop().catch(() => {});
   await started.redis?.stop().catch(() => {});
@@ -128,39 +96,8 @@ export async function runBench(
   process.on('SIGTERM', onSignal);
   const deadline = Date.now() + params.timeoutS * MS_PER_S;
   const started: Started = {};
-  const stats: LoadStats = { accepted: 0, errors: 0, started: 0, connects: 0, errorSamples: [] };
-  const result: BenchResult = {
-    tool: 'herald-bench',
-    started_at: new Date().toISOString(),
-    status: 'failed',
-    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown' },
-    params: {
-      messages: params.messages,
-      concurrency: params.concurrency,
-      size_bytes: params.sizeBytes,
-      recipients: params.recipients,
-      relay: params.relay ? `${params.relay.host}:${params.relay.port}` : '',
-      relay_started_by_bench: !params.relay,
-      redis: params.relay ? null : io.env['REDIS_URL'] ? 'REDIS_URL' : 'private',
-      sink: '',
-      timeout_s: params.timeoutS,
-    },
-    submit_s: null,
-    submit_msgs_per_s: null,
-    e2e_s: null,
-    e2e_msgs_per_s: null,
-    submitted: 0,
-    delivered: 0,
-    errors: 0,
-    error_samples: [],
-    cpu_busy_pct: null,
-    process_cpu_s: { bench: 0, relay: null, redis: null },
-    backlog: params.backlog,
-    backlog_fill_s: null,
-    redis_bytes_per_queued_message: null,
-    delayed_after_run: null,
-  };
-  let progress: { stop(): void } | undefined;
+  const result = initialResult(params, io.env);
+  const withApi = params.paths.includes('api');
   try {
     started.sink = await startCountingSink(params.sinkPort);
     const sink = started.sink;
@@ -196,89 +133,91 @@ export async function runBench(
         sinkPort: sink.port,
         workDir: started.workDir,
         cpuProfDir: params.cpuProfDir ? resolve(params.cpuProfDir) : undefined,
+        api: withApi,
         signal: controller.signal,
       });
       target = started.relay.smtp;
       result.params.relay = `${target.host}:${target.port}`;
       say(`relay pid ${started.relay.pid} ready on ${result.params.relay}`);
+      if (withApi) {
+        started.apiKey = await createBenchKey(started.redis.url, REDIS_PREFIX, BENCH_TENANT);
+        say(
+          `HTTP API on ${started.relay.api?.host}:${started.relay.api?.port}, tenant key created for the run`,
+        );
+      }
     }
-    if (controller.signal.aborted) throw new Error('interrupted');
-    say(`sending ${params.messages} messages over ${params.concurrency} sessions`);
-    if (!params.jsonOnly) {
-      progress = startProgress({
-        out: io.stderr,
-        isTty: Boolean(io.stderr.isTTY),
-        snapshot: () => ({
-          total: params.messages,
-          accepted: stats.accepted,
-          delivered: sink.count,
-          errors: stats.errors,
-        }),
-      });
-    }
-    const cpuStart = sampleCpu();
-    const processCpu = () => ({
-      bench: process.cpuUsage(),
-      relay: started.relay ? processCpuSeconds(started.relay.pid) : null,
-      redis: started.redis?.pid ? processCpuSeconds(started.redis.pid) : null,
-    });
-    const processCpuStart = processCpu();
-    const t0 = performance.now();
-    await runLoad(
-      {
-        host: target.host,
-        port: target.port,
-        messages: params.messages,
-        concurrency: params.concurrency,
-        sizeBytes: params.sizeBytes,
-        recipients: params.recipients,
+    const relay = target;
+    const phase = (label: string, load: PhaseLoad, messages: number) => {
+      if (controller.signal.aborted) throw new Error('interrupted');
+      return runPhase({
+        label,
+        messages,
+        sink,
+        load,
+        pids: { relay: started.relay?.pid, redis: started.redis?.pid },
         deadline,
         signal: controller.signal,
-      },
-      stats,
-    );
-    const submitMs = performance.now() - t0;
-    const expected = stats.accepted;
-    const reached = expected > 0 && (await sink.waitFor(expected, deadline, controller.signal));
-    const e2eMs = performance.now() - t0;
-    result.cpu_busy_pct = busyPercent(cpuStart, sampleCpu());
-    const processCpuEnd = processCpu();
-    const benchCpu = process.cpuUsage(processCpuStart.bench);
-    const delta = (a: number | null, b: number | null) => (a === null || b === null ? null : round(b - a, 2));
-    result.process_cpu_s = {
-      bench: round((benchCpu.user + benchCpu.system) / MICROS_PER_S, 2),
-      relay: delta(processCpuStart.relay, processCpuEnd.relay),
-      redis: delta(processCpuStart.redis, processCpuEnd.redis),
+        progress: params.jsonOnly ? undefined : io.stderr,
+      });
     };
-    progress?.stop();
-    progress = undefined;
+    const common = {
+      concurrency: params.concurrency,
+      sizeBytes: params.sizeBytes,
+      recipients: params.recipients,
+      deadline,
+      signal: controller.signal,
+    };
+    const apiAddress = started.relay?.api;
+    const apiKey = started.apiKey?.key;
+    const loads: Record<BenchPath, (first: number, count: number) => PhaseLoad> = {
+      smtp: (firstIndex, messages) => (stats) =>
+        runLoad({ ...common, ...relay, messages, firstIndex }, stats),
+      api: (firstIndex, messages) => (stats) => {
+        if (!apiAddress || !apiKey) throw new Error('the HTTP API is not running');
+        return runApiLoad(
+          { ...common, ...apiAddress, key: apiKey, messages, firstIndex, body: params.apiBody },
+          stats,
+        );
+      },
+    };
+    const measures: Record<BenchPath, PhaseMeasure[]> = { smtp: [], api: [] };
+    // Recipients stay unique over the run: each path has its block of `messages` indexes.
+    for (let r = 0, done = 0; r < params.rounds; r++) {
+      const count = Math.floor((params.messages * (r + 1)) / params.rounds) - done;
+      for (const [i, path] of params.paths.entries()) {
+        say(
+          `${path}: sending ${count} messages over ${params.concurrency} ${path === 'smtp' ? 'sessions' : 'connections'}`,
+        );
+        measures[path].push(await phase(path, loads[path](i * params.messages + done, count), count));
+      }
+      done += count;
+    }
+    const verdicts: BenchStatus[] = params.paths.map((path) =>
+      pathStatus(measures[path], params.messages, deadline),
+    );
+    if (params.paths.includes('smtp')) Object.assign(result, pathResult(measures.smtp));
+    if (params.paths.includes('api')) {
+      result.api = pathResult(measures.api);
+      if (params.paths.includes('smtp'))
+        result.api_vs_smtp = {
+          submit: ratio(result.api.submit_msgs_per_s, result.submit_msgs_per_s),
+          e2e: ratio(result.api.e2e_msgs_per_s, result.e2e_msgs_per_s),
+        };
+    }
     if (started.backlog) result.delayed_after_run = await started.backlog.delayedCount();
-
-    result.submitted = stats.accepted;
-    result.delivered = sink.count;
-    result.errors = stats.errors;
-    result.error_samples = stats.errorSamples;
-    if (stats.accepted > 0) {
-      result.submit_s = round(submitMs / MS_PER_S, SECONDS_DECIMALS);
-      result.submit_msgs_per_s = round((stats.accepted * MS_PER_S) / submitMs, RATE_DECIMALS);
-    }
-    if (reached) {
-      result.e2e_s = round(e2eMs / MS_PER_S, SECONDS_DECIMALS);
-      result.e2e_msgs_per_s = round((sink.count * MS_PER_S) / e2eMs, RATE_DECIMALS);
-    }
     if (controller.signal.aborted) result.status = 'interrupted';
-    else if (!reached && Date.now() >= deadline) result.status = 'timeout';
-    else if (stats.accepted < params.messages || stats.errors > 0) result.status = 'submit_failed';
-    else if (!reached || sink.count !== params.messages) result.status = 'incomplete';
-    else if (result.delayed_after_run !== null && result.delayed_after_run < params.backlog)
+    else result.status = verdicts.find((v) => v !== 'ok') ?? 'ok';
+    if (
+      result.status === 'ok' &&
+      result.delayed_after_run !== null &&
+      result.delayed_after_run < params.backlog
+    )
       result.status = 'incomplete';
-    else result.status = 'ok';
   } catch (err) {
     result.status = controller.signal.aborted ? 'interrupted' : 'failed';
     result.error = (err as Error).message;
     say(`failed: ${(err as Error).message}`);
   } finally {
-    progress?.stop();
     const keep = result.status !== 'ok' && result.status !== 'interrupted' && Boolean(started.workDir);
     if (keep) say(`relay config and log kept in ${started.workDir}`);
     say('stopping what the bench started');
@@ -286,12 +225,7 @@ export async function runBench(
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
-  if (!params.jsonOnly) {
-    say(
-      `${result.status}: submit ${result.submit_msgs_per_s ?? '-'} msg/s, end-to-end ${result.e2e_msgs_per_s ?? '-'} msg/s, ` +
-        `${result.delivered} delivered, ${result.errors} errors, CPU ${result.cpu_busy_pct ?? '-'} %`,
-    );
-  }
+  for (const line of summary(result)) say(line);
   io.stdout.write(`${JSON.stringify(result)}\n`);
   if (result.status === 'ok') return EXIT_OK;
   return result.status === 'interrupted' ? EXIT_INTERRUPTED : EXIT_FAILED;

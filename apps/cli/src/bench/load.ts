@@ -30,6 +30,8 @@ export interface LoadOptions {
   host: string;
   port: number;
   messages: number;
+  /** Recipient sequence offset: message i uses the recipients of message firstIndex + i. */
+  firstIndex?: number;
   concurrency: number;
   sizeBytes: number;
   recipients: number;
@@ -134,7 +136,7 @@ function sendOne(conn: SMTPConnection, to: string[], message: Buffer): Promise<s
   });
 }
 
-function noteError(stats: LoadStats, message: string): void {
+export function noteError(stats: LoadStats, message: string): void {
   stats.errors++;
   if (stats.errorSamples.length < MAX_ERROR_SAMPLES && !stats.errorSamples.includes(message)) {
     stats.errorSamples.push(message);
@@ -173,7 +175,11 @@ export async function runLoad(options: LoadOptions, stats: LoadStats): Promise<v
       }
       const index = stats.started++;
       if (index >= options.messages) break;
-      const error = await sendOne(conn, recipientsFor(index, options.recipients), message);
+      const error = await sendOne(
+        conn,
+        recipientsFor((options.firstIndex ?? 0) + index, options.recipients),
+        message,
+      );
       if (error === undefined) {
         stats.accepted++;
         continue;

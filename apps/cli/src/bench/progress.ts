@@ -38,12 +38,15 @@ export function startProgress(opts: {
   out: ProgressOutput;
   isTty: boolean;
   snapshot: () => ProgressSnapshot;
+  /** Names the phase at the start of each line ("smtp", "api"). */
+  label?: string;
   now?: () => number;
 }): { stop(): void } {
   const now = opts.now ?? Date.now;
   const started = now();
   const draw = () => {
-    const line = formatProgress(opts.snapshot(), now() - started, opts.isTty);
+    const text = formatProgress(opts.snapshot(), now() - started, opts.isTty);
+    const line = opts.label ? `${opts.label}: ${text}` : text;
     opts.out.write(opts.isTty ? `${CLEAR_LINE}${line}` : `bench: ${line}\n`);
   };
   const timer = setInterval(draw, opts.isTty ? TTY_INTERVAL_MS : NON_TTY_INTERVAL_MS);

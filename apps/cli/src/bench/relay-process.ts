@@ -1,6 +1,7 @@
 /**
  * The relay under test as a child process: writes its config (trusted 127.0.0.1/32, route '*' to
- * the sink without TLS, log level warn, ephemeral SMTP and HTTP ports), spawns relay-child.ts,
+ * the sink without TLS, log level warn, ephemeral SMTP and HTTP ports; with `api`, the HTTP API on
+ * an ephemeral port with a per-key rate far above any bench rate), spawns relay-child.ts,
  * waits for its IPC 'started' message and then for GET /readyz → 200.
  * Owns: the child (stopped by PID: SIGTERM, SIGKILL after RELAY_STOP_TIMEOUT_MS) and its log file.
  * Guarantees: start fails with the log tail when the child exits or is not ready in time; stop is
@@ -20,11 +21,19 @@ const READY_REQUEST_TIMEOUT_MS = 2_000;
 const LOG_TAIL_CHARS = 3_000;
 const HTTP_OK = 200;
 const LOOPBACK = '127.0.0.1';
+/**
+ * The API's per-key rate for the bench: still checked on every request (one GCRA script in Redis,
+ * as in production), only set far above what one machine can send, so it never answers 429.
+ */
+export const BENCH_API_RATE_LIMIT = '1000000/s';
+export const BENCH_API_RATE_BURST = 1_000_000;
 
 export interface RelayChild {
   readonly pid: number;
   readonly smtp: { host: string; port: number };
   readonly http: { host: string; port: number };
+  /** The HTTP API (only when started with `api`). */
+  readonly api: { host: string; port: number } | undefined;
   readonly configPath: string;
   readonly logPath: string;
   logTail(): string;
@@ -37,6 +46,8 @@ export interface StartRelayOptions {
   sinkPort: number;
   workDir: string;
   cpuProfDir?: string | undefined;
+  /** Also serve the HTTP API (the `api` section). */
+  api?: boolean;
   signal: AbortSignal;
 }
 
@@ -45,6 +56,7 @@ export function benchRelayConfig(
   redisUrl: string,
   redisPrefix: string,
   sinkPort: number,
+  api = false,
 ): Record<string, unknown> {
   return {
     redis: { url: redisUrl, prefix: redisPrefix },
@@ -56,6 +68,15 @@ export function benchRelayConfig(
     http: { listen: `${LOOPBACK}:0` },
     routes: [{ match: '*', via: `${LOOPBACK}:${sinkPort}`, tls: 'none' }],
     events: { log_level: 'warn' },
+    ...(api
+      ? {
+          api: {
+            listen: `${LOOPBACK}:0`,
+            rate_limit: BENCH_API_RATE_LIMIT,
+            rate_burst: BENCH_API_RATE_BURST,
+          },
+        }
+      : {}),
   };
 }
 
@@ -90,7 +111,11 @@ export async function startRelayChild(options: StartRelayOptions): Promise<Relay
   const logPath = join(options.workDir, 'relay.log');
   writeFileSync(
     configPath,
-    JSON.stringify(benchRelayConfig(options.redisUrl, options.redisPrefix, options.sinkPort), null, 2),
+    JSON.stringify(
+      benchRelayConfig(options.redisUrl, options.redisPrefix, options.sinkPort, options.api),
+      null,
+      2,
+    ),
   );
   const logFd = openSync(logPath, 'a');
   const profArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [];
@@ -128,29 +153,29 @@ export async function startRelayChild(options: StartRelayOptions): Promise<Relay
   };
 
   try {
-    const started = await new Promise<{ smtp?: { port: number }; http?: { port: number } }>(
-      (resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error('relay did not start in time')),
-          RELAY_START_TIMEOUT_MS,
-        );
-        const fail = (err: Error) => {
-          clearTimeout(timer);
-          reject(err);
-        };
-        child.once('error', fail);
-        child.once('exit', (code, signal) =>
-          fail(new Error(`relay exited (code ${code}, signal ${signal}) before listening`)),
-        );
-        options.signal.addEventListener('abort', () => fail(new Error('aborted')), { once: true });
-        child.on('message', (msg: { type?: string; smtp?: { port: number }; http?: { port: number } }) => {
-          if (msg?.type !== 'started') return;
-          clearTimeout(timer);
-          resolve(msg);
-        });
-      },
-    );
+    type Started = { smtp?: { port: number }; http?: { port: number }; api?: { port: number } };
+    const started = await new Promise<Started>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error('relay did not start in time')),
+        RELAY_START_TIMEOUT_MS,
+      );
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      child.once('error', fail);
+      child.once('exit', (code, signal) =>
+        fail(new Error(`relay exited (code ${code}, signal ${signal}) before listening`)),
+      );
+      options.signal.addEventListener('abort', () => fail(new Error('aborted')), { once: true });
+      child.on('message', (msg: Started & { type?: string }) => {
+        if (msg?.type !== 'started') return;
+        clearTimeout(timer);
+        resolve(msg);
+      });
+    });
     if (!started.smtp || !started.http) throw new Error('relay started without an SMTP or HTTP listener');
+    if (options.api && !started.api) throw new Error('relay started without the HTTP API listener');
     const deadline = Date.now() + RELAY_START_TIMEOUT_MS;
     while ((await getReadyz(started.http.port)) !== HTTP_OK) {
       if (!isRunning(child)) throw new Error('relay exited while waiting for /readyz');
@@ -162,6 +187,7 @@ export async function startRelayChild(options: StartRelayOptions): Promise<Relay
       pid: child.pid ?? 0,
       smtp: { host: LOOPBACK, port: started.smtp.port },
       http: { host: LOOPBACK, port: started.http.port },
+      api: started.api ? { host: LOOPBACK, port: started.api.port } : undefined,
       configPath,
       logPath,
       logTail,
