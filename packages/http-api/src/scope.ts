@@ -22,6 +22,14 @@ export function scopedTenant(caller: Caller, requested: string | undefined): str
   return requested === undefined ? DEFAULT_TENANT : tenantNamed(requested);
 }
 
+/**
+ * For a read over every tenant unless narrowed (events, webhook endpoints): a tenant key's own
+ * tenant, an admin key's named one, or undefined (an admin naming none reads them all).
+ */
+export function tenantFilter(caller: Caller, requested: string | undefined): string | undefined {
+  return caller.kind === 'tenant' || requested !== undefined ? scopedTenant(caller, requested) : undefined;
+}
+
 /** `name` when a tenant can have it, else 400. */
 export function tenantNamed(name: string): string {
   if (isTenantName(name)) return name;

@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { defineRoute } from '../route.js';
 import { tenantName } from '../schemas.js';
-import { scopedTenant } from '../scope.js';
+import { tenantFilter } from '../scope.js';
 import { within } from '../within.js';
 
 export const MAX_EVENTS_LIMIT = 1_000;
@@ -73,10 +73,7 @@ export const eventRoutes = [
       403: { description: 'a tenant key naming another tenant (HERALD_API_FORBIDDEN)' },
     },
     handler: async ({ query, caller, deps }) => {
-      const tenant =
-        caller.kind === 'tenant' || query.tenant !== undefined
-          ? scopedTenant(caller, query.tenant)
-          : undefined;
+      const tenant = tenantFilter(caller, query.tenant);
       const key = queueKeys(deps.config.redis.prefix).events;
       const read = async () => {
         // Read before the entries: anything newer than it that matches is among them.

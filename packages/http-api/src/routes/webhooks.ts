@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { defineRoute } from '../route.js';
 import { tenantName } from '../schemas.js';
-import { canRead, scopedTenant } from '../scope.js';
+import { canRead, tenantFilter } from '../scope.js';
 import { BULK_TIMEOUT_MS, within } from '../within.js';
 
 /** Random bytes of a secret Herald generates (Standard Webhooks: 24 to 64). */
@@ -98,10 +98,7 @@ export const webhookRoutes = [
       403: { description: 'a tenant key naming another tenant (HERALD_API_FORBIDDEN)' },
     },
     handler: async ({ query, caller, deps }) => {
-      const tenant =
-        caller.kind === 'tenant' || query.tenant !== undefined
-          ? scopedTenant(caller, query.tenant)
-          : undefined;
+      const tenant = tenantFilter(caller, query.tenant);
       const all = await within(deps, deps.herald.webhooks.listEndpoints());
       const endpoints = all.filter(
         (e) => canRead(caller, e.tenant) && (tenant === undefined || e.tenant === tenant),
