@@ -339,6 +339,83 @@ describe('the accounting log', () => {
     assert.ok(s.logLines.some((l) => /cut \d+ bytes written after the saved cursor/.test(String(l.msg))));
   });
 
+  it('keeps the file when Redis comes back without the cursor or the stream: the new stream is appended', async () => {
+    const s = await setup();
+    await s.emit([...messageEvents('w1', DAY1), ...messageEvents('w2', DAY1 + 1)]);
+    s.start();
+    const full = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    // A wiped (or failed-over) Redis: no cursor, no stream; the next events make a new stream.
+    await client.del(`${s.name}:cursor:accounting:test`, s.streamKey);
+    await s.emit(messageEvents('w3', DAY1 + 2));
+    s.start();
+    const rows = await waitForRows(s.directory, 12);
+    await s.stopAll();
+    assert.deepEqual(rows.slice(0, 8), full, 'every fsynced record is still there');
+    assert.deepEqual(
+      rows.map((r) => r.message_id),
+      ['w1', 'w1', 'w1', 'w1', 'w2', 'w2', 'w2', 'w2', 'w3', 'w3', 'w3', 'w3'],
+    );
+    assert.ok(!s.logLines.some((l) => /cut \d+ bytes/.test(String(l.msg))), 'nothing cut');
+    assert.ok(s.logLines.some((l) => /is no longer in the stream/.test(String(l.msg))));
+    assert.match(await s.registry.getSingleMetricAsString('herald_accounting_gaps_total'), /gaps_total 0/);
+  });
+
+  it('keeps a partial last entry whose stream entry Redis lost (AOF everysec), and logs it', async () => {
+    const s = await setup();
+    await s.emit([...messageEvents('l1', DAY1), ...messageEvents('l2', DAY1 + 1)]);
+    s.start();
+    const full = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    // Redis restarted without its last second: the cursor back at l1's accepted entry, l2's
+    // entries gone from the stream; the file holds l2's first attempt record only.
+    const entries = await client.xrange(s.streamKey, '-', '+');
+    await client.set(`${s.name}:cursor:accounting:test`, entries[0]![0]);
+    await client.xdel(s.streamKey, ...entries.slice(4).map(([id]) => id));
+    const path = join(s.directory, fileName('2026-03-01', 'csv'));
+    const text = await readFile(path, 'utf8');
+    const cutAt = text.indexOf('\r\n', text.indexOf(',l2,')) + 2;
+    await truncate(path, Buffer.byteLength(text.slice(0, cutAt)));
+    await s.emit(messageEvents('l3', DAY1 + 2));
+    s.start();
+    const rows = await waitForRows(s.directory, 9);
+    await s.stopAll();
+    assert.deepEqual(rows.slice(0, 5), full.slice(0, 5), 'the partial entry is kept as written');
+    assert.deepEqual(
+      rows.map((r) => r.message_id),
+      ['l1', 'l1', 'l1', 'l1', 'l2', 'l3', 'l3', 'l3', 'l3'],
+    );
+    const kept = s.logLines.find((l) => /is no longer in the stream/.test(String(l.msg)));
+    assert.ok(kept, 'the kept entry is logged');
+    assert.equal(kept.id, full[4]!.stream_id);
+    assert.match(String(kept.msg), /possibly only some of its recipients/);
+  });
+
+  it('without a cursor, a stream whose ids are not later than the file is skipped and counted as a gap', async () => {
+    const s = await setup();
+    await s.emit(messageEvents('s1', DAY1));
+    s.start();
+    await waitForRows(s.directory, 4);
+    await s.stopAll();
+    await client.del(`${s.name}:cursor:accounting:test`, s.streamKey);
+    // A new stream from a clock behind the old one: ids before the file's last.
+    for (const [i, event] of messageEvents('early', DAY1 + 1).entries())
+      await client.xadd(s.streamKey, `1-${i + 1}`, 'event', JSON.stringify(event));
+    await s.emit(messageEvents('s2', DAY1 + 2));
+    s.start();
+    const rows = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    assert.deepEqual(
+      [...new Set(rows.map((r) => r.message_id))],
+      ['s1', 's2'],
+      'the earlier ids are not written after later ones',
+    );
+    const stale = s.logLines.find((l) => /not later than the accounting file/.test(String(l.msg)));
+    assert.ok(stale, 'an error says so');
+    assert.equal(stale.level, 50);
+    assert.match(await s.registry.getSingleMetricAsString('herald_accounting_gaps_total'), /gaps_total 1/);
+  });
+
   it('cuts a torn last record before appending', async () => {
     const s = await setup();
     await s.emit(messageEvents('t1', DAY1));
