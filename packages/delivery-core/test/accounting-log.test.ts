@@ -16,7 +16,7 @@ import {
   createAccountingLog,
   fileName,
 } from '@herald/delivery-core/accounting';
-import { type ConfigError, parseConfig } from '@herald/delivery-core/config';
+import { type AccountingRecordType, type ConfigError, parseConfig } from '@herald/delivery-core/config';
 import { type HeraldEvent, RedisEventSink, streamCursor } from '@herald/delivery-core/events';
 import { queueKeys } from '@herald/delivery-core/keys';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
@@ -175,7 +175,10 @@ describe('the accounting log', () => {
   });
 
   /** A fresh prefix, directory, event sink and a factory of logs (each with its own connection). */
-  async function setup(format: 'csv' | 'jsonl' = 'csv') {
+  async function setup(
+    format: 'csv' | 'jsonl' = 'csv',
+    records: AccountingRecordType[] = ['attempt', 'delivered', 'bounced', 'expired', 'suppressed'],
+  ) {
     const name = `acct${++prefix}`;
     const directory = await mkdtemp(join(tmpdir(), 'herald-acct-'));
     dirs.push(directory);
@@ -205,7 +208,7 @@ describe('the accounting log', () => {
         cursor: streamCursor(conn, name, 'accounting:test'),
         directory: dir,
         format,
-        records: ['attempt', 'delivered', 'bounced', 'expired', 'suppressed'],
+        records,
         logger,
         registry,
         blockMs: 100,
@@ -293,6 +296,90 @@ describe('the accounting log', () => {
     assert.deepEqual(await readdir(s.directory), [fileName('2026-03-01', 'csv')]);
     const written = await s.registry.getSingleMetricAsString('herald_accounting_records_total');
     assert.match(written, /herald_accounting_records_total\{type="attempt"\} 2/);
+  });
+
+  it('writes an attempt that reached no host as unreached per recipient, with the host tried, like its deferrals', async () => {
+    const s = await setup('csv', ['attempt', 'deferred']);
+    const base = { messageId: 'u1', tenant: 'acme', time: DAY1 };
+    const refused = {
+      code: 451,
+      enhanced: '4.4.1',
+      text: 'connect ECONNREFUSED 127.0.0.2:25',
+      stage: 'connect' as const,
+      host: 'mx1.example.test',
+    };
+    const recipients = ['a@example.test', 'b@example.test'];
+    const deferrals = (attempt: number): HeraldEvent[] =>
+      recipients.map((recipient) => ({
+        ...base,
+        type: 'deferred',
+        domain: 'example.test',
+        recipient,
+        attempt,
+        reply: refused,
+        retryClass: 'transient',
+        nextAttemptAt: DAY1 + 60_000,
+        latencyMs: 5,
+      }));
+    await s.emit([
+      {
+        ...base,
+        type: 'accepted',
+        from: '',
+        recipients,
+        size: 100,
+        jobs: 1,
+        source: 'smtp',
+      },
+      {
+        ...base,
+        type: 'attempt',
+        domain: 'example.test',
+        attempt: 1,
+        hostErrors: [{ hostname: 'mx1.example.test', address: '127.0.0.2', reply: refused }],
+        results: recipients.map((address) => ({ address, accepted: false, reply: refused })),
+        durationMs: 3,
+      },
+      ...deferrals(1),
+      // VERP: the first transaction went through mx2; the second found no connection to mx3.
+      {
+        ...base,
+        type: 'attempt',
+        domain: 'example.test',
+        attempt: 2,
+        host: { hostname: 'mx2.example.test', address: '127.0.0.4', port: 25, tls: true },
+        hostErrors: [{ hostname: 'mx3.example.test', address: '127.0.0.3', reply: refused }],
+        results: [
+          { address: 'a@example.test', accepted: false, reply: reply(450, 'try later', '4.2.0') },
+          { address: 'b@example.test', accepted: false, reply: refused },
+        ],
+        durationMs: 4,
+      },
+      ...deferrals(2).map((e, i) =>
+        i === 0 ? { ...e, reply: { ...reply(450, 'try later', '4.2.0'), host: 'mx2.example.test' } } : e,
+      ),
+    ]);
+    s.start();
+    const rows = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    assert.deepEqual(
+      rows.map((r) => [r.type, r.attempt, r.recipient, r.state, r.code, r.mx_host, r.mx_ip, r.tls]),
+      [
+        ['attempt', '1', 'a@example.test', 'unreached', '451', 'mx1.example.test', '127.0.0.2', ''],
+        ['attempt', '1', 'b@example.test', 'unreached', '451', 'mx1.example.test', '127.0.0.2', ''],
+        ['deferred', '1', 'a@example.test', 'deferred', '451', 'mx1.example.test', '127.0.0.2', ''],
+        ['deferred', '1', 'b@example.test', 'deferred', '451', 'mx1.example.test', '127.0.0.2', ''],
+        ['attempt', '2', 'a@example.test', 'refused', '450', 'mx2.example.test', '127.0.0.4', 'yes'],
+        ['attempt', '2', 'b@example.test', 'unreached', '451', 'mx3.example.test', '127.0.0.3', ''],
+        ['deferred', '2', 'a@example.test', 'deferred', '450', 'mx2.example.test', '127.0.0.4', 'yes'],
+        ['deferred', '2', 'b@example.test', 'deferred', '451', 'mx3.example.test', '127.0.0.3', ''],
+      ],
+    );
+    assert.equal(rows[0]!.reply, refused.text);
+    assert.ok(
+      rows.every((r) => r.sender === '<>'),
+      'the null sender is <>',
+    );
   });
 
   it('resumes after a stop with no gap and no duplicate', async () => {
