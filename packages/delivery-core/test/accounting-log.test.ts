@@ -539,7 +539,7 @@ describe('the accounting log', () => {
     assert.equal(day2[0]!.time, new Date(MIDNIGHT + 500).toISOString());
   });
 
-  it('quotes a hostile reply (comma, quote, CRLF, a forged record) so it round-trips and forges nothing', async () => {
+  it('quotes a hostile reply (comma, quote, CRLF, a forged record) so it forges nothing', async () => {
     const s = await setup();
     const forged = 'delivered,2030-01-01T00:00:00.000Z,99999999999999-0,forged,acme';
     const hostile = `ok, "queued" as 1\r\n${forged}\nand a bare LF, done`;
@@ -548,9 +548,12 @@ describe('the accounting log', () => {
     const rows = await waitForRows(s.directory, 4);
     await s.stopAll();
     assert.equal(rows.length, 4);
-    assert.equal(rows[0]!.reply, hostile, 'the attempt record keeps the reply byte for byte');
-    assert.equal(rows[2]!.reply, hostile);
+    const shown = hostile.replaceAll('\r', '\\u{d}').replaceAll('\n', '\\u{a}');
+    assert.equal(rows[0]!.reply, shown, 'the attempt record keeps the reply, line breaks shown');
+    assert.equal(rows[2]!.reply, shown);
     assert.ok(!rows.some((r) => r.message_id === 'forged'));
+    const path = join(s.directory, fileName('2026-03-01', 'csv'));
+    assert.equal((await readFile(path, 'utf8')).split('\r\n').length, 6, 'one line per record');
     // A restart reads the file's tail: the forged id inside the quotes must not move it forward.
     await s.emit(messageEvents('q2', DAY1 + 1));
     s.start();
@@ -560,6 +563,46 @@ describe('the accounting log', () => {
       again.map((r) => r.message_id),
       ['q1', 'q1', 'q1', 'q1', 'q2', 'q2', 'q2', 'q2'],
     );
+  });
+
+  it('writes no raw control, separator or bidi character, and no cell a spreadsheet runs as a formula', async () => {
+    const hostile =
+      '=HYPERLINK("http://x.test")\u001b[31m\u0007\u000b\u009b2J\u202eevil\u2028\u200b\ufeff\tend';
+    const events = messageEvents('h1', DAY1, hostile);
+    const attempt = events[1] as Extract<HeraldEvent, { type: 'attempt' }>;
+    attempt.host = { hostname: '@mx.example.test', address: '127.0.0.2', port: 25, tls: false };
+    const raw =
+      /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/;
+
+    const csv = await setup();
+    await csv.emit(events);
+    csv.start();
+    const rows = await waitForRows(csv.directory, 4);
+    await csv.stopAll();
+    const text = await readFile(join(csv.directory, fileName('2026-03-01', 'csv')), 'utf8');
+    assert.doesNotMatch(text, raw, 'no raw control or invisible character in the CSV');
+    assert.equal(text.split('\r\n').length, 6, 'one line per record');
+    assert.equal(
+      rows[0]!.reply,
+      `'=HYPERLINK("http://x.test")\\u{1b}[31m\\u{7}\\u{b}\\u{9b}2J\\u{202e}evil\\u{2028}\\u{200b}\\u{feff}\tend`,
+    );
+    assert.equal(rows[0]!.mx_host, "'@mx.example.test", 'a host name is guarded too');
+    assert.equal(rows[2]!.mx_host, "'@mx.example.test");
+    assert.equal(rows[1]!.reply, 'no such user', 'an ordinary text is as it was');
+
+    const jsonl = await setup('jsonl');
+    await jsonl.emit(events);
+    jsonl.start();
+    const lines = await waitForRows(jsonl.directory, 4, 'jsonl');
+    await jsonl.stopAll();
+    const json = await readFile(join(jsonl.directory, fileName('2026-03-01', 'jsonl')), 'utf8');
+    assert.doesNotMatch(
+      json.replaceAll('\n', ''),
+      raw,
+      'no raw control or invisible character in JSON lines',
+    );
+    assert.equal(lines[0]!.reply, hostile, 'JSON lines keep the exact text');
+    assert.equal(lines[0]!.mx_host, '@mx.example.test');
   });
 
   it('writes JSON lines with the same fields', async () => {
