@@ -176,8 +176,9 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
         `accounting: no saved cursor, and the stream's entries start at ${stale.oldest}, not later than the accounting file's last record ${stale.lastId}: this stream is not the one the file was written from (a clock behind?); its entries up to ${stale.lastId} are skipped, not written out of order`,
       );
     }
-    // When the file's last entry is gone from the stream, recovery has judged the stream already.
-    if (!kept) await gapReporter.check(resumeAfter);
+    // Without a cursor and with the file's last entry gone, Redis was wiped or replaced: recovery
+    // judged that stream (stale); with a cursor, trimming past the file's last entry is a gap.
+    if (!kept || kept.saved !== undefined) await gapReporter.check(resumeAfter);
     logger.info(
       { after: resumeAfter, directory: options.directory },
       'accounting log following the event stream',
