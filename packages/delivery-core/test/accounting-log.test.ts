@@ -16,7 +16,7 @@ import {
   createAccountingLog,
   fileName,
 } from '@herald/delivery-core/accounting';
-import { type ConfigError, parseConfig } from '@herald/delivery-core/config';
+import { type AccountingRecordType, type ConfigError, parseConfig } from '@herald/delivery-core/config';
 import { type HeraldEvent, RedisEventSink, streamCursor } from '@herald/delivery-core/events';
 import { queueKeys } from '@herald/delivery-core/keys';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
@@ -175,7 +175,10 @@ describe('the accounting log', () => {
   });
 
   /** A fresh prefix, directory, event sink and a factory of logs (each with its own connection). */
-  async function setup(format: 'csv' | 'jsonl' = 'csv') {
+  async function setup(
+    format: 'csv' | 'jsonl' = 'csv',
+    records: AccountingRecordType[] = ['attempt', 'delivered', 'bounced', 'expired', 'suppressed'],
+  ) {
     const name = `acct${++prefix}`;
     const directory = await mkdtemp(join(tmpdir(), 'herald-acct-'));
     dirs.push(directory);
@@ -205,7 +208,7 @@ describe('the accounting log', () => {
         cursor: streamCursor(conn, name, 'accounting:test'),
         directory: dir,
         format,
-        records: ['attempt', 'delivered', 'bounced', 'expired', 'suppressed'],
+        records,
         logger,
         registry,
         blockMs: 100,
@@ -295,6 +298,90 @@ describe('the accounting log', () => {
     assert.match(written, /herald_accounting_records_total\{type="attempt"\} 2/);
   });
 
+  it('writes an attempt that reached no host as unreached per recipient, with the host tried, like its deferrals', async () => {
+    const s = await setup('csv', ['attempt', 'deferred']);
+    const base = { messageId: 'u1', tenant: 'acme', time: DAY1 };
+    const refused = {
+      code: 451,
+      enhanced: '4.4.1',
+      text: 'connect ECONNREFUSED 127.0.0.2:25',
+      stage: 'connect' as const,
+      host: 'mx1.example.test',
+    };
+    const recipients = ['a@example.test', 'b@example.test'];
+    const deferrals = (attempt: number): HeraldEvent[] =>
+      recipients.map((recipient) => ({
+        ...base,
+        type: 'deferred',
+        domain: 'example.test',
+        recipient,
+        attempt,
+        reply: refused,
+        retryClass: 'transient',
+        nextAttemptAt: DAY1 + 60_000,
+        latencyMs: 5,
+      }));
+    await s.emit([
+      {
+        ...base,
+        type: 'accepted',
+        from: '',
+        recipients,
+        size: 100,
+        jobs: 1,
+        source: 'smtp',
+      },
+      {
+        ...base,
+        type: 'attempt',
+        domain: 'example.test',
+        attempt: 1,
+        hostErrors: [{ hostname: 'mx1.example.test', address: '127.0.0.2', reply: refused }],
+        results: recipients.map((address) => ({ address, accepted: false, reply: refused })),
+        durationMs: 3,
+      },
+      ...deferrals(1),
+      // VERP: the first transaction went through mx2; the second found no connection to mx3.
+      {
+        ...base,
+        type: 'attempt',
+        domain: 'example.test',
+        attempt: 2,
+        host: { hostname: 'mx2.example.test', address: '127.0.0.4', port: 25, tls: true },
+        hostErrors: [{ hostname: 'mx3.example.test', address: '127.0.0.3', reply: refused }],
+        results: [
+          { address: 'a@example.test', accepted: false, reply: reply(450, 'try later', '4.2.0') },
+          { address: 'b@example.test', accepted: false, reply: refused },
+        ],
+        durationMs: 4,
+      },
+      ...deferrals(2).map((e, i) =>
+        i === 0 ? { ...e, reply: { ...reply(450, 'try later', '4.2.0'), host: 'mx2.example.test' } } : e,
+      ),
+    ]);
+    s.start();
+    const rows = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    assert.deepEqual(
+      rows.map((r) => [r.type, r.attempt, r.recipient, r.state, r.code, r.mx_host, r.mx_ip, r.tls]),
+      [
+        ['attempt', '1', 'a@example.test', 'unreached', '451', 'mx1.example.test', '127.0.0.2', ''],
+        ['attempt', '1', 'b@example.test', 'unreached', '451', 'mx1.example.test', '127.0.0.2', ''],
+        ['deferred', '1', 'a@example.test', 'deferred', '451', 'mx1.example.test', '127.0.0.2', ''],
+        ['deferred', '1', 'b@example.test', 'deferred', '451', 'mx1.example.test', '127.0.0.2', ''],
+        ['attempt', '2', 'a@example.test', 'refused', '450', 'mx2.example.test', '127.0.0.4', 'yes'],
+        ['attempt', '2', 'b@example.test', 'unreached', '451', 'mx3.example.test', '127.0.0.3', ''],
+        ['deferred', '2', 'a@example.test', 'deferred', '450', 'mx2.example.test', '127.0.0.4', 'yes'],
+        ['deferred', '2', 'b@example.test', 'deferred', '451', 'mx3.example.test', '127.0.0.3', ''],
+      ],
+    );
+    assert.equal(rows[0]!.reply, refused.text);
+    assert.ok(
+      rows.every((r) => r.sender === '<>'),
+      'the null sender is <>',
+    );
+  });
+
   it('resumes after a stop with no gap and no duplicate', async () => {
     const s = await setup();
     const batch1 = Array.from({ length: 40 }, (_, i) => messageEvents(`a${i}`, DAY1 + i)).flat();
@@ -339,6 +426,83 @@ describe('the accounting log', () => {
     assert.ok(s.logLines.some((l) => /cut \d+ bytes written after the saved cursor/.test(String(l.msg))));
   });
 
+  it('keeps the file when Redis comes back without the cursor or the stream: the new stream is appended', async () => {
+    const s = await setup();
+    await s.emit([...messageEvents('w1', DAY1), ...messageEvents('w2', DAY1 + 1)]);
+    s.start();
+    const full = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    // A wiped (or failed-over) Redis: no cursor, no stream; the next events make a new stream.
+    await client.del(`${s.name}:cursor:accounting:test`, s.streamKey);
+    await s.emit(messageEvents('w3', DAY1 + 2));
+    s.start();
+    const rows = await waitForRows(s.directory, 12);
+    await s.stopAll();
+    assert.deepEqual(rows.slice(0, 8), full, 'every fsynced record is still there');
+    assert.deepEqual(
+      rows.map((r) => r.message_id),
+      ['w1', 'w1', 'w1', 'w1', 'w2', 'w2', 'w2', 'w2', 'w3', 'w3', 'w3', 'w3'],
+    );
+    assert.ok(!s.logLines.some((l) => /cut \d+ bytes/.test(String(l.msg))), 'nothing cut');
+    assert.ok(s.logLines.some((l) => /is no longer in the stream/.test(String(l.msg))));
+    assert.match(await s.registry.getSingleMetricAsString('herald_accounting_gaps_total'), /gaps_total 0/);
+  });
+
+  it('keeps a partial last entry whose stream entry Redis lost (AOF everysec), and logs it', async () => {
+    const s = await setup();
+    await s.emit([...messageEvents('l1', DAY1), ...messageEvents('l2', DAY1 + 1)]);
+    s.start();
+    const full = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    // Redis restarted without its last second: the cursor back at l1's accepted entry, l2's
+    // entries gone from the stream; the file holds l2's first attempt record only.
+    const entries = await client.xrange(s.streamKey, '-', '+');
+    await client.set(`${s.name}:cursor:accounting:test`, entries[0]![0]);
+    await client.xdel(s.streamKey, ...entries.slice(4).map(([id]) => id));
+    const path = join(s.directory, fileName('2026-03-01', 'csv'));
+    const text = await readFile(path, 'utf8');
+    const cutAt = text.indexOf('\r\n', text.indexOf(',l2,')) + 2;
+    await truncate(path, Buffer.byteLength(text.slice(0, cutAt)));
+    await s.emit(messageEvents('l3', DAY1 + 2));
+    s.start();
+    const rows = await waitForRows(s.directory, 9);
+    await s.stopAll();
+    assert.deepEqual(rows.slice(0, 5), full.slice(0, 5), 'the partial entry is kept as written');
+    assert.deepEqual(
+      rows.map((r) => r.message_id),
+      ['l1', 'l1', 'l1', 'l1', 'l2', 'l3', 'l3', 'l3', 'l3'],
+    );
+    const kept = s.logLines.find((l) => /is no longer in the stream/.test(String(l.msg)));
+    assert.ok(kept, 'the kept entry is logged');
+    assert.equal(kept.id, full[4]!.stream_id);
+    assert.match(String(kept.msg), /possibly only some of its recipients/);
+  });
+
+  it('without a cursor, a stream whose ids are not later than the file is skipped and counted as a gap', async () => {
+    const s = await setup();
+    await s.emit(messageEvents('s1', DAY1));
+    s.start();
+    await waitForRows(s.directory, 4);
+    await s.stopAll();
+    await client.del(`${s.name}:cursor:accounting:test`, s.streamKey);
+    // A new stream from a clock behind the old one: ids before the file's last.
+    for (const [i, event] of messageEvents('early', DAY1 + 1).entries())
+      await client.xadd(s.streamKey, `1-${i + 1}`, 'event', JSON.stringify(event));
+    await s.emit(messageEvents('s2', DAY1 + 2));
+    s.start();
+    const rows = await waitForRows(s.directory, 8);
+    await s.stopAll();
+    assert.deepEqual(
+      [...new Set(rows.map((r) => r.message_id))],
+      ['s1', 's2'],
+      'the earlier ids are not written after later ones',
+    );
+    const stale = s.logLines.find((l) => /not later than the accounting file/.test(String(l.msg)));
+    assert.ok(stale, 'an error says so');
+    assert.equal(stale.level, 50);
+    assert.match(await s.registry.getSingleMetricAsString('herald_accounting_gaps_total'), /gaps_total 1/);
+  });
+
   it('cuts a torn last record before appending', async () => {
     const s = await setup();
     await s.emit(messageEvents('t1', DAY1));
@@ -375,7 +539,7 @@ describe('the accounting log', () => {
     assert.equal(day2[0]!.time, new Date(MIDNIGHT + 500).toISOString());
   });
 
-  it('quotes a hostile reply (comma, quote, CRLF, a forged record) so it round-trips and forges nothing', async () => {
+  it('quotes a hostile reply (comma, quote, CRLF, a forged record) so it forges nothing', async () => {
     const s = await setup();
     const forged = 'delivered,2030-01-01T00:00:00.000Z,99999999999999-0,forged,acme';
     const hostile = `ok, "queued" as 1\r\n${forged}\nand a bare LF, done`;
@@ -384,9 +548,12 @@ describe('the accounting log', () => {
     const rows = await waitForRows(s.directory, 4);
     await s.stopAll();
     assert.equal(rows.length, 4);
-    assert.equal(rows[0]!.reply, hostile, 'the attempt record keeps the reply byte for byte');
-    assert.equal(rows[2]!.reply, hostile);
+    const shown = hostile.replaceAll('\r', '\\u{d}').replaceAll('\n', '\\u{a}');
+    assert.equal(rows[0]!.reply, shown, 'the attempt record keeps the reply, line breaks shown');
+    assert.equal(rows[2]!.reply, shown);
     assert.ok(!rows.some((r) => r.message_id === 'forged'));
+    const path = join(s.directory, fileName('2026-03-01', 'csv'));
+    assert.equal((await readFile(path, 'utf8')).split('\r\n').length, 6, 'one line per record');
     // A restart reads the file's tail: the forged id inside the quotes must not move it forward.
     await s.emit(messageEvents('q2', DAY1 + 1));
     s.start();
@@ -396,6 +563,46 @@ describe('the accounting log', () => {
       again.map((r) => r.message_id),
       ['q1', 'q1', 'q1', 'q1', 'q2', 'q2', 'q2', 'q2'],
     );
+  });
+
+  it('writes no raw control, separator or bidi character, and no cell a spreadsheet runs as a formula', async () => {
+    const hostile =
+      '=HYPERLINK("http://x.test")\u001b[31m\u0007\u000b\u009b2J\u202eevil\u2028\u200b\ufeff\tend';
+    const events = messageEvents('h1', DAY1, hostile);
+    const attempt = events[1] as Extract<HeraldEvent, { type: 'attempt' }>;
+    attempt.host = { hostname: '@mx.example.test', address: '127.0.0.2', port: 25, tls: false };
+    const raw =
+      /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/;
+
+    const csv = await setup();
+    await csv.emit(events);
+    csv.start();
+    const rows = await waitForRows(csv.directory, 4);
+    await csv.stopAll();
+    const text = await readFile(join(csv.directory, fileName('2026-03-01', 'csv')), 'utf8');
+    assert.doesNotMatch(text, raw, 'no raw control or invisible character in the CSV');
+    assert.equal(text.split('\r\n').length, 6, 'one line per record');
+    assert.equal(
+      rows[0]!.reply,
+      `'=HYPERLINK("http://x.test")\\u{1b}[31m\\u{7}\\u{b}\\u{9b}2J\\u{202e}evil\\u{2028}\\u{200b}\\u{feff}\tend`,
+    );
+    assert.equal(rows[0]!.mx_host, "'@mx.example.test", 'a host name is guarded too');
+    assert.equal(rows[2]!.mx_host, "'@mx.example.test");
+    assert.equal(rows[1]!.reply, 'no such user', 'an ordinary text is as it was');
+
+    const jsonl = await setup('jsonl');
+    await jsonl.emit(events);
+    jsonl.start();
+    const lines = await waitForRows(jsonl.directory, 4, 'jsonl');
+    await jsonl.stopAll();
+    const json = await readFile(join(jsonl.directory, fileName('2026-03-01', 'jsonl')), 'utf8');
+    assert.doesNotMatch(
+      json.replaceAll('\n', ''),
+      raw,
+      'no raw control or invisible character in JSON lines',
+    );
+    assert.equal(lines[0]!.reply, hostile, 'JSON lines keep the exact text');
+    assert.equal(lines[0]!.mx_host, '@mx.example.test');
   });
 
   it('writes JSON lines with the same fields', async () => {

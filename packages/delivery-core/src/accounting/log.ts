@@ -7,7 +7,8 @@
  * duplicate. A failure (a full or read-only disk, Redis gone) is logged and retried with backoff
  * (RETRY_MIN_MS doubling to RETRY_MAX_MS); it never throws out of `run`, and the cursor never
  * passes what was fsynced. When trimming outran the cursor (`trimmedAfter`), the lost range is
- * logged as an error and counted; nothing is written for it. Needs injected: its own Redis
+ * logged as an error and counted; nothing is written for it. When Redis lost the file's last
+ * entry (and the cursor), recovery keeps the file and resumes after it (see recovery.ts). Needs injected: its own Redis
  * connection (a blocking XREAD holds it), the cursor, a logger, optionally a metrics registry.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,7 +20,7 @@ import { type StreamCursor, type StreamEvent, tailEvents, trimmedAfter } from '.
 import { utcDay } from './files.js';
 import { type AccountingFormat, formatRecord } from './format.js';
 import { RecordContext } from './records.js';
-import { recover } from './recovery.js';
+import { recover, type StreamProbe } from './recovery.js';
 import { DayFiles } from './writer.js';
 
 /** First wait after a failure; doubles up to RETRY_MAX_MS. */
@@ -71,6 +72,14 @@ class GapReporter {
   }
 }
 
+/** What recovery asks the stream: is an entry still there, and its oldest id. */
+function streamProbe(redis: Redis, streamKey: string): StreamProbe {
+  return {
+    has: async (id) => (await redis.xrange(streamKey, id, id)).length > 0,
+    oldest: async () => (await redis.xrange(streamKey, '-', '+', 'COUNT', 1))[0]?.[0],
+  };
+}
+
 /** A counter in `registry` (the one already there when a second log shares it), else unregistered. */
 function counter(
   registry: Registry | undefined,
@@ -94,7 +103,7 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
   const gaps = counter(
     options.registry,
     'herald_accounting_gaps_total',
-    'Times the event stream was trimmed past the accounting cursor (records missing)',
+    'Times stream entries were skipped unwritten: trimmed past the accounting cursor, or a new stream with ids not later than the file',
   );
   const failures = counter(
     options.registry,
@@ -142,7 +151,12 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
   /** One recovery and follow, until stopped (resolves) or a failure (rejects). */
   async function follow(): Promise<void> {
     await files.close();
-    const { resumeAfter, cuts } = await recover(options.directory, options.format, await cursor.load());
+    const { resumeAfter, cuts, kept, stale } = await recover(
+      options.directory,
+      options.format,
+      await cursor.load(),
+      streamProbe(redis, streamKey),
+    );
     for (const cut of cuts)
       logger.warn(
         cut,
@@ -150,7 +164,21 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
           ? `accounting: cut a torn last record (${cut.bytes} bytes) from ${cut.path}`
           : `accounting: cut ${cut.bytes} bytes written after the saved cursor from ${cut.path}; writing them again`,
       );
-    await gapReporter.check(resumeAfter);
+    if (kept)
+      logger.warn(
+        kept,
+        `accounting: stream entry ${kept.id} (the last in ${kept.path}, ${kept.bytes} bytes, newer than the saved cursor ${kept.saved ?? '(none)'}) is no longer in the stream (Redis wiped, failed over, or restarted without its last writes); its records are kept as written, possibly only some of its recipients', and the log resumes after it`,
+      );
+    if (stale) {
+      gaps.inc();
+      logger.error(
+        stale,
+        `accounting: no saved cursor, and the stream's entries start at ${stale.oldest}, not later than the accounting file's last record ${stale.lastId}: this stream is not the one the file was written from (a clock behind?); its entries up to ${stale.lastId} are skipped, not written out of order`,
+      );
+    }
+    // Without a cursor and with the file's last entry gone, Redis was wiped or replaced: recovery
+    // judged that stream (stale); with a cursor, trimming past the file's last entry is a gap.
+    if (!kept || kept.saved !== undefined) await gapReporter.check(resumeAfter);
     logger.info(
       { after: resumeAfter, directory: options.directory },
       'accounting log following the event stream',
