@@ -149,7 +149,11 @@ async function run(args: string[], io: CliIo): Promise<number> {
   let redis = await connect(config.redis.url);
   try {
     // Where a resumed tail starts: the last id printed, else where the first read started.
-    let resumeAfter = values.after ?? (follow ? await newestId(redis, streamKey) : undefined);
+    let resumeAfter =
+      values.after ??
+      (follow
+        ? await newestId(redis, streamKey).catch((err: unknown) => Promise.reject(redisFailure(err)))
+        : undefined);
     let first = true;
     let waitMs = RECONNECT_FIRST_MS;
     while (!controller.signal.aborted) {
@@ -175,7 +179,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
         return EXIT_OK;
       } catch (err) {
         first = false;
-        if (!follow || controller.signal.aborted) throw redisFailure(err);
+        if (controller.signal.aborted) return EXIT_OK;
+        if (!follow) throw redisFailure(err);
         io.stderr.write(`Redis unavailable, retrying… (${printableField(reason(err))})\n`);
         await sleep(waitMs, controller.signal);
         waitMs = Math.min(waitMs * 2, RECONNECT_MAX_MS);
