@@ -58,6 +58,32 @@ describe('herald config check', () => {
     assert.equal(run.stderr(), '');
   });
 
+  test('the summary names the API listener, webhook endpoints and accounting directory when configured', async () => {
+    const secret = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+    const file = configFile(
+      'extras.yaml',
+      `${VALID}api: { listen: 127.0.0.1:8099 }
+webhooks:
+  - { tenant: acme, url: "https://h.test/a", events: [bounced], secret: "${secret}" }
+  - { tenant: acme, url: "https://h.test/b", events: [delivered], secret: "${secret}" }
+accounting: { directory: ${join(dir, 'acct')} }
+`,
+    );
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file], run.io), 0, run.stderr());
+    const out = run.stdout();
+    assert.match(out, /^ {2}api listen: +127\.0\.0\.1:8099 \(0 admin keys\)$/m);
+    assert.match(out, /^ {2}webhooks: +2 endpoints$/m);
+    assert.match(
+      out,
+      new RegExp(`^ {2}accounting: +${join(dir, 'acct').replaceAll('.', '\\.')} \\(csv\\)$`, 'm'),
+    );
+    assert.ok(!out.includes(secret.slice(6)));
+    const plain = captureIo();
+    await main(['config', 'check', configFile('plain.yaml', VALID)], plain.io);
+    assert.doesNotMatch(plain.stdout(), /api listen|webhooks:|accounting:/);
+  });
+
   test('--json prints the effective config with passwords masked', async () => {
     const file = configFile('valid-json.yaml', VALID);
     const run = captureIo();

@@ -175,4 +175,57 @@ describe('herald events tail', () => {
     const json = jsonLines((await tail(['--limit', '1', '--json'])).out);
     assert.equal(json[0].recipient, 'evil\x1b[2J@dest.test');
   });
+
+  it('--follow waits out a Redis outage: a note on stderr, then resumes after the last id printed', async () => {
+    const controller = new AbortController();
+    let out = '';
+    let err = '';
+    const waiters: { seen: () => boolean; resolve: () => void }[] = [];
+    const until = (seen: () => boolean) =>
+      new Promise<void>((resolve) => {
+        if (seen()) resolve();
+        else waiters.push({ seen, resolve });
+      });
+    const wake = () => {
+      for (const w of waiters) if (w.seen()) w.resolve();
+    };
+    const c = captureIo({ env: { REDIS_URL: redis.url } });
+    c.io.signal = controller.signal;
+    c.io.stdout = {
+      write: (chunk: string) => {
+        out += chunk;
+        wake();
+      },
+    };
+    c.io.stderr = {
+      write: (chunk: string) => {
+        err += chunk;
+        wake();
+      },
+    };
+    await add(delivered(97, 'outage', 'before@dest.test'));
+    const running = main(['events', 'tail', '--follow', '--json', '--tenant', 'outage'], c.io);
+    await until(() => out.includes('"messageId":"m97"'));
+    await client.xadd(KEY, '*', 'event', JSON.stringify({ ...delivered(96, 'outage'), messageId: 'm-up' }));
+    await until(() => out.includes('"messageId":"m-up"'));
+    await redis.kill();
+    await until(() => err.includes('Redis unavailable, retrying'));
+    await redis.restart();
+    await until(() => err.includes('Redis back, resuming after'));
+    await client.xadd(
+      KEY,
+      '*',
+      'event',
+      JSON.stringify({ ...delivered(95, 'outage'), messageId: 'm-after' }),
+    );
+    await until(() => out.includes('"messageId":"m-after"'));
+    controller.abort();
+    assert.equal(await running, 0, err);
+    assert.doesNotMatch(err, /HERALD_INTERNAL/);
+    assert.deepEqual(
+      jsonLines(out).map((e) => e.messageId),
+      ['m97', 'm-up', 'm-after'],
+      'no gap, no repeat',
+    );
+  });
 });

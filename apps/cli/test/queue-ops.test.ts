@@ -56,7 +56,7 @@ describe('herald queue list|retry|flush|delete|bounce', () => {
     const text1 = await run(['queue', 'list', 'domain:one.test', '--limit', '2']);
     assert.match(
       text1.stdout,
-      new RegExp(`^more: herald queue list domain:one\\.test --after ${second}\\.0$`, 'm'),
+      new RegExp(`^more: herald queue list domain:one\\.test --limit 2 --after ${second}\\.0$`, 'm'),
     );
 
     const retried = await run(['queue', 'retry', '--all']);
@@ -114,6 +114,38 @@ describe('herald queue list|retry|flush|delete|bounce', () => {
       dsns.map((e) => e.recipients),
       [['b@origin.test']],
       'one DSN, for the bounce, to the sender',
+    );
+  });
+
+  it('refuses a site name delivery never produces, printed escaped', async () => {
+    for (const argv of [
+      ['queue', 'list', 'bogus'],
+      ['queue', 'list', 'mx:'],
+      ['queue', 'list', 'domain:'],
+      ['queue', 'list', 'provider:evil\x1b]0;x\x07'],
+      ['queue', 'flush', 'bogus'],
+      ['queue', 'retry', '--site', 'mx:'],
+      ['queue', 'bounce', '--site', 'route:nope'],
+      ['queue', 'delete', '--site', 'x\u202ey'],
+    ]) {
+      const r = await run(argv);
+      assert.equal(r.code, 1, argv.join(' '));
+      assert.match(r.stderr, /^herald: HERALD_INPUT_INVALID: unknown site "/m, argv.join(' '));
+      assert.ok(!/[\x1b\x07\u202e]/.test(r.stderr), r.stderr);
+      assert.equal(r.stdout, '');
+    }
+    const ok = await run(['queue', 'list', 'mx:mx1.nowhere.test']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, 'mx:mx1.nowhere.test: no queued jobs\n');
+  });
+
+  it('repeats the --config and --limit given in the next-page hint, quoted for a shell', async () => {
+    const { nextPageCommand, shellWord } = await import('../src/commands/queue-list.js');
+    assert.equal(shellWord("it's here"), "'it'\\''s here'");
+    assert.equal(shellWord('$(rm -rf ~)'), "'$(rm -rf ~)'");
+    assert.equal(
+      nextPageCommand('domain:a.test', '17-0.0', '/etc/my herald.yaml', '5'),
+      "herald queue list domain:a.test --config '/etc/my herald.yaml' --limit 5 --after 17-0.0",
     );
   });
 });

@@ -69,8 +69,21 @@ describe('text printed for a person', () => {
   it('shows control characters escaped: no cursor moves, screen clears or retitling', async () => {
     const { printable, printableField } = await import('../src/terminal-text.js');
     assert.equal(printableField('\x1b]0;PWNED\x07x@e.test'), '\\x1b]0;PWNED\\x07x@e.test');
-    assert.equal(printableField('a\tb\nc\r\x7f\u009b\u2028'), 'a\\x09b\\x0ac\\x0d\\x7f\\x9b\\u2028');
+    assert.equal(printableField('a\tb\nc\r\x7f\u009b\u2028'), 'a\\x09b\\x0ac\\x0d\\x7f\\x9b\\u{2028}');
     assert.equal(printable('col\tcol\n\x1b[2Jrow\n'), 'col\tcol\n\\x1b[2Jrow\n');
     assert.equal(printableField('ü@exämple.test'), 'ü@exämple.test');
+  });
+
+  it('shows bidi, zero-width and other format characters escaped as \\u{…}', async () => {
+    const { printable, printableField } = await import('../src/terminal-text.js');
+    const format = [0x200b, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202e, 0x2066, 0x2069, 0xfeff];
+    for (const code of format) {
+      const char = String.fromCodePoint(code);
+      const shown = `\\u{${code.toString(16)}}`;
+      assert.equal(printable(`a${char}b\n`), `a${shown}b\n`);
+      assert.equal(printableField(`a${char}b`), `a${shown}b`);
+    }
+    assert.equal(printable('evil\u202etxt.exe\n'), 'evil\\u{202e}txt.exe\n');
+    assert.equal(printableField('\u2030\u2065\u206a'), '\u2030\u2065\u206a');
   });
 });

@@ -192,3 +192,33 @@ describe('smtp users', () => {
     assert.doesNotMatch(err.message, /one-secret|two-secret/);
   });
 });
+
+describe('webhook endpoints', () => {
+  const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+  const endpoint = (events: string[], id?: string) => ({
+    ...(id === undefined ? {} : { id }),
+    tenant: 'acme',
+    url: 'https://hooks.example.test/in',
+    events,
+    secret,
+  });
+
+  test('two entries for the same tenant and url without ids are refused, naming both', () => {
+    const err = configError({ webhooks: [endpoint(['bounced']), endpoint(['delivered'])] });
+    assert.match(
+      issueAt(err, 'webhooks[1].url'),
+      /same tenant and url as webhooks\[0\].*merge them into one entry, or give each its own id/,
+    );
+    assert.doesNotMatch(err.message, new RegExp(secret.slice(6, 20)));
+  });
+
+  test('with explicit ids the same tenant and url are two endpoints', () => {
+    const config = parseConfig({
+      webhooks: [endpoint(['bounced'], 'ops'), endpoint(['delivered'], 'crm'), endpoint(['expired'])],
+    });
+    assert.deepEqual(
+      config.webhooks.map((w) => w.id),
+      ['ops', 'crm', undefined],
+    );
+  });
+});

@@ -1,7 +1,9 @@
 /**
  * `herald config check FILE [--json]`: validates a config file exactly as the relay would load it
  * (REDIS_URL from the environment included), and what the relay reads at start because of it: the
- * shaping file, the DKIM keys and the TLS certificate and key (no Redis needed). Prints "FILE: ok" and a summary, or with --json the
+ * shaping file, the DKIM keys and the TLS certificate and key (no Redis needed). Prints "FILE: ok" and a summary
+ * (listeners — the API's when configured —, roles, routes, users, redis, webhook endpoints and the
+ * accounting directory when configured), or with --json the
  * effective config with secrets masked. An invalid file prints the ConfigError lines (each naming
  * the key path) and exits 1.
  */
@@ -50,6 +52,11 @@ export function summarize(file: string, config: HeraldConfig, env: Env): string 
     `  trusted:      ${plural(config.smtp.trusted_networks.length, 'network')}`,
     `  redis:        ${maskUrl(config.redis.url)}${redisSource} (prefix ${config.redis.prefix})`,
   ];
+  if (config.api)
+    lines.push(`  api listen:   ${config.api.listen} (${plural(config.api.admin_keys.length, 'admin key')})`);
+  if (config.webhooks.length > 0) lines.push(`  webhooks:     ${plural(config.webhooks.length, 'endpoint')}`);
+  if (config.accounting)
+    lines.push(`  accounting:   ${config.accounting.directory} (${config.accounting.format})`);
   return `${lines.join('\n')}\n`;
 }
 

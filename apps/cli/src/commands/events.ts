@@ -4,9 +4,12 @@
  * the last N events oldest first, or those after a stream id; with --follow it goes on printing
  * new events until SIGINT/SIGTERM (or the io's abort signal) and exits 0. Each line starts with
  * the entry's stream id, the cursor for --after; --json prints one object per line with its `id`.
+ * While following, a lost Redis is waited for: a note on stderr, reconnects with a backoff that
+ * grows to RECONNECT_MAX_MS, and the tail resumes after the last id read (no gap, no repeat).
+ * Without --follow a Redis failure is HERALD_REDIS_UNAVAILABLE.
  */
 
-import { connectRedis, type SmtpReply } from '@herald/delivery-core';
+import { connectRedis, HeraldError, type SmtpReply } from '@herald/delivery-core';
 import {
   DEFAULT_TAIL_LIMIT,
   EVENT_TYPES,
@@ -29,6 +32,9 @@ import { printableField } from '../terminal-text.js';
 const MAX_LIMIT = 10_000;
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 const CONNECT_TIMEOUT_MS = 5_000;
+/** First wait before reconnecting while following; doubles per failed try up to RECONNECT_MAX_MS. */
+const RECONNECT_FIRST_MS = 200;
+const RECONNECT_MAX_MS = 5_000;
 
 const help = `Usage: herald events tail [--follow] [--type T[,T...]] [--tenant NAME] [--after ID]
                          [--limit N] [--json] [--config FILE]
@@ -36,7 +42,9 @@ const help = `Usage: herald events tail [--follow] [--type T[,T...]] [--tenant N
 Print Herald's event stream (<prefix>:{queue}:events): the last N events, oldest first.
 Each line starts with the event's stream id; pass it to --after to resume exactly there.
 
-  --follow, -f    keep printing new events as they arrive; Ctrl-C (SIGINT) or SIGTERM stops
+  --follow, -f    keep printing new events as they arrive; Ctrl-C (SIGINT) or SIGTERM stops.
+                  When Redis goes away it says so on stderr, reconnects by itself and
+                  resumes after the last event printed
   --type T,...    only these event types (${EVENT_TYPES.join(', ')})
   --tenant NAME   only events of this tenant
   --after ID      start after this stream id instead of printing the last N
@@ -129,28 +137,91 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
   const config = loadRelayConfig(values.config, io);
   if (!config) return EXIT_FAILURE;
-  const redis = await connect(config.redis.url);
+  const streamKey = queueKeys(config.redis.prefix).events;
   const controller = new AbortController();
   const cleanup = stopOn(io, controller, follow);
+  const print = (entry: StreamEvent): void => {
+    io.stdout.write(
+      values.json ? `${JSON.stringify({ id: entry.id, ...entry.event })}\n` : `${eventLine(entry)}\n`,
+    );
+  };
+  const filter = { types, ...(tenant === undefined ? {} : { tenant }) };
+  let redis = await connect(config.redis.url);
   try {
-    const entries = tailEvents(redis, queueKeys(config.redis.prefix).events, {
-      types,
-      limit,
-      follow,
-      signal: controller.signal,
-      ...(tenant === undefined ? {} : { tenant }),
-      ...(values.after === undefined ? {} : { after: values.after }),
-    });
-    for await (const entry of entries) {
-      io.stdout.write(
-        values.json ? `${JSON.stringify({ id: entry.id, ...entry.event })}\n` : `${eventLine(entry)}\n`,
-      );
+    // Where a resumed tail starts: the last id printed, else where the first read started.
+    let resumeAfter =
+      values.after ??
+      (follow
+        ? await newestId(redis, streamKey).catch((err: unknown) => Promise.reject(redisFailure(err)))
+        : undefined);
+    let first = true;
+    let waitMs = RECONNECT_FIRST_MS;
+    while (!controller.signal.aborted) {
+      try {
+        if (!first) {
+          redis.disconnect();
+          redis = await connect(config.redis.url);
+          io.stderr.write(`Redis back, resuming after ${resumeAfter}\n`);
+          waitMs = RECONNECT_FIRST_MS;
+        }
+        const entries = tailEvents(redis, streamKey, {
+          ...filter,
+          limit: first ? limit : MAX_LIMIT,
+          follow,
+          signal: controller.signal,
+          ...(first && values.after === undefined ? {} : { after: resumeAfter! }),
+        });
+        first = false;
+        for await (const entry of entries) {
+          print(entry);
+          resumeAfter = entry.id;
+        }
+        return EXIT_OK;
+      } catch (err) {
+        first = false;
+        if (controller.signal.aborted) return EXIT_OK;
+        if (!follow) throw redisFailure(err);
+        io.stderr.write(`Redis unavailable, retrying… (${printableField(reason(err))})\n`);
+        await sleep(waitMs, controller.signal);
+        waitMs = Math.min(waitMs * 2, RECONNECT_MAX_MS);
+      }
     }
     return EXIT_OK;
   } finally {
     cleanup();
     redis.disconnect();
   }
+}
+
+const reason = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** A Redis error as HERALD_REDIS_UNAVAILABLE (a HeraldError or CliExit passes unchanged). */
+function redisFailure(err: unknown): unknown {
+  if (err instanceof HeraldError || err instanceof CliExit) return err;
+  return new CliExit(
+    EXIT_FAILURE,
+    'HERALD_REDIS_UNAVAILABLE',
+    `reading the event stream failed: ${reason(err)}`,
+  );
+}
+
+/** The stream's newest id, or "0" when it is empty. */
+async function newestId(redis: Redis, key: string): Promise<string> {
+  const [last] = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
+  return last ? last[0] : '0';
+}
+
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 export const eventsCommand: Command = {

@@ -23,12 +23,13 @@ bounced, expired, suppressed) with the last reply, every delivery attempt (time,
 TLS, the replies), bounces and complaints received later, and for recipients not finished the
 next attempt and why they wait (retry backoff, site suspended, tenant paused, waiting for a
 connection slot, rate limit, in flight, ready). A story stays readable after the message
-finished, for events.trace_retention (default 7d) after its last event.
+finished, for events.trace_retention (default 1h) after its last event.
 
   --config FILE   the relay's config (which Redis, which prefix); default: REDIS_URL
                   over the built-in defaults, else npm start's .herald/herald.yaml in
                   this checkout. The Redis read is named on stderr
-  --json          print the story as JSON (what GET /v1/messages/{id} answers)
+  --json          print the story as JSON: the body the HTTP API's GET /v1/messages/{id}
+                  answers (api section, a key of the message's tenant or an admin key)
 
 Exit status: 0 shown, 1 no such message (HERALD_MESSAGE_NOT_FOUND) or Redis unavailable,
 2 usage.`;

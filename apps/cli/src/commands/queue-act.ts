@@ -15,6 +15,7 @@ import {
 import { parseCommandArgs, usageError } from '../args.js';
 import { EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
+import { checkQueueSite } from '../queue-site.js';
 import { loadRelayConfig } from '../relay-config.js';
 
 const JSON_INDENT = 2;
@@ -70,6 +71,8 @@ export async function runAction(action: Action, args: string[], io: CliIo): Prom
   const call = target(action, id, values);
   const config = loadRelayConfig(values.config, io);
   if (!config) return EXIT_FAILURE;
+  const site = action === 'flush' ? id : values.site;
+  if (site !== undefined) checkQueueSite(site, config);
   const herald = await createHerald(config);
   try {
     const result = await call(herald);

@@ -9,6 +9,7 @@ import { createHerald, type QueuedJob } from '@herald/delivery-core';
 import { parseCommandArgs, positiveInteger, usageError } from '../args.js';
 import { EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
+import { checkQueueSite } from '../queue-site.js';
 import { loadRelayConfig } from '../relay-config.js';
 import { printableField } from '../terminal-text.js';
 
@@ -31,6 +32,20 @@ function jobLines(job: QueuedJob): string[] {
   if (job.reason) lines.push(`  waiting: ${printableField(job.reason)}`);
   if (job.lastError) lines.push(`  last error: ${printableField(job.lastError)}`);
   return lines;
+}
+
+/** A word a POSIX shell reads back as itself: bare when safe, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The command that lists the next page: the same site, --config and --limit the user gave. */
+export function nextPageCommand(site: string, next: string, config?: string, limit?: string): string {
+  const words = ['herald', 'queue', 'list', site];
+  if (config !== undefined) words.push('--config', config);
+  if (limit !== undefined) words.push('--limit', limit);
+  words.push('--after', next);
+  return printableField(words.map(shellWord).join(' '));
 }
 
 export async function runList(args: string[], io: CliIo): Promise<number> {
@@ -56,6 +71,7 @@ export async function runList(args: string[], io: CliIo): Promise<number> {
     values.limit === undefined ? undefined : positiveInteger('queue list', 'limit', values.limit, MAX_LIMIT);
   const config = loadRelayConfig(values.config, io);
   if (!config) return EXIT_FAILURE;
+  checkQueueSite(site, config);
   const herald = await createHerald(config);
   try {
     const page = await herald.listQueue(site, {
@@ -69,7 +85,8 @@ export async function runList(args: string[], io: CliIo): Promise<number> {
     for (const job of page.jobs) io.stdout.write(`${jobLines(job).join('\n')}\n`);
     if (page.jobs.length === 0)
       io.stdout.write(`${printableField(site)}: no queued jobs${values.after ? ' after this cursor' : ''}\n`);
-    if (page.next) io.stdout.write(`more: herald queue list ${printableField(site)} --after ${page.next}\n`);
+    if (page.next)
+      io.stdout.write(`more: ${nextPageCommand(site, page.next, values.config, values.limit)}\n`);
     if (page.truncated) io.stdout.write(`(read from the first ${page.scanned} jobs of the queue)\n`);
     return EXIT_OK;
   } finally {

@@ -1,6 +1,7 @@
 /**
- * `herald webhook list | dead list | dead replay`: the webhook endpoints (config and run time) with
- * their outbox depth, the batches given up on (dead-lettered after `retry_for`, or when an outbox
+ * `herald webhook list | dead list | dead replay | purge`: the webhook endpoints (config and run
+ * time) with their outbox depth, orphaned outboxes (of endpoint ids no longer configured) and
+ * purging them, the batches given up on (dead-lettered after `retry_for`, or when an outbox
  * was full), and replaying them: a replayed batch goes back to the end of its endpoint's outbox
  * with a fresh retry budget and keeps its webhook-id (receivers deduplicate on it). Secrets are
  * never printed; a URL's password is masked; values from Redis are printed with printableField.
@@ -19,9 +20,14 @@ import { printableField } from '../terminal-text.js';
 const help = `Usage: herald webhook list [--json] [--config FILE]
        herald webhook dead list [--endpoint ID] [--tenant T] [--limit N] [--json] [--config FILE]
        herald webhook dead replay (BATCH_ID | --all) [--endpoint ID] [--config FILE]
+       herald webhook purge ENDPOINT_ID [--config FILE]
 
 list         the endpoints (from the config and added at run time): id, tenant, source,
-             event types, batches waiting in its outbox, URL (secrets are never shown)
+             event types, batches waiting in its outbox, URL (secrets are never shown); then
+             orphaned outboxes: batches kept in Redis for an endpoint id no longer configured
+             (source "orphaned", waiting and dead counts), which nothing sends
+purge        delete an orphaned endpoint's outbox, dead letters and batches (refused for an
+             endpoint in the config or added at run time)
 dead list    batches given up on: batch id (its webhook-id), endpoint, tenant, events,
              first attempt, last attempt, last error; --json prints one object a line
 dead replay  move a dead batch (or --all, optionally of one --endpoint) back to its
@@ -44,9 +50,23 @@ function deadLine(batch: WebhookBatch): string {
   ].join('\t');
 }
 
+/** The text outputs' header rows (--json has none). */
+const LIST_HEADER = ['ID', 'TENANT', 'SOURCE', 'EVENTS', 'OUTBOX', 'URL'].join('\t');
+const DEAD_HEADER = [
+  'BATCH',
+  'ENDPOINT',
+  'TENANT',
+  'EVENTS',
+  'FIRST_ATTEMPT',
+  'LAST_ATTEMPT',
+  'LAST_ERROR',
+].join('\t');
+
 async function listEndpoints(webhooks: Webhooks, json: boolean, io: CliIo): Promise<number> {
   const endpoints = await webhooks.listEndpoints();
   const depths = await webhooks.outboxDepths();
+  const orphans = await webhooks.orphans();
+  if (!json && endpoints.length + orphans.length > 0) io.stdout.write(`${LIST_HEADER}\n`);
   for (const e of endpoints) {
     const shown = {
       id: e.id,
@@ -62,7 +82,40 @@ async function listEndpoints(webhooks: Webhooks, json: boolean, io: CliIo): Prom
         : `${[shown.id, shown.tenant, shown.source, shown.events.join(','), String(shown.outbox), shown.url].map(printableField).join('\t')}\n`,
     );
   }
-  if (!json) io.stderr.write(`${endpoints.length} webhook endpoint(s)\n`);
+  for (const o of orphans) {
+    const shown = { id: o.id, source: 'orphaned', outbox: o.outbox, dead: o.dead };
+    io.stdout.write(
+      json
+        ? `${JSON.stringify(shown)}\n`
+        : `${[printableField(o.id), '-', 'orphaned', '-', `${o.outbox} (+${o.dead} dead)`, '-'].join('\t')}\n`,
+    );
+  }
+  if (!json) {
+    io.stderr.write(`${endpoints.length} webhook endpoint(s)\n`);
+    if (orphans.length > 0)
+      io.stderr.write(
+        `${orphans.length} orphaned outbox(es): batches of endpoints no longer configured, sent by nothing; restore the endpoint (same id) or drop them with herald webhook purge ID\n`,
+      );
+  }
+  return EXIT_OK;
+}
+
+async function purge(webhooks: Webhooks, id: string, io: CliIo): Promise<number> {
+  const orphan = (await webhooks.orphans()).find((o) => o.id === id);
+  if (!orphan) {
+    const live = (await webhooks.listEndpoints()).some((e) => e.id === id);
+    throw new CliExit(
+      EXIT_FAILURE,
+      'HERALD_INPUT_INVALID',
+      live
+        ? `${printableField(id)} is a live endpoint (config or run time): purge only drops orphaned outboxes; remove the endpoint first`
+        : `${printableField(id)}: no orphaned outbox (see herald webhook list)`,
+    );
+  }
+  const dropped = await webhooks.purgeOrphan(id);
+  if (dropped === undefined)
+    throw new CliExit(EXIT_FAILURE, 'HERALD_INPUT_INVALID', `${printableField(id)} is a live endpoint`);
+  io.stdout.write(`purged ${printableField(id)}: ${dropped} batch(es)\n`);
   return EXIT_OK;
 }
 
@@ -82,15 +135,16 @@ async function run(args: string[], io: CliIo): Promise<number> {
   );
   const action = positionals.slice(0, positionals[0] === 'dead' ? 2 : 1).join(' ');
   const operands = positionals.slice(positionals[0] === 'dead' ? 2 : 1);
-  if (!['list', 'dead list', 'dead replay'].includes(action))
+  if (!['list', 'dead list', 'dead replay', 'purge'].includes(action))
     throw usageError(
       'webhook',
-      action === '' ? 'missing action (list, dead list, dead replay)' : `unknown action "${action}"`,
+      action === '' ? 'missing action (list, dead list, dead replay, purge)' : `unknown action "${action}"`,
     );
   const command = `webhook ${action}`;
   if (action === 'dead replay' && (values.all ? operands.length !== 0 : operands.length !== 1))
     throw usageError(command, 'expected one BATCH_ID or --all');
-  if (action !== 'dead replay' && operands.length > 0)
+  if (action === 'purge' && operands.length !== 1) throw usageError(command, 'expected one ENDPOINT_ID');
+  if (action !== 'dead replay' && action !== 'purge' && operands.length > 0)
     throw usageError(command, `unexpected argument "${operands[0]}"`);
   const tenant = values.tenant === undefined ? undefined : tenantArg(values.tenant);
   const limit =
@@ -112,12 +166,14 @@ async function run(args: string[], io: CliIo): Promise<number> {
         `--endpoint ${printableField(values.endpoint)}: no such endpoint`,
       );
     if (action === 'list') return await listEndpoints(webhooks, values.json ?? false, io);
+    if (action === 'purge') return await purge(webhooks, operands[0]!, io);
     if (action === 'dead list') {
       const dead = await webhooks.deadLetters({
         ...(values.endpoint === undefined ? {} : { endpoint: values.endpoint }),
         ...(tenant === undefined ? {} : { tenant }),
         limit,
       });
+      if (!values.json && dead.length > 0) io.stdout.write(`${DEAD_HEADER}\n`);
       for (const batch of dead) {
         const { body: _body, ...shown } = batch;
         io.stdout.write(values.json ? `${JSON.stringify(shown)}\n` : `${deadLine(batch)}\n`);
@@ -146,8 +202,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
 export const webhookCommand: Command = {
   name: 'webhook',
-  synopsis: 'list | dead list|replay',
-  summary: 'webhook endpoints, and their dead-lettered batches (list, replay)',
+  synopsis: 'list | dead list|replay | purge',
+  summary: 'webhook endpoints, their dead-lettered batches (list, replay), orphaned outboxes (purge)',
   help,
   run,
 };

@@ -2,7 +2,8 @@
  * The `webhooks` section: per-tenant endpoints that receive batches of events over HTTP, signed
  * per Standard Webhooks (`whsec_` secrets). Validated here: an http(s) URL, known event types, a
  * valid tenant name, a secret of at least MIN_WEBHOOK_SECRET_BYTES random bytes (its errors never
- * quote it), ids unique. Run-time endpoints (added through the webhook store) use the same schema.
+ * quote it), ids unique, and no two entries without an id for the same tenant and url (they would
+ * share one derived id, so one endpoint; the operator merges them or names each). Run-time endpoints (added through the webhook store) use the same schema.
  */
 import { z } from 'zod';
 import { EVENT_TYPES } from '../events/index.js';
@@ -74,8 +75,22 @@ export const webhooksSchema = z
   .array(webhookEndpointSchema, { error: 'expected a list of webhook endpoints' })
   .superRefine((endpoints, ctx) => {
     const seen = new Set<string>();
+    /** `tenant\nurl` → index of the first entry without an id for it. */
+    const unnamed = new Map<string, number>();
     endpoints.forEach((endpoint, i) => {
-      if (endpoint.id === undefined) return;
+      if (endpoint.id === undefined) {
+        const pair = `${endpoint.tenant}\n${endpoint.url}`;
+        const first = unnamed.get(pair);
+        if (first !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            message: `same tenant and url as webhooks[${first}], neither with an id: they would be one endpoint with both entries' events; merge them into one entry, or give each its own id`,
+            path: [i, 'url'],
+            input: undefined,
+          });
+        else unnamed.set(pair, i);
+        return;
+      }
       if (seen.has(endpoint.id))
         ctx.addIssue({ code: 'custom', message: 'duplicate endpoint id', path: [i, 'id'], input: undefined });
       seen.add(endpoint.id);

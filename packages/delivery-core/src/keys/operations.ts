@@ -143,7 +143,7 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
   },
   'webhook batch delivered, dead-lettered, replayed or removed': {
     where:
-      'webhooks/outbox.ts ack / deadLetter (MULTI), REPLAY_LUA; webhooks/runtime.ts removeEndpoint (MULTI)',
+      'webhooks/outbox.ts ack / deadLetter (MULTI), REPLAY_LUA; webhooks/orphans.ts purgeEndpointData (MULTI; removeEndpoint, herald webhook purge)',
     kind: 'multi',
     keys: (prefix, { messages: [m] }) => {
       const w = webhookKeys(prefix);

@@ -24,7 +24,15 @@ export interface WebhookKeys {
   dead(endpointId: string): string;
   /** One batch: body, endpoint, attempts, times, last error (hash). */
   batch(batchId: string): string;
+  /** SCAN MATCH patterns of every endpoint's outbox and dead-letter list (the prefix escaped). */
+  outboxPattern: string;
+  deadPattern: string;
+  /** The endpoint id an `outbox(id)` or `dead(id)` key names, else undefined. */
+  endpointOf(key: string): string | undefined;
 }
+
+/** `text` with the SCAN glob's special characters escaped. */
+const globEscaped = (text: string): string => text.replace(/[*?[\]\\]/g, '\\$&');
 
 export function webhookKeys(prefix: string): WebhookKeys {
   const base = `${prefix}:webhook:${WEBHOOKS_TAG}`;
@@ -35,5 +43,12 @@ export function webhookKeys(prefix: string): WebhookKeys {
     outbox: (id) => `${base}:outbox:${id}`,
     dead: (id) => `${base}:dead:${id}`,
     batch: (id) => `${base}:batch:${id}`,
+    outboxPattern: `${globEscaped(base)}:outbox:*`,
+    deadPattern: `${globEscaped(base)}:dead:*`,
+    endpointOf(key) {
+      for (const kind of [':outbox:', ':dead:'])
+        if (key.startsWith(`${base}${kind}`)) return key.slice(base.length + kind.length);
+      return undefined;
+    },
   };
 }

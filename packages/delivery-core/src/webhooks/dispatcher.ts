@@ -5,7 +5,8 @@
  * every ENDPOINT_REFRESH_MS (run-time endpoints come and go). Losing the lease, a Redis error or
  * a fenced commit ends that term: everything stops and the dispatcher competes again. Its own
  * Redis connections (a blocking reader, a WATCH connection) are made per term; outboxes go
- * through the shared command connection. `stop` ends it within STOP_TIMEOUT_MS and releases the
+ * through the shared command connection. Each term starts by warning about orphaned outboxes
+ * (orphans.ts: lists of endpoints no longer configured). `stop` ends it within STOP_TIMEOUT_MS and releases the
  * lease, so another relay takes over at once.
  */
 import type { Redis } from 'ioredis';
@@ -16,6 +17,7 @@ import { settlesWithin } from '../util/index.js';
 import type { EndpointStore, WebhookEndpoint } from './endpoints.js';
 import { FanOutFenced, runFanOut } from './fan-out.js';
 import { Lease } from './lease.js';
+import { findOrphans } from './orphans.js';
 import type { Outbox } from './outbox.js';
 import { runSender, type WebhookMeter } from './sender.js';
 import { pause, Wakeup } from './wait.js';
@@ -100,6 +102,21 @@ export class WebhookDispatcher {
     }
   }
 
+  /** Logs the outboxes of endpoints no longer configured (nothing sends them); never throws. */
+  private warnOrphans(endpoints: readonly WebhookEndpoint[]): void {
+    const { deps } = this;
+    findOrphans(deps.redis, deps.keys, new Set(endpoints.map((e) => e.id))).then(
+      (orphans) => {
+        if (orphans.length > 0)
+          deps.logger.warn(
+            { orphans },
+            `webhook outboxes of endpoints no longer configured: ${orphans.map((o) => `${o.id} (${o.outbox} waiting, ${o.dead} dead)`).join(', ')}; nothing sends them — restore the endpoint (same id) or drop them with herald webhook purge ID`,
+          );
+      },
+      (err: unknown) => deps.logger.warn({ err }, 'looking for orphaned webhook outboxes failed'),
+    );
+  }
+
   /** One term as the lease holder. */
   private async term(lease: Lease, initial: WebhookEndpoint[]): Promise<void> {
     const { deps } = this;
@@ -114,6 +131,7 @@ export class WebhookDispatcher {
     const timers: NodeJS.Timeout[] = [];
     this.leader = true;
     deps.logger.info({ endpoints: endpoints.length }, 'webhook dispatcher active');
+    this.warnOrphans(endpoints);
 
     const syncSenders = () => {
       const ids = new Set(endpoints.map((e) => e.id));

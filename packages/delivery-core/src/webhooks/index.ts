@@ -12,6 +12,7 @@ export { batchBody, endpointWants, FanOutBuffer, RETRY_DELAYS_MS, retryDelayMs }
 export { LEASE_TTL_MS, STOP_TIMEOUT_MS } from './dispatcher.js';
 export { configEndpointId, MAX_RUNTIME_ENDPOINTS, type WebhookEndpoint } from './endpoints.js';
 export { MAX_RESPONSE_BYTES, type PostResult } from './http-post.js';
+export { MAX_ORPHAN_KEYS, type OrphanedOutbox } from './orphans.js';
 export { type DeadReason, OUTBOX_MAX_BATCHES, type WebhookBatch } from './outbox.js';
 export {
   createWebhooks,

@@ -13,6 +13,7 @@ import { queueKeys, WEBHOOKS_CONSUMER, webhookKeys } from '../keys/index.js';
 import { RETRY_DELAYS_MS, retryDelayMs } from './batching.js';
 import { WebhookDispatcher } from './dispatcher.js';
 import { EndpointStore, type WebhookEndpoint } from './endpoints.js';
+import { findOrphans, type OrphanedOutbox, purgeEndpointData } from './orphans.js';
 import { Outbox, type WebhookBatch } from './outbox.js';
 import type { WebhookMeter } from './sender.js';
 
@@ -49,6 +50,13 @@ export interface Webhooks {
   replay(target: { batch: string } | { all: true; endpoint?: string }): Promise<number>;
   /** Batches waiting per endpoint. */
   outboxDepths(): Promise<Map<string, number>>;
+  /** Outboxes and dead-letter lists of endpoint ids neither configured nor added at run time. */
+  orphans(): Promise<OrphanedOutbox[]>;
+  /**
+   * Deletes an orphaned endpoint's outbox, dead letters and batches; how many batches went, or
+   * undefined when `id` is a live endpoint (config or run time: nothing is deleted).
+   */
+  purgeOrphan(id: string): Promise<number | undefined>;
   startDispatcher(): void;
   stopDispatcher(): Promise<void>;
   /** True while this process holds the dispatcher lease. */
@@ -71,16 +79,8 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     listEndpoints: () => store.list(),
     addEndpoint: (input) => store.add(input, now()),
     async removeEndpoint(id) {
-      const ids = [
-        ...(await deps.redis.lrange(keys.outbox(id), 0, -1)),
-        ...(await deps.redis.lrange(keys.dead(id), 0, -1)),
-      ];
       const removed = await store.remove(id);
-      if (removed) {
-        const tx = deps.redis.multi().del(keys.outbox(id), keys.dead(id));
-        for (const batch of ids) tx.del(keys.batch(batch));
-        await tx.exec();
-      }
+      if (removed) await purgeEndpointData(deps.redis, keys, id);
       return removed;
     },
     async deadLetters(filter = {}) {
@@ -102,6 +102,13 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
     },
     async outboxDepths() {
       return outbox.depths(await endpointIds());
+    },
+    async orphans() {
+      return findOrphans(deps.redis, keys, new Set(await endpointIds()));
+    },
+    async purgeOrphan(id) {
+      if ((await endpointIds()).includes(id)) return undefined;
+      return purgeEndpointData(deps.redis, keys, id);
     },
     startDispatcher() {
       dispatcher ??= new WebhookDispatcher({
