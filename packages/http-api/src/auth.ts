@@ -130,13 +130,9 @@ export class Authenticator {
     const hashed = keys.some((entry) => 'key_hash' in entry);
     const waiting = hashed ? this.slots.acquire() : Promise.resolve(() => {});
     if (!waiting)
-      throw new ApiError(
-        429,
-        'HERALD_API_RATE_LIMITED',
-        'too many key verifications at once',
-        undefined,
-        { 'retry-after': String(VERIFY_BUSY_RETRY_S) },
-      );
+      throw new ApiError(429, 'HERALD_API_RATE_LIMITED', 'too many key verifications at once', undefined, {
+        'retry-after': String(VERIFY_BUSY_RETRY_S),
+      });
     const release = await waiting;
     try {
       for (const [index, entry] of keys.entries()) {
@@ -188,6 +184,12 @@ const unauthenticated = (message: string): ApiError =>
   new ApiError(401, 'HERALD_API_UNAUTHENTICATED', message, undefined, CHALLENGE);
 
 const blocked = (ms: number): ApiError =>
-  new ApiError(429, 'HERALD_API_RATE_LIMITED', 'too many failed authentications from this address', undefined, {
-    'retry-after': String(Math.max(1, Math.ceil(ms / MS_PER_S))),
-  });
+  new ApiError(
+    429,
+    'HERALD_API_RATE_LIMITED',
+    'too many failed authentications from this address',
+    undefined,
+    {
+      'retry-after': String(Math.max(1, Math.ceil(ms / MS_PER_S))),
+    },
+  );

@@ -43,7 +43,10 @@ describe('before the body is read', () => {
       const answer = await answered;
       assert.equal(answer.status, status);
       assert.match(answer.head, /^connection: close$/im);
-      assert.equal(JSON.parse(answer.body).error.code, status === 401 ? 'HERALD_API_UNAUTHENTICATED' : 'HERALD_API_FORBIDDEN');
+      assert.equal(
+        JSON.parse(answer.body).error.code,
+        status === 401 ? 'HERALD_API_UNAUTHENTICATED' : 'HERALD_API_FORBIDDEN',
+      );
       await closed(socket);
     });
 
@@ -63,7 +66,11 @@ describe('before the body is read', () => {
     await stack.call('POST', '/v1/messages', { key: ADMIN_KEY, body: { ...MESSAGE, tenant: 'globex' } });
     await stack.call('GET', '/v1/keys', { key: shopKey });
     const lines = stack.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'api request');
-    assert.ok(lines.some((l) => l.route === '/v1/keys' && l.status === 200 && l.key === 'admin-0' && l.label === 'ops'));
+    assert.ok(
+      lines.some(
+        (l) => l.route === '/v1/keys' && l.status === 200 && l.key === 'admin-0' && l.label === 'ops',
+      ),
+    );
     assert.ok(lines.some((l) => l.route === '/v1/messages' && l.status === 202 && l.tenant === 'globex'));
     assert.ok(lines.some((l) => l.status === 403 && l.tenant === 'shop' && typeof l.key === 'string'));
     const all = stack.logs.join('');
@@ -88,7 +95,9 @@ describe('failure counts and blocks', () => {
   test('parallel garbage tokens: at most auth_failure_limit are verified (401), the rest 429', async () => {
     assert.equal((await stack.call('GET', '/v1/keys', { key: ADMIN_KEY })).status, 200, 'verified: cached');
     const statuses = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => stack.call('GET', '/v1/keys', { key: `garbage-token-${i}-0123456789` })),
+      Array.from({ length: 12 }, (_, i) =>
+        stack.call('GET', '/v1/keys', { key: `garbage-token-${i}-0123456789` }),
+      ),
     ).then((answers) => answers.map((a) => a.status));
     const count = (s: number) => statuses.filter((x) => x === s).length;
     assert.equal(count(401) + count(429), 12, statuses.join());
@@ -144,7 +153,7 @@ describe('connection caps', () => {
   });
 });
 
-describe('deadlines and parser errors', () => {
+describe('header deadline', () => {
   let stack: ApiStack;
   before(async () => {
     stack = await startApi({}, { header_timeout: '1s' });
@@ -160,11 +169,21 @@ describe('deadlines and parser errors', () => {
     assert.equal(JSON.parse(answer.body).error.code, 'HERALD_API_BAD_REQUEST');
     await closed(socket);
   });
+});
+
+describe('parser and router errors', () => {
+  let stack: ApiStack;
+  before(async () => {
+    stack = await startApi();
+  });
+  after(() => stack.stop());
 
   test('an invalid header byte: 400 in the one shape, not quoted', async () => {
     const socket = await connect(port(stack));
     const answered = readAnswer(socket);
-    socket.write(`POST /v1/messages HTTP/1.1\r\nHost: x\r\nIdempotency-Key: sec\x01ret\r\nContent-Length: 0\r\n\r\n`);
+    socket.write(
+      `POST /v1/messages HTTP/1.1\r\nHost: x\r\nIdempotency-Key: sec\x01ret\r\nContent-Length: 0\r\n\r\n`,
+    );
     const answer = await answered;
     assert.equal(answer.status, 400);
     const body = JSON.parse(answer.body);
@@ -187,4 +206,3 @@ describe('deadlines and parser errors', () => {
     assert.doesNotMatch(JSON.stringify(json.body), /xsecret/);
   });
 });
-

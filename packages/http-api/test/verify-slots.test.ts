@@ -9,8 +9,12 @@ test('one running, two waiting, the fourth refused; releases hand the slot on in
   assert.ok(first);
   const releaseFirst = await first;
   const order: string[] = [];
-  const second = slots.acquire()?.then((release) => (order.push('second'), release));
-  const third = slots.acquire()?.then((release) => (order.push('third'), release));
+  const noted = (name: string) => (release: () => void) => {
+    order.push(name);
+    return release;
+  };
+  const second = slots.acquire()?.then(noted('second'));
+  const third = slots.acquire()?.then(noted('third'));
   assert.ok(second && third);
   assert.equal(slots.acquire(), undefined, 'full: refused at once');
   assert.deepEqual(slots.load, { active: 1, queued: 2 });
