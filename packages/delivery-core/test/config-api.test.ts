@@ -30,6 +30,10 @@ describe('api config', () => {
       auth_failure_limit: 20,
       auth_failure_window: 15 * 60_000,
       block_time: 15 * 60_000,
+      max_connections: 512,
+      max_connections_per_client: 32,
+      header_timeout: 10_000,
+      request_timeout: 60_000,
     });
   });
 

@@ -1,15 +1,24 @@
 /**
- * Who is calling, decided once per request: `Authorization: Bearer <key>` → an admin key
- * (api.admin_keys: `key_hash` verified with scrypt once, then remembered in memory by the SHA-256
- * of the presented key; `key` compared in constant time) or a tenant key (delivery-core apikeys,
- * in Redis). Then the route's scope (a tenant key on an admin route: 403) and the key's rate
- * (api.rate_limit, a GCRA shared through Redis: 429 with Retry-After). Failed authentications
- * are counted per client address in Redis; past api.auth_failure_limit within the window the
- * address is answered 429 for api.block_time, even with a valid key. Keys are never logged.
+ * Who is calling, decided in fastify's onRequest hook, before any body is read:
+ * `Authorization: Bearer <key>` → a tenant key (delivery-core apikeys in Redis: one SHA-256
+ * lookup) or an admin key (api.admin_keys: `key` compared in constant time, `key_hash` verified
+ * with scrypt once, then remembered in memory by the SHA-256 of the presented key). `identify`
+ * names the caller (401 / 429); `admit` applies the route's scope (a tenant key on an admin
+ * route: 403) and the key's rate (api.rate_limit, a GCRA shared through Redis: 429).
+ *
+ * Failed authentications are counted per client (`clientKey`: IPv4 address, IPv6 /64) in Redis.
+ * A token that needs verification (not a tenant key, not an admin key known to this process) is
+ * counted BEFORE it is verified, so parallel requests cannot all pass the limit; past
+ * api.auth_failure_limit within the window the client is blocked for api.block_time. While
+ * blocked, only tokens that cost nothing to check still pass (a valid tenant key, an admin key
+ * already verified here): a stranger behind a shared address cannot lock the others out, and a
+ * blocked client never makes the relay run scrypt. At most one scrypt runs at once per process
+ * (`VerifySlots`); past a short queue the answer is 429 at once. Keys are never logged.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HeraldConfig } from '@herald/delivery-core';
 import { parseApiKey, type TenantKeyStore } from '@herald/delivery-core/apikeys';
+import { clientKey } from '@herald/delivery-core/door';
 import { apiAuthBlockKey, apiAuthFailuresKey, apiRateName } from '@herald/delivery-core/keys';
 import { verifyPassword } from '@herald/delivery-core/passwords';
 import { parseRate, RateLimiter } from '@herald/delivery-core/throttle';
@@ -17,6 +26,7 @@ import { withDeadline } from '@herald/delivery-core/util';
 import type { Redis } from 'ioredis';
 import { ApiError, unavailable } from './errors.js';
 import type { Caller, RouteAuth } from './route.js';
+import { VerifySlots } from './verify-slots.js';
 
 type KeyCaller = Exclude<Caller, { kind: 'public' }>;
 
@@ -24,6 +34,12 @@ type ApiConfig = NonNullable<HeraldConfig['api']>;
 const BEARER = /^Bearer[ \t]+(\S{1,1024})[ \t]*$/i;
 const MS_PER_S = 1_000;
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="herald"' };
+/** Clients are counted by IPv6 /64 (one host owns a whole /64), as the SMTP door does. */
+export const IPV6_CLIENT_PREFIX_BITS = 64;
+/** scrypt verifications at once per process, and requests allowed to wait for one. */
+const VERIFY_RUNNING = 1;
+const VERIFY_WAITING = 8;
+const VERIFY_BUSY_RETRY_S = 1;
 
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
@@ -39,65 +55,63 @@ export class Authenticator {
   private readonly verifiedAdmins = new Map<string, number>();
   private readonly limiter: RateLimiter;
   private readonly rate;
+  private readonly slots = new VerifySlots(VERIFY_RUNNING, VERIFY_WAITING);
 
   constructor(private readonly parts: AuthenticatorParts) {
     this.limiter = new RateLimiter(parts.redis, { keyPrefix: parts.prefix });
     this.rate = parseRate(parts.api.rate_limit, { burst: parts.api.rate_burst });
   }
 
-  /** The caller of a request to a route of `auth`; throws ApiError 401 / 403 / 429 / 503. */
-  async authenticate(auth: RouteAuth, header: string | undefined, client: string): Promise<Caller> {
+  /** The caller presenting the request's key (public routes: public); throws 401 / 429 / 503. */
+  async identify(auth: RouteAuth, header: string | undefined, address: string): Promise<Caller> {
     if (auth === 'public') return { kind: 'public' };
-    const { api, redis, prefix } = this.parts;
+    const client = clientKey(address, IPV6_CLIENT_PREFIX_BITS);
     const presented = header === undefined ? undefined : BEARER.exec(header)?.[1];
-    // A tenant key's lookup goes out with the block check (one round trip); a blocked address is
-    // still answered 429 before anything about its key is told. Admin keys (scrypt) are verified
-    // only after the block check, so a blocked address cannot make the relay hash.
-    const lookup =
-      presented !== undefined && parseApiKey(presented)
-        ? this.tenantCaller(presented).catch((err: unknown) => err as Error)
-        : undefined;
-    const blockedMs = await this.redisStep(redis.pttl(apiAuthBlockKey(prefix, client)));
-    if (blockedMs > 0)
-      throw new ApiError(
-        429,
-        'HERALD_API_RATE_LIMITED',
-        'too many failed authentications from this address',
-        undefined,
-        {
-          'retry-after': String(Math.ceil(blockedMs / MS_PER_S)),
-        },
-      );
-    if (presented === undefined)
-      throw new ApiError(
-        401,
-        'HERALD_API_UNAUTHENTICATED',
-        'send Authorization: Bearer <API key>',
-        undefined,
-        CHALLENGE,
-      );
-    const caller = lookup ? await lookup : await this.adminCaller(presented);
-    if (caller instanceof Error) throw caller;
-    if (!caller) {
-      await this.countFailure(client);
-      throw new ApiError(
-        401,
-        'HERALD_API_UNAUTHENTICATED',
-        'unknown or revoked API key',
-        undefined,
-        CHALLENGE,
-      );
+    if (presented === undefined) return this.refuse(client, 'send Authorization: Bearer <API key>');
+    if (parseApiKey(presented)) {
+      // One cheap lookup: a valid tenant key passes even while its address is blocked.
+      const caller = await this.tenantCaller(presented);
+      return caller ?? this.refuse(client, 'unknown or revoked API key');
     }
+    const cached = this.verifiedAdmins.get(sha256(presented).toString('hex'));
+    if (cached !== undefined) return this.adminCaller(cached);
+    // Needs verifying (perhaps scrypt): the attempt is counted first, atomically.
+    const { count, blockedMs } = await this.countAttempt(client);
+    if (blockedMs > 0) throw blocked(blockedMs);
+    if (count > this.parts.api.auth_failure_limit) throw blocked(await this.block(client));
+    const index = await this.verifyAdmin(presented);
+    if (index !== undefined) {
+      await this.redisStep(this.parts.redis.decr(apiAuthFailuresKey(this.parts.prefix, client)));
+      return this.adminCaller(index);
+    }
+    if (count >= this.parts.api.auth_failure_limit) await this.block(client);
+    throw unauthenticated('unknown or revoked API key');
+  }
+
+  /** The route's scope and the key's rate for an identified caller; throws 403 / 429 / 503. */
+  async admit(auth: RouteAuth, caller: Caller): Promise<void> {
+    if (caller.kind === 'public') return;
     if (auth === 'admin' && caller.kind !== 'admin')
       throw new ApiError(403, 'HERALD_API_FORBIDDEN', 'this route needs an admin key');
     const { allowed, retryAfterMs } = await this.redisStep(
       this.limiter.tryAcquire(apiRateName(caller.keyId), this.rate),
     );
     if (!allowed)
-      throw new ApiError(429, 'HERALD_API_RATE_LIMITED', `rate limit ${api.rate_limit} per key`, undefined, {
-        'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / MS_PER_S))),
-      });
-    return caller;
+      throw new ApiError(
+        429,
+        'HERALD_API_RATE_LIMITED',
+        `rate limit ${this.parts.api.rate_limit} per key`,
+        undefined,
+        { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / MS_PER_S))) },
+      );
+  }
+
+  /** A request without a usable key: counted; 429 while its client is blocked, else 401. */
+  private async refuse(client: string, message: string): Promise<never> {
+    const { count, blockedMs } = await this.countAttempt(client);
+    if (blockedMs > 0) throw blocked(blockedMs);
+    if (count >= this.parts.api.auth_failure_limit) await this.block(client);
+    throw unauthenticated(message);
   }
 
   private async tenantCaller(presented: string): Promise<KeyCaller | undefined> {
@@ -105,40 +119,56 @@ export class Authenticator {
     return info && { kind: 'tenant', keyId: info.id, tenant: info.tenant };
   }
 
-  private async adminCaller(presented: string): Promise<KeyCaller | undefined> {
-    const index = await this.adminIndex(presented);
-    if (index === undefined) return undefined;
+  private adminCaller(index: number): KeyCaller {
     return { kind: 'admin', keyId: `admin-${index}`, label: this.parts.api.admin_keys[index]?.label };
   }
 
-  private async adminIndex(presented: string): Promise<number | undefined> {
-    const digest = sha256(presented);
-    const cacheKey = digest.toString('hex');
-    const known = this.verifiedAdmins.get(cacheKey);
-    if (known !== undefined) return known;
+  /** The index of the admin key `presented` is, checking hashed keys one scrypt at a time. */
+  private async verifyAdmin(presented: string): Promise<number | undefined> {
     const keys = this.parts.api.admin_keys;
-    for (const [index, entry] of keys.entries()) {
-      const ok =
-        'key' in entry
-          ? timingSafeEqual(sha256(entry.key), digest)
-          : await verifyPassword(presented, entry.key_hash);
-      if (ok) {
-        this.verifiedAdmins.set(cacheKey, index);
-        return index;
+    const digest = sha256(presented);
+    const hashed = keys.some((entry) => 'key_hash' in entry);
+    const waiting = hashed ? this.slots.acquire() : Promise.resolve(() => {});
+    if (!waiting)
+      throw new ApiError(429, 'HERALD_API_RATE_LIMITED', 'too many key verifications at once', undefined, {
+        'retry-after': String(VERIFY_BUSY_RETRY_S),
+      });
+    const release = await waiting;
+    try {
+      for (const [index, entry] of keys.entries()) {
+        const ok =
+          'key' in entry
+            ? timingSafeEqual(sha256(entry.key), digest)
+            : await verifyPassword(presented, entry.key_hash);
+        if (ok) {
+          this.verifiedAdmins.set(digest.toString('hex'), index);
+          return index;
+        }
       }
+      return undefined;
+    } finally {
+      release();
     }
-    return undefined;
   }
 
-  /** One more failure of `client`; past the limit within the window, the client is blocked. */
-  private async countFailure(client: string): Promise<void> {
+  /** Counts one more attempt of `client`; answers the count and the block's time left (ms). */
+  private async countAttempt(client: string): Promise<{ count: number; blockedMs: number }> {
     const { api, redis, prefix } = this.parts;
     const key = apiAuthFailuresKey(prefix, client);
-    const [[, count] = []] =
-      (await this.redisStep(redis.multi().incr(key).pexpire(key, api.auth_failure_window, 'NX').exec())) ??
-      [];
-    if (Number(count) >= api.auth_failure_limit)
-      await this.redisStep(redis.set(apiAuthBlockKey(prefix, client), '1', 'PX', api.block_time));
+    const [counted, blockedMs] = await this.redisStep(
+      Promise.all([
+        redis.multi().incr(key).pexpire(key, api.auth_failure_window, 'NX').exec(),
+        redis.pttl(apiAuthBlockKey(prefix, client)),
+      ]),
+    );
+    return { count: Number(counted?.[0]?.[1] ?? 0), blockedMs };
+  }
+
+  /** Blocks `client` for api.block_time (a block in place is kept, not extended); its ms left. */
+  private async block(client: string): Promise<number> {
+    const { api, redis, prefix } = this.parts;
+    await this.redisStep(redis.set(apiAuthBlockKey(prefix, client), '1', 'PX', api.block_time, 'NX'));
+    return api.block_time;
   }
 
   private async redisStep<T>(work: Promise<T>): Promise<T> {
@@ -149,3 +179,17 @@ export class Authenticator {
     }
   }
 }
+
+const unauthenticated = (message: string): ApiError =>
+  new ApiError(401, 'HERALD_API_UNAUTHENTICATED', message, undefined, CHALLENGE);
+
+const blocked = (ms: number): ApiError =>
+  new ApiError(
+    429,
+    'HERALD_API_RATE_LIMITED',
+    'too many failed authentications from this address',
+    undefined,
+    {
+      'retry-after': String(Math.max(1, Math.ceil(ms / MS_PER_S))),
+    },
+  );

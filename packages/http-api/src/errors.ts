@@ -81,11 +81,27 @@ export function toApiError(err: unknown, log: (err: unknown) => void): ApiError 
   return new ApiError(500, 'HERALD_INTERNAL', 'internal error');
 }
 
-/** fastify's message, except where it would quote input. */
+/** What a fastify 400 says, by its code: never fastify's message, which may quote input. */
+const FASTIFY_400_MESSAGE: Record<string, string> = {
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'empty JSON body',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed JSON body',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
+  FST_ERR_BAD_URL: 'malformed URL (bad percent-encoding)',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path parameter is too long',
+};
+
+/** fastify's error as our message, quoting nothing of the input. */
 function fastifyMessage(err: Error, status: number): string {
   if (status === 413) return 'request body too large';
   if (status === 415) return 'unsupported content type: send application/json';
-  return err.message.slice(0, 200);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && FASTIFY_400_MESSAGE[code]) return FASTIFY_400_MESSAGE[code];
+  return err instanceof SyntaxError ? 'malformed JSON body' : 'malformed request';
+}
+
+/** A fastify router refusal (frameworkErrors: a bad URL, an overlong parameter) as our 400. */
+export function frameworkError(code: string): ApiError {
+  return new ApiError(400, 'HERALD_API_BAD_REQUEST', FASTIFY_400_MESSAGE[code] ?? 'malformed request');
 }
 
 export function errorBody(err: ApiError): ErrorBody {

@@ -1,11 +1,14 @@
 /**
  * createApiServer: the HTTP API on its own fastify listener. It registers every route of
- * routes/index.ts the same way (authenticate → validate params, query and body with the route's
- * zod schemas → handler → JSON answer), answers every error in the one error shape (unknown
- * routes 404, malformed JSON and wrong content types 400/415, bodies over the limit 413, Redis
- * down 503 with Retry-After), and logs one line per request without its headers or body (so no
- * key is ever logged). Needs injected: a Herald (for send), the config with an `api` section, a
- * pino logger; it opens one Redis connection of its own for keys, limits and idempotency.
+ * routes/index.ts the same way (authenticate in onRequest, before the body is read → validate
+ * params, query and body with the route's zod schemas → handler → JSON answer), answers every
+ * error in the one error shape (unknown routes 404, malformed URLs, JSON and wrong content types
+ * 400/415, bodies over the limit 413, Redis down 503 with Retry-After, the HTTP parser's own
+ * refusals too), caps connections (listener-guard.ts) and logs one line per request without its
+ * headers or body (so no key is ever logged). A request refused before its body was read is
+ * answered with `Connection: close`, so its body is never taken in. Needs injected: a Herald
+ * (for send), the config with an `api` section, a pino logger; it opens one Redis connection of
+ * its own for keys, limits and idempotency.
  */
 import type { AddressInfo } from 'node:net';
 import type { Herald, HeraldConfig } from '@herald/delivery-core';
@@ -13,12 +16,13 @@ import { connectRedis, HeraldError } from '@herald/delivery-core';
 import { TenantKeyStore } from '@herald/delivery-core/apikeys';
 import { parseListen } from '@herald/delivery-core/config';
 import { IdempotencyStore } from '@herald/delivery-core/intake';
-import Fastify, { type FastifyReply } from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { Authenticator } from './auth.js';
-import { ApiError, errorBody, toApiError } from './errors.js';
+import { ApiError, errorBody, frameworkError, toApiError } from './errors.js';
+import { answerClientError, CONNECTIONS_CHECK_MS, guardListener } from './listener-guard.js';
 import { buildOpenApi } from './openapi.js';
 import type { ApiDeps, Caller, RouteDef } from './route.js';
 import { ROUTES } from './routes/index.js';
@@ -27,8 +31,10 @@ import { ROUTES } from './routes/index.js';
 const BODY_OVERHEAD_BYTES = 64 * 1024;
 const BASE64_NUM = 4;
 const BASE64_DEN = 3;
-/** The whole request must arrive within this (a slow drip is cut). */
-const REQUEST_TIMEOUT_MS = 60_000;
+/** Body limit of every route but the send and the text imports (their own limits). */
+export const SMALL_BODY_LIMIT_BYTES = 512 * 1024;
+/** The one route whose body is a whole message (up to api.max_message_size, base64). */
+const SEND_URL = '/v1/messages';
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 const ISSUES_REPORTED = 20;
@@ -58,14 +64,22 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const api = config.api;
   if (!api) throw new HeraldError('HERALD_CONFIG_INVALID', 'api: the HTTP API is not configured');
   const maxMessage = api.max_message_size ?? config.smtp.max_message_size;
+  const sendBodyLimit = Math.ceil((maxMessage * BASE64_NUM) / BASE64_DEN) + BODY_OVERHEAD_BYTES;
   const app = Fastify({
     logger: false,
-    bodyLimit: Math.ceil((maxMessage * BASE64_NUM) / BASE64_DEN) + BODY_OVERHEAD_BYTES,
-    requestTimeout: REQUEST_TIMEOUT_MS,
+    bodyLimit: SMALL_BODY_LIMIT_BYTES,
+    requestTimeout: api.request_timeout,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    http: { headersTimeout: api.header_timeout, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (err, _request, reply) => send(reply, frameworkError(err.code)),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: MAX_PARAM_CHARS },
+  });
+  guardListener(app.server, {
+    maxConnections: api.max_connections,
+    maxConnectionsPerClient: api.max_connections_per_client,
   });
   // JSON, and text/csv for the routes that declare it (`textBody`): any other content type is
   // 415 (fastify also parses text/plain by default).
@@ -83,6 +97,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     const error = toApiError(err, (e) =>
       logger.error({ err: e, method: request.method, route: request.routeOptions.url }, 'api error'),
     );
+    // Refused before its body was read: close, so the body is never taken in.
+    if (state(request).early && bodyPending(request)) reply.header('connection', 'close');
     return send(reply, error);
   });
   app.setNotFoundHandler((request, reply) =>
@@ -96,7 +112,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     ),
   );
   app.addHook('onResponse', async (request, reply) => {
-    const caller = (request as { caller?: Caller }).caller;
+    const { caller, actingAs } = state(request);
     logger.info(
       {
         method: request.method,
@@ -105,7 +121,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         ms: Math.round(reply.elapsedTime),
         client: request.ip,
         ...(caller?.kind === 'tenant' ? { tenant: caller.tenant, key: caller.keyId } : {}),
-        ...(caller?.kind === 'admin' ? { key: caller.keyId } : {}),
+        ...(caller?.kind === 'admin'
+          ? { key: caller.keyId, ...(caller.label ? { label: caller.label } : {}), tenant: actingAs }
+          : {}),
       },
       'api request',
     );
@@ -114,19 +132,26 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     app.route({
       method: route.method,
       url: route.url,
-      ...(route.textBody ? { bodyLimit: route.textBody.maxBytes } : {}),
+      bodyLimit:
+        route.textBody?.maxBytes ??
+        (route.method === 'POST' && route.url === SEND_URL ? sendBodyLimit : SMALL_BODY_LIMIT_BYTES),
+      // Before the body is read: a request without a valid key costs only its headers.
+      onRequest: async (request) => {
+        const at = state(request);
+        at.early = true;
+        if (!auth) throw new ApiError(503, 'HERALD_REDIS_UNAVAILABLE', 'starting');
+        at.caller = await auth.identify(route.auth, request.headers.authorization, request.ip);
+        await auth.admit(route.auth, at.caller);
+        at.early = false;
+      },
       handler: async (request, reply) => {
-        if (!deps || !auth) throw new ApiError(503, 'HERALD_REDIS_UNAVAILABLE', 'starting');
-        const caller = await auth.authenticate(route.auth, request.headers.authorization, request.ip);
-        (request as { caller?: Caller }).caller = caller;
-        const answer = await route.handler({
-          caller,
-          request,
-          deps,
-          params: validate(route.params, request.params, 'path'),
-          query: validate(route.query, request.query, 'query'),
-          body: route.textBody ? textBody(route, request.body) : jsonBody(route, request.body),
-        });
+        const at = state(request);
+        if (!deps || !at.caller) throw new ApiError(503, 'HERALD_REDIS_UNAVAILABLE', 'starting');
+        const params = validate(route.params, request.params, 'path');
+        const query = validate(route.query, request.query, 'query');
+        const body = route.textBody ? textBody(route, request.body) : jsonBody(route, request.body);
+        at.actingAs = namedTenant(body) ?? namedTenant(params) ?? namedTenant(query);
+        const answer = await route.handler({ caller: at.caller, request, deps, params, query, body });
         reply.code(answer.status).headers(answer.headers ?? {});
         return answer.status === 204 ? reply.send() : reply.send(answer.body);
       },
@@ -179,6 +204,32 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       redis?.disconnect();
     },
   };
+}
+
+/** What the server knows of a request, for its log line and its error answer. */
+interface RequestState {
+  caller?: Caller;
+  /** The tenant an admin key names (body, path or query `tenant`), for the log. */
+  actingAs?: string | undefined;
+  /** Refused in onRequest, before the body was read. */
+  early?: boolean;
+}
+
+function state(request: FastifyRequest): RequestState {
+  const holder = request as { heraldState?: RequestState };
+  holder.heraldState ??= {};
+  return holder.heraldState;
+}
+
+/** Whether the request announced a body (which is unread if it was refused in onRequest). */
+function bodyPending(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function namedTenant(part: unknown): string | undefined {
+  const tenant = (part as { tenant?: unknown } | undefined)?.tenant;
+  return typeof tenant === 'string' ? tenant : undefined;
 }
 
 /** The body of a `textBody` route: a Buffer of its content type, else 415. */

@@ -27,6 +27,8 @@ const LOOPBACK = '127.0.0.1';
  */
 export const BENCH_API_RATE_LIMIT = '1000000/s';
 export const BENCH_API_RATE_BURST = 1_000_000;
+/** Every bench connection comes from 127.0.0.1: the per-client cap must not be what is measured. */
+export const BENCH_API_MAX_CONNECTIONS = 10_000;
 
 export interface RelayChild {
   readonly pid: number;
@@ -74,6 +76,8 @@ export function benchRelayConfig(
             listen: `${LOOPBACK}:0`,
             rate_limit: BENCH_API_RATE_LIMIT,
             rate_burst: BENCH_API_RATE_BURST,
+            max_connections: BENCH_API_MAX_CONNECTIONS,
+            max_connections_per_client: BENCH_API_MAX_CONNECTIONS,
           },
         }
       : {}),

@@ -58,8 +58,17 @@ export const apiSchema = section({
   /** Failed authentications of one client address within auth_failure_window that block it. */
   auth_failure_limit: integer(1).default(20),
   auth_failure_window: duration().prefault('15m'),
-  /** How long a blocked client address is answered 429, even with a valid key. */
+  /** How long a blocked client address is answered 429 (a valid tenant key, or an admin key
+   *  already verified by this process, still passes). */
   block_time: duration().prefault('15m'),
+  /** Connections to the API listener at once (all clients); beyond it a new one is dropped. */
+  max_connections: integer(1).default(512),
+  /** Connections at once from one client (IPv4 address, IPv6 /64); beyond it a new one is closed. */
+  max_connections_per_client: integer(1).default(32),
+  /** A request's headers must arrive within this (a slow drip is cut with 408). */
+  header_timeout: duration().prefault('10s'),
+  /** A whole request (headers and body) must arrive within this. */
+  request_timeout: duration().prefault('60s'),
 });
 
 export type ApiConfigInput = z.input<typeof apiSchema>;

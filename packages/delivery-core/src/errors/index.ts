@@ -123,15 +123,15 @@ export const ERROR_CODES = {
   HERALD_SEND_DMARC_FAIL: 'send(): DMARC would fail and the tenant has refuse_dmarc_fail',
   HERALD_SEND_TOO_BIG: 'send(): the message is larger than smtp.max_message_size',
   HERALD_API_BAD_REQUEST:
-    'HTTP API (400): the request is malformed (not JSON, wrong content type, a field fails its schema, CR/LF/NUL in a header field)',
+    'HTTP API (400, 408, 415): the request is malformed (not JSON, wrong content type, a field fails its schema, CR/LF/NUL in a header field, a bad URL or header byte) or did not arrive in time',
   HERALD_API_UNAUTHENTICATED: 'HTTP API (401): no API key, or one that is unknown, malformed or revoked',
   HERALD_API_FORBIDDEN:
     'HTTP API (403): the key may not do this (a tenant key on an admin route or for another tenant)',
   HERALD_API_NOT_FOUND: 'HTTP API (404): no such route or resource',
   HERALD_API_TOO_LARGE:
-    'HTTP API (413): the request body is larger than the HTTP body limit (4/3 of api.max_message_size + 64 KiB)',
+    "HTTP API (413, 431): the request body is larger than its route's limit (a send: 4/3 of api.max_message_size + 64 KiB; most routes 512 KiB), or its headers too large",
   HERALD_API_RATE_LIMITED:
-    "HTTP API (429): the key's api.rate_limit is spent, or the client address is blocked after failed authentications; see Retry-After",
+    "HTTP API (429): the key's api.rate_limit is spent, the client is blocked after failed authentications, or too many admin keys are being verified at once; see Retry-After",
   HERALD_API_IDEMPOTENCY_CONFLICT:
     'HTTP API (409): a request with the same Idempotency-Key is still in flight',
   HERALD_API_IDEMPOTENCY_MISMATCH:
