@@ -35,10 +35,20 @@ export class ApiError extends Error {
   }
 }
 
+const REDIS_UNAVAILABLE = 'Redis unavailable';
+
+/**
+ * 503 HERALD_REDIS_UNAVAILABLE with Retry-After. "Redis unavailable: <the client's error>" is
+ * cut to "Redis unavailable": an answer never quotes the Redis client library (the log may).
+ */
 export const unavailable = (message: string): ApiError =>
-  new ApiError(503, 'HERALD_REDIS_UNAVAILABLE', message, undefined, {
-    'retry-after': String(REDIS_RETRY_AFTER_S),
-  });
+  new ApiError(
+    503,
+    'HERALD_REDIS_UNAVAILABLE',
+    message.startsWith(REDIS_UNAVAILABLE) ? REDIS_UNAVAILABLE : message,
+    undefined,
+    { 'retry-after': String(REDIS_RETRY_AFTER_S) },
+  );
 
 /** HERALD_* codes thrown by the library and the HTTP status each means. */
 const HERALD_CODE_STATUS: Partial<Record<HeraldErrorCode, number>> = {
@@ -70,7 +80,8 @@ export function toApiError(err: unknown, log: (err: unknown) => void): ApiError 
   }
   if (err instanceof HeraldError) {
     const status = HERALD_CODE_STATUS[err.code] ?? 500;
-    if (status === 503) return unavailable(err.message);
+    // The library's wording may quote its Redis client: the answer says only what happened.
+    if (status === 503) return unavailable('Redis unavailable');
     if (status >= 500) log(err);
     return new ApiError(status, err.code, status >= 500 ? 'internal error' : err.message);
   }

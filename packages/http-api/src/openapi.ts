@@ -27,6 +27,9 @@ function commonErrors(route: RouteDef): Record<string, string> {
   const errors: Record<string, string> = {};
   if (route.body || route.textBody || route.params || route.query)
     errors['400'] = 'malformed request (HERALD_API_BAD_REQUEST)';
+  if (route.body) errors['415'] = 'a content type other than application/json (HERALD_API_BAD_REQUEST)';
+  if (route.textBody)
+    errors['415'] = `a content type other than ${route.textBody.contentType} (HERALD_API_BAD_REQUEST)`;
   if (route.auth !== 'public') {
     errors['401'] = 'no, unknown or revoked API key (HERALD_API_UNAUTHENTICATED)';
     errors['429'] = 'rate limited, or the address is blocked (HERALD_API_RATE_LIMITED); see Retry-After';

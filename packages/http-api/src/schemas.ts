@@ -1,20 +1,22 @@
 /**
  * Field schemas shared by route modules. Everything that can end up in a header of a message (an
  * address, the subject, a header name or value, an attachment's filename or type, metadata)
- * refuses CR, LF and NUL: header injection is a 400, never a new header.
+ * refuses every C0 control but TAB (CR, LF and NUL among them) and DEL: header injection is a 400,
+ * never a new header or a control character in one.
  */
 import { z } from 'zod';
 
-/** CR, LF or NUL. */
-const INJECTION = /[\r\n\0]/;
-export const INJECTION_MESSAGE = 'CR, LF and NUL are not allowed (header injection)';
+/** A C0 control but TAB (so CR, LF and NUL), or DEL. */
+const INJECTION = /[\x00-\x08\x0a-\x1f\x7f]/;
+export const INJECTION_MESSAGE =
+  'control characters (CR, LF, NUL, any other but TAB, DEL) are not allowed (header injection)';
 /** RFC 5322 field name: printable US-ASCII except ':'. */
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]{1,76}$/;
 /** RFC 5322 line limit: a header value longer than this would have to be folded by us. */
 export const MAX_HEADER_VALUE_CHARS = 998;
 export const MAX_RECIPIENTS_PER_REQUEST = 1000;
 
-/** A string that may go into a header: no CR, LF or NUL, at most `max` characters. */
+/** A string that may go into a header: no control character but TAB, at most `max` characters. */
 export function headerText(max = MAX_HEADER_VALUE_CHARS) {
   return z
     .string()
@@ -24,7 +26,9 @@ export function headerText(max = MAX_HEADER_VALUE_CHARS) {
 
 export const address = headerText(998).min(1).describe('an address, "local@domain" or "Name <local@domain>"');
 export const addressList = z
-  .union([address, z.array(address).min(1).max(MAX_RECIPIENTS_PER_REQUEST)])
+  .union([address, z.array(address).min(1).max(MAX_RECIPIENTS_PER_REQUEST)], {
+    error: (issue) => (issue.input === undefined ? 'required: one address or a list' : undefined),
+  })
   .describe('one address or a list');
 
 export const headerName = z

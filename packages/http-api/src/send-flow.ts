@@ -8,9 +8,11 @@
  */
 import { createHash } from 'node:crypto';
 import { IntakeRefusedError, type SendInput, type SendResult } from '@herald/delivery-core';
+import { normaliseAddress } from '@herald/delivery-core/address';
 import { DEFAULT_TENANT } from '@herald/delivery-core/config';
 import { idempotencyScope, refuse } from '@herald/delivery-core/intake';
 import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/util';
+import { base64Bytes } from './base64.js';
 import { ApiError, errorBody, toApiError, unavailable } from './errors.js';
 import type { RouteAnswer, RouteContext } from './route.js';
 import type { SendBody } from './routes/messages.js';
@@ -75,10 +77,13 @@ export async function sendMessage(ctx: Ctx): Promise<RouteAnswer> {
   } catch (err) {
     const error = toApiError(err, (e) => ctx.deps.logger.error({ err: e }, 'api send failed'));
     // A send that timed out may still be written (its MULTI was sent): its marker stays until the
-    // lease ends, so a quick retry is 409, never a second message; other failures free the key.
-    if (error.status >= 500 && !(err instanceof SendTimeout)) await settle(idempotency.release(scope));
+    // lease ends, so a quick retry is 409, never a second message, and then finds the record iff
+    // the message was spooled. Other failures free the key; a client's 4xx is kept.
+    if (err instanceof SendTimeout) throw error;
+    if (error.status >= 500) await settle(ctx, idempotency.release(scope));
     else
       await settle(
+        ctx,
         idempotency.finish({
           scope,
           ttlMs: keep.ttlMs,
@@ -88,6 +93,7 @@ export async function sendMessage(ctx: Ctx): Promise<RouteAnswer> {
     throw error;
   }
   await settle(
+    ctx,
     idempotency.finish({ scope, ttlMs: keep.ttlMs, value: stored(fingerprint, answer.status, answer.body) }),
   );
   return answer;
@@ -112,7 +118,7 @@ async function attempt(
       scope: keep.scope,
       ttlMs: keep.ttlMs,
       answer: (result) => {
-        const answer = answerOf(result);
+        const answer = answerOf(result, ctx.body);
         return stored(keep.fingerprint, answer.status, answer.body);
       },
     };
@@ -124,42 +130,60 @@ async function attempt(
     if (err instanceof DeadlineExceeded) throw new SendTimeout();
     throw err;
   }
-  const answer = answerOf(result);
+  const answer = answerOf(result, ctx.body);
+  // Nothing was queued: no message id to name, only each recipient's refusal.
   if (answer.status === 422)
-    throw new ApiError(422, 'HERALD_API_NO_RECIPIENT_ACCEPTED', 'every recipient was refused', answer.body);
+    throw new ApiError(422, 'HERALD_API_NO_RECIPIENT_ACCEPTED', 'every recipient was refused', {
+      recipients: (answer.body as { recipients: unknown[] }).recipients,
+    });
   return answer;
 }
 
 export const maxMessageSize = (ctx: Pick<Ctx, 'deps'>): number =>
   ctx.deps.api.max_message_size ?? ctx.deps.config.smtp.max_message_size;
 
-/** Bytes of the message's content as given (decoded): raw, or text + html + attachments. */
-function contentBytes(body: SendBody): number {
-  const base64Bytes = (s: string) => Math.floor((s.replace(/[\r\n=]/g, '').length * 3) / 4);
+/** Bytes a header field takes beside its name and value: ": " and CRLF. */
+const HEADER_FIELD_OVERHEAD = 4;
+
+/**
+ * Bytes of the message's content as given (decoded): raw, or the extra headers, subject, text,
+ * html and attachments (an estimate from below: MIME encoding only adds).
+ */
+export function contentBytes(body: SendBody): number {
   if (body.raw !== undefined)
     return body.raw_encoding === 'base64' ? base64Bytes(body.raw) : Buffer.byteLength(body.raw);
   let bytes = Buffer.byteLength(body.text ?? '') + Buffer.byteLength(body.html ?? '');
+  if (body.subject !== undefined) bytes += Buffer.byteLength(body.subject) + HEADER_FIELD_OVERHEAD;
+  for (const [name, value] of Object.entries(body.headers ?? {}))
+    bytes += name.length + Buffer.byteLength(value) + HEADER_FIELD_OVERHEAD;
   for (const a of body.attachments ?? []) bytes += base64Bytes(a.content);
   return bytes;
 }
 
 /** The answer for a send's result: 202, or 422 when no recipient was accepted. */
-function answerOf(result: SendResult): RouteAnswer {
-  const body = {
-    id: result.messageId,
-    message_id_header: result.messageIdHeader,
-    recipients: [
-      ...result.accepted.map((address) => ({ address, accepted: true })),
-      ...result.rejected.map((r) => ({
-        address: r.address,
-        accepted: false,
-        code: r.code,
-        enhanced: r.enhanced,
-        reason: r.reason,
-      })),
-    ],
+function answerOf(result: SendResult, body: SendBody): RouteAnswer {
+  const recipients = [
+    ...result.accepted.map((address) => ({ address, accepted: true })),
+    ...result.rejected.map((r) => ({
+      address: r.address,
+      accepted: false,
+      code: r.code,
+      enhanced: r.enhanced,
+      reason: r.reason,
+    })),
+  ];
+  // In the request's order (to, cc, bcc), whatever the intake's split into accepted and refused.
+  const order = new Map<string, number>();
+  for (const address of [body.to, body.cc ?? [], body.bcc ?? []].flat()) {
+    const key = normaliseAddress(address);
+    if (!order.has(key)) order.set(key, order.size);
+  }
+  const rank = (address: string) => order.get(normaliseAddress(address)) ?? order.size;
+  recipients.sort((a, b) => rank(a.address) - rank(b.address));
+  return {
+    status: result.accepted.length > 0 ? 202 : 422,
+    body: { id: result.messageId, message_id_header: result.messageIdHeader, recipients },
   };
-  return { status: result.accepted.length > 0 ? 202 : 422, body };
 }
 
 /** The tenant the message belongs to: the key's, or for an admin key the `tenant` field. */
@@ -232,11 +256,20 @@ async function redisStep<T>(ctx: Ctx, work: Promise<T>): Promise<T> {
   try {
     return await withDeadline(work, ctx.deps.api.redis_timeout, 'Redis');
   } catch (err) {
-    throw unavailable(`Redis unavailable: ${(err as Error).message}`);
+    // A stable reason, never the client library's wording (logged instead).
+    ctx.deps.logger.warn({ err }, 'api send: Redis step failed');
+    throw unavailable(
+      err instanceof DeadlineExceeded
+        ? `Redis did not answer within ${ctx.deps.api.redis_timeout} ms`
+        : 'Redis unavailable',
+    );
   }
 }
 
-/** A bookkeeping step after the answer is decided: its failure must not change the answer. */
-async function settle(work: Promise<unknown>): Promise<void> {
-  await work.catch(() => {});
+/**
+ * A bookkeeping step after the answer is decided, within api.redis_timeout: its failure or a
+ * stalled Redis must not change or delay the answer (an unsettled marker ends with its lease).
+ */
+async function settle(ctx: Ctx, work: Promise<unknown>): Promise<void> {
+  await withDeadline(work, ctx.deps.api.redis_timeout, 'Redis').catch(() => {});
 }

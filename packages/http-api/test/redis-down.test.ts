@@ -29,6 +29,7 @@ test('with Redis stopped, sends and key checks answer 503 with Retry-After', asy
     });
     assert.equal(answer.status, 503, JSON.stringify(answer.body));
     assert.equal(answer.body.error.code, 'HERALD_REDIS_UNAVAILABLE');
+    assert.equal(answer.body.error.message, 'Redis unavailable', 'no Redis client internals');
     assert.ok(Number(answer.headers.get('retry-after')) > 0);
   }
   assert.equal((await stack.call('GET', '/openapi.json')).status, 200, 'what needs no Redis still answers');

@@ -134,8 +134,8 @@ describe('intake refusals through the catalogue', () => {
     assert.deepEqual(
       some.body.recipients.map((r: { address: string; accepted: boolean }) => [r.address, r.accepted]),
       [
-        ['fine@example.test', true],
         ['gone@example.test', false],
+        ['fine@example.test', true],
       ],
     );
   });

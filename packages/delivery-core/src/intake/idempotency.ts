@@ -57,10 +57,13 @@ export class IdempotencyStore {
     return { state: state === 'busy' ? 'busy' : 'claimed' };
   }
 
-  /** Stores the answer (again, when the enqueue MULTI wrote it already) and drops the marker. */
+  /**
+   * Stores the answer unless one is stored (SET NX: the enqueue MULTI's record, e.g. a 202, is
+   * never replaced by a later answer) and drops the marker.
+   */
   async finish(write: IdempotencyWrite): Promise<void> {
     const { record, inFlight } = idempotencyKeys(this.prefix, write.scope);
-    await this.redis.multi().set(record, write.value, 'PX', write.ttlMs).del(inFlight).exec();
+    await this.redis.multi().set(record, write.value, 'PX', write.ttlMs, 'NX').del(inFlight).exec();
   }
 
   /** Drops the marker without an answer (the request failed: the client may try again). */

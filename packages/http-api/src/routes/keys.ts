@@ -3,6 +3,7 @@
  * only), revoke. The same store as `herald tenant key create|list|revoke`.
  */
 import { isApiKeyId } from '@herald/delivery-core/apikeys';
+import { isTenantName } from '@herald/delivery-core/config';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { defineRoute } from '../route.js';
@@ -32,11 +33,21 @@ export const keyRoutes = [
     query: z.strictObject({ tenant: tenantName.optional() }),
     responses: {
       200: { description: 'the keys, oldest first', schema: z.object({ keys: z.array(keyInfo) }) },
+      400: {
+        description:
+          'malformed request (HERALD_API_BAD_REQUEST), or a tenant name no tenant can have (HERALD_INPUT_INVALID)',
+      },
     },
-    handler: async ({ query, deps }) => ({
-      status: 200,
-      body: { keys: (await deps.keys.list(query.tenant)).map(asJson) },
-    }),
+    handler: async ({ query, deps }) => {
+      // As POST and `herald tenant key list` say: an impossible name is an error, not "no keys".
+      if (query.tenant !== undefined && !isTenantName(query.tenant))
+        throw new ApiError(
+          400,
+          'HERALD_INPUT_INVALID',
+          `no tenant can be named ${JSON.stringify(query.tenant)}`,
+        );
+      return { status: 200, body: { keys: (await deps.keys.list(query.tenant)).map(asJson) } };
+    },
   }),
   defineRoute({
     method: 'POST',
@@ -49,6 +60,10 @@ export const keyRoutes = [
       201: {
         description: 'created',
         schema: keyInfo.extend({ key: z.string().describe('the key: shown only here') }),
+      },
+      400: {
+        description:
+          'malformed request (HERALD_API_BAD_REQUEST), or a tenant name no tenant can have (HERALD_INPUT_INVALID)',
       },
     },
     handler: async ({ body, deps }) => {

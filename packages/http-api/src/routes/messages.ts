@@ -5,6 +5,7 @@
  * enqueue; an `Idempotency-Key` replays the first answer (send-flow.ts).
  */
 import { z } from 'zod';
+import { isBase64 } from '../base64.js';
 import { defineRoute } from '../route.js';
 import {
   address,
@@ -19,11 +20,35 @@ import { sendMessage } from '../send-flow.js';
 
 export const MAX_ATTACHMENTS = 100;
 export const MAX_METADATA_ENTRIES = 20;
-const BASE64 = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
+export const MAX_EXTRA_HEADERS = 100;
+const BASE64_EXPECTED = 'expected base64 (A-Z a-z 0-9 + /, padded with = to a multiple of 4)';
+
+/**
+ * Header fields the structured fields own (or the relay writes): in `headers` they are a 400
+ * naming the header, never silently dropped or doubled.
+ */
+export const OWNED_HEADERS: Readonly<Record<string, string>> = {
+  from: 'use `from`',
+  to: 'use `to`',
+  cc: 'use `cc`',
+  bcc: 'use `bcc`',
+  subject: 'use `subject`',
+  'reply-to': 'use `reply_to`',
+  'message-id': 'Herald writes it',
+  date: 'Herald writes it',
+  'mime-version': 'Herald writes it',
+  'content-type': 'set by `text`, `html` and `attachments`',
+  'content-transfer-encoding': 'set by `text`, `html` and `attachments`',
+  received: 'Herald writes it',
+  'dkim-signature': 'Herald signs the message',
+  'return-path': 'the envelope sender is `from`',
+  'x-herald-stream': 'use `stream`',
+  'x-herald-campaign': 'use `campaign`',
+};
 
 const attachment = z.strictObject({
   filename: headerText(255).min(1),
-  content: z.string().regex(BASE64, { error: 'expected base64' }).describe('the content, base64'),
+  content: z.string().refine(isBase64, { error: BASE64_EXPECTED }).describe('the content, base64'),
   content_type: headerText(255).min(1).optional(),
 });
 
@@ -39,7 +64,12 @@ export const sendBodySchema = z
     subject: headerText().optional(),
     text: z.string().optional(),
     html: z.string().optional(),
-    headers: z.record(headerName, headerText()).optional().describe('extra header fields, name → value'),
+    headers: z
+      .record(headerName, headerText())
+      .optional()
+      .describe(
+        `up to ${MAX_EXTRA_HEADERS} extra header fields, name → value; not the fields the structured ones own (From, To, Subject, …, X-Herald-Stream: use \`stream\`)`,
+      ),
     attachments: z.array(attachment).max(MAX_ATTACHMENTS).optional(),
     raw: z.string().min(1).optional().describe('a complete RFC 5322 message instead of the fields above'),
     raw_encoding: z.enum(['utf8', 'base64']).optional().describe('how `raw` is given (default utf8)'),
@@ -62,6 +92,24 @@ export const sendBodySchema = z
           ctx.addIssue({ code: 'custom', path: [key], message: 'not with raw (raw is the whole message)' });
     if (body.raw === undefined && body.raw_encoding !== undefined)
       ctx.addIssue({ code: 'custom', path: ['raw_encoding'], message: 'only with raw' });
+    if (body.raw !== undefined && body.raw_encoding === 'base64' && !isBase64(body.raw))
+      ctx.addIssue({ code: 'custom', path: ['raw'], message: BASE64_EXPECTED });
+    const names = Object.keys(body.headers ?? {});
+    if (names.length > MAX_EXTRA_HEADERS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['headers'],
+        message: `at most ${MAX_EXTRA_HEADERS} header fields`,
+      });
+    for (const name of names.slice(0, MAX_EXTRA_HEADERS)) {
+      const owner = OWNED_HEADERS[name.toLowerCase()];
+      if (owner)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['headers', name],
+          message: `${name} is not an extra header: ${owner}`,
+        });
+    }
     if (body.metadata && Object.keys(body.metadata).length > MAX_METADATA_ENTRIES)
       ctx.addIssue({
         code: 'custom',
@@ -74,7 +122,7 @@ export const sendBodySchema = z
     )
       ctx.addIssue({ code: 'custom', path: ['headers'], message: 'X-Herald-Metadata comes from metadata' });
   })
-  .describe(`a message; any header-bound field refuses CR, LF and NUL (${INJECTION_MESSAGE})`);
+  .describe(`a message; any header-bound field refuses control characters (${INJECTION_MESSAGE})`);
 
 export type SendBody = z.output<typeof sendBodySchema>;
 
