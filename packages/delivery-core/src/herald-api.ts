@@ -1,0 +1,145 @@
+/**
+ * The library's contract, apart from its composition root (herald.ts): `CreateHeraldOptions`,
+ * the `Herald` interface (its verbs and read-outs) and the types they carry, re-exported from the
+ * capabilities that define them. Types only.
+ */
+import type { Logger } from 'pino';
+import type { HeraldConfig } from './config/index.js';
+import type { DeliveryWorker } from './delivery/index.js';
+import type { RedisEventSink } from './events/index.js';
+import type { DeliveryExplanation, ExplainOptions } from './explain/index.js';
+import type { FeedbackReport, FeedbackResult } from './feedback/index.js';
+import type { Intake, SendInput, SendResult } from './intake/index.js';
+import type { HeraldMetrics } from './metrics/index.js';
+import type { QueueStats } from './queue/index.js';
+import type {
+  ListOptions,
+  QueueFilter,
+  QueuePage,
+  QueueTarget,
+  RemoveResult,
+  WakeResult,
+} from './queue-ops/index.js';
+import type { PauseState, TenantStatus } from './reputation/index.js';
+import type { MessageStory } from './story/index.js';
+import type { SuppressionList } from './suppression/index.js';
+import type { Webhooks, WebhooksDeps } from './webhooks/index.js';
+
+export type { DeliveryExplanation, ExplainedSource, ExplainOptions } from './explain/index.js';
+export type { FeedbackReport, FeedbackResult } from './feedback/index.js';
+export type { SendInput, SendResult } from './intake/index.js';
+export type { QueueStats, SiteQueueStats } from './queue/index.js';
+export type {
+  ListOptions,
+  QueuedJob,
+  QueueFilter,
+  QueuePage,
+  QueueTarget,
+  RemoveResult,
+  WakeResult,
+} from './queue-ops/index.js';
+export type { PauseState, ReputationRates, TenantStatus } from './reputation/index.js';
+export type { LiveShapingState } from './shaping/index.js';
+export type { AttemptStory, FeedbackStory, MessageStory, RecipientStory, Waiting } from './story/index.js';
+
+export interface CreateHeraldOptions {
+  logger?: Logger;
+  /** Environment for REDIS_URL when `config` is not parsed yet. */
+  env?: Record<string, string | undefined>;
+  /**
+   * This run of the node (config `node_id`): Heralds of one relay process (its delivery threads)
+   * share it; default a new random one.
+   */
+  incarnation?: string;
+  /** Webhook retry delays and lease TTL (tests make them short). */
+  webhooks?: Pick<WebhooksDeps, 'retryDelaysMs' | 'leaseTtlMs'>;
+}
+
+export interface Herald {
+  readonly config: HeraldConfig;
+  readonly logger: Logger;
+  /** This run of the node; delivery threads of the same relay process are given the same one. */
+  readonly incarnation: string;
+  readonly events: RedisEventSink;
+  readonly metrics: HeraldMetrics;
+  /** The per-tenant suppression lists (consulted at intake, fed by feedback, managed by `herald suppression`). */
+  readonly suppression: SuppressionList;
+  /** The submission pipeline, stage by stage, for front ends (the relay's SMTP listener). */
+  readonly intake: Intake;
+  /**
+   * Webhook endpoints (list, add, remove), dead letters (list, replay) and the dispatcher
+   * (`startDispatcher`, run by relays with the worker role; stopped by `close`).
+   */
+  readonly webhooks: Webhooks;
+  /** Submits one message through the intake pipeline; resolves once Redis acknowledged it. */
+  send(input: SendInput): Promise<SendResult>;
+  /**
+   * Acts on one bounce or complaint report (read by the bounce-processor): suppress, count once
+   * per VERP token, evaluate the tenant, emit events. Rejects when Redis fails.
+   */
+  recordFeedback(report: FeedbackReport): Promise<FeedbackResult>;
+  /** Suspends a site for every relay; resolves with when the suspension ends (epoch ms). */
+  suspendSite(site: string, forMs: number, reason?: string): Promise<number>;
+  /**
+   * Lifts a site's suspension, rate cut and source suspensions now and wakes the jobs the
+   * suspension held. True when there was something to lift.
+   */
+  resumeSite(site: string, reason?: string): Promise<boolean>;
+  /** Pauses a tenant's bulk mail; undefined when it was paused already. */
+  pauseTenant(tenant: string, reason?: string): Promise<PauseState | undefined>;
+  /** Lifts a tenant's reputation pause and wakes its parked bulk jobs; true when it was paused. */
+  resumeTenant(tenant: string, reason?: string): Promise<boolean>;
+  startWorkers(): DeliveryWorker;
+  /**
+   * With `node_id`: frees the connection leases a previous run of this node held (a crash), and
+   * wakes the jobs parked for them. Call once at start, before any worker. Returns how many.
+   */
+  reclaimLeases(): Promise<number>;
+  /**
+   * The delivery queue per site: ready, scheduled (retries, throttle waits), in flight, and the
+   * age of the oldest message. The totals are exact; the per-site split reads at most `maxJobs`
+   * jobs (default 100000; 0 for the totals alone) and says when it stopped (`truncated`).
+   */
+  queueStats(opts?: { maxJobs?: number }): Promise<QueueStats>;
+  /**
+   * A site's queued jobs (`provider:<name>`, `mx:<hosts>`, `route:<host>:<port>`, or
+   * `domain:<name>`: every job to that domain), a page at a time in acceptance order; pass the
+   * page's `next` as `after` for the next one.
+   */
+  listQueue(site: string, opts?: ListOptions): Promise<QueuePage>;
+  /**
+   * Retry now: jobs of one message (or job), a site, or the whole queue that wait for a retry, a
+   * shaping wait or a slot are made ready now; they still pass the shaping gate.
+   */
+  retryQueued(target: QueueTarget): Promise<WakeResult>;
+  /** Ignore a site's backoff once: its waiting jobs are ready now, within its limits; held jobs stay. */
+  flushSite(site: string): Promise<WakeResult>;
+  /**
+   * Removes jobs (one message or job, or every job matching a filter); each pending recipient
+   * ends `bounced` with `operator: 'delete'`, no DSN. Jobs in flight end so after their attempt.
+   */
+  deleteQueued(target: { messageId: string } | QueueFilter): Promise<RemoveResult>;
+  /** As deleteQueued, with `operator: 'bounce'` and a DSN to the sender (one message, or a site). */
+  bounceQueued(
+    target: { messageId: string } | { site: string },
+    opts?: { reason?: string },
+  ): Promise<RemoveResult>;
+  /** A tenant's reputation over its window, its thresholds, and its bulk pause, read now. */
+  tenantStatus(tenant: string): Promise<TenantStatus>;
+  /**
+   * Where mail for `domain` goes and under which limits, as this config decides now: the static
+   * route or the MX hosts (resolved now; HERALD_DNS_FAILED when that fails), the site, the source
+   * pool and IP, each limit with the layer that set it, and the path's live shaping state.
+   */
+  explain(domain: string, opts?: ExplainOptions): Promise<DeliveryExplanation>;
+  /**
+   * One message's story (`herald message show`, `GET /v1/messages/{id}`): envelope, each
+   * recipient's state and last reply, every attempt (MX host, IP, TLS, replies), feedback, and
+   * why a recipient not finished waits. Read from the message's trace, so it outlives the message
+   * for `events.trace_retention`. Undefined for an unknown (or expired) id; rejects when Redis fails.
+   */
+  messageStory(id: string): Promise<MessageStory | undefined>;
+  /** True when Redis answers PING. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
