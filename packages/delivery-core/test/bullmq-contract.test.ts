@@ -24,9 +24,12 @@ const FAR_DELAY_MS = 24 * 3600 * 1000;
 const POLL_MS = 10;
 const DISCONNECT_MS = 2_000;
 
-/** Resolves once `condition()` holds (polled; the test's own timeout bounds it). */
+const UNTIL_LIMIT_MS = 10_000;
+
+/** Resolves once `condition()` holds, or after UNTIL_LIMIT_MS (the assertion that follows then fails). */
 async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await sleep(POLL_MS);
+  const deadline = Date.now() + UNTIL_LIMIT_MS;
+  while (!condition() && Date.now() < deadline) await sleep(POLL_MS);
 }
 
 describe('BullMQ touchpoints (queue/bullmq-internals.ts)', () => {
@@ -118,11 +121,11 @@ describe('BullMQ touchpoints (queue/bullmq-internals.ts)', () => {
       false,
       'worker-abandon: lockManager.close() stops lock renewal',
     );
-    assert.equal(
-      (await internals.blockingConnection.client).status,
-      'end',
-      'worker-abandon: blockingConnection.disconnect() ends the blocking client',
-    );
-    assert.equal((await worker.client).status, 'end', 'worker-abandon: worker.disconnect() ends its client');
+    // ioredis reports 'end' once the socket has closed, a tick or more after disconnect() returns.
+    const blocking = await internals.blockingConnection.client;
+    const own = await worker.client;
+    await until(() => blocking.status === 'end' && own.status === 'end');
+    assert.equal(blocking.status, 'end', 'worker-abandon: blockingConnection.disconnect() ends the blocking client');
+    assert.equal(own.status, 'end', 'worker-abandon: worker.disconnect() ends its client');
   });
 });
