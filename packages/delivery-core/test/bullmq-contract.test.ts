@@ -125,7 +125,11 @@ describe('BullMQ touchpoints (queue/bullmq-internals.ts)', () => {
     const blocking = await internals.blockingConnection.client;
     const own = await worker.client;
     await until(() => blocking.status === 'end' && own.status === 'end');
-    assert.equal(blocking.status, 'end', 'worker-abandon: blockingConnection.disconnect() ends the blocking client');
+    assert.equal(
+      blocking.status,
+      'end',
+      'worker-abandon: blockingConnection.disconnect() ends the blocking client',
+    );
     assert.equal(own.status, 'end', 'worker-abandon: worker.disconnect() ends its client');
   });
 });
