@@ -8,6 +8,7 @@
  * one valid mx pattern. Unknown fields are ignored; of a repeated field other than mx the first
  * counts. `*.example.com` matches exactly one more label, case-insensitively.
  */
+import { splitLines } from '../util/index.js';
 
 export type MtaStsMode = 'enforce' | 'testing' | 'none';
 
@@ -73,7 +74,7 @@ export function parseStsRecord(records: readonly string[]): Parsed<string> {
 export function parsePolicy(text: string): Parsed<MtaStsPolicy> {
   const first = new Map<string, string>();
   const mx: string[] = [];
-  for (const line of text.split(/\r?\n/)) {
+  for (const line of splitLines(text)) {
     if (line.trim() === '') continue;
     const colon = line.indexOf(':');
     if (colon <= 0) return { ok: false, problem: `not a "key: value" line: ${JSON.stringify(line)}` };

@@ -6,7 +6,15 @@
  * the lines; a diagnostic keeps at most MAX_DIAGNOSTIC_CHARS and at most MAX_REPORT_RECIPIENTS
  * recipients are read.
  */
-import { MAX_ADDRESS_CHARS, MAX_DIAGNOSTIC_CHARS, MAX_FIELD_CHARS, MAX_REPORT_RECIPIENTS } from './limits.js';
+
+import { splitLines } from '../util/index.js';
+import {
+  MAX_ADDRESS_CHARS,
+  MAX_DIAGNOSTIC_CHARS,
+  MAX_FIELD_CHARS,
+  MAX_REPORT_RECIPIENTS,
+  MAX_TEXT_LINES,
+} from './limits.js';
 
 export interface DsnRecipient {
   address: string;
@@ -91,7 +99,7 @@ export function parseDeliveryStatus(text: string): DsnReport {
     if (current?.address && report.recipients.length < MAX_REPORT_RECIPIENTS) report.recipients.push(current);
     current = undefined;
   };
-  for (const line of text.split(/\r?\n/)) {
+  for (const line of splitLines(text, MAX_TEXT_LINES)) {
     const field = fieldOf(line);
     if (!field) {
       if (line.trim() === '') {

@@ -8,9 +8,10 @@
  * MAX_DIAGNOSTIC_CHARS.
  */
 
+import { splitLines } from '../util/index.js';
 import { findCommand, findReplyCode, findStatusInText, preferStatus } from './decide.js';
 import type { DsnRecipient } from './dsn.js';
-import { MAX_DIAGNOSTIC_CHARS } from './limits.js';
+import { MAX_DIAGNOSTIC_CHARS, MAX_TEXT_LINES } from './limits.js';
 import { findText, rememberLast, replaceText } from './linear.js';
 import { type MtaWording, mtaStatement } from './mta-wordings.js';
 import { normaliseText } from './phrases.js';
@@ -82,7 +83,7 @@ export function extendedDiagnostic(diagnostic: string, block: string, notice: st
 
 /** The notice's lines, and where the text of each "<<< " line (a reply) first appears. */
 const transcriptOf = rememberLast((notice: string) => {
-  const lines = notice.split(/\r?\n/);
+  const lines = splitLines(notice, MAX_TEXT_LINES);
   const first = new Map<string, number>();
   lines.forEach((line, index) => {
     if (!line.startsWith('<<< ')) return;

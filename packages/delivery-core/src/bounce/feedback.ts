@@ -4,8 +4,10 @@
  * Apple Mail's unsubscribe request (X-Apple-Unsubscribe: true, an opt-out). One pass over the
  * report's lines; at most MAX_REPORT_RECIPIENTS recipients are read.
  */
+
+import { splitLines } from '../util/index.js';
 import { cleanAddress } from './dsn.js';
-import { MAX_FIELD_CHARS, MAX_REPORT_RECIPIENTS } from './limits.js';
+import { MAX_FIELD_CHARS, MAX_REPORT_RECIPIENTS, MAX_TEXT_LINES } from './limits.js';
 import { header, type MimeHeaders } from './mime.js';
 
 export interface FeedbackReport {
@@ -24,7 +26,7 @@ const LINE_BREAK_RE = /[\r\u2028\u2029]/;
 export function parseFeedbackReport(text: string): FeedbackReport {
   const report: FeedbackReport = { recipients: [], text };
   const seen = new Set<string>();
-  for (const line of text.split(/\r?\n/)) {
+  for (const line of splitLines(text, MAX_TEXT_LINES)) {
     const field = FIELD_NAME_RE.exec(line);
     if (!field) continue;
     const name = (field[1] ?? '').toLowerCase();

@@ -9,6 +9,12 @@
 
 /** Bytes of a message read at most; bounces are small, and the returned message is not needed. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * Lines read of one text (a header block, a part's body, a notice); later lines are ignored. Real
+ * notices have tens of lines; it also keeps line arrays out of V8's large-object space (past about
+ * 16,000 elements), where allocating them costs many times more.
+ */
+export const MAX_TEXT_LINES = 10_000;
 /** Header fields read per header block; later fields are ignored. */
 export const MAX_HEADER_FIELDS = 1_000;
 /** Characters kept of one unfolded header field value. */

@@ -7,7 +7,14 @@
  * length (limits.ts); never throws on malformed input.
  */
 import { TextDecoder } from 'node:util';
-import { MAX_HEADER_FIELDS, MAX_HEADER_VALUE_CHARS, MAX_MIME_DEPTH, MAX_MIME_PARTS } from './limits.js';
+import { splitLines } from '../util/index.js';
+import {
+  MAX_HEADER_FIELDS,
+  MAX_HEADER_VALUE_CHARS,
+  MAX_MIME_DEPTH,
+  MAX_MIME_PARTS,
+  MAX_TEXT_LINES,
+} from './limits.js';
 import { findText } from './linear.js';
 
 export interface MimeHeaders {
@@ -38,7 +45,7 @@ export function splitHeaders(raw: string): { headers: MimeHeaders; body: string 
   const match = /\r?\n\r?\n/.exec(raw);
   const head = match ? raw.slice(0, match.index) : raw;
   const body = match ? raw.slice(match.index + match[0].length) : '';
-  const lines = head.split(/\r?\n/);
+  const lines = splitLines(head, MAX_TEXT_LINES);
   if (!/^[\x21-\x39\x3b-\x7e]+:/.test(lines[0] ?? '') && !/^From /.test(lines[0] ?? '')) {
     return { headers: { fields: new Map() }, body: raw };
   }
@@ -159,7 +166,7 @@ function implicitBoundary(body: string): string | undefined {
 function splitMultipart(body: string, boundary: string, limit: number): string[] {
   const delimiter = `--${boundary}`;
   const chunks: string[] = [];
-  const lines = body.split(/\r?\n/);
+  const lines = splitLines(body, MAX_TEXT_LINES);
   let current: string[] | undefined;
   for (const line of lines) {
     if (line.startsWith(delimiter)) {

@@ -7,8 +7,10 @@
  * notice: each pattern is anchored at a line start or at the first character of a run, and at most
  * MAX_REPORT_RECIPIENTS recipients are returned.
  */
+
+import { splitLines } from '../util/index.js';
 import { cleanAddress } from './dsn.js';
-import { MAX_DIAGNOSTIC_CHARS, MAX_REPORT_RECIPIENTS } from './limits.js';
+import { MAX_DIAGNOSTIC_CHARS, MAX_REPORT_RECIPIENTS, MAX_TEXT_LINES } from './limits.js';
 
 export interface NoticeRecipient {
   address: string;
@@ -38,7 +40,7 @@ const DAEMON_RE = /^(?:mailer-daemon|postmaster|noreply|no-reply|double-bounce|b
 
 /** The notice text with the returned message cut off. */
 export function noticeBody(text: string): string {
-  const lines = text.split(/\r?\n/);
+  const lines = splitLines(text, MAX_TEXT_LINES);
   let blank = false;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i] ?? '';
@@ -70,7 +72,7 @@ export function addressesIn(text: string): string[] {
  * (the bounce's own To/From, the original sender).
  */
 export function noticeRecipients(notice: string, exclude: ReadonlySet<string>): NoticeRecipient[] {
-  const lines = notice.split(/\r?\n/);
+  const lines = splitLines(notice, MAX_TEXT_LINES);
   const starts: { index: number; address: string }[] = [];
   lines.forEach((line, index) => {
     const match = RECIPIENT_LINE_RE.exec(line);

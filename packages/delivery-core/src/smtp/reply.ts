@@ -11,6 +11,7 @@ import {
   type SmtpStage,
   TransientError,
 } from '../errors/index.js';
+import { splitLines } from '../util/index.js';
 import type { RawReply } from './reply-reader.js';
 import type { WireFailure } from './wire.js';
 
@@ -45,7 +46,7 @@ export function toSmtpReply(raw: RawReply, stage: SmtpStage, host?: string): Smt
 export function parseReply(response: string, stage: SmtpStage, host?: string): SmtpReply {
   let code = 0;
   const lines: string[] = [];
-  for (const line of response.split(/\r?\n/)) {
+  for (const line of splitLines(response)) {
     const trimmed = line.trim();
     if (trimmed === '') continue;
     const match = /^(\d{3})[ -]?(.*)$/.exec(trimmed);
