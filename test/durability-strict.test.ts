@@ -5,13 +5,15 @@
  * the replica when the client hears 250 — and with the replica frozen (SIGSTOP by PID) the
  * submission is answered 451 4.3.0 within smtp.redis_timeout, never 250 and never a hang. The
  * message the client was told to retry is still delivered once the replica is back (the usual SMTP
- * duplicate). Every freeze is lifted (SIGCONT) in `finally`.
+ * duplicate). The bounce-processor's 250 waits for the same barrier. Every freeze is lifted
+ * (SIGCONT) in `finally`.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createHerald, HeraldError, readEvents } from '@herald/delivery-core';
-import { queueKeys } from '@herald/delivery-core/keys';
+import { queueKeys, suppressionKeys } from '@herald/delivery-core/keys';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
+import { dsnFor, verpFor, withProcessor } from './lib/bounce-reports.js';
 import { sampleMessage } from './lib/message.js';
 import { type Stack, startStack } from './lib/stack.js';
 
@@ -139,5 +141,36 @@ describe('strict durability with a replica (WAIT)', () => {
     assert.equal(await onReplica(result.messageId), true);
     assert.equal((await stack.events.terminal('send-thawed@example.test')).type, 'delivered');
     await stack.assertEveryRecipientTerminatedOnce();
+  });
+});
+
+describe('strict durability at the bounce-processor', () => {
+  it("answers 451 4.3.0 while the replica is frozen, and 250 once the report's suppression is on the replica", async (t) => {
+    const { stack, client } = await withProcessor(t, {
+      stack: { replica: true },
+      config: { ...STRICT, smtp: { redis_timeout: '1s' } },
+    });
+    assert.equal(stack.relay.herald.durability, 'wait-replica');
+    const dsn = (to: string) =>
+      dsnFor([{ address: to, status: '5.1.1', diagnostic: `550 5.1.1 <${to}>: User unknown` }]);
+    const frozenReport = verpFor('acme', 'frozen@dest.test');
+    const refused = await frozen(stack.replica!.pid, () =>
+      client.send({ from: '', to: [frozenReport.address] }, dsn('frozen@dest.test')),
+    );
+    assert.equal(refused.code, 451, refused.response);
+    assert.match(refused.response, /^451 4\.3\.0 /);
+    const report = verpFor('acme', 'gone@dest.test');
+    const taken = await client.send({ from: '', to: [report.address] }, dsn('gone@dest.test'));
+    assert.equal(taken.code, 250, taken.response);
+    const replica = stack.replica!.client();
+    try {
+      const entries = suppressionKeys(stack.relay.herald.config.redis.prefix).entries('acme');
+      assert.ok(
+        await replica.hexists(entries, 'gone@dest.test'),
+        'the suppression is on the replica at the 250',
+      );
+    } finally {
+      replica.disconnect();
+    }
   });
 });
