@@ -5,7 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hasWaitaof, parseServerFacts, planDurability, type ServerFacts } from '@herald/delivery-core/queue';
+import {
+  hasWaitaof,
+  parseServerFacts,
+  planDurability,
+  type ServerFacts,
+  sharedRounds,
+} from '@herald/delivery-core/queue';
 
 const facts = (over: Partial<ServerFacts>): ServerFacts => ({
   version: '7.0.15',
@@ -120,5 +126,45 @@ describe('strict durability: the plan for a server', () => {
       appendfsync: null,
       connectedReplicas: 0,
     });
+  });
+});
+
+describe('strict durability: group commit of barrier rounds', () => {
+  /** A round the test ends by hand; counts how many were started. */
+  function manualRounds() {
+    const pending: { resolve(): void; reject(err: Error): void }[] = [];
+    const round = () =>
+      new Promise<void>((resolve, reject) => {
+        pending.push({ resolve, reject });
+      });
+    return { pending, run: sharedRounds(round) };
+  }
+
+  it('callers arriving while a round is out share one next round', async () => {
+    const { pending, run } = manualRounds();
+    const first = run();
+    const later = [run(), run(), run(), run()];
+    assert.equal(pending.length, 1, 'one round out');
+    pending[0]!.resolve();
+    await first;
+    await Promise.resolve();
+    assert.equal(pending.length, 2, 'the four later callers started exactly one more round');
+    pending[1]!.resolve();
+    await Promise.all(later);
+    const again = run();
+    assert.equal(pending.length, 3, 'idle again: a new caller starts a round at once');
+    pending[2]!.resolve();
+    await again;
+  });
+
+  it("a failed round fails only its own callers; the next round's callers get the next outcome", async () => {
+    const { pending, run } = manualRounds();
+    const first = run();
+    const second = run();
+    pending[0]!.reject(new Error('no replica acknowledged'));
+    await assert.rejects(first, /no replica acknowledged/);
+    await Promise.resolve();
+    pending[1]!.resolve();
+    await second;
   });
 });

@@ -92,35 +92,44 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+/**
+ * Group commit of rounds: the returned function runs `round` at once when none is running;
+ * callers arriving while one runs all share the single next round, started when it ends. Each
+ * caller gets the outcome of the first round that started after its call.
+ */
+export function sharedRounds(round: () => Promise<void>): () => Promise<void> {
+  let running = false;
+  let next: Deferred | null = null;
+  const start = (): Promise<void> => {
+    running = true;
+    const current = round();
+    const after = () => {
+      running = false;
+      const waiting = next;
+      next = null;
+      if (waiting) start().then(waiting.resolve, waiting.reject);
+    };
+    current.then(after, after);
+    return current;
+  };
+  return () => {
+    if (!running) return start();
+    next ??= deferred();
+    return next.promise;
+  };
+}
+
 /** WAIT / WAITAOF rounds on a connection of its own, one at a time, shared by every caller. */
 class GroupBarrier implements DurabilityBarrier {
-  private running = false;
-  private next: Deferred | null = null;
+  readonly afterCommit: () => Promise<void>;
 
   constructor(
     readonly mode: 'waitaof' | 'wait-replica',
     private readonly conn: Redis,
     private readonly markKey: string,
     private readonly timeoutMs: number,
-  ) {}
-
-  afterCommit(): Promise<void> {
-    if (!this.running) return this.start();
-    this.next ??= deferred();
-    return this.next.promise;
-  }
-
-  private start(): Promise<void> {
-    this.running = true;
-    const round = this.round();
-    const after = () => {
-      this.running = false;
-      const waiting = this.next;
-      this.next = null;
-      if (waiting) this.start().then(waiting.resolve, waiting.reject);
-    };
-    round.then(after, after);
-    return round;
+  ) {
+    this.afterCommit = sharedRounds(() => this.round());
   }
 
   private async round(): Promise<void> {

@@ -24,6 +24,7 @@ export {
   type OpenDurabilityOptions,
   openDurabilityBarrier,
   REPLY_GRACE_MS,
+  sharedRounds,
 } from './durability.js';
 export {
   DURABILITY_RULES,
