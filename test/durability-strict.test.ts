@@ -2,8 +2,9 @@
  * End to end: `redis.durability: strict`. Against a lone Redis with AOF everysec the relay refuses
  * to start and says how to fix it; with `appendfsync always` it runs as usual (Redis fsyncs before
  * it answers the EXEC); with a replica every 250 waits for `WAIT 1`, so the accepted message is on
- * the replica when the client hears 250 — and with the replica frozen (SIGSTOP by PID) the
- * submission is answered 451 4.3.0 within smtp.redis_timeout, never 250 and never a hang. The
+ * the replica when the client hears 250 (or 202, or send() resolves) — and with the replica frozen
+ * (SIGSTOP by PID) the submission is answered 451 4.3.0 within smtp.redis_timeout (503 over the
+ * API, a rejected send()), never 250 and never a hang. The
  * message the client was told to retry is still delivered once the replica is back (the usual SMTP
  * duplicate). The bounce-processor's 250 waits for the same barrier. Every freeze is lifted
  * (SIGCONT) in `finally`.
@@ -19,6 +20,7 @@ import { type Stack, startStack } from './lib/stack.js';
 
 const SENDER = 'app@origin.test';
 const STRICT = { redis: { durability: 'strict' as const } };
+const ADMIN_KEY = 'strict-admin-key-0123456789';
 
 function frozen<T>(pid: number, run: () => Promise<T>): Promise<T> {
   process.kill(pid, 'SIGSTOP');
@@ -81,7 +83,14 @@ describe('strict durability with appendfsync always', () => {
 describe('strict durability with a replica (WAIT)', () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ replica: true, config: { ...STRICT, smtp: { redis_timeout: '1s' } } });
+    stack = await startStack({
+      replica: true,
+      config: {
+        ...STRICT,
+        smtp: { redis_timeout: '1s' },
+        api: { listen: '127.0.0.1:0', redis_timeout: '1s', admin_keys: [{ key: ADMIN_KEY }] },
+      },
+    });
   });
   after(() => stack.stop());
 
@@ -119,6 +128,24 @@ describe('strict durability with a replica (WAIT)', () => {
     assert.equal(sent.command, 'DATA');
     // The write is in the primary: the message the client will retry is delivered anyway.
     assert.equal((await stack.events.terminal(to)).type, 'delivered');
+  });
+
+  it('with the replica frozen, POST /v1/messages is answered 503 HERALD_REDIS_UNAVAILABLE; 202 after it thaws', async () => {
+    const post = async (to: string) => {
+      const res = await fetch(`http://127.0.0.1:${stack.api!.port}/v1/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ from: SENDER, to: [to], subject: 'strict', text: 'over the API' }),
+      });
+      return { status: res.status, body: (await res.json()) as { id?: string; error?: { code: string } } };
+    };
+    const refused = await frozen(stack.replica!.pid, () => post('api-frozen@example.test'));
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.error?.code, 'HERALD_REDIS_UNAVAILABLE');
+    const accepted = await post('api-thawed@example.test');
+    assert.equal(accepted.status, 202);
+    assert.ok(accepted.body.id);
+    assert.equal(await onReplica(accepted.body.id), true, 'the accepted event is on the replica at the 202');
   });
 
   it('with the replica frozen, send() rejects with HERALD_REDIS_UNAVAILABLE; after it thaws send() resolves', async () => {
