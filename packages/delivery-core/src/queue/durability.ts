@@ -59,7 +59,14 @@ const IMMEDIATE: Omit<DurabilityBarrier, 'mode'> = { afterCommit: () => Promise.
 export async function openDurabilityBarrier(options: OpenDurabilityOptions): Promise<DurabilityBarrier> {
   if (options.durability === 'fast') return { mode: 'fast', ...IMMEDIATE };
   const { redis, logger } = options;
-  const info = await redis.info();
+  const info = await redis.info().catch((err: Error) => {
+    throw new HeraldError(
+      'HERALD_REDIS_NOT_DURABLE',
+      `redis.durability: strict, but the Redis at ${options.where} refused INFO (${err.message}), ` +
+        "so Herald cannot tell how it keeps writes; allow INFO for Herald's user",
+      { cause: err },
+    );
+  });
   const appendfsync = await redis.config('GET', 'appendfsync').then(
     (reply) => (Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : null),
     () => null,
