@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 /**
  * Starts a Herald relay for an external load generator (peer-bench's run.sh --target): a private
- * redis-server (AOF, appendfsync everysec, fresh folder) and the relay as a child process with
- * trusted_networks 127.0.0.1/32, route '*' -> 127.0.0.1:<sink port> without TLS, log level warn.
+ * redis-server (AOF, appendfsync everysec — always with --durability strict — fresh folder) and
+ * the relay as a child process with trusted_networks 127.0.0.1/32, route '*' -> 127.0.0.1:<sink port> without TLS, log level warn.
  * Runs until SIGINT/SIGTERM or --max-seconds, then writes Redis `INFO commandstats` to the work
  * folder, stops the relay (SIGTERM; a --cpu-prof profile is written then) and Redis, by PID.
  *
  *   node scripts/bench-relay.mjs [--listen 127.0.0.1:2525] [--sink-port 2626] [--cpu-prof]
  *                                [--max-seconds 3600] [--workdir DIR] [--split-roles]
+ *                                [--durability fast|strict]
  *
  * --split-roles runs two relay processes on the same config: roles smtp,http and roles worker
- * (submission and delivery on separate cores).
+ * (submission and delivery on separate cores). --durability strict sets the relay's
+ * redis.durability: strict (each 250 after the write is fsynced: Redis runs appendfsync always).
  *
  * Plain Node, no dependencies; the relay itself runs from sources (tsx). Loopback only.
  */
@@ -37,6 +39,7 @@ function parseArgs(argv) {
     cpuProf: false,
     maxSeconds: DEFAULT_MAX_SECONDS,
     workdir: '',
+    durability: 'fast',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -46,12 +49,14 @@ function parseArgs(argv) {
     else if (a === '--split-roles') opts.splitRoles = true;
     else if (a === '--max-seconds') opts.maxSeconds = Number(argv[++i]);
     else if (a === '--workdir') opts.workdir = resolve(argv[++i]);
+    else if (a === '--durability') opts.durability = argv[++i];
     else {
       process.stderr.write(`bench-relay: unknown option ${a}\n`);
       process.exit(2);
     }
   }
   if (!/^127\.\d+\.\d+\.\d+:\d+$/.test(opts.listen)) throw new Error('--listen must be 127.x.y.z:PORT');
+  if (!['fast', 'strict'].includes(opts.durability)) throw new Error('--durability must be fast or strict');
   return opts;
 }
 
@@ -155,7 +160,7 @@ try {
       '--appendonly',
       'yes',
       '--appendfsync',
-      'everysec',
+      opts.durability === 'strict' ? 'always' : 'everysec',
       '--dir',
       join(work, 'redis'),
       '--daemonize',
@@ -171,7 +176,7 @@ try {
   await waitUntil(async () => (await redisCommand(redisPort, 'PING')).startsWith('+PONG'), 'redis-server');
 
   const config = {
-    redis: { url: `redis://127.0.0.1:${redisPort}`, prefix: 'herald' },
+    redis: { url: `redis://127.0.0.1:${redisPort}`, prefix: 'herald', durability: opts.durability },
     smtp: { listen: opts.listen, hostname: 'relay.bench.herald.test', trusted_networks: ['127.0.0.1/32'] },
     http: { listen: `127.0.0.1:${httpPort}` },
     routes: [{ match: '*', via: `127.0.0.1:${opts.sinkPort}`, tls: 'none' }],
@@ -217,6 +222,7 @@ try {
       sink: `127.0.0.1:${opts.sinkPort}`,
       http: `127.0.0.1:${httpPort}`,
       redis: config.redis.url,
+      durability: opts.durability,
       relay_pid: relay.pid,
       worker_pid: worker?.pid ?? null,
       redis_pid: redis.pid,

@@ -53,11 +53,11 @@ function serverPid(port) {
 }
 
 /**
- * Starts redis-server with AOF (everysec) in `dir`, waits until the server answering on `port` is
- * that child (its INFO process_id), restarts it if it dies later, and returns { url, pid(), stop() }.
+ * Starts redis-server with AOF (`appendfsync`: everysec, or always for redis.durability: strict)
+ * in `dir`, waits until the server answering on `port` is that child (its INFO process_id), restarts it if it dies later, and returns { url, pid(), stop() }.
  * `log` receives one-line status messages.
  */
-export async function superviseRedis({ binary, dir, port, log }) {
+export async function superviseRedis({ binary, dir, port, appendfsync = 'everysec', log }) {
   mkdirSync(dir, { recursive: true });
   const args = [
     '--port',
@@ -69,7 +69,7 @@ export async function superviseRedis({ binary, dir, port, log }) {
     '--appendonly',
     'yes',
     '--appendfsync',
-    'everysec',
+    appendfsync,
     '--save',
     '',
     '--daemonize',

@@ -2,7 +2,8 @@
 /**
  * `npm start`: installs and builds what is missing, then runs Herald on the embedded default
  * (config/herald.dev.yaml, or HERALD_CONFIG=<file>): a supervised local redis-server (AOF
- * everysec, data in .herald/redis) unless REDIS_URL is set, a loopback capture sink on :2526 that
+ * everysec, `always` when the config says redis.durability: strict; data in .herald/redis) unless
+ * REDIS_URL is set, a loopback capture sink on :2526 that
  * prints what it receives, the relay, and — when the config has a `bounce` section — the
  * bounce-processor beside it (a `verp_secret: generate` is replaced by a random secret kept in
  * .herald/verp-secret). One start per checkout: it first takes .herald/start.pid (start-lock.mjs)
@@ -66,9 +67,11 @@ if (!redisUrl) {
     process.exit(1);
   }
   const port = (await isFree(DEFAULT_REDIS_PORT)) ? DEFAULT_REDIS_PORT : await freePort();
-  redis = await superviseRedis({ binary, dir: join(STATE_DIR, 'redis'), port, log });
+  // redis.durability: strict needs each write fsynced before Redis answers (a lone server).
+  const appendfsync = config.redis?.durability === 'strict' ? 'always' : 'everysec';
+  redis = await superviseRedis({ binary, dir: join(STATE_DIR, 'redis'), port, appendfsync, log });
   redisUrl = redis.url;
-  log(`started redis-server ${redisUrl} (AOF everysec, data in .herald/redis, pid ${redis.pid()})`);
+  log(`started redis-server ${redisUrl} (AOF ${appendfsync}, data in .herald/redis, pid ${redis.pid()})`);
 } else {
   log(`using REDIS_URL=${redisUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
 }

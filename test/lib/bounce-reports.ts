@@ -10,7 +10,7 @@ import type { FeedbackEvent, HeraldEvent } from '@herald/delivery-core/events';
 import { newMessageId } from '@herald/delivery-core/queue';
 import { encodeVerp, verpKeys } from '@herald/delivery-core/verp';
 import { SmtpClient } from './smtp-client.js';
-import { type Stack, startStack } from './stack.js';
+import { type Stack, type StackOptions, startStack } from './stack.js';
 
 export const BOUNCE = {
   listen: '127.0.0.1:0',
@@ -34,14 +34,19 @@ export interface ProcessorUnderTest {
 
 export async function withProcessor(
   t: { after(fn: () => Promise<void>): void },
-  options: { config?: Record<string, unknown>; classifier?: ClassifierPool } = {},
+  options: {
+    config?: Record<string, unknown>;
+    classifier?: ClassifierPool;
+    /** How the stack's Redis is started (a replica, appendfsync). */
+    stack?: Pick<StackOptions, 'redis' | 'replica'>;
+  } = {},
 ): Promise<ProcessorUnderTest> {
   // Undone in reverse: the client first, so the listener closes without waiting for it.
   const undo: (() => unknown)[] = [];
   t.after(async () => {
     for (const step of undo.reverse()) await step();
   });
-  const stack = await startStack({ config: { bounce: BOUNCE, ...options.config } });
+  const stack = await startStack({ ...options.stack, config: { bounce: BOUNCE, ...options.config } });
   undo.push(() => stack.stop());
   const processor = createBounceProcessor(
     stack.relay.herald,

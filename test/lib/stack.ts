@@ -18,8 +18,10 @@ import {
   type RedisHandle,
   type SinkScript,
   type SmtpSinkHandle,
+  type StartRedisOptions,
   startDnsServer,
   startRedis,
+  startReplica,
   startSmtpSink,
   type Zone,
 } from '@herald/test-harness';
@@ -61,10 +63,16 @@ export interface PartsOptions {
   sinks?: (string | SinkSpec)[];
   /** Default: example.test MX → the first sink. */
   zone?: Zone;
+  /** How the stack's redis-server is started (default: AOF everysec). */
+  redis?: StartRedisOptions;
+  /** Also start a replica of it (online before the relay starts). */
+  replica?: boolean;
 }
 
 export interface Parts {
   redis: RedisHandle;
+  /** The replica of `redis`, when asked for (PartsOptions.replica). */
+  replica?: RedisHandle;
   dns: DnsServerHandle;
   sinks: SmtpSinkHandle[];
   /** delivery.port: every sink listens on it. */
@@ -103,9 +111,11 @@ async function startSinks(specs: SinkSpec[]): Promise<SmtpSinkHandle[]> {
 /** Redis, DNS and sinks, without a relay (the crash test runs the relay in a child process). */
 export async function startParts(opts: PartsOptions = {}): Promise<Parts> {
   const specs = (opts.sinks ?? [FIRST_SINK_HOST]).map((s) => (typeof s === 'string' ? { host: s } : s));
-  const redis = await startRedis();
+  const redis = await startRedis(opts.redis);
   const cleanups: (() => Promise<void>)[] = [() => redis.stop()];
   try {
+    const replica = opts.replica ? await startReplica(redis) : undefined;
+    if (replica) cleanups.unshift(() => replica.stop());
     const sinks = await startSinks(specs);
     cleanups.unshift(async () => void (await Promise.all(sinks.map((s) => s.close()))));
     const zone =
@@ -116,6 +126,7 @@ export async function startParts(opts: PartsOptions = {}): Promise<Parts> {
     let stopping: Promise<void> | undefined;
     return {
       redis,
+      ...(replica ? { replica } : {}),
       dns,
       sinks,
       mxPort,

@@ -52,6 +52,16 @@ test('--api adds the API path after SMTP, --api-only measures it alone; neither 
   );
 });
 
+test("--durability picks the relay's redis.durability (fast by default); not with --relay", () => {
+  assert.equal(parseBenchArgs([]).durability, 'fast');
+  assert.equal(parseBenchArgs(['--durability', 'strict']).durability, 'strict');
+  assert.throws(() => parseBenchArgs(['--durability', 'paranoid']), /--durability: expected fast or strict/);
+  assert.throws(
+    () => parseBenchArgs(['--durability=strict', '--relay', '127.0.0.1:2525', '--sink-port', '2626']),
+    /--durability only applies to a relay the bench starts/,
+  );
+});
+
 test("an API request's raw is the SMTP bench's message, byte for byte, with that message's recipients", () => {
   const body = JSON.parse(requestBodies({ body: 'raw', sizeBytes: 300, recipients: 2 })(7)) as {
     from: string;

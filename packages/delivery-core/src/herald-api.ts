@@ -11,7 +11,7 @@ import type { DeliveryExplanation, ExplainOptions } from './explain/index.js';
 import type { FeedbackReport, FeedbackResult } from './feedback/index.js';
 import type { Intake, SendInput, SendResult } from './intake/index.js';
 import type { HeraldMetrics } from './metrics/index.js';
-import type { QueueStats } from './queue/index.js';
+import type { DurabilityBarrier, QueueStats } from './queue/index.js';
 import type {
   ListOptions,
   QueueFilter,
@@ -60,6 +60,11 @@ export interface Herald {
   readonly logger: Logger;
   /** This run of the node; delivery threads of the same relay process are given the same one. */
   readonly incarnation: string;
+  /**
+   * How an acknowledged enqueue is made durable (redis.durability): `fast`, or the strict plan
+   * chosen from the server at start (`fsync-always`, `waitaof`, `wait-replica`; queue/durability.ts).
+   */
+  readonly durability: DurabilityBarrier['mode'];
   readonly events: RedisEventSink;
   readonly metrics: HeraldMetrics;
   /** The per-tenant suppression lists (consulted at intake, fed by feedback, managed by `herald suppression`). */

@@ -16,16 +16,23 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { mtaStsTlsPolicy } from './auth/index.js';
-import { type HeraldConfig, type HeraldConfigInput, parseConfig, tenantPolicy } from './config/index.js';
+import {
+  type HeraldConfig,
+  type HeraldConfigInput,
+  maskUrl,
+  parseConfig,
+  tenantPolicy,
+} from './config/index.js';
 import { createDelivery } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
 import { RedisEventSink } from './events/index.js';
 import { createExplainer } from './explain/index.js';
 import { createFeedback } from './feedback/index.js';
 import { createIntake } from './intake/index.js';
+import { durabilityMarkKey } from './keys/index.js';
 import { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
-import { queueStats, Spool } from './queue/index.js';
+import { type DurabilityBarrier, openDurabilityBarrier, queueStats, Spool } from './queue/index.js';
 import { createQueueOps } from './queue-ops/index.js';
 import { connectRedis } from './redis-connect.js';
 import { TenantReputation } from './reputation/index.js';
@@ -60,9 +67,11 @@ export async function createHerald(
   const dkim = loadDkim(config, logger);
   const redis = await connectCommandRedis(config.redis.url, logger);
   const prefix = config.redis.prefix;
+  const barrier = await openBarrier(config, redis, logger);
   const spool = new Spool(redis, prefix, {
     eventStreamMaxLen: config.events.stream_max_len,
     traceRetentionMs: config.events.trace_retention,
+    barrier,
   });
   const events = new RedisEventSink({
     redis,
@@ -132,13 +141,19 @@ export async function createHerald(
     config,
     logger,
     incarnation,
+    durability: barrier.mode,
     events,
     metrics,
     suppression,
     intake,
     webhooks,
     send: intake.send,
-    recordFeedback: feedback.record,
+    // A bounce report's 250 waits for its writes to be durable too (strict mode).
+    recordFeedback: async (input) => {
+      const result = await feedback.record(input);
+      await barrier.afterCommit();
+      return result;
+    },
     suspendSite: shapingRuntime.suspendSite,
     resumeSite: shapingRuntime.resumeSite,
     pauseTenant: (tenant, reason = 'operator') => reputation.pause(tenant, reason),
@@ -168,9 +183,31 @@ export async function createHerald(
       await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);
       await settlesWithin(spool.close(), CLOSE_STEP_TIMEOUT_MS);
       await resolver.close();
+      barrier.close();
       redis.disconnect();
     },
   };
+}
+
+/**
+ * The strict-durability barrier (fast: none), its server wait bounded by the shorter of the
+ * session deadlines (smtp / api redis_timeout); a server that cannot keep strict stops the start.
+ */
+async function openBarrier(config: HeraldConfig, redis: Redis, logger: Logger): Promise<DurabilityBarrier> {
+  try {
+    return await openDurabilityBarrier({
+      durability: config.redis.durability,
+      redis,
+      connect: () => connectOwnRedis(config.redis.url, logger),
+      markKey: durabilityMarkKey(config.redis.prefix),
+      timeoutMs: Math.min(config.smtp.redis_timeout, config.api?.redis_timeout ?? config.smtp.redis_timeout),
+      where: maskUrl(config.redis.url),
+      logger,
+    });
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
 }
 
 /** The command connection: no offline queue, no retries per request, connected within a bound. */

@@ -1,6 +1,7 @@
 /**
  * A private redis-server per test run (or bench run), on 127.0.0.1 and a fresh data dir.
- * Owns: spawning redis-server (no config file; AOF on by default), waiting until PING answers from
+ * Owns: spawning redis-server (no config file; AOF everysec by default, `appendfsync: 'always'`
+ * on request), waiting until PING answers from
  * *our* PID, ioredis clients handed out by client(), stop/kill/restart, removing the temp dir.
  * Guarantees: every child is tracked in processes.ts (SIGKILLed at process exit); restart() reuses
  * the same port and dir so the AOF replays; stop() is idempotent and leaves no process behind.
@@ -46,8 +47,10 @@ export interface RedisHandle {
 }
 
 export interface StartRedisOptions {
-  /** AOF persistence with appendfsync everysec; default true. */
+  /** AOF persistence; default true. */
   appendonly?: boolean;
+  /** When AOF fsyncs: `everysec` (default) or `always` (before each reply: strict durability). */
+  appendfsync?: 'everysec' | 'always';
   /** Data dir to use (kept on stop); default a fresh temp dir removed on stop. */
   dir?: string;
   /** Extra redis-server arguments, e.g. ['--maxmemory', '10mb']. */
@@ -115,7 +118,8 @@ function probe(port: number): Promise<{ pong: boolean; pid: number | null }> {
 
 function spawnRedis(bin: string, port: number, dir: string, opts: StartRedisOptions): Running {
   const args = ['--port', String(port), '--bind', LOOPBACK_HOST, '--save', ''];
-  args.push('--appendonly', opts.appendonly === false ? 'no' : 'yes', '--appendfsync', 'everysec');
+  args.push('--appendonly', opts.appendonly === false ? 'no' : 'yes');
+  args.push('--appendfsync', opts.appendfsync ?? 'everysec');
   args.push('--dir', dir, '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning');
   args.push(...(opts.extraArgs ?? []));
   const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

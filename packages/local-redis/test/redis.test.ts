@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { type RedisHandle, redisServerPath, startRedis, trackedChildren } from '../src/index.js';
+import {
+  type RedisHandle,
+  redisServerPath,
+  startRedis,
+  startReplica,
+  trackedChildren,
+} from '../src/index.js';
 
 const AOF_FSYNC_WAIT_MS = 1_200; // appendfsync everysec flushes at least once a second
 
@@ -89,4 +95,24 @@ test('two private redis servers run side by side on different ports', async () =
   assert.notEqual(a.port, b.port);
   await a.client().set('k', 'a');
   assert.equal(await b.client().get('k'), null);
+});
+
+test("appendfsync: 'always' starts a server that fsyncs each write (CONFIG GET says so)", async () => {
+  const redis = await start({ appendfsync: 'always' });
+  const client = redis.client();
+  assert.deepEqual(await client.config('GET', 'appendfsync'), ['appendfsync', 'always']);
+  const everysec = await start();
+  assert.deepEqual(await everysec.client().config('GET', 'appendfsync'), ['appendfsync', 'everysec']);
+});
+
+test('startReplica: online when it resolves, WAIT 1 is acknowledged, and stop() ends it by PID', async () => {
+  const primary = await start();
+  const replica = await startReplica(primary);
+  started.push(replica);
+  const client = primary.client();
+  await client.set('herald:replicated', 'yes');
+  assert.equal(await client.call('WAIT', '1', '5000'), 1, 'the replica acknowledged the write');
+  assert.equal(await replica.client().get('herald:replicated'), 'yes');
+  await replica.stop();
+  assert.equal(isAlive(replica.pid), false);
 });

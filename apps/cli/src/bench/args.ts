@@ -38,10 +38,14 @@ export interface BenchParams {
   apiBody: ApiBodyMode;
   /** With both paths: alternate them in this many rounds of messages/rounds each (load drift). */
   rounds: number;
+  /** The relay's redis.durability; `strict` starts the private Redis with appendfsync always. */
+  durability: BenchDurability;
   help: boolean;
 }
 
 export type BenchPath = 'smtp' | 'api';
+export type BenchDurability = 'fast' | 'strict';
+const DURABILITIES: readonly BenchDurability[] = ['fast', 'strict'];
 export type ApiBodyMode = 'raw' | 'structured';
 const API_BODY_MODES: readonly ApiBodyMode[] = ['raw', 'structured'];
 
@@ -69,6 +73,8 @@ Options:
   --api-only          only the HTTP API run
   --rounds K          with --api: alternate SMTP and API K times, N/K messages each (default 1)
   --api-body MODE     raw (default: the SMTP bench's message as "raw") or structured (fields)
+  --durability MODE   the relay's redis.durability: fast (default) or strict (the private Redis
+                      then runs appendfsync always; a REDIS_URL server must suit strict mode)
   --json-only         no progress or summary on stderr, only the JSON on stdout
   -h, --help          this text
 `;
@@ -106,6 +112,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
     paths: ['smtp'],
     apiBody: 'raw',
     rounds: 1,
+    durability: 'fast',
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -163,6 +170,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
         params.apiBody = mode as ApiBodyMode;
         break;
       }
+      case '--durability': {
+        const mode = value();
+        if (!DURABILITIES.includes(mode as BenchDurability))
+          throw new BenchUsageError(
+            `--durability: expected fast or strict, got ${JSON.stringify(mode ?? '')}`,
+          );
+        params.durability = mode as BenchDurability;
+        break;
+      }
       case '--json-only':
         params.jsonOnly = true;
         break;
@@ -187,6 +203,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
     throw new BenchUsageError(
       '--api and --api-only only apply to a relay the bench starts (not with --relay)',
     );
+  }
+  if (params.relay && params.durability !== 'fast') {
+    throw new BenchUsageError('--durability only applies to a relay the bench starts (not with --relay)');
   }
   if (params.rounds > params.messages) {
     throw new BenchUsageError(`--rounds: at most --messages (${params.messages})`);

@@ -65,10 +65,13 @@ async function stopAll(started: Started, keepWorkDir: boolean): Promise<void> {
   if (started.workDir && !keepWorkDir) await rm(started.workDir, { recursive: true, force: true });
 }
 
-async function privateRedis(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+async function privateRedis(
+  durability: BenchParams['durability'],
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   // Loaded lazily: only a run that starts its own Redis needs it.
   const { startRedis } = await import('@herald/local-redis');
-  return startRedis();
+  // Strict mode on a lone server needs each write fsynced before Redis answers.
+  return startRedis({ appendfsync: durability === 'strict' ? 'always' : 'everysec' });
 }
 
 export async function runBench(
@@ -106,7 +109,7 @@ export async function runBench(
     if (!target) {
       started.workDir = await mkdtemp(join(tmpdir(), 'herald-bench-'));
       const envUrl = io.env['REDIS_URL'];
-      started.redis = envUrl ? { url: envUrl, stop: async () => {} } : await privateRedis();
+      started.redis = envUrl ? { url: envUrl, stop: async () => {} } : await privateRedis(params.durability);
       started.backlog = await openBacklog(started.redis.url, REDIS_PREFIX);
       if (params.backlog > 0) {
         say(`filling the queue with ${params.backlog} scheduled messages of ${params.sizeBytes} B`);
@@ -126,7 +129,9 @@ export async function runBench(
         );
         await started.backlog.settleAof(deadline, controller.signal);
       }
-      say(`redis ${maskUrl(started.redis.url)}; starting the relay (route * -> ${result.params.sink})`);
+      say(
+        `redis ${maskUrl(started.redis.url)}; starting the relay (redis.durability ${params.durability}, route * -> ${result.params.sink})`,
+      );
       started.relay = await startRelayChild({
         redisUrl: started.redis.url,
         redisPrefix: REDIS_PREFIX,
@@ -134,6 +139,7 @@ export async function runBench(
         workDir: started.workDir,
         cpuProfDir: params.cpuProfDir ? resolve(params.cpuProfDir) : undefined,
         api: withApi,
+        durability: params.durability,
         signal: controller.signal,
       });
       target = started.relay.smtp;

@@ -50,6 +50,8 @@ export interface StartRelayOptions {
   cpuProfDir?: string | undefined;
   /** Also serve the HTTP API (the `api` section). */
   api?: boolean;
+  /** redis.durability (default fast). */
+  durability?: 'fast' | 'strict';
   signal: AbortSignal;
 }
 
@@ -59,9 +61,10 @@ export function benchRelayConfig(
   redisPrefix: string,
   sinkPort: number,
   api = false,
+  durability: 'fast' | 'strict' = 'fast',
 ): Record<string, unknown> {
   return {
-    redis: { url: redisUrl, prefix: redisPrefix },
+    redis: { url: redisUrl, prefix: redisPrefix, durability },
     smtp: {
       listen: `${LOOPBACK}:0`,
       hostname: 'relay.bench.herald.test',
@@ -116,7 +119,13 @@ export async function startRelayChild(options: StartRelayOptions): Promise<Relay
   writeFileSync(
     configPath,
     JSON.stringify(
-      benchRelayConfig(options.redisUrl, options.redisPrefix, options.sinkPort, options.api),
+      benchRelayConfig(
+        options.redisUrl,
+        options.redisPrefix,
+        options.sinkPort,
+        options.api,
+        options.durability,
+      ),
       null,
       2,
     ),

@@ -58,6 +58,8 @@ export interface BenchResult extends PhaseResult {
     rounds: number;
     /** How API requests carry the message (raw or structured); null without the API path. */
     api_body: string | null;
+    /** The relay's redis.durability (null: the bench did not start the relay). */
+    durability: 'fast' | 'strict' | null;
   };
   /** Scheduled messages written before the timed run (--backlog). */
   backlog: number;
@@ -107,6 +109,7 @@ export function initialResult(params: BenchParams, env: Record<string, string | 
       paths: params.paths,
       rounds: params.rounds,
       api_body: params.paths.includes('api') ? params.apiBody : null,
+      durability: params.relay ? null : params.durability,
     },
     ...EMPTY_PHASE,
     backlog: params.backlog,

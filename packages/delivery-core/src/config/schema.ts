@@ -28,6 +28,7 @@ import { smtpSchema } from './schema-smtp.js';
 import { webhooksSchema } from './schema-webhooks.js';
 
 export const ROLES = ['smtp', 'worker', 'http'] as const;
+export const DURABILITY_MODES = ['fast', 'strict'] as const;
 export type Role = (typeof ROLES)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** Port of a DNS server given without one. */
@@ -42,6 +43,12 @@ const redisSchema = section({
     .default('redis://127.0.0.1:6379'),
   /** Key prefix for everything Herald stores. */
   prefix: text().default('herald'),
+  /**
+   * When a 250 / 202 / send() resolve may be given: `fast` once Redis acknowledged the enqueue
+   * (AOF everysec: a crash can lose about a second), `strict` once it is also on disk or on a
+   * replica (queue/durability.ts).
+   */
+  durability: oneOf(DURABILITY_MODES).default('fast'),
 });
 
 const httpSchema = section({

@@ -110,6 +110,8 @@ export const ERROR_CODES = {
   HERALD_CONFIG_INVALID: 'the configuration failed validation',
   HERALD_CONFIG_UNREADABLE: 'the configuration file could not be read or parsed',
   HERALD_REDIS_UNAVAILABLE: 'Redis did not answer',
+  HERALD_REDIS_NOT_DURABLE:
+    'redis.durability: strict, but the Redis server cannot promise that an acknowledged write survives a crash',
   HERALD_SEND_BAD_TENANT: 'send(): the tenant is not a valid tenant name (letters, digits, _ . -)',
   HERALD_SEND_BAD_SENDER: 'send(): the sender address is not a valid address',
   HERALD_SEND_RECIPIENT_REFUSED:

@@ -3,7 +3,8 @@
  * with per-recipient state, atomic enqueue, idempotent completion. See spool.ts. Jobs of the
  * default stream (transactional) go before prioritized ones of other streams: see priority.ts.
  * What Herald relies on beyond BullMQ's documented API is in bullmq-internals.ts. Operators'
- * decisions about jobs in flight are kept per message (operator-marks.ts).
+ * decisions about jobs in flight are kept per message (operator-marks.ts). Strict durability's
+ * barrier and its plan per server: durability.ts, durability-plan.ts.
  */
 
 // The queue's key names live in the key registry (keys/queue.ts); re-exported for the queue's users.
@@ -17,6 +18,23 @@ export {
   checkWorkerInternals,
   queueTransaction,
 } from './bullmq-internals.js';
+export {
+  type Durability,
+  type DurabilityBarrier,
+  type OpenDurabilityOptions,
+  openDurabilityBarrier,
+  REPLY_GRACE_MS,
+  sharedRounds,
+} from './durability.js';
+export {
+  DURABILITY_RULES,
+  type DurabilityMode,
+  type DurabilityPlan,
+  hasWaitaof,
+  parseServerFacts,
+  planDurability,
+  type ServerFacts,
+} from './durability-plan.js';
 export { domainOf, groupByDomain, newMessageId } from './ids.js';
 export {
   OPERATOR_MARK_TTL_MS,

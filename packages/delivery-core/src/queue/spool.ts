@@ -11,7 +11,8 @@
  * `marks` holds operators' decisions about jobs in flight (operator-marks.ts), deleted with the
  * message's last job.
  * An API send's Idempotency-Key answer is written in the same transaction too
- * (intake/idempotency.ts).
+ * (intake/idempotency.ts). With a durability barrier (redis.durability: strict, durability.ts),
+ * a batch's callers are answered only after the barrier's round that follows its EXEC.
  */
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -22,6 +23,7 @@ import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.
 import { settlesWithin } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
 import { ADD_JOB_COMMANDS, addJobInMulti, queueTransaction } from './bullmq-internals.js';
+import type { DurabilityBarrier } from './durability.js';
 import { groupByDomain } from './ids.js';
 import { OperatorMarks } from './operator-marks.js';
 import { storedStream, streamPriority } from './priority.js';
@@ -54,6 +56,8 @@ export interface SpoolOptions {
   eventStreamMaxLen?: number;
   /** Expiry of the trace the `accepted` event begins (config `events.trace_retention`). */
   traceRetentionMs?: number;
+  /** Waited for after each batch's EXEC before its callers are answered (strict durability). */
+  barrier?: DurabilityBarrier;
 }
 /** SADD to the pending-jobs set, then BullMQ's add-job script (bullmq-internals.ts). */
 const COMMANDS_PER_JOB = 1 + ADD_JOB_COMMANDS;
@@ -86,6 +90,7 @@ export class Spool {
 
   private readonly eventStreamMaxLen: number;
   private readonly traceRetentionMs: number;
+  private readonly barrier: DurabilityBarrier | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -95,6 +100,7 @@ export class Spool {
     this.keys = queueKeys(prefix);
     this.eventStreamMaxLen = options.eventStreamMaxLen ?? DEFAULT_EVENT_STREAM_MAX_LEN;
     this.traceRetentionMs = options.traceRetentionMs ?? DEFAULT_TRACE_RETENTION_MS;
+    this.barrier = options.barrier;
     this.queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
       connection: redis,
       prefix: this.keys.bullmqPrefix,
@@ -148,6 +154,14 @@ export class Spool {
     if (!results) {
       failAll(new HeraldError('HERALD_REDIS_UNAVAILABLE', 'enqueue failed: transaction aborted'));
       return;
+    }
+    if (this.barrier) {
+      try {
+        await this.barrier.afterCommit();
+      } catch (err) {
+        failAll(err);
+        return;
+      }
     }
     let offset = 0;
     batch.forEach((item, i) => {
