@@ -12,7 +12,8 @@ export const DEFAULT_RECIPIENTS = 1;
 export const DEFAULT_TIMEOUT_S = 300;
 const MAX_RECIPIENTS = 1000;
 const MAX_CONCURRENCY = 1000;
-const MAX_SIZE_BYTES = 20 * 1024 * 1024;
+/** Up to a 64 MiB body: the relay's smtp.max_message_size is raised to fit (relay-process.ts). */
+const MAX_SIZE_BYTES = 64 * 1024 * 1024;
 const MAX_PORT = 65_535;
 const MAX_ROUNDS = 100;
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|::1|\[::1\])$/i;
