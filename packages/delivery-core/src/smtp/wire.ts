@@ -87,6 +87,18 @@ export class SmtpWire {
     this.socket.write(data);
   }
 
+  /** Sends buffers in order, corked so that they leave in one writev; like `write` otherwise. */
+  writeAll(parts: readonly Buffer[]): void {
+    if (this.failure) return;
+    if (parts.length === 1) {
+      this.socket.write(parts[0]!);
+      return;
+    }
+    this.socket.cork();
+    for (const part of parts) this.socket.write(part);
+    this.socket.uncork();
+  }
+
   /**
    * The next reply, within `deadlineMs`; `what` names it in failures ("the reply to MAIL FROM").
    * `statedMs` is the deadline a failure names, when this read has only what is left of a longer
