@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import type { Redis } from 'ioredis';
-import { domainOf, groupByDomain, newMessageId, Spool } from '../src/queue/index.js';
+import { BODY_PIECE_BYTES, domainOf, groupByDomain, newMessageId, Spool } from '../src/queue/index.js';
 
 describe('spool on a real redis-server', () => {
   let redis: RedisHandle;
@@ -49,6 +49,21 @@ describe('spool on a real redis-server', () => {
       { address: 'y@two.test', state: 'pending' },
     ]);
     assert.equal(await client.scard(spool.keys.pendingJobs(id)), 2);
+  });
+
+  it('stages a body over one piece in pieces, keeps it without expiry once spooled, and reads it back whole', async () => {
+    const id = newMessageId();
+    const body = Buffer.alloc(2 * BODY_PIECE_BYTES + 12_345);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) % 251;
+    await spool.enqueue(
+      { id, tenant: 't', from: '', recipients: ['big@one.test'], body, acceptedAt: Date.now() },
+      { stepDeadlineMs: 10_000 },
+    );
+    assert.equal(await client.pttl(spool.keys.body(id)), -1, 'the staging expiry was removed in the MULTI');
+    assert.deepEqual(await spool.getBody(id, body.length), body, 'read in pieces');
+    assert.deepEqual(await spool.getBody(id), body, 'read whole');
+    assert.deepEqual(await spool.getBody(id, body.length + 1), body, 'another size: read whole');
+    assert.equal(await spool.getBody(newMessageId(), body.length), null, 'a missing body');
   });
 
   it('deletes the body when the last job finishes, and finishing twice changes nothing', async () => {
