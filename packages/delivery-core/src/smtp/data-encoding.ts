@@ -3,11 +3,12 @@
  * line doubled, and the terminating "<CRLF>.<CRLF>" appended. These are exactly the line ends the
  * DKIM signer canonicalizes (a bare LF counts as CRLF; a body ending on a bare CR gets its LF
  * here), so signatures survive the wire.
- * `encodeDataParts` gives the payload as buffers to write in order (corked: one writev): a run
- * of the body of at least ZERO_COPY_MIN_BYTES between two changes is a view of the body, not a
- * copy, and everything else is joined into buffers of at most about BATCH_BYTES. A message with
- * CRLF line ends and no line starting with "." is sent from the body itself plus the end of data;
- * a small message is one buffer (one write). `encodeData` joins the parts into one buffer.
+ * `encodeDataChunks` gives the payload as buffers to write in order, made as they are taken (the
+ * wire pumps them as the socket drains): a run of the body of at least ZERO_COPY_MIN_BYTES
+ * between two changes is a view of the body, not a copy, and everything else is joined into
+ * buffers of about BATCH_BYTES. A message with CRLF line ends and no line starting with "." is
+ * sent from the body itself plus the end of data; a small message is one buffer (one write).
+ * `encodeDataParts` lists them; `encodeData` joins them into one buffer.
  * Linear in the body's size; pure.
  */
 
@@ -44,27 +45,34 @@ export function encodeData(body: Buffer): Buffer {
 }
 
 export function encodeDataParts(body: Buffer): Buffer[] {
-  const out: Buffer[] = [];
+  return [...encodeDataChunks(body)];
+}
+
+/**
+ * The parts of `encodeDataParts`, made one at a time as they are taken, so a writer that waits
+ * for the socket to drain between parts never holds more than one joined batch (a body with many
+ * lines to change would otherwise be copied whole before the first byte is sent).
+ */
+export function* encodeDataChunks(body: Buffer): Generator<Buffer, void, undefined> {
   let batch: Buffer[] = [];
   let batchBytes = 0;
-  const flush = () => {
-    if (batch.length === 1) out.push(batch[0]!);
-    else if (batch.length > 1) out.push(Buffer.concat(batch, batchBytes));
+  const take = (): Buffer => {
+    const joined = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
     batch = [];
     batchBytes = 0;
+    return joined;
   };
   for (const part of rawParts(body).list) {
     if (part.length >= ZERO_COPY_MIN_BYTES) {
-      flush();
-      out.push(part);
+      if (batch.length > 0) yield take();
+      yield part;
       continue;
     }
     batch.push(part);
     batchBytes += part.length;
-    if (batchBytes >= BATCH_BYTES) flush();
+    if (batchBytes >= BATCH_BYTES) yield take();
   }
-  flush();
-  return out;
+  if (batch.length > 0) yield take();
 }
 
 /** The payload as views of the body and the bytes added between them, and its length. */

@@ -87,16 +87,26 @@ export class SmtpWire {
     this.socket.write(data);
   }
 
-  /** Sends buffers in order, corked so that they leave in one writev; like `write` otherwise. */
-  writeAll(parts: readonly Buffer[]): void {
-    if (this.failure) return;
-    if (parts.length === 1) {
-      this.socket.write(parts[0]!);
-      return;
-    }
-    this.socket.cork();
-    for (const part of parts) this.socket.write(part);
-    this.socket.uncork();
+  /**
+   * Sends the buffers `chunks` makes, in order, taking the next one only while the socket has
+   * room (else after its 'drain'), so a large body is never copied whole into the socket's
+   * queue. Returns at once; stops when the wire fails. What bounds it is the caller's next read:
+   * a peer that stops reading fails that read at its deadline, which ends the connection.
+   */
+  pump(chunks: Iterator<Buffer>): void {
+    const socket = this.socket;
+    const next = (): void => {
+      for (;;) {
+        if (this.failure || socket.destroyed) return;
+        const chunk = chunks.next();
+        if (chunk.done) return;
+        if (!socket.write(chunk.value)) {
+          socket.once('drain', next);
+          return;
+        }
+      }
+    };
+    next();
   }
 
   /**
