@@ -1,7 +1,13 @@
 /** util's headroom: the fields added on top of a large received message are written in front of it, not copied with it. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HEADROOM_BYTES, HEADROOM_MIN_MESSAGE_BYTES, joinWithHeadroom, prepend } from '../src/util/index.js';
+import {
+  HEADROOM_BYTES,
+  HEADROOM_MIN_MESSAGE_BYTES,
+  joinWithHeadroom,
+  MessageCollector,
+  prepend,
+} from '../src/util/index.js';
 
 const big = (n: number) => Buffer.alloc(n, 'm');
 
@@ -38,4 +44,32 @@ test('copies instead when the view is not the frontmost, the prefix does not fit
   const plain = Buffer.from('hello');
   assert.deepEqual(prepend(Buffer.from('X: y\r\n'), plain), Buffer.from('X: y\r\nhello'));
   assert.equal(plain.toString(), 'hello');
+});
+
+test('a collector with a declared size copies chunks into one buffer with room, however they come', () => {
+  const message = Buffer.alloc(4 * HEADROOM_MIN_MESSAGE_BYTES, 'q');
+  message.write('Subject: collected\r\n\r\n');
+  for (const [declared, step] of [
+    [message.length, 1000],
+    [message.length, 70_000],
+    [undefined, 5000],
+    [message.length - 10, 4096],
+    [message.length * 2, 4096],
+  ] as const) {
+    const collector = new MessageCollector(declared);
+    for (let at = 0; at < message.length; at += step) collector.push(message.subarray(at, at + step));
+    assert.equal(collector.bytes, message.length);
+    const body = collector.finish();
+    assert.deepEqual(body, message, `declared ${declared}, chunks of ${step}`);
+    const prefixed = prepend(Buffer.from('Received: x\r\n'), body);
+    assert.equal(prefixed.buffer, body.buffer, 'room in front to prepend into');
+  }
+});
+
+test('a dropped collection keeps nothing, and what comes after is collected anew', () => {
+  const collector = new MessageCollector(HEADROOM_MIN_MESSAGE_BYTES * 2);
+  collector.push(Buffer.alloc(HEADROOM_MIN_MESSAGE_BYTES, 'a'));
+  collector.drop();
+  collector.push(Buffer.from('tail'));
+  assert.equal(collector.finish().toString('latin1'), 'tail');
 });
