@@ -59,7 +59,7 @@ tenant key created for the run), and the result holds both rates and their ratio
 Options:
   --messages N        messages to send (default ${DEFAULT_MESSAGES})
   --concurrency C     parallel SMTP client sessions / HTTP connections (default ${DEFAULT_CONCURRENCY})
-  --size BYTES        body bytes per message (default ${DEFAULT_SIZE_BYTES})
+  --size BYTES        body bytes per message (default ${DEFAULT_SIZE_BYTES}, at most 64 MiB)
   --recipients R      envelope recipients per message (default ${DEFAULT_RECIPIENTS})
   --relay HOST:PORT   use an already running relay whose route '*' points at --sink-port
   --sink-port P       port of the counting sink (default: a free port; required with --relay)
