@@ -45,6 +45,8 @@ export interface SinkSpec {
   host: string;
   script?: SinkScript;
   starttls?: boolean;
+  /** The sink's SIZE limit in bytes (default the harness's 25 MiB). */
+  size?: number;
 }
 
 /** Zone entries: `domain` MX → one host per entry, named mx<i>.<domain>, with an A record. */
@@ -95,6 +97,7 @@ async function startSinks(specs: SinkSpec[]): Promise<SmtpSinkHandle[]> {
             port,
             starttls: spec.starttls ?? false,
             script: spec.script ?? {},
+            ...(spec.size !== undefined ? { size: spec.size } : {}),
           }),
         );
       }

@@ -5,9 +5,11 @@ import { requestBodies } from '../src/bench/api-load.js';
 import { BenchUsageError, parseBenchArgs } from '../src/bench/args.js';
 import { busyPercent, parseProcStat, processCpuSeconds } from '../src/bench/cpu.js';
 import { buildMessage, recipientsFor } from '../src/bench/load.js';
+import { parsePeakRss, processPeakRssBytes } from '../src/bench/memory.js';
 import type { PhaseMeasure } from '../src/bench/phase.js';
 import { formatProgress, startProgress } from '../src/bench/progress.js';
-import { pathResult, pathStatus, ratio } from '../src/bench/result.js';
+import { benchRelayConfig } from '../src/bench/relay-process.js';
+import { initialResult, pathResult, pathStatus, ratio, summary } from '../src/bench/result.js';
 
 test('no options gives the documented defaults', () => {
   const p = parseBenchArgs([]);
@@ -104,6 +106,8 @@ test("a path's rounds add up: rates over the summed times, CPU summed, the verdi
     [200, 200, 4, 50, 5, 40, 75],
   );
   assert.deepEqual(p.process_cpu_s, { bench: 1, relay: 2, redis: 0.5 });
+  // 2 s of relay CPU and 0.5 s of Redis CPU over 200 delivered messages.
+  assert.deepEqual([p.relay_cpu_us_per_msg, p.redis_cpu_us_per_msg], [10_000, 2_500]);
   assert.equal(pathStatus(rounds, 200, Date.now() + 60_000), 'ok');
   assert.equal(pathStatus([...rounds, measure({ reached: false })], 300, Date.now() + 60_000), 'incomplete');
   assert.equal(
@@ -171,4 +175,42 @@ test('progress shows counts and the delivered rate; a TTY gets a bar redrawn in 
   assert.equal(out.length, 2);
   assert.match(out[0]!, /^\r\x1b\[2K\[/);
   assert.equal(out[1], '\n');
+});
+
+test('CPU per message is null without a process to measure or without a delivered message', () => {
+  const external = pathResult([measure({ cpu: { bench: 0.5, relay: null, redis: null } })]);
+  assert.deepEqual([external.relay_cpu_us_per_msg, external.redis_cpu_us_per_msg], [null, null]);
+  const none = pathResult([measure({ delivered: 0 })]);
+  assert.deepEqual([none.relay_cpu_us_per_msg, none.redis_cpu_us_per_msg], [null, null]);
+});
+
+test("the summary line gives relay and Redis CPU per message, and the relay's peak RSS", () => {
+  const result = { ...initialResult(parseBenchArgs([]), {}), ...pathResult([measure({})]) };
+  result.status = 'ok';
+  result.relay_peak_rss_bytes = 150 * 1024 * 1024;
+  const lines = summary(result);
+  assert.match(lines[1]!, /^smtp: submit .*, CPU\/msg relay 10000 µs, redis 2500 µs$/);
+  assert.equal(lines.at(-1), 'relay peak RSS 150.0 MiB');
+});
+
+test("peak RSS is /proc/<pid>/status's VmHWM in bytes, null when unreadable", () => {
+  const status = 'Name:\tnode\nVmPeak:\t 1200000 kB\nVmHWM:\t  153600 kB\nVmRSS:\t  100000 kB\n';
+  assert.equal(parsePeakRss(status), 153_600 * 1024);
+  assert.equal(parsePeakRss('Name:\tnode\n'), null);
+  assert.equal(
+    processPeakRssBytes(42, () => {
+      throw new Error('ENOENT');
+    }),
+    null,
+  );
+});
+
+test("a bench message over smtp.max_message_size's default raises it in the relay's config", () => {
+  const smtpOf = (size: number) =>
+    benchRelayConfig('redis://127.0.0.1:1', 'p', 2525, false, 'fast', size)['smtp'];
+  assert.equal((smtpOf(2048) as Record<string, unknown>)['max_message_size'], undefined);
+  assert.equal(
+    (smtpOf(50 * 1024 * 1024) as Record<string, unknown>)['max_message_size'],
+    50 * 1024 * 1024 + 65_536,
+  );
 });

@@ -61,6 +61,11 @@ test('a tiny run delivers every message, prints one JSON object with the rates a
     assert.equal(typeof result[rate], 'number', `${rate} is a number`);
     assert.ok((result[rate] as number) > 0, `${rate} is positive`);
   }
+  for (const perMessage of ['relay_cpu_us_per_msg', 'redis_cpu_us_per_msg'] as const)
+    assert.ok((result[perMessage] as number) > 0, `${perMessage} is a positive number`);
+  assert.ok((result['relay_peak_rss_bytes'] as number) > 0, 'the relay child peak RSS is reported');
+  assert.match(stderr.text(), /^bench: smtp: submit .*, CPU\/msg relay \d+ µs, redis \d+ µs$/m);
+  assert.match(stderr.text(), /^bench: relay peak RSS [\d.]+ MiB$/m);
   const relayPid = Number(/relay pid (\d+) ready/.exec(stderr.text())?.[1]);
   assert.ok(relayPid > 0, 'the relay child reported its pid');
   assert.equal(isAlive(relayPid), false, 'the relay child was stopped');

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, verify } from 'node:crypto';
+import { createHash, generateKeyPairSync, verify } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
 import {
   authorDomain,
   createDkimSigner,
@@ -13,6 +14,7 @@ import {
   dkimSignatureFields,
   loadDkimKeys,
   relaxedBody,
+  relaxedBodyHash,
   relaxedHeader,
   signedHeaderNames,
   splitMessage,
@@ -183,6 +185,19 @@ describe('DKIM canonicalization and signing', () => {
     );
     assert.equal(relaxedBody(body), ' C\r\nD E\r\n');
     assert.equal(relaxedBody(Buffer.from('\r\n\r\n')), '', 'an empty body hashes as nothing');
+  });
+
+  test('the body hash, block by block, equals the hash of the whole relaxed body (fuzzed)', () => {
+    const piece = fc.constantFrom('a', ' ', '\t', '  ', '\r\n', '\n', '\r', '\r\n\r\n', '\u00a0', 'line\r\n');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 60 }), fc.integer({ min: 1, max: 12 }), (pieces, block) => {
+        const body = Buffer.from(pieces.join(''), 'latin1');
+        const whole = createHash('sha256').update(relaxedBody(body), 'latin1').digest('base64');
+        assert.equal(relaxedBodyHash(body, block), whole, JSON.stringify(pieces.join('')));
+        assert.equal(relaxedBodyHash(body), whole);
+      }),
+      { seed: 20261203, numRuns: 500 },
+    );
   });
 
   test('only SP and HTAB are whitespace: 8-bit bytes such as 0xA0 stay as they are', () => {

@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { encodeData } from '../src/smtp/data-encoding.js';
+import {
+  DATA_MIN_TRANSFER_BYTES_PER_S,
+  dataDeadlineMs,
+  encodeData,
+  encodeDataParts,
+  ZERO_COPY_MIN_BYTES,
+} from '../src/smtp/data-encoding.js';
 import { parseReply, toSmtpReply } from '../src/smtp/reply.js';
 import {
   MAX_REPLY_LINE_OCTETS,
@@ -187,5 +193,38 @@ describe('DATA encoding', () => {
       }),
       { seed: SEED, numRuns: RUNS },
     );
+  });
+
+  it('gives the same bytes as parts, large unchanged runs as views of the body (fuzzed)', () => {
+    const piece = fc.constantFrom('a', '.', '\r\n', '\n', '\r', '..', 'x'.repeat(ZERO_COPY_MIN_BYTES));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const body = Buffer.from(pieces.join(''), 'latin1');
+        const parts = encodeDataParts(body);
+        assert.deepEqual(Buffer.concat(parts), encodeData(body));
+        for (const part of parts)
+          if (part.length >= ZERO_COPY_MIN_BYTES)
+            assert.equal(part.buffer, body.buffer, 'a large run is a view of the body, not a copy');
+      }),
+      { seed: SEED, numRuns: 100 },
+    );
+  });
+
+  it('sends a large CRLF body without a leading dot from the body itself, a small one as one buffer', () => {
+    const line = `${'y'.repeat(76)}\r\n`;
+    const large = Buffer.from(line.repeat(20_000));
+    const parts = encodeDataParts(large);
+    assert.equal(parts.length, 2, 'the body and the end of data');
+    assert.equal(parts[0]!.buffer, large.buffer);
+    assert.equal(parts[0]!.length, large.length);
+    assert.equal(parts[1]!.toString(), '.\r\n');
+    const small = Buffer.from('Subject: x\r\n\r\n.dot\r\n');
+    assert.deepEqual(encodeDataParts(small), [encodeData(small)]);
+  });
+
+  it("gives a body's transfer time at the minimum rate on top of data_timeout", () => {
+    assert.equal(dataDeadlineMs(600_000, 0), 600_000);
+    assert.equal(dataDeadlineMs(600_000, DATA_MIN_TRANSFER_BYTES_PER_S * 200), 800_000);
+    assert.equal(dataDeadlineMs(5_000, 2048), 5_008);
   });
 });

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import type { Redis } from 'ioredis';
-import { domainOf, groupByDomain, newMessageId, Spool } from '../src/queue/index.js';
+import { BODY_PIECE_BYTES, domainOf, groupByDomain, newMessageId, Spool } from '../src/queue/index.js';
+import { DeadlineExceeded } from '../src/util/index.js';
+
+const PAUSE_MS = 1_000;
 
 describe('spool on a real redis-server', () => {
   let redis: RedisHandle;
@@ -49,6 +53,43 @@ describe('spool on a real redis-server', () => {
       { address: 'y@two.test', state: 'pending' },
     ]);
     assert.equal(await client.scard(spool.keys.pendingJobs(id)), 2);
+  });
+
+  it('stages a body over one piece in pieces, keeps it without expiry once spooled, and reads it back whole', async () => {
+    const id = newMessageId();
+    const body = Buffer.alloc(2 * BODY_PIECE_BYTES + 12_345);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7) % 251;
+    await spool.enqueue(
+      { id, tenant: 't', from: '', recipients: ['big@one.test'], body, acceptedAt: Date.now() },
+      { stepDeadlineMs: 10_000 },
+    );
+    assert.equal(await client.pttl(spool.keys.body(id)), -1, 'the staging expiry was removed in the MULTI');
+    assert.deepEqual(await spool.getBody(id, body.length), body, 'read in pieces');
+    assert.deepEqual(await spool.getBody(id), body, 'read whole');
+    assert.deepEqual(await spool.getBody(id, body.length + 1), body, 'another size: read whole');
+    assert.equal(await spool.getBody(newMessageId(), body.length), null, 'a missing body');
+  });
+
+  it('a staging that misses its step deadline answers DeadlineExceeded and deletes what it wrote', async () => {
+    const id = newMessageId();
+    const admin = redis.client();
+    // Redis holds every write for a second: the first piece cannot be acknowledged in 100 ms.
+    await admin.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'WRITE');
+    const body = Buffer.alloc(BODY_PIECE_BYTES + 1, 'p');
+    await assert.rejects(
+      spool.enqueue(
+        { id, tenant: 't', from: '', recipients: ['late@one.test'], body, acceptedAt: Date.now() },
+        { stepDeadlineMs: 100 },
+      ),
+      DeadlineExceeded,
+    );
+    // After the pause the first piece's SET runs, then the DEL sent behind it on the same connection.
+    const deadline = Date.now() + PAUSE_MS + 5_000;
+    await delay(PAUSE_MS);
+    while ((await client.exists(spool.keys.body(id))) === 1 && Date.now() < deadline) await delay(50);
+    assert.equal(await client.exists(spool.keys.body(id)), 0, 'nothing of the staged body is left');
+    assert.equal(await client.exists(spool.keys.message(id)), 0, 'and no message record was written');
+    admin.disconnect();
   });
 
   it('deletes the body when the last job finishes, and finishing twice changes nothing', async () => {

@@ -6,6 +6,7 @@
  * rejects with (the refusal). Shared by the relay's submission listener and the bounce-processor;
  * the caller decides what counts as the client's error (DoorGuard.excuseNextError).
  */
+import { MessageCollector } from '@herald/delivery-core/util';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import type { DoorGuard } from './door-guard.js';
 
@@ -33,16 +34,18 @@ export function receiveGuarded(
     answered = true;
     callback(err, message);
   };
-  const chunks: Buffer[] = [];
+  // With a SIZE= declared at MAIL FROM the message is copied into one buffer as it arrives,
+  // instead of being held as chunks and then joined (util/headroom.ts).
+  const collector = new MessageCollector(declaredSize(session));
   let ended = false;
   stream.on('data', (chunk: Buffer) => {
     // Past the listener's SIZE nothing more is kept (it is read and dropped until the end of
     // data, then refused): memory per transfer stays within SIZE plus one chunk.
     if (stream.sizeExceeded) {
-      chunks.length = 0;
+      collector.drop();
       return;
     }
-    chunks.push(chunk);
+    collector.push(chunk);
   });
   stream.on('error', (err) => answer(err));
   // A transfer cut by the door never ends: its connection closes and destroys the stream.
@@ -54,9 +57,19 @@ export function receiveGuarded(
     watch.stop();
     if (watch.aborted) return answer(new Error(`transfer cut: ${watch.aborted}`));
     if (stream.sizeExceeded) return answer(options.tooBig());
-    options.take(Buffer.concat(chunks)).then(
+    // One copy, with room in front for the header fields intake adds on top (no copy each);
+    // the chunks are let go at once, so the message is held once while it is spooled.
+    options.take(collector.finish()).then(
       (text) => answer(null, text),
       (err: Error) => answer(err),
     );
   });
+}
+
+/** The SIZE= of the session's MAIL FROM (smtp-server refused one over the listener's limit). */
+function declaredSize(session: SMTPServerSession): number | undefined {
+  const mailFrom = session.envelope?.mailFrom;
+  const args = mailFrom ? (mailFrom.args as Record<string, unknown>) : {};
+  const size = Number(args['SIZE']);
+  return Number.isSafeInteger(size) && size > 0 ? size : undefined;
 }

@@ -12,7 +12,8 @@ export const DEFAULT_RECIPIENTS = 1;
 export const DEFAULT_TIMEOUT_S = 300;
 const MAX_RECIPIENTS = 1000;
 const MAX_CONCURRENCY = 1000;
-const MAX_SIZE_BYTES = 20 * 1024 * 1024;
+/** Up to a 64 MiB body: the relay's smtp.max_message_size is raised to fit (relay-process.ts). */
+const MAX_SIZE_BYTES = 64 * 1024 * 1024;
 const MAX_PORT = 65_535;
 const MAX_ROUNDS = 100;
 const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|::1|\[::1\])$/i;
@@ -62,7 +63,7 @@ tenant key created for the run), and the result holds both rates and their ratio
 Options:
   --messages N        messages to send (default ${DEFAULT_MESSAGES})
   --concurrency C     parallel SMTP client sessions / HTTP connections (default ${DEFAULT_CONCURRENCY})
-  --size BYTES        body bytes per message (default ${DEFAULT_SIZE_BYTES})
+  --size BYTES        body bytes per message (default ${DEFAULT_SIZE_BYTES}, at most 64 MiB)
   --recipients R      envelope recipients per message (default ${DEFAULT_RECIPIENTS})
   --relay HOST:PORT   use an already running relay whose route '*' points at --sink-port
   --sink-port P       port of the counting sink (default: a free port; required with --relay)

@@ -20,6 +20,7 @@ import { runApiLoad } from './api-load.js';
 import { BENCH_USAGE, type BenchParams, type BenchPath, BenchUsageError, parseBenchArgs } from './args.js';
 import { type Backlog, openBacklog } from './backlog.js';
 import { runLoad } from './load.js';
+import { processPeakRssBytes } from './memory.js';
 import { type PhaseMeasure, runPhase } from './phase.js';
 import { type RelayChild, startRelayChild } from './relay-process.js';
 import { type BenchStatus, initialResult, pathResult, pathStatus, ratio, round, summary } from './result.js';
@@ -140,6 +141,7 @@ export async function runBench(
         cpuProfDir: params.cpuProfDir ? resolve(params.cpuProfDir) : undefined,
         api: withApi,
         durability: params.durability,
+        sizeBytes: params.sizeBytes,
         signal: controller.signal,
       });
       target = started.relay.smtp;
@@ -211,6 +213,7 @@ export async function runBench(
         };
     }
     if (started.backlog) result.delayed_after_run = await started.backlog.delayedCount();
+    if (started.relay) result.relay_peak_rss_bytes = processPeakRssBytes(started.relay.pid);
     if (controller.signal.aborted) result.status = 'interrupted';
     else result.status = verdicts.find((v) => v !== 'ok') ?? 'ok';
     if (

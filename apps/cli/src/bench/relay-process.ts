@@ -29,6 +29,10 @@ export const BENCH_API_RATE_LIMIT = '1000000/s';
 export const BENCH_API_RATE_BURST = 1_000_000;
 /** Every bench connection comes from 127.0.0.1: the per-client cap must not be what is measured. */
 export const BENCH_API_MAX_CONNECTIONS = 10_000;
+/** smtp.max_message_size's default; a bench message larger than this raises it. */
+const DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024;
+/** Room above the bench's body for its own headers and the relay's trace headers. */
+const MESSAGE_HEADER_ROOM_BYTES = 64 * 1024;
 
 export interface RelayChild {
   readonly pid: number;
@@ -52,6 +56,8 @@ export interface StartRelayOptions {
   api?: boolean;
   /** redis.durability (default fast). */
   durability?: 'fast' | 'strict';
+  /** Body bytes of the bench's messages: above the default limit, smtp.max_message_size fits them. */
+  sizeBytes?: number;
   signal: AbortSignal;
 }
 
@@ -62,13 +68,16 @@ export function benchRelayConfig(
   sinkPort: number,
   api = false,
   durability: 'fast' | 'strict' = 'fast',
+  sizeBytes = 0,
 ): Record<string, unknown> {
+  const needed = sizeBytes + MESSAGE_HEADER_ROOM_BYTES;
   return {
     redis: { url: redisUrl, prefix: redisPrefix, durability },
     smtp: {
       listen: `${LOOPBACK}:0`,
       hostname: 'relay.bench.herald.test',
       trusted_networks: ['127.0.0.1/32'],
+      ...(needed > DEFAULT_MAX_MESSAGE_BYTES ? { max_message_size: needed } : {}),
     },
     http: { listen: `${LOOPBACK}:0` },
     routes: [{ match: '*', via: `${LOOPBACK}:${sinkPort}`, tls: 'none' }],
@@ -125,6 +134,7 @@ export async function startRelayChild(options: StartRelayOptions): Promise<Relay
         options.sinkPort,
         options.api,
         options.durability,
+        options.sizeBytes,
       ),
       null,
       2,

@@ -17,6 +17,8 @@ const SECONDS_DECIMALS = 3;
 const CPU_DECIMALS = 2;
 const RATIO_DECIMALS = 2;
 const MAX_ERROR_SAMPLES = 5;
+const MICROS_PER_S = 1_000_000;
+const BYTES_PER_MIB = 1024 * 1024;
 
 export type BenchStatus = 'ok' | 'submit_failed' | 'incomplete' | 'timeout' | 'interrupted' | 'failed';
 
@@ -35,6 +37,10 @@ export interface PhaseResult {
   cpu_busy_pct: number | null;
   /** CPU seconds each process used during this path's rounds (null: not started here). */
   process_cpu_s: { bench: number; relay: number | null; redis: number | null };
+  /** The relay child's CPU per delivered message, in µs (null: not started here, or none delivered). */
+  relay_cpu_us_per_msg: number | null;
+  /** The private Redis's CPU per delivered message, in µs (null: not started here, or none delivered). */
+  redis_cpu_us_per_msg: number | null;
 }
 
 export interface BenchResult extends PhaseResult {
@@ -68,6 +74,11 @@ export interface BenchResult extends PhaseResult {
   redis_bytes_per_queued_message: number | null;
   /** Jobs in the delayed set after the run (null: the bench did not start the relay). */
   delayed_after_run: number | null;
+  /**
+   * The relay child's peak resident memory (VmHWM) over its whole life, start-up included, read
+   * just before it is stopped (null: the bench did not start it, or not Linux).
+   */
+  relay_peak_rss_bytes: number | null;
   /** The HTTP API path (null when not run); the top-level rates are the SMTP path's. */
   api: PhaseResult | null;
   /** API rate divided by SMTP rate, from this run (null unless both paths ran and ended). */
@@ -88,6 +99,8 @@ const EMPTY_PHASE: PhaseResult = {
   error_samples: [],
   cpu_busy_pct: null,
   process_cpu_s: { bench: 0, relay: null, redis: null },
+  relay_cpu_us_per_msg: null,
+  redis_cpu_us_per_msg: null,
 };
 
 export function initialResult(params: BenchParams, env: Record<string, string | undefined>): BenchResult {
@@ -116,6 +129,7 @@ export function initialResult(params: BenchParams, env: Record<string, string | 
     backlog_fill_s: null,
     redis_bytes_per_queued_message: null,
     delayed_after_run: null,
+    relay_peak_rss_bytes: null,
     api: null,
     api_vs_smtp: null,
   };
@@ -140,6 +154,11 @@ export function pathResult(rounds: readonly PhaseMeasure[]): PhaseResult {
     const total = sumOrNull(values);
     return total === null ? null : round(total, CPU_DECIMALS);
   };
+  // Per message from the unrounded sums, so a short run is not skewed by the rounding above.
+  const perMessage = (values: (number | null)[]) => {
+    const total = sumOrNull(values);
+    return total === null || delivered === 0 ? null : Math.round((total * MICROS_PER_S) / delivered);
+  };
   return {
     submit_s: submitted > 0 ? round(submitMs / MS_PER_S, SECONDS_DECIMALS) : null,
     submit_msgs_per_s: submitted > 0 ? round((submitted * MS_PER_S) / submitMs, RATE_DECIMALS) : null,
@@ -158,6 +177,8 @@ export function pathResult(rounds: readonly PhaseMeasure[]): PhaseResult {
       relay: cpu(rounds.map((m) => m.cpu.relay)),
       redis: cpu(rounds.map((m) => m.cpu.redis)),
     },
+    relay_cpu_us_per_msg: perMessage(rounds.map((m) => m.cpu.relay)),
+    redis_cpu_us_per_msg: perMessage(rounds.map((m) => m.cpu.redis)),
   };
 }
 
@@ -175,16 +196,15 @@ export function ratio(api: number | null, smtp: number | null): number | null {
   return api === null || smtp === null || smtp === 0 ? null : round(api / smtp, RATIO_DECIMALS);
 }
 
-const MICROS_PER_S = 1_000_000;
-
 function phaseLine(p: PhaseResult): string {
-  const relayUs =
-    p.process_cpu_s.relay !== null && p.delivered > 0
-      ? `, relay ${Math.round((p.process_cpu_s.relay * MICROS_PER_S) / p.delivered)} µs CPU/msg`
-      : '';
+  const perMessage = [
+    p.relay_cpu_us_per_msg === null ? '' : `relay ${p.relay_cpu_us_per_msg} µs`,
+    p.redis_cpu_us_per_msg === null ? '' : `redis ${p.redis_cpu_us_per_msg} µs`,
+  ].filter(Boolean);
   return (
     `submit ${p.submit_msgs_per_s ?? '-'} msg/s, end-to-end ${p.e2e_msgs_per_s ?? '-'} msg/s, ` +
-    `${p.delivered} delivered, ${p.errors} errors, CPU ${p.cpu_busy_pct ?? '-'} %${relayUs}`
+    `${p.delivered} delivered, ${p.errors} errors, CPU ${p.cpu_busy_pct ?? '-'} %` +
+    (perMessage.length > 0 ? `, CPU/msg ${perMessage.join(', ')}` : '')
   );
 }
 
@@ -195,5 +215,7 @@ export function summary(result: BenchResult): string[] {
   if (result.api) lines.push(`api:  ${phaseLine(result.api)}`);
   const r = result.api_vs_smtp;
   if (r) lines.push(`api/smtp: submit ${r.submit ?? '-'}, end-to-end ${r.e2e ?? '-'}`);
+  if (result.relay_peak_rss_bytes !== null)
+    lines.push(`relay peak RSS ${(result.relay_peak_rss_bytes / BYTES_PER_MIB).toFixed(1)} MiB`);
   return lines;
 }

@@ -7,6 +7,7 @@
  */
 import { createHash, sign } from 'node:crypto';
 import { HeraldError } from '../errors/index.js';
+import { prepend } from '../util/index.js';
 import {
   authorDomain,
   type HeaderField,
@@ -179,7 +180,7 @@ export function createDkimSigner(store: DkimKeyStore): DkimSigner {
           { cause: err },
         );
       }
-      return Buffer.concat([Buffer.from(signatures, 'latin1'), message]);
+      return prepend(Buffer.from(signatures, 'latin1'), message);
     },
   };
 }

@@ -138,7 +138,7 @@ async function attempt(
   data.attempts += 1;
   // The operator's mark is read with the body (one round trip on an auto-pipelined connection).
   const [body, mark] = await Promise.all([
-    deps.spool.getBody(data.messageId),
+    deps.spool.getBody(data.messageId, data.size),
     deps.operatorMark ? deps.operatorMark(data) : undefined,
   ]);
   if (mark) {

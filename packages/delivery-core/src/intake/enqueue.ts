@@ -50,7 +50,10 @@ export interface ScreenedRecipients {
   refused: { address: string; refusal: Refusal }[];
 }
 
-/** A bound on one Redis step; without it the step waits as long as Redis does. */
+/**
+ * A bound on each Redis step (the suppression lookup; each piece of a large body and the
+ * enqueue transaction); without it a step waits as long as Redis does.
+ */
 export interface StepOptions {
   deadlineMs?: number;
 }
@@ -69,15 +72,18 @@ const bounded = <T>(work: Promise<T>, options: StepOptions, what: string): Promi
 
 export function intakeIo(parts: IntakeIoParts) {
   const { config, suppression, spool, events, signer, stages } = parts;
-  /** List-Unsubscribe (before signing, so it is signed), then DKIM, then the spool. */
-  const spoolChecked = async (args: EnqueueArgs): Promise<void> => {
+  /**
+   * List-Unsubscribe (before signing, so it is signed), then DKIM, then the spool; each Redis step
+   * of the spool (a piece of a large body, the transaction) within `options.deadlineMs`.
+   */
+  const spoolChecked = async (args: EnqueueArgs, options: StepOptions = {}): Promise<void> => {
     const unsubscribable = addListUnsubscribe(args.body, tenantPolicy(config, args.tenant).list_unsubscribe, {
       stream: args.stream ?? DEFAULT_STREAM,
       recipients: args.recipients,
       messageId: args.id,
     });
     const body = signer ? signer.sign(unsubscribable, args.tenant) : unsubscribable;
-    await spoolPrepared(spool, events, { ...args, body });
+    await spoolPrepared(spool, events, { ...args, body }, options);
   };
   return {
     /** The enqueue for Herald's own mail (DSNs): throws instead of refusing. */
@@ -108,7 +114,8 @@ export function intakeIo(parts: IntakeIoParts) {
     },
     async enqueue(args: EnqueueArgs, options: StepOptions = {}): Promise<Refusal | undefined> {
       try {
-        await bounded(spoolChecked(args), options, 'enqueue');
+        // The deadline bounds each Redis step, not the whole: a 50 MB body is many steps.
+        await spoolChecked(args, options);
         return undefined;
       } catch (err) {
         return refuse('queueUnavailable', { cause: err });
@@ -122,7 +129,12 @@ export function intakeIo(parts: IntakeIoParts) {
  * Dropped recipients are in the accepted event and get their terminal `suppressed` event instead
  * of a job; when every recipient is dropped nothing is spooled, only those events are written.
  */
-export async function spoolPrepared(spool: Spool, events: RedisEventSink, args: EnqueueArgs): Promise<void> {
+export async function spoolPrepared(
+  spool: Spool,
+  events: RedisEventSink,
+  args: EnqueueArgs,
+  options: StepOptions = {},
+): Promise<void> {
   const acceptedAt = Date.now();
   const stream = storedStream(args.stream);
   const traffic = {
@@ -146,17 +158,20 @@ export async function spoolPrepared(spool: Spool, events: RedisEventSink, args: 
   if (args.recipients.length > 0) {
     // The accepted record is written in the same transaction as the message: no accepted
     // message without its event, even if the process dies right after the 250.
-    await spool.enqueue({
-      id: args.id,
-      tenant: args.tenant,
-      from: args.from,
-      recipients: args.recipients,
-      body: args.body,
-      acceptedAt,
-      ...traffic,
-      acceptedEvent: JSON.stringify(event),
-      ...(args.idempotency ? { idempotency: args.idempotency } : {}),
-    });
+    await spool.enqueue(
+      {
+        id: args.id,
+        tenant: args.tenant,
+        from: args.from,
+        recipients: args.recipients,
+        body: args.body,
+        acceptedAt,
+        ...traffic,
+        acceptedEvent: JSON.stringify(event),
+        ...(args.idempotency ? { idempotency: args.idempotency } : {}),
+      },
+      { stepDeadlineMs: options.deadlineMs },
+    );
     events.announce(event);
   } else events.emit(event);
   for (const recipient of dropped)

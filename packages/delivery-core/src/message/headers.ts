@@ -1,8 +1,10 @@
 /**
  * What the relay adds to a submitted message before it is spooled: a Received header (RFC 5321
  * §4.4) on top, and Message-ID / Date when the client sent none (RFC 5322 §3.6). The rest of the
- * message is kept byte for byte.
+ * message is kept byte for byte (and not copied when it has room in front: util's `prepend`).
  */
+import { prepend } from '../util/index.js';
+
 export interface TraceInfo {
   /** The client's EHLO name, its address, and whether TLS / AUTH were used. */
   helo: string;
@@ -69,5 +71,5 @@ export function prepareMessage(raw: Buffer, trace: TraceInfo, now: Date): Prepar
   }
   if (!hasHeader(raw, 'date')) added.push(`Date: ${rfc5322Date(now)}`);
   const prefix = Buffer.from(added.map((h) => h + eol).join(''), 'utf8');
-  return { body: Buffer.concat([prefix, raw]), messageIdHeader, addedHeaders: added };
+  return { body: prepend(prefix, raw), messageIdHeader, addedHeaders: added };
 }

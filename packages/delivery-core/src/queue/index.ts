@@ -9,6 +9,7 @@
 
 // The queue's key names live in the key registry (keys/queue.ts); re-exported for the queue's users.
 export { DELIVERY_QUEUE, type QueueKeys, queueKeys } from '../keys/index.js';
+export { BODY_PIECE_BYTES, BODY_STAGING_TTL_MS } from './body-io.js';
 export {
   ADD_JOB_COMMANDS,
   abandonWorker,
@@ -43,7 +44,7 @@ export {
   OperatorMarks,
 } from './operator-marks.js';
 export { DEFAULT_STREAM, OTHER_STREAM_PRIORITY, storedStream, streamPriority } from './priority.js';
-export { Spool, type SpoolOptions } from './spool.js';
+export { type EnqueueOptions, Spool, type SpoolOptions } from './spool.js';
 export type { QueueStats, SiteQueueStats } from './stats.js';
 export { queueStats } from './stats.js';
 export type {

@@ -2,7 +2,8 @@
  * The message spool and the delivery queue. A message's body is stored once; each destination
  * domain gets one BullMQ job that references it. `enqueue` writes the body, the message record and
  * every job in one MULTI/EXEC transaction, so either all of it is in Redis or none is; it resolves
- * only after Redis acknowledged the EXEC (the relay's `250` waits for it). `finishJob` is
+ * only after Redis acknowledged the EXEC (the relay's `250` waits for it). A body over 1 MiB is
+ * written in pieces before the MULTI, with an expiry the MULTI removes (body-io.ts). `finishJob` is
  * idempotent and deletes the body when the message's last job finishes. A message's stream and
  * campaign go into its record and every job; jobs of a non-default stream get its BullMQ priority.
  * A tenant name VERP cannot carry inline is added to `<prefix>:{queue}:verp-tenants` in the same
@@ -20,8 +21,9 @@ import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS, queueTraceWrite } from '../events/index.js';
 import { DELIVERY_QUEUE, idempotencyKeys, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
-import { settlesWithin } from '../util/index.js';
+import { settlesWithin, withDeadline } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
+import { isPiecewise, readBody, stageBody } from './body-io.js';
 import { ADD_JOB_COMMANDS, addJobInMulti, queueTransaction } from './bullmq-internals.js';
 import type { DurabilityBarrier } from './durability.js';
 import { groupByDomain } from './ids.js';
@@ -45,7 +47,10 @@ const JOB_OPTIONS = (jobId: string, priority: number) => ({
   removeOnComplete: true,
   removeOnFail: { age: FAILED_JOB_RETENTION_S },
 });
-/** Commands `queueMessage` adds to the MULTI: SET body + HSET record, then SADD + add-job per job. */
+/**
+ * Commands `queueMessage` adds to the MULTI: SET body (PERSIST of a staged one) + HSET record,
+ * then SADD + add-job per job.
+ */
 const COMMANDS_PER_MESSAGE = 2;
 const DEFAULT_EVENT_STREAM_MAX_LEN = 100_000;
 /** The accepted event's XADD to the stream; its trace write adds what `queueTraceWrite` says. */
@@ -62,9 +67,19 @@ export interface SpoolOptions {
 /** SADD to the pending-jobs set, then BullMQ's add-job script (bullmq-internals.ts). */
 const COMMANDS_PER_JOB = 1 + ADD_JOB_COMMANDS;
 
+export interface EnqueueOptions {
+  /**
+   * Deadline of each Redis step: each piece of a staged body (body-io.ts), then the transaction;
+   * past it the enqueue rejects with DeadlineExceeded (the write may still complete). None: wait.
+   */
+  stepDeadlineMs?: number | undefined;
+}
+
 interface PendingEnqueue {
   message: SpoolMessage;
   groups: Map<string, string[]>;
+  /** The body is already in Redis with its staging expiry (body-io.ts): PERSIST, not SET. */
+  staged: boolean;
   resolve(result: EnqueueResult): void;
   reject(err: unknown): void;
 }
@@ -114,17 +129,20 @@ export class Spool {
    * Messages enqueued in the same event-loop turn share one MULTI/EXEC (group commit: one write
    * and one round trip for all of them); each caller still gets its own result or error.
    */
-  enqueue(message: SpoolMessage): Promise<EnqueueResult> {
+  async enqueue(message: SpoolMessage, options: EnqueueOptions = {}): Promise<EnqueueResult> {
     const groups = groupByDomain(message.recipients);
-    if (groups.size === 0) {
-      return Promise.reject(
-        new HeraldError('HERALD_SEND_NO_RECIPIENT', 'a message needs at least one recipient'),
-      );
-    }
-    return new Promise((resolve, reject) => {
+    if (groups.size === 0)
+      throw new HeraldError('HERALD_SEND_NO_RECIPIENT', 'a message needs at least one recipient');
+    const staged = isPiecewise(message.body.length);
+    if (staged) await stageBody(this.redis, this.keys.body(message.id), message.body, options.stepDeadlineMs);
+    // A small body reaches the batch in the caller's own event-loop turn (no await before it).
+    const committed = new Promise<EnqueueResult>((resolve, reject) => {
       if (this.batch.length === 0) setImmediate(() => void this.commitBatch());
-      this.batch.push({ message, groups, resolve, reject });
+      this.batch.push({ message, groups, staged, resolve, reject });
     });
+    return options.stepDeadlineMs === undefined
+      ? committed
+      : withDeadline(committed, options.stepDeadlineMs, 'enqueue');
   }
 
   private async commitBatch(): Promise<void> {
@@ -143,7 +161,7 @@ export class Spool {
     const spans: { commands: number; jobs: EnqueueResult['jobs'] }[] = [];
     try {
       const multi = await queueTransaction(this.queue);
-      for (const item of batch) spans.push(this.queueMessage(multi, item.message, item.groups));
+      for (const item of batch) spans.push(this.queueMessage(multi, item));
       this.countAccepted(multi, batch);
       this.recordHashedTenants(multi, batch);
       results = await multi.exec();
@@ -201,11 +219,11 @@ export class Spool {
   /** Adds one message's commands to `multi`; returns how many commands it queued. */
   private queueMessage(
     multi: ChainableCommander,
-    message: SpoolMessage,
-    groups: Map<string, string[]>,
+    { message, groups, staged }: PendingEnqueue,
   ): { commands: number; jobs: EnqueueResult['jobs'] } {
     const jobs: EnqueueResult['jobs'] = [];
-    multi.set(this.keys.body(message.id), message.body);
+    if (staged) multi.persist(this.keys.body(message.id));
+    else multi.set(this.keys.body(message.id), message.body);
     const stream = storedStream(message.stream);
     const traffic = {
       ...(stream ? { stream } : {}),
@@ -265,8 +283,9 @@ export class Spool {
     return { commands, jobs };
   }
 
-  getBody(messageId: string): Promise<Buffer | null> {
-    return this.redis.getBuffer(this.keys.body(messageId));
+  /** `size`: the size recorded at enqueue (job data); a large body is then read in pieces. */
+  getBody(messageId: string, size?: number): Promise<Buffer | null> {
+    return readBody(this.redis, this.keys.body(messageId), size);
   }
 
   /** Marks one job finished; returns how many jobs of its message are still pending. */

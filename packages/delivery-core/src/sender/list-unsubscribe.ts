@@ -8,6 +8,7 @@
  * DKIM signing (after this) covers them. The rest of the message is kept byte for byte. Pure.
  */
 import { hasHeader } from '../message/index.js';
+import { prepend } from '../util/index.js';
 
 export interface ListUnsubscribePolicy {
   readonly mailto?: string | undefined;
@@ -36,5 +37,5 @@ export function addListUnsubscribe(
   if (policy.mailto) targets.push(`<mailto:${policy.mailto}?subject=unsubscribe>`);
   const lines = [`List-Unsubscribe: ${targets.join(', ')}`];
   if (policy.https) lines.push('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
-  return Buffer.concat([Buffer.from(lines.join(eol) + eol), raw]);
+  return prepend(Buffer.from(lines.join(eol) + eol), raw);
 }

@@ -5,7 +5,7 @@
  * module are the closed DeliveryError set.
  */
 
-export { encodeData } from './data-encoding.js';
+export { encodeData, encodeDataChunks, encodeDataParts, ZERO_COPY_MIN_BYTES } from './data-encoding.js';
 export type { AttemptHost, AttemptReport, AttemptRequest, CandidateHost } from './deliver.js';
 export { deliverAttempt } from './deliver.js';
 export type { ConnectionLeases, PoolOptions } from './pool.js';

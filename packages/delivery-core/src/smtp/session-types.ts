@@ -51,7 +51,7 @@ export interface SessionTimeouts {
   greetingMs: number;
   /** Each command's reply: EHLO/HELO, STARTTLS and the TLS handshake, AUTH, MAIL, RCPT, DATA, RSET. */
   commandMs: number;
-  /** Sending the body and the reply to its final dot. */
+  /** Sending the body and the reply to its final dot (plus the body's size at a minimum rate: dataDeadlineMs). */
   dataMs: number;
 }
 

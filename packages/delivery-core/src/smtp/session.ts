@@ -13,7 +13,7 @@
 import { isAscii } from 'node:buffer';
 import type { TLSSocket } from 'node:tls';
 import { DeliveryError, PermanentError, type SmtpReply, type SmtpStage } from '../errors/index.js';
-import { encodeData } from './data-encoding.js';
+import { dataDeadlineMs, encodeDataChunks } from './data-encoding.js';
 import { connectError, networkError, replyError } from './reply.js';
 import { authenticate, type Extensions, exchange, greetAndHello, startTls } from './session-setup.js';
 import type {
@@ -185,8 +185,9 @@ export class SmtpSession {
       return result(recipients, replies, accepted.length > 0 ? replyError(data) : undefined);
     }
     // RFC 2920 §3.1: a server that says 354 with no recipient accepted gets an empty message.
-    this.wire.write(accepted.length === 0 ? '.\r\n' : encodeData(body));
-    const final = await next('', 'the reply to the end of data', dataMs);
+    if (accepted.length === 0) this.wire.write('.\r\n');
+    else this.wire.pump(encodeDataChunks(body));
+    const final = await next('', 'the reply to the end of data', dataDeadlineMs(dataMs, body.length));
     // The transaction is over, whatever the reply: no RSET needed.
     this.clean = true;
     for (const to of accepted) replies.set(to, final);

@@ -88,6 +88,28 @@ export class SmtpWire {
   }
 
   /**
+   * Sends the buffers `chunks` makes, in order, taking the next one only while the socket has
+   * room (else after its 'drain'), so a large body is never copied whole into the socket's
+   * queue. Returns at once; stops when the wire fails. What bounds it is the caller's next read:
+   * a peer that stops reading fails that read at its deadline, which ends the connection.
+   */
+  pump(chunks: Iterator<Buffer>): void {
+    const socket = this.socket;
+    const next = (): void => {
+      for (;;) {
+        if (this.failure || socket.destroyed) return;
+        const chunk = chunks.next();
+        if (chunk.done) return;
+        if (!socket.write(chunk.value)) {
+          socket.once('drain', next);
+          return;
+        }
+      }
+    };
+    next();
+  }
+
+  /**
    * The next reply, within `deadlineMs`; `what` names it in failures ("the reply to MAIL FROM").
    * `statedMs` is the deadline a failure names, when this read has only what is left of a longer
    * one (a pipelined group's replies share one command_timeout).

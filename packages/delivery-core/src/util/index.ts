@@ -1,7 +1,15 @@
 /**
  * Small helpers with no home of their own. The timeout helper (deadline.ts): `withDeadline`
  * (rejects with DeadlineExceeded) and `settlesWithin` (true / false), the one way Herald bounds a
- * wait on a promise. `splitLines` (lines.ts), linear at any size.
+ * wait on a promise. A received message with room in front for the header fields added on top
+ * (headroom.ts): `joinWithHeadroom`, `MessageCollector`, `prepend`. `splitLines` (lines.ts), linear at any size.
  */
 export { DeadlineExceeded, settlesWithin, withDeadline } from './deadline.js';
+export {
+  HEADROOM_BYTES,
+  HEADROOM_MIN_MESSAGE_BYTES,
+  joinWithHeadroom,
+  MessageCollector,
+  prepend,
+} from './headroom.js';
 export { splitLines } from './lines.js';
