@@ -13,7 +13,6 @@
  * listener), `suppression`, `webhooks` (`createWebhooks`: endpoints, dead letters, the
  * dispatcher), `events` and `metrics`. */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { mtaStsTlsPolicy } from './auth/index.js';
 import { type HeraldConfig, type HeraldConfigInput, parseConfig, tenantPolicy } from './config/index.js';
@@ -27,7 +26,8 @@ import { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
 import { queueStats, Spool } from './queue/index.js';
 import { createQueueOps } from './queue-ops/index.js';
-import { connectRedis } from './redis-connect.js';
+import { masters, type RedisClient } from './redis/index.js';
+import { connectRedis, createRedisClient, type RedisTarget, redisTarget } from './redis-connect.js';
 import { TenantReputation } from './reputation/index.js';
 import { createShapingRuntime } from './shaping/index.js';
 import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
@@ -58,7 +58,8 @@ export async function createHerald(
   const shaping = loadShaping(config);
   const logger = options.logger ?? pino({ level: config.events.log_level, base: { svc: 'herald' } });
   const dkim = loadDkim(config, logger);
-  const redis = await connectCommandRedis(config.redis.url, logger);
+  const target = redisTarget(config.redis);
+  const redis = await connectCommandRedis(target, logger);
   const prefix = config.redis.prefix;
   const spool = new Spool(redis, prefix, {
     eventStreamMaxLen: config.events.stream_max_len,
@@ -84,7 +85,7 @@ export async function createHerald(
   const webhooks = createWebhooks({
     redis,
     config,
-    connect: () => connectOwnRedis(config.redis.url, logger),
+    connect: () => connectOwnRedis(target, logger),
     meter: metrics.webhookMeter,
     logger,
     ...options.webhooks,
@@ -123,6 +124,8 @@ export async function createHerald(
     enqueueDsn: ({ id, tenant, to, body }) =>
       spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
     hardBounces: feedback.hardBounces,
+    // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement).
+    workerConnection: () => createRedisClient(target, { maxRetriesPerRequest: null, lazyConnect: false }),
   });
 
   const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
@@ -174,8 +177,8 @@ export async function createHerald(
 }
 
 /** The command connection: no offline queue, no retries per request, connected within a bound. */
-function connectCommandRedis(url: string, logger: Logger): Promise<Redis> {
-  return connectRedis(url, {
+function connectCommandRedis(target: RedisTarget, logger: Logger): Promise<RedisClient> {
+  return connectRedis(target, {
     timeoutMs: REDIS_CONNECT_TIMEOUT_MS,
     redis: {
       enableOfflineQueue: false,
@@ -189,17 +192,23 @@ function connectCommandRedis(url: string, logger: Logger): Promise<Redis> {
 }
 
 /** A connection of a capability's own (a blocking read, a WATCH), without auto-pipelining. */
-function connectOwnRedis(url: string, logger: Logger): Promise<Redis> {
-  return connectRedis(url, {
+function connectOwnRedis(target: RedisTarget, logger: Logger): Promise<RedisClient> {
+  return connectRedis(target, {
     timeoutMs: REDIS_CONNECT_TIMEOUT_MS,
     redis: { enableOfflineQueue: false, maxRetriesPerRequest: 0 },
     onError: (err) => logger.debug({ err: err.message }, 'redis connection error'),
   });
 }
 
-async function pingWithin(redis: Redis, ms: number): Promise<boolean> {
+/** PONG from the server, or from every master of a cluster, within `ms`. */
+async function pingWithin(redis: RedisClient, ms: number): Promise<boolean> {
   try {
-    return (await withDeadline(redis.ping(), ms, 'Redis PING')) === 'PONG';
+    const pongs = await withDeadline(
+      Promise.all(masters(redis).map((node) => node.ping())),
+      ms,
+      'Redis PING',
+    );
+    return pongs.length > 0 && pongs.every((pong) => pong === 'PONG');
   } catch {
     return false;
   }

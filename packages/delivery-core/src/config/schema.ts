@@ -24,6 +24,7 @@ import { accountingSchema } from './schema-accounting.js';
 import { apiSchema } from './schema-api.js';
 import { dkimSchema, mtaStsSchema } from './schema-auth.js';
 import { bounceSchema, tenantsSchema } from './schema-bounce.js';
+import { redisSchema } from './schema-redis.js';
 import { smtpSchema } from './schema-smtp.js';
 import { webhooksSchema } from './schema-webhooks.js';
 
@@ -32,17 +33,6 @@ export type Role = (typeof ROLES)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** Port of a DNS server given without one. */
 export const DEFAULT_DNS_PORT = 53;
-
-const redisSchema = section({
-  /** REDIS_URL in the environment overrides this. */
-  url: z
-    .string({ error: 'expected a redis:// or rediss:// URL' })
-    .regex(/^rediss?:\/\/\S*$/, { error: 'expected a redis:// or rediss:// URL' })
-    .refine((url) => URL.canParse(url), { error: 'expected a redis:// or rediss:// URL' })
-    .default('redis://127.0.0.1:6379'),
-  /** Key prefix for everything Herald stores. */
-  prefix: text().default('herald'),
-});
 
 const httpSchema = section({
   listen: listenAddress().default('127.0.0.1:8025'),

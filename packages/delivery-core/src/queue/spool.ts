@@ -14,10 +14,11 @@
  * (intake/idempotency.ts).
  */
 import { Job, Queue } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS, queueTraceWrite } from '../events/index.js';
 import { DELIVERY_QUEUE, idempotencyKeys, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
 import { settlesWithin } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
@@ -88,7 +89,7 @@ export class Spool {
   private readonly traceRetentionMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     options: SpoolOptions = {},
   ) {
