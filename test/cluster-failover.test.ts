@@ -91,6 +91,9 @@ describe('Redis Cluster failover under load', () => {
     for (const o of refused)
       assert.match(o.response, /^4\d\d /, `a refusal is temporary: ${o.to} ${o.response}`);
     assert.ok(okAfter.length > 0, 'Herald accepts mail again after the failover');
+    await waitUntil('/readyz answering 200 again (every master answers PING)', async () => {
+      return (await stack.get('/readyz')).status === 200;
+    });
 
     // Every 250 after the failover is delivered; then the queue drains.
     const sink = stack.sinks[0]!;

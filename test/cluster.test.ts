@@ -41,9 +41,12 @@ describe('Herald on a 3-master Redis Cluster', () => {
     await cluster?.stop();
   });
 
-  it('runs on the cluster: a seed list in the config, a cluster client for Herald', () => {
+  it('runs on the cluster: a seed list in the config, /readyz pings every master', async () => {
     assert.deepEqual(stack.relay.herald.config.redis.cluster, cluster.seeds);
     assert.equal(stack.relay.herald.config.redis.url, undefined);
+    const ready = await stack.get('/readyz');
+    assert.equal(ready.status, 200, ready.body);
+    assert.equal(JSON.parse(ready.body).redis, true);
   });
 
   it('delivers, bounces a 5xx, defers a 4xx and delivers it on the retry', async () => {
