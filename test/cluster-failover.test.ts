@@ -38,7 +38,12 @@ describe('Redis Cluster failover under load', () => {
   let stack: Stack;
   before(async () => {
     cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
-    stack = await startStack({ cluster, config: { redis: { prefix: PREFIX } } });
+    stack = await startStack({
+      cluster,
+      // A job whose completion went to the dead master is still active on its replica: it comes
+      // back when its lock expires (BullMQ's stalled check), in seconds here, not a minute.
+      config: { redis: { prefix: PREFIX }, delivery: { lock_duration: '2s', stalled_interval: '1s' } },
+    });
   });
   after(async () => {
     await stack?.stop();
@@ -49,6 +54,8 @@ describe('Redis Cluster failover under load', () => {
     timeout: 180_000,
   }, async (t) => {
     const queueSlotKey = queueKeys(PREFIX).events;
+    const started = Date.now();
+    const phase = (what: string) => t.diagnostic(`${what} at +${Date.now() - started} ms`);
     const outcomes: Outcome[] = [];
     let accepted = 0;
     let failedOver = false;
@@ -79,6 +86,7 @@ describe('Redis Cluster failover under load', () => {
     );
     assert.ok(killed, 'the master was killed during the load');
     await killed;
+    phase('load submitted, failover done');
 
     const ok = outcomes.filter((o) => o.code === 250);
     const refused = outcomes.filter((o) => o.code !== 250);
@@ -94,16 +102,23 @@ describe('Redis Cluster failover under load', () => {
     await waitUntil('/readyz answering 200 again (every master answers PING)', async () => {
       return (await stack.get('/readyz')).status === 200;
     });
+    phase('/readyz 200');
 
     // Every 250 after the failover is delivered; then the queue drains.
     const sink = stack.sinks[0]!;
     const delivered = () => new Set(sink.messages.flatMap((m) => m.to));
+    let missing: Outcome[] = okAfter;
     await waitUntil(
       'every message acknowledged after the failover at the sink',
-      () => okAfter.every((o) => delivered().has(o.to)),
+      () => (missing = missing.filter((o) => !delivered().has(o.to))).length === 0,
       { timeoutMs: DELIVERED_WITHIN_MS },
-    );
+    ).catch(async (err: Error) => {
+      const { totals } = await stack.relay.herald.queueStats({ maxJobs: 0 });
+      throw new Error(`${err.message}; ${missing.length} missing; queue ${JSON.stringify(totals)}`);
+    });
+    phase('every message acknowledged after the failover delivered');
     await stack.waitForIdleQueue(DELIVERED_WITHIN_MS);
+    phase('queue idle');
     const lost = ok.filter((o) => !delivered().has(o.to));
     t.diagnostic(
       `acknowledged but lost with the failed master (fast mode, asynchronous replication): ${lost.length}` +
