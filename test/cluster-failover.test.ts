@@ -110,7 +110,10 @@ describe('Redis Cluster failover under load', () => {
     let missing: Outcome[] = okAfter;
     await waitUntil(
       'every message acknowledged after the failover at the sink',
-      () => (missing = missing.filter((o) => !delivered().has(o.to))).length === 0,
+      () => {
+        missing = missing.filter((o) => !delivered().has(o.to));
+        return missing.length === 0;
+      },
       { timeoutMs: DELIVERED_WITHIN_MS },
     ).catch(async (err: Error) => {
       const { totals } = await stack.relay.herald.queueStats({ maxJobs: 0 });
