@@ -16,6 +16,11 @@ import { withDeadline } from './util/index.js';
 export type RedisTarget = { url: string } | { cluster: readonly string[] };
 
 const DEFAULT_REDIS_PORT = 6379;
+/**
+ * A cluster client re-reads the slot map this often even when no MOVED or failed command asks it
+ * to: after a failover every connection (a blocked BullMQ one too) drops the dead master soon.
+ */
+export const CLUSTER_SLOTS_REFRESH_MS = 2_000;
 const URL_SEED = /^rediss?:\/\//;
 
 export interface ConnectRedisOptions {
@@ -72,6 +77,7 @@ function clusterOptions(seeds: ClusterSeeds, redis: RedisOptions): ClusterOption
   const { enableOfflineQueue, enableAutoPipelining, lazyConnect, ...node } = redis;
   return {
     lazyConnect: lazyConnect ?? true,
+    slotsRefreshInterval: CLUSTER_SLOTS_REFRESH_MS,
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
     ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
     redisOptions: { ...node, ...seeds.access },
