@@ -3,7 +3,7 @@
  * `npm test`: install and build if needed, check that redis-server exists (tests start private
  * ones), then lint (biome), check the import graph (scripts/check-imports.mjs), type-check
  * everything including tests, and run every test file of every workspace with node:test, one
- * file at a time. Extra args are test file filters
+ * file at a time, then a few end-to-end files again on a Redis Cluster (CLUSTER_RERUN). Extra args are test file filters
  * (substrings), e.g. `npm test -- delivery`.
  */
 import { spawnSync } from 'node:child_process';
@@ -19,12 +19,12 @@ if (!findRedisServer()) {
   process.exit(1);
 }
 
-function step(title, command, args) {
+function step(title, command, args, env = {}) {
   process.stderr.write(`\n== ${title}\n`);
   const result = spawnSync(command, args, {
     cwd: ROOT,
     stdio: 'inherit',
-    env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR },
+    env: { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR, ...env },
   });
   if (result.status !== 0) {
     process.stderr.write(`herald: ${title} failed\n`);
@@ -57,12 +57,29 @@ const files = testDirs
       .map((f) => relative(ROOT, join(dir, f))),
   )
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)));
-step(`tests (${files.length} files)`, process.execPath, [
+const nodeTest = [
   '--conditions=herald-source',
   '--import',
   'tsx',
   '--test',
   '--test-concurrency=1',
   ...(process.env.CI ? ['--test-reporter=spec'] : []),
-  ...files,
-]);
+];
+step(`tests (${files.length} files)`, process.execPath, [...nodeTest, ...files]);
+
+// End-to-end files that run a second time on a private 3-master Redis Cluster (test/lib/stack.ts
+// starts one when HERALD_TEST_REDIS=cluster): the shaping limit two relays share. The main paths
+// and the failover have their own files (test/cluster*.test.ts), on a cluster always.
+const CLUSTER_RERUN = ['test/connection-limits.test.ts'].filter(
+  (file) => filters.length === 0 || filters.some((f) => file.includes(f)),
+);
+if (CLUSTER_RERUN.length > 0) {
+  step(
+    `tests on a Redis Cluster (${CLUSTER_RERUN.length} files)`,
+    process.execPath,
+    [...nodeTest, ...CLUSTER_RERUN],
+    {
+      HERALD_TEST_REDIS: 'cluster',
+    },
+  );
+}

@@ -28,6 +28,14 @@ const BROKEN: { name: string; yaml: string; path: string }[] = [
   },
   { name: 'an unknown top-level section', yaml: `${VALID}deliverry:\n  concurrency: 5\n`, path: 'deliverry' },
   {
+    name: 'redis.url and redis.cluster both given',
+    yaml: VALID.replace(
+      '  url: redis://127.0.0.1:1\n',
+      '  url: redis://127.0.0.1:1\n  cluster: ["127.0.0.1:7001"]\n',
+    ),
+    path: 'redis.cluster',
+  },
+  {
     name: 'a mistyped key inside a list item',
     yaml: `${VALID.replace('smtp:\n', 'smtp:\n  users:\n    - username: app\n      pasword: secret\n')}`,
     path: 'smtp.users[0].pasword',
@@ -49,6 +57,21 @@ describe('config errors name the key path', {
     const result = await runCli(['config', 'check', file]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /: ok$/m);
+  });
+
+  it('`herald config check` shows the seed nodes of a Redis Cluster config', async () => {
+    const file = join(dir, 'cluster.yaml');
+    await writeFile(
+      file,
+      VALID.replace(
+        '  url: redis://127.0.0.1:1\n',
+        '  cluster: ["127.0.0.1:7001", "redis://:pw-not-shown@127.0.0.1:7002"]\n',
+      ),
+    );
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /redis: +cluster 127\.0\.0\.1:7001, redis:\/\/:\*\*\*@127\.0\.0\.1:7002 /);
+    assert.doesNotMatch(result.stdout, /pw-not-shown/);
   });
 
   for (const [i, broken] of BROKEN.entries()) {

@@ -5,22 +5,35 @@
  * recipient has exactly one terminal event in the Redis stream").
  * Owns: everything it starts; stop() closes all of it (relay first, Redis last) and is idempotent.
  * Needs injected: sink addresses/scripts, the DNS zone and config overrides, per test.
+ * Redis Cluster: `opts.cluster` (a started cluster, shared by a file's tests, not stopped here) or
+ * HERALD_TEST_REDIS=cluster (a 3-master cluster per stack) runs the stack on a cluster; then
+ * `redis.client()` is a Cluster client and the single-server verbs (kill, restart, url, pid)
+ * throw, so only tests that need none of them run on the cluster (test/cluster.test.ts).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig, type HeraldConfigInput, type HeraldEvent, readEvents } from '@herald/delivery-core';
+import {
+  defaultConfig,
+  type HeraldConfigInput,
+  type HeraldEvent,
+  type RedisClient,
+  readEvents,
+  scanKeys,
+} from '@herald/delivery-core';
 import { queueKeys } from '@herald/delivery-core/keys';
 import { createRelay, type Relay, type RelayOptions } from '@herald/relay';
 import {
   type DnsServerHandle,
+  type RedisClusterHandle,
   type RedisHandle,
   type SinkScript,
   type SmtpSinkHandle,
   type StartRedisOptions,
   startDnsServer,
   startRedis,
+  startRedisCluster,
   startReplica,
   startSmtpSink,
   type Zone,
@@ -60,7 +73,12 @@ export function mxZone(domain: string, hosts: { preference: number; address: str
   return zone;
 }
 
+/** Set to `cluster` to run every stack of a test file on a private 3-master Redis Cluster. */
+export const TEST_REDIS_ENV = 'HERALD_TEST_REDIS';
+
 export interface PartsOptions {
+  /** Run on this (already started) cluster instead of a private redis-server; not stopped here. */
+  cluster?: RedisClusterHandle;
   /** Default: one sink on 127.0.0.2. */
   sinks?: (string | SinkSpec)[];
   /** Default: example.test MX → the first sink. */
@@ -72,9 +90,12 @@ export interface PartsOptions {
 }
 
 export interface Parts {
+  /** The private redis-server; on a cluster, only client() and stop() work (see the header). */
   redis: RedisHandle;
   /** The replica of `redis`, when asked for (PartsOptions.replica). */
   replica?: RedisHandle;
+  /** The cluster the stack runs on, if any. */
+  cluster?: RedisClusterHandle;
   dns: DnsServerHandle;
   sinks: SmtpSinkHandle[];
   /** delivery.port: every sink listens on it. */
@@ -114,8 +135,8 @@ async function startSinks(specs: SinkSpec[]): Promise<SmtpSinkHandle[]> {
 /** Redis, DNS and sinks, without a relay (the crash test runs the relay in a child process). */
 export async function startParts(opts: PartsOptions = {}): Promise<Parts> {
   const specs = (opts.sinks ?? [FIRST_SINK_HOST]).map((s) => (typeof s === 'string' ? { host: s } : s));
-  const redis = await startRedis(opts.redis);
-  const cleanups: (() => Promise<void>)[] = [() => redis.stop()];
+  const { redis, cluster, redisConfig, stopRedis } = await startTestRedis(opts.cluster, opts.redis);
+  const cleanups: (() => Promise<void>)[] = [stopRedis];
   try {
     const replica = opts.replica ? await startReplica(redis) : undefined;
     if (replica) cleanups.unshift(() => replica.stop());
@@ -130,17 +151,70 @@ export async function startParts(opts: PartsOptions = {}): Promise<Parts> {
     return {
       redis,
       ...(replica ? { replica } : {}),
+      ...(cluster ? { cluster } : {}),
       dns,
       sinks,
       mxPort,
       config: (overrides) =>
-        mergeConfig(baseConfig({ redisUrl: redis.url, dnsAddress: dns.address, mxPort }), overrides),
+        mergeConfig(
+          { ...baseConfig({ redisUrl: '', dnsAddress: dns.address, mxPort }), redis: redisConfig },
+          overrides,
+        ),
       stop: () => (stopping ??= runAll(cleanups)),
     };
   } catch (err) {
     await runAll(cleanups);
     throw err;
   }
+}
+
+interface TestRedis {
+  redis: RedisHandle;
+  cluster?: RedisClusterHandle;
+  /** The config's `redis` section for it. */
+  redisConfig: { url: string } | { cluster: string[] };
+  stopRedis(): Promise<void>;
+}
+
+/** A private redis-server, or a cluster (given, or HERALD_TEST_REDIS=cluster: started here). */
+async function startTestRedis(
+  shared: RedisClusterHandle | undefined,
+  options?: StartRedisOptions,
+): Promise<TestRedis> {
+  if (shared === undefined && process.env[TEST_REDIS_ENV] !== 'cluster') {
+    const redis = await startRedis(options);
+    return { redis, redisConfig: { url: redis.url }, stopRedis: () => redis.stop() };
+  }
+  const cluster = shared ?? (await startRedisCluster({ masters: 3 }));
+  const singleOnly = (what: string) => () => {
+    throw new Error(`${what} is for a single redis-server; this stack runs on a Redis Cluster`);
+  };
+  const redis = {
+    // A Cluster client where tests expect a Redis: they send it commands only (see the header).
+    client: () => cluster.client() as unknown as ReturnType<RedisHandle['client']>,
+    stop: () => (shared ? Promise.resolve() : cluster.stop()),
+    kill: singleOnly('kill()'),
+    restart: singleOnly('restart()'),
+    get url(): string {
+      return singleOnly('url')();
+    },
+    get pid(): number {
+      return singleOnly('pid')();
+    },
+    host: '127.0.0.1',
+    get port(): number {
+      return singleOnly('port')();
+    },
+    dir: '',
+  } satisfies RedisHandle;
+  return { redis, cluster, redisConfig: { cluster: cluster.seeds }, stopRedis: () => redis.stop() };
+}
+
+/** Every key matching `pattern`, on every master of a cluster (KEYS would ask one node). */
+async function keysMatching(redis: RedisClient, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const keys of scanKeys(redis, pattern)) out.push(...keys);
+  return [...new Set(out)];
 }
 
 /** Runs every cleanup in order even if some fail; rethrows the first failure. */
@@ -169,7 +243,7 @@ export interface Stack extends Parts {
   api?: { host: string; port: number } | undefined;
   events: EventLog;
   /** The test's own connection to the stack's Redis (not Herald's), for reads the verbs do not cover. */
-  redisClient: ReturnType<RedisHandle['client']>;
+  redisClient: RedisClient;
   /** Submits one message to the relay's SMTP listener (AUTH when `auth` is given). */
   submit(message: Omit<SubmitOptions, 'port' | 'host'>): Promise<SendResult>;
   /** An open client session on the relay's SMTP listener. */
@@ -209,7 +283,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     assert.ok(addresses.smtp && addresses.http, 'the test relay runs the smtp and http roles');
     const { smtp, http } = addresses;
     const keys = queueKeys(config.redis.prefix);
-    const redisClient = parts.redis.client();
+    const redisClient: RedisClient = parts.cluster ? parts.cluster.client() : parts.redis.client();
     const waitForIdleQueue = async (timeoutMs = DEFAULT_WAIT_MS) => {
       let last = '';
       await waitUntil(
@@ -259,8 +333,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         );
         // Once every job finished, the spool holds nothing: bodies and message records are gone
         // (each message's trace stays, for `herald message show`, until it expires).
-        const spooled = await redisClient.keys(keys.body('*'));
-        const records = (await redisClient.keys(keys.message('*'))).filter((k) => !k.endsWith(':trace'));
+        const spooled = await keysMatching(redisClient, keys.body('*'));
+        const records = (await keysMatching(redisClient, keys.message('*'))).filter(
+          (k) => !k.endsWith(':trace'),
+        );
         assert.deepEqual([...spooled, ...records], [], 'finished messages leave nothing in the spool');
         return all;
       },

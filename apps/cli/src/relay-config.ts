@@ -14,11 +14,12 @@ import { fileURLToPath } from 'node:url';
 import {
   ConfigError,
   defaultConfig,
+  describeRedisTarget,
   type HeraldConfig,
   loadConfigFile,
   parseConfig,
+  redisTarget,
 } from '@herald/delivery-core';
-import { maskUrl } from '@herald/delivery-core/config';
 import { printError } from './command.js';
 import type { CliIo } from './io.js';
 import { printable } from './terminal-text.js';
@@ -125,6 +126,8 @@ export function loadRelayConfig(
     return undefined;
   }
   if (overrides.usesRedis !== false)
-    io.stderr.write(printable(`redis: ${maskUrl(config.redis.url)} (${chosen.origin()})\n`));
+    io.stderr.write(
+      printable(`redis: ${describeRedisTarget(redisTarget(config.redis))} (${chosen.origin()})\n`),
+    );
   return config;
 }

@@ -16,7 +16,13 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Worker } from 'node:worker_threads';
-import { connectRedis, createHerald, type Herald, type HeraldConfig } from '@herald/delivery-core';
+import {
+  connectRedis,
+  createHerald,
+  type Herald,
+  type HeraldConfig,
+  redisTarget,
+} from '@herald/delivery-core';
 import { type AccountingLog, accountingFromConfig } from '@herald/delivery-core/accounting';
 import { parseListen, type Role } from '@herald/delivery-core/config';
 import { type ApiServer, createApiServer } from '@herald/http-api';
@@ -142,7 +148,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
 async function startAccounting(herald: Herald): Promise<{ log: AccountingLog; close(): void } | undefined> {
   const { config, logger } = herald;
   if (!config.accounting) return undefined;
-  const redis = await connectRedis(config.redis.url, {
+  const redis = await connectRedis(redisTarget(config.redis), {
     timeoutMs: ACCOUNTING_CONNECT_TIMEOUT_MS,
     onError: (err) => logger.debug({ err }, 'accounting redis connection error'),
   });

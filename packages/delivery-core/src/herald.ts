@@ -13,18 +13,12 @@
  * listener), `suppression`, `webhooks` (`createWebhooks`: endpoints, dead letters, the
  * dispatcher), `events` and `metrics`. */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { mtaStsTlsPolicy } from './auth/index.js';
-import {
-  type HeraldConfig,
-  type HeraldConfigInput,
-  maskUrl,
-  parseConfig,
-  tenantPolicy,
-} from './config/index.js';
+import { type HeraldConfig, type HeraldConfigInput, parseConfig, tenantPolicy } from './config/index.js';
 import { createDelivery } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
+import { HeraldError } from './errors/index.js';
 import { RedisEventSink } from './events/index.js';
 import { createExplainer } from './explain/index.js';
 import { createFeedback } from './feedback/index.js';
@@ -34,7 +28,14 @@ import { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
 import { type DurabilityBarrier, openDurabilityBarrier, queueStats, Spool } from './queue/index.js';
 import { createQueueOps } from './queue-ops/index.js';
-import { connectRedis } from './redis-connect.js';
+import { masters, type RedisClient } from './redis/index.js';
+import {
+  connectRedis,
+  createRedisClient,
+  describeRedisTarget,
+  type RedisTarget,
+  redisTarget,
+} from './redis-connect.js';
 import { TenantReputation } from './reputation/index.js';
 import { createShapingRuntime } from './shaping/index.js';
 import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
@@ -65,7 +66,8 @@ export async function createHerald(
   const shaping = loadShaping(config);
   const logger = options.logger ?? pino({ level: config.events.log_level, base: { svc: 'herald' } });
   const dkim = loadDkim(config, logger);
-  const redis = await connectCommandRedis(config.redis.url, logger);
+  const target = redisTarget(config.redis);
+  const redis = await connectCommandRedis(target, logger);
   const prefix = config.redis.prefix;
   const barrier = await openBarrier(config, redis, logger);
   const spool = new Spool(redis, prefix, {
@@ -93,7 +95,7 @@ export async function createHerald(
   const webhooks = createWebhooks({
     redis,
     config,
-    connect: () => connectOwnRedis(config.redis.url, logger),
+    connect: () => connectOwnRedis(target, logger),
     meter: metrics.webhookMeter,
     logger,
     ...options.webhooks,
@@ -132,6 +134,8 @@ export async function createHerald(
     enqueueDsn: ({ id, tenant, to, body }) =>
       spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
     hardBounces: feedback.hardBounces,
+    // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement).
+    workerConnection: () => createRedisClient(target, { maxRetriesPerRequest: null, lazyConnect: false }),
   });
 
   const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
@@ -193,15 +197,29 @@ export async function createHerald(
  * The strict-durability barrier (fast: none), its server wait bounded by the shorter of the
  * session deadlines (smtp / api redis_timeout); a server that cannot keep strict stops the start.
  */
-async function openBarrier(config: HeraldConfig, redis: Redis, logger: Logger): Promise<DurabilityBarrier> {
+async function openBarrier(
+  config: HeraldConfig,
+  redis: RedisClient,
+  logger: Logger,
+): Promise<DurabilityBarrier> {
+  const target = redisTarget(config.redis);
   try {
+    if ('cluster' in target && config.redis.durability === 'strict') {
+      // WAIT / WAITAOF answer for the connection they run on: on a cluster that is one per master
+      // that took writes, which the barrier does not do yet.
+      throw new HeraldError(
+        'HERALD_REDIS_NOT_DURABLE',
+        'redis.durability: strict is not supported on a Redis Cluster yet; use redis.durability: fast ' +
+          'with redis.cluster, or strict with one server (redis.url)',
+      );
+    }
     return await openDurabilityBarrier({
       durability: config.redis.durability,
       redis,
-      connect: () => connectOwnRedis(config.redis.url, logger),
+      connect: () => connectOwnRedis(target, logger),
       markKey: durabilityMarkKey(config.redis.prefix),
       timeoutMs: Math.min(config.smtp.redis_timeout, config.api?.redis_timeout ?? config.smtp.redis_timeout),
-      where: maskUrl(config.redis.url),
+      where: describeRedisTarget(target),
       logger,
     });
   } catch (err) {
@@ -211,8 +229,8 @@ async function openBarrier(config: HeraldConfig, redis: Redis, logger: Logger): 
 }
 
 /** The command connection: no offline queue, no retries per request, connected within a bound. */
-function connectCommandRedis(url: string, logger: Logger): Promise<Redis> {
-  return connectRedis(url, {
+function connectCommandRedis(target: RedisTarget, logger: Logger): Promise<RedisClient> {
+  return connectRedis(target, {
     timeoutMs: REDIS_CONNECT_TIMEOUT_MS,
     redis: {
       enableOfflineQueue: false,
@@ -226,17 +244,23 @@ function connectCommandRedis(url: string, logger: Logger): Promise<Redis> {
 }
 
 /** A connection of a capability's own (a blocking read, a WATCH), without auto-pipelining. */
-function connectOwnRedis(url: string, logger: Logger): Promise<Redis> {
-  return connectRedis(url, {
+function connectOwnRedis(target: RedisTarget, logger: Logger): Promise<RedisClient> {
+  return connectRedis(target, {
     timeoutMs: REDIS_CONNECT_TIMEOUT_MS,
     redis: { enableOfflineQueue: false, maxRetriesPerRequest: 0 },
     onError: (err) => logger.debug({ err: err.message }, 'redis connection error'),
   });
 }
 
-async function pingWithin(redis: Redis, ms: number): Promise<boolean> {
+/** PONG from the server, or from every master of a cluster, within `ms`. */
+async function pingWithin(redis: RedisClient, ms: number): Promise<boolean> {
   try {
-    return (await withDeadline(redis.ping(), ms, 'Redis PING')) === 'PONG';
+    const pongs = await withDeadline(
+      Promise.all(masters(redis).map((node) => node.ping())),
+      ms,
+      'Redis PING',
+    );
+    return pongs.length > 0 && pongs.every((pong) => pong === 'PONG');
   } catch {
     return false;
   }

@@ -56,7 +56,16 @@ export { IntakeRefusedError, REFUSALS, type Refusal, type RefusalKind } from './
 export { HeraldMetrics } from './metrics/index.js';
 export { hashPassword, verifyPassword } from './passwords/index.js';
 export { loadShaping, preflight } from './preflight.js';
-export { type ConnectRedisOptions, connectRedis } from './redis-connect.js';
+export { isCluster, masters, type RedisClient, scanKeys } from './redis/index.js';
+export {
+  type ConnectRedisOptions,
+  clusterSeeds,
+  connectRedis,
+  createRedisClient,
+  describeRedisTarget,
+  type RedisTarget,
+  redisTarget,
+} from './redis-connect.js';
 export {
   defaultProviderRules,
   type ProviderName,

@@ -1,13 +1,27 @@
 /**
- * connectRedis: one ioredis connection, connected within `timeoutMs` or a HERALD_REDIS_UNAVAILABLE
- * naming the first error Redis gave (a refused AUTH says WRONGPASS / NOAUTH, where ioredis's own
- * rejection says only "Connection is closed."), the URL's password masked. Used by createHerald's
- * command connection and by CLI commands that need a connection of their own (a blocking read).
+ * The one Redis connection factory. `connectRedis(target, …)` opens an ioredis `Redis` (target
+ * `{url}`) or `Cluster` (target `{cluster: seeds}`), connected within `timeoutMs` or a
+ * HERALD_REDIS_UNAVAILABLE naming the first error Redis gave (a refused AUTH says WRONGPASS /
+ * NOAUTH, where ioredis's own rejection says only "Connection is closed."), passwords masked.
+ * `RedisClient` is what code that only sends commands takes; `redisTarget` reads the config's
+ * `redis` section. Used by createHerald, the relay, the HTTP API, the CLI and the bench.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { maskUrl } from './config/index.js';
 import { HeraldError } from './errors/index.js';
+import { isCluster, type RedisClient } from './redis/index.js';
 import { withDeadline } from './util/index.js';
+
+/** Which Redis: one server by URL, or a cluster by its seed nodes (`host:port` or URLs). */
+export type RedisTarget = { url: string } | { cluster: readonly string[] };
+
+const DEFAULT_REDIS_PORT = 6379;
+/**
+ * A cluster client re-reads the slot map this often even when no MOVED or failed command asks it
+ * to: after a failover every connection (a blocked BullMQ one too) drops the dead master soon.
+ */
+export const CLUSTER_SLOTS_REFRESH_MS = 2_000;
+const URL_SEED = /^rediss?:\/\//;
 
 export interface ConnectRedisOptions {
   timeoutMs: number;
@@ -17,13 +31,86 @@ export interface ConnectRedisOptions {
   onError?(err: Error): void;
 }
 
-export async function connectRedis(url: string, options: ConnectRedisOptions): Promise<Redis> {
-  const redis = new Redis(url, { ...options.redis, lazyConnect: true });
+/** The target the config's `redis` section names (exactly one of url / cluster is set there). */
+export function redisTarget(redis: {
+  readonly url?: string;
+  readonly cluster?: readonly string[];
+}): RedisTarget {
+  if (redis.cluster !== undefined) return { cluster: redis.cluster };
+  if (redis.url === undefined) throw new Error('redis config names neither url nor cluster');
+  return { url: redis.url };
+}
+
+/** The target for messages and logs: the URL or every seed, passwords masked. */
+export function describeRedisTarget(target: RedisTarget | string): string {
+  if (typeof target === 'string') return maskUrl(target);
+  if ('url' in target) return maskUrl(target.url);
+  return `cluster ${target.cluster.map(maskUrl).join(', ')}`;
+}
+
+interface ClusterSeeds {
+  nodes: { host: string; port: number }[];
+  access: Pick<RedisOptions, 'username' | 'password' | 'tls'>;
+}
+
+function parseSeed(seed: string): { host: string; port: number } {
+  const url = new URL(URL_SEED.test(seed) ? seed : `redis://${seed}`);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { host, port: url.port === '' ? DEFAULT_REDIS_PORT : Number(url.port) };
+}
+
+/** Seeds → addresses, plus what a URL seed says about access (the schema checks they agree). */
+export function clusterSeeds(seeds: readonly string[]): ClusterSeeds {
+  const access: ClusterSeeds['access'] = {};
+  const first = seeds.find((s) => URL_SEED.test(s));
+  if (first !== undefined) {
+    const url = new URL(first);
+    if (url.username !== '') access.username = decodeURIComponent(url.username);
+    if (url.password !== '') access.password = decodeURIComponent(url.password);
+    if (url.protocol === 'rediss:') access.tls = {};
+  }
+  return { nodes: seeds.map(parseSeed), access };
+}
+
+/** Cluster-level options from the node options given (the rest apply to every node). */
+function clusterOptions(seeds: ClusterSeeds, redis: RedisOptions): ClusterOptions {
+  const { enableOfflineQueue, enableAutoPipelining, lazyConnect, ...node } = redis;
+  return {
+    lazyConnect: lazyConnect ?? true,
+    slotsRefreshInterval: CLUSTER_SLOTS_REFRESH_MS,
+    ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+    redisOptions: { ...node, ...seeds.access },
+  };
+}
+
+/**
+ * A client for `target`, the same options for both kinds (for a cluster, `enableOfflineQueue`,
+ * `enableAutoPipelining` and `lazyConnect` apply to the cluster, the rest to every node). Not
+ * connected unless `lazyConnect: false` is given.
+ */
+export function createRedisClient(target: RedisTarget | string, redis: RedisOptions = {}): RedisClient {
+  const t = typeof target === 'string' ? { url: target } : target;
+  if ('url' in t) return new Redis(t.url, { lazyConnect: true, ...redis });
+  const seeds = clusterSeeds(t.cluster);
+  return new Cluster(seeds.nodes, clusterOptions(seeds, redis));
+}
+
+export function connectRedis(target: string | { url: string }, options: ConnectRedisOptions): Promise<Redis>;
+export function connectRedis(target: RedisTarget, options: ConnectRedisOptions): Promise<RedisClient>;
+export async function connectRedis(
+  target: RedisTarget | string,
+  options: ConnectRedisOptions,
+): Promise<RedisClient> {
+  const redis = createRedisClient(target, { ...options.redis, lazyConnect: true });
   let firstError: Error | undefined;
-  redis.on('error', (err: Error) => {
+  const onError = (err: Error) => {
     firstError ??= err;
     options.onError?.(err);
-  });
+  };
+  redis.on('error', onError);
+  // A cluster reports a node's own failure (e.g. WRONGPASS) as 'node error', its own as 'error'.
+  if (isCluster(redis)) redis.on('node error', onError);
   try {
     await withDeadline(redis.connect(), options.timeoutMs, 'connecting to Redis');
     return redis;
@@ -33,7 +120,7 @@ export async function connectRedis(url: string, options: ConnectRedisOptions): P
     throw new HeraldError(
       'HERALD_REDIS_UNAVAILABLE',
       // Never the password: a URL with credentials is shown masked (Redis's replies never quote it).
-      `cannot connect to Redis at ${maskUrl(url)}: ${maskUrl(reason.message)}`,
+      `cannot connect to Redis at ${describeRedisTarget(target)}: ${maskUrl(reason.message)}`,
       { cause: reason },
     );
   }

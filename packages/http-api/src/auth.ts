@@ -16,14 +16,13 @@
  * (`VerifySlots`); past a short queue the answer is 429 at once. Keys are never logged.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { HeraldConfig } from '@herald/delivery-core';
+import type { HeraldConfig, RedisClient } from '@herald/delivery-core';
 import { parseApiKey, type TenantKeyStore } from '@herald/delivery-core/apikeys';
 import { clientKey } from '@herald/delivery-core/door';
 import { apiAuthBlockKey, apiAuthFailuresKey, apiRateName } from '@herald/delivery-core/keys';
 import { verifyPassword } from '@herald/delivery-core/passwords';
 import { parseRate, RateLimiter } from '@herald/delivery-core/throttle';
 import { withDeadline } from '@herald/delivery-core/util';
-import type { Redis } from 'ioredis';
 import { ApiError, unavailable } from './errors.js';
 import type { Caller, RouteAuth } from './route.js';
 import { VerifySlots } from './verify-slots.js';
@@ -44,7 +43,7 @@ const VERIFY_BUSY_RETRY_S = 1;
 const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
 export interface AuthenticatorParts {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   api: ApiConfig;
   keys: TenantKeyStore;

@@ -5,11 +5,10 @@
  * `auth`: 'public' (no key), 'tenant' (a tenant key, acting as its tenant, or an admin key,
  * acting as any tenant), 'admin' (admin keys only: a tenant key gets 403).
  */
-import type { Herald, HeraldConfig } from '@herald/delivery-core';
+import type { Herald, HeraldConfig, RedisClient } from '@herald/delivery-core';
 import type { TenantKeyStore } from '@herald/delivery-core/apikeys';
 import type { IdempotencyStore } from '@herald/delivery-core/intake';
 import type { FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 
@@ -27,7 +26,7 @@ export interface ApiDeps {
   herald: Herald;
   config: HeraldConfig;
   api: NonNullable<HeraldConfig['api']>;
-  redis: Redis;
+  redis: RedisClient;
   keys: TenantKeyStore;
   idempotency: IdempotencyStore;
   logger: Logger;

@@ -11,13 +11,12 @@
  * its own for keys, limits and idempotency.
  */
 import type { AddressInfo } from 'node:net';
-import type { Herald, HeraldConfig } from '@herald/delivery-core';
-import { connectRedis, HeraldError } from '@herald/delivery-core';
+import type { Herald, HeraldConfig, RedisClient } from '@herald/delivery-core';
+import { connectRedis, HeraldError, redisTarget } from '@herald/delivery-core';
 import { TenantKeyStore } from '@herald/delivery-core/apikeys';
 import { parseListen } from '@herald/delivery-core/config';
 import { IdempotencyStore } from '@herald/delivery-core/intake';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { Authenticator } from './auth.js';
@@ -85,7 +84,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   // 415 (fastify also parses text/plain by default).
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/csv', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   let deps: ApiDeps | undefined;
   let auth: Authenticator | undefined;
   let bound: { host: string; port: number } | undefined;
@@ -163,7 +162,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
       return bound;
     },
     async listen() {
-      redis = await connectRedis(config.redis.url, {
+      redis = await connectRedis(redisTarget(config.redis), {
         timeoutMs: REDIS_CONNECT_TIMEOUT_MS,
         // Concurrent requests' auth, rate and idempotency commands share socket writes (as the
         // relay's command connection does); the API never blocks or WATCHes on this connection.

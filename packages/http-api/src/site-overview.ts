@@ -6,6 +6,8 @@
  * shaping layers over herald.yaml's delivery settings, as `herald shaping explain` merges them,
  * without a domain or source IP layer). Plain data in, plain data out.
  */
+
+import type { RedisClient } from '@herald/delivery-core';
 import { type Herald, type HeraldConfig, loadShaping } from '@herald/delivery-core';
 import {
   baseLimitsFromConfig,
@@ -14,7 +16,6 @@ import {
   type Shaping,
   SiteState,
 } from '@herald/delivery-core/shaping';
-import type { Redis } from 'ioredis';
 
 /** Jobs the per-site queue split reads at most. */
 export const SITES_MAX_JOBS = 10_000;
@@ -80,7 +81,7 @@ function limitsOf(config: HeraldConfig, site: string): SiteOverview['limits'] {
 }
 
 export async function sitesOverview(
-  parts: { herald: Herald; config: HeraldConfig; redis: Redis },
+  parts: { herald: Herald; config: HeraldConfig; redis: RedisClient },
   extra: readonly string[] = [],
 ): Promise<SitesOverview> {
   const { herald, config, redis } = parts;

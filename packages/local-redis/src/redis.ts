@@ -7,25 +7,25 @@
  * the same port and dir so the AOF replays; stop() is idempotent and leaves no process behind.
  * Needs injected: nothing; needs the redis-server binary (apt-get install -y redis-server).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findRedisServer, redisInstallHint } from '@herald/find-redis';
 import { Redis, type RedisOptions } from 'ioredis';
 import { freePort, LOOPBACK_HOST } from './ports.js';
-import { registerExitCleanup, trackChild, untrackChild } from './processes.js';
+import { registerExitCleanup } from './processes.js';
+import {
+  type Running,
+  StartFailure,
+  settlesWithin,
+  spawnRedisServer,
+  terminate,
+  waitReady,
+} from './server-process.js';
 
 const START_ATTEMPTS = 5;
-const READY_TIMEOUT_MS = 10_000;
-const READY_POLL_MS = 50;
-const PROBE_TIMEOUT_MS = 1_000;
-const STOP_TIMEOUT_MS = 5_000;
 const CLIENT_QUIT_TIMEOUT_MS = 1_000;
-const LOG_TAIL_CHARS = 4_000;
-const BIND_FAILURE = /Address already in use|Could not create server TCP listening socket/i;
 
 export interface RedisHandle {
   /** "redis://127.0.0.1:PORT" */
@@ -62,129 +62,10 @@ export function redisServerPath(): string | null {
   return findRedisServer();
 }
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
-  log: () => string;
-}
-
-function isRunning(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Resolves true if `promise` settles within `ms`, false otherwise; the timer never outlives it. */
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    promise.then(
-      () => {
-        clearTimeout(timer);
-        resolve(true);
-      },
-      () => {
-        clearTimeout(timer);
-        resolve(false);
-      },
-    );
-  });
-}
-
-/** Raw PING + INFO over TCP: did PING answer +PONG, and which process_id answered. */
-function probe(port: number): Promise<{ pong: boolean; pid: number | null }> {
-  return new Promise((resolve) => {
-    let buffer = '';
-    const socket = net.connect({ host: LOOPBACK_HOST, port });
-    const finish = () => {
-      clearTimeout(timer);
-      socket.destroy();
-      const pid = /process_id:(\d+)/.exec(buffer)?.[1];
-      resolve({ pong: buffer.startsWith('+PONG'), pid: pid === undefined ? null : Number(pid) });
-    };
-    const timer = setTimeout(finish, PROBE_TIMEOUT_MS);
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write('PING\r\nINFO server\r\n'));
-    socket.on('data', (chunk: string) => {
-      buffer += chunk;
-      if (/process_id:\d+\r\n/.test(buffer)) finish();
-    });
-    socket.on('error', finish);
-    socket.on('close', finish);
-  });
-}
-
 function spawnRedis(bin: string, port: number, dir: string, opts: StartRedisOptions): Running {
-  const args = ['--port', String(port), '--bind', LOOPBACK_HOST, '--save', ''];
-  args.push('--appendonly', opts.appendonly === false ? 'no' : 'yes');
-  args.push('--appendfsync', opts.appendfsync ?? 'everysec');
-  args.push('--dir', dir, '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning');
-  args.push(...(opts.extraArgs ?? []));
-  const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let tail = '';
-  const append = (chunk: Buffer | string) => {
-    tail = (tail + chunk.toString()).slice(-LOG_TAIL_CHARS);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  child.on('error', (err) => append(`\n[spawn error] ${err.message}\n`));
-  const exited = new Promise<void>((resolve) => {
-    if (!isRunning(child)) resolve();
-    child.once('exit', () => resolve());
-    child.once('error', () => resolve());
-  });
-  trackChild(child, `redis-server :${port}`);
-  // A test that forgets stop() must not keep node alive; processes.ts kills the child at exit.
-  child.unref();
-  for (const stream of [child.stdout, child.stderr]) (stream as unknown as { unref?: () => void })?.unref?.();
-  return { child, exited, log: () => tail };
-}
-
-class StartFailure extends Error {
-  constructor(
-    message: string,
-    readonly bindFailed: boolean,
-  ) {
-    super(message);
-  }
-}
-
-async function waitReady(running: Running, port: number): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    const { child } = running;
-    if (!isRunning(child) || child.pid === undefined) {
-      const log = running.log();
-      throw new StartFailure(
-        `redis-server on port ${port} exited (code ${child.exitCode}, signal ${child.signalCode}) ` +
-          `before answering PING. Log tail:\n${log}`,
-        BIND_FAILURE.test(log),
-      );
-    }
-    const answer = await probe(port);
-    if (answer.pong && answer.pid === child.pid) return;
-    if (Date.now() > deadline) {
-      throw new StartFailure(
-        `redis-server (pid ${child.pid}) did not answer PING on port ${port} within ` +
-          `${READY_TIMEOUT_MS} ms. Log tail:\n${running.log()}`,
-        false,
-      );
-    }
-    await delay(READY_POLL_MS);
-  }
-}
-
-async function terminate(running: Running, signal: NodeJS.Signals): Promise<void> {
-  const { child } = running;
-  if (isRunning(child)) child.kill(signal);
-  const exitedInTime = await settlesWithin(running.exited, STOP_TIMEOUT_MS);
-  if (!exitedInTime && isRunning(child)) {
-    child.kill('SIGKILL');
-    await running.exited;
-  }
-  if (child.pid !== undefined) untrackChild(child.pid);
+  const args = ['--save', '', '--appendonly', opts.appendonly === false ? 'no' : 'yes'];
+  args.push('--appendfsync', opts.appendfsync ?? 'everysec', ...(opts.extraArgs ?? []));
+  return spawnRedisServer(bin, port, dir, args);
 }
 
 async function disconnectClient(client: Redis): Promise<void> {

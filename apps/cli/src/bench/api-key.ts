@@ -5,8 +5,8 @@
  * Owns: a short-lived Redis connection per call. Guarantees: the key is never printed.
  * Needs injected: the Redis URL and key prefix of the relay, the tenant.
  */
+import { connectRedis } from '@herald/delivery-core';
 import { TenantKeyStore } from '@herald/delivery-core/apikeys';
-import { Redis } from 'ioredis';
 
 const KEY_LABEL = 'herald bench';
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -22,13 +22,11 @@ async function withStore<T>(
   prefix: string,
   work: (store: TenantKeyStore) => Promise<T>,
 ): Promise<T> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    maxRetriesPerRequest: 1,
+  const redis = await connectRedis(url, {
+    timeoutMs: CONNECT_TIMEOUT_MS,
+    redis: { connectTimeout: CONNECT_TIMEOUT_MS, maxRetriesPerRequest: 1 },
   });
   try {
-    await redis.connect();
     return await work(new TenantKeyStore(redis, prefix));
   } finally {
     redis.disconnect();

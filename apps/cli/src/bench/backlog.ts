@@ -10,6 +10,7 @@
  * Needs injected: the Redis URL and key prefix of the relay, the deadline and an AbortSignal.
  */
 import { performance } from 'node:perf_hooks';
+import { connectRedis } from '@herald/delivery-core';
 import {
   addJobInMulti,
   DELIVERY_QUEUE,
@@ -19,11 +20,12 @@ import {
   queueTransaction,
 } from '@herald/delivery-core/queue';
 import { Job, Queue } from 'bullmq';
-import { type ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 
 /** Far enough out that no backlog job becomes due during any bench run. */
 export const BACKLOG_DELAY_MS = 24 * 3600 * 1000;
 const BATCH_MESSAGES = 250;
+const CONNECT_TIMEOUT_MS = 10_000;
 const MAX_IN_FLIGHT = 4;
 /** Deferred mail spreads over many destinations; jobs are named after their domain. */
 const BACKLOG_DOMAINS = 1000;
@@ -78,9 +80,12 @@ export function backlogBody(sizeBytes: number): Buffer {
 }
 
 export async function openBacklog(redisUrl: string, prefix: string): Promise<Backlog> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-  redis.on('error', () => {});
-  await redis.connect();
+  // The bench's own private server (INFO below reads that one server).
+  const redis = await connectRedis(redisUrl, {
+    timeoutMs: CONNECT_TIMEOUT_MS,
+    redis: { maxRetriesPerRequest: null },
+    onError: () => {},
+  });
   const keys = queueKeys(prefix);
   const queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: redis, prefix: keys.bullmqPrefix });
 

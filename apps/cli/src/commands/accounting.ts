@@ -5,7 +5,9 @@
  * its cursor. `herald accounting status --config FILE [--json]`: the consumer's cursor, the
  * stream's head and oldest entry, the lag (entries and time) and whether trimming outran it.
  */
-import { connectRedis, type HeraldConfig } from '@herald/delivery-core';
+
+import type { RedisClient } from '@herald/delivery-core';
+import { connectRedis, type HeraldConfig, type RedisTarget, redisTarget } from '@herald/delivery-core';
 import {
   type AccountingStatus,
   accountingConsumer,
@@ -13,7 +15,6 @@ import {
   accountingStatus,
 } from '@herald/delivery-core/accounting';
 import { queueKeys } from '@herald/delivery-core/keys';
-import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { parseCommandArgs, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
@@ -41,8 +42,11 @@ the event stream from a cursor kept in Redis (<prefix>:cursor:accounting:<name>)
   --config FILE   the config with the accounting section (which Redis, which prefix, where)
   --json          status as one JSON object`;
 
-function connect(url: string): Promise<Redis> {
-  return connectRedis(url, { timeoutMs: CONNECT_TIMEOUT_MS, redis: { connectTimeout: CONNECT_TIMEOUT_MS } });
+function connect(target: RedisTarget): Promise<RedisClient> {
+  return connectRedis(target, {
+    timeoutMs: CONNECT_TIMEOUT_MS,
+    redis: { connectTimeout: CONNECT_TIMEOUT_MS },
+  });
 }
 
 function requireAccounting(config: HeraldConfig): NonNullable<HeraldConfig['accounting']> {
@@ -57,7 +61,7 @@ function requireAccounting(config: HeraldConfig): NonNullable<HeraldConfig['acco
 
 async function runLog(config: HeraldConfig, io: CliIo): Promise<number> {
   requireAccounting(config);
-  const redis = await connect(config.redis.url);
+  const redis = await connect(redisTarget(config.redis));
   const logger = pino({ level: 'info', base: { svc: 'herald-accounting' } }, io.stdout);
   const log = accountingFromConfig(config, { redis, logger })!;
   const stop = (): void => void log.stop();
@@ -88,7 +92,7 @@ export function statusLines(status: AccountingStatus, directory: string): string
 
 async function showStatus(config: HeraldConfig, io: CliIo, json: boolean): Promise<number> {
   const section = requireAccounting(config);
-  const redis = await connect(config.redis.url);
+  const redis = await connect(redisTarget(config.redis));
   try {
     const status = await accountingStatus(
       redis,

@@ -7,13 +7,20 @@
  * effective config with secrets masked. An invalid file prints the ConfigError lines (each naming
  * the key path) and exits 1.
  */
-import { ConfigError, type HeraldConfig, loadConfigFile, preflight } from '@herald/delivery-core';
+import {
+  ConfigError,
+  describeRedisTarget,
+  type HeraldConfig,
+  loadConfigFile,
+  preflight,
+  redisTarget,
+} from '@herald/delivery-core';
 import { REDIS_URL_ENV } from '@herald/delivery-core/config';
 import { readTlsFiles } from '@herald/relay';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo, Env } from '../io.js';
-import { maskSecrets, maskUrl } from '../redact.js';
+import { maskSecrets } from '../redact.js';
 import { printable } from '../terminal-text.js';
 
 const JSON_INDENT = 2;
@@ -50,7 +57,7 @@ export function summarize(file: string, config: HeraldConfig, env: Env): string 
     `  routes:       ${config.routes.length}`,
     `  users:        ${config.smtp.users.length}`,
     `  trusted:      ${plural(config.smtp.trusted_networks.length, 'network')}`,
-    `  redis:        ${maskUrl(config.redis.url)}${redisSource} (prefix ${config.redis.prefix})`,
+    `  redis:        ${describeRedisTarget(redisTarget(config.redis))}${redisSource} (prefix ${config.redis.prefix})`,
   ];
   if (config.api)
     lines.push(`  api listen:   ${config.api.listen} (${plural(config.api.admin_keys.length, 'admin key')})`);

@@ -9,7 +9,14 @@
  * Without --follow a Redis failure is HERALD_REDIS_UNAVAILABLE.
  */
 
-import { connectRedis, HeraldError, type SmtpReply } from '@herald/delivery-core';
+import type { RedisClient } from '@herald/delivery-core';
+import {
+  connectRedis,
+  HeraldError,
+  type RedisTarget,
+  redisTarget,
+  type SmtpReply,
+} from '@herald/delivery-core';
 import {
   DEFAULT_TAIL_LIMIT,
   EVENT_TYPES,
@@ -21,7 +28,6 @@ import {
   tailEvents,
 } from '@herald/delivery-core/events';
 import { queueKeys } from '@herald/delivery-core/keys';
-import type { Redis } from 'ioredis';
 import { parseCommandArgs, positiveInteger, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -82,8 +88,8 @@ export function eventLine({ id, event }: StreamEvent): string {
 }
 
 /** A connection of its own (a blocking read holds it); HERALD_REDIS_UNAVAILABLE when unreachable. */
-function connect(url: string): Promise<Redis> {
-  return connectRedis(url, {
+function connect(target: RedisTarget): Promise<RedisClient> {
+  return connectRedis(target, {
     timeoutMs: CONNECT_TIMEOUT_MS,
     redis: { maxRetriesPerRequest: 1, connectTimeout: CONNECT_TIMEOUT_MS },
   });
@@ -146,7 +152,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     );
   };
   const filter = { types, ...(tenant === undefined ? {} : { tenant }) };
-  let redis = await connect(config.redis.url);
+  let redis = await connect(redisTarget(config.redis));
   try {
     // Where a resumed tail starts: the last id printed, else where the first read started.
     let resumeAfter =
@@ -160,7 +166,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       try {
         if (!first) {
           redis.disconnect();
-          redis = await connect(config.redis.url);
+          redis = await connect(redisTarget(config.redis));
           io.stderr.write(`Redis back, resuming after ${resumeAfter}\n`);
           waitMs = RECONNECT_FIRST_MS;
         }
@@ -206,7 +212,7 @@ function redisFailure(err: unknown): unknown {
 }
 
 /** The stream's newest id, or "0" when it is empty. */
-async function newestId(redis: Redis, key: string): Promise<string> {
+async function newestId(redis: RedisClient, key: string): Promise<string> {
   const [last] = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
   return last ? last[0] : '0';
 }

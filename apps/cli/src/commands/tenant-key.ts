@@ -4,7 +4,7 @@
  * alone on stdout (it is shown this once; Redis keeps only its SHA-256); `list` prints id, tenant,
  * label and creation time, never a secret; `revoke` deletes a key at once for every relay.
  */
-import { connectRedis } from '@herald/delivery-core';
+import { connectRedis, redisTarget } from '@herald/delivery-core';
 import { isApiKeyId, TenantKeyStore } from '@herald/delivery-core/apikeys';
 import { isTenantName } from '@herald/delivery-core/config';
 import { parseCommandArgs, usageError } from '../args.js';
@@ -71,7 +71,7 @@ export async function runTenantKey(args: string[], io: CliIo): Promise<number> {
   if (subject && action !== 'revoke') checkTenant(subject);
   const config = loadRelayConfig(values.config, io);
   if (!config) return EXIT_FAILURE;
-  const redis = await connectRedis(config.redis.url, {
+  const redis = await connectRedis(redisTarget(config.redis), {
     timeoutMs: CONNECT_TIMEOUT_MS,
     redis: { maxRetriesPerRequest: 1, connectTimeout: CONNECT_TIMEOUT_MS },
   });

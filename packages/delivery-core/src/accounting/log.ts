@@ -12,11 +12,11 @@
  * connection (a blocking XREAD holds it), the cursor, a logger, optionally a metrics registry.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { AccountingRecordType } from '../config/index.js';
 import { type StreamCursor, type StreamEvent, tailEvents, trimmedAfter } from '../events/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { utcDay } from './files.js';
 import { type AccountingFormat, formatRecord } from './format.js';
 import { RecordContext } from './records.js';
@@ -31,7 +31,7 @@ const BATCH_MAX_ENTRIES = 1_000;
 
 export interface AccountingLogOptions {
   /** A connection of its own: the follow holds it in XREAD BLOCK. */
-  redis: Redis;
+  redis: RedisClient;
   streamKey: string;
   cursor: StreamCursor;
   directory: string;
@@ -54,7 +54,7 @@ export interface AccountingLog {
 /** Reports a gap: entries trimmed from the stream before the log read them. */
 class GapReporter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly streamKey: string,
     private readonly logger: Logger,
     private readonly gaps: Counter,
@@ -73,7 +73,7 @@ class GapReporter {
 }
 
 /** What recovery asks the stream: is an entry still there, and its oldest id. */
-function streamProbe(redis: Redis, streamKey: string): StreamProbe {
+function streamProbe(redis: RedisClient, streamKey: string): StreamProbe {
   return {
     has: async (id) => (await redis.xrange(streamKey, id, id)).length > 0,
     oldest: async () => (await redis.xrange(streamKey, '-', '+', 'COUNT', 1))[0]?.[0],
@@ -167,7 +167,7 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
     if (kept)
       logger.warn(
         kept,
-        `accounting: stream entry ${kept.id} (the last in ${kept.path}, ${kept.bytes} bytes, newer than the saved cursor ${kept.saved ?? '(none)'}) is no longer in the stream (Redis wiped, failed over, or restarted without its last writes); its records are kept as written, possibly only some of its recipients', and the log resumes after it`,
+        `accounting: stream entry ${kept.id} (the last in ${kept.path}, ${kept.bytes} bytes, newer than the saved cursor ${kept.saved ?? '(none)'}) is no longer in the stream (RedisClient wiped, failed over, or restarted without its last writes); its records are kept as written, possibly only some of its recipients', and the log resumes after it`,
       );
     if (stale) {
       gaps.inc();

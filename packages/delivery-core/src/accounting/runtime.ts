@@ -2,18 +2,19 @@
  * The accounting log built from a Herald config (its `accounting` section, the Redis prefix and
  * the event stream's key), so the relay and `herald accounting run` wire it the same way.
  */
-import type { Redis } from 'ioredis';
+
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { HeraldConfig } from '../config/index.js';
 import { streamCursor } from '../events/index.js';
 import { queueKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { type AccountingLog, createAccountingLog } from './log.js';
 import { accountingConsumer } from './status.js';
 
 export interface AccountingDeps {
   /** A connection of its own (the follow blocks on it); the caller closes it after `stop`. */
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
   registry?: Registry;
   blockMs?: number;

@@ -6,9 +6,9 @@
  * LAG_COUNT_MAX, and the time between the two ids) and whether trimming outran it. Read only.
  */
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import type { HeraldConfig } from '../config/index.js';
 import { streamCursor, trimmedAfter } from '../events/index.js';
+import type { RedisClient } from '../redis/index.js';
 
 /** Entries behind counted at most (a lag past it prints as "at least"). */
 export const LAG_COUNT_MAX = 10_000;
@@ -38,7 +38,7 @@ function idMs(id: string): number {
 }
 
 export async function accountingStatus(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   streamKey: string,
   consumer: string,

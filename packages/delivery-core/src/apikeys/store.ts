@@ -5,10 +5,10 @@
  * secret); the set `<prefix>:{apikeys}:index` lists the ids. Create and revoke are one MULTI.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { isTenantName } from '../config/index.js';
 import { HeraldError } from '../errors/index.js';
 import { type ApiKeyKeys, apiKeyKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 
 export const API_KEY_PREFIX = 'hk_';
 const ID_BYTES = 8;
@@ -55,7 +55,7 @@ export class TenantKeyStore {
   private readonly keys: ApiKeyKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.keys = apiKeyKeys(prefix);

@@ -7,6 +7,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, toConfigIssues } from './config-error.js';
 import { deepFreeze, isPlainObject, readDocument, withoutNulls } from './document.js';
 import { type HeraldConfig, heraldConfigSchema } from './schema.js';
+import { EXCLUSIVE_REDIS_MESSAGE } from './schema-redis.js';
 import { secretsIn } from './secrets.js';
 
 export type Env = Record<string, string | undefined>;
@@ -33,7 +34,9 @@ export function parseConfig(input: unknown, opts: ParseConfigOptions = {}): Hera
     const issues = toConfigIssues(result.error, heraldConfigSchema, secretsIn(raw)).map((issue) =>
       fromEnv && issue.path === 'redis.url'
         ? { ...issue, message: `${issue.message} (from ${REDIS_URL_ENV})` }
-        : issue,
+        : fromEnv && issue.path === 'redis.cluster' && issue.message === EXCLUSIVE_REDIS_MESSAGE
+          ? { ...issue, message: `${issue.message} (redis.url from ${REDIS_URL_ENV})` }
+          : issue,
     );
     throw new ConfigError('HERALD_CONFIG_INVALID', issues, opts.source);
   }

@@ -24,32 +24,18 @@ import { accountingSchema } from './schema-accounting.js';
 import { apiSchema } from './schema-api.js';
 import { dkimSchema, mtaStsSchema } from './schema-auth.js';
 import { bounceSchema, tenantsSchema } from './schema-bounce.js';
+import { DURABILITY_MODES, redisSchema } from './schema-redis.js';
+
+export { DURABILITY_MODES };
+
 import { smtpSchema } from './schema-smtp.js';
 import { webhooksSchema } from './schema-webhooks.js';
 
 export const ROLES = ['smtp', 'worker', 'http'] as const;
-export const DURABILITY_MODES = ['fast', 'strict'] as const;
 export type Role = (typeof ROLES)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** Port of a DNS server given without one. */
 export const DEFAULT_DNS_PORT = 53;
-
-const redisSchema = section({
-  /** REDIS_URL in the environment overrides this. */
-  url: z
-    .string({ error: 'expected a redis:// or rediss:// URL' })
-    .regex(/^rediss?:\/\/\S*$/, { error: 'expected a redis:// or rediss:// URL' })
-    .refine((url) => URL.canParse(url), { error: 'expected a redis:// or rediss:// URL' })
-    .default('redis://127.0.0.1:6379'),
-  /** Key prefix for everything Herald stores. */
-  prefix: text().default('herald'),
-  /**
-   * When a 250 / 202 / send() resolve may be given: `fast` once Redis acknowledged the enqueue
-   * (AOF everysec: a crash can lose about a second), `strict` once it is also on disk or on a
-   * replica (queue/durability.ts).
-   */
-  durability: oneOf(DURABILITY_MODES).default('fast'),
-});
 
 const httpSchema = section({
   listen: listenAddress().default('127.0.0.1:8025'),

@@ -17,7 +17,8 @@ export const MASK = '***';
 const SECRET_KEY = /(^|_)(password|passwd|passphrase|secret|token|private_key)s?(_|$)/i;
 /** api.admin_keys[].key / key_hash: an API key, or its hash, is a secret too (not `key_file`, a path). */
 const API_KEY_KEY = /^(key|key_hash|api_key)$/i;
-const URL_KEY = /(^|_)url$/i;
+/** Keys holding Redis URLs: `url`, `*_url`, and `cluster` (a list of seeds, URLs allowed). */
+const URL_KEY = /(^|_)url$|^cluster$/i;
 /**
  * A URL's user info: what lies between the first "//" (or the start) and the last "@" — greedy and
  * forgiving, since it must also work on text that is not a valid URL; over-masking is safe.

@@ -8,12 +8,12 @@
  * gate factory, parking, connection leases; `shaping/` implements it) and the follow-up's sinks.
  */
 import { hostname as osHostname } from 'node:os';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type HeraldConfig, matchRoute, parseHostPort, type Route, tenantPolicy } from '../config/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { RedisEventSink } from '../events/index.js';
 import { type DeliveryJobData, newMessageId, type OperatorMark, type Spool } from '../queue/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { type ConnectionLeases, SmtpPool } from '../smtp/index.js';
 import { encodeVerp, verpSettings } from '../verp/index.js';
 import { type FollowUpDeps, followUpFailures, type SuppressionEntryInput } from './follow-up.js';
@@ -47,6 +47,8 @@ export interface DeliveryParts {
   enqueueDsn(dsn: { id: string; tenant: string; to: string; body: Buffer }): Promise<void>;
   /** Hard-bounced recipients: suppress, count, evaluate the tenant (feedback). */
   hardBounces(tenant: string, entries: SuppressionEntryInput[]): Promise<void>;
+  /** A new connection for a worker's BullMQ (blocking reads; maxRetriesPerRequest null). */
+  workerConnection(): RedisClient;
 }
 
 export interface Delivery {
@@ -78,7 +80,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
     maxMessagesPerConnection: d.max_messages_per_connection,
     idleTimeoutMs: d.idle_timeout,
   });
-  const workers: { worker: DeliveryWorker; connection: Redis }[] = [];
+  const workers: { worker: DeliveryWorker; connection: RedisClient }[] = [];
   const followUp: FollowUpDeps = {
     getBody: (id) => spool.getBody(id),
     enqueueDsn: parts.enqueueDsn,
@@ -91,7 +93,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
 
   return {
     startWorkers() {
-      const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null });
+      const connection = parts.workerConnection();
       connection.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
       const worker = new DeliveryWorker({
         connection,

@@ -7,9 +7,9 @@
  * and are never failed for stalling (maxStalledCount is effectively unlimited): nothing is lost.
  */
 import { DelayedError, type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { abandonWorker, checkWorkerInternals, DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { settlesWithin } from '../util/index.js';
 import { applyOperatorMark } from './operator.js';
 import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
@@ -25,7 +25,7 @@ const FORCED_CLOSE_MS = 2_000;
 
 export interface DeliveryWorkerOptions {
   /** A dedicated connection (BullMQ blocks on it); created with maxRetriesPerRequest: null. */
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   concurrency: number;
   lockDurationMs: number;

@@ -7,8 +7,9 @@
  * to report, since those entries are gone). `saveIn` queues the same forward-only save on a
  * MULTI, for a consumer whose own writes must move with its cursor (the webhook dispatcher).
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { streamCursorKey } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 
 export interface StreamCursor {
   /** The cursor's key (a transaction may WATCH it). */
@@ -35,7 +36,7 @@ end
 redis.call('SET', KEYS[1], ARGV[1])
 return 1`;
 
-export function streamCursor(redis: Redis, prefix: string, consumer: string): StreamCursor {
+export function streamCursor(redis: RedisClient, prefix: string, consumer: string): StreamCursor {
   const key = streamCursorKey(prefix, consumer);
   return {
     key,
@@ -67,7 +68,7 @@ export function compareStreamIds(a: string, b: string): number {
  * cursor whose entry is still there, a cursor of "0" and an empty stream are no gap. Trimming
  * removes whole radix nodes, so "may": the entries right after the cursor can have survived.
  */
-export async function trimmedAfter(redis: Redis, streamKey: string, cursor: string): Promise<boolean> {
+export async function trimmedAfter(redis: RedisClient, streamKey: string, cursor: string): Promise<boolean> {
   if (cursor === '0' || cursor === '0-0') return false;
   const [first] = (await redis.xrange(streamKey, '-', '+', 'COUNT', 1)) as [string, string[]][];
   if (!first || compareStreamIds(first[0], cursor) <= 0) return false;

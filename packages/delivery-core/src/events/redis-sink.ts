@@ -6,13 +6,14 @@
  * (one socket write), which matters at thousands of events per second. With `trace`, an event naming
  * a message is also appended to that message's trace in the same pipeline (trace.ts).
  */
-import type { Redis } from 'ioredis';
+
 import type { Logger } from 'pino';
+import type { RedisClient } from '../redis/index.js';
 import { queueTraceWrite, type TraceOptions, traceMessageId, trimTrace } from './trace.js';
 import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
 
 export interface RedisEventSinkOptions {
-  redis: Redis;
+  redis: RedisClient;
   streamKey: string;
   streamMaxLen: number;
   logger: Logger;
@@ -126,7 +127,11 @@ export class RedisEventSink implements EventSink {
 }
 
 /** Reads events back from the stream (oldest first), e.g. for tests and `herald events`. */
-export async function readEvents(redis: Redis, streamKey: string, count = 10_000): Promise<HeraldEvent[]> {
+export async function readEvents(
+  redis: RedisClient,
+  streamKey: string,
+  count = 10_000,
+): Promise<HeraldEvent[]> {
   const entries = await redis.xrange(streamKey, '-', '+', 'COUNT', count);
   return entries.map(([, fields]) => JSON.parse(fields[1] ?? '{}') as HeraldEvent);
 }

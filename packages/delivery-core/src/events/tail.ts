@@ -7,7 +7,7 @@
  * repeats an entry. Shared by `herald events tail` and (later) the HTTP API's `GET /v1/events`.
  * Give it its own connection when following: a blocking read holds the connection.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { HeraldEvent } from './types.js';
 
 /** Every event type of the vocabulary (types.ts), for validating a filter. */
@@ -95,7 +95,7 @@ function matcher(options: TailOptions): (entry: StreamEvent) => boolean {
 
 /** The last `limit` matching entries up to `newest` (inclusive), oldest first, scanning back. */
 async function lastMatching(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   limit: number,
   keep: (e: StreamEvent) => boolean,
@@ -118,14 +118,14 @@ async function lastMatching(
 }
 
 /** The newest id in the stream, or "0" when it is empty (the cursor for "only what comes next"). */
-async function newestId(redis: Redis, key: string): Promise<string> {
+async function newestId(redis: RedisClient, key: string): Promise<string> {
   const [last] = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as Entry[];
   return last ? last[0] : '0';
 }
 
 /** Yields the stream's entries from the cursor as described in the header; see TailOptions. */
 export async function* tailEvents(
-  redis: Redis,
+  redis: RedisClient,
   streamKey: string,
   options: TailOptions = {},
 ): AsyncGenerator<StreamEvent> {

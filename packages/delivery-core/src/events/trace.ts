@@ -13,7 +13,8 @@
  * and from then on the oldest event after the marker is dropped. The list stays at most the cap
  * long. The trim is one Lua script, run only for the rare trace a write found over its cap.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { HeraldEvent } from './types.js';
 
 /** The entry that stands for the events a trace dropped (index 1 once it overflowed). */
@@ -80,7 +81,7 @@ return n`;
 const TRIM_PLACEHOLDER = '\u0000drop';
 
 /** Trims a trace found over its cap (see TRIM_TRACE_LUA). */
-export function trimTrace(redis: Redis, key: string, maxEntries: number): Promise<unknown> {
+export function trimTrace(redis: RedisClient, key: string, maxEntries: number): Promise<unknown> {
   return redis.eval(TRIM_TRACE_LUA, 1, key, String(maxEntries), TRACE_TRUNCATED, TRIM_PLACEHOLDER);
 }
 
@@ -91,7 +92,7 @@ export interface MessageTrace {
 }
 
 /** Reads a message's trace; undefined when there is none (never accepted, or expired). */
-export async function readTrace(redis: Redis, key: string): Promise<MessageTrace | undefined> {
+export async function readTrace(redis: RedisClient, key: string): Promise<MessageTrace | undefined> {
   const entries = await redis.lrange(key, 0, -1);
   if (entries.length === 0) return undefined;
   const events: HeraldEvent[] = [];

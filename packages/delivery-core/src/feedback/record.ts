@@ -22,12 +22,13 @@
  * rejects (the caller answers 451 and the sender retries).
  * Needs injected: the config, the command connection, suppression list, reputation, event sink, logger.
  */
-import type { Redis } from 'ioredis';
+
 import type { Logger } from 'pino';
 import type { BounceReport, Classification } from '../bounce/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import type { FeedbackEvent, RedisEventSink } from '../events/index.js';
 import { type FeedbackMarkerKind, feedbackMarkerKey, queueKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import type { TenantReputation } from '../reputation/index.js';
 import type { SuppressionList } from '../suppression/index.js';
 import { decodeVerp, type VerpDecoded, type VerpResult, type VerpSettings } from '../verp/index.js';
@@ -59,7 +60,7 @@ export interface VerpContext extends VerpSettings {
 
 export interface FeedbackParts {
   config: HeraldConfig;
-  redis: Redis;
+  redis: RedisClient;
   suppression: SuppressionList;
   reputation: TenantReputation;
   events: RedisEventSink;

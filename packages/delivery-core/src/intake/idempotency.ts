@@ -8,8 +8,8 @@
  * live in the queue slot (keys/api.ts). Needs injected: an ioredis client and the key prefix.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { idempotencyKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 
 /** How long an in-flight marker holds when its holder dies before finishing (ms). */
 export const IDEMPOTENCY_LEASE_MS = 60_000;
@@ -41,7 +41,7 @@ export function idempotencyScope(tenant: string, key: string): string {
 
 export class IdempotencyStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {
     if (!(CLAIM_COMMAND in redis)) redis.defineCommand(CLAIM_COMMAND, { numberOfKeys: 2, lua: CLAIM_LUA });

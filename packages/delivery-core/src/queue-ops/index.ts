@@ -13,9 +13,10 @@
  * Needs injected: the command connection, the spool, and delivery's `settleOperator` (events and
  * the DSN path), so queue-ops does not import delivery.
  */
-import type { Redis } from 'ioredis';
+
 import { HeraldError } from '../errors/index.js';
 import { OPERATOR_REASON_MAX_CHARS, type OperatorMark, type Spool } from '../queue/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { listQueue } from './list.js';
 import { type RemoveParts, removeJobs } from './remove.js';
 import { DEFAULT_MAX_JOBS, inSite, jobsOf, type LoadedJob, loadJobs, snapshot } from './scan.js';
@@ -39,7 +40,7 @@ export type {
 export const MAX_OPERATION_JOBS = 1_000_000;
 
 export interface QueueOpsParts {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   spool: Spool;
   settleOperator: RemoveParts['settleOperator'];

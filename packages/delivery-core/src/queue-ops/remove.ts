@@ -12,9 +12,9 @@
  *    record go when the message has no job left, and a parked job leaves its parked list.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { parkedJobsKey } from '../keys/index.js';
 import type { DeliveryJobData, OperatorMark, Spool } from '../queue/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { currentState, type LoadedJob } from './scan.js';
 import type { RemoveResult } from './types.js';
 
@@ -22,7 +22,7 @@ import type { RemoveResult } from './types.js';
 const REMOVE_CONCURRENCY = 32;
 
 export interface RemoveParts {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   spool: Pick<Spool, 'marks' | 'claimFinish' | 'getBody'> & { queue: Queue<DeliveryJobData> };
   settleOperator(data: DeliveryJobData, mark: OperatorMark, body?: Buffer | null): Promise<number>;

@@ -7,13 +7,14 @@
  * site suspension or a tenant pause too (they look again and, still held, park again); a flush
  * leaves those (`held`): lifting them is `herald site resume` / `herald tenant resume`.
  */
-import type { Redis } from 'ioredis';
+
 import { parkedJobsKey, parkedKindOf } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { currentState, type LoadedJob } from './scan.js';
 import type { WakeResult } from './types.js';
 
 export interface WakeParts {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
 }
 

@@ -15,7 +15,7 @@
  * A body of at most BODY_PIECE_BYTES is written by one SET inside the MULTI and read by one GET.
  * Needs injected: the ioredis connection; the step deadline (none: wait as long as Redis does).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { withDeadline } from '../util/index.js';
 
 /** Bodies larger than this are staged and read in pieces of this size. */
@@ -32,7 +32,12 @@ const bounded = <T>(work: Promise<T>, deadlineMs: number | undefined, what: stri
  * Writes `body` to `key` piece by piece, with the staging expiry. On a failure (or a missed
  * deadline) it deletes what it wrote, best effort, and rethrows; the expiry covers the rest.
  */
-export async function stageBody(redis: Redis, key: string, body: Buffer, deadlineMs?: number): Promise<void> {
+export async function stageBody(
+  redis: RedisClient,
+  key: string,
+  body: Buffer,
+  deadlineMs?: number,
+): Promise<void> {
   try {
     for (let at = 0; at < body.length; at += BODY_PIECE_BYTES) {
       const piece = body.subarray(at, at + BODY_PIECE_BYTES);
@@ -50,7 +55,7 @@ export async function stageBody(redis: Redis, key: string, body: Buffer, deadlin
  * when the key does not exist (a missing key has length 0 and is read by GET: null). A body of
  * another length than `size` is read whole instead.
  */
-export async function readBody(redis: Redis, key: string, size?: number): Promise<Buffer | null> {
+export async function readBody(redis: RedisClient, key: string, size?: number): Promise<Buffer | null> {
   if (size === undefined || !isPiecewise(size)) return redis.getBuffer(key);
   // Not the recorded size (never expected: a body is written once): read it whole.
   if ((await redis.strlen(key)) !== size) return redis.getBuffer(key);

@@ -16,8 +16,9 @@
  * though the write stays in Redis and may still be delivered (the usual SMTP duplicate).
  * Needs injected: the command connection (to probe), a way to open the barrier's own connection.
  */
-import type { Redis } from 'ioredis';
+
 import { HeraldError } from '../errors/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { withDeadline } from '../util/index.js';
 import { type DurabilityMode, parseServerFacts, planDurability } from './durability-plan.js';
 
@@ -35,9 +36,9 @@ export interface DurabilityBarrier {
 export interface OpenDurabilityOptions {
   durability: Durability;
   /** The command connection: INFO and CONFIG GET are read through it. */
-  redis: Redis;
+  redis: RedisClient;
   /** Opens the barrier's own connection (waiting plans only). */
-  connect(): Promise<Redis>;
+  connect(): Promise<RedisClient>;
   /** The key the barrier INCRs (keys/durability.ts). */
   markKey: string;
   /** How long the server may wait for the fsync / replica ack (the Redis deadline of a session). */
@@ -132,7 +133,7 @@ class GroupBarrier implements DurabilityBarrier {
 
   constructor(
     readonly mode: 'waitaof' | 'wait-replica',
-    private readonly conn: Redis,
+    private readonly conn: RedisClient,
     private readonly markKey: string,
     private readonly timeoutMs: number,
   ) {

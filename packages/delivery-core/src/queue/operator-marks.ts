@@ -7,9 +7,10 @@
  * Delivery reads the mark before an attempt and before it would schedule a retry, and applies it
  * to the recipients still pending (delivery/operator.ts). Needs injected: an ioredis client.
  */
-import type { Redis } from 'ioredis';
+
 import type { OperatorAction } from '../events/index.js';
 import { type QueueKeys, queueKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 
 /**
  * How long a mark outlives its last write: far beyond an attempt's deadlines and a crashed
@@ -31,7 +32,7 @@ export class OperatorMarks {
   private readonly keys: QueueKeys;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.keys = queueKeys(prefix);

@@ -16,10 +16,11 @@
  * a batch's callers are answered only after the barrier's round that follows its EXEC.
  */
 import { Job, Queue } from 'bullmq';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS, queueTraceWrite } from '../events/index.js';
 import { DELIVERY_QUEUE, idempotencyKeys, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
 import { settlesWithin, withDeadline } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
@@ -108,7 +109,7 @@ export class Spool {
   private readonly barrier: DurabilityBarrier | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     options: SpoolOptions = {},
   ) {

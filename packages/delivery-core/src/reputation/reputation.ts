@@ -8,10 +8,11 @@
  * under a caller's once-marker (one Lua script), so a repeated report counts once.
  * Needs injected: an ioredis client, the event sink, a clock.
  */
-import type { Redis } from 'ioredis';
+
 import type { TenantPolicy } from '../config/index.js';
 import type { EventSink } from '../events/index.js';
 import { reputationKey, tenantPausedKey } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { REPUTATION_BUCKET_TTL_MS, type ReputationKind, reputationBucket, windowKeys } from './counters.js';
 
 /**
@@ -63,7 +64,7 @@ export class TenantReputation {
   private readonly pausedCache = new Map<string, { at: number; value: PauseState | undefined }>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly events: EventSink,
     private readonly now: () => number = Date.now,

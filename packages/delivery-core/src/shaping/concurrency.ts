@@ -12,9 +12,10 @@
  * read at most once per WINDOW_CACHE_MS per lane and process; at its ceiling, a success is written
  * at most once per WINDOW_REFRESH_MS (only to keep the key alive). Lua contract below.
  */
-import type { Redis } from 'ioredis';
+
 import type { ConnectionVerdict } from '../delivery/index.js';
 import { laneWindowKey } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 
 /** A connection-level failure takes this many connections off the window. */
 export const NEGATIVE_FEEDBACK = 1;
@@ -64,7 +65,7 @@ export class ConcurrencyWindows {
   private readonly cache = new Map<string, Cached>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly now: () => number = Date.now,
   ) {

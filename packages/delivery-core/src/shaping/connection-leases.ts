@@ -11,7 +11,6 @@
  * (a sorted set of job ids, score = priority * PRIORITY_SCORE_STEP + time parked in epoch ms).
  */
 import { Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { type JobParking, PARK_SAFETY_MS } from '../delivery/index.js';
 import {
@@ -21,6 +20,7 @@ import {
   parkedJobsKey,
 } from '../keys/index.js';
 import { type DeliveryJobData, streamPriority } from '../queue/index.js';
+import type { RedisClient } from '../redis/index.js';
 import type { ConnectionLease, ConnectionLeases } from '../smtp/index.js';
 import type { LeasedSemaphore, Rate, RateLimiter } from '../throttle/index.js';
 
@@ -38,7 +38,7 @@ const MAX_SCORED_PRIORITY = 2047;
 
 export class ParkedJobs implements JobParking {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly queue: Queue<DeliveryJobData>,
     private readonly logger: Logger,

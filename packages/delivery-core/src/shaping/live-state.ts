@@ -8,7 +8,7 @@
  * state (its condition is cached for CONDITION_CACHE_MS), the runtime's throttle primitives (only
  * their read-only calls), a clock.
  */
-import type { Redis } from 'ioredis';
+
 import {
   connectionLeaseKey,
   laneOf,
@@ -17,6 +17,7 @@ import {
   tenantRateKey,
   warmupCapKey,
 } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import type { DailyCap, LeasedSemaphore, Rate, RateLimiter } from '../throttle/index.js';
 import { clampWindow } from './concurrency.js';
 import type { EffectiveLimits } from './effective.js';
@@ -67,7 +68,7 @@ export interface LiveShapingState {
 }
 
 export interface LiveStateParts {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   shaping: Shaping;
   siteState: SiteState;

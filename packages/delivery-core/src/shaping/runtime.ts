@@ -11,13 +11,13 @@
  * destination maps to its site (`siteOf`, from `sites`, which imports shaping's data).
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { HeraldConfig } from '../config/index.js';
 import type { DeliveryGate } from '../delivery/index.js';
 import type { RedisEventSink } from '../events/index.js';
 import { siteHoldKey, tenantParkKey } from '../keys/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
+import type { RedisClient } from '../redis/index.js';
 import type { TenantReputation } from '../reputation/index.js';
 import { DailyCap, LeasedSemaphore, NODE_SEPARATOR, RateLimiter } from '../throttle/index.js';
 import { ConcurrencyWindows } from './concurrency.js';
@@ -30,7 +30,7 @@ import { CONDITION_CACHE_MS, SiteState } from './site-state.js';
 
 export interface ShapingRuntimeParts {
   config: HeraldConfig;
-  redis: Redis;
+  redis: RedisClient;
   /** The delivery queue: parked jobs are woken on it. */
   queue: Queue<DeliveryJobData>;
   events: RedisEventSink;

@@ -9,9 +9,10 @@
  * longest), `<prefix>:site:{<site>}:rule:<i>` (threshold counter, expires after the rule's window).
  * Needs injected: an ioredis client, the event sink, a clock.
  */
-import type { Redis } from 'ioredis';
+
 import type { EventSink } from '../events/index.js';
 import { type SiteStateField, siteStateKey } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import type { Rate } from '../throttle/index.js';
 import { type ReplyLike, ruleMatches } from './automation.js';
 import { formatRate } from './rate.js';
@@ -41,7 +42,7 @@ export class SiteState {
   private readonly cache = new Map<string, { at: number; value: SiteCondition }>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly events: EventSink,
     private readonly now: () => number = Date.now,

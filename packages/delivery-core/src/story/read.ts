@@ -6,9 +6,9 @@
  * delivery queue, the queue keys and a reader of a site's suspension (shaping's site state).
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type AcceptedEvent, readTrace } from '../events/index.js';
 import type { DeliveryJobData, QueueKeys } from '../queue/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { storyFromEvents } from './derive.js';
 import type { JobView, MessageStory } from './types.js';
 
@@ -18,7 +18,7 @@ const MESSAGE_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 const MAX_JOBS_READ = 1_000;
 
 export interface StoryParts {
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue<DeliveryJobData>;
   keys: Pick<QueueKeys, 'trace'>;
   /** When the site's suspension ends; undefined when it is not suspended now. */

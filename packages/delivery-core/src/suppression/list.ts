@@ -3,8 +3,9 @@
  * across relays, and a longer-lasting entry is never shortened unless asked); `check` is one
  * HMGET for any number of addresses; expired soft entries are ignored on read and purged on write.
  */
-import type { Redis } from 'ioredis';
+
 import { type SuppressionKeys, suppressionKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import {
   decodeStored,
   encodeStored,
@@ -91,7 +92,7 @@ export class SuppressionList {
   private readonly now: () => number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
     options: { now?: () => number } = {},
   ) {

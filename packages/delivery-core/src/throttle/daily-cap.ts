@@ -6,8 +6,8 @@
  * Key: `<keyPrefix>:cap:<key>`.
  */
 
-import type { Redis } from 'ioredis';
 import { capKey } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { defineScript, type ScriptCall } from './script.js';
 
 /** A day's counter outlives its day by this much (clock skew between relays), then vanishes. */
@@ -37,7 +37,7 @@ export class DailyCap {
   private readonly run: ScriptCall;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: { keyPrefix: string; ttlMs?: number },
   ) {
     this.run = defineScript(redis, 'heraldThrottleDailyCap', 1, DAILY_CAP_LUA);
@@ -58,10 +58,12 @@ export class DailyCap {
     return { taken: taken === 1, total };
   }
 
-  /** The counts of several keys (0 for absent ones), one round trip. */
+  /**
+   * The counts of several keys (0 for absent ones): one GET each, sent together (the keys have
+   * no common hash tag, so one MGET would cross slots on a cluster).
+   */
   async counts(keys: readonly string[]): Promise<number[]> {
-    if (keys.length === 0) return [];
-    const values = await this.redis.mget(...keys.map((k) => this.key(k)));
+    const values = await Promise.all(keys.map((k) => this.redis.get(this.key(k))));
     return values.map((v) => Number(v ?? 0));
   }
 }

@@ -9,8 +9,8 @@
  * key must then use the same kind of clock).
  */
 
-import type { Redis } from 'ioredis';
 import { gcraKey } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { burstOf, emissionIntervalMs, type Rate } from './rate.js';
 import { clockArg, defineScript, redisNow, type ScriptCall } from './script.js';
 
@@ -78,7 +78,7 @@ export class RateLimiter {
   private readonly gcra: ScriptCall;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly opts: RateLimiterOptions,
   ) {
     this.gcra = defineScript(redis, GCRA_COMMAND, 1, GCRA_LUA);

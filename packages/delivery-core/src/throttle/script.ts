@@ -2,11 +2,16 @@
  * Registers a Lua script on an ioredis client (defineCommand: EVALSHA, falling back to EVAL once
  * on NOSCRIPT) and returns a typed caller. One Redis round trip per call.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 
 export type ScriptCall = (...keysThenArgs: (string | number)[]) => Promise<unknown>;
 
-export function defineScript(redis: Redis, name: string, numberOfKeys: number, lua: string): ScriptCall {
+export function defineScript(
+  redis: RedisClient,
+  name: string,
+  numberOfKeys: number,
+  lua: string,
+): ScriptCall {
   redis.defineCommand(name, { numberOfKeys, lua });
   const run = (redis as unknown as Record<string, ScriptCall>)[name]!;
   return (...keysThenArgs) => run.apply(redis, keysThenArgs);
@@ -20,7 +25,7 @@ export function clockArg(now: (() => number) | undefined): string | number {
 }
 
 /** The Redis server's clock in ms. */
-export async function redisNow(redis: Redis): Promise<number> {
+export async function redisNow(redis: RedisClient): Promise<number> {
   const [seconds, micros] = await redis.time();
   return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }

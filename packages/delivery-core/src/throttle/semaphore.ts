@@ -8,8 +8,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
 import { semaphoreKey } from '../keys/index.js';
+import { type RedisClient, scanKeys } from '../redis/index.js';
 import { clockArg, defineScript, redisNow, type ScriptCall } from './script.js';
 
 /** How long a lease lives without renewal. */
@@ -167,7 +167,7 @@ export class LeasedSemaphore {
   private readonly holder: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly opts: LeasedSemaphoreOptions,
   ) {
     this.leaseTtlMs = opts.leaseTtlMs ?? LEASE_TTL_MS;
@@ -193,21 +193,13 @@ export class LeasedSemaphore {
       throw new RangeError(`holder ${this.holder} is not an incarnation of node ${nodeId}`);
     const prefix = this.keyOf('');
     const out: { key: string; removed: number }[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(
-        cursor,
-        'MATCH',
-        `${prefix}${pattern}`,
-        'COUNT',
-        RECLAIM_SCAN_COUNT,
-      );
-      cursor = next;
+    // On a cluster the keys (no hash tag) are spread over the masters: scanKeys visits each.
+    for await (const keys of scanKeys(this.redis, `${prefix}${pattern}`, RECLAIM_SCAN_COUNT)) {
       for (const redisKey of keys) {
         const removed = (await this.reclaimScript(redisKey, owner, `${this.holder}:`)) as number;
         if (removed > 0) out.push({ key: redisKey.slice(prefix.length), removed });
       }
-    } while (cursor !== '0');
+    }
     return out;
   }
 

@@ -9,10 +9,11 @@
  * (orphans.ts: lists of endpoints no longer configured). `stop` ends it within STOP_TIMEOUT_MS and releases the
  * lease, so another relay takes over at once.
  */
-import type { Redis } from 'ioredis';
+
 import type { Logger } from 'pino';
 import type { StreamCursor } from '../events/index.js';
 import type { WebhookKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { settlesWithin } from '../util/index.js';
 import type { EndpointStore, WebhookEndpoint } from './endpoints.js';
 import { FanOutFenced, runFanOut } from './fan-out.js';
@@ -33,9 +34,9 @@ export const STOP_TIMEOUT_MS = 5_000;
 
 export interface DispatcherDeps {
   /** The shared command connection (lease, outboxes, endpoint list). */
-  redis: Redis;
+  redis: RedisClient;
   /** Opens a connection of the dispatcher's own (the reader, the WATCH connection). */
-  connect(): Promise<Redis>;
+  connect(): Promise<RedisClient>;
   keys: WebhookKeys;
   streamKey: string;
   cursor: StreamCursor;
@@ -124,7 +125,7 @@ export class WebhookDispatcher {
     const term = new AbortController();
     const endTerm = () => term.abort();
     this.stopping.signal.addEventListener('abort', endTerm, { once: true });
-    const opened: Redis[] = [];
+    const opened: RedisClient[] = [];
     const senders = new Map<string, SenderHandle>();
     let endpoints: readonly WebhookEndpoint[] = initial;
     let renewedAt = deps.now();

@@ -6,7 +6,6 @@
  * Run-time input is validated with the config's schema (a bad one is a HERALD_INPUT_INVALID).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import {
   type HeraldConfig,
   secretsIn,
@@ -17,6 +16,7 @@ import {
 } from '../config/index.js';
 import { HeraldError } from '../errors/index.js';
 import type { WebhookKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 
 export interface WebhookEndpoint {
   id: string;
@@ -80,7 +80,7 @@ export class EndpointStore {
   private readonly fromFile: WebhookEndpoint[];
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: WebhookKeys,
     config: HeraldConfig,
   ) {

@@ -9,10 +9,11 @@
  * outran the cursor (`trimmedAfter`), events were lost before being read: logged as an error and
  * counted (`herald_webhook_stream_gaps_total`).
  */
-import type { Redis } from 'ioredis';
+
 import type { Logger } from 'pino';
 import { type StreamCursor, type StreamEvent, tailEvents, trimmedAfter } from '../events/index.js';
 import type { WebhookKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { batchBody, FanOutBuffer, streamIdTime } from './batching.js';
 import type { WebhookEndpoint } from './endpoints.js';
 import { newBatchId, OUTBOX_MAX_BATCHES, queueBatch } from './outbox.js';
@@ -25,9 +26,9 @@ const READ_BLOCK_MS = 1_000;
 
 export interface FanOutDeps {
   /** A connection of its own: the blocking read holds it. */
-  reader: Redis;
+  reader: RedisClient;
   /** A connection of its own for WATCH / MULTI (another EXEC on it would drop the WATCH). */
-  control: Redis;
+  control: RedisClient;
   keys: WebhookKeys;
   streamKey: string;
   cursor: StreamCursor;
@@ -177,7 +178,7 @@ async function commitBatches(
 }
 
 async function outboxDepths(
-  control: Redis,
+  control: RedisClient,
   keys: WebhookKeys,
   batches: readonly { endpoint: WebhookEndpoint }[],
 ): Promise<number[]> {

@@ -5,7 +5,7 @@
  * `release` deletes it only if ours. Another relay takes over once it lapses.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 
 /** KEYS[1] lease. ARGV[1] token, ARGV[2] ttl ms. 1 when renewed, 0 when not ours. */
 const RENEW_LUA = `
@@ -22,7 +22,7 @@ export class Lease {
   readonly token = randomUUID();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
     private readonly ttlMs: number,
   ) {}

@@ -5,8 +5,9 @@
  * `findOrphans` SCANs for them (at most MAX_ORPHAN_KEYS keys looked at, SCAN_COUNT a call) and
  * counts their batches; `purgeEndpointData` deletes an endpoint's lists and batch records.
  */
-import type { Redis } from 'ioredis';
+
 import type { WebhookKeys } from '../keys/index.js';
+import { type RedisClient, scanKeys } from '../redis/index.js';
 
 /** Keys a SCAN call looks at (a hint to Redis). */
 const SCAN_COUNT = 500;
@@ -24,23 +25,22 @@ export interface OrphanedOutbox {
 
 /** Endpoint ids with an outbox or dead-letter list in Redis that are not in `known`, by id. */
 export async function findOrphans(
-  redis: Redis,
+  redis: RedisClient,
   keys: WebhookKeys,
   known: ReadonlySet<string>,
 ): Promise<OrphanedOutbox[]> {
   const ids = new Set<string>();
   let seen = 0;
   for (const pattern of [keys.outboxPattern, keys.deadPattern]) {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
-      cursor = next;
+    // Every master of a cluster in turn (the keys share {webhooks}, so one of them has them all).
+    for await (const found of scanKeys(redis, pattern, SCAN_COUNT)) {
       for (const key of found) {
         const id = keys.endpointOf(key);
         if (id !== undefined && !known.has(id)) ids.add(id);
       }
       seen += found.length;
-    } while (cursor !== '0' && seen < MAX_ORPHAN_KEYS);
+      if (seen >= MAX_ORPHAN_KEYS) break;
+    }
   }
   const sorted = [...ids].sort();
   if (sorted.length === 0) return [];
@@ -55,7 +55,7 @@ export async function findOrphans(
 }
 
 /** Deletes `id`'s outbox, dead-letter list and their batch records; how many batches went. */
-export async function purgeEndpointData(redis: Redis, keys: WebhookKeys, id: string): Promise<number> {
+export async function purgeEndpointData(redis: RedisClient, keys: WebhookKeys, id: string): Promise<number> {
   const batches = [
     ...(await redis.lrange(keys.outbox(id), 0, -1)),
     ...(await redis.lrange(keys.dead(id), 0, -1)),

@@ -8,8 +8,9 @@
  * batch back to the end of its outbox with a fresh retry budget (same id).
  */
 import { randomBytes } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import type { WebhookKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 
 /** Batches one endpoint's outbox holds at most; beyond it new batches go to its dead-letter list. */
 export const OUTBOX_MAX_BATCHES = 1_000;
@@ -87,7 +88,7 @@ return 1`;
 
 export class Outbox {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: WebhookKeys,
   ) {}
 

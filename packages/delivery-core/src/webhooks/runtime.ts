@@ -5,11 +5,12 @@
  * replay — `herald webhook dead`), outbox depths (the metrics gauge) and the dispatcher
  * (`startDispatcher` / `stopDispatcher`, run by relays with the worker role).
  */
-import type { Redis } from 'ioredis';
+
 import type { Logger } from 'pino';
 import type { HeraldConfig, WebhookEndpointInput } from '../config/index.js';
 import { streamCursor } from '../events/index.js';
 import { queueKeys, WEBHOOKS_CONSUMER, webhookKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { RETRY_DELAYS_MS, retryDelayMs } from './batching.js';
 import { WebhookDispatcher } from './dispatcher.js';
 import { EndpointStore, type WebhookEndpoint } from './endpoints.js';
@@ -21,9 +22,9 @@ import type { WebhookMeter } from './sender.js';
 export const MAX_DEAD_LISTED = 10_000;
 
 export interface WebhooksDeps {
-  redis: Redis;
+  redis: RedisClient;
   config: HeraldConfig;
-  connect(): Promise<Redis>;
+  connect(): Promise<RedisClient>;
   meter: WebhookMeter;
   logger: Logger;
   /** Retry delays in ms (default RETRY_DELAYS_MS), jittered ±20 %; tests make them short. */

@@ -5,6 +5,8 @@
  * pass as `after` for what comes next: paging with it returns every matching entry exactly once.
  * A tenant key reads only its own tenant's events (naming another tenant is 403).
  */
+
+import type { RedisClient } from '@herald/delivery-core';
 import {
   compareStreamIds,
   EVENT_TYPES,
@@ -13,7 +15,6 @@ import {
   tailEvents,
 } from '@herald/delivery-core/events';
 import { queueKeys } from '@herald/delivery-core/keys';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { defineRoute } from '../route.js';
 import { tenantName } from '../schemas.js';
@@ -33,7 +34,7 @@ const typeList = z
   })
   .describe(`comma-separated event types (${EVENT_TYPES.join(', ')}); default all`);
 
-async function newestId(redis: Redis, key: string): Promise<string> {
+async function newestId(redis: RedisClient, key: string): Promise<string> {
   const [last] = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
   return last ? last[0] : STREAM_START;
 }

@@ -1,0 +1,88 @@
+/**
+ * The `redis` section: one server (`url`, a redis:// or rediss:// URL, REDIS_URL overrides it) or
+ * a Redis Cluster (`cluster`, seed nodes as `host:port` or URLs: a URL's password, user name and
+ * rediss:// TLS apply to every node, so every seed that is a URL must carry the same ones). The
+ * two are exclusive; with neither, `url` is the local default. `prefix` applies to both.
+ * Parsed to `{url}` or `{cluster}` (exactly one set) plus `prefix`; redis-connect.ts turns that
+ * into a connection.
+ */
+import { z } from 'zod';
+import { parseHostPort } from './addresses.js';
+import { oneOf, section, text } from './fields.js';
+
+export const DURABILITY_MODES = ['fast', 'strict'] as const;
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+export const DEFAULT_REDIS_PORT = 6379;
+const URL_HINT = 'expected a redis:// or rediss:// URL';
+const SEED_HINT = 'expected a seed node as host:port or a redis:// or rediss:// URL';
+const REDIS_URL = /^rediss?:\/\/\S*$/;
+
+const urlField = z
+  .string({ error: URL_HINT })
+  .regex(REDIS_URL, { error: URL_HINT })
+  .refine((url) => URL.canParse(url), { error: URL_HINT });
+
+function isSeed(seed: string): boolean {
+  if (REDIS_URL.test(seed)) return URL.canParse(seed) && new URL(seed).hostname !== '';
+  try {
+    parseHostPort(seed, DEFAULT_REDIS_PORT);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What a seed says besides its address: scheme and credentials (never shown: compared only). */
+function seedAccess(seed: string): string {
+  if (!REDIS_URL.test(seed)) return 'plain';
+  const url = new URL(seed);
+  return JSON.stringify([url.protocol, url.username, url.password]);
+}
+
+const clusterField = z
+  .array(z.string({ error: SEED_HINT }).refine(isSeed, { error: SEED_HINT }), {
+    error: 'expected a list of seed nodes (host:port)',
+  })
+  .min(1, { error: 'expected at least one seed node' })
+  .superRefine((seeds, ctx) => {
+    // Seeds that are not valid URLs have their own issue (zod checks the list even then).
+    const urls = seeds.map((s, i) => ({ s, i })).filter(({ s }) => REDIS_URL.test(s) && isSeed(s));
+    const first = urls[0];
+    if (!first) return;
+    for (const { s, i } of urls.slice(1)) {
+      if (seedAccess(s) !== seedAccess(first.s)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message: `every seed URL must use the same scheme, user and password as seed ${first.i}`,
+        });
+      }
+    }
+  });
+
+export const EXCLUSIVE_REDIS_MESSAGE = 'redis.cluster and redis.url are exclusive: give one of them';
+
+export const redisSchema = section({
+  /** One Redis server. REDIS_URL in the environment overrides this. Default DEFAULT_REDIS_URL. */
+  url: urlField.optional(),
+  /** Seed nodes of a Redis Cluster (exclusive with url). */
+  cluster: clusterField.optional(),
+  /** Key prefix for everything Herald stores. */
+  prefix: text().default('herald'),
+  /**
+   * When a 250 / 202 / send() resolve may be given: `fast` once Redis acknowledged the enqueue
+   * (AOF everysec: a crash can lose about a second), `strict` once it is also on disk or on a
+   * replica (queue/durability.ts).
+   */
+  durability: oneOf(DURABILITY_MODES).default('fast'),
+})
+  .superRefine((redis, ctx) => {
+    if (redis.url !== undefined && redis.cluster !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['cluster'], message: EXCLUSIVE_REDIS_MESSAGE });
+    }
+  })
+  .transform((redis) =>
+    redis.cluster === undefined
+      ? { url: redis.url ?? DEFAULT_REDIS_URL, prefix: redis.prefix, durability: redis.durability }
+      : { cluster: redis.cluster, prefix: redis.prefix, durability: redis.durability },
+  );

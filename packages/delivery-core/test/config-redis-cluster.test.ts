@@ -1,0 +1,94 @@
+/**
+ * `redis.cluster`: seed nodes of a Redis Cluster, exclusive with `redis.url` (and with REDIS_URL),
+ * errors naming the exact key path and never a password; the target and seeds the connection
+ * factory builds from it.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, clusterSeeds, describeRedisTarget, parseConfig, redisTarget } from '../src/index.js';
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `a ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('redis.cluster', () => {
+  test('seed nodes give a cluster target and no url', () => {
+    const config = parseConfig({ redis: { cluster: ['127.0.0.1:7001', '127.0.0.1:7002'], prefix: 'h' } });
+    assert.deepEqual(config.redis.cluster, ['127.0.0.1:7001', '127.0.0.1:7002']);
+    assert.equal(config.redis.url, undefined);
+    assert.deepEqual(redisTarget(config.redis), { cluster: ['127.0.0.1:7001', '127.0.0.1:7002'] });
+    assert.equal(config.redis.prefix, 'h');
+  });
+
+  test('without either, the url is the local default (single server, as before)', () => {
+    assert.deepEqual(redisTarget(parseConfig({}).redis), { url: 'redis://127.0.0.1:6379' });
+  });
+
+  test('url and cluster together are refused at redis.cluster, without echoing the password', () => {
+    const err = configError(() =>
+      parseConfig({ redis: { url: 'redis://:s3cretpw@127.0.0.1:6379', cluster: ['127.0.0.1:7001'] } }),
+    );
+    assert.match(err.message, /redis\.cluster: redis\.cluster and redis\.url are exclusive/);
+    assert.doesNotMatch(err.message, /s3cretpw/);
+  });
+
+  test('REDIS_URL with a cluster config is refused at redis.cluster, naming REDIS_URL', () => {
+    const err = configError(() =>
+      parseConfig(
+        { redis: { cluster: ['127.0.0.1:7001'] } },
+        { env: { REDIS_URL: 'redis://127.0.0.1:6390' } },
+      ),
+    );
+    assert.match(err.message, /redis\.cluster: .*exclusive.*\(redis\.url from REDIS_URL\)/);
+  });
+
+  test('a bad seed is named by its index; an empty list is refused', () => {
+    const bad = configError(() => parseConfig({ redis: { cluster: ['127.0.0.1:7001', 'http://x:1'] } }));
+    assert.match(bad.message, /redis\.cluster\[1\]: expected a seed node as host:port/);
+    const withPassword = configError(() =>
+      parseConfig({
+        redis: { cluster: ['redis://:hiddenpassword@127.0.0.1:7001', 'redis://:hiddenpassword@:x'] },
+      }),
+    );
+    assert.match(withPassword.message, /redis\.cluster\[1\]: expected a seed node/);
+    assert.doesNotMatch(withPassword.message, /hiddenpassword/);
+    const empty = configError(() => parseConfig({ redis: { cluster: [] } }));
+    assert.match(empty.message, /redis\.cluster: expected at least one seed node/);
+  });
+
+  test('seed URLs with different passwords are refused, and no password is echoed', () => {
+    const err = configError(() =>
+      parseConfig({
+        redis: {
+          cluster: ['redis://:firstpassword@127.0.0.1:7001', 'redis://:otherpassword@127.0.0.1:7002'],
+        },
+      }),
+    );
+    assert.match(
+      err.message,
+      /redis\.cluster\[1\]: every seed URL must use the same scheme, user and password/,
+    );
+    assert.doesNotMatch(err.message, /firstpassword|otherpassword/);
+  });
+
+  test("a seed URL's password, user and TLS apply to every node; descriptions mask the password", () => {
+    const seeds = ['rediss://herald:pa%40ss@10.0.0.1:7001', '10.0.0.2:7002', '[::1]'];
+    assert.deepEqual(clusterSeeds(seeds), {
+      nodes: [
+        { host: '10.0.0.1', port: 7001 },
+        { host: '10.0.0.2', port: 7002 },
+        { host: '::1', port: 6379 },
+      ],
+      access: { username: 'herald', password: 'pa@ss', tls: {} },
+    });
+    const shown = describeRedisTarget({ cluster: seeds });
+    assert.match(shown, /^cluster rediss:\/\/herald:\*\*\*@10\.0\.0\.1:7001, 10\.0\.0\.2:7002/);
+    assert.doesNotMatch(shown, /pa%40ss|pa@ss/);
+  });
+});

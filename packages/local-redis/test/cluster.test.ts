@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { type RedisClusterHandle, startRedisCluster, trackedChildren } from '../src/index.js';
+
+const started: RedisClusterHandle[] = [];
+after(async () => {
+  await Promise.all(started.map((c) => c.stop()));
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a 3-master cluster serves keys of every slot through one Cluster client, and stop() ends every node', async () => {
+  const cluster = await startRedisCluster({ masters: 3 });
+  started.push(cluster);
+  assert.equal(cluster.seeds.length, 3);
+  const client = cluster.client();
+  const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+  await Promise.all(keys.map((k, i) => client.set(k, String(i))));
+  assert.deepEqual(
+    await Promise.all(keys.map((k) => client.get(k))),
+    keys.map((_, i) => String(i)),
+  );
+  const owners = new Set(await Promise.all(keys.map(async (k) => (await cluster.masterOf(k)).port)));
+  assert.equal(owners.size, 3, 'thirty keys land on all three masters');
+  const pids = cluster.nodes.map((n) => n.pid);
+  await cluster.stop();
+  assert.ok(
+    pids.every((pid) => !isAlive(pid)),
+    'no node outlives stop()',
+  );
+  assert.ok(!trackedChildren().some((c) => pids.includes(c.pid)));
+});
+
+test("killing the master of a slot hands it to its replica, and the client's writes reach the new master", async () => {
+  const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+  started.push(cluster);
+  assert.equal(cluster.nodes.length, 6);
+  const client = cluster.client();
+  await client.set('{queue}:before', 'kept');
+  await client.wait(1, 2_000);
+  const before = await cluster.masterOf('{queue}:x');
+  const killed = await cluster.killMaster('{queue}:x');
+  assert.equal(killed.port, before.port);
+  assert.ok(!isAlive(killed.pid));
+  const after = await cluster.waitForFailover('{queue}:x');
+  assert.notEqual(after.port, before.port, 'another node serves the slot');
+  assert.equal(await client.get('{queue}:before'), 'kept', 'a replicated write survives the failover');
+  await client.set('{queue}:after', 'new');
+  assert.equal(await client.get('{queue}:after'), 'new');
+});
