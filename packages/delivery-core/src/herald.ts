@@ -112,7 +112,12 @@ export async function createHerald(
     incarnation,
     siteOf: siteFinder(providerRules(shaping)),
   });
+  // The fast lane's leases are held in this run's name; with node_id a restart takes back its
+  // previous runs' leases at once (delivery/lease-reaper.ts).
+  const nodeId = config.node_id;
+  const leaseHolder = nodeId ? `${nodeId}|${incarnation}` : incarnation;
   const delivery = createDelivery({
+    ...(nodeId ? { takeBack: (node: string) => node.startsWith(`${nodeId}|`) && node !== leaseHolder } : {}),
     config,
     spool,
     events,
@@ -144,6 +149,9 @@ export async function createHerald(
     pauseTenant: (tenant, reason = 'operator') => reputation.pause(tenant, reason),
     resumeTenant: shapingRuntime.resumeTenant,
     startWorkers: delivery.startWorkers,
+    startFastPath: delivery.startFastPath,
+    useFastLane: (lane) =>
+      spool.useFastLane(lane && { lane, leaseTtlMs: config.delivery.lock_duration, node: leaseHolder }),
     reclaimLeases: shapingRuntime.reclaimLeases,
     queueStats: (opts = {}) => queueStats(spool.queue, opts),
     listQueue: queueOps.list,

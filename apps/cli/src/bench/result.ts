@@ -17,6 +17,7 @@ const SECONDS_DECIMALS = 3;
 const CPU_DECIMALS = 2;
 const RATIO_DECIMALS = 2;
 const MAX_ERROR_SAMPLES = 5;
+const MICROS_PER_S = 1_000_000;
 
 export type BenchStatus = 'ok' | 'submit_failed' | 'incomplete' | 'timeout' | 'interrupted' | 'failed';
 
@@ -35,6 +36,9 @@ export interface PhaseResult {
   cpu_busy_pct: number | null;
   /** CPU seconds each process used during this path's rounds (null: not started here). */
   process_cpu_s: { bench: number; relay: number | null; redis: number | null };
+  /** Relay and Redis CPU per delivered message, µs (null: not measured or nothing delivered). */
+  relay_cpu_us_per_msg: number | null;
+  redis_cpu_us_per_msg: number | null;
 }
 
 export interface BenchResult extends PhaseResult {
@@ -86,6 +90,8 @@ const EMPTY_PHASE: PhaseResult = {
   error_samples: [],
   cpu_busy_pct: null,
   process_cpu_s: { bench: 0, relay: null, redis: null },
+  relay_cpu_us_per_msg: null,
+  redis_cpu_us_per_msg: null,
 };
 
 export function initialResult(params: BenchParams, env: Record<string, string | undefined>): BenchResult {
@@ -137,6 +143,10 @@ export function pathResult(rounds: readonly PhaseMeasure[]): PhaseResult {
     const total = sumOrNull(values);
     return total === null ? null : round(total, CPU_DECIMALS);
   };
+  const perMessageUs = (values: (number | null)[]) => {
+    const total = sumOrNull(values);
+    return total === null || delivered === 0 ? null : Math.round((total * MICROS_PER_S) / delivered);
+  };
   return {
     submit_s: submitted > 0 ? round(submitMs / MS_PER_S, SECONDS_DECIMALS) : null,
     submit_msgs_per_s: submitted > 0 ? round((submitted * MS_PER_S) / submitMs, RATE_DECIMALS) : null,
@@ -155,6 +165,8 @@ export function pathResult(rounds: readonly PhaseMeasure[]): PhaseResult {
       relay: cpu(rounds.map((m) => m.cpu.relay)),
       redis: cpu(rounds.map((m) => m.cpu.redis)),
     },
+    relay_cpu_us_per_msg: perMessageUs(rounds.map((m) => m.cpu.relay)),
+    redis_cpu_us_per_msg: perMessageUs(rounds.map((m) => m.cpu.redis)),
   };
 }
 
@@ -172,12 +184,11 @@ export function ratio(api: number | null, smtp: number | null): number | null {
   return api === null || smtp === null || smtp === 0 ? null : round(api / smtp, RATIO_DECIMALS);
 }
 
-const MICROS_PER_S = 1_000_000;
-
 function phaseLine(p: PhaseResult): string {
   const relayUs =
-    p.process_cpu_s.relay !== null && p.delivered > 0
-      ? `, relay ${Math.round((p.process_cpu_s.relay * MICROS_PER_S) / p.delivered)} µs CPU/msg`
+    p.relay_cpu_us_per_msg !== null
+      ? `, relay ${p.relay_cpu_us_per_msg} µs CPU/msg` +
+        (p.redis_cpu_us_per_msg !== null ? `, Redis ${p.redis_cpu_us_per_msg} µs CPU/msg` : '')
       : '';
   return (
     `submit ${p.submit_msgs_per_s ?? '-'} msg/s, end-to-end ${p.e2e_msgs_per_s ?? '-'} msg/s, ` +
