@@ -153,7 +153,7 @@ export async function createHerald(
     useFastLane: (lane) =>
       spool.useFastLane(lane && { lane, leaseTtlMs: config.delivery.lock_duration, node: leaseHolder }),
     reclaimLeases: shapingRuntime.reclaimLeases,
-    queueStats: (opts = {}) => queueStats(spool.queue, opts),
+    queueStats: (opts = {}) => queueStats(spool.queue, { ...opts, leases: spool.leases }),
     listQueue: queueOps.list,
     retryQueued: queueOps.retry,
     flushSite: queueOps.flush,
@@ -165,6 +165,7 @@ export async function createHerald(
       redis,
       queue: spool.queue,
       keys: spool.keys,
+      leases: spool.leases,
       siteSuspendedUntil: async (site) => (await shapingRuntime.siteState.condition(site)).suspendedUntil,
     }),
     ping,

@@ -115,6 +115,17 @@ export class JobLeases {
     return this.redis.zcard(this.keys.leases);
   }
 
+  /** The ids of the leased jobs now (at most `max`), for queue operations: they are in flight. */
+  ids(max: number): Promise<string[]> {
+    return this.redis.zrange(this.keys.leases, 0, max - 1);
+  }
+
+  /** A leased job's data as recorded when it was leased (undefined when it is not leased). */
+  async data(jobId: string): Promise<DeliveryJobData | undefined> {
+    const raw = await this.redis.get(this.keys.lease(jobId));
+    return raw ? (JSON.parse(raw) as LeaseRecord).data : undefined;
+  }
+
   /**
    * Moves up to REAP_BATCH leases expired at `now` to BullMQ (ready at once, with the data the
    * lease recorded), one WATCH/MULTI each on `own`'s connection (a BullMQ Queue on a connection of
