@@ -94,6 +94,8 @@ test("a path's rounds add up: rates over the summed times, CPU summed, the verdi
     [200, 200, 4, 50, 5, 40, 75],
   );
   assert.deepEqual(p.process_cpu_s, { bench: 1, relay: 2, redis: 0.5 });
+  // CPU per delivered message, µs: 2 s / 200 and 0.5 s / 200.
+  assert.deepEqual([p.relay_cpu_us_per_msg, p.redis_cpu_us_per_msg], [10_000, 2_500]);
   assert.equal(pathStatus(rounds, 200, Date.now() + 60_000), 'ok');
   assert.equal(pathStatus([...rounds, measure({ reached: false })], 300, Date.now() + 60_000), 'incomplete');
   assert.equal(
