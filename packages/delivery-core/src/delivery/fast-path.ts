@@ -5,10 +5,12 @@
  * the outcome ends its lease in one script (`JobLeases.finish`) or hands it to BullMQ as a delayed
  * job in one MULTI (`requeue`: retries, throttle waits, parking). Leases are renewed while their
  * attempts run, every third of the lease time, in one round trip for all of them.
- * Room: the lane is open (`announce`d room = concurrency − 1) only while this thread's BullMQ
- * worker has nothing to do; when BullMQ has work (retries due, overflow) the room drops to 0 and
- * BullMQ gets the slots, so the two sources never run more than `concurrency` jobs together: the
- * worker's BullMQ concurrency is kept at `concurrency` minus what the lane may hold.
+ * Room: the lane may hold (`announce`d room) every slot BullMQ's worker is not using but one, and
+ * the worker's BullMQ concurrency is kept at `concurrency` minus what the lane may hold (until the
+ * host has seen a smaller room, the larger one counts). So the two sources never run more than
+ * `concurrency` jobs together, BullMQ can always take one more job, and each job it takes shrinks
+ * the lane by one: a BullMQ backlog (retries due, overflow) takes slots over as the lane's jobs
+ * end, and an idle BullMQ leaves them all to the lane.
  * Needs injected: the worker's deps, the leases, the worker itself, and `announce`, which tells
  * the host the room and how many jobs finished since the last call.
  */
@@ -108,7 +110,7 @@ export class FastPath {
 
   private evaluate(): void {
     const { concurrency, worker } = this.options;
-    const room = this.closing || worker.activeJobs > 0 ? 0 : concurrency - 1;
+    const room = this.closing ? 0 : Math.max(0, concurrency - 1 - worker.activeJobs);
     if (room !== this.room || this.done > 0) {
       if (room !== this.room) {
         this.unacked += 1;
