@@ -12,7 +12,9 @@
  */
 import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { createHerald, type HeraldConfig, type HeraldEvent, parseConfig } from '@herald/delivery-core';
+import type { FastPath } from '@herald/delivery-core/delivery';
 import { settlesWithin } from '@herald/delivery-core/util';
+import type { LaneMessage } from './fast-lanes.js';
 
 /** Bound on waiting for a batch's stream write before forwarding it anyway. */
 const FORWARD_FLUSH_TIMEOUT_MS = 2_000;
@@ -23,13 +25,15 @@ export interface DeliveryThreadData {
   incarnation: string;
 }
 
-/** Messages from the host to a thread. */
-export type HostMessage = { type: 'stop' };
+/** Messages from the host to a thread: stop, or the fast lane's (fast-lanes.ts). */
+export type HostMessage = { type: 'stop' } | LaneMessage;
 
 /** Messages from a thread to the host. */
 export type ThreadMessage =
   | { type: 'ready' }
   | { type: 'events'; events: HeraldEvent[] }
+  /** The fast lane's room now, and the jobs handed over that finished since the last one. */
+  | { type: 'room'; room: number; done: number }
   | { type: 'stopped' };
 
 async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
@@ -37,8 +41,15 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
   const stopRequested = new Promise<void>((resolve) => {
     requestStop = resolve;
   });
+  let fast: FastPath | undefined;
   port.on('message', (message: HostMessage) => {
     if (message.type === 'stop') requestStop();
+    else if (message.type === 'jobs')
+      fast?.accept(
+        message.jobs,
+        Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
+      );
+    else if (message.type === 'room-seen') fast?.roomSeen();
   });
   const post = (message: ThreadMessage) => port.postMessage(message);
 
@@ -59,6 +70,7 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
     batch.push(event);
   });
   herald.startWorkers();
+  fast = herald.startFastPath((room, done) => post({ type: 'room', room, done }));
   post({ type: 'ready' });
 
   await stopRequested;

@@ -28,6 +28,7 @@ import { parseListen, type Role } from '@herald/delivery-core/config';
 import { type ApiServer, createApiServer } from '@herald/http-api';
 import type { Logger } from 'pino';
 import type { SMTPServer } from 'smtp-server';
+import { ThreadLanes } from './fast-lanes.js';
 import { createHttpServer } from './http.js';
 import { createPolicy } from './policy.js';
 import { createSubmissionServer } from './submission.js';
@@ -89,14 +90,18 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         const count = herald.config.delivery.threads;
         if (count === 0) herald.startWorkers();
         else {
+          // Jobs the threads have room for go to them from memory, not through BullMQ.
+          const lanes = new ThreadLanes(count);
           threads = createDeliveryThreads({
             config: herald.config,
             count,
             events: herald.events,
             logger: herald.logger,
             incarnation: herald.incarnation,
+            lanes,
           });
           await threads.start();
+          herald.useFastLane(lanes);
         }
         accounting = await startAccounting(herald);
         // Reads the event stream and POSTs on this thread; delivery runs in the worker threads.
@@ -132,6 +137,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         if (api) await api.close();
         if (httpServer) await new Promise<void>((resolve) => httpServer!.close(() => resolve()));
         await herald.webhooks.stopDispatcher();
+        herald.useFastLane(undefined);
         if (threads) await threads.stop();
         if (accounting) {
           await accounting.log.stop();

@@ -16,6 +16,7 @@ import type { HeraldConfig, HeraldEvent } from '@herald/delivery-core';
 import { settlesWithin } from '@herald/delivery-core/util';
 import type { Logger } from 'pino';
 import type { DeliveryThreadData, HostMessage, ThreadMessage } from './delivery-thread.js';
+import type { ThreadLanes } from './fast-lanes.js';
 
 /** Bound on a thread's start (createHerald waits up to 10 s for Redis). */
 const START_TIMEOUT_MS = 30_000;
@@ -36,6 +37,8 @@ export interface DeliveryThreadsOptions {
   events: { dispatch(event: HeraldEvent): void };
   logger: Logger;
   now?: () => number;
+  /** The spool's fast lane into the threads (fast-lanes.ts), when the relay spools here too. */
+  lanes?: ThreadLanes;
 }
 
 export interface DeliveryThreads {
@@ -91,6 +94,7 @@ export function createDeliveryThreads(options: DeliveryThreadsOptions): Delivery
       }, START_TIMEOUT_MS);
       worker.on('message', (message: ThreadMessage) => {
         if (message.type === 'events') for (const event of message.events) events.dispatch(event);
+        else if (message.type === 'room') options.lanes?.onRoom(slot.index, message.room, message.done);
         else if (message.type === 'ready') {
           ready = true;
           clearTimeout(startTimer);
@@ -102,8 +106,10 @@ export function createDeliveryThreads(options: DeliveryThreadsOptions): Delivery
         lastError = err;
         log.error({ err }, 'delivery thread failed');
       });
+      options.lanes?.attach(slot.index, (message, transfer) => worker.postMessage(message, transfer));
       worker.on('exit', (code) => {
         clearTimeout(startTimer);
+        options.lanes?.detach(slot.index);
         if (slot.worker === worker) slot.worker = undefined;
         if (!ready) {
           reject(

@@ -5,13 +5,13 @@
  */
 import type { Logger } from 'pino';
 import type { HeraldConfig } from './config/index.js';
-import type { DeliveryWorker } from './delivery/index.js';
+import type { DeliveryWorker, FastPath } from './delivery/index.js';
 import type { RedisEventSink } from './events/index.js';
 import type { DeliveryExplanation, ExplainOptions } from './explain/index.js';
 import type { FeedbackReport, FeedbackResult } from './feedback/index.js';
 import type { Intake, SendInput, SendResult } from './intake/index.js';
 import type { HeraldMetrics } from './metrics/index.js';
-import type { DurabilityBarrier, QueueStats } from './queue/index.js';
+import type { DurabilityBarrier, FastLane, QueueStats } from './queue/index.js';
 import type {
   ListOptions,
   QueueFilter,
@@ -95,6 +95,16 @@ export interface Herald {
   /** Lifts a tenant's reputation pause and wakes its parked bulk jobs; true when it was paused. */
   resumeTenant(tenant: string, reason?: string): Promise<boolean>;
   startWorkers(): DeliveryWorker;
+  /**
+   * Starts the fast path on the last worker started: jobs handed over from memory (the spool's
+   * fast lane in another thread) run there. `announce` tells the lane's owner its room.
+   */
+  startFastPath(announce: (room: number, done: number) => void): FastPath;
+  /**
+   * Spools jobs the lane has room for as leases and hands them to it after the EXEC instead of
+   * adding them to BullMQ (queue/fast-lane.ts); undefined turns it off.
+   */
+  useFastLane(lane: FastLane | undefined): void;
   /**
    * With `node_id`: frees the connection leases a previous run of this node held (a crash), and
    * wakes the jobs parked for them. Call once at start, before any worker. Returns how many.

@@ -123,7 +123,12 @@ export async function createHerald(
     incarnation,
     siteOf: siteFinder(providerRules(shaping)),
   });
+  // The fast lane's leases are held in this run's name; with node_id a restart takes back its
+  // previous runs' leases at once (delivery/lease-reaper.ts).
+  const nodeId = config.node_id;
+  const leaseHolder = nodeId ? `${nodeId}|${incarnation}` : incarnation;
   const delivery = createDelivery({
+    ...(nodeId ? { takeBack: (node: string) => node.startsWith(`${nodeId}|`) && node !== leaseHolder } : {}),
     config,
     spool,
     events,
@@ -163,8 +168,11 @@ export async function createHerald(
     pauseTenant: (tenant, reason = 'operator') => reputation.pause(tenant, reason),
     resumeTenant: shapingRuntime.resumeTenant,
     startWorkers: delivery.startWorkers,
+    startFastPath: delivery.startFastPath,
+    useFastLane: (lane) =>
+      spool.useFastLane(lane && { lane, leaseTtlMs: config.delivery.lock_duration, node: leaseHolder }),
     reclaimLeases: shapingRuntime.reclaimLeases,
-    queueStats: (opts = {}) => queueStats(spool.queue, opts),
+    queueStats: (opts = {}) => queueStats(spool.queue, { ...opts, leases: spool.leases }),
     listQueue: queueOps.list,
     retryQueued: queueOps.retry,
     flushSite: queueOps.flush,
@@ -176,6 +184,7 @@ export async function createHerald(
       redis,
       queue: spool.queue,
       keys: spool.keys,
+      leases: spool.leases,
       siteSuspendedUntil: async (site) => (await shapingRuntime.siteState.condition(site)).suspendedUntil,
     }),
     ping,

@@ -6,9 +6,11 @@
  * never imports shaping.
  */
 
+export { FastPath, type FastPathOptions } from './fast-path.js';
 export { type FollowUpDeps, followUpFailures } from './follow-up.js';
 export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';
+export { type LeaseReaper, type LeaseReaperOptions, startLeaseReaper } from './lease-reaper.js';
 export { applyOperatorMark, operatorReply } from './operator.js';
 export type { DeliveryDeps, DeliveryGate, DeliveryOutcome, RecipientFailure } from './process.js';
 export { processDelivery } from './process.js';

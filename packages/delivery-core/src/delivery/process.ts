@@ -37,9 +37,17 @@ const BODY_LOST_REPLY: SmtpReply = {
   stage: 'queue',
 };
 
-export async function processDelivery(input: DeliveryJobData, deps: DeliveryDeps): Promise<DeliveryOutcome> {
+/**
+ * `preloaded.body`: the spooled message already in memory (a fast-lane job, delivery/fast-path.ts),
+ * so the attempt does not read it from Redis.
+ */
+export async function processDelivery(
+  input: DeliveryJobData,
+  deps: DeliveryDeps,
+  preloaded?: { body: Buffer },
+): Promise<DeliveryOutcome> {
   const failures: RecipientFailure[] = [];
-  const outcome = await runAttempt(input, deps, failures);
+  const outcome = await runAttempt(input, deps, failures, preloaded);
   if (failures.length > 0 && outcome.kind !== 'throttled') outcome.failures = failures;
   return outcome;
 }
@@ -48,6 +56,7 @@ async function runAttempt(
   input: DeliveryJobData,
   deps: DeliveryDeps,
   failures: RecipientFailure[],
+  preloaded: { body: Buffer } | undefined,
 ): Promise<DeliveryOutcome> {
   const data: DeliveryJobData = { ...input, recipients: input.recipients.map((r) => ({ ...r })) };
   const pending = () => data.recipients.filter((r) => r.state === 'pending');
@@ -114,6 +123,7 @@ async function runAttempt(
       route,
       limits,
       policy,
+      preloaded,
     );
     connection = verdict;
     if (replies.length > 0)
@@ -134,11 +144,12 @@ async function attempt(
   route: StaticRoute | undefined,
   limits: AttemptLimits | undefined,
   policy: TlsPolicyDecision | undefined,
+  preloaded: { body: Buffer } | undefined,
 ): Promise<{ outcome: DeliveryOutcome; replies: SmtpReply[]; verdict?: ConnectionVerdict }> {
   data.attempts += 1;
   // The operator's mark is read with the body (one round trip on an auto-pipelined connection).
   const [body, mark] = await Promise.all([
-    deps.spool.getBody(data.messageId, data.size),
+    preloaded ? preloaded.body : deps.spool.getBody(data.messageId, data.size),
     deps.operatorMark ? deps.operatorMark(data) : undefined,
   ]);
   if (mark) {

@@ -12,16 +12,26 @@ import type { Logger } from 'pino';
 import { type HeraldConfig, matchRoute, parseHostPort, type Route, tenantPolicy } from '../config/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { RedisEventSink } from '../events/index.js';
-import { type DeliveryJobData, newMessageId, type OperatorMark, type Spool } from '../queue/index.js';
+import {
+  DELIVERY_QUEUE,
+  type DeliveryJobData,
+  newMessageId,
+  type OperatorMark,
+  type Spool,
+} from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { type ConnectionLeases, SmtpPool } from '../smtp/index.js';
 import { encodeVerp, verpSettings } from '../verp/index.js';
+import { FastPath } from './fast-path.js';
 import { type FollowUpDeps, followUpFailures, type SuppressionEntryInput } from './follow-up.js';
 import type { StaticRoute } from './hosts.js';
+import { type LeaseReaper, startLeaseReaper } from './lease-reaper.js';
 import { applyOperatorMark } from './operator.js';
 import type { DeliveryDeps, DeliveryGate, JobParking } from './types.js';
 import { DeliveryWorker } from './worker.js';
 
+/** How long a graceful shutdown waits for in-flight fast-lane deliveries (as the worker's). */
+const SHUTDOWN_GRACE_MS = 30_000;
 /** Default port of a route's `via` when it names none. */
 const ROUTE_PORT = 25;
 
@@ -49,10 +59,18 @@ export interface DeliveryParts {
   hardBounces(tenant: string, entries: SuppressionEntryInput[]): Promise<void>;
   /** A new connection for a worker's BullMQ (blocking reads; maxRetriesPerRequest null). */
   workerConnection(): RedisClient;
+  /** Runs of this node whose leases the first reaper pass takes back at once (node_id set). */
+  takeBack?: (node: string) => boolean;
 }
 
 export interface Delivery {
+  /** Starts a BullMQ worker (and, with the first, the lease reaper). */
   startWorkers(): DeliveryWorker;
+  /**
+   * Starts the fast path on the last worker started (delivery/fast-path.ts): jobs handed over
+   * from memory share its slots. `announce` tells the host the lane's room.
+   */
+  startFastPath(announce: (room: number, done: number) => void): FastPath;
   /**
    * Ends a job's pending recipients as an operator decided (a job queue-ops removed from the
    * queue): `bounced` events with `operator`, and for a bounce the DSN to the envelope sender as
@@ -80,7 +98,9 @@ export function createDelivery(parts: DeliveryParts): Delivery {
     maxMessagesPerConnection: d.max_messages_per_connection,
     idleTimeoutMs: d.idle_timeout,
   });
-  const workers: { worker: DeliveryWorker; connection: RedisClient }[] = [];
+  const workers: { worker: DeliveryWorker; connection: RedisClient; deps: DeliveryDeps }[] = [];
+  const fastPaths: FastPath[] = [];
+  let reaper: LeaseReaper | undefined;
   const followUp: FollowUpDeps = {
     getBody: (id) => spool.getBody(id),
     enqueueDsn: parts.enqueueDsn,
@@ -95,6 +115,27 @@ export function createDelivery(parts: DeliveryParts): Delivery {
     startWorkers() {
       const connection = parts.workerConnection();
       connection.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
+      const deps: DeliveryDeps = {
+        spool,
+        resolver,
+        pool,
+        events,
+        retry: {
+          scheduleMs: [...config.retry.schedule],
+          jitter: config.retry.jitter,
+          maxQueueLifetimeMs: config.retry.max_queue_lifetime,
+        },
+        routeFor: (domain) => toStaticRoute(matchRoute(config.routes as readonly Route[], domain)),
+        mxPort: d.port,
+        mxLimits: { addresses: d.mx_address_limit, sessions: d.mx_session_limit },
+        tls: d.tls,
+        tlsVerify: d.tls_verify,
+        now: Date.now,
+        ...returnPathFor(config),
+        ...(parts.tlsPolicy ? { tlsPolicy: parts.tlsPolicy } : {}),
+        gate: parts.shaping.newGate(),
+        operatorMark: (data) => spool.marks.read(data.messageId, data.domain),
+      };
       const worker = new DeliveryWorker({
         connection,
         prefix: spool.keys.bullmqPrefix,
@@ -104,31 +145,37 @@ export function createDelivery(parts: DeliveryParts): Delivery {
         logger,
         parked: parts.shaping.parked,
         afterFailures: (data, failures) => followUpFailures(data, failures, followUp),
-        deps: {
-          spool,
-          resolver,
-          pool,
-          events,
-          retry: {
-            scheduleMs: [...config.retry.schedule],
-            jitter: config.retry.jitter,
-            maxQueueLifetimeMs: config.retry.max_queue_lifetime,
-          },
-          routeFor: (domain) => toStaticRoute(matchRoute(config.routes as readonly Route[], domain)),
-          mxPort: d.port,
-          mxLimits: { addresses: d.mx_address_limit, sessions: d.mx_session_limit },
-          tls: d.tls,
-          tlsVerify: d.tls_verify,
-          now: Date.now,
-          ...returnPathFor(config),
-          ...(parts.tlsPolicy ? { tlsPolicy: parts.tlsPolicy } : {}),
-          gate: parts.shaping.newGate(),
-          operatorMark: (data) => spool.marks.read(data.messageId, data.domain),
-        },
+        deps,
       });
       worker.start();
-      workers.push({ worker, connection });
+      workers.push({ worker, connection, deps });
+      reaper ??= startLeaseReaper({
+        connection: parts.workerConnection(),
+        bullmqPrefix: spool.keys.bullmqPrefix,
+        queueName: DELIVERY_QUEUE,
+        leases: spool.leases,
+        leaseTtlMs: d.lock_duration,
+        ...(parts.takeBack ? { takeBack: parts.takeBack } : {}),
+        logger,
+      });
       return worker;
+    },
+    startFastPath(announce) {
+      const last = workers.at(-1);
+      if (!last) throw new Error('startFastPath needs a worker: call startWorkers first');
+      const fast = new FastPath({
+        deps: last.deps,
+        leases: spool.leases,
+        worker: last.worker,
+        concurrency: d.concurrency,
+        leaseTtlMs: d.lock_duration,
+        logger,
+        parked: parts.shaping.parked,
+        afterFailures: (data, failures) => followUpFailures(data, failures, followUp),
+        announce,
+      });
+      fastPaths.push(fast);
+      return fast;
     },
     async settleOperator(data, mark, body) {
       const outcome = applyOperatorMark(data, mark, { events, now: Date.now });
@@ -142,7 +189,12 @@ export function createDelivery(parts: DeliveryParts): Delivery {
       return outcome.failures.length;
     },
     async close(graceMs) {
-      await Promise.all(workers.map(({ worker }) => worker.close(graceMs)));
+      const grace = graceMs ?? SHUTDOWN_GRACE_MS;
+      await Promise.all([
+        ...workers.map(({ worker }) => worker.close(graceMs)),
+        ...fastPaths.map((fast) => fast.close(grace)),
+      ]);
+      await reaper?.close();
       await pool.close();
       for (const { connection } of workers) connection.disconnect();
     },

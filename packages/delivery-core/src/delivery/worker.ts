@@ -65,6 +65,11 @@ export class DeliveryWorker {
     return this.inFlight.size;
   }
 
+  /** How many BullMQ jobs it may run at once from now on (the fast path shares the slots). */
+  setConcurrency(n: number): void {
+    if (this.worker.concurrency !== n) this.worker.concurrency = n;
+  }
+
   private async run(job: Job<DeliveryJobData>, token: string | undefined): Promise<void> {
     const { deps, logger } = this.options;
     const jobId = job.id ?? '';

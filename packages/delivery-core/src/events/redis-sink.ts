@@ -9,7 +9,7 @@
 
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/index.js';
-import { queueTraceWrite, type TraceOptions, traceMessageId, trimTrace } from './trace.js';
+import { queueTraceWrites, type TraceOptions, traceMessageId, trimTrace } from './trace.js';
 import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
 
 export interface RedisEventSinkOptions {
@@ -97,17 +97,10 @@ export class RedisEventSink implements EventSink {
     const { redis, streamKey, streamMaxLen, logger, trace } = this.options;
     const pipeline = redis.pipeline();
     const maxLen = String(streamMaxLen);
-    // Index in the pipeline's results of each trace push, with its message id.
-    const pushes: { index: number; messageId: string }[] = [];
-    let index = 0;
-    for (const { json, messageId, type, nextAttemptAt } of this.batch) {
-      pipeline.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
-      index++;
-      if (trace && messageId) {
-        pushes.push({ index, messageId });
-        index += queueTraceWrite(pipeline, { type, messageId, nextAttemptAt }, json, trace);
-      }
-    }
+    for (const { json } of this.batch) pipeline.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
+    // Index in the pipeline's results of each trace push, with its message id: one push per
+    // message per batch (trace.ts queueTraceWrites).
+    const pushes = trace ? queueTraceWrites(pipeline, this.batch, trace, this.batch.length).pushes : [];
     this.batch = [];
     const write = pipeline
       .exec()

@@ -59,6 +59,51 @@ export function queueTraceWrite(
 }
 
 /**
+ * The trace writes of a batch of events, one RPUSHX (and one PEXPIREAT GT) per message for the
+ * events after `accepted` (an attempt and its recipients' outcomes usually come in one batch),
+ * in emission order; `accepted` keeps its own RPUSH. Returns, per push, its index among the
+ * queued commands (counted from `first`) and its message id, for the trim check.
+ */
+export function queueTraceWrites(
+  commands: ChainableCommander,
+  events: readonly {
+    type: HeraldEvent['type'];
+    messageId?: string | undefined;
+    nextAttemptAt?: number | undefined;
+    json: string;
+  }[],
+  options: Pick<TraceOptions, 'key' | 'retentionMs'>,
+  first: number,
+  now = Date.now(),
+): { pushes: { index: number; messageId: string }[]; commands: number } {
+  const pushes: { index: number; messageId: string }[] = [];
+  const grouped = new Map<string, { jsons: string[]; expireAt: number }>();
+  let index = first;
+  for (const event of events) {
+    if (!event.messageId) continue;
+    if (event.type === 'accepted') {
+      pushes.push({ index, messageId: event.messageId });
+      index += queueTraceWrite(commands, { ...event, messageId: event.messageId }, event.json, options, now);
+      continue;
+    }
+    const expireAt = Math.max(now, event.nextAttemptAt ?? 0) + options.retentionMs;
+    const group = grouped.get(event.messageId);
+    if (group) {
+      group.jsons.push(event.json);
+      group.expireAt = Math.max(group.expireAt, expireAt);
+    } else grouped.set(event.messageId, { jsons: [event.json], expireAt });
+  }
+  for (const [messageId, { jsons, expireAt }] of grouped) {
+    const key = options.key(messageId);
+    pushes.push({ index, messageId });
+    // GT: a key's expiry only moves later (another domain's deferral may have set a later one).
+    commands.rpushx(key, ...jsons).pexpireat(key, expireAt, 'GT');
+    index += 2;
+  }
+  return { pushes, commands: index - first };
+}
+
+/**
  * KEYS[1] the trace. ARGV[1] the cap (>= 3). ARGV[2] the marker. ARGV[3] a placeholder value no
  * event JSON equals. While the list is longer than the cap: the entry at index 1 becomes the
  * marker (first overflow), else the entry at index 2 (the oldest event after the marker) is

@@ -65,6 +65,9 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
       return [
         ...messages.flatMap((m) => [q.body(m), q.message(m), q.pendingJobs(m), q.trace(m)]),
         ...bullmqKeys(prefix, jobIdsOf(messages)),
+        // A job handed to the fast lane is leased instead of added to BullMQ (queue/leases.ts).
+        q.leases,
+        ...jobIdsOf(messages).map((id) => q.lease(id)),
         q.events,
         ...tenants.map((t) => reputationKey(prefix, t, 'sent', hour)),
         q.hashedTenants,
@@ -92,6 +95,24 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
     keys: (prefix, { messages: [m] }) => {
       const q = queueKeys(prefix);
       return [q.pendingJobs(m), q.body(m), q.message(m), q.operatorMarks(m)];
+    },
+  },
+  'finish a leased job (lease, pending set; the last job deletes the message)': {
+    where: 'queue/leases.ts FINISH_LEASED_LUA',
+    kind: 'lua',
+    keys: (prefix, { messages: [m] }) => {
+      const q = queueKeys(prefix);
+      const [job] = jobIdsOf([m!]);
+      return [q.leases, q.lease(job!), q.pendingJobs(m!), q.body(m!), q.message(m!), q.operatorMarks(m!)];
+    },
+  },
+  'hand a leased job to BullMQ (requeue, reaper: add-job + ZREM + DEL, under WATCH of the lease)': {
+    where: 'queue/leases.ts JobLeases.requeue, reapOne (MULTI)',
+    kind: 'multi',
+    keys: (prefix, { messages }) => {
+      const q = queueKeys(prefix);
+      const ids = jobIdsOf(messages);
+      return [...bullmqKeys(prefix, ids), q.leases, ...ids.map((id) => q.lease(id))];
     },
   },
   'BullMQ scripts (add, move to delayed, promote, remove, finish)': {

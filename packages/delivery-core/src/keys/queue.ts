@@ -48,6 +48,14 @@ export interface QueueKeys {
    * enqueue MULTI), so the bounce-processor can name the tenant of any token.
    */
   hashedTenants: string;
+  /**
+   * Jobs handed to an in-process delivery lane instead of BullMQ (zset: job id scored by its
+   * lease's expiry, epoch ms); renewed while the attempt runs, re-queued to BullMQ when it expires
+   * (queue/leases.ts).
+   */
+  leases: string;
+  /** A leased job's record (string: JSON `{node, data}`), written with the lease, deleted with it. */
+  lease(jobId: string): string;
 }
 
 export function queueKeys(prefix: string): QueueKeys {
@@ -62,6 +70,8 @@ export function queueKeys(prefix: string): QueueKeys {
     events: `${slot}:events`,
     trace: (id) => `${slot}:msg:${id}:trace`,
     hashedTenants: `${slot}:verp-tenants`,
+    leases: `${slot}:leases`,
+    lease: (jobId) => `${slot}:lease:${jobId}`,
   };
 }
 

@@ -66,14 +66,15 @@ export function createQueueOps(parts: QueueOpsParts): QueueOps {
     target: { messageId: string } | { keep: (data: LoadedJob['job']['data']) => boolean },
   ): AsyncGenerator<LoadedJob[]> {
     if ('messageId' in target) {
-      const jobs = await jobsOf(queue, pendingJobIds, target.messageId);
+      const jobs = await jobsOf(queue, pendingJobIds, target.messageId, spool.leases);
       if (jobs.length === 0)
         throw new HeraldError('HERALD_QUEUE_NOT_FOUND', `no queued message or job ${target.messageId}`);
       yield jobs;
       return;
     }
-    const { refs } = await snapshot(queue, MAX_OPERATION_JOBS);
-    for await (const batch of loadJobs(queue, refs)) yield batch.filter((j) => target.keep(j.job.data));
+    const { refs } = await snapshot(queue, MAX_OPERATION_JOBS, spool.leases);
+    for await (const batch of loadJobs(queue, refs, spool.leases))
+      yield batch.filter((j) => target.keep(j.job.data));
   }
 
   const removeWith = (
@@ -82,7 +83,7 @@ export function createQueueOps(parts: QueueOpsParts): QueueOps {
   ) => removeJobs(parts, select(target), mark);
 
   return {
-    list: (site, opts = {}) => listQueue(queue, site, { ...opts, maxJobs: DEFAULT_MAX_JOBS }),
+    list: (site, opts = {}) => listQueue(queue, site, { ...opts, maxJobs: DEFAULT_MAX_JOBS }, spool.leases),
     async retry(target) {
       const selection =
         'messageId' in target

@@ -8,7 +8,7 @@
 import type { Queue } from 'bullmq';
 import { HeraldError } from '../errors/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
-import { DEFAULT_MAX_JOBS, describe, inSite, loadJobs, snapshot } from './scan.js';
+import { DEFAULT_MAX_JOBS, describe, inSite, type LeaseReader, loadJobs, snapshot } from './scan.js';
 import type { ListOptions, QueuedJob, QueuePage } from './types.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -18,18 +18,19 @@ export async function listQueue(
   queue: Queue<DeliveryJobData>,
   site: string,
   opts: ListOptions & { maxJobs?: number } = {},
+  leases?: LeaseReader,
 ): Promise<QueuePage> {
   const limit = opts.limit ?? DEFAULT_PAGE_SIZE;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE)
     throw new HeraldError('HERALD_INPUT_INVALID', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   if (site === '') throw new HeraldError('HERALD_INPUT_INVALID', 'a site name is required');
-  const { refs, truncated } = await snapshot(queue, opts.maxJobs ?? DEFAULT_MAX_JOBS);
+  const { refs, truncated } = await snapshot(queue, opts.maxJobs ?? DEFAULT_MAX_JOBS, leases);
   const after = opts.after;
   const from = after === undefined ? 0 : refs.findIndex((r) => r.id > after);
   const jobs: QueuedJob[] = [];
   let more = false;
   if (from >= 0) {
-    for await (const batch of loadJobs(queue, refs.slice(from))) {
+    for await (const batch of loadJobs(queue, refs.slice(from), leases)) {
       for (const loaded of batch) {
         if (!inSite(loaded.job.data, site)) continue;
         if (jobs.length === limit) {

@@ -24,7 +24,7 @@ const REMOVE_CONCURRENCY = 32;
 export interface RemoveParts {
   redis: RedisClient;
   prefix: string;
-  spool: Pick<Spool, 'marks' | 'claimFinish' | 'getBody'> & { queue: Queue<DeliveryJobData> };
+  spool: Pick<Spool, 'marks' | 'claimFinish' | 'getBody' | 'leases'> & { queue: Queue<DeliveryJobData> };
   settleOperator(data: DeliveryJobData, mark: OperatorMark, body?: Buffer | null): Promise<number>;
 }
 
@@ -57,9 +57,10 @@ async function removeOne(parts: RemoveParts, loaded: LoadedJob, mark: OperatorMa
   const id = loaded.id;
   await spool.marks.mark(messageId, domain, mark);
   // State before data: a worker that takes the job after the mark applies the mark itself.
-  const state = await currentState(loaded.job);
+  const state = await currentState(loaded.job, spool.leases);
   if (!state) return;
-  const job = await spool.queue.getJob(id);
+  // A leased job (fast lane) is in flight and not BullMQ's: its lease record's data.
+  const job = (await spool.queue.getJob(id)) ?? (state === 'active' ? loaded.job : undefined);
   if (!job?.data) return;
   const inFlight = () => {
     result.marked.jobs++;

@@ -4,11 +4,13 @@
  * a job's state and data say about it (`describe`: ready, scheduled with its due time, in flight,
  * parked and why). A job moving between states while the snapshot is read is seen at least once:
  * the states are read in the order jobs move (delayed → prioritized/wait → active), then the
- * first three again (a retry moves a job from active back to delayed).
+ * first three again (a retry moves a job from active back to delayed). Jobs leased to a fast
+ * lane (queue/leases.ts) are not BullMQ's while they run: given `leases`, they are read from their
+ * lease records and are in flight (`active`).
  */
 import { Job, type Queue } from 'bullmq';
 import { parkedKindOf } from '../keys/index.js';
-import type { DeliveryJobData } from '../queue/index.js';
+import type { DeliveryJobData, JobLeases } from '../queue/index.js';
 import type { QueuedJob } from './types.js';
 
 /** BullMQ states a queued job can be in (`waiting` is BullMQ's name of the wait list). */
@@ -37,10 +39,14 @@ export interface LoadedJob extends JobRef {
   job: Job<DeliveryJobData>;
 }
 
+/** Where queue operations read leased jobs (fast lane). */
+export type LeaseReader = Pick<JobLeases, 'ids' | 'data'>;
+
 /** The queued job ids (sorted: message ids sort by acceptance), each with the last state seen. */
 export async function snapshot(
   queue: Queue<DeliveryJobData>,
   maxJobs = DEFAULT_MAX_JOBS,
+  leases?: LeaseReader,
 ): Promise<{ refs: JobRef[]; truncated: boolean }> {
   const seen = new Map<string, JobState>();
   let truncated = false;
@@ -55,6 +61,14 @@ export async function snapshot(
     }
     if (ids.length >= maxJobs) truncated = true;
   }
+  // Last: a leased job that goes back to BullMQ meanwhile was seen there already.
+  for (const id of leases ? await leases.ids(maxJobs) : []) {
+    if (seen.size >= maxJobs && !seen.has(id)) {
+      truncated = true;
+      break;
+    }
+    if (!seen.has(id)) seen.set(id, 'active');
+  }
   const refs = [...seen].map(([id, state]) => ({ id, state }));
   refs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { refs, truncated };
@@ -64,10 +78,11 @@ export async function snapshot(
 export async function* loadJobs(
   queue: Queue<DeliveryJobData>,
   refs: readonly JobRef[],
+  leases?: LeaseReader,
 ): AsyncGenerator<LoadedJob[]> {
   for (let i = 0; i < refs.length; i += LOAD_BATCH) {
     const batch = refs.slice(i, i + LOAD_BATCH);
-    const jobs = await Promise.all(batch.map((ref) => Job.fromId<DeliveryJobData>(queue, ref.id)));
+    const jobs = await Promise.all(batch.map((ref) => loadJob(queue, ref.id, leases)));
     const loaded: LoadedJob[] = [];
     batch.forEach((ref, j) => {
       const job = jobs[j];
@@ -77,12 +92,27 @@ export async function* loadJobs(
   }
 }
 
-/** One job's current state, read now (undefined when it is no longer queued). */
-export async function currentState(job: Job<DeliveryJobData>): Promise<JobState | undefined> {
+/** A job from BullMQ, else from its lease (an unsaved Job object carrying the lease's data). */
+async function loadJob(
+  queue: Queue<DeliveryJobData>,
+  id: string,
+  leases?: LeaseReader,
+): Promise<Job<DeliveryJobData> | undefined> {
+  const job = await Job.fromId<DeliveryJobData>(queue, id);
+  if (job?.data?.messageId || !leases) return job;
+  const data = await leases.data(id);
+  return data ? new Job<DeliveryJobData>(queue, data.domain, data, {}, id) : undefined;
+}
+
+/** One job's current state, read now (undefined when it is no longer queued); leased = active. */
+export async function currentState(
+  job: Job<DeliveryJobData>,
+  leases?: LeaseReader,
+): Promise<JobState | undefined> {
   const state = await job.getState();
-  return state === 'delayed' || state === 'prioritized' || state === 'waiting' || state === 'active'
-    ? state
-    : undefined;
+  if (state === 'delayed' || state === 'prioritized' || state === 'waiting' || state === 'active')
+    return state;
+  return job.id && leases && (await leases.data(job.id)) ? 'active' : undefined;
 }
 
 /** The jobs of one message (`<message id>`) or one job (`<message id>.<n>`), read now. */
@@ -90,14 +120,15 @@ export async function jobsOf(
   queue: Queue<DeliveryJobData>,
   pendingJobIds: (messageId: string) => Promise<string[]>,
   id: string,
+  leases?: LeaseReader,
 ): Promise<LoadedJob[]> {
   const dot = id.lastIndexOf('.');
   const ids =
     dot > 0 ? ((await pendingJobIds(id.slice(0, dot))).includes(id) ? [id] : []) : await pendingJobIds(id);
   const loaded: LoadedJob[] = [];
   for (const jobId of ids.sort()) {
-    const job = await Job.fromId<DeliveryJobData>(queue, jobId);
-    const state = job?.data?.messageId ? await currentState(job) : undefined;
+    const job = await loadJob(queue, jobId, leases);
+    const state = job?.data?.messageId ? await currentState(job, leases) : undefined;
     if (job && state) loaded.push({ id: jobId, state, job });
   }
   return loaded;

@@ -36,7 +36,15 @@ export {
   planDurability,
   type ServerFacts,
 } from './durability-plan.js';
+export {
+  FAST_LANE_MAX_BODY_BYTES,
+  type FastJob,
+  type FastLane,
+  type FastLaneBinding,
+} from './fast-lane.js';
 export { domainOf, groupByDomain, newMessageId } from './ids.js';
+export { addDeliveryJob, jobOptions } from './job-add.js';
+export { JobLeases, type LeaseRecord, REAP_BATCH } from './leases.js';
 export {
   OPERATOR_MARK_TTL_MS,
   OPERATOR_REASON_MAX_CHARS,

@@ -15,7 +15,7 @@
  * (intake/idempotency.ts). With a durability barrier (redis.durability: strict, durability.ts),
  * a batch's callers are answered only after the barrier's round that follows its EXEC.
  */
-import { Job, Queue } from 'bullmq';
+import { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS, queueTraceWrite } from '../events/index.js';
@@ -25,32 +25,21 @@ import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.
 import { settlesWithin, withDeadline } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
 import { isPiecewise, readBody, stageBody } from './body-io.js';
-import { ADD_JOB_COMMANDS, addJobInMulti, queueTransaction } from './bullmq-internals.js';
+import { queueTransaction } from './bullmq-internals.js';
 import type { DurabilityBarrier } from './durability.js';
+import { FAST_LANE_MAX_BODY_BYTES, type FastJob, type FastLaneBinding } from './fast-lane.js';
 import { groupByDomain } from './ids.js';
+import { addDeliveryJob } from './job-add.js';
+import { JobLeases } from './leases.js';
 import { OperatorMarks } from './operator-marks.js';
-import { storedStream, streamPriority } from './priority.js';
+import { storedStream } from './priority.js';
 import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
 
-/** Job options: Herald schedules its own retries (moveToDelayed), BullMQ's only guard crashes. */
-const JOB_ATTEMPTS_GUARD = 1_000_000;
-const CRASH_BACKOFF_MS = 60_000;
 /** How long close() lets a queue whose connection still starts finish starting. */
 const CLOSE_READY_WAIT_MS = 2_000;
-const FAILED_JOB_RETENTION_S = 7 * 24 * 3600;
-const JOB_OPTIONS = (jobId: string, priority: number) => ({
-  jobId,
-  // 0 is left out: BullMQ then adds the job to the wait list (addStandardJob), ahead of any
-  // prioritized job; a priority selects addPrioritizedJob (prioritized set + priority counter).
-  ...(priority > 0 ? { priority } : {}),
-  attempts: JOB_ATTEMPTS_GUARD,
-  backoff: { type: 'fixed' as const, delay: CRASH_BACKOFF_MS },
-  removeOnComplete: true,
-  removeOnFail: { age: FAILED_JOB_RETENTION_S },
-});
 /**
- * Commands `queueMessage` adds to the MULTI: SET body (PERSIST of a staged one) + HSET record,
- * then SADD + add-job per job.
+ * Commands `queueMessage` adds to the MULTI: SET body (PERSIST of a staged one) + HSET record;
+ * per job SADD, then add-job or a lease.
  */
 const COMMANDS_PER_MESSAGE = 2;
 const DEFAULT_EVENT_STREAM_MAX_LEN = 100_000;
@@ -65,8 +54,6 @@ export interface SpoolOptions {
   /** Waited for after each batch's EXEC before its callers are answered (strict durability). */
   barrier?: DurabilityBarrier;
 }
-/** SADD to the pending-jobs set, then BullMQ's add-job script (bullmq-internals.ts). */
-const COMMANDS_PER_JOB = 1 + ADD_JOB_COMMANDS;
 
 export interface EnqueueOptions {
   /**
@@ -102,7 +89,10 @@ export class Spool {
   readonly queue: Queue<DeliveryJobData>;
   /** Operators' decisions about jobs in flight (operator-marks.ts). */
   readonly marks: OperatorMarks;
+  /** Leases of jobs handed to the fast lane (leases.ts). */
+  readonly leases: JobLeases;
   private batch: PendingEnqueue[] = [];
+  private fast: FastLaneBinding | undefined;
 
   private readonly eventStreamMaxLen: number;
   private readonly traceRetentionMs: number;
@@ -123,6 +113,15 @@ export class Spool {
     });
     redis.defineCommand('heraldFinishJob', { numberOfKeys: 4, lua: FINISH_JOB_LUA });
     this.marks = new OperatorMarks(redis, prefix);
+    this.leases = new JobLeases(redis, this.keys, this.queue);
+  }
+
+  /**
+   * From now on a job the lane has room for is leased and handed to it after the EXEC instead of
+   * being added to BullMQ (fast-lane.ts); undefined turns the lane off.
+   */
+  useFastLane(binding: FastLaneBinding | undefined): void {
+    this.fast = binding;
   }
 
   /**
@@ -159,7 +158,12 @@ export class Spool {
       for (const item of batch) item.reject(error);
     };
     let results: [Error | null, unknown][] | null;
-    const spans: { commands: number; jobs: EnqueueResult['jobs'] }[] = [];
+    const spans: { commands: number; jobs: EnqueueResult['jobs']; fast: FastJob[] }[] = [];
+    const fast = this.fast;
+    const unreserveAll = () => {
+      const n = spans.reduce((sum, span) => sum + span.fast.length, 0);
+      if (n > 0) fast?.lane.unreserve(n);
+    };
     try {
       const multi = await queueTransaction(this.queue);
       for (const item of batch) spans.push(this.queueMessage(multi, item));
@@ -167,10 +171,12 @@ export class Spool {
       this.recordHashedTenants(multi, batch);
       results = await multi.exec();
     } catch (err) {
+      unreserveAll();
       failAll(err);
       return;
     }
     if (!results) {
+      unreserveAll();
       failAll(new HeraldError('HERALD_REDIS_UNAVAILABLE', 'enqueue failed: transaction aborted'));
       return;
     }
@@ -178,6 +184,7 @@ export class Spool {
       try {
         await this.barrier.afterCommit();
       } catch (err) {
+        unreserveAll();
         failAll(err);
         return;
       }
@@ -187,9 +194,14 @@ export class Spool {
       const span = spans[i]!;
       const failed = results.slice(offset, offset + span.commands).find(([err]) => err);
       offset += span.commands;
-      if (failed)
+      if (failed) {
+        if (span.fast.length > 0) fast?.lane.unreserve(span.fast.length);
         item.reject(new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${failed[0]?.message}`));
-      else item.resolve({ messageId: item.message.id, jobs: span.jobs });
+      } else {
+        // Durably written: the lane may start at once (the caller's 250 follows in this turn).
+        if (span.fast.length > 0) fast?.lane.hand(span.fast, item.message.body);
+        item.resolve({ messageId: item.message.id, jobs: span.jobs });
+      }
     });
   }
 
@@ -221,8 +233,10 @@ export class Spool {
   private queueMessage(
     multi: ChainableCommander,
     { message, groups, staged }: PendingEnqueue,
-  ): { commands: number; jobs: EnqueueResult['jobs'] } {
+  ): { commands: number; jobs: EnqueueResult['jobs']; fast: FastJob[] } {
     const jobs: EnqueueResult['jobs'] = [];
+    const fast: FastJob[] = [];
+    let commands = COMMANDS_PER_MESSAGE;
     if (staged) multi.persist(this.keys.body(message.id));
     else multi.set(this.keys.body(message.id), message.body);
     const stream = storedStream(message.stream);
@@ -230,7 +244,6 @@ export class Spool {
       ...(stream ? { stream } : {}),
       ...(message.campaign ? { campaign: message.campaign } : {}),
     };
-    const priority = streamPriority(stream);
     multi.hset(this.keys.message(message.id), {
       from: message.from,
       tenant: message.tenant,
@@ -255,11 +268,18 @@ export class Spool {
         size: message.body.length,
         ...traffic,
       };
-      const job = new Job<DeliveryJobData>(this.queue, domain, data, JOB_OPTIONS(id, priority), id);
-      // Queues the job's add script inside our MULTI (BullMQ's addBulk uses a plain pipeline).
-      addJobInMulti(multi, job);
+      commands += 1;
+      const lane = message.body.length <= FAST_LANE_MAX_BODY_BYTES ? this.fast : undefined;
+      if (lane?.lane.reserve()) {
+        // In place of BullMQ's add: a lease the lane's holder renews (leases.ts).
+        const record = { node: lane.node, data };
+        commands += JobLeases.queueWrite(multi, this.keys, id, record, Date.now() + lane.leaseTtlMs);
+        fast.push({ id, data });
+      } else {
+        // Queues the job's add script inside our MULTI (BullMQ's addBulk uses a plain pipeline).
+        commands += addDeliveryJob(multi, this.queue, id, data);
+      }
     }
-    let commands = COMMANDS_PER_MESSAGE + COMMANDS_PER_JOB * jobs.length;
     if (message.acceptedEvent) {
       multi.xadd(
         this.keys.events,
@@ -281,7 +301,7 @@ export class Spool {
       multi.set(record, message.idempotency.value, 'PX', message.idempotency.ttlMs).del(inFlight);
       commands += 2;
     }
-    return { commands, jobs };
+    return { commands, jobs, fast };
   }
 
   /** `size`: the size recorded at enqueue (job data); a large body is then read in pieces. */
@@ -319,10 +339,14 @@ export class Spool {
   }
 
   async counts(): Promise<{ waiting: number; active: number; delayed: number; prioritized: number }> {
-    const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    const [c, leased] = await Promise.all([
+      this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
+      this.leases.count(),
+    ]);
     return {
       waiting: c.waiting ?? 0,
-      active: c.active ?? 0,
+      // A leased job (fast lane) is in flight or about to be.
+      active: (c.active ?? 0) + leased,
       delayed: c.delayed ?? 0,
       prioritized: c.prioritized ?? 0,
     };

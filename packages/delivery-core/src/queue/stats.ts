@@ -3,8 +3,10 @@
  * (retries and throttle waits), in flight, and the age of the oldest message, grouped by the site
  * each job last rolled up to (`domain:<d>` for jobs not attempted yet). Totals come from BullMQ's
  * counters (exact); the per-site split reads up to `maxJobs` jobs (a bounded scan, reported).
+ * Jobs leased to a fast lane (leases.ts) are in flight.
  */
 import type { Queue } from 'bullmq';
+import type { JobLeases } from './leases.js';
 import type { DeliveryJobData } from './types.js';
 
 const PAGE_SIZE = 1_000;
@@ -36,36 +38,44 @@ const STATES: [Column, ('waiting' | 'prioritized' | 'delayed' | 'active')[]][] =
 
 export async function queueStats(
   queue: Queue<DeliveryJobData>,
-  opts: { maxJobs?: number; now?: () => number } = {},
+  opts: { maxJobs?: number; now?: () => number; leases?: Pick<JobLeases, 'count' | 'ids' | 'data'> } = {},
 ): Promise<QueueStats> {
   const maxJobs = opts.maxJobs ?? DEFAULT_MAX_JOBS;
   const now = (opts.now ?? Date.now)();
-  const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+  const [counts, leased] = await Promise.all([
+    queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'),
+    opts.leases ? opts.leases.count() : 0,
+  ]);
   const totals = {
     ready: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
     scheduled: counts.delayed ?? 0,
-    inFlight: counts.active ?? 0,
+    inFlight: (counts.active ?? 0) + leased,
   };
   const bySite = new Map<string, SiteQueueStats>();
   let scanned = 0;
+  const count = (column: Column, data: DeliveryJobData) => {
+    scanned++;
+    const site = data.site ?? `domain:${data.domain}`;
+    let row = bySite.get(site);
+    if (!row) {
+      row = { site, ready: 0, scheduled: 0, inFlight: 0, oldestAgeMs: 0 };
+      bySite.set(site, row);
+    }
+    row[column]++;
+    row.oldestAgeMs = Math.max(row.oldestAgeMs, now - data.acceptedAt);
+  };
   for (const [column, states] of STATES) {
     for (let start = 0; scanned < maxJobs; start += PAGE_SIZE) {
       const want = Math.min(PAGE_SIZE, maxJobs - scanned);
       const jobs = await queue.getJobs(states, start, start + want - 1, true);
-      for (const job of jobs) {
-        if (!job?.data) continue;
-        scanned++;
-        const site = job.data.site ?? `domain:${job.data.domain}`;
-        let row = bySite.get(site);
-        if (!row) {
-          row = { site, ready: 0, scheduled: 0, inFlight: 0, oldestAgeMs: 0 };
-          bySite.set(site, row);
-        }
-        row[column]++;
-        row.oldestAgeMs = Math.max(row.oldestAgeMs, now - job.data.acceptedAt);
-      }
+      for (const job of jobs) if (job?.data) count(column, job.data);
       if (jobs.length < want) break;
     }
+  }
+  if (opts.leases && leased > 0 && scanned < maxJobs) {
+    const ids = await opts.leases.ids(maxJobs - scanned);
+    const datas = await Promise.all(ids.map((id) => opts.leases!.data(id)));
+    for (const data of datas) if (data) count('inFlight', data);
   }
   const truncated = scanned < totals.ready + totals.scheduled + totals.inFlight;
   const sites = [...bySite.values()].sort(

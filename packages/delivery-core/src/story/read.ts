@@ -7,7 +7,7 @@
  */
 import type { Queue } from 'bullmq';
 import { type AcceptedEvent, readTrace } from '../events/index.js';
-import type { DeliveryJobData, QueueKeys } from '../queue/index.js';
+import type { DeliveryJobData, JobLeases, QueueKeys } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { storyFromEvents } from './derive.js';
 import type { JobView, MessageStory } from './types.js';
@@ -21,6 +21,8 @@ export interface StoryParts {
   redis: RedisClient;
   queue: Queue<DeliveryJobData>;
   keys: Pick<QueueKeys, 'trace'>;
+  /** Jobs leased to a fast lane (in flight, not BullMQ's while they run). */
+  leases?: Pick<JobLeases, 'data'>;
   /** When the site's suspension ends; undefined when it is not suspended now. */
   siteSuspendedUntil(site: string): Promise<number | undefined>;
 }
@@ -47,6 +49,12 @@ async function readJobs(parts: StoryParts, id: string, count: number): Promise<M
   await Promise.all(
     ids.map(async (jobId) => {
       const job = await parts.queue.getJob(jobId);
+      const leased = job?.data ? undefined : await parts.leases?.data(jobId);
+      if (leased) {
+        for (const recipient of leased.recipients)
+          views.set(recipient.address.toLowerCase(), { state: 'active' });
+        return;
+      }
       if (!job?.data) return;
       const state = await job.getState();
       const data = job.data;

@@ -1,0 +1,193 @@
+/**
+ * The fast path: delivery of jobs handed over from memory (the spool's fast lane, queue/fast-lane.ts)
+ * instead of fetched from BullMQ. Each job runs the same `processDelivery` as a BullMQ job (shaping
+ * gate, suppression, DKIM'd body, SMTP, retry classes, operator marks) on the body it came with;
+ * the outcome ends its lease in one script (`JobLeases.finish`) or hands it to BullMQ as a delayed
+ * job in one MULTI (`requeue`: retries, throttle waits, parking). Leases are renewed while their
+ * attempts run, every third of the lease time, in one round trip for all of them.
+ * Room: the lane may hold (`announce`d room) every slot BullMQ's worker is not using but one, and
+ * the worker's BullMQ concurrency is kept at `concurrency` minus what the lane may hold (until the
+ * host has seen a smaller room, the larger one counts). So the two sources never run more than
+ * `concurrency` jobs together, BullMQ can always take one more job, and each job it takes shrinks
+ * the lane by one: a BullMQ backlog (retries due, overflow) takes slots over as the lane's jobs
+ * end, and an idle BullMQ leaves them all to the lane.
+ * Needs injected: the worker's deps, the leases, the worker itself, and `announce`, which tells
+ * the host the room and how many jobs finished since the last call.
+ */
+import type { Logger } from 'pino';
+import type { DeliveryJobData, FastJob, JobLeases } from '../queue/index.js';
+import { applyOperatorMark } from './operator.js';
+import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
+import type { DeliveryOutcome, JobParking } from './types.js';
+import type { DeliveryWorker } from './worker.js';
+
+/** A job whose processing threw unexpectedly is retried after this long (as the worker does). */
+const LOCAL_FAULT_RETRY_MS = 60_000;
+/** How often the room is re-evaluated while nothing else happens (BullMQ work appearing). */
+const ROOM_CHECK_MS = 50;
+/** Leases are renewed this many times per lease time. */
+const RENEWALS_PER_TTL = 3;
+const MIN_RENEW_MS = 100;
+
+export interface FastPathOptions {
+  deps: DeliveryDeps;
+  leases: JobLeases;
+  worker: DeliveryWorker;
+  concurrency: number;
+  leaseTtlMs: number;
+  logger: Logger;
+  parked?: JobParking;
+  afterFailures?(data: DeliveryJobData, failures: RecipientFailure[]): Promise<void>;
+  /** The host may hold `room` jobs in this lane (handed, not reported done); `done` finished since. */
+  announce(room: number, done: number): void;
+}
+
+export class FastPath {
+  private readonly running = new Map<string, Promise<void>>();
+  private room = 0;
+  private done = 0;
+  /** Room announcements the host has not acknowledged, and the largest room among them. */
+  private unacked = 0;
+  private unackedRoom = 0;
+  private closing = false;
+  private evaluateQueued = false;
+  private readonly roomTimer: NodeJS.Timeout;
+  private readonly renewTimer: NodeJS.Timeout;
+
+  constructor(private readonly options: FastPathOptions) {
+    this.roomTimer = setInterval(() => this.evaluate(), ROOM_CHECK_MS);
+    const renewMs = Math.max(MIN_RENEW_MS, Math.floor(options.leaseTtlMs / RENEWALS_PER_TTL));
+    this.renewTimer = setInterval(() => this.renew(), renewMs);
+    this.roomTimer.unref();
+    this.renewTimer.unref();
+    this.evaluate();
+  }
+
+  get activeJobs(): number {
+    return this.running.size;
+  }
+
+  /** Jobs of one message from the host, with its body. */
+  accept(jobs: readonly FastJob[], body: Buffer): void {
+    for (const job of jobs) {
+      const run = this.closing ? this.handBack(job) : this.runJob(job, body);
+      this.running.set(job.id, run);
+      void run.finally(() => {
+        this.running.delete(job.id);
+        this.done += 1;
+        this.queueEvaluate();
+      });
+    }
+  }
+
+  /** The host has seen every room announced so far. */
+  roomSeen(): void {
+    this.unacked = Math.max(0, this.unacked - 1);
+    if (this.unacked === 0) this.unackedRoom = 0;
+    this.queueEvaluate();
+  }
+
+  /** Closes the lane (room 0), waits up to `graceMs` for the jobs running; the rest keep their leases. */
+  async close(graceMs: number): Promise<void> {
+    this.closing = true;
+    this.evaluate();
+    clearInterval(this.roomTimer);
+    const all = Promise.all(this.running.values()).then(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    clearInterval(this.renewTimer);
+  }
+
+  private queueEvaluate(): void {
+    if (this.evaluateQueued) return;
+    this.evaluateQueued = true;
+    setImmediate(() => {
+      this.evaluateQueued = false;
+      this.evaluate();
+    });
+  }
+
+  private evaluate(): void {
+    const { concurrency, worker } = this.options;
+    const room = this.closing ? 0 : Math.max(0, concurrency - 1 - worker.activeJobs);
+    if (room !== this.room || this.done > 0) {
+      if (room !== this.room) {
+        this.unacked += 1;
+        this.unackedRoom = Math.max(this.unackedRoom, this.room);
+      }
+      this.room = room;
+      const done = this.done;
+      this.done = 0;
+      this.options.announce(room, done);
+    }
+    const laneMayHold = Math.max(this.running.size, this.room, this.unackedRoom);
+    worker.setConcurrency(Math.max(1, concurrency - laneMayHold));
+  }
+
+  private renew(): void {
+    const ids = [...this.running.keys()];
+    if (ids.length === 0) return;
+    this.options.leases
+      .renew(ids, this.options.deps.now() + this.options.leaseTtlMs)
+      .catch((err: unknown) => this.options.logger.warn({ err }, 'fast lane: lease renewal failed'));
+  }
+
+  /** A job that arrived while closing goes to BullMQ at once instead of waiting for its lease. */
+  private async handBack(job: FastJob): Promise<void> {
+    await this.options.leases
+      .requeue(job.id, job.data, this.options.deps.now(), this.options.deps.now())
+      .catch((err: unknown) =>
+        this.options.logger.warn({ err, jobId: job.id }, 'fast lane: hand-back failed; the lease expires'),
+      );
+  }
+
+  private async runJob(job: FastJob, body: Buffer): Promise<void> {
+    const { deps, logger, leases } = this.options;
+    const jobId = job.id;
+    try {
+      let outcome: DeliveryOutcome;
+      try {
+        outcome = await processDelivery(job.data, deps, { body });
+      } catch (err) {
+        logger.error({ err, jobId }, 'delivery attempt failed locally; retrying later');
+        outcome = { kind: 'retry', at: deps.now() + LOCAL_FAULT_RETRY_MS, data: job.data };
+      }
+      if ((outcome.kind === 'retry' || outcome.kind === 'throttled') && deps.operatorMark) {
+        const mark = await deps.operatorMark(outcome.data);
+        if (mark) outcome = applyOperatorMark(outcome.data, mark, deps);
+      }
+      if (outcome.kind !== 'throttled' && outcome.failures && this.options.afterFailures) {
+        // Before the finish: the DSN quotes the original headers from the spooled body.
+        await this.options
+          .afterFailures(outcome.data, outcome.failures)
+          .catch((err: unknown) => logger.error({ err, jobId }, 'follow-up of failed recipients failed'));
+      }
+      if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
+        const parkOn = outcome.kind === 'throttled' ? outcome.parkOn : undefined;
+        outcome.data.delayed =
+          outcome.kind === 'retry'
+            ? { kind: 'retry', until: outcome.at }
+            : {
+                kind: 'throttled',
+                until: outcome.at,
+                reason: outcome.reason,
+                ...(parkOn ? { parkedOn: parkOn } : {}),
+              };
+        await leases.requeue(jobId, outcome.data, outcome.at, deps.now());
+        if (parkOn) await this.options.parked?.park(parkOn, jobId, job.data.stream);
+        // A mark set after the check above: bring the job back now so it is applied at once.
+        if (deps.operatorMark && (await deps.operatorMark(outcome.data)))
+          await (await deps.spool.queue.getJob(jobId))?.promote().catch(() => {});
+        return;
+      }
+      const { lost } = await leases.finish(job.data.messageId, jobId);
+      if (lost)
+        logger.warn({ jobId }, 'fast lane: lease had expired and was re-queued; the job may run again');
+    } catch (err) {
+      // Redis failed on the way out: the lease is no longer renewed and expires, and a reaper
+      // re-queues the job from its last recorded data (the attempt in flight may be repeated).
+      logger.error({ err, jobId }, 'fast lane: ending the job failed; its lease will expire');
+    }
+  }
+}

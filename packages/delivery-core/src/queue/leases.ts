@@ -1,0 +1,179 @@
+/**
+ * Job leases: a job handed to an in-process delivery lane straight from memory (the fast lane,
+ * fast-lane.ts) instead of BullMQ is recorded as a lease — its id in `<prefix>:{queue}:leases`
+ * scored by expiry, its record (`{node, data}`) in `<prefix>:{queue}:lease:<job id>` — written in
+ * the enqueue MULTI, so the 250 still means "durably queued". While its attempt runs the holder
+ * renews it (`renew`, batched); the attempt ends it with one script (`finish`: lease, pending set
+ * and, for the message's last job, body and record) or one MULTI back to BullMQ (`queueRelease`
+ * with a delayed job: deferrals, throttle waits, parking). A lease whose holder stopped renewing
+ * (a crash) is moved to BullMQ by any relay's reaper (`reapExpired`: WATCH on the lease record,
+ * then BullMQ's add, ZREM and DEL in one MULTI, so a holder finishing meanwhile wins and nothing
+ * is queued twice by the reaper). Same crash semantics as a BullMQ lock: only the attempt in
+ * flight can be repeated.
+ */
+import type { Queue } from 'bullmq';
+import type { ChainableCommander } from 'ioredis';
+import type { QueueKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
+import { queueTransaction } from './bullmq-internals.js';
+import { addDeliveryJob } from './job-add.js';
+import type { DeliveryJobData } from './types.js';
+
+/** What the lease record holds. */
+export interface LeaseRecord {
+  /** The relay run that took the job (its incarnation). */
+  node: string;
+  data: DeliveryJobData;
+}
+
+/** How many expired leases one reaper pass moves at most. */
+export const REAP_BATCH = 100;
+/** Lease records outlive their zset entry by far; the expiry is only a leak guard (7 days). */
+const LEASE_RECORD_TTL_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * KEYS[1] leases zset, KEYS[2] lease record, KEYS[3] pending-jobs set, KEYS[4] body, KEYS[5]
+ * message record, KEYS[6] operator marks. ARGV[1] job id. When the lease is gone (reaped: the job
+ * is BullMQ's now) nothing changes and {-1, -1} is returned; else as FINISH_JOB_LUA (spool.ts).
+ */
+const FINISH_LEASED_LUA = `
+if redis.call('DEL', KEYS[2]) == 0 then return {-1, -1} end
+redis.call('ZREM', KEYS[1], ARGV[1])
+local removed = redis.call('SREM', KEYS[3], ARGV[1])
+local left = redis.call('SCARD', KEYS[3])
+if left == 0 then redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6]) end
+return {removed, left}`;
+
+export class JobLeases {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: QueueKeys,
+    private readonly queue: Queue<DeliveryJobData>,
+  ) {
+    redis.defineCommand('heraldFinishLeased', { numberOfKeys: 6, lua: FINISH_LEASED_LUA });
+  }
+
+  /** Queues a lease's write on `multi` (the enqueue MULTI); returns the commands queued. */
+  static queueWrite(
+    multi: ChainableCommander,
+    keys: QueueKeys,
+    jobId: string,
+    record: LeaseRecord,
+    expiresAt: number,
+  ): number {
+    multi
+      .zadd(keys.leases, expiresAt, jobId)
+      .set(keys.lease(jobId), JSON.stringify(record), 'PX', LEASE_RECORD_TTL_MS);
+    return 2;
+  }
+
+  /** Moves the leases of `jobIds` to `expiresAt` (only those still leased); one round trip. */
+  async renew(jobIds: readonly string[], expiresAt: number): Promise<void> {
+    if (jobIds.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    pipeline.zadd(this.keys.leases, 'XX', ...jobIds.flatMap((id) => [expiresAt, id]));
+    // Touches each record too, so a reaper WATCHing it sees the holder is alive.
+    for (const id of jobIds) pipeline.pexpire(this.keys.lease(id), LEASE_RECORD_TTL_MS);
+    await pipeline.exec();
+  }
+
+  /**
+   * Ends a leased job that is done: drops the lease and the job from its message's pending set
+   * (the last job also deletes body, record and marks). `lost`: the lease had been reaped, the job
+   * is BullMQ's now and nothing was changed.
+   */
+  async finish(messageId: string, jobId: string): Promise<{ lost: boolean; left: number }> {
+    const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<[number, number]>>)
+      .heraldFinishLeased!;
+    const [removed, left] = await run.call(
+      this.redis,
+      this.keys.leases,
+      this.keys.lease(jobId),
+      this.keys.pendingJobs(messageId),
+      this.keys.body(messageId),
+      this.keys.message(messageId),
+      this.keys.operatorMarks(messageId),
+      jobId,
+    );
+    return { lost: removed === -1, left };
+  }
+
+  /**
+   * Hands a leased job back to BullMQ as a delayed job due at `at` with `data` (its recipients'
+   * states, `delayed`), and drops the lease, in one MULTI.
+   */
+  async requeue(jobId: string, data: DeliveryJobData, at: number, now: number): Promise<void> {
+    const multi = await queueTransaction(this.queue);
+    addDeliveryJob(multi, this.queue, jobId, data, Math.max(0, at - now));
+    multi.zrem(this.keys.leases, jobId).del(this.keys.lease(jobId));
+    const results = await multi.exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw failed?.[0] ?? new Error('lease requeue aborted');
+  }
+
+  /** Leased jobs now (in flight or handed over): counted as active. */
+  count(): Promise<number> {
+    return this.redis.zcard(this.keys.leases);
+  }
+
+  /** The ids of the leased jobs now (at most `max`), for queue operations: they are in flight. */
+  ids(max: number): Promise<string[]> {
+    return this.redis.zrange(this.keys.leases, 0, max - 1);
+  }
+
+  /** A leased job's data as recorded when it was leased (undefined when it is not leased). */
+  async data(jobId: string): Promise<DeliveryJobData | undefined> {
+    const raw = await this.redis.get(this.keys.lease(jobId));
+    return raw ? (JSON.parse(raw) as LeaseRecord).data : undefined;
+  }
+
+  /**
+   * Moves up to REAP_BATCH leases expired at `now` to BullMQ (ready at once, with the data the
+   * lease recorded), one WATCH/MULTI each on `own`'s connection (a BullMQ Queue on a connection of
+   * the caller's own, not shared: WATCH is per connection, and BullMQ's scripts are loaded on it).
+   * With `takeBack`, the leases of the runs it names go whatever their expiry (a relay restarted
+   * with the same node id takes back what its previous run held at once). Returns how many.
+   */
+  async reapExpired(
+    ownQueue: Queue<DeliveryJobData>,
+    now: number,
+    takeBack?: (node: string) => boolean,
+  ): Promise<number> {
+    const own = (await ownQueue.client) as unknown as RedisClient;
+    const ids = takeBack
+      ? await own.zrange(this.keys.leases, 0, -1)
+      : await own.zrangebyscore(this.keys.leases, '-inf', now, 'LIMIT', 0, REAP_BATCH);
+    let moved = 0;
+    for (const id of ids) if (await this.reapOne(ownQueue, own, id, now, takeBack)) moved += 1;
+    return moved;
+  }
+
+  private async reapOne(
+    ownQueue: Queue<DeliveryJobData>,
+    own: RedisClient,
+    jobId: string,
+    now: number,
+    takeBack?: (node: string) => boolean,
+  ): Promise<boolean> {
+    const key = this.keys.lease(jobId);
+    await own.watch(key);
+    try {
+      const [raw, score] = await Promise.all([own.get(key), own.zscore(this.keys.leases, jobId)]);
+      const record = raw ? (JSON.parse(raw) as LeaseRecord) : undefined;
+      const expired = score !== null && Number(score) <= now;
+      if (!record || score === null || !(expired || takeBack?.(record.node))) {
+        if (!record && score !== null) await own.zrem(this.keys.leases, jobId); // record gone: stale entry
+        await own.unwatch();
+        return false;
+      }
+      const multi = await queueTransaction(ownQueue);
+      addDeliveryJob(multi, ownQueue, jobId, record.data);
+      multi.zrem(this.keys.leases, jobId).del(key);
+      const results = await multi.exec();
+      return results !== null && !results.some(([err]) => err);
+    } catch (err) {
+      await own.unwatch().catch(() => {});
+      throw err;
+    }
+  }
+}
