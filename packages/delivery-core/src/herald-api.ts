@@ -11,7 +11,7 @@ import type { DeliveryExplanation, ExplainOptions } from './explain/index.js';
 import type { FeedbackReport, FeedbackResult } from './feedback/index.js';
 import type { Intake, SendInput, SendResult } from './intake/index.js';
 import type { HeraldMetrics } from './metrics/index.js';
-import type { QueueStats } from './queue/index.js';
+import type { QueueStats, ShardLayout } from './queue/index.js';
 import type {
   ListOptions,
   QueueFilter,
@@ -60,6 +60,11 @@ export interface Herald {
   readonly logger: Logger;
   /** This run of the node; delivery threads of the same relay process are given the same one. */
   readonly incarnation: string;
+  /**
+   * The queue's shards now (`queue.shards`, and the highest count any process used: every shard
+   * is served and read); which shard holds a message follows from its id (queue/shards.ts).
+   */
+  readonly shards: { readonly layout: ShardLayout };
   readonly events: RedisEventSink;
   readonly metrics: HeraldMetrics;
   /** The per-tenant suppression lists (consulted at intake, fed by feedback, managed by `herald suppression`). */
@@ -89,7 +94,8 @@ export interface Herald {
   pauseTenant(tenant: string, reason?: string): Promise<PauseState | undefined>;
   /** Lifts a tenant's reputation pause and wakes its parked bulk jobs; true when it was paused. */
   resumeTenant(tenant: string, reason?: string): Promise<boolean>;
-  startWorkers(): DeliveryWorker;
+  /** Starts delivery workers in this thread: one per queue shard (delivery's `startWorkers`). */
+  startWorkers(): DeliveryWorker[];
   /**
    * With `node_id`: frees the connection leases a previous run of this node held (a crash), and
    * wakes the jobs parked for them. Call once at start, before any worker. Returns how many.

@@ -25,7 +25,7 @@ import { createFeedback } from './feedback/index.js';
 import { createIntake } from './intake/index.js';
 import { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
-import { queueStats, Spool } from './queue/index.js';
+import { queueStats, ShardRegistry, Spool } from './queue/index.js';
 import { createQueueOps } from './queue-ops/index.js';
 import { connectRedis } from './redis-connect.js';
 import { TenantReputation } from './reputation/index.js';
@@ -60,17 +60,19 @@ export async function createHerald(
   const dkim = loadDkim(config, logger);
   const redis = await connectCommandRedis(config.redis.url, logger);
   const prefix = config.redis.prefix;
+  const shards = await openShards(redis, config, logger);
   const spool = new Spool(redis, prefix, {
     eventStreamMaxLen: config.events.stream_max_len,
     traceRetentionMs: config.events.trace_retention,
+    shards,
   });
   const events = new RedisEventSink({
     redis,
-    streamKey: spool.keys.events,
+    streamKey: (messageId) => (messageId === undefined ? spool.keys : spool.keysFor(messageId)).events,
     streamMaxLen: config.events.stream_max_len,
     logger,
     trace: {
-      key: spool.keys.trace,
+      key: (id) => spool.keysFor(id).trace(id),
       retentionMs: config.events.trace_retention,
       maxEntries: config.events.trace_max_entries,
     },
@@ -96,15 +98,15 @@ export async function createHerald(
     cacheMaxEntries: config.dns.cache_size,
   });
   const suppression = new SuppressionList(redis, prefix);
-  const reputation = new TenantReputation(redis, prefix, events);
+  const reputation = new TenantReputation(redis, prefix, events, Date.now, shards);
 
   const { intake, spoolOwn } = createIntake({ config, suppression, spool, events, dkim });
-  const feedback = createFeedback({ config, redis, suppression, reputation, events, logger });
+  const feedback = createFeedback({ config, redis, suppression, reputation, events, logger, shards });
   const incarnation = options.incarnation ?? randomUUID();
   const shapingRuntime = createShapingRuntime({
     config,
     redis,
-    queue: spool.queue,
+    queueFor: (jobId) => spool.queueFor(jobId),
     events,
     shaping,
     reputation,
@@ -123,6 +125,7 @@ export async function createHerald(
     enqueueDsn: ({ id, tenant, to, body }) =>
       spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
     hardBounces: feedback.hardBounces,
+    onShardsGrew: (listener) => shards.onGrow(listener),
   });
 
   const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
@@ -132,6 +135,7 @@ export async function createHerald(
     config,
     logger,
     incarnation,
+    shards,
     events,
     metrics,
     suppression,
@@ -145,7 +149,7 @@ export async function createHerald(
     resumeTenant: shapingRuntime.resumeTenant,
     startWorkers: delivery.startWorkers,
     reclaimLeases: shapingRuntime.reclaimLeases,
-    queueStats: (opts = {}) => queueStats(spool.queue, opts),
+    queueStats: (opts = {}) => queueStats(spool.allQueues(), opts),
     listQueue: queueOps.list,
     retryQueued: queueOps.retry,
     flushSite: queueOps.flush,
@@ -155,14 +159,15 @@ export async function createHerald(
     explain: createExplainer({ config, shaping, resolver, liveState: shapingRuntime.liveState }),
     messageStory: createStoryReader({
       redis,
-      queue: spool.queue,
-      keys: spool.keys,
+      queueFor: (id) => spool.queueFor(id),
+      keysFor: (id) => spool.keysFor(id),
       siteSuspendedUntil: async (site) => (await shapingRuntime.siteState.condition(site)).suspendedUntil,
     }),
     ping,
     async close() {
       // With Redis gone nothing in flight can finish its bookkeeping: skip the grace period.
       const graceMs = (await ping()) ? undefined : 0;
+      shards.stop();
       await webhooks.stopDispatcher();
       await delivery.close(graceMs);
       await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);
@@ -171,6 +176,13 @@ export async function createHerald(
       redis.disconnect();
     },
   };
+}
+
+/** Records this process's `queue.shards` in the registry and keeps the layout fresh. */
+async function openShards(redis: Redis, config: HeraldConfig, logger: Logger): Promise<ShardRegistry> {
+  const shards = await ShardRegistry.open(redis, config.redis.prefix, config.queue.shards);
+  shards.start((err) => logger.debug({ err }, 'queue shard registry refresh failed'));
+  return shards;
 }
 
 /** The command connection: no offline queue, no retries per request, connected within a bound. */

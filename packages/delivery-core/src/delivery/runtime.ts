@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { type HeraldConfig, matchRoute, parseHostPort, type Route, tenantPolicy } from '../config/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { RedisEventSink } from '../events/index.js';
-import { type DeliveryJobData, newMessageId, type OperatorMark, type Spool } from '../queue/index.js';
+import type { DeliveryJobData, OperatorMark, Spool } from '../queue/index.js';
 import { type ConnectionLeases, SmtpPool } from '../smtp/index.js';
 import { encodeVerp, verpSettings } from '../verp/index.js';
 import { type FollowUpDeps, followUpFailures, type SuppressionEntryInput } from './follow-up.js';
@@ -43,6 +43,8 @@ export interface DeliveryParts {
   /** MTA-STS (auth's `mtaStsTlsPolicy`), when enabled. */
   tlsPolicy?: DeliveryDeps['tlsPolicy'];
   logger: Logger;
+  /** Calls back when the queue got more shards (the spool's registry); absent: never. */
+  onShardsGrew?(listener: () => void): void;
   /** Spools a DSN (Herald's own mail, from the null sender). */
   enqueueDsn(dsn: { id: string; tenant: string; to: string; body: Buffer }): Promise<void>;
   /** Hard-bounced recipients: suppress, count, evaluate the tenant (feedback). */
@@ -50,7 +52,13 @@ export interface DeliveryParts {
 }
 
 export interface Delivery {
-  startWorkers(): DeliveryWorker;
+  /**
+   * Starts this thread's delivery workers: one BullMQ Worker per queue shard (each on its own
+   * blocking connection), sharing `delivery.concurrency` between them and one shaping gate; a
+   * shard added later (another process raised `queue.shards`) gets its worker when the spool's
+   * registry sees it (`onShardsGrew`). Returns the workers started now.
+   */
+  startWorkers(): DeliveryWorker[];
   /**
    * Ends a job's pending recipients as an operator decided (a job queue-ops removed from the
    * queue): `bounced` events with `operator`, and for a bounce the DSN to the envelope sender as
@@ -85,48 +93,75 @@ export function createDelivery(parts: DeliveryParts): Delivery {
     suppress: parts.hardBounces,
     hostname: config.smtp.hostname,
     wantsDsn: (tenant) => tenantPolicy(config, tenant).dsn,
-    newId: () => newMessageId(),
+    newId: () => spool.newMessageId(),
     now: Date.now,
   };
 
+  /** One thread's workers by shard, with the gate they share. */
+  const threads: { byShard: Map<number, DeliveryWorker>; gate: DeliveryGate }[] = [];
+  const startShard = (shard: number, gate: DeliveryGate, concurrency: number) => {
+    const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null });
+    connection.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
+    const worker = new DeliveryWorker({
+      connection,
+      prefix: spool.shardKeys(shard).bullmqPrefix,
+      concurrency,
+      lockDurationMs: d.lock_duration,
+      stalledIntervalMs: d.stalled_interval,
+      logger,
+      parked: parts.shaping.parked,
+      afterFailures: (data, failures) => followUpFailures(data, failures, followUp),
+      deps: {
+        spool,
+        resolver,
+        pool,
+        events,
+        retry: {
+          scheduleMs: [...config.retry.schedule],
+          jitter: config.retry.jitter,
+          maxQueueLifetimeMs: config.retry.max_queue_lifetime,
+        },
+        routeFor: (domain) => toStaticRoute(matchRoute(config.routes as readonly Route[], domain)),
+        mxPort: d.port,
+        mxLimits: { addresses: d.mx_address_limit, sessions: d.mx_session_limit },
+        tls: d.tls,
+        tlsVerify: d.tls_verify,
+        now: Date.now,
+        ...returnPathFor(config),
+        ...(parts.tlsPolicy ? { tlsPolicy: parts.tlsPolicy } : {}),
+        gate,
+        operatorMark: (data) => spool.marks.read(data.messageId, data.domain),
+      },
+    });
+    worker.start();
+    workers.push({ worker, connection });
+    return worker;
+  };
+  /** Serves every shard of the layout now; the shares of `delivery.concurrency` are recomputed. */
+  const serveAllShards = (thread: (typeof threads)[number]) => {
+    const shards = spool.allShards();
+    const started: DeliveryWorker[] = [];
+    for (const shard of shards) {
+      const share = concurrencyShare(d.concurrency, shards.length, shard);
+      const running = thread.byShard.get(shard);
+      if (running) running.worker.concurrency = share;
+      else {
+        const worker = startShard(shard, thread.gate, share);
+        thread.byShard.set(shard, worker);
+        started.push(worker);
+      }
+    }
+    return started;
+  };
+  parts.onShardsGrew?.(() => {
+    for (const thread of threads) serveAllShards(thread);
+  });
+
   return {
     startWorkers() {
-      const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null });
-      connection.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
-      const worker = new DeliveryWorker({
-        connection,
-        prefix: spool.keys.bullmqPrefix,
-        concurrency: d.concurrency,
-        lockDurationMs: d.lock_duration,
-        stalledIntervalMs: d.stalled_interval,
-        logger,
-        parked: parts.shaping.parked,
-        afterFailures: (data, failures) => followUpFailures(data, failures, followUp),
-        deps: {
-          spool,
-          resolver,
-          pool,
-          events,
-          retry: {
-            scheduleMs: [...config.retry.schedule],
-            jitter: config.retry.jitter,
-            maxQueueLifetimeMs: config.retry.max_queue_lifetime,
-          },
-          routeFor: (domain) => toStaticRoute(matchRoute(config.routes as readonly Route[], domain)),
-          mxPort: d.port,
-          mxLimits: { addresses: d.mx_address_limit, sessions: d.mx_session_limit },
-          tls: d.tls,
-          tlsVerify: d.tls_verify,
-          now: Date.now,
-          ...returnPathFor(config),
-          ...(parts.tlsPolicy ? { tlsPolicy: parts.tlsPolicy } : {}),
-          gate: parts.shaping.newGate(),
-          operatorMark: (data) => spool.marks.read(data.messageId, data.domain),
-        },
-      });
-      worker.start();
-      workers.push({ worker, connection });
-      return worker;
+      const thread = { byShard: new Map<number, DeliveryWorker>(), gate: parts.shaping.newGate() };
+      threads.push(thread);
+      return serveAllShards(thread);
     },
     async settleOperator(data, mark, body) {
       const outcome = applyOperatorMark(data, mark, { events, now: Date.now });
@@ -145,6 +180,14 @@ export function createDelivery(parts: DeliveryParts): Delivery {
       for (const { connection } of workers) connection.disconnect();
     },
   };
+}
+
+/**
+ * Shard `shard`'s part of `total` concurrency over `shards` shards: the total split evenly, the
+ * remainder to the first shards, at least 1 each (more shards than `total` → one job per shard).
+ */
+export function concurrencyShare(total: number, shards: number, shard: number): number {
+  return Math.max(1, Math.floor(total / shards) + (shard < total % shards ? 1 : 0));
 }
 
 export function toStaticRoute(route: Route | undefined): StaticRoute | undefined {

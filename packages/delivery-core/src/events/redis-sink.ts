@@ -4,7 +4,10 @@
  * Listeners registered with `on` see every event in-process (tests, metrics, webhooks later).
  * Stream writes are batched: every event emitted in one event-loop turn goes out in one pipeline
  * (one socket write), which matters at thousands of events per second. With `trace`, an event naming
- * a message is also appended to that message's trace in the same pipeline (trace.ts).
+ * a message is also appended to that message's trace in the same pipeline (trace.ts). On a
+ * sharded queue (`queue.shards`) each shard has its stream: an event naming a message goes to its
+ * message's shard (where its `accepted` event and trace are), any other event to shard 0's; one
+ * pipeline per shard written (a Redis Cluster pipeline keeps to one slot).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -13,7 +16,8 @@ import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
 
 export interface RedisEventSinkOptions {
   redis: Redis;
-  streamKey: string;
+  /** The stream, or of a sharded queue the stream of an event's message (none: shard 0's). */
+  streamKey: string | ((messageId: string | undefined) => string);
   streamMaxLen: number;
   logger: Logger;
   /** Per-message traces; absent: the stream only. */
@@ -93,13 +97,28 @@ export class RedisEventSink implements EventSink {
 
   private writeBatch(): void {
     if (this.batch.length === 0) return;
-    const { redis, streamKey, streamMaxLen, logger, trace } = this.options;
+    const { streamKey } = this.options;
+    const batch = this.batch;
+    this.batch = [];
+    if (typeof streamKey === 'string') return this.writeShard(streamKey, batch);
+    const byStream = new Map<string, PendingEvent[]>();
+    for (const item of batch) {
+      const key = streamKey(item.messageId);
+      const group = byStream.get(key);
+      if (group) group.push(item);
+      else byStream.set(key, [item]);
+    }
+    for (const [key, items] of byStream) this.writeShard(key, items);
+  }
+
+  private writeShard(streamKey: string, batch: readonly PendingEvent[]): void {
+    const { redis, streamMaxLen, logger, trace } = this.options;
     const pipeline = redis.pipeline();
     const maxLen = String(streamMaxLen);
     // Index in the pipeline's results of each trace push, with its message id.
     const pushes: { index: number; messageId: string }[] = [];
     let index = 0;
-    for (const { json, messageId, type, nextAttemptAt } of this.batch) {
+    for (const { json, messageId, type, nextAttemptAt } of batch) {
       pipeline.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
       index++;
       if (trace && messageId) {
@@ -107,7 +126,6 @@ export class RedisEventSink implements EventSink {
         index += queueTraceWrite(pipeline, { type, messageId, nextAttemptAt }, json, trace);
       }
     }
-    this.batch = [];
     const write = pipeline
       .exec()
       .then(async (results) => {

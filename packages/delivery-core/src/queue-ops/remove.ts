@@ -11,7 +11,6 @@
  * 4. the pending recipients end through delivery's `settleOperator` (events, DSN), the body and
  *    record go when the message has no job left, and a parked job leaves its parked list.
  */
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { parkedJobsKey } from '../keys/index.js';
 import type { DeliveryJobData, OperatorMark, Spool } from '../queue/index.js';
@@ -24,7 +23,7 @@ const REMOVE_CONCURRENCY = 32;
 export interface RemoveParts {
   redis: Redis;
   prefix: string;
-  spool: Pick<Spool, 'marks' | 'claimFinish' | 'getBody'> & { queue: Queue<DeliveryJobData> };
+  spool: Pick<Spool, 'marks' | 'claimFinish' | 'getBody' | 'queueFor'>;
   settleOperator(data: DeliveryJobData, mark: OperatorMark, body?: Buffer | null): Promise<number>;
 }
 
@@ -59,7 +58,7 @@ async function removeOne(parts: RemoveParts, loaded: LoadedJob, mark: OperatorMa
   // State before data: a worker that takes the job after the mark applies the mark itself.
   const state = await currentState(loaded.job);
   if (!state) return;
-  const job = await spool.queue.getJob(id);
+  const job = await spool.queueFor(id).getJob(id);
   if (!job?.data) return;
   const inFlight = () => {
     result.marked.jobs++;
@@ -67,7 +66,7 @@ async function removeOne(parts: RemoveParts, loaded: LoadedJob, mark: OperatorMa
   };
   if (state === 'active') return inFlight();
   const body = mark.action === 'bounce' ? await spool.getBody(messageId) : undefined;
-  if ((await spool.queue.remove(id)) !== 1) return inFlight();
+  if ((await spool.queueFor(id).remove(id)) !== 1) return inFlight();
   const { claimed, left } = await spool.claimFinish(messageId, id);
   if (!claimed) return;
   // Awaited before the sum: jobs are handled concurrently (`x += await` would lose updates).

@@ -12,6 +12,9 @@
  * message's last job.
  * An API send's Idempotency-Key answer is written in the same transaction too
  * (intake/idempotency.ts).
+ * Sharded (`queue.shards`, shards.ts): a message and everything above lives in the shard its id
+ * names, each shard with its own BullMQ queue (prefix `<prefix>:{queue-i}`); a group commit is one
+ * MULTI per shard touched in that turn, sent together, each caller settled by its shard's EXEC.
  */
 import { Job, Queue } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
@@ -22,9 +25,10 @@ import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.
 import { settlesWithin } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
 import { ADD_JOB_COMMANDS, addJobInMulti, queueTransaction } from './bullmq-internals.js';
-import { groupByDomain } from './ids.js';
+import { groupByDomain, newMessageId } from './ids.js';
 import { OperatorMarks } from './operator-marks.js';
 import { storedStream, streamPriority } from './priority.js';
+import { allShards, type ShardLayout, SINGLE_SHARD, shardOf, shardPicker } from './shards.js';
 import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
 
 /** Job options: Herald schedules its own retries (moveToDelayed), BullMQ's only guard crashes. */
@@ -54,6 +58,8 @@ export interface SpoolOptions {
   eventStreamMaxLen?: number;
   /** Expiry of the trace the `accepted` event begins (config `events.trace_retention`). */
   traceRetentionMs?: number;
+  /** The queue's shards (a ShardRegistry); absent: one shard. */
+  shards?: { readonly layout: ShardLayout };
 }
 /** SADD to the pending-jobs set, then BullMQ's add-job script (bullmq-internals.ts). */
 const COMMANDS_PER_JOB = 1 + ADD_JOB_COMMANDS;
@@ -78,11 +84,12 @@ if left == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) end
 return {removed, left}`;
 
 export class Spool {
-  readonly keys: QueueKeys;
-  readonly queue: Queue<DeliveryJobData>;
   /** Operators' decisions about jobs in flight (operator-marks.ts). */
   readonly marks: OperatorMarks;
   private batch: PendingEnqueue[] = [];
+  private readonly queues = new Map<number, Queue<DeliveryJobData>>();
+  private readonly shards: { readonly layout: ShardLayout };
+  private readonly pickShard: () => number;
 
   private readonly eventStreamMaxLen: number;
   private readonly traceRetentionMs: number;
@@ -92,15 +99,77 @@ export class Spool {
     private readonly prefix: string,
     options: SpoolOptions = {},
   ) {
-    this.keys = queueKeys(prefix);
+    this.shards = options.shards ?? { layout: SINGLE_SHARD };
+    this.pickShard = shardPicker(this.shards.layout.count);
     this.eventStreamMaxLen = options.eventStreamMaxLen ?? DEFAULT_EVENT_STREAM_MAX_LEN;
     this.traceRetentionMs = options.traceRetentionMs ?? DEFAULT_TRACE_RETENTION_MS;
-    this.queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
-      connection: redis,
-      prefix: this.keys.bullmqPrefix,
-    });
     redis.defineCommand('heraldFinishJob', { numberOfKeys: 4, lua: FINISH_JOB_LUA });
-    this.marks = new OperatorMarks(redis, prefix);
+    this.marks = new OperatorMarks(redis, (id) => this.keysFor(id));
+  }
+
+  /**
+   * Shard 0's delivery queue and keys: all of a single-shard queue (tests read them); code that
+   * serves every shard uses `queueOf` / `allQueues` / `keysFor`.
+   */
+  get queue(): Queue<DeliveryJobData> {
+    return this.queueOf(0);
+  }
+
+  get keys(): QueueKeys {
+    return this.shardKeys(0);
+  }
+
+  /** The shard layout now (it grows when another process raises `queue.shards`). */
+  get layout(): ShardLayout {
+    return this.shards.layout;
+  }
+
+  /** Every shard to serve and read: 0 … max-1. */
+  allShards(): number[] {
+    return allShards(this.shards.layout);
+  }
+
+  /** The shard of a message id or job id. */
+  shardOf(id: string): number {
+    return shardOf(id, this.shards.layout);
+  }
+
+  /** A new message id in the next shard (round robin over this process's `queue.shards`). */
+  newMessageId(shard = this.pickShard()): string {
+    return newMessageId(Math.max(Date.now(), this.shards.layout.since ?? 0), shard);
+  }
+
+  /** The keys of `shard`. */
+  shardKeys(shard: number): QueueKeys {
+    return queueKeys(this.prefix, shard);
+  }
+
+  /** The keys of the shard a message id or job id is in. */
+  keysFor(id: string): QueueKeys {
+    return queueKeys(this.prefix, this.shardOf(id));
+  }
+
+  /** BullMQ's delivery queue of `shard` (made on first use; every one on the command connection). */
+  queueOf(shard: number): Queue<DeliveryJobData> {
+    let queue = this.queues.get(shard);
+    if (!queue) {
+      queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
+        connection: this.redis,
+        prefix: queueKeys(this.prefix, shard).bullmqPrefix,
+      });
+      this.queues.set(shard, queue);
+    }
+    return queue;
+  }
+
+  /** The delivery queue holding a message's or job's jobs. */
+  queueFor(id: string): Queue<DeliveryJobData> {
+    return this.queueOf(this.shardOf(id));
+  }
+
+  /** The delivery queue of every shard, in shard order. */
+  allQueues(): Queue<DeliveryJobData>[] {
+    return this.allShards().map((shard) => this.queueOf(shard));
   }
 
   /**
@@ -121,9 +190,22 @@ export class Spool {
     });
   }
 
+  /** One MULTI per shard the turn's messages are in, sent together. */
   private async commitBatch(): Promise<void> {
     const batch = this.batch;
     this.batch = [];
+    const byShard = new Map<number, PendingEnqueue[]>();
+    for (const item of batch) {
+      const shard = this.shardOf(item.message.id);
+      const group = byShard.get(shard);
+      if (group) group.push(item);
+      else byShard.set(shard, [item]);
+    }
+    await Promise.all([...byShard].map(([shard, items]) => this.commitShard(shard, items)));
+  }
+
+  private async commitShard(shard: number, batch: PendingEnqueue[]): Promise<void> {
+    const keys = this.shardKeys(shard);
     const failAll = (err: unknown) => {
       const error =
         err instanceof HeraldError
@@ -136,10 +218,10 @@ export class Spool {
     let results: [Error | null, unknown][] | null;
     const spans: { commands: number; jobs: EnqueueResult['jobs'] }[] = [];
     try {
-      const multi = await queueTransaction(this.queue);
-      for (const item of batch) spans.push(this.queueMessage(multi, item.message, item.groups));
-      this.countAccepted(multi, batch);
-      this.recordHashedTenants(multi, batch);
+      const multi = await queueTransaction(this.queueOf(shard));
+      for (const item of batch) spans.push(this.queueMessage(multi, keys, item.message, item.groups));
+      this.countAccepted(multi, shard, batch);
+      this.recordHashedTenants(multi, keys, batch);
       results = await multi.exec();
     } catch (err) {
       failAll(err);
@@ -164,13 +246,17 @@ export class Spool {
    * Counts the batch's accepted recipients per tenant for reputation rates, in the same
    * transaction (after every message's commands: their result offsets stay as they are).
    */
-  private countAccepted(multi: ChainableCommander, batch: readonly { message: SpoolMessage }[]): void {
+  private countAccepted(
+    multi: ChainableCommander,
+    shard: number,
+    batch: readonly { message: SpoolMessage }[],
+  ): void {
     const perTenant = new Map<string, number>();
     for (const { message } of batch)
       perTenant.set(message.tenant, (perTenant.get(message.tenant) ?? 0) + message.recipients.length);
     const bucket = reputationBucket(Date.now());
     for (const [tenant, n] of perTenant) {
-      const key = reputationKey(this.prefix, tenant, 'sent', bucket);
+      const key = reputationKey(this.prefix, tenant, 'sent', bucket, shard);
       multi.incrby(key, n).pexpire(key, REPUTATION_BUCKET_TTL_MS);
     }
   }
@@ -179,26 +265,31 @@ export class Spool {
    * Adds the batch's tenants whose VERP tokens will carry a hash of the name to the set the
    * bounce-processor resolves such hashes through (feedback/record.ts), in the same transaction.
    */
-  private recordHashedTenants(multi: ChainableCommander, batch: readonly { message: SpoolMessage }[]): void {
+  private recordHashedTenants(
+    multi: ChainableCommander,
+    keys: QueueKeys,
+    batch: readonly { message: SpoolMessage }[],
+  ): void {
     const hashed = new Set(batch.map(({ message }) => message.tenant).filter((t) => !carriesTenantInline(t)));
-    if (hashed.size > 0) multi.sadd(this.keys.hashedTenants, ...hashed);
+    if (hashed.size > 0) multi.sadd(keys.hashedTenants, ...hashed);
   }
 
   /** Adds one message's commands to `multi`; returns how many commands it queued. */
   private queueMessage(
     multi: ChainableCommander,
+    keys: QueueKeys,
     message: SpoolMessage,
     groups: Map<string, string[]>,
   ): { commands: number; jobs: EnqueueResult['jobs'] } {
     const jobs: EnqueueResult['jobs'] = [];
-    multi.set(this.keys.body(message.id), message.body);
+    multi.set(keys.body(message.id), message.body);
     const stream = storedStream(message.stream);
     const traffic = {
       ...(stream ? { stream } : {}),
       ...(message.campaign ? { campaign: message.campaign } : {}),
     };
     const priority = streamPriority(stream);
-    multi.hset(this.keys.message(message.id), {
+    multi.hset(keys.message(message.id), {
       from: message.from,
       tenant: message.tenant,
       size: message.body.length,
@@ -210,7 +301,7 @@ export class Spool {
     for (const [domain, recipients] of groups) {
       const id = `${message.id}.${index++}`;
       jobs.push({ id, domain, recipients });
-      multi.sadd(this.keys.pendingJobs(message.id), id);
+      multi.sadd(keys.pendingJobs(message.id), id);
       const data: DeliveryJobData = {
         messageId: message.id,
         tenant: message.tenant,
@@ -222,14 +313,20 @@ export class Spool {
         size: message.body.length,
         ...traffic,
       };
-      const job = new Job<DeliveryJobData>(this.queue, domain, data, JOB_OPTIONS(id, priority), id);
+      const job = new Job<DeliveryJobData>(
+        this.queueOf(keys.shard),
+        domain,
+        data,
+        JOB_OPTIONS(id, priority),
+        id,
+      );
       // Queues the job's add script inside our MULTI (BullMQ's addBulk uses a plain pipeline).
       addJobInMulti(multi, job);
     }
     let commands = COMMANDS_PER_MESSAGE + COMMANDS_PER_JOB * jobs.length;
     if (message.acceptedEvent) {
       multi.xadd(
-        this.keys.events,
+        keys.events,
         'MAXLEN',
         '~',
         String(this.eventStreamMaxLen),
@@ -239,12 +336,12 @@ export class Spool {
       );
       commands += COMMANDS_PER_ACCEPTED_EVENT;
       commands += queueTraceWrite(multi, { type: 'accepted', messageId: message.id }, message.acceptedEvent, {
-        key: this.keys.trace,
+        key: keys.trace,
         retentionMs: this.traceRetentionMs,
       });
     }
     if (message.idempotency) {
-      const { record, inFlight } = idempotencyKeys(this.prefix, message.idempotency.scope);
+      const { record, inFlight } = idempotencyKeys(this.prefix, message.idempotency.scope, keys.shard);
       multi.set(record, message.idempotency.value, 'PX', message.idempotency.ttlMs).del(inFlight);
       commands += 2;
     }
@@ -252,7 +349,7 @@ export class Spool {
   }
 
   getBody(messageId: string): Promise<Buffer | null> {
-    return this.redis.getBuffer(this.keys.body(messageId));
+    return this.redis.getBuffer(this.keysFor(messageId).body(messageId));
   }
 
   /** Marks one job finished; returns how many jobs of its message are still pending. */
@@ -268,12 +365,13 @@ export class Spool {
   async claimFinish(messageId: string, jobId: string): Promise<{ claimed: boolean; left: number }> {
     const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<[number, number]>>)
       .heraldFinishJob!;
+    const keys = this.keysFor(messageId);
     const [removed, left] = await run.call(
       this.redis,
-      this.keys.pendingJobs(messageId),
-      this.keys.body(messageId),
-      this.keys.message(messageId),
-      this.keys.operatorMarks(messageId),
+      keys.pendingJobs(messageId),
+      keys.body(messageId),
+      keys.message(messageId),
+      keys.operatorMarks(messageId),
       jobId,
     );
     return { claimed: removed === 1, left };
@@ -281,27 +379,34 @@ export class Spool {
 
   /** Ids of the message's jobs not finished yet (empty when the message is not queued). */
   pendingJobIds(messageId: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.pendingJobs(messageId));
+    return this.redis.smembers(this.keysFor(messageId).pendingJobs(messageId));
   }
 
+  /** Jobs per state, summed over every shard. */
   async counts(): Promise<{ waiting: number; active: number; delayed: number; prioritized: number }> {
-    const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-    return {
-      waiting: c.waiting ?? 0,
-      active: c.active ?? 0,
-      delayed: c.delayed ?? 0,
-      prioritized: c.prioritized ?? 0,
-    };
+    const sum = { waiting: 0, active: 0, delayed: 0, prioritized: 0 };
+    for (const queue of this.allQueues()) {
+      const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      sum.waiting += c.waiting ?? 0;
+      sum.active += c.active ?? 0;
+      sum.delayed += c.delayed ?? 0;
+      sum.prioritized += c.prioritized ?? 0;
+    }
+    return sum;
   }
 
   async close(): Promise<void> {
     // A queue closed while its connection still starts gets a late "Connection is closed" with no
     // listener left (an unhandled rejection): let it finish starting first, bounded (an
     // unreachable Redis never gets there).
-    await settlesWithin(
-      this.queue.waitUntilReady().catch(() => {}),
-      CLOSE_READY_WAIT_MS,
+    await Promise.all(
+      [...this.queues.values()].map(async (queue) => {
+        await settlesWithin(
+          queue.waitUntilReady().catch(() => {}),
+          CLOSE_READY_WAIT_MS,
+        );
+        await queue.close();
+      }),
     );
-    await this.queue.close();
   }
 }

@@ -3,6 +3,7 @@
  * (retries and throttle waits), in flight, and the age of the oldest message, grouped by the site
  * each job last rolled up to (`domain:<d>` for jobs not attempted yet). Totals come from BullMQ's
  * counters (exact); the per-site split reads up to `maxJobs` jobs (a bounded scan, reported).
+ * Every shard's queue counts (they are summed).
  */
 import type { Queue } from 'bullmq';
 import type { DeliveryJobData } from './types.js';
@@ -35,38 +36,41 @@ const STATES: [Column, ('waiting' | 'prioritized' | 'delayed' | 'active')[]][] =
 ];
 
 export async function queueStats(
-  queue: Queue<DeliveryJobData>,
+  queues: Queue<DeliveryJobData> | readonly Queue<DeliveryJobData>[],
   opts: { maxJobs?: number; now?: () => number } = {},
 ): Promise<QueueStats> {
   const maxJobs = opts.maxJobs ?? DEFAULT_MAX_JOBS;
   const now = (opts.now ?? Date.now)();
-  const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
-  const totals = {
-    ready: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
-    scheduled: counts.delayed ?? 0,
-    inFlight: counts.active ?? 0,
-  };
+  const all = Array.isArray(queues) ? queues : [queues as Queue<DeliveryJobData>];
+  const totals = { ready: 0, scheduled: 0, inFlight: 0 };
+  for (const queue of all) {
+    const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+    totals.ready += (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+    totals.scheduled += counts.delayed ?? 0;
+    totals.inFlight += counts.active ?? 0;
+  }
   const bySite = new Map<string, SiteQueueStats>();
   let scanned = 0;
-  for (const [column, states] of STATES) {
-    for (let start = 0; scanned < maxJobs; start += PAGE_SIZE) {
-      const want = Math.min(PAGE_SIZE, maxJobs - scanned);
-      const jobs = await queue.getJobs(states, start, start + want - 1, true);
-      for (const job of jobs) {
-        if (!job?.data) continue;
-        scanned++;
-        const site = job.data.site ?? `domain:${job.data.domain}`;
-        let row = bySite.get(site);
-        if (!row) {
-          row = { site, ready: 0, scheduled: 0, inFlight: 0, oldestAgeMs: 0 };
-          bySite.set(site, row);
+  for (const queue of all)
+    for (const [column, states] of STATES) {
+      for (let start = 0; scanned < maxJobs; start += PAGE_SIZE) {
+        const want = Math.min(PAGE_SIZE, maxJobs - scanned);
+        const jobs = await queue.getJobs(states, start, start + want - 1, true);
+        for (const job of jobs) {
+          if (!job?.data) continue;
+          scanned++;
+          const site = job.data.site ?? `domain:${job.data.domain}`;
+          let row = bySite.get(site);
+          if (!row) {
+            row = { site, ready: 0, scheduled: 0, inFlight: 0, oldestAgeMs: 0 };
+            bySite.set(site, row);
+          }
+          row[column]++;
+          row.oldestAgeMs = Math.max(row.oldestAgeMs, now - job.data.acceptedAt);
         }
-        row[column]++;
-        row.oldestAgeMs = Math.max(row.oldestAgeMs, now - job.data.acceptedAt);
+        if (jobs.length < want) break;
       }
-      if (jobs.length < want) break;
     }
-  }
   const truncated = scanned < totals.ready + totals.scheduled + totals.inFlight;
   const sites = [...bySite.values()].sort(
     (a, b) =>

@@ -3,7 +3,8 @@
  * message), then, for recipients not finished, their jobs (`<id>.<n>`, one per destination
  * domain, n < the accepted event's `jobs`: BullMQ state and the job data's shaping hold) and the
  * live suspension of the job's site. Reads only. Needs injected: the command connection, the
- * delivery queue, the queue keys and a reader of a site's suspension (shaping's site state).
+ * delivery queue and keys of the message's shard and a reader of a site's suspension (shaping's
+ * site state).
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -19,8 +20,10 @@ const MAX_JOBS_READ = 1_000;
 
 export interface StoryParts {
   redis: Redis;
-  queue: Queue<DeliveryJobData>;
-  keys: Pick<QueueKeys, 'trace'>;
+  /** The delivery queue of the shard a message id or job id is in. */
+  queueFor(id: string): Queue<DeliveryJobData>;
+  /** The keys of the shard a message id is in. */
+  keysFor(id: string): Pick<QueueKeys, 'trace'>;
   /** When the site's suspension ends; undefined when it is not suspended now. */
   siteSuspendedUntil(site: string): Promise<number | undefined>;
 }
@@ -30,7 +33,7 @@ export type StoryReader = (id: string) => Promise<MessageStory | undefined>;
 export function createStoryReader(parts: StoryParts): StoryReader {
   return async (id) => {
     if (!MESSAGE_ID_PATTERN.test(id)) return undefined;
-    const trace = await readTrace(parts.redis, parts.keys.trace(id));
+    const trace = await readTrace(parts.redis, parts.keysFor(id).trace(id));
     if (!trace) return undefined;
     const story = storyFromEvents(id, trace.events, trace.truncated);
     if (!story || story.recipients.every((r) => r.state !== 'queued' && r.state !== 'deferred')) return story;
@@ -46,7 +49,7 @@ async function readJobs(parts: StoryParts, id: string, count: number): Promise<M
   const ids = Array.from({ length: count }, (_, n) => `${id}.${n}`);
   await Promise.all(
     ids.map(async (jobId) => {
-      const job = await parts.queue.getJob(jobId);
+      const job = await parts.queueFor(jobId).getJob(jobId);
       if (!job?.data) return;
       const state = await job.getState();
       const data = job.data;
