@@ -100,7 +100,10 @@ export class RedisEventSink implements EventSink {
     const { streamKey } = this.options;
     const batch = this.batch;
     this.batch = [];
-    if (typeof streamKey === 'string') return this.writeShard(streamKey, batch);
+    if (typeof streamKey === 'string') {
+      this.writeShard(streamKey, batch);
+      return;
+    }
     const byStream = new Map<string, PendingEvent[]>();
     for (const item of batch) {
       const key = streamKey(item.messageId);
