@@ -25,7 +25,13 @@ export {
   OperatorMarks,
 } from './operator-marks.js';
 export { DEFAULT_STREAM, OTHER_STREAM_PRIORITY, storedStream, streamPriority } from './priority.js';
-export { SHARD_REGISTRY_REFRESH_MS, ShardRegistry } from './shard-registry.js';
+export {
+  eventStreamKeys,
+  readEventStreamKeys,
+  readShardLayout,
+  SHARD_REGISTRY_REFRESH_MS,
+  ShardRegistry,
+} from './shard-registry.js';
 export {
   allShards,
   type ShardLayout,

@@ -8,8 +8,8 @@
  * they are empty, lowers `max` (README "queue.shards").
  */
 import type { Redis } from 'ioredis';
-import { shardRegistryKey } from '../keys/index.js';
-import type { ShardLayout } from './shards.js';
+import { queueKeys, shardRegistryKey } from '../keys/index.js';
+import { allShards, type ShardLayout } from './shards.js';
 
 /** How often a process re-reads the registry (a raised count reaches it within this). */
 export const SHARD_REGISTRY_REFRESH_MS = 5_000;
@@ -75,6 +75,26 @@ export class ShardRegistry {
     clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/**
+ * The registry as a reader sees it, recording nothing (a CLI command, a consumer of the event
+ * streams): `count` is `max`.
+ */
+export async function readShardLayout(redis: Redis, prefix: string): Promise<ShardLayout> {
+  const [max, since] = await redis.hmget(shardRegistryKey(prefix), 'max', 'since');
+  const n = Math.max(1, Number(max ?? 1) || 1);
+  return layoutOf(n, n, since ?? null);
+}
+
+/** Herald's event streams, one per shard of `layout`, in shard order (a merged cursor's order). */
+export function eventStreamKeys(prefix: string, layout: ShardLayout): string[] {
+  return allShards(layout).map((shard) => queueKeys(prefix, shard).events);
+}
+
+/** The event streams of every shard the registry knows now. */
+export async function readEventStreamKeys(redis: Redis, prefix: string): Promise<string[]> {
+  return eventStreamKeys(prefix, await readShardLayout(redis, prefix));
 }
 
 function layoutOf(count: number, max: number, since: string | null): ShardLayout {
