@@ -16,26 +16,24 @@
  * names, each shard with its own BullMQ queue (prefix `<prefix>:{queue-i}`); a group commit is one
  * MULTI per shard touched in that turn, sent together, each caller settled by its shard's EXEC.
  */
-import { Job, Queue } from 'bullmq';
+import { Job } from 'bullmq';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS, queueTraceWrite } from '../events/index.js';
-import { DELIVERY_QUEUE, idempotencyKeys, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
+import { idempotencyKeys, type QueueKeys, reputationKey } from '../keys/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
-import { settlesWithin } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
 import { ADD_JOB_COMMANDS, addJobInMulti, queueTransaction } from './bullmq-internals.js';
-import { groupByDomain, newMessageId } from './ids.js';
+import { groupByDomain } from './ids.js';
 import { OperatorMarks } from './operator-marks.js';
 import { storedStream, streamPriority } from './priority.js';
-import { allShards, type ShardLayout, SINGLE_SHARD, shardOf, shardPicker } from './shards.js';
+import { ShardQueues } from './shard-queues.js';
+import { type ShardLayout, SINGLE_SHARD } from './shards.js';
 import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
 
 /** Job options: Herald schedules its own retries (moveToDelayed), BullMQ's only guard crashes. */
 const JOB_ATTEMPTS_GUARD = 1_000_000;
 const CRASH_BACKOFF_MS = 60_000;
-/** How long close() lets a queue whose connection still starts finish starting. */
-const CLOSE_READY_WAIT_MS = 2_000;
 const FAILED_JOB_RETENTION_S = 7 * 24 * 3600;
 const JOB_OPTIONS = (jobId: string, priority: number) => ({
   jobId,
@@ -83,93 +81,20 @@ local left = redis.call('SCARD', KEYS[1])
 if left == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) end
 return {removed, left}`;
 
-export class Spool {
+export class Spool extends ShardQueues {
   /** Operators' decisions about jobs in flight (operator-marks.ts). */
   readonly marks: OperatorMarks;
   private batch: PendingEnqueue[] = [];
-  private readonly queues = new Map<number, Queue<DeliveryJobData>>();
-  private readonly shards: { readonly layout: ShardLayout };
-  private readonly pickShard: () => number;
 
   private readonly eventStreamMaxLen: number;
   private readonly traceRetentionMs: number;
 
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    options: SpoolOptions = {},
-  ) {
-    this.shards = options.shards ?? { layout: SINGLE_SHARD };
-    this.pickShard = shardPicker(this.shards.layout.count);
+  constructor(redis: Redis, prefix: string, options: SpoolOptions = {}) {
+    super(redis, prefix, options.shards ?? { layout: SINGLE_SHARD });
     this.eventStreamMaxLen = options.eventStreamMaxLen ?? DEFAULT_EVENT_STREAM_MAX_LEN;
     this.traceRetentionMs = options.traceRetentionMs ?? DEFAULT_TRACE_RETENTION_MS;
     redis.defineCommand('heraldFinishJob', { numberOfKeys: 4, lua: FINISH_JOB_LUA });
     this.marks = new OperatorMarks(redis, (id) => this.keysFor(id));
-  }
-
-  /**
-   * Shard 0's delivery queue and keys: all of a single-shard queue (tests read them); code that
-   * serves every shard uses `queueOf` / `allQueues` / `keysFor`.
-   */
-  get queue(): Queue<DeliveryJobData> {
-    return this.queueOf(0);
-  }
-
-  get keys(): QueueKeys {
-    return this.shardKeys(0);
-  }
-
-  /** The shard layout now (it grows when another process raises `queue.shards`). */
-  get layout(): ShardLayout {
-    return this.shards.layout;
-  }
-
-  /** Every shard to serve and read: 0 … max-1. */
-  allShards(): number[] {
-    return allShards(this.shards.layout);
-  }
-
-  /** The shard of a message id or job id. */
-  shardOf(id: string): number {
-    return shardOf(id, this.shards.layout);
-  }
-
-  /** A new message id in the next shard (round robin over this process's `queue.shards`). */
-  newMessageId(shard = this.pickShard()): string {
-    return newMessageId(Math.max(Date.now(), this.shards.layout.since ?? 0), shard);
-  }
-
-  /** The keys of `shard`. */
-  shardKeys(shard: number): QueueKeys {
-    return queueKeys(this.prefix, shard);
-  }
-
-  /** The keys of the shard a message id or job id is in. */
-  keysFor(id: string): QueueKeys {
-    return queueKeys(this.prefix, this.shardOf(id));
-  }
-
-  /** BullMQ's delivery queue of `shard` (made on first use; every one on the command connection). */
-  queueOf(shard: number): Queue<DeliveryJobData> {
-    let queue = this.queues.get(shard);
-    if (!queue) {
-      queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
-        connection: this.redis,
-        prefix: queueKeys(this.prefix, shard).bullmqPrefix,
-      });
-      this.queues.set(shard, queue);
-    }
-    return queue;
-  }
-
-  /** The delivery queue holding a message's or job's jobs. */
-  queueFor(id: string): Queue<DeliveryJobData> {
-    return this.queueOf(this.shardOf(id));
-  }
-
-  /** The delivery queue of every shard, in shard order. */
-  allQueues(): Queue<DeliveryJobData>[] {
-    return this.allShards().map((shard) => this.queueOf(shard));
   }
 
   /**
@@ -380,33 +305,5 @@ export class Spool {
   /** Ids of the message's jobs not finished yet (empty when the message is not queued). */
   pendingJobIds(messageId: string): Promise<string[]> {
     return this.redis.smembers(this.keysFor(messageId).pendingJobs(messageId));
-  }
-
-  /** Jobs per state, summed over every shard. */
-  async counts(): Promise<{ waiting: number; active: number; delayed: number; prioritized: number }> {
-    const sum = { waiting: 0, active: 0, delayed: 0, prioritized: 0 };
-    for (const queue of this.allQueues()) {
-      const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      sum.waiting += c.waiting ?? 0;
-      sum.active += c.active ?? 0;
-      sum.delayed += c.delayed ?? 0;
-      sum.prioritized += c.prioritized ?? 0;
-    }
-    return sum;
-  }
-
-  async close(): Promise<void> {
-    // A queue closed while its connection still starts gets a late "Connection is closed" with no
-    // listener left (an unhandled rejection): let it finish starting first, bounded (an
-    // unreachable Redis never gets there).
-    await Promise.all(
-      [...this.queues.values()].map(async (queue) => {
-        await settlesWithin(
-          queue.waitUntilReady().catch(() => {}),
-          CLOSE_READY_WAIT_MS,
-        );
-        await queue.close();
-      }),
-    );
   }
 }
