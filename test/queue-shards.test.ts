@@ -140,7 +140,12 @@ describe('a relay on a queue of 4 shards', () => {
     // The webhook endpoint gets every message's accepted then delivered event.
     const received = () => receiver.accepted().flatMap((r) => r.events);
     await receiver.waitFor(
-      () => new Set(received().filter((e) => e.type === 'delivered').map((e) => e.messageId)).size >= MESSAGES,
+      () =>
+        new Set(
+          received()
+            .filter((e) => e.type === 'delivered')
+            .map((e) => e.messageId),
+        ).size >= MESSAGES,
       60_000,
     );
     assert.ok(receiver.requests.every((r) => r.verified));
