@@ -50,6 +50,22 @@ describe('a queue of 4 shards on one redis-server', () => {
     assert.equal(await client.hget(shardRegistryKey(PREFIX), 'since'), String(since));
   });
 
+  it('hears when another process raised the count (its workers and readers then serve the new shards)', async () => {
+    const prefix = `${PREFIX}-grow`;
+    const mine = await ShardRegistry.open(client, prefix, 2);
+    const grown: number[] = [];
+    mine.onGrow((layout) => grown.push(layout.max));
+    await mine.refresh();
+    assert.deepEqual(grown, [], 'nothing changed');
+    await ShardRegistry.open(client, prefix, 6);
+    await mine.refresh();
+    assert.deepEqual(grown, [6]);
+    assert.equal(mine.layout.count, 2, 'this process still spools to its own count');
+    const spoolOfMine = new Spool(client, prefix, { shards: mine });
+    assert.equal(spoolOfMine.allQueues().length, 6);
+    await spoolOfMine.close();
+  });
+
   it('commits a turn of messages as one MULTI per shard, each message whole in its shard', async () => {
     const monitor = await redis.client().monitor();
     const multis: string[] = [];
