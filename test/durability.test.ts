@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readEvents } from '@herald/delivery-core';
-import { queueKeys } from '@herald/delivery-core/keys';
-import { Spool } from '@herald/delivery-core/queue';
+import { eventStreamKeys, ShardRegistry, Spool } from '@herald/delivery-core/queue';
 import { deferrer } from './lib/cleanup.js';
+import { TEST_SHARDS } from './lib/config.js';
 import { sampleMessage } from './lib/message.js';
 import { spawnRelay } from './lib/relay-process.js';
 import { SmtpClient } from './lib/smtp-client.js';
@@ -88,7 +88,11 @@ describe('relay crash', () => {
         stalled_interval: '1s',
       },
     });
-    const spool = new Spool(parts.redis.client(), PREFIX);
+    // Every shard the relay uses (HERALD_TEST_SHARDS), counted together.
+    const client = parts.redis.client();
+    const spool = new Spool(client, PREFIX, {
+      shards: await ShardRegistry.open(client, PREFIX, TEST_SHARDS),
+    });
     defer(() => spool.close());
 
     const first = await spawnRelay(config);
@@ -149,7 +153,9 @@ describe('relay crash', () => {
       `duplicates (${duplicates}) ≤ jobs active at the kill (${atKill.active})`,
     );
 
-    const events = await readEvents(parts.redis.client(), queueKeys(PREFIX).events);
+    const events = (
+      await Promise.all(eventStreamKeys(PREFIX, spool.layout).map((key) => readEvents(client, key)))
+    ).flat();
     assert.equal(events.filter((e) => e.type === 'accepted').length, MESSAGES);
     assert.equal(events.filter((e) => e.type === 'bounced' || e.type === 'expired').length, 0);
     // A job redone after the crash may record its outcome twice; no recipient may be left without one.

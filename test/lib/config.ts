@@ -4,6 +4,8 @@
  * 1 s retry schedule without jitter, silent logs. Tests override keys with `mergeConfig`.
  * Owns: nothing at run time. Guarantees: the result is a plain config input (what a YAML/JSON
  * config file would hold), so it can go to `defaultConfig` or be written to a file for a child.
+ * HERALD_TEST_SHARDS=<n> runs every stack on a queue of n shards (`queue.shards`), so any e2e
+ * test also checks the sharded queue: `HERALD_TEST_SHARDS=4 node --test test/<file>.test.ts`.
  */
 import type { HeraldConfigInput } from '@herald/delivery-core';
 
@@ -15,6 +17,9 @@ export const DNS_TIMEOUT = '1s';
 export const RETRY_DELAY = '1s';
 /** Jobs in flight per relay in the tests (the crash test bounds duplicates by it). */
 export const TEST_CONCURRENCY = 10;
+
+/** `queue.shards` of every stack (HERALD_TEST_SHARDS; default 1, today's single slot). */
+export const TEST_SHARDS = Number(process.env.HERALD_TEST_SHARDS ?? 1);
 
 export interface BaseConfigArgs {
   redisUrl: string;
@@ -40,6 +45,7 @@ export function baseConfig({ redisUrl, dnsAddress, mxPort }: BaseConfigArgs): He
     },
     retry: { schedule: [RETRY_DELAY], jitter: 0 },
     events: { log_level: 'silent' },
+    ...(TEST_SHARDS > 1 ? { queue: { shards: TEST_SHARDS } } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ import {
   scanKeys,
 } from '@herald/delivery-core';
 import { queueKeys } from '@herald/delivery-core/keys';
+import { allShards } from '@herald/delivery-core/queue';
 import { createRelay, type Relay, type RelayOptions } from '@herald/relay';
 import {
   type DnsServerHandle,
@@ -282,8 +283,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const addresses = await relay.start();
     assert.ok(addresses.smtp && addresses.http, 'the test relay runs the smtp and http roles');
     const { smtp, http } = addresses;
-    const keys = queueKeys(config.redis.prefix);
     const redisClient: RedisClient = parts.cluster ? parts.cluster.client() : parts.redis.client();
+    // Every queue shard's keys (queue.shards): the audit reads them all.
+    const shardKeys = () => allShards(herald.shards.layout).map((s) => queueKeys(config.redis.prefix, s));
+    const allEvents = async () =>
+      (await Promise.all(shardKeys().map((k) => readEvents(redisClient, k.events)))).flat();
     const waitForIdleQueue = async (timeoutMs = DEFAULT_WAIT_MS) => {
       let last = '';
       await waitUntil(
@@ -315,13 +319,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
       async streamEvents() {
         await herald.events.flush();
-        return readEvents(redisClient, keys.events);
+        return allEvents();
       },
       waitForIdleQueue,
       async assertEveryRecipientTerminatedOnce(timeoutMs) {
         await waitForIdleQueue(timeoutMs);
         await herald.events.flush();
-        const all = await readEvents(redisClient, keys.events);
+        const all = await allEvents();
         assert.ok(
           all.some((e) => e.type === 'accepted'),
           'the stream holds accepted events',
@@ -333,10 +337,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         );
         // Once every job finished, the spool holds nothing: bodies and message records are gone
         // (each message's trace stays, for `herald message show`, until it expires).
-        const spooled = await keysMatching(redisClient, keys.body('*'));
-        const records = (await keysMatching(redisClient, keys.message('*'))).filter(
-          (k) => !k.endsWith(':trace'),
-        );
+        const spooled: string[] = [];
+        const records: string[] = [];
+        for (const keys of shardKeys()) {
+          spooled.push(...(await keysMatching(redisClient, keys.body('*'))));
+          records.push(
+            ...(await keysMatching(redisClient, keys.message('*'))).filter((k) => !k.endsWith(':trace')),
+          );
+        }
         assert.deepEqual([...spooled, ...records], [], 'finished messages leave nothing in the spool');
         return all;
       },

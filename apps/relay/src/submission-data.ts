@@ -10,7 +10,6 @@
 import type { Herald } from '@herald/delivery-core';
 import { DeadlineExceeded } from '@herald/delivery-core/door';
 import { prepareMessage } from '@herald/delivery-core/message';
-import { newMessageId } from '@herald/delivery-core/queue';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
 import { type DataCallback, type DoorGuard, receiveGuarded, smtpError } from '@herald/smtp-listener';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
@@ -50,7 +49,7 @@ async function spool(ctx: DataContext, raw: Buffer, session: SMTPServerSession):
   const recipients = session.envelope.rcptTo.map((r) => r.address);
   const dropped = ctx.dropped(session);
   const deliver = recipients.filter((r) => !dropped.has(r.toLowerCase()));
-  const id = newMessageId();
+  const id = herald.intake.newMessageId();
   const protocol = `ESMTP${session.secure ? 'S' : ''}${sessionFacts.user ? 'A' : ''}`;
   const prepared = prepareMessage(
     message.body,

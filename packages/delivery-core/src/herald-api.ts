@@ -11,7 +11,7 @@ import type { DeliveryExplanation, ExplainOptions } from './explain/index.js';
 import type { FeedbackReport, FeedbackResult } from './feedback/index.js';
 import type { Intake, SendInput, SendResult } from './intake/index.js';
 import type { HeraldMetrics } from './metrics/index.js';
-import type { DurabilityBarrier, FastLane, QueueStats } from './queue/index.js';
+import type { DurabilityBarrier, FastLane, QueueStats, ShardLayout } from './queue/index.js';
 import type {
   ListOptions,
   QueueFilter,
@@ -65,6 +65,11 @@ export interface Herald {
    * chosen from the server at start (`fsync-always`, `waitaof`, `wait-replica`; queue/durability.ts).
    */
   readonly durability: DurabilityBarrier['mode'];
+  /**
+   * The queue's shards now (`queue.shards`, and the highest count any process used: every shard
+   * is served and read); which shard holds a message follows from its id (queue/shards.ts).
+   */
+  readonly shards: { readonly layout: ShardLayout };
   readonly events: RedisEventSink;
   readonly metrics: HeraldMetrics;
   /** The per-tenant suppression lists (consulted at intake, fed by feedback, managed by `herald suppression`). */
@@ -94,7 +99,8 @@ export interface Herald {
   pauseTenant(tenant: string, reason?: string): Promise<PauseState | undefined>;
   /** Lifts a tenant's reputation pause and wakes its parked bulk jobs; true when it was paused. */
   resumeTenant(tenant: string, reason?: string): Promise<boolean>;
-  startWorkers(): DeliveryWorker;
+  /** Starts delivery workers in this thread: one per queue shard (delivery's `startWorkers`). */
+  startWorkers(): DeliveryWorker[];
   /**
    * Starts the fast path on the last worker started: jobs handed over from memory (the spool's
    * fast lane in another thread) run there. `announce` tells the lane's owner its room.

@@ -26,7 +26,13 @@ import { createIntake } from './intake/index.js';
 import { durabilityMarkKey } from './keys/index.js';
 import { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
-import { type DurabilityBarrier, openDurabilityBarrier, queueStats, Spool } from './queue/index.js';
+import {
+  type DurabilityBarrier,
+  openDurabilityBarrier,
+  queueStats,
+  ShardRegistry,
+  Spool,
+} from './queue/index.js';
 import { createQueueOps } from './queue-ops/index.js';
 import { masters, type RedisClient } from './redis/index.js';
 import {
@@ -70,18 +76,24 @@ export async function createHerald(
   const redis = await connectCommandRedis(target, logger);
   const prefix = config.redis.prefix;
   const barrier = await openBarrier(config, redis, logger);
+  const shards = await openShards(redis, config, logger).catch((err: unknown) => {
+    barrier.close();
+    redis.disconnect();
+    throw err;
+  });
   const spool = new Spool(redis, prefix, {
     eventStreamMaxLen: config.events.stream_max_len,
     traceRetentionMs: config.events.trace_retention,
     barrier,
+    shards,
   });
   const events = new RedisEventSink({
     redis,
-    streamKey: spool.keys.events,
+    streamKey: (messageId) => (messageId === undefined ? spool.keys : spool.keysFor(messageId)).events,
     streamMaxLen: config.events.stream_max_len,
     logger,
     trace: {
-      key: spool.keys.trace,
+      key: (id) => spool.keysFor(id).trace(id),
       retentionMs: config.events.trace_retention,
       maxEntries: config.events.trace_max_entries,
     },
@@ -107,15 +119,15 @@ export async function createHerald(
     cacheMaxEntries: config.dns.cache_size,
   });
   const suppression = new SuppressionList(redis, prefix);
-  const reputation = new TenantReputation(redis, prefix, events);
+  const reputation = new TenantReputation(redis, prefix, events, Date.now, shards);
 
   const { intake, spoolOwn } = createIntake({ config, suppression, spool, events, dkim });
-  const feedback = createFeedback({ config, redis, suppression, reputation, events, logger });
+  const feedback = createFeedback({ config, redis, suppression, reputation, events, logger, shards });
   const incarnation = options.incarnation ?? randomUUID();
   const shapingRuntime = createShapingRuntime({
     config,
     redis,
-    queue: spool.queue,
+    queueFor: (jobId) => spool.queueFor(jobId),
     events,
     shaping,
     reputation,
@@ -141,6 +153,7 @@ export async function createHerald(
     hardBounces: feedback.hardBounces,
     // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement).
     workerConnection: () => createRedisClient(target, { maxRetriesPerRequest: null, lazyConnect: false }),
+    onShardsGrew: (listener) => shards.onGrow(listener),
   });
 
   const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
@@ -151,6 +164,7 @@ export async function createHerald(
     logger,
     incarnation,
     durability: barrier.mode,
+    shards,
     events,
     metrics,
     suppression,
@@ -172,7 +186,7 @@ export async function createHerald(
     useFastLane: (lane) =>
       spool.useFastLane(lane && { lane, leaseTtlMs: config.delivery.lock_duration, node: leaseHolder }),
     reclaimLeases: shapingRuntime.reclaimLeases,
-    queueStats: (opts = {}) => queueStats(spool.queue, { ...opts, leases: spool.leases }),
+    queueStats: (opts = {}) => queueStats(spool.allQueues(), { ...opts, leases: spool.leases }),
     listQueue: queueOps.list,
     retryQueued: queueOps.retry,
     flushSite: queueOps.flush,
@@ -182,8 +196,8 @@ export async function createHerald(
     explain: createExplainer({ config, shaping, resolver, liveState: shapingRuntime.liveState }),
     messageStory: createStoryReader({
       redis,
-      queue: spool.queue,
-      keys: spool.keys,
+      queueFor: (id) => spool.queueFor(id),
+      keysFor: (id) => spool.keysFor(id),
       leases: spool.leases,
       siteSuspendedUntil: async (site) => (await shapingRuntime.siteState.condition(site)).suspendedUntil,
     }),
@@ -191,6 +205,7 @@ export async function createHerald(
     async close() {
       // With Redis gone nothing in flight can finish its bookkeeping: skip the grace period.
       const graceMs = (await ping()) ? undefined : 0;
+      shards.stop();
       await webhooks.stopDispatcher();
       await delivery.close(graceMs);
       await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);
@@ -235,6 +250,13 @@ async function openBarrier(
     redis.disconnect();
     throw err;
   }
+}
+
+/** Records this process's `queue.shards` in the registry and keeps the layout fresh. */
+async function openShards(redis: RedisClient, config: HeraldConfig, logger: Logger): Promise<ShardRegistry> {
+  const shards = await ShardRegistry.open(redis, config.redis.prefix, config.queue.shards);
+  shards.start((err) => logger.debug({ err }, 'queue shard registry refresh failed'));
+  return shards;
 }
 
 /** The command connection: no offline queue, no retries per request, connected within a bound. */

@@ -22,6 +22,7 @@ import {
   queueKeys,
   reputationKey,
   semaphoreKey,
+  shardRegistryKey,
   siteHoldKey,
   siteStateKey,
   suppressionKeys,
@@ -58,20 +59,24 @@ describe('every multi-key operation keeps its keys in one slot', () => {
       tenants: ['acme', 'Globex'],
       site: 'provider:gmail',
       hour: 494_000,
+      shard: 0,
     },
     {
       messages: ['m1', 'm2'],
       tenants: ['default', 'odd}name{x'],
       site: 'mx:mx1.example.net,mx2.example.net',
       hour: 1,
+      shard: 0,
     },
-    { messages: ['a', 'b'], tenants: ['t', 'u'], site: 'route:[2001:db8::1]:2525', hour: 0 },
-    { messages: ['a', 'b'], tenants: ['t', 'u'], site: 'mx:we}ird{.example', hour: 0 },
+    { messages: ['a', 'b'], tenants: ['t', 'u'], site: 'route:[2001:db8::1]:2525', hour: 0, shard: 0 },
+    { messages: ['a', 'b'], tenants: ['t', 'u'], site: 'mx:we}ird{.example', hour: 0, shard: 0 },
   ] as const;
+  // Each sample again in shards of installations with 2, 4, 16 and 256 shards (queue.shards).
+  const shardSamples = [0, 1, 3, 15, 255].flatMap((shard) => samples.map((s) => ({ ...s, shard })));
   for (const [name, operation] of Object.entries(MULTI_KEY_OPERATIONS)) {
     test(`${name} (${operation.where})`, () => {
       for (const prefix of ['herald', 'h2', 'x:y']) {
-        for (const sample of samples) {
+        for (const sample of shardSamples) {
           const keys = operation.keys(prefix, sample);
           assert.ok(keys.length >= 2, 'a multi-key operation');
           const slots = new Set(keys.map(hashSlot));
@@ -81,6 +86,25 @@ describe('every multi-key operation keeps its keys in one slot', () => {
       }
     });
   }
+
+  test('queue shards get slots of their own, all 16 of a 16-shard queue on distinct slots', () => {
+    const slots = new Set(Array.from({ length: 16 }, (_, i) => hashSlot(queueKeys('herald', i).events)));
+    assert.equal(slots.size, 16);
+  });
+
+  test("fast-lane lease operations run in the slot of their message's shard", () => {
+    const leaseOps = Object.entries(MULTI_KEY_OPERATIONS).filter(([name]) => /lease/.test(name));
+    assert.ok(leaseOps.length >= 3, 'finish, requeue/reap and renew are registered');
+    const sample = { messages: ['a', 'b'], tenants: ['t', 'u'], site: 's', hour: 0 } as const;
+    for (const shard of [0, 1, 7, 255]) {
+      const slot = hashSlot(queueKeys('herald', shard).body('a'));
+      for (const [name, operation] of leaseOps) {
+        const keys = operation.keys('herald', { ...sample, shard });
+        assert.ok(keys.includes(queueKeys('herald', shard).leases), `${name}: shard ${shard}'s lease zset`);
+        for (const key of keys) assert.equal(hashSlot(key), slot, `${name}: ${key} in shard ${shard}'s slot`);
+      }
+    }
+  });
 
   test('sites and tenants get slots of their own (they are spread over the cluster)', () => {
     const a = siteStateKey('herald', 'provider:gmail', 'suspended');
@@ -107,6 +131,26 @@ describe('key names', () => {
       feedbackMarkerKey('herald', 'bounce', 'm1', 'abcd'),
       'herald:{queue}:feedback:bounce:m1:abcd',
     );
+  });
+
+  test('shard 0 keeps the single-slot names; shard i is tagged {queue-i}', () => {
+    assert.equal(queueKeys('herald', 0).body('m1'), 'herald:{queue}:body:m1');
+    const q = queueKeys('herald', 3);
+    assert.equal(q.shard, 3);
+    assert.equal(q.bullmqPrefix, 'herald:{queue-3}');
+    assert.equal(q.body('m1'), 'herald:{queue-3}:body:m1');
+    assert.equal(q.events, 'herald:{queue-3}:events');
+    assert.equal(q.hashedTenants, 'herald:{queue-3}:verp-tenants');
+    assert.equal(reputationKey('herald', 'Acme', 'sent', 7, 3), 'herald:{queue-3}:rep:acme:sent:7');
+    assert.equal(
+      feedbackMarkerKey('herald', 'bounce', 'm1', 'abcd', 3),
+      'herald:{queue-3}:feedback:bounce:m1:abcd',
+    );
+    assert.equal(q.leases, 'herald:{queue-3}:leases');
+    assert.equal(q.lease('m1.0'), 'herald:{queue-3}:lease:m1.0');
+    assert.equal(queueKeys('herald').leases, 'herald:{queue}:leases');
+    assert.equal(queueKeys('herald').lease('m1.0'), 'herald:{queue}:lease:m1.0');
+    assert.equal(shardRegistryKey('herald'), 'herald:{queue}:shards');
   });
 
   test('a site condition is tagged by its site; suppression by its tenant', () => {

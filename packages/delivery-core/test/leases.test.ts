@@ -129,14 +129,22 @@ describe('fast-lane leases', () => {
     const result = await enqueue(['x@four.test', 'y@five.test']).finally(() => spool.useFastLane(undefined));
     const [a, b] = result.jobs.map((j) => j.id);
 
-    assert.equal(await spool.leases.reapExpired(ownQueue, Date.now()), 0, 'nothing has expired yet');
+    assert.equal(await spool.leases.reapExpired(() => ownQueue, Date.now()), 0, 'nothing has expired yet');
     assert.equal(
-      await spool.leases.reapExpired(ownQueue, Date.now(), (node) => node === 'n1|other'),
+      await spool.leases.reapExpired(
+        () => ownQueue,
+        Date.now(),
+        (node) => node === 'n1|other',
+      ),
       0,
       'another run’s leases are not taken back',
     );
     assert.equal(
-      await spool.leases.reapExpired(ownQueue, Date.now(), (node) => node === 'n1|old'),
+      await spool.leases.reapExpired(
+        () => ownQueue,
+        Date.now(),
+        (node) => node === 'n1|old',
+      ),
       2,
       'a restart of node n1 takes back what its old run held',
     );
@@ -155,8 +163,8 @@ describe('fast-lane leases', () => {
     spool.useFastLane({ lane: lane2, leaseTtlMs: TTL_MS, node: 'n2|run' });
     const late = await enqueue(['z@six.test']).finally(() => spool.useFastLane(undefined));
     const lateId = late.jobs[0]!.id;
-    assert.equal(await spool.leases.reapExpired(ownQueue, Date.now() + TTL_MS + 1), 1);
+    assert.equal(await spool.leases.reapExpired(() => ownQueue, Date.now() + TTL_MS + 1), 1);
     assert.equal(await (await spool.queue.getJob(lateId))?.getState(), 'waiting');
-    assert.equal(await spool.leases.reapExpired(ownQueue, Date.now() + TTL_MS + 1), 0, 'idempotent');
+    assert.equal(await spool.leases.reapExpired(() => ownQueue, Date.now() + TTL_MS + 1), 0, 'idempotent');
   });
 });

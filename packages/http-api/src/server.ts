@@ -176,7 +176,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         api,
         redis,
         keys,
-        idempotency: new IdempotencyStore(redis, config.redis.prefix),
+        idempotency: new IdempotencyStore(redis, config.redis.prefix, herald.shards),
         logger,
         openapi: () => document,
       };

@@ -14,7 +14,7 @@ import {
   accountingFromConfig,
   accountingStatus,
 } from '@herald/delivery-core/accounting';
-import { queueKeys } from '@herald/delivery-core/keys';
+import { readEventStreamKeys } from '@herald/delivery-core/queue';
 import { pino } from 'pino';
 import { parseCommandArgs, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
@@ -97,7 +97,7 @@ async function showStatus(config: HeraldConfig, io: CliIo, json: boolean): Promi
     const status = await accountingStatus(
       redis,
       config.redis.prefix,
-      queueKeys(config.redis.prefix).events,
+      await readEventStreamKeys(redis, config.redis.prefix),
       accountingConsumer(config),
     );
     io.stdout.write(

@@ -23,11 +23,12 @@ import {
   eventSubject,
   type HeraldEvent,
   isEventType,
-  isStreamId,
+  isStreamCursor,
+  newestCursor,
   type StreamEvent,
   tailEvents,
 } from '@herald/delivery-core/events';
-import { queueKeys } from '@herald/delivery-core/keys';
+import { readEventStreamKeys } from '@herald/delivery-core/queue';
 import { parseCommandArgs, positiveInteger, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -46,7 +47,8 @@ const help = `Usage: herald events tail [--follow] [--type T[,T...]] [--tenant N
                          [--limit N] [--json] [--config FILE]
 
 Print Herald's event stream (<prefix>:{queue}:events): the last N events, oldest first.
-Each line starts with the event's stream id; pass it to --after to resume exactly there.
+Each line starts with the event's stream id; pass it to --after to resume exactly there
+(with queue.shards > 1: one id per shard joined by ',', the cursor just after the event).
 
   --follow, -f    keep printing new events as they arrive; Ctrl-C (SIGINT) or SIGTERM stops.
                   When Redis goes away it says so on stderr, reconnects by itself and
@@ -132,7 +134,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     values.limit === undefined
       ? DEFAULT_TAIL_LIMIT
       : positiveInteger('events tail', 'limit', values.limit, MAX_LIMIT);
-  if (values.after !== undefined && !isStreamId(values.after))
+  if (values.after !== undefined && !isStreamCursor(values.after))
     throw usageError(
       'events tail',
       `--after must be a stream id like 1700000000000-0, got ${JSON.stringify(values.after)}`,
@@ -143,7 +145,6 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
   const config = loadRelayConfig(values.config, io);
   if (!config) return EXIT_FAILURE;
-  const streamKey = queueKeys(config.redis.prefix).events;
   const controller = new AbortController();
   const cleanup = stopOn(io, controller, follow);
   const print = (entry: StreamEvent): void => {
@@ -154,11 +155,15 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const filter = { types, ...(tenant === undefined ? {} : { tenant }) };
   let redis = await connect(redisTarget(config.redis));
   try {
+    // Every queue shard's stream (queue.shards), read as one; ids are then merged cursors.
+    const streamKey = await readEventStreamKeys(redis, config.redis.prefix).catch((err: unknown) =>
+      Promise.reject(redisFailure(err)),
+    );
     // Where a resumed tail starts: the last id printed, else where the first read started.
     let resumeAfter =
       values.after ??
       (follow
-        ? await newestId(redis, streamKey).catch((err: unknown) => Promise.reject(redisFailure(err)))
+        ? await newestCursor(redis, streamKey).catch((err: unknown) => Promise.reject(redisFailure(err)))
         : undefined);
     let first = true;
     let waitMs = RECONNECT_FIRST_MS;
@@ -212,11 +217,6 @@ function redisFailure(err: unknown): unknown {
 }
 
 /** The stream's newest id, or "0" when it is empty. */
-async function newestId(redis: RedisClient, key: string): Promise<string> {
-  const [last] = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
-  return last ? last[0] : '0';
-}
-
 /** Waits `ms`, or less when `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -15,7 +15,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { AccountingRecordType } from '../config/index.js';
-import { type StreamCursor, type StreamEvent, tailEvents, trimmedAfter } from '../events/index.js';
+import {
+  cursorEntriesKept,
+  oldestCursor,
+  type StreamCursor,
+  type StreamEvent,
+  tailEvents,
+  trimmedAfter,
+} from '../events/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { utcDay } from './files.js';
 import { type AccountingFormat, formatRecord } from './format.js';
@@ -32,7 +39,12 @@ const BATCH_MAX_ENTRIES = 1_000;
 export interface AccountingLogOptions {
   /** A connection of its own: the follow holds it in XREAD BLOCK. */
   redis: RedisClient;
-  streamKey: string;
+  /**
+   * The event stream, or the streams of every queue shard (read at each start of the follow, so
+   * shards added meanwhile are read): merged by stream id, the cursor and each record's id a
+   * merged cursor (events/merged.ts).
+   */
+  streamKey: string | (() => Promise<readonly string[]>);
   cursor: StreamCursor;
   directory: string;
   format: AccountingFormat;
@@ -55,28 +67,28 @@ export interface AccountingLog {
 class GapReporter {
   constructor(
     private readonly redis: RedisClient,
-    private readonly streamKey: string,
+    private readonly streamKeys: readonly string[],
     private readonly logger: Logger,
     private readonly gaps: Counter,
   ) {}
 
   /** Logs and counts when entries after `cursor` may have been trimmed before being read. */
   async check(cursor: string): Promise<void> {
-    if (!(await trimmedAfter(this.redis, this.streamKey, cursor))) return;
-    const [first] = (await this.redis.xrange(this.streamKey, '-', '+', 'COUNT', 1)) as [string, string[]][];
+    if (!(await trimmedAfter(this.redis, this.streamKeys, cursor))) return;
+    const first = await oldestCursor(this.redis, this.streamKeys);
     this.gaps.inc();
     this.logger.error(
-      { after: cursor, before: first?.[0] },
-      `accounting: stream entries after ${cursor} and before ${first?.[0] ?? 'the head'} were trimmed before they were written (events.stream_max_len too small for the lag); they are missing from the accounting log`,
+      { after: cursor, before: first },
+      `accounting: stream entries after ${cursor} and before ${first ?? 'the head'} were trimmed before they were written (events.stream_max_len too small for the lag); they are missing from the accounting log`,
     );
   }
 }
 
 /** What recovery asks the stream: is an entry still there, and its oldest id. */
-function streamProbe(redis: RedisClient, streamKey: string): StreamProbe {
+function streamProbe(redis: RedisClient, streamKeys: readonly string[]): StreamProbe {
   return {
-    has: async (id) => (await redis.xrange(streamKey, id, id)).length > 0,
-    oldest: async () => (await redis.xrange(streamKey, '-', '+', 'COUNT', 1))[0]?.[0],
+    has: (id) => cursorEntriesKept(redis, streamKeys, id),
+    oldest: () => oldestCursor(redis, streamKeys),
   };
 }
 
@@ -112,7 +124,6 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
   );
   const keep = new Set(options.records);
   const files = new DayFiles(options.directory, options.format);
-  const gapReporter = new GapReporter(redis, streamKey, logger, gaps);
   const controller = new AbortController();
   let running: Promise<void> | undefined;
   /** A batch was committed since the last failure: the next failure waits RETRY_MIN_MS again. */
@@ -151,11 +162,13 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
   /** One recovery and follow, until stopped (resolves) or a failure (rejects). */
   async function follow(): Promise<void> {
     await files.close();
+    const streamKeys = typeof streamKey === 'string' ? [streamKey] : await streamKey();
+    const gapReporter = new GapReporter(redis, streamKeys, logger, gaps);
     const { resumeAfter, cuts, kept, stale } = await recover(
       options.directory,
       options.format,
       await cursor.load(),
-      streamProbe(redis, streamKey),
+      streamProbe(redis, streamKeys),
     );
     for (const cut of cuts)
       logger.warn(
@@ -186,7 +199,7 @@ export function createAccountingLog(options: AccountingLogOptions): AccountingLo
     const context = new RecordContext();
     const tail = new AbortController();
     // limit 0: straight to XREAD from the cursor, which notices the abort between entries.
-    const entries = tailEvents(redis, streamKey, {
+    const entries = tailEvents(redis, streamKeys, {
       after: resumeAfter,
       limit: 0,
       follow: true,

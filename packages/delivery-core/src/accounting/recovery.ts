@@ -12,10 +12,11 @@
  * that still holds ids at or before the file's last one is not the stream the file came from:
  * those entries are skipped and reported (`stale`), never written out of order. Bytes after the
  * last complete record (a torn write) are always cut. Nothing is written twice; nothing in the
- * files is lost.
+ * files is lost. On a sharded queue the ids are merged cursors (events/merged.ts), compared id
+ * by id; an entry is "still in the stream" when every stream still holds its id of the cursor.
  */
 import { mkdir } from 'node:fs/promises';
-import { compareStreamIds } from '../events/index.js';
+import { compareCursors } from '../events/index.js';
 import { cutFile, type FileTail, newestFiles, scanFile } from './files.js';
 import type { AccountingFormat } from './format.js';
 
@@ -41,7 +42,7 @@ export interface Recovery {
 function later(a: string | undefined, b: string | undefined): string | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
-  return compareStreamIds(a, b) >= 0 ? a : b;
+  return compareCursors(a, b) >= 0 ? a : b;
 }
 
 /** Reconciles the newest files with the saved cursor (see the header) and cuts what must go. */
@@ -65,7 +66,7 @@ export async function recover(
   const cutAt = new Map(tails.map((t) => [t, t.validEnd]));
   const recovery: Omit<Recovery, 'resumeAfter'> = { cuts: [] };
   const lastId = newest?.lastId;
-  if (newest && lastId !== undefined && (saved === undefined || compareStreamIds(lastId, saved) > 0)) {
+  if (newest && lastId !== undefined && (saved === undefined || compareCursors(lastId, saved) > 0)) {
     if (await stream.has(lastId)) {
       // It will be read again: cut the run (it may be partial) and write it once more.
       cutAt.set(newest, newest.lastRunStart);
@@ -81,7 +82,7 @@ export async function recover(
         ...(saved === undefined ? {} : { saved }),
       };
       const oldest = await stream.oldest();
-      if (saved === undefined && oldest !== undefined && compareStreamIds(oldest, lastId) <= 0)
+      if (saved === undefined && oldest !== undefined && compareCursors(oldest, lastId) <= 0)
         recovery.stale = { lastId, oldest };
     }
   }

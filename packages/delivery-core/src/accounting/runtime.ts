@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { HeraldConfig } from '../config/index.js';
 import { streamCursor } from '../events/index.js';
-import { queueKeys } from '../keys/index.js';
+import { readEventStreamKeys } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { type AccountingLog, createAccountingLog } from './log.js';
 import { accountingConsumer } from './status.js';
@@ -30,7 +30,7 @@ export function accountingFromConfig(
   const consumer = accountingConsumer(config);
   return createAccountingLog({
     redis: deps.redis,
-    streamKey: queueKeys(config.redis.prefix).events,
+    streamKey: () => readEventStreamKeys(deps.redis, config.redis.prefix),
     cursor: streamCursor(deps.redis, config.redis.prefix, consumer),
     directory: section.directory,
     format: section.format,

@@ -4,10 +4,19 @@
  * `accounting.name`, else `node_id`, else the host name); `accountingStatus` reads the cursor, the
  * stream's head and oldest entry, and says how far behind the log is (entries counted up to
  * LAG_COUNT_MAX, and the time between the two ids) and whether trimming outran it. Read only.
+ * Given the streams of every queue shard, ids are merged cursors (events/merged.ts), the lag is
+ * summed over the streams.
  */
 import { hostname } from 'node:os';
 import type { HeraldConfig } from '../config/index.js';
-import { streamCursor, trimmedAfter } from '../events/index.js';
+import {
+  CURSOR_SEPARATOR,
+  newestCursor,
+  oldestCursor,
+  splitCursor,
+  streamCursor,
+  trimmedAfter,
+} from '../events/index.js';
 import type { RedisClient } from '../redis/index.js';
 
 /** Entries behind counted at most (a lag past it prints as "at least"). */
@@ -40,30 +49,46 @@ function idMs(id: string): number {
 export async function accountingStatus(
   redis: RedisClient,
   prefix: string,
-  streamKey: string,
+  streamKeys: string | readonly string[],
   consumer: string,
 ): Promise<AccountingStatus> {
+  const keys = typeof streamKeys === 'string' ? [streamKeys] : streamKeys;
   const cursor = await streamCursor(redis, prefix, consumer).load();
-  const [head] = (await redis.xrevrange(streamKey, '+', '-', 'COUNT', 1)) as [string, string[]][];
-  const [oldest] = (await redis.xrange(streamKey, '-', '+', 'COUNT', 1)) as [string, string[]][];
-  const behind = (await redis.xrange(
-    streamKey,
-    cursor === undefined ? '-' : `(${cursor}`,
-    '+',
-    'COUNT',
-    LAG_COUNT_MAX + 1,
-  )) as unknown[];
+  const head = await newestCursor(redis, keys);
+  const oldest = await oldestCursor(redis, keys);
+  const at = cursor === undefined ? undefined : splitCursor(cursor, keys.length);
+  let behind = 0;
+  for (const [i, key] of keys.entries()) {
+    const from = at === undefined ? '-' : `(${at[i]}`;
+    behind += ((await redis.xrange(key, from, '+', 'COUNT', LAG_COUNT_MAX + 1)) as unknown[]).length;
+  }
+  const empty = head.split(CURSOR_SEPARATOR).every((id) => id === '0');
+  const headMs = newestMs(head);
   const status: AccountingStatus = {
     consumer,
-    lagEntries: Math.min(behind.length, LAG_COUNT_MAX),
-    lagCapped: behind.length > LAG_COUNT_MAX,
-    lagMs: head
-      ? Math.max(0, idMs(head[0]) - (cursor === undefined ? idMs(oldest?.[0] ?? head[0]) : idMs(cursor)))
-      : 0,
-    gap: cursor === undefined ? false : await trimmedAfter(redis, streamKey, cursor),
+    lagEntries: Math.min(behind, LAG_COUNT_MAX),
+    lagCapped: behind > LAG_COUNT_MAX,
+    lagMs: empty
+      ? 0
+      : Math.max(0, headMs - (cursor === undefined ? oldestMs(oldest ?? head) : newestMs(cursor))),
+    gap: cursor === undefined ? false : await trimmedAfter(redis, keys, cursor),
   };
   if (cursor !== undefined) status.cursor = cursor;
-  if (head) status.head = head[0];
-  if (oldest) status.oldest = oldest[0];
+  if (!empty) status.head = head;
+  if (oldest) status.oldest = oldest;
   return status;
+}
+
+/** The time of a cursor's newest id (ms). */
+function newestMs(cursor: string): number {
+  return Math.max(...cursor.split(CURSOR_SEPARATOR).map(idMs));
+}
+
+/** The time of a cursor's oldest non-empty id (ms). */
+function oldestMs(cursor: string): number {
+  const times = cursor
+    .split(CURSOR_SEPARATOR)
+    .filter((id) => id !== '0')
+    .map(idMs);
+  return times.length > 0 ? Math.min(...times) : 0;
 }

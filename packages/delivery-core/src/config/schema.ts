@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { MAX_QUEUE_SHARDS } from '../keys/index.js';
 import { parseHostPort } from './addresses.js';
 import {
   bool,
@@ -132,6 +133,15 @@ const eventsSchema = section({
   log_level: oneOf(LOG_LEVELS).default('info'),
 });
 
+const queueSchema = section({
+  /**
+   * The queue's shards, each under its own Redis hash tag (`{queue}`, `{queue-1}`, ...), so a
+   * Redis Cluster spreads them over its masters. 1 keeps one slot; each shard costs every
+   * delivery thread a blocking connection and every event reader a stream (keys/queue.ts).
+   */
+  shards: integer(1, MAX_QUEUE_SHARDS).default(1),
+});
+
 const shapingFileSchema = section({
   /** The traffic-shaping file (limits per provider, site, domain, source IP; automation rules). */
   file: text('a file path').optional(),
@@ -168,6 +178,7 @@ export const heraldConfigSchema = section({
   delivery: deliverySchema.prefault({}),
   retry: retrySchema.prefault({}),
   events: eventsSchema.prefault({}),
+  queue: queueSchema.prefault({}),
   shaping: shapingFileSchema.prefault({}),
   /** Bounce and complaint handling (VERP, the bounce-processor); absent = off. */
   bounce: bounceSchema.optional(),

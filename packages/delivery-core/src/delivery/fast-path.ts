@@ -18,8 +18,8 @@ import type { Logger } from 'pino';
 import type { DeliveryJobData, FastJob, JobLeases } from '../queue/index.js';
 import { applyOperatorMark } from './operator.js';
 import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
+import type { WorkerSlots } from './thread-workers.js';
 import type { DeliveryOutcome, JobParking } from './types.js';
-import type { DeliveryWorker } from './worker.js';
 
 /** A job whose processing threw unexpectedly is retried after this long (as the worker does). */
 const LOCAL_FAULT_RETRY_MS = 60_000;
@@ -32,7 +32,8 @@ const MIN_RENEW_MS = 100;
 export interface FastPathOptions {
   deps: DeliveryDeps;
   leases: JobLeases;
-  worker: DeliveryWorker;
+  /** The BullMQ side sharing the slots (a thread's shard workers, thread-workers.ts). */
+  worker: WorkerSlots;
   concurrency: number;
   leaseTtlMs: number;
   logger: Logger;
@@ -178,7 +179,7 @@ export class FastPath {
         if (parkOn) await this.options.parked?.park(parkOn, jobId, job.data.stream);
         // A mark set after the check above: bring the job back now so it is applied at once.
         if (deps.operatorMark && (await deps.operatorMark(outcome.data)))
-          await (await deps.spool.queue.getJob(jobId))?.promote().catch(() => {});
+          await (await deps.spool.queueFor(jobId).getJob(jobId))?.promote().catch(() => {});
         return;
       }
       const { lost } = await leases.finish(job.data.messageId, jobId);

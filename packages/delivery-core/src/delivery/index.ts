@@ -21,6 +21,7 @@ export {
   type DeliveryShaping,
   toStaticRoute,
 } from './runtime.js';
+export { concurrencyShare, ThreadWorkers, type WorkerSlots } from './thread-workers.js';
 export {
   type AttemptLimits,
   type ConnectionVerdict,

@@ -4,6 +4,7 @@
  * (WATCH is per connection: queue/leases.ts `reapExpired`). Its first pass also takes back, at
  * once, every lease an earlier run of this node held (with `node_id`: a restart after a crash
  * re-queues that run's jobs without waiting for their leases to expire). Passes never overlap.
+ * Every queue shard is served: a BullMQ queue per shard on the reaper's connection, made on first use.
  */
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
@@ -15,8 +16,8 @@ const MIN_INTERVAL_MS = 250;
 export interface LeaseReaperOptions {
   /** A connection of the reaper's own (maxRetriesPerRequest null), disconnected by close(). */
   connection: RedisClient;
-  /** BullMQ's prefix of the delivery queue. */
-  bullmqPrefix: string;
+  /** BullMQ's prefix of a shard's delivery queue. */
+  bullmqPrefixOf(shard: number): string;
   queueName: string;
   leases: JobLeases;
   leaseTtlMs: number;
@@ -35,7 +36,18 @@ export function startLeaseReaper(options: LeaseReaperOptions): LeaseReaper {
   const now = options.now ?? Date.now;
   const { connection } = options;
   connection.on('error', (err) => logger.debug({ err: err.message }, 'redis lease reaper connection error'));
-  const queue = new Queue<DeliveryJobData>(options.queueName, { connection, prefix: options.bullmqPrefix });
+  const queues = new Map<number, Queue<DeliveryJobData>>();
+  const queueOf = (shard: number): Queue<DeliveryJobData> => {
+    let queue = queues.get(shard);
+    if (!queue) {
+      queue = new Queue<DeliveryJobData>(options.queueName, {
+        connection,
+        prefix: options.bullmqPrefixOf(shard),
+      });
+      queues.set(shard, queue);
+    }
+    return queue;
+  };
   let first = true;
   let running: Promise<void> = Promise.resolve();
   let closed = false;
@@ -45,7 +57,7 @@ export function startLeaseReaper(options: LeaseReaperOptions): LeaseReaper {
     busy = true;
     running = (async () => {
       try {
-        const moved = await leases.reapExpired(queue, now(), first ? options.takeBack : undefined);
+        const moved = await leases.reapExpired(queueOf, now(), first ? options.takeBack : undefined);
         first = false;
         if (moved > 0) logger.warn({ moved }, 'fast lane: re-queued jobs whose lease had expired');
       } catch (err) {
@@ -68,7 +80,7 @@ export function startLeaseReaper(options: LeaseReaperOptions): LeaseReaper {
       closed = true;
       clearInterval(timer);
       await running;
-      await queue.close().catch(() => {});
+      await Promise.all([...queues.values()].map((queue) => queue.close().catch(() => {})));
       connection.disconnect();
     },
   };

@@ -12,13 +12,7 @@ import type { Logger } from 'pino';
 import { type HeraldConfig, matchRoute, parseHostPort, type Route, tenantPolicy } from '../config/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { RedisEventSink } from '../events/index.js';
-import {
-  DELIVERY_QUEUE,
-  type DeliveryJobData,
-  newMessageId,
-  type OperatorMark,
-  type Spool,
-} from '../queue/index.js';
+import { DELIVERY_QUEUE, type DeliveryJobData, type OperatorMark, type Spool } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { type ConnectionLeases, SmtpPool } from '../smtp/index.js';
 import { encodeVerp, verpSettings } from '../verp/index.js';
@@ -27,6 +21,7 @@ import { type FollowUpDeps, followUpFailures, type SuppressionEntryInput } from 
 import type { StaticRoute } from './hosts.js';
 import { type LeaseReaper, startLeaseReaper } from './lease-reaper.js';
 import { applyOperatorMark } from './operator.js';
+import { ThreadWorkers } from './thread-workers.js';
 import type { DeliveryDeps, DeliveryGate, JobParking } from './types.js';
 import { DeliveryWorker } from './worker.js';
 
@@ -53,6 +48,8 @@ export interface DeliveryParts {
   /** MTA-STS (auth's `mtaStsTlsPolicy`), when enabled. */
   tlsPolicy?: DeliveryDeps['tlsPolicy'];
   logger: Logger;
+  /** Calls back when the queue got more shards (the spool's registry); absent: never. */
+  onShardsGrew?(listener: () => void): void;
   /** Spools a DSN (Herald's own mail, from the null sender). */
   enqueueDsn(dsn: { id: string; tenant: string; to: string; body: Buffer }): Promise<void>;
   /** Hard-bounced recipients: suppress, count, evaluate the tenant (feedback). */
@@ -64,11 +61,17 @@ export interface DeliveryParts {
 }
 
 export interface Delivery {
-  /** Starts a BullMQ worker (and, with the first, the lease reaper). */
-  startWorkers(): DeliveryWorker;
   /**
-   * Starts the fast path on the last worker started (delivery/fast-path.ts): jobs handed over
-   * from memory share its slots. `announce` tells the host the lane's room.
+   * Starts this thread's delivery workers: one BullMQ Worker per queue shard (each on its own
+   * blocking connection), sharing `delivery.concurrency` between them and one shaping gate; a
+   * shard added later (another process raised `queue.shards`) gets its worker when the spool's
+   * registry sees it (`onShardsGrew`). With the first thread, the lease reaper (every shard).
+   * Returns the workers started now.
+   */
+  startWorkers(): DeliveryWorker[];
+  /**
+   * Starts the fast path on the last thread started (delivery/fast-path.ts): jobs handed over
+   * from memory share its slots (its shard workers' budget). `announce` tells the host the room.
    */
   startFastPath(announce: (room: number, done: number) => void): FastPath;
   /**
@@ -98,7 +101,8 @@ export function createDelivery(parts: DeliveryParts): Delivery {
     maxMessagesPerConnection: d.max_messages_per_connection,
     idleTimeoutMs: d.idle_timeout,
   });
-  const workers: { worker: DeliveryWorker; connection: RedisClient; deps: DeliveryDeps }[] = [];
+  const workers: { worker: DeliveryWorker; connection: RedisClient }[] = [];
+  const threads: ThreadWorkers[] = [];
   const fastPaths: FastPath[] = [];
   let reaper: LeaseReaper | undefined;
   const followUp: FollowUpDeps = {
@@ -107,14 +111,33 @@ export function createDelivery(parts: DeliveryParts): Delivery {
     suppress: parts.hardBounces,
     hostname: config.smtp.hostname,
     wantsDsn: (tenant) => tenantPolicy(config, tenant).dsn,
-    newId: () => newMessageId(),
+    newId: () => spool.newMessageId(),
     now: Date.now,
   };
+  const startShard = (shard: number, deps: DeliveryDeps, concurrency: number): DeliveryWorker => {
+    const connection = parts.workerConnection();
+    connection.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
+    const worker = new DeliveryWorker({
+      connection,
+      prefix: spool.shardKeys(shard).bullmqPrefix,
+      concurrency,
+      lockDurationMs: d.lock_duration,
+      stalledIntervalMs: d.stalled_interval,
+      logger,
+      parked: parts.shaping.parked,
+      afterFailures: (data, failures) => followUpFailures(data, failures, followUp),
+      deps,
+    });
+    worker.start();
+    workers.push({ worker, connection });
+    return worker;
+  };
+  parts.onShardsGrew?.(() => {
+    for (const thread of threads) thread.serve(spool.allShards());
+  });
 
   return {
     startWorkers() {
-      const connection = parts.workerConnection();
-      connection.on('error', (err) => logger.debug({ err: err.message }, 'redis worker connection error'));
       const deps: DeliveryDeps = {
         spool,
         resolver,
@@ -136,37 +159,27 @@ export function createDelivery(parts: DeliveryParts): Delivery {
         gate: parts.shaping.newGate(),
         operatorMark: (data) => spool.marks.read(data.messageId, data.domain),
       };
-      const worker = new DeliveryWorker({
-        connection,
-        prefix: spool.keys.bullmqPrefix,
-        concurrency: d.concurrency,
-        lockDurationMs: d.lock_duration,
-        stalledIntervalMs: d.stalled_interval,
-        logger,
-        parked: parts.shaping.parked,
-        afterFailures: (data, failures) => followUpFailures(data, failures, followUp),
-        deps,
-      });
-      worker.start();
-      workers.push({ worker, connection, deps });
+      const thread = new ThreadWorkers(deps, d.concurrency, startShard);
+      threads.push(thread);
+      const started = thread.serve(spool.allShards());
       reaper ??= startLeaseReaper({
         connection: parts.workerConnection(),
-        bullmqPrefix: spool.keys.bullmqPrefix,
+        bullmqPrefixOf: (shard) => spool.shardKeys(shard).bullmqPrefix,
         queueName: DELIVERY_QUEUE,
         leases: spool.leases,
         leaseTtlMs: d.lock_duration,
         ...(parts.takeBack ? { takeBack: parts.takeBack } : {}),
         logger,
       });
-      return worker;
+      return started;
     },
     startFastPath(announce) {
-      const last = workers.at(-1);
+      const last = threads.at(-1);
       if (!last) throw new Error('startFastPath needs a worker: call startWorkers first');
       const fast = new FastPath({
         deps: last.deps,
         leases: spool.leases,
-        worker: last.worker,
+        worker: last,
         concurrency: d.concurrency,
         leaseTtlMs: d.lock_duration,
         logger,

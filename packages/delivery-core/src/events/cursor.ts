@@ -6,10 +6,13 @@
  * stream already dropped entries newer than a cursor (MAXLEN trimming outran the consumer: a gap
  * to report, since those entries are gone). `saveIn` queues the same forward-only save on a
  * MULTI, for a consumer whose own writes must move with its cursor (the webhook dispatcher).
+ * A consumer of a sharded queue's streams keeps a merged cursor (merged.ts: one id per shard's
+ * stream, joined by ','): each id moves forward only, independently.
  */
 import type { ChainableCommander } from 'ioredis';
 import { streamCursorKey } from '../keys/index.js';
 import type { RedisClient } from '../redis/index.js';
+import { splitCursor } from './merged.js';
 
 export interface StreamCursor {
   /** The cursor's key (a transaction may WATCH it). */
@@ -21,19 +24,37 @@ export interface StreamCursor {
   saveIn(tx: ChainableCommander, id: string): void;
 }
 
-/** KEYS[1] cursor. ARGV[1] id "ms-seq". Sets it only when it is newer than the stored one. */
+/**
+ * KEYS[1] cursor. ARGV[1] a stream id "ms-seq", or several joined by ','. Each id replaces the
+ * stored one at its place only when it is newer (a stored plain id stands for every place; a
+ * place the stored cursor lacks is "0"). Returns 1 when the stored cursor changed.
+ */
 const SAVE_FORWARD_LUA = `
-local cur = redis.call('GET', KEYS[1])
-local ms, seq = string.match(ARGV[1], '^(%d+)-?(%d*)$')
-if not ms then return redis.error_reply('bad stream id') end
-if cur then
-  local cms, cseq = string.match(cur, '^(%d+)-?(%d*)$')
-  if cms then
-    local a, b = tonumber(ms), tonumber(cms)
-    if a < b or (a == b and (tonumber(seq) or 0) <= (tonumber(cseq) or 0)) then return 0 end
-  end
+local function ids(s)
+  local out = {}
+  for id in string.gmatch(s, '[^,]+') do out[#out + 1] = id end
+  return out
 end
-redis.call('SET', KEYS[1], ARGV[1])
+local function newer(a, b)
+  local ams, aseq = string.match(a, '^(%d+)-?(%d*)$')
+  local bms, bseq = string.match(b, '^(%d+)-?(%d*)$')
+  if not bms then return true end
+  local x, y = tonumber(ams), tonumber(bms)
+  return x > y or (x == y and (tonumber(aseq) or 0) > (tonumber(bseq) or 0))
+end
+local want = ids(ARGV[1])
+for _, id in ipairs(want) do
+  if not string.match(id, '^(%d+)-?(%d*)$') then return redis.error_reply('bad stream id') end
+end
+local cur = redis.call('GET', KEYS[1])
+local have = cur and ids(cur) or {}
+local out, changed = {}, false
+for i, id in ipairs(want) do
+  local old = have[i] or (#have == 1 and have[1]) or nil
+  if old == nil or newer(id, old) then out[i] = id; changed = true else out[i] = old end
+end
+if not changed then return 0 end
+redis.call('SET', KEYS[1], table.concat(out, ','))
 return 1`;
 
 export function streamCursor(redis: RedisClient, prefix: string, consumer: string): StreamCursor {
@@ -68,7 +89,17 @@ export function compareStreamIds(a: string, b: string): number {
  * cursor whose entry is still there, a cursor of "0" and an empty stream are no gap. Trimming
  * removes whole radix nodes, so "may": the entries right after the cursor can have survived.
  */
-export async function trimmedAfter(redis: RedisClient, streamKey: string, cursor: string): Promise<boolean> {
+export async function trimmedAfter(
+  redis: RedisClient,
+  streamKeys: string | readonly string[],
+  cursor: string,
+): Promise<boolean> {
+  if (typeof streamKeys !== 'string') {
+    const ids = splitCursor(cursor, streamKeys.length);
+    const gaps = await Promise.all(streamKeys.map((key, i) => trimmedAfter(redis, key, ids[i]!)));
+    return gaps.some(Boolean);
+  }
+  const streamKey = streamKeys;
   if (cursor === '0' || cursor === '0-0') return false;
   const [first] = (await redis.xrange(streamKey, '-', '+', 'COUNT', 1)) as [string, string[]][];
   if (!first || compareStreamIds(first[0], cursor) <= 0) return false;

@@ -5,6 +5,17 @@
  */
 
 export { compareStreamIds, type StreamCursor, streamCursor, trimmedAfter } from './cursor.js';
+export {
+  CURSOR_SEPARATOR,
+  compareCursors,
+  cursorEntriesKept,
+  idBefore,
+  isStreamCursor,
+  joinCursor,
+  newestCursor,
+  oldestCursor,
+  splitCursor,
+} from './merged.js';
 export type { RedisEventSinkOptions } from './redis-sink.js';
 export { RedisEventSink, readEvents } from './redis-sink.js';
 export type { EventType, StreamEvent, TailOptions } from './tail.js';

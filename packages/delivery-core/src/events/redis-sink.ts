@@ -4,7 +4,10 @@
  * Listeners registered with `on` see every event in-process (tests, metrics, webhooks later).
  * Stream writes are batched: every event emitted in one event-loop turn goes out in one pipeline
  * (one socket write), which matters at thousands of events per second. With `trace`, an event naming
- * a message is also appended to that message's trace in the same pipeline (trace.ts).
+ * a message is also appended to that message's trace in the same pipeline (trace.ts). On a
+ * sharded queue (`queue.shards`) each shard has its stream: an event naming a message goes to its
+ * message's shard (where its `accepted` event and trace are), any other event to shard 0's; one
+ * pipeline per shard written (a Redis Cluster pipeline keeps to one slot).
  */
 
 import type { Logger } from 'pino';
@@ -14,7 +17,8 @@ import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
 
 export interface RedisEventSinkOptions {
   redis: RedisClient;
-  streamKey: string;
+  /** The stream, or of a sharded queue the stream of an event's message (none: shard 0's). */
+  streamKey: string | ((messageId: string | undefined) => string);
   streamMaxLen: number;
   logger: Logger;
   /** Per-message traces; absent: the stream only. */
@@ -94,14 +98,31 @@ export class RedisEventSink implements EventSink {
 
   private writeBatch(): void {
     if (this.batch.length === 0) return;
-    const { redis, streamKey, streamMaxLen, logger, trace } = this.options;
+    const { streamKey } = this.options;
+    const batch = this.batch;
+    this.batch = [];
+    if (typeof streamKey === 'string') {
+      this.writeShard(streamKey, batch);
+      return;
+    }
+    const byStream = new Map<string, PendingEvent[]>();
+    for (const item of batch) {
+      const key = streamKey(item.messageId);
+      const group = byStream.get(key);
+      if (group) group.push(item);
+      else byStream.set(key, [item]);
+    }
+    for (const [key, items] of byStream) this.writeShard(key, items);
+  }
+
+  private writeShard(streamKey: string, batch: readonly PendingEvent[]): void {
+    const { redis, streamMaxLen, logger, trace } = this.options;
     const pipeline = redis.pipeline();
     const maxLen = String(streamMaxLen);
-    for (const { json } of this.batch) pipeline.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
+    for (const { json } of batch) pipeline.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
     // Index in the pipeline's results of each trace push, with its message id: one push per
     // message per batch (trace.ts queueTraceWrites).
-    const pushes = trace ? queueTraceWrites(pipeline, this.batch, trace, this.batch.length).pushes : [];
-    this.batch = [];
+    const pushes = trace ? queueTraceWrites(pipeline, batch, trace, batch.length).pushes : [];
     const write = pipeline
       .exec()
       .then(async (results) => {

@@ -5,9 +5,12 @@
  * `follow` it then waits for new entries with `XREAD BLOCK` (at most `blockMs` per call, so an
  * abort is noticed) until `signal` aborts. Resuming from the last id yielded never skips nor
  * repeats an entry. Shared by `herald events tail` and (later) the HTTP API's `GET /v1/events`.
- * Give it its own connection when following: a blocking read holds the connection.
+ * Give it its own connection when following: a blocking read holds the connection. Given the
+ * streams of every queue shard, it reads them as one (merged.ts: entries by stream id, a merged
+ * cursor of one id per stream).
  */
 import type { RedisClient } from '../redis/index.js';
+import { tailMerged } from './merged.js';
 import type { HeraldEvent } from './types.js';
 
 /** Every event type of the vocabulary (types.ts), for validating a filter. */
@@ -49,8 +52,10 @@ export function isStreamId(value: string): boolean {
 }
 
 export interface StreamEvent {
-  /** The stream entry id, the cursor to resume after. */
+  /** The cursor to resume after: the stream entry id (of several streams: the merged cursor). */
   id: string;
+  /** Of several streams: the entry's own stream id (when it was written). Absent: `id`. */
+  streamId?: string;
   event: HeraldEvent;
 }
 
@@ -59,7 +64,7 @@ export interface TailOptions {
   types?: readonly string[];
   /** Keep only events of this tenant (events without a tenant are dropped). */
   tenant?: string;
-  /** Start after this stream id; absent: the last `limit` matching entries. */
+  /** Start after this stream id (merged cursor); absent: the last `limit` matching entries. */
   after?: string;
   /** At most this many entries before following (default 20). */
   limit?: number;
@@ -126,11 +131,21 @@ async function newestId(redis: RedisClient, key: string): Promise<string> {
 /** Yields the stream's entries from the cursor as described in the header; see TailOptions. */
 export async function* tailEvents(
   redis: RedisClient,
-  streamKey: string,
+  streamKeys: string | readonly string[],
   options: TailOptions = {},
 ): AsyncGenerator<StreamEvent> {
   const keep = matcher(options);
   const limit = options.limit ?? DEFAULT_TAIL_LIMIT;
+  if (typeof streamKeys !== 'string' && streamKeys.length > 1) {
+    const merged = tailMerged(redis, streamKeys, {
+      ...options,
+      limit,
+      keep: (event) => keep({ id: '', event }),
+    });
+    for await (const { id, streamId, event } of merged) yield { id, streamId, event };
+    return;
+  }
+  const streamKey = typeof streamKeys === 'string' ? streamKeys : streamKeys[0]!;
   const { signal } = options;
   let cursor: string;
   if (options.after === undefined) {

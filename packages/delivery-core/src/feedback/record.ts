@@ -11,7 +11,8 @@
  * `suppressed: false`, and changes nothing else. Auto-replies and delivery reports are recorded,
  * never suppressed.
  * At most once per token: a report that suppresses or counts sets
- * `<prefix>:{queue}:feedback:<bounce|complaint>:<message id>:<recipient hash>` for the VERP max age, in the
+ * `<prefix>:{queue}:feedback:<bounce|complaint>:<message id>:<recipient hash>` (in the message's
+ * queue shard) for the VERP max age, in the
  * same script that counts it (TenantReputation.countOnce); a repeat of it (the same report sent
  * again, or replayed) finds the marker and changes nothing, and emits no event. An unverified
  * bounce sets `…:feedback:unverified:…` the same way (its own marker: a verified report about
@@ -28,6 +29,7 @@ import type { BounceReport, Classification } from '../bounce/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import type { FeedbackEvent, RedisEventSink } from '../events/index.js';
 import { type FeedbackMarkerKind, feedbackMarkerKey, queueKeys } from '../keys/index.js';
+import { allShards, type ShardLayout, SINGLE_SHARD, shardOf } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import type { TenantReputation } from '../reputation/index.js';
 import type { SuppressionList } from '../suppression/index.js';
@@ -65,6 +67,8 @@ export interface FeedbackParts {
   reputation: TenantReputation;
   events: RedisEventSink;
   logger: Logger;
+  /** The queue's shards: a token's markers and counters are in its message's shard. */
+  shards?: { readonly layout: ShardLayout };
 }
 
 /** Decodes one address as a VERP return path of this bounce domain. */
@@ -91,17 +95,40 @@ function firstValidToken(
 
 /**
  * The tenant a token names: carried inline, matched among the configured names, or else among the
- * names the spool recorded for tenants whose tokens carry a hash (`<prefix>:{queue}:verp-tenants`).
+ * names the spool recorded for tenants whose tokens carry a hash (`<prefix>:{queue}:verp-tenants`,
+ * one set per queue shard).
  */
 async function tenantOf(parts: FeedbackParts, token: VerpDecoded): Promise<string | undefined> {
   if (token.tenant !== undefined || token.tenantHash === undefined) return token.tenant;
-  const recorded = await parts.redis.smembers(queueKeys(parts.config.redis.prefix).hashedTenants);
-  return recorded.find((name) => token.matchesTenant(name));
+  const prefix = parts.config.redis.prefix;
+  // Written per shard (in each enqueue's MULTI), read across them.
+  const recorded = await Promise.all(
+    allShards(layoutOf(parts)).map((shard) => parts.redis.smembers(queueKeys(prefix, shard).hashedTenants)),
+  );
+  return recorded.flat().find((name) => token.matchesTenant(name));
 }
 
-/** The once-marker of a token: one message × one recipient, per kind of report. */
-export function feedbackOnceKey(prefix: string, kind: FeedbackMarkerKind, token: VerpDecoded): string {
-  return feedbackMarkerKey(prefix, kind, token.messageId, token.recipientHash);
+function layoutOf(parts: FeedbackParts): ShardLayout {
+  return parts.shards?.layout ?? SINGLE_SHARD;
+}
+
+/**
+ * The once-marker of a token: one message × one recipient, per kind of report; in the message's
+ * queue shard (`shard`), with the counter it is set with.
+ */
+export function feedbackOnceKey(
+  prefix: string,
+  kind: FeedbackMarkerKind,
+  token: VerpDecoded,
+  shard = 0,
+): string {
+  return feedbackMarkerKey(prefix, kind, token.messageId, token.recipientHash, shard);
+}
+
+/** A token's once-marker of `kind` with its shard, kept for `ttlMs`. */
+function onceOf(parts: FeedbackParts, kind: FeedbackMarkerKind, token: VerpDecoded, ttlMs: number) {
+  const shard = shardOf(token.messageId, layoutOf(parts));
+  return { key: feedbackOnceKey(parts.config.redis.prefix, kind, token, shard), ttlMs, shard };
 }
 
 type EventContext = {
@@ -152,10 +179,7 @@ export async function recordFeedback(
     const first = others[0];
     if (!first) return { events: [], ignored: 'the report names no recipient' };
     // Recorded once per token too, under a marker of its own (counts nothing).
-    const once = {
-      key: feedbackOnceKey(parts.config.redis.prefix, 'unverified', token),
-      ttlMs: verp.maxAgeMs,
-    };
+    const once = onceOf(parts, 'unverified', token, verp.maxAgeMs);
     if (!(await parts.reputation.countOnce(tenant, 'hard', 0, once))) return { events: [], repeated: true };
     const event = eventOf(first, complaint, context);
     parts.events.emit(event);
@@ -163,10 +187,7 @@ export async function recordFeedback(
   }
   const action = actionFor(confirmed, complaint);
   if (action.suppress || action.count) {
-    const once = {
-      key: feedbackOnceKey(parts.config.redis.prefix, action.kind, token),
-      ttlMs: verp.maxAgeMs,
-    };
+    const once = onceOf(parts, action.kind, token, verp.maxAgeMs);
     if ((await parts.redis.exists(once.key)) > 0) return { events: [], repeated: true };
     // Suppression first (idempotent), then the marker and the count in one script: a crash in
     // between is repaired by the sender's retry, and a report never counts twice.
@@ -202,7 +223,7 @@ async function unverifiedComplaint(
   context: EventContext,
 ): Promise<FeedbackResult> {
   const { tenant, token } = context;
-  const once = { key: feedbackOnceKey(parts.config.redis.prefix, 'complaint', token), ttlMs: verp.maxAgeMs };
+  const once = onceOf(parts, 'complaint', token, verp.maxAgeMs);
   if (!(await parts.reputation.countOnce(tenant, 'complaint', 1, once)))
     return { events: [], repeated: true };
   await parts.reputation.evaluate(tenant, tenantPolicy(parts.config, tenant));

@@ -11,7 +11,7 @@
 import type { DkimKeyStore, DkimSigner } from '../auth/index.js';
 import type { HeraldConfig } from '../config/index.js';
 import type { RedisEventSink } from '../events/index.js';
-import type { Spool } from '../queue/index.js';
+import { type Spool, scopeShard } from '../queue/index.js';
 import type { SuppressionList } from '../suppression/index.js';
 import { type EnqueueArgs, intakeIo } from './enqueue.js';
 import { type IntakeSteps, type SendInput, type SendResult, sendMessage } from './send.js';
@@ -61,13 +61,23 @@ export function createIntake(parts: IntakeParts): {
 } {
   const stages = intakeStages(parts.config, parts.dkim?.store);
   const io = intakeIo({ ...parts, signer: parts.dkim?.signer, stages });
+  const { spool } = parts;
+  const newMessageId = (scope?: string) =>
+    spool.newMessageId(scope === undefined ? undefined : scopeShard(scope, spool.layout.count));
   const intake: Intake = {
     stages,
     screen: io.screen,
     enqueue: io.enqueue,
+    newMessageId,
     send: (input) =>
       sendMessage(
-        { stages, hostname: parts.config.smtp.hostname, screen: io.screen, enqueue: io.enqueue },
+        {
+          stages,
+          hostname: parts.config.smtp.hostname,
+          screen: io.screen,
+          enqueue: io.enqueue,
+          newMessageId,
+        },
         input,
       ),
   };

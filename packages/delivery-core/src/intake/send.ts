@@ -17,7 +17,6 @@ import {
   TRAFFIC_NAME_HINT,
   trafficName,
 } from '../message/index.js';
-import { newMessageId } from '../queue/index.js';
 import type { EnqueueArgs, ScreenedRecipients, StepOptions } from './enqueue.js';
 import { IntakeRefusedError, isRefusal, type Refusal, refuse } from './refusals.js';
 import type { IntakeStages } from './stages.js';
@@ -62,6 +61,11 @@ export interface IntakeSteps {
   ): Promise<ScreenedRecipients | Refusal>;
   /** The last stage: spools a checked message (its trace headers added by the front end). */
   enqueue(args: EnqueueArgs, options?: StepOptions): Promise<Refusal | undefined>;
+  /**
+   * A new message id, in the queue shard the next message goes to; with an Idempotency-Key's
+   * scope, in the shard its record is claimed in (the record is written with the message).
+   */
+  newMessageId(idempotencyScope?: string): string;
 }
 
 export interface SendPipeline extends IntakeSteps {
@@ -111,7 +115,7 @@ export async function sendMessage(pipeline: SendPipeline, message: SendInput): P
   for (const { address, refusal } of screened.refused) rejected.push(rejectedEntry(address, refusal));
   const refused = new Set(screened.refused.map((r) => r.address));
   const kept = accepted.filter((a) => !refused.has(a));
-  const id = newMessageId();
+  const id = pipeline.newMessageId(message.idempotency?.scope);
   if (kept.length === 0) return { messageId: id, messageIdHeader: '', accepted: kept, rejected };
   const raw =
     message.raw !== undefined

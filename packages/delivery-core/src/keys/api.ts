@@ -1,8 +1,9 @@
 /**
  * The HTTP API's keys. Tenant API keys: one hash per key and an index of their ids, written
  * together (create, revoke), so both carry the hash tag `{apikeys}`. Idempotency records and their
- * in-flight markers sit in the queue slot: the record is written in the spool's enqueue MULTI,
- * and the claim script reads the record and sets the marker together. Failed authentications and
+ * in-flight markers sit in a queue shard (the one the scope picks, which is also the shard of the
+ * send's message): the record is written in the spool's enqueue MULTI, and the claim script reads
+ * the record and sets the marker together. Failed authentications and
  * blocks per client address are used alone. Pure key math.
  */
 import { queueSlot } from './queue.js';
@@ -27,10 +28,14 @@ export function apiKeyKeys(prefix: string): ApiKeyKeys {
  * An Idempotency-Key's stored answer (string, JSON; PX idempotency_ttl) and its in-flight marker
  * (string; PX a short lease). `scope` is a hash of the tenant and the key the client sent.
  */
-export function idempotencyKeys(prefix: string, scope: string): { record: string; inFlight: string } {
+export function idempotencyKeys(
+  prefix: string,
+  scope: string,
+  shard = 0,
+): { record: string; inFlight: string } {
   return {
-    record: `${queueSlot(prefix)}:idem:${scope}`,
-    inFlight: `${queueSlot(prefix)}:idem:${scope}:lock`,
+    record: `${queueSlot(prefix, shard)}:idem:${scope}`,
+    inFlight: `${queueSlot(prefix, shard)}:idem:${scope}:lock`,
   };
 }
 

@@ -28,12 +28,15 @@ export {
   DELIVERY_QUEUE,
   type FeedbackMarkerKind,
   feedbackMarkerKey,
+  MAX_QUEUE_SHARDS,
   QUEUE_TAG,
   type QueueKeys,
   queueKeys,
   queueSlot,
   type ReputationKind,
   reputationKey,
+  shardRegistryKey,
+  shardTag,
 } from './queue.js';
 export * from './shaping.js';
 export { CLUSTER_SLOTS, crc16, hashedPart, hashSlot } from './slots.js';

@@ -3,7 +3,8 @@
  * as data: where it runs and the keys of one run, built from sample names. On Redis Cluster the
  * keys of each must share a slot; the registry's test runs this table with `hashSlot`, so a new
  * multi-key operation belongs here. BullMQ's own scripts touch many keys of its queue at once;
- * they are covered by its prefix carrying the queue slot's tag.
+ * they are covered by its prefix carrying its shard's tag. A queue operation runs within one
+ * shard (`sample.shard`): a message's keys, its jobs' queue, its counters and markers share it.
  */
 import { apiKeyKeys, idempotencyKeys } from './api.js';
 import { DELIVERY_QUEUE, feedbackMarkerKey, queueKeys, reputationKey } from './queue.js';
@@ -20,6 +21,8 @@ export interface KeySample {
   site: string;
   /** An hour bucket (epoch ms / 1 h). */
   hour: number;
+  /** The queue shard of the messages (queue.shards: 0 … shards-1). */
+  shard: number;
 }
 
 export interface MultiKeyOperation {
@@ -28,7 +31,7 @@ export interface MultiKeyOperation {
   keys(prefix: string, sample: KeySample): string[];
 }
 
-/** BullMQ keys its add-job, move and promote scripts touch (`<prefix>:{queue}:delivery:<name>`). */
+/** BullMQ keys its add-job, move and promote scripts touch (`<prefix>:{queue-<i>}:delivery:<name>`). */
 const BULLMQ_QUEUE_KEYS = [
   'wait',
   'active',
@@ -46,8 +49,8 @@ const BULLMQ_QUEUE_KEYS = [
   'limiter',
 ];
 
-function bullmqKeys(prefix: string, jobIds: readonly string[]): string[] {
-  const base = `${queueKeys(prefix).bullmqPrefix}:${DELIVERY_QUEUE}`;
+function bullmqKeys(prefix: string, shard: number, jobIds: readonly string[]): string[] {
+  const base = `${queueKeys(prefix, shard).bullmqPrefix}:${DELIVERY_QUEUE}`;
   return [
     ...BULLMQ_QUEUE_KEYS.map((name) => `${base}:${name}`),
     ...jobIds.flatMap((id) => [`${base}:${id}`, `${base}:${id}:lock`]),
@@ -60,26 +63,27 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
   'spool enqueue (group commit of a batch)': {
     where: 'queue/spool.ts Spool.commitBatch',
     kind: 'multi',
-    keys: (prefix, { messages, tenants, hour }) => {
-      const q = queueKeys(prefix);
+    keys: (prefix, { messages, tenants, hour, shard }) => {
+      const q = queueKeys(prefix, shard);
       return [
         ...messages.flatMap((m) => [q.body(m), q.message(m), q.pendingJobs(m), q.trace(m)]),
-        ...bullmqKeys(prefix, jobIdsOf(messages)),
-        // A job handed to the fast lane is leased instead of added to BullMQ (queue/leases.ts).
+        ...bullmqKeys(prefix, shard, jobIdsOf(messages)),
+        // A job handed to the fast lane is leased (in its message's shard) instead of added to
+        // BullMQ (queue/leases.ts).
         q.leases,
         ...jobIdsOf(messages).map((id) => q.lease(id)),
         q.events,
-        ...tenants.map((t) => reputationKey(prefix, t, 'sent', hour)),
+        ...tenants.map((t) => reputationKey(prefix, t, 'sent', hour, shard)),
         q.hashedTenants,
         // An API send's Idempotency-Key record is written with its message, its marker dropped.
-        ...messages.flatMap((m) => Object.values(idempotencyKeys(prefix, `scope-${m}`))),
+        ...messages.flatMap((m) => Object.values(idempotencyKeys(prefix, `scope-${m}`, shard))),
       ];
     },
   },
   'claim an Idempotency-Key (stored answer or in-flight marker)': {
     where: 'intake/idempotency.ts CLAIM_LUA, IdempotencyStore.finish (MULTI)',
     kind: 'lua',
-    keys: (prefix, { messages: [m] }) => Object.values(idempotencyKeys(prefix, `scope-${m}`)),
+    keys: (prefix, { messages: [m], shard }) => Object.values(idempotencyKeys(prefix, `scope-${m}`, shard)),
   },
   'tenant API key create / revoke (key + index)': {
     where: 'apikeys/store.ts TenantKeyStore.create, revoke (MULTI)',
@@ -92,49 +96,57 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
   'finish a job (last one deletes the message)': {
     where: 'queue/spool.ts FINISH_JOB_LUA',
     kind: 'lua',
-    keys: (prefix, { messages: [m] }) => {
-      const q = queueKeys(prefix);
+    keys: (prefix, { messages: [m], shard }) => {
+      const q = queueKeys(prefix, shard);
       return [q.pendingJobs(m), q.body(m), q.message(m), q.operatorMarks(m)];
     },
   },
   'finish a leased job (lease, pending set; the last job deletes the message)': {
     where: 'queue/leases.ts FINISH_LEASED_LUA',
     kind: 'lua',
-    keys: (prefix, { messages: [m] }) => {
-      const q = queueKeys(prefix);
+    keys: (prefix, { messages: [m], shard }) => {
+      const q = queueKeys(prefix, shard);
       const [job] = jobIdsOf([m!]);
       return [q.leases, q.lease(job!), q.pendingJobs(m!), q.body(m!), q.message(m!), q.operatorMarks(m!)];
     },
   },
   'hand a leased job to BullMQ (requeue, reaper: add-job + ZREM + DEL, under WATCH of the lease)': {
-    where: 'queue/leases.ts JobLeases.requeue, reapOne (MULTI)',
+    where: 'queue/leases.ts JobLeases.requeue, reapOne (MULTI on the shard of the job)',
     kind: 'multi',
-    keys: (prefix, { messages }) => {
-      const q = queueKeys(prefix);
+    keys: (prefix, { messages, shard }) => {
+      const q = queueKeys(prefix, shard);
       const ids = jobIdsOf(messages);
-      return [...bullmqKeys(prefix, ids), q.leases, ...ids.map((id) => q.lease(id))];
+      return [...bullmqKeys(prefix, shard, ids), q.leases, ...ids.map((id) => q.lease(id))];
+    },
+  },
+  'renew leases (ZADD XX + PEXPIRE of each record, one pipeline per shard)': {
+    where: 'queue/leases.ts JobLeases.renew (pipeline)',
+    kind: 'command',
+    keys: (prefix, { messages, shard }) => {
+      const q = queueKeys(prefix, shard);
+      return [q.leases, ...jobIdsOf(messages).map((id) => q.lease(id))];
     },
   },
   'BullMQ scripts (add, move to delayed, promote, remove, finish)': {
     where: 'bullmq, via queue/spool.ts, delivery/worker.ts, shaping/connection-leases.ts, queue-ops/',
     kind: 'lua',
-    keys: (prefix, { messages }) => bullmqKeys(prefix, jobIdsOf(messages)),
+    keys: (prefix, { messages, shard }) => bullmqKeys(prefix, shard, jobIdsOf(messages)),
   },
   'count a report once (marker + counter)': {
     where: 'reputation/reputation.ts COUNT_ONCE_LUA',
     kind: 'lua',
-    keys: (prefix, { messages: [m], tenants: [t], hour }) => [
-      feedbackMarkerKey(prefix, 'complaint', m, 'abcd1234'),
-      reputationKey(prefix, t, 'complaint', hour),
+    keys: (prefix, { messages: [m], tenants: [t], hour, shard }) => [
+      feedbackMarkerKey(prefix, 'complaint', m, 'abcd1234', shard),
+      reputationKey(prefix, t, 'complaint', hour, shard),
     ],
   },
-  'reputation rates over a window': {
+  'reputation rates over a window (one MGET per shard, summed)': {
     where: 'reputation/reputation.ts TenantReputation.rates (MGET)',
     kind: 'command',
-    keys: (prefix, { tenants: [t], hour }) =>
+    keys: (prefix, { tenants: [t], hour, shard }) =>
       (['sent', 'hard', 'complaint'] as const).flatMap((kind) => [
-        reputationKey(prefix, t, kind, hour),
-        reputationKey(prefix, t, kind, hour - 1),
+        reputationKey(prefix, t, kind, hour, shard),
+        reputationKey(prefix, t, kind, hour - 1, shard),
       ]),
   },
   'suppression write (entries + expiries)': {

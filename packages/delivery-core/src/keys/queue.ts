@@ -1,28 +1,50 @@
 /**
- * The queue slot: every key the spool's enqueue transaction touches, and every key used together
+ * The queue's shards: `queue.shards` slots, each with the keys of its messages. Shard 0 is the
+ * slot `{queue}` (the names of a single-slot installation, unchanged); shard i > 0 is
+ * `{queue-i}`. Within a shard, every key the spool's enqueue transaction touches, and every key used together
  * with one of those, carries the hash tag QUEUE_TAG, so on Redis Cluster they all live in one slot
  * (like BullMQ's own queue, whose scripts touch many of its keys at once). That is BullMQ's
  * `delivery` queue (its prefix includes the tag), the spooled bodies and message records, the
  * event stream (the `accepted` event is written in the enqueue MULTI), the names of tenants VERP
  * carries hashed (added in the enqueue MULTI), the reputation counters
  * (`sent` is counted in the enqueue MULTI; `rates` MGETs every kind; `countOnce` pairs a counter
- * with a feedback marker) and the feedback markers. Pure key math.
+ * with a feedback marker) and the feedback markers. Which shard a message is in follows from its
+ * id (queue/shards.ts); keys not about one message (the shard registry) are in shard 0. Pure key
+ * math.
  */
 
-/** The queue slot's hash tag (ARCHITECTURE "Redis key layout"). */
+/** Shard 0's hash tag (ARCHITECTURE "Redis key layout"). */
 export const QUEUE_TAG = '{queue}';
+/** Most shards `queue.shards` allows: a message id carries its shard in one byte. */
+export const MAX_QUEUE_SHARDS = 256;
+
+/** The hash tag of queue shard `shard`: `{queue}` for 0, `{queue-<shard>}` after it. */
+export function shardTag(shard: number): string {
+  return shard === 0 ? QUEUE_TAG : `{queue-${shard}}`;
+}
 
 /** BullMQ's name of the delivery queue. */
 export const DELIVERY_QUEUE = 'delivery';
 
-/** `<prefix>:{queue}`: BullMQ's prefix, and the start of every key in the queue slot. */
-export function queueSlot(prefix: string): string {
-  return `${prefix}:${QUEUE_TAG}`;
+/** `<prefix>:{queue}` (shard i: `<prefix>:{queue-i}`): BullMQ's prefix, the start of every key of the shard. */
+export function queueSlot(prefix: string, shard = 0): string {
+  return `${prefix}:${shardTag(shard)}`;
+}
+
+/**
+ * The shard registry (hash in shard 0): `max`, the highest `queue.shards` any process used (every
+ * worker and reader serves shards 0 … max-1, so a lowered count strands nothing), and `since`, the
+ * time from which message ids carry their shard (older ids are all in shard 0).
+ */
+export function shardRegistryKey(prefix: string): string {
+  return `${queueSlot(prefix)}:shards`;
 }
 
 export interface QueueKeys {
   /** Herald's `redis.prefix`. */
   prefix: string;
+  /** The shard these keys are of. */
+  shard: number;
   /** The prefix BullMQ is given: its keys are `<prefix>:{queue}:delivery:<name>`. */
   bullmqPrefix: string;
   /** The message as spooled (string). */
@@ -58,10 +80,11 @@ export interface QueueKeys {
   lease(jobId: string): string;
 }
 
-export function queueKeys(prefix: string): QueueKeys {
-  const slot = queueSlot(prefix);
+export function queueKeys(prefix: string, shard = 0): QueueKeys {
+  const slot = queueSlot(prefix, shard);
   return {
     prefix,
+    shard,
     bullmqPrefix: slot,
     body: (id) => `${slot}:body:${id}`,
     message: (id) => `${slot}:msg:${id}`,
@@ -78,9 +101,15 @@ export function queueKeys(prefix: string): QueueKeys {
 /** What a reputation counter counts: accepted recipients, hard bounces, complaints. */
 export type ReputationKind = 'sent' | 'hard' | 'complaint';
 
-/** A tenant's reputation counter of `kind` in one hour bucket (epoch ms / 1 h). */
-export function reputationKey(prefix: string, tenant: string, kind: ReputationKind, bucket: number): string {
-  return `${queueSlot(prefix)}:rep:${tenant.toLowerCase()}:${kind}:${bucket}`;
+/** A tenant's reputation counter of `kind` in one hour bucket (epoch ms / 1 h), in one shard. */
+export function reputationKey(
+  prefix: string,
+  tenant: string,
+  kind: ReputationKind,
+  bucket: number,
+  shard = 0,
+): string {
+  return `${queueSlot(prefix, shard)}:rep:${tenant.toLowerCase()}:${kind}:${bucket}`;
 }
 
 /**
@@ -90,12 +119,16 @@ export function reputationKey(prefix: string, tenant: string, kind: ReputationKi
  */
 export type FeedbackMarkerKind = 'bounce' | 'complaint' | 'unverified';
 
-/** The once-marker of a VERP token's report: one message × one recipient, per kind of report. */
+/**
+ * The once-marker of a VERP token's report: one message × one recipient, per kind of report; in
+ * the message's shard, with the counter it pairs with.
+ */
 export function feedbackMarkerKey(
   prefix: string,
   kind: FeedbackMarkerKind,
   messageId: string,
   recipientHash: string,
+  shard = 0,
 ): string {
-  return `${queueSlot(prefix)}:feedback:${kind}:${messageId}:${recipientHash}`;
+  return `${queueSlot(prefix, shard)}:feedback:${kind}:${messageId}:${recipientHash}`;
 }

@@ -57,7 +57,7 @@ export interface QueueOps {
 
 export function createQueueOps(parts: QueueOpsParts): QueueOps {
   const { spool } = parts;
-  const queue = spool.queue;
+  const queue = spool;
   const now = parts.now ?? Date.now;
   const pendingJobIds = (id: string) => spool.pendingJobIds(id);
 

@@ -5,17 +5,23 @@
  * simply not listed again. Each page reads a fresh id snapshot (bounded by `maxJobs`) and loads
  * jobs only from the cursor on, until one more than the page is found.
  */
-import type { Queue } from 'bullmq';
 import { HeraldError } from '../errors/index.js';
-import type { DeliveryJobData } from '../queue/index.js';
-import { DEFAULT_MAX_JOBS, describe, inSite, type LeaseReader, loadJobs, snapshot } from './scan.js';
+import {
+  DEFAULT_MAX_JOBS,
+  describe,
+  inSite,
+  type LeaseReader,
+  loadJobs,
+  type ShardQueues,
+  snapshot,
+} from './scan.js';
 import type { ListOptions, QueuedJob, QueuePage } from './types.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1_000;
 
 export async function listQueue(
-  queue: Queue<DeliveryJobData>,
+  queue: ShardQueues,
   site: string,
   opts: ListOptions & { maxJobs?: number } = {},
   leases?: LeaseReader,

@@ -11,7 +11,6 @@
  * 4. the pending recipients end through delivery's `settleOperator` (events, DSN), the body and
  *    record go when the message has no job left, and a parked job leaves its parked list.
  */
-import type { Queue } from 'bullmq';
 import { parkedJobsKey } from '../keys/index.js';
 import type { DeliveryJobData, OperatorMark, Spool } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
@@ -24,7 +23,7 @@ const REMOVE_CONCURRENCY = 32;
 export interface RemoveParts {
   redis: RedisClient;
   prefix: string;
-  spool: Pick<Spool, 'marks' | 'claimFinish' | 'getBody' | 'leases'> & { queue: Queue<DeliveryJobData> };
+  spool: Pick<Spool, 'marks' | 'claimFinish' | 'getBody' | 'queueFor' | 'leases'>;
   settleOperator(data: DeliveryJobData, mark: OperatorMark, body?: Buffer | null): Promise<number>;
 }
 
@@ -60,7 +59,7 @@ async function removeOne(parts: RemoveParts, loaded: LoadedJob, mark: OperatorMa
   const state = await currentState(loaded.job, spool.leases);
   if (!state) return;
   // A leased job (fast lane) is in flight and not BullMQ's: its lease record's data.
-  const job = (await spool.queue.getJob(id)) ?? (state === 'active' ? loaded.job : undefined);
+  const job = (await spool.queueFor(id).getJob(id)) ?? (state === 'active' ? loaded.job : undefined);
   if (!job?.data) return;
   const inFlight = () => {
     result.marked.jobs++;
@@ -68,7 +67,7 @@ async function removeOne(parts: RemoveParts, loaded: LoadedJob, mark: OperatorMa
   };
   if (state === 'active') return inFlight();
   const body = mark.action === 'bounce' ? await spool.getBody(messageId) : undefined;
-  if ((await spool.queue.remove(id)) !== 1) return inFlight();
+  if ((await spool.queueFor(id).remove(id)) !== 1) return inFlight();
   const { claimed, left } = await spool.claimFinish(messageId, id);
   if (!claimed) return;
   // Awaited before the sum: jobs are handled concurrently (`x += await` would lose updates).

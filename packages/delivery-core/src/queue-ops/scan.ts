@@ -4,13 +4,14 @@
  * a job's state and data say about it (`describe`: ready, scheduled with its due time, in flight,
  * parked and why). A job moving between states while the snapshot is read is seen at least once:
  * the states are read in the order jobs move (delayed → prioritized/wait → active), then the
- * first three again (a retry moves a job from active back to delayed). Jobs leased to a fast
- * lane (queue/leases.ts) are not BullMQ's while they run: given `leases`, they are read from their
- * lease records and are in flight (`active`).
+ * first three again (a retry moves a job from active back to delayed). Every queue shard is
+ * read (their ids merge into one sorted snapshot: ids sort by acceptance whatever their shard).
+ * Jobs leased to a fast lane (queue/leases.ts, in their message's shard) are not BullMQ's while
+ * they run: given `leases`, they are read from their lease records and are in flight (`active`).
  */
 import { Job, type Queue } from 'bullmq';
 import { parkedKindOf } from '../keys/index.js';
-import type { DeliveryJobData, JobLeases } from '../queue/index.js';
+import type { DeliveryJobData, JobLeases, Spool } from '../queue/index.js';
 import type { QueuedJob } from './types.js';
 
 /** BullMQ states a queued job can be in (`waiting` is BullMQ's name of the wait list). */
@@ -27,6 +28,9 @@ const READ_ORDER: readonly JobState[] = [
 ];
 /** Jobs loaded at once (their reads share the auto-pipelined connection's writes). */
 const LOAD_BATCH = 200;
+/** The delivery queues of every shard, and the one of a job (the spool). */
+export type ShardQueues = Pick<Spool, 'allQueues' | 'queueFor'>;
+
 /** The default bound of a snapshot: as `herald queue stats`. */
 export const DEFAULT_MAX_JOBS = 100_000;
 
@@ -44,22 +48,24 @@ export type LeaseReader = Pick<JobLeases, 'ids' | 'data'>;
 
 /** The queued job ids (sorted: message ids sort by acceptance), each with the last state seen. */
 export async function snapshot(
-  queue: Queue<DeliveryJobData>,
+  queues: Pick<ShardQueues, 'allQueues'>,
   maxJobs = DEFAULT_MAX_JOBS,
   leases?: LeaseReader,
 ): Promise<{ refs: JobRef[]; truncated: boolean }> {
   const seen = new Map<string, JobState>();
   let truncated = false;
-  for (const state of READ_ORDER) {
-    const ids = await queue.getRanges([state], 0, maxJobs - 1, true);
-    for (const id of ids) {
-      if (seen.size >= maxJobs && !seen.has(id)) {
-        truncated = true;
-        break;
+  for (const queue of queues.allQueues()) {
+    for (const state of READ_ORDER) {
+      const ids = await queue.getRanges([state], 0, maxJobs - 1, true);
+      for (const id of ids) {
+        if (seen.size >= maxJobs && !seen.has(id)) {
+          truncated = true;
+          break;
+        }
+        seen.set(id, state);
       }
-      seen.set(id, state);
+      if (ids.length >= maxJobs) truncated = true;
     }
-    if (ids.length >= maxJobs) truncated = true;
   }
   // Last: a leased job that goes back to BullMQ meanwhile was seen there already.
   for (const id of leases ? await leases.ids(maxJobs) : []) {
@@ -76,13 +82,13 @@ export async function snapshot(
 
 /** Loads `refs` in batches; jobs gone meanwhile are left out. */
 export async function* loadJobs(
-  queue: Queue<DeliveryJobData>,
+  queues: Pick<ShardQueues, 'queueFor'>,
   refs: readonly JobRef[],
   leases?: LeaseReader,
 ): AsyncGenerator<LoadedJob[]> {
   for (let i = 0; i < refs.length; i += LOAD_BATCH) {
     const batch = refs.slice(i, i + LOAD_BATCH);
-    const jobs = await Promise.all(batch.map((ref) => loadJob(queue, ref.id, leases)));
+    const jobs = await Promise.all(batch.map((ref) => loadJob(queues.queueFor(ref.id), ref.id, leases)));
     const loaded: LoadedJob[] = [];
     batch.forEach((ref, j) => {
       const job = jobs[j];
@@ -117,7 +123,7 @@ export async function currentState(
 
 /** The jobs of one message (`<message id>`) or one job (`<message id>.<n>`), read now. */
 export async function jobsOf(
-  queue: Queue<DeliveryJobData>,
+  queues: Pick<ShardQueues, 'queueFor'>,
   pendingJobIds: (messageId: string) => Promise<string[]>,
   id: string,
   leases?: LeaseReader,
@@ -127,7 +133,7 @@ export async function jobsOf(
     dot > 0 ? ((await pendingJobIds(id.slice(0, dot))).includes(id) ? [id] : []) : await pendingJobIds(id);
   const loaded: LoadedJob[] = [];
   for (const jobId of ids.sort()) {
-    const job = await loadJob(queue, jobId, leases);
+    const job = await loadJob(queues.queueFor(jobId), jobId, leases);
     const state = job?.data?.messageId ? await currentState(job, leases) : undefined;
     if (job && state) loaded.push({ id: jobId, state, job });
   }

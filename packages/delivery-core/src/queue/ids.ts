@@ -1,6 +1,11 @@
-/** Message ids: time-ordered (sortable by acceptance) and unguessable, safe in keys and job ids. */
+/**
+ * Message ids: time-ordered (sortable by acceptance) and unguessable, safe in keys and job ids:
+ * 9 base-36 digits of time, then 16 hex digits whose first two name the message's queue shard
+ * (shards.ts) and the other 14 are random (56 bits).
+ */
 import { randomBytes } from 'node:crypto';
 import { domainAsWritten } from '../address/index.js';
+import { shardHex } from './shards.js';
 
 const RANDOM_BYTES = 8;
 /** Random bytes fetched from the CSPRNG at once and handed out 8 at a time (one call per 512 ids). */
@@ -19,8 +24,9 @@ function randomHex(): string {
   return hex;
 }
 
-export function newMessageId(now = Date.now()): string {
-  return now.toString(36).padStart(9, '0') + randomHex();
+/** A new message id in queue shard `shard` (0 on a single-shard queue). */
+export function newMessageId(now = Date.now(), shard = 0): string {
+  return now.toString(36).padStart(9, '0') + shardHex(shard) + randomHex().slice(2);
 }
 
 /** Lower-cased domain of an address as written (address/); '' when it has none. */

@@ -52,6 +52,21 @@ export {
   OperatorMarks,
 } from './operator-marks.js';
 export { DEFAULT_STREAM, OTHER_STREAM_PRIORITY, storedStream, streamPriority } from './priority.js';
+export {
+  eventStreamKeys,
+  readEventStreamKeys,
+  readShardLayout,
+  SHARD_REGISTRY_REFRESH_MS,
+  ShardRegistry,
+} from './shard-registry.js';
+export {
+  allShards,
+  type ShardLayout,
+  SINGLE_SHARD,
+  scopeShard,
+  shardOf,
+  shardPicker,
+} from './shards.js';
 export { type EnqueueOptions, Spool, type SpoolOptions } from './spool.js';
 export type { QueueStats, SiteQueueStats } from './stats.js';
 export { queueStats } from './stats.js';

@@ -10,6 +10,9 @@
  * then BullMQ's add, ZREM and DEL in one MULTI, so a holder finishing meanwhile wins and nothing
  * is queued twice by the reaper). Same crash semantics as a BullMQ lock: only the attempt in
  * flight can be repeated.
+ * Sharded (`queue.shards`): a lease lives in its message's shard (`<prefix>:{queue-i}:leases`,
+ * `…:lease:<job id>`, so the enqueue MULTI stays in one slot) and goes back to that shard's BullMQ
+ * queue; renewal is one pipeline per shard, counts, ids and the reaper cover every shard.
  */
 import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
@@ -17,7 +20,11 @@ import type { QueueKeys } from '../keys/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { queueTransaction } from './bullmq-internals.js';
 import { addDeliveryJob } from './job-add.js';
+import type { ShardQueues } from './shard-queues.js';
 import type { DeliveryJobData } from './types.js';
+
+/** Where a job's lease keys and BullMQ queue are (the spool's shards). */
+export type LeaseShards = Pick<ShardQueues, 'keysFor' | 'queueFor' | 'shardKeys' | 'allShards'>;
 
 /** What the lease record holds. */
 export interface LeaseRecord {
@@ -47,8 +54,7 @@ return {removed, left}`;
 export class JobLeases {
   constructor(
     private readonly redis: RedisClient,
-    private readonly keys: QueueKeys,
-    private readonly queue: Queue<DeliveryJobData>,
+    private readonly shards: LeaseShards,
   ) {
     redis.defineCommand('heraldFinishLeased', { numberOfKeys: 6, lua: FINISH_LEASED_LUA });
   }
@@ -67,14 +73,29 @@ export class JobLeases {
     return 2;
   }
 
-  /** Moves the leases of `jobIds` to `expiresAt` (only those still leased); one round trip. */
+  /**
+   * Moves the leases of `jobIds` to `expiresAt` (only those still leased); one round trip per
+   * shard (a pipeline's keys stay in one slot), the shards' pipelines sent together.
+   */
   async renew(jobIds: readonly string[], expiresAt: number): Promise<void> {
     if (jobIds.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    pipeline.zadd(this.keys.leases, 'XX', ...jobIds.flatMap((id) => [expiresAt, id]));
-    // Touches each record too, so a reaper WATCHing it sees the holder is alive.
-    for (const id of jobIds) pipeline.pexpire(this.keys.lease(id), LEASE_RECORD_TTL_MS);
-    await pipeline.exec();
+    const byShard = new Map<number, string[]>();
+    for (const id of jobIds) {
+      const shard = this.shards.keysFor(id).shard;
+      const ids = byShard.get(shard);
+      if (ids) ids.push(id);
+      else byShard.set(shard, [id]);
+    }
+    await Promise.all(
+      [...byShard].map(([shard, ids]) => {
+        const keys = this.shards.shardKeys(shard);
+        const pipeline = this.redis.pipeline();
+        pipeline.zadd(keys.leases, 'XX', ...ids.flatMap((id) => [expiresAt, id]));
+        // Touches each record too, so a reaper WATCHing it sees the holder is alive.
+        for (const id of ids) pipeline.pexpire(keys.lease(id), LEASE_RECORD_TTL_MS);
+        return pipeline.exec();
+      }),
+    );
   }
 
   /**
@@ -85,14 +106,15 @@ export class JobLeases {
   async finish(messageId: string, jobId: string): Promise<{ lost: boolean; left: number }> {
     const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<[number, number]>>)
       .heraldFinishLeased!;
+    const keys = this.shards.keysFor(jobId);
     const [removed, left] = await run.call(
       this.redis,
-      this.keys.leases,
-      this.keys.lease(jobId),
-      this.keys.pendingJobs(messageId),
-      this.keys.body(messageId),
-      this.keys.message(messageId),
-      this.keys.operatorMarks(messageId),
+      keys.leases,
+      keys.lease(jobId),
+      keys.pendingJobs(messageId),
+      keys.body(messageId),
+      keys.message(messageId),
+      keys.operatorMarks(messageId),
       jobId,
     );
     return { lost: removed === -1, left };
@@ -100,75 +122,97 @@ export class JobLeases {
 
   /**
    * Hands a leased job back to BullMQ as a delayed job due at `at` with `data` (its recipients'
-   * states, `delayed`), and drops the lease, in one MULTI.
+   * states, `delayed`), and drops the lease, in one MULTI on the job's shard (its BullMQ queue).
    */
   async requeue(jobId: string, data: DeliveryJobData, at: number, now: number): Promise<void> {
-    const multi = await queueTransaction(this.queue);
-    addDeliveryJob(multi, this.queue, jobId, data, Math.max(0, at - now));
-    multi.zrem(this.keys.leases, jobId).del(this.keys.lease(jobId));
+    const queue = this.shards.queueFor(jobId);
+    const keys = this.shards.keysFor(jobId);
+    const multi = await queueTransaction(queue);
+    addDeliveryJob(multi, queue, jobId, data, Math.max(0, at - now));
+    multi.zrem(keys.leases, jobId).del(keys.lease(jobId));
     const results = await multi.exec();
     const failed = results?.find(([err]) => err);
     if (!results || failed) throw failed?.[0] ?? new Error('lease requeue aborted');
   }
 
-  /** Leased jobs now (in flight or handed over): counted as active. */
-  count(): Promise<number> {
-    return this.redis.zcard(this.keys.leases);
+  /** Leased jobs now in every shard (in flight or handed over): counted as active. */
+  async count(): Promise<number> {
+    const counts = await Promise.all(
+      this.shards.allShards().map((shard) => this.redis.zcard(this.shards.shardKeys(shard).leases)),
+    );
+    return counts.reduce((sum, n) => sum + n, 0);
   }
 
-  /** The ids of the leased jobs now (at most `max`), for queue operations: they are in flight. */
-  ids(max: number): Promise<string[]> {
-    return this.redis.zrange(this.keys.leases, 0, max - 1);
+  /**
+   * The ids of the leased jobs now in every shard (at most `max`, the oldest first: ids sort by
+   * acceptance whatever their shard), for queue operations: they are in flight.
+   */
+  async ids(max: number): Promise<string[]> {
+    const perShard = await Promise.all(
+      this.shards
+        .allShards()
+        .map((shard) => this.redis.zrange(this.shards.shardKeys(shard).leases, 0, max - 1)),
+    );
+    return perShard
+      .flat()
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, max);
   }
 
   /** A leased job's data as recorded when it was leased (undefined when it is not leased). */
   async data(jobId: string): Promise<DeliveryJobData | undefined> {
-    const raw = await this.redis.get(this.keys.lease(jobId));
+    const raw = await this.redis.get(this.shards.keysFor(jobId).lease(jobId));
     return raw ? (JSON.parse(raw) as LeaseRecord).data : undefined;
   }
 
   /**
-   * Moves up to REAP_BATCH leases expired at `now` to BullMQ (ready at once, with the data the
-   * lease recorded), one WATCH/MULTI each on `own`'s connection (a BullMQ Queue on a connection of
-   * the caller's own, not shared: WATCH is per connection, and BullMQ's scripts are loaded on it).
+   * Moves up to REAP_BATCH leases per shard expired at `now` to their shard's BullMQ queue (ready
+   * at once, with the data the lease recorded), one WATCH/MULTI each on the connection of
+   * `ownQueueOf(shard)` (a BullMQ Queue of that shard on a connection of the caller's own, not
+   * shared: WATCH is per connection, and BullMQ's scripts are loaded on it), every shard in turn.
    * With `takeBack`, the leases of the runs it names go whatever their expiry (a relay restarted
    * with the same node id takes back what its previous run held at once). Returns how many.
    */
   async reapExpired(
-    ownQueue: Queue<DeliveryJobData>,
+    ownQueueOf: (shard: number) => Queue<DeliveryJobData>,
     now: number,
     takeBack?: (node: string) => boolean,
   ): Promise<number> {
-    const own = (await ownQueue.client) as unknown as RedisClient;
-    const ids = takeBack
-      ? await own.zrange(this.keys.leases, 0, -1)
-      : await own.zrangebyscore(this.keys.leases, '-inf', now, 'LIMIT', 0, REAP_BATCH);
     let moved = 0;
-    for (const id of ids) if (await this.reapOne(ownQueue, own, id, now, takeBack)) moved += 1;
+    for (const shard of this.shards.allShards()) {
+      const keys = this.shards.shardKeys(shard);
+      const ownQueue = ownQueueOf(shard);
+      const own = (await ownQueue.client) as unknown as RedisClient;
+      const ids = takeBack
+        ? await own.zrange(keys.leases, 0, -1)
+        : await own.zrangebyscore(keys.leases, '-inf', now, 'LIMIT', 0, REAP_BATCH);
+      for (const id of ids) if (await this.reapOne(ownQueue, own, keys, id, now, takeBack)) moved += 1;
+    }
     return moved;
   }
 
   private async reapOne(
     ownQueue: Queue<DeliveryJobData>,
     own: RedisClient,
+    keys: QueueKeys,
     jobId: string,
     now: number,
     takeBack?: (node: string) => boolean,
   ): Promise<boolean> {
-    const key = this.keys.lease(jobId);
+    const key = keys.lease(jobId);
     await own.watch(key);
     try {
-      const [raw, score] = await Promise.all([own.get(key), own.zscore(this.keys.leases, jobId)]);
+      const [raw, score] = await Promise.all([own.get(key), own.zscore(keys.leases, jobId)]);
       const record = raw ? (JSON.parse(raw) as LeaseRecord) : undefined;
       const expired = score !== null && Number(score) <= now;
       if (!record || score === null || !(expired || takeBack?.(record.node))) {
-        if (!record && score !== null) await own.zrem(this.keys.leases, jobId); // record gone: stale entry
+        if (!record && score !== null) await own.zrem(keys.leases, jobId); // record gone: stale entry
         await own.unwatch();
         return false;
       }
       const multi = await queueTransaction(ownQueue);
       addDeliveryJob(multi, ownQueue, jobId, record.data);
-      multi.zrem(this.keys.leases, jobId).del(key);
+      multi.zrem(keys.leases, jobId).del(key);
       const results = await multi.exec();
       return results !== null && !results.some(([err]) => err);
     } catch (err) {

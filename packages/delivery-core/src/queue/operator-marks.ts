@@ -1,7 +1,7 @@
 /**
  * Operator marks: what an operator decided (`herald queue delete` / `bounce`) for a job that was
  * in flight when the decision was made, so could not be removed (BullMQ refuses to remove a
- * locked job). One hash per message, `<prefix>:{queue}:msg:<id>:op`, field = the job's
+ * locked job). One hash per message, `<prefix>:{queue}:msg:<id>:op` (in the message's shard), field = the job's
  * destination domain (one job per message × domain), value = the mark as JSON; it expires after
  * OPERATOR_MARK_TTL_MS and is deleted with the message's body when its last job finishes.
  * Delivery reads the mark before an attempt and before it would schedule a retry, and applies it
@@ -29,18 +29,20 @@ export interface OperatorMark {
 }
 
 export class OperatorMarks {
-  private readonly keys: QueueKeys;
+  private readonly keysFor: (messageId: string) => QueueKeys;
 
+  /** `shardKeys`: the keys of a message's shard (Spool.keysFor); absent: one shard of `prefix`. */
   constructor(
     private readonly redis: RedisClient,
-    prefix: string,
+    prefixOrShardKeys: string | ((messageId: string) => QueueKeys),
   ) {
-    this.keys = queueKeys(prefix);
+    const p = prefixOrShardKeys;
+    this.keysFor = typeof p === 'string' ? () => queueKeys(p) : p;
   }
 
   /** Marks the job of `messageId` to `domain` (one HSET + PEXPIRE on the message's hash). */
   async mark(messageId: string, domain: string, mark: OperatorMark): Promise<void> {
-    const key = this.keys.operatorMarks(messageId);
+    const key = this.keysFor(messageId).operatorMarks(messageId);
     await this.redis
       .multi()
       .hset(key, domain, JSON.stringify(mark))
@@ -50,13 +52,13 @@ export class OperatorMarks {
 
   /** The mark of the job of `messageId` to `domain`, if an operator set one. */
   async read(messageId: string, domain: string): Promise<OperatorMark | undefined> {
-    const raw = await this.redis.hget(this.keys.operatorMarks(messageId), domain);
+    const raw = await this.redis.hget(this.keysFor(messageId).operatorMarks(messageId), domain);
     return raw === null ? undefined : parseMark(raw);
   }
 
   /** Forgets the job's mark (after it was applied). */
   async clear(messageId: string, domain: string): Promise<void> {
-    await this.redis.hdel(this.keys.operatorMarks(messageId), domain);
+    await this.redis.hdel(this.keysFor(messageId).operatorMarks(messageId), domain);
   }
 }
 

@@ -12,17 +12,20 @@
  * `marks` holds operators' decisions about jobs in flight (operator-marks.ts), deleted with the
  * message's last job.
  * An API send's Idempotency-Key answer is written in the same transaction too
- * (intake/idempotency.ts). With a durability barrier (redis.durability: strict, durability.ts),
- * a batch's callers are answered only after the barrier's round that follows its EXEC.
+ * (intake/idempotency.ts).
+ * Sharded (`queue.shards`, shards.ts): a message and everything above (its staged body pieces,
+ * its jobs' fast-lane leases) lives in the shard its id names, each shard with its own BullMQ
+ * queue (prefix `<prefix>:{queue-i}`); a group commit is one MULTI per shard touched in that turn,
+ * sent together. With a durability barrier (redis.durability: strict, durability.ts), the turn's
+ * callers are answered only after one barrier round that follows every shard's EXEC.
  */
-import { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS, queueTraceWrite } from '../events/index.js';
-import { DELIVERY_QUEUE, idempotencyKeys, type QueueKeys, queueKeys, reputationKey } from '../keys/index.js';
+import { idempotencyKeys, type QueueKeys, reputationKey } from '../keys/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
-import { settlesWithin, withDeadline } from '../util/index.js';
+import { withDeadline } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
 import { isPiecewise, readBody, stageBody } from './body-io.js';
 import { queueTransaction } from './bullmq-internals.js';
@@ -33,10 +36,10 @@ import { addDeliveryJob } from './job-add.js';
 import { JobLeases } from './leases.js';
 import { OperatorMarks } from './operator-marks.js';
 import { storedStream } from './priority.js';
+import { ShardQueues } from './shard-queues.js';
+import { type ShardLayout, SINGLE_SHARD } from './shards.js';
 import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
 
-/** How long close() lets a queue whose connection still starts finish starting. */
-const CLOSE_READY_WAIT_MS = 2_000;
 /**
  * Commands `queueMessage` adds to the MULTI: SET body (PERSIST of a staged one) + HSET record;
  * per job SADD, then add-job or a lease.
@@ -51,8 +54,10 @@ export interface SpoolOptions {
   eventStreamMaxLen?: number;
   /** Expiry of the trace the `accepted` event begins (config `events.trace_retention`). */
   traceRetentionMs?: number;
-  /** Waited for after each batch's EXEC before its callers are answered (strict durability). */
+  /** Waited for after each turn's EXECs (one round for every shard) before its callers are answered (strict durability). */
   barrier?: DurabilityBarrier;
+  /** The queue's shards (a ShardRegistry); absent: one shard. */
+  shards?: { readonly layout: ShardLayout };
 }
 
 export interface EnqueueOptions {
@@ -84,9 +89,34 @@ local left = redis.call('SCARD', KEYS[1])
 if left == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) end
 return {removed, left}`;
 
-export class Spool {
-  readonly keys: QueueKeys;
-  readonly queue: Queue<DeliveryJobData>;
+/** One message's commands in its shard's MULTI. */
+interface Span {
+  commands: number;
+  jobs: EnqueueResult['jobs'];
+  fast: FastJob[];
+}
+
+/** A shard's transaction of one turn, executed: its messages and their replies (null: aborted). */
+interface ShardCommit {
+  batch: PendingEnqueue[];
+  spans: Span[];
+  results: [Error | null, unknown][] | null;
+  /** Why `results` is null when the MULTI threw (else the EXEC was aborted). */
+  error?: unknown;
+}
+
+/** Rejects every caller of a failed transaction (a Redis error as HERALD_REDIS_UNAVAILABLE). */
+function failAll(batch: readonly PendingEnqueue[], err: unknown): void {
+  const error =
+    err instanceof HeraldError
+      ? err
+      : new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${(err as Error).message}`, {
+          cause: err,
+        });
+  for (const item of batch) item.reject(error);
+}
+
+export class Spool extends ShardQueues {
   /** Operators' decisions about jobs in flight (operator-marks.ts). */
   readonly marks: OperatorMarks;
   /** Leases of jobs handed to the fast lane (leases.ts). */
@@ -98,22 +128,14 @@ export class Spool {
   private readonly traceRetentionMs: number;
   private readonly barrier: DurabilityBarrier | undefined;
 
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly prefix: string,
-    options: SpoolOptions = {},
-  ) {
-    this.keys = queueKeys(prefix);
+  constructor(redis: RedisClient, prefix: string, options: SpoolOptions = {}) {
+    super(redis, prefix, options.shards ?? { layout: SINGLE_SHARD });
     this.eventStreamMaxLen = options.eventStreamMaxLen ?? DEFAULT_EVENT_STREAM_MAX_LEN;
     this.traceRetentionMs = options.traceRetentionMs ?? DEFAULT_TRACE_RETENTION_MS;
     this.barrier = options.barrier;
-    this.queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
-      connection: redis,
-      prefix: this.keys.bullmqPrefix,
-    });
     redis.defineCommand('heraldFinishJob', { numberOfKeys: 4, lua: FINISH_JOB_LUA });
-    this.marks = new OperatorMarks(redis, prefix);
-    this.leases = new JobLeases(redis, this.keys, this.queue);
+    this.marks = new OperatorMarks(redis, (id) => this.keysFor(id));
+    this.leases = new JobLeases(redis, this);
   }
 
   /**
@@ -134,7 +156,13 @@ export class Spool {
     if (groups.size === 0)
       throw new HeraldError('HERALD_SEND_NO_RECIPIENT', 'a message needs at least one recipient');
     const staged = isPiecewise(message.body.length);
-    if (staged) await stageBody(this.redis, this.keys.body(message.id), message.body, options.stepDeadlineMs);
+    if (staged)
+      await stageBody(
+        this.redis,
+        this.keysFor(message.id).body(message.id),
+        message.body,
+        options.stepDeadlineMs,
+      );
     // A small body reaches the batch in the caller's own event-loop turn (no await before it).
     const committed = new Promise<EnqueueResult>((resolve, reject) => {
       if (this.batch.length === 0) setImmediate(() => void this.commitBatch());
@@ -145,77 +173,89 @@ export class Spool {
       : withDeadline(committed, options.stepDeadlineMs, 'enqueue');
   }
 
+  /**
+   * One MULTI per shard the turn's messages are in, sent together; then (strict durability) one
+   * barrier round after every shard's EXEC, which covers them all; then each caller is settled.
+   */
   private async commitBatch(): Promise<void> {
     const batch = this.batch;
     this.batch = [];
-    const failAll = (err: unknown) => {
-      const error =
-        err instanceof HeraldError
-          ? err
-          : new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${(err as Error).message}`, {
-              cause: err,
-            });
-      for (const item of batch) item.reject(error);
-    };
-    let results: [Error | null, unknown][] | null;
-    const spans: { commands: number; jobs: EnqueueResult['jobs']; fast: FastJob[] }[] = [];
+    const byShard = new Map<number, PendingEnqueue[]>();
+    for (const item of batch) {
+      const shard = this.shardOf(item.message.id);
+      const group = byShard.get(shard);
+      if (group) group.push(item);
+      else byShard.set(shard, [item]);
+    }
     const fast = this.fast;
-    const unreserveAll = () => {
-      const n = spans.reduce((sum, span) => sum + span.fast.length, 0);
-      if (n > 0) fast?.lane.unreserve(n);
-    };
-    try {
-      const multi = await queueTransaction(this.queue);
-      for (const item of batch) spans.push(this.queueMessage(multi, item));
-      this.countAccepted(multi, batch);
-      this.recordHashedTenants(multi, batch);
-      results = await multi.exec();
-    } catch (err) {
-      unreserveAll();
-      failAll(err);
-      return;
-    }
-    if (!results) {
-      unreserveAll();
-      failAll(new HeraldError('HERALD_REDIS_UNAVAILABLE', 'enqueue failed: transaction aborted'));
-      return;
-    }
-    if (this.barrier) {
+    const commits = await Promise.all([...byShard].map(([shard, items]) => this.commitShard(shard, items)));
+    let barrierError: unknown;
+    if (this.barrier && commits.some((c) => c.results)) {
       try {
         await this.barrier.afterCommit();
       } catch (err) {
-        unreserveAll();
-        failAll(err);
-        return;
+        barrierError = err;
       }
     }
-    let offset = 0;
-    batch.forEach((item, i) => {
-      const span = spans[i]!;
-      const failed = results.slice(offset, offset + span.commands).find(([err]) => err);
-      offset += span.commands;
-      if (failed) {
-        if (span.fast.length > 0) fast?.lane.unreserve(span.fast.length);
-        item.reject(new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${failed[0]?.message}`));
-      } else {
-        // Durably written: the lane may start at once (the caller's 250 follows in this turn).
-        if (span.fast.length > 0) fast?.lane.hand(span.fast, item.message.body);
-        item.resolve({ messageId: item.message.id, jobs: span.jobs });
+    for (const { batch: items, spans, results, error } of commits) {
+      if (!results || barrierError !== undefined) {
+        const n = spans.reduce((sum, span) => sum + span.fast.length, 0);
+        if (n > 0) fast?.lane.unreserve(n);
+        if (results) failAll(items, barrierError);
+        else
+          failAll(
+            items,
+            error ?? new HeraldError('HERALD_REDIS_UNAVAILABLE', 'enqueue failed: transaction aborted'),
+          );
+        continue;
       }
-    });
+      let offset = 0;
+      items.forEach((item, i) => {
+        const span = spans[i]!;
+        const failed = results.slice(offset, offset + span.commands).find(([err]) => err);
+        offset += span.commands;
+        if (failed) {
+          if (span.fast.length > 0) fast?.lane.unreserve(span.fast.length);
+          item.reject(new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${failed[0]?.message}`));
+        } else {
+          // Durably written: the lane may start at once (the caller's 250 follows in this turn).
+          if (span.fast.length > 0) fast?.lane.hand(span.fast, item.message.body);
+          item.resolve({ messageId: item.message.id, jobs: span.jobs });
+        }
+      });
+    }
+  }
+
+  /** Builds and executes one shard's MULTI; a failure is kept in `results` (null) for the caller. */
+  private async commitShard(shard: number, batch: PendingEnqueue[]): Promise<ShardCommit> {
+    const keys = this.shardKeys(shard);
+    const spans: Span[] = [];
+    try {
+      const multi = await queueTransaction(this.queueOf(shard));
+      for (const item of batch) spans.push(this.queueMessage(multi, keys, item));
+      this.countAccepted(multi, shard, batch);
+      this.recordHashedTenants(multi, keys, batch);
+      return { batch, spans, results: await multi.exec() };
+    } catch (err) {
+      return { batch, spans, results: null, error: err };
+    }
   }
 
   /**
    * Counts the batch's accepted recipients per tenant for reputation rates, in the same
    * transaction (after every message's commands: their result offsets stay as they are).
    */
-  private countAccepted(multi: ChainableCommander, batch: readonly { message: SpoolMessage }[]): void {
+  private countAccepted(
+    multi: ChainableCommander,
+    shard: number,
+    batch: readonly { message: SpoolMessage }[],
+  ): void {
     const perTenant = new Map<string, number>();
     for (const { message } of batch)
       perTenant.set(message.tenant, (perTenant.get(message.tenant) ?? 0) + message.recipients.length);
     const bucket = reputationBucket(Date.now());
     for (const [tenant, n] of perTenant) {
-      const key = reputationKey(this.prefix, tenant, 'sent', bucket);
+      const key = reputationKey(this.prefix, tenant, 'sent', bucket, shard);
       multi.incrby(key, n).pexpire(key, REPUTATION_BUCKET_TTL_MS);
     }
   }
@@ -224,27 +264,32 @@ export class Spool {
    * Adds the batch's tenants whose VERP tokens will carry a hash of the name to the set the
    * bounce-processor resolves such hashes through (feedback/record.ts), in the same transaction.
    */
-  private recordHashedTenants(multi: ChainableCommander, batch: readonly { message: SpoolMessage }[]): void {
+  private recordHashedTenants(
+    multi: ChainableCommander,
+    keys: QueueKeys,
+    batch: readonly { message: SpoolMessage }[],
+  ): void {
     const hashed = new Set(batch.map(({ message }) => message.tenant).filter((t) => !carriesTenantInline(t)));
-    if (hashed.size > 0) multi.sadd(this.keys.hashedTenants, ...hashed);
+    if (hashed.size > 0) multi.sadd(keys.hashedTenants, ...hashed);
   }
 
   /** Adds one message's commands to `multi`; returns how many commands it queued. */
   private queueMessage(
     multi: ChainableCommander,
+    keys: QueueKeys,
     { message, groups, staged }: PendingEnqueue,
   ): { commands: number; jobs: EnqueueResult['jobs']; fast: FastJob[] } {
     const jobs: EnqueueResult['jobs'] = [];
     const fast: FastJob[] = [];
     let commands = COMMANDS_PER_MESSAGE;
-    if (staged) multi.persist(this.keys.body(message.id));
-    else multi.set(this.keys.body(message.id), message.body);
+    if (staged) multi.persist(keys.body(message.id));
+    else multi.set(keys.body(message.id), message.body);
     const stream = storedStream(message.stream);
     const traffic = {
       ...(stream ? { stream } : {}),
       ...(message.campaign ? { campaign: message.campaign } : {}),
     };
-    multi.hset(this.keys.message(message.id), {
+    multi.hset(keys.message(message.id), {
       from: message.from,
       tenant: message.tenant,
       size: message.body.length,
@@ -256,7 +301,7 @@ export class Spool {
     for (const [domain, recipients] of groups) {
       const id = `${message.id}.${index++}`;
       jobs.push({ id, domain, recipients });
-      multi.sadd(this.keys.pendingJobs(message.id), id);
+      multi.sadd(keys.pendingJobs(message.id), id);
       const data: DeliveryJobData = {
         messageId: message.id,
         tenant: message.tenant,
@@ -271,18 +316,18 @@ export class Spool {
       commands += 1;
       const lane = message.body.length <= FAST_LANE_MAX_BODY_BYTES ? this.fast : undefined;
       if (lane?.lane.reserve()) {
-        // In place of BullMQ's add: a lease the lane's holder renews (leases.ts).
+        // In place of BullMQ's add: a lease (in the message's shard) the lane's holder renews.
         const record = { node: lane.node, data };
-        commands += JobLeases.queueWrite(multi, this.keys, id, record, Date.now() + lane.leaseTtlMs);
+        commands += JobLeases.queueWrite(multi, keys, id, record, Date.now() + lane.leaseTtlMs);
         fast.push({ id, data });
       } else {
         // Queues the job's add script inside our MULTI (BullMQ's addBulk uses a plain pipeline).
-        commands += addDeliveryJob(multi, this.queue, id, data);
+        commands += addDeliveryJob(multi, this.queueOf(keys.shard), id, data);
       }
     }
     if (message.acceptedEvent) {
       multi.xadd(
-        this.keys.events,
+        keys.events,
         'MAXLEN',
         '~',
         String(this.eventStreamMaxLen),
@@ -292,12 +337,12 @@ export class Spool {
       );
       commands += COMMANDS_PER_ACCEPTED_EVENT;
       commands += queueTraceWrite(multi, { type: 'accepted', messageId: message.id }, message.acceptedEvent, {
-        key: this.keys.trace,
+        key: keys.trace,
         retentionMs: this.traceRetentionMs,
       });
     }
     if (message.idempotency) {
-      const { record, inFlight } = idempotencyKeys(this.prefix, message.idempotency.scope);
+      const { record, inFlight } = idempotencyKeys(this.prefix, message.idempotency.scope, keys.shard);
       multi.set(record, message.idempotency.value, 'PX', message.idempotency.ttlMs).del(inFlight);
       commands += 2;
     }
@@ -306,7 +351,7 @@ export class Spool {
 
   /** `size`: the size recorded at enqueue (job data); a large body is then read in pieces. */
   getBody(messageId: string, size?: number): Promise<Buffer | null> {
-    return readBody(this.redis, this.keys.body(messageId), size);
+    return readBody(this.redis, this.keysFor(messageId).body(messageId), size);
   }
 
   /** Marks one job finished; returns how many jobs of its message are still pending. */
@@ -322,12 +367,13 @@ export class Spool {
   async claimFinish(messageId: string, jobId: string): Promise<{ claimed: boolean; left: number }> {
     const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<[number, number]>>)
       .heraldFinishJob!;
+    const keys = this.keysFor(messageId);
     const [removed, left] = await run.call(
       this.redis,
-      this.keys.pendingJobs(messageId),
-      this.keys.body(messageId),
-      this.keys.message(messageId),
-      this.keys.operatorMarks(messageId),
+      keys.pendingJobs(messageId),
+      keys.body(messageId),
+      keys.message(messageId),
+      keys.operatorMarks(messageId),
       jobId,
     );
     return { claimed: removed === 1, left };
@@ -335,31 +381,17 @@ export class Spool {
 
   /** Ids of the message's jobs not finished yet (empty when the message is not queued). */
   pendingJobIds(messageId: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.pendingJobs(messageId));
+    return this.redis.smembers(this.keysFor(messageId).pendingJobs(messageId));
   }
 
-  async counts(): Promise<{ waiting: number; active: number; delayed: number; prioritized: number }> {
-    const [c, leased] = await Promise.all([
-      this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized'),
-      this.leases.count(),
-    ]);
-    return {
-      waiting: c.waiting ?? 0,
-      // A leased job (fast lane) is in flight or about to be.
-      active: (c.active ?? 0) + leased,
-      delayed: c.delayed ?? 0,
-      prioritized: c.prioritized ?? 0,
-    };
-  }
-
-  async close(): Promise<void> {
-    // A queue closed while its connection still starts gets a late "Connection is closed" with no
-    // listener left (an unhandled rejection): let it finish starting first, bounded (an
-    // unreachable Redis never gets there).
-    await settlesWithin(
-      this.queue.waitUntilReady().catch(() => {}),
-      CLOSE_READY_WAIT_MS,
-    );
-    await this.queue.close();
+  /** Jobs per state over every shard; a leased job (fast lane) is in flight or about to be. */
+  override async counts(): Promise<{
+    waiting: number;
+    active: number;
+    delayed: number;
+    prioritized: number;
+  }> {
+    const [c, leased] = await Promise.all([super.counts(), this.leases.count()]);
+    return { ...c, active: c.active + leased };
   }
 }

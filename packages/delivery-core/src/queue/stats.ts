@@ -3,7 +3,8 @@
  * (retries and throttle waits), in flight, and the age of the oldest message, grouped by the site
  * each job last rolled up to (`domain:<d>` for jobs not attempted yet). Totals come from BullMQ's
  * counters (exact); the per-site split reads up to `maxJobs` jobs (a bounded scan, reported).
- * Jobs leased to a fast lane (leases.ts) are in flight.
+ * Jobs leased to a fast lane (leases.ts, in every shard) are in flight.
+ * Every shard's queue counts (they are summed).
  */
 import type { Queue } from 'bullmq';
 import type { JobLeases } from './leases.js';
@@ -37,20 +38,20 @@ const STATES: [Column, ('waiting' | 'prioritized' | 'delayed' | 'active')[]][] =
 ];
 
 export async function queueStats(
-  queue: Queue<DeliveryJobData>,
+  queues: Queue<DeliveryJobData> | readonly Queue<DeliveryJobData>[],
   opts: { maxJobs?: number; now?: () => number; leases?: Pick<JobLeases, 'count' | 'ids' | 'data'> } = {},
 ): Promise<QueueStats> {
   const maxJobs = opts.maxJobs ?? DEFAULT_MAX_JOBS;
   const now = (opts.now ?? Date.now)();
-  const [counts, leased] = await Promise.all([
-    queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'),
-    opts.leases ? opts.leases.count() : 0,
-  ]);
-  const totals = {
-    ready: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
-    scheduled: counts.delayed ?? 0,
-    inFlight: (counts.active ?? 0) + leased,
-  };
+  const all = Array.isArray(queues) ? queues : [queues as Queue<DeliveryJobData>];
+  const leased = opts.leases ? await opts.leases.count() : 0;
+  const totals = { ready: 0, scheduled: 0, inFlight: leased };
+  for (const queue of all) {
+    const counts = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+    totals.ready += (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+    totals.scheduled += counts.delayed ?? 0;
+    totals.inFlight += counts.active ?? 0;
+  }
   const bySite = new Map<string, SiteQueueStats>();
   let scanned = 0;
   const count = (column: Column, data: DeliveryJobData) => {
@@ -64,14 +65,16 @@ export async function queueStats(
     row[column]++;
     row.oldestAgeMs = Math.max(row.oldestAgeMs, now - data.acceptedAt);
   };
-  for (const [column, states] of STATES) {
-    for (let start = 0; scanned < maxJobs; start += PAGE_SIZE) {
-      const want = Math.min(PAGE_SIZE, maxJobs - scanned);
-      const jobs = await queue.getJobs(states, start, start + want - 1, true);
-      for (const job of jobs) if (job?.data) count(column, job.data);
-      if (jobs.length < want) break;
+  for (const queue of all)
+    for (const [column, states] of STATES) {
+      for (let start = 0; scanned < maxJobs; start += PAGE_SIZE) {
+        const want = Math.min(PAGE_SIZE, maxJobs - scanned);
+        const jobs = await queue.getJobs(states, start, start + want - 1, true);
+        for (const job of jobs) if (job?.data) count(column, job.data);
+        if (jobs.length < want) break;
+      }
     }
-  }
+  // Leased jobs (fast lane) of every shard: in flight.
   if (opts.leases && leased > 0 && scanned < maxJobs) {
     const ids = await opts.leases.ids(maxJobs - scanned);
     const datas = await Promise.all(ids.map((id) => opts.leases!.data(id)));

@@ -1,6 +1,7 @@
 /**
  * The per-tenant counters behind reputation rates, in hourly buckets:
- * `<prefix>:{queue}:rep:<tenant>:<kind>:<hour>` (keys/queue.ts: in the queue slot) (kind: sent =
+ * `<prefix>:{queue}:rep:<tenant>:<kind>:<hour>` (keys/queue.ts: in a queue shard, `{queue-i}`; a
+ * tenant's count is the sum over the shards) (kind: sent =
  * accepted recipients, hard = hard bounces, complaint = feedback reports; hour = epoch ms / 1 h). Each bucket expires after the longest
  * window Herald reads (REPUTATION_MAX_WINDOW_MS) plus one bucket. Pure key math.
  */
@@ -25,8 +26,9 @@ export function windowKeys(
   kind: ReputationKind,
   now: number,
   windowMs: number,
+  shard = 0,
 ): string[] {
   const last = reputationBucket(now);
   const count = Math.max(1, Math.ceil(Math.min(windowMs, REPUTATION_MAX_WINDOW_MS) / REPUTATION_BUCKET_MS));
-  return Array.from({ length: count }, (_, i) => reputationKey(prefix, tenant, kind, last - i));
+  return Array.from({ length: count }, (_, i) => reputationKey(prefix, tenant, kind, last - i, shard));
 }

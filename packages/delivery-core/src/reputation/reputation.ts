@@ -5,8 +5,10 @@
  * threshold, the tenant's bulk mail pauses: every stream but transactional waits (the shaping gate
  * parks it) until an operator resumes it (`herald tenant resume`). Each pause and resume is an
  * event. State: `<prefix>:tenant:<tenant>:paused` (JSON {reason, at}); no expiry. `countOnce` counts
- * under a caller's once-marker (one Lua script), so a repeated report counts once.
- * Needs injected: an ioredis client, the event sink, a clock.
+ * under a caller's once-marker (one Lua script), so a repeated report counts once. Counters live
+ * per queue shard (the enqueue counts `sent` in its shard's MULTI; a once-marker pairs with the
+ * counter of its message's shard); `rates` sums every shard (one MGET each).
+ * Needs injected: an ioredis client, the event sink, a clock, the shard layout.
  */
 
 import type { TenantPolicy } from '../config/index.js';
@@ -68,6 +70,8 @@ export class TenantReputation {
     private readonly prefix: string,
     private readonly events: EventSink,
     private readonly now: () => number = Date.now,
+    /** The queue's shards (a ShardRegistry); absent: one. */
+    private readonly shards: { readonly layout: { readonly max: number } } = { layout: { max: 1 } },
   ) {
     redis.defineCommand('heraldCountOnce', { numberOfKeys: 2, lua: COUNT_ONCE_LUA });
   }
@@ -76,25 +80,26 @@ export class TenantReputation {
     return tenantPausedKey(this.prefix, tenant);
   }
 
-  /** Adds n to the tenant's counter of `kind` in the current hour. */
-  async count(tenant: string, kind: ReputationKind, n: number): Promise<void> {
+  /** Adds n to the tenant's counter of `kind` in the current hour (in queue shard `shard`). */
+  async count(tenant: string, kind: ReputationKind, n: number, shard = 0): Promise<void> {
     if (n <= 0) return;
-    const key = reputationKey(this.prefix, tenant, kind, reputationBucket(this.now()));
+    const key = reputationKey(this.prefix, tenant, kind, reputationBucket(this.now()), shard);
     await this.redis.multi().incrby(key, n).pexpire(key, REPUTATION_BUCKET_TTL_MS).exec();
   }
 
   /**
    * Adds n (may be 0) to the tenant's counter of `kind` only if `once.key` is not set yet, and sets
    * it for `once.ttlMs`, atomically: a report re-sent any number of times counts once. True when
-   * this call set the marker.
+   * this call set the marker. `once.shard`: the queue shard of the marker (its message's), where
+   * the counter is too.
    */
   async countOnce(
     tenant: string,
     kind: ReputationKind,
     n: number,
-    once: { key: string; ttlMs: number },
+    once: { key: string; ttlMs: number; shard?: number },
   ): Promise<boolean> {
-    const counter = reputationKey(this.prefix, tenant, kind, reputationBucket(this.now()));
+    const counter = reputationKey(this.prefix, tenant, kind, reputationBucket(this.now()), once.shard ?? 0);
     const script = (this.redis as unknown as { heraldCountOnce: CountOnceScript }).heraldCountOnce;
     const set = await script.call(
       this.redis,
@@ -110,10 +115,17 @@ export class TenantReputation {
   async rates(tenant: string, windowMs: number): Promise<ReputationRates> {
     const now = this.now();
     const kinds: ReputationKind[] = ['sent', 'hard', 'complaint'];
-    const keys = kinds.map((kind) => windowKeys(this.prefix, tenant, kind, now, windowMs));
-    const values = await this.redis.mget(...keys.flat());
-    const sums = keys.map((group, k) =>
-      values.slice(k * group.length, (k + 1) * group.length).reduce((sum, v) => sum + Number(v ?? 0), 0),
+    const sums = [0, 0, 0];
+    const shards = Array.from({ length: this.shards.layout.max }, (_, i) => i);
+    // One MGET per shard (its keys share the shard's slot), summed.
+    await Promise.all(
+      shards.map(async (shard) => {
+        const keys = kinds.map((kind) => windowKeys(this.prefix, tenant, kind, now, windowMs, shard));
+        const values = await this.redis.mget(...keys.flat());
+        keys.forEach((group, k) => {
+          for (const v of values.slice(k * group.length, (k + 1) * group.length)) sums[k]! += Number(v ?? 0);
+        });
+      }),
     );
     const [sent, hard, complaints] = sums as [number, number, number];
     return {

@@ -37,12 +37,17 @@ const PRIORITY_SCORE_STEP = 2 ** 42;
 const MAX_SCORED_PRIORITY = 2047;
 
 export class ParkedJobs implements JobParking {
+  private readonly queueFor: (jobId: string) => Queue<DeliveryJobData>;
+
+  /** `queues`: the delivery queue, or of a sharded queue the one holding a job (Spool.queueFor). */
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
-    private readonly queue: Queue<DeliveryJobData>,
+    queues: Queue<DeliveryJobData> | ((jobId: string) => Queue<DeliveryJobData>),
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.queueFor = typeof queues === 'function' ? queues : () => queues;
+  }
 
   private key(site: string): string {
     return parkedJobsKey(this.prefix, site);
@@ -78,7 +83,7 @@ export class ParkedJobs implements JobParking {
   }
 
   private async promote(id: string): Promise<boolean> {
-    const job = await Job.fromId<DeliveryJobData>(this.queue, id);
+    const job = await Job.fromId<DeliveryJobData>(this.queueFor(id), id);
     if (!job || !(await job.isDelayed())) return false;
     try {
       await job.promote();

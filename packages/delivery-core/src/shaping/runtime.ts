@@ -31,8 +31,8 @@ import { CONDITION_CACHE_MS, SiteState } from './site-state.js';
 export interface ShapingRuntimeParts {
   config: HeraldConfig;
   redis: RedisClient;
-  /** The delivery queue: parked jobs are woken on it. */
-  queue: Queue<DeliveryJobData>;
+  /** The delivery queue holding a job (its shard's): parked jobs are woken on it. */
+  queueFor(jobId: string): Queue<DeliveryJobData>;
   events: RedisEventSink;
   shaping: Shaping;
   reputation: TenantReputation;
@@ -62,7 +62,7 @@ export interface ShapingRuntime {
 export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime {
   const { config, redis, logger } = parts;
   const prefix = config.redis.prefix;
-  const parked = new ParkedJobs(redis, prefix, parts.queue, logger);
+  const parked = new ParkedJobs(redis, prefix, parts.queueFor, logger);
   const semaphore = new LeasedSemaphore(redis, {
     keyPrefix: prefix,
     leaseTtlMs: config.delivery.connection_lease_ttl,

@@ -3,7 +3,8 @@
  * message), then, for recipients not finished, their jobs (`<id>.<n>`, one per destination
  * domain, n < the accepted event's `jobs`: BullMQ state and the job data's shaping hold) and the
  * live suspension of the job's site. Reads only. Needs injected: the command connection, the
- * delivery queue, the queue keys and a reader of a site's suspension (shaping's site state).
+ * delivery queue and keys of the message's shard and a reader of a site's suspension (shaping's
+ * site state).
  */
 import type { Queue } from 'bullmq';
 import { type AcceptedEvent, readTrace } from '../events/index.js';
@@ -19,9 +20,11 @@ const MAX_JOBS_READ = 1_000;
 
 export interface StoryParts {
   redis: RedisClient;
-  queue: Queue<DeliveryJobData>;
-  keys: Pick<QueueKeys, 'trace'>;
-  /** Jobs leased to a fast lane (in flight, not BullMQ's while they run). */
+  /** The delivery queue of the shard a message id or job id is in. */
+  queueFor(id: string): Queue<DeliveryJobData>;
+  /** The keys of the shard a message id is in. */
+  keysFor(id: string): Pick<QueueKeys, 'trace'>;
+  /** Jobs leased to a fast lane, in every shard (in flight, not BullMQ's while they run). */
   leases?: Pick<JobLeases, 'data'>;
   /** When the site's suspension ends; undefined when it is not suspended now. */
   siteSuspendedUntil(site: string): Promise<number | undefined>;
@@ -32,7 +35,7 @@ export type StoryReader = (id: string) => Promise<MessageStory | undefined>;
 export function createStoryReader(parts: StoryParts): StoryReader {
   return async (id) => {
     if (!MESSAGE_ID_PATTERN.test(id)) return undefined;
-    const trace = await readTrace(parts.redis, parts.keys.trace(id));
+    const trace = await readTrace(parts.redis, parts.keysFor(id).trace(id));
     if (!trace) return undefined;
     const story = storyFromEvents(id, trace.events, trace.truncated);
     if (!story || story.recipients.every((r) => r.state !== 'queued' && r.state !== 'deferred')) return story;
@@ -48,7 +51,7 @@ async function readJobs(parts: StoryParts, id: string, count: number): Promise<M
   const ids = Array.from({ length: count }, (_, n) => `${id}.${n}`);
   await Promise.all(
     ids.map(async (jobId) => {
-      const job = await parts.queue.getJob(jobId);
+      const job = await parts.queueFor(jobId).getJob(jobId);
       const leased = job?.data ? undefined : await parts.leases?.data(jobId);
       if (leased) {
         for (const recipient of leased.recipients)

@@ -63,12 +63,12 @@ export class FanOutBuffer {
   }
 
   /** Adds one stream entry; true when a commit is due now (an endpoint's batch is full). */
-  add({ id, event }: StreamEvent, nowMs: number): boolean {
+  add({ id, streamId, event }: StreamEvent, nowMs: number): boolean {
     this.lastId = id;
     this.movedAt ??= nowMs;
     let json: string | undefined;
     for (const endpoint of this.endpoints) {
-      if (!endpointWants(endpoint, id, event)) continue;
+      if (!endpointWants(endpoint, streamId ?? id, event)) continue;
       json ??= JSON.stringify(event);
       let group = this.groups.get(endpoint.id);
       if (!group) {

@@ -38,7 +38,8 @@ export interface DispatcherDeps {
   /** Opens a connection of the dispatcher's own (the reader, the WATCH connection). */
   connect(): Promise<RedisClient>;
   keys: WebhookKeys;
-  streamKey: string;
+  /** The event stream, or (read at each lease term) the streams of every queue shard. */
+  streamKey: string | (() => Promise<readonly string[]>);
   cursor: StreamCursor;
   store: EndpointStore;
   outbox: Outbox;
@@ -175,12 +176,13 @@ export class WebhookDispatcher {
       term.signal.addEventListener('abort', () => reader.disconnect(), { once: true });
       const control = await deps.connect();
       opened.push(control);
+      const streamKeys = typeof deps.streamKey === 'string' ? [deps.streamKey] : await deps.streamKey();
       await runFanOut(
         {
           reader,
           control,
           keys: deps.keys,
-          streamKey: deps.streamKey,
+          streamKeys,
           cursor: deps.cursor,
           leaseToken: lease.token,
           endpoints: () => endpoints,

@@ -7,11 +7,20 @@
  * skipped or made twice. It never waits on a sender: it only writes to Redis. An outbox at
  * OUTBOX_MAX_BATCHES sends new batches to the dead-letter list (logged, counted). When trimming
  * outran the cursor (`trimmedAfter`), events were lost before being read: logged as an error and
- * counted (`herald_webhook_stream_gaps_total`).
+ * counted (`herald_webhook_stream_gaps_total`). On a sharded queue it reads every shard's stream
+ * merged (events/merged.ts); the cursor is then a merged cursor, still one key in `{webhooks}`.
  */
 
 import type { Logger } from 'pino';
-import { type StreamCursor, type StreamEvent, tailEvents, trimmedAfter } from '../events/index.js';
+import {
+  joinCursor,
+  newestCursor,
+  type StreamCursor,
+  type StreamEvent,
+  splitCursor,
+  tailEvents,
+  trimmedAfter,
+} from '../events/index.js';
 import type { WebhookKeys } from '../keys/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { batchBody, FanOutBuffer, streamIdTime } from './batching.js';
@@ -30,7 +39,8 @@ export interface FanOutDeps {
   /** A connection of its own for WATCH / MULTI (another EXEC on it would drop the WATCH). */
   control: RedisClient;
   keys: WebhookKeys;
-  streamKey: string;
+  /** The event stream of each queue shard, in shard order. */
+  streamKeys: readonly string[];
   cursor: StreamCursor;
   leaseToken: string;
   /** The endpoints now (the dispatcher refreshes the list). */
@@ -51,7 +61,7 @@ export async function runFanOut(deps: FanOutDeps, signal: AbortSignal): Promise<
   let cursor = await startPosition(deps);
   let endpoints = deps.endpoints();
   const buffer = new FanOutBuffer(endpoints);
-  const entries = tailEvents(deps.reader, deps.streamKey, {
+  const entries = tailEvents(deps.reader, deps.streamKeys, {
     after: cursor,
     limit: Number.POSITIVE_INFINITY,
     follow: true,
@@ -99,19 +109,18 @@ export async function runFanOut(deps: FanOutDeps, signal: AbortSignal): Promise<
 async function startPosition(deps: FanOutDeps): Promise<string> {
   let cursor = await deps.cursor.load();
   if (cursor === undefined) {
-    const [last] = (await deps.control.xrevrange(deps.streamKey, '+', '-', 'COUNT', 1)) as [
-      string,
-      string[],
-    ][];
-    cursor = last ? last[0] : '0';
+    cursor = await newestCursor(deps.control, deps.streamKeys);
     await deps.cursor.save(cursor);
     return (await deps.cursor.load()) ?? cursor;
   }
+  // A cursor saved with fewer shards names the streams added since by their beginning.
+  const ids = splitCursor(cursor, deps.streamKeys.length);
   // Run-time endpoints want nothing older than themselves: skip what nobody can want.
   const endpoints = deps.endpoints();
   const floor = endpoints.length > 0 ? Math.min(...endpoints.map((e) => e.since)) : 0;
-  if (floor > streamIdTime(cursor) + 1) {
-    await deps.cursor.save(`${floor - 1}-0`);
+  const raised = ids.map((id) => (floor > streamIdTime(id) + 1 ? `${floor - 1}-0` : id));
+  if (raised.some((id, i) => id !== ids[i]) || joinCursor(ids) !== cursor) {
+    await deps.cursor.save(joinCursor(raised));
     return (await deps.cursor.load()) ?? cursor;
   }
   await reportGap(deps, cursor);
@@ -119,7 +128,7 @@ async function startPosition(deps: FanOutDeps): Promise<string> {
 }
 
 async function reportGap(deps: FanOutDeps, cursor: string): Promise<void> {
-  if (!(await trimmedAfter(deps.control, deps.streamKey, cursor))) return;
+  if (!(await trimmedAfter(deps.control, deps.streamKeys, cursor))) return;
   deps.meter.gap();
   deps.logger.error(
     { cursor },

@@ -9,7 +9,8 @@
 import type { Logger } from 'pino';
 import type { HeraldConfig, WebhookEndpointInput } from '../config/index.js';
 import { streamCursor } from '../events/index.js';
-import { queueKeys, WEBHOOKS_CONSUMER, webhookKeys } from '../keys/index.js';
+import { WEBHOOKS_CONSUMER, webhookKeys } from '../keys/index.js';
+import { readEventStreamKeys } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { RETRY_DELAYS_MS, retryDelayMs } from './batching.js';
 import { WebhookDispatcher } from './dispatcher.js';
@@ -116,7 +117,7 @@ export function createWebhooks(deps: WebhooksDeps): Webhooks {
         redis: deps.redis,
         connect: deps.connect,
         keys,
-        streamKey: queueKeys(prefix).events,
+        streamKey: () => readEventStreamKeys(deps.redis, prefix),
         cursor: streamCursor(deps.redis, prefix, WEBHOOKS_CONSUMER),
         store,
         outbox,

@@ -3,18 +3,22 @@
  * (delivery-core's `tailEvents`, without following). Without `after`: the last `limit` matching
  * events; with it, up to `limit` matching events after that stream id. `next` is the cursor to
  * pass as `after` for what comes next: paging with it returns every matching entry exactly once.
- * A tenant key reads only its own tenant's events (naming another tenant is 403).
+ * A tenant key reads only its own tenant's events (naming another tenant is 403). On a sharded
+ * queue (`queue.shards`) the shards' streams are read as one and cursors are merged cursors (one
+ * stream id per shard, joined by ','; delivery-core events/merged.ts).
  */
 
-import type { RedisClient } from '@herald/delivery-core';
 import {
-  compareStreamIds,
+  compareCursors,
   EVENT_TYPES,
   isEventType,
-  isStreamId,
+  isStreamCursor,
+  joinCursor,
+  newestCursor,
+  splitCursor,
   tailEvents,
 } from '@herald/delivery-core/events';
-import { queueKeys } from '@herald/delivery-core/keys';
+import { eventStreamKeys } from '@herald/delivery-core/queue';
 import { z } from 'zod';
 import { defineRoute } from '../route.js';
 import { tenantName } from '../schemas.js';
@@ -23,8 +27,6 @@ import { within } from '../within.js';
 
 export const MAX_EVENTS_LIMIT = 1_000;
 const DEFAULT_EVENTS_LIMIT = 100;
-/** The cursor of an empty stream: "everything from the first entry on". */
-const STREAM_START = '0';
 
 const typeList = z
   .string()
@@ -34,9 +36,11 @@ const typeList = z
   })
   .describe(`comma-separated event types (${EVENT_TYPES.join(', ')}); default all`);
 
-async function newestId(redis: RedisClient, key: string): Promise<string> {
-  const [last] = (await redis.xrevrange(key, '+', '-', 'COUNT', 1)) as [string, string[]][];
-  return last ? last[0] : STREAM_START;
+/** Each stream's later position of two cursors (a short page read every stream up to `newest`). */
+function laterEach(a: string, b: string, streams: number): string {
+  const x = splitCursor(a, streams);
+  const y = splitCursor(b, streams);
+  return joinCursor(x.map((id, i) => (compareCursors(id, y[i]!) >= 0 ? id : y[i]!)));
 }
 
 export const eventRoutes = [
@@ -51,7 +55,10 @@ export const eventRoutes = [
     query: z.strictObject({
       after: z
         .string()
-        .refine(isStreamId, { error: 'expected a stream id (ms or ms-seq) as given in `next`' })
+        .refine(isStreamCursor, {
+          error:
+            'expected a stream id (ms or ms-seq; several joined by "," on a sharded queue) as given in `next`',
+        })
         .optional()
         .describe('the `next` of the previous answer; absent: the last `limit` events'),
       type: typeList.optional(),
@@ -64,7 +71,9 @@ export const eventRoutes = [
         schema: z.object({
           events: z.array(
             z.object({
-              id: z.string().describe('the stream entry id'),
+              id: z
+                .string()
+                .describe('the stream entry id (on a sharded queue: the merged cursor just after it)'),
               event: z.record(z.string(), z.unknown()).describe('the event as in the Redis stream'),
             }),
           ),
@@ -75,22 +84,22 @@ export const eventRoutes = [
     },
     handler: async ({ query, caller, deps }) => {
       const tenant = tenantFilter(caller, query.tenant);
-      const key = queueKeys(deps.config.redis.prefix).events;
+      const keys = eventStreamKeys(deps.config.redis.prefix, deps.herald.shards.layout);
       const read = async () => {
         // Read before the entries: anything newer than it that matches is among them.
-        const newest = await newestId(deps.redis, key);
+        const newest = await newestCursor(deps.redis, keys);
         const events = [];
-        for await (const entry of tailEvents(deps.redis, key, {
+        for await (const { id, event } of tailEvents(deps.redis, keys, {
           ...(query.after !== undefined ? { after: query.after } : {}),
           ...(query.type ? { types: query.type } : {}),
           ...(tenant !== undefined ? { tenant } : {}),
           limit: query.limit,
         }))
-          events.push(entry);
+          events.push({ id, event });
         const last = events.at(-1)?.id;
         // A full page ends at its last entry; a short one read to the end, at least to `newest`.
         let next = last ?? query.after ?? newest;
-        if (events.length < query.limit && compareStreamIds(newest, next) > 0) next = newest;
+        if (events.length < query.limit) next = laterEach(next, newest, keys.length);
         return { events, next };
       };
       return { status: 200, body: await within(deps, read()) };

@@ -1,0 +1,69 @@
+/**
+ * One delivery thread's BullMQ workers: one per queue shard (`queue.shards`), each on its own
+ * blocking connection, sharing the thread's deps (its shaping gate) and one concurrency budget —
+ * `delivery.concurrency`, less what the thread's fast path may hold (delivery/fast-path.ts) —
+ * split over the shards (`concurrencyShare`). To the fast path the thread is one worker: its
+ * active jobs are summed and `setConcurrency` re-splits the budget. `serve` starts the workers of
+ * shards not served yet (another process raised `queue.shards`) and re-splits the budget.
+ */
+import type { DeliveryDeps } from './process.js';
+import type { DeliveryWorker } from './worker.js';
+
+/** What the fast path needs of the BullMQ side it shares slots with. */
+export interface WorkerSlots {
+  readonly activeJobs: number;
+  setConcurrency(n: number): void;
+}
+
+/**
+ * Shard `shard`'s part of `total` concurrency over `shards` shards: the total split evenly, the
+ * remainder to the first shards, at least 1 each (more shards than `total` → one job per shard).
+ */
+export function concurrencyShare(total: number, shards: number, shard: number): number {
+  return Math.max(1, Math.floor(total / shards) + (shard < total % shards ? 1 : 0));
+}
+
+export class ThreadWorkers implements WorkerSlots {
+  private readonly byShard = new Map<number, DeliveryWorker>();
+  private shards: number[] = [];
+
+  constructor(
+    /** The deps every worker of the thread runs jobs with (one gate), and its fast path too. */
+    readonly deps: DeliveryDeps,
+    /** BullMQ concurrency of the whole thread now. */
+    private budget: number,
+    /** Starts shard `shard`'s worker with `concurrency`. */
+    private readonly startShard: (shard: number, deps: DeliveryDeps, concurrency: number) => DeliveryWorker,
+  ) {}
+
+  get activeJobs(): number {
+    let sum = 0;
+    for (const worker of this.byShard.values()) sum += worker.activeJobs;
+    return sum;
+  }
+
+  /** The thread's BullMQ concurrency from now on, split over its shards. */
+  setConcurrency(n: number): void {
+    this.budget = n;
+    this.split();
+  }
+
+  /** Serves every shard of `shards` (starting the missing workers); returns those started now. */
+  serve(shards: number[]): DeliveryWorker[] {
+    this.shards = shards;
+    const started: DeliveryWorker[] = [];
+    for (const shard of shards) {
+      if (this.byShard.has(shard)) continue;
+      const worker = this.startShard(shard, this.deps, concurrencyShare(this.budget, shards.length, shard));
+      this.byShard.set(shard, worker);
+      started.push(worker);
+    }
+    this.split();
+    return started;
+  }
+
+  private split(): void {
+    for (const shard of this.shards)
+      this.byShard.get(shard)?.setConcurrency(concurrencyShare(this.budget, this.shards.length, shard));
+  }
+}
