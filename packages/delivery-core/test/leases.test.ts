@@ -3,7 +3,8 @@
  * adding it to BullMQ (and hands it over only after the EXEC); finishing a lease ends the job and,
  * for the message's last job, the message; a requeue makes it a delayed BullMQ job; the reaper
  * moves an expired lease (or, taking back a run's leases, any of that run's) to BullMQ with the
- * recorded data, and a holder finishing after that changes nothing.
+ * recorded data, and a holder finishing after that changes nothing. On a sharded queue every lease
+ * lives in its message's shard and goes back to that shard's BullMQ queue; the reaper serves every shard.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -166,5 +167,111 @@ describe('fast-lane leases', () => {
     assert.equal(await spool.leases.reapExpired(() => ownQueue, Date.now() + TTL_MS + 1), 1);
     assert.equal(await (await spool.queue.getJob(lateId))?.getState(), 'waiting');
     assert.equal(await spool.leases.reapExpired(() => ownQueue, Date.now() + TTL_MS + 1), 0, 'idempotent');
+  });
+});
+
+describe('fast-lane leases on a sharded queue (queue.shards: 4)', () => {
+  const SHARDS = { layout: { count: 4, max: 4, since: 0 } };
+  let redis: RedisHandle;
+  let client: Redis;
+  let spool: Spool;
+  let own: Redis;
+  const ownQueues = new Map<number, Queue<DeliveryJobData>>();
+  const ownQueueOf = (shard: number) => {
+    let queue = ownQueues.get(shard);
+    if (!queue) {
+      queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
+        connection: own,
+        prefix: spool.shardKeys(shard).bullmqPrefix,
+      });
+      ownQueues.set(shard, queue);
+    }
+    return queue;
+  };
+  before(async () => {
+    redis = await startRedis();
+    client = redis.client();
+    spool = new Spool(client, 'herald', { shards: SHARDS });
+    own = redis.client();
+  });
+  after(async () => {
+    for (const queue of ownQueues.values()) await queue.close();
+    await spool.close();
+    await redis.stop();
+  });
+
+  const enqueueIn = (shard: number, recipients: string[]) =>
+    spool.enqueue({
+      id: spool.newMessageId(shard),
+      tenant: 't1',
+      from: 'a@sender.test',
+      recipients,
+      body: Buffer.from('Subject: x\r\n\r\nbody\r\n'),
+      acceptedAt: Date.now(),
+    });
+
+  it("writes each lease in its message's shard; count, ids, renew, finish and requeue follow the job's shard", async () => {
+    const { lane, handed } = recordingLane(8);
+    spool.useFastLane({ lane, leaseTtlMs: TTL_MS, node: 'n1|run1' });
+    const results = await Promise.all([1, 3].map((shard) => enqueueIn(shard, ['x@one.test']))).finally(() =>
+      spool.useFastLane(undefined),
+    );
+    assert.equal(handed.length, 2, 'both handed over after their shard’s EXEC');
+    const [in1, in3] = results.map((r) => r.jobs[0]!.id);
+    for (const [shard, id] of [
+      [1, in1!],
+      [3, in3!],
+    ] as const) {
+      assert.equal(spool.shardOf(id), shard);
+      const keys = spool.shardKeys(shard);
+      assert.notEqual(await client.zscore(keys.leases, id), null, `lease of ${id} in shard ${shard}`);
+      assert.ok(await client.exists(keys.lease(id)), `lease record of ${id} in shard ${shard}`);
+      assert.equal(await client.zscore(spool.shardKeys(0).leases, id), null, 'not in shard 0');
+    }
+    assert.equal(await spool.leases.count(), 2, 'leases of every shard counted');
+    assert.deepEqual(await spool.leases.ids(10), [in1, in3].sort());
+    assert.equal((await spool.counts()).active, 2, 'leased jobs of every shard are in flight');
+
+    const later = Date.now() + 10 * TTL_MS;
+    await spool.leases.renew([in1!, in3!], later);
+    assert.equal(Number(await client.zscore(spool.shardKeys(3).leases, in3!)), later, 'renewed in its shard');
+
+    // Done: the finish script runs on shard 1's keys and ends the message there.
+    assert.deepEqual(await spool.leases.finish(results[0]!.messageId, in1!), { lost: false, left: 0 });
+    assert.equal(await client.exists(spool.shardKeys(1).body(results[0]!.messageId)), 0, 'body gone');
+
+    // Retry: back to shard 3's BullMQ queue as a delayed job.
+    const data = (await spool.leases.data(in3!))!;
+    const now = Date.now();
+    await spool.leases.requeue(in3!, { ...data, attempts: 1 }, now + 60_000, now);
+    const job = await spool.queueOf(3).getJob(in3!);
+    assert.equal(await job?.getState(), 'delayed');
+    assert.equal(await spool.queueOf(0).getJob(in3!), undefined, 'not in shard 0’s queue');
+    assert.equal(await spool.leases.count(), 0);
+    await job?.remove();
+    await spool.finishJob(results[1]!.messageId, in3!);
+  });
+
+  it("the reaper serves every shard: an expired lease goes to its shard's BullMQ queue", async () => {
+    const { lane } = recordingLane(4);
+    spool.useFastLane({ lane, leaseTtlMs: TTL_MS, node: 'n2|run' });
+    const results = await Promise.all([0, 2].map((shard) => enqueueIn(shard, ['y@two.test']))).finally(() =>
+      spool.useFastLane(undefined),
+    );
+    const ids = results.map((r) => r.jobs[0]!.id);
+    assert.equal(await spool.leases.reapExpired(ownQueueOf, Date.now()), 0, 'nothing has expired yet');
+    assert.equal(await spool.leases.reapExpired(ownQueueOf, Date.now() + TTL_MS + 1), 2);
+    for (const [shard, id] of [
+      [0, ids[0]!],
+      [2, ids[1]!],
+    ] as const) {
+      assert.equal(
+        await (await spool.queueOf(shard).getJob(id))?.getState(),
+        'waiting',
+        `${id} in shard ${shard}`,
+      );
+      assert.equal(await client.exists(spool.shardKeys(shard).lease(id)), 0);
+    }
+    assert.equal(await spool.leases.count(), 0);
   });
 });
