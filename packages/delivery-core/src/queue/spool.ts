@@ -201,8 +201,10 @@ export class Spool extends ShardQueues {
       if (!results || barrierError !== undefined) {
         const n = spans.reduce((sum, span) => sum + span.fast.length, 0);
         if (n > 0) fast?.lane.unreserve(n);
-        if (results) failAll(items, barrierError);
-        else
+        if (results) {
+          failAll(items, barrierError);
+          this.releaseLeases(spans.flatMap((span) => span.fast));
+        } else
           failAll(
             items,
             error ?? new HeraldError('HERALD_REDIS_UNAVAILABLE', 'enqueue failed: transaction aborted'),
@@ -224,6 +226,17 @@ export class Spool extends ShardQueues {
         }
       });
     }
+  }
+
+  /**
+   * Leases written by a transaction whose durability barrier failed (its callers got an error, the
+   * lane never got the jobs): handed to BullMQ at once, so the message — in Redis already, and
+   * usually delivered anyway (the client's retry is the usual duplicate) — does not wait for its
+   * lease to expire. If that fails too (Redis gone), the lease expires and the reaper moves it.
+   */
+  private releaseLeases(jobs: readonly FastJob[]): void {
+    const now = Date.now();
+    for (const job of jobs) void this.leases.requeue(job.id, job.data, now, now).catch(() => {});
   }
 
   /** Builds and executes one shard's MULTI; a failure is kept in `results` (null) for the caller. */
