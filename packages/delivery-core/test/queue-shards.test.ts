@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { concurrencyShare } from '../src/delivery/thread-workers.js';
+import type { DeliveryDeps, DeliveryWorker } from '../src/delivery/index.js';
+import { concurrencyShare, ThreadWorkers } from '../src/delivery/thread-workers.js';
 import { compareCursors, idBefore, isStreamCursor, joinCursor, splitCursor } from '../src/events/index.js';
 import { newMessageId, SINGLE_SHARD, scopeShard, shardOf, shardPicker } from '../src/queue/index.js';
 
@@ -84,6 +85,45 @@ describe("each shard's part of delivery.concurrency", () => {
       [0, 1, 2, 3].map((s) => concurrencyShare(2, 4, s)),
       [1, 1, 1, 1],
     );
+  });
+});
+
+describe("a delivery thread's shard workers (what the fast path shares slots with)", () => {
+  /** Stand-ins for BullMQ workers: their concurrency as set, and jobs running. */
+  function fakeThread(budget: number) {
+    const workers = new Map<number, { concurrency: number; active: number }>();
+    const thread = new ThreadWorkers({} as DeliveryDeps, budget, (shard, _deps, concurrency) => {
+      const w = { concurrency, active: 0 };
+      workers.set(shard, w);
+      return {
+        get activeJobs() {
+          return w.active;
+        },
+        setConcurrency: (n: number) => {
+          w.concurrency = n;
+        },
+      } as unknown as DeliveryWorker;
+    });
+    return { thread, workers };
+  }
+  const total = (workers: Map<number, { concurrency: number }>) =>
+    [...workers.values()].reduce((sum, w) => sum + w.concurrency, 0);
+
+  test('the budget is split over the shards, re-split when the fast path shrinks it or a shard is added', () => {
+    const { thread, workers } = fakeThread(10);
+    assert.equal(thread.serve([0, 1, 2, 3]).length, 4);
+    assert.equal(total(workers), 10);
+    assert.equal(thread.minConcurrency, 4, 'a worker per shard, 1 each at least');
+    thread.setConcurrency(6);
+    assert.deepEqual(
+      [...workers.values()].map((w) => w.concurrency),
+      [2, 2, 1, 1],
+    );
+    assert.equal(thread.serve([0, 1, 2, 3, 4, 5]).length, 2, 'only the new shards start');
+    assert.equal(total(workers), 6);
+    workers.get(2)!.active = 2;
+    workers.get(5)!.active = 1;
+    assert.equal(thread.activeJobs, 3, 'jobs running on every shard');
   });
 });
 

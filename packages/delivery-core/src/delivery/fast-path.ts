@@ -5,7 +5,8 @@
  * the outcome ends its lease in one script (`JobLeases.finish`) or hands it to BullMQ as a delayed
  * job in one MULTI (`requeue`: retries, throttle waits, parking). Leases are renewed while their
  * attempts run, every third of the lease time, in one round trip for all of them.
- * Room: the lane may hold (`announce`d room) every slot BullMQ's worker is not using but one, and
+ * Room: the lane may hold (`announce`d room) every slot BullMQ's worker is not using but one (and
+ * never BullMQ's floor: with queue shards a worker per shard, each with at least 1 slot), and
  * the worker's BullMQ concurrency is kept at `concurrency` minus what the lane may hold (until the
  * host has seen a smaller room, the larger one counts). So the two sources never run more than
  * `concurrency` jobs together, BullMQ can always take one more job, and each job it takes shrinks
@@ -111,7 +112,9 @@ export class FastPath {
 
   private evaluate(): void {
     const { concurrency, worker } = this.options;
-    const room = this.closing ? 0 : Math.max(0, concurrency - 1 - worker.activeJobs);
+    // BullMQ keeps one free slot, and at least its floor (a worker per queue shard, 1 each).
+    const bullmqHolds = Math.max(worker.minConcurrency, worker.activeJobs + 1);
+    const room = this.closing ? 0 : Math.max(0, concurrency - bullmqHolds);
     if (room !== this.room || this.done > 0) {
       if (room !== this.room) {
         this.unacked += 1;

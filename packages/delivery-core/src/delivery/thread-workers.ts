@@ -12,6 +12,11 @@ import type { DeliveryWorker } from './worker.js';
 /** What the fast path needs of the BullMQ side it shares slots with. */
 export interface WorkerSlots {
   readonly activeJobs: number;
+  /**
+   * The least BullMQ concurrency it runs with whatever `setConcurrency` says (a worker per shard,
+   * each at least 1): the fast path leaves it this many slots, so the two never exceed the total.
+   */
+  readonly minConcurrency: number;
   setConcurrency(n: number): void;
 }
 
@@ -40,6 +45,10 @@ export class ThreadWorkers implements WorkerSlots {
     let sum = 0;
     for (const worker of this.byShard.values()) sum += worker.activeJobs;
     return sum;
+  }
+
+  get minConcurrency(): number {
+    return Math.max(1, this.shards.length);
   }
 
   /** The thread's BullMQ concurrency from now on, split over its shards. */
