@@ -84,6 +84,15 @@ local left = redis.call('SCARD', KEYS[1])
 if left == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) end
 return {removed, left}`;
 
+/** What an enqueue's caller is rejected with: a HeraldError as it is, anything else as Redis unavailable. */
+function enqueueError(err: unknown): HeraldError {
+  return err instanceof HeraldError
+    ? err
+    : new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+}
+
 export class Spool {
   readonly keys: QueueKeys;
   readonly queue: Queue<DeliveryJobData>;
@@ -149,12 +158,7 @@ export class Spool {
     const batch = this.batch;
     this.batch = [];
     const failAll = (err: unknown) => {
-      const error =
-        err instanceof HeraldError
-          ? err
-          : new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${(err as Error).message}`, {
-              cause: err,
-            });
+      const error = enqueueError(err);
       for (const item of batch) item.reject(error);
     };
     let results: [Error | null, unknown][] | null;
@@ -180,13 +184,12 @@ export class Spool {
       failAll(new HeraldError('HERALD_REDIS_UNAVAILABLE', 'enqueue failed: transaction aborted'));
       return;
     }
+    let notDurable: unknown;
     if (this.barrier) {
       try {
         await this.barrier.afterCommit();
       } catch (err) {
-        unreserveAll();
-        failAll(err);
-        return;
+        notDurable = err;
       }
     }
     let offset = 0;
@@ -197,11 +200,15 @@ export class Spool {
       if (failed) {
         if (span.fast.length > 0) fast?.lane.unreserve(span.fast.length);
         item.reject(new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${failed[0]?.message}`));
-      } else {
-        // Durably written: the lane may start at once (the caller's 250 follows in this turn).
-        if (span.fast.length > 0) fast?.lane.hand(span.fast, item.message.body);
-        item.resolve({ messageId: item.message.id, jobs: span.jobs });
+        return;
       }
+      // Written (and, without a barrier error, durably): the lane may start at once. A write the
+      // barrier could not confirm is in Redis all the same, its leases included, so it is
+      // delivered like a BullMQ job would be; only its caller hears 451 / 503 (the usual
+      // duplicate when the client retries).
+      if (span.fast.length > 0) fast?.lane.hand(span.fast, item.message.body);
+      if (notDurable === undefined) item.resolve({ messageId: item.message.id, jobs: span.jobs });
+      else item.reject(enqueueError(notDurable));
     });
   }
 
