@@ -15,7 +15,13 @@ const CAMPAIGN_RATE_PER_S = 5;
 const TENANT_MESSAGES = 30;
 const CAMPAIGN_MESSAGES = 10;
 const FREE_MESSAGES = 30;
-const TOLERANCE = 0.1;
+/**
+ * Times are taken at the sinks, after connection set-up and the SMTP dialogue, whose delay varies
+ * with the machine's load (the first message of a burst can land 200-300 ms late, which shortens a
+ * span of one or two seconds by 10-15 %). A limiter that does not hold would be several times
+ * faster; one that let twice the rate through would be 50 % faster: both still fail.
+ */
+const TOLERANCE = 0.25;
 /**
  * A rate is never exceeded: that bound is strict. How much slower the sinks see the mail depends
  * on how busy the machine is, so the upper bound only catches a limit several times too strict.

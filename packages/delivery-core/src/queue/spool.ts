@@ -105,14 +105,18 @@ interface ShardCommit {
   error?: unknown;
 }
 
-/** Rejects every caller of a failed transaction (a Redis error as HERALD_REDIS_UNAVAILABLE). */
+/** What an enqueue's caller is rejected with: a HeraldError as it is, anything else as Redis unavailable. */
+function enqueueError(err: unknown): HeraldError {
+  return err instanceof HeraldError
+    ? err
+    : new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${(err as Error).message}`, {
+        cause: err,
+      });
+}
+
+/** Rejects every caller of a failed transaction. */
 function failAll(batch: readonly PendingEnqueue[], err: unknown): void {
-  const error =
-    err instanceof HeraldError
-      ? err
-      : new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${(err as Error).message}`, {
-          cause: err,
-        });
+  const error = enqueueError(err);
   for (const item of batch) item.reject(error);
 }
 
@@ -189,26 +193,22 @@ export class Spool extends ShardQueues {
     }
     const fast = this.fast;
     const commits = await Promise.all([...byShard].map(([shard, items]) => this.commitShard(shard, items)));
-    let barrierError: unknown;
+    let notDurable: unknown;
     if (this.barrier && commits.some((c) => c.results)) {
       try {
         await this.barrier.afterCommit();
       } catch (err) {
-        barrierError = err;
+        notDurable = err;
       }
     }
     for (const { batch: items, spans, results, error } of commits) {
-      if (!results || barrierError !== undefined) {
+      if (!results) {
         const n = spans.reduce((sum, span) => sum + span.fast.length, 0);
         if (n > 0) fast?.lane.unreserve(n);
-        if (results) {
-          failAll(items, barrierError);
-          this.releaseLeases(spans.flatMap((span) => span.fast));
-        } else
-          failAll(
-            items,
-            error ?? new HeraldError('HERALD_REDIS_UNAVAILABLE', 'enqueue failed: transaction aborted'),
-          );
+        failAll(
+          items,
+          error ?? new HeraldError('HERALD_REDIS_UNAVAILABLE', 'enqueue failed: transaction aborted'),
+        );
         continue;
       }
       let offset = 0;
@@ -219,24 +219,17 @@ export class Spool extends ShardQueues {
         if (failed) {
           if (span.fast.length > 0) fast?.lane.unreserve(span.fast.length);
           item.reject(new HeraldError('HERALD_REDIS_UNAVAILABLE', `enqueue failed: ${failed[0]?.message}`));
-        } else {
-          // Durably written: the lane may start at once (the caller's 250 follows in this turn).
-          if (span.fast.length > 0) fast?.lane.hand(span.fast, item.message.body);
-          item.resolve({ messageId: item.message.id, jobs: span.jobs });
+          return;
         }
+        // Written (and, without a barrier error, durably): the lane may start at once. A write the
+        // barrier could not confirm is in Redis all the same, its leases included, so it is
+        // delivered like a BullMQ job would be; only its caller hears 451 / 503 (the usual
+        // duplicate when the client retries).
+        if (span.fast.length > 0) fast?.lane.hand(span.fast, item.message.body);
+        if (notDurable === undefined) item.resolve({ messageId: item.message.id, jobs: span.jobs });
+        else item.reject(enqueueError(notDurable));
       });
     }
-  }
-
-  /**
-   * Leases written by a transaction whose durability barrier failed (its callers got an error, the
-   * lane never got the jobs): handed to BullMQ at once, so the message — in Redis already, and
-   * usually delivered anyway (the client's retry is the usual duplicate) — does not wait for its
-   * lease to expire. If that fails too (Redis gone), the lease expires and the reaper moves it.
-   */
-  private releaseLeases(jobs: readonly FastJob[]): void {
-    const now = Date.now();
-    for (const job of jobs) void this.leases.requeue(job.id, job.data, now, now).catch(() => {});
   }
 
   /** Builds and executes one shard's MULTI; a failure is kept in `results` (null) for the caller. */
