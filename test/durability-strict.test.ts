@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createHerald, HeraldError, readEvents } from '@herald/delivery-core';
 import { queueKeys, suppressionKeys } from '@herald/delivery-core/keys';
+import { shardOf } from '@herald/delivery-core/queue';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import { dsnFor, verpFor, withProcessor } from './lib/bounce-reports.js';
 import { sampleMessage } from './lib/message.js';
@@ -97,7 +98,10 @@ describe('strict durability with a replica (WAIT)', () => {
   const onReplica = async (messageId: string) => {
     const replica = stack.replica!.client();
     try {
-      const events = await readEvents(replica, queueKeys(stack.relay.herald.config.redis.prefix).events);
+      // The stream of the message's queue shard (HERALD_TEST_SHARDS runs this on several).
+      const { config, shards } = stack.relay.herald;
+      const shard = shardOf(messageId, shards.layout);
+      const events = await readEvents(replica, queueKeys(config.redis.prefix, shard).events);
       return events.some((e) => e.type === 'accepted' && e.messageId === messageId);
     } finally {
       replica.disconnect();
