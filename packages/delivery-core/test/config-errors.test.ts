@@ -50,11 +50,11 @@ describe('unknown keys', () => {
   });
 
   test('a key far from every known key gets the list of known keys instead of a guess', () => {
-    const message = issueAt(configError({ queue: {} }), 'queue');
+    const message = issueAt(configError({ paperclip: {} }), 'paperclip');
     assert.doesNotMatch(message, /did you mean/);
     assert.match(
       message,
-      /known keys: node_id, redis, smtp, http, api, dns, routes, delivery, retry, events, shaping, bounce, accounting, tenants, dkim, webhooks, roles/,
+      /known keys: node_id, redis, smtp, http, api, dns, routes, delivery, retry, events, queue, shaping, bounce, accounting, tenants, dkim, webhooks, roles/,
     );
   });
 
