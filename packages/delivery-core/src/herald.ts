@@ -1,6 +1,6 @@
 /**
  * createHerald: the library's front door and composition root. It only wires: one Redis command
- * connection, the spool and event sink, then each capability builds itself from the parts it
+ * connection (and one for BullMQ's queues), the spool and event sink, then each capability builds itself from the parts it
  * needs — intake (`createIntake`: the one submission pipeline), feedback (`createFeedback`: what
  * follows a bounce or complaint), shaping (`createShapingRuntime`), delivery (`createDelivery`:
  * workers, shaping gate, pool) and explain (`createExplainer`: a delivery path as data) and story (`createStoryReader`: one message's story).
@@ -81,11 +81,20 @@ export async function createHerald(
     redis.disconnect();
     throw err;
   });
+  // BullMQ's queues get a connection of their own: the ~50 scripts BullMQ defines on the
+  // connection it uses would otherwise be copied into every auto-pipeline of the command connection.
+  const queueRedis = await connectCommandRedis(target, logger).catch((err: unknown) => {
+    shards.stop();
+    barrier.close();
+    redis.disconnect();
+    throw err;
+  });
   const spool = new Spool(redis, prefix, {
     eventStreamMaxLen: config.events.stream_max_len,
     traceRetentionMs: config.events.trace_retention,
     barrier,
     shards,
+    queueRedis,
   });
   const events = new RedisEventSink({
     redis,
@@ -212,6 +221,7 @@ export async function createHerald(
       await settlesWithin(spool.close(), CLOSE_STEP_TIMEOUT_MS);
       await resolver.close();
       barrier.close();
+      queueRedis.disconnect();
       redis.disconnect();
     },
   };

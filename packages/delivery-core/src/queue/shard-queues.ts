@@ -1,7 +1,10 @@
 /**
  * The delivery queues of a sharded queue (`queue.shards`, shards.ts): one BullMQ `delivery`
- * queue per shard (prefix `<prefix>:{queue-i}`, all on the command connection, made on first
- * use), the keys of a shard or of the shard a message id or job id is in, new message ids in
+ * queue per shard (prefix `<prefix>:{queue-i}`, made on first use, all on one connection: the
+ * queue connection when one is given — BullMQ defines its ~50 scripts on the connection it uses,
+ * and ioredis copies every script of a connection into each pipeline it makes there, ~24 µs
+ * each, which the command connection's auto-pipelining must not pay — else the command
+ * connection), the keys of a shard or of the shard a message id or job id is in, new message ids in
  * round robin over this process's count, and the sums over every shard. The spool extends it.
  */
 import { Queue } from 'bullmq';
@@ -17,6 +20,7 @@ const CLOSE_READY_WAIT_MS = 2_000;
 
 export class ShardQueues {
   private readonly queues = new Map<number, Queue<DeliveryJobData>>();
+  private readonly keysOfShard = new Map<number, QueueKeys>();
   private readonly pickShard: () => number;
 
   constructor(
@@ -24,6 +28,8 @@ export class ShardQueues {
     protected readonly prefix: string,
     /** The layout now (a ShardRegistry: it grows when another process raises the count). */
     private readonly shards: { readonly layout: ShardLayout },
+    /** The connection BullMQ's queues (and the enqueue MULTI) run on; default: `redis`. */
+    private readonly queueRedis: RedisClient = redis,
   ) {
     this.pickShard = shardPicker(shards.layout.count);
   }
@@ -60,22 +66,27 @@ export class ShardQueues {
     return newMessageId(Math.max(Date.now(), this.shards.layout.since ?? 0), shard);
   }
 
-  /** The keys of `shard`. */
+  /** The keys of `shard` (made once per shard: they are asked for several times per message). */
   shardKeys(shard: number): QueueKeys {
-    return queueKeys(this.prefix, shard);
+    let keys = this.keysOfShard.get(shard);
+    if (!keys) {
+      keys = queueKeys(this.prefix, shard);
+      this.keysOfShard.set(shard, keys);
+    }
+    return keys;
   }
 
   /** The keys of the shard a message id or job id is in. */
   keysFor(id: string): QueueKeys {
-    return queueKeys(this.prefix, this.shardOf(id));
+    return this.shardKeys(this.shardOf(id));
   }
 
-  /** BullMQ's delivery queue of `shard` (made on first use; every one on the command connection). */
+  /** BullMQ's delivery queue of `shard` (made on first use; every one on the queue connection). */
   queueOf(shard: number): Queue<DeliveryJobData> {
     let queue = this.queues.get(shard);
     if (!queue) {
       queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
-        connection: this.redis,
+        connection: this.queueRedis,
         prefix: queueKeys(this.prefix, shard).bullmqPrefix,
       });
       this.queues.set(shard, queue);

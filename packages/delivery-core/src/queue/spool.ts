@@ -58,6 +58,8 @@ export interface SpoolOptions {
   barrier?: DurabilityBarrier;
   /** The queue's shards (a ShardRegistry); absent: one shard. */
   shards?: { readonly layout: ShardLayout };
+  /** A connection of BullMQ's queues of its own (shard-queues.ts says why); absent: `redis`. */
+  queueRedis?: RedisClient;
 }
 
 export interface EnqueueOptions {
@@ -133,7 +135,7 @@ export class Spool extends ShardQueues {
   private readonly barrier: DurabilityBarrier | undefined;
 
   constructor(redis: RedisClient, prefix: string, options: SpoolOptions = {}) {
-    super(redis, prefix, options.shards ?? { layout: SINGLE_SHARD });
+    super(redis, prefix, options.shards ?? { layout: SINGLE_SHARD }, options.queueRedis);
     this.eventStreamMaxLen = options.eventStreamMaxLen ?? DEFAULT_EVENT_STREAM_MAX_LEN;
     this.traceRetentionMs = options.traceRetentionMs ?? DEFAULT_TRACE_RETENTION_MS;
     this.barrier = options.barrier;
