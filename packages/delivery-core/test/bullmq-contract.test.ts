@@ -46,45 +46,58 @@ describe('BullMQ touchpoints (queue/bullmq-internals.ts)', () => {
     await redis.stop();
   });
 
-  it('enqueue-in-multi: addJob queues one command in our MULTI, whose EXEC adds standard, prioritized and delayed jobs', async () => {
-    const multi = await queueTransaction(queue);
-    multi.sadd('contract:pending', 'a', 'b', 'c');
-    const options = [{}, { priority: 5 }, { delay: FAR_DELAY_MS }];
-    const queued = options.map((opts, i) =>
-      addJobInMulti(
-        multi,
-        new Job(queue, `d${i}.test`, { n: i }, { jobId: `job-${i}`, ...opts }, `job-${i}`),
-      ),
-    );
-    assert.deepEqual(
-      queued,
-      [ADD_JOB_COMMANDS, ADD_JOB_COMMANDS, ADD_JOB_COMMANDS],
-      'enqueue-in-multi: job.addJob(multi) must queue ADD_JOB_COMMANDS commands synchronously',
-    );
-    const results = await multi.exec();
-    assert.ok(results, 'enqueue-in-multi: EXEC aborted');
-    assert.equal(
-      results.length,
-      1 + queued.length * ADD_JOB_COMMANDS,
-      'enqueue-in-multi: EXEC must return one reply per command Herald counted (the spool maps replies to messages by these counts)',
-    );
-    assert.deepEqual(
-      results.map(([err]) => err?.message ?? null),
-      [null, null, null, null],
-      'enqueue-in-multi: every command in the MULTI must succeed',
-    );
-    assert.deepEqual(
-      results.slice(1).map(([, reply]) => String(reply)),
-      ['job-0', 'job-1', 'job-2'],
-      'enqueue-in-multi: the add-job reply is the job id Herald chose',
-    );
-    assert.deepEqual(
-      await Promise.all(['job-0', 'job-1', 'job-2'].map((id) => queue.getJobState(id))),
-      ['waiting', 'prioritized', 'delayed'],
-      'enqueue-in-multi: the jobs must land where BullMQ keeps them',
-    );
-    assert.deepEqual((await queue.getJob('job-1'))?.data, { n: 1 }, 'enqueue-in-multi: job data round-trips');
-  });
+  for (const on of ['queue', 'lean'] as const)
+    it(`enqueue-in-multi (MULTI on the ${on} connection): addJob queues one command in our MULTI, whose EXEC adds standard, prioritized and delayed jobs`, async () => {
+      const lean = on === 'lean' ? redis.client({ maxRetriesPerRequest: 0 }) : undefined;
+      const ids = ['job-0', 'job-1', 'job-2'].map((id) => `${on}-${id}`);
+      const multi = await queueTransaction(queue, lean);
+      multi.sadd('contract:pending', 'a', 'b', 'c');
+      const options = [{}, { priority: 5 }, { delay: FAR_DELAY_MS }];
+      const queued = options.map((opts, i) =>
+        addJobInMulti(multi, new Job(queue, `d${i}.test`, { n: i }, { jobId: ids[i], ...opts }, ids[i])),
+      );
+      assert.deepEqual(
+        queued,
+        [ADD_JOB_COMMANDS, ADD_JOB_COMMANDS, ADD_JOB_COMMANDS],
+        'enqueue-in-multi: job.addJob(multi) must queue ADD_JOB_COMMANDS commands synchronously',
+      );
+      const results = await multi.exec();
+      assert.ok(results, 'enqueue-in-multi: EXEC aborted');
+      assert.equal(
+        results.length,
+        1 + queued.length * ADD_JOB_COMMANDS,
+        'enqueue-in-multi: EXEC must return one reply per command Herald counted (the spool maps replies to messages by these counts)',
+      );
+      assert.deepEqual(
+        results.map(([err]) => err?.message ?? null),
+        [null, null, null, null],
+        'enqueue-in-multi: every command in the MULTI must succeed',
+      );
+      assert.deepEqual(
+        results.slice(1).map(([, reply]) => String(reply)),
+        ids,
+        'enqueue-in-multi: the add-job reply is the job id Herald chose',
+      );
+      assert.deepEqual(
+        await Promise.all(ids.map((id) => queue.getJobState(id))),
+        ['waiting', 'prioritized', 'delayed'],
+        'enqueue-in-multi: the jobs must land where BullMQ keeps them',
+      );
+      assert.deepEqual(
+        (await queue.getJob(ids[1]!))?.data,
+        { n: 1 },
+        'enqueue-in-multi: job data round-trips',
+      );
+      if (lean) {
+        const scripts = Object.keys((lean as unknown as { scriptsSet: object }).scriptsSet);
+        assert.equal(
+          scripts.length,
+          4,
+          `only the add-job scripts are defined on the lean connection: ${scripts.join(', ')}`,
+        );
+        lean.disconnect();
+      }
+    });
 
   it('worker-abandon: a worker stuck in close() has its timers stopped and both connections dropped', async () => {
     let started!: () => void;

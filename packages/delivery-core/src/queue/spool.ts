@@ -239,7 +239,7 @@ export class Spool extends ShardQueues {
     const keys = this.shardKeys(shard);
     const spans: Span[] = [];
     try {
-      const multi = await queueTransaction(this.queueOf(shard));
+      const multi = await queueTransaction(this.queueOf(shard), this.redis);
       for (const item of batch) spans.push(this.queueMessage(multi, keys, item));
       this.countAccepted(multi, shard, batch);
       this.recordHashedTenants(multi, keys, batch);
