@@ -80,8 +80,12 @@ function checkedMulti(multi: ChainableCommander): ChainableCommander {
   return multi;
 }
 
-/** Defines on `lean` each add-job script of BullMQ's connection it does not have yet. */
+/** Lean connections the add-job scripts are defined on already. */
+const withAddJobScripts = new WeakSet<RedisClient>();
+
+/** Defines on `lean`, once, each add-job script of BullMQ's connection. */
 function defineAddJobScripts(bullmq: ScriptDefinitions, lean: RedisClient): void {
+  if (withAddJobScripts.has(lean)) return;
   const scripts = bullmq.scriptsSet;
   if (!scripts) throw new BullmqContractError('enqueue-in-multi', "the queue's connection has no scriptsSet");
   let found = 0;
@@ -96,6 +100,7 @@ function defineAddJobScripts(bullmq: ScriptDefinitions, lean: RedisClient): void
       'enqueue-in-multi',
       `the queue's connection lacks BullMQ's add-job scripts`,
     );
+  withAddJobScripts.add(lean);
 }
 
 /** Queues `job`'s add script on `multi` (no parent); returns the commands it queued. */
