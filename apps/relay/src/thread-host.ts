@@ -181,12 +181,14 @@ export function createDeliveryThreads(options: DeliveryThreadsOptions): Delivery
  * A Worker running delivery-thread. From the built files that is delivery-thread.js; from the
  * sources (this module itself is .ts, run under `node --import tsx`) it is the .ts file, and the
  * thread registers tsx's loader first: on Node 20, tsx's `--import` hooks do not reach worker
- * threads. `execArgv` passes the parent's flags (e.g. `--conditions=herald-source`) on.
+ * threads. The thread inherits the parent's flags the way Node passes them on (V8 flags such as
+ * `--max-old-space-size` or `--single-threaded-gc` are process-wide and left out: a Worker given
+ * them in `execArgv` refuses to start).
  */
 function spawnDeliveryThread(workerData: DeliveryThreadData): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = new URL(fromSource ? './delivery-thread.ts' : './delivery-thread.js', import.meta.url);
-  const workerOptions = { workerData, execArgv: process.execArgv, name: 'herald-delivery' };
+  const workerOptions = { workerData, name: 'herald-delivery' };
   if (!fromSource) return new Worker(entry, workerOptions);
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const bootstrap =

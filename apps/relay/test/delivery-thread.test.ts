@@ -156,11 +156,13 @@ describe('delivery worker threads', () => {
     assert.deepEqual(sink.messages.at(-1)?.to, ['restart@example.test']);
   });
 
-  it('a stopped relay leaves nothing running: its process exits on its own', async (t) => {
+  it('a stopped relay leaves nothing running: its process exits on its own (started with V8 flags an operator tunes, which its threads must not refuse)', async (t) => {
     const config = JSON.stringify(relayConfig('threads-exit', 1));
     const child = spawn(
       process.execPath,
       [
+        '--max-old-space-size=512',
+        '--max-semi-space-size=32',
         '--conditions=herald-source',
         '--import',
         'tsx',
