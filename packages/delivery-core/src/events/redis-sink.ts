@@ -79,8 +79,10 @@ export class RedisEventSink implements EventSink {
         : event.type === 'bounced' || event.type === 'expired'
           ? 'warn'
           : 'info';
-    const subject = eventSubject(event);
-    logger[level]({ event }, `${event.type} ${subject}${'recipient' in event ? ` ${event.recipient}` : ''}`);
+    if (logger.isLevelEnabled(level)) {
+      const subject = eventSubject(event);
+      logger[level]({ event }, `${event.type} ${subject}${'recipient' in event ? ` ${event.recipient}` : ''}`);
+    }
     for (const listener of this.listeners) {
       try {
         listener(event);
