@@ -9,6 +9,7 @@
  *   node scripts/bench-relay.mjs [--listen 127.0.0.1:2525] [--sink-port 2626] [--cpu-prof]
  *                                [--max-seconds 3600] [--workdir DIR] [--split-roles]
  *                                [--durability fast|strict] [--from-source] [--node-flag F]...
+ *                                [--threads N]
  *
  * --split-roles runs two relay processes on the same config: roles smtp,http and roles worker
  * (submission and delivery on separate cores). --durability strict sets the relay's
@@ -57,6 +58,7 @@ function parseArgs(argv) {
     else if (a === '--durability') opts.durability = argv[++i];
     else if (a === '--from-source') opts.fromSource = true;
     else if (a === '--node-flag') opts.nodeFlags.push(argv[++i]);
+    else if (a === '--threads') opts.threads = Number(argv[++i]);
     else {
       process.stderr.write(`bench-relay: unknown option ${a}\n`);
       process.exit(2);
@@ -190,6 +192,7 @@ try {
     http: { listen: `127.0.0.1:${httpPort}` },
     routes: [{ match: '*', via: `127.0.0.1:${opts.sinkPort}`, tls: 'none' }],
     events: { log_level: 'warn' },
+    ...(opts.threads === undefined ? {} : { delivery: { threads: opts.threads } }),
   };
   const configPath = join(work, 'relay.json');
   writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
