@@ -16,11 +16,12 @@ import {
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import { Queue } from 'bullmq';
 import { parseBenchArgs } from '../src/bench/args.js';
-import { backlogBody, openBacklog, parseInfoField } from '../src/bench/backlog.js';
+import { type Backlog, backlogBody, openBacklog, parseInfoField } from '../src/bench/backlog.js';
 import { runBench } from '../src/bench/index.js';
 
 const BACKLOG = 200;
 const BODY_BYTES = 2048;
+const FILL_TIMEOUT_MS = 60_000;
 
 function capture() {
   let text = '';
@@ -91,16 +92,31 @@ async function delayedByShard(redis: RedisHandle, prefix: string) {
   }
 }
 
-test('a backlog on 4 shards is spread evenly, each message in the shard its id names, with its body there', async () => {
+/** Fills `messages` small scheduled messages over `shards` shards of a private Redis, then runs `check`. */
+async function withBacklog(
+  prefix: string,
+  shards: number,
+  messages: number,
+  check: (redis: RedisHandle, backlog: Backlog) => Promise<void>,
+): Promise<void> {
   const redis = await startRedis();
-  const backlog = await openBacklog(redis.url, 'bench-shards', 4);
+  const backlog = await openBacklog(redis.url, prefix, shards);
   try {
     await backlog.fill({
-      messages: BACKLOG,
+      messages,
       sizeBytes: 64,
-      deadline: Date.now() + 60_000,
+      deadline: Date.now() + FILL_TIMEOUT_MS,
       signal: new AbortController().signal,
     });
+    await check(redis, backlog);
+  } finally {
+    await backlog.close();
+    await redis.stop();
+  }
+}
+
+test('a backlog on 4 shards is spread evenly, each message in the shard its id names, with its body there', async () => {
+  await withBacklog('bench-shards', 4, BACKLOG, async (redis, backlog) => {
     assert.equal(await backlog.delayedCount(), BACKLOG, 'the delayed count sums every shard');
     const { layout, shards } = await delayedByShard(redis, 'bench-shards');
     assert.equal(layout.max, 4, 'the shard count is in the registry, as the relay records it');
@@ -114,30 +130,16 @@ test('a backlog on 4 shards is spread evenly, each message in the shard its id n
       for (const job of jobs) assert.equal(shardOf(job.id!, layout), shard, `${job.id} names shard ${shard}`);
       assert.equal(bodies, jobs.length, `every body of shard ${shard} is under that shard's keys`);
     });
-  } finally {
-    await backlog.close();
-    await redis.stop();
-  }
+  });
 });
 
 test('a backlog on one shard keeps the single-slot layout: all in shard 0, no shard in the ids', async () => {
-  const redis = await startRedis();
-  const backlog = await openBacklog(redis.url, 'bench-one', 1);
-  try {
-    await backlog.fill({
-      messages: 20,
-      sizeBytes: 64,
-      deadline: Date.now() + 60_000,
-      signal: new AbortController().signal,
-    });
+  await withBacklog('bench-one', 1, 20, async (redis) => {
     const { layout, shards } = await delayedByShard(redis, 'bench-one');
     assert.deepEqual([layout.max, layout.since], [1, undefined]);
     assert.equal(shards[0]!.jobs.length, 20);
     assert.equal(shards[0]!.bodies, 20);
-  } finally {
-    await backlog.close();
-    await redis.stop();
-  }
+  });
 });
 
 test('--shards takes 1 to 256 (default 1) and is refused with --relay', () => {
