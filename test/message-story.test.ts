@@ -142,9 +142,9 @@ describe('a message story', () => {
 
     // The sink takes it now; the job comes back at once (as `herald queue retry` would do it).
     sink.setScript({});
-    const spool = new Spool(stack.redisClient, herald.config.redis.prefix);
+    const spool = new Spool(stack.redisClient, herald.config.redis.prefix, { shards: herald.shards });
     t.after(() => spool.close());
-    const job = await spool.queue.getJob(`${id}.0`);
+    const job = await spool.queueFor(`${id}.0`).getJob(`${id}.0`);
     await job!.promote();
     assert.equal((await stack.events.terminal(LATER, id)).type, 'delivered');
     await stack.waitForIdleQueue();

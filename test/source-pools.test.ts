@@ -100,14 +100,18 @@ describe('source IP pools', () => {
     );
     const sink = stack.sinks[0]!;
     await sink.waitForMessages(DAILY_CAP, 20_000);
-    const spool = new Spool(stack.redis.client(), stack.relay.herald.config.redis.prefix);
+    const spool = new Spool(stack.redis.client(), stack.relay.herald.config.redis.prefix, {
+      shards: stack.relay.herald.shards,
+    });
     defer(() => spool.close());
-    let delayed: Awaited<ReturnType<typeof spool.queue.getDelayed>> = [];
+    // Every shard's delayed set (HERALD_TEST_SHARDS runs this on several).
+    const delayedJobs = async () =>
+      (await Promise.all(spool.allQueues().map((queue) => queue.getDelayed()))).flat();
     const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
-      delayed = await spool.queue.getDelayed();
-      if (delayed.length === total - DAILY_CAP) break;
+    let delayed = await delayedJobs();
+    while (delayed.length !== total - DAILY_CAP && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 100));
+      delayed = await delayedJobs();
     }
     assert.equal(delayed.length, total - DAILY_CAP, 'the rest waits in the delayed set');
     const tomorrow = nextUtcDay(now);

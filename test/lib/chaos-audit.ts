@@ -125,8 +125,10 @@ export async function describeStuck(
   stuck: readonly string[],
 ): Promise<string> {
   const herald = stack.relay.herald;
-  const spool = new Spool(stack.redisClient, herald.config.redis.prefix);
-  const jobs = await spool.queue.getJobs([...JOB_STATES]).finally(() => spool.close());
+  const spool = new Spool(stack.redisClient, herald.config.redis.prefix, { shards: herald.shards });
+  const jobs = await Promise.all(spool.allQueues().map((queue) => queue.getJobs([...JOB_STATES])))
+    .then((perShard) => perShard.flat())
+    .finally(() => spool.close());
   const where = new Map<string, string>();
   for (const job of jobs) {
     const state = await job.getState();

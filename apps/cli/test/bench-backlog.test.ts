@@ -1,27 +1,41 @@
 /**
  * `herald bench --backlog N` on loopback: a private redis-server, the counting sink and a relay
  * child, all started and stopped by runBench. The backlog's delayed jobs must survive the run
- * untouched. No assertions on speed.
+ * untouched, and with `--shards` they are spread over every shard as the spool spreads messages.
+ * No assertions on speed.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import {
+  DELIVERY_QUEUE,
+  type DeliveryJobData,
+  queueKeys,
+  readShardLayout,
+  shardOf,
+} from '@herald/delivery-core/queue';
+import { type RedisHandle, startRedis } from '@herald/test-harness';
+import { Queue } from 'bullmq';
 import { parseBenchArgs } from '../src/bench/args.js';
-import { backlogBody, parseInfoField } from '../src/bench/backlog.js';
+import { type Backlog, backlogBody, openBacklog, parseInfoField } from '../src/bench/backlog.js';
 import { runBench } from '../src/bench/index.js';
 
 const BACKLOG = 200;
 const BODY_BYTES = 2048;
+const FILL_TIMEOUT_MS = 60_000;
 
 function capture() {
   let text = '';
   return { write: (chunk: string) => (text += chunk), text: () => text };
 }
 
-test('a run over 200 scheduled messages delivers every new message and leaves the 200 delayed jobs queued', async () => {
+test('a run on 2 shards over 200 scheduled messages delivers every new message and leaves the 200 delayed jobs queued', async () => {
   const stdout = capture();
   const stderr = capture();
   const code = await runBench(
-    ['--backlog', String(BACKLOG), '--messages', '50', '--concurrency', '5', '--timeout', '120'],
+    [
+      ...['--backlog', String(BACKLOG), '--shards', '2'],
+      ...['--messages', '50', '--concurrency', '5', '--timeout', '120'],
+    ],
     { stdout, stderr, env: {} },
   );
   const lines = stdout.text().trim().split('\n');
@@ -31,6 +45,7 @@ test('a run over 200 scheduled messages delivers every new message and leaves th
   assert.equal(result['status'], 'ok');
   assert.equal(result['delivered'], 50);
   assert.equal(result['backlog'], BACKLOG);
+  assert.equal((result['params'] as Record<string, unknown>)['shards'], 2);
   assert.equal(typeof result['backlog_fill_s'], 'number');
   assert.ok((result['delayed_after_run'] as number) >= BACKLOG, 'the backlog is still delayed after the run');
   assert.ok(
@@ -52,6 +67,90 @@ test('without --backlog the result says backlog 0 and no bytes per queued messag
   assert.equal(result['backlog_fill_s'], null);
   assert.equal(result['redis_bytes_per_queued_message'], null);
   assert.equal(result['delayed_after_run'], 0);
+});
+
+/** Every shard's delayed jobs, read the way a relay finds them (the registry, then each shard's queue). */
+async function delayedByShard(redis: RedisHandle, prefix: string) {
+  const client = redis.client();
+  try {
+    const layout = await readShardLayout(client, prefix);
+    const shards = [];
+    for (let shard = 0; shard < layout.max; shard++) {
+      const keys = queueKeys(prefix, shard);
+      const queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
+        connection: client,
+        prefix: keys.bullmqPrefix,
+      });
+      const jobs = await queue.getDelayed();
+      const bodies = await Promise.all(jobs.map((job) => client.exists(keys.body(job.data.messageId))));
+      shards.push({ jobs, bodies: bodies.reduce((a, b) => a + b, 0) });
+      await queue.close();
+    }
+    return { layout, shards };
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Fills `messages` small scheduled messages over `shards` shards of a private Redis, then runs `check`. */
+async function withBacklog(
+  prefix: string,
+  shards: number,
+  messages: number,
+  check: (redis: RedisHandle, backlog: Backlog) => Promise<void>,
+): Promise<void> {
+  const redis = await startRedis();
+  const backlog = await openBacklog(redis.url, prefix, shards);
+  try {
+    await backlog.fill({
+      messages,
+      sizeBytes: 64,
+      deadline: Date.now() + FILL_TIMEOUT_MS,
+      signal: new AbortController().signal,
+    });
+    await check(redis, backlog);
+  } finally {
+    await backlog.close();
+    await redis.stop();
+  }
+}
+
+test('a backlog on 4 shards is spread evenly, each message in the shard its id names, with its body there', async () => {
+  await withBacklog('bench-shards', 4, BACKLOG, async (redis, backlog) => {
+    assert.equal(await backlog.delayedCount(), BACKLOG, 'the delayed count sums every shard');
+    const { layout, shards } = await delayedByShard(redis, 'bench-shards');
+    assert.equal(layout.max, 4, 'the shard count is in the registry, as the relay records it');
+    assert.ok(layout.since !== undefined, 'ids carry their shard from the registry on');
+    assert.deepEqual(
+      shards.map((s) => s.jobs.length),
+      [50, 50, 50, 50],
+      'round robin, as the spool picks shards',
+    );
+    shards.forEach(({ jobs, bodies }, shard) => {
+      for (const job of jobs) assert.equal(shardOf(job.id!, layout), shard, `${job.id} names shard ${shard}`);
+      assert.equal(bodies, jobs.length, `every body of shard ${shard} is under that shard's keys`);
+    });
+  });
+});
+
+test('a backlog on one shard keeps the single-slot layout: all in shard 0, no shard in the ids', async () => {
+  await withBacklog('bench-one', 1, 20, async (redis) => {
+    const { layout, shards } = await delayedByShard(redis, 'bench-one');
+    assert.deepEqual([layout.max, layout.since], [1, undefined]);
+    assert.equal(shards[0]!.jobs.length, 20);
+    assert.equal(shards[0]!.bodies, 20);
+  });
+});
+
+test('--shards takes 1 to 256 (default 1) and is refused with --relay', () => {
+  assert.equal(parseBenchArgs([]).shards, 1);
+  assert.equal(parseBenchArgs(['--shards', '16']).shards, 16);
+  assert.throws(() => parseBenchArgs(['--shards', '0']), /--shards: expected 1\.\.256/);
+  assert.throws(() => parseBenchArgs(['--shards', '257']), /--shards: expected 1\.\.256/);
+  assert.throws(
+    () => parseBenchArgs(['--shards', '2', '--relay', '127.0.0.1:2525', '--sink-port', '2526']),
+    /--shards only applies to a relay the bench starts/,
+  );
 });
 
 test('--backlog takes a count of zero or more and is refused with --relay', () => {

@@ -214,3 +214,10 @@ test("a bench message over smtp.max_message_size's default raises it in the rela
     50 * 1024 * 1024 + 65_536,
   );
 });
+
+test("--shards above 1 becomes the relay's queue.shards; one shard writes no queue section", () => {
+  const queueOf = (shards: number) =>
+    benchRelayConfig('redis://127.0.0.1:1', 'p', 2525, false, 'fast', 2048, shards)['queue'];
+  assert.equal(queueOf(1), undefined);
+  assert.deepEqual(queueOf(4), { shards: 4 });
+});

@@ -36,7 +36,7 @@ describe('herald queue stats', () => {
       site: 'provider:gmail',
     };
     const spool = new Spool(redis.client(), 'herald');
-    await spool.queue.add('hosted.test', data, { delay: 3_600_000 });
+    await spool.queueFor(data.messageId).add('hosted.test', data, { delay: 3_600_000 });
     await spool.close();
 
     const json = captureIo({ env: { REDIS_URL: redis.url } });

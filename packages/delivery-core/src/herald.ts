@@ -98,7 +98,9 @@ export async function createHerald(
   });
   const events = new RedisEventSink({
     redis,
-    streamKey: (messageId) => (messageId === undefined ? spool.keys : spool.keysFor(messageId)).events,
+    // An event naming no message (site, tenant, client) goes to shard 0's stream.
+    streamKey: (messageId) =>
+      (messageId === undefined ? spool.shardKeys(0) : spool.keysFor(messageId)).events,
     streamMaxLen: config.events.stream_max_len,
     logger,
     trace: {

@@ -53,7 +53,7 @@ describe('fast-lane leases', () => {
     own = redis.client();
     ownQueue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, {
       connection: own,
-      prefix: spool.keys.bullmqPrefix,
+      prefix: spool.shardKeys(0).bullmqPrefix,
     });
   });
   after(async () => {
@@ -85,11 +85,15 @@ describe('fast-lane leases', () => {
       );
       assert.equal(handed[0]!.body.toString(), 'Subject: x\r\n\r\nbody\r\n');
       assert.equal(
-        (await spool.queue.getJob(first!.id)) ?? undefined,
+        (await spool.queueFor(first!.id).getJob(first!.id)) ?? undefined,
         undefined,
         'a leased job is not in BullMQ',
       );
-      assert.equal((await spool.queue.getJob(second!.id))?.data.domain, 'two.test', 'no room: BullMQ');
+      assert.equal(
+        (await spool.queueFor(second!.id).getJob(second!.id))?.data.domain,
+        'two.test',
+        'no room: BullMQ',
+      );
       assert.equal((await spool.leases.data(first!.id))?.domain, 'one.test');
       assert.deepEqual(await spool.leases.ids(10), [first!.id]);
       assert.equal((await spool.counts()).active, 1, 'a leased job counts as active');
@@ -98,7 +102,7 @@ describe('fast-lane leases', () => {
       assert.deepEqual(await spool.leases.finish(result.messageId, first!.id), { lost: false, left: 1 });
       assert.deepEqual(await spool.leases.ids(10), []);
       assert.notEqual(await spool.getBody(result.messageId), null);
-      await (await spool.queue.getJob(second!.id))?.remove();
+      await (await spool.queueFor(second!.id).getJob(second!.id))?.remove();
       assert.equal(await spool.finishJob(result.messageId, second!.id), 0);
       assert.equal(await spool.getBody(result.messageId), null, 'the last job deletes the message');
     } finally {
@@ -116,7 +120,7 @@ describe('fast-lane leases', () => {
     data.attempts = 1;
     data.delayed = { kind: 'retry', until: now + 60_000 };
     await spool.leases.requeue(id, data, now + 60_000, now);
-    const job = await spool.queue.getJob(id);
+    const job = await spool.queueFor(id).getJob(id);
     assert.equal(await job?.getState(), 'delayed');
     assert.equal(job?.data.attempts, 1);
     assert.deepEqual(await spool.leases.ids(10), []);
@@ -150,7 +154,7 @@ describe('fast-lane leases', () => {
       'a restart of node n1 takes back what its old run held',
     );
     for (const id of [a!, b!]) {
-      const job = await spool.queue.getJob(id);
+      const job = await spool.queueFor(id).getJob(id);
       assert.equal(await job?.getState(), 'waiting');
       assert.equal(job?.data.recipients[0]?.state, 'pending');
     }
@@ -165,7 +169,7 @@ describe('fast-lane leases', () => {
     const late = await enqueue(['z@six.test']).finally(() => spool.useFastLane(undefined));
     const lateId = late.jobs[0]!.id;
     assert.equal(await spool.leases.reapExpired(() => ownQueue, Date.now() + TTL_MS + 1), 1);
-    assert.equal(await (await spool.queue.getJob(lateId))?.getState(), 'waiting');
+    assert.equal(await (await spool.queueFor(lateId).getJob(lateId))?.getState(), 'waiting');
     assert.equal(await spool.leases.reapExpired(() => ownQueue, Date.now() + TTL_MS + 1), 0, 'idempotent');
   });
 });

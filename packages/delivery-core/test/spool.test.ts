@@ -41,7 +41,7 @@ describe('spool on a real redis-server', () => {
       ],
     );
     assert.deepEqual(await spool.getBody(id), body);
-    const jobs = await spool.queue.getJobs(['waiting']);
+    const jobs = await spool.queueFor(id).getJobs(['waiting']);
     const mine = jobs.filter((j) => j.data.messageId === id);
     assert.equal(mine.length, 2);
     assert.deepEqual(
@@ -52,7 +52,7 @@ describe('spool on a real redis-server', () => {
     assert.deepEqual(mine.find((j) => j.data.domain === 'two.test')?.data.recipients, [
       { address: 'y@two.test', state: 'pending' },
     ]);
-    assert.equal(await client.scard(spool.keys.pendingJobs(id)), 2);
+    assert.equal(await client.scard(spool.keysFor(id).pendingJobs(id)), 2);
   });
 
   it('stages a body over one piece in pieces, keeps it without expiry once spooled, and reads it back whole', async () => {
@@ -63,7 +63,11 @@ describe('spool on a real redis-server', () => {
       { id, tenant: 't', from: '', recipients: ['big@one.test'], body, acceptedAt: Date.now() },
       { stepDeadlineMs: 10_000 },
     );
-    assert.equal(await client.pttl(spool.keys.body(id)), -1, 'the staging expiry was removed in the MULTI');
+    assert.equal(
+      await client.pttl(spool.keysFor(id).body(id)),
+      -1,
+      'the staging expiry was removed in the MULTI',
+    );
     assert.deepEqual(await spool.getBody(id, body.length), body, 'read in pieces');
     assert.deepEqual(await spool.getBody(id), body, 'read whole');
     assert.deepEqual(await spool.getBody(id, body.length + 1), body, 'another size: read whole');
@@ -86,9 +90,9 @@ describe('spool on a real redis-server', () => {
     // After the pause the first piece's SET runs, then the DEL sent behind it on the same connection.
     const deadline = Date.now() + PAUSE_MS + 5_000;
     await delay(PAUSE_MS);
-    while ((await client.exists(spool.keys.body(id))) === 1 && Date.now() < deadline) await delay(50);
-    assert.equal(await client.exists(spool.keys.body(id)), 0, 'nothing of the staged body is left');
-    assert.equal(await client.exists(spool.keys.message(id)), 0, 'and no message record was written');
+    while ((await client.exists(spool.keysFor(id).body(id))) === 1 && Date.now() < deadline) await delay(50);
+    assert.equal(await client.exists(spool.keysFor(id).body(id)), 0, 'nothing of the staged body is left');
+    assert.equal(await client.exists(spool.keysFor(id).message(id)), 0, 'and no message record was written');
     admin.disconnect();
   });
 
@@ -107,7 +111,7 @@ describe('spool on a real redis-server', () => {
     assert.notEqual(await spool.getBody(id), null);
     assert.equal(await spool.finishJob(id, jobs[1]!.id), 0);
     assert.equal(await spool.getBody(id), null);
-    assert.equal(await client.exists(spool.keys.message(id)), 0);
+    assert.equal(await client.exists(spool.keysFor(id).message(id)), 0);
   });
 
   it('messages enqueued in the same turn are committed together, each with its own jobs', async () => {
@@ -132,7 +136,9 @@ describe('spool on a real redis-server', () => {
       );
     });
     assert.deepEqual((await spool.getBody(ids[7]!))?.toString(), 'm7');
-    const stored = await Promise.all(results.flatMap((r) => r.jobs.map((j) => spool.queue.getJob(j.id))));
+    const stored = await Promise.all(
+      results.flatMap((r) => r.jobs.map((j) => spool.queueFor(j.id).getJob(j.id))),
+    );
     assert.equal(stored.filter(Boolean).length, 40);
   });
 
@@ -152,7 +158,7 @@ describe('spool on a real redis-server', () => {
     await redis.restart();
     // wait for the client to reconnect, bounded
     for (let i = 0; i < 50 && client.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(await client.exists(spool.keys.body(id)), 0);
+    assert.equal(await client.exists(spool.keysFor(id).body(id)), 0);
   });
 });
 

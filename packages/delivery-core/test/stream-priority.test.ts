@@ -35,7 +35,9 @@ describe('traffic streams in the delivery queue', () => {
     client = redis.client();
     spool = new Spool(client, PREFIX);
   });
-  beforeEach(() => spool.queue.obliterate({ force: true }));
+  beforeEach(async () => {
+    await Promise.all(spool.allQueues().map((queue) => queue.obliterate({ force: true })));
+  });
   after(async () => {
     await spool.close();
     await redis.stop();
@@ -83,7 +85,7 @@ describe('traffic streams in the delivery queue', () => {
     const bulk = await enqueue('b', 'bulk', 'spring');
     const plain = await enqueue('t');
     const named = await enqueue('n', 'transactional');
-    const bulkJob = (await spool.queue.getJob(bulk.jobs[0]!.id))!;
+    const bulkJob = (await spool.queueFor(bulk.jobs[0]!.id).getJob(bulk.jobs[0]!.id))!;
     assert.equal(await bulkJob.getState(), 'prioritized');
     assert.equal(bulkJob.priority, 10);
     const score = Number(
@@ -92,16 +94,16 @@ describe('traffic streams in the delivery queue', () => {
     assert.equal(Math.floor(score / PRIORITY_SHIFT), 10, 'the prioritized set scores by priority');
     assert.equal(bulkJob.data.stream, 'bulk');
     assert.equal(bulkJob.data.campaign, 'spring');
-    assert.deepEqual(await client.hmget(spool.keys.message(bulk.messageId), 'stream', 'campaign'), [
-      'bulk',
-      'spring',
-    ]);
+    assert.deepEqual(
+      await client.hmget(spool.keysFor(bulk.messageId).message(bulk.messageId), 'stream', 'campaign'),
+      ['bulk', 'spring'],
+    );
     for (const { messageId, jobs } of [plain, named]) {
-      const job = (await spool.queue.getJob(jobs[0]!.id))!;
+      const job = (await spool.queueFor(jobs[0]!.id).getJob(jobs[0]!.id))!;
       assert.equal(await job.getState(), 'waiting');
       assert.equal(job.priority, 0);
       assert.equal('stream' in job.data, false, 'transactional is stored as absent');
-      assert.equal(await client.hexists(spool.keys.message(messageId), 'stream'), 0);
+      assert.equal(await client.hexists(spool.keysFor(messageId).message(messageId), 'stream'), 0);
     }
     assert.deepEqual(await spool.counts(), { waiting: 2, active: 0, delayed: 0, prioritized: 1 });
   });
@@ -128,12 +130,12 @@ describe('traffic streams in the delivery queue', () => {
       throw new DelayedError();
     });
     assert.deepEqual(first, ['bulk']);
-    const job = (await spool.queue.getJob(bulk.jobs[0]!.id))!;
+    const job = (await spool.queueFor(bulk.jobs[0]!.id).getJob(bulk.jobs[0]!.id))!;
     assert.equal(await job.getState(), 'delayed');
     await enqueue('tx');
     await job.promote();
     assert.equal(await job.getState(), 'prioritized');
-    assert.equal((await spool.queue.getJob(job.id!))!.priority, 10);
+    assert.equal((await spool.queueFor(job.id!).getJob(job.id!))!.priority, 10);
     assert.deepEqual(await processInOrder(2), ['tx', 'bulk']);
   });
 });
@@ -146,7 +148,7 @@ describe('jobs parked for a connection slot', () => {
     redis = await startRedis();
     const client = redis.client();
     spool = new Spool(client, PREFIX);
-    parked = new ParkedJobs(client, PREFIX, spool.queue, pino({ level: 'silent' }));
+    parked = new ParkedJobs(client, PREFIX, (jobId) => spool.queueFor(jobId), pino({ level: 'silent' }));
   });
   after(async () => {
     await spool.close();
@@ -165,13 +167,14 @@ describe('jobs parked for a connection slot', () => {
     let parkedAt = Date.now();
     for (const [id, stream] of parkedJobs) {
       const data = { recipients: [], stream } as unknown as DeliveryJobData;
-      await spool.queue.add(site, data, { jobId: id, delay: RETRY_LATER_MS });
+      await spool.queueFor(id).add(site, data, { jobId: id, delay: RETRY_LATER_MS });
       await parked.park(site, id, stream, parkedAt++);
     }
     const woken: string[] = [];
     for (let i = 0; i < parkedJobs.length; i++) {
       await parked.wakeOne(site);
-      const stillDelayed = new Set(await spool.queue.getDelayed().then((jobs) => jobs.map((j) => j.id)));
+      const delayed = await Promise.all(spool.allQueues().map((queue) => queue.getDelayed()));
+      const stillDelayed = new Set(delayed.flat().map((j) => j.id));
       const next = parkedJobs.map(([id]) => id).find((id) => !stillDelayed.has(id) && !woken.includes(id));
       woken.push(next ?? 'none');
     }
@@ -180,8 +183,8 @@ describe('jobs parked for a connection slot', () => {
 
   it('a job parked twice is listed once, and a job no longer delayed is skipped', async () => {
     const site = 'twice.test';
-    await spool.queue.add(site, {} as DeliveryJobData, { jobId: 'gone', delay: RETRY_LATER_MS });
-    await spool.queue.add(site, {} as DeliveryJobData, {
+    await spool.queueFor('gone').add(site, {} as DeliveryJobData, { jobId: 'gone', delay: RETRY_LATER_MS });
+    await spool.queueFor('again').add(site, {} as DeliveryJobData, {
       jobId: 'again',
       delay: RETRY_LATER_MS,
       priority: 10,
@@ -189,9 +192,9 @@ describe('jobs parked for a connection slot', () => {
     await parked.park(site, 'gone');
     await parked.park(site, 'again', 'bulk');
     await parked.park(site, 'again', 'bulk');
-    await (await spool.queue.getJob('gone'))!.remove();
+    await (await spool.queueFor('gone').getJob('gone'))!.remove();
     await parked.wakeOne(site);
-    assert.equal(await spool.queue.getJobState('again'), 'prioritized');
+    assert.equal(await spool.queueFor('again').getJobState('again'), 'prioritized');
     await parked.wakeOne(site);
     assert.equal(await redis.client().exists(`${PREFIX}:site:${site}:parked-jobs`), 0);
   });

@@ -57,7 +57,7 @@ describe('send() and the suppression list', () => {
         reason: '<Gone@example.net>: recipient suppressed (userunknown)',
       },
     ]);
-    const jobs = await spool.queue.getJobs(['waiting']);
+    const jobs = (await Promise.all(spool.allQueues().map((q) => q.getJobs(['waiting'])))).flat();
     assert.deepEqual(
       jobs.map((j) => j.data.recipients.map((r) => r.address)),
       [['ok@example.net']],
@@ -77,7 +77,7 @@ describe('send() and the suppression list', () => {
     });
     assert.deepEqual(result.accepted, ['angry@example.net', 'ok@example.org']);
     assert.deepEqual(result.rejected, []);
-    const jobs = await spool.queue.getJobs(['waiting']);
+    const jobs = (await Promise.all(spool.allQueues().map((q) => q.getJobs(['waiting'])))).flat();
     assert.deepEqual(
       jobs.map((j) => j.data.domain),
       ['example.org'],

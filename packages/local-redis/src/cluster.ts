@@ -24,16 +24,8 @@ import { freePortPair, redisCliPath } from './cluster-ports.js';
 import { LOOPBACK_HOST } from './ports.js';
 import { registerExitCleanup } from './processes.js';
 import { redisServerPath } from './redis.js';
-import {
-  delay,
-  type Running,
-  StartFailure,
-  spawnRedisServer,
-  terminate,
-  waitReady,
-} from './server-process.js';
+import { delay, type Running, startOnFreePort, terminate } from './server-process.js';
 
-const NODE_START_ATTEMPTS = 5;
 const CREATE_TIMEOUT_MS = 30_000;
 const CLUSTER_OK_TIMEOUT_MS = 20_000;
 const FAILOVER_TIMEOUT_MS = 30_000;
@@ -85,24 +77,16 @@ const run = promisify(execFile);
 
 async function startNode(bin: string, nodeTimeoutMs: number): Promise<NodeProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'herald-redis-cluster-'));
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= NODE_START_ATTEMPTS; attempt++) {
-    const port = await freePortPair();
-    const args = ['--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'];
-    args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf');
-    args.push('--cluster-node-timeout', String(nodeTimeoutMs));
-    const running = spawnRedisServer(bin, port, dir, args);
-    try {
-      await waitReady(running, port);
-      return { port, dir, running, killed: false };
-    } catch (err) {
-      lastError = err;
-      await terminate(running, 'SIGKILL');
-      if (!(err instanceof StartFailure && err.bindFailed)) break;
-    }
+  const args = ['--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'];
+  args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf');
+  args.push('--cluster-node-timeout', String(nodeTimeoutMs));
+  try {
+    const { port, running } = await startOnFreePort(bin, dir, freePortPair, args);
+    return { port, dir, running, killed: false };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
   }
-  await rm(dir, { recursive: true, force: true });
-  throw lastError instanceof Error ? lastError : new Error(String(lastError));
 }
 
 /** Polls `check` until it returns true, at most `timeoutMs`; the error says what was awaited. */

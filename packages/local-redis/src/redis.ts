@@ -15,16 +15,8 @@ import { findRedisServer, redisInstallHint } from '@herald/find-redis';
 import { Redis, type RedisOptions } from 'ioredis';
 import { freePort, LOOPBACK_HOST } from './ports.js';
 import { registerExitCleanup } from './processes.js';
-import {
-  type Running,
-  StartFailure,
-  settlesWithin,
-  spawnRedisServer,
-  terminate,
-  waitReady,
-} from './server-process.js';
+import { type Running, settlesWithin, spawnReady, startOnFreePort, terminate } from './server-process.js';
 
-const START_ATTEMPTS = 5;
 const CLIENT_QUIT_TIMEOUT_MS = 1_000;
 
 export interface RedisHandle {
@@ -62,10 +54,10 @@ export function redisServerPath(): string | null {
   return findRedisServer();
 }
 
-function spawnRedis(bin: string, port: number, dir: string, opts: StartRedisOptions): Running {
+function serverArgs(opts: StartRedisOptions): string[] {
   const args = ['--save', '', '--appendonly', opts.appendonly === false ? 'no' : 'yes'];
   args.push('--appendfsync', opts.appendfsync ?? 'everysec', ...(opts.extraArgs ?? []));
-  return spawnRedisServer(bin, port, dir, args);
+  return args;
 }
 
 async function disconnectClient(client: Redis): Promise<void> {
@@ -133,14 +125,7 @@ class RedisServer implements RedisHandle {
   async restart(): Promise<void> {
     if (this.stopping) throw new Error(`redis on ${this.url} was stopped; restart() is not possible`);
     await terminate(this.running, 'SIGTERM');
-    const running = spawnRedis(this.bin, this.port, this.dir, this.opts);
-    this.running = running;
-    try {
-      await waitReady(running, this.port);
-    } catch (err) {
-      await terminate(running, 'SIGKILL');
-      throw err;
-    }
+    this.running = await spawnReady(this.bin, this.port, this.dir, serverArgs(this.opts));
   }
 }
 
@@ -150,19 +135,16 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisHan
   if (bin === null) throw new Error(`${redisInstallHint()}\nThen run the tests again.`);
   const ownsDir = opts.dir === undefined;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'herald-redis-')));
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-    const port = await freePort(LOOPBACK_HOST);
-    const running = spawnRedis(bin, port, dir, opts);
-    try {
-      await waitReady(running, port);
-      return new RedisServer(bin, port, dir, ownsDir, opts, running);
-    } catch (err) {
-      lastError = err;
-      await terminate(running, 'SIGKILL');
-      if (!(err instanceof StartFailure && err.bindFailed)) break;
-    }
+  try {
+    const { port, running } = await startOnFreePort(
+      bin,
+      dir,
+      () => freePort(LOOPBACK_HOST),
+      serverArgs(opts),
+    );
+    return new RedisServer(bin, port, dir, ownsDir, opts, running);
+  } catch (err) {
+    if (ownsDir && process.env['HERALD_KEEP_TMP'] !== '1') await rm(dir, { recursive: true, force: true });
+    throw err;
   }
-  if (ownsDir && process.env['HERALD_KEEP_TMP'] !== '1') await rm(dir, { recursive: true, force: true });
-  throw lastError instanceof Error ? lastError : new Error(String(lastError));
 }

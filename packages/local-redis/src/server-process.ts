@@ -2,14 +2,18 @@
  * One redis-server child process: spawn it on 127.0.0.1 with the caller's arguments, wait until
  * PING answers from *its* PID, terminate it (signal, bounded wait, then SIGKILL).
  * Owns: the child and its log tail. Guarantees: every child is tracked in processes.ts (SIGKILLed
- * at process exit) and never keeps node alive. Shared by the single server (redis.ts) and the
- * cluster (cluster.ts); not exported from the package.
+ * at process exit) and never keeps node alive. `startOnFreePort` is the one spawn loop: a port from
+ * the caller's picker, a new one after a bind failure (another process took it first). Shared by
+ * the single server and its replicas (redis.ts) and the cluster's nodes (cluster.ts); not
+ * exported from the package.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { LOOPBACK_HOST } from './ports.js';
 import { trackChild, untrackChild } from './processes.js';
 
+/** Ports tried before giving up when each one is taken between picking and binding. */
+const START_ATTEMPTS = 5;
 const READY_TIMEOUT_MS = 10_000;
 const READY_POLL_MS = 50;
 const PROBE_TIMEOUT_MS = 1_000;
@@ -138,4 +142,44 @@ export async function terminate(running: Running, signal: NodeJS.Signals): Promi
     await running.exited;
   }
   if (child.pid !== undefined) untrackChild(child.pid);
+}
+
+/** Spawns on `port` and waits until ready; a server that did not get there is SIGKILLed, the error thrown. */
+export async function spawnReady(
+  bin: string,
+  port: number,
+  dir: string,
+  args: readonly string[],
+): Promise<Running> {
+  const running = spawnRedisServer(bin, port, dir, args);
+  try {
+    await waitReady(running, port);
+    return running;
+  } catch (err) {
+    await terminate(running, 'SIGKILL');
+    throw err;
+  }
+}
+
+/**
+ * Starts a ready server in `dir` on a port from `pickPort`, trying another port after a bind
+ * failure, at most START_ATTEMPTS times; any other failure is thrown at once. The dir is the caller's.
+ */
+export async function startOnFreePort(
+  bin: string,
+  dir: string,
+  pickPort: () => Promise<number>,
+  args: readonly string[],
+): Promise<{ port: number; running: Running }> {
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    const port = await pickPort();
+    try {
+      return { port, running: await spawnReady(bin, port, dir, args) };
+    } catch (err) {
+      lastError = err;
+      if (!(err instanceof StartFailure && err.bindFailed)) break;
+    }
+  }
+  throw lastError instanceof Error ? lastError : new Error(String(lastError));
 }

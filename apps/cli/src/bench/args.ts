@@ -4,6 +4,7 @@
  * Guarantees: pure; a bad option throws BenchUsageError naming it; nothing is started here.
  * Needs injected: nothing.
  */
+import { MAX_QUEUE_SHARDS } from '@herald/delivery-core/keys';
 
 export const DEFAULT_MESSAGES = 20_000;
 export const DEFAULT_CONCURRENCY = 20;
@@ -33,6 +34,8 @@ export interface BenchParams {
   cpuProfDir: string | undefined;
   /** Scheduled (deferred) messages written into the relay's Redis before the timed run. */
   backlog: number;
+  /** The relay's queue.shards; the backlog is spread over them as the spool spreads messages. */
+  shards: number;
   /** Which submission paths to measure, in this order (SMTP first, then the HTTP API). */
   paths: BenchPath[];
   /** How the API bench's requests carry the message: `raw` (the SMTP bench's bytes) or fields. */
@@ -70,6 +73,7 @@ Options:
   --timeout S         the whole run ends after S seconds (default ${DEFAULT_TIMEOUT_S})
   --cpu-prof DIR      run the relay child under node --cpu-prof, profile written to DIR
   --backlog N         first fill the relay's Redis with N messages scheduled 24 h ahead (default 0)
+  --shards N          the relay's queue.shards (default 1); a backlog is spread over every shard
   --api               after the SMTP run, the same load through the HTTP API; report both
   --api-only          only the HTTP API run
   --rounds K          with --api: alternate SMTP and API K times, N/K messages each (default 1)
@@ -110,6 +114,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
     jsonOnly: false,
     cpuProfDir: undefined,
     backlog: 0,
+    shards: 1,
     paths: ['smtp'],
     apiBody: 'raw',
     rounds: 1,
@@ -152,6 +157,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
       }
       case '--backlog':
         params.backlog = integerOption(name, value(), 0, Number.MAX_SAFE_INTEGER);
+        break;
+      case '--shards':
+        params.shards = integerOption(name, value(), 1, MAX_QUEUE_SHARDS);
         break;
       case '--api':
         params.paths = ['smtp', 'api'];
@@ -199,6 +207,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
   }
   if (params.relay && params.backlog > 0) {
     throw new BenchUsageError('--backlog only applies to a relay the bench starts (not with --relay)');
+  }
+  if (params.relay && params.shards !== 1) {
+    throw new BenchUsageError('--shards only applies to a relay the bench starts (not with --relay)');
   }
   if (params.relay && params.paths.includes('api')) {
     throw new BenchUsageError(

@@ -3,23 +3,25 @@
  * Owns: filling the relay's Redis with N scheduled messages laid out exactly as spool.ts writes
  * them (body key, message record, pending-jobs set, one BullMQ job per domain) except that each
  * job is delayed by BACKLOG_DELAY_MS, so none becomes due during a run; reading Redis
- * `used_memory` around the fill and the delayed-job count afterwards.
- * Guarantees: writes go out in MULTIs of BATCH_MESSAGES with at most MAX_IN_FLIGHT of them
- * outstanding (bounded memory); the fill stops with an error at the deadline or on abort; the
- * Redis connection is closed by close().
+ * `used_memory` around the fill and the delayed-job count (over every shard) afterwards.
+ * With `queue.shards` > 1 the messages are spread as the spool spreads them: the shard count is
+ * recorded in the shard registry, each new id names its shard, round robin (ShardQueues), and
+ * each message lands in its shard's keys and BullMQ queue.
+ * Guarantees: writes go out in batches of BATCH_MESSAGES, one MULTI per shard a batch touches,
+ * with at most MAX_IN_FLIGHT batches outstanding (bounded memory); the fill stops with an error at
+ * the deadline or on abort; the Redis connection is closed by close().
  * Needs injected: the Redis URL and key prefix of the relay, the deadline and an AbortSignal.
  */
 import { performance } from 'node:perf_hooks';
 import { connectRedis } from '@herald/delivery-core';
 import {
   addJobInMulti,
-  DELIVERY_QUEUE,
   type DeliveryJobData,
-  newMessageId,
-  queueKeys,
   queueTransaction,
+  ShardQueues,
+  ShardRegistry,
 } from '@herald/delivery-core/queue';
-import { Job, Queue } from 'bullmq';
+import { Job } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
 
 /** Far enough out that no backlog job becomes due during any bench run. */
@@ -57,7 +59,7 @@ export interface BacklogFillOptions {
 
 export interface Backlog {
   fill(opts: BacklogFillOptions): Promise<BacklogFillResult>;
-  /** Jobs in BullMQ's delayed set of the delivery queue. */
+  /** Jobs in BullMQ's delayed sets of the delivery queue, summed over every shard. */
   delayedCount(): Promise<number>;
   /**
    * Compacts the append-only file now (BGREWRITEAOF) and resolves once no rewrite is running or
@@ -79,15 +81,15 @@ export function backlogBody(sizeBytes: number): Buffer {
   return Buffer.from(line.repeat(Math.ceil(sizeBytes / line.length) + 1).slice(0, sizeBytes));
 }
 
-export async function openBacklog(redisUrl: string, prefix: string): Promise<Backlog> {
+/** `shards`: the relay's `queue.shards` (recorded in the shard registry before the fill). */
+export async function openBacklog(redisUrl: string, prefix: string, shards = 1): Promise<Backlog> {
   // The bench's own private server (INFO below reads that one server).
   const redis = await connectRedis(redisUrl, {
     timeoutMs: CONNECT_TIMEOUT_MS,
     redis: { maxRetriesPerRequest: null },
     onError: () => {},
   });
-  const keys = queueKeys(prefix);
-  const queue = new Queue<DeliveryJobData>(DELIVERY_QUEUE, { connection: redis, prefix: keys.bullmqPrefix });
+  const queues = new ShardQueues(redis, prefix, await ShardRegistry.open(redis, prefix, shards));
 
   const usedMemory = async () => {
     const value = parseInfoField(await redis.info('memory'), 'used_memory');
@@ -95,8 +97,15 @@ export async function openBacklog(redisUrl: string, prefix: string): Promise<Bac
     return value;
   };
 
-  const queueMessage = (multi: ChainableCommander, body: Buffer, seq: number, acceptedAt: number) => {
-    const id = newMessageId();
+  const queueMessage = (
+    multi: ChainableCommander,
+    shard: number,
+    id: string,
+    body: Buffer,
+    seq: number,
+    acceptedAt: number,
+  ) => {
+    const keys = queues.shardKeys(shard);
     const domain = `d${seq % BACKLOG_DOMAINS}.deferred.bench.test`;
     const jobId = `${id}.0`;
     multi.set(keys.body(id), body);
@@ -119,7 +128,7 @@ export async function openBacklog(redisUrl: string, prefix: string): Promise<Bac
       size: body.length,
     };
     const job = new Job<DeliveryJobData>(
-      queue,
+      queues.queueOf(shard),
       domain,
       data,
       {
@@ -136,14 +145,27 @@ export async function openBacklog(redisUrl: string, prefix: string): Promise<Bac
     addJobInMulti(multi, job);
   };
 
+  /** One MULTI per shard the batch's messages fall in (each shard's keys share one hash tag). */
   const writeBatch = async (body: Buffer, from: number, count: number) => {
-    const multi = await queueTransaction(queue);
     const acceptedAt = Date.now();
-    for (let i = 0; i < count; i++) queueMessage(multi, body, from + i, acceptedAt);
-    const results = await multi.exec();
-    if (!results) throw new Error('backlog fill: transaction aborted');
-    const failed = results.find(([err]) => err);
-    if (failed) throw new Error(`backlog fill: ${failed[0]?.message}`);
+    const byShard = new Map<number, { id: string; seq: number }[]>();
+    for (let i = 0; i < count; i++) {
+      const id = queues.newMessageId();
+      const shard = queues.shardOf(id);
+      const messages = byShard.get(shard) ?? [];
+      messages.push({ id, seq: from + i });
+      byShard.set(shard, messages);
+    }
+    await Promise.all(
+      [...byShard].map(async ([shard, messages]) => {
+        const multi = await queueTransaction(queues.queueOf(shard));
+        for (const { id, seq } of messages) queueMessage(multi, shard, id, body, seq, acceptedAt);
+        const results = await multi.exec();
+        if (!results) throw new Error('backlog fill: transaction aborted');
+        const failed = results.find(([err]) => err);
+        if (failed) throw new Error(`backlog fill: ${failed[0]?.message}`);
+      }),
+    );
   };
 
   return {
@@ -187,7 +209,7 @@ export async function openBacklog(redisUrl: string, prefix: string): Promise<Bac
       };
     },
     async delayedCount() {
-      return (await queue.getJobCounts('delayed')).delayed ?? 0;
+      return (await queues.counts()).delayed;
     },
     async settleAof(deadline, signal) {
       if (parseInfoField(await redis.info('persistence'), 'aof_enabled') !== 1) return;
@@ -205,7 +227,7 @@ export async function openBacklog(redisUrl: string, prefix: string): Promise<Bac
       }
     },
     async close() {
-      await queue.close().catch(() => {});
+      await queues.close().catch(() => {});
       redis.disconnect();
     },
   };

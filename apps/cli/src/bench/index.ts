@@ -111,9 +111,12 @@ export async function runBench(
       started.workDir = await mkdtemp(join(tmpdir(), 'herald-bench-'));
       const envUrl = io.env['REDIS_URL'];
       started.redis = envUrl ? { url: envUrl, stop: async () => {} } : await privateRedis(params.durability);
-      started.backlog = await openBacklog(started.redis.url, REDIS_PREFIX);
+      started.backlog = await openBacklog(started.redis.url, REDIS_PREFIX, params.shards);
       if (params.backlog > 0) {
-        say(`filling the queue with ${params.backlog} scheduled messages of ${params.sizeBytes} B`);
+        say(
+          `filling the queue with ${params.backlog} scheduled messages of ${params.sizeBytes} B` +
+            ` over ${params.shards} shard${params.shards === 1 ? '' : 's'}`,
+        );
         const fill = await started.backlog.fill({
           messages: params.backlog,
           sizeBytes: params.sizeBytes,
@@ -131,7 +134,7 @@ export async function runBench(
         await started.backlog.settleAof(deadline, controller.signal);
       }
       say(
-        `redis ${maskUrl(started.redis.url)}; starting the relay (redis.durability ${params.durability}, route * -> ${result.params.sink})`,
+        `redis ${maskUrl(started.redis.url)}; starting the relay (redis.durability ${params.durability}, queue.shards ${params.shards}, route * -> ${result.params.sink})`,
       );
       started.relay = await startRelayChild({
         redisUrl: started.redis.url,
@@ -142,6 +145,7 @@ export async function runBench(
         api: withApi,
         durability: params.durability,
         sizeBytes: params.sizeBytes,
+        shards: params.shards,
         signal: controller.signal,
       });
       target = started.relay.smtp;

@@ -58,6 +58,8 @@ export interface StartRelayOptions {
   durability?: 'fast' | 'strict';
   /** Body bytes of the bench's messages: above the default limit, smtp.max_message_size fits them. */
   sizeBytes?: number;
+  /** queue.shards (default 1: no `queue` section). */
+  shards?: number;
   signal: AbortSignal;
 }
 
@@ -69,6 +71,7 @@ export function benchRelayConfig(
   api = false,
   durability: 'fast' | 'strict' = 'fast',
   sizeBytes = 0,
+  shards = 1,
 ): Record<string, unknown> {
   const needed = sizeBytes + MESSAGE_HEADER_ROOM_BYTES;
   return {
@@ -81,6 +84,7 @@ export function benchRelayConfig(
     },
     http: { listen: `${LOOPBACK}:0` },
     routes: [{ match: '*', via: `${LOOPBACK}:${sinkPort}`, tls: 'none' }],
+    ...(shards > 1 ? { queue: { shards } } : {}),
     events: { log_level: 'warn' },
     ...(api
       ? {
@@ -135,6 +139,7 @@ export async function startRelayChild(options: StartRelayOptions): Promise<Relay
         options.api,
         options.durability,
         options.sizeBytes,
+        options.shards,
       ),
       null,
       2,

@@ -66,6 +66,8 @@ export interface BenchResult extends PhaseResult {
     api_body: string | null;
     /** The relay's redis.durability (null: the bench did not start the relay). */
     durability: 'fast' | 'strict' | null;
+    /** The relay's queue.shards (null: the bench did not start the relay). */
+    shards: number | null;
   };
   /** Scheduled messages written before the timed run (--backlog). */
   backlog: number;
@@ -123,6 +125,7 @@ export function initialResult(params: BenchParams, env: Record<string, string | 
       rounds: params.rounds,
       api_body: params.paths.includes('api') ? params.apiBody : null,
       durability: params.relay ? null : params.durability,
+      shards: params.relay ? null : params.shards,
     },
     ...EMPTY_PHASE,
     backlog: params.backlog,

@@ -1,8 +1,8 @@
 /**
  * The fast path: delivery of jobs handed over from memory (the spool's fast lane, queue/fast-lane.ts)
  * instead of fetched from BullMQ. Each job runs the same `processDelivery` as a BullMQ job (shaping
- * gate, suppression, DKIM'd body, SMTP, retry classes, operator marks) on the body it came with;
- * the outcome ends its lease in one script (`JobLeases.finish`) or hands it to BullMQ as a delayed
+ * gate, suppression, DKIM'd body, SMTP, retry classes, operator marks) on the body it came with,
+ * followed through as the worker's are (after-attempt.ts); the outcome ends its lease in one script (`JobLeases.finish`) or hands it to BullMQ as a delayed
  * job in one MULTI (`requeue`: retries, throttle waits, parking). Leases are renewed while their
  * attempts run, every third of the lease time, in one round trip for all of them.
  * Room: the lane may hold (`announce`d room) every slot BullMQ's worker is not using but one (and
@@ -15,31 +15,23 @@
  * Needs injected: the worker's deps, the leases, the worker itself, and `announce`, which tells
  * the host the room and how many jobs finished since the last call.
  */
-import type { Logger } from 'pino';
-import type { DeliveryJobData, FastJob, JobLeases } from '../queue/index.js';
-import { applyOperatorMark } from './operator.js';
-import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
+import type { FastJob, JobLeases } from '../queue/index.js';
+import { type AfterAttemptOptions, afterAttempt } from './after-attempt.js';
+import { processDelivery } from './process.js';
 import type { WorkerSlots } from './thread-workers.js';
-import type { DeliveryOutcome, JobParking } from './types.js';
 
-/** A job whose processing threw unexpectedly is retried after this long (as the worker does). */
-const LOCAL_FAULT_RETRY_MS = 60_000;
 /** How often the room is re-evaluated while nothing else happens (BullMQ work appearing). */
 const ROOM_CHECK_MS = 50;
 /** Leases are renewed this many times per lease time. */
 const RENEWALS_PER_TTL = 3;
 const MIN_RENEW_MS = 100;
 
-export interface FastPathOptions {
-  deps: DeliveryDeps;
+export interface FastPathOptions extends AfterAttemptOptions {
   leases: JobLeases;
   /** The BullMQ side sharing the slots (a thread's shard workers, thread-workers.ts). */
   worker: WorkerSlots;
   concurrency: number;
   leaseTtlMs: number;
-  logger: Logger;
-  parked?: JobParking;
-  afterFailures?(data: DeliveryJobData, failures: RecipientFailure[]): Promise<void>;
   /** The host may hold `room` jobs in this lane (handed, not reported done); `done` finished since. */
   announce(room: number, done: number): void;
 }
@@ -150,44 +142,17 @@ export class FastPath {
     const { deps, logger, leases } = this.options;
     const jobId = job.id;
     try {
-      let outcome: DeliveryOutcome;
-      try {
-        outcome = await processDelivery(job.data, deps, { body });
-      } catch (err) {
-        logger.error({ err, jobId }, 'delivery attempt failed locally; retrying later');
-        outcome = { kind: 'retry', at: deps.now() + LOCAL_FAULT_RETRY_MS, data: job.data };
-      }
-      if ((outcome.kind === 'retry' || outcome.kind === 'throttled') && deps.operatorMark) {
-        const mark = await deps.operatorMark(outcome.data);
-        if (mark) outcome = applyOperatorMark(outcome.data, mark, deps);
-      }
-      if (outcome.kind !== 'throttled' && outcome.failures && this.options.afterFailures) {
-        // Before the finish: the DSN quotes the original headers from the spooled body.
-        await this.options
-          .afterFailures(outcome.data, outcome.failures)
-          .catch((err: unknown) => logger.error({ err, jobId }, 'follow-up of failed recipients failed'));
-      }
-      if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
-        const parkOn = outcome.kind === 'throttled' ? outcome.parkOn : undefined;
-        outcome.data.delayed =
-          outcome.kind === 'retry'
-            ? { kind: 'retry', until: outcome.at }
-            : {
-                kind: 'throttled',
-                until: outcome.at,
-                reason: outcome.reason,
-                ...(parkOn ? { parkedOn: parkOn } : {}),
-              };
-        await leases.requeue(jobId, outcome.data, outcome.at, deps.now());
-        if (parkOn) await this.options.parked?.park(parkOn, jobId, job.data.stream);
-        // A mark set after the check above: bring the job back now so it is applied at once.
-        if (deps.operatorMark && (await deps.operatorMark(outcome.data)))
+      await afterAttempt(job, () => processDelivery(job.data, deps, { body }), this.options, {
+        defer: (data, at) => leases.requeue(jobId, data, at, deps.now()),
+        promote: async () => {
           await (await deps.spool.queueFor(jobId).getJob(jobId))?.promote().catch(() => {});
-        return;
-      }
-      const { lost } = await leases.finish(job.data.messageId, jobId);
-      if (lost)
-        logger.warn({ jobId }, 'fast lane: lease had expired and was re-queued; the job may run again');
+        },
+        finish: async () => {
+          const { lost } = await leases.finish(job.data.messageId, jobId);
+          if (lost)
+            logger.warn({ jobId }, 'fast lane: lease had expired and was re-queued; the job may run again');
+        },
+      });
     } catch (err) {
       // Redis failed on the way out: the lease is no longer renewed and expires, and a reaper
       // re-queues the job from its last recorded data (the attempt in flight may be repeated).

@@ -1,41 +1,32 @@
 /**
  * The delivery worker: a BullMQ Worker on the delivery queue running `processDelivery` per job.
- * Retries and deferrals move the job to the delayed set with its updated per-recipient state
- * (`DelayedError`: BullMQ's own attempt counter is not used); finished jobs release their share
- * of the spooled body. An operator's mark (`herald queue delete` / `bounce` of a job in flight)
- * is applied when the attempt would schedule a retry or a shaping wait. A crashed worker's jobs come back after `lockDurationMs` (stalled check),
+ * What follows each attempt is after-attempt.ts's (shared with the fast path): retries and
+ * deferrals move the job to the delayed set with its updated per-recipient state (`DelayedError`:
+ * BullMQ's own attempt counter is not used); finished jobs release their share of the spooled
+ * body. An operator's mark (`herald queue delete` / `bounce` of a job in flight) is applied when
+ * the attempt would schedule a retry or a shaping wait. A crashed worker's jobs come back after `lockDurationMs` (stalled check),
  * and are never failed for stalling (maxStalledCount is effectively unlimited): nothing is lost.
  */
 import { DelayedError, type Job, Worker } from 'bullmq';
-import type { Logger } from 'pino';
 import { abandonWorker, checkWorkerInternals, DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { settlesWithin } from '../util/index.js';
-import { applyOperatorMark } from './operator.js';
-import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
-import type { JobParking } from './types.js';
+import { type AfterAttemptOptions, afterAttempt } from './after-attempt.js';
+import { processDelivery } from './process.js';
 
-/** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
-const LOCAL_FAULT_RETRY_MS = 60_000;
 const UNLIMITED_STALLS = 1_000_000;
 /** How long a graceful shutdown waits for in-flight deliveries. */
 const SHUTDOWN_GRACE_MS = 30_000;
 /** How long a forced close may take before the worker is left to its connection's fate. */
 const FORCED_CLOSE_MS = 2_000;
 
-export interface DeliveryWorkerOptions {
+export interface DeliveryWorkerOptions extends AfterAttemptOptions {
   /** A dedicated connection (BullMQ blocks on it); created with maxRetriesPerRequest: null. */
   connection: RedisClient;
   prefix: string;
   concurrency: number;
   lockDurationMs: number;
   stalledIntervalMs: number;
-  logger: Logger;
-  deps: DeliveryDeps;
-  /** Jobs waiting for a site's connection slot, woken when one is released. */
-  parked?: JobParking;
-  /** After an attempt in which recipients bounced or expired (DSN, suppression); errors are logged. */
-  afterFailures?(data: DeliveryJobData, failures: RecipientFailure[]): Promise<void>;
 }
 
 export class DeliveryWorker {
@@ -71,51 +62,26 @@ export class DeliveryWorker {
   }
 
   private async run(job: Job<DeliveryJobData>, token: string | undefined): Promise<void> {
-    const { deps, logger } = this.options;
+    const { deps } = this.options;
     const jobId = job.id ?? '';
     this.inFlight.add(jobId);
     try {
-      let outcome: Awaited<ReturnType<typeof processDelivery>>;
-      try {
-        outcome = await processDelivery(job.data, deps);
-      } catch (err) {
-        logger.error({ err, jobId }, 'delivery attempt failed locally; retrying later');
-        outcome = { kind: 'retry', at: deps.now() + LOCAL_FAULT_RETRY_MS, data: job.data };
-      }
-      if ((outcome.kind === 'retry' || outcome.kind === 'throttled') && deps.operatorMark) {
-        // An operator deleted or bounced this job while it was in flight: its recipients still
-        // pending end now instead of waiting for another attempt.
-        const mark = await deps.operatorMark(outcome.data);
-        if (mark) outcome = applyOperatorMark(outcome.data, mark, deps);
-      }
-      if (outcome.kind !== 'throttled' && outcome.failures && this.options.afterFailures) {
-        // Before finishJob: the DSN quotes the original headers from the spooled body.
-        await this.options
-          .afterFailures(outcome.data, outcome.failures)
-          .catch((err: unknown) => logger.error({ err, jobId }, 'follow-up of failed recipients failed'));
-      }
-      if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
-        // A throttled job keeps its attempt count: only data of a real attempt changes it.
-        const parkOn = outcome.kind === 'throttled' ? outcome.parkOn : undefined;
-        // A parked job's `at` is its safety net if no release wakes it (the gate chose it).
-        outcome.data.delayed =
-          outcome.kind === 'retry'
-            ? { kind: 'retry', until: outcome.at }
-            : {
-                kind: 'throttled',
-                until: outcome.at,
-                reason: outcome.reason,
-                ...(parkOn ? { parkedOn: parkOn } : {}),
-              };
-        await job.updateData(outcome.data);
-        await job.moveToDelayed(outcome.at, token);
-        if (parkOn) await this.options.parked?.park(parkOn, jobId, job.data.stream);
-        // A mark set after the check above found the job still locked: bring it back now, so the
-        // mark is applied at once instead of after the wait.
-        if (deps.operatorMark && (await deps.operatorMark(outcome.data))) await job.promote().catch(() => {});
-        throw new DelayedError();
-      }
-      await deps.spool.finishJob(job.data.messageId, jobId);
+      const ended = await afterAttempt(
+        { id: jobId, data: job.data },
+        () => processDelivery(job.data, deps),
+        this.options,
+        {
+          defer: async (data, at) => {
+            await job.updateData(data);
+            await job.moveToDelayed(at, token);
+          },
+          promote: () => job.promote().catch(() => {}),
+          finish: async () => {
+            await deps.spool.finishJob(job.data.messageId, jobId);
+          },
+        },
+      );
+      if (ended === 'deferred') throw new DelayedError();
     } finally {
       this.inFlight.delete(jobId);
     }

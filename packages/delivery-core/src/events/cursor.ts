@@ -6,13 +6,16 @@
  * stream already dropped entries newer than a cursor (MAXLEN trimming outran the consumer: a gap
  * to report, since those entries are gone). `saveIn` queues the same forward-only save on a
  * MULTI, for a consumer whose own writes must move with its cursor (the webhook dispatcher).
- * A consumer of a sharded queue's streams keeps a merged cursor (merged.ts: one id per shard's
- * stream, joined by ','): each id moves forward only, independently.
+ * A consumer of a sharded queue's streams keeps a merged cursor (one id per shard's stream, joined
+ * by ','; `splitCursor` / `joinCursor`, read by merged.ts): each id moves forward only,
+ * independently. `compareStreamIds` is the one comparison of stream ids in TypeScript.
  */
 import type { ChainableCommander } from 'ioredis';
 import { streamCursorKey } from '../keys/index.js';
 import type { RedisClient } from '../redis/index.js';
-import { splitCursor } from './merged.js';
+
+/** Joins a merged cursor's stream ids, one per shard's stream in shard order. */
+export const CURSOR_SEPARATOR = ',';
 
 export interface StreamCursor {
   /** The cursor's key (a transaction may WATCH it). */
@@ -81,6 +84,21 @@ export function compareStreamIds(a: string, b: string): number {
   if (ms !== 0n) return ms < 0n ? -1 : 1;
   const seq = BigInt(as) - BigInt(bs);
   return seq === 0n ? 0 : seq < 0n ? -1 : 1;
+}
+
+/**
+ * The position in each of `streams` streams a cursor names: a plain id is the same position in
+ * every stream; a stream a shorter cursor does not name starts at "0", its beginning.
+ */
+export function splitCursor(cursor: string, streams: number): string[] {
+  const ids = cursor.split(CURSOR_SEPARATOR);
+  if (ids.length === 1) return Array.from({ length: streams }, () => ids[0]!);
+  return Array.from({ length: streams }, (_, i) => ids[i] ?? '0');
+}
+
+/** The merged cursor of one position per stream (one stream: its plain id). */
+export function joinCursor(ids: readonly string[]): string {
+  return ids.join(CURSOR_SEPARATOR);
 }
 
 /**

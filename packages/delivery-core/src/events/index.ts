@@ -4,17 +4,22 @@
  * types.ts for the vocabulary, tail.ts for reading the stream from a cursor, trace.ts for traces.
  */
 
-export { compareStreamIds, type StreamCursor, streamCursor, trimmedAfter } from './cursor.js';
 export {
   CURSOR_SEPARATOR,
+  compareStreamIds,
+  joinCursor,
+  type StreamCursor,
+  splitCursor,
+  streamCursor,
+  trimmedAfter,
+} from './cursor.js';
+export {
   compareCursors,
   cursorEntriesKept,
   idBefore,
   isStreamCursor,
-  joinCursor,
   newestCursor,
   oldestCursor,
-  splitCursor,
 } from './merged.js';
 export type { RedisEventSinkOptions } from './redis-sink.js';
 export { RedisEventSink, readEvents } from './redis-sink.js';

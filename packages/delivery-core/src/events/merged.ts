@@ -8,11 +8,12 @@
  * events are all in its shard's stream, so they keep their order); each entry's `id` is the
  * merged cursor just after it. Following, it reads every stream (one XREAD each, no XREAD spans
  * two slots) and, when none had news, blocks on one stream in turn for at most POLL_MS.
+ * Stream ids are compared, and cursors split and joined, by cursor.ts's functions.
  */
 import type { RedisClient } from '../redis/index.js';
+import { CURSOR_SEPARATOR, compareStreamIds, joinCursor, splitCursor } from './cursor.js';
 import type { HeraldEvent } from './types.js';
 
-export const CURSOR_SEPARATOR = ',';
 /** Longest block on one stream while following several: how late another stream's news is seen. */
 const POLL_MS = 200;
 const PAGE = 500;
@@ -34,37 +35,16 @@ export function isStreamCursor(value: string): boolean {
   return value.split(CURSOR_SEPARATOR).every((id) => STREAM_ID.test(id));
 }
 
-/** The position in each of `streams` streams a cursor names (see the header). */
-export function splitCursor(cursor: string, streams: number): string[] {
-  const ids = cursor.split(CURSOR_SEPARATOR);
-  if (ids.length === 1) return Array.from({ length: streams }, () => ids[0]!);
-  return Array.from({ length: streams }, (_, i) => ids[i] ?? '0');
-}
-
-export function joinCursor(ids: readonly string[]): string {
-  return ids.join(CURSOR_SEPARATOR);
-}
-
-/** Compares two stream ids ("ms" or "ms-seq"): negative when a is older than b. */
-export function compareIds(a: string, b: string): number {
-  const [am = '0', as = '0'] = a.split('-');
-  const [bm = '0', bs = '0'] = b.split('-');
-  const ms = BigInt(am) - BigInt(bm);
-  if (ms !== 0n) return ms < 0n ? -1 : 1;
-  const seq = BigInt(as) - BigInt(bs);
-  return seq === 0n ? 0 : seq < 0n ? -1 : 1;
-}
-
 /**
  * Compares two cursors of one consumer (plain stream ids, or merged cursors compared id by id):
  * positive when `a` is past `b` in some stream and behind in none, 0 when equal, else negative.
  */
 export function compareCursors(a: string, b: string): number {
-  if (!a.includes(CURSOR_SEPARATOR) && !b.includes(CURSOR_SEPARATOR)) return compareIds(a, b);
+  if (!a.includes(CURSOR_SEPARATOR) && !b.includes(CURSOR_SEPARATOR)) return compareStreamIds(a, b);
   const n = Math.max(a.split(CURSOR_SEPARATOR).length, b.split(CURSOR_SEPARATOR).length);
   const x = splitCursor(a, n);
   const y = splitCursor(b, n);
-  const signs = x.map((id, i) => compareIds(id, y[i]!));
+  const signs = x.map((id, i) => compareStreamIds(id, y[i]!));
   if (signs.every((c) => c === 0)) return 0;
   return signs.every((c) => c >= 0) ? 1 : -1;
 }
@@ -128,7 +108,7 @@ function parse(fields: string[]): HeraldEvent | undefined {
 /** Entries of every stream merged by stream id (ties: lower shard first). */
 function mergeByStreamId(perShard: readonly Entry[][]): { shard: number; entry: Entry }[] {
   const all = perShard.flatMap((entries, shard) => entries.map((entry) => ({ shard, entry })));
-  return all.sort((a, b) => compareIds(a.entry[0], b.entry[0]) || a.shard - b.shard);
+  return all.sort((a, b) => compareStreamIds(a.entry[0], b.entry[0]) || a.shard - b.shard);
 }
 
 /** The last `limit` kept entries of each stream up to `newest`, merged, the last `limit` of them. */
@@ -211,7 +191,7 @@ export async function* tailMerged(
       let pick = -1;
       for (let i = 0; i < keys.length; i++) {
         const head = buffers[i]![0];
-        if (head && (pick < 0 || compareIds(head[0], buffers[pick]![0]![0]) < 0)) pick = i;
+        if (head && (pick < 0 || compareStreamIds(head[0], buffers[pick]![0]![0]) < 0)) pick = i;
       }
       if (pick < 0) break;
       const entry = buffers[pick]!.shift()!;

@@ -52,6 +52,7 @@ export {
   OperatorMarks,
 } from './operator-marks.js';
 export { DEFAULT_STREAM, OTHER_STREAM_PRIORITY, storedStream, streamPriority } from './priority.js';
+export { ShardQueues } from './shard-queues.js';
 export {
   eventStreamKeys,
   readEventStreamKeys,

@@ -34,18 +34,6 @@ export class ShardQueues {
     this.pickShard = shardPicker(shards.layout.count);
   }
 
-  /**
-   * Shard 0's delivery queue and keys: all of a single-shard queue (tests read them); code that
-   * serves every shard uses `queueOf` / `allQueues` / `keysFor`.
-   */
-  get queue(): Queue<DeliveryJobData> {
-    return this.queueOf(0);
-  }
-
-  get keys(): QueueKeys {
-    return this.shardKeys(0);
-  }
-
   /** The shard layout now (it grows when another process raises `queue.shards`). */
   get layout(): ShardLayout {
     return this.shards.layout;

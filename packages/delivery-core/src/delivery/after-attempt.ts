@@ -1,0 +1,90 @@
+/**
+ * What follows one delivery attempt, the same for a BullMQ job (worker.ts) and a fast-lane job
+ * (fast-path.ts). Owns: an attempt that threw becomes a retry in LOCAL_FAULT_RETRY_MS; an
+ * operator's mark set while the job was in flight ends its pending recipients now; the follow-up
+ * of failed recipients (DSN, suppression) runs before the job ends, so the DSN can still read the
+ * spooled body; a retry or shaping wait records why in `data.delayed`, holds the job until its
+ * time and parks it on its lane when the gate said so; a mark set after that check brings the job
+ * back at once. Guarantees: the job ends exactly one way, deferred or finished.
+ * Needs injected: the delivery deps, a logger, the parking and follow-up hooks, and the job's
+ * source as a `JobEnding` (how this source holds, wakes and finishes a job).
+ */
+import type { Logger } from 'pino';
+import type { DeliveryJobData } from '../queue/index.js';
+import { applyOperatorMark } from './operator.js';
+import type { DeliveryDeps, DeliveryOutcome, JobParking, RecipientFailure } from './types.js';
+
+/** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
+const LOCAL_FAULT_RETRY_MS = 60_000;
+
+/** The parts an attempt's follow-through needs; the worker's and the fast path's options share them. */
+export interface AfterAttemptOptions {
+  deps: DeliveryDeps;
+  logger: Logger;
+  /** Jobs waiting for a site's connection slot, woken when one is released. */
+  parked?: JobParking;
+  /** After an attempt in which recipients bounced or expired (DSN, suppression); errors are logged. */
+  afterFailures?(data: DeliveryJobData, failures: RecipientFailure[]): Promise<void>;
+}
+
+/** How the job's source ends it: BullMQ's delayed set and finishJob, or the lane's lease. */
+export interface JobEnding {
+  /** Holds the job until `at` (epoch ms) with `data` as its recorded state. */
+  defer(data: DeliveryJobData, at: number): Promise<void>;
+  /** Brings a deferred job back now (errors are the caller's to swallow or not). */
+  promote(): Promise<void>;
+  /** The job is over: every recipient settled; its share of the spooled body is released. */
+  finish(): Promise<void>;
+}
+
+/** Runs the attempt and follows it through; says whether the job was deferred or finished. */
+export async function afterAttempt(
+  job: { id: string; data: DeliveryJobData },
+  attempt: () => Promise<DeliveryOutcome>,
+  options: AfterAttemptOptions,
+  ending: JobEnding,
+): Promise<'deferred' | 'finished'> {
+  const { deps, logger } = options;
+  const jobId = job.id;
+  let outcome: DeliveryOutcome;
+  try {
+    outcome = await attempt();
+  } catch (err) {
+    logger.error({ err, jobId }, 'delivery attempt failed locally; retrying later');
+    outcome = { kind: 'retry', at: deps.now() + LOCAL_FAULT_RETRY_MS, data: job.data };
+  }
+  if ((outcome.kind === 'retry' || outcome.kind === 'throttled') && deps.operatorMark) {
+    // An operator deleted or bounced this job while it was in flight: its recipients still
+    // pending end now instead of waiting for another attempt.
+    const mark = await deps.operatorMark(outcome.data);
+    if (mark) outcome = applyOperatorMark(outcome.data, mark, deps);
+  }
+  if (outcome.kind !== 'throttled' && outcome.failures && options.afterFailures) {
+    // Before the job ends: the DSN quotes the original headers from the spooled body.
+    await options
+      .afterFailures(outcome.data, outcome.failures)
+      .catch((err: unknown) => logger.error({ err, jobId }, 'follow-up of failed recipients failed'));
+  }
+  if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
+    // A throttled job keeps its attempt count: only data of a real attempt changes it.
+    const parkOn = outcome.kind === 'throttled' ? outcome.parkOn : undefined;
+    // A parked job's `at` is its safety net if no release wakes it (the gate chose it).
+    outcome.data.delayed =
+      outcome.kind === 'retry'
+        ? { kind: 'retry', until: outcome.at }
+        : {
+            kind: 'throttled',
+            until: outcome.at,
+            reason: outcome.reason,
+            ...(parkOn ? { parkedOn: parkOn } : {}),
+          };
+    await ending.defer(outcome.data, outcome.at);
+    if (parkOn) await options.parked?.park(parkOn, jobId, job.data.stream);
+    // A mark set after the check above found the job still held: bring it back now, so the
+    // mark is applied at once instead of after the wait.
+    if (deps.operatorMark && (await deps.operatorMark(outcome.data))) await ending.promote();
+    return 'deferred';
+  }
+  await ending.finish();
+  return 'finished';
+}
