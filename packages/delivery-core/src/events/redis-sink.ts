@@ -81,7 +81,10 @@ export class RedisEventSink implements EventSink {
           : 'info';
     if (logger.isLevelEnabled(level)) {
       const subject = eventSubject(event);
-      logger[level]({ event }, `${event.type} ${subject}${'recipient' in event ? ` ${event.recipient}` : ''}`);
+      logger[level](
+        { event },
+        `${event.type} ${subject}${'recipient' in event ? ` ${event.recipient}` : ''}`,
+      );
     }
     for (const listener of this.listeners) {
       try {
