@@ -19,35 +19,29 @@
  * sent together. With a durability barrier (redis.durability: strict, durability.ts), the turn's
  * callers are answered only after one barrier round that follows every shard's EXEC.
  */
-import type { ChainableCommander } from 'ioredis';
 import { HeraldError } from '../errors/index.js';
-import { DEFAULT_TRACE_RETENTION_MS, queueTraceWrite } from '../events/index.js';
-import { idempotencyKeys, type QueueKeys, reputationKey } from '../keys/index.js';
+import { DEFAULT_TRACE_RETENTION_MS } from '../events/index.js';
 import type { RedisClient } from '../redis/index.js';
-import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
 import { withDeadline } from '../util/index.js';
-import { carriesTenantInline } from '../verp/index.js';
 import { isPiecewise, readBody, stageBody } from './body-io.js';
 import { queueTransaction } from './bullmq-internals.js';
 import type { DurabilityBarrier } from './durability.js';
-import { FAST_LANE_MAX_BODY_BYTES, type FastJob, type FastLaneBinding } from './fast-lane.js';
+import {
+  type EnqueueContext,
+  type EnqueueItem,
+  queueBatchTotals,
+  queueMessage,
+  type Span,
+} from './enqueue-multi.js';
+import type { FastLaneBinding } from './fast-lane.js';
 import { groupByDomain } from './ids.js';
-import { addDeliveryJob } from './job-add.js';
 import { JobLeases } from './leases.js';
 import { OperatorMarks } from './operator-marks.js';
-import { storedStream } from './priority.js';
 import { ShardQueues } from './shard-queues.js';
 import { type ShardLayout, SINGLE_SHARD } from './shards.js';
 import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
 
-/**
- * Commands `queueMessage` adds to the MULTI: SET body (PERSIST of a staged one) + HSET record;
- * per job SADD, then add-job or a lease.
- */
-const COMMANDS_PER_MESSAGE = 2;
 const DEFAULT_EVENT_STREAM_MAX_LEN = 100_000;
-/** The accepted event's XADD to the stream; its trace write adds what `queueTraceWrite` says. */
-const COMMANDS_PER_ACCEPTED_EVENT = 1;
 
 export interface SpoolOptions {
   /** Cap for the event stream when `acceptedEvent` is written with a message (XADD MAXLEN ~). */
@@ -70,11 +64,7 @@ export interface EnqueueOptions {
   stepDeadlineMs?: number | undefined;
 }
 
-interface PendingEnqueue {
-  message: SpoolMessage;
-  groups: Map<string, string[]>;
-  /** The body is already in Redis with its staging expiry (body-io.ts): PERSIST, not SET. */
-  staged: boolean;
+interface PendingEnqueue extends EnqueueItem {
   resolve(result: EnqueueResult): void;
   reject(err: unknown): void;
 }
@@ -90,13 +80,6 @@ local removed = redis.call('SREM', KEYS[1], ARGV[1])
 local left = redis.call('SCARD', KEYS[1])
 if left == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) end
 return {removed, left}`;
-
-/** One message's commands in its shard's MULTI. */
-interface Span {
-  commands: number;
-  jobs: EnqueueResult['jobs'];
-  fast: FastJob[];
-}
 
 /** A shard's transaction of one turn, executed: its messages and their replies (null: aborted). */
 interface ShardCommit {
@@ -240,121 +223,19 @@ export class Spool extends ShardQueues {
     const spans: Span[] = [];
     try {
       const multi = await queueTransaction(this.queueOf(shard), this.redis);
-      for (const item of batch) spans.push(this.queueMessage(multi, keys, item));
-      this.countAccepted(multi, shard, batch);
-      this.recordHashedTenants(multi, keys, batch);
+      const context: EnqueueContext = {
+        prefix: this.prefix,
+        eventStreamMaxLen: this.eventStreamMaxLen,
+        traceRetentionMs: this.traceRetentionMs,
+        fast: this.fast,
+        queueOf: (n) => this.queueOf(n),
+      };
+      for (const item of batch) spans.push(queueMessage(multi, keys, item, context));
+      queueBatchTotals(multi, keys, batch, this.prefix);
       return { batch, spans, results: await multi.exec() };
     } catch (err) {
       return { batch, spans, results: null, error: err };
     }
-  }
-
-  /**
-   * Counts the batch's accepted recipients per tenant for reputation rates, in the same
-   * transaction (after every message's commands: their result offsets stay as they are).
-   */
-  private countAccepted(
-    multi: ChainableCommander,
-    shard: number,
-    batch: readonly { message: SpoolMessage }[],
-  ): void {
-    const perTenant = new Map<string, number>();
-    for (const { message } of batch)
-      perTenant.set(message.tenant, (perTenant.get(message.tenant) ?? 0) + message.recipients.length);
-    const bucket = reputationBucket(Date.now());
-    for (const [tenant, n] of perTenant) {
-      const key = reputationKey(this.prefix, tenant, 'sent', bucket, shard);
-      multi.incrby(key, n).pexpire(key, REPUTATION_BUCKET_TTL_MS);
-    }
-  }
-
-  /**
-   * Adds the batch's tenants whose VERP tokens will carry a hash of the name to the set the
-   * bounce-processor resolves such hashes through (feedback/record.ts), in the same transaction.
-   */
-  private recordHashedTenants(
-    multi: ChainableCommander,
-    keys: QueueKeys,
-    batch: readonly { message: SpoolMessage }[],
-  ): void {
-    const hashed = new Set(batch.map(({ message }) => message.tenant).filter((t) => !carriesTenantInline(t)));
-    if (hashed.size > 0) multi.sadd(keys.hashedTenants, ...hashed);
-  }
-
-  /** Adds one message's commands to `multi`; returns how many commands it queued. */
-  private queueMessage(
-    multi: ChainableCommander,
-    keys: QueueKeys,
-    { message, groups, staged }: PendingEnqueue,
-  ): { commands: number; jobs: EnqueueResult['jobs']; fast: FastJob[] } {
-    const jobs: EnqueueResult['jobs'] = [];
-    const fast: FastJob[] = [];
-    let commands = COMMANDS_PER_MESSAGE;
-    if (staged) multi.persist(keys.body(message.id));
-    else multi.set(keys.body(message.id), message.body);
-    const stream = storedStream(message.stream);
-    const traffic = {
-      ...(stream ? { stream } : {}),
-      ...(message.campaign ? { campaign: message.campaign } : {}),
-    };
-    multi.hset(keys.message(message.id), {
-      from: message.from,
-      tenant: message.tenant,
-      size: message.body.length,
-      acceptedAt: message.acceptedAt,
-      recipients: message.recipients.length,
-      ...traffic,
-    });
-    let index = 0;
-    for (const [domain, recipients] of groups) {
-      const id = `${message.id}.${index++}`;
-      jobs.push({ id, domain, recipients });
-      multi.sadd(keys.pendingJobs(message.id), id);
-      const data: DeliveryJobData = {
-        messageId: message.id,
-        tenant: message.tenant,
-        from: message.from,
-        domain,
-        recipients: recipients.map((address) => ({ address, state: 'pending' })),
-        attempts: 0,
-        acceptedAt: message.acceptedAt,
-        size: message.body.length,
-        ...traffic,
-      };
-      commands += 1;
-      const lane = message.body.length <= FAST_LANE_MAX_BODY_BYTES ? this.fast : undefined;
-      if (lane?.lane.reserve()) {
-        // In place of BullMQ's add: a lease (in the message's shard) the lane's holder renews.
-        const record = { node: lane.node, data };
-        commands += JobLeases.queueWrite(multi, keys, id, record, Date.now() + lane.leaseTtlMs);
-        fast.push({ id, data });
-      } else {
-        // Queues the job's add script inside our MULTI (BullMQ's addBulk uses a plain pipeline).
-        commands += addDeliveryJob(multi, this.queueOf(keys.shard), id, data);
-      }
-    }
-    if (message.acceptedEvent) {
-      multi.xadd(
-        keys.events,
-        'MAXLEN',
-        '~',
-        String(this.eventStreamMaxLen),
-        '*',
-        'event',
-        message.acceptedEvent,
-      );
-      commands += COMMANDS_PER_ACCEPTED_EVENT;
-      commands += queueTraceWrite(multi, { type: 'accepted', messageId: message.id }, message.acceptedEvent, {
-        key: keys.trace,
-        retentionMs: this.traceRetentionMs,
-      });
-    }
-    if (message.idempotency) {
-      const { record, inFlight } = idempotencyKeys(this.prefix, message.idempotency.scope, keys.shard);
-      multi.set(record, message.idempotency.value, 'PX', message.idempotency.ttlMs).del(inFlight);
-      commands += 2;
-    }
-    return { commands, jobs, fast };
   }
 
   /** `size`: the size recorded at enqueue (job data); a large body is then read in pieces. */
