@@ -3,13 +3,17 @@
  * delivered, a 5xx bounce, a 4xx deferral then delivery on the retry, the suppression list's
  * refusal at RCPT, `herald.send()` — with the usual audit (queue idle, every accepted recipient
  * exactly one terminal event, nothing left in the spool), and Herald's keys spread over more than
- * one master. One cluster for the file. The shaping limits shared by two relays run on the
+ * one master; `redis.durability: strict` refused on masters without a replica (each named, with
+ * the fix; strict on a replicated cluster is test/cluster-strict.test.ts), and the slot map the
+ * strict barrier reads from ioredis checked against CLUSTER SLOTS. One cluster for the file. The shaping limits shared by two relays run on the
  * cluster as test/connection-limits.test.ts (scripts/test.mjs runs it again with
  * HERALD_TEST_REDIS=cluster); the failover under load is test/cluster-failover.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { masters } from '@herald/delivery-core';
+import { createHerald, HeraldError, masters } from '@herald/delivery-core';
+import { hashSlot, queueKeys } from '@herald/delivery-core/keys';
+import { clusterNode, nodeKey, slotMaster } from '@herald/delivery-core/redis';
 import { type RedisClusterHandle, startRedisCluster } from '@herald/test-harness';
 import { sampleMessage } from './lib/message.js';
 import { mxZone, type Stack, startStack } from './lib/stack.js';
@@ -104,5 +108,38 @@ describe('Herald on a 3-master Redis Cluster', () => {
     for (const node of masters(client)) if ((await node.dbsize()) > 0) withKeys++;
     assert.equal(masters(client).length, 3);
     assert.ok(withKeys >= 2, `Herald's keys are spread over the masters (${withKeys} of 3 hold keys)`);
+  });
+
+  it('refuses redis.durability: strict when a master has no replica and no appendfsync always, naming each master and the fix', async () => {
+    await assert.rejects(
+      createHerald({
+        redis: { cluster: cluster.seeds, durability: 'strict' },
+        events: { log_level: 'silent' },
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof HeraldError);
+        assert.equal(err.code, 'HERALD_REDIS_NOT_DURABLE');
+        for (const node of cluster.nodes)
+          assert.ok(err.message.includes(`master 127.0.0.1:${node.port}`), err.message);
+        assert.match(err.message, /appendfsync is everysec, not always, no replica is connected/);
+        assert.match(err.message, /redis-cli --cluster add-node .* --cluster-slave/);
+        assert.match(err.message, /CONFIG SET appendfsync always/);
+        assert.match(err.message, /redis\.durability: fast/);
+        return true;
+      },
+    );
+  });
+
+  it("ioredis' slot map (Cluster#slots, read by the strict barrier) names each slot's master as CLUSTER SLOTS does", async () => {
+    const client = cluster.client();
+    assert.equal(await client.ping(), 'PONG');
+    const slots = [0, 5460, 5461, 10922, 10923, 16383, hashSlot(queueKeys('herald').events)];
+    for (const slot of slots) {
+      const master = slotMaster(client, slot);
+      assert.equal(master, `127.0.0.1:${(await cluster.masterOf(slot)).port}`, `slot ${slot}`);
+      const node = clusterNode(client, master!);
+      assert.ok(node, `the client has a connection to ${master}`);
+      assert.equal(nodeKey(node), master);
+    }
   });
 });

@@ -18,12 +18,10 @@ import { mtaStsTlsPolicy } from './auth/index.js';
 import { type HeraldConfig, type HeraldConfigInput, parseConfig, tenantPolicy } from './config/index.js';
 import { createDelivery } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
-import { HeraldError } from './errors/index.js';
 import { RedisEventSink } from './events/index.js';
 import { createExplainer } from './explain/index.js';
 import { createFeedback } from './feedback/index.js';
 import { createIntake } from './intake/index.js';
-import { durabilityMarkKey } from './keys/index.js';
 import { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
 import {
@@ -182,7 +180,8 @@ export async function createHerald(
     intake,
     webhooks,
     send: intake.send,
-    // A bounce report's 250 waits for its writes to be durable too (strict mode).
+    // A bounce report's 250 waits for its writes to be durable too (strict mode): they touch a
+    // tenant's suppression slot and queue shards, so on a cluster every master is waited for.
     recordFeedback: async (input) => {
       const result = await feedback.record(input);
       await barrier.afterCommit();
@@ -231,7 +230,8 @@ export async function createHerald(
 
 /**
  * The strict-durability barrier (fast: none), its server wait bounded by the shorter of the
- * session deadlines (smtp / api redis_timeout); a server that cannot keep strict stops the start.
+ * session deadlines (smtp / api redis_timeout); a server (on a cluster: any master) that cannot
+ * keep strict stops the start.
  */
 async function openBarrier(
   config: HeraldConfig,
@@ -240,20 +240,11 @@ async function openBarrier(
 ): Promise<DurabilityBarrier> {
   const target = redisTarget(config.redis);
   try {
-    if ('cluster' in target && config.redis.durability === 'strict') {
-      // WAIT / WAITAOF answer for the connection they run on: on a cluster that is one per master
-      // that took writes, which the barrier does not do yet.
-      throw new HeraldError(
-        'HERALD_REDIS_NOT_DURABLE',
-        'redis.durability: strict is not supported on a Redis Cluster yet; use redis.durability: fast ' +
-          'with redis.cluster, or strict with one server (redis.url)',
-      );
-    }
     return await openDurabilityBarrier({
       durability: config.redis.durability,
       redis,
       connect: () => connectOwnRedis(target, logger),
-      markKey: durabilityMarkKey(config.redis.prefix),
+      prefix: config.redis.prefix,
       timeoutMs: Math.min(config.smtp.redis_timeout, config.api?.redis_timeout ?? config.smtp.redis_timeout),
       where: describeRedisTarget(target),
       logger,

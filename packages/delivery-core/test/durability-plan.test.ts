@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   hasWaitaof,
+  inOneStretch,
   parseServerFacts,
   planDurability,
   type ServerFacts,
@@ -18,6 +19,7 @@ const facts = (over: Partial<ServerFacts>): ServerFacts => ({
   aofEnabled: true,
   appendfsync: 'everysec',
   connectedReplicas: 0,
+  clusterEnabled: false,
   ...over,
 });
 
@@ -62,6 +64,31 @@ const CASES: { name: string; facts: ServerFacts; plan: string }[] = [
     facts: facts({ appendfsync: null }),
     plan: 'refuse:CONFIG GET appendfsync is refused',
   },
+  {
+    name: 'a cluster master with a replica waits for it even with appendfsync always (a failover promotes the replica)',
+    facts: facts({ clusterEnabled: true, appendfsync: 'always', connectedReplicas: 1 }),
+    plan: 'wait-replica',
+  },
+  {
+    name: 'a 7.2 cluster master with a replica: the replica, not WAITAOF 1 0',
+    facts: facts({ clusterEnabled: true, version: '7.2.4', connectedReplicas: 1 }),
+    plan: 'wait-replica',
+  },
+  {
+    name: 'a cluster master without a replica and appendfsync always: its own fsync',
+    facts: facts({ clusterEnabled: true, appendfsync: 'always' }),
+    plan: 'fsync-always',
+  },
+  {
+    name: 'a 7.2 cluster master without a replica, AOF on: WAITAOF',
+    facts: facts({ clusterEnabled: true, version: '7.2.4' }),
+    plan: 'waitaof',
+  },
+  {
+    name: 'a 7.0 cluster master alone with everysec',
+    facts: facts({ clusterEnabled: true }),
+    plan: 'refuse:appendfsync is everysec',
+  },
 ];
 
 describe('strict durability: the plan for a server', () => {
@@ -75,6 +102,7 @@ describe('strict durability: the plan for a server', () => {
         assert.match(plan.fix, /CONFIG SET appendfsync always/);
         assert.match(plan.fix, /replica/);
         assert.match(plan.fix, /7\.2/);
+        if (c.facts.clusterEnabled) assert.match(plan.fix, /redis-cli --cluster add-node .* --cluster-slave/);
       } else {
         assert.equal(plan.ok, true);
         if (plan.ok) assert.equal(plan.mode, c.plan);
@@ -113,18 +141,22 @@ describe('strict durability: the plan for a server', () => {
       '# Persistence',
       'aof_enabled:1',
       'aof_rewrite_in_progress:0',
+      '# Cluster',
+      'cluster_enabled:1',
     ].join('\r\n');
     assert.deepEqual(parseServerFacts(info, 'always'), {
       version: '7.0.15',
       aofEnabled: true,
       appendfsync: 'always',
       connectedReplicas: 1,
+      clusterEnabled: true,
     });
     assert.deepEqual(parseServerFacts('', null), {
       version: '0.0.0',
       aofEnabled: false,
       appendfsync: null,
       connectedReplicas: 0,
+      clusterEnabled: false,
     });
   });
 });
@@ -166,5 +198,22 @@ describe('strict durability: group commit of barrier rounds', () => {
     await Promise.resolve();
     pending[1]!.resolve();
     await second;
+  });
+
+  it('calls in one synchronous stretch share one round (the spool calls once per shard); a later turn gets its own', async () => {
+    const { pending, run } = manualRounds();
+    const perShard = inOneStretch(run);
+    const shards = [perShard(), perShard(), perShard()];
+    assert.equal(pending.length, 1, 'three shards of one turn: one round, not one running and one queued');
+    assert.ok(shards.every((p) => p === shards[0]));
+    await Promise.resolve();
+    const nextTurn = perShard();
+    assert.notEqual(nextTurn, shards[0]);
+    pending[0]!.resolve();
+    await Promise.all(shards);
+    await Promise.resolve();
+    assert.equal(pending.length, 2, 'the next turn waited for the round out, then started its own');
+    pending[1]!.resolve();
+    await nextTurn;
   });
 });

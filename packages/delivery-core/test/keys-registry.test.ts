@@ -6,11 +6,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  CLUSTER_SLOTS,
   campaignRateKey,
   capKey,
+  clusterMarkIn,
+  clusterMarkKey,
   connectionLeaseKey,
   connectionRateKey,
   crc16,
+  durabilityMarkKey,
   feedbackMarkerKey,
   gcraKey,
   hashSlot,
@@ -183,5 +187,46 @@ describe('key names', () => {
       'herald:cap:warmup:192.0.2.10:provider:gmail:2026-11-26',
     );
     assert.equal(tenantPausedKey('herald', 'Acme'), 'herald:tenant:acme:paused');
+  });
+});
+
+describe("strict durability's marks", () => {
+  test('one server: one mark in shard 0; a cluster: <prefix>:{durability-<n>}:mark', () => {
+    assert.equal(durabilityMarkKey('herald'), 'herald:{queue}:durability-mark');
+    assert.equal(clusterMarkKey('herald', 7), 'herald:{durability-7}:mark');
+  });
+
+  test("a cluster master's mark is the first candidate in one of its slots, for any split of the slots", () => {
+    // The three ranges redis-cli gives three masters, a master with one slot, one with the last slot.
+    const splits: [number, number][] = [
+      [0, 5460],
+      [5461, 10922],
+      [10923, 16383],
+      [4242, 4242],
+      [16383, 16383],
+    ];
+    for (const [from, to] of splits) {
+      const found = clusterMarkIn('herald', (slot) => slot >= from && slot <= to);
+      assert.ok(found, `a mark in ${from}-${to}`);
+      assert.equal(hashSlot(found.key), found.slot);
+      assert.ok(found.slot >= from && found.slot <= to);
+      const n = Number(/\{durability-(\d+)\}/.exec(found.key)?.[1]);
+      for (let m = 0; m < n; m++) {
+        const earlier = hashSlot(clusterMarkKey('herald', m));
+        assert.ok(earlier < from || earlier > to, 'no earlier candidate was in the range');
+      }
+    }
+  });
+
+  test('a prefix with a hash tag of its own pins every mark to its slot', () => {
+    const pinned = hashSlot('{tenant-a}');
+    assert.equal(
+      clusterMarkIn('{tenant-a}', (slot) => slot === pinned)?.key,
+      '{tenant-a}:{durability-0}:mark',
+    );
+    assert.equal(
+      clusterMarkIn('{tenant-a}', (slot) => slot === (pinned + 1) % CLUSTER_SLOTS),
+      undefined,
+    );
   });
 });

@@ -1,9 +1,28 @@
 /**
  * What one cluster node says about the cluster: CLUSTER INFO (state, nodes it knows), its
- * replication link, and CLUSTER SLOTS (which node serves a slot). Needs a connected client to
- * that node; used by cluster.ts to wait for a ready cluster and for a failover.
+ * replication link, its replicas, and CLUSTER SLOTS (which node serves a slot); `onNode` runs such
+ * a question on a short-lived connection to one node. Used by cluster.ts to wait for a ready
+ * cluster, a failover and a replica.
  */
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
+import { LOOPBACK_HOST } from './ports.js';
+
+/** Runs `fn` on a short-lived plain connection to the node on `port` (no retries). */
+export async function onNode<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis({ host: LOOPBACK_HOST, port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return await fn(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The node has a replica whose link is online (INFO replication `slaveN:…state=online`). */
+export async function hasReplicaOnline(redis: Redis): Promise<boolean> {
+  return /^slave\d+:.*state=online/m.test(await redis.info('replication'));
+}
 
 export interface NodeClusterInfo {
   /** `ok` or `fail`. */

@@ -6,7 +6,10 @@
  * out by client(). Guarantees: start resolves once every node reports `cluster_state:ok`, knows
  * every node and (with replicas) every replica's link to its master is up, all within bounds;
  * killMaster SIGKILLs the master serving a slot; waitForFailover waits, bounded, until another
- * node serves it and the cluster is ok again; stop() is idempotent and leaves no process behind.
+ * node serves it and the cluster is ok again; restartNode starts a killed node again on its port
+ * and data (it rejoins as a replica of the node that took its slots) and waitForReplica waits,
+ * bounded, until a slot's master has a replica online; stop() is idempotent and leaves no process
+ * behind.
  * Needs: redis-server and redis-cli (Debian/Ubuntu: redis-tools, installed with redis-server).
  */
 import { execFile } from 'node:child_process';
@@ -15,8 +18,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Cluster, type ClusterOptions, Redis } from 'ioredis';
-import { clusterInfo, type SlotOwner, slotOwner } from './cluster-info.js';
+import { Cluster, type ClusterOptions, type Redis } from 'ioredis';
+import { clusterInfo, hasReplicaOnline, onNode, type SlotOwner, slotOwner } from './cluster-info.js';
 
 export type { SlotOwner } from './cluster-info.js';
 
@@ -24,7 +27,7 @@ import { freePortPair, redisCliPath } from './cluster-ports.js';
 import { LOOPBACK_HOST } from './ports.js';
 import { registerExitCleanup } from './processes.js';
 import { redisServerPath } from './redis.js';
-import { delay, type Running, startOnFreePort, terminate } from './server-process.js';
+import { delay, type Running, spawnReady, startOnFreePort, terminate } from './server-process.js';
 
 const CREATE_TIMEOUT_MS = 30_000;
 const CLUSTER_OK_TIMEOUT_MS = 20_000;
@@ -62,6 +65,10 @@ export interface RedisClusterHandle {
   killMaster(slotOrKey: number | string): Promise<ClusterNode>;
   /** Waits until a live node serves the slot and every live node says cluster_state:ok. */
   waitForFailover(slotOrKey: number | string, timeoutMs?: number): Promise<SlotOwner>;
+  /** Starts a killed node again (same port, dir, nodes.conf and AOF); resolves once it answers PING. */
+  restartNode(port: number): Promise<ClusterNode>;
+  /** Waits until the master serving the slot has a replica online (INFO replication). */
+  waitForReplica(slotOrKey: number | string, timeoutMs?: number): Promise<SlotOwner>;
   /** SIGTERM every node (SIGKILL after a bound), remove the dirs; idempotent. */
   stop(): Promise<void>;
 }
@@ -75,13 +82,18 @@ interface NodeProcess {
 
 const run = promisify(execFile);
 
-async function startNode(bin: string, nodeTimeoutMs: number): Promise<NodeProcess> {
-  const dir = await mkdtemp(join(tmpdir(), 'herald-redis-cluster-'));
+/** redis-server's arguments for a cluster node (its port and dir are the spawner's). */
+function nodeArgs(nodeTimeoutMs: number): string[] {
   const args = ['--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'];
   args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf');
   args.push('--cluster-node-timeout', String(nodeTimeoutMs));
+  return args;
+}
+
+async function startNode(bin: string, nodeTimeoutMs: number): Promise<NodeProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'herald-redis-cluster-'));
   try {
-    const { port, running } = await startOnFreePort(bin, dir, freePortPair, args);
+    const { port, running } = await startOnFreePort(bin, dir, freePortPair, nodeArgs(nodeTimeoutMs));
     return { port, dir, running, killed: false };
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
@@ -104,7 +116,11 @@ class RedisClusterServers implements RedisClusterHandle {
   private stopping: Promise<void> | null = null;
   private readonly unregisterCleanup: () => void;
 
-  constructor(private readonly procs: NodeProcess[]) {
+  constructor(
+    private readonly procs: NodeProcess[],
+    private readonly bin: string,
+    private readonly nodeTimeoutMs: number,
+  ) {
     const keep = process.env['HERALD_KEEP_TMP'] === '1';
     this.unregisterCleanup = keep
       ? () => {}
@@ -143,20 +159,10 @@ class RedisClusterServers implements RedisClusterHandle {
   async onLiveNode<T>(fn: (redis: Redis) => Promise<T>): Promise<T> {
     let lastError: unknown = new Error('no live node');
     for (const p of this.procs.filter((n) => !n.killed)) {
-      const redis = new Redis({
-        host: LOOPBACK_HOST,
-        port: p.port,
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-      });
-      redis.on('error', () => {});
       try {
-        await redis.connect();
-        return await fn(redis);
+        return await onNode(p.port, fn);
       } catch (err) {
         lastError = err;
-      } finally {
-        redis.disconnect();
       }
     }
     throw lastError;
@@ -192,24 +198,31 @@ class RedisClusterServers implements RedisClusterHandle {
     return owner!;
   }
 
+  async restartNode(port: number): Promise<ClusterNode> {
+    const proc = this.procs.find((p) => p.port === port);
+    if (!proc?.killed) throw new Error(`redis cluster: :${port} is not a killed node of this cluster`);
+    const running = await spawnReady(this.bin, port, proc.dir, nodeArgs(this.nodeTimeoutMs));
+    proc.running = running;
+    proc.killed = false;
+    return { port, pid: running.child.pid ?? -1, dir: proc.dir, alive: true };
+  }
+
+  async waitForReplica(slotOrKey: number | string, timeoutMs = FAILOVER_TIMEOUT_MS): Promise<SlotOwner> {
+    const slot = await this.slotOf(slotOrKey);
+    let owner: SlotOwner | undefined;
+    await waitFor(`a replica online for the master of slot ${slot}`, timeoutMs, async () => {
+      owner = await this.onLiveNode((r) => slotOwner(r, slot));
+      return onNode(owner.port, hasReplicaOnline);
+    });
+    return owner!;
+  }
+
   /** Every live node says cluster_state:ok (and, with `complete`, knows every node). */
   async allOk(complete: boolean): Promise<boolean> {
     for (const p of this.procs.filter((n) => !n.killed)) {
-      const redis = new Redis({
-        host: LOOPBACK_HOST,
-        port: p.port,
-        lazyConnect: true,
-        maxRetriesPerRequest: 0,
-      });
-      redis.on('error', () => {});
-      try {
-        await redis.connect();
-        const info = await clusterInfo(redis);
-        if (info.state !== 'ok') return false;
-        if (complete && (info.knownNodes !== this.procs.length || !info.replicationUp)) return false;
-      } finally {
-        redis.disconnect();
-      }
+      const info = await onNode(p.port, clusterInfo);
+      if (info.state !== 'ok') return false;
+      if (complete && (info.knownNodes !== this.procs.length || !info.replicationUp)) return false;
     }
     return true;
   }
@@ -246,7 +259,7 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
   const replicas = opts.replicasPerMaster ?? 0;
   const nodeTimeoutMs = opts.nodeTimeoutMs ?? DEFAULT_CLUSTER_NODE_TIMEOUT_MS;
   const procs: NodeProcess[] = [];
-  const servers = new RedisClusterServers(procs);
+  const servers = new RedisClusterServers(procs, bin, nodeTimeoutMs);
   try {
     const started = await Promise.all(
       Array.from({ length: masters * (1 + replicas) }, () => startNode(bin, nodeTimeoutMs)),

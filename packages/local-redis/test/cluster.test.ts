@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { type RedisClusterHandle, startRedisCluster, trackedChildren } from '../src/index.js';
 
 const started: RedisClusterHandle[] = [];
@@ -38,7 +39,7 @@ test('a 3-master cluster serves keys of every slot through one Cluster client, a
   assert.ok(!trackedChildren().some((c) => pids.includes(c.pid)));
 });
 
-test("killing the master of a slot hands it to its replica, and the client's writes reach the new master", async () => {
+test("killing the master of a slot hands it to its replica, the client's writes reach the new master, and the restarted node rejoins as its replica", async () => {
   const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
   started.push(cluster);
   assert.equal(cluster.nodes.length, 6);
@@ -54,4 +55,18 @@ test("killing the master of a slot hands it to its replica, and the client's wri
   assert.equal(await client.get('{queue}:before'), 'kept', 'a replicated write survives the failover');
   await client.set('{queue}:after', 'new');
   assert.equal(await client.get('{queue}:after'), 'new');
+
+  const restarted = await cluster.restartNode(killed.port);
+  assert.ok(restarted.alive && isAlive(restarted.pid));
+  const owner = await cluster.waitForReplica('{queue}:x');
+  assert.equal(owner.port, after.port, 'the restarted node did not take its slots back');
+  await client.set('{queue}:replicated', 'yes');
+  assert.equal(await client.wait(1, 5_000), 1, 'the new master has a replica again');
+  const old = new Redis({ host: '127.0.0.1', port: killed.port, lazyConnect: true });
+  try {
+    await old.connect();
+    assert.match(await old.info('replication'), /^role:slave$/m, 'the old master came back as a replica');
+  } finally {
+    old.disconnect();
+  }
 });

@@ -22,7 +22,7 @@ export {
   idempotencyKeys,
 } from './api.js';
 export { streamCursorKey } from './consumers.js';
-export { durabilityMarkKey } from './durability.js';
+export { clusterMarkIn, clusterMarkKey, durabilityMarkKey, MARK_SEARCH_LIMIT } from './durability.js';
 export { MULTI_KEY_OPERATIONS, type MultiKeyOperation } from './operations.js';
 export {
   DELIVERY_QUEUE,

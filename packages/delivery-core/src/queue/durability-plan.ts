@@ -2,6 +2,9 @@
  * How `redis.durability: strict` keeps its promise on a given Redis server, decided once at start
  * from what the server says about itself (INFO, CONFIG GET appendfsync): a pure function over
  * those facts and an ordered rule table, first match wins. The plans:
+ * - on a Redis Cluster master with a replica, `wait-replica` before anything else: the cluster
+ *   fails a dead master over to its replica, so a write only on the master's own disk (fsync,
+ *   WAITAOF 1 0) is lost with the failover; it must be on the replica;
  * - `fsync-always`: AOF on with `appendfsync always` — Redis fsyncs before it answers the EXEC,
  *   nothing to add (preferred even where WAITAOF exists: no extra command at all);
  * - `waitaof`: Redis >= 7.2 with AOF on — `WAITAOF 1 0` (this server's fsync; a replica's fsync is
@@ -13,7 +16,7 @@
 
 export type DurabilityMode = 'fsync-always' | 'waitaof' | 'wait-replica';
 
-/** What the server says about itself (INFO server / replication / persistence, CONFIG GET). */
+/** What the server says about itself (INFO server / replication / persistence / cluster, CONFIG GET). */
 export interface ServerFacts {
   /** INFO server `redis_version`, e.g. "7.0.15". */
   version: string;
@@ -23,6 +26,8 @@ export interface ServerFacts {
   appendfsync: string | null;
   /** INFO replication `connected_slaves` (replicas attached to this server). */
   connectedReplicas: number;
+  /** INFO cluster `cluster_enabled`: a Redis Cluster node, which a replica may replace. */
+  clusterEnabled: boolean;
 }
 
 export type DurabilityPlan =
@@ -40,6 +45,13 @@ interface Rule {
 
 /** Ordered: the cheapest plan that keeps the promise comes first. */
 export const DURABILITY_RULES: readonly Rule[] = [
+  {
+    mode: 'wait-replica',
+    applies: (f) => f.clusterEnabled && f.connectedReplicas >= 1,
+    why: (f) =>
+      `a cluster master with ${f.connectedReplicas} replica(s): WAIT 1 after each group commit ` +
+      '(a failover promotes a replica, so the write must be on one)',
+  },
   {
     mode: 'fsync-always',
     applies: (f) => f.aofEnabled && f.appendfsync === 'always',
@@ -60,13 +72,26 @@ export const DURABILITY_RULES: readonly Rule[] = [
 export function planDurability(facts: ServerFacts): DurabilityPlan {
   const rule = DURABILITY_RULES.find((r) => r.applies(facts));
   if (rule) return { ok: true, mode: rule.mode, why: rule.why(facts) };
-  return { ok: false, reason: refusalReason(facts), fix: REFUSAL_FIX };
+  return {
+    ok: false,
+    reason: refusalReason(facts),
+    fix: facts.clusterEnabled ? CLUSTER_REFUSAL_FIX : REFUSAL_FIX,
+  };
 }
+
+const FAST_INSTEAD =
+  'or set redis.durability: fast to accept up to about a second of acknowledged mail lost in a crash';
 
 const REFUSAL_FIX =
   'fix one of: `CONFIG SET appendonly yes` and `CONFIG SET appendfsync always` (and the same in ' +
   'redis.conf), or attach a replica to this server, or run Redis >= 7.2 with AOF on (WAITAOF); ' +
-  'or set redis.durability: fast to accept up to about a second of acknowledged mail lost in a crash';
+  FAST_INSTEAD;
+
+const CLUSTER_REFUSAL_FIX =
+  'fix one of: give this master a replica (`redis-cli --cluster add-node <new node> <this master> ' +
+  '--cluster-slave`; the replica also covers a failover), or `CONFIG SET appendonly yes` and ' +
+  '`CONFIG SET appendfsync always` on it (and the same in redis.conf), or run Redis >= 7.2 with AOF ' +
+  `on (WAITAOF); ${FAST_INSTEAD}`;
 
 function refusalReason(f: ServerFacts): string {
   const replicas = 'no replica is connected';
@@ -96,5 +121,6 @@ export function parseServerFacts(info: string, appendfsync: string | null): Serv
     aofEnabled: field('aof_enabled') === '1',
     appendfsync,
     connectedReplicas: Number.parseInt(field('connected_slaves') ?? '0', 10) || 0,
+    clusterEnabled: field('cluster_enabled') === '1',
   };
 }

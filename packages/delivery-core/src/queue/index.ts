@@ -4,7 +4,8 @@
  * default stream (transactional) go before prioritized ones of other streams: see priority.ts.
  * What Herald relies on beyond BullMQ's documented API is in bullmq-internals.ts. Operators'
  * decisions about jobs in flight are kept per message (operator-marks.ts). Strict durability's
- * barrier and its plan per server: durability.ts, durability-plan.ts.
+ * barrier and its plan per server: durability.ts (one server), durability-cluster.ts (one round
+ * per master that took writes), durability-rounds.ts, durability-plan.ts.
  */
 
 // The queue's key names live in the key registry (keys/queue.ts); re-exported for the queue's users.
@@ -24,8 +25,6 @@ export {
   type DurabilityBarrier,
   type OpenDurabilityOptions,
   openDurabilityBarrier,
-  REPLY_GRACE_MS,
-  sharedRounds,
 } from './durability.js';
 export {
   DURABILITY_RULES,
@@ -36,6 +35,7 @@ export {
   planDurability,
   type ServerFacts,
 } from './durability-plan.js';
+export { inOneStretch, REPLY_GRACE_MS, sharedRounds } from './durability-rounds.js';
 export {
   FAST_LANE_MAX_BODY_BYTES,
   type FastJob,

@@ -17,7 +17,8 @@
  * its jobs' fast-lane leases) lives in the shard its id names, each shard with its own BullMQ
  * queue (prefix `<prefix>:{queue-i}`); a group commit is one MULTI per shard touched in that turn,
  * sent together. With a durability barrier (redis.durability: strict, durability.ts), the turn's
- * callers are answered only after one barrier round that follows every shard's EXEC.
+ * callers are answered only after the barrier round that follows every shard's EXEC (on a
+ * cluster, the round of the shard's master).
  */
 import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS } from '../events/index.js';
@@ -39,7 +40,7 @@ import { JobLeases } from './leases.js';
 import { OperatorMarks } from './operator-marks.js';
 import { ShardQueues } from './shard-queues.js';
 import { type ShardLayout, SINGLE_SHARD } from './shards.js';
-import type { DeliveryJobData, EnqueueResult, SpoolMessage } from './types.js';
+import type { EnqueueResult, SpoolMessage } from './types.js';
 
 const DEFAULT_EVENT_STREAM_MAX_LEN = 100_000;
 
@@ -48,7 +49,7 @@ export interface SpoolOptions {
   eventStreamMaxLen?: number;
   /** Expiry of the trace the `accepted` event begins (config `events.trace_retention`). */
   traceRetentionMs?: number;
-  /** Waited for after each turn's EXECs (one round for every shard) before its callers are answered (strict durability). */
+  /** Waited for after each turn's EXECs (one round for every shard; per master on a cluster) before its callers are answered (strict durability). */
   barrier?: DurabilityBarrier;
   /** The queue's shards (a ShardRegistry); absent: one shard. */
   shards?: { readonly layout: ShardLayout };
@@ -83,6 +84,7 @@ return {removed, left}`;
 
 /** A shard's transaction of one turn, executed: its messages and their replies (null: aborted). */
 interface ShardCommit {
+  shard: number;
   batch: PendingEnqueue[];
   spans: Span[];
   results: [Error | null, unknown][] | null;
@@ -163,8 +165,9 @@ export class Spool extends ShardQueues {
   }
 
   /**
-   * One MULTI per shard the turn's messages are in, sent together; then (strict durability) one
-   * barrier round after every shard's EXEC, which covers them all; then each caller is settled.
+   * One MULTI per shard the turn's messages are in, sent together; then (strict durability) the
+   * barrier after every shard's EXEC: one round on one server, one per master that took a shard's
+   * writes on a cluster; then each caller is settled by its shard's EXEC and barrier outcome.
    */
   private async commitBatch(): Promise<void> {
     const batch = this.batch;
@@ -178,15 +181,14 @@ export class Spool extends ShardQueues {
     }
     const fast = this.fast;
     const commits = await Promise.all([...byShard].map(([shard, items]) => this.commitShard(shard, items)));
-    let notDurable: unknown;
-    if (this.barrier && commits.some((c) => c.results)) {
-      try {
-        await this.barrier.afterCommit();
-      } catch (err) {
-        notDurable = err;
-      }
-    }
-    for (const { batch: items, spans, results, error } of commits) {
+    // One barrier call per shard written, all in this synchronous stretch: they share one round
+    // (per master on a cluster), and each shard's callers get its own master's outcome.
+    const durable = commits.map(({ shard, results }) =>
+      this.barrier && results ? this.barrier.afterCommit([this.shardKeys(shard).events]) : undefined,
+    );
+    const outcomes = await Promise.allSettled(durable);
+    for (const [c, { batch: items, spans, results, error }] of commits.entries()) {
+      const outcome = outcomes[c]!;
       if (!results) {
         const n = spans.reduce((sum, span) => sum + span.fast.length, 0);
         if (n > 0) fast?.lane.unreserve(n);
@@ -211,8 +213,8 @@ export class Spool extends ShardQueues {
         // delivered like a BullMQ job would be; only its caller hears 451 / 503 (the usual
         // duplicate when the client retries).
         if (span.fast.length > 0) fast?.lane.hand(span.fast, item.message.body);
-        if (notDurable === undefined) item.resolve({ messageId: item.message.id, jobs: span.jobs });
-        else item.reject(enqueueError(notDurable));
+        if (outcome.status === 'fulfilled') item.resolve({ messageId: item.message.id, jobs: span.jobs });
+        else item.reject(enqueueError(outcome.reason));
       });
     }
   }
@@ -232,9 +234,9 @@ export class Spool extends ShardQueues {
       };
       for (const item of batch) spans.push(queueMessage(multi, keys, item, context));
       queueBatchTotals(multi, keys, batch, this.prefix);
-      return { batch, spans, results: await multi.exec() };
+      return { shard, batch, spans, results: await multi.exec() };
     } catch (err) {
-      return { batch, spans, results: null, error: err };
+      return { shard, batch, spans, results: null, error: err };
     }
   }
 

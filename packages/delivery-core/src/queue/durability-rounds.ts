@@ -1,0 +1,153 @@
+/**
+ * The pieces of a strict-durability round, shared by one server's barrier (durability.ts) and a
+ * cluster's (durability-cluster.ts): a server's plan read from it (`readPlan`), one bounded
+ * `INCR <mark>` + WAIT / WAITAOF on one connection (`markAndWait`), group commit of rounds
+ * (`sharedRounds`) and of calls within one synchronous stretch (`inOneStretch`), and the two
+ * errors: HERALD_REDIS_NOT_DURABLE at start, HERALD_REDIS_UNAVAILABLE for a round that failed.
+ */
+import type { Redis } from 'ioredis';
+import { HeraldError } from '../errors/index.js';
+import type { RedisClient } from '../redis/index.js';
+import { withDeadline } from '../util/index.js';
+import {
+  type DurabilityMode,
+  type DurabilityPlan,
+  parseServerFacts,
+  planDurability,
+} from './durability-plan.js';
+
+/** The client waits this much longer than the server's own WAIT timeout for the reply. */
+export const REPLY_GRACE_MS = 1_000;
+
+/** The plan for one server (or one cluster master) from its INFO and CONFIG GET appendfsync. */
+export async function readPlan(node: RedisClient): Promise<DurabilityPlan> {
+  const info = await node.info();
+  const appendfsync = await node.config('GET', 'appendfsync').then(
+    (reply) => (Array.isArray(reply) && typeof reply[1] === 'string' ? reply[1] : null),
+    () => null,
+  );
+  return planDurability(parseServerFacts(info, appendfsync));
+}
+
+/** "<who> cannot promise …: <reason>; <fix>" for a refused plan. */
+export function refusal(who: string, plan: Extract<DurabilityPlan, { ok: false }>): string {
+  return `${who} cannot promise that an acknowledged write survives a crash: ${plan.reason}; ${plan.fix}`;
+}
+
+export function notDurable(detail: string, cause?: unknown): HeraldError {
+  return new HeraldError(
+    'HERALD_REDIS_NOT_DURABLE',
+    `redis.durability: strict, but ${detail}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * Group commit of rounds: the returned function runs `round` at once when none is running;
+ * callers arriving while one runs all share the single next round, started when it ends. Each
+ * caller gets the outcome of the first round that started after its call.
+ */
+export function sharedRounds(round: () => Promise<void>): () => Promise<void> {
+  let running = false;
+  let next: Deferred | null = null;
+  const start = (): Promise<void> => {
+    running = true;
+    const current = round();
+    const after = () => {
+      running = false;
+      const waiting = next;
+      next = null;
+      if (waiting) start().then(waiting.resolve, waiting.reject);
+    };
+    current.then(after, after);
+    return current;
+  };
+  return () => {
+    if (!running) return start();
+    next ??= deferred();
+    return next.promise;
+  };
+}
+
+/**
+ * Calls of the returned function within one synchronous stretch (until the microtasks queued in
+ * it have run) share the promise of the first call. Sound for the barrier: every write such a
+ * caller saw acknowledged was acknowledged before the stretch, so before the shared round's INCR.
+ */
+export function inOneStretch<T>(run: () => Promise<T>): () => Promise<T> {
+  let current: Promise<T> | undefined;
+  return () => {
+    if (current === undefined) {
+      current = run();
+      queueMicrotask(() => {
+        current = undefined;
+      });
+    }
+    return current;
+  };
+}
+
+/**
+ * One round on `conn` (a server, or one cluster master): `INCR markKey` then WAITAOF 1 0 / WAIT 1,
+ * pipelined, bounded; rejects with HERALD_REDIS_UNAVAILABLE unless the write is acknowledged.
+ * `who` names the master in the error (cluster).
+ */
+export async function markAndWait(
+  conn: Redis,
+  markKey: string,
+  mode: DurabilityMode,
+  timeoutMs: number,
+  who = '',
+): Promise<void> {
+  if (mode === 'fsync-always') return;
+  const ms = String(timeoutMs);
+  const at = who === '' ? '' : ` (master ${who})`;
+  const pipeline = conn.pipeline().incr(markKey);
+  if (mode === 'waitaof') pipeline.call('WAITAOF', '1', '0', ms);
+  else pipeline.call('WAIT', '1', ms);
+  let replies: [Error | null, unknown][] | null;
+  try {
+    replies = await withDeadline(pipeline.exec(), timeoutMs + REPLY_GRACE_MS, 'durability barrier');
+  } catch (err) {
+    throw unavailable(`${(err as Error).message}${at}`, err);
+  }
+  const [mark, ack] = replies ?? [];
+  const failed = [mark, ack].find((reply) => !reply || reply[0]);
+  if (failed) throw unavailable(`${failed[0]?.message ?? 'no reply'}${at}`, failed[0]);
+  if (acknowledged(mode, ack![1])) return;
+  throw unavailable(
+    mode === 'waitaof'
+      ? `Redis${at} did not fsync the write to its AOF within ${ms} ms`
+      : `no replica${at} acknowledged the write within ${ms} ms`,
+  );
+}
+
+/** WAIT answers how many replicas have the write; WAITAOF [local fsyncs, replica fsyncs]. */
+function acknowledged(mode: 'waitaof' | 'wait-replica', reply: unknown): boolean {
+  if (mode === 'wait-replica') return typeof reply === 'number' && reply >= 1;
+  return Array.isArray(reply) && typeof reply[0] === 'number' && reply[0] >= 1;
+}
+
+export function unavailable(detail: string, cause?: unknown): HeraldError {
+  return new HeraldError(
+    'HERALD_REDIS_UNAVAILABLE',
+    `write not durable (redis.durability: strict): ${detail}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
