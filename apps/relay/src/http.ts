@@ -21,7 +21,7 @@ export function createHttpServer(herald: Herald, isListening: () => boolean, api
   const health = healthRequestHandler({ ping: () => herald.ping(), isListening, metrics: herald.metrics });
   const ui = herald.config.http.ui;
   if (!ui.enabled || !api) return http.createServer(health);
-  const dashboard = createDashboardHandler();
+  const dashboard = createDashboardHandler({ open: ui.open_on_loopback });
   const mounted = api.mount({ routes: DASHBOARD_ROUTES, open: ui.open_on_loopback });
   return http.createServer((req, res) => {
     if (dashboard(req, res)) return;

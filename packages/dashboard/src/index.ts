@@ -5,6 +5,7 @@
  */
 export { DASHBOARD_ROUTES, type DashboardRoute } from './routes.js';
 export {
+  ACCESS_FILE,
   BUNDLE_DIR,
   CONTENT_SECURITY_POLICY,
   createDashboardHandler,

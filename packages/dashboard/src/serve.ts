@@ -6,7 +6,7 @@
  * its extension (a table), `Cache-Control: immutable` for Vite's hashed `assets/` and `no-cache`
  * for index.html, a strict Content-Security-Policy (scripts, styles and requests from this origin
  * only: no inline script, no eval, no framing) and nosniff on every answer, GET and HEAD only.
- * While the bundle is not built the answer is 503 naming the command that builds it.
+ * `/ui/access.json` tells the page whether it needs an admin key. While the bundle is not built the answer is 503 naming the command that builds it.
  * Needs injected: nothing (the bundle folder may be given, for tests).
  */
 
@@ -68,7 +68,12 @@ interface BundleFile {
 export interface DashboardOptions {
   /** Default: BUNDLE_DIR. */
   dir?: string;
+  /** The API routes answer without a key (http.ui.open_on_loopback): told to the page by ACCESS_FILE. */
+  open?: boolean;
 }
+
+/** `/ui/access.json`: `{"key_needed": bool}`, so the page asks for a key before any request would be refused. */
+export const ACCESS_FILE = 'access.json';
 
 /** Answers a request under /ui (true), or leaves it (false: not a dashboard path). */
 export type DashboardHandler = (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
@@ -116,6 +121,11 @@ export function createDashboardHandler(options: DashboardOptions = {}): Dashboar
     files ??= readBundle(dir);
     if (!files) return answer(503, 'the dashboard is not built: run `npm run build`\n');
     const name = path.slice(UI_PATH.length) || INDEX;
+    if (name === ACCESS_FILE)
+      return answer(200, JSON.stringify({ key_needed: !options.open }), {
+        'content-type': CONTENT_TYPES['.json']!,
+        'cache-control': 'no-store',
+      });
     const file = files.get(name);
     if (!file) return answer(404, 'not found\n');
     const headers = {

@@ -38,6 +38,12 @@ export async function api<T>(
   return body as T;
 }
 
+/** Whether the relay asks for a key (false: http.ui.open_on_loopback). */
+export async function keyNeeded(): Promise<boolean> {
+  const res = await fetch('/ui/access.json');
+  return ((await res.json()) as { key_needed: boolean }).key_needed;
+}
+
 /** /readyz of the same listener: Redis health and the SMTP listener. */
 export async function readiness(): Promise<{ ready: boolean; redis: boolean; listening: boolean }> {
   const res = await fetch('/readyz');

@@ -5,7 +5,7 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { AUTH_NEEDED_EVENT, adminKey } from './api.ts';
+import { AUTH_NEEDED_EVENT, adminKey, keyNeeded } from './api.ts';
 import { Bounces } from './pages/bounces.tsx';
 import { Message } from './pages/message.tsx';
 import { Overview } from './pages/overview.tsx';
@@ -29,8 +29,15 @@ const pageOf = (hash: string): PageName => {
 
 function App() {
   const [page, setPage] = useState<PageName>(pageOf(location.hash));
-  const [needKey, setNeedKey] = useState(false);
+  /** undefined until /ui/access.json answered: no API request before it (none refused with 401). */
+  const [needKey, setNeedKey] = useState<boolean | undefined>(undefined);
   const [attempt, setAttempt] = useState(0);
+  useEffect(() => {
+    keyNeeded().then(
+      (needed) => setNeedKey(needed && !adminKey.get()),
+      () => setNeedKey(!adminKey.get()),
+    );
+  }, []);
   useEffect(() => {
     const onHash = () => setPage(pageOf(location.hash));
     const onAuth = () => setNeedKey(true);
@@ -67,7 +74,7 @@ function App() {
         )}
       </header>
       <main>
-        {needKey ? (
+        {needKey === undefined ? null : needKey ? (
           <KeyForm
             onKey={(key) => {
               adminKey.set(key);

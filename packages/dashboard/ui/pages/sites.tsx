@@ -34,7 +34,7 @@ export function Sites() {
               <th>scheduled</th>
               <th>in flight</th>
               <th>oldest</th>
-              <th>connections</th>
+              <th>max connections</th>
               <th>message rate</th>
               <th>connection rate</th>
               <th>layers</th>
@@ -78,8 +78,8 @@ function SiteRow({
       <td>{s.queue.scheduled}</td>
       <td>{s.queue.in_flight}</td>
       <td>{s.queue.oldest_age_ms ? duration(s.queue.oldest_age_ms) : '—'}</td>
-      <td>
-        {s.limits.initial_connections}–{s.limits.max_connections}
+      <td title={`starts at ${Math.min(s.limits.initial_connections, s.limits.max_connections)}`}>
+        {s.limits.max_connections}
       </td>
       <td>{s.limits.max_message_rate ?? 'no limit'}</td>
       <td>{s.limits.max_connection_rate ?? 'no limit'}</td>
