@@ -100,6 +100,7 @@ describe('the dashboard in Chromium', { skip }, () => {
     const expectText = async (selector: string, pattern: RegExp) => {
       const locator = page.locator(selector).first();
       await locator.waitFor({ timeout: UI_WAIT_MS });
+      // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator (rendered text), not a DOM node
       await waitUntil(`${selector} to show ${pattern}`, async () => pattern.test(await locator.innerText()), {
         timeoutMs: UI_WAIT_MS,
       });
@@ -125,6 +126,7 @@ describe('the dashboard in Chromium', { skip }, () => {
     await page.locator('#nav-sites').click();
     const row = page.locator(`#sites tr[data-site="${site}"]`);
     await row.waitFor({ timeout: UI_WAIT_MS });
+    // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator (rendered text), not a DOM node
     assert.match(await row.innerText(), /active/);
     await row.locator('select').selectOption('1h');
     await row.locator('button.suspend').click();
@@ -145,6 +147,7 @@ describe('the dashboard in Chromium', { skip }, () => {
     await herald.pauseTenant('default', 'dashboard test');
     await page.locator('#nav-tenants').click();
     await expectText('#tenants tr[data-tenant="default"] td.state', /paused since .*dashboard test/);
+    // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator (rendered text), not a DOM node
     assert.match(await page.locator('#tenants tr[data-tenant="default"]').innerText(), /^default\s+3\s+1\s/);
     await shot('tenants');
     await page.locator('#tenants tr[data-tenant="default"] button.resume').click();
@@ -156,6 +159,7 @@ describe('the dashboard in Chromium', { skip }, () => {
     await page.locator('#message-search input[name=q]').fill(GONE);
     await page.locator('#message-search button[type=submit]').click();
     await expectText('#story', new RegExp(id));
+    // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator (rendered text), not a DOM node
     const story = await page.locator('#story-recipients').innerText();
     assert.match(story, new RegExp(`${GONE}\\s+bounced\\s+1\\s+550 5\\.1\\.1 no such mailbox here`));
     assert.match(story, new RegExp(`${OK}\\s+delivered`));
