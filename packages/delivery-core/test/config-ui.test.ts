@@ -39,7 +39,11 @@ describe('http.ui config', () => {
       );
     for (const listen of ['0.0.0.0:8025', ':8025', '10.0.0.1:8025', '[::]:8025']) {
       const err = configError({ api: {}, http: { listen, ui: { enabled: true, open_on_loopback: true } } });
-      assert.match(err.message, /http\.ui\.open_on_loopback: only allowed when http\.listen is loopback/, listen);
+      assert.match(
+        err.message,
+        /http\.ui\.open_on_loopback: only allowed when http\.listen is loopback/,
+        listen,
+      );
     }
     assert.equal(isLoopbackListen('192.168.1.1:80'), false);
   });
