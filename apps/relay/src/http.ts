@@ -1,12 +1,31 @@
 /**
  * The relay's HTTP endpoints: `/healthz` (the process is alive), `/readyz` (Redis answers and the
  * listeners are up; 503 otherwise, so a load balancer stops sending) and `/metrics` (Prometheus),
- * served by delivery-core's createHealthEndpoints (the bounce-processor serves the same).
+ * served by delivery-core's health handler (the bounce-processor serves the same). With
+ * `http.ui.enabled` (which needs an `api` section) also the dashboard (@herald/dashboard) at
+ * `/ui/` and, same-origin, the HTTP API routes its pages call (DASHBOARD_ROUTES, served by the
+ * API's own app through its mount: same auth, validation, rate limits and error shape); with
+ * `http.ui.open_on_loopback` (the config allows it only for a loopback http.listen) those routes
+ * need no key.
  */
-import type http from 'node:http';
+import http from 'node:http';
+import { createDashboardHandler, DASHBOARD_ROUTES } from '@herald/dashboard';
 import type { Herald } from '@herald/delivery-core';
-import { createHealthEndpoints } from '@herald/delivery-core/metrics';
+import { healthRequestHandler } from '@herald/delivery-core/metrics';
+import type { ApiServer } from '@herald/http-api';
 
-export function createHttpServer(herald: Herald, isListening: () => boolean): http.Server {
-  return createHealthEndpoints({ ping: () => herald.ping(), isListening, metrics: herald.metrics });
+/** The API's path prefix on http.listen (the mount answers 404 for any route not mounted). */
+const API_PREFIX = '/v1/';
+
+export function createHttpServer(herald: Herald, isListening: () => boolean, api?: ApiServer): http.Server {
+  const health = healthRequestHandler({ ping: () => herald.ping(), isListening, metrics: herald.metrics });
+  const ui = herald.config.http.ui;
+  if (!ui.enabled || !api) return http.createServer(health);
+  const dashboard = createDashboardHandler({ open: ui.open_on_loopback });
+  const mounted = api.mount({ routes: DASHBOARD_ROUTES, open: ui.open_on_loopback });
+  return http.createServer((req, res) => {
+    if (dashboard(req, res)) return;
+    if ((req.url ?? '').startsWith(API_PREFIX)) return mounted(req, res);
+    health(req, res);
+  });
 }

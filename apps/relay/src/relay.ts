@@ -119,7 +119,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         addresses.api = await api.listen();
       }
       if (roles.includes('http') && config.http.enabled) {
-        httpServer = createHttpServer(herald, () => listening || !roles.includes('smtp'));
+        httpServer = createHttpServer(herald, () => listening || !roles.includes('smtp'), api);
         addresses.http = await listen(httpServer, config.http.listen, 'http.listen');
       }
       herald.logger.info(

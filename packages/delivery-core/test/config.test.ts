@@ -66,7 +66,11 @@ describe('defaults', () => {
       'the per-client limits exempt trusted_networks and loopback unless told otherwise',
     );
     assert.deepEqual(config.smtp.tls, { self_signed: false });
-    assert.deepEqual(config.http, { listen: '127.0.0.1:8025', enabled: true });
+    assert.deepEqual(config.http, {
+      listen: '127.0.0.1:8025',
+      enabled: true,
+      ui: { enabled: false, open_on_loopback: false },
+    });
     assert.deepEqual(config.dns, { servers: [], timeout: 2000, attempts: 3, cache_size: 10000 });
     assert.equal(config.delivery.concurrency, 200);
     assert.equal(config.delivery.port, 25);

@@ -5,6 +5,7 @@
  */
 export { Authenticator } from './auth.js';
 export { ApiError, errorBody, REDIS_RETRY_AFTER_S, toApiError } from './errors.js';
+export { type MountHandler, type MountOptions, OPEN_CALLER_ID } from './mount.js';
 export { buildOpenApi, OPENAPI_VERSION, openApiPath } from './openapi.js';
 export { REFUSAL_STATUS, refusalStatus } from './refusal-status.js';
 export type { ApiDeps, Caller, HttpMethod, RouteAnswer, RouteAuth, RouteContext, RouteDef } from './route.js';

@@ -10,6 +10,7 @@
  * (for send), the config with an `api` section, a pino logger; it opens one Redis connection of
  * its own for keys, limits and idempotency.
  */
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Herald, HeraldConfig, RedisClient } from '@herald/delivery-core';
 import { connectRedis, HeraldError, redisTarget } from '@herald/delivery-core';
@@ -22,6 +23,7 @@ import type { z } from 'zod';
 import { Authenticator } from './auth.js';
 import { ApiError, errorBody, frameworkError, toApiError } from './errors.js';
 import { answerClientError, CONNECTIONS_CHECK_MS, guardListener } from './listener-guard.js';
+import { createMount, type MountHandler, type MountOptions, OPEN_CALLER_ID } from './mount.js';
 import { buildOpenApi } from './openapi.js';
 import type { ApiDeps, Caller, RouteDef } from './route.js';
 import { ROUTES } from './routes/index.js';
@@ -56,6 +58,11 @@ export interface ApiServer {
   readonly address: { host: string; port: number } | undefined;
   /** The routes served (and documented). */
   readonly routes: readonly RouteDef[];
+  /**
+   * A handler serving `options.routes` of this API for requests that arrive on another listener
+   * (mount.ts); usable once `listen` resolved (before: 503 in the error shape).
+   */
+  mount(options: MountOptions): MountHandler;
 }
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
@@ -89,6 +96,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   let auth: Authenticator | undefined;
   let bound: { host: string; port: number } | undefined;
   const document = buildOpenApi(ROUTES, VERSION);
+  /** Requests of an open mount (mount.ts): without a key they are an admin caller. */
+  const openRequests = new WeakSet<http.IncomingMessage>();
 
   const send = (reply: FastifyReply, error: ApiError) =>
     reply.code(error.status).headers(error.headers).send(errorBody(error));
@@ -139,7 +148,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         const at = state(request);
         at.early = true;
         if (!auth) throw new ApiError(503, 'HERALD_REDIS_UNAVAILABLE', 'starting');
-        at.caller = await auth.identify(route.auth, request.headers.authorization, request.ip);
+        at.caller =
+          openRequests.has(request.raw) && request.headers.authorization === undefined
+            ? { kind: 'admin', keyId: OPEN_CALLER_ID, label: 'dashboard (http.ui.open_on_loopback)' }
+            : await auth.identify(route.auth, request.headers.authorization, request.ip);
         await auth.admit(route.auth, at.caller);
         at.early = false;
       },
@@ -158,6 +170,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
 
   return {
     routes: ROUTES,
+    mount: (mountOptions) => createMount(mountOptions, (req, res) => app.routing(req, res), openRequests),
     get address() {
       return bound;
     },

@@ -44,6 +44,7 @@ export {
   type HeraldConfig,
   type HeraldConfigInput,
   heraldConfigSchema,
+  isLoopbackListen,
   LOG_LEVELS,
   ROLES,
   type Role,

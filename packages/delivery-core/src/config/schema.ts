@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_QUEUE_SHARDS } from '../keys/index.js';
-import { parseHostPort } from './addresses.js';
+import { parseHostPort, parseListen } from './addresses.js';
 import {
   bool,
   duration,
@@ -38,9 +38,34 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** Port of a DNS server given without one. */
 export const DEFAULT_DNS_PORT = 53;
 
+/** Whether a listen address binds loopback only (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackListen(listen: string): boolean {
+  try {
+    const { host } = parseListen(listen);
+    return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+  } catch {
+    return false;
+  }
+}
+
+/** The web dashboard at /ui/ on http.listen (packages/dashboard); it reads the HTTP API (`api`). */
+const uiSchema = section({
+  enabled: bool().default(false),
+  /** No admin key asked when http.listen is loopback only (refused for any other listen). */
+  open_on_loopback: bool().default(false),
+});
+
 const httpSchema = section({
   listen: listenAddress().default('127.0.0.1:8025'),
   enabled: bool().default(true),
+  ui: uiSchema.prefault({}),
+}).superRefine((http, ctx) => {
+  if (http.ui.open_on_loopback && !isLoopbackListen(http.listen))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ui', 'open_on_loopback'],
+      message: `only allowed when http.listen is loopback (127.0.0.0/8, ::1), not ${http.listen}`,
+    });
 });
 
 /** True unless `s` parses as host:port with a host name; unparsable values are reported by hostPort. */
@@ -191,10 +216,19 @@ export const heraldConfigSchema = section({
   /** Per-tenant HTTP endpoints receiving signed batches of events (schema-webhooks.ts). */
   webhooks: webhooksSchema,
   roles: rolesSchema,
-}).transform((config) => ({
-  ...config,
-  delivery: { ...config.delivery, ehlo_hostname: config.delivery.ehlo_hostname ?? config.smtp.hostname },
-}));
+})
+  .superRefine((config, ctx) => {
+    if (config.http.ui.enabled && !config.api)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['http', 'ui', 'enabled'],
+        message: 'the dashboard reads the HTTP API: add an api section (api: {} will do)',
+      });
+  })
+  .transform((config) => ({
+    ...config,
+    delivery: { ...config.delivery, ehlo_hostname: config.delivery.ehlo_hostname ?? config.smtp.hostname },
+  }));
 
 /** The parsed configuration: durations in ms, sizes in bytes, every default filled in. */
 export type HeraldConfig = DeepReadonly<z.output<typeof heraldConfigSchema>>;

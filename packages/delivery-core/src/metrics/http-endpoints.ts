@@ -21,7 +21,14 @@ const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json';
 
 export function createHealthEndpoints(deps: HealthEndpointsDeps): http.Server {
-  return http.createServer((req, res) => {
+  return http.createServer(healthRequestHandler(deps));
+}
+
+/** The same endpoints as a request handler, for a server that serves more paths (the relay's dashboard). */
+export function healthRequestHandler(
+  deps: HealthEndpointsDeps,
+): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     const reply = (status: number, body: string, type = TEXT) => {
       res.writeHead(status, { 'content-type': type });
@@ -47,5 +54,5 @@ export function createHealthEndpoints(deps: HealthEndpointsDeps): http.Server {
       default:
         return reply(404, 'not found\n');
     }
-  });
+  };
 }

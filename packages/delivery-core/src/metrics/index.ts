@@ -11,7 +11,7 @@ import type { HeraldEvent, RecipientEventType } from '../events/index.js';
 /** Prefix of prom-client's default metrics (process_*, nodejs_*), so they read herald_process_*. */
 export const DEFAULT_METRICS_PREFIX = 'herald_';
 
-export { createHealthEndpoints, type HealthEndpointsDeps } from './http-endpoints.js';
+export { createHealthEndpoints, type HealthEndpointsDeps, healthRequestHandler } from './http-endpoints.js';
 
 const OUTCOMES: RecipientEventType[] = ['delivered', 'deferred', 'bounced', 'expired', 'suppressed'];
 

@@ -3,6 +3,7 @@
  * `defineRoute(...)` and add it here; the server registers it and the OpenAPI document lists it.
  */
 import type { RouteDef } from '../route.js';
+import { activityRoutes } from './activity.js';
 import { eventRoutes } from './events.js';
 import { keyRoutes } from './keys.js';
 import { messageStoryRoutes } from './message-story.js';
@@ -19,6 +20,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...messageRoutes,
   ...messageStoryRoutes,
   ...eventRoutes,
+  ...activityRoutes,
   ...suppressionRoutes,
   ...tenantRoutes,
   ...siteRoutes,

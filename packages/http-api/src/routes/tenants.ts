@@ -1,15 +1,23 @@
 /**
- * Tenants: `GET /v1/tenants/{tenant}` (its reputation over its window against its thresholds,
+ * Tenants: `GET /v1/tenants` (admin: the status of each tenant the config names, `default`, and
+ * each tenant with mail accepted in the last hour of the event stream), `GET /v1/tenants/{tenant}` (its reputation over its window against its thresholds,
  * and its bulk pause: `herald.tenantStatus`; a tenant key may read its own), and, for admin keys,
  * `POST …/pause` and `POST …/resume` (`herald.pauseTenant` / `resumeTenant`: hold or release the
  * tenant's bulk mail on every relay; each change is a tenant event).
  */
 import type { TenantStatus } from '@herald/delivery-core';
+import { eventStreamKeys } from '@herald/delivery-core/queue';
 import { z } from 'zod';
+import { MS_PER_MINUTE, readRecentEvents } from '../activity.js';
 import { defineRoute } from '../route.js';
 import { headerText, tenantName } from '../schemas.js';
 import { scopedTenant, tenantNamed } from '../scope.js';
 import { within } from '../within.js';
+
+/** How far back the event stream is read for tenants with recent mail. */
+const RECENT_MINUTES = 60;
+const MAX_TENANTS_LISTED = 200;
+const DEFAULT_TENANT = 'default';
 
 const OPERATOR_REASON = 'operator';
 
@@ -45,6 +53,32 @@ const asJson = ({ tenant, policy, rates, paused }: TenantStatus) => ({
 });
 
 export const tenantRoutes = [
+  defineRoute({
+    method: 'GET',
+    url: '/v1/tenants',
+    auth: 'admin',
+    tag: 'tenants',
+    summary: 'every known tenant: reputation against thresholds and bulk pause',
+    description: `The tenants of the config's \`tenants\` section, \`${DEFAULT_TENANT}\`, and those with mail accepted in the last ${RECENT_MINUTES} minutes of the event stream (at most ${MAX_TENANTS_LISTED}), by name.`,
+    responses: {
+      200: { description: 'their status, read now', schema: z.object({ tenants: z.array(statusSchema) }) },
+    },
+    handler: async ({ deps }) => {
+      const keys = eventStreamKeys(deps.config.redis.prefix, deps.herald.shards.layout);
+      const list = async () => {
+        const { events } = await readRecentEvents(
+          deps.redis,
+          keys,
+          Date.now() - RECENT_MINUTES * MS_PER_MINUTE,
+        );
+        const names = new Set([DEFAULT_TENANT, ...Object.keys(deps.config.tenants)]);
+        for (const event of events) if (event.type === 'accepted') names.add(event.tenant);
+        const sorted = [...names].sort().slice(0, MAX_TENANTS_LISTED);
+        return Promise.all(sorted.map(async (name) => asJson(await deps.herald.tenantStatus(name))));
+      };
+      return { status: 200, body: { tenants: await within(deps, list()) } };
+    },
+  }),
   defineRoute({
     method: 'GET',
     url: '/v1/tenants/:tenant',
