@@ -8,7 +8,8 @@
  * left; resume lifts it. A paused tenant's resume button lifts the pause in Redis. The page asks
  * for the admin key first (no request refused before it). Any console error or page error fails
  * the test. A screenshot per page goes to test-artifacts/dashboard/, the overview's also to
- * docs/dashboard.png for the README. Without a chromium the test is skipped, except in CI.
+ * docs/dashboard.png for the README when HERALD_UPDATE_SCREENSHOT=1 (a plain run leaves the tree
+ * clean). Without a chromium the test is skipped, except in CI.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -120,7 +121,8 @@ describe('the dashboard in Chromium', { skip }, () => {
     await expectText('#queue-depth .value', /^1$/);
     await page.locator('#per-minute canvas').waitFor({ timeout: UI_WAIT_MS });
     await shot('overview');
-    await copyFile(join(ARTIFACTS, 'overview.png'), README_SCREENSHOT);
+    if (process.env.HERALD_UPDATE_SCREENSHOT === '1')
+      await copyFile(join(ARTIFACTS, 'overview.png'), README_SCREENSHOT);
 
     // Sites: suspend the site from its row; Redis holds the suspension, the page shows time left.
     await page.locator('#nav-sites').click();
