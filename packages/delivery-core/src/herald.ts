@@ -24,7 +24,7 @@ import { createExplainer } from './explain/index.js';
 import { createFeedback } from './feedback/index.js';
 import { createIntake } from './intake/index.js';
 import { durabilityMarkKey } from './keys/index.js';
-import { HeraldMetrics } from './metrics/index.js';
+import { DeliveryMeter, HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
 import {
   type DurabilityBarrier,
@@ -113,7 +113,10 @@ export async function createHerald(
     defaultMetrics: true,
     queue: spool,
     webhookOutboxes: { outboxDepths: () => webhooks.outboxDepths() },
+    // Per-site queue gauges: a bounded scan, cached (metrics/site-queue-cache.ts).
+    siteQueues: { queueStats: (opts) => queueStats(spool.allQueues(), { ...opts, leases: spool.leases }) },
   });
+  const deliveryMeter = new DeliveryMeter();
   events.on(metrics.observe);
   const webhooks = createWebhooks({
     redis,
@@ -165,7 +168,9 @@ export async function createHerald(
     // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement).
     workerConnection: () => createRedisClient(target, { maxRetriesPerRequest: null, lazyConnect: false }),
     onShardsGrew: (listener) => shards.onGrow(listener),
+    meter: deliveryMeter,
   });
+  metrics.addLocalDelivery(deliveryMeter, delivery.openConnectionsBySite);
 
   const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
 
@@ -194,6 +199,7 @@ export async function createHerald(
     resumeTenant: shapingRuntime.resumeTenant,
     startWorkers: delivery.startWorkers,
     startFastPath: delivery.startFastPath,
+    deliverySnapshot: () => deliveryMeter.snapshot(delivery.openConnectionsBySite()),
     useFastLane: (lane) =>
       spool.useFastLane(lane && { lane, leaseTtlMs: config.delivery.lock_duration, node: leaseHolder }),
     reclaimLeases: shapingRuntime.reclaimLeases,
