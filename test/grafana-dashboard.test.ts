@@ -154,6 +154,7 @@ describe('the Grafana dashboard on a real relay', () => {
     line(`herald_site_connections_open\\{site="${s}"\\} [1-9]`);
     line(`herald_site_queue_depth\\{site="${s}",state="(ready|scheduled|in_flight)"\\} 1$`);
     line(`herald_site_queue_oldest_age_seconds\\{site="${s}"\\} \\d`);
+    line(`herald_site_suspended_seconds\\{site="${s}"\\} [1-9]`);
     line('herald_delivery_thread_eventloop_lag_seconds\\{thread="0"\\} \\d');
     line('herald_redis_up 1$');
     line('herald_redis_ping_duration_seconds_count [1-9]');

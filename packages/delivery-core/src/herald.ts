@@ -114,7 +114,10 @@ export async function createHerald(
     queue: spool,
     webhookOutboxes: { outboxDepths: () => webhooks.outboxDepths() },
     // Per-site queue gauges: a bounded scan, cached (metrics/site-queue-cache.ts).
-    siteQueues: { queueStats: (opts) => queueStats(spool.allQueues(), { ...opts, leases: spool.leases }) },
+    siteQueues: {
+      queueStats: (opts) => queueStats(spool.allQueues(), { ...opts, leases: spool.leases }),
+      suspendedUntil: async (site) => (await shapingRuntime.siteState.condition(site)).suspendedUntil,
+    },
   });
   const deliveryMeter = new DeliveryMeter();
   events.on(metrics.observe);

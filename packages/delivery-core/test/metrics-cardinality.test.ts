@@ -134,11 +134,17 @@ describe('metric label caps', () => {
       oldestAgeMs: i * 1000,
     }));
     const scans: number[] = [];
+    const reads: string[] = [];
     const metrics = new HeraldMetrics({
       siteQueues: {
         queueStats: async ({ maxJobs }) => {
           scans.push(maxJobs);
           return { sites, truncated: false };
+        },
+        // Every site is suspended; only the most queued get read (and a series).
+        suspendedUntil: async (site) => {
+          reads.push(site);
+          return Date.now() + 60_000;
         },
       },
     });
@@ -158,9 +164,13 @@ describe('metric label caps', () => {
       oldest.find((v) => v.labels.site === OTHER_LABEL)?.value,
       sites.length - MAX_SITE_LABELS - 1,
     );
+    const suspended = await series(metrics, 'herald_site_suspended_seconds');
+    assert.equal(suspended.length, MAX_SITE_LABELS);
+    assert.ok(suspended.every((v) => v.value > 0 && v.value <= 60));
     // A second scrape within the refresh interval reads the cache: one bounded scan in all.
     await metrics.metrics();
     assert.deepEqual(scans, [SITE_QUEUE_SCAN_MAX_JOBS]);
+    assert.equal(reads.length, MAX_SITE_LABELS, 'suspensions read for the top sites only, once');
   });
 
   test('connections and shaping waits from delivery snapshots are capped per site too', async () => {

@@ -19,7 +19,7 @@ import {
   topN,
 } from './bounded-labels.js';
 import { type DeliverySnapshot, splitWaitKey } from './delivery-meter.js';
-import { SiteQueueCache, type SiteQueueRow, type SiteQueueSource } from './site-queue-cache.js';
+import { queued, SiteQueueCache, type SiteQueueRow, type SiteQueueSource } from './site-queue-cache.js';
 
 /** Seconds one delivery attempt took (connect to the last reply). */
 const ATTEMPT_DURATION_BUCKETS_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -192,7 +192,7 @@ export class OperatorMetrics {
   }
 
   private registerSiteQueueMetrics(registers: Registry[], source: SiteQueueSource | undefined): void {
-    const cache = source ? new SiteQueueCache(source) : undefined;
+    const cache = source ? new SiteQueueCache(source, MAX_SITE_LABELS) : undefined;
     // Both gauges read the same cached view (a scrape starts at most one scan).
     const rows = async (): Promise<[string, SiteQueueRow][] | undefined> => {
       const read = await cache?.read();
@@ -229,6 +229,19 @@ export class OperatorMetrics {
       },
     });
     new Gauge({
+      name: 'herald_site_suspended_seconds',
+      help: 'Seconds left of a site suspension, for the most queued sites (read with the per-site scan)',
+      labelNames: ['site'],
+      registers,
+      async collect() {
+        const read = await cache?.read();
+        if (!read) return;
+        this.reset();
+        const now = Date.now();
+        for (const [site, until] of read.suspended) this.set({ site }, Math.max(0, until - now) / 1000);
+      },
+    });
+    new Gauge({
       name: 'herald_site_queue_scan_truncated',
       help: 'Whether the last per-site queue scan stopped at its job cap (1: the per-site split is partial)',
       registers,
@@ -238,10 +251,6 @@ export class OperatorMetrics {
       },
     });
   }
-}
-
-function queued(row: SiteQueueRow): number {
-  return row.ready + row.scheduled + row.inFlight;
 }
 
 function mergeRows(a: SiteQueueRow, b: SiteQueueRow): SiteQueueRow {
