@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type HeraldEvent, HeraldMetrics } from '@herald/delivery-core';
 import {
+  DeliveryMeter,
   DeliverySnapshotBoard,
   MAX_SITE_LABELS,
   MAX_TENANT_LABELS,
@@ -199,6 +200,14 @@ describe('metric label caps', () => {
 });
 
 describe('shaping waits', () => {
+  test("a delivery thread's snapshot keeps at most the site cap plus other, all waits counted", () => {
+    const meter = new DeliveryMeter();
+    for (let i = 0; i < MAX_SITE_LABELS * OVER; i++) meter.throttled(`mx:w${i}`, 'site mx:w suspended');
+    const { waits } = meter.snapshot(new Map());
+    assert.equal(Object.keys(waits).length, MAX_SITE_LABELS + 1);
+    assert.equal(waits[`${OTHER_LABEL}\u0000site_suspended`], MAX_SITE_LABELS * (OVER - 1));
+  });
+
   test('each gate and lease reason falls in its layer', () => {
     const table: [string, string][] = [
       ['site provider:gmail suspended', 'site_suspended'],

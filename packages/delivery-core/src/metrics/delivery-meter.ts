@@ -6,9 +6,12 @@
  * and `DeliverySnapshotBoard`, which sums the live threads' latest snapshots and keeps the counts
  * of threads that ended, so the counters stay monotonic across thread restarts.
  * Guarantees: a snapshot is plain data (structured-clone safe); counters in it are cumulative for
- * its thread's life. Sites are capped where the counts are exported (index.ts), not here.
+ * its thread's life. Its sites are capped as the exported ones are (siteLabelCap), so a thread's
+ * snapshot stays small whatever the traffic; the main thread caps the merged series again.
  * Needs injected: the pool's open connections per site, at snapshot time.
  */
+
+import { siteLabelCap } from './bounded-labels.js';
 
 /** Why a job waited, by shaping layer: the first pattern matching the gate's reason wins. */
 export const THROTTLE_LAYERS: readonly { layer: string; pattern: RegExp }[] = [
@@ -52,10 +55,11 @@ export function splitWaitKey(key: string): [site: string, layer: string] {
 /** The delivery port (`DeliveryDeps.meter`) over local counters. */
 export class DeliveryMeter {
   private readonly waits = new Map<string, number>();
+  private readonly sites = siteLabelCap();
 
   /** A job the gate or the connection leases held back, with the gate's reason. */
   readonly throttled = (site: string | undefined, reason: string): void => {
-    const key = waitKey(site ?? '', throttleLayer(reason));
+    const key = waitKey(site ? this.sites.label(site) : '', throttleLayer(reason));
     this.waits.set(key, (this.waits.get(key) ?? 0) + 1);
   };
 
