@@ -1,7 +1,8 @@
 /**
  * End to end: the bounce-processor daemon (`herald bounce-processor --config FILE`, i.e.
  * runBounceProcessor) serves /healthz, /readyz and /metrics on `bounce.http_listen`, and a bounce
- * it takes shows in its herald_feedback_total, so its counters reach Prometheus.
+ * it takes shows in its herald_feedback_total and herald_tenant_feedback_total, so its counters
+ * reach Prometheus; its Redis probe reports too.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -81,5 +82,10 @@ bounce:
       await metrics.text(),
       /^herald_feedback_total\{type="bounce_received",reason="userunknown",verified="true"\} 1$/m,
     );
+    // Per tenant (capped), and the Redis probe every process serving /metrics runs.
+    const text = await (await fetch(`${base}/metrics`)).text();
+    assert.match(text, /^herald_tenant_feedback_total\{tenant="acme",type="bounce_received"\} 1$/m);
+    assert.match(text, /^herald_redis_up 1$/m);
+    assert.match(text, /^herald_redis_ping_duration_seconds_count [1-9]/m);
   });
 });

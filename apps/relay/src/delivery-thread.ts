@@ -5,19 +5,29 @@
  * turn. Its own event sink still writes the log lines and the Redis stream; a batch is posted only
  * once its stream write has finished (or failed, or taken longer than FORWARD_FLUSH_TIMEOUT_MS),
  * so a listener on the main thread that sees an event can read it back from the stream.
+ * Every THREAD_METER_INTERVAL_MS it posts its delivery snapshot (`herald.deliverySnapshot()`:
+ * shaping waits and connections per site, which no event carries, plus its event-loop delay p99),
+ * and once more before `stopped`, so the main thread's /metrics sees them.
  * Protocol: the host sends `stop`; the thread closes its Herald (in-flight deliveries get their
  * grace period), posts the last events and `stopped`, and exits. Uncaught errors reach the host
  * as the Worker's `error` event (the thread then exits with code 1).
  * Needs injected: `workerData.config`, a parsed HeraldConfig.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { createHerald, type HeraldConfig, type HeraldEvent, parseConfig } from '@herald/delivery-core';
 import type { FastPath } from '@herald/delivery-core/delivery';
+import type { DeliverySnapshot } from '@herald/delivery-core/metrics';
 import { settlesWithin } from '@herald/delivery-core/util';
 import type { LaneMessage } from './fast-lanes.js';
 
 /** Bound on waiting for a batch's stream write before forwarding it anyway. */
 const FORWARD_FLUSH_TIMEOUT_MS = 2_000;
+/** How often a thread posts its delivery snapshot (how stale the main thread's gauges can be). */
+export const THREAD_METER_INTERVAL_MS = 1_000;
+/** Resolution of the event-loop delay histogram. */
+const LAG_RESOLUTION_MS = 10;
+const NS_PER_S = 1e9;
 
 export interface DeliveryThreadData {
   config: HeraldConfig;
@@ -34,6 +44,8 @@ export type ThreadMessage =
   | { type: 'events'; events: HeraldEvent[] }
   /** The fast lane's room now, and the jobs handed over that finished since the last one. */
   | { type: 'room'; room: number; done: number }
+  /** The thread's delivery snapshot (cumulative counters, current connections, lag). */
+  | { type: 'meter'; snapshot: DeliverySnapshot }
   | { type: 'stopped' };
 
 async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
@@ -72,11 +84,22 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
   herald.startWorkers();
   fast = herald.startFastPath((room, done) => post({ type: 'room', room, done }));
   post({ type: 'ready' });
+  const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  lag.enable();
+  const postMeter = () => {
+    const p99 = lag.count > 0 ? lag.percentile(99) / NS_PER_S : 0;
+    lag.reset();
+    post({ type: 'meter', snapshot: { ...herald.deliverySnapshot(), eventLoopLagSeconds: p99 } });
+  };
+  const meterTimer = setInterval(postMeter, THREAD_METER_INTERVAL_MS);
 
   await stopRequested;
   await herald.close();
+  clearInterval(meterTimer);
+  lag.disable();
   forward();
   await forwarded;
+  postMeter();
   post({ type: 'stopped' });
   process.exit(0);
 }

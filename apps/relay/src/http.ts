@@ -11,21 +11,23 @@
 import http from 'node:http';
 import { createDashboardHandler, DASHBOARD_ROUTES } from '@herald/dashboard';
 import type { Herald } from '@herald/delivery-core';
-import { healthRequestHandler } from '@herald/delivery-core/metrics';
+import { healthRequestHandler, probeRedisWhileListening } from '@herald/delivery-core/metrics';
 import type { ApiServer } from '@herald/http-api';
 
 /** The API's path prefix on http.listen (the mount answers 404 for any route not mounted). */
 const API_PREFIX = '/v1/';
 
 export function createHttpServer(herald: Herald, isListening: () => boolean, api?: ApiServer): http.Server {
-  const health = healthRequestHandler({ ping: () => herald.ping(), isListening, metrics: herald.metrics });
+  const deps = { ping: () => herald.ping(), isListening, metrics: herald.metrics };
+  const health = healthRequestHandler(deps);
   const ui = herald.config.http.ui;
-  if (!ui.enabled || !api) return http.createServer(health);
+  if (!ui.enabled || !api) return probeRedisWhileListening(http.createServer(health), deps);
   const dashboard = createDashboardHandler({ open: ui.open_on_loopback });
   const mounted = api.mount({ routes: DASHBOARD_ROUTES, open: ui.open_on_loopback });
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     if (dashboard(req, res)) return;
     if ((req.url ?? '').startsWith(API_PREFIX)) return mounted(req, res);
     health(req, res);
   });
+  return probeRedisWhileListening(server, deps);
 }

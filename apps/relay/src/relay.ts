@@ -102,6 +102,9 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
           });
           await threads.start();
           herald.useFastLane(lanes);
+          const running = threads;
+          // What the threads measure outside events (waits, connections) reaches this /metrics.
+          herald.metrics.addDeliverySource(() => running.snapshots());
         }
         accounting = await startAccounting(herald);
         // Reads the event stream and POSTs on this thread; delivery runs in the worker threads.

@@ -8,11 +8,14 @@
  * logged and replaced after RESTART_DELAY_MS, at most RESTART_LIMIT times per RESTART_WINDOW_MS
  * across all threads; beyond that it is not replaced and the failure is logged at `fatal`.
  * `stop` asks each thread to finish gracefully and terminates it after STOP_TIMEOUT_MS.
+ * Each thread's latest delivery snapshot (its `meter` message) is kept on a DeliverySnapshotBoard
+ * (`snapshots`, for the main thread's /metrics); an ended thread's counters stay counted there.
  * Needs injected: the parsed config, the thread count, the main Herald's event sink and logger,
  * optionally a clock.
  */
 import { Worker } from 'node:worker_threads';
 import type { HeraldConfig, HeraldEvent } from '@herald/delivery-core';
+import { DeliverySnapshotBoard } from '@herald/delivery-core/metrics';
 import { settlesWithin } from '@herald/delivery-core/util';
 import type { Logger } from 'pino';
 import type { DeliveryThreadData, HostMessage, ThreadMessage } from './delivery-thread.js';
@@ -47,6 +50,8 @@ export interface DeliveryThreads {
   stop(): Promise<void>;
   /** The threads spawned and not exited yet (starting or running), for diagnostics and tests. */
   readonly workers: readonly Worker[];
+  /** The threads' latest delivery snapshots (metrics' delivery source), ended threads' counts included. */
+  snapshots(): ReturnType<DeliverySnapshotBoard['snapshots']>;
 }
 
 /** Counts restarts in a sliding window; `take` says whether one more is allowed now. */
@@ -78,6 +83,7 @@ export function createDeliveryThreads(options: DeliveryThreadsOptions): Delivery
   const { config, count, events, logger, incarnation } = options;
   const budget = new RestartBudget(RESTART_LIMIT, RESTART_WINDOW_MS, options.now ?? Date.now);
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index }));
+  const board = new DeliverySnapshotBoard();
   let stopping: Promise<void> | undefined;
 
   /** Starts the slot's thread; resolves when it is ready, rejects if it ends first. */
@@ -95,6 +101,7 @@ export function createDeliveryThreads(options: DeliveryThreadsOptions): Delivery
       worker.on('message', (message: ThreadMessage) => {
         if (message.type === 'events') for (const event of message.events) events.dispatch(event);
         else if (message.type === 'room') options.lanes?.onRoom(slot.index, message.room, message.done);
+        else if (message.type === 'meter') board.update(slot.index, message.snapshot);
         else if (message.type === 'ready') {
           ready = true;
           clearTimeout(startTimer);
@@ -110,6 +117,7 @@ export function createDeliveryThreads(options: DeliveryThreadsOptions): Delivery
       worker.on('exit', (code) => {
         clearTimeout(startTimer);
         options.lanes?.detach(slot.index);
+        board.retire(slot.index);
         if (slot.worker === worker) slot.worker = undefined;
         if (!ready) {
           reject(
@@ -174,6 +182,7 @@ export function createDeliveryThreads(options: DeliveryThreadsOptions): Delivery
     get workers() {
       return slots.flatMap((slot) => (slot.worker ? [slot.worker] : []));
     },
+    snapshots: () => board.snapshots(),
   };
 }
 

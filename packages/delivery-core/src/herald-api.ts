@@ -10,7 +10,7 @@ import type { RedisEventSink } from './events/index.js';
 import type { DeliveryExplanation, ExplainOptions } from './explain/index.js';
 import type { FeedbackReport, FeedbackResult } from './feedback/index.js';
 import type { Intake, SendInput, SendResult } from './intake/index.js';
-import type { HeraldMetrics } from './metrics/index.js';
+import type { DeliverySnapshot, HeraldMetrics } from './metrics/index.js';
 import type { DurabilityBarrier, FastLane, QueueStats, ShardLayout } from './queue/index.js';
 import type {
   ListOptions,
@@ -106,6 +106,11 @@ export interface Herald {
    * fast lane in another thread) run there. `announce` tells the lane's owner its room.
    */
   startFastPath(announce: (room: number, done: number) => void): FastPath;
+  /**
+   * What this thread's delivery measured outside events (shaping waits, SMTP connections open per
+   * site), as plain data: a delivery thread posts it to the relay's main thread for /metrics.
+   */
+  deliverySnapshot(): DeliverySnapshot;
   /**
    * Spools jobs the lane has room for as leases and hands them to it after the EXEC instead of
    * adding them to BullMQ (queue/fast-lane.ts); undefined turns it off.

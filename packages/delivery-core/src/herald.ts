@@ -22,7 +22,7 @@ import { RedisEventSink } from './events/index.js';
 import { createExplainer } from './explain/index.js';
 import { createFeedback } from './feedback/index.js';
 import { createIntake } from './intake/index.js';
-import { HeraldMetrics } from './metrics/index.js';
+import { DeliveryMeter, HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
 import {
   type DurabilityBarrier,
@@ -111,7 +111,13 @@ export async function createHerald(
     defaultMetrics: true,
     queue: spool,
     webhookOutboxes: { outboxDepths: () => webhooks.outboxDepths() },
+    // Per-site queue gauges: a bounded scan, cached (metrics/site-queue-cache.ts).
+    siteQueues: {
+      queueStats: (opts) => queueStats(spool.allQueues(), { ...opts, leases: spool.leases }),
+      suspendedUntil: async (site) => (await shapingRuntime.siteState.condition(site)).suspendedUntil,
+    },
   });
+  const deliveryMeter = new DeliveryMeter();
   events.on(metrics.observe);
   const webhooks = createWebhooks({
     redis,
@@ -163,7 +169,9 @@ export async function createHerald(
     // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement).
     workerConnection: () => createRedisClient(target, { maxRetriesPerRequest: null, lazyConnect: false }),
     onShardsGrew: (listener) => shards.onGrow(listener),
+    meter: deliveryMeter,
   });
+  metrics.addLocalDelivery(deliveryMeter, delivery.openConnectionsBySite);
 
   const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
 
@@ -193,6 +201,7 @@ export async function createHerald(
     resumeTenant: shapingRuntime.resumeTenant,
     startWorkers: delivery.startWorkers,
     startFastPath: delivery.startFastPath,
+    deliverySnapshot: () => deliveryMeter.snapshot(delivery.openConnectionsBySite()),
     useFastLane: (lane) =>
       spool.useFastLane(lane && { lane, leaseTtlMs: config.delivery.lock_duration, node: leaseHolder }),
     reclaimLeases: shapingRuntime.reclaimLeases,

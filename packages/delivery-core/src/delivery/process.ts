@@ -48,6 +48,7 @@ export async function processDelivery(
 ): Promise<DeliveryOutcome> {
   const failures: RecipientFailure[] = [];
   const outcome = await runAttempt(input, deps, failures, preloaded);
+  if (outcome.kind === 'throttled') deps.meter?.throttled(outcome.data.site, outcome.reason);
   if (failures.length > 0 && outcome.kind !== 'throttled') outcome.failures = failures;
   return outcome;
 }
@@ -210,6 +211,7 @@ async function attempt(
     ...(report.host ? { host: policy ? { ...report.host, mtaSts: policy.mode } : report.host } : {}),
     ...(problems.length > 0 ? { mtaStsProblems: problems } : {}),
     hostErrors: report.hostErrors,
+    ...(data.site ? { site: data.site } : {}),
     results: report.recipients,
     durationMs: report.durationMs,
   });

@@ -22,7 +22,7 @@ import type { StaticRoute } from './hosts.js';
 import { type LeaseReaper, startLeaseReaper } from './lease-reaper.js';
 import { applyOperatorMark } from './operator.js';
 import { ThreadWorkers } from './thread-workers.js';
-import type { DeliveryDeps, DeliveryGate, JobParking } from './types.js';
+import type { DeliveryDeps, DeliveryGate, DeliveryMeterPort, JobParking } from './types.js';
 import { DeliveryWorker } from './worker.js';
 
 /** How long a graceful shutdown waits for in-flight fast-lane deliveries (as the worker's). */
@@ -58,6 +58,8 @@ export interface DeliveryParts {
   workerConnection(): RedisClient;
   /** Runs of this node whose leases the first reaper pass takes back at once (node_id set). */
   takeBack?: (node: string) => boolean;
+  /** Counts jobs shaping held back (metrics); absent = not counted. */
+  meter?: DeliveryMeterPort;
 }
 
 export interface Delivery {
@@ -81,6 +83,8 @@ export interface Delivery {
    * DSN quotes, read before the job was finished. Returns how many recipients it ended.
    */
   settleOperator(data: DeliveryJobData, mark: OperatorMark, body?: Buffer | null): Promise<number>;
+  /** This thread's SMTP connections open per site (in use or idle), for metrics. */
+  openConnectionsBySite(): Map<string, number>;
   /** Stops the workers (in-flight deliveries get `graceMs`, default theirs) and the SMTP pool. */
   close(graceMs?: number): Promise<void>;
 }
@@ -157,6 +161,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
         ...returnPathFor(config),
         ...(parts.tlsPolicy ? { tlsPolicy: parts.tlsPolicy } : {}),
         gate: parts.shaping.newGate(),
+        ...(parts.meter ? { meter: parts.meter } : {}),
         operatorMark: (data) => spool.marks.read(data.messageId, data.domain),
       };
       const thread = new ThreadWorkers(deps, d.concurrency, startShard);
@@ -201,6 +206,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
         );
       return outcome.failures.length;
     },
+    openConnectionsBySite: () => pool.openBySite(),
     async close(graceMs) {
       const grace = graceMs ?? SHUTDOWN_GRACE_MS;
       await Promise.all([

@@ -47,6 +47,7 @@ export function recipientEmitter(
       ...(extra ?? {}),
       ...(data.stream ? { stream: data.stream } : {}),
       ...(data.campaign ? { campaign: data.campaign } : {}),
+      ...(data.site ? { site: data.site } : {}),
       latencyMs: now - data.acceptedAt,
     });
   };

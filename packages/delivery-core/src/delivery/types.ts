@@ -28,6 +28,11 @@ export interface JobParking {
   park(key: string, jobId: string, stream?: string): Promise<void>;
 }
 
+/** What delivery reports that no event carries: a job held back (no attempt spent), with why. */
+export interface DeliveryMeterPort {
+  throttled(site: string | undefined, reason: string): void;
+}
+
 export interface DeliveryDeps {
   spool: Spool;
   resolver: Resolver;
@@ -49,6 +54,8 @@ export interface DeliveryDeps {
   returnPath?(data: DeliveryJobData, recipient: string): string;
   /** Admission control (shaping); absent = always admitted. */
   gate?: DeliveryGate;
+  /** Counts attempts shaping held back (metrics' DeliveryMeter); absent = not counted. */
+  meter?: DeliveryMeterPort;
   /**
    * The operator's mark on this job (`herald queue delete` / `bounce` while it was in flight),
    * read before an attempt; absent = none is ever set.

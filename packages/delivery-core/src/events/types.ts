@@ -49,6 +49,8 @@ export interface AttemptEvent extends EventBase {
   /** MTA-STS testing mode: what enforcing the policy would have refused in this attempt. */
   mtaStsProblems?: string[];
   hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
+  /** The site the destination rolled up to (shaping), when the attempt was admitted by one. */
+  site?: string;
   results: { address: string; accepted: boolean; reply: SmtpReply }[];
   durationMs: number;
 }
@@ -68,6 +70,8 @@ export interface RecipientEvent extends EventBase {
   campaign?: string;
   /** Milliseconds from acceptance to this outcome. */
   latencyMs: number;
+  /** The site of the job's last admission (shaping); absent before any (e.g. a DNS failure first). */
+  site?: string;
   /**
    * For bounced: an operator ended the recipient (`herald queue delete` / `bounce`), not the
    * remote server; such outcomes count against no tenant's reputation and feed no site automation.
@@ -162,7 +166,13 @@ export type HeraldEvent =
 
 /** What an event is about, for a log line: its site, message, client or tenant. */
 export function eventSubject(event: HeraldEvent): string {
-  if ('site' in event) return event.site;
+  if (
+    event.type === 'site_suspended' ||
+    event.type === 'site_slowed' ||
+    event.type === 'site_resumed' ||
+    event.type === 'source_suspended'
+  )
+    return event.site;
   if ('client' in event && (event.type === 'client_blocked' || event.type === 'client_limited'))
     return event.client;
   if ('messageId' in event && event.messageId) return event.messageId;

@@ -1,17 +1,52 @@
 /**
  * Metrics: a prom-client registry per Herald instance with the metric names operators alert on.
- * Label sets are bounded: `outcome` and `source` are closed enums; no per-domain labels here
- * (per-site labels arrive with sites, bounded by the site table). The door's counters (AUTH
+ * Label sets are bounded: `outcome` and `source` are closed enums; per-site and per-tenant series
+ * (operator-metrics.ts) are capped (bounded-labels.ts), never per domain. The door's counters (AUTH
  * failures, refusals by reason, Redis deadlines in a session) are counted by the listener that
  * applies them, since their events are deduplicated; never a client address or user as a label.
+ * What delivery measures outside events (shaping waits, connections per site) reaches the
+ * registry through delivery snapshot sources (`addDeliverySource`: this thread's meter, and a
+ * relay's delivery threads'). Needs injected: optionally the queue, per-site queue stats and the
+ * webhook outboxes, read at scrape time.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { HeraldEvent, RecipientEventType } from '../events/index.js';
+import { MAX_ENDPOINT_LABELS, topN } from './bounded-labels.js';
+import type { DeliveryMeter } from './delivery-meter.js';
+import { type DeliverySnapshotSource, OperatorMetrics, replyClass } from './operator-metrics.js';
+import type { SiteQueueSource } from './site-queue-cache.js';
 
 /** Prefix of prom-client's default metrics (process_*, nodejs_*), so they read herald_process_*. */
 export const DEFAULT_METRICS_PREFIX = 'herald_';
 
-export { createHealthEndpoints, type HealthEndpointsDeps, healthRequestHandler } from './http-endpoints.js';
+export {
+  LabelCap,
+  MAX_ENDPOINT_LABELS,
+  MAX_SITE_LABELS,
+  MAX_TENANT_LABELS,
+  NO_SITE_LABEL,
+  OTHER_LABEL,
+} from './bounded-labels.js';
+export {
+  DeliveryMeter,
+  type DeliverySnapshot,
+  DeliverySnapshotBoard,
+  THROTTLE_LAYERS,
+  throttleLayer,
+} from './delivery-meter.js';
+export {
+  createHealthEndpoints,
+  type HealthEndpointsDeps,
+  healthRequestHandler,
+  probeRedisWhileListening,
+  REDIS_PROBE_INTERVAL_MS,
+} from './http-endpoints.js';
+export type { DeliverySnapshotSource } from './operator-metrics.js';
+export {
+  SITE_QUEUE_REFRESH_MS,
+  SITE_QUEUE_SCAN_MAX_JOBS,
+  type SiteQueueSource,
+} from './site-queue-cache.js';
 
 const OUTCOMES: RecipientEventType[] = ['delivered', 'deferred', 'bounced', 'expired', 'suppressed'];
 
@@ -36,7 +71,9 @@ export class HeraldMetrics {
   readonly latency: Histogram<'outcome'>;
   readonly queueDepth: Gauge<'state'>;
   readonly smtpReplies: Counter<'code'>;
-  readonly siteTransitions: Counter<'type'>;
+  /** Per site and per tenant, Redis health (operator-metrics.ts). */
+  readonly operator: OperatorMetrics;
+  private readonly deliverySources: DeliverySnapshotSource[] = [];
   readonly feedback: Counter<'type' | 'reason' | 'verified'>;
   /** herald_auth_failures_total: AUTH attempts refused for their credentials. */
   readonly authFailures: Counter;
@@ -60,6 +97,8 @@ export class HeraldMetrics {
       defaultMetrics?: boolean;
       queue?: QueueDepthSource;
       webhookOutboxes?: WebhookOutboxSource;
+      /** Per-site queue depth and oldest age (`herald.queueStats`), scanned at most every SITE_QUEUE_REFRESH_MS. */
+      siteQueues?: SiteQueueSource;
     } = {},
   ) {
     const registers = [this.registry];
@@ -99,12 +138,6 @@ export class HeraldMetrics {
       name: 'herald_remote_replies_total',
       help: 'Per-recipient reply classes seen by delivery (2xx, 4xx, 5xx; connection failures count as 4xx)',
       labelNames: ['code'],
-      registers,
-    });
-    this.siteTransitions = new Counter({
-      name: 'herald_site_transitions_total',
-      help: 'Sites suspended, slowed or resumed by automation or an operator',
-      labelNames: ['type'],
       registers,
     });
     this.feedback = new Counter({
@@ -163,7 +196,13 @@ export class HeraldMetrics {
         const depths = await webhookOutboxes.outboxDepths().catch(() => undefined);
         if (!depths) return;
         this.reset();
-        for (const [endpoint, depth] of depths) this.set({ endpoint }, depth);
+        const deepest = topN(
+          [...depths],
+          MAX_ENDPOINT_LABELS,
+          (n) => n,
+          (a, b) => a + b,
+        );
+        for (const [endpoint, depth] of deepest) this.set({ endpoint }, depth);
       },
     });
     const queue = options.queue;
@@ -183,6 +222,21 @@ export class HeraldMetrics {
         this.set({ state: 'prioritized' }, counts.prioritized ?? 0);
       },
     });
+    this.operator = new OperatorMetrics({
+      registers,
+      siteQueues: options.siteQueues,
+      deliverySnapshots: () => this.deliverySources.flatMap((source) => source()),
+    });
+  }
+
+  /** Adds where delivery snapshots come from (summed at scrape time). */
+  addDeliverySource(source: DeliverySnapshotSource): void {
+    this.deliverySources.push(source);
+  }
+
+  /** This thread's own delivery meter as a source, with its SMTP pool's connections per site. */
+  addLocalDelivery(meter: DeliveryMeter, connections: () => ReadonlyMap<string, number>): void {
+    this.addDeliverySource(() => [{ snapshot: meter.snapshot(connections()) }]);
   }
 
   /** What the webhook dispatcher counts (its `WebhookMeter`). */
@@ -194,6 +248,7 @@ export class HeraldMetrics {
 
   /** Feeds counters from the event stream; wire with `events.on(metrics.observe)`. */
   readonly observe = (event: HeraldEvent): void => {
+    this.operator.observe(event);
     switch (event.type) {
       case 'accepted':
         this.accepted.inc({ source: event.source });
@@ -206,7 +261,6 @@ export class HeraldMetrics {
       case 'site_slowed':
       case 'site_resumed':
       case 'source_suspended':
-        this.siteTransitions.inc({ type: event.type });
         return;
       case 'bounce_received':
       case 'complaint_received':
@@ -234,9 +288,4 @@ export class HeraldMetrics {
   metrics(): Promise<string> {
     return this.registry.metrics();
   }
-}
-
-function replyClass(code: number): string {
-  if (code >= 200 && code < 600) return `${Math.floor(code / 100)}xx`;
-  return 'other';
 }

@@ -36,8 +36,13 @@ export interface PoolOptions {
 interface HostSlot {
   idle: { session: SmtpSession; timer: NodeJS.Timeout }[];
   open: number;
+  /** The site of the last session asked for here (a host serves one site in practice). */
+  site?: string | undefined;
   waiters: (() => void)[];
 }
+
+/** The site name of connections opened without one (no shaping gate). */
+const UNSITED = 'unrouted';
 
 export class SmtpPool {
   private readonly hosts = new Map<string, HostSlot>();
@@ -52,6 +57,7 @@ export class SmtpPool {
   async acquire(target: SessionTarget, options: { fresh?: boolean } = {}): Promise<SmtpSession> {
     const key = keyOf(target);
     const slot = this.slot(key);
+    slot.site = target.site;
     for (;;) {
       if (this.closed)
         throw new LocalFaultError(
@@ -97,6 +103,17 @@ export class SmtpPool {
     let open = 0;
     for (const slot of this.hosts.values()) open += slot.open;
     return open;
+  }
+
+  /** Connections open per site (`unrouted` for sessions without one), for metrics. */
+  openBySite(): Map<string, number> {
+    const bySite = new Map<string, number>();
+    for (const slot of this.hosts.values()) {
+      if (slot.open === 0) continue;
+      const site = slot.site ?? UNSITED;
+      bySite.set(site, (bySite.get(site) ?? 0) + slot.open);
+    }
+    return bySite;
   }
 
   /** Returns a session; `reusable` false closes it (after an error or a protocol doubt). */
