@@ -15,8 +15,7 @@
  * lines and exits 1, writing nothing. Needs: @herald/delivery-core (its document reader and
  * config schema: the same parse limits and messages as the relay).
  */
-import { chmodSync, renameSync, writeFileSync } from 'node:fs';
-import { realpathSync } from 'node:fs';
+import { chmodSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, formatCliError, HeraldError } from '@herald/delivery-core';
