@@ -1,7 +1,8 @@
 /**
  * deploy/k8s, checked offline (no cluster, no network): every kustomization renders (this file's
  * renderer, and `kubectl kustomize` where installed), every object validates against the
- * Kubernetes 1.27 schemas of kubernetes-models, images are pinned, and the manifests agree with
+ * Kubernetes 1.27 schemas of kubernetes-models and has no field its type lacks (TypeScript's
+ * excess-property check on kubernetes-models' interfaces), images are pinned, and the manifests agree with
  * Herald itself: probes and ports with the listen addresses of the config the pods run, mounts
  * with the files that config names, env names with what Herald reads, the grace period with the
  * relay's shutdown deadlines. The config the init container merges (deploy/config-overlay.mjs) is
@@ -25,6 +26,7 @@ import {
   repoPath,
   schemaProblems,
 } from './lib/deploy-files.js';
+import { unknownFieldProblems } from './lib/k8s-fields.js';
 
 const K8S = repoPath('deploy', 'k8s');
 const BASE = join(K8S, 'base');
@@ -83,6 +85,22 @@ test('every kustomization renders and every object validates against the Kuberne
   const broken = structuredClone(named('Deployment', 'herald-relay')!);
   broken.spec.template.spec.containers[0].ports[0].containerPort = 'smtp';
   assert.match(schemaProblems(broken).join(), /containerPort must be integer/);
+});
+
+test('no object has a field Kubernetes does not know (a typo would be dropped silently)', () => {
+  const all = kustomizationDirs(K8S).flatMap((dir) => renderKustomization(dir));
+  // The check catches one: a misspelt probe on a copy of the relay.
+  const typo = structuredClone(named('Deployment', 'herald-relay')!);
+  typo.metadata.name = 'herald-relay-typo';
+  const container = typo.spec.template.spec.containers[0];
+  container.readinesProbe = container.readinessProbe;
+  delete container.readinessProbe;
+  const problems = unknownFieldProblems([...all, typo], repoPath('test'));
+  assert.equal(problems.length, 1, problems.join('\n'));
+  assert.match(
+    problems[0]!,
+    /^Deployment herald-relay-typo: .*'"readinesProbe"' does not exist in type 'IContainer'/,
+  );
 });
 
 test('kubectl kustomize renders the same objects, and they validate', (t) => {
