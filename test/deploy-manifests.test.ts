@@ -9,14 +9,13 @@
  * refused while the Secret's placeholders are there and valid once they are replaced.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { hashPassword } from '@herald/delivery-core';
 import { type HeraldConfig, parseConfig, parseListen, REDIS_URL_ENV } from '@herald/delivery-core/config';
 import { loadShapingFile } from '@herald/delivery-core/shaping';
-import { buildConfig, main as overlayMain } from '../deploy/config-overlay.mjs';
+import { buildConfig } from '../deploy/config-overlay.mjs';
 import {
   type K8sObject,
   kubectlKustomize,
@@ -25,6 +24,7 @@ import {
   renderKustomization,
   repoPath,
   schemaProblems,
+  writeRealSecrets,
 } from './lib/deploy-files.js';
 import { unknownFieldProblems } from './lib/k8s-fields.js';
 
@@ -47,17 +47,6 @@ const dataOf = (o: K8sObject): Record<string, string> =>
         ]),
       )
     : o.data;
-
-/** The Secret's secrets.yaml with the placeholders replaced by real values. */
-async function realSecrets(dir: string): Promise<string> {
-  const file = join(dir, 'secrets.yaml');
-  const hash = await hashPassword('a password of the deploy test');
-  await writeFile(
-    file,
-    `smtp:\n  users:\n    - { username: app, password_hash: "${hash}" }\nbounce:\n  verp_secret: "0123456789abcdef0123456789abcdef"\n`,
-  );
-  return file;
-}
 
 test('every kustomization renders and every object validates against the Kubernetes schemas', () => {
   for (const dir of kustomizationDirs(K8S)) {
@@ -143,7 +132,7 @@ test('the shipped Secret is refused by name until its placeholders are replaced,
   );
   const dir = await mkdtemp(join(tmpdir(), 'herald-deploy-'));
   try {
-    const secrets = await realSecrets(dir);
+    const secrets = await writeRealSecrets(dir);
     const merged = buildConfig({ files: [files[0]!, secrets], nodeId: 'herald-relay-7d9f-abcde', env: {} });
     const config = parseConfig(merged, {
       env: { REDIS_URL: dataOf(named('Secret', 'herald-secrets')!)['redis-url'] },
@@ -158,42 +147,12 @@ test('the shipped Secret is refused by name until its placeholders are replaced,
   }
 });
 
-test('config-overlay writes the merged file 0600 and refuses a key set in both files', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'herald-overlay-'));
-  const stderr = process.stderr.write;
-  const said: string[] = [];
-  process.stderr.write = ((text: string) => said.push(text) > 0) as typeof process.stderr.write;
-  try {
-    const secrets = await realSecrets(dir);
-    const out = join(dir, 'herald.json');
-    const base = join(BASE, 'config', 'herald.yaml');
-    assert.equal(overlayMain(['--out', out, '--node-id', 'pod-1', base, secrets], {}), 0);
-    assert.equal((await stat(out)).mode & 0o777, 0o600);
-    const merged = JSON.parse(await readFile(out, 'utf8'));
-    assert.equal(merged.node_id, 'pod-1');
-    assert.equal(merged.smtp.listen, '0.0.0.0:2525', 'the ConfigMap half');
-    assert.equal(merged.bounce.verp_secret.length, 32, 'the Secret half');
-    const clash = join(dir, 'clash.yaml');
-    await writeFile(clash, 'smtp:\n  listen: "0.0.0.0:25"\n');
-    const again = join(dir, 'again.json');
-    assert.equal(overlayMain(['--out', again, base, secrets, clash], {}), 1);
-    assert.match(
-      said.join(''),
-      /herald: HERALD_CONFIG_INVALID: smtp\.listen: .*clash\.yaml: set in .*herald\.yaml too/,
-    );
-    await assert.rejects(stat(again), /ENOENT/);
-  } finally {
-    process.stderr.write = stderr;
-    await rm(dir, { recursive: true, force: true });
-  }
-});
-
 test('probes, ports, mounts and env agree with the config each pod runs', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'herald-deploy-'));
   let config: HeraldConfig;
   try {
     const merged = buildConfig({
-      files: [join(BASE, 'config', 'herald.yaml'), await realSecrets(dir)],
+      files: [join(BASE, 'config', 'herald.yaml'), await writeRealSecrets(dir)],
       env: {},
     });
     config = parseConfig(merged, { env: {} });

@@ -10,7 +10,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { hashPassword } from '@herald/delivery-core';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -195,3 +197,14 @@ export function kustomizationDirs(root: string): string[] {
 
 /** A path in the repository (this file is test/lib/deploy-files.ts). */
 export const repoPath = (...parts: string[]) => join(import.meta.dirname, '..', '..', ...parts);
+
+/** The Secret's secrets.yaml with the placeholders replaced by real values. */
+export async function writeRealSecrets(dir: string): Promise<string> {
+  const file = join(dir, 'secrets.yaml');
+  const hash = await hashPassword('a password of the deploy test');
+  await writeFile(
+    file,
+    `smtp:\n  users:\n    - { username: app, password_hash: "${hash}" }\nbounce:\n  verp_secret: "0123456789abcdef0123456789abcdef"\n`,
+  );
+  return file;
+}
