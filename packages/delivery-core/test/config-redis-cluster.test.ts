@@ -58,6 +58,15 @@ describe('redis.cluster', () => {
     );
     assert.match(withPassword.message, /redis\.cluster\[1\]: expected a seed node/);
     assert.doesNotMatch(withPassword.message, /hiddenpassword/);
+    // A password too short for the message-wide scrubber is masked by where it stands: a seed URL.
+    const shortPasswords = configError(() =>
+      parseConfig({ redis: { cluster: ['redis://:ddPW4@127.0.0.1:99999', 'http://u:eePW5@x:1'] } }),
+    );
+    assert.match(
+      shortPasswords.message,
+      /redis\.cluster\[0\]: expected a seed node.*redis:\/\/:\*\*\*@127\.0\.0\.1:99999/,
+    );
+    assert.doesNotMatch(shortPasswords.message, /ddPW4|eePW5/);
     const empty = configError(() => parseConfig({ redis: { cluster: [] } }));
     assert.match(empty.message, /redis\.cluster: expected at least one seed node/);
   });

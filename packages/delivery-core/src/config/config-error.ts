@@ -14,7 +14,7 @@ import {
   MAX_SHOWN_KEY_CHARS,
   MAX_SHOWN_VALUE_CHARS,
 } from './limits.js';
-import { isSecretKey, isSecretPath, isUrlKey, MASK, maskUrl, Redactor } from './secrets.js';
+import { isSecretKey, isSecretPath, isUrlPath, MASK, maskUrl, Redactor } from './secrets.js';
 
 export interface ConfigIssue {
   /** Dotted path with [i] for list items, e.g. "smtp.users[0].password"; "" for the whole document. */
@@ -187,8 +187,7 @@ function describeValue(
   // "redis: redis://:pw@host" or "auth: user:pw": a scalar where a mapping belongs is not quoted.
   if (expectsContainer) return `a ${typeof value}`;
   let shown: string;
-  if (typeof value === 'string')
-    shown = JSON.stringify(isUrlKey(path[path.length - 1] ?? '') ? maskUrl(value) : value);
+  if (typeof value === 'string') shown = JSON.stringify(isUrlPath(path) ? maskUrl(value) : value);
   else if (typeof value === 'number' || typeof value === 'boolean') shown = String(value);
   else if (typeof value === 'bigint') shown = `${value}n`;
   else return typeof value;

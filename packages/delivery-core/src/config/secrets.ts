@@ -45,6 +45,12 @@ export function isUrlKey(key: PropertyKey): boolean {
   return typeof key === 'string' && URL_KEY.test(key);
 }
 
+/** True when a value at `path` holds a URL: its key, or for a list item its list's key, is a URL key. */
+export function isUrlPath(path: readonly PropertyKey[]): boolean {
+  const key = [...path].reverse().find((k) => typeof k === 'string' && !/^\d+$/.test(k));
+  return key !== undefined && isUrlKey(key);
+}
+
 function urlSecretParts(text: string): { userinfo?: string; params: string[] } {
   const userinfo = URL_USERINFO.exec(text)?.[2];
   const params: string[] = [];
