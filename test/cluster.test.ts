@@ -122,7 +122,9 @@ describe('Herald on a 3-master Redis Cluster', () => {
         for (const node of cluster.nodes)
           assert.ok(err.message.includes(`master 127.0.0.1:${node.port}`), err.message);
         assert.match(err.message, /appendfsync is everysec, not always, no replica is connected/);
-        assert.match(err.message, /redis-cli --cluster add-node .* --cluster-slave/);
+        assert.match(err.message, /redis-cli --cluster add-node .* --cluster-slave --cluster-master-id/);
+        assert.match(err.message, /these 3 masters/);
+        assert.equal(err.message.split('fix one of').length, 2, `the fix is given once: ${err.message}`);
         assert.match(err.message, /CONFIG SET appendfsync always/);
         assert.match(err.message, /redis\.durability: fast/);
         return true;

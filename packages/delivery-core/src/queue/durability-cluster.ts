@@ -56,10 +56,16 @@ export async function openClusterBarrier(options: OpenDurabilityOptions): Promis
       }),
     );
     if (planned.length === 0) throw notDurable(`the ${options.where} has no master serving slots`);
-    const refused = planned.flatMap(({ key, plan }) =>
-      plan.ok ? [] : [refusal(`master ${key} of the ${options.where}`, plan)],
-    );
-    if (refused.length > 0) throw notDurable(refused.join('; and '));
+    const refused = planned.flatMap(({ key, plan }) => (plan.ok ? [] : [{ key, plan }]));
+    const [first] = refused;
+    if (first) {
+      // Every master, each with its reason, then the fix once (it is the same for each).
+      const who = refused.map(({ key, plan }) => `master ${key} (${plan.reason})`).join(', ');
+      throw notDurable(
+        `${refused.length === 1 ? 'this master' : `these ${refused.length} masters`} of the ` +
+          `${options.where} cannot promise that an acknowledged write survives a crash: ${who}; ${first.plan.fix}`,
+      );
+    }
     const plans = new Map<string, DurabilityMode>();
     for (const { key, plan } of planned) if (plan.ok) plans.set(key, plan.mode);
     const why = planned.map(({ key, plan }) => `${key}: ${plan.ok ? plan.why : ''}`).join('; ');

@@ -88,8 +88,9 @@ const REFUSAL_FIX =
   FAST_INSTEAD;
 
 const CLUSTER_REFUSAL_FIX =
-  'fix one of: give this master a replica (`redis-cli --cluster add-node <new node> <this master> ' +
-  '--cluster-slave`; the replica also covers a failover), or `CONFIG SET appendonly yes` and ' +
+  'fix one of: give each such master a replica (`redis-cli --cluster add-node <new node> <any node> ' +
+  "--cluster-slave --cluster-master-id <the master's id from CLUSTER NODES>`; without the id redis-cli picks " +
+  'a master itself; the replica also covers a failover), or `CONFIG SET appendonly yes` and ' +
   '`CONFIG SET appendfsync always` on it (and the same in redis.conf), or run Redis >= 7.2 with AOF ' +
   `on (WAITAOF); ${FAST_INSTEAD}`;
 
