@@ -54,6 +54,8 @@ describe('herald config check', () => {
     assert.match(out, /routes: +1/);
     assert.match(out, /users: +1/);
     assert.match(out, /redis: +redis:\/\/:\*\*\*@127\.0\.0\.1:6390\/0/);
+    assert.match(out, /^ {2}durability: +fast$/m);
+    assert.match(out, /^ {2}queue shards: +1$/m);
     assert.doesNotMatch(out, /hunter2|plain-secret/);
     assert.equal(run.stderr(), '');
   });

@@ -58,6 +58,8 @@ export function summarize(file: string, config: HeraldConfig, env: Env): string 
     `  users:        ${config.smtp.users.length}`,
     `  trusted:      ${plural(config.smtp.trusted_networks.length, 'network')}`,
     `  redis:        ${describeRedisTarget(redisTarget(config.redis))}${redisSource} (prefix ${config.redis.prefix})`,
+    `  durability:   ${config.redis.durability}`,
+    `  queue shards: ${config.queue.shards}`,
   ];
   if (config.api)
     lines.push(`  api listen:   ${config.api.listen} (${plural(config.api.admin_keys.length, 'admin key')})`);
