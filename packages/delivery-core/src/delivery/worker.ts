@@ -5,6 +5,11 @@
  * of the spooled body. An operator's mark (`herald queue delete` / `bounce` of a job in flight)
  * is applied when the attempt would schedule a retry or a shaping wait. A crashed worker's jobs come back after `lockDurationMs` (stalled check),
  * and are never failed for stalling (maxStalledCount is effectively unlimited): nothing is lost.
+ * Through a Redis outage (a failover) the end of an attempt is retried (delivery/outage.ts) with
+ * the job's lock still renewed; a job started before that is no longer pending in the spool was
+ * finished by that earlier run (its BullMQ completion lost with a failed master) and is not
+ * attempted again, nor is a second copy of a job this worker is running (a move to active the
+ * failed master had not replicated) before that run ends.
  */
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
@@ -12,11 +17,10 @@ import { abandonWorker, checkWorkerInternals, DELIVERY_QUEUE, type DeliveryJobDa
 import type { RedisClient } from '../redis/index.js';
 import { settlesWithin } from '../util/index.js';
 import { applyOperatorMark } from './operator.js';
+import { retryAfterFault, rideEnding } from './outage.js';
 import { type DeliveryDeps, processDelivery, type RecipientFailure } from './process.js';
 import type { JobParking } from './types.js';
 
-/** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
-const LOCAL_FAULT_RETRY_MS = 60_000;
 const UNLIMITED_STALLS = 1_000_000;
 /** How long a graceful shutdown waits for in-flight deliveries. */
 const SHUTDOWN_GRACE_MS = 30_000;
@@ -40,7 +44,10 @@ export interface DeliveryWorkerOptions {
 
 export class DeliveryWorker {
   readonly worker: Worker<DeliveryJobData>;
-  private readonly inFlight = new Set<string>();
+  /** Jobs running now, each to the end of its run (a second copy of one waits for it). */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Aborted when close() stops waiting: endings still retrying through an outage give up. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE, (job, token) => this.run(job, token), {
@@ -71,54 +78,90 @@ export class DeliveryWorker {
   }
 
   private async run(job: Job<DeliveryJobData>, token: string | undefined): Promise<void> {
+    const jobId = job.id ?? '';
+    // A second copy of a job this worker runs: wait for that run, then see whether it finished it.
+    const earlier = this.inFlight.get(jobId);
+    const running = (earlier ?? Promise.resolve()).then(() =>
+      this.attempt(job, token, earlier !== undefined),
+    );
+    const settled = running.then(
+      () => {},
+      () => {},
+    );
+    this.inFlight.set(jobId, settled);
+    try {
+      await running;
+    } finally {
+      if (this.inFlight.get(jobId) === settled) this.inFlight.delete(jobId);
+    }
+  }
+
+  private async attempt(job: Job<DeliveryJobData>, token: string | undefined, copy: boolean): Promise<void> {
     const { deps, logger } = this.options;
     const jobId = job.id ?? '';
-    this.inFlight.add(jobId);
-    try {
-      let outcome: Awaited<ReturnType<typeof processDelivery>>;
-      try {
-        outcome = await processDelivery(job.data, deps);
-      } catch (err) {
-        logger.error({ err, jobId }, 'delivery attempt failed locally; retrying later');
-        outcome = { kind: 'retry', at: deps.now() + LOCAL_FAULT_RETRY_MS, data: job.data };
-      }
-      if ((outcome.kind === 'retry' || outcome.kind === 'throttled') && deps.operatorMark) {
-        // An operator deleted or bounced this job while it was in flight: its recipients still
-        // pending end now instead of waiting for another attempt.
-        const mark = await deps.operatorMark(outcome.data);
-        if (mark) outcome = applyOperatorMark(outcome.data, mark, deps);
-      }
-      if (outcome.kind !== 'throttled' && outcome.failures && this.options.afterFailures) {
-        // Before finishJob: the DSN quotes the original headers from the spooled body.
-        await this.options
-          .afterFailures(outcome.data, outcome.failures)
-          .catch((err: unknown) => logger.error({ err, jobId }, 'follow-up of failed recipients failed'));
-      }
-      if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
-        // A throttled job keeps its attempt count: only data of a real attempt changes it.
-        const parkOn = outcome.kind === 'throttled' ? outcome.parkOn : undefined;
-        // A parked job's `at` is its safety net if no release wakes it (the gate chose it).
-        outcome.data.delayed =
-          outcome.kind === 'retry'
-            ? { kind: 'retry', until: outcome.at }
-            : {
-                kind: 'throttled',
-                until: outcome.at,
-                reason: outcome.reason,
-                ...(parkOn ? { parkedOn: parkOn } : {}),
-              };
-        await job.updateData(outcome.data);
-        await job.moveToDelayed(outcome.at, token);
-        if (parkOn) await this.options.parked?.park(parkOn, jobId, job.data.stream);
-        // A mark set after the check above found the job still locked: bring it back now, so the
-        // mark is applied at once instead of after the wait.
-        if (deps.operatorMark && (await deps.operatorMark(outcome.data))) await job.promote().catch(() => {});
-        throw new DelayedError();
-      }
-      await deps.spool.finishJob(job.data.messageId, jobId);
-    } finally {
-      this.inFlight.delete(jobId);
+    const ride = <T>(what: string, op: () => Promise<T>) =>
+      rideEnding(what, op, { logger, jobId, signal: this.stopping.signal });
+    if (
+      (copy || job.attemptsStarted > 1) &&
+      !(await ride('pending check', () => deps.spool.isPending(job.data.messageId, jobId)))
+    ) {
+      logger.info(
+        { jobId },
+        'job already finished by an earlier run (its completion was lost); not attempted again',
+      );
+      return;
     }
+    let outcome: Awaited<ReturnType<typeof processDelivery>>;
+    try {
+      outcome = await processDelivery(job.data, deps);
+    } catch (err) {
+      logger.error({ err, jobId }, 'delivery attempt failed locally; retrying later');
+      outcome = { kind: 'retry', at: retryAfterFault(err, deps.now()), data: job.data };
+    }
+    if ((outcome.kind === 'retry' || outcome.kind === 'throttled') && deps.operatorMark) {
+      // An operator deleted or bounced this job while it was in flight: its recipients still
+      // pending end now instead of waiting for another attempt.
+      const data = outcome.data;
+      const mark = await ride('operator mark', () => deps.operatorMark!(data));
+      if (mark) outcome = applyOperatorMark(outcome.data, mark, deps);
+    }
+    if (outcome.kind !== 'throttled' && outcome.failures && this.options.afterFailures) {
+      // Before finishJob: the DSN quotes the original headers from the spooled body.
+      await this.options
+        .afterFailures(outcome.data, outcome.failures)
+        .catch((err: unknown) => logger.error({ err, jobId }, 'follow-up of failed recipients failed'));
+    }
+    if (outcome.kind === 'retry' || outcome.kind === 'throttled') {
+      // A throttled job keeps its attempt count: only data of a real attempt changes it.
+      const parkOn = outcome.kind === 'throttled' ? outcome.parkOn : undefined;
+      // A parked job's `at` is its safety net if no release wakes it (the gate chose it).
+      const data = outcome.data;
+      data.delayed =
+        outcome.kind === 'retry'
+          ? { kind: 'retry', until: outcome.at }
+          : {
+              kind: 'throttled',
+              until: outcome.at,
+              reason: outcome.reason,
+              ...(parkOn ? { parkedOn: parkOn } : {}),
+            };
+      const at = outcome.at;
+      await ride('job data', () => job.updateData(data));
+      let tried = false;
+      await ride('move to delayed', async () => {
+        // A try whose reply was lost may have moved it already.
+        if (tried && (await job.getState()) === 'delayed') return;
+        tried = true;
+        await job.moveToDelayed(at, token);
+      });
+      if (parkOn) await ride('park', async () => this.options.parked?.park(parkOn, jobId, job.data.stream));
+      // A mark set after the check above found the job still locked: bring it back now, so the
+      // mark is applied at once instead of after the wait.
+      if (deps.operatorMark && (await ride('operator mark', () => deps.operatorMark!(data))))
+        await job.promote().catch(() => {});
+      throw new DelayedError();
+    }
+    await ride('finish', () => deps.spool.finishJob(job.data.messageId, jobId));
   }
 
   /**
@@ -139,8 +182,11 @@ export class DeliveryWorker {
         { active: this.inFlight.size },
         'shutdown grace period over; abandoning in-flight jobs',
       );
-    } else if (await settlesWithin(this.worker.close(true), FORCED_CLOSE_MS)) {
-      return;
+      this.stopping.abort();
+    } else {
+      // Not waiting for jobs: endings still retrying through an outage stop now.
+      this.stopping.abort();
+      if (await settlesWithin(this.worker.close(true), FORCED_CLOSE_MS)) return;
     }
     // BullMQ's close is waiting on jobs or on an unreachable Redis (a later close(true) only
     // returns the same pending promise): unfinished jobs come back via lock expiry.
