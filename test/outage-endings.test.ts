@@ -1,0 +1,95 @@
+/**
+ * End to end: Redis goes away while deliveries are in flight and comes back before their
+ * attempts end (a failover, a restart). With the default job locks (30 s), the relay that made
+ * the attempts records their outcomes once Redis answers again — it does not leave them to crash
+ * recovery (lease expiry or BullMQ's stalled check, then another attempt). So every recipient is
+ * delivered exactly once, no recipient gets a second terminal event (a 554 "body missing" bounce
+ * of a job that ran again after its message was finished), and the queue is idle again long
+ * before a lock could have expired. Both delivery paths: the fast lane (delivery threads, jobs
+ * handed over from memory under a lease) and the BullMQ worker (delivery.threads 0).
+ * Redis runs with appendfsync always, so its restart loses nothing and only the outage is tested.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { queueKeys } from '@herald/delivery-core/keys';
+import { stallFor } from '@herald/test-harness';
+import { terminalEventProblems } from './lib/events.js';
+import { sampleMessage } from './lib/message.js';
+import { startStack } from './lib/stack.js';
+import { waitUntil } from './lib/wait.js';
+
+const MESSAGES = 5;
+/**
+ * The sink holds its reply to each final dot this long: Redis is killed meanwhile (the test waits
+ * for every message to be held first), so each attempt ends while Redis is down.
+ */
+const HOLD_REPLY_MS = 3_000;
+/** The config's default delivery.lock_duration: crash recovery would take at least this long. */
+const DEFAULT_LOCK_MS = 30_000;
+/** Idle well before any lock or lease could have expired and been recovered. */
+const IDLE_WITHIN_MS = DEFAULT_LOCK_MS / 2;
+const PREFIX = 'herald';
+
+for (const path of [
+  { name: 'the fast lane', threads: 1 },
+  { name: 'the BullMQ worker', threads: 0 },
+]) {
+  describe(`Redis outage while attempts end (${path.name}, default locks)`, () => {
+    it('each attempt is recorded once Redis is back: delivered once, no second attempt, no lock expiry waited for', {
+      timeout: 90_000,
+    }, async (t) => {
+      const stack = await startStack({
+        redis: { appendfsync: 'always' },
+        sinks: [{ host: '127.0.0.2', script: { stages: { dataEnd: stallFor(HOLD_REPLY_MS) } } }],
+        config: { redis: { prefix: PREFIX }, delivery: { threads: path.threads } },
+      });
+      t.after(() => stack.stop());
+      const sink = stack.sinks[0]!;
+      const recipients = Array.from({ length: MESSAGES }, (_, i) => `outage${i}@example.test`);
+      for (const to of recipients) {
+        const sent = await stack.submit({
+          from: 'sender@origin.test',
+          to: [to],
+          body: sampleMessage({ subject: to }),
+        });
+        assert.equal(sent.code, 250, sent.response);
+      }
+      const heldAtSink = () =>
+        sink
+          .transcripts()
+          .flatMap((c) => c.entries)
+          .filter((e) => e.stage === 'dataEnd' && e.received);
+      await waitUntil('every message at the sink, its reply held', () => heldAtSink().length === MESSAGES);
+      if (path.threads > 0) {
+        const leased = await stack.redisClient.zcard(queueKeys(PREFIX).leases);
+        assert.equal(leased, MESSAGES, 'the jobs run in the fast lane (leased)');
+      }
+
+      await stack.redis.kill();
+      const killedAt = Date.now();
+      await waitUntil('the sink replying 250 to every final dot (Redis down)', () =>
+        heldAtSink().every((e) => e.fate?.kind === 'written'),
+      );
+      assert.ok(
+        heldAtSink().every((e) => e.fate!.at >= killedAt),
+        'every attempt ended after Redis went down',
+      );
+      await stack.redis.restart();
+      const restartedAt = Date.now();
+
+      await stack.waitForIdleQueue(IDLE_WITHIN_MS);
+      t.diagnostic(`queue idle ${Date.now() - restartedAt} ms after Redis came back`);
+      for (const to of recipients) {
+        const truth = sink.truth().get(to);
+        assert.equal(truth?.accepted, 1, `${to} delivered exactly once`);
+      }
+      await stack.relay.herald.events.flush();
+      // The in-process record (the stream missed what was written while Redis was down).
+      assert.deepEqual(terminalEventProblems(stack.events.all), [], 'one terminal event per recipient');
+      assert.ok(
+        stack.events.all.every((e) => e.type !== 'bounced'),
+        'nothing bounced (no job ran again after its message was finished)',
+      );
+    });
+  });
+}
