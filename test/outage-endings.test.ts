@@ -8,11 +8,16 @@
  * before a lock could have expired. Both delivery paths: the fast lane (delivery threads, jobs
  * handed over from memory under a lease) and the BullMQ worker (delivery.threads 0).
  * Redis runs with appendfsync always, so its restart loses nothing and only the outage is tested.
+ * And what a lost BullMQ completion leaves behind: a job handed out again after an earlier run
+ * finished it (its message gone from the spool) is not attempted again, so neither delivered twice
+ * nor bounced `554 5.3.0` "body missing".
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { queueKeys } from '@herald/delivery-core/keys';
+import { ShardRegistry, Spool } from '@herald/delivery-core/queue';
 import { stallFor } from '@herald/test-harness';
+import { TEST_SHARDS } from './lib/config.js';
 import { terminalEventProblems } from './lib/events.js';
 import { sampleMessage } from './lib/message.js';
 import { startStack } from './lib/stack.js';
@@ -93,3 +98,43 @@ for (const path of [
     });
   });
 }
+
+describe('a job BullMQ hands out again after it was finished (its completion lost with a master)', () => {
+  it('is not attempted again: no second delivery, no "body missing" bounce', async (t) => {
+    const stack = await startStack({
+      // The first attempt is deferred, so BullMQ hands the job out a second time.
+      sinks: [
+        { host: '127.0.0.2', script: { rcpt: () => ({ code: 451, enhanced: '4.7.1', text: 'later' }) } },
+      ],
+      config: { redis: { prefix: PREFIX }, delivery: { threads: 0 } },
+    });
+    t.after(() => stack.stop());
+    const client = stack.redis.client();
+    const spool = new Spool(client, PREFIX, {
+      shards: await ShardRegistry.open(client, PREFIX, TEST_SHARDS),
+    });
+    t.after(() => spool.close());
+    const to = 'finished@example.test';
+    const sent = await stack.submit({
+      from: 'sender@origin.test',
+      to: [to],
+      body: sampleMessage({ subject: to }),
+    });
+    assert.equal(sent.code, 250, sent.response);
+    const deferred = await stack.events.outcome('deferred', to);
+    // What an earlier run that delivered it did before BullMQ's completion was lost: the job
+    // finished in the spool (its message's last job: body and record gone), BullMQ's job left.
+    const jobId = `${deferred.messageId}.0`;
+    assert.equal(await spool.finishJob(deferred.messageId, jobId), 0);
+    stack.sinks[0]!.setScript({});
+
+    await stack.waitForIdleQueue();
+    assert.equal(stack.sinks[0]!.messages.length, 0, 'not delivered again');
+    assert.deepEqual(
+      stack.events.all.filter((e) => e.type === 'bounced' || e.type === 'delivered'),
+      [],
+      'no outcome for the finished job',
+    );
+    assert.equal(stack.events.attempts(deferred.messageId).length, 1, 'one attempt, the first');
+  });
+});
