@@ -10,13 +10,15 @@
  * Redis runs with appendfsync always, so its restart loses nothing and only the outage is tested.
  * And what a lost BullMQ completion leaves behind: a job handed out again after an earlier run
  * finished it (its message gone from the spool) is not attempted again, so neither delivered twice
- * nor bounced `554 5.3.0` "body missing".
+ * nor bounced `554 5.3.0` "body missing"; nor is a second copy of a job the worker is running (a
+ * move to active the failed master had not replicated) while that run lasts.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { queueKeys } from '@herald/delivery-core/keys';
-import { ShardRegistry, Spool } from '@herald/delivery-core/queue';
+import { DELIVERY_QUEUE, ShardRegistry, Spool } from '@herald/delivery-core/queue';
 import { stallFor } from '@herald/test-harness';
+import { Job, Queue } from 'bullmq';
 import { TEST_SHARDS } from './lib/config.js';
 import { terminalEventProblems } from './lib/events.js';
 import { sampleMessage } from './lib/message.js';
@@ -136,5 +138,41 @@ describe('a job BullMQ hands out again after it was finished (its completion los
       'no outcome for the finished job',
     );
     assert.equal(stack.events.attempts(deferred.messageId).length, 1, 'one attempt, the first');
+  });
+});
+
+describe('a second copy of a job the worker is running (a move to active lost with a master)', () => {
+  it('waits for the first run and is not attempted again: delivered once', async (t) => {
+    const stack = await startStack({
+      sinks: [{ host: '127.0.0.2', script: { stages: { dataEnd: stallFor(HOLD_REPLY_MS) } } }],
+      config: { redis: { prefix: PREFIX }, delivery: { threads: 0 } },
+    });
+    t.after(() => stack.stop());
+    const client = stack.redis.client();
+    const queue = new Queue(DELIVERY_QUEUE, { connection: client, prefix: queueKeys(PREFIX).bullmqPrefix });
+    t.after(() => queue.close());
+    const to = 'copied@example.test';
+    const sent = await stack.submit({
+      from: 'sender@origin.test',
+      to: [to],
+      body: sampleMessage({ subject: to }),
+    });
+    assert.equal(sent.code, 250, sent.response);
+    const sink = stack.sinks[0]!;
+    await waitUntil('the message at the sink, its reply held', () =>
+      sink.transcripts().some((c) => c.entries.some((e) => e.stage === 'dataEnd' && e.received)),
+    );
+    // Back to wait under the running attempt, as on a replica that never saw it move to active
+    // (the test reads BullMQ's lock key for the token: simulating the loss, not Herald's contract).
+    const [active] = await queue.getJobs(['active']);
+    const jobId = active?.id;
+    const token = await client.get(`${queueKeys(PREFIX).bullmqPrefix}:${DELIVERY_QUEUE}:${jobId}:lock`);
+    assert.ok(jobId && token, 'the job is active with a lock');
+    await (await Job.fromId(queue, jobId))!.moveToWait(token);
+
+    await stack.events.terminal(to);
+    await stack.waitForIdleQueue();
+    assert.equal(sink.truth().get(to)?.accepted, 1, 'delivered exactly once');
+    assert.deepEqual(terminalEventProblems(stack.events.all), [], 'one terminal event');
   });
 });
