@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { queueKeys } from '@herald/delivery-core/keys';
-import { DELIVERY_QUEUE, ShardRegistry, Spool } from '@herald/delivery-core/queue';
+import { allShards, DELIVERY_QUEUE, ShardRegistry, Spool } from '@herald/delivery-core/queue';
 import { stallFor } from '@herald/test-harness';
 import { Job, Queue } from 'bullmq';
 import { TEST_SHARDS } from './lib/config.js';
@@ -68,7 +68,12 @@ for (const path of [
           .filter((e) => e.stage === 'dataEnd' && e.received);
       await waitUntil('every message at the sink, its reply held', () => heldAtSink().length === MESSAGES);
       if (path.threads > 0) {
-        const leased = await stack.redisClient.zcard(queueKeys(PREFIX).leases);
+        // Every queue shard's leases (HERALD_TEST_SHARDS).
+        const shards = allShards(stack.relay.herald.shards.layout);
+        const counts = await Promise.all(
+          shards.map((s) => stack.redisClient.zcard(queueKeys(PREFIX, s).leases)),
+        );
+        const leased = counts.reduce((a, b) => a + b, 0);
         assert.equal(leased, MESSAGES, 'the jobs run in the fast lane (leased)');
       }
 
@@ -145,7 +150,8 @@ describe('a second copy of a job the worker is running (a move to active lost wi
   it('waits for the first run and is not attempted again: delivered once', async (t) => {
     const stack = await startStack({
       sinks: [{ host: '127.0.0.2', script: { stages: { dataEnd: stallFor(HOLD_REPLY_MS) } } }],
-      config: { redis: { prefix: PREFIX }, delivery: { threads: 0 } },
+      // One shard: the test reads that shard's BullMQ queue.
+      config: { redis: { prefix: PREFIX }, delivery: { threads: 0 }, queue: { shards: 1 } },
     });
     t.after(() => stack.stop());
     const client = stack.redis.client();
