@@ -166,8 +166,10 @@ export async function createHerald(
     enqueueDsn: ({ id, tenant, to, body }) =>
       spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
     hardBounces: feedback.hardBounces,
-    // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement).
-    workerConnection: () => createRedisClient(target, { maxRetriesPerRequest: null, lazyConnect: false }),
+    // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement),
+    // and on a cluster riding out a failover (what BullMQ writes after a job must not fail then).
+    workerConnection: () =>
+      createRedisClient(target, { maxRetriesPerRequest: null, lazyConnect: false }, { rideFailovers: true }),
     onShardsGrew: (listener) => shards.onGrow(listener),
     meter: deliveryMeter,
   });

@@ -22,6 +22,33 @@ const DEFAULT_REDIS_PORT = 6379;
  */
 export const CLUSTER_SLOTS_REFRESH_MS = 2_000;
 const URL_SEED = /^rediss?:\/\//;
+/**
+ * A cluster connection that rides out failovers (`rideFailovers`, BullMQ's connections) keeps a
+ * command whose master went away for about this long before failing it: a retry every
+ * FAILOVER_RETRY_DELAY_MS (re-reading the slot map) until the replica has taken over. Each retry
+ * costs at most two of the cluster's redirections (a MOVED to the dead master, then its refused
+ * connection), so the budget is twice the retries. Without it ioredis gives up after 16
+ * redirections, about a second, and BullMQ then fails a job it had finished (the worker moves
+ * it to failed: a retry a minute later, a duplicate delivery).
+ */
+export const FAILOVER_RIDE_MS = 30_000;
+const FAILOVER_RETRY_DELAY_MS = 200;
+const FAILOVER_MAX_REDIRECTIONS = 2 * Math.ceil(FAILOVER_RIDE_MS / FAILOVER_RETRY_DELAY_MS);
+const RIDING_FAILOVERS: Pick<
+  ClusterOptions,
+  'retryDelayOnFailover' | 'retryDelayOnClusterDown' | 'retryDelayOnTryAgain' | 'maxRedirections'
+> = {
+  retryDelayOnFailover: FAILOVER_RETRY_DELAY_MS,
+  retryDelayOnClusterDown: FAILOVER_RETRY_DELAY_MS,
+  retryDelayOnTryAgain: FAILOVER_RETRY_DELAY_MS,
+  maxRedirections: FAILOVER_MAX_REDIRECTIONS,
+};
+
+/** How a client is made besides its ioredis options. */
+export interface ClientKind {
+  /** On a cluster: keep retrying a command through a failover (FAILOVER_RIDE_MS). */
+  rideFailovers?: boolean;
+}
 
 export interface ConnectRedisOptions {
   timeoutMs: number;
@@ -73,11 +100,12 @@ export function clusterSeeds(seeds: readonly string[]): ClusterSeeds {
 }
 
 /** Cluster-level options from the node options given (the rest apply to every node). */
-function clusterOptions(seeds: ClusterSeeds, redis: RedisOptions): ClusterOptions {
+function clusterOptions(seeds: ClusterSeeds, redis: RedisOptions, kind: ClientKind): ClusterOptions {
   const { enableOfflineQueue, enableAutoPipelining, lazyConnect, ...node } = redis;
   return {
     lazyConnect: lazyConnect ?? true,
     slotsRefreshInterval: CLUSTER_SLOTS_REFRESH_MS,
+    ...(kind.rideFailovers ? RIDING_FAILOVERS : {}),
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
     ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
     redisOptions: { ...node, ...seeds.access },
@@ -87,13 +115,17 @@ function clusterOptions(seeds: ClusterSeeds, redis: RedisOptions): ClusterOption
 /**
  * A client for `target`, the same options for both kinds (for a cluster, `enableOfflineQueue`,
  * `enableAutoPipelining` and `lazyConnect` apply to the cluster, the rest to every node). Not
- * connected unless `lazyConnect: false` is given.
+ * connected unless `lazyConnect: false` is given. `kind.rideFailovers`: see FAILOVER_RIDE_MS.
  */
-export function createRedisClient(target: RedisTarget | string, redis: RedisOptions = {}): RedisClient {
+export function createRedisClient(
+  target: RedisTarget | string,
+  redis: RedisOptions = {},
+  kind: ClientKind = {},
+): RedisClient {
   const t = typeof target === 'string' ? { url: target } : target;
   if ('url' in t) return new Redis(t.url, { lazyConnect: true, ...redis });
   const seeds = clusterSeeds(t.cluster);
-  return new Cluster(seeds.nodes, clusterOptions(seeds, redis));
+  return new Cluster(seeds.nodes, clusterOptions(seeds, redis, kind));
 }
 
 export function connectRedis(target: string | { url: string }, options: ConnectRedisOptions): Promise<Redis>;

@@ -1,21 +1,23 @@
 /**
  * What follows one delivery attempt, the same for a BullMQ job (worker.ts) and a fast-lane job
- * (fast-path.ts). Owns: an attempt that threw becomes a retry in LOCAL_FAULT_RETRY_MS; an
+ * (fast-path.ts). Owns: an attempt that threw becomes a retry (outage.ts `retryAfterFault`: soon
+ * when Redis did not answer, LOCAL_FAULT_RETRY_MS otherwise); an
  * operator's mark set while the job was in flight ends its pending recipients now; the follow-up
  * of failed recipients (DSN, suppression) runs before the job ends, so the DSN can still read the
  * spooled body; a retry or shaping wait records why in `data.delayed`, holds the job until its
  * time and parks it on its lane when the gate said so; a mark set after that check brings the job
- * back at once. Guarantees: the job ends exactly one way, deferred or finished.
+ * back at once. Through a Redis outage (a failover) each of these Redis steps is retried by the
+ * caller's `ride` (outage.ts `rideEnding`) while the job's lock or lease stays renewed; the
+ * source's `defer` and `finish` ride their own steps. Guarantees: the job ends exactly one way,
+ * deferred or finished.
  * Needs injected: the delivery deps, a logger, the parking and follow-up hooks, and the job's
  * source as a `JobEnding` (how this source holds, wakes and finishes a job).
  */
 import type { Logger } from 'pino';
 import type { DeliveryJobData } from '../queue/index.js';
 import { applyOperatorMark } from './operator.js';
+import { retryAfterFault } from './outage.js';
 import type { DeliveryDeps, DeliveryOutcome, JobParking, RecipientFailure } from './types.js';
-
-/** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
-const LOCAL_FAULT_RETRY_MS = 60_000;
 
 /** The parts an attempt's follow-through needs; the worker's and the fast path's options share them. */
 export interface AfterAttemptOptions {
@@ -35,6 +37,8 @@ export interface JobEnding {
   promote(): Promise<void>;
   /** The job is over: every recipient settled; its share of the spooled body is released. */
   finish(): Promise<void>;
+  /** Runs a Redis step that is safe to repeat, retrying it through an outage (bounded). */
+  ride<T>(what: string, op: () => Promise<T>): Promise<T>;
 }
 
 /** Runs the attempt and follows it through; says whether the job was deferred or finished. */
@@ -51,12 +55,13 @@ export async function afterAttempt(
     outcome = await attempt();
   } catch (err) {
     logger.error({ err, jobId }, 'delivery attempt failed locally; retrying later');
-    outcome = { kind: 'retry', at: deps.now() + LOCAL_FAULT_RETRY_MS, data: job.data };
+    outcome = { kind: 'retry', at: retryAfterFault(err, deps.now()), data: job.data };
   }
   if ((outcome.kind === 'retry' || outcome.kind === 'throttled') && deps.operatorMark) {
     // An operator deleted or bounced this job while it was in flight: its recipients still
     // pending end now instead of waiting for another attempt.
-    const mark = await deps.operatorMark(outcome.data);
+    const { data } = outcome;
+    const mark = await ending.ride('operator mark', () => deps.operatorMark!(data));
     if (mark) outcome = applyOperatorMark(outcome.data, mark, deps);
   }
   if (outcome.kind !== 'throttled' && outcome.failures && options.afterFailures) {
@@ -78,11 +83,13 @@ export async function afterAttempt(
             reason: outcome.reason,
             ...(parkOn ? { parkedOn: parkOn } : {}),
           };
-    await ending.defer(outcome.data, outcome.at);
-    if (parkOn) await options.parked?.park(parkOn, jobId, job.data.stream);
+    const { data, at } = outcome;
+    await ending.defer(data, at);
+    if (parkOn) await ending.ride('park', async () => options.parked?.park(parkOn, jobId, job.data.stream));
     // A mark set after the check above found the job still held: bring it back now, so the
     // mark is applied at once instead of after the wait.
-    if (deps.operatorMark && (await deps.operatorMark(outcome.data))) await ending.promote();
+    if (deps.operatorMark && (await ending.ride('operator mark', () => deps.operatorMark!(data))))
+      await ending.promote();
     return 'deferred';
   }
   await ending.finish();

@@ -12,11 +12,15 @@
  * `concurrency` jobs together, BullMQ can always take one more job, and each job it takes shrinks
  * the lane by one: a BullMQ backlog (retries due, overflow) takes slots over as the lane's jobs
  * end, and an idle BullMQ leaves them all to the lane.
+ * Through a Redis outage (a failover) the end of an attempt — finish or requeue — is retried
+ * (delivery/outage.ts) while the job stays in the lane and its lease is renewed, so it is
+ * recorded once Redis answers instead of waiting for the lease to expire and running again.
  * Needs injected: the worker's deps, the leases, the worker itself, and `announce`, which tells
  * the host the room and how many jobs finished since the last call.
  */
-import type { FastJob, JobLeases } from '../queue/index.js';
+import type { DeliveryJobData, FastJob, JobLeases } from '../queue/index.js';
 import { type AfterAttemptOptions, afterAttempt } from './after-attempt.js';
+import { rideEnding } from './outage.js';
 import { processDelivery } from './process.js';
 import type { WorkerSlots } from './thread-workers.js';
 
@@ -44,6 +48,8 @@ export class FastPath {
   private unacked = 0;
   private unackedRoom = 0;
   private closing = false;
+  /** Aborted when close() stops waiting: endings still retrying through an outage give up. */
+  private readonly stopping = new AbortController();
   private evaluateQueued = false;
   private readonly roomTimer: NodeJS.Timeout;
   private readonly renewTimer: NodeJS.Timeout;
@@ -90,6 +96,7 @@ export class FastPath {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
+    this.stopping.abort();
     clearInterval(this.renewTimer);
   }
 
@@ -131,11 +138,10 @@ export class FastPath {
 
   /** A job that arrived while closing goes to BullMQ at once instead of waiting for its lease. */
   private async handBack(job: FastJob): Promise<void> {
-    await this.options.leases
-      .requeue(job.id, job.data, this.options.deps.now(), this.options.deps.now())
-      .catch((err: unknown) =>
-        this.options.logger.warn({ err, jobId: job.id }, 'fast lane: hand-back failed; the lease expires'),
-      );
+    const { deps } = this.options;
+    await this.requeue(job.id, job.data, deps.now()).catch((err: unknown) =>
+      this.options.logger.warn({ err, jobId: job.id }, 'fast lane: hand-back failed; the lease expires'),
+    );
   }
 
   private async runJob(job: FastJob, body: Buffer): Promise<void> {
@@ -143,20 +149,50 @@ export class FastPath {
     const jobId = job.id;
     try {
       await afterAttempt(job, () => processDelivery(job.data, deps, { body }), this.options, {
-        defer: (data, at) => leases.requeue(jobId, data, at, deps.now()),
+        defer: (data, at) => this.requeue(jobId, data, at),
         promote: async () => {
           await (await deps.spool.queueFor(jobId).getJob(jobId))?.promote().catch(() => {});
         },
         finish: async () => {
-          const { lost } = await leases.finish(job.data.messageId, jobId);
-          if (lost)
+          let tries = 0;
+          const { lost } = await this.ride(jobId, 'finish', () => {
+            tries += 1;
+            return leases.finish(job.data.messageId, jobId);
+          });
+          if (lost && tries > 1)
+            // An earlier try whose reply was lost took effect, or the lease was reaped meanwhile.
+            logger.info(
+              { jobId },
+              'fast lane: lease already ended after a redis outage; the job may run again',
+            );
+          else if (lost)
             logger.warn({ jobId }, 'fast lane: lease had expired and was re-queued; the job may run again');
         },
+        ride: (what, op) => this.ride(jobId, what, op),
       });
     } catch (err) {
-      // Redis failed on the way out: the lease is no longer renewed and expires, and a reaper
-      // re-queues the job from its last recorded data (the attempt in flight may be repeated).
+      // Redis failed on the way out for longer than ENDING_RIDE_MS: the lease is no longer
+      // renewed and expires, and a reaper re-queues the job from its last recorded data (the
+      // attempt in flight may be repeated).
       logger.error({ err, jobId }, 'fast lane: ending the job failed; its lease will expire');
     }
+  }
+
+  /**
+   * The lease handed to BullMQ as a job due at `at`, through an outage: a retry first checks the
+   * lease is still there (a try whose reply was lost took effect, and the job may have run since).
+   */
+  private requeue(jobId: string, data: DeliveryJobData, at: number): Promise<void> {
+    const { leases, deps } = this.options;
+    let tried = false;
+    return this.ride(jobId, 'requeue', async () => {
+      if (tried && (await leases.data(jobId)) === undefined) return;
+      tried = true;
+      await leases.requeue(jobId, data, at, deps.now());
+    });
+  }
+
+  private ride<T>(jobId: string, what: string, op: () => Promise<T>): Promise<T> {
+    return rideEnding(what, op, { logger: this.options.logger, jobId, signal: this.stopping.signal });
   }
 }

@@ -6,12 +6,18 @@
  * body. An operator's mark (`herald queue delete` / `bounce` of a job in flight) is applied when
  * the attempt would schedule a retry or a shaping wait. A crashed worker's jobs come back after `lockDurationMs` (stalled check),
  * and are never failed for stalling (maxStalledCount is effectively unlimited): nothing is lost.
+ * Through a Redis outage (a failover) the end of an attempt is retried (delivery/outage.ts) with
+ * the job's lock still renewed; a job started before that is no longer pending in the spool was
+ * finished by that earlier run (its BullMQ completion lost with a failed master) and is not
+ * attempted again, nor is a second copy of a job this worker is running (a move to active the
+ * failed master had not replicated) before that run ends.
  */
 import { DelayedError, type Job, Worker } from 'bullmq';
 import { abandonWorker, checkWorkerInternals, DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { settlesWithin } from '../util/index.js';
 import { type AfterAttemptOptions, afterAttempt } from './after-attempt.js';
+import { rideEnding } from './outage.js';
 import { processDelivery } from './process.js';
 
 const UNLIMITED_STALLS = 1_000_000;
@@ -31,7 +37,10 @@ export interface DeliveryWorkerOptions extends AfterAttemptOptions {
 
 export class DeliveryWorker {
   readonly worker: Worker<DeliveryJobData>;
-  private readonly inFlight = new Set<string>();
+  /** Jobs running now, each to the end of its run (a second copy of one waits for it). */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** Aborted when close() stops waiting: endings still retrying through an outage give up. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE, (job, token) => this.run(job, token), {
@@ -62,29 +71,62 @@ export class DeliveryWorker {
   }
 
   private async run(job: Job<DeliveryJobData>, token: string | undefined): Promise<void> {
-    const { deps } = this.options;
     const jobId = job.id ?? '';
-    this.inFlight.add(jobId);
+    // A second copy of a job this worker runs: wait for that run, then see whether it finished it.
+    const earlier = this.inFlight.get(jobId);
+    const running = (earlier ?? Promise.resolve()).then(() =>
+      this.attempt(job, token, earlier !== undefined),
+    );
+    const settled = running.then(
+      () => {},
+      () => {},
+    );
+    this.inFlight.set(jobId, settled);
     try {
-      const ended = await afterAttempt(
-        { id: jobId, data: job.data },
-        () => processDelivery(job.data, deps),
-        this.options,
-        {
-          defer: async (data, at) => {
-            await job.updateData(data);
-            await job.moveToDelayed(at, token);
-          },
-          promote: () => job.promote().catch(() => {}),
-          finish: async () => {
-            await deps.spool.finishJob(job.data.messageId, jobId);
-          },
-        },
-      );
-      if (ended === 'deferred') throw new DelayedError();
+      await running;
     } finally {
-      this.inFlight.delete(jobId);
+      if (this.inFlight.get(jobId) === settled) this.inFlight.delete(jobId);
     }
+  }
+
+  private async attempt(job: Job<DeliveryJobData>, token: string | undefined, copy: boolean): Promise<void> {
+    const { deps, logger } = this.options;
+    const jobId = job.id ?? '';
+    const ride = <T>(what: string, op: () => Promise<T>) =>
+      rideEnding(what, op, { logger, jobId, signal: this.stopping.signal });
+    if (
+      (copy || job.attemptsStarted > 1) &&
+      !(await ride('pending check', () => deps.spool.isPending(job.data.messageId, jobId)))
+    ) {
+      logger.info(
+        { jobId },
+        'job already finished by an earlier run (its completion was lost); not attempted again',
+      );
+      return;
+    }
+    const ended = await afterAttempt(
+      { id: jobId, data: job.data },
+      () => processDelivery(job.data, deps),
+      this.options,
+      {
+        defer: async (data, at) => {
+          await ride('job data', () => job.updateData(data));
+          let tried = false;
+          await ride('move to delayed', async () => {
+            // A try whose reply was lost may have moved it already.
+            if (tried && (await job.getState()) === 'delayed') return;
+            tried = true;
+            await job.moveToDelayed(at, token);
+          });
+        },
+        promote: () => job.promote().catch(() => {}),
+        finish: async () => {
+          await ride('finish', () => deps.spool.finishJob(job.data.messageId, jobId));
+        },
+        ride,
+      },
+    );
+    if (ended === 'deferred') throw new DelayedError();
   }
 
   /**
@@ -105,8 +147,11 @@ export class DeliveryWorker {
         { active: this.inFlight.size },
         'shutdown grace period over; abandoning in-flight jobs',
       );
-    } else if (await settlesWithin(this.worker.close(true), FORCED_CLOSE_MS)) {
-      return;
+      this.stopping.abort();
+    } else {
+      // Not waiting for jobs: endings still retrying through an outage stop now.
+      this.stopping.abort();
+      if (await settlesWithin(this.worker.close(true), FORCED_CLOSE_MS)) return;
     }
     // BullMQ's close is waiting on jobs or on an unreachable Redis (a later close(true) only
     // returns the same pending promise): unfinished jobs come back via lock expiry.

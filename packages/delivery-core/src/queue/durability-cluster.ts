@@ -32,7 +32,6 @@ import {
   notDurable,
   REPLY_GRACE_MS,
   readPlan,
-  refusal,
   sharedRounds,
   unavailable,
 } from './durability-rounds.js';

@@ -270,6 +270,14 @@ export class Spool extends ShardQueues {
     return { claimed: removed === 1, left };
   }
 
+  /**
+   * Whether a job is still pending (not finished); false once its message's last job finished
+   * (the pending set is deleted with the body).
+   */
+  async isPending(messageId: string, jobId: string): Promise<boolean> {
+    return (await this.redis.sismember(this.keysFor(messageId).pendingJobs(messageId), jobId)) === 1;
+  }
+
   /** Ids of the message's jobs not finished yet (empty when the message is not queued). */
   pendingJobIds(messageId: string): Promise<string[]> {
     return this.redis.smembers(this.keysFor(messageId).pendingJobs(messageId));

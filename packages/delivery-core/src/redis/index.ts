@@ -1,9 +1,18 @@
 /**
- * The Redis client Herald's capabilities are given (`RedisClient`: one server or a cluster) and
- * the keyless commands that must reach every master of a cluster (SCAN; PING for readiness), or
- * one given master (`slotMaster`, `clusterNode`: strict durability's WAIT per master).
+ * The Redis client Herald's capabilities are given (`RedisClient`: one server or a cluster), the
+ * keyless commands that must reach every master of a cluster (SCAN; PING for readiness), or one
+ * given master (`slotMaster`, `clusterNode`: strict durability's WAIT per master), and riding out
+ * an outage (`outage.ts`: a failover or restart — which errors mean "Redis did not answer now",
+ * and retrying an operation that is safe to repeat through them, bounded).
  * The connection factory is the composition root's (`redis-connect.ts`): capabilities that need
  * a connection of their own get a `connect` function injected.
  */
 export { clusterNode, isCluster, masters, nodeKey, type RedisClient, slotMaster } from './client.js';
+export {
+  isRedisOutage,
+  OUTAGE_FIRST_RETRY_MS,
+  OUTAGE_MAX_RETRY_MS,
+  type RideOutageOptions,
+  rideOutage,
+} from './outage.js';
 export { SCAN_COUNT, scanKeys } from './scan.js';
