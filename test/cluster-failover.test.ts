@@ -24,8 +24,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { queueKeys } from '@herald/delivery-core/keys';
-import { type RedisClusterHandle, startRedisCluster } from '@herald/test-harness';
-import { Redis } from 'ioredis';
+import { onNode, type RedisClusterHandle, startRedisCluster } from '@herald/test-harness';
 import { sampleMessage } from './lib/message.js';
 import { type Stack, startStack } from './lib/stack.js';
 import { waitUntil } from './lib/wait.js';
@@ -60,18 +59,6 @@ interface Message {
   to: string;
   /** Every answer, in order; the last is a 250 unless the message ran out of time. */
   answers: { code: number; response: string; queueId?: string | undefined; phase: Phase; at: number }[];
-}
-
-/** Runs `fn` on a plain connection to the node on `port`. */
-async function onNode<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
-    return await fn(redis);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** The port of the replica of the master on `port` (INFO replication). */

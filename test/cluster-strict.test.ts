@@ -19,8 +19,8 @@ import { createBounceProcessor } from '@herald/bounce-processor';
 import { readEvents, scanKeys } from '@herald/delivery-core';
 import { hashSlot, queueKeys, suppressionKeys } from '@herald/delivery-core/keys';
 import { shardOf } from '@herald/delivery-core/queue';
-import { type RedisClusterHandle, startRedisCluster } from '@herald/test-harness';
-import { Redis } from 'ioredis';
+import { onNode, type RedisClusterHandle, startRedisCluster } from '@herald/test-harness';
+import type { Redis } from 'ioredis';
 import { BOUNCE, dsnFor, verpFor } from './lib/bounce-reports.js';
 import { sampleMessage } from './lib/message.js';
 import { SmtpClient } from './lib/smtp-client.js';
@@ -39,16 +39,11 @@ function frozen<T>(pid: number, run: () => Promise<T>): Promise<T> {
 }
 
 /** Runs `fn` on a plain connection to the node on `port` (READONLY first: reads on a replica). */
-async function onNode<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
-  redis.on('error', () => {});
-  try {
-    await redis.connect();
+function onReadableNode<T>(port: number, fn: (redis: Redis) => Promise<T>): Promise<T> {
+  return onNode(port, async (redis) => {
     await redis.call('READONLY');
-    return await fn(redis);
-  } finally {
-    redis.disconnect();
-  }
+    return fn(redis);
+  });
 }
 
 describe('strict durability on a Redis Cluster with a replica per master', () => {
@@ -78,13 +73,13 @@ describe('strict durability on a Redis Cluster with a replica per master', () =>
   const masterPort = async (key: string) => (await cluster.masterOf(key)).port;
   /** The port of the replica of the master on `port` (INFO replication). */
   const replicaPort = (port: number) =>
-    onNode(port, async (master) => {
+    onReadableNode(port, async (master) => {
       const found = /^slave0:.*port=(\d+)/m.exec(await master.info('replication'));
       assert.ok(found, `master :${port} has a replica`);
       return Number(found[1]);
     });
   const onReplicaOf = async <T>(key: string, fn: (replica: Redis) => Promise<T>) =>
-    onNode(await replicaPort(await masterPort(key)), fn);
+    onReadableNode(await replicaPort(await masterPort(key)), fn);
   const acceptedOnReplica = (messageId: string) =>
     onReplicaOf(shardEvents(messageId), async (replica) =>
       (await readEvents(replica, shardEvents(messageId))).some(

@@ -88,6 +88,42 @@ describe('outbound SMTP client', () => {
     assert.equal(pool.stats.reused, 4);
   });
 
+  it('to a server without PIPELINING it sends each command alone and nothing after the end of data', async () => {
+    const plain = await startSmtpSink({ host: '127.0.0.4', pipelining: false });
+    const pool = newPool(1);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const report = await deliverAttempt(pool, {
+          from: 'a@sender.test',
+          recipients: [`p${i}@dest.test`, `q${i}@dest.test`],
+          body,
+          hosts: [host('127.0.0.4', plain.port)],
+          tls: 'none',
+          tlsVerify: false,
+        });
+        assert.deepEqual(
+          report.recipients.map((r) => r.accepted),
+          [true, true],
+        );
+      }
+      await pool.close();
+      const [connection, ...others] = plain.transcripts();
+      assert.ok(connection, 'one connection');
+      assert.equal(others.length, 0, 'both messages on one connection');
+      const lines = connection.entries.filter(
+        (e) => (e.stage !== 'greeting' && e.stage !== 'data') || e.command !== '',
+      );
+      // Every line the client wrote is a command; an empty line (a stray CRLF after the final dot)
+      // would be answered by the server and its reply taken for the next command's.
+      assert.deepEqual(
+        lines.map((e) => e.command.split(/[ :]/)[0]),
+        ['EHLO', 'MAIL', 'RCPT', 'RCPT', 'DATA', '.', 'MAIL', 'RCPT', 'RCPT', 'DATA', '.', 'QUIT'],
+      );
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('a 421 greeting and a refused connection move on to the next host in the same attempt', async () => {
     const pool = newPool();
     const report = await deliverAttempt(pool, {

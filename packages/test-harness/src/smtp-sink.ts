@@ -67,6 +67,8 @@ export interface StartSmtpSinkOptions {
   tls?: { key: string; cert: string };
   /** SIZE limit announced in EHLO; default 25 MiB. */
   size?: number;
+  /** Offer PIPELINING (RFC 2920); default true. */
+  pipelining?: boolean;
 }
 
 interface SinkConnection {
@@ -134,6 +136,7 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     disableReverseLookup: true,
     hideENHANCEDSTATUSCODES: true,
     hideDSN: true,
+    hidePIPELINING: opts.pipelining === false,
     disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     ...(tls ? { key: tls.key, cert: tls.cert } : {}),
     ...hooks,

@@ -142,7 +142,8 @@ export class SmtpSession {
     // per reply cannot stretch an attempt with the number of recipients). One at a time, each
     // command's reply is due within command_timeout of its own write.
     const groupDue = Date.now() + commandMs;
-    const next = (command: string, what: string, ms?: number) => {
+    // `command` undefined: only read the next reply (the end of data's, the drained ones).
+    const next = (command: string | undefined, what: string, ms?: number) => {
       const deadline = ms ?? (pipelined ? Math.max(1, groupDue - Date.now()) : commandMs);
       const stated = ms ?? commandMs;
       return exchange(
@@ -187,7 +188,7 @@ export class SmtpSession {
     // RFC 2920 §3.1: a server that says 354 with no recipient accepted gets an empty message.
     if (accepted.length === 0) this.wire.write('.\r\n');
     else this.wire.pump(encodeDataChunks(body));
-    const final = await next('', 'the reply to the end of data', dataDeadlineMs(dataMs, body.length));
+    const final = await next(undefined, 'the reply to the end of data', dataDeadlineMs(dataMs, body.length));
     // The transaction is over, whatever the reply: no RSET needed.
     this.clean = true;
     for (const to of accepted) replies.set(to, final);
@@ -201,13 +202,13 @@ export class SmtpSession {
   /** Pipelined after a refused MAIL: read the RCPT and DATA replies (an odd 354 gets an empty message). */
   private async drainRefused(
     rcpts: number,
-    next: (command: string, what: string) => Promise<SmtpReply>,
+    next: (command: string | undefined, what: string) => Promise<SmtpReply>,
   ): Promise<void> {
-    for (let i = 0; i < rcpts; i++) await next('', 'the reply to RCPT TO');
-    const data = await next('', 'the reply to DATA');
+    for (let i = 0; i < rcpts; i++) await next(undefined, 'the reply to RCPT TO');
+    const data = await next(undefined, 'the reply to DATA');
     if (data.code === 354) {
       this.wire.write('.\r\n');
-      await next('', 'the reply to the end of data');
+      await next(undefined, 'the reply to the end of data');
     }
   }
 
