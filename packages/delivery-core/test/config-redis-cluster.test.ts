@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { MAX_CLUSTER_SEEDS } from '../src/config/schema-redis.js';
 import { ConfigError, clusterSeeds, describeRedisTarget, parseConfig, redisTarget } from '../src/index.js';
 
 function configError(fn: () => unknown): ConfigError {
@@ -99,5 +100,40 @@ describe('redis.cluster', () => {
     const shown = describeRedisTarget({ cluster: seeds });
     assert.match(shown, /^cluster rediss:\/\/herald:\*\*\*@10\.0\.0\.1:7001, 10\.0\.0\.2:7002/);
     assert.doesNotMatch(shown, /pa%40ss|pa@ss/);
+  });
+});
+
+describe('redis.cluster seeds: what a cluster would ignore or cannot use is refused', () => {
+  test('port 0, a database, ?options and more than MAX_CLUSTER_SEEDS seeds', () => {
+    const port0 = configError(() => parseConfig({ redis: { cluster: ['redis://u:pw@127.0.0.1:0'] } }));
+    assert.match(port0.message, /redis\.cluster\[0\]: expected a port between 1 and 65535, got 0/);
+    const plainPort0 = configError(() => parseConfig({ redis: { cluster: ['127.0.0.1:0'] } }));
+    assert.match(plainPort0.message, /redis\.cluster\[0\]: expected a seed node/);
+    const db = configError(() => parseConfig({ redis: { cluster: ['redis://127.0.0.1:7001/5'] } }));
+    assert.match(db.message, /redis\.cluster\[0\]: a Redis Cluster has only database 0/);
+    const options = configError(() =>
+      parseConfig({ redis: { cluster: ['127.0.0.1:7001', 'redis://127.0.0.1:7002?tls=1'] } }),
+    );
+    assert.match(options.message, /redis\.cluster\[1\]: a seed URL takes no \?options/);
+    const many = Array.from({ length: MAX_CLUSTER_SEEDS + 1 }, (_, i) => `127.0.0.1:${10_000 + i}`);
+    const tooMany = configError(() => parseConfig({ redis: { cluster: many } }));
+    assert.match(tooMany.message, /redis\.cluster: expected at most 64 seed nodes/);
+    assert.ok(tooMany.message.length < 500, 'the error does not list every seed');
+  });
+});
+
+describe('durations that run as timers', () => {
+  test('a timeout over 24.8 days (a Node timer would fire at once) is refused at its key', () => {
+    const err = configError(() => parseConfig({ delivery: { connect_timeout: '30d' } }));
+    assert.match(err.message, /delivery\.connect_timeout: expected a duration of at most 24d/);
+    const smtp = configError(() => parseConfig({ smtp: { redis_timeout: '25d' } }));
+    assert.match(smtp.message, /smtp\.redis_timeout: expected a duration of at most 24d/);
+    assert.equal(
+      parseConfig({ delivery: { connect_timeout: '24d' } }).delivery.connect_timeout,
+      24 * 86_400_000,
+    );
+    // A duration stored, not timed, may be longer (a suspension, a VERP token's age).
+    const stored = parseConfig({ api: { listen: '127.0.0.1:0', idempotency_ttl: '90d' } });
+    assert.equal(stored.api?.idempotency_ttl, 90 * 86_400_000);
   });
 });

@@ -54,6 +54,16 @@ export function duration() {
   });
 }
 
+/** The longest delay a Node timer takes (2^31 - 1 ms, about 24.8 days); longer fires at once. */
+export const TIMER_MAX_MS = 2_147_483_647;
+
+/** A duration that runs as a timer (a deadline, a wait, an interval): at most TIMER_MAX_MS. */
+export function timerDuration() {
+  return duration().refine((ms) => ms <= TIMER_MAX_MS, {
+    message: 'expected a duration of at most 24d (the longest a timer can wait)',
+  });
+}
+
 /** A size: bytes as a number, or "512KB", "25MB", "10MiB" → bytes (>= 1). */
 export function byteSize() {
   return z.union([z.string(), z.number()], { error: SIZE_HINT }).transform((value, ctx) => {

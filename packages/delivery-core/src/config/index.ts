@@ -14,7 +14,7 @@ export {
   toConfigIssues,
 } from './config-error.js';
 export { deepFreeze, readDocument, withoutNulls } from './document.js';
-export { duration, hostName, integer, oneOf, section } from './fields.js';
+export { duration, hostName, integer, oneOf, section, TIMER_MAX_MS, timerDuration } from './fields.js';
 export {
   MAX_DOCUMENT_BYTES,
   MAX_DOCUMENT_DEPTH,

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { isPasswordHash } from '../passwords/index.js';
 import { parseRate } from '../throttle/index.js';
-import { byteSize, duration, integer, listenAddress, section, text } from './fields.js';
+import { byteSize, duration, integer, listenAddress, section, text, timerDuration } from './fields.js';
 
 /** A plain admin key must be at least this long (it is compared, never hashed with a cost). */
 export const MIN_ADMIN_KEY_CHARS = 16;
@@ -54,7 +54,7 @@ export const apiSchema = section({
   /** How long an Idempotency-Key's first answer is kept and replayed. */
   idempotency_ttl: duration().prefault('24h'),
   /** Each request's Redis calls (auth, rate, enqueue) must answer within this, else 503. */
-  redis_timeout: duration().prefault('3s'),
+  redis_timeout: timerDuration().prefault('3s'),
   /** Failed authentications of one client address within auth_failure_window that block it. */
   auth_failure_limit: integer(1).default(20),
   auth_failure_window: duration().prefault('15m'),
@@ -66,9 +66,9 @@ export const apiSchema = section({
   /** Connections at once from one client (IPv4 address, IPv6 /64); beyond it a new one is closed. */
   max_connections_per_client: integer(1).default(32),
   /** A request's headers must arrive within this (a slow drip is cut with 408). */
-  header_timeout: duration().prefault('10s'),
+  header_timeout: timerDuration().prefault('10s'),
   /** A whole request (headers and body) must arrive within this. */
-  request_timeout: duration().prefault('60s'),
+  request_timeout: timerDuration().prefault('60s'),
 });
 
 export type ApiConfigInput = z.input<typeof apiSchema>;

@@ -22,6 +22,9 @@ const urlField = z
   .regex(REDIS_URL, { error: URL_HINT })
   .refine((url) => URL.canParse(url), { error: URL_HINT });
 
+/** Most seed nodes `redis.cluster` takes: seeds are only where discovery starts. */
+export const MAX_CLUSTER_SEEDS = 64;
+
 function isSeed(seed: string): boolean {
   if (REDIS_URL.test(seed)) return URL.canParse(seed) && new URL(seed).hostname !== '';
   try {
@@ -30,6 +33,17 @@ function isSeed(seed: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** What is wrong with a seed URL that parses, or undefined (a cluster ignores a database and options). */
+function seedUrlProblem(seed: string): string | undefined {
+  const url = new URL(seed);
+  if (url.port === '0') return 'expected a port between 1 and 65535, got 0';
+  if (url.pathname !== '' && url.pathname !== '/')
+    return 'a Redis Cluster has only database 0: drop the /<db> from the seed URL';
+  if (url.search !== '' || url.hash !== '')
+    return 'a seed URL takes no ?options or #fragment (use rediss:// for TLS)';
+  return undefined;
 }
 
 /** What a seed says besides its address: scheme and credentials (never shown: compared only). */
@@ -44,9 +58,16 @@ const clusterField = z
     error: 'expected a list of seed nodes (host:port)',
   })
   .min(1, { error: 'expected at least one seed node' })
+  .max(MAX_CLUSTER_SEEDS, {
+    error: `expected at most ${MAX_CLUSTER_SEEDS} seed nodes (the cluster tells Herald the rest)`,
+  })
   .superRefine((seeds, ctx) => {
     // Seeds that are not valid URLs have their own issue (zod checks the list even then).
     const urls = seeds.map((s, i) => ({ s, i })).filter(({ s }) => REDIS_URL.test(s) && isSeed(s));
+    for (const { s, i } of urls) {
+      const problem = seedUrlProblem(s);
+      if (problem) ctx.addIssue({ code: 'custom', path: [i], message: problem });
+    }
     const first = urls[0];
     if (!first) return;
     for (const { s, i } of urls.slice(1)) {

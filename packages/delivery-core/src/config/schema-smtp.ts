@@ -7,7 +7,18 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { TRAFFIC_NAME_HINT, trafficName } from '../message/index.js';
 import { isPasswordHash } from '../passwords/index.js';
-import { bool, byteSize, cidr, duration, hostName, integer, listenAddress, section, text } from './fields.js';
+import {
+  bool,
+  byteSize,
+  cidr,
+  duration,
+  hostName,
+  integer,
+  listenAddress,
+  section,
+  text,
+  timerDuration,
+} from './fields.js';
 
 export const smtpUserSchema = section({
   username: text(),
@@ -63,8 +74,8 @@ export const smtpClientLimitsSchema = section({
   max_connection_rate: integer(1).default(300),
   rate_time_unit: duration().prefault('1m'),
   /** Tarpit: the n-th recent AUTH failure of a client delays its AUTH replies by delay × 2^(n-1). */
-  auth_failure_delay: duration().prefault('1s'),
-  auth_failure_max_delay: duration().prefault('8s'),
+  auth_failure_delay: timerDuration().prefault('1s'),
+  auth_failure_max_delay: timerDuration().prefault('8s'),
   /** AUTH failures of a client (any connection) within auth_failure_window that block it. */
   auth_failure_limit: integer(1).default(10),
   auth_failure_window: duration().prefault('15m'),
@@ -102,30 +113,30 @@ export const smtpSchema = section({
   max_message_size: byteSize().prefault('25MiB'),
   max_recipients: integer(1).default(1000),
   max_clients: integer(1).default(1000),
-  socket_timeout: duration().prefault('5m'),
+  socket_timeout: timerDuration().prefault('5m'),
   /**
    * A command line must be complete within this of the previous reply (Postfix's smtpd_timeout
    * with per-record deadlines): a client dripping one byte at a time is cut with 421 4.4.2.
    */
-  command_timeout: duration().prefault('5m'),
+  command_timeout: timerDuration().prefault('5m'),
   /** The same while the listener holds over 80 % of max_clients (Postfix's stress mode). */
-  stress_command_timeout: duration().prefault('10s'),
+  stress_command_timeout: timerDuration().prefault('10s'),
   /** The whole DATA phase (354 to the final dot) must end within this. */
-  data_timeout: duration().prefault('10m'),
+  data_timeout: timerDuration().prefault('10m'),
   /** Bytes per second the DATA phase must average once data_rate_grace has passed. */
   data_min_rate: byteSize().prefault(500),
-  data_rate_grace: duration().prefault('10s'),
+  data_rate_grace: timerDuration().prefault('10s'),
   /** Commands other than MAIL/RCPT/DATA since connect, AUTH or the last accepted MAIL. */
   junk_command_limit: integer(1).default(20),
   /** Error replies (4xx/5xx) since connect or the last accepted message: slow down, then close. */
   soft_error_limit: integer(1).default(10),
   hard_error_limit: integer(1).default(20),
   /** Delay of every command once soft_error_limit is reached. */
-  error_sleep_time: duration().prefault('1s'),
+  error_sleep_time: timerDuration().prefault('1s'),
   /** AUTH failures in one connection before it is closed with 421 4.7.0. */
   auth_failures_per_session: integer(1).default(3),
   /** Deadline of each Redis call in an SMTP session (suppression lookup, enqueue): 451 4.3.0 after it. */
-  redis_timeout: duration().prefault('3s'),
+  redis_timeout: timerDuration().prefault('3s'),
   /** AUTH only after STARTTLS (not even advertised before), except from plaintext_auth_networks. */
   require_auth_tls: bool().default(true),
   plaintext_auth_networks: z

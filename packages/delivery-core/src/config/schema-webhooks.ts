@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { EVENT_TYPES } from '../events/index.js';
-import { duration, integer, oneOf, section, text } from './fields.js';
+import { duration, integer, oneOf, section, text, timerDuration } from './fields.js';
 import { isTenantName } from './schema-bounce.js';
 
 export const WEBHOOK_SECRET_PREFIX = 'whsec_';
@@ -64,9 +64,9 @@ export const webhookEndpointSchema = section({
   /** Events per request at most. */
   batch_size: integer(1, MAX_WEBHOOK_BATCH_SIZE).default(100),
   /** How long an event waits for others to share its request, at most. */
-  batch_wait: duration().prefault('1s'),
+  batch_wait: timerDuration().prefault('1s'),
   /** Deadline of one request (connect, send, response headers). */
-  timeout: duration().prefault('10s'),
+  timeout: timerDuration().prefault('10s'),
   /** A batch still failing this long after its first attempt goes to the dead-letter list. */
   retry_for: duration().prefault('24h'),
 });

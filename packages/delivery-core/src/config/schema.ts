@@ -18,6 +18,7 @@ import {
   oneOf,
   section,
   text,
+  timerDuration,
 } from './fields.js';
 import type { DeepReadonly } from './readonly.js';
 import { routeSchema, TLS_MODES } from './routes.js';
@@ -87,7 +88,7 @@ const dnsSchema = section({
       { error: 'expected a list of DNS servers' },
     )
     .default([]),
-  timeout: duration().prefault('2s'),
+  timeout: timerDuration().prefault('2s'),
   attempts: integer(1).default(3),
   /** Entries. */
   cache_size: integer(0).default(10000),
@@ -102,11 +103,11 @@ const deliverySchema = section({
   ehlo_hostname: hostName().optional(),
   /** Port for MX deliveries. */
   port: integer(1, 65535).default(25),
-  connect_timeout: duration().prefault('30s'),
+  connect_timeout: timerDuration().prefault('30s'),
   /** Timeouts below follow RFC 5321 section 4.5.3.2. */
-  greeting_timeout: duration().prefault('5m'),
-  command_timeout: duration().prefault('5m'),
-  data_timeout: duration().prefault('10m'),
+  greeting_timeout: timerDuration().prefault('5m'),
+  command_timeout: timerDuration().prefault('5m'),
+  data_timeout: timerDuration().prefault('10m'),
   max_connections_per_host: integer(1).default(20),
   /**
    * Connections a destination starts at; each success grows it toward max_connections_per_host,
@@ -119,16 +120,16 @@ const deliverySchema = section({
   /** SMTP sessions (servers that answered the connection) one attempt uses at most (Postfix: smtp_mx_session_limit). */
   mx_session_limit: integer(1).default(2),
   /** A pooled idle connection closes after this. */
-  idle_timeout: duration().prefault('5s'),
+  idle_timeout: timerDuration().prefault('5s'),
   tls: oneOf(TLS_MODES).default('opportunistic'),
   /** Verify remote certificates. */
   tls_verify: bool().default(false),
   /** A job held by a worker that stops renewing its lock (crash) is taken back after this. */
-  lock_duration: duration().prefault('30s'),
+  lock_duration: timerDuration().prefault('30s'),
   /** How often workers look for jobs whose lock expired. */
-  stalled_interval: duration().prefault('30s'),
+  stalled_interval: timerDuration().prefault('30s'),
   /** A site connection slot held by a relay that stops renewing it (crash) frees itself after this. */
-  connection_lease_ttl: duration().prefault('30s'),
+  connection_lease_ttl: timerDuration().prefault('30s'),
   /** Receiving domains' MTA-STS policies (RFC 8461). */
   mta_sts: mtaStsSchema.prefault({}),
 });

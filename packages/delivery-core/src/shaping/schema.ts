@@ -8,7 +8,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { duration, integer, MS_PER_HOUR, oneOf, section } from '../config/index.js';
+import { duration, integer, MS_PER_HOUR, oneOf, section, timerDuration } from '../config/index.js';
 import {
   NAME,
   type PoolSelectionRule,
@@ -43,10 +43,10 @@ export const limitsShape = {
   max_message_rate: rate().optional(),
   /** New connections opened, e.g. "60/min". */
   max_connection_rate: rate().optional(),
-  connect_timeout: duration().optional(),
-  greeting_timeout: duration().optional(),
-  command_timeout: duration().optional(),
-  data_timeout: duration().optional(),
+  connect_timeout: timerDuration().optional(),
+  greeting_timeout: timerDuration().optional(),
+  command_timeout: timerDuration().optional(),
+  data_timeout: timerDuration().optional(),
   tls: oneOf(SHAPING_TLS_MODES).optional(),
   /** Delay before attempt 2, 3, ...; the last entry repeats. */
   retry_schedule: z
