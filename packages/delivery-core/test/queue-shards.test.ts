@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DeliveryDeps, DeliveryWorker } from '../src/delivery/index.js';
-import { concurrencyShare, ThreadWorkers } from '../src/delivery/thread-workers.js';
+import { concurrencyShare, splitConcurrency, ThreadWorkers } from '../src/delivery/thread-workers.js';
 import { compareCursors, idBefore, isStreamCursor, joinCursor, splitCursor } from '../src/events/index.js';
 import { newMessageId, SINGLE_SHARD, scopeShard, shardOf, shardPicker } from '../src/queue/index.js';
 
@@ -124,6 +124,39 @@ describe("a delivery thread's shard workers (what the fast path shares slots wit
     workers.get(2)!.active = 2;
     workers.get(5)!.active = 1;
     assert.equal(thread.activeJobs, 3, 'jobs running on every shard');
+  });
+
+  test('a shard whose slots slow jobs hold keeps a free slot: its queue is not stuck behind them', () => {
+    const { thread, workers } = fakeThread(200);
+    thread.serve([0, 1, 2, 3, 4, 5, 6, 7]);
+    // The fast path is idle and leaves BullMQ its floor: a free slot per shard.
+    thread.setConcurrency(thread.activeJobs + thread.minConcurrency);
+    assert.deepEqual(
+      [...workers.values()].map((w) => w.concurrency),
+      [1, 1, 1, 1, 1, 1, 1, 1],
+    );
+    // Shard 0 now runs 3 jobs stuck at a slow destination: it gets them plus a free slot.
+    workers.get(0)!.active = 3;
+    thread.setConcurrency(thread.activeJobs + thread.minConcurrency);
+    assert.deepEqual(
+      [...workers.values()].map((w) => w.concurrency),
+      [4, 1, 1, 1, 1, 1, 1, 1],
+    );
+    // With room to spare, the rest is split evenly on top of each shard's floor.
+    thread.setConcurrency(27);
+    assert.deepEqual(
+      [...workers.values()].map((w) => w.concurrency),
+      [6, 3, 3, 3, 3, 3, 3, 3],
+    );
+  });
+});
+
+describe('splitConcurrency', () => {
+  test("each shard's running jobs and one free slot, the rest evenly, remainder first", () => {
+    assert.deepEqual(splitConcurrency(10, [0, 0, 0, 0]), [3, 3, 2, 2]);
+    assert.deepEqual(splitConcurrency(10, [5, 0, 0, 0]), [7, 1, 1, 1]);
+    assert.deepEqual(splitConcurrency(4, [5, 0, 0, 0]), [6, 1, 1, 1], 'below the floor: the floor');
+    assert.deepEqual(splitConcurrency(50, [0]), [50]);
   });
 });
 

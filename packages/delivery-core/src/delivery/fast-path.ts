@@ -111,8 +111,9 @@ export class FastPath {
 
   private evaluate(): void {
     const { concurrency, worker } = this.options;
-    // BullMQ keeps one free slot, and at least its floor (a worker per queue shard, 1 each).
-    const bullmqHolds = Math.max(worker.minConcurrency, worker.activeJobs + 1);
+    // BullMQ keeps its running jobs and a free slot per queue shard (a worker each): a shard whose
+    // slots a slow destination holds still takes its next job.
+    const bullmqHolds = worker.activeJobs + worker.minConcurrency;
     const room = this.closing ? 0 : Math.max(0, concurrency - bullmqHolds);
     if (room !== this.room || this.done > 0) {
       if (room !== this.room) {

@@ -2,8 +2,10 @@
  * One delivery thread's BullMQ workers: one per queue shard (`queue.shards`), each on its own
  * blocking connection, sharing the thread's deps (its shaping gate) and one concurrency budget —
  * `delivery.concurrency`, less what the thread's fast path may hold (delivery/fast-path.ts) —
- * split over the shards (`concurrencyShare`). To the fast path the thread is one worker: its
- * active jobs are summed and `setConcurrency` re-splits the budget. `serve` starts the workers of
+ * split over the shards (`splitConcurrency`: each shard keeps its running jobs and one free slot,
+ * so a shard whose slots a slow destination holds still takes its next job; the rest evenly). To
+ * the fast path the thread is one worker: its active jobs are summed and `setConcurrency`
+ * re-splits the budget. `serve` starts the workers of
  * shards not served yet (another process raised `queue.shards`) and re-splits the budget.
  */
 import type { DeliveryDeps } from './process.js';
@@ -14,7 +16,8 @@ export interface WorkerSlots {
   readonly activeJobs: number;
   /**
    * The least BullMQ concurrency it runs with whatever `setConcurrency` says (a worker per shard,
-   * each at least 1): the fast path leaves it this many slots, so the two never exceed the total.
+   * each at least 1); the fast path leaves it `activeJobs + minConcurrency` slots (a free one per
+   * shard), so the two never exceed the total.
    */
   readonly minConcurrency: number;
   setConcurrency(n: number): void;
@@ -26,6 +29,21 @@ export interface WorkerSlots {
  */
 export function concurrencyShare(total: number, shards: number, shard: number): number {
   return Math.max(1, Math.floor(total / shards) + (shard < total % shards ? 1 : 0));
+}
+
+/**
+ * Each shard's concurrency out of `total`, given the jobs each runs now: every shard keeps its
+ * running jobs and one free slot (a slow destination holding a shard's slots never stalls the
+ * rest of its queue), and what is left is split evenly (remainder to the first shards). A
+ * `total` below that floor (the fast path's room not acknowledged yet) still gives the floor.
+ */
+export function splitConcurrency(total: number, active: readonly number[]): number[] {
+  const floor = active.map((n) => n + 1);
+  const left = total - floor.reduce((sum, n) => sum + n, 0);
+  if (left <= 0) return floor;
+  const each = Math.floor(left / floor.length);
+  const rest = left % floor.length;
+  return floor.map((n, i) => n + each + (i < rest ? 1 : 0));
 }
 
 export class ThreadWorkers implements WorkerSlots {
@@ -72,7 +90,8 @@ export class ThreadWorkers implements WorkerSlots {
   }
 
   private split(): void {
-    for (const shard of this.shards)
-      this.byShard.get(shard)?.setConcurrency(concurrencyShare(this.budget, this.shards.length, shard));
+    const active = this.shards.map((shard) => this.byShard.get(shard)?.activeJobs ?? 0);
+    const shares = splitConcurrency(this.budget, active);
+    this.shards.forEach((shard, i) => this.byShard.get(shard)?.setConcurrency(shares[i]!));
   }
 }
