@@ -5,13 +5,21 @@
  * turn. Its own event sink still writes the log lines and the Redis stream; a batch is posted only
  * once its stream write has finished (or failed, or taken longer than FORWARD_FLUSH_TIMEOUT_MS),
  * so a listener on the main thread that sees an event can read it back from the stream.
- * Protocol: the host sends `stop`; the thread closes its Herald (in-flight deliveries get their
+ * Protocol: the host sends `reload` with the relay's new effective config: the thread's Herald
+ * swaps its live sections (shaping, tenants, DKIM, routes; files read again) and answers
+ * `reloaded` with the version it runs. The host sends `stop`; the thread closes its Herald (in-flight deliveries get their
  * grace period), posts the last events and `stopped`, and exits. Uncaught errors reach the host
  * as the Worker's `error` event (the thread then exits with code 1).
  * Needs injected: `workerData.config`, a parsed HeraldConfig.
  */
 import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { createHerald, type HeraldConfig, type HeraldEvent, parseConfig } from '@herald/delivery-core';
+import {
+  createHerald,
+  type Herald,
+  type HeraldConfig,
+  type HeraldEvent,
+  parseConfig,
+} from '@herald/delivery-core';
 import type { FastPath } from '@herald/delivery-core/delivery';
 import { settlesWithin } from '@herald/delivery-core/util';
 import type { LaneMessage } from './fast-lanes.js';
@@ -26,7 +34,7 @@ export interface DeliveryThreadData {
 }
 
 /** Messages from the host to a thread: stop, or the fast lane's (fast-lanes.ts). */
-export type HostMessage = { type: 'stop' } | LaneMessage;
+export type HostMessage = { type: 'stop' } | { type: 'reload'; config: HeraldConfig } | LaneMessage;
 
 /** Messages from a thread to the host. */
 export type ThreadMessage =
@@ -34,6 +42,7 @@ export type ThreadMessage =
   | { type: 'events'; events: HeraldEvent[] }
   /** The fast lane's room now, and the jobs handed over that finished since the last one. */
   | { type: 'room'; room: number; done: number }
+  | { type: 'reloaded'; ok: boolean; hash: string; error?: string | undefined }
   | { type: 'stopped' };
 
 async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
@@ -42,9 +51,20 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
     requestStop = resolve;
   });
   let fast: FastPath | undefined;
+  /** Set once created: a reload before that has nothing to swap (the thread starts on the new config's parent). */
+  let running: Herald | undefined;
   port.on('message', (message: HostMessage) => {
     if (message.type === 'stop') requestStop();
-    else if (message.type === 'jobs')
+    else if (message.type === 'reload') {
+      const result = running?.reloadConfig(() => parseConfig(message.config, { source: 'delivery thread' }));
+      if (result)
+        post({
+          type: 'reloaded',
+          ok: result.ok,
+          hash: result.hash,
+          error: result.ok ? undefined : result.error,
+        });
+    } else if (message.type === 'jobs')
       fast?.accept(
         message.jobs,
         Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
@@ -55,6 +75,7 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
 
   const config = parseConfig(data.config, { source: 'delivery thread' });
   const herald = await createHerald(config, { incarnation: data.incarnation });
+  running = herald;
   let batch: HeraldEvent[] = [];
   let forwarded: Promise<void> = Promise.resolve();
   const forward = () => {

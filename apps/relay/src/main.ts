@@ -12,7 +12,7 @@ import {
   loadConfigFile,
 } from '@herald/delivery-core';
 import { inConfigFile, ROLES, type Role } from '@herald/delivery-core/config';
-import { createRelay } from './relay.js';
+import { createRelay, type RelayAddresses } from './relay.js';
 
 export interface RelayCommandOptions {
   config?: string | undefined;
@@ -21,10 +21,7 @@ export interface RelayCommandOptions {
   /** Where start-up errors go; default process.stderr. */
   stderr?: { write(text: string): unknown };
   /** Called once listening, e.g. to print a banner. */
-  onStarted?: (info: {
-    smtp?: { host: string; port: number };
-    http?: { host: string; port: number };
-  }) => void;
+  onStarted?: (info: RelayAddresses) => void;
 }
 
 export function parseRoles(spec: string | undefined): Role[] | undefined {
@@ -62,7 +59,11 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
   const roles = parseRoles(options.roles);
   let relay: Awaited<ReturnType<typeof createRelay>>;
   try {
-    relay = await createRelay(config, roles ? { roles } : {});
+    relay = await createRelay(config, {
+      ...(roles ? { roles } : {}),
+      ...(options.config ? { configFile: options.config } : {}),
+      env,
+    });
   } catch (err) {
     // What the relay reads at start (TLS files, shaping file, DKIM keys) names its key path,
     // after the config file that has the key: `herald.yaml: shaping.file: cannot read …`.
@@ -81,6 +82,13 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
     return 1;
   }
   options.onStarted?.(addresses);
+  // One reload at a time; a SIGHUP during one is remembered and runs once it ends.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const onReload = () => {
+    reloading = reloading
+      .then(() => relay.reload())
+      .catch((err: unknown) => relay.herald.logger.error({ err }, 'config reload failed'));
+  };
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -94,6 +102,8 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onReload);
   });
+  process.off('SIGHUP', onReload);
   return 0;
 }

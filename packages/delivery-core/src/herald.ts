@@ -15,7 +15,13 @@
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { mtaStsTlsPolicy } from './auth/index.js';
-import { type HeraldConfig, type HeraldConfigInput, parseConfig, tenantPolicy } from './config/index.js';
+import {
+  ConfigError,
+  type HeraldConfig,
+  type HeraldConfigInput,
+  parseConfig,
+  tenantPolicy,
+} from './config/index.js';
 import { createDelivery } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
 import { RedisEventSink } from './events/index.js';
@@ -40,8 +46,9 @@ import {
   type RedisTarget,
   redisTarget,
 } from './redis-connect.js';
+import { configHash, planReload } from './reload/index.js';
 import { TenantReputation } from './reputation/index.js';
-import { createShapingRuntime } from './shaping/index.js';
+import { createShapingRuntime, type Shaping } from './shaping/index.js';
 import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
 import { createStoryReader } from './story/index.js';
 import { SuppressionList } from './suppression/index.js';
@@ -57,7 +64,7 @@ const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 
 export type * from './herald-api.js';
 
-import type { CreateHeraldOptions, Herald } from './herald-api.js';
+import type { CreateHeraldOptions, Herald, ReloadResult } from './herald-api.js';
 
 export async function createHerald(
   input: HeraldConfig | HeraldConfigInput = {},
@@ -130,8 +137,26 @@ export async function createHerald(
   const suppression = new SuppressionList(redis, prefix);
   const reputation = new TenantReputation(redis, prefix, events, Date.now, shards);
 
-  const { intake, spoolOwn } = createIntake({ config, suppression, spool, events, dkim });
-  const feedback = createFeedback({ config, redis, suppression, reputation, events, logger, shards });
+  // What a reload rebuilds from the config in force (live.ts's sections): intake, feedback, explain.
+  const build = (now: HeraldConfig, files: { shaping: Shaping; dkim: ReturnType<typeof loadDkim> }) => {
+    const { intake, spoolOwn } = createIntake({ config: now, suppression, spool, events, dkim: files.dkim });
+    return {
+      config: now,
+      ...files,
+      intake,
+      spoolOwn,
+      feedback: createFeedback({ config: now, redis, suppression, reputation, events, logger, shards }),
+      explain: createExplainer({
+        config: now,
+        shaping: files.shaping,
+        resolver,
+        liveState: (path) => shapingRuntime.liveState(path),
+      }),
+      hash: versionOf(now, files.shaping, files.dkim),
+    };
+  };
+  let live = build(config, { shaping, dkim });
+  metrics.config.running(live.hash);
   const incarnation = options.incarnation ?? randomUUID();
   const shapingRuntime = createShapingRuntime({
     config,
@@ -149,6 +174,7 @@ export async function createHerald(
   const nodeId = config.node_id;
   const leaseHolder = nodeId ? `${nodeId}|${incarnation}` : incarnation;
   const delivery = createDelivery({
+    live: () => live.config,
     ...(nodeId ? { takeBack: (node: string) => node.startsWith(`${nodeId}|`) && node !== leaseHolder } : {}),
     config,
     spool,
@@ -158,8 +184,8 @@ export async function createHerald(
     tlsPolicy: mtaStsTlsPolicy(config, resolver),
     logger,
     enqueueDsn: ({ id, tenant, to, body }) =>
-      spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
-    hardBounces: feedback.hardBounces,
+      live.spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
+    hardBounces: (tenant, entries) => live.feedback.hardBounces(tenant, entries),
     // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement).
     workerConnection: () => createRedisClient(target, { maxRetriesPerRequest: null, lazyConnect: false }),
     onShardsGrew: (listener) => shards.onGrow(listener),
@@ -168,8 +194,54 @@ export async function createHerald(
   const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
 
   const ping = () => pingWithin(redis, PING_TIMEOUT_MS);
+  const reloadConfig = (read: () => HeraldConfig): ReloadResult => {
+    try {
+      const plan = planReload(live.config, read());
+      const next = build(plan.effective, {
+        shaping: loadShaping(plan.effective),
+        dkim: loadDkim(plan.effective, logger),
+      });
+      shapingRuntime.useShaping({
+        shaping: next.shaping,
+        siteOf: siteFinder(providerRules(next.shaping)),
+        config: next.config,
+      });
+      const previousHash = live.hash;
+      live = next;
+      metrics.config.running(next.hash);
+      metrics.config.reloaded(plan.needsRestart);
+      const result = {
+        ok: true as const,
+        hash: next.hash,
+        previousHash,
+        applied: plan.applied,
+        needsRestart: plan.needsRestart,
+      };
+      logger.info(result, 'config reloaded');
+      if (plan.needsRestart.length > 0)
+        logger.warn(
+          { needsRestart: plan.needsRestart },
+          'config reload: these keys changed and need a restart; they keep their running values',
+        );
+      return result;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      metrics.config.failed(err.message);
+      logger.error(
+        { code: err.code, problems: err.message },
+        'config reload refused: the running config is kept',
+      );
+      return { ok: false, hash: live.hash, error: err.message, code: err.code };
+    }
+  };
   return {
-    config,
+    get config() {
+      return live.config;
+    },
+    get configHash() {
+      return live.hash;
+    },
+    reloadConfig,
     logger,
     incarnation,
     durability: barrier.mode,
@@ -177,13 +249,15 @@ export async function createHerald(
     events,
     metrics,
     suppression,
-    intake,
+    get intake() {
+      return live.intake;
+    },
     webhooks,
-    send: intake.send,
+    send: (input) => live.intake.send(input),
     // A bounce report's 250 waits for its writes to be durable too (strict mode): they touch a
     // tenant's suppression slot and queue shards, so on a cluster every master is waited for.
     recordFeedback: async (input) => {
-      const result = await feedback.record(input);
+      const result = await live.feedback.record(input);
       await barrier.afterCommit();
       return result;
     },
@@ -202,8 +276,8 @@ export async function createHerald(
     flushSite: queueOps.flush,
     deleteQueued: queueOps.delete,
     bounceQueued: queueOps.bounce,
-    tenantStatus: (tenant) => reputation.status(tenant, tenantPolicy(config, tenant)),
-    explain: createExplainer({ config, shaping, resolver, liveState: shapingRuntime.liveState }),
+    tenantStatus: (tenant) => reputation.status(tenant, tenantPolicy(live.config, tenant)),
+    explain: (domain, opts) => live.explain(domain, opts),
     messageStory: createStoryReader({
       redis,
       queueFor: (id) => spool.queueFor(id),
@@ -304,4 +378,9 @@ async function pingWithin(redis: RedisClient, ms: number): Promise<boolean> {
 function siteFinder(rules: ReturnType<typeof providerRules>) {
   return (hostnames: readonly string[], route?: { host: string; port: number }) =>
     route ? { site: siteForRoute(route) } : siteForMxHosts(hostnames, rules);
+}
+
+/** The config version: effective config, shaping as loaded, DKIM public keys (reload's configHash). */
+function versionOf(config: HeraldConfig, shaping: Shaping, dkim: ReturnType<typeof loadDkim>): string {
+  return configHash({ config, shaping, dkimPublicKeys: dkim?.store.keys.map((key) => key.publicKey) ?? [] });
 }

@@ -1,12 +1,14 @@
 /**
  * The HTTP endpoints every Herald daemon serves (the relay on `http.listen`, the bounce-processor
  * on `bounce.http_listen`): `GET /healthz` answers `200 ok` while the process runs; `GET /readyz`
- * answers 200 with `{"ready":true,"redis":true,"listening":true}` when Redis answers and the
+ * answers 200 with `{"ready":true,"redis":true,"listening":true}` (and, when given, `config`: the
+ * version running, reloads, the last one's outcome) when Redis answers and the
  * daemon's listener is up, 503 otherwise (so a load balancer stops sending); `GET /metrics` is the
  * Prometheus text of the given registry. Other paths are 404, other methods 405. Needs injected:
  * a Redis ping, whether the listener is up, and the metrics.
  */
 import http from 'node:http';
+import type { ConfigStatus } from './config-metrics.js';
 import type { HeraldMetrics } from './index.js';
 
 export interface HealthEndpointsDeps {
@@ -15,6 +17,8 @@ export interface HealthEndpointsDeps {
   /** True when the daemon's own listener is up (or it has none to wait for). */
   isListening(): boolean;
   metrics: Pick<HeraldMetrics, 'metrics' | 'registry'>;
+  /** The config version running and its last reload, shown on `/readyz` (config-metrics.ts). */
+  config?: () => ConfigStatus;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -42,7 +46,9 @@ export function healthRequestHandler(
         void deps.ping().then((redisOk) => {
           const listening = deps.isListening();
           const ready = redisOk && listening;
-          reply(ready ? 200 : 503, `${JSON.stringify({ ready, redis: redisOk, listening })}\n`, JSON_TYPE);
+          const config = deps.config?.();
+          const body = { ready, redis: redisOk, listening, ...(config ? { config } : {}) };
+          reply(ready ? 200 : 503, `${JSON.stringify(body)}\n`, JSON_TYPE);
         });
         return;
       case '/metrics':

@@ -7,10 +7,12 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { HeraldEvent, RecipientEventType } from '../events/index.js';
+import { ConfigMetrics } from './config-metrics.js';
 
 /** Prefix of prom-client's default metrics (process_*, nodejs_*), so they read herald_process_*. */
 export const DEFAULT_METRICS_PREFIX = 'herald_';
 
+export { ConfigMetrics, type ConfigStatus } from './config-metrics.js';
 export { createHealthEndpoints, type HealthEndpointsDeps, healthRequestHandler } from './http-endpoints.js';
 
 const OUTCOMES: RecipientEventType[] = ['delivered', 'deferred', 'bounced', 'expired', 'suppressed'];
@@ -54,6 +56,8 @@ export class HeraldMetrics {
   readonly webhookStreamGaps: Counter;
   /** herald_webhook_outbox_depth{endpoint}: batches waiting per endpoint. */
   readonly webhookOutboxDepth: Gauge<'endpoint'>;
+  /** herald_config_info{hash}, reloads and their failures (config-metrics.ts). */
+  readonly config: ConfigMetrics;
 
   constructor(
     options: {
@@ -63,6 +67,7 @@ export class HeraldMetrics {
     } = {},
   ) {
     const registers = [this.registry];
+    this.config = new ConfigMetrics(this.registry);
     // prom-client's names start with process_ / nodejs_: herald_process_cpu_user_seconds_total.
     if (options.defaultMetrics)
       collectDefaultMetrics({ register: this.registry, prefix: DEFAULT_METRICS_PREFIX });
