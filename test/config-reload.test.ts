@@ -5,8 +5,9 @@
  * what the relay's API reports (`GET /v1/sites`), the config version changes on `/readyz` and in
  * `herald_config_info`, each delivery thread runs the new version, the removed user's next AUTH
  * fails while the new user's works, and mail after the reload is signed with the new DKIM key.
- * Then an invalid shaping file: the running config is kept, the failure metric is set and the
- * log names the key path without quoting a secret.
+ * Then an invalid shaping file, reloaded with `herald config reload --pid --http`: the CLI exits 1
+ * naming the key path, the running config is kept, the failure metric is set and the log names
+ * the key path without quoting a secret.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -17,6 +18,7 @@ import { describe, it } from 'node:test';
 import type { HeraldConfigInput } from '@herald/delivery-core';
 import { siteForMxHosts } from '@herald/delivery-core/sites';
 import { deferrer } from './lib/cleanup.js';
+import { runCli } from './lib/cli.js';
 import { sampleMessage } from './lib/message.js';
 import { spawnRelay } from './lib/relay-process.js';
 import { SmtpClient } from './lib/smtp-client.js';
@@ -96,6 +98,7 @@ describe('live config reload', () => {
       return body.sites.find((s) => s.site === SITE)!.limits;
     };
     const sighupAndWait = async (reloads: number) => {
+      // SIGHUP, as an operator's `kill -HUP`.
       process.kill(relay.pid, 'SIGHUP');
       return waitUntil(`reload ${reloads} answered on /readyz`, async () => {
         const body = await ready();
@@ -172,7 +175,15 @@ describe('live config reload', () => {
 
     // An invalid shaping file: refused, the running config kept, the failure visible.
     await writeFile(shapingFile, shapingYaml('max_conections', '1/s'));
-    const refused = await sighupAndWait(2);
+    // This time through the CLI: `herald config reload --pid PID --http URL` waits for the outcome.
+    const cli = await runCli(['config', 'reload', '--pid', String(relay.pid), '--http', httpBase]);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(
+      cli.stderr,
+      /HERALD_RELOAD_FAILED: reload refused, running [0-9a-f]{12} kept: .*max_conections/,
+    );
+    const refused = await ready();
+    assert.equal(refused.config.reloads, 2);
     assert.equal(refused.config.lastReload?.ok, false);
     assert.equal(refused.config.hash, reloaded.config.hash, 'the running version is kept');
     assert.match(refused.config.lastReload?.error ?? '', /max_conections/);
