@@ -62,7 +62,13 @@ bounce:
     assert.equal(await health.text(), 'ok\n');
     const ready = await fetch(`${base}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { ready: true, redis: true, listening: true });
+    const { config: version, ...readiness } = (await ready.json()) as {
+      config: { hash: string; reloads: number };
+    };
+    assert.deepEqual(readiness, { ready: true, redis: true, listening: true });
+    // The config version it runs (it does not reload: reloads stays 0).
+    assert.match(version.hash, /^[0-9a-f]{12}$/);
+    assert.equal(version.reloads, 0);
 
     const recipient = 'gone@dest.test';
     const client = await SmtpClient.connect(smtp);
@@ -77,9 +83,14 @@ bounce:
     }
     const metrics = await fetch(`${base}/metrics`);
     assert.equal(metrics.status, 200);
+    const text = await metrics.text();
     assert.match(
-      await metrics.text(),
+      text,
       /^herald_feedback_total\{type="bounce_received",reason="userunknown",verified="true"\} 1$/m,
+    );
+    assert.ok(
+      text.includes(`herald_config_info{hash="${version.hash}"} 1`),
+      'the config version on /metrics',
     );
   });
 });

@@ -44,6 +44,16 @@ describe('planReload', () => {
 });
 
 describe('configHash', () => {
+  test('a rotated password changes the version, though no password is hashed as it is', () => {
+    const withPassword = (password: string) =>
+      defaultConfig({ smtp: { users: [{ username: 'alice', password }] } });
+    const shaping = {};
+    const a = configHash({ config: withPassword('first-password-1'), shaping, dkimPublicKeys: [] });
+    const b = configHash({ config: withPassword('second-password-2'), shaping, dkimPublicKeys: [] });
+    assert.notEqual(a, b);
+    assert.equal(a, configHash({ config: withPassword('first-password-1'), shaping, dkimPublicKeys: [] }));
+  });
+
   const config = defaultConfig({});
   test('equal inputs hash equally, whatever the key order; any file change changes it', () => {
     const a = configHash({ config, shaping: { defaults: { a: 1, b: 2 } }, dkimPublicKeys: ['k1'] });
