@@ -41,6 +41,7 @@ interface ReadyBody {
     reloads: number;
     failures: number;
     lastReload?: { ok: boolean; needsRestart: string[]; error?: string };
+    threads?: { thread: number; ok: boolean; hash: string }[];
   };
 }
 
@@ -150,6 +151,15 @@ describe('live config reload', () => {
         : undefined;
     });
     assert.doesNotMatch(relay.output(), /runs another config version/);
+    const threadVersions = Array.from({ length: DELIVERY_THREADS }, (_, thread) => ({
+      thread,
+      ok: true,
+      hash: reloaded.config.hash,
+    }));
+    await waitUntil('/readyz shows the version each delivery thread runs', async () => {
+      const { threads } = (await ready()).config;
+      return JSON.stringify(threads) === JSON.stringify(threadVersions) ? true : undefined;
+    });
 
     // The session opened before the reload is still there and still sends.
     const late = await session.send(

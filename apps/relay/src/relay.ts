@@ -150,6 +150,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
       if (!result.ok) return { ...result, threads: [] };
       policy = createPolicy(herald.config, herald.intake.stages);
       const threadResults = threads ? await threads.reload(herald.config) : [];
+      if (threads) herald.metrics.config.threadsRun(threadResults);
       for (const thread of threadResults)
         if (!thread.ok || thread.hash !== result.hash)
           herald.logger.warn({ ...thread, hash: result.hash }, 'delivery thread runs another config version');

@@ -225,13 +225,12 @@ export async function createHerald(
         );
       return result;
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      metrics.config.failed(err.message);
-      logger.error(
-        { code: err.code, problems: err.message },
-        'config reload refused: the running config is kept',
-      );
-      return { ok: false, hash: live.hash, error: err.message, code: err.code };
+      // A ConfigError names files and key paths, never a secret; anything else is our fault.
+      const code = err instanceof ConfigError ? err.code : 'HERALD_INTERNAL';
+      const error = err instanceof ConfigError ? err.message : `unexpected: ${(err as Error).message}`;
+      metrics.config.failed(error);
+      logger.error({ code, problems: error }, 'config reload refused: the running config is kept');
+      return { ok: false, hash: live.hash, error, code };
     }
   };
   return {

@@ -14,6 +14,8 @@ export interface ConfigStatus {
   reloads: number;
   failures: number;
   lastReload?: { ok: boolean; at: string; needsRestart: string[]; error?: string | undefined };
+  /** The relay's delivery threads, as each answered the last reload (absent before one). */
+  threads?: { thread: number; ok: boolean; hash: string }[];
 }
 
 export class ConfigMetrics {
@@ -77,6 +79,11 @@ export class ConfigMetrics {
       failures: this.state.failures + 1,
       lastReload: { ok: false, at: new Date().toISOString(), needsRestart: [], error },
     };
+  }
+
+  /** What each delivery thread answered to the last reload (the relay's thread-host). */
+  threadsRun(threads: readonly { thread: number; ok: boolean; hash: string }[]): void {
+    this.state = { ...this.state, threads: threads.map(({ thread, ok, hash }) => ({ thread, ok, hash })) };
   }
 
   status(): ConfigStatus {
