@@ -11,23 +11,16 @@
  * (`createQueueOps`, plain data in and out) `listQueue`, `retryQueued`, `flushSite`,
  * `deleteQueued`, `bounceQueued`; plus `intake` for submission front ends (the relay's SMTP
  * listener), `suppression`, `webhooks` (`createWebhooks`: endpoints, dead letters, the
- * dispatcher), `events` and `metrics`. */
+ * dispatcher), `events` and `metrics`. The config in force and what is built from it (intake,
+ * feedback, explain) live in `herald-live.ts`: `reloadConfig` swaps them whole (live reload). */
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { mtaStsTlsPolicy } from './auth/index.js';
-import {
-  ConfigError,
-  type HeraldConfig,
-  type HeraldConfigInput,
-  parseConfig,
-  tenantPolicy,
-} from './config/index.js';
+import { type HeraldConfig, type HeraldConfigInput, parseConfig, tenantPolicy } from './config/index.js';
 import { createDelivery } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
 import { RedisEventSink } from './events/index.js';
-import { createExplainer } from './explain/index.js';
-import { createFeedback } from './feedback/index.js';
-import { createIntake } from './intake/index.js';
+import { createLiveConfig } from './herald-live.js';
 import { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
 import {
@@ -46,9 +39,8 @@ import {
   type RedisTarget,
   redisTarget,
 } from './redis-connect.js';
-import { configHash, planReload } from './reload/index.js';
 import { TenantReputation } from './reputation/index.js';
-import { createShapingRuntime, type Shaping } from './shaping/index.js';
+import { createShapingRuntime } from './shaping/index.js';
 import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
 import { createStoryReader } from './story/index.js';
 import { SuppressionList } from './suppression/index.js';
@@ -64,7 +56,7 @@ const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 
 export type * from './herald-api.js';
 
-import type { CreateHeraldOptions, Herald, ReloadResult } from './herald-api.js';
+import type { CreateHeraldOptions, Herald } from './herald-api.js';
 
 export async function createHerald(
   input: HeraldConfig | HeraldConfigInput = {},
@@ -137,26 +129,6 @@ export async function createHerald(
   const suppression = new SuppressionList(redis, prefix);
   const reputation = new TenantReputation(redis, prefix, events, Date.now, shards);
 
-  // What a reload rebuilds from the config in force (live.ts's sections): intake, feedback, explain.
-  const build = (now: HeraldConfig, files: { shaping: Shaping; dkim: ReturnType<typeof loadDkim> }) => {
-    const { intake, spoolOwn } = createIntake({ config: now, suppression, spool, events, dkim: files.dkim });
-    return {
-      config: now,
-      ...files,
-      intake,
-      spoolOwn,
-      feedback: createFeedback({ config: now, redis, suppression, reputation, events, logger, shards }),
-      explain: createExplainer({
-        config: now,
-        shaping: files.shaping,
-        resolver,
-        liveState: (path) => shapingRuntime.liveState(path),
-      }),
-      hash: versionOf(now, files.shaping, files.dkim),
-    };
-  };
-  let live = build(config, { shaping, dkim });
-  metrics.config.running(live.hash);
   const incarnation = options.incarnation ?? randomUUID();
   const shapingRuntime = createShapingRuntime({
     config,
@@ -169,12 +141,29 @@ export async function createHerald(
     incarnation,
     siteOf: siteFinder(providerRules(shaping)),
   });
+  // The config in force and what is built from it (herald-live.ts): a reload swaps it whole.
+  const live = createLiveConfig(
+    {
+      redis,
+      suppression,
+      reputation,
+      spool,
+      events,
+      logger,
+      shards,
+      resolver,
+      shapingRuntime,
+      siteOf: (next) => siteFinder(providerRules(next)),
+      metrics,
+    },
+    { config, shaping, dkim },
+  );
   // The fast lane's leases are held in this run's name; with node_id a restart takes back its
   // previous runs' leases at once (delivery/lease-reaper.ts).
   const nodeId = config.node_id;
   const leaseHolder = nodeId ? `${nodeId}|${incarnation}` : incarnation;
   const delivery = createDelivery({
-    live: () => live.config,
+    live: () => live.current().config,
     ...(nodeId ? { takeBack: (node: string) => node.startsWith(`${nodeId}|`) && node !== leaseHolder } : {}),
     config,
     spool,
@@ -184,8 +173,8 @@ export async function createHerald(
     tlsPolicy: mtaStsTlsPolicy(config, resolver),
     logger,
     enqueueDsn: ({ id, tenant, to, body }) =>
-      live.spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
-    hardBounces: (tenant, entries) => live.feedback.hardBounces(tenant, entries),
+      live.current().spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
+    hardBounces: (tenant, entries) => live.current().feedback.hardBounces(tenant, entries),
     // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement).
     workerConnection: () => createRedisClient(target, { maxRetriesPerRequest: null, lazyConnect: false }),
     onShardsGrew: (listener) => shards.onGrow(listener),
@@ -194,53 +183,14 @@ export async function createHerald(
   const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
 
   const ping = () => pingWithin(redis, PING_TIMEOUT_MS);
-  const reloadConfig = (read: () => HeraldConfig): ReloadResult => {
-    try {
-      const plan = planReload(live.config, read());
-      const next = build(plan.effective, {
-        shaping: loadShaping(plan.effective),
-        dkim: loadDkim(plan.effective, logger),
-      });
-      shapingRuntime.useShaping({
-        shaping: next.shaping,
-        siteOf: siteFinder(providerRules(next.shaping)),
-        config: next.config,
-      });
-      const previousHash = live.hash;
-      live = next;
-      metrics.config.running(next.hash);
-      metrics.config.reloaded(plan.needsRestart);
-      const result = {
-        ok: true as const,
-        hash: next.hash,
-        previousHash,
-        applied: plan.applied,
-        needsRestart: plan.needsRestart,
-      };
-      logger.info(result, 'config reloaded');
-      if (plan.needsRestart.length > 0)
-        logger.warn(
-          { needsRestart: plan.needsRestart },
-          'config reload: these keys changed and need a restart; they keep their running values',
-        );
-      return result;
-    } catch (err) {
-      // A ConfigError names files and key paths, never a secret; anything else is our fault.
-      const code = err instanceof ConfigError ? err.code : 'HERALD_INTERNAL';
-      const error = err instanceof ConfigError ? err.message : `unexpected: ${(err as Error).message}`;
-      metrics.config.failed(error);
-      logger.error({ code, problems: error }, 'config reload refused: the running config is kept');
-      return { ok: false, hash: live.hash, error, code };
-    }
-  };
   return {
     get config() {
-      return live.config;
+      return live.current().config;
     },
     get configHash() {
-      return live.hash;
+      return live.current().hash;
     },
-    reloadConfig,
+    reloadConfig: live.reload,
     logger,
     incarnation,
     durability: barrier.mode,
@@ -249,14 +199,14 @@ export async function createHerald(
     metrics,
     suppression,
     get intake() {
-      return live.intake;
+      return live.current().intake;
     },
     webhooks,
-    send: (input) => live.intake.send(input),
+    send: (input) => live.current().intake.send(input),
     // A bounce report's 250 waits for its writes to be durable too (strict mode): they touch a
     // tenant's suppression slot and queue shards, so on a cluster every master is waited for.
     recordFeedback: async (input) => {
-      const result = await live.feedback.record(input);
+      const result = await live.current().feedback.record(input);
       await barrier.afterCommit();
       return result;
     },
@@ -275,8 +225,8 @@ export async function createHerald(
     flushSite: queueOps.flush,
     deleteQueued: queueOps.delete,
     bounceQueued: queueOps.bounce,
-    tenantStatus: (tenant) => reputation.status(tenant, tenantPolicy(live.config, tenant)),
-    explain: (domain, opts) => live.explain(domain, opts),
+    tenantStatus: (tenant) => reputation.status(tenant, tenantPolicy(live.current().config, tenant)),
+    explain: (domain, opts) => live.current().explain(domain, opts),
     messageStory: createStoryReader({
       redis,
       queueFor: (id) => spool.queueFor(id),
@@ -377,9 +327,4 @@ async function pingWithin(redis: RedisClient, ms: number): Promise<boolean> {
 function siteFinder(rules: ReturnType<typeof providerRules>) {
   return (hostnames: readonly string[], route?: { host: string; port: number }) =>
     route ? { site: siteForRoute(route) } : siteForMxHosts(hostnames, rules);
-}
-
-/** The config version: effective config, shaping as loaded, DKIM public keys (reload's configHash). */
-function versionOf(config: HeraldConfig, shaping: Shaping, dkim: ReturnType<typeof loadDkim>): string {
-  return configHash({ config, shaping, dkimPublicKeys: dkim?.store.keys.map((key) => key.publicKey) ?? [] });
 }
