@@ -51,7 +51,7 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
     requestStop = resolve;
   });
   let fast: FastPath | undefined;
-  /** Set once created: a reload before that has nothing to swap (the thread starts on the new config's parent). */
+  /** Set once created; a thread still starting already got the new config from the host. */
   let running: Herald | undefined;
   port.on('message', (message: HostMessage) => {
     if (message.type === 'stop') requestStop();

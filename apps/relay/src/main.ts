@@ -42,6 +42,19 @@ export function parseRoles(spec: string | undefined): Role[] | undefined {
 }
 
 export async function runRelay(options: RelayCommandOptions): Promise<number> {
+  // Node's default for SIGHUP ends the process: until the relay can reload, one is ignored.
+  const early = () =>
+    (options.stderr ?? process.stderr).write('herald relay: SIGHUP while starting: ignored\n');
+  process.on('SIGHUP', early);
+  try {
+    return await serve(options, () => process.off('SIGHUP', early));
+  } finally {
+    process.off('SIGHUP', early);
+  }
+}
+
+/** runRelay's body; `started` is called once SIGHUP reloads. */
+async function serve(options: RelayCommandOptions, started: () => void): Promise<number> {
   const env = options.env ?? process.env;
   const stderr = options.stderr ?? process.stderr;
   let config: HeraldConfig;
@@ -103,6 +116,7 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
     process.on('SIGHUP', onReload);
+    started();
   });
   process.off('SIGHUP', onReload);
   return 0;
