@@ -1,7 +1,10 @@
 /**
  * `herald relay --config FILE [--roles smtp,worker,http]`: loads and validates the config (a bad
  * key exits 1 naming its path), runs createRelay, and shuts down gracefully on SIGTERM/SIGINT
- * (a second signal exits at once).
+ * (a second signal exits at once). SIGHUP reloads the config file (relay.reload: what can change
+ * live is applied, the rest is logged as needing a restart, an invalid file keeps the running
+ * config); reloads run one at a time, a SIGHUP during one runs another after it; one that arrives
+ * while the relay starts is ignored (Node's default would end the process).
  */
 import {
   ConfigError,
