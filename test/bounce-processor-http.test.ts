@@ -63,7 +63,13 @@ bounce:
     assert.equal(await health.text(), 'ok\n');
     const ready = await fetch(`${base}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { ready: true, redis: true, listening: true });
+    const { config: version, ...readiness } = (await ready.json()) as {
+      config: { hash: string; reloads: number };
+    };
+    assert.deepEqual(readiness, { ready: true, redis: true, listening: true });
+    // The config version it runs (it does not reload: reloads stays 0).
+    assert.match(version.hash, /^[0-9a-f]{12}$/);
+    assert.equal(version.reloads, 0);
 
     const recipient = 'gone@dest.test';
     const client = await SmtpClient.connect(smtp);
@@ -78,14 +84,18 @@ bounce:
     }
     const metrics = await fetch(`${base}/metrics`);
     assert.equal(metrics.status, 200);
+    const text = await metrics.text();
     assert.match(
-      await metrics.text(),
+      text,
       /^herald_feedback_total\{type="bounce_received",reason="userunknown",verified="true"\} 1$/m,
     );
     // Per tenant (capped), and the Redis probe every process serving /metrics runs.
-    const text = await (await fetch(`${base}/metrics`)).text();
     assert.match(text, /^herald_tenant_feedback_total\{tenant="acme",type="bounce_received"\} 1$/m);
     assert.match(text, /^herald_redis_up 1$/m);
     assert.match(text, /^herald_redis_ping_duration_seconds_count [1-9]/m);
+    assert.ok(
+      text.includes(`herald_config_info{hash="${version.hash}"} 1`),
+      'the config version on /metrics',
+    );
   });
 });

@@ -4,6 +4,9 @@
  * child printed its listening addresses. Owns: the child and the temp dir. Guarantees: the child
  * is tracked by the test harness (SIGKILLed by PID if the test process exits first); kill() and
  * stop() resolve only after the child has exited; a start failure rejects with the stderr tail.
+ * The child runs the relay's real entry point (`runRelay`: SIGTERM stops it, SIGHUP reloads the
+ * config file, which `configPath` names so a test can rewrite it). `output()` is the tail of
+ * its stdout (pino's JSON log lines).
  * Needs injected: a config input (as in a config file).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -18,6 +21,8 @@ import { trackChild, untrackChild } from '@herald/test-harness';
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
 const STDERR_TAIL_CHARS = 4_000;
+/** The stdout kept for output(): the last log lines. */
+const STDOUT_TAIL_CHARS = 200_000;
 /** Keep in step with relay-child.ts. */
 const STARTED_KEY = 'heraldRelayStarted';
 const LIB_DIR = dirname(fileURLToPath(import.meta.url));
@@ -29,6 +34,11 @@ export interface RelayProcess {
   pid: number;
   smtp: { host: string; port: number };
   http?: { host: string; port: number };
+  api?: { host: string; port: number };
+  /** The config file the child read (JSON): rewrite it, then SIGHUP to reload. */
+  configPath: string;
+  /** The tail of the child's stdout (its log lines). */
+  output(): string;
   /** Send `signal` (default SIGKILL: a crash) and wait for the exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** SIGTERM (graceful), SIGKILL if it does not exit in time; removes the temp dir. Idempotent. */
@@ -56,8 +66,11 @@ export async function spawnRelay(config: HeraldConfigInput): Promise<RelayProces
   );
   trackChild(child, 'herald relay (e2e child)');
   const exited = exitOf(child);
-  // Drain stdout beyond the start line so the child can never block on a full pipe.
-  child.stdout?.on('data', () => {});
+  // Drain stdout beyond the start line so the child can never block on a full pipe; keep its tail.
+  let stdout = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout = (stdout + chunk.toString()).slice(-STDOUT_TAIL_CHARS);
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL_CHARS);
@@ -82,38 +95,38 @@ export async function spawnRelay(config: HeraldConfigInput): Promise<RelayProces
     })());
 
   try {
-    const addresses = await new Promise<{ smtp?: RelayProcess['smtp']; http?: RelayProcess['http'] }>(
-      (resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`relay child did not start within ${START_TIMEOUT_MS} ms`)),
-          START_TIMEOUT_MS,
+    type Started = { smtp?: RelayProcess['smtp']; http?: RelayProcess['http']; api?: RelayProcess['api'] };
+    const addresses = await new Promise<Started>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`relay child did not start within ${START_TIMEOUT_MS} ms`)),
+        START_TIMEOUT_MS,
+      );
+      const lines = createInterface({ input: child.stdout! });
+      lines.on('line', (line) => {
+        if (!line.includes(STARTED_KEY)) return;
+        clearTimeout(timer);
+        lines.close();
+        // readline's close pauses its input: keep draining (and keeping) stdout after it.
+        child.stdout?.resume();
+        resolve((JSON.parse(line) as Record<string, Started>)[STARTED_KEY]!);
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(
+          new Error(
+            `relay child exited (code ${child.exitCode}, signal ${child.signalCode}) before starting:\n${stderr}`,
+          ),
         );
-        const lines = createInterface({ input: child.stdout! });
-        lines.on('line', (line) => {
-          if (!line.includes(STARTED_KEY)) return;
-          clearTimeout(timer);
-          lines.close();
-          resolve(
-            (
-              JSON.parse(line) as Record<string, { smtp?: RelayProcess['smtp']; http?: RelayProcess['http'] }>
-            )[STARTED_KEY]!,
-          );
-        });
-        void exited.then(() => {
-          clearTimeout(timer);
-          reject(
-            new Error(
-              `relay child exited (code ${child.exitCode}, signal ${child.signalCode}) before starting:\n${stderr}`,
-            ),
-          );
-        });
-      },
-    );
+      });
+    });
     if (!addresses.smtp) throw new Error('relay child runs without the smtp role');
     return {
       pid: child.pid!,
       smtp: addresses.smtp,
       ...(addresses.http ? { http: addresses.http } : {}),
+      ...(addresses.api ? { api: addresses.api } : {}),
+      configPath,
+      output: () => stdout,
       kill,
       stop,
     };

@@ -70,6 +70,7 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
     ping: () => herald.ping(),
     isListening: () => listening,
     metrics: herald.metrics,
+    config: () => herald.metrics.config.status(),
   });
   let key = 'bounce.listen';
   let where = config.bounce.listen;

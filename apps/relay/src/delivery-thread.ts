@@ -8,14 +8,22 @@
  * Every THREAD_METER_INTERVAL_MS it posts its delivery snapshot (`herald.deliverySnapshot()`:
  * shaping waits and connections per site, which no event carries, plus its event-loop delay p99),
  * and once more before `stopped`, so the main thread's /metrics sees them.
- * Protocol: the host sends `stop`; the thread closes its Herald (in-flight deliveries get their
+ * Protocol: the host sends `reload` with the relay's new effective config: the thread's Herald
+ * swaps its live sections (shaping, tenants, DKIM, routes; files read again) and answers
+ * `reloaded` with the version it runs. The host sends `stop`; the thread closes its Herald (in-flight deliveries get their
  * grace period), posts the last events and `stopped`, and exits. Uncaught errors reach the host
  * as the Worker's `error` event (the thread then exits with code 1).
  * Needs injected: `workerData.config`, a parsed HeraldConfig.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { createHerald, type HeraldConfig, type HeraldEvent, parseConfig } from '@herald/delivery-core';
+import {
+  createHerald,
+  type Herald,
+  type HeraldConfig,
+  type HeraldEvent,
+  parseConfig,
+} from '@herald/delivery-core';
 import type { FastPath } from '@herald/delivery-core/delivery';
 import type { DeliverySnapshot } from '@herald/delivery-core/metrics';
 import { settlesWithin } from '@herald/delivery-core/util';
@@ -36,7 +44,7 @@ export interface DeliveryThreadData {
 }
 
 /** Messages from the host to a thread: stop, or the fast lane's (fast-lanes.ts). */
-export type HostMessage = { type: 'stop' } | LaneMessage;
+export type HostMessage = { type: 'stop' } | { type: 'reload'; config: HeraldConfig } | LaneMessage;
 
 /** Messages from a thread to the host. */
 export type ThreadMessage =
@@ -46,6 +54,7 @@ export type ThreadMessage =
   | { type: 'room'; room: number; done: number }
   /** The thread's delivery snapshot (cumulative counters, current connections, lag). */
   | { type: 'meter'; snapshot: DeliverySnapshot }
+  | { type: 'reloaded'; ok: boolean; hash: string; error?: string | undefined }
   | { type: 'stopped' };
 
 async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
@@ -54,9 +63,20 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
     requestStop = resolve;
   });
   let fast: FastPath | undefined;
+  /** Set once created; a thread still starting already got the new config from the host. */
+  let running: Herald | undefined;
   port.on('message', (message: HostMessage) => {
     if (message.type === 'stop') requestStop();
-    else if (message.type === 'jobs')
+    else if (message.type === 'reload') {
+      const result = running?.reloadConfig(() => parseConfig(message.config, { source: 'delivery thread' }));
+      if (result)
+        post({
+          type: 'reloaded',
+          ok: result.ok,
+          hash: result.hash,
+          error: result.ok ? undefined : result.error,
+        });
+    } else if (message.type === 'jobs')
       fast?.accept(
         message.jobs,
         Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
@@ -67,6 +87,7 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
 
   const config = parseConfig(data.config, { source: 'delivery thread' });
   const herald = await createHerald(config, { incarnation: data.incarnation });
+  running = herald;
   let batch: HeraldEvent[] = [];
   let forwarded: Promise<void> = Promise.resolve();
   const forward = () => {

@@ -1,7 +1,8 @@
 /**
  * The relay's HTTP endpoints: `/healthz` (the process is alive), `/readyz` (Redis answers and the
  * listeners are up; 503 otherwise, so a load balancer stops sending) and `/metrics` (Prometheus),
- * served by delivery-core's health handler (the bounce-processor serves the same). With
+ * served by delivery-core's health handler (the bounce-processor serves the same); `/readyz` also
+ * shows the config version running and the last reload's outcome. With
  * `http.ui.enabled` (which needs an `api` section) also the dashboard (@herald/dashboard) at
  * `/ui/` and, same-origin, the HTTP API routes its pages call (DASHBOARD_ROUTES, served by the
  * API's own app through its mount: same auth, validation, rate limits and error shape); with
@@ -18,7 +19,12 @@ import type { ApiServer } from '@herald/http-api';
 const API_PREFIX = '/v1/';
 
 export function createHttpServer(herald: Herald, isListening: () => boolean, api?: ApiServer): http.Server {
-  const deps = { ping: () => herald.ping(), isListening, metrics: herald.metrics };
+  const deps = {
+    ping: () => herald.ping(),
+    isListening,
+    metrics: herald.metrics,
+    config: () => herald.metrics.config.status(),
+  };
   const health = healthRequestHandler(deps);
   const ui = herald.config.http.ui;
   if (!ui.enabled || !api) return probeRedisWhileListening(http.createServer(health), deps);

@@ -10,4 +10,6 @@ export type { PolicyReply, SubmissionPolicy } from './policy.js';
 export { createPolicy, REPLIES } from './policy.js';
 export type { Relay, RelayAddresses, RelayOptions } from './relay.js';
 export { createRelay } from './relay.js';
+export type { RelayReloadResult, ThreadReloadResult } from './reload.js';
+export { livePolicy } from './reload.js';
 export { loadTls, readTlsFiles, selfSignedCertificate } from './tls.js';

@@ -1,7 +1,10 @@
 /**
  * `herald relay --config FILE [--roles smtp,worker,http]`: loads and validates the config (a bad
  * key exits 1 naming its path), runs createRelay, and shuts down gracefully on SIGTERM/SIGINT
- * (a second signal exits at once).
+ * (a second signal exits at once). SIGHUP reloads the config file (relay.reload: what can change
+ * live is applied, the rest is logged as needing a restart, an invalid file keeps the running
+ * config); reloads run one at a time, a SIGHUP during one runs another after it; one that arrives
+ * while the relay starts is ignored (Node's default would end the process).
  */
 import {
   ConfigError,
@@ -12,7 +15,7 @@ import {
   loadConfigFile,
 } from '@herald/delivery-core';
 import { inConfigFile, ROLES, type Role } from '@herald/delivery-core/config';
-import { createRelay } from './relay.js';
+import { createRelay, type RelayAddresses } from './relay.js';
 
 export interface RelayCommandOptions {
   config?: string | undefined;
@@ -21,10 +24,7 @@ export interface RelayCommandOptions {
   /** Where start-up errors go; default process.stderr. */
   stderr?: { write(text: string): unknown };
   /** Called once listening, e.g. to print a banner. */
-  onStarted?: (info: {
-    smtp?: { host: string; port: number };
-    http?: { host: string; port: number };
-  }) => void;
+  onStarted?: (info: RelayAddresses) => void;
 }
 
 export function parseRoles(spec: string | undefined): Role[] | undefined {
@@ -45,6 +45,19 @@ export function parseRoles(spec: string | undefined): Role[] | undefined {
 }
 
 export async function runRelay(options: RelayCommandOptions): Promise<number> {
+  // Node's default for SIGHUP ends the process: until the relay can reload, one is ignored.
+  const early = () =>
+    (options.stderr ?? process.stderr).write('herald relay: SIGHUP while starting: ignored\n');
+  process.on('SIGHUP', early);
+  try {
+    return await serve(options, () => process.off('SIGHUP', early));
+  } finally {
+    process.off('SIGHUP', early);
+  }
+}
+
+/** runRelay's body; `started` is called once SIGHUP reloads. */
+async function serve(options: RelayCommandOptions, started: () => void): Promise<number> {
   const env = options.env ?? process.env;
   const stderr = options.stderr ?? process.stderr;
   let config: HeraldConfig;
@@ -62,7 +75,11 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
   const roles = parseRoles(options.roles);
   let relay: Awaited<ReturnType<typeof createRelay>>;
   try {
-    relay = await createRelay(config, roles ? { roles } : {});
+    relay = await createRelay(config, {
+      ...(roles ? { roles } : {}),
+      ...(options.config ? { configFile: options.config } : {}),
+      env,
+    });
   } catch (err) {
     // What the relay reads at start (TLS files, shaping file, DKIM keys) names its key path,
     // after the config file that has the key: `herald.yaml: shaping.file: cannot read …`.
@@ -81,6 +98,13 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
     return 1;
   }
   options.onStarted?.(addresses);
+  // One reload at a time; a SIGHUP during one is remembered and runs once it ends.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const onReload = () => {
+    reloading = reloading
+      .then(() => relay.reload())
+      .catch((err: unknown) => relay.herald.logger.error({ err }, 'config reload failed'));
+  };
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -94,6 +118,9 @@ export async function runRelay(options: RelayCommandOptions): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    process.on('SIGHUP', onReload);
+    started();
   });
+  process.off('SIGHUP', onReload);
   return 0;
 }

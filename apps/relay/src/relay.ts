@@ -10,17 +10,22 @@
  * deliveries finish (bounded), close Redis last. A relay with the `worker` role and an
  * `accounting` section also runs the accounting log (delivery-core's `accounting`) on its main
  * thread, on a Redis connection of its own; `stop` lets it finish its batch and save its cursor
- * after the deliveries have ended.
+ * after the deliveries have ended. `reload` (SIGHUP, `herald config reload`) reads the config file
+ * again: Herald swaps its live sections (shaping, tenants, DKIM, routes), the SMTP policy is rebuilt
+ * for the new users (sessions already authenticated stay so), and each delivery thread gets the new
+ * config; no listener, connection or delivery is touched (reload.ts).
  */
 
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import {
+  ConfigError,
   connectRedis,
   createHerald,
   type Herald,
   type HeraldConfig,
+  loadConfigFile,
   redisTarget,
 } from '@herald/delivery-core';
 import { type AccountingLog, accountingFromConfig } from '@herald/delivery-core/accounting';
@@ -30,7 +35,8 @@ import type { Logger } from 'pino';
 import type { SMTPServer } from 'smtp-server';
 import { ThreadLanes } from './fast-lanes.js';
 import { createHttpServer } from './http.js';
-import { createPolicy } from './policy.js';
+import { createPolicy, type SubmissionPolicy } from './policy.js';
+import { livePolicy, type RelayReloadResult } from './reload.js';
 import { createSubmissionServer } from './submission.js';
 import { createDeliveryThreads, type DeliveryThreads } from './thread-host.js';
 import { loadTls } from './tls.js';
@@ -46,6 +52,10 @@ export interface RelayOptions {
   logger?: Logger;
   /** Where a self-signed certificate is cached. */
   tlsCacheDir?: string;
+  /** The config file `reload` reads again (absent: reload answers that there is none). */
+  configFile?: string;
+  /** Environment for REDIS_URL when the file is read again. */
+  env?: Record<string, string | undefined>;
 }
 
 export interface RelayAddresses {
@@ -60,6 +70,8 @@ export interface Relay {
   /** The delivery worker threads running now (none with delivery.threads 0 or before start). */
   readonly deliveryThreads: readonly Worker[];
   start(): Promise<RelayAddresses>;
+  /** Reads the config file again and applies what can change live (see the header). */
+  reload(): Promise<RelayReloadResult>;
   stop(): Promise<void>;
 }
 
@@ -75,6 +87,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
   let accounting: { log: AccountingLog; close(): void } | undefined;
   let listening = false;
   let stopping: Promise<void> | undefined;
+  let policy: SubmissionPolicy = createPolicy(herald.config, herald.intake.stages);
 
   return {
     herald,
@@ -111,7 +124,7 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         herald.webhooks.startDispatcher();
       }
       if (roles.includes('smtp')) {
-        smtp = createSubmissionServer({ herald, policy: createPolicy(config, herald.intake.stages), tls });
+        smtp = createSubmissionServer({ herald, policy: livePolicy(() => policy), tls });
         // A failure to listen is start()'s rejection (ListenError), not a log line as well.
         smtp.on('error', (err) => listening && herald.logger.error({ err }, 'smtp listener error'));
         addresses.smtp = await listen(smtp.server, config.smtp.listen, 'smtp.listen');
@@ -130,6 +143,21 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         'herald relay started',
       );
       return addresses;
+    },
+    async reload() {
+      const file = options.configFile;
+      const result = herald.reloadConfig(() => {
+        if (!file) throw noConfigFile();
+        return loadConfigFile(file, { env: options.env ?? {} });
+      });
+      if (!result.ok) return { ...result, threads: [] };
+      policy = createPolicy(herald.config, herald.intake.stages);
+      const threadResults = threads ? await threads.reload(herald.config) : [];
+      if (threads) herald.metrics.config.threadsRun(threadResults);
+      for (const thread of threadResults)
+        if (!thread.ok || thread.hash !== result.hash)
+          herald.logger.warn({ ...thread, hash: result.hash }, 'delivery thread runs another config version');
+      return { ...result, threads: threadResults };
     },
     stop() {
       stopping ??= (async () => {
@@ -151,6 +179,13 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
       return stopping;
     },
   };
+}
+
+/** A relay made without a config file has nothing to read again. */
+function noConfigFile(): ConfigError {
+  return new ConfigError('HERALD_CONFIG_INVALID', [
+    { path: '', message: 'this relay was started without --config: there is no file to reload' },
+  ]);
 }
 
 /** The accounting log when configured: its own connection (a blocking read holds it), started. */

@@ -7,7 +7,10 @@
  * already logged them and wrote them to the Redis stream. A thread that exits unexpectedly is
  * logged and replaced after RESTART_DELAY_MS, at most RESTART_LIMIT times per RESTART_WINDOW_MS
  * across all threads; beyond that it is not replaced and the failure is logged at `fatal`.
- * `stop` asks each thread to finish gracefully and terminates it after STOP_TIMEOUT_MS.
+ * `stop` asks each thread to finish gracefully and terminates it after STOP_TIMEOUT_MS. `reload`
+ * sends each running thread the new config and collects the version each answers (a thread that
+ * does not answer within RELOAD_TIMEOUT_MS is reported as failed); a thread started later starts
+ * on the new config.
  * Each thread's latest delivery snapshot (its `meter` message) is kept on a DeliverySnapshotBoard
  * (`snapshots`, for the main thread's /metrics); an ended thread's counters stay counted there.
  * Needs injected: the parsed config, the thread count, the main Herald's event sink and logger,
@@ -20,6 +23,7 @@ import { settlesWithin } from '@herald/delivery-core/util';
 import type { Logger } from 'pino';
 import type { DeliveryThreadData, HostMessage, ThreadMessage } from './delivery-thread.js';
 import type { ThreadLanes } from './fast-lanes.js';
+import type { ThreadReloadResult } from './reload.js';
 
 /** Bound on a thread's start (createHerald waits up to 10 s for Redis). */
 const START_TIMEOUT_MS = 30_000;
@@ -30,6 +34,8 @@ const RESTART_DELAY_MS = 1_000;
 /** At most this many replacements per window, across all threads. */
 const RESTART_LIMIT = 5;
 const RESTART_WINDOW_MS = 60_000;
+/** Bound on a thread's answer to a reload (it reads the shaping file and DKIM keys again). */
+const RELOAD_TIMEOUT_MS = 10_000;
 
 export interface DeliveryThreadsOptions {
   config: HeraldConfig;
@@ -48,6 +54,8 @@ export interface DeliveryThreads {
   start(): Promise<void>;
   /** Graceful, bounded, idempotent. */
   stop(): Promise<void>;
+  /** The new effective config to every thread; each thread's answer, in slot order. */
+  reload(config: HeraldConfig): Promise<ThreadReloadResult[]>;
   /** The threads spawned and not exited yet (starting or running), for diagnostics and tests. */
   readonly workers: readonly Worker[];
   /** The threads' latest delivery snapshots (metrics' delivery source), ended threads' counts included. */
@@ -77,10 +85,13 @@ interface Slot {
   index: number;
   worker?: Worker;
   restartTimer?: NodeJS.Timeout;
+  /** The answer to the reload in flight, when one is. */
+  onReloaded?: (answer: ThreadReloadResult) => void;
 }
 
 export function createDeliveryThreads(options: DeliveryThreadsOptions): DeliveryThreads {
-  const { config, count, events, logger, incarnation } = options;
+  const { count, events, logger, incarnation } = options;
+  let config = options.config;
   const budget = new RestartBudget(RESTART_LIMIT, RESTART_WINDOW_MS, options.now ?? Date.now);
   const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index }));
   const board = new DeliverySnapshotBoard();
@@ -100,6 +111,8 @@ export function createDeliveryThreads(options: DeliveryThreadsOptions): Delivery
       }, START_TIMEOUT_MS);
       worker.on('message', (message: ThreadMessage) => {
         if (message.type === 'events') for (const event of message.events) events.dispatch(event);
+        else if (message.type === 'reloaded')
+          slot.onReloaded?.({ thread: slot.index, ok: message.ok, hash: message.hash, error: message.error });
         else if (message.type === 'room') options.lanes?.onRoom(slot.index, message.room, message.done);
         else if (message.type === 'meter') board.update(slot.index, message.snapshot);
         else if (message.type === 'ready') {
@@ -179,6 +192,23 @@ export function createDeliveryThreads(options: DeliveryThreadsOptions): Delivery
       logger.debug({ threads: count }, 'delivery threads started');
     },
     stop,
+    async reload(next) {
+      config = next;
+      const ask = (slot: Slot) =>
+        new Promise<ThreadReloadResult>((resolve) => {
+          const worker = slot.worker;
+          const timeout = { thread: slot.index, ok: false, hash: '', error: 'no answer in time' };
+          if (!worker) return resolve({ ...timeout, error: 'not running' });
+          const timer = setTimeout(() => resolve(timeout), RELOAD_TIMEOUT_MS);
+          slot.onReloaded = (answer) => {
+            clearTimeout(timer);
+            slot.onReloaded = undefined;
+            resolve(answer);
+          };
+          worker.postMessage({ type: 'reload', config: next } satisfies HostMessage);
+        });
+      return Promise.all(slots.map(ask));
+    },
     get workers() {
       return slots.flatMap((slot) => (slot.worker ? [slot.worker] : []));
     },

@@ -167,5 +167,20 @@ export interface Herald {
   messageStory(id: string): Promise<MessageStory | undefined>;
   /** True when Redis answers PING. */
   ping(): Promise<boolean>;
+  /**
+   * Live reload: `read` gives the new config (e.g. the file read again); the shaping file and DKIM
+   * keys are read again too. The live sections (reload's LIVE_PATHS: shaping, tenants, dkim,
+   * smtp.users, routes) apply to the next session, message and attempt; other changed paths are
+   * `needsRestart` and keep their running value. Anything invalid keeps the running config whole
+   * and is answered `ok: false` with the reason (key paths, no secret), logged and counted in
+   * `herald_config_reload_failures_total`. Connections and deliveries in flight are not touched.
+   */
+  reloadConfig(read: () => HeraldConfig): ReloadResult;
+  /** The version of the config running (`herald_config_info{hash}`). */
+  readonly configHash: string;
   close(): Promise<void>;
 }
+
+export type ReloadResult =
+  | { ok: true; hash: string; previousHash: string; applied: string[]; needsRestart: string[] }
+  | { ok: false; hash: string; error: string; code: string };

@@ -11,7 +11,8 @@
  * (`createQueueOps`, plain data in and out) `listQueue`, `retryQueued`, `flushSite`,
  * `deleteQueued`, `bounceQueued`; plus `intake` for submission front ends (the relay's SMTP
  * listener), `suppression`, `webhooks` (`createWebhooks`: endpoints, dead letters, the
- * dispatcher), `events` and `metrics`. */
+ * dispatcher), `events` and `metrics`. The config in force and what is built from it (intake,
+ * feedback, explain) live in `herald-live.ts`: `reloadConfig` swaps them whole (live reload). */
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { mtaStsTlsPolicy } from './auth/index.js';
@@ -19,9 +20,7 @@ import { type HeraldConfig, type HeraldConfigInput, parseConfig, tenantPolicy } 
 import { createDelivery } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
 import { RedisEventSink } from './events/index.js';
-import { createExplainer } from './explain/index.js';
-import { createFeedback } from './feedback/index.js';
-import { createIntake } from './intake/index.js';
+import { createLiveConfig } from './herald-live.js';
 import { DeliveryMeter, HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
 import {
@@ -136,8 +135,6 @@ export async function createHerald(
   const suppression = new SuppressionList(redis, prefix);
   const reputation = new TenantReputation(redis, prefix, events, Date.now, shards);
 
-  const { intake, spoolOwn } = createIntake({ config, suppression, spool, events, dkim });
-  const feedback = createFeedback({ config, redis, suppression, reputation, events, logger, shards });
   const incarnation = options.incarnation ?? randomUUID();
   const shapingRuntime = createShapingRuntime({
     config,
@@ -150,11 +147,29 @@ export async function createHerald(
     incarnation,
     siteOf: siteFinder(providerRules(shaping)),
   });
+  // The config in force and what is built from it (herald-live.ts): a reload swaps it whole.
+  const live = createLiveConfig(
+    {
+      redis,
+      suppression,
+      reputation,
+      spool,
+      events,
+      logger,
+      shards,
+      resolver,
+      shapingRuntime,
+      siteOf: (next) => siteFinder(providerRules(next)),
+      metrics,
+    },
+    { config, shaping, dkim },
+  );
   // The fast lane's leases are held in this run's name; with node_id a restart takes back its
   // previous runs' leases at once (delivery/lease-reaper.ts).
   const nodeId = config.node_id;
   const leaseHolder = nodeId ? `${nodeId}|${incarnation}` : incarnation;
   const delivery = createDelivery({
+    live: () => live.current().config,
     ...(nodeId ? { takeBack: (node: string) => node.startsWith(`${nodeId}|`) && node !== leaseHolder } : {}),
     config,
     spool,
@@ -164,8 +179,8 @@ export async function createHerald(
     tlsPolicy: mtaStsTlsPolicy(config, resolver),
     logger,
     enqueueDsn: ({ id, tenant, to, body }) =>
-      spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
-    hardBounces: feedback.hardBounces,
+      live.current().spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
+    hardBounces: (tenant, entries) => live.current().feedback.hardBounces(tenant, entries),
     // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement),
     // and on a cluster riding out a failover (what BullMQ writes after a job must not fail then).
     workerConnection: () =>
@@ -179,7 +194,13 @@ export async function createHerald(
 
   const ping = () => pingWithin(redis, PING_TIMEOUT_MS);
   return {
-    config,
+    get config() {
+      return live.current().config;
+    },
+    get configHash() {
+      return live.current().hash;
+    },
+    reloadConfig: live.reload,
     logger,
     incarnation,
     durability: barrier.mode,
@@ -187,13 +208,15 @@ export async function createHerald(
     events,
     metrics,
     suppression,
-    intake,
+    get intake() {
+      return live.current().intake;
+    },
     webhooks,
-    send: intake.send,
+    send: (input) => live.current().intake.send(input),
     // A bounce report's 250 waits for its writes to be durable too (strict mode): they touch a
     // tenant's suppression slot and queue shards, so on a cluster every master is waited for.
     recordFeedback: async (input) => {
-      const result = await feedback.record(input);
+      const result = await live.current().feedback.record(input);
       await barrier.afterCommit();
       return result;
     },
@@ -213,8 +236,8 @@ export async function createHerald(
     flushSite: queueOps.flush,
     deleteQueued: queueOps.delete,
     bounceQueued: queueOps.bounce,
-    tenantStatus: (tenant) => reputation.status(tenant, tenantPolicy(config, tenant)),
-    explain: createExplainer({ config, shaping, resolver, liveState: shapingRuntime.liveState }),
+    tenantStatus: (tenant) => reputation.status(tenant, tenantPolicy(live.current().config, tenant)),
+    explain: (domain, opts) => live.current().explain(domain, opts),
     messageStory: createStoryReader({
       redis,
       queueFor: (id) => spool.queueFor(id),

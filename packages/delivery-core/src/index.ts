@@ -43,6 +43,7 @@ export type {
   QueuePage,
   QueueStats,
   QueueTarget,
+  ReloadResult,
   RemoveResult,
   ReputationRates,
   SendInput,

@@ -84,7 +84,9 @@ export async function sitesOverview(
   parts: { herald: Herald; config: HeraldConfig; redis: RedisClient },
   extra: readonly string[] = [],
 ): Promise<SitesOverview> {
-  const { herald, config, redis } = parts;
+  const { herald, redis } = parts;
+  // The config in force (a live reload swaps its shaping file), not the one the API started with.
+  const config = herald.config;
   const stats = await herald.queueStats({ maxJobs: SITES_MAX_JOBS });
   const file = shaping(config);
   const names = new Set<string>([

@@ -5,7 +5,8 @@
  * (listeners — the API's when configured —, roles, routes, users, redis, webhook endpoints and the
  * accounting directory when configured), or with --json the
  * effective config with secrets masked. An invalid file prints the ConfigError lines (each naming
- * the key path) and exits 1.
+ * the key path) and exits 1. `herald config reload` (config-reload.ts) asks a running relay to
+ * reload its config file.
  */
 import {
   ConfigError,
@@ -22,6 +23,7 @@ import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo, Env } from '../io.js';
 import { maskSecrets } from '../redact.js';
 import { printable } from '../terminal-text.js';
+import { reloadHelp, runReload } from './config-reload.js';
 
 const JSON_INDENT = 2;
 
@@ -34,7 +36,9 @@ including REDIS_URL from the environment.
             sizes in bytes) as JSON, with passwords masked as "***"
 
 Exits 0 when the file is valid; 1 with one line per problem, each naming the key
-path (e.g. "herald.yaml: smtp.lisen: unknown key ...; did you mean listen?").`;
+path (e.g. "herald.yaml: smtp.lisen: unknown key ...; did you mean listen?").
+
+${reloadHelp}`;
 
 function tlsSummary(config: HeraldConfig): string {
   const tls = config.smtp.tls;
@@ -70,12 +74,13 @@ export function summarize(file: string, config: HeraldConfig, env: Env): string 
 }
 
 async function run(args: string[], io: CliIo): Promise<number> {
+  if (args[0] === 'reload') return runReload(args.slice(1), io);
   const { values, positionals } = parseCommandArgs('config', args, { json: { type: 'boolean' } }, true);
   const [sub, file, ...extra] = positionals;
   if (sub !== 'check') {
     throw usageError(
       'config',
-      sub === undefined ? 'missing subcommand (check)' : `unknown subcommand "${sub}"`,
+      sub === undefined ? 'missing subcommand (check, reload)' : `unknown subcommand "${sub}"`,
     );
   }
   if (file === undefined) throw usageError('config check', 'missing FILE');
@@ -110,8 +115,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
 export const configCommand: Command = {
   name: 'config',
-  synopsis: 'check FILE [--json]',
-  summary: 'validate a config file and show the effective settings',
+  synopsis: 'check FILE [--json] | reload --pid PID [--http URL]',
+  summary: 'validate a config file and show the effective settings; reload a running relay',
   help,
   run,
 };

@@ -27,6 +27,7 @@ import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo } from '../io.js';
 import { printable } from '../terminal-text.js';
+import { diffHelp, runDiff } from './shaping-diff.js';
 import { explainHelp, runExplain } from './shaping-explain.js';
 
 const JSON_INDENT = 2;
@@ -56,7 +57,9 @@ suffixes, sites, domains, sources, pools and the number of automation rules.
 Exits 0 when the file is valid; 1 with one line per problem, each naming the key path
 (e.g. "shaping.yaml: domains[\\"slow.test\\"].max_conections: unknown key ...").
 
-${explainHelp}`;
+${explainHelp}
+
+${diffHelp}`;
 
 const OPTIONS = {
   domain: { type: 'string' },
@@ -184,6 +187,7 @@ function mxHosts(text: string): string[] {
 
 async function run(args: string[], io: CliIo): Promise<number> {
   if (args[0] === 'explain') return runExplain(args.slice(1), io);
+  if (args[0] === 'diff') return runDiff(args.slice(1), io);
   const { values, positionals } = parseCommandArgs('shaping', args, OPTIONS, true);
   const [sub, file, ...extra] = positionals;
   if (sub !== 'check') {
@@ -240,7 +244,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
 export const shapingCommand: Command = {
   name: 'shaping',
-  synopsis: 'check FILE [--domain D] [--mx HOSTS] | explain DOMAIN',
+  synopsis: 'check FILE [--domain D] [--mx HOSTS] | explain DOMAIN | diff OLD NEW',
   summary: 'validate a traffic-shaping file and show the effective limits of a path',
   help,
   run,

@@ -41,6 +41,8 @@ export interface DeliveryShaping {
 
 export interface DeliveryParts {
   config: HeraldConfig;
+  /** The config in force for what a reload changes (routes, tenants); default `config`. */
+  live?: () => HeraldConfig;
   spool: Spool;
   events: RedisEventSink;
   resolver: Resolver;
@@ -92,6 +94,7 @@ export interface Delivery {
 export function createDelivery(parts: DeliveryParts): Delivery {
   const { config, spool, events, resolver, logger } = parts;
   const d = config.delivery;
+  const live = parts.live ?? (() => config);
   const pool = new SmtpPool({
     leases: parts.shaping.leases,
     ehloName: d.ehlo_hostname || osHostname(),
@@ -114,7 +117,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
     enqueueDsn: parts.enqueueDsn,
     suppress: parts.hardBounces,
     hostname: config.smtp.hostname,
-    wantsDsn: (tenant) => tenantPolicy(config, tenant).dsn,
+    wantsDsn: (tenant) => tenantPolicy(live(), tenant).dsn,
     newId: () => spool.newMessageId(),
     now: Date.now,
   };
@@ -152,7 +155,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
           jitter: config.retry.jitter,
           maxQueueLifetimeMs: config.retry.max_queue_lifetime,
         },
-        routeFor: (domain) => toStaticRoute(matchRoute(config.routes as readonly Route[], domain)),
+        routeFor: (domain) => toStaticRoute(matchRoute(live().routes as readonly Route[], domain)),
         mxPort: d.port,
         mxLimits: { addresses: d.mx_address_limit, sessions: d.mx_session_limit },
         tls: d.tls,

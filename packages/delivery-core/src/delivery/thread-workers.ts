@@ -92,6 +92,8 @@ export class ThreadWorkers implements WorkerSlots {
   private split(): void {
     const active = this.shards.map((shard) => this.byShard.get(shard)?.activeJobs ?? 0);
     const shares = splitConcurrency(this.budget, active);
-    this.shards.forEach((shard, i) => this.byShard.get(shard)?.setConcurrency(shares[i]!));
+    this.shards.forEach((shard, i) => {
+      this.byShard.get(shard)?.setConcurrency(shares[i]!);
+    });
   }
 }

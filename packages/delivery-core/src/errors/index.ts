@@ -155,6 +155,8 @@ export const ERROR_CODES = {
   HERALD_MESSAGE_NOT_FOUND:
     'no message with this id: never accepted here, or its trace expired (events.trace_retention)',
   HERALD_NOT_AVAILABLE: 'the command is not available in this build',
+  HERALD_RELOAD_FAILED:
+    'a running relay did not apply a config reload (refused, not answered in time, or no such process)',
   HERALD_INTERRUPTED: 'the command was interrupted (Ctrl-C)',
   HERALD_INTERNAL: 'an unexpected error: a bug in Herald (HERALD_DEBUG=1 shows the stack)',
 } as const;

@@ -1,7 +1,8 @@
 /**
  * The HTTP endpoints every Herald daemon serves (the relay on `http.listen`, the bounce-processor
  * on `bounce.http_listen`): `GET /healthz` answers `200 ok` while the process runs; `GET /readyz`
- * answers 200 with `{"ready":true,"redis":true,"listening":true}` when Redis answers and the
+ * answers 200 with `{"ready":true,"redis":true,"listening":true}` (and, when given, `config`: the
+ * version running, reloads, the last one's outcome) when Redis answers and the
  * daemon's listener is up, 503 otherwise (so a load balancer stops sending); `GET /metrics` is the
  * Prometheus text of the given registry. Other paths are 404, other methods 405. While it
  * listens it probes Redis every REDIS_PROBE_INTERVAL_MS (one PING at a time, bounded by the ping's
@@ -11,6 +12,7 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { ConfigStatus } from './config-metrics.js';
 import type { HeraldMetrics } from './index.js';
 
 /** How often a daemon with HTTP endpoints times a Redis PING for its metrics. */
@@ -22,6 +24,8 @@ export interface HealthEndpointsDeps {
   /** True when the daemon's own listener is up (or it has none to wait for). */
   isListening(): boolean;
   metrics: Pick<HeraldMetrics, 'metrics' | 'registry'> & Partial<Pick<HeraldMetrics, 'operator'>>;
+  /** The config version running and its last reload, shown on `/readyz` (config-metrics.ts). */
+  config?: () => ConfigStatus;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -49,7 +53,9 @@ export function healthRequestHandler(
         void deps.ping().then((redisOk) => {
           const listening = deps.isListening();
           const ready = redisOk && listening;
-          reply(ready ? 200 : 503, `${JSON.stringify({ ready, redis: redisOk, listening })}\n`, JSON_TYPE);
+          const config = deps.config?.();
+          const body = { ready, redis: redisOk, listening, ...(config ? { config } : {}) };
+          reply(ready ? 200 : 503, `${JSON.stringify(body)}\n`, JSON_TYPE);
         });
         return;
       case '/metrics':

@@ -12,6 +12,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { HeraldEvent, RecipientEventType } from '../events/index.js';
 import { MAX_ENDPOINT_LABELS, topN } from './bounded-labels.js';
+import { ConfigMetrics } from './config-metrics.js';
 import type { DeliveryMeter } from './delivery-meter.js';
 import { type DeliverySnapshotSource, OperatorMetrics, replyClass } from './operator-metrics.js';
 import type { SiteQueueSource } from './site-queue-cache.js';
@@ -27,6 +28,7 @@ export {
   NO_SITE_LABEL,
   OTHER_LABEL,
 } from './bounded-labels.js';
+export { ConfigMetrics, type ConfigStatus } from './config-metrics.js';
 export {
   DeliveryMeter,
   type DeliverySnapshot,
@@ -91,6 +93,8 @@ export class HeraldMetrics {
   readonly webhookStreamGaps: Counter;
   /** herald_webhook_outbox_depth{endpoint}: batches waiting per endpoint. */
   readonly webhookOutboxDepth: Gauge<'endpoint'>;
+  /** herald_config_info{hash}, reloads and their failures (config-metrics.ts). */
+  readonly config: ConfigMetrics;
 
   constructor(
     options: {
@@ -102,6 +106,7 @@ export class HeraldMetrics {
     } = {},
   ) {
     const registers = [this.registry];
+    this.config = new ConfigMetrics(this.registry);
     // prom-client's names start with process_ / nodejs_: herald_process_cpu_user_seconds_total.
     if (options.defaultMetrics)
       collectDefaultMetrics({ register: this.registry, prefix: DEFAULT_METRICS_PREFIX });

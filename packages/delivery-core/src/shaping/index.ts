@@ -31,6 +31,13 @@ export { type ReplyLike, ruleMatches } from './automation.js';
 export { ConcurrencyWindows, clampWindow, NEGATIVE_FEEDBACK, WINDOW_TTL_MS } from './concurrency.js';
 export { PARK_SAFETY_MS, ParkedJobs, reclaimNodeLeases, SiteConnectionLeases } from './connection-leases.js';
 export {
+  diffShaping,
+  isEmptyDiff,
+  type LimitChange,
+  type ShapingDiff,
+  type TargetDiff,
+} from './diff.js';
+export {
   BUILTIN_LIMITS,
   baseLimitsFromConfig,
   type EffectiveLimits,

@@ -5,7 +5,8 @@
  * and offering what delivery plugs into its port (`newGate()` for each worker, `parked`, the
  * pool's `leases`) plus the operator verbs around it: reclaim a crashed run's leases, suspend /
  * resume a site, resume a tenant (each waking the jobs it held), and the read-out of a delivery
- * path's live state (`liveState`, live-state.ts).
+ * path's live state (`liveState`, live-state.ts). `useShaping` swaps in a reloaded shaping file
+ * (live reload): every gate made so far and the live-state reader use it from the next call on.
  * Needs injected: the config, the command connection, the delivery queue (to wake parked jobs),
  * the event sink, the shaping file in force, tenant reputation, the incarnation and how a
  * destination maps to its site (`siteOf`, from `sites`, which imports shaping's data).
@@ -57,6 +58,8 @@ export interface ShapingRuntime {
   resumeTenant(tenant: string, reason?: string): Promise<boolean>;
   /** The live shaping state of a delivery path, read without changing it. */
   liveState(path: LivePath): Promise<LiveShapingState>;
+  /** A reloaded shaping file and config (its delivery/retry layer) for every gate and read-out. */
+  useShaping(next: Pick<ShapingRuntimeParts, 'shaping' | 'siteOf' | 'config'>): void;
 }
 
 export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime {
@@ -72,16 +75,22 @@ export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime
   const siteState = new SiteState(redis, prefix, parts.events);
   const dailyCap = () => new DailyCap(redis, { keyPrefix: prefix });
   const wakeSite = (site: string) => parked.wakeAll(siteHoldKey(site));
+  // What a reload swaps: the gates made so far and the live-state reader follow `current`.
+  let current = { shaping: parts.shaping, siteOf: parts.siteOf, config };
+  const gates = new Set<ShapingGate>();
+  const readLive = (shaping: Shaping) =>
+    liveStateReader({ redis, prefix, shaping, siteState, semaphore, limiter, dailyCap: dailyCap() });
+  let liveState = readLive(parts.shaping);
 
   return {
     siteState,
     parked,
     leases: new SiteConnectionLeases(semaphore, parked, logger, limiter),
-    newGate: () =>
-      new ShapingGate({
-        shaping: parts.shaping,
-        base: baseLimitsFromConfig(config),
-        siteOf: parts.siteOf,
+    newGate: () => {
+      const gate = new ShapingGate({
+        shaping: current.shaping,
+        base: baseLimitsFromConfig(current.config),
+        siteOf: current.siteOf,
         limiter,
         dailyCap: dailyCap(),
         siteState,
@@ -89,7 +98,10 @@ export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime
         parked,
         windows: new ConcurrencyWindows(redis, prefix),
         now: Date.now,
-      }),
+      });
+      gates.add(gate);
+      return gate;
+    },
     reclaimLeases: async () =>
       config.node_id ? reclaimNodeLeases(semaphore, config.node_id, parked, logger) : 0,
     suspendSite: (site, forMs, reason = 'operator') => siteState.suspend(site, forMs, reason),
@@ -107,14 +119,16 @@ export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime
       await parked.wakeAll(tenantParkKey(tenant));
       return resumed;
     },
-    liveState: liveStateReader({
-      redis,
-      prefix,
-      shaping: parts.shaping,
-      siteState,
-      semaphore,
-      limiter,
-      dailyCap: dailyCap(),
-    }),
+    liveState: (path) => liveState(path),
+    useShaping(next) {
+      current = { shaping: next.shaping, siteOf: next.siteOf, config: next.config };
+      for (const gate of gates)
+        gate.useShaping({
+          shaping: next.shaping,
+          siteOf: next.siteOf,
+          base: baseLimitsFromConfig(next.config),
+        });
+      liveState = readLive(next.shaping);
+    },
   };
 }

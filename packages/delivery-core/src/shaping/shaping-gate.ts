@@ -79,22 +79,28 @@ export interface SiteLimits {
 }
 
 export class ShapingGate implements DeliveryGate {
-  /** Limits per (domain, MX set or route): the shaping file is fixed for the process's life. */
+  /** Limits per (domain, MX set or route), until a reloaded shaping file (useShaping). */
   private readonly cache = new Map<string, SiteLimits>();
   /** Attempts in flight per lane (site, or site@source IP) in this process. */
   private readonly slots: LaneSlots;
   /** Limits per (destination, pool, source IP). */
   private readonly sourceCache = new Map<string, EffectiveLimits>();
-  private readonly sources: SourcePicker;
+  private sources: SourcePicker;
 
-  constructor(private readonly options: ShapingGateOptions) {
+  constructor(private options: ShapingGateOptions) {
     this.slots = new LaneSlots(options.parked, options.now);
-    this.sources = new SourcePicker({
-      shaping: options.shaping,
-      dailyCap: options.dailyCap,
-      now: options.now,
-      ...(options.random ? { random: options.random } : {}),
-    });
+    this.sources = sourcePicker(options);
+  }
+
+  /**
+   * A reloaded shaping file (live reload): the next admission computes its limits from it. The
+   * lanes' slots and attempts in flight stay; a lower max_connections holds new attempts only.
+   */
+  useShaping(change: Pick<ShapingGateOptions, 'shaping' | 'siteOf' | 'base'>): void {
+    this.options = { ...this.options, ...change };
+    this.cache.clear();
+    this.sourceCache.clear();
+    this.sources = sourcePicker(this.options);
   }
 
   /** The site and effective limits for one destination. */
@@ -305,4 +311,13 @@ function attemptLimits(
     ...(source ? { localAddress: source.ip, source: source.ip } : {}),
     ...(source?.ehloName ? { ehloName: source.ehloName } : {}),
   };
+}
+
+function sourcePicker(options: ShapingGateOptions): SourcePicker {
+  return new SourcePicker({
+    shaping: options.shaping,
+    dailyCap: options.dailyCap,
+    now: options.now,
+    ...(options.random ? { random: options.random } : {}),
+  });
 }

@@ -109,7 +109,7 @@ export const siteRoutes = [
         throw new ApiError(400, 'HERALD_API_BAD_REQUEST', 'duration: expected a duration like 30m or 2h');
       }
       if (forMs <= 0) throw new ApiError(400, 'HERALD_API_BAD_REQUEST', 'duration: expected more than 0');
-      const problem = siteNameProblem(params.site, knownProviders(deps.config));
+      const problem = siteNameProblem(params.site, knownProviders(deps.herald.config));
       if (problem) throw new ApiError(400, 'HERALD_INPUT_INVALID', problem);
       const until = await within(
         deps,

@@ -71,7 +71,7 @@ export const tenantRoutes = [
           keys,
           Date.now() - RECENT_MINUTES * MS_PER_MINUTE,
         );
-        const names = new Set([DEFAULT_TENANT, ...Object.keys(deps.config.tenants)]);
+        const names = new Set([DEFAULT_TENANT, ...Object.keys(deps.herald.config.tenants)]);
         for (const event of events) if (event.type === 'accepted') names.add(event.tenant);
         const sorted = [...names].sort().slice(0, MAX_TENANTS_LISTED);
         return Promise.all(sorted.map(async (name) => asJson(await deps.herald.tenantStatus(name))));
