@@ -64,11 +64,17 @@ export function auditOutcomes(
     const key = recipient.toLowerCase();
     const sink = truth.get(key);
     const expected = expectedOutcome(sink);
-    const actual = terminal.get(key)?.type ?? 'none';
+    const ended = terminal.get(key);
+    const actual = ended?.type ?? 'none';
     audit.expected[expected]++;
     audit.actual[actual] = (audit.actual[actual] ?? 0) + 1;
     if (actual !== expected) {
-      audit.mismatches.push(`${recipient}: expected ${expected}, got ${actual}; ${describeTruth(sink)}`);
+      const why = ended
+        ? ` (attempt ${ended.attempt}, ${ended.reply.stage} ${ended.reply.code} ${ended.reply.enhanced ?? ''} ${ended.reply.text})`
+        : '';
+      audit.mismatches.push(
+        `${recipient}: expected ${expected}, got ${actual}${why}; ${describeTruth(sink)}`,
+      );
     }
     if ((sink?.accepted ?? 0) > 1) audit.duplicates.push(`${recipient}: accepted ${sink?.accepted} times`);
     if (sink?.verdicts.some((v) => v.received && !v.accepted)) audit.receivedUnacknowledged++;

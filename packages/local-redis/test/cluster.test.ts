@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { type RedisClusterHandle, startRedisCluster, trackedChildren } from '../src/index.js';
+import { onNode, type RedisClusterHandle, startRedisCluster, trackedChildren } from '../src/index.js';
 
 const started: RedisClusterHandle[] = [];
 after(async () => {
@@ -44,9 +44,12 @@ test("killing the master of a slot hands it to its replica, the client's writes 
   started.push(cluster);
   assert.equal(cluster.nodes.length, 6);
   const client = cluster.client();
-  await client.set('{queue}:before', 'kept');
-  await client.wait(1, 2_000);
   const before = await cluster.masterOf('{queue}:x');
+  // WAIT answers for the connection that wrote (a cluster client would send it to any node).
+  await onNode(before.port, async (master) => {
+    await master.set('{queue}:before', 'kept');
+    assert.equal(await master.wait(1, 5_000), 1, 'the write is on the replica before the kill');
+  });
   const killed = await cluster.killMaster('{queue}:x');
   assert.equal(killed.port, before.port);
   assert.ok(!isAlive(killed.pid));
