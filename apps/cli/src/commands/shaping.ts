@@ -12,6 +12,7 @@ import {
   type AutomationRule,
   DEFAULT_SLOW_FOR_MS,
   describeEffectiveLimits,
+  describeTenantRates,
   type EffectiveLimitsResult,
   effectiveLimits,
   formatDuration,
@@ -126,14 +127,7 @@ export function summarizeShaping(file: string, shaping: Shaping, withDefaults: b
   ]);
   const tenants = Object.entries(shaping.tenants).map(([name, t]): [string, string] => [
     name,
-    [
-      t.max_message_rate ? `max_message_rate ${formatRate(t.max_message_rate)}` : '',
-      t.campaign_max_message_rate
-        ? `campaign_max_message_rate ${formatRate(t.campaign_max_message_rate)}`
-        : '',
-    ]
-      .filter(Boolean)
-      .join(', ') || '(no limits)',
+    describeTenantRates(t),
   ]);
   const automation = shaping.automation.map((rule, i): [string, string] => [String(i), describeRule(rule)]);
   const lines = [

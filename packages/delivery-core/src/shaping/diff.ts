@@ -6,8 +6,7 @@
  * Pure; equal files give no changes.
  */
 import { effectiveLimits, type LimitOrigin, type ShapingTarget } from './effective.js';
-import { formatLimitValue } from './format.js';
-import { formatRate } from './rate.js';
+import { describeTenantRates, formatLimitValue } from './format.js';
 import type { Shaping } from './schema.js';
 
 export interface LimitChange {
@@ -81,19 +80,7 @@ function limitChanges(before: Shaping, after: Shaping, target: ShapingTarget): L
 }
 
 function tenantRates(shaping: Shaping): Map<string, string> {
-  return new Map(
-    Object.entries(shaping.tenants).map(([name, t]) => [
-      name,
-      [
-        t.max_message_rate ? `max_message_rate ${formatRate(t.max_message_rate)}` : '',
-        t.campaign_max_message_rate
-          ? `campaign_max_message_rate ${formatRate(t.campaign_max_message_rate)}`
-          : '',
-      ]
-        .filter(Boolean)
-        .join(', ') || '(no limits)',
-    ]),
-  );
+  return new Map(Object.entries(shaping.tenants).map(([name, t]) => [name, describeTenantRates(t)]));
 }
 
 export function diffShaping(before: Shaping, after: Shaping): ShapingDiff {

@@ -49,3 +49,17 @@ export function describeEffectiveLimits(result: EffectiveLimitsResult): string[]
   const valueWidth = Math.max(...rows.map((r) => r[1].length));
   return rows.map(([key, value, from]) => `${key.padEnd(keyWidth)}  ${value.padEnd(valueWidth)}  ${from}`);
 }
+
+/** A tenant's rates from the shaping file as one line ("max_message_rate 10/s, …" or "(no limits)"). */
+export function describeTenantRates(tenant: {
+  max_message_rate?: Rate | undefined;
+  campaign_max_message_rate?: Rate | undefined;
+}): string {
+  const parts = [
+    tenant.max_message_rate ? `max_message_rate ${formatRate(tenant.max_message_rate)}` : '',
+    tenant.campaign_max_message_rate
+      ? `campaign_max_message_rate ${formatRate(tenant.campaign_max_message_rate)}`
+      : '',
+  ].filter(Boolean);
+  return parts.join(', ') || '(no limits)';
+}

@@ -48,7 +48,7 @@ export {
   type ShapingTarget,
   shapingLayers,
 } from './effective.js';
-export { describeEffectiveLimits, formatDuration, formatLimitValue } from './format.js';
+export { describeEffectiveLimits, describeTenantRates, formatDuration, formatLimitValue } from './format.js';
 export { FAST_LANE_ATTEMPT_MS, LaneSlots, LOCAL_WAIT_MS } from './lane-slots.js';
 export { type LivePath, type LiveShapingState, liveStateReader } from './live-state.js';
 export {
