@@ -24,7 +24,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { queueKeys } from '@herald/delivery-core/keys';
-import { onNode, type RedisClusterHandle, startRedisCluster } from '@herald/test-harness';
+import { onNode, type RedisClusterHandle, replicaPortOf, startRedisCluster } from '@herald/test-harness';
 import { sampleMessage } from './lib/message.js';
 import { type Stack, startStack } from './lib/stack.js';
 import { waitUntil } from './lib/wait.js';
@@ -61,13 +61,11 @@ interface Message {
   answers: { code: number; response: string; queueId?: string | undefined; phase: Phase; at: number }[];
 }
 
-/** The port of the replica of the master on `port` (INFO replication). */
-function replicaOf(port: number): Promise<number> {
-  return onNode(port, async (master) => {
-    const found = /^slave0:.*port=(\d+)/m.exec(await master.info('replication'));
-    assert.ok(found, `master :${port} has a replica`);
-    return Number(found[1]);
-  });
+/** The port of the replica of the master on `port`. */
+async function replicaOf(port: number): Promise<number> {
+  const replica = await replicaPortOf(port);
+  assert.ok(replica, `master :${port} has a replica`);
+  return replica;
 }
 
 const rel = (at: number, started: number) => `+${at - started} ms`;

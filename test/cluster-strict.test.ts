@@ -19,7 +19,7 @@ import { createBounceProcessor } from '@herald/bounce-processor';
 import { readEvents, scanKeys } from '@herald/delivery-core';
 import { hashSlot, queueKeys, suppressionKeys } from '@herald/delivery-core/keys';
 import { shardOf } from '@herald/delivery-core/queue';
-import { onNode, type RedisClusterHandle, startRedisCluster } from '@herald/test-harness';
+import { onNode, type RedisClusterHandle, replicaPortOf, startRedisCluster } from '@herald/test-harness';
 import type { Redis } from 'ioredis';
 import { BOUNCE, dsnFor, verpFor } from './lib/bounce-reports.js';
 import { sampleMessage } from './lib/message.js';
@@ -72,12 +72,11 @@ describe('strict durability on a Redis Cluster with a replica per master', () =>
     queueKeys(prefix(), shardOf(messageId, stack.relay.herald.shards.layout)).events;
   const masterPort = async (key: string) => (await cluster.masterOf(key)).port;
   /** The port of the replica of the master on `port` (INFO replication). */
-  const replicaPort = (port: number) =>
-    onReadableNode(port, async (master) => {
-      const found = /^slave0:.*port=(\d+)/m.exec(await master.info('replication'));
-      assert.ok(found, `master :${port} has a replica`);
-      return Number(found[1]);
-    });
+  const replicaPort = async (port: number) => {
+    const replica = await replicaPortOf(port);
+    assert.ok(replica, `master :${port} has a replica`);
+    return replica;
+  };
   const onReplicaOf = async <T>(key: string, fn: (replica: Redis) => Promise<T>) =>
     onReadableNode(await replicaPort(await masterPort(key)), fn);
   const acceptedOnReplica = (messageId: string) =>

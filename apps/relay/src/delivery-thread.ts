@@ -86,7 +86,8 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
   const post = (message: ThreadMessage) => port.postMessage(message);
 
   const config = parseConfig(data.config, { source: 'delivery thread' });
-  const herald = await createHerald(config, { incarnation: data.incarnation });
+  // Its events are counted once, by the main thread's metrics, which they are forwarded to.
+  const herald = await createHerald(config, { incarnation: data.incarnation, countEvents: false });
   running = herald;
   let batch: HeraldEvent[] = [];
   let forwarded: Promise<void> = Promise.resolve();

@@ -53,6 +53,12 @@ export interface CreateHeraldOptions {
   incarnation?: string;
   /** Webhook retry delays and lease TTL (tests make them short). */
   webhooks?: Pick<WebhooksDeps, 'retryDelaysMs' | 'leaseTtlMs'>;
+  /**
+   * Count this Herald's events into its own metrics (default true). False for a Herald whose
+   * events another one counts: a relay's delivery thread forwards its events to the main thread,
+   * whose /metrics is the one served.
+   */
+  countEvents?: boolean;
 }
 
 export interface Herald {

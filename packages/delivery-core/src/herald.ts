@@ -117,7 +117,7 @@ export async function createHerald(
     },
   });
   const deliveryMeter = new DeliveryMeter();
-  events.on(metrics.observe);
+  if (options.countEvents !== false) events.on(metrics.observe);
   const webhooks = createWebhooks({
     redis,
     config,

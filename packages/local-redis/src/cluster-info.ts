@@ -19,6 +19,14 @@ export async function onNode<T>(port: number, fn: (redis: Redis) => Promise<T>):
   }
 }
 
+/** The port of the first replica of the master on `port` (INFO replication `slave0`), or undefined. */
+export function replicaPortOf(port: number): Promise<number | undefined> {
+  return onNode(port, async (master) => {
+    const found = /^slave0:.*port=(\d+)/m.exec(await master.info('replication'));
+    return found ? Number(found[1]) : undefined;
+  });
+}
+
 /** The node has a replica whose link is online (INFO replication `slaveN:…state=online`). */
 export async function hasReplicaOnline(redis: Redis): Promise<boolean> {
   return /^slave\d+:.*state=online/m.test(await redis.info('replication'));

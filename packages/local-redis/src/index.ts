@@ -5,7 +5,7 @@
  * code) and re-exported by @herald/test-harness for the tests. Needs the redis-server binary.
  */
 export * from './cluster.js';
-export { onNode } from './cluster-info.js';
+export { onNode, replicaPortOf } from './cluster-info.js';
 export * from './ports.js';
 export * from './processes.js';
 export * from './redis.js';
