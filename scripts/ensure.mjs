@@ -12,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+// The tools' output goes to stderr: a caller's stdout stays its own (bench-relay's JSON line).
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, {
     cwd: ROOT,
-    stdio: 'inherit',
+    stdio: ['inherit', process.stderr, 'inherit'],
     env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
     ...options,
   });
