@@ -91,7 +91,7 @@ describe('the Grafana dashboard on a real relay', () => {
     await stack.relay.herald.suspendSite(site, SUSPEND_MS, 'operator');
     await stack.relay.herald.pauseTenant(deferred.tenant, 'operator');
     scrape = await waitUntil(
-      'the delivery thread reports a shaping wait for the suspended site',
+      'the delivery thread reports a shaping wait for the suspended site, and the per-site queue scan is in',
       async () => {
         const res = await stack.get('/metrics');
         assert.equal(res.status, 200);
@@ -99,7 +99,10 @@ describe('the Grafana dashboard on a real relay', () => {
           `^herald_shaping_waits_total\\{site="${site}",layer="site_suspended"\\} [1-9]`,
           'm',
         );
-        return wait.test(res.body) && res.body;
+        // The per-site queue gauges come from a cached scan a scrape waits for only briefly
+        // (metrics/site-queue-cache.ts): on a busy machine the first scrapes may precede it.
+        const queued = /^herald_site_queue_depth\{/m;
+        return wait.test(res.body) && queued.test(res.body) && res.body;
       },
     );
   });
