@@ -43,8 +43,8 @@ describe('concurrency feedback', () => {
     const sink = stack.sinks[0]!;
     const site = siteForMxHosts([`mx1.${DOMAIN}`]).site;
     const redis = stack.redis.client();
-    const leases = `herald:sem:conn:${site}`;
-    const windowKey = `herald:site:${site}:window`;
+    const leases = `herald:sem:conn:{${site}}`;
+    const windowKey = `herald:site:{${site}}:window`;
 
     // Sample the lane's leases while the load runs: [window when sampled, leases held].
     const samples: [number | undefined, number][] = [];

@@ -93,8 +93,8 @@ describe('connection leases of a killed relay', () => {
       http: { enabled: false },
     });
     const prefix = defaultConfig(config).redis.prefix;
-    // SiteConnectionLeases: one lease per connection in `<prefix>:sem:conn:<site>`.
-    const leasesKey = `${prefix}:sem:conn:${siteForMxHosts([`mx1.${DOMAIN}`]).site}`;
+    // SiteConnectionLeases: one lease per connection in `<prefix>:sem:conn:{<site>}`.
+    const leasesKey = `${prefix}:sem:conn:{${siteForMxHosts([`mx1.${DOMAIN}`]).site}}`;
     const redis = parts.redis.client();
     const spool = new Spool(parts.redis.client(), prefix);
     defer(() => spool.close());

@@ -57,7 +57,7 @@ describe('connection leases after a restart', () => {
       http: { enabled: false },
     });
     const prefix = defaultConfig(config).redis.prefix;
-    const leasesKey = `${prefix}:sem:conn:${siteForMxHosts([`mx1.${DOMAIN}`]).site}`;
+    const leasesKey = `${prefix}:sem:conn:{${siteForMxHosts([`mx1.${DOMAIN}`]).site}}`;
     const redis = parts.redis.client();
 
     const first = await spawnRelay(config);

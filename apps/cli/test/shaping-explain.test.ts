@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connectionLeaseKey } from '@herald/delivery-core/keys';
 import { DailyCap, LeasedSemaphore, RateLimiter } from '@herald/delivery-core/throttle';
 import { type DnsServerHandle, type RedisHandle, startDnsServer, startRedis } from '@herald/test-harness';
 import { main } from '../src/main.js';
@@ -93,7 +94,7 @@ tenants:
   it('shows a window that concurrency feedback has shrunk', async () => {
     const client = redis.client();
     try {
-      await client.set('herald:site:provider:gmail:window', '2.5', 'PX', 60_000);
+      await client.set('herald:site:{provider:gmail}:window', '2.5', 'PX', 60_000);
       const out = captureIo({ env: {} });
       assert.equal(await main(['shaping', 'explain', 'hosted.test', '--config', configFile], out.io), 0);
       assert.match(
@@ -101,7 +102,7 @@ tenants:
         /connections in use on provider:gmail: 0 of 2 allowed now \(all relays\); window 2\.50 \(concurrency feedback\), max_connections 5/,
       );
     } finally {
-      await client.del('herald:site:provider:gmail:window');
+      await client.del('herald:site:{provider:gmail}:window');
       client.disconnect();
     }
   });
@@ -110,7 +111,10 @@ tenants:
     const client = redis.client();
     try {
       const lane = 'provider:gmail@127.0.0.10';
-      const lease = await new LeasedSemaphore(client, { keyPrefix: 'herald' }).acquire(`conn:${lane}`, 3);
+      const lease = await new LeasedSemaphore(client, { keyPrefix: 'herald' }).acquire(
+        connectionLeaseKey(lane),
+        3,
+      );
       assert.ok(lease.acquired);
       const limiter = new RateLimiter(client, { keyPrefix: 'herald' });
       for (let i = 0; i < 5; i++) await limiter.reserve(`site:${lane}`, { count: 5, periodMs: 1000 });

@@ -167,13 +167,13 @@ describe('key names', () => {
   test('keys used alone keep their names', () => {
     const lane = laneOf('provider:gmail', '192.0.2.10');
     assert.equal(lane, 'provider:gmail@192.0.2.10');
-    assert.equal(laneWindowKey('herald', lane), 'herald:site:provider:gmail@192.0.2.10:window');
+    assert.equal(laneWindowKey('herald', lane), 'herald:site:{provider:gmail@192.0.2.10}:window');
     assert.equal(parkedJobsKey('herald', lane), 'herald:site:provider:gmail@192.0.2.10:parked-jobs');
     assert.equal(parkedJobsKey('herald', siteHoldKey('mx:a')), 'herald:site:suspended:mx:a:parked-jobs');
     assert.equal(parkedJobsKey('herald', tenantParkKey('Acme')), 'herald:site:tenant:acme:parked-jobs');
     assert.equal(
       semaphoreKey('herald', connectionLeaseKey(lane)),
-      'herald:sem:conn:provider:gmail@192.0.2.10',
+      'herald:sem:conn:{provider:gmail@192.0.2.10}',
     );
     assert.equal(
       gcraKey('herald', connectionRateKey(lane)),

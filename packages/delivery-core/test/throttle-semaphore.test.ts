@@ -85,6 +85,30 @@ describe('leased semaphore on a real redis-server', () => {
     assert.equal(await client.exists(sem.keyOf('site')), 0, 'an emptied pool leaves no key');
   });
 
+  it('a cap key lowers the limit to its whole part while it exists, read in the same script', async () => {
+    const clock = fakeClock();
+    const sem = new LeasedSemaphore(client, { keyPrefix: 't', leaseTtlMs: FAKE_TTL_MS, now: clock.now });
+    const cap = 't:{capped}:window';
+    const key = '{capped}';
+    const a = held(await sem.acquire(key, 3, cap));
+    const b = held(await sem.acquire(key, 3, cap));
+    await client.set(cap, '1.75');
+    refused(await sem.acquire(key, 3, cap));
+    const uncapped = held(await sem.acquire(key, 3));
+    await client.set(cap, '0.2');
+    await a.release();
+    await b.release();
+    await uncapped.release();
+    const c = held(await sem.acquire(key, 3, cap));
+    refused(await sem.acquire(key, 3, cap));
+    await client.set(cap, '7');
+    held(await sem.acquire(key, 2, cap));
+    refused(await sem.acquire(key, 2, cap));
+    await client.del(cap);
+    held(await sem.acquire(key, 4, cap));
+    await c.release();
+  });
+
   it('renew extends a lease past its first expiry; a lapsed lease cannot be renewed', async () => {
     const clock = fakeClock();
     const sem = new LeasedSemaphore(client, { keyPrefix: 't', leaseTtlMs: FAKE_TTL_MS, now: clock.now });

@@ -8,8 +8,9 @@
  */
 import { apiKeyKeys, idempotencyKeys } from './api.js';
 import { DELIVERY_QUEUE, feedbackMarkerKey, queueKeys, reputationKey } from './queue.js';
-import { siteStateKey } from './shaping.js';
+import { connectionLeaseKey, laneOf, laneWindowKey, siteStateKey } from './shaping.js';
 import { suppressionKeys } from './tenant.js';
+import { semaphoreKey } from './throttle.js';
 import { webhookKeys } from './webhooks.js';
 
 /** Names one run of an operation may involve (a test varies them). */
@@ -165,6 +166,15 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
       siteStateKey(prefix, site, 'slow'),
       siteStateKey(prefix, site, 'sources'),
     ],
+  },
+  "a lane's connection slot, taken under its window": {
+    where: 'shaping/connection-leases.ts SiteConnectionLeases.acquire (semaphore-acquire.lua, capped)',
+    kind: 'lua',
+    keys: (prefix, { site, shard }) => {
+      // One lane per run: the site's own, or the site's from a source IP (v4 or v6).
+      const lane = [site, laneOf(site, '192.0.2.10'), laneOf(site, '2001:db8::1')][shard % 3]!;
+      return [semaphoreKey(prefix, connectionLeaseKey(lane)), laneWindowKey(prefix, lane)];
+    },
   },
   'webhook fan-out commit (batches into outboxes + cursor advance)': {
     where: 'webhooks/fan-out.ts commit (WATCH lease + cursor, MGET, MULTI)',

@@ -5,7 +5,8 @@
  * cap `<prefix>:cap:<name>`) and ParkedJobs lists; a lane is a site, or `<site>@<source IP>` when
  * mail leaves from a pool IP. A site's condition (suspension, rate cut, source suspensions) is
  * read with one MGET and lifted with one DEL, so its keys carry the site as hash tag
- * (`{<site>}`); every other key here is used alone and has none. Pure key math.
+ * (`{<site>}`); a lane's connection leases and window are read by one script, so they carry the
+ * lane as hash tag (`{<lane>}`); every other key here is used alone and has none. Pure key math.
  */
 
 export function laneOf(site: string, sourceIp?: string): string {
@@ -15,9 +16,18 @@ export function laneOf(site: string, sourceIp?: string): string {
 /** Prefix of the semaphore keys of connection leases. */
 export const CONNECTION_LEASE_PREFIX = 'conn:';
 
-/** Semaphore key: one lease per open SMTP connection of the lane. */
+/**
+ * Semaphore key: one lease per open SMTP connection of the lane. Tagged by the lane (`{<lane>}`),
+ * like its window (laneWindowKey), so a lease is taken under the live window in one script.
+ */
 export function connectionLeaseKey(lane: string): string {
-  return `${CONNECTION_LEASE_PREFIX}${lane}`;
+  return `${CONNECTION_LEASE_PREFIX}{${lane}}`;
+}
+
+/** The lane of a connectionLeaseKey (the inverse; a key of another shape is returned as it is). */
+export function laneOfConnectionLeaseKey(key: string): string {
+  const name = key.startsWith(CONNECTION_LEASE_PREFIX) ? key.slice(CONNECTION_LEASE_PREFIX.length) : key;
+  return name.startsWith('{') && name.endsWith('}') ? name.slice(1, -1) : name;
 }
 
 /** GCRA key of the lane's max_connection_rate. */
@@ -69,9 +79,12 @@ export function parkedKindOf(key: string): ParkedKind {
   return 'slot';
 }
 
-/** The lane's concurrency window (concurrency.ts): a decimal string, used alone. */
+/**
+ * The lane's concurrency window (concurrency.ts): a decimal string, tagged by the lane like its
+ * connection leases (read together by the lease script).
+ */
 export function laneWindowKey(prefix: string, lane: string): string {
-  return `${prefix}:site:${lane}:window`;
+  return `${prefix}:site:{${lane}}:window`;
 }
 
 /** What SiteState keeps per site: suspension, rate cut, source IP suspensions, rule counters. */

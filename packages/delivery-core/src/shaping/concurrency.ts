@@ -7,7 +7,7 @@
  * destination that fails everything sees a trickle, not a flood. The window is the lane's
  * connection limit across relays and its in-flight cap in each process (the shaping gate).
  *
- * Key: `<prefix>:site:<lane>:window` (the window as a decimal), expiring WINDOW_TTL_MS after the
+ * Key: `<prefix>:site:{<lane>}:window` (the window as a decimal; the connection lease script reads it too), expiring WINDOW_TTL_MS after the
  * last feedback, so a lane idle that long starts over at its initial value. Cost: the window is
  * read at most once per WINDOW_CACHE_MS per lane and process; at its ceiling, a success is written
  * at most once per WINDOW_REFRESH_MS (only to keep the key alive). Lua contract below.

@@ -7,7 +7,7 @@
  * by releases, one per release, and never poll. Parked jobs wake in their stream's queue priority
  * order (transactional first), FIFO within one priority.
  * With a `max_connection_rate`, a new connection also needs a GCRA cell of `conn-rate:<site>`.
- * Redis keys: the semaphore's `<prefix>:sem:conn:<site>`, the limiter's `<prefix>:gcra:conn-rate:<site>`, and `<prefix>:site:<site>:parked-jobs` (names: keys/shaping.ts)
+ * Redis keys: the semaphore's `<prefix>:sem:conn:{<site>}` (capped by the lane's window `<prefix>:site:{<site>}:window`), the limiter's `<prefix>:gcra:conn-rate:<site>`, and `<prefix>:site:<site>:parked-jobs` (names: keys/shaping.ts)
  * (a sorted set of job ids, score = priority * PRIORITY_SCORE_STEP + time parked in epoch ms).
  */
 import { Job, type Queue } from 'bullmq';
@@ -17,6 +17,7 @@ import {
   CONNECTION_LEASE_PREFIX,
   connectionLeaseKey,
   connectionRateKey,
+  laneOfConnectionLeaseKey,
   parkedJobsKey,
 } from '../keys/index.js';
 import { type DeliveryJobData, streamPriority } from '../queue/index.js';
@@ -102,6 +103,12 @@ export class SiteConnectionLeases implements ConnectionLeases {
     private readonly logger: Logger,
     /** For `max_connection_rate` (GCRA key `conn-rate:<site>`); absent = not enforced. */
     private readonly limiter?: RateLimiter,
+    /**
+     * The Redis key of a lane's concurrency window (keys/shaping.ts laneWindowKey): a lease is
+     * taken under the window as it is in Redis at that moment, not as the caller last read it
+     * (another relay or thread may have shrunk it since). Absent: the caller's limit alone.
+     */
+    private readonly windowKeyOf?: (lane: string) => string,
   ) {}
 
   async acquire(
@@ -109,7 +116,7 @@ export class SiteConnectionLeases implements ConnectionLeases {
     limit: number,
     rate?: Rate,
   ): Promise<ConnectionLease | { retryAfterMs: number; reason: 'connections' | 'connection-rate' }> {
-    const lease = await this.semaphore.acquire(connectionLeaseKey(site), limit);
+    const lease = await this.semaphore.acquire(connectionLeaseKey(site), limit, this.windowKeyOf?.(site));
     if (!lease.acquired) return { retryAfterMs: lease.retryAfterMs, reason: 'connections' };
     if (rate && this.limiter) {
       // A slot is free; the new connection must also fit the site's connection rate.
@@ -158,7 +165,7 @@ export async function reclaimNodeLeases(
   const reclaimed = await semaphore.reclaim(`${CONNECTION_LEASE_PREFIX}*`, nodeId);
   let total = 0;
   for (const { key, removed } of reclaimed) {
-    const lane = key.slice(CONNECTION_LEASE_PREFIX.length);
+    const lane = laneOfConnectionLeaseKey(key);
     total += removed;
     for (let i = 0; i < removed; i++) await parked.wakeOne(lane).catch(() => false);
   }

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { HeraldConfig } from '../config/index.js';
 import type { DeliveryGate } from '../delivery/index.js';
 import type { RedisEventSink } from '../events/index.js';
-import { siteHoldKey, tenantParkKey } from '../keys/index.js';
+import { laneWindowKey, siteHoldKey, tenantParkKey } from '../keys/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import type { TenantReputation } from '../reputation/index.js';
@@ -85,7 +85,9 @@ export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime
   return {
     siteState,
     parked,
-    leases: new SiteConnectionLeases(semaphore, parked, logger, limiter),
+    leases: new SiteConnectionLeases(semaphore, parked, logger, limiter, (lane) =>
+      laneWindowKey(prefix, lane),
+    ),
     newGate: () => {
       const gate = new ShapingGate({
         shaping: current.shaping,

@@ -31,6 +31,8 @@ const withClock = (argIndex: number, body: string) => NOW_LUA.replaceAll('CLOCK'
  * semaphore-acquire.lua
  *
  * KEYS[1]  sorted set of leases: member = lease id, score = expiry time in ms
+ * KEYS[2]  optional (the capped variant): a decimal that lowers the limit to its whole part
+ *          (at least 1) while it exists, e.g. a lane's concurrency window; same hash slot
  * ARGV[1]  lease id   ARGV[2] limit (integer >= 1)   ARGV[3] ttl ms   ARGV[4] now ms or '' (Redis TIME)
  *
  * Drops expired leases, then: if fewer than `limit` remain (or the id already holds one), adds or
@@ -41,8 +43,16 @@ export const SEMAPHORE_ACQUIRE_LUA = withClock(
   4,
   `
 local ttl = tonumber(ARGV[3])
+local limit = tonumber(ARGV[2])
+if KEYS[2] then
+  local cap = tonumber(redis.call('GET', KEYS[2]))
+  if cap then
+    cap = math.max(1, math.floor(cap))
+    if cap < limit then limit = cap end
+  end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < limit then
   redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
   if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
   return {1, ARGV[1], now + ttl}
@@ -161,6 +171,7 @@ export const NODE_SEPARATOR = '|';
 export class LeasedSemaphore {
   readonly leaseTtlMs: number;
   private readonly acquireScript: ScriptCall;
+  private readonly acquireCappedScript: ScriptCall;
   private readonly renewScript: ScriptCall;
   private readonly releaseScript: ScriptCall;
   private readonly reclaimScript: ScriptCall;
@@ -175,6 +186,12 @@ export class LeasedSemaphore {
       throw new RangeError(`leaseTtlMs must be a positive integer, got ${opts.leaseTtlMs}`);
     }
     this.acquireScript = defineScript(redis, 'heraldThrottleSemAcquire', 1, SEMAPHORE_ACQUIRE_LUA);
+    this.acquireCappedScript = defineScript(
+      redis,
+      'heraldThrottleSemAcquireCapped',
+      2,
+      SEMAPHORE_ACQUIRE_LUA,
+    );
     this.renewScript = defineScript(redis, 'heraldThrottleSemRenew', 1, SEMAPHORE_RENEW_LUA);
     this.releaseScript = defineScript(redis, 'heraldThrottleSemRelease', 1, SEMAPHORE_RELEASE_LUA);
     this.reclaimScript = defineScript(redis, 'heraldThrottleSemReclaim', 1, SEMAPHORE_RECLAIM_LUA);
@@ -214,18 +231,20 @@ export class LeasedSemaphore {
     return this.redis.zcount(this.keyOf(key), `(${now}`, '+inf');
   }
 
-  /** Takes one of `limit` slots of `key`, or says how long until the earliest lease expires. */
-  async acquire(key: string, limit: number): Promise<Lease | Refused> {
+  /**
+   * Takes one of `limit` slots of `key`, or says how long until the earliest lease expires.
+   * `capKey` (a full Redis key in the same hash slot as `keyOf(key)`): while it holds a number,
+   * its whole part (at least 1) lowers the limit, read in the same script (atomic with the take).
+   */
+  async acquire(key: string, limit: number, capKey?: string): Promise<Lease | Refused> {
     if (!Number.isSafeInteger(limit) || limit < 1)
       throw new RangeError(`limit must be an integer >= 1, got ${limit}`);
     const id = `${this.holder}:${randomUUID()}`;
-    const reply = (await this.acquireScript(
-      this.keyOf(key),
-      id,
-      limit,
-      this.leaseTtlMs,
-      clockArg(this.opts.now),
-    )) as [1, string, number] | [0, number];
+    const keys = capKey === undefined ? [this.keyOf(key)] : [this.keyOf(key), capKey];
+    const script = capKey === undefined ? this.acquireScript : this.acquireCappedScript;
+    const reply = (await script(...keys, id, limit, this.leaseTtlMs, clockArg(this.opts.now))) as
+      | [1, string, number]
+      | [0, number];
     if (reply[0] === 0) return { acquired: false, retryAfterMs: reply[1] };
     return this.lease(key, id, reply[2]);
   }
