@@ -55,7 +55,7 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
   }
   let herald: Awaited<ReturnType<typeof createHerald>>;
   try {
-    herald = await createHerald(config);
+    herald = await createHerald(config, { telemetryProcess: 'bounce-processor' });
   } catch (err) {
     // What is read at start (shaping file, DKIM keys) names its key path after the config file.
     if (err instanceof ConfigError) {

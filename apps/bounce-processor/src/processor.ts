@@ -12,7 +12,8 @@
  * per-client connections and rate, junk and error limits — a forged token counts as an error —,
  * DATA deadline and minimum rate, Redis calls within smtp.redis_timeout). Needs: a Herald (its recordFeedback verb, events, metrics) whose config
  * has a `bounce` section; optionally a classifier pool (default: CLASSIFIER_THREADS threads with
- * CLASSIFY_BUDGET_MS each), which it starts and stops.
+ * CLASSIFY_BUDGET_MS each), which it starts and stops. Each report is a `bounce.intake` span
+ * (intake-trace.ts), linked to the original message's trace when it is matched.
  */
 import type { Herald } from '@herald/delivery-core';
 import { HeraldError } from '@herald/delivery-core';
@@ -28,6 +29,7 @@ import {
 } from '@herald/smtp-listener';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { type ClassifierPool, createClassifierPool } from './classifier-pool.js';
+import { type IntakeTrace, traceIntake } from './intake-trace.js';
 
 /** Bounces and complaint reports are small; a bigger message is refused at DATA. */
 export const MAX_BOUNCE_BYTES = 10 * 1024 * 1024;
@@ -71,7 +73,19 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
   const unavailable = () => smtpError(451, '4.3.0', 'Temporary local problem, try again later');
   /** Reads a report off the event loop and acts on it; resolves with the 250 text. */
   const takeReport = async (arrival: Arrival, raw: Buffer): Promise<string> => {
+    const trace = traceIntake(herald, arrival);
+    try {
+      const text = await readAndRecord(arrival, raw, trace);
+      trace.end();
+      return text;
+    } catch (err) {
+      trace.end(err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+  };
+  const readAndRecord = async (arrival: Arrival, raw: Buffer, trace: IntakeTrace): Promise<string> => {
     const read = await classifier.classify(raw);
+    trace.classified(read.outcome === 'read' ? read.report : undefined, read.outcome);
     const about =
       arrival.kind === 'verp' ? { tenant: arrival.token.tenant, messageId: arrival.token.messageId } : {};
     if (read.outcome !== 'read') {
@@ -92,6 +106,7 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
       if (result.ignored)
         logger.info({ ...about, reason: result.ignored }, 'bounce-processor: nothing to act on');
       if (result.repeated) logger.info(about, 'bounce-processor: repeated report; nothing changed');
+      await trace.recorded(result);
       return `2.0.0 Ok: ${result.events.length} recipient report(s) taken`;
     } catch (err) {
       if (err instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'data' });

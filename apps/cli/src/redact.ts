@@ -13,6 +13,8 @@ export function maskSecrets(value: unknown, key = ''): unknown {
   // A list under a secret key (verp_previous_secrets) is a list of secrets.
   if (Array.isArray(value)) return value.map((item) => maskSecrets(item, key));
   if (typeof value === 'object' && value !== null) {
+    // A mapping under a secret key (telemetry.otlp.headers): its names shown, every value masked.
+    if (isSecretKey(key)) return Object.fromEntries(Object.keys(value).map((k) => [k, MASK]));
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, k)]));
   }
   if (isSecretKey(key) && value !== undefined && value !== null) return MASK;

@@ -119,6 +119,23 @@ accounting: { directory: ${join(dir, 'acct')} }
     assert.doesNotMatch(run.stdout(), /verp-now|verp-old|PRIVATE KEY/);
   });
 
+  test('telemetry: the summary names the endpoint; --json masks every otlp header value', async () => {
+    const file = configFile(
+      'telemetry.yaml',
+      'telemetry: { otlp: { endpoint: "http://127.0.0.1:4318/v1/traces", headers: { x-api-key: "otlp-token-0123456789" } }, sample_ratio: 0.25 }\n',
+    );
+    const summary = captureIo();
+    assert.equal(await main(['config', 'check', file], summary.io), 0, summary.stderr());
+    assert.match(
+      summary.stdout(),
+      /telemetry: {4}http:\/\/127\.0\.0\.1:4318\/v1\/traces \(sample ratio 0\.25, 1 header\)/,
+    );
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file, '--json'], run.io), 0, run.stderr());
+    assert.deepEqual(JSON.parse(run.stdout()).telemetry.otlp.headers, { 'x-api-key': '***' });
+    assert.doesNotMatch(run.stdout() + summary.stdout(), /otlp-token/);
+  });
+
   test('a dkim entry needs exactly one of key_file and private_key', async () => {
     const file = configFile('dkim-both.yaml', 'dkim: [{ domain: "s.test", selector: "s1" }]\n');
     const run = captureIo();

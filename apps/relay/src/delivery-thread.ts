@@ -87,7 +87,13 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
 
   const config = parseConfig(data.config, { source: 'delivery thread' });
   // Its events are counted once, by the main thread's metrics, which they are forwarded to.
-  const herald = await createHerald(config, { incarnation: data.incarnation, countEvents: false });
+  // Its own tracer provider (config.telemetry): its attempt spans are exported from this thread
+  // and flushed by herald.close() before it exits.
+  const herald = await createHerald(config, {
+    incarnation: data.incarnation,
+    countEvents: false,
+    telemetryProcess: 'delivery-thread',
+  });
   running = herald;
   let batch: HeraldEvent[] = [];
   let forwarded: Promise<void> = Promise.resolve();

@@ -79,7 +79,10 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
   const roles = options.roles ?? config.roles;
   // The certificate is read before Redis is touched: a bad file fails the start with its key path.
   const tls = roles.includes('smtp') ? loadTls(config, options.tlsCacheDir) : undefined;
-  const herald = await createHerald(config, options.logger ? { logger: options.logger } : {});
+  const herald = await createHerald(config, {
+    telemetryProcess: 'relay',
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   let smtp: SMTPServer | undefined;
   let httpServer: http.Server | undefined;
   let api: ApiServer | undefined;

@@ -11,9 +11,11 @@ import type { Herald } from '@herald/delivery-core';
 import { DeadlineExceeded } from '@herald/delivery-core/door';
 import { prepareMessage } from '@herald/delivery-core/message';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
+import type { Context, Span } from '@herald/delivery-core/telemetry';
 import { type DataCallback, type DoorGuard, receiveGuarded, smtpError } from '@herald/smtp-listener';
 import type { SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy, toReply } from './policy.js';
+import { startAccept } from './session-trace.js';
 
 export interface DataContext {
   herald: Herald;
@@ -33,12 +35,31 @@ export function receiveData(
 ): void {
   receiveGuarded(ctx.guard, session, stream, callback, {
     tooBig: () => toError(REPLIES.tooBig),
-    take: (body) => spool(ctx, body, session),
+    take: (body) => tracedSpool(ctx, body, session),
   });
 }
 
+/** spool() as the message's `herald.accept` span (a child of the session's). */
+async function tracedSpool(ctx: DataContext, raw: Buffer, session: SMTPServerSession): Promise<string> {
+  const accept = startAccept(ctx.herald, session);
+  try {
+    const text = await spool(ctx, raw, session, accept);
+    accept.end({ code: 250 });
+    return text;
+  } catch (err) {
+    const code = (err as { responseCode?: number }).responseCode ?? 451;
+    accept.end({ code, error: err instanceof Error ? err.message : String(err) });
+    throw err;
+  }
+}
+
 /** Checks and spools one received message; resolves with the 250 text, rejects with the reply. */
-async function spool(ctx: DataContext, raw: Buffer, session: SMTPServerSession): Promise<string> {
+async function spool(
+  ctx: DataContext,
+  raw: Buffer,
+  session: SMTPServerSession,
+  accept: { trace: Context; span: Span },
+): Promise<string> {
   const { herald, policy, guard } = ctx;
   const { config, logger } = herald;
   const sessionFacts = ctx.facts(session);
@@ -50,6 +71,11 @@ async function spool(ctx: DataContext, raw: Buffer, session: SMTPServerSession):
   const dropped = ctx.dropped(session);
   const deliver = recipients.filter((r) => !dropped.has(r.toLowerCase()));
   const id = herald.intake.newMessageId();
+  accept.span.setAttributes({
+    'herald.message_id': id,
+    'herald.tenant': tenant,
+    'herald.recipients': deliver.length,
+  });
   const protocol = `ESMTP${session.secure ? 'S' : ''}${sessionFacts.user ? 'A' : ''}`;
   const prepared = prepareMessage(
     message.body,
@@ -75,6 +101,7 @@ async function spool(ctx: DataContext, raw: Buffer, session: SMTPServerSession):
       client: session.remoteAddress,
       stream: message.stream,
       campaign: message.campaign,
+      trace: accept.trace,
     },
     { deadlineMs: guard.redisTimeoutMs },
   );

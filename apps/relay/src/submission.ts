@@ -26,6 +26,7 @@ import {
 } from '@herald/smtp-listener';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { type PolicyReply, REPLIES, type SessionFacts, type SubmissionPolicy, toReply } from './policy.js';
+import { sessionClosed, sessionOpened } from './session-trace.js';
 import { receiveData } from './submission-data.js';
 
 export interface SubmissionOptions {
@@ -94,9 +95,15 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
     socketTimeout: config.smtp.socket_timeout,
     disableReverseLookup: true,
     logger: false,
-    onConnect: (session, callback) => guard.onConnect(session, callback),
+    onConnect: (session, callback) => {
+      sessionOpened(herald, session);
+      guard.onConnect(session, callback);
+    },
     onSecure: (socket, session, callback) => guard.onSecure(socket, session, callback),
-    onClose: (session) => guard.onClose(session),
+    onClose: (session) => {
+      guard.onClose(session);
+      sessionClosed(session);
+    },
     onAuth(auth, session, callback) {
       const username = auth.username ?? '';
       // One check at a time per client: parallel guesses see each other's failures and block.

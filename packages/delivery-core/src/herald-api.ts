@@ -23,6 +23,7 @@ import type {
 import type { PauseState, TenantStatus } from './reputation/index.js';
 import type { MessageStory } from './story/index.js';
 import type { SuppressionList } from './suppression/index.js';
+import type { Telemetry } from './telemetry/index.js';
 import type { Webhooks, WebhooksDeps } from './webhooks/index.js';
 
 export type { DeliveryExplanation, ExplainedSource, ExplainOptions } from './explain/index.js';
@@ -51,6 +52,13 @@ export interface CreateHeraldOptions {
    * share it; default a new random one.
    */
   incarnation?: string;
+  /**
+   * Tracing: default started from `config.telemetry` (off: the no-op tracer, no SDK loaded) and
+   * shut down (flushed) by close(); one given here is the caller's to shut down.
+   */
+  telemetry?: Telemetry;
+  /** The `herald.process` resource attribute of the spans (relay, delivery-thread, bounce-processor). */
+  telemetryProcess?: string;
   /** Webhook retry delays and lease TTL (tests make them short). */
   webhooks?: Pick<WebhooksDeps, 'retryDelaysMs' | 'leaseTtlMs'>;
   /**
@@ -171,6 +179,13 @@ export interface Herald {
    * for `events.trace_retention`. Undefined for an unknown (or expired) id; rejects when Redis fails.
    */
   messageStory(id: string): Promise<MessageStory | undefined>;
+  /**
+   * The W3C traceparent a message was accepted under (its accepted event's, in the message's
+   * trace), so a later span (a bounce) can link to it; undefined when untraced, unknown or expired.
+   */
+  messageTraceparent(id: string): Promise<string | undefined>;
+  /** Tracing (telemetry/): the tracer front ends start their spans with. */
+  readonly telemetry: Telemetry;
   /** True when Redis answers PING. */
   ping(): Promise<boolean>;
   /**

@@ -24,6 +24,7 @@ import type { Spool } from './queue/index.js';
 import { configHash, planReload } from './reload/index.js';
 import type { Shaping, ShapingRuntime } from './shaping/index.js';
 import type { SuppressionList } from './suppression/index.js';
+import type { Tracer } from './telemetry/index.js';
 
 export interface LiveParts extends Omit<FeedbackParts, 'config'> {
   suppression: SuppressionList;
@@ -35,6 +36,8 @@ export interface LiveParts extends Omit<FeedbackParts, 'config'> {
   siteOf: (shaping: Shaping) => Parameters<ShapingRuntime['useShaping']>[0]['siteOf'];
   metrics: HeraldMetrics;
   logger: Logger;
+  /** The Herald's tracer (telemetry/): intake's accept and enqueue spans. */
+  tracer: Tracer;
 }
 
 /** What is built from the config in force. */

@@ -12,14 +12,15 @@
  * `deleteQueued`, `bounceQueued`; plus `intake` for submission front ends (the relay's SMTP
  * listener), `suppression`, `webhooks` (`createWebhooks`: endpoints, dead letters, the
  * dispatcher), `events` and `metrics`. The config in force and what is built from it (intake,
- * feedback, explain) live in `herald-live.ts`: `reloadConfig` swaps them whole (live reload). */
+ * feedback, explain) live in `herald-live.ts`: `reloadConfig` swaps them whole (live reload).
+ * Tracing (`telemetry`, started from `config.telemetry` unless given) is shut down last by close. */
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { mtaStsTlsPolicy } from './auth/index.js';
 import { type HeraldConfig, type HeraldConfigInput, parseConfig, tenantPolicy } from './config/index.js';
 import { createDelivery } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
-import { RedisEventSink } from './events/index.js';
+import { RedisEventSink, readAcceptedEvent } from './events/index.js';
 import { createLiveConfig } from './herald-live.js';
 import { DeliveryMeter, HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
@@ -44,11 +45,14 @@ import { createShapingRuntime } from './shaping/index.js';
 import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
 import { createStoryReader } from './story/index.js';
 import { SuppressionList } from './suppression/index.js';
+import { startTelemetry } from './telemetry/index.js';
 import { settlesWithin, withDeadline } from './util/index.js';
 import { createWebhooks } from './webhooks/index.js';
 
 /** Bound on each shutdown step that talks to Redis. */
 const CLOSE_STEP_TIMEOUT_MS = 2_000;
+/** Bound on flushing batched spans at close (the exporter's own timeout may be longer). */
+const TELEMETRY_FLUSH_TIMEOUT_MS = 5_000;
 /** A PING slower than this counts as Redis unreachable (readiness, shutdown). */
 const PING_TIMEOUT_MS = 1_000;
 /** How long createHerald waits for Redis before failing. */
@@ -69,6 +73,14 @@ export async function createHerald(
   const shaping = loadShaping(config);
   const logger = options.logger ?? pino({ level: config.events.log_level, base: { svc: 'herald' } });
   const dkim = loadDkim(config, logger);
+  // Off (no `telemetry.otlp`): the no-op tracer, no SDK module loaded.
+  const telemetry =
+    options.telemetry ??
+    (await startTelemetry(config.telemetry, {
+      process: options.telemetryProcess ?? 'herald',
+      nodeId: config.node_id,
+    }));
+  const ownsTelemetry = options.telemetry === undefined;
   const target = redisTarget(config.redis);
   const redis = await connectCommandRedis(target, logger);
   const prefix = config.redis.prefix;
@@ -161,6 +173,7 @@ export async function createHerald(
       shapingRuntime,
       siteOf: (next) => siteFinder(providerRules(next)),
       metrics,
+      tracer: telemetry.tracer,
     },
     { config, shaping, dkim },
   );
@@ -187,6 +200,7 @@ export async function createHerald(
       createRedisClient(target, { maxRetriesPerRequest: null, lazyConnect: false }, { rideFailovers: true }),
     onShardsGrew: (listener) => shards.onGrow(listener),
     meter: deliveryMeter,
+    tracer: telemetry.tracer,
   });
   metrics.addLocalDelivery(deliveryMeter, delivery.openConnectionsBySite);
 
@@ -245,6 +259,9 @@ export async function createHerald(
       leases: spool.leases,
       siteSuspendedUntil: async (site) => (await shapingRuntime.siteState.condition(site)).suspendedUntil,
     }),
+    messageTraceparent: async (id) =>
+      (await readAcceptedEvent(redis, spool.keysFor(id).trace(id)))?.traceparent,
+    telemetry,
     ping,
     async close() {
       // With Redis gone nothing in flight can finish its bookkeeping: skip the grace period.
@@ -258,6 +275,8 @@ export async function createHerald(
       barrier.close();
       queueRedis.disconnect();
       redis.disconnect();
+      // Last: the spans of the work that just finished are flushed to the collector.
+      if (ownsTelemetry) await settlesWithin(telemetry.shutdown(), TELEMETRY_FLUSH_TIMEOUT_MS);
     },
   };
 }

@@ -5,12 +5,14 @@
  * the same key is 422), a duplicate in flight is 409, and the answer of a send that spools is
  * written in the enqueue's own MULTI (SendInput.idempotency), so it is there iff the message is.
  * Answers to keep: 2xx and the client's 4xx; a 5xx or 503 leaves the key free for a retry.
+ * Each send is an `http.send` span, the parent of intake's `herald.accept`.
  */
 import { createHash } from 'node:crypto';
 import { IntakeRefusedError, type SendInput, type SendResult } from '@herald/delivery-core';
 import { normaliseAddress } from '@herald/delivery-core/address';
 import { DEFAULT_TENANT } from '@herald/delivery-core/config';
 import { idempotencyScope, refuse } from '@herald/delivery-core/intake';
+import { type Context, endSpan, SPAN_NAMES, SpanKind, withSpan } from '@herald/delivery-core/telemetry';
 import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/util';
 import { base64Bytes } from './base64.js';
 import { ApiError, errorBody, toApiError, unavailable } from './errors.js';
@@ -103,16 +105,40 @@ function stored(fingerprint: string, status: number, body: unknown): string {
   return JSON.stringify({ fingerprint, status, body } satisfies StoredAnswer);
 }
 
+/** attempt() as the request's `http.send` span (the accept span's parent). */
 async function attempt(
   ctx: Ctx,
   tenant: string,
   keep: { scope: string; ttlMs: number; fingerprint: string } | undefined,
+): Promise<RouteAnswer> {
+  const span = ctx.deps.herald.telemetry.tracer.startSpan(SPAN_NAMES.httpSend, {
+    kind: SpanKind.SERVER,
+    attributes: { 'http.request.method': 'POST', 'http.route': '/v1/messages', 'herald.tenant': tenant },
+  });
+  try {
+    const answer = await attemptSend(ctx, tenant, keep, withSpan(span));
+    span.setAttribute('http.response.status_code', answer.status);
+    endSpan(span);
+    return answer;
+  } catch (err) {
+    if (err instanceof ApiError) span.setAttribute('http.response.status_code', err.status);
+    endSpan(span, err instanceof Error ? err.message : String(err));
+    throw err;
+  }
+}
+
+async function attemptSend(
+  ctx: Ctx,
+  tenant: string,
+  keep: { scope: string; ttlMs: number; fingerprint: string } | undefined,
+  trace: Context,
 ): Promise<RouteAnswer> {
   const limit = maxMessageSize(ctx);
   // The API's own limit is the catalogue's tooBig refusal too: one policy, one answer (413).
   if (contentBytes(ctx.body) > limit)
     throw new IntakeRefusedError(refuse('tooBig', { reason: `the message is larger than ${limit} bytes` }));
   const input = sendInput(ctx.body, tenant);
+  input.trace = trace;
   if (keep)
     input.idempotency = {
       scope: keep.scope,

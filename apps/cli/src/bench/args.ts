@@ -44,6 +44,8 @@ export interface BenchParams {
   rounds: number;
   /** The relay's redis.durability; `strict` starts the private Redis with appendfsync always. */
   durability: BenchDurability;
+  /** Run the relay with telemetry on at this sample ratio, to a local sink that discards; undefined = off. */
+  telemetrySample: number | undefined;
   help: boolean;
 }
 
@@ -80,6 +82,8 @@ Options:
   --api-body MODE     raw (default: the SMTP bench's message as "raw") or structured (fields)
   --durability MODE   the relay's redis.durability: fast (default) or strict (the private Redis
                       then runs appendfsync always; a REDIS_URL server must suit strict mode)
+  --telemetry-sample R  the relay exports OpenTelemetry traces (sample_ratio R, 0..1) to a local
+                      OTLP/HTTP sink in the bench that discards them (default: telemetry off)
   --json-only         no progress or summary on stderr, only the JSON on stdout
   -h, --help          this text
 `;
@@ -119,6 +123,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
     apiBody: 'raw',
     rounds: 1,
     durability: 'fast',
+    telemetrySample: undefined,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -188,6 +193,16 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
         params.durability = mode as BenchDurability;
         break;
       }
+      case '--telemetry-sample': {
+        const raw = value();
+        const ratio = Number(raw);
+        if (raw === undefined || raw.trim() === '' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1)
+          throw new BenchUsageError(
+            `--telemetry-sample: expected a number 0..1, got ${JSON.stringify(raw ?? '')}`,
+          );
+        params.telemetrySample = ratio;
+        break;
+      }
       case '--json-only':
         params.jsonOnly = true;
         break;
@@ -218,6 +233,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
   }
   if (params.relay && params.durability !== 'fast') {
     throw new BenchUsageError('--durability only applies to a relay the bench starts (not with --relay)');
+  }
+  if (params.relay && params.telemetrySample !== undefined) {
+    throw new BenchUsageError(
+      '--telemetry-sample only applies to a relay the bench starts (not with --relay)',
+    );
   }
   if (params.rounds > params.messages) {
     throw new BenchUsageError(`--rounds: at most --messages (${params.messages})`);

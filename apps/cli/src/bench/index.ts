@@ -21,6 +21,7 @@ import { BENCH_USAGE, type BenchParams, type BenchPath, BenchUsageError, parseBe
 import { type Backlog, openBacklog } from './backlog.js';
 import { runLoad } from './load.js';
 import { processPeakRssBytes } from './memory.js';
+import { type OtlpSink, startOtlpSink } from './otlp-sink.js';
 import { type PhaseMeasure, runPhase } from './phase.js';
 import { type RelayChild, startRelayChild } from './relay-process.js';
 import { type BenchStatus, initialResult, pathResult, pathStatus, ratio, round, summary } from './result.js';
@@ -55,6 +56,7 @@ interface Started {
   workDir?: string;
   backlog?: Backlog;
   apiKey?: BenchKey;
+  otlp?: OtlpSink;
 }
 
 async function stopAll(started: Started, keepWorkDir: boolean): Promise<void> {
@@ -63,6 +65,7 @@ async function stopAll(started: Started, keepWorkDir: boolean): Promise<void> {
   await started.relay?.stop().catch(() => {});
   await started.redis?.stop().catch(() => {});
   await started.sink?.close().catch(() => {});
+  await started.otlp?.close().catch(() => {});
   if (started.workDir && !keepWorkDir) await rm(started.workDir, { recursive: true, force: true });
 }
 
@@ -136,6 +139,10 @@ export async function runBench(
       say(
         `redis ${maskUrl(started.redis.url)}; starting the relay (redis.durability ${params.durability}, queue.shards ${params.shards}, route * -> ${result.params.sink})`,
       );
+      if (params.telemetrySample !== undefined) {
+        started.otlp = await startOtlpSink();
+        say(`telemetry on: sample_ratio ${params.telemetrySample}, spans to ${started.otlp.url} (discarded)`);
+      }
       started.relay = await startRelayChild({
         redisUrl: started.redis.url,
         redisPrefix: REDIS_PREFIX,
@@ -146,6 +153,7 @@ export async function runBench(
         durability: params.durability,
         sizeBytes: params.sizeBytes,
         shards: params.shards,
+        telemetry: started.otlp && { endpoint: started.otlp.url, sampleRatio: params.telemetrySample ?? 1 },
         signal: controller.signal,
       });
       target = started.relay.smtp;
@@ -218,6 +226,10 @@ export async function runBench(
     }
     if (started.backlog) result.delayed_after_run = await started.backlog.delayedCount();
     if (started.relay) result.relay_peak_rss_bytes = processPeakRssBytes(started.relay.pid);
+    if (started.otlp) {
+      result.otlp_requests = started.otlp.requests;
+      result.otlp_bytes = started.otlp.bytes;
+    }
     if (controller.signal.aborted) result.status = 'interrupted';
     else result.status = verdicts.find((v) => v !== 'ok') ?? 'ok';
     if (

@@ -60,6 +60,8 @@ export interface StartRelayOptions {
   sizeBytes?: number;
   /** queue.shards (default 1: no `queue` section). */
   shards?: number;
+  /** A `telemetry` section: spans to this OTLP/HTTP endpoint at this sample ratio. */
+  telemetry?: { endpoint: string; sampleRatio: number } | undefined;
   signal: AbortSignal;
 }
 
@@ -72,6 +74,7 @@ export function benchRelayConfig(
   durability: 'fast' | 'strict' = 'fast',
   sizeBytes = 0,
   shards = 1,
+  telemetry?: { endpoint: string; sampleRatio: number },
 ): Record<string, unknown> {
   const needed = sizeBytes + MESSAGE_HEADER_ROOM_BYTES;
   return {
@@ -86,6 +89,9 @@ export function benchRelayConfig(
     routes: [{ match: '*', via: `${LOOPBACK}:${sinkPort}`, tls: 'none' }],
     ...(shards > 1 ? { queue: { shards } } : {}),
     events: { log_level: 'warn' },
+    ...(telemetry
+      ? { telemetry: { otlp: { endpoint: telemetry.endpoint }, sample_ratio: telemetry.sampleRatio } }
+      : {}),
     ...(api
       ? {
           api: {
@@ -140,6 +146,7 @@ export async function startRelayChild(options: StartRelayOptions): Promise<Relay
         options.durability,
         options.sizeBytes,
         options.shards,
+        options.telemetry,
       ),
       null,
       2,

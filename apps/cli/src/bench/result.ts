@@ -68,6 +68,8 @@ export interface BenchResult extends PhaseResult {
     durability: 'fast' | 'strict' | null;
     /** The relay's queue.shards (null: the bench did not start the relay). */
     shards: number | null;
+    /** The relay's telemetry.sample_ratio (null: telemetry off). */
+    telemetry_sample: number | null;
   };
   /** Scheduled messages written before the timed run (--backlog). */
   backlog: number;
@@ -81,6 +83,9 @@ export interface BenchResult extends PhaseResult {
    * just before it is stopped (null: the bench did not start it, or not Linux).
    */
   relay_peak_rss_bytes: number | null;
+  /** With --telemetry-sample: OTLP export requests and bytes the bench's sink took. */
+  otlp_requests: number | null;
+  otlp_bytes: number | null;
   /** The HTTP API path (null when not run); the top-level rates are the SMTP path's. */
   api: PhaseResult | null;
   /** API rate divided by SMTP rate, from this run (null unless both paths ran and ended). */
@@ -126,6 +131,7 @@ export function initialResult(params: BenchParams, env: Record<string, string | 
       api_body: params.paths.includes('api') ? params.apiBody : null,
       durability: params.relay ? null : params.durability,
       shards: params.relay ? null : params.shards,
+      telemetry_sample: params.telemetrySample ?? null,
     },
     ...EMPTY_PHASE,
     backlog: params.backlog,
@@ -133,6 +139,8 @@ export function initialResult(params: BenchParams, env: Record<string, string | 
     redis_bytes_per_queued_message: null,
     delayed_after_run: null,
     relay_peak_rss_bytes: null,
+    otlp_requests: null,
+    otlp_bytes: null,
     api: null,
     api_vs_smtp: null,
   };

@@ -3,7 +3,7 @@
  * (REDIS_URL from the environment included), and what the relay reads at start because of it: the
  * shaping file, the DKIM keys and the TLS certificate and key (no Redis needed). Prints "FILE: ok" and a summary
  * (listeners — the API's when configured —, roles, routes, users, redis, webhook endpoints and the
- * accounting directory when configured), or with --json the
+ * accounting directory and the telemetry endpoint when configured), or with --json the
  * effective config with secrets masked. An invalid file prints the ConfigError lines (each naming
  * the key path) and exits 1. `herald config reload` (config-reload.ts) asks a running relay to
  * reload its config file.
@@ -21,7 +21,7 @@ import { readTlsFiles } from '@herald/relay';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo, Env } from '../io.js';
-import { maskSecrets } from '../redact.js';
+import { maskSecrets, maskUrl } from '../redact.js';
 import { printable } from '../terminal-text.js';
 import { reloadHelp, runReload } from './config-reload.js';
 
@@ -70,6 +70,10 @@ export function summarize(file: string, config: HeraldConfig, env: Env): string 
   if (config.webhooks.length > 0) lines.push(`  webhooks:     ${plural(config.webhooks.length, 'endpoint')}`);
   if (config.accounting)
     lines.push(`  accounting:   ${config.accounting.directory} (${config.accounting.format})`);
+  if (config.telemetry?.otlp)
+    lines.push(
+      `  telemetry:    ${maskUrl(config.telemetry.otlp.endpoint)} (sample ratio ${config.telemetry.sample_ratio}, ${plural(Object.keys(config.telemetry.otlp.headers).length, 'header')})`,
+    );
   return `${lines.join('\n')}\n`;
 }
 

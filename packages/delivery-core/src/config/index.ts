@@ -67,6 +67,11 @@ export {
 } from './schema-bounce.js';
 export type { SmtpUser } from './schema-smtp.js';
 export {
+  DEFAULT_OTLP_ENDPOINT,
+  DEFAULT_SERVICE_NAME,
+  type TelemetryConfig,
+} from './schema-telemetry.js';
+export {
   MAX_WEBHOOK_BATCH_SIZE,
   MIN_WEBHOOK_SECRET_BYTES,
   WEBHOOK_SECRET_PREFIX,

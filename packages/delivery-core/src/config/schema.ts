@@ -31,6 +31,7 @@ import { DURABILITY_MODES, redisSchema } from './schema-redis.js';
 export { DURABILITY_MODES };
 
 import { smtpSchema } from './schema-smtp.js';
+import { telemetrySchema } from './schema-telemetry.js';
 import { webhooksSchema } from './schema-webhooks.js';
 
 export const ROLES = ['smtp', 'worker', 'http'] as const;
@@ -210,6 +211,8 @@ export const heraldConfigSchema = section({
   bounce: bounceSchema.optional(),
   /** The accounting log (a CSV / JSON-lines file per UTC day from the event stream); absent = off. */
   accounting: accountingSchema.optional(),
+  /** OpenTelemetry traces over OTLP/HTTP (schema-telemetry.ts); absent = off, no SDK loaded. */
+  telemetry: telemetrySchema.optional(),
   /** Per-tenant policy (suppression mode, DSNs, reputation thresholds, sender domains). */
   tenants: tenantsSchema,
   /** DKIM signing keys. */

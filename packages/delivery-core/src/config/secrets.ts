@@ -12,11 +12,16 @@ export const MASK = '***';
  * smtp.users[].password / password_hash, routes[].auth.password, bounce.verp_secret /
  * verp_previous_secrets, dkim[].private_key: a key made of words joined by "_", one of them
  * password, secret, token… (so a tenant called "secret-ops" is not one); and `key` / `key_hash`
- * (api.admin_keys).
+ * (api.admin_keys); `headers` (telemetry.otlp.headers: every value below it).
  */
 const SECRET_KEY = /(^|_)(password|passwd|passphrase|secret|token|private_key)s?(_|$)/i;
 /** api.admin_keys[].key / key_hash: an API key, or its hash, is a secret too (not `key_file`, a path). */
 const API_KEY_KEY = /^(key|key_hash|api_key)$/i;
+/**
+ * telemetry.otlp.headers: request headers for a collector carry API tokens, so the whole mapping
+ * is a secret (its values masked; a header name in an error path is masked too).
+ */
+const HEADERS_KEY = /^headers$/i;
 /** Keys holding Redis URLs: `url`, `*_url`, and `cluster` (a list of seeds, URLs allowed). */
 const URL_KEY = /(^|_)url$|^cluster$/i;
 /**
@@ -33,7 +38,7 @@ export const MAX_SCRUBBED_SECRET_CHARS = 8192;
 export const MAX_SCRUBBED_SECRETS = 1000;
 
 export function isSecretKey(key: PropertyKey): boolean {
-  return typeof key === 'string' && (SECRET_KEY.test(key) || API_KEY_KEY.test(key));
+  return typeof key === 'string' && (SECRET_KEY.test(key) || API_KEY_KEY.test(key) || HEADERS_KEY.test(key));
 }
 
 /** True when any key on the path names a secret (so `verp_previous_secrets[0]` is one). */

@@ -8,6 +8,7 @@
 import { type SmtpReply, toDeliveryError } from '../errors/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
 import { type AttemptReport, type CandidateHost, deliverAttempt } from '../smtp/index.js';
+import { traceAttempt } from './attempt-span.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
 import { operatorReply } from './operator.js';
 import { type Emit, expiredReply, recipientEmitter, settle } from './settle.js';
@@ -187,6 +188,7 @@ async function attempt(
     ...(route?.auth ? { auth: route.auth } : {}),
     ...(deps.mxLimits ? { maxAddresses: deps.mxLimits.addresses, maxSessions: deps.mxLimits.sessions } : {}),
   };
+  const startedAt = Date.now();
   const report = await sendTransactions(deps, data, recipients, request);
   if (report.throttled) {
     // No connection under the site's limit: not an attempt; wait for a slot.
@@ -221,7 +223,9 @@ async function attempt(
     : report.host
       ? 'success'
       : undefined;
-  return { outcome: settle(data, deps, emit, report.recipients, limits), replies, verdict };
+  const outcome = settle(data, deps, emit, report.recipients, limits);
+  traceAttempt(deps.tracer, data, recipients, report, startedAt);
+  return { outcome, replies, verdict };
 }
 
 type SharedRequest = Omit<Parameters<typeof deliverAttempt>[1], 'from' | 'recipients'>;

@@ -15,6 +15,7 @@ import type { RedisEventSink } from '../events/index.js';
 import { DELIVERY_QUEUE, type DeliveryJobData, type OperatorMark, type Spool } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { type ConnectionLeases, SmtpPool } from '../smtp/index.js';
+import type { Tracer } from '../telemetry/index.js';
 import { encodeVerp, verpSettings } from '../verp/index.js';
 import { FastPath } from './fast-path.js';
 import { type FollowUpDeps, followUpFailures, type SuppressionEntryInput } from './follow-up.js';
@@ -62,6 +63,8 @@ export interface DeliveryParts {
   takeBack?: (node: string) => boolean;
   /** Counts jobs shaping held back (metrics); absent = not counted. */
   meter?: DeliveryMeterPort;
+  /** Spans each attempt (`herald.delivery.attempt`); absent = none. */
+  tracer?: Tracer;
 }
 
 export interface Delivery {
@@ -165,6 +168,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
         ...(parts.tlsPolicy ? { tlsPolicy: parts.tlsPolicy } : {}),
         gate: parts.shaping.newGate(),
         ...(parts.meter ? { meter: parts.meter } : {}),
+        ...(parts.tracer ? { tracer: parts.tracer } : {}),
         operatorMark: (data) => spool.marks.read(data.messageId, data.domain),
       };
       const thread = new ThreadWorkers(deps, d.concurrency, startShard);

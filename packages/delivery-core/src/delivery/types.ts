@@ -11,6 +11,7 @@ import type { EventSink, OperatorAction } from '../events/index.js';
 import type { DeliveryJobData, OperatorMark, Spool } from '../queue/index.js';
 import type { RetryPolicy } from '../retry/index.js';
 import type { CandidateHost, SessionLimits, SmtpPool, TlsMode } from '../smtp/index.js';
+import type { Tracer } from '../telemetry/index.js';
 import type { StaticRoute } from './hosts.js';
 
 /** A parked job comes back after this at the latest, even if no release wakes it. */
@@ -66,6 +67,8 @@ export interface DeliveryDeps {
    * absent, or undefined for a domain, = the relay's and the site's TLS settings as they are.
    */
   tlsPolicy?(domain: string, hosts: CandidateHost[]): Promise<TlsPolicyDecision | undefined>;
+  /** Spans `herald.delivery.attempt` (attempt-span.ts); absent = none. */
+  tracer?: Tracer;
 }
 
 /**

@@ -30,6 +30,7 @@ export {
   DEFAULT_TRACE_RETENTION_MS,
   type MessageTrace,
   queueTraceWrite,
+  readAcceptedEvent,
   readTrace,
   TRACE_TRUNCATED,
   type TraceOptions,

@@ -15,7 +15,7 @@
  */
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/index.js';
-import type { HeraldEvent } from './types.js';
+import type { AcceptedEvent, HeraldEvent } from './types.js';
 
 /** The entry that stands for the events a trace dropped (index 1 once it overflowed). */
 export const TRACE_TRUNCATED = 'truncated';
@@ -134,6 +134,18 @@ export function trimTrace(redis: RedisClient, key: string, maxEntries: number): 
 export interface MessageTrace {
   events: HeraldEvent[];
   truncated: boolean;
+}
+
+/** The first entry of a message's trace, its `accepted` event (one LINDEX); undefined when none. */
+export async function readAcceptedEvent(redis: RedisClient, key: string): Promise<AcceptedEvent | undefined> {
+  const first = await redis.lindex(key, 0);
+  if (first === null) return undefined;
+  try {
+    const event = JSON.parse(first) as HeraldEvent;
+    return event.type === 'accepted' ? event : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads a message's trace; undefined when there is none (never accepted, or expired). */

@@ -28,6 +28,8 @@ export interface AcceptedEvent extends EventBase {
   stream?: string;
   /** Campaign given at submission, if any. */
   campaign?: string;
+  /** The accept span's W3C traceparent, when telemetry traced it (links bounces to the trace). */
+  traceparent?: string;
 }
 
 export interface AttemptEvent extends EventBase {

@@ -4,7 +4,9 @@
  * in one MULTI/EXEC). Both answer a Refusal instead of throwing when Redis fails or does not
  * answer within the caller's deadline, so every front end refuses alike (451 4.3.0). A configured
  * DKIM key that fails to sign is a local fault: nothing is spooled, never an unsigned message.
- * Needs injected: the config, the suppression list, the spool and event sink, the DKIM signer.
+ * The enqueue is the `herald.enqueue` span, a child of the caller's accept span (`args.trace`),
+ * whose traceparent is stored with the message (job data, accepted event) for its delivery attempts.
+ * Needs injected: the config, the suppression list, the spool and event sink, the DKIM signer, the tracer.
  */
 import type { DkimSigner } from '../auth/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
@@ -19,6 +21,7 @@ import {
   type SuppressionList,
   suppressedEvent,
 } from '../suppression/index.js';
+import { type Context, endSpan, SPAN_NAMES, spanIn, type Tracer, traceparentOf } from '../telemetry/index.js';
 import { type Refusal, refuse } from './refusals.js';
 import type { IntakeStages } from './stages.js';
 
@@ -39,6 +42,8 @@ export interface EnqueueArgs {
   dropped?: readonly SuppressedRecipient[] | undefined;
   /** An Idempotency-Key's answer, written in the enqueue MULTI (intake/idempotency.ts). */
   idempotency?: SpoolMessage['idempotency'];
+  /** The accept span's context: the enqueue span's parent, its traceparent stored with the message. */
+  trace?: Context | undefined;
 }
 
 /** The recipients after the suppression screen, in the order given. */
@@ -65,13 +70,14 @@ export interface IntakeIoParts {
   events: RedisEventSink;
   signer?: DkimSigner | undefined;
   stages: Pick<IntakeStages, 'suppressed'>;
+  tracer: Tracer;
 }
 
 const bounded = <T>(work: Promise<T>, options: StepOptions, what: string): Promise<T> =>
   options.deadlineMs === undefined ? work : withDeadline(work, options.deadlineMs, what);
 
 export function intakeIo(parts: IntakeIoParts) {
-  const { config, suppression, spool, events, signer, stages } = parts;
+  const { config, suppression, spool, events, signer, stages, tracer } = parts;
   /**
    * List-Unsubscribe (before signing, so it is signed), then DKIM, then the spool; each Redis step
    * of the spool (a piece of a large body, the transaction) within `options.deadlineMs`.
@@ -85,9 +91,23 @@ export function intakeIo(parts: IntakeIoParts) {
     const body = signer ? signer.sign(unsubscribable, args.tenant) : unsubscribable;
     await spoolPrepared(spool, events, { ...args, body }, options);
   };
+  const tracedSpool = async (args: EnqueueArgs, options: StepOptions = {}): Promise<void> => {
+    const span = tracer.startSpan(
+      SPAN_NAMES.enqueue,
+      { attributes: { 'herald.message_id': args.id, 'herald.recipients': args.recipients.length } },
+      args.trace,
+    );
+    try {
+      await spoolChecked(args, options);
+    } catch (err) {
+      endSpan(span, err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+    endSpan(span);
+  };
   return {
     /** The enqueue for Herald's own mail (DSNs): throws instead of refusing. */
-    spoolChecked,
+    spoolChecked: tracedSpool,
     async screen(
       tenant: string,
       addresses: readonly string[],
@@ -115,7 +135,7 @@ export function intakeIo(parts: IntakeIoParts) {
     async enqueue(args: EnqueueArgs, options: StepOptions = {}): Promise<Refusal | undefined> {
       try {
         // The deadline bounds each Redis step, not the whole: a 50 MB body is many steps.
-        await spoolChecked(args, options);
+        await tracedSpool(args, options);
         return undefined;
       } catch (err) {
         return refuse('queueUnavailable', { cause: err });
@@ -142,6 +162,7 @@ export async function spoolPrepared(
     ...(args.campaign ? { campaign: args.campaign } : {}),
   };
   const dropped = args.dropped ?? [];
+  const traceparent = traceparentOf(spanIn(args.trace));
   const event: AcceptedEvent = {
     type: 'accepted',
     time: acceptedAt,
@@ -154,6 +175,7 @@ export async function spoolPrepared(
     source: args.source,
     ...(args.client ? { client: args.client } : {}),
     ...traffic,
+    ...(traceparent ? { traceparent } : {}),
   };
   if (args.recipients.length > 0) {
     // The accepted record is written in the same transaction as the message: no accepted
@@ -168,6 +190,7 @@ export async function spoolPrepared(
         acceptedAt,
         ...traffic,
         acceptedEvent: JSON.stringify(event),
+        ...(traceparent ? { traceparent } : {}),
         ...(args.idempotency ? { idempotency: args.idempotency } : {}),
       },
       { stepDeadlineMs: options.deadlineMs },

@@ -13,6 +13,7 @@ import type { HeraldConfig } from '../config/index.js';
 import type { RedisEventSink } from '../events/index.js';
 import { type Spool, scopeShard } from '../queue/index.js';
 import type { SuppressionList } from '../suppression/index.js';
+import { endSpan, SPAN_NAMES, type Tracer, withSpan } from '../telemetry/index.js';
 import { type EnqueueArgs, intakeIo } from './enqueue.js';
 import { type IntakeSteps, type SendInput, type SendResult, sendMessage } from './send.js';
 import { intakeStages } from './stages.js';
@@ -52,6 +53,8 @@ export interface IntakeParts {
   spool: Spool;
   events: RedisEventSink;
   dkim?: { store: DkimKeyStore; signer: DkimSigner } | undefined;
+  /** Spans `herald.accept` (send) and `herald.enqueue`; the no-op tracer when telemetry is off. */
+  tracer: Tracer;
 }
 
 /** The intake capability, and the throwing spool step Herald's own mail (DSNs) goes through. */
@@ -69,17 +72,36 @@ export function createIntake(parts: IntakeParts): {
     screen: io.screen,
     enqueue: io.enqueue,
     newMessageId,
-    send: (input) =>
-      sendMessage(
-        {
-          stages,
-          hostname: parts.config.smtp.hostname,
-          screen: io.screen,
-          enqueue: io.enqueue,
-          newMessageId,
-        },
-        input,
-      ),
+    async send(input) {
+      // send()'s whole pipeline is the accept span (a child of the caller's, e.g. http.send).
+      const span = parts.tracer.startSpan(
+        SPAN_NAMES.accept,
+        { attributes: { 'herald.source': 'api' } },
+        input.trace,
+      );
+      const trace = withSpan(span);
+      try {
+        const result = await sendMessage(
+          {
+            stages,
+            hostname: parts.config.smtp.hostname,
+            screen: io.screen,
+            enqueue: (args, options) => io.enqueue({ ...args, trace }, options),
+            newMessageId,
+          },
+          input,
+        );
+        span.setAttributes({
+          'herald.message_id': result.messageId,
+          'herald.recipients': result.accepted.length,
+        });
+        endSpan(span);
+        return result;
+      } catch (err) {
+        endSpan(span, err instanceof Error ? err.message : String(err));
+        throw err;
+      }
+    },
   };
   return { intake, spoolOwn: io.spoolChecked };
 }

@@ -17,6 +17,7 @@ import {
   TRAFFIC_NAME_HINT,
   trafficName,
 } from '../message/index.js';
+import type { Context } from '../telemetry/index.js';
 import type { EnqueueArgs, ScreenedRecipients, StepOptions } from './enqueue.js';
 import { IntakeRefusedError, isRefusal, type Refusal, refuse } from './refusals.js';
 import type { IntakeStages } from './stages.js';
@@ -39,6 +40,8 @@ export interface SendInput extends Partial<Omit<MessageFields, 'from' | 'to'>> {
    * `scope` for `ttlMs`, written in the enqueue's MULTI (see idempotency.ts).
    */
   idempotency?: { scope: string; ttlMs: number; answer(result: SendResult): string };
+  /** The caller's trace context (the HTTP API's `http.send` span): the accept span's parent. */
+  trace?: Context | undefined;
 }
 
 export interface SendResult {

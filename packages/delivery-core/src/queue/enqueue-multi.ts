@@ -133,6 +133,7 @@ export function queueMessage(
       acceptedAt: message.acceptedAt,
       size: message.body.length,
       ...traffic,
+      ...(message.traceparent ? { traceparent: message.traceparent } : {}),
     };
     commands += 1;
     const lane = message.body.length <= FAST_LANE_MAX_BODY_BYTES ? context.fast : undefined;

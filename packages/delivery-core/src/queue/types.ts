@@ -43,6 +43,8 @@ export interface DeliveryJobData {
    * (`herald queue list`) and the message's story (`herald message show`); meaningless while the job is ready or in flight.
    */
   delayed?: DelayedFor;
+  /** The accept span's W3C traceparent (telemetry on): each attempt's span is its child. */
+  traceparent?: string;
 }
 
 export interface DelayedFor {
@@ -64,6 +66,8 @@ export interface SpoolMessage {
   stream?: string;
   /** Campaign name, if any. */
   campaign?: string;
+  /** The accept span's W3C traceparent (telemetry on), copied into each job's data. */
+  traceparent?: string;
   /** A record (JSON) appended to the event stream in the same transaction as the message. */
   acceptedEvent?: string;
   /**
