@@ -15,7 +15,12 @@
 import { Worker } from 'node:worker_threads';
 import { MAX_MESSAGE_BYTES } from '@herald/delivery-core/bounce';
 import type { Logger } from 'pino';
-import type { ClassifierMessage, ClassifyRequest } from './classifier-thread.js';
+import type {
+  ClassifierMessage,
+  ClassifierThreadData,
+  ClassifyRequest,
+  RulesText,
+} from './classifier-thread.js';
 import { type ReadReport, unreadReport } from './report.js';
 
 /** Classifier threads per bounce-processor. */
@@ -42,6 +47,8 @@ export interface ClassifierPoolOptions {
   budgetMs?: number;
   /** The thread's module (tests use a stand-in); default classifier-thread.js or .ts. */
   entry?: URL;
+  /** Operator rules (the text of `bounce.rules_file`), parsed by each thread at start. */
+  rules?: RulesText;
 }
 
 export interface ClassifierPool {
@@ -135,7 +142,7 @@ export function createClassifierPool(options: ClassifierPoolOptions): Classifier
 
   /** Starts the slot's thread; resolves when it is ready, rejects if it ends or stalls first. */
   const launch = (slot: Slot): Promise<void> => {
-    const worker = spawnClassifierThread(entry);
+    const worker = spawnClassifierThread(entry, options.rules);
     slot.worker = worker;
     slot.ready = false;
     return new Promise<void>((resolve, reject) => {
@@ -234,9 +241,10 @@ export function createClassifierPool(options: ClassifierPoolOptions): Classifier
  * run under `node --import tsx`) registers tsx's loader first: on Node 20, tsx's `--import` hooks
  * do not reach worker threads. `execArgv` passes the parent's flags (`--conditions=herald-source`).
  */
-function spawnClassifierThread(entry: URL): Worker {
+function spawnClassifierThread(entry: URL, rules: RulesText | undefined): Worker {
   const options = {
     execArgv: process.execArgv,
+    workerData: { rules } satisfies ClassifierThreadData,
     name: 'herald-bounce-classifier',
     resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },
   };

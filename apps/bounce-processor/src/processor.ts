@@ -15,8 +15,10 @@
  * CLASSIFY_BUDGET_MS each), which it starts and stops. Each report is a `bounce.intake` span
  * (intake-trace.ts), linked to the original message's trace when it is matched.
  */
+import { readFileSync } from 'node:fs';
 import type { Herald } from '@herald/delivery-core';
 import { HeraldError } from '@herald/delivery-core';
+import { parseOperatorRules, RulesFileError } from '@herald/delivery-core/bounce';
 import { parseListen } from '@herald/delivery-core/config';
 import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/door';
 import { type Arrival, decodeToken, verpContext } from '@herald/delivery-core/feedback';
@@ -29,6 +31,7 @@ import {
 } from '@herald/smtp-listener';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 import { type ClassifierPool, createClassifierPool } from './classifier-pool.js';
+import type { RulesText } from './classifier-thread.js';
 import { type IntakeTrace, traceIntake } from './intake-trace.js';
 
 /** Bounces and complaint reports are small; a bigger message is refused at DATA. */
@@ -60,7 +63,8 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
       'the bounce-processor needs a `bounce` section in the config',
     );
   const complaintAddress = bounce.complaint_address?.toLowerCase();
-  const classifier = options.classifier ?? createClassifierPool({ logger });
+  const rules = bounce.rules_file ? readRulesFile(bounce.rules_file) : undefined;
+  const classifier = options.classifier ?? createClassifierPool({ logger, ...(rules ? { rules } : {}) });
   // The relay's door (smtp.client_limits, session and DATA limits): this listener faces the Internet.
   const guard = createDoorGuard({
     smtp: config.smtp,
@@ -205,4 +209,25 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
       await classifier.stop();
     },
   };
+}
+
+/**
+ * The operator rules file (`bounce.rules_file`), read and checked once at start: a file that does
+ * not parse stops the daemon with HERALD_BOUNCE_RULES_INVALID naming the key; the threads get
+ * its text and parse it again (a RegExp does not cross threads).
+ */
+function readRulesFile(file: string): RulesText {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new HeraldError('HERALD_CONFIG_INVALID', `bounce.rules_file: ${(err as Error).message}`);
+  }
+  try {
+    parseOperatorRules(text, file);
+  } catch (err) {
+    if (err instanceof RulesFileError) throw new HeraldError(err.code, err.message);
+    throw err;
+  }
+  return { text, source: file };
 }

@@ -5,7 +5,12 @@
  * MAX_MESSAGE_BYTES. Pure and synchronous; never throws (classifyMessage does not; the scan is one
  * linear pattern). `unreadReport` stands for a message that could not be read in time.
  */
-import { type BounceReport, classifyMessage, MAX_MESSAGE_BYTES } from '@herald/delivery-core/bounce';
+import {
+  type BounceReport,
+  type ClassifyOptions,
+  classifyMessage,
+  MAX_MESSAGE_BYTES,
+} from '@herald/delivery-core/bounce';
 import { VERP_LOCAL_PREFIX } from '@herald/delivery-core/verp';
 
 /** Quoted return paths tried per message (each costs an HMAC to verify). */
@@ -20,9 +25,9 @@ export interface ReadReport {
   returnPaths: string[];
 }
 
-export function readReport(raw: Uint8Array): ReadReport {
+export function readReport(raw: Uint8Array, options: ClassifyOptions = {}): ReadReport {
   const bytes = Buffer.from(raw.buffer, raw.byteOffset, Math.min(raw.byteLength, MAX_MESSAGE_BYTES));
-  const report = classifyMessage(bytes);
+  const report = classifyMessage(bytes, options);
   const found = new Set<string>();
   for (const match of bytes.toString('latin1').matchAll(QUOTED_VERP)) {
     found.add(match[0].toLowerCase());

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
@@ -112,5 +114,73 @@ describe('herald bounce classify on endless input', () => {
       line.recipients.map((r) => r.reason),
       ['undefined'],
     );
+  });
+});
+
+describe('herald bounce classify --explain, operator rules and herald bounce rules check', () => {
+  const rulesYaml = [
+    'rules:',
+    '  - name: rcpt-test-unknown',
+    '    match: {host: rcpt.test, status: "5.1.1"}',
+    '    reason: suspend',
+    '    examples:',
+    '      - {diagnostic: "550 5.1.1 no such user", host: mx.rcpt.test}',
+  ].join('\n');
+
+  test('--explain names the deciding rule; --rules and --config apply an operator rule', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'herald-cli-rules-'));
+    try {
+      const rules = join(dir, 'rules.yaml');
+      await writeFile(rules, rulesYaml);
+      const config = join(dir, 'herald.yaml');
+      await writeFile(
+        config,
+        'bounce:\n  domain: bounces.example.com\n  verp_secret: "0123456789abcdef0123456789abcdef"\n  rules_file: rules.yaml\n',
+      );
+      const file = join(fixtures, 'postfix-dsn.eml');
+      const plain = captureIo();
+      assert.equal(await main(['bounce', 'classify', '--explain', file], plain.io), 0, plain.stderr());
+      const first = JSON.parse(plain.stdout()).recipients[0];
+      assert.equal(first.reason, 'userunknown');
+      assert.match(first.rule, /^(?:probe|provider|second-pass|format-stated|mta-phrase)/);
+      for (const flags of [
+        ['--rules', rules],
+        ['--config', config],
+      ]) {
+        const run = captureIo();
+        assert.equal(
+          await main(['bounce', 'classify', '--explain', ...flags, file], run.io),
+          0,
+          run.stderr(),
+        );
+        const ruled = JSON.parse(run.stdout()).recipients[0];
+        assert.deepEqual([ruled.reason, ruled.rule], ['suspend', 'operator:rcpt-test-unknown'], flags[0]);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('rules check: 0 when every example passes, 1 naming the key or the failing example', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'herald-cli-rules-'));
+    try {
+      const good = join(dir, 'good.yaml');
+      await writeFile(good, rulesYaml);
+      const ok = captureIo();
+      assert.equal(await main(['bounce', 'rules', 'check', good], ok.io), 0, ok.stderr());
+      assert.match(ok.stdout(), /1 rules, 1 examples, 0 failed/);
+      const bad = join(dir, 'bad.yaml');
+      await writeFile(bad, rulesYaml.replace('status: "5.1.1"', 'regex: "(a+)+b"'));
+      const invalid = captureIo();
+      assert.equal(await main(['bounce', 'rules', 'check', bad], invalid.io), 1);
+      assert.match(invalid.stderr(), /HERALD_BOUNCE_RULES_INVALID: .*rules\[0\]\.match\.regex/);
+      const failing = join(dir, 'failing.yaml');
+      await writeFile(failing, rulesYaml.replace('550 5.1.1 no such user', '552 5.2.2 mailbox full'));
+      const failed = captureIo();
+      assert.equal(await main(['bounce', 'rules', 'check', failing], failed.io), 1);
+      assert.match(failed.stdout(), /FAIL rcpt-test-unknown example 1: expected suspend, got mailboxfull/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

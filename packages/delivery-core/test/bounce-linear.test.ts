@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { classifyMessage, classifyReply } from '../src/bounce/index.js';
+import { classifyMessage, classifyReply, parseOperatorRules } from '../src/bounce/index.js';
 import { HOSTILE_CONTEXTS, HOSTILE_UNITS, pump } from './fixtures/hostile-bounces.js';
 
 /** Linear work gives 8 for 8N; quadratic gives 64. */
@@ -133,6 +133,60 @@ describe('the bounce classifier is linear in its input', () => {
         (text) => classifyReply({ code: 550, enhanced: '5.1.1', text, stage: 'rcpt' }, 'u@orange.fr'),
       );
     }
+  });
+
+  test('operator rules (regex, words in order) and the widened and nested readings', {
+    timeout: TEST_TIMEOUT_MS,
+  }, () => {
+    const rules = parseOperatorRules(
+      [
+        'rules:',
+        '  - name: backtracking-bait',
+        '    match: {regex: "a*a?a?a?b"}',
+        '    reason: blocked',
+        '    examples: ["550 aab"]',
+        '  - name: words',
+        '    match: {contains: ["a", "a", "b"]}',
+        '    reason: blocked',
+        '    examples: ["550 a a b"]',
+      ].join('\n'),
+    );
+    const withRules = (input: string) => classifyMessage(input, { rules });
+    assertLinear(
+      'notice of a-runs, regex rule',
+      (n) => `Subject: x\n\nu@example.com: ${'a'.repeat(n)}`,
+      withRules,
+    );
+    assertLinear(
+      'DSN diagnostic of a-runs',
+      (n) => {
+        const dsn = `Final-Recipient: rfc822; u@example.com\nAction: failed\nDiagnostic-Code: smtp; ${'a'.repeat(n)}\n`;
+        return `Content-Type: message/delivery-status\n\n${dsn}`;
+      },
+      withRules,
+    );
+    assertLinear(
+      'forwarded bounces, each unreadable',
+      (n) => {
+        let body = 'u@example.com said nothing';
+        for (let depth = 0; body.length < n; depth++)
+          body = `Subject: s${depth}\nContent-Type: message/rfc822\n\n${body}`;
+        return body;
+      },
+      withRules,
+    );
+  });
+
+  test('1 MiB of pathological text under a regex rule is read (the regex sees 2 KiB)', {
+    timeout: TEST_TIMEOUT_MS,
+  }, () => {
+    const rules = parseOperatorRules(
+      'rules:\n  - name: bait\n    match: {regex: "a*q"}\n    reason: blocked\n    examples: ["550 aaq"]\n',
+    );
+    const raw = `Subject: x\n\nu@example.com: 550 ${'a'.repeat(1024 * 1024)}`;
+    const report = classifyMessage(raw, { rules });
+    assert.equal(report.recipients[0]?.address, 'u@example.com');
+    assert.notEqual(report.recipients[0]?.rule, 'operator:bait');
   });
 
   test('shapes fast-check picks (fixed seed, bounded runs)', { timeout: TEST_TIMEOUT_MS }, () => {

@@ -1,8 +1,11 @@
 /**
- * `herald bounce classify FILE... [--details]`: reads each bounce message (a DSN, an MTA's text
- * notice, an ARF complaint or an auto-reply) and prints one JSON line per file:
- * {"file": FILE, "recipients": [{"address", "reason", "hard", "status", "action"}]}, with the
- * category, reply code, command, remote host and diagnostic text under --details. FILE `-` reads
+ * `herald bounce classify FILE... [--details] [--explain] [--rules FILE | --config FILE]`: reads
+ * each bounce message (a DSN, an MTA's text notice, an ARF complaint or an auto-reply) and prints
+ * one JSON line per file: {"file": FILE, "recipients": [{"address", "reason", "hard", "status",
+ * "action"}]}, with the category, reply code, command, remote host and diagnostic text under
+ * --details and the deciding rule under --explain; operator rules come from --rules or the
+ * config's bounce.rules_file. `herald bounce rules check FILE` runs a rules file's examples
+ * (bounce-rules.ts). FILE `-` reads
  * stdin (like `suppression import -`). Of a file or stdin, at most the classifier's
  * MAX_MESSAGE_BYTES (1 MiB) is read. A file that cannot be read is reported on stderr and the
  * command exits 1 after the others.
@@ -11,16 +14,19 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import {
   type BounceReport,
   type Classification,
+  type ClassifyOptions,
   classifyMessage,
   MAX_MESSAGE_BYTES,
 } from '@herald/delivery-core/bounce';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
 import type { CliIo, InputStream } from '../io.js';
+import { loadBounceRules, runRulesCheck } from './bounce-rules.js';
 
 const STDIN = '-';
 
-const help = `Usage: herald bounce classify FILE... [--details]
+const help = `Usage: herald bounce classify FILE... [--details] [--explain] [--rules FILE | --config FILE]
+       herald bounce rules check FILE
 
 Classify bounce messages (raw RFC 5322 files: DSNs, MTA notices, ARF complaint reports,
 auto-replies; - reads one from stdin; the first 1 MiB of each is read). Prints one JSON line
@@ -34,12 +40,28 @@ the address will never accept mail; action is retry, bounce, suppress or none; c
 reports add "feedbackType".
 
   --details   also print category, replyCode, command, remoteHost and the diagnostic text
+  --explain   also print "rule": the rule or step that decided the reason (operator:NAME,
+              provider:NAME, probe:REASON, second-pass:REASON, mta-phrase, format-stated,
+              notice+subject/..., returned-bounce/..., nothing-found)
+  --rules F   operator rules (YAML) tried before the built-in ones
+  --config F  take the rules from the config's bounce.rules_file
+
+rules check FILE: parse an operator rules file and run every rule's examples; prints one line
+per failing example, exits 1 when one fails or the file is invalid.
 
 Exits 0 when every file was read, 1 when one could not be.`;
 
 const OPTIONS = {
   details: { type: 'boolean' },
+  explain: { type: 'boolean' },
+  rules: { type: 'string' },
+  config: { type: 'string' },
 } as const;
+
+interface LineOptions {
+  details: boolean;
+  explain: boolean;
+}
 
 function brief(c: Classification): Record<string, unknown> {
   const out: Record<string, unknown> = {
@@ -64,14 +86,24 @@ function detailed(c: Classification): Record<string, unknown> {
   };
 }
 
-export function bounceLine(file: string, report: BounceReport, details: boolean): string {
-  const recipients = report.recipients.map(details ? detailed : brief);
+export function bounceLine(file: string, report: BounceReport, details: boolean | LineOptions): string {
+  const shown = typeof details === 'boolean' ? { details, explain: false } : details;
+  const recipients = report.recipients.map((c) => {
+    const out = shown.details ? detailed(c) : brief(c);
+    if (shown.explain) out['rule'] = c.rule;
+    return out;
+  });
   const line: Record<string, unknown> = { file, recipients };
-  if (details) line['kind'] = report.kind;
+  if (shown.details || shown.explain) line['kind'] = report.kind;
   return JSON.stringify(line);
 }
 
-async function runClassify(files: string[], details: boolean, io: CliIo): Promise<number> {
+async function runClassify(
+  files: string[],
+  shown: LineOptions,
+  options: ClassifyOptions,
+  io: CliIo,
+): Promise<number> {
   if (files.length === 0) throw usageError('bounce classify', 'missing FILE');
   if (files.filter((file) => file === STDIN).length > 1)
     throw usageError('bounce classify', 'stdin (-) can be given once');
@@ -89,7 +121,7 @@ async function runClassify(files: string[], details: boolean, io: CliIo): Promis
       failed = true;
       continue;
     }
-    io.stdout.write(`${bounceLine(file, classifyMessage(raw), details)}\n`);
+    io.stdout.write(`${bounceLine(file, classifyMessage(raw, options), shown)}\n`);
   }
   return failed ? EXIT_FAILURE : EXIT_OK;
 }
@@ -98,10 +130,26 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs('bounce', args, OPTIONS, true);
   const [sub, ...rest] = positionals;
   switch (sub) {
-    case 'classify':
-      return await runClassify(rest, values.details === true, io);
+    case 'classify': {
+      if (values.rules && values.config)
+        throw usageError('bounce classify', 'give --rules or --config, not both');
+      const rules = loadBounceRules(values.rules, values.config, io);
+      const shown = { details: values.details === true, explain: values.explain === true };
+      return await runClassify(rest, shown, rules ? { rules } : {}, io);
+    }
+    case 'rules': {
+      const [verb, file, ...extra] = rest;
+      if (verb !== 'check')
+        throw usageError(
+          'bounce rules',
+          verb ? `unknown subcommand "${verb}"` : 'missing subcommand (check)',
+        );
+      if (!file) throw usageError('bounce rules check', 'missing FILE');
+      if (extra.length > 0) throw usageError('bounce rules check', `unexpected argument "${extra[0]}"`);
+      return runRulesCheck(file, io);
+    }
     case undefined:
-      throw usageError('bounce', 'missing subcommand (classify)');
+      throw usageError('bounce', 'missing subcommand (classify, rules check)');
     default:
       throw usageError('bounce', `unknown subcommand "${sub}"`);
   }
@@ -109,7 +157,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
 
 export const bounceCommand: Command = {
   name: 'bounce',
-  synopsis: 'classify FILE... [--details]',
+  synopsis: 'classify FILE... [--details] [--explain] [--rules FILE] | rules check FILE',
   summary: 'classify bounce messages: reason, hard/soft, action per recipient',
   help,
   run,

@@ -4,11 +4,12 @@
  * replies) and classifyMessage (bounce messages).
  */
 import { splitAddress } from '../address/index.js';
-import { decideReason } from './decide.js';
+import { type DecisionTrace, decideReason } from './decide.js';
 import { MAX_DIAGNOSTIC_CHARS, MAX_HOSTS } from './limits.js';
+import { type OperatorRules, operatorRuleFor } from './operator-rules.js';
 import { normaliseText } from './phrases.js';
 import { type Fact, RECONSIDERED, type SmtpCommand } from './probes.js';
-import { type ProviderInput, providerReason, providersFor } from './providers.js';
+import { cleanHost, type ProviderInput, providerReason, providersFor } from './providers.js';
 import { statusIsPermanent } from './status-codes.js';
 import {
   actionFor,
@@ -36,6 +37,22 @@ export interface Classification {
   remoteHost?: string;
   /** ARF feedback type (abuse, fraud, opt-out, ...) when reason is 'feedback'. */
   feedbackType?: string;
+  /**
+   * Which rule or step decided the reason (`herald bounce classify --explain`): `operator:NAME`,
+   * `provider:NAME`, `probe:REASON`, `second-pass:REASON`, `mta-phrase`, `format-stated`, ...
+   */
+  rule: string;
+}
+
+/** How classifyMessage / classifyReply read: operator rules first; `generic` turns vendor tables off. */
+export interface ClassifyOptions {
+  /** Operator rules (parseOperatorRules), tried before the built-in tables. */
+  rules?: OperatorRules;
+  /**
+   * Provider tables and MTA wordings off: what the generic rules alone decide (scripts/bounce-eval.mjs
+   * --generic estimates mail of a format the tables were not written for).
+   */
+  generic?: boolean;
 }
 
 /** True for a permanent failure: 5.x.x status, else 5xx reply, else a DSN action of failed. */
@@ -54,13 +71,17 @@ export interface FactContext {
   hosts?: readonly string[];
 }
 
-/** The reason a provider's documented codes give, trying the recipient's domain first. */
-function reasonByProvider(fact: Fact, context: FactContext): Reason | undefined {
-  const providers = providersFor([
+function hostsOf(context: FactContext): (string | undefined)[] {
+  return [
     splitAddress(context.address)?.domain,
     context.remoteHost,
     ...(context.hosts ?? []).slice(0, MAX_HOSTS),
-  ]);
+  ];
+}
+
+/** The reason a provider's documented codes give, trying the recipient's domain first. */
+function reasonByProvider(fact: Fact, context: FactContext): { reason: Reason; rule: string } | undefined {
+  const providers = providersFor(hostsOf(context));
   if (providers.length === 0) return undefined;
   const input: ProviderInput = { text: normaliseText(fact.diagnostic) };
   if (fact.status) input.status = fact.status;
@@ -68,22 +89,36 @@ function reasonByProvider(fact: Fact, context: FactContext): Reason | undefined 
   if (fact.command) input.command = fact.command;
   for (const provider of providers) {
     const reason = providerReason(provider, input);
-    if (reason) return reason;
+    if (reason) return { reason, rule: `provider:${provider.name}` };
   }
   return undefined;
 }
 
+function byOperator(fact: Fact, context: FactContext, rules: OperatorRules) {
+  const input = {
+    text: normaliseText(fact.diagnostic),
+    hosts: hostsOf(context).flatMap((host) => (host ? [cleanHost(host)] : [])),
+    ...(fact.status ? { status: fact.status } : {}),
+    ...(fact.replyCode !== undefined ? { replyCode: fact.replyCode } : {}),
+    ...(fact.command ? { command: fact.command } : {}),
+  };
+  return operatorRuleFor(rules, input);
+}
+
 /** Never throws; reads at most MAX_DIAGNOSTIC_CHARS of the diagnostic. */
-export function classifyFact(given: Fact, extra: FactContext): Classification {
+export function classifyFact(given: Fact, extra: FactContext, options: ClassifyOptions = {}): Classification {
   const fact =
     given.diagnostic.length > MAX_DIAGNOSTIC_CHARS
       ? { ...given, diagnostic: given.diagnostic.slice(0, MAX_DIAGNOSTIC_CHARS) }
       : given;
   const settled = fact.reason !== undefined && !RECONSIDERED.has(fact.reason);
-  const byProvider = settled ? undefined : reasonByProvider(fact, extra);
-  const reason = byProvider ?? decideReason(fact);
+  const operator = settled || !options.rules ? undefined : byOperator(fact, extra, options.rules);
+  const byProvider = settled || operator || options.generic ? undefined : reasonByProvider(fact, extra);
+  const trace: DecisionTrace = {};
+  const reason = operator?.reason ?? byProvider?.reason ?? decideReason(fact, trace, options.generic);
+  const rule = operator ? `operator:${operator.name}` : (byProvider?.rule ?? trace.rule ?? 'none');
   const permanent = isPermanent(fact);
-  const hard = isHard(reason, permanent);
+  const hard = operator?.hard ?? isHard(reason, permanent);
   const result: Classification = {
     address: extra.address,
     reason,
@@ -92,6 +127,7 @@ export function classifyFact(given: Fact, extra: FactContext): Classification {
     action: actionFor(reason, hard, permanent),
     category: CATEGORY_BY_REASON[reason],
     diagnostic: fact.diagnostic,
+    rule,
   };
   if (fact.replyCode !== undefined) result.replyCode = fact.replyCode;
   if (fact.command) result.command = fact.command;

@@ -56,29 +56,44 @@ function secondPass(fact: Fact, has: PhraseTest, statusReason: Reason | undefine
   return undefined;
 }
 
+/** Which step of the decision named the reason (for `--explain`); filled in when given. */
+export interface DecisionTrace {
+  rule?: string;
+}
+
+function decided(trace: DecisionTrace | undefined, rule: string, reason: Reason): Reason {
+  if (trace) trace.rule = rule;
+  return reason;
+}
+
 /** The reason for one failure. Never throws; 'undefined' when nothing is known. */
-export function decideReason(input: Fact): Reason {
+export function decideReason(input: Fact, trace?: DecisionTrace, generic = false): Reason {
   const text = normaliseText(input.diagnostic);
   const has = phraseScan(text);
-  const preset = input.reason ?? mtaReason(text);
+  const byMta = input.reason === undefined && !generic ? mtaReason(text) : undefined;
+  const preset = input.reason ?? byMta;
+  const presetRule = input.reason ? 'format-stated' : 'mta-phrase';
   const fact: Fact = preset ? { ...input, reason: preset } : input;
-  if (fact.reason && !REFINABLE_PRESETS.has(fact.reason)) return fact.reason;
-  if (fact.status?.startsWith('2.')) return 'delivered';
+  if (fact.reason && !REFINABLE_PRESETS.has(fact.reason)) return decided(trace, presetRule, fact.reason);
+  if (fact.status?.startsWith('2.')) return decided(trace, 'status:2.x.x', 'delivered');
   const statusReason = reasonOfStatus(fact.status);
   const diagnosticType = (fact.diagnosticType ?? 'SMTP').toUpperCase();
   if (diagnosticType === 'SMTP') {
     for (const probe of FIRST_PASS) {
-      if (probeMatches(probe, fact, has, statusReason)) return probe.reason;
+      if (probeMatches(probe, fact, has, statusReason))
+        return decided(trace, `probe:${probe.reason}`, probe.reason);
     }
   }
-  if (fact.reason && fact.reason !== 'undefined' && fact.reason !== 'onhold') return fact.reason;
+  if (fact.reason && fact.reason !== 'undefined' && fact.reason !== 'onhold')
+    return decided(trace, presetRule, fact.reason);
   const found = secondPass(fact, has, statusReason);
-  if (found) return found;
-  if (fact.action === 'delayed') return 'expired';
+  if (found) return decided(trace, `second-pass:${found}`, found);
+  if (fact.action === 'delayed') return decided(trace, 'dsn-action:delayed', 'expired');
   // Last resort: any reason's words, whatever the command or status said.
-  for (const probe of FIRST_PASS) if (probe.phrasesOf?.some(has)) return probe.reason;
-  if (has('vacation')) return 'vacation';
-  return text ? 'onhold' : 'undefined';
+  for (const probe of FIRST_PASS)
+    if (probe.phrasesOf?.some(has)) return decided(trace, `any-phrase:${probe.reason}`, probe.reason);
+  if (has('vacation')) return decided(trace, 'any-phrase:vacation', 'vacation');
+  return decided(trace, 'nothing-found', text ? 'onhold' : 'undefined');
 }
 
 const STATUS_IN_TEXT_RE = /(?<![\d.a-z])([245])\.([0-7])\.(\d{1,3})(?![\d])/gi;
@@ -149,6 +164,8 @@ const COMMAND_PHRASES: readonly [RegExp, SmtpCommand][] = [
   [/\b(?:rcpt to|rcpt_to)\b/i, 'RCPT'],
   [/\bmail from\b/i, 'MAIL'],
   [/\bafter (?:initial connection|connect)\b|\bgreeting\b/i, 'CONN'],
+  // Postfix: the server refused the session before any mail command ("refused to talk to me").
+  [/\brefused to talk to\s+me\b/i, 'HELO'],
 ];
 
 /**

@@ -23,7 +23,14 @@ export interface DsnRecipient {
   diagnosticType?: string;
   diagnostic?: string;
   remoteMta?: string;
+  /** The words after a Status code: `Status: 5.2.1 (mailbox disabled, not accepting messages)`. */
+  statusComment?: string;
+  /** A vendor's own bounce category field (`X-PowerMTA-BounceCategory: bad-mailbox`). */
+  category?: string;
 }
+
+/** Vendor fields in a delivery-status group that name a bounce category (see VENDOR_CATEGORY_REASONS). */
+const CATEGORY_FIELDS = new Set(['x-powermta-bouncecategory']);
 
 export interface DsnReport {
   reportingMta?: string;
@@ -140,8 +147,12 @@ export function parseDeliveryStatus(text: string): DsnReport {
         if (target) target.action = raw.slice(0, MAX_FIELD_CHARS).toLowerCase().split(/\s/)[0];
         break;
       case 'status': {
-        const status = /[245]\.\d{1,3}\.\d{1,3}/.exec(raw)?.[0];
-        if (target && status) target.status = status;
+        const found = /[245]\.\d{1,3}\.\d{1,3}/.exec(raw);
+        if (target && found) {
+          target.status = found[0];
+          const comment = raw.slice(found.index + found[0].length).replace(/^[\s(]+|[\s)]+$/g, '');
+          if (comment) target.statusComment = comment.slice(0, MAX_FIELD_CHARS);
+        }
         break;
       }
       case 'remote-mta':
@@ -155,6 +166,8 @@ export function parseDeliveryStatus(text: string): DsnReport {
         break;
       }
       default:
+        if (CATEGORY_FIELDS.has(name) && target)
+          target.category = raw.slice(0, MAX_FIELD_CHARS).toLowerCase();
         break;
     }
   }

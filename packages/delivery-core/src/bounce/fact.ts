@@ -13,16 +13,19 @@ import { findCommand, findReplyCode, findStatusInText, preferStatus } from './de
 import type { DsnRecipient } from './dsn.js';
 import { MAX_DIAGNOSTIC_CHARS, MAX_TEXT_LINES } from './limits.js';
 import { findText, rememberLast, replaceText } from './linear.js';
-import { type MtaWording, mtaStatement } from './mta-wordings.js';
+import { type MtaWording, mtaStatement, VENDOR_CATEGORY_REASONS } from './mta-wordings.js';
 import { normaliseText } from './phrases.js';
 import type { Fact, SmtpCommand } from './probes.js';
 import { reasonOfStatus } from './status-codes.js';
+import type { Reason } from './vocabulary.js';
 
 /** What buildFact reads of the parts of a bounce. */
 export interface NoticeParts {
   notice: string;
   /** The MTA whose fixed wording the notice uses, when recognised. */
   mta?: MtaWording;
+  /** The reason a header field of the bounce states for every recipient. */
+  headerReason?: Reason;
 }
 
 const CODE_RE = /\b[45]\d\d\b|\b[45]\.\d{1,3}\.\d{1,3}\b/;
@@ -132,6 +135,8 @@ export function buildFact(
   if (command) fact.command = command;
   if (dsn?.action) fact.action = dsn.action;
   if (dsn?.diagnosticType) fact.diagnosticType = dsn.diagnosticType;
+  const byCategory = dsn?.category ? VENDOR_CATEGORY_REASONS[dsn.category] : undefined;
+  if (byCategory) fact.reason = byCategory;
   if (parts?.mta) {
     const stated = mtaStatement(parts.mta, normaliseText(diagnostic));
     if (stated.command) fact.command = stated.command;
@@ -140,5 +145,6 @@ export function buildFact(
     const reason = stated.reason ? (byStatus ?? stated.reason) : undefined;
     if (reason) fact.reason = reason;
   }
+  if (parts?.headerReason) fact.reason = parts.headerReason;
   return fact;
 }

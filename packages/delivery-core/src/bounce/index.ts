@@ -14,9 +14,12 @@
  * fields, MIME parts and depth, recipients, diagnostic length), so foreign input cannot make them
  * slow.
  * Policy is data: the phrase lists (phrases.ts), the status-code table (status-codes.ts), the
- * ordered probes (probes.ts) and the category table (vocabulary.ts). No I/O.
+ * ordered probes (probes.ts), provider tables, MTA wordings and the category table (vocabulary.ts);
+ * operators add their own rules as a YAML file with examples (operator-rules.ts, checked by
+ * rules-check.ts), tried first. Every Classification names the rule that decided it (`rule`).
+ * No I/O.
  */
-export type { Classification } from './classify.js';
+export type { Classification, ClassifyOptions } from './classify.js';
 export {
   DEFERRAL_ONLY_REASONS,
   DEFERRAL_RULES,
@@ -38,9 +41,18 @@ export {
   MAX_REPORT_RECIPIENTS,
 } from './limits.js';
 export { type BounceKind, type BounceReport, classifyMessage } from './message.js';
+export {
+  MAX_RULE_TEXT_CHARS,
+  type OperatorRule,
+  type OperatorRules,
+  parseOperatorRules,
+  RulesFileError,
+  unsafeRegexReason,
+} from './operator-rules.js';
 export { PHRASES, type Phrase } from './phrases.js';
 export type { Fact, SmtpCommand } from './probes.js';
 export { classifyReply, type RetryView, retryView } from './reply.js';
+export { checkOperatorRules, type RuleCheckFailure } from './rules-check.js';
 export { reasonOfStatus, STATUS_REASONS } from './status-codes.js';
 export {
   type BounceAction,

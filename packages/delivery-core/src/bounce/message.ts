@@ -7,14 +7,14 @@
  */
 
 import { autoReplyReason, isAutoReply } from './autoreply.js';
-import { type Classification, classifyFact } from './classify.js';
-import { type DsnReport, parseDeliveryStatus } from './dsn.js';
+import { type Classification, type ClassifyOptions, classifyFact, type FactContext } from './classify.js';
+import { type DsnRecipient, type DsnReport, parseDeliveryStatus } from './dsn.js';
 import { buildFact, extendedDiagnostic, informative, type NoticeParts, remoteHostIn } from './fact.js';
 import { type FeedbackReport, nonArfFeedback, parseFeedbackReport } from './feedback.js';
 import { hostsInText, receivedHosts } from './hosts.js';
 import { MAX_MESSAGE_BYTES, MAX_REPORT_RECIPIENTS } from './limits.js';
 import { header, leaves, type MimeHeaders, type MimePart, parseMessage, splitHeaders } from './mime.js';
-import { mtaOf } from './mta-wordings.js';
+import { headerReason, mtaOf } from './mta-wordings.js';
 import { addressesIn, mentionedAddresses, noticeBody, noticeRecipients } from './notice.js';
 import type { Fact } from './probes.js';
 import { parseSesNotification } from './ses.js';
@@ -44,6 +44,11 @@ interface Parts extends NoticeParts {
   original?: MimeHeaders;
   /** Hosts of the bounce's own Received fields, oldest first. */
   hops: string[];
+  /** The returned message, parsed: a bounce forwarded as an attachment is read from it. */
+  inner?: MimePart;
+  /** The bounce's Subject (Sendmail's "Returned mail: User unknown" names the reason). */
+  subject: string;
+  options: ClassifyOptions;
 }
 
 /** Tags end at the next `<` as well as at `>`, so an unclosed tag is not rescanned from every `<`. */
@@ -57,15 +62,17 @@ function stripHtml(html: string): string {
     .replace(/&amp;/g, '&');
 }
 
-function collectParts(root: MimePart): Parts {
+function collectParts(root: MimePart, options: ClassifyOptions): Parts {
   const texts: string[] = [];
   const htmls: string[] = [];
-  const parts: Parts = { root, notice: '', hops: receivedHosts(root.headers) };
+  const subject = header(root.headers, 'subject') ?? '';
+  const parts: Parts = { root, notice: '', hops: receivedHosts(root.headers), subject, options };
   for (const { part, path } of leaves(root)) {
     const insideOriginal = path.some((type) => ORIGINAL_TYPES.has(type));
     if (insideOriginal) continue;
     if (ORIGINAL_TYPES.has(part.type)) {
       parts.original ??= part.parts[0]?.headers ?? splitHeaders(part.text).headers;
+      parts.inner ??= part.parts[0];
     } else if (DSN_TYPES.has(part.type)) parts.dsn = `${parts.dsn ?? ''}${part.text}\n`;
     else if (part.type === 'message/feedback-report') parts.feedback = part.text;
     else if (part.type === 'text/html') htmls.push(stripHtml(part.text));
@@ -73,8 +80,10 @@ function collectParts(root: MimePart): Parts {
   }
   const notice = texts.length > 0 ? texts.join('\n') : htmls.join('\n');
   parts.notice = noticeBody(notice);
-  const mta = mtaOf(root.headers, parts.notice);
+  const mta = options.generic ? undefined : mtaOf(root.headers, parts.notice);
   if (mta) parts.mta = mta;
+  const stated = mta ? headerReason(mta, root.headers) : undefined;
+  if (stated) parts.headerReason = stated;
   if (!parts.original) {
     const rest = notice.slice(parts.notice.length);
     const headerStart = rest.search(/^(?:return-path|received|from|to|subject|message-id|date):/im);
@@ -108,16 +117,42 @@ function fromDsn(report: DsnReport, parts: Parts): Classification[] {
   const blocks = new Map(noticeRecipients(parts.notice, new Set()).map((b) => [b.address, b.text]));
   return report.recipients.slice(0, MAX_REPORT_RECIPIENTS).map((recipient) => {
     const block = blocks.get(recipient.address) ?? '';
-    const diagnostic = recipient.diagnostic
+    const given = recipient.diagnostic
       ? extendedDiagnostic(recipient.diagnostic, block, parts.notice)
       : informative(block, recipient.address, parts.notice)
         ? block
         : parts.notice;
+    const comment = recipient.statusComment;
+    const diagnostic =
+      comment && !given.toLowerCase().includes(comment.toLowerCase()) ? `${given} (${comment})` : given;
     const fact = buildFact(diagnostic, block || parts.notice, recipient, parts);
     const remoteHost = recipient.remoteMta || remoteHostIn(block);
     const hosts = [...hostsInText(fact.diagnostic), report.reportingMta ?? '', ...parts.hops];
-    return classifyFact(fact, { address: recipient.address, hosts, ...(remoteHost ? { remoteHost } : {}) });
+    const context = { address: recipient.address, hosts, ...(remoteHost ? { remoteHost } : {}) };
+    return widened(classifyFact(fact, context, parts.options), parts, context, recipient);
   });
+}
+
+/** The rule prefix of a reading from the whole notice and Subject. */
+const WIDENED = 'notice+subject/';
+/** Reasons that say the recipient's own text was not understood. */
+const UNREAD: ReadonlySet<string> = new Set(['onhold', 'undefined']);
+
+/**
+ * A recipient whose own text said nothing readable is read again from everything the bounce says
+ * about it: its text, the whole notice and the Subject (sendmail's "Returned mail: User unknown").
+ */
+function widened(
+  first: Classification,
+  parts: Parts,
+  context: FactContext,
+  dsn?: DsnRecipient,
+): Classification {
+  if (!UNREAD.has(first.reason)) return first;
+  const wider = [first.diagnostic, parts.notice, parts.subject].join('\n');
+  const again = classifyFact(buildFact(wider, parts.notice, dsn, parts), context, parts.options);
+  if (UNREAD.has(again.reason)) return first;
+  return { ...again, diagnostic: first.diagnostic, rule: `${WIDENED}${again.rule}` };
 }
 
 function fromNotice(parts: Parts): Classification[] {
@@ -142,7 +177,8 @@ function fromNotice(parts: Parts): Classification[] {
     const fact = buildFact(text, parts.notice, undefined, parts);
     const remoteHost = remoteHostIn(text);
     const hosts = [...hostsInText(fact.diagnostic), ...parts.hops];
-    return classifyFact(fact, { address, hosts, ...(remoteHost ? { remoteHost } : {}) });
+    const context = { address, hosts, ...(remoteHost ? { remoteHost } : {}) };
+    return widened(classifyFact(fact, context, parts.options), parts, context);
   });
 }
 
@@ -155,6 +191,7 @@ function fromFeedback(feedback: FeedbackReport, parts: Parts): Classification[] 
     classifyFact(
       { diagnostic: feedback.text, reason: 'feedback' },
       { address, ...(feedback.type ? { feedbackType: feedback.type } : {}) },
+      parts.options,
     ),
   );
 }
@@ -205,19 +242,35 @@ function classifyParts(parts: Parts): BounceReport {
     const reason = autoReplyReason(parts.notice);
     return {
       kind: 'autoreply',
-      recipients: [classifyFact({ diagnostic: parts.notice, reason }, { address })],
+      recipients: [classifyFact({ diagnostic: parts.notice, reason }, { address }, parts.options)],
     };
   }
   const recipients = fromNotice(parts);
   return recipients.length > 0 ? { kind: 'notice', recipients } : undefinedReport();
 }
 
+/** Nested bounces read: a bounce forwarded inside another (a relay's copy of a DSN) is read once more. */
+const MAX_NESTED_BOUNCES = 1;
+
+/** The outer bounce's reading, or the returned message's when only that one is readable. */
+function classifyNested(parts: Parts, depth: number): BounceReport {
+  const outer = classifyParts(parts);
+  const unread = outer.recipients.every(
+    (r) => UNREAD.has(r.reason) || r.address === '' || r.rule.startsWith(WIDENED),
+  );
+  if (!unread || !parts.inner || depth >= MAX_NESTED_BOUNCES) return outer;
+  const inner = classifyNested(collectParts(parts.inner, parts.options), depth + 1);
+  const readable = inner.kind !== 'unknown' && inner.recipients.some((r) => !UNREAD.has(r.reason));
+  if (!readable) return outer;
+  return { ...inner, recipients: inner.recipients.map((r) => ({ ...r, rule: `returned-bounce/${r.rule}` })) };
+}
+
 /** Classifies a whole message. Never throws; garbage yields one recipient with reason 'undefined'. */
-export function classifyMessage(raw: Buffer | string): BounceReport {
+export function classifyMessage(raw: Buffer | string, options: ClassifyOptions = {}): BounceReport {
   try {
     const text = toLatin1(raw);
     if (text.trim() === '') return undefinedReport();
-    return classifyParts(collectParts(parseMessage(text)));
+    return classifyNested(collectParts(parseMessage(text), options), 0);
   } catch {
     return undefinedReport();
   }

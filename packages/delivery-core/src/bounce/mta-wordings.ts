@@ -18,6 +18,10 @@ export interface MtaWording {
   from?: readonly string[];
   /** Lower-case words of the notice. */
   notice?: readonly string[];
+  /** Header fields whose presence marks the MTA (lower-case names). */
+  headers?: readonly string[];
+  /** A header field with this value (lower case, trimmed) states the reason for every recipient. */
+  headerReasons?: readonly (readonly [string, string, Reason])[];
   /** Words (lower case, white space collapsed) that name the failing command. */
   commands?: readonly (readonly [SmtpCommand, readonly string[]])[];
   /** Words that name the reason, tried in order. */
@@ -59,6 +63,61 @@ export const MTA_WORDINGS: readonly MtaWording[] = [
         'hostunknown',
         ['dns error: domain name not found', 'dns error: dns server returned answer with no data'],
       ],
+    ],
+  },
+  {
+    // au (KDDI) EZweb's own notices; X-SPASIGN: NG marks mail its spam filter refused.
+    name: 'ezweb',
+    from: ['postmaster@ezweb.ne.jp', 'postmaster@au.com'],
+    subjects: ['mail system error - returned mail'],
+    headerReasons: [['x-spasign', 'ng', 'filtered']],
+    reasons: [
+      ['expired', ['your message was not delivered within ']],
+      ['mailboxfull', ['the user(s) account is temporarily over quota']],
+      ['suspend', ['the user(s) account is disabled.', 'the user(s) account is temporarily limited.']],
+    ],
+  },
+  {
+    // fml mailing list manager: X-MLServer; the reason is in the notice or else the Subject.
+    name: 'fml',
+    headers: ['x-mlserver'],
+    reasons: [
+      [
+        'rejected',
+        [
+          ' header may cause mail loop',
+          'not member article from ',
+          'reject mail from ',
+          'reject spammers:',
+          'you are not a member of this mailing list',
+          ' are not member',
+          'spam mail from a spammer is rejected',
+        ],
+      ],
+      ['securityerror', ['security alert']],
+      [
+        'systemerror',
+        [
+          ' has detected a loop condition so that',
+          'loop back warning',
+          'loop alert: ',
+          'fml system error message',
+          'unix from loop',
+        ],
+      ],
+    ],
+  },
+  {
+    // Progress iMail Server (X-Mailer: <SMTP32 vN>): "Unknown user: <rcpt>" states the reason.
+    name: 'imail',
+    subjects: ['undeliverable mail'],
+    reasons: [
+      ['hostunknown', ['unknown host']],
+      ['userunknown', ['unknown user', 'invalid final delivery userid']],
+      ['mailboxfull', ['user mailbox exceeds allowed size']],
+      ['virusdetected', ['requested action not taken: virus detected']],
+      ['spamdetected', ['blacklisted url in message']],
+      ['expired', ['delivery failed ']],
     ],
   },
   {
@@ -121,6 +180,22 @@ export const MTA_WORDINGS: readonly MtaWording[] = [
   },
 ];
 
+/**
+ * Bounce categories vendors write into their DSNs (PowerMTA's X-PowerMTA-BounceCategory, from its
+ * documented category list); the decision table may still refine a retryable one.
+ */
+export const VENDOR_CATEGORY_REASONS: Readonly<Record<string, Reason>> = {
+  'bad-domain': 'hostunknown',
+  'bad-mailbox': 'userunknown',
+  'inactive-mailbox': 'suspend',
+  'message-expired': 'expired',
+  'no-answer-from-host': 'networkerror',
+  'policy-related': 'policyviolation',
+  'quota-issues': 'mailboxfull',
+  'routing-errors': 'systemerror',
+  'spam-related': 'spamdetected',
+};
+
 function anyIn(value: string | undefined, words: readonly string[] | undefined): boolean {
   if (!value || !words) return false;
   const lower = value.toLowerCase();
@@ -136,10 +211,18 @@ export function mtaOf(headers: MimeHeaders, notice: string): MtaWording | undefi
   return MTA_WORDINGS.find(
     (mta) =>
       (mta.subjects?.includes(subject) ?? false) ||
+      (mta.headers?.some((name) => header(headers, name) !== undefined) ?? false) ||
       received.some((value) => anyIn(value, mta.received)) ||
       anyIn(from, mta.from) ||
       anyIn(head, mta.notice),
   );
+}
+
+/** The reason a header field of the bounce states (EZweb's X-SPASIGN: NG), if any. */
+export function headerReason(mta: MtaWording, headers: MimeHeaders): Reason | undefined {
+  return mta.headerReasons?.find(
+    ([name, value]) => header(headers, name)?.trim().toLowerCase() === value,
+  )?.[2];
 }
 
 /** The command and reason an MTA's wording states in `text` (normalised). */

@@ -20,7 +20,7 @@ export interface NoticeRecipient {
 
 /** Lines that start the returned original message inside a text notice. */
 const ORIGINAL_MESSAGE_RE =
-  /^\s*(?:[-=_*#]+\s*)?(?:this is a copy of (?:the|your) message|below this line is a copy of the message|(?:original|unsent|returned|undelivered) message(?: headers?)?(?: (?:follows|below|text))?\b|your message(?: headers?)? (?:follows|below)\b|original message headers|the original message (?:was (?:attached|included|enclosed)|follows|headers)|message headers? follows?|original message details|the header of the original message|content-type: message\/rfc822)/i;
+  /^\s*(?:[-=_*#]+\s*)?(?:this is a copy of (?:the|your) message|below this line is a copy of the message|(?:original|unsent|returned|undelivered) message(?: headers?)?(?: (?:follows|below|text))?\b|your message(?: headers?)? (?:follows|below)\b|original message headers|the original message (?:was (?:attached|included|enclosed)|follows|headers)|message headers? follows?|original message details|original mail as follows|below is a copy of the original message|the header of the original message|content-type: message\/rfc822)/i;
 /** A header block of the returned message: a header line right after a blank line. */
 const HEADER_START_RE =
   /^(?:return-path|received|message-id|x-original-to|delivered-to|dkim-signature|authentication-results|mime-version|x-mailer|x-google-smtp-source):/i;

@@ -109,6 +109,44 @@ export const MTA_PHRASES: readonly (readonly [Reason, readonly Phrase[]])[] = [
     ],
   ],
   ['notaccept', ['returned null mx', "doesn't receive email according to the administrator"]],
+  // HCL Domino ("was not delivered to: ... because: ..."), in its translations too.
+  [
+    'userunknown',
+    [
+      'not listed in domino directory',
+      'no se encuentra en el directorio de domino',
+      ['non r', 'pertori', " dans l'annuaire domino"],
+    ],
+  ],
+  ['filtered', ['cannot route mail to user']],
+  ['systemerror', ['several matches found in domino directory']],
+  // DragonFly Mail Agent (dma net.c) and OpenSMTPD (mta.c, queue.c) failures of their own.
+  ['hostunknown', ['dns lookup failure: host ', 'invalid domain name']],
+  ['securityerror', ['could not retrieve credentials']],
+  [
+    'networkerror',
+    [
+      'address family mismatch on destination mxs',
+      'all routes to destination blocked',
+      'bad dns lookup error code',
+      'could not retrieve source address',
+      'no valid route to remote mx',
+      'no valid route to destination',
+      'temporary failure in mx lookup',
+    ],
+  ],
+  [
+    'notaccept',
+    ['destination seem to reject all mails', 'no mx found for domain', 'no mx found for destination'],
+  ],
+  // Zoho Mail's "[Status: Error, Address: <...>, ResponseCode 421, , Host not reachable.]".
+  [
+    'expired',
+    [
+      ['error_code :', 'host not reachable'],
+      ['responsecode ', 'host not reachable'],
+    ],
+  ],
 ];
 
 function aligned(text: string, parts: readonly string[]): boolean {

@@ -10,6 +10,7 @@ import type { SmtpCommand } from './probes.js';
 import { GOOGLE_RULES } from './provider-google.js';
 import { MICROSOFT } from './provider-microsoft.js';
 import { OTHER_PROVIDERS } from './provider-tables.js';
+import { MORE_PROVIDERS } from './provider-tables-more.js';
 import type { Reason } from './vocabulary.js';
 
 /**
@@ -50,7 +51,7 @@ const GOOGLE: Provider = {
   rules: GOOGLE_RULES,
 };
 
-export const PROVIDERS: readonly Provider[] = [MICROSOFT, GOOGLE, ...OTHER_PROVIDERS];
+export const PROVIDERS: readonly Provider[] = [MICROSOFT, GOOGLE, ...OTHER_PROVIDERS, ...MORE_PROVIDERS];
 
 function hostMatches(name: string, suffix: string): boolean {
   const bare = suffix.startsWith('.') ? suffix.slice(1) : suffix;

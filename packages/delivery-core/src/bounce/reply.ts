@@ -4,7 +4,7 @@
  * remote server wrote the reply: at most MAX_DIAGNOSTIC_CHARS of its text are read.
  */
 import type { SmtpReply, SmtpStage } from '../errors/index.js';
-import { type Classification, classifyFact } from './classify.js';
+import { type Classification, type ClassifyOptions, classifyFact } from './classify.js';
 import { findStatusInText } from './decide.js';
 import { MAX_DIAGNOSTIC_CHARS } from './limits.js';
 import type { Fact, SmtpCommand } from './probes.js';
@@ -55,9 +55,9 @@ export function replyFact(reply: SmtpReply): Fact {
 }
 
 /** Classifies a reply; `address` is the recipient it was for, when there is one. */
-export function classifyReply(reply: SmtpReply, address = ''): Classification {
+export function classifyReply(reply: SmtpReply, address = '', options: ClassifyOptions = {}): Classification {
   const remote = reply.host ? { remoteHost: reply.host } : {};
-  return classifyFact(replyFact(reply), { address, ...remote });
+  return classifyFact(replyFact(reply), { address, ...remote }, options);
 }
 
 /** The two things a retry schedule needs: the reason and whether the address is dead. */

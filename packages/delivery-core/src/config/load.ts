@@ -68,6 +68,7 @@ function resolveFilePaths(raw: unknown, folder: string): unknown {
     out.smtp = { ...raw.smtp, tls: absolute(raw.smtp.tls, ['cert_file', 'key_file']) };
   }
   if (isPlainObject(raw.shaping)) out.shaping = absolute(raw.shaping, ['file']);
+  if (isPlainObject(raw.bounce)) out.bounce = absolute(raw.bounce, ['rules_file']);
   if (Array.isArray(raw.dkim)) out.dkim = raw.dkim.map((entry) => absolute(entry, ['key_file']));
   if (isPlainObject(raw.delivery) && isPlainObject(raw.delivery.mta_sts)) {
     out.delivery = { ...raw.delivery, mta_sts: absolute(raw.delivery.mta_sts, ['ca_file']) };

@@ -69,6 +69,11 @@ export const bounceSchema = section({
   verp_max_age: duration().prefault('30d'),
   /** Where feedback-loop (ARF) complaint reports arrive, e.g. fbl@bounces.example.com. */
   complaint_address: text('an address like fbl@bounces.example.com').optional(),
+  /**
+   * Operator bounce rules (YAML, tried before the built-in tables; `herald bounce rules check`
+   * runs their examples); relative to the config file.
+   */
+  rules_file: text('a file path').optional(),
 });
 
 export const tenantPolicySchema = section({

@@ -147,6 +147,7 @@ export const ERROR_CODES = {
   HERALD_LISTEN_FAILED: 'a daemon could not listen on its address (in use, or not permitted)',
   HERALD_ALREADY_RUNNING: '`npm start` already runs in this checkout (.herald/start.pid names it)',
   HERALD_FILE_UNREADABLE: 'a file named on the command line could not be read',
+  HERALD_BOUNCE_RULES_INVALID: 'a bounce rules file is invalid, or one of its examples fails',
   HERALD_FILE_UNWRITABLE: 'a file could not be written (exists and is kept, or no permission)',
   HERALD_INPUT_INVALID: 'input given on stdin or in a file is not what the command takes',
   HERALD_QUEUE_NOT_FOUND: 'no queued message or job has that id (finished, or never accepted)',
