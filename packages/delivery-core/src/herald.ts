@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { mtaStsTlsPolicy } from './auth/index.js';
 import { type HeraldConfig, type HeraldConfigInput, parseConfig, tenantPolicy } from './config/index.js';
+import { daneTlsPolicy } from './dane/index.js';
 import { createDelivery } from './delivery/index.js';
 import { createResolver } from './dns/index.js';
 import { RedisEventSink, readAcceptedEvent } from './events/index.js';
@@ -181,6 +182,9 @@ export async function createHerald(
   // previous runs' leases at once (delivery/lease-reaper.ts).
   const nodeId = config.node_id;
   const leaseHolder = nodeId ? `${nodeId}|${incarnation}` : incarnation;
+  // TLS policy of MX deliveries: DANE where validated TLSA records exist, else MTA-STS.
+  const sts = mtaStsTlsPolicy(config, resolver);
+  const dane = daneTlsPolicy(config, resolver, sts);
   const delivery = createDelivery({
     live: () => live.current().config,
     ...(nodeId ? { takeBack: (node: string) => node.startsWith(`${nodeId}|`) && node !== leaseHolder } : {}),
@@ -189,7 +193,7 @@ export async function createHerald(
     events,
     resolver,
     shaping: shapingRuntime,
-    tlsPolicy: mtaStsTlsPolicy(config, resolver),
+    tlsPolicy: dane?.tlsPolicy ?? sts,
     logger,
     enqueueDsn: ({ id, tenant, to, body }) =>
       live.current().spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
@@ -271,6 +275,7 @@ export async function createHerald(
       await delivery.close(graceMs);
       await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);
       await settlesWithin(spool.close(), CLOSE_STEP_TIMEOUT_MS);
+      await dane?.close();
       await resolver.close();
       barrier.close();
       queueRedis.disconnect();

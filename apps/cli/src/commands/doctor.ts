@@ -31,10 +31,12 @@ Check that DOMAIN is ready to send through Herald, from its DNS:
   ptr.*         each source IP has a PTR that resolves back to it
   mta-sts       _mta-sts TXT record and policy host (the policy is not fetched)
   tls-rpt       _smtp._tls TXT record
+  dane          TLSA records at _25._tcp.<mx>, DNSSEC-validated (AD) by the resolver asked
   bulk.*        the Gmail/Yahoo bulk-sender rules
 
   --ip ADDR       a source IP to check (repeatable), besides the shaping file's
-  --dns HOST:PORT ask this DNS server (default: the config's dns.servers, else /etc/resolv.conf)
+  --dns HOST:PORT ask this DNS server (default: the config's delivery.dane.resolver, else its
+                  dns.servers, else /etc/resolv.conf); DANE needs a validating resolver
   --config FILE   the relay's config: DKIM keys, bounce domain, tenants, shaping file's IPs;
                   without it only what DNS alone shows is checked
   --json          print {domain, checks:[{id, status, reason, fix, details}]}
@@ -75,7 +77,9 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const config = loadRelayConfig(values.config, io, { usesRedis: false });
     if (!config) return EXIT_FAILURE;
     setup = senderSetup(config, values.config);
-    if (servers.length === 0) servers = [...config.dns.servers];
+    // DANE's validating resolver, when configured, answers with the AD bit the dane check reads.
+    const dane = config.delivery.dane.resolver;
+    if (servers.length === 0) servers = dane ? [dane] : [...config.dns.servers];
   }
   const ips = [...new Set([...(setup?.sourceIps ?? []), ...flagIps])];
   const resolver = createResolver(servers.length > 0 ? { servers } : {});

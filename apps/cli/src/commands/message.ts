@@ -87,7 +87,7 @@ export function formatStory(story: MessageStory, now = Date.now()): string {
     const host = a.host ? `${f(a.host.hostname)} [${f(a.host.address)}]:${a.host.port}` : 'no host reached';
     const tls = a.host
       ? a.host.tls
-        ? `TLS ${f(a.host.tlsVersion ?? '')}${a.host.tlsVerified ? ' verified' : ''}`.trimEnd()
+        ? `TLS ${f(a.host.tlsVersion ?? '')}${a.host.tlsVerified ? ` verified${a.host.tlsVerifiedBy ? ` by ${a.host.tlsVerifiedBy}` : ''}` : ''}`.trimEnd()
         : 'no TLS'
       : '';
     lines.push(

@@ -95,6 +95,21 @@ const dnsSchema = section({
   cache_size: integer(0).default(10000),
 });
 
+/** DANE modes: `off`, or `opportunistic` (Postfix's `dane`: DANE where validated TLSA records exist). */
+export const DANE_MODES = ['off', 'opportunistic'] as const;
+
+const daneSchema = section({
+  /** DANE for SMTP (RFC 7672) on MX deliveries; `off` = never looked up. */
+  mode: oneOf(DANE_MODES).default('off'),
+  /**
+   * The validating resolver whose AD bit Herald trusts ("127.0.0.1:5353"; an address, usually a
+   * local unbound); absent = dns.servers (then they must validate). Herald never validates DNSSEC.
+   */
+  resolver: hostPort(DEFAULT_DNS_PORT)
+    .refine((s) => isIpServer(s), { error: 'expected a DNS server IP address like 127.0.0.1:5353' })
+    .optional(),
+});
+
 const deliverySchema = section({
   /** Jobs in flight per worker process. */
   concurrency: integer(1).default(200),
@@ -133,6 +148,8 @@ const deliverySchema = section({
   connection_lease_ttl: timerDuration().prefault('30s'),
   /** Receiving domains' MTA-STS policies (RFC 8461). */
   mta_sts: mtaStsSchema.prefault({}),
+  /** DANE (RFC 7672): TLSA records, validated by a DNSSEC resolver, take precedence over MTA-STS. */
+  dane: daneSchema.prefault({}),
 });
 
 const retrySchema = section({

@@ -87,7 +87,7 @@ async function runAttempt(
   }
   const lifetimeMs = deps.gate?.queueLifetimeMs?.({ domain: data.domain, hosts, route });
   if (deps.now() >= data.acceptedAt + (lifetimeMs ?? deps.retry.maxQueueLifetimeMs)) return expireAll();
-  // The receiving domain's TLS policy (MTA-STS) governs MX deliveries, not static routes.
+  // The receiving domain's TLS policy (DANE, else MTA-STS) governs MX deliveries, not static routes.
   const policy = route ? undefined : await deps.tlsPolicy?.(data.domain, hosts);
   if (policy?.refuse) {
     data.attempts += 1;
@@ -203,6 +203,8 @@ async function attempt(
     return { outcome, replies: [] };
   }
   const problems = policy?.review?.(report.host) ?? [];
+  const sts = policy?.mode === 'enforce' || policy?.mode === 'testing' ? policy.mode : undefined;
+  const dane = policy?.daneResult?.(report.host, report.hostErrors);
   deps.events.emit({
     type: 'attempt',
     time: deps.now(),
@@ -210,8 +212,9 @@ async function attempt(
     tenant: data.tenant,
     domain: data.domain,
     attempt: data.attempts,
-    ...(report.host ? { host: policy ? { ...report.host, mtaSts: policy.mode } : report.host } : {}),
+    ...(report.host ? { host: sts ? { ...report.host, mtaSts: sts } : report.host } : {}),
     ...(problems.length > 0 ? { mtaStsProblems: problems } : {}),
+    ...(dane ? { dane } : {}),
     hostErrors: report.hostErrors,
     ...(data.site ? { site: data.site } : {}),
     results: report.recipients,

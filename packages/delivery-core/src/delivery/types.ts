@@ -10,7 +10,7 @@ import type { SmtpReply } from '../errors/index.js';
 import type { EventSink, OperatorAction } from '../events/index.js';
 import type { DeliveryJobData, OperatorMark, Spool } from '../queue/index.js';
 import type { RetryPolicy } from '../retry/index.js';
-import type { CandidateHost, SessionLimits, SmtpPool, TlsMode } from '../smtp/index.js';
+import type { AttemptHost, CandidateHost, SessionLimits, SmtpPool, TlsMode } from '../smtp/index.js';
 import type { Tracer } from '../telemetry/index.js';
 import type { StaticRoute } from './hosts.js';
 
@@ -63,7 +63,7 @@ export interface DeliveryDeps {
    */
   operatorMark?(data: DeliveryJobData): Promise<OperatorMark | undefined>;
   /**
-   * The receiving domain's TLS policy (MTA-STS) for an MX delivery, applied after the MX lookup;
+   * The receiving domain's TLS policy (DANE, then MTA-STS) for an MX delivery, applied after the MX lookup;
    * absent, or undefined for a domain, = the relay's and the site's TLS settings as they are.
    */
   tlsPolicy?(domain: string, hosts: CandidateHost[]): Promise<TlsPolicyDecision | undefined>;
@@ -72,14 +72,16 @@ export interface DeliveryDeps {
 }
 
 /**
- * What a domain's TLS policy makes of one MX delivery. `enforce`: only `hosts` (those the policy
+ * What a domain's TLS policy makes of one MX delivery. `dane`: `hosts` carry their own TLS policy
+ * (CandidateHost.tls: TLSA-checked TLS required, or a host refused); `none`: nothing changes (DANE
+ * looked and found nothing, and no MTA-STS policy applies). `enforce`: only `hosts` (those the policy
  * names), STARTTLS required and the certificate verified for the MX name against `tlsCa`; the
  * site's own TLS override does not apply. `testing`: hosts and TLS as usual, and `review` names
  * what enforcing would have refused. `refuse`: no host may be used; every recipient is deferred
  * with this reply and no connection is made.
  */
 export interface TlsPolicyDecision {
-  mode: 'enforce' | 'testing';
+  mode: 'enforce' | 'testing' | 'dane' | 'none';
   hosts: CandidateHost[];
   tls?: TlsMode;
   tlsVerify?: boolean;
@@ -88,6 +90,8 @@ export interface TlsPolicyDecision {
   refuse?: SmtpReply;
   /** The would-be failures of this attempt (testing mode), from the host that took it. */
   review?(host: { hostname: string; tls: boolean; tlsVerified?: boolean } | undefined): string[];
+  /** DANE's word for the attempt event (`verified`, `failed:<why>`, `none`); absent = DANE is off. */
+  daneResult?(host: AttemptHost | undefined, hostErrors: { hostname: string; reply: SmtpReply }[]): string;
 }
 
 export type DeliveryOutcome =

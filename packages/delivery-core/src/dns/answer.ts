@@ -1,6 +1,6 @@
 /**
  * Reading a DNS response: the records of the asked type (following CNAMEs inside the answer),
- * the rcode, and how long the result may be cached.
+ * the rcode, the AD bit, and how long the result may be cached.
  *
  * Guarantees: only records owned by the queried name or by a CNAME target reached from it are
  * used; names in records are normalised; TXT strings of one record are joined; TTLs are in ms,
@@ -21,6 +21,8 @@ export interface ReadAnswer {
   rcode: string;
   answers: DnsRecord[];
   ttlMs: number;
+  /** The response's AD bit. */
+  authenticated: boolean;
   /** Set when the answer ends at a CNAME whose target's records were not included: ask again. */
   chaseTarget?: string;
 }
@@ -55,6 +57,14 @@ function toRecord(answer: Answer): DnsRecord | undefined {
     case 'PTR':
     case 'CNAME':
       return { type: answer.type, name: normaliseName(answer.data) };
+    case 'TLSA':
+      return {
+        type: 'TLSA',
+        usage: answer.data.usage,
+        selector: answer.data.selector,
+        matchingType: answer.data.matchingType,
+        data: answer.data.certificate.toString('hex'),
+      };
     default:
       return undefined;
   }
@@ -80,6 +90,7 @@ export function readAnswer(
   policy: TtlPolicy,
 ): ReadAnswer {
   const rcode = response.rcode ?? 'NOERROR';
+  const authenticated = response.flag_ad === true;
   const all = (response.answers ?? []).filter((a) => a.type !== 'OPT');
   let owner = name;
   let minTtlS = Number.POSITIVE_INFINITY;
@@ -94,16 +105,22 @@ export function readAnswer(
         // A CNAME followed to a target the server said nothing about: the caller asks again, and
         // the chain's own TTL bounds the combined answer.
         if (chased && rcode === 'NOERROR' && !response.authorities?.some((a) => a.type === 'SOA')) {
-          return { rcode, answers, ttlMs: clampTtl(minTtlS * MS_PER_S, policy), chaseTarget: owner };
+          return {
+            rcode,
+            answers,
+            ttlMs: clampTtl(minTtlS * MS_PER_S, policy),
+            authenticated,
+            chaseTarget: owner,
+          };
         }
-        return { rcode, answers, ttlMs: negativeTtlMs(response, policy) };
+        return { rcode, answers, ttlMs: negativeTtlMs(response, policy), authenticated };
       }
       for (const a of wanted) minTtlS = Math.min(minTtlS, 'ttl' in a ? (a.ttl ?? 0) : 0);
-      return { rcode, answers, ttlMs: clampTtl(minTtlS * MS_PER_S, policy) };
+      return { rcode, answers, ttlMs: clampTtl(minTtlS * MS_PER_S, policy), authenticated };
     }
     minTtlS = Math.min(minTtlS, cname.ttl ?? 0);
     owner = normaliseName(cname.data);
     chased = true;
   }
-  return { rcode: 'SERVFAIL', answers: [], ttlMs: 0 };
+  return { rcode: 'SERVFAIL', answers: [], ttlMs: 0, authenticated: false };
 }

@@ -14,6 +14,9 @@
  *   used, clamped to [DNS_MIN_TTL_MS, maxTtlMs]; NXDOMAIN/NODATA are cached for the SOA's
  *   negative TTL or `negativeTtlMs`. Identical concurrent lookups share one network lookup.
  * - CNAMEs in answers are followed (up to MAX_CNAME_HOPS); `answers` holds the asked type only.
+ * - Queries set AD (RFC 6840 §5.7); `authenticated` is the response's AD bit (a chain of CNAMEs:
+ *   every link's). Herald never validates DNSSEC itself: AD means something only from a
+ *   validating resolver the operator configured (DANE uses delivery.dane.resolver).
  * - Names are lower-cased and lose the trailing dot; A-labels pass as given, U-labels are
  *   converted to A-labels.
  * - `query` returns NOERROR/NXDOMAIN answers; timeouts, network errors, SERVFAIL, REFUSED and

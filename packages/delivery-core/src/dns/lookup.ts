@@ -31,7 +31,9 @@ export interface LookupConfig {
 }
 
 function copy(answer: DnsAnswer, ttlMs = answer.ttlMs): DnsAnswer {
-  return { rcode: answer.rcode, answers: answer.answers.map((r) => ({ ...r })), ttlMs };
+  const out: DnsAnswer = { rcode: answer.rcode, answers: answer.answers.map((r) => ({ ...r })), ttlMs };
+  if (answer.authenticated) out.authenticated = true;
+  return out;
 }
 
 export class DnsLookup {
@@ -90,9 +92,12 @@ export class DnsLookup {
   private async fetch(qname: string, type: RecordType, depth: number): Promise<DnsAnswer> {
     const read = await this.withRetries(qname, type);
     let answer: DnsAnswer = { rcode: read.rcode, answers: read.answers, ttlMs: read.ttlMs };
+    if (read.authenticated) answer.authenticated = true;
     if (read.chaseTarget !== undefined && depth < MAX_CNAME_HOPS) {
       const target = await this.lookup(read.chaseTarget, type, depth + 1);
       answer = { rcode: target.rcode, answers: target.answers, ttlMs: Math.min(read.ttlMs, target.ttlMs) };
+      // A chain is validated only when every link is.
+      if (read.authenticated && target.authenticated) answer.authenticated = true;
     }
     this.config.cache.set(`${qname}|${type}`, answer, answer.ttlMs);
     return answer;

@@ -49,7 +49,8 @@ function buildQuery(id: number, name: string, type: RecordType): Packet {
   return {
     type: 'query',
     id,
-    flags: dnsPacket.RECURSION_DESIRED,
+    // AD in a query asks a validating resolver to say whether it validated (RFC 6840 §5.7).
+    flags: dnsPacket.RECURSION_DESIRED | dnsPacket.AUTHENTIC_DATA,
     questions: [{ name, type, class: 'IN' }],
     additionals: [
       {

@@ -20,13 +20,15 @@ export interface ResolverOptions {
   now?: () => number;
 }
 
-export type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CNAME';
+export type RecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'PTR' | 'CNAME' | 'TLSA';
 
 export type DnsRecord =
   | { type: 'A' | 'AAAA'; address: string }
   | { type: 'MX'; preference: number; exchange: string }
   | { type: 'TXT'; text: string }
-  | { type: 'PTR' | 'CNAME'; name: string };
+  | { type: 'PTR' | 'CNAME'; name: string }
+  /** RFC 6698: certificate usage, selector, matching type and the association data (lower-case hex). */
+  | { type: 'TLSA'; usage: number; selector: number; matchingType: number; data: string };
 
 export interface DnsAnswer {
   rcode: 'NOERROR' | 'NXDOMAIN' | 'SERVFAIL' | 'REFUSED' | string;
@@ -34,6 +36,11 @@ export interface DnsAnswer {
   answers: DnsRecord[];
   /** How long this answer may still be used (positive: min TTL of the records; negative: SOA or default). */
   ttlMs: number;
+  /**
+   * The server set AD (RFC 4035 §3.2.3): it validated the answer with DNSSEC. Only meaningful from
+   * a validating resolver Herald trusts (delivery.dane.resolver); false/absent = not validated.
+   */
+  authenticated?: boolean;
 }
 
 export interface MxHost {

@@ -4,6 +4,7 @@
  */
 import type { Resolver } from '../dns/index.js';
 import { bulkSenderChecks } from './checks-bulk.js';
+import { daneCheck } from './checks-dane.js';
 import { dkimChecks, keysForDomain } from './checks-dkim.js';
 import { dmarcAlignmentCheck, dmarcRecordCheck } from './checks-dmarc.js';
 import { mtaStsCheck, mxCheck, ptrCheck, tlsRptCheck } from './checks-dns.js';
@@ -74,6 +75,7 @@ export function judgeDomain(view: DnsView, input: DoctorInput): CheckResult[] {
         ]),
     mtaStsCheck(view, domain),
     tlsRptCheck(view, domain),
+    daneCheck(view, domain),
   ];
   return [...checks, ...bulkSenderChecks(checks, setup, ips)];
 }

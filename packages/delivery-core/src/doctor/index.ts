@@ -5,7 +5,7 @@
  * our source IPs pass), DKIM (each configured selector publishes the public half of our key, of
  * sufficient size), DMARC (record, policy, reports, alignment of the return path and DKIM
  * domains), MX / null MX, PTR and forward-confirmed reverse DNS of each source IP, MTA-STS and
- * TLS-RPT records, and the Gmail/Yahoo bulk-sender rules. Each check yields pass / warn / fail /
+ * TLS-RPT records, DANE (the MX hosts' TLSA records and whether the answers were validated), and the Gmail/Yahoo bulk-sender rules. Each check yields pass / warn / fail /
  * info with the reason and the fix.
  *
  * Guarantees: checks are pure functions over DNS data looked up beforehand (`judgeDomain` over a
@@ -22,6 +22,7 @@
 export { inCidr } from '../config/index.js';
 export { aligned, organizationalDomain, SECOND_LEVEL_SUFFIXES } from '../sender/index.js';
 export { BULK_SPAM_RATE_LIMIT, bulkSenderChecks } from './checks-bulk.js';
+export { daneCheck } from './checks-dane.js';
 export {
   dkimChecks,
   dkimRecordFor,

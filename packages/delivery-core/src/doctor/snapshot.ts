@@ -59,7 +59,12 @@ async function lookUp(resolver: Resolver, name: string, type: RecordType): Promi
   try {
     const answer = await resolver.query(name, type);
     const rcode = answer.rcode === 'NXDOMAIN' ? 'NXDOMAIN' : 'NOERROR';
-    return { kind: 'answer', rcode, records: answer.answers };
+    return {
+      kind: 'answer',
+      rcode,
+      records: answer.answers,
+      ...(answer.authenticated ? { authenticated: true } : {}),
+    };
   } catch (err) {
     return { kind: 'error', message: err instanceof Error ? err.message : String(err) };
   }
@@ -89,6 +94,9 @@ export interface ZoneRecords {
   TXT?: string[];
   PTR?: string[];
   CNAME?: string;
+  TLSA?: { usage: number; selector: number; matchingType: number; data: string }[];
+  /** Every answer of this name carries AD (a signed zone, a validating resolver). */
+  secure?: boolean;
   error?: string;
 }
 
@@ -100,7 +108,8 @@ export function viewOfZone(zone: Record<string, ZoneRecords>): DnsView {
       const entry = entries.get(normaliseName(name));
       if (!entry) return { kind: 'answer', rcode: 'NXDOMAIN', records: [] };
       if (entry.error !== undefined) return { kind: 'error', message: entry.error };
-      return { kind: 'answer', rcode: 'NOERROR', records: recordsOf(entry, type) };
+      const records = recordsOf(entry, type);
+      return { kind: 'answer', rcode: 'NOERROR', records, ...(entry.secure ? { authenticated: true } : {}) };
     },
   };
 }
@@ -118,6 +127,8 @@ function recordsOf(entry: ZoneRecords, type: RecordType): DnsRecord[] {
       return (entry.PTR ?? []).map((name) => ({ type: 'PTR', name: normaliseName(name) }));
     case 'CNAME':
       return entry.CNAME === undefined ? [] : [{ type: 'CNAME', name: normaliseName(entry.CNAME) }];
+    case 'TLSA':
+      return (entry.TLSA ?? []).map((r) => ({ type: 'TLSA', ...r }));
   }
 }
 

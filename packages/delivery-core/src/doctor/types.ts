@@ -26,7 +26,13 @@ export interface DoctorReport {
 
 /** One looked-up name and type: an answer (NOERROR/NXDOMAIN), or a lookup that failed. */
 export type Lookup =
-  | { kind: 'answer'; rcode: 'NOERROR' | 'NXDOMAIN'; records: DnsRecord[] }
+  | {
+      kind: 'answer';
+      rcode: 'NOERROR' | 'NXDOMAIN';
+      records: DnsRecord[];
+      /** The resolver set AD: it validated this answer with DNSSEC. */
+      authenticated?: boolean;
+    }
   | { kind: 'error'; message: string };
 
 /**

@@ -45,11 +45,19 @@ export interface AttemptEvent extends EventBase {
     tlsVersion?: string;
     tlsCipher?: string;
     tlsVerified?: boolean;
+    /** What verified the certificate instead of the CA roots: "DANE" (TLSA records). */
+    tlsVerifiedBy?: string;
     /** The receiving domain's MTA-STS policy mode, when one applied. */
     mtaSts?: 'enforce' | 'testing';
   };
   /** MTA-STS testing mode: what enforcing the policy would have refused in this attempt. */
   mtaStsProblems?: string[];
+  /**
+   * With delivery.dane on: `verified` (a host's certificate matched its TLSA records),
+   * `failed:<why>` (DANE applied and no host passed: the recipients were deferred, nothing went in
+   * plaintext), or `none` (no DNSSEC-validated TLSA records: MTA-STS / the usual TLS applied).
+   */
+  dane?: string;
   hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
   /** The site the destination rolled up to (shaping), when the attempt was admitted by one. */
   site?: string;

@@ -10,12 +10,34 @@ import { isIP } from 'node:net';
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
 import type { SmtpPool } from './pool.js';
 import type { SmtpSession } from './session.js';
-import type { RecipientOutcome, SessionLimits, SessionTarget, TlsDetails, TlsMode } from './session-types.js';
+import type {
+  PeerCheck,
+  RecipientOutcome,
+  SessionLimits,
+  SessionTarget,
+  TlsDetails,
+  TlsMode,
+} from './session-types.js';
 
 export interface CandidateHost {
   hostname: string;
   addresses: string[];
   port: number;
+  /** This host's own TLS policy (DANE), over the request's TLS settings; absent = the request's. */
+  tls?: HostTls;
+}
+
+/**
+ * One host's TLS policy (DANE, RFC 7672): `tls` (require with usable TLSA records), the check that
+ * replaces PKIX verification, who requires it ("DANE", named in replies: a failed STARTTLS or check
+ * is 451 4.7.5, never plaintext); `refuse`: the host is not used this attempt (its TLSA lookup
+ * failed) and the reply is recorded as its host error, with no connection.
+ */
+export interface HostTls {
+  tls: TlsMode;
+  peerCheck?: PeerCheck;
+  requiredBy: string;
+  refuse?: SmtpReply;
 }
 
 export interface AttemptRequest extends SessionLimits {
@@ -65,6 +87,8 @@ export interface AttemptHost {
   tlsVersion?: string;
   tlsCipher?: string;
   tlsVerified?: boolean;
+  /** What verified the certificate instead of PKIX ("DANE"). */
+  tlsVerifiedBy?: string;
 }
 
 /** "421 … closing transmission channel" (RFC 5321 §3.8): the server is going away. */
@@ -78,8 +102,9 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
   let lastReply: SmtpReply | undefined;
   let addressesTried = 0;
   let sessions = 0;
-  const failed = (hostname: string, address: string, err: DeliveryError) => {
-    lastReply = tlsRequiredReply(request, hostname, err.reply);
+  const failed = (host: CandidateHost, address: string, err: DeliveryError) => {
+    const hostname = host.hostname;
+    lastReply = tlsRequiredReply(request, host, err.reply);
     hostErrors.push({ hostname, address, reply: lastReply });
     if (err.reply.stage !== 'connect') sessions++;
   };
@@ -87,6 +112,11 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
     addressesTried >= (request.maxAddresses ?? Number.POSITIVE_INFINITY) ||
     sessions >= (request.maxSessions ?? Number.POSITIVE_INFINITY);
   hosts: for (const host of request.hosts) {
+    if (host.tls?.refuse) {
+      lastReply = host.tls.refuse;
+      hostErrors.push({ hostname: host.hostname, address: host.addresses[0] ?? '', reply: lastReply });
+      continue;
+    }
     for (const address of host.addresses) {
       // A bound source only reaches addresses of its own family (an IPv4 source, IPv4 MX addresses).
       if (request.localAddress && isIP(address) !== isIP(request.localAddress)) continue;
@@ -96,9 +126,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         address,
         port: host.port,
         hostname: host.hostname,
-        tls: request.tls,
-        tlsVerify: request.tlsVerify,
-        ...(request.tlsCa ? { tlsCa: request.tlsCa } : {}),
+        ...tlsOf(request, host),
         ...(request.localAddress ? { localAddress: request.localAddress } : {}),
         ...(request.ehloName ? { ehloName: request.ehloName } : {}),
         ...(request.auth ? { auth: request.auth } : {}),
@@ -109,7 +137,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         session = await pool.acquire(target);
       } catch (err) {
         if (err instanceof ThrottledError) return throttledReport(err, hostErrors, started);
-        failed(host.hostname, address, err as DeliveryError);
+        failed(host, address, err as DeliveryError);
         continue;
       }
       let result = await session.send(request.from, request.recipients, request.body);
@@ -120,14 +148,14 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
           session = await pool.acquire(target, { fresh: true });
         } catch (err) {
           if (err instanceof ThrottledError) return throttledReport(err, hostErrors, started);
-          failed(host.hostname, address, err as DeliveryError);
+          failed(host, address, err as DeliveryError);
           continue;
         }
         result = await session.send(request.from, request.recipients, request.body);
       }
       pool.release(session, await session.readyForReuse());
       if (result.error && NEXT_HOST_STAGES.has(result.error.reply.stage)) {
-        failed(host.hostname, address, result.error);
+        failed(host, address, result.error);
         continue;
       }
       return {
@@ -168,14 +196,36 @@ function attemptHost(host: CandidateHost, address: string, tls: boolean, details
     out.tlsVersion = details.version;
     out.tlsCipher = details.cipher;
     out.tlsVerified = details.verified;
+    if (details.verifiedBy) out.tlsVerifiedBy = details.verifiedBy;
   }
   return out;
 }
 
+/** The TLS settings of a session to `host`: its own policy (DANE) when it has one, else the request's. */
+function tlsOf(
+  request: AttemptRequest,
+  host: CandidateHost,
+): Pick<SessionTarget, 'tls' | 'tlsVerify' | 'tlsCa' | 'peerCheck'> {
+  if (host.tls) {
+    // DANE replaces PKIX: the records, not a CA, say which certificate is right (RFC 7672 §3.1).
+    return {
+      tls: host.tls.tls,
+      tlsVerify: false,
+      ...(host.tls.peerCheck ? { peerCheck: host.tls.peerCheck } : {}),
+    };
+  }
+  return {
+    tls: request.tls,
+    tlsVerify: request.tlsVerify,
+    ...(request.tlsCa ? { tlsCa: request.tlsCa } : {}),
+  };
+}
+
 /** With TLS required, a failed STARTTLS or certificate check defers (451 4.7.5) and says who requires it. */
-function tlsRequiredReply(request: AttemptRequest, hostname: string, reply: SmtpReply): SmtpReply {
-  if (request.tls !== 'require' || reply.stage !== 'starttls') return reply;
-  const by = request.tlsRequiredBy ?? 'TLS required';
+function tlsRequiredReply(request: AttemptRequest, host: CandidateHost, reply: SmtpReply): SmtpReply {
+  const hostname = host.hostname;
+  if ((host.tls?.tls ?? request.tls) !== 'require' || reply.stage !== 'starttls') return reply;
+  const by = host.tls?.requiredBy ?? request.tlsRequiredBy ?? 'TLS required';
   const text = `${by}: STARTTLS with ${hostname} failed: ${reply.text}`;
   return { code: 451, enhanced: '4.7.5', text, stage: 'starttls', host: hostname };
 }

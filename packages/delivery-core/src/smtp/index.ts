@@ -6,7 +6,7 @@
  */
 
 export { encodeData, encodeDataChunks, encodeDataParts, ZERO_COPY_MIN_BYTES } from './data-encoding.js';
-export type { AttemptHost, AttemptReport, AttemptRequest, CandidateHost } from './deliver.js';
+export type { AttemptHost, AttemptReport, AttemptRequest, CandidateHost, HostTls } from './deliver.js';
 export { deliverAttempt } from './deliver.js';
 export type { ConnectionLeases, PoolOptions } from './pool.js';
 export { SmtpPool } from './pool.js';
@@ -15,6 +15,7 @@ export { MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES, type RawReply, ReplyReader } fr
 export { SmtpSession } from './session.js';
 export type {
   ConnectionLease,
+  PeerCheck,
   RecipientOutcome,
   SessionLimits,
   SessionTarget,
@@ -25,3 +26,4 @@ export type {
 } from './session-types.js';
 export type { ConnectOptions } from './socket.js';
 export { connectNoDelay } from './socket.js';
+export { presentedChain } from './wire.js';

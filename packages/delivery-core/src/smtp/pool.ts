@@ -1,6 +1,6 @@
 /**
  * Outbound connection pool per (source address, remote address, port, TLS mode, certificate check
- * — the host name verified and the trust set —, auth user): consecutive messages to the same host
+ * — the host name verified, the trust set, a DANE check's records —, auth user): consecutive messages to the same host
  * reuse an open session up to `maxMessagesPerConnection`; at most
  * `maxConnectionsPerHost` sessions per key exist at once (callers wait in FIFO order); an idle
  * session closes after `idleTimeoutMs`. Shaping across relays (issue: traffic shaping) builds on
@@ -209,6 +209,6 @@ export class SmtpPool {
 
 function keyOf(target: SessionTarget): string {
   // A verified session proved the certificate for its host name and trust set only.
-  const trust = `${target.tlsVerify ? `verify:${target.hostname}` : ''}${target.tlsCa ? '+ca' : ''}`;
+  const trust = `${target.tlsVerify ? `verify:${target.hostname}` : ''}${target.tlsCa ? '+ca' : ''}${target.peerCheck ? `+${target.peerCheck.by}:${target.peerCheck.key}` : ''}`;
   return `${target.localAddress ?? '*'}|${target.address}|${target.port}|${target.tls}|${trust}|${target.auth?.username ?? ''}`;
 }

@@ -119,6 +119,7 @@ export async function startTls(
       verify: target.tlsVerify,
       ca: target.tlsCa,
       deadlineMs: timeouts.commandMs,
+      check: target.peerCheck ? (chain) => target.peerCheck?.check(chain) : undefined,
     });
   } catch (err) {
     throw err instanceof WireFailure ? wireError(err, 'starttls', host) : err;

@@ -36,11 +36,27 @@ export interface SessionTarget extends SessionLimits {
   tlsVerify: boolean;
   /** Trusted CA certificates (PEM) for the certificate check; absent = Node's bundled roots. */
   tlsCa?: readonly string[] | undefined;
+  /** Replaces the PKIX check (DANE): run on the presented chain after the handshake. */
+  peerCheck?: PeerCheck;
   /** Source address to bind (a shaping pool's IP); absent = the system picks. */
   localAddress?: string;
   /** EHLO name for this source; absent = the pool's default. */
   ehloName?: string;
   auth?: { username: string; password: string };
+}
+
+/**
+ * A certificate check that replaces PKIX verification for one host (DANE, RFC 7672): it runs on
+ * the chain the server presented, right after the TLS handshake; a problem fails the STARTTLS
+ * step (the connection is cut before any command is sent over it).
+ */
+export interface PeerCheck {
+  /** Who requires it ("DANE"), for replies and TlsDetails.verifiedBy. */
+  by: string;
+  /** Identity of what is checked (records and names): a pooled session is reused under the same key only. */
+  key: string;
+  /** `chain`: DER certificates as presented, leaf first. Undefined = passed, else why not. */
+  check(chain: readonly Buffer[]): string | undefined;
 }
 
 /** Deadlines of one session's steps, ms (RFC 5321 §4.5.3.2 gives the usual values). */
@@ -59,8 +75,12 @@ export interface SessionTimeouts {
 export interface TlsDetails {
   version: string;
   cipher: string;
-  /** The chain reached a trusted root and the certificate names the host (whether enforced or not). */
+  /**
+   * The chain reached a trusted root and the certificate names the host (whether enforced or
+   * not), or the target's PeerCheck passed (then `verifiedBy` names it).
+   */
   verified: boolean;
+  verifiedBy?: string;
 }
 
 export interface RecipientOutcome {

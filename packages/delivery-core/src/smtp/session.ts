@@ -55,7 +55,9 @@ export class SmtpSession {
       this.tlsDetails = {
         version: socket.getProtocol() ?? 'unknown',
         cipher: socket.getCipher()?.name ?? 'unknown',
-        verified: socket.authorized,
+        // A peer check replaced the PKIX check: the session exists only because it passed.
+        verified: target.peerCheck ? true : socket.authorized,
+        ...(target.peerCheck ? { verifiedBy: target.peerCheck.by } : {}),
       };
     }
   }

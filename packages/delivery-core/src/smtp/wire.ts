@@ -39,6 +39,21 @@ export interface TlsUpgrade {
   verify: boolean;
   ca?: readonly string[] | undefined;
   deadlineMs: number;
+  /** Checks the presented chain (DER, leaf first) after the handshake; a problem fails the upgrade. */
+  check?: ((chain: readonly Buffer[]) => string | undefined) | undefined;
+}
+
+/** The chain a TLS peer presented, DER, leaf first (Node links each certificate to its issuer). */
+export function presentedChain(socket: tls.TLSSocket): Buffer[] {
+  const chain: Buffer[] = [];
+  const seen = new Set<string>();
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  while (cert?.raw && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    chain.push(cert.raw);
+    cert = cert.issuerCertificate;
+  }
+  return chain;
 }
 
 interface Waiter {
@@ -177,7 +192,14 @@ export class SmtpWire {
       );
       // Errors after the handshake's own outcome must not become unhandled 'error' events.
       secure.on('error', () => {});
-      secure.once('secureConnect', () => done());
+      secure.once('secureConnect', () => {
+        const problem = options.check?.(presentedChain(secure));
+        done(
+          problem === undefined
+            ? undefined
+            : new WireFailure('tls', `certificate check failed: ${problem}`, 'ETLS'),
+        );
+      });
       secure.once('error', onHandshakeError);
       secure.once('close', () =>
         done(new WireFailure('tls', 'connection closed during the TLS handshake', 'ETLS')),

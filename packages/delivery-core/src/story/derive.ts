@@ -126,6 +126,7 @@ function attemptStory(event: AttemptEvent): AttemptStory {
     hostErrors: event.hostErrors,
     durationMs: event.durationMs,
     ...(event.mtaStsProblems ? { mtaStsProblems: event.mtaStsProblems } : {}),
+    ...(event.dane ? { dane: event.dane } : {}),
   };
 }
 

@@ -57,6 +57,8 @@ export interface AttemptStory {
   hostErrors: AttemptEvent['hostErrors'];
   durationMs: number;
   mtaStsProblems?: string[];
+  /** DANE's result for the attempt (delivery.dane on): verified, failed:<why>, none. */
+  dane?: string;
 }
 
 export type FeedbackStory = Omit<FeedbackEvent, 'tenant' | 'messageId'>;

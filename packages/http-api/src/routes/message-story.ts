@@ -50,6 +50,7 @@ const attemptStory = z.object({
       tlsVersion: z.string().optional(),
       tlsCipher: z.string().optional(),
       tlsVerified: z.boolean().optional(),
+      tlsVerifiedBy: z.string().optional().describe('"DANE" when TLSA records verified the certificate'),
       mtaSts: z.enum(['enforce', 'testing']).optional(),
     })
     .optional(),
@@ -57,6 +58,7 @@ const attemptStory = z.object({
   hostErrors: z.array(z.object({ hostname: z.string(), address: z.string(), reply: smtpReplySchema })),
   durationMs: z.number(),
   mtaStsProblems: z.array(z.string()).optional(),
+  dane: z.string().optional().describe('with DANE on: verified, failed:<why> or none'),
 });
 
 export const messageStorySchema = z.object({

@@ -1,0 +1,106 @@
+/**
+ * SMTP TLS Reporting's pure parts (tlsrpt/): attempt events → policy type and result type, the
+ * RFC 8460 §4.4 JSON and its gzip, and the `_smtp._tls` record's rua.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import type { AttemptEvent } from '../src/events/index.js';
+import { buildTlsReport, gzipReport, parseTlsRptRecord, tlsOutcomeOf } from '../src/tlsrpt/index.js';
+
+function attempt(extra: Partial<AttemptEvent>): AttemptEvent {
+  return {
+    type: 'attempt',
+    time: 0,
+    messageId: 'm',
+    tenant: 't',
+    domain: 'a.test',
+    attempt: 1,
+    hostErrors: [],
+    results: [],
+    durationMs: 1,
+    ...extra,
+  } as AttemptEvent;
+}
+
+const host = { hostname: 'mx.a.test', address: '192.0.2.1', port: 25 };
+
+describe('TLS reporting', () => {
+  it('a DANE-verified session is a tlsa success; a DANE mismatch a tlsa-invalid failure', () => {
+    assert.deepEqual(tlsOutcomeOf(attempt({ dane: 'verified', host: { ...host, tls: true } })), {
+      policyType: 'tlsa',
+      success: true,
+      receivingMx: 'mx.a.test',
+      receivingIp: '192.0.2.1',
+    });
+    const reply = {
+      code: 451,
+      enhanced: '4.7.5',
+      text: 'DANE: STARTTLS with mx.a.test failed: certificate check failed: no TLSA record matches the certificate',
+      stage: 'starttls' as const,
+    };
+    const failed = tlsOutcomeOf(
+      attempt({
+        dane: 'failed:no TLSA record matches the certificate',
+        hostErrors: [{ hostname: 'mx.a.test', address: '192.0.2.1', reply }],
+      }),
+    );
+    assert.equal(failed?.policyType, 'tlsa');
+    assert.equal(failed?.resultType, 'tlsa-invalid');
+  });
+
+  it('MTA-STS enforce without STARTTLS is an sts starttls-not-supported failure; plaintext without a policy is no failure', () => {
+    const reply = {
+      code: 451,
+      enhanced: '4.7.5',
+      text: 'MTA-STS: STARTTLS with mx.a.test failed: mx.a.test does not offer STARTTLS',
+      stage: 'starttls' as const,
+    };
+    const sts = tlsOutcomeOf(
+      attempt({ hostErrors: [{ hostname: 'mx.a.test', address: '192.0.2.1', reply }] }),
+    );
+    assert.equal(sts?.policyType, 'sts');
+    assert.equal(sts?.resultType, 'starttls-not-supported');
+    assert.equal(tlsOutcomeOf(attempt({ host: { ...host, tls: false } }))?.policyType, 'no-policy-found');
+  });
+
+  it('the report is RFC 8460 JSON, gzip-compressed', () => {
+    const report = buildTlsReport({
+      organization: 'Herald at example.net',
+      contact: 'tlsrpt@example.net',
+      reportId: '2026-12-03_a.test@example.net',
+      dayStart: Date.UTC(2026, 11, 3),
+      domain: 'a.test',
+      tallies: [
+        {
+          policyType: 'tlsa',
+          successes: 3,
+          failures: [{ resultType: 'tlsa-invalid', receivingMx: 'mx.a.test', count: 2 }],
+        },
+      ],
+    });
+    const parsed = JSON.parse(gunzipSync(gzipReport(report)).toString('utf8'));
+    assert.deepEqual(parsed['date-range'], {
+      'start-datetime': '2026-12-03T00:00:00Z',
+      'end-datetime': '2026-12-03T23:59:59Z',
+    });
+    assert.deepEqual(parsed.policies[0].summary, {
+      'total-successful-session-count': 3,
+      'total-failure-session-count': 2,
+    });
+    assert.equal(parsed.policies[0].policy['policy-domain'], 'a.test');
+    assert.equal(parsed.policies[0]['failure-details'][0]['result-type'], 'tlsa-invalid');
+  });
+
+  it('the _smtp._tls record: one TLSRPTv1 record with mailto: or https: URIs', () => {
+    assert.deepEqual(parseTlsRptRecord(['v=TLSRPTv1; rua=mailto:r@a.test,https://r.a.test/v1']), {
+      ok: true,
+      rua: ['mailto:r@a.test', 'https://r.a.test/v1'],
+    });
+    assert.equal(parseTlsRptRecord(['v=TLSRPTv1; rua=http://r.a.test']).ok, false);
+    assert.equal(
+      parseTlsRptRecord(['v=TLSRPTv1; rua=mailto:a@a.test', 'v=TLSRPTv1; rua=mailto:b@a.test']).ok,
+      false,
+    );
+  });
+});

@@ -1,0 +1,197 @@
+/**
+ * End to end: DANE for SMTP (RFC 7672) on real parts. Zones are signed with ldns and served
+ * through a real validating unbound on loopback (test-harness startValidatingResolver), which is
+ * both dns.servers and delivery.dane.resolver; sinks offer STARTTLS with a self-signed certificate
+ * (DANE-EE) or one issued by a test CA (DANE-TA). A matching TLSA record delivers with the event
+ * saying `dane: verified`; a wrong one, or a TLSA lookup the resolver finds bogus, defers with
+ * 4.7.5 and nothing reaches the sink; a signed zone without TLSA and an unsigned zone with TLSA
+ * take the usual path. DANE wins over MTA-STS where it applies.
+ */
+import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { defaultConfig } from '@herald/delivery-core';
+import { daneTlsPolicy } from '@herald/delivery-core/dane';
+import { createResolver } from '@herald/delivery-core/dns';
+import type { AttemptEvent, RecipientEvent } from '@herald/delivery-core/events';
+import {
+  createTestCa,
+  type SmtpSinkHandle,
+  selfSignedCertificate,
+  startSmtpSink,
+  startValidatingResolver,
+  type TestZone,
+  type ValidatingResolverHandle,
+} from '@herald/test-harness';
+import { sampleMessage } from './lib/message.js';
+import { type Stack, startStack } from './lib/stack.js';
+
+const SENDER = 'sender@origin.test';
+const PLAIN = '127.0.0.2';
+const SELF_SIGNED = '127.0.0.3';
+const CA_ISSUED = '127.0.0.4';
+
+function spkiSha256(certPem: string): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('hex');
+}
+
+function certSha256(certPem: string): string {
+  return createHash('sha256').update(new X509Certificate(certPem).raw).digest('hex');
+}
+
+function zone(name: string, address: string, tlsa?: string, extra: Partial<TestZone> = {}): TestZone {
+  const records = ['@ MX 10 mx', `mx A ${address}`];
+  if (tlsa) records.push(`_25._tcp.mx TLSA ${tlsa}`);
+  return { name, records, ...extra };
+}
+
+describe('DANE in delivery', { timeout: 180_000 }, () => {
+  let stack: Stack;
+  let unbound: ValidatingResolverHandle;
+  let eeSink: SmtpSinkHandle;
+  let taSink: SmtpSinkHandle;
+
+  before(async () => {
+    const self = await selfSignedCertificate();
+    const ca = await createTestCa();
+    const issued = await ca.issue(['mx.ta.test']);
+    const wrong = 'ab'.repeat(32);
+    unbound = await startValidatingResolver({
+      zones: [
+        zone('good.test', SELF_SIGNED, `3 1 1 ${spkiSha256(self.cert)}`),
+        zone('wrong.test', SELF_SIGNED, `3 1 1 ${wrong}`),
+        zone('ta.test', CA_ISSUED, `2 0 1 ${certSha256(ca.cert)}`),
+        zone('notlsa.test', PLAIN),
+        zone('plain.test', PLAIN, `3 1 1 ${wrong}`, { signed: false }),
+        zone('bogus.test', SELF_SIGNED, `3 1 1 ${spkiSha256(self.cert)}`, {
+          // Altered after signing: the RRSIG no longer holds, unbound answers SERVFAIL.
+          tamper: (text) => text.replace(/(TLSA\s+3 1 1 )[0-9a-f]{2}/i, '$1ff'),
+        }),
+      ],
+    });
+    stack = await startStack({
+      sinks: [PLAIN],
+      config: {
+        dns: { servers: [unbound.address] },
+        delivery: { dane: { mode: 'opportunistic', resolver: unbound.address } },
+      },
+    });
+    eeSink = await startSmtpSink({ host: SELF_SIGNED, port: stack.mxPort, tls: self });
+    // The sink presents its certificate and the CA's: DANE-TA finds the anchor in the chain.
+    taSink = await startSmtpSink({
+      host: CA_ISSUED,
+      port: stack.mxPort,
+      tls: { key: issued.key, cert: `${issued.cert.trim()}\n${ca.cert}` },
+    });
+  });
+
+  after(async () => {
+    await stack?.stop();
+    await eeSink?.close();
+    await taSink?.close();
+    await unbound?.close();
+  });
+
+  async function send(to: string): Promise<void> {
+    const sent = await stack.submit({ from: SENDER, to: [to], body: sampleMessage({ subject: to }) });
+    assert.equal(sent.code, 250, sent.response);
+  }
+
+  const attemptOf = (domain: string, n = 1) =>
+    stack.events.waitFor<AttemptEvent>(
+      `attempt ${n} to ${domain}`,
+      (e) => e.type === 'attempt' && e.domain === domain && e.attempt === n,
+    );
+
+  const deferredOf = (recipient: string) =>
+    stack.events.waitFor<RecipientEvent>(
+      `deferred event of ${recipient}`,
+      (e) => e.type === 'deferred' && e.recipient === recipient,
+    );
+
+  it('TLSA 3 1 1 of the sink key: delivered over TLS, the event says dane verified', async () => {
+    await send('a@good.test');
+    await stack.events.outcome('delivered', 'a@good.test');
+    const attempt = await attemptOf('good.test');
+    assert.equal(attempt.dane, 'verified');
+    assert.equal(attempt.host?.tls, true);
+    assert.equal(attempt.host?.tlsVerified, true);
+    assert.equal(attempt.host?.tlsVerifiedBy, 'DANE');
+    assert.equal(eeSink.messages.find((m) => m.to.includes('a@good.test'))?.secure, true);
+  });
+
+  it('DANE-TA (2 0 1 of the issuing CA): delivered, the certificate names the MX host', async () => {
+    await send('b@ta.test');
+    await stack.events.outcome('delivered', 'b@ta.test');
+    const attempt = await attemptOf('ta.test');
+    assert.equal(attempt.dane, 'verified');
+    assert.equal(taSink.messages.find((m) => m.to.includes('b@ta.test'))?.secure, true);
+  });
+
+  it('a TLSA record that matches nothing: deferred with 4.7.5, nothing sent, in clear or not', async () => {
+    const transactions = eeSink.stats().transactions;
+    await send('c@wrong.test');
+    const deferred = await deferredOf('c@wrong.test');
+    assert.equal(deferred.reply.code, 451);
+    assert.equal(deferred.reply.enhanced, '4.7.5');
+    assert.match(
+      deferred.reply.text,
+      /^DANE: STARTTLS with mx\.wrong\.test failed: .*no TLSA record matches/,
+    );
+    const attempt = await attemptOf('wrong.test');
+    assert.equal(attempt.dane, 'failed:no TLSA record matches the certificate');
+    assert.equal(eeSink.stats().transactions, transactions, 'no transaction began');
+    assert.equal(eeSink.messages.filter((m) => m.to.includes('c@wrong.test')).length, 0);
+  });
+
+  it('a TLSA lookup the resolver finds bogus (SERVFAIL in a signed zone): deferred, no connection', async () => {
+    const connections = eeSink.stats().connections;
+    await send('d@bogus.test');
+    const deferred = await deferredOf('d@bogus.test');
+    assert.equal(deferred.reply.enhanced, '4.7.5');
+    assert.match(deferred.reply.text, /^DANE: TLSA lookup of _25\._tcp\.mx\.bogus\.test failed/);
+    assert.equal((await attemptOf('bogus.test')).dane, 'failed:TLSA lookup failed');
+    assert.equal(eeSink.stats().connections, connections);
+  });
+
+  it('a signed zone without TLSA: the usual path (here plaintext, the sink offers no STARTTLS)', async () => {
+    await send('e@notlsa.test');
+    await stack.events.outcome('delivered', 'e@notlsa.test');
+    const attempt = await attemptOf('notlsa.test');
+    assert.equal(attempt.dane, 'none');
+    assert.equal(attempt.host?.tls, false);
+  });
+
+  it('an unsigned zone: its TLSA record is ignored (no AD), delivered as usual', async () => {
+    await send('f@plain.test');
+    await stack.events.outcome('delivered', 'f@plain.test');
+    assert.equal((await attemptOf('plain.test')).dane, 'none');
+  });
+
+  it('DANE takes precedence over MTA-STS: the MTA-STS policy is not asked where TLSA applies', async () => {
+    const config = defaultConfig({
+      redis: { url: 'redis://127.0.0.1:1' },
+      delivery: { dane: { mode: 'opportunistic', resolver: unbound.address } },
+    });
+    const resolver = createResolver({ servers: [unbound.address] });
+    const asked: string[] = [];
+    const dane = daneTlsPolicy(config, resolver, async (domain, hosts) => {
+      asked.push(domain);
+      return { mode: 'enforce', hosts, tls: 'require', tlsVerify: true };
+    })!;
+    try {
+      const host = (name: string, address: string) => [{ hostname: name, addresses: [address], port: 25 }];
+      const good = await dane.tlsPolicy('good.test', host('mx.good.test', SELF_SIGNED));
+      assert.equal(good?.mode, 'dane');
+      assert.equal(good?.hosts[0]?.tls?.peerCheck?.by, 'DANE');
+      const plain = await dane.tlsPolicy('plain.test', host('mx.plain.test', PLAIN));
+      assert.equal(plain?.mode, 'enforce', 'an insecure zone falls back to MTA-STS');
+      assert.equal(plain?.daneResult?.(undefined, []), 'none');
+      assert.deepEqual(asked, ['plain.test']);
+    } finally {
+      await dane.close();
+      await resolver.close();
+    }
+  });
+});
