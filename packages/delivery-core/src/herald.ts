@@ -105,6 +105,8 @@ export async function createHerald(
       retentionMs: config.events.trace_retention,
       maxEntries: config.events.trace_max_entries,
     },
+    activity: (messageId) =>
+      (messageId === undefined ? spool.shardKeys(0) : spool.keysFor(messageId)).activity,
   });
   const metrics = new HeraldMetrics({
     defaultMetrics: true,

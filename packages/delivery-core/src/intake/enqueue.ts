@@ -168,6 +168,7 @@ export async function spoolPrepared(
         acceptedAt,
         ...traffic,
         acceptedEvent: JSON.stringify(event),
+        acceptedRecipients: event.recipients.length,
         ...(args.idempotency ? { idempotency: args.idempotency } : {}),
       },
       { stepDeadlineMs: options.deadlineMs },
