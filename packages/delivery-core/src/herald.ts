@@ -202,7 +202,7 @@ export async function createHerald(
     get configHash() {
       return live.current().hash;
     },
-    reloadConfig: live.reload,
+    reloadConfig: (read, options) => live.reload(read, options?.livePaths),
     logger,
     incarnation,
     durability: barrier.mode,
