@@ -2,7 +2,8 @@
  * The dashboard in real Chromium (Debian's `chromium`, driven by playwright-core) against a real
  * relay (private Redis, loopback DNS, a scripted sink): one message to three recipients answered
  * 250, 550 5.1.1 and 451 (greylisted, retried in hours), then each page renders that data — the
- * overview's per-minute counts and Redis health, the sites table, the tenants table, the message's
+ * overview's per-minute counts and Redis health, the sites table (delivered per minute, each
+ * limit's layer, the last replies), the tenants table, the message's
  * story found by recipient, the bounce reasons per domain. Clicking suspend on the site holding
  * the deferred recipient writes the suspension to Redis and the page shows it with its time
  * left; resume lifts it. A paused tenant's resume button lifts the pause in Redis. The page asks
@@ -130,6 +131,15 @@ describe('the dashboard in Chromium', { skip }, () => {
     await row.waitFor({ timeout: UI_WAIT_MS });
     // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator (rendered text), not a DOM node
     assert.match(await row.innerText(), /active/);
+    // Its recent outcomes (every relay's counters), each limit with its layer, its last replies.
+    await expectText(`#sites tr[data-site="${site}"] td.rate`, /^0\.\d$/);
+    assert.equal(
+      await row.locator('td.rate').getAttribute('title'),
+      'last 5 min: 1 delivered, 1 deferred, 1 bounced',
+    );
+    await expectText(`#sites tr[data-site="${site}"] td.max-connections .layer`, /^(built-in|defaults)$/);
+    await expectText(`#sites tr[data-site="${site}"] td.replies`, /550 5\.1\.1 no such mailbox here/);
+    await expectText(`#sites tr[data-site="${site}"] td.replies`, /451 4\.7\.1 greylisted, come back later/);
     await row.locator('select').selectOption('1h');
     await row.locator('button.suspend').click();
     await expectText(`#sites tr[data-site="${site}"] td.state`, /suspended \(\d+m \d+s left\)/);

@@ -3,7 +3,13 @@
  * `bounce` section; a bad key exits 1 naming its path), starts the SMTP listener on
  * `bounce.listen` and the HTTP endpoints (/healthz, /readyz, /metrics: its feedback counters) on
  * `bounce.http_listen`, and stops on SIGTERM/SIGINT (a second signal exits at once) or when
- * `stop` aborts. Errors are printed as `herald: <code>: <message>`.
+ * `stop` aborts. SIGHUP (`herald config reload --pid`) reads the file again, as the relay does:
+ * the live sections (reload's BOUNCE_PROCESSOR_LIVE_PATHS: tenants, the VERP keys, the token age
+ * limit, the complaint address, and the relay's live sections) apply to the next RCPT and report,
+ * every other changed key is logged as needing a restart, an invalid file (or one without a
+ * `bounce` section) keeps the running config; `/readyz` and `herald_config_info` show the version.
+ * A SIGHUP while it starts is ignored (Node's default would end the process).
+ * Errors are printed as `herald: <code>: <message>`.
  */
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,11 +17,13 @@ import {
   ConfigError,
   createHerald,
   formatCliError,
+  type Herald,
   type HeraldConfig,
   loadConfigFile,
 } from '@herald/delivery-core';
 import { inConfigFile, parseListen } from '@herald/delivery-core/config';
 import { createHealthEndpoints } from '@herald/delivery-core/metrics';
+import { BOUNCE_PROCESSOR_LIVE_PATHS } from '@herald/delivery-core/reload';
 import { createBounceProcessor } from './processor.js';
 
 /** 128 + SIGINT: a second signal exits at once. */
@@ -33,6 +41,38 @@ export interface BounceProcessorCommandOptions {
 }
 
 export async function runBounceProcessor(options: BounceProcessorCommandOptions): Promise<number> {
+  // Node's default for SIGHUP ends the process: until the processor can reload, one is ignored.
+  const early = () =>
+    (options.stderr ?? process.stderr).write('herald bounce-processor: SIGHUP while starting: ignored\n');
+  process.on('SIGHUP', early);
+  try {
+    return await serve(options, () => process.off('SIGHUP', early));
+  } finally {
+    process.off('SIGHUP', early);
+  }
+}
+
+/** Reads the config file again into the running processor (its live paths only). */
+function reloader(herald: Herald, file: string, env: Record<string, string | undefined>) {
+  return () =>
+    herald.reloadConfig(
+      () => {
+        const next = loadConfigFile(file, { env });
+        if (!next.bounce)
+          throw new ConfigError('HERALD_CONFIG_INVALID', [
+            {
+              path: 'bounce',
+              message: 'missing (the bounce-processor needs it; the running config is kept)',
+            },
+          ]);
+        return next;
+      },
+      { livePaths: BOUNCE_PROCESSOR_LIVE_PATHS },
+    );
+}
+
+/** runBounceProcessor's body; `started` is called once SIGHUP reloads. */
+async function serve(options: BounceProcessorCommandOptions, started: () => void): Promise<number> {
   const stderr = options.stderr ?? process.stderr;
   let config: HeraldConfig;
   try {
@@ -53,7 +93,7 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
     );
     return 1;
   }
-  let herald: Awaited<ReturnType<typeof createHerald>>;
+  let herald: Herald;
   try {
     herald = await createHerald(config, { telemetryProcess: 'bounce-processor' });
   } catch (err) {
@@ -93,6 +133,7 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
     await herald.close();
     return 1;
   }
+  let stopHup = () => {};
   await new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: string) => {
@@ -109,10 +150,23 @@ export async function runBounceProcessor(options: BounceProcessorCommandOptions)
         .finally(() => {
           process.off('SIGTERM', onSignal);
           process.off('SIGINT', onSignal);
+          stopHup();
         });
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    // reloadConfig is synchronous: one reload at a time by construction.
+    const reload = reloader(herald, options.config, options.env ?? process.env);
+    const onReload = () => {
+      try {
+        reload();
+      } catch (err) {
+        herald.logger.error({ err }, 'config reload failed');
+      }
+    };
+    process.on('SIGHUP', onReload);
+    stopHup = () => process.off('SIGHUP', onReload);
+    started();
     if (options.stop?.aborted) onSignal('abort');
     else options.stop?.addEventListener('abort', () => onSignal('abort'), { once: true });
   });

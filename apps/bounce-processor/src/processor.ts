@@ -11,7 +11,8 @@
  * make a bounce loop. The door guards it (@herald/smtp-listener's door guard, as the relay's, with the `smtp` section's limits:
  * per-client connections and rate, junk and error limits — a forged token counts as an error —,
  * DATA deadline and minimum rate, Redis calls within smtp.redis_timeout). Needs: a Herald (its recordFeedback verb, events, metrics) whose config
- * has a `bounce` section; optionally a classifier pool (default: CLASSIFIER_THREADS threads with
+ * has a `bounce` section (its VERP keys and complaint address read from `herald.config` at each
+ * RCPT, so a live reload applies to the next one); optionally a classifier pool (default: CLASSIFIER_THREADS threads with
  * CLASSIFY_BUDGET_MS each), which it starts and stops. Each report is a `bounce.intake` span
  * (intake-trace.ts), linked to the original message's trace when it is matched.
  */
@@ -53,18 +54,33 @@ export interface BounceProcessor {
 
 const arrivals = new WeakMap<SMTPServerSession, Arrival>();
 
+/** Who RCPT accepts under `config`: VERP return paths its keys sign, and its complaint address. */
+function recipientRules(config: Herald['config']) {
+  const verp = verpContext(config);
+  // A reload keeps the running `bounce` section when the new file has none (planReload).
+  if (!verp) throw new HeraldError('HERALD_CONFIG_INVALID', 'the bounce-processor needs a `bounce` section');
+  return { config, verp, complaintAddress: config.bounce?.complaint_address?.toLowerCase() };
+}
+
 export function createBounceProcessor(herald: Herald, options: BounceProcessorOptions = {}): BounceProcessor {
   const { config, logger } = herald;
   const bounce = config.bounce;
-  const verp = verpContext(config);
-  if (!bounce || !verp)
+  if (!bounce || !verpContext(config))
     throw new HeraldError(
       'HERALD_CONFIG_INVALID',
       'the bounce-processor needs a `bounce` section in the config',
     );
-  const complaintAddress = bounce.complaint_address?.toLowerCase();
-  const rules = bounce.rules_file ? readRulesFile(bounce.rules_file) : undefined;
-  const classifier = options.classifier ?? createClassifierPool({ logger, ...(rules ? { rules } : {}) });
+  // The operator rules file is read at start (a reload does not re-read it: restart-only).
+  const bounceRules = bounce.rules_file ? readRulesFile(bounce.rules_file) : undefined;
+  // The VERP keys and the complaint address of the config in force: a live reload
+  // (BOUNCE_PROCESSOR_LIVE_PATHS) swaps them for the next RCPT. Rebuilt once per config.
+  let recipients = recipientRules(config);
+  const rules = () => {
+    if (recipients.config !== herald.config) recipients = recipientRules(herald.config);
+    return recipients;
+  };
+  const classifier =
+    options.classifier ?? createClassifierPool({ logger, ...(bounceRules ? { rules: bounceRules } : {}) });
   // The relay's door (smtp.client_limits, session and DATA limits): this listener faces the Internet.
   const guard = createDoorGuard({
     smtp: config.smtp,
@@ -142,6 +158,7 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
         guard.excuseNextError(session);
         return callback(smtpError(452, '4.5.3', 'one recipient per bounce, please'));
       }
+      const { verp, complaintAddress } = rules();
       if (complaintAddress && rcpt === complaintAddress) {
         arrivals.set(session, { kind: 'complaint' });
         return callback();

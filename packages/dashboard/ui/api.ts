@@ -2,7 +2,8 @@
  * The dashboard's one door to Herald: same-origin requests to the HTTP API routes the relay
  * mounts on http.listen (src/routes.ts), with the admin key from sessionStorage as a Bearer
  * token (none when the relay opens the dashboard on loopback). A 401 is an AuthNeeded the app
- * answers with the key form; any other error carries the API's error message.
+ * answers with the key form; any other error carries the API's error message. The answers'
+ * types are the HTTP API's own (`@herald/http-api/responses`, a type-only import).
  */
 const KEY_STORAGE = 'herald.adminKey';
 
@@ -50,81 +51,18 @@ export async function readiness(): Promise<{ ready: boolean; redis: boolean; lis
   return res.json();
 }
 
-export interface Activity {
-  from: number;
-  since: number | null;
-  minutes: {
-    minute: number;
-    accepted: number;
-    delivered: number;
-    deferred: number;
-    bounced: number;
-    expired: number;
-  }[];
-  bounce_reasons: { minute: number; reasons: Record<string, number> }[];
-  top_reasons_by_domain: { domain: string; bounced: number; reasons: { reason: string; count: number }[] }[];
-  scanned: number;
-  truncated: boolean;
-}
-
-export interface Site {
-  site: string;
-  queue: { ready: number; scheduled: number; in_flight: number; oldest_age_ms: number };
-  state: 'active' | 'suspended' | 'slowed';
-  suspended_until: string | null;
-  slowed: { rate: string; until: string } | null;
-  limits: {
-    max_connections: number;
-    initial_connections: number;
-    max_messages_per_connection: number;
-    max_message_rate: string | null;
-    max_connection_rate: string | null;
-    layers: string[];
-  };
-}
-
-export interface Sites {
-  sites: Site[];
-  totals: { ready: number; scheduled: number; in_flight: number };
-  truncated: boolean;
-}
-
-export interface Tenant {
-  tenant: string;
-  window_ms: number;
-  min_volume: number;
-  accepted: number;
-  hard_bounces: number;
-  complaints: number;
-  bounce_rate: number;
-  complaint_rate: number;
-  bounce_rate_threshold: number;
-  complaint_rate_threshold: number;
-  paused: { reason: string; since: string } | null;
-}
-
-export interface Reply {
-  code: number;
-  enhanced?: string;
-  text: string;
-  stage: string;
-}
-
-export interface Story {
-  id: string;
-  tenant: string;
-  from: string;
-  recipients: {
-    address: string;
-    state: string;
-    attempts: number;
-    reply?: Reply;
-    waiting?: { reason: string; until?: number };
-  }[];
-  attempts: {
-    time: number;
-    domain?: string;
-    host?: { hostname: string; address: string; port: number; tls: boolean };
-    results: { address: string; accepted: boolean; reply: Reply }[];
-  }[];
-}
+/**
+ * The answers' types come from the HTTP API's response schemas (one source: a changed answer
+ * fails this type-check); type-only, so nothing of the API's package is bundled.
+ */
+export type {
+  Activity,
+  RecipientMessages,
+  Reply,
+  Site,
+  SiteReply,
+  Sites,
+  Story,
+  TenantStatus as Tenant,
+  Tenants,
+} from '@herald/http-api/responses';

@@ -195,8 +195,9 @@ export interface Herald {
    * `needsRestart` and keep their running value. Anything invalid keeps the running config whole
    * and is answered `ok: false` with the reason (key paths, no secret), logged and counted in
    * `herald_config_reload_failures_total`. Connections and deliveries in flight are not touched.
+   * `livePaths` replaces LIVE_PATHS (the bounce-processor's BOUNCE_PROCESSOR_LIVE_PATHS).
    */
-  reloadConfig(read: () => HeraldConfig): ReloadResult;
+  reloadConfig(read: () => HeraldConfig, options?: { livePaths?: readonly string[] }): ReloadResult;
   /** The version of the config running (`herald_config_info{hash}`). */
   readonly configHash: string;
   close(): Promise<void>;

@@ -56,7 +56,8 @@ export interface Live {
 
 export interface LiveConfig {
   current(): Live;
-  reload(read: () => HeraldConfig): ReloadResult;
+  /** `live`: the config paths this process takes from the file (default reload's LIVE_PATHS). */
+  reload(read: () => HeraldConfig, live?: readonly string[]): ReloadResult;
 }
 
 export function createLiveConfig(
@@ -91,9 +92,9 @@ export function createLiveConfig(
 
   return {
     current: () => live,
-    reload(read) {
+    reload(read, livePaths) {
       try {
-        const plan = planReload(live.config, read());
+        const plan = planReload(live.config, read(), livePaths);
         const config = plan.effective;
         const next = build(config, loadShaping(config), loadDkim(config, logger));
         parts.shapingRuntime.useShaping({

@@ -118,6 +118,8 @@ export async function createHerald(
       retentionMs: config.events.trace_retention,
       maxEntries: config.events.trace_max_entries,
     },
+    activity: (messageId) =>
+      (messageId === undefined ? spool.shardKeys(0) : spool.keysFor(messageId)).activity,
   });
   const metrics = new HeraldMetrics({
     defaultMetrics: true,
@@ -218,7 +220,7 @@ export async function createHerald(
     get configHash() {
       return live.current().hash;
     },
-    reloadConfig: live.reload,
+    reloadConfig: (read, options) => live.reload(read, options?.livePaths),
     logger,
     incarnation,
     durability: barrier.mode,

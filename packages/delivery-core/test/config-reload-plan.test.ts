@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { defaultConfig } from '@herald/delivery-core';
-import { CONFIG_HASH_HEX_CHARS, configHash, LIVE_PATHS, planReload } from '@herald/delivery-core/reload';
+import {
+  BOUNCE_PROCESSOR_LIVE_PATHS,
+  CONFIG_HASH_HEX_CHARS,
+  configHash,
+  LIVE_PATHS,
+  planReload,
+} from '@herald/delivery-core/reload';
 
 const SECRET = 'a-password-that-must-never-show';
 
@@ -29,6 +35,38 @@ describe('planReload', () => {
     assert.equal(plan.effective.routes.length, 1);
     assert.ok(Object.isFrozen(plan.effective) && Object.isFrozen(plan.effective.smtp.users));
     assert.ok(!JSON.stringify(plan.needsRestart).includes(SECRET), 'paths only, never values');
+  });
+
+  test('the bounce-processor takes the VERP keys and complaint address live; a relay keeps them until a restart', () => {
+    const bounce = { domain: 'bounces.test', verp_secret: 'the-first-verp-secret-0123' };
+    const running = defaultConfig({ bounce });
+    const next = defaultConfig({
+      bounce: {
+        ...bounce,
+        listen: '127.0.0.1:2700',
+        verp_secret: 'the-second-verp-secret-0123',
+        verp_previous_secrets: [bounce.verp_secret],
+        complaint_address: 'fbl@bounces.test',
+      },
+    });
+    const relay = planReload(running, next);
+    assert.deepEqual(relay.applied, []);
+    assert.equal(relay.effective.bounce?.verp_secret, bounce.verp_secret);
+    assert.ok(relay.needsRestart.includes('bounce.verp_secret'));
+    const processor = planReload(running, next, BOUNCE_PROCESSOR_LIVE_PATHS);
+    assert.deepEqual(processor.applied, [
+      'bounce.verp_secret',
+      'bounce.verp_previous_secrets',
+      'bounce.complaint_address',
+    ]);
+    assert.deepEqual(processor.needsRestart, ['bounce.listen']);
+    assert.equal(processor.effective.bounce?.verp_secret, 'the-second-verp-secret-0123');
+    assert.equal(processor.effective.bounce?.listen, '127.0.0.1:2600', 'the running listener is kept');
+    // A running config without a bounce section gets none from one of its keys.
+    assert.equal(
+      planReload(defaultConfig({}), next, BOUNCE_PROCESSOR_LIVE_PATHS).effective.bounce,
+      undefined,
+    );
   });
 
   test('an unchanged file applies nothing and needs no restart', () => {

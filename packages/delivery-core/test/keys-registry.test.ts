@@ -145,6 +145,10 @@ describe('key names', () => {
     assert.equal(q.body('m1'), 'herald:{queue-3}:body:m1');
     assert.equal(q.events, 'herald:{queue-3}:events');
     assert.equal(q.hashedTenants, 'herald:{queue-3}:verp-tenants');
+    assert.equal(q.activity.minute(NOV_26), `herald:{queue-3}:activity:${NOV_26}`);
+    assert.equal(q.activity.bounces(NOV_26), `herald:{queue-3}:activity:${NOV_26}:bounces`);
+    assert.equal(q.activity.sites(NOV_26), `herald:{queue-3}:activity:${NOV_26}:sites`);
+    assert.equal(q.activity.siteReplies('provider:gmail'), 'herald:{queue-3}:site-replies:provider:gmail');
     assert.equal(reputationKey('herald', 'Acme', 'sent', 7, 3), 'herald:{queue-3}:rep:acme:sent:7');
     assert.equal(
       feedbackMarkerKey('herald', 'bounce', 'm1', 'abcd', 3),

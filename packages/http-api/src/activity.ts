@@ -1,18 +1,25 @@
 /**
- * Activity over the last minutes, derived from the event stream (what Herald already records; no
- * counter of its own): recipients accepted, delivered, deferred, bounced and expired per minute,
- * bounce reasons per minute (the bounce classifier's reason of each bounced recipient's reply:
- * `userunknown`, `mailboxfull`, …) and the top reasons per destination domain (the events carry
- * the domain; the site is resolved from MX at delivery and not recorded with the outcome).
- * Also finds the messages of a recipient in the same window. Guarantees: at most
- * ACTIVITY_MAX_EVENTS entries read per stream (newest first; `truncated` says when the window
- * held more), so a request's cost is bounded; the stream is a window (events.stream_max_len),
- * so `since` says how far back the answer really reaches. Needs injected: a Redis client, the
- * stream keys (one per queue shard).
+ * Activity over the last minutes. `activitySummary` reads the per-minute counters Herald keeps in
+ * Redis with its events (delivery-core's events/activity.ts: every relay counts into them, a read
+ * is a few HGETALLs per shard whatever the traffic): recipients accepted, delivered, deferred,
+ * bounced and expired per minute, bounce reasons per minute (the bounce classifier's reason of
+ * each bounced recipient's reply: `userunknown`, `mailboxfull`, …) and the top reasons per
+ * destination domain. The counters reach back ACTIVITY_RETENTION_MS. `readRecentEvents` and
+ * `messagesOfRecipient` find the messages of a recipient (and the tenants list its tenants) in
+ * the event stream: at most ACTIVITY_MAX_EVENTS entries read per stream (newest first;
+ * `truncated` says when the window held more), so a request's cost is bounded; the stream is a
+ * window (events.stream_max_len), so `since` says how far back the answer really reaches.
+ * Needs injected: a Redis client, the shards' keys.
  */
 import type { RedisClient } from '@herald/delivery-core';
-import { retryView } from '@herald/delivery-core/bounce';
-import type { HeraldEvent } from '@herald/delivery-core/events';
+import {
+  ACTIVITY_RETENTION_MS,
+  type HeraldEvent,
+  readActivityMinutes,
+  readBouncesByDomain,
+} from '@herald/delivery-core/events';
+import type { ActivityKeys } from '@herald/delivery-core/keys';
+import type { Activity } from './responses.js';
 
 /** Entries read at most per stream (shard) for one answer. */
 export const ACTIVITY_MAX_EVENTS = 20_000;
@@ -23,26 +30,35 @@ export const MS_PER_MINUTE = 60_000;
 const TOP_REASONS = 5;
 const TOP_DOMAINS = 20;
 
-export const COUNTED = ['accepted', 'delivered', 'deferred', 'bounced', 'expired'] as const;
-type Counted = (typeof COUNTED)[number];
-
-export interface MinuteCounts extends Record<Counted, number> {
-  /** Start of the minute, epoch ms. */
-  minute: number;
-}
-
-export interface Activity {
-  /** Oldest minute asked for (epoch ms). */
-  from: number;
-  /** Time of the oldest event read in the window (epoch ms), null when none. */
-  since: number | null;
-  minutes: MinuteCounts[];
-  /** Per minute (same order as `minutes`): bounced recipients by reason. */
-  bounce_reasons: { minute: number; reasons: Record<string, number> }[];
-  /** Domains with the most bounces, each with its top reasons. */
-  top_reasons_by_domain: { domain: string; bounced: number; reasons: { reason: string; count: number }[] }[];
-  scanned: number;
-  truncated: boolean;
+/** The minutes from `fromMs`'s to `nowMs`'s from the activity counters of every shard. */
+export async function activitySummary(
+  redis: RedisClient,
+  shards: readonly ActivityKeys[],
+  fromMs: number,
+  nowMs: number,
+): Promise<Activity> {
+  const [minutes, byDomain] = await Promise.all([
+    readActivityMinutes(redis, shards, fromMs, nowMs),
+    readBouncesByDomain(redis, shards, fromMs, nowMs),
+  ]);
+  const top = [...byDomain]
+    .map(([domain, counts]) => ({
+      domain,
+      bounced: [...counts.values()].reduce((a, b) => a + b, 0),
+      reasons: [...counts]
+        .map(([reason, n]) => ({ reason, count: n }))
+        .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
+        .slice(0, TOP_REASONS),
+    }))
+    .sort((a, b) => b.bounced - a.bounced || a.domain.localeCompare(b.domain))
+    .slice(0, TOP_DOMAINS);
+  return {
+    from: minutes[0]?.minute ?? fromMs,
+    kept_since: Math.floor((nowMs - ACTIVITY_RETENTION_MS) / MS_PER_MINUTE) * MS_PER_MINUTE,
+    minutes: minutes.map(({ reasons: _, ...counts }) => counts),
+    bounce_reasons: minutes.map((m) => ({ minute: m.minute, reasons: m.reasons })),
+    top_reasons_by_domain: top,
+  };
 }
 
 /** Reads the stream entries newer than `fromMs`, newest first, at most ACTIVITY_MAX_EVENTS a stream. */
@@ -75,66 +91,6 @@ export async function readRecentEvents(
     }
   }
   return { events, truncated };
-}
-
-/** Bins events into minutes from `fromMs` to `nowMs` (every minute present, zeros included). */
-export function summarizeActivity(
-  events: readonly HeraldEvent[],
-  fromMs: number,
-  nowMs: number,
-  truncated: boolean,
-): Activity {
-  const first = Math.floor(fromMs / MS_PER_MINUTE) * MS_PER_MINUTE;
-  const count = Math.floor((nowMs - first) / MS_PER_MINUTE) + 1;
-  const minutes: MinuteCounts[] = Array.from({ length: count }, (_, i) => ({
-    minute: first + i * MS_PER_MINUTE,
-    accepted: 0,
-    delivered: 0,
-    deferred: 0,
-    bounced: 0,
-    expired: 0,
-  }));
-  const reasons = minutes.map(() => ({}) as Record<string, number>);
-  const byDomain = new Map<string, Map<string, number>>();
-  let since: number | null = null;
-  for (const event of events) {
-    since = since === null ? event.time : Math.min(since, event.time);
-    const index = Math.floor((event.time - first) / MS_PER_MINUTE);
-    const bin = minutes[index];
-    if (!bin) continue;
-    if (event.type === 'accepted') bin.accepted += event.recipients.length;
-    else if (event.type === 'delivered' || event.type === 'deferred' || event.type === 'expired')
-      bin[event.type] += 1;
-    else if (event.type === 'bounced') {
-      bin.bounced += 1;
-      const reason = event.operator ? `operator_${event.operator}` : retryView(event.reply).reason;
-      const perMinute = reasons[index]!;
-      perMinute[reason] = (perMinute[reason] ?? 0) + 1;
-      const domain = byDomain.get(event.domain) ?? new Map<string, number>();
-      domain.set(reason, (domain.get(reason) ?? 0) + 1);
-      byDomain.set(event.domain, domain);
-    }
-  }
-  const top = [...byDomain]
-    .map(([domain, counts]) => ({
-      domain,
-      bounced: [...counts.values()].reduce((a, b) => a + b, 0),
-      reasons: [...counts]
-        .map(([reason, n]) => ({ reason, count: n }))
-        .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason))
-        .slice(0, TOP_REASONS),
-    }))
-    .sort((a, b) => b.bounced - a.bounced || a.domain.localeCompare(b.domain))
-    .slice(0, TOP_DOMAINS);
-  return {
-    from: first,
-    since,
-    minutes,
-    bounce_reasons: minutes.map((m, i) => ({ minute: m.minute, reasons: reasons[i]! })),
-    top_reasons_by_domain: top,
-    scanned: events.length,
-    truncated,
-  };
 }
 
 export interface RecipientMessage {

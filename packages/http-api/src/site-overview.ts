@@ -2,13 +2,18 @@
  * The sites an operator looks at (`GET /v1/sites`), cheaply: those with queued jobs
  * (`herald.queueStats`, a bounded scan), every provider and site the shaping file in force names,
  * and any asked for by name; for each, its queue depth, its live state (suspended or slowed, and
- * until when: one MGET per site through shaping's SiteState, uncached here) and its limits (the
- * shaping layers over herald.yaml's delivery settings, as `herald shaping explain` merges them,
- * without a domain or source IP layer). Plain data in, plain data out.
+ * until when: one MGET per site through shaping's SiteState, uncached here), its limits with the
+ * layer that set each (the shaping layers over herald.yaml's delivery settings, as `herald shaping
+ * explain` merges them, without a domain or source IP layer), its recipients delivered / deferred /
+ * bounced over the last RECENT_MINUTES and its latest distinct 4xx/5xx replies (delivery-core's
+ * activity counters and reply lists: every relay's, a few reads per shard). Plain data in, plain
+ * data out, typed by the response schema (responses.ts).
  */
 
 import type { RedisClient } from '@herald/delivery-core';
 import { type Herald, type HeraldConfig, loadShaping } from '@herald/delivery-core';
+import { readSiteOutcomes, readSiteReplies } from '@herald/delivery-core/events';
+import { activityKeysOfShards } from '@herald/delivery-core/queue';
 import {
   baseLimitsFromConfig,
   effectiveLimits,
@@ -16,35 +21,18 @@ import {
   type Shaping,
   SiteState,
 } from '@herald/delivery-core/shaping';
+import { SITE_LIMIT_KEYS, type Site, type Sites } from './responses.js';
 
 /** Jobs the per-site queue split reads at most. */
 export const SITES_MAX_JOBS = 10_000;
 const PROVIDER = 'provider:';
 const DOMAIN = 'domain:';
 
-export interface SiteOverview {
-  site: string;
-  queue: { ready: number; scheduled: number; in_flight: number; oldest_age_ms: number };
-  state: 'active' | 'suspended' | 'slowed';
-  suspended_until: string | null;
-  slowed: { rate: string; until: string } | null;
-  limits: {
-    max_connections: number;
-    initial_connections: number;
-    max_messages_per_connection: number;
-    max_message_rate: string | null;
-    max_connection_rate: string | null;
-    layers: string[];
-  };
-}
-
-export interface SitesOverview {
-  sites: SiteOverview[];
-  totals: { ready: number; scheduled: number; in_flight: number };
-  /** Jobs read for the per-site split; `truncated` when the queue held more. */
-  scanned: number;
-  truncated: boolean;
-}
+/** How far back a site's recent outcomes reach (its delivered-per-minute rate). */
+export const RECENT_MINUTES = 5;
+/** Distinct replies listed per site. */
+export const LAST_REPLIES = 5;
+const MS_PER_MINUTE = 60_000;
 
 const shapingOf = new WeakMap<HeraldConfig, Shaping>();
 
@@ -64,12 +52,13 @@ export function knownProviders(config: HeraldConfig): string[] {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-function limitsOf(config: HeraldConfig, site: string): SiteOverview['limits'] {
+function limitsOf(config: HeraldConfig, site: string): Site['limits'] {
   const file = shaping(config);
   const target = site.startsWith(DOMAIN)
     ? { domain: site.slice(DOMAIN.length) }
     : { domain: '', site, ...(site.startsWith(PROVIDER) ? { provider: site.slice(PROVIDER.length) } : {}) };
-  const { limits, layers } = effectiveLimits(file, target, baseLimitsFromConfig(config));
+  const { limits, layers, explain } = effectiveLimits(file, target, baseLimitsFromConfig(config));
+  const origin = new Map(explain.map((e) => [e.key as string, e.from]));
   return {
     max_connections: limits.max_connections,
     initial_connections: limits.initial_connections,
@@ -77,13 +66,16 @@ function limitsOf(config: HeraldConfig, site: string): SiteOverview['limits'] {
     max_message_rate: limits.max_message_rate ? formatRate(limits.max_message_rate) : null,
     max_connection_rate: limits.max_connection_rate ? formatRate(limits.max_connection_rate) : null,
     layers: ['built-in', ...layers],
+    from: Object.fromEntries(
+      SITE_LIMIT_KEYS.map((key) => [key, origin.get(key) ?? 'built-in']),
+    ) as Site['limits']['from'],
   };
 }
 
 export async function sitesOverview(
   parts: { herald: Herald; config: HeraldConfig; redis: RedisClient },
   extra: readonly string[] = [],
-): Promise<SitesOverview> {
+): Promise<Sites> {
   const { herald, redis } = parts;
   // The config in force (a live reload swaps its shaping file), not the one the API started with.
   const config = herald.config;
@@ -97,8 +89,18 @@ export async function sitesOverview(
   ]);
   const state = new SiteState(redis, config.redis.prefix, herald.events);
   const depth = new Map(stats.sites.map((s) => [s.site, s]));
+  const shards = activityKeysOfShards(config.redis.prefix, herald.shards.layout);
+  const now = Date.now();
+  const listed = [...names];
+  const [outcomes, replies] = await Promise.all([
+    readSiteOutcomes(redis, shards, now - (RECENT_MINUTES - 1) * MS_PER_MINUTE, now),
+    readSiteReplies(redis, shards, listed, LAST_REPLIES),
+  ]);
+  // The minutes counted: RECENT_MINUTES - 1 whole ones and the current one so far.
+  const elapsedMinutes = RECENT_MINUTES - 1 + (now % MS_PER_MINUTE) / MS_PER_MINUTE;
   const sites = await Promise.all(
-    [...names].map(async (site): Promise<SiteOverview> => {
+    listed.map(async (site): Promise<Site> => {
+      const recent = outcomes.get(site) ?? { delivered: 0, deferred: 0, bounced: 0 };
       const condition = await state.condition(site);
       const queued = depth.get(site);
       return {
@@ -115,10 +117,16 @@ export async function sitesOverview(
           ? { rate: formatRate(condition.slow.rate), until: iso(condition.slow.until) }
           : null,
         limits: limitsOf(config, site),
+        recent: {
+          minutes: RECENT_MINUTES,
+          ...recent,
+          delivered_per_minute: Math.round((recent.delivered / elapsedMinutes) * 10) / 10,
+        },
+        last_replies: replies.get(site) ?? [],
       };
     }),
   );
-  const total = (s: SiteOverview) => s.queue.ready + s.queue.scheduled + s.queue.in_flight;
+  const total = (s: Site) => s.queue.ready + s.queue.scheduled + s.queue.in_flight;
   sites.sort((a, b) => total(b) - total(a) || a.site.localeCompare(b.site));
   const { ready, scheduled, inFlight } = stats.totals;
   return {

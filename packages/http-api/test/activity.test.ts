@@ -1,130 +1,154 @@
 /**
- * The activity summary from event stream entries (activity.ts), on events as the relay writes
- * them: recipients per minute by outcome (every minute present, zeros included), bounce reasons
- * by the classifier's reason (and the operator's), the top reasons per domain, and the messages
- * of a recipient with its last outcome.
+ * Activity, against a real Redis: `GET /v1/activity` answers from the per-minute counters every
+ * Herald writes with its events (delivery-core events/activity.ts), so its series match the events
+ * in the stream — accepted recipients (through the real enqueue), delivered, deferred, bounced and
+ * expired per minute, bounce reasons (the classifier's, or the operator's), top reasons per domain
+ * — summed over two Heralds sharing the Redis (two relays) and over four queue shards. The
+ * messages of a recipient still come from the event stream, with its last outcome.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import type { HeraldEvent } from '@herald/delivery-core/events';
-import { messagesOfRecipient, summarizeActivity } from '../src/activity.js';
+import { after, before, describe, test } from 'node:test';
+import { createHerald, type Herald } from '@herald/delivery-core';
+import type { HeraldEvent, RecipientEvent } from '@herald/delivery-core/events';
+import { eventStreamKeys } from '@herald/delivery-core/queue';
+import { messagesOfRecipient, readRecentEvents } from '../src/activity.js';
+import { ADMIN_KEY, type ApiStack, PREFIX, startApi, waitUntil } from './helpers.js';
 
-const MINUTE = 60_000;
-const T0 = Date.UTC(2026, 11, 3, 10, 0, 0);
+const SHARDS = 4;
+const MESSAGE = { from: 'app@origin.test', subject: 's', text: 't' };
 const reply = (code: number, enhanced: string, text: string) => ({
   code,
   enhanced,
   text,
   stage: 'rcpt' as const,
 });
-const base = { tenant: 'shop', latencyMs: 10, attempt: 1 };
 
-const events: HeraldEvent[] = [
-  {
-    type: 'accepted',
-    time: T0 + 1_000,
-    messageId: 'm1',
-    tenant: 'shop',
-    from: 'a@shop.test',
-    recipients: ['Ann@dest.test', 'bob@dest.test', 'cy@other.test'],
-    size: 100,
-    jobs: 2,
-    source: 'smtp',
-  },
-  {
-    ...base,
-    type: 'delivered',
-    time: T0 + 2_000,
-    messageId: 'm1',
-    domain: 'dest.test',
-    recipient: 'ann@dest.test',
-    reply: reply(250, '2.0.0', 'ok'),
-  },
-  {
-    ...base,
-    type: 'bounced',
-    time: T0 + MINUTE + 1,
-    messageId: 'm1',
-    domain: 'dest.test',
-    recipient: 'bob@dest.test',
-    reply: reply(550, '5.1.1', 'user unknown'),
-  },
-  {
-    ...base,
-    type: 'deferred',
-    time: T0 + MINUTE + 2,
-    messageId: 'm1',
-    domain: 'other.test',
-    recipient: 'cy@other.test',
-    reply: reply(452, '4.2.2', 'mailbox full'),
-  },
-  {
-    ...base,
-    type: 'bounced',
-    time: T0 + 2 * MINUTE,
-    messageId: 'm1',
-    domain: 'other.test',
-    recipient: 'cy@other.test',
-    reply: reply(550, '5.0.0', 'deleted by operator'),
-    operator: 'delete',
-  },
-  {
-    type: 'accepted',
-    time: T0 + 2 * MINUTE + 5,
-    messageId: 'm2',
-    tenant: 'shop',
-    from: 'a@shop.test',
-    recipients: ['ann@dest.test'],
-    size: 100,
-    jobs: 1,
-    source: 'api',
-  },
-  { type: 'site_suspended', time: T0 + 2 * MINUTE + 6, site: 'provider:gmail', reason: 'operator' },
-];
+describe('activity from the per-minute counters', () => {
+  let stack: ApiStack;
+  let second: Herald;
+  before(async () => {
+    stack = await startApi({ queue: { shards: SHARDS } });
+    // A second relay on the same Redis: its events count into the same minutes.
+    second = await createHerald({
+      redis: { url: stack.redis.url, prefix: PREFIX },
+      queue: { shards: SHARDS },
+      events: { log_level: 'silent' },
+    });
+  });
+  after(async () => {
+    await second.close();
+    await stack.stop();
+  });
 
-describe('activity from the event stream', () => {
-  test('counts recipients per minute by outcome, every minute present', () => {
-    const summary = summarizeActivity(events, T0, T0 + 3 * MINUTE + 10, false);
-    assert.equal(summary.from, T0);
-    assert.equal(summary.since, T0 + 1_000);
+  test('the series, reasons and top domains match the events written by two relays', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const herald = i % 2 === 0 ? stack.herald : second;
+      const sent = await herald.send({ ...MESSAGE, to: [`a${i}@dest.test`, `b${i}@other.test`] });
+      ids.push(sent.messageId);
+    }
+    const outcome = (
+      type: RecipientEvent['type'],
+      messageId: string,
+      recipient: string,
+      code: number,
+      enhanced: string,
+      extra: Partial<RecipientEvent> = {},
+    ): RecipientEvent => ({
+      type,
+      time: Date.now(),
+      messageId,
+      tenant: 'default',
+      domain: recipient.split('@')[1]!,
+      recipient,
+      attempt: 1,
+      reply: reply(code, enhanced, `reply ${code}`),
+      latencyMs: 5,
+      site: `mx:mx.${recipient.split('@')[1]}`,
+      ...extra,
+    });
+    const emitted: HeraldEvent[] = [
+      outcome('delivered', ids[0]!, 'a0@dest.test', 250, '2.0.0'),
+      outcome('delivered', ids[1]!, 'a1@dest.test', 250, '2.0.0'),
+      outcome('bounced', ids[2]!, 'a2@dest.test', 550, '5.1.1'),
+      outcome('bounced', ids[3]!, 'b3@other.test', 552, '5.2.2'),
+      outcome('bounced', ids[4]!, 'b4@other.test', 550, '5.0.0', { operator: 'delete' }),
+      outcome('deferred', ids[5]!, 'a5@dest.test', 451, '4.7.1'),
+      outcome('expired', ids[5]!, 'b5@other.test', 554, '5.4.7'),
+    ];
+    for (const [i, event] of emitted.entries()) (i % 2 === 0 ? stack.herald : second).events.emit(event);
+    await stack.herald.events.flush();
+    await second.events.flush();
+
+    // What the stream holds, counted the old way, is what the counters answer.
+    const keys = eventStreamKeys(PREFIX, stack.herald.shards.layout);
+    const { events } = await readRecentEvents(stack.redis.client(), keys, Date.now() - 10 * 60_000);
+    const expected = { accepted: 0, delivered: 0, deferred: 0, bounced: 0, expired: 0 };
+    for (const e of events) {
+      if (e.type === 'accepted') expected.accepted += e.recipients.length;
+      else if (e.type in expected) expected[e.type as keyof typeof expected] += 1;
+    }
+    assert.deepEqual(expected, { accepted: 12, delivered: 2, deferred: 1, bounced: 3, expired: 1 });
+
+    const answer = await stack.call('GET', '/v1/activity?minutes=5', { key: ADMIN_KEY });
+    assert.equal(answer.status, 200);
+    assert.equal(answer.body.minutes.length, 5);
+    const sum = { accepted: 0, delivered: 0, deferred: 0, bounced: 0, expired: 0 };
+    for (const m of answer.body.minutes) for (const k of Object.keys(sum)) sum[k as keyof typeof sum] += m[k];
+    assert.deepEqual(sum, expected);
+    const reasons: Record<string, number> = {};
+    for (const m of answer.body.bounce_reasons)
+      for (const [r, n] of Object.entries(m.reasons as Record<string, number>))
+        reasons[r] = (reasons[r] ?? 0) + n;
+    assert.deepEqual(reasons, { userunknown: 1, mailboxfull: 1, operator_delete: 1 });
+    assert.deepEqual(answer.body.top_reasons_by_domain, [
+      {
+        domain: 'other.test',
+        bounced: 2,
+        reasons: [
+          { reason: 'mailboxfull', count: 1 },
+          { reason: 'operator_delete', count: 1 },
+        ],
+      },
+      { domain: 'dest.test', bounced: 1, reasons: [{ reason: 'userunknown', count: 1 }] },
+    ]);
+    assert.ok(answer.body.kept_since < answer.body.from);
+
+    // Beyond the counters' two hours: refused, not silently zero.
+    assert.equal((await stack.call('GET', '/v1/activity?minutes=1440', { key: ADMIN_KEY })).status, 400);
+  });
+
+  test("a recipient's messages, newest first, with its last outcome (case-insensitive), from the stream", async () => {
+    const first = await stack.herald.send({ ...MESSAGE, to: ['Ann@find.test'] });
+    const second2 = await stack.herald.send({ ...MESSAGE, to: ['ann@find.test', 'cy@find.test'] });
+    stack.herald.events.emit({
+      type: 'delivered',
+      time: Date.now(),
+      messageId: first.messageId,
+      tenant: 'default',
+      domain: 'find.test',
+      recipient: 'ann@find.test',
+      attempt: 1,
+      reply: reply(250, '2.0.0', 'ok'),
+      latencyMs: 3,
+    });
+    await stack.herald.events.flush();
+    const keys = eventStreamKeys(PREFIX, stack.herald.shards.layout);
+    const { events } = await readRecentEvents(stack.redis.client(), keys, Date.now() - 60_000);
+    const found = messagesOfRecipient(events, 'ANN@find.test');
     assert.deepEqual(
-      summary.minutes.map(({ minute, ...counts }) => [(minute - T0) / MINUTE, counts]),
+      found.map((m) => [m.id, m.state]),
       [
-        [0, { accepted: 3, delivered: 1, deferred: 0, bounced: 0, expired: 0 }],
-        [1, { accepted: 0, delivered: 0, deferred: 1, bounced: 1, expired: 0 }],
-        [2, { accepted: 1, delivered: 0, deferred: 0, bounced: 1, expired: 0 }],
-        [3, { accepted: 0, delivered: 0, deferred: 0, bounced: 0, expired: 0 }],
+        [second2.messageId, null],
+        [first.messageId, 'delivered'],
       ],
     );
-    assert.equal(summary.scanned, events.length);
-  });
-
-  test("bounce reasons are the classifier's (or the operator's), per minute and per domain", () => {
-    const summary = summarizeActivity(events, T0, T0 + 3 * MINUTE, false);
-    assert.deepEqual(summary.bounce_reasons[1]?.reasons, { userunknown: 1 });
-    assert.deepEqual(summary.bounce_reasons[2]?.reasons, { operator_delete: 1 });
-    assert.deepEqual(summary.top_reasons_by_domain, [
-      { domain: 'dest.test', bounced: 1, reasons: [{ reason: 'userunknown', count: 1 }] },
-      { domain: 'other.test', bounced: 1, reasons: [{ reason: 'operator_delete', count: 1 }] },
-    ]);
-  });
-
-  test('events before the first minute asked for are not counted', () => {
-    const summary = summarizeActivity(events, T0 + 2 * MINUTE, T0 + 2 * MINUTE + 10, true);
-    assert.equal(summary.minutes.length, 1);
-    assert.equal(summary.minutes[0]?.accepted, 1);
-    assert.equal(summary.truncated, true);
-  });
-
-  test("a recipient's messages, newest first, with its last outcome (case-insensitive)", () => {
-    assert.deepEqual(messagesOfRecipient(events, 'ANN@dest.test'), [
-      { id: 'm2', tenant: 'shop', from: 'a@shop.test', accepted_at: T0 + 2 * MINUTE + 5, state: null },
-      { id: 'm1', tenant: 'shop', from: 'a@shop.test', accepted_at: T0 + 1_000, state: 'delivered' },
-    ]);
-    assert.deepEqual(
-      messagesOfRecipient(events, 'cy@other.test').map((m) => m.state),
-      ['bounced'],
-    );
-    assert.deepEqual(messagesOfRecipient(events, 'nobody@dest.test'), []);
+    const answer = await waitUntil('the API lists both', async () => {
+      const res = await stack.call('GET', '/v1/activity/messages?recipient=ann%40find.test', {
+        key: ADMIN_KEY,
+      });
+      return res.body.messages?.length === 2 ? res.body : undefined;
+    });
+    assert.equal(answer.messages[0].id, second2.messageId);
   });
 });

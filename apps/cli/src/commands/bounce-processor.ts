@@ -22,7 +22,9 @@ and records bounce_received / complaint_received events. Serves /healthz, /ready
                       (listen defaults to 127.0.0.1:2600)
 
 Environment: REDIS_URL overrides redis.url. SIGTERM or SIGINT stops; a second signal
-exits at once.`;
+exits at once. SIGHUP (herald config reload --pid) reads the file again: tenants, the
+VERP secrets, verp_max_age and complaint_address apply to the next RCPT; other changed
+keys need a restart; an invalid file keeps the running config.`;
 
 async function run(args: string[], io: CliIo): Promise<number> {
   const { values } = parseCommandArgs('bounce-processor', args, { config: { type: 'string', short: 'c' } });

@@ -1,7 +1,8 @@
 /**
  * `herald config reload --pid PID [--http URL] [--timeout DURATION] [--json]`: asks a running
- * relay to read its config file again, by the same path as an operator's `kill -HUP PID` (the
- * relay's SIGHUP handler). With --http (the relay's http.listen, e.g. http://127.0.0.1:9090) it
+ * relay or bounce-processor to read its config file again, by the same path as an operator's
+ * `kill -HUP PID` (its SIGHUP handler). With --http (the relay's http.listen, e.g.
+ * http://127.0.0.1:9090, or the bounce-processor's bounce.http_listen) it
  * reads `/readyz` before, sends the signal, and waits for the reload's outcome there (its
  * `config.reloads` count moves on): the new config version and the keys that need a restart, or
  * why the reload was refused. Exit codes: 0 applied (or, without --http, the signal sent), 1
@@ -23,14 +24,16 @@ const REQUEST_TIMEOUT_MS = 2_000;
 
 export const reloadHelp = `Usage: herald config reload --pid PID [--http URL] [--timeout DURATION] [--json]
 
-Ask a running relay to reload its config file (the same as kill -HUP PID): the shaping
-file, tenants, DKIM keys, SMTP users and routes apply without dropping a connection or
-a delivery; other changed keys are reported as needing a restart and keep their running
-values; an invalid file keeps the running config.
+Ask a running relay or bounce-processor to reload its config file (the same as
+kill -HUP PID): the shaping file, tenants, DKIM keys, SMTP users and routes apply
+without dropping a connection or a delivery (a bounce-processor also takes the VERP
+secrets, verp_max_age and complaint_address); other changed keys are reported as
+needing a restart and keep their running values; an invalid file keeps the running
+config.
 
-  --pid PID          the relay's process id
-  --http URL         the relay's http.listen (e.g. http://127.0.0.1:9090): wait for the
-                     outcome on /readyz and print it
+  --pid PID          the process id
+  --http URL         its http.listen (e.g. http://127.0.0.1:9090; a bounce-processor's
+                     bounce.http_listen): wait for the outcome on /readyz and print it
   --timeout D        how long to wait for it (default ${DEFAULT_TIMEOUT})
   --json             print /readyz's config object as JSON
 

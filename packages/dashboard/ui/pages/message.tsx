@@ -1,15 +1,9 @@
 /** A message: search by id or by recipient (the event stream's window), then its story. */
 import { useState } from 'preact/hooks';
-import { api, type Story } from '../api.ts';
+import { api, type RecipientMessages, type Story } from '../api.ts';
 import { reply, time } from '../format.ts';
 
-interface Found {
-  id: string;
-  tenant: string;
-  from: string;
-  accepted_at: number;
-  state: string | null;
-}
+type Found = RecipientMessages['messages'][number];
 
 export function Message() {
   const [query, setQuery] = useState('');
@@ -32,9 +26,7 @@ export function Message() {
     setFound(undefined);
     if (!q.includes('@')) return show(q);
     try {
-      const answer = await api<{ messages: Found[] }>(
-        `/v1/activity/messages?recipient=${encodeURIComponent(q)}`,
-      );
+      const answer = await api<RecipientMessages>(`/v1/activity/messages?recipient=${encodeURIComponent(q)}`);
       setFound(answer.messages);
       setProblem(
         answer.messages.length === 0 ? 'no message to that recipient in the event window' : undefined,

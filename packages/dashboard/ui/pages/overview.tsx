@@ -49,8 +49,7 @@ export function Overview() {
             }))}
           />
           <p class="note">
-            From the event stream{a.since ? ` (oldest event read: ${time(a.since)})` : ''}
-            {a.truncated ? '; more events than were read' : ''}.
+            Per-minute counters kept by every relay since {time(Math.max(a.kept_since, a.from))}.
           </p>
         </>
       )}

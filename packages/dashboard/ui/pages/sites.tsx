@@ -1,11 +1,17 @@
-/** Sites: queue, in flight, limits and their layers, suspension with time left; suspend / resume. */
+/**
+ * Sites: queue, in flight, delivered per minute (the last minutes, every relay), limits with the
+ * layer that set each, suspension with time left, the latest distinct 4xx/5xx replies; suspend /
+ * resume.
+ */
 import { useState } from 'preact/hooks';
-import { api, type Site, type Sites as SitesAnswer } from '../api.ts';
-import { duration } from '../format.ts';
+import { api, type Site, type SiteReply, type Sites as SitesAnswer } from '../api.ts';
+import { duration, reply, time } from '../format.ts';
 import { usePoll } from '../poll.ts';
 
 const REFRESH_MS = 5_000;
 const SUSPEND_FOR = ['15m', '1h', '4h'] as const;
+/** Replies shown per site (the API gives a few more). */
+const REPLIES_SHOWN = 3;
 
 export function Sites() {
   const sites = usePoll(() => api<SitesAnswer>('/v1/sites'), REFRESH_MS);
@@ -34,10 +40,11 @@ export function Sites() {
               <th>scheduled</th>
               <th>in flight</th>
               <th>oldest</th>
+              <th>delivered/min</th>
               <th>max connections</th>
               <th>message rate</th>
               <th>connection rate</th>
-              <th>layers</th>
+              <th>last replies</th>
               <th />
             </tr>
           </thead>
@@ -78,12 +85,39 @@ function SiteRow({
       <td>{s.queue.scheduled}</td>
       <td>{s.queue.in_flight}</td>
       <td>{s.queue.oldest_age_ms ? duration(s.queue.oldest_age_ms) : '—'}</td>
-      <td title={`starts at ${Math.min(s.limits.initial_connections, s.limits.max_connections)}`}>
-        {s.limits.max_connections}
+      <td
+        class="rate"
+        title={`last ${s.recent.minutes} min: ${s.recent.delivered} delivered, ${s.recent.deferred} deferred, ${s.recent.bounced} bounced`}
+      >
+        {s.recent.delivered_per_minute}
       </td>
-      <td>{s.limits.max_message_rate ?? 'no limit'}</td>
-      <td>{s.limits.max_connection_rate ?? 'no limit'}</td>
-      <td class="layers">{s.limits.layers.join(' › ')}</td>
+      <Limit
+        class="max-connections"
+        value={s.limits.max_connections}
+        layer={s.limits.from.max_connections}
+        title={`starts at ${Math.min(s.limits.initial_connections, s.limits.max_connections)}`}
+      />
+      <Limit
+        class="message-rate"
+        value={s.limits.max_message_rate ?? 'no limit'}
+        layer={s.limits.from.max_message_rate}
+      />
+      <Limit
+        class="connection-rate"
+        value={s.limits.max_connection_rate ?? 'no limit'}
+        layer={s.limits.from.max_connection_rate}
+      />
+      <td class="replies">
+        {s.last_replies.length === 0 ? (
+          '—'
+        ) : (
+          <ul>
+            {s.last_replies.slice(0, REPLIES_SHOWN).map((r) => (
+              <ReplyItem key={`${r.time}${r.text}`} reply={r} />
+            ))}
+          </ul>
+        )}
+      </td>
       <td class="actions">
         {s.state === 'active' ? (
           <>
@@ -113,5 +147,23 @@ function SiteRow({
         )}
       </td>
     </tr>
+  );
+}
+
+/** A limit and, beneath it, the layer that set it (built-in, defaults, provider:…, site:…). */
+function Limit(props: { class: string; value: string | number; layer: string; title?: string }) {
+  return (
+    <td class={`limit ${props.class}`} title={props.title}>
+      {props.value}
+      <small class="layer">{props.layer}</small>
+    </td>
+  );
+}
+
+function ReplyItem({ reply: r }: { reply: SiteReply }) {
+  return (
+    <li class={r.outcome} title={`${r.outcome} at ${time(r.time)}`}>
+      {reply({ ...r, stage: '' })}
+    </li>
   );
 }

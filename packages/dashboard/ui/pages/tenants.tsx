@@ -1,13 +1,13 @@
 /** Tenants: volume, bounce and complaint rates against their thresholds, bulk pause; resume. */
 import { useState } from 'preact/hooks';
-import { api, type Tenant } from '../api.ts';
+import { api, type Tenants as TenantsAnswer } from '../api.ts';
 import { duration, percent } from '../format.ts';
 import { usePoll } from '../poll.ts';
 
 const REFRESH_MS = 10_000;
 
 export function Tenants() {
-  const tenants = usePoll(() => api<{ tenants: Tenant[] }>('/v1/tenants'), REFRESH_MS);
+  const tenants = usePoll(() => api<TenantsAnswer>('/v1/tenants'), REFRESH_MS);
   const [problem, setProblem] = useState<string>();
   const resume = async (tenant: string) => {
     try {

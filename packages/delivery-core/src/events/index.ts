@@ -1,9 +1,27 @@
 /**
  * Events: one typed record per accepted message, per attempt and per recipient outcome, written
  * as a pino log line and to a Redis stream, and those naming a message also to its trace. See
- * types.ts for the vocabulary, tail.ts for reading the stream from a cursor, trace.ts for traces.
+ * types.ts for the vocabulary, tail.ts for reading the stream from a cursor, trace.ts for traces,
+ * activity.ts for the per-minute counters and per-site replies written with them.
  */
 
+export {
+  ACTIVITY_MINUTE_MS,
+  ACTIVITY_OUTCOMES,
+  ACTIVITY_RETENTION_MS,
+  type ActivityMinute,
+  type ActivityOutcome,
+  ActivityTally,
+  minuteOf,
+  readActivityMinutes,
+  readBouncesByDomain,
+  readSiteOutcomes,
+  readSiteReplies,
+  SITE_OUTCOMES,
+  SITE_REPLIES_KEPT,
+  type SiteOutcome,
+  type SiteReply,
+} from './activity.js';
 export {
   CURSOR_SEPARATOR,
   compareStreamIds,

@@ -7,11 +7,14 @@
  * a message is also appended to that message's trace in the same pipeline (trace.ts). On a
  * sharded queue (`queue.shards`) each shard has its stream: an event naming a message goes to its
  * message's shard (where its `accepted` event and trace are), any other event to shard 0's; one
- * pipeline per shard written (a Redis Cluster pipeline keeps to one slot).
+ * pipeline per shard written (a Redis Cluster pipeline keeps to one slot). With `activity`, the
+ * batch's outcomes are also counted per minute and site in the same pipeline (activity.ts).
  */
 
 import type { Logger } from 'pino';
+import type { ActivityKeys } from '../keys/index.js';
 import type { RedisClient } from '../redis/index.js';
+import { ActivityTally } from './activity.js';
 import { queueTraceWrites, type TraceOptions, traceMessageId, trimTrace } from './trace.js';
 import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
 
@@ -23,9 +26,12 @@ export interface RedisEventSinkOptions {
   logger: Logger;
   /** Per-message traces; absent: the stream only. */
   trace?: TraceOptions;
+  /** The activity counters of an event's stream's shard (activity.ts); absent: not counted. */
+  activity?: (messageId: string | undefined) => ActivityKeys;
 }
 
 interface PendingEvent {
+  event: HeraldEvent;
   json: string;
   messageId: string | undefined;
   type: HeraldEvent['type'];
@@ -63,6 +69,7 @@ export class RedisEventSink implements EventSink {
     this.announce(event);
     if (this.batch.length === 0) setImmediate(() => this.writeBatch());
     this.batch.push({
+      event,
       json: JSON.stringify(event),
       messageId: traceMessageId(event),
       type: event.type,
@@ -128,6 +135,12 @@ export class RedisEventSink implements EventSink {
     // Index in the pipeline's results of each trace push, with its message id: one push per
     // message per batch (trace.ts queueTraceWrites).
     const pushes = trace ? queueTraceWrites(pipeline, batch, trace, batch.length).pushes : [];
+    // After the stream and trace writes, so their result offsets stay as counted.
+    if (this.options.activity) {
+      const tally = new ActivityTally(this.options.activity(batch[0]?.messageId));
+      for (const { event } of batch) tally.add(event);
+      tally.queue(pipeline);
+    }
     const write = pipeline
       .exec()
       .then(async (results) => {

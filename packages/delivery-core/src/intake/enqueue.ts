@@ -191,6 +191,7 @@ export async function spoolPrepared(
         ...traffic,
         acceptedEvent: JSON.stringify(event),
         ...(traceparent ? { traceparent } : {}),
+        acceptedRecipients: event.recipients.length,
         ...(args.idempotency ? { idempotency: args.idempotency } : {}),
       },
       { stepDeadlineMs: options.deadlineMs },

@@ -25,6 +25,8 @@ export { streamCursorKey } from './consumers.js';
 export { clusterMarkIn, clusterMarkKey, durabilityMarkKey, MARK_SEARCH_LIMIT } from './durability.js';
 export { MULTI_KEY_OPERATIONS, type MultiKeyOperation } from './operations.js';
 export {
+  type ActivityKeys,
+  activityKeys,
   DELIVERY_QUEUE,
   type FeedbackMarkerKind,
   feedbackMarkerKey,

@@ -76,8 +76,26 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
         q.events,
         ...tenants.map((t) => reputationKey(prefix, t, 'sent', hour, shard)),
         q.hashedTenants,
+        // The accepted recipients per minute (events/activity.ts).
+        q.activity.minute(hour * 60_000),
         // An API send's Idempotency-Key record is written with its message, its marker dropped.
         ...messages.flatMap((m) => Object.values(idempotencyKeys(prefix, `scope-${m}`, shard))),
+      ];
+    },
+  },
+  'event stream write (XADD, traces, activity counters and site replies; one pipeline per shard)': {
+    where: 'events/redis-sink.ts RedisEventSink.writeShard (pipeline)',
+    kind: 'multi',
+    keys: (prefix, { messages, site, hour, shard }) => {
+      const q = queueKeys(prefix, shard);
+      const minute = hour * 60_000;
+      return [
+        q.events,
+        ...messages.map((m) => q.trace(m)),
+        q.activity.minute(minute),
+        q.activity.bounces(minute),
+        q.activity.sites(minute),
+        q.activity.siteReplies(site),
       ];
     },
   },

@@ -8,7 +8,8 @@
  * event stream (the `accepted` event is written in the enqueue MULTI), the names of tenants VERP
  * carries hashed (added in the enqueue MULTI), the reputation counters
  * (`sent` is counted in the enqueue MULTI; `rates` MGETs every kind; `countOnce` pairs a counter
- * with a feedback marker) and the feedback markers. Which shard a message is in follows from its
+ * with a feedback marker), the feedback markers and the activity counters (per minute, written with
+the events they count). Which shard a message is in follows from its
  * id (queue/shards.ts); keys not about one message (the shard registry) are in shard 0. Pure key
  * math.
  */
@@ -78,6 +79,34 @@ export interface QueueKeys {
   leases: string;
   /** A leased job's record (string: JSON `{node, data}`), written with the lease, deleted with it. */
   lease(jobId: string): string;
+  /** The shard's activity counters and recent site replies (events/activity.ts). */
+  activity: ActivityKeys;
+}
+
+/**
+ * Per-minute activity counters of a shard and the recent replies per site, written in the
+ * pipeline or MULTI of the events they count (events/activity.ts), so in the shard's slot.
+ * `minute` is the start of a UTC minute, epoch ms.
+ */
+export interface ActivityKeys {
+  /** Hash: `accepted`, `delivered`, `deferred`, `bounced`, `expired`, `reason:<reason>` (bounced). */
+  minute(minute: number): string;
+  /** Hash: `<domain> <reason>` → bounced recipients of that destination domain. */
+  bounces(minute: number): string;
+  /** Hash: `<outcome>:<site>` → recipients delivered / deferred / bounced at the site. */
+  sites(minute: number): string;
+  /** List: the site's latest distinct 4xx/5xx replies (JSON), newest first, capped. */
+  siteReplies(site: string): string;
+}
+
+export function activityKeys(prefix: string, shard = 0): ActivityKeys {
+  const slot = queueSlot(prefix, shard);
+  return {
+    minute: (minute) => `${slot}:activity:${minute}`,
+    bounces: (minute) => `${slot}:activity:${minute}:bounces`,
+    sites: (minute) => `${slot}:activity:${minute}:sites`,
+    siteReplies: (site) => `${slot}:site-replies:${site}`,
+  };
 }
 
 export function queueKeys(prefix: string, shard = 0): QueueKeys {
@@ -95,6 +124,7 @@ export function queueKeys(prefix: string, shard = 0): QueueKeys {
     hashedTenants: `${slot}:verp-tenants`,
     leases: `${slot}:leases`,
     lease: (jobId) => `${slot}:lease:${jobId}`,
+    activity: activityKeys(prefix, shard),
   };
 }
 

@@ -3,13 +3,13 @@
  * queues SET body (PERSIST of a staged one), HSET record, per destination domain SADD to the
  * message's pending jobs and either BullMQ's add-job script or a fast-lane lease (the lane took a
  * slot), the `accepted` event's XADD and trace write, an Idempotency-Key answer; after every
- * message, `queueBatchTotals` queues the batch's per-tenant `sent` counts and the tenants VERP
- * carries hashed (after the messages, so each message's result offsets stay as counted).
+ * message, `queueBatchTotals` queues the batch's per-tenant `sent` counts, its accepted recipients
+ * per minute (events/activity.ts) and the tenants VERP carries hashed (after the messages, so each message's result offsets stay as counted).
  * Owns: nothing; builds commands only. Needs injected: the MULTI, the shard's keys, the context.
  */
 import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
-import { queueTraceWrite } from '../events/index.js';
+import { ActivityTally, queueTraceWrite } from '../events/index.js';
 import { idempotencyKeys, type QueueKeys, reputationKey } from '../keys/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
 import { carriesTenantInline } from '../verp/index.js';
@@ -57,7 +57,24 @@ export function queueBatchTotals(
   prefix: string,
 ): void {
   countAccepted(multi, prefix, keys.shard, batch);
+  countActivity(multi, keys, batch);
   recordHashedTenants(multi, keys, batch);
+}
+
+/** Counts the batch's accepted events' recipients in the shard's per-minute activity (events/activity.ts). */
+function countActivity(
+  multi: ChainableCommander,
+  keys: QueueKeys,
+  batch: readonly { message: SpoolMessage }[],
+): void {
+  const tally = new ActivityTally(keys.activity);
+  let any = false;
+  for (const { message } of batch)
+    if (message.acceptedEvent) {
+      tally.accepted(message.acceptedAt, message.acceptedRecipients ?? message.recipients.length);
+      any = true;
+    }
+  if (any) tally.queue(multi);
 }
 
 /**

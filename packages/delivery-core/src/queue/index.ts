@@ -54,6 +54,7 @@ export {
 export { DEFAULT_STREAM, OTHER_STREAM_PRIORITY, storedStream, streamPriority } from './priority.js';
 export { ShardQueues } from './shard-queues.js';
 export {
+  activityKeysOfShards,
   eventStreamKeys,
   readEventStreamKeys,
   readShardLayout,

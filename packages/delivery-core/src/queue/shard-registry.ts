@@ -8,7 +8,7 @@
  * they are empty, lowers `max` (README "queue.shards").
  */
 
-import { queueKeys, shardRegistryKey } from '../keys/index.js';
+import { type ActivityKeys, queueKeys, shardRegistryKey } from '../keys/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { allShards, type ShardLayout } from './shards.js';
 
@@ -96,6 +96,11 @@ export async function readShardLayout(redis: RedisClient, prefix: string): Promi
 /** Herald's event streams, one per shard of `layout`, in shard order (a merged cursor's order). */
 export function eventStreamKeys(prefix: string, layout: ShardLayout): string[] {
   return allShards(layout).map((shard) => queueKeys(prefix, shard).events);
+}
+
+/** The activity counters' keys of every shard of `layout` (events/activity.ts). */
+export function activityKeysOfShards(prefix: string, layout: ShardLayout): ActivityKeys[] {
+  return allShards(layout).map((shard) => queueKeys(prefix, shard).activity);
 }
 
 /** The event streams of every shard the registry knows now. */

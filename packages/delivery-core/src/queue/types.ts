@@ -70,6 +70,8 @@ export interface SpoolMessage {
   traceparent?: string;
   /** A record (JSON) appended to the event stream in the same transaction as the message. */
   acceptedEvent?: string;
+  /** The accepted event's recipients (dropped suppressed ones included), counted with it; default `recipients`. */
+  acceptedRecipients?: number;
   /**
    * An Idempotency-Key's answer (intake/idempotency.ts), written in the same transaction as the
    * message (SET PX ttlMs) with its in-flight marker dropped: a spooled message always has it.

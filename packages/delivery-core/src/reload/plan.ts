@@ -22,27 +22,46 @@ export const LIVE_PATHS = [
 
 export type LivePath = (typeof LIVE_PATHS)[number];
 
+/**
+ * What the bounce-processor also takes live: the VERP keys (a new secret is accepted at the next
+ * RCPT, so it can learn a rotated secret before the relays sign with it), the token age limit
+ * and the complaint address. The relays keep these until a restart (they sign with the secret
+ * they started with). `bounce.listen` / `http_listen` / `domain` need a restart everywhere.
+ */
+export const BOUNCE_PROCESSOR_LIVE_PATHS = [
+  ...LIVE_PATHS,
+  'bounce.verp_secret',
+  'bounce.verp_previous_secrets',
+  'bounce.verp_max_age',
+  'bounce.complaint_address',
+] as const;
+
 /** Changed paths are reported at most this deep (`smtp.client_limits.max_connections`). */
 const MAX_REPORT_DEPTH = 3;
 
 export interface ReloadPlan {
   /** The running config with the live sections of the new file: what the process runs next. */
   effective: HeraldConfig;
-  /** Live sections that differ, in LIVE_PATHS order. */
-  applied: LivePath[];
+  /** Live sections that differ, in the order of the live paths. */
+  applied: string[];
   /** Other changed key paths, sorted: kept as they run until a restart. */
   needsRestart: string[];
 }
 
-export function planReload(running: HeraldConfig, next: HeraldConfig): ReloadPlan {
-  const applied = LIVE_PATHS.filter((path) => !sameValue(at(running, path), at(next, path)));
+/** `live`: the paths this process takes from the new file (default LIVE_PATHS, a relay's). */
+export function planReload(
+  running: HeraldConfig,
+  next: HeraldConfig,
+  live: readonly string[] = LIVE_PATHS,
+): ReloadPlan {
+  const applied = live.filter((path) => !sameValue(at(running, path), at(next, path)));
   const changed = new Set<string>();
   collectChanges(running, next, [], changed);
   const needsRestart = [...changed]
-    .filter((path) => !LIVE_PATHS.some((live) => path === live || path.startsWith(`${live}.`)))
+    .filter((path) => !live.some((p) => path === p || path.startsWith(`${p}.`)))
     .sort();
   const effective = structuredClone(running) as Record<string, unknown>;
-  for (const path of LIVE_PATHS) setAt(effective, path, structuredClone(at(next, path)));
+  for (const path of live) setAt(effective, path, structuredClone(at(next, path)));
   return { effective: deepFreeze(effective) as unknown as HeraldConfig, applied, needsRestart };
 }
 
@@ -55,7 +74,11 @@ function at(value: unknown, path: string): unknown {
 function setAt(target: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');
   let node = target;
-  for (const part of parts.slice(0, -1)) node = node[part] as Record<string, unknown>;
+  for (const part of parts.slice(0, -1)) {
+    // A section the running config lacks (e.g. `bounce`) is not created by one of its keys.
+    if (!isObject(node[part])) return;
+    node = node[part] as Record<string, unknown>;
+  }
   const last = parts[parts.length - 1]!;
   if (value === undefined) delete node[last];
   else node[last] = value;

@@ -10,6 +10,7 @@ import { parseDuration } from '@herald/delivery-core';
 import { siteNameProblem } from '@herald/delivery-core/sites';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
+import { sitesSchema } from '../responses.js';
 import { defineRoute } from '../route.js';
 import { headerText } from '../schemas.js';
 import { knownProviders, sitesOverview } from '../site-overview.js';
@@ -19,28 +20,6 @@ import { siteName } from './queue.js';
 const DEFAULT_SUSPEND = '1h';
 const OPERATOR_REASON = 'operator';
 const MAX_EXTRA_SITES = 20;
-
-const rateOrNull = z.string().nullable().describe('"count/period" (e.g. 100/1m); null: no limit');
-const siteSchema = z.object({
-  site: z.string(),
-  queue: z.object({
-    ready: z.number().int(),
-    scheduled: z.number().int(),
-    in_flight: z.number().int(),
-    oldest_age_ms: z.number(),
-  }),
-  state: z.enum(['active', 'suspended', 'slowed']),
-  suspended_until: z.string().nullable().describe('ISO 8601'),
-  slowed: z.object({ rate: z.string(), until: z.string() }).nullable(),
-  limits: z.object({
-    max_connections: z.number().int(),
-    initial_connections: z.number().int(),
-    max_messages_per_connection: z.number().int(),
-    max_message_rate: rateOrNull,
-    max_connection_rate: rateOrNull,
-    layers: z.array(z.string()).describe('the shaping layers merged, lowest first'),
-  }),
-});
 
 const params = z.strictObject({ site: siteName });
 
@@ -62,16 +41,7 @@ export const siteRoutes = [
     responses: {
       200: {
         description: 'the sites, most queued first',
-        schema: z.object({
-          sites: z.array(siteSchema),
-          totals: z.object({
-            ready: z.number().int(),
-            scheduled: z.number().int(),
-            in_flight: z.number().int(),
-          }),
-          scanned: z.number().int(),
-          truncated: z.boolean(),
-        }),
+        schema: sitesSchema,
       },
     },
     handler: async ({ query, deps }) => {

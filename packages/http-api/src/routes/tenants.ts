@@ -9,6 +9,7 @@ import type { TenantStatus } from '@herald/delivery-core';
 import { eventStreamKeys } from '@herald/delivery-core/queue';
 import { z } from 'zod';
 import { MS_PER_MINUTE, readRecentEvents } from '../activity.js';
+import { tenantStatusSchema, tenantsSchema } from '../responses.js';
 import { defineRoute } from '../route.js';
 import { headerText, tenantName } from '../schemas.js';
 import { scopedTenant, tenantNamed } from '../scope.js';
@@ -22,22 +23,6 @@ const DEFAULT_TENANT = 'default';
 const OPERATOR_REASON = 'operator';
 
 const params = z.strictObject({ tenant: tenantName });
-const pauseSchema = z.object({ reason: z.string(), since: z.string().describe('ISO 8601') });
-
-const statusSchema = z.object({
-  tenant: z.string(),
-  window_ms: z.number().int().describe('the reputation window'),
-  min_volume: z.number().int().describe('recipients before rates are judged'),
-  accepted: z.number().int().describe('recipients accepted in the window'),
-  hard_bounces: z.number().int(),
-  complaints: z.number().int(),
-  bounce_rate: z.number(),
-  complaint_rate: z.number(),
-  bounce_rate_threshold: z.number(),
-  complaint_rate_threshold: z.number(),
-  paused: pauseSchema.nullable().describe("the bulk pause; null while the tenant's bulk mail is sending"),
-});
-
 const asJson = ({ tenant, policy, rates, paused }: TenantStatus) => ({
   tenant,
   window_ms: policy.reputation_window,
@@ -61,7 +46,7 @@ export const tenantRoutes = [
     summary: 'every known tenant: reputation against thresholds and bulk pause',
     description: `The tenants of the config's \`tenants\` section, \`${DEFAULT_TENANT}\`, and those with mail accepted in the last ${RECENT_MINUTES} minutes of the event stream (at most ${MAX_TENANTS_LISTED}), by name.`,
     responses: {
-      200: { description: 'their status, read now', schema: z.object({ tenants: z.array(statusSchema) }) },
+      200: { description: 'their status, read now', schema: tenantsSchema },
     },
     handler: async ({ deps }) => {
       const keys = eventStreamKeys(deps.config.redis.prefix, deps.herald.shards.layout);
@@ -87,7 +72,7 @@ export const tenantRoutes = [
     summary: "a tenant's reputation and bulk pause",
     params,
     responses: {
-      200: { description: 'its status, read now', schema: statusSchema },
+      200: { description: 'its status, read now', schema: tenantStatusSchema },
       403: { description: 'a tenant key naming another tenant (HERALD_API_FORBIDDEN)' },
     },
     handler: async ({ params, caller, deps }) => {
