@@ -9,7 +9,9 @@
 import type { DkimSigner } from '../auth/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import { withDeadline } from '../door/index.js';
+import { hasDsn, type MessageDsn } from '../dsn/index.js';
 import type { AcceptedEvent, RedisEventSink } from '../events/index.js';
+import { toSevenBit } from '../message/index.js';
 import { groupByDomain, type Spool, type SpoolMessage, storedStream } from '../queue/index.js';
 import { addListUnsubscribe } from '../sender/index.js';
 import { DEFAULT_STREAM } from '../shaping/index.js';
@@ -39,6 +41,10 @@ export interface EnqueueArgs {
   dropped?: readonly SuppressedRecipient[] | undefined;
   /** An Idempotency-Key's answer, written in the enqueue MULTI (intake/idempotency.ts). */
   idempotency?: SpoolMessage['idempotency'];
+  /** RFC 3461 parameters (SMTP NOTIFY / ORCPT / RET / ENVID, the API's `dsn`), already checked. */
+  dsn?: MessageDsn | undefined;
+  /** Submitted with SMTPUTF8 (RFC 6531). */
+  smtputf8?: boolean | undefined;
 }
 
 /** The recipients after the suppression screen, in the order given. */
@@ -82,7 +88,7 @@ export function intakeIo(parts: IntakeIoParts) {
       recipients: args.recipients,
       messageId: args.id,
     });
-    const body = signer ? signer.sign(unsubscribable, args.tenant) : unsubscribable;
+    const body = signer ? signSevenBit(signer, unsubscribable, args.tenant) : unsubscribable;
     await spoolPrepared(spool, events, { ...args, body }, options);
   };
   return {
@@ -122,6 +128,19 @@ export function intakeIo(parts: IntakeIoParts) {
       }
     },
   };
+}
+
+/**
+ * DKIM over the 7-bit form of an 8-bit message (RFC 6376 §5.3: convert before signing), so a
+ * next hop without 8BITMIME gets the message as signed and no later conversion breaks the
+ * signature. A message no key signs stays as submitted (8-bit); one that cannot be made 7-bit
+ * (8-bit headers: SMTPUTF8 mail) is signed as it is.
+ */
+function signSevenBit(signer: DkimSigner, message: Buffer, tenant: string): Buffer {
+  const seven = toSevenBit(message);
+  if (!seven || seven === message) return signer.sign(message, tenant);
+  const signed = signer.sign(seven, tenant);
+  return signed === seven ? message : signed;
 }
 
 /**
@@ -169,6 +188,8 @@ export async function spoolPrepared(
         ...traffic,
         acceptedEvent: JSON.stringify(event),
         ...(args.idempotency ? { idempotency: args.idempotency } : {}),
+        ...(hasDsn(args.dsn) ? { dsn: args.dsn } : {}),
+        ...(args.smtputf8 ? { smtputf8: true } : {}),
       },
       { stepDeadlineMs: options.deadlineMs },
     );

@@ -10,7 +10,14 @@ import { isIP } from 'node:net';
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
 import type { SmtpPool } from './pool.js';
 import type { SmtpSession } from './session.js';
-import type { RecipientOutcome, SessionLimits, SessionTarget, TlsDetails, TlsMode } from './session-types.js';
+import type {
+  RecipientOutcome,
+  SessionLimits,
+  SessionTarget,
+  TlsDetails,
+  TlsMode,
+  TransactionOptions,
+} from './session-types.js';
 
 export interface CandidateHost {
   hostname: string;
@@ -38,6 +45,8 @@ export interface AttemptRequest extends SessionLimits {
   maxAddresses?: number;
   /** Servers that answered (sessions) used at most (Postfix's smtp_mx_session_limit); default no limit. */
   maxSessions?: number;
+  /** The DSN request, SMTPUTF8 flag and 8-bit conversion of the transaction (session-types.ts). */
+  transaction?: TransactionOptions;
 }
 
 export interface AttemptReport {
@@ -112,7 +121,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         failed(host.hostname, address, err as DeliveryError);
         continue;
       }
-      let result = await session.send(request.from, request.recipients, request.body);
+      let result = await session.send(request.from, request.recipients, request.body, request.transaction);
       if (droppedWhileIdle(result.error, session)) {
         // A pooled connection the server had already dropped: retry once on a fresh one.
         pool.release(session, false);
@@ -123,7 +132,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
           failed(host.hostname, address, err as DeliveryError);
           continue;
         }
-        result = await session.send(request.from, request.recipients, request.body);
+        result = await session.send(request.from, request.recipients, request.body, request.transaction);
       }
       pool.release(session, await session.readyForReuse());
       if (result.error && NEXT_HOST_STAGES.has(result.error.reply.stage)) {
