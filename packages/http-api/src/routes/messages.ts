@@ -134,7 +134,7 @@ export const sendBodySchema = z
         });
     }
     const notify = body.dsn?.notify;
-    if (notify && notify.includes('NEVER') && notify.length > 1)
+    if (notify?.includes('NEVER') && notify.length > 1)
       ctx.addIssue({
         code: 'custom',
         path: ['dsn', 'notify'],
