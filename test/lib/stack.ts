@@ -61,6 +61,10 @@ export interface SinkSpec {
   starttls?: boolean;
   /** The sink's SIZE limit in bytes (default the harness's 25 MiB). */
   size?: number;
+  /** Extensions the sink offers (harness defaults: DSN off, 8BITMIME and SMTPUTF8 on). */
+  dsn?: boolean;
+  eightBitMime?: boolean;
+  smtputf8?: boolean;
 }
 
 /** Zone entries: `domain` MX → one host per entry, named mx<i>.<domain>, with an A record. */
@@ -120,6 +124,9 @@ async function startSinks(specs: SinkSpec[]): Promise<SmtpSinkHandle[]> {
             starttls: spec.starttls ?? false,
             script: spec.script ?? {},
             ...(spec.size !== undefined ? { size: spec.size } : {}),
+            ...(spec.dsn !== undefined ? { dsn: spec.dsn } : {}),
+            ...(spec.eightBitMime !== undefined ? { eightBitMime: spec.eightBitMime } : {}),
+            ...(spec.smtputf8 !== undefined ? { smtputf8: spec.smtputf8 } : {}),
           }),
         );
       }

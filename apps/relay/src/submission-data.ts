@@ -9,6 +9,7 @@
  */
 import type { Herald } from '@herald/delivery-core';
 import { DeadlineExceeded } from '@herald/delivery-core/door';
+import { type DsnNotify, type MessageDsn, parseOrcpt, type RecipientDsn } from '@herald/delivery-core/dsn';
 import { prepareMessage } from '@herald/delivery-core/message';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
 import type { Context, Span } from '@herald/delivery-core/telemetry';
@@ -102,6 +103,8 @@ async function spool(
       stream: message.stream,
       campaign: message.campaign,
       trace: accept.trace,
+      dsn: dsnOf(session),
+      smtputf8: session.envelope.smtpUtf8 === true,
     },
     { deadlineMs: guard.redisTimeoutMs },
   );
@@ -113,4 +116,22 @@ async function spool(
   }
   guard.messageAccepted(session);
   return `2.0.0 Ok: queued as ${id}`;
+}
+
+/** The session's RFC 3461 parameters (smtp-server checked and decoded them; ORCPT checked at RCPT). */
+function dsnOf(session: SMTPServerSession): MessageDsn | undefined {
+  const { envelope } = session;
+  const dsn: MessageDsn = {};
+  const recipients: Record<string, RecipientDsn> = {};
+  if (envelope.dsn?.ret === 'FULL' || envelope.dsn?.ret === 'HDRS') dsn.ret = envelope.dsn.ret;
+  if (envelope.dsn?.envid) dsn.envid = envelope.dsn.envid;
+  for (const rcpt of envelope.rcptTo) {
+    const given: RecipientDsn = {};
+    if (rcpt.dsn?.notify?.length) given.notify = rcpt.dsn.notify as DsnNotify[];
+    const orcpt = rcpt.dsn?.orcpt ? parseOrcpt(rcpt.dsn.orcpt) : undefined;
+    if (orcpt && 'orcpt' in orcpt) given.orcpt = orcpt.orcpt;
+    if (given.notify || given.orcpt) recipients[rcpt.address.toLowerCase()] = given;
+  }
+  if (Object.keys(recipients).length > 0) dsn.recipients = recipients;
+  return dsn;
 }

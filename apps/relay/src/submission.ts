@@ -1,6 +1,8 @@
 /**
  * The SMTP submission listener (smtp-server): AUTH PLAIN/LOGIN, STARTTLS when a certificate is
- * configured, SIZE, PIPELINING, 8BITMIME, SMTPUTF8 and ENHANCEDSTATUSCODES. A message is answered
+ * configured, SIZE, PIPELINING, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES and DSN (RFC 3461:
+ * smtp-server checks NOTIFY, RET and the ORCPT syntax and undoes xtext; ENVID's length and
+ * characters and ORCPT's address are checked here, `501 5.5.4` when malformed). A message is answered
  * `250` only after Herald's enqueue (body + every job, one MULTI/EXEC) was acknowledged by Redis;
  * any failure to spool answers `451 4.3.0`, so the client keeps the message and retries.
  * Every decision is the intake pipeline's (herald.intake, translated by policy.ts), the same as
@@ -16,6 +18,7 @@
 
 import type { Herald } from '@herald/delivery-core';
 import { DeadlineExceeded } from '@herald/delivery-core/door';
+import { envidProblem, parseOrcpt } from '@herald/delivery-core/dsn';
 import { isRefusal } from '@herald/delivery-core/intake';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
 import {
@@ -88,6 +91,7 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
     // AUTH in clear is decided per session by the door (smtp.require_auth_tls, plaintext_auth_networks).
     allowInsecureAuth: true,
     hideENHANCEDSTATUSCODES: false,
+    hideDSN: false,
     hideSTARTTLS: !tls,
     disabledCommands: tls ? [] : ['STARTTLS'],
     ...(tls ? { key: tls.key, cert: tls.cert } : {}),
@@ -122,11 +126,16 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
         .catch((err: unknown) => callback(err as Error));
     },
     onMailFrom(address, session, callback) {
+      const envid = session.envelope.dsn?.envid;
+      const badEnvid = envid ? envidProblem(envid) : undefined;
+      if (badEnvid) return callback(smtpError(501, '5.5.4', badEnvid));
       const refusal = policy.onMailFrom(address.address, facts(session));
       if (!refusal) guard.mailAccepted(session);
       callback(refusal ? toError(refusal) : undefined);
     },
     onRcptTo(address, session, callback) {
+      const orcpt = address.dsn?.orcpt ? parseOrcpt(address.dsn.orcpt) : undefined;
+      if (orcpt && 'problem' in orcpt) return callback(smtpError(501, '5.5.4', orcpt.problem));
       const sessionFacts = facts(session);
       const refusal = policy.onRcptTo(address.address, sessionFacts);
       if (refusal) {

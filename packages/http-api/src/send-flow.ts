@@ -242,6 +242,7 @@ export function sendInput(body: SendBody, tenant: string): SendInput {
     tenant,
     ...(body.stream !== undefined ? { stream: body.stream } : {}),
     ...(body.campaign !== undefined ? { campaign: body.campaign } : {}),
+    ...(body.dsn !== undefined ? { dsn: body.dsn } : {}),
   };
   if (body.raw !== undefined) {
     const raw = Buffer.from(body.raw, body.raw_encoding === 'base64' ? 'base64' : 'utf8');

@@ -69,6 +69,12 @@ export interface StartSmtpSinkOptions {
   size?: number;
   /** Offer PIPELINING (RFC 2920); default true. */
   pipelining?: boolean;
+  /** Offer DSN (RFC 3461: NOTIFY / ORCPT / RET / ENVID accepted; the transcript shows them); default false. */
+  dsn?: boolean;
+  /** Offer 8BITMIME (RFC 6152); default true. */
+  eightBitMime?: boolean;
+  /** Offer SMTPUTF8 (RFC 6531); default true. */
+  smtputf8?: boolean;
 }
 
 interface SinkConnection {
@@ -135,8 +141,10 @@ export async function startSmtpSink(opts: StartSmtpSinkOptions = {}): Promise<Sm
     authOptional: true,
     disableReverseLookup: true,
     hideENHANCEDSTATUSCODES: true,
-    hideDSN: true,
+    hideDSN: opts.dsn !== true,
     hidePIPELINING: opts.pipelining === false,
+    hide8BITMIME: opts.eightBitMime === false,
+    hideSMTPUTF8: opts.smtputf8 === false,
     disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     ...(tls ? { key: tls.key, cert: tls.cert } : {}),
     ...hooks,

@@ -81,6 +81,8 @@ export const tenantPolicySchema = section({
   suppression: oneOf(SUPPRESSION_MODES).default('refuse'),
   /** Send an RFC 3464 DSN to the envelope sender when a recipient bounces or expires (never for `<>`). */
   dsn: bool().default(true),
+  /** The tenant's delay notice time, instead of delivery.delay_warning; false: none for this tenant. */
+  delay_warning: z.union([z.literal(false), duration()]).optional(),
   /** Pause the tenant's bulk streams when complaints / accepted mail over the window exceed this. */
   complaint_rate_threshold: fraction(0, 1).default(0.003),
   /** The same for hard bounces. */

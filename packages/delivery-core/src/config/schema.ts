@@ -150,6 +150,16 @@ const deliverySchema = section({
   mta_sts: mtaStsSchema.prefault({}),
   /** DANE (RFC 7672): TLSA records, validated by a DNSSEC resolver, take precedence over MTA-STS. */
   dane: daneSchema.prefault({}),
+  /**
+   * A recipient still queued this long after acceptance gets its sender one `Action: delayed`
+   * report (Postfix's delay_warning_time); absent = none. Per tenant: tenants.<name>.delay_warning.
+   */
+  delay_warning: duration().optional(),
+  /**
+   * An 8-bit message for a next hop without 8BITMIME: converted to 7-bit (quoted-printable /
+   * base64, RFC 6152 §3) when true; bounced `554 5.6.3` when false.
+   */
+  convert_8bit: bool().default(true),
 });
 
 const retrySchema = section({

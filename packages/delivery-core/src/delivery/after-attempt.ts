@@ -17,7 +17,13 @@ import type { Logger } from 'pino';
 import type { DeliveryJobData } from '../queue/index.js';
 import { applyOperatorMark } from './operator.js';
 import { retryAfterFault } from './outage.js';
-import type { DeliveryDeps, DeliveryOutcome, JobParking, RecipientFailure } from './types.js';
+import type {
+  DeliveryDeps,
+  DeliveryOutcome,
+  JobParking,
+  RecipientFailure,
+  RecipientNotice,
+} from './types.js';
 
 /** The parts an attempt's follow-through needs; the worker's and the fast path's options share them. */
 export interface AfterAttemptOptions {
@@ -25,8 +31,15 @@ export interface AfterAttemptOptions {
   logger: Logger;
   /** Jobs waiting for a site's connection slot, woken when one is released. */
   parked?: JobParking;
-  /** After an attempt in which recipients bounced or expired (DSN, suppression); errors are logged. */
-  afterFailures?(data: DeliveryJobData, failures: RecipientFailure[]): Promise<void>;
+  /**
+   * After an attempt in which recipients bounced or expired (DSN, suppression) or the sender asked
+   * to hear about others (relayed, delayed: `notices`); errors are logged.
+   */
+  afterFailures?(
+    data: DeliveryJobData,
+    failures: RecipientFailure[],
+    notices?: RecipientNotice[],
+  ): Promise<void>;
 }
 
 /** How the job's source ends it: BullMQ's delayed set and finishJob, or the lane's lease. */
@@ -64,10 +77,10 @@ export async function afterAttempt(
     const mark = await ending.ride('operator mark', () => deps.operatorMark!(data));
     if (mark) outcome = applyOperatorMark(outcome.data, mark, deps);
   }
-  if (outcome.kind !== 'throttled' && outcome.failures && options.afterFailures) {
+  if (outcome.kind !== 'throttled' && (outcome.failures || outcome.notices) && options.afterFailures) {
     // Before the job ends: the DSN quotes the original headers from the spooled body.
     await options
-      .afterFailures(outcome.data, outcome.failures)
+      .afterFailures(outcome.data, outcome.failures ?? [], outcome.notices ?? [])
       .catch((err: unknown) => logger.error({ err, jobId }, 'follow-up of failed recipients failed'));
   }
   if (outcome.kind === 'retry' || outcome.kind === 'throttled') {

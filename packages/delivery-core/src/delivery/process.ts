@@ -7,7 +7,12 @@
 
 import { type SmtpReply, toDeliveryError } from '../errors/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
-import { type AttemptReport, type CandidateHost, deliverAttempt } from '../smtp/index.js';
+import {
+  type AttemptReport,
+  type CandidateHost,
+  deliverAttempt,
+  type TransactionOptions,
+} from '../smtp/index.js';
 import { traceAttempt } from './attempt-span.js';
 import { hostsFor, type StaticRoute } from './hosts.js';
 import { operatorReply } from './operator.js';
@@ -187,6 +192,7 @@ async function attempt(
     ehloName: limits?.ehloName,
     ...(route?.auth ? { auth: route.auth } : {}),
     ...(deps.mxLimits ? { maxAddresses: deps.mxLimits.addresses, maxSessions: deps.mxLimits.sessions } : {}),
+    transaction: transactionOptions(data, deps),
   };
   const startedAt = Date.now();
   const report = await sendTransactions(deps, data, recipients, request);
@@ -229,6 +235,33 @@ async function attempt(
   const outcome = settle(data, deps, emit, report.recipients, limits);
   traceAttempt(deps.tracer, data, recipients, report, startedAt);
   return { outcome, replies, verdict };
+}
+
+/**
+ * The job's DSN request and SMTPUTF8 flag for the wire, and the 8-bit conversion (made once per
+ * attempt, however many hosts or VERP transactions need it).
+ */
+function transactionOptions(data: DeliveryJobData, deps: DeliveryDeps): TransactionOptions {
+  const options: TransactionOptions = {};
+  const recipients: Record<string, { notify?: readonly string[]; orcpt?: string }> = {};
+  for (const r of data.recipients)
+    if (r.notify || r.orcpt)
+      recipients[r.address.toLowerCase()] = {
+        ...(r.notify ? { notify: r.notify } : {}),
+        ...(r.orcpt ? { orcpt: r.orcpt } : {}),
+      };
+  if (data.ret || data.envid || Object.keys(recipients).length > 0)
+    options.dsn = { ret: data.ret, envid: data.envid, recipients };
+  if (data.smtputf8) options.smtputf8 = true;
+  const downgrade = deps.downgrade8bit;
+  if (downgrade) {
+    let converted: { body: Buffer | undefined } | undefined;
+    options.downgrade = (body) => {
+      converted ??= { body: downgrade(body) };
+      return converted.body;
+    };
+  }
+  return options;
 }
 
 type SharedRequest = Omit<Parameters<typeof deliverAttempt>[1], 'from' | 'recipients'>;

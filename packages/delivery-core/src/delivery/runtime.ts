@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { type HeraldConfig, matchRoute, parseHostPort, type Route, tenantPolicy } from '../config/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { RedisEventSink } from '../events/index.js';
+import { toSevenBit } from '../message/index.js';
 import { DELIVERY_QUEUE, type DeliveryJobData, type OperatorMark, type Spool } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { type ConnectionLeases, SmtpPool } from '../smtp/index.js';
@@ -135,7 +136,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
       stalledIntervalMs: d.stalled_interval,
       logger,
       parked: parts.shaping.parked,
-      afterFailures: (data, failures) => followUpFailures(data, failures, followUp),
+      afterFailures: (data, failures, notices) => followUpFailures(data, failures, followUp, notices),
       deps,
     });
     worker.start();
@@ -170,6 +171,11 @@ export function createDelivery(parts: DeliveryParts): Delivery {
         ...(parts.meter ? { meter: parts.meter } : {}),
         ...(parts.tracer ? { tracer: parts.tracer } : {}),
         operatorMark: (data) => spool.marks.read(data.messageId, data.domain),
+        delayWarningMs: (tenant) => {
+          const own = tenantPolicy(live(), tenant).delay_warning;
+          return own === false ? undefined : (own ?? d.delay_warning);
+        },
+        ...(d.convert_8bit ? { downgrade8bit: toSevenBit } : {}),
       };
       const thread = new ThreadWorkers(deps, d.concurrency, startShard);
       threads.push(thread);
@@ -196,7 +202,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
         leaseTtlMs: d.lock_duration,
         logger,
         parked: parts.shaping.parked,
-        afterFailures: (data, failures) => followUpFailures(data, failures, followUp),
+        afterFailures: (data, failures, notices) => followUpFailures(data, failures, followUp, notices),
         announce,
       });
       fastPaths.push(fast);

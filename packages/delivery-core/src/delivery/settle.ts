@@ -4,6 +4,7 @@
  * class, or expire past the queue lifetime. Bounced and expired recipients are collected as
  * failures for the follow-up (DSN, suppression). Pure apart from the injected event sink and clock.
  */
+import { wantsReport } from '../dsn/index.js';
 import { formatReply, type SmtpReply } from '../errors/index.js';
 import type { OperatorAction, RecipientEventType } from '../events/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
@@ -14,7 +15,13 @@ import {
   retryClassOf,
   retryDecisionForReplies,
 } from '../retry/index.js';
-import type { AttemptLimits, DeliveryDeps, DeliveryOutcome, RecipientFailure } from './types.js';
+import type {
+  AttemptLimits,
+  DeliveryDeps,
+  DeliveryOutcome,
+  RecipientFailure,
+  RecipientNotice,
+} from './types.js';
 
 export type Emit = (
   recipient: DeliveryJobData['recipients'][number],
@@ -53,24 +60,35 @@ export function recipientEmitter(
   };
 }
 
-/** Applies per-recipient results, then schedules a retry or expires what is left. */
+/**
+ * Applies per-recipient results, then schedules a retry or expires what is left. A recipient
+ * accepted by a next hop that was not given its NOTIFY (`dsnPassed` false: no DSN there) and asked
+ * for SUCCESS becomes a `relayed` notice; one deferred past the delay warning that wants DELAY
+ * notices (or gave no NOTIFY) becomes a `delayed` notice, once (`delayNotifiedAt`).
+ */
 export function settle(
   data: DeliveryJobData,
   deps: DeliveryDeps,
   emit: Emit,
-  results: { address: string; accepted: boolean; reply: SmtpReply }[],
+  results: { address: string; accepted: boolean; reply: SmtpReply; dsnPassed?: boolean }[],
   limits?: AttemptLimits,
 ): DeliveryOutcome {
   const byAddress = new Map(data.recipients.map((r) => [r.address.toLowerCase(), r]));
   const deferred: { recipient: DeliveryJobData['recipients'][number]; reply: SmtpReply }[] = [];
+  const notices: RecipientNotice[] = [];
   for (const result of results) {
     const recipient = byAddress.get(result.address.toLowerCase());
     if (recipient?.state !== 'pending') continue;
-    if (result.accepted) emit(recipient, 'delivered', result.reply);
-    else if (result.reply.code >= 500) emit(recipient, 'bounced', result.reply);
+    if (result.accepted) {
+      emit(recipient, 'delivered', result.reply);
+      if (!result.dsnPassed && recipient.notify && wantsReport(recipient.notify, 'success'))
+        notices.push({ address: recipient.address, action: 'relayed', reply: result.reply });
+    } else if (result.reply.code >= 500) emit(recipient, 'bounced', result.reply);
     else deferred.push({ recipient, reply: result.reply });
   }
-  if (deferred.length === 0) return { kind: 'done', data };
+  const withNotices = <T extends DeliveryOutcome>(outcome: T): T =>
+    notices.length > 0 ? { ...outcome, notices } : outcome;
+  if (deferred.length === 0) return withNotices({ kind: 'done', data });
   // Each deferred reply has a retry class (greylisted, throttled, mailbox_full, ...) with its
   // own schedule; the job comes back at the earliest of its recipients' times.
   const decision = retryDecisionForReplies(retryPolicyFor(deps.retry, limits), {
@@ -84,13 +102,25 @@ export function settle(
     for (const { recipient, reply } of deferred) {
       emit(recipient, 'expired', expiredReply(formatReply(reply)));
     }
-    return { kind: 'done', data };
+    return withNotices({ kind: 'done', data });
   }
+  const now = deps.now();
+  const warnAfter = deps.delayWarningMs?.(data.tenant);
   for (const [i, { recipient, reply }] of deferred.entries()) {
     recipient.lastError = formatReply(reply).slice(0, LAST_ERROR_MAX_CHARS);
     emit(recipient, 'deferred', reply, { nextAttemptAt: decision.at, retryClass: decision.classes[i]! });
+    if (
+      warnAfter !== undefined &&
+      warnAfter > 0 &&
+      now - data.acceptedAt >= warnAfter &&
+      recipient.delayNotifiedAt === undefined &&
+      wantsReport(recipient.notify, 'delay')
+    ) {
+      recipient.delayNotifiedAt = now;
+      notices.push({ address: recipient.address, action: 'delayed', reply });
+    }
   }
-  return { kind: 'retry', at: decision.at, data };
+  return withNotices({ kind: 'retry', at: decision.at, data });
 }
 
 /** The relay's retry policy with the destination's schedule and lifetime (shaping) when set. */

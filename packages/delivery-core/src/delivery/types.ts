@@ -69,6 +69,16 @@ export interface DeliveryDeps {
   tlsPolicy?(domain: string, hosts: CandidateHost[]): Promise<TlsPolicyDecision | undefined>;
   /** Spans `herald.delivery.attempt` (attempt-span.ts); absent = none. */
   tracer?: Tracer;
+  /**
+   * How long a tenant's recipient may wait in the queue before its sender gets one delay notice
+   * (delivery.delay_warning, per tenant); absent or undefined = no delay notices.
+   */
+  delayWarningMs?(tenant: string): number | undefined;
+  /**
+   * How a next hop without 8BITMIME gets an 8-bit message: converted to 7-bit by this function
+   * (undefined when it cannot be), or, when absent (delivery.convert_8bit: false), bounced 5.6.3.
+   */
+  downgrade8bit?(body: Buffer): Buffer | undefined;
 }
 
 /**
@@ -95,9 +105,18 @@ export interface TlsPolicyDecision {
 }
 
 export type DeliveryOutcome =
-  /** `failures`: recipients that bounced or expired in this attempt (for DSNs and suppression). */
-  | { kind: 'done'; data: DeliveryJobData; failures?: RecipientFailure[] }
-  | { kind: 'retry'; at: number; data: DeliveryJobData; failures?: RecipientFailure[] }
+  /**
+   * `failures`: recipients that bounced or expired in this attempt (for DSNs and suppression);
+   * `notices`: those the sender asked to hear about otherwise (relayed, delayed).
+   */
+  | { kind: 'done'; data: DeliveryJobData; failures?: RecipientFailure[]; notices?: RecipientNotice[] }
+  | {
+      kind: 'retry';
+      at: number;
+      data: DeliveryJobData;
+      failures?: RecipientFailure[];
+      notices?: RecipientNotice[];
+    }
   /** Not admitted by the gate (shaping): reschedule at `at`; no attempt was spent. */
   | {
       kind: 'throttled';
@@ -163,4 +182,15 @@ export interface RecipientFailure {
   reply: SmtpReply;
   /** Ended by an operator (queue-ops), not by the remote: no suppression, no reputation count. */
   operator?: OperatorAction;
+}
+
+/**
+ * A recipient the sender asked (RFC 3461 NOTIFY) to hear about though it did not fail: accepted
+ * by a next hop that could not be given the request (`relayed`, NOTIFY=SUCCESS), or still queued
+ * past the delay warning (`delayed`).
+ */
+export interface RecipientNotice {
+  address: string;
+  action: 'relayed' | 'delayed';
+  reply: SmtpReply;
 }

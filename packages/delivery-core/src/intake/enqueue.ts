@@ -11,7 +11,9 @@
 import type { DkimSigner } from '../auth/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import { withDeadline } from '../door/index.js';
+import { hasDsn, type MessageDsn } from '../dsn/index.js';
 import type { AcceptedEvent, RedisEventSink } from '../events/index.js';
+import { toSevenBit } from '../message/index.js';
 import { groupByDomain, type Spool, type SpoolMessage, storedStream } from '../queue/index.js';
 import { addListUnsubscribe } from '../sender/index.js';
 import { DEFAULT_STREAM } from '../shaping/index.js';
@@ -44,6 +46,10 @@ export interface EnqueueArgs {
   idempotency?: SpoolMessage['idempotency'];
   /** The accept span's context: the enqueue span's parent, its traceparent stored with the message. */
   trace?: Context | undefined;
+  /** RFC 3461 parameters (SMTP NOTIFY / ORCPT / RET / ENVID, the API's `dsn`), already checked. */
+  dsn?: MessageDsn | undefined;
+  /** Submitted with SMTPUTF8 (RFC 6531). */
+  smtputf8?: boolean | undefined;
 }
 
 /** The recipients after the suppression screen, in the order given. */
@@ -88,7 +94,7 @@ export function intakeIo(parts: IntakeIoParts) {
       recipients: args.recipients,
       messageId: args.id,
     });
-    const body = signer ? signer.sign(unsubscribable, args.tenant) : unsubscribable;
+    const body = signer ? signSevenBit(signer, unsubscribable, args.tenant) : unsubscribable;
     await spoolPrepared(spool, events, { ...args, body }, options);
   };
   const tracedSpool = async (args: EnqueueArgs, options: StepOptions = {}): Promise<void> => {
@@ -145,6 +151,19 @@ export function intakeIo(parts: IntakeIoParts) {
 }
 
 /**
+ * DKIM over the 7-bit form of an 8-bit message (RFC 6376 §5.3: convert before signing), so a
+ * next hop without 8BITMIME gets the message as signed and no later conversion breaks the
+ * signature. A message no key signs stays as submitted (8-bit); one that cannot be made 7-bit
+ * (8-bit headers: SMTPUTF8 mail) is signed as it is.
+ */
+function signSevenBit(signer: DkimSigner, message: Buffer, tenant: string): Buffer {
+  const seven = toSevenBit(message);
+  if (!seven || seven === message) return signer.sign(message, tenant);
+  const signed = signer.sign(seven, tenant);
+  return signed === seven ? message : signed;
+}
+
+/**
  * Spools a prepared message with its accepted event in the same transaction, then announces it.
  * Dropped recipients are in the accepted event and get their terminal `suppressed` event instead
  * of a job; when every recipient is dropped nothing is spooled, only those events are written.
@@ -193,6 +212,8 @@ export async function spoolPrepared(
         ...(traceparent ? { traceparent } : {}),
         acceptedRecipients: event.recipients.length,
         ...(args.idempotency ? { idempotency: args.idempotency } : {}),
+        ...(hasDsn(args.dsn) ? { dsn: args.dsn } : {}),
+        ...(args.smtputf8 ? { smtputf8: true } : {}),
       },
       { stepDeadlineMs: options.deadlineMs },
     );

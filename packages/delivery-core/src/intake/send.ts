@@ -9,6 +9,7 @@
  * once Redis acknowledged the enqueue.
  */
 import { uniqueAddresses } from '../address/index.js';
+import { envidProblem, type MessageDsn, parseNotify, parseOrcpt, parseRet } from '../dsn/index.js';
 import { HeraldError } from '../errors/index.js';
 import {
   composeMessage,
@@ -42,6 +43,12 @@ export interface SendInput extends Partial<Omit<MessageFields, 'from' | 'to'>> {
   idempotency?: { scope: string; ttlMs: number; answer(result: SendResult): string };
   /** The caller's trace context (the HTTP API's `http.send` span): the accept span's parent. */
   trace?: Context | undefined;
+  /**
+   * Delivery status notifications (the SMTP DSN parameters, RFC 3461): `notify` for every
+   * recipient (`['NEVER']`, or any of SUCCESS, FAILURE, DELAY), `ret` (FULL / HDRS), `envid`, and
+   * `orcpt` per recipient address ("rfc822;original@example.com").
+   */
+  dsn?: { notify?: string[]; ret?: string; envid?: string; orcpt?: Record<string, string> };
 }
 
 export interface SendResult {
@@ -103,6 +110,7 @@ export async function sendMessage(pipeline: SendPipeline, message: SendInput): P
   const from = message.from === '<>' ? '' : message.from;
   const senderRefusal = stages.sender(tenant, from);
   if (senderRefusal) fail(senderRefusal);
+  const dsn = sendDsn(message.dsn, recipients);
   const stream = sendName(message, 'stream');
   const campaign = sendName(message, 'campaign');
   const accepted: string[] = [];
@@ -157,6 +165,7 @@ export async function sendMessage(pipeline: SendPipeline, message: SendInput): P
     stream: stream ?? content.stream,
     campaign: campaign ?? content.campaign,
     ...(idempotency ? { idempotency } : {}),
+    ...(dsn ? { dsn } : {}),
   });
   if (refusal) fail(refusal);
   return result;
@@ -195,4 +204,37 @@ function sendName(input: SendInput, key: 'stream' | 'campaign'): string | undefi
   if (name === undefined)
     fail(refuse('badInstruction', { text: `invalid ${key} ${JSON.stringify(value)}: ${TRAFFIC_NAME_HINT}` }));
   return name;
+}
+
+/** `input.dsn` checked and keyed by recipient; a `badInstruction` refusal when a value is wrong. */
+function sendDsn(input: SendInput['dsn'], recipients: readonly string[]): MessageDsn | undefined {
+  if (input === undefined) return undefined;
+  const bad = (text: string): never => fail(refuse('badInstruction', { text: `invalid dsn: ${text}` }));
+  const dsn: MessageDsn = {};
+  const perRecipient: NonNullable<MessageDsn['recipients']> = {};
+  if (input.ret !== undefined) {
+    const ret = parseRet(input.ret);
+    dsn.ret = ret === 'FULL' || ret === 'HDRS' ? ret : bad(ret);
+  }
+  if (input.envid !== undefined) {
+    const problem = envidProblem(input.envid);
+    if (problem) bad(problem);
+    dsn.envid = input.envid;
+  }
+  const notify = input.notify === undefined ? undefined : parseNotify(input.notify);
+  if (typeof notify === 'string') bad(notify);
+  const orcpts = new Map(Object.entries(input.orcpt ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  for (const address of recipients) {
+    const key = address.toLowerCase();
+    const given = orcpts.get(key);
+    const orcpt = given === undefined ? undefined : parseOrcpt(given);
+    if (orcpt && 'problem' in orcpt) bad(orcpt.problem);
+    if (!notify && !orcpt) continue;
+    perRecipient[key] = {
+      ...(notify ? { notify: notify as Exclude<typeof notify, string> } : {}),
+      ...(orcpt && 'orcpt' in orcpt ? { orcpt: orcpt.orcpt } : {}),
+    };
+  }
+  if (Object.keys(perRecipient).length > 0) dsn.recipients = perRecipient;
+  return dsn;
 }

@@ -1,6 +1,7 @@
 /**
  * Message handling at intake: input hygiene (NUL / bare CR refused or normalised), trace and
- * identity headers, instruction headers, composing from fields.
+ * identity headers, instruction headers, composing from fields; the 8-bit → 7-bit conversion for
+ * next hops without 8BITMIME and for DKIM signing (seven-bit.ts).
  */
 
 export type { MessageAttachment, MessageFields } from './compose.js';
@@ -16,3 +17,4 @@ export {
   takeInstructions,
   trafficName,
 } from './instructions.js';
+export { MAX_MIME_DEPTH, toSevenBit } from './seven-bit.js';

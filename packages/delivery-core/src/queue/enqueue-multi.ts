@@ -145,12 +145,19 @@ export function queueMessage(
       tenant: message.tenant,
       from: message.from,
       domain,
-      recipients: recipients.map((address) => ({ address, state: 'pending' })),
+      recipients: recipients.map((address) => ({
+        address,
+        state: 'pending',
+        ...message.dsn?.recipients?.[address.toLowerCase()],
+      })),
       attempts: 0,
       acceptedAt: message.acceptedAt,
       size: message.body.length,
       ...traffic,
       ...(message.traceparent ? { traceparent: message.traceparent } : {}),
+      ...(message.dsn?.ret ? { ret: message.dsn.ret } : {}),
+      ...(message.dsn?.envid ? { envid: message.dsn.envid } : {}),
+      ...(message.smtputf8 ? { smtputf8: true } : {}),
     };
     commands += 1;
     const lane = message.body.length <= FAST_LANE_MAX_BODY_BYTES ? context.fast : undefined;

@@ -1,4 +1,5 @@
 /** The data a delivery job carries: one message, one destination domain, its recipients. */
+import type { DsnNotify, DsnRet, MessageDsn } from '../dsn/index.js';
 import type { TerminalState } from '../events/index.js';
 
 export type RecipientState = 'pending' | TerminalState;
@@ -8,6 +9,11 @@ export interface JobRecipient {
   state: RecipientState;
   /** The reply of its last deferral ("451 4.4.2 …", at most 300 characters), for the expiry text. */
   lastError?: string;
+  /** RFC 3461 NOTIFY as submitted (absent: not given); ORCPT ("rfc822;addr"). */
+  notify?: DsnNotify[];
+  orcpt?: string;
+  /** The time a delay notice (`Action: delayed`) went to the sender: at most one per recipient. */
+  delayNotifiedAt?: number;
 }
 
 export interface DeliveryJobData {
@@ -23,6 +29,11 @@ export interface DeliveryJobData {
   /** When the message was accepted (epoch ms); queue lifetime counts from here. */
   acceptedAt: number;
   size: number;
+  /** RFC 3461 RET and ENVID as submitted (absent: not given). */
+  ret?: DsnRet;
+  envid?: string;
+  /** Submitted with SMTPUTF8 (RFC 6531): a next hop without it cannot take its UTF-8 headers. */
+  smtputf8?: true;
   /**
    * Message-rate slots this job already booked (shaping): rate key → epoch ms it is due. Coming
    * back at that time it passes those rates without booking again; cleared once admitted.
@@ -68,6 +79,10 @@ export interface SpoolMessage {
   campaign?: string;
   /** The accept span's W3C traceparent (telemetry on), copied into each job's data. */
   traceparent?: string;
+  /** RFC 3461 parameters given at submission (kept in the job data, only when given). */
+  dsn?: MessageDsn | undefined;
+  /** Submitted with SMTPUTF8 (RFC 6531). */
+  smtputf8?: boolean | undefined;
   /** A record (JSON) appended to the event stream in the same transaction as the message. */
   acceptedEvent?: string;
   /** The accepted event's recipients (dropped suppressed ones included), counted with it; default `recipients`. */

@@ -17,6 +17,7 @@ import type {
   SessionTarget,
   TlsDetails,
   TlsMode,
+  TransactionOptions,
 } from './session-types.js';
 
 export interface CandidateHost {
@@ -60,6 +61,8 @@ export interface AttemptRequest extends SessionLimits {
   maxAddresses?: number;
   /** Servers that answered (sessions) used at most (Postfix's smtp_mx_session_limit); default no limit. */
   maxSessions?: number;
+  /** The DSN request, SMTPUTF8 flag and 8-bit conversion of the transaction (session-types.ts). */
+  transaction?: TransactionOptions;
 }
 
 export interface AttemptReport {
@@ -140,7 +143,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         failed(host, address, err as DeliveryError);
         continue;
       }
-      let result = await session.send(request.from, request.recipients, request.body);
+      let result = await session.send(request.from, request.recipients, request.body, request.transaction);
       if (droppedWhileIdle(result.error, session)) {
         // A pooled connection the server had already dropped: retry once on a fresh one.
         pool.release(session, false);
@@ -151,7 +154,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
           failed(host, address, err as DeliveryError);
           continue;
         }
-        result = await session.send(request.from, request.recipients, request.body);
+        result = await session.send(request.from, request.recipients, request.body, request.transaction);
       }
       pool.release(session, await session.readyForReuse());
       if (result.error && NEXT_HOST_STAGES.has(result.error.reply.stage)) {

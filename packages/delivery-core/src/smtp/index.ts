@@ -8,6 +8,7 @@
 export { encodeData, encodeDataChunks, encodeDataParts, ZERO_COPY_MIN_BYTES } from './data-encoding.js';
 export type { AttemptHost, AttemptReport, AttemptRequest, CandidateHost, HostTls } from './deliver.js';
 export { deliverAttempt } from './deliver.js';
+export { mailParameters, rcptParameters, type WireForm, wireForm, xtext } from './params.js';
 export type { ConnectionLeases, PoolOptions } from './pool.js';
 export { SmtpPool } from './pool.js';
 export { connectError, networkError, parseReply, toSmtpReply, wireError } from './reply.js';
@@ -22,6 +23,7 @@ export type {
   SessionTimeouts,
   TlsDetails,
   TlsMode,
+  TransactionOptions,
   TransactionResult,
 } from './session-types.js';
 export type { ConnectOptions } from './socket.js';

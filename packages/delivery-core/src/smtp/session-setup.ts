@@ -19,6 +19,8 @@ export interface Extensions {
   starttls: boolean;
   eightBitMime: boolean;
   smtputf8: boolean;
+  /** RFC 3461 DSN: NOTIFY / ORCPT / RET / ENVID may be passed on. */
+  dsn: boolean;
   /** AUTH mechanisms, upper-case. */
   auth: string[];
 }
@@ -28,6 +30,7 @@ const NO_EXTENSIONS: Extensions = {
   starttls: false,
   eightBitMime: false,
   smtputf8: false,
+  dsn: false,
   auth: [],
 };
 /** "421 … closing transmission channel": the server is going away. */
@@ -176,6 +179,9 @@ export function parseExtensions(lines: readonly string[]): Extensions {
         break;
       case 'SMTPUTF8':
         ext.smtputf8 = true;
+        break;
+      case 'DSN':
+        ext.dsn = true;
         break;
       case 'AUTH':
         for (const mechanism of params) ext.auth.push(mechanism.toUpperCase());

@@ -87,6 +87,28 @@ export interface RecipientOutcome {
   address: string;
   accepted: boolean;
   reply: SmtpReply;
+  /** Accepted by a server that offered DSN: the sender's NOTIFY went with it (RFC 3461 §5.2.1). */
+  dsnPassed?: boolean;
+}
+
+/** What one transaction carries besides the envelope and the body. */
+export interface TransactionOptions {
+  /**
+   * The sender's RFC 3461 request (values decoded), passed on to a server that offers DSN:
+   * RET / ENVID on MAIL, NOTIFY / ORCPT on RCPT (recipients keyed by lower-cased address).
+   */
+  dsn?: {
+    ret?: string | undefined;
+    envid?: string | undefined;
+    recipients?: Readonly<Record<string, { notify?: readonly string[]; orcpt?: string }>> | undefined;
+  };
+  /** Submitted with SMTPUTF8: UTF-8 in its header section needs a server that offers it. */
+  smtputf8?: boolean;
+  /**
+   * An 8-bit message for a server without 8BITMIME: its 7-bit form (undefined: cannot be made);
+   * absent: such a message bounces `554 5.6.3` (delivery.convert_8bit: false).
+   */
+  downgrade?(body: Buffer): Buffer | undefined;
 }
 
 export interface TransactionResult {

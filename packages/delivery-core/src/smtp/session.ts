@@ -8,12 +8,15 @@
  * settles the step exactly once (wire.ts): `open` throws a DeliveryError, `send` resolves a result
  * and never throws. A session whose transaction did not end with a reply to its final dot is
  * reused only after an RSET answered in time (`readyForReuse`); one that saw a 421 or lost its
- * connection is never reused.
+ * connection is never reused. What the server offered decides what the message may carry
+ * (params.ts): the sender's DSN request only to a server with DSN; an 8-bit message to one
+ * without 8BITMIME only in its 7-bit form (else 554 5.6.3); a UTF-8 address, or UTF-8 headers of
+ * a message submitted with SMTPUTF8, to one without SMTPUTF8 never (553 5.6.7).
  */
-import { isAscii } from 'node:buffer';
 import type { TLSSocket } from 'node:tls';
 import { DeliveryError, PermanentError, type SmtpReply, type SmtpStage } from '../errors/index.js';
 import { dataDeadlineMs, encodeDataChunks } from './data-encoding.js';
+import { mailParameters, rcptParameters, wireForm } from './params.js';
 import { connectError, networkError, replyError } from './reply.js';
 import { authenticate, type Extensions, exchange, greetAndHello, startTls } from './session-setup.js';
 import type {
@@ -21,6 +24,7 @@ import type {
   SessionTarget,
   SessionTimeouts,
   TlsDetails,
+  TransactionOptions,
   TransactionResult,
 } from './session-types.js';
 import { connectNoDelay } from './socket.js';
@@ -100,19 +104,28 @@ export class SmtpSession {
   }
 
   /** One transaction: MAIL, RCPT per recipient, DATA, the body. Never throws. */
-  async send(from: string, recipients: string[], body: Buffer): Promise<TransactionResult> {
+  async send(
+    from: string,
+    recipients: string[],
+    body: Buffer,
+    options: TransactionOptions = {},
+  ): Promise<TransactionResult> {
     this.messagesSent++;
-    const host = this.target.hostname;
-    if (!this.ext.smtputf8 && needsSmtputf8(from, recipients)) {
-      const text = `SMTPUTF8 is required for a non-ASCII address, but ${host} does not offer it`;
-      const reply: SmtpReply = { code: 553, enhanced: '5.6.7', text, stage: 'mail', host };
+    const form = wireForm(this.ext, from, recipients, body, options, this.target.hostname);
+    if ('refused' in form) {
+      const reply: SmtpReply = { ...form.refused, stage: 'mail', host: this.target.hostname };
       return result(recipients, new Map(), new PermanentError(reply, 'remote'));
     }
     this.clean = false;
     const replies = new Map<string, SmtpReply>();
     const at: { stage: SmtpStage } = { stage: 'mail' };
+    const host = this.target.hostname;
     try {
-      return await this.transaction(from, recipients, body, replies, at);
+      const mail = `MAIL FROM:<${from}>${mailParameters(this.ext, form, options)}`;
+      const rcpt = (to: string) => `RCPT TO:<${to}>${rcptParameters(this.ext, to, options)}`;
+      const out = await this.transaction(mail, rcpt, recipients, form.body, replies, at);
+      if (this.ext.dsn) for (const r of out.recipients) if (r.accepted) r.dsnPassed = true;
+      return out;
     } catch (err) {
       // The connection failed, timed out or broke the protocol: it is gone.
       this.wire.destroy();
@@ -125,7 +138,8 @@ export class SmtpSession {
   }
 
   private async transaction(
-    from: string,
+    mailCommand: string,
+    rcptCommand: (to: string) => string,
     recipients: string[],
     body: Buffer,
     replies: Map<string, SmtpReply>,
@@ -134,9 +148,8 @@ export class SmtpSession {
     const host = this.target.hostname;
     const { commandMs, dataMs } = this.timeouts;
     const pipelined = this.ext.pipelining;
-    const mailCommand = `MAIL FROM:<${from}>${this.mailParameters(from, recipients, body)}`;
     if (pipelined) {
-      const group = [mailCommand, ...recipients.map((to) => `RCPT TO:<${to}>`), 'DATA', ''];
+      const group = [mailCommand, ...recipients.map(rcptCommand), 'DATA', ''];
       this.wire.write(group.join('\r\n'));
     }
     // Pipelined, every command is already written: only its reply is read, and every reply of the
@@ -169,7 +182,7 @@ export class SmtpSession {
     at.stage = 'rcpt';
     const accepted: string[] = [];
     for (const to of recipients) {
-      const rcpt = await next(`RCPT TO:<${to}>`, `the reply to RCPT TO:<${to}>`);
+      const rcpt = await next(rcptCommand(to), `the reply to RCPT TO:<${to}>`);
       if (rcpt.code < 300) accepted.push(to);
       else replies.set(to, rcpt);
     }
@@ -250,14 +263,6 @@ export class SmtpSession {
     })();
     return this.closing;
   }
-
-  private mailParameters(from: string, recipients: string[], body: Buffer): string {
-    let params = '';
-    if (this.ext.size !== undefined) params += ` SIZE=${body.length}`;
-    if (this.ext.eightBitMime && !isAscii(body)) params += ' BODY=8BITMIME';
-    if (this.ext.smtputf8 && needsSmtputf8(from, recipients)) params += ' SMTPUTF8';
-    return params;
-  }
 }
 
 /** Each recipient's reply; those without one get `error`'s (or, if none, "no reply recorded"). */
@@ -278,14 +283,4 @@ function result(
 
 function noReply(address: string): SmtpReply {
   return { code: 451, enhanced: '4.3.0', text: `no reply recorded for <${address}>`, stage: 'rcpt' };
-}
-
-/** RFC 6531: a non-ASCII address needs SMTPUTF8. */
-function needsSmtputf8(from: string, recipients: string[]): boolean {
-  return !isAsciiText(from) || recipients.some((r) => !isAsciiText(r));
-}
-
-function isAsciiText(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
-  return true;
 }

@@ -78,6 +78,29 @@ export const sendBodySchema = z
       .describe('admin keys only (default "default"); a tenant key sends as its tenant'),
     stream: trafficName.optional(),
     campaign: trafficName.optional(),
+    dsn: z
+      .strictObject({
+        notify: z
+          .array(z.enum(['NEVER', 'SUCCESS', 'FAILURE', 'DELAY']))
+          .min(1)
+          .optional()
+          .describe('RFC 3461 NOTIFY for every recipient: ["NEVER"] or any of SUCCESS, FAILURE, DELAY'),
+        ret: z
+          .enum(['FULL', 'HDRS'])
+          .optional()
+          .describe('RFC 3461 RET: return the full message or its headers'),
+        envid: z
+          .string()
+          .regex(/^[\x21-\x7e]{1,100}$/, { error: 'printable US-ASCII, no spaces, at most 100 characters' })
+          .optional()
+          .describe('RFC 3461 ENVID, echoed as Original-Envelope-Id'),
+        orcpt: z
+          .record(z.string(), z.string().max(500))
+          .optional()
+          .describe('RFC 3461 ORCPT per recipient: address → "rfc822;original@example.com"'),
+      })
+      .optional()
+      .describe('delivery status notifications wanted (the SMTP DSN parameters)'),
     metadata: z
       .record(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/), headerText(256))
       .optional()
@@ -110,6 +133,13 @@ export const sendBodySchema = z
           message: `${name} is not an extra header: ${owner}`,
         });
     }
+    const notify = body.dsn?.notify;
+    if (notify?.includes('NEVER') && notify.length > 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dsn', 'notify'],
+        message: 'NEVER cannot be combined with other values',
+      });
     if (body.metadata && Object.keys(body.metadata).length > MAX_METADATA_ENTRIES)
       ctx.addIssue({
         code: 'custom',

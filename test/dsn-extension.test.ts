@@ -1,0 +1,185 @@
+/**
+ * End to end: the RFC 3461 DSN extension. The relay advertises DSN and refuses malformed
+ * NOTIFY / ORCPT / RET / ENVID with 501 5.5.4; the sender's request rules the reports its mailbox
+ * (the origin.test sink) receives: none for NOTIFY=NEVER, a failure with ENVID, ORCPT and the
+ * whole message (RET=FULL) echoed, `Action: relayed` for NOTIFY=SUCCESS to a next hop without DSN;
+ * to a next hop with DSN the request goes on the wire and Herald sends no success report; a
+ * recipient still queued past `delivery.delay_warning` gets one `Action: delayed` report.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AcceptedEvent } from '@herald/delivery-core/events';
+import { sampleMessage } from './lib/message.js';
+import { RawSmtp } from './lib/raw-smtp.js';
+import { mxZone, type Stack, startStack } from './lib/stack.js';
+
+const GONE = { code: 550, enhanced: '5.1.1', text: 'user unknown' };
+
+function zone() {
+  return {
+    ...mxZone('dest.test', [{ preference: 10, address: '127.0.0.2' }]),
+    ...mxZone('origin.test', [{ preference: 10, address: '127.0.0.3' }]),
+  };
+}
+
+/** One transaction on a raw connection: MAIL and RCPT lines as given, then the body. Returns every reply. */
+async function rawSend(stack: Stack, mail: string, rcpts: string[], body: Buffer): Promise<string[]> {
+  const { client } = await RawSmtp.connect(stack.smtp.host, stack.smtp.port);
+  try {
+    const replies = [(await client.command('EHLO client.test')).text];
+    replies.push((await client.command(mail)).text);
+    for (const rcpt of rcpts) replies.push((await client.command(rcpt)).text);
+    replies.push((await client.command('DATA')).text);
+    client.write(body);
+    replies.push((await client.command('.')).text);
+    await client.command('QUIT').catch(() => undefined);
+    return replies;
+  } finally {
+    client.close();
+  }
+}
+
+/** The message/delivery-status part's recipient blocks, as "Field: value" maps. */
+function recipientBlocks(report: string): Map<string, string>[] {
+  const status = /Content-Type: message\/delivery-status\r\n\r\n([\s\S]*?)\r\n--herald-dsn/.exec(report)?.[1];
+  assert.ok(status, 'the report has a message/delivery-status part');
+  return status
+    .split('\r\n\r\n')
+    .slice(1)
+    .map(
+      (block) =>
+        new Map(block.split('\r\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)])),
+    );
+}
+
+describe('the DSN extension at submission', () => {
+  it('advertises DSN and refuses malformed NOTIFY, ORCPT, RET and ENVID with 501 5.5.4', async (t) => {
+    const stack = await startStack({ sinks: ['127.0.0.2'], zone: zone() });
+    t.after(() => stack.stop());
+    const { client } = await RawSmtp.connect(stack.smtp.host, stack.smtp.port);
+    t.after(() => client.close());
+    const ehlo = await client.command('EHLO client.test');
+    assert.ok(
+      ehlo.lines.some((l) => /^250[- ]DSN$/.test(l)),
+      ehlo.text,
+    );
+    const badRet = await client.command('MAIL FROM:<app@origin.test> RET=PARTIAL');
+    assert.match(badRet.text, /^501 5\.5\.4 /);
+    const longEnvid = await client.command(`MAIL FROM:<app@origin.test> ENVID=${'x'.repeat(101)}`);
+    assert.match(longEnvid.text, /^501 5\.5\.4 ENVID is longer than 100/);
+    assert.match((await client.command('MAIL FROM:<app@origin.test> RET=HDRS ENVID=ok-1')).text, /^250 /);
+    for (const rcpt of [
+      'RCPT TO:<a@dest.test> NOTIFY=NEVER,SUCCESS',
+      'RCPT TO:<a@dest.test> NOTIFY=SOMETIMES',
+      'RCPT TO:<a@dest.test> ORCPT=no-address-type',
+    ])
+      assert.match((await client.command(rcpt)).text, /^501 5\.5\.4 /, rcpt);
+    assert.match(
+      (await client.command('RCPT TO:<a@dest.test> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;a+2Bb@dest.test')).text,
+      /^250 /,
+    );
+  });
+});
+
+describe('reports by the sender’s DSN request', () => {
+  it('NOTIFY=NEVER gets no report; a failure echoes ENVID, ORCPT and (RET=FULL) the message; NOTIFY=SUCCESS to a next hop without DSN is relayed', async (t) => {
+    const stack = await startStack({
+      sinks: [
+        {
+          host: '127.0.0.2',
+          script: { rcpt: { 'never@dest.test': GONE, 'fail@dest.test': GONE } },
+        },
+        '127.0.0.3',
+      ],
+      zone: zone(),
+    });
+    t.after(() => stack.stop());
+    const replies = await rawSend(
+      stack,
+      'MAIL FROM:<app@origin.test> RET=FULL ENVID=order+2B42',
+      [
+        'RCPT TO:<never@dest.test> NOTIFY=NEVER',
+        'RCPT TO:<fail@dest.test> NOTIFY=FAILURE ORCPT=rfc822;alias+40origin.test',
+        'RCPT TO:<ok@dest.test> NOTIFY=SUCCESS,FAILURE',
+      ],
+      sampleMessage({ subject: 'invoice 42', lines: ['the body line'] }),
+    );
+    assert.match(replies.at(-1)!, /^250 /, replies.join(' | '));
+    const [report] = await stack.sinks[1]!.waitForMessages(1);
+    assert.equal(report!.from, '');
+    const text = report!.raw.toString('utf8');
+    assert.match(text, /Original-Envelope-Id: order\+42/);
+    const blocks = recipientBlocks(text);
+    assert.deepEqual(
+      blocks.map((b) => [b.get('Final-Recipient'), b.get('Action'), b.get('Original-Recipient')]),
+      [
+        ['rfc822; fail@dest.test', 'failed', 'rfc822; alias@origin.test'],
+        ['rfc822; ok@dest.test', 'relayed', undefined],
+      ],
+    );
+    assert.match(
+      text,
+      /Content-Type: message\/rfc822\r\n\r\n[\s\S]*the body line/,
+      'RET=FULL returns the body',
+    );
+    await stack.assertEveryRecipientTerminatedOnce();
+    assert.equal(stack.sinks[1]!.messages.length, 1, 'one report: never@ got none');
+  });
+
+  it('to a next hop that offers DSN the request goes on the wire, and Herald sends no success report', async (t) => {
+    const stack = await startStack({ sinks: [{ host: '127.0.0.2', dsn: true }, '127.0.0.3'], zone: zone() });
+    t.after(() => stack.stop());
+    const replies = await rawSend(
+      stack,
+      'MAIL FROM:<app@origin.test> RET=HDRS ENVID=abc',
+      ['RCPT TO:<ok@dest.test> NOTIFY=SUCCESS ORCPT=rfc822;first+2Blast@dest.test'],
+      sampleMessage({ subject: 'passed on' }),
+    );
+    assert.match(replies.at(-1)!, /^250 /);
+    await stack.sinks[0]!.waitForMessages(1);
+    const events = await stack.assertEveryRecipientTerminatedOnce();
+    const commands = stack.sinks[0]!.transcripts().flatMap((c) => c.entries.map((e) => e.command));
+    assert.ok(
+      commands.some((c) => /^MAIL FROM:<app@origin\.test>.* RET=HDRS ENVID=abc/.test(c)),
+      commands.join('\n'),
+    );
+    assert.ok(
+      commands.some((c) => c === 'RCPT TO:<ok@dest.test> NOTIFY=SUCCESS ORCPT=rfc822;first+2Blast@dest.test'),
+      commands.join('\n'),
+    );
+    const reports = events.filter((e): e is AcceptedEvent => e.type === 'accepted' && e.source === 'dsn');
+    assert.equal(reports.length, 0, 'the next hop reports delivery, not Herald');
+  });
+
+  it('a recipient still queued past delivery.delay_warning gets one delayed report; NOTIFY=FAILURE gets none', async (t) => {
+    const LATER = { code: 451, enhanced: '4.2.0', text: 'try again later' };
+    const stack = await startStack({
+      sinks: [{ host: '127.0.0.2', script: { rcpt: () => LATER } }, '127.0.0.3'],
+      zone: zone(),
+      config: { delivery: { delay_warning: '1ms' }, retry: { schedule: ['200ms'], jitter: 0 } },
+    });
+    t.after(() => stack.stop());
+    const replies = await rawSend(
+      stack,
+      'MAIL FROM:<app@origin.test> ENVID=slow-1',
+      ['RCPT TO:<slow@dest.test>', 'RCPT TO:<quiet@dest.test> NOTIFY=FAILURE'],
+      sampleMessage({ subject: 'slow' }),
+    );
+    assert.match(replies.at(-1)!, /^250 /);
+    const [report] = await stack.sinks[1]!.waitForMessages(1);
+    const text = report!.raw.toString('utf8');
+    assert.match(text, /Subject: Delayed Mail/);
+    assert.deepEqual(
+      recipientBlocks(text).map((b) => [b.get('Final-Recipient'), b.get('Action'), b.get('Status')]),
+      [['rfc822; slow@dest.test', 'delayed', '4.2.0']],
+    );
+    // More attempts are deferred; then the site accepts: no second delay notice was sent.
+    await stack.events.waitFor(
+      'a third deferral',
+      (e) => e.type === 'deferred' && 'attempt' in e && e.attempt >= 3,
+    );
+    stack.sinks[0]!.setScript({});
+    await stack.assertEveryRecipientTerminatedOnce();
+    assert.equal(stack.sinks[1]!.messages.length, 1, 'one delay notice per recipient');
+  });
+});
