@@ -26,6 +26,7 @@ import { shapingCommand } from './commands/shaping.js';
 import { siteCommand } from './commands/site.js';
 import { suppressionCommand } from './commands/suppression.js';
 import { tenantCommand } from './commands/tenant.js';
+import { tlsrptCommand } from './commands/tlsrpt.js';
 import { versionCommand } from './commands/version.js';
 import { webhookCommand } from './commands/webhook.js';
 import { type CliIo, processIo } from './io.js';
@@ -44,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   eventsCommand,
   accountingCommand,
   webhookCommand,
+  tlsrptCommand,
   hashPasswordCommand,
   sendCommand,
   bounceCommand,

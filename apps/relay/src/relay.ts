@@ -125,6 +125,8 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         accounting = await startAccounting(herald);
         // Reads the event stream and POSTs on this thread; delivery runs in the worker threads.
         herald.webhooks.startDispatcher();
+        // One relay a day (a lease) sends the TLS reports of the day before.
+        herald.tlsReporting?.startDaily();
       }
       if (roles.includes('smtp')) {
         smtp = createSubmissionServer({ herald, policy: livePolicy(() => policy), tls });

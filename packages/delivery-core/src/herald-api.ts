@@ -24,6 +24,7 @@ import type { PauseState, TenantStatus } from './reputation/index.js';
 import type { MessageStory } from './story/index.js';
 import type { SuppressionList } from './suppression/index.js';
 import type { Telemetry } from './telemetry/index.js';
+import type { TlsReporting } from './tlsrpt/index.js';
 import type { Webhooks, WebhooksDeps } from './webhooks/index.js';
 
 export type { DeliveryExplanation, ExplainedSource, ExplainOptions } from './explain/index.js';
@@ -64,7 +65,7 @@ export interface CreateHeraldOptions {
   /**
    * Count this Herald's events into its own metrics (default true). False for a Herald whose
    * events another one counts: a relay's delivery thread forwards its events to the main thread,
-   * whose /metrics is the one served.
+   * whose /metrics is the one served (and whose TLS report counters count them).
    */
   countEvents?: boolean;
 }
@@ -95,6 +96,12 @@ export interface Herald {
    * (`startDispatcher`, run by relays with the worker role; stopped by `close`).
    */
   readonly webhooks: Webhooks;
+  /**
+   * SMTP TLS Reporting (config `tls_reporting`; undefined when off): attempt outcomes are counted
+   * from the start; `sendDay` sends (dry run: builds) a UTC day's reports (`herald tlsrpt send`),
+   * `startDaily` runs the daily job (relays with the worker role); `close` stops it.
+   */
+  readonly tlsReporting: TlsReporting | undefined;
   /** Submits one message through the intake pipeline; resolves once Redis acknowledged it. */
   send(input: SendInput): Promise<SendResult>;
   /**

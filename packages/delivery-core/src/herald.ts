@@ -11,7 +11,8 @@
  * (`createQueueOps`, plain data in and out) `listQueue`, `retryQueued`, `flushSite`,
  * `deleteQueued`, `bounceQueued`; plus `intake` for submission front ends (the relay's SMTP
  * listener), `suppression`, `webhooks` (`createWebhooks`: endpoints, dead letters, the
- * dispatcher), `events` and `metrics`. The config in force and what is built from it (intake,
+ * dispatcher), `tlsReporting` (`createTlsReporting`: TLS report counters and sending, when
+ * `tls_reporting.enabled`), `events` and `metrics`. The config in force and what is built from it (intake,
  * feedback, explain) live in `herald-live.ts`: `reloadConfig` swaps them whole (live reload).
  * Tracing (`telemetry`, started from `config.telemetry` unless given) is shut down last by close. */
 import { randomUUID } from 'node:crypto';
@@ -47,6 +48,7 @@ import { providerRules, siteForMxHosts, siteForRoute } from './sites/index.js';
 import { createStoryReader } from './story/index.js';
 import { SuppressionList } from './suppression/index.js';
 import { startTelemetry } from './telemetry/index.js';
+import { createTlsReporting } from './tlsrpt/index.js';
 import { settlesWithin, withDeadline } from './util/index.js';
 import { createWebhooks } from './webhooks/index.js';
 
@@ -210,6 +212,23 @@ export async function createHerald(
   });
   metrics.addLocalDelivery(deliveryMeter, delivery.openConnectionsBySite);
 
+  // TLS reports (RFC 8460): this process's attempt events counted; mailed reports go through send().
+  const tlsReporting = createTlsReporting({
+    config,
+    // A delivery thread's events are counted where they are forwarded to (the relay's main thread).
+    count: options.countEvents !== false,
+    redis,
+    resolver,
+    events,
+    logger,
+    sendMail: async ({ from, to, raw, tenant }) => {
+      const sent = await live.current().intake.send({ from, to, raw, tenant });
+      const refused = sent.rejected[0];
+      if (refused)
+        throw new Error(`${refused.address}: ${refused.code} ${refused.enhanced} ${refused.reason}`);
+    },
+  });
+
   const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
 
   const ping = () => pingWithin(redis, PING_TIMEOUT_MS);
@@ -232,6 +251,7 @@ export async function createHerald(
       return live.current().intake;
     },
     webhooks,
+    tlsReporting,
     send: (input) => live.current().intake.send(input),
     // A bounce report's 250 waits for its writes to be durable too (strict mode): they touch a
     // tenant's suppression slot and queue shards, so on a cluster every master is waited for.
@@ -274,6 +294,7 @@ export async function createHerald(
       const graceMs = (await ping()) ? undefined : 0;
       shards.stop();
       await webhooks.stopDispatcher();
+      await tlsReporting?.stop();
       await delivery.close(graceMs);
       await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);
       await settlesWithin(spool.close(), CLOSE_STEP_TIMEOUT_MS);

@@ -5,8 +5,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
+import { defaultConfig } from '../src/config/index.js';
 import type { AttemptEvent } from '../src/events/index.js';
-import { buildTlsReport, gzipReport, parseTlsRptRecord, tlsOutcomeOf } from '../src/tlsrpt/index.js';
+import {
+  buildTlsReport,
+  gzipReport,
+  parseTlsRptRecord,
+  reportFileName,
+  tlsOutcomeOf,
+} from '../src/tlsrpt/index.js';
 
 function attempt(extra: Partial<AttemptEvent>): AttemptEvent {
   return {
@@ -102,5 +109,72 @@ describe('TLS reporting', () => {
       parseTlsRptRecord(['v=TLSRPTv1; rua=mailto:a@a.test', 'v=TLSRPTv1; rua=mailto:b@a.test']).ok,
       false,
     );
+  });
+
+  it('an MTA-STS refusal before connecting (no MX matches) is an sts validation-failure with the policy', () => {
+    const reply = {
+      code: 451,
+      enhanced: '4.7.5',
+      text: 'MTA-STS: no MX host matches the policy of a.test (MX: mx9.a.test)',
+      stage: 'connect' as const,
+    };
+    const policy = ['version: STSv1', 'mode: enforce', 'mx: mx1.a.test', 'max_age: 86400'];
+    const refused = tlsOutcomeOf(
+      attempt({ mtaStsPolicy: policy, hostErrors: [{ hostname: 'mx9.a.test', address: '', reply }] }),
+    );
+    assert.deepEqual(refused, {
+      policyType: 'sts',
+      policyString: policy,
+      mxHosts: ['mx1.a.test'],
+      success: false,
+      resultType: 'validation-failure',
+      receivingMx: 'mx9.a.test',
+      reason: reply.text,
+    });
+  });
+
+  it('MTA-STS testing: delivered, but counted as what enforcing would have failed', () => {
+    const policy = ['version: STSv1', 'mode: testing', 'mx: mx1.a.test', 'max_age: 86400'];
+    const outcome = tlsOutcomeOf(
+      attempt({
+        host: { ...host, hostname: 'mx1.a.test', tls: false, mtaSts: 'testing' },
+        mtaStsPolicy: policy,
+        mtaStsProblems: ['mx1.a.test without TLS'],
+      }),
+    );
+    assert.equal(outcome?.policyType, 'sts');
+    assert.equal(outcome?.success, false);
+    assert.equal(outcome?.resultType, 'starttls-not-supported');
+    const clean = tlsOutcomeOf(
+      attempt({ host: { ...host, tls: true, tlsVerified: true, mtaSts: 'testing' }, mtaStsPolicy: policy }),
+    );
+    assert.equal(clean?.success, true);
+  });
+
+  it("the mailed report's file name: submitter!domain!begin!end!id.json.gz, epoch seconds", () => {
+    assert.equal(
+      reportFileName('example.net', 'a.test', Date.UTC(2026, 11, 3), '2026-12-03_a.test@example.net'),
+      'example.net!a.test!1796256000!1796342399!2026-12-03_a.test@example.net.json.gz',
+    );
+  });
+
+  it('config: off by default; when enabled, organization, contact and sender are required; send_at is UTC HH:MM', () => {
+    assert.equal(defaultConfig().tls_reporting.enabled, false);
+    assert.equal(defaultConfig().tls_reporting.send_at, 30 * 60_000);
+    assert.throws(
+      () => defaultConfig({ tls_reporting: { enabled: true } }),
+      /tls_reporting\.organization_name: required when tls_reporting\.enabled is true/,
+    );
+    const on = defaultConfig({
+      tls_reporting: {
+        enabled: true,
+        organization_name: 'O',
+        contact_info: 'c@o.test',
+        from: 'r@o.test',
+        send_at: '02:15',
+      },
+    });
+    assert.equal(on.tls_reporting.send_at, (2 * 60 + 15) * 60_000);
+    assert.throws(() => defaultConfig({ tls_reporting: { send_at: '25:00' } }), /expected a UTC time HH:MM/);
   });
 });

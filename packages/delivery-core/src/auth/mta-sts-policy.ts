@@ -99,6 +99,16 @@ export function parsePolicy(text: string): Parsed<MtaStsPolicy> {
   };
 }
 
+/** The policy as its `key: value` lines (RFC 8460 §4.4's `policy-string` of an `sts` policy). */
+export function policyLines(policy: MtaStsPolicy): string[] {
+  return [
+    `version: ${POLICY_VERSION}`,
+    `mode: ${policy.mode}`,
+    ...policy.mx.map((m) => `mx: ${m}`),
+    `max_age: ${policy.maxAgeS}`,
+  ];
+}
+
 /** §4.1: `host` (an MX host name) matches `pattern` (a policy mx value). */
 export function mxMatches(pattern: string, host: string): boolean {
   const name = host.toLowerCase().replace(/\.$/, '');

@@ -23,7 +23,13 @@ import type { Resolver } from '../dns/index.js';
 import type { SmtpReply } from '../errors/index.js';
 import type { CandidateHost } from '../smtp/index.js';
 import { fetchPolicyText, trustedCas } from './mta-sts-fetch.js';
-import { hostAllowed, type MtaStsPolicy, parsePolicy, parseStsRecord } from './mta-sts-policy.js';
+import {
+  hostAllowed,
+  type MtaStsPolicy,
+  parsePolicy,
+  parseStsRecord,
+  policyLines,
+} from './mta-sts-policy.js';
 
 /** How often a cached policy's TXT id is compared with DNS (in the background). */
 export const TXT_RECHECK_MS = 5 * 60_000;
@@ -101,8 +107,10 @@ export class MtaStsPolicies {
     if (!policy || policy.mode === 'none') return undefined;
     if (policy.mode === 'testing') return this.testing(policy, hosts);
     const allowed = hosts.filter((h) => hostAllowed(policy!, h.hostname));
-    if (allowed.length === 0) return { mode: 'enforce', hosts: [], refuse: noMatchReply(domain, hosts) };
-    return { mode: 'enforce', hosts: allowed, tls: 'require', tlsVerify: true, tlsCa: this.ca };
+    const policyString = policyLines(policy);
+    if (allowed.length === 0)
+      return { mode: 'enforce', hosts: [], refuse: noMatchReply(domain, hosts), policyString };
+    return { mode: 'enforce', hosts: allowed, tls: 'require', tlsVerify: true, tlsCa: this.ca, policyString };
   }
 
   /** The policy from the cache (re-checked in the background when due), else discovered now. */
@@ -127,6 +135,7 @@ export class MtaStsPolicies {
     return {
       mode: 'testing',
       hosts,
+      policyString: policyLines(policy),
       // The certificate check runs against the same trust set, so the event can tell.
       tlsCa: this.ca,
       review(host) {

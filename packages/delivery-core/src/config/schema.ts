@@ -27,6 +27,7 @@ import { apiSchema } from './schema-api.js';
 import { dkimSchema, mtaStsSchema } from './schema-auth.js';
 import { bounceSchema, tenantsSchema } from './schema-bounce.js';
 import { DURABILITY_MODES, redisSchema } from './schema-redis.js';
+import { tlsReportingSchema } from './schema-tlsrpt.js';
 
 export { DURABILITY_MODES };
 
@@ -238,6 +239,8 @@ export const heraldConfigSchema = section({
   bounce: bounceSchema.optional(),
   /** The accounting log (a CSV / JSON-lines file per UTC day from the event stream); absent = off. */
   accounting: accountingSchema.optional(),
+  /** SMTP TLS Reporting (RFC 8460): counting TLS outcomes and the daily reports (schema-tlsrpt.ts). */
+  tls_reporting: tlsReportingSchema.prefault({}),
   /** OpenTelemetry traces over OTLP/HTTP (schema-telemetry.ts); absent = off, no SDK loaded. */
   telemetry: telemetrySchema.optional(),
   /** Per-tenant policy (suppression mode, DSNs, reputation thresholds, sender domains). */

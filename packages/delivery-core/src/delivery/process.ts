@@ -93,6 +93,20 @@ async function runAttempt(
   if (policy?.refuse) {
     data.attempts += 1;
     const reply = policy.refuse;
+    // A spent attempt without a connection (MTA-STS: no MX matches the policy): its event names
+    // the refused hosts, so the story and TLS reports (RFC 8460) see the failure.
+    deps.events.emit({
+      type: 'attempt',
+      time: deps.now(),
+      messageId: data.messageId,
+      tenant: data.tenant,
+      domain: data.domain,
+      attempt: data.attempts,
+      ...(policy.policyString ? { mtaStsPolicy: policy.policyString } : {}),
+      hostErrors: hosts.map((h) => ({ hostname: h.hostname, address: h.addresses[0] ?? '', reply })),
+      results: pending().map((r) => ({ address: r.address, accepted: false, reply })),
+      durationMs: 0,
+    });
     return settle(
       data,
       deps,
@@ -217,6 +231,7 @@ async function attempt(
     ...(report.host ? { host: sts ? { ...report.host, mtaSts: sts } : report.host } : {}),
     ...(problems.length > 0 ? { mtaStsProblems: problems } : {}),
     ...(dane ? { dane } : {}),
+    ...(sts && policy?.policyString ? { mtaStsPolicy: policy.policyString } : {}),
     hostErrors: report.hostErrors,
     ...(data.site ? { site: data.site } : {}),
     results: report.recipients,

@@ -98,6 +98,8 @@ export interface TlsPolicyDecision {
   /** Trusted CA certificates (PEM) for the session's certificate check. */
   tlsCa?: readonly string[] | undefined;
   refuse?: SmtpReply;
+  /** MTA-STS (enforce, testing): the policy's text lines, for the attempt event (TLS reports). */
+  policyString?: string[];
   /** The would-be failures of this attempt (testing mode), from the host that took it. */
   review?(host: { hostname: string; tls: boolean; tlsVerified?: boolean } | undefined): string[];
   /** DANE's word for the attempt event (`verified`, `failed:<why>`, `none`); absent = DANE is off. */

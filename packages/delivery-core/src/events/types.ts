@@ -58,6 +58,8 @@ export interface AttemptEvent extends EventBase {
    * plaintext), or `none` (no DNSSEC-validated TLSA records: MTA-STS / the usual TLS applied).
    */
   dane?: string;
+  /** The MTA-STS policy in force (enforce or testing) as its lines: a TLS report's `policy-string`. */
+  mtaStsPolicy?: string[];
   hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
   /** The site the destination rolled up to (shaping), when the attempt was admitted by one. */
   site?: string;

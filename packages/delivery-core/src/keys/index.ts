@@ -7,7 +7,7 @@
  * counters, feedback markers — queue.ts), one slot per site for its condition (`{<site>}` —
  * shaping.ts), one per tenant for its suppression list (`{<tenant>}` — tenant.ts); every other
  * key (throttle primitives, windows, parked lists, the pause flag) is used alone and is hashed
- * whole. Every key starts with `<prefix>:` (config `redis.prefix`), so ACL patterns and SCANs
+ * whole. SMTP TLS Reporting's keys share one tag per UTC day (tlsrpt.ts). Every key starts with `<prefix>:` (config `redis.prefix`), so ACL patterns and SCANs
  * by prefix keep working. The webhook dispatcher's keys share `{webhooks}` (webhooks.ts).
  * Imports nothing; pure.
  */
@@ -44,4 +44,5 @@ export * from './shaping.js';
 export { CLUSTER_SLOTS, crc16, hashedPart, hashSlot } from './slots.js';
 export { type SuppressionKeys, suppressionKeys, tenantPausedKey } from './tenant.js';
 export { capKey, gcraKey, semaphoreKey } from './throttle.js';
+export { type TlsRptDayKeys, tlsRptDayKeys, tlsRptLeaseKey, tlsRptTag } from './tlsrpt.js';
 export { WEBHOOKS_CONSUMER, WEBHOOKS_TAG, type WebhookKeys, webhookKeys } from './webhooks.js';

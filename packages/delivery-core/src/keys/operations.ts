@@ -11,6 +11,7 @@ import { DELIVERY_QUEUE, feedbackMarkerKey, queueKeys, reputationKey } from './q
 import { connectionLeaseKey, laneOf, laneWindowKey, siteStateKey } from './shaping.js';
 import { suppressionKeys } from './tenant.js';
 import { semaphoreKey } from './throttle.js';
+import { tlsRptDayKeys } from './tlsrpt.js';
 import { webhookKeys } from './webhooks.js';
 
 /** Names one run of an operation may involve (a test varies them). */
@@ -192,6 +193,15 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
       // One lane per run: the site's own, or the site's from a source IP (v4 or v6).
       const lane = [site, laneOf(site, '192.0.2.10'), laneOf(site, '2001:db8::1')][shard % 3]!;
       return [semaphoreKey(prefix, connectionLeaseKey(lane)), laneWindowKey(prefix, lane)];
+    },
+  },
+  "a TLS outcome counted (the day's domain index + the domain's counters)": {
+    where: 'tlsrpt/counter.ts TlsReportCounter.record (MULTI)',
+    kind: 'multi',
+    keys: (prefix, { hour, site }) => {
+      const day = new Date(hour * 3_600_000).toISOString().slice(0, 10);
+      const keys = tlsRptDayKeys(prefix, day);
+      return [keys.domains, keys.counts(site), keys.counts('example.net')];
     },
   },
   'webhook fan-out commit (batches into outboxes + cursor advance)': {

@@ -17,7 +17,14 @@ export interface PolicyTally {
   policyString?: string[];
   mxHosts?: string[];
   successes: number;
-  failures: { resultType: TlsResultType; receivingMx?: string; receivingIp?: string; count: number }[];
+  failures: {
+    resultType: TlsResultType;
+    receivingMx?: string;
+    receivingIp?: string;
+    /** The reply or problem text (`failure-reason-code`). */
+    reason?: string;
+    count: number;
+  }[];
 }
 
 export interface ReportInput {
@@ -59,6 +66,7 @@ export function buildTlsReport(input: ReportInput): Record<string, unknown> {
               ...(f.receivingMx ? { 'receiving-mx-hostname': f.receivingMx } : {}),
               ...(f.receivingIp ? { 'receiving-ip': f.receivingIp } : {}),
               'failed-session-count': f.count,
+              ...(f.reason ? { 'failure-reason-code': f.reason } : {}),
             })),
           }
         : {}),
