@@ -125,6 +125,8 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         accounting = await startAccounting(herald);
         // Reads the event stream and POSTs on this thread; delivery runs in the worker threads.
         herald.webhooks.startDispatcher();
+        // Deletes held messages past quarantine.retention (one relay per interval, a lease).
+        herald.quarantine.startSweeper();
       }
       if (roles.includes('smtp')) {
         smtp = createSubmissionServer({ herald, policy: livePolicy(() => policy), tls });

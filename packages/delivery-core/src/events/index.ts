@@ -46,6 +46,7 @@ export type {
   FeedbackEvent,
   HeraldEvent,
   OperatorAction,
+  QuarantineEvent,
   RecipientEvent,
   RecipientEventType,
   SiteEvent,
