@@ -8,23 +8,32 @@
  * that does not answer is fail-closed (451 4.7.1) for the stack's config.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { QuarantineEvent } from '@herald/delivery-core/events';
 import { GTUBE, type RspamdHandle, startRspamd, TEST_SCORE_HEADER } from '@herald/test-harness';
+import { runCli } from './lib/cli.js';
 import { headerValue, sampleMessage } from './lib/message.js';
 import { type Stack, startStack } from './lib/stack.js';
 
 const SENDER = 'app@origin.test';
 const HOLDER = { user: 'holder', pass: 'secret' };
+const ADMIN_KEY = 'admin-key-for-the-scanning-e2e-0123456789';
 
 describe('content scanning with rspamd, and the quarantine', () => {
   let rspamd: RspamdHandle;
   let stack: Stack;
+  let base: string;
+  let dir: string | undefined;
+  let configFile: string;
   before(async () => {
     rspamd = await startRspamd();
     stack = await startStack({
       config: {
         smtp: { users: [{ username: HOLDER.user, password: HOLDER.pass, tenant: 'holder' }] },
+        api: { listen: '127.0.0.1:0', admin_keys: [{ key: ADMIN_KEY }] },
         scanning: {
           rspamd: { url: rspamd.url, timeout: '10s' },
           fail: 'closed',
@@ -35,11 +44,26 @@ describe('content scanning with rspamd, and the quarantine', () => {
         },
       },
     });
+    assert.ok(stack.api);
+    base = `http://127.0.0.1:${stack.api.port}`;
+    dir = await mkdtemp(join(tmpdir(), 'herald-scan-e2e-'));
+    configFile = join(dir, 'herald.yaml');
+    await writeFile(configFile, `redis: { url: "${stack.redis.url}" }\n`);
   });
   after(async () => {
     await stack?.stop();
     await rspamd?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
+
+  const api = async (key: string, method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> & { id?: string } };
+  };
 
   const delivered = (to: string) => stack.sinks[0]!.messages.filter((m) => m.to.includes(to));
 
@@ -130,6 +154,62 @@ describe('content scanning with rspamd, and the quarantine', () => {
     }
     await stack.assertEveryRecipientTerminatedOnce();
     assert.equal(delivered('doomed@example.test').length, 0);
+  });
+
+  it('the HTTP API and `herald quarantine`: a tenant key sees only its own, an admin releases and deletes', async () => {
+    const spam = { from: SENDER, to: ['api-held@example.test'], subject: 'api', text: `hi ${GTUBE}` };
+    const rejected = await api(ADMIN_KEY, 'POST', '/v1/messages', spam);
+    assert.equal(rejected.status, 422, JSON.stringify(rejected.body));
+    assert.equal((rejected.body.error as { code: string }).code, 'HERALD_SEND_SPAM');
+    const sent = await api(ADMIN_KEY, 'POST', '/v1/messages', { ...spam, tenant: 'holder' });
+    assert.equal(sent.status, 202, JSON.stringify(sent.body));
+    const id = sent.body.id as string;
+    await stack.events.waitFor('quarantined', (e) => e.type === 'quarantined' && e.messageId === id);
+
+    const created = await runCli(['tenant', 'key', 'create', 'other', '--config', configFile]);
+    assert.equal(created.code, 0, created.stderr);
+    const otherKey = created.stdout.trim();
+    const ownList = await api(otherKey, 'GET', '/v1/quarantine');
+    assert.deepEqual(ownList.body, { total: 0, messages: [] });
+    assert.equal((await api(otherKey, 'GET', `/v1/quarantine/${id}`)).status, 404);
+    assert.equal((await api(otherKey, 'POST', `/v1/quarantine/${id}/release`)).status, 403);
+
+    const listed = await api(ADMIN_KEY, 'GET', '/v1/quarantine?tenant=holder');
+    assert.equal((listed.body.messages as { id: string }[])[0]?.id, id);
+    const shown = await api(ADMIN_KEY, 'GET', `/v1/quarantine/${id}`);
+    assert.equal(shown.status, 200);
+    assert.match(shown.body.headers as string, /Subject: api/);
+
+    const cliList = await runCli(['quarantine', 'list', '--config', configFile]);
+    assert.equal(cliList.code, 0, cliList.stderr);
+    assert.match(
+      cliList.stdout,
+      new RegExp(`^${id}  .*  holder  15\\.00  <${SENDER}>  api-held@example\\.test$`, 'm'),
+    );
+    const released = await api(ADMIN_KEY, 'POST', `/v1/quarantine/${id}/release`);
+    assert.equal(released.status, 200, JSON.stringify(released.body));
+    assert.equal((await stack.events.terminal('api-held@example.test', id)).type, 'delivered');
+    assert.equal((await api(ADMIN_KEY, 'POST', `/v1/quarantine/${id}/release`)).status, 404);
+
+    const again = await api(ADMIN_KEY, 'POST', '/v1/messages', {
+      ...spam,
+      to: ['api-gone@example.test'],
+      tenant: 'holder',
+    });
+    const gone = again.body.id as string;
+    await stack.events.waitFor('quarantined', (e) => e.type === 'quarantined' && e.messageId === gone);
+    const deleted = await runCli(['quarantine', 'delete', gone, '--config', configFile]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    // The CLI's events reach the Redis stream (the stack's in-process log sees only the relay's).
+    const ends = (await stack.streamEvents()).filter((e) => e.type === 'bounced' && e.messageId === gone);
+    assert.deepEqual(
+      ends.map((e) => e.type === 'bounced' && [e.recipient, e.operator]),
+      [['api-gone@example.test', 'delete']],
+    );
+    const missing = await runCli(['quarantine', 'show', gone, '--config', configFile]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /HERALD_QUARANTINE_NOT_FOUND/);
+    await stack.assertEveryRecipientTerminatedOnce();
   });
 
   it('answers 451 4.7.1 while the scanner is down (fail closed)', async () => {
