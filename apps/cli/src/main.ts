@@ -19,6 +19,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { eventsCommand } from './commands/events.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
 import { messageCommand } from './commands/message.js';
+import { quarantineCommand } from './commands/quarantine.js';
 import { queueCommand } from './commands/queue.js';
 import { relayCommand } from './commands/relay.js';
 import { sendCommand } from './commands/send.js';
@@ -42,6 +43,7 @@ export const COMMANDS: readonly Command[] = [
   suppressionCommand,
   queueCommand,
   messageCommand,
+  quarantineCommand,
   eventsCommand,
   accountingCommand,
   webhookCommand,

@@ -127,6 +127,8 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
         herald.webhooks.startDispatcher();
         // One relay a day (a lease) sends the TLS reports of the day before.
         herald.tlsReporting?.startDaily();
+        // Deletes held messages past quarantine.retention (one relay per interval, a lease).
+        herald.quarantine.startSweeper();
       }
       if (roles.includes('smtp')) {
         smtp = createSubmissionServer({ herald, policy: livePolicy(() => policy), tls });

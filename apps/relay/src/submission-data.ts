@@ -2,7 +2,8 @@
  * The end of DATA at the submission listener: read the message while the door watches the
  * transfer (deadline and minimum rate), then intake's content stage through policy.onData (size,
  * hygiene, instruction headers, sender domains, the DMARC pre-check), trace headers, and intake's
- * enqueue under `smtp.redis_timeout`.
+ * enqueue (with the content scan when `scanning` is set: 550 5.7.1 spam, 451 4.7.1 scanner down and
+ * fail closed; a held message is answered 250 like any accepted one) under `smtp.redis_timeout`.
  * Answers exactly once: `250` only after Redis acknowledged the enqueue; `451 4.3.0` when it did
  * not within the deadline (the enqueue may still complete later: the usual SMTP duplicate when
  * the client retries); nothing is spooled from a transfer the door cut (`421 4.4.2`).
@@ -100,6 +101,8 @@ async function spool(
       tenant,
       source: 'smtp',
       client: session.remoteAddress,
+      helo: session.hostNameAppearsAs || undefined,
+      user: sessionFacts.user?.username,
       stream: message.stream,
       campaign: message.campaign,
       trace: accept.trace,
@@ -109,8 +112,15 @@ async function spool(
     { deadlineMs: guard.redisTimeoutMs },
   );
   if (refusal) {
+    if (refusal.kind === 'spam') {
+      logger.info({ id, tenant, reason: refusal.reason }, 'content scan rejected the message');
+      throw toError(toReply(refusal));
+    }
     if (refusal.cause instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'data' });
-    logger.warn({ err: (refusal.cause as Error)?.message, id }, 'spooling failed; answered 451');
+    logger.warn(
+      { err: (refusal.cause as Error)?.message ?? refusal.reason, id },
+      `intake failed; answered ${refusal.code}`,
+    );
     guard.excuseNextError(session);
     throw toError(toReply(refusal));
   }

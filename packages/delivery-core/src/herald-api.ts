@@ -11,6 +11,7 @@ import type { DeliveryExplanation, ExplainOptions } from './explain/index.js';
 import type { FeedbackReport, FeedbackResult } from './feedback/index.js';
 import type { Intake, SendInput, SendResult } from './intake/index.js';
 import type { DeliverySnapshot, HeraldMetrics } from './metrics/index.js';
+import type { Quarantine } from './quarantine/index.js';
 import type { DurabilityBarrier, FastLane, QueueStats, ShardLayout } from './queue/index.js';
 import type {
   ListOptions,
@@ -102,6 +103,12 @@ export interface Herald {
    * `startDaily` runs the daily job (relays with the worker role); `close` stops it.
    */
   readonly tlsReporting: TlsReporting | undefined;
+  /**
+   * Held messages (the content scan's quarantine action): list, show, release (queued as if just
+   * accepted), remove (each recipient bounced, operator delete), the retention sweep
+   * (`startSweeper`, run by relays with the worker role; stopped by `close`).
+   */
+  readonly quarantine: Quarantine;
   /** Submits one message through the intake pipeline; resolves once Redis acknowledged it. */
   send(input: SendInput): Promise<SendResult>;
   /**

@@ -20,8 +20,10 @@ import type { ReloadResult } from './herald-api.js';
 import { createIntake, type Intake } from './intake/index.js';
 import type { HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
+import type { HeldMessage } from './quarantine/index.js';
 import type { Spool } from './queue/index.js';
 import { configHash, planReload } from './reload/index.js';
+import { createScanner } from './scan/index.js';
 import type { Shaping, ShapingRuntime } from './shaping/index.js';
 import type { SuppressionList } from './suppression/index.js';
 import type { Tracer } from './telemetry/index.js';
@@ -38,6 +40,8 @@ export interface LiveParts extends Omit<FeedbackParts, 'config'> {
   logger: Logger;
   /** The Herald's tracer (telemetry/): intake's accept and enqueue spans. */
   tracer: Tracer;
+  /** Where the scan stage holds messages (quarantine/). */
+  quarantine: { hold(message: HeldMessage): Promise<void> };
 }
 
 /** What is built from the config in force. */
@@ -66,7 +70,11 @@ export function createLiveConfig(
 ): LiveConfig {
   const { metrics, logger } = parts;
   const build = (config: HeraldConfig, shaping: Shaping, dkim: ReturnType<typeof loadDkim>): Live => {
-    const { intake, spoolOwn } = createIntake({ ...parts, config, dkim });
+    const scan = config.scanning && {
+      scanner: createScanner({ scanning: config.scanning, meter: metrics.scanMeter, logger }),
+      quarantine: parts.quarantine,
+    };
+    const { intake, spoolOwn } = createIntake({ ...parts, config, dkim, scan });
     return {
       config,
       shaping,

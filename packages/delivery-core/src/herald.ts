@@ -26,6 +26,7 @@ import { RedisEventSink, readAcceptedEvent } from './events/index.js';
 import { createLiveConfig } from './herald-live.js';
 import { DeliveryMeter, HeraldMetrics } from './metrics/index.js';
 import { loadDkim, loadShaping } from './preflight.js';
+import { createQuarantine } from './quarantine/index.js';
 import {
   type DurabilityBarrier,
   openDurabilityBarrier,
@@ -150,6 +151,26 @@ export async function createHerald(
     cacheMaxEntries: config.dns.cache_size,
   });
   const suppression = new SuppressionList(redis, prefix);
+  // Held messages (the scan's quarantine action); a release goes through intake's enqueue.
+  const quarantine = createQuarantine({
+    redis,
+    config,
+    events,
+    enqueue: (held) =>
+      live.current().spoolOwn({
+        id: held.id,
+        from: held.from,
+        recipients: held.recipients,
+        body: held.body,
+        tenant: held.tenant,
+        source: held.source,
+        stream: held.stream,
+        campaign: held.campaign,
+        dsn: held.dsn,
+        smtputf8: held.smtputf8,
+        released: true,
+      }),
+  });
   const reputation = new TenantReputation(redis, prefix, events, Date.now, shards);
 
   const incarnation = options.incarnation ?? randomUUID();
@@ -179,6 +200,7 @@ export async function createHerald(
       siteOf: (next) => siteFinder(providerRules(next)),
       metrics,
       tracer: telemetry.tracer,
+      quarantine: quarantine.store,
     },
     { config, shaping, dkim },
   );
@@ -252,6 +274,7 @@ export async function createHerald(
     },
     webhooks,
     tlsReporting,
+    quarantine,
     send: (input) => live.current().intake.send(input),
     // A bounce report's 250 waits for its writes to be durable too (strict mode): they touch a
     // tenant's suppression slot and queue shards, so on a cluster every master is waited for.
@@ -295,6 +318,7 @@ export async function createHerald(
       shards.stop();
       await webhooks.stopDispatcher();
       await tlsReporting?.stop();
+      quarantine.stopSweeper();
       await delivery.close(graceMs);
       await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);
       await settlesWithin(spool.close(), CLOSE_STEP_TIMEOUT_MS);

@@ -22,6 +22,10 @@ export const REFUSAL_STATUS = {
   fromNotAllowed: 403,
   dmarcWouldFail: 403,
   queueUnavailable: 503,
+  /** The content scan's reject threshold: the request is understood and refused for its content. */
+  spam: 422,
+  /** The scanner is down and scanning.fail is closed: try again later. */
+  scanUnavailable: 503,
 } as const satisfies Record<RefusalKind, number>;
 
 export function refusalStatus(kind: RefusalKind): number {

@@ -65,6 +65,13 @@ export {
   type TenantPolicy,
   tenantPolicy,
 } from './schema-bounce.js';
+export {
+  DEFAULT_SCAN_ACTIONS,
+  SCAN_FAIL_MODES,
+  type ScanActions,
+  type ScanningConfig,
+  scanActionsFor,
+} from './schema-scanning.js';
 export type { SmtpUser } from './schema-smtp.js';
 export {
   DEFAULT_OTLP_ENDPOINT,

@@ -31,6 +31,7 @@ import { tlsReportingSchema } from './schema-tlsrpt.js';
 
 export { DURABILITY_MODES };
 
+import { quarantineSchema, scanningSchema } from './schema-scanning.js';
 import { smtpSchema } from './schema-smtp.js';
 import { telemetrySchema } from './schema-telemetry.js';
 import { webhooksSchema } from './schema-webhooks.js';
@@ -243,6 +244,10 @@ export const heraldConfigSchema = section({
   tls_reporting: tlsReportingSchema.prefault({}),
   /** OpenTelemetry traces over OTLP/HTTP (schema-telemetry.ts); absent = off, no SDK loaded. */
   telemetry: telemetrySchema.optional(),
+  /** Content scanning through rspamd (schema-scanning.ts); absent = off. */
+  scanning: scanningSchema.optional(),
+  /** Held messages (scanning's quarantine action): retention and its sweep. */
+  quarantine: quarantineSchema.prefault({}),
   /** Per-tenant policy (suppression mode, DSNs, reputation thresholds, sender domains). */
   tenants: tenantsSchema,
   /** DKIM signing keys. */

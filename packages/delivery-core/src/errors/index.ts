@@ -123,6 +123,11 @@ export const ERROR_CODES = {
     'send(): the message has more than one From field, or one that is not a readable address list',
   HERALD_SEND_DOMAIN_NOT_ALLOWED: "send(): the sender or From domain is outside the tenant's sender_domains",
   HERALD_SEND_DMARC_FAIL: 'send(): DMARC would fail and the tenant has refuse_dmarc_fail',
+  HERALD_SEND_SPAM:
+    "send(): the content scan's score reached the tenant's reject threshold (scanning.actions)",
+  HERALD_SCAN_UNAVAILABLE:
+    'send(): the content scanner (rspamd) failed or timed out and scanning.fail is closed',
+  HERALD_QUARANTINE_NOT_FOUND: 'no such message in quarantine (unknown, or already released or deleted)',
   HERALD_SEND_TOO_BIG: 'send(): the message is larger than smtp.max_message_size',
   HERALD_API_BAD_REQUEST:
     'HTTP API (400, 408, 415): the request is malformed (not JSON, wrong content type, a field fails its schema, CR/LF/NUL in a header field, a bad URL or header byte) or did not arrive in time',

@@ -64,6 +64,7 @@ export type {
   FeedbackEvent,
   HeraldEvent,
   OperatorAction,
+  QuarantineEvent,
   RecipientEvent,
   RecipientEventType,
   SiteEvent,

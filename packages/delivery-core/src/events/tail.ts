@@ -32,6 +32,8 @@ export const EVENT_TYPES = [
   'complaint_received',
   'client_blocked',
   'client_limited',
+  'quarantined',
+  'released',
 ] as const satisfies readonly HeraldEvent['type'][];
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -167,8 +167,27 @@ export interface ClientEvent {
   until?: number;
 }
 
+/**
+ * A message held in quarantine (`quarantined`: not queued; its recipients were accepted and end
+ * later) or let out of it (`released`: queued now as if just accepted). A message deleted from
+ * quarantine (operator or retention) ends each recipient `bounced` with `operator: 'delete'`.
+ */
+export interface QuarantineEvent extends EventBase {
+  type: 'quarantined' | 'released';
+  /** Why it is held: `spam` (the content scan) or another detector's name. */
+  reason: string;
+  /** The scan's score, when a scan held it. */
+  score?: number;
+  /** The rules that fired (rspamd symbols), highest first. */
+  symbols?: string[];
+  recipients: string[];
+  /** For released: who let it out (`operator`, `api:<key id>`). */
+  by?: string;
+}
+
 export type HeraldEvent =
   | AcceptedEvent
+  | QuarantineEvent
   | AttemptEvent
   | RecipientEvent
   | SiteEvent

@@ -12,9 +12,9 @@ import type { DkimSigner } from '../auth/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import { withDeadline } from '../door/index.js';
 import { hasDsn, type MessageDsn } from '../dsn/index.js';
-import type { AcceptedEvent, RedisEventSink } from '../events/index.js';
+import type { RedisEventSink } from '../events/index.js';
 import { toSevenBit } from '../message/index.js';
-import { groupByDomain, type Spool, type SpoolMessage, storedStream } from '../queue/index.js';
+import type { Spool, SpoolMessage } from '../queue/index.js';
 import { addListUnsubscribe } from '../sender/index.js';
 import { DEFAULT_STREAM } from '../shaping/index.js';
 import {
@@ -24,7 +24,9 @@ import {
   suppressedEvent,
 } from '../suppression/index.js';
 import { type Context, endSpan, SPAN_NAMES, spanIn, type Tracer, traceparentOf } from '../telemetry/index.js';
+import { acceptedEventOf, trafficOf } from './accepted.js';
 import { type Refusal, refuse } from './refusals.js';
+import { type ScanStageParts, scanStage } from './scan-stage.js';
 import type { IntakeStages } from './stages.js';
 
 /** A checked, prepared message to spool (the relay's DATA, `send()`, DSNs). */
@@ -50,6 +52,11 @@ export interface EnqueueArgs {
   dsn?: MessageDsn | undefined;
   /** Submitted with SMTPUTF8 (RFC 6531). */
   smtputf8?: boolean | undefined;
+  /** The client's HELO name and authenticated user, for the content scan (rspamd's Helo, User). */
+  helo?: string | undefined;
+  user?: string | undefined;
+  /** A message released from quarantine: not scanned again, no second accepted event. */
+  released?: boolean | undefined;
 }
 
 /** The recipients after the suppression screen, in the order given. */
@@ -77,6 +84,8 @@ export interface IntakeIoParts {
   signer?: DkimSigner | undefined;
   stages: Pick<IntakeStages, 'suppressed'>;
   tracer: Tracer;
+  /** The scan stage's parts (config `scanning`); absent: no scanning. */
+  scan?: Omit<ScanStageParts, 'events'> | undefined;
 }
 
 const bounded = <T>(work: Promise<T>, options: StepOptions, what: string): Promise<T> =>
@@ -139,6 +148,12 @@ export function intakeIo(parts: IntakeIoParts) {
       return screened;
     },
     async enqueue(args: EnqueueArgs, options: StepOptions = {}): Promise<Refusal | undefined> {
+      if (parts.scan && !args.released && args.source !== 'dsn' && args.recipients.length > 0) {
+        const scanned = await scanStage({ ...parts.scan, events }, args);
+        if (scanned === 'held') return undefined;
+        if ('kind' in scanned) return scanned;
+        args = { ...args, body: scanned.spool };
+      }
       try {
         // The deadline bounds each Redis step, not the whole: a 50 MB body is many steps.
         await tracedSpool(args, options);
@@ -175,27 +190,29 @@ export async function spoolPrepared(
   options: StepOptions = {},
 ): Promise<void> {
   const acceptedAt = Date.now();
-  const stream = storedStream(args.stream);
-  const traffic = {
-    ...(stream ? { stream } : {}),
-    ...(args.campaign ? { campaign: args.campaign } : {}),
-  };
+  const traffic = trafficOf(args);
   const dropped = args.dropped ?? [];
   const traceparent = traceparentOf(spanIn(args.trace));
-  const event: AcceptedEvent = {
-    type: 'accepted',
-    time: acceptedAt,
-    messageId: args.id,
-    tenant: args.tenant,
-    from: args.from,
-    recipients: dropped.length ? [...args.recipients, ...dropped.map((d) => d.address)] : args.recipients,
-    size: args.body.length,
-    jobs: groupByDomain(args.recipients).size,
-    source: args.source,
-    ...(args.client ? { client: args.client } : {}),
-    ...traffic,
-    ...(traceparent ? { traceparent } : {}),
-  };
+  const event = acceptedEventOf(args, acceptedAt);
+  if (args.released) {
+    // Released from quarantine: its accepted event was written when it was held.
+    await spool.enqueue(
+      {
+        id: args.id,
+        tenant: args.tenant,
+        from: args.from,
+        recipients: args.recipients,
+        body: args.body,
+        acceptedAt,
+        ...traffic,
+        ...(traceparent ? { traceparent } : {}),
+        ...(hasDsn(args.dsn) ? { dsn: args.dsn } : {}),
+        ...(args.smtputf8 ? { smtputf8: true } : {}),
+      },
+      { stepDeadlineMs: options.deadlineMs },
+    );
+    return;
+  }
   if (args.recipients.length > 0) {
     // The accepted record is written in the same transaction as the message: no accepted
     // message without its event, even if the process dies right after the 250.

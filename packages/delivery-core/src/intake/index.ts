@@ -3,7 +3,8 @@
  * order: who is sending and as which tenant → the envelope sender (syntax, `sender_domains`) →
  * each recipient (syntax, `smtp.max_recipients`, the tenant's suppression list) → the content
  * (`smtp.max_message_size`, hygiene, instruction headers, From-header sender domains, the DMARC
- * pre-check) → enqueue (List-Unsubscribe, DKIM, one MULTI/EXEC). Each stage returns its value or
+ * pre-check) → the content scan when `scanning` is configured (scan-stage.ts: rspamd; add headers,
+ * hold in quarantine, or refuse) → enqueue (List-Unsubscribe, DKIM, one MULTI/EXEC). Each stage returns its value or
  * a `Refusal` from one catalogue (refusals.ts). Front ends only translate a Refusal: the relay
  * into an SMTP reply, `send()` (send.ts) into a `rejected` entry or a thrown IntakeRefusedError.
  * Needs injected: the frozen config, the suppression list, spool, event sink and DKIM keys.
@@ -15,6 +16,7 @@ import { type Spool, scopeShard } from '../queue/index.js';
 import type { SuppressionList } from '../suppression/index.js';
 import { endSpan, SPAN_NAMES, type Tracer, withSpan } from '../telemetry/index.js';
 import { type EnqueueArgs, intakeIo } from './enqueue.js';
+import type { ScanStageParts } from './scan-stage.js';
 import { type IntakeSteps, type SendInput, type SendResult, sendMessage } from './send.js';
 import { intakeStages } from './stages.js';
 
@@ -34,6 +36,7 @@ export {
   type RefusalKind,
   refuse,
 } from './refusals.js';
+export type { ScanStageParts, ScanStageResult } from './scan-stage.js';
 export type { IntakeSteps, SendInput, SendResult } from './send.js';
 export {
   type CheckedContent,
@@ -55,6 +58,8 @@ export interface IntakeParts {
   dkim?: { store: DkimKeyStore; signer: DkimSigner } | undefined;
   /** Spans `herald.accept` (send) and `herald.enqueue`; the no-op tracer when telemetry is off. */
   tracer: Tracer;
+  /** The scan stage (config `scanning`): the scanner and where held messages go; absent: off. */
+  scan?: Omit<ScanStageParts, 'events'> | undefined;
 }
 
 /** The intake capability, and the throwing spool step Herald's own mail (DSNs) goes through. */

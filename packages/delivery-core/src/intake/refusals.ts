@@ -98,6 +98,20 @@ export const REFUSALS = {
     text: 'DMARC would fail',
     error: 'HERALD_SEND_DMARC_FAIL',
   },
+  /** The content scan's score reached the tenant's `reject` threshold (scanning.actions). */
+  spam: {
+    code: 550,
+    enhanced: '5.7.1',
+    text: 'Message rejected as spam',
+    error: 'HERALD_SEND_SPAM',
+  },
+  /** The content scanner failed or did not answer in time and `scanning.fail` is `closed`. */
+  scanUnavailable: {
+    code: 451,
+    enhanced: '4.7.1',
+    text: 'Temporary local problem: content scanner unavailable, try again later',
+    error: 'HERALD_SCAN_UNAVAILABLE',
+  },
   /** Spooling failed or Redis did not acknowledge in time: the client keeps the message and retries. */
   queueUnavailable: {
     code: 451,

@@ -7,6 +7,7 @@
  * shard (`sample.shard`): a message's keys, its jobs' queue, its counters and markers share it.
  */
 import { apiKeyKeys, idempotencyKeys } from './api.js';
+import { quarantineKeys } from './quarantine.js';
 import { DELIVERY_QUEUE, feedbackMarkerKey, queueKeys, reputationKey } from './queue.js';
 import { connectionLeaseKey, laneOf, laneWindowKey, siteStateKey } from './shaping.js';
 import { suppressionKeys } from './tenant.js';
@@ -104,6 +105,14 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
     where: 'intake/idempotency.ts CLAIM_LUA, IdempotencyStore.finish (MULTI)',
     kind: 'lua',
     keys: (prefix, { messages: [m], shard }) => Object.values(idempotencyKeys(prefix, `scope-${m}`, shard)),
+  },
+  'quarantine hold / claim / drop (record + indexes)': {
+    where: 'quarantine/store.ts QuarantineStore.hold, claim, drop (MULTI)',
+    kind: 'multi',
+    keys: (prefix, { messages: [m], tenants: [t] }) => {
+      const k = quarantineKeys(prefix);
+      return [k.message(m), k.index, k.tenant(t)];
+    },
   },
   'tenant API key create / revoke (key + index)': {
     where: 'apikeys/store.ts TenantKeyStore.create, revoke (MULTI)',

@@ -62,6 +62,8 @@ export interface QueueDepthSource {
 }
 
 /** Seconds from acceptance to a terminal outcome. */
+/** Scan latency buckets (seconds): rspamd answers in milliseconds; the timeout is seconds. */
+const SCAN_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const LATENCY_BUCKETS_S = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14_400, 86_400];
 
 export class HeraldMetrics {
@@ -83,6 +85,12 @@ export class HeraldMetrics {
   readonly clientBlocks: Counter;
   /** herald_smtp_refusals_total{reason}: connections refused or sessions ended at the door. */
   readonly smtpRefusals: Counter<'reason'>;
+  /** herald_quarantine_events_total{type}: messages held in (quarantined) and let out of (released) quarantine. */
+  readonly quarantineEvents: Counter<'type'>;
+  /** herald_scan_total{result}: content scans by outcome (scan/'s SCAN_RESULTS). */
+  readonly scanTotal: Counter<'result'>;
+  /** herald_scan_duration_seconds: how long a content scan took (rspamd /checkv2, failures too). */
+  readonly scanDuration: Histogram;
   /** herald_smtp_redis_timeouts_total{stage}: Redis calls of a session answered 451 at their deadline. */
   readonly smtpRedisTimeouts: Counter<'stage'>;
   /** herald_webhook_requests_total{result}: success, http_error, timeout, connection_error. */
@@ -167,6 +175,24 @@ export class HeraldMetrics {
       labelNames: ['reason'],
       registers,
     });
+    this.quarantineEvents = new Counter({
+      name: 'herald_quarantine_events_total',
+      help: 'Messages held in quarantine (quarantined) and released from it (released)',
+      labelNames: ['type'],
+      registers,
+    });
+    this.scanTotal = new Counter({
+      name: 'herald_scan_total',
+      help: 'Content scans (rspamd) by result: accept, add_header, quarantine, reject, failed_open, failed_closed',
+      labelNames: ['result'],
+      registers,
+    });
+    this.scanDuration = new Histogram({
+      name: 'herald_scan_duration_seconds',
+      help: 'Time a content scan (rspamd /checkv2) took, failures included',
+      buckets: SCAN_SECONDS_BUCKETS,
+      registers,
+    });
     this.smtpRedisTimeouts = new Counter({
       name: 'herald_smtp_redis_timeouts_total',
       help: 'Redis calls in an SMTP session answered 451 4.3.0 at smtp.redis_timeout, by stage',
@@ -245,6 +271,14 @@ export class HeraldMetrics {
   }
 
   /** What the webhook dispatcher counts (its `WebhookMeter`). */
+  /** What the content scanner (scan/) counts: a scan's result and its duration. */
+  readonly scanMeter = {
+    scanned: (result: string, seconds: number) => {
+      this.scanTotal.inc({ result });
+      this.scanDuration.observe(seconds);
+    },
+  };
+
   readonly webhookMeter = {
     request: (result: string) => this.webhookRequests.inc({ result }),
     deadLettered: (reason: string) => this.webhookDeadLettered.inc({ reason }),
@@ -283,6 +317,10 @@ export class HeraldMetrics {
         this.clientBlocks.inc();
         return;
       case 'client_limited':
+        return;
+      case 'quarantined':
+      case 'released':
+        this.quarantineEvents.inc({ type: event.type });
         return;
       default:
         this.outcomes[event.type].inc();

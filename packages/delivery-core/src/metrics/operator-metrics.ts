@@ -128,6 +128,8 @@ export class OperatorMetrics {
       case 'tenant_resumed':
       case 'client_blocked':
       case 'client_limited':
+      case 'quarantined':
+      case 'released':
         return;
       default: {
         const tenant = this.tenants.label(event.tenant);

@@ -9,6 +9,7 @@ import { keyRoutes } from './keys.js';
 import { messageStoryRoutes } from './message-story.js';
 import { messageRoutes } from './messages.js';
 import { metaRoutes } from './meta.js';
+import { quarantineRoutes } from './quarantine.js';
 import { queueRoutes } from './queue.js';
 import { siteRoutes } from './sites.js';
 import { suppressionRoutes } from './suppressions.js';
@@ -25,6 +26,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...tenantRoutes,
   ...siteRoutes,
   ...queueRoutes,
+  ...quarantineRoutes,
   ...webhookRoutes,
   ...keyRoutes,
 ];

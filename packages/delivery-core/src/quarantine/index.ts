@@ -1,0 +1,169 @@
+/**
+ * Quarantine: messages accepted but held instead of queued (the content scan's `quarantine`
+ * action), kept durably in Redis with reason, score and envelope (store.ts) until an operator
+ * releases or deletes them, or `quarantine.retention` passes. Guarantees: a held message leaves
+ * quarantine once — released (queued through the injected `enqueue`, as if just accepted, then a
+ * `released` event) or deleted (each recipient `bounced` with `operator: 'delete'` and a 550 5.7.1
+ * reply naming why) — so each of its accepted recipients still ends exactly once. The retention
+ * sweep runs on one relay per `sweep_interval` (a lease). Needs injected: the command connection,
+ * the config's prefix and quarantine section, the event sink, and the enqueue of a released message.
+ */
+import { randomUUID } from 'node:crypto';
+import type { HeraldConfig } from '../config/index.js';
+import type { EventSink, QuarantineEvent } from '../events/index.js';
+import type { RedisClient } from '../redis/index.js';
+import { type HeldMessage, type HeldSummary, QuarantineStore } from './store.js';
+
+export { type HeldMessage, type HeldSummary, QuarantineStore } from './store.js';
+
+/** Most held messages one listing answers. */
+export const MAX_QUARANTINE_LIST = 1000;
+export const DEFAULT_QUARANTINE_LIST = 100;
+/** Most messages one sweep round deletes before it looks again. */
+const SWEEP_BATCH = 500;
+/** Bytes of a held message's header block `show` answers. */
+export const MAX_SHOWN_HEADER_BYTES = 16 * 1024;
+
+export interface QuarantinedView extends HeldSummary {
+  /** The header block (at most MAX_SHOWN_HEADER_BYTES), for review. */
+  headers: string;
+}
+
+export interface QuarantineParts {
+  redis: RedisClient;
+  config: Pick<HeraldConfig, 'redis' | 'quarantine'>;
+  events: EventSink;
+  /** Queues a released message as if just accepted (intake's enqueue without a second accepted event). */
+  enqueue(message: HeldMessage): Promise<void>;
+  now?(): number;
+}
+
+export interface Quarantine {
+  readonly store: QuarantineStore;
+  list(opts?: { tenant?: string | undefined; offset?: number; limit?: number }): Promise<{
+    total: number;
+    messages: HeldSummary[];
+  }>;
+  show(id: string): Promise<QuarantinedView | undefined>;
+  /** The held message whole (its body too), e.g. `herald quarantine show --raw`. */
+  read(id: string): Promise<HeldMessage | undefined>;
+  /** Queues a held message; undefined when it is not held (unknown, or already released/deleted). */
+  release(id: string, by?: string): Promise<HeldSummary | undefined>;
+  /** Deletes a held message, each recipient ending `bounced` (operator delete); undefined when not held. */
+  remove(id: string, why?: string): Promise<HeldSummary | undefined>;
+  /** Deletes every message held longer than the retention; how many. */
+  sweep(): Promise<number>;
+  /** Runs the sweep every `quarantine.sweep_interval` on the relay that takes the lease. */
+  startSweeper(): void;
+  stopSweeper(): void;
+}
+
+export function createQuarantine(parts: QuarantineParts): Quarantine {
+  const store = new QuarantineStore(parts.redis, parts.config.redis.prefix);
+  const now = parts.now ?? Date.now;
+  const { retention, sweep_interval: intervalMs } = parts.config.quarantine;
+  const token = randomUUID();
+  let timer: NodeJS.Timeout | undefined;
+
+  const event = (message: HeldMessage, type: QuarantineEvent['type'], by?: string): QuarantineEvent => ({
+    type,
+    time: now(),
+    messageId: message.id,
+    tenant: message.tenant,
+    reason: message.reason,
+    ...(message.score !== undefined ? { score: message.score } : {}),
+    recipients: message.recipients,
+    ...(by ? { by } : {}),
+  });
+  const summary = ({ body, ...rest }: HeldMessage): HeldSummary => ({ ...rest, size: body.length });
+
+  const remove = async (id: string, why: string): Promise<HeldSummary | undefined> => {
+    const message = await store.claim(id);
+    if (!message) return undefined;
+    const time = now();
+    for (const recipient of message.recipients)
+      parts.events.emit({
+        type: 'bounced',
+        time,
+        messageId: message.id,
+        tenant: message.tenant,
+        domain: recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase(),
+        recipient,
+        attempt: 0,
+        reply: { code: 550, enhanced: '5.7.1', text: `deleted from quarantine (${why})`, stage: 'local' },
+        latencyMs: time - message.heldAt,
+        operator: 'delete',
+        ...(message.stream ? { stream: message.stream } : {}),
+        ...(message.campaign ? { campaign: message.campaign } : {}),
+      });
+    await parts.events.flush();
+    await store.drop(id);
+    return summary(message);
+  };
+
+  const sweep = async (): Promise<number> => {
+    let removed = 0;
+    for (;;) {
+      const due = await store.ids({ heldBefore: now() - retention, limit: SWEEP_BATCH });
+      for (const { id } of due) if (await remove(id, 'retention expired')) removed++;
+      if (due.length < SWEEP_BATCH) return removed;
+    }
+  };
+
+  return {
+    store,
+    async list(opts = {}) {
+      const limit = Math.min(opts.limit ?? DEFAULT_QUARANTINE_LIST, MAX_QUARANTINE_LIST);
+      const [total, ids] = await Promise.all([
+        store.count(opts.tenant),
+        store.ids({ tenant: opts.tenant, offset: opts.offset ?? 0, limit }),
+      ]);
+      const messages = (await Promise.all(ids.map(({ id }) => store.summary(id)))).filter(
+        (m): m is HeldSummary => m !== undefined,
+      );
+      return { total, messages };
+    },
+    async show(id) {
+      const message = await store.read(id);
+      if (!message) return undefined;
+      return { ...summary(message), headers: headerBlock(message.body) };
+    },
+    read: (id) => store.read(id),
+    async release(id, by = 'operator') {
+      const message = await store.claim(id);
+      if (!message) return undefined;
+      try {
+        await parts.enqueue(message);
+      } catch (err) {
+        await store.unclaim(message);
+        throw err;
+      }
+      parts.events.emit(event(message, 'released', by));
+      await store.drop(id);
+      return summary(message);
+    },
+    remove: (id, why = 'operator') => remove(id, why),
+    sweep,
+    startSweeper() {
+      if (timer) return;
+      timer = setInterval(() => {
+        store
+          .takeSweepLease(intervalMs, token)
+          .then((ours) => (ours ? sweep() : 0))
+          .catch(() => undefined);
+      }, intervalMs);
+      timer.unref();
+    },
+    stopSweeper() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+    },
+  };
+}
+
+/** The header block of a message (up to the first empty line), at most MAX_SHOWN_HEADER_BYTES. */
+export function headerBlock(body: Buffer): string {
+  const end = body.indexOf('\r\n\r\n');
+  const cut = end === -1 ? body.length : end;
+  return body.subarray(0, Math.min(cut, MAX_SHOWN_HEADER_BYTES)).toString('utf8');
+}

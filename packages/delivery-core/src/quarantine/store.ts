@@ -1,0 +1,184 @@
+/**
+ * Held messages in Redis (keys/quarantine.ts, one slot): `hold` writes the record and both
+ * indexes in one MULTI; `claim` takes a message out of the indexes (ZREM: exactly one caller wins,
+ * so a message is released or deleted once) and reads it whole; `drop` deletes a claimed record;
+ * `unclaim` puts it back after a failed release. Listing reads the indexes and the records'
+ * envelope fields, never the bodies.
+ */
+import type { MessageDsn } from '../dsn/index.js';
+import { quarantineKeys } from '../keys/index.js';
+import type { RedisClient } from '../redis/index.js';
+
+/** One held message as stored. */
+export interface HeldMessage {
+  id: string;
+  tenant: string;
+  from: string;
+  recipients: string[];
+  /** The message as it would have been spooled (before List-Unsubscribe and DKIM). */
+  body: Buffer;
+  /** `spam` (the content scan) or another detector's name. */
+  reason: string;
+  score?: number | undefined;
+  symbols?: string[] | undefined;
+  /** Epoch ms: when it was accepted and held. */
+  heldAt: number;
+  source: 'smtp' | 'api';
+  client?: string | undefined;
+  stream?: string | undefined;
+  campaign?: string | undefined;
+  /** The sender's RFC 3461 request (NOTIFY, ORCPT, RET, ENVID), kept for the release. */
+  dsn?: MessageDsn | undefined;
+  /** Submitted with SMTPUTF8 (RFC 6531), kept for the release. */
+  smtputf8?: boolean | undefined;
+}
+
+/** A held message without its body, for listings. */
+export type HeldSummary = Omit<HeldMessage, 'body'> & { size: number };
+
+/** Envelope fields a listing reads (everything but the body). */
+const SUMMARY_FIELDS = [
+  'tenant',
+  'from',
+  'recipients',
+  'reason',
+  'score',
+  'symbols',
+  'heldAt',
+  'source',
+  'client',
+  'stream',
+  'campaign',
+  'size',
+] as const;
+
+export class QuarantineStore {
+  private readonly keys;
+
+  constructor(
+    private readonly redis: RedisClient,
+    prefix: string,
+  ) {
+    this.keys = quarantineKeys(prefix);
+  }
+
+  async hold(message: HeldMessage): Promise<void> {
+    const fields: Record<string, string | Buffer> = {
+      tenant: message.tenant,
+      from: message.from,
+      recipients: JSON.stringify(message.recipients),
+      body: message.body,
+      size: String(message.body.length),
+      reason: message.reason,
+      heldAt: String(message.heldAt),
+      source: message.source,
+    };
+    if (message.score !== undefined) fields.score = String(message.score);
+    if (message.symbols?.length) fields.symbols = JSON.stringify(message.symbols);
+    if (message.client) fields.client = message.client;
+    if (message.stream) fields.stream = message.stream;
+    if (message.campaign) fields.campaign = message.campaign;
+    if (message.dsn) fields.dsn = JSON.stringify(message.dsn);
+    if (message.smtputf8) fields.smtputf8 = '1';
+    const result = await this.redis
+      .multi()
+      .hset(this.keys.message(message.id), fields)
+      .zadd(this.keys.index, message.heldAt, message.id)
+      .zadd(this.keys.tenant(message.tenant), message.heldAt, message.id)
+      .exec();
+    const failed = result?.find(([err]) => err);
+    if (!result || failed) throw failed?.[0] ?? new Error('quarantine hold: transaction aborted');
+  }
+
+  /** Held ids, oldest first, with their hold times: every tenant's, or one tenant's. */
+  async ids(opts: { tenant?: string | undefined; offset?: number; limit: number; heldBefore?: number }) {
+    const key = opts.tenant === undefined ? this.keys.index : this.keys.tenant(opts.tenant);
+    const max = opts.heldBefore === undefined ? '+inf' : `(${opts.heldBefore}`;
+    const flat = await this.redis.zrangebyscore(
+      key,
+      '-inf',
+      max,
+      'WITHSCORES',
+      'LIMIT',
+      opts.offset ?? 0,
+      opts.limit,
+    );
+    const out: { id: string; heldAt: number }[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      out.push({ id: flat[i] as string, heldAt: Number(flat[i + 1]) });
+    return out;
+  }
+
+  async count(tenant?: string): Promise<number> {
+    return this.redis.zcard(tenant === undefined ? this.keys.index : this.keys.tenant(tenant));
+  }
+
+  async summary(id: string): Promise<HeldSummary | undefined> {
+    const values = await this.redis.hmget(this.keys.message(id), ...SUMMARY_FIELDS);
+    const record = Object.fromEntries(SUMMARY_FIELDS.map((f, i) => [f, values[i] ?? undefined]));
+    if (record.tenant === undefined) return undefined;
+    return summaryOf(id, record);
+  }
+
+  /** The whole record, body included, without claiming it. */
+  async read(id: string): Promise<HeldMessage | undefined> {
+    const raw = await this.redis.hgetallBuffer(this.keys.message(id));
+    if (!raw.tenant) return undefined;
+    const text = Object.fromEntries(
+      Object.entries(raw).map(([k, v]) => [k, k === 'body' ? undefined : v.toString('utf8')]),
+    );
+    const { size: _size, ...summary } = summaryOf(id, text);
+    return {
+      ...summary,
+      body: raw.body ?? Buffer.alloc(0),
+      ...(text.dsn ? { dsn: JSON.parse(text.dsn) as MessageDsn } : {}),
+      ...(text.smtputf8 === '1' ? { smtputf8: true } : {}),
+    };
+  }
+
+  /** Takes `id` out of the indexes and answers its record; undefined when it is not (or no longer) held. */
+  async claim(id: string): Promise<HeldMessage | undefined> {
+    if ((await this.redis.zrem(this.keys.index, id)) !== 1) return undefined;
+    const message = await this.read(id);
+    if (message) await this.redis.zrem(this.keys.tenant(message.tenant), id);
+    return message;
+  }
+
+  /** Puts a claimed message back in the indexes (its release failed). */
+  async unclaim(message: HeldMessage): Promise<void> {
+    await this.redis
+      .multi()
+      .zadd(this.keys.index, message.heldAt, message.id)
+      .zadd(this.keys.tenant(message.tenant), message.heldAt, message.id)
+      .exec();
+  }
+
+  /** Deletes a claimed message's record. */
+  async drop(id: string): Promise<void> {
+    await this.redis.del(this.keys.message(id));
+  }
+
+  /** The sweep's lease for one interval: true for the one relay that takes it. */
+  async takeSweepLease(ttlMs: number, token: string): Promise<boolean> {
+    return (await this.redis.set(this.keys.sweepLease, token, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+}
+
+function summaryOf(id: string, r: Record<string, string | undefined>): HeldSummary {
+  const source = r.source === 'api' ? 'api' : 'smtp';
+  return {
+    id,
+    tenant: r.tenant ?? '',
+    from: r.from ?? '',
+    recipients: r.recipients ? (JSON.parse(r.recipients) as string[]) : [],
+    reason: r.reason ?? '',
+    ...(r.score !== undefined ? { score: Number(r.score) } : {}),
+    ...(r.symbols ? { symbols: JSON.parse(r.symbols) as string[] } : {}),
+    heldAt: Number(r.heldAt ?? 0),
+    source,
+    ...(r.client ? { client: r.client } : {}),
+    ...(r.stream ? { stream: r.stream } : {}),
+    ...(r.campaign ? { campaign: r.campaign } : {}),
+    size: Number(r.size ?? 0),
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * The quarantine against a real redis-server: a held message is listed per tenant, released once
+ * (two racing releases: one queues it), deleted once with a `bounced` (operator delete) per
+ * recipient, and the retention sweep deletes only what is older than `quarantine.retention`, under
+ * a lease one sweeper takes per interval. The clock is injected; events go to an in-memory sink.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { parseConfig } from '@herald/delivery-core';
+import type { HeraldEvent } from '@herald/delivery-core/events';
+import { createQuarantine, type HeldMessage } from '@herald/delivery-core/quarantine';
+import { type RedisHandle, startRedis } from '@herald/test-harness';
+
+const DAY_MS = 86_400_000;
+
+function held(id: string, tenant: string, heldAt: number): HeldMessage {
+  return {
+    id,
+    tenant,
+    from: 'app@origin.test',
+    recipients: [`a-${id}@example.test`, `b-${id}@example.test`],
+    body: Buffer.from(`Subject: ${id}\r\nFrom: app@origin.test\r\n\r\nGTUBE\r\n`),
+    reason: 'spam',
+    score: 15,
+    symbols: ['GTUBE'],
+    heldAt,
+    source: 'smtp',
+  };
+}
+
+describe('quarantine on Redis', () => {
+  let redis: RedisHandle;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(() => redis.stop());
+
+  function setup(prefix: string, now: { ms: number }) {
+    const events: HeraldEvent[] = [];
+    const queued: HeldMessage[] = [];
+    const config = parseConfig({ redis: { prefix }, quarantine: { retention: '30d' } });
+    const quarantine = createQuarantine({
+      redis: redis.client(),
+      config,
+      events: { emit: (e) => void events.push(e), flush: async () => {} },
+      enqueue: async (m) => void queued.push(m),
+      now: () => now.ms,
+    });
+    return { quarantine, events, queued };
+  }
+
+  it('lists per tenant, releases once even when two release at once, and deletes with one bounce per recipient', async () => {
+    const now = { ms: 10 * DAY_MS };
+    const { quarantine, events, queued } = setup('q1', now);
+    await quarantine.store.hold(held('m1', 'acme', now.ms));
+    await quarantine.store.hold(held('m2', 'other', now.ms + 1));
+    assert.equal((await quarantine.list()).total, 2);
+    assert.deepEqual(
+      (await quarantine.list({ tenant: 'ACME' })).messages.map((m) => [m.id, m.score, m.symbols, m.size > 0]),
+      [['m1', 15, ['GTUBE'], true]],
+    );
+    const both = await Promise.all([quarantine.release('m1'), quarantine.release('m1')]);
+    assert.equal(both.filter(Boolean).length, 1, 'exactly one release wins');
+    assert.equal(queued.length, 1);
+    assert.match(queued[0]!.body.toString(), /Subject: m1/);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['released'],
+    );
+    assert.equal(await quarantine.show('m1'), undefined, 'released: no longer held');
+    const removed = await Promise.all([quarantine.remove('m2'), quarantine.remove('m2')]);
+    assert.equal(removed.filter(Boolean).length, 1);
+    const bounced = events.filter((e) => e.type === 'bounced');
+    assert.deepEqual(
+      bounced.map((e) => e.type === 'bounced' && [e.recipient, e.operator, e.reply.code, e.reply.enhanced]),
+      [
+        ['a-m2@example.test', 'delete', 550, '5.7.1'],
+        ['b-m2@example.test', 'delete', 550, '5.7.1'],
+      ],
+    );
+    assert.equal((await quarantine.list()).total, 0);
+  });
+
+  it('puts a message back when its release cannot be queued', async () => {
+    const now = { ms: DAY_MS };
+    const { quarantine } = setup('q2', now);
+    await quarantine.store.hold(held('m3', 'acme', now.ms));
+    const failing = createQuarantine({
+      redis: redis.client(),
+      config: parseConfig({ redis: { prefix: 'q2' } }),
+      events: { emit: () => {}, flush: async () => {} },
+      enqueue: () => Promise.reject(new Error('queue unavailable')),
+    });
+    await assert.rejects(failing.release('m3'), /queue unavailable/);
+    assert.equal((await quarantine.list()).messages[0]?.id, 'm3');
+  });
+
+  it('sweeps only messages held longer than the retention, and the lease lets one sweeper run per interval', async () => {
+    const now = { ms: 100 * DAY_MS };
+    const { quarantine, events } = setup('q3', now);
+    await quarantine.store.hold(held('old', 'acme', now.ms - 31 * DAY_MS));
+    await quarantine.store.hold(held('new', 'acme', now.ms - 29 * DAY_MS));
+    assert.equal(await quarantine.sweep(), 1);
+    assert.deepEqual(
+      (await quarantine.list()).messages.map((m) => m.id),
+      ['new'],
+    );
+    assert.ok(events.every((e) => e.type === 'bounced' && e.messageId === 'old'));
+    assert.match(events[0]?.type === 'bounced' ? events[0].reply.text : '', /retention expired/);
+    assert.equal(await quarantine.store.takeSweepLease(60_000, 'one'), true);
+    assert.equal(await quarantine.store.takeSweepLease(60_000, 'two'), false);
+  });
+});
