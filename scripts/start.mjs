@@ -19,6 +19,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, ensureInstalled, ROOT } from './ensure.mjs';
 import { findRedisServer, freePort, redisInstallHint, superviseRedis } from './redis.mjs';
+import { readStartConfig } from './start-config.mjs';
 import { acquireStartLock } from './start-lock.mjs';
 
 const STATE_DIR = join(ROOT, '.herald');
@@ -40,7 +41,7 @@ const { default: YAML } = await import('yaml');
 const { startDevSink } = await import('./dev-sink.mjs');
 
 const configSource = process.env.HERALD_CONFIG ?? join(ROOT, 'config', 'herald.dev.yaml');
-const config = YAML.parse(readFileSync(configSource, 'utf8')) ?? {};
+const config = await readStartConfig(configSource);
 mkdirSync(STATE_DIR, { recursive: true });
 if (config.smtp?.tls?.self_signed) {
   // The relay's own generator (openssl, cached): the certificate survives restarts in .herald/tls/.

@@ -84,7 +84,7 @@ rules:
       ],
       [
         'rules: [{name: a, match: {code: 550}, reason: nope, examples: [x]}]',
-        /rules\[0\]\.reason: expected a reason/,
+        /rules\[0\]\.reason: expected one of the reasons .*\bsuspend\b.*\buserunknown\b/,
       ],
       ['rules: [{name: a, match: {code: 550}, reason: blocked}]', /rules\[0\]\.examples/],
       ['rules: [{name: a, match: {code: 99}, reason: blocked, examples: [x]}]', /rules\[0\]\.match\.code/],

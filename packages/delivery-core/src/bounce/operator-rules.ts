@@ -15,7 +15,7 @@
 import { parse } from 'yaml';
 import type { HeraldErrorCode } from '../errors/index.js';
 import type { SmtpCommand } from './probes.js';
-import { isReason, type Reason } from './vocabulary.js';
+import { isReason, REASONS, type Reason } from './vocabulary.js';
 
 /** A regex sees at most this much of the (normalised) diagnostic. */
 export const MAX_RULE_TEXT_CHARS = 2048;
@@ -160,7 +160,7 @@ function commandOf(value: unknown, path: string): SmtpCommand {
 
 function reasonOf(value: unknown, path: string): Reason {
   if (typeof value !== 'string' || !isReason(value))
-    fail(path, 'expected a reason (userunknown, mailboxfull, ...)');
+    fail(path, `expected one of the reasons ${REASONS.join(', ')}`);
   return value;
 }
 

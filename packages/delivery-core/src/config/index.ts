@@ -28,6 +28,7 @@ export {
   type ParseConfigOptions,
   parseConfig,
   REDIS_URL_ENV,
+  resolveFilePaths,
 } from './load.js';
 export { compileTrustedNetworks, inCidr, ipv6Words, isTrusted, normalizeIp, parseCidr } from './networks.js';
 export {

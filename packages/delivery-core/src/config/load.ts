@@ -49,10 +49,12 @@ export function defaultConfig(overrides?: unknown): HeraldConfig {
 }
 
 /**
- * Makes smtp.tls.cert_file / key_file, shaping.file and dkim[].key_file absolute, relative to the
- * config file's folder.
+ * Makes the file paths a config names (smtp.tls.cert_file / key_file, shaping.file,
+ * bounce.rules_file, dkim[].key_file, delivery.mta_sts.ca_file) absolute, relative to `folder`
+ * (the config file's). Exported for a tool that copies a config elsewhere (`npm start` writes
+ * .herald/herald.yaml), so the copy names the same files.
  */
-function resolveFilePaths(raw: unknown, folder: string): unknown {
+export function resolveFilePaths(raw: unknown, folder: string): unknown {
   if (!isPlainObject(raw)) return raw;
   const absolute = (section: unknown, keys: string[]) => {
     if (!isPlainObject(section)) return section;
