@@ -6,6 +6,7 @@
  * tells the page which; the health endpoints stay as they were. No browser needed.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { describe, it } from 'node:test';
 import { CONTENT_SECURITY_POLICY } from '@herald/dashboard';
 import { startStack } from './lib/stack.js';
@@ -27,6 +28,25 @@ async function call(
   });
   const text = await res.text();
   return { status: res.status, text, headers: res.headers };
+}
+
+/** A request with headers fetch() will not set (Host, Origin), as a browser on another site sends them. */
+function rawRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('dashboard access on http.listen', () => {
@@ -93,6 +113,40 @@ describe('dashboard access on http.listen', () => {
     // The API's own listener is not opened by the dashboard's switch.
     assert.equal((await call(`http://127.0.0.1:${stack.api!.port}`, '/v1/sites')).status, 401);
     assert.equal((await call(base, '/v1/keys')).status, 404);
+  });
+
+  it('open_on_loopback: a keyless request from another site (cross-site POST, DNS rebinding) is not open', async (t) => {
+    const stack = await startStack({
+      config: {
+        api: { listen: '127.0.0.1:0', admin_keys: [{ key: ADMIN_KEY }] },
+        http: { ui: { enabled: true, open_on_loopback: true } },
+      },
+    });
+    t.after(() => stack.stop());
+    const port = stack.http.port;
+    const suspend = '/v1/sites/provider%3Agmail/suspend';
+    // A page on evil.example POSTs with no body (no Content-Type, so no CORS preflight).
+    const crossSite = await rawRequest(port, 'POST', suspend, {
+      host: `127.0.0.1:${port}`,
+      origin: 'http://evil.example',
+    });
+    assert.equal(crossSite.status, 401, crossSite.body);
+    // DNS rebinding: evil.example resolves to 127.0.0.1, so the browser sends its own name as Host.
+    const rebound = await rawRequest(port, 'GET', '/v1/sites', { host: `evil.example:${port}` });
+    assert.equal(rebound.status, 401, rebound.body);
+    const reboundPost = await rawRequest(port, 'POST', suspend, {
+      host: `evil.example:${port}`,
+      origin: `http://evil.example:${port}`,
+    });
+    assert.equal(reboundPost.status, 401, reboundPost.body);
+    assert.equal((await stack.redisClient.keys('*suspend*')).length, 0, 'no site was suspended');
+    // The dashboard's own page: loopback Host, same Origin (or none, for a GET).
+    assert.equal((await rawRequest(port, 'GET', '/v1/sites', { host: `localhost:${port}` })).status, 200);
+    const own = await rawRequest(port, 'POST', suspend, {
+      host: `127.0.0.1:${port}`,
+      origin: `http://127.0.0.1:${port}`,
+    });
+    assert.equal(own.status, 200, own.body);
   });
 
   it('without http.ui the http listener serves only the health endpoints', async (t) => {

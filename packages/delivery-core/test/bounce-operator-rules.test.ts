@@ -10,6 +10,7 @@ import {
   checkOperatorRules,
   classifyMessage,
   classifyReply,
+  MAX_RULES_FILE_CHARS,
   parseOperatorRules,
   RulesFileError,
   unsafeRegexReason,
@@ -96,6 +97,16 @@ rules:
         'rules: [{name: a, match: {regex: "(a|b)*c"}, reason: blocked, examples: [x]}]',
         /rules\[0\]\.match\.regex: a repeated group/,
       ],
+      [
+        // 32⁴ ways to split a run of "a" at each position: 10 s on 2 KiB before this check.
+        'rules: [{name: a, match: {regex: "a{1,32}a{1,32}a{1,32}a{1,32}x"}, reason: blocked, examples: [x]}]',
+        /rules\[0\]\.match\.regex: its quantifiers allow too many ways to match/,
+      ],
+      [
+        'rules: [{name: a, match: {regex: "[\\\\s\\\\S]{0,32}.{0,32}[\\\\s\\\\S]*x"}, reason: blocked, examples: [x]}]',
+        /rules\[0\]\.match\.regex: its quantifiers allow too many ways to match/,
+      ],
+      [`rules: []\n#${'x'.repeat(MAX_RULES_FILE_CHARS)}`, /longer than 1048576 characters/],
       [
         'rules: [{name: a, match: {code: 550}, reason: blocked, examples: [x]}, {name: a, match: {code: 550}, reason: blocked, examples: [x]}]',
         /rules\[1\]\.name: "a" is used twice/,

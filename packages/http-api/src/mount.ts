@@ -5,6 +5,11 @@
  * 404 in the API's error shape. `open` mounts (the dashboard's `http.ui.open_on_loopback`) mark
  * their requests so that one without an Authorization header is an admin caller (`keyId`
  * OPEN_CALLER_ID, rate-limited as one key); a request that presents a key is checked as usual.
+ * A keyless request counts as open only when it names a loopback `Host` (`localhost`, 127.x.y.z,
+ * `[::1]`, any port) and its `Origin`, if sent, is that same host: a page of another site that
+ * the operator's browser opens cannot use the open mount, neither by a cross-site POST (no body,
+ * so no CORS preflight) nor by DNS rebinding (its own name resolving to 127.0.0.1). Such a
+ * request is checked like any other (401 without a key).
  */
 import type http from 'node:http';
 import { ApiError, errorBody } from './errors.js';
@@ -49,7 +54,18 @@ export function createMount(
       res.end(JSON.stringify(errorBody(error)));
       return;
     }
-    if (options.open) openRequests.add(req);
+    if (options.open && fromLoopbackPage(req)) openRequests.add(req);
     route(req, res);
   };
+}
+
+/** `localhost`, an IPv4 loopback address or `[::1]`, with an optional port. */
+const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
+
+/** The request names a loopback Host, and its Origin (when sent) is that host over http. */
+function fromLoopbackPage(req: http.IncomingMessage): boolean {
+  const host = req.headers.host;
+  if (host === undefined || !LOOPBACK_HOST.test(host)) return false;
+  const origin = req.headers.origin;
+  return origin === undefined || origin.toLowerCase() === `http://${host.toLowerCase()}`;
 }

@@ -43,6 +43,7 @@ export {
 export { type BounceKind, type BounceReport, classifyMessage } from './message.js';
 export {
   MAX_RULE_TEXT_CHARS,
+  MAX_RULES_FILE_CHARS,
   type OperatorRule,
   type OperatorRules,
   parseOperatorRules,

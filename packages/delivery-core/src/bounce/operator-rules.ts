@@ -9,7 +9,8 @@
  * then it names the reason (sisimai's vocabulary) and optionally `hard`.
  * Linear: substrings are the operator's own (bounded length), a regex sees at most
  * MAX_RULE_TEXT_CHARS of the diagnostic and must pass `unsafeRegexReason` (no backreferences,
- * lookaround, repeated groups, at most one unbounded quantifier). Parsing errors carry
+ * lookaround, repeated groups, at most one unbounded quantifier, a bounded product of the
+ * quantifiers' choices); a file is at most MAX_RULES_FILE_CHARS. Parsing errors carry
  * the path of the offending key (`rules[2].match.regex: ...`).
  */
 import { parse } from 'yaml';
@@ -25,6 +26,16 @@ export const MAX_RULE_PATTERN_CHARS = 512;
 const MAX_BOUNDED_REPEAT = 32;
 /** Quantifiers in one pattern (`?`, `*`, `+`, `{n,m}`). */
 const MAX_QUANTIFIERS = 4;
+/**
+ * The product of the quantifiers' choices (`?`: 2, `{n,m}`: m - n + 1, unbounded:
+ * MAX_RULE_TEXT_CHARS) bounds how often a match tried at one position can backtrack; at most
+ * this many. `a{1,32}a{1,32}a{1,32}a{1,32}x` (32⁴) took 10 s on 2 KiB of "a", and
+ * `[\s\S]{0,32}.{0,32}.{0,32}[\s\S]*x` 150 s; at this bound (`.*` with one `?`, or
+ * `a{1,8}a{1,16}a{1,32}x`) the worst case is tens of milliseconds.
+ */
+const MAX_BACKTRACK_CHOICES = 4096;
+/** Longest rules file (characters): 1,000 rules of about 1 KiB; the YAML parser is not linear in it. */
+export const MAX_RULES_FILE_CHARS = 1_048_576;
 /** Rules in one file. */
 export const MAX_OPERATOR_RULES = 1000;
 
@@ -77,7 +88,7 @@ export class RulesFileError extends Error {
  * Why a pattern could take more than linear-ish time, or undefined when it is acceptable.
  * SAFE_REGEX_RULES: no backreference or lookaround; no repeated group (`(...)?` is fine); at most
  * MAX_QUANTIFIERS quantifiers, of which at most one unbounded (`*`, `+`, `{n,}`); `{n,m}` with
- * m ≤ MAX_BOUNDED_REPEAT.
+ * m ≤ MAX_BOUNDED_REPEAT; the product of their choices at most MAX_BACKTRACK_CHOICES.
  */
 export function unsafeRegexReason(source: string): string | undefined {
   if (source.length > MAX_RULE_PATTERN_CHARS) return `longer than ${MAX_RULE_PATTERN_CHARS} characters`;
@@ -85,6 +96,7 @@ export function unsafeRegexReason(source: string): string | undefined {
   if (/\(\?<?[=!]/.test(source)) return 'lookahead and lookbehind are not allowed';
   let quantifiers = 0;
   let unbounded = 0;
+  let choices = 1;
   let inClass = false;
   for (let i = 0; i < source.length; i++) {
     const c = source[i];
@@ -107,16 +119,24 @@ export function unsafeRegexReason(source: string): string | undefined {
     if (c === '?' && (previous === '(' || previous === '*' || previous === '+' || previous === '}')) continue;
     if (previous === ')' && c !== '?') return 'a repeated group is not allowed (an optional one is)';
     quantifiers++;
-    if (c === '*' || c === '+') unbounded++;
+    if (c === '*' || c === '+') {
+      unbounded++;
+      choices *= MAX_RULE_TEXT_CHARS;
+    } else if (c === '?') choices *= 2;
     if (c === '{') {
       const bound = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(i));
       if (!bound) return 'a "{" that is not a quantifier must be escaped';
-      if (bound[2] !== undefined && bound[3] === '') unbounded++;
-      else if (Number(bound[3] ?? bound[1]) > MAX_BOUNDED_REPEAT)
+      if (bound[2] !== undefined && bound[3] === '') {
+        unbounded++;
+        choices *= MAX_RULE_TEXT_CHARS;
+      } else if (Number(bound[3] ?? bound[1]) > MAX_BOUNDED_REPEAT)
         return `a bounded repeat above ${MAX_BOUNDED_REPEAT}`;
+      else choices *= Math.max(1, Number(bound[3] ?? bound[1]) - Number(bound[1]) + 1);
       i += bound[0].length - 1;
     }
   }
+  if (choices > MAX_BACKTRACK_CHOICES)
+    return `its quantifiers allow too many ways to match (${choices} at one position, at most ${MAX_BACKTRACK_CHOICES}); use fewer or narrower repeats, or contains`;
   if (unbounded > 1) return 'at most one unbounded quantifier (* + {n,}); use contains for words in order';
   if (quantifiers > MAX_QUANTIFIERS) return `more than ${MAX_QUANTIFIERS} quantifiers`;
   return undefined;
@@ -238,6 +258,8 @@ function ruleOf(value: unknown, path: string): OperatorRule {
 
 /** Reads a rules file's text (YAML: `rules: [...]`). Throws RulesFileError naming the path. */
 export function parseOperatorRules(text: string, source = 'rules'): OperatorRules {
+  if (text.length > MAX_RULES_FILE_CHARS)
+    throw new RulesFileError(`${source}: longer than ${MAX_RULES_FILE_CHARS} characters`);
   let doc: unknown;
   try {
     doc = parse(text);

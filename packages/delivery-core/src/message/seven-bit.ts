@@ -19,6 +19,8 @@ export const MAX_MIME_DEPTH = 20;
 const LINE_CHARS = 76;
 const CRLF = '\r\n';
 const HEX = '0123456789ABCDEF';
+/** A soft break comes after at least this many output characters (a 3-character escape no longer fits). */
+const QP_MIN_SOFT_LINE = LINE_CHARS - 4;
 
 /** The message as 7-bit (the same buffer when it already is), or undefined when it cannot be made so. */
 export function toSevenBit(message: Buffer): Buffer | undefined {
@@ -142,31 +144,45 @@ function withoutField(head: string, name: string): string {
 
 /** RFC 2045 §6.7 quoted-printable of latin1 text; line breaks stay hard breaks (CRLF). */
 function quotedPrintable(body: string): string {
-  const lines = body.split(/\r?\n/);
-  return lines.map(encodeQpLine).join(CRLF);
-}
-
-function encodeQpLine(line: string): string {
-  let out = '';
+  // Written into one buffer sized for the worst case (every byte "=XX", a soft break every
+  // QP_MIN_SOFT_LINE output characters): memory stays a small multiple of the input. Building the
+  // text by string concatenation instead made a rope of one node per character (about 70 bytes of
+  // heap per input byte: a 25 MB body needed close to 2 GB).
+  const worst = body.length * 3;
+  const out = Buffer.allocUnsafe(worst + Math.ceil(worst / QP_MIN_SOFT_LINE) * 3 + 2);
+  let at = 0;
   let width = 0;
-  for (let i = 0; i < line.length; i++) {
-    const code = line.charCodeAt(i);
-    const trailingSpace = (code === 0x20 || code === 0x09) && i === line.length - 1;
-    const literal = code >= 0x21 && code <= 0x7e && code !== 0x3d;
-    const piece = literal || ((code === 0x20 || code === 0x09) && !trailingSpace) ? line[i]! : hex(code);
+  for (let i = 0; i < body.length; i++) {
+    const code = body.charCodeAt(i);
+    if (code === 0x0a || (code === 0x0d && body.charCodeAt(i + 1) === 0x0a)) {
+      if (code === 0x0d) i++;
+      out[at++] = 0x0d;
+      out[at++] = 0x0a;
+      width = 0;
+      continue;
+    }
+    const next = body.charCodeAt(i + 1);
+    const endOfLine =
+      i + 1 === body.length || next === 0x0a || (next === 0x0d && body.charCodeAt(i + 2) === 0x0a);
+    const blank = code === 0x20 || code === 0x09;
+    const literal = (code >= 0x21 && code <= 0x7e && code !== 0x3d) || (blank && !endOfLine);
+    const size = literal ? 1 : 3;
     // Soft line break: "=" ends the line, so a line holds at most LINE_CHARS - 1 characters of text.
-    if (width + piece.length > LINE_CHARS - 1) {
-      out += `=${CRLF}`;
+    if (width + size > LINE_CHARS - 1) {
+      out[at++] = 0x3d;
+      out[at++] = 0x0d;
+      out[at++] = 0x0a;
       width = 0;
     }
-    out += piece;
-    width += piece.length;
+    if (literal) out[at++] = code;
+    else {
+      out[at++] = 0x3d;
+      out[at++] = HEX.charCodeAt(code >> 4);
+      out[at++] = HEX.charCodeAt(code & 0x0f);
+    }
+    width += size;
   }
-  return out;
-}
-
-function hex(code: number): string {
-  return `=${HEX[code >> 4]}${HEX[code & 0x0f]}`;
+  return out.toString('latin1', 0, at);
 }
 
 /** base64 in lines of LINE_CHARS characters, CRLF after each. */
