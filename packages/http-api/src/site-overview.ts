@@ -1,6 +1,7 @@
 /**
  * The sites an operator looks at (`GET /v1/sites`), cheaply: those with queued jobs
- * (`herald.queueStats`, a bounded scan), every provider and site the shaping file in force names,
+ * (`herald.queueStats`, a bounded scan), those with traffic in the last RECENT_MINUTES (at most
+ * ACTIVE_SITES_MAX, the busiest), every provider and site the shaping file in force names,
  * and any asked for by name; for each, its queue depth, its live state (suspended or slowed, and
  * until when: one MGET per site through shaping's SiteState, uncached here), its limits with the
  * layer that set each (the shaping layers over herald.yaml's delivery settings, as `herald shaping
@@ -32,6 +33,8 @@ const DOMAIN = 'domain:';
 export const RECENT_MINUTES = 5;
 /** Distinct replies listed per site. */
 export const LAST_REPLIES = 5;
+/** Sites listed for their recent traffic alone (queue empty, not named by shaping), the busiest first. */
+export const ACTIVE_SITES_MAX = 200;
 const MS_PER_MINUTE = 60_000;
 
 const shapingOf = new WeakMap<HeraldConfig, Shaping>();
@@ -81,21 +84,26 @@ export async function sitesOverview(
   const config = herald.config;
   const stats = await herald.queueStats({ maxJobs: SITES_MAX_JOBS });
   const file = shaping(config);
+  const shards = activityKeysOfShards(config.redis.prefix, herald.shards.layout);
+  const now = Date.now();
+  const outcomes = await readSiteOutcomes(redis, shards, now - (RECENT_MINUTES - 1) * MS_PER_MINUTE, now);
+  // Sites with recent traffic are listed even with an empty queue, the busiest first, capped.
+  const active = [...outcomes]
+    .map(([site, o]) => ({ site, n: o.delivered + o.deferred + o.bounced }))
+    .sort((a, b) => b.n - a.n)
+    .slice(0, ACTIVE_SITES_MAX)
+    .map((a) => a.site);
   const names = new Set<string>([
     ...stats.sites.map((s) => s.site),
+    ...active,
     ...Object.keys(file.providers).map((p) => `${PROVIDER}${p}`),
     ...Object.keys(file.sites),
     ...extra,
   ]);
   const state = new SiteState(redis, config.redis.prefix, herald.events);
   const depth = new Map(stats.sites.map((s) => [s.site, s]));
-  const shards = activityKeysOfShards(config.redis.prefix, herald.shards.layout);
-  const now = Date.now();
   const listed = [...names];
-  const [outcomes, replies] = await Promise.all([
-    readSiteOutcomes(redis, shards, now - (RECENT_MINUTES - 1) * MS_PER_MINUTE, now),
-    readSiteReplies(redis, shards, listed, LAST_REPLIES),
-  ]);
+  const replies = await readSiteReplies(redis, shards, listed, LAST_REPLIES);
   // The minutes counted: RECENT_MINUTES - 1 whole ones and the current one so far.
   const elapsedMinutes = RECENT_MINUTES - 1 + (now % MS_PER_MINUTE) / MS_PER_MINUTE;
   const sites = await Promise.all(

@@ -116,6 +116,12 @@ describe('activity from the per-minute counters', () => {
 
     // Beyond the counters' two hours: refused, not silently zero.
     assert.equal((await stack.call('GET', '/v1/activity?minutes=1440', { key: ADMIN_KEY })).status, 400);
+    // A site with recent traffic is on the sites page even with nothing queued for it.
+    const sites = await stack.call('GET', '/v1/sites', { key: ADMIN_KEY });
+    assert.equal(sites.status, 200);
+    const names = (sites.body.sites as { site: string; queue: { ready: number } }[]).map((s) => s.site);
+    for (const site of ['mx:mx.dest.test', 'mx:mx.other.test'])
+      assert.ok(names.includes(site), `${site} listed for its recent outcomes: ${names.join(' ')}`);
   });
 
   test("a recipient's messages, newest first, with its last outcome (case-insensitive), from the stream", async () => {
