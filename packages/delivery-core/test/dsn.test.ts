@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyMessage } from '../src/bounce/index.js';
+import { finalRecipient } from '../src/dsn/compose.js';
 import { composeDsn } from '../src/dsn/index.js';
 
 const ORIGINAL = Buffer.from(
@@ -54,6 +55,24 @@ describe('composeDsn', () => {
     assert.doesNotMatch(text, /secret body/, 'the original body is never returned');
     assert.doesNotMatch(text, /\r\nInjected: x/, 'a reply cannot add header lines');
     assert.ok(!/[^\r]\n/.test(text), 'CRLF line ends only');
+  });
+
+  it('an internationalised recipient is written as RFC 6533 utf-8-addr-xtext, so the report stays ASCII', () => {
+    assert.equal(finalRecipient('gone@dest.test'), 'rfc822; gone@dest.test');
+    assert.equal(finalRecipient('a+b=c@dest.test'), 'rfc822; a+b=c@dest.test');
+    assert.equal(finalRecipient('jörg+x@bücher.test'), 'utf-8; j\\x{F6}rg\\x{2B}x@b\\x{FC}cher.test');
+    assert.equal(finalRecipient('用户@例子.test'), 'utf-8; \\x{7528}\\x{6237}@\\x{4F8B}\\x{5B50}.test');
+    const text = composeDsn({
+      reportingMta: 'relay.herald.test',
+      to: 'app@sender.test',
+      originalId: '0abc125',
+      arrivalAt: NOW - 60_000,
+      recipients: [{ address: 'jörg@bücher.test', action: 'failed', status: '5.6.7', diagnostic: '553 5.6.7 x' }],
+      original: ORIGINAL,
+      messageId: '0abc126.dsn@relay.herald.test',
+      now: NOW,
+    }).toString('latin1');
+    assert.match(text, /Final-Recipient: utf-8; j\\x\{F6\}rg@b\\x\{FC\}cher\.test\r\n/);
   });
 
   it("Herald's own classifier reads it back: recipients, reasons and statuses", () => {

@@ -106,7 +106,7 @@ function deliveryStatus(input: DsnInput): string {
   for (const r of input.recipients) {
     const fields = [
       ...(r.orcpt ? [`Original-Recipient: ${originalRecipient(r.orcpt)}`] : []),
-      `Final-Recipient: rfc822; ${oneLine(r.address)}`,
+      `Final-Recipient: ${finalRecipient(oneLine(r.address))}`,
       `Action: ${r.action}`,
       `Status: ${statusOf(r)}`,
     ];
@@ -116,6 +116,22 @@ function deliveryStatus(input: DsnInput): string {
     blocks.push(fields.join(CRLF));
   }
   return blocks.join(CRLF + CRLF);
+}
+
+/**
+ * The Final-Recipient value: `rfc822; addr` for an ASCII address; an internationalised one as
+ * RFC 6533 §3 writes it in a report that is 7-bit ASCII (`utf-8; ` and utf-8-addr-xtext: every
+ * character outside QCHAR — beyond ASCII, controls, "+", "=", "\\" — as `\x{HEX}`).
+ */
+export function finalRecipient(address: string): string {
+  if (/^[\x21-\x7e]*$/.test(address)) return `rfc822; ${address}`;
+  let out = '';
+  for (const ch of address) {
+    const code = ch.codePointAt(0)!;
+    const qchar = code >= 0x21 && code <= 0x7e && ch !== '+' && ch !== '=' && ch !== '\\';
+    out += qchar ? ch : `\\x{${code.toString(16).toUpperCase().padStart(2, '0')}}`;
+  }
+  return `utf-8; ${out}`;
 }
 
 /** "rfc822;addr" as RFC 3464 writes it ("rfc822; addr"). */
