@@ -19,8 +19,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, LOOPBACK_HOST, trackChild, untrackChild } from '@herald/local-redis';
+import { freePort, LOOPBACK_HOST, trackChild } from '@herald/local-redis';
 import dnsPacket from 'dns-packet';
+import { daemonCloser, stopDaemon } from './daemon.js';
 
 export interface TestZone {
   /** The apex, e.g. "good.test". */
@@ -49,7 +50,6 @@ const TOOL_TIMEOUT_MS = 30_000;
 const READY_TIMEOUT_MS = 15_000;
 const READY_POLL_MS = 100;
 const PROBE_TIMEOUT_MS = 500;
-const STOP_TIMEOUT_MS = 5_000;
 
 const run = promisify(execFile);
 
@@ -143,18 +143,6 @@ function answers(port: number, name: string): Promise<boolean> {
   });
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 export async function startValidatingResolver(opts: {
   zones: TestZone[];
 }): Promise<ValidatingResolverHandle> {
@@ -182,22 +170,15 @@ export async function startValidatingResolver(opts: {
       if (Date.now() > deadline) throw new Error(`unbound did not answer within ${READY_TIMEOUT_MS} ms`);
       await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
-    const pid = started.pid!;
-    let closing: Promise<void> | undefined;
     return {
       host: LOOPBACK_HOST,
       port,
       address: `${LOOPBACK_HOST}:${port}`,
-      pid,
-      close: () =>
-        (closing ??= (async () => {
-          await stop(started);
-          untrackChild(pid);
-          await rm(dir, { recursive: true, force: true });
-        })()),
+      pid: started.pid!,
+      close: daemonCloser(started, dir),
     };
   } catch (err) {
-    if (child) await stop(child);
+    if (child) await stopDaemon(child);
     await rm(dir, { recursive: true, force: true });
     throw err;
   }

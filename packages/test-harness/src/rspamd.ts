@@ -10,7 +10,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, LOOPBACK_HOST, trackChild, untrackChild } from '@herald/local-redis';
+import { freePort, LOOPBACK_HOST, trackChild } from '@herald/local-redis';
+import { daemonCloser, stopDaemon } from './daemon.js';
 
 export const RSPAMD_PATH = '/usr/bin/rspamd';
 /** The header HERALD_TEST_SCORE reads: the message scores its value. */
@@ -21,7 +22,6 @@ export const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-E
 export const RSPAMD_REJECT_SCORE = 15;
 const READY_TIMEOUT_MS = 30_000;
 const READY_POLL_MS = 100;
-const STOP_TIMEOUT_MS = 5_000;
 
 export interface RspamdHandle {
   /** `http://127.0.0.1:<port>`, the normal worker (config scanning.rspamd.url). */
@@ -72,25 +72,6 @@ async function pings(url: string): Promise<boolean> {
   }
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-(child.pid as number), sig); // its process group: the main process and its workers
-    } catch {
-      child.kill(sig);
-    }
-  };
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => signal('SIGKILL'), STOP_TIMEOUT_MS);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    signal('SIGTERM');
-  });
-}
-
 export async function startRspamd(): Promise<RspamdHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'herald-rspamd-'));
   let child: ChildProcess | undefined;
@@ -119,21 +100,14 @@ export async function startRspamd(): Promise<RspamdHandle> {
       if (Date.now() > deadline) throw new Error(`rspamd did not answer within ${READY_TIMEOUT_MS} ms`);
       await new Promise((r) => setTimeout(r, READY_POLL_MS));
     }
-    const pid = started.pid as number;
-    let closing: Promise<void> | undefined;
     return {
       url,
       port,
-      pid,
-      close: () =>
-        (closing ??= (async () => {
-          await stop(started);
-          untrackChild(pid);
-          await rm(dir, { recursive: true, force: true });
-        })()),
+      pid: started.pid as number,
+      close: daemonCloser(started, dir, { group: true }),
     };
   } catch (err) {
-    if (child) await stop(child);
+    if (child) await stopDaemon(child, { group: true });
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
