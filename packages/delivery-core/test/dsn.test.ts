@@ -67,7 +67,9 @@ describe('composeDsn', () => {
       to: 'app@sender.test',
       originalId: '0abc125',
       arrivalAt: NOW - 60_000,
-      recipients: [{ address: 'jörg@bücher.test', action: 'failed', status: '5.6.7', diagnostic: '553 5.6.7 x' }],
+      recipients: [
+        { address: 'jörg@bücher.test', action: 'failed', status: '5.6.7', diagnostic: '553 5.6.7 x' },
+      ],
       original: ORIGINAL,
       messageId: '0abc126.dsn@relay.herald.test',
       now: NOW,
