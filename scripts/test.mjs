@@ -2,16 +2,18 @@
 /**
  * `npm test`: install and build if needed, check that redis-server exists (tests start private
  * ones), then lint (biome), check the import graph (scripts/check-imports.mjs), type-check
- * everything including tests, and run every test file of every workspace with node:test, two
- * files at a time (TEST_FILES_AT_ONCE: each file starts its own Redis, DNS server and sinks on
- * ephemeral ports, and tests wait for events, not for time), then a few end-to-end files again on a Redis Cluster (CLUSTER_RERUN). Extra args are test file filters
- * (substrings), e.g. `npm test -- delivery`.
+ * everything including tests, and run every test file of every workspace with node:test, each in
+ * its own process, TEST_FILES_AT_ONCE at a time, longest first (scripts/test-pool.mjs: each file
+ * starts its own Redis, DNS server and sinks on ephemeral ports, and tests wait for events, not for
+ * time), then a few end-to-end files again on a Redis Cluster (CLUSTER_RERUN). Extra args are test
+ * file filters (substrings), e.g. `npm test -- delivery`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ensureBuilt, ensureInstalled, ROOT } from './ensure.mjs';
 import { findRedisServer, redisInstallHint } from './redis.mjs';
+import { runTestFiles } from './test-pool.mjs';
 
 ensureInstalled();
 ensureBuilt();
@@ -34,7 +36,7 @@ function step(title, command, args, env = {}) {
 }
 
 /** Test files run at once: the suite takes about 25 minutes one at a time on 2 cores, 14 two at a time. */
-const TEST_FILES_AT_ONCE = 2;
+const TEST_FILES_AT_ONCE = Number(process.env.HERALD_TEST_FILES_AT_ONCE) || 2;
 const filters = process.argv.slice(2);
 const bin = (name) => join(ROOT, 'node_modules', '.bin', name);
 if (filters.length === 0) {
@@ -60,15 +62,22 @@ const files = testDirs
       .map((f) => relative(ROOT, join(dir, f))),
   )
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)));
-const nodeTest = [
-  '--conditions=herald-source',
-  '--import',
-  'tsx',
-  '--test',
-  `--test-concurrency=${TEST_FILES_AT_ONCE}`,
-  ...(process.env.CI ? ['--test-reporter=spec'] : []),
-];
-step(`tests (${files.length} files)`, process.execPath, [...nodeTest, ...files]);
+const nodeArgs = ['--conditions=herald-source', '--import', 'tsx', '--test-reporter=spec'];
+const testEnv = { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR };
+process.stderr.write(`\n== tests (${files.length} files)\n`);
+if (
+  !(await runTestFiles({
+    root: ROOT,
+    files,
+    concurrency: TEST_FILES_AT_ONCE,
+    nodeArgs,
+    env: testEnv,
+    title: 'tests',
+  }))
+) {
+  process.stderr.write('herald: tests failed\n');
+  process.exit(1);
+}
 
 // End-to-end files that run a second time on a private 3-master Redis Cluster (test/lib/stack.ts
 // starts one when HERALD_TEST_REDIS=cluster): the shaping limit two relays share. The main paths
@@ -77,12 +86,17 @@ const CLUSTER_RERUN = ['test/connection-limits.test.ts'].filter(
   (file) => filters.length === 0 || filters.some((f) => file.includes(f)),
 );
 if (CLUSTER_RERUN.length > 0) {
-  step(
-    `tests on a Redis Cluster (${CLUSTER_RERUN.length} files)`,
-    process.execPath,
-    [...nodeTest, ...CLUSTER_RERUN],
-    {
-      HERALD_TEST_REDIS: 'cluster',
-    },
-  );
+  process.stderr.write(`\n== tests on a Redis Cluster (${CLUSTER_RERUN.length} files)\n`);
+  const passed = await runTestFiles({
+    root: ROOT,
+    files: CLUSTER_RERUN,
+    concurrency: TEST_FILES_AT_ONCE,
+    nodeArgs,
+    env: { ...testEnv, HERALD_TEST_REDIS: 'cluster' },
+    title: 'tests on a Redis Cluster',
+  });
+  if (!passed) {
+    process.stderr.write('herald: tests on a Redis Cluster failed\n');
+    process.exit(1);
+  }
 }
