@@ -97,6 +97,9 @@ function startDaemon(configPath: string) {
   return { pid: child.pid!, started, stop, output: () => stdout };
 }
 
+/** The kept session's idle bound: longer than the reload CLI's start on a loaded machine. */
+const SESSION_IDLE_MS = 150_000;
+
 describe('bounce-processor live reload', () => {
   it('SIGHUP takes a rotated VERP secret and a complaint address without dropping a session; an invalid file keeps the running config', {
     timeout: 180_000,
@@ -125,8 +128,9 @@ describe('bounce-processor live reload', () => {
         c.close();
       }
     };
-    // The session that stays open across the reload.
-    const client = await SmtpClient.connect(smtp);
+    // The session that stays open across the reload (idle while the CLI starts: on a busy machine
+    // that takes longer than the client's default idle timeout).
+    const client = await SmtpClient.connect({ ...smtp, idleTimeoutMs: SESSION_IDLE_MS });
     defer(async () => client.close());
     const rotated = returnPath(NEW_SECRET, 'ann@dest.test');
     const first = await client.send(

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { HeraldConfigInput } from '@herald/delivery-core';
 import { trackChild, untrackChild } from '@herald/test-harness';
 
-const START_TIMEOUT_MS = 30_000;
+const START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
 const STDERR_TAIL_CHARS = 4_000;
 /** The stdout kept for output(): the last log lines. */

@@ -17,6 +17,8 @@ export interface ClientOptions {
   localAddress?: string;
   /** Require STARTTLS (self-signed certificates are accepted). Default: never use TLS. */
   starttls?: boolean;
+  /** How long the session may sit without a reply before the client gives up (default CLIENT_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
 }
 
 export interface Credentials {
@@ -81,7 +83,7 @@ export class SmtpClient {
       name: CLIENT_NAME,
       connectionTimeout: CLIENT_TIMEOUT_MS,
       greetingTimeout: CLIENT_TIMEOUT_MS,
-      socketTimeout: CLIENT_TIMEOUT_MS,
+      socketTimeout: opts.idleTimeoutMs ?? CLIENT_TIMEOUT_MS,
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       ...(opts.starttls ? { requireTLS: true, tls: { rejectUnauthorized: false } } : { ignoreTLS: true }),
     });
