@@ -2,7 +2,8 @@
  * End to end: the recipients `send()` takes are the ones the relay's SMTP server would take.
  * A mailbox named twice (any case) is one recipient — one delivery, one terminal event, as
  * smtp-server keeps RCPT TO — and an address SMTP refuses with 501 (bad syntax) is a `rejected`
- * entry with the same enhanced code, never spooled.
+ * entry with the same enhanced code, never spooled. A display name (`Ann <ann@example.test>`) is
+ * written into the header and left out of the envelope.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -70,5 +71,31 @@ describe('send(): recipients as SMTP takes them', () => {
     await stack.assertEveryRecipientTerminatedOnce();
     const wire = stack.sinks[0]!.messages.flatMap((m) => m.to);
     assert.ok(!wire.some((to) => to.includes('wire1')), `never on the wire: ${wire.join(', ')}`);
+  });
+
+  it('display names ("Name <a@b>") go into the headers; the envelope takes the bare addresses', async () => {
+    const before = stack.sinks[0]!.messages.length;
+    const result = await stack.relay.herald.send({
+      from: '"Shop, Inc." <app@origin.test>',
+      to: ['Ann Lee <ann@example.test>', 'plain@example.test'],
+      cc: 'Zoë <zoe@example.test>',
+      subject: 'names',
+      text: 'x',
+    });
+    assert.deepEqual(result.accepted, ['ann@example.test', 'plain@example.test', 'zoe@example.test']);
+    const [message] = (await stack.sinks[0]!.waitForMessages(before + 1)).slice(before);
+    assert.equal(message!.from, 'app@origin.test');
+    assert.deepEqual([...message!.to].sort(), ['ann@example.test', 'plain@example.test', 'zoe@example.test']);
+    const head = message!.raw.toString('utf8').split('\r\n\r\n')[0]!;
+    assert.match(head, /^From: "Shop, Inc\." <app@origin\.test>$/m);
+    assert.match(head, /^To: Ann Lee <ann@example\.test>, plain@example\.test$/m);
+    assert.match(head, /^Cc: =\?UTF-8\?Q\?Zo=C3=AB\?= <zoe@example\.test>$/m);
+    for (const from of ['Two <a@origin.test>, <b@origin.test>', 'Name <unclosed@origin.test', '"" <>'])
+      await assert.rejects(
+        stack.relay.herald.send({ from, to: 'good@example.test', text: 'x' }),
+        (err: unknown) => err instanceof HeraldError && err.code === 'HERALD_SEND_BAD_SENDER',
+        from,
+      );
+    await stack.assertEveryRecipientTerminatedOnce();
   });
 });

@@ -212,6 +212,18 @@ export function firstHeaderAddress(value: string): string | undefined {
 }
 
 /**
+ * The address of one mailbox as an application writes it (`ann@example.com` or
+ * `"Ann Lee" <ann@example.com>`): the bare address for the envelope, or undefined when the value
+ * is not exactly one mailbox. A bare value without `<`, `"` or `(` is returned as it is (its
+ * syntax is the envelope checks' business).
+ */
+export function mailboxAddress(value: string): string | undefined {
+  if (!/[<"(]/.test(value)) return value;
+  const reading = readAddressList(value);
+  return reading.ok && reading.addresses.length === 1 ? reading.addresses[0] : undefined;
+}
+
+/**
  * The author domain of a message with these From field values: the A-label domain when there
  * is exactly one field and every author has that one domain; undefined otherwise.
  */

@@ -14,6 +14,7 @@ export {
   firstHeaderAddress,
   headerAddressDomain,
   MAX_ADDRESS_FIELD_CHARS,
+  mailboxAddress,
   readAddressList,
   readAuthors,
   singleAuthorDomain,

@@ -8,7 +8,7 @@
  * the refusal, e.g. HERALD_SEND_DOMAIN_NOT_ALLOWED, or HERALD_REDIS_UNAVAILABLE when Redis fails). Resolves
  * once Redis acknowledged the enqueue.
  */
-import { uniqueAddresses } from '../address/index.js';
+import { mailboxAddress, uniqueAddresses } from '../address/index.js';
 import { envidProblem, type MessageDsn, parseNotify, parseOrcpt, parseRet } from '../dsn/index.js';
 import { HeraldError } from '../errors/index.js';
 import {
@@ -102,12 +102,16 @@ export async function sendMessage(pipeline: SendPipeline, message: SendInput): P
   if (isRefusal(tenant)) fail(tenant);
   if (typeof message.from !== 'string')
     fail(refuse('badSender', { reason: `invalid sender address: ${typeof message.from}, not a string` }));
-  const recipients = [
+  // Recipients as written ("Ann <ann@example.com>" too); the envelope takes each one's address.
+  const written = [
     ...recipientList(message.to),
     ...optionalList(message.cc, 'cc'),
     ...optionalList(message.bcc, 'bcc'),
   ];
-  const from = message.from === '<>' ? '' : message.from;
+  const recipients = written.map((value) => mailboxAddress(value) ?? value);
+  const from = message.from === '<>' ? '' : mailboxAddress(message.from);
+  if (from === undefined)
+    fail(refuse('badSender', { reason: 'invalid sender address: not one mailbox ("a@b" or "Name <a@b>")' }));
   const senderRefusal = stages.sender(tenant, from);
   if (senderRefusal) fail(senderRefusal);
   const dsn = sendDsn(message.dsn, recipients);
