@@ -3,10 +3,12 @@
  * 127.0.0.1 (free port) taking `POST /v1/traces` with the exporter's JSON body (ExportTraceServiceRequest),
  * answering 200 `{}`, and keeping every span as plain data (ids as hex, attributes flattened, the
  * resource's attributes with each span). Waiting is by event: each request wakes the waiters.
- * Owns: its server; close() stops it. `discard`: count requests, keep nothing (the bench's sink).
+ * The listener is the bench's OTLP sink (apps/cli/src/bench/otlp-sink.ts), given a reader of
+ * each body. Owns: its sink; close() stops it.
  */
 import { EventEmitter } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { startOtlpSink } from '../../apps/cli/src/bench/otlp-sink.js';
 
 export interface ReceivedSpan {
   traceId: string;
@@ -25,7 +27,7 @@ export interface OtlpReceiver {
   readonly requests: number;
   readonly spans: readonly ReceivedSpan[];
   /** The headers of the last request. */
-  readonly lastHeaders: Readonly<Record<string, string | string[] | undefined>>;
+  readonly lastHeaders: Readonly<IncomingHttpHeaders>;
   /** Resolves with the spans once `done(spans)` holds; rejects after `timeoutMs` naming `what`. */
   waitFor<T>(
     what: string,
@@ -103,32 +105,20 @@ function spansOf(body: ExportRequest): ReceivedSpan[] {
   return out;
 }
 
-export async function startOtlpReceiver(opts: { discard?: boolean } = {}): Promise<OtlpReceiver> {
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const arrivals = new EventEmitter();
-  let requests = 0;
-  let lastHeaders: Record<string, string | string[] | undefined> = {};
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => {
-      if (!opts.discard) chunks.push(c);
-    });
-    req.on('end', () => {
-      requests += 1;
-      lastHeaders = req.headers;
-      if (!opts.discard && req.headers['content-type']?.includes('json'))
-        spans.push(...spansOf(JSON.parse(Buffer.concat(chunks).toString('utf8')) as ExportRequest));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      arrivals.emit('request');
-    });
+  let lastHeaders: IncomingHttpHeaders = {};
+  const sink = await startOtlpSink((body, headers) => {
+    lastHeaders = headers;
+    if (headers['content-type']?.includes('json'))
+      spans.push(...spansOf(JSON.parse(body.toString('utf8')) as ExportRequest));
+    arrivals.emit('request');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `http://127.0.0.1:${port}/v1/traces`,
+    url: sink.url,
     get requests() {
-      return requests;
+      return sink.requests;
     },
     spans,
     get lastHeaders() {
@@ -155,10 +145,6 @@ export async function startOtlpReceiver(opts: { discard?: boolean } = {}): Promi
         check();
       });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => sink.close(),
   };
 }

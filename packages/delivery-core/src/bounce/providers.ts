@@ -2,15 +2,17 @@
  * Mailbox providers and filtering services whose replies need their own reading: their hosts
  * (suffixes of the recipient's domain, the remote MTA, the hosts named in the diagnostic, the
  * reporting MTA or the bounce's Received hops) and the codes or words they document for each
- * reason. A provider rule states the reason outright; the tables are data (provider-tables.ts,
- * provider-microsoft.ts), this file only matches them.
+ * reason. A provider rule states the reason outright; the tables are data (provider-microsoft.ts,
+ * provider-google.ts, provider-carriers.ts, provider-webmail.ts, provider-services.ts), this
+ * file only matches them.
  */
 
 import type { SmtpCommand } from './probes.js';
+import { CARRIER_PROVIDERS } from './provider-carriers.js';
 import { GOOGLE_RULES } from './provider-google.js';
 import { MICROSOFT } from './provider-microsoft.js';
-import { OTHER_PROVIDERS } from './provider-tables.js';
-import { MORE_PROVIDERS } from './provider-tables-more.js';
+import { SERVICE_PROVIDERS } from './provider-services.js';
+import { WEBMAIL_PROVIDERS } from './provider-webmail.js';
 import type { Reason } from './vocabulary.js';
 
 /**
@@ -51,7 +53,13 @@ const GOOGLE: Provider = {
   rules: GOOGLE_RULES,
 };
 
-export const PROVIDERS: readonly Provider[] = [MICROSOFT, GOOGLE, ...OTHER_PROVIDERS, ...MORE_PROVIDERS];
+export const PROVIDERS: readonly Provider[] = [
+  MICROSOFT,
+  GOOGLE,
+  ...CARRIER_PROVIDERS,
+  ...WEBMAIL_PROVIDERS,
+  ...SERVICE_PROVIDERS,
+];
 
 function hostMatches(name: string, suffix: string): boolean {
   const bare = suffix.startsWith('.') ? suffix.slice(1) : suffix;

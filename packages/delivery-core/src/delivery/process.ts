@@ -6,6 +6,7 @@
  */
 
 import { type SmtpReply, toDeliveryError } from '../errors/index.js';
+import type { AttemptEvent } from '../events/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
 import type { CandidateHost } from '../smtp/index.js';
 import { traceAttempt } from './attempt-span.js';
@@ -95,18 +96,14 @@ async function runAttempt(
     const reply = policy.refuse;
     // A spent attempt without a connection (MTA-STS: no MX matches the policy): its event names
     // the refused hosts, so the story and TLS reports (RFC 8460) see the failure.
-    deps.events.emit({
-      type: 'attempt',
-      time: deps.now(),
-      messageId: data.messageId,
-      tenant: data.tenant,
-      domain: data.domain,
-      attempt: data.attempts,
-      ...(policy.policyString ? { mtaStsPolicy: policy.policyString } : {}),
-      hostErrors: hosts.map((h) => ({ hostname: h.hostname, address: h.addresses[0] ?? '', reply })),
-      results: pending().map((r) => ({ address: r.address, accepted: false, reply })),
-      durationMs: 0,
-    });
+    deps.events.emit(
+      attemptEvent(data, deps, {
+        ...(policy.policyString ? { mtaStsPolicy: policy.policyString } : {}),
+        hostErrors: hosts.map((h) => ({ hostname: h.hostname, address: h.addresses[0] ?? '', reply })),
+        results: pending().map((r) => ({ address: r.address, accepted: false, reply })),
+        durationMs: 0,
+      }),
+    );
     return settle(
       data,
       deps,
@@ -221,22 +218,18 @@ async function attempt(
   const problems = policy?.review?.(report.host) ?? [];
   const sts = policy?.mode === 'enforce' || policy?.mode === 'testing' ? policy.mode : undefined;
   const dane = policy?.daneResult?.(report.host, report.hostErrors);
-  deps.events.emit({
-    type: 'attempt',
-    time: deps.now(),
-    messageId: data.messageId,
-    tenant: data.tenant,
-    domain: data.domain,
-    attempt: data.attempts,
-    ...(report.host ? { host: sts ? { ...report.host, mtaSts: sts } : report.host } : {}),
-    ...(problems.length > 0 ? { mtaStsProblems: problems } : {}),
-    ...(dane ? { dane } : {}),
-    ...(sts && policy?.policyString ? { mtaStsPolicy: policy.policyString } : {}),
-    hostErrors: report.hostErrors,
-    ...(data.site ? { site: data.site } : {}),
-    results: report.recipients,
-    durationMs: report.durationMs,
-  });
+  deps.events.emit(
+    attemptEvent(data, deps, {
+      ...(report.host ? { host: sts ? { ...report.host, mtaSts: sts } : report.host } : {}),
+      ...(problems.length > 0 ? { mtaStsProblems: problems } : {}),
+      ...(dane ? { dane } : {}),
+      ...(sts && policy?.policyString ? { mtaStsPolicy: policy.policyString } : {}),
+      hostErrors: report.hostErrors,
+      ...(data.site ? { site: data.site } : {}),
+      results: report.recipients,
+      durationMs: report.durationMs,
+    }),
+  );
   const replies = [...report.hostErrors.map((e) => e.reply), ...report.recipients.map((r) => r.reply)];
   const verdict: ConnectionVerdict | undefined = report.connectionFailure
     ? 'failure'
@@ -246,4 +239,20 @@ async function attempt(
   const outcome = settle(data, deps, emit, report.recipients, limits);
   traceAttempt(deps.tracer, data, recipients, report, startedAt);
   return { outcome, replies, verdict };
+}
+
+/** What an attempt saw: its `attempt` event less the job's identity and attempt count. */
+type AttemptSeen = Omit<AttemptEvent, 'type' | 'time' | 'messageId' | 'tenant' | 'domain' | 'attempt'>;
+
+/** The `attempt` event of a spent attempt (a connection's, or a TLS policy's refusal without one). */
+function attemptEvent(data: DeliveryJobData, deps: DeliveryDeps, seen: AttemptSeen): AttemptEvent {
+  return {
+    type: 'attempt',
+    time: deps.now(),
+    messageId: data.messageId,
+    tenant: data.tenant,
+    domain: data.domain,
+    attempt: data.attempts,
+    ...seen,
+  };
 }

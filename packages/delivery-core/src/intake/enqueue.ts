@@ -12,7 +12,7 @@ import type { DkimSigner } from '../auth/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import { withDeadline } from '../door/index.js';
 import { hasDsn, type MessageDsn } from '../dsn/index.js';
-import type { RedisEventSink } from '../events/index.js';
+import type { AcceptedEvent, RedisEventSink } from '../events/index.js';
 import { toSevenBit } from '../message/index.js';
 import type { Spool, SpoolMessage } from '../queue/index.js';
 import { addListUnsubscribe } from '../sender/index.js';
@@ -182,6 +182,8 @@ function signSevenBit(signer: DkimSigner, message: Buffer, tenant: string): Buff
  * Spools a prepared message with its accepted event in the same transaction, then announces it.
  * Dropped recipients are in the accepted event and get their terminal `suppressed` event instead
  * of a job; when every recipient is dropped nothing is spooled, only those events are written.
+ * A message released from quarantine is spooled without an accepted event: that was written
+ * when it was held.
  */
 export async function spoolPrepared(
   spool: Spool,
@@ -190,54 +192,45 @@ export async function spoolPrepared(
   options: StepOptions = {},
 ): Promise<void> {
   const acceptedAt = Date.now();
-  const traffic = trafficOf(args);
-  const dropped = args.dropped ?? [];
-  const traceparent = traceparentOf(spanIn(args.trace));
-  const event = acceptedEventOf(args, acceptedAt);
+  const step = { stepDeadlineMs: options.deadlineMs };
   if (args.released) {
-    // Released from quarantine: its accepted event was written when it was held.
-    await spool.enqueue(
-      {
-        id: args.id,
-        tenant: args.tenant,
-        from: args.from,
-        recipients: args.recipients,
-        body: args.body,
-        acceptedAt,
-        ...traffic,
-        ...(traceparent ? { traceparent } : {}),
-        ...(hasDsn(args.dsn) ? { dsn: args.dsn } : {}),
-        ...(args.smtputf8 ? { smtputf8: true } : {}),
-      },
-      { stepDeadlineMs: options.deadlineMs },
-    );
+    await spool.enqueue(spoolMessageOf(args, acceptedAt), step);
     return;
   }
+  const event = acceptedEventOf(args, acceptedAt);
   if (args.recipients.length > 0) {
     // The accepted record is written in the same transaction as the message: no accepted
     // message without its event, even if the process dies right after the 250.
-    await spool.enqueue(
-      {
-        id: args.id,
-        tenant: args.tenant,
-        from: args.from,
-        recipients: args.recipients,
-        body: args.body,
-        acceptedAt,
-        ...traffic,
-        acceptedEvent: JSON.stringify(event),
-        ...(traceparent ? { traceparent } : {}),
-        acceptedRecipients: event.recipients.length,
-        ...(args.idempotency ? { idempotency: args.idempotency } : {}),
-        ...(hasDsn(args.dsn) ? { dsn: args.dsn } : {}),
-        ...(args.smtputf8 ? { smtputf8: true } : {}),
-      },
-      { stepDeadlineMs: options.deadlineMs },
-    );
+    await spool.enqueue(spoolMessageOf(args, acceptedAt, event), step);
     events.announce(event);
   } else events.emit(event);
-  for (const recipient of dropped)
+  const traffic = trafficOf(args);
+  for (const recipient of args.dropped ?? [])
     events.emit(
       suppressedEvent({ messageId: args.id, tenant: args.tenant, time: acceptedAt, recipient, ...traffic }),
     );
+}
+
+/**
+ * The spooled form of a prepared message. With its accepted event (a fresh intake) it carries
+ * the event, its recipient count and the Idempotency-Key's answer; without (a release from
+ * quarantine) it carries neither.
+ */
+function spoolMessageOf(args: EnqueueArgs, acceptedAt: number, accepted?: AcceptedEvent): SpoolMessage {
+  const traceparent = traceparentOf(spanIn(args.trace));
+  return {
+    id: args.id,
+    tenant: args.tenant,
+    from: args.from,
+    recipients: args.recipients,
+    body: args.body,
+    acceptedAt,
+    ...trafficOf(args),
+    ...(accepted ? { acceptedEvent: JSON.stringify(accepted) } : {}),
+    ...(traceparent ? { traceparent } : {}),
+    ...(accepted ? { acceptedRecipients: accepted.recipients.length } : {}),
+    ...(accepted && args.idempotency ? { idempotency: args.idempotency } : {}),
+    ...(hasDsn(args.dsn) ? { dsn: args.dsn } : {}),
+    ...(args.smtputf8 ? { smtputf8: true } : {}),
+  };
 }

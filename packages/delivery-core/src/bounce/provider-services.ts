@@ -1,110 +1,17 @@
 /**
- * Providers' documented error codes and wordings (their postmaster pages), one entry per
- * provider. Labels such as Facebook's `RCP-P1`, GoDaddy's `IB607`, Spectrum's `AUP#I-1310` and
- * Orange's `LPN007_420` name the reason by themselves; the rest are the providers' own sentences.
+ * Platforms' and mail services' documented error codes and wordings (their postmaster pages),
+ * one entry per service: Facebook (`RCP-P1`), GoDaddy hosting (`IB607`), Cloudflare Email
+ * Routing, and the filtering gateways MessageLabs and Mimecast. Data only; providers.ts matches
+ * them.
  */
 import type { Provider, ProviderRule } from './providers.js';
-
-/**
- * Orange / La Poste: the reason is the 3-digit number after the LPN/OFR/OUK label (`LPN007_420`).
- * The label's parts are bounded, so a long run of letters and digits is not tried every way.
- */
-function orange(codes: string, reason: ProviderRule['reason']): ProviderRule {
-  return { reason, text: new RegExp(`(?:lpn|ofr|ouk)[a-z0-9]{0,16}[_-]?\\d{0,8}?(?:${codes})\\b`) };
-}
 
 /** A label word such as `rcp-p1` or `ib607`, standing on its own. */
 function label(words: string, reason: ProviderRule['reason']): ProviderRule {
   return { reason, text: new RegExp(`(?<![a-z0-9])(?:${words})(?![a-z0-9])`) };
 }
 
-const SPECTRUM_LABEL = /aup#[a-z]{0,16}-?(\d{4})/;
-
-function spectrum(min: number, max: number, reason: ProviderRule['reason']): ProviderRule {
-  return { reason, label: [SPECTRUM_LABEL, min, max] };
-}
-
-export const OTHER_PROVIDERS: readonly Provider[] = [
-  {
-    name: 'orange',
-    hosts: ['laposte.net', 'orange.fr', 'wanadoo.fr'],
-    rules: [
-      orange('104', 'toomanyconn'),
-      orange('305|402', 'securityerror'),
-      orange('401|517', 'authfailure'),
-      orange('403|405|415|421', 'rejected'),
-      orange('416', 'userunknown'),
-      orange('417', 'mailboxfull'),
-      orange('420|426', 'suspend'),
-      orange('505', 'systemerror'),
-      orange('506', 'spamdetected'),
-      orange('514', 'mesgtoobig'),
-      orange('630', 'policyviolation'),
-      orange('101|102|103|510|999', 'blocked'),
-      { reason: 'authfailure', text: 'spf/dns de votre nom de domaine' },
-    ],
-  },
-  {
-    name: 'kddi',
-    hosts: ['ezweb.ne.jp', 'msmx.au.com'],
-    rules: [
-      { reason: 'filtered', text: '550 : user unknown' },
-      { reason: 'userunknown', text: '>: user unknown' },
-    ],
-  },
-  {
-    name: 'nttdocomo',
-    hosts: ['mfsmax.docomo.ne.jp', 'docomo.ne.jp'],
-    rules: [
-      { reason: 'mailboxfull', text: '552 too much mail data' },
-      { reason: 'toomanyconn', text: '552 too many recipients' },
-      { reason: 'syntaxerror', text: '503 bad sequence of commands' },
-      { reason: 'syntaxerror', text: '504 command parameter not implemented' },
-      { reason: 'userunknown', status: '5.1.1' },
-      { reason: 'filtered', status: '5.2.0' },
-      // DOCOMO answers "550 Unknown user" at RCPT for a missing user, after DATA for a refusal.
-      { reason: 'userunknown', status: '5.0.0', commands: ['RCPT'] },
-      { reason: 'rejected', status: '5.0.0', commands: ['DATA'] },
-    ],
-  },
-  {
-    name: 'verizon',
-    hosts: ['vtext.com', 'vzwpix.com'],
-    rules: [
-      { reason: 'userunknown', text: '550 - requested action not taken: no such user here' },
-      { reason: 'userunknown', text: 'no valid recipients for this mm' },
-    ],
-  },
-  {
-    name: 'yahoo',
-    hosts: ['yahoodns.net'],
-    rules: [
-      { reason: 'authfailure', text: 'yahoo requires all senders to authenticate with either spf or dkim' },
-      { reason: 'blocked', text: " because the ip is in spamhaus's list;" },
-      { reason: 'blocked', text: 'not accepted from ip addresses on spamhaus xbl' },
-      { reason: 'norelaying', text: 'relaying denied for ' },
-      { reason: 'notcompliantrfc', text: 'headers are not rfc compliant' },
-      { reason: 'policyviolation', text: 'not accepted for policy reasons' },
-      { reason: 'rejected', text: 'temporarily deferred due to unexpected volume or user complaints' },
-      { reason: 'rejected', text: 'due to unresolvable rfc.5321 domain' },
-      { reason: 'rejected', text: ' will be permanently deferred' },
-      { reason: 'speeding', text: 'user is receiving mail too quickly' },
-      { reason: 'suspend', text: ' is no longer valid.' },
-      { reason: 'suspend', text: 'this mailbox is disabled' },
-      { reason: 'syntaxerror', text: 'syntax error in parameters or arguments' },
-      { reason: 'toomanyconn', text: 'max message per connection reached' },
-      { reason: 'userunknown', text: "dd this user doesn't have a " },
-      { reason: 'userunknown', text: 'mailbox not found' },
-    ],
-  },
-  {
-    name: 'aol',
-    hosts: ['mail.aol.com', 'mx.aol.com'],
-    rules: [
-      { reason: 'hostunknown', text: 'host or domain name not found' },
-      { reason: 'notaccept', text: 'type=mx: malformed or unexpected name server reply' },
-    ],
-  },
+export const SERVICE_PROVIDERS: readonly Provider[] = [
   {
     name: 'facebook',
     hosts: ['facebook.com'],
@@ -153,60 +60,11 @@ export const OTHER_PROVIDERS: readonly Provider[] = [
     ],
   },
   {
-    name: 'tencent',
-    hosts: ['qq.com'],
+    name: 'cloudflare',
+    hosts: ['mx.cloudflare.net'],
     rules: [
-      { reason: 'authfailure', text: 'spf check failed' },
-      { reason: 'authfailure', text: 'dmarc check failed' },
-      { reason: 'blocked', text: 'suspected bounce attacks' },
-      { reason: 'blocked', text: 'suspected spam ip' },
-      { reason: 'blocked', text: 'connection denied' },
-      { reason: 'mesgtoobig', text: 'message too large' },
-      { reason: 'rejected', text: 'suspected spam' },
-      { reason: 'rejected', text: 'mail is rejected by recipients' },
-      { reason: 'spamdetected', text: 'spam is embedded in the email' },
-      { reason: 'spamdetected', text: 'mail content denied' },
-      { reason: 'speeding', text: 'mailbox unavailable or access denined' },
-      { reason: 'speeding', text: 'frequency of receiving messages is limited' },
-      { reason: 'suspend', text: 'is a deactivated mailbox' },
-      { reason: 'syntaxerror', text: 'bad address syntax' },
-      { reason: 'toomanyconn', text: /\b(?:ip|domain|sender|connection) frequency limited\b/ },
-      { reason: 'userunknown', text: 'mailbox not found' },
-    ],
-  },
-  {
-    name: 'spectrum',
-    hosts: ['charter.net', 'spectrum.net'],
-    rules: [
-      spectrum(1000, 1000, 'blocked'),
-      spectrum(1010, 1080, 'rejected'),
-      spectrum(1090, 1090, 'systemerror'),
-      spectrum(1100, 1150, 'requireptr'),
-      spectrum(1160, 1190, 'policyviolation'),
-      spectrum(1200, 1250, 'blocked'),
-      spectrum(1260, 1260, 'networkerror'),
-      spectrum(1300, 1340, 'toomanyconn'),
-      spectrum(1350, 1490, 'speeding'),
-      spectrum(1500, 1520, 'rejected'),
-      spectrum(1530, 1530, 'mesgtoobig'),
-      spectrum(1540, 1550, 'speeding'),
-      spectrum(1560, 1560, 'policyviolation'),
-      spectrum(1580, 1580, 'speeding'),
-    ],
-  },
-  {
-    name: 'zoho',
-    hosts: ['zoho.com', 'zohomail.com', 'zoho.eu', 'zoho.in'],
-    rules: [
-      { reason: 'authfailure', text: 'email rejected per dmarc policy' },
-      { reason: 'blocked', text: 'greylisted, try again after some time' },
-      { reason: 'rejected', text: 'email cannot be delivered. reason: email flagged as spam' },
-      { reason: 'rejected', text: 'mail rejected by destination domain' },
-      { reason: 'policyviolation', text: 'email policy violation detected' },
-      { reason: 'policyviolation', text: 'mailbox delivery restricted by policy error' },
-      { reason: 'systemerror', text: 'temporary system error' },
-      { reason: 'userunknown', text: 'user does not exist' },
-      { reason: 'virusdetected', text: ' detected by zoho mail' },
+      { reason: 'blocked', text: 'found on one or more dnsbls' },
+      { reason: 'systemerror', text: 'upstream error' },
     ],
   },
   {
