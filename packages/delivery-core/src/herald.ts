@@ -155,6 +155,7 @@ export async function createHerald(
   const quarantine = createQuarantine({
     redis,
     config,
+    shards,
     events,
     enqueue: (held) =>
       live.current().spoolOwn({
