@@ -5,7 +5,8 @@
  * (DANE-EE) or one issued by a test CA (DANE-TA). A matching TLSA record delivers with the event
  * saying `dane: verified`; a wrong one, or a TLSA lookup the resolver finds bogus, defers with
  * 4.7.5 and nothing reaches the sink; a signed zone without TLSA and an unsigned zone with TLSA
- * take the usual path. DANE wins over MTA-STS where it applies.
+ * take the usual path. DANE wins over MTA-STS where it applies. With `mode: require` (Postfix's
+ * dane-only) an unsigned zone or one without TLSA is refused 451 4.7.5 naming why.
  */
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -189,6 +190,52 @@ describe('DANE in delivery', { timeout: 180_000 }, () => {
       assert.equal(plain?.mode, 'enforce', 'an insecure zone falls back to MTA-STS');
       assert.equal(plain?.daneResult?.(undefined, []), 'none');
       assert.deepEqual(asked, ['plain.test']);
+    } finally {
+      await dane.close();
+      await resolver.close();
+    }
+  });
+
+  it('delivery.dane.mode require (dane-only): an unsigned zone or a signed one without TLSA is refused 451 4.7.5 naming why; usable TLSA as opportunistic', async () => {
+    const config = defaultConfig({
+      redis: { url: 'redis://127.0.0.1:1' },
+      delivery: { dane: { mode: 'require', resolver: unbound.address } },
+    });
+    const resolver = createResolver({ servers: [unbound.address] });
+    const asked: string[] = [];
+    const dane = daneTlsPolicy(config, resolver, async (domain, hosts) => {
+      asked.push(domain);
+      return { mode: 'enforce', hosts, tls: 'require', tlsVerify: true };
+    })!;
+    try {
+      const host = (name: string, address: string) => [{ hostname: name, addresses: [address], port: 25 }];
+      const refusal = async (domain: string, mx: string, address: string) => {
+        const decision = await dane.tlsPolicy(domain, host(mx, address));
+        assert.equal(decision?.mode, 'dane', `${domain}: DANE decides, MTA-STS is not asked`);
+        const refuse = decision?.hosts[0]?.tls?.refuse;
+        assert.equal(refuse?.code, 451);
+        assert.equal(refuse?.enhanced, '4.7.5');
+        return {
+          text: refuse?.text ?? '',
+          dane: decision?.daneResult?.(undefined, [{ hostname: mx, reply: refuse! }]),
+        };
+      };
+      const plain = await refusal('plain.test', 'mx.plain.test', PLAIN);
+      assert.equal(
+        plain.text,
+        'DANE: required, but the MX records of plain.test are not DNSSEC-validated (insecure zone)',
+      );
+      assert.equal(plain.dane, 'failed:insecure MX');
+      const notlsa = await refusal('notlsa.test', 'mx.notlsa.test', PLAIN);
+      assert.equal(
+        notlsa.text,
+        'DANE: required, but no MX host of notlsa.test has DNSSEC-validated TLSA records',
+      );
+      assert.equal(notlsa.dane, 'failed:no TLSA');
+      const good = await dane.tlsPolicy('good.test', host('mx.good.test', SELF_SIGNED));
+      assert.equal(good?.hosts[0]?.tls?.peerCheck?.by, 'DANE');
+      assert.equal(good?.hosts[0]?.tls?.refuse, undefined, 'usable TLSA: delivered as opportunistic would');
+      assert.deepEqual(asked, []);
     } finally {
       await dane.close();
       await resolver.close();

@@ -155,6 +155,7 @@ export async function createHerald(
   const quarantine = createQuarantine({
     redis,
     config,
+    shards,
     events,
     enqueue: (held) =>
       live.current().spoolOwn({
@@ -170,6 +171,16 @@ export async function createHerald(
         smtputf8: held.smtputf8,
         released: true,
       }),
+    // A deleted held message's DSN (quarantine.notify_sender), spooled as delivery's DSNs are.
+    notify: {
+      hostname: config.smtp.hostname,
+      wantsDsn: (tenant) => tenantPolicy(live.current().config, tenant).dsn,
+      newId: () => spool.newMessageId(),
+      enqueueDsn: ({ id, tenant, to, body }) =>
+        live.current().spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
+      onError: (err, messageId) =>
+        logger.warn({ err, messageId }, 'quarantine: the DSN of a deleted message could not be spooled'),
+    },
   });
   const reputation = new TenantReputation(redis, prefix, events, Date.now, shards);
 

@@ -2,13 +2,17 @@
  * The quarantine against a real redis-server: a held message is listed per tenant, released once
  * (two racing releases: one queues it), deleted once with a `bounced` (operator delete) per
  * recipient, and the retention sweep deletes only what is older than `quarantine.retention`, under
- * a lease one sweeper takes per interval. The clock is injected; events go to an in-memory sink.
+ * a lease one sweeper takes per interval. `quarantine.notify_sender` decides which deletes send
+ * the sender a failure DSN (expiry by default, an operator's delete with `always`), never for
+ * NOTIFY=NEVER, the null sender or a tenant without DSNs. The clock is injected; events go to an
+ * in-memory sink, DSNs to a list.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '@herald/delivery-core';
+import { classifyMessage } from '@herald/delivery-core/bounce';
 import type { HeraldEvent } from '@herald/delivery-core/events';
-import { createQuarantine, type HeldMessage } from '@herald/delivery-core/quarantine';
+import { createQuarantine, type HeldMessage, type QuarantineNotify } from '@herald/delivery-core/quarantine';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 
 const DAY_MS = 86_400_000;
@@ -106,8 +110,100 @@ describe('quarantine on Redis', () => {
       ['new'],
     );
     assert.ok(events.every((e) => e.type === 'bounced' && e.messageId === 'old'));
-    assert.match(events[0]?.type === 'bounced' ? events[0].reply.text : '', /retention expired/);
+    assert.equal(
+      events[0]?.type === 'bounced' ? events[0].reply.text : '',
+      'message held in quarantine (spam) and deleted after 30 days',
+    );
     assert.equal(await quarantine.store.takeSweepLease(60_000, 'one'), true);
     assert.equal(await quarantine.store.takeSweepLease(60_000, 'two'), false);
+  });
+
+  it('tells the sender of an expired message with one failure DSN; an operator delete only with notify_sender: always', async () => {
+    const now = { ms: 100 * DAY_MS };
+    const run = (prefix: string, notify: QuarantineNotify, wantsDsn = (_t: string) => true) => {
+      const dsns: { tenant: string; to: string; body: Buffer }[] = [];
+      const quarantine = createQuarantine({
+        redis: redis.client(),
+        config: parseConfig({ redis: { prefix }, quarantine: { retention: '7d', notify_sender: notify } }),
+        events: { emit: () => {}, flush: async () => {} },
+        enqueue: async () => {},
+        notify: {
+          hostname: 'relay.herald.test',
+          wantsDsn,
+          newId: () => `dsn-${dsns.length}`,
+          enqueueDsn: async (dsn) => void dsns.push(dsn),
+          onError: (err) => assert.fail(String(err)),
+        },
+        now: () => now.ms,
+      });
+      return { quarantine, dsns };
+    };
+    const old = now.ms - 8 * DAY_MS;
+    const never: HeldMessage = {
+      ...held('never', 'acme', old),
+      dsn: {
+        recipients: {
+          'a-never@example.test': { notify: ['NEVER'] },
+          'b-never@example.test': { notify: ['NEVER'] },
+        },
+      },
+    };
+    const nullSender: HeldMessage = { ...held('null', 'acme', old), from: '' };
+    const quiet: HeldMessage = { ...held('quiet', 'quiet', old) };
+    const partial: HeldMessage = {
+      ...held('partial', 'acme', old),
+      dsn: { envid: 'env-7', recipients: { 'b-partial@example.test': { notify: ['NEVER'] } } },
+    };
+
+    const expiry = run('qn1', 'expiry', (tenant) => tenant !== 'quiet');
+    for (const m of [held('plain', 'acme', old), never, nullSender, quiet, partial])
+      await expiry.quarantine.store.hold(m);
+    await expiry.quarantine.store.hold(held('kept', 'acme', now.ms - DAY_MS));
+    assert.equal(await expiry.quarantine.sweep(), 5);
+    assert.deepEqual(
+      expiry.dsns.map((d) => [d.tenant, d.to]),
+      [
+        ['acme', 'app@origin.test'],
+        ['acme', 'app@origin.test'],
+      ],
+    );
+    // Swept oldest first, ties by id: partial, then plain.
+    const plain = expiry.dsns[1]!.body.toString('utf8');
+    assert.match(plain, /^From: Mail Delivery System <MAILER-DAEMON@relay\.herald\.test>/m);
+    assert.match(plain, /X-Herald-Queue-ID: plain/);
+    assert.match(
+      plain,
+      /Diagnostic-Code: smtp; 550 5\.7\.1 message held in quarantine \(spam\) and deleted after 7 days/,
+    );
+    assert.match(plain, /Subject: plain/, "the original's headers are quoted");
+    assert.deepEqual(
+      classifyMessage(expiry.dsns[1]!.body).recipients.map((r) => [r.address, r.status]),
+      [
+        ['a-plain@example.test', '5.7.1'],
+        ['b-plain@example.test', '5.7.1'],
+      ],
+    );
+    const part = expiry.dsns[0]!.body.toString('utf8');
+    assert.match(part, /Original-Envelope-Id: env-7/);
+    assert.match(part, /Final-Recipient: rfc822; a-partial@example\.test/);
+    assert.doesNotMatch(part, /Final-Recipient: rfc822; b-partial/, 'NOTIFY=NEVER is left out');
+
+    await expiry.quarantine.store.hold(held('op', 'acme', now.ms));
+    assert.ok(await expiry.quarantine.remove('op'));
+    assert.equal(expiry.dsns.length, 2, 'expiry: an operator delete tells no one');
+
+    const always = run('qn2', 'always');
+    await always.quarantine.store.hold(held('op', 'acme', now.ms));
+    assert.ok(await always.quarantine.remove('op'));
+    assert.equal(always.dsns.length, 1);
+    assert.match(
+      always.dsns[0]!.body.toString('utf8'),
+      /550 5\.7\.1 message held in quarantine \(spam\) and deleted by the operator/,
+    );
+
+    const silent = run('qn3', 'never');
+    await silent.quarantine.store.hold(held('gone', 'acme', old));
+    assert.equal(await silent.quarantine.sweep(), 1);
+    assert.equal(silent.dsns.length, 0);
   });
 });

@@ -56,6 +56,23 @@ describe('TLS reporting', () => {
     assert.equal(failed?.resultType, 'tlsa-invalid');
   });
 
+  it('an attempt over a static route (smarthost) is left out of TLS reports, success or failure', () => {
+    assert.equal(tlsOutcomeOf(attempt({ routed: true, host: { ...host, tls: false } })), undefined);
+    const reply = {
+      code: 451,
+      enhanced: '4.7.5',
+      text: 'TLS required: no STARTTLS',
+      stage: 'starttls' as const,
+    };
+    assert.equal(
+      tlsOutcomeOf(
+        attempt({ routed: true, hostErrors: [{ hostname: 'smarthost.test', address: '192.0.2.9', reply }] }),
+      ),
+      undefined,
+    );
+    assert.equal(tlsOutcomeOf(attempt({ host: { ...host, tls: false } }))?.policyType, 'no-policy-found');
+  });
+
   it('MTA-STS enforce without STARTTLS is an sts starttls-not-supported failure; plaintext without a policy is no failure', () => {
     const reply = {
       code: 451,

@@ -68,6 +68,7 @@ export {
 } from './schema-bounce.js';
 export {
   DEFAULT_SCAN_ACTIONS,
+  QUARANTINE_NOTIFY_MODES,
   SCAN_FAIL_MODES,
   type ScanActions,
   type ScanningConfig,

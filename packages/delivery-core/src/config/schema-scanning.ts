@@ -10,6 +10,11 @@ import type { DeepReadonly } from './readonly.js';
 
 /** What a scanner that is down or too slow means: accept the message (open) or answer 451 4.7.1 (closed). */
 export const SCAN_FAIL_MODES = ['open', 'closed'] as const;
+/**
+ * Who hears of a held message that is deleted: `never`; `expiry` (a failure DSN to the sender when
+ * the retention sweep deletes it); `always` (an operator's delete too).
+ */
+export const QUARANTINE_NOTIFY_MODES = ['never', 'expiry', 'always'] as const;
 const TENANT_OR_DEFAULT = /^[a-z0-9][a-z0-9_.-]*$/i;
 
 function httpUrl() {
@@ -80,6 +85,12 @@ export const quarantineSchema = section({
   retention: duration().prefault('30d'),
   /** How often one relay (a lease) sweeps expired messages. */
   sweep_interval: timerDuration().prefault('1h'),
+  /**
+   * A failure DSN (RFC 3464) to the sender of a held message that is deleted: `expiry` = only when
+   * the retention passes (nobody decided; the sender learns the mail went nowhere), `always` = an
+   * operator's delete too, `never`. Honours NOTIFY and the tenant's `dsn`; never to the null sender.
+   */
+  notify_sender: oneOf(QUARANTINE_NOTIFY_MODES).default('expiry'),
 });
 
 export type ScanningConfig = DeepReadonly<z.output<typeof scanningSchema>>;

@@ -97,11 +97,14 @@ const dnsSchema = section({
   cache_size: integer(0).default(10000),
 });
 
-/** DANE modes: `off`, or `opportunistic` (Postfix's `dane`: DANE where validated TLSA records exist). */
-export const DANE_MODES = ['off', 'opportunistic'] as const;
+/**
+ * DANE modes: `off`; `opportunistic` (Postfix's `dane`: DANE where validated TLSA records exist);
+ * `require` (Postfix's `dane-only`: a domain or MX host without validated usable TLSA is deferred).
+ */
+export const DANE_MODES = ['off', 'opportunistic', 'require'] as const;
 
 const daneSchema = section({
-  /** DANE for SMTP (RFC 7672) on MX deliveries; `off` = never looked up. */
+  /** DANE for SMTP (RFC 7672) on MX deliveries; `off` = never looked up; `require` = DANE or nothing. */
   mode: oneOf(DANE_MODES).default('off'),
   /**
    * The validating resolver whose AD bit Herald trusts ("127.0.0.1:5353"; an address, usually a

@@ -1,7 +1,8 @@
 /**
  * daneTlsPolicy: delivery's `tlsPolicy` when `delivery.dane.mode` is on — DANE first (RFC 7672;
  * RFC 8461 §2: where validated TLSA records exist they win over MTA-STS), then `next` (MTA-STS)
- * for domains DANE does not cover. Every decision carries `daneResult` for the attempt event.
+ * for domains DANE does not cover; with `require` (dane-only) those domains, and hosts without
+ * usable TLSA, are refused 451 4.7.5 instead (`requireDane`). Every decision carries `daneResult` for the attempt event.
  * A `delivery.dane.resolver` gets its own resolver (closed by `close`); without one the given
  * resolver (dns.servers) is trusted to validate. Undefined when DANE is off.
  */
@@ -10,7 +11,7 @@ import type { TlsPolicyDecision } from '../delivery/index.js';
 import { createResolver, type Resolver } from '../dns/index.js';
 import type { SmtpReply } from '../errors/index.js';
 import type { AttemptHost, CandidateHost } from '../smtp/index.js';
-import { DANE_BY, DanePolicies } from './policy.js';
+import { DANE_BY, type DaneDecision, DanePolicies } from './policy.js';
 
 type TlsPolicy = (domain: string, hosts: CandidateHost[]) => Promise<TlsPolicyDecision | undefined>;
 
@@ -41,12 +42,14 @@ export function daneTlsPolicy(
 ): DaneTlsPolicy | undefined {
   if (config.delivery.dane.mode === 'off') return undefined;
   const trusted = daneResolver(config, resolver);
+  const required = config.delivery.dane.mode === 'require';
   const dane = new DanePolicies({ resolver: trusted.resolver });
   return {
     resolver: trusted.resolver,
     close: () => (trusted.own ? trusted.resolver.close() : Promise.resolve()),
     tlsPolicy: async (domain, hosts) => {
-      const decision = await dane.decide(domain, hosts);
+      const decided = await dane.decide(domain, hosts);
+      const decision = required ? requireDane(domain, decided, hosts) : decided;
       if (decision.applies) {
         const daneHosts = new Set(decision.hosts.filter((h) => h.tls).map((h) => h.hostname));
         return {
@@ -62,6 +65,48 @@ export function daneTlsPolicy(
   };
 }
 
+/** Why DANE does not cover a domain, as `require`'s refusal says it. */
+const NOT_COVERED: Record<Extract<DaneDecision, { applies: false }>['why'], (domain: string) => string> = {
+  'insecure-mx': (domain) => `the MX records of ${domain} are not DNSSEC-validated (insecure zone)`,
+  'no-tlsa': (domain) => `no MX host of ${domain} has DNSSEC-validated TLSA records`,
+};
+
+/**
+ * `delivery.dane.mode: require` (Postfix's dane-only): every host DANE does not cover with
+ * usable TLSA records is refused with 451 4.7.5 naming why (an insecure zone, no TLSA, unusable
+ * TLSA), so the mail is deferred, never sent without DANE. Hosts DANE covers keep their policy.
+ */
+export function requireDane(domain: string, decision: DaneDecision, hosts: CandidateHost[]): DaneDecision {
+  const refuse = (host: CandidateHost, why: string): CandidateHost => ({
+    ...host,
+    tls: {
+      tls: 'require',
+      requiredBy: DANE_BY,
+      refuse: {
+        code: 451,
+        enhanced: '4.7.5',
+        text: `${DANE_BY}: required, but ${why}`,
+        stage: 'connect',
+        host: host.hostname,
+      },
+    },
+  });
+  if (!decision.applies)
+    return { applies: true, hosts: hosts.map((h) => refuse(h, NOT_COVERED[decision.why](domain))) };
+  return {
+    applies: true,
+    hosts: decision.hosts.map((h) => {
+      if (h.tls?.refuse || h.tls?.peerCheck) return h;
+      return refuse(
+        h,
+        h.tls
+          ? `the TLSA records of ${h.hostname} are all unusable`
+          : `${h.hostname} has no DNSSEC-validated TLSA records`,
+      );
+    }),
+  };
+}
+
 /** `verified`, `failed:<why>` or `none` for the attempt event. */
 export function daneResult(
   daneHosts: ReadonlySet<string>,
@@ -73,12 +118,20 @@ export function daneResult(
   return failure ? `failed:${shortReason(failure.reply.text)}` : 'none';
 }
 
+/** The gist of `require`'s refusals (requireDane), for the attempt event's `dane`. */
+const REQUIRED_GISTS: readonly (readonly [RegExp, string])[] = [
+  [/not DNSSEC-validated \(insecure zone\)/, 'insecure MX'],
+  [/has no DNSSEC-validated TLSA|has DNSSEC-validated TLSA records$/, 'no TLSA'],
+  [/are all unusable$/, 'unusable TLSA'],
+];
+
 /** The gist of a DANE host's failure reply. */
 function shortReason(text: string): string {
   const check = /certificate check failed: (.*?)(?: while waiting|$)/.exec(text);
   if (check) return check[1]!;
   if (/does not offer STARTTLS/.test(text)) return 'STARTTLS not offered';
   if (/TLSA lookup/.test(text)) return 'TLSA lookup failed';
-  if (/MX lookup/.test(text)) return 'MX lookup failed';
+  if (text.startsWith(`${DANE_BY}: required, but `))
+    for (const [pattern, gist] of REQUIRED_GISTS) if (pattern.test(text)) return gist;
   return text.replace(/^DANE: /, '');
 }

@@ -8,7 +8,7 @@
  * matches them, or not at all (451 4.7.5, deferred; never plaintext); insecure zones fall back.
  * Needs: the config and Herald's resolver (or its own for delivery.dane.resolver).
  */
-export { type DaneTlsPolicy, daneResolver, daneResult, daneTlsPolicy } from './config.js';
+export { type DaneTlsPolicy, daneResolver, daneResult, daneTlsPolicy, requireDane } from './config.js';
 export { DANE_BY, type DaneDecision, type DaneOptions, DanePolicies, SMTP_PORT, tlsaName } from './policy.js';
 export {
   certificateMatches,

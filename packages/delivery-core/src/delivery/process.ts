@@ -224,6 +224,7 @@ async function attempt(
       ...(problems.length > 0 ? { mtaStsProblems: problems } : {}),
       ...(dane ? { dane } : {}),
       ...(sts && policy?.policyString ? { mtaStsPolicy: policy.policyString } : {}),
+      ...(route ? { routed: true } : {}),
       hostErrors: report.hostErrors,
       ...(data.site ? { site: data.site } : {}),
       results: report.recipients,

@@ -11,6 +11,7 @@
  * batch's outcomes are also counted per minute and site in the same pipeline (activity.ts).
  */
 
+import type { ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ActivityKeys } from '../keys/index.js';
 import type { RedisClient } from '../redis/index.js';
@@ -100,6 +101,33 @@ export class RedisEventSink implements EventSink {
         logger.error({ err }, 'event listener failed');
       }
     }
+  }
+
+  /**
+   * Queues the stream, trace and activity writes of `events` — all naming one message — into the
+   * caller's transaction (which must be in that message's shard slot), so they commit with the
+   * caller's own writes; the caller `announce`s them once it has committed. Answers the number of
+   * commands queued.
+   */
+  queueInto(multi: ChainableCommander, events: readonly HeraldEvent[]): number {
+    const { streamKey, streamMaxLen, trace } = this.options;
+    const batch = events.map((event) => ({
+      event,
+      json: JSON.stringify(event),
+      messageId: traceMessageId(event),
+      type: event.type,
+    }));
+    const messageId = batch[0]?.messageId;
+    const key = typeof streamKey === 'string' ? streamKey : streamKey(messageId);
+    for (const { json } of batch) multi.xadd(key, 'MAXLEN', '~', String(streamMaxLen), '*', 'event', json);
+    let commands = batch.length;
+    if (trace) commands += queueTraceWrites(multi, batch, trace, 0).commands;
+    if (this.options.activity) {
+      const tally = new ActivityTally(this.options.activity(messageId));
+      for (const { event } of batch) tally.add(event);
+      commands += tally.queue(multi);
+    }
+    return commands;
   }
 
   /** Resolves when every event emitted so far has been written (or its write failed). */

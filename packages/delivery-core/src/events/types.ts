@@ -60,6 +60,11 @@ export interface AttemptEvent extends EventBase {
   dane?: string;
   /** The MTA-STS policy in force (enforce or testing) as its lines: a TLS report's `policy-string`. */
   mtaStsPolicy?: string[];
+  /**
+   * True when the attempt went through a static route (`routes`: a smarthost or fixed next hop),
+   * not the domain's MX: no receiving-domain TLS policy applied, and TLS reports leave it out.
+   */
+  routed?: boolean;
   hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
   /** The site the destination rolled up to (shaping), when the attempt was admitted by one. */
   site?: string;

@@ -3,14 +3,14 @@
  * front end alike (the relay's DATA, `send()`; never Herald's own DSNs or a released message): the
  * message goes to rspamd (scan/) and the tenant's action by score decides — accept; add `X-Spam*`
  * headers (before DKIM, so they are signed); hold in quarantine (accepted and not queued: the
- * record in one MULTI, then the `accepted`, `suppressed` (dropped recipients) and `quarantined`
- * events); or the `spam` refusal (550 5.7.1). A failed scan is accepted (`fail: open`) or the
+ * record and its `accepted`, `suppressed` (dropped recipients) and `quarantined` events in one
+ * MULTI, announced once it committed); or the `spam` refusal (550 5.7.1). A failed scan is accepted (`fail: open`) or the
  * `scanUnavailable` refusal (451 4.7.1, `fail: closed`).
  * Needs injected: the scanner, the quarantine store's `hold`, the event sink.
  */
 import { hasDsn } from '../dsn/index.js';
-import type { EventSink, QuarantineEvent } from '../events/index.js';
-import type { HeldMessage } from '../quarantine/index.js';
+import type { HeraldEvent, QuarantineEvent, RedisEventSink } from '../events/index.js';
+import type { HeldMessage, QuarantineStore } from '../quarantine/index.js';
 import { formatScore, type Scanner, spamHeaders } from '../scan/index.js';
 import { suppressedEvent } from '../suppression/index.js';
 import { acceptedEventOf, trafficOf } from './accepted.js';
@@ -19,8 +19,9 @@ import { type Refusal, refuse } from './refusals.js';
 
 export interface ScanStageParts {
   scanner: Scanner;
-  quarantine: { hold(message: HeldMessage): Promise<void> };
-  events: EventSink;
+  quarantine: Pick<QuarantineStore, 'hold'>;
+  /** The held message's events are queued into the hold's MULTI, then announced (logged, dispatched). */
+  events: Pick<RedisEventSink, 'queueInto' | 'announce'>;
 }
 
 /** `spool`: go on with this body; `held`: in quarantine, accepted; or the refusal. */
@@ -70,15 +71,9 @@ export async function scanStage(parts: ScanStageParts, args: EnqueueArgs): Promi
         ...(hasDsn(args.dsn) ? { dsn: args.dsn } : {}),
         ...(args.smtputf8 ? { smtputf8: true } : {}),
       };
-      try {
-        await parts.quarantine.hold(held);
-      } catch (err) {
-        return refuse('queueUnavailable', { cause: err });
-      }
-      const accepted = acceptedEventOf(args, heldAt);
-      parts.events.emit(accepted);
+      const events: HeraldEvent[] = [acceptedEventOf(args, heldAt)];
       for (const recipient of args.dropped ?? [])
-        parts.events.emit(
+        events.push(
           suppressedEvent({
             messageId: args.id,
             tenant: args.tenant,
@@ -97,7 +92,14 @@ export async function scanStage(parts: ScanStageParts, args: EnqueueArgs): Promi
         symbols: outcome.symbols,
         recipients: args.recipients,
       };
-      parts.events.emit(quarantined);
+      events.push(quarantined);
+      try {
+        // The record and its events in one transaction: a crash cannot leave one without the other.
+        await parts.quarantine.hold(held, (multi) => parts.events.queueInto(multi, events));
+      } catch (err) {
+        return refuse('queueUnavailable', { cause: err });
+      }
+      for (const event of events) parts.events.announce(event);
       return 'held';
     }
   }

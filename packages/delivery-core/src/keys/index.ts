@@ -24,7 +24,7 @@ export {
 export { streamCursorKey } from './consumers.js';
 export { clusterMarkIn, clusterMarkKey, durabilityMarkKey, MARK_SEARCH_LIMIT } from './durability.js';
 export { MULTI_KEY_OPERATIONS, type MultiKeyOperation } from './operations.js';
-export { QUARANTINE_TAG, type QuarantineKeys, quarantineKeys } from './quarantine.js';
+export { type QuarantineKeys, quarantineKeys } from './quarantine.js';
 export {
   type ActivityKeys,
   activityKeys,

@@ -106,12 +106,14 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
     kind: 'lua',
     keys: (prefix, { messages: [m], shard }) => Object.values(idempotencyKeys(prefix, `scope-${m}`, shard)),
   },
-  'quarantine hold / claim / drop (record + indexes)': {
-    where: 'quarantine/store.ts QuarantineStore.hold, claim, drop (MULTI)',
+  'quarantine hold (record, indexes, the message events) / claim / drop': {
+    where: 'quarantine/store.ts QuarantineStore.hold (with intake/scan-stage.ts events), claim, drop (MULTI)',
     kind: 'multi',
-    keys: (prefix, { messages: [m], tenants: [t] }) => {
-      const k = quarantineKeys(prefix);
-      return [k.message(m), k.index, k.tenant(t)];
+    keys: (prefix, { messages: [m], tenants: [t], shard, hour }) => {
+      const k = quarantineKeys(prefix, shard);
+      const q = queueKeys(prefix, shard);
+      const minute = hour * 60;
+      return [k.message(m), k.index, k.tenant(t), q.events, q.trace(m), q.activity.minute(minute)];
     },
   },
   'tenant API key create / revoke (key + index)': {

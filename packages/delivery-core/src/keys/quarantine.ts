@@ -1,27 +1,29 @@
 /**
- * Quarantine's keys, all in one slot (`{quarantine}`): a held message's record (hash: envelope,
- * body, reason, score, tenant, time), the index of every held id by time and one per tenant
- * (sorted sets, written with the record in one MULTI), and the sweep's lease (used alone). Pure.
+ * Quarantine's keys, in the held message's queue shard (`{queue}` / `{queue-i}`, keys/queue.ts:
+ * the slot of its event stream and trace, so the hold writes the record, both indexes and the
+ * message's `accepted` / `quarantined` events in one MULTI): a held message's record (hash:
+ * envelope, body, reason, score, tenant, time), the shard's index of every held id by time and
+ * one per tenant (sorted sets); and the sweep's lease (used alone, in shard 0). Pure.
  */
-
-export const QUARANTINE_TAG = '{quarantine}';
+import { queueSlot } from './queue.js';
 
 export interface QuarantineKeys {
   /** One held message (hash). */
   message(id: string): string;
-  /** Every held id, scored by the time it was held (sorted set). */
+  /** The shard's held ids, scored by the time each was held (sorted set). */
   index: string;
-  /** One tenant's held ids by time (sorted set; tenant lower-cased). */
+  /** One tenant's held ids in the shard, by time (sorted set; tenant lower-cased). */
   tenant(tenant: string): string;
-  /** The retention sweep's lease (string, PX). */
+  /** The retention sweep's lease (string, PX; shard 0 whatever the shard). */
   sweepLease: string;
 }
 
-export function quarantineKeys(prefix: string): QuarantineKeys {
+export function quarantineKeys(prefix: string, shard = 0): QuarantineKeys {
+  const slot = `${queueSlot(prefix, shard)}:quarantine`;
   return {
-    message: (id) => `${prefix}:${QUARANTINE_TAG}:msg:${id}`,
-    index: `${prefix}:${QUARANTINE_TAG}:index`,
-    tenant: (tenant) => `${prefix}:${QUARANTINE_TAG}:tenant:${tenant.toLowerCase()}`,
-    sweepLease: `${prefix}:${QUARANTINE_TAG}:sweep-lease`,
+    message: (id) => `${slot}:msg:${id}`,
+    index: `${slot}:index`,
+    tenant: (tenant) => `${slot}:tenant:${tenant.toLowerCase()}`,
+    sweepLease: `${queueSlot(prefix)}:quarantine:sweep-lease`,
   };
 }

@@ -4,16 +4,30 @@
  * releases or deletes them, or `quarantine.retention` passes. Guarantees: a held message leaves
  * quarantine once — released (queued through the injected `enqueue`, as if just accepted, then a
  * `released` event) or deleted (each recipient `bounced` with `operator: 'delete'` and a 550 5.7.1
- * reply naming why) — so each of its accepted recipients still ends exactly once. The retention
- * sweep runs on one relay per `sweep_interval` (a lease). Needs injected: the command connection,
- * the config's prefix and quarantine section, the event sink, and the enqueue of a released message.
+ * reply naming why, notify.ts) — so each of its accepted recipients still ends exactly once. A
+ * delete tells the sender per `quarantine.notify_sender` (one failure DSN through the injected
+ * `notify`, when the tenant wants DSNs; best effort: a failed DSN is logged, the delete stands).
+ * The retention sweep runs on one relay per `sweep_interval` (a lease). Needs injected: the
+ * command connection, the config's prefix and quarantine section, the event sink, the enqueue of
+ * a released message, and the DSN parts (absent: no DSN is ever sent).
  */
 import { randomUUID } from 'node:crypto';
 import type { HeraldConfig } from '../config/index.js';
+import type { SmtpReply } from '../errors/index.js';
 import type { EventSink, QuarantineEvent } from '../events/index.js';
+import type { ShardLayout } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
+import { type DeleteCause, deletionDsn, deletionReply, notifiesOn } from './notify.js';
 import { type HeldMessage, type HeldSummary, QuarantineStore } from './store.js';
 
+export {
+  type DeleteCause,
+  deletionDsn,
+  deletionReply,
+  notifiesOn,
+  type QuarantineNotify,
+  retentionText,
+} from './notify.js';
 export { type HeldMessage, type HeldSummary, QuarantineStore } from './store.js';
 
 /** Most held messages one listing answers. */
@@ -32,10 +46,26 @@ export interface QuarantinedView extends HeldSummary {
 export interface QuarantineParts {
   redis: RedisClient;
   config: Pick<HeraldConfig, 'redis' | 'quarantine'>;
+  /** The queue's shards: a held message is stored in its shard's slot. Absent: one shard. */
+  shards?: { readonly layout: ShardLayout };
   events: EventSink;
   /** Queues a released message as if just accepted (intake's enqueue without a second accepted event). */
   enqueue(message: HeldMessage): Promise<void>;
+  /** The DSN to the sender of a deleted message (quarantine.notify_sender); absent: none sent. */
+  notify?: QuarantineNotifyParts;
   now?(): number;
+}
+
+export interface QuarantineNotifyParts {
+  /** Our host name: the DSN's Reporting-MTA and sender domain. */
+  hostname: string;
+  /** Whether the tenant wants DSNs (tenants.<name>.dsn, the config in force). */
+  wantsDsn(tenant: string): boolean;
+  newId(): string;
+  /** Spools the DSN from the null sender to `to`, accounted to `tenant`. */
+  enqueueDsn(dsn: { id: string; tenant: string; to: string; body: Buffer }): Promise<void>;
+  /** Where a DSN that could not be spooled is reported. */
+  onError(err: unknown, messageId: string): void;
 }
 
 export interface Quarantine {
@@ -49,8 +79,11 @@ export interface Quarantine {
   read(id: string): Promise<HeldMessage | undefined>;
   /** Queues a held message; undefined when it is not held (unknown, or already released/deleted). */
   release(id: string, by?: string): Promise<HeldSummary | undefined>;
-  /** Deletes a held message, each recipient ending `bounced` (operator delete); undefined when not held. */
-  remove(id: string, why?: string): Promise<HeldSummary | undefined>;
+  /**
+   * Deletes a held message, each recipient ending `bounced` (operator delete), the sender told per
+   * `notify_sender`; `cause` defaults to `operator`. Undefined when not held.
+   */
+  remove(id: string, cause?: DeleteCause): Promise<HeldSummary | undefined>;
   /** Deletes every message held longer than the retention; how many. */
   sweep(): Promise<number>;
   /** Runs the sweep every `quarantine.sweep_interval` on the relay that takes the lease. */
@@ -59,9 +92,9 @@ export interface Quarantine {
 }
 
 export function createQuarantine(parts: QuarantineParts): Quarantine {
-  const store = new QuarantineStore(parts.redis, parts.config.redis.prefix);
+  const store = new QuarantineStore(parts.redis, parts.config.redis.prefix, parts.shards);
   const now = parts.now ?? Date.now;
-  const { retention, sweep_interval: intervalMs } = parts.config.quarantine;
+  const { retention, sweep_interval: intervalMs, notify_sender: notifySender } = parts.config.quarantine;
   const token = randomUUID();
   let timer: NodeJS.Timeout | undefined;
 
@@ -77,10 +110,24 @@ export function createQuarantine(parts: QuarantineParts): Quarantine {
   });
   const summary = ({ body, ...rest }: HeldMessage): HeldSummary => ({ ...rest, size: body.length });
 
-  const remove = async (id: string, why: string): Promise<HeldSummary | undefined> => {
+  /** The failure DSN to the sender, when the policy, the tenant and NOTIFY want one. */
+  const tellSender = async (message: HeldMessage, cause: DeleteCause, reply: SmtpReply, time: number) => {
+    const notify = parts.notify;
+    if (!notify || !notifiesOn(notifySender, cause) || !notify.wantsDsn(message.tenant)) return;
+    try {
+      const dsnId = notify.newId();
+      const body = deletionDsn({ message, reply, hostname: notify.hostname, id: dsnId, now: time });
+      if (body) await notify.enqueueDsn({ id: dsnId, tenant: message.tenant, to: message.from, body });
+    } catch (err) {
+      notify.onError(err, message.id);
+    }
+  };
+
+  const remove = async (id: string, cause: DeleteCause): Promise<HeldSummary | undefined> => {
     const message = await store.claim(id);
     if (!message) return undefined;
     const time = now();
+    const reply = deletionReply(message, cause, retention);
     for (const recipient of message.recipients)
       parts.events.emit({
         type: 'bounced',
@@ -90,13 +137,14 @@ export function createQuarantine(parts: QuarantineParts): Quarantine {
         domain: recipient.slice(recipient.lastIndexOf('@') + 1).toLowerCase(),
         recipient,
         attempt: 0,
-        reply: { code: 550, enhanced: '5.7.1', text: `deleted from quarantine (${why})`, stage: 'local' },
+        reply,
         latencyMs: time - message.heldAt,
         operator: 'delete',
         ...(message.stream ? { stream: message.stream } : {}),
         ...(message.campaign ? { campaign: message.campaign } : {}),
       });
     await parts.events.flush();
+    await tellSender(message, cause, reply, time);
     await store.drop(id);
     return summary(message);
   };
@@ -105,7 +153,7 @@ export function createQuarantine(parts: QuarantineParts): Quarantine {
     let removed = 0;
     for (;;) {
       const due = await store.ids({ heldBefore: now() - retention, limit: SWEEP_BATCH });
-      for (const { id } of due) if (await remove(id, 'retention expired')) removed++;
+      for (const { id } of due) if (await remove(id, 'expiry')) removed++;
       if (due.length < SWEEP_BATCH) return removed;
     }
   };
@@ -142,7 +190,7 @@ export function createQuarantine(parts: QuarantineParts): Quarantine {
       await store.drop(id);
       return summary(message);
     },
-    remove: (id, why = 'operator') => remove(id, why),
+    remove: (id, cause = 'operator') => remove(id, cause),
     sweep,
     startSweeper() {
       if (timer) return;

@@ -1,12 +1,17 @@
 /**
- * Held messages in Redis (keys/quarantine.ts, one slot): `hold` writes the record and both
- * indexes in one MULTI; `claim` takes a message out of the indexes (ZREM: exactly one caller wins,
- * so a message is released or deleted once) and reads it whole; `drop` deletes a claimed record;
- * `unclaim` puts it back after a failed release. Listing reads the indexes and the records'
- * envelope fields, never the bodies.
+ * Held messages in Redis (keys/quarantine.ts): each in its queue shard's slot, the slot of its
+ * event stream and trace. `hold` writes the record, both indexes and — given `alsoWrite` — the
+ * message's events in one MULTI, so a held message never lacks its `accepted` event; `claim`
+ * takes a message out of the indexes (ZREM: exactly one caller wins, so a message is released or
+ * deleted once) and reads it whole; `drop` deletes a claimed record; `unclaim` puts it back after
+ * a failed release. Listing reads every shard's index (merged by time) and the records' envelope
+ * fields, never the bodies.
  */
+
+import type { ChainableCommander } from 'ioredis';
 import type { MessageDsn } from '../dsn/index.js';
-import { quarantineKeys } from '../keys/index.js';
+import { type QuarantineKeys, quarantineKeys } from '../keys/index.js';
+import { allShards, type ShardLayout, SINGLE_SHARD, shardOf } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 
 /** One held message as stored. */
@@ -53,16 +58,30 @@ const SUMMARY_FIELDS = [
 ] as const;
 
 export class QuarantineStore {
-  private readonly keys;
+  private readonly shards: { readonly layout: ShardLayout };
 
   constructor(
     private readonly redis: RedisClient,
-    prefix: string,
+    private readonly prefix: string,
+    shards?: { readonly layout: ShardLayout },
   ) {
-    this.keys = quarantineKeys(prefix);
+    this.shards = shards ?? { layout: SINGLE_SHARD };
   }
 
-  async hold(message: HeldMessage): Promise<void> {
+  /** The keys of the shard message `id` is in. */
+  private keysOf(id: string): QuarantineKeys {
+    return quarantineKeys(this.prefix, shardOf(id, this.shards.layout));
+  }
+
+  private everyShard(): QuarantineKeys[] {
+    return allShards(this.shards.layout).map((shard) => quarantineKeys(this.prefix, shard));
+  }
+
+  /**
+   * Writes the held message and its indexes in one MULTI; `alsoWrite` queues more commands in it
+   * (the message's events: its shard's slot).
+   */
+  async hold(message: HeldMessage, alsoWrite?: (multi: ChainableCommander) => void): Promise<void> {
     const fields: Record<string, string | Buffer> = {
       tenant: message.tenant,
       from: message.from,
@@ -80,41 +99,58 @@ export class QuarantineStore {
     if (message.campaign) fields.campaign = message.campaign;
     if (message.dsn) fields.dsn = JSON.stringify(message.dsn);
     if (message.smtputf8) fields.smtputf8 = '1';
-    const result = await this.redis
+    const keys = this.keysOf(message.id);
+    const multi = this.redis
       .multi()
-      .hset(this.keys.message(message.id), fields)
-      .zadd(this.keys.index, message.heldAt, message.id)
-      .zadd(this.keys.tenant(message.tenant), message.heldAt, message.id)
-      .exec();
+      .hset(keys.message(message.id), fields)
+      .zadd(keys.index, message.heldAt, message.id)
+      .zadd(keys.tenant(message.tenant), message.heldAt, message.id);
+    alsoWrite?.(multi);
+    const result = await multi.exec();
     const failed = result?.find(([err]) => err);
     if (!result || failed) throw failed?.[0] ?? new Error('quarantine hold: transaction aborted');
   }
 
-  /** Held ids, oldest first, with their hold times: every tenant's, or one tenant's. */
+  /** Held ids, oldest first (ties by id), with their hold times: every tenant's, or one tenant's. */
   async ids(opts: { tenant?: string | undefined; offset?: number; limit: number; heldBefore?: number }) {
-    const key = opts.tenant === undefined ? this.keys.index : this.keys.tenant(opts.tenant);
     const max = opts.heldBefore === undefined ? '+inf' : `(${opts.heldBefore}`;
-    const flat = await this.redis.zrangebyscore(
-      key,
-      '-inf',
-      max,
-      'WITHSCORES',
-      'LIMIT',
-      opts.offset ?? 0,
-      opts.limit,
+    const offset = opts.offset ?? 0;
+    // Each shard's first offset+limit, merged: the page of the whole.
+    const perShard = await Promise.all(
+      this.everyShard().map(async (keys) => {
+        const key = opts.tenant === undefined ? keys.index : keys.tenant(opts.tenant);
+        const flat = await this.redis.zrangebyscore(
+          key,
+          '-inf',
+          max,
+          'WITHSCORES',
+          'LIMIT',
+          0,
+          offset + opts.limit,
+        );
+        const out: { id: string; heldAt: number }[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2)
+          out.push({ id: flat[i] as string, heldAt: Number(flat[i + 1]) });
+        return out;
+      }),
     );
-    const out: { id: string; heldAt: number }[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2)
-      out.push({ id: flat[i] as string, heldAt: Number(flat[i + 1]) });
-    return out;
+    return perShard
+      .flat()
+      .sort((a, b) => a.heldAt - b.heldAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(offset, offset + opts.limit);
   }
 
   async count(tenant?: string): Promise<number> {
-    return this.redis.zcard(tenant === undefined ? this.keys.index : this.keys.tenant(tenant));
+    const counts = await Promise.all(
+      this.everyShard().map((keys) =>
+        this.redis.zcard(tenant === undefined ? keys.index : keys.tenant(tenant)),
+      ),
+    );
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   async summary(id: string): Promise<HeldSummary | undefined> {
-    const values = await this.redis.hmget(this.keys.message(id), ...SUMMARY_FIELDS);
+    const values = await this.redis.hmget(this.keysOf(id).message(id), ...SUMMARY_FIELDS);
     const record = Object.fromEntries(SUMMARY_FIELDS.map((f, i) => [f, values[i] ?? undefined]));
     if (record.tenant === undefined) return undefined;
     return summaryOf(id, record);
@@ -122,7 +158,7 @@ export class QuarantineStore {
 
   /** The whole record, body included, without claiming it. */
   async read(id: string): Promise<HeldMessage | undefined> {
-    const raw = await this.redis.hgetallBuffer(this.keys.message(id));
+    const raw = await this.redis.hgetallBuffer(this.keysOf(id).message(id));
     if (!raw.tenant) return undefined;
     const text = Object.fromEntries(
       Object.entries(raw).map(([k, v]) => [k, k === 'body' ? undefined : v.toString('utf8')]),
@@ -138,29 +174,31 @@ export class QuarantineStore {
 
   /** Takes `id` out of the indexes and answers its record; undefined when it is not (or no longer) held. */
   async claim(id: string): Promise<HeldMessage | undefined> {
-    if ((await this.redis.zrem(this.keys.index, id)) !== 1) return undefined;
+    const keys = this.keysOf(id);
+    if ((await this.redis.zrem(keys.index, id)) !== 1) return undefined;
     const message = await this.read(id);
-    if (message) await this.redis.zrem(this.keys.tenant(message.tenant), id);
+    if (message) await this.redis.zrem(keys.tenant(message.tenant), id);
     return message;
   }
 
   /** Puts a claimed message back in the indexes (its release failed). */
   async unclaim(message: HeldMessage): Promise<void> {
+    const keys = this.keysOf(message.id);
     await this.redis
       .multi()
-      .zadd(this.keys.index, message.heldAt, message.id)
-      .zadd(this.keys.tenant(message.tenant), message.heldAt, message.id)
+      .zadd(keys.index, message.heldAt, message.id)
+      .zadd(keys.tenant(message.tenant), message.heldAt, message.id)
       .exec();
   }
 
   /** Deletes a claimed message's record. */
   async drop(id: string): Promise<void> {
-    await this.redis.del(this.keys.message(id));
+    await this.redis.del(this.keysOf(id).message(id));
   }
 
   /** The sweep's lease for one interval: true for the one relay that takes it. */
   async takeSweepLease(ttlMs: number, token: string): Promise<boolean> {
-    return (await this.redis.set(this.keys.sweepLease, token, 'PX', ttlMs, 'NX')) === 'OK';
+    return (await this.redis.set(quarantineKeys(this.prefix).sweepLease, token, 'PX', ttlMs, 'NX')) === 'OK';
   }
 }
 

@@ -3,7 +3,8 @@
  * the session (`tlsa` when DANE applied, `sts` under an MTA-STS policy — enforce or testing —, else
  * `no-policy-found`), the policy's strings and mx patterns when known, success or the failure's
  * result type (§4.3) with the receiving MX and the reply as the failure reason. Pure; events
- * without a TLS verdict (no host reached for reasons TLS did not cause) give undefined.
+ * without a TLS verdict (no host reached for reasons TLS did not cause) give undefined, and so do
+ * attempts over a static route (`routed`: a smarthost is not the recipient domain's MX, §3).
  * An MTA-STS refusal before any connection (no MX matches the policy) is a `validation-failure`:
  * RFC 8460 has no narrower type for it (§4.3.1: "a general failure for a reason not matching a
  * category above"). A testing-mode policy counts what enforcing would have failed (§4.3.2).
@@ -63,6 +64,8 @@ function policyOf(event: AttemptEvent): Pick<TlsOutcome, 'policyType' | 'policyS
 
 /** The TLS outcome of an attempt for reporting, or undefined when TLS played no part. */
 export function tlsOutcomeOf(event: AttemptEvent): TlsOutcome | undefined {
+  // RFC 8460 reports concern the recipient domain's MX delivery: a static route is none.
+  if (event.routed) return undefined;
   const policy = policyOf(event);
   if (event.host) {
     const { hostname, address, tls } = event.host;
