@@ -105,25 +105,45 @@ describe('reports by the sender’s DSN request', () => {
       sampleMessage({ subject: 'invoice 42', lines: ['the body line'] }),
     );
     assert.match(replies.at(-1)!, /^250 /, replies.join(' | '));
-    const [report] = await stack.sinks[1]!.waitForMessages(1);
-    assert.equal(report!.from, '');
-    const text = report!.raw.toString('utf8');
-    assert.match(text, /Original-Envelope-Id: order\+42/);
-    const blocks = recipientBlocks(text);
+    // Two reports, as Postfix sends them: the failure (bounce) and the success notice (trace).
+    const reports = await stack.sinks[1]!.waitForMessages(2);
+    const texts = reports.map((r) => r.raw.toString('utf8'));
     assert.deepEqual(
-      blocks.map((b) => [b.get('Final-Recipient'), b.get('Action'), b.get('Original-Recipient')]),
-      [
-        ['rfc822; fail@dest.test', 'failed', 'rfc822; alias@origin.test'],
-        ['rfc822; ok@dest.test', 'relayed', undefined],
-      ],
+      reports.map((r) => r.from),
+      ['', ''],
+    );
+    const failure = texts.find((t) => /Subject: Undelivered Mail/.test(t));
+    const success = texts.find((t) => /Subject: Successful Mail Delivery Report/.test(t));
+    assert.ok(failure && success, texts.map((t) => /Subject: .*/.exec(t)?.[0]).join(' | '));
+    for (const text of texts) assert.match(text, /Original-Envelope-Id: order\+42/);
+    assert.deepEqual(
+      recipientBlocks(failure).map((b) => [
+        b.get('Final-Recipient'),
+        b.get('Action'),
+        b.get('Original-Recipient'),
+      ]),
+      [['rfc822; fail@dest.test', 'failed', 'rfc822; alias@origin.test']],
+    );
+    assert.deepEqual(
+      recipientBlocks(success).map((b) => [
+        b.get('Final-Recipient'),
+        b.get('Action'),
+        b.get('Original-Recipient'),
+      ]),
+      [['rfc822; ok@dest.test', 'relayed', undefined]],
     );
     assert.match(
-      text,
+      failure,
       /Content-Type: message\/rfc822\r\n\r\n[\s\S]*the body line/,
       'RET=FULL returns the body',
     );
+    assert.doesNotMatch(
+      success,
+      /Content-Type: message\/rfc822/,
+      'a success report returns the headers only',
+    );
     await stack.assertEveryRecipientTerminatedOnce();
-    assert.equal(stack.sinks[1]!.messages.length, 1, 'one report: never@ got none');
+    assert.equal(stack.sinks[1]!.messages.length, 2, 'two reports: never@ got none');
   });
 
   it('to a next hop that offers DSN the request goes on the wire, and Herald sends no success report', async (t) => {
