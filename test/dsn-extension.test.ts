@@ -67,11 +67,25 @@ describe('the DSN extension at submission', () => {
     assert.match(badRet.text, /^501 5\.5\.4 /);
     const longEnvid = await client.command(`MAIL FROM:<app@origin.test> ENVID=${'x'.repeat(101)}`);
     assert.match(longEnvid.text, /^501 5\.5\.4 ENVID is longer than 100/);
+    // Malformed xtext, and a CR/LF smuggled in as +0D+0A (smtp-server alone would answer
+    // "501 Bad sender address syntax" before Herald saw it): 501 5.5.4 from the command screen.
+    for (const envid of ['a+0D+0AInjected:x', 'ab+0d', 'a+b', 'a=b', 'a+2'])
+      assert.match(
+        (await client.command(`MAIL FROM:<app@origin.test> ENVID=${envid}`)).text,
+        /^501 5\.5\.4 ENVID/,
+        envid,
+      );
     assert.match((await client.command('MAIL FROM:<app@origin.test> RET=HDRS ENVID=ok-1')).text, /^250 /);
     for (const rcpt of [
       'RCPT TO:<a@dest.test> NOTIFY=NEVER,SUCCESS',
       'RCPT TO:<a@dest.test> NOTIFY=SOMETIMES',
       'RCPT TO:<a@dest.test> ORCPT=no-address-type',
+      'RCPT TO:<a@dest.test> ORCPT=rfc822;a+b@dest.test',
+      'RCPT TO:<a@dest.test> ORCPT=rfc822;a=b@dest.test',
+      'RCPT TO:<a@dest.test> ORCPT=rfc822;a+2b@dest.test',
+      'RCPT TO:<a@dest.test> ORCPT=rfc822;a+0D+0AX@dest.test',
+      'RCPT TO:<a@dest.test> ORCPT=rfc(822);a@dest.test',
+      `RCPT TO:<a@dest.test> ORCPT=rfc822;${'x'.repeat(490)}@dest.test`,
     ])
       assert.match((await client.command(rcpt)).text, /^501 5\.5\.4 /, rcpt);
     assert.match(
@@ -152,7 +166,10 @@ describe('reports by the sender’s DSN request', () => {
     const replies = await rawSend(
       stack,
       'MAIL FROM:<app@origin.test> RET=HDRS ENVID=abc',
-      ['RCPT TO:<ok@dest.test> NOTIFY=SUCCESS ORCPT=rfc822;first+2Blast@dest.test'],
+      [
+        'RCPT TO:<ok@dest.test> NOTIFY=SUCCESS ORCPT=rfc822;first+2Blast@dest.test',
+        'RCPT TO:<plain+tag@dest.test>',
+      ],
       sampleMessage({ subject: 'passed on' }),
     );
     assert.match(replies.at(-1)!, /^250 /);
@@ -166,6 +183,10 @@ describe('reports by the sender’s DSN request', () => {
     assert.ok(
       commands.some((c) => c === 'RCPT TO:<ok@dest.test> NOTIFY=SUCCESS ORCPT=rfc822;first+2Blast@dest.test'),
       commands.join('\n'),
+    );
+    assert.ok(
+      commands.some((c) => c === 'RCPT TO:<plain+tag@dest.test> ORCPT=rfc822;plain+2Btag@dest.test'),
+      `a recipient without ORCPT gets rfc822;<address> (RFC 3461 §4.2): ${commands.join('\n')}`,
     );
     const reports = events.filter((e): e is AcceptedEvent => e.type === 'accepted' && e.source === 'dsn');
     assert.equal(reports.length, 0, 'the next hop reports delivery, not Herald');
