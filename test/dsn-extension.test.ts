@@ -67,11 +67,25 @@ describe('the DSN extension at submission', () => {
     assert.match(badRet.text, /^501 5\.5\.4 /);
     const longEnvid = await client.command(`MAIL FROM:<app@origin.test> ENVID=${'x'.repeat(101)}`);
     assert.match(longEnvid.text, /^501 5\.5\.4 ENVID is longer than 100/);
+    // Malformed xtext, and a CR/LF smuggled in as +0D+0A (smtp-server alone would answer
+    // "501 Bad sender address syntax" before Herald saw it): 501 5.5.4 from the command screen.
+    for (const envid of ['a+0D+0AInjected:x', 'ab+0d', 'a+b', 'a=b', 'a+2'])
+      assert.match(
+        (await client.command(`MAIL FROM:<app@origin.test> ENVID=${envid}`)).text,
+        /^501 5\.5\.4 ENVID/,
+        envid,
+      );
     assert.match((await client.command('MAIL FROM:<app@origin.test> RET=HDRS ENVID=ok-1')).text, /^250 /);
     for (const rcpt of [
       'RCPT TO:<a@dest.test> NOTIFY=NEVER,SUCCESS',
       'RCPT TO:<a@dest.test> NOTIFY=SOMETIMES',
       'RCPT TO:<a@dest.test> ORCPT=no-address-type',
+      'RCPT TO:<a@dest.test> ORCPT=rfc822;a+b@dest.test',
+      'RCPT TO:<a@dest.test> ORCPT=rfc822;a=b@dest.test',
+      'RCPT TO:<a@dest.test> ORCPT=rfc822;a+2b@dest.test',
+      'RCPT TO:<a@dest.test> ORCPT=rfc822;a+0D+0AX@dest.test',
+      'RCPT TO:<a@dest.test> ORCPT=rfc(822);a@dest.test',
+      `RCPT TO:<a@dest.test> ORCPT=rfc822;${'x'.repeat(490)}@dest.test`,
     ])
       assert.match((await client.command(rcpt)).text, /^501 5\.5\.4 /, rcpt);
     assert.match(
@@ -105,25 +119,45 @@ describe('reports by the sender’s DSN request', () => {
       sampleMessage({ subject: 'invoice 42', lines: ['the body line'] }),
     );
     assert.match(replies.at(-1)!, /^250 /, replies.join(' | '));
-    const [report] = await stack.sinks[1]!.waitForMessages(1);
-    assert.equal(report!.from, '');
-    const text = report!.raw.toString('utf8');
-    assert.match(text, /Original-Envelope-Id: order\+42/);
-    const blocks = recipientBlocks(text);
+    // Two reports, as Postfix sends them: the failure (bounce) and the success notice (trace).
+    const reports = await stack.sinks[1]!.waitForMessages(2);
+    const texts = reports.map((r) => r.raw.toString('utf8'));
     assert.deepEqual(
-      blocks.map((b) => [b.get('Final-Recipient'), b.get('Action'), b.get('Original-Recipient')]),
-      [
-        ['rfc822; fail@dest.test', 'failed', 'rfc822; alias@origin.test'],
-        ['rfc822; ok@dest.test', 'relayed', undefined],
-      ],
+      reports.map((r) => r.from),
+      ['', ''],
+    );
+    const failure = texts.find((t) => /Subject: Undelivered Mail/.test(t));
+    const success = texts.find((t) => /Subject: Successful Mail Delivery Report/.test(t));
+    assert.ok(failure && success, texts.map((t) => /Subject: .*/.exec(t)?.[0]).join(' | '));
+    for (const text of texts) assert.match(text, /Original-Envelope-Id: order\+42/);
+    assert.deepEqual(
+      recipientBlocks(failure).map((b) => [
+        b.get('Final-Recipient'),
+        b.get('Action'),
+        b.get('Original-Recipient'),
+      ]),
+      [['rfc822; fail@dest.test', 'failed', 'rfc822; alias@origin.test']],
+    );
+    assert.deepEqual(
+      recipientBlocks(success).map((b) => [
+        b.get('Final-Recipient'),
+        b.get('Action'),
+        b.get('Original-Recipient'),
+      ]),
+      [['rfc822; ok@dest.test', 'relayed', undefined]],
     );
     assert.match(
-      text,
+      failure,
       /Content-Type: message\/rfc822\r\n\r\n[\s\S]*the body line/,
       'RET=FULL returns the body',
     );
+    assert.doesNotMatch(
+      success,
+      /Content-Type: message\/rfc822/,
+      'a success report returns the headers only',
+    );
     await stack.assertEveryRecipientTerminatedOnce();
-    assert.equal(stack.sinks[1]!.messages.length, 1, 'one report: never@ got none');
+    assert.equal(stack.sinks[1]!.messages.length, 2, 'two reports: never@ got none');
   });
 
   it('to a next hop that offers DSN the request goes on the wire, and Herald sends no success report', async (t) => {
@@ -132,7 +166,10 @@ describe('reports by the sender’s DSN request', () => {
     const replies = await rawSend(
       stack,
       'MAIL FROM:<app@origin.test> RET=HDRS ENVID=abc',
-      ['RCPT TO:<ok@dest.test> NOTIFY=SUCCESS ORCPT=rfc822;first+2Blast@dest.test'],
+      [
+        'RCPT TO:<ok@dest.test> NOTIFY=SUCCESS ORCPT=rfc822;first+2Blast@dest.test',
+        'RCPT TO:<plain+tag@dest.test>',
+      ],
       sampleMessage({ subject: 'passed on' }),
     );
     assert.match(replies.at(-1)!, /^250 /);
@@ -146,6 +183,10 @@ describe('reports by the sender’s DSN request', () => {
     assert.ok(
       commands.some((c) => c === 'RCPT TO:<ok@dest.test> NOTIFY=SUCCESS ORCPT=rfc822;first+2Blast@dest.test'),
       commands.join('\n'),
+    );
+    assert.ok(
+      commands.some((c) => c === 'RCPT TO:<plain+tag@dest.test> ORCPT=rfc822;plain+2Btag@dest.test'),
+      `a recipient without ORCPT gets rfc822;<address> (RFC 3461 §4.2): ${commands.join('\n')}`,
     );
     const reports = events.filter((e): e is AcceptedEvent => e.type === 'accepted' && e.source === 'dsn');
     assert.equal(reports.length, 0, 'the next hop reports delivery, not Herald');

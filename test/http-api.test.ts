@@ -3,7 +3,8 @@
  * with `herald tenant key create` (printed alone on stdout), a structured message with cc, bcc and
  * an attachment and a raw one sent with it, delivered to the sink by the worker: every envelope
  * recipient gets the message, bcc never appears in it; a revoked key is refused at once; the
- * audit holds (each accepted recipient exactly one terminal event).
+ * audit holds (each accepted recipient exactly one terminal event); a malformed RFC 3461 ORCPT or
+ * ENVID is refused (400).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -71,6 +72,18 @@ describe('HTTP API end to end', () => {
       raw: 'From: shop@origin.test\r\nTo: raw@example.test\r\nSubject: raw\r\n\r\nraw body\r\n',
     });
     assert.equal(raw.status, 202, JSON.stringify(raw.body));
+    // RFC 3461's ORCPT and ENVID as the API takes them (decoded): malformed ones are refused.
+    for (const dsn of [
+      { orcpt: { 'bad@example.test': 'no-address-type' } },
+      { orcpt: { 'bad@example.test': 'rfc(822);bad@example.test' } },
+      { orcpt: { 'bad@example.test': 'rfc822;bad\r\nInjected: x@example.test' } },
+      { orcpt: { 'bad@example.test': `rfc822;${'x'.repeat(500)}@example.test` } },
+      { envid: 'two\r\nlines' },
+      { envid: 'x'.repeat(101) },
+    ]) {
+      const refused = await post(key, { from: 'shop@origin.test', to: 'bad@example.test', text: 'x', dsn });
+      assert.ok([400, 422].includes(refused.status), `${JSON.stringify(dsn)}: ${refused.status}`);
+    }
 
     const received = await stack.sinks[0]!.waitForMessages(2);
     const byRecipients = new Map(received.map((m) => [[...m.to].sort().join(','), m]));

@@ -1,8 +1,10 @@
 /**
  * The SMTP submission listener (smtp-server): AUTH PLAIN/LOGIN, STARTTLS when a certificate is
  * configured, SIZE, PIPELINING, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES and DSN (RFC 3461:
- * smtp-server checks NOTIFY, RET and the ORCPT syntax and undoes xtext; ENVID's length and
- * characters and ORCPT's address are checked here, `501 5.5.4` when malformed). A message is answered
+ * smtp-server checks NOTIFY and RET and undoes xtext; ENVID and ORCPT are checked as the client
+ * wrote them — valid xtext, at most 100 / 500 characters, printable once decoded, ORCPT's
+ * addr-type an atom — by the door's command screen before smtp-server parses the command, and
+ * again decoded in the hooks: `501 5.5.4` when malformed). A message is answered
  * `250` only after Herald's enqueue (body + every job, one MULTI/EXEC) was acknowledged by Redis;
  * any failure to spool answers `451 4.3.0`, so the client keeps the message and retries.
  * Every decision is the intake pipeline's (herald.intake, translated by policy.ts), the same as
@@ -18,7 +20,7 @@
 
 import type { Herald } from '@herald/delivery-core';
 import { DeadlineExceeded } from '@herald/delivery-core/door';
-import { envidProblem, parseOrcpt } from '@herald/delivery-core/dsn';
+import { dsnParamProblem, envidProblem, parseOrcpt } from '@herald/delivery-core/dsn';
 import { isRefusal } from '@herald/delivery-core/intake';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
 import {
@@ -76,6 +78,13 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
     events: herald.events,
     metrics: herald.metrics,
     logger,
+    // ENVID / ORCPT as written (smtp-server decodes xtext first, and answers a CR/LF smuggled in
+    // it with its own "501 Bad sender address syntax"): a malformed one is 501 5.5.4 here.
+    screen(name, line) {
+      if (name !== 'MAIL' && name !== 'RCPT') return undefined;
+      const problem = dsnParamProblem(line);
+      return problem ? { code: 501, text: `5.5.4 ${problem}` } : undefined;
+    },
   });
   if (config.smtp.require_auth_tls && !tls && config.smtp.users.length > 0)
     logger.warn(

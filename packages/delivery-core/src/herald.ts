@@ -227,6 +227,7 @@ export async function createHerald(
     ...(nodeId ? { takeBack: (node: string) => node.startsWith(`${nodeId}|`) && node !== leaseHolder } : {}),
     config,
     spool,
+    redis,
     events,
     resolver,
     shaping: shapingRuntime,

@@ -99,7 +99,11 @@ describe('fast-lane leases', () => {
       assert.equal((await spool.counts()).active, 1, 'a leased job counts as active');
 
       // Finishing the leased job leaves the message (its other job is still pending).
-      assert.deepEqual(await spool.leases.finish(result.messageId, first!.id), { lost: false, left: 1 });
+      assert.deepEqual(await spool.leases.finish(result.messageId, first!.id), {
+        lost: false,
+        left: 1,
+        reportsDue: false,
+      });
       assert.deepEqual(await spool.leases.ids(10), []);
       assert.notEqual(await spool.getBody(result.messageId), null);
       await (await spool.queueFor(second!.id).getJob(second!.id))?.remove();
@@ -160,7 +164,11 @@ describe('fast-lane leases', () => {
     }
     assert.deepEqual(await spool.leases.ids(10), []);
     // The old holder finishing now finds its lease gone: the pending set is untouched.
-    assert.deepEqual(await spool.leases.finish(result.messageId, a!), { lost: true, left: -1 });
+    assert.deepEqual(await spool.leases.finish(result.messageId, a!), {
+      lost: true,
+      left: -1,
+      reportsDue: false,
+    });
     assert.equal((await spool.pendingJobIds(result.messageId)).length, 2);
 
     // Expiry: a lease past its time is reaped by anyone.
@@ -241,7 +249,11 @@ describe('fast-lane leases on a sharded queue (queue.shards: 4)', () => {
     assert.equal(Number(await client.zscore(spool.shardKeys(3).leases, in3!)), later, 'renewed in its shard');
 
     // Done: the finish script runs on shard 1's keys and ends the message there.
-    assert.deepEqual(await spool.leases.finish(results[0]!.messageId, in1!), { lost: false, left: 0 });
+    assert.deepEqual(await spool.leases.finish(results[0]!.messageId, in1!), {
+      lost: false,
+      left: 0,
+      reportsDue: false,
+    });
     assert.equal(await client.exists(spool.shardKeys(1).body(results[0]!.messageId)), 0, 'body gone');
 
     // Retry: back to shard 3's BullMQ queue as a delayed job.

@@ -103,6 +103,18 @@ describe('the DSN request', () => {
     assert.equal(rcptParameters(ext, 'a@b.test', options), '');
   });
 
+  it('to a server with DSN a recipient without ORCPT gets one: rfc822, or utf-8 in an SMTPUTF8 transaction', () => {
+    const dsn = { ...ext, dsn: true };
+    assert.equal(rcptParameters(dsn, 'a+tag@b.test', {}), ' ORCPT=rfc822;a+2Btag@b.test');
+    assert.equal(
+      rcptParameters(dsn, 'a@b.test', { dsn: { recipients: { 'a@b.test': { notify: ['NEVER'] } } } }),
+      ' NOTIFY=NEVER ORCPT=rfc822;a@b.test',
+    );
+    assert.equal(rcptParameters(dsn, 'jörg+x@b.test', {}, true), ' ORCPT=utf-8;jörg\\x{2B}x@b.test');
+    assert.equal(rcptParameters(dsn, 'jörg@b.test', {}, false), '', 'never a UTF-8 ORCPT without SMTPUTF8');
+    assert.equal(rcptParameters(ext, 'a@b.test', {}), '', 'nothing to a server without DSN');
+  });
+
   it('an 8-bit body to a server without 8BITMIME: converted, or 5.6.3 without a converter', () => {
     const body = crlf(['Content-Type: text/plain; charset=utf-8', '', 'ü', '']);
     const refused = wireForm(ext, 'a@b.test', ['c@d.test'], body, {}, 'mx.test');

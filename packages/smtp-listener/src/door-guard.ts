@@ -59,6 +59,11 @@ export interface DoorGuardOptions {
   events: { emit(event: HeraldEvent): void };
   metrics: HeraldMetrics;
   logger: Logger;
+  /**
+   * Screens a command as the client wrote it, before smtp-server parses it (which decodes and
+   * loses what the application would refuse): a reply to answer instead, or undefined.
+   */
+  screen?(name: string, line: string): SmtpReplyLine | undefined;
   now?: () => number;
 }
 
@@ -150,7 +155,7 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
         connected(conn) {
           deadlines.start(conn.session.id, conn);
         },
-        command(conn, name) {
+        command(conn, name, text) {
           deadlines.commandArrived(conn.session.id);
           const state = sessions.get(conn.session.id);
           if (!state) return undefined;
@@ -162,6 +167,10 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
           }
           if (name === 'AUTH' && state.authNeedsTls)
             return { ...line(DOOR_REPLIES.authNeedsTls), close: false };
+          // Screened before a tarpit's delay (a delayed command is not shown again); its error
+          // reply still counts towards the error limit.
+          const screened = options.screen?.(name, text);
+          if (screened) return { ...screened, close: false };
           return verdict.delayMs > 0 ? verdict : undefined;
         },
         reply(conn) {

@@ -41,8 +41,8 @@ export type CommandVerdict = undefined | { delayMs: number } | (SmtpReplyLine & 
 export interface SmtpHooks {
   /** A connection was accepted (before its greeting). */
   connected?(conn: SmtpConnectionControl): void;
-  /** A command (upper-cased verb) arrived on `conn`. */
-  command(conn: SmtpConnectionControl, name: string): CommandVerdict;
+  /** A command (upper-cased verb; `line`: the whole command as the client wrote it) arrived on `conn`. */
+  command(conn: SmtpConnectionControl, name: string, line: string): CommandVerdict;
   /** An error reply (4xx/5xx other than 421) was sent on `conn`; a reply to send after it closes. */
   reply(conn: SmtpConnectionControl, code: number): SmtpReplyLine | undefined;
 }
@@ -69,8 +69,9 @@ function install(): void {
     const hooks = hooksByServer.get(serverOf(this));
     if (!hooks || continuationPending(this) || isClosing(this))
       return onCommand.call(this, command, callback);
-    const name = (command ?? '').toString().split(' ')[0]!.toUpperCase();
-    const verdict = hooks.command(control(this), name);
+    const line = (command ?? '').toString();
+    const name = line.split(' ')[0]!.toUpperCase();
+    const verdict = hooks.command(control(this), name, line);
     if (!verdict) return onCommand.call(this, command, callback);
     if ('delayMs' in verdict) {
       const timer = setTimeout(() => {

@@ -3,8 +3,8 @@
  * (fast-path.ts). Owns: an attempt that threw becomes a retry (outage.ts `retryAfterFault`: soon
  * when Redis did not answer, LOCAL_FAULT_RETRY_MS otherwise); an
  * operator's mark set while the job was in flight ends its pending recipients now; the follow-up
- * of failed recipients (DSN, suppression) runs before the job ends, so the DSN can still read the
- * spooled body; a retry or shaping wait records why in `data.delayed`, holds the job until its
+ * of failed recipients (DSN report lines recorded, suppression) runs before the job ends, and the
+ * message's reports are sent after its last job ended (dsn-reports.ts); a retry or shaping wait records why in `data.delayed`, holds the job until its
  * time and parks it on its lane when the gate said so; a mark set after that check brings the job
  * back at once. Through a Redis outage (a failover) each of these Redis steps is retried by the
  * caller's `ride` (outage.ts `rideEnding`) while the job's lock or lease stays renewed; the
@@ -40,6 +40,11 @@ export interface AfterAttemptOptions {
     failures: RecipientFailure[],
     notices?: RecipientNotice[],
   ): Promise<void>;
+  /**
+   * The job was its message's last and the message has DSN reports recorded: send them
+   * (dsn-reports.ts `flush`); errors are logged (the sweep sends them later).
+   */
+  reportsDue?(messageId: string): Promise<void>;
 }
 
 /** How the job's source ends it: BullMQ's delayed set and finishJob, or the lane's lease. */
@@ -48,8 +53,11 @@ export interface JobEnding {
   defer(data: DeliveryJobData, at: number): Promise<void>;
   /** Brings a deferred job back now (errors are the caller's to swallow or not). */
   promote(): Promise<void>;
-  /** The job is over: every recipient settled; its share of the spooled body is released. */
-  finish(): Promise<void>;
+  /**
+   * The job is over: every recipient settled; its share of the spooled body is released. True
+   * when it was the message's last and made its DSN reports due.
+   */
+  finish(): Promise<boolean>;
   /** Runs a Redis step that is safe to repeat, retrying it through an outage (bounded). */
   ride<T>(what: string, op: () => Promise<T>): Promise<T>;
 }
@@ -105,6 +113,11 @@ export async function afterAttempt(
       await ending.promote();
     return 'deferred';
   }
-  await ending.finish();
+  if ((await ending.finish()) && options.reportsDue)
+    await options
+      .reportsDue(job.data.messageId)
+      .catch((err: unknown) =>
+        logger.error({ err, jobId }, 'sending the DSN reports failed; the sweep retries'),
+      );
   return 'finished';
 }

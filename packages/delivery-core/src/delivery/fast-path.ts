@@ -156,7 +156,7 @@ export class FastPath {
         },
         finish: async () => {
           let tries = 0;
-          const { lost } = await this.ride(jobId, 'finish', () => {
+          const { lost, reportsDue } = await this.ride(jobId, 'finish', () => {
             tries += 1;
             return leases.finish(job.data.messageId, jobId);
           });
@@ -168,6 +168,7 @@ export class FastPath {
             );
           else if (lost)
             logger.warn({ jobId }, 'fast lane: lease had expired and was re-queued; the job may run again');
+          return reportsDue;
         },
         ride: (what, op) => this.ride(jobId, what, op),
       });

@@ -1,21 +1,23 @@
 /**
  * What follows when recipients of an attempt bounce or expire: each bounce reply is classified
  * (bounce module) and a hard one (action `suppress`: unknown user, dead domain, ...) puts the
- * address on the tenant's suppression list and counts against the tenant's bounce rate; and one
- * DSN (RFC 3464) for all of them goes to the envelope sender when the tenant wants DSNs — never
- * for a message from the null sender, so bounces never loop. The sender's RFC 3461 request rules
- * who is in it: a recipient with NOTIFY=NEVER (or without FAILURE) gets no failure report; the
- * attempt's notices (relayed with NOTIFY=SUCCESS, delayed) join the same report; its ENVID,
- * ORCPT and RET are echoed. Recipients an operator deleted get nothing; those an operator
- * bounced get the DSN only. Best effort after the attempt's
- * outcome is decided: a failure here is logged, it does not repeat the attempt.
- * Needs injected: the spool's body reader, an enqueue for the DSN, the suppression and
- * reputation sinks (optional), ids and a clock.
+ * address on the tenant's suppression list and counts against the tenant's bounce rate; and the
+ * report lines for the envelope sender, when the tenant wants DSNs — never for a message from the
+ * null sender, so bounces never loop. The sender's RFC 3461 request rules who is in them: a
+ * recipient with NOTIFY=NEVER (or without FAILURE) gets no failure report. Failures and `relayed`
+ * notices are recorded in the message's collector (dsn-reports.ts) and sent once per message and
+ * kind when its last job ends; `delayed` notices are sent now, one report for this pass with the
+ * message's other deferred recipients (dsn-reports.ts `sendDelayed`). Recipients an operator
+ * deleted get nothing; those an operator bounced get the DSN only. Runs before the job ends (a
+ * failure here is logged by the caller, and the attempt's outcome stands).
+ * Needs injected: the report collector, the other jobs' deferred recipients (optional), the
+ * suppression and reputation sinks (optional) and a clock.
  */
 import { classifyReply } from '../bounce/index.js';
-import { composeDsn, type DsnRecipient, wantsReport } from '../dsn/index.js';
+import { type DsnRecipient, wantsReport } from '../dsn/index.js';
 import { formatReply } from '../errors/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
+import type { DsnReports } from './dsn-reports.js';
 import type { RecipientFailure, RecipientNotice } from './types.js';
 
 export interface SuppressionEntryInput {
@@ -25,14 +27,15 @@ export interface SuppressionEntryInput {
 }
 
 export interface FollowUpDeps {
-  /** Our host name: the DSN's Reporting-MTA and sender domain. */
-  hostname: string;
   /** Whether the tenant wants DSNs (tenants.<name>.dsn). */
   wantsDsn(tenant: string): boolean;
-  getBody(messageId: string): Promise<Buffer | null | undefined>;
-  /** Spools the DSN from the null sender to `to`, accounted to `tenant`. */
-  enqueueDsn(dsn: { id: string; tenant: string; to: string; body: Buffer }): Promise<void>;
-  newId(): string;
+  /** The per-message report collector. */
+  reports: Pick<DsnReports, 'record' | 'sendDelayed'>;
+  /**
+   * Recipients of the message's other jobs (not `data.domain`) still pending after a deferral
+   * that want delay notices: the rest of a delay pass. Absent: this job's recipients only.
+   */
+  othersDeferred?(data: DeliveryJobData): Promise<DsnRecipient[]>;
   /** Adds hard-bounced addresses to the tenant's suppression list. */
   suppress?(tenant: string, entries: SuppressionEntryInput[]): Promise<void>;
   /** Counts the tenant's hard bounces (reputation). */
@@ -47,7 +50,7 @@ export async function followUpFailures(
   notices: readonly RecipientNotice[] = [],
 ): Promise<void> {
   const hard: SuppressionEntryInput[] = [];
-  const dsnRecipients: DsnRecipient[] = [];
+  const failed: DsnRecipient[] = [];
   const asked = new Map(data.recipients.map((r) => [r.address.toLowerCase(), r]));
   for (const failure of failures) {
     // An operator's delete tells no one; an operator's bounce gets a DSN but is no verdict on the
@@ -60,44 +63,36 @@ export async function followUpFailures(
     }
     const request = asked.get(failure.address.toLowerCase());
     if (!wantsReport(request?.notify, 'failure')) continue;
-    dsnRecipients.push({
-      address: failure.address,
-      action: 'failed',
-      orcpt: request?.orcpt,
-      status: failure.reply.enhanced,
-      diagnostic: formatReply(failure.reply),
-      remoteMta: failure.reply.host,
-      lastAttemptAt: deps.now(),
-    });
+    failed.push(lineOf(failure, 'failed', request?.orcpt, deps.now()));
   }
-  for (const notice of notices) {
-    dsnRecipients.push({
-      address: notice.address,
-      action: notice.action,
-      orcpt: asked.get(notice.address.toLowerCase())?.orcpt,
-      status: notice.reply.enhanced,
-      diagnostic: formatReply(notice.reply),
-      remoteMta: notice.reply.host,
-      lastAttemptAt: deps.now(),
-    });
-  }
+  const line = (notice: RecipientNotice) =>
+    lineOf(notice, notice.action, asked.get(notice.address.toLowerCase())?.orcpt, deps.now());
+  const relayed = notices.filter((n) => n.action === 'relayed').map(line);
+  const delayed = notices.filter((n) => n.action === 'delayed').map(line);
   if (hard.length > 0) {
     await deps.suppress?.(data.tenant, hard);
     await deps.countHardBounces?.(data.tenant, hard.length);
   }
-  if (data.from === '' || dsnRecipients.length === 0 || !deps.wantsDsn(data.tenant)) return;
-  const id = deps.newId();
-  const body = composeDsn({
-    reportingMta: deps.hostname,
-    to: data.from,
-    originalId: data.messageId,
-    arrivalAt: data.acceptedAt,
-    recipients: dsnRecipients,
-    original: (await deps.getBody(data.messageId)) ?? undefined,
-    ret: data.ret,
-    envid: data.envid,
-    messageId: `${id}.dsn@${deps.hostname}`,
-    now: deps.now(),
-  });
-  await deps.enqueueDsn({ id, tenant: data.tenant, to: data.from, body });
+  if (data.from === '' || !deps.wantsDsn(data.tenant)) return;
+  await deps.reports.record(data, 'failure', failed);
+  await deps.reports.record(data, 'success', relayed);
+  if (delayed.length > 0)
+    await deps.reports.sendDelayed(data, delayed, (await deps.othersDeferred?.(data)) ?? []);
+}
+
+function lineOf(
+  outcome: RecipientFailure | RecipientNotice,
+  action: DsnRecipient['action'],
+  orcpt: string | undefined,
+  now: number,
+): DsnRecipient {
+  return {
+    address: outcome.address,
+    action,
+    orcpt,
+    status: outcome.reply.enhanced,
+    diagnostic: formatReply(outcome.reply),
+    remoteMta: outcome.reply.host,
+    lastAttemptAt: now,
+  };
 }

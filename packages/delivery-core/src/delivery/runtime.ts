@@ -18,11 +18,13 @@ import type { RedisClient } from '../redis/index.js';
 import { type ConnectionLeases, SmtpPool } from '../smtp/index.js';
 import type { Tracer } from '../telemetry/index.js';
 import { encodeVerp, verpSettings } from '../verp/index.js';
+import { DsnReports, startReportSweep } from './dsn-reports.js';
 import { FastPath } from './fast-path.js';
 import { type FollowUpDeps, followUpFailures, type SuppressionEntryInput } from './follow-up.js';
 import type { StaticRoute } from './hosts.js';
 import { type LeaseReaper, startLeaseReaper } from './lease-reaper.js';
 import { applyOperatorMark } from './operator.js';
+import { othersDeferred } from './others-deferred.js';
 import { ThreadWorkers } from './thread-workers.js';
 import type { DeliveryDeps, DeliveryGate, DeliveryMeterPort, JobParking } from './types.js';
 import { DeliveryWorker } from './worker.js';
@@ -46,6 +48,8 @@ export interface DeliveryParts {
   /** The config in force for what a reload changes (routes, tenants); default `config`. */
   live?: () => HeraldConfig;
   spool: Spool;
+  /** The command connection (the DSN report collector's reads and writes). */
+  redis: RedisClient;
   events: RedisEventSink;
   resolver: Resolver;
   shaping: DeliveryShaping;
@@ -84,11 +88,12 @@ export interface Delivery {
   startFastPath(announce: (room: number, done: number) => void): FastPath;
   /**
    * Ends a job's pending recipients as an operator decided (a job queue-ops removed from the
-   * queue): `bounced` events with `operator`, and for a bounce the DSN to the envelope sender as
-   * for a remote permanent failure (never to the null sender). `body` is the spooled message the
-   * DSN quotes, read before the job was finished. Returns how many recipients it ended.
+   * queue): `bounced` events with `operator`, and for a bounce the DSN lines to the envelope
+   * sender as for a remote permanent failure (never to the null sender); `reportsDue` (the job was
+   * the message's last, `Spool.claimFinish`): then the message's reports are sent. Returns how
+   * many recipients it ended.
    */
-  settleOperator(data: DeliveryJobData, mark: OperatorMark, body?: Buffer | null): Promise<number>;
+  settleOperator(data: DeliveryJobData, mark: OperatorMark, reportsDue?: boolean): Promise<number>;
   /** This thread's SMTP connections open per site (in use or idle), for metrics. */
   openConnectionsBySite(): Map<string, number>;
   /** Stops the workers (in-flight deliveries get `graceMs`, default theirs) and the SMTP pool. */
@@ -116,14 +121,24 @@ export function createDelivery(parts: DeliveryParts): Delivery {
   const threads: ThreadWorkers[] = [];
   const fastPaths: FastPath[] = [];
   let reaper: LeaseReaper | undefined;
-  const followUp: FollowUpDeps = {
-    getBody: (id) => spool.getBody(id),
-    enqueueDsn: parts.enqueueDsn,
-    suppress: parts.hardBounces,
+  let sweep: { close(): Promise<void> } | undefined;
+  const reports = new DsnReports({
+    redis: parts.redis,
+    spool,
     hostname: config.smtp.hostname,
-    wantsDsn: (tenant) => tenantPolicy(live(), tenant).dsn,
+    enqueueDsn: parts.enqueueDsn,
     newId: () => spool.newMessageId(),
     now: Date.now,
+  });
+  const followUp: FollowUpDeps = {
+    reports,
+    othersDeferred: (data) => othersDeferred(spool, data),
+    suppress: parts.hardBounces,
+    wantsDsn: (tenant) => tenantPolicy(live(), tenant).dsn,
+    now: Date.now,
+  };
+  const reportsDue = async (messageId: string) => {
+    await reports.flush(messageId);
   };
   const startShard = (shard: number, deps: DeliveryDeps, concurrency: number): DeliveryWorker => {
     const connection = parts.workerConnection();
@@ -137,6 +152,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
       logger,
       parked: parts.shaping.parked,
       afterFailures: (data, failures, notices) => followUpFailures(data, failures, followUp, notices),
+      reportsDue,
       deps,
     });
     worker.start();
@@ -189,6 +205,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
         ...(parts.takeBack ? { takeBack: parts.takeBack } : {}),
         logger,
       });
+      sweep ??= startReportSweep(reports, logger);
       return started;
     },
     startFastPath(announce) {
@@ -203,20 +220,27 @@ export function createDelivery(parts: DeliveryParts): Delivery {
         logger,
         parked: parts.shaping.parked,
         afterFailures: (data, failures, notices) => followUpFailures(data, failures, followUp, notices),
+        reportsDue,
         announce,
       });
       fastPaths.push(fast);
       return fast;
     },
-    async settleOperator(data, mark, body) {
+    async settleOperator(data, mark, due) {
       const outcome = applyOperatorMark(data, mark, { events, now: Date.now });
       if (outcome.failures.length > 0)
-        await followUpFailures(outcome.data, outcome.failures, {
-          ...followUp,
-          getBody: async () => body,
-        }).catch((err: unknown) =>
+        await followUpFailures(outcome.data, outcome.failures, followUp).catch((err: unknown) =>
           logger.error({ err, messageId: data.messageId }, 'follow-up of an operator bounce failed'),
         );
+      if (due)
+        await reports
+          .flush(data.messageId)
+          .catch((err: unknown) =>
+            logger.error(
+              { err, messageId: data.messageId },
+              'sending the DSN reports failed; the sweep retries',
+            ),
+          );
       return outcome.failures.length;
     },
     openConnectionsBySite: () => pool.openBySite(),
@@ -227,6 +251,7 @@ export function createDelivery(parts: DeliveryParts): Delivery {
         ...fastPaths.map((fast) => fast.close(grace)),
       ]);
       await reaper?.close();
+      await sweep?.close();
       await pool.close();
       for (const { connection } of workers) connection.disconnect();
     },

@@ -121,7 +121,10 @@ export class DeliveryWorker {
         },
         promote: () => job.promote().catch(() => {}),
         finish: async () => {
-          await ride('finish', () => deps.spool.finishJob(job.data.messageId, jobId));
+          const { reportsDue } = await ride('finish', () =>
+            deps.spool.claimFinish(job.data.messageId, jobId),
+          );
+          return reportsDue;
         },
         ride,
       },

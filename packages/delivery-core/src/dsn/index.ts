@@ -17,6 +17,7 @@ export {
   type DsnNotify,
   type DsnReportKind,
   type DsnRet,
+  dsnParamProblem,
   ENVID_MAX_CHARS,
   envidProblem,
   hasDsn,

@@ -76,6 +76,68 @@ export function wantsReport(notify: readonly DsnNotify[] | undefined, kind: DsnR
   return notify.includes(kind.toUpperCase() as DsnNotify);
 }
 
+/** RFC 3461 §4 xtext: xchar (33–126 except "+" and "=") or "+" and two upper-case hex digits. */
+const XTEXT = /^(?:[\x21-\x2a\x2c-\x3c\x3e-\x7e]|\+[0-9A-F]{2})+$/;
+/** RFC 6533 §3 utf-8-addr-xtext / unitext: printable ASCII or UTF-8, no controls or space. */
+const UTF8_ADDR_TEXT = /^[^\x00-\x20\x7f]+$/u;
+/** addr-type: an atom (RFC 5322). */
+const ADDR_TYPE = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$/;
+/** A MAIL FROM / RCPT TO command: verb, the <path> (quoted local parts may hold ">"), parameters. */
+const PATH_COMMAND = /^(MAIL\s+FROM|RCPT\s+TO)\s*:\s*(?:<(?:"(?:[^"\\]|\\.)*"|[^>"])*>|\S*)(.*)$/is;
+
+function decodeXtext(value: string): string {
+  return value.replace(/\+([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
+/** Why an ENVID as it came on the wire (xtext) is refused, or undefined. */
+function wireEnvidProblem(value: string): string | undefined {
+  if (value.length > ENVID_MAX_CHARS) return `ENVID is longer than ${ENVID_MAX_CHARS} characters`;
+  if (!XTEXT.test(value)) return 'ENVID must be xtext (RFC 3461 §4: printable ASCII, "+" and "=" as +XX)';
+  return envidProblem(decodeXtext(value));
+}
+
+/** Why an ORCPT as it came on the wire (addr-type;xtext) is refused, or undefined. */
+function wireOrcptProblem(value: string): string | undefined {
+  if (value.length > ORCPT_MAX_CHARS) return `ORCPT is longer than ${ORCPT_MAX_CHARS} characters`;
+  const at = value.indexOf(';');
+  const type = value.slice(0, Math.max(at, 0));
+  const text = value.slice(at + 1);
+  if (at < 1 || !ADDR_TYPE.test(type) || text === '')
+    return 'ORCPT must be addr-type;xtext (e.g. rfc822;user@example.com)';
+  if (type.toLowerCase() === 'utf-8')
+    return UTF8_ADDR_TEXT.test(text) ? undefined : 'ORCPT has a control character';
+  if (!XTEXT.test(text))
+    return 'ORCPT must be addr-type;xtext (RFC 3461 §4: printable ASCII, "+" and "=" as +XX)';
+  const parsed = parseOrcpt(`${type};${decodeXtext(text)}`);
+  return 'problem' in parsed ? parsed.problem : undefined;
+}
+
+/**
+ * Why a MAIL FROM or RCPT TO command line's ENVID or ORCPT is refused, as the client wrote it
+ * (before the SMTP server decodes xtext and loses what was malformed), or undefined: ENVID and
+ * ORCPT must be valid xtext (RFC 3461 §4), ENVID at most ENVID_MAX_CHARS, ORCPT at most
+ * ORCPT_MAX_CHARS, and what they decode to must pass `envidProblem` / `parseOrcpt`.
+ */
+export function dsnParamProblem(line: string): string | undefined {
+  const m = PATH_COMMAND.exec(line.replace(/\r?\n$/, ''));
+  if (!m) return undefined;
+  const mail = m[1]!.toUpperCase().startsWith('MAIL');
+  for (const param of m[2]!.trim().split(/\s+/)) {
+    const eq = param.indexOf('=');
+    if (eq < 0) continue;
+    const key = param.slice(0, eq).toUpperCase();
+    const value = param.slice(eq + 1);
+    if (mail && key === 'ENVID') {
+      const problem = wireEnvidProblem(value);
+      if (problem) return problem;
+    } else if (!mail && key === 'ORCPT') {
+      const problem = wireOrcptProblem(value);
+      if (problem) return problem;
+    }
+  }
+  return undefined;
+}
+
 /** True when a message kept any DSN parameter (so the job data carries them). */
 export function hasDsn(dsn: MessageDsn | undefined): dsn is MessageDsn {
   return Boolean(dsn && (dsn.ret || dsn.envid || (dsn.recipients && Object.keys(dsn.recipients).length > 0)));

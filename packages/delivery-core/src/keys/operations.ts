@@ -129,7 +129,7 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
     kind: 'lua',
     keys: (prefix, { messages: [m], shard }) => {
       const q = queueKeys(prefix, shard);
-      return [q.pendingJobs(m), q.body(m), q.message(m), q.operatorMarks(m)];
+      return [q.pendingJobs(m), q.body(m), q.message(m), q.operatorMarks(m), q.dsnReports(m), q.dsnDue];
     },
   },
   'finish a leased job (lease, pending set; the last job deletes the message)': {
@@ -138,7 +138,16 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
     keys: (prefix, { messages: [m], shard }) => {
       const q = queueKeys(prefix, shard);
       const [job] = jobIdsOf([m!]);
-      return [q.leases, q.lease(job!), q.pendingJobs(m!), q.body(m!), q.message(m!), q.operatorMarks(m!)];
+      return [
+        q.leases,
+        q.lease(job!),
+        q.pendingJobs(m!),
+        q.body(m!),
+        q.message(m!),
+        q.operatorMarks(m!),
+        q.dsnReports(m!),
+        q.dsnDue,
+      ];
     },
   },
   'hand a leased job to BullMQ (requeue, reaper: add-job + ZREM + DEL, under WATCH of the lease)': {

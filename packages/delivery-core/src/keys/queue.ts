@@ -59,6 +59,19 @@ export interface QueueKeys {
    * which delivery applies to the recipients still pending after the attempt (queue-ops).
    */
   operatorMarks(messageId: string): string;
+  /**
+   * The message's DSN report collector (hash; delivery/dsn-reports.ts): `meta` (the report's
+   * envelope as JSON), `failure:<address>` / `success:<address>` (a recipient's report line, JSON,
+   * recorded when its outcome is settled), `delay:<address>` (its delay notice went), `sent:<kind>`
+   * (that report was spooled). Outlives the message's last job until its reports are spooled.
+   */
+  dsnReports(messageId: string): string;
+  /**
+   * Messages whose last job finished with reports still to send (zset: message id scored by the
+   * finish time, epoch ms, Redis server clock); the finishing worker sends them at once, a sweep
+   * sends what a crash left (delivery/dsn-reports.ts).
+   */
+  dsnDue: string;
   /** Herald's event stream. */
   events: string;
   /**
@@ -119,6 +132,8 @@ export function queueKeys(prefix: string, shard = 0): QueueKeys {
     message: (id) => `${slot}:msg:${id}`,
     pendingJobs: (id) => `${slot}:msg:${id}:jobs`,
     operatorMarks: (id) => `${slot}:msg:${id}:op`,
+    dsnReports: (id) => `${slot}:msg:${id}:dsn`,
+    dsnDue: `${slot}:dsn-due`,
     events: `${slot}:events`,
     trace: (id) => `${slot}:msg:${id}:trace`,
     hashedTenants: `${slot}:verp-tenants`,

@@ -8,8 +8,9 @@
  * 3. BullMQ's remove, which refuses a locked job (→ "marked"), then `claimFinish`: only the party
  *    that takes the job off the message's pending set records the outcome — a worker that ended
  *    the job meanwhile took it first, and this call changes nothing;
- * 4. the pending recipients end through delivery's `settleOperator` (events, DSN), the body and
- *    record go when the message has no job left, and a parked job leaves its parked list.
+ * 4. the pending recipients end through delivery's `settleOperator` (events, DSN lines; the
+ *    message's reports when this was its last job: a bounce's claim keeps the body for them), the
+ *    record goes when the message has no job left, and a parked job leaves its parked list.
  */
 import { parkedJobsKey } from '../keys/index.js';
 import type { DeliveryJobData, OperatorMark, Spool } from '../queue/index.js';
@@ -23,8 +24,9 @@ const REMOVE_CONCURRENCY = 32;
 export interface RemoveParts {
   redis: RedisClient;
   prefix: string;
-  spool: Pick<Spool, 'marks' | 'claimFinish' | 'getBody' | 'queueFor' | 'leases'>;
-  settleOperator(data: DeliveryJobData, mark: OperatorMark, body?: Buffer | null): Promise<number>;
+  spool: Pick<Spool, 'marks' | 'claimFinish' | 'queueFor' | 'leases'>;
+  /** `reportsDue`: the job was its message's last and the message's DSN reports are to be sent. */
+  settleOperator(data: DeliveryJobData, mark: OperatorMark, reportsDue?: boolean): Promise<number>;
 }
 
 export async function removeJobs(
@@ -66,12 +68,12 @@ async function removeOne(parts: RemoveParts, loaded: LoadedJob, mark: OperatorMa
     result.marked.recipients += pendingCount(job.data);
   };
   if (state === 'active') return inFlight();
-  const body = mark.action === 'bounce' ? await spool.getBody(messageId) : undefined;
   if ((await spool.queueFor(id).remove(id)) !== 1) return inFlight();
-  const { claimed, left } = await spool.claimFinish(messageId, id);
+  // A bounce's report lines are recorded after the claim: the last job keeps the body for them.
+  const { claimed, left, reportsDue } = await spool.claimFinish(messageId, id, mark.action === 'bounce');
   if (!claimed) return;
   // Awaited before the sum: jobs are handled concurrently (`x += await` would lose updates).
-  const ended = await parts.settleOperator(job.data, mark, body);
+  const ended = await parts.settleOperator(job.data, mark, reportsDue);
   result.removed.jobs++;
   result.removed.recipients += ended;
   if (left > 0) await spool.marks.clear(messageId, domain);

@@ -40,23 +40,36 @@ const LEASE_RECORD_TTL_MS = 7 * 24 * 3600 * 1000;
 
 /**
  * KEYS[1] leases zset, KEYS[2] lease record, KEYS[3] pending-jobs set, KEYS[4] body, KEYS[5]
- * message record, KEYS[6] operator marks. ARGV[1] job id. When the lease is gone (reaped: the job
- * is BullMQ's now) nothing changes and {-1, -1} is returned; else as FINISH_JOB_LUA (spool.ts).
+ * message record, KEYS[6] operator marks, KEYS[7] DSN report collector, KEYS[8] reports-due zset.
+ * ARGV[1] job id, ARGV[2] message id. When the lease is gone (reaped: the job is BullMQ's now)
+ * nothing changes and {-1, -1, 0} is returned; else as FINISH_JOB_LUA (spool.ts) without ARGV[3].
  */
 const FINISH_LEASED_LUA = `
-if redis.call('DEL', KEYS[2]) == 0 then return {-1, -1} end
+if redis.call('DEL', KEYS[2]) == 0 then return {-1, -1, 0} end
 redis.call('ZREM', KEYS[1], ARGV[1])
 local removed = redis.call('SREM', KEYS[3], ARGV[1])
 local left = redis.call('SCARD', KEYS[3])
-if left == 0 then redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6]) end
-return {removed, left}`;
+local due = 0
+if left == 0 then
+  if redis.call('EXISTS', KEYS[7]) == 1 then
+    redis.call('DEL', KEYS[3], KEYS[5], KEYS[6])
+    if removed == 1 then
+      local t = redis.call('TIME')
+      redis.call('ZADD', KEYS[8], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[2])
+      due = 1
+    end
+  else
+    redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+  end
+end
+return {removed, left, due}`;
 
 export class JobLeases {
   constructor(
     private readonly redis: RedisClient,
     private readonly shards: LeaseShards,
   ) {
-    redis.defineCommand('heraldFinishLeased', { numberOfKeys: 6, lua: FINISH_LEASED_LUA });
+    redis.defineCommand('heraldFinishLeased', { numberOfKeys: 8, lua: FINISH_LEASED_LUA });
   }
 
   /** Queues a lease's write on `multi` (the enqueue MULTI); returns the commands queued. */
@@ -100,14 +113,19 @@ export class JobLeases {
 
   /**
    * Ends a leased job that is done: drops the lease and the job from its message's pending set
-   * (the last job also deletes body, record and marks). `lost`: the lease had been reaped, the job
-   * is BullMQ's now and nothing was changed.
+   * (the last job also deletes record and marks, and the body unless DSN reports are due:
+   * `reportsDue`, as `Spool.claimFinish`). `lost`: the lease had been reaped, the job is BullMQ's
+   * now and nothing was changed.
    */
-  async finish(messageId: string, jobId: string): Promise<{ lost: boolean; left: number }> {
-    const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<[number, number]>>)
-      .heraldFinishLeased!;
+  async finish(
+    messageId: string,
+    jobId: string,
+  ): Promise<{ lost: boolean; left: number; reportsDue: boolean }> {
+    const run = (
+      this.redis as unknown as Record<string, (...args: string[]) => Promise<[number, number, number]>>
+    ).heraldFinishLeased!;
     const keys = this.shards.keysFor(jobId);
-    const [removed, left] = await run.call(
+    const [removed, left, due] = await run.call(
       this.redis,
       keys.leases,
       keys.lease(jobId),
@@ -115,9 +133,12 @@ export class JobLeases {
       keys.body(messageId),
       keys.message(messageId),
       keys.operatorMarks(messageId),
+      keys.dsnReports(messageId),
+      keys.dsnDue,
       jobId,
+      messageId,
     );
-    return { lost: removed === -1, left };
+    return { lost: removed === -1, left, reportsDue: due === 1 };
   }
 
   /**

@@ -71,16 +71,32 @@ interface PendingEnqueue extends EnqueueItem {
 }
 
 /**
- * KEYS[1] pending-jobs set, KEYS[2] body, KEYS[3] message record, KEYS[4] operator marks.
- * ARGV[1] job id. Removes the job from the message's pending set; when none remain, deletes all
- * four keys. Returns { 1 if the job was still pending else 0, jobs still pending (0 = message
- * finished) }.
+ * KEYS[1] pending-jobs set, KEYS[2] body, KEYS[3] message record, KEYS[4] operator marks, KEYS[5]
+ * DSN report collector, KEYS[6] reports-due zset. ARGV[1] job id, ARGV[2] message id, ARGV[3] '1'
+ * when a report is to be recorded after this call (an operator's bounce) else '0'. Removes the job
+ * from the message's pending set; when none remain, deletes the pending set, record and marks, and
+ * the body too unless the message has reports to send (a collector, or ARGV[3]): then the body is
+ * kept for them and the message id goes into the due zset, scored by the server's clock (ms).
+ * Returns { 1 if the job was still pending else 0, jobs still pending (0 = message finished),
+ * 1 if this call made the message's reports due else 0 }.
  */
 const FINISH_JOB_LUA = `
 local removed = redis.call('SREM', KEYS[1], ARGV[1])
 local left = redis.call('SCARD', KEYS[1])
-if left == 0 then redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) end
-return {removed, left}`;
+local due = 0
+if left == 0 then
+  if ARGV[3] == '1' or redis.call('EXISTS', KEYS[5]) == 1 then
+    redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+    if removed == 1 then
+      local t = redis.call('TIME')
+      redis.call('ZADD', KEYS[6], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[2])
+      due = 1
+    end
+  else
+    redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+  end
+end
+return {removed, left, due}`;
 
 /** A shard's transaction of one turn, executed: its messages and their replies (null: aborted). */
 interface ShardCommit {
@@ -124,7 +140,7 @@ export class Spool extends ShardQueues {
     this.eventStreamMaxLen = options.eventStreamMaxLen ?? DEFAULT_EVENT_STREAM_MAX_LEN;
     this.traceRetentionMs = options.traceRetentionMs ?? DEFAULT_TRACE_RETENTION_MS;
     this.barrier = options.barrier;
-    redis.defineCommand('heraldFinishJob', { numberOfKeys: 4, lua: FINISH_JOB_LUA });
+    redis.defineCommand('heraldFinishJob', { numberOfKeys: 6, lua: FINISH_JOB_LUA });
     this.marks = new OperatorMarks(redis, (id) => this.keysFor(id));
     this.leases = new JobLeases(redis, this);
   }
@@ -253,21 +269,32 @@ export class Spool extends ShardQueues {
   /**
    * finishJob that also says whether this call finished the job (`claimed`: it was still
    * pending), so of two parties racing to end one job (a worker, an operator's delete) exactly
-   * one goes on to record its recipients' outcomes.
+   * one goes on to record its recipients' outcomes; and whether it made the message's DSN reports
+   * due (`reportsDue`: its last job, with reports recorded or, `willReport`, about to be: the body
+   * stays until `DsnReports.flush` sent them).
    */
-  async claimFinish(messageId: string, jobId: string): Promise<{ claimed: boolean; left: number }> {
-    const run = (this.redis as unknown as Record<string, (...args: string[]) => Promise<[number, number]>>)
-      .heraldFinishJob!;
+  async claimFinish(
+    messageId: string,
+    jobId: string,
+    willReport = false,
+  ): Promise<{ claimed: boolean; left: number; reportsDue: boolean }> {
+    const run = (
+      this.redis as unknown as Record<string, (...args: string[]) => Promise<[number, number, number]>>
+    ).heraldFinishJob!;
     const keys = this.keysFor(messageId);
-    const [removed, left] = await run.call(
+    const [removed, left, due] = await run.call(
       this.redis,
       keys.pendingJobs(messageId),
       keys.body(messageId),
       keys.message(messageId),
       keys.operatorMarks(messageId),
+      keys.dsnReports(messageId),
+      keys.dsnDue,
       jobId,
+      messageId,
+      willReport ? '1' : '0',
     );
-    return { claimed: removed === 1, left };
+    return { claimed: removed === 1, left, reportsDue: due === 1 };
   }
 
   /**

@@ -74,17 +74,42 @@ export function mailParameters(ext: Extensions, form: WireForm, options: Transac
   return params;
 }
 
-/** The RCPT TO parameters for `to` (each with its leading space). */
-export function rcptParameters(ext: Extensions, to: string, options: TransactionOptions): string {
-  const asked = ext.dsn ? options.dsn?.recipients?.[to.toLowerCase()] : undefined;
-  if (!asked) return '';
+/**
+ * The RCPT TO parameters for `to` (each with its leading space). To a server that offers DSN the
+ * recipient always has an ORCPT: the sender's, else `rfc822;<to>` (RFC 3461 §4.2 lets the first
+ * MTA add it; Postfix does), or for a non-ASCII address in an SMTPUTF8 transaction
+ * `utf-8;<utf-8-addr-unitext>` (RFC 6533 §3), so the next hop's reports name it as submitted.
+ */
+export function rcptParameters(
+  ext: Extensions,
+  to: string,
+  options: TransactionOptions,
+  smtputf8 = false,
+): string {
+  if (!ext.dsn) return '';
+  const asked = options.dsn?.recipients?.[to.toLowerCase()];
   let params = '';
-  if (asked.notify && asked.notify.length > 0) params += ` NOTIFY=${asked.notify.join(',')}`;
-  if (asked.orcpt) {
+  if (asked?.notify && asked.notify.length > 0) params += ` NOTIFY=${asked.notify.join(',')}`;
+  if (asked?.orcpt) {
     const at = asked.orcpt.indexOf(';');
     params += ` ORCPT=${asked.orcpt.slice(0, at)};${xtext(asked.orcpt.slice(at + 1))}`;
-  }
+  } else if (isAsciiText(to)) params += ` ORCPT=rfc822;${xtext(to)}`;
+  else if (smtputf8) params += ` ORCPT=utf-8;${utf8AddrUnitext(to)}`;
   return params;
+}
+
+/**
+ * RFC 6533 §3 utf-8-addr-unitext: non-ASCII characters as they are (the transaction is SMTPUTF8),
+ * printable ASCII except "+", "=" and "\\" as it is, everything else as `\\x{HEX}`.
+ */
+export function utf8AddrUnitext(value: string): string {
+  let out = '';
+  for (const ch of value) {
+    const code = ch.codePointAt(0)!;
+    const plain = code > 0x7f || (code >= 0x21 && code <= 0x7e && ch !== '+' && ch !== '=' && ch !== '\\');
+    out += plain ? ch : `\\x{${code.toString(16).toUpperCase()}}`;
+  }
+  return out;
 }
 
 /** RFC 3461 §4: xtext ("+" and "=", controls, space and non-ASCII bytes as "+HH"). */

@@ -122,7 +122,7 @@ export class SmtpSession {
     const host = this.target.hostname;
     try {
       const mail = `MAIL FROM:<${from}>${mailParameters(this.ext, form, options)}`;
-      const rcpt = (to: string) => `RCPT TO:<${to}>${rcptParameters(this.ext, to, options)}`;
+      const rcpt = (to: string) => `RCPT TO:<${to}>${rcptParameters(this.ext, to, options, form.smtputf8)}`;
       const out = await this.transaction(mail, rcpt, recipients, form.body, replies, at);
       if (this.ext.dsn) for (const r of out.recipients) if (r.accepted) r.dsnPassed = true;
       return out;
