@@ -27,7 +27,7 @@ import {
 import type { FastPath } from '@herald/delivery-core/delivery';
 import type { DeliverySnapshot } from '@herald/delivery-core/metrics';
 import { settlesWithin } from '@herald/delivery-core/util';
-import type { LaneMessage } from './fast-lanes.js';
+import { handedBodies, type LaneMessage } from './fast-lanes.js';
 
 /** Bound on waiting for a batch's stream write before forwarding it anyway. */
 const FORWARD_FLUSH_TIMEOUT_MS = 2_000;
@@ -76,12 +76,12 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
           hash: result.hash,
           error: result.ok ? undefined : result.error,
         });
-    } else if (message.type === 'jobs')
-      fast?.accept(
-        message.jobs,
-        Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength),
-      );
-    else if (message.type === 'room-seen') fast?.roomSeen();
+    } else if (message.type === 'jobs') {
+      const bodies = handedBodies(message);
+      message.messages.forEach(({ jobs }, i) => {
+        fast?.accept(jobs, bodies[i]!);
+      });
+    } else if (message.type === 'room-seen') fast?.roomSeen();
   });
   const post = (message: ThreadMessage) => port.postMessage(message);
 

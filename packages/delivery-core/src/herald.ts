@@ -242,7 +242,8 @@ export async function createHerald(
       createRedisClient(target, { maxRetriesPerRequest: null, lazyConnect: false }, { rideFailovers: true }),
     onShardsGrew: (listener) => shards.onGrow(listener),
     meter: deliveryMeter,
-    tracer: telemetry.tracer,
+    // Off: no tracer, so an attempt builds no span attributes for the no-op one (attempt-span.ts).
+    ...(telemetry.enabled ? { tracer: telemetry.tracer } : {}),
   });
   metrics.addLocalDelivery(deliveryMeter, delivery.openConnectionsBySite);
 

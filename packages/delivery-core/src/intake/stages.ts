@@ -6,8 +6,7 @@
  * here does I/O. Needs: the frozen config and, for the DMARC pre-check, the DKIM key store.
  */
 
-import type { AuthorReading } from '../address/index.js';
-import { checkAddress } from '../address/index.js';
+import { checkAddress, readAuthors } from '../address/index.js';
 import type { DkimKeyStore } from '../auth/index.js';
 import {
   compileTrustedNetworks,
@@ -16,7 +15,7 @@ import {
   isTenantName,
   tenantPolicy,
 } from '../config/index.js';
-import { cleanIntake, takeInstructions } from '../message/index.js';
+import { cleanIntake, findHeaders, takeInstructions } from '../message/index.js';
 import {
   dmarcProblem,
   domainOfAddress,
@@ -125,8 +124,7 @@ export function intakeStages(config: HeraldConfig, dkimStore?: DkimKeyStore): In
       const taken = takeInstructions(clean.body);
       if (!taken.ok) return refuse('badInstruction', { text: taken.problem });
       const policy = tenantPolicy(config, tenant);
-      const authors = fromHeaderAuthors(taken.body);
-      const fromRefusal = authorRefusal(authors, tenant, policy);
+      const fromRefusal = authorRefusal(findHeaders(taken.body, 'from'), tenant, policy);
       if (fromRefusal) return fromRefusal;
       if (policy.refuse_dmarc_fail) {
         const problem = dmarc({ tenant, from, body: taken.body });
@@ -144,11 +142,14 @@ export function intakeStages(config: HeraldConfig, dkimStore?: DkimKeyStore): In
  * `sender_domains` or has `refuse_dmarc_fail`; and every author domain must be allowed.
  */
 function authorRefusal(
-  authors: AuthorReading,
+  fromValues: readonly string[],
   tenant: string,
   policy: { sender_domains: readonly string[]; refuse_dmarc_fail: boolean },
 ): Refusal | undefined {
   const checked = policy.sender_domains.length > 0 || policy.refuse_dmarc_fail;
+  // Unchecked, only a second From field is refused: one (or none) needs no reading.
+  if (!checked && fromValues.length <= 1) return undefined;
+  const authors = readAuthors(fromValues);
   if (!authors.ok) {
     if (authors.fields > 1 || (checked && authors.fields === 1))
       return refuse('badFrom', {

@@ -28,9 +28,10 @@ export interface PreparedMessage {
 /** Offset where the header section ends (index of the blank line), or the whole length. */
 export function headerEnd(raw: Buffer): number {
   const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  if (crlf >= 0 && (lf < 0 || crlf < lf)) return crlf + 2;
+  // A bare-LF blank line counts only before the CRLF one: look no further (not the whole body).
+  const lf = (crlf >= 0 ? raw.subarray(0, crlf) : raw).indexOf('\n\n');
   if (lf >= 0) return lf + 1;
+  if (crlf >= 0) return crlf + 2;
   return raw.length;
 }
 
@@ -54,8 +55,14 @@ export function findHeaders(raw: Buffer, name: string): string[] {
 
 /** RFC 5322 date-time, e.g. "Wed, 25 Nov 2026 22:49:26 +0000". */
 export function rfc5322Date(date: Date): string {
-  return date.toUTCString().replace(/GMT$/, '+0000');
+  const second = Math.floor(date.getTime() / MS_PER_S);
+  if (second !== lastDate.second) lastDate = { second, text: date.toUTCString().replace(/GMT$/, '+0000') };
+  return lastDate.text;
 }
+
+const MS_PER_S = 1000;
+/** The last second formatted: every message of that second has the same date (one per message before). */
+let lastDate = { second: Number.NaN, text: '' };
 
 export function prepareMessage(raw: Buffer, trace: TraceInfo, now: Date): PreparedMessage {
   const eol = raw.indexOf('\r\n') >= 0 || raw.length === 0 ? '\r\n' : '\n';
