@@ -33,8 +33,8 @@ export interface FollowUpDeps {
   /** Spools the DSN from the null sender to `to`, accounted to `tenant`. */
   enqueueDsn(dsn: { id: string; tenant: string; to: string; body: Buffer }): Promise<void>;
   newId(): string;
-  /** Adds hard-bounced addresses to the tenant's suppression list. */
-  suppress?(tenant: string, entries: SuppressionEntryInput[]): Promise<void>;
+  /** Adds hard-bounced addresses to the tenant's suppression list (and counts them for the account, behaviour/). */
+  suppress?(tenant: string, entries: SuppressionEntryInput[], account?: string): Promise<void>;
   /** Counts the tenant's hard bounces (reputation). */
   countHardBounces?(tenant: string, count: number): Promise<void>;
   now(): number;
@@ -82,7 +82,7 @@ export async function followUpFailures(
     });
   }
   if (hard.length > 0) {
-    await deps.suppress?.(data.tenant, hard);
+    await deps.suppress?.(data.tenant, hard, data.account);
     await deps.countHardBounces?.(data.tenant, hard.length);
   }
   if (data.from === '' || dsnRecipients.length === 0 || !deps.wantsDsn(data.tenant)) return;
