@@ -53,8 +53,8 @@ export function queueBehaviourCounts(
   for (const message of batch) {
     const mark = message.behaviour;
     if (!mark) continue;
-    let entry = perAccount.get(mark.account);
-    if (!entry) perAccount.set(mark.account, (entry = { n: 0, domains: new Set() }));
+    const entry = perAccount.get(mark.account) ?? { n: 0, domains: new Set<string>() };
+    perAccount.set(mark.account, entry);
     entry.n += message.recipients.length;
     for (const r of message.recipients) entry.domains.add(r.slice(r.lastIndexOf('@') + 1).toLowerCase());
     if (mark.attributeMs > 0) {
@@ -148,7 +148,7 @@ export async function readFigures(
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([err]) => err);
       if (failed) throw failed[0];
-      const values = (results[0]?.[1] as (string | null)[]).map((v) => Number(v ?? 0));
+      const values = ((results[0]?.[1] ?? []) as (string | null)[]).map((v) => Number(v ?? 0));
       const add = (target: number[], from: number) => {
         for (let i = 0; i < target.length; i++) target[i]! += values[from + i] ?? 0;
       };
