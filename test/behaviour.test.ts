@@ -9,9 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AccountEvent, QuarantineEvent } from '@herald/delivery-core/events';
 import { type Receiver, startReceiver } from '@herald/test-harness';
+import { runCli } from './lib/cli.js';
 import { sampleMessage } from './lib/message.js';
 import { mxZone, type Stack, startStack } from './lib/stack.js';
 
@@ -20,11 +24,13 @@ const SENDER = 'app@origin.test';
 const PASS = 'secret-password';
 const SPREAD_DOMAINS = ['d1.test', 'd2.test', 'd3.test', 'd4.test', 'd5.test', 'd6.test'];
 const GONE = { code: 550, enhanced: '5.1.1', text: 'no such user' };
+const ADMIN_KEY = 'admin-key-for-the-behaviour-e2e-0123456789';
 const user = (name: string) => ({ username: name, password: PASS, tenant: 'acme' });
 
 describe('compromised-account detection', () => {
   let stack: Stack;
   let receiver: Receiver;
+  let dir: string | undefined;
   before(async () => {
     receiver = await startReceiver(SECRET);
     const zone = Object.assign(
@@ -37,6 +43,7 @@ describe('compromised-account detection', () => {
       config: {
         smtp: { users: ['mallory', 'alice', 'spreader', 'bouncer'].map(user) },
         tenants: { acme: { dsn: false } },
+        api: { listen: '127.0.0.1:0', admin_keys: [{ key: ADMIN_KEY }] },
         behaviour: {
           evaluate_interval: '1s',
           rules: { volume_spike: { window: '1m', min_count: 5, max_count: 10 } },
@@ -60,6 +67,7 @@ describe('compromised-account detection', () => {
   after(async () => {
     await stack?.stop();
     await receiver?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const send = (account: string, to: string[], subject = 'hello') =>
@@ -156,5 +164,52 @@ describe('compromised-account detection', () => {
     assert.match(flag.reason, /hard bounce rate 50\.00 % over 30\.00 %/);
     const metrics = await stack.relay.herald.metrics.metrics();
     assert.match(metrics, /herald_account_flags_total\{type="account_flagged",rule="bounce_spike"\} 1/);
+  });
+
+  it('the HTTP API and `herald account` list flagged accounts, show one, unflag and release', async () => {
+    const base = `http://127.0.0.1:${stack.api!.port}`;
+    const api = async (method: string, path: string) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const listed = await api('GET', '/v1/accounts');
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.deepEqual(
+      (listed.body.accounts as { account: string; rule: string }[]).map((a) => [a.account, a.rule]).sort(),
+      [
+        ['bouncer', 'bounce_spike'],
+        ['spreader', 'domain_spread'],
+      ],
+    );
+    const shown = await api('GET', '/v1/accounts/spreader');
+    assert.equal(shown.status, 200, JSON.stringify(shown.body));
+    assert.equal((shown.body.flag as { rule: string }).rule, 'domain_spread');
+    assert.equal((shown.body.figures as { domains: number }).domains, 6, 'held mail is not counted');
+
+    dir = await mkdtemp(join(tmpdir(), 'herald-behaviour-e2e-'));
+    const configFile = join(dir, 'herald.yaml');
+    await writeFile(
+      configFile,
+      `redis: { url: "${stack.redis.url}" }\nbehaviour: { rules: { domain_spread: { max_domains: 5 } } }\n`,
+    );
+    const cliList = await runCli(['account', 'list', '--config', configFile]);
+    assert.equal(cliList.code, 0, cliList.stderr);
+    assert.match(
+      cliList.stdout,
+      /^spreader {2}domain_spread {2}\S+ {2}acme {2}6 recipient domains in 1m: over 5$/m,
+    );
+    const cliUnflag = await runCli(['account', 'unflag', 'bouncer', '--config', configFile]);
+    assert.equal(cliUnflag.code, 0, cliUnflag.stderr);
+    assert.equal(cliUnflag.stdout, 'bouncer: unflagged (was bounce_spike)\n');
+
+    const unflagged = await api('POST', '/v1/accounts/spreader/unflag');
+    assert.deepEqual(unflagged.body, { account: 'spreader', flagged: false, changed: true });
+    const released = await api('POST', '/v1/accounts/spreader/release');
+    assert.equal((released.body.released as string[]).length, 1);
+    assert.equal((await stack.events.terminal('later@example.test')).type, 'delivered');
+    assert.deepEqual((await api('GET', '/v1/accounts')).body, { accounts: [] });
   });
 });

@@ -30,6 +30,7 @@ function figures(opts: {
     complaints: pad(opts.complaints, MINUTES),
     hourly: pad(opts.hourly, HOURS),
     domains: opts.domains ?? 0,
+    spreadMinutes: 10,
   };
 }
 

@@ -114,6 +114,8 @@ export interface RawFigures {
   hourly: number[];
   /** Distinct recipient domains in the last `spreadMinutes` minute buckets. */
   domains: number;
+  /** How many minute buckets `domains` covers. */
+  spreadMinutes: number;
 }
 
 export async function readFigures(
@@ -130,6 +132,7 @@ export async function readFigures(
     complaints: new Array(opts.minutes).fill(0),
     hourly: new Array(opts.hours).fill(0),
     domains: 0,
+    spreadMinutes: opts.spreadMinutes,
   };
   const minuteKeys = (kind: BehaviourKind, shard: number, count: number) =>
     Array.from({ length: count }, (_, i) => behaviourCounterKey(prefix, account, kind, minute - i, shard));
@@ -177,4 +180,22 @@ export function newest(buckets: readonly number[], count: number): number {
   let total = 0;
   for (let i = 0; i < Math.min(count, buckets.length); i++) total += buckets[i]!;
   return total;
+}
+
+/**
+ * The figures without the minute buckets that began at or before `clearedAt` (an unflag): those
+ * counts are zeroed, and the domain spread, which cannot be split, is dropped when its window
+ * reaches back that far. The hourly baseline is kept.
+ */
+export function sinceCleared(raw: RawFigures, now: number, clearedAt: number): RawFigures {
+  const fresh = minuteOf(now) - minuteOf(clearedAt);
+  const cut = (values: number[]) => values.map((v, i) => (i < fresh ? v : 0));
+  return {
+    recipients: cut(raw.recipients),
+    hard: cut(raw.hard),
+    complaints: cut(raw.complaints),
+    hourly: raw.hourly,
+    domains: fresh >= raw.spreadMinutes ? raw.domains : 0,
+    spreadMinutes: raw.spreadMinutes,
+  };
 }

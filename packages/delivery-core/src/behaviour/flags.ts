@@ -1,10 +1,11 @@
 /**
  * Flagged accounts, durable in one Redis hash (`<prefix>:behaviour:flags`, account → JSON flag),
  * with a per-process copy intake reads without a round trip: `refresh` (HGETALL) runs every
- * FLAG_CACHE_REFRESH_MS, and this process's own flag / unflag update it at once. `flag` is HSETNX:
+ * FLAG_CACHE_REFRESH_MS, and this process's own flag / unflag update it at once; an unflag also
+ * records its time (`clearedAt`: the counts before it are not judged again). `flag` is HSETNX:
  * of several relays judging one account, one flags it (and emits the event). Needs injected: a client.
  */
-import { behaviourFlagsKey } from '../keys/index.js';
+import { behaviourClearedKey, behaviourFlagsKey } from '../keys/index.js';
 import type { RedisClient } from '../redis/index.js';
 import type { BehaviourRule } from './rules.js';
 
@@ -23,6 +24,7 @@ export interface AccountFlag {
 
 export class FlagStore {
   private readonly key: string;
+  private readonly clearedKey: string;
   private cache = new Map<string, AccountFlag>();
 
   constructor(
@@ -30,6 +32,13 @@ export class FlagStore {
     prefix: string,
   ) {
     this.key = behaviourFlagsKey(prefix);
+    this.clearedKey = behaviourClearedKey(prefix);
+  }
+
+  /** When the account was last unflagged (epoch ms), or undefined. */
+  async clearedAt(account: string): Promise<number | undefined> {
+    const value = await this.redis.hget(this.clearedKey, account);
+    return value ? Number(value) : undefined;
   }
 
   /** The cached flag (no I/O). */
@@ -62,9 +71,10 @@ export class FlagStore {
   }
 
   /** The flag removed, or undefined when the account was not flagged. */
-  async unflag(account: string): Promise<AccountFlag | undefined> {
+  async unflag(account: string, now: number): Promise<AccountFlag | undefined> {
     const json = await this.redis.hget(this.key, account);
     if (!json || (await this.redis.hdel(this.key, account)) === 0) return undefined;
+    await this.redis.hset(this.clearedKey, account, String(now));
     this.cache.delete(account);
     return parseFlag(account, json);
   }

@@ -9,7 +9,8 @@
  * complaints are judged when counted. A rule that trips flags the account (flags.ts, durable,
  * once) and emits `account_flagged`; from then on intake holds the account's newly accepted mail
  * in quarantine (reason `behaviour:<rule>`, the client still gets 250) until an operator
- * unflags it (`account_unflagged`); held mail stays held until released. `heldBy` reads the
+ * unflags it (`account_unflagged`; the counts up to then are not judged again); held mail stays
+ * held until released. `heldBy` reads the
  * per-process copy of the flags (refreshed every FLAG_CACHE_REFRESH_MS), never Redis.
  * Needs injected: a client, the prefix and `behaviour` section, the event sink, the shard layout.
  */
@@ -23,6 +24,7 @@ import {
   countFeedback,
   type RawFigures,
   readFigures,
+  sinceCleared,
 } from './counters.js';
 import { type AccountFlag, FLAG_CACHE_REFRESH_MS, FlagStore } from './flags.js';
 import { bucketsNeeded, judge, judgesAnything } from './rules.js';
@@ -101,8 +103,16 @@ export function createBehaviour(parts: BehaviourParts): Behaviour {
   const shardCount = () => parts.shards?.layout.max ?? 1;
   const fail = (err: unknown) => parts.onError?.(err);
 
-  const figuresOf = (account: string, rules: BehaviourRules) =>
-    readFigures(redis, prefix, account, { ...bucketsNeeded(rules), shards: shardCount(), now: now() });
+  // After an unflag, only the minute buckets that begin after it are judged (the burst that was
+  // flagged is not flagged again); the hourly baseline stays.
+  const figuresOf = async (account: string, rules: BehaviourRules) => {
+    const at = now();
+    const [raw, cleared] = await Promise.all([
+      readFigures(redis, prefix, account, { ...bucketsNeeded(rules), shards: shardCount(), now: at }),
+      flags.clearedAt(account),
+    ]);
+    return cleared === undefined ? raw : sinceCleared(raw, at, cleared);
+  };
 
   const evaluate = async (account: string, tenant: string): Promise<AccountFlag | undefined> => {
     const known = flags.cached(account);
@@ -153,7 +163,7 @@ export function createBehaviour(parts: BehaviourParts): Behaviour {
     },
     flagged: () => flags.list(),
     async unflag(account, by = 'operator') {
-      const flag = await flags.unflag(account.toLowerCase());
+      const flag = await flags.unflag(account.toLowerCase(), now());
       if (flag)
         events.emit({
           type: 'account_unflagged',

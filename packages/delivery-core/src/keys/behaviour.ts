@@ -6,7 +6,8 @@
  * complaints per minute; bucket = epoch ms / bucket length); an account's figure is the sum over
  * shards. `<prefix>:{queue[-i]}:bh-msg:<message id>` names the account of a message (for bounces
  * and complaints that come back later). The flags are one hash used alone:
- * `<prefix>:behaviour:flags` (account → JSON). Pure.
+ * `<prefix>:behaviour:flags` (account → JSON), and when each was last unflagged:
+ * `<prefix>:behaviour:cleared` (account → epoch ms). Pure.
  */
 import { queueSlot } from './queue.js';
 
@@ -28,4 +29,9 @@ export function behaviourMessageKey(prefix: string, messageId: string, shard = 0
 
 export function behaviourFlagsKey(prefix: string): string {
   return `${prefix}:behaviour:flags`;
+}
+
+/** When each account was last unflagged (hash: account → epoch ms), used alone. */
+export function behaviourClearedKey(prefix: string): string {
+  return `${prefix}:behaviour:cleared`;
 }

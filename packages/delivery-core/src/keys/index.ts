@@ -23,6 +23,7 @@ export {
 } from './api.js';
 export {
   type BehaviourKind,
+  behaviourClearedKey,
   behaviourCounterKey,
   behaviourFlagsKey,
   behaviourMessageKey,
