@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { HeraldError } from '@herald/delivery-core';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, printError } from './command.js';
+import { accountCommand } from './commands/account.js';
 import { accountingCommand } from './commands/accounting.js';
 import { benchCommand } from './commands/bench.js';
 import { bounceCommand } from './commands/bounce.js';
@@ -44,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   queueCommand,
   messageCommand,
   quarantineCommand,
+  accountCommand,
   eventsCommand,
   accountingCommand,
   webhookCommand,

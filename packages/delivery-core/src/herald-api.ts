@@ -4,6 +4,7 @@
  * capabilities that define them. Types only.
  */
 import type { Logger } from 'pino';
+import type { Behaviour } from './behaviour/index.js';
 import type { HeraldConfig } from './config/index.js';
 import type { DeliveryWorker, FastPath } from './delivery/index.js';
 import type { RedisEventSink } from './events/index.js';
@@ -109,6 +110,12 @@ export interface Herald {
    * (`startSweeper`, run by relays with the worker role; stopped by `close`).
    */
   readonly quarantine: Quarantine;
+  /**
+   * Compromised-account detection (config `behaviour`; undefined when off): an account's status
+   * (rules, figures, flag), the flagged accounts, `unflag`. Flagged accounts' new mail is held in
+   * `quarantine` (reason `behaviour:<rule>`); `quarantine.releaseAccount` releases it.
+   */
+  readonly behaviour: Behaviour | undefined;
   /** Submits one message through the intake pipeline; resolves once Redis acknowledged it. */
   send(input: SendInput): Promise<SendResult>;
   /**

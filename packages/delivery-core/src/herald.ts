@@ -11,13 +11,15 @@
  * (`createQueueOps`, plain data in and out) `listQueue`, `retryQueued`, `flushSite`,
  * `deleteQueued`, `bounceQueued`; plus `intake` for submission front ends (the relay's SMTP
  * listener), `suppression`, `webhooks` (`createWebhooks`: endpoints, dead letters, the
- * dispatcher), `tlsReporting` (`createTlsReporting`: TLS report counters and sending, when
+ * dispatcher), `behaviour` (`createBehaviour`: compromised-account flags, when `behaviour` is
+ * configured), `tlsReporting` (`createTlsReporting`: TLS report counters and sending, when
  * `tls_reporting.enabled`), `events` and `metrics`. The config in force and what is built from it (intake,
  * feedback, explain) live in `herald-live.ts`: `reloadConfig` swaps them whole (live reload).
  * Tracing (`telemetry`, started from `config.telemetry` unless given) is shut down last by close. */
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { mtaStsTlsPolicy } from './auth/index.js';
+import { createBehaviour } from './behaviour/index.js';
 import { type HeraldConfig, type HeraldConfigInput, parseConfig, tenantPolicy } from './config/index.js';
 import { daneTlsPolicy } from './dane/index.js';
 import { createDelivery } from './delivery/index.js';
@@ -183,6 +185,19 @@ export async function createHerald(
     },
   });
   const reputation = new TenantReputation(redis, prefix, events, Date.now, shards);
+  // Compromised-account detection (config `behaviour`): counts at enqueue, flags, held mail.
+  const behaviour =
+    config.behaviour &&
+    createBehaviour({
+      redis,
+      prefix,
+      behaviour: config.behaviour,
+      events,
+      shards,
+      onError: (err) =>
+        logger.warn({ err: (err as Error).message }, 'behaviour: a pass or flag refresh failed'),
+    });
+  await behaviour?.start();
 
   const incarnation = options.incarnation ?? randomUUID();
   const shapingRuntime = createShapingRuntime({
@@ -212,6 +227,7 @@ export async function createHerald(
       metrics,
       tracer: telemetry.tracer,
       quarantine: quarantine.store,
+      behaviour,
     },
     { config, shaping, dkim },
   );
@@ -235,7 +251,7 @@ export async function createHerald(
     logger,
     enqueueDsn: ({ id, tenant, to, body }) =>
       live.current().spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
-    hardBounces: (tenant, entries) => live.current().feedback.hardBounces(tenant, entries),
+    hardBounces: (tenant, entries, account) => live.current().feedback.hardBounces(tenant, entries, account),
     // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement),
     // and on a cluster riding out a failover (what BullMQ writes after a job must not fail then).
     workerConnection: () =>
@@ -288,6 +304,7 @@ export async function createHerald(
     webhooks,
     tlsReporting,
     quarantine,
+    behaviour,
     send: (input) => live.current().intake.send(input),
     // A bounce report's 250 waits for its writes to be durable too (strict mode): they touch a
     // tenant's suppression slot and queue shards, so on a cluster every master is waited for.
@@ -332,6 +349,7 @@ export async function createHerald(
       await webhooks.stopDispatcher();
       await tlsReporting?.stop();
       quarantine.stopSweeper();
+      behaviour?.stop();
       await delivery.close(graceMs);
       await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);
       await settlesWithin(spool.close(), CLOSE_STEP_TIMEOUT_MS);

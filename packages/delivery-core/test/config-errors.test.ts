@@ -54,7 +54,7 @@ describe('unknown keys', () => {
     assert.doesNotMatch(message, /did you mean/);
     assert.match(
       message,
-      /known keys: node_id, redis, smtp, http, api, dns, routes, delivery, retry, events, queue, shaping, bounce, accounting, tls_reporting, telemetry, scanning, quarantine, tenants, dkim, webhooks, roles/,
+      /known keys: node_id, redis, smtp, http, api, dns, routes, delivery, retry, events, queue, shaping, bounce, accounting, tls_reporting, telemetry, scanning, quarantine, behaviour, tenants, dkim, webhooks, roles/,
     );
   });
 

@@ -36,6 +36,8 @@ export interface BenchParams {
   backlog: number;
   /** The relay's queue.shards; the backlog is spread over them as the spool spreads messages. */
   shards: number;
+  /** Run the relay with a `behaviour` section (compromised-account detection on). */
+  behaviour: boolean;
   /** Which submission paths to measure, in this order (SMTP first, then the HTTP API). */
   paths: BenchPath[];
   /** How the API bench's requests carry the message: `raw` (the SMTP bench's bytes) or fields. */
@@ -76,6 +78,7 @@ Options:
   --cpu-prof DIR      run the relay child under node --cpu-prof, profile written to DIR
   --backlog N         first fill the relay's Redis with N messages scheduled 24 h ahead (default 0)
   --shards N          the relay's queue.shards (default 1); a backlog is spread over every shard
+  --behaviour         the relay runs with a behaviour section (every rule judged, none trips)
   --api               after the SMTP run, the same load through the HTTP API; report both
   --api-only          only the HTTP API run
   --rounds K          with --api: alternate SMTP and API K times, N/K messages each (default 1)
@@ -119,6 +122,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
     cpuProfDir: undefined,
     backlog: 0,
     shards: 1,
+    behaviour: false,
     paths: ['smtp'],
     apiBody: 'raw',
     rounds: 1,
@@ -165,6 +169,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
         break;
       case '--shards':
         params.shards = integerOption(name, value(), 1, MAX_QUEUE_SHARDS);
+        break;
+      case '--behaviour':
+        params.behaviour = true;
         break;
       case '--api':
         params.paths = ['smtp', 'api'];
@@ -222,6 +229,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchParams {
   }
   if (params.relay && params.backlog > 0) {
     throw new BenchUsageError('--backlog only applies to a relay the bench starts (not with --relay)');
+  }
+  if (params.relay && params.behaviour) {
+    throw new BenchUsageError('--behaviour only applies to a relay the bench starts (not with --relay)');
   }
   if (params.relay && params.shards !== 1) {
     throw new BenchUsageError('--shards only applies to a relay the bench starts (not with --relay)');

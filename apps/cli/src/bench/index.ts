@@ -153,6 +153,7 @@ export async function runBench(
         durability: params.durability,
         sizeBytes: params.sizeBytes,
         shards: params.shards,
+        behaviour: params.behaviour,
         telemetry: started.otlp && { endpoint: started.otlp.url, sampleRatio: params.telemetrySample ?? 1 },
         signal: controller.signal,
       });

@@ -62,8 +62,23 @@ export interface StartRelayOptions {
   shards?: number;
   /** A `telemetry` section: spans to this OTLP/HTTP endpoint at this sample ratio. */
   telemetry?: { endpoint: string; sampleRatio: number } | undefined;
+  /** A `behaviour` section (BENCH_BEHAVIOUR: every rule judged, none ever trips). */
+  behaviour?: boolean;
   signal: AbortSignal;
 }
+
+/**
+ * `--behaviour`: every rule on with thresholds the bench never reaches, so each message pays the
+ * counting (enqueue MULTI, the message → account record) and each pass the judging, nothing is held.
+ */
+export const BENCH_BEHAVIOUR = {
+  rules: {
+    volume_spike: { window: '5m', baseline: '24h', max_count: 1_000_000_000 },
+    domain_spread: { window: '10m', max_domains: 1_000_000 },
+    bounce_spike: { window: '1h', rate: 1, min_recipients: 1 },
+    complaint_spike: { window: '1h', rate: 1, min_recipients: 1 },
+  },
+} as const;
 
 /** The config the bench runs the relay with (also what docs/benchmarks.md shows). */
 export function benchRelayConfig(
@@ -75,6 +90,7 @@ export function benchRelayConfig(
   sizeBytes = 0,
   shards = 1,
   telemetry?: { endpoint: string; sampleRatio: number },
+  behaviour = false,
 ): Record<string, unknown> {
   const needed = sizeBytes + MESSAGE_HEADER_ROOM_BYTES;
   return {
@@ -88,6 +104,7 @@ export function benchRelayConfig(
     http: { listen: `${LOOPBACK}:0` },
     routes: [{ match: '*', via: `${LOOPBACK}:${sinkPort}`, tls: 'none' }],
     ...(shards > 1 ? { queue: { shards } } : {}),
+    ...(behaviour ? { behaviour: BENCH_BEHAVIOUR } : {}),
     events: { log_level: 'warn' },
     ...(telemetry
       ? { telemetry: { otlp: { endpoint: telemetry.endpoint }, sample_ratio: telemetry.sampleRatio } }
@@ -147,6 +164,7 @@ export async function startRelayChild(options: StartRelayOptions): Promise<Relay
         options.sizeBytes,
         options.shards,
         options.telemetry,
+        options.behaviour,
       ),
       null,
       2,

@@ -68,6 +68,8 @@ export interface BenchResult extends PhaseResult {
     durability: 'fast' | 'strict' | null;
     /** The relay's queue.shards (null: the bench did not start the relay). */
     shards: number | null;
+    /** Whether the relay ran with a `behaviour` section (null: the bench did not start the relay). */
+    behaviour: boolean | null;
     /** The relay's telemetry.sample_ratio (null: telemetry off). */
     telemetry_sample: number | null;
   };
@@ -131,6 +133,7 @@ export function initialResult(params: BenchParams, env: Record<string, string | 
       api_body: params.paths.includes('api') ? params.apiBody : null,
       durability: params.relay ? null : params.durability,
       shards: params.relay ? null : params.shards,
+      behaviour: params.relay ? null : params.behaviour,
       telemetry_sample: params.telemetrySample ?? null,
     },
     ...EMPTY_PHASE,

@@ -58,6 +58,14 @@ export {
 export { MIN_ADMIN_KEY_CHARS } from './schema-api.js';
 export { DKIM_SELECTOR } from './schema-auth.js';
 export {
+  BEHAVIOUR_MAX_BASELINE_MS,
+  BEHAVIOUR_MAX_WINDOW_MS,
+  BEHAVIOUR_MIN_WINDOW_MS,
+  type BehaviourConfig,
+  type BehaviourRules,
+  behaviourRulesFor,
+} from './schema-behaviour.js';
+export {
   DEFAULT_TENANT,
   GENERATED_SECRET_PLACEHOLDER,
   isTenantName,

@@ -31,6 +31,7 @@ import { tlsReportingSchema } from './schema-tlsrpt.js';
 
 export { DURABILITY_MODES };
 
+import { behaviourSchema } from './schema-behaviour.js';
 import { quarantineSchema, scanningSchema } from './schema-scanning.js';
 import { smtpSchema } from './schema-smtp.js';
 import { telemetrySchema } from './schema-telemetry.js';
@@ -251,6 +252,8 @@ export const heraldConfigSchema = section({
   scanning: scanningSchema.optional(),
   /** Held messages (scanning's quarantine action): retention and its sweep. */
   quarantine: quarantineSchema.prefault({}),
+  /** Compromised-account detection (schema-behaviour.ts): rules that hold an account's mail; absent = off. */
+  behaviour: behaviourSchema.optional(),
   /** Per-tenant policy (suppression mode, DSNs, reputation thresholds, sender domains). */
   tenants: tenantsSchema,
   /** DKIM signing keys. */

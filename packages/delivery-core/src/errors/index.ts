@@ -127,6 +127,8 @@ export const ERROR_CODES = {
     "send(): the content scan's score reached the tenant's reject threshold (scanning.actions)",
   HERALD_SCAN_UNAVAILABLE:
     'send(): the content scanner (rspamd) failed or timed out and scanning.fail is closed',
+  HERALD_BEHAVIOUR_OFF:
+    'account commands (CLI `herald account`, HTTP `/v1/accounts`): the config has no behaviour section, so no account is watched',
   HERALD_QUARANTINE_NOT_FOUND: 'no such message in quarantine (unknown, or already released or deleted)',
   HERALD_SEND_TOO_BIG: 'send(): the message is larger than smtp.max_message_size',
   HERALD_API_BAD_REQUEST:

@@ -57,6 +57,7 @@ export {
 } from './trace.js';
 export type {
   AcceptedEvent,
+  AccountEvent,
   AttemptEvent,
   ClientEvent,
   ClientLimitReason,

@@ -34,6 +34,8 @@ export const EVENT_TYPES = [
   'client_limited',
   'quarantined',
   'released',
+  'account_flagged',
+  'account_unflagged',
 ] as const satisfies readonly HeraldEvent['type'][];
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -185,13 +185,35 @@ export interface QuarantineEvent extends EventBase {
   score?: number;
   /** The rules that fired (rspamd symbols), highest first. */
   symbols?: string[];
+  /** The flagged account, when a behaviour rule held it (reason `behaviour:<rule>`). */
+  account?: string;
   recipients: string[];
   /** For released: who let it out (`operator`, `api:<key id>`). */
   by?: string;
 }
 
+/**
+ * An account flagged by a behaviour rule (`account_flagged`: its newly accepted mail is held in
+ * quarantine from now on) or unflagged by an operator (`account_unflagged`). The account is the
+ * SMTP user, else the tenant (behaviour/); `tenant` is the tenant it sends as, so the tenant's
+ * webhooks carry it.
+ */
+export interface AccountEvent {
+  type: 'account_flagged' | 'account_unflagged';
+  time: number;
+  account: string;
+  tenant: string;
+  /** account_flagged: the rule that tripped and its figures. */
+  rule?: string;
+  figures?: Record<string, number>;
+  reason: string;
+  /** account_unflagged: who (`operator`, `api:<key id>`). */
+  by?: string;
+}
+
 export type HeraldEvent =
   | AcceptedEvent
+  | AccountEvent
   | QuarantineEvent
   | AttemptEvent
   | RecipientEvent
@@ -211,6 +233,7 @@ export function eventSubject(event: HeraldEvent): string {
     return event.site;
   if ('client' in event && (event.type === 'client_blocked' || event.type === 'client_limited'))
     return event.client;
+  if (event.type === 'account_flagged' || event.type === 'account_unflagged') return event.account;
   if ('messageId' in event && event.messageId) return event.messageId;
   return 'tenant' in event ? event.tenant : '';
 }

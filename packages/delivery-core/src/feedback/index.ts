@@ -2,8 +2,9 @@
  * Feedback: what Herald does when mail comes back. Two ways in, one set of consequences:
  * - `record(report)`: a bounce or complaint the bounce-processor received and read (record.ts):
  *   acted on only for the recipient its VERP token names (trust.ts), once per token;
- * - `hardBounces(tenant, entries)`: recipients delivery itself saw refused permanently (the
- *   worker's follow-up): suppressed, counted as hard bounces, the tenant evaluated.
+ * - `hardBounces(tenant, entries, account)`: recipients delivery itself saw refused permanently
+ *   (the worker's follow-up): suppressed, counted as hard bounces, the tenant evaluated, and with
+ *   `behaviour` on counted for the message's account (which may flag it).
  * Either may suppress the address, count it for the tenant's reputation (which may pause its bulk
  * mail) and emit events. Needs injected: the config, the command connection, the suppression
  * list, tenant reputation, event sink and logger.
@@ -50,7 +51,7 @@ export interface Feedback {
   /** Acts on one received report; rejects when Redis fails (the caller answers 451). */
   record(report: FeedbackReport): Promise<FeedbackResult>;
   /** Delivery's permanent failures: suppress them, count them as hard bounces, evaluate the tenant. */
-  hardBounces(tenant: string, entries: SuppressionInput[]): Promise<void>;
+  hardBounces(tenant: string, entries: SuppressionInput[], account?: string): Promise<void>;
 }
 
 export function createFeedback(parts: FeedbackParts): Feedback {
@@ -60,10 +61,11 @@ export function createFeedback(parts: FeedbackParts): Feedback {
       if (!verp) return { events: [], ignored: 'no bounce section: VERP tokens cannot be read' };
       return recordFeedback(parts, verp, report);
     },
-    async hardBounces(tenant, entries) {
+    async hardBounces(tenant, entries, account) {
       await parts.suppression.addMany(tenant, entries);
       await parts.reputation.count(tenant, 'hard', entries.length);
       await parts.reputation.evaluate(tenant, tenantPolicy(parts.config, tenant));
+      if (account) await parts.behaviour?.countFeedback(account, tenant, 'hard', entries.length);
     },
   };
 }

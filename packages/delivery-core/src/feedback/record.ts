@@ -25,6 +25,7 @@
  */
 
 import type { Logger } from 'pino';
+import type { Behaviour } from '../behaviour/index.js';
 import type { BounceReport, Classification } from '../bounce/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import type { FeedbackEvent, RedisEventSink } from '../events/index.js';
@@ -69,6 +70,8 @@ export interface FeedbackParts {
   logger: Logger;
   /** The queue's shards: a token's markers and counters are in its message's shard. */
   shards?: { readonly layout: ShardLayout };
+  /** Compromised-account detection (config `behaviour`): a hard bounce or complaint counts for the message's account. */
+  behaviour?: Behaviour | undefined;
 }
 
 /** Decodes one address as a VERP return path of this bounce domain. */
@@ -202,7 +205,10 @@ export async function recordFeedback(
       once,
     );
     if (!first) return { events: [], repeated: true };
-    if (action.count) await parts.reputation.evaluate(tenant, tenantPolicy(parts.config, tenant));
+    if (action.count) {
+      await parts.reputation.evaluate(tenant, tenantPolicy(parts.config, tenant));
+      await countForAccount(parts, token, tenant, action.count);
+    }
   }
   const event = eventOf(confirmed, complaint, { ...context, suppressed: action.suppress, verified: true });
   parts.events.emit(event);
@@ -227,6 +233,7 @@ async function unverifiedComplaint(
   if (!(await parts.reputation.countOnce(tenant, 'complaint', 1, once)))
     return { events: [], repeated: true };
   await parts.reputation.evaluate(tenant, tenantPolicy(parts.config, tenant));
+  await countForAccount(parts, token, tenant, 'complaint');
   const reported = named ?? input.report.recipients[0];
   const event: FeedbackEvent = {
     type: 'complaint_received',
@@ -243,4 +250,23 @@ async function unverifiedComplaint(
   };
   parts.events.emit(event);
   return { events: [event] };
+}
+
+/**
+ * Counts a hard bounce or complaint for the account its message was accepted for (behaviour/),
+ * when behaviour is on and the message's account record still lasts (the longest bounce /
+ * complaint window); else it counts for no account.
+ */
+async function countForAccount(
+  parts: FeedbackParts,
+  token: VerpDecoded,
+  tenant: string,
+  kind: 'hard' | 'complaint',
+): Promise<void> {
+  if (!parts.behaviour) return;
+  const account = await parts.behaviour.accountOfMessage(
+    token.messageId,
+    shardOf(token.messageId, layoutOf(parts)),
+  );
+  if (account) await parts.behaviour.countFeedback(account, tenant, kind, 1);
 }

@@ -1,6 +1,7 @@
 /**
  * The intake pipeline's I/O stages: the suppression screen of the recipients (one HMGET) and the
- * enqueue (List-Unsubscribe for bulk streams, DKIM signing, then body + jobs + the accepted event
+ * enqueue (a flagged account's mail held in quarantine (behaviour/, its cached flags), the
+ * content scan, List-Unsubscribe for bulk streams, DKIM signing, then body + jobs + the accepted event
  * in one MULTI/EXEC). Both answer a Refusal instead of throwing when Redis fails or does not
  * answer within the caller's deadline, so every front end refuses alike (451 4.3.0). A configured
  * DKIM key that fails to sign is a local fault: nothing is spooled, never an unsigned message.
@@ -9,6 +10,7 @@
  * Needs injected: the config, the suppression list, the spool and event sink, the DKIM signer, the tracer.
  */
 import type { DkimSigner } from '../auth/index.js';
+import type { Behaviour, BehaviourMark } from '../behaviour/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import { withDeadline } from '../door/index.js';
 import { hasDsn, type MessageDsn } from '../dsn/index.js';
@@ -25,6 +27,7 @@ import {
 } from '../suppression/index.js';
 import { type Context, endSpan, SPAN_NAMES, spanIn, type Tracer, traceparentOf } from '../telemetry/index.js';
 import { acceptedEventOf, trafficOf } from './accepted.js';
+import { type HoldParts, holdMessage } from './hold.js';
 import { type Refusal, refuse } from './refusals.js';
 import { type ScanStageParts, scanStage } from './scan-stage.js';
 import type { IntakeStages } from './stages.js';
@@ -57,6 +60,8 @@ export interface EnqueueArgs {
   user?: string | undefined;
   /** A message released from quarantine: not scanned again, no second accepted event. */
   released?: boolean | undefined;
+  /** Behaviour's mark (set by the enqueue step when `behaviour` is on): counted with the message. */
+  behaviour?: BehaviourMark | undefined;
 }
 
 /** The recipients after the suppression screen, in the order given. */
@@ -86,6 +91,10 @@ export interface IntakeIoParts {
   tracer: Tracer;
   /** The scan stage's parts (config `scanning`); absent: no scanning. */
   scan?: Omit<ScanStageParts, 'events'> | undefined;
+  /** The behaviour stage (config `behaviour`): the detector; absent: off. */
+  behaviour?: Behaviour | undefined;
+  /** Where the behaviour stage holds a flagged account's mail (quarantine/). */
+  quarantine?: HoldParts['quarantine'] | undefined;
 }
 
 const bounded = <T>(work: Promise<T>, options: StepOptions, what: string): Promise<T> =>
@@ -148,6 +157,20 @@ export function intakeIo(parts: IntakeIoParts) {
       return screened;
     },
     async enqueue(args: EnqueueArgs, options: StepOptions = {}): Promise<Refusal | undefined> {
+      const { behaviour, quarantine } = parts;
+      if (behaviour && quarantine && !args.released && args.source !== 'dsn' && args.recipients.length > 0) {
+        // The behaviour stage: a flagged account's mail is held (no Redis read: the cached flags).
+        const account = behaviour.accountOf(args);
+        const flag = behaviour.heldBy(account);
+        if (flag) {
+          const held = await holdMessage({ quarantine, events }, args, {
+            reason: `behaviour:${flag.rule}`,
+            account,
+          });
+          return held === 'held' ? undefined : held;
+        }
+        args = { ...args, behaviour: behaviour.mark(account, args.tenant) };
+      }
       if (parts.scan && !args.released && args.source !== 'dsn' && args.recipients.length > 0) {
         const scanned = await scanStage({ ...parts.scan, events }, args);
         if (scanned === 'held') return undefined;
@@ -230,6 +253,7 @@ function spoolMessageOf(args: EnqueueArgs, acceptedAt: number, accepted?: Accept
     ...(traceparent ? { traceparent } : {}),
     ...(accepted ? { acceptedRecipients: accepted.recipients.length } : {}),
     ...(accepted && args.idempotency ? { idempotency: args.idempotency } : {}),
+    ...(args.behaviour ? { behaviour: args.behaviour } : {}),
     ...(hasDsn(args.dsn) ? { dsn: args.dsn } : {}),
     ...(args.smtputf8 ? { smtputf8: true } : {}),
   };

@@ -3,7 +3,8 @@
  * order: who is sending and as which tenant → the envelope sender (syntax, `sender_domains`) →
  * each recipient (syntax, `smtp.max_recipients`, the tenant's suppression list) → the content
  * (`smtp.max_message_size`, hygiene, instruction headers, From-header sender domains, the DMARC
- * pre-check) → the content scan when `scanning` is configured (scan-stage.ts: rspamd; add headers,
+ * pre-check) → the behaviour stage when `behaviour` is configured (a flagged account's mail held in
+ * quarantine, hold.ts; every other message marked with its account, counted at enqueue) → the content scan when `scanning` is configured (scan-stage.ts: rspamd; add headers,
  * hold in quarantine, or refuse) → enqueue (List-Unsubscribe, DKIM, one MULTI/EXEC). Each stage returns its value or
  * a `Refusal` from one catalogue (refusals.ts). Front ends only translate a Refusal: the relay
  * into an SMTP reply, `send()` (send.ts) into a `rejected` entry or a thrown IntakeRefusedError.
@@ -15,7 +16,7 @@ import type { RedisEventSink } from '../events/index.js';
 import { type Spool, scopeShard } from '../queue/index.js';
 import type { SuppressionList } from '../suppression/index.js';
 import { endSpan, SPAN_NAMES, type Tracer, withSpan } from '../telemetry/index.js';
-import { type EnqueueArgs, intakeIo } from './enqueue.js';
+import { type EnqueueArgs, type IntakeIoParts, intakeIo } from './enqueue.js';
 import type { ScanStageParts } from './scan-stage.js';
 import { type IntakeSteps, type SendInput, type SendResult, sendMessage } from './send.js';
 import { intakeStages } from './stages.js';
@@ -60,6 +61,9 @@ export interface IntakeParts {
   tracer: Tracer;
   /** The scan stage (config `scanning`): the scanner and where held messages go; absent: off. */
   scan?: Omit<ScanStageParts, 'events'> | undefined;
+  /** The behaviour stage (config `behaviour`): the detector and where flagged accounts' mail is held. */
+  behaviour?: IntakeIoParts['behaviour'];
+  quarantine?: IntakeIoParts['quarantine'];
 }
 
 /** The intake capability, and the throwing spool step Herald's own mail (DSNs) goes through. */

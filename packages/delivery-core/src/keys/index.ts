@@ -21,6 +21,13 @@ export {
   apiRateName,
   idempotencyKeys,
 } from './api.js';
+export {
+  type BehaviourKind,
+  behaviourClearedKey,
+  behaviourCounterKey,
+  behaviourFlagsKey,
+  behaviourMessageKey,
+} from './behaviour.js';
 export { streamCursorKey } from './consumers.js';
 export { clusterMarkIn, clusterMarkKey, durabilityMarkKey, MARK_SEARCH_LIMIT } from './durability.js';
 export { MULTI_KEY_OPERATIONS, type MultiKeyOperation } from './operations.js';

@@ -7,6 +7,7 @@
  * shard (`sample.shard`): a message's keys, its jobs' queue, its counters and markers share it.
  */
 import { apiKeyKeys, idempotencyKeys } from './api.js';
+import { behaviourCounterKey, behaviourMessageKey } from './behaviour.js';
 import { quarantineKeys } from './quarantine.js';
 import { DELIVERY_QUEUE, feedbackMarkerKey, queueKeys, reputationKey } from './queue.js';
 import { connectionLeaseKey, laneOf, laneWindowKey, siteStateKey } from './shaping.js';
@@ -82,6 +83,11 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
         q.activity.minute(hour * 60_000),
         // An API send's Idempotency-Key record is written with its message, its marker dropped.
         ...messages.flatMap((m) => Object.values(idempotencyKeys(prefix, `scope-${m}`, shard))),
+        // Behaviour (config `behaviour`): the accounts' counters and each message's account.
+        ...tenants.flatMap((t) =>
+          (['n', 'N', 'd'] as const).map((kind) => behaviourCounterKey(prefix, t, kind, hour, shard)),
+        ),
+        ...messages.map((m) => behaviourMessageKey(prefix, m, shard)),
       ];
     },
   },
@@ -179,6 +185,15 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
       feedbackMarkerKey(prefix, 'complaint', m, 'abcd1234', shard),
       reputationKey(prefix, t, 'complaint', hour, shard),
     ],
+  },
+  'behaviour figures of an account (one MGET and PFCOUNT per shard, summed)': {
+    where: 'behaviour/counters.ts readFigures (pipeline per shard)',
+    kind: 'command',
+    keys: (prefix, { tenants: [t], hour, shard }) =>
+      (['n', 'h', 'c', 'd'] as const).flatMap((kind) => [
+        behaviourCounterKey(prefix, t, kind, hour * 60, shard),
+        behaviourCounterKey(prefix, t, kind, hour * 60 - 1, shard),
+      ]),
   },
   'reputation rates over a window (one MGET per shard, summed)': {
     where: 'reputation/reputation.ts TenantReputation.rates (MGET)',

@@ -87,6 +87,8 @@ export class HeraldMetrics {
   readonly smtpRefusals: Counter<'reason'>;
   /** herald_quarantine_events_total{type}: messages held in (quarantined) and let out of (released) quarantine. */
   readonly quarantineEvents: Counter<'type'>;
+  /** herald_account_flags_total{type,rule}: accounts flagged by a behaviour rule, and unflagged (rule ''). */
+  readonly accountFlags: Counter<'type' | 'rule'>;
   /** herald_scan_total{result}: content scans by outcome (scan/'s SCAN_RESULTS). */
   readonly scanTotal: Counter<'result'>;
   /** herald_scan_duration_seconds: how long a content scan took (rspamd /checkv2, failures too). */
@@ -179,6 +181,12 @@ export class HeraldMetrics {
       name: 'herald_quarantine_events_total',
       help: 'Messages held in quarantine (quarantined) and released from it (released)',
       labelNames: ['type'],
+      registers,
+    });
+    this.accountFlags = new Counter({
+      name: 'herald_account_flags_total',
+      help: 'Accounts flagged by a behaviour rule (account_flagged, by rule) and unflagged by an operator (account_unflagged)',
+      labelNames: ['type', 'rule'],
       registers,
     });
     this.scanTotal = new Counter({
@@ -321,6 +329,10 @@ export class HeraldMetrics {
       case 'quarantined':
       case 'released':
         this.quarantineEvents.inc({ type: event.type });
+        return;
+      case 'account_flagged':
+      case 'account_unflagged':
+        this.accountFlags.inc({ type: event.type, rule: event.rule ?? '' });
         return;
       default:
         this.outcomes[event.type].inc();

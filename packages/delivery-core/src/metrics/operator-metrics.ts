@@ -130,6 +130,8 @@ export class OperatorMetrics {
       case 'client_limited':
       case 'quarantined':
       case 'released':
+      case 'account_flagged':
+      case 'account_unflagged':
         return;
       default: {
         const tenant = this.tenants.label(event.tenant);

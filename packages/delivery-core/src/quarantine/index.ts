@@ -1,6 +1,6 @@
 /**
  * Quarantine: messages accepted but held instead of queued (the content scan's `quarantine`
- * action), kept durably in Redis with reason, score and envelope (store.ts) until an operator
+ * action, a flagged account's mail: behaviour/), kept durably in Redis with reason, score and envelope (store.ts) until an operator
  * releases or deletes them, or `quarantine.retention` passes. Guarantees: a held message leaves
  * quarantine once — released (queued through the injected `enqueue`, as if just accepted, then a
  * `released` event) or deleted (each recipient `bounced` with `operator: 'delete'` and a 550 5.7.1
@@ -35,6 +35,8 @@ export const MAX_QUARANTINE_LIST = 1000;
 export const DEFAULT_QUARANTINE_LIST = 100;
 /** Most messages one sweep round deletes before it looks again. */
 const SWEEP_BATCH = 500;
+/** Most held messages one bulk release by account looks at. */
+export const MAX_BULK_RELEASE_SCAN = 10_000;
 /** Bytes of a held message's header block `show` answers. */
 export const MAX_SHOWN_HEADER_BYTES = 16 * 1024;
 
@@ -84,6 +86,11 @@ export interface Quarantine {
    * `notify_sender`; `cause` defaults to `operator`. Undefined when not held.
    */
   remove(id: string, cause?: DeleteCause): Promise<HeldSummary | undefined>;
+  /**
+   * Releases every message held for a flagged account (reason `behaviour:<rule>`, its `account`),
+   * oldest first, looking at most MAX_BULK_RELEASE_SCAN held messages; the ids released.
+   */
+  releaseAccount(account: string, by?: string): Promise<string[]>;
   /** Deletes every message held longer than the retention; how many. */
   sweep(): Promise<number>;
   /** Runs the sweep every `quarantine.sweep_interval` on the relay that takes the lease. */
@@ -158,6 +165,20 @@ export function createQuarantine(parts: QuarantineParts): Quarantine {
     }
   };
 
+  const release = async (id: string, by = 'operator'): Promise<HeldSummary | undefined> => {
+    const message = await store.claim(id);
+    if (!message) return undefined;
+    try {
+      await parts.enqueue(message);
+    } catch (err) {
+      await store.unclaim(message);
+      throw err;
+    }
+    parts.events.emit(event(message, 'released', by));
+    await store.drop(id);
+    return summary(message);
+  };
+
   return {
     store,
     async list(opts = {}) {
@@ -177,18 +198,24 @@ export function createQuarantine(parts: QuarantineParts): Quarantine {
       return { ...summary(message), headers: headerBlock(message.body) };
     },
     read: (id) => store.read(id),
-    async release(id, by = 'operator') {
-      const message = await store.claim(id);
-      if (!message) return undefined;
-      try {
-        await parts.enqueue(message);
-      } catch (err) {
-        await store.unclaim(message);
-        throw err;
+    release,
+    async releaseAccount(account, by = 'operator') {
+      const name = account.toLowerCase();
+      const released: string[] = [];
+      let offset = 0;
+      for (let seen = 0; seen < MAX_BULK_RELEASE_SCAN; seen += SWEEP_BATCH) {
+        const page = await store.ids({ offset, limit: SWEEP_BATCH });
+        let kept = 0;
+        for (const { id } of page) {
+          const held = await store.summary(id);
+          if (held?.account === name && held.reason.startsWith('behaviour:') && (await release(id, by)))
+            released.push(id);
+          else kept++;
+        }
+        if (page.length < SWEEP_BATCH) break;
+        offset += kept;
       }
-      parts.events.emit(event(message, 'released', by));
-      await store.drop(id);
-      return summary(message);
+      return released;
     },
     remove: (id, cause = 'operator') => remove(id, cause),
     sweep,

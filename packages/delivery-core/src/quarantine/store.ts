@@ -22,10 +22,12 @@ export interface HeldMessage {
   recipients: string[];
   /** The message as it would have been spooled (before List-Unsubscribe and DKIM). */
   body: Buffer;
-  /** `spam` (the content scan) or another detector's name. */
+  /** `spam` (the content scan) or `behaviour:<rule>` (a flagged account). */
   reason: string;
   score?: number | undefined;
   symbols?: string[] | undefined;
+  /** The flagged account, when a behaviour rule held it. */
+  account?: string | undefined;
   /** Epoch ms: when it was accepted and held. */
   heldAt: number;
   source: 'smtp' | 'api';
@@ -49,6 +51,7 @@ const SUMMARY_FIELDS = [
   'reason',
   'score',
   'symbols',
+  'account',
   'heldAt',
   'source',
   'client',
@@ -94,6 +97,7 @@ export class QuarantineStore {
     };
     if (message.score !== undefined) fields.score = String(message.score);
     if (message.symbols?.length) fields.symbols = JSON.stringify(message.symbols);
+    if (message.account) fields.account = message.account;
     if (message.client) fields.client = message.client;
     if (message.stream) fields.stream = message.stream;
     if (message.campaign) fields.campaign = message.campaign;
@@ -212,6 +216,7 @@ function summaryOf(id: string, r: Record<string, string | undefined>): HeldSumma
     reason: r.reason ?? '',
     ...(r.score !== undefined ? { score: Number(r.score) } : {}),
     ...(r.symbols ? { symbols: JSON.parse(r.symbols) as string[] } : {}),
+    ...(r.account ? { account: r.account } : {}),
     heldAt: Number(r.heldAt ?? 0),
     source,
     ...(r.client ? { client: r.client } : {}),

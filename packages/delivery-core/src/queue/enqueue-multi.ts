@@ -3,12 +3,14 @@
  * queues SET body (PERSIST of a staged one), HSET record, per destination domain SADD to the
  * message's pending jobs and either BullMQ's add-job script or a fast-lane lease (the lane took a
  * slot), the `accepted` event's XADD and trace write, an Idempotency-Key answer; after every
- * message, `queueBatchTotals` queues the batch's per-tenant `sent` counts, its accepted recipients
+ * message, `queueBatchTotals` queues the batch's per-tenant `sent` counts, the accounts' behaviour
+ * counters (behaviour/counters.ts, when intake marked the messages), its accepted recipients
  * per minute (events/activity.ts) and the tenants VERP carries hashed (after the messages, so each message's result offsets stay as counted).
  * Owns: nothing; builds commands only. Needs injected: the MULTI, the shard's keys, the context.
  */
 import type { Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
+import { queueBehaviourCounts } from '../behaviour/index.js';
 import { ActivityTally, queueTraceWrite } from '../events/index.js';
 import { idempotencyKeys, type QueueKeys, reputationKey } from '../keys/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
@@ -57,6 +59,13 @@ export function queueBatchTotals(
   prefix: string,
 ): void {
   countAccepted(multi, prefix, keys.shard, batch);
+  queueBehaviourCounts(
+    multi,
+    prefix,
+    keys.shard,
+    batch.map(({ message }) => message),
+    Date.now(),
+  );
   countActivity(multi, keys, batch);
   recordHashedTenants(multi, keys, batch);
 }
@@ -158,6 +167,7 @@ export function queueMessage(
       ...(message.dsn?.ret ? { ret: message.dsn.ret } : {}),
       ...(message.dsn?.envid ? { envid: message.dsn.envid } : {}),
       ...(message.smtputf8 ? { smtputf8: true } : {}),
+      ...(message.behaviour ? { account: message.behaviour.account } : {}),
     };
     commands += 1;
     const lane = message.body.length <= FAST_LANE_MAX_BODY_BYTES ? context.fast : undefined;

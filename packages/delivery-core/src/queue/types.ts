@@ -1,4 +1,6 @@
 /** The data a delivery job carries: one message, one destination domain, its recipients. */
+
+import type { BehaviourMark } from '../behaviour/index.js';
 import type { DsnNotify, DsnRet, MessageDsn } from '../dsn/index.js';
 import type { TerminalState } from '../events/index.js';
 
@@ -56,6 +58,8 @@ export interface DeliveryJobData {
   delayed?: DelayedFor;
   /** The accept span's W3C traceparent (telemetry on): each attempt's span is its child. */
   traceparent?: string;
+  /** The account it was accepted for (config `behaviour` on): its hard bounces count for it. */
+  account?: string;
 }
 
 export interface DelayedFor {
@@ -92,6 +96,8 @@ export interface SpoolMessage {
    * message (SET PX ttlMs) with its in-flight marker dropped: a spooled message always has it.
    */
   idempotency?: { scope: string; value: string; ttlMs: number } | undefined;
+  /** Behaviour's mark (config `behaviour` on): the account counted in the same transaction. */
+  behaviour?: BehaviourMark | undefined;
 }
 
 export interface EnqueueResult {

@@ -3,6 +3,7 @@
  * `defineRoute(...)` and add it here; the server registers it and the OpenAPI document lists it.
  */
 import type { RouteDef } from '../route.js';
+import { accountRoutes } from './accounts.js';
 import { activityRoutes } from './activity.js';
 import { eventRoutes } from './events.js';
 import { keyRoutes } from './keys.js';
@@ -27,6 +28,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...siteRoutes,
   ...queueRoutes,
   ...quarantineRoutes,
+  ...accountRoutes,
   ...webhookRoutes,
   ...keyRoutes,
 ];

@@ -23,9 +23,12 @@ export const heldSummarySchema = z.object({
   tenant: z.string(),
   from: z.string().describe('envelope sender ("" for the null sender)'),
   recipients: z.array(z.string()),
-  reason: z.string().describe('why it is held: spam (the content scan)'),
+  reason: z
+    .string()
+    .describe('why it is held: spam (the content scan) or behaviour:<rule> (a flagged account)'),
   score: z.number().optional().describe("the scan's score"),
   symbols: z.array(z.string()).optional().describe('the rspamd rules that fired, highest first'),
+  account: z.string().optional().describe('the flagged account, when a behaviour rule held it'),
   heldAt: epochMs,
   source: z.enum(['smtp', 'api']),
   client: z.string().optional(),

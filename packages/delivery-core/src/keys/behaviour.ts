@@ -1,0 +1,37 @@
+/**
+ * Behaviour's keys (compromised-account detection, behaviour/). Counters live in a queue shard's
+ * slot, because the spool's enqueue MULTI writes them with the message:
+ * `<prefix>:{queue[-i]}:bh:<account>:<kind>:<bucket>` (kind: `n` accepted recipients per minute,
+ * `N` per hour, `d` recipient domains per minute (HyperLogLog), `h` hard bounces and `c`
+ * complaints per minute; bucket = epoch ms / bucket length); an account's figure is the sum over
+ * shards. `<prefix>:{queue[-i]}:bh-msg:<message id>` names the account of a message (for bounces
+ * and complaints that come back later). The flags are one hash used alone:
+ * `<prefix>:behaviour:flags` (account → JSON), and when each was last unflagged:
+ * `<prefix>:behaviour:cleared` (account → epoch ms). Pure.
+ */
+import { queueSlot } from './queue.js';
+
+export type BehaviourKind = 'n' | 'N' | 'd' | 'h' | 'c';
+
+export function behaviourCounterKey(
+  prefix: string,
+  account: string,
+  kind: BehaviourKind,
+  bucket: number,
+  shard = 0,
+): string {
+  return `${queueSlot(prefix, shard)}:bh:${account.toLowerCase()}:${kind}:${bucket}`;
+}
+
+export function behaviourMessageKey(prefix: string, messageId: string, shard = 0): string {
+  return `${queueSlot(prefix, shard)}:bh-msg:${messageId}`;
+}
+
+export function behaviourFlagsKey(prefix: string): string {
+  return `${prefix}:behaviour:flags`;
+}
+
+/** When each account was last unflagged (hash: account → epoch ms), used alone. */
+export function behaviourClearedKey(prefix: string): string {
+  return `${prefix}:behaviour:cleared`;
+}

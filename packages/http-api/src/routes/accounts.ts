@@ -1,0 +1,145 @@
+/**
+ * Accounts (compromised-account detection, config `behaviour`; `herald.behaviour`, the same data
+ * as `herald account`), admin keys only: `GET /v1/accounts` lists the flagged accounts,
+ * `GET /v1/accounts/{account}` shows an account's counts as its rules read them and its flag,
+ * `POST …/unflag` lifts a flag (its new mail is accepted again; held mail stays held) and
+ * `POST …/release` releases every message held for it. Without a `behaviour` section: 404
+ * HERALD_BEHAVIOUR_OFF.
+ */
+import type { AccountFlag, Behaviour } from '@herald/delivery-core/behaviour';
+import { z } from 'zod';
+import { ApiError } from '../errors.js';
+import type { ApiDeps } from '../route.js';
+import { defineRoute } from '../route.js';
+import { within } from '../within.js';
+
+const MAX_ACCOUNT_CHARS = 256;
+const params = z.strictObject({
+  account: z.string().min(1).max(MAX_ACCOUNT_CHARS).regex(/^\S+$/).describe('an SMTP user name, or a tenant'),
+});
+
+const flagSchema = z.object({
+  account: z.string(),
+  tenant: z.string(),
+  rule: z.string().describe('volume_spike, domain_spread, bounce_spike or complaint_spike'),
+  reason: z.string(),
+  figures: z.record(z.string(), z.number()),
+  since: z.string().describe('ISO 8601'),
+});
+
+const asFlag = (f: AccountFlag) => ({ ...f, since: new Date(f.since).toISOString() });
+
+const statusSchema = z.object({
+  account: z.string(),
+  rules: z.record(z.string(), z.unknown()).describe('the rules in force for it (durations in ms)'),
+  figures: z.object({
+    recipients_per_minute: z.array(z.number()).describe('accepted recipients, newest minute first'),
+    hard_per_minute: z.array(z.number()),
+    complaints_per_minute: z.array(z.number()),
+    recipients_per_hour: z.array(z.number()),
+    domains: z.number().describe('distinct recipient domains in the domain_spread window'),
+  }),
+  flag: flagSchema.nullable(),
+});
+
+function watching(deps: ApiDeps): Behaviour {
+  const behaviour = deps.herald.behaviour;
+  if (!behaviour)
+    throw new ApiError(
+      404,
+      'HERALD_BEHAVIOUR_OFF',
+      'the config has no behaviour section: no account is watched',
+    );
+  return behaviour;
+}
+
+export const accountRoutes = [
+  defineRoute({
+    method: 'GET',
+    url: '/v1/accounts',
+    auth: 'admin',
+    tag: 'accounts',
+    summary: 'the flagged accounts, oldest flag first',
+    responses: {
+      200: { description: 'read now', schema: z.object({ accounts: z.array(flagSchema) }) },
+      404: { description: 'no behaviour section (HERALD_BEHAVIOUR_OFF)' },
+    },
+    handler: async ({ deps }) => {
+      const flags = await within(deps, watching(deps).flagged());
+      return { status: 200, body: { accounts: flags.map(asFlag) } };
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/v1/accounts/:account',
+    auth: 'admin',
+    tag: 'accounts',
+    summary: "an account's counts over its rules' windows, and its flag",
+    params,
+    responses: {
+      200: { description: 'read now', schema: statusSchema },
+      404: { description: 'no behaviour section (HERALD_BEHAVIOUR_OFF)' },
+    },
+    handler: async ({ params, deps }) => {
+      const { account, rules, figures: f, flag } = await within(deps, watching(deps).status(params.account));
+      return {
+        status: 200,
+        body: {
+          account,
+          rules: rules as Record<string, unknown>,
+          figures: {
+            recipients_per_minute: f.recipients,
+            hard_per_minute: f.hard,
+            complaints_per_minute: f.complaints,
+            recipients_per_hour: f.hourly,
+            domains: f.domains,
+          },
+          flag: flag ? asFlag(flag) : null,
+        },
+      };
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/accounts/:account/unflag',
+    auth: 'admin',
+    tag: 'accounts',
+    summary: "lift an account's flag: its new mail is accepted again (held mail stays held)",
+    params,
+    responses: {
+      200: {
+        description: '`changed` false: it was not flagged',
+        schema: z.object({ account: z.string(), flagged: z.literal(false), changed: z.boolean() }),
+      },
+      404: { description: 'no behaviour section (HERALD_BEHAVIOUR_OFF)' },
+    },
+    handler: async ({ params, caller, deps }) => {
+      const by = caller.kind === 'admin' ? `api:${caller.keyId}` : 'api';
+      const flag = await within(deps, watching(deps).unflag(params.account, by));
+      return {
+        status: 200,
+        body: { account: params.account.toLowerCase(), flagged: false, changed: !!flag },
+      };
+    },
+  }),
+  defineRoute({
+    method: 'POST',
+    url: '/v1/accounts/:account/release',
+    auth: 'admin',
+    tag: 'accounts',
+    summary: 'release every message held for the account (delivered as if just accepted)',
+    params,
+    responses: {
+      200: {
+        description: 'the ids released',
+        schema: z.object({ account: z.string(), released: z.array(z.string()) }),
+      },
+      404: { description: 'no behaviour section (HERALD_BEHAVIOUR_OFF)' },
+    },
+    handler: async ({ params, deps }) => {
+      watching(deps);
+      const released = await within(deps, deps.herald.quarantine.releaseAccount(params.account, 'api'));
+      return { status: 200, body: { account: params.account.toLowerCase(), released } };
+    },
+  }),
+];
