@@ -3,7 +3,9 @@
  * one message are sent as one report per kind when the last job finishes (the finish script keeps
  * the body for them); a crash between the finish and the send loses nothing — the sweep sends the
  * reports of a message left due, once, then body and collector are gone; a message without report
- * lines has its body deleted by the finish script as before; a delay pass claims each address once.
+ * lines has its body deleted by the finish script as before; a delay pass claims each address once;
+ * failures recorded while another job of the message still waits go out after the sweep's grace
+ * (a partial flush), the rest at the end.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -136,6 +138,38 @@ describe('DSN reports, one per message and kind', () => {
       sent.map((s) => /Subject: (.*)/.exec(s.body.toString('utf8'))?.[1]),
       ['Successful Mail Delivery Report'],
     );
+  });
+
+  it('failures do not wait for a job that defers for days: the sweep sends them after the grace, the rest at the end', async () => {
+    sent.length = 0;
+    const { id, jobs, jobIds } = await spoolMessage(['h.test', 'i.test', 'j.test']);
+    await reports.record(jobs[0]!, 'failure', [failed('user@h.test')]);
+    await spool.claimFinish(id, jobIds[0]!);
+    await reports.record(jobs[1]!, 'failure', [failed('user@i.test')]);
+    await spool.claimFinish(id, jobIds[1]!);
+    // j.test's job still waits (deferred). Within the grace nothing goes; past it, one report.
+    assert.equal(await reports.sweep(60_000), 0);
+    assert.equal(await reports.sweep(0), 1);
+    assert.equal(sent.length, 1);
+    const first = sent[0]!.body.toString('utf8');
+    assert.deepEqual(
+      [...first.matchAll(/Final-Recipient: rfc822; (\S+)/g)].map((m) => m[1]),
+      ['user@h.test', 'user@i.test'],
+    );
+    const keys = spool.keysFor(id);
+    assert.equal(await client.exists(keys.body(id)), 1, 'the body stays for the job left');
+    assert.equal(await reports.sweep(0), 0, 'nothing due until a new line');
+    // The last job fails days later: its own report, listing only its recipient.
+    await reports.record(jobs[2]!, 'failure', [failed('user@j.test')]);
+    assert.equal((await spool.claimFinish(id, jobIds[2]!)).reportsDue, true);
+    await reports.flush(id);
+    assert.equal(sent.length, 2);
+    assert.deepEqual(
+      [...sent[1]!.body.toString('utf8').matchAll(/Final-Recipient: rfc822; (\S+)/g)].map((m) => m[1]),
+      ['user@j.test'],
+    );
+    assert.equal(await client.exists(keys.body(id), keys.dsnReports(id)), 0, 'body and collector are gone');
+    assert.equal(await client.zscore(keys.dsnDue, id), null);
   });
 
   it('a message without report lines: its last finish deletes the body at once, nothing is due', async () => {

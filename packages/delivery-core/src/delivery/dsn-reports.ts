@@ -7,10 +7,16 @@
  * puts the message in the shard's due zset (`QueueKeys.dsnDue`, queue/spool.ts, queue/leases.ts);
  * the party that finished it then spools one failure report and one success report (`relayed`),
  * separately as Postfix does (bounce and trace), each once (`sent:<kind>` marks it), then deletes
- * collector and body (`flush`). A crash after the record loses nothing: the job runs again, or
- * its message is already due and `sweep` (every relay, every shard, due entries older than
- * REPORT_SWEEP_GRACE_MS, claimed in Lua on the server clock) flushes it; a crash between a
- * report's spooling and its mark may send that report twice, never none.
+ * collector and body (`flush`). A message whose other jobs still wait (a domain deferring for
+ * days) does not hold its failures back that long: `record` also puts the message in the due zset
+ * (NX, at the first line's time), so after REPORT_SWEEP_GRACE_MS the sweep sends what was
+ * collected so far (a partial flush: the lines sent are taken out of the collector, body and
+ * collector stay for the jobs left) — lines settled within one window share a report, as
+ * Postfix's bounce notice covers the recipients that failed in one queue-manager pass. An
+ * operator's bounce is flushed at once. A crash after the record loses nothing: the job runs
+ * again, or its message is in the due zset and `sweep` (every relay, every shard, due entries
+ * older than REPORT_SWEEP_GRACE_MS, claimed in Lua on the server clock) flushes it; a crash
+ * between a report's spooling and its mark may send that report twice, never none.
  * Delay notices cannot wait for the end: the first job of a message to find recipients past the
  * delay warning sends one report for the pass, listing its own deferred recipients and those of
  * the message's other jobs that were already deferred (`delayed`); each address is claimed once
@@ -90,7 +96,13 @@ export class DsnReports {
     const key = this.deps.spool.keysFor(data.messageId).dsnReports(data.messageId);
     const fields: string[] = ['meta', JSON.stringify(metaOf(data))];
     for (const line of lines) fields.push(`${kind}:${line.address.toLowerCase()}`, JSON.stringify(line));
-    await this.deps.redis.hset(key, ...fields);
+    // Due by the sweep one grace after the first line even while other jobs wait (a partial flush).
+    const due = this.deps.spool.keysFor(data.messageId).dsnDue;
+    await this.deps.redis
+      .multi()
+      .hset(key, ...fields)
+      .zadd(due, 'NX', String(this.deps.now()), data.messageId)
+      .exec();
   }
 
   /**
@@ -119,13 +131,16 @@ export class DsnReports {
 
   /**
    * Spools the message's collected reports not sent yet, then deletes its collector and body and
-   * takes it off the due zset. Safe to repeat. Returns how many reports it spooled.
+   * takes it off the due zset. While jobs of the message are still pending (a partial flush: the
+   * sweep, an operator's bounce), the lines sent are taken out of the collector instead and body
+   * and collector stay. Safe to repeat. Returns how many reports it spooled.
    */
   async flush(messageId: string): Promise<number> {
     const { redis, spool } = this.deps;
     const keys = spool.keysFor(messageId);
     const key = keys.dsnReports(messageId);
     const all = await redis.hgetall(key);
+    if ((await redis.exists(keys.pendingJobs(messageId))) === 1) return this.flushSoFar(messageId, all);
     let sent = 0;
     if (all.meta) {
       const meta = JSON.parse(all.meta) as ReportMeta;
@@ -148,7 +163,38 @@ export class DsnReports {
     return sent;
   }
 
-  /** Flushes every due message whose finisher did not within REPORT_SWEEP_GRACE_MS (a crash). */
+  /** The partial flush of a message with jobs left: each kind's lines so far, then out of the collector. */
+  private async flushSoFar(messageId: string, all: Record<string, string>): Promise<number> {
+    const { redis, spool } = this.deps;
+    const keys = spool.keysFor(messageId);
+    let sent = 0;
+    if (all.meta) {
+      const meta = JSON.parse(all.meta) as ReportMeta;
+      let original: Buffer | undefined | null;
+      for (const kind of COLLECTED_KINDS) {
+        const fields = Object.keys(all)
+          .filter((field) => field.startsWith(`${kind}:`))
+          .sort();
+        if (fields.length === 0) continue;
+        original ??= await spool.getBody(messageId, meta.size);
+        await this.send(
+          messageId,
+          meta,
+          fields.map((field) => JSON.parse(all[field]!) as DsnRecipient),
+          original ?? undefined,
+        );
+        await redis.hdel(keys.dsnReports(messageId), ...fields);
+        sent += 1;
+      }
+    }
+    await redis.zrem(keys.dsnDue, messageId);
+    return sent;
+  }
+
+  /**
+   * Flushes every message in a due zset for REPORT_SWEEP_GRACE_MS: a finisher that crashed, or
+   * lines collected while other jobs of the message wait (a partial flush).
+   */
   async sweep(graceMs = REPORT_SWEEP_GRACE_MS): Promise<number> {
     const { redis, spool } = this.deps;
     const claim = (redis as unknown as Record<string, (...args: string[]) => Promise<number>>)

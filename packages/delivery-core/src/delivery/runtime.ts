@@ -232,7 +232,9 @@ export function createDelivery(parts: DeliveryParts): Delivery {
         await followUpFailures(outcome.data, outcome.failures, followUp).catch((err: unknown) =>
           logger.error({ err, messageId: data.messageId }, 'follow-up of an operator bounce failed'),
         );
-      if (due)
+      // An operator's bounce is reported at once: the whole message's report when this was its
+      // last job, else a partial one (its other jobs' failures get their own).
+      if (due || outcome.failures.length > 0)
         await reports
           .flush(data.messageId)
           .catch((err: unknown) =>
