@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AcceptedEvent } from '@herald/delivery-core/events';
+import { BOUNCE } from './lib/bounce-reports.js';
 import { sampleMessage } from './lib/message.js';
 import { RawSmtp } from './lib/raw-smtp.js';
 import { mxZone, type Stack, startStack } from './lib/stack.js';
@@ -190,6 +191,31 @@ describe('reports by the sender’s DSN request', () => {
     );
     const reports = events.filter((e): e is AcceptedEvent => e.type === 'accepted' && e.source === 'dsn');
     assert.equal(reports.length, 0, 'the next hop reports delivery, not Herald');
+  });
+
+  it('with VERP return paths the request is not passed on (the next hop would report to Herald): Herald reports relayed', async (t) => {
+    const stack = await startStack({
+      sinks: [{ host: '127.0.0.2', dsn: true }, '127.0.0.3'],
+      zone: zone(),
+      config: { bounce: BOUNCE },
+    });
+    t.after(() => stack.stop());
+    const replies = await rawSend(
+      stack,
+      'MAIL FROM:<app@origin.test> ENVID=verp1',
+      ['RCPT TO:<ok@dest.test> NOTIFY=SUCCESS'],
+      sampleMessage({ subject: 'verp' }),
+    );
+    assert.match(replies.at(-1)!, /^250 /);
+    const [delivered] = await stack.sinks[0]!.waitForMessages(1);
+    assert.match(delivered!.from, /^bounces\+/, 'a VERP return path');
+    const commands = stack.sinks[0]!.transcripts().flatMap((c) => c.entries.map((e) => e.command));
+    assert.ok(!commands.some((c) => /NOTIFY=|ENVID=/.test(c)), commands.join('\n'));
+    const [report] = await stack.sinks[1]!.waitForMessages(1);
+    assert.equal(report!.to[0], 'app@origin.test');
+    assert.match(report!.raw.toString('utf8'), /Action: relayed/);
+    assert.match(report!.raw.toString('utf8'), /Original-Envelope-Id: verp1/);
+    await stack.assertEveryRecipientTerminatedOnce();
   });
 
   it('a recipient still queued past delivery.delay_warning gets one delayed report; NOTIFY=FAILURE gets none', async (t) => {

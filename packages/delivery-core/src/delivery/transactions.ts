@@ -50,10 +50,15 @@ export async function sendTransactions(
 ): Promise<AttemptReport> {
   const returnPath = data.from === '' ? undefined : deps.returnPath;
   if (!returnPath) return deliverAttempt(deps.pool, { ...request, from: data.from, recipients });
+  // A VERP return path is Herald's bounce address, not the sender's: a next hop's DSN would reach
+  // the bounce-processor, never the sender. So the request is not passed on (Herald reports
+  // `relayed` itself, RFC 3461 §4.1), as to a next hop without DSN.
+  const { dsn: _toHerald, ...transaction } = request.transaction ?? {};
   let merged: AttemptReport | undefined;
   for (const [i, recipient] of recipients.entries()) {
     const report = await deliverAttempt(deps.pool, {
       ...request,
+      transaction,
       from: returnPath(data, recipient),
       recipients: [recipient],
     });

@@ -124,7 +124,8 @@ export class SmtpSession {
       const mail = `MAIL FROM:<${from}>${mailParameters(this.ext, form, options)}`;
       const rcpt = (to: string) => `RCPT TO:<${to}>${rcptParameters(this.ext, to, options, form.smtputf8)}`;
       const out = await this.transaction(mail, rcpt, recipients, form.body, replies, at);
-      if (this.ext.dsn) for (const r of out.recipients) if (r.accepted) r.dsnPassed = true;
+      // The next hop took the request (it reports from now on) only when it offers DSN and was given it.
+      if (this.ext.dsn && options.dsn) for (const r of out.recipients) if (r.accepted) r.dsnPassed = true;
       return out;
     } catch (err) {
       // The connection failed, timed out or broke the protocol: it is gone.
