@@ -7,7 +7,13 @@
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 
-const CLIENT_TIMEOUT_MS = 10_000;
+/** Connect and greeting bound: a hang guard, not a timing assertion. */
+const CLIENT_TIMEOUT_MS = 30_000;
+/**
+ * Idle bound of a session: tests keep sessions open across slow steps (a CLI reload starting under
+ * load took longer than 10 s), so only a true hang trips it.
+ */
+const CLIENT_IDLE_MS = 120_000;
 const CLIENT_NAME = 'client.herald.test';
 
 export interface ClientOptions {
@@ -17,7 +23,7 @@ export interface ClientOptions {
   localAddress?: string;
   /** Require STARTTLS (self-signed certificates are accepted). Default: never use TLS. */
   starttls?: boolean;
-  /** How long the session may sit without a reply before the client gives up (default CLIENT_TIMEOUT_MS). */
+  /** How long the session may sit without a reply before the client gives up (default CLIENT_IDLE_MS). */
   idleTimeoutMs?: number;
 }
 
@@ -83,7 +89,7 @@ export class SmtpClient {
       name: CLIENT_NAME,
       connectionTimeout: CLIENT_TIMEOUT_MS,
       greetingTimeout: CLIENT_TIMEOUT_MS,
-      socketTimeout: opts.idleTimeoutMs ?? CLIENT_TIMEOUT_MS,
+      socketTimeout: opts.idleTimeoutMs ?? CLIENT_IDLE_MS,
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       ...(opts.starttls ? { requireTLS: true, tls: { rejectUnauthorized: false } } : { ignoreTLS: true }),
     });
