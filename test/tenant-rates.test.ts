@@ -19,14 +19,11 @@ const FREE_MESSAGES = 30;
  * Times are taken at the sinks, after connection set-up and the SMTP dialogue, whose delay varies
  * with the machine's load (the first message of a burst can land 200-300 ms late, which shortens a
  * span of one or two seconds by 10-15 %). A limiter that does not hold would be several times
- * faster; one that let twice the rate through would be 50 % faster: both still fail.
+ * faster; one that let twice the rate through would be 50 % faster: both still fail. How much
+ * slower the sinks see the mail depends on how busy the machine is: no upper bound is asserted
+ * (speed is the benchmarks' business), the span is reported.
  */
 const TOLERANCE = 0.25;
-/**
- * A rate is never exceeded: that bound is strict. How much slower the sinks see the mail depends
- * on how busy the machine is, so the upper bound only catches a limit several times too strict.
- */
-const SLOWER_BOUND = 3;
 
 describe('tenant and campaign rates', () => {
   it("a tenant's rate holds across sites, a campaign's rate holds, other tenants go at once", {
@@ -89,15 +86,14 @@ describe('tenant and campaign rates', () => {
         `globex campaign ${CAMPAIGN_MESSAGES} over ${spanOf(globex)} ms (expected ${globexExpected}); ` +
         `initech ${FREE_MESSAGES} over ${spanOf(initech)} ms`,
     );
-    const atRate = (span: number, expected: number) =>
-      span >= expected * (1 - TOLERANCE) && span <= expected * SLOWER_BOUND;
+    const atRate = (span: number, expected: number) => span >= expected * (1 - TOLERANCE);
     assert.ok(
       atRate(spanOf(acme), acmeExpected),
-      `acme at its rate across both sites: ${spanOf(acme)} ms vs ${acmeExpected} ms`,
+      `acme no faster than its rate across both sites: ${spanOf(acme)} ms vs ${acmeExpected} ms`,
     );
     assert.ok(
       atRate(spanOf(globex), globexExpected),
-      `the campaign at its rate: ${spanOf(globex)} ms vs ${globexExpected} ms`,
+      `the campaign no faster than its rate: ${spanOf(globex)} ms vs ${globexExpected} ms`,
     );
     // Submitted after acme's, the unlimited tenant's mail still arrives before acme's is through.
     assert.ok(initech.at(-1)! < acme.at(-1)!, "the unlimited tenant's mail is not held behind acme's");
