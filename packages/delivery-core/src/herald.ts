@@ -156,6 +156,8 @@ export async function createHerald(
     redis,
     config,
     shards,
+    // A hold answers 250 / 202 only once durable, as a spooled message does (strict).
+    barrier,
     events,
     enqueue: (held) =>
       live.current().spoolOwn({
