@@ -265,7 +265,13 @@ export async function createHerald(
     },
   });
 
-  const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
+  const queueOps = createQueueOps({
+    redis,
+    prefix,
+    spool,
+    operatorReport: delivery.operatorReport,
+    settleOperator: delivery.settleOperator,
+  });
 
   const ping = () => pingWithin(redis, PING_TIMEOUT_MS);
   return {
