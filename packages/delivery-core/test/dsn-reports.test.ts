@@ -201,6 +201,15 @@ describe('DSN reports, one per message and kind', () => {
     assert.equal(await client.exists(spool.keysFor(id).dsnReports(id)), 0, 'no collector was made');
   });
 
+  it("an operator's bounce of a job with many recipients saves every line (written in pieces)", async () => {
+    const { id, jobs, jobIds } = await spoolMessage(['q.test']);
+    const many = Array.from({ length: 1_500 }, (_, i) => failed(`user${i}@q.test`));
+    const finish = await spool.claimFinish(id, jobIds[0]!, DsnReports.fieldsOf(jobs[0]!, 'failure', many));
+    assert.equal(finish.reportsDue, true);
+    assert.equal(await client.hlen(spool.keysFor(id).dsnReports(id)), 1 + many.length, 'meta and every line');
+    await reports.flush(id);
+  });
+
   it('a crash between a delay notice claim and its sending loses nothing: the sweep sends it once', async () => {
     sent.length = 0;
     const { id, jobs } = await spoolMessage(['n.test', 'o.test']);

@@ -3,6 +3,9 @@
  * times are the Redis server's clock (ms), so relays with skewed clocks agree on what is overdue.
  */
 
+/** Arguments passed to one Redis command via unpack at most (its stack is bounded). */
+const UNPACK_CHUNK = 1000;
+
 /** Collector field of a delay notice's line, claimed and not spooled yet. */
 export const DELAY_LINE_FIELD = 'delay-line:';
 
@@ -49,7 +52,9 @@ return fresh`;
  * any more, takes the message off the delay-due zset. Returns the delay lines left.
  */
 export const DELAY_SENT_LUA = `
-if #ARGV > 1 then redis.call('HDEL', KEYS[1], unpack(ARGV, 2)) end
+for i = 2, #ARGV, ${UNPACK_CHUNK} do
+  redis.call('HDEL', KEYS[1], unpack(ARGV, i, math.min(i + ${UNPACK_CHUNK - 1}, #ARGV)))
+end
 local left = 0
 for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   if string.sub(field, 1, ${DELAY_LINE_FIELD.length}) == '${DELAY_LINE_FIELD}' then left = left + 1 end

@@ -70,6 +70,9 @@ interface PendingEnqueue extends EnqueueItem {
   reject(err: unknown): void;
 }
 
+/** Arguments a script passes to one Redis command via unpack at most (even: field, value pairs). */
+const UNPACK_CHUNK = 1000;
+
 /**
  * KEYS[1] pending-jobs set, KEYS[2] body, KEYS[3] message record, KEYS[4] operator marks, KEYS[5]
  * DSN report collector, KEYS[6] reports-due zset. ARGV[1] job id, ARGV[2] message id, ARGV[3..]
@@ -84,8 +87,11 @@ interface PendingEnqueue extends EnqueueItem {
  */
 const FINISH_JOB_LUA = `
 local removed = redis.call('SREM', KEYS[1], ARGV[1])
-if removed == 1 and #ARGV > 2 then
-  redis.call('HSET', KEYS[5], unpack(ARGV, 3))
+if removed == 1 then
+  -- In pieces of ${UNPACK_CHUNK} arguments (field, value pairs): unpack's stack is bounded.
+  for i = 3, #ARGV, ${UNPACK_CHUNK} do
+    redis.call('HSET', KEYS[5], unpack(ARGV, i, math.min(i + ${UNPACK_CHUNK - 1}, #ARGV)))
+  end
 end
 local left = redis.call('SCARD', KEYS[1])
 local due = 0
