@@ -15,6 +15,7 @@ import { defaultConfig } from '@herald/delivery-core';
 import { daneTlsPolicy } from '@herald/delivery-core/dane';
 import { createResolver } from '@herald/delivery-core/dns';
 import type { AttemptEvent, RecipientEvent } from '@herald/delivery-core/events';
+import { buildTlsReport, readDay, utcDay } from '@herald/delivery-core/tlsrpt';
 import {
   createTestCa,
   type SmtpSinkHandle,
@@ -26,6 +27,7 @@ import {
 } from '@herald/test-harness';
 import { sampleMessage } from './lib/message.js';
 import { type Stack, startStack } from './lib/stack.js';
+import { waitUntil } from './lib/wait.js';
 
 const SENDER = 'sender@origin.test';
 const PLAIN = '127.0.0.2';
@@ -53,8 +55,11 @@ describe('DANE in delivery', { timeout: 180_000 }, () => {
   let eeSink: SmtpSinkHandle;
   let taSink: SmtpSinkHandle;
 
+  let selfCert: string;
+
   before(async () => {
     const self = await selfSignedCertificate();
+    selfCert = self.cert;
     const ca = await createTestCa();
     const issued = await ca.issue(['mx.ta.test']);
     const wrong = 'ab'.repeat(32);
@@ -76,6 +81,12 @@ describe('DANE in delivery', { timeout: 180_000 }, () => {
       config: {
         dns: { servers: [unbound.address] },
         delivery: { dane: { mode: 'opportunistic', resolver: unbound.address } },
+        tls_reporting: {
+          enabled: true,
+          organization_name: 'Herald test relay',
+          contact_info: 'postmaster@origin.test',
+          from: 'tlsrpt@origin.test',
+        },
       },
     });
     eeSink = await startSmtpSink({ host: SELF_SIGNED, port: stack.mxPort, tls: self });
@@ -119,6 +130,10 @@ describe('DANE in delivery', { timeout: 180_000 }, () => {
     assert.equal(attempt.host?.tls, true);
     assert.equal(attempt.host?.tlsVerified, true);
     assert.equal(attempt.host?.tlsVerifiedBy, 'DANE');
+    assert.deepEqual(attempt.daneTlsa, {
+      mxHost: 'mx.good.test',
+      records: [`3 1 1 ${spkiSha256(selfCert)}`],
+    });
     assert.equal(eeSink.messages.find((m) => m.to.includes('a@good.test'))?.secure, true);
   });
 
@@ -142,6 +157,8 @@ describe('DANE in delivery', { timeout: 180_000 }, () => {
     );
     const attempt = await attemptOf('wrong.test');
     assert.equal(attempt.dane, 'failed:no TLSA record matches the certificate');
+    assert.deepEqual(attempt.daneTlsa, { mxHost: 'mx.wrong.test', records: [`3 1 1 ${'ab'.repeat(32)}`] });
+    assert.match(attempt.hostErrors[0]?.localAddress ?? '', /^127\./, 'our end of the failed session');
     assert.equal(eeSink.stats().transactions, transactions, 'no transaction began');
     assert.equal(eeSink.messages.filter((m) => m.to.includes('c@wrong.test')).length, 0);
   });
@@ -154,6 +171,41 @@ describe('DANE in delivery', { timeout: 180_000 }, () => {
     assert.match(deferred.reply.text, /^DANE: TLSA lookup of _25\._tcp\.mx\.bogus\.test failed/);
     assert.equal((await attemptOf('bogus.test')).dane, 'failed:TLSA lookup failed');
     assert.equal(eeSink.stats().connections, connections);
+  });
+
+  it('TLS reports: tlsa policies carry the TLSA records (policy-string) and MX host (mx-host); failures the sending IP', async () => {
+    const prefix = stack.relay.herald.config.redis.prefix;
+    const day = utcDay(Date.now());
+    const tallies = async (domain: string) => {
+      let found: Awaited<ReturnType<typeof readDay>> = [];
+      await waitUntil(`${domain} counted`, async () => {
+        found = await readDay(stack.redisClient, prefix, day, domain);
+        return found.length > 0;
+      });
+      return found;
+    };
+    const [good] = await tallies('good.test');
+    assert.equal(good?.policyType, 'tlsa');
+    assert.deepEqual(good?.policyString, [`3 1 1 ${spkiSha256(selfCert)}`]);
+    assert.deepEqual(good?.mxHosts, ['mx.good.test']);
+    assert.ok((good?.successes ?? 0) >= 1);
+    const [wrong] = await tallies('wrong.test');
+    assert.deepEqual(wrong?.policyString, [`3 1 1 ${'ab'.repeat(32)}`]);
+    assert.deepEqual(wrong?.mxHosts, ['mx.wrong.test']);
+    const failure = wrong?.failures[0];
+    assert.equal(failure?.resultType, 'tlsa-invalid');
+    assert.equal(failure?.receivingIp, SELF_SIGNED);
+    assert.match(failure?.sendingIp ?? '', /^127\./);
+    const report = buildTlsReport({
+      organization: 'o',
+      contact: 'c',
+      reportId: 'r',
+      dayStart: Date.parse(`${day}T00:00:00Z`),
+      domain: 'wrong.test',
+      tallies: [wrong!],
+    }) as { policies: { policy: Record<string, unknown>; 'failure-details': Record<string, unknown>[] }[] };
+    assert.deepEqual(report.policies[0]!.policy['policy-string'], [`3 1 1 ${'ab'.repeat(32)}`]);
+    assert.equal(report.policies[0]!['failure-details'][0]!['sending-mta-ip'], failure?.sendingIp);
   });
 
   it('a signed zone without TLSA: the usual path (here plaintext, the sink offers no STARTTLS)', async () => {

@@ -6,15 +6,16 @@
  * (SIGSTOP by PID) the submission is answered 451 4.3.0 within smtp.redis_timeout (503 over the
  * API, a rejected send()), never 250 and never a hang. The
  * message the client was told to retry is still delivered once the replica is back (the usual SMTP
- * duplicate). The bounce-processor's 250 waits for the same barrier. Every freeze is lifted
+ * duplicate). The bounce-processor's 250 waits for the same barrier, and so does the 250 of a
+ * message the content scan holds in quarantine (a real rspamd, GTUBE). Every freeze is lifted
  * (SIGCONT) in `finally`.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createHerald, HeraldError, readEvents } from '@herald/delivery-core';
-import { queueKeys, suppressionKeys } from '@herald/delivery-core/keys';
+import { quarantineKeys, queueKeys, suppressionKeys } from '@herald/delivery-core/keys';
 import { shardOf } from '@herald/delivery-core/queue';
-import { type RedisHandle, startRedis } from '@herald/test-harness';
+import { GTUBE, type RedisHandle, type RspamdHandle, startRedis, startRspamd } from '@herald/test-harness';
 import { dsnFor, verpFor, withProcessor } from './lib/bounce-reports.js';
 import { sampleMessage } from './lib/message.js';
 import { type Stack, startStack } from './lib/stack.js';
@@ -203,5 +204,66 @@ describe('strict durability at the bounce-processor', () => {
     } finally {
       replica.disconnect();
     }
+  });
+});
+
+describe('strict durability and the quarantine', () => {
+  const HOLDER = { user: 'holder', pass: 'secret' };
+  let rspamd: RspamdHandle;
+  let stack: Stack;
+  before(async () => {
+    rspamd = await startRspamd();
+    stack = await startStack({
+      replica: true,
+      config: {
+        ...STRICT,
+        smtp: {
+          redis_timeout: '1s',
+          users: [{ username: HOLDER.user, password: HOLDER.pass, tenant: 'holder' }],
+        },
+        scanning: {
+          rspamd: { url: rspamd.url, timeout: '10s' },
+          actions: { holder: { quarantine: 10, reject: 100 } },
+        },
+      },
+    });
+  });
+  after(async () => {
+    await stack?.stop();
+    await rspamd?.close();
+  });
+
+  const heldOnReplica = async (messageId: string) => {
+    const replica = stack.replica!.client();
+    try {
+      const { config, shards } = stack.relay.herald;
+      const keys = quarantineKeys(config.redis.prefix, shardOf(messageId, shards.layout));
+      return (await replica.hexists(keys.message(messageId), 'tenant')) === 1;
+    } finally {
+      replica.disconnect();
+    }
+  };
+
+  it('a held message is answered 451 4.3.0 while the replica is frozen, and 250 only once the hold is on the replica', async () => {
+    assert.equal(stack.relay.herald.durability, 'wait-replica');
+    const submit = (to: string) =>
+      stack.submit({
+        from: SENDER,
+        to: [to],
+        body: sampleMessage({ subject: `held ${to}`, lines: [GTUBE] }),
+        auth: HOLDER,
+      });
+    const refused = await frozen(stack.replica!.pid, () => submit('held-frozen@example.test'));
+    assert.equal(refused.code, 451, refused.response);
+    assert.match(refused.response, /^451 4\.3\.0 /);
+    assert.equal(refused.command, 'DATA');
+
+    const sent = await submit('held@example.test');
+    assert.equal(sent.code, 250, sent.response);
+    assert.ok(sent.queueId, 'the 250 names the queue id');
+    assert.equal(await heldOnReplica(sent.queueId), true, 'the held record is on the replica at the 250');
+    const listed = await stack.relay.herald.quarantine.list({ tenant: 'holder' });
+    assert.ok(listed.messages.some((m) => m.id === sent.queueId));
+    assert.equal(stack.sinks[0]!.messages.length, 0, 'nothing held is delivered');
   });
 });

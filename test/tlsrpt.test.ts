@@ -200,6 +200,8 @@ describe('SMTP TLS Reporting, counted and sent', { timeout: 180_000 }, () => {
     assert.equal(detail['result-type'], 'starttls-not-supported');
     assert.equal(detail['receiving-mx-hostname'], 'mx1.plain.test');
     assert.equal(detail['receiving-ip'], PLAIN);
+    // Our end of the failed session: the loopback address the connection left from.
+    assert.match(String(detail['sending-mta-ip']), /^127\.\d+\.\d+\.\d+$/);
     assert.equal(detail['failed-session-count'], plain.summary['total-failure-session-count']);
 
     const moved = report('moved.test').policies[0]!;

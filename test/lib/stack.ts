@@ -301,10 +301,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         'an idle delivery queue',
         async () => {
           const { totals } = await herald.queueStats({ maxJobs: 0 });
-          // A message whose last job finished may still have its DSN reports to spool (the
-          // collector's due zset, delivery/dsn-reports.ts): not idle until they are.
+          // A message whose last job finished may still have its DSN reports to spool, and a
+          // delay notice claimed may not be spooled yet (the collector's due zsets,
+          // delivery/dsn-reports.ts): not idle until they are.
           let reportsDue = 0;
-          for (const keys of shardKeys()) reportsDue += await redisClient.zcard(keys.dsnDue);
+          for (const keys of shardKeys())
+            reportsDue +=
+              (await redisClient.zcard(keys.dsnDue)) + (await redisClient.zcard(keys.dsnDelayDue));
           last = JSON.stringify({ ...totals, reportsDue });
           return totals.ready + totals.scheduled + totals.inFlight + reportsDue === 0;
         },

@@ -158,6 +158,8 @@ export async function createHerald(
     redis,
     config,
     shards,
+    // A hold answers 250 / 202 only once durable, as a spooled message does (strict).
+    barrier,
     events,
     enqueue: (held) =>
       live.current().spoolOwn({
@@ -280,7 +282,13 @@ export async function createHerald(
     },
   });
 
-  const queueOps = createQueueOps({ redis, prefix, spool, settleOperator: delivery.settleOperator });
+  const queueOps = createQueueOps({
+    redis,
+    prefix,
+    spool,
+    operatorReport: delivery.operatorReport,
+    settleOperator: delivery.settleOperator,
+  });
 
   const ping = () => pingWithin(redis, PING_TIMEOUT_MS);
   return {

@@ -6,6 +6,10 @@
  * lines has its body deleted by the finish script as before; a delay pass claims each address once;
  * failures recorded while another job of the message still waits go out after the sweep's grace
  * (a partial flush), the rest at the end.
+ * Two crash windows are closed: an operator's bounce saves its lines in the finish script itself
+ * (only when it claims the job), and a delay notice's claim records its lines for the sweep, so a
+ * crash after the finish or after the claim still sends the DSN — each simulated by running the
+ * lower-level steps in order and stopping between them.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -27,6 +31,8 @@ describe('DSN reports, one per message and kind', () => {
   let spool: Spool;
   let sent: { id: string; tenant: string; to: string; body: Buffer }[];
   let reports: DsnReports;
+  /** Set: the next DSN enqueue fails (the process "dies" while spooling it). */
+  let failNextEnqueue = false;
   before(async () => {
     redis = await startRedis();
     client = redis.client();
@@ -38,6 +44,10 @@ describe('DSN reports, one per message and kind', () => {
       spool,
       hostname: 'mx.herald.test',
       enqueueDsn: async (dsn) => {
+        if (failNextEnqueue) {
+          failNextEnqueue = false;
+          throw new Error('crashed while spooling the DSN');
+        }
         sent.push(dsn);
       },
       newId: () => `dsn${n++}`,
@@ -195,5 +205,78 @@ describe('DSN reports, one per message and kind', () => {
     assert.equal(await reports.flush(id), 0);
     assert.equal(sent.length, 1);
     assert.equal(await client.exists(spool.keysFor(id).body(id), spool.keysFor(id).dsnReports(id)), 0);
+  });
+
+  const recipientsOf = (dsn: { body: Buffer }) =>
+    [...dsn.body.toString('utf8').matchAll(/Final-Recipient: rfc822; (\S+)/g)].map((m) => m[1]);
+
+  it("an operator's bounce saves its lines with the finish: a crash right after it still sends the DSN (sweep)", async () => {
+    sent.length = 0;
+    const { id, jobs, jobIds } = await spoolMessage(['j.test', 'k.test']);
+    // Job 0 ends normally with nothing to report; job 1 is bounced by an operator.
+    assert.equal((await spool.claimFinish(id, jobIds[0]!)).reportsDue, false);
+    const lines = DsnReports.fieldsOf(jobs[1]!, 'failure', [failed('user@k.test')]);
+    const finish = await spool.claimFinish(id, jobIds[1]!, lines);
+    assert.deepEqual(finish, { claimed: true, left: 0, reportsDue: true });
+    // The process "died" here: no events, no flush. The lines are in the collector all the same.
+    assert.equal(await client.exists(spool.keysFor(id).body(id)), 1, 'the body is kept for the report');
+    assert.equal(await reports.sweep(0), 1);
+    assert.equal(sent.length, 1);
+    assert.deepEqual(recipientsOf(sent[0]!), ['user@k.test']);
+    assert.match(sent[0]!.body.toString('utf8'), /Subject: order 7/);
+  });
+
+  it("an operator's bounce that loses the race for the job (a worker finished it) writes no lines", async () => {
+    const { id, jobs, jobIds } = await spoolMessage(['l.test', 'm.test']);
+    await spool.claimFinish(id, jobIds[1]!);
+    const lines = DsnReports.fieldsOf(jobs[1]!, 'failure', [failed('user@m.test')]);
+    const late = await spool.claimFinish(id, jobIds[1]!, lines);
+    assert.equal(late.claimed, false);
+    assert.equal(await client.exists(spool.keysFor(id).dsnReports(id)), 0, 'no collector was made');
+  });
+
+  it("an operator's bounce of a job with many recipients saves every line (written in pieces)", async () => {
+    const { id, jobs, jobIds } = await spoolMessage(['q.test']);
+    const many = Array.from({ length: 1_500 }, (_, i) => failed(`user${i}@q.test`));
+    const finish = await spool.claimFinish(id, jobIds[0]!, DsnReports.fieldsOf(jobs[0]!, 'failure', many));
+    assert.equal(finish.reportsDue, true);
+    assert.equal(await client.hlen(spool.keysFor(id).dsnReports(id)), 1 + many.length, 'meta and every line');
+    await reports.flush(id);
+  });
+
+  it('a crash between a delay notice claim and its sending loses nothing: the sweep sends it once', async () => {
+    sent.length = 0;
+    const { id, jobs } = await spoolMessage(['n.test', 'o.test']);
+    const delayed = (address: string): DsnRecipient => ({ address, action: 'delayed', status: '4.2.0' });
+    // Step 1 only: the claim; the process "died" before the notice was spooled.
+    const claimed = await reports.claimDelayed(jobs[0]!, [delayed('user@n.test'), delayed('user@o.test')]);
+    assert.equal(claimed.length, 2);
+    assert.deepEqual(await reports.sendDelayed(jobs[1]!, [delayed('user@o.test')]), [], 'claimed once');
+    assert.equal(sent.length, 0);
+    assert.equal(await reports.sweep(60_000), 0, 'within the grace the sweep leaves it alone');
+    assert.equal(await reports.sweep(0), 1, 'past the grace: sent');
+    assert.equal(sent.length, 1);
+    assert.deepEqual(recipientsOf(sent[0]!), ['user@n.test', 'user@o.test']);
+    assert.match(sent[0]!.body.toString('utf8'), /Action: delayed/);
+    assert.equal(await reports.sweep(0), 0, 'nothing left');
+    assert.equal(await client.zcard(spool.keysFor(id).dsnDelayDue), 0);
+    assert.equal(await client.exists(spool.keysFor(id).body(id)), 1, 'the message is still queued');
+  });
+
+  it('a delay notice whose spooling failed is sent by the message end when that comes first', async () => {
+    sent.length = 0;
+    const { id, jobs, jobIds } = await spoolMessage(['p.test']);
+    const delayed: DsnRecipient = { address: 'user@p.test', action: 'delayed', status: '4.2.0' };
+    failNextEnqueue = true;
+    await assert.rejects(reports.sendDelayed(jobs[0]!, [delayed]), /crashed while spooling/);
+    await reports.record(jobs[0]!, 'failure', [failed('user@p.test')]);
+    assert.equal((await spool.claimFinish(id, jobIds[0]!)).reportsDue, true);
+    assert.equal(await reports.flush(id), 2, 'the delay notice, then the failure report');
+    assert.deepEqual(
+      sent.map((s) => /Subject: (.*)/.exec(s.body.toString('utf8'))?.[1]),
+      ['Delayed Mail (still being retried)', 'Undelivered Mail Returned to Sender'],
+    );
+    assert.equal(await client.zcard(spool.keysFor(id).dsnDelayDue), 0);
+    assert.equal(await reports.sweep(0), 0);
   });
 });

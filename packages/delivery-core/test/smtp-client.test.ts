@@ -144,6 +144,27 @@ describe('outbound SMTP client', () => {
         ['127.0.0.9', 451, 'connect'],
       ],
     );
+    // Our end of each connection made (a TLS report's sending-mta-ip); none for a refused one.
+    assert.match(report.hostErrors[0]!.localAddress ?? '', /^127\./);
+    assert.equal(report.hostErrors[1]!.localAddress, undefined);
+    assert.match(report.host?.localAddress ?? '', /^127\./);
+  });
+
+  it('the attempt host and a connected host error name the bound source address as localAddress', async () => {
+    const pool = newPool();
+    const report = await deliverAttempt(pool, {
+      from: 'a@sender.test',
+      recipients: ['ok@dest.test'],
+      body,
+      hosts: [host('127.0.0.3'), host('127.0.0.2')],
+      tls: 'opportunistic',
+      tlsVerify: false,
+      localAddress: '127.0.0.6',
+    });
+    await pool.close();
+    assert.equal(report.recipients[0]!.accepted, true);
+    assert.equal(report.hostErrors[0]!.localAddress, '127.0.0.6');
+    assert.equal(report.host?.localAddress, '127.0.0.6');
   });
 
   it('an attempt tries at most maxAddresses addresses and maxSessions answering servers', async () => {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { defaultConfig } from '../src/config/index.js';
+import { REPORTED_TLSA_DATA_MAX_CHARS, REPORTED_TLSA_MAX_RECORDS, reportedTlsa } from '../src/dane/index.js';
 import type { AttemptEvent } from '../src/events/index.js';
 import {
   buildTlsReport,
@@ -54,6 +55,75 @@ describe('TLS reporting', () => {
     );
     assert.equal(failed?.policyType, 'tlsa');
     assert.equal(failed?.resultType, 'tlsa-invalid');
+  });
+
+  it('a tlsa policy carries its TLSA records as policy-string and the MX host as mx-host; a failure its sending IP', () => {
+    const records = ['3 1 1 '.concat('ab'.repeat(32))];
+    const verified = tlsOutcomeOf(
+      attempt({
+        dane: 'verified',
+        daneTlsa: { mxHost: 'mx.a.test', records },
+        host: { ...host, tls: true, localAddress: '192.0.2.50' },
+      }),
+    );
+    assert.deepEqual(verified, {
+      policyType: 'tlsa',
+      policyString: records,
+      mxHosts: ['mx.a.test'],
+      success: true,
+      receivingMx: 'mx.a.test',
+      receivingIp: '192.0.2.1',
+    });
+    const reply = {
+      code: 451,
+      enhanced: '4.7.5',
+      text: 'DANE: STARTTLS with mx.a.test failed: certificate check failed: no TLSA record matches the certificate',
+      stage: 'starttls' as const,
+    };
+    const failed = tlsOutcomeOf(
+      attempt({
+        dane: 'failed:no TLSA record matches the certificate',
+        daneTlsa: { mxHost: 'mx.a.test', records },
+        hostErrors: [{ hostname: 'mx.a.test', address: '192.0.2.1', reply, localAddress: '192.0.2.50' }],
+      }),
+    );
+    assert.equal(failed?.sendingIp, '192.0.2.50');
+    assert.deepEqual(failed?.policyString, records);
+    const report = buildTlsReport({
+      organization: 'O',
+      contact: 'c@o.test',
+      reportId: 'r',
+      dayStart: 0,
+      domain: 'a.test',
+      tallies: [
+        {
+          policyType: 'tlsa',
+          policyString: records,
+          mxHosts: ['mx.a.test'],
+          successes: 1,
+          failures: [
+            { resultType: 'tlsa-invalid', sendingIp: '192.0.2.50', receivingIp: '192.0.2.1', count: 1 },
+          ],
+        },
+      ],
+    }) as { policies: { policy: Record<string, unknown>; 'failure-details': Record<string, unknown>[] }[] };
+    assert.deepEqual(report.policies[0]!.policy['policy-string'], records);
+    assert.deepEqual(report.policies[0]!.policy['mx-host'], ['mx.a.test']);
+    assert.equal(report.policies[0]!['failure-details'][0]!['sending-mta-ip'], '192.0.2.50');
+  });
+
+  it('reported TLSA records are bounded: at most 8 per host, long data cut with an ellipsis', () => {
+    const many = Array.from({ length: 12 }, (_, i) => ({
+      usage: 3,
+      selector: 1,
+      matchingType: 1,
+      data: i.toString(16).padStart(2, '0').repeat(32),
+    }));
+    const shown = reportedTlsa(many);
+    assert.equal(shown.length, REPORTED_TLSA_MAX_RECORDS);
+    assert.equal(shown[0], `3 1 1 ${'00'.repeat(32)}`);
+    const full = reportedTlsa([{ usage: 3, selector: 0, matchingType: 0, data: 'AB'.repeat(600) }]);
+    assert.equal(full[0], `3 0 0 ${'ab'.repeat(REPORTED_TLSA_DATA_MAX_CHARS / 2)}…`);
   });
 
   it('an attempt over a static route (smarthost) is left out of TLS reports, success or failure', () => {

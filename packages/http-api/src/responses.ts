@@ -189,6 +189,7 @@ const attemptStory = z.object({
       address: z.string(),
       port: z.number().int(),
       tls: z.boolean(),
+      localAddress: z.string().optional().describe('our end of the connection (the local IP)'),
       tlsVersion: z.string().optional(),
       tlsCipher: z.string().optional(),
       tlsVerified: z.boolean().optional(),
@@ -197,7 +198,14 @@ const attemptStory = z.object({
     })
     .optional(),
   results: z.array(z.object({ address: z.string(), accepted: z.boolean(), reply: smtpReplySchema })),
-  hostErrors: z.array(z.object({ hostname: z.string(), address: z.string(), reply: smtpReplySchema })),
+  hostErrors: z.array(
+    z.object({
+      hostname: z.string(),
+      address: z.string(),
+      reply: smtpReplySchema,
+      localAddress: z.string().optional().describe('our end of the connection, when one was made'),
+    }),
+  ),
   durationMs: z.number(),
   mtaStsProblems: z.array(z.string()).optional(),
   dane: z.string().optional().describe('with DANE on: verified, failed:<why> or none'),

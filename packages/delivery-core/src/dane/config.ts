@@ -2,7 +2,9 @@
  * daneTlsPolicy: delivery's `tlsPolicy` when `delivery.dane.mode` is on — DANE first (RFC 7672;
  * RFC 8461 §2: where validated TLSA records exist they win over MTA-STS), then `next` (MTA-STS)
  * for domains DANE does not cover; with `require` (dane-only) those domains, and hosts without
- * usable TLSA, are refused 451 4.7.5 instead (`requireDane`). Every decision carries `daneResult` for the attempt event.
+ * usable TLSA, are refused 451 4.7.5 instead (`requireDane`). Every decision carries `daneResult` for
+ * the attempt event, and DANE's own `daneTlsa`: the TLSA records of the host that result speaks of
+ * (the TLS report's policy-string).
  * A `delivery.dane.resolver` gets its own resolver (closed by `close`); without one the given
  * resolver (dns.servers) is trusted to validate. Undefined when DANE is off.
  */
@@ -52,10 +54,16 @@ export function daneTlsPolicy(
       const decision = required ? requireDane(domain, decided, hosts) : decided;
       if (decision.applies) {
         const daneHosts = new Set(decision.hosts.filter((h) => h.tls).map((h) => h.hostname));
+        const tlsa = decision.tlsa;
         return {
           mode: 'dane',
           hosts: decision.hosts,
           daneResult: (host, hostErrors) => daneResult(daneHosts, host, hostErrors),
+          daneTlsa: (host, hostErrors) => {
+            const mxHost = daneHostOf(daneHosts, host, hostErrors);
+            const records = mxHost ? tlsa?.get(mxHost) : undefined;
+            return mxHost && records ? { mxHost, records } : undefined;
+          },
         };
       }
       const sts = await next?.(domain, hosts);
@@ -95,6 +103,7 @@ export function requireDane(domain: string, decision: DaneDecision, hosts: Candi
     return { applies: true, hosts: hosts.map((h) => refuse(h, NOT_COVERED[decision.why](domain))) };
   return {
     applies: true,
+    ...(decision.tlsa ? { tlsa: decision.tlsa } : {}),
     hosts: decision.hosts.map((h) => {
       if (h.tls?.refuse || h.tls?.peerCheck) return h;
       return refuse(
@@ -116,6 +125,16 @@ export function daneResult(
   if (host) return host.tlsVerifiedBy === DANE_BY ? 'verified' : 'none';
   const failure = hostErrors.find((e) => daneHosts.has(e.hostname));
   return failure ? `failed:${shortReason(failure.reply.text)}` : 'none';
+}
+
+/** The MX host `daneResult` speaks of: the one DANE verified, else the first DANE host that failed. */
+function daneHostOf(
+  daneHosts: ReadonlySet<string>,
+  host: AttemptHost | undefined,
+  hostErrors: { hostname: string }[],
+): string | undefined {
+  if (host) return host.tlsVerifiedBy === DANE_BY ? host.hostname : undefined;
+  return hostErrors.find((e) => daneHosts.has(e.hostname))?.hostname;
 }
 
 /** The gist of `require`'s refusals (requireDane), for the attempt event's `dane`. */

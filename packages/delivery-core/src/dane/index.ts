@@ -17,6 +17,9 @@ export {
   type DaneMatch,
   formatTlsa,
   matchDane,
+  REPORTED_TLSA_DATA_MAX_CHARS,
+  REPORTED_TLSA_MAX_RECORDS,
+  reportedTlsa,
   type TlsaRecord,
   usableTlsa,
 } from './tlsa.js';

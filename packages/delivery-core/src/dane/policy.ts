@@ -13,7 +13,8 @@
  *   zone refuses the host with 451 4.7.5 (bogus or SERVFAIL: never downgrade, §2.1.1); a failed
  *   MX lookup refuses every host.
  * - DANE applies to the domain when some host got a TLS policy; otherwise `applies: false` and the
- *   caller falls back to MTA-STS / the relay's TLS settings.
+ *   caller falls back to MTA-STS / the relay's TLS settings. The decision names each host's
+ *   validated TLSA records (bounded, presentation format) for the attempt event and TLS reports.
  * Needs: the validating resolver (cached, single-flight) and a clock for the certificate dates.
  */
 import { createHash } from 'node:crypto';
@@ -21,7 +22,7 @@ import type { DnsAnswer, Resolver } from '../dns/index.js';
 import { isIpAddress } from '../dns/index.js';
 import type { SmtpReply } from '../errors/index.js';
 import type { CandidateHost, HostTls, PeerCheck } from '../smtp/index.js';
-import { matchDane, type TlsaRecord, usableTlsa } from './tlsa.js';
+import { matchDane, reportedTlsa, type TlsaRecord, usableTlsa } from './tlsa.js';
 
 /** Who requires TLS, in replies and in TlsDetails.verifiedBy. */
 export const DANE_BY = 'DANE';
@@ -32,7 +33,18 @@ const CHECK_KEY_CHARS = 16;
 
 export type DaneDecision =
   | { applies: false; why: 'insecure-mx' | 'no-tlsa' }
-  | { applies: true; hosts: CandidateHost[] };
+  | {
+      applies: true;
+      hosts: CandidateHost[];
+      /** Per MX host name: its validated TLSA RRset as reported (`reportedTlsa`), when it has one. */
+      tlsa?: ReadonlyMap<string, string[]>;
+    };
+
+/** One host's DANE policy and the TLSA records it came from (presentation format, bounded). */
+interface HostDane {
+  tls: HostTls;
+  tlsa?: string[];
+}
 
 export interface DaneOptions {
   /** The validating resolver (delivery.dane.resolver, else dns.servers). */
@@ -74,44 +86,46 @@ export class DanePolicies {
     if (!mx.authenticated) return { applies: false, why: 'insecure-mx' };
     const secureNames = new Set(mx.answers.flatMap((r) => (r.type === 'MX' ? [r.exchange] : [])));
     if (secureNames.size === 0) secureNames.add(name); // implicit MX, its absence validated
+    const tlsa = new Map<string, string[]>();
     const decided = await Promise.all(
       hosts.map(async (host) => {
         if (!secureNames.has(host.hostname) || isIpAddress(host.hostname)) return host;
-        const tls = await this.hostTls(host.hostname);
-        return tls ? { ...host, tls } : host;
+        const dane = await this.hostTls(host.hostname);
+        if (!dane) return host;
+        if (dane.tlsa) tlsa.set(host.hostname, dane.tlsa);
+        return { ...host, tls: dane.tls };
       }),
     );
     if (!decided.some((h) => h.tls)) return { applies: false, why: 'no-tlsa' };
-    return { applies: true, hosts: decided };
+    return { applies: true, hosts: decided, tlsa };
   }
 
   /** One host's DANE policy, or undefined when DANE does not apply to it. */
-  private async hostTls(host: string): Promise<HostTls | undefined> {
+  private async hostTls(host: string): Promise<HostDane | undefined> {
     const { resolver } = this.options;
     try {
       let address = await resolver.query(host, 'A');
       if (address.answers.length === 0) address = await resolver.query(host, 'AAAA');
       if (!address.authenticated) return undefined; // §2.2.2: no TLSA lookup for an insecure host
     } catch (err) {
-      return {
-        tls: 'require',
-        requiredBy: DANE_BY,
-        refuse: refused(host, `address lookup of ${host} failed: ${errorText(err)}`),
-      };
+      const refuse = refused(host, `address lookup of ${host} failed: ${errorText(err)}`);
+      return { tls: { tls: 'require', requiredBy: DANE_BY, refuse } };
     }
     let tlsa: DnsAnswer;
     try {
       tlsa = await resolver.query(tlsaName(host), 'TLSA');
     } catch (err) {
       const text = `TLSA lookup of ${tlsaName(host)} failed: ${errorText(err)}`;
-      return { tls: 'require', requiredBy: DANE_BY, refuse: refused(host, text) };
+      return { tls: { tls: 'require', requiredBy: DANE_BY, refuse: refused(host, text) } };
     }
     if (!tlsa.authenticated) return undefined;
     const records: TlsaRecord[] = tlsa.answers.flatMap((r) => (r.type === 'TLSA' ? [{ ...r }] : []));
     if (records.length === 0) return undefined;
+    const tlsaStrings = reportedTlsa(records);
     const usable = usableTlsa(records);
-    if (usable.length === 0) return { tls: 'require', requiredBy: DANE_BY };
-    return { tls: 'require', requiredBy: DANE_BY, peerCheck: this.peerCheck(host, usable) };
+    if (usable.length === 0) return { tls: { tls: 'require', requiredBy: DANE_BY }, tlsa: tlsaStrings };
+    const tls: HostTls = { tls: 'require', requiredBy: DANE_BY, peerCheck: this.peerCheck(host, usable) };
+    return { tls, tlsa: tlsaStrings };
   }
 
   private peerCheck(host: string, records: TlsaRecord[]): PeerCheck {

@@ -50,6 +50,23 @@ export function formatTlsa(record: TlsaRecord, dataChars = 16): string {
   return `${record.usage} ${record.selector} ${record.matchingType} ${data}`;
 }
 
+/** TLSA records a TLS report names per MX host at most (RFC 8460 §4.4 `policy-string`). */
+export const REPORTED_TLSA_MAX_RECORDS = 8;
+/** Certificate association data kept per reported record, hex characters (SHA2-512 fits whole). */
+export const REPORTED_TLSA_DATA_MAX_CHARS = 128;
+
+/**
+ * A host's TLSA RRset in presentation format ("3 1 1 abcd…"), one string per record, for the
+ * attempt event and TLS reports: sorted, at most REPORTED_TLSA_MAX_RECORDS, data longer than
+ * REPORTED_TLSA_DATA_MAX_CHARS (a full certificate or key, matching type 0) cut and ended with "…".
+ */
+export function reportedTlsa(records: readonly TlsaRecord[]): string[] {
+  return records
+    .map((r) => formatTlsa({ ...r, data: r.data.toLowerCase() }, REPORTED_TLSA_DATA_MAX_CHARS))
+    .sort()
+    .slice(0, REPORTED_TLSA_MAX_RECORDS);
+}
+
 function selected(cert: X509Certificate, selector: number): Buffer {
   return selector === SELECTOR_SPKI ? cert.publicKey.export({ type: 'spki', format: 'der' }) : cert.raw;
 }

@@ -21,12 +21,17 @@
  * delay warning sends one report for the pass, listing its own deferred recipients and those of
  * the message's other jobs that were already deferred (`delayed`); each address is claimed once
  * per message (`delay:<address>`, HSETNX), so a later job's pass lists only recipients not warned.
+ * The claim records the claimed lines and puts the message in the shard's delay-due zset in the
+ * same script (`claimDelayed`, dsn-scripts.ts); once the notice is spooled the lines are dropped
+ * (`sendClaimedDelays`). A crash in between loses nothing: `sweep` sends delay lines left more
+ * than REPORT_SWEEP_GRACE_MS, and a message that ends first sends them with its `flush`.
  * Needs injected: a command connection, the spool (keys, body), the DSN enqueue, ids and a clock.
  */
 import type { Logger } from 'pino';
 import { composeDsn, type DsnRecipient } from '../dsn/index.js';
 import type { DeliveryJobData, Spool } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
+import { CLAIM_DELAY_LUA, CLAIM_DUE_LUA, DELAY_LINE_FIELD, DELAY_SENT_LUA } from './dsn-scripts.js';
 
 /** The reports collected until the message ends, in the order they are sent. */
 export const COLLECTED_KINDS = ['failure', 'success'] as const;
@@ -49,19 +54,7 @@ interface ReportMeta {
   envid?: string;
 }
 
-/**
- * KEYS[1] reports-due zset. ARGV[1] message id, ARGV[2] grace (ms). Claims a due message for a
- * sweep: when its score is at least ARGV[2] old on the server's clock, moves it to now (another
- * sweep waits a grace again) and returns 1; else 0.
- */
-const CLAIM_DUE_LUA = `
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if tonumber(score) > now - tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
-return 1`;
+type Script = (...args: string[]) => Promise<unknown>;
 
 export interface DsnReportsDeps {
   redis: RedisClient;
@@ -88,20 +81,37 @@ function metaOf(data: DeliveryJobData): ReportMeta {
 export class DsnReports {
   constructor(private readonly deps: DsnReportsDeps) {
     deps.redis.defineCommand('heraldClaimDueReport', { numberOfKeys: 1, lua: CLAIM_DUE_LUA });
+    deps.redis.defineCommand('heraldClaimDelay', { numberOfKeys: 2, lua: CLAIM_DELAY_LUA });
+    deps.redis.defineCommand('heraldDelaySent', { numberOfKeys: 2, lua: DELAY_SENT_LUA });
+  }
+
+  private script(name: string): Script {
+    const run = (this.deps.redis as unknown as Record<string, Script>)[name]!;
+    return (...args) => run.call(this.deps.redis, ...args);
+  }
+
+  /**
+   * The collector fields and values (field, value, …) that record `lines` of `kind`: what `record`
+   * writes, and what an operator's bounce hands the finish script (`Spool.claimFinish`) to write
+   * in the same step as the job's end. Empty without lines.
+   */
+  static fieldsOf(data: DeliveryJobData, kind: CollectedKind, lines: readonly DsnRecipient[]): string[] {
+    if (lines.length === 0) return [];
+    const fields: string[] = ['meta', JSON.stringify(metaOf(data))];
+    for (const line of lines) fields.push(`${kind}:${line.address.toLowerCase()}`, JSON.stringify(line));
+    return fields;
   }
 
   /** Records report lines of `kind` for the message's end (idempotent per address: a repeat overwrites). */
   async record(data: DeliveryJobData, kind: CollectedKind, lines: readonly DsnRecipient[]): Promise<void> {
-    if (lines.length === 0) return;
-    const key = this.deps.spool.keysFor(data.messageId).dsnReports(data.messageId);
-    const fields: string[] = ['meta', JSON.stringify(metaOf(data))];
-    for (const line of lines) fields.push(`${kind}:${line.address.toLowerCase()}`, JSON.stringify(line));
+    const fields = DsnReports.fieldsOf(data, kind, lines);
+    if (fields.length === 0) return;
+    const keys = this.deps.spool.keysFor(data.messageId);
     // Due by the sweep one grace after the first line even while other jobs wait (a partial flush).
-    const due = this.deps.spool.keysFor(data.messageId).dsnDue;
     await this.deps.redis
       .multi()
-      .hset(key, ...fields)
-      .zadd(due, 'NX', String(this.deps.now()), data.messageId)
+      .hset(keys.dsnReports(data.messageId), ...fields)
+      .zadd(keys.dsnDue, 'NX', String(this.deps.now()), data.messageId)
       .exec();
   }
 
@@ -116,24 +126,58 @@ export class DsnReports {
     others: readonly DsnRecipient[] = [],
   ): Promise<string[]> {
     const lines = [...own, ...others.filter((o) => !own.some((r) => sameAddress(r, o)))];
-    if (lines.length === 0) return [];
-    const key = this.deps.spool.keysFor(data.messageId).dsnReports(data.messageId);
-    const multi = this.deps.redis.multi().hset(key, 'meta', JSON.stringify(metaOf(data)));
-    for (const line of lines)
-      multi.hsetnx(key, `delay:${line.address.toLowerCase()}`, String(this.deps.now()));
-    const results = (await multi.exec()) ?? [];
-    const fresh = lines.filter((_, i) => results[i + 1]?.[1] === 1);
+    const fresh = await this.claimDelayed(data, lines);
     if (fresh.length === 0) return [];
-    const original = (await this.deps.spool.getBody(data.messageId, data.size)) ?? undefined;
-    await this.send(data.messageId, metaOf(data), fresh, original);
+    await this.sendClaimedDelays(data.messageId, metaOf(data), fresh);
     return fresh.map((r) => r.address);
   }
 
   /**
-   * Spools the message's collected reports not sent yet, then deletes its collector and body and
-   * takes it off the due zset. While jobs of the message are still pending (a partial flush: the
-   * sweep, an operator's bounce), the lines sent are taken out of the collector instead and body
-   * and collector stay. Safe to repeat. Returns how many reports it spooled.
+   * The first step of a delay pass: claims each address's notice once per message and records
+   * the claimed lines for the sweep, in one script. Returns the lines claimed now.
+   */
+  async claimDelayed(data: DeliveryJobData, lines: readonly DsnRecipient[]): Promise<DsnRecipient[]> {
+    if (lines.length === 0) return [];
+    const keys = this.deps.spool.keysFor(data.messageId);
+    const args = [data.messageId, JSON.stringify(metaOf(data)), String(this.deps.now())];
+    for (const line of lines) args.push(line.address.toLowerCase(), JSON.stringify(line));
+    const claimed = new Set(
+      (await this.script('heraldClaimDelay')(
+        keys.dsnReports(data.messageId),
+        keys.dsnDelayDue,
+        ...args,
+      )) as string[],
+    );
+    return lines.filter((line) => claimed.has(line.address.toLowerCase()));
+  }
+
+  /** The second step: spools one delay notice for claimed `lines`, then drops their recorded lines. */
+  private async sendClaimedDelays(messageId: string, meta: ReportMeta, lines: DsnRecipient[]): Promise<void> {
+    const keys = this.deps.spool.keysFor(messageId);
+    const original = (await this.deps.spool.getBody(messageId, meta.size)) ?? undefined;
+    await this.send(messageId, meta, lines, original);
+    const fields = lines.map((l) => `${DELAY_LINE_FIELD}${l.address.toLowerCase()}`);
+    await this.script('heraldDelaySent')(keys.dsnReports(messageId), keys.dsnDelayDue, messageId, ...fields);
+  }
+
+  /** The delay lines a crash left in the message's collector, sent as one notice. */
+  private async sendLeftDelays(messageId: string, all: Record<string, string>): Promise<number> {
+    const lines = linesOf(all, DELAY_LINE_FIELD);
+    if (!all.meta || lines.length === 0) {
+      const keys = this.deps.spool.keysFor(messageId);
+      await this.script('heraldDelaySent')(keys.dsnReports(messageId), keys.dsnDelayDue, messageId);
+      return 0;
+    }
+    await this.sendClaimedDelays(messageId, JSON.parse(all.meta) as ReportMeta, lines);
+    return 1;
+  }
+
+  /**
+   * Spools the message's collected reports not sent yet (first a delay notice a crash left), then
+   * deletes its collector and body and takes it off the due zsets. While jobs of the message are
+   * still pending (a partial flush: the sweep, an operator's bounce), the lines sent are taken out
+   * of the collector instead and body and collector stay. Safe to repeat. Returns how many
+   * reports it spooled.
    */
   async flush(messageId: string): Promise<number> {
     const { redis, spool } = this.deps;
@@ -141,16 +185,14 @@ export class DsnReports {
     const key = keys.dsnReports(messageId);
     const all = await redis.hgetall(key);
     if ((await redis.exists(keys.pendingJobs(messageId))) === 1) return this.flushSoFar(messageId, all);
-    let sent = 0;
+    const delaysLeft = Object.keys(all).some((field) => field.startsWith(DELAY_LINE_FIELD));
+    let sent = delaysLeft ? await this.sendLeftDelays(messageId, all) : 0;
     if (all.meta) {
       const meta = JSON.parse(all.meta) as ReportMeta;
       let original: Buffer | undefined | null;
       for (const kind of COLLECTED_KINDS) {
         if (all[`sent:${kind}`]) continue;
-        const lines = Object.entries(all)
-          .filter(([field]) => field.startsWith(`${kind}:`))
-          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-          .map(([, value]) => JSON.parse(value) as DsnRecipient);
+        const lines = linesOf(all, `${kind}:`);
         if (lines.length === 0) continue;
         original ??= await spool.getBody(messageId, meta.size);
         await this.send(messageId, meta, lines, original ?? undefined);
@@ -177,12 +219,7 @@ export class DsnReports {
           .sort();
         if (fields.length === 0) continue;
         original ??= await spool.getBody(messageId, meta.size);
-        await this.send(
-          messageId,
-          meta,
-          fields.map((field) => JSON.parse(all[field]!) as DsnRecipient),
-          original ?? undefined,
-        );
+        await this.send(messageId, meta, linesOf(all, `${kind}:`), original ?? undefined);
         await redis.hdel(keys.dsnReports(messageId), ...fields);
         sent += 1;
       }
@@ -192,24 +229,28 @@ export class DsnReports {
   }
 
   /**
-   * Flushes every message in a due zset for REPORT_SWEEP_GRACE_MS: a finisher that crashed, or
-   * lines collected while other jobs of the message wait (a partial flush).
+   * Flushes every message in the due zset for REPORT_SWEEP_GRACE_MS (a finisher that crashed, or
+   * lines collected while other jobs of the message wait: a partial flush), and sends the delay
+   * notices claimed that long ago and never spooled. Returns how many it handled.
    */
   async sweep(graceMs = REPORT_SWEEP_GRACE_MS): Promise<number> {
     const { redis, spool } = this.deps;
-    const claim = (redis as unknown as Record<string, (...args: string[]) => Promise<number>>)
-      .heraldClaimDueReport!;
-    let flushed = 0;
+    const claim = this.script('heraldClaimDueReport');
+    let handled = 0;
     for (const shard of spool.allShards()) {
-      const due = spool.shardKeys(shard).dsnDue;
-      const ids = await redis.zrange(due, 0, REPORT_SWEEP_BATCH - 1);
-      for (const id of ids) {
-        if ((await claim.call(redis, due, id, String(graceMs))) !== 1) continue;
+      const keys = spool.shardKeys(shard);
+      for (const id of await redis.zrange(keys.dsnDelayDue, 0, REPORT_SWEEP_BATCH - 1)) {
+        if ((await claim(keys.dsnDelayDue, id, String(graceMs))) !== 1) continue;
+        await this.sendLeftDelays(id, await redis.hgetall(spool.keysFor(id).dsnReports(id)));
+        handled += 1;
+      }
+      for (const id of await redis.zrange(keys.dsnDue, 0, REPORT_SWEEP_BATCH - 1)) {
+        if ((await claim(keys.dsnDue, id, String(graceMs))) !== 1) continue;
         await this.flush(id);
-        flushed += 1;
+        handled += 1;
       }
     }
-    return flushed;
+    return handled;
   }
 
   private async send(
@@ -234,6 +275,14 @@ export class DsnReports {
     });
     await this.deps.enqueueDsn({ id, tenant: meta.tenant, to: meta.from, body });
   }
+}
+
+/** The report lines under `prefix` in a collector's fields, by address. */
+function linesOf(all: Record<string, string>, prefix: string): DsnRecipient[] {
+  return Object.entries(all)
+    .filter(([field]) => field.startsWith(prefix))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, value]) => JSON.parse(value) as DsnRecipient);
 }
 
 function sameAddress(a: DsnRecipient, b: DsnRecipient): boolean {

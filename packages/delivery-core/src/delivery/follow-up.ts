@@ -50,21 +50,17 @@ export async function followUpFailures(
   notices: readonly RecipientNotice[] = [],
 ): Promise<void> {
   const hard: SuppressionEntryInput[] = [];
-  const failed: DsnRecipient[] = [];
   const asked = new Map(data.recipients.map((r) => [r.address.toLowerCase(), r]));
   for (const failure of failures) {
-    // An operator's delete tells no one; an operator's bounce gets a DSN but is no verdict on the
-    // address: neither is suppressed or counted against the tenant.
-    if (failure.operator === 'delete') continue;
+    // An operator's bounce gets a DSN but is no verdict on the address: neither it nor a delete
+    // is suppressed or counted against the tenant.
     if (failure.type === 'bounced' && !failure.operator) {
       const verdict = classifyReply(failure.reply, failure.address);
       if (verdict.action === 'suppress')
         hard.push({ address: failure.address, reason: verdict.reason, source: 'bounce' });
     }
-    const request = asked.get(failure.address.toLowerCase());
-    if (!wantsReport(request?.notify, 'failure')) continue;
-    failed.push(lineOf(failure, 'failed', request?.orcpt, deps.now()));
   }
+  const failed = failureLines(data, failures, deps.now());
   const line = (notice: RecipientNotice) =>
     lineOf(notice, notice.action, asked.get(notice.address.toLowerCase())?.orcpt, deps.now());
   const relayed = notices.filter((n) => n.action === 'relayed').map(line);
@@ -78,6 +74,27 @@ export async function followUpFailures(
   await deps.reports.record(data, 'success', relayed);
   if (delayed.length > 0)
     await deps.reports.sendDelayed(data, delayed, (await deps.othersDeferred?.(data)) ?? []);
+}
+
+/**
+ * The failure report lines of `failures` (each recipient's NOTIFY deciding; an operator's delete
+ * tells no one), whoever sends them: the follow-up, or an operator's bounce recording them with
+ * its job's finish (delivery runtime's `operatorReport`).
+ */
+export function failureLines(
+  data: DeliveryJobData,
+  failures: readonly RecipientFailure[],
+  now: number,
+): DsnRecipient[] {
+  const asked = new Map(data.recipients.map((r) => [r.address.toLowerCase(), r]));
+  const lines: DsnRecipient[] = [];
+  for (const failure of failures) {
+    if (failure.operator === 'delete') continue;
+    const request = asked.get(failure.address.toLowerCase());
+    if (!wantsReport(request?.notify, 'failure')) continue;
+    lines.push(lineOf(failure, 'failed', request?.orcpt, now));
+  }
+  return lines;
 }
 
 function lineOf(

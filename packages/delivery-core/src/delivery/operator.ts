@@ -4,7 +4,9 @@
  * operator`, or `550 5.0.0 bounced by operator[: <reason>]` — and an event carrying `operator`;
  * recipients already delivered, bounced or expired stay as they are (exactly one terminal state).
  * The failures carry `operator`, so the follow-up (follow-up.ts) sends a DSN for a bounce only
- * and suppresses and counts nothing. Pure apart from the injected event sink and clock.
+ * and suppresses and counts nothing; `operatorFailures` names them without ending anything (the
+ * report lines a bounce records with its job's finish). Pure apart from the injected event sink
+ * and clock.
  */
 import type { SmtpReply } from '../errors/index.js';
 import type { DeliveryJobData, OperatorMark } from '../queue/index.js';
@@ -21,6 +23,19 @@ export function operatorReply(mark: OperatorMark): SmtpReply {
       ? 'deleted by operator'
       : `bounced by operator${mark.reason ? `: ${mark.reason}` : ''}`;
   return { code: OPERATOR_CODE, enhanced: OPERATOR_ENHANCED, text, stage: 'queue' };
+}
+
+/** The failures the mark makes of the job's pending recipients, nothing emitted or changed. */
+export function operatorFailures(data: DeliveryJobData, mark: OperatorMark): RecipientFailure[] {
+  const reply = operatorReply(mark);
+  return data.recipients
+    .filter((r) => r.state === 'pending')
+    .map((r) => ({
+      address: r.address,
+      type: 'bounced' as const,
+      reply: { ...reply },
+      operator: mark.action,
+    }));
 }
 
 /**

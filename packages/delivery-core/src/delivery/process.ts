@@ -218,11 +218,13 @@ async function attempt(
   const problems = policy?.review?.(report.host) ?? [];
   const sts = policy?.mode === 'enforce' || policy?.mode === 'testing' ? policy.mode : undefined;
   const dane = policy?.daneResult?.(report.host, report.hostErrors);
+  const daneTlsa = policy?.daneTlsa?.(report.host, report.hostErrors);
   deps.events.emit(
     attemptEvent(data, deps, {
       ...(report.host ? { host: sts ? { ...report.host, mtaSts: sts } : report.host } : {}),
       ...(problems.length > 0 ? { mtaStsProblems: problems } : {}),
       ...(dane ? { dane } : {}),
+      ...(daneTlsa ? { daneTlsa } : {}),
       ...(sts && policy?.policyString ? { mtaStsPolicy: policy.policyString } : {}),
       ...(route ? { routed: true } : {}),
       hostErrors: report.hostErrors,

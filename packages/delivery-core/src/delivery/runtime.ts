@@ -20,10 +20,15 @@ import type { Tracer } from '../telemetry/index.js';
 import { encodeVerp, verpSettings } from '../verp/index.js';
 import { DsnReports, startReportSweep } from './dsn-reports.js';
 import { FastPath } from './fast-path.js';
-import { type FollowUpDeps, followUpFailures, type SuppressionEntryInput } from './follow-up.js';
+import {
+  type FollowUpDeps,
+  failureLines,
+  followUpFailures,
+  type SuppressionEntryInput,
+} from './follow-up.js';
 import type { StaticRoute } from './hosts.js';
 import { type LeaseReaper, startLeaseReaper } from './lease-reaper.js';
-import { applyOperatorMark } from './operator.js';
+import { applyOperatorMark, operatorFailures } from './operator.js';
 import { othersDeferred } from './others-deferred.js';
 import { ThreadWorkers } from './thread-workers.js';
 import type { DeliveryDeps, DeliveryGate, DeliveryMeterPort, JobParking } from './types.js';
@@ -87,11 +92,17 @@ export interface Delivery {
    */
   startFastPath(announce: (room: number, done: number) => void): FastPath;
   /**
+   * The DSN collector fields of an operator's bounce of a job (its pending recipients' failure
+   * lines, as for a remote permanent failure; none for a delete, for the null sender, for a
+   * tenant without DSNs or NOTIFY without FAILURE): queue-ops hands them to `Spool.claimFinish`,
+   * so they are saved in the same step as the job's end and a crash after it loses no DSN.
+   */
+  operatorReport(data: DeliveryJobData, mark: OperatorMark): string[];
+  /**
    * Ends a job's pending recipients as an operator decided (a job queue-ops removed from the
-   * queue): `bounced` events with `operator`, and for a bounce the DSN lines to the envelope
-   * sender as for a remote permanent failure (never to the null sender); `reportsDue` (the job was
-   * the message's last, `Spool.claimFinish`): then the message's reports are sent. Returns how
-   * many recipients it ended.
+   * queue and finished, its report lines saved by the finish): `bounced` events with `operator`;
+   * `reportsDue` (the job was the message's last, `Spool.claimFinish`): then the message's
+   * reports are sent. Returns how many recipients it ended.
    */
   settleOperator(data: DeliveryJobData, mark: OperatorMark, reportsDue?: boolean): Promise<number>;
   /** This thread's SMTP connections open per site (in use or idle), for metrics. */
@@ -226,12 +237,16 @@ export function createDelivery(parts: DeliveryParts): Delivery {
       fastPaths.push(fast);
       return fast;
     },
+    operatorReport(data, mark) {
+      if (mark.action !== 'bounce' || data.from === '' || !followUp.wantsDsn(data.tenant)) return [];
+      return DsnReports.fieldsOf(
+        data,
+        'failure',
+        failureLines(data, operatorFailures(data, mark), Date.now()),
+      );
+    },
     async settleOperator(data, mark, due) {
       const outcome = applyOperatorMark(data, mark, { events, now: Date.now });
-      if (outcome.failures.length > 0)
-        await followUpFailures(outcome.data, outcome.failures, followUp).catch((err: unknown) =>
-          logger.error({ err, messageId: data.messageId }, 'follow-up of an operator bounce failed'),
-        );
       // An operator's bounce is reported at once: the whole message's report when this was its
       // last job, else a partial one (its other jobs' failures get their own).
       if (due || outcome.failures.length > 0)

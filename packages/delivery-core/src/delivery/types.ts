@@ -104,6 +104,11 @@ export interface TlsPolicyDecision {
   review?(host: { hostname: string; tls: boolean; tlsVerified?: boolean } | undefined): string[];
   /** DANE's word for the attempt event (`verified`, `failed:<why>`, `none`); absent = DANE is off. */
   daneResult?(host: AttemptHost | undefined, hostErrors: { hostname: string; reply: SmtpReply }[]): string;
+  /** DANE: the TLSA records of the MX host `daneResult` speaks of (verified or failed), for TLS reports. */
+  daneTlsa?(
+    host: AttemptHost | undefined,
+    hostErrors: { hostname: string; reply: SmtpReply }[],
+  ): { mxHost: string; records: string[] } | undefined;
 }
 
 export type DeliveryOutcome =

@@ -45,6 +45,11 @@ export abstract class DeliveryError extends Error {
   abstract readonly kind: DeliveryErrorKind;
   readonly reply: SmtpReply;
   readonly fault: Fault;
+  /**
+   * Our end of the connection the failure happened on (its local IP), when one was made: set once
+   * by the SMTP session that met it (a TLS report's `sending-mta-ip`).
+   */
+  localAddress?: string;
   constructor(reply: SmtpReply, fault: Fault, options?: { cause?: unknown }) {
     super(formatReply(reply), options);
     this.reply = reply;

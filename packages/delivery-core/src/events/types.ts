@@ -41,6 +41,8 @@ export interface AttemptEvent extends EventBase {
     address: string;
     port: number;
     tls: boolean;
+    /** Our end of the connection: the local IP it left from (a TLS report's `sending-mta-ip`). */
+    localAddress?: string;
     /** With TLS: the protocol ("TLSv1.3"), the cipher, and whether the certificate verified for the host name. */
     tlsVersion?: string;
     tlsCipher?: string;
@@ -58,6 +60,11 @@ export interface AttemptEvent extends EventBase {
    * plaintext), or `none` (no DNSSEC-validated TLSA records: MTA-STS / the usual TLS applied).
    */
   dane?: string;
+  /**
+   * With `dane` verified or failed: the TLSA records (presentation format, "3 1 1 ab…", at most 8,
+   * long data cut with "…") of the MX host it speaks of — a TLS report's `policy-string` / `mx-host`.
+   */
+  daneTlsa?: { mxHost: string; records: string[] };
   /** The MTA-STS policy in force (enforce or testing) as its lines: a TLS report's `policy-string`. */
   mtaStsPolicy?: string[];
   /**
@@ -65,7 +72,8 @@ export interface AttemptEvent extends EventBase {
    * not the domain's MX: no receiving-domain TLS policy applied, and TLS reports leave it out.
    */
   routed?: boolean;
-  hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
+  /** Connection-level failures before the host that ran the transaction (`localAddress`: our end, when connected). */
+  hostErrors: { hostname: string; address: string; reply: SmtpReply; localAddress?: string }[];
   /** The site the destination rolled up to (shaping), when the attempt was admitted by one. */
   site?: string;
   results: { address: string; accepted: boolean; reply: SmtpReply }[];

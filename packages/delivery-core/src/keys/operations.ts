@@ -138,6 +138,22 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
       return [q.pendingJobs(m), q.body(m), q.message(m), q.operatorMarks(m), q.dsnReports(m), q.dsnDue];
     },
   },
+  'claim delay notices (collector: claims and lines; delay-due zset)': {
+    where: 'delivery/dsn-scripts.ts CLAIM_DELAY_LUA',
+    kind: 'lua',
+    keys: (prefix, { messages: [m], shard }) => {
+      const q = queueKeys(prefix, shard);
+      return [q.dsnReports(m), q.dsnDelayDue];
+    },
+  },
+  'delay notices spooled (collector lines dropped; off the delay-due zset when none is left)': {
+    where: 'delivery/dsn-scripts.ts DELAY_SENT_LUA',
+    kind: 'lua',
+    keys: (prefix, { messages: [m], shard }) => {
+      const q = queueKeys(prefix, shard);
+      return [q.dsnReports(m), q.dsnDelayDue];
+    },
+  },
   'finish a leased job (lease, pending set; the last job deletes the message)': {
     where: 'queue/leases.ts FINISH_LEASED_LUA',
     kind: 'lua',

@@ -62,8 +62,10 @@ export interface QueueKeys {
   /**
    * The message's DSN report collector (hash; delivery/dsn-reports.ts): `meta` (the report's
    * envelope as JSON), `failure:<address>` / `success:<address>` (a recipient's report line, JSON,
-   * recorded when its outcome is settled), `delay:<address>` (its delay notice went), `sent:<kind>`
-   * (that report was spooled). Outlives the message's last job until its reports are spooled.
+   * recorded when its outcome is settled), `delay:<address>` (its delay notice was claimed: sent
+   * or to be sent), `delay-line:<address>` (that notice's line, JSON, until it was spooled),
+   * `sent:<kind>` (that report was spooled). Outlives the message's last job until its reports
+   * are spooled.
    */
   dsnReports(messageId: string): string;
   /**
@@ -72,6 +74,12 @@ export interface QueueKeys {
    * sends what a crash left (delivery/dsn-reports.ts).
    */
   dsnDue: string;
+  /**
+   * Messages with delay notices claimed and not yet spooled (zset: message id scored by the claim
+   * time, epoch ms, Redis server clock); the claimer sends them at once, a sweep sends what a crash
+   * left (delivery/dsn-reports.ts).
+   */
+  dsnDelayDue: string;
   /** Herald's event stream. */
   events: string;
   /**
@@ -134,6 +142,7 @@ export function queueKeys(prefix: string, shard = 0): QueueKeys {
     operatorMarks: (id) => `${slot}:msg:${id}:op`,
     dsnReports: (id) => `${slot}:msg:${id}:dsn`,
     dsnDue: `${slot}:dsn-due`,
+    dsnDelayDue: `${slot}:dsn-delay-due`,
     events: `${slot}:events`,
     trace: (id) => `${slot}:msg:${id}:trace`,
     hashedTenants: `${slot}:verp-tenants`,

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { HeraldConfig } from '../config/index.js';
 import type { SmtpReply } from '../errors/index.js';
 import type { EventSink, QuarantineEvent } from '../events/index.js';
-import type { ShardLayout } from '../queue/index.js';
+import type { DurabilityBarrier, ShardLayout } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { type DeleteCause, deletionDsn, deletionReply, notifiesOn } from './notify.js';
 import { type HeldMessage, type HeldSummary, QuarantineStore } from './store.js';
@@ -50,6 +50,8 @@ export interface QuarantineParts {
   config: Pick<HeraldConfig, 'redis' | 'quarantine'>;
   /** The queue's shards: a held message is stored in its shard's slot. Absent: one shard. */
   shards?: { readonly layout: ShardLayout };
+  /** Strict durability's barrier: a hold resolves only after it (queue/durability.ts). Absent: fast. */
+  barrier?: Pick<DurabilityBarrier, 'afterCommit'>;
   events: EventSink;
   /** Queues a released message as if just accepted (intake's enqueue without a second accepted event). */
   enqueue(message: HeldMessage): Promise<void>;
@@ -99,7 +101,7 @@ export interface Quarantine {
 }
 
 export function createQuarantine(parts: QuarantineParts): Quarantine {
-  const store = new QuarantineStore(parts.redis, parts.config.redis.prefix, parts.shards);
+  const store = new QuarantineStore(parts.redis, parts.config.redis.prefix, parts.shards, parts.barrier);
   const now = parts.now ?? Date.now;
   const { retention, sweep_interval: intervalMs, notify_sender: notifySender } = parts.config.quarantine;
   const token = randomUUID();

@@ -1,7 +1,10 @@
 /**
  * Held messages in Redis (keys/quarantine.ts): each in its queue shard's slot, the slot of its
  * event stream and trace. `hold` writes the record, both indexes and — given `alsoWrite` — the
- * message's events in one MULTI, so a held message never lacks its `accepted` event; `claim`
+ * message's events in one MULTI, so a held message never lacks its `accepted` event, and with a
+ * durability barrier (`redis.durability: strict`) resolves only once that write is on disk or on
+ * a replica, as a spooled message's enqueue does (its 250 / 202 waits for it; a barrier that
+ * fails rejects with HERALD_REDIS_UNAVAILABLE, the record staying held); `claim`
  * takes a message out of the indexes (ZREM: exactly one caller wins, so a message is released or
  * deleted once) and reads it whole; `drop` deletes a claimed record; `unclaim` puts it back after
  * a failed release. Listing reads every shard's index (merged by time) and the records' envelope
@@ -11,7 +14,13 @@
 import type { ChainableCommander } from 'ioredis';
 import type { MessageDsn } from '../dsn/index.js';
 import { type QuarantineKeys, quarantineKeys } from '../keys/index.js';
-import { allShards, type ShardLayout, SINGLE_SHARD, shardOf } from '../queue/index.js';
+import {
+  allShards,
+  type DurabilityBarrier,
+  type ShardLayout,
+  SINGLE_SHARD,
+  shardOf,
+} from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 
 /** One held message as stored. */
@@ -67,6 +76,8 @@ export class QuarantineStore {
     private readonly redis: RedisClient,
     private readonly prefix: string,
     shards?: { readonly layout: ShardLayout },
+    /** Strict durability: `hold` waits for it after its EXEC (absent: fast, nothing to wait for). */
+    private readonly barrier?: Pick<DurabilityBarrier, 'afterCommit'>,
   ) {
     this.shards = shards ?? { layout: SINGLE_SHARD };
   }
@@ -82,7 +93,7 @@ export class QuarantineStore {
 
   /**
    * Writes the held message and its indexes in one MULTI; `alsoWrite` queues more commands in it
-   * (the message's events: its shard's slot).
+   * (the message's events: its shard's slot). Resolves once the write is durable (the barrier).
    */
   async hold(message: HeldMessage, alsoWrite?: (multi: ChainableCommander) => void): Promise<void> {
     const fields: Record<string, string | Buffer> = {
@@ -113,6 +124,8 @@ export class QuarantineStore {
     const result = await multi.exec();
     const failed = result?.find(([err]) => err);
     if (!result || failed) throw failed?.[0] ?? new Error('quarantine hold: transaction aborted');
+    // Strict durability: the hold is acknowledged (250 / 202) only once it survives a crash.
+    await this.barrier?.afterCommit([keys.message(message.id)]);
   }
 
   /** Held ids, oldest first (ties by id), with their hold times: every tenant's, or one tenant's. */

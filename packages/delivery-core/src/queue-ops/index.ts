@@ -10,8 +10,9 @@
  *   its worker applies the mark after the attempt (remove.ts).
  * A site is a site name (`provider:gmail`, `mx:…`, `route:…`: jobs rolled up to it at their last
  * admission) or `domain:<name>` (every job to that domain, rolled up or not).
- * Needs injected: the command connection, the spool, and delivery's `settleOperator` (events and
- * the DSN path), so queue-ops does not import delivery.
+ * Needs injected: the command connection, the spool, and delivery's `operatorReport` and
+ * `settleOperator` (a bounce's DSN lines saved with the finish, then events and reports), so
+ * queue-ops does not import delivery.
  */
 
 import { HeraldError } from '../errors/index.js';
@@ -43,6 +44,7 @@ export interface QueueOpsParts {
   redis: RedisClient;
   prefix: string;
   spool: Spool;
+  operatorReport: RemoveParts['operatorReport'];
   settleOperator: RemoveParts['settleOperator'];
   now?: () => number;
 }

@@ -8,9 +8,12 @@
  * 3. BullMQ's remove, which refuses a locked job (→ "marked"), then `claimFinish`: only the party
  *    that takes the job off the message's pending set records the outcome — a worker that ended
  *    the job meanwhile took it first, and this call changes nothing;
- * 4. the pending recipients end through delivery's `settleOperator` (events, DSN lines; the
- *    message's reports when this was its last job: a bounce's claim keeps the body for them), the
- *    record goes when the message has no job left, and a parked job leaves its parked list.
+ *    A bounce's DSN report lines (delivery's `operatorReport`) are written by that same finish
+ *    script, only when it claimed the job: a crash right after the finish loses no DSN (the
+ *    lines are in the collector; the last job's finish made the message due for the sweep);
+ * 4. the pending recipients end through delivery's `settleOperator` (events; the message's
+ *    reports when this was its last job: the finish kept the body for them), the record goes
+ *    when the message has no job left, and a parked job leaves its parked list.
  */
 import { parkedJobsKey } from '../keys/index.js';
 import type { DeliveryJobData, OperatorMark, Spool } from '../queue/index.js';
@@ -25,6 +28,8 @@ export interface RemoveParts {
   redis: RedisClient;
   prefix: string;
   spool: Pick<Spool, 'marks' | 'claimFinish' | 'queueFor' | 'leases'>;
+  /** The DSN collector fields a bounce of this job saves with its finish (none for a delete). */
+  operatorReport(data: DeliveryJobData, mark: OperatorMark): string[];
   /** `reportsDue`: the job was its message's last and the message's DSN reports are to be sent. */
   settleOperator(data: DeliveryJobData, mark: OperatorMark, reportsDue?: boolean): Promise<number>;
 }
@@ -69,8 +74,9 @@ async function removeOne(parts: RemoveParts, loaded: LoadedJob, mark: OperatorMa
   };
   if (state === 'active') return inFlight();
   if ((await spool.queueFor(id).remove(id)) !== 1) return inFlight();
-  // A bounce's report lines are recorded after the claim: the last job keeps the body for them.
-  const { claimed, left, reportsDue } = await spool.claimFinish(messageId, id, mark.action === 'bounce');
+  // A bounce's report lines are saved by the finish itself, only if it claims the job.
+  const report = parts.operatorReport(job.data, mark);
+  const { claimed, left, reportsDue } = await spool.claimFinish(messageId, id, report);
   if (!claimed) return;
   // Awaited before the sum: jobs are handled concurrently (`x += await` would lose updates).
   const ended = await parts.settleOperator(job.data, mark, reportsDue);

@@ -42,7 +42,7 @@ const LEASE_RECORD_TTL_MS = 7 * 24 * 3600 * 1000;
  * KEYS[1] leases zset, KEYS[2] lease record, KEYS[3] pending-jobs set, KEYS[4] body, KEYS[5]
  * message record, KEYS[6] operator marks, KEYS[7] DSN report collector, KEYS[8] reports-due zset.
  * ARGV[1] job id, ARGV[2] message id. When the lease is gone (reaped: the job is BullMQ's now)
- * nothing changes and {-1, -1, 0} is returned; else as FINISH_JOB_LUA (spool.ts) without ARGV[3].
+ * nothing changes and {-1, -1, 0} is returned; else as FINISH_JOB_LUA (spool.ts) without its fields.
  */
 const FINISH_LEASED_LUA = `
 if redis.call('DEL', KEYS[2]) == 0 then return {-1, -1, 0} end

@@ -70,22 +70,33 @@ interface PendingEnqueue extends EnqueueItem {
   reject(err: unknown): void;
 }
 
+/** Arguments a script passes to one Redis command via unpack at most (even: field, value pairs). */
+const UNPACK_CHUNK = 1000;
+
 /**
  * KEYS[1] pending-jobs set, KEYS[2] body, KEYS[3] message record, KEYS[4] operator marks, KEYS[5]
- * DSN report collector, KEYS[6] reports-due zset. ARGV[1] job id, ARGV[2] message id, ARGV[3] '1'
- * when a report is to be recorded after this call (an operator's bounce) else '0'. Removes the job
- * from the message's pending set; when none remain, deletes the pending set, record and marks, and
- * the body too unless the message has reports to send (a collector, or ARGV[3]): then the body is
- * kept for them and the message id goes into the due zset, scored by the server's clock (ms).
+ * DSN report collector, KEYS[6] reports-due zset. ARGV[1] job id, ARGV[2] message id, ARGV[3..]
+ * collector fields and values (field, value, …) written with the finish when this call removed
+ * the job (an operator's bounce: its report lines, so a crash after the finish cannot lose them).
+ * Removes the job from the message's pending set; when none remain, deletes the pending set,
+ * record and marks, and the body too unless the message has reports to send (a collector): then
+ * the body is kept for them and the message id goes into the due zset, scored by the server's
+ * clock (ms).
  * Returns { 1 if the job was still pending else 0, jobs still pending (0 = message finished),
  * 1 if this call made the message's reports due else 0 }.
  */
 const FINISH_JOB_LUA = `
 local removed = redis.call('SREM', KEYS[1], ARGV[1])
+if removed == 1 then
+  -- In pieces of ${UNPACK_CHUNK} arguments (field, value pairs): unpack's stack is bounded.
+  for i = 3, #ARGV, ${UNPACK_CHUNK} do
+    redis.call('HSET', KEYS[5], unpack(ARGV, i, math.min(i + ${UNPACK_CHUNK - 1}, #ARGV)))
+  end
+end
 local left = redis.call('SCARD', KEYS[1])
 local due = 0
 if left == 0 then
-  if ARGV[3] == '1' or redis.call('EXISTS', KEYS[5]) == 1 then
+  if redis.call('EXISTS', KEYS[5]) == 1 then
     redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
     if removed == 1 then
       local t = redis.call('TIME')
@@ -270,13 +281,14 @@ export class Spool extends ShardQueues {
    * finishJob that also says whether this call finished the job (`claimed`: it was still
    * pending), so of two parties racing to end one job (a worker, an operator's delete) exactly
    * one goes on to record its recipients' outcomes; and whether it made the message's DSN reports
-   * due (`reportsDue`: its last job, with reports recorded or, `willReport`, about to be: the body
-   * stays until `DsnReports.flush` sent them).
+   * due (`reportsDue`: its last job, with reports recorded: the body stays until
+   * `DsnReports.flush` sent them). `report`: DSN collector fields (`DsnReports.fieldsOf`, an
+   * operator's bounce) written in the same script, only when this call claimed the job.
    */
   async claimFinish(
     messageId: string,
     jobId: string,
-    willReport = false,
+    report: readonly string[] = [],
   ): Promise<{ claimed: boolean; left: number; reportsDue: boolean }> {
     const run = (
       this.redis as unknown as Record<string, (...args: string[]) => Promise<[number, number, number]>>
@@ -292,7 +304,7 @@ export class Spool extends ShardQueues {
       keys.dsnDue,
       jobId,
       messageId,
-      willReport ? '1' : '0',
+      ...report,
     );
     return { claimed: removed === 1, left, reportsDue: due === 1 };
   }

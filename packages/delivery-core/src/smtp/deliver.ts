@@ -15,7 +15,6 @@ import type {
   RecipientOutcome,
   SessionLimits,
   SessionTarget,
-  TlsDetails,
   TlsMode,
   TransactionOptions,
 } from './session-types.js';
@@ -69,8 +68,8 @@ export interface AttemptReport {
   /** The host that ran the transaction, when one was reached. */
   host?: AttemptHost;
   recipients: RecipientOutcome[];
-  /** Connection-level failures met on the way, in order. */
-  hostErrors: { hostname: string; address: string; reply: SmtpReply }[];
+  /** Connection-level failures met on the way, in order (`localAddress`: our end, when connected). */
+  hostErrors: { hostname: string; address: string; reply: SmtpReply; localAddress?: string }[];
   durationMs: number;
   /**
    * The attempt ended on a connection-level failure: no host could be reached, or the transaction
@@ -87,6 +86,8 @@ export interface AttemptHost {
   address: string;
   port: number;
   tls: boolean;
+  /** Our end of the connection (the local IP). */
+  localAddress?: string;
   tlsVersion?: string;
   tlsCipher?: string;
   tlsVerified?: boolean;
@@ -108,7 +109,12 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
   const failed = (host: CandidateHost, address: string, err: DeliveryError) => {
     const hostname = host.hostname;
     lastReply = tlsRequiredReply(request, host, err.reply);
-    hostErrors.push({ hostname, address, reply: lastReply });
+    hostErrors.push({
+      hostname,
+      address,
+      reply: lastReply,
+      ...(err.localAddress ? { localAddress: err.localAddress } : {}),
+    });
     if (err.reply.stage !== 'connect') sessions++;
   };
   const exhausted = () =>
@@ -158,11 +164,12 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
       }
       pool.release(session, await session.readyForReuse());
       if (result.error && NEXT_HOST_STAGES.has(result.error.reply.stage)) {
+        result.error.localAddress ??= session.localAddress;
         failed(host, address, result.error);
         continue;
       }
       return {
-        host: attemptHost(host, address, session.tlsActive, session.tlsDetails),
+        host: attemptHost(host, address, session),
         recipients: result.recipients,
         hostErrors,
         durationMs: Date.now() - started,
@@ -193,8 +200,10 @@ function droppedWhileIdle(error: DeliveryError | undefined, session: SmtpSession
   return error?.fault === 'network' && error.reply.stage === 'mail' && session.messagesSent > 1;
 }
 
-function attemptHost(host: CandidateHost, address: string, tls: boolean, details?: TlsDetails): AttemptHost {
-  const out: AttemptHost = { hostname: host.hostname, address, port: host.port, tls };
+function attemptHost(host: CandidateHost, address: string, session: SmtpSession): AttemptHost {
+  const out: AttemptHost = { hostname: host.hostname, address, port: host.port, tls: session.tlsActive };
+  if (session.localAddress) out.localAddress = session.localAddress;
+  const details = session.tlsDetails;
   if (details) {
     out.tlsVersion = details.version;
     out.tlsCipher = details.cipher;

@@ -36,6 +36,8 @@ const QUIT_DEADLINE_MS = 2_000;
 export class SmtpSession {
   readonly target: SessionTarget;
   readonly tlsActive: boolean;
+  /** Our end of the connection: the local IP the system (or a bound source) gave it. */
+  readonly localAddress: string | undefined;
   /** Set when the session runs over TLS. */
   readonly tlsDetails?: TlsDetails;
   /** Transactions begun on this connection. */
@@ -51,8 +53,10 @@ export class SmtpSession {
     private readonly wire: SmtpWire,
     private readonly ext: Extensions,
     private readonly timeouts: SessionTimeouts,
+    localAddress: string | undefined,
   ) {
     this.target = target;
+    this.localAddress = localAddress;
     const socket = wire.current as TLSSocket;
     this.tlsActive = typeof socket.getProtocol === 'function';
     if (this.tlsActive) {
@@ -92,13 +96,15 @@ export class SmtpSession {
       throw connectError((err as Error).message, target.hostname, err);
     }
     const wire = new SmtpWire(socket);
+    const localAddress = socket.localAddress;
     try {
       let ext = await greetAndHello(wire, target.hostname, ehloName, timeouts);
       if (target.tls !== 'none') ext = await startTls(wire, target, ehloName, timeouts, ext);
       if (target.auth) await authenticate(wire, target.hostname, target.auth, timeouts.commandMs, ext);
-      return new SmtpSession(target, wire, ext, timeouts);
+      return new SmtpSession(target, wire, ext, timeouts, localAddress);
     } catch (err) {
       wire.destroy();
+      if (err instanceof DeliveryError && localAddress) err.localAddress ??= localAddress;
       throw err;
     }
   }

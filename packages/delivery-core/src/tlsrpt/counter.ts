@@ -1,7 +1,7 @@
 /**
  * The TLS-RPT counters: per policy domain (the recipient domain), per UTC day, per policy (type +
  * policy strings + mx patterns), the successful sessions and the failed ones by failure detail
- * (result type, receiving MX and IP, reason). Fed by every attempt event of this process
+ * (result type, receiving MX and IP, reason, sending IP). Fed by every attempt event of this process
  * (`observe`, an event listener): one MULTI per attempt with a TLS verdict — SADD the domain into
  * the day's index, HINCRBY its counter, HSETNX the policy's description, PEXPIRE both — written
  * without waiting (a failed write is logged, never delays or fails a delivery). Keys expire
@@ -31,8 +31,11 @@ interface PolicyDescription {
   mxHosts?: string[];
 }
 
-/** A failure detail as stored in a field name: [result type, mx, ip, reason]. */
-type Detail = [TlsResultType, string, string, string];
+/**
+ * A failure detail as stored in a field name: [result type, mx, ip, reason, sending ip]. Fields
+ * written before the sending IP was kept have four elements (read as none).
+ */
+type Detail = [TlsResultType, string, string, string, string?];
 
 function describePolicy(outcome: TlsOutcome): { id: string; json: string } {
   const policy: PolicyDescription = {
@@ -75,6 +78,7 @@ export class TlsReportCounter {
           outcome.receivingMx ?? '',
           outcome.receivingIp ?? '',
           outcome.reason ?? '',
+          outcome.sendingIp ?? '',
         ] satisfies Detail)}`;
     await this.redis
       .multi()
@@ -116,9 +120,10 @@ export async function readDay(
     else if (field.startsWith('f:')) {
       const rest = field.slice(2);
       const colon = rest.indexOf(':');
-      const [resultType, mx, ip, reason] = JSON.parse(rest.slice(colon + 1)) as Detail;
+      const [resultType, mx, ip, reason, sendingIp] = JSON.parse(rest.slice(colon + 1)) as Detail;
       tally(rest.slice(0, colon)).failures.push({
         resultType,
+        ...(sendingIp ? { sendingIp } : {}),
         ...(mx ? { receivingMx: mx } : {}),
         ...(ip ? { receivingIp: ip } : {}),
         ...(reason ? { reason } : {}),

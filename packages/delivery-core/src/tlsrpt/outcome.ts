@@ -1,8 +1,10 @@
 /**
  * What one attempt event says for SMTP TLS Reporting (RFC 8460 §4): the policy type that governed
  * the session (`tlsa` when DANE applied, `sts` under an MTA-STS policy — enforce or testing —, else
- * `no-policy-found`), the policy's strings and mx patterns when known, success or the failure's
- * result type (§4.3) with the receiving MX and the reply as the failure reason. Pure; events
+ * `no-policy-found`), the policy's strings and mx patterns when known (`sts`: the policy's lines
+ * and mx patterns; `tlsa`: the MX host's TLSA records and its name), success or the failure's
+ * result type (§4.3) with the receiving MX and IP, our sending IP and the reply as the failure
+ * reason. Pure; events
  * without a TLS verdict (no host reached for reasons TLS did not cause) give undefined, and so do
  * attempts over a static route (`routed`: a smarthost is not the recipient domain's MX, §3).
  * An MTA-STS refusal before any connection (no MX matches the policy) is a `validation-failure`:
@@ -23,14 +25,16 @@ export type TlsResultType =
 
 export interface TlsOutcome {
   policyType: TlsPolicyType;
-  /** `sts`: the policy's lines (the report's `policy-string`). */
+  /** `sts`: the policy's lines; `tlsa`: the MX host's TLSA records (the report's `policy-string`). */
   policyString?: string[];
-  /** `sts`: the policy's mx patterns (the report's `mx-host`). */
+  /** `sts`: the policy's mx patterns; `tlsa`: the MX host the records belong to (`mx-host`). */
   mxHosts?: string[];
   success: boolean;
   resultType?: TlsResultType;
   receivingMx?: string;
   receivingIp?: string;
+  /** Our end of the failed session (`sending-mta-ip`), when a connection was made. */
+  sendingIp?: string;
   /** A failure's reply or problem text (the report's `failure-reason-code`), at most REASON_MAX_CHARS. */
   reason?: string;
 }
@@ -53,7 +57,11 @@ const cut = (text: string) => text.slice(0, REASON_MAX_CHARS);
 /** The policy part of an outcome: type, and for MTA-STS its lines and mx patterns. */
 function policyOf(event: AttemptEvent): Pick<TlsOutcome, 'policyType' | 'policyString' | 'mxHosts'> {
   const dane = event.dane;
-  if (dane?.startsWith('verified') || dane?.startsWith('failed:')) return { policyType: 'tlsa' };
+  if (dane?.startsWith('verified') || dane?.startsWith('failed:')) {
+    const tlsa = event.daneTlsa;
+    if (!tlsa) return { policyType: 'tlsa' };
+    return { policyType: 'tlsa', policyString: [...tlsa.records], mxHosts: [tlsa.mxHost] };
+  }
   const lines = event.mtaStsPolicy;
   const sts = event.host?.mtaSts ?? lines?.map((l) => MODE_LINE.exec(l)?.[1]).find(Boolean);
   if (!sts) return { policyType: 'no-policy-found' };
@@ -68,12 +76,21 @@ export function tlsOutcomeOf(event: AttemptEvent): TlsOutcome | undefined {
   if (event.routed) return undefined;
   const policy = policyOf(event);
   if (event.host) {
-    const { hostname, address, tls } = event.host;
+    const { hostname, address, tls, localAddress } = event.host;
     const at = { receivingMx: hostname, receivingIp: address };
     const problem = event.host.mtaSts === 'testing' ? event.mtaStsProblems?.[0] : undefined;
     // Testing mode: delivered as usual, reported as what enforcing would have failed.
-    if (problem)
-      return { ...policy, success: false, resultType: failureType(problem), ...at, reason: cut(problem) };
+    if (problem) {
+      const from = localAddress ? { sendingIp: localAddress } : {};
+      return {
+        ...policy,
+        success: false,
+        resultType: failureType(problem),
+        ...at,
+        ...from,
+        reason: cut(problem),
+      };
+    }
     // Under a policy a session without TLS could not have happened; without one it is no failure.
     if (tls || policy.policyType === 'no-policy-found') return { ...policy, success: true, ...at };
   }
@@ -87,6 +104,7 @@ export function tlsOutcomeOf(event: AttemptEvent): TlsOutcome | undefined {
     resultType: failureType(tlsError.reply.text),
     receivingMx: tlsError.hostname,
     ...(tlsError.address ? { receivingIp: tlsError.address } : {}),
+    ...(tlsError.localAddress ? { sendingIp: tlsError.localAddress } : {}),
     reason: cut(tlsError.reply.text),
   };
 }

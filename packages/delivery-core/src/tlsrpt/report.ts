@@ -19,6 +19,8 @@ export interface PolicyTally {
   successes: number;
   failures: {
     resultType: TlsResultType;
+    /** Our end of the failed sessions (`sending-mta-ip`). */
+    sendingIp?: string;
     receivingMx?: string;
     receivingIp?: string;
     /** The reply or problem text (`failure-reason-code`). */
@@ -63,6 +65,7 @@ export function buildTlsReport(input: ReportInput): Record<string, unknown> {
         ? {
             'failure-details': t.failures.map((f) => ({
               'result-type': f.resultType,
+              ...(f.sendingIp ? { 'sending-mta-ip': f.sendingIp } : {}),
               ...(f.receivingMx ? { 'receiving-mx-hostname': f.receivingMx } : {}),
               ...(f.receivingIp ? { 'receiving-ip': f.receivingIp } : {}),
               'failed-session-count': f.count,
