@@ -49,7 +49,7 @@ describe('compromised-account detection', () => {
           rules: { volume_spike: { window: '1m', min_count: 5, max_count: 10 } },
           accounts: {
             spreader: { domain_spread: { window: '1m', max_domains: 5 } },
-            bouncer: { bounce_spike: { window: '5m', rate: 0.3, min_recipients: 4 } },
+            bouncer: { bounce_spike: { window: '5m', rate: 0.3, min_recipients: 4, min_events: 2 } },
           },
         },
         webhooks: [

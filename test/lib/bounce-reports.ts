@@ -38,7 +38,7 @@ export async function withProcessor(
     config?: Record<string, unknown>;
     classifier?: ClassifierPool;
     /** How the stack's Redis is started (a replica, appendfsync). */
-    stack?: Pick<StackOptions, 'redis' | 'replica'>;
+    stack?: Pick<StackOptions, 'redis' | 'replica' | 'sinks' | 'zone'>;
   } = {},
 ): Promise<ProcessorUnderTest> {
   // Undone in reverse: the client first, so the listener closes without waiting for it.

@@ -253,7 +253,8 @@ export async function createHerald(
     logger,
     enqueueDsn: ({ id, tenant, to, body }) =>
       live.current().spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
-    hardBounces: (tenant, entries, account) => live.current().feedback.hardBounces(tenant, entries, account),
+    hardBounces: (tenant, entries, account, messageId) =>
+      live.current().feedback.hardBounces(tenant, entries, account, messageId),
     // BullMQ's blocking connection: its own, never giving up on a command (BullMQ's requirement),
     // and on a cluster riding out a failover (what BullMQ writes after a job must not fail then).
     workerConnection: () =>

@@ -1,7 +1,8 @@
 /**
  * The behaviour rules (behaviour/rules.ts) on fake counters: a new account's burst trips only on
  * the cap, a known account trips on factor × its own rate, domain spread over its maximum, bounce
- * and complaint rates only once the window holds the minimum volume; a per-account entry replaces
+ * and complaint rates only once the window holds the minimum volume and events (defaults: hundreds of
+ * recipients, 10 hard bounces / 5 complaints); a per-account entry replaces
  * the rules whole. And the config section's errors name the exact key path.
  */
 import assert from 'node:assert/strict';
@@ -70,8 +71,8 @@ describe('behaviour rules', () => {
   it('bounce and complaint spikes are judged only with the minimum recipients in the window', () => {
     const rules = rulesOf({
       rules: {
-        bounce_spike: { window: '10m', rate: 0.1, min_recipients: 50 },
-        complaint_spike: { window: '10m', rate: 0.01, min_recipients: 50 },
+        bounce_spike: { window: '10m', rate: 0.1, min_recipients: 50, min_events: 1 },
+        complaint_spike: { window: '10m', rate: 0.01, min_recipients: 50, min_events: 1 },
       },
     });
     assert.equal(judge(rules, figures({ perMinute: [49], hard: [49] })), undefined, 'too few recipients');
@@ -85,6 +86,39 @@ describe('behaviour rules', () => {
       undefined,
     );
     assert.equal(judge(rules, figures({ perMinute: [100], complaints: [2] }))?.rule, 'complaint_spike');
+  });
+
+  it('the default rate rules need hundreds of recipients and more than a handful of events', () => {
+    const rules = rulesOf({ rules: { bounce_spike: {}, complaint_spike: {} } });
+    assert.deepEqual(
+      { ...rules.bounce_spike },
+      { window: 3_600_000, rate: 0.1, min_recipients: 200, min_events: 10 },
+    );
+    assert.deepEqual(
+      { ...rules.complaint_spike },
+      { window: 3_600_000, rate: 0.01, min_recipients: 500, min_events: 5 },
+    );
+    // The attack: one complaint from any recipient of 60 (1.67 %) freezes nobody; nor 4 of 60.
+    assert.equal(judge(rules, figures({ perMinute: [60], complaints: [1] })), undefined);
+    assert.equal(judge(rules, figures({ perMinute: [60], complaints: [4] })), undefined);
+    // Nor 4 complaints over a large volume, nor 9 hard bounces of 20 recipients.
+    assert.equal(
+      judge(rules, figures({ perMinute: [5000], complaints: [4] })),
+      undefined,
+      'under min_events',
+    );
+    assert.equal(judge(rules, figures({ perMinute: [20], hard: [9] })), undefined, 'under both minimums');
+    assert.equal(
+      judge(rules, figures({ perMinute: [499], complaints: [100] })),
+      undefined,
+      'under min_recipients',
+    );
+    // Over the rate, the volume and the event count: trips.
+    assert.equal(judge(rules, figures({ perMinute: [500], complaints: [6] }))?.rule, 'complaint_spike');
+    assert.equal(judge(rules, figures({ perMinute: [200], hard: [21] }))?.rule, 'bounce_spike');
+    const few = rulesOf({ rules: { bounce_spike: { min_recipients: 1, min_events: 3 } } });
+    assert.equal(judge(few, figures({ perMinute: [4], hard: [2] })), undefined, 'min_events alone holds it');
+    assert.equal(judge(few, figures({ perMinute: [4], hard: [3] }))?.rule, 'bounce_spike');
   });
 
   it("an account's entry replaces the rules whole; names compare case-insensitively", () => {

@@ -75,8 +75,8 @@ export const BENCH_BEHAVIOUR = {
   rules: {
     volume_spike: { window: '5m', baseline: '24h', max_count: 1_000_000_000 },
     domain_spread: { window: '10m', max_domains: 1_000_000 },
-    bounce_spike: { window: '1h', rate: 1, min_recipients: 1 },
-    complaint_spike: { window: '1h', rate: 1, min_recipients: 1 },
+    bounce_spike: { window: '1h', rate: 1, min_recipients: 1, min_events: 1 },
+    complaint_spike: { window: '1h', rate: 1, min_recipients: 1, min_events: 1 },
   },
 } as const;
 

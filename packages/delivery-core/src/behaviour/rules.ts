@@ -8,7 +8,7 @@
  *   account's own rate per window). A new account (H < min_count) trips only on the cap.
  * - domain_spread: distinct recipient domains in `window` > `max_domains`.
  * - bounce_spike / complaint_spike: hard bounces (complaints) in `window` / recipients accepted in
- *   it > `rate`, once it holds `min_recipients`.
+ *   it > `rate`, once it holds `min_recipients` and at least `min_events` hard bounces (complaints).
  */
 import type { BehaviourRules } from '../config/index.js';
 import { hoursOf, minutesOf, newest, type RawFigures } from './counters.js';
@@ -35,7 +35,7 @@ const rateSpike =
     const n = minutesOf(r.window);
     const recipients = newest(raw.recipients, n);
     const failures = newest(counts(raw), n);
-    if (recipients < r.min_recipients) return undefined;
+    if (recipients < r.min_recipients || failures < r.min_events) return undefined;
     const rate = failures / recipients;
     if (rate <= r.rate) return undefined;
     return {

@@ -48,19 +48,29 @@ const domainSpreadSchema = section({
   max_domains: integer(1).default(200),
 });
 
-/** Hard bounces (or complaints) / accepted recipients in `window`, once it holds `min_recipients`. */
-const rateSpikeSchema = (rate: number) =>
+/**
+ * Hard bounces (or complaints) / accepted recipients in `window`, once it holds `min_recipients`
+ * and at least `min_events` of them: a rate is only judged over a volume ESPs would judge it on,
+ * so a handful of events (one complaint any recipient can send) never freezes an account.
+ */
+const rateSpikeSchema = (defaults: { rate: number; minRecipients: number; minEvents: number }) =>
   section({
     window: window('1h'),
-    rate: fraction(0, 1).default(rate),
-    min_recipients: integer(1).default(50),
+    rate: fraction(0, 1).default(defaults.rate),
+    min_recipients: integer(1).default(defaults.minRecipients),
+    min_events: integer(1).default(defaults.minEvents),
   });
+
+/** Default hard-bounce rule: over 10 % of at least 200 recipients, and at least 10 hard bounces. */
+const BOUNCE_SPIKE_DEFAULTS = { rate: 0.1, minRecipients: 200, minEvents: 10 };
+/** Default complaint rule: over 1 % of at least 500 recipients, and at least 5 complaints. */
+const COMPLAINT_SPIKE_DEFAULTS = { rate: 0.01, minRecipients: 500, minEvents: 5 };
 
 export const behaviourRulesSchema = section({
   volume_spike: volumeSpikeSchema.optional(),
   domain_spread: domainSpreadSchema.optional(),
-  bounce_spike: rateSpikeSchema(0.1).optional(),
-  complaint_spike: rateSpikeSchema(0.01).optional(),
+  bounce_spike: rateSpikeSchema(BOUNCE_SPIKE_DEFAULTS).optional(),
+  complaint_spike: rateSpikeSchema(COMPLAINT_SPIKE_DEFAULTS).optional(),
 });
 
 export const behaviourSchema = section({

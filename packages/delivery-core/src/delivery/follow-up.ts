@@ -36,8 +36,16 @@ export interface FollowUpDeps {
    * that want delay notices: the rest of a delay pass. Absent: this job's recipients only.
    */
   othersDeferred?(data: DeliveryJobData): Promise<DsnRecipient[]>;
-  /** Adds hard-bounced addresses to the tenant's suppression list (and counts them for the account, behaviour/). */
-  suppress?(tenant: string, entries: SuppressionEntryInput[], account?: string): Promise<void>;
+  /**
+   * Adds hard-bounced addresses to the tenant's suppression list and counts them (for the tenant,
+   * and the account, behaviour/), once per message × recipient.
+   */
+  suppress?(
+    tenant: string,
+    entries: SuppressionEntryInput[],
+    account?: string,
+    messageId?: string,
+  ): Promise<void>;
   /** Counts the tenant's hard bounces (reputation). */
   countHardBounces?(tenant: string, count: number): Promise<void>;
   now(): number;
@@ -66,7 +74,7 @@ export async function followUpFailures(
   const relayed = notices.filter((n) => n.action === 'relayed').map(line);
   const delayed = notices.filter((n) => n.action === 'delayed').map(line);
   if (hard.length > 0) {
-    await deps.suppress?.(data.tenant, hard, data.account);
+    await deps.suppress?.(data.tenant, hard, data.account, data.messageId);
     await deps.countHardBounces?.(data.tenant, hard.length);
   }
   if (data.from === '' || !deps.wantsDsn(data.tenant)) return;

@@ -66,7 +66,12 @@ export interface DeliveryParts {
   /** Spools a DSN (Herald's own mail, from the null sender). */
   enqueueDsn(dsn: { id: string; tenant: string; to: string; body: Buffer }): Promise<void>;
   /** Hard-bounced recipients: suppress, count, evaluate the tenant (feedback). */
-  hardBounces(tenant: string, entries: SuppressionEntryInput[], account?: string): Promise<void>;
+  hardBounces(
+    tenant: string,
+    entries: SuppressionEntryInput[],
+    account?: string,
+    messageId?: string,
+  ): Promise<void>;
   /** A new connection for a worker's BullMQ (blocking reads; maxRetriesPerRequest null). */
   workerConnection(): RedisClient;
   /** Runs of this node whose leases the first reaper pass takes back at once (node_id set). */

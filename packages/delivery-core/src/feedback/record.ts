@@ -35,6 +35,7 @@ import type { RedisClient } from '../redis/index.js';
 import type { TenantReputation } from '../reputation/index.js';
 import type { SuppressionList } from '../suppression/index.js';
 import { decodeVerp, type VerpDecoded, type VerpResult, type VerpSettings } from '../verp/index.js';
+import { firstHardBounces } from './hard-once.js';
 import { actionFor, screenRecipients } from './trust.js';
 
 /** Where the message arrived: the VERP recipient (bounce) or the complaint address. */
@@ -198,14 +199,12 @@ export async function recordFeedback(
       await parts.suppression.addMany(tenant, [
         { address: confirmed.address, reason: confirmed.reason, source: action.kind },
       ]);
-    const first = await parts.reputation.countOnce(
-      tenant,
-      action.count ?? 'hard',
-      action.count ? 1 : 0,
-      once,
-    );
+    // A hard bounce delivery already counted for this message × recipient counts no more.
+    const counts =
+      action.count === 'hard' ? await firstHardOf(parts, verp, token, confirmed.address) : !!action.count;
+    const first = await parts.reputation.countOnce(tenant, action.count ?? 'hard', counts ? 1 : 0, once);
     if (!first) return { events: [], repeated: true };
-    if (action.count) {
+    if (action.count && counts) {
       await parts.reputation.evaluate(tenant, tenantPolicy(parts.config, tenant));
       await countForAccount(parts, token, tenant, action.count);
     }
@@ -269,4 +268,20 @@ async function countForAccount(
     shardOf(token.messageId, layoutOf(parts)),
   );
   if (account) await parts.behaviour.countFeedback(account, tenant, kind, 1);
+}
+
+/** Whether this report is the first count of the token's message's hard bounce to `address`. */
+async function firstHardOf(
+  parts: FeedbackParts,
+  verp: VerpContext,
+  token: VerpDecoded,
+  address: string,
+): Promise<boolean> {
+  const hard = {
+    redis: parts.redis,
+    prefix: parts.config.redis.prefix,
+    layout: parts.shards?.layout,
+    ttlMs: verp.maxAgeMs,
+  };
+  return (await firstHardBounces(hard, token.messageId, [address])).length === 1;
 }

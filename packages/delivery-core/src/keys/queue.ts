@@ -169,9 +169,11 @@ export function reputationKey(
 /**
  * What a once-marker marks: a report acted on (`bounce`, `complaint`), or a bounce that named
  * none of the token's addresses (`unverified`: recorded once, apart, so a later verified report
- * about the same token still acts).
+ * about the same token still acts), or a hard bounce counted for one message × recipient by
+ * either delivery's 5xx or a received report (`hard`: its "hash" is the address's SHA-256, so
+ * both sides name it without the VERP key; feedback/hard-once.ts).
  */
-export type FeedbackMarkerKind = 'bounce' | 'complaint' | 'unverified';
+export type FeedbackMarkerKind = 'bounce' | 'complaint' | 'unverified' | 'hard';
 
 /**
  * The once-marker of a VERP token's report: one message × one recipient, per kind of report; in

@@ -136,7 +136,7 @@ export function createQuarantine(parts: QuarantineParts): Quarantine {
     const message = await store.claim(id);
     if (!message) return undefined;
     const time = now();
-    const reply = deletionReply(message, cause, retention);
+    const reply = deletionReply(cause, retention);
     for (const recipient of message.recipients)
       parts.events.emit({
         type: 'bounced',

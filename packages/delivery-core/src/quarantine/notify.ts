@@ -3,8 +3,12 @@
  * why: retention expired, or the operator), and — per `quarantine.notify_sender` — one failure DSN
  * (RFC 3464, dsn/compose.ts) to its envelope sender. The DSN honours the sender's RFC 3461
  * request (a recipient with NOTIFY=NEVER, or NOTIFY without FAILURE, is left out; none left: no
- * DSN; ENVID, ORCPT and RET echoed) and is never made for the null sender. The tenant's `dsn`
- * switch is the caller's (it reads the config in force). Pure: the caller passes ids and the clock.
+ * DSN; ENVID and ORCPT echoed) and is never made for the null sender. The tenant's `dsn` switch is
+ * the caller's (it reads the config in force). Pure: the caller passes ids and the clock.
+ * Held mail's envelope sender is unproven (a flagged account may forge a victim's), so a notice
+ * must not be backscatter worth forging: it returns no content — no message/rfc822, not even the
+ * header section (RFC 3464 §2 allows none; RET is ignored) — and its diagnostic names no reason
+ * or rule ("message held in quarantine and deleted after 30 days").
  */
 import type { QUARANTINE_NOTIFY_MODES } from '../config/index.js';
 import { composeDsn, type DsnRecipient, wantsReport } from '../dsn/index.js';
@@ -41,12 +45,8 @@ export function retentionText(ms: number): string {
 }
 
 /** The reply each recipient of a deleted held message ends `bounced` with (and the DSN's diagnostic). */
-export function deletionReply(
-  message: Pick<HeldMessage, 'reason'>,
-  cause: DeleteCause,
-  retentionMs: number,
-): SmtpReply {
-  const held = `message held in quarantine (${message.reason})`;
+export function deletionReply(cause: DeleteCause, retentionMs: number): SmtpReply {
+  const held = 'message held in quarantine';
   const text =
     cause === 'expiry'
       ? `${held} and deleted after ${retentionText(retentionMs)}`
@@ -94,8 +94,7 @@ export function deletionDsn(input: DeletionDsnInput): Buffer | undefined {
     originalId: message.id,
     arrivalAt: message.heldAt,
     recipients,
-    original: message.body,
-    ret: message.dsn?.ret,
+    // No `original` and no `ret`: the notice carries nothing of the held message (see header).
     envid: message.dsn?.envid,
     messageId: `${input.id}.dsn@${input.hostname}`,
     now: input.now,

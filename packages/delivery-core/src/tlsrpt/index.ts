@@ -37,6 +37,7 @@ export {
   type DomainReport,
   type DomainReportStatus,
   dayStartOf,
+  MAX_RUA_PER_DOMAIN,
   previousDay,
   SENDING_CLAIM_TTL_MS,
   SENT_MARKER_TTL_MS,

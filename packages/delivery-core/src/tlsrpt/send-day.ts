@@ -2,8 +2,10 @@
  * Sending one UTC day's TLS reports (RFC 8460 §5): for each policy domain counted that day, claim
  * its "sent" marker (SET NX, so a report goes out once per domain and day, whichever relay or CLI
  * runs), look up `_smtp._tls.<domain>` TXT through Herald's resolver, build and gzip the report
- * and deliver it to every rua: `https:` by POST (post.ts), `mailto:` through Herald's own send()
- * (mail.ts). The marker is kept when at least one rua took the report, or when the domain
+ * and deliver it to its rua URIs — the first MAX_RUA_PER_DOMAIN, the rest logged and ignored —
+ * all at once, each within `httpTimeoutMs` (so a domain takes at most that long whatever its
+ * record names): `https:` by POST (post.ts), `mailto:` through Herald's own send() (mail.ts).
+ * The record is the domain's to write, so it must not buy it more of our time or requests. The marker is kept when at least one rua took the report, or when the domain
  * publishes no usable record (nothing to send); it is dropped when every delivery (or the DNS
  * lookup) failed, so the next run tries again while the counters last. A dry run claims nothing
  * and delivers nothing: it returns what would be sent.
@@ -21,6 +23,8 @@ import { buildTlsReport, gzipReport, parseTlsRptRecord } from './report.js';
 export const SENT_MARKER_TTL_MS = 4 * 86_400_000;
 /** A claim of a report being sent lapses after this if its sender died mid-way. */
 export const SENDING_CLAIM_TTL_MS = 3_600_000;
+/** The most rua URIs one domain's report is delivered to (the rest are logged and ignored). */
+export const MAX_RUA_PER_DOMAIN = 5;
 const MS_PER_DAY = 86_400_000;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -53,6 +57,8 @@ export interface DomainReport {
   status: DomainReportStatus;
   reportId: string;
   rua: string[];
+  /** rua URIs past MAX_RUA_PER_DOMAIN, not delivered to. */
+  ignored?: string[];
   /** Per rua: delivered, or why not. */
   deliveries: { uri: string; ok: boolean; error?: string }[];
   /** Why there is nothing to send (no-record) or nothing was tried (a DNS failure). */
@@ -129,29 +135,57 @@ async function sendDomain(
   });
   if (dryRun) return { ...base, rua: record.rua, status: 'dry-run', report };
   const gzip = gzipReport(report);
-  const deliveries: DomainReport['deliveries'] = [];
-  for (const uri of record.rua) {
-    try {
-      if (/^https:/i.test(uri))
-        await postReport(uri, gzip, {
-          resolver: deps.resolver,
-          ca: settings.ca,
-          timeoutMs: settings.httpTimeoutMs,
-        });
-      else {
-        const to = decodeURIComponent(uri.slice('mailto:'.length).split('?')[0]!);
-        const raw = reportMessage({
-          ...{ from: settings.from, to, submitter, organization: settings.organization },
-          ...{ domain, reportId, dayStart, gzip, now: deps.now() },
-        });
-        await deps.sendMail({ from: settings.from, to, raw, tenant: settings.tenant });
-      }
-      deliveries.push({ uri, ok: true });
-    } catch (err) {
-      deps.logger.warn({ err, domain, uri }, 'TLS report delivery failed');
-      deliveries.push({ uri, ok: false, error: (err as Error).message });
+  const rua = record.rua.slice(0, MAX_RUA_PER_DOMAIN);
+  const ignored = record.rua.slice(MAX_RUA_PER_DOMAIN);
+  if (ignored.length > 0)
+    deps.logger.warn(
+      { domain, ignored, max: MAX_RUA_PER_DOMAIN },
+      'TLS report: the record names more rua URIs than allowed; the rest are ignored',
+    );
+  const deliver = async (uri: string): Promise<void> => {
+    if (/^https:/i.test(uri)) {
+      await postReport(uri, gzip, {
+        resolver: deps.resolver,
+        ca: settings.ca,
+        timeoutMs: settings.httpTimeoutMs,
+      });
+      return;
     }
-  }
+    const to = decodeURIComponent(uri.slice('mailto:'.length).split('?')[0]!);
+    const raw = reportMessage({
+      ...{ from: settings.from, to, submitter, organization: settings.organization },
+      ...{ domain, reportId, dayStart, gzip, now: deps.now() },
+    });
+    await deps.sendMail({ from: settings.from, to, raw, tenant: settings.tenant });
+  };
+  const deliveries = await Promise.all(
+    rua.map(async (uri): Promise<DomainReport['deliveries'][number]> => {
+      try {
+        await withinMs(
+          deliver(uri),
+          settings.httpTimeoutMs,
+          `${uri}: not delivered within ${settings.httpTimeoutMs} ms`,
+        );
+        return { uri, ok: true };
+      } catch (err) {
+        deps.logger.warn({ err, domain, uri }, 'TLS report delivery failed');
+        return { uri, ok: false, error: (err as Error).message };
+      }
+    }),
+  );
   const status = deliveries.some((d) => d.ok) ? 'sent' : 'failed';
-  return finish({ ...base, rua: record.rua, deliveries, status });
+  return finish({ ...base, rua, ...(ignored.length > 0 ? { ignored } : {}), deliveries, status });
+}
+
+/**
+ * `work`, or a rejection after `ms` (the work itself is left to end by its own timers: a POST's
+ * per-address timeout, send()'s queueing).
+ */
+function withinMs<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  work.catch(() => {}); // a late failure after the deadline is not unhandled
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
