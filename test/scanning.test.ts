@@ -184,7 +184,7 @@ describe('content scanning with rspamd, and the quarantine', () => {
     assert.equal(cliList.code, 0, cliList.stderr);
     assert.match(
       cliList.stdout,
-      new RegExp(`^${id}  .*  holder  15\\.00  <${SENDER}>  api-held@example\\.test$`, 'm'),
+      new RegExp(`^${id}  .*  holder  spam 15\\.00  <${SENDER}>  api-held@example\\.test$`, 'm'),
     );
     const released = await api(ADMIN_KEY, 'POST', `/v1/quarantine/${id}/release`);
     assert.equal(released.status, 200, JSON.stringify(released.body));

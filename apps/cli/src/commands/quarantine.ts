@@ -24,7 +24,7 @@ const help = `Usage: herald quarantine list [--tenant NAME] [--limit N] [--json]
        herald quarantine delete ID [--config FILE]
 
 Messages the content scan (config scanning) held instead of queuing them.
-  list      held messages, oldest first: id, time held, tenant, score, sender, recipients
+  list      held messages, oldest first: id, time held, tenant, reason (score or account), sender, recipients
   show      one held message: envelope, reason, score, the rspamd rules that fired, its headers
   release   queue it as if just accepted (DKIM signed now); a 'released' event
   delete    delete it: each recipient ends bounced (operator delete), no DSN
@@ -43,7 +43,8 @@ const line = (m: HeldSummary) =>
     m.id,
     new Date(m.heldAt).toISOString(),
     f(m.tenant),
-    m.score === undefined ? '-' : m.score.toFixed(2),
+    // Why: the scan's reason and score, or the behaviour rule and the flagged account.
+    `${f(m.reason)}${m.score === undefined ? '' : ` ${m.score.toFixed(2)}`}${m.account ? ` (account ${f(m.account)})` : ''}`,
     `<${f(m.from)}>`,
     m.recipients.map(f).join(','),
   ].join('  ');
@@ -97,7 +98,7 @@ async function act(
           `from:       <${f(held.from)}>`,
           `recipients: ${held.recipients.map(f).join(', ')}`,
           `held:       ${new Date(held.heldAt).toISOString()} via ${held.source}${held.client ? ` from ${f(held.client)}` : ''}, ${held.size} bytes`,
-          `reason:     ${f(held.reason)}${held.score === undefined ? '' : `, score ${held.score.toFixed(2)}`}`,
+          `reason:     ${f(held.reason)}${held.score === undefined ? '' : `, score ${held.score.toFixed(2)}`}${held.account ? `, account ${f(held.account)}` : ''}`,
           ...(held.symbols?.length ? [`rules:      ${held.symbols.map(f).join(', ')}`] : []),
           '',
           ...held.headers.split('\r\n').map(f),
