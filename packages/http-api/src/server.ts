@@ -22,6 +22,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { Authenticator } from './auth.js';
 import { ApiError, errorBody, frameworkError, toApiError } from './errors.js';
+import { installJsonParser } from './json-body.js';
 import { answerClientError, CONNECTIONS_CHECK_MS, guardListener } from './listener-guard.js';
 import { createMount, type MountHandler, type MountOptions, OPEN_CALLER_ID } from './mount.js';
 import { buildOpenApi } from './openapi.js';
@@ -87,8 +88,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     maxConnections: api.max_connections,
     maxConnectionsPerClient: api.max_connections_per_client,
   });
-  // JSON, and text/csv for the routes that declare it (`textBody`): any other content type is
-  // 415 (fastify also parses text/plain by default).
+  // JSON (depth and token count bounded before parsing: json-body.ts), and text/csv for the
+  // routes that declare it (`textBody`): any other content type is 415 (fastify also parses
+  // text/plain by default).
+  installJsonParser(app);
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/csv', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   let redis: RedisClient | undefined;
