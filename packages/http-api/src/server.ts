@@ -121,7 +121,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     else if (error.status === 413 && !request.raw.complete) lingerAfterAnswer(request.raw.socket);
     return send(reply, error);
   });
-  app.setNotFoundHandler((request, reply) =>
+  app.setNotFoundHandler((_request, reply) =>
     // Quotes nothing of the request (README: router errors quote nothing).
     send(reply, new ApiError(404, 'HERALD_API_NOT_FOUND', NO_ROUTE_MESSAGE)),
   );
