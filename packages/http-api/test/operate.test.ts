@@ -332,6 +332,12 @@ describe('tenants and sites', () => {
       body: {},
     });
     assert.deepEqual([unknown.status, unknown.body.error.code], [400, 'HERALD_INPUT_INVALID']);
+    const noRoute = await stack.call('POST', '/v1/sites/route%3Anowhere.test%3A25/suspend', {
+      key: ADMIN_KEY,
+      body: {},
+    });
+    assert.deepEqual([noRoute.status, noRoute.body.error.code], [400, 'HERALD_INPUT_INVALID']);
+    assert.match(noRoute.body.error.message, /no route produces it/);
     const mx = `mx:${Array.from({ length: 8 }, (_, i) => `mx${i}.a-rather-long-mail-host-name.example`).join(',')}`;
     const long = await stack.call('POST', `/v1/sites/${encodeURIComponent(mx)}/resume`, { key: ADMIN_KEY });
     assert.equal(long.status, 200, 'a long site name fits in the path');
