@@ -232,5 +232,6 @@ function spoolMessageOf(args: EnqueueArgs, acceptedAt: number, accepted?: Accept
     ...(accepted && args.idempotency ? { idempotency: args.idempotency } : {}),
     ...(hasDsn(args.dsn) ? { dsn: args.dsn } : {}),
     ...(args.smtputf8 ? { smtputf8: true } : {}),
+    ...(args.source === 'dsn' ? { ownDsn: true as const } : {}),
   };
 }

@@ -158,6 +158,7 @@ export function queueMessage(
       ...(message.dsn?.ret ? { ret: message.dsn.ret } : {}),
       ...(message.dsn?.envid ? { envid: message.dsn.envid } : {}),
       ...(message.smtputf8 ? { smtputf8: true } : {}),
+      ...(message.ownDsn ? { ownDsn: true } : {}),
     };
     commands += 1;
     const lane = message.body.length <= FAST_LANE_MAX_BODY_BYTES ? context.fast : undefined;

@@ -56,6 +56,8 @@ export interface DeliveryJobData {
   delayed?: DelayedFor;
   /** The accept span's W3C traceparent (telemetry on): each attempt's span is its child. */
   traceparent?: string;
+  /** A delivery status notification Herald made: its recipient events say `source: "dsn"`. */
+  ownDsn?: true;
 }
 
 export interface DelayedFor {
@@ -83,6 +85,8 @@ export interface SpoolMessage {
   dsn?: MessageDsn | undefined;
   /** Submitted with SMTPUTF8 (RFC 6531). */
   smtputf8?: boolean | undefined;
+  /** A delivery status notification Herald made (copied into each job's data). */
+  ownDsn?: true;
   /** A record (JSON) appended to the event stream in the same transaction as the message. */
   acceptedEvent?: string;
   /** The accepted event's recipients (dropped suppressed ones included), counted with it; default `recipients`. */
