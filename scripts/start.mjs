@@ -10,7 +10,7 @@
  * and a second start exits 1 at once. The effective config (.herald/herald.yaml), written once
  * our redis-server answers, names the Redis in use; the maintenance commands run in this checkout
  * without --config or REDIS_URL read it, so they reach it. Prints where it listens, a line to send
- * a test message and one for operator commands. Ctrl-C stops the relay and the bounce-processor
+ * a test message and one for operator commands (and the API's address when the config has `api`). Ctrl-C stops the relay and the bounce-processor
  * first (graceful), then the sink and redis-server.
  */
 import { spawn } from 'node:child_process';
@@ -123,6 +123,10 @@ setTimeout(() => {
   log(
     `relay: SMTP ${smtpListen} (${access.join(', or ') || 'nobody may relay'}), HTTP http://${httpListen}/metrics`,
   );
+  if (config.api)
+    log(
+      `api: HTTP http://${config.api.listen ?? '127.0.0.1:8080'}/v1/ (Authorization: Bearer <key of npx herald tenant key create TENANT>), OpenAPI at /openapi.json`,
+    );
   if (config.bounce)
     log(
       `bounce-processor: SMTP ${config.bounce.listen ?? '127.0.0.1:2600'} for bounces+<token>@${config.bounce.domain}, HTTP http://${config.bounce.http_listen ?? '127.0.0.1:8026'}/metrics`,

@@ -149,7 +149,14 @@ describe('herald events tail', () => {
     const tenant = await tail(['--tenant', '{queue}']);
     assert.equal(tenant.code, 1);
     assert.match(tenant.err, /^herald: HERALD_INPUT_INVALID: --tenant "\{queue\}": not a tenant name/m);
-    for (const args of [['--after', 'x'], ['--limit', '0'], ['--bogus'], []].map((a) => a)) {
+    for (const args of [
+      ['--after', 'x'],
+      ['--after', '99999999999999999999-0'],
+      ['--after', '0-0,0-0,0-0'],
+      ['--limit', '0'],
+      ['--bogus'],
+      [],
+    ]) {
       const c = captureIo({ env: { REDIS_URL: redis.url } });
       const code = await main(['events', ...(args.length ? ['tail', ...args] : ['list'])], c.io);
       assert.equal(code, 2, args.join(' '));

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readEvents, type SiteEvent } from '@herald/delivery-core';
 import { queueKeys, siteStateKey } from '@herald/delivery-core/keys';
@@ -8,10 +11,22 @@ import { captureIo } from './capture.js';
 
 describe('herald site suspend|resume', () => {
   let redis: RedisHandle;
+  let dir: string;
+  /** A config with two static routes (their sites are route:smarthost.test:2525, route:[::1]:25). */
+  let routed: string;
   before(async () => {
     redis = await startRedis();
+    dir = await mkdtemp(join(tmpdir(), 'herald-site-'));
+    routed = join(dir, 'herald.yaml');
+    await writeFile(
+      routed,
+      `redis: { url: "${redis.url}" }\nroutes:\n  - { match: "a.test", via: "smarthost.test:2525" }\n  - { match: "b.test", via: "[::1]" }\n`,
+    );
   });
-  after(() => redis.stop());
+  after(async () => {
+    await redis.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   it('suspends a site for the given time on the shared Redis, with an event, and resumes it', async () => {
     const env = { REDIS_URL: redis.url };
@@ -68,10 +83,15 @@ describe('herald site suspend|resume', () => {
       ['mx:mx1.example.net,,x', /"" is not a host name/],
       ['route:smarthost.test:99999', /not route:<host>:<port>/],
       ['route:smarthost.test', /not route:<host>:<port>/],
+      [
+        'route:smarthost.test:2526',
+        /no route produces it; routes: route:smarthost\.test:2525, route:\[::1\]:25\)$/m,
+      ],
+      ['route:other.test:25', /no route produces it/],
     ];
     for (const [site, expected] of refused) {
       const out = captureIo({ env });
-      assert.equal(await main(['site', 'suspend', site], out.io), 1, site);
+      assert.equal(await main(['site', 'suspend', site, '--config', routed], out.io), 1, site);
       assert.match(out.stderr(), expected, site);
       assert.equal(out.stdout(), '', site);
     }
@@ -82,7 +102,7 @@ describe('herald site suspend|resume', () => {
     ]) {
       const out = captureIo({ env });
       assert.equal(
-        await main(['site', 'suspend', site, '--for', '1m'], out.io),
+        await main(['site', 'suspend', site, '--for', '1m', '--config', routed], out.io),
         0,
         `${site}: ${out.stderr()}`,
       );

@@ -4,6 +4,9 @@
  * text list has a header row. A private Redis, the command run in-process.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import { main } from '../src/main.js';
@@ -55,5 +58,21 @@ describe('herald tenant key', () => {
       assert.ok(!`${r.stdout}${r.stderr}`.includes(secret), `${r.stdout}${r.stderr}`);
     }
     assert.match(mistaken[0]!.stderr, /hk_… is a key, not a tenant/);
+  });
+  it("takes npm start's config file (bounce.verp_secret: generate): the key alone on stdout", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'herald-key-'));
+    try {
+      const file = join(dir, 'my-herald.yaml');
+      await writeFile(
+        file,
+        `redis: { url: "${redis.url}" }\nbounce: { domain: bounces.example.test, verp_secret: generate }\n`,
+      );
+      const run = captureIo({ env: {} });
+      const code = await main(['tenant', 'key', 'create', 'shop', '--config', file], run.io);
+      assert.equal(code, 0, run.stderr());
+      assert.match(run.stdout(), /^hk_[0-9a-f]{16}_\S+\n$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -211,6 +211,31 @@ describe('SuppressionList on a real redis-server', () => {
     );
   });
 
+  it('exports a cell a spreadsheet would run as a formula as text, and imports it back exact', async () => {
+    const hostile = ['=cmd|x@example.com', '+sum@example.com', '-x@example.com', "'=already@example.com"];
+    await list.addMany(
+      'formula',
+      hostile.map((address) => ({ address, reason: 'manual', source: 'manual' as const, at: T0 })),
+    );
+    const exported = sink();
+    assert.equal(await list.exportCsv('formula', exported.out), hostile.length);
+    const cells = exported
+      .text()
+      .trim()
+      .split('\r\n')
+      .slice(1)
+      .map((row) => row.split(',')[0]!);
+    assert.deepEqual(
+      cells.sort(),
+      ["''=already@example.com", "'+sum@example.com", "'-x@example.com", "'=cmd|x@example.com"].sort(),
+    );
+    for (const cell of cells) assert.doesNotMatch(cell, /^[=+\-@\t\r]/);
+    const imported = await list.importCsv('formula-copy', Readable.from([exported.text()]), { now });
+    assert.equal(imported.written, hostile.length, JSON.stringify(imported.problems));
+    const copy = await list.check('formula-copy', hostile);
+    assert.equal([...copy.values()].filter(Boolean).length, hostile.length, 'the same addresses read back');
+  });
+
   it('imports good lines and reports bad ones by line number', async () => {
     const csv = [
       'Address,Reason,Expires_At',

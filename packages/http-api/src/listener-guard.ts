@@ -6,7 +6,10 @@
  * request's headers (api.header_timeout) and on the whole request (api.request_timeout), checked
  * every CONNECTIONS_CHECK_MS. `clientErrorAnswer` is what a request the HTTP parser refuses (a
  * bad header, a timeout, headers too large) is answered, in the API's one error shape and
- * without quoting the input.
+ * without quoting the input. `lingerAfterAnswer`: a request answered before its body was all read
+ * (413) has its connection half-closed after the answer and the rest of the body drained for up
+ * to LINGER_MS / LINGER_MAX_BYTES, so the client's writes do not fail with a reset before it has
+ * read the answer (Apache's and nginx's lingering close).
  */
 import { type Server, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -16,6 +19,10 @@ import { ApiError, errorBody } from './errors.js';
 
 /** How often Node checks header_timeout and request_timeout of open connections. */
 export const CONNECTIONS_CHECK_MS = 1_000;
+/** Longest a refused body is drained after the answer before the connection is destroyed. */
+export const LINGER_MS = 2_000;
+/** Most bytes drained after the answer before the connection is destroyed. */
+export const LINGER_MAX_BYTES = 8 * 1024 * 1024;
 
 export interface ListenerLimits {
   maxConnections: number;
@@ -62,4 +69,28 @@ function clientError(code: string | undefined): ApiError {
   if (code === 'HPE_HEADER_OVERFLOW')
     return new ApiError(431, 'HERALD_API_TOO_LARGE', 'request headers too large');
   return new ApiError(400, 'HERALD_API_BAD_REQUEST', 'malformed HTTP request');
+}
+
+/**
+ * Makes the close that Node's HTTP server does after a `Connection: close` answer (its call to
+ * `socket.destroySoon()`) a lingering one: FIN after the answer, the unread body drained and
+ * discarded until the client closes, LINGER_MS pass or LINGER_MAX_BYTES arrive, then destroy.
+ * (Destroying a socket with unread input sends a reset, which can reach the client before it
+ * read the answer.) The contract with Node (destroySoon called on close) is pinned by a test.
+ */
+export function lingerAfterAnswer(socket: Socket): void {
+  socket.destroySoon = () => {
+    let drained = 0;
+    const stop = () => socket.destroy();
+    const timer = setTimeout(stop, LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    socket.once('end', stop);
+    socket.on('data', (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > LINGER_MAX_BYTES) stop();
+    });
+    socket.end();
+    socket.resume();
+  };
 }

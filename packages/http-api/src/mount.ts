@@ -45,11 +45,7 @@ export function createMount(
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     if (!allowed.some((r) => r.method === method && r.re.test(path))) {
-      const error = new ApiError(
-        404,
-        'HERALD_API_NOT_FOUND',
-        `no route ${req.method} ${path.slice(0, 200)} here`,
-      );
+      const error = new ApiError(404, 'HERALD_API_NOT_FOUND', 'no route for this method and path here');
       res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8' });
       res.end(JSON.stringify(errorBody(error)));
       return;

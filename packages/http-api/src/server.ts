@@ -22,7 +22,13 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { Authenticator } from './auth.js';
 import { ApiError, errorBody, frameworkError, toApiError } from './errors.js';
-import { answerClientError, CONNECTIONS_CHECK_MS, guardListener } from './listener-guard.js';
+import { installJsonParser } from './json-body.js';
+import {
+  answerClientError,
+  CONNECTIONS_CHECK_MS,
+  guardListener,
+  lingerAfterAnswer,
+} from './listener-guard.js';
 import { createMount, type MountHandler, type MountOptions, OPEN_CALLER_ID } from './mount.js';
 import { buildOpenApi } from './openapi.js';
 import type { ApiDeps, Caller, RouteDef } from './route.js';
@@ -42,6 +48,8 @@ const ISSUES_REPORTED = 20;
 /** Longest path parameter: a site name (`mx:<sorted MX hosts>`) can be long. */
 const MAX_PARAM_CHARS = 1_024;
 const VERSION = '1';
+/** An unknown method and path: the answer quotes neither. */
+const NO_ROUTE_MESSAGE = 'no route for this method and path';
 
 export interface ApiServerOptions {
   herald: Herald;
@@ -87,8 +95,10 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     maxConnections: api.max_connections,
     maxConnectionsPerClient: api.max_connections_per_client,
   });
-  // JSON, and text/csv for the routes that declare it (`textBody`): any other content type is
-  // 415 (fastify also parses text/plain by default).
+  // JSON (depth and token count bounded before parsing: json-body.ts), and text/csv for the
+  // routes that declare it (`textBody`): any other content type is 415 (fastify also parses
+  // text/plain by default).
+  installJsonParser(app);
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/csv', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   let redis: RedisClient | undefined;
@@ -107,17 +117,13 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     );
     // Refused before its body was read: close, so the body is never taken in.
     if (state(request).early && bodyPending(request)) reply.header('connection', 'close');
+    // Over the limit mid-body (fastify closes): linger so the client reads the 413 first.
+    else if (error.status === 413 && !request.raw.complete) lingerAfterAnswer(request.raw.socket);
     return send(reply, error);
   });
-  app.setNotFoundHandler((request, reply) =>
-    send(
-      reply,
-      new ApiError(
-        404,
-        'HERALD_API_NOT_FOUND',
-        `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`,
-      ),
-    ),
+  app.setNotFoundHandler((_request, reply) =>
+    // Quotes nothing of the request (README: router errors quote nothing).
+    send(reply, new ApiError(404, 'HERALD_API_NOT_FOUND', NO_ROUTE_MESSAGE)),
   );
   app.addHook('onResponse', async (request, reply) => {
     const { caller, actingAs } = state(request);

@@ -194,6 +194,17 @@ describe('through HTTP with a worker and a sink', () => {
     assert.match(text, /mailbox migration/);
     assert.equal(toSink('later4@dest.test').length, 0);
     await settled(id, ['bounced']);
+    // The DSN's own delivery is marked, so a webhook receiver can tell it from the app's mail.
+    const events = () => readEvents(stack.redis.client(), queueKeys(PREFIX).events);
+    const dsnDelivered = await waitUntil('the DSN delivered event', async () =>
+      (await events()).find(
+        (e) => e.type === 'delivered' && 'recipient' in e && e.recipient === 'shop@origin.test',
+      ),
+    );
+    assert.equal((dsnDelivered as { source?: string }).source, 'dsn');
+    assert.notEqual((dsnDelivered as { messageId: string }).messageId, id);
+    const own = (await events()).filter((e) => 'recipient' in e && e.messageId === id);
+    assert.ok(own.length > 0 && own.every((e) => !('source' in e)), 'the app message is not marked');
   });
 
   test('the webhook endpoints added through the API receive the events, signed with their secrets', async () => {

@@ -8,6 +8,7 @@
  * its label and the tenant acted on (never the key).
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '@herald/delivery-core';
 import { ADMIN_KEY, type ApiStack, startApi, tenantKey } from './helpers.js';
@@ -59,6 +60,35 @@ describe('before the body is read', () => {
     });
     assert.equal(answer.status, 413);
     assert.equal(answer.body.error.code, 'HERALD_API_TOO_LARGE');
+  });
+
+  test('a chunked body over the limit: 413 read by a client still writing, then the connection closed', async () => {
+    // Half-open allowed: the client may write on after the server's FIN, as a client mid-upload does.
+    const socket = net.connect({ port: port(stack), host: '127.0.0.1', allowHalfOpen: true });
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const errors: string[] = [];
+    socket.on('error', (err) => errors.push(err.message));
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+    });
+    const ended = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+    socket.write(
+      `POST /v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN_KEY}\r\n` +
+        'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+    );
+    const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 0x61), Buffer.from('\r\n')]);
+    // Writes on past the 512 KiB limit until the answer arrives (at most 64 chunks: 4 MiB).
+    for (let sent = 0; sent < 64 && !text.includes('\r\n\r\n'); sent++)
+      await new Promise<void>((resolve) => socket.write(chunk, () => resolve()));
+    await ended; // the server's FIN after the answer
+    assert.match(text, /^HTTP\/1\.1 413 /);
+    assert.match(text, /HERALD_API_TOO_LARGE/);
+    // Still writing after the answer: drained, not reset.
+    await new Promise<void>((resolve) => socket.write(chunk, () => resolve()));
+    socket.end();
+    await closed(socket);
+    assert.deepEqual(errors, [], 'no reset while the client was still writing');
   });
 
   test('the log line names the admin key and its label, the tenant acted on, and a refused key', async () => {
@@ -204,5 +234,17 @@ describe('parser and router errors', () => {
     assert.equal(json.status, 400);
     assert.equal(json.body.error.code, 'HERALD_API_BAD_REQUEST');
     assert.doesNotMatch(JSON.stringify(json.body), /xsecret/);
+  });
+
+  test('an unknown route: 404 quoting nothing of the path', async () => {
+    const socket = await connect(port(stack));
+    const answered = readAnswer(socket);
+    socket.write('GET /v1/messages/../keys/<script>secret HTTP/1.1\r\nHost: x\r\n\r\n');
+    const answer = await answered;
+    socket.destroy();
+    assert.equal(answer.status, 404);
+    const body = JSON.parse(answer.body);
+    assert.equal(body.error.code, 'HERALD_API_NOT_FOUND');
+    assert.doesNotMatch(answer.body, /\.\.|keys|script|secret/);
   });
 });

@@ -332,6 +332,12 @@ describe('tenants and sites', () => {
       body: {},
     });
     assert.deepEqual([unknown.status, unknown.body.error.code], [400, 'HERALD_INPUT_INVALID']);
+    const noRoute = await stack.call('POST', '/v1/sites/route%3Anowhere.test%3A25/suspend', {
+      key: ADMIN_KEY,
+      body: {},
+    });
+    assert.deepEqual([noRoute.status, noRoute.body.error.code], [400, 'HERALD_INPUT_INVALID']);
+    assert.match(noRoute.body.error.message, /no route produces it/);
     const mx = `mx:${Array.from({ length: 8 }, (_, i) => `mx${i}.a-rather-long-mail-host-name.example`).join(',')}`;
     const long = await stack.call('POST', `/v1/sites/${encodeURIComponent(mx)}/resume`, { key: ADMIN_KEY });
     assert.equal(long.status, 200, 'a long site name fits in the path');
@@ -371,6 +377,25 @@ describe('webhook endpoints and dead letters (admin)', () => {
     const configId = list.body.endpoints.find((e: { source: string }) => e.source === 'config').id;
     const kept = await stack.call('DELETE', `/v1/webhooks/${configId}`, { key: ADMIN_KEY });
     assert.deepEqual([kept.status, kept.body.error.code], [409, 'HERALD_API_CONFLICT']);
+  });
+
+  test('a password in an endpoint URL is masked in the 201 and in the list', async () => {
+    const added = await stack.call('POST', '/v1/webhooks', {
+      key: ADMIN_KEY,
+      body: { tenant: 'alpha', url: 'http://hook:s3cretpass@127.0.0.1:9/pw', events: ['delivered'] },
+    });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    assert.equal(added.body.url, 'http://hook:***@127.0.0.1:9/pw');
+    const list = await stack.call('GET', '/v1/webhooks', { key: ADMIN_KEY });
+    const listed = list.body.endpoints.find((e: { id: string }) => e.id === added.body.id);
+    assert.equal(listed.url, 'http://hook:***@127.0.0.1:9/pw');
+    assert.doesNotMatch(JSON.stringify([added.body, list.body]), /s3cretpass/);
+    const tenantView = await stack.call('GET', '/v1/webhooks', { key: alpha });
+    assert.doesNotMatch(JSON.stringify(tenantView.body), /s3cretpass/);
+    assert.equal(
+      (await stack.call('DELETE', `/v1/webhooks/${added.body.id}`, { key: ADMIN_KEY })).status,
+      204,
+    );
   });
 
   test('dead letters: an empty list; replaying an unknown batch is 404, a body naming neither 400', async () => {

@@ -115,6 +115,27 @@ describe('extra headers', () => {
       assert.match(answer.body.error.message, new RegExp(name));
     }
   });
+
+  test("Herald's own X-Herald-* fields, Authentication-Results and ARC sets: 400 by name", async () => {
+    for (const name of [
+      'X-Herald-Tenant',
+      'x-herald-metadata',
+      'X-Herald-Anything',
+      'Authentication-Results',
+      'ARC-Seal',
+      'ARC-Authentication-Results',
+      'arc-message-signature',
+    ]) {
+      const answer = await post({ ...MESSAGE, headers: { [name]: 'spf=pass smtp.mailfrom=bank.example' } });
+      assert.equal(answer.status, 400, name);
+      assert.deepEqual(issuePaths(answer), [`body.headers.${name}`]);
+    }
+    const sender = await post({
+      ...MESSAGE,
+      headers: { Sender: 'app@shop.test', 'Resent-From': 'app@shop.test' },
+    });
+    assert.equal(sender.status, 202, 'Sender and Resent-From stay allowed');
+  });
 });
 
 describe('answers', () => {

@@ -90,8 +90,14 @@ async function run(args: string[], io: CliIo): Promise<number> {
   if (file === undefined) throw usageError('config check', 'missing FILE');
   if (extra.length > 0) throw usageError('config check', `unexpected argument "${extra[0]}"`);
   let config: HeraldConfig;
+  let generated: string | undefined;
   try {
-    config = loadConfigFile(file, { env: io.env });
+    config = loadConfigFile(file, {
+      env: io.env,
+      onGeneratedSecret: (path) => {
+        generated = path;
+      },
+    });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     printError(io, err.code, err.message);
@@ -112,6 +118,10 @@ async function run(args: string[], io: CliIo): Promise<number> {
       printError(io, problem.code, `${problem.source ? '' : `${file}: `}${problem.message}`);
     return EXIT_FAILURE;
   }
+  if (generated)
+    io.stderr.write(
+      `${file}: ${generated}: "generate": npm start replaces it with a random secret (kept in .herald/verp-secret); \`herald relay\` and \`herald bounce-processor\` refuse it: set a secret to run them yourself\n`,
+    );
   if (values.json) io.stdout.write(`${JSON.stringify(maskSecrets(config), null, JSON_INDENT)}\n`);
   else io.stdout.write(printable(summarize(file, config, io.env)));
   return EXIT_OK;

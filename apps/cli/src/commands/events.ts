@@ -18,6 +18,7 @@ import {
   type SmtpReply,
 } from '@herald/delivery-core';
 import {
+  cursorProblem,
   DEFAULT_TAIL_LIMIT,
   EVENT_TYPES,
   eventSubject,
@@ -159,6 +160,10 @@ async function run(args: string[], io: CliIo): Promise<number> {
     const streamKey = await readEventStreamKeys(redis, config.redis.prefix).catch((err: unknown) =>
       Promise.reject(redisFailure(err)),
     );
+    // A cursor Redis could not read after (a part over 2^64-1, more ids than shards): usage.
+    const cursorIssue =
+      values.after === undefined ? undefined : cursorProblem(values.after, streamKey.length);
+    if (cursorIssue) throw usageError('events tail', `--after: ${cursorIssue}`);
     // Where a resumed tail starts: the last id printed, else where the first read started.
     let resumeAfter =
       values.after ??

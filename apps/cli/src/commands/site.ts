@@ -9,7 +9,7 @@
  * still lifts a state left under that name). Each change is a site event in the stream.
  */
 import { createHerald, loadShaping, parseDuration } from '@herald/delivery-core';
-import { siteNameProblem } from '@herald/delivery-core/sites';
+import { routeSites, siteNameProblem } from '@herald/delivery-core/sites';
 import { parseCommandArgs, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -55,7 +55,11 @@ async function run(args: string[], io: CliIo): Promise<number> {
   }
   const config = loadRelayConfig(values.config, io);
   if (!config) return EXIT_FAILURE;
-  const problem = siteNameProblem(site, Object.keys(loadShaping(config).providers));
+  const problem = siteNameProblem(
+    site,
+    Object.keys(loadShaping(config).providers),
+    routeSites(config.routes),
+  );
   if (problem && action === 'suspend') throw new CliExit(EXIT_FAILURE, 'HERALD_INPUT_INVALID', problem);
   const herald = await createHerald(config);
   try {

@@ -7,12 +7,14 @@
  * - CSV: control characters (C0 but TAB, DEL, C1 — CR and LF too, so a record is one line),
  *   the line/paragraph separators U+2028/2029 and the invisible bidi/format characters
  *   (U+200B–U+200F, U+202A–U+202E, U+2066–U+2069, U+FEFF) are written as `\u{hex}`; a cell
- *   starting with `=`, `+`, `-`, `@` or TAB gets a leading `'` (OWASP's CSV injection advice).
+ *   starting with `=`, `+`, `-`, `@` or TAB gets a leading `'` (util's `guardFormula`, OWASP's CSV
+ *   injection advice).
  *   CSV is for reading; JSON lines keep the exact text.
  * - JSON lines: JSON escapes C0; DEL, C1, U+2028/2029 and the same bidi/format characters are
  *   escaped as `\uXXXX` too (valid JSON: parsing gives the exact text back).
  * Pure: no I/O.
  */
+import { guardFormula } from '../util/index.js';
 import type { AccountingRecord } from './records.js';
 import { ACCOUNTING_COLUMNS } from './records.js';
 
@@ -26,14 +28,10 @@ const CSV_ESCAPED =
   /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
 /** Left raw by JSON.stringify, escaped here: DEL, C1, separators, bidi/format characters. */
 const JSON_ESCAPED = /[\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
-/** A spreadsheet reads a cell starting with one of these as a formula. */
-const FORMULA_START = /^[=+\-@\t]/;
-/** Prefixed to a cell that would start a formula: shown as text. */
-const FORMULA_GUARD = "'";
 
 export function csvField(value: string): string {
   let text = value.replace(CSV_ESCAPED, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
-  if (FORMULA_START.test(text)) text = `${FORMULA_GUARD}${text}`;
+  text = guardFormula(text);
   return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

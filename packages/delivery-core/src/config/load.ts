@@ -3,10 +3,12 @@
  * fills defaults and deep-freezes it; `loadConfigFile` reads a YAML/JSON file first. Errors are
  * ConfigErrors that name the file and the key path and never quote a secret (config-error.ts).
  */
+import { randomBytes } from 'node:crypto';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, toConfigIssues } from './config-error.js';
 import { deepFreeze, isPlainObject, readDocument, withoutNulls } from './document.js';
 import { type HeraldConfig, heraldConfigSchema } from './schema.js';
+import { GENERATED_SECRET_PLACEHOLDER } from './schema-bounce.js';
 import { EXCLUSIVE_REDIS_MESSAGE } from './schema-redis.js';
 import { secretsIn } from './secrets.js';
 
@@ -78,8 +80,35 @@ export function resolveFilePaths(raw: unknown, folder: string): unknown {
   return out;
 }
 
+export interface LoadFileOptions {
+  env?: Env;
+  /**
+   * For commands that never sign a VERP return path (all but the relay and the
+   * bounce-processor): a `bounce.verp_secret` of "generate" (npm start's placeholder, refused
+   * otherwise) is taken as a random stand-in, and this is called with the key path.
+   */
+  onGeneratedSecret?: (path: string) => void;
+}
+
+/** Bytes of the random stand-in for a "generate" VERP secret (never used to sign). */
+const STAND_IN_SECRET_BYTES = 32;
+
+/** `raw` with a "generate" bounce.verp_secret replaced by a random stand-in, if it has one. */
+function withStandInSecret(raw: unknown, onGenerated: (path: string) => void): unknown {
+  if (!isPlainObject(raw)) return raw;
+  const bounce = raw.bounce;
+  if (!isPlainObject(bounce) || typeof bounce.verp_secret !== 'string') return raw;
+  if (bounce.verp_secret.trim().toLowerCase() !== GENERATED_SECRET_PLACEHOLDER) return raw;
+  onGenerated('bounce.verp_secret');
+  return {
+    ...raw,
+    bounce: { ...bounce, verp_secret: randomBytes(STAND_IN_SECRET_BYTES).toString('base64') },
+  };
+}
+
 /** Reads a .yaml, .yml or .json config file and parses it; errors name the file. */
-export function loadConfigFile(path: string, opts: { env?: Env } = {}): HeraldConfig {
-  const raw = resolveFilePaths(readDocument(path), dirname(resolve(path)));
+export function loadConfigFile(path: string, opts: LoadFileOptions = {}): HeraldConfig {
+  let raw = resolveFilePaths(readDocument(path), dirname(resolve(path)));
+  if (opts.onGeneratedSecret) raw = withStandInSecret(raw, opts.onGeneratedSecret);
   return parseConfig(raw, { env: opts.env ?? {}, source: path });
 }

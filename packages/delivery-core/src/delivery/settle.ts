@@ -55,6 +55,7 @@ export function recipientEmitter(
       ...(data.stream ? { stream: data.stream } : {}),
       ...(data.campaign ? { campaign: data.campaign } : {}),
       ...(data.site ? { site: data.site } : {}),
+      ...(data.ownDsn ? { source: 'dsn' as const } : {}),
       latencyMs: now - data.acceptedAt,
     });
   };

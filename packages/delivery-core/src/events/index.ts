@@ -34,10 +34,12 @@ export {
 export {
   compareCursors,
   cursorEntriesKept,
+  cursorProblem,
   idBefore,
   isStreamCursor,
   newestCursor,
   oldestCursor,
+  type TailStop,
 } from './merged.js';
 export type { RedisEventSinkOptions } from './redis-sink.js';
 export { RedisEventSink, readEvents } from './redis-sink.js';

@@ -35,6 +35,36 @@ export function isStreamCursor(value: string): boolean {
   return value.split(CURSOR_SEPARATOR).every((id) => STREAM_ID.test(id));
 }
 
+/** Largest part of a stream id (ms and seq are each an unsigned 64-bit integer in Redis). */
+const MAX_ID_PART = 18_446_744_073_709_551_615n;
+const STREAM_ID_PARTS = /^(\d{1,20})(?:-(\d{1,20}))?$/;
+/** Characters of one stream id at most ("ms-seq", 20 digits each) and its separator. */
+const MAX_ID_CHARS = 42;
+
+/**
+ * Why `cursor` is not a position in `streams` streams Redis can read after, or undefined: too
+ * long, more ids than streams (a plain id stands for every stream), an id not "ms" or "ms-seq",
+ * a part over 2^64-1, or the last possible id (nothing comes after it). Quotes nothing of the
+ * cursor.
+ */
+export function cursorProblem(cursor: string, streams: number): string | undefined {
+  if (cursor.length > Math.max(1, streams) * MAX_ID_CHARS)
+    return `longer than ${Math.max(1, streams) * MAX_ID_CHARS} characters`;
+  const ids = cursor.split(CURSOR_SEPARATOR);
+  if (ids.length > 1 && ids.length > streams)
+    return `${ids.length} stream ids for ${streams} stream${streams === 1 ? '' : 's'} (queue.shards)`;
+  for (const id of ids) {
+    const parts = STREAM_ID_PARTS.exec(id);
+    if (!parts) return 'expected a stream id (ms or ms-seq; several joined by "," on a sharded queue)';
+    const ms = BigInt(parts[1]!);
+    const seq = BigInt(parts[2] ?? '0');
+    if (ms > MAX_ID_PART || seq > MAX_ID_PART) return 'a stream id part over 18446744073709551615';
+    if (ms === MAX_ID_PART && seq === MAX_ID_PART)
+      return 'the last possible stream id: nothing comes after it';
+  }
+  return undefined;
+}
+
 /**
  * Compares two cursors of one consumer (plain stream ids, or merged cursors compared id by id):
  * positive when `a` is past `b` in some stream and behind in none, 0 when equal, else negative.
@@ -94,6 +124,18 @@ export interface MergedTailOptions {
   follow?: boolean;
   signal?: AbortSignal;
   blockMs?: number;
+  /** Without follow: entries examined at most (with no `after`: shared out among the streams). */
+  maxScanned?: number;
+}
+
+/**
+ * Why a read without follow ended early: its `maxScanned` budget ran out (`scan_budget`) or its
+ * signal aborted. `cursor`: read on after it (with `after`, the last entry examined; without,
+ * the newest position when the read began).
+ */
+export interface TailStop {
+  reason: 'scan_budget' | 'aborted';
+  cursor: string;
 }
 
 function parse(fields: string[]): HeraldEvent | undefined {
@@ -111,33 +153,49 @@ function mergeByStreamId(perShard: readonly Entry[][]): { shard: number; entry: 
   return all.sort((a, b) => compareStreamIds(a.entry[0], b.entry[0]) || a.shard - b.shard);
 }
 
-/** The last `limit` kept entries of each stream up to `newest`, merged, the last `limit` of them. */
+/**
+ * The last `limit` kept entries of each stream up to `newest`, merged, the last `limit` of them;
+ * each stream scanned back over at most its share of `maxScanned`.
+ */
 async function lastKept(
   redis: RedisClient,
   keys: readonly string[],
   newest: readonly string[],
   options: MergedTailOptions,
-): Promise<{ shard: number; entry: Entry }[]> {
+): Promise<{ last: { shard: number; entry: Entry }[]; stopped?: TailStop['reason'] }> {
+  const share = Math.ceil((options.maxScanned ?? Number.POSITIVE_INFINITY) / keys.length);
+  let stopped: TailStop['reason'] | undefined;
   const perShard = await Promise.all(
     keys.map(async (key, i) => {
       const found: Entry[] = [];
       if (newest[i] === '0') return found;
       let end = newest[i]!;
+      let scanned = 0;
       while (found.length < options.limit) {
-        const page = (await redis.xrevrange(key, end, '-', 'COUNT', PAGE)) as Entry[];
+        if (options.signal?.aborted) {
+          stopped = 'aborted';
+          break;
+        }
+        if (scanned >= share) {
+          stopped ??= 'scan_budget';
+          break;
+        }
+        const count = Math.min(PAGE, share - scanned);
+        const page = (await redis.xrevrange(key, end, '-', 'COUNT', count)) as Entry[];
+        scanned += page.length;
         for (const entry of page) {
           const event = parse(entry[1]);
           if (event && options.keep(event)) found.push(entry);
           if (found.length === options.limit) break;
         }
-        if (page.length < PAGE) break;
+        if (page.length < count) break;
         end = `(${page[page.length - 1]![0]}`;
       }
       return found.reverse();
     }),
   );
   const merged = mergeByStreamId(perShard);
-  return merged.slice(Math.max(0, merged.length - options.limit));
+  return { last: merged.slice(Math.max(0, merged.length - options.limit)), ...(stopped ? { stopped } : {}) };
 }
 
 /** The greatest stream id below `id` (a cursor just before the entry `id`). */
@@ -153,12 +211,13 @@ export async function* tailMerged(
   redis: RedisClient,
   keys: readonly string[],
   options: MergedTailOptions,
-): AsyncGenerator<MergedEntry> {
+): AsyncGenerator<MergedEntry, TailStop | undefined> {
   const { signal } = options;
+  const budget = options.maxScanned ?? Number.POSITIVE_INFINITY;
   let pos: string[];
   if (options.after === undefined) {
     const newest = (await newestCursor(redis, keys)).split(CURSOR_SEPARATOR);
-    const last = await lastKept(redis, keys, newest, options);
+    const { last, stopped } = await lastKept(redis, keys, newest, options);
     // Each entry's cursor: in its shard and those already yielded, the last yielded entry; in a
     // shard still to come, just before its first entry; in a shard with none, its newest id.
     pos = [...newest];
@@ -169,13 +228,17 @@ export async function* tailMerged(
       if (event) yield { id: joinCursor(pos), streamId: entry[0], shard, event };
     }
     pos = [...newest];
+    if (stopped) return { reason: stopped, cursor: joinCursor(pos) };
   } else {
     pos = splitCursor(options.after, keys.length);
     const readPos = [...pos];
     const buffers: Entry[][] = keys.map(() => []);
     const done = keys.map(() => false);
     let sent = 0;
+    let scanned = 0;
     while (sent < options.limit) {
+      if (!options.follow && signal?.aborted) return { reason: 'aborted', cursor: joinCursor(pos) };
+      if (scanned >= budget) return { reason: 'scan_budget', cursor: joinCursor(pos) };
       // A stream is merged only while it has entries buffered or is known to have no more.
       await Promise.all(
         keys.map(async (key, i) => {
@@ -196,13 +259,14 @@ export async function* tailMerged(
       if (pick < 0) break;
       const entry = buffers[pick]!.shift()!;
       pos[pick] = entry[0];
+      scanned++;
       const event = parse(entry[1]);
       if (!event || !options.keep(event)) continue;
       yield { id: joinCursor(pos), streamId: entry[0], shard: pick, event };
       sent++;
     }
   }
-  if (!options.follow) return;
+  if (!options.follow) return undefined;
   const pollMs = Math.min(options.blockMs ?? POLL_MS, POLL_MS);
   let turn = 0;
   while (!signal?.aborted) {
@@ -219,7 +283,7 @@ export async function* tailMerged(
       pos[shard] = entry[0];
       const event = parse(entry[1]);
       if (event && options.keep(event)) yield { id: joinCursor(pos), streamId: entry[0], shard, event };
-      if (signal?.aborted) return;
+      if (signal?.aborted) return undefined;
     }
   }
 }

@@ -7,10 +7,13 @@
  * repeats an entry. Shared by `herald events tail` and (later) the HTTP API's `GET /v1/events`.
  * Give it its own connection when following: a blocking read holds the connection. Given the
  * streams of every queue shard, it reads them as one (merged.ts: entries by stream id, a merged
- * cursor of one id per stream).
+ * cursor of one id per stream). `maxScanned` bounds the entries a read without follow examines
+ * (matching or not) and an aborted `signal` ends it at the next page; either way the generator
+ * returns a TailStop saying where it stopped, so a caller can answer what it found and read on
+ * from there (a filter that matches rarely never costs an unbounded scan per call).
  */
 import type { RedisClient } from '../redis/index.js';
-import { tailMerged } from './merged.js';
+import { type TailStop, tailMerged } from './merged.js';
 import type { HeraldEvent } from './types.js';
 
 /** Every event type of the vocabulary (types.ts), for validating a filter. */
@@ -74,7 +77,13 @@ export interface TailOptions {
   limit?: number;
   /** Keep reading new entries until `signal` aborts. */
   follow?: boolean;
+  /** Following: stops the follow. Without follow: ends the read at its next page (a TailStop). */
   signal?: AbortSignal;
+  /**
+   * Without follow: examine at most this many entries (matching or not; of several streams, with
+   * no `after`, this many in all, shared out) and return a TailStop where the budget ran out.
+   */
+  maxScanned?: number;
   /** Longest single XREAD BLOCK in ms (default 1000): how late an abort is noticed. */
   blockMs?: number;
 }
@@ -102,28 +111,38 @@ function matcher(options: TailOptions): (entry: StreamEvent) => boolean {
     (options.tenant === undefined || ('tenant' in event && event.tenant === options.tenant));
 }
 
-/** The last `limit` matching entries up to `newest` (inclusive), oldest first, scanning back. */
+/**
+ * The last `limit` matching entries up to `newest` (inclusive), oldest first, scanning back over
+ * at most `budget` entries; `stopped` when the budget or `signal` ended the scan first.
+ */
 async function lastMatching(
   redis: RedisClient,
   key: string,
-  limit: number,
+  options: { limit: number; budget: number; signal: AbortSignal | undefined },
   keep: (e: StreamEvent) => boolean,
   newest: string,
-): Promise<StreamEvent[]> {
+): Promise<{ found: StreamEvent[]; stopped?: TailStop['reason'] }> {
   const found: StreamEvent[] = [];
-  if (newest === '0') return found;
+  if (newest === '0') return { found };
   let end = newest;
-  while (found.length < limit) {
-    const page = (await redis.xrevrange(key, end, '-', 'COUNT', PAGE)) as Entry[];
+  let scanned = 0;
+  let stopped: TailStop['reason'] | undefined;
+  while (found.length < options.limit) {
+    if (options.signal?.aborted) stopped = 'aborted';
+    else if (scanned >= options.budget) stopped = 'scan_budget';
+    if (stopped) break;
+    const count = Math.min(PAGE, options.budget - scanned);
+    const page = (await redis.xrevrange(key, end, '-', 'COUNT', count)) as Entry[];
+    scanned += page.length;
     for (const entry of page) {
       const parsed = parse(entry);
       if (parsed && keep(parsed)) found.push(parsed);
-      if (found.length === limit) break;
+      if (found.length === options.limit) break;
     }
-    if (page.length < PAGE) break;
+    if (page.length < count) break;
     end = `(${page[page.length - 1]![0]}`;
   }
-  return found.reverse();
+  return { found: found.reverse(), ...(stopped ? { stopped } : {}) };
 }
 
 /** The newest id in the stream, or "0" when it is empty (the cursor for "only what comes next"). */
@@ -137,40 +156,47 @@ export async function* tailEvents(
   redis: RedisClient,
   streamKeys: string | readonly string[],
   options: TailOptions = {},
-): AsyncGenerator<StreamEvent> {
+): AsyncGenerator<StreamEvent, TailStop | undefined> {
   const keep = matcher(options);
   const limit = options.limit ?? DEFAULT_TAIL_LIMIT;
   if (typeof streamKeys !== 'string' && streamKeys.length > 1) {
-    const merged = tailMerged(redis, streamKeys, {
+    // A merged entry is a StreamEvent (its `shard` besides).
+    return yield* tailMerged(redis, streamKeys, {
       ...options,
       limit,
       keep: (event) => keep({ id: '', event }),
     });
-    for await (const { id, streamId, event } of merged) yield { id, streamId, event };
-    return;
   }
   const streamKey = typeof streamKeys === 'string' ? streamKeys : streamKeys[0]!;
   const { signal } = options;
+  const budget = options.maxScanned ?? Number.POSITIVE_INFINITY;
   let cursor: string;
   if (options.after === undefined) {
     cursor = await newestId(redis, streamKey);
-    for (const entry of await lastMatching(redis, streamKey, limit, keep, cursor)) yield entry;
+    const { found, stopped } = await lastMatching(redis, streamKey, { limit, budget, signal }, keep, cursor);
+    for (const entry of found) yield entry;
+    if (stopped) return { reason: stopped, cursor };
   } else {
     cursor = options.after;
     let sent = 0;
+    let scanned = 0;
     while (sent < limit) {
-      const page = (await redis.xrange(streamKey, `(${cursor}`, '+', 'COUNT', PAGE)) as Entry[];
+      if (!options.follow && signal?.aborted) return { reason: 'aborted', cursor };
+      if (scanned >= budget) return { reason: 'scan_budget', cursor };
+      const count = Math.min(PAGE, budget - scanned);
+      const page = (await redis.xrange(streamKey, `(${cursor}`, '+', 'COUNT', count)) as Entry[];
       for (const entry of page) {
         cursor = entry[0];
+        scanned++;
         const parsed = parse(entry);
         if (!parsed || !keep(parsed)) continue;
         yield parsed;
         if (++sent === limit) break;
       }
-      if (page.length < PAGE) break;
+      if (page.length < count) break;
     }
   }
-  if (!options.follow) return;
+  if (!options.follow) return undefined;
   const blockMs = String(options.blockMs ?? DEFAULT_BLOCK_MS);
   while (!signal?.aborted) {
     const reply = (await redis.xread('COUNT', PAGE, 'BLOCK', blockMs, 'STREAMS', streamKey, cursor)) as
@@ -180,7 +206,7 @@ export async function* tailEvents(
       cursor = entry[0];
       const parsed = parse(entry);
       if (parsed && keep(parsed)) yield parsed;
-      if (signal?.aborted) return;
+      if (signal?.aborted) return undefined;
     }
   }
 }

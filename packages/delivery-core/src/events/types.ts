@@ -98,6 +98,11 @@ export interface RecipientEvent extends EventBase {
   /** The site of the job's last admission (shaping); absent before any (e.g. a DNS failure first). */
   site?: string;
   /**
+   * `dsn`: the message is a delivery status notification Herald made (to the sender of a message
+   * that bounced or was delayed), not mail the application sent; absent otherwise.
+   */
+  source?: 'dsn';
+  /**
    * For bounced: an operator ended the recipient (`herald queue delete` / `bounce`), not the
    * remote server; such outcomes count against no tenant's reputation and feed no site automation.
    */

@@ -256,5 +256,6 @@ function spoolMessageOf(args: EnqueueArgs, acceptedAt: number, accepted?: Accept
     ...(args.behaviour ? { behaviour: args.behaviour } : {}),
     ...(hasDsn(args.dsn) ? { dsn: args.dsn } : {}),
     ...(args.smtputf8 ? { smtputf8: true } : {}),
+    ...(args.source === 'dsn' ? { ownDsn: true as const } : {}),
   };
 }

@@ -168,6 +168,7 @@ export function queueMessage(
       ...(message.dsn?.envid ? { envid: message.dsn.envid } : {}),
       ...(message.smtputf8 ? { smtputf8: true } : {}),
       ...(message.behaviour ? { account: message.behaviour.account } : {}),
+      ...(message.ownDsn ? { ownDsn: true } : {}),
     };
     commands += 1;
     const lane = message.body.length <= FAST_LANE_MAX_BODY_BYTES ? context.fast : undefined;

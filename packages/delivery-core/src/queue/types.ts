@@ -60,6 +60,8 @@ export interface DeliveryJobData {
   traceparent?: string;
   /** The account it was accepted for (config `behaviour` on): its hard bounces count for it. */
   account?: string;
+  /** A delivery status notification Herald made: its recipient events say `source: "dsn"`. */
+  ownDsn?: true;
 }
 
 export interface DelayedFor {
@@ -87,6 +89,8 @@ export interface SpoolMessage {
   dsn?: MessageDsn | undefined;
   /** Submitted with SMTPUTF8 (RFC 6531). */
   smtputf8?: boolean | undefined;
+  /** A delivery status notification Herald made (copied into each job's data). */
+  ownDsn?: true;
   /** A record (JSON) appended to the event stream in the same transaction as the message. */
   acceptedEvent?: string;
   /** The accepted event's recipients (dropped suppressed ones included), counted with it; default `recipients`. */

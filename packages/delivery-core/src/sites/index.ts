@@ -48,7 +48,7 @@ export {
   siteForMxHosts,
   siteForRoute,
 } from './site.js';
-export { siteNameProblem } from './site-name.js';
+export { routeSites, siteNameProblem } from './site-name.js';
 export {
   SITE_CACHE_MAX_ENTRIES,
   SiteResolver,

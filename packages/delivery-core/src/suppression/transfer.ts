@@ -2,9 +2,12 @@
  * CSV export and import of a tenant's suppression list, streaming both ways. The header row is
  * `address,reason,source,at,expires_at`; times are ISO 8601 (epoch milliseconds are read too),
  * `expires_at` is `never` for an entry that does not expire and empty on import for the reason's
- * default. Bad lines are reported with their line numbers; the good ones are imported.
+ * default. Bad lines are reported with their line numbers; the good ones are imported. A cell a
+ * spreadsheet would run as a formula (`=`, `+`, `-`, `@`, TAB, CR first) is exported with a
+ * leading `'` (util's `guardFormula`, as the accounting log's CSV) and read back without it.
  */
 import { StringDecoder } from 'node:string_decoder';
+import { guardFormula, unguardFormula } from '../util/index.js';
 import { CsvParser, type CsvRecord, formatCsvRow } from './csv.js';
 import {
   DEFAULT_MANUAL_REASON,
@@ -45,13 +48,15 @@ function iso(ms: number): string {
 }
 
 export function entryToCsv(entry: SuppressionEntry): string {
-  return formatCsvRow([
-    entry.address,
-    entry.reason,
-    entry.source,
-    iso(entry.at),
-    entry.expiresAt === undefined ? NEVER : iso(entry.expiresAt),
-  ]);
+  return formatCsvRow(
+    [
+      entry.address,
+      entry.reason,
+      entry.source,
+      iso(entry.at),
+      entry.expiresAt === undefined ? NEVER : iso(entry.expiresAt),
+    ].map(guardFormula),
+  );
 }
 
 async function write(out: CsvOutput, chunk: string): Promise<void> {
@@ -100,7 +105,7 @@ function readRow(
   if (fields.length !== columns.length) return `expected ${columns.length} fields, found ${fields.length}`;
   const value = (column: Column) => {
     const i = columns.indexOf(column);
-    return i < 0 ? '' : fields[i]!.trim();
+    return i < 0 ? '' : unguardFormula(fields[i]!).trim();
   };
   const input: SuppressionInput = {
     address: value('address'),

@@ -5,11 +5,17 @@
  * pass as `after` for what comes next: paging with it returns every matching entry exactly once.
  * A tenant key reads only its own tenant's events (naming another tenant is 403). On a sharded
  * queue (`queue.shards`) the shards' streams are read as one and cursors are merged cursors (one
- * stream id per shard, joined by ','; delivery-core events/merged.ts).
+ * stream id per shard, joined by ','; delivery-core events/merged.ts). A cursor Redis could not
+ * read after (an id part over 2^64-1, more ids than shards) is a 400 naming `query.after`. One
+ * request examines at most EVENTS_SCAN_BUDGET entries: a filter that matches rarely answers what
+ * it found with `partial: true` and a `next` just after the last entry examined, so a client
+ * pages forward without one request costing an unbounded scan; past api.redis_timeout the scan
+ * is aborted at its next page (the answer was already a 503).
  */
 
 import {
   compareCursors,
+  cursorProblem,
   EVENT_TYPES,
   isEventType,
   isStreamCursor,
@@ -20,6 +26,7 @@ import {
 } from '@herald/delivery-core/events';
 import { eventStreamKeys } from '@herald/delivery-core/queue';
 import { z } from 'zod';
+import { ApiError } from '../errors.js';
 import { defineRoute } from '../route.js';
 import { tenantName } from '../schemas.js';
 import { tenantFilter } from '../scope.js';
@@ -27,6 +34,10 @@ import { within } from '../within.js';
 
 export const MAX_EVENTS_LIMIT = 1_000;
 const DEFAULT_EVENTS_LIMIT = 100;
+/** Stream entries one request examines at most (matching or not): 10 × the largest page. */
+export const EVENTS_SCAN_BUDGET = 10 * MAX_EVENTS_LIMIT;
+/** Longest `after` taken at all (a merged cursor of the most shards fits). */
+const MAX_CURSOR_CHARS = 16 * 1024;
 
 const typeList = z
   .string()
@@ -55,6 +66,7 @@ export const eventRoutes = [
     query: z.strictObject({
       after: z
         .string()
+        .max(MAX_CURSOR_CHARS)
         .refine(isStreamCursor, {
           error:
             'expected a stream id (ms or ms-seq; several joined by "," on a sharded queue) as given in `next`',
@@ -78,6 +90,11 @@ export const eventRoutes = [
             }),
           ),
           next: z.string().describe('pass as `after` for the events that come next'),
+          partial: z
+            .boolean()
+            .describe(
+              `true when the scan budget (${EVENTS_SCAN_BUDGET} entries) ended the read before \`limit\` events matched: more entries follow \`next\`, read on at once`,
+            ),
         }),
       },
       403: { description: 'a tenant key naming another tenant (HERALD_API_FORBIDDEN)' },
@@ -85,24 +102,42 @@ export const eventRoutes = [
     handler: async ({ query, caller, deps }) => {
       const tenant = tenantFilter(caller, query.tenant);
       const keys = eventStreamKeys(deps.config.redis.prefix, deps.herald.shards.layout);
+      const problem = query.after === undefined ? undefined : cursorProblem(query.after, keys.length);
+      if (problem)
+        throw new ApiError(400, 'HERALD_API_BAD_REQUEST', `query.after: ${problem}`, {
+          issues: [{ path: 'query.after', message: problem }],
+        });
+      // Aborted once the request is answered (the deadline's 503 included): the scan stops.
+      const scan = new AbortController();
       const read = async () => {
         // Read before the entries: anything newer than it that matches is among them.
         const newest = await newestCursor(deps.redis, keys);
         const events = [];
-        for await (const { id, event } of tailEvents(deps.redis, keys, {
+        const tail = tailEvents(deps.redis, keys, {
           ...(query.after !== undefined ? { after: query.after } : {}),
           ...(query.type ? { types: query.type } : {}),
           ...(tenant !== undefined ? { tenant } : {}),
           limit: query.limit,
-        }))
-          events.push({ id, event });
+          maxScanned: EVENTS_SCAN_BUDGET,
+          signal: scan.signal,
+        });
+        let step = await tail.next();
+        for (; !step.done; step = await tail.next())
+          events.push({ id: step.value.id, event: step.value.event });
+        const stop = step.value;
+        // Out of budget reading forward: read on just after the last entry examined.
+        if (stop && query.after !== undefined) return { events, next: stop.cursor, partial: true };
         const last = events.at(-1)?.id;
         // A full page ends at its last entry; a short one read to the end, at least to `newest`.
         let next = last ?? query.after ?? newest;
         if (events.length < query.limit) next = laterEach(next, newest, keys.length);
-        return { events, next };
+        return { events, next, partial: false };
       };
-      return { status: 200, body: await within(deps, read()) };
+      try {
+        return { status: 200, body: await within(deps, read()) };
+      } finally {
+        scan.abort();
+      }
     },
   }),
 ];

@@ -41,10 +41,31 @@ export const OWNED_HEADERS: Readonly<Record<string, string>> = {
   'content-transfer-encoding': 'set by `text`, `html` and `attachments`',
   received: 'Herald writes it',
   'dkim-signature': 'Herald signs the message',
+  'authentication-results': 'the receiving MTA writes it',
   'return-path': 'the envelope sender is `from`',
   'x-herald-stream': 'use `stream`',
   'x-herald-campaign': 'use `campaign`',
+  'x-herald-metadata': 'use `metadata`',
 };
+
+/**
+ * Name prefixes of header fields `headers` may not set either: Herald's own fields (those above
+ * come from structured fields; any other X-Herald-* is Herald's to write), and ARC sets
+ * (ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results: written by forwarding MTAs).
+ */
+export const OWNED_HEADER_PREFIXES: Readonly<Record<string, string>> = {
+  'x-herald-': "X-Herald-* fields are Herald's own",
+  'arc-': 'ARC sets are written by the MTAs that forward a message',
+};
+
+/** Why `headers` may not set `name`, or undefined. */
+export function ownedHeader(name: string): string | undefined {
+  const lower = name.toLowerCase();
+  const owner = OWNED_HEADERS[lower];
+  if (owner) return owner;
+  const prefix = Object.keys(OWNED_HEADER_PREFIXES).find((p) => lower.startsWith(p));
+  return prefix === undefined ? undefined : OWNED_HEADER_PREFIXES[prefix];
+}
 
 const attachment = z.strictObject({
   filename: headerText(255).min(1),
@@ -68,7 +89,7 @@ export const sendBodySchema = z
       .record(headerName, headerText())
       .optional()
       .describe(
-        `up to ${MAX_EXTRA_HEADERS} extra header fields, name → value; not the fields the structured ones own (From, To, Subject, …, X-Herald-Stream: use \`stream\`)`,
+        `up to ${MAX_EXTRA_HEADERS} extra header fields, name → value; not the fields the structured ones own (From, To, Subject, …, X-Herald-Stream: use \`stream\`), nor any other X-Herald-*, Authentication-Results, ARC-* or DKIM-Signature`,
       ),
     attachments: z.array(attachment).max(MAX_ATTACHMENTS).optional(),
     raw: z.string().min(1).optional().describe('a complete RFC 5322 message instead of the fields above'),
@@ -125,7 +146,7 @@ export const sendBodySchema = z
         message: `at most ${MAX_EXTRA_HEADERS} header fields`,
       });
     for (const name of names.slice(0, MAX_EXTRA_HEADERS)) {
-      const owner = OWNED_HEADERS[name.toLowerCase()];
+      const owner = ownedHeader(name);
       if (owner)
         ctx.addIssue({
           code: 'custom',
@@ -146,11 +167,6 @@ export const sendBodySchema = z
         path: ['metadata'],
         message: `at most ${MAX_METADATA_ENTRIES} entries`,
       });
-    if (
-      body.metadata &&
-      Object.keys(body.headers ?? {}).some((name) => name.toLowerCase() === 'x-herald-metadata')
-    )
-      ctx.addIssue({ code: 'custom', path: ['headers'], message: 'X-Herald-Metadata comes from metadata' });
   })
   .describe(`a message; any header-bound field refuses control characters (${INJECTION_MESSAGE})`);
 

@@ -7,7 +7,7 @@
  * URL-encode them in the path (`provider%3Agmail`).
  */
 import { parseDuration } from '@herald/delivery-core';
-import { siteNameProblem } from '@herald/delivery-core/sites';
+import { routeSites, siteNameProblem } from '@herald/delivery-core/sites';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { sitesSchema } from '../responses.js';
@@ -79,7 +79,11 @@ export const siteRoutes = [
         throw new ApiError(400, 'HERALD_API_BAD_REQUEST', 'duration: expected a duration like 30m or 2h');
       }
       if (forMs <= 0) throw new ApiError(400, 'HERALD_API_BAD_REQUEST', 'duration: expected more than 0');
-      const problem = siteNameProblem(params.site, knownProviders(deps.herald.config));
+      const problem = siteNameProblem(
+        params.site,
+        knownProviders(deps.herald.config),
+        routeSites(deps.herald.config.routes),
+      );
       if (problem) throw new ApiError(400, 'HERALD_INPUT_INVALID', problem);
       const until = await within(
         deps,

@@ -3,9 +3,11 @@
  * Admin keys list, add and remove endpoints (those of the config file are listed, never
  * removed: 409) and list and replay dead-lettered batches; a tenant key may list its own tenant's
  * endpoints. No answer ever holds a secret, except the one Herald generates for an endpoint added
- * without one: it is in the creation answer only.
+ * without one: it is in the creation answer only. A password in an endpoint's URL (or in a dead
+ * batch's last error) is masked (`user:***@`), as `herald webhook list` prints it.
  */
 import { randomBytes } from 'node:crypto';
+import { maskUrl } from '@herald/delivery-core/config';
 import { EVENT_TYPES } from '@herald/delivery-core/events';
 import type { WebhookBatch, WebhookEndpoint } from '@herald/delivery-core/webhooks';
 import { z } from 'zod';
@@ -25,7 +27,7 @@ const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date
 const endpointSchema = z.object({
   id: z.string(),
   tenant: z.string(),
-  url: z.string(),
+  url: z.string().describe('a password in it masked: user:***@'),
   events: z.array(z.string()),
   batch_size: z.number().int(),
   batch_wait_ms: z.number().int(),
@@ -38,11 +40,11 @@ const endpointSchema = z.object({
     .describe('run-time endpoints: events written from then on are sent (ISO 8601)'),
 });
 
-/** An endpoint as answered: every field but the secret. */
+/** An endpoint as answered: every field but the secret, a URL password masked. */
 const asJson = (e: WebhookEndpoint) => ({
   id: e.id,
   tenant: e.tenant,
-  url: e.url,
+  url: maskUrl(e.url),
   events: [...e.events],
   batch_size: e.batchSize,
   batch_wait_ms: e.batchWaitMs,
@@ -78,7 +80,7 @@ const deadJson = (b: WebhookBatch) =>
       first_attempt_at: iso(b.firstAttemptAt),
       last_attempt_at: iso(b.lastAttemptAt),
       dead_at: iso(b.deadAt),
-      last_error: b.lastError,
+      last_error: b.lastError === undefined ? undefined : maskUrl(b.lastError),
     }),
   );
 
