@@ -6,7 +6,7 @@
  * before its job ends (`record`); the finish script of the message's last job keeps the body and
  * puts the message in the shard's due zset (`QueueKeys.dsnDue`, queue/spool.ts, queue/leases.ts);
  * the party that finished it then spools one failure report and one success report (`relayed`),
- * separately as Postfix does (bounce and trace), each once (`sent:<kind>` marks it), then deletes
+ * separately as Postfix does (bounce and trace), each once (its lines leave the collector once it is spooled), then deletes
  * collector and body (`flush`). A message whose other jobs still wait (a domain deferring for
  * days) does not hold its failures back that long: `record` also puts the message in the due zset
  * (NX, at the first line's time), so after REPORT_SWEEP_GRACE_MS the sweep sends what was
@@ -175,56 +175,42 @@ export class DsnReports {
   /**
    * Spools the message's collected reports not sent yet (first a delay notice a crash left), then
    * deletes its collector and body and takes it off the due zsets. While jobs of the message are
-   * still pending (a partial flush: the sweep, an operator's bounce), the lines sent are taken out
-   * of the collector instead and body and collector stay. Safe to repeat. Returns how many
-   * reports it spooled.
+   * still pending (a partial flush: the sweep, an operator's bounce), body and collector stay for
+   * them. Safe to repeat. Returns how many reports it spooled.
    */
   async flush(messageId: string): Promise<number> {
     const { redis, spool } = this.deps;
     const keys = spool.keysFor(messageId);
     const key = keys.dsnReports(messageId);
     const all = await redis.hgetall(key);
-    if ((await redis.exists(keys.pendingJobs(messageId))) === 1) return this.flushSoFar(messageId, all);
-    const delaysLeft = Object.keys(all).some((field) => field.startsWith(DELAY_LINE_FIELD));
-    let sent = delaysLeft ? await this.sendLeftDelays(messageId, all) : 0;
-    if (all.meta) {
-      const meta = JSON.parse(all.meta) as ReportMeta;
-      let original: Buffer | undefined | null;
-      for (const kind of COLLECTED_KINDS) {
-        if (all[`sent:${kind}`]) continue;
-        const lines = linesOf(all, `${kind}:`);
-        if (lines.length === 0) continue;
-        original ??= await spool.getBody(messageId, meta.size);
-        await this.send(messageId, meta, lines, original ?? undefined);
-        await redis.hset(key, `sent:${kind}`, '1');
-        sent += 1;
-      }
-    }
-    await redis.del(key, keys.body(messageId));
+    const partial = (await redis.exists(keys.pendingJobs(messageId))) === 1;
+    const delaysLeft = !partial && Object.keys(all).some((field) => field.startsWith(DELAY_LINE_FIELD));
+    const sent =
+      (delaysLeft ? await this.sendLeftDelays(messageId, all) : 0) +
+      (await this.sendCollected(messageId, all));
+    if (!partial) await redis.del(key, keys.body(messageId));
     await redis.zrem(keys.dsnDue, messageId);
     return sent;
   }
 
-  /** The partial flush of a message with jobs left: each kind's lines so far, then out of the collector. */
-  private async flushSoFar(messageId: string, all: Record<string, string>): Promise<number> {
+  /**
+   * One report per kind of the lines in `all` (the collector as read), each kind's lines taken
+   * out of the collector once its report is spooled, so a repeat sends only what is left.
+   */
+  private async sendCollected(messageId: string, all: Record<string, string>): Promise<number> {
+    if (!all.meta) return 0;
     const { redis, spool } = this.deps;
-    const keys = spool.keysFor(messageId);
+    const meta = JSON.parse(all.meta) as ReportMeta;
+    let original: Buffer | undefined | null;
     let sent = 0;
-    if (all.meta) {
-      const meta = JSON.parse(all.meta) as ReportMeta;
-      let original: Buffer | undefined | null;
-      for (const kind of COLLECTED_KINDS) {
-        const fields = Object.keys(all)
-          .filter((field) => field.startsWith(`${kind}:`))
-          .sort();
-        if (fields.length === 0) continue;
-        original ??= await spool.getBody(messageId, meta.size);
-        await this.send(messageId, meta, linesOf(all, `${kind}:`), original ?? undefined);
-        await redis.hdel(keys.dsnReports(messageId), ...fields);
-        sent += 1;
-      }
+    for (const kind of COLLECTED_KINDS) {
+      const fields = Object.keys(all).filter((field) => field.startsWith(`${kind}:`));
+      if (fields.length === 0) continue;
+      original ??= await spool.getBody(messageId, meta.size);
+      await this.send(messageId, meta, linesOf(all, `${kind}:`), original ?? undefined);
+      await redis.hdel(spool.keysFor(messageId).dsnReports(messageId), ...fields);
+      sent += 1;
     }
-    await redis.zrem(keys.dsnDue, messageId);
     return sent;
   }
 
