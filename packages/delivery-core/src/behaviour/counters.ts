@@ -9,6 +9,7 @@
  * upper bound). Needs injected: the MULTI (counting) or a client (reading).
  */
 import type { ChainableCommander } from 'ioredis';
+import { domainAsWritten } from '../address/index.js';
 import {
   BEHAVIOUR_MAX_BASELINE_MS,
   BEHAVIOUR_MAX_WINDOW_MS,
@@ -56,7 +57,7 @@ export function queueBehaviourCounts(
     const entry = perAccount.get(mark.account) ?? { n: 0, domains: new Set<string>() };
     perAccount.set(mark.account, entry);
     entry.n += message.recipients.length;
-    for (const r of message.recipients) entry.domains.add(r.slice(r.lastIndexOf('@') + 1).toLowerCase());
+    for (const r of message.recipients) entry.domains.add(domainAsWritten(r));
     if (mark.attributeMs > 0) {
       multi.set(behaviourMessageKey(prefix, message.id, shard), mark.account, 'PX', mark.attributeMs);
       commands += 1;
