@@ -93,6 +93,7 @@ async function run(port: MessagePort, data: DeliveryThreadData): Promise<void> {
     incarnation: data.incarnation,
     countEvents: false,
     telemetryProcess: 'delivery-thread',
+    takesSubmissions: false,
   });
   running = herald;
   let batch: HeraldEvent[] = [];

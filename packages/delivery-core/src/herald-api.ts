@@ -70,6 +70,11 @@ export interface CreateHeraldOptions {
    * whose /metrics is the one served (and whose TLS report counters count them).
    */
   countEvents?: boolean;
+  /**
+   * Whether this Herald takes submissions (default true). A delivery thread says false: it only
+   * counts bounces for behaviour, so it keeps no flag cache and runs no behaviour passes.
+   */
+  takesSubmissions?: boolean;
 }
 
 export interface Herald {

@@ -199,7 +199,8 @@ export async function createHerald(
       onError: (err) =>
         logger.warn({ err: (err as Error).message }, 'behaviour: a pass or flag refresh failed'),
     });
-  await behaviour?.start();
+  // The flag cache and the passes serve intake; a delivery thread only counts bounces.
+  if (options.takesSubmissions !== false) await behaviour?.start();
 
   const incarnation = options.incarnation ?? randomUUID();
   const shapingRuntime = createShapingRuntime({
