@@ -188,6 +188,8 @@ describe('compromised-account detection', () => {
     assert.equal(shown.status, 200, JSON.stringify(shown.body));
     assert.equal((shown.body.flag as { rule: string }).rule, 'domain_spread');
     assert.equal((shown.body.figures as { domains: number }).domains, 6, 'held mail is not counted');
+    const shownHeld = shown.body.held as { messages: number; max_messages: number; cap_reached: null };
+    assert.deepEqual([shownHeld.messages, shownHeld.max_messages, shownHeld.cap_reached], [1, 1000, null]);
 
     dir = await mkdtemp(join(tmpdir(), 'herald-behaviour-e2e-'));
     const configFile = join(dir, 'herald.yaml');
@@ -199,7 +201,7 @@ describe('compromised-account detection', () => {
     assert.equal(cliList.code, 0, cliList.stderr);
     assert.match(
       cliList.stdout,
-      /^spreader {2}domain_spread {2}\S+ {2}acme {2}6 recipient domains in 1m: over 5$/m,
+      /^spreader {2}domain_spread {2}\S+ {2}acme {2}held 1\/1000 msgs \d+\/100000000 bytes {2}6 recipient domains in 1m: over 5$/m,
     );
     const cliUnflag = await runCli(['account', 'unflag', 'bouncer', '--config', configFile]);
     assert.equal(cliUnflag.code, 0, cliUnflag.stderr);

@@ -116,6 +116,14 @@ async function spool(
       logger.info({ id, tenant, reason: refusal.reason }, 'content scan rejected the message');
       throw toError(toReply(refusal));
     }
+    if (refusal.kind === 'accountHeld') {
+      // Counted as the session's error, as a spam refusal is: not a fault of ours to excuse.
+      logger.info(
+        { id, tenant, user: sessionFacts.user?.username },
+        'flagged account at its held-mail cap: refused',
+      );
+      throw toError(toReply(refusal));
+    }
     if (refusal.cause instanceof DeadlineExceeded) herald.metrics.smtpRedisTimeouts.inc({ stage: 'data' });
     logger.warn(
       { err: (refusal.cause as Error)?.message ?? refusal.reason, id },

@@ -196,8 +196,9 @@ export async function createHerald(
       behaviour: config.behaviour,
       events,
       shards,
+      meter: metrics.behaviourMeter,
       onError: (err) =>
-        logger.warn({ err: (err as Error).message }, 'behaviour: a pass or flag refresh failed'),
+        logger.warn({ err: (err as Error).message }, 'behaviour: a pass, flag refresh or held count failed'),
     });
   // The flag cache and the passes serve intake; a delivery thread only counts bounces.
   if (options.takesSubmissions !== false) await behaviour?.start();

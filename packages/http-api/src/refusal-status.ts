@@ -26,6 +26,8 @@ export const REFUSAL_STATUS = {
   spam: 422,
   /** The scanner is down and scanning.fail is closed: try again later. */
   scanUnavailable: 503,
+  /** A flagged account's held mail is at a cap: try again later (503 with Retry-After, as the others). */
+  accountHeld: 503,
 } as const satisfies Record<RefusalKind, number>;
 
 export function refusalStatus(kind: RefusalKind): number {

@@ -1,13 +1,13 @@
 /**
  * `herald account list|status|unflag|release [ACCOUNT] [--config FILE]`: compromised-account
  * detection (config `behaviour`). An account is an SMTP user, else a tenant. `list` prints the
- * flagged accounts (rule, since, reason); `status` an account's counts as its rules read them and
- * its flag; `unflag` lifts a flag (its new mail is accepted again; held mail stays held);
+ * flagged accounts (rule, since, tenant, what each holds against the caps, reason); `status` an
+ * account's counts as its rules read them, its flag and what it holds; `unflag` lifts a flag (its new mail is accepted again; held mail stays held);
  * `release` releases every message held for the account. Without a `behaviour` section:
  * HERALD_BEHAVIOUR_OFF. Each flag change is an account event in the stream.
  */
 import { createHerald } from '@herald/delivery-core';
-import { minutesOf } from '@herald/delivery-core/behaviour';
+import { type HeldState, minutesOf } from '@herald/delivery-core/behaviour';
 import { parseCommandArgs, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -22,13 +22,20 @@ const help = `Usage: herald account list [--config FILE]
        herald account release ACCOUNT [--config FILE]
 
 An account is the SMTP user a session authenticated as, else the tenant (API key, send()).
-list     the flagged accounts: rule, since when, why
+list     the flagged accounts: rule, since when, tenant, held messages/bytes (and whether a
+         cap is reached: its new mail is then refused 451 4.7.1), why
 status   an account's accepted recipients, hard bounces, complaints and recipient domains over
-         its rules' windows, and its flag
+         its rules' windows, its flag, and what it holds against the caps
 unflag   lift a flag: the account's new mail is accepted again (held mail stays held)
 release  release every message held for the account (delivered as if just accepted)
 
 --config gives the Redis and the behaviour section (rules); without one: HERALD_BEHAVIOUR_OFF.`;
+
+/** `held 3/1000 msgs 2400/100000000 bytes`, then `, cap reached (messages)` when one is. */
+function heldText(h: HeldState): string {
+  const cap = h.capReached ? `, cap reached (${h.capReached})` : '';
+  return `held ${h.messages}/${h.maxMessages} msgs ${h.bytes}/${h.maxBytes} bytes${cap}`;
+}
 
 function sum(values: readonly number[], count: number): number {
   return values.slice(0, count).reduce((a, b) => a + b, 0);
@@ -65,7 +72,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     if (action === 'list') {
       for (const f of await behaviour.flagged())
         io.stdout.write(
-          `${printableField(f.account)}  ${f.rule}  ${new Date(f.since).toISOString()}  ${printableField(f.tenant)}  ${printableField(f.reason)}\n`,
+          `${printableField(f.account)}  ${f.rule}  ${new Date(f.since).toISOString()}  ${printableField(f.tenant)}  ${heldText(f.held)}  ${printableField(f.reason)}\n`,
         );
     } else if (action === 'unflag') {
       const flag = await behaviour.unflag(name, 'operator');
@@ -77,7 +84,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       io.stdout.write(`${printableField(name)}: ${released.length} held message(s) released\n`);
       for (const id of released) io.stdout.write(`${id}\n`);
     } else {
-      const { account: shown, rules, figures: f, flag } = await behaviour.status(name);
+      const { account: shown, rules, figures: f, flag, held } = await behaviour.status(name);
       const lines = [`account:     ${printableField(shown)}`];
       const windowed = (label: string, windowMs: number | undefined, values: readonly number[]) => {
         if (windowMs !== undefined)
@@ -92,6 +99,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       windowed('complaints:', rules.complaint_spike?.window, f.complaints);
       lines.push(
         `flag:        ${flag ? `${flag.rule} since ${new Date(flag.since).toISOString()}: ${printableField(flag.reason)}` : 'none'}`,
+        `held:        ${heldText(held).slice('held '.length)}`,
         '',
       );
       io.stdout.write(lines.join('\n'));

@@ -10,9 +10,14 @@
  * once) and emits `account_flagged`; from then on intake holds the account's newly accepted mail
  * in quarantine (reason `behaviour:<rule>`, the client still gets 250) until an operator
  * unflags it (`account_unflagged`; the counts up to then are not judged again); held mail stays
- * held until released. `heldBy` reads the
- * per-process copy of the flags (refreshed every FLAG_CACHE_REFRESH_MS), never Redis.
- * Needs injected: a client, the prefix and `behaviour` section, the event sink, the shard layout.
+ * held until released. What one flag episode holds is bounded: once the account's held messages
+ * reach `max_held_messages` or their bytes `max_held_bytes`, its new mail is refused (451 4.7.1,
+ * the `accountHeld` refusal; nothing accepted, no event; `herald_behaviour_refused_total{cap}`).
+ * `decide` reads the per-process copy of the flags and held counts (refreshed every
+ * FLAG_CACHE_REFRESH_MS, this process's own holds counted at once), never Redis, so the caps can be
+ * passed by what other relays hold within that staleness (about a second of their intake for the
+ * account) plus the holds in flight here; the last message held may pass `max_held_bytes` by its size.
+ * Needs injected: a client, the prefix and `behaviour` section, the event sink, the shard layout, a meter.
  */
 import type { BehaviourConfig, BehaviourRules } from '../config/index.js';
 import { behaviourRulesFor } from '../config/index.js';
@@ -26,7 +31,7 @@ import {
   readFigures,
   sinceCleared,
 } from './counters.js';
-import { type AccountFlag, FLAG_CACHE_REFRESH_MS, FlagStore } from './flags.js';
+import { type AccountFlag, FLAG_CACHE_REFRESH_MS, FlagStore, type HeldTally } from './flags.js';
 import { bucketsNeeded, judge, judgesAnything } from './rules.js';
 
 export {
@@ -38,13 +43,24 @@ export {
   queueBehaviourCounts,
   type RawFigures,
 } from './counters.js';
-export { type AccountFlag, FLAG_CACHE_REFRESH_MS } from './flags.js';
+export { type AccountFlag, FLAG_CACHE_REFRESH_MS, type HeldTally } from './flags.js';
 export { BEHAVIOUR_RULES, type BehaviourRule, bucketsNeeded, judge, RULE_TABLE, type Trip } from './rules.js';
 
 /** Most accounts one evaluation pass judges; the rest stay for the next pass. */
 export const MAX_ACCOUNTS_PER_PASS = 1_000;
 /** Most accounts remembered as seen between passes. */
 const MAX_SEEN_ACCOUNTS = 100_000;
+
+/** The cap a flagged account's held mail reached: `max_held_messages` or `max_held_bytes`. */
+export type HoldCap = 'messages' | 'bytes';
+
+/** What an account holds in its flag episode, against the caps. */
+export interface HeldState extends HeldTally {
+  maxMessages: number;
+  maxBytes: number;
+  /** Set when a cap is reached: the account's new mail is refused. */
+  capReached?: HoldCap;
+}
 
 /** An account as an operator reads it (`herald account status`, GET /v1/accounts/{account}). */
 export interface AccountStatus {
@@ -53,6 +69,27 @@ export interface AccountStatus {
   /** Its counts now, as the rules read them. */
   figures: RawFigures;
   flag?: AccountFlag;
+  /** Held in its flag episode (cleared at unflag; no cap is reached unless flagged). */
+  held: HeldState;
+}
+
+/** A flagged account with what it holds (`herald account list`, GET /v1/accounts). */
+export interface FlaggedAccount extends AccountFlag {
+  held: HeldState;
+}
+
+/**
+ * The behaviour stage's answer for an account's new mail: spool it (not flagged), hold it
+ * (flagged; then `countHeld`), or refuse it (flagged, its held mail at a cap).
+ */
+export type BehaviourDecision =
+  | { action: 'spool' }
+  | { action: 'hold'; flag: AccountFlag }
+  | { action: 'refuse'; flag: AccountFlag; cap: HoldCap };
+
+/** What the stage counts (metrics/: herald_behaviour_refused_total{cap}). */
+export interface BehaviourMeter {
+  refused(cap: HoldCap): void;
 }
 
 export interface Behaviour {
@@ -60,8 +97,17 @@ export interface Behaviour {
   accountOf(submission: { user?: string | undefined; tenant: string }): string;
   /** What the spool counts for a message of this account (and notes the account for the next pass). */
   mark(account: string, tenant: string): BehaviourMark;
-  /** The account's flag as this process last read it: its new mail is held. No I/O. */
-  heldBy(account: string): AccountFlag | undefined;
+  /**
+   * What to do with the account's new mail, from this process's copy of the flags and held counts
+   * (no I/O); a `refuse` is counted (the meter).
+   */
+  decide(account: string): BehaviourDecision;
+  /**
+   * Counts a message just held for the flagged account (`decide` said `hold`): a call of its own
+   * right after the hold's MULTI (that one is in the message's queue-shard slot, the counts are
+   * not). Never rejects: a failed count is reported to `onError` (the message stays held, uncounted).
+   */
+  countHeld(account: string, bytes: number): Promise<void>;
   /** Judges one account now; its flag when flagged (now or before). */
   evaluate(account: string, tenant: string): Promise<AccountFlag | undefined>;
   /** Counts hard bounces or complaints for the account, then judges it. */
@@ -69,7 +115,7 @@ export interface Behaviour {
   /** The account a message was accepted for (while bounce / complaint rules keep the record). */
   accountOfMessage(messageId: string, shard: number): Promise<string | undefined>;
   status(account: string): Promise<AccountStatus>;
-  flagged(): Promise<AccountFlag[]>;
+  flagged(): Promise<FlaggedAccount[]>;
   /** Lifts a flag (an `account_unflagged` event); undefined when the account was not flagged. */
   unflag(account: string, by?: string): Promise<AccountFlag | undefined>;
   /** Reads the flags, then refreshes them and runs the passes until `stop`. */
@@ -84,8 +130,10 @@ export interface BehaviourParts {
   events: EventSink;
   shards?: { readonly layout: { readonly max: number } };
   now?: () => number;
-  /** A pass or refresh that failed (Redis down): logged by the caller. */
+  /** A pass, refresh or held count that failed (Redis down): logged by the caller. */
   onError?: (err: unknown) => void;
+  /** Counts refusals at the held caps; absent: not counted. */
+  meter?: BehaviourMeter;
 }
 
 export function createBehaviour(parts: BehaviourParts): Behaviour {
@@ -102,6 +150,18 @@ export function createBehaviour(parts: BehaviourParts): Behaviour {
   );
   const shardCount = () => parts.shards?.layout.max ?? 1;
   const fail = (err: unknown) => parts.onError?.(err);
+  const heldState = (tally: HeldTally, flagged: boolean): HeldState => {
+    const maxMessages = behaviour.max_held_messages;
+    const maxBytes = behaviour.max_held_bytes;
+    const capReached: HoldCap | undefined = !flagged
+      ? undefined
+      : tally.messages >= maxMessages
+        ? 'messages'
+        : tally.bytes >= maxBytes
+          ? 'bytes'
+          : undefined;
+    return { ...tally, maxMessages, maxBytes, ...(capReached ? { capReached } : {}) };
+  };
 
   // After an unflag, only the minute buckets that begin after it are judged (the burst that was
   // flagged is not flagged again); the hourly baseline stays.
@@ -147,7 +207,17 @@ export function createBehaviour(parts: BehaviourParts): Behaviour {
       if (!seen.has(account) && seen.size < MAX_SEEN_ACCOUNTS) seen.set(account, tenant);
       return { account, attributeMs };
     },
-    heldBy: (account) => flags.cached(account),
+    decide(account) {
+      const flag = flags.cached(account);
+      if (!flag) return { action: 'spool' };
+      const { capReached } = heldState(flags.cachedHeld(account), true);
+      if (!capReached) return { action: 'hold', flag };
+      parts.meter?.refused(capReached);
+      return { action: 'refuse', flag, cap: capReached };
+    },
+    async countHeld(account, bytes) {
+      await flags.countHeld(account, bytes).catch(fail);
+    },
     evaluate,
     async countFeedback(account, tenant, kind, n) {
       const name = account.toLowerCase();
@@ -158,10 +228,17 @@ export function createBehaviour(parts: BehaviourParts): Behaviour {
     async status(account) {
       const name = account.toLowerCase();
       const rules = behaviourRulesFor(behaviour, name);
-      const [figures, flag] = await Promise.all([figuresOf(name, rules), flags.read(name)]);
-      return { account: name, rules, figures, ...(flag ? { flag } : {}) };
+      const [figures, flag, tally] = await Promise.all([
+        figuresOf(name, rules),
+        flags.read(name),
+        flags.readHeld(name),
+      ]);
+      return { account: name, rules, figures, ...(flag ? { flag } : {}), held: heldState(tally, !!flag) };
     },
-    flagged: () => flags.list(),
+    async flagged() {
+      const list = await flags.list();
+      return list.map((flag) => ({ ...flag, held: heldState(flags.cachedHeld(flag.account), true) }));
+    },
     async unflag(account, by = 'operator') {
       const flag = await flags.unflag(account.toLowerCase(), now());
       if (flag)

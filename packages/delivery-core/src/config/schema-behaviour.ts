@@ -4,9 +4,11 @@
  * rule is optional (absent = not judged); `accounts.<name>` replaces the rules whole for that
  * account (a rule left out there is not judged for it). Short windows are counted in one-minute
  * buckets (at most BEHAVIOUR_MAX_WINDOW_MS), the volume baseline in hourly ones (at most 7 days).
+ * `max_held_messages` / `max_held_bytes` bound what one flag episode of an account may hold in
+ * quarantine (global only: `accounts.<name>` is a rules mapping).
  */
 import { z } from 'zod';
-import { fraction, integer, section, timerDuration } from './fields.js';
+import { byteSize, fraction, integer, section, timerDuration } from './fields.js';
 import type { DeepReadonly } from './readonly.js';
 import { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND } from './units.js';
 
@@ -79,6 +81,10 @@ export const behaviourSchema = section({
     .refine((ms) => ms >= MS_PER_SECOND, { message: 'expected a duration of at least 1s' })
     .prefault('2s'),
   rules: behaviourRulesSchema.prefault({}),
+  /** Most messages held for one flagged account (per flag episode); then its mail is refused 451 4.7.1. */
+  max_held_messages: integer(1).default(1_000),
+  /** Most bytes (held bodies) for one flagged account (per flag episode); then refused alike. */
+  max_held_bytes: byteSize().prefault('100MB'),
   /** Per-account rules (names compare case-insensitively), each replacing `rules` whole. */
   accounts: z
     .record(z.string(), behaviourRulesSchema, { error: 'expected a mapping of account names to rules' })

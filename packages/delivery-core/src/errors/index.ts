@@ -132,6 +132,8 @@ export const ERROR_CODES = {
     "send(): the content scan's score reached the tenant's reject threshold (scanning.actions)",
   HERALD_SCAN_UNAVAILABLE:
     'send(): the content scanner (rspamd) failed or timed out and scanning.fail is closed',
+  HERALD_SEND_ACCOUNT_HELD:
+    'send(): the account is flagged (behaviour) and its held mail reached behaviour.max_held_messages or max_held_bytes; try again later',
   HERALD_BEHAVIOUR_OFF:
     'account commands (CLI `herald account`, HTTP `/v1/accounts`): the config has no behaviour section, so no account is watched',
   HERALD_QUARANTINE_NOT_FOUND: 'no such message in quarantine (unknown, or already released or deleted)',

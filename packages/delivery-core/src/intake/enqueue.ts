@@ -1,6 +1,7 @@
 /**
  * The intake pipeline's I/O stages: the suppression screen of the recipients (one HMGET) and the
- * enqueue (a flagged account's mail held in quarantine (behaviour/, its cached flags), the
+ * enqueue (a flagged account's mail held in quarantine, or refused 451 4.7.1 once its held mail
+ * is at `behaviour.max_held_messages` / `max_held_bytes` (behaviour/, its cached flags), the
  * content scan, List-Unsubscribe for bulk streams, DKIM signing, then body + jobs + the accepted event
  * in one MULTI/EXEC). Both answer a Refusal instead of throwing when Redis fails or does not
  * answer within the caller's deadline, so every front end refuses alike (451 4.3.0). A configured
@@ -159,15 +160,20 @@ export function intakeIo(parts: IntakeIoParts) {
     async enqueue(args: EnqueueArgs, options: StepOptions = {}): Promise<Refusal | undefined> {
       const { behaviour, quarantine } = parts;
       if (behaviour && quarantine && !args.released && args.source !== 'dsn' && args.recipients.length > 0) {
-        // The behaviour stage: a flagged account's mail is held (no Redis read: the cached flags).
+        // The behaviour stage: a flagged account's mail is held, or refused once its held mail is
+        // at a cap (no Redis read: the cached flags and held counts).
         const account = behaviour.accountOf(args);
-        const flag = behaviour.heldBy(account);
-        if (flag) {
+        const decision = behaviour.decide(account);
+        if (decision.action === 'refuse') return refuse('accountHeld');
+        if (decision.action === 'hold') {
           const held = await holdMessage({ quarantine, events }, args, {
-            reason: `behaviour:${flag.rule}`,
+            reason: `behaviour:${decision.flag.rule}`,
             account,
           });
-          return held === 'held' ? undefined : held;
+          if (held !== 'held') return held;
+          // After the hold committed: the counts are not in the message's shard slot (Cluster).
+          await behaviour.countHeld(account, args.body.length);
+          return undefined;
         }
         args = { ...args, behaviour: behaviour.mark(account, args.tenant) };
       }

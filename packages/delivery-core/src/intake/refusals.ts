@@ -112,6 +112,16 @@ export const REFUSALS = {
     text: 'Temporary local problem: content scanner unavailable, try again later',
     error: 'HERALD_SCAN_UNAVAILABLE',
   },
+  /**
+   * A flagged account (behaviour) whose held mail reached `behaviour.max_held_messages` or
+   * `max_held_bytes`: nothing more is taken until an operator acts. Names no rule and no cap.
+   */
+  accountHeld: {
+    code: 451,
+    enhanced: '4.7.1',
+    text: "Account's mail is on hold; try again later",
+    error: 'HERALD_SEND_ACCOUNT_HELD',
+  },
   /** Spooling failed or Redis did not acknowledge in time: the client keeps the message and retries. */
   queueUnavailable: {
     code: 451,

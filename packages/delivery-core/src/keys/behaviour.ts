@@ -7,7 +7,10 @@
  * shards. `<prefix>:{queue[-i]}:bh-msg:<message id>` names the account of a message (for bounces
  * and complaints that come back later). The flags are one hash used alone:
  * `<prefix>:behaviour:flags` (account → JSON), and when each was last unflagged:
- * `<prefix>:behaviour:cleared` (account → epoch ms). Pure.
+ * `<prefix>:behaviour:cleared` (account → epoch ms). What a flagged account has held in quarantine
+ * in its current flag episode is one hash used alone: `<prefix>:behaviour:held` (fields
+ * `<account>:n` messages, `<account>:bytes` body bytes; HINCRBY after each hold, HDEL at flag and
+ * unflag). Pure.
  */
 import { queueSlot } from './queue.js';
 
@@ -34,4 +37,15 @@ export function behaviourFlagsKey(prefix: string): string {
 /** When each account was last unflagged (hash: account → epoch ms), used alone. */
 export function behaviourClearedKey(prefix: string): string {
   return `${prefix}:behaviour:cleared`;
+}
+
+/** Held mail per flagged account (hash: `<account>:n`, `<account>:bytes`), used alone. */
+export function behaviourHeldKey(prefix: string): string {
+  return `${prefix}:behaviour:held`;
+}
+
+/** The fields of `behaviourHeldKey` for one account: its held messages and bytes. */
+export function behaviourHeldFields(account: string): { messages: string; bytes: string } {
+  const name = account.toLowerCase();
+  return { messages: `${name}:n`, bytes: `${name}:bytes` };
 }

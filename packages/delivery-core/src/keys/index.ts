@@ -26,6 +26,8 @@ export {
   behaviourClearedKey,
   behaviourCounterKey,
   behaviourFlagsKey,
+  behaviourHeldFields,
+  behaviourHeldKey,
   behaviourMessageKey,
 } from './behaviour.js';
 export { streamCursorKey } from './consumers.js';

@@ -89,6 +89,8 @@ export class HeraldMetrics {
   readonly quarantineEvents: Counter<'type'>;
   /** herald_account_flags_total{type,rule}: accounts flagged by a behaviour rule, and unflagged (rule ''). */
   readonly accountFlags: Counter<'type' | 'rule'>;
+  /** herald_behaviour_refused_total{cap}: a flagged account's mail refused, its held mail at a cap. */
+  readonly behaviourRefused: Counter<'cap'>;
   /** herald_scan_total{result}: content scans by outcome (scan/'s SCAN_RESULTS). */
   readonly scanTotal: Counter<'result'>;
   /** herald_scan_duration_seconds: how long a content scan took (rspamd /checkv2, failures too). */
@@ -189,6 +191,12 @@ export class HeraldMetrics {
       labelNames: ['type', 'rule'],
       registers,
     });
+    this.behaviourRefused = new Counter({
+      name: 'herald_behaviour_refused_total',
+      help: 'Messages of a flagged account refused (451 4.7.1) because its held mail reached max_held_messages or max_held_bytes, by cap',
+      labelNames: ['cap'],
+      registers,
+    });
     this.scanTotal = new Counter({
       name: 'herald_scan_total',
       help: 'Content scans (rspamd) by result: accept, add_header, quarantine, reject, failed_open, failed_closed',
@@ -285,6 +293,11 @@ export class HeraldMetrics {
       this.scanTotal.inc({ result });
       this.scanDuration.observe(seconds);
     },
+  };
+
+  /** What the behaviour stage counts (behaviour/'s BehaviourMeter). */
+  readonly behaviourMeter = {
+    refused: (cap: 'messages' | 'bytes') => this.behaviourRefused.inc({ cap }),
   };
 
   readonly webhookMeter = {

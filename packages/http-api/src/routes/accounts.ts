@@ -1,12 +1,13 @@
 /**
  * Accounts (compromised-account detection, config `behaviour`; `herald.behaviour`, the same data
- * as `herald account`), admin keys only: `GET /v1/accounts` lists the flagged accounts,
- * `GET /v1/accounts/{account}` shows an account's counts as its rules read them and its flag,
+ * as `herald account`), admin keys only: `GET /v1/accounts` lists the flagged accounts with what
+ * each holds, `GET /v1/accounts/{account}` shows an account's counts as its rules read them, its
+ * flag and what it holds against the caps (`held`),
  * `POST …/unflag` lifts a flag (its new mail is accepted again; held mail stays held) and
  * `POST …/release` releases every message held for it. Without a `behaviour` section: 404
  * HERALD_BEHAVIOUR_OFF.
  */
-import type { AccountFlag, Behaviour } from '@herald/delivery-core/behaviour';
+import type { AccountFlag, Behaviour, HeldState } from '@herald/delivery-core/behaviour';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import type { ApiDeps } from '../route.js';
@@ -18,6 +19,27 @@ const params = z.strictObject({
   account: z.string().min(1).max(MAX_ACCOUNT_CHARS).regex(/^\S+$/).describe('an SMTP user name, or a tenant'),
 });
 
+const heldSchema = z
+  .object({
+    messages: z.number().describe('messages held in this flag episode'),
+    bytes: z.number().describe('their bytes'),
+    max_messages: z.number().describe('behaviour.max_held_messages'),
+    max_bytes: z.number().describe('behaviour.max_held_bytes'),
+    cap_reached: z
+      .enum(['messages', 'bytes'])
+      .nullable()
+      .describe("the cap reached (flagged only): the account's new mail is refused 451 4.7.1"),
+  })
+  .describe('what the account holds in quarantine in its flag episode');
+
+const asHeld = (h: HeldState) => ({
+  messages: h.messages,
+  bytes: h.bytes,
+  max_messages: h.maxMessages,
+  max_bytes: h.maxBytes,
+  cap_reached: h.capReached ?? null,
+});
+
 const flagSchema = z.object({
   account: z.string(),
   tenant: z.string(),
@@ -27,7 +49,14 @@ const flagSchema = z.object({
   since: z.string().describe('ISO 8601'),
 });
 
-const asFlag = (f: AccountFlag) => ({ ...f, since: new Date(f.since).toISOString() });
+const asFlag = (f: AccountFlag) => ({
+  account: f.account,
+  tenant: f.tenant,
+  rule: f.rule,
+  reason: f.reason,
+  figures: f.figures,
+  since: new Date(f.since).toISOString(),
+});
 
 const statusSchema = z.object({
   account: z.string(),
@@ -40,6 +69,7 @@ const statusSchema = z.object({
     domains: z.number().describe('distinct recipient domains in the domain_spread window'),
   }),
   flag: flagSchema.nullable(),
+  held: heldSchema,
 });
 
 function watching(deps: ApiDeps): Behaviour {
@@ -61,12 +91,15 @@ export const accountRoutes = [
     tag: 'accounts',
     summary: 'the flagged accounts, oldest flag first',
     responses: {
-      200: { description: 'read now', schema: z.object({ accounts: z.array(flagSchema) }) },
+      200: {
+        description: 'read now',
+        schema: z.object({ accounts: z.array(flagSchema.extend({ held: heldSchema })) }),
+      },
       404: { description: 'no behaviour section (HERALD_BEHAVIOUR_OFF)' },
     },
     handler: async ({ deps }) => {
       const flags = await within(deps, watching(deps).flagged());
-      return { status: 200, body: { accounts: flags.map(asFlag) } };
+      return { status: 200, body: { accounts: flags.map((f) => ({ ...asFlag(f), held: asHeld(f.held) })) } };
     },
   }),
   defineRoute({
@@ -81,7 +114,13 @@ export const accountRoutes = [
       404: { description: 'no behaviour section (HERALD_BEHAVIOUR_OFF)' },
     },
     handler: async ({ params, deps }) => {
-      const { account, rules, figures: f, flag } = await within(deps, watching(deps).status(params.account));
+      const {
+        account,
+        rules,
+        figures: f,
+        flag,
+        held,
+      } = await within(deps, watching(deps).status(params.account));
       return {
         status: 200,
         body: {
@@ -95,6 +134,7 @@ export const accountRoutes = [
             domains: f.domains,
           },
           flag: flag ? asFlag(flag) : null,
+          held: asHeld(held),
         },
       };
     },
