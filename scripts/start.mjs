@@ -9,7 +9,7 @@
  * .herald/verp-secret). One start per checkout: it first takes .herald/start.pid (start-lock.mjs)
  * and a second start exits 1 at once. The effective config (.herald/herald.yaml), written once
  * our redis-server answers, names the Redis in use; the maintenance commands run in this checkout
- * without --config or REDIS_URL read it, so they reach it. Prints where it listens, a line to send
+ * without --config or REDIS_URL read it, so they reach it. Prints, once the relay's /readyz answers 200, where it listens, a line to send
  * a test message and one for operator commands (and the API's address when the config has `api`). Ctrl-C stops the relay and the bounce-processor
  * first (graceful), then the sink and redis-server.
  */
@@ -112,8 +112,38 @@ const children = [relay];
 if (config.bounce) children.push(herald('bounce-processor'));
 const smtpListen = config.smtp?.listen ?? '127.0.0.1:2525';
 const httpListen = config.http?.listen ?? '127.0.0.1:8025';
-setTimeout(() => {
+/** How long the banner waits for the relay to be ready before saying it is not. */
+const READY_WAIT_MS = 90_000;
+/** Between two readiness checks while the relay starts. */
+const READY_POLL_MS = 250;
+
+/**
+ * Resolves true once the relay's GET /readyz answers 200 (Redis answers, the SMTP listener is
+ * up), false after READY_WAIT_MS or when the relay exited.
+ */
+async function ready(httpAddress) {
+  const url = `http://${httpAddress.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:')}/readyz`;
+  const deadline = Date.now() + READY_WAIT_MS;
+  while (Date.now() < deadline && relay.exitCode === null) {
+    try {
+      const answer = await fetch(url, { signal: AbortSignal.timeout(READY_POLL_MS * 4) });
+      await answer.arrayBuffer();
+      if (answer.status === 200) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, READY_POLL_MS).unref());
+  }
+  return false;
+}
+
+// The banner once the relay is ready (not on a guess of its start time).
+void ready(httpListen).then((up) => {
   if (relay.exitCode !== null) return;
+  if (!up) {
+    log(`relay: not ready after ${READY_WAIT_MS / 1000} s (http://${httpListen}/readyz); see its log above`);
+    return;
+  }
   const users = (config.smtp?.users ?? []).map((u) => u.username);
   const trusted = config.smtp?.trusted_networks ?? [];
   const access = [
@@ -138,7 +168,7 @@ setTimeout(() => {
   process.stderr.write(`\n    npx herald send --server ${smtpListen}${auth} --to someone@example.com\n\n`);
   log('operator commands run in this checkout read this Redis (.herald/herald.yaml), e.g.:');
   process.stderr.write('\n    npx herald queue stats\n\n');
-}, 1500).unref();
+});
 
 let stopping = false;
 async function shutdown(code) {
