@@ -86,6 +86,33 @@ accounting: { directory: ${join(dir, 'acct')} }
     assert.doesNotMatch(plain.stdout(), /api listen|webhooks:|accounting:/);
   });
 
+  test('the summary names DANE, TLS reports, scanning, quarantine and behaviour when configured', async () => {
+    const file = configFile(
+      'abuse.yaml',
+      `${VALID}scanning: { rspamd: { url: "http://127.0.0.1:11333", password: "rspamd-pw" }, fail: closed }
+behaviour:
+  rules: { volume_spike: { max_count: 100 }, domain_spread: {} }
+  accounts: { app: { bounce_spike: {} } }
+  max_held_messages: 50
+delivery: { dane: { mode: require, resolver: "127.0.0.1:5353" } }
+`,
+    );
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file], run.io), 0, run.stderr());
+    const out = run.stdout();
+    assert.match(out, /^ {2}dane: +require \(resolver 127\.0\.0\.1:5353\)$/m);
+    assert.match(out, /^ {2}scanning: +http:\/\/127\.0\.0\.1:11333 \(fail closed, 1 action table\)$/m);
+    assert.match(out, /^ {2}quarantine: +retention 30d, notify sender expiry$/m);
+    assert.match(
+      out,
+      /^ {2}behaviour: +volume_spike, domain_spread \(\+1 account with own rules\); at most 50 messages/m,
+    );
+    assert.ok(!out.includes('rspamd-pw'));
+    const plain = captureIo();
+    await main(['config', 'check', configFile('plain2.yaml', VALID)], plain.io);
+    assert.doesNotMatch(plain.stdout(), /dane:|scanning:|quarantine:|behaviour:|tls reports:/);
+  });
+
   test('--json prints the effective config with passwords masked', async () => {
     const file = configFile('valid-json.yaml', VALID);
     const run = captureIo();

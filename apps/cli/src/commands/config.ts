@@ -17,6 +17,7 @@ import {
   redisTarget,
 } from '@herald/delivery-core';
 import { REDIS_URL_ENV } from '@herald/delivery-core/config';
+import { formatDuration } from '@herald/delivery-core/shaping';
 import { readTlsFiles } from '@herald/relay';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
@@ -70,6 +71,25 @@ export function summarize(file: string, config: HeraldConfig, env: Env): string 
   if (config.webhooks.length > 0) lines.push(`  webhooks:     ${plural(config.webhooks.length, 'endpoint')}`);
   if (config.accounting)
     lines.push(`  accounting:   ${config.accounting.directory} (${config.accounting.format})`);
+  if (config.delivery.dane.mode !== 'off')
+    lines.push(
+      `  dane:         ${config.delivery.dane.mode} (resolver ${config.delivery.dane.resolver ?? config.dns.servers?.join(', ') ?? 'the system resolver'})`,
+    );
+  if (config.tls_reporting.enabled) lines.push(`  tls reports:  from ${config.tls_reporting.from}`);
+  if (config.scanning)
+    lines.push(
+      `  scanning:     ${maskUrl(config.scanning.rspamd.url)} (fail ${config.scanning.fail}, ${plural(Object.keys(config.scanning.actions).length, 'action table')})`,
+    );
+  if (config.scanning || config.behaviour)
+    lines.push(
+      `  quarantine:   retention ${formatDuration(config.quarantine.retention)}, notify sender ${config.quarantine.notify_sender}`,
+    );
+  if (config.behaviour) {
+    const rules = Object.keys(config.behaviour.rules);
+    lines.push(
+      `  behaviour:    ${rules.length > 0 ? rules.join(', ') : 'no rules'}${Object.keys(config.behaviour.accounts).length > 0 ? ` (+${plural(Object.keys(config.behaviour.accounts).length, 'account')} with own rules)` : ''}; at most ${config.behaviour.max_held_messages} messages / ${config.behaviour.max_held_bytes} bytes held per flagged account`,
+    );
+  }
   if (config.telemetry?.otlp)
     lines.push(
       `  telemetry:    ${maskUrl(config.telemetry.otlp.endpoint)} (sample ratio ${config.telemetry.sample_ratio}, ${plural(Object.keys(config.telemetry.otlp.headers).length, 'header')})`,
