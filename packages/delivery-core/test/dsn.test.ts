@@ -57,6 +57,23 @@ describe('composeDsn', () => {
     assert.ok(!/[^\r]\n/.test(text), 'CRLF line ends only');
   });
 
+  it('a next hop given by address is a domain literal in Remote-MTA ([IPv4], [IPv6:…])', () => {
+    const report = (remoteMta: string) =>
+      composeDsn({
+        reportingMta: 'relay.herald.test',
+        to: 'app@sender.test',
+        originalId: '0abc125',
+        arrivalAt: NOW - 60_000,
+        recipients: [{ address: 'gone@dest.test', action: 'failed', status: '5.1.1', remoteMta }],
+        original: ORIGINAL,
+        messageId: '0abc126.dsn@relay.herald.test',
+        now: NOW,
+      }).toString('utf8');
+    assert.match(report('192.0.2.7'), /\r\nRemote-MTA: dns; \[192\.0\.2\.7\]\r\n/);
+    assert.match(report('2001:db8::7'), /\r\nRemote-MTA: dns; \[IPv6:2001:db8::7\]\r\n/);
+    assert.match(report('mx1.dest.test'), /\r\nRemote-MTA: dns; mx1\.dest\.test\r\n/);
+  });
+
   it('an internationalised recipient is written as RFC 6533 utf-8-addr-xtext, so the report stays ASCII', () => {
     assert.equal(finalRecipient('gone@dest.test'), 'rfc822; gone@dest.test');
     assert.equal(finalRecipient('a+b=c@dest.test'), 'rfc822; a+b=c@dest.test');

@@ -9,6 +9,7 @@
  * section (text/rfc822-headers). Sent from the null sender with `Auto-Submitted: auto-replied`
  * (RFC 3834), so a DSN is never answered by another DSN. Pure: the caller passes the clock and ids.
  */
+import { isIP } from 'node:net';
 import { headerEnd, rfc5322Date } from '../message/index.js';
 
 /** The original headers are cut after this many bytes. */
@@ -110,7 +111,7 @@ function deliveryStatus(input: DsnInput): string {
       `Action: ${r.action}`,
       `Status: ${statusOf(r)}`,
     ];
-    if (r.remoteMta) fields.push(`Remote-MTA: dns; ${oneLine(r.remoteMta)}`);
+    if (r.remoteMta) fields.push(`Remote-MTA: dns; ${remoteMtaName(oneLine(r.remoteMta))}`);
     if (r.diagnostic) fields.push(`Diagnostic-Code: smtp; ${oneLine(r.diagnostic)}`);
     if (r.lastAttemptAt) fields.push(`Last-Attempt-Date: ${rfc5322Date(new Date(r.lastAttemptAt))}`);
     blocks.push(fields.join(CRLF));
@@ -195,4 +196,13 @@ export function composeDsn(input: DsnInput): Buffer {
   const [before, after] = [...head, '', ...body].join(CRLF).split(FULL_MESSAGE_SLOT);
   if (full === undefined || after === undefined) return Buffer.from(before!, 'utf8');
   return Buffer.concat([Buffer.from(before!, 'utf8'), full, Buffer.from(after, 'utf8')]);
+}
+
+/**
+ * A Remote-MTA `dns` value: the host name, or an address as a domain literal (`[192.0.2.1]`,
+ * `[IPv6:2001:db8::1]`, RFC 5321 §4.1.3) when the next hop was given by address (a static route).
+ */
+function remoteMtaName(host: string): string {
+  const version = isIP(host);
+  return version === 4 ? `[${host}]` : version === 6 ? `[IPv6:${host}]` : host;
 }
