@@ -27,6 +27,7 @@ export {
   behaviourCounterKey,
   behaviourFlagsKey,
   behaviourMessageKey,
+  behaviourSpreadScratchKey,
 } from './behaviour.js';
 export { streamCursorKey } from './consumers.js';
 export { clusterMarkIn, clusterMarkKey, durabilityMarkKey, MARK_SEARCH_LIMIT } from './durability.js';
