@@ -88,6 +88,9 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
           (['n', 'N', 'd'] as const).map((kind) => behaviourCounterKey(prefix, t, kind, hour, shard)),
         ),
         ...messages.map((m) => behaviourMessageKey(prefix, m, shard)),
+        // A message released from quarantine: its held record is deleted with its enqueue.
+        ...messages.map((m) => quarantineKeys(prefix, shard).message(m)),
+        quarantineKeys(prefix, shard).claims,
       ];
     },
   },
@@ -112,14 +115,15 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
     kind: 'lua',
     keys: (prefix, { messages: [m], shard }) => Object.values(idempotencyKeys(prefix, `scope-${m}`, shard)),
   },
-  'quarantine hold (record, indexes, the message events) / claim / drop': {
-    where: 'quarantine/store.ts QuarantineStore.hold (with intake/scan-stage.ts events), claim, drop (MULTI)',
+  'quarantine hold (record, indexes, the message events) / claim / unclaim / drop / recover': {
+    where:
+      'quarantine/store.ts QuarantineStore.hold (with intake/scan-stage.ts events), unclaim, drop (MULTI); quarantine/claims.ts CLAIM_LUA, recoverClaims (MULTI)',
     kind: 'multi',
     keys: (prefix, { messages: [m], tenants: [t], shard, hour }) => {
       const k = quarantineKeys(prefix, shard);
       const q = queueKeys(prefix, shard);
       const minute = hour * 60;
-      return [k.message(m), k.index, k.tenant(t), q.events, q.trace(m), q.activity.minute(minute)];
+      return [k.message(m), k.index, k.tenant(t), k.claims, q.events, q.trace(m), q.activity.minute(minute)];
     },
   },
   'tenant API key create / revoke (key + index)': {
