@@ -8,6 +8,7 @@
  * in-memory sink, DSNs to a list.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '@herald/delivery-core';
 import { classifyMessage } from '@herald/delivery-core/bounce';
@@ -298,7 +299,9 @@ describe('quarantine: a release cut by a Redis outage', () => {
 
   it('leaves the message held once Redis is back, and it is released then', async () => {
     const config = parseConfig({ redis: { prefix: 'q-outage' } });
-    const client = redis.client();
+    // As Herald's command connection: no offline queue, so a command fails while Redis is down.
+    const client = redis.client({ enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    if (client.status !== 'ready') await once(client, 'ready');
     let restarted: Promise<void> | undefined;
     let down = true;
     const queued: string[] = [];
@@ -307,7 +310,7 @@ describe('quarantine: a release cut by a Redis outage', () => {
       config,
       events: { emit: () => {}, flush: async () => {} },
       // The first release's enqueue finds Redis gone (killed; restarting meanwhile).
-      enqueue: async (m, { record, claims }) => {
+      enqueue: async (m, release) => {
         if (down) {
           down = false;
           await redis.kill();
@@ -315,7 +318,7 @@ describe('quarantine: a release cut by a Redis outage', () => {
           throw new Error('Connection is closed.');
         }
         queued.push(m.id);
-        await client.multi().del(record).zrem(claims, m.id).exec();
+        await client.multi().del(release.record).zrem(release.claims, m.id).exec();
       },
     });
     await quarantine.store.hold(held('m5', 'acme', DAY_MS));
