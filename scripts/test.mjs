@@ -89,9 +89,10 @@ if (
 }
 
 // End-to-end files that run a second time on a private 3-master Redis Cluster (test/lib/stack.ts
-// starts one when HERALD_TEST_REDIS=cluster): the shaping limit two relays share. The main paths
-// and the failover have their own files (test/cluster*.test.ts), on a cluster always.
-const CLUSTER_RERUN = ['test/connection-limits.test.ts'].filter(
+// starts one when HERALD_TEST_REDIS=cluster): the shaping limit two relays share, and the domain
+// spread counted over queue shards on different masters. The main paths and the failover have
+// their own files (test/cluster*.test.ts), on a cluster always.
+const CLUSTER_RERUN = ['test/connection-limits.test.ts', 'test/behaviour-shards.test.ts'].filter(
   (file) => filters.length === 0 || filters.some((f) => file.includes(f)),
 );
 if (CLUSTER_RERUN.length > 0) {

@@ -161,7 +161,7 @@ export async function createHerald(
     // A hold answers 250 / 202 only once durable, as a spooled message does (strict).
     barrier,
     events,
-    enqueue: (held) =>
+    enqueue: (held, release) =>
       live.current().spoolOwn({
         id: held.id,
         from: held.from,
@@ -173,7 +173,7 @@ export async function createHerald(
         campaign: held.campaign,
         dsn: held.dsn,
         smtputf8: held.smtputf8,
-        released: true,
+        released: release,
       }),
     // A deleted held message's DSN (quarantine.notify_sender), spooled as delivery's DSNs are.
     notify: {

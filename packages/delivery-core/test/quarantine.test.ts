@@ -8,11 +8,17 @@
  * in-memory sink, DSNs to a list.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '@herald/delivery-core';
 import { classifyMessage } from '@herald/delivery-core/bounce';
 import type { HeraldEvent } from '@herald/delivery-core/events';
-import { createQuarantine, type HeldMessage, type QuarantineNotify } from '@herald/delivery-core/quarantine';
+import {
+  createQuarantine,
+  type HeldMessage,
+  type QuarantineNotify,
+  STALE_CLAIM_MS,
+} from '@herald/delivery-core/quarantine';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 
 const DAY_MS = 86_400_000;
@@ -43,11 +49,16 @@ describe('quarantine on Redis', () => {
     const events: HeraldEvent[] = [];
     const queued: HeldMessage[] = [];
     const config = parseConfig({ redis: { prefix }, quarantine: { retention: '30d' } });
+    const client = redis.client();
     const quarantine = createQuarantine({
-      redis: redis.client(),
+      redis: client,
       config,
       events: { emit: (e) => void events.push(e), flush: async () => {} },
-      enqueue: async (m) => void queued.push(m),
+      // As the spool's transaction does: queued, and the held record deleted with it.
+      enqueue: async (m, { record, claims }) => {
+        queued.push(m);
+        await client.multi().del(record).zrem(claims, m.id).exec();
+      },
       now: () => now.ms,
     });
     return { quarantine, events, queued };
@@ -97,6 +108,67 @@ describe('quarantine on Redis', () => {
     });
     await assert.rejects(failing.release('m3'), /queue unavailable/);
     assert.equal((await quarantine.list()).messages[0]?.id, 'm3');
+    assert.equal(
+      (await quarantine.list({ tenant: 'acme' })).messages[0]?.id,
+      'm3',
+      'in its tenant index too',
+    );
+  });
+
+  it('a release whose enqueue committed but whose reply was lost is released, once', async () => {
+    const now = { ms: DAY_MS };
+    const { quarantine } = setup('q2b', now);
+    await quarantine.store.hold(held('m4', 'acme', now.ms));
+    const client = redis.client();
+    const events: HeraldEvent[] = [];
+    const lostReply = createQuarantine({
+      redis: client,
+      config: parseConfig({ redis: { prefix: 'q2b' } }),
+      events: { emit: (e) => void events.push(e), flush: async () => {} },
+      enqueue: async (m, { record, claims }) => {
+        await client.multi().del(record).zrem(claims, m.id).exec();
+        throw new Error('Connection is closed.');
+      },
+    });
+    const released = await Promise.all([lostReply.release('m4'), lostReply.release('m4')]);
+    assert.deepEqual(
+      released.map((r) => r?.id),
+      ['m4', undefined],
+      'one release, answered as done',
+    );
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['released'],
+    );
+    assert.equal((await quarantine.list()).total, 0, 'not held');
+    assert.equal(await lostReply.release('m4'), undefined);
+  });
+
+  it('the sweep holds again a message whose release was claimed and left behind, and drops a half-done delete', async () => {
+    const now = { ms: DAY_MS };
+    const { quarantine, queued } = setup('q2c', now);
+    await quarantine.store.hold(held('m6', 'acme', now.ms));
+    await quarantine.store.hold(held('m7', 'acme', now.ms));
+    // A process claims both, marks m7 deleting, and dies.
+    assert.ok(await quarantine.store.claim('m6', now.ms));
+    assert.ok(await quarantine.store.claim('m7', now.ms));
+    await quarantine.store.markDeleting('m7');
+    assert.equal(await quarantine.release('m6'), undefined, 'claimed: not held meanwhile');
+    await quarantine.sweep();
+    assert.equal((await quarantine.list()).total, 0, 'a fresh claim is left alone');
+    now.ms += STALE_CLAIM_MS + 1;
+    await quarantine.sweep();
+    assert.deepEqual(
+      (await quarantine.list({ tenant: 'acme' })).messages.map((m) => m.id),
+      ['m6'],
+      'held again; the deleting one dropped',
+    );
+    assert.equal(await quarantine.read('m7'), undefined);
+    assert.equal((await quarantine.release('m6'))?.id, 'm6');
+    assert.deepEqual(
+      queued.map((m) => m.id),
+      ['m6'],
+    );
   });
 
   it('sweeps only messages held longer than the retention, and the lease lets one sweeper run per interval', async () => {
@@ -214,5 +286,52 @@ describe('quarantine on Redis', () => {
     await silent.quarantine.store.hold(held('gone', 'acme', old));
     assert.equal(await silent.quarantine.sweep(), 1);
     assert.equal(silent.dsns.length, 0);
+  });
+});
+
+describe('quarantine: a release cut by a Redis outage', () => {
+  let redis: RedisHandle;
+  before(async () => {
+    // Every write on disk before its reply: the held record survives the kill.
+    redis = await startRedis({ appendfsync: 'always' });
+  });
+  after(() => redis.stop());
+
+  it('leaves the message held once Redis is back, and it is released then', async () => {
+    const config = parseConfig({ redis: { prefix: 'q-outage' } });
+    // As Herald's command connection: no offline queue, so a command fails while Redis is down.
+    const client = redis.client({ enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    if (client.status !== 'ready') await once(client, 'ready');
+    let restarted: Promise<void> | undefined;
+    let down = true;
+    const queued: string[] = [];
+    const quarantine = createQuarantine({
+      redis: client,
+      config,
+      events: { emit: () => {}, flush: async () => {} },
+      // The first release's enqueue finds Redis gone (killed; restarting meanwhile).
+      enqueue: async (m, release) => {
+        if (down) {
+          down = false;
+          await redis.kill();
+          restarted = redis.restart();
+          throw new Error('Connection is closed.');
+        }
+        queued.push(m.id);
+        await client.multi().del(release.record).zrem(release.claims, m.id).exec();
+      },
+    });
+    await quarantine.store.hold(held('m5', 'acme', DAY_MS));
+    await assert.rejects(quarantine.release('m5'), /Connection is closed/);
+    await restarted;
+    assert.deepEqual(
+      (await quarantine.list()).messages.map((m) => m.id),
+      ['m5'],
+      'still held, listed',
+    );
+    assert.equal((await quarantine.list({ tenant: 'acme' })).total, 1);
+    assert.equal((await quarantine.release('m5'))?.id, 'm5');
+    assert.deepEqual(queued, ['m5']);
+    assert.equal((await quarantine.list()).total, 0);
   });
 });

@@ -3,10 +3,11 @@
  * of a batch — accepted recipients per minute and per hour, the recipient domains per minute
  * (PFADD into a HyperLogLog) and, when bounces or complaints are judged, the message's account for
  * `attributeMs` — and what the evaluator reads back: an account's figures over each rule's window,
- * summed over the queue shards (one pipeline per shard: an MGET and a PFCOUNT). Each minute bucket
- * expires after the longest window plus one bucket, each hour bucket after the longest baseline
- * plus one. With several shards a domain seen in two shards counts twice (the spread is then an
- * upper bound). Needs injected: the MULTI (counting) or a client (reading).
+ * summed over the queue shards (one pipeline per shard: an MGET; with one shard a PFCOUNT too).
+ * With several shards the domain spread is the union of the shards' HyperLogLogs (spread.ts), so a
+ * domain seen in two shards counts once; it is read only when a domain_spread rule is on. Each
+ * minute bucket expires after the longest window plus one bucket, each hour bucket after the
+ * longest baseline plus one. Needs injected: the MULTI (counting) or a client (reading).
  */
 import type { ChainableCommander } from 'ioredis';
 import { domainAsWritten } from '../address/index.js';
@@ -18,6 +19,7 @@ import {
 } from '../config/index.js';
 import { type BehaviourKind, behaviourCounterKey, behaviourMessageKey } from '../keys/index.js';
 import type { RedisClient } from '../redis/index.js';
+import { exactSpread } from './spread.js';
 
 export const MINUTE_BUCKET_MS = MS_PER_MINUTE;
 export const HOUR_BUCKET_MS = MS_PER_HOUR;
@@ -137,32 +139,39 @@ export async function readFigures(
   };
   const minuteKeys = (kind: BehaviourKind, shard: number, count: number) =>
     Array.from({ length: count }, (_, i) => behaviourCounterKey(prefix, account, kind, minute - i, shard));
-  await Promise.all(
-    Array.from({ length: Math.max(1, opts.shards) }, async (_, shard) => {
-      const keys = [
-        ...minuteKeys('n', shard, opts.minutes),
-        ...minuteKeys('h', shard, opts.minutes),
-        ...minuteKeys('c', shard, opts.minutes),
-        ...Array.from({ length: opts.hours }, (_, i) =>
-          behaviourCounterKey(prefix, account, 'N', hour - i, shard),
-        ),
-      ];
-      const pipeline = redis.pipeline().mget(...keys);
-      if (opts.spreadMinutes > 0) pipeline.pfcount(...minuteKeys('d', shard, opts.spreadMinutes));
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([err]) => err);
-      if (failed) throw failed[0];
-      const values = ((results[0]?.[1] ?? []) as (string | null)[]).map((v) => Number(v ?? 0));
-      const add = (target: number[], from: number) => {
-        for (let i = 0; i < target.length; i++) target[i]! += values[from + i] ?? 0;
-      };
-      add(sum.recipients, 0);
-      add(sum.hard, opts.minutes);
-      add(sum.complaints, 2 * opts.minutes);
-      add(sum.hourly, 3 * opts.minutes);
-      if (opts.spreadMinutes > 0) sum.domains += Number(results[1]?.[1] ?? 0);
-    }),
-  );
+  const shards = Math.max(1, opts.shards);
+  // One shard: its PFCOUNT in the pipeline. Several: the union of theirs (spread.ts).
+  const spreadInPipeline = opts.spreadMinutes > 0 && shards === 1;
+  const union = async () => {
+    if (opts.spreadMinutes === 0 || shards === 1) return;
+    const minutes = Array.from({ length: opts.spreadMinutes }, (_, i) => minute - i);
+    sum.domains = await exactSpread(redis, prefix, account, { minutes, shards });
+  };
+  const perShard = Array.from({ length: shards }, async (_, shard) => {
+    const keys = [
+      ...minuteKeys('n', shard, opts.minutes),
+      ...minuteKeys('h', shard, opts.minutes),
+      ...minuteKeys('c', shard, opts.minutes),
+      ...Array.from({ length: opts.hours }, (_, i) =>
+        behaviourCounterKey(prefix, account, 'N', hour - i, shard),
+      ),
+    ];
+    const pipeline = redis.pipeline().mget(...keys);
+    if (spreadInPipeline) pipeline.pfcount(...minuteKeys('d', shard, opts.spreadMinutes));
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([err]) => err);
+    if (failed) throw failed[0];
+    const values = ((results[0]?.[1] ?? []) as (string | null)[]).map((v) => Number(v ?? 0));
+    const add = (target: number[], from: number) => {
+      for (let i = 0; i < target.length; i++) target[i]! += values[from + i] ?? 0;
+    };
+    add(sum.recipients, 0);
+    add(sum.hard, opts.minutes);
+    add(sum.complaints, 2 * opts.minutes);
+    add(sum.hourly, 3 * opts.minutes);
+    if (spreadInPipeline) sum.domains = Number(results[1]?.[1] ?? 0);
+  });
+  await Promise.all([...perShard, union()]);
   return sum;
 }
 

@@ -17,7 +17,7 @@ import { withDeadline } from '../door/index.js';
 import { hasDsn, type MessageDsn } from '../dsn/index.js';
 import type { AcceptedEvent, RedisEventSink } from '../events/index.js';
 import { toSevenBit } from '../message/index.js';
-import type { Spool, SpoolMessage } from '../queue/index.js';
+import type { ReleasedFrom, Spool, SpoolMessage } from '../queue/index.js';
 import { addListUnsubscribe } from '../sender/index.js';
 import { DEFAULT_STREAM } from '../shaping/index.js';
 import {
@@ -59,8 +59,12 @@ export interface EnqueueArgs {
   /** The client's HELO name and authenticated user, for the content scan (rspamd's Helo, User). */
   helo?: string | undefined;
   user?: string | undefined;
-  /** A message released from quarantine: not scanned again, no second accepted event. */
-  released?: boolean | undefined;
+  /**
+   * A message released from quarantine: not scanned again, no second accepted event; its held
+   * record deleted and its claim ended in the enqueue transaction, so it is queued exactly when it
+   * stops being held.
+   */
+  released?: ReleasedFrom | undefined;
   /** Behaviour's mark (set by the enqueue step when `behaviour` is on): counted with the message. */
   behaviour?: BehaviourMark | undefined;
 }
@@ -223,7 +227,8 @@ export async function spoolPrepared(
   const acceptedAt = Date.now();
   const step = { stepDeadlineMs: options.deadlineMs };
   if (args.released) {
-    await spool.enqueue(spoolMessageOf(args, acceptedAt), step);
+    const released = { ...spoolMessageOf(args, acceptedAt), releasedFrom: args.released };
+    await spool.enqueue(released, step);
     return;
   }
   const event = acceptedEventOf(args, acceptedAt);

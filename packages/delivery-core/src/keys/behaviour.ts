@@ -5,7 +5,10 @@
  * `N` per hour, `d` recipient domains per minute (HyperLogLog), `h` hard bounces and `c`
  * complaints per minute; bucket = epoch ms / bucket length); an account's figure is the sum over
  * shards. `<prefix>:{queue[-i]}:bh-msg:<message id>` names the account of a message (for bounces
- * and complaints that come back later). The flags are one hash used alone:
+ * and complaints that come back later). `<prefix>:{queue[-i]}:bh-tmp:<account>:<token>[:<shard>]`
+ * is a scratch HyperLogLog of one evaluation (behaviour/spread.ts: another shard's domains merged,
+ * or brought into shard 0's slot), written and deleted in one MULTI, with a short PX besides.
+ * The flags are one hash used alone:
  * `<prefix>:behaviour:flags` (account → JSON), and when each was last unflagged:
  * `<prefix>:behaviour:cleared` (account → epoch ms). What a flagged account has held in quarantine
  * in its current flag episode is one hash used alone: `<prefix>:behaviour:held` (fields
@@ -28,6 +31,18 @@ export function behaviourCounterKey(
 
 export function behaviourMessageKey(prefix: string, messageId: string, shard = 0): string {
   return `${queueSlot(prefix, shard)}:bh-msg:${messageId}`;
+}
+
+/** A scratch HyperLogLog of one spread count in `shard`'s slot (`from`: the shard it copies). */
+export function behaviourSpreadScratchKey(
+  prefix: string,
+  account: string,
+  token: string,
+  shard: number,
+  from?: number,
+): string {
+  const tail = from === undefined ? '' : `:${from}`;
+  return `${queueSlot(prefix, shard)}:bh-tmp:${account.toLowerCase()}:${token}${tail}`;
 }
 
 export function behaviourFlagsKey(prefix: string): string {

@@ -29,6 +29,7 @@ export {
   behaviourHeldFields,
   behaviourHeldKey,
   behaviourMessageKey,
+  behaviourSpreadScratchKey,
 } from './behaviour.js';
 export { streamCursorKey } from './consumers.js';
 export { clusterMarkIn, clusterMarkKey, durabilityMarkKey, MARK_SEARCH_LIMIT } from './durability.js';

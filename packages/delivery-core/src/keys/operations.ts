@@ -7,7 +7,7 @@
  * shard (`sample.shard`): a message's keys, its jobs' queue, its counters and markers share it.
  */
 import { apiKeyKeys, idempotencyKeys } from './api.js';
-import { behaviourCounterKey, behaviourMessageKey } from './behaviour.js';
+import { behaviourCounterKey, behaviourMessageKey, behaviourSpreadScratchKey } from './behaviour.js';
 import { quarantineKeys } from './quarantine.js';
 import { DELIVERY_QUEUE, feedbackMarkerKey, queueKeys, reputationKey } from './queue.js';
 import { connectionLeaseKey, laneOf, laneWindowKey, siteStateKey } from './shaping.js';
@@ -88,6 +88,9 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
           (['n', 'N', 'd'] as const).map((kind) => behaviourCounterKey(prefix, t, kind, hour, shard)),
         ),
         ...messages.map((m) => behaviourMessageKey(prefix, m, shard)),
+        // A message released from quarantine: its held record is deleted with its enqueue.
+        ...messages.map((m) => quarantineKeys(prefix, shard).message(m)),
+        quarantineKeys(prefix, shard).claims,
       ];
     },
   },
@@ -112,14 +115,15 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
     kind: 'lua',
     keys: (prefix, { messages: [m], shard }) => Object.values(idempotencyKeys(prefix, `scope-${m}`, shard)),
   },
-  'quarantine hold (record, indexes, the message events) / claim / drop': {
-    where: 'quarantine/store.ts QuarantineStore.hold (with intake/scan-stage.ts events), claim, drop (MULTI)',
+  'quarantine hold (record, indexes, the message events) / claim / unclaim / drop / recover': {
+    where:
+      'quarantine/store.ts QuarantineStore.hold (with intake/scan-stage.ts events), unclaim, drop (MULTI); quarantine/claims.ts CLAIM_LUA, recoverClaims (MULTI)',
     kind: 'multi',
     keys: (prefix, { messages: [m], tenants: [t], shard, hour }) => {
       const k = quarantineKeys(prefix, shard);
       const q = queueKeys(prefix, shard);
       const minute = hour * 60;
-      return [k.message(m), k.index, k.tenant(t), q.events, q.trace(m), q.activity.minute(minute)];
+      return [k.message(m), k.index, k.tenant(t), k.claims, q.events, q.trace(m), q.activity.minute(minute)];
     },
   },
   'tenant API key create / revoke (key + index)': {
@@ -202,7 +206,7 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
       reputationKey(prefix, t, 'complaint', hour, shard),
     ],
   },
-  'behaviour figures of an account (one MGET and PFCOUNT per shard, summed)': {
+  'behaviour figures of an account (one MGET per shard, summed; one shard: its PFCOUNT too)': {
     where: 'behaviour/counters.ts readFigures (pipeline per shard)',
     kind: 'command',
     keys: (prefix, { tenants: [t], hour, shard }) =>
@@ -210,6 +214,25 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
         behaviourCounterKey(prefix, t, kind, hour * 60, shard),
         behaviourCounterKey(prefix, t, kind, hour * 60 - 1, shard),
       ]),
+  },
+  "behaviour domain spread: a shard's minute HyperLogLogs merged and read back": {
+    where: 'behaviour/spread.ts exactSpread (MULTI per shard > 0: PFMERGE scratch, GET, DEL)',
+    kind: 'multi',
+    keys: (prefix, { tenants: [t], hour, shard }) => [
+      behaviourSpreadScratchKey(prefix, t, 'token', shard),
+      behaviourCounterKey(prefix, t, 'd', hour * 60, shard),
+      behaviourCounterKey(prefix, t, 'd', hour * 60 - 1, shard),
+    ],
+  },
+  "behaviour domain spread: every shard's HyperLogLog counted in shard 0's slot": {
+    where: 'behaviour/spread.ts exactSpread (MULTI on shard 0: SET PX scratch copies, PFCOUNT, DEL)',
+    kind: 'multi',
+    keys: (prefix, { tenants: [t], hour, shard }) => [
+      behaviourCounterKey(prefix, t, 'd', hour * 60, 0),
+      behaviourCounterKey(prefix, t, 'd', hour * 60 - 1, 0),
+      behaviourSpreadScratchKey(prefix, t, 'token', 0, shard),
+      behaviourSpreadScratchKey(prefix, t, 'token', 0, shard + 1),
+    ],
   },
   'reputation rates over a window (one MGET per shard, summed)': {
     where: 'reputation/reputation.ts TenantReputation.rates (MGET)',

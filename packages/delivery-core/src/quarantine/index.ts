@@ -2,8 +2,9 @@
  * Quarantine: messages accepted but held instead of queued (the content scan's `quarantine`
  * action, a flagged account's mail: behaviour/), kept durably in Redis with reason, score and envelope (store.ts) until an operator
  * releases or deletes them, or `quarantine.retention` passes. Guarantees: a held message leaves
- * quarantine once — released (queued through the injected `enqueue`, as if just accepted, then a
- * `released` event) or deleted (each recipient `bounced` with `operator: 'delete'` and a 550 5.7.1
+ * quarantine once — released (queued through the injected `enqueue`, as if just accepted, its
+ * record deleted in that transaction, then a `released` event; an enqueue that failed is settled
+ * by whether the record is gone — queued after all — or the message is put back, still held) or deleted (each recipient `bounced` with `operator: 'delete'` and a 550 5.7.1
  * reply naming why, notify.ts) — so each of its accepted recipients still ends exactly once. A
  * delete tells the sender per `quarantine.notify_sender` (one failure DSN through the injected
  * `notify`, when the tenant wants DSNs; best effort: a failed DSN is logged, the delete stands).
@@ -15,11 +16,12 @@ import { randomUUID } from 'node:crypto';
 import type { HeraldConfig } from '../config/index.js';
 import type { SmtpReply } from '../errors/index.js';
 import type { EventSink, QuarantineEvent } from '../events/index.js';
-import type { DurabilityBarrier, ShardLayout } from '../queue/index.js';
+import type { DurabilityBarrier, ReleasedFrom, ShardLayout } from '../queue/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { type DeleteCause, deletionDsn, deletionReply, notifiesOn } from './notify.js';
 import { type HeldMessage, type HeldSummary, QuarantineStore } from './store.js';
 
+export { CLAIM_LUA, STALE_CLAIM_MS } from './claims.js';
 export {
   type DeleteCause,
   deletionDsn,
@@ -28,7 +30,7 @@ export {
   type QuarantineNotify,
   retentionText,
 } from './notify.js';
-export { type HeldMessage, type HeldSummary, QuarantineStore } from './store.js';
+export { type HeldMessage, type HeldSummary, QuarantineStore, SETTLE_WINDOW_MS } from './store.js';
 
 /** Most held messages one listing answers. */
 export const MAX_QUARANTINE_LIST = 1000;
@@ -53,8 +55,11 @@ export interface QuarantineParts {
   /** Strict durability's barrier: a hold resolves only after it (queue/durability.ts). Absent: fast. */
   barrier?: Pick<DurabilityBarrier, 'afterCommit'>;
   events: EventSink;
-  /** Queues a released message as if just accepted (intake's enqueue without a second accepted event). */
-  enqueue(message: HeldMessage): Promise<void>;
+  /**
+   * Queues a released message as if just accepted (intake's enqueue without a second accepted
+   * event), deleting the record and ending the claim (`release`) in the same transaction.
+   */
+  enqueue(message: HeldMessage, release: ReleasedFrom): Promise<void>;
   /** The DSN to the sender of a deleted message (quarantine.notify_sender); absent: none sent. */
   notify?: QuarantineNotifyParts;
   now?(): number;
@@ -133,8 +138,15 @@ export function createQuarantine(parts: QuarantineParts): Quarantine {
   };
 
   const remove = async (id: string, cause: DeleteCause): Promise<HeldSummary | undefined> => {
-    const message = await store.claim(id);
+    const message = await store.claim(id, now());
     if (!message) return undefined;
+    try {
+      // From here a claim left behind is dropped, not held again: its events may be out.
+      await store.markDeleting(id);
+    } catch (err) {
+      await store.unclaim(message);
+      throw err;
+    }
     const time = now();
     const reply = deletionReply(cause, retention);
     for (const recipient of message.recipients)
@@ -159,6 +171,8 @@ export function createQuarantine(parts: QuarantineParts): Quarantine {
   };
 
   const sweep = async (): Promise<number> => {
+    // Claims a dead process or a long outage left behind: held again (or dropped, if deleting).
+    await store.recoverClaims(now());
     let removed = 0;
     for (;;) {
       const due = await store.ids({ heldBefore: now() - retention, limit: SWEEP_BATCH });
@@ -168,16 +182,16 @@ export function createQuarantine(parts: QuarantineParts): Quarantine {
   };
 
   const release = async (id: string, by = 'operator'): Promise<HeldSummary | undefined> => {
-    const message = await store.claim(id);
+    const message = await store.claim(id, now());
     if (!message) return undefined;
     try {
-      await parts.enqueue(message);
+      // Its transaction deletes the record: queued exactly when no longer held.
+      await parts.enqueue(message, store.releasedFrom(id));
     } catch (err) {
-      await store.unclaim(message);
-      throw err;
+      // The reply may be what failed: queued after all, or back in the indexes (still held).
+      if ((await store.settleFailedRelease(message)) === 'held') throw err;
     }
     parts.events.emit(event(message, 'released', by));
-    await store.drop(id);
     return summary(message);
   };
 

@@ -5,10 +5,15 @@
  * durability barrier (`redis.durability: strict`) resolves only once that write is on disk or on
  * a replica, as a spooled message's enqueue does (its 250 / 202 waits for it; a barrier that
  * fails rejects with HERALD_REDIS_UNAVAILABLE, the record staying held); `claim`
- * takes a message out of the indexes (ZREM: exactly one caller wins, so a message is released or
- * deleted once) and reads it whole; `drop` deletes a claimed record; `unclaim` puts it back after
- * a failed release. Listing reads every shard's index (merged by time) and the records' envelope
- * fields, never the bodies.
+ * reads a message whole and takes it out of the indexes (claims.ts: exactly one caller wins, so a
+ * message is released or deleted once, and the claim is recorded; a claim cut short puts it
+ * back); a release's enqueue deletes the record and ends the claim in its own transaction
+ * (`releasedFrom`), so "queued" and "record gone" are one fact; `settleFailedRelease` reads that
+ * fact after an enqueue that failed (its reply may have been lost) and puts a message that was not
+ * queued back in the indexes, riding a Redis outage for up to SETTLE_WINDOW_MS, so a release cut
+ * by an outage leaves the message held, never lost (and a claim left behind even so is put back
+ * by the sweep, claims.ts); `markDeleting` then `drop` delete a claimed record. Listing reads every
+ * shard's index (merged by time) and the records' envelope fields, never the bodies.
  */
 
 import type { ChainableCommander } from 'ioredis';
@@ -17,11 +22,16 @@ import { type QuarantineKeys, quarantineKeys } from '../keys/index.js';
 import {
   allShards,
   type DurabilityBarrier,
+  type ReleasedFrom,
   type ShardLayout,
   SINGLE_SHARD,
   shardOf,
 } from '../queue/index.js';
-import type { RedisClient } from '../redis/index.js';
+import { type RedisClient, rideOutage } from '../redis/index.js';
+import { claimHeld, DELETING_FIELD, recoverClaims } from './claims.js';
+
+/** How long a failed release keeps trying to learn its outcome and put the message back. */
+export const SETTLE_WINDOW_MS = 30_000;
 
 /** One held message as stored. */
 export interface HeldMessage {
@@ -189,28 +199,74 @@ export class QuarantineStore {
     };
   }
 
-  /** Takes `id` out of the indexes and answers its record; undefined when it is not (or no longer) held. */
-  async claim(id: string): Promise<HeldMessage | undefined> {
+  /**
+   * Takes `id` out of the indexes and answers its record; undefined when it is not (or no longer)
+   * held. The record is read first, so once the ZREM wins nothing but the tenant index's ZREM is
+   * left to fail; should it, the message is put back (held) and the error thrown.
+   */
+  async claim(id: string, now = Date.now()): Promise<HeldMessage | undefined> {
     const keys = this.keysOf(id);
-    if ((await this.redis.zrem(keys.index, id)) !== 1) return undefined;
     const message = await this.read(id);
-    if (message) await this.redis.zrem(keys.tenant(message.tenant), id);
+    if (!message || !(await claimHeld(this.redis, keys, id, now))) return undefined;
+    try {
+      await this.redis.zrem(keys.tenant(message.tenant), id);
+    } catch (err) {
+      await this.unclaim(message);
+      throw err;
+    }
     return message;
   }
 
-  /** Puts a claimed message back in the indexes (its release failed). */
-  async unclaim(message: HeldMessage): Promise<void> {
-    const keys = this.keysOf(message.id);
-    await this.redis
-      .multi()
-      .zadd(keys.index, message.heldAt, message.id)
-      .zadd(keys.tenant(message.tenant), message.heldAt, message.id)
-      .exec();
+  /** What a release's enqueue clears in its transaction: the record and the claim. */
+  releasedFrom(id: string): ReleasedFrom {
+    const keys = this.keysOf(id);
+    return { record: keys.message(id), claims: keys.claims };
   }
 
-  /** Deletes a claimed message's record. */
+  /**
+   * After a release whose enqueue failed: `queued` when its transaction ran after all (the record
+   * is gone: the reply was lost), else `held` once the message is back in the indexes.
+   */
+  async settleFailedRelease(message: HeldMessage): Promise<'queued' | 'held'> {
+    const exists = await rideOutage(() => this.redis.exists(this.keysOf(message.id).message(message.id)), {
+      windowMs: SETTLE_WINDOW_MS,
+    });
+    if (exists === 0) return 'queued';
+    await this.unclaim(message);
+    return 'held';
+  }
+
+  /** Puts a claimed message back in the indexes (its release failed), riding a Redis outage. */
+  async unclaim(message: HeldMessage): Promise<void> {
+    const keys = this.keysOf(message.id);
+    const putBack = async () => {
+      const results = await this.redis
+        .multi()
+        .zadd(keys.index, message.heldAt, message.id)
+        .zadd(keys.tenant(message.tenant), message.heldAt, message.id)
+        .zrem(keys.claims, message.id)
+        .exec();
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('quarantine put back: transaction aborted');
+    };
+    await rideOutage(putBack, { windowMs: SETTLE_WINDOW_MS });
+  }
+
+  /** Marks a claimed record as being deleted (before its events): a left claim is then dropped, not held again. */
+  async markDeleting(id: string): Promise<void> {
+    await this.redis.hset(this.keysOf(id).message(id), DELETING_FIELD, '1');
+  }
+
+  /** Deletes a claimed message's record and ends its claim. */
   async drop(id: string): Promise<void> {
-    await this.redis.del(this.keysOf(id).message(id));
+    const keys = this.keysOf(id);
+    await this.redis.multi().del(keys.message(id)).zrem(keys.claims, id).exec();
+  }
+
+  /** Settles every shard's claims left behind (claims.ts); how many messages are held again. */
+  async recoverClaims(now: number): Promise<number> {
+    const counts = await Promise.all(this.everyShard().map((keys) => recoverClaims(this.redis, keys, now)));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** The sweep's lease for one interval: true for the one relay that takes it. */

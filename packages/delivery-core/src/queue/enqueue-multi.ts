@@ -2,7 +2,8 @@
  * What one group-commit MULTI of the spool holds (spool.ts commits it): per message, `queueMessage`
  * queues SET body (PERSIST of a staged one), HSET record, per destination domain SADD to the
  * message's pending jobs and either BullMQ's add-job script or a fast-lane lease (the lane took a
- * slot), the `accepted` event's XADD and trace write, an Idempotency-Key answer; after every
+ * slot), the `accepted` event's XADD and trace write, an Idempotency-Key answer, a released message's
+ * quarantine record DEL and claim ZREM; after every
  * message, `queueBatchTotals` queues the batch's per-tenant `sent` counts, the accounts' behaviour
  * counters (behaviour/counters.ts, when intake marked the messages), its accepted recipients
  * per minute (events/activity.ts) and the tenants VERP carries hashed (after the messages, so each message's result offsets stay as counted).
@@ -201,6 +202,10 @@ export function queueMessage(
   if (message.idempotency) {
     const { record, inFlight } = idempotencyKeys(context.prefix, message.idempotency.scope, keys.shard);
     multi.set(record, message.idempotency.value, 'PX', message.idempotency.ttlMs).del(inFlight);
+    commands += 2;
+  }
+  if (message.releasedFrom) {
+    multi.del(message.releasedFrom.record).zrem(message.releasedFrom.claims, message.id);
     commands += 2;
   }
   return { commands, jobs, fast };

@@ -78,5 +78,6 @@ export type {
   EnqueueResult,
   JobRecipient,
   RecipientState,
+  ReleasedFrom,
   SpoolMessage,
 } from './types.js';

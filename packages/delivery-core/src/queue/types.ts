@@ -72,6 +72,12 @@ export interface DelayedFor {
   parkedOn?: string;
 }
 
+/** The quarantine keys a released message's enqueue clears (quarantine/claims.ts). */
+export interface ReleasedFrom {
+  record: string;
+  claims: string;
+}
+
 export interface SpoolMessage {
   id: string;
   tenant: string;
@@ -102,6 +108,12 @@ export interface SpoolMessage {
   idempotency?: { scope: string; value: string; ttlMs: number } | undefined;
   /** Behaviour's mark (config `behaviour` on): the account counted in the same transaction. */
   behaviour?: BehaviourMark | undefined;
+  /**
+   * Released from quarantine (keys/quarantine.ts, the message's shard): its held record deleted and
+   * its claim (its id in `claims`) ended in the same transaction, so the message is queued exactly
+   * when it stops being held.
+   */
+  releasedFrom?: ReleasedFrom | undefined;
 }
 
 export interface EnqueueResult {

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import type { ApiDeps } from '../route.js';
 import { defineRoute } from '../route.js';
-import { within } from '../within.js';
+import { BULK_TIMEOUT_MS, within } from '../within.js';
 
 const MAX_ACCOUNT_CHARS = 256;
 const params = z.strictObject({
@@ -178,7 +178,11 @@ export const accountRoutes = [
     },
     handler: async ({ params, deps }) => {
       watching(deps);
-      const released = await within(deps, deps.herald.quarantine.releaseAccount(params.account, 'api'));
+      const released = await within(
+        deps,
+        deps.herald.quarantine.releaseAccount(params.account, 'api'),
+        BULK_TIMEOUT_MS,
+      );
       return { status: 200, body: { account: params.account.toLowerCase(), released } };
     },
   }),

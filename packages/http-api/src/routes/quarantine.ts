@@ -4,6 +4,8 @@
  * or one tenant's), `GET /v1/quarantine/{id}` shows one with its header block; releasing
  * (`POST …/release`: queued as if just accepted) and deleting (`DELETE`: each recipient bounced,
  * operator delete) are admin only — a tenant whose account sends spam must not let it out itself.
+ * Releasing and deleting run within the bulk deadline (a write that may wait on the body, DKIM and
+ * a durability barrier); two at once for one message: one answers, the other 404.
  * A tenant key naming another tenant's message is answered as for an unknown id (404).
  */
 import { DEFAULT_QUARANTINE_LIST, MAX_QUARANTINE_LIST } from '@herald/delivery-core/quarantine';
@@ -12,7 +14,7 @@ import { ApiError } from '../errors.js';
 import { defineRoute } from '../route.js';
 import { tenantName } from '../schemas.js';
 import { canRead, tenantFilter } from '../scope.js';
-import { within } from '../within.js';
+import { BULK_TIMEOUT_MS, within } from '../within.js';
 
 const MAX_ID_CHARS = 128;
 const epochMs = z.number().describe('epoch milliseconds');
@@ -105,7 +107,9 @@ export const quarantineRoutes = [
       404: { description: 'not held (HERALD_QUARANTINE_NOT_FOUND)' },
     },
     handler: async ({ params, deps }) => {
-      const released = await within(deps, deps.herald.quarantine.release(params.id, 'api'));
+      // A write that runs to its end (a body read, DKIM, the enqueue, a barrier): the bulk deadline,
+      // so a release under load is not answered 503 while it completes.
+      const released = await within(deps, deps.herald.quarantine.release(params.id, 'api'), BULK_TIMEOUT_MS);
       if (!released) throw notFound();
       return { status: 200, body: released };
     },
@@ -122,7 +126,11 @@ export const quarantineRoutes = [
       404: { description: 'not held (HERALD_QUARANTINE_NOT_FOUND)' },
     },
     handler: async ({ params, deps }) => {
-      const removed = await within(deps, deps.herald.quarantine.remove(params.id, 'operator'));
+      const removed = await within(
+        deps,
+        deps.herald.quarantine.remove(params.id, 'operator'),
+        BULK_TIMEOUT_MS,
+      );
       if (!removed) throw notFound();
       return { status: 200, body: removed };
     },
