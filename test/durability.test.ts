@@ -25,6 +25,12 @@ const SLOW_GREETING_MS = 2_000;
 const ALL_DELIVERED_WITHIN_MS = 60_000;
 /** Once every recipient arrived, the last jobs complete (and any duplicate shows up) within this. */
 const IDLE_AFTER_DELIVERY_MS = 15_000;
+/**
+ * delivery.connection_lease_ttl (default 30 s): the killed relay's connection slots free
+ * themselves after this, and until then the restarted relay has none for the sink's site. Short,
+ * as the job locks are; the wait itself is test/lease-expiry.test.ts's subject.
+ */
+const CONNECTION_LEASE_TTL = '3s';
 const PREFIX = 'herald';
 
 describe('Redis outage', () => {
@@ -86,6 +92,7 @@ describe('relay crash', () => {
         max_messages_per_connection: 1,
         lock_duration: '2s',
         stalled_interval: '1s',
+        connection_lease_ttl: CONNECTION_LEASE_TTL,
       },
     });
     // Every shard the relay uses (HERALD_TEST_SHARDS), counted together.

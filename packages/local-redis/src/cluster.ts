@@ -26,7 +26,7 @@ export type { SlotOwner } from './cluster-info.js';
 import { freePortPair, redisCliPath } from './cluster-ports.js';
 import { LOOPBACK_HOST } from './ports.js';
 import { registerExitCleanup } from './processes.js';
-import { redisServerPath } from './redis.js';
+import { REPL_DISKLESS_SYNC_DELAY_S, redisServerPath } from './redis.js';
 import { delay, type Running, spawnReady, startOnFreePort, terminate } from './server-process.js';
 
 const CREATE_TIMEOUT_MS = 30_000;
@@ -85,6 +85,8 @@ const run = promisify(execFile);
 /** redis-server's arguments for a cluster node (its port and dir are the spawner's). */
 function nodeArgs(nodeTimeoutMs: number): string[] {
   const args = ['--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'];
+  // A replica (at the create, or a killed master restarted) syncs at once, not 5 s later.
+  args.push('--repl-diskless-sync-delay', String(REPL_DISKLESS_SYNC_DELAY_S));
   args.push('--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf');
   args.push('--cluster-node-timeout', String(nodeTimeoutMs));
   return args;

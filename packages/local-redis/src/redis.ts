@@ -1,7 +1,7 @@
 /**
  * A private redis-server per test run (or bench run), on 127.0.0.1 and a fresh data dir.
  * Owns: spawning redis-server (no config file; AOF everysec by default, `appendfsync: 'always'`
- * on request), waiting until PING answers from
+ * on request; a replica's full sync starts at once, REPL_DISKLESS_SYNC_DELAY_S), waiting until PING answers from
  * *our* PID, ioredis clients handed out by client(), stop/kill/restart, removing the temp dir.
  * Guarantees: every child is tracked in processes.ts (SIGKILLed at process exit); restart() reuses
  * the same port and dir so the AOF replays; stop() is idempotent and leaves no process behind.
@@ -18,6 +18,12 @@ import { registerExitCleanup } from './processes.js';
 import { type Running, settlesWithin, spawnReady, startOnFreePort, terminate } from './server-process.js';
 
 const CLIENT_QUIT_TIMEOUT_MS = 1_000;
+/**
+ * Seconds a primary waits, once a replica asks for a full sync, for more replicas to share the
+ * transfer (redis.conf `repl-diskless-sync-delay`, 5 s by default): 0, a test's replica (or a
+ * cluster node rejoining as one) syncs at once instead of 5 s later.
+ */
+export const REPL_DISKLESS_SYNC_DELAY_S = 0;
 
 export interface RedisHandle {
   /** "redis://127.0.0.1:PORT" */
@@ -56,6 +62,7 @@ export function redisServerPath(): string | null {
 
 function serverArgs(opts: StartRedisOptions): string[] {
   const args = ['--save', '', '--appendonly', opts.appendonly === false ? 'no' : 'yes'];
+  args.push('--repl-diskless-sync-delay', String(REPL_DISKLESS_SYNC_DELAY_S));
   args.push('--appendfsync', opts.appendfsync ?? 'everysec', ...(opts.extraArgs ?? []));
   return args;
 }
