@@ -7,6 +7,10 @@
  * 4.7.5 and nothing reaches the sink; a signed zone without TLSA and an unsigned zone with TLSA
  * take the usual path. DANE wins over MTA-STS where it applies. With `mode: require` (Postfix's
  * dane-only) an unsigned zone or one without TLSA is refused 451 4.7.5 naming why.
+ * Per site (the shaping file's `dane`, Postfix's per-destination policy): the same relay has a
+ * site on `require` (its signed zone without TLSA deferred 4.7.5 while an identical domain of
+ * another site is delivered) and one on `off` (its wrong TLSA ignored); a second relay with
+ * `delivery.dane.mode: off` turns DANE on for one site only (verified there, absent elsewhere).
  */
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -26,6 +30,7 @@ import {
   type ValidatingResolverHandle,
 } from '@herald/test-harness';
 import { sampleMessage } from './lib/message.js';
+import { writeShapingFile } from './lib/shaping-file.js';
 import { type Stack, startStack } from './lib/stack.js';
 import { waitUntil } from './lib/wait.js';
 
@@ -49,8 +54,21 @@ function zone(name: string, address: string, tlsa?: string, extra: Partial<TestZ
   return { name, records, ...extra };
 }
 
+/** Per-site DANE on the opportunistic relay: a bank partner's site required, a broken one off. */
+const SITE_SHAPING = `sites:
+  "mx:mx.bank.test": { dane: require }
+  "mx:mx.broken.test": { dane: "off" }
+`;
+/** On the relay whose delivery.dane.mode is off: DANE for good.test's site only. */
+const SITE_ON_SHAPING = `sites:
+  "mx:mx.good.test": { dane: opportunistic }
+`;
+
 describe('DANE in delivery', { timeout: 180_000 }, () => {
   let stack: Stack;
+  /** delivery.dane.mode off; its shaping file turns DANE on for one site. Uses `stack`'s sinks. */
+  let offStack: Stack;
+  const cleanups: (() => Promise<unknown>)[] = [];
   let unbound: ValidatingResolverHandle;
   let eeSink: SmtpSinkHandle;
   let taSink: SmtpSinkHandle;
@@ -69,6 +87,9 @@ describe('DANE in delivery', { timeout: 180_000 }, () => {
         zone('wrong.test', SELF_SIGNED, `3 1 1 ${wrong}`),
         zone('ta.test', CA_ISSUED, `2 0 1 ${certSha256(ca.cert)}`),
         zone('notlsa.test', PLAIN),
+        zone('bank.test', PLAIN),
+        zone('other.test', PLAIN),
+        zone('broken.test', SELF_SIGNED, `3 1 1 ${wrong}`),
         zone('plain.test', PLAIN, `3 1 1 ${wrong}`, { signed: false }),
         zone('bogus.test', SELF_SIGNED, `3 1 1 ${spkiSha256(self.cert)}`, {
           // Altered after signing: the RRSIG no longer holds, unbound answers SERVFAIL.
@@ -76,9 +97,11 @@ describe('DANE in delivery', { timeout: 180_000 }, () => {
         }),
       ],
     });
+    const defer = (cleanup: () => Promise<unknown>) => cleanups.push(cleanup);
     stack = await startStack({
       sinks: [PLAIN],
       config: {
+        shaping: { file: await writeShapingFile(defer, SITE_SHAPING) },
         dns: { servers: [unbound.address] },
         delivery: { dane: { mode: 'opportunistic', resolver: unbound.address } },
         tls_reporting: {
@@ -96,10 +119,20 @@ describe('DANE in delivery', { timeout: 180_000 }, () => {
       port: stack.mxPort,
       tls: { key: issued.key, cert: `${issued.cert.trim()}\n${ca.cert}` },
     });
+    offStack = await startStack({
+      sinks: [],
+      config: {
+        shaping: { file: await writeShapingFile(defer, SITE_ON_SHAPING) },
+        dns: { servers: [unbound.address] },
+        delivery: { port: stack.mxPort, dane: { mode: 'off', resolver: unbound.address } },
+      },
+    });
   });
 
   after(async () => {
+    await offStack?.stop();
     await stack?.stop();
+    for (const cleanup of cleanups) await cleanup();
     await eeSink?.close();
     await taSink?.close();
     await unbound?.close();
@@ -292,5 +325,55 @@ describe('DANE in delivery', { timeout: 180_000 }, () => {
       await dane.close();
       await resolver.close();
     }
+  });
+  it("a site's dane: require (global opportunistic): its signed domain without TLSA is deferred 451 4.7.5, never sent; the same DNS under another site is delivered", async () => {
+    const connections = stack.sinks[0]!.stats().connections;
+    await send('g@bank.test');
+    const deferred = await deferredOf('g@bank.test');
+    assert.equal(deferred.reply.code, 451);
+    assert.equal(deferred.reply.enhanced, '4.7.5');
+    assert.equal(
+      deferred.reply.text,
+      'DANE: required, but no MX host of bank.test has DNSSEC-validated TLSA records',
+    );
+    const attempt = await attemptOf('bank.test');
+    assert.equal(attempt.dane, 'failed:no TLSA');
+    assert.equal(attempt.site, 'mx:mx.bank.test');
+    assert.equal(stack.sinks[0]!.stats().connections, connections, 'no connection to its MX');
+    await send('g@other.test');
+    await stack.events.outcome('delivered', 'g@other.test');
+    assert.equal((await attemptOf('other.test')).dane, 'none', 'the global opportunistic mode');
+    assert.equal(stack.sinks[0]!.messages.filter((m) => m.to.includes('g@bank.test')).length, 0);
+  });
+
+  it("a site's dane: off (global opportunistic): its TLSA records that match nothing are not looked at, delivered over opportunistic TLS", async () => {
+    await send('h@broken.test');
+    await stack.events.outcome('delivered', 'h@broken.test');
+    const attempt = await attemptOf('broken.test');
+    assert.equal(attempt.dane, undefined, 'DANE is off for this site: no dane in the event');
+    assert.equal(attempt.host?.tls, true);
+    assert.notEqual(attempt.host?.tlsVerifiedBy, 'DANE');
+    assert.equal(eeSink.messages.filter((m) => m.to.includes('h@broken.test')).length, 1);
+  });
+
+  it("delivery.dane.mode off with a site's dane: opportunistic: DANE verifies that site's domain, others get no DANE", async () => {
+    const submit = async (to: string) => {
+      const sent = await offStack.submit({ from: SENDER, to: [to], body: sampleMessage({ subject: to }) });
+      assert.equal(sent.code, 250, sent.response);
+      await offStack.events.outcome('delivered', to);
+      return offStack.events.waitFor<AttemptEvent>(
+        `attempt to ${to}`,
+        (e) => e.type === 'attempt' && e.results.some((r) => r.address === to),
+      );
+    };
+    const good = await submit('i@good.test');
+    assert.equal(good.dane, 'verified');
+    assert.equal(good.host?.tlsVerifiedBy, 'DANE');
+    assert.equal(good.site, 'mx:mx.good.test');
+    // wrong.test's TLSA matches nothing: with DANE it would be deferred; here DANE is off.
+    const wrong = await submit('i@wrong.test');
+    assert.equal(wrong.dane, undefined);
+    assert.equal(wrong.host?.tls, true);
+    assert.equal(eeSink.messages.filter((m) => m.to.includes('i@wrong.test')).length, 1);
   });
 });

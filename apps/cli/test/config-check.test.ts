@@ -113,6 +113,27 @@ delivery: { dane: { mode: require, resolver: "127.0.0.1:5353" } }
     assert.doesNotMatch(plain.stdout(), /dane:|scanning:|quarantine:|behaviour:|tls reports:/);
   });
 
+  test('the summary names the shaping layers that set dane, also with delivery.dane.mode off', async () => {
+    const shaping = configFile(
+      'dane-shaping.yaml',
+      'sites:\n  "mx:mx.bank.test": { dane: require }\ndomains:\n  "broken.test": { dane: "off" }\n',
+    );
+    const file = configFile('dane-sites.yaml', `${VALID}shaping: { file: "${shaping}" }\n`);
+    const run = captureIo();
+    assert.equal(await main(['config', 'check', file], run.io), 0, run.stderr());
+    assert.match(
+      run.stdout(),
+      /^ {2}dane: +off; per destination: site:mx:mx\.bank\.test require, domain:broken\.test off \(resolver /m,
+    );
+    const offOnly = configFile('dane-off.yaml', 'domains:\n  "broken.test": { dane: "off" }\n');
+    const quiet = captureIo();
+    await main(
+      ['config', 'check', configFile('dane-off-config.yaml', `${VALID}shaping: { file: "${offOnly}" }\n`)],
+      quiet.io,
+    );
+    assert.doesNotMatch(quiet.stdout(), /dane:/, 'nothing turns DANE on');
+  });
+
   test('--json prints the effective config with passwords masked', async () => {
     const file = configFile('valid-json.yaml', VALID);
     const run = captureIo();

@@ -33,6 +33,8 @@ describe('herald shaping explain', () => {
       join(dir, 'shaping.yaml'),
       `domains:
   "hosted.test": { max_message_rate: "5/s" }
+sites:
+  "provider:gmail": { dane: require }
 pools:
   bulk:
     max_connections: 3
@@ -68,6 +70,7 @@ tenants:
     assert.match(text, /site: +provider:gmail \(every MX host matches provider gmail's mx_suffixes\)/);
     assert.match(text, /max_connections +5 +provider:gmail/);
     assert.match(text, /max_message_rate +5\/s +domain:hosted\.test/);
+    assert.match(text, /^ +dane +require +site:provider:gmail$/m, 'the site overrides delivery.dane.mode');
     assert.match(text, /source: +no pool_selection rule matches/);
     assert.match(text, /live: +site not suspended/);
     assert.match(
@@ -151,7 +154,7 @@ tenants:
     }
   });
 
-  it("a static route's tls (none) is the tls shown, with the route as its layer", async () => {
+  it("a static route's tls (none) is the tls shown, with the route as its layer; its dane is off", async () => {
     const routed = join(dir, 'routed.yaml');
     await writeFile(
       routed,
@@ -165,6 +168,7 @@ tenants:
     );
     assert.match(out.stdout(), /route: +routed\.test → 127\.0\.0\.1:2599/);
     assert.match(out.stdout(), /^ +tls +none +route routed\.test$/m);
+    assert.match(out.stdout(), /^ +dane +off +route routed\.test$/m, 'static routes are not subject to DANE');
     assert.doesNotMatch(out.stdout(), /tls +opportunistic/);
   });
 

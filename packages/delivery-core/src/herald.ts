@@ -239,7 +239,8 @@ export async function createHerald(
   // previous runs' leases at once (delivery/lease-reaper.ts).
   const nodeId = config.node_id;
   const leaseHolder = nodeId ? `${nodeId}|${incarnation}` : incarnation;
-  // TLS policy of MX deliveries: DANE where validated TLSA records exist, else MTA-STS.
+  // TLS policy of MX deliveries: DANE where validated TLSA records exist, else MTA-STS. DANE's
+  // mode is per destination (shaping's `dane`, else delivery.dane.mode), so it is always wired.
   const sts = mtaStsTlsPolicy(config, resolver);
   const dane = daneTlsPolicy(config, resolver, sts);
   const delivery = createDelivery({
@@ -251,7 +252,7 @@ export async function createHerald(
     events,
     resolver,
     shaping: shapingRuntime,
-    tlsPolicy: dane?.tlsPolicy ?? sts,
+    tlsPolicy: dane.tlsPolicy,
     logger,
     enqueueDsn: ({ id, tenant, to, body }) =>
       live.current().spoolOwn({ id, tenant, from: '', recipients: [to], body, source: 'dsn' }),
@@ -364,7 +365,7 @@ export async function createHerald(
       await delivery.close(graceMs);
       await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);
       await settlesWithin(spool.close(), CLOSE_STEP_TIMEOUT_MS);
-      await dane?.close();
+      await dane.close();
       await resolver.close();
       barrier.close();
       queueRedis.disconnect();

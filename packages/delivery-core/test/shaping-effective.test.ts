@@ -3,15 +3,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { defaultConfig } from '../src/config/index.js';
 import {
   BUILTIN_LIMITS,
+  baseLimitsFromConfig,
   describeEffectiveLimits,
   effectiveLimits,
   loadProviderDefaults,
   loadShapingFile,
   parseShaping,
+  ShapingGate,
 } from '../src/shaping/index.js';
 import { providerRules, siteForMxHosts } from '../src/sites/index.js';
+import type { RateLimiter } from '../src/throttle/index.js';
 
 const LAYERED = parseShaping({
   defaults: { max_connections: 10, data_timeout: '2m' },
@@ -109,6 +113,58 @@ describe('effective limits', () => {
       /5m, 10m, 20m, 40m, 1h20m, 2h, 4h\s+built-in$/,
     );
     assert.match(lines.find((l) => l.startsWith('max_connection_rate')) ?? '', /unlimited\s+built-in$/);
+  });
+});
+
+describe('dane per destination', () => {
+  const DANE = parseShaping({
+    sites: { 'mx:mx.bank.test': { dane: 'require' }, 'mx:mx.broken.test': { dane: 'off' } },
+    domains: { 'partner.test': { dane: 'opportunistic' } },
+  });
+  const base = { ...BUILTIN_LIMITS, dane: 'opportunistic' as const };
+
+  test("a site's dane overrides delivery.dane.mode (the built-in layer); other sites keep it", () => {
+    const bank = effectiveLimits(DANE, { domain: 'bank.test', site: 'mx:mx.bank.test' }, base);
+    assert.deepEqual(originOf(bank, 'dane'), { key: 'dane', value: 'require', from: 'site:mx:mx.bank.test' });
+    const broken = effectiveLimits(DANE, { domain: 'broken.test', site: 'mx:mx.broken.test' }, base);
+    assert.equal(broken.limits.dane, 'off');
+    const other = effectiveLimits(DANE, { domain: 'other.test', site: 'mx:mx.other.test' }, base);
+    assert.deepEqual(originOf(other, 'dane'), { key: 'dane', value: 'opportunistic', from: 'built-in' });
+  });
+
+  test('a domain layer beats its site, and the config mode is the built-in value', () => {
+    const partner = effectiveLimits(DANE, { domain: 'partner.test', site: 'mx:mx.bank.test' }, base);
+    assert.deepEqual(originOf(partner, 'dane'), {
+      key: 'dane',
+      value: 'opportunistic',
+      from: 'domain:partner.test',
+    });
+    const config = defaultConfig({
+      redis: { url: 'redis://127.0.0.1:1' },
+      delivery: { dane: { mode: 'require' } },
+    });
+    assert.equal(baseLimitsFromConfig(config).dane, 'require');
+    assert.equal(BUILTIN_LIMITS.dane, 'off');
+  });
+
+  test("the gate gives delivery the destination's dane, and a reloaded shaping file's at the next call", () => {
+    const siteOf = (hostnames: readonly string[]) => ({ site: `mx:${[...hostnames].sort().join(',')}` });
+    // daneMode reads the limits only: no rate is ever asked of this limiter.
+    const gate = new ShapingGate({ shaping: DANE, base, siteOf, limiter: {} as RateLimiter, now: Date.now });
+    const to = (domain: string, mx: string) => ({
+      domain,
+      hosts: [{ hostname: mx, addresses: ['127.0.0.2'], port: 25 }],
+    });
+    assert.equal(gate.daneMode(to('bank.test', 'mx.bank.test')), 'require');
+    assert.equal(gate.daneMode(to('broken.test', 'mx.broken.test')), 'off');
+    assert.equal(gate.daneMode(to('other.test', 'mx.other.test')), 'opportunistic');
+    gate.useShaping({
+      shaping: parseShaping({ sites: { 'mx:mx.other.test': { dane: 'off' } } }),
+      siteOf,
+      base,
+    });
+    assert.equal(gate.daneMode(to('bank.test', 'mx.bank.test')), 'opportunistic');
+    assert.equal(gate.daneMode(to('other.test', 'mx.other.test')), 'off');
   });
 });
 

@@ -187,6 +187,37 @@ describe('errors name the exact key path', () => {
     assert.match(issueAt(err, 'sources["out1.example.com"]'), /expected a source IP address as the key/);
   });
 
+  test('a bad dane mode is reported at its path; dane under a pool or source names where it belongs', () => {
+    const err = shapingError({
+      sites: { 'mx:mx.bank.test': { dane: 'dane-only' } },
+      domains: { 'bank.test': { dane: true } },
+      providers: { gmail: { dane: 'on' } },
+      pools: { bulk: { sources: [{ ip: '192.0.2.10' }], dane: 'require' } },
+      sources: { '192.0.2.10': { dane: 'off' } },
+    });
+    const modes = /expected one of off, opportunistic, require/;
+    assert.match(issueAt(err, 'sites["mx:mx.bank.test"].dane'), modes);
+    assert.match(issueAt(err, 'sites["mx:mx.bank.test"].dane'), /got "dane-only"/);
+    assert.match(issueAt(err, 'domains["bank.test"].dane'), modes);
+    assert.match(issueAt(err, 'providers.gmail.dane'), modes);
+    const where = /dane is set per provider, site or domain/;
+    assert.match(issueAt(err, 'pools.bulk.dane'), where);
+    assert.match(issueAt(err, 'sources["192.0.2.10"].dane'), where);
+  });
+
+  test('dane: off, opportunistic and require parse per site, domain, provider and defaults', () => {
+    const shaping = parseShaping({
+      defaults: { dane: 'opportunistic' },
+      providers: { broken: { mx_suffixes: ['.broken.test'], dane: 'off' } },
+      sites: { 'mx:mx.bank.test': { dane: 'require' } },
+      domains: { 'partner.test': { dane: 'require' } },
+    });
+    assert.equal(shaping.defaults.dane, 'opportunistic');
+    assert.equal(shaping.providers.broken?.dane, 'off');
+    assert.equal(shaping.sites['mx:mx.bank.test']?.dane, 'require');
+    assert.equal(shaping.domains['partner.test']?.dane, 'require');
+  });
+
   test('a pool source that is not an IP and a warmup whose days go backwards are reported', () => {
     const err = shapingError({
       pools: {

@@ -3,7 +3,8 @@
  * (REDIS_URL from the environment included), and what the relay reads at start because of it: the
  * shaping file, the DKIM keys and the TLS certificate and key (no Redis needed). Prints "FILE: ok" and a summary
  * (listeners — the API's when configured —, roles, routes, users, redis, webhook endpoints and the
- * accounting directory and the telemetry endpoint when configured), or with --json the
+ * accounting directory and the telemetry endpoint when configured; DANE's mode with the shaping
+ * layers that set `dane` per destination), or with --json the
  * effective config with secrets masked. An invalid file prints the ConfigError lines (each naming
  * the key path) and exits 1. `herald config reload` (config-reload.ts) asks a running relay to
  * reload its config file.
@@ -13,11 +14,12 @@ import {
   describeRedisTarget,
   type HeraldConfig,
   loadConfigFile,
+  loadShaping,
   preflight,
   redisTarget,
 } from '@herald/delivery-core';
 import { REDIS_URL_ENV } from '@herald/delivery-core/config';
-import { formatDuration } from '@herald/delivery-core/shaping';
+import { formatDuration, type Shaping } from '@herald/delivery-core/shaping';
 import { readTlsFiles } from '@herald/relay';
 import { parseCommandArgs, usageError } from '../args.js';
 import { type Command, EXIT_FAILURE, EXIT_OK, printError } from '../command.js';
@@ -47,11 +49,40 @@ function tlsSummary(config: HeraldConfig): string {
   return tls.self_signed ? 'TLS self-signed' : 'no TLS';
 }
 
+/** Per-destination `dane` settings the summary names before "+N more". */
+const DANE_OVERRIDES_SHOWN = 5;
+
+/** The shaping layers that set `dane`, as `herald shaping check` names them ("site:mx:mx.a.test require"). */
+function daneOverrides(shaping: Shaping): string[] {
+  const out = shaping.defaults.dane ? [`defaults ${shaping.defaults.dane}`] : [];
+  const tables = [
+    ['provider', shaping.providers],
+    ['site', shaping.sites],
+    ['domain', shaping.domains],
+  ] as const;
+  for (const [kind, table] of tables)
+    for (const [name, layer] of Object.entries(table))
+      if (layer.dane) out.push(`${kind}:${name} ${layer.dane}`);
+  return out;
+}
+
+/** The `dane:` line: shown when DANE is on globally or any destination turns it on. */
+function daneSummary(config: HeraldConfig, shaping: Shaping | undefined): string | undefined {
+  const { mode, resolver } = config.delivery.dane;
+  const overrides = shaping ? daneOverrides(shaping) : [];
+  if (mode === 'off' && overrides.every((o) => o.endsWith(' off'))) return undefined;
+  const shown = overrides.slice(0, DANE_OVERRIDES_SHOWN).join(', ');
+  const more =
+    overrides.length > DANE_OVERRIDES_SHOWN ? `, +${overrides.length - DANE_OVERRIDES_SHOWN} more` : '';
+  const perDestination = overrides.length > 0 ? `; per destination: ${shown}${more}` : '';
+  return `  dane:         ${mode}${perDestination} (resolver ${resolver ?? config.dns.servers?.join(', ') ?? 'the system resolver'})`;
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-export function summarize(file: string, config: HeraldConfig, env: Env): string {
+export function summarize(file: string, config: HeraldConfig, env: Env, shaping?: Shaping): string {
   const redisSource = env[REDIS_URL_ENV] ? ` (from ${REDIS_URL_ENV})` : '';
   const http = config.http.enabled ? config.http.listen : `${config.http.listen} (disabled)`;
   const lines = [
@@ -71,10 +102,8 @@ export function summarize(file: string, config: HeraldConfig, env: Env): string 
   if (config.webhooks.length > 0) lines.push(`  webhooks:     ${plural(config.webhooks.length, 'endpoint')}`);
   if (config.accounting)
     lines.push(`  accounting:   ${config.accounting.directory} (${config.accounting.format})`);
-  if (config.delivery.dane.mode !== 'off')
-    lines.push(
-      `  dane:         ${config.delivery.dane.mode} (resolver ${config.delivery.dane.resolver ?? config.dns.servers?.join(', ') ?? 'the system resolver'})`,
-    );
+  const dane = daneSummary(config, shaping);
+  if (dane) lines.push(dane);
   if (config.tls_reporting.enabled) lines.push(`  tls reports:  from ${config.tls_reporting.from}`);
   if (config.scanning)
     lines.push(
@@ -143,7 +172,8 @@ async function run(args: string[], io: CliIo): Promise<number> {
       `${file}: ${generated}: "generate": npm start replaces it with a random secret (kept in .herald/verp-secret); \`herald relay\` and \`herald bounce-processor\` refuse it: set a secret to run them yourself\n`,
     );
   if (values.json) io.stdout.write(`${JSON.stringify(maskSecrets(config), null, JSON_INDENT)}\n`);
-  else io.stdout.write(printable(summarize(file, config, io.env)));
+  // The shaping file loaded without problems just above (preflight).
+  else io.stdout.write(printable(summarize(file, config, io.env, loadShaping(config))));
   return EXIT_OK;
 }
 

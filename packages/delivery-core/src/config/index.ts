@@ -40,6 +40,8 @@ export {
   type TlsMode,
 } from './routes.js';
 export {
+  DANE_MODES,
+  type DaneMode,
   DEFAULT_DNS_PORT,
   type DeepReadonly,
   type HeraldConfig,

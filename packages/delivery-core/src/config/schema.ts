@@ -103,6 +103,7 @@ const dnsSchema = section({
  * `require` (Postfix's `dane-only`: a domain or MX host without validated usable TLSA is deferred).
  */
 export const DANE_MODES = ['off', 'opportunistic', 'require'] as const;
+export type DaneMode = (typeof DANE_MODES)[number];
 
 const daneSchema = section({
   /** DANE for SMTP (RFC 7672) on MX deliveries; `off` = never looked up; `require` = DANE or nothing. */

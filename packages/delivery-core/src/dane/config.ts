@@ -1,26 +1,34 @@
 /**
- * daneTlsPolicy: delivery's `tlsPolicy` when `delivery.dane.mode` is on — DANE first (RFC 7672;
- * RFC 8461 §2: where validated TLSA records exist they win over MTA-STS), then `next` (MTA-STS)
- * for domains DANE does not cover; with `require` (dane-only) those domains, and hosts without
- * usable TLSA, are refused 451 4.7.5 instead (`requireDane`). Every decision carries `daneResult` for
- * the attempt event, and DANE's own `daneTlsa`: the TLSA records of the host that result speaks of
- * (the TLS report's policy-string).
- * A `delivery.dane.resolver` gets its own resolver (closed by `close`); without one the given
- * resolver (dns.servers) is trusted to validate. Undefined when DANE is off.
+ * daneTlsPolicy: delivery's `tlsPolicy` with DANE — DANE first (RFC 7672; RFC 8461 §2: where
+ * validated TLSA records exist they win over MTA-STS), then `next` (MTA-STS) for domains DANE does
+ * not cover; with `require` (dane-only) those domains, and hosts without usable TLSA, are refused
+ * 451 4.7.5 instead (`requireDane`). Every DANE decision carries `daneResult` for the attempt
+ * event, and DANE's own `daneTlsa`: the TLSA records of the host that result speaks of (the TLS
+ * report's policy-string).
+ * The mode is per destination: the one shaping gives its provider, site or domain (`dane:` in the
+ * shaping file, passed per call), else `delivery.dane.mode`; `off` hands the domain to `next`
+ * untouched (no `dane` in the event). So the policy exists whatever the global mode — a reloaded
+ * shaping file may turn DANE on for a site — and its resolver is made when a destination first
+ * needs DANE: its own for `delivery.dane.resolver` (closed by `close`), else the given resolver
+ * (dns.servers), trusted to validate.
  */
-import type { HeraldConfig } from '../config/index.js';
+import type { DaneMode, HeraldConfig } from '../config/index.js';
 import type { TlsPolicyDecision } from '../delivery/index.js';
 import { createResolver, type Resolver } from '../dns/index.js';
 import type { SmtpReply } from '../errors/index.js';
 import type { AttemptHost, CandidateHost } from '../smtp/index.js';
 import { DANE_BY, type DaneDecision, DanePolicies } from './policy.js';
 
-type TlsPolicy = (domain: string, hosts: CandidateHost[]) => Promise<TlsPolicyDecision | undefined>;
+type TlsPolicy = (
+  domain: string,
+  hosts: CandidateHost[],
+  destination?: { dane?: DaneMode },
+) => Promise<TlsPolicyDecision | undefined>;
 
 export interface DaneTlsPolicy {
   tlsPolicy: TlsPolicy;
-  /** The resolver DANE trusts (its own, or the one given). */
-  resolver: Resolver;
+  /** The resolver DANE trusts (its own, made on first use, or the one given). */
+  resolver(): Resolver;
   close(): Promise<void>;
 }
 
@@ -37,21 +45,28 @@ export function daneResolver(config: HeraldConfig, fallback: Resolver): { resolv
   return { resolver, own: true };
 }
 
-export function daneTlsPolicy(
-  config: HeraldConfig,
-  resolver: Resolver,
-  next?: TlsPolicy,
-): DaneTlsPolicy | undefined {
-  if (config.delivery.dane.mode === 'off') return undefined;
-  const trusted = daneResolver(config, resolver);
-  const required = config.delivery.dane.mode === 'require';
-  const dane = new DanePolicies({ resolver: trusted.resolver });
+export function daneTlsPolicy(config: HeraldConfig, resolver: Resolver, next?: TlsPolicy): DaneTlsPolicy {
+  let trusted: { resolver: Resolver; own: boolean; dane: DanePolicies } | undefined;
+  let closed = false;
+  const policies = () => {
+    if (!trusted) {
+      const made = daneResolver(config, resolver);
+      trusted = { ...made, dane: new DanePolicies({ resolver: made.resolver }) };
+    }
+    return trusted;
+  };
   return {
-    resolver: trusted.resolver,
-    close: () => (trusted.own ? trusted.resolver.close() : Promise.resolve()),
-    tlsPolicy: async (domain, hosts) => {
-      const decided = await dane.decide(domain, hosts);
-      const decision = required ? requireDane(domain, decided, hosts) : decided;
+    resolver: () => policies().resolver,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      if (trusted?.own) await trusted.resolver.close();
+    },
+    tlsPolicy: async (domain, hosts, destination) => {
+      const mode = destination?.dane ?? config.delivery.dane.mode;
+      if (mode === 'off') return next?.(domain, hosts);
+      const decided = await policies().dane.decide(domain, hosts);
+      const decision = mode === 'require' ? requireDane(domain, decided, hosts) : decided;
       if (decision.applies) {
         const daneHosts = new Set(decision.hosts.filter((h) => h.tls).map((h) => h.hostname));
         const tlsa = decision.tlsa;

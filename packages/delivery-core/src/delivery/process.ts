@@ -89,8 +89,10 @@ async function runAttempt(
   }
   const lifetimeMs = deps.gate?.queueLifetimeMs?.({ domain: data.domain, hosts, route });
   if (deps.now() >= data.acceptedAt + (lifetimeMs ?? deps.retry.maxQueueLifetimeMs)) return expireAll();
-  // The receiving domain's TLS policy (DANE, else MTA-STS) governs MX deliveries, not static routes.
-  const policy = route ? undefined : await deps.tlsPolicy?.(data.domain, hosts);
+  // The receiving domain's TLS policy (DANE, else MTA-STS) governs MX deliveries, not static
+  // routes; DANE in the mode shaping gives the destination's site (or the config's).
+  const dane = route ? undefined : deps.gate?.daneMode?.({ domain: data.domain, hosts });
+  const policy = route ? undefined : await deps.tlsPolicy?.(data.domain, hosts, dane ? { dane } : undefined);
   if (policy?.refuse) {
     data.attempts += 1;
     const reply = policy.refuse;

@@ -5,6 +5,7 @@
  * PARK_SAFETY_MS). Delivery depends on this port only, never on shaping's runtime; the one value
  * here is the park bound both sides use.
  */
+import type { DaneMode } from '../config/index.js';
 import type { Resolver } from '../dns/index.js';
 import type { SmtpReply } from '../errors/index.js';
 import type { EventSink, OperatorAction } from '../events/index.js';
@@ -65,8 +66,14 @@ export interface DeliveryDeps {
   /**
    * The receiving domain's TLS policy (DANE, then MTA-STS) for an MX delivery, applied after the MX lookup;
    * absent, or undefined for a domain, = the relay's and the site's TLS settings as they are.
+   * `destination.dane`: the DANE mode shaping gives the destination (DeliveryGate.daneMode);
+   * absent = delivery.dane.mode.
    */
-  tlsPolicy?(domain: string, hosts: CandidateHost[]): Promise<TlsPolicyDecision | undefined>;
+  tlsPolicy?(
+    domain: string,
+    hosts: CandidateHost[],
+    destination?: { dane?: DaneMode },
+  ): Promise<TlsPolicyDecision | undefined>;
   /** Spans `herald.delivery.attempt` (attempt-span.ts); absent = none. */
   tracer?: Tracer;
   /**
@@ -180,6 +187,11 @@ export interface DeliveryGate {
     hosts: CandidateHost[];
     route?: StaticRoute | undefined;
   }): number;
+  /**
+   * The destination's DANE mode (shaping's `dane` of its provider, site or domain, over
+   * delivery.dane.mode), asked before the TLS policy of an MX delivery; absent = the config's.
+   */
+  daneMode?(request: { domain: string; hosts: CandidateHost[] }): DaneMode;
 }
 
 /** A recipient that ended bounced or expired in this attempt, with the reply that decided it. */

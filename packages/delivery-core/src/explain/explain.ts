@@ -1,7 +1,7 @@
 /**
  * createExplainer: one delivery path explained as plain data. A static route wins (no MX
  * lookup; its `tls` decides STARTTLS over every shaping layer, with `delivery.tls_verify`, as
- * delivery does); otherwise the MX hosts resolved now roll up to their site. The source pool is
+ * delivery does, and DANE is off on it); otherwise the MX hosts resolved now roll up to their site. The source pool is
  * the one `pool_selection` picks for the tenant and stream, or the pool owning the source IP asked
  * about; the limits are the shaping layers over herald.yaml's delivery / retry values.
  * Needs injected: the config, the shaping file in force, an MX lookup and the live-state reader
@@ -13,8 +13,10 @@ import { HeraldError } from '../errors/index.js';
 import {
   baseLimitsFromConfig,
   DEFAULT_STREAM,
+  type EffectiveLimits,
   type EffectiveLimitsResult,
   effectiveLimits,
+  type LimitKey,
   type LivePath,
   type LiveShapingState,
   type Shaping,
@@ -138,14 +140,18 @@ function sourceFor(
   return { ...(selected ? { selected } : {}), ...(ip ? { ip } : {}), ...(pool ? { pool } : {}) };
 }
 
-/** A static route's `tls` over every shaping layer, shown as set by the route. */
+/**
+ * A static route's `tls` over every shaping layer, shown as set by the route; its `dane` is `off`
+ * (static routes are not subject to DANE), shown as the route's too.
+ */
 function withRouteTls(result: EffectiveLimitsResult, route: Route, verify: boolean): EffectiveLimitsResult {
   const tls = verify && route.tls !== 'none' ? 'verify' : route.tls;
+  const byRoute: Partial<Record<LimitKey, EffectiveLimits[LimitKey]>> = { tls, dane: 'off' };
   return {
     ...result,
-    limits: { ...result.limits, tls },
+    limits: { ...result.limits, tls, dane: 'off' },
     explain: result.explain.map((o) =>
-      o.key === 'tls' ? { ...o, value: tls, from: `route ${route.match}` } : o,
+      Object.hasOwn(byRoute, o.key) ? { ...o, value: byRoute[o.key], from: `route ${route.match}` } : o,
     ),
   };
 }

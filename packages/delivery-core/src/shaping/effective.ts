@@ -2,10 +2,11 @@
  * The limits that apply to one delivery path, merged from the layers of a parsed shaping file.
  * Precedence, lowest first (a later layer wins key by key):
  *   built-in < defaults < provider:<name> < site:<site> < domain:<domain> < pool:<name> < source:<ip>
+ * (`dane` is never set by a pool or source layer: the schema refuses it there.)
  * Each returned value says which layer it came from, for `herald shaping check` and logs.
  * Pure; no I/O.
  */
-import type { HeraldConfig } from '../config/index.js';
+import type { DaneMode, HeraldConfig } from '../config/index.js';
 import { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND } from '../config/index.js';
 import type { Rate } from './rate.js';
 import {
@@ -30,6 +31,8 @@ export interface EffectiveLimits {
   tls: ShapingTlsMode;
   retry_schedule: readonly number[];
   max_queue_lifetime: number;
+  /** DANE for MX deliveries to this destination (delivery.dane.mode unless a layer sets it). */
+  dane: DaneMode;
 }
 
 /**
@@ -62,6 +65,7 @@ export const BUILTIN_LIMITS: Readonly<EffectiveLimits> = Object.freeze({
     4 * MS_PER_HOUR,
   ]),
   max_queue_lifetime: 5 * MS_PER_DAY,
+  dane: 'off',
 });
 
 /** 'built-in', 'defaults', 'provider:gmail', 'site:…', 'domain:slow.test', 'pool:bulk', 'source:127.0.0.2'. */
@@ -160,5 +164,6 @@ export function baseLimitsFromConfig(config: HeraldConfig): EffectiveLimits {
     tls: d.tls_verify && d.tls !== 'none' ? 'verify' : d.tls,
     retry_schedule: config.retry.schedule,
     max_queue_lifetime: config.retry.max_queue_lifetime,
+    dane: d.dane.mode,
   };
 }

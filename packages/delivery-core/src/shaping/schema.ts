@@ -8,7 +8,15 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { duration, integer, MS_PER_HOUR, oneOf, section, timerDuration } from '../config/index.js';
+import {
+  DANE_MODES,
+  duration,
+  integer,
+  MS_PER_HOUR,
+  oneOf,
+  section,
+  timerDuration,
+} from '../config/index.js';
 import {
   NAME,
   type PoolSelectionRule,
@@ -22,6 +30,8 @@ import {
 
 export const SHAPING_TLS_MODES = ['opportunistic', 'require', 'verify', 'none'] as const;
 export type ShapingTlsMode = (typeof SHAPING_TLS_MODES)[number];
+/** A destination's DANE mode (delivery.dane.mode's values): `off`, `opportunistic`, `require`. */
+export const SHAPING_DANE_MODES = DANE_MODES;
 /** How long `slow_to` lasts when the rule names no `for` (ms). */
 export const DEFAULT_SLOW_FOR_MS = MS_PER_HOUR;
 /** Highest SMTP reply code an automation rule may match. */
@@ -54,11 +64,24 @@ export const limitsShape = {
     .min(1, { error: 'expected at least one delay' })
     .optional(),
   max_queue_lifetime: duration().optional(),
+  /**
+   * DANE for this destination over delivery.dane.mode (Postfix's per-destination `dane`,
+   * `dane-only`, `may`). Destination layers only: DANE is decided before a source IP is picked.
+   */
+  dane: oneOf(SHAPING_DANE_MODES).optional(),
 };
 
 export const LIMIT_KEYS = Object.keys(limitsShape) as (keyof typeof limitsShape)[];
 
 const limitsSchema = section(limitsShape);
+
+/** Pools and sources: the limit keys but `dane`, which names where it belongs instead. */
+const laneLimitsShape = {
+  ...limitsShape,
+  dane: z
+    .never({ error: 'dane is set per provider, site or domain (it is decided before the source IP)' })
+    .optional(),
+};
 
 const mxSuffix = z
   .string({ error: 'expected an MX host suffix like .google.com' })
@@ -71,8 +94,8 @@ const providerSchema = section({
   mx_suffixes: z.array(mxSuffix, { error: 'expected a list of MX host suffixes' }).optional(),
 });
 
-const sourceSchema = sourceSchema_(limitsShape);
-const poolSchema = poolSchema_(limitsShape);
+const sourceSchema = sourceSchema_(laneLimitsShape);
+const poolSchema = poolSchema_(laneLimitsShape);
 
 function regexText() {
   return z.string({ error: 'expected a regular expression' }).superRefine((value, ctx) => {

@@ -9,7 +9,8 @@
  * module's naming, injected so shaping does not import sites, which reads shaping's provider
  * data), a RateLimiter, a clock. Implements delivery's gate port (DeliveryGate).
  * Suspensions and rate cuts in force for the site (SiteState: automation rules or an operator) are
- * honoured the same way, and `observe` runs the automation rules over each attempt's replies.
+ * honoured the same way, and `observe` runs the automation rules over each attempt's replies;
+ * `daneMode` answers the destination's `dane` (its limits) for delivery's TLS policy.
  * Before the site's rate: a paused tenant's bulk mail, tenant and campaign rates; then the source
  * IP (SourcePicker: pools, warm-up caps), and the lane's in-flight cap (LaneSlots) at its
  * concurrency window (ConcurrencyWindows: Postfix-like feedback from each attempt's release).
@@ -265,6 +266,13 @@ export class ShapingGate implements DeliveryGate {
       hosts.map((h) => h.hostname),
       route?.via,
     ).limits.max_queue_lifetime;
+
+  /** The destination's `dane` (provider, site or domain layer, else delivery.dane.mode). */
+  daneMode: NonNullable<DeliveryGate['daneMode']> = ({ domain, hosts }) =>
+    this.limitsFor(
+      domain,
+      hosts.map((h) => h.hostname),
+    ).limits.dane;
 
   observe: NonNullable<DeliveryGate['observe']> = async ({ domain, hosts, route, source }, replies) => {
     const { siteState, shaping } = this.options;
