@@ -3,11 +3,19 @@
  * limits). A client guessing return paths is cut off at the hard error limit (every forged token
  * is an error), one address cannot hold more than its connections at once, and a DATA phase that
  * drips slower than the minimum rate is cut with 421 4.4.2 and records nothing. Raw TCP clients on
- * 127.0.0.x; `client_limits.exceptions: []` puts loopback under the limits.
+ * 127.0.0.x; `client_limits.exceptions: []` puts loopback under the limits. The tests share one
+ * processor; each comes from a client address of its own, so no test meets another's limits.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BOUNCE, feedbackEvents, userUnknown, verpFor, withProcessor } from './lib/bounce-reports.js';
+import {
+  BOUNCE,
+  feedbackEvents,
+  NO_DELIVERY_THREADS,
+  sharedProcessor,
+  userUnknown,
+  verpFor,
+} from './lib/bounce-reports.js';
 import { RawSmtp } from './lib/raw-smtp.js';
 
 const LIMITS = {
@@ -21,8 +29,10 @@ const LIMITS = {
 };
 
 describe('the door of the bounce-processor', () => {
+  const processor = sharedProcessor({ config: { ...LIMITS, ...NO_DELIVERY_THREADS } });
+
   it('guessing return paths is cut off at the hard error limit with 421 4.7.0', async (t) => {
-    const { address } = await withProcessor(t, { config: LIMITS });
+    const { address } = processor();
     const { client, greeting } = await RawSmtp.connect(address.host, address.port, {
       localAddress: '127.0.0.31',
     });
@@ -48,7 +58,7 @@ describe('the door of the bounce-processor', () => {
   });
 
   it('a fourth connection at once from one address gets 421 4.7.0; another address gets in', async (t) => {
-    const { address } = await withProcessor(t, { config: LIMITS });
+    const { address } = processor();
     const held: RawSmtp[] = [];
     t.after(() => {
       for (const c of held) c.close();
@@ -74,8 +84,8 @@ describe('the door of the bounce-processor', () => {
   });
 
   it('a report dripped slower than the minimum rate is cut with 421 4.4.2 and records nothing', async (t) => {
-    const { stack, address } = await withProcessor(t, { config: LIMITS });
-    const { address: rcpt } = verpFor('acme', 'gone@dest.test');
+    const { stack, address } = processor();
+    const { address: rcpt } = verpFor('dripped', 'gone@dest.test');
     const { client } = await RawSmtp.connect(address.host, address.port, { localAddress: '127.0.0.34' });
     t.after(() => client.close());
     assert.equal((await client.command('EHLO mta.dest.test')).code, 250);
@@ -94,6 +104,9 @@ describe('the door of the bounce-processor', () => {
     await reply;
     assert.match(cut ?? '', /^421 4\.4\.2 /);
     await client.ended;
-    assert.deepEqual(feedbackEvents(await stack.streamEvents()), []);
+    assert.deepEqual(
+      feedbackEvents(await stack.streamEvents()).filter((e) => e.tenant === 'dripped'),
+      [],
+    );
   });
 });

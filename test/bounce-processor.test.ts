@@ -9,7 +9,8 @@
  * - a hostile message stuck in the classifier does not stall the listener: another session is
  *   served meanwhile, and the stuck one is answered 250 (dropped as undefined) after the budget.
  * The trust rules (only the token's recipient is acted upon, once) are in
- * bounce-processor-trust.test.ts.
+ * bounce-processor-trust.test.ts. The first three tests share one processor, each with a tenant of
+ * its own; the Redis outage and the stuck classifier get processors of their own.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -23,7 +24,17 @@ import { reputationKey } from '@herald/delivery-core/keys';
 import { reputationBucket } from '@herald/delivery-core/reputation';
 import pino from 'pino';
 import { STALL_MARKER } from '../apps/bounce-processor/test/fixtures/misbehaving-classifier-thread.js';
-import { arfFor, BOUNCE, dsnFor, feedbackEvents, verpFor, withProcessor } from './lib/bounce-reports.js';
+import {
+  arfFor,
+  BOUNCE,
+  dsnFor,
+  feedbackEvents,
+  NO_DELIVERY_THREADS,
+  sessionFor,
+  sharedProcessor,
+  verpFor,
+  withProcessor,
+} from './lib/bounce-reports.js';
 import { SmtpClient } from './lib/smtp-client.js';
 import { waitUntil } from './lib/wait.js';
 
@@ -36,8 +47,19 @@ const MISBEHAVING_CLASSIFIER = new URL(
 const STUCK_BUDGET_MS = 4_000;
 /** Lets the stuck session's message reach the classifier before the other session starts. */
 const SETTLE_MS = 200;
+/** Concurrent SMTP sessions sending the corpus (the processor runs two classifier threads). */
+const CORPUS_SESSIONS = 4;
+/** Over its complaint threshold in the complaint test (configured for the shared processor). */
+const TOUCHY_TENANT = 'touchy';
 
 describe('bounce-processor', () => {
+  const processor = sharedProcessor({
+    config: {
+      ...NO_DELIVERY_THREADS,
+      tenants: { [TOUCHY_TENANT]: { complaint_rate_threshold: 0.1, reputation_min_volume: 5 } },
+    },
+  });
+
   it('classifies every dev-corpus message sent over SMTP as the CLI does', {
     timeout: 120_000,
   }, async (t) => {
@@ -47,22 +69,28 @@ describe('bounce-processor', () => {
       t.skip(`no corpus at ${CORPUS}`);
       return;
     }
-    const { stack, client } = await withProcessor(t);
+    const { stack, address: listener } = processor();
     const files = readdirSync(CORPUS).filter((f) => f.endsWith('.eml'));
     const expected = new Map<string, string[]>();
-    for (const file of files) {
-      const raw = readFileSync(join(CORPUS, file));
-      // The token names the report's first recipient, as it would for a message Herald sent.
-      const report = classifyMessage(raw);
-      const first = report.recipients.find((r) => r.address.includes('@'));
-      const recipient = first?.address.trim().toLowerCase() ?? `someone-${file}@dest.test`;
-      const { messageId, address } = verpFor('acme', recipient);
-      const sent = await client.send({ from: '', to: [address] }, raw);
-      assert.equal(sent.code, 250, `${file}: ${sent.response}`);
-      // A feedback report whose address is redacted still counts once, unverified, for nobody.
-      const unnamed = report.kind === 'feedback' ? [' feedback unverified'] : [];
-      expected.set(messageId, first ? [`${recipient} ${first.reason} verified`] : unnamed);
-    }
+    // Several sessions at once, each taking the next file, so both classifier threads are busy.
+    let next = 0;
+    const sendRest = async () => {
+      const client = await sessionFor(t, listener);
+      for (let file = files[next++]; file !== undefined; file = files[next++]) {
+        const raw = readFileSync(join(CORPUS, file));
+        // The token names the report's first recipient, as it would for a message Herald sent.
+        const report = classifyMessage(raw);
+        const first = report.recipients.find((r) => r.address.includes('@'));
+        const recipient = first?.address.trim().toLowerCase() ?? `someone-${file}@dest.test`;
+        const { messageId, address } = verpFor('corpus', recipient);
+        const sent = await client.send({ from: '', to: [address] }, raw);
+        assert.equal(sent.code, 250, `${file}: ${sent.response}`);
+        // A feedback report whose address is redacted still counts once, unverified, for nobody.
+        const unnamed = report.kind === 'feedback' ? [' feedback unverified'] : [];
+        expected.set(messageId, first ? [`${recipient} ${first.reason} verified`] : unnamed);
+      }
+    };
+    await Promise.all(Array.from({ length: CORPUS_SESSIONS }, sendRest));
     const got = new Map<string, string[]>();
     for (const e of feedbackEvents(await stack.streamEvents()))
       got.set(e.messageId!, [
@@ -77,7 +105,8 @@ describe('bounce-processor', () => {
   });
 
   it('an async DSN to a VERP address suppresses the recipient; forged and altered tokens are refused', async (t) => {
-    const { stack, client, address: listener } = await withProcessor(t);
+    const { stack, address: listener } = processor();
+    const client = await sessionFor(t, listener);
     const herald = stack.relay.herald;
     const { address } = verpFor('acme', 'gone@dest.test');
     const sent = await client.send(
@@ -93,7 +122,7 @@ describe('bounce-processor', () => {
     assert.equal(sent.code, 250, sent.response);
     const event = await stack.events.waitFor<FeedbackEvent>(
       'bounce_received',
-      (e) => e.type === 'bounce_received',
+      (e) => e.type === 'bounce_received' && e.tenant === 'acme',
     );
     assert.deepEqual(
       [event.tenant, event.recipient, event.reason, event.hard, event.suppressed],
@@ -117,14 +146,14 @@ describe('bounce-processor', () => {
   });
 
   it('an ARF complaint suppresses the complainer and pauses a tenant over its complaint threshold', async (t) => {
-    const { stack, client } = await withProcessor(t, {
-      config: { tenants: { acme: { complaint_rate_threshold: 0.1, reputation_min_volume: 5 } } },
-    });
+    const { stack, address: listener } = processor();
+    const client = await sessionFor(t, listener);
     const herald = stack.relay.herald;
+    const tenant = TOUCHY_TENANT;
     // Five accepted recipients in this hour, as the spool counts them.
     const prefix = herald.config.redis.prefix;
-    await stack.redisClient.incrby(reputationKey(prefix, 'acme', 'sent', reputationBucket(Date.now())), 5);
-    const { address } = verpFor('acme', 'angry@dest.test');
+    await stack.redisClient.incrby(reputationKey(prefix, tenant, 'sent', reputationBucket(Date.now())), 5);
+    const { address } = verpFor(tenant, 'angry@dest.test');
     const sent = await client.send(
       { from: '', to: [BOUNCE.complaint_address] },
       arfFor(['angry@dest.test'], address),
@@ -132,24 +161,27 @@ describe('bounce-processor', () => {
     assert.equal(sent.code, 250, sent.response);
     const event = await stack.events.waitFor<FeedbackEvent>(
       'complaint_received',
-      (e) => e.type === 'complaint_received',
+      (e) => e.type === 'complaint_received' && e.tenant === tenant,
     );
     assert.deepEqual(
       [event.tenant, event.recipient, event.reason, event.feedbackType, event.suppressed],
-      ['acme', 'angry@dest.test', 'feedback', 'abuse', true],
+      [tenant, 'angry@dest.test', 'feedback', 'abuse', true],
     );
     assert.equal(
-      (await herald.suppression.check('acme', ['angry@dest.test'])).get('angry@dest.test')?.source,
+      (await herald.suppression.check(tenant, ['angry@dest.test'])).get('angry@dest.test')?.source,
       'complaint',
     );
-    const { rates } = await herald.tenantStatus('acme');
+    const { rates } = await herald.tenantStatus(tenant);
     assert.equal(rates.complaints, 1);
-    const paused = await stack.events.waitFor('tenant_paused', (e) => e.type === 'tenant_paused');
+    const paused = await stack.events.waitFor(
+      'tenant_paused',
+      (e) => e.type === 'tenant_paused' && e.tenant === tenant,
+    );
     assert.match('reason' in paused ? paused.reason : '', /complaint rate 20\.00 % over 10\.00 %/);
   });
 
   it('answers 451 4.3.0 while Redis is down (the remote MTA retries), and takes the report once it is back', async (t) => {
-    const { stack, client, address: listener } = await withProcessor(t);
+    const { stack, client, address: listener } = await withProcessor(t, { config: NO_DELIVERY_THREADS });
     const { address } = verpFor('acme', 'later@dest.test');
     const dsn = dsnFor([
       {
@@ -181,7 +213,14 @@ describe('bounce-processor', () => {
       entry: MISBEHAVING_CLASSIFIER,
       budgetMs: STUCK_BUDGET_MS,
     });
-    const { stack, client, address: listener } = await withProcessor(t, { classifier });
+    const {
+      stack,
+      client,
+      address: listener,
+    } = await withProcessor(t, {
+      classifier,
+      config: NO_DELIVERY_THREADS,
+    });
     const stuck = verpFor('acme', 'stuck@dest.test');
     // Hostile for the old classifier too: one long line without a newline.
     const hostile = `${STALL_MARKER}\r\nSubject: x\r\n\r\n${'a'.repeat(64 * 1024)}\r\n`;

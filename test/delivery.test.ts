@@ -2,40 +2,75 @@
  * End to end: messages submitted to the relay over SMTP reach the right sinks through MX records
  * from the loopback DNS server, with the per-recipient outcomes recorded as events. Every test
  * ends with the audit "queue idle, and each accepted recipient has exactly one terminal event".
+ * The tests share one stack (two sinks, one DNS zone holding a domain per case): each test has
+ * recipients and, where the MX set matters, a domain of its own, and reads the sinks' messages,
+ * rejections and counters from what they were when it started.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import type { SmtpSinkHandle, Zone } from '@herald/test-harness';
 import { RELAY_HOSTNAME } from './lib/config.js';
 import { sampleMessage, stripLeadingFields } from './lib/message.js';
-import { mxZone, NOTHING_LISTENS, type Stack, type StackOptions, startStack } from './lib/stack.js';
+import { mxZone, NOTHING_LISTENS, type Stack, startStack } from './lib/stack.js';
 
 const SENDER = 'sender@origin.test';
 const RFC5322_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000$/;
+const FIRST = '127.0.0.2';
+const SECOND = '127.0.0.3';
 
-async function stackFor(
-  t: { after: (fn: () => Promise<void>) => void },
-  opts: StackOptions = {},
-): Promise<Stack> {
-  const stack = await startStack(opts);
-  t.after(() => stack.stop());
-  return stack;
-}
+/** Every case's domain; `flaky.test` answers SERVFAIL until its test gives it an MX. */
+const ZONE: Zone = {
+  ...mxZone('example.test', [{ preference: 10, address: FIRST }]),
+  ...mxZone('one.test', [{ preference: 10, address: FIRST }]),
+  ...mxZone('two.test', [{ preference: 10, address: SECOND }]),
+  // Listed worst-first so that zone order cannot be what picks the host.
+  ...mxZone('pref.test', [
+    { preference: 20, address: SECOND },
+    { preference: 10, address: FIRST },
+  ]),
+  ...mxZone('fallback.test', [
+    { preference: 10, address: NOTHING_LISTENS },
+    { preference: 20, address: SECOND },
+  ]),
+  'nullmx.test': { MX: [{ preference: 0, exchange: '.' }] },
+  'flaky.test': { rcode: 'SERVFAIL' },
+};
 
-function sinkAt(stack: Stack, host: string) {
+let stack: Stack;
+before(async () => {
+  stack = await startStack({ sinks: [FIRST, SECOND], zone: ZONE });
+});
+after(() => stack?.stop());
+
+function sinkAt(host: string): SmtpSinkHandle {
   const sink = stack.sinks.find((s) => s.host === host);
   assert.ok(sink, `a sink on ${host}`);
   return sink;
 }
 
+/** What a sink saw from now on: its new messages, rejections and counter increments. */
+function watch(host: string) {
+  const sink = sinkAt(host);
+  const start = { messages: sink.messages.length, rejected: sink.rejected.length, stats: sink.stats() };
+  return {
+    sink,
+    /** Waits until `n` messages arrived since the watch began; returns them. */
+    messages: async (n: number) => (await sink.waitForMessages(start.messages + n)).slice(start.messages),
+    rejected: () => sink.rejected.slice(start.rejected),
+    connections: () => sink.stats().connections - start.stats.connections,
+    transactions: () => sink.stats().transactions - start.stats.transactions,
+  };
+}
+
 describe('delivery through MX', () => {
-  it('delivers to the MX from DNS, adding only Received, Message-ID and Date to the body', async (t) => {
-    const stack = await stackFor(t);
+  it('delivers to the MX from DNS, adding only Received, Message-ID and Date to the body', async () => {
+    const first = watch(FIRST);
     const body = sampleMessage({ subject: 'byte for byte' });
     const sent = await stack.submit({ from: SENDER, to: ['someone@example.test'], body });
     assert.equal(sent.code, 250, sent.response);
     assert.ok(sent.queueId, `a queue id in "${sent.response}"`);
 
-    const [received] = await stack.sinks[0]!.waitForMessages(1);
+    const [received] = await first.messages(1);
     assert.equal(received!.from, SENDER);
     assert.deepEqual(received!.to, ['someone@example.test']);
     const { fields, rest } = stripLeadingFields(received!.raw, ['Received', 'Message-ID', 'Date']);
@@ -59,29 +94,24 @@ describe('delivery through MX', () => {
     await stack.assertEveryRecipientTerminatedOnce();
   });
 
-  it("keeps the client's own Message-ID and Date: only Received is added", async (t) => {
-    const stack = await stackFor(t);
+  it("keeps the client's own Message-ID and Date: only Received is added", async () => {
+    const first = watch(FIRST);
     const body = sampleMessage({
       subject: 'own ids',
       headers: ['Message-ID: <mine-1@origin.test>', 'Date: Mon, 02 Mar 2026 10:00:00 +0100'],
     });
-    const sent = await stack.submit({ from: SENDER, to: ['someone@example.test'], body });
+    const sent = await stack.submit({ from: SENDER, to: ['own-ids@example.test'], body });
     assert.equal(sent.code, 250, sent.response);
-    const [received] = await stack.sinks[0]!.waitForMessages(1);
+    const [received] = await first.messages(1);
+    assert.deepEqual(received!.to, ['own-ids@example.test']);
     const { rest } = stripLeadingFields(received!.raw, ['Received']);
     assert.ok(rest.equals(body), `body after Received differs:\n${rest.toString()}`);
-    assert.equal((await stack.events.terminal('someone@example.test')).type, 'delivered');
+    assert.equal((await stack.events.terminal('own-ids@example.test')).type, 'delivered');
     await stack.assertEveryRecipientTerminatedOnce();
   });
 
-  it('splits three recipients at two domains into two jobs, one transaction per domain', async (t) => {
-    const stack = await stackFor(t, {
-      sinks: ['127.0.0.2', '127.0.0.3'],
-      zone: {
-        ...mxZone('one.test', [{ preference: 10, address: '127.0.0.2' }]),
-        ...mxZone('two.test', [{ preference: 10, address: '127.0.0.3' }]),
-      },
-    });
+  it('splits three recipients at two domains into two jobs, one transaction per domain', async () => {
+    const [first, second] = [watch(FIRST), watch(SECOND)];
     const recipients = ['a@one.test', 'c@two.test', 'b@one.test'];
     const sent = await stack.submit({
       from: SENDER,
@@ -93,57 +123,48 @@ describe('delivery through MX', () => {
 
     const accepted = await stack.events.accepted(sent.queueId!);
     assert.equal(accepted.jobs, 2);
-    const [one] = await sinkAt(stack, '127.0.0.2').waitForMessages(1);
-    const [two] = await sinkAt(stack, '127.0.0.3').waitForMessages(1);
+    const [one] = await first.messages(1);
+    const [two] = await second.messages(1);
     assert.deepEqual([...one!.to].sort(), ['a@one.test', 'b@one.test']);
     assert.deepEqual(two!.to, ['c@two.test']);
-    assert.equal(sinkAt(stack, '127.0.0.2').stats().transactions, 1);
-    assert.equal(sinkAt(stack, '127.0.0.3').stats().transactions, 1);
+    assert.equal(first.transactions(), 1);
+    assert.equal(second.transactions(), 1);
     for (const r of recipients) assert.equal((await stack.events.terminal(r)).type, 'delivered', r);
-    await stack.assertEveryRecipientTerminatedOnce();
-    assert.equal(stack.events.ofType('delivered').length, 3);
+    const events = await stack.assertEveryRecipientTerminatedOnce();
+    assert.equal(events.filter((e) => e.type === 'delivered' && e.messageId === sent.queueId).length, 3);
   });
 
-  it('sends to the MX with the lowest preference value', async (t) => {
-    const stack = await stackFor(t, {
-      sinks: ['127.0.0.2', '127.0.0.3'],
-      // Listed worst-first so that zone order cannot be what picks the host.
-      zone: mxZone('example.test', [
-        { preference: 20, address: '127.0.0.3' },
-        { preference: 10, address: '127.0.0.2' },
-      ]),
-    });
+  it('sends to the MX with the lowest preference value', async () => {
+    // pref.test's MX records are listed worst-first (ZONE).
+    const [first, second] = [watch(FIRST), watch(SECOND)];
     const sent = await stack.submit({
       from: SENDER,
-      to: ['someone@example.test'],
+      to: ['someone@pref.test'],
       body: sampleMessage({ subject: 'pref' }),
     });
     assert.equal(sent.code, 250, sent.response);
-    await sinkAt(stack, '127.0.0.2').waitForMessages(1);
-    const delivered = await stack.events.terminal('someone@example.test');
+    const [received] = await first.messages(1);
+    assert.deepEqual(received!.to, ['someone@pref.test']);
+    const delivered = await stack.events.terminal('someone@pref.test');
     assert.equal(delivered.type, 'delivered');
     const [attempt] = stack.events.attempts(sent.queueId!);
-    assert.equal(attempt?.host?.address, '127.0.0.2');
-    assert.equal(sinkAt(stack, '127.0.0.3').stats().connections, 0, 'the less preferred MX is not contacted');
+    assert.equal(attempt?.host?.address, FIRST);
+    assert.equal(second.connections(), 0, 'the less preferred MX is not contacted');
     await stack.assertEveryRecipientTerminatedOnce();
   });
 
-  it('falls back to the next MX in the same attempt when the first refuses the connection', async (t) => {
-    const stack = await stackFor(t, {
-      sinks: ['127.0.0.3'],
-      zone: mxZone('example.test', [
-        { preference: 10, address: NOTHING_LISTENS },
-        { preference: 20, address: '127.0.0.3' },
-      ]),
-    });
+  it('falls back to the next MX in the same attempt when the first refuses the connection', async () => {
+    // fallback.test: MX 10 where nothing listens, MX 20 the second sink (ZONE).
+    const second = watch(SECOND);
     const sent = await stack.submit({
       from: SENDER,
-      to: ['someone@example.test'],
+      to: ['someone@fallback.test'],
       body: sampleMessage({ subject: 'fallback' }),
     });
     assert.equal(sent.code, 250, sent.response);
-    await stack.sinks[0]!.waitForMessages(1);
-    const delivered = await stack.events.terminal('someone@example.test');
+    const [received] = await second.messages(1);
+    assert.deepEqual(received!.to, ['someone@fallback.test']);
+    const delivered = await stack.events.terminal('someone@fallback.test');
     assert.equal(delivered.type, 'delivered');
     assert.equal(delivered.attempt, 1);
 
@@ -151,10 +172,10 @@ describe('delivery through MX', () => {
     assert.equal(attempts.length, 1, 'one attempt covers both MX hosts');
     const [attempt] = attempts;
     assert.equal(attempt!.attempt, 1);
-    assert.equal(attempt!.host?.address, '127.0.0.3');
+    assert.equal(attempt!.host?.address, SECOND);
     assert.equal(attempt!.hostErrors.length, 1);
     assert.equal(attempt!.hostErrors[0]!.address, NOTHING_LISTENS);
-    assert.equal(attempt!.hostErrors[0]!.hostname, 'mx1.example.test');
+    assert.equal(attempt!.hostErrors[0]!.hostname, 'mx1.fallback.test');
     assert.equal(attempt!.hostErrors[0]!.reply.stage, 'connect');
     assert.equal(
       Math.floor(attempt!.hostErrors[0]!.reply.code / 100),
@@ -167,22 +188,19 @@ describe('delivery through MX', () => {
 
 describe('per-recipient outcomes', () => {
   it('delivers one recipient and bounces the other with 550 5.1.1 in the same transaction', async (t) => {
-    const stack = await stackFor(t, {
-      sinks: [
-        {
-          host: '127.0.0.2',
-          script: { rcpt: { 'nobody@example.test': { code: 550, enhanced: '5.1.1', text: 'no such user' } } },
-        },
-      ],
+    const first = watch(FIRST);
+    first.sink.setScript({
+      rcpt: { 'nobody@example.test': { code: 550, enhanced: '5.1.1', text: 'no such user' } },
     });
-    const to = ['someone@example.test', 'nobody@example.test'];
+    t.after(() => first.sink.setScript({}));
+    const to = ['kept@example.test', 'nobody@example.test'];
     const sent = await stack.submit({ from: SENDER, to, body: sampleMessage({ subject: 'mixed' }) });
     assert.equal(sent.code, 250, sent.response);
 
-    const [received] = await stack.sinks[0]!.waitForMessages(1);
-    assert.deepEqual(received!.to, ['someone@example.test']);
-    assert.equal(stack.sinks[0]!.stats().transactions, 1);
-    const good = await stack.events.terminal('someone@example.test');
+    const [received] = await first.messages(1);
+    assert.deepEqual(received!.to, ['kept@example.test']);
+    assert.equal(first.transactions(), 1);
+    const good = await stack.events.terminal('kept@example.test');
     const bad = await stack.events.terminal('nobody@example.test');
     assert.equal(good.type, 'delivered');
     assert.equal(bad.type, 'bounced');
@@ -192,20 +210,18 @@ describe('per-recipient outcomes', () => {
   });
 
   it('defers on a 4xx reply and delivers on the retry', async (t) => {
-    const stack = await stackFor(t, {
-      sinks: [
-        { host: '127.0.0.2', script: { data: { code: 451, enhanced: '4.3.0', text: 'try again later' } } },
-      ],
-      config: { retry: { schedule: ['1s'], jitter: 0 } },
-    });
+    // The stack's retry schedule is one 1 s step without jitter (test/lib/config.ts).
+    const first = watch(FIRST);
+    first.sink.setScript({ data: { code: 451, enhanced: '4.3.0', text: 'try again later' } });
+    t.after(() => first.sink.setScript({}));
     const sent = await stack.submit({
       from: SENDER,
-      to: ['someone@example.test'],
+      to: ['retry@example.test'],
       body: sampleMessage({ subject: 'retry' }),
     });
     assert.equal(sent.code, 250, sent.response);
 
-    const deferred = await stack.events.outcome('deferred', 'someone@example.test');
+    const deferred = await stack.events.outcome('deferred', 'retry@example.test');
     assert.equal(deferred.reply.code, 451);
     assert.equal(deferred.reply.enhanced, '4.3.0');
     assert.equal(deferred.attempt, 1);
@@ -213,16 +229,16 @@ describe('per-recipient outcomes', () => {
       deferred.nextAttemptAt !== undefined && deferred.nextAttemptAt > deferred.time,
       'a next attempt is scheduled',
     );
-    stack.sinks[0]!.setScript({});
+    first.sink.setScript({});
 
-    const delivered = await stack.events.terminal('someone@example.test');
+    const delivered = await stack.events.terminal('retry@example.test');
     assert.equal(delivered.type, 'delivered');
     assert.equal(delivered.attempt, 2);
     assert.ok(delivered.time >= deferred.nextAttemptAt!, 'the retry did not run before it was due');
-    const [received] = await stack.sinks[0]!.waitForMessages(1);
-    assert.deepEqual(received!.to, ['someone@example.test']);
+    const [received] = await first.messages(1);
+    assert.deepEqual(received!.to, ['retry@example.test']);
     assert.deepEqual(
-      stack.sinks[0]!.rejected.map((r) => r.stage),
+      first.rejected().map((r) => r.stage),
       ['data'],
     );
     await stack.assertEveryRecipientTerminatedOnce();
@@ -230,8 +246,8 @@ describe('per-recipient outcomes', () => {
 });
 
 describe('DNS outcomes', () => {
-  it('bounces a domain with a null MX with 5.1.10 without connecting anywhere', async (t) => {
-    const stack = await stackFor(t, { zone: { 'nullmx.test': { MX: [{ preference: 0, exchange: '.' }] } } });
+  it('bounces a domain with a null MX with 5.1.10 without connecting anywhere', async () => {
+    const [first, second] = [watch(FIRST), watch(SECOND)];
     const sent = await stack.submit({
       from: SENDER,
       to: ['someone@nullmx.test'],
@@ -243,11 +259,11 @@ describe('DNS outcomes', () => {
     assert.equal(bounced.reply.enhanced, '5.1.10');
     assert.equal(bounced.reply.code, 556);
     await stack.assertEveryRecipientTerminatedOnce();
-    assert.equal(stack.sinks[0]!.stats().connections, 0);
+    assert.deepEqual([first.connections(), second.connections()], [0, 0]);
   });
 
-  it('bounces a domain that does not exist (NXDOMAIN) with 5.1.2', async (t) => {
-    const stack = await stackFor(t);
+  it('bounces a domain that does not exist (NXDOMAIN) with 5.1.2', async () => {
+    const [first, second] = [watch(FIRST), watch(SECOND)];
     const sent = await stack.submit({
       from: SENDER,
       to: ['someone@missing.test'],
@@ -259,11 +275,11 @@ describe('DNS outcomes', () => {
     assert.equal(bounced.reply.code, 550);
     assert.equal(bounced.reply.enhanced, '5.1.2');
     await stack.assertEveryRecipientTerminatedOnce();
-    assert.equal(stack.sinks[0]!.stats().connections, 0);
+    assert.deepEqual([first.connections(), second.connections()], [0, 0]);
   });
 
   it('defers on SERVFAIL with 4.4.3 and delivers once DNS answers again', async (t) => {
-    const stack = await stackFor(t, { zone: { 'flaky.test': { rcode: 'SERVFAIL' } } });
+    const first = watch(FIRST);
     const sent = await stack.submit({
       from: SENDER,
       to: ['someone@flaky.test'],
@@ -273,13 +289,15 @@ describe('DNS outcomes', () => {
     const deferred = await stack.events.outcome('deferred', 'someone@flaky.test');
     assert.equal(deferred.reply.code, 451);
     assert.equal(deferred.reply.enhanced, '4.4.3');
-    assert.equal(stack.sinks[0]!.stats().connections, 0);
+    assert.equal(first.connections(), 0);
 
-    stack.dns.setZone(mxZone('flaky.test', [{ preference: 10, address: '127.0.0.2' }]));
+    stack.dns.setZone({ ...ZONE, ...mxZone('flaky.test', [{ preference: 10, address: FIRST }]) });
+    t.after(() => stack.dns.setZone(ZONE));
     const delivered = await stack.events.terminal('someone@flaky.test');
     assert.equal(delivered.type, 'delivered');
     assert.equal(delivered.attempt, 2);
-    await stack.sinks[0]!.waitForMessages(1);
+    const [received] = await first.messages(1);
+    assert.deepEqual(received!.to, ['someone@flaky.test']);
     await stack.assertEveryRecipientTerminatedOnce();
   });
 });

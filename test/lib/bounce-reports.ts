@@ -2,8 +2,12 @@
  * Helpers for the bounce-processor e2e tests: the bounce section of the config, VERP return paths
  * for a recipient, a processor on a real stack (private Redis, its SMTP listener), and reports as
  * receiving systems write them: RFC 3464 DSNs (one or more recipients) and ARF complaints quoting
- * the original's return path.
+ * the original's return path. `sharedProcessor` gives a describe block one processor for all its
+ * tests (started in `before`, stopped in `after`): each test then keeps to its own tenant, tokens
+ * and SMTP session, so its assertions read only what it did.
  */
+import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import type { ClassifierPool } from '@herald/bounce-processor';
 import { createBounceProcessor } from '@herald/bounce-processor';
 import type { FeedbackEvent, HeraldEvent } from '@herald/delivery-core/events';
@@ -57,6 +61,43 @@ export async function withProcessor(
   const client = await SmtpClient.connect(address);
   undo.push(() => client.close());
   return { stack, client, address };
+}
+
+/**
+ * Config for a processor whose tests deliver nothing they look at: delivery on the relay's main
+ * thread (`delivery.threads: 0`), so the stack does not load a delivery thread from the sources
+ * (seconds on a busy machine). The reports, suppressions and counters are the same either way.
+ */
+export const NO_DELIVERY_THREADS = { delivery: { threads: 0 } };
+
+/**
+ * One processor for the tests of the calling describe block: started in its `before`, stopped in
+ * its `after`. Returns a getter for it (valid inside the tests). A test opens its own session
+ * with `SmtpClient.connect(processor().address)` and uses a tenant of its own.
+ */
+export function sharedProcessor(options: Parameters<typeof withProcessor>[1] = {}): () => ProcessorUnderTest {
+  let shared: ProcessorUnderTest | undefined;
+  const undo: (() => Promise<void>)[] = [];
+  before(async () => {
+    shared = await withProcessor({ after: (fn) => void undo.push(fn) }, options);
+  });
+  after(async () => {
+    for (const step of undo) await step();
+  });
+  return () => {
+    assert.ok(shared, 'the shared processor is started (use it inside a test)');
+    return shared;
+  };
+}
+
+/** An SMTP session of its own on the processor's listener, closed after the test. */
+export async function sessionFor(
+  t: { after(fn: () => unknown): void },
+  address: { host: string; port: number },
+): Promise<SmtpClient> {
+  const client = await SmtpClient.connect(address);
+  t.after(() => client.close());
+  return client;
 }
 
 export const feedbackEvents = (events: readonly HeraldEvent[]) =>
