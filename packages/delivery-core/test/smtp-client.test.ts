@@ -88,6 +88,34 @@ describe('outbound SMTP client', () => {
     assert.equal(pool.stats.reused, 4);
   });
 
+  it("two sites whose MX share an address do not ride each other's connections", async () => {
+    const pool = newPool(1);
+    const before = good.stats().connections;
+    for (const site of ['site-a', 'site-b', 'site-a', 'site-b']) {
+      const report = await deliverAttempt(pool, {
+        from: 'a@sender.test',
+        recipients: [`${site}@dest.test`],
+        body,
+        hosts: [host('127.0.0.2')],
+        tls: 'none',
+        tlsVerify: false,
+        site,
+      });
+      assert.equal(report.recipients[0]!.accepted, true);
+    }
+    assert.deepEqual(
+      [...pool.openBySite()].sort(),
+      [
+        ['site-a', 1],
+        ['site-b', 1],
+      ],
+      'one idle connection per site',
+    );
+    await pool.close();
+    assert.equal(good.stats().connections - before, 2, 'each site opened its own connection, then reused it');
+    assert.equal(pool.stats.reused, 2);
+  });
+
   it('to a server without PIPELINING it sends each command alone and nothing after the end of data', async () => {
     const plain = await startSmtpSink({ host: '127.0.0.4', pipelining: false });
     const pool = newPool(1);

@@ -1,6 +1,8 @@
 /**
- * Outbound connection pool per (source address, remote address, port, TLS mode, certificate check
- * — the host name verified, the trust set, a DANE check's records —, auth user): consecutive messages to the same host
+ * Outbound connection pool per (shaping site, source address, remote address, port, TLS mode,
+ * certificate check — the host name verified, the trust set, a DANE check's records —, auth user):
+ * two sites whose MX hosts share an address never ride each other's connections (each holds its
+ * own site lease, message-per-connection count and limits). Consecutive messages to the same host
  * reuse an open session up to `maxMessagesPerConnection`; at most
  * `maxConnectionsPerHost` sessions per key exist at once (callers wait in FIFO order); an idle
  * session closes after `idleTimeoutMs`. Shaping across relays (issue: traffic shaping) builds on
@@ -36,7 +38,7 @@ export interface PoolOptions {
 interface HostSlot {
   idle: { session: SmtpSession; timer: NodeJS.Timeout }[];
   open: number;
-  /** The site of the last session asked for here (a host serves one site in practice). */
+  /** The site of the sessions here (part of the key). */
   site?: string | undefined;
   waiters: (() => void)[];
 }
@@ -210,5 +212,5 @@ export class SmtpPool {
 function keyOf(target: SessionTarget): string {
   // A verified session proved the certificate for its host name and trust set only.
   const trust = `${target.tlsVerify ? `verify:${target.hostname}` : ''}${target.tlsCa ? '+ca' : ''}${target.peerCheck ? `+${target.peerCheck.by}:${target.peerCheck.key}` : ''}`;
-  return `${target.localAddress ?? '*'}|${target.address}|${target.port}|${target.tls}|${trust}|${target.auth?.username ?? ''}`;
+  return `${target.site ?? ''}|${target.localAddress ?? '*'}|${target.address}|${target.port}|${target.tls}|${trust}|${target.auth?.username ?? ''}`;
 }
