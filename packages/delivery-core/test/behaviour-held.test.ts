@@ -9,7 +9,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '@herald/delivery-core';
-import { createBehaviour, type HoldCap } from '@herald/delivery-core/behaviour';
+import {
+  createBehaviour,
+  HELD_ENVELOPE_COPIES,
+  type HoldCap,
+  heldBytesOf,
+} from '@herald/delivery-core/behaviour';
 import type { HeraldEvent } from '@herald/delivery-core/events';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import { type AccountFlag, FlagStore } from '../src/behaviour/flags.js';
@@ -32,6 +37,23 @@ describe('behaviour.max_held_messages and max_held_bytes', () => {
     assert.equal(set.max_held_messages, 5);
     assert.equal(set.max_held_bytes, 50_000_000);
     assert.equal(parseConfig({ behaviour: { max_held_bytes: '1MiB' } }).behaviour!.max_held_bytes, 1_048_576);
+  });
+
+  it('a held message counts its body and every copy of its envelope, not the body alone', () => {
+    // The attack: a 2-line body to 1,000 recipients of 245 characters each.
+    const recipients = Array.from(
+      { length: 1000 },
+      (_, i) => `${String(i).padStart(4, '0')}${'r'.repeat(228)}@ex.test`,
+    );
+    const from = 'app@origin.test';
+    const body = Buffer.from('Subject: hi\r\n\r\nhello\r\n');
+    const envelope = from.length + recipients.reduce((n, r) => n + r.length, 0);
+    assert.equal(recipients[0]!.length, 240);
+    assert.equal(HELD_ENVELOPE_COPIES, 3, 'the record, its accepted and its quarantined events');
+    assert.equal(heldBytesOf({ body, from, recipients }), body.length + 3 * envelope);
+    assert.ok(heldBytesOf({ body, from, recipients }) > 700_000);
+    // UTF-8 bytes, not UTF-16 code units.
+    assert.equal(heldBytesOf({ body: Buffer.alloc(0), from: 'é@x', recipients: ['ü@y'] }), 3 * 8);
   });
 
   it('bad values fail with the exact key path', () => {

@@ -17,6 +17,7 @@
  * FLAG_CACHE_REFRESH_MS, this process's own holds counted at once), never Redis, so the caps can be
  * passed by what other relays hold within that staleness (about a second of their intake for the
  * account) plus the holds in flight here; the last message held may pass `max_held_bytes` by its size.
+ * A held message's size is its body plus HELD_ENVELOPE_COPIES × its envelope (`heldBytesOf`).
  * Needs injected: a client, the prefix and `behaviour` section, the event sink, the shard layout, a meter.
  */
 import type { BehaviourConfig, BehaviourRules } from '../config/index.js';
@@ -45,6 +46,27 @@ export {
 } from './counters.js';
 export { type AccountFlag, FLAG_CACHE_REFRESH_MS, type HeldTally } from './flags.js';
 export { BEHAVIOUR_RULES, type BehaviourRule, bucketsNeeded, judge, RULE_TABLE, type Trip } from './rules.js';
+
+/**
+ * Copies of the envelope (sender + every recipient) a behaviour hold stores: the quarantine record,
+ * its `accepted` event and its `quarantined` event each carry the recipient list.
+ */
+export const HELD_ENVELOPE_COPIES = 3;
+
+/**
+ * The bytes a held message counts against `max_held_bytes`: its body plus HELD_ENVELOPE_COPIES
+ * times its envelope (UTF-8 bytes of the sender and of each recipient), so a tiny body with a long
+ * recipient list counts what it occupies.
+ */
+export function heldBytesOf(message: {
+  body: { length: number };
+  from: string;
+  recipients: readonly string[];
+}): number {
+  let envelope = Buffer.byteLength(message.from);
+  for (const recipient of message.recipients) envelope += Buffer.byteLength(recipient);
+  return message.body.length + HELD_ENVELOPE_COPIES * envelope;
+}
 
 /** Most accounts one evaluation pass judges; the rest stay for the next pass. */
 export const MAX_ACCOUNTS_PER_PASS = 1_000;
@@ -103,7 +125,8 @@ export interface Behaviour {
    */
   decide(account: string): BehaviourDecision;
   /**
-   * Counts a message just held for the flagged account (`decide` said `hold`): a call of its own
+   * Counts a message just held for the flagged account (`decide` said `hold`; `bytes` from
+   * `heldBytesOf`: body and envelope copies): a call of its own
    * right after the hold's MULTI (that one is in the message's queue-shard slot, the counts are
    * not). Never rejects: a failed count is reported to `onError` (the message stays held, uncounted).
    */

@@ -11,7 +11,7 @@
  * Needs injected: the config, the suppression list, the spool and event sink, the DKIM signer, the tracer.
  */
 import type { DkimSigner } from '../auth/index.js';
-import type { Behaviour, BehaviourMark } from '../behaviour/index.js';
+import { type Behaviour, type BehaviourMark, heldBytesOf } from '../behaviour/index.js';
 import { type HeraldConfig, tenantPolicy } from '../config/index.js';
 import { withDeadline } from '../door/index.js';
 import { hasDsn, type MessageDsn } from '../dsn/index.js';
@@ -176,7 +176,7 @@ export function intakeIo(parts: IntakeIoParts) {
           });
           if (held !== 'held') return held;
           // After the hold committed: the counts are not in the message's shard slot (Cluster).
-          await behaviour.countHeld(account, args.body.length);
+          await behaviour.countHeld(account, heldBytesOf(args));
           return undefined;
         }
         args = { ...args, behaviour: behaviour.mark(account, args.tenant) };
