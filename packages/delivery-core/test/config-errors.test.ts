@@ -191,6 +191,34 @@ describe('smtp users', () => {
     assert.match(issueAt(err, 'smtp.users[1].username'), /same username as users\[0\]/);
     assert.doesNotMatch(err.message, /one-secret|two-secret/);
   });
+
+  test('usernames equal once lower-cased (one behaviour account) are an error at the second one', () => {
+    for (const [a, b] of [
+      ['Dave', 'dave'],
+      ['kelvin', '\u212Aelvin'], // the Kelvin sign lower-cases to k
+    ] as const) {
+      const err = configError({
+        smtp: {
+          users: [
+            { username: 'other', password: 'zero-secret' },
+            { username: a, password: 'one-secret' },
+            { username: b, password: 'two-secret' },
+          ],
+        },
+      });
+      assert.match(issueAt(err, 'smtp.users[2].username'), /same username as users\[1\] once lower-cased/);
+      assert.doesNotMatch(err.message, /zero-secret|one-secret|two-secret/);
+    }
+    const err = configError({
+      smtp: {
+        users: [
+          { username: 'Dave', password: 'one-secret' },
+          { username: 'dave', password: 'two-secret' },
+        ],
+      },
+    });
+    assert.match(issueAt(err, 'smtp.users[1].username'), /users\[0\]/);
+  });
 });
 
 describe('webhook endpoints', () => {

@@ -92,15 +92,21 @@ export const smtpSchema = section({
   users: z
     .array(smtpUserSchema, { error: 'expected a list of users' })
     .superRefine((users, ctx) => {
+      // Compared as behaviour's account is (lower-cased): `Dave` and `dave` are two AUTH users
+      // but one account, so one compromised user would freeze the other's mail.
       const seen = new Map<string, number>();
       for (const [i, user] of users.entries()) {
-        const first = seen.get(user.username);
-        if (first === undefined) seen.set(user.username, i);
+        const account = user.username.toLowerCase();
+        const first = seen.get(account);
+        if (first === undefined) seen.set(account, i);
         else
           ctx.addIssue({
             code: 'custom',
             path: [i, 'username'],
-            message: `the same username as users[${first}]; each user once`,
+            message:
+              users[first]?.username === user.username
+                ? `the same username as users[${first}]; each user once`
+                : `the same username as users[${first}] once lower-cased (one behaviour account); usernames must differ in more than case`,
             input: undefined,
           });
       }
