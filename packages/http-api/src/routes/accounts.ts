@@ -14,9 +14,20 @@ import type { ApiDeps } from '../route.js';
 import { defineRoute } from '../route.js';
 import { BULK_TIMEOUT_MS, within } from '../within.js';
 
-const MAX_ACCOUNT_CHARS = 256;
+/**
+ * Longest account name the path takes (characters): an SMTP user name or a tenant, which may hold
+ * spaces, colons and any printable character, so every listed account can be managed.
+ */
+const MAX_ACCOUNT_CHARS = 320;
+/** No C0/C1 control characters (the path is percent-decoded before this is checked). */
+const NO_CONTROL_CHARACTERS = /^[^\p{Cc}]+$/u;
 const params = z.strictObject({
-  account: z.string().min(1).max(MAX_ACCOUNT_CHARS).regex(/^\S+$/).describe('an SMTP user name, or a tenant'),
+  account: z
+    .string()
+    .min(1)
+    .max(MAX_ACCOUNT_CHARS)
+    .regex(NO_CONTROL_CHARACTERS, { error: 'expected an account name without control characters' })
+    .describe('an SMTP user name, or a tenant (percent-encoded in the path)'),
 });
 
 const heldSchema = z

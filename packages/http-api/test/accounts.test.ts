@@ -1,0 +1,66 @@
+/**
+ * `/v1/accounts/{account}` takes every account name a user or tenant can have — a space, a colon,
+ * any printable character, percent-encoded in the path — so every account GET /v1/accounts lists
+ * can be shown, unflagged and released; control characters and names over 320 characters are a
+ * 400. Against a private redis-server, the flags written as the behaviour stage writes them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { behaviourFlagsKey } from '@herald/delivery-core/keys';
+import { ADMIN_KEY, type ApiStack, PREFIX, startApi } from './helpers.js';
+
+const ODD_ACCOUNTS = ['sp ace', 'a:b'];
+
+describe('/v1/accounts/{account} with any account name', () => {
+  let stack: ApiStack;
+  before(async () => {
+    stack = await startApi({ behaviour: { rules: { volume_spike: { window: '1m', max_count: 5 } } } });
+    const flags = Object.fromEntries(
+      ODD_ACCOUNTS.map((account) => [
+        account,
+        JSON.stringify({
+          account,
+          tenant: 'acme',
+          rule: 'volume_spike',
+          reason: 'test',
+          figures: {},
+          since: 1,
+        }),
+      ]),
+    );
+    await stack.redis.client().hset(behaviourFlagsKey(PREFIX), flags);
+  });
+  after(() => stack?.stop());
+  const call = (method: string, account: string, rest = '') =>
+    stack.call(method, `/v1/accounts/${encodeURIComponent(account)}${rest}`, { key: ADMIN_KEY });
+
+  it('lists, shows, unflags and releases accounts with a space or a colon', async () => {
+    const listed = await stack.call('GET', '/v1/accounts', { key: ADMIN_KEY });
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.deepEqual(
+      (listed.body.accounts as { account: string }[]).map((a) => a.account).sort(),
+      [...ODD_ACCOUNTS].sort(),
+    );
+    for (const account of ODD_ACCOUNTS) {
+      const shown = await call('GET', account);
+      assert.equal(shown.status, 200, JSON.stringify(shown.body));
+      assert.equal(shown.body.account, account);
+      assert.equal(shown.body.flag?.rule, 'volume_spike');
+      const unflagged = await call('POST', account, '/unflag');
+      assert.equal(unflagged.status, 200, JSON.stringify(unflagged.body));
+      assert.deepEqual(unflagged.body, { account, flagged: false, changed: true });
+      const released = await call('POST', account, '/release');
+      assert.equal(released.status, 200, JSON.stringify(released.body));
+      assert.deepEqual(released.body, { account, released: [] });
+    }
+    assert.deepEqual((await stack.call('GET', '/v1/accounts', { key: ADMIN_KEY })).body, { accounts: [] });
+  });
+
+  it('refuses control characters and names over 320 characters', async () => {
+    for (const account of ['tab\there', 'nul\u0000', 'x'.repeat(321)]) {
+      const answer = await call('GET', account);
+      assert.equal(answer.status, 400, `${JSON.stringify(account)}: ${JSON.stringify(answer.body)}`);
+    }
+    assert.equal((await call('GET', 'x'.repeat(320))).status, 200);
+  });
+});
