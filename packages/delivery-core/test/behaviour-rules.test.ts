@@ -3,13 +3,24 @@
  * the cap, a known account trips on factor × its own rate, domain spread over its maximum, bounce
  * and complaint rates only once the window holds the minimum volume and events (defaults: hundreds of
  * recipients, 10 hard bounces / 5 complaints); a per-account entry replaces
- * the rules whole. And the config section's errors name the exact key path.
+ * the rules whole. And the config section's errors name the exact key path. A window of W minutes
+ * reads the W whole minutes before the current one too: against a private redis-server with an
+ * injected clock, a burst counted at hh:mm:59.93 (after that minute's last pass) is judged at the
+ * next minute's first pass.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '@herald/delivery-core';
-import { judge, type RawFigures } from '@herald/delivery-core/behaviour';
+import {
+  bucketsNeeded,
+  createBehaviour,
+  judge,
+  MINUTE_BUCKET_MS,
+  queueBehaviourCounts,
+  type RawFigures,
+} from '@herald/delivery-core/behaviour';
 import { behaviourRulesFor } from '@herald/delivery-core/config';
+import { type RedisHandle, startRedis } from '@herald/test-harness';
 
 const MINUTES = 60;
 const HOURS = 24;
@@ -57,7 +68,8 @@ describe('behaviour rules', () => {
     assert.equal(judge(volume, figures({ perMinute: [99], hourly: usual })), undefined, 'under min_count');
     const spike = judge(volume, figures({ perMinute: [60, 60], hourly: [120 + 60, ...usual.slice(1)] }));
     assert.equal(spike?.rule, 'volume_spike');
-    assert.deepEqual(spike?.figures, { recipients: 120, baseline: 1440, expected: 5.02 });
+    // The usual rate is scaled to the span read: 5 minutes and the current one, 6 minutes.
+    assert.deepEqual(spike?.figures, { recipients: 120, baseline: 1440, expected: 6.03 });
     const steady = judge(volume, figures({ perMinute: [20, 20], hourly: [40 * 100, ...usual.slice(1)] }));
     assert.equal(steady, undefined, 'a busy account at its own pace is no spike');
   });
@@ -80,9 +92,9 @@ describe('behaviour rules', () => {
     assert.equal(bounce?.rule, 'bounce_spike');
     assert.match(bounce!.reason, /hard bounce rate 11\.00 % over 10\.00 % \(11 of 100 recipients in 10m\)/);
     assert.equal(judge(rules, figures({ perMinute: [100], hard: [10] })), undefined, 'at the rate: no spike');
-    // Outside the 10-minute window: not counted.
+    // Outside the 10-minute window (10 whole minutes before the current one): not counted.
     assert.equal(
-      judge(rules, figures({ perMinute: [100], hard: [...new Array(10).fill(0), 50] })),
+      judge(rules, figures({ perMinute: [100], hard: [...new Array(11).fill(0), 50] })),
       undefined,
     );
     assert.equal(judge(rules, figures({ perMinute: [100], complaints: [2] }))?.rule, 'complaint_spike');
@@ -140,5 +152,49 @@ describe('behaviour rules', () => {
       /behaviour\.rules\.bounce_spike\.rate: expected a number between 0 and 1/,
     );
     assert.throws(() => parseConfig({ behaviour: { rules: { burst: {} } } }), /behaviour\.rules.*burst/);
+  });
+});
+
+describe('short windows and the minute boundary', () => {
+  const oneMinute = rulesOf({ rules: { volume_spike: { window: '1m', min_count: 1, max_count: 5 } } });
+
+  it('a W-minute window reads W + 1 minute buckets: the previous whole minute is judged too', () => {
+    assert.equal(bucketsNeeded(oneMinute).minutes, 2);
+    assert.equal(bucketsNeeded(rulesOf({ rules: { domain_spread: { window: '10m' } } })).spreadMinutes, 11);
+    // 40 recipients in the minute before the current one, none yet in this one: trips.
+    assert.equal(judge(oneMinute, figures({ perMinute: [0, 40] }))?.rule, 'volume_spike');
+    assert.equal(judge(oneMinute, figures({ perMinute: [0, 0, 40] })), undefined, 'two minutes back: out');
+  });
+
+  let redis: RedisHandle;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(() => redis?.stop());
+
+  it('a burst counted after its minute’s last pass is judged at the first pass of the next minute', async () => {
+    const minute = 29_000_000 * MINUTE_BUCKET_MS;
+    let clock = minute + 59_930; // hh:mm:59.930
+    const behaviour = createBehaviour({
+      redis: redis.client(),
+      prefix: 'edge',
+      behaviour: parseConfig({ behaviour: { rules: oneMinute } }).behaviour!,
+      events: { emit: () => {}, flush: async () => {} },
+      now: () => clock,
+    });
+    const recipients = Array.from({ length: 40 }, (_, i) => `r${i}@example.test`);
+    const multi = redis.client().multi();
+    queueBehaviourCounts(
+      multi,
+      'edge',
+      0,
+      [{ id: 'm1', recipients, behaviour: { account: 'burst', attributeMs: 0 } }],
+      clock,
+    );
+    await multi.exec();
+    clock = minute + MINUTE_BUCKET_MS + 500; // the next minute's first pass
+    const flag = await behaviour.evaluate('burst', 'acme');
+    assert.equal(flag?.rule, 'volume_spike', 'the previous minute is still in the window');
+    assert.equal(flag?.figures.recipients, 40);
   });
 });

@@ -7,7 +7,7 @@
  * HERALD_BEHAVIOUR_OFF. Each flag change is an account event in the stream.
  */
 import { createHerald } from '@herald/delivery-core';
-import { type HeldState, minutesOf } from '@herald/delivery-core/behaviour';
+import { bucketsOf, type HeldState, minutesOf } from '@herald/delivery-core/behaviour';
 import { parseCommandArgs, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
@@ -88,7 +88,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       const lines = [`account:     ${printableField(shown)}`];
       const windowed = (label: string, windowMs: number | undefined, values: readonly number[]) => {
         if (windowMs !== undefined)
-          lines.push(`${label.padEnd(12)} ${sum(values, minutesOf(windowMs))} in ${minutesOf(windowMs)}m`);
+          lines.push(`${label.padEnd(12)} ${sum(values, bucketsOf(windowMs))} in ${minutesOf(windowMs)}m`);
       };
       windowed('recipients:', rules.volume_spike?.window ?? rules.bounce_spike?.window, f.recipients);
       if (rules.volume_spike)

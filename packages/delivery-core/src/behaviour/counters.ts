@@ -5,9 +5,11 @@
  * `attributeMs` — and what the evaluator reads back: an account's figures over each rule's window,
  * summed over the queue shards (one pipeline per shard: an MGET; with one shard a PFCOUNT too).
  * With several shards the domain spread is the union of the shards' HyperLogLogs (spread.ts), so a
- * domain seen in two shards counts once; it is read only when a domain_spread rule is on. Each
- * minute bucket expires after the longest window plus one bucket, each hour bucket after the
- * longest baseline plus one. Needs injected: the MULTI (counting) or a client (reading).
+ * domain seen in two shards counts once; it is read only when a domain_spread rule is on. A window
+ * of W minutes reads the W whole minutes before the current one and the current one (bucketsOf):
+ * mail counted in a minute after that minute's last pass is still judged at the next minute's
+ * first pass. Each minute bucket expires after the longest window plus two buckets, each hour
+ * bucket after the longest baseline plus one. Needs injected: the MULTI (counting) or a client (reading).
  */
 import type { ChainableCommander } from 'ioredis';
 import { domainAsWritten } from '../address/index.js';
@@ -23,7 +25,8 @@ import { exactSpread } from './spread.js';
 
 export const MINUTE_BUCKET_MS = MS_PER_MINUTE;
 export const HOUR_BUCKET_MS = MS_PER_HOUR;
-export const MINUTE_BUCKET_TTL_MS = BEHAVIOUR_MAX_WINDOW_MS + MINUTE_BUCKET_MS;
+/** A window reads one bucket more than it spans (bucketsOf), so a minute bucket outlives it by two. */
+export const MINUTE_BUCKET_TTL_MS = BEHAVIOUR_MAX_WINDOW_MS + 2 * MINUTE_BUCKET_MS;
 export const HOUR_BUCKET_TTL_MS = BEHAVIOUR_MAX_BASELINE_MS + HOUR_BUCKET_MS;
 
 /** What intake hands the spool with a message when behaviour is on. */
@@ -175,9 +178,18 @@ export async function readFigures(
   return sum;
 }
 
-/** Minute buckets covering a window ending now (the current, partial one included). */
+/** Whole minutes a window spans (its length as configured, rounded up). */
 export function minutesOf(windowMs: number): number {
   return Math.max(1, Math.ceil(windowMs / MINUTE_BUCKET_MS));
+}
+
+/**
+ * Minute buckets a window reads: the minutesOf(window) whole minutes before the current one, and the
+ * current, partial one — so the read spans between W and W + 1 minutes, and nothing counted
+ * between two passes (late in a minute, after its last pass) escapes judgement.
+ */
+export function bucketsOf(windowMs: number): number {
+  return minutesOf(windowMs) + 1;
 }
 
 /** Hour buckets covering a window ending now. */

@@ -37,6 +37,7 @@ import { bucketsNeeded, judge, judgesAnything } from './rules.js';
 
 export {
   type BehaviourMark,
+  bucketsOf,
   type CountedMessage,
   HOUR_BUCKET_MS,
   MINUTE_BUCKET_MS,

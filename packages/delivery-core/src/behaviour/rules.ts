@@ -2,16 +2,19 @@
  * The behaviour rules as data: each entry reads an account's counts (counters.ts RawFigures) and
  * says whether its rule trips, with the figures and a reason an operator reads. Judged in table
  * order; the first that trips flags the account. Pure.
- * - volume_spike: R = recipients in `window`. Trips when R ≥ `max_count` (the cap, baseline or
- *   not), or when the baseline — recipients over `baseline` before the window, H — holds at least
- *   `min_count`, R ≥ `min_count` and R > `factor` × H × window / (baseline − window) (the
- *   account's own rate per window). A new account (H < min_count) trips only on the cap.
+ * A window of W minutes reads W + 1 minute buckets (counters.ts bucketsOf: the W whole minutes
+ * before the current one, and the current one), so it spans between W and W + 1 minutes.
+ * - volume_spike: R = recipients in the window's buckets. Trips when R ≥ `max_count` (the cap,
+ *   baseline or not), or when the baseline — recipients over `baseline` outside those buckets, H —
+ *   holds at least `min_count`, R ≥ `min_count` and R > `factor` × H × S / (baseline − S), S the
+ *   span read (W + 1 minutes; the account's own rate per span). A new account (H < min_count)
+ *   trips only on the cap.
  * - domain_spread: distinct recipient domains in `window` > `max_domains`.
  * - bounce_spike / complaint_spike: hard bounces (complaints) in `window` / recipients accepted in
  *   it > `rate`, once it holds `min_recipients` and at least `min_events` hard bounces (complaints).
  */
 import type { BehaviourRules } from '../config/index.js';
-import { hoursOf, minutesOf, newest, type RawFigures } from './counters.js';
+import { bucketsOf, hoursOf, MINUTE_BUCKET_MS, newest, type RawFigures } from './counters.js';
 
 export const BEHAVIOUR_RULES = ['volume_spike', 'domain_spread', 'bounce_spike', 'complaint_spike'] as const;
 export type BehaviourRule = (typeof BEHAVIOUR_RULES)[number];
@@ -32,7 +35,7 @@ const rateSpike =
   (rules, raw) => {
     const r = rules[rule];
     if (!r) return undefined;
-    const n = minutesOf(r.window);
+    const n = bucketsOf(r.window);
     const recipients = newest(raw.recipients, n);
     const failures = newest(counts(raw), n);
     if (recipients < r.min_recipients || failures < r.min_events) return undefined;
@@ -50,10 +53,14 @@ export const RULE_TABLE: Readonly<Record<BehaviourRule, Judge>> = {
   volume_spike(rules, raw) {
     const r = rules.volume_spike;
     if (!r) return undefined;
-    const recipients = newest(raw.recipients, minutesOf(r.window));
+    // R is read over bucketsOf(window) minute buckets (up to window + 1 minute): the baseline is the
+    // rest of its hours, and the usual rate is scaled to that span, so a steady account stays under.
+    const read = bucketsOf(r.window);
+    const span = read * MINUTE_BUCKET_MS;
+    const recipients = newest(raw.recipients, read);
     const total = newest(raw.hourly, hoursOf(r.baseline));
     const history = Math.max(0, total - recipients);
-    const expected = (history * r.window) / Math.max(1, r.baseline - r.window);
+    const expected = (history * span) / Math.max(1, r.baseline - span);
     const figures = { recipients, baseline: history, expected: Math.round(expected * 100) / 100 };
     if (recipients >= r.max_count)
       return {
@@ -103,9 +110,9 @@ export function bucketsNeeded(rules: BehaviourRules): {
     rules.complaint_spike?.window,
   ].filter((w): w is number => w !== undefined);
   return {
-    minutes: Math.max(1, ...windows.map(minutesOf)),
+    minutes: Math.max(1, ...windows.map(bucketsOf)),
     hours: rules.volume_spike ? hoursOf(rules.volume_spike.baseline) : 0,
-    spreadMinutes: rules.domain_spread ? minutesOf(rules.domain_spread.window) : 0,
+    spreadMinutes: rules.domain_spread ? bucketsOf(rules.domain_spread.window) : 0,
   };
 }
 
