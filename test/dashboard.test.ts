@@ -7,8 +7,9 @@
  * story found by recipient, the bounce reasons per domain. Clicking suspend on the site holding
  * the deferred recipient writes the suspension to Redis and the page shows it with its time
  * left; resume lifts it. A paused tenant's resume button lifts the pause in Redis. The page asks
- * for the admin key first (no request refused before it). Any console error or page error fails
- * the test. A screenshot per page goes to test-artifacts/dashboard/, the overview's also to
+ * for the admin key first (no request refused before it). A search by recipient says how far back
+ * it reached, and that its answer is partial once the stream holds more than one search reads.
+ * Any console error or page error fails the test. A screenshot per page goes to test-artifacts/dashboard/, the overview's also to
  * docs/dashboard.png for the README when HERALD_UPDATE_SCREENSHOT=1 (a plain run leaves the tree
  * clean). Without a chromium the test is skipped, except in CI.
  */
@@ -19,6 +20,7 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { siteStateKey } from '@herald/delivery-core/keys';
+import { eventStreamKeys } from '@herald/delivery-core/queue';
 import { type Browser, chromium } from 'playwright-core';
 import { sampleMessage } from './lib/message.js';
 import { mxZone, startStack } from './lib/stack.js';
@@ -42,6 +44,8 @@ const SINK_HOST = '127.0.0.2';
 const VIEWPORT = { width: 1280, height: 800 };
 /** Each UI expectation waits at most this long (the pages poll every 5–10 s). */
 const UI_WAIT_MS = 15_000;
+/** GET /v1/activity/messages reads at most this many entries per stream (http-api activity.ts). */
+const ACTIVITY_MAX_EVENTS = 20_000;
 
 describe('the dashboard in Chromium', { skip }, () => {
   it('renders every page from a real relay, and suspend / resume change Redis and the page', async (t) => {
@@ -177,6 +181,10 @@ describe('the dashboard in Chromium', { skip }, () => {
     assert.match(story, new RegExp(`${OK}\\s+delivered`));
     assert.match(story, new RegExp(`${LATER}\\s+deferred\\s+1\\s+451 4\\.7\\.1.*retry`));
     await expectText('#story-attempts', /via mx1\.dest\.test \[127\.0\.0\.2\]/);
+    // The search says how far back it reached; the answer is whole.
+    await expectText('#search-window', /searched the last 60 minutes of the event stream \(events back to /);
+    // biome-ignore lint/performance/useDomNodeTextContent: a Playwright locator (rendered text), not a DOM node
+    assert.doesNotMatch(await page.locator('#search-window').innerText(), /Partial/);
     await shot('message');
 
     // Bounces: reasons over time and the top reasons of dest.test.
@@ -184,6 +192,27 @@ describe('the dashboard in Chromium', { skip }, () => {
     await page.locator('#bounce-reasons canvas').waitFor({ timeout: UI_WAIT_MS });
     await expectText('#top-reasons tr[data-domain="dest.test"]', /dest\.test\s+1\s+userunknown \(1\)/);
     await shot('bounces');
+
+    // A search whose window holds more events than one answer reads says it is partial, and the
+    // 24-hour look-back says so too: newer events than the message fill a stream past the cap.
+    const [stream] = eventStreamKeys(herald.config.redis.prefix, herald.shards.layout);
+    const filler = stack.redisClient.pipeline();
+    for (let i = 0; i <= ACTIVITY_MAX_EVENTS; i++)
+      filler.xadd(
+        stream!,
+        '*',
+        'event',
+        JSON.stringify({ type: 'delivered', time: Date.now(), messageId: `filler-${i}`, recipient: OK }),
+      );
+    await filler.exec();
+    await page.locator('#nav-message').click();
+    await page.locator('#message-search input[name=q]').fill(GONE);
+    await page.locator('#message-search button[type=submit]').click();
+    await expectText('#search-window', /Partial answer: .*older messages may be missing/);
+    await expectText('p.error', /no message to that recipient/);
+    await page.locator('#search-further').click();
+    await expectText('#search-window', /searched the last 1440 minutes.*Partial answer/);
+    await shot('message-partial');
 
     assert.deepEqual(problems, [], 'no console error and no page error');
   });

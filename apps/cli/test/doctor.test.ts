@@ -1,10 +1,25 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  X509Certificate,
+} from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type DnsServerHandle, startDnsServer, type Zone } from '@herald/test-harness';
+import {
+  type DnsServerHandle,
+  type SmtpSinkHandle,
+  selfSignedCertificate,
+  startDnsServer,
+  startSmtpSink,
+  startValidatingResolver,
+  type ValidatingResolverHandle,
+  type Zone,
+} from '@herald/test-harness';
 import { main } from '../src/main.js';
 import { captureIo } from './capture.js';
 
@@ -341,4 +356,52 @@ describe('herald doctor', () => {
       }
     });
   }
+});
+
+describe('herald doctor: the MX certificates against their TLSA records', { timeout: 120_000 }, () => {
+  let unbound: ValidatingResolverHandle;
+  let sink: SmtpSinkHandle;
+  let dir: string;
+  let config: string;
+
+  before(async () => {
+    const self = await selfSignedCertificate();
+    const spki = new X509Certificate(self.cert).publicKey.export({ type: 'spki', format: 'der' });
+    const right = createHash('sha256').update(spki).digest('hex');
+    const zone = (name: string, tlsa: string) => ({
+      name,
+      records: ['@ MX 10 mx', 'mx A 127.0.0.3', `_25._tcp.mx TLSA 3 1 1 ${tlsa}`],
+    });
+    unbound = await startValidatingResolver({
+      zones: [zone('right.test', right), zone('wrong.test', 'ab'.repeat(32))],
+    });
+    sink = await startSmtpSink({ host: '127.0.0.3', tls: self });
+    dir = mkdtempSync(join(tmpdir(), 'herald-doctor-dane-'));
+    config = join(dir, 'herald.yaml');
+    // delivery.port: where the probe connects (the sink); the DANE resolver answers with AD.
+    writeFileSync(config, `delivery: { port: ${sink.port}, dane: { resolver: "${unbound.address}" } }\n`);
+  });
+  after(async () => {
+    await sink?.close();
+    await unbound?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const daneRow = async (domain: string) => {
+    const run = captureIo();
+    const code = await main(['doctor', domain, '--json', '--config', config], run.io);
+    const report = JSON.parse(run.stdout()) as JsonReport;
+    return { code, row: report.checks.find((c) => c.id === 'dane')! };
+  };
+
+  it("connects at the config's delivery.port and says whether the certificate matches", async () => {
+    const right = await daneRow('right.test');
+    assert.equal(right.row.status, 'pass', right.row.reason);
+    assert.match(right.row.reason, /mx\.right\.test: certificate matches \(DANE-EE\)/);
+    const wrong = await daneRow('wrong.test');
+    assert.equal(wrong.row.status, 'fail', wrong.row.reason);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.row.reason, /matches no TLSA record/);
+    assert.equal(sink.stats().transactions, 0, 'the probe sends no mail');
+  });
 });

@@ -1,12 +1,25 @@
 /**
  * `herald doctor`'s dane check: judged over literal zones (secure or not), and end to end through
- * a real validating unbound serving ldns-signed zones (test-harness startValidatingResolver).
+ * a real validating unbound serving ldns-signed zones (test-harness startValidatingResolver). With
+ * a DANE probe the doctor connects to each MX host with validated usable records over STARTTLS
+ * (real smtp-server sinks on 127.0.0.x with a self-signed or test-CA certificate) and says whether
+ * the certificate matches: DANE-EE by SPKI SHA2-256, certificate SHA2-512 or the full key, DANE-TA
+ * through the chain; a wrong record or a host without STARTTLS fails (DANE senders defer), a host
+ * nobody answers at is a warning (certificate not checked).
  */
 import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { startValidatingResolver, type ValidatingResolverHandle } from '@herald/test-harness';
-import { createResolver } from '../src/dns/index.js';
-import { daneCheck } from '../src/doctor/index.js';
+import {
+  createTestCa,
+  type SmtpSinkHandle,
+  selfSignedCertificate,
+  startSmtpSink,
+  startValidatingResolver,
+  type ValidatingResolverHandle,
+} from '@herald/test-harness';
+import { createResolver, type Resolver } from '../src/dns/index.js';
+import { type CheckResult, createDaneProber, daneCheck, diagnoseDomain } from '../src/doctor/index.js';
 import { gatherDns, viewOfZone } from '../src/doctor/snapshot.js';
 
 const EE = { usage: 3, selector: 1, matchingType: 1, data: 'ab'.repeat(32) };
@@ -70,5 +83,106 @@ describe('doctor: dane through a validating unbound', { timeout: 60_000 }, () =>
     } finally {
       await resolver.close();
     }
+  });
+});
+
+const SELF_SIGNED = '127.0.0.3';
+const CA_ISSUED = '127.0.0.4';
+const NO_TLS = '127.0.0.5';
+/** Nothing listens there. */
+const DOWN = '127.0.0.6';
+
+const spkiOf = (pem: string) => new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+const rawOf = (pem: string) => new X509Certificate(pem).raw;
+const hex = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
+
+describe('doctor: dane with the MX certificates probed', { timeout: 120_000 }, () => {
+  let unbound: ValidatingResolverHandle;
+  let resolver: Resolver;
+  const sinks: SmtpSinkHandle[] = [];
+  let port = 0;
+
+  before(async () => {
+    const self = await selfSignedCertificate();
+    const ca = await createTestCa();
+    const issued = await ca.issue(['mx.ta.test']);
+    const zone = (name: string, address: string, tlsa: string) => ({
+      name,
+      records: ['@ MX 10 mx', `mx A ${address}`, `_25._tcp.mx TLSA ${tlsa}`],
+    });
+    unbound = await startValidatingResolver({
+      zones: [
+        zone('ee.test', SELF_SIGNED, `3 1 1 ${hex('sha256', spkiOf(self.cert))}`),
+        zone('ee512.test', SELF_SIGNED, `3 0 2 ${hex('sha512', rawOf(self.cert))}`),
+        zone('eefull.test', SELF_SIGNED, `3 1 0 ${spkiOf(self.cert).toString('hex')}`),
+        zone('ta.test', CA_ISSUED, `2 0 1 ${hex('sha256', rawOf(ca.cert))}`),
+        zone('wrong.test', SELF_SIGNED, `3 1 1 ${'ab'.repeat(32)}`),
+        zone('notls.test', NO_TLS, `3 1 1 ${hex('sha256', spkiOf(self.cert))}`),
+        zone('down.test', DOWN, `3 1 1 ${hex('sha256', spkiOf(self.cert))}`),
+      ],
+    });
+    resolver = createResolver({ servers: [unbound.address] });
+    const ee = await startSmtpSink({ host: SELF_SIGNED, tls: self });
+    sinks.push(ee);
+    port = ee.port;
+    // The sink presents its certificate and the CA's: DANE-TA finds the anchor in the chain.
+    const chain = `${issued.cert.trim()}\n${ca.cert}`;
+    sinks.push(await startSmtpSink({ host: CA_ISSUED, port, tls: { key: issued.key, cert: chain } }));
+    sinks.push(await startSmtpSink({ host: NO_TLS, port }));
+  });
+  after(async () => {
+    await resolver?.close();
+    for (const sink of sinks) await sink.close();
+    await unbound?.close();
+  });
+
+  const dane = async (domain: string): Promise<CheckResult> => {
+    const daneProbe = createDaneProber({ port, ehloName: 'doctor.origin.test' });
+    const report = await diagnoseDomain(resolver, { domain, ips: [], now: Date.now() }, { daneProbe });
+    const row = report.checks.find((c) => c.id === 'dane');
+    assert.ok(row, 'a dane row');
+    return row;
+  };
+
+  it('a certificate matching a DANE-EE record passes, by SPKI SHA2-256, certificate SHA2-512 or the full key', async () => {
+    for (const domain of ['ee.test', 'ee512.test', 'eefull.test']) {
+      const row = await dane(domain);
+      assert.equal(row.status, 'pass', `${domain}: ${row.reason}`);
+      assert.match(
+        row.reason,
+        new RegExp(`mx\\.${domain.replace('.', '\\.')}: certificate matches \\(DANE-EE\\)`),
+      );
+    }
+  });
+
+  it('a chain leading to a DANE-TA anchor passes', async () => {
+    const row = await dane('ta.test');
+    assert.equal(row.status, 'pass', row.reason);
+    assert.match(row.reason, /mx\.ta\.test: certificate matches \(DANE-TA\)/);
+  });
+
+  it('a certificate no record matches fails: DANE senders defer', async () => {
+    const row = await dane('wrong.test');
+    assert.equal(row.status, 'fail', row.reason);
+    assert.match(row.reason, /mx\.wrong\.test: the certificate at 127\.0\.0\.3:\d+ matches no TLSA record/);
+    assert.match(row.reason, /DANE senders defer mail to wrong\.test/);
+  });
+
+  it('an MX without STARTTLS fails; one nobody answers at is a warning (not checked)', async () => {
+    const noTls = await dane('notls.test');
+    assert.equal(noTls.status, 'fail', noTls.reason);
+    assert.match(noTls.reason, /mx\.notls\.test: no TLS at 127\.0\.0\.5/);
+    const down = await dane('down.test');
+    assert.equal(down.status, 'warn', down.reason);
+    assert.match(down.reason, /mx\.down\.test: certificate not checked/);
+  });
+
+  it('without a probe the records alone are judged (no connection)', async () => {
+    const before = sinks[0]!.stats().connections;
+    assert.ok(before > 0, 'the probes above connected');
+    const report = await diagnoseDomain(resolver, { domain: 'wrong.test', ips: [], now: Date.now() });
+    const row = report.checks.find((c) => c.id === 'dane');
+    assert.equal(row?.status, 'pass', row?.reason);
+    assert.equal(sinks[0]!.stats().connections, before);
   });
 });

@@ -21,6 +21,15 @@ export type Caller =
   | { kind: 'tenant'; keyId: string; tenant: string }
   | { kind: 'public' };
 
+/**
+ * Who an operator action (a release, an unflag) is recorded as in its event's `by`: `api:<label>`
+ * for an admin key with a label, else `api:<key id>` (`admin-<index>`, a tenant key's id).
+ */
+export function actorOf(caller: Caller): string {
+  if (caller.kind === 'public') return 'api';
+  return `api:${(caller.kind === 'admin' && caller.label) || caller.keyId}`;
+}
+
 /** What every handler may use. */
 export interface ApiDeps {
   herald: Herald;

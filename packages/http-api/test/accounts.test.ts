@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { behaviourFlagsKey } from '@herald/delivery-core/keys';
-import { ADMIN_KEY, type ApiStack, PREFIX, startApi } from './helpers.js';
+import { ADMIN_KEY, type ApiStack, PREFIX, startApi, waitUntil } from './helpers.js';
 
 const ODD_ACCOUNTS = ['sp ace', 'a:b'];
 
@@ -62,5 +62,79 @@ describe('/v1/accounts/{account} with any account name', () => {
       assert.equal(answer.status, 400, `${JSON.stringify(account)}: ${JSON.stringify(answer.body)}`);
     }
     assert.equal((await call('GET', 'x'.repeat(320))).status, 200);
+  });
+});
+
+const LABELLED_KEY = 'labelled-admin-key-0123456789';
+const UNLABELLED_KEY = 'unlabelled-admin-key-0123456789';
+
+describe('operator actions by an admin key name it the same way everywhere', () => {
+  let stack: ApiStack;
+  before(async () => {
+    stack = await startApi(
+      { behaviour: { rules: { volume_spike: { window: '1m', max_count: 5 } } } },
+      { admin_keys: [{ key: LABELLED_KEY, label: 'ops-alice' }, { key: UNLABELLED_KEY }] },
+    );
+  });
+  after(() => stack?.stop());
+
+  const flag = (account: string) =>
+    stack.redis.client().hset(
+      behaviourFlagsKey(PREFIX),
+      account,
+      JSON.stringify({
+        account,
+        tenant: 'acme',
+        rule: 'volume_spike',
+        reason: 'test',
+        figures: {},
+        since: 1,
+      }),
+    );
+  const hold = (id: string, account?: string) =>
+    stack.herald.quarantine.store.hold({
+      id,
+      ...(account ? { account, reason: 'behaviour:volume_spike' } : { reason: 'spam' }),
+      tenant: 'acme',
+      from: 'app@origin.test',
+      recipients: [`rcpt-${id}@example.test`],
+      body: Buffer.from(`Subject: ${id}\r\nFrom: app@origin.test\r\n\r\nhello\r\n`),
+      heldAt: Date.now(),
+      source: 'api',
+    });
+  /** The `by` of the event of `type` about `subject` (an account or a message id), once written. */
+  const byOf = (type: string, subject: string) =>
+    waitUntil(`${type} ${subject}`, async () => {
+      const answer = await stack.call('GET', `/v1/events?type=${type}&limit=1000`, { key: LABELLED_KEY });
+      const found = (
+        answer.body.events as { event: { account?: string; messageId?: string; by?: string } }[]
+      ).find((e) => e.event.account === subject || e.event.messageId === subject);
+      return found?.event.by;
+    });
+
+  it("an unflag and releases (one message, an account's) record `api:<label>`, else `api:<key id>`", async () => {
+    for (const [key, by] of [
+      [LABELLED_KEY, 'api:ops-alice'],
+      [UNLABELLED_KEY, 'api:admin-1'],
+    ] as const) {
+      const account = `acct-${by}`;
+      await flag(account);
+      const unflagged = await stack.call('POST', `/v1/accounts/${encodeURIComponent(account)}/unflag`, {
+        key,
+      });
+      assert.equal(unflagged.status, 200, JSON.stringify(unflagged.body));
+      assert.equal(await byOf('account_unflagged', account), by);
+
+      const id = `held-${by.replace(/\W/g, '-')}`;
+      await hold(id);
+      const released = await stack.call('POST', `/v1/quarantine/${id}/release`, { key });
+      assert.equal(released.status, 200, JSON.stringify(released.body));
+      assert.equal(await byOf('released', id), by);
+
+      await hold(`${id}-of-account`, account);
+      const bulk = await stack.call('POST', `/v1/accounts/${encodeURIComponent(account)}/release`, { key });
+      assert.deepEqual(bulk.body.released, [`${id}-of-account`], JSON.stringify(bulk.body));
+      assert.equal(await byOf('released', `${id}-of-account`), by);
+    }
   });
 });

@@ -1,12 +1,18 @@
 /**
  * `herald doctor DOMAIN [--ip ADDR...] [--dns HOST:PORT] [--json] [--config FILE]`: checks a
  * sending domain's DNS against what Herald sends (SPF, DKIM, DMARC, MX, reverse DNS of the source
- * IPs, MTA-STS, TLS-RPT, the Gmail/Yahoo bulk-sender rules) and prints a pass/warn/fail table with
- * the reason and the fix, or --json. Exit 0 when no check fails, 1 when one does.
+ * IPs, MTA-STS, TLS-RPT, DANE — the TLSA records and whether each MX host's certificate matches
+ * them, over a STARTTLS connection to the delivery port —, the Gmail/Yahoo bulk-sender rules) and
+ * prints a pass/warn/fail table with the reason and the fix, or --json. Exit 0 when no check
+ * fails, 1 when one does.
  */
 import { isIP } from 'node:net';
+import { hostname as osHostname } from 'node:os';
+import type { HeraldConfig } from '@herald/delivery-core';
+import { SMTP_PORT } from '@herald/delivery-core/dane';
 import { createResolver, parseServer } from '@herald/delivery-core/dns';
 import {
+  createDaneProber,
   diagnoseDomain,
   normaliseDomain,
   renderJson,
@@ -31,7 +37,9 @@ Check that DOMAIN is ready to send through Herald, from its DNS:
   ptr.*         each source IP has a PTR that resolves back to it
   mta-sts       _mta-sts TXT record and policy host (the policy is not fetched)
   tls-rpt       _smtp._tls TXT record
-  dane          TLSA records at _25._tcp.<mx>, DNSSEC-validated (AD) by the resolver asked
+  dane          TLSA records at _25._tcp.<mx>, DNSSEC-validated (AD) by the resolver asked; for
+                hosts with usable records, a STARTTLS connection (port 25, or the config's
+                delivery.port) and whether the certificate presented matches them
   bulk.*        the Gmail/Yahoo bulk-sender rules
 
   --ip ADDR       a source IP to check (repeatable), besides the shaping file's
@@ -72,9 +80,10 @@ async function run(args: string[], io: CliIo): Promise<number> {
   }
 
   let setup: SenderSetup | undefined;
+  let config: HeraldConfig | undefined;
   let servers: string[] = values.dns === undefined ? [] : [values.dns];
   if (values.config !== undefined) {
-    const config = loadRelayConfig(values.config, io, { usesRedis: false });
+    config = loadRelayConfig(values.config, io, { usesRedis: false });
     if (!config) return EXIT_FAILURE;
     setup = senderSetup(config, values.config);
     // DANE's validating resolver, when configured, answers with the AD bit the dane check reads.
@@ -84,17 +93,34 @@ async function run(args: string[], io: CliIo): Promise<number> {
   const ips = [...new Set([...(setup?.sourceIps ?? []), ...flagIps])];
   const resolver = createResolver(servers.length > 0 ? { servers } : {});
   try {
-    const report = await diagnoseDomain(resolver, {
-      domain,
-      ips,
-      now: Date.now(),
-      ...(setup ? { setup } : {}),
-    });
+    const report = await diagnoseDomain(
+      resolver,
+      { domain, ips, now: Date.now(), ...(setup ? { setup } : {}) },
+      { daneProbe: daneProber(config) },
+    );
     io.stdout.write(values.json ? renderJson(report) : printable(renderTable(report)));
     return report.checks.some((c) => c.status === 'fail') ? EXIT_FAILURE : EXIT_OK;
   } finally {
     await resolver.close();
   }
+}
+
+/** MX certificates are fetched as delivery would: its port, EHLO name and (at most) its deadlines. */
+function daneProber(config: HeraldConfig | undefined) {
+  const delivery = config?.delivery;
+  return createDaneProber({
+    port: delivery?.port ?? SMTP_PORT,
+    ehloName: delivery?.ehlo_hostname ?? osHostname(),
+    ...(delivery
+      ? {
+          timeouts: {
+            connectMs: delivery.connect_timeout,
+            greetingMs: delivery.greeting_timeout,
+            commandMs: delivery.command_timeout,
+          },
+        }
+      : {}),
+  });
 }
 
 export const doctorCommand: Command = {

@@ -17,7 +17,7 @@
  * FLAG_CACHE_REFRESH_MS, this process's own holds counted at once), never Redis, so the caps can be
  * passed by what other relays hold within that staleness (about a second of their intake for the
  * account) plus the holds in flight here; the last message held may pass `max_held_bytes` by its size.
- * A held message's size is its body plus HELD_ENVELOPE_COPIES × its envelope (`heldBytesOf`).
+ * A held message's size and the caps: held.ts.
  * Needs injected: a client, the prefix and `behaviour` section, the event sink, the shard layout, a meter.
  */
 import type { BehaviourConfig, BehaviourRules } from '../config/index.js';
@@ -33,6 +33,7 @@ import {
   sinceCleared,
 } from './counters.js';
 import { type AccountFlag, FLAG_CACHE_REFRESH_MS, FlagStore, type HeldTally } from './flags.js';
+import { type HeldState, type HoldCap, heldStateOf } from './held.js';
 import { bucketsNeeded, judge, judgesAnything } from './rules.js';
 
 export {
@@ -46,44 +47,13 @@ export {
   type RawFigures,
 } from './counters.js';
 export { type AccountFlag, FLAG_CACHE_REFRESH_MS, type HeldTally } from './flags.js';
+export { HELD_ENVELOPE_COPIES, type HeldState, type HoldCap, heldBytesOf } from './held.js';
 export { BEHAVIOUR_RULES, type BehaviourRule, bucketsNeeded, judge, RULE_TABLE, type Trip } from './rules.js';
-
-/**
- * Copies of the envelope (sender + every recipient) a behaviour hold stores: the quarantine record,
- * its `accepted` event and its `quarantined` event each carry the recipient list.
- */
-export const HELD_ENVELOPE_COPIES = 3;
-
-/**
- * The bytes a held message counts against `max_held_bytes`: its body plus HELD_ENVELOPE_COPIES
- * times its envelope (UTF-8 bytes of the sender and of each recipient), so a tiny body with a long
- * recipient list counts what it occupies.
- */
-export function heldBytesOf(message: {
-  body: { length: number };
-  from: string;
-  recipients: readonly string[];
-}): number {
-  let envelope = Buffer.byteLength(message.from);
-  for (const recipient of message.recipients) envelope += Buffer.byteLength(recipient);
-  return message.body.length + HELD_ENVELOPE_COPIES * envelope;
-}
 
 /** Most accounts one evaluation pass judges; the rest stay for the next pass. */
 export const MAX_ACCOUNTS_PER_PASS = 1_000;
 /** Most accounts remembered as seen between passes. */
 const MAX_SEEN_ACCOUNTS = 100_000;
-
-/** The cap a flagged account's held mail reached: `max_held_messages` or `max_held_bytes`. */
-export type HoldCap = 'messages' | 'bytes';
-
-/** What an account holds in its flag episode, against the caps. */
-export interface HeldState extends HeldTally {
-  maxMessages: number;
-  maxBytes: number;
-  /** Set when a cap is reached: the account's new mail is refused. */
-  capReached?: HoldCap;
-}
 
 /** An account as an operator reads it (`herald account status`, GET /v1/accounts/{account}). */
 export interface AccountStatus {
@@ -174,18 +144,7 @@ export function createBehaviour(parts: BehaviourParts): Behaviour {
   );
   const shardCount = () => parts.shards?.layout.max ?? 1;
   const fail = (err: unknown) => parts.onError?.(err);
-  const heldState = (tally: HeldTally, flagged: boolean): HeldState => {
-    const maxMessages = behaviour.max_held_messages;
-    const maxBytes = behaviour.max_held_bytes;
-    const capReached: HoldCap | undefined = !flagged
-      ? undefined
-      : tally.messages >= maxMessages
-        ? 'messages'
-        : tally.bytes >= maxBytes
-          ? 'bytes'
-          : undefined;
-    return { ...tally, maxMessages, maxBytes, ...(capReached ? { capReached } : {}) };
-  };
+  const heldState = (tally: HeldTally, flagged: boolean) => heldStateOf(tally, flagged, behaviour);
 
   // After an unflag, only the minute buckets that begin after it are judged (the burst that was
   // flagged is not flagged again); the hourly baseline stays.

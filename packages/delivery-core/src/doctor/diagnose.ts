@@ -1,14 +1,17 @@
 /**
  * The doctor's run: `judgeDomain` lists every check over a DnsView (pure), `diagnoseDomain`
- * gathers the DNS data the checks ask for through Herald's resolver and returns the report.
+ * gathers the DNS data the checks ask for through Herald's resolver and, with a `daneProbe`,
+ * connects to the MX hosts with validated usable TLSA records (dane-probe.ts) and judges the checks
+ * again with what they presented; it returns the report.
  */
 import type { Resolver } from '../dns/index.js';
 import { bulkSenderChecks } from './checks-bulk.js';
-import { daneCheck } from './checks-dane.js';
+import { type DaneProbes, daneCheck, daneProbeTargets } from './checks-dane.js';
 import { dkimChecks, keysForDomain } from './checks-dkim.js';
 import { dmarcAlignmentCheck, dmarcRecordCheck } from './checks-dmarc.js';
 import { mtaStsCheck, mxCheck, ptrCheck, tlsRptCheck } from './checks-dns.js';
 import { returnPathCheck, spfIpsCheck, spfLookupsCheck, spfRecordCheck } from './checks-spf.js';
+import type { DaneProber } from './dane-probe.js';
 import { gatherDns } from './snapshot.js';
 import type { CheckResult, DnsView, DoctorInput, DoctorReport } from './types.js';
 import { verdict } from './verdict.js';
@@ -38,8 +41,11 @@ function setupRow(input: DoctorInput): CheckResult {
   );
 }
 
-/** Every check for the domain, in report order, over DNS data already looked up. */
-export function judgeDomain(view: DnsView, input: DoctorInput): CheckResult[] {
+/**
+ * Every check for the domain, in report order, over DNS data already looked up (and what the MX
+ * hosts presented, when probed).
+ */
+export function judgeDomain(view: DnsView, input: DoctorInput, probes?: DaneProbes): CheckResult[] {
   const { domain, ips, setup, now } = input;
   const bounceDomain = setup?.bounceDomain;
   const signingDomains = setup
@@ -75,13 +81,32 @@ export function judgeDomain(view: DnsView, input: DoctorInput): CheckResult[] {
         ]),
     mtaStsCheck(view, domain),
     tlsRptCheck(view, domain),
-    daneCheck(view, domain),
+    daneCheck(view, domain, probes),
   ];
   return [...checks, ...bulkSenderChecks(checks, setup, ips)];
 }
 
+export interface DiagnoseOptions {
+  /** Connects to the MX hosts with validated usable TLSA records; absent: records judged only. */
+  daneProbe?: DaneProber;
+}
+
 /** Looks up what the checks need (through `resolver`) and judges the domain. */
-export async function diagnoseDomain(resolver: Resolver, input: DoctorInput): Promise<DoctorReport> {
-  const checks = await gatherDns(resolver, (view) => judgeDomain(view, input));
-  return { domain: input.domain, checks };
+export async function diagnoseDomain(
+  resolver: Resolver,
+  input: DoctorInput,
+  options: DiagnoseOptions = {},
+): Promise<DoctorReport> {
+  let view: DnsView | undefined;
+  const checks = await gatherDns(resolver, (gathered) => {
+    view = gathered;
+    // Asked each round, so the addresses of the hosts to probe are gathered too.
+    if (options.daneProbe) daneProbeTargets(gathered, input.domain);
+    return judgeDomain(gathered, input);
+  });
+  const targets = view && options.daneProbe ? daneProbeTargets(view, input.domain) : [];
+  if (!view || !options.daneProbe || targets.length === 0) return { domain: input.domain, checks };
+  const results = await options.daneProbe(targets);
+  const probes: DaneProbes = { results: new Map(results.map((r) => [r.host, r])), now: input.now };
+  return { domain: input.domain, checks: judgeDomain(view, input, probes) };
 }

@@ -201,7 +201,7 @@ export interface QuarantineEvent extends EventBase {
   /** The flagged account, when a behaviour rule held it (reason `behaviour:<rule>`). */
   account?: string;
   recipients: string[];
-  /** For released: who let it out (`operator`, `api:<key id>`). */
+  /** For released: who let it out (`operator`, `api:<admin key label>`, else `api:<key id>`). */
   by?: string;
 }
 
@@ -220,7 +220,7 @@ export interface AccountEvent {
   rule?: string;
   figures?: Record<string, number>;
   reason: string;
-  /** account_unflagged: who (`operator`, `api:<key id>`). */
+  /** account_unflagged: who (`operator`, `api:<admin key label>`, else `api:<key id>`). */
   by?: string;
 }
 

@@ -30,6 +30,7 @@ export { type ReplyLike, ruleMatches } from './automation.js';
 // Redis-backed state behind it.
 export { ConcurrencyWindows, clampWindow, NEGATIVE_FEEDBACK, WINDOW_TTL_MS } from './concurrency.js';
 export { PARK_SAFETY_MS, ParkedJobs, reclaimNodeLeases, SiteConnectionLeases } from './connection-leases.js';
+export type { SiteLimits, SiteOf } from './destination-limits.js';
 export {
   diffShaping,
   isEmptyDiff,
@@ -88,7 +89,7 @@ export {
   shapingSchema,
   type TenantShaping,
 } from './schema.js';
-export { ShapingGate, type ShapingGateOptions, type SiteLimits, type SiteOf } from './shaping-gate.js';
+export { ShapingGate, type ShapingGateOptions } from './shaping-gate.js';
 export { CONDITION_CACHE_MS, type SiteCondition, SiteState } from './site-state.js';
 export { type PickedSource, type SourcePick, SourcePicker } from './source-picker.js';
 export type { PoolSource } from './sources-schema.js';

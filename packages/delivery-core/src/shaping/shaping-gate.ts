@@ -15,10 +15,11 @@
  * IP (SourcePicker: pools, warm-up caps), and the lane's in-flight cap (LaneSlots) at its
  * concurrency window (ConcurrencyWindows: Postfix-like feedback from each attempt's release).
  * Connection leases per lane are the SMTP pool's (SiteConnectionLeases). Order: ARCHITECTURE
- * "Traffic shaping".
+ * "Traffic shaping". The limits per destination and source IP are destination-limits.ts's
+ * (cached), what an admitted attempt is told of them attempt-limits.ts's.
  */
 
-import { type AttemptLimits, type DeliveryGate, PARK_SAFETY_MS } from '../delivery/index.js';
+import { type DeliveryGate, PARK_SAFETY_MS } from '../delivery/index.js';
 import {
   campaignRateKey,
   laneOf,
@@ -30,21 +31,20 @@ import {
 import type { DeliveryJobData } from '../queue/index.js';
 import type { TenantReputation } from '../reputation/index.js';
 import type { DailyCap, Rate, RateLimiter } from '../throttle/index.js';
+import { attemptLimits } from './attempt-limits.js';
 import type { ConcurrencyWindows } from './concurrency.js';
 import type { ParkedJobs } from './connection-leases.js';
-import { type EffectiveLimits, effectiveLimits } from './effective.js';
+import { DestinationLimits, type SiteLimits, type SiteOf } from './destination-limits.js';
+import type { EffectiveLimits } from './effective.js';
 import { LaneSlots } from './lane-slots.js';
 import { DEFAULT_STREAM } from './pools.js';
 import { passRates, type RateStage } from './rate-stages.js';
 import type { Shaping } from './schema.js';
 import type { SiteState } from './site-state.js';
-import { type PickedSource, SourcePicker } from './source-picker.js';
+import { SourcePicker } from './source-picker.js';
 
 /** A paused tenant's parked bulk job looks again after this even if no resume wakes it. */
 const TENANT_PAUSE_RECHECK_MS = 10 * 60_000;
-
-/** Destinations whose limits are kept computed (oldest dropped first). */
-const LIMITS_CACHE_MAX_ENTRIES = 10_000;
 
 export interface ShapingGateOptions {
   shaping: Shaping;
@@ -67,29 +67,16 @@ export interface ShapingGateOptions {
   random?: () => number;
 }
 
-/** A destination's site (`provider:<name>`, `mx:<hosts>`, `route:<host>:<port>`) and provider. */
-export interface SiteOf {
-  site: string;
-  provider?: string | undefined;
-}
-
-export interface SiteLimits {
-  site: string;
-  provider?: string | undefined;
-  limits: EffectiveLimits;
-}
-
 export class ShapingGate implements DeliveryGate {
-  /** Limits per (domain, MX set or route), until a reloaded shaping file (useShaping). */
-  private readonly cache = new Map<string, SiteLimits>();
+  /** Limits per destination and source IP, until a reloaded shaping file (useShaping). */
+  private destinations: DestinationLimits;
   /** Attempts in flight per lane (site, or site@source IP) in this process. */
   private readonly slots: LaneSlots;
-  /** Limits per (destination, pool, source IP). */
-  private readonly sourceCache = new Map<string, EffectiveLimits>();
   private sources: SourcePicker;
 
   constructor(private options: ShapingGateOptions) {
     this.slots = new LaneSlots(options.parked, options.now);
+    this.destinations = new DestinationLimits(options);
     this.sources = sourcePicker(options);
   }
 
@@ -99,8 +86,7 @@ export class ShapingGate implements DeliveryGate {
    */
   useShaping(change: Pick<ShapingGateOptions, 'shaping' | 'siteOf' | 'base'>): void {
     this.options = { ...this.options, ...change };
-    this.cache.clear();
-    this.sourceCache.clear();
+    this.destinations = new DestinationLimits(this.options);
     this.sources = sourcePicker(this.options);
   }
 
@@ -110,16 +96,7 @@ export class ShapingGate implements DeliveryGate {
     hostnames: readonly string[],
     route?: { host: string; port: number },
   ): SiteLimits {
-    const cacheKey = `${domain}|${route ? `${route.host}:${route.port}` : hostnames.join(',')}`;
-    const cached = this.cache.get(cacheKey);
-    if (cached) return cached;
-    const { site, provider } = this.options.siteOf(hostnames, route);
-    const target = { domain, site, ...(provider ? { provider } : {}) };
-    const limits = effectiveLimits(this.options.shaping, target, this.options.base).limits;
-    const result: SiteLimits = { site, provider, limits };
-    if (this.cache.size >= LIMITS_CACHE_MAX_ENTRIES) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(cacheKey, result);
-    return result;
+    return this.destinations.of(domain, hostnames, route);
   }
 
   admit: DeliveryGate['admit'] = async ({ domain, hosts, route, data }) => {
@@ -162,7 +139,7 @@ export class ShapingGate implements DeliveryGate {
     const pick = this.sources.pick(site, data, condition.suspendedSources);
     if (pick.kind === 'wait') return { admitted: false, until: pick.until, reason: pick.reason };
     const source = pick.kind === 'picked' ? pick.source : undefined;
-    const limits = source ? this.sourceLimits(domain, siteLimits, source) : siteLimits.limits;
+    const limits = source ? this.destinations.through(domain, siteLimits, source) : siteLimits.limits;
     // Limits hold per (site, source IP) like PowerMTA's and KumoMTA's: the lane.
     const lane = laneOf(site, source?.ip);
 
@@ -241,25 +218,6 @@ export class ShapingGate implements DeliveryGate {
     return stages;
   }
 
-  /** Limits for a site through one source IP: its pool's and its own layers on top. */
-  private sourceLimits(domain: string, siteLimits: SiteLimits, source: PickedSource): EffectiveLimits {
-    const cacheKey = `${domain}|${siteLimits.site}|${source.pool}|${source.ip}`;
-    const cached = this.sourceCache.get(cacheKey);
-    if (cached) return cached;
-    const target = {
-      domain,
-      site: siteLimits.site,
-      ...(siteLimits.provider ? { provider: siteLimits.provider } : {}),
-      pool: source.pool,
-      sourceIp: source.ip,
-    };
-    const limits = effectiveLimits(this.options.shaping, target, this.options.base).limits;
-    if (this.sourceCache.size >= LIMITS_CACHE_MAX_ENTRIES)
-      this.sourceCache.delete(this.sourceCache.keys().next().value!);
-    this.sourceCache.set(cacheKey, limits);
-    return limits;
-  }
-
   queueLifetimeMs: NonNullable<DeliveryGate['queueLifetimeMs']> = ({ domain, hosts, route }) =>
     this.limitsFor(
       domain,
@@ -290,35 +248,6 @@ export class ShapingGate implements DeliveryGate {
 function slower(a: Rate | undefined, b: Rate | undefined): Rate | undefined {
   if (!a || !b) return a ?? b;
   return a.count / a.periodMs <= b.count / b.periodMs ? a : b;
-}
-
-/** The per-attempt part of the effective limits (connections per session, timeouts, TLS, source). */
-function attemptLimits(
-  lane: string,
-  limits: EffectiveLimits,
-  source: PickedSource | undefined,
-  window: number,
-): AttemptLimits {
-  return {
-    maxMessagesPerConnection: limits.max_messages_per_connection,
-    maxConnections: limits.max_connections,
-    site: lane,
-    // Across relays the lane opens at most its current window of connections.
-    siteMaxConnections: window,
-    ...(limits.max_connection_rate ? { siteConnectionRate: limits.max_connection_rate } : {}),
-    timeouts: {
-      connectMs: limits.connect_timeout,
-      greetingMs: limits.greeting_timeout,
-      commandMs: limits.command_timeout,
-      dataMs: limits.data_timeout,
-    },
-    tls: limits.tls === 'verify' ? 'require' : limits.tls,
-    tlsVerify: limits.tls === 'verify',
-    retryScheduleMs: limits.retry_schedule,
-    maxQueueLifetimeMs: limits.max_queue_lifetime,
-    ...(source ? { localAddress: source.ip, source: source.ip } : {}),
-    ...(source?.ehloName ? { ehloName: source.ehloName } : {}),
-  };
 }
 
 function sourcePicker(options: ShapingGateOptions): SourcePicker {

@@ -11,7 +11,7 @@ import type { AccountFlag, Behaviour, HeldState } from '@herald/delivery-core/be
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import type { ApiDeps } from '../route.js';
-import { defineRoute } from '../route.js';
+import { actorOf, defineRoute } from '../route.js';
 import { BULK_TIMEOUT_MS, within } from '../within.js';
 
 /**
@@ -165,8 +165,7 @@ export const accountRoutes = [
       404: { description: 'no behaviour section (HERALD_BEHAVIOUR_OFF)' },
     },
     handler: async ({ params, caller, deps }) => {
-      const by = caller.kind === 'admin' ? `api:${caller.keyId}` : 'api';
-      const flag = await within(deps, watching(deps).unflag(params.account, by));
+      const flag = await within(deps, watching(deps).unflag(params.account, actorOf(caller)));
       return {
         status: 200,
         body: { account: params.account.toLowerCase(), flagged: false, changed: !!flag },
@@ -187,11 +186,11 @@ export const accountRoutes = [
       },
       404: { description: 'no behaviour section (HERALD_BEHAVIOUR_OFF)' },
     },
-    handler: async ({ params, deps }) => {
+    handler: async ({ params, caller, deps }) => {
       watching(deps);
       const released = await within(
         deps,
-        deps.herald.quarantine.releaseAccount(params.account, 'api'),
+        deps.herald.quarantine.releaseAccount(params.account, actorOf(caller)),
         BULK_TIMEOUT_MS,
       );
       return { status: 200, body: { account: params.account.toLowerCase(), released } };

@@ -11,7 +11,7 @@
 import { DEFAULT_QUARANTINE_LIST, MAX_QUARANTINE_LIST } from '@herald/delivery-core/quarantine';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
-import { defineRoute } from '../route.js';
+import { actorOf, defineRoute } from '../route.js';
 import { tenantName } from '../schemas.js';
 import { canRead, tenantFilter } from '../scope.js';
 import { BULK_TIMEOUT_MS, within } from '../within.js';
@@ -106,10 +106,14 @@ export const quarantineRoutes = [
       200: { description: 'released', schema: heldSummarySchema },
       404: { description: 'not held (HERALD_QUARANTINE_NOT_FOUND)' },
     },
-    handler: async ({ params, deps }) => {
+    handler: async ({ params, caller, deps }) => {
       // A write that runs to its end (a body read, DKIM, the enqueue, a barrier): the bulk deadline,
       // so a release under load is not answered 503 while it completes.
-      const released = await within(deps, deps.herald.quarantine.release(params.id, 'api'), BULK_TIMEOUT_MS);
+      const released = await within(
+        deps,
+        deps.herald.quarantine.release(params.id, actorOf(caller)),
+        BULK_TIMEOUT_MS,
+      );
       if (!released) throw notFound();
       return { status: 200, body: released };
     },
