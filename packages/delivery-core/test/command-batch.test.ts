@@ -3,13 +3,14 @@
  * run in order in one script call and answer as a MULTI's EXEC would (a failing command fails
  * alone, the others still apply); a batch that recorded a BullMQ script goes as the MULTI it is
  * given, in the same order; on an auto-pipelining client the script call shares a pipeline with
- * other commands of the same turn.
+ * other commands of the same turn; after SCRIPT FLUSH (a restarted or promoted server) the batch
+ * loads the script again and runs.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import type { ChainableCommander, Redis } from 'ioredis';
-import { CommandBatch, defineCommandBatch } from '../src/redis/index.js';
+import { CommandBatch } from '../src/redis/index.js';
 
 describe('command batch on a real redis-server', () => {
   let redis: RedisHandle;
@@ -17,7 +18,6 @@ describe('command batch on a real redis-server', () => {
   before(async () => {
     redis = await startRedis();
     client = redis.client();
-    defineCommandBatch(client);
   });
   after(async () => {
     await redis.stop();
@@ -79,7 +79,6 @@ describe('command batch on a real redis-server', () => {
 
   it('shares an auto-pipelined flush with the commands around it', async () => {
     const auto = redis.client({ enableAutoPipelining: true });
-    defineCommandBatch(auto);
     const batch = new CommandBatch(auto);
     batch.asCommander().incrby('cb:count', 2);
     const [before, results, after] = await Promise.all([
@@ -91,5 +90,16 @@ describe('command batch on a real redis-server', () => {
     assert.deepEqual(results, [[null, 3]]);
     assert.equal(after, 4);
     auto.disconnect();
+  });
+
+  it('runs after the server forgot the script (SCRIPT FLUSH: a restart, a promoted replica)', async () => {
+    const first = new CommandBatch(client);
+    first.asCommander().set('cb:flush', 'one');
+    assert.deepEqual(await first.exec(), [[null, 'OK']]);
+    await client.script('FLUSH');
+    const again = new CommandBatch(client);
+    again.asCommander().set('cb:flush', 'two');
+    assert.deepEqual(await again.exec(), [[null, 'OK']]);
+    assert.equal(await client.get('cb:flush'), 'two');
   });
 });

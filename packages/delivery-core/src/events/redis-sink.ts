@@ -15,7 +15,7 @@
 import type { ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ActivityKeys } from '../keys/index.js';
-import { CommandBatch, defineCommandBatch, isCluster, type RedisClient } from '../redis/index.js';
+import { CommandBatch, type RedisClient } from '../redis/index.js';
 import { ActivityTally } from './activity.js';
 import { queueTraceWrites, type TraceOptions, traceMessageId, trimTrace } from './trace.js';
 import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
@@ -46,9 +46,7 @@ export class RedisEventSink implements EventSink {
   private pending = new Set<Promise<unknown>>();
   private batch: PendingEvent[] = [];
 
-  constructor(private readonly options: RedisEventSinkOptions) {
-    defineCommandBatch(options.redis);
-  }
+  constructor(private readonly options: RedisEventSinkOptions) {}
 
   on(listener: (event: HeraldEvent) => void): () => void {
     this.listeners.add(listener);
@@ -160,10 +158,9 @@ export class RedisEventSink implements EventSink {
 
   private writeShard(streamKey: string, batch: readonly PendingEvent[]): void {
     const { redis, streamMaxLen, logger, trace } = this.options;
-    // One script call for the whole batch (redis/command-batch.ts): it is in one slot. On a
-    // cluster a pipeline still (the batch script lost a cluster's first event batches: open).
-    const batched = isCluster(redis) ? undefined : new CommandBatch(redis);
-    const pipeline = batched ? batched.asCommander() : redis.pipeline();
+    // One script call for the whole batch (redis/command-batch.ts): its keys are in one slot.
+    const batched = new CommandBatch(redis);
+    const pipeline = batched.asCommander();
     const maxLen = String(streamMaxLen);
     for (const { json } of batch) pipeline.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
     // Index in the pipeline's results of each trace push, with its message id: one push per
@@ -175,7 +172,8 @@ export class RedisEventSink implements EventSink {
       for (const { event } of batch) tally.add(event);
       tally.queue(pipeline);
     }
-    const write = (batched ? batched.exec() : pipeline.exec())
+    const write = batched
+      .exec()
       .then(async (results) => {
         const failed = results?.find(([err]) => err);
         if (failed) logger.error({ err: failed[0] }, 'event stream write failed');

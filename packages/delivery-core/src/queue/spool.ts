@@ -22,7 +22,7 @@
  */
 import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS } from '../events/index.js';
-import { CommandBatch, defineCommandBatch, type RedisClient } from '../redis/index.js';
+import { CommandBatch, type RedisClient } from '../redis/index.js';
 import { withDeadline } from '../util/index.js';
 import { isPiecewise, readBody, stageBody } from './body-io.js';
 import { queueTransaction } from './bullmq-internals.js';
@@ -152,7 +152,6 @@ export class Spool extends ShardQueues {
     this.traceRetentionMs = options.traceRetentionMs ?? DEFAULT_TRACE_RETENTION_MS;
     this.barrier = options.barrier;
     redis.defineCommand('heraldFinishJob', { numberOfKeys: 6, lua: FINISH_JOB_LUA });
-    defineCommandBatch(redis);
     this.marks = new OperatorMarks(redis, (id) => this.keysFor(id));
     this.leases = new JobLeases(redis, this);
   }

@@ -14,13 +14,16 @@
  * batch that recorded one is replayed onto the MULTI `fallback` gives, in the same order, and
  * executed there. Every key is declared (KEYS, once each; a command names its key by index), so a
  * cluster checks the slot as it does a MULTI's.
- * Needs injected: the client, with the script defined on it (`defineCommandBatch`, once).
+ * The script goes as ioredis's own `evalsha` (EVAL after a NOSCRIPT, which loads it), not as a
+ * `defineCommand` one: ioredis's auto-pipelining groups a command by its first key, which it knows
+ * for EVALSHA but not for a defined script whose key count varies (it took the key count for the
+ * key, and on a cluster put the batch in another node's pipeline: "All keys in the pipeline should
+ * belong to the same slots allocation group", the batch lost).
+ * Needs injected: the client.
  */
+import { createHash } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from './client.js';
-
-/** ioredis command name of the script (EVALSHA, EVAL once after a NOSCRIPT). */
-export const APPLY_COMMAND = 'heraldApplyBatch';
 
 /**
  * KEYS: every key the batch touches, once. ARGV: per command its word count n (name, key index,
@@ -38,6 +41,7 @@ while i <= last do
   i = i + n + 1
 end
 return out`;
+const APPLY_SHA = createHash('sha1').update(APPLY_LUA).digest('hex');
 
 /** Commands a batch records: each takes its key first and only one key. */
 export const BATCH_COMMANDS = [
@@ -90,21 +94,11 @@ function flatten(args: readonly unknown[]): Arg[] {
   return out;
 }
 
-/**
- * Defines the batch script on `redis` (once). Call it when building what will use batches, not
- * lazily: ioredis's auto-pipelining builds a pipeline with the client's scripts of that moment,
- * and one defined later in the same turn is missing from it.
- */
-export function defineCommandBatch(redis: RedisClient): void {
-  if (!(APPLY_COMMAND in redis)) redis.defineCommand(APPLY_COMMAND, { lua: APPLY_LUA });
-}
-
 export class CommandBatch {
   private readonly entries: (Recorded | RecordedScript)[] = [];
   private scripts = 0;
   private longest = 0;
 
-  /** `redis` must have the script (`defineCommandBatch`, called when its owner is built). */
   constructor(private readonly redis: RedisClient) {}
 
   /** Commands recorded so far (a MULTI's `length`). */
@@ -156,9 +150,11 @@ export class CommandBatch {
       argv.push(entry.args.length + 2, entry.name, index);
       for (const arg of entry.args) argv.push(arg);
     }
-    const run = (this.redis as unknown as Record<string, (...a: Arg[]) => Promise<unknown[]>>)[APPLY_COMMAND];
-    if (!run) throw new Error('command batch: defineCommandBatch was not called on this client');
-    const replies = await run.call(this.redis, keyIndex.size, ...keyIndex.keys(), ...argv);
+    const args: Arg[] = [...keyIndex.keys(), ...argv];
+    const replies = (await this.redis.evalsha(APPLY_SHA, keyIndex.size, ...args).catch((err: unknown) => {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.redis.eval(APPLY_LUA, keyIndex.size, ...args);
+    })) as unknown[];
     return replies.map((reply): Reply => (reply instanceof Error ? [reply, null] : [null, reply]));
   }
 

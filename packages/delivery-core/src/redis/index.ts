@@ -9,7 +9,7 @@
  */
 
 export { clusterNode, isCluster, masters, nodeKey, type RedisClient, slotMaster } from './client.js';
-export { APPLY_COMMAND, BATCH_COMMANDS, CommandBatch, defineCommandBatch } from './command-batch.js';
+export { BATCH_COMMANDS, CommandBatch } from './command-batch.js';
 export {
   isRedisOutage,
   OUTAGE_FIRST_RETRY_MS,
