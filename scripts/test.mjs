@@ -72,7 +72,14 @@ const nodeArgs = [
   '--test-reporter=spec',
   '--test-force-exit',
 ];
-const testEnv = { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR };
+// The build is fresh (ensureBuilt above), so the Herald children the end-to-end tests start (the
+// `herald` CLI, relay and bounce-processor daemons: test/lib/children.ts) run it with plain node
+// instead of the sources under tsx; HERALD_TEST_CHILDREN=source keeps them on the sources.
+const testEnv = {
+  ...process.env,
+  FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR,
+  HERALD_TEST_CHILDREN: process.env.HERALD_TEST_CHILDREN || 'dist',
+};
 process.stderr.write(`\n== tests (${files.length} files)\n`);
 if (
   !(await runTestFiles({
