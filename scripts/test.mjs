@@ -3,9 +3,9 @@
  * `npm test`: install and build if needed, check that redis-server exists (tests start private
  * ones), then lint (biome), check the import graph (scripts/check-imports.mjs), type-check
  * everything including tests, and run every test file of every workspace with node:test, each in
- * its own process, TEST_FILES_AT_ONCE at a time, longest first (scripts/test-pool.mjs: each file
- * starts its own Redis, DNS server and sinks on ephemeral ports, and tests wait for events, not for
- * time), then a few end-to-end files again on a Redis Cluster (CLUSTER_RERUN). Extra args are test
+ * its own process (small unit-test files in groups, a group in one process: scripts/test-groups.mjs),
+ * TEST_FILES_AT_ONCE processes at a time, longest first (scripts/test-pool.mjs: each file starts its
+ * own Redis, DNS server and sinks on ephemeral ports, and tests wait for events, not for time), then a few end-to-end files again on a Redis Cluster (CLUSTER_RERUN). Extra args are test
  * file filters (substrings), e.g. `npm test -- delivery`.
  */
 import { spawnSync } from 'node:child_process';
@@ -72,7 +72,14 @@ const nodeArgs = [
   '--test-reporter=spec',
   '--test-force-exit',
 ];
-const testEnv = { ...process.env, FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR };
+// The build is fresh (ensureBuilt above), so the Herald children the end-to-end tests start (the
+// `herald` CLI, relay and bounce-processor daemons: test/lib/children.ts) run it with plain node
+// instead of the sources under tsx; HERALD_TEST_CHILDREN=source keeps them on the sources.
+const testEnv = {
+  ...process.env,
+  FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR,
+  HERALD_TEST_CHILDREN: process.env.HERALD_TEST_CHILDREN || 'dist',
+};
 process.stderr.write(`\n== tests (${files.length} files)\n`);
 if (
   !(await runTestFiles({

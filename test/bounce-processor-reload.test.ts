@@ -19,8 +19,9 @@ import { newMessageId } from '@herald/delivery-core/queue';
 import { encodeVerp, verpKeys } from '@herald/delivery-core/verp';
 import { startRedis, trackChild, untrackChild } from '@herald/test-harness';
 import { BOUNCE, userUnknown } from './lib/bounce-reports.js';
+import { CLI_ENTRY, childArgs } from './lib/children.js';
 import { deferrer } from './lib/cleanup.js';
-import { CLI_MAIN, runCli } from './lib/cli.js';
+import { runCli } from './lib/cli.js';
 import { SmtpClient } from './lib/smtp-client.js';
 import { waitUntil } from './lib/wait.js';
 
@@ -64,7 +65,7 @@ const returnPath = (secret: string, recipient: string) =>
 function startDaemon(configPath: string) {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--conditions=herald-source', '--import', 'tsx', CLI_MAIN, 'bounce-processor', '--config', configPath],
+    [...childArgs(CLI_ENTRY), 'bounce-processor', '--config', configPath],
     { cwd: E2E_DIR, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } },
   );
   trackChild(child, 'herald bounce-processor (e2e child)');

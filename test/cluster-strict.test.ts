@@ -165,9 +165,13 @@ describe('strict durability on a Redis Cluster with a replica per master', () =>
   it("the bounce-processor's 250 waits for every master: 451 while a replica is frozen, then 250 with the suppression on the replica", async (t) => {
     const processor = createBounceProcessor(stack.relay.herald);
     const address = await processor.start();
-    t.after(() => processor.stop());
-    const client = await SmtpClient.connect(address);
-    t.after(() => client.close());
+    let client: SmtpClient | undefined;
+    // One hook, the client first: a processor stopping with a session still open waits for it.
+    t.after(async () => {
+      client?.close();
+      await processor.stop();
+    });
+    client = await SmtpClient.connect(address);
     const dsn = (to: string) =>
       dsnFor([{ address: to, status: '5.1.1', diagnostic: `550 5.1.1 <${to}>: User unknown` }]);
     const entries = suppressionKeys(prefix()).entries('acme');

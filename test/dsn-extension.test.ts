@@ -56,9 +56,13 @@ function recipientBlocks(report: string): Map<string, string>[] {
 describe('the DSN extension at submission', () => {
   it('advertises DSN and refuses malformed NOTIFY, ORCPT, RET and ENVID with 501 5.5.4', async (t) => {
     const stack = await startStack({ sinks: ['127.0.0.2'], zone: zone() });
-    t.after(() => stack.stop());
-    const { client } = await RawSmtp.connect(stack.smtp.host, stack.smtp.port);
-    t.after(() => client.close());
+    let client: RawSmtp | undefined;
+    // One hook, the client first: a relay stopping with a session still open waits for it to end.
+    t.after(async () => {
+      client?.close();
+      await stack.stop();
+    });
+    ({ client } = await RawSmtp.connect(stack.smtp.host, stack.smtp.port));
     const ehlo = await client.command('EHLO client.test');
     assert.ok(
       ehlo.lines.some((l) => /^250[- ]DSN$/.test(l)),

@@ -1,6 +1,7 @@
 /**
  * The README's library example (the first ```js block under "## Library use") runs as written:
- * saved in the checkout and run with node against a private Redis (REDIS_URL, which the example
+ * saved in the checkout and run with node (on the packages' sources, or their build with
+ * HERALD_TEST_CHILDREN=dist as `npm test` runs it: lib/children.ts) against a private Redis (REDIS_URL, which the example
  * honours) and a private sink (the one substitution: the capture sink's 127.0.0.1:2526 becomes
  * the sink's address), it prints the queued line and exits 0 by itself; the message is delivered
  * to the sink or still in the queue, never lost.
@@ -14,6 +15,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createHerald } from '@herald/delivery-core';
 import { startRedis, startSmtpSink, trackChild, untrackChild } from '@herald/test-harness';
+import { scriptArgs } from './lib/children.js';
 import { deferrer } from './lib/cleanup.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -44,7 +46,7 @@ describe("the README's library example", () => {
     await writeFile(file, code.replace(CAPTURE_SINK, `${sink.host}:${sink.port}`));
     defer(() => rm(file, { force: true }));
 
-    const child = spawn(process.execPath, ['--conditions=herald-source', '--import', 'tsx', file], {
+    const child = spawn(process.execPath, scriptArgs(file), {
       cwd: ROOT,
       env: { ...process.env, REDIS_URL: redis.url },
       stdio: ['ignore', 'pipe', 'pipe'],

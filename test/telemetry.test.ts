@@ -109,9 +109,13 @@ describe('OpenTelemetry traces', () => {
     // A bounce of the message comes back to its VERP return path: linked to its trace.
     const processor = createBounceProcessor(stack.relay.herald);
     const address = await processor.start();
-    t.after(() => processor.stop());
-    const client = await SmtpClient.connect(address);
-    t.after(() => client.close());
+    let client: SmtpClient | undefined;
+    // One hook, the client first: a processor stopping with a session still open waits for it.
+    t.after(async () => {
+      client?.close();
+      await processor.stop();
+    });
+    client = await SmtpClient.connect(address);
     const bounced = await client.send({ from: '', to: [received!.from] }, userUnknown(RECIPIENT));
     assert.equal(bounced.code, 250, bounced.response);
     const intake = await receiver.waitFor('the bounce.intake span', (spans) =>

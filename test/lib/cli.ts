@@ -1,18 +1,20 @@
 /**
- * Runs the `herald` CLI from source in a child process, as an operator would:
- * `node --conditions=herald-source --import tsx apps/cli/src/main.ts ARGS`.
+ * Runs the `herald` CLI in a child process, as an operator would: from the sources
+ * (`node --conditions=herald-source --import tsx apps/cli/src/main.ts ARGS`), or from the build
+ * (`node apps/cli/dist/main.js ARGS`) with HERALD_TEST_CHILDREN=dist, as `npm test` runs it
+ * (children.ts).
  * Owns: the child. Guarantees: resolves with exit code, signal, stdout and stderr; a child still
  * running after `timeoutMs` is SIGKILLed by PID (and reported with timedOut: true).
  * Needs injected: the arguments and optionally the environment.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { trackChild, untrackChild } from '@herald/test-harness';
+import { CLI_ENTRY, childArgs } from './children.js';
 
 const E2E_DIR = dirname(dirname(fileURLToPath(import.meta.url)));
-export const CLI_MAIN = join(E2E_DIR, '..', 'apps', 'cli', 'src', 'main.ts');
 /** A hang guard, not a speed check: a busy 2-core machine has needed 30 s to start the CLI from source. */
 const DEFAULT_CLI_TIMEOUT_MS = 120_000;
 
@@ -25,7 +27,7 @@ export interface CliResult {
 }
 
 export function cliAvailable(): boolean {
-  return existsSync(CLI_MAIN);
+  return existsSync(CLI_ENTRY.source);
 }
 
 export function runCli(
@@ -34,15 +36,11 @@ export function runCli(
 ): Promise<CliResult> {
   const env = { ...(opts.env ?? process.env) };
   delete env['REDIS_URL'];
-  const child = spawn(
-    process.execPath,
-    ['--conditions=herald-source', '--import', 'tsx', CLI_MAIN, ...args],
-    {
-      cwd: E2E_DIR,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [...childArgs(CLI_ENTRY), ...args], {
+    cwd: E2E_DIR,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   trackChild(child, `herald ${args.join(' ')}`);
   let stdout = '';
   let stderr = '';

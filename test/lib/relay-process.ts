@@ -1,7 +1,8 @@
 /**
  * A relay in a child process, for crash tests: spawnRelay writes the config to a temp JSON file,
- * starts `node --conditions=herald-source --import tsx relay-child.ts FILE` and resolves once the
- * child printed its listening addresses. Owns: the child and the temp dir. Guarantees: the child
+ * starts `node relay-child.mjs FILE` (from the sources under tsx, or the build with
+ * HERALD_TEST_CHILDREN=dist: children.ts) and resolves once the child printed its listening
+ * addresses. Owns: the child and the temp dir. Guarantees: the child
  * is tracked by the test harness (SIGKILLed by PID if the test process exits first); kill() and
  * stop() resolve only after the child has exited; a start failure rejects with the stderr tail.
  * The child runs the relay's real entry point (`runRelay`: SIGTERM stops it, SIGHUP reloads the
@@ -17,17 +18,18 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { HeraldConfigInput } from '@herald/delivery-core';
 import { trackChild, untrackChild } from '@herald/test-harness';
+import { scriptArgs } from './children.js';
 
 const START_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
 const STDERR_TAIL_CHARS = 4_000;
 /** The stdout kept for output(): the last log lines. */
 const STDOUT_TAIL_CHARS = 200_000;
-/** Keep in step with relay-child.ts. */
+/** Keep in step with relay-child.mjs. */
 const STARTED_KEY = 'heraldRelayStarted';
 const LIB_DIR = dirname(fileURLToPath(import.meta.url));
-const CHILD_SCRIPT = join(LIB_DIR, 'relay-child.ts');
-/** The e2e workspace: tsx and the herald-source condition resolve from here. */
+const CHILD_SCRIPT = join(LIB_DIR, 'relay-child.mjs');
+/** The e2e workspace: tsx, the herald-source condition and the @herald packages resolve from here. */
 const E2E_DIR = dirname(LIB_DIR);
 
 export interface RelayProcess {
@@ -56,14 +58,10 @@ export async function spawnRelay(config: HeraldConfigInput): Promise<RelayProces
   const dir = await mkdtemp(join(tmpdir(), 'herald-e2e-relay-'));
   const configPath = join(dir, 'herald.json');
   await writeFile(configPath, JSON.stringify(config, null, 2));
-  const child = spawn(
-    process.execPath,
-    ['--conditions=herald-source', '--import', 'tsx', CHILD_SCRIPT, configPath],
-    {
-      cwd: E2E_DIR,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawn(process.execPath, [...scriptArgs(CHILD_SCRIPT), configPath], {
+    cwd: E2E_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   trackChild(child, 'herald relay (e2e child)');
   const exited = exitOf(child);
   // Drain stdout beyond the start line so the child can never block on a full pipe; keep its tail.
