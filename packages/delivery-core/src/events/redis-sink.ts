@@ -2,9 +2,8 @@
  * The default event sink: each event becomes one pino log line and one entry (field `event`, a
  * JSON string) in the Redis stream `<prefix>:{queue}:events` (keys/queue.ts), capped near `streamMaxLen` (XADD MAXLEN ~).
  * Listeners registered with `on` see every event in-process (tests, metrics, webhooks later).
- * Stream writes are batched: every event emitted in one event-loop turn goes out in one script
- * call (redis/command-batch.ts: one socket write, one ioredis command for the whole batch), which
- * matters at thousands of events per second. With `trace`, an event naming
+ * Stream writes are batched: every event emitted in one event-loop turn goes out in one pipeline
+ * (one socket write), which matters at thousands of events per second. With `trace`, an event naming
  * a message is also appended to that message's trace in the same pipeline (trace.ts). On a
  * sharded queue (`queue.shards`) each shard has its stream: an event naming a message goes to its
  * message's shard (where its `accepted` event and trace are), any other event to shard 0's; one
@@ -15,7 +14,7 @@
 import type { ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ActivityKeys } from '../keys/index.js';
-import { CommandBatch, type RedisClient } from '../redis/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { ActivityTally } from './activity.js';
 import { queueTraceWrites, type TraceOptions, traceMessageId, trimTrace } from './trace.js';
 import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
@@ -158,9 +157,7 @@ export class RedisEventSink implements EventSink {
 
   private writeShard(streamKey: string, batch: readonly PendingEvent[]): void {
     const { redis, streamMaxLen, logger, trace } = this.options;
-    // One script call for the whole batch (redis/command-batch.ts): its keys are in one slot.
-    const batched = new CommandBatch(redis);
-    const pipeline = batched.asCommander();
+    const pipeline = redis.pipeline();
     const maxLen = String(streamMaxLen);
     for (const { json } of batch) pipeline.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
     // Index in the pipeline's results of each trace push, with its message id: one push per
@@ -172,7 +169,7 @@ export class RedisEventSink implements EventSink {
       for (const { event } of batch) tally.add(event);
       tally.queue(pipeline);
     }
-    const write = batched
+    const write = pipeline
       .exec()
       .then(async (results) => {
         const failed = results?.find(([err]) => err);

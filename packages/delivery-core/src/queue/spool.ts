@@ -22,7 +22,7 @@
  */
 import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS } from '../events/index.js';
-import { CommandBatch, type RedisClient } from '../redis/index.js';
+import type { RedisClient } from '../redis/index.js';
 import { withDeadline } from '../util/index.js';
 import { isPiecewise, readBody, stageBody } from './body-io.js';
 import { queueTransaction } from './bullmq-internals.js';
@@ -251,10 +251,7 @@ export class Spool extends ShardQueues {
     const keys = this.shardKeys(shard);
     const spans: Span[] = [];
     try {
-      // One script call when every job took a lane slot (CommandBatch); a BullMQ add-job script
-      // in the batch sends it as a MULTI on the lean connection instead.
-      const batched = new CommandBatch(this.redis);
-      const multi = batched.asCommander();
+      const multi = await queueTransaction(this.queueOf(shard), this.redis);
       const context: EnqueueContext = {
         prefix: this.prefix,
         eventStreamMaxLen: this.eventStreamMaxLen,
@@ -264,8 +261,7 @@ export class Spool extends ShardQueues {
       };
       for (const item of batch) spans.push(queueMessage(multi, keys, item, context));
       queueBatchTotals(multi, keys, batch, this.prefix);
-      const results = await batched.exec(() => queueTransaction(this.queueOf(shard), this.redis));
-      return { shard, batch, spans, results };
+      return { shard, batch, spans, results: await multi.exec() };
     } catch (err) {
       return { shard, batch, spans, results: null, error: err };
     }

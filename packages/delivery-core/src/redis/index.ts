@@ -7,9 +7,7 @@
  * The connection factory is the composition root's (`redis-connect.ts`): capabilities that need
  * a connection of their own get a `connect` function injected.
  */
-
 export { clusterNode, isCluster, masters, nodeKey, type RedisClient, slotMaster } from './client.js';
-export { BATCH_COMMANDS, CommandBatch } from './command-batch.js';
 export {
   isRedisOutage,
   OUTAGE_FIRST_RETRY_MS,
