@@ -11,23 +11,15 @@ import { ADMIN_KEY, type ApiStack, PREFIX, startApi, waitUntil } from './helpers
 
 const ODD_ACCOUNTS = ['sp ace', 'a:b'];
 
+/** A behaviour flag as the flag store keeps it (volume_spike, tenant acme). */
+const flagRecord = (account: string): string =>
+  JSON.stringify({ account, tenant: 'acme', rule: 'volume_spike', reason: 'test', figures: {}, since: 1 });
+
 describe('/v1/accounts/{account} with any account name', () => {
   let stack: ApiStack;
   before(async () => {
     stack = await startApi({ behaviour: { rules: { volume_spike: { window: '1m', max_count: 5 } } } });
-    const flags = Object.fromEntries(
-      ODD_ACCOUNTS.map((account) => [
-        account,
-        JSON.stringify({
-          account,
-          tenant: 'acme',
-          rule: 'volume_spike',
-          reason: 'test',
-          figures: {},
-          since: 1,
-        }),
-      ]),
-    );
+    const flags = Object.fromEntries(ODD_ACCOUNTS.map((account) => [account, flagRecord(account)]));
     await stack.redis.client().hset(behaviourFlagsKey(PREFIX), flags);
   });
   after(() => stack?.stop());
@@ -79,18 +71,7 @@ describe('operator actions by an admin key name it the same way everywhere', () 
   after(() => stack?.stop());
 
   const flag = (account: string) =>
-    stack.redis.client().hset(
-      behaviourFlagsKey(PREFIX),
-      account,
-      JSON.stringify({
-        account,
-        tenant: 'acme',
-        rule: 'volume_spike',
-        reason: 'test',
-        figures: {},
-        since: 1,
-      }),
-    );
+    stack.redis.client().hset(behaviourFlagsKey(PREFIX), account, flagRecord(account));
   const hold = (id: string, account?: string) =>
     stack.herald.quarantine.store.hold({
       id,
