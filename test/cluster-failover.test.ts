@@ -12,7 +12,9 @@
  *   dies with the master: its record is not on the new master (a delivery thread that had it from
  *   memory may have delivered it already); the test reports how many, it does not assert zero.
  * - strict: each 250 waited for the replica (WAIT 1 on the `{queue}` master), so every message
- *   acknowledged is delivered and its `accepted` event is on the new master: asserted. The promoted replica has no replica of its own, so strict
+ *   acknowledged is delivered and its `accepted` event is on the new master, and nothing bounces
+ *   (a message told 451 whose write the failover lost is dropped, not bounced "554 5.3.0 body
+ *   missing"; no DSN waits for the sweep): asserted. The promoted replica has no replica of its own, so strict
  *   refuses (451) until the killed node is restarted and has rejoined as its replica; the test
  *   restarts it and reports the 451 window.
  * With the default job locks (delivery.lock_duration 30 s, what a user runs): attempts that end
@@ -45,9 +47,11 @@ const DELIVERED_WITHIN_MS = 90_000;
 const PREFIX = 'herald';
 /**
  * Optional overrides of delivery.lock_duration / stalled_interval / threads (e.g.
- * FAILOVER_LOCK_DURATION=2s, FAILOVER_THREADS=0 for the BullMQ worker without the fast lane);
- * unset, the defaults a user runs.
+ * FAILOVER_LOCK_DURATION=2s, FAILOVER_THREADS=0 for the BullMQ worker without the fast lane) and
+ * events.log_level (FAILOVER_LOG_LEVEL=info: the relay's log on stdout); unset, the defaults a
+ * user runs.
  */
+const LOG_LEVEL_ENV = 'FAILOVER_LOG_LEVEL';
 const LOCK_DURATION_ENV = 'FAILOVER_LOCK_DURATION';
 const STALLED_INTERVAL_ENV = 'FAILOVER_STALLED_INTERVAL';
 const THREADS_ENV = 'FAILOVER_THREADS';
@@ -71,7 +75,8 @@ async function replicaOf(port: number): Promise<number> {
 const rel = (at: number, started: number) => `+${at - started} ms`;
 
 /** `{ key: value }` of an environment override, or nothing (the product's default). */
-const optional = (key: string, env: string) => (process.env[env] ? { [key]: process.env[env] } : {});
+const optional = <T = string>(key: string, env: string, as: (value: string) => T = (v) => v as T) =>
+  process.env[env] ? { [key]: as(process.env[env]) } : {};
 
 for (const durability of ['fast', 'strict'] as const) {
   describe(`Redis Cluster failover under load, redis.durability: ${durability}`, () => {
@@ -83,6 +88,7 @@ for (const durability of ['fast', 'strict'] as const) {
         cluster,
         config: {
           redis: { prefix: PREFIX, durability },
+          ...optional('events', LOG_LEVEL_ENV, (level) => ({ log_level: level as 'info' })),
           // strict: a WAIT without an answering replica ends (451) within a second.
           ...(durability === 'strict' ? { smtp: { redis_timeout: '1s' } } : {}),
           delivery: {
@@ -237,7 +243,18 @@ async function failoverUnderLoad(
   t.diagnostic(
     `duplicate deliveries (jobs in flight at the kill, writes refused 451 but kept): ${duplicates}`,
   );
+  // Every sink takes every recipient: any bounce (and DSN) is one Herald made up, e.g. "554 5.3.0
+  // body missing" for a message its client was told 451 about, whose write the failover lost.
+  const bounced = stack.events.all.flatMap((e) =>
+    e.type === 'bounced' ? [`${e.recipient} ${e.reply.text}`] : [],
+  );
+  const dsns = stack.events.all.filter((e) => e.type === 'accepted' && e.source === 'dsn').length;
+  t.diagnostic(
+    `bounces: ${bounced.length}${bounced.length > 0 ? ` (${bounced.join(', ')})` : ''}; DSNs: ${dsns}`,
+  );
   if (durability === 'strict') {
+    assert.deepEqual(bounced, [], 'strict: no recipient bounces (a 451 promised nothing, not even a bounce)');
+    assert.equal(dsns, 0, 'strict: no DSN is sent');
     assert.deepEqual(lost, [], 'strict: every acknowledged message is delivered');
     assert.deepEqual(unrecorded, [], 'strict: every acknowledged message is on the new master');
   } else

@@ -114,7 +114,7 @@ describe('fast-lane leases', () => {
     }
   });
 
-  it('requeues a leased job as a delayed BullMQ job with its updated data', async () => {
+  it('requeues a leased job as a delayed BullMQ job with its updated data, and makes up none without its lease', async () => {
     const { lane } = recordingLane(1);
     spool.useFastLane({ lane, leaseTtlMs: TTL_MS, node: 'n1|run1' });
     const result = await enqueue(['x@three.test']).finally(() => spool.useFastLane(undefined));
@@ -123,13 +123,16 @@ describe('fast-lane leases', () => {
     const now = Date.now();
     data.attempts = 1;
     data.delayed = { kind: 'retry', until: now + 60_000 };
-    await spool.leases.requeue(id, data, now + 60_000, now);
+    assert.deepEqual(await spool.leases.requeue(id, data, now + 60_000, now), { lost: false });
     const job = await spool.queueFor(id).getJob(id);
     assert.equal(await job?.getState(), 'delayed');
     assert.equal(job?.data.attempts, 1);
     assert.deepEqual(await spool.leases.ids(10), []);
     await job?.remove();
     await spool.finishJob(result.messageId, id);
+    // Lease and message gone (a write a failover did not keep): no job without a body.
+    assert.deepEqual(await spool.leases.requeue(id, data, now + 60_000, now), { lost: true });
+    assert.equal((await spool.queueFor(id).getJob(id)) ?? undefined, undefined);
   });
 
   it('the reaper moves expired leases to BullMQ, takes back a run’s leases at once, and a late finish changes nothing', async () => {

@@ -31,12 +31,19 @@ function job(overrides: Partial<DeliveryJobData> = {}): DeliveryJobData {
 }
 
 function deps(
-  opts: { now?: number; mx?: () => Promise<never> | Promise<unknown>; body?: Buffer | null } = {},
+  opts: {
+    now?: number;
+    mx?: () => Promise<never> | Promise<unknown>;
+    body?: Buffer | null;
+    /** The message's jobs still pending in the spool (default: one). */
+    pending?: string[];
+  } = {},
 ) {
   const events: HeraldEvent[] = [];
   const d: DeliveryDeps = {
     spool: {
       getBody: async () => (opts.body === undefined ? Buffer.from('x') : opts.body),
+      pendingJobIds: async () => opts.pending ?? ['m1.0'],
     } as unknown as Spool,
     resolver: { resolveMx: opts.mx ?? (async () => []) } as unknown as Resolver,
     // No host is reachable: acquire always fails with a refused connection.
@@ -166,6 +173,15 @@ describe('processDelivery', () => {
       terminal(events).map((e) => e.type),
       ['bounced', 'bounced'],
     );
+  });
+
+  it('a job whose message is not in the spool at all (a write answered 451 that a failover lost) ends without an attempt or a bounce', async () => {
+    const { d, events } = deps({ body: null, pending: [] });
+    const outcome = await processDelivery(job({ attempts: 1 }), d);
+    assert.equal(outcome.kind, 'done');
+    assert.equal(outcome.kind === 'done' && outcome.messageGone, true);
+    assert.equal(outcome.data.attempts, 1);
+    assert.deepEqual(events, []);
   });
 
   it('a gate that says "not now" reschedules at its time without spending an attempt or connecting', async () => {

@@ -6,7 +6,8 @@
  * of failed recipients (DSN report lines recorded, suppression) runs before the job ends, and the
  * message's reports are sent after its last job ended (dsn-reports.ts); a retry or shaping wait records why in `data.delayed`, holds the job until its
  * time and parks it on its lane when the gate said so; a mark set after that check brings the job
- * back at once. Through a Redis outage (a failover) each of these Redis steps is retried by the
+ * back at once; a job whose message is not in the spool (`messageGone`: never confirmed and lost
+ * with a failover, or already ended) is finished with a warning and no recipient event. Through a Redis outage (a failover) each of these Redis steps is retried by the
  * caller's `ride` (outage.ts `rideEnding`) while the job's lock or lease stays renewed; the
  * source's `defer` and `finish` ride their own steps. Guarantees: the job ends exactly one way,
  * deferred or finished.
@@ -113,6 +114,11 @@ export async function afterAttempt(
       await ending.promote();
     return 'deferred';
   }
+  if (outcome.messageGone)
+    logger.warn(
+      { jobId, messageId: job.data.messageId },
+      'job ended without an attempt: its message is not in the spool (a write never confirmed, lost with a failover, or already ended)',
+    );
   if ((await ending.finish()) && options.reportsDue)
     await options
       .reportsDue(job.data.messageId)

@@ -181,17 +181,23 @@ export class FastPath {
   }
 
   /**
-   * The lease handed to BullMQ as a job due at `at`, through an outage: a retry first checks the
-   * lease is still there (a try whose reply was lost took effect, and the job may have run since).
+   * The lease handed to BullMQ as a job due at `at`, through an outage, only while the lease is
+   * there (`JobLeases.requeue`): gone, a try whose reply was lost took effect or the reaper moved
+   * it (the job is BullMQ's), or it vanished with its message — a write the strict barrier could
+   * not confirm (its client heard 451 / 503) that the promoted replica never had: the job is
+   * dropped, said in the log, and no job is made up without a body (a "body missing" bounce).
    */
-  private requeue(jobId: string, data: DeliveryJobData, at: number): Promise<void> {
-    const { leases, deps } = this.options;
-    let tried = false;
-    return this.ride(jobId, 'requeue', async () => {
-      if (tried && (await leases.data(jobId)) === undefined) return;
-      tried = true;
-      await leases.requeue(jobId, data, at, deps.now());
-    });
+  private async requeue(jobId: string, data: DeliveryJobData, at: number): Promise<void> {
+    const { leases, deps, logger } = this.options;
+    const { lost } = await this.ride(jobId, 'requeue', () => leases.requeue(jobId, data, at, deps.now()));
+    if (!lost) return;
+    const queued = await this.ride(jobId, 'pending check', () => deps.spool.isPending(data.messageId, jobId));
+    if (queued) logger.info({ jobId }, 'fast lane: lease already ended or re-queued; not re-queued again');
+    else
+      logger.warn(
+        { jobId, messageId: data.messageId },
+        'fast lane: lease and message not in the spool (a write never confirmed, lost with a failover?); job dropped, nothing to deliver or bounce',
+      );
   }
 
   private ride<T>(jobId: string, what: string, op: () => Promise<T>): Promise<T> {

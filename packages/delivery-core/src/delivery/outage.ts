@@ -5,7 +5,8 @@
  * through outage errors for up to ENDING_RIDE_MS (`rideEnding`), while the job's lock or lease is
  * still renewed, so the process that made the attempt records it once Redis answers again instead
  * of leaving the job to crash recovery (lock or lease expiry, then another attempt: a duplicate
- * delivery or, for a job already finished, a 554 "body missing" bounce). A job whose attempt
+ * delivery, or for a job already finished nothing: a job whose message is not in the spool is
+ * ended without an attempt or a bounce, process.ts). A job whose attempt
  * could not run because Redis did not answer is tried again after OUTAGE_RETRY_MS, not after
  * LOCAL_FAULT_RETRY_MS (a bug or a bad config). Needs injected: the logger, an abort signal
  * (the worker or lane stopping).

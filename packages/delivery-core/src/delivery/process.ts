@@ -1,8 +1,11 @@
 /**
  * One delivery attempt of one job, as pure orchestration over injected parts (spool, resolver,
  * SMTP pool, events, clock): resolve where to go, send, turn every recipient's reply into
- * delivered / bounced / deferred, and decide the retry time or expiry. Returns what the queue must
- * do next; never throws a DeliveryError (unexpected errors propagate to the worker wrapper).
+ * delivered / bounced / deferred, and decide the retry time or expiry. A body missing from the
+ * spool bounces (554 5.3.0) only while its message is queued; a job whose message is not in the
+ * spool at all (a write answered 451 / 503 that a failover lost, or an ended message) is done
+ * with no attempt and no event (`messageGone`). Returns what the queue must do next; never throws
+ * a DeliveryError (unexpected errors propagate to the worker wrapper).
  */
 
 import { type SmtpReply, toDeliveryError } from '../errors/index.js';
@@ -177,7 +180,14 @@ async function attempt(
       emit(byAddress.get(address)!, 'bounced', { ...reply }, { operator: mark.action });
     return { outcome: { kind: 'done', data }, replies: [] };
   }
+  if (!body && (await deps.spool.pendingJobIds(data.messageId)).length === 0) {
+    // Not in the spool at all: a write whose client heard 451 / 503 that a failover did not keep
+    // (a job made up from memory), or a message already ended. Nothing of it was ever promised.
+    data.attempts -= 1;
+    return { outcome: { kind: 'done', data, messageGone: true }, replies: [] };
+  }
   if (!body) {
+    // The message is queued but its body is gone: it cannot be delivered, so it bounces.
     const byAddress = new Map(data.recipients.map((r) => [r.address, r]));
     for (const address of recipients) emit(byAddress.get(address)!, 'bounced', BODY_LOST_REPLY);
     return { outcome: { kind: 'done', data }, replies: [] };

@@ -123,7 +123,18 @@ export type DeliveryOutcome =
    * `failures`: recipients that bounced or expired in this attempt (for DSNs and suppression);
    * `notices`: those the sender asked to hear about otherwise (relayed, delayed).
    */
-  | { kind: 'done'; data: DeliveryJobData; failures?: RecipientFailure[]; notices?: RecipientNotice[] }
+  | {
+      kind: 'done';
+      data: DeliveryJobData;
+      failures?: RecipientFailure[];
+      notices?: RecipientNotice[];
+      /**
+       * The job's message is not in the spool (no body, no pending job): nothing was attempted and
+       * nothing is reported — its write was never confirmed (a 451 / 503, lost with a failover)
+       * or its message already ended. Its recipients are left without an outcome.
+       */
+      messageGone?: true;
+    }
   | {
       kind: 'retry';
       at: number;

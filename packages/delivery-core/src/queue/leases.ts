@@ -4,8 +4,9 @@
  * scored by expiry, its record (`{node, data}`) in `<prefix>:{queue}:lease:<job id>` — written in
  * the enqueue MULTI, so the 250 still means "durably queued". While its attempt runs the holder
  * renews it (`renew`, batched); the attempt ends it with one script (`finish`: lease, pending set
- * and, for the message's last job, body and record) or one MULTI back to BullMQ (`queueRelease`
- * with a delayed job: deferrals, throttle waits, parking). A lease whose holder stopped renewing
+ * and, for the message's last job, body and record) or one MULTI back to BullMQ (`requeue` with
+ * a delayed job: deferrals, throttle waits, parking; only while the lease exists, so a lease lost
+ * with a failover never becomes a job without a body). A lease whose holder stopped renewing
  * (a crash) is moved to BullMQ by any relay's reaper (`reapExpired`: WATCH on the lease record,
  * then BullMQ's add, ZREM and DEL in one MULTI, so a holder finishing meanwhile wins and nothing
  * is queued twice by the reaper). Same crash semantics as a BullMQ lock: only the attempt in
@@ -144,16 +145,23 @@ export class JobLeases {
   /**
    * Hands a leased job back to BullMQ as a delayed job due at `at` with `data` (its recipients'
    * states, `delayed`), and drops the lease, in one MULTI on the job's shard (its BullMQ queue).
+   * Only while the lease is there: without it (`lost`: reaped, the job is BullMQ's now; or it
+   * vanished with its whole message, a write the strict barrier could not confirm that a failover
+   * did not keep) nothing is written, so no job is made up for a message the spool does not hold.
+   * Were the lease reaped between the check and the MULTI, BullMQ's add of the existing job id
+   * changes nothing.
    */
-  async requeue(jobId: string, data: DeliveryJobData, at: number, now: number): Promise<void> {
+  async requeue(jobId: string, data: DeliveryJobData, at: number, now: number): Promise<{ lost: boolean }> {
     const queue = this.shards.queueFor(jobId);
     const keys = this.shards.keysFor(jobId);
+    if ((await this.redis.exists(keys.lease(jobId))) === 0) return { lost: true };
     const multi = await queueTransaction(queue);
     addDeliveryJob(multi, queue, jobId, data, Math.max(0, at - now));
     multi.zrem(keys.leases, jobId).del(keys.lease(jobId));
     const results = await multi.exec();
     const failed = results?.find(([err]) => err);
     if (!results || failed) throw failed?.[0] ?? new Error('lease requeue aborted');
+    return { lost: false };
   }
 
   /** Leased jobs now in every shard (in flight or handed over): counted as active. */

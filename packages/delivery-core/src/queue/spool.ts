@@ -238,7 +238,8 @@ export class Spool extends ShardQueues {
         // Written (and, without a barrier error, durably): the lane may start at once. A write the
         // barrier could not confirm is in Redis all the same, its leases included, so it is
         // delivered like a BullMQ job would be; only its caller hears 451 / 503 (the usual
-        // duplicate when the client retries).
+        // duplicate when the client retries). Should a failover lose it, its job's end writes
+        // nothing (a requeue needs the lease, leases.ts) and it is never bounced.
         if (span.fast.length > 0) fast?.lane.hand(span.fast, item.message.body);
         if (outcome.status === 'fulfilled') item.resolve({ messageId: item.message.id, jobs: span.jobs });
         else item.reject(enqueueError(outcome.reason));
