@@ -5,7 +5,8 @@
  * (real smtp-server sinks on 127.0.0.x with a self-signed or test-CA certificate) and says whether
  * the certificate matches: DANE-EE by SPKI SHA2-256, certificate SHA2-512 or the full key, DANE-TA
  * through the chain; a wrong record or a host without STARTTLS fails (DANE senders defer), a host
- * nobody answers at is a warning (certificate not checked).
+ * nobody answers at is a warning (certificate not checked). With more MX hosts than it probes, the
+ * probe takes the best by preference, however the resolver orders the answer.
  */
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -119,6 +120,16 @@ describe('doctor: dane with the MX certificates probed', { timeout: 120_000 }, (
         zone('wrong.test', SELF_SIGNED, `3 1 1 ${'ab'.repeat(32)}`),
         zone('notls.test', NO_TLS, `3 1 1 ${hex('sha256', spkiOf(self.cert))}`),
         zone('down.test', DOWN, `3 1 1 ${hex('sha256', spkiOf(self.cert))}`),
+        {
+          // 12 MX hosts: the 10 best present the matching certificate, the 2 worst answer nothing.
+          // The resolver rotates the MX answer; the probe must still take the 10 best.
+          name: 'many.test',
+          records: Array.from({ length: 12 }, (_, i) => [
+            `@ MX ${i < 10 ? 10 + i : 90 + i} mx${i}`,
+            `mx${i} A ${i < 10 ? SELF_SIGNED : DOWN}`,
+            `_25._tcp.mx${i} TLSA 3 1 1 ${hex('sha256', spkiOf(self.cert))}`,
+          ]).flat(),
+        },
       ],
     });
     resolver = createResolver({ servers: [unbound.address] });
@@ -175,6 +186,20 @@ describe('doctor: dane with the MX certificates probed', { timeout: 120_000 }, (
     const down = await dane('down.test');
     assert.equal(down.status, 'warn', down.reason);
     assert.match(down.reason, /mx\.down\.test: certificate not checked/);
+  });
+
+  it('more MX hosts than are probed: the best by preference are, whatever order the answer has', async () => {
+    // Several runs: the resolver rotates the answer, a probe taking its first 10 would hit mx10/mx11.
+    for (let run = 0; run < 4; run++) {
+      const row = await dane('many.test');
+      assert.equal(row.status, 'pass', row.reason);
+      assert.match(row.reason, /2 MX host\(s\) not probed/);
+      const hosts = (row.details as { hosts: { host: string; certificate?: unknown }[] }).hosts;
+      assert.deepEqual(
+        hosts.filter((h) => h.certificate).map((h) => h.host),
+        Array.from({ length: 10 }, (_, i) => `mx${i}.many.test`),
+      );
+    }
   });
 
   it('without a probe the records alone are judged (no connection)', async () => {

@@ -12,7 +12,7 @@
  * certificate unchecked). Pure over a DnsView and the probes' results.
  */
 import { formatTlsa, matchDane, type TlsaRecord, tlsaName, usableTlsa } from '../dane/index.js';
-import type { DaneProbeResult, DaneProbeTarget } from './dane-probe.js';
+import { DANE_PROBE_MAX_HOSTS, type DaneProbeResult, type DaneProbeTarget } from './dane-probe.js';
 import { addressesOf } from './snapshot.js';
 import type { CheckResult, DnsView } from './types.js';
 import { verdict } from './verdict.js';
@@ -72,7 +72,12 @@ function hostFinding(view: DnsView, host: string, probes?: DaneProbes): HostFind
 function mxHosts(view: DnsView, domain: string) {
   const mx = view.get(domain, 'MX');
   if (mx.kind === 'error' || mx.rcode === 'NXDOMAIN') return undefined;
-  const named = mx.records.flatMap((r) => (r.type === 'MX' && r.exchange !== '' ? [r.exchange] : []));
+  // Best preference first (stable), as delivery orders them: the probe takes the first
+  // DANE_PROBE_MAX_HOSTS, which must be the hosts delivery would use, not the answer's rotation.
+  const named = mx.records
+    .flatMap((r) => (r.type === 'MX' && r.exchange !== '' ? [r] : []))
+    .sort((a, b) => a.preference - b.preference)
+    .map((r) => r.exchange);
   return { hosts: named.length > 0 ? named : [domain], authenticated: mx.authenticated === true };
 }
 
@@ -173,6 +178,11 @@ export function daneCheck(view: DnsView, domain: string, probes?: DaneProbes): C
       details,
     );
   const matched = usable.filter((f) => f.certificate && 'matches' in f.certificate);
-  const suffix = matched.length > 0 ? `; ${matched.map(certificateLine).join('; ')}` : '';
+  const notProbed = probes ? usable.length - usable.filter((f) => f.certificate).length : 0;
+  const suffix =
+    (matched.length > 0 ? `; ${matched.map(certificateLine).join('; ')}` : '') +
+    (notProbed > 0
+      ? `; ${notProbed} MX host(s) not probed (no address, or past the ${DANE_PROBE_MAX_HOSTS} best, which delivery uses)`
+      : '');
   return verdict(id, 'pass', `validated, usable TLSA records for ${hosts.join(', ')}${suffix}`, '', details);
 }
