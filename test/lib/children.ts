@@ -33,8 +33,15 @@ export const CLI_ENTRY: ChildEntry = {
   dist: join(ROOT, 'apps', 'cli', 'dist', 'main.js'),
 };
 
+/** The other accepted value: the sources (also when unset). */
+export const CHILDREN_FROM_SOURCE = 'source';
+
+/** True for `dist`, false for `source` or unset; any other value throws (a typo is not a choice). */
 export function childrenFromDist(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env[CHILDREN_ENV] === CHILDREN_FROM_DIST;
+  const value = env[CHILDREN_ENV];
+  if (value === undefined || value === '' || value === CHILDREN_FROM_SOURCE) return false;
+  if (value === CHILDREN_FROM_DIST) return true;
+  throw new Error(`${CHILDREN_ENV}=${value}: expected ${CHILDREN_FROM_DIST} or ${CHILDREN_FROM_SOURCE}`);
 }
 
 /** `[...node flags, entry]` for `spawn(process.execPath, [...childArgs(entry), ...args])`. */
