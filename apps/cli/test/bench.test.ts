@@ -61,8 +61,10 @@ test('a tiny run delivers every message, prints one JSON object with the rates a
     assert.equal(typeof result[rate], 'number', `${rate} is a number`);
     assert.ok((result[rate] as number) > 0, `${rate} is positive`);
   }
-  for (const perMessage of ['relay_cpu_us_per_msg', 'redis_cpu_us_per_msg'] as const)
-    assert.ok((result[perMessage] as number) > 0, `${perMessage} is a positive number`);
+  assert.ok((result['relay_cpu_us_per_msg'] as number) > 0, 'relay_cpu_us_per_msg is a positive number');
+  // /proc counts CPU in 10 ms ticks: a tiny run's Redis may not have used one (a CI run saw 0).
+  const redisCpu = result['redis_cpu_us_per_msg'] as number;
+  assert.ok(Number.isFinite(redisCpu) && redisCpu >= 0, `redis_cpu_us_per_msg is a number ≥ 0 (${redisCpu})`);
   assert.ok((result['relay_peak_rss_bytes'] as number) > 0, 'the relay child peak RSS is reported');
   assert.match(stderr.text(), /^bench: smtp: submit .*, CPU\/msg relay \d+ µs, redis \d+ µs$/m);
   assert.match(stderr.text(), /^bench: relay peak RSS [\d.]+ MiB$/m);
