@@ -47,6 +47,30 @@ describe('TLSA records for SMTP', () => {
     });
   });
 
+  it('a digest of the wrong length or data that is not hex is malformed: unusable (RFC 7671 §5.2)', () => {
+    const good = hash('sha256', spki(self.cert));
+    const malformed = [
+      record(3, 1, 1, good.slice(0, 40)), // a SHA-1 length under SHA2-256
+      record(3, 1, 1, `${good}00`),
+      record(3, 1, 2, good), // a SHA2-256 digest under SHA2-512
+      record(3, 0, 0, 'abc'), // half a byte
+      record(3, 0, 0, ''),
+      record(3, 1, 1, `${good.slice(0, 62)}zz`),
+    ];
+    assert.deepEqual(usableTlsa(malformed), []);
+    assert.deepEqual(matchDane([der(self.cert)], malformed, ['mx.example.test'], Date.now()), {
+      ok: false,
+      why: 'no usable TLSA record',
+    });
+    // Beside a well-formed record the malformed ones are skipped and the good one decides.
+    const mixed = [...malformed, record(3, 1, 1, good.toUpperCase())];
+    assert.equal(usableTlsa(mixed).length, 1);
+    assert.deepEqual(matchDane([der(self.cert)], mixed, ['mx.example.test'], Date.now()), {
+      ok: true,
+      usage: 'DANE-EE',
+    });
+  });
+
   it('DANE-EE matches the leaf by SPKI or certificate, any matching type, whatever names it carries', () => {
     const chain = [der(self.cert)];
     for (const r of [

@@ -5,7 +5,9 @@
  * Guarantees:
  * - Usable for SMTP are DANE-TA(2) and DANE-EE(3) with selector Cert(0) / SPKI(1) and matching
  *   Full(0) / SHA2-256(1) / SHA2-512(2); PKIX-TA(0) and PKIX-EE(1) are unusable (RFC 7672 §3.1.3),
- *   as is anything unknown.
+ *   as is anything unknown, and a record whose data is not a digest of its matching type's length
+ *   (32 bytes for SHA2-256, 64 for SHA2-512) or not hex at all (RFC 7671 §5.2 "malformed"; Postfix
+ *   ignores them too): such a record matches nothing, and an RRset of only such records is unusable.
  * - DANE-EE: the leaf's certificate or public key matches; names and dates are not checked
  *   (RFC 7672 §3.1.1).
  * - DANE-TA: a certificate of the chain above the leaf matches (or the record holds the whole
@@ -33,6 +35,9 @@ const MATCH_SHA512 = 2;
 const USABLE_USAGES = new Set([DANE_TA, DANE_EE]);
 const USABLE_SELECTORS = new Set([SELECTOR_CERT, SELECTOR_SPKI]);
 const USABLE_MATCHING = new Set([MATCH_FULL, MATCH_SHA256, MATCH_SHA512]);
+/** Hex characters of a digest per matching type (SHA2-256: 32 bytes, SHA2-512: 64 bytes). */
+const DIGEST_HEX_CHARS: Readonly<Record<number, number>> = { [MATCH_SHA256]: 64, [MATCH_SHA512]: 128 };
+const HEX_BYTES = /^(?:[0-9a-fA-F]{2})+$/;
 
 export type DaneMatch = { ok: true; usage: 'DANE-EE' | 'DANE-TA' } | { ok: false; why: string };
 
@@ -40,8 +45,18 @@ export type DaneMatch = { ok: true; usage: 'DANE-EE' | 'DANE-TA' } | { ok: false
 export function usableTlsa(records: readonly TlsaRecord[]): TlsaRecord[] {
   return records.filter(
     (r) =>
-      USABLE_USAGES.has(r.usage) && USABLE_SELECTORS.has(r.selector) && USABLE_MATCHING.has(r.matchingType),
+      USABLE_USAGES.has(r.usage) &&
+      USABLE_SELECTORS.has(r.selector) &&
+      USABLE_MATCHING.has(r.matchingType) &&
+      wellFormedData(r),
   );
+}
+
+/** The association data is hex of whole bytes and, for a digest, of the digest's length. */
+function wellFormedData(record: TlsaRecord): boolean {
+  const expected = DIGEST_HEX_CHARS[record.matchingType];
+  if (expected !== undefined && record.data.length !== expected) return false;
+  return HEX_BYTES.test(record.data);
 }
 
 /** "3 1 1 abcd…" (data shortened), for logs and the doctor. */
