@@ -6,10 +6,12 @@
  * the certificate matches: DANE-EE by SPKI SHA2-256, certificate SHA2-512 or the full key, DANE-TA
  * through the chain; a wrong record or a host without STARTTLS fails (DANE senders defer), a host
  * nobody answers at is a warning (certificate not checked). With more MX hosts than it probes, the
- * probe takes the best by preference, however the resolver orders the answer.
+ * probe takes the best by preference, however the resolver orders the answer; a server that keeps
+ * every step just alive is given up on at the whole-probe deadline.
  */
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import {
   createTestCa,
@@ -90,6 +92,8 @@ describe('doctor: dane through a validating unbound', { timeout: 60_000 }, () =>
 const SELF_SIGNED = '127.0.0.3';
 const CA_ISSUED = '127.0.0.4';
 const NO_TLS = '127.0.0.5';
+/** A server that greets forever, one continuation line at a time. */
+const TRICKLE = '127.0.0.7';
 /** Nothing listens there. */
 const DOWN = '127.0.0.6';
 
@@ -199,6 +203,31 @@ describe('doctor: dane with the MX certificates probed', { timeout: 120_000 }, (
         hosts.filter((h) => h.certificate).map((h) => h.host),
         Array.from({ length: 10 }, (_, i) => `mx${i}.many.test`),
       );
+    }
+  });
+
+  it('a server that never finishes its greeting is given up on at the whole-probe deadline', async () => {
+    // A greeting of endless "220-" continuation lines, one every 50 ms: no step deadline fires.
+    const open = new Set<net.Socket>();
+    const trickle = net.createServer((socket) => {
+      open.add(socket);
+      const timer = setInterval(() => socket.write('220-still greeting\r\n'), 50);
+      socket.on('close', () => clearInterval(timer));
+      socket.on('error', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => trickle.listen(0, TRICKLE, resolve));
+    try {
+      const probe = createDaneProber({
+        port: (trickle.address() as net.AddressInfo).port,
+        ehloName: 'doctor.origin.test',
+        totalMs: 400,
+      });
+      const [result] = await probe([{ host: 'mx.trickle.test', address: TRICKLE }]);
+      assert.ok(result && 'error' in result, 'no certificate');
+      assert.match(result.error, /took longer than 0\.4 s in all/);
+    } finally {
+      trickle.close();
+      for (const socket of open) socket.destroy();
     }
   });
 

@@ -14,6 +14,12 @@ import { type SessionTimeouts, SmtpSession } from '../smtp/index.js';
 export const DANE_PROBE_CONNECT_TIMEOUT_MS = 10_000;
 export const DANE_PROBE_GREETING_TIMEOUT_MS = 30_000;
 export const DANE_PROBE_COMMAND_TIMEOUT_MS = 30_000;
+/**
+ * A probe's whole time at most, ms: a server that answers each step just inside its deadline is
+ * reported as too slow instead of holding the doctor for minutes (its socket still ends by the
+ * step deadlines).
+ */
+export const DANE_PROBE_TOTAL_TIMEOUT_MS = 60_000;
 /** MX hosts probed at most (each one address: the first A, else AAAA, record). */
 export const DANE_PROBE_MAX_HOSTS = 10;
 
@@ -42,6 +48,8 @@ export interface DaneProbeOptions {
   ehloName: string;
   /** The config's delivery timeouts: each step takes the lower of these and the DANE_PROBE_* ones. */
   timeouts?: Partial<Pick<SessionTimeouts, 'connectMs' | 'greetingMs' | 'commandMs'>>;
+  /** A probe's whole time at most, ms (default DANE_PROBE_TOTAL_TIMEOUT_MS; lower only in tests). */
+  totalMs?: number;
 }
 
 const lower = (limit: number, given: number | undefined) =>
@@ -88,5 +96,22 @@ export function createDaneProber(options: DaneProbeOptions): DaneProber {
     }
     return chain ? { ...at, chain } : { ...at, error: 'no certificate was presented', stage: 'starttls' };
   };
-  return (targets) => Promise.all(targets.slice(0, DANE_PROBE_MAX_HOSTS).map(probe));
+  const totalMs = options.totalMs ?? DANE_PROBE_TOTAL_TIMEOUT_MS;
+  const bounded = (target: DaneProbeTarget): Promise<DaneProbeResult> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<DaneProbeResult>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve({
+            ...target,
+            port: options.port,
+            error: `the probe took longer than ${totalMs / 1000} s in all`,
+          }),
+        totalMs,
+      );
+      timer.unref();
+    });
+    return Promise.race([probe(target), late]).finally(() => clearTimeout(timer));
+  };
+  return (targets) => Promise.all(targets.slice(0, DANE_PROBE_MAX_HOSTS).map(bounded));
 }

@@ -47,6 +47,7 @@ export {
   DANE_PROBE_CONNECT_TIMEOUT_MS,
   DANE_PROBE_GREETING_TIMEOUT_MS,
   DANE_PROBE_MAX_HOSTS,
+  DANE_PROBE_TOTAL_TIMEOUT_MS,
   type DaneProbeOptions,
   type DaneProbeResult,
   type DaneProber,
