@@ -1,7 +1,7 @@
 /**
  * End to end: `redis.durability: strict`. Against a lone Redis with AOF everysec the relay refuses
  * to start and says how to fix it; with `appendfsync always` it runs as usual (Redis fsyncs before
- * it answers the EXEC); with a replica every 250 waits for `WAIT 1`, so the accepted message is on
+ * it answers the EXEC), and a server reconfigured after the start (everysec, AOF off) answers 451; with a replica every 250 waits for `WAIT 1`, so the accepted message is on
  * the replica when the client hears 250 (or 202, or send() resolves) — and with the replica frozen
  * (SIGSTOP by PID) the submission is answered 451 4.3.0 within smtp.redis_timeout (503 over the
  * API, a rejected send()), never 250 and never a hang. The
@@ -79,6 +79,28 @@ describe('strict durability with appendfsync always', () => {
     assert.equal(sent.code, 250);
     assert.equal((await stack.events.terminal(to)).type, 'delivered');
     await stack.assertEveryRecipientTerminatedOnce();
+  });
+
+  it('a server reconfigured to everysec or AOF off after the start answers 451 4.3.0, not a silent 250; 250 again once restored', async () => {
+    const submit = (to: string) =>
+      stack.submit({ from: SENDER, to: [to], body: sampleMessage({ subject: `strict to ${to}` }) });
+    for (const [name, value] of [
+      ['appendfsync', 'everysec'],
+      ['appendonly', 'no'],
+    ] as const) {
+      await stack.redisClient.config('SET', name, value);
+      try {
+        const refused = await submit(`${name}-${value}@example.test`);
+        assert.equal(refused.code, 451, refused.response);
+        assert.match(refused.response, /4\.3\.0/);
+      } finally {
+        await stack.redisClient.config('SET', name, name === 'appendonly' ? 'yes' : 'always');
+      }
+    }
+    const to = 'restored@example.test';
+    const sent = await submit(to);
+    assert.equal(sent.code, 250, sent.response);
+    assert.equal((await stack.events.terminal(to)).type, 'delivered');
   });
 });
 

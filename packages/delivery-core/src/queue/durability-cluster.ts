@@ -166,8 +166,8 @@ class ClusterBarrier implements DurabilityBarrier {
     if (node === undefined)
       throw unavailable(`master ${master}, which took the write, is no longer in the cluster (a failover?)`);
     const mode = this.plans.get(master) ?? (await this.probe(master, node));
-    if (mode === 'fsync-always') return;
-    await markAndWait(node, this.markOf(master), mode, this.options.timeoutMs, master);
+    const mark = mode === 'fsync-always' ? '' : this.markOf(master);
+    await markAndWait(node, mark, mode, this.options.timeoutMs, master);
   }
 
   /** Plans a master first seen after the start; a refused plan fails the round and is asked again next time. */

@@ -1,7 +1,8 @@
 /**
  * The pieces of a strict-durability round, shared by one server's barrier (durability.ts) and a
  * cluster's (durability-cluster.ts): a server's plan read from it (`readPlan`), one bounded
- * `INCR <mark>` + WAIT / WAITAOF on one connection (`markAndWait`), group commit of rounds
+ * `INCR <mark>` + WAIT / WAITAOF on one connection, or for `fsync-always` a CONFIG GET that the
+ * server still fsyncs every write (`markAndWait`), group commit of rounds
  * (`sharedRounds`) and of calls within one synchronous stretch (`inOneStretch`), and the two
  * errors: HERALD_REDIS_NOT_DURABLE at start, HERALD_REDIS_UNAVAILABLE for a round that failed.
  */
@@ -105,7 +106,8 @@ export function inOneStretch<T>(run: () => Promise<T>): () => Promise<T> {
 
 /**
  * One round on `conn` (a server, or one cluster master): `INCR markKey` then WAITAOF 1 0 / WAIT 1,
- * pipelined, bounded; rejects with HERALD_REDIS_UNAVAILABLE unless the write is acknowledged.
+ * pipelined, bounded (for `fsync-always`: the check that it still holds); rejects with
+ * HERALD_REDIS_UNAVAILABLE unless the write is acknowledged.
  * `who` names the master in the error (cluster).
  */
 export async function markAndWait(
@@ -115,9 +117,9 @@ export async function markAndWait(
   timeoutMs: number,
   who = '',
 ): Promise<void> {
-  if (mode === 'fsync-always') return;
-  const ms = String(timeoutMs);
   const at = who === '' ? '' : ` (master ${who})`;
+  if (mode === 'fsync-always') return stillFsyncsAlways(conn, timeoutMs, at);
+  const ms = String(timeoutMs);
   const pipeline = conn.pipeline().incr(markKey);
   if (mode === 'waitaof') pipeline.call('WAITAOF', '1', '0', ms);
   else pipeline.call('WAIT', '1', ms);
@@ -135,6 +137,35 @@ export async function markAndWait(
     mode === 'waitaof'
       ? `Redis${at} did not fsync the write to its AOF within ${ms} ms`
       : `no replica${at} acknowledged the write within ${ms} ms`,
+  );
+}
+
+/**
+ * The `fsync-always` round: the server still has AOF on with `appendfsync always` (CONFIG GET
+ * append*, asked after the writes it covers were acknowledged, so it answers for them). A server
+ * reconfigured since the start (`CONFIG SET appendfsync everysec`, `appendonly no`) would otherwise
+ * turn every later 250 into a silent downgrade; it answers 451 instead.
+ */
+async function stillFsyncsAlways(conn: Redis, timeoutMs: number, at: string): Promise<void> {
+  let reply: unknown;
+  try {
+    reply = await withDeadline(
+      conn.config('GET', 'append*'),
+      timeoutMs + REPLY_GRACE_MS,
+      'durability barrier',
+    );
+  } catch (err) {
+    throw unavailable(`CONFIG GET append* failed${at}: ${(err as Error).message}`, err);
+  }
+  const settings = new Map<string, unknown>();
+  if (Array.isArray(reply))
+    for (let i = 0; i + 1 < reply.length; i += 2) settings.set(reply[i], reply[i + 1]);
+  const appendonly = settings.get('appendonly');
+  const appendfsync = settings.get('appendfsync');
+  if (appendonly === 'yes' && appendfsync === 'always') return;
+  throw unavailable(
+    `Redis${at} no longer fsyncs every write (appendonly ${String(appendonly)}, appendfsync ` +
+      `${String(appendfsync)}; it had appendfsync always at start): restore it, or restart the relay to plan again`,
   );
 }
 

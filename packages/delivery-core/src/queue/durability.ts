@@ -3,7 +3,10 @@
  * write was acknowledged (the spool's enqueue EXEC, a bounce report's writes) and resolves only
  * when that write is on disk or on a replica; the 250 / 202 / send() resolve wait for it.
  * The plan comes from the server once, at start (durability-plan.ts), and is logged once:
- * - `fast` and `fsync-always`: nothing to wait for (resolved at once);
+ * - `fast`: nothing to wait for (resolved at once);
+ * - `fsync-always`: Redis fsynced before it answered; the barrier's own connection asks
+ *   `CONFIG GET append*` whether that still holds (a server reconfigured since the start answers
+ *   451, never a silent downgrade);
  * - `waitaof` / `wait-replica`: the barrier's OWN connection pipelines `INCR <mark>` then
  *   `WAITAOF 1 0 <t>` / `WAIT 1 <t>` (`markAndWait`). Both commands wait for the calling
  *   connection's last write; the INCR is that write, and it comes after every write acknowledged
@@ -85,7 +88,6 @@ export async function openDurabilityBarrier(options: OpenDurabilityOptions): Pro
   });
   if (!plan.ok) throw notDurable(refusal(`the Redis at ${options.where}`, plan));
   logger.info({ durability: 'strict', mode: plan.mode }, `redis.durability strict: ${plan.why}`);
-  if (plan.mode === 'fsync-always') return { mode: plan.mode, ...IMMEDIATE };
   const mode = plan.mode;
   const conn = await options.connect();
   const markKey = durabilityMarkKey(options.prefix);
