@@ -145,6 +145,11 @@ export async function connectRedis(
   if (isCluster(redis)) redis.on('node error', onError);
   try {
     await withDeadline(redis.connect(), options.timeoutMs, 'connecting to Redis');
+    // ioredis SELECTs a URL's /<db> on connect but reports a refusal only as an 'error' event and
+    // stays on database 0: a /<db> the server lacks (over its `databases`) must not start a relay
+    // on database 0, beside another installation's queue (attack finding).
+    const db = isCluster(redis) ? 0 : (redis.options.db ?? 0);
+    if (db !== 0) await withDeadline(redis.select(db), options.timeoutMs, `selecting database ${db}`);
     return redis;
   } catch (err) {
     redis.disconnect();

@@ -122,6 +122,25 @@ describe('redis.cluster seeds: what a cluster would ignore or cannot use is refu
   });
 });
 
+describe('redis.url database', () => {
+  test('a /<db> that is not a database number is refused at redis.url, password masked', () => {
+    // Attack finding: `/abc` passed config check, then the relay died on `SELECT NaN` with a stack.
+    for (const db of ['abc', '1.5', '-1', '%31', '01', '1/2']) {
+      const err = configError(() =>
+        parseConfig({ redis: { url: `redis://:s3cretpw@127.0.0.1:6379/${db}` } }),
+      );
+      assert.match(err.message, /redis\.url: expected a database number after the port/, db);
+      assert.doesNotMatch(err.message, /s3cretpw/);
+    }
+    for (const db of ['', '/', '/0', '/15']) {
+      assert.equal(
+        parseConfig({ redis: { url: `redis://127.0.0.1:6379${db}` } }).redis.url,
+        `redis://127.0.0.1:6379${db}`,
+      );
+    }
+  });
+});
+
 describe('durations that run as timers', () => {
   test('a timeout over 24.8 days (a Node timer would fire at once) is refused at its key', () => {
     const err = configError(() => parseConfig({ delivery: { connect_timeout: '30d' } }));

@@ -82,6 +82,15 @@ describe('reply reader', () => {
     assert.throws(() => readAll([Buffer.from('2500 x\r\n')]), /malformed reply line/);
   });
 
+  it('refuses a multi-line reply whose lines carry different codes (RFC 5321 §4.2.1)', () => {
+    // A "250-ok" then "554 no" after the final dot must not read as delivered (attack finding).
+    assert.throws(
+      () => readAll([Buffer.from('250-ok\r\n554 5.7.1 but no\r\n')]),
+      /multi-line reply changes its code from 250 to 554/,
+    );
+    assert.throws(() => readAll([Buffer.from('250-ok\r\n'), Buffer.from('251 x\r\n')]), ReplyProtocolError);
+  });
+
   it('gives the same replies however the bytes are split (fuzzed)', () => {
     const line = fc.tuple(
       fc.integer({ min: 200, max: 599 }),

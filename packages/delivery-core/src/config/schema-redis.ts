@@ -17,10 +17,18 @@ const URL_HINT = 'expected a redis:// or rediss:// URL';
 const SEED_HINT = 'expected a seed node as host:port or a redis:// or rediss:// URL';
 const REDIS_URL = /^rediss?:\/\/\S*$/;
 
+/** `/<db>` of a redis.url: empty, `/`, or a database number (ioredis SELECTs it as written). */
+const DATABASE_PATH = /^(\/(0|[1-9][0-9]{0,8})?)?$/;
+const DB_HINT = 'expected a database number after the port (redis://host:port/<0, 1, …>)';
+
 const urlField = z
   .string({ error: URL_HINT })
   .regex(REDIS_URL, { error: URL_HINT })
-  .refine((url) => URL.canParse(url), { error: URL_HINT });
+  .refine((url) => URL.canParse(url), { error: URL_HINT })
+  // A `/abc` or `/1.5` would pass here and then crash the relay at its first SELECT.
+  .refine((url) => !URL.canParse(url) || DATABASE_PATH.test(new URL(url).pathname), {
+    error: DB_HINT,
+  });
 
 /** Most seed nodes `redis.cluster` takes: seeds are only where discovery starts. */
 export const MAX_CLUSTER_SEEDS = 64;

@@ -3,7 +3,8 @@
  * linear in the bytes received: `push(chunk)` returns the replies completed by it. Multi-line
  * replies ("250-first" … "250 last") come out as one reply. A hostile or broken server cannot make
  * it buffer without bound: a line longer than MAX_REPLY_LINE_OCTETS, a reply of more than
- * MAX_REPLY_LINES lines, or a line that is not `<3 digits>[ -]text` is a ReplyProtocolError.
+ * MAX_REPLY_LINES lines, a line that is not `<3 digits>[ -]text`, or a multi-line reply whose
+ * lines carry different codes is a ReplyProtocolError.
  * Pure (no I/O); the SMTP wire (wire.ts) feeds it.
  */
 
@@ -84,6 +85,13 @@ export class ReplyReader {
     const continues = bytes.length > 3 && bytes[3] === 0x2d;
     const text = bytes.length > 4 ? bytes.subarray(4).toString('utf8') : '';
     if (this.current) {
+      // RFC 5321 §4.2.1: every line of a multi-line reply carries the same code. "250-ok" then
+      // "554 no" is neither a 250 nor a 554: deliver on it and the mail may be lost, bounce on
+      // it and a delivered message bounces; a protocol error defers it.
+      if (code !== this.current.code)
+        throw new ReplyProtocolError(
+          `multi-line reply changes its code from ${this.current.code} to ${code}`,
+        );
       this.current.lines.push(text);
       if (this.current.lines.length > MAX_REPLY_LINES)
         throw new ReplyProtocolError(`reply of more than ${MAX_REPLY_LINES} lines`);
