@@ -219,4 +219,36 @@ describe('processDelivery', () => {
     assert.equal(outcome.data.attempts, 1);
     assert.equal(released, 1);
   });
+
+  it('a marked job ends by the operator before its attempt; a fresh fast-lane job reads no mark and is attempted', async () => {
+    const mx = async () => [
+      { exchange: 'mx.dest.test', preference: 0, addresses: ['127.0.0.9'], implicit: false },
+    ];
+    const mark = { action: 'delete' as const, at: 1 };
+    const marked = deps({ mx });
+    let reads = 0;
+    marked.d.operatorMark = async () => {
+      reads++;
+      return mark;
+    };
+    const ended = await processDelivery(job(), marked.d, { body: Buffer.from('x') });
+    assert.equal(ended.kind, 'done');
+    assert.equal(reads, 1);
+    assert.deepEqual(
+      marked.events.map((e) => (e.type === 'bounced' ? e.operator : e.type)),
+      ['delete', 'delete'],
+    );
+    // Fresh: leased by its enqueue and run at once, so any mark is one set while in flight,
+    // which after-attempt.ts reads before a retry is scheduled.
+    const fresh = deps({ mx });
+    fresh.d.operatorMark = async () => {
+      reads++;
+      return mark;
+    };
+    const tried = await processDelivery(job(), fresh.d, { body: Buffer.from('x'), fresh: true });
+    assert.equal(reads, 1, 'no mark read');
+    assert.equal(tried.kind, 'retry');
+    assert.equal(tried.data.attempts, 1);
+    assert.equal(fresh.events.filter((e) => e.type === 'attempt').length, 1);
+  });
 });

@@ -148,8 +148,10 @@ export class FastPath {
   private async runJob(job: FastJob, body: Buffer): Promise<void> {
     const { deps, logger, leases } = this.options;
     const jobId = job.id;
+    // Fresh: handed over by the enqueue that leased it, never attempted (process.ts `Preloaded`).
+    const preloaded = { body, fresh: job.data.attempts === 0 };
     try {
-      await afterAttempt(job, () => processDelivery(job.data, deps, { body }), this.options, {
+      await afterAttempt(job, () => processDelivery(job.data, deps, preloaded), this.options, {
         defer: (data, at) => this.requeue(jobId, data, at),
         promote: async () => {
           await (await deps.spool.queueFor(jobId).getJob(jobId))?.promote().catch(() => {});

@@ -44,13 +44,23 @@ const BODY_LOST_REPLY: SmtpReply = {
 };
 
 /**
- * `preloaded.body`: the spooled message already in memory (a fast-lane job, delivery/fast-path.ts),
- * so the attempt does not read it from Redis.
+ * What a fast-lane job (delivery/fast-path.ts) brings along. `body`: the spooled message already in
+ * memory, so the attempt does not read it from Redis. `fresh`: the job was handed over right after
+ * the enqueue that leased it committed and runs at once (the lane grants only slots it can run
+ * now), so no operator can have marked it as anything but in flight: its first attempt reads no
+ * operator mark. A mark set since is one set while the attempt was on the wire, which the reads
+ * after the attempt apply (after-attempt.ts), exactly as for a job whose read came back empty just
+ * before the mark was written.
  */
+export interface Preloaded {
+  body: Buffer;
+  fresh?: boolean;
+}
+
 export async function processDelivery(
   input: DeliveryJobData,
   deps: DeliveryDeps,
-  preloaded?: { body: Buffer },
+  preloaded?: Preloaded,
 ): Promise<DeliveryOutcome> {
   const failures: RecipientFailure[] = [];
   const outcome = await runAttempt(input, deps, failures, preloaded);
@@ -63,7 +73,7 @@ async function runAttempt(
   input: DeliveryJobData,
   deps: DeliveryDeps,
   failures: RecipientFailure[],
-  preloaded: { body: Buffer } | undefined,
+  preloaded: Preloaded | undefined,
 ): Promise<DeliveryOutcome> {
   const data: DeliveryJobData = { ...input, recipients: input.recipients.map((r) => ({ ...r })) };
   const pending = () => data.recipients.filter((r) => r.state === 'pending');
@@ -163,14 +173,17 @@ async function attempt(
   route: StaticRoute | undefined,
   limits: AttemptLimits | undefined,
   policy: TlsPolicyDecision | undefined,
-  preloaded: { body: Buffer } | undefined,
+  preloaded: Preloaded | undefined,
 ): Promise<{ outcome: DeliveryOutcome; replies: SmtpReply[]; verdict?: ConnectionVerdict }> {
   data.attempts += 1;
-  // The operator's mark is read with the body (one round trip on an auto-pipelined connection).
-  const [body, mark] = await Promise.all([
-    preloaded ? preloaded.body : deps.spool.getBody(data.messageId, data.size),
-    deps.operatorMark ? deps.operatorMark(data) : undefined,
-  ]);
+  // The operator's mark is read with the body (one round trip on an auto-pipelined connection);
+  // a fresh fast-lane job reads neither (Preloaded).
+  const [body, mark] = preloaded?.fresh
+    ? [preloaded.body, undefined]
+    : await Promise.all([
+        preloaded ? preloaded.body : deps.spool.getBody(data.messageId, data.size),
+        deps.operatorMark ? deps.operatorMark(data) : undefined,
+      ]);
   if (mark) {
     // Deleted or bounced by an operator: no attempt is made.
     data.attempts -= 1;

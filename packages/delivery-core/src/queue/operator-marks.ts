@@ -4,8 +4,9 @@
  * locked job). One hash per message, `<prefix>:{queue}:msg:<id>:op` (in the message's shard), field = the job's
  * destination domain (one job per message × domain), value = the mark as JSON; it expires after
  * OPERATOR_MARK_TTL_MS and is deleted with the message's body when its last job finishes.
- * Delivery reads the mark before an attempt and before it would schedule a retry, and applies it
- * to the recipients still pending (delivery/operator.ts). Needs injected: an ioredis client.
+ * Delivery reads the mark before an attempt (not before a fast-lane job's first, in flight since
+ * its enqueue: delivery/process.ts `Preloaded`) and before it would schedule a retry, and applies
+ * it to the recipients still pending (delivery/operator.ts). Needs injected: an ioredis client.
  */
 
 import type { OperatorAction } from '../events/index.js';
