@@ -220,7 +220,8 @@ describe('outbound client against hostile servers', () => {
           address: HOST,
           port: server.port,
           hostname: 'mx.dest.test',
-          tls: 'opportunistic',
+          // Required: opportunistic TLS would connect again in plaintext (the next test).
+          tls: 'require',
           tlsVerify: false,
         },
         'herald.test',
@@ -232,6 +233,55 @@ describe('outbound client against hostile servers', () => {
         return true;
       },
     );
+  });
+
+  it('opportunistic TLS whose handshake fails connects again and delivers in plaintext (Postfix RETRY_AS_PLAINTEXT); not with tls_verify', async () => {
+    const server = await peer(async (conn, index) => {
+      await greet(conn, ['STARTTLS', 'PIPELINING']);
+      if (index === 0) {
+        // A broken TLS stack: 220 to STARTTLS, then bytes that are no TLS record.
+        await conn.expect('STARTTLS');
+        conn.write('220 go ahead\r\n');
+        conn.write(Buffer.alloc(64, 0x41));
+        await conn.closed;
+        return;
+      }
+      await readEnvelope(conn, 1);
+      conn.write('250 ok\r\n250 ok\r\n354 go\r\n');
+      await conn.data();
+      conn.write('250 2.0.0 ok\r\n');
+      await conn.expect('QUIT');
+      conn.write('221 bye\r\n');
+      conn.end();
+    });
+    const pool = newPool();
+    const report = await attempt(pool, server.port);
+    assert.deepEqual(report.recipients.map(summary), ['a@dest.test accepted 250 data']);
+    assert.equal(report.host?.tls, false);
+    assert.match(report.host?.tlsFallback ?? '', /starttls|TLS|handshake/i);
+    assert.equal(server.connections, 2);
+    await pool.close();
+
+    // With the certificate to be verified, a failed handshake is a failure, not a downgrade.
+    const strict = await peer(async (conn) => {
+      await greet(conn, ['STARTTLS', 'PIPELINING']);
+      await conn.expect('STARTTLS');
+      conn.write('220 go ahead\r\n');
+      conn.write(Buffer.alloc(64, 0x41));
+      await conn.closed;
+    });
+    await assert.rejects(
+      SmtpSession.open(
+        { address: HOST, port: strict.port, hostname: 'mx.dest.test', tls: 'opportunistic', tlsVerify: true },
+        'herald.test',
+        TIMEOUTS,
+      ),
+      (err: { reply: { stage: string } }) => {
+        assert.equal(err.reply.stage, 'starttls');
+        return true;
+      },
+    );
+    assert.equal(strict.connections, 1);
   });
 
   it('STARTTLS, EHLO again, and a transaction over TLS', async () => {

@@ -194,6 +194,10 @@ const attemptStory = z.object({
       tlsCipher: z.string().optional(),
       tlsVerified: z.boolean().optional(),
       tlsVerifiedBy: z.string().optional().describe('"DANE" when TLSA records verified the certificate'),
+      tlsFallback: z
+        .string()
+        .optional()
+        .describe('why opportunistic TLS failed to begin; the transaction then ran in plaintext'),
       mtaSts: z.enum(['enforce', 'testing']).optional(),
     })
     .optional(),

@@ -49,6 +49,8 @@ export interface AttemptEvent extends EventBase {
     tlsVerified?: boolean;
     /** What verified the certificate instead of the CA roots: "DANE" (TLSA records). */
     tlsVerifiedBy?: string;
+    /** Opportunistic TLS failed to begin (why); the transaction ran in plaintext on a new connection. */
+    tlsFallback?: string;
     /** The receiving domain's MTA-STS policy mode, when one applied. */
     mtaSts?: 'enforce' | 'testing';
   };

@@ -93,6 +93,8 @@ export interface AttemptHost {
   tlsVerified?: boolean;
   /** What verified the certificate instead of PKIX ("DANE"). */
   tlsVerifiedBy?: string;
+  /** Opportunistic TLS failed to begin (why) and the transaction ran in plaintext on a new connection. */
+  tlsFallback?: string;
 }
 
 /** "421 … closing transmission channel" (RFC 5321 §3.8): the server is going away. */
@@ -203,6 +205,7 @@ function droppedWhileIdle(error: DeliveryError | undefined, session: SmtpSession
 function attemptHost(host: CandidateHost, address: string, session: SmtpSession): AttemptHost {
   const out: AttemptHost = { hostname: host.hostname, address, port: host.port, tls: session.tlsActive };
   if (session.localAddress) out.localAddress = session.localAddress;
+  if (session.tlsFallback) out.tlsFallback = session.tlsFallback;
   const details = session.tlsDetails;
   if (details) {
     out.tlsVersion = details.version;

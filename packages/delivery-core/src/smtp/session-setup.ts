@@ -96,8 +96,9 @@ async function hello(
 
 /**
  * STARTTLS when offered (required by `target.tls === 'require'`), then EHLO over TLS. In
- * opportunistic mode a refused STARTTLS carries on in plaintext; a failed handshake fails the
- * session (the connection's state is unknown), so the attempt moves to the next host.
+ * opportunistic mode a refused STARTTLS carries on in plaintext; a failed handshake (or EHLO over
+ * TLS) fails this connection (its state is unknown), marked so that session.ts may connect again
+ * in plaintext (`plaintextAllowedAfter`), else the attempt moves to the next host.
  */
 export async function startTls(
   wire: SmtpWire,
@@ -125,9 +126,38 @@ export async function startTls(
       check: target.peerCheck ? (chain) => target.peerCheck?.check(chain) : undefined,
     });
   } catch (err) {
-    throw err instanceof WireFailure ? wireError(err, 'starttls', host) : err;
+    throw failedHandshake(err instanceof WireFailure ? wireError(err, 'starttls', host) : err);
   }
-  return hello(wire, host, ehloName, timeouts.commandMs);
+  try {
+    return await hello(wire, host, ehloName, timeouts.commandMs);
+  } catch (err) {
+    throw failedHandshake(err);
+  }
+}
+
+/** Errors of a TLS handshake, or of the EHLO right after it: the session over TLS never began. */
+const handshakeFailures = new WeakSet<object>();
+
+function failedHandshake(err: unknown): unknown {
+  if (typeof err === 'object' && err !== null) handshakeFailures.add(err);
+  return err;
+}
+
+/**
+ * May a session whose opportunistic TLS failed to begin (`err`) try the same address again in
+ * plaintext? Only when nothing asked for more than opportunistic TLS: no certificate check, no
+ * DANE peer check, no credentials to send (Postfix: not with SASL credentials for the host).
+ */
+export function plaintextAllowedAfter(target: SessionTarget, err: unknown): boolean {
+  return (
+    target.tls === 'opportunistic' &&
+    !target.tlsVerify &&
+    !target.peerCheck &&
+    !target.auth &&
+    typeof err === 'object' &&
+    err !== null &&
+    handshakeFailures.has(err)
+  );
 }
 
 /** AUTH PLAIN (preferred) or LOGIN with a smarthost's credentials. */

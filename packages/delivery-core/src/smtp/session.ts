@@ -18,7 +18,14 @@ import { DeliveryError, PermanentError, type SmtpReply, type SmtpStage } from '.
 import { dataDeadlineMs, encodeDataChunks } from './data-encoding.js';
 import { mailParameters, rcptParameters, wireForm } from './params.js';
 import { connectError, networkError, replyError } from './reply.js';
-import { authenticate, type Extensions, exchange, greetAndHello, startTls } from './session-setup.js';
+import {
+  authenticate,
+  type Extensions,
+  exchange,
+  greetAndHello,
+  plaintextAllowedAfter,
+  startTls,
+} from './session-setup.js';
 import type {
   ConnectionLease,
   SessionTarget,
@@ -40,6 +47,8 @@ export class SmtpSession {
   readonly localAddress: string | undefined;
   /** Set when the session runs over TLS. */
   readonly tlsDetails?: TlsDetails;
+  /** Why an opportunistic session runs in plaintext although STARTTLS was offered (its handshake failed). */
+  tlsFallback?: string;
   /** Transactions begun on this connection. */
   messagesSent = 0;
   /** The site-wide connection lease this session holds, released when it is gone. */
@@ -78,9 +87,30 @@ export class SmtpSession {
     return this.wire.alive && !this.wire.unread && this.closing === undefined;
   }
 
-  /** Connects, greets, says EHLO, upgrades to TLS per `target.tls`, authenticates. Throws DeliveryError. */
+  /**
+   * Connects, greets, says EHLO, upgrades to TLS per `target.tls`, authenticates. Throws
+   * DeliveryError. Opportunistic TLS whose handshake (or the EHLO over it) fails connects to the
+   * same address again in plaintext, as Postfix's `may` level does (RETRY_AS_PLAINTEXT), unless
+   * the certificate was to be verified, a peer check (DANE) applies or credentials would be sent.
+   */
   static async open(
     target: SessionTarget,
+    ehloName: string,
+    timeouts: SessionTimeouts,
+  ): Promise<SmtpSession> {
+    try {
+      return await SmtpSession.establish(target, target.tls, ehloName, timeouts);
+    } catch (err) {
+      if (!plaintextAllowedAfter(target, err)) throw err;
+      const session = await SmtpSession.establish(target, 'none', ehloName, timeouts);
+      session.tlsFallback = (err as Error).message;
+      return session;
+    }
+  }
+
+  private static async establish(
+    target: SessionTarget,
+    tls: SessionTarget['tls'],
     ehloName: string,
     timeouts: SessionTimeouts,
   ): Promise<SmtpSession> {
@@ -99,7 +129,7 @@ export class SmtpSession {
     const localAddress = socket.localAddress;
     try {
       let ext = await greetAndHello(wire, target.hostname, ehloName, timeouts);
-      if (target.tls !== 'none') ext = await startTls(wire, target, ehloName, timeouts, ext);
+      if (tls !== 'none') ext = await startTls(wire, target, ehloName, timeouts, ext);
       if (target.auth) await authenticate(wire, target.hostname, target.auth, timeouts.commandMs, ext);
       return new SmtpSession(target, wire, ext, timeouts, localAddress);
     } catch (err) {
