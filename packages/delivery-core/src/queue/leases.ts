@@ -20,6 +20,7 @@ import type { ChainableCommander } from 'ioredis';
 import type { QueueKeys } from '../keys/index.js';
 import type { RedisClient } from '../redis/index.js';
 import { queueTransaction } from './bullmq-internals.js';
+import { messageEndLua } from './finish-lua.js';
 import { addDeliveryJob } from './job-add.js';
 import type { ShardQueues } from './shard-queues.js';
 import type { DeliveryJobData } from './types.js';
@@ -49,21 +50,7 @@ const FINISH_LEASED_LUA = `
 if redis.call('DEL', KEYS[2]) == 0 then return {-1, -1, 0} end
 redis.call('ZREM', KEYS[1], ARGV[1])
 local removed = redis.call('SREM', KEYS[3], ARGV[1])
-local left = redis.call('SCARD', KEYS[3])
-local due = 0
-if left == 0 then
-  if redis.call('EXISTS', KEYS[7]) == 1 then
-    redis.call('DEL', KEYS[3], KEYS[5], KEYS[6])
-    if removed == 1 then
-      local t = redis.call('TIME')
-      redis.call('ZADD', KEYS[8], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[2])
-      due = 1
-    end
-  else
-    redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6])
-  end
-end
-return {removed, left, due}`;
+${messageEndLua({ pending: 'KEYS[3]', body: 'KEYS[4]', record: 'KEYS[5]', marks: 'KEYS[6]', collector: 'KEYS[7]', due: 'KEYS[8]' })}`;
 
 export class JobLeases {
   constructor(

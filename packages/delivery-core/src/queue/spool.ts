@@ -35,6 +35,7 @@ import {
   type Span,
 } from './enqueue-multi.js';
 import type { FastLaneBinding } from './fast-lane.js';
+import { messageEndLua } from './finish-lua.js';
 import { groupByDomain } from './ids.js';
 import { JobLeases } from './leases.js';
 import { OperatorMarks } from './operator-marks.js';
@@ -93,21 +94,7 @@ if removed == 1 then
     redis.call('HSET', KEYS[5], unpack(ARGV, i, math.min(i + ${UNPACK_CHUNK - 1}, #ARGV)))
   end
 end
-local left = redis.call('SCARD', KEYS[1])
-local due = 0
-if left == 0 then
-  if redis.call('EXISTS', KEYS[5]) == 1 then
-    redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
-    if removed == 1 then
-      local t = redis.call('TIME')
-      redis.call('ZADD', KEYS[6], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[2])
-      due = 1
-    end
-  else
-    redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-  end
-end
-return {removed, left, due}`;
+${messageEndLua({ pending: 'KEYS[1]', body: 'KEYS[2]', record: 'KEYS[3]', marks: 'KEYS[4]', collector: 'KEYS[5]', due: 'KEYS[6]' })}`;
 
 /** A shard's transaction of one turn, executed: its messages and their replies (null: aborted). */
 interface ShardCommit {
