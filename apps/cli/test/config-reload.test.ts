@@ -24,16 +24,20 @@ describe('herald config reload', () => {
 
 /**
  * A stand-in process with the relay's reload interface: SIGHUP counts a reload and /readyz shows
- * it, with the config hash `hashes[reloads]` (the last one repeats).
+ * it, with the config hash `hashes[reloads]` (the last one repeats) and `needsRestart`.
  */
-async function reloadable(hashes: string[]): Promise<{ pid: number; url: string; stop(): void }> {
+async function reloadable(
+  hashes: string[],
+  needsRestart: string[] = [],
+): Promise<{ pid: number; url: string; stop(): void }> {
   const script = `
     const hashes = ${JSON.stringify(hashes)};
+    const needsRestart = ${JSON.stringify(needsRestart)};
     let reloads = 0;
     process.on('SIGHUP', () => { reloads++; });
     const server = require('node:http').createServer((req, res) => {
       const hash = hashes[Math.min(reloads, hashes.length - 1)];
-      const lastReload = reloads > 0 ? { ok: true, at: new Date().toISOString(), needsRestart: [] } : undefined;
+      const lastReload = reloads > 0 ? { ok: true, at: new Date().toISOString(), needsRestart } : undefined;
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ ready: true, config: { hash, reloads, failures: 0, lastReload } }));
     });
@@ -62,5 +66,16 @@ describe('herald config reload --http: the outcome', () => {
     const run = captureIo();
     assert.equal(await main(['config', 'reload', '--pid', String(proc.pid), '--http', proc.url], run.io), 0);
     assert.match(run.stdout(), /^reloaded: aaaaaaaaaaaa \(unchanged: .*--config names\?\)\n$/);
+  });
+
+  test('the same version with keys needing a restart says the edit was seen, not applied', async (t) => {
+    const proc = await reloadable(['aaaaaaaaaaaa'], ['http.ui.enabled']);
+    t.after(proc.stop);
+    const run = captureIo();
+    assert.equal(await main(['config', 'reload', '--pid', String(proc.pid), '--http', proc.url], run.io), 0);
+    assert.equal(
+      run.stdout(),
+      'reloaded: aaaaaaaaaaaa (unchanged: every change it found needs a restart)\nneeds restart (kept as running): http.ui.enabled\n',
+    );
   });
 });

@@ -68,6 +68,8 @@ tenants:
     const text = out.stdout();
     assert.match(text, /aspmx\.l\.google\.com pref 1 \(127\.0\.0\.2\)/);
     assert.match(text, /site: +provider:gmail \(every MX host matches provider gmail's mx_suffixes\)/);
+    // The built-in layer is named for what it is, whatever the config file is called.
+    assert.match(text, /^layers: +built-in \(the config's delivery\/retry\) < /m);
     assert.match(text, /max_connections +5 +provider:gmail/);
     assert.match(text, /max_message_rate +5\/s +domain:hosted\.test/);
     assert.match(text, /^ +dane +require +site:provider:gmail$/m, 'the site overrides delivery.dane.mode');

@@ -95,12 +95,15 @@ export async function runReload(args: string[], io: CliIo): Promise<number> {
       }
       if (!values.json) {
         const restart = now.lastReload.needsRestart;
-        // The same version again: most often the file edited is not the one the process reads
-        // (under npm start the relay runs on the copy .herald/herald.yaml).
+        // The same version again: every change it found needs a restart (the version covers the
+        // applied config only), or, with none found, most often the file edited is not the one the
+        // process reads (under npm start the relay runs on the copy .herald/herald.yaml).
         const outcome =
-          now.hash === before.hash
-            ? `reloaded: ${now.hash} (unchanged: it read the config it already runs; is the file you edited the one its --config names?)`
-            : `reloaded: ${before.hash} → ${now.hash}`;
+          now.hash !== before.hash
+            ? `reloaded: ${before.hash} → ${now.hash}`
+            : restart.length > 0
+              ? `reloaded: ${now.hash} (unchanged: every change it found needs a restart)`
+              : `reloaded: ${now.hash} (unchanged: it read the config it already runs; is the file you edited the one its --config names?)`;
         io.stdout.write(
           printable(
             `${outcome}\n${restart.length > 0 ? `needs restart (kept as running): ${restart.join(', ')}\n` : ''}`,

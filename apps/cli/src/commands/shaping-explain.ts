@@ -77,7 +77,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
     lines.push(
       `site:     ${site}${provider ? ` (every MX host matches provider ${provider}'s mx_suffixes)` : ''}`,
       `source:   ${describeSource(explained)}`,
-      `layers:   ${['built-in (herald.yaml delivery/retry)', ...limits.layers].join(' < ')}`,
+      `layers:   ${["built-in (the config's delivery/retry)", ...limits.layers].join(' < ')}`,
       'limits:',
     );
     for (const line of describeEffectiveLimits(limits)) lines.push(`  ${line}`);
