@@ -53,6 +53,25 @@ function attempt(pool: SmtpPool, port: number, recipients = ['a@dest.test'], fro
   });
 }
 
+/** One pipelined transaction of one recipient accepted, then QUIT. */
+async function acceptOneAndQuit(conn: PeerConn): Promise<void> {
+  await readEnvelope(conn, 1);
+  conn.write('250 ok\r\n250 ok\r\n354 go\r\n');
+  await conn.data();
+  conn.write('250 2.0.0 ok\r\n');
+  await conn.expect('QUIT');
+  conn.write('221 bye\r\n');
+  conn.end();
+}
+
+/** A broken TLS stack: 220 to STARTTLS, then bytes that are no TLS record. */
+async function brokenTls(conn: PeerConn): Promise<void> {
+  await conn.expect('STARTTLS');
+  conn.write('220 go ahead\r\n');
+  conn.write(Buffer.alloc(64, 0x41));
+  await conn.closed;
+}
+
 const summary = (r: { address: string; accepted: boolean; reply: { code: number; stage: string } }) =>
   `${r.address} ${r.accepted ? 'accepted' : 'refused'} ${r.reply.code} ${r.reply.stage}`;
 
@@ -239,20 +258,10 @@ describe('outbound client against hostile servers', () => {
     const server = await peer(async (conn, index) => {
       await greet(conn, ['STARTTLS', 'PIPELINING']);
       if (index === 0) {
-        // A broken TLS stack: 220 to STARTTLS, then bytes that are no TLS record.
-        await conn.expect('STARTTLS');
-        conn.write('220 go ahead\r\n');
-        conn.write(Buffer.alloc(64, 0x41));
-        await conn.closed;
+        await brokenTls(conn);
         return;
       }
-      await readEnvelope(conn, 1);
-      conn.write('250 ok\r\n250 ok\r\n354 go\r\n');
-      await conn.data();
-      conn.write('250 2.0.0 ok\r\n');
-      await conn.expect('QUIT');
-      conn.write('221 bye\r\n');
-      conn.end();
+      await acceptOneAndQuit(conn);
     });
     const pool = newPool();
     const report = await attempt(pool, server.port);
@@ -265,10 +274,7 @@ describe('outbound client against hostile servers', () => {
     // With the certificate to be verified, a failed handshake is a failure, not a downgrade.
     const strict = await peer(async (conn) => {
       await greet(conn, ['STARTTLS', 'PIPELINING']);
-      await conn.expect('STARTTLS');
-      conn.write('220 go ahead\r\n');
-      conn.write(Buffer.alloc(64, 0x41));
-      await conn.closed;
+      await brokenTls(conn);
     });
     await assert.rejects(
       SmtpSession.open(
@@ -293,13 +299,7 @@ describe('outbound client against hostile servers', () => {
       await conn.startTls(tlsMaterial);
       await conn.expect('EHLO');
       conn.write('250-peer.test\r\n250 PIPELINING\r\n');
-      await readEnvelope(conn, 1);
-      conn.write('250 ok\r\n250 ok\r\n354 go\r\n');
-      await conn.data();
-      conn.write('250 2.0.0 ok\r\n');
-      await conn.expect('QUIT');
-      conn.write('221 bye\r\n');
-      conn.end();
+      await acceptOneAndQuit(conn);
     });
     const pool = newPool();
     const report = await attempt(pool, server.port);
