@@ -5,7 +5,7 @@
  * whose reply names its stage; a refused AUTH defers (Postfix's smtp_sasl_auth_soft_bounce), it
  * never bounces mail for a credentials problem. Passwords never appear in a reply or an error.
  */
-import { type DeliveryError, type SmtpReply, type SmtpStage, TransientError } from '../errors/index.js';
+import { DeliveryError, type SmtpReply, type SmtpStage, TransientError } from '../errors/index.js';
 import { networkError, replyError, toSmtpReply, wireError } from './reply.js';
 import type { RawReply } from './reply-reader.js';
 import type { SessionTarget, SessionTimeouts } from './session-types.js';
@@ -131,11 +131,15 @@ export async function startTls(
   try {
     return await hello(wire, host, ehloName, timeouts.commandMs);
   } catch (err) {
-    throw failedHandshake(err);
+    // The EHLO over TLS lost in the TLS layer (cut, timed out); a reply (421, 5xx) is the server's word.
+    throw err instanceof DeliveryError && err.fault === 'network' ? failedHandshake(err) : err;
   }
 }
 
-/** Errors of a TLS handshake, or of the EHLO right after it: the session over TLS never began. */
+/**
+ * Errors of a TLS handshake, or of the EHLO right after it when the connection failed under it:
+ * the session over TLS never began.
+ */
 const handshakeFailures = new WeakSet<object>();
 
 function failedHandshake(err: unknown): unknown {
