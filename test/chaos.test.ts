@@ -9,9 +9,12 @@
  * destination that always answers 421 to the final dot and closes, with max_connections 2.
  *
  * When a run does not finish, the failure lists the recipients that never ended, with their job's
- * state, their last event, the sink's verdicts and the connections the sink still holds.
+ * state, their last event, the sink's verdicts and the connections the sink still holds. With
+ * HERALD_CHAOS_DUMP=<file>, a run whose outcomes do not match writes every event and every sink
+ * transcript there.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import {
   createChaos,
@@ -236,6 +239,12 @@ describe('a hostile destination', () => {
     t.diagnostic(`deferrals: ${retryDelays(events)}`);
     t.diagnostic(`chaos picks: ${JSON.stringify(chaos.picks())}`);
     for (const line of bounded(audit.duplicates)) t.diagnostic(`duplicate: ${line}`);
+    if (audit.mismatches.length > 0 && process.env.HERALD_CHAOS_DUMP) {
+      // For a rare mismatch: every event and every sink transcript, to find the connection it was on.
+      const dump = { mismatches: audit.mismatches, events, transcripts: sink.transcripts() };
+      await writeFile(process.env.HERALD_CHAOS_DUMP, JSON.stringify(dump));
+      t.diagnostic(`dumped events and transcripts to ${process.env.HERALD_CHAOS_DUMP}`);
+    }
     assert.deepEqual(bounded(audit.mismatches), [], 'each terminal state is the one the ground truth says');
     assert.ok(audit.duplicates.length <= MAX_DUPLICATES, `duplicates ≤ ${MAX_DUPLICATES}`);
     for (const outcome of OUTCOMES) {

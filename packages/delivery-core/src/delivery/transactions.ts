@@ -76,10 +76,12 @@ export async function sendTransactions(
           : report.recipients),
       );
     }
-    const reply = report.connectionFailure ? report.recipients[0]?.reply : undefined;
+    const reply = report.connectionFailure ? report.connectionReply : undefined;
     if (reply) {
       // The site failed at the connection level (unreachable, 421, lost connection): the rest of
-      // this attempt's recipients wait for the next attempt instead of hammering it one by one.
+      // this attempt's recipients wait for the next attempt instead of hammering it one by one,
+      // with that failure's reply — not the reply of this recipient's RCPT, which may have been
+      // refused (550) on the connection before it was lost.
       for (const rest of recipients.slice(i + 1))
         merged.recipients.push({ address: rest, accepted: false, reply });
       break;

@@ -76,6 +76,11 @@ export interface AttemptReport {
    * ended with a lost or timed-out connection or a 421 (concurrency feedback: shrink the site).
    */
   connectionFailure: boolean;
+  /**
+   * With `connectionFailure`: the reply that says why (the lost or timed-out connection's, the
+   * 421, or the last host's failure) — never a recipient's own refusal met before it.
+   */
+  connectionReply?: SmtpReply;
   /** Set when no connection could be had under the site's limits: come back then (no attempt). */
   throttled?: { until: number; reply: SmtpReply };
 }
@@ -170,13 +175,17 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         failed(host, address, result.error);
         continue;
       }
+      const connectionReply =
+        result.error?.fault === 'network'
+          ? result.error.reply
+          : result.recipients.find((r) => r.reply.code === CLOSING_CODE)?.reply;
       return {
         host: attemptHost(host, address, session),
         recipients: result.recipients,
         hostErrors,
         durationMs: Date.now() - started,
-        connectionFailure:
-          result.error?.fault === 'network' || result.recipients.some((r) => r.reply.code === CLOSING_CODE),
+        connectionFailure: connectionReply !== undefined,
+        ...(connectionReply ? { connectionReply } : {}),
       };
     }
   }
@@ -191,6 +200,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
     hostErrors,
     durationMs: Date.now() - started,
     connectionFailure: hostErrors.length > 0,
+    ...(hostErrors.length > 0 ? { connectionReply: reply } : {}),
   };
 }
 
