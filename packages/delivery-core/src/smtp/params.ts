@@ -61,6 +61,28 @@ export function wireForm(
   return { body: converted, eightBit: false, smtputf8 };
 }
 
+/**
+ * The recipients a server without SMTPUTF8 refuses alone: the non-ASCII addresses among ASCII
+ * ones, from an ASCII sender (553 5.6.7 each, as each would be in a transaction of its own with
+ * VERP); the others still go (their transaction may still be refused whole by `wireForm`, for
+ * UTF-8 header fields). Empty when the server offers SMTPUTF8, the sender is not ASCII, or no
+ * recipient is.
+ */
+export function refusedAlone(
+  ext: Extensions,
+  from: string,
+  recipients: readonly string[],
+  host: string,
+): Map<string, WireRefusal['refused']> {
+  const alone = new Map<string, WireRefusal['refused']>();
+  if (ext.smtputf8 || !isAsciiText(from)) return alone;
+  const utf8 = recipients.filter((to) => !isAsciiText(to));
+  if (utf8.length === 0 || utf8.length === recipients.length) return alone;
+  const text = `SMTPUTF8 is required for a non-ASCII address, but ${host} does not offer it`;
+  for (const to of utf8) alone.set(to, refusal(553, '5.6.7', text).refused);
+  return alone;
+}
+
 /** The MAIL FROM parameters (each with its leading space). */
 export function mailParameters(ext: Extensions, form: WireForm, options: TransactionOptions): string {
   let params = '';

@@ -16,7 +16,7 @@
 import type { TLSSocket } from 'node:tls';
 import { DeliveryError, PermanentError, type SmtpReply, type SmtpStage } from '../errors/index.js';
 import { dataDeadlineMs, encodeDataChunks } from './data-encoding.js';
-import { mailParameters, rcptParameters, wireForm } from './params.js';
+import { mailParameters, rcptParameters, refusedAlone, wireForm } from './params.js';
 import { connectError, networkError, replyError } from './reply.js';
 import {
   authenticate,
@@ -147,19 +147,25 @@ export class SmtpSession {
     options: TransactionOptions = {},
   ): Promise<TransactionResult> {
     this.messagesSent++;
-    const form = wireForm(this.ext, from, recipients, body, options, this.target.hostname);
+    const host = this.target.hostname;
+    // A UTF-8 address the server cannot take is refused alone; its co-recipients still go.
+    const alone = new Map<string, SmtpReply>();
+    for (const [to, refused] of refusedAlone(this.ext, from, recipients, host))
+      alone.set(to, { ...refused, stage: 'rcpt', host });
+    const sendable = alone.size > 0 ? recipients.filter((to) => !alone.has(to)) : recipients;
+    const form = wireForm(this.ext, from, sendable, body, options, host);
     if ('refused' in form) {
-      const reply: SmtpReply = { ...form.refused, stage: 'mail', host: this.target.hostname };
+      const reply: SmtpReply = { ...form.refused, stage: 'mail', host };
       return result(recipients, new Map(), new PermanentError(reply, 'remote'));
     }
     this.clean = false;
-    const replies = new Map<string, SmtpReply>();
+    const replies = new Map<string, SmtpReply>(alone);
     const at: { stage: SmtpStage } = { stage: 'mail' };
-    const host = this.target.hostname;
     try {
       const mail = `MAIL FROM:<${from}>${mailParameters(this.ext, form, options)}`;
       const rcpt = (to: string) => `RCPT TO:<${to}>${rcptParameters(this.ext, to, options, form.smtputf8)}`;
-      const out = await this.transaction(mail, rcpt, recipients, form.body, replies, at);
+      const sent = await this.transaction(mail, rcpt, sendable, form.body, replies, at);
+      const out = alone.size > 0 ? { ...sent, ...result(recipients, replies, sent.error) } : sent;
       // The next hop took the request (it reports from now on) only when it offers DSN and was given it.
       if (this.ext.dsn && options.dsn) for (const r of out.recipients) if (r.accepted) r.dsnPassed = true;
       return out;
@@ -219,7 +225,7 @@ export class SmtpSession {
     at.stage = 'rcpt';
     const accepted: string[] = [];
     for (const to of recipients) {
-      const rcpt = await next(rcptCommand(to), `the reply to RCPT TO:<${to}>`);
+      const rcpt = tooManyAsTemporary(await next(rcptCommand(to), `the reply to RCPT TO:<${to}>`));
       if (rcpt.code < 300) accepted.push(to);
       else replies.set(to, rcpt);
     }
@@ -317,6 +323,21 @@ function result(
   if (error) out.error = error;
   return out;
 }
+
+/**
+ * RFC 5321 §4.5.3.1.10: "too many recipients" was 552 in RFC 821 and is 452; a client SHOULD
+ * take a 552 saying so (RFC 3463 X.5.3, or those words) as temporary, so the recipient waits for
+ * the next attempt instead of bouncing. Other 552s to RCPT (over quota, "too much mail data")
+ * stay permanent, as in Postfix, which leaves RFC 5321's blanket rule out for them (smtp_proto.c).
+ */
+function tooManyAsTemporary(reply: SmtpReply): SmtpReply {
+  if (reply.code !== 552) return reply;
+  if (reply.enhanced !== '5.5.3' && !TOO_MANY_RECIPIENTS.test(reply.text)) return reply;
+  return { ...reply, code: 452, enhanced: reply.enhanced ? `4${reply.enhanced.slice(1)}` : '4.5.3' };
+}
+
+/** The words of a "too many recipients" refusal (Postfix, Exim, Sendmail, smtp-server say them). */
+const TOO_MANY_RECIPIENTS = /too many recipients/i;
 
 function noReply(address: string): SmtpReply {
   return { code: 451, enhanced: '4.3.0', text: `no reply recorded for <${address}>`, stage: 'rcpt' };

@@ -1,0 +1,128 @@
+/**
+ * Each recipient's outcome is what the server said to that recipient (scripted peers on loopback):
+ * a 552 "too many recipients" to RCPT is RFC 5321's 452 (§4.5.3.1.10) and waits for the next
+ * attempt, while other 552s (over quota) stay permanent; a UTF-8 address to a server without
+ * SMTPUTF8 is refused alone (553 5.6.7) and its ASCII co-recipients are still sent, as they are
+ * with one transaction per recipient (VERP).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { type AttemptReport, deliverAttempt, SmtpPool } from '../src/smtp/index.js';
+import { greet, type PeerConn, type ScriptedPeer, startScriptedPeer } from './fixtures/scripted-peer.js';
+
+const TIMEOUTS = { connectMs: 1_000, greetingMs: 1_000, commandMs: 1_000, dataMs: 1_000 };
+const HOST = '127.0.0.7';
+const peers: ScriptedPeer[] = [];
+after(async () => {
+  for (const peer of peers) await peer.close();
+});
+
+/** One attempt of `recipients` to a peer that offers `extensions` and then runs `script`. */
+async function attempt(
+  extensions: string[],
+  recipients: string[],
+  script: (conn: PeerConn) => Promise<void>,
+): Promise<Map<string, AttemptReport['recipients'][number]>> {
+  const peer = await startScriptedPeer(HOST, async (conn) => {
+    await greet(conn, extensions);
+    await script(conn);
+  });
+  peers.push(peer);
+  const pool = new SmtpPool({
+    ehloName: 'herald.test',
+    timeouts: TIMEOUTS,
+    maxConnectionsPerHost: 1,
+    maxMessagesPerConnection: 10,
+    idleTimeoutMs: 5_000,
+  });
+  const report = await deliverAttempt(pool, {
+    from: 'app@origin.test',
+    recipients,
+    body: Buffer.from('Subject: t\r\n\r\nhello\r\n'),
+    hosts: [{ hostname: 'mx.dest.test', addresses: [HOST], port: peer.port }],
+    tls: 'none',
+    tlsVerify: false,
+  });
+  await pool.close();
+  return new Map(report.recipients.map((r) => [r.address, r]));
+}
+
+/** Reads the envelope one command at a time, answering each RCPT from `rcpt`, then takes the body. */
+async function answer(conn: PeerConn, rcpt: (to: string) => string, seen: string[] = []): Promise<void> {
+  await conn.expect('MAIL FROM');
+  conn.write('250 2.1.0 ok\r\n');
+  for (;;) {
+    const line = await conn.line();
+    if (line.toUpperCase() === 'DATA') break;
+    const to = /^RCPT TO:<([^>]*)>/i.exec(line)?.[1] ?? '';
+    seen.push(to);
+    conn.write(`${rcpt(to)}\r\n`);
+  }
+  conn.write('354 go ahead\r\n');
+  await conn.data();
+  conn.write('250 2.0.0 queued\r\n');
+  await conn.expect('QUIT');
+  conn.write('221 bye\r\n');
+}
+
+describe('per-recipient replies', () => {
+  it('a 552 "too many recipients" to RCPT defers (452 4.5.3); a 552 over quota still bounces', async () => {
+    const outcome = await attempt([], ['one@dest.test', 'full@dest.test', 'three@dest.test'], (conn) =>
+      answer(conn, (to) =>
+        to === 'one@dest.test'
+          ? '250 2.1.5 ok'
+          : to === 'full@dest.test'
+            ? '552 5.2.2 Mailbox full'
+            : '552 5.5.3 Too many recipients',
+      ),
+    );
+    assert.equal(outcome.get('one@dest.test')?.accepted, true);
+    assert.equal(outcome.get('full@dest.test')?.reply.code, 552);
+    const many = outcome.get('three@dest.test')!.reply;
+    assert.equal(many.code, 452, `${many.code} ${many.text}`);
+    assert.equal(many.enhanced, '4.5.3');
+    assert.match(many.text, /Too many recipients/);
+  });
+
+  it('without an enhanced code the words decide ("552 Too many recipients")', async () => {
+    const outcome = await attempt(['PIPELINING'], ['one@dest.test', 'two@dest.test'], async (conn) => {
+      await conn.expect('MAIL FROM');
+      await conn.expect('RCPT TO');
+      await conn.expect('RCPT TO');
+      await conn.expect('DATA');
+      conn.write('250 ok\r\n250 ok\r\n552 Too many recipients\r\n354 go ahead\r\n');
+      await conn.data();
+      conn.write('250 queued\r\n');
+      await conn.expect('QUIT');
+      conn.write('221 bye\r\n');
+    });
+    assert.equal(outcome.get('one@dest.test')?.accepted, true);
+    assert.equal(outcome.get('two@dest.test')?.reply.code, 452);
+  });
+
+  it('a UTF-8 address to a server without SMTPUTF8 is refused alone; the ASCII ones are sent', async () => {
+    const seen: string[] = [];
+    const outcome = await attempt(
+      ['8BITMIME'],
+      ['one@dest.test', 'jörg@dest.test', 'three@dest.test'],
+      (conn) => answer(conn, () => '250 2.1.5 ok', seen),
+    );
+    assert.deepEqual(seen, ['one@dest.test', 'three@dest.test']);
+    assert.equal(outcome.get('one@dest.test')?.accepted, true);
+    assert.equal(outcome.get('three@dest.test')?.accepted, true);
+    const utf8 = outcome.get('jörg@dest.test')!.reply;
+    assert.equal(utf8.code, 553);
+    assert.equal(utf8.enhanced, '5.6.7');
+  });
+
+  it('only UTF-8 addresses: the transaction is refused before MAIL, as before', async () => {
+    let mailSeen = false;
+    const outcome = await attempt(['8BITMIME'], ['jörg@dest.test', 'zoë@dest.test'], async (conn) => {
+      const line = await conn.line().catch(() => '');
+      mailSeen = line.toUpperCase().startsWith('MAIL');
+      conn.write('221 bye\r\n');
+    });
+    assert.equal(mailSeen, false);
+    for (const r of outcome.values()) assert.equal(r.reply.code, 553);
+  });
+});
