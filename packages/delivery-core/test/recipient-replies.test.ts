@@ -3,7 +3,9 @@
  * a 552 "too many recipients" to RCPT is RFC 5321's 452 (§4.5.3.1.10) and waits for the next
  * attempt, while other 552s (over quota) stay permanent; a UTF-8 address to a server without
  * SMTPUTF8 is refused alone (553 5.6.7) and its ASCII co-recipients are still sent, as they are
- * with one transaction per recipient (VERP).
+ * with one transaction per recipient (VERP); a reused connection whose replies turn out shifted by a
+ * late extra reply (DATA answered 2xx) defers every recipient of the transaction instead of
+ * bouncing one with the refusal the server gave another.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -125,4 +127,52 @@ describe('per-recipient replies', () => {
     assert.equal(mailSeen, false);
     for (const r of outcome.values()) assert.equal(r.reply.code, 553);
   });
+
+  it('a late extra reply to the last final dot shifts the next transaction: nobody bounces on it', async () => {
+    const peer = await startScriptedPeer(HOST, async (conn) => {
+      await greet(conn, ['PIPELINING']);
+      await readGroup(conn, 2);
+      conn.write('250 ok\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n');
+      await conn.data();
+      conn.write('250 2.0.0 <first> delivered\r\n');
+      await conn.expect('MAIL FROM');
+      // An LMTP-like second reply to the previous dot, arriving as the next transaction starts.
+      conn.write('250 2.0.0 <second> delivered\r\n');
+      for (let i = 0; i < 3; i++) await conn.expect('RCPT TO');
+      await conn.expect('DATA');
+      conn.write('250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go ahead\r\n');
+    });
+    peers.push(peer);
+    const pool = new SmtpPool({
+      ehloName: 'herald.test',
+      timeouts: TIMEOUTS,
+      maxConnectionsPerHost: 1,
+      maxMessagesPerConnection: 10,
+      idleTimeoutMs: 5_000,
+    });
+    const request = (recipients: string[]) => ({
+      from: 'app@origin.test',
+      recipients,
+      body: Buffer.from('Subject: t\r\n\r\nhello\r\n'),
+      hosts: [{ hostname: 'mx.dest.test', addresses: [HOST], port: peer.port }],
+      tls: 'none' as const,
+      tlsVerify: false,
+    });
+    const first = await deliverAttempt(pool, request(['a@dest.test', 'b@dest.test']));
+    assert.ok(first.recipients.every((r) => r.accepted));
+    const second = await deliverAttempt(pool, request(['c@dest.test', 'unknown@dest.test', 'e@dest.test']));
+    await pool.close();
+    assert.equal(peer.connections, 1, 'the connection was reused');
+    for (const r of second.recipients) {
+      assert.equal(r.accepted, false, r.address);
+      assert.equal(Math.floor(r.reply.code / 100), 4, `${r.address}: ${r.reply.code} ${r.reply.text}`);
+    }
+  });
 });
+
+/** Reads a pipelined MAIL, `n` RCPTs and DATA. */
+async function readGroup(conn: PeerConn, n: number): Promise<void> {
+  await conn.expect('MAIL FROM');
+  for (let i = 0; i < n; i++) await conn.expect('RCPT TO');
+  await conn.expect('DATA');
+}

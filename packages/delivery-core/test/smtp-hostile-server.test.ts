@@ -436,9 +436,11 @@ describe('outbound client against hostile servers', () => {
     });
     const pool = newPool();
     const report = await attempt(pool, server.port, ['a@dest.test', 'gone@dest.test']);
+    // The replies are out of step, so the 550 may have been meant for another command: the RCPT
+    // refusal does not stand either (recipient-replies.test.ts: a shifted reused connection).
     assert.deepEqual(report.recipients.map(summary), [
       'a@dest.test refused 451 data',
-      'gone@dest.test refused 550 rcpt',
+      'gone@dest.test refused 451 data',
     ]);
     assert.match(report.recipients[0]!.reply.text, /answered DATA with 250 instead of 354/);
     await pool.close();

@@ -234,8 +234,12 @@ export class SmtpSession {
     const data = await next('DATA', 'the reply to DATA');
     if (data.code >= 200 && data.code < 300) {
       // "250" to DATA: the server says it took a message it never received. Nothing was sent:
-      // never count that as delivered; the connection is out of step, so it is dropped.
+      // never count that as delivered; the connection is out of step, so it is dropped. Its
+      // replies may be shifted by one (a late extra reply to the last final dot read as MAIL's),
+      // so no RCPT reply of this transaction stands: every recipient waits for the next attempt,
+      // never bounced with the reply the server gave another one.
       this.wire.destroy('the server answered DATA with 2xx instead of 354');
+      for (const to of recipients) replies.delete(to);
       const text = `protocol error: ${host} answered DATA with ${data.code} instead of 354; message not sent`;
       return result(recipients, replies, networkError(text, 'data', host, '4.5.0'));
     }
