@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
 import type { SmtpPool } from './pool.js';
+import { sendRest } from './recipient-limit.js';
 import type { SmtpSession } from './session.js';
 import type {
   PeerCheck,
@@ -169,6 +170,9 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         }
         result = await session.send(request.from, request.recipients, request.body, request.transaction);
       }
+      // Recipients over the server's limit per transaction go in further ones on this connection.
+      const chunk = (rest: string[]) => session.send(request.from, rest, request.body, request.transaction);
+      result = await sendRest(() => session.readyForReuse(), chunk, result);
       pool.release(session, await session.readyForReuse());
       if (result.error && NEXT_HOST_STAGES.has(result.error.reply.stage)) {
         result.error.localAddress ??= session.localAddress;

@@ -17,6 +17,7 @@ import type { TLSSocket } from 'node:tls';
 import { DeliveryError, PermanentError, type SmtpReply, type SmtpStage } from '../errors/index.js';
 import { dataDeadlineMs, encodeDataChunks } from './data-encoding.js';
 import { mailParameters, rcptParameters, refusedAlone, wireForm } from './params.js';
+import { tooManyAsTemporary } from './recipient-limit.js';
 import { connectError, networkError, replyError } from './reply.js';
 import {
   authenticate,
@@ -327,21 +328,6 @@ function result(
   if (error) out.error = error;
   return out;
 }
-
-/**
- * RFC 5321 §4.5.3.1.10: "too many recipients" was 552 in RFC 821 and is 452; a client SHOULD
- * take a 552 saying so (RFC 3463 X.5.3, or those words) as temporary, so the recipient waits for
- * the next attempt instead of bouncing. Other 552s to RCPT (over quota, "too much mail data")
- * stay permanent, as in Postfix, which leaves RFC 5321's blanket rule out for them (smtp_proto.c).
- */
-function tooManyAsTemporary(reply: SmtpReply): SmtpReply {
-  if (reply.code !== 552) return reply;
-  if (reply.enhanced !== '5.5.3' && !TOO_MANY_RECIPIENTS.test(reply.text)) return reply;
-  return { ...reply, code: 452, enhanced: reply.enhanced ? `4${reply.enhanced.slice(1)}` : '4.5.3' };
-}
-
-/** The words of a "too many recipients" refusal (Postfix, Exim, Sendmail, smtp-server say them). */
-const TOO_MANY_RECIPIENTS = /too many recipients/i;
 
 function noReply(address: string): SmtpReply {
   return { code: 451, enhanced: '4.3.0', text: `no reply recorded for <${address}>`, stage: 'rcpt' };
