@@ -118,47 +118,61 @@ describe('per-recipient replies', () => {
     for (const r of outcome.values()) assert.equal(r.reply.code, 553);
   });
 
-  it('a late extra reply to the last final dot shifts the next transaction: nobody bounces on it', async () => {
-    const peer = await startScriptedPeer(HOST, async (conn) => {
-      await greet(conn, ['PIPELINING']);
-      await readGroup(conn, 2);
-      conn.write('250 ok\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n');
-      await conn.data();
-      conn.write('250 2.0.0 <first> delivered\r\n');
-      await conn.expect('MAIL FROM');
-      // An LMTP-like second reply to the previous dot, arriving as the next transaction starts.
-      conn.write('250 2.0.0 <second> delivered\r\n');
-      for (let i = 0; i < 3; i++) await conn.expect('RCPT TO');
-      await conn.expect('DATA');
-      conn.write('250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n250 ok\r\n354 go ahead\r\n');
+  for (const [name, lastRcpt] of [
+    ['the last RCPT accepted (DATA read as 2xx)', '250 ok'],
+    ['the last RCPT refused (DATA read as 550, then the 354 waits)', '550 5.1.1 no such user'],
+  ] as const)
+    it(`a late extra reply to the last final dot shifts the next transaction, ${name}: nobody bounces on it`, async () => {
+      const { second, connections } = await shifted(lastRcpt);
+      assert.equal(connections, 1, 'the connection was reused');
+      for (const r of second.recipients) {
+        assert.equal(r.accepted, false, r.address);
+        assert.equal(Math.floor(r.reply.code / 100), 4, `${r.address}: ${r.reply.code} ${r.reply.text}`);
+      }
     });
-    peers.push(peer);
-    const pool = new SmtpPool({
-      ehloName: 'herald.test',
-      timeouts: TIMEOUTS,
-      maxConnectionsPerHost: 1,
-      maxMessagesPerConnection: 10,
-      idleTimeoutMs: 5_000,
-    });
-    const request = (recipients: string[]) => ({
-      from: 'app@origin.test',
-      recipients,
-      body: Buffer.from('Subject: t\r\n\r\nhello\r\n'),
-      hosts: [{ hostname: 'mx.dest.test', addresses: [HOST], port: peer.port }],
-      tls: 'none' as const,
-      tlsVerify: false,
-    });
-    const first = await deliverAttempt(pool, request(['a@dest.test', 'b@dest.test']));
-    assert.ok(first.recipients.every((r) => r.accepted));
-    const second = await deliverAttempt(pool, request(['c@dest.test', 'unknown@dest.test', 'e@dest.test']));
-    await pool.close();
-    assert.equal(peer.connections, 1, 'the connection was reused');
-    for (const r of second.recipients) {
-      assert.equal(r.accepted, false, r.address);
-      assert.equal(Math.floor(r.reply.code / 100), 4, `${r.address}: ${r.reply.code} ${r.reply.text}`);
-    }
-  });
 });
+
+/**
+ * Two attempts on one pooled connection: the first's final dot gets a second, LMTP-like reply that
+ * arrives as the next transaction starts; the second's real replies are 250 to MAIL, 250, 550 and
+ * `lastRcpt` to its three RCPTs, and 354 to DATA.
+ */
+async function shifted(lastRcpt: string): Promise<{ second: AttemptReport; connections: number }> {
+  const peer = await startScriptedPeer(HOST, async (conn) => {
+    await greet(conn, ['PIPELINING']);
+    await readGroup(conn, 2);
+    conn.write('250 ok\r\n250 ok\r\n250 ok\r\n354 go ahead\r\n');
+    await conn.data();
+    conn.write('250 2.0.0 <first> delivered\r\n');
+    await conn.expect('MAIL FROM');
+    // An LMTP-like second reply to the previous dot, arriving as the next transaction starts.
+    conn.write('250 2.0.0 <second> delivered\r\n');
+    for (let i = 0; i < 3; i++) await conn.expect('RCPT TO');
+    await conn.expect('DATA');
+    conn.write(`250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n${lastRcpt}\r\n354 go ahead\r\n`);
+  });
+  peers.push(peer);
+  const pool = new SmtpPool({
+    ehloName: 'herald.test',
+    timeouts: TIMEOUTS,
+    maxConnectionsPerHost: 1,
+    maxMessagesPerConnection: 10,
+    idleTimeoutMs: 5_000,
+  });
+  const request = (recipients: string[]) => ({
+    from: 'app@origin.test',
+    recipients,
+    body: Buffer.from('Subject: t\r\n\r\nhello\r\n'),
+    hosts: [{ hostname: 'mx.dest.test', addresses: [HOST], port: peer.port }],
+    tls: 'none' as const,
+    tlsVerify: false,
+  });
+  const first = await deliverAttempt(pool, request(['a@dest.test', 'b@dest.test']));
+  assert.ok(first.recipients.every((r) => r.accepted));
+  const second = await deliverAttempt(pool, request(['c@dest.test', 'unknown@dest.test', 'e@dest.test']));
+  await pool.close();
+  return { second, connections: peer.connections };
+}
 
 /** Reads a pipelined MAIL, `n` RCPTs and DATA. */
 async function readGroup(conn: PeerConn, n: number): Promise<void> {

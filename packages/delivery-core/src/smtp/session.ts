@@ -233,15 +233,20 @@ export class SmtpSession {
     at.stage = 'data';
     if (accepted.length === 0 && !pipelined) return result(recipients, replies);
     const data = await next('DATA', 'the reply to DATA');
-    if (data.code >= 200 && data.code < 300) {
-      // "250" to DATA: the server says it took a message it never received. Nothing was sent:
-      // never count that as delivered; the connection is out of step, so it is dropped. Its
-      // replies may be shifted by one (a late extra reply to the last final dot read as MAIL's),
-      // so no RCPT reply of this transaction stands: every recipient waits for the next attempt,
-      // never bounced with the reply the server gave another one.
-      this.wire.destroy('the server answered DATA with 2xx instead of 354');
+    const early = this.wire.unread;
+    if ((data.code >= 200 && data.code < 300) || early) {
+      // "250" to DATA: the server says it took a message it never received; or a reply already
+      // waits after DATA's, which nothing asked for. Nothing was sent: never count that as
+      // delivered (nor a 5xx read as DATA's as a refusal). The replies are out of step — shifted
+      // by one, say, by a late extra reply to the last final dot read as MAIL's — so no RCPT reply
+      // of this transaction stands: every recipient waits for the next attempt, never bounced
+      // with the reply the server gave another one. The connection is dropped.
+      const what = early
+        ? `sent a reply after its reply to DATA (${data.code})`
+        : `answered DATA with ${data.code} instead of 354`;
+      this.wire.destroy(`the server ${what}`);
       for (const to of recipients) replies.delete(to);
-      const text = `protocol error: ${host} answered DATA with ${data.code} instead of 354; message not sent`;
+      const text = `protocol error: ${host} ${what}; message not sent`;
       return result(recipients, replies, networkError(text, 'data', host, '4.5.0'));
     }
     if (data.code !== 354) {
