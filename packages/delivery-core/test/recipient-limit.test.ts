@@ -6,8 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { type AttemptReport, deliverAttempt, SmtpPool } from '../src/smtp/index.js';
+import { type AttemptReport, deliverAttempt } from '../src/smtp/index.js';
 import { greet, type PeerConn, type ScriptedPeer, startScriptedPeer } from './fixtures/scripted-peer.js';
+import { testPool } from './fixtures/test-pool.js';
 
 const TIMEOUTS = { connectMs: 1_000, greetingMs: 1_000, commandMs: 1_000, dataMs: 1_000 };
 const HOST = '127.0.0.8';
@@ -62,13 +63,7 @@ async function attempt(
     await script(conn, server);
   });
   peers.push(peer);
-  const pool = new SmtpPool({
-    ehloName: 'herald.test',
-    timeouts: TIMEOUTS,
-    maxConnectionsPerHost: 1,
-    maxMessagesPerConnection: 1,
-    idleTimeoutMs: 5_000,
-  });
+  const pool = testPool(TIMEOUTS, { maxMessagesPerConnection: 1 });
   const report = await deliverAttempt(pool, {
     from: 'app@origin.test',
     recipients: RECIPIENTS,

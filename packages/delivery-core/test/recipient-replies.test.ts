@@ -9,8 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { type AttemptReport, deliverAttempt, SmtpPool } from '../src/smtp/index.js';
+import { type AttemptReport, deliverAttempt } from '../src/smtp/index.js';
 import { greet, type PeerConn, type ScriptedPeer, startScriptedPeer } from './fixtures/scripted-peer.js';
+import { testPool } from './fixtures/test-pool.js';
 
 const TIMEOUTS = { connectMs: 1_000, greetingMs: 1_000, commandMs: 1_000, dataMs: 1_000 };
 const HOST = '127.0.0.7';
@@ -30,13 +31,7 @@ async function attempt(
     await script(conn);
   });
   peers.push(peer);
-  const pool = new SmtpPool({
-    ehloName: 'herald.test',
-    timeouts: TIMEOUTS,
-    maxConnectionsPerHost: 1,
-    maxMessagesPerConnection: 10,
-    idleTimeoutMs: 5_000,
-  });
+  const pool = testPool(TIMEOUTS);
   const report = await deliverAttempt(pool, {
     from: 'app@origin.test',
     recipients,
@@ -152,13 +147,7 @@ async function shifted(lastRcpt: string): Promise<{ second: AttemptReport; conne
     conn.write(`250 ok\r\n250 ok\r\n550 5.1.1 no such user\r\n${lastRcpt}\r\n354 go ahead\r\n`);
   });
   peers.push(peer);
-  const pool = new SmtpPool({
-    ehloName: 'herald.test',
-    timeouts: TIMEOUTS,
-    maxConnectionsPerHost: 1,
-    maxMessagesPerConnection: 10,
-    idleTimeoutMs: 5_000,
-  });
+  const pool = testPool(TIMEOUTS);
   const request = (recipients: string[]) => ({
     from: 'app@origin.test',
     recipients,

@@ -5,19 +5,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { closedPort, type SmtpSinkHandle, startSmtpSink } from '@herald/test-harness';
-import { type CandidateHost, deliverAttempt, parseReply, SmtpPool } from '../src/smtp/index.js';
+import { type CandidateHost, deliverAttempt, parseReply } from '../src/smtp/index.js';
+import { testPool } from './fixtures/test-pool.js';
 
 const TIMEOUTS = { connectMs: 2_000, greetingMs: 2_000, commandMs: 5_000, dataMs: 5_000 };
 const body = Buffer.from('Subject: test\r\n\r\nhello\r\n');
 
 function newPool(maxConnectionsPerHost = 5) {
-  return new SmtpPool({
-    ehloName: 'herald.test',
-    timeouts: TIMEOUTS,
-    maxConnectionsPerHost,
-    maxMessagesPerConnection: 3,
-    idleTimeoutMs: 1_000,
-  });
+  return testPool(TIMEOUTS, { maxConnectionsPerHost, maxMessagesPerConnection: 3, idleTimeoutMs: 1_000 });
 }
 
 describe('outbound SMTP client', () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { selfSignedCertificate } from '@herald/test-harness';
-import { deliverAttempt, SmtpPool } from '../src/smtp/index.js';
+import { deliverAttempt, type SmtpPool } from '../src/smtp/index.js';
 import { SmtpSession } from '../src/smtp/session.js';
 import { connectNoDelay } from '../src/smtp/socket.js';
 import { SmtpWire } from '../src/smtp/wire.js';
@@ -17,6 +17,7 @@ import {
   type ScriptedPeer,
   startScriptedPeer,
 } from './fixtures/scripted-peer.js';
+import { testPool } from './fixtures/test-pool.js';
 
 const TIMEOUTS = { connectMs: 1_000, greetingMs: 400, commandMs: 400, dataMs: 600 };
 const HOST = '127.0.0.5';
@@ -33,13 +34,7 @@ async function peer(script: (conn: PeerConn, index: number) => Promise<void>): P
 }
 
 function newPool(maxConnectionsPerHost = 1): SmtpPool {
-  return new SmtpPool({
-    ehloName: 'herald.test',
-    timeouts: TIMEOUTS,
-    maxConnectionsPerHost,
-    maxMessagesPerConnection: 10,
-    idleTimeoutMs: 5_000,
-  });
+  return testPool(TIMEOUTS, { maxConnectionsPerHost });
 }
 
 function attempt(pool: SmtpPool, port: number, recipients = ['a@dest.test'], from = 'f@src.test') {

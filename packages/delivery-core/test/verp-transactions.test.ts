@@ -11,8 +11,8 @@ import { after, describe, it } from 'node:test';
 import { sendTransactions } from '../src/delivery/transactions.js';
 import type { DeliveryDeps } from '../src/delivery/types.js';
 import type { DeliveryJobData } from '../src/queue/index.js';
-import { SmtpPool } from '../src/smtp/index.js';
 import { greet, type ScriptedPeer, startScriptedPeer } from './fixtures/scripted-peer.js';
+import { testPool } from './fixtures/test-pool.js';
 
 const TIMEOUTS = { connectMs: 1_000, greetingMs: 1_000, commandMs: 1_000, dataMs: 1_000 };
 const HOST = '127.0.0.6';
@@ -32,13 +32,7 @@ describe('VERP transactions after a lost connection', () => {
       conn.destroy();
     });
     peers.push(peer);
-    const pool = new SmtpPool({
-      ehloName: 'herald.test',
-      timeouts: TIMEOUTS,
-      maxConnectionsPerHost: 1,
-      maxMessagesPerConnection: 10,
-      idleTimeoutMs: 5_000,
-    });
+    const pool = testPool(TIMEOUTS);
     const recipients = ['gone@dest.test', 'second@dest.test', 'third@dest.test'];
     const deps = {
       pool,
