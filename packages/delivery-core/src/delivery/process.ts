@@ -259,7 +259,7 @@ async function attempt(
     }),
   );
   const replies = [...report.hostErrors.map((e) => e.reply), ...report.recipients.map((r) => r.reply)];
-  const verdict: ConnectionVerdict | undefined = report.connectionFailure
+  const verdict: ConnectionVerdict | undefined = report.connectionReply
     ? 'failure'
     : report.host
       ? 'success'

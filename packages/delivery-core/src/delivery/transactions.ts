@@ -68,7 +68,7 @@ export async function sendTransactions(
     } else {
       merged.hostErrors.push(...report.hostErrors);
       merged.durationMs += report.durationMs;
-      merged.connectionFailure ||= report.connectionFailure;
+      merged.connectionReply ??= report.connectionReply;
       if (report.host) merged.host = report.host;
       merged.recipients.push(
         ...(report.throttled
@@ -76,7 +76,7 @@ export async function sendTransactions(
           : report.recipients),
       );
     }
-    const reply = report.connectionFailure ? report.connectionReply : undefined;
+    const reply = report.connectionReply;
     if (reply) {
       // The site failed at the connection level (unreachable, 421, lost connection): the rest of
       // this attempt's recipients wait for the next attempt instead of hammering it one by one,

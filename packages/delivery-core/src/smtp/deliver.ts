@@ -73,13 +73,9 @@ export interface AttemptReport {
   hostErrors: { hostname: string; address: string; reply: SmtpReply; localAddress?: string }[];
   durationMs: number;
   /**
-   * The attempt ended on a connection-level failure: no host could be reached, or the transaction
-   * ended with a lost or timed-out connection or a 421 (concurrency feedback: shrink the site).
-   */
-  connectionFailure: boolean;
-  /**
-   * With `connectionFailure`: the reply that says why (the lost or timed-out connection's, the
-   * 421, or the last host's failure) — never a recipient's own refusal met before it.
+   * Set when the attempt ended on a connection-level failure — no host could be reached, or the
+   * transaction ended with a lost or timed-out connection or a 421 (concurrency feedback: shrink
+   * the site) —: the reply that says why, never a recipient's own refusal met before it.
    */
   connectionReply?: SmtpReply;
   /** Set when no connection could be had under the site's limits: come back then (no attempt). */
@@ -188,7 +184,6 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         recipients: result.recipients,
         hostErrors,
         durationMs: Date.now() - started,
-        connectionFailure: connectionReply !== undefined,
         ...(connectionReply ? { connectionReply } : {}),
       };
     }
@@ -203,7 +198,6 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
     recipients: request.recipients.map((address) => ({ address, accepted: false, reply })),
     hostErrors,
     durationMs: Date.now() - started,
-    connectionFailure: hostErrors.length > 0,
     ...(hostErrors.length > 0 ? { connectionReply: reply } : {}),
   };
 }
@@ -269,7 +263,6 @@ function throttledReport(
     recipients: [],
     hostErrors,
     durationMs: Date.now() - started,
-    connectionFailure: false,
     throttled: { until: err.until, reply: err.reply },
   };
 }
