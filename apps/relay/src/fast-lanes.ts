@@ -7,18 +7,25 @@
  * handed them (one microtask later: a group commit hands all its messages in one loop) each thread
  * gets one post with all of its jobs and one copy of their bodies, laid end to end in a buffer
  * that is transferred, not cloned again (one message per thread per commit instead of one per
- * spooled message: each post costs a structured clone and a wake-up of the thread). A room change
+ * spooled message: each post costs a structured clone and a wake-up of the thread). A large body
+ * already in shared memory (delivery-core's `isShared`: 1 MiB and more) is posted as it is, a
+ * view both threads read, and never copied. A room change
  * is acknowledged to the thread, which until then counts the old room as taken (its BullMQ worker
  * never runs into slots the lane may still fill). A thread that exits loses its lane: jobs handed to
  * it keep their leases, and a lease reaper re-queues them when they expire.
  */
 import type { FastJob, FastLane } from '@herald/delivery-core/queue';
+import { isShared } from '@herald/delivery-core/util';
 
-/** One spooled message's jobs; its body is `bodies` from `start` (inclusive) to `end`. */
+/**
+ * One spooled message's jobs; its body is `shared` when set (a view of shared memory), otherwise
+ * `bodies` from `start` (inclusive) to `end`.
+ */
 export interface HandedMessage {
   jobs: FastJob[];
   start: number;
   end: number;
+  shared?: Uint8Array;
 }
 
 /** What the host posts to a thread about its lane. */
@@ -29,8 +36,10 @@ export type LaneMessage =
 /** The body of each handed message, a view of the batch's one buffer (no copy). */
 export function handedBodies(message: { messages: HandedMessage[]; bodies: Uint8Array }): Buffer[] {
   const { bodies } = message;
-  return message.messages.map(({ start, end }) =>
-    Buffer.from(bodies.buffer, bodies.byteOffset + start, end - start),
+  return message.messages.map(({ start, end, shared }) =>
+    shared
+      ? Buffer.from(shared.buffer, shared.byteOffset, shared.byteLength)
+      : Buffer.from(bodies.buffer, bodies.byteOffset + start, end - start),
   );
 }
 
@@ -128,11 +137,15 @@ export class ThreadLanes implements FastLane {
       lane.outbox = [];
       if (!lane.post) continue; // the thread exited meanwhile: the leases expire and are re-queued
       let total = 0;
-      for (const { body } of outbox) total += body.length;
+      for (const { body } of outbox) if (!isShared(body)) total += body.length;
       const bodies = new Uint8Array(total);
       const messages: HandedMessage[] = [];
       let at = 0;
       for (const { jobs, body } of outbox) {
+        if (isShared(body)) {
+          messages.push({ jobs, start: 0, end: 0, shared: body });
+          continue;
+        }
         bodies.set(body, at);
         messages.push({ jobs, start: at, end: at + body.length });
         at += body.length;

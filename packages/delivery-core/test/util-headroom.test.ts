@@ -4,9 +4,11 @@ import { test } from 'node:test';
 import {
   HEADROOM_BYTES,
   HEADROOM_MIN_MESSAGE_BYTES,
+  isShared,
   joinWithHeadroom,
   MessageCollector,
   prepend,
+  SHARED_MIN_MESSAGE_BYTES,
 } from '../src/util/index.js';
 
 const big = (n: number) => Buffer.alloc(n, 'm');
@@ -72,4 +74,27 @@ test('a dropped collection keeps nothing, and what comes after is collected anew
   collector.drop();
   collector.push(Buffer.from('tail'));
   assert.equal(collector.finish().toString('latin1'), 'tail');
+});
+
+test('a message of SHARED_MIN_MESSAGE_BYTES or more lives in shared memory, and prepending keeps it there', () => {
+  const small = joinWithHeadroom([big(HEADROOM_MIN_MESSAGE_BYTES)], HEADROOM_MIN_MESSAGE_BYTES);
+  assert.equal(isShared(small), false, 'below the threshold: ordinary memory');
+  const chunks = [big(SHARED_MIN_MESSAGE_BYTES / 2), big(SHARED_MIN_MESSAGE_BYTES / 2)];
+  const joined = joinWithHeadroom(chunks, SHARED_MIN_MESSAGE_BYTES);
+  assert.ok(isShared(joined), 'joined: shared');
+  const withHeader = prepend(Buffer.from('X-Added: 1\r\n'), joined);
+  assert.ok(isShared(withHeader), 'the prefix went into the room: still the shared buffer');
+  assert.equal(withHeader.buffer, joined.buffer);
+  assert.equal(withHeader.subarray(withHeader.length - joined.length).equals(joined), true);
+
+  const declared = SHARED_MIN_MESSAGE_BYTES * 2;
+  const collector = new MessageCollector(declared);
+  for (let at = 0; at < declared; at += 64 * 1024) collector.push(big(64 * 1024));
+  const collected = collector.finish();
+  assert.ok(isShared(collected), 'collected against a declared size: shared');
+  assert.equal(collected.length, declared);
+  assert.equal(
+    collected.every((byte) => byte === 'm'.charCodeAt(0)),
+    true,
+  );
 });

@@ -15,6 +15,7 @@ import { queueBehaviourCounts } from '../behaviour/index.js';
 import { ActivityTally, queueTraceWrite } from '../events/index.js';
 import { idempotencyKeys, type QueueKeys, reputationKey } from '../keys/index.js';
 import { REPUTATION_BUCKET_TTL_MS, reputationBucket } from '../reputation/index.js';
+import { isShared } from '../util/index.js';
 import { carriesTenantInline } from '../verp/index.js';
 import { FAST_LANE_MAX_BODY_BYTES, type FastJob, type FastLaneBinding } from './fast-lane.js';
 import { addDeliveryJob } from './job-add.js';
@@ -172,7 +173,8 @@ export function queueMessage(
       ...(message.ownDsn ? { ownDsn: true } : {}),
     };
     commands += 1;
-    const lane = message.body.length <= FAST_LANE_MAX_BODY_BYTES ? context.fast : undefined;
+    const lane =
+      message.body.length <= FAST_LANE_MAX_BODY_BYTES || isShared(message.body) ? context.fast : undefined;
     if (lane?.lane.reserve()) {
       // In place of BullMQ's add: a lease (in the message's shard) the lane's holder renews.
       const record = { node: lane.node, data };

@@ -11,6 +11,8 @@ import type { DeliveryJobData } from './types.js';
 /**
  * Larger messages take BullMQ's path (the delivery thread reads the body from Redis): handing a
  * body to a thread copies it, and a big one would double the relay's memory for its attempt.
+ * A body in shared memory (util's `isShared`: the relay's intake puts every message of 1 MiB and
+ * more there) is handed at any size: the thread reads the same memory, nothing is copied.
  */
 export const FAST_LANE_MAX_BODY_BYTES = 1024 * 1024;
 

@@ -12,6 +12,10 @@
  *   allocate at most 4× what it sent. More data than declared falls back to joining.
  * - `prepend(prefix, body)`: prefix + body, written into the room in front of `body` when `body`
  *   is the frontmost view of such a buffer and the prefix fits; otherwise a new buffer (concat).
+ * - A message of SHARED_MIN_MESSAGE_BYTES or more lives in a SharedArrayBuffer (`isShared`), so
+ *   the relay's fast lane hands it to a delivery thread without copying it (a 50 MB message was
+ *   otherwise held twice in the relay, once per thread, until the intake's copy was collected).
+ *   Nothing writes to a message after it is spooled, so sharing it is safe.
  * Guarantees: bytes in front of a view are written only once, and only in a buffer made here:
  * the registry keeps, per buffer, where its frontmost view starts, and `prepend` on any other
  * view (an older one, a slice) copies. The result may share memory with `body`; `body` itself
@@ -23,13 +27,26 @@ export const HEADROOM_BYTES = 16 * 1024;
 /** Below this a message is joined by a plain copy (cheap), as any Buffer.concat. */
 export const HEADROOM_MIN_MESSAGE_BYTES = 64 * 1024;
 
+/** From this size on, a message is allocated in shared memory (`isShared`). */
+export const SHARED_MIN_MESSAGE_BYTES = 1024 * 1024;
+
+/** A buffer of `bytes` for a joined message: shared memory when large (not zero-filled otherwise). */
+function allocateWhole(bytes: number): Buffer {
+  return bytes >= SHARED_MIN_MESSAGE_BYTES
+    ? Buffer.from(new SharedArrayBuffer(bytes))
+    : Buffer.allocUnsafeSlow(bytes);
+}
+
+/** Whether `body`'s memory is shared (a view may then be posted to a thread without a copy). */
+export const isShared = (body: Uint8Array): boolean => body.buffer instanceof SharedArrayBuffer;
+
 /** Per buffer made by joinWithHeadroom: the offset of its frontmost view's first byte. */
 const fronts = new WeakMap<ArrayBufferLike, number>();
 
 /** `total`: the chunks' summed length. */
 export function joinWithHeadroom(chunks: readonly Uint8Array[], total: number): Buffer {
   if (total < HEADROOM_MIN_MESSAGE_BYTES) return Buffer.concat(chunks, total);
-  const whole = Buffer.allocUnsafeSlow(HEADROOM_BYTES + total);
+  const whole = allocateWhole(HEADROOM_BYTES + total);
   let at = HEADROOM_BYTES;
   for (const chunk of chunks) {
     whole.set(chunk, at);
@@ -84,7 +101,7 @@ export class MessageCollector {
       end <= declared &&
       end * DECLARED_ALLOCATE_AT_DIVISOR >= declared
     ) {
-      this.whole = Buffer.allocUnsafeSlow(HEADROOM_BYTES + declared);
+      this.whole = allocateWhole(HEADROOM_BYTES + declared);
       let at = HEADROOM_BYTES;
       for (const held of this.chunks) {
         this.whole.set(held, at);
