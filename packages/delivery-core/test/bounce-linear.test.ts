@@ -9,55 +9,27 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { classifyMessage, classifyReply, parseOperatorRules } from '../src/bounce/index.js';
+import { timeGrowth } from './fixtures/growth.js';
 import { HOSTILE_CONTEXTS, HOSTILE_UNITS, pump } from './fixtures/hostile-bounces.js';
 
 /** Linear work gives 8 for 8N; quadratic gives 64. */
 const SIZE_FACTOR = 8;
 const MAX_RATIO = 24;
 const BASE_CHARS = 4 * 1024;
-const RUNS = 5;
-/** A ratio over MAX_RATIO is measured again up to this many rounds (a busy machine), keeping the best times. */
-const ATTEMPTS = 8;
-/** Below this a small run's time is mostly timer noise. */
-const SMALL_FLOOR_MS = 0.05;
-const FUZZ_SEED = 20_240_611;
-const FUZZ_RUNS = 30;
 /** Generous: a quadratic spot would blow far past these; linear code needs well under a second. */
 const TEST_TIMEOUT_MS = 120_000;
+const FUZZ_SEED = 20_240_611;
+const FUZZ_RUNS = 30;
 
-function bestMs(work: () => unknown): number {
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < RUNS; i++) {
-    const start = performance.now();
-    work();
-    best = Math.min(best, performance.now() - start);
-  }
-  return best;
-}
-
-/**
- * Time(8N) / time(N) for `make`: the best time of each size over up to ATTEMPTS rounds of RUNS
- * runs (kept separately, so a round where the machine was busy for one size only does not count).
- */
+/** Time(8N) / time(N) for `make` (fixtures/growth.ts: best of each size, rounds until below the bound). */
 function growth(make: (n: number) => string, run: (input: string) => unknown, base = BASE_CHARS): number {
   const small = make(base);
   const big = make(base * SIZE_FACTOR);
-  let smallBest = Number.POSITIVE_INFINITY;
-  let bigBest = Number.POSITIVE_INFINITY;
-  let ratio = Number.POSITIVE_INFINITY;
-  for (let attempt = 0; attempt < ATTEMPTS && ratio >= MAX_RATIO; attempt++) {
-    smallBest = Math.min(
-      smallBest,
-      bestMs(() => run(small)),
-    );
-    bigBest = Math.min(
-      bigBest,
-      bestMs(() => run(big)),
-    );
-    // The floor keeps a sub-timer-resolution small run from turning noise into a ratio.
-    ratio = bigBest / Math.max(smallBest, SMALL_FLOOR_MS);
-  }
-  return ratio;
+  return timeGrowth(
+    () => run(small),
+    () => run(big),
+    MAX_RATIO,
+  );
 }
 
 const message = (input: string) => classifyMessage(input);

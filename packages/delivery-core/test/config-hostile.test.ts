@@ -13,6 +13,7 @@ import {
   parseConfig,
 } from '../src/config/index.js';
 import { loadShapingFile } from '../src/shaping/index.js';
+import { timeGrowth } from './fixtures/growth.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'herald-config-hostile-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -189,19 +190,8 @@ describe('what is not a small UTF-8 text file', () => {
   });
 });
 
-/** The best of RUNS_PER_SIZE runs of each, taken in turns (so a busy moment hits both alike), in ms. */
-function bestOf(small: () => void, large: () => void): [number, number] {
-  const best = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY] as [number, number];
-  for (let i = 0; i < RUNS_PER_SIZE; i++) {
-    [small, large].forEach((run, k) => {
-      const start = performance.now();
-      run();
-      best[k] = Math.min(best[k]!, performance.now() - start);
-    });
-  }
-  return best;
-}
-const RUNS_PER_SIZE = 5;
+/** 8 times the input: linear is about 8, quadratic 64. */
+const MAX_GROWTH = 32;
 
 describe('time is linear in the size of the file', () => {
   const shapes: [string, (n: number) => string][] = [
@@ -235,10 +225,8 @@ describe('time is linear in the size of the file', () => {
         }
       };
       load(small)(); // warm up
-      const [smallMs, largeMs] = bestOf(load(small), load(large));
-      const ratio = largeMs / Math.max(smallMs, 0.5);
-      // 8 times the input: linear is about 8, quadratic 64.
-      assert.ok(ratio < 32, `${name}: 8x the input took ${ratio.toFixed(1)}x the time`);
+      const ratio = timeGrowth(load(small), load(large), MAX_GROWTH);
+      assert.ok(ratio < MAX_GROWTH, `${name}: 8x the input took ${ratio.toFixed(1)}x the time`);
     });
   }
 });
