@@ -4,7 +4,8 @@
  * scripted peer on loopback): the first recipient bounces with its own 550, and the recipients
  * after it — never tried on this attempt — wait for the next one with the lost connection's 4xx,
  * never with the first recipient's 550 (which would bounce and suppress addresses no server
- * refused; a chaos run found it).
+ * refused; a chaos run found it). Each transaction after the first is a message to the
+ * destination: it takes one of its rate (`messageSlot`), the rest waiting when none is free.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -56,5 +57,57 @@ describe('VERP transactions after a lost connection', () => {
     }
     assert.match(report.connectionReply?.text ?? '', /connection|closed/i);
     assert.equal(peer.connections, 1, 'the rest wait for the next attempt: no second connection');
+  });
+});
+
+describe("VERP transactions and the destination's rate", () => {
+  it('each transaction after the first takes a message of the rate; when none is free the rest wait', async () => {
+    const sent: string[] = [];
+    const peer = await startScriptedPeer('127.0.0.7', async (conn) => {
+      await greet(conn, ['PIPELINING']);
+      for (;;) {
+        const line = await conn.line();
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'DATA') {
+          conn.write('354 go ahead\r\n');
+          await conn.data();
+          conn.write('250 queued\r\n');
+        } else if (verb === 'QUIT') {
+          conn.write('221 bye\r\n');
+          return;
+        } else {
+          if (verb === 'RCPT') sent.push(/<([^>]*)>/.exec(line)?.[1] ?? '');
+          conn.write('250 ok\r\n');
+        }
+      }
+    });
+    peers.push(peer);
+    const pool = testPool(TIMEOUTS);
+    const deps = {
+      pool,
+      returnPath: (_data: DeliveryJobData, to: string) => `bounces+${to.replace('@', '=')}@origin.test`,
+    } as unknown as DeliveryDeps;
+    let free = 1;
+    const report = await sendTransactions(
+      deps,
+      { from: 'app@origin.test', domain: 'dest.test' } as DeliveryJobData,
+      ['a@dest.test', 'b@dest.test', 'c@dest.test'],
+      {
+        body: Buffer.from('Subject: t\r\n\r\nhello\r\n'),
+        hosts: [{ hostname: 'mx.dest.test', addresses: ['127.0.0.7'], port: peer.port }],
+        tls: 'none',
+        tlsVerify: false,
+        messageSlot: async () => free-- > 0,
+      },
+    );
+    await pool.close();
+    assert.deepEqual(sent, ['a@dest.test', 'b@dest.test']);
+    assert.deepEqual(
+      report.recipients.map(
+        (r) => `${r.address} ${r.accepted ? 'delivered' : `${r.reply.code} ${r.reply.enhanced}`}`,
+      ),
+      ['a@dest.test delivered', 'b@dest.test delivered', 'c@dest.test 451 4.4.5'],
+    );
+    assert.match(report.recipients[2]!.reply.text, /max_message_rate/);
   });
 });

@@ -222,6 +222,7 @@ async function attempt(
     timeouts: limits?.timeouts,
     localAddress: limits?.localAddress,
     ehloName: limits?.ehloName,
+    messageSlot: limits?.messageSlot,
     ...(route?.auth ? { auth: route.auth } : {}),
     ...(deps.mxLimits ? { maxAddresses: deps.mxLimits.addresses, maxSessions: deps.mxLimits.sessions } : {}),
     transaction: transactionOptions(data, deps),

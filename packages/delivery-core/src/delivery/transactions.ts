@@ -5,7 +5,12 @@
  * `processDelivery` (process.ts) runs them.
  */
 import type { DeliveryJobData } from '../queue/index.js';
-import { type AttemptReport, deliverAttempt, type TransactionOptions } from '../smtp/index.js';
+import {
+  type AttemptReport,
+  deliverAttempt,
+  noMessageSlotReply,
+  type TransactionOptions,
+} from '../smtp/index.js';
 import type { DeliveryDeps } from './types.js';
 
 /**
@@ -39,8 +44,10 @@ export type SharedRequest = Omit<Parameters<typeof deliverAttempt>[1], 'from' | 
 
 /**
  * The attempt's SMTP transactions: one for all recipients, or — with VERP return paths — one per
- * recipient (each its own MAIL FROM), over the same pooled connection. If a later transaction
- * finds no connection slot, its recipient is deferred with that reply (the attempt has begun).
+ * recipient (each its own MAIL FROM), over the same pooled connection. Each transaction after the
+ * first is a message to the destination: it takes one of its rate (`messageSlot`), and when none is
+ * free the rest are deferred (451 4.4.5). If a later transaction finds no connection slot, its
+ * recipient is deferred with that reply (the attempt has begun).
  */
 export async function sendTransactions(
   deps: DeliveryDeps,
@@ -56,6 +63,12 @@ export async function sendTransactions(
   const { dsn: _toHerald, ...transaction } = request.transaction ?? {};
   let merged: AttemptReport | undefined;
   for (const [i, recipient] of recipients.entries()) {
+    if (merged && request.messageSlot && !(await request.messageSlot())) {
+      const reply = noMessageSlotReply(data.domain);
+      for (const rest of recipients.slice(i))
+        merged.recipients.push({ address: rest, accepted: false, reply });
+      break;
+    }
     const report = await deliverAttempt(deps.pool, {
       ...request,
       transaction,

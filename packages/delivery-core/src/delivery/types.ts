@@ -165,6 +165,12 @@ export interface AttemptLimits extends SessionLimits {
   ehloName?: string;
   /** The source IP, for automation rules that suspend one source at a site. */
   source?: string;
+  /**
+   * Takes one more message of the lane's max_message_rate for a further transaction of the
+   * attempt (recipients over a server's limit per transaction, VERP's one per recipient): false
+   * when none is free now. Absent: the lane has no rate. (smtp AttemptRequest.messageSlot)
+   */
+  messageSlot?: () => Promise<boolean>;
 }
 
 /**

@@ -18,6 +18,19 @@ export interface RateStage {
   rate: Rate;
 }
 
+/**
+ * One more message of `key`'s rate, now or not at all (GCRA `tryAcquire`: nothing is booked when
+ * the rate has none free): for a further transaction of an admitted attempt, which took its first
+ * message at admission. A limiter that cannot answer gives none (the caller defers, never exceeds).
+ */
+export function messageSlot(limiter: RateLimiter, key: string, rate: Rate): () => Promise<boolean> {
+  return () =>
+    limiter.tryAcquire(key, rate).then(
+      (slot) => slot.allowed,
+      () => false,
+    );
+}
+
 /** Undefined when every stage lets the job go now; else the first stage it waits for, and until when. */
 export async function passRates(
   stages: readonly RateStage[],

@@ -3,7 +3,9 @@
  * route), take the effective limits for it from the shaping file, and enforce the site's message
  * rate across every relay with the Redis GCRA limiter. A job that may not go now books the next
  * free slot (`reserve`) and is rescheduled for exactly that time, keeping the booking in its data;
- * when it comes back it goes without booking again. So a backlog of N jobs behind a throttled
+ * when it comes back it goes without booking again; each further transaction of an admitted
+ * attempt (recipients over a server's limit, VERP) takes one more message now or waits for the
+ * next attempt (AttemptLimits.messageSlot). So a backlog of N jobs behind a throttled
  * site costs O(N) Redis calls, and a throttle deferral never spends a delivery attempt.
  * Needs injected: the shaping file, how a destination maps to its site (`siteOf`: the sites
  * module's naming, injected so shaping does not import sites, which reads shaping's provider
@@ -38,7 +40,7 @@ import { DestinationLimits, type SiteLimits, type SiteOf } from './destination-l
 import type { EffectiveLimits } from './effective.js';
 import { LaneSlots } from './lane-slots.js';
 import { DEFAULT_STREAM } from './pools.js';
-import { passRates, type RateStage } from './rate-stages.js';
+import { messageSlot, passRates, type RateStage } from './rate-stages.js';
 import type { Shaping } from './schema.js';
 import type { SiteState } from './site-state.js';
 import { SourcePicker } from './source-picker.js';
@@ -160,8 +162,8 @@ export class ShapingGate implements DeliveryGate {
         parkOn: lane,
       };
     }
+    const rate = slower(limits.max_message_rate, condition.slow?.rate);
     try {
-      const rate = slower(limits.max_message_rate, condition.slow?.rate);
       const siteWait = rate
         ? await passRates([{ key: laneRateKey(lane), rate }], data, this.options.limiter, now)
         : undefined;
@@ -201,7 +203,11 @@ export class ShapingGate implements DeliveryGate {
           void windows.feedback(lane, connection, limits.initial_connections, limits.max_connections);
         release();
       },
-      limits: attemptLimits(lane, limits, source, current),
+      limits: {
+        ...attemptLimits(lane, limits, source, current),
+        // Each further transaction of the attempt is a message to the site: one more of its rate.
+        ...(rate ? { messageSlot: messageSlot(this.options.limiter, laneRateKey(lane), rate) } : {}),
+      },
     };
   };
 

@@ -4,7 +4,8 @@
  * the next address and then the next MX within the same attempt (RFC 5321 §5.1), up to
  * `maxAddresses` addresses and `maxSessions` servers that answered (Postfix's limits, so a
  * destination with many dead MX hosts cannot hold one attempt for hours); once a transaction
- * starts, its per-recipient replies are final for this attempt.
+ * starts, its per-recipient replies are final for this attempt, but for the recipients over the
+ * server's limit per transaction, sent in further transactions (recipient-limit.ts).
  */
 import { isIP } from 'node:net';
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
@@ -61,6 +62,13 @@ export interface AttemptRequest extends SessionLimits {
   maxAddresses?: number;
   /** Servers that answered (sessions) used at most (Postfix's smtp_mx_session_limit); default no limit. */
   maxSessions?: number;
+  /**
+   * Takes one message of the destination's rate (shaping's max_message_rate) for a further
+   * transaction of this attempt (the recipients over a server's limit per transaction; each VERP
+   * transaction after the first): false when none is free now, and those recipients wait.
+   * Absent: no rate applies. The attempt's first transaction took its message at admission.
+   */
+  messageSlot?: (() => Promise<boolean>) | undefined;
   /** The DSN request, SMTPUTF8 flag and 8-bit conversion of the transaction (session-types.ts). */
   transaction?: TransactionOptions;
 }
@@ -166,10 +174,14 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         }
         result = await session.send(request.from, request.recipients, request.body, request.transaction);
       }
-      // Recipients over the server's limit per transaction go in further ones on this connection.
-      const chunk = (rest: string[]) => session.send(request.from, rest, request.body, request.transaction);
-      result = await sendRest(() => session.readyForReuse(), chunk, result);
-      pool.release(session, await session.readyForReuse());
+      // Recipients over the server's limit per transaction go in further ones (recipient-limit.ts).
+      const send = (on: SmtpSession, rest: string[]) =>
+        on.send(request.from, rest, request.body, request.transaction);
+      const further = { pool, target, send, messageSlot: request.messageSlot };
+      const rest = await sendRest(further, session, result);
+      ({ result, session } = rest);
+      if (rest.held) pool.release(session, await session.readyForReuse());
+      if (rest.hostError) failed(host, address, rest.hostError);
       if (result.error && NEXT_HOST_STAGES.has(result.error.reply.stage)) {
         result.error.localAddress ??= session.localAddress;
         failed(host, address, result.error);
@@ -178,7 +190,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
       const connectionReply =
         result.error?.fault === 'network'
           ? result.error.reply
-          : result.recipients.find((r) => r.reply.code === CLOSING_CODE)?.reply;
+          : (rest.hostError?.reply ?? result.recipients.find((r) => r.reply.code === CLOSING_CODE)?.reply);
       return {
         host: attemptHost(host, address, session),
         recipients: result.recipients,

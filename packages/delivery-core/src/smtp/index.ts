@@ -11,6 +11,7 @@ export { deliverAttempt } from './deliver.js';
 export { mailParameters, rcptParameters, type WireForm, wireForm, xtext } from './params.js';
 export type { ConnectionLeases, PoolOptions } from './pool.js';
 export { SmtpPool } from './pool.js';
+export { noMessageSlotReply } from './recipient-limit.js';
 export { connectError, networkError, parseReply, toSmtpReply, wireError } from './reply.js';
 export { MAX_REPLY_LINE_OCTETS, MAX_REPLY_LINES, type RawReply, ReplyReader } from './reply-reader.js';
 export { SmtpSession } from './session.js';

@@ -118,16 +118,19 @@ export class SmtpPool {
     return bySite;
   }
 
+  /** The session has begun fewer transactions than its max_messages_per_connection: it may run another. */
+  hasRoom(session: SmtpSession): boolean {
+    return (
+      session.messagesSent <
+      (session.target.maxMessagesPerConnection ?? this.options.maxMessagesPerConnection)
+    );
+  }
+
   /** Returns a session; `reusable` false closes it (after an error or a protocol doubt). */
   release(session: SmtpSession, reusable: boolean): void {
     const key = keyOf(session.target);
     const slot = this.slot(key);
-    const keep =
-      reusable &&
-      !this.closed &&
-      session.usable &&
-      session.messagesSent <
-        (session.target.maxMessagesPerConnection ?? this.options.maxMessagesPerConnection);
+    const keep = reusable && !this.closed && session.usable && this.hasRoom(session);
     if (keep) {
       const timer = setTimeout(() => this.expireIdle(key, session), this.options.idleTimeoutMs);
       timer.unref();

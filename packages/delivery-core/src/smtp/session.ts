@@ -1,8 +1,9 @@
 /**
  * One outbound SMTP session (RFC 5321) on Herald's own client: a socket Herald connects with
  * Nagle off, EHLO (HELO when EHLO is refused), opportunistic or required STARTTLS, AUTH PLAIN /
- * LOGIN for smarthosts (session-setup.ts), and transactions that pipeline MAIL, every RCPT and
- * DATA in one write when the server offers PIPELINING (RFC 2920), with one result per recipient.
+ * LOGIN for smarthosts (session-setup.ts), and transactions (transaction.ts's exchange) that
+ * pipeline MAIL, every RCPT and DATA in one write when the server offers PIPELINING (RFC 2920),
+ * with one result per recipient.
  * Every step has a deadline (connect, greeting, each command, the body and its final reply, RSET,
  * QUIT), and every way the connection can end (close, reset, timeout, TLS error, protocol error)
  * settles the step exactly once (wire.ts): `open` throws a DeliveryError, `send` resolves a result
@@ -15,10 +16,8 @@
  */
 import type { TLSSocket } from 'node:tls';
 import { DeliveryError, PermanentError, type SmtpReply, type SmtpStage } from '../errors/index.js';
-import { dataDeadlineMs, encodeDataChunks } from './data-encoding.js';
 import { mailParameters, rcptParameters, refusedAlone, wireForm } from './params.js';
-import { tooManyAsTemporary } from './recipient-limit.js';
-import { connectError, networkError, replyError } from './reply.js';
+import { connectError, networkError } from './reply.js';
 import {
   authenticate,
   type Extensions,
@@ -36,6 +35,7 @@ import type {
   TransactionResult,
 } from './session-types.js';
 import { connectNoDelay } from './socket.js';
+import { runTransaction, transactionResult } from './transaction.js';
 import { SmtpWire } from './wire.js';
 
 /** How long QUIT may take before the connection is cut. */
@@ -157,16 +157,21 @@ export class SmtpSession {
     const form = wireForm(this.ext, from, sendable, body, options, host);
     if ('refused' in form) {
       const reply: SmtpReply = { ...form.refused, stage: 'mail', host };
-      return result(recipients, new Map(), new PermanentError(reply, 'remote'));
+      return transactionResult(recipients, new Map(), new PermanentError(reply, 'remote'));
     }
     this.clean = false;
     const replies = new Map<string, SmtpReply>(alone);
     const at: { stage: SmtpStage } = { stage: 'mail' };
     try {
-      const mail = `MAIL FROM:<${from}>${mailParameters(this.ext, form, options)}`;
-      const rcpt = (to: string) => `RCPT TO:<${to}>${rcptParameters(this.ext, to, options, form.smtputf8)}`;
-      const sent = await this.transaction(mail, rcpt, sendable, form.body, replies, at);
-      const out = alone.size > 0 ? { ...sent, ...result(recipients, replies, sent.error) } : sent;
+      const commands = {
+        mail: `MAIL FROM:<${from}>${mailParameters(this.ext, form, options)}`,
+        rcpt: (to: string) => `RCPT TO:<${to}>${rcptParameters(this.ext, to, options, form.smtputf8)}`,
+      };
+      const link = { wire: this.wire, ext: this.ext, timeouts: this.timeouts, host };
+      const sent = await runTransaction(link, commands, sendable, form.body, replies, at, () => {
+        this.clean = true;
+      });
+      const out = alone.size > 0 ? { ...sent, ...transactionResult(recipients, replies, sent.error) } : sent;
       // The next hop took the request (it reports from now on) only when it offers DSN and was given it.
       if (this.ext.dsn && options.dsn) for (const r of out.recipients) if (r.accepted) r.dsnPassed = true;
       return out;
@@ -177,106 +182,7 @@ export class SmtpSession {
         err instanceof DeliveryError
           ? err
           : networkError(`local error: ${(err as Error)?.message}`, at.stage, host, '4.3.0', err);
-      return result(recipients, replies, error);
-    }
-  }
-
-  private async transaction(
-    mailCommand: string,
-    rcptCommand: (to: string) => string,
-    recipients: string[],
-    body: Buffer,
-    replies: Map<string, SmtpReply>,
-    at: { stage: SmtpStage },
-  ): Promise<TransactionResult> {
-    const host = this.target.hostname;
-    const { commandMs, dataMs } = this.timeouts;
-    const pipelined = this.ext.pipelining;
-    if (pipelined) {
-      const group = [mailCommand, ...recipients.map(rcptCommand), 'DATA', ''];
-      this.wire.write(group.join('\r\n'));
-    }
-    // Pipelined, every command is already written: only its reply is read, and every reply of the
-    // group is due within command_timeout of the write (a server that takes almost the deadline
-    // per reply cannot stretch an attempt with the number of recipients). One at a time, each
-    // command's reply is due within command_timeout of its own write.
-    const groupDue = Date.now() + commandMs;
-    // `command` undefined: only read the next reply (the end of data's, the drained ones).
-    const next = (command: string | undefined, what: string, ms?: number) => {
-      const deadline = ms ?? (pipelined ? Math.max(1, groupDue - Date.now()) : commandMs);
-      const stated = ms ?? commandMs;
-      return exchange(
-        this.wire,
-        pipelined ? undefined : command,
-        deadline,
-        at.stage,
-        host,
-        what,
-        stated,
-      ).then((r) => r.reply);
-    };
-
-    const mail = await next(mailCommand, 'the reply to MAIL FROM');
-    if (mail.code >= 300) {
-      // Pipelined, RCPT and DATA were refused too: read their replies to keep the session in step
-      // (a connection that fails meanwhile is dropped; the recipients keep the MAIL reply).
-      if (pipelined) await this.drainRefused(recipients.length, next).catch(() => this.wire.destroy());
-      return result(recipients, replies, replyError(mail));
-    }
-    at.stage = 'rcpt';
-    const accepted: string[] = [];
-    for (const to of recipients) {
-      const rcpt = tooManyAsTemporary(await next(rcptCommand(to), `the reply to RCPT TO:<${to}>`));
-      if (rcpt.code < 300) accepted.push(to);
-      else replies.set(to, rcpt);
-    }
-    at.stage = 'data';
-    if (accepted.length === 0 && !pipelined) return result(recipients, replies);
-    const data = await next('DATA', 'the reply to DATA');
-    const early = this.wire.unread;
-    if ((data.code >= 200 && data.code < 300) || early) {
-      // "250" to DATA: the server says it took a message it never received; or a reply already
-      // waits after DATA's, which nothing asked for. Nothing was sent: never count that as
-      // delivered (nor a 5xx read as DATA's as a refusal). The replies are out of step — shifted
-      // by one, say, by a late extra reply to the last final dot read as MAIL's — so no RCPT reply
-      // of this transaction stands: every recipient waits for the next attempt, never bounced
-      // with the reply the server gave another one. The connection is dropped.
-      const what = early
-        ? `sent a reply after its reply to DATA (${data.code})`
-        : `answered DATA with ${data.code} instead of 354`;
-      this.wire.destroy(`the server ${what}`);
-      for (const to of recipients) replies.delete(to);
-      const text = `protocol error: ${host} ${what}; message not sent`;
-      return result(recipients, replies, networkError(text, 'data', host, '4.5.0'));
-    }
-    if (data.code !== 354) {
-      for (const to of accepted) replies.set(to, data);
-      return result(recipients, replies, accepted.length > 0 ? replyError(data) : undefined);
-    }
-    // RFC 2920 §3.1: a server that says 354 with no recipient accepted gets an empty message.
-    if (accepted.length === 0) this.wire.write('.\r\n');
-    else this.wire.pump(encodeDataChunks(body));
-    const final = await next(undefined, 'the reply to the end of data', dataDeadlineMs(dataMs, body.length));
-    // The transaction is over, whatever the reply: no RSET needed.
-    this.clean = true;
-    for (const to of accepted) replies.set(to, final);
-    return result(
-      recipients,
-      replies,
-      accepted.length > 0 && final.code >= 300 ? replyError(final) : undefined,
-    );
-  }
-
-  /** Pipelined after a refused MAIL: read the RCPT and DATA replies (an odd 354 gets an empty message). */
-  private async drainRefused(
-    rcpts: number,
-    next: (command: string | undefined, what: string) => Promise<SmtpReply>,
-  ): Promise<void> {
-    for (let i = 0; i < rcpts; i++) await next(undefined, 'the reply to RCPT TO');
-    const data = await next(undefined, 'the reply to DATA');
-    if (data.code === 354) {
-      this.wire.write('.\r\n');
-      await next(undefined, 'the reply to the end of data');
+      return transactionResult(recipients, replies, error);
     }
   }
 
@@ -316,24 +222,4 @@ export class SmtpSession {
     })();
     return this.closing;
   }
-}
-
-/** Each recipient's reply; those without one get `error`'s (or, if none, "no reply recorded"). */
-function result(
-  recipients: string[],
-  replies: Map<string, SmtpReply>,
-  error?: DeliveryError,
-): TransactionResult {
-  const out: TransactionResult = {
-    recipients: recipients.map((address) => {
-      const reply = replies.get(address) ?? error?.reply ?? noReply(address);
-      return { address, accepted: reply.code >= 200 && reply.code < 300, reply };
-    }),
-  };
-  if (error) out.error = error;
-  return out;
-}
-
-function noReply(address: string): SmtpReply {
-  return { code: 451, enhanced: '4.3.0', text: `no reply recorded for <${address}>`, stage: 'rcpt' };
 }
