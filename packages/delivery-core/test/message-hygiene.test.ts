@@ -8,6 +8,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { cleanIntake } from '@herald/delivery-core/message';
 import fc from 'fast-check';
+import { timeGrowth } from './fixtures/growth.js';
+
+/** 8× the input: linear work takes about 8× the time, quadratic about 64×. */
+const MAX_GROWTH = 24;
 
 const msg = (s: string) => Buffer.from(s, 'latin1');
 const hasBareCr = (b: Buffer) => /\r(?!\n)/.test(b.toString('latin1'));
@@ -68,5 +72,22 @@ describe('cleanIntake', () => {
     const result = cleanIntake(raw);
     assert.ok(result.ok);
     assert.equal(result.body.length, raw.length + 1_000_000);
+  });
+
+  test('a body of nothing but short lines ended by bare CRs is normalised in linear time', () => {
+    const body = (n: number) =>
+      Buffer.concat([msg('Subject: a\r\n\r\n'), Buffer.from('a\r'.repeat(n), 'latin1')]);
+    const [small, large] = [body(250_000), body(2_000_000)];
+    const check = cleanIntake(large);
+    assert.ok(check.ok);
+    assert.equal(check.body.length, large.length + 2_000_000);
+    assert.equal(hasBareCr(check.body), false);
+    // 8× the input: linear work about 8× the time (an object per bare CR grew far faster).
+    const ratio = timeGrowth(
+      () => cleanIntake(small),
+      () => cleanIntake(large),
+      MAX_GROWTH,
+    );
+    assert.ok(ratio < MAX_GROWTH, `8× the bare CRs took ${ratio.toFixed(1)}× the time`);
   });
 });

@@ -121,6 +121,11 @@ export function intakeStages(config: HeraldConfig, dkimStore?: DkimKeyStore): In
           text: `${REFUSALS.badContent.text}: ${clean.problem}`,
           reason: clean.problem,
         });
+      // A bare CR made CRLF adds a byte: the message as it will be sent stays within the limit.
+      if (clean.body.length > config.smtp.max_message_size)
+        return refuse('tooBig', {
+          reason: `message of ${clean.body.length} bytes once its bare CRs are CRLF exceeds smtp.max_message_size (${config.smtp.max_message_size} bytes)`,
+        });
       const taken = takeInstructions(clean.body);
       if (!taken.ok) return refuse('badInstruction', { text: taken.problem });
       const policy = tenantPolicy(config, tenant);
