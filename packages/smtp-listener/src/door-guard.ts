@@ -38,6 +38,7 @@ import type { HeraldMetrics } from '@herald/delivery-core/metrics';
 import type { Logger } from 'pino';
 import type { SMTPServer, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { CommandDeadlines } from './command-deadline.js';
+import { installOnePassUnstuffing } from './data-unstuffing.js';
 import { DOOR_REPLIES, type EnhancedReply } from './door-replies.js';
 import { smtpError } from './enhanced-codes.js';
 import { attachSmtpHooks, type SmtpConnectionControl, type SmtpReplyLine } from './smtp-hooks.js';
@@ -151,6 +152,8 @@ export function createDoorGuard(options: DoorGuardOptions): DoorGuard {
     door,
     redisTimeoutMs: settings.redisTimeoutMs,
     attach(server) {
+      // DATA's escape dots in one pass per chunk, so a dot-heavy body is not "too slow" (below).
+      installOnePassUnstuffing();
       attachSmtpHooks(server, {
         connected(conn) {
           deadlines.start(conn.session.id, conn);

@@ -3,12 +3,14 @@
  * submission listener and the bounce-processor share: the door (`createDoorGuard`: per-client
  * limits, AUTH tarpit, junk and error limits, command and DATA deadlines, with its replies in
  * `DOOR_REPLIES`), one DATA transfer behind it (`receiveGuarded`), per-command and per-reply hooks
- * (`attachSmtpHooks`) and exact enhanced codes per server (`useOwnEnhancedCodes`, `smtpError`).
+ * (`attachSmtpHooks`) and exact enhanced codes per server (`useOwnEnhancedCodes`, `smtpError`);
+ * DATA un-stuffed in one pass per chunk (`installOnePassUnstuffing`, installed by the door).
  * Everything that reaches into smtp-server's private members goes through
  * smtp-server-internals.ts. Depends on delivery-core's `door`, `config`, `events` and `metrics`
  * and on smtp-server; delivery-core itself never needs smtp-server.
  */
 
+export { installOnePassUnstuffing } from './data-unstuffing.js';
 export {
   createDoorGuard,
   type DataWatch,

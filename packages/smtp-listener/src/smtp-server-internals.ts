@@ -8,6 +8,9 @@
  *    `_upgrading`, `_closing`, `_closed`, `session` and `remoteAddress`.
  * 2. `own-enhanced-codes` (enhanced-codes.ts): `send(code, data, context)` writes no enhanced
  *    status code when `context` is `false`, and a connection's `_server`.
+ * 3. `data-unstuffing` (data-unstuffing.ts): SMTPStream.prototype's `_feedDataStream(chunk, done)`,
+ *    replaced, and the stream's `_countDataBytes(len)`, `_endDataMode(chunk, remainder, done)`,
+ *    `_dataStream`, `_lastBytes` and `_atDataStart` it uses (smtp-server 3.21's DATA parser).
  * Wrapping the prototype is process-wide, so each wrapper acts only for the servers that asked
  * for it (looked up by the connection's `_server`); every other server behaves as before.
  * `connectionPrototype` throws SmtpServerContractError naming the touchpoint when a method is
@@ -16,8 +19,9 @@
  */
 import type { SMTPServerSession } from 'smtp-server';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 
-export type SmtpServerTouchpoint = 'smtp-hooks' | 'own-enhanced-codes';
+export type SmtpServerTouchpoint = 'smtp-hooks' | 'own-enhanced-codes' | 'data-unstuffing';
 
 /** The private side of an smtp-server connection, as Herald reads it. */
 export interface ConnectionInternals {
@@ -42,7 +46,30 @@ type PrototypeMethod = '_onCommand' | 'send' | 'close' | 'connectionReady';
 export const TOUCHPOINT_METHODS: Record<SmtpServerTouchpoint, readonly PrototypeMethod[]> = {
   'smtp-hooks': ['_onCommand', 'send', 'close', 'connectionReady'],
   'own-enhanced-codes': ['send'],
+  'data-unstuffing': [],
 };
+
+/** The private side of smtp-server's SMTPStream (its DATA parser), as Herald replaces it. */
+export interface StreamInternals {
+  _dataStream: (NodeJS.WritableStream & { writable: boolean; destroyed: boolean }) | null;
+  _lastBytes: Buffer | false;
+  _atDataStart: boolean;
+  _countDataBytes(len: number): void;
+  _endDataMode(chunk: Buffer | false, remainder: Buffer, done: () => void): void;
+  _feedDataStream(chunk: Buffer, done: () => void): void;
+}
+
+const STREAM_METHODS = ['_feedDataStream', '_countDataBytes', '_endDataMode'] as const;
+
+/** SMTPStream.prototype, after checking that the methods the touchpoint relies on exist. */
+export function streamPrototype(touchpoint: SmtpServerTouchpoint): StreamInternals {
+  const proto = SMTPStream.prototype as unknown as StreamInternals;
+  for (const method of STREAM_METHODS) {
+    if (typeof proto[method] !== 'function')
+      throw new SmtpServerContractError(touchpoint, `SMTPStream.prototype.${method} is gone`);
+  }
+  return proto;
+}
 
 /** The installed smtp-server no longer has what Herald relies on (see smtp-server-internals.ts). */
 export class SmtpServerContractError extends Error {
