@@ -25,6 +25,7 @@ import { DeadlineExceeded, withDeadline } from '@herald/delivery-core/door';
 import { type Arrival, decodeToken, verpContext } from '@herald/delivery-core/feedback';
 import {
   createDoorGuard,
+  listenerErrorLevel,
   receiveGuarded,
   SERVER_MAX_CLIENTS_SLACK,
   smtpError,
@@ -195,7 +196,10 @@ export function createBounceProcessor(herald: Herald, options: BounceProcessorOp
   useOwnEnhancedCodes(server);
   // A failure to listen is start()'s rejection, not a log line as well.
   let listening = false;
-  server.on('error', (err) => listening && logger.error({ err }, 'bounce-processor listener error'));
+  server.on(
+    'error',
+    (err) => listening && logger[listenerErrorLevel(err)]({ err }, 'bounce-processor listener error'),
+  );
   return {
     start: async () => {
       await classifier.start();

@@ -31,6 +31,7 @@ import {
 import { type AccountingLog, accountingFromConfig } from '@herald/delivery-core/accounting';
 import { parseListen, type Role } from '@herald/delivery-core/config';
 import { type ApiServer, createApiServer } from '@herald/http-api';
+import { listenerErrorLevel } from '@herald/smtp-listener';
 import type { Logger } from 'pino';
 import type { SMTPServer } from 'smtp-server';
 import { ThreadLanes } from './fast-lanes.js';
@@ -133,7 +134,10 @@ export async function createRelay(config: HeraldConfig, options: RelayOptions = 
       if (roles.includes('smtp')) {
         smtp = createSubmissionServer({ herald, policy: livePolicy(() => policy), tls });
         // A failure to listen is start()'s rejection (ListenError), not a log line as well.
-        smtp.on('error', (err) => listening && herald.logger.error({ err }, 'smtp listener error'));
+        smtp.on(
+          'error',
+          (err) => listening && herald.logger[listenerErrorLevel(err)]({ err }, 'smtp listener error'),
+        );
         addresses.smtp = await listen(smtp.server, config.smtp.listen, 'smtp.listen');
         listening = true;
       }
