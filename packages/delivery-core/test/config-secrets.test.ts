@@ -130,6 +130,18 @@ describe('validation errors never quote a value of a secret key', () => {
     assertNoSecret(env);
   });
 
+  test("a password before an '@' in a route's via or an OTLP endpoint is masked in the error", () => {
+    const via = fileError('via.yaml', 'routes:\n  - { match: "*", via: "u:hunter2hunter2@127.0.0.1:99999" }\n');
+    assert.match(via.err.message, /routes\[0\]\.via: .*"[^"]*\*\*\*@127\.0\.0\.1:99999"/);
+    assertNoSecret(via.err);
+    const otlp = fileError(
+      'otlp.yaml',
+      'telemetry: { otlp: { endpoint: "ftp://u:hunter2hunter2@collector" } }\n',
+    );
+    assert.match(otlp.err.message, /endpoint/);
+    assertNoSecret(otlp.err);
+  });
+
   test('a scalar where a section belongs (redis: URL, auth: "user:pw", users: "...") is described by type', () => {
     const { err } = fileError(
       'scalars.yaml',

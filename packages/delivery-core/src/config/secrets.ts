@@ -22,8 +22,12 @@ const API_KEY_KEY = /^(key|key_hash|api_key)$/i;
  * is a secret (its values masked; a header name in an error path is masked too).
  */
 const HEADERS_KEY = /^headers$/i;
-/** Keys holding Redis URLs: `url`, `*_url`, and `cluster` (a list of seeds, URLs allowed). */
-const URL_KEY = /(^|_)url$|^cluster$/i;
+/**
+ * Keys holding URLs or addresses that may carry user info (`user:password@`): `url`, `*_url`,
+ * `cluster` (a list of seeds, URLs allowed), `endpoint` (an OTLP collector) and `via` (a route's
+ * next hop, where a password before an `@` is a mistake an error must not print).
+ */
+const URL_KEY = /(^|_)url$|^cluster$|^endpoint$|^via$/i;
 /**
  * A URL's user info: what lies between the first "//" (or the start) and the last "@" — greedy and
  * forgiving, since it must also work on text that is not a valid URL; over-masking is safe.
