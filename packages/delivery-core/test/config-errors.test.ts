@@ -132,6 +132,22 @@ describe('wrong types and values', () => {
     assert.match(issueAt(configError({ routes: [{ match: '*' }] }), 'routes[0].via'), /missing/);
   });
 
+  test("a user's tenant (given, or its username) must be a tenant name the CLI and the API can name", () => {
+    const given = configError({
+      smtp: { users: [{ username: 'app', password: 'pw-123456', tenant: 'Acme Shop' }] },
+    });
+    assert.match(issueAt(given, 'smtp.users[0].tenant'), /expected a tenant name \(letters, digits/);
+    const byName = configError({ smtp: { users: [{ username: 'app@origin.test', password: 'pw-123456' }] } });
+    assert.match(
+      issueAt(byName, 'smtp.users[0].tenant'),
+      /the username is not a tenant name.*give this user a tenant/,
+    );
+    const fine = parseConfig({
+      smtp: { users: [{ username: 'app@origin.test', password: 'pw-123456', tenant: 'acme.shop' }] },
+    });
+    assert.equal(fine.smtp.users[0]!.tenant, 'acme.shop');
+  });
+
   test('a user needs exactly one of password and password_hash', () => {
     assert.match(
       issueAt(configError({ smtp: { users: [{ username: 'a' }] } }), 'smtp.users[0]'),

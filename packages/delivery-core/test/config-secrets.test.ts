@@ -131,7 +131,10 @@ describe('validation errors never quote a value of a secret key', () => {
   });
 
   test("a password before an '@' in a route's via or an OTLP endpoint is masked in the error", () => {
-    const via = fileError('via.yaml', 'routes:\n  - { match: "*", via: "u:hunter2hunter2@127.0.0.1:99999" }\n');
+    const via = fileError(
+      'via.yaml',
+      'routes:\n  - { match: "*", via: "u:hunter2hunter2@127.0.0.1:99999" }\n',
+    );
     assert.match(via.err.message, /routes\[0\]\.via: .*"[^"]*\*\*\*@127\.0\.0\.1:99999"/);
     assertNoSecret(via.err);
     const otlp = fileError(

@@ -21,6 +21,8 @@ import type { DeepReadonly } from './readonly.js';
 export const SUPPRESSION_MODES = ['refuse', 'drop'] as const;
 /** A tenant name as used by users' `tenant` and the shaping file. */
 const TENANT_NAME = /^[a-z0-9][a-z0-9_.-]*$/i;
+/** What TENANT_NAME allows, for error messages. */
+export const TENANT_NAME_HINT = 'letters, digits, _ . -, starting with a letter or digit';
 
 /** True when `name` can name a tenant (`tenants.<name>`, `smtp.users[].tenant`, `send({ tenant })`). */
 export function isTenantName(name: string): boolean {

@@ -19,6 +19,7 @@ import {
   text,
   timerDuration,
 } from './fields.js';
+import { isTenantName, TENANT_NAME_HINT } from './schema-bounce.js';
 
 export const smtpUserSchema = section({
   username: text(),
@@ -43,6 +44,15 @@ export const smtpUserSchema = section({
 })
   .refine((user) => (user.password === undefined) !== (user.password_hash === undefined), {
     error: 'give exactly one of password or password_hash',
+  })
+  // The tenant (given, or the username) must be one the CLI, the API and the policies can name.
+  .superRefine((user, ctx) => {
+    if (isTenantName(user.tenant ?? user.username)) return;
+    const message =
+      user.tenant === undefined
+        ? `the username is not a tenant name (${TENANT_NAME_HINT}): give this user a tenant`
+        : `expected a tenant name (${TENANT_NAME_HINT})`;
+    ctx.addIssue({ code: 'custom', path: ['tenant'], message, input: user.tenant });
   })
   .transform((user) => ({ ...user, tenant: user.tenant ?? user.username }));
 
