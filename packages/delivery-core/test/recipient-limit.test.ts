@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { DeliveryJobData } from '../src/queue/index.js';
-import { parseShaping, ShapingGate } from '../src/shaping/index.js';
+import { FURTHER_MESSAGE_MAX_WAIT_MS, parseShaping, ShapingGate } from '../src/shaping/index.js';
 import {
   type AttemptReport,
   type AttemptRequest,
@@ -198,6 +198,46 @@ describe('further transactions are messages: max_messages_per_connection', () =>
     assert.equal(report.connectionReply, undefined);
   });
 
+  it("at the cap with a site limit of one, the next connection waits for the closed one's lease", async () => {
+    // One site-wide slot, given back only once the old connection's QUIT is done and its release
+    // has reached "Redis" (a turn later): asking before that is refused, as a real semaphore does.
+    let held = false;
+    const oneSlot: ConnectionLeases = {
+      acquire: async () => {
+        if (held) return { retryAfterMs: 60_000, reason: 'connections' };
+        held = true;
+        return {
+          release: () =>
+            new Promise<void>((resolve) =>
+              setImmediate(() => {
+                held = false;
+                resolve();
+              }),
+            ),
+        };
+      },
+    };
+    const pool = new SmtpPool({
+      leases: oneSlot,
+      ehloName: 'herald.test',
+      timeouts: TIMEOUTS,
+      maxConnectionsPerHost: 5,
+      maxMessagesPerConnection: 1,
+      idleTimeoutMs: 5_000,
+    });
+    const { report, server, connections } = await attempt(
+      ['PIPELINING'],
+      (conn, s) => limited(conn, s, refuse),
+      { pool, request: { site: 'dest', siteMaxConnections: 1 } },
+    );
+    assert.deepEqual(
+      outcomes(report),
+      RECIPIENTS.map((r) => `${r} delivered`),
+    );
+    assert.deepEqual(server.perConnection, [1, 1, 1]);
+    assert.equal(connections, 3);
+  });
+
   it('no other connection under the site limit: the rest wait (4xx, saying why), none bounces', async () => {
     let leases = 0;
     const oneLease: ConnectionLeases = {
@@ -254,14 +294,14 @@ describe("further transactions are messages: the destination's rate", () => {
     assert.match(report.recipients[4]!.reply.text, /max_message_rate/);
   });
 
-  it("the shaping gate's admitted attempt takes them from its lane's rate, now or not at all", async () => {
+  it("the shaping gate's admitted attempt takes them from its lane's rate, waiting briefly for one", async () => {
     const asked: string[] = [];
     let free = 1;
     const limiter = {
       reserve: async () => ({ delayMs: 0, at: Date.now() }),
       tryAcquire: async (key: string) => {
         asked.push(key);
-        return { allowed: free-- > 0, retryAfterMs: free > 0 ? 0 : 100 };
+        return { allowed: free-- > 0, retryAfterMs: free > 0 ? 0 : FURTHER_MESSAGE_MAX_WAIT_MS + 1 };
       },
     } as unknown as RateLimiter;
     const gate = (sites: Record<string, object>) =>

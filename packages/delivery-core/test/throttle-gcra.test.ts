@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import type { Redis } from 'ioredis';
 import { HeraldError } from '../src/errors/index.js';
+import { FURTHER_MESSAGE_MAX_WAIT_MS, messageSlot } from '../src/shaping/index.js';
 import { GCRA_IDLE_GRACE_MS, parseRate, type Rate, RateLimiter } from '../src/throttle/index.js';
 
 /** An arbitrary fake epoch: tests move this clock by hand, no real time passes. */
@@ -190,5 +191,31 @@ describe('GCRA rate limiter on a real redis-server', () => {
     assert.equal(refused.allowed, false);
     assert.ok((await client.pttl(limiter.keyOf('hygiene'))) <= pttl, 'a refusal does not extend the key');
     assert.equal(limiter.keyOf('hygiene'), 't:gcra:hygiene');
+  });
+
+  it("a further transaction's message slot waits for the next message of the rate, within its budget", async () => {
+    const clock = fakeClock();
+    const limiter = new RateLimiter(client, { keyPrefix: 't', now: clock.now });
+    const waits: number[] = [];
+    const wait = async (ms: number) => {
+      waits.push(ms);
+      clock.t += ms;
+    };
+    const take = messageSlot(limiter, 'further', TEN_PER_SECOND, wait);
+    // Ten further transactions at 10/s: each after the one before, never refused (the bug: 1 of 10).
+    for (let i = 0; i < 10; i++) assert.equal(await take(), true, `message ${i}`);
+    assert.deepEqual(waits, Array(9).fill(INTERVAL_MS), 'the first at once, then one interval each');
+    // Booked far ahead by other jobs: past the budget it gives up at once, waiting for nothing.
+    await limiter.reserve('busy', { count: 1, periodMs: FURTHER_MESSAGE_MAX_WAIT_MS * 2 });
+    await limiter.reserve('busy', { count: 1, periodMs: FURTHER_MESSAGE_MAX_WAIT_MS * 2 });
+    waits.length = 0;
+    const busy = messageSlot(limiter, 'busy', { count: 1, periodMs: FURTHER_MESSAGE_MAX_WAIT_MS * 2 }, wait);
+    assert.equal(await busy(), false);
+    assert.deepEqual(waits, []);
+    // A limiter that cannot answer gives no message (the rest wait for the next attempt).
+    const broken = {
+      tryAcquire: async () => Promise.reject(new Error('redis down')),
+    } as unknown as RateLimiter;
+    assert.equal(await messageSlot(broken, 'k', TEN_PER_SECOND, wait)(), false);
   });
 });

@@ -167,8 +167,8 @@ export interface AttemptLimits extends SessionLimits {
   source?: string;
   /**
    * Takes one more message of the lane's max_message_rate for a further transaction of the
-   * attempt (recipients over a server's limit per transaction, VERP's one per recipient): false
-   * when none is free now. Absent: the lane has no rate. (smtp AttemptRequest.messageSlot)
+   * attempt (recipients over a server's limit per transaction, VERP's one per recipient), waiting
+   * for the next free one up to shaping's FURTHER_MESSAGE_MAX_WAIT_MS: false when none comes in time. Absent: the lane has no rate. (smtp AttemptRequest.messageSlot)
    */
   messageSlot?: () => Promise<boolean>;
 }

@@ -70,7 +70,13 @@ export {
   warmupCap,
 } from './pools.js';
 export { formatRate, parseRate, RATE_HINT, type Rate } from './rate.js';
-export { passRates, type RateStage, SLOT_TOLERANCE_MS } from './rate-stages.js';
+export {
+  FURTHER_MESSAGE_MAX_WAIT_MS,
+  messageSlot,
+  passRates,
+  type RateStage,
+  SLOT_TOLERANCE_MS,
+} from './rate-stages.js';
 export { createShapingRuntime, type ShapingRuntime, type ShapingRuntimeParts } from './runtime.js';
 export {
   type AutomationRule,

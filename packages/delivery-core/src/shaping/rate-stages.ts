@@ -19,16 +19,40 @@ export interface RateStage {
 }
 
 /**
- * One more message of `key`'s rate, now or not at all (GCRA `tryAcquire`: nothing is booked when
- * the rate has none free): for a further transaction of an admitted attempt, which took its first
- * message at admission. A limiter that cannot answer gives none (the caller defers, never exceeds).
+ * Longest a further transaction of an admitted attempt waits, on its open connection, for the next
+ * message of its rate; later than that its recipients are deferred to the next attempt. At 10/s a
+ * further message waits about 0.1 s; only a rate taken up by other jobs for this long defers.
  */
-export function messageSlot(limiter: RateLimiter, key: string, rate: Rate): () => Promise<boolean> {
-  return () =>
-    limiter.tryAcquire(key, rate).then(
-      (slot) => slot.allowed,
-      () => false,
-    );
+export const FURTHER_MESSAGE_MAX_WAIT_MS = 30_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One more message of `key`'s rate for a further transaction of an admitted attempt (which took its
+ * first message at admission): taken now, or after waiting for the next free one while that is
+ * within FURTHER_MESSAGE_MAX_WAIT_MS in all (GCRA `tryAcquire`, so nothing is booked that the
+ * attempt does not use). False once the wait would be longer, or the limiter cannot answer (the
+ * caller defers: the rate is never exceeded). `wait` is injectable for tests.
+ */
+export function messageSlot(
+  limiter: RateLimiter,
+  key: string,
+  rate: Rate,
+  wait: (ms: number) => Promise<void> = sleep,
+): () => Promise<boolean> {
+  return async () => {
+    let waited = 0;
+    for (;;) {
+      const slot = await limiter.tryAcquire(key, rate).catch(() => undefined);
+      if (!slot) return false;
+      if (slot.allowed) return true;
+      // Another job may take the slot first: try again then, within the same budget.
+      const delay = Math.max(1, slot.retryAfterMs);
+      if (waited + delay > FURTHER_MESSAGE_MAX_WAIT_MS) return false;
+      await wait(delay);
+      waited += delay;
+    }
+  };
 }
 
 /** Undefined when every stage lets the job go now; else the first stage it waits for, and until when. */

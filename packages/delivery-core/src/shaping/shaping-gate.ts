@@ -4,8 +4,8 @@
  * rate across every relay with the Redis GCRA limiter. A job that may not go now books the next
  * free slot (`reserve`) and is rescheduled for exactly that time, keeping the booking in its data;
  * when it comes back it goes without booking again; each further transaction of an admitted
- * attempt (recipients over a server's limit, VERP) takes one more message now or waits for the
- * next attempt (AttemptLimits.messageSlot). So a backlog of N jobs behind a throttled
+ * attempt (recipients over a server's limit, VERP) takes one more message, waiting for it up to
+ * FURTHER_MESSAGE_MAX_WAIT_MS, else its recipients wait for the next attempt (AttemptLimits.messageSlot). So a backlog of N jobs behind a throttled
  * site costs O(N) Redis calls, and a throttle deferral never spends a delivery attempt.
  * Needs injected: the shaping file, how a destination maps to its site (`siteOf`: the sites
  * module's naming, injected so shaping does not import sites, which reads shaping's provider

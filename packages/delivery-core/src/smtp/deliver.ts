@@ -164,7 +164,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
       let result = await session.send(request.from, request.recipients, request.body, request.transaction);
       if (droppedWhileIdle(result.error, session)) {
         // A pooled connection the server had already dropped: retry once on a fresh one.
-        pool.release(session, false);
+        void pool.release(session, false);
         try {
           session = await pool.acquire(target, { fresh: true });
         } catch (err) {
@@ -180,7 +180,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
       const further = { pool, target, send, messageSlot: request.messageSlot };
       const rest = await sendRest(further, session, result);
       ({ result, session } = rest);
-      if (rest.held) pool.release(session, await session.readyForReuse());
+      if (rest.held) void pool.release(session, await session.readyForReuse());
       if (rest.hostError) failed(host, address, rest.hostError);
       if (result.error && NEXT_HOST_STAGES.has(result.error.reply.stage)) {
         result.error.localAddress ??= session.localAddress;

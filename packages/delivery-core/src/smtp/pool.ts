@@ -126,8 +126,13 @@ export class SmtpPool {
     );
   }
 
-  /** Returns a session; `reusable` false closes it (after an error or a protocol doubt). */
-  release(session: SmtpSession, reusable: boolean): void {
+  /**
+   * Returns a session; `reusable` false closes it (after an error or a protocol doubt). Resolves
+   * at once for a kept session, else once it is closed and its site lease released (a caller
+   * about to open another connection to the same site awaits that, or the lease it still holds
+   * would count against the site's limit).
+   */
+  release(session: SmtpSession, reusable: boolean): Promise<void> {
     const key = keyOf(session.target);
     const slot = this.slot(key);
     const keep = reusable && !this.closed && session.usable && this.hasRoom(session);
@@ -136,9 +141,9 @@ export class SmtpPool {
       timer.unref();
       slot.idle.push({ session, timer });
       this.wakeOne(slot);
-      return;
+      return Promise.resolve();
     }
-    this.closeCounted(slot, session);
+    return this.closeCounted(slot, session);
   }
 
   /**
@@ -170,7 +175,7 @@ export class SmtpPool {
    * A closing session still counts as open until its connection is gone, so the remote side never
    * sees more than the limit at once (a new connection waits for the old one's QUIT).
    */
-  private closeCounted(slot: HostSlot, session: SmtpSession): void {
+  private closeCounted(slot: HostSlot, session: SmtpSession): Promise<void> {
     const closing = session
       .close()
       .then(() => session.lease?.release())
@@ -180,6 +185,7 @@ export class SmtpPool {
         this.wakeOne(slot);
       });
     this.closing.add(closing);
+    return closing;
   }
 
   /** A site-wide lease for a new connection, or ThrottledError saying when to come back. */

@@ -8,8 +8,8 @@
  * a connection whose last transaction did not end with a reply to its final dot; each is a
  * message like any other: it counts against the connection's max_messages_per_connection (at the
  * cap the rest go on another connection of the pool, as Postfix sends them on a new one) and
- * takes a message of the destination's rate (`messageSlot`). Recipients that cannot go on —
- * no message free in the rate, no other connection to be had — are deferred (4xx, saying why),
+ * takes a message of the destination's rate (`messageSlot`, which may wait for one). Recipients
+ * that cannot go on — no message of the rate in time, no other connection to be had — are deferred (4xx, saying why),
  * never bounced: the next attempt sends them.
  */
 import { DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
@@ -124,9 +124,12 @@ async function nextSession(
   if (underCap && !(await session.readyForReuse())) return undefined;
   // A limiter that cannot answer (Redis down) gives no message: the rest wait, never over the rate.
   if (messageSlot && !(await messageSlot().catch(() => false))) return noMessageSlotReply(host);
-  if (underCap) return session;
-  // max_messages_per_connection reached: this connection closes and the rest go on another.
-  pool.release(session, await session.readyForReuse());
+  // The slot may have taken a while: a connection the server closed meanwhile is not used (after
+  // the RSET above this only looks at the socket).
+  if (underCap) return (await session.readyForReuse()) ? session : undefined;
+  // max_messages_per_connection reached: this connection closes and the rest go on another, asked
+  // for once it is gone (its site lease still counted against the site's connection limit).
+  await pool.release(session, await session.readyForReuse());
   try {
     const fresh = await pool.acquire(target);
     out.held = true;
