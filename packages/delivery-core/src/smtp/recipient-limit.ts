@@ -9,8 +9,8 @@
  * message like any other: it counts against the connection's max_messages_per_connection (at the
  * cap the rest go on another connection of the pool, as Postfix sends them on a new one) and
  * takes a message of the destination's rate (`messageSlot`, which may wait for one). Recipients
- * that cannot go on — no message of the rate in time, no other connection to be had — are deferred (4xx, saying why),
- * never bounced: the next attempt sends them.
+ * that cannot go on — no message of the rate in time, no other connection to be had — are
+ * deferred (4xx, saying why), never bounced: the next attempt sends them.
  */
 import { DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
 import type { SmtpPool } from './pool.js';
@@ -53,7 +53,7 @@ export interface FurtherTransactions {
   /** Where the first transaction went: another connection for the rest goes there too. */
   target: SessionTarget;
   send(session: SmtpSession, recipients: string[]): Promise<TransactionResult>;
-  /** Takes a message of the destination's rate: false when none is free now (AttemptRequest). */
+  /** Takes a message of the destination's rate: false when none came in time (AttemptRequest). */
   messageSlot?: (() => Promise<boolean>) | undefined;
 }
 
