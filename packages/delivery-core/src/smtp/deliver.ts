@@ -65,7 +65,8 @@ export interface AttemptRequest extends SessionLimits {
   /**
    * Takes one message of the destination's rate (shaping's max_message_rate) for a further
    * transaction of this attempt (the recipients over a server's limit per transaction; each VERP
-   * transaction after the first): false when none is free now, and those recipients wait.
+   * transaction after the first), waiting for one a while: false when none came in time, and
+   * those recipients wait for the next attempt.
    * Absent: no rate applies. The attempt's first transaction took its message at admission.
    */
   messageSlot?: (() => Promise<boolean>) | undefined;

@@ -40,10 +40,10 @@ export function tooManyAsTemporary(reply: SmtpReply): SmtpReply {
 
 /**
  * The reply of a recipient not sent in a further message (a VERP transaction, the rest over a
- * server's recipient limit) because the destination's message rate has none free now.
+ * server's recipient limit) because the destination's message rate had none free in time.
  */
 export function noMessageSlotReply(host: string): SmtpReply {
-  const text = `not sent in a further transaction to ${host}: the destination's max_message_rate has no message free now`;
+  const text = `not sent in a further transaction to ${host}: the destination's max_message_rate had no message free in time`;
   return { code: 451, enhanced: '4.4.5', text, stage: 'rcpt', host };
 }
 
