@@ -179,6 +179,22 @@ function outcomes(report: AttemptReport): string[] {
   );
 }
 
+/** A pool of one transaction per connection under the site-wide `leases`, to one site of limit 1. */
+async function cappedUnderSiteLimit(leases: ConnectionLeases, maxConnectionsPerHost: number) {
+  const pool = new SmtpPool({
+    leases,
+    ehloName: 'herald.test',
+    timeouts: TIMEOUTS,
+    maxConnectionsPerHost,
+    maxMessagesPerConnection: 1,
+    idleTimeoutMs: 5_000,
+  });
+  return attempt(['PIPELINING'], (conn, s) => limited(conn, s, '452 4.5.3 Too many recipients'), {
+    pool,
+    request: { site: 'dest', siteMaxConnections: 1 },
+  });
+}
+
 describe('further transactions are messages: max_messages_per_connection', () => {
   const refuse = '452 4.5.3 Too many recipients';
 
@@ -217,19 +233,7 @@ describe('further transactions are messages: max_messages_per_connection', () =>
         };
       },
     };
-    const pool = new SmtpPool({
-      leases: oneSlot,
-      ehloName: 'herald.test',
-      timeouts: TIMEOUTS,
-      maxConnectionsPerHost: 5,
-      maxMessagesPerConnection: 1,
-      idleTimeoutMs: 5_000,
-    });
-    const { report, server, connections } = await attempt(
-      ['PIPELINING'],
-      (conn, s) => limited(conn, s, refuse),
-      { pool, request: { site: 'dest', siteMaxConnections: 1 } },
-    );
+    const { report, server, connections } = await cappedUnderSiteLimit(oneSlot, 5);
     assert.deepEqual(
       outcomes(report),
       RECIPIENTS.map((r) => `${r} delivered`),
@@ -244,19 +248,7 @@ describe('further transactions are messages: max_messages_per_connection', () =>
       acquire: async () =>
         ++leases === 1 ? { release: async () => {} } : { retryAfterMs: 60_000, reason: 'connections' },
     };
-    const pool = new SmtpPool({
-      leases: oneLease,
-      ehloName: 'herald.test',
-      timeouts: TIMEOUTS,
-      maxConnectionsPerHost: 1,
-      maxMessagesPerConnection: 1,
-      idleTimeoutMs: 5_000,
-    });
-    const { report, server, connections } = await attempt(
-      ['PIPELINING'],
-      (conn, s) => limited(conn, s, refuse),
-      { pool, request: { site: 'dest', siteMaxConnections: 1 } },
-    );
+    const { report, server, connections } = await cappedUnderSiteLimit(oneLease, 1);
     assert.deepEqual(server.messages, [RECIPIENTS.slice(0, 2)]);
     assert.equal(connections, 1);
     assert.deepEqual(outcomes(report), [
