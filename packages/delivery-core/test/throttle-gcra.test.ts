@@ -205,6 +205,14 @@ describe('GCRA rate limiter on a real redis-server', () => {
     // Ten further transactions at 10/s: each after the one before, never refused (the bug: 1 of 10).
     for (let i = 0; i < 10; i++) assert.equal(await take(), true, `message ${i}`);
     assert.deepEqual(waits, Array(9).fill(INTERVAL_MS), 'the first at once, then one interval each');
+    // The attempt's waits are bounded in all: at one a minute it waits once, then gives up.
+    const slow = { count: 1, periodMs: FURTHER_MESSAGE_MAX_WAIT_MS };
+    const slowTake = messageSlot(limiter, 'slow', slow, wait);
+    waits.length = 0;
+    assert.equal(await slowTake(), true, 'the first at once');
+    assert.equal(await slowTake(), true, 'the second after one period, within the budget');
+    assert.equal(await slowTake(), false, 'the third would pass the budget');
+    assert.deepEqual(waits, [FURTHER_MESSAGE_MAX_WAIT_MS]);
     // Booked far ahead by other jobs: past the budget it gives up at once, waiting for nothing.
     await limiter.reserve('busy', { count: 1, periodMs: FURTHER_MESSAGE_MAX_WAIT_MS * 2 });
     await limiter.reserve('busy', { count: 1, periodMs: FURTHER_MESSAGE_MAX_WAIT_MS * 2 });

@@ -19,20 +19,23 @@ export interface RateStage {
 }
 
 /**
- * Longest a further transaction of an admitted attempt waits, on its open connection, for the next
- * message of its rate; later than that its recipients are deferred to the next attempt. At 10/s a
- * further message waits about 0.1 s; only a rate taken up by other jobs for this long defers.
+ * Longest the further transactions of one admitted attempt wait in all, on their open connection,
+ * for the next messages of their rate; past that the recipients left are deferred to the next
+ * attempt (which books its slot and waits in the queue, not on a connection). At 10/s a further
+ * message waits about 0.1 s, so an attempt sends about 600 in this time; at a rate of a few per
+ * minute it does not hold a connection for hours.
  */
-export const FURTHER_MESSAGE_MAX_WAIT_MS = 30_000;
+export const FURTHER_MESSAGE_MAX_WAIT_MS = 60_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * One more message of `key`'s rate for a further transaction of an admitted attempt (which took its
- * first message at admission): taken now, or after waiting for the next free one while that is
- * within FURTHER_MESSAGE_MAX_WAIT_MS in all (GCRA `tryAcquire`, so nothing is booked that the
- * attempt does not use). False once the wait would be longer, or the limiter cannot answer (the
- * caller defers: the rate is never exceeded). `wait` is injectable for tests.
+ * One more message of `key`'s rate for each further transaction of an admitted attempt (which
+ * took its first message at admission), one function per attempt: taken now, or after waiting
+ * for the next free one while the attempt's waits stay within FURTHER_MESSAGE_MAX_WAIT_MS in all
+ * (GCRA `tryAcquire`, so nothing is booked that the attempt does not use). False once the wait
+ * would be longer, or the limiter cannot answer (the caller defers: the rate is never exceeded).
+ * `wait` is injectable for tests.
  */
 export function messageSlot(
   limiter: RateLimiter,
@@ -40,8 +43,8 @@ export function messageSlot(
   rate: Rate,
   wait: (ms: number) => Promise<void> = sleep,
 ): () => Promise<boolean> {
+  let waited = 0;
   return async () => {
-    let waited = 0;
     for (;;) {
       const slot = await limiter.tryAcquire(key, rate).catch(() => undefined);
       if (!slot) return false;
