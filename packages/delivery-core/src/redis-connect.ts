@@ -9,7 +9,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { maskUrl } from './config/index.js';
 import { HeraldError } from './errors/index.js';
-import { isCluster, type RedisClient } from './redis/index.js';
+import { guardSlotsRefresh, isCluster, type RedisClient } from './redis/index.js';
 import { withDeadline } from './util/index.js';
 
 /** Which Redis: one server by URL, or a cluster by its seed nodes (`host:port` or URLs). */
@@ -19,6 +19,7 @@ const DEFAULT_REDIS_PORT = 6379;
 /**
  * A cluster client re-reads the slot map this often even when no MOVED or failed command asks it
  * to: after a failover every connection (a blocked BullMQ one too) drops the dead master soon.
+ * The rounds stop when the client closes (redis/slots-refresh.ts).
  */
 export const CLUSTER_SLOTS_REFRESH_MS = 2_000;
 const URL_SEED = /^rediss?:\/\//;
@@ -125,7 +126,7 @@ export function createRedisClient(
   const t = typeof target === 'string' ? { url: target } : target;
   if ('url' in t) return new Redis(t.url, { lazyConnect: true, ...redis });
   const seeds = clusterSeeds(t.cluster);
-  return new Cluster(seeds.nodes, clusterOptions(seeds, redis, kind));
+  return guardSlotsRefresh(new Cluster(seeds.nodes, clusterOptions(seeds, redis, kind)));
 }
 
 export function connectRedis(target: string | { url: string }, options: ConnectRedisOptions): Promise<Redis>;

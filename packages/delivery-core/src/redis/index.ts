@@ -3,7 +3,8 @@
  * keyless commands that must reach every master of a cluster (SCAN; PING for readiness), or one
  * given master (`slotMaster`, `clusterNode`: strict durability's WAIT per master), and riding out
  * an outage (`outage.ts`: a failover or restart — which errors mean "Redis did not answer now",
- * and retrying an operation that is safe to repeat through them, bounded).
+ * and retrying an operation that is safe to repeat through them, bounded), and a cluster client's
+ * periodic slot refresh that stops when the client closes (`slots-refresh.ts`).
  * The connection factory is the composition root's (`redis-connect.ts`): capabilities that need
  * a connection of their own get a `connect` function injected.
  */
@@ -16,3 +17,4 @@ export {
   rideOutage,
 } from './outage.js';
 export { SCAN_COUNT, scanKeys } from './scan.js';
+export { canGuardSlotsRefresh, guardSlotsRefresh } from './slots-refresh.js';
