@@ -32,6 +32,10 @@ const ZONE: Zone = {
     { preference: 10, address: NOTHING_LISTENS },
     { preference: 20, address: SECOND },
   ]),
+  ...mxZone('backup.test', [
+    { preference: 10, address: FIRST },
+    { preference: 20, address: SECOND },
+  ]),
   'nullmx.test': { MX: [{ preference: 0, exchange: '.' }] },
   'flaky.test': { rcode: 'SERVFAIL' },
 };
@@ -183,6 +187,43 @@ describe('delivery through MX', () => {
       'a refused connection is a temporary host error',
     );
     await stack.assertEveryRecipientTerminatedOnce();
+  });
+});
+
+describe('a temporary failure at the first MX after the session is set up', () => {
+  it('a 451 to the end of data moves on to the second MX in the same attempt, delivering once', async (t) => {
+    // backup.test: MX 10 the first sink, MX 20 the second (ZONE).
+    const [first, second] = [watch(FIRST), watch(SECOND)];
+    const busy = { code: 451, enhanced: '4.3.0', text: 'queue busy, try again later' };
+    first.sink.setScript({
+      data: (msg) => (msg.to.some((to) => to.endsWith('@backup.test')) ? busy : undefined),
+    });
+    t.after(() => first.sink.setScript({}));
+    const sent = await stack.submit({
+      from: SENDER,
+      to: ['someone@backup.test'],
+      body: sampleMessage({ subject: 'backup mx' }),
+    });
+    assert.equal(sent.code, 250, sent.response);
+    const [received] = await second.messages(1);
+    assert.deepEqual(received!.to, ['someone@backup.test']);
+    const delivered = await stack.events.terminal('someone@backup.test');
+    assert.equal(delivered.type, 'delivered');
+    assert.equal(delivered.attempt, 1);
+
+    const [attempt, ...more] = stack.events.attempts(sent.queueId!);
+    assert.equal(more.length, 0, 'one attempt covers both MX hosts');
+    assert.equal(attempt!.host?.address, SECOND);
+    assert.deepEqual(
+      attempt!.hostErrors.map((e) => [e.hostname, e.reply.code, e.reply.stage]),
+      [['mx1.backup.test', 451, 'data']],
+    );
+    assert.deepEqual(
+      first.rejected().map((r) => r.stage),
+      ['data'],
+    );
+    await stack.assertEveryRecipientTerminatedOnce();
+    assert.equal(sinkAt(FIRST).messages.filter((m) => m.to.includes('someone@backup.test')).length, 0);
   });
 });
 

@@ -1,148 +1,92 @@
 /**
- * One delivery attempt for one (message, destination) to an ordered list of candidate hosts.
- * Connection-level failures (refused, timeout, 421 greeting, EHLO/STARTTLS/AUTH failure) move to
- * the next address and then the next MX within the same attempt (RFC 5321 §5.1), up to
- * `maxAddresses` addresses and `maxSessions` servers that answered (Postfix's limits, so a
- * destination with many dead MX hosts cannot hold one attempt for hours); once a transaction
- * starts, its per-recipient replies are final for this attempt, but for the recipients over the
- * server's limit per transaction, sent in further transactions (recipient-limit.ts).
+ * One delivery attempt for one (message, destination) to an ordered list of candidate hosts, as
+ * Postfix's smtp(8) makes it. A connection-level failure (refused, timeout, 421 greeting,
+ * EHLO/STARTTLS/AUTH failure) moves to the next address and then the next MX in the same attempt
+ * (RFC 5321 §5.1); so does a recoverable failure once a transaction started (next-host.ts): the
+ * recipients a server deferred — a 4xx to MAIL, to their RCPT, to DATA or the end of data, a 421,
+ * a connection lost before the final dot — go on to the next host, while those it delivered or
+ * refused for good (5xx) are done there, never sent twice; a connection lost after the final dot
+ * ends the attempt (that server may have the message). All within `maxAddresses` addresses and
+ * `maxSessions` servers that answered (Postfix's smtp_mx_address_limit / smtp_mx_session_limit),
+ * so a destination with many failing MX hosts cannot hold one attempt for hours; what is left
+ * then waits with the last host's reply, and every host's error is in the report. At each host
+ * the recipients over its limit per transaction go in further transactions (recipient-limit.ts);
+ * a transaction at a later host once someone was delivered is a further message of the
+ * destination's rate (`messageSlot`). A host's session goes back to the pool per its state.
  */
 import { isIP } from 'node:net';
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
+import type { AttemptHost, AttemptReport, AttemptRequest, CandidateHost } from './attempt-types.js';
+import { judgeHost } from './next-host.js';
 import type { SmtpPool } from './pool.js';
-import { sendRest } from './recipient-limit.js';
+import { noMessageSlotReply, type RestSent, sendRest } from './recipient-limit.js';
 import type { SmtpSession } from './session.js';
-import type {
-  PeerCheck,
-  RecipientOutcome,
-  SessionLimits,
-  SessionTarget,
-  TlsMode,
-  TransactionOptions,
-} from './session-types.js';
-
-export interface CandidateHost {
-  hostname: string;
-  addresses: string[];
-  port: number;
-  /** This host's own TLS policy (DANE), over the request's TLS settings; absent = the request's. */
-  tls?: HostTls;
-}
-
-/**
- * One host's TLS policy (DANE, RFC 7672): `tls` (require with usable TLSA records), the check that
- * replaces PKIX verification, who requires it ("DANE", named in replies: a failed STARTTLS or check
- * is 451 4.7.5, never plaintext); `refuse`: the host is not used this attempt (its TLSA lookup
- * failed) and the reply is recorded as its host error, with no connection.
- */
-export interface HostTls {
-  tls: TlsMode;
-  peerCheck?: PeerCheck;
-  requiredBy: string;
-  refuse?: SmtpReply;
-}
-
-export interface AttemptRequest extends SessionLimits {
-  from: string;
-  recipients: string[];
-  body: Buffer;
-  hosts: CandidateHost[];
-  tls: TlsMode;
-  tlsVerify: boolean;
-  tlsCa?: readonly string[] | undefined;
-  /**
-   * Who requires TLS, named in the reply when it fails ("MTA-STS"); default "TLS required". With
-   * `tls: 'require'` a failed STARTTLS or certificate check is 451 4.7.5, never a bounce.
-   */
-  tlsRequiredBy?: string | undefined;
-  localAddress?: string;
-  ehloName?: string;
-  auth?: { username: string; password: string };
-  /** Addresses tried at most in this attempt (Postfix's smtp_mx_address_limit); default no limit. */
-  maxAddresses?: number;
-  /** Servers that answered (sessions) used at most (Postfix's smtp_mx_session_limit); default no limit. */
-  maxSessions?: number;
-  /**
-   * Takes one message of the destination's rate (shaping's max_message_rate) for a further
-   * transaction of this attempt (the recipients over a server's limit per transaction; each VERP
-   * transaction after the first), waiting for one a while: false when none came in time, and
-   * those recipients wait for the next attempt.
-   * Absent: no rate applies. The attempt's first transaction took its message at admission.
-   */
-  messageSlot?: (() => Promise<boolean>) | undefined;
-  /** The DSN request, SMTPUTF8 flag and 8-bit conversion of the transaction (session-types.ts). */
-  transaction?: TransactionOptions;
-}
-
-export interface AttemptReport {
-  /** The host that ran the transaction, when one was reached. */
-  host?: AttemptHost;
-  recipients: RecipientOutcome[];
-  /** Connection-level failures met on the way, in order (`localAddress`: our end, when connected). */
-  hostErrors: { hostname: string; address: string; reply: SmtpReply; localAddress?: string }[];
-  durationMs: number;
-  /**
-   * Set when the attempt ended on a connection-level failure — no host could be reached, or the
-   * transaction ended with a lost or timed-out connection or a 421 (concurrency feedback: shrink
-   * the site) —: the reply that says why, never a recipient's own refusal met before it.
-   */
-  connectionReply?: SmtpReply;
-  /** Set when no connection could be had under the site's limits: come back then (no attempt). */
-  throttled?: { until: number; reply: SmtpReply };
-}
-
-/** The host that ran the transaction, with its TLS details when the session was encrypted. */
-export interface AttemptHost {
-  hostname: string;
-  address: string;
-  port: number;
-  tls: boolean;
-  /** Our end of the connection (the local IP). */
-  localAddress?: string;
-  tlsVersion?: string;
-  tlsCipher?: string;
-  tlsVerified?: boolean;
-  /** What verified the certificate instead of PKIX ("DANE"). */
-  tlsVerifiedBy?: string;
-  /** Opportunistic TLS failed to begin (why) and the transaction ran in plaintext on a new connection. */
-  tlsFallback?: string;
-}
+import type { RecipientOutcome, SessionLimits, SessionTarget, TransactionResult } from './session-types.js';
 
 /** "421 … closing transmission channel" (RFC 5321 §3.8): the server is going away. */
 const CLOSING_CODE = 421;
-/** Stage at which a failure allows trying the next host. */
-const NEXT_HOST_STAGES = new Set(['connect', 'greeting', 'ehlo', 'starttls', 'auth']);
+/** The reply of recipients no host was tried for. */
+const NO_HOST_REPLY: SmtpReply = {
+  code: 451,
+  enhanced: '4.4.4',
+  text: 'no host to deliver to',
+  stage: 'connect',
+};
+
+/** What became of one address: no connection under the site's limits, a failure, or transactions. */
+type AtAddress =
+  | { kind: 'throttled'; error: ThrottledError }
+  | { kind: 'failed'; error: DeliveryError }
+  | { kind: 'ran'; result: TransactionResult; session: SmtpSession; rest: RestSent; released: Promise<void> };
 
 export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): Promise<AttemptReport> {
   const started = Date.now();
   const hostErrors: AttemptReport['hostErrors'] = [];
-  let lastReply: SmtpReply | undefined;
+  /** Each recipient's last outcome; `pending`: those still to try at the next host. */
+  const outcomes = new Map<string, RecipientOutcome>();
+  let pending = request.recipients;
+  /** The host of the last transaction, and the connection-level reply the attempt ended on. */
+  let ranOn: AttemptHost | undefined;
+  let endedOn: SmtpReply | undefined;
   let addressesTried = 0;
   let sessions = 0;
-  const failed = (host: CandidateHost, address: string, err: DeliveryError) => {
-    const hostname = host.hostname;
-    lastReply = tlsRequiredReply(request, host, err.reply);
-    hostErrors.push({
-      hostname,
-      address,
-      reply: lastReply,
-      ...(err.localAddress ? { localAddress: err.localAddress } : {}),
-    });
-    if (err.reply.stage !== 'connect') sessions++;
+  /** Someone was delivered: a transaction at another host is a further message of the rate. */
+  let delivered = false;
+  let slotHeld = false;
+  const defer = (reply: SmtpReply) => {
+    for (const address of pending) outcomes.set(address, { address, accepted: false, reply });
+  };
+  const hostError = (host: CandidateHost, address: string, reply: SmtpReply, localAddress?: string) =>
+    hostErrors.push({ hostname: host.hostname, address, reply, ...(localAddress ? { localAddress } : {}) });
+  const unreached = (host: CandidateHost, address: string, err: DeliveryError) => {
+    const reply = tlsRequiredReply(request, host, err.reply);
+    hostError(host, address, reply, err.localAddress);
+    if (reply.stage !== 'connect') sessions++;
+    endedOn = reply;
+    defer(reply);
   };
   const exhausted = () =>
     addressesTried >= (request.maxAddresses ?? Number.POSITIVE_INFINITY) ||
     sessions >= (request.maxSessions ?? Number.POSITIVE_INFINITY);
   hosts: for (const host of request.hosts) {
     if (host.tls?.refuse) {
-      lastReply = host.tls.refuse;
-      hostErrors.push({ hostname: host.hostname, address: host.addresses[0] ?? '', reply: lastReply });
+      hostError(host, host.addresses[0] ?? '', host.tls.refuse);
+      endedOn = host.tls.refuse;
+      defer(host.tls.refuse);
       continue;
     }
     for (const address of host.addresses) {
       // A bound source only reaches addresses of its own family (an IPv4 source, IPv4 MX addresses).
       if (request.localAddress && isIP(address) !== isIP(request.localAddress)) continue;
       if (exhausted()) break hosts;
+      if (delivered && !slotHeld && request.messageSlot) {
+        // A limiter that cannot answer (Redis down) gives no message: they wait, never over the rate.
+        if (!(await request.messageSlot().catch(() => false))) {
+          defer(noMessageSlotReply(host.hostname));
+          break hosts;
+        }
+        slotHeld = true;
+      }
       addressesTried++;
       const target: SessionTarget = {
         address,
@@ -154,65 +98,86 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         ...(request.auth ? { auth: request.auth } : {}),
         ...sessionLimits(request),
       };
-      let session: Awaited<ReturnType<SmtpPool['acquire']>>;
-      try {
-        session = await pool.acquire(target);
-      } catch (err) {
-        if (err instanceof ThrottledError) return throttledReport(err, hostErrors, started);
-        failed(host, address, err as DeliveryError);
+      const at = await transactAt(pool, request, target, pending);
+      if (at.kind === 'throttled') {
+        // No connection under the site's limits: no attempt, unless a transaction already ran.
+        if (!ranOn) return throttledReport(at.error, hostErrors, started);
+        defer(at.error.reply);
+        break hosts;
+      }
+      if (at.kind === 'failed') {
+        unreached(host, address, at.error);
         continue;
       }
-      let result = await session.send(request.from, request.recipients, request.body, request.transaction);
-      if (droppedWhileIdle(result.error, session)) {
-        // A pooled connection the server had already dropped: retry once on a fresh one.
-        void pool.release(session, false);
-        try {
-          session = await pool.acquire(target, { fresh: true });
-        } catch (err) {
-          if (err instanceof ThrottledError) return throttledReport(err, hostErrors, started);
-          failed(host, address, err as DeliveryError);
-          continue;
-        }
-        result = await session.send(request.from, request.recipients, request.body, request.transaction);
-      }
-      // Recipients over the server's limit per transaction go in further ones (recipient-limit.ts).
-      const send = (on: SmtpSession, rest: string[]) =>
-        on.send(request.from, rest, request.body, request.transaction);
-      const further = { pool, target, send, messageSlot: request.messageSlot };
-      const rest = await sendRest(further, session, result);
-      ({ result, session } = rest);
-      if (rest.held) void pool.release(session, await session.readyForReuse());
-      if (rest.hostError) failed(host, address, rest.hostError);
-      if (result.error && NEXT_HOST_STAGES.has(result.error.reply.stage)) {
-        result.error.localAddress ??= session.localAddress;
-        failed(host, address, result.error);
-        continue;
-      }
-      const connectionReply =
+      const { result, session, rest } = at;
+      sessions++;
+      slotHeld = false;
+      ranOn = attemptHost(host, address, session);
+      if (rest.hostError) hostError(host, address, rest.hostError.reply, rest.hostError.localAddress);
+      for (const outcome of result.recipients) outcomes.set(outcome.address, outcome);
+      delivered ||= result.recipients.some((r) => r.accepted);
+      endedOn =
         result.error?.fault === 'network'
           ? result.error.reply
           : (rest.hostError?.reply ?? result.recipients.find((r) => r.reply.code === CLOSING_CODE)?.reply);
-      return {
-        host: attemptHost(host, address, session),
-        recipients: result.recipients,
-        hostErrors,
-        durationMs: Date.now() - started,
-        ...(connectionReply ? { connectionReply } : {}),
-      };
+      const verdict = judgeHost(result, rest.heldBack);
+      if (verdict.onward.length === 0) break hosts;
+      for (const reply of verdict.errors) hostError(host, address, reply, session.localAddress);
+      pending = verdict.onward;
+      // Its site lease is free before another host of the site is asked for a connection.
+      await at.released;
     }
   }
-  const reply: SmtpReply = lastReply ?? {
-    code: 451,
-    enhanced: '4.4.4',
-    text: 'no host to deliver to',
-    stage: 'connect',
-  };
   return {
-    recipients: request.recipients.map((address) => ({ address, accepted: false, reply })),
+    ...(ranOn ? { host: ranOn } : {}),
+    recipients: request.recipients.map(
+      (address) => outcomes.get(address) ?? { address, accepted: false, reply: NO_HOST_REPLY },
+    ),
     hostErrors,
     durationMs: Date.now() - started,
-    ...(hostErrors.length > 0 ? { connectionReply: reply } : {}),
+    ...(endedOn ? { connectionReply: endedOn } : {}),
   };
+}
+
+/**
+ * The transactions for `recipients` at one address: on a pooled or new session (once more on a
+ * fresh one when a pooled one turns out dropped), then the recipients over the server's limit in
+ * further ones. The session goes back to the pool per its state (`released`: once it has).
+ */
+async function transactAt(
+  pool: SmtpPool,
+  request: AttemptRequest,
+  target: SessionTarget,
+  recipients: string[],
+): Promise<AtAddress> {
+  const refused = (err: unknown): AtAddress =>
+    err instanceof ThrottledError
+      ? { kind: 'throttled', error: err }
+      : { kind: 'failed', error: err as DeliveryError };
+  let session: SmtpSession;
+  try {
+    session = await pool.acquire(target);
+  } catch (err) {
+    return refused(err);
+  }
+  const send = (on: SmtpSession, to: string[]) =>
+    on.send(request.from, to, request.body, request.transaction);
+  let result = await send(session, recipients);
+  if (droppedWhileIdle(result.error, session)) {
+    // A pooled connection the server had already dropped: retry once on a fresh one.
+    void pool.release(session, false);
+    try {
+      session = await pool.acquire(target, { fresh: true });
+    } catch (err) {
+      return refused(err);
+    }
+    result = await send(session, recipients);
+  }
+  // Recipients over the server's limit per transaction go in further ones (recipient-limit.ts).
+  const rest = await sendRest({ pool, target, send, messageSlot: request.messageSlot }, session, result);
+  const last = rest.session;
+  const released = rest.held ? pool.release(last, await last.readyForReuse()) : Promise.resolve();
+  return { kind: 'ran', result: rest.result, session: last, rest, released };
 }
 
 /**

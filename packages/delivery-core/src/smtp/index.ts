@@ -5,8 +5,8 @@
  * module are the closed DeliveryError set.
  */
 
+export type { AttemptHost, AttemptReport, AttemptRequest, CandidateHost, HostTls } from './attempt-types.js';
 export { encodeData, encodeDataChunks, encodeDataParts, ZERO_COPY_MIN_BYTES } from './data-encoding.js';
-export type { AttemptHost, AttemptReport, AttemptRequest, CandidateHost, HostTls } from './deliver.js';
 export { deliverAttempt } from './deliver.js';
 export { mailParameters, rcptParameters, type WireForm, wireForm, xtext } from './params.js';
 export type { ConnectionLeases, PoolOptions } from './pool.js';

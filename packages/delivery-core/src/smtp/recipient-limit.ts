@@ -66,6 +66,11 @@ export interface RestSent {
   held: boolean;
   /** Another connection for the rest failed (not for the site's limits): a host error. */
   hostError?: DeliveryError;
+  /**
+   * Recipients Herald itself kept from a further transaction (no message of the rate in time, no
+   * other connection now): they wait for the next attempt, not for another host of this one.
+   */
+  heldBack: Set<string>;
 }
 
 /**
@@ -80,7 +85,7 @@ export async function sendRest(
   first: TransactionResult,
 ): Promise<RestSent> {
   const merged: TransactionResult = { recipients: [...first.recipients] };
-  const out: RestSent = { result: merged, session, held: true };
+  const out: RestSent = { result: merged, session, held: true, heldBack: new Set() };
   const update = (outcomes: TransactionResult['recipients']) => {
     const byAddress = new Map(outcomes.map((r) => [r.address, r]));
     for (const [i, r] of merged.recipients.entries()) merged.recipients[i] = byAddress.get(r.address) ?? r;
@@ -96,6 +101,7 @@ export async function sendRest(
     if (next === undefined) break;
     if ('code' in next) {
       update(rest.map((r) => ({ address: r.address, accepted: false, reply: next })));
+      for (const r of rest) out.heldBack.add(r.address);
       break;
     }
     out.session = next;
@@ -106,6 +112,7 @@ export async function sendRest(
     update(last.recipients);
   }
   if (last.error) merged.error = last.error;
+  if (last.dotUnanswered) merged.dotUnanswered = true;
   return out;
 }
 

@@ -115,4 +115,9 @@ export interface TransactionResult {
   recipients: RecipientOutcome[];
   /** Set when the transaction as a whole failed (MAIL or DATA refused, connection lost). */
   error?: DeliveryError;
+  /**
+   * The connection failed after the body's final dot was written and before its reply: the server
+   * may have taken the message, so it is not sent to another host in the same attempt.
+   */
+  dotUnanswered?: boolean;
 }

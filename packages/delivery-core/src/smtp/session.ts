@@ -15,7 +15,7 @@
  * a message submitted with SMTPUTF8, to one without SMTPUTF8 never (553 5.6.7).
  */
 import type { TLSSocket } from 'node:tls';
-import { DeliveryError, PermanentError, type SmtpReply, type SmtpStage } from '../errors/index.js';
+import { DeliveryError, PermanentError, type SmtpReply } from '../errors/index.js';
 import { mailParameters, rcptParameters, refusedAlone, wireForm } from './params.js';
 import { connectError, networkError } from './reply.js';
 import {
@@ -35,7 +35,7 @@ import type {
   TransactionResult,
 } from './session-types.js';
 import { connectNoDelay } from './socket.js';
-import { runTransaction, transactionResult } from './transaction.js';
+import { runTransaction, type TransactionProgress, transactionResult } from './transaction.js';
 import { SmtpWire } from './wire.js';
 
 /** How long QUIT may take before the connection is cut. */
@@ -161,7 +161,7 @@ export class SmtpSession {
     }
     this.clean = false;
     const replies = new Map<string, SmtpReply>(alone);
-    const at: { stage: SmtpStage } = { stage: 'mail' };
+    const at: TransactionProgress = { stage: 'mail' };
     try {
       const commands = {
         mail: `MAIL FROM:<${from}>${mailParameters(this.ext, form, options)}`,
@@ -182,7 +182,9 @@ export class SmtpSession {
         err instanceof DeliveryError
           ? err
           : networkError(`local error: ${(err as Error)?.message}`, at.stage, host, '4.3.0', err);
-      return transactionResult(recipients, replies, error);
+      const out = transactionResult(recipients, replies, error);
+      if (at.dotSent) out.dotUnanswered = true;
+      return out;
     }
   }
 

@@ -9,7 +9,8 @@
  * after DATA's) drops the connection and defers every recipient (4.5.0), never delivers or
  * bounces one; `ended` is called once the final dot got its reply (no RSET needed before the
  * next MAIL). A failed, timed-out or broken connection throws (DeliveryError from the wire): the
- * caller (SmtpSession.send) drops the connection. Uses `at.stage` to say where it was.
+ * caller (SmtpSession.send) drops the connection. Uses `at.stage` to say where it was, and
+ * `at.dotSent` once the final dot was written (a failure after it leaves the message's fate unknown).
  */
 import type { DeliveryError, SmtpReply, SmtpStage } from '../errors/index.js';
 import { dataDeadlineMs, encodeDataChunks } from './data-encoding.js';
@@ -34,13 +35,20 @@ export interface TransactionCommands {
   rcpt(to: string): string;
 }
 
+/** Where a transaction is: its stage, and whether the body's final dot went to the socket. */
+export interface TransactionProgress {
+  stage: SmtpStage;
+  /** Set once the whole body, final dot included, was written for accepted recipients. */
+  dotSent?: boolean;
+}
+
 export async function runTransaction(
   link: TransactionLink,
   commands: TransactionCommands,
   recipients: string[],
   body: Buffer,
   replies: Map<string, SmtpReply>,
-  at: { stage: SmtpStage },
+  at: TransactionProgress,
   ended: () => void,
 ): Promise<TransactionResult> {
   const { wire, host } = link;
@@ -103,7 +111,10 @@ export async function runTransaction(
   }
   // RFC 2920 §3.1: a server that says 354 with no recipient accepted gets an empty message.
   if (accepted.length === 0) wire.write('.\r\n');
-  else wire.pump(encodeDataChunks(body));
+  else
+    wire.pump(encodeDataChunks(body), () => {
+      at.dotSent = true;
+    });
   const final = await next(undefined, 'the reply to the end of data', dataDeadlineMs(dataMs, body.length));
   // The transaction is over, whatever the reply: no RSET needed.
   ended();

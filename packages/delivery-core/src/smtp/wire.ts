@@ -107,14 +107,18 @@ export class SmtpWire {
    * room (else after its 'drain'), so a large body is never copied whole into the socket's
    * queue. Returns at once; stops when the wire fails. What bounds it is the caller's next read:
    * a peer that stops reading fails that read at its deadline, which ends the connection.
+   * `written` is called once the last buffer went to the socket (not when the wire failed first).
    */
-  pump(chunks: Iterator<Buffer>): void {
+  pump(chunks: Iterator<Buffer>, written?: () => void): void {
     const socket = this.socket;
     const next = (): void => {
       for (;;) {
         if (this.failure || socket.destroyed) return;
         const chunk = chunks.next();
-        if (chunk.done) return;
+        if (chunk.done) {
+          written?.();
+          return;
+        }
         if (!socket.write(chunk.value)) {
           socket.once('drain', next);
           return;
