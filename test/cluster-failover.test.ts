@@ -25,7 +25,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { queueKeys } from '@herald/delivery-core/keys';
+import { DELIVERY_QUEUE, queueKeys } from '@herald/delivery-core/keys';
 import { onNode, type RedisClusterHandle, replicaPortOf, startRedisCluster } from '@herald/test-harness';
 import { sampleMessage } from './lib/message.js';
 import { type Stack, startStack } from './lib/stack.js';
@@ -70,6 +70,37 @@ async function replicaOf(port: number): Promise<number> {
   const replica = await replicaPortOf(port);
   assert.ok(replica, `master :${port} has a replica`);
   return replica;
+}
+
+/** Where BullMQ holds each job (for a failure's diagnostics): its lists and sets, its state fields. */
+async function whereAre(cluster: RedisClusterHandle, jobIds: string[]): Promise<string> {
+  const base = `${queueKeys(PREFIX).bullmqPrefix}:${DELIVERY_QUEUE}`;
+  const redis = cluster.client();
+  try {
+    const [meta, marker] = await Promise.all([
+      redis.hgetall(`${base}:meta`),
+      redis.zrange(`${base}:marker`, 0, -1),
+    ]);
+    const jobs = await Promise.all(
+      jobIds.map(async (id) => {
+        const [wait, active, prioritized, delayed, completed, lease, job] = await Promise.all([
+          redis.lpos(`${base}:wait`, id),
+          redis.lpos(`${base}:active`, id),
+          redis.zscore(`${base}:prioritized`, id),
+          redis.zscore(`${base}:delayed`, id),
+          redis.zscore(`${base}:completed`, id),
+          redis.exists(`${base}:${id}:lock`),
+          redis.hmget(`${base}:${id}`, 'priority', 'processedOn', 'ats', 'atm', 'delay'),
+        ]);
+        return `${id} wait=${wait} active=${active} prio=${prioritized} delayed=${delayed} done=${completed} lock=${lease} job=${job.join('/')}`;
+      }),
+    );
+    return `meta=${JSON.stringify(meta)} marker=${marker.join(',')} ${jobs.join('; ')}`;
+  } catch (err) {
+    return `(not read: ${(err as Error).message})`;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 const rel = (at: number, started: number) => `+${at - started} ms`;
@@ -220,6 +251,12 @@ async function failoverUnderLoad(
     { timeoutMs: DELIVERED_WITHIN_MS },
   ).catch(async (err: Error) => {
     const { totals } = await stack.relay.herald.queueStats({ maxJobs: 0 });
+    t.diagnostic(
+      `missing jobs: ${await whereAre(
+        cluster,
+        missing.slice(0, 10).map((o) => `${o.queueId}.0`),
+      )}`,
+    );
     throw new Error(`${err.message}; ${missing.length} missing; queue ${JSON.stringify(totals)}`);
   });
   note('every message acknowledged after the failover delivered');

@@ -9,7 +9,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { maskUrl } from './config/index.js';
 import { HeraldError } from './errors/index.js';
-import { guardSlotsRefresh, isCluster, type RedisClient } from './redis/index.js';
+import { guardCluster, isCluster, type RedisClient } from './redis/index.js';
 import { withDeadline } from './util/index.js';
 
 /** Which Redis: one server by URL, or a cluster by its seed nodes (`host:port` or URLs). */
@@ -19,7 +19,7 @@ const DEFAULT_REDIS_PORT = 6379;
 /**
  * A cluster client re-reads the slot map this often even when no MOVED or failed command asks it
  * to: after a failover every connection (a blocked BullMQ one too) drops the dead master soon.
- * The rounds stop when the client closes (redis/slots-refresh.ts).
+ * The rounds stop when the client closes (redis/cluster-guards.ts).
  */
 export const CLUSTER_SLOTS_REFRESH_MS = 2_000;
 const URL_SEED = /^rediss?:\/\//;
@@ -100,22 +100,31 @@ export function clusterSeeds(seeds: readonly string[]): ClusterSeeds {
   return { nodes: seeds.map(parseSeed), access };
 }
 
-/** Cluster-level options from the node options given (the rest apply to every node). */
+/**
+ * Cluster-level options from the node options given (the rest apply to every node). Never
+ * auto-pipelined: ioredis runs one auto-pipeline per group of nodes at a time and queues every
+ * later command of the group behind it, and in a failover one such pipeline (a cluster pipeline
+ * whose commands were queued on a node but never written) waited for good; every command to that
+ * master then waited too — a delivery thread's lease finishes, mark reads and shaping admissions,
+ * for minutes, until the process restarted (found by test/cluster-failover.test.ts, about one run
+ * in ten). Each command on its own is retried and redirected by the cluster client, or fails.
+ */
 function clusterOptions(seeds: ClusterSeeds, redis: RedisOptions, kind: ClientKind): ClusterOptions {
-  const { enableOfflineQueue, enableAutoPipelining, lazyConnect, ...node } = redis;
+  const { enableOfflineQueue, enableAutoPipelining: _never, lazyConnect, ...node } = redis;
   return {
     lazyConnect: lazyConnect ?? true,
     slotsRefreshInterval: CLUSTER_SLOTS_REFRESH_MS,
     ...(kind.rideFailovers ? RIDING_FAILOVERS : {}),
     ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
-    ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+    enableAutoPipelining: false,
     redisOptions: { ...node, ...seeds.access },
   };
 }
 
 /**
- * A client for `target`, the same options for both kinds (for a cluster, `enableOfflineQueue`,
- * `enableAutoPipelining` and `lazyConnect` apply to the cluster, the rest to every node). Not
+ * A client for `target`, the same options for both kinds (for a cluster, `enableOfflineQueue` and
+ * `lazyConnect` apply to the cluster, the rest to every node; `enableAutoPipelining` is ignored:
+ * see clusterOptions). Not
  * connected unless `lazyConnect: false` is given. `kind.rideFailovers`: see FAILOVER_RIDE_MS.
  */
 export function createRedisClient(
@@ -126,7 +135,7 @@ export function createRedisClient(
   const t = typeof target === 'string' ? { url: target } : target;
   if ('url' in t) return new Redis(t.url, { lazyConnect: true, ...redis });
   const seeds = clusterSeeds(t.cluster);
-  return guardSlotsRefresh(new Cluster(seeds.nodes, clusterOptions(seeds, redis, kind)));
+  return guardCluster(new Cluster(seeds.nodes, clusterOptions(seeds, redis, kind)));
 }
 
 export function connectRedis(target: string | { url: string }, options: ConnectRedisOptions): Promise<Redis>;

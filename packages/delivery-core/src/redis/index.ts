@@ -3,12 +3,14 @@
  * keyless commands that must reach every master of a cluster (SCAN; PING for readiness), or one
  * given master (`slotMaster`, `clusterNode`: strict durability's WAIT per master), and riding out
  * an outage (`outage.ts`: a failover or restart — which errors mean "Redis did not answer now",
- * and retrying an operation that is safe to repeat through them, bounded), and a cluster client's
- * periodic slot refresh that stops when the client closes (`slots-refresh.ts`).
+ * and retrying an operation that is safe to repeat through them, bounded), and the guards on every
+ * cluster client against two ioredis faults (`cluster-guards.ts`: a slot refresh that outlives its
+ * client, a pipeline that never settles).
  * The connection factory is the composition root's (`redis-connect.ts`): capabilities that need
  * a connection of their own get a `connect` function injected.
  */
 export { clusterNode, isCluster, masters, nodeKey, type RedisClient, slotMaster } from './client.js';
+export { guardCluster } from './cluster-guards.js';
 export {
   isRedisOutage,
   OUTAGE_FIRST_RETRY_MS,
@@ -16,5 +18,6 @@ export {
   type RideOutageOptions,
   rideOutage,
 } from './outage.js';
+export { canGuardPipelineRouting, pipelineNode } from './pipeline-routing.js';
 export { SCAN_COUNT, scanKeys } from './scan.js';
-export { canGuardSlotsRefresh, guardSlotsRefresh } from './slots-refresh.js';
+export { canGuardSlotsRefresh } from './slots-refresh.js';

@@ -6,13 +6,13 @@
  * forever, every `slotsRefreshInterval`, on a client with no nodes. It held a test process open
  * for good after its cluster failover test had passed; in a library user's service, every closed
  * client leaks one, and a re-connected one runs two rounds.
- * `guardSlotsRefresh(cluster)` replaces that method on the instance (and on every `duplicate()`,
- * which BullMQ makes for its blocking connections) with one that ends a round when the client is
- * closing or closed, or when a newer round has started (a reconnect), and never holds the process
- * open. It relies on two ioredis internals, checked here: the instance method
- * `resetNodesRefreshInterval` (called when the client becomes ready) and the `slotsTimer` field
- * it arms, which `clearNodesRefreshInterval` (called by disconnect and quit) clears. If they are gone, the
- * client is left as ioredis made it (test/slots-refresh.test.ts fails first, on an upgrade).
+ * `guardSlotsRefresh(cluster)` replaces that method on the instance (cluster-guards.ts also on
+ * its duplicates) with one that ends a round when the client is closing or closed, or when a
+ * newer round has started (a reconnect), and never holds the process open. It relies on ioredis
+ * internals, checked here: the instance method `resetNodesRefreshInterval` (called when the
+ * client becomes ready), `refreshSlotsCache`, and the `slotsTimer` field it arms, which
+ * `clearNodesRefreshInterval` (called by disconnect and quit) clears. If they are gone, the client
+ * is left as ioredis made it (test/slots-refresh.test.ts fails first, on an upgrade).
  */
 import type { Cluster } from 'ioredis';
 
@@ -27,10 +27,7 @@ interface RefreshInternals {
   resetNodesRefreshInterval(): void;
   clearNodesRefreshInterval(): void;
   refreshSlotsCache(callback?: (err?: Error | null) => void): void;
-  duplicate(...args: unknown[]): Cluster;
 }
-
-const GUARDED = Symbol('herald.slotsRefreshGuarded');
 
 /** Whether the installed ioredis still has what the guard replaces. */
 export function canGuardSlotsRefresh(cluster: Cluster): boolean {
@@ -42,11 +39,10 @@ export function canGuardSlotsRefresh(cluster: Cluster): boolean {
   );
 }
 
-/** Makes `cluster`'s periodic slot refresh (and its duplicates') stop with the client. */
+/** Makes `cluster`'s periodic slot refresh stop with the client. */
 export function guardSlotsRefresh<T extends Cluster>(cluster: T): T {
-  const c = cluster as unknown as RefreshInternals & { [GUARDED]?: true };
-  if (c[GUARDED] || !canGuardSlotsRefresh(cluster)) return cluster;
-  c[GUARDED] = true;
+  const c = cluster as unknown as RefreshInternals;
+  if (!canGuardSlotsRefresh(cluster)) return cluster;
   let round = 0;
   c.resetNodesRefreshInterval = function resetNodesRefreshInterval(this: RefreshInternals) {
     const intervalMs = this.options.slotsRefreshInterval;
@@ -59,10 +55,6 @@ export function guardSlotsRefresh<T extends Cluster>(cluster: T): T {
       this.slotsTimer.unref();
     };
     next();
-  };
-  const duplicate = c.duplicate;
-  c.duplicate = function guardedDuplicate(this: RefreshInternals, ...args: unknown[]) {
-    return guardSlotsRefresh(duplicate.apply(this, args));
   };
   return cluster;
 }
