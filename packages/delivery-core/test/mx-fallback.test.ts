@@ -3,7 +3,9 @@
  * (smtp/deliver.ts, next-host.ts), against real smtp-server sinks with scripted replies on
  * 127.0.0.x: the first MX defers (MAIL, one RCPT, the end of data, a dropped connection), the
  * second takes what it deferred in the same attempt; a 5xx, a connection lost after the final dot
- * and mx_session_limit keep the second MX out. Every recipient is delivered at most once.
+ * and mx_session_limit keep the second MX out. Every recipient is delivered at most once. The
+ * first MX's session, kept idle in the pool, gives up its site-wide slot when the second needs
+ * it, so a limit of one connection (a concurrency window shrunk to 1) does not keep the second out.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -15,7 +17,13 @@ import {
   STALL_FOREVER,
   startSmtpSink,
 } from '@herald/test-harness';
-import { type AttemptRequest, type CandidateHost, deliverAttempt } from '../src/smtp/index.js';
+import {
+  type AttemptRequest,
+  type CandidateHost,
+  type ConnectionLeases,
+  deliverAttempt,
+  SmtpPool,
+} from '../src/smtp/index.js';
 import { testPool } from './fixtures/test-pool.js';
 
 const TIMEOUTS = { connectMs: 2_000, greetingMs: 2_000, commandMs: 5_000, dataMs: 5_000 };
@@ -278,6 +286,89 @@ describe('what keeps the second MX out of the attempt', () => {
       assert.equal(report.recipients[1]?.reply.enhanced, '4.4.5');
       assert.equal(second.stats().connections, 0);
       assert.deepEqual(deliveries(first, second), { 'ok@dest.test': 1 });
+    });
+  });
+});
+
+/** One site-wide connection slot, as a Redis semaphore at limit 1 gives it (released a turn later). */
+function oneSiteSlot(): ConnectionLeases & { refused: number } {
+  let held = false;
+  const leases = {
+    refused: 0,
+    acquire: async () => {
+      if (held) {
+        leases.refused++;
+        return { retryAfterMs: 60_000, reason: 'connections' as const };
+      }
+      held = true;
+      return {
+        release: () =>
+          new Promise<void>((resolve) =>
+            setImmediate(() => {
+              held = false;
+              resolve();
+            }),
+          ),
+      };
+    },
+  };
+  return leases;
+}
+
+describe('the site-wide connection limit and the next MX', () => {
+  it('at a limit of one connection, the first MX defers a RCPT 452 and the second still delivers it', async () => {
+    const rcpt = { 'busy@dest.test': { code: 452, enhanced: '4.2.2', text: 'mailbox busy' } };
+    await withMx({ rcpt }, async ({ first, second, hosts }) => {
+      const leases = oneSiteSlot();
+      const pool = new SmtpPool({
+        leases,
+        ehloName: 'herald.test',
+        timeouts: TIMEOUTS,
+        maxConnectionsPerHost: 5,
+        maxMessagesPerConnection: 10,
+        idleTimeoutMs: 5_000,
+      });
+      const report = await deliverAttempt(
+        pool,
+        request(hosts, ['ok@dest.test', 'busy@dest.test'], { site: 'dest', siteMaxConnections: 1 }),
+      );
+      await pool.close();
+      assert.deepEqual(outcomes(report), [
+        ['ok@dest.test', true, 250, 'mx1.dest.test'],
+        ['busy@dest.test', true, 250, 'mx2.dest.test'],
+      ]);
+      assert.deepEqual(errorsOf(report), [['mx1.dest.test', 452, 'rcpt']]);
+      assert.equal(leases.refused, 1, "the first MX's idle session held the slot, then gave it up");
+      assert.equal(first.stats().connections, 1);
+      assert.equal(second.stats().connections, 1);
+      assert.deepEqual(deliveries(first, second), { 'ok@dest.test': 1, 'busy@dest.test': 1 });
+    });
+  });
+
+  it('at a limit of one connection, an attempt that ends at the first MX keeps its session for reuse', async () => {
+    const rcpt = { 'busy@dest.test': { code: 452, enhanced: '4.2.2', text: 'mailbox busy' } };
+    await withMx({ rcpt }, async ({ first, second, hosts }) => {
+      const leases = oneSiteSlot();
+      const pool = new SmtpPool({
+        leases,
+        ehloName: 'herald.test',
+        timeouts: TIMEOUTS,
+        maxConnectionsPerHost: 5,
+        maxMessagesPerConnection: 10,
+        idleTimeoutMs: 5_000,
+      });
+      const limits = { site: 'dest', siteMaxConnections: 1, maxAddresses: 1 };
+      const one = await deliverAttempt(pool, request(hosts, ['ok@dest.test', 'busy@dest.test'], limits));
+      const two = await deliverAttempt(pool, request(hosts, ['ok2@dest.test'], limits));
+      await pool.close();
+      assert.deepEqual(outcomes(one), [
+        ['ok@dest.test', true, 250, 'mx1.dest.test'],
+        ['busy@dest.test', false, 452, 'mx1.dest.test'],
+      ]);
+      assert.deepEqual(outcomes(two), [['ok2@dest.test', true, 250, 'mx1.dest.test']]);
+      assert.equal(first.stats().connections, 1, "the second attempt reused the first one's connection");
+      assert.equal(second.stats().connections, 0);
+      assert.deepEqual(deliveries(first, second), { 'ok@dest.test': 1, 'ok2@dest.test': 1 });
     });
   });
 });

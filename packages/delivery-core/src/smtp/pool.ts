@@ -5,7 +5,8 @@
  * own site lease, message-per-connection count and limits). Consecutive messages to the same host
  * reuse an open session up to `maxMessagesPerConnection`; at most
  * `maxConnectionsPerHost` sessions per key exist at once (callers wait in FIFO order); an idle
- * session closes after `idleTimeoutMs`. Shaping across relays (issue: traffic shaping) builds on
+ * session closes after `idleTimeoutMs`, or sooner when a new connection to its site needs the
+ * site-wide slot it holds. Shaping across relays (issue: traffic shaping) builds on
  * top of this; this pool only bounds one process.
  */
 import { LocalFaultError, ThrottledError } from '../errors/index.js';
@@ -188,11 +189,18 @@ export class SmtpPool {
     return closing;
   }
 
-  /** A site-wide lease for a new connection, or ThrottledError saying when to come back. */
+  /**
+   * A site-wide lease for a new connection, or ThrottledError saying when to come back. At the
+   * site's connection limit, an idle connection of this pool to the site (another address of it)
+   * is closed and its slot taken: a delivery waiting is worth more than a connection doing nothing
+   * (the next MX of an attempt whose first one deferred, at a concurrency window of 1).
+   */
   private async siteLease(target: SessionTarget): Promise<ConnectionLease | undefined> {
     const { leases } = this.options;
     if (!leases || !target.site || !target.siteMaxConnections) return undefined;
-    const lease = await leases.acquire(target.site, target.siteMaxConnections, target.siteConnectionRate);
+    let lease = await leases.acquire(target.site, target.siteMaxConnections, target.siteConnectionRate);
+    while (!('release' in lease) && lease.reason !== 'connection-rate' && (await this.closeIdle(target.site)))
+      lease = await leases.acquire(target.site, target.siteMaxConnections, target.siteConnectionRate);
     if ('release' in lease) return lease;
     const text =
       lease.reason === 'connection-rate'
@@ -202,6 +210,19 @@ export class SmtpPool {
       { code: 451, enhanced: '4.4.5', text, stage: 'connect' },
       Date.now() + lease.retryAfterMs,
     );
+  }
+
+  /** Closes the longest idle session of `site` (its lease released); false when there is none. */
+  private async closeIdle(site: string): Promise<boolean> {
+    for (const slot of this.hosts.values()) {
+      if (slot.site !== site) continue;
+      const entry = slot.idle.shift();
+      if (!entry) continue;
+      clearTimeout(entry.timer);
+      await this.closeCounted(slot, entry.session);
+      return true;
+    }
+    return false;
   }
 
   private wakeOne(slot: HostSlot): void {
