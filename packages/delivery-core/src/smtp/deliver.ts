@@ -7,7 +7,8 @@
  * a connection lost before the final dot — go on to the next host, while those it delivered or
  * refused for good (5xx) are done there, never sent twice; a connection lost after the final dot
  * ends the attempt (that server may have the message). All within `maxAddresses` addresses and
- * `maxSessions` servers that answered (Postfix's smtp_mx_address_limit / smtp_mx_session_limit),
+ * `maxSessions` servers that completed the handshake (Postfix's smtp_mx_address_limit /
+ * smtp_mx_session_limit),
  * so a destination with many failing MX hosts cannot hold one attempt for hours; what is left
  * then waits with the last host's reply, and every host's error is in the report. At each host
  * the recipients over its limit per transaction go in further transactions (recipient-limit.ts);
@@ -25,6 +26,12 @@ import type { RecipientOutcome, SessionLimits, SessionTarget, TransactionResult 
 
 /** "421 … closing transmission channel" (RFC 5321 §3.8): the server is going away. */
 const CLOSING_CODE = 421;
+/**
+ * A server that failed here never completed the SMTP handshake: like Postfix (2.3 and later), it
+ * does not count as a session (`maxSessions`), only as an address (`maxAddresses`): two overloaded
+ * MX hosts answering 421 do not keep a healthy third one out.
+ */
+const HANDSHAKE_STAGES: ReadonlySet<string> = new Set(['connect', 'greeting', 'ehlo', 'starttls']);
 /** The reply of recipients no host was tried for. */
 const NO_HOST_REPLY: SmtpReply = {
   code: 451,
@@ -61,7 +68,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
   const unreached = (host: CandidateHost, address: string, err: DeliveryError) => {
     const reply = tlsRequiredReply(request, host, err.reply);
     hostError(host, address, reply, err.localAddress);
-    if (reply.stage !== 'connect') sessions++;
+    if (!HANDSHAKE_STAGES.has(reply.stage)) sessions++;
     endedOn = reply;
     defer(reply);
   };
