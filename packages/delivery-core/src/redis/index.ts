@@ -4,8 +4,8 @@
  * given master (`slotMaster`, `clusterNode`: strict durability's WAIT per master), and riding out
  * an outage (`outage.ts`: a failover or restart — which errors mean "Redis did not answer now",
  * and retrying an operation that is safe to repeat through them, bounded), and the guards on every
- * cluster client against two ioredis faults (`cluster-guards.ts`: a slot refresh that outlives its
- * client, a pipeline that never settles).
+ * cluster client against three ioredis faults (`cluster-guards.ts`: a slot refresh that outlives
+ * its client, a pipeline that never settles, a `connect()` that never settles).
  * The connection factory is the composition root's (`redis-connect.ts`): capabilities that need
  * a connection of their own get a `connect` function injected.
  */
