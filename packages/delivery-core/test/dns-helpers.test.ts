@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { isIpAddress, orderByPreference, parseServer, readSystemNameservers } from '../src/dns/index.js';
-import { MAX_ADDRESSES_PER_HOST, MAX_MX_HOSTS, resolveMx } from '../src/dns/mx.js';
+import { MAX_ADDRESSES_PER_HOST, MAX_MX_HOSTS, mxNames, resolveMx } from '../src/dns/mx.js';
 import { toQueryName } from '../src/dns/names.js';
 import type { DnsAnswer, RecordType } from '../src/dns/types.js';
 import { HeraldError } from '../src/errors/index.js';
@@ -103,6 +103,33 @@ describe('orderByPreference', () => {
       { preference: 10, exchange: 'x' },
     ]);
     assert.deepEqual(ordered, [{ preference: 10, exchange: 'x' }]);
+  });
+});
+
+describe("mxNames: the names a destination's site is named after", () => {
+  test('by preference then name, each once at its best preference, whatever the record order', () => {
+    const records = [
+      { preference: 20, exchange: 'c.test' },
+      { preference: 10, exchange: 'b.test' },
+      { preference: 10, exchange: 'a.test' },
+      { preference: 5, exchange: 'c.test' },
+    ];
+    assert.deepEqual(mxNames(records), ['c.test', 'a.test', 'b.test']);
+    assert.deepEqual(mxNames([...records].reverse()), ['c.test', 'a.test', 'b.test']);
+  });
+
+  test('at most MAX_MX_HOSTS: the best preferences, ties by name, not by chance', () => {
+    const tied = Array.from({ length: MAX_MX_HOSTS + 5 }, (_, i) => ({
+      preference: 10,
+      exchange: `mx${String(MAX_MX_HOSTS + 5 - i).padStart(2, '0')}.test`,
+    }));
+    const backup = { preference: 5, exchange: 'zz-backup.test' };
+    const names = mxNames([...tied, backup]);
+    assert.equal(names.length, MAX_MX_HOSTS);
+    assert.deepEqual(names, [
+      'zz-backup.test',
+      ...Array.from({ length: MAX_MX_HOSTS - 1 }, (_, i) => `mx${String(i + 1).padStart(2, '0')}.test`),
+    ]);
   });
 });
 

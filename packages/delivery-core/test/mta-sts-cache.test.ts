@@ -38,6 +38,7 @@ class World {
       return { rcode: 'NOERROR', answers: records.map((text) => ({ type: 'TXT', text })), ttlMs: 60_000 };
     },
     resolveMx: () => Promise.reject(new Error('the MTA-STS cache does not resolve MX')),
+    resolveMxSet: () => Promise.reject(new Error('the MTA-STS cache does not resolve MX')),
     resolveAddresses: () => Promise.reject(new Error('fetches are faked here')),
     stats: () => ({ queries: this.txtQueries, cacheHits: 0, inflightJoins: 0 }),
     close: async () => {},

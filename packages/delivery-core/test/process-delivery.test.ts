@@ -45,7 +45,12 @@ function deps(
       getBody: async () => (opts.body === undefined ? Buffer.from('x') : opts.body),
       pendingJobIds: async () => opts.pending ?? ['m1.0'],
     } as unknown as Spool,
-    resolver: { resolveMx: opts.mx ?? (async () => []) } as unknown as Resolver,
+    resolver: {
+      resolveMxSet: async () => {
+        const hosts = (await (opts.mx ?? (async () => []))()) as { exchange: string }[];
+        return { hosts, names: hosts.map((h) => h.exchange) };
+      },
+    } as unknown as Resolver,
     // No host is reachable: acquire always fails with a refused connection.
     pool: {
       acquire: async () => {

@@ -207,26 +207,39 @@ describe('outbound SMTP client', () => {
     });
     assert.equal(byAddress.hostErrors.length, 4, 'four addresses tried, then the attempt ends');
     assert.equal(byAddress.recipients[0]!.accepted, false);
-    const bySession = await deliverAttempt(pool, {
-      from: 'a@sender.test',
-      recipients: ['ok@dest.test'],
-      body,
-      hosts: [host('127.0.0.3'), host('127.0.0.3'), host('127.0.0.3'), host('127.0.0.2')],
-      tls: 'none',
-      tlsVerify: false,
-      maxSessions: 2,
-    });
-    await pool.close();
-    assert.deepEqual(
-      bySession.hostErrors.map((e) => [e.address, e.reply.code]),
-      [
-        ['127.0.0.3', 421],
-        ['127.0.0.3', 421],
-        ['127.0.0.3', 421],
-      ],
-      'three servers refused at the greeting (no session, as in Postfix)',
+    // Three servers (one address is tried once per attempt: each its own) that refuse at the greeting.
+    const more421 = await Promise.all(
+      ['127.0.0.31', '127.0.0.32'].map((address) =>
+        startSmtpSink({
+          host: address,
+          script: { greeting: { code: 421, enhanced: '4.7.0', text: 'try later' } },
+        }),
+      ),
     );
-    assert.equal(bySession.recipients[0]!.accepted, true, 'the fourth, healthy, took it');
+    try {
+      const bySession = await deliverAttempt(pool, {
+        from: 'a@sender.test',
+        recipients: ['ok@dest.test'],
+        body,
+        hosts: [host('127.0.0.3'), ...more421.map((s) => host(s.host, s.port)), host('127.0.0.2')],
+        tls: 'none',
+        tlsVerify: false,
+        maxSessions: 2,
+      });
+      assert.deepEqual(
+        bySession.hostErrors.map((e) => [e.address, e.reply.code]),
+        [
+          ['127.0.0.3', 421],
+          ['127.0.0.31', 421],
+          ['127.0.0.32', 421],
+        ],
+        'three servers refused at the greeting (no session, as in Postfix)',
+      );
+      assert.equal(bySession.recipients[0]!.accepted, true, 'the fourth, healthy, took it');
+    } finally {
+      await pool.close();
+      await Promise.all(more421.map((s) => s.close()));
+    }
   });
 
   it('when no host is reachable every recipient is deferred with the last host error', async () => {

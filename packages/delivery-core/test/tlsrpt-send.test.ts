@@ -23,6 +23,7 @@ function resolverWith(txt: Record<string, string[]>): Resolver {
       return { rcode: 'NOERROR', answers: records.map((text) => ({ type: 'TXT', text })), ttlMs: 60_000 };
     },
     resolveMx: () => Promise.reject(new Error('not used')),
+    resolveMxSet: () => Promise.reject(new Error('not used')),
     resolveAddresses: () => Promise.reject(new Error('not used')),
     stats: () => ({ queries: 0, cacheHits: 0, inflightJoins: 0 }),
     close: async () => {},

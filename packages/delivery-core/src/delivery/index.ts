@@ -25,6 +25,7 @@ export { concurrencyShare, ThreadWorkers, type WorkerSlots } from './thread-work
 export {
   type AttemptLimits,
   type ConnectionVerdict,
+  type GateDestination,
   type JobParking,
   PARK_SAFETY_MS,
   type TlsPolicyDecision,

@@ -88,8 +88,9 @@ async function runAttempt(
   if (!deps.gate && deps.now() >= data.acceptedAt + deps.retry.maxQueueLifetimeMs) return expireAll();
   const route = deps.routeFor(data.domain);
   let hosts: CandidateHost[];
+  let mxNames: string[] | undefined;
   try {
-    hosts = (await hostsFor(data.domain, route, deps.resolver, deps.mxPort)).hosts;
+    ({ hosts, mxNames } = await hostsFor(data.domain, route, deps.resolver, deps.mxPort));
   } catch (err) {
     data.attempts += 1;
     const error = toDeliveryError(err, 'dns');
@@ -100,11 +101,13 @@ async function runAttempt(
       pending().map((r) => ({ address: r.address, accepted: false, reply: error.reply })),
     );
   }
-  const lifetimeMs = deps.gate?.queueLifetimeMs?.({ domain: data.domain, hosts, route });
+  // The gate names the site after the MX RRset (mxNames), not after the hosts picked to try.
+  const destination = { domain: data.domain, hosts, route, ...(mxNames ? { mxNames } : {}) };
+  const lifetimeMs = deps.gate?.queueLifetimeMs?.(destination);
   if (deps.now() >= data.acceptedAt + (lifetimeMs ?? deps.retry.maxQueueLifetimeMs)) return expireAll();
   // The receiving domain's TLS policy (DANE, else MTA-STS) governs MX deliveries, not static
   // routes; DANE in the mode shaping gives the destination's site (or the config's).
-  const dane = route ? undefined : deps.gate?.daneMode?.({ domain: data.domain, hosts });
+  const dane = route ? undefined : deps.gate?.daneMode?.(destination);
   const policy = route ? undefined : await deps.tlsPolicy?.(data.domain, hosts, dane ? { dane } : undefined);
   if (policy?.refuse) {
     data.attempts += 1;
@@ -126,9 +129,7 @@ async function runAttempt(
       pending().map((r) => ({ address: r.address, accepted: false, reply })),
     );
   }
-  const admission = deps.gate
-    ? await deps.gate.admit({ domain: data.domain, hosts, route, data })
-    : undefined;
+  const admission = deps.gate ? await deps.gate.admit({ ...destination, data }) : undefined;
   if (admission && !admission.admitted) {
     const outcome: DeliveryOutcome = {
       kind: 'throttled',
@@ -155,8 +156,7 @@ async function runAttempt(
       preloaded,
     );
     connection = verdict;
-    if (replies.length > 0)
-      await deps.gate?.observe?.({ domain: data.domain, hosts, route, source: limits?.source }, replies);
+    if (replies.length > 0) await deps.gate?.observe?.({ ...destination, source: limits?.source }, replies);
     return outcome;
   } finally {
     if (admission?.admitted) admission.release(connection);

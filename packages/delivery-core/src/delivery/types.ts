@@ -179,36 +179,34 @@ export interface AttemptLimits extends SessionLimits {
  * connections, for concurrency feedback), or told when to come back.
  */
 export interface DeliveryGate {
-  admit(request: {
-    domain: string;
-    hosts: CandidateHost[];
-    route?: StaticRoute | undefined;
-    data: DeliveryJobData;
-  }): Promise<
+  admit(
+    request: GateDestination & { data: DeliveryJobData },
+  ): Promise<
     | { admitted: true; release(connection?: ConnectionVerdict): void; limits?: AttemptLimits }
     | { admitted: false; until: number; reason: string; parkOn?: string }
   >;
   /** Sees every reply of an attempt (automation rules act on them). Must not throw. */
-  observe?(
-    request: {
-      domain: string;
-      hosts: CandidateHost[];
-      route?: StaticRoute | undefined;
-      source?: string | undefined;
-    },
-    replies: SmtpReply[],
-  ): Promise<void>;
+  observe?(request: GateDestination & { source?: string | undefined }, replies: SmtpReply[]): Promise<void>;
   /** The destination's max queue lifetime (shaping), ms. */
-  queueLifetimeMs?(request: {
-    domain: string;
-    hosts: CandidateHost[];
-    route?: StaticRoute | undefined;
-  }): number;
+  queueLifetimeMs?(request: GateDestination): number;
   /**
    * The destination's DANE mode (shaping's `dane` of its provider, site or domain, over
    * delivery.dane.mode), asked before the TLS policy of an MX delivery; absent = the config's.
    */
-  daneMode?(request: { domain: string; hosts: CandidateHost[] }): DaneMode;
+  daneMode?(request: GateDestination): DaneMode;
+}
+
+/** Where an attempt goes, as the gate is asked about it. */
+export interface GateDestination {
+  domain: string;
+  /** The hosts this attempt tries (for an MX: ties in random order, those with addresses). */
+  hosts: CandidateHost[];
+  route?: StaticRoute | undefined;
+  /**
+   * MX deliveries: the MX RRset's names (hostsFor's `mxNames`), which the site is named after,
+   * so it is the same on every attempt; absent = the hosts' names.
+   */
+  mxNames?: readonly string[] | undefined;
 }
 
 /** A recipient that ended bounced or expired in this attempt, with the reply that decided it. */

@@ -23,7 +23,9 @@
  *   other rcodes raise TransientError 451 4.4.3 (stage 'dns', fault 'dns') after all attempts.
  * - `resolveMx` follows RFC 5321 §5.1 and RFC 7505 — see mx.ts: 556 5.1.10 null MX, 550 5.1.2
  *   no such domain (or implicit MX without address), 550 5.4.4 no MX host has an address,
- *   451 4.4.3 DNS trouble. `resolveAddresses` returns A then AAAA ([] when there are none).
+ *   451 4.4.3 DNS trouble. `resolveMxSet` adds the RRset's names (MxSet.names: by preference
+ *   then name, at most MAX_MX_HOSTS, independent of the tie shuffle and of address lookups).
+ *   `resolveAddresses` returns A then AAAA ([] when there are none).
  *
  * Needs injected: `servers` (default: /etc/resolv.conf nameservers) and `now` (cache clock).
  * `stats()` counts network lookups, cache hits and in-flight joins; `close()` aborts in-flight
@@ -31,7 +33,7 @@
  */
 import { TtlLruCache } from './cache.js';
 import { DnsLookup } from './lookup.js';
-import { resolveAddresses, resolveMx } from './mx.js';
+import { resolveAddresses, resolveMx, resolveMxSet } from './mx.js';
 import { parseServer, readSystemNameservers } from './servers.js';
 import type { DnsAnswer, Resolver, ResolverOptions } from './types.js';
 
@@ -42,6 +44,7 @@ export type {
   DnsAnswer,
   DnsRecord,
   MxHost,
+  MxSet,
   NameServer,
   RecordType,
   Resolver,
@@ -72,6 +75,7 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   return {
     query,
     resolveMx: (domain) => resolveMx(query, domain),
+    resolveMxSet: (domain) => resolveMxSet(query, domain),
     resolveAddresses: (host) => resolveAddresses(query, host),
     stats: () => lookup.stats(),
     close: () => lookup.close(),

@@ -7,13 +7,16 @@
  * 550 5.1.2; no MX → the domain itself is the one implicit host (550 5.1.2 if it has no address);
  * hosts without addresses are dropped (550 5.4.4 if none remain); DNS trouble that leaves no usable
  * host is TransientError 451 4.4.3. At most MAX_MX_HOSTS hosts (the best preferences) with at most
- * MAX_ADDRESSES_PER_HOST addresses each. Needs: a `query` function (the cached, retrying lookup).
+ * MAX_ADDRESSES_PER_HOST addresses each. `resolveMxSet` also names the RRset (MxSet.names: by
+ * preference then name, at most MAX_MX_HOSTS, before any shuffle or address lookup), which the
+ * site of the destination is named after, so it is stable from attempt to attempt.
+ * Needs: a `query` function (the cached, retrying lookup).
  */
 import { PermanentError } from '../errors/index.js';
 import { dnsTransient, domainMissing, noMxAddress, nullMx } from './failures.js';
 import { toQueryName } from './names.js';
 import { isIpAddress } from './servers.js';
-import type { DnsAnswer, MxHost, RecordType } from './types.js';
+import type { DnsAnswer, MxHost, MxSet, RecordType } from './types.js';
 
 export type QueryFn = (name: string, type: RecordType) => Promise<DnsAnswer>;
 
@@ -67,6 +70,17 @@ export function orderByPreference<T extends { preference: number; exchange: stri
   });
 }
 
+/**
+ * The RRset's names by preference then name, each once (at its best preference), the first
+ * MAX_MX_HOSTS: deterministic, unlike `orderByPreference`'s shuffle of ties.
+ */
+export function mxNames(records: readonly { preference: number; exchange: string }[]): string[] {
+  const sorted = [...records].sort(
+    (a, b) => a.preference - b.preference || (a.exchange < b.exchange ? -1 : a.exchange > b.exchange ? 1 : 0),
+  );
+  return [...new Set(sorted.map((r) => r.exchange))].slice(0, MAX_MX_HOSTS);
+}
+
 function isNullExchange(exchange: string): boolean {
   return exchange === '' || exchange === '.';
 }
@@ -78,17 +92,29 @@ async function implicitMx(query: QueryFn, domain: string): Promise<MxHost[]> {
 }
 
 export async function resolveMx(query: QueryFn, domain: string): Promise<MxHost[]> {
+  return (await resolveMxSet(query, domain)).hosts;
+}
+
+export async function resolveMxSet(query: QueryFn, domain: string): Promise<MxSet> {
   const name = toQueryName(domain);
   if (name === undefined) throw domainMissing(domain, 'is not a valid domain name');
   const mx = await query(name, 'MX');
   if (mx.rcode === 'NXDOMAIN') throw domainMissing(name);
   const records = mx.answers.flatMap((r) => (r.type === 'MX' ? [r] : []));
-  if (records.length === 0) return implicitMx(query, name);
+  if (records.length === 0) return { hosts: await implicitMx(query, name), names: [name] };
   // RFC 7505: a null MX is the only MX; if a domain also lists real hosts, use those.
   const usable = records.filter((r) => !isNullExchange(r.exchange));
   if (usable.length === 0) throw nullMx(name);
+  return { hosts: await mxHosts(query, name, usable), names: mxNames(usable) };
+}
 
-  const ordered = orderByPreference(usable).slice(0, MAX_MX_HOSTS);
+/** The best MAX_MX_HOSTS hosts of `usable` (ties shuffled), those with addresses. */
+async function mxHosts(
+  query: QueryFn,
+  name: string,
+  usable: readonly { preference: number; exchange: string }[],
+): Promise<MxHost[]> {
+  const ordered = orderByPreference([...usable]).slice(0, MAX_MX_HOSTS);
   const results = await Promise.allSettled(ordered.map((r) => resolveAddresses(query, r.exchange)));
   const hosts: MxHost[] = [];
   let transient: unknown;

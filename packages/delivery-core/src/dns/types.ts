@@ -53,6 +53,19 @@ export interface MxHost {
   implicit: boolean;
 }
 
+/** A domain's MX hosts to try, and the names its site is known by (`resolveMxSet`). */
+export interface MxSet {
+  /** What `resolveMx` returns: the hosts to try, ties in random order, only those with addresses. */
+  hosts: MxHost[];
+  /**
+   * The MX RRset's host names (null MX excluded), lower-case, each once, ordered by preference
+   * then name, the first MAX_MX_HOSTS of them; the domain itself for an implicit MX. A function of
+   * the RRset alone: the same on every lookup while the RRset is the same, whichever equal
+   * preferences `hosts` picked and whichever hosts' address lookups failed.
+   */
+  names: string[];
+}
+
 export interface ResolverStats {
   /** Lookups that went to the network (each may take several attempts). */
   queries: number;
@@ -65,6 +78,8 @@ export interface ResolverStats {
 export interface Resolver {
   query(name: string, type: RecordType): Promise<DnsAnswer>;
   resolveMx(domain: string): Promise<MxHost[]>;
+  /** `resolveMx`'s hosts with the RRset's names (MxSet), from the same lookups. */
+  resolveMxSet(domain: string): Promise<MxSet>;
   resolveAddresses(host: string): Promise<string[]>;
   stats(): ResolverStats;
   close(): Promise<void>;

@@ -8,7 +8,7 @@
  * (the shaping runtime's), so this module holds no connection of its own.
  */
 import { DEFAULT_TENANT, type HeraldConfig, matchRoute, parseHostPort, type Route } from '../config/index.js';
-import type { MxHost, Resolver } from '../dns/index.js';
+import type { MxHost, MxSet, Resolver } from '../dns/index.js';
 import { HeraldError } from '../errors/index.js';
 import {
   baseLimitsFromConfig,
@@ -66,7 +66,7 @@ export interface DeliveryExplanation {
 export interface ExplainerParts {
   config: HeraldConfig;
   shaping: Shaping;
-  resolver: Pick<Resolver, 'resolveMx'>;
+  resolver: Pick<Resolver, 'resolveMxSet'>;
   liveState(path: LivePath): Promise<LiveShapingState>;
 }
 
@@ -83,17 +83,15 @@ export function createExplainer(parts: ExplainerParts): Explainer {
   ): Promise<Pick<DeliveryExplanation, 'route' | 'mx' | 'site' | 'provider'>> => {
     const route = matchRoute(config.routes as readonly Route[], domain);
     if (route) return { route, site: siteForRoute(parseHostPort(route.via, ROUTE_PORT)) };
-    let mx: MxHost[];
+    let set: MxSet;
     try {
-      mx = await parts.resolver.resolveMx(domain);
+      set = await parts.resolver.resolveMxSet(domain);
     } catch (err) {
       throw new HeraldError('HERALD_DNS_FAILED', `${domain}: ${(err as Error).message}`, { cause: err });
     }
-    const { site, provider } = siteForMxHosts(
-      mx.map((h) => h.exchange),
-      rules,
-    );
-    return { mx, site, ...(provider ? { provider } : {}) };
+    // Named after the MX RRset, as the shaping gate names it (not the hosts picked to try).
+    const { site, provider } = siteForMxHosts(set.names, rules);
+    return { mx: set.hosts, site, ...(provider ? { provider } : {}) };
   };
 
   return async (domain, opts = {}) => {

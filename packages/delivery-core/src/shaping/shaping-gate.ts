@@ -21,7 +21,7 @@
  * (cached), what an admitted attempt is told of them attempt-limits.ts's.
  */
 
-import { type DeliveryGate, PARK_SAFETY_MS } from '../delivery/index.js';
+import { type DeliveryGate, type GateDestination, PARK_SAFETY_MS } from '../delivery/index.js';
 import {
   campaignRateKey,
   laneOf,
@@ -101,13 +101,18 @@ export class ShapingGate implements DeliveryGate {
     return this.destinations.of(domain, hostnames, route);
   }
 
-  admit: DeliveryGate['admit'] = async ({ domain, hosts, route, data }) => {
+  /**
+   * The site and limits of a destination the delivery asks about: an MX delivery's site is named
+   * after the MX RRset (`mxNames`), not after the hosts this attempt picked to try.
+   */
+  private limitsOf({ domain, hosts, route, mxNames }: GateDestination): SiteLimits {
+    return this.limitsFor(domain, mxNames ?? hosts.map((h) => h.hostname), route?.via);
+  }
+
+  admit: DeliveryGate['admit'] = async (request) => {
+    const { domain, data } = request;
     const now = this.options.now;
-    const siteLimits = this.limitsFor(
-      domain,
-      hosts.map((h) => h.hostname),
-      route?.via,
-    );
+    const siteLimits = this.limitsOf(request);
     const { site } = siteLimits;
     data.site = site;
     const condition = this.options.siteState ? await this.options.siteState.condition(site) : {};
@@ -224,29 +229,17 @@ export class ShapingGate implements DeliveryGate {
     return stages;
   }
 
-  queueLifetimeMs: NonNullable<DeliveryGate['queueLifetimeMs']> = ({ domain, hosts, route }) =>
-    this.limitsFor(
-      domain,
-      hosts.map((h) => h.hostname),
-      route?.via,
-    ).limits.max_queue_lifetime;
+  queueLifetimeMs: NonNullable<DeliveryGate['queueLifetimeMs']> = (request) =>
+    this.limitsOf(request).limits.max_queue_lifetime;
 
   /** The destination's `dane` (provider, site or domain layer, else delivery.dane.mode). */
-  daneMode: NonNullable<DeliveryGate['daneMode']> = ({ domain, hosts }) =>
-    this.limitsFor(
-      domain,
-      hosts.map((h) => h.hostname),
-    ).limits.dane;
+  daneMode: NonNullable<DeliveryGate['daneMode']> = (request) => this.limitsOf(request).limits.dane;
 
-  observe: NonNullable<DeliveryGate['observe']> = async ({ domain, hosts, route, source }, replies) => {
+  observe: NonNullable<DeliveryGate['observe']> = async (request, replies) => {
     const { siteState, shaping } = this.options;
     if (!siteState || shaping.automation.length === 0) return;
-    const { site } = this.limitsFor(
-      domain,
-      hosts.map((h) => h.hostname),
-      route?.via,
-    );
-    await siteState.observe(site, shaping.automation, replies, source).catch(() => {});
+    const { site } = this.limitsOf(request);
+    await siteState.observe(site, shaping.automation, replies, request.source).catch(() => {});
   };
 }
 

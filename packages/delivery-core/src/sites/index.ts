@@ -14,6 +14,9 @@
  *   boundaries; a domain with a backup MX elsewhere is not attributed to the provider);
  * - `mx:<h1>,<h2>,...` otherwise: the MX RRset's names lower-cased, de-duplicated and sorted, so
  *   the same hosts in any order or case give the same site; `mx:<domain>` for an implicit MX;
+ *   an RRset of more than MAX_MX_HOSTS names is named after its first MAX_MX_HOSTS by preference
+ *   then name (the resolver's MxSet.names), so the name does not depend on which equal-preference
+ *   hosts an attempt tried, nor on their address lookups;
  * - `route:<host>:<port>` for a domain sent through a static route (`siteForRoute`);
  * - `siteNameProblem` (site-name.ts) refuses a name an operator typed that delivery never
  *   produces: an unknown provider, MX hosts not in canonical form, a malformed route;

@@ -8,15 +8,17 @@
  *   "," — so domains sharing an MX set share a site whatever the record order or case;
  *   a domain without MX records (implicit MX, RFC 5321 §5.1) is `mx:<domain>`;
  * - `route:<host>:<port>` for a static route (`siteForRoute`), IPv6 hosts in brackets;
- * - the MX host set is every name of the MX RRset (null MX "." excluded), not only the hosts
- *   that currently have addresses, so a host's A lookup failing does not move a domain to
- *   another site;
+ * - the MX host set is the MX RRset's names as the resolver's `resolveMxSet` gives them
+ *   (MxSet.names: null MX "." excluded, by preference then name, at most MAX_MX_HOSTS), not the
+ *   hosts an attempt picked to try nor only those that currently have addresses, so neither the
+ *   random order of equal preferences nor a host's A lookup failing moves a domain to another
+ *   site; delivery's shaping gate names sites from the same set;
  * - failures are the resolver's own DeliveryErrors, unchanged: 556 5.1.10 null MX, 550 5.1.2
  *   no such domain, 550 5.4.4 no MX host address, 451 4.4.3 DNS trouble.
  * Needs injected: a `Resolver` (dns module) and optionally a clock `now` (epoch ms).
  */
 import { comparableDomain } from '../address/index.js';
-import type { DnsAnswer, MxHost, Resolver } from '../dns/index.js';
+import type { Resolver } from '../dns/index.js';
 import {
   defaultProviderRules,
   matchProvider,
@@ -78,33 +80,24 @@ export function siteForRoute(via: { host: string; port: number }): string {
   return `route:${shown}:${via.port}`;
 }
 
-function mxNames(answer: DnsAnswer): string[] {
-  return answer.answers.flatMap((r) => (r.type === 'MX' ? [r.exchange] : []));
-}
-
 /**
  * Resolves the site of `domain` through the resolver, without caching of its own (the resolver
- * caches the DNS answers). The MX RRset is asked with `query` alongside `resolveMx`: the two share
- * one network lookup (the resolver's single-flight), and `query` exposes the answer's TTL.
+ * caches the DNS answers). The MX RRset is asked with `query` alongside `resolveMxSet`: the two
+ * share one network lookup (the resolver's single-flight), and `query` exposes the answer's TTL.
  */
 export async function resolveSite(domain: string, deps: SiteDeps): Promise<SiteInfo> {
   const now = deps.now ?? Date.now;
   const name = normaliseDomain(domain);
-  const [hostsResult, answerResult] = await Promise.allSettled([
-    deps.resolver.resolveMx(name),
+  const [setResult, answerResult] = await Promise.allSettled([
+    deps.resolver.resolveMxSet(name),
     deps.resolver.query(name, 'MX'),
   ]);
-  if (hostsResult.status === 'rejected') throw hostsResult.reason;
-  const hosts: MxHost[] = hostsResult.value;
+  if (setResult.status === 'rejected') throw setResult.reason;
+  const { hosts, names } = setResult.value;
   const implicit = hosts.length > 0 && hosts.every((h) => h.implicit);
 
   let ttlMs = SITE_CACHE_TTL_MS;
-  let names = hosts.map((h) => h.exchange);
-  if (answerResult.status === 'fulfilled') {
-    if (answerResult.value.ttlMs > 0) ttlMs = answerResult.value.ttlMs;
-    const fromAnswer = canonicalHostSet(mxNames(answerResult.value));
-    if (!implicit && fromAnswer.length > 0) names = fromAnswer;
-  }
+  if (answerResult.status === 'fulfilled' && answerResult.value.ttlMs > 0) ttlMs = answerResult.value.ttlMs;
 
   const mxHosts = canonicalHostSet(names);
   const { site, provider } = implicit

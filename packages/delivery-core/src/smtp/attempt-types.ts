@@ -48,7 +48,7 @@ export interface AttemptRequest extends SessionLimits {
   localAddress?: string;
   ehloName?: string;
   auth?: { username: string; password: string };
-  /** Addresses tried at most in this attempt (Postfix's smtp_mx_address_limit); default no limit. */
+  /** Addresses tried at most in this attempt (Postfix's smtp_mx_address_limit), each (address, port) once; default no limit. */
   maxAddresses?: number;
   /** Servers that answered (sessions) used at most (Postfix's smtp_mx_session_limit); default no limit. */
   maxSessions?: number;

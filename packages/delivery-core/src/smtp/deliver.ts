@@ -14,8 +14,13 @@
  * the recipients over its limit per transaction go in further transactions (recipient-limit.ts);
  * a transaction at a later host once someone was delivered is a further message of the
  * destination's rate (`messageSlot`). A host's session goes back to the pool per its state.
+ * Each (address, port) is tried at most once per attempt: an address listed under two MX names
+ * (or under an MX name and the domain itself) is tried at its first host only, and its repeats
+ * spend none of `maxAddresses` / `maxSessions` (a server that deferred recipients is not asked
+ * again under another name); the one retry on a fresh connection when a pooled one had been
+ * dropped (`droppedWhileIdle`) is part of that one try.
  */
-import { isIP } from 'node:net';
+import { isIP, SocketAddress } from 'node:net';
 import { type DeliveryError, type SmtpReply, ThrottledError } from '../errors/index.js';
 import type { AttemptHost, AttemptReport, AttemptRequest, CandidateHost } from './attempt-types.js';
 import { judgeHost } from './next-host.js';
@@ -56,6 +61,8 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
   let ranOn: AttemptHost | undefined;
   let endedOn: SmtpReply | undefined;
   let addressesTried = 0;
+  /** The (address, port) pairs already tried in this attempt (`endpointKey`). */
+  const tried = new Set<string>();
   let sessions = 0;
   /** Someone was delivered: a transaction at another host is a further message of the rate. */
   let delivered = false;
@@ -85,6 +92,8 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
     for (const address of host.addresses) {
       // A bound source only reaches addresses of its own family (an IPv4 source, IPv4 MX addresses).
       if (request.localAddress && isIP(address) !== isIP(request.localAddress)) continue;
+      const endpoint = endpointKey(address, host.port);
+      if (tried.has(endpoint)) continue;
       if (exhausted()) break hosts;
       if (delivered && !slotHeld && request.messageSlot) {
         // A limiter that cannot answer (Redis down) gives no message: they wait, never over the rate.
@@ -95,6 +104,7 @@ export async function deliverAttempt(pool: SmtpPool, request: AttemptRequest): P
         slotHeld = true;
       }
       addressesTried++;
+      tried.add(endpoint);
       const target: SessionTarget = {
         address,
         port: host.port,
@@ -193,6 +203,15 @@ async function transactAt(
  */
 function droppedWhileIdle(error: DeliveryError | undefined, session: SmtpSession): boolean {
   return error?.fault === 'network' && error.reply.stage === 'mail' && session.messagesSent > 1;
+}
+
+/** One (address, port) whatever the address's spelling (IPv6 in its canonical form). */
+function endpointKey(address: string, port: number): string {
+  const canonical =
+    isIP(address) === 6 && !address.includes('%')
+      ? new SocketAddress({ address, family: 'ipv6' }).address
+      : address.toLowerCase();
+  return `${canonical} ${port}`;
 }
 
 function attemptHost(host: CandidateHost, address: string, session: SmtpSession): AttemptHost {
