@@ -315,19 +315,24 @@ function oneSiteSlot(): ConnectionLeases & { refused: number } {
   return leases;
 }
 
+/** A pool whose site-wide connections are `leases`' (the sessions idle long enough to be reused). */
+function slotPool(leases: ReturnType<typeof oneSiteSlot>): SmtpPool {
+  return new SmtpPool({
+    leases,
+    ehloName: 'herald.test',
+    timeouts: TIMEOUTS,
+    maxConnectionsPerHost: 5,
+    maxMessagesPerConnection: 10,
+    idleTimeoutMs: 5_000,
+  });
+}
+
 describe('the site-wide connection limit and the next MX', () => {
   it('at a limit of one connection, the first MX defers a RCPT 452 and the second still delivers it', async () => {
     const rcpt = { 'busy@dest.test': { code: 452, enhanced: '4.2.2', text: 'mailbox busy' } };
     await withMx({ rcpt }, async ({ first, second, hosts }) => {
       const leases = oneSiteSlot();
-      const pool = new SmtpPool({
-        leases,
-        ehloName: 'herald.test',
-        timeouts: TIMEOUTS,
-        maxConnectionsPerHost: 5,
-        maxMessagesPerConnection: 10,
-        idleTimeoutMs: 5_000,
-      });
+      const pool = slotPool(leases);
       const report = await deliverAttempt(
         pool,
         request(hosts, ['ok@dest.test', 'busy@dest.test'], { site: 'dest', siteMaxConnections: 1 }),
@@ -349,14 +354,7 @@ describe('the site-wide connection limit and the next MX', () => {
     const rcpt = { 'busy@dest.test': { code: 452, enhanced: '4.2.2', text: 'mailbox busy' } };
     await withMx({ rcpt }, async ({ first, second, hosts }) => {
       const leases = oneSiteSlot();
-      const pool = new SmtpPool({
-        leases,
-        ehloName: 'herald.test',
-        timeouts: TIMEOUTS,
-        maxConnectionsPerHost: 5,
-        maxMessagesPerConnection: 10,
-        idleTimeoutMs: 5_000,
-      });
+      const pool = slotPool(leases);
       const limits = { site: 'dest', siteMaxConnections: 1, maxAddresses: 1 };
       const one = await deliverAttempt(pool, request(hosts, ['ok@dest.test', 'busy@dest.test'], limits));
       const two = await deliverAttempt(pool, request(hosts, ['ok2@dest.test'], limits));
