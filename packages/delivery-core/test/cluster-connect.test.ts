@@ -10,23 +10,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { onNode, type RedisClusterHandle, startRedisCluster } from '@herald/test-harness';
 import { Cluster } from 'ioredis';
 import { createRedisClient } from '../src/redis-connect.js';
+import { until } from './fixtures/until.js';
 
-const POLL_MS = 50;
-const WAIT_MS = 30_000;
 /** Event-loop turns a promise gets to settle after `ready` (it settles within one if at all). */
 const TURNS = 20;
-
-async function until(what: string, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await probe().catch(() => false))) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await delay(POLL_MS);
-  }
-}
 
 describe('connect() while the cluster is down', () => {
   let cluster: RedisClusterHandle;

@@ -17,13 +17,8 @@ import {
   STALL_FOREVER,
   startSmtpSink,
 } from '@herald/test-harness';
-import {
-  type AttemptRequest,
-  type CandidateHost,
-  type ConnectionLeases,
-  deliverAttempt,
-  SmtpPool,
-} from '../src/smtp/index.js';
+import { type AttemptRequest, type CandidateHost, deliverAttempt, SmtpPool } from '../src/smtp/index.js';
+import { oneSiteSlot } from './fixtures/one-site-slot.js';
 import { testPool } from './fixtures/test-pool.js';
 
 const TIMEOUTS = { connectMs: 2_000, greetingMs: 2_000, commandMs: 5_000, dataMs: 5_000 };
@@ -289,31 +284,6 @@ describe('what keeps the second MX out of the attempt', () => {
     });
   });
 });
-
-/** One site-wide connection slot, as a Redis semaphore at limit 1 gives it (released a turn later). */
-function oneSiteSlot(): ConnectionLeases & { refused: number } {
-  let held = false;
-  const leases = {
-    refused: 0,
-    acquire: async () => {
-      if (held) {
-        leases.refused++;
-        return { retryAfterMs: 60_000, reason: 'connections' as const };
-      }
-      held = true;
-      return {
-        release: () =>
-          new Promise<void>((resolve) =>
-            setImmediate(() => {
-              held = false;
-              resolve();
-            }),
-          ),
-      };
-    },
-  };
-  return leases;
-}
 
 /** A pool whose site-wide connections are `leases`' (the sessions idle long enough to be reused). */
 function slotPool(leases: ReturnType<typeof oneSiteSlot>): SmtpPool {

@@ -19,6 +19,7 @@ import {
   SmtpPool,
 } from '../src/smtp/index.js';
 import type { RateLimiter } from '../src/throttle/index.js';
+import { oneSiteSlot } from './fixtures/one-site-slot.js';
 import { greet, type PeerConn, type ScriptedPeer, startScriptedPeer } from './fixtures/scripted-peer.js';
 import { testPool } from './fixtures/test-pool.js';
 
@@ -217,22 +218,7 @@ describe('further transactions are messages: max_messages_per_connection', () =>
   it("at the cap with a site limit of one, the next connection waits for the closed one's lease", async () => {
     // One site-wide slot, given back only once the old connection's QUIT is done and its release
     // has reached "Redis" (a turn later): asking before that is refused, as a real semaphore does.
-    let held = false;
-    const oneSlot: ConnectionLeases = {
-      acquire: async () => {
-        if (held) return { retryAfterMs: 60_000, reason: 'connections' };
-        held = true;
-        return {
-          release: () =>
-            new Promise<void>((resolve) =>
-              setImmediate(() => {
-                held = false;
-                resolve();
-              }),
-            ),
-        };
-      },
-    };
+    const oneSlot = oneSiteSlot();
     const { report, server, connections } = await cappedUnderSiteLimit(oneSlot, 5);
     assert.deepEqual(
       outcomes(report),

@@ -7,28 +7,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { type RedisClusterHandle, startRedisCluster } from '@herald/test-harness';
 import { Cluster } from 'ioredis';
 import { canGuardSlotsRefresh } from '../src/redis/index.js';
 import { createRedisClient } from '../src/redis-connect.js';
+import { until } from './fixtures/until.js';
 
 const REFRESH_MS = 200;
-const POLL_MS = 20;
-const WAIT_MS = 15_000;
 
 /** The ioredis internals the test looks at. */
 interface Internals {
   isRefreshing: boolean;
   slotsTimer: NodeJS.Timeout | null;
-}
-
-async function until(what: string, probe: () => boolean): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!probe()) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await delay(POLL_MS);
-  }
 }
 
 describe('cluster slot refresh after close', () => {
