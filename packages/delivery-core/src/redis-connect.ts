@@ -9,7 +9,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { maskUrl } from './config/index.js';
 import { HeraldError } from './errors/index.js';
-import { guardCluster, isCluster, type RedisClient } from './redis/index.js';
+import { guardCluster, isCluster, type RedisClient, useLeanPipelines } from './redis/index.js';
 import { withDeadline } from './util/index.js';
 
 /** Which Redis: one server by URL, or a cluster by its seed nodes (`host:port` or URLs). */
@@ -126,12 +126,14 @@ function clusterOptions(seeds: ClusterSeeds, redis: RedisOptions, kind: ClientKi
  * `lazyConnect` apply to the cluster, the rest to every node; `enableAutoPipelining` is ignored:
  * see clusterOptions). Not
  * connected unless `lazyConnect: false` is given. `kind.rideFailovers`: see FAILOVER_RIDE_MS.
+ * Pipelines are built lean from the first client on (redis/lean-pipelines.ts).
  */
 export function createRedisClient(
   target: RedisTarget | string,
   redis: RedisOptions = {},
   kind: ClientKind = {},
 ): RedisClient {
+  useLeanPipelines();
   const t = typeof target === 'string' ? { url: target } : target;
   if ('url' in t) return new Redis(t.url, { lazyConnect: true, ...redis });
   const seeds = clusterSeeds(t.cluster);

@@ -5,12 +5,14 @@
  * an outage (`outage.ts`: a failover or restart — which errors mean "Redis did not answer now",
  * and retrying an operation that is safe to repeat through them, bounded), and the guards on every
  * cluster client against three ioredis faults (`cluster-guards.ts`: a slot refresh that outlives
- * its client, a pipeline that never settles, a `connect()` that never settles).
+ * its client, a pipeline that never settles, a `connect()` that never settles), and pipelines the
+ * young-generation GC can free (`lean-pipelines.ts`, every client).
  * The connection factory is the composition root's (`redis-connect.ts`): capabilities that need
  * a connection of their own get a `connect` function injected.
  */
 export { clusterNode, isCluster, masters, nodeKey, type RedisClient, slotMaster } from './client.js';
 export { guardCluster } from './cluster-guards.js';
+export { leanPipelinesActive, useLeanPipelines } from './lean-pipelines.js';
 export {
   isRedisOutage,
   OUTAGE_FIRST_RETRY_MS,
