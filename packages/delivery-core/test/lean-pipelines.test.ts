@@ -60,6 +60,17 @@ describe('lean ioredis pipelines', () => {
       exec(): Promise<unknown>;
     };
     assert.deepEqual(await p.leanEcho('k', 'v').exec(), [[null, 'vk']]);
+    assert.equal(Object.hasOwn(p, 'leanEcho'), false, 'the script sits on the client’s shape');
+    redis.defineCommand('leanTwice', { numberOfKeys: 0, lua: 'return ARGV[1] .. ARGV[1]' });
+    const q = redis.pipeline() as unknown as {
+      leanEcho(k: string, a: string): typeof q;
+      leanTwice(a: string): typeof q;
+      exec(): Promise<unknown>;
+    };
+    assert.deepEqual(await q.leanTwice('ab').leanEcho('k', 'w').exec(), [
+      [null, 'abab'],
+      [null, 'wk'],
+    ]);
   });
 
   it('serves auto-pipelined commands', async () => {

@@ -8,12 +8,16 @@
  * pipeline for every group-commit MULTI, event batch and auto-pipeline flush, so in the relay
  * the old generation grew ≈ 30 MB/s under load and both threads paid for it in scavenges that
  * copy the survivors twice and in full GCs every few seconds (docs/benchmarks.md).
- * `useLeanPipelines()` makes ioredis build its pipelines with the same fields and the same
- * prototype, `length` a getter on that prototype. Touchpoint: the `default` export of
- * `ioredis/built/Pipeline.js`, which `redis.pipeline()` and `redis.multi()` (transaction.js)
- * read at every `new`, and the fields its constructor sets. The first pipeline built here is
- * compared with one ioredis builds for the same client: if their fields differ (another ioredis),
- * ioredis' own constructor is put back and nothing else changes.
+ * `useLeanPipelines()` makes ioredis build its pipelines with the same fields, `length` a getter
+ * on Pipeline's prototype. ioredis also copied the client's scripts and added commands (two
+ * functions each) onto every pipeline; here they sit once on a prototype per client, between
+ * the pipeline and Pipeline's prototype, rebuilt when `defineCommand` or `addBuiltinCommand`
+ * adds one. Touchpoint: the `default` export of `ioredis/built/Pipeline.js`, which
+ * `redis.pipeline()` and `redis.multi()` (transaction.js) read at every `new`, the fields its
+ * constructor sets, and Commander's `defineCommand` / `addBuiltinCommand` as the only writers of
+ * a client's scripts. The first pipeline built here is compared with one ioredis builds for the
+ * same client: if their fields differ (another ioredis), ioredis' own constructor is put back
+ * and nothing else changes.
  */
 import { createRequire } from 'node:module';
 
@@ -25,13 +29,25 @@ interface PipelineClient {
   constructor: { name: string };
 }
 
-type PipelineConstructor = new (redis: PipelineClient) => Record<string, unknown>;
+type Fields = Record<string, unknown>;
+type PipelineConstructor = new (redis: PipelineClient) => Fields;
+type CommanderConstructor = new () => object & {
+  defineCommand(...args: unknown[]): unknown;
+  addBuiltinCommand(...args: unknown[]): unknown;
+};
 
 interface PipelineModule {
   default: PipelineConstructor;
 }
 
+/** A client's pipelines' prototype (its scripts and added commands) and the `new.target` for it. */
+interface Shape {
+  target: () => void;
+  shaToScript: Fields;
+}
+
 const require = createRequire(import.meta.url);
+const shapes = new WeakMap<object, Shape>();
 
 let installed: 'no' | 'yes' | 'refused' = 'no';
 
@@ -45,11 +61,14 @@ export function useLeanPipelines(): void {
   if (installed !== 'no') return;
   installed = 'refused';
   const found = loadModule<PipelineModule>('ioredis/built/Pipeline.js');
-  const commander = loadModule<{ default: new () => object }>('ioredis/built/utils/Commander.js');
+  const commander = loadModule<{ default: CommanderConstructor }>('ioredis/built/utils/Commander.js');
   if (typeof found?.default !== 'function' || typeof commander?.default !== 'function') return;
   const mod: PipelineModule = found;
   const Original: PipelineConstructor = found.default;
-  const Commander: new () => object = commander.default;
+  const Commander: CommanderConstructor = commander.default;
+  const commands = Commander.prototype;
+  if (typeof commands.defineCommand !== 'function' || typeof commands.addBuiltinCommand !== 'function')
+    return;
   if (!/defineProperty\(this,\s*"length"/.test(Function.prototype.toString.call(Original))) return;
   if (Object.getOwnPropertyDescriptor(Original.prototype, 'length') === undefined)
     Object.defineProperty(Original.prototype, 'length', {
@@ -58,9 +77,16 @@ export function useLeanPipelines(): void {
         return this._queue.length;
       },
     });
+  for (const writer of ['defineCommand', 'addBuiltinCommand'] as const) {
+    const write = commands[writer];
+    commands[writer] = function reshaping(this: object, ...args: unknown[]) {
+      shapes.delete(this);
+      return write.apply(this, args);
+    };
+  }
   let checked = false;
-  function LeanPipeline(redis: PipelineClient): Record<string, unknown> {
-    const self = build(redis, Commander, LeanPipeline);
+  function LeanPipeline(redis: PipelineClient): Fields {
+    const self = build(redis, Commander, shapeOf(redis, Original));
     if (!checked) {
       checked = true;
       if (!sameFields(self, new Original(redis))) {
@@ -76,34 +102,41 @@ export function useLeanPipelines(): void {
   installed = 'yes';
 }
 
-/** What ioredis 5.11's Pipeline constructor sets, less the per-instance `length`. */
-function build(
-  redis: PipelineClient,
-  Commander: new () => object,
-  target: (redis: PipelineClient) => Record<string, unknown>,
-): Record<string, unknown> {
-  const self = Reflect.construct(Commander, [], target) as Record<string, unknown>;
-  const redisFns = redis as unknown as Record<string, unknown>;
-  const shaToScript: Record<string, unknown> = {};
+/** The client's shape: its scripts' and added commands' functions on a prototype of their own. */
+function shapeOf(redis: PipelineClient, Original: PipelineConstructor): Shape {
+  const known = shapes.get(redis);
+  if (known) return known;
+  const fns = redis as unknown as Fields;
+  const proto = Object.create(Original.prototype) as Fields;
+  const shaToScript: Fields = {};
+  const copy = (name: string) => {
+    proto[name] = fns[name];
+    proto[`${name}Buffer`] = fns[`${name}Buffer`];
+  };
+  for (const name of Object.keys(redis.scriptsSet)) {
+    shaToScript[redis.scriptsSet[name]!.sha] = redis.scriptsSet[name];
+    copy(name);
+  }
+  for (const name of redis.addedBuiltinSet) copy(name);
+  const target = function ShapedPipeline() {};
+  target.prototype = proto;
+  const shape = { target, shaToScript };
+  shapes.set(redis, shape);
+  return shape;
+}
+
+/** What ioredis 5.11's Pipeline constructor sets on each pipeline, less `length` and the functions. */
+function build(redis: PipelineClient, Commander: CommanderConstructor, shape: Shape): Fields {
+  const self = Reflect.construct(Commander, [], shape.target) as Fields;
   self.redis = redis;
   self.isPipeline = true;
   self.replyPending = 0;
   self._queue = [];
   self._result = [];
   self._transactions = 0;
-  self._shaToScript = shaToScript;
+  self._shaToScript = shape.shaToScript;
   self.isCluster = redis.constructor.name === 'Cluster' || Boolean(redis.isCluster);
   self.options = redis.options;
-  for (const name of Object.keys(redis.scriptsSet)) {
-    const script = redis.scriptsSet[name]!;
-    shaToScript[script.sha] = script;
-    self[name] = redisFns[name];
-    self[`${name}Buffer`] = redisFns[`${name}Buffer`];
-  }
-  for (const name of redis.addedBuiltinSet) {
-    self[name] = redisFns[name];
-    self[`${name}Buffer`] = redisFns[`${name}Buffer`];
-  }
   self.promise = new Promise((resolve, reject) => {
     self.resolve = resolve;
     self.reject = reject;
@@ -111,15 +144,15 @@ function build(
   return self;
 }
 
-/** Same own fields (ioredis' `length` aside), each of the same kind. */
-function sameFields(lean: Record<string, unknown>, original: Record<string, unknown>): boolean {
-  const keys = (o: object) =>
-    Object.keys(o)
-      .filter((k) => k !== 'length')
-      .sort();
-  const a = keys(lean);
-  const b = keys(original);
-  return a.length === b.length && a.every((k, i) => k === b[i] && typeof lean[k] === typeof original[k]);
+/** Same fields (a lean pipeline's own and its shape's; ioredis' `length` aside), each of the same kind. */
+function sameFields(lean: Fields, original: Fields): boolean {
+  const shape = Object.getPrototypeOf(lean) as Fields;
+  const value = (k: string) => (Object.hasOwn(lean, k) ? lean[k] : shape[k]);
+  const a = [...Object.keys(lean), ...Object.keys(shape)].sort();
+  const b = Object.keys(original)
+    .filter((k) => k !== 'length')
+    .sort();
+  return a.length === b.length && a.every((k, i) => k === b[i] && typeof value(k) === typeof original[k]);
 }
 
 function loadModule<T>(id: string): T | undefined {
