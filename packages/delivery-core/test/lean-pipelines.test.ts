@@ -3,7 +3,7 @@
  * ioredis' own (replies, errors, MULTI, scripts, auto-pipelining), carry no per-instance `length`,
  * and — the reason they exist — what a finished pipeline held is freed by the young-generation GC
  * instead of being promoted (old-space growth across two forced minor GCs, both kinds compared in
- * one process).
+ * one process). herald-test: own-process (it sets V8's --expose-gc at run time).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
