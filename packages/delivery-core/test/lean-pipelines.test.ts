@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
-import type { Redis } from 'ioredis';
+import { Pipeline, type Redis } from 'ioredis';
 import { leanPipelinesActive, useLeanPipelines } from '../src/redis/index.js';
 
 /** Pipelines per round of the GC comparison, commands each. */
@@ -89,7 +89,8 @@ describe('lean ioredis pipelines', () => {
   it('lets the young-generation GC free a finished pipeline (ioredis’ own: promoted)', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as (o: { type: 'minor' | 'major' }) => void;
-    const Original = redis.pipeline().constructor as new (r: Redis) => ReturnType<Redis['pipeline']>;
+    const Original = Pipeline.prototype.constructor as new (r: Redis) => ReturnType<Redis['pipeline']>;
+    assert.equal(redis.pipeline().constructor, Original);
     const oldSpace = () =>
       v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_used_size;
     async function promoted(make: () => ReturnType<Redis['pipeline']>): Promise<number> {

@@ -40,11 +40,8 @@ interface PipelineModule {
   default: PipelineConstructor;
 }
 
-/** A client's pipelines' prototype (its scripts and added commands) and the `new.target` for it. */
-interface Shape {
-  target: () => void;
-  shaToScript: Fields;
-}
+/** The class of a client's pipelines: its scripts and added commands on the class's prototype. */
+type Shape = new (redis: PipelineClient) => Fields;
 
 const require = createRequire(import.meta.url);
 const shapes = new WeakMap<object, Shape>();
@@ -86,7 +83,7 @@ export function useLeanPipelines(): void {
   }
   let checked = false;
   function LeanPipeline(redis: PipelineClient): Fields {
-    const self = build(redis, Commander, shapeOf(redis, Original));
+    const self = new (shapeOf(redis, Original, Commander))(redis);
     if (!checked) {
       checked = true;
       if (!sameFields(self, new Original(redis))) {
@@ -102,13 +99,44 @@ export function useLeanPipelines(): void {
   installed = 'yes';
 }
 
-/** The client's shape: its scripts' and added commands' functions on a prototype of their own. */
-function shapeOf(redis: PipelineClient, Original: PipelineConstructor): Shape {
+/**
+ * The client's shape: a class (a real one, so V8 lays its fields out in the object) whose
+ * instances have what ioredis 5.11's Pipeline constructor sets, less `length` and the functions,
+ * which sit on its prototype; that prototype's own prototype is Pipeline's.
+ */
+function shapeOf(
+  redis: PipelineClient,
+  Original: PipelineConstructor,
+  Commander: CommanderConstructor,
+): Shape {
   const known = shapes.get(redis);
   if (known) return known;
   const fns = redis as unknown as Fields;
-  const proto = Object.create(Original.prototype) as Fields;
   const shaToScript: Fields = {};
+  const isCluster = redis.constructor.name === 'Cluster' || Boolean(redis.isCluster);
+  const Base = Commander as unknown as new () => Fields;
+  class LeanShapedPipeline extends Base {
+    constructor(client: PipelineClient) {
+      super();
+      this.redis = client;
+      this.isPipeline = true;
+      this.replyPending = 0;
+      this._queue = [];
+      this._result = [];
+      this._transactions = 0;
+      this._shaToScript = shaToScript;
+      this.isCluster = isCluster;
+      this.options = client.options;
+      this.promise = new Promise((resolve, reject) => {
+        this.resolve = resolve;
+        this.reject = reject;
+      });
+    }
+  }
+  const proto = LeanShapedPipeline.prototype as unknown as Fields;
+  Object.setPrototypeOf(proto, Original.prototype);
+  // `pipeline.constructor` stays ioredis' Pipeline, as callers saw it before.
+  Object.defineProperty(proto, 'constructor', { value: Original, writable: true, configurable: true });
   const copy = (name: string) => {
     proto[name] = fns[name];
     proto[`${name}Buffer`] = fns[`${name}Buffer`];
@@ -118,30 +146,8 @@ function shapeOf(redis: PipelineClient, Original: PipelineConstructor): Shape {
     copy(name);
   }
   for (const name of redis.addedBuiltinSet) copy(name);
-  const target = function ShapedPipeline() {};
-  target.prototype = proto;
-  const shape = { target, shaToScript };
-  shapes.set(redis, shape);
-  return shape;
-}
-
-/** What ioredis 5.11's Pipeline constructor sets on each pipeline, less `length` and the functions. */
-function build(redis: PipelineClient, Commander: CommanderConstructor, shape: Shape): Fields {
-  const self = Reflect.construct(Commander, [], shape.target) as Fields;
-  self.redis = redis;
-  self.isPipeline = true;
-  self.replyPending = 0;
-  self._queue = [];
-  self._result = [];
-  self._transactions = 0;
-  self._shaToScript = shape.shaToScript;
-  self.isCluster = redis.constructor.name === 'Cluster' || Boolean(redis.isCluster);
-  self.options = redis.options;
-  self.promise = new Promise((resolve, reject) => {
-    self.resolve = resolve;
-    self.reject = reject;
-  });
-  return self;
+  shapes.set(redis, LeanShapedPipeline);
+  return LeanShapedPipeline;
 }
 
 /** Same fields (a lean pipeline's own and its shape's; ioredis' `length` aside), each of the same kind. */
