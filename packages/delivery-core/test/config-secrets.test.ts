@@ -136,6 +136,8 @@ describe('validation errors never quote a value of a secret key', () => {
       'routes:\n  - { match: "*", via: "u:hunter2hunter2@127.0.0.1:99999" }\n',
     );
     assert.match(via.err.message, /routes\[0\]\.via: .*"[^"]*\*\*\*@127\.0\.0\.1:99999"/);
+    assert.match(via.err.message, /no user or password \(a smarthost's AUTH goes in routes\[\]\.auth\)/);
+    assert.doesNotMatch(via.err.message, /IPv6/, 'the colon of user:password is not taken for IPv6');
     assertNoSecret(via.err);
     const otlp = fileError(
       'otlp.yaml',

@@ -32,6 +32,13 @@ function checkHost(host: string, whole: string, bracketed: boolean): string {
 
 /** Splits "[v6]:port", "[v6]", "host:port", "host" or a bare IPv6 address into host and port text. */
 function split(s: string): { host: string; port: string | undefined; bracketed: boolean } {
+  // "user:password@host:port" (a URL habit) is not an address: say so rather than take the colons
+  // for an IPv6 address. The caller's error masks what precedes the '@' (config/secrets.ts).
+  if (s.includes('@')) {
+    throw new RangeError(
+      `${JSON.stringify(s)}: an address takes no user or password (a smarthost's AUTH goes in routes[].auth)`,
+    );
+  }
   if (s.startsWith('[')) {
     const close = s.indexOf(']');
     if (close < 0) throw new RangeError(`${JSON.stringify(s)}: missing "]"`);
