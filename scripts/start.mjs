@@ -74,7 +74,10 @@ if (!redisUrl) {
   redisUrl = redis.url;
   log(`started redis-server ${redisUrl} (AOF ${appendfsync}, data in .herald/redis, pid ${redis.pid()})`);
 } else {
-  log(`using REDIS_URL=${redisUrl.replace(/\/\/[^@/]*@/, '//***@')}`);
+  // As the relay masks it (config/secrets.ts maskUrl): the user stays, the password goes.
+  log(
+    `using REDIS_URL=${redisUrl.replace(/\/\/([^:@/]*)(:[^@/]*)?@/, (_all, user, pass) => (pass === undefined ? '//***@' : `//${user}:***@`))}`,
+  );
 }
 
 // The effective config names the Redis in use, so operator commands given it reach the same one.
