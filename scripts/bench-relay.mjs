@@ -251,6 +251,9 @@ try {
     const child = spawn(
       process.execPath,
       [
+        // The relay's young generation (apps/relay/src/heap.ts RELAY_NODE_FLAGS); a later
+        // --node-flag --max-semi-space-size wins.
+        '--max-semi-space-size=32',
         ...prof,
         ...opts.nodeFlags,
         ...(opts.fromSource

@@ -103,7 +103,14 @@ if (route && /^127\.0\.0\.1:2526$/.test(route.via)) {
 const herald = (...args) =>
   spawn(
     process.execPath,
-    [join(ROOT, 'apps', 'cli', 'bin', 'herald.mjs'), ...args, '--config', effectiveConfig],
+    // The relay's young generation (apps/relay/src/heap.ts RELAY_NODE_FLAGS).
+    [
+      '--max-semi-space-size=32',
+      join(ROOT, 'apps', 'cli', 'bin', 'herald.mjs'),
+      ...args,
+      '--config',
+      effectiveConfig,
+    ],
     {
       cwd: ROOT,
       stdio: 'inherit',

@@ -4,6 +4,7 @@
  * it shares with the bounce-processor (door, guarded DATA, hooks) are in @herald/smtp-listener.
  */
 
+export { DELIVERY_THREAD_YOUNG_GENERATION_MB, RELAY_NODE_FLAGS, RELAY_SEMI_SPACE_MB } from './heap.js';
 export type { RelayCommandOptions } from './main.js';
 export { parseRoles, runRelay } from './main.js';
 export type { PolicyReply, SubmissionPolicy } from './policy.js';

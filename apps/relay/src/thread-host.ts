@@ -23,6 +23,7 @@ import { settlesWithin } from '@herald/delivery-core/util';
 import type { Logger } from 'pino';
 import type { DeliveryThreadData, HostMessage, ThreadMessage } from './delivery-thread.js';
 import type { ThreadLanes } from './fast-lanes.js';
+import { DELIVERY_THREAD_YOUNG_GENERATION_MB } from './heap.js';
 import type { ThreadReloadResult } from './reload.js';
 
 /** Bound on a thread's start (createHerald waits up to 10 s for Redis). */
@@ -222,12 +223,17 @@ export function createDeliveryThreads(options: DeliveryThreadsOptions): Delivery
  * thread registers tsx's loader first: on Node 20, tsx's `--import` hooks do not reach worker
  * threads. The thread inherits the parent's flags the way Node passes them on (V8 flags such as
  * `--max-old-space-size` or `--single-threaded-gc` are process-wide and left out: a Worker given
- * them in `execArgv` refuses to start).
+ * them in `execArgv` refuses to start). Its young generation is sized by `resourceLimits`
+ * (heap.ts).
  */
 function spawnDeliveryThread(workerData: DeliveryThreadData): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = new URL(fromSource ? './delivery-thread.ts' : './delivery-thread.js', import.meta.url);
-  const workerOptions = { workerData, name: 'herald-delivery' };
+  const workerOptions = {
+    workerData,
+    name: 'herald-delivery',
+    resourceLimits: { maxYoungGenerationSizeMb: DELIVERY_THREAD_YOUNG_GENERATION_MB },
+  };
   if (!fromSource) return new Worker(entry, workerOptions);
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const bootstrap =

@@ -13,6 +13,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RELAY_NODE_FLAGS } from '@herald/relay';
 
 const RELAY_START_TIMEOUT_MS = 60_000;
 const RELAY_STOP_TIMEOUT_MS = 20_000;
@@ -175,7 +176,7 @@ export async function startRelayChild(options: StartRelayOptions): Promise<Relay
   const env = { ...process.env };
   delete env['REDIS_URL']; // the config file names the Redis to use
   const [first, ...rest] = childCommand();
-  const child = spawn(process.execPath, [...profArgs, first!, ...rest, configPath], {
+  const child = spawn(process.execPath, [...RELAY_NODE_FLAGS, ...profArgs, first!, ...rest, configPath], {
     stdio: ['ignore', logFd, logFd, 'ipc'],
     env,
   });
