@@ -19,6 +19,7 @@ export {
   loadConfigFile,
   parseConfig,
   parseDuration,
+  parseHoldDuration,
   type TenantPolicy,
   tenantPolicy,
 } from './config/index.js';

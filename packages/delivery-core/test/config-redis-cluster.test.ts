@@ -155,4 +155,19 @@ describe('durations that run as timers', () => {
     const stored = parseConfig({ api: { listen: '127.0.0.1:0', idempotency_ttl: '90d' } });
     assert.equal(stored.api?.idempotency_ttl, 90 * 86_400_000);
   });
+
+  test('a stored duration over 36500d (its end past what a Date holds) is refused at its key', () => {
+    // Regression: retry.schedule ["99999999999999999999d"] and max_queue_lifetime 999999999d were
+    // accepted; a deferred message's next attempt was then no Date, and `herald message show`
+    // failed on it with "Invalid time value".
+    const err = configError(() =>
+      parseConfig({ retry: { schedule: ['99999999999999999999d'], max_queue_lifetime: '999999999d' } }),
+    );
+    assert.match(err.message, /retry\.schedule\[0\]: expected a duration of at most 36500d/);
+    assert.match(err.message, /retry\.max_queue_lifetime: expected a duration of at most 36500d/);
+    assert.equal(
+      parseConfig({ retry: { max_queue_lifetime: '36500d' } }).retry.max_queue_lifetime,
+      36500 * 86_400_000,
+    );
+  });
 });

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   compileTrustedNetworks,
+  isDateTime,
   isTrusted,
+  MAX_HOLD_MS,
   matchRoute,
   parseDuration,
+  parseHoldDuration,
   parseHostPort,
   parseListen,
   parseSize,
@@ -32,6 +35,20 @@ describe('parseDuration', () => {
     for (const junk of ['', '30', 's', '5 m', '5mm', '1h1h', '-5s', '5w', 'soon', Number.NaN, -1]) {
       assert.throws(() => parseDuration(junk), RangeError, String(junk));
     }
+  });
+});
+
+describe('parseHoldDuration', () => {
+  test('takes durations up to 36500d; a longer one (whose end no Date holds) is a RangeError', () => {
+    assert.equal(parseHoldDuration('2h'), 2 * 3_600_000);
+    assert.equal(parseHoldDuration('36500d'), MAX_HOLD_MS);
+    assert.ok(isDateTime(Date.now() + MAX_HOLD_MS));
+    assert.throws(() => parseHoldDuration('36501d'), /at most 36500d/);
+    assert.throws(() => parseHoldDuration('999999999999h'), RangeError);
+    assert.throws(() => parseHoldDuration('99999999999999d'), RangeError);
+    assert.equal(isDateTime(8.64e15), true);
+    assert.equal(isDateTime(8.64e15 + 1), false);
+    assert.equal(isDateTime(Number.NaN), false);
   });
 });
 

@@ -249,6 +249,33 @@ describe('suppressions', () => {
     );
   });
 
+  test('an expiry past what a Date holds is 400 and stores nothing; the list stays readable', async () => {
+    // Regression: "99999999999999d" was stored, answered 500 (Invalid time value), and every later
+    // list and export of the tenant failed with 500 on that entry.
+    const tenant = '?tenant=farfuture';
+    const huge = await call('POST', `/v1/suppressions${tenant}`, {
+      address: 'far@future.test',
+      expires: '99999999999999d',
+    });
+    assert.deepEqual([huge.status, huge.body.error.code], [400, 'HERALD_API_BAD_REQUEST']);
+    assert.match(huge.body.error.message, /36500d/);
+    const longest = await call('POST', `/v1/suppressions${tenant}`, {
+      address: 'far@future.test',
+      expires: '36500d',
+    });
+    assert.equal(longest.status, 201, JSON.stringify(longest.body));
+    const listed = await call('GET', `/v1/suppressions${tenant}`);
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.deepEqual(
+      listed.body.entries.map((e: { address: string }) => e.address),
+      ['far@future.test'],
+    );
+    assert.equal(
+      (await stack.call('GET', `/v1/suppressions/export${tenant}`, { key: ADMIN_KEY })).status,
+      200,
+    );
+  });
+
   test('export CSV, import it into another tenant (bad lines reported), export again: the same rows', async () => {
     const exported = await stack.call('GET', `/v1/suppressions/export${T}`, { key: ADMIN_KEY });
     assert.equal(exported.status, 200);
@@ -338,6 +365,17 @@ describe('tenants and sites', () => {
     });
     assert.deepEqual([noRoute.status, noRoute.body.error.code], [400, 'HERALD_INPUT_INVALID']);
     assert.match(noRoute.body.error.message, /no route produces it/);
+    // Regression: a duration whose end no Date can hold suspended the site, then answered 500.
+    const huge = await stack.call('POST', `${path}/suspend`, {
+      key: ADMIN_KEY,
+      body: { duration: '999999999999h' },
+    });
+    assert.deepEqual([huge.status, huge.body.error.code], [400, 'HERALD_API_BAD_REQUEST']);
+    assert.equal((await listed()).state, 'active', 'a refused suspension suspends nothing');
+    await assert.rejects(stack.herald.suspendSite(site, Number.MAX_SAFE_INTEGER), {
+      code: 'HERALD_INPUT_INVALID',
+    });
+    assert.equal((await listed()).state, 'active');
     const mx = `mx:${Array.from({ length: 8 }, (_, i) => `mx${i}.a-rather-long-mail-host-name.example`).join(',')}`;
     const long = await stack.call('POST', `/v1/sites/${encodeURIComponent(mx)}/resume`, { key: ADMIN_KEY });
     assert.equal(long.status, 200, 'a long site name fits in the path');

@@ -8,7 +8,7 @@
  * refused by suspend (HERALD_INPUT_INVALID, exit 1) and is "nothing to resume" for resume (which
  * still lifts a state left under that name). Each change is a site event in the stream.
  */
-import { createHerald, loadShaping, parseDuration } from '@herald/delivery-core';
+import { createHerald, loadShaping, parseHoldDuration } from '@herald/delivery-core';
 import { routeSites, siteNameProblem } from '@herald/delivery-core/sites';
 import { parseCommandArgs, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
@@ -48,9 +48,12 @@ async function run(args: string[], io: CliIo): Promise<number> {
   let forMs = 0;
   if (action === 'suspend') {
     try {
-      forMs = parseDuration(values.for ?? DEFAULT_SUSPEND);
+      forMs = parseHoldDuration(values.for ?? DEFAULT_SUSPEND);
     } catch {
-      throw usageError('site suspend', `--for: expected a duration like 30m or 2h, got "${values.for}"`);
+      throw usageError(
+        'site suspend',
+        `--for: expected a duration like 30m or 2h, at most 36500d, got "${values.for}"`,
+      );
     }
   }
   const config = loadRelayConfig(values.config, io);

@@ -6,7 +6,7 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { createHerald, parseDuration } from '@herald/delivery-core';
+import { createHerald, parseHoldDuration } from '@herald/delivery-core';
 import {
   DEFAULT_MANUAL_REASON,
   type SuppressionEntry,
@@ -94,9 +94,12 @@ async function exportFile(suppression: SuppressionList, tenant: string, file: st
 function expiry(text: string | undefined): number | null {
   if (text === undefined || text === 'never') return null;
   try {
-    return Date.now() + parseDuration(text);
+    return Date.now() + parseHoldDuration(text);
   } catch {
-    throw usageError('suppression add', `--expires: expected a duration like 7d or "never", got "${text}"`);
+    throw usageError(
+      'suppression add',
+      `--expires: expected a duration like 7d (at most 36500d) or "never", got "${text}"`,
+    );
   }
 }
 

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { parseHostPort, parseListen } from './addresses.js';
 import { parseCidr } from './networks.js';
-import { DURATION_HINT, parseDuration, parseSize, SIZE_HINT } from './units.js';
+import { DURATION_HINT, HOLD_HINT, MAX_HOLD_MS, parseDuration, parseSize, SIZE_HINT } from './units.js';
 
 /** A mapping whose unknown keys are errors (the ConfigError formatter names them and suggests). */
 export function section<T extends z.core.$ZodLooseShape>(shape: T) {
@@ -45,6 +45,12 @@ export function duration() {
   return z.union([z.string(), z.number()], { error: DURATION_HINT }).transform((value, ctx) => {
     try {
       const ms = parseDuration(value);
+      // Longer ones are added to now (a retry's time, an expiry) past what a Date holds, so each
+      // reader that prints them would fail ("Invalid time value").
+      if (ms > MAX_HOLD_MS) {
+        ctx.addIssue({ code: 'custom', message: HOLD_HINT, input: value });
+        return z.NEVER;
+      }
       if (ms > 0) return ms;
       ctx.addIssue({ code: 'custom', message: 'expected a duration greater than 0', input: value });
     } catch {

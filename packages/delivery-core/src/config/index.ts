@@ -100,4 +100,15 @@ export {
   webhookSecretKey,
 } from './schema-webhooks.js';
 export { isSecretKey, isUrlKey, MASK, maskUrl, secretsIn } from './secrets.js';
-export { MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, MS_PER_SECOND, parseDuration, parseSize } from './units.js';
+export {
+  HOLD_HINT,
+  isDateTime,
+  MAX_HOLD_MS,
+  MS_PER_DAY,
+  MS_PER_HOUR,
+  MS_PER_MINUTE,
+  MS_PER_SECOND,
+  parseDuration,
+  parseHoldDuration,
+  parseSize,
+} from './units.js';

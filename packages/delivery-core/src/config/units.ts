@@ -54,6 +54,29 @@ export function parseDuration(s: string | number): number {
   return Math.round(total);
 }
 
+/**
+ * The longest an operator's hold may last: a site suspension or rate cut, a suppression's expiry
+ * (36500d, about 100 years; a suppression that should never lift says "never"). Its end must stay a
+ * time a JavaScript Date can hold (at most 8.64e15 ms): a later one is stored, then breaks every
+ * reader that prints it ("Invalid time value").
+ */
+export const MAX_HOLD_MS = 36_500 * MS_PER_DAY;
+
+/** What an error says when a hold's duration is over {@link MAX_HOLD_MS}. */
+export const HOLD_HINT = 'expected a duration of at most 36500d';
+
+/** parseDuration for a hold (suspension, rate cut, expiry): also throws RangeError over {@link MAX_HOLD_MS}. */
+export function parseHoldDuration(s: string): number {
+  const ms = parseDuration(s);
+  if (ms > MAX_HOLD_MS) throw new RangeError(`${HOLD_HINT}, got ${JSON.stringify(s)}`);
+  return ms;
+}
+
+/** True for a time in ms a Date can hold (ECMA-262: |t| <= 8.64e15), so toISOString() works. */
+export function isDateTime(ms: number): boolean {
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15;
+}
+
 const SIZE_UNIT_BYTES: Record<string, number> = {
   b: 1,
   kb: 1000,

@@ -13,8 +13,9 @@
  */
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import type { HeraldConfig } from '../config/index.js';
+import { type HeraldConfig, HOLD_HINT, MAX_HOLD_MS } from '../config/index.js';
 import type { DeliveryGate } from '../delivery/index.js';
+import { HeraldError } from '../errors/index.js';
 import type { RedisEventSink } from '../events/index.js';
 import { laneWindowKey, siteHoldKey, tenantParkKey } from '../keys/index.js';
 import type { DeliveryJobData } from '../queue/index.js';
@@ -106,7 +107,16 @@ export function createShapingRuntime(parts: ShapingRuntimeParts): ShapingRuntime
     },
     reclaimLeases: async () =>
       config.node_id ? reclaimNodeLeases(semaphore, config.node_id, parked, logger) : 0,
-    suspendSite: (site, forMs, reason = 'operator') => siteState.suspend(site, forMs, reason),
+    async suspendSite(site, forMs, reason = 'operator') {
+      // An end past what a Date holds would be stored and written in the event, then break the
+      // readers that print it (the API's answer, the dashboard).
+      if (!(Number.isFinite(forMs) && forMs > 0 && forMs <= MAX_HOLD_MS))
+        throw new HeraldError(
+          'HERALD_INPUT_INVALID',
+          `suspension: ${HOLD_HINT} and more than 0, got ${forMs} ms`,
+        );
+      return siteState.suspend(site, forMs, reason);
+    },
     async resumeSite(site, reason = 'operator') {
       const resumed = await siteState.resume(site, reason);
       await wakeSite(site);

@@ -4,7 +4,7 @@
  * soft, and for how long, is the table below; every other reason suppresses until removed.
  */
 import { checkAddress, normaliseAddress } from '../address/index.js';
-import { MS_PER_DAY } from '../config/index.js';
+import { isDateTime, MS_PER_DAY } from '../config/index.js';
 
 export const SUPPRESSION_SOURCES = ['bounce', 'complaint', 'manual', 'import'] as const;
 export type SuppressionSource = (typeof SUPPRESSION_SOURCES)[number];
@@ -84,9 +84,10 @@ export function toEntry(input: SuppressionInput, now: number): SuppressionEntry 
   if (!isSource(input.source))
     return `invalid source ${JSON.stringify(input.source)}: expected ${SUPPRESSION_SOURCES.join(', ')}`;
   const at = input.at ?? now;
-  if (!Number.isFinite(at)) return 'invalid time';
+  if (!isDateTime(at)) return 'invalid time';
   const expiresAt = input.expiresAt === null ? undefined : (input.expiresAt ?? defaultExpiry(reason, at));
-  if (expiresAt !== undefined && !Number.isFinite(expiresAt)) return 'invalid expiry time';
+  // A time past what a Date holds would be stored, then break every list and export of the tenant.
+  if (expiresAt !== undefined && !isDateTime(expiresAt)) return 'invalid expiry time';
   return { address, reason, source: input.source, at, ...(expiresAt === undefined ? {} : { expiresAt }) };
 }
 
@@ -108,7 +109,10 @@ export function decodeStored(address: string, value: string): SuppressionEntry |
       return undefined;
     if (!isSource(stored.source)) return undefined;
     const entry: SuppressionEntry = { address, reason: stored.reason, source: stored.source, at: stored.at };
-    if (typeof stored.expiresAt === 'number') entry.expiresAt = stored.expiresAt;
+    if (!isDateTime(stored.at)) return undefined;
+    // An expiry no Date can hold (written before toEntry refused one) never comes: read it as never.
+    if (typeof stored.expiresAt === 'number' && isDateTime(stored.expiresAt))
+      entry.expiresAt = stored.expiresAt;
     return entry;
   } catch {
     return undefined;

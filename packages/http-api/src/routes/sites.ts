@@ -6,7 +6,7 @@
  * never produces is refused by suspend (400 HERALD_INPUT_INVALID). Site names hold ":" and ",":
  * URL-encode them in the path (`provider%3Agmail`).
  */
-import { parseDuration } from '@herald/delivery-core';
+import { parseHoldDuration } from '@herald/delivery-core';
 import { routeSites, siteNameProblem } from '@herald/delivery-core/sites';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
@@ -74,9 +74,13 @@ export const siteRoutes = [
     handler: async ({ params, body, deps }) => {
       let forMs: number;
       try {
-        forMs = parseDuration(body?.duration ?? DEFAULT_SUSPEND);
+        forMs = parseHoldDuration(body?.duration ?? DEFAULT_SUSPEND);
       } catch {
-        throw new ApiError(400, 'HERALD_API_BAD_REQUEST', 'duration: expected a duration like 30m or 2h');
+        throw new ApiError(
+          400,
+          'HERALD_API_BAD_REQUEST',
+          'duration: expected a duration like 30m or 2h, at most 36500d',
+        );
       }
       if (forMs <= 0) throw new ApiError(400, 'HERALD_API_BAD_REQUEST', 'duration: expected more than 0');
       const problem = siteNameProblem(

@@ -6,7 +6,7 @@
  * tenant's list; an admin key on `?tenant=` (default "default").
  */
 import { PassThrough, Readable } from 'node:stream';
-import { parseDuration } from '@herald/delivery-core';
+import { parseHoldDuration } from '@herald/delivery-core';
 import {
   CSV_COLUMNS,
   DEFAULT_MANUAL_REASON,
@@ -52,9 +52,13 @@ const asJson = (e: SuppressionEntry) => ({
 function expiry(text: string | undefined, now: number): number | null {
   if (text === undefined || text === 'never') return null;
   try {
-    return now + parseDuration(text);
+    return now + parseHoldDuration(text);
   } catch {
-    throw new ApiError(400, 'HERALD_API_BAD_REQUEST', `expires: expected a duration like 7d or "never"`);
+    throw new ApiError(
+      400,
+      'HERALD_API_BAD_REQUEST',
+      `expires: expected a duration like 7d (at most 36500d) or "never"`,
+    );
   }
 }
 
