@@ -276,6 +276,21 @@ describe('suppressions', () => {
     );
   });
 
+  test('an export that fails before its first byte answers in the API error shape, not a cut stream', async () => {
+    const list = stack.herald.suppression;
+    const exportCsv = list.exportCsv;
+    list.exportCsv = async () => {
+      throw new Error('scan failed at the first entry');
+    };
+    try {
+      const failed = await stack.call('GET', `/v1/suppressions/export${T}`, { key: ADMIN_KEY });
+      assert.equal(failed.status, 500);
+      assert.equal(failed.body.error?.code, 'HERALD_INTERNAL', JSON.stringify(failed.body));
+    } finally {
+      list.exportCsv = exportCsv;
+    }
+  });
+
   test('export CSV, import it into another tenant (bad lines reported), export again: the same rows', async () => {
     const exported = await stack.call('GET', `/v1/suppressions/export${T}`, { key: ADMIN_KEY });
     assert.equal(exported.status, 200);

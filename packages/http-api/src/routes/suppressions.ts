@@ -244,23 +244,40 @@ export const suppressionRoutes = [
       // Fail before the first byte when Redis is down; after it, a failure cuts the stream.
       await within(deps, list.count(tenant));
       const out = new PassThrough();
+      // The response starts with the export's first write (or its end): a failure before it is
+      // answered as an error of the API's own shape, one after it cuts the stream.
+      let wrote = false;
+      let started: () => void = () => {};
+      const firstWrite = new Promise<void>((resolve) => {
+        started = () => {
+          wrote = true;
+          resolve();
+        };
+      });
       // A client that goes away closes the stream: the export stops at its next write.
       const sink = {
         write(chunk: string) {
           if (out.destroyed) throw new Error('the client went away');
+          started();
           return out.write(chunk);
         },
         once(_event: 'drain', listener: () => void) {
           out.once('drain', listener).once('close', listener);
         },
       };
-      list.exportCsv(tenant, sink).then(
+      const exported = list.exportCsv(tenant, sink).then(
         () => out.end(),
         (err: Error) => {
           deps.logger.warn({ err: err.message, tenant }, 'suppression export failed');
-          out.destroy(err);
+          // Before the first write nobody reads `out` yet: the error goes to the caller instead.
+          if (wrote) out.destroy(err);
+          else out.destroy();
+          throw err;
         },
       );
+      // Settles with the first write, the end, or a failure before the first write.
+      await within(deps, Promise.race([firstWrite, exported]), BULK_TIMEOUT_MS);
+      exported.catch(() => {});
       return {
         status: 200,
         body: out,
