@@ -97,7 +97,9 @@ describe('HTTP API end to end', () => {
     assert.match(byRecipients.get('raw@example.test')?.raw.toString() ?? '', /\r\n\r\nraw body\r\n$/);
 
     const listed = await cli('tenant', 'key', 'list', 'shop');
-    assert.match(listed.stdout, /^[0-9a-f]{16} {2}shop {2}\S+ {2}e2e$/m);
+    assert.match(listed.stdout, /^[0-9a-f]{16} {2}shop {2,}\S+ {2}e2e$/m);
+    const [header, row] = listed.stdout.split('\n');
+    assert.equal(header?.indexOf('CREATED'), row?.search(/\d{4}-\d\d-\d\dT/), 'columns line up');
     assert.doesNotMatch(listed.stdout, /hk_/, 'never the key');
     const id = key.split('_')[1]!;
     assert.equal((await cli('tenant', 'key', 'revoke', id)).status, 0);

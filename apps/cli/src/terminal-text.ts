@@ -30,3 +30,15 @@ export function printable(text: string): string {
 export function printableField(value: string): string {
   return value.replace(CONTROL_OR_LAYOUT, escaped);
 }
+
+/** Rows as aligned text columns (two spaces apart; the last column is not padded). */
+export function table(rows: string[][]): string[] {
+  if (rows.length === 0) return [];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]?.length ?? 0)));
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd(),
+  );
+}

@@ -11,7 +11,7 @@ import { parseCommandArgs, usageError } from '../args.js';
 import { CliExit, type Command, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
-import { printableField } from '../terminal-text.js';
+import { printableField, table } from '../terminal-text.js';
 
 const JSON_INDENT = 2;
 const MS_PER_SECOND = 1_000;
@@ -43,16 +43,6 @@ function relative(at: number, now: number): string {
   const text =
     abs < 120 ? `${abs}s` : abs < 7_200 ? `${Math.round(abs / 60)}m` : `${(abs / 3_600).toFixed(1)}h`;
   return s >= 0 ? `in ${text}` : `${text} ago`;
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]?.length ?? 0)));
-  return rows.map((r) =>
-    r
-      .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!)))
-      .join('  ')
-      .trimEnd(),
-  );
 }
 
 /** The story as the lines a person reads. */

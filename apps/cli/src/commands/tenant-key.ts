@@ -11,7 +11,7 @@ import { parseCommandArgs, usageError } from '../args.js';
 import { CliExit, EXIT_FAILURE, EXIT_OK } from '../command.js';
 import type { CliIo } from '../io.js';
 import { loadRelayConfig } from '../relay-config.js';
-import { printableField } from '../terminal-text.js';
+import { printableField, table } from '../terminal-text.js';
 
 export const KEY_ACTIONS = ['create', 'list', 'revoke'] as const;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -93,11 +93,10 @@ export async function runTenantKey(args: string[], io: CliIo): Promise<number> {
       io.stdout.write(`revoked ${id}\n`);
     } else {
       const keys = await store.list(subject);
-      if (keys.length > 0) io.stdout.write(`${KEY_LIST_HEADER.join('  ')}\n`);
-      for (const k of keys)
-        io.stdout.write(
-          `${[k.id, k.tenant, new Date(k.created).toISOString(), k.label ?? ''].map((f) => printableField(f)).join('  ')}\n`,
-        );
+      const rows = keys.map((k) =>
+        [k.id, k.tenant, new Date(k.created).toISOString(), k.label ?? ''].map((f) => printableField(f)),
+      );
+      if (keys.length > 0) for (const line of table([KEY_LIST_HEADER, ...rows])) io.stdout.write(`${line}\n`);
       if (keys.length === 0) io.stderr.write(subject ? `no keys for tenant ${subject}\n` : 'no keys\n');
     }
   } finally {
