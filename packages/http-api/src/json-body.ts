@@ -86,6 +86,19 @@ function stringEnd(text: string, open: number): number {
   }
 }
 
+/** What a body with a prototype-poisoning key is told. */
+export const PROTOTYPE_KEY_REFUSAL = 'a JSON body may not hold a __proto__ or constructor.prototype key';
+
+/** Whether `text` parses as JSON (only asked of a body the bounded scan let through). */
+function isValidJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Replaces fastify's application/json parser with the bounded one (before routes are added). */
 export function installJsonParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
@@ -96,6 +109,13 @@ export function installJsonParser(app: FastifyInstance): void {
       done(new ApiError(400, 'HERALD_API_BAD_REQUEST', refusal), undefined);
       return;
     }
-    parse(request, body as string, done);
+    parse(request, body as string, (err, value) => {
+      if (err && isValidJson(body as string)) {
+        // Valid JSON that fastify's parser refused: a __proto__ or constructor.prototype key.
+        done(new ApiError(400, 'HERALD_API_BAD_REQUEST', PROTOTYPE_KEY_REFUSAL), undefined);
+        return;
+      }
+      done(err, value);
+    });
   });
 }

@@ -270,7 +270,8 @@ function jsonBody(route: RouteDef, body: unknown): unknown {
 /** Parses a part of the request with its schema; a failure is a 400 naming each problem's path. */
 function validate(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (!schema) return undefined;
-  const parsed = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
+  // A JSON `null` body stays null, so the problem reads "expected object, received null".
+  const parsed = schema.safeParse(where === 'body' ? value : (value ?? {}));
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.slice(0, ISSUES_REPORTED).map((issue) => ({
     path: [where, ...issue.path.map(String)].join('.'),

@@ -105,6 +105,13 @@ describe('hostile bodies over HTTP', () => {
     );
     assert.equal(answer.status, 400);
     assert.equal(answer.body.error.code, 'HERALD_API_BAD_REQUEST');
+    assert.match(answer.body.error.message, /may not hold a __proto__/);
+  });
+
+  test('a JSON null body is named as null', async () => {
+    const answer = await post('/v1/messages', 'null');
+    assert.equal(answer.status, 400);
+    assert.match(answer.body.error.message, /received null/);
   });
 
   test('a 24 MB body (an 18 MiB attachment) is accepted', async () => {
