@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=32
+#!/usr/bin/env node
 /**
  * The `herald` npm bin. A build (../dist/main.js) is imported and run in this process. A dev
  * checkout without a build re-executes Node on the TypeScript sources:
@@ -6,8 +6,9 @@
  * with the same stdio and this process's exit code (or signal). tsx is resolved from here, i.e.
  * the repository's node_modules, so `herald` works from any working directory.
  * HERALD_FROM_SOURCE=1 forces the sources even when a (possibly stale) build exists.
- * The shebang gives Node the relay's young generation (apps/relay/src/heap.ts RELAY_NODE_FLAGS)
- * when the bin is run as a program (`npx herald`, node_modules/.bin/herald); `env -S` splits it.
+ * The shebang is plain `env node` (BusyBox's env has no -S), so a relay started through the bin
+ * as a program runs with Node's default semi-space unless NODE_OPTIONS gives the relay's
+ * (apps/relay/src/heap.ts RELAY_NODE_FLAGS); Herald's own launchers pass it on Node's command line.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

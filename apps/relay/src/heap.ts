@@ -8,8 +8,9 @@
  * committed only as far as the allocation rate grows it. 32 MB takes most of the gain for at most
  * ≈ 64 MB more per thread.
  * - `RELAY_NODE_FLAGS`: for the main thread, given to Node on its command line by whatever starts
- *   the relay (`npm start`, the `herald` bin's shebang, the bench, the Kubernetes manifest); V8
- *   reads it only when the process starts.
+ *   the relay (`npm start`, `npm run herald`, the bench, the Docker image, the Kubernetes
+ *   manifest); V8 reads it only when the process starts (`v8.setFlagsFromString` later does not
+ *   resize the heap), and the bin's shebang cannot carry it portably.
  * - `DELIVERY_THREAD_YOUNG_GENERATION_MB`: for the delivery thread, set by thread-host.ts through
  *   the Worker's `resourceLimits`, so an embedding service gets it without any flag.
  */
