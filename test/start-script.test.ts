@@ -12,13 +12,16 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { RELAY_NODE_FLAGS } from '@herald/relay';
 
 const ROOT = join(import.meta.dirname, '..');
 const CLI_ENTRY = 'node --conditions=herald-source --import tsx apps/cli/src/main.ts';
+/** `npm run herald` may run the relay: Node gets the relay's flags (apps/relay/src/heap.ts). */
+const RELAY_CLI_ENTRY = `node ${RELAY_NODE_FLAGS.join(' ')} --conditions=herald-source --import tsx apps/cli/src/main.ts`;
 /** Per script: the node command that must end up as the shell's process, and what runs before it. */
 const SCRIPTS = [
   { name: 'start', entry: 'node scripts/start.mjs', before: '' },
-  { name: 'herald', entry: CLI_ENTRY, before: '' },
+  { name: 'herald', entry: RELAY_CLI_ENTRY, before: '' },
   // ensure.mjs (install and build) runs first and exits; a stand-in `true` keeps the test light.
   { name: 'bench', entry: CLI_ENTRY, before: 'node scripts/ensure.mjs' },
 ];
