@@ -37,8 +37,10 @@ describe('herald tenant key', () => {
     const listed = await cli('list');
     assert.equal(listed.code, 0, listed.stderr);
     const [header, row] = listed.stdout.trim().split('\n');
-    assert.match(header!, /^ID {2}TENANT {2}CREATED {2}LABEL$/);
-    assert.match(row!, new RegExp(`^${id} {2}shop {2}\\S+ {2}ci$`));
+    // Columns line up under the header (two spaces after the widest cell of each).
+    assert.match(header!, /^ID {16}TENANT {2}CREATED {19}LABEL$/);
+    assert.match(row!, new RegExp(`^${id} {2}shop {4}\\S+ {2}ci$`));
+    assert.equal(header!.indexOf('LABEL'), row!.indexOf(' ci') + 1);
 
     const revoked = await cli('revoke', key);
     assert.equal(revoked.code, 0, revoked.stderr);
