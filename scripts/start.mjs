@@ -74,10 +74,9 @@ if (!redisUrl) {
   redisUrl = redis.url;
   log(`started redis-server ${redisUrl} (AOF ${appendfsync}, data in .herald/redis, pid ${redis.pid()})`);
 } else {
-  // As the relay masks it (config/secrets.ts maskUrl): the user stays, the password goes.
-  log(
-    `using REDIS_URL=${redisUrl.replace(/\/\/([^:@/]*)(:[^@/]*)?@/, (_all, user, pass) => (pass === undefined ? '//***@' : `//${user}:***@`))}`,
-  );
+  // Masked as the relay masks it: the user stays, the password goes.
+  const { maskUrl } = await import('@herald/delivery-core/config');
+  log(`using REDIS_URL=${maskUrl(redisUrl)}`);
 }
 
 // The effective config names the Redis in use, so operator commands given it reach the same one.

@@ -249,15 +249,13 @@ export const suppressionRoutes = [
       let wrote = false;
       let started: () => void = () => {};
       const firstWrite = new Promise<void>((resolve) => {
-        started = () => {
-          wrote = true;
-          resolve();
-        };
+        started = resolve;
       });
       // A client that goes away closes the stream: the export stops at its next write.
       const sink = {
         write(chunk: string) {
           if (out.destroyed) throw new Error('the client went away');
+          wrote = true;
           started();
           return out.write(chunk);
         },
