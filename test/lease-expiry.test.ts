@@ -38,10 +38,11 @@ const RENEWAL_IN_FLIGHT_MS = 500;
 /** A job refused a slot looks again when the earliest lease expires, at most PARK_SAFETY_MS later. */
 const PICKUP_WITHIN_MS = PARK_SAFETY_MS;
 const LEASE_POLL_MS = 20;
-const SLOTS_TAKEN_WITHIN_MS = LEASE_TTL_MS + PARK_SAFETY_MS + 10_000;
+/** Generous: a loaded CI machine takes seconds to start the second relay; order is asserted, not speed. */
+const SLOTS_TAKEN_WITHIN_MS = LEASE_TTL_MS + PARK_SAFETY_MS + 40_000;
 /** Once both slots are taken, the backlog is out and the queue idle within these. */
-const DELIVERED_WITHIN_MS = 10_000;
-const IDLE_WITHIN_MS = 15_000;
+const DELIVERED_WITHIN_MS = 30_000;
+const IDLE_WITHIN_MS = 30_000;
 
 type Redis = ReturnType<RedisHandle['client']>;
 
@@ -68,7 +69,7 @@ const heldBy = (pid: number) => (lease: LeaseEntry) => lease.id.includes(`:${pid
 
 describe('connection leases of a killed relay', () => {
   it('a relay killed holding both connection slots of a site frees them within the lease TTL', {
-    timeout: 90_000,
+    timeout: 180_000,
   }, async (t) => {
     const defer = deferrer(t);
     const parts = await startParts({
