@@ -239,11 +239,13 @@ export function createClassifierPool(options: ClassifierPoolOptions): Classifier
 /**
  * A Worker running `entry`. A .js entry (the built files) starts as is; a .ts entry (the sources,
  * run under `node --import tsx`) registers tsx's loader first: on Node 20, tsx's `--import` hooks
- * do not reach worker threads. `execArgv` passes the parent's flags (`--conditions=herald-source`).
+ * do not reach worker threads. The thread inherits the parent's flags (`--conditions=herald-source`)
+ * the way Node passes them on: V8 flags such as `--max-semi-space-size` (which `npm start` gives
+ * every Herald process) are process-wide and left out, whereas naming them in `execArgv` makes the
+ * Worker refuse to start.
  */
 function spawnClassifierThread(entry: URL, rules: RulesText | undefined): Worker {
   const options = {
-    execArgv: process.execArgv,
     workerData: { rules } satisfies ClassifierThreadData,
     name: 'herald-bounce-classifier',
     resourceLimits: { maxOldGenerationSizeMb: THREAD_HEAP_MB },

@@ -107,6 +107,19 @@ describe('bounce classifier pool', () => {
     await assert.rejects(pool.classify(Buffer.from(DSN)), /stopped/);
   });
 
+  it("starts its threads under a process-wide V8 flag on Node's command line (as npm start runs it)", () => {
+    // npm start, the Docker image and `npm run herald` give Node --max-semi-space-size=32; a
+    // Worker given that flag in execArgv refuses to start, so the threads must not be handed it.
+    const script = fileURLToPath(new URL('./fixtures/classify-from-dist.mjs', import.meta.url));
+    const child = spawnSync(
+      process.execPath,
+      ['--max-semi-space-size=32', '--conditions=herald-source', '--import', 'tsx', script],
+      { input: DSN, encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(child.status, 0, child.stderr);
+    assert.equal(child.stdout.trim(), JSON.stringify(['read', 'userunknown']));
+  });
+
   it('loads from the built files (dist), without tsx or source conditions', (t) => {
     const built = fileURLToPath(new URL('../dist/classifier-thread.js', import.meta.url));
     if (!existsSync(built)) {

@@ -110,7 +110,7 @@ function choose(file: string | undefined, io: CliIo): Chosen {
 export function loadRelayConfig(
   file: string | undefined,
   io: CliIo,
-  overrides: { dnsServer?: string | undefined; usesRedis?: boolean } = {},
+  overrides: { dnsServer?: string | undefined; usesRedis?: boolean; spools?: boolean } = {},
 ): HeraldConfig | undefined {
   const chosen = choose(file, io);
   let config: HeraldConfig;
@@ -126,6 +126,12 @@ export function loadRelayConfig(
     printError(io, err.code, err.message);
     return undefined;
   }
+  // `redis.durability: strict` guards what a process spools (a 250 / 202 waits for the write to be
+  // durable), and its start-up check refuses a Redis that cannot keep that promise. A command that
+  // spools nothing (`spools: false`: reads, suppression, site and tenant state) needs no barrier,
+  // so it still answers against such a Redis: the operator diagnosing a relay that refused to
+  // start, or a cluster whose promoted master has no replica yet, can read the queue.
+  if (overrides.spools === false) config = { ...config, redis: { ...config.redis, durability: 'fast' } };
   if (overrides.usesRedis !== false)
     io.stderr.write(
       printable(`redis: ${describeRedisTarget(redisTarget(config.redis))} (${chosen.origin()})\n`),

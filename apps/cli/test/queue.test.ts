@@ -61,6 +61,49 @@ describe('herald queue stats', () => {
     assert.match(capped.stdout(), /per-site split from the first 1 jobs; totals are exact/);
   });
 
+  it('a config with redis.durability: strict: commands that spool nothing read a Redis strict mode refuses', async () => {
+    // The test Redis runs AOF everysec without a replica (Redis < 7.2 has no WAITAOF): a relay on
+    // this config refuses to start with HERALD_REDIS_NOT_DURABLE. The operator looking into why
+    // must still be able to read the queue, a message, a tenant, its suppressions, and lift a
+    // site suspension; a command that may spool (a queue bounce's DSN) keeps the check.
+    const { messageId } = await herald.send({
+      from: 'a@origin.test',
+      to: ['s@strict.test'],
+      subject: 's',
+      text: 't',
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'herald-strict-cli-'));
+    try {
+      const file = join(dir, 'herald.yaml');
+      await writeFile(file, `redis: { url: "${redis.url}", durability: strict }\n`);
+      const reads = [
+        ['queue', 'stats'],
+        ['queue', 'list', 'domain:strict.test'],
+        ['message', 'show', messageId],
+        ['tenant', 'status', 'default'],
+        ['suppression', 'list', '--tenant', 'default'],
+        ['site', 'resume', 'provider:gmail'],
+      ];
+      for (const args of reads) {
+        const run = captureIo({ env: {} });
+        assert.equal(
+          await main([...args, '--config', file], run.io),
+          0,
+          `${args.join(' ')}: ${run.stderr()}`,
+        );
+        assert.doesNotMatch(run.stderr(), /HERALD_REDIS_NOT_DURABLE/);
+      }
+      const listed = captureIo({ env: {} });
+      await main(['queue', 'list', 'domain:strict.test', '--config', file], listed.io);
+      assert.match(listed.stdout(), new RegExp(messageId));
+      const retry = captureIo({ env: {} });
+      assert.equal(await main(['queue', 'retry', '--all', '--config', file], retry.io), 1);
+      assert.match(retry.stderr(), /HERALD_REDIS_NOT_DURABLE/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("inside a checkout where npm start ran, every maintenance command reads npm start's Redis and says so", async () => {
     const checkout = await mkdtemp(join(tmpdir(), 'herald-checkout-'));
     try {

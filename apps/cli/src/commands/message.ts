@@ -126,7 +126,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
     );
   if (!id) throw usageError('message show', 'missing ID');
   if (extra.length > 0) throw usageError('message show', `unexpected argument "${extra[0]}"`);
-  const config = loadRelayConfig(values.config, io);
+  const config = loadRelayConfig(values.config, io, { spools: false });
   if (!config) return EXIT_FAILURE;
   const herald = await createHerald(config);
   try {

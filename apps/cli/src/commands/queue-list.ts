@@ -69,7 +69,7 @@ export async function runList(args: string[], io: CliIo): Promise<number> {
   if (extra.length > 0) throw usageError('queue list', `unexpected argument "${extra[0]}"`);
   const limit =
     values.limit === undefined ? undefined : positiveInteger('queue list', 'limit', values.limit, MAX_LIMIT);
-  const config = loadRelayConfig(values.config, io);
+  const config = loadRelayConfig(values.config, io, { spools: false });
   if (!config) return EXIT_FAILURE;
   checkQueueSite(site, config);
   const herald = await createHerald(config);

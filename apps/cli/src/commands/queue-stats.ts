@@ -45,7 +45,7 @@ export async function runStats(args: string[], io: CliIo): Promise<number> {
   if (maxJobs !== undefined && (!Number.isSafeInteger(maxJobs) || maxJobs < 0)) {
     throw usageError('queue stats', `--max-jobs: expected a whole number, got "${values['max-jobs']}"`);
   }
-  const config = loadRelayConfig(values.config, io);
+  const config = loadRelayConfig(values.config, io, { spools: false });
   if (!config) return EXIT_FAILURE;
   const herald = await createHerald(config);
   try {

@@ -51,7 +51,7 @@ export async function runExplain(args: string[], io: CliIo): Promise<number> {
   if (!domain) throw usageError('shaping explain', 'missing DOMAIN');
   if (extra.length > 0) throw usageError('shaping explain', `unexpected argument "${extra[0]}"`);
   const tenant = values.tenant === undefined ? undefined : tenantArg(values.tenant);
-  const config = loadRelayConfig(values.config, io, { dnsServer: values.dns });
+  const config = loadRelayConfig(values.config, io, { dnsServer: values.dns, spools: false });
   if (!config) return EXIT_FAILURE;
   const herald = await createHerald(config);
   try {

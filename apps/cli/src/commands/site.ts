@@ -56,7 +56,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       );
     }
   }
-  const config = loadRelayConfig(values.config, io);
+  const config = loadRelayConfig(values.config, io, { spools: false });
   if (!config) return EXIT_FAILURE;
   const problem = siteNameProblem(
     site,

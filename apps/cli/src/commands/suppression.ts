@@ -137,7 +137,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       ? MAX_LIST_LIMIT
       : positiveInteger(command, 'limit', values.limit, MAX_LIST_LIMIT);
   const expiresAt = action === 'add' ? expiry(values.expires) : null;
-  const config = loadRelayConfig(values.config, io);
+  const config = loadRelayConfig(values.config, io, { spools: false });
   if (!config) return EXIT_FAILURE;
   const herald = await createHerald(config);
   const suppression = herald.suppression;

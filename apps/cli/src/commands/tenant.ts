@@ -60,7 +60,7 @@ async function run(args: string[], io: CliIo): Promise<number> {
       'HERALD_INPUT_INVALID',
       `no tenant can be named "${tenant}" (letters, digits and _ . -, starting with a letter or digit)`,
     );
-  const config = loadRelayConfig(values.config, io);
+  const config = loadRelayConfig(values.config, io, { spools: false });
   if (!config) return EXIT_FAILURE;
   const herald = await createHerald(config);
   try {
