@@ -123,11 +123,15 @@ async function serve(options: BounceProcessorCommandOptions, started: () => void
     options.onStarted?.({ ...smtp, http: httpAddress });
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    // Only a socket's failure names the listen key; anything else at start (the classifier's
+    // threads, say) is not the address's fault and says so.
     stderr.write(
-      formatCliError(
-        'HERALD_LISTEN_FAILED',
-        `cannot start the bounce-processor: ${key}: ${e.code === 'EADDRINUSE' ? `address ${where} already in use` : e.message}`,
-      ),
+      e.syscall === 'listen' || e.code === 'EADDRINUSE'
+        ? formatCliError(
+            'HERALD_LISTEN_FAILED',
+            `cannot start the bounce-processor: ${key}: ${e.code === 'EADDRINUSE' ? `address ${where} already in use` : e.message}`,
+          )
+        : formatCliError('HERALD_INTERNAL', `cannot start the bounce-processor: ${e.message ?? String(err)}`),
     );
     await stopAll(processor, httpServer, listening);
     await herald.close();
