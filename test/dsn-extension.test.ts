@@ -97,6 +97,16 @@ describe('the DSN extension at submission', () => {
       (await client.command('RCPT TO:<a@dest.test> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;a+2Bb@dest.test')).text,
       /^250 /,
     );
+    // A parameter no announced extension defines is refused, not silently taken (RFC 5321 §4.1.1.11).
+    assert.match(
+      (await client.command('RCPT TO:<b@dest.test> SIZE=10')).text,
+      /^555 5\.5\.4 Unsupported parameter: SIZE$/,
+    );
+    assert.match((await client.command('RSET')).text, /^250 /);
+    assert.match(
+      (await client.command('MAIL FROM:<app@origin.test> FOO=bar')).text,
+      /^555 5\.5\.4 Unsupported parameter: FOO$/,
+    );
   });
 });
 

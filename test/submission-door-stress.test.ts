@@ -3,7 +3,8 @@
  * address are checked one at a time, so they cannot outrun the failure limit and a right guess
  * after the block is refused; a command that never completes (silence, or a byte at a time) is cut
  * at smtp.command_timeout, sooner under stress (stress_command_timeout); the client over
- * smtp.max_clients gets 421 4.7.0 from the door. Raw TCP clients on 127.0.0.x.
+ * smtp.max_clients gets 421 4.7.0 from the door; a STARTTLS whose handshake never starts is cut
+ * at the same deadline. Raw TCP clients on 127.0.0.x.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -78,6 +79,33 @@ describe('the door under pressure', () => {
     assert.match(reply.text, /^421 4\.4\.2 /);
     await dripper.ended;
 
+    assert.match(
+      (await stack.get('/metrics')).body,
+      /herald_smtp_refusals_total\{reason="command_timeout"\} 1/,
+    );
+  });
+
+  it('a client that answers STARTTLS with no handshake is cut at smtp.command_timeout, not socket_timeout', async (t) => {
+    const defer = deferrer(t);
+    const stack = await startStack({
+      config: {
+        smtp: { tls: { self_signed: true }, command_timeout: '2s', stress_command_timeout: '1s' },
+      },
+    });
+    defer(() => stack.stop());
+    // After 220 the ClientHello is the client's turn; one that never comes held the connection
+    // (and its max_clients slot) for socket_timeout (5 minutes), even under stress.
+    const staller = await from(stack, '127.0.0.41');
+    defer(() => staller.close());
+    await staller.command('EHLO x');
+    assert.match((await staller.command('STARTTLS')).text, /^220 /);
+    const started = Date.now();
+    const within = new Promise((_, reject) => {
+      const timer = setTimeout(() => reject(new Error('still open 15 s after STARTTLS')), 15_000);
+      defer(() => clearTimeout(timer));
+    });
+    await Promise.race([staller.ended, within]);
+    assert.ok(Date.now() - started >= 1_500, 'not before the deadline');
     assert.match(
       (await stack.get('/metrics')).body,
       /herald_smtp_refusals_total\{reason="command_timeout"\} 1/,

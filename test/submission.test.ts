@@ -218,6 +218,31 @@ describe('submission limits', () => {
     const parsed = await stack.submit({ from: SENDER, to: ['no-at-sign'], body: body('bad rcpt') });
     assert.match(parsed.rejectedResponses[0] ?? '', /^5\d\d 5\.1\.3 /);
   });
+
+  it('refuses envelope addresses whose bytes are not UTF-8 (never spools them as U+FFFD)', async () => {
+    // smtp-server decodes a command as UTF-8, so 0xFF arrives as U+FFFD: a different address
+    // than the client wrote, which would be delivered (and bounced) as that.
+    const { client } = await RawSmtp.connect(stack.smtp.host, stack.smtp.port);
+    try {
+      await client.command('EHLO client.herald.test');
+      const reply = async (bytes: Buffer) => {
+        const next = client.read();
+        client.write(bytes);
+        return next;
+      };
+      const line = (...parts: (string | number[])[]) =>
+        Buffer.concat([...parts.map((p) => Buffer.from(typeof p === 'string' ? p : p)), Buffer.from('\r\n')]);
+      const mail = await reply(line('MAIL FROM:<a', [0xff, 0xfe], '@origin.test> SMTPUTF8'));
+      assert.match(mail.text, /^553 5\.1\.7 /);
+      assert.equal((await client.command(`MAIL FROM:<${SENDER}> SMTPUTF8`)).code, 250);
+      const overlong = await reply(line('RCPT TO:<', [0xc0, 0xaf], '@example.test>'));
+      assert.match(overlong.text, /^553 5\.1\.3 /);
+      const utf8 = await reply(line('RCPT TO:<j\u00f6rg@example.test>'));
+      assert.equal(utf8.code, 250, 'well-formed UTF-8 is still taken');
+    } finally {
+      client.close();
+    }
+  });
 });
 
 describe('STARTTLS', () => {

@@ -130,6 +130,32 @@ describe('validation errors never quote a value of a secret key', () => {
     assertNoSecret(env);
   });
 
+  test('a redis.url or cluster seed whose password is not percent-encoded is a config error at its key, not a crash', () => {
+    // decodeURIComponent (redis-connect.ts, ioredis) throws "URI malformed" at start otherwise.
+    for (const password of ['hunter2%zzhunter2', 'hunter2hunter2%', 'hunter2%C3%28hunter2']) {
+      const { err } = fileError('pct.yaml', `redis: { url: "redis://u:${password}@127.0.0.1:6379" }\n`);
+      assert.match(
+        err.message,
+        /redis\.url: expected the user name and password percent-encoded .*got "redis:\/\/u:\*\*\*@127\.0\.0\.1:6379"/,
+      );
+      assertNoSecret(err);
+      const env = configError(() => parseConfig({}, { env: { REDIS_URL: `redis://:${password}@h:1` } }));
+      assert.match(
+        env.message,
+        /redis\.url: expected the user name and password percent-encoded.*\(from REDIS_URL\)/,
+      );
+      assertNoSecret(env);
+      const seed = configError(() => parseConfig({ redis: { cluster: [`redis://:${password}@h:1`] } }));
+      assert.match(seed.message, /redis\.cluster\[0\]: expected the user name and password percent-encoded/);
+      assertNoSecret(seed);
+    }
+    assert.equal(
+      parseConfig({ redis: { url: 'redis://u:hunter2%25hunter2@h:1' } }).redis.url,
+      'redis://u:hunter2%25hunter2@h:1',
+      'an escaped % is fine',
+    );
+  });
+
   test("a password before an '@' in a route's via or an OTLP endpoint is masked in the error", () => {
     const via = fileError(
       'via.yaml',

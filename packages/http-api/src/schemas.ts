@@ -27,7 +27,17 @@ export function headerText(max = MAX_HEADER_VALUE_CHARS) {
 export const address = headerText(998).min(1).describe('an address, "local@domain" or "Name <local@domain>"');
 export const addressList = z
   .union([address, z.array(address).min(1).max(MAX_RECIPIENTS_PER_REQUEST)], {
-    error: (issue) => (issue.input === undefined ? 'required: one address or a list' : undefined),
+    // zod reports a failed union as "Invalid input" unless one branch is clearly meant.
+    error: (issue) => {
+      if (issue.input === undefined) return 'required: one address or a list';
+      if (Array.isArray(issue.input) && issue.input.length > MAX_RECIPIENTS_PER_REQUEST)
+        return `at most ${MAX_RECIPIENTS_PER_REQUEST} addresses per request, got ${issue.input.length}`;
+      if (typeof issue.input !== 'string' && !Array.isArray(issue.input))
+        return 'expected one address (a string) or a list of addresses';
+      if (Array.isArray(issue.input) && issue.input.some((a) => typeof a !== 'string'))
+        return 'expected a list of addresses (strings)';
+      return undefined;
+    },
   })
   .describe('one address or a list');
 

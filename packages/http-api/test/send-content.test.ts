@@ -172,6 +172,19 @@ describe('answers', () => {
     assert.equal(answer.status, 400);
     assert.match(answer.body.error.message, /body\.to: required: one address or a list/);
   });
+
+  test('too many addresses, or a number or mapping where addresses belong, says so (not "Invalid input")', async () => {
+    const many = Array.from({ length: 1001 }, (_, i) => `r${i}@example.test`);
+    const over = await post({ ...MESSAGE, to: many });
+    assert.equal(over.status, 400);
+    assert.match(over.body.error.message, /body\.to: at most 1000 addresses per request, got 1001/);
+    for (const to of [1, {}, [1]]) {
+      const answer = await post({ ...MESSAGE, cc: to });
+      assert.equal(answer.status, 400, JSON.stringify(to));
+      assert.doesNotMatch(answer.body.error.message, /Invalid input/, JSON.stringify(to));
+      assert.match(answer.body.error.message, /body\.cc(\.0)?: expected/, JSON.stringify(to));
+    }
+  });
 });
 
 describe('docs corners', () => {

@@ -12,10 +12,12 @@
  */
 import type { SMTPServer, SMTPServerSession } from 'smtp-server';
 import {
+  abort,
   type ConnectionInternals,
   connectionPrototype,
   continuationPending,
   isClosing,
+  isUpgrading,
   serverOf,
   waitingForClient,
 } from './smtp-server-internals.js';
@@ -23,10 +25,14 @@ import {
 export interface SmtpConnectionControl {
   readonly session: SMTPServerSession;
   readonly remoteAddress: string;
-  /** True while the server waits for the client's next command (no reply pending, not in DATA). */
+  /** True while the server waits for the client's next command or STARTTLS handshake (no reply pending, not in DATA). */
   waitingForClient(): boolean;
-  /** Sends "<code> <text>" (a text that starts with an enhanced code keeps it). A 421 closes. */
+  /**
+   * Sends "<code> <text>" (a text that starts with an enhanced code keeps it). A 421 closes.
+   * Nothing is sent during a STARTTLS handshake (plain text there is no SMTP reply).
+   */
   reply(code: number, text: string): void;
+  /** Closes the connection; during a STARTTLS handshake, drops it at once. */
   close(): void;
 }
 
@@ -110,8 +116,10 @@ function control(conn: ConnectionInternals): SmtpConnectionControl {
         return conn.remoteAddress;
       },
       waitingForClient: () => waitingForClient(conn),
-      reply: (code, text) => conn.send(code, text),
-      close: () => conn.close(),
+      reply: (code, text) => {
+        if (!isUpgrading(conn)) conn.send(code, text);
+      },
+      close: () => (isUpgrading(conn) ? abort(conn) : conn.close()),
     };
     controls.set(conn, known);
   }

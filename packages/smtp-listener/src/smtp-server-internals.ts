@@ -5,7 +5,8 @@
  *    `connectionReady(next)`, `send(code, data, context)` and `close()`, wrapped once per
  *    process; a connection's `_server` (the SMTPServer it belongs to), `_nextHandler` (a
  *    continuation such as AUTH LOGIN's next line is pending), `_handlerPending`, `_dataStream`,
- *    `_upgrading`, `_closing`, `_closed`, `session` and `remoteAddress`.
+ *    `_upgrading`, `_socket` (destroyed to drop a stalled STARTTLS handshake), `_closing`, `_closed`,
+ *    `session` and `remoteAddress`.
  * 2. `own-enhanced-codes` (enhanced-codes.ts): `send(code, data, context)` writes no enhanced
  *    status code when `context` is `false`, and a connection's `_server`.
  * 3. `data-unstuffing` (data-unstuffing.ts): SMTPStream.prototype's `_feedDataStream(chunk, done)`,
@@ -32,6 +33,8 @@ export interface ConnectionInternals {
   _handlerPending: boolean;
   _dataStream: unknown;
   _upgrading: boolean;
+  /** The socket the connection reads (the plain one until a STARTTLS handshake completes). */
+  _socket: { destroy(): void };
   connectionReady(next?: unknown): unknown;
   session: SMTPServerSession;
   remoteAddress: string;
@@ -99,9 +102,23 @@ export function serverOf(conn: ConnectionInternals): object {
   return conn._server;
 }
 
-/** True while the connection waits for the client's next command (no reply owed, not in DATA). */
+/**
+ * True while the connection waits for the client's next command (no reply owed, not in DATA) or
+ * for its side of a STARTTLS handshake (the 220 went out: the ClientHello is the client's turn, so
+ * a client that never sends it is cut at the command deadline, not held until socketTimeout).
+ */
 export function waitingForClient(conn: ConnectionInternals): boolean {
-  return !conn._handlerPending && !conn._dataStream && !conn._upgrading && !conn._closing && !conn._closed;
+  return !conn._handlerPending && !conn._dataStream && !conn._closing && !conn._closed;
+}
+
+/** True while a STARTTLS handshake runs (no SMTP reply can be sent then). */
+export function isUpgrading(conn: ConnectionInternals): boolean {
+  return conn._upgrading;
+}
+
+/** Drops the connection at once (a handshake cannot be ended with an SMTP reply). */
+export function abort(conn: ConnectionInternals): void {
+  conn._socket.destroy();
 }
 
 /** True when the connection is closing or closed. */

@@ -20,6 +20,12 @@ const ATEXT = "A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~\\u00a0-\\uffff";
 const DOT_ATOM_LOCAL = new RegExp(`^[${ATEXT}]+(?:\\.[${ATEXT}]+)*$`);
 /** Controls and invisible characters smtp-server refuses in any address. */
 const UNSAFE = /[\x00-\x1f\x7f-\x9f\u200b\u2060\ufeff]/;
+/**
+ * Not text: U+FFFD (what a decoder puts where a client sent bytes that are not UTF-8, so the
+ * address is no longer the one the client wrote) and a lone UTF-16 surrogate (a JSON `\ud800`,
+ * which has no UTF-8 form and would go on the wire as U+FFFD).
+ */
+const NOT_TEXT = /\ufffd|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 /** qtext (RFC 5321 §4.1.2) without "@" and quoted pairs, which smtp-server cannot take. */
 const QUOTED_LOCAL = /^"[\x21\x23-\x3f\x41-\x5b\x5d-\x7e]+"$/;
 const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/i;
@@ -46,6 +52,7 @@ export function domainProblem(domain: string): string | undefined {
 export function checkAddress(address: string): string | undefined {
   if (address.length > MAX_ADDRESS) return 'address too long';
   if (UNSAFE.test(address)) return 'control or invisible character in address';
+  if (NOT_TEXT.test(address)) return 'invalid UTF-8 in address';
   const at = address.lastIndexOf('@');
   if (at <= 0 || at === address.length - 1) return 'address must be local@domain';
   const local = address.slice(0, at);

@@ -20,6 +20,19 @@ const REDIS_URL = /^rediss?:\/\/\S*$/;
 /** `/<db>` of a redis.url: empty, `/`, or a database number (ioredis SELECTs it as written). */
 const DATABASE_PATH = /^(\/(0|[1-9][0-9]{0,8})?)?$/;
 const DB_HINT = 'expected a database number after the port (redis://host:port/<0, 1, …>)';
+const ESCAPE_HINT =
+  'expected the user name and password percent-encoded (each "%" starts a %XX escape of UTF-8: write a literal "%" as %25)';
+
+/** Whether a URL's user name and password decode (redis-connect.ts and ioredis decodeURIComponent them). */
+function credentialsDecode(url: URL): boolean {
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const urlField = z
   .string({ error: URL_HINT })
@@ -28,7 +41,9 @@ const urlField = z
   // A `/abc` or `/1.5` would pass here and then crash the relay at its first SELECT.
   .refine((url) => !URL.canParse(url) || DATABASE_PATH.test(new URL(url).pathname), {
     error: DB_HINT,
-  });
+  })
+  // A `%ZZ` in the password would pass here and then crash the relay (URI malformed) at start.
+  .refine((url) => !URL.canParse(url) || credentialsDecode(new URL(url)), { error: ESCAPE_HINT });
 
 /** Most seed nodes `redis.cluster` takes: seeds are only where discovery starts. */
 export const MAX_CLUSTER_SEEDS = 64;
@@ -47,6 +62,7 @@ function isSeed(seed: string): boolean {
 function seedUrlProblem(seed: string): string | undefined {
   const url = new URL(seed);
   if (url.port === '0') return 'expected a port between 1 and 65535, got 0';
+  if (!credentialsDecode(url)) return ESCAPE_HINT;
   if (url.pathname !== '' && url.pathname !== '/')
     return 'a Redis Cluster has only database 0: drop the /<db> from the seed URL';
   if (url.search !== '' || url.hash !== '')

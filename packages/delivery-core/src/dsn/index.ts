@@ -27,5 +27,6 @@ export {
   parseOrcpt,
   parseRet,
   type RecipientDsn,
+  unknownPathParam,
   wantsReport,
 } from './params.js';

@@ -138,6 +138,27 @@ export function dsnParamProblem(line: string): string | undefined {
   return undefined;
 }
 
+/** The MAIL FROM / RCPT TO parameters the relay offers (EHLO: SIZE, 8BITMIME, SMTPUTF8, DSN, AUTH). */
+const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH']);
+const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT']);
+
+/**
+ * The first parameter of a MAIL FROM or RCPT TO command line that no announced extension
+ * defines (RFC 5321 §4.1.1.11: `555`), shown printable and at most 40 characters, or undefined.
+ */
+export function unknownPathParam(line: string): string | undefined {
+  const m = PATH_COMMAND.exec(line.replace(/\r?\n$/, ''));
+  if (!m) return undefined;
+  const known = m[1]!.toUpperCase().startsWith('MAIL') ? MAIL_PARAMS : RCPT_PARAMS;
+  for (const param of m[2]!.trim().split(/\s+/)) {
+    if (param === '') continue;
+    const eq = param.indexOf('=');
+    const key = (eq < 0 ? param : param.slice(0, eq)).toUpperCase();
+    if (!known.has(key)) return key.replace(/[^\x21-\x7e]/g, '?').slice(0, 40);
+  }
+  return undefined;
+}
+
 /** True when a message kept any DSN parameter (so the job data carries them). */
 export function hasDsn(dsn: MessageDsn | undefined): dsn is MessageDsn {
   return Boolean(dsn && (dsn.ret || dsn.envid || (dsn.recipients && Object.keys(dsn.recipients).length > 0)));

@@ -1,0 +1,35 @@
+/**
+ * MAIL FROM / RCPT TO parameters no announced extension defines (dsn/params.ts
+ * `unknownPathParam`): the relay answers them 555 5.5.4 (RFC 5321 §4.1.1.11) where smtp-server
+ * alone would accept them silently.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { unknownPathParam } from '../src/dsn/index.js';
+
+describe('unknownPathParam', () => {
+  test('the parameters of SIZE, 8BITMIME, SMTPUTF8, DSN and AUTH pass, in any case', () => {
+    for (const line of [
+      'MAIL FROM:<a@x.test>',
+      'MAIL FROM:<>',
+      'MAIL FROM:<a@x.test> SIZE=100 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=abc AUTH=<>',
+      'mail from: <a@x.test>  size=1  smtputf8',
+      'RCPT TO:<b@ok.test> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;b@ok.test',
+      'RCPT TO:<"a b>c"@ok.test> NOTIFY=NEVER',
+    ])
+      assert.equal(unknownPathParam(line), undefined, line);
+  });
+
+  test('anything else is named, upper-cased, printable and cut at 40 characters', () => {
+    assert.equal(unknownPathParam('MAIL FROM:<a@x.test> FOO=bar'), 'FOO');
+    assert.equal(unknownPathParam('MAIL FROM:<a@x.test> SIZE=1 xyz'), 'XYZ');
+    assert.equal(
+      unknownPathParam('MAIL FROM:<a@x.test> NOTIFY=NEVER'),
+      'NOTIFY',
+      'an RCPT parameter at MAIL',
+    );
+    assert.equal(unknownPathParam('RCPT TO:<b@ok.test> SIZE=1'), 'SIZE', 'a MAIL parameter at RCPT');
+    assert.equal(unknownPathParam('RCPT TO:<b@ok.test> \x01\x1b=1'), '??');
+    assert.equal(unknownPathParam(`RCPT TO:<b@ok.test> ${'K'.repeat(100)}=1`), 'K'.repeat(40));
+  });
+});
