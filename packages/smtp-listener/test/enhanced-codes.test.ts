@@ -85,3 +85,44 @@ describe('own enhanced codes per server (enhanced-codes.ts)', () => {
     assert.match(accepted, /^250 2\.1\.0 /);
   });
 });
+
+describe("smtp-server's own closing replies on a registered server (enhanced-codes.ts CLOSING_CODES)", () => {
+  let server: SMTPServer;
+  let port: number;
+  before(async () => {
+    server = new SMTPServer({ ...OPTIONS, maxClients: 1 });
+    useOwnEnhancedCodes(server);
+    port = await listen(server);
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('its connection-limit backstop says 4.7.0 (it wrote no enhanced code at all)', async () => {
+    const first = await RawSmtp.connect('127.0.0.1', port);
+    try {
+      const second = await RawSmtp.connect('127.0.0.1', port);
+      second.client.close();
+      assert.match(second.greeting.text, /^421 4\.7\.0 \S+ Too many connected clients/);
+    } finally {
+      first.client.close();
+    }
+  });
+
+  it('a command line over the length limit says 4.5.2, not the network code 4.4.2', async () => {
+    // The first connection of the previous case may still count for a moment: wait for a slot.
+    let session: Awaited<ReturnType<typeof RawSmtp.connect>>;
+    for (;;) {
+      session = await RawSmtp.connect('127.0.0.1', port);
+      if (session.greeting.text.startsWith('220')) break;
+      session.client.close();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    try {
+      const reply = await session.client.command(`NOOP ${'x'.repeat(20 * 1024)}`);
+      assert.match(reply.text, /^421 4\.5\.2 Error: Command line too long$/);
+    } finally {
+      session.client.close();
+    }
+  });
+});
