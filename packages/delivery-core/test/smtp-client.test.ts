@@ -147,6 +147,46 @@ describe('outbound SMTP client', () => {
     }
   });
 
+  it('a 5xx greeting refuses that server only (Postfix smtp_skip_5xx_greeting): next host, else deferred', async () => {
+    const blocked = await startSmtpSink({
+      host: '127.0.0.4',
+      port: good.port,
+      script: { greeting: { code: 554, enhanced: '5.7.1', text: 'your IP is blocked' } },
+    });
+    const pool = newPool();
+    try {
+      const onward = await deliverAttempt(pool, {
+        from: 'a@sender.test',
+        recipients: ['ok@dest.test'],
+        body,
+        hosts: [host('127.0.0.4'), host('127.0.0.2')],
+        tls: 'opportunistic',
+        tlsVerify: false,
+      });
+      assert.equal(onward.recipients[0]!.accepted, true, 'the next host took the recipient');
+      assert.deepEqual(
+        onward.hostErrors.map((e) => [e.address, e.reply.code, e.reply.enhanced, e.reply.stage]),
+        [['127.0.0.4', 421, '4.7.1', 'greeting']],
+      );
+      assert.match(onward.hostErrors[0]!.reply.text, /refused to talk to me: 554 5\.7\.1 your IP is blocked/);
+      const alone = await deliverAttempt(pool, {
+        from: 'a@sender.test',
+        recipients: ['ok@dest.test'],
+        body,
+        hosts: [host('127.0.0.4')],
+        tls: 'opportunistic',
+        tlsVerify: false,
+      });
+      const reply = alone.recipients[0]!.reply;
+      assert.equal(alone.recipients[0]!.accepted, false);
+      assert.equal(reply.code, 421, 'deferred, not bounced');
+      assert.match(reply.text, /554 5\.7\.1 your IP is blocked/);
+    } finally {
+      await pool.close();
+      await blocked.close();
+    }
+  });
+
   it('a 421 greeting and a refused connection move on to the next host in the same attempt', async () => {
     const pool = newPool();
     const report = await deliverAttempt(pool, {

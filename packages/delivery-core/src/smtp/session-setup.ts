@@ -2,7 +2,8 @@
  * Opening an outbound SMTP session, step by step, each within its deadline: the greeting, EHLO
  * (HELO when the server refuses EHLO with 5xx, RFC 5321 §3.2), STARTTLS (RFC 3207) and EHLO again
  * over TLS, and AUTH PLAIN / LOGIN (RFC 4954) for smarthosts. Each step throws a DeliveryError
- * whose reply names its stage; a refused AUTH defers (Postfix's smtp_sasl_auth_soft_bounce), it
+ * whose reply names its stage; a `5xx` greeting defers, as a refusal of that server only
+ * (Postfix's smtp_skip_5xx_greeting), and a refused AUTH defers (Postfix's smtp_sasl_auth_soft_bounce), it
  * never bounces mail for a credentials problem. Passwords never appear in a reply or an error.
  */
 import { DeliveryError, type SmtpReply, type SmtpStage, TransientError } from '../errors/index.js';
@@ -35,6 +36,8 @@ const NO_EXTENSIONS: Extensions = {
 };
 /** "421 … closing transmission channel": the server is going away. */
 const CLOSING_CODE = 421;
+/** The enhanced code of a `5xx` greeting without one, once taken as temporary (Postfix's 4.0.0). */
+const GREETING_REFUSED_ENHANCED = '4.0.0';
 
 /** Writes `command` (when given) and reads the reply; a failed connection becomes a DeliveryError. */
 export async function exchange(
@@ -76,8 +79,21 @@ export async function greetAndHello(
   timeouts: SessionTimeouts,
 ): Promise<Extensions> {
   const greeting = await exchange(wire, undefined, timeouts.greetingMs, 'greeting', host, 'the greeting');
-  if (greeting.raw.code !== 220) throw refused(greeting.reply);
+  if (greeting.raw.code !== 220)
+    throw refused(greeting.raw.code >= 500 ? greetingRefusal(greeting.reply) : greeting.reply);
   return hello(wire, host, ehloName, timeouts.commandMs);
+}
+
+/**
+ * A `5xx` greeting as Postfix takes it by default (`smtp_skip_5xx_greeting = yes`): a refusal of
+ * this server, not of the recipients (often a temporary block of the client's IP): `421`, its
+ * enhanced code's class made 4, the server's reply kept in the text, so the next MX host gets the
+ * recipients, and at the last one they are deferred, never bounced.
+ */
+function greetingRefusal(reply: SmtpReply): SmtpReply {
+  const enhanced = reply.enhanced ? `4${reply.enhanced.slice(1)}` : GREETING_REFUSED_ENHANCED;
+  const said = `${reply.code}${reply.enhanced ? ` ${reply.enhanced}` : ''} ${reply.text}`.trim();
+  return { ...reply, code: CLOSING_CODE, enhanced, text: `refused to talk to me: ${said}` };
 }
 
 async function hello(
