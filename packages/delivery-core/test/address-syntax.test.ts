@@ -20,6 +20,11 @@ const REFUSED = [
   'a<b@ok.test',
   'a:b@ok.test',
   'a\u200bb@ok.test',
+  // bidirectional formatting: shown as another address
+  'b\u202e@ok.test',
+  'a\u2066b\u2069@ok.test',
+  'a\u200fb@ok.test',
+  'a@ok\u202a.test',
   // not UTF-8 on the wire (smtp-server decodes such bytes to U+FFFD) or a lone surrogate (JSON)
   'a\ufffdb@ok.test',
   '\ufffd\ufffd@ok.test',

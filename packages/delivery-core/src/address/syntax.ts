@@ -18,8 +18,12 @@ const MAX_LABEL = 63;
 /** RFC 5322 atext, plus non-ASCII characters (RFC 6531 UTF-8 local parts). */
 const ATEXT = "A-Za-z0-9!#$%&'*+\\-/=?^_`{|}~\\u00a0-\\uffff";
 const DOT_ATOM_LOCAL = new RegExp(`^[${ATEXT}]+(?:\\.[${ATEXT}]+)*$`);
-/** Controls and invisible characters smtp-server refuses in any address. */
-const UNSAFE = /[\x00-\x1f\x7f-\x9f\u200b\u2060\ufeff]/;
+/**
+ * Controls and invisible characters smtp-server refuses in any address, and the bidirectional
+ * formatting characters (U+061C, U+200E/F, U+202A–E, U+2066–9), which make an address display as
+ * another (`b\u202e@…`): IDNA refuses them in domains and no mailbox needs them.
+ */
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/;
 /**
  * Not text: U+FFFD (what a decoder puts where a client sent bytes that are not UTF-8, so the
  * address is no longer the one the client wrote) and a lone UTF-16 surrogate (a JSON `\ud800`,
