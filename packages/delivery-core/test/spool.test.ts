@@ -96,6 +96,39 @@ describe('spool on a real redis-server', () => {
     admin.disconnect();
   });
 
+  it('a transaction that completes after its caller gave up still says it was written (onWritten)', async () => {
+    const id = newMessageId();
+    const admin = redis.client();
+    // Redis holds every write for a second: the MULTI cannot be acknowledged within 100 ms.
+    await admin.call('CLIENT', 'PAUSE', String(PAUSE_MS), 'WRITE');
+    let written!: () => void;
+    const wasWritten = new Promise<void>((resolve) => {
+      written = resolve;
+    });
+    await assert.rejects(
+      spool.enqueue(
+        {
+          id,
+          tenant: 't',
+          from: '',
+          recipients: ['late@one.test'],
+          body: Buffer.from('x\r\n'),
+          acceptedAt: Date.now(),
+        },
+        { stepDeadlineMs: 100, onWritten: written },
+      ),
+      DeadlineExceeded,
+    );
+    // The caller heard DeadlineExceeded (a client 451); the message is queued once the pause ends.
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('onWritten not called after the pause')), PAUSE_MS + 10_000);
+    });
+    await Promise.race([wasWritten, bound]).finally(() => clearTimeout(timer));
+    assert.equal(await client.exists(spool.keysFor(id).message(id)), 1, 'the message record is there');
+    admin.disconnect();
+  });
+
   it('deletes the body when the last job finishes, and finishing twice changes nothing', async () => {
     const id = newMessageId();
     const { jobs } = await spool.enqueue({

@@ -234,9 +234,13 @@ export async function spoolPrepared(
   const event = acceptedEventOf(args, acceptedAt);
   if (args.recipients.length > 0) {
     // The accepted record is written in the same transaction as the message: no accepted
-    // message without its event, even if the process dies right after the 250.
-    await spool.enqueue(spoolMessageOf(args, acceptedAt, event), step);
-    events.announce(event);
+    // message without its event, even if the process dies right after the 250. It is announced
+    // (log line, listeners) once written, also when the caller's deadline passed meanwhile: the
+    // message is in the queue and will be delivered all the same.
+    await spool.enqueue(spoolMessageOf(args, acceptedAt, event), {
+      ...step,
+      onWritten: () => events.announce(event),
+    });
   } else events.emit(event);
   const traffic = trafficOf(args);
   for (const recipient of args.dropped ?? [])

@@ -64,11 +64,18 @@ export interface EnqueueOptions {
    * past it the enqueue rejects with DeadlineExceeded (the write may still complete). None: wait.
    */
   stepDeadlineMs?: number | undefined;
+  /**
+   * Called once the message's transaction succeeded (its accepted event is in the stream), also
+   * when the caller no longer waits (its deadline passed) or the durability barrier failed it:
+   * what the message is from then on (delivered like any other) does not depend on its caller.
+   */
+  onWritten?: () => void;
 }
 
 interface PendingEnqueue extends EnqueueItem {
   resolve(result: EnqueueResult): void;
   reject(err: unknown): void;
+  onWritten: (() => void) | undefined;
 }
 
 /** Arguments a script passes to one Redis command via unpack at most (even: field, value pairs). */
@@ -171,7 +178,7 @@ export class Spool extends ShardQueues {
     // A small body reaches the batch in the caller's own event-loop turn (no await before it).
     const committed = new Promise<EnqueueResult>((resolve, reject) => {
       if (this.batch.length === 0) setImmediate(() => void this.commitBatch());
-      this.batch.push({ message, groups, staged, resolve, reject });
+      this.batch.push({ message, groups, staged, resolve, reject, onWritten: options.onWritten });
     });
     return options.stepDeadlineMs === undefined
       ? committed
@@ -228,6 +235,7 @@ export class Spool extends ShardQueues {
         // duplicate when the client retries). Should a failover lose it, its job's end writes
         // nothing (a requeue needs the lease, leases.ts) and it is never bounced.
         if (span.fast.length > 0) fast?.lane.hand(span.fast, item.message.body);
+        item.onWritten?.();
         if (outcome.status === 'fulfilled') item.resolve({ messageId: item.message.id, jobs: span.jobs });
         else item.reject(enqueueError(outcome.reason));
       });
