@@ -3,8 +3,9 @@
  * (HELO when the server refuses EHLO with 5xx, RFC 5321 §3.2), STARTTLS (RFC 3207) and EHLO again
  * over TLS, and AUTH PLAIN / LOGIN (RFC 4954) for smarthosts. Each step throws a DeliveryError
  * whose reply names its stage; a `5xx` greeting defers, as a refusal of that server only
- * (Postfix's smtp_skip_5xx_greeting), and a refused AUTH defers (Postfix's smtp_sasl_auth_soft_bounce), it
- * never bounces mail for a credentials problem. Passwords never appear in a reply or an error.
+ * (Postfix's smtp_skip_5xx_greeting), and a refused AUTH defers (Postfix's
+ * smtp_sasl_auth_soft_bounce): it never bounces mail for a credentials problem. Passwords never
+ * appear in a reply or an error.
  */
 import { DeliveryError, type SmtpReply, type SmtpStage, TransientError } from '../errors/index.js';
 import { networkError, replyError, toSmtpReply, wireError } from './reply.js';
