@@ -363,7 +363,10 @@ export async function createHerald(
       quarantine.stopSweeper();
       behaviour?.stop();
       await delivery.close(graceMs);
-      await settlesWithin(events.flush(), CLOSE_STEP_TIMEOUT_MS);
+      // Event batches held through an outage get the step's time only while Redis answers.
+      if (graceMs === 0) events.stop();
+      await settlesWithin(events.settle(), CLOSE_STEP_TIMEOUT_MS);
+      events.stop();
       await settlesWithin(spool.close(), CLOSE_STEP_TIMEOUT_MS);
       await dane.close();
       await resolver.close();

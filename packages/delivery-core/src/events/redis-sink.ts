@@ -7,17 +7,31 @@
  * a message is also appended to that message's trace in the same pipeline (trace.ts). On a
  * sharded queue (`queue.shards`) each shard has its stream: an event naming a message goes to its
  * message's shard (where its `accepted` event and trace are), any other event to shard 0's; one
- * pipeline per shard written (a Redis Cluster pipeline keeps to one slot). With `activity`, the
- * batch's outcomes are also counted per minute and site in the same pipeline (activity.ts).
+ * MULTI per shard written (a Redis Cluster transaction keeps to one slot). With `activity`, the
+ * batch's outcomes are also counted per minute and site in the same MULTI (activity.ts).
+ * A batch is written once: its MULTI also sets a marker key (`<stream>:batch:<id>`, keys/queue.ts),
+ * and a batch whose write failed because Redis did not answer (the connection broke with the batch
+ * on the wire, or was down) is tried again as Redis comes back, for EVENT_WRITE_RETRY_WINDOW_MS —
+ * unless its marker says the lost try took effect. So an outage neither loses nor doubles a stream
+ * entry (webhooks read the stream); past the window, past MAX_RETRYING_EVENTS held, or at `stop`,
+ * the batch is dropped with an error log (the JSON log has every event).
  */
 
+import { randomBytes } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ActivityKeys } from '../keys/index.js';
-import type { RedisClient } from '../redis/index.js';
+import { isRedisOutage, type RedisClient, rideOutage } from '../redis/index.js';
 import { ActivityTally } from './activity.js';
 import { queueTraceWrites, type TraceOptions, traceMessageId, trimTrace } from './trace.js';
 import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
+
+/** How long a batch whose write Redis did not answer is tried again (an outage longer than this loses it). */
+export const EVENT_WRITE_RETRY_WINDOW_MS = 5 * 60_000;
+/** A batch's marker outlives every try of it. */
+export const EVENT_BATCH_MARKER_TTL_MS = EVENT_WRITE_RETRY_WINDOW_MS + 60_000;
+/** Events held for a retry at most (memory through a long outage); a batch past it is dropped. */
+export const MAX_RETRYING_EVENTS = 20_000;
 
 export interface RedisEventSinkOptions {
   redis: RedisClient;
@@ -43,6 +57,13 @@ interface PendingEvent {
 export class RedisEventSink implements EventSink {
   private readonly listeners = new Set<(event: HeraldEvent) => void>();
   private pending = new Set<Promise<unknown>>();
+  /** Batches waiting for Redis to come back, and how many events they hold. */
+  private retrying = new Set<Promise<unknown>>();
+  private retryingEvents = 0;
+  private readonly stopping = new AbortController();
+  /** Marker ids: a random run id and a counter (unique across processes and threads). */
+  private readonly run = randomBytes(8).toString('hex');
+  private batches = 0;
   private batch: PendingEvent[] = [];
 
   constructor(private readonly options: RedisEventSinkOptions) {}
@@ -130,10 +151,24 @@ export class RedisEventSink implements EventSink {
     return commands;
   }
 
-  /** Resolves when every event emitted so far has been written (or its write failed). */
+  /**
+   * Resolves when every event emitted so far has had its first write (written, failed, or held
+   * for a retry while Redis is away: `settle` waits for those too).
+   */
   async flush(): Promise<void> {
     this.writeBatch();
     await Promise.all([...this.pending]);
+  }
+
+  /** `flush`, then waits for the batches held for a retry (at most EVENT_WRITE_RETRY_WINDOW_MS). */
+  async settle(): Promise<void> {
+    await this.flush();
+    await Promise.all([...this.retrying]);
+  }
+
+  /** Gives up the batches held for a retry (logged as dropped); no further retry is started. */
+  stop(): void {
+    this.stopping.abort();
   }
 
   private writeBatch(): void {
@@ -156,34 +191,84 @@ export class RedisEventSink implements EventSink {
   }
 
   private writeShard(streamKey: string, batch: readonly PendingEvent[]): void {
-    const { redis, streamMaxLen, logger, trace } = this.options;
-    const pipeline = redis.pipeline();
-    const maxLen = String(streamMaxLen);
-    for (const { json } of batch) pipeline.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
-    // Index in the pipeline's results of each trace push, with its message id: one push per
-    // message per batch (trace.ts queueTraceWrites).
-    const pushes = trace ? queueTraceWrites(pipeline, batch, trace, batch.length).pushes : [];
-    // After the stream and trace writes, so their result offsets stay as counted.
-    if (this.options.activity) {
-      const tally = new ActivityTally(this.options.activity(batch[0]?.messageId));
-      for (const { event } of batch) tally.add(event);
-      tally.queue(pipeline);
-    }
-    const write = pipeline
-      .exec()
-      .then(async (results) => {
-        const failed = results?.find(([err]) => err);
-        if (failed) logger.error({ err: failed[0] }, 'event stream write failed');
-        if (!trace || !results) return;
-        const over = new Set<string>();
-        for (const { index: at, messageId } of pushes)
-          if (Number(results[at]?.[1]) > trace.maxEntries) over.add(messageId);
-        await Promise.all([...over].map((id) => trimTrace(redis, trace.key(id), trace.maxEntries)));
-      })
+    const { logger } = this.options;
+    const marker = `${streamKey}:batch:${this.run}.${(this.batches++).toString(36)}`;
+    const write = this.commit(streamKey, batch, marker)
+      .then(
+        (results) => this.written(results),
+        (err: unknown) => {
+          if (isRedisOutage(err)) this.retry(streamKey, batch, marker, err);
+          else logger.error({ err }, 'event stream write failed');
+        },
+      )
       .catch((err: unknown) => logger.error({ err }, 'event stream write failed'));
     this.pending.add(write);
     void write.finally(() => this.pending.delete(write));
   }
+
+  /** The batch's MULTI: stream entries, trace pushes, activity counts, then its marker. */
+  private commit(streamKey: string, batch: readonly PendingEvent[], marker: string): Promise<CommitResults> {
+    const { redis, streamMaxLen, trace } = this.options;
+    const multi = redis.multi();
+    const maxLen = String(streamMaxLen);
+    for (const { json } of batch) multi.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
+    // Index in the transaction's results of each trace push, with its message id: one push per
+    // message per batch (trace.ts queueTraceWrites).
+    const pushes = trace ? queueTraceWrites(multi, batch, trace, batch.length).pushes : [];
+    // After the stream and trace writes, so their result offsets stay as counted.
+    if (this.options.activity) {
+      const tally = new ActivityTally(this.options.activity(batch[0]?.messageId));
+      for (const { event } of batch) tally.add(event);
+      tally.queue(multi);
+    }
+    multi.set(marker, '1', 'PX', EVENT_BATCH_MARKER_TTL_MS);
+    return multi.exec().then((results) => ({ results, pushes }));
+  }
+
+  /** Logs a command the server refused, and trims the traces the batch took over their cap. */
+  private async written({ results, pushes }: CommitResults): Promise<void> {
+    const { redis, logger, trace } = this.options;
+    const failed = results?.find(([err]) => err);
+    if (failed) logger.error({ err: failed[0] }, 'event stream write failed');
+    if (!trace || !results) return;
+    const over = new Set<string>();
+    for (const { index: at, messageId } of pushes)
+      if (Number(results[at]?.[1]) > trace.maxEntries) over.add(messageId);
+    await Promise.all([...over].map((id) => trimTrace(redis, trace.key(id), trace.maxEntries)));
+  }
+
+  /**
+   * Holds a batch whose write Redis did not answer and writes it once Redis answers again —
+   * unless its marker is there (the lost try took effect) — within EVENT_WRITE_RETRY_WINDOW_MS.
+   */
+  private retry(streamKey: string, batch: readonly PendingEvent[], marker: string, err: unknown): void {
+    const { redis, logger } = this.options;
+    const lost = { err: (err as Error)?.message, events: batch.length };
+    if (this.stopping.signal.aborted || this.retryingEvents + batch.length > MAX_RETRYING_EVENTS) {
+      logger.error(lost, 'event stream write failed; events dropped (too many held, or stopping)');
+      return;
+    }
+    logger.warn(lost, 'event stream write failed; written again when Redis answers');
+    this.retryingEvents += batch.length;
+    const again = rideOutage(
+      async () => ((await redis.exists(marker)) === 1 ? undefined : this.commit(streamKey, batch, marker)),
+      { windowMs: EVENT_WRITE_RETRY_WINDOW_MS, signal: this.stopping.signal },
+    )
+      .then((results) => (results ? this.written(results) : undefined))
+      .catch((e: unknown) =>
+        logger.error({ ...lost, err: (e as Error)?.message }, 'event stream write failed; events dropped'),
+      )
+      .finally(() => {
+        this.retryingEvents -= batch.length;
+        this.retrying.delete(again);
+      });
+    this.retrying.add(again);
+  }
+}
+
+interface CommitResults {
+  results: [error: Error | null, result: unknown][] | null;
+  pushes: readonly { index: number; messageId: string }[];
 }
 
 /** Reads events back from the stream (oldest first), e.g. for tests and `herald events`. */

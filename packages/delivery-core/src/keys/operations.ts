@@ -94,22 +94,24 @@ export const MULTI_KEY_OPERATIONS: Readonly<Record<string, MultiKeyOperation>> =
       ];
     },
   },
-  'event stream write (XADD, traces, activity counters and site replies; one pipeline per shard)': {
-    where: 'events/redis-sink.ts RedisEventSink.writeShard (pipeline)',
-    kind: 'multi',
-    keys: (prefix, { messages, site, hour, shard }) => {
-      const q = queueKeys(prefix, shard);
-      const minute = hour * 60_000;
-      return [
-        q.events,
-        ...messages.map((m) => q.trace(m)),
-        q.activity.minute(minute),
-        q.activity.bounces(minute),
-        q.activity.sites(minute),
-        q.activity.siteReplies(site),
-      ];
+  'event stream write (XADD, traces, activity counters and site replies, the batch marker; one MULTI per shard)':
+    {
+      where: 'events/redis-sink.ts RedisEventSink.commit (MULTI)',
+      kind: 'multi',
+      keys: (prefix, { messages, site, hour, shard }) => {
+        const q = queueKeys(prefix, shard);
+        const minute = hour * 60_000;
+        return [
+          q.events,
+          q.eventBatch('run.0'),
+          ...messages.map((m) => q.trace(m)),
+          q.activity.minute(minute),
+          q.activity.bounces(minute),
+          q.activity.sites(minute),
+          q.activity.siteReplies(site),
+        ];
+      },
     },
-  },
   'claim an Idempotency-Key (stored answer or in-flight marker)': {
     where: 'intake/idempotency.ts CLAIM_LUA, IdempotencyStore.finish (MULTI)',
     kind: 'lua',

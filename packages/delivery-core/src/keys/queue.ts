@@ -83,6 +83,11 @@ export interface QueueKeys {
   /** Herald's event stream. */
   events: string;
   /**
+   * The marker an event batch's MULTI sets (`<events>:batch:<id>`, expiring): a batch whose write
+   * Redis did not answer is written again only without it (events/redis-sink.ts).
+   */
+  eventBatch(id: string): string;
+  /**
    * The message's trace (list of event JSON, oldest first): every event naming the message, its
    * `accepted` event first (written in the enqueue MULTI); capped and expiring (events/trace.ts).
    */
@@ -144,6 +149,7 @@ export function queueKeys(prefix: string, shard = 0): QueueKeys {
     dsnDue: `${slot}:dsn-due`,
     dsnDelayDue: `${slot}:dsn-delay-due`,
     events: `${slot}:events`,
+    eventBatch: (id) => `${slot}:events:batch:${id}`,
     trace: (id) => `${slot}:msg:${id}:trace`,
     hashedTenants: `${slot}:verp-tenants`,
     leases: `${slot}:leases`,
