@@ -45,7 +45,8 @@ async function startCutter(redisPort: number, applied: () => Promise<boolean>) {
     upstream.on('data', (chunk) => client.write(chunk));
     client.on('data', (chunk: Buffer) => {
       const mode = cut;
-      if (mode === 'none' || !/\r\nexec\r\n/i.test(chunk.toString('latin1'))) return void upstream.write(chunk);
+      if (mode === 'none' || !/\r\nexec\r\n/i.test(chunk.toString('latin1')))
+        return void upstream.write(chunk);
       cut = 'none';
       if (mode === 'before-exec') return close();
       // Redis runs the transaction; its reply never reaches the client.
@@ -140,7 +141,7 @@ describe('event batches through a broken connection', () => {
         ofThis.map((e) => ('recipient' in e ? e.recipient : '')),
         batch.map((e) => ('recipient' in e ? e.recipient : '')),
       );
-      assert.ok(logs.some((l) => l.msg.includes('written again when Redis answers')), JSON.stringify(logs));
+      assert.ok(logs.some((l) => l.msg.includes('written again when Redis answers')));
       // The marker is in the stream's slot and expires.
       const markers = await direct.keys(`${keys.events}:batch:*`);
       assert.ok(markers.length > 0);
