@@ -109,6 +109,24 @@ describe("smtp-server's own closing replies on a registered server (enhanced-cod
     }
   });
 
+  it('the tenth unrecognized command says 4.7.0 (its conduct), not the network code 4.4.2', async () => {
+    let session: Awaited<ReturnType<typeof RawSmtp.connect>>;
+    for (;;) {
+      session = await RawSmtp.connect('127.0.0.1', port);
+      if (session.greeting.text.startsWith('220')) break;
+      session.client.close();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    try {
+      const replies: string[] = [];
+      for (let i = 0; i < 10; i++) replies.push((await session.client.command(`XYZZY${i}`)).text);
+      assert.match(replies[0] ?? '', /^500 5\.5\.\d+ /);
+      assert.match(replies[9] ?? '', /^421 4\.7\.0 Error: too many unrecognized commands$/);
+    } finally {
+      session.client.close();
+    }
+  });
+
   it('a command line over the length limit says 4.5.2, not the network code 4.4.2', async () => {
     // The first connection of the previous case may still count for a moment: wait for a slot.
     let session: Awaited<ReturnType<typeof RawSmtp.connect>>;
