@@ -115,6 +115,23 @@ describe('the DSN request', () => {
     assert.equal(rcptParameters(ext, 'a@b.test', {}), '', 'nothing to a server without DSN');
   });
 
+  it("refuses a message over the server's SIZE limit before MAIL (552 5.3.4), as Postfix does", () => {
+    const body = crlf(['Subject: s', '', 'x'.repeat(100)]);
+    const refused = wireForm({ ...ext, size: 50 }, 'a@b.test', ['c@d.test'], body, {}, 'mx.test');
+    assert.deepEqual(refused, {
+      refused: {
+        code: 552,
+        enhanced: '5.3.4',
+        text: `message size ${body.length} exceeds size limit 50 of server mx.test`,
+      },
+    });
+    // At the limit, with SIZE 0 (no fixed limit) and without SIZE, it goes.
+    for (const size of [body.length, 0, undefined]) {
+      const form = wireForm({ ...ext, size }, 'a@b.test', ['c@d.test'], body, {}, 'mx.test');
+      assert.ok('body' in form && form.body === body, `SIZE ${size}`);
+    }
+  });
+
   it('an 8-bit body to a server without 8BITMIME: converted, or 5.6.3 without a converter', () => {
     const body = crlf(['Content-Type: text/plain; charset=utf-8', '', 'ü', '']);
     const refused = wireForm(ext, 'a@b.test', ['c@d.test'], body, {}, 'mx.test');

@@ -147,6 +147,31 @@ describe('outbound SMTP client', () => {
     }
   });
 
+  it("a message over the server's SIZE limit is refused 552 5.3.4 without MAIL (Postfix's check)", async () => {
+    const small = await startSmtpSink({ host: '127.0.0.4', size: 100 });
+    const pool = newPool(1);
+    try {
+      const report = await deliverAttempt(pool, {
+        from: 'a@sender.test',
+        recipients: ['big@dest.test'],
+        body: Buffer.from(`Subject: big\r\n\r\n${'x'.repeat(200)}\r\n`),
+        hosts: [host('127.0.0.4', small.port)],
+        tls: 'none',
+        tlsVerify: false,
+      });
+      const [recipient] = report.recipients;
+      assert.equal(recipient?.accepted, false);
+      assert.equal(recipient?.reply.code, 552);
+      assert.equal(recipient?.reply.enhanced, '5.3.4');
+      assert.match(recipient?.reply.text ?? '', /exceeds size limit 100 of server/);
+      await pool.close();
+      const commands = small.transcripts().flatMap((c) => c.entries.map((e) => e.command.split(/[ :]/)[0]));
+      assert.ok(!commands.includes('MAIL'), `no MAIL sent: ${commands.join(' ')}`);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('a 5xx greeting refuses that server only (Postfix smtp_skip_5xx_greeting): next host, else deferred', async () => {
     const blocked = await startSmtpSink({
       host: '127.0.0.4',

@@ -4,7 +4,8 @@
  * with SMTPUTF8 when the message uses it; else its 7-bit form, RFC 6152 §3) or refuses the
  * transaction before MAIL (553 5.6.7: a UTF-8 address, or UTF-8 headers of a message submitted
  * with SMTPUTF8, for a server without SMTPUTF8, RFC 6531 §3.2; 554 5.6.3: an 8-bit message that
- * cannot or may not be converted). `mailParameters` / `rcptParameters` write the ESMTP parameters:
+ * cannot or may not be converted; 552 5.3.4: a message larger than the server's SIZE limit, RFC
+ * 1870 §6.2, as Postfix refuses it without sending it). `mailParameters` / `rcptParameters` write the ESMTP parameters:
  * SIZE, BODY=8BITMIME, SMTPUTF8, and the sender's DSN request (RET, ENVID, NOTIFY, ORCPT; values
  * xtext-encoded, RFC 3461 §4) only to a server that offers DSN. Pure.
  */
@@ -26,6 +27,25 @@ export interface WireRefusal {
 }
 
 export function wireForm(
+  ext: Extensions,
+  from: string,
+  recipients: readonly string[],
+  body: Buffer,
+  options: TransactionOptions,
+  host: string,
+): WireForm | WireRefusal {
+  const form = bodyForm(ext, from, recipients, body, options, host);
+  // SIZE 0 (or none given) is no fixed limit (RFC 1870 §4).
+  if ('body' in form && ext.size && form.body.length > ext.size)
+    return refusal(
+      552,
+      '5.3.4',
+      `message size ${form.body.length} exceeds size limit ${ext.size} of server ${host}`,
+    );
+  return form;
+}
+
+function bodyForm(
   ext: Extensions,
   from: string,
   recipients: readonly string[],
