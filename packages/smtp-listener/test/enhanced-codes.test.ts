@@ -110,13 +110,7 @@ describe("smtp-server's own closing replies on a registered server (enhanced-cod
   });
 
   it('the tenth unrecognized command says 4.7.0 (its conduct), not the network code 4.4.2', async () => {
-    let session: Awaited<ReturnType<typeof RawSmtp.connect>>;
-    for (;;) {
-      session = await RawSmtp.connect('127.0.0.1', port);
-      if (session.greeting.text.startsWith('220')) break;
-      session.client.close();
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const session = await connectWhenFree(port);
     try {
       const replies: string[] = [];
       for (let i = 0; i < 10; i++) replies.push((await session.client.command(`XYZZY${i}`)).text);
@@ -128,14 +122,7 @@ describe("smtp-server's own closing replies on a registered server (enhanced-cod
   });
 
   it('a command line over the length limit says 4.5.2, not the network code 4.4.2', async () => {
-    // The first connection of the previous case may still count for a moment: wait for a slot.
-    let session: Awaited<ReturnType<typeof RawSmtp.connect>>;
-    for (;;) {
-      session = await RawSmtp.connect('127.0.0.1', port);
-      if (session.greeting.text.startsWith('220')) break;
-      session.client.close();
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    const session = await connectWhenFree(port);
     try {
       const reply = await session.client.command(`NOOP ${'x'.repeat(20 * 1024)}`);
       assert.match(reply.text, /^421 4\.5\.2 Error: Command line too long$/);
@@ -144,3 +131,13 @@ describe("smtp-server's own closing replies on a registered server (enhanced-cod
     }
   });
 });
+
+/** A session on the one-client server, once the previous case's connection no longer counts. */
+async function connectWhenFree(port: number): Promise<Awaited<ReturnType<typeof RawSmtp.connect>>> {
+  for (;;) {
+    const session = await RawSmtp.connect('127.0.0.1', port);
+    if (session.greeting.text.startsWith('220')) return session;
+    session.client.close();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

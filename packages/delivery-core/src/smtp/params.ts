@@ -34,25 +34,6 @@ export function wireForm(
   options: TransactionOptions,
   host: string,
 ): WireForm | WireRefusal {
-  const form = bodyForm(ext, from, recipients, body, options, host);
-  // SIZE 0 (or none given) is no fixed limit (RFC 1870 §4).
-  if ('body' in form && ext.size && form.body.length > ext.size)
-    return refusal(
-      552,
-      '5.3.4',
-      `message size ${form.body.length} exceeds size limit ${ext.size} of server ${host}`,
-    );
-  return form;
-}
-
-function bodyForm(
-  ext: Extensions,
-  from: string,
-  recipients: readonly string[],
-  body: Buffer,
-  options: TransactionOptions,
-  host: string,
-): WireForm | WireRefusal {
   const utf8Address = !isAsciiText(from) || recipients.some((r) => !isAsciiText(r));
   const utf8Headers = options.smtputf8 === true && !isAscii(body.subarray(0, headerSectionEnd(body)));
   if ((utf8Address || utf8Headers) && !ext.smtputf8) {
@@ -64,7 +45,7 @@ function bodyForm(
   const smtputf8 = utf8Address || utf8Headers;
   const eightBit = !isAscii(body);
   // RFC 6531 §3.1: a server that offers SMTPUTF8 takes 8-bit content in an SMTPUTF8 transaction.
-  if (!eightBit || ext.eightBitMime || smtputf8) return { body, eightBit, smtputf8 };
+  if (!eightBit || ext.eightBitMime || smtputf8) return withinSize(ext, { body, eightBit, smtputf8 }, host);
   if (!options.downgrade)
     return refusal(
       554,
@@ -78,7 +59,17 @@ function bodyForm(
       '5.6.3',
       `${host} does not offer 8BITMIME and the message cannot be converted to 7-bit (8-bit header fields or malformed MIME)`,
     );
-  return { body: converted, eightBit: false, smtputf8 };
+  return withinSize(ext, { body: converted, eightBit: false, smtputf8 }, host);
+}
+
+/** `form`, unless it is over the server's SIZE limit (0 or none given: no fixed limit, RFC 1870 §4). */
+function withinSize(ext: Extensions, form: WireForm, host: string): WireForm | WireRefusal {
+  if (!ext.size || form.body.length <= ext.size) return form;
+  return refusal(
+    552,
+    '5.3.4',
+    `message size ${form.body.length} exceeds size limit ${ext.size} of server ${host}`,
+  );
 }
 
 /**
