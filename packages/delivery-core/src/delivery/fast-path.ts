@@ -20,7 +20,7 @@
  */
 import type { DeliveryJobData, FastJob, JobLeases } from '../queue/index.js';
 import { type AfterAttemptOptions, afterAttempt } from './after-attempt.js';
-import { rideEnding } from './outage.js';
+import { endingStopController, rideEnding } from './outage.js';
 import { processDelivery } from './process.js';
 import type { WorkerSlots } from './thread-workers.js';
 
@@ -49,7 +49,7 @@ export class FastPath {
   private unackedRoom = 0;
   private closing = false;
   /** Aborted when close() stops waiting: endings still retrying through an outage give up. */
-  private readonly stopping = new AbortController();
+  private readonly stopping = endingStopController();
   private evaluateQueued = false;
   private readonly roomTimer: NodeJS.Timeout;
   private readonly renewTimer: NodeJS.Timeout;
