@@ -11,7 +11,6 @@
  * LOCAL_FAULT_RETRY_MS (a bug or a bad config). Needs injected: the logger, an abort signal
  * (the worker or lane stopping).
  */
-import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { isRedisOutage, rideOutage } from '../redis/index.js';
 
@@ -28,18 +27,6 @@ export const OUTAGE_RETRY_MS = 5_000;
 /** When a job whose processing threw `err` is tried again. */
 export function retryAfterFault(err: unknown, now: number): number {
   return now + (isRedisOutage(err) ? OUTAGE_RETRY_MS : LOCAL_FAULT_RETRY_MS);
-}
-
-/**
- * The controller a worker or lane aborts when it stops waiting for endings riding an outage. Every
- * ending retrying at once (up to the lane's concurrency) listens on its signal while it sleeps, so
- * the signal takes any number of listeners: Node's default of 10 printed a `MaxListenersExceeded`
- * "possible memory leak" warning on stderr in every Redis outage with more than 10 jobs in flight.
- */
-export function endingStopController(): AbortController {
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  return controller;
 }
 
 export interface RideEndingOptions {

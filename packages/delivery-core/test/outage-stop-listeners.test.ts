@@ -2,13 +2,15 @@
  * Endings riding a Redis outage (delivery/outage.ts) all sleep on their worker's or lane's stop
  * signal at once: with more than 10 jobs in flight when Redis went away, Node printed
  * "MaxListenersExceededWarning: Possible EventTarget memory leak detected. 11 abort listeners"
- * on the relay's stderr. `endingStopController` gives a signal that takes them all; a plain
- * AbortController still warns (the check below sees the warning when there is one).
+ * on the relay's stderr. `outageStopController` (redis/outage.ts) gives a signal that takes them
+ * all; a plain AbortController still warns (the check below sees the warning when there is one).
+ * The event sink's held batches: events-outage.test.ts.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { endingStopController, rideEnding } from '../src/delivery/outage.js';
+import { rideEnding } from '../src/delivery/outage.js';
+import { outageStopController } from '../src/redis/index.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -42,7 +44,7 @@ async function warningsWhileRiding(signal: AbortSignal, endings: number): Promis
 
 describe('the stop signal of endings riding an outage', () => {
   it('takes 30 endings retrying at once without a MaxListenersExceeded warning', async () => {
-    const warnings = await warningsWhileRiding(endingStopController().signal, 30);
+    const warnings = await warningsWhileRiding(outageStopController().signal, 30);
     assert.deepEqual(
       warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')),
       [],
