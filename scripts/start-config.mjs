@@ -13,3 +13,21 @@ export async function readStartConfig(path) {
   const { resolveFilePaths } = await import('@herald/delivery-core/config');
   return resolveFilePaths(YAML.parse(readFileSync(path, 'utf8')) ?? {}, dirname(resolve(path)));
 }
+
+/** The only address npm start runs its capture sink on. */
+export const SINK_VIA = '127.0.0.1:2526';
+
+/**
+ * Whether npm start runs its capture sink for `config`: only when the route for `*` goes to
+ * SINK_VIA. A `*` route elsewhere gets a `note` to print, so that mail deferred with ECONNREFUSED
+ * at another port (a config whose ports were all moved) is not a silent surprise.
+ */
+export function captureSinkPlan(config) {
+  const route = (config.routes ?? []).find((r) => r?.match === '*');
+  if (!route) return { start: false };
+  if (route.via === SINK_VIA) return { start: true };
+  return {
+    start: false,
+    note: `no capture sink: this config routes * to ${route.via}, not ${SINK_VIA} (the only address npm start runs its sink on); mail waits in the queue unless something listens there`,
+  };
+}

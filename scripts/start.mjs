@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBuilt, ensureInstalled, ROOT } from './ensure.mjs';
 import { findRedisServer, freePort, redisInstallHint, superviseRedis } from './redis.mjs';
-import { readStartConfig } from './start-config.mjs';
+import { captureSinkPlan, readStartConfig } from './start-config.mjs';
 import { acquireStartLock } from './start-lock.mjs';
 
 const STATE_DIR = join(ROOT, '.herald');
@@ -89,8 +89,9 @@ writeFileSync(
 );
 
 let sink;
-const route = (config.routes ?? []).find((r) => r.match === '*');
-if (route && /^127\.0\.0\.1:2526$/.test(route.via)) {
+const sinkPlan = captureSinkPlan(config);
+if (sinkPlan.note) log(sinkPlan.note);
+if (sinkPlan.start) {
   sink = await startDevSink({ port: 2526, log }).catch((err) => {
     log(
       `capture sink not started on 127.0.0.1:2526 (${err.code ?? err.message}); mail will wait in the queue`,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { loadConfigFile } from '@herald/delivery-core/config';
 import YAML from 'yaml';
-import { readStartConfig } from '../scripts/start-config.mjs';
+import { captureSinkPlan, readStartConfig } from '../scripts/start-config.mjs';
 
 const root = mkdtempSync(join(tmpdir(), 'herald-start-config-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -45,4 +45,21 @@ test('paths relative to HERALD_CONFIG still name the same files in the copy unde
 test('an empty config file is an empty config', async () => {
   writeFileSync(join(root, 'empty.yaml'), '');
   assert.deepEqual(await readStartConfig(join(root, 'empty.yaml')), {});
+});
+
+test('the capture sink runs only for a * route to 127.0.0.1:2526, and npm start says so otherwise', () => {
+  assert.deepEqual(captureSinkPlan({ routes: [{ match: '*', via: '127.0.0.1:2526', tls: 'none' }] }), {
+    start: true,
+  });
+  assert.deepEqual(captureSinkPlan({}), { start: false });
+  assert.deepEqual(captureSinkPlan({ routes: [{ match: 'example.com', via: '127.0.0.1:2526' }] }), {
+    start: false,
+  });
+  // A config whose ports were all moved (e.g. to dodge a collision): before, no sink and no word.
+  const moved = captureSinkPlan({ routes: [{ match: '*', via: '127.0.0.1:21526' }] });
+  assert.equal(moved.start, false);
+  assert.match(
+    moved.note ?? '',
+    /^no capture sink: this config routes \* to 127\.0\.0\.1:21526, not 127\.0\.0\.1:2526/,
+  );
 });

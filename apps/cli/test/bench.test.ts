@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { startRedis } from '@herald/test-harness';
 import { runBench } from '../src/bench/index.js';
 
 const RESULT_FIELDS = [
@@ -118,4 +119,25 @@ test('--relay without --sink-port is refused', async () => {
   const code = await runBench(['--relay', '127.0.0.1:2525'], { stdout: capture(), stderr, env: {} });
   assert.equal(code, 2);
   assert.match(stderr.text(), /--relay needs --sink-port/);
+});
+
+test("--durability strict on a REDIS_URL that cannot keep it fails with the relay's one-line refusal, no stack", async () => {
+  const redis = await startRedis(); // AOF everysec, no replica: strict refuses it
+  try {
+    const stdout = capture();
+    const stderr = capture();
+    const code = await runBench(['--messages', '10', '--durability', 'strict', '--timeout', '60'], {
+      stdout,
+      stderr,
+      env: { REDIS_URL: redis.url },
+    });
+    assert.equal(code, 1);
+    assert.match(
+      stderr.text(),
+      /^herald: HERALD_REDIS_NOT_DURABLE: redis\.durability: strict, but the Redis at /m,
+    );
+    assert.doesNotMatch(stderr.text(), /^\s+at /m, `no stack trace:\n${stderr.text()}`);
+  } finally {
+    await redis.stop();
+  }
 });

@@ -149,6 +149,38 @@ describe('event batches through a broken connection', () => {
     });
   }
 
+  it('holds more than 10 batches through an outage without a MaxListenersExceeded warning, then writes them', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    try {
+      cutter.set('refuse');
+      await waitUntil('the client cut off', () => client.status !== 'ready');
+      const held = Array.from({ length: 15 }, (_, n) => delivered('m-held', n));
+      expected += held.length;
+      for (const event of held) {
+        sink.emit(event);
+        await sink.flush(); // one batch each
+      }
+      await waitUntil(
+        '15 batches held',
+        () =>
+          logs.filter((l) => l.msg.includes('written again when Redis answers')).length >= 2 + held.length,
+      );
+      cutter.set('none');
+      await sink.settle();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(
+        warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')),
+        [],
+      );
+      const ofThis = (await entries()).filter((e) => 'messageId' in e && e.messageId === 'm-held');
+      assert.equal(ofThis.length, held.length);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('drops a batch still held when the sink stops, and says so', async () => {
     cutter.set('refuse');
     await waitUntil('the client cut off', () => client.status !== 'ready');

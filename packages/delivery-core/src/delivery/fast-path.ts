@@ -18,7 +18,9 @@
  * Needs injected: the worker's deps, the leases, the worker itself, and `announce`, which tells
  * the host the room and how many jobs finished since the last call.
  */
+
 import type { DeliveryJobData, FastJob, JobLeases } from '../queue/index.js';
+import { outageStopController } from '../redis/index.js';
 import { type AfterAttemptOptions, afterAttempt } from './after-attempt.js';
 import { rideEnding } from './outage.js';
 import { processDelivery } from './process.js';
@@ -49,7 +51,7 @@ export class FastPath {
   private unackedRoom = 0;
   private closing = false;
   /** Aborted when close() stops waiting: endings still retrying through an outage give up. */
-  private readonly stopping = new AbortController();
+  private readonly stopping = outageStopController();
   private evaluateQueued = false;
   private readonly roomTimer: NodeJS.Timeout;
   private readonly renewTimer: NodeJS.Timeout;

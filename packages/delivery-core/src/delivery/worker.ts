@@ -14,7 +14,7 @@
  */
 import { DelayedError, type Job, Worker } from 'bullmq';
 import { abandonWorker, checkWorkerInternals, DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
-import type { RedisClient } from '../redis/index.js';
+import { outageStopController, type RedisClient } from '../redis/index.js';
 import { settlesWithin } from '../util/index.js';
 import { type AfterAttemptOptions, afterAttempt } from './after-attempt.js';
 import { rideEnding } from './outage.js';
@@ -40,7 +40,7 @@ export class DeliveryWorker {
   /** Jobs running now, each to the end of its run (a second copy of one waits for it). */
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Aborted when close() stops waiting: endings still retrying through an outage give up. */
-  private readonly stopping = new AbortController();
+  private readonly stopping = outageStopController();
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE, (job, token) => this.run(job, token), {

@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ActivityKeys } from '../keys/index.js';
-import { isRedisOutage, type RedisClient, rideOutage } from '../redis/index.js';
+import { isRedisOutage, outageStopController, type RedisClient, rideOutage } from '../redis/index.js';
 import { ActivityTally } from './activity.js';
 import { queueTraceWrites, type TraceOptions, traceMessageId, trimTrace } from './trace.js';
 import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
@@ -60,7 +60,7 @@ export class RedisEventSink implements EventSink {
   /** Batches waiting for Redis to come back, and how many events they hold. */
   private retrying = new Set<Promise<unknown>>();
   private retryingEvents = 0;
-  private readonly stopping = new AbortController();
+  private readonly stopping = outageStopController();
   /** Marker ids: a random run id and a counter (unique across processes and threads). */
   private readonly run = randomBytes(8).toString('hex');
   private batches = 0;

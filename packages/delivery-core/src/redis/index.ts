@@ -17,6 +17,7 @@ export {
   isRedisOutage,
   OUTAGE_FIRST_RETRY_MS,
   OUTAGE_MAX_RETRY_MS,
+  outageStopController,
   type RideOutageOptions,
   rideOutage,
 } from './outage.js';

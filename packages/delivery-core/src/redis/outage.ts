@@ -9,10 +9,24 @@
  * For operations that are safe to repeat (idempotent writes, reads): a try whose reply was lost
  * may have taken effect. Needs nothing injected but, in tests, the sleep.
  */
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 
 export const OUTAGE_FIRST_RETRY_MS = 100;
 export const OUTAGE_MAX_RETRY_MS = 1_000;
+
+/**
+ * The controller an owner aborts to stop every `rideOutage` it runs (a worker, a lane, the event
+ * sink stopping). Each ride sleeps on its signal, and an outage starts many at once (a job per
+ * slot, a batch per held event write), so the signal takes any number of listeners: Node's
+ * default of 10 printed a `MaxListenersExceeded` "possible memory leak" warning on the relay's
+ * stderr in every Redis outage with more than 10 of them.
+ */
+export function outageStopController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
 
 /** ioredis's messages for a command that never reached a server or lost its connection. */
 const CLOSED_MESSAGES = [
