@@ -192,3 +192,54 @@ describe('event batches through a broken connection', () => {
     assert.equal((await entries()).filter((e) => 'messageId' in e && e.messageId === 'm-stop').length, 0);
   });
 });
+
+describe('event batches through a full Redis (maxmemory, noeviction)', () => {
+  let redis: RedisHandle;
+  let direct: Redis;
+  let sink: RedisEventSink;
+  const logs: { level: number; msg: string }[] = [];
+  before(async () => {
+    redis = await startRedis();
+    direct = redis.client();
+    await direct.config('SET', 'maxmemory-policy', 'noeviction');
+    const logStream = new Writable({
+      write(chunk, _enc, done) {
+        logs.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    sink = new RedisEventSink({
+      redis: direct,
+      streamKey: keys.events,
+      streamMaxLen: 10_000,
+      logger: pino({ level: 'info' }, logStream),
+      trace: { key: keys.trace, retentionMs: 60_000, maxEntries: 100 },
+    });
+  });
+  after(async () => {
+    sink.stop();
+    await redis.stop();
+  });
+
+  it('holds a batch Redis refused (OOM) and writes it once when Redis takes writes again', async () => {
+    await direct.config('SET', 'maxmemory', '1');
+    const batch = [0, 1, 2].map((n) => delivered('m-full', n));
+    for (const event of batch) sink.emit(event);
+    await sink.flush();
+    await waitUntil('the OOM warning', () => logs.some((l) => l.msg.includes('Redis is full (maxmemory)')));
+    // Still held, not dropped: nothing in the stream yet, no error log.
+    await sleep(300);
+    assert.equal(await direct.xlen(keys.events), 0);
+    assert.ok(!logs.some((l) => l.level === 50), JSON.stringify(logs));
+    await direct.config('SET', 'maxmemory', '0');
+    await sink.settle();
+    const written = (await direct.xrange(keys.events, '-', '+')).map(
+      ([, fields]) => (JSON.parse(fields[1] ?? '{}') as { recipient?: string }).recipient,
+    );
+    assert.deepEqual(
+      written,
+      batch.map((e) => ('recipient' in e ? e.recipient : '')),
+    );
+    assert.equal(await direct.llen(keys.trace('m-full')), 0, 'no trace without its accepted event (RPUSHX)');
+  });
+});

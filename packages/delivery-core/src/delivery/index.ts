@@ -12,6 +12,7 @@ export type { RouteChoice, StaticRoute } from './hosts.js';
 export { hostsFor } from './hosts.js';
 export { type LeaseReaper, type LeaseReaperOptions, startLeaseReaper } from './lease-reaper.js';
 export { applyOperatorMark, operatorReply } from './operator.js';
+export { FETCH_REFUSED_PAUSE_MS, PacedWorker } from './paced-worker.js';
 export type { DeliveryDeps, DeliveryGate, DeliveryOutcome, RecipientFailure } from './process.js';
 export { processDelivery } from './process.js';
 export {

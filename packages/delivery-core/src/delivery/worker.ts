@@ -10,14 +10,16 @@
  * the job's lock still renewed; a job started before that is no longer pending in the spool was
  * finished by that earlier run (its BullMQ completion lost with a failed master) and is not
  * attempted again, nor is a second copy of a job this worker is running (a move to active the
- * failed master had not replicated) before that run ends.
+ * failed master had not replicated) before that run ends. A fetch Redis refused (full: OOM) is
+ * asked again after a pause, not at once (paced-worker.ts).
  */
-import { DelayedError, type Job, Worker } from 'bullmq';
+import { DelayedError, type Job, type Worker } from 'bullmq';
 import { abandonWorker, checkWorkerInternals, DELIVERY_QUEUE, type DeliveryJobData } from '../queue/index.js';
 import { outageStopController, type RedisClient } from '../redis/index.js';
 import { settlesWithin } from '../util/index.js';
 import { type AfterAttemptOptions, afterAttempt } from './after-attempt.js';
 import { rideEnding } from './outage.js';
+import { PacedWorker } from './paced-worker.js';
 import { processDelivery } from './process.js';
 
 const UNLIMITED_STALLS = 1_000_000;
@@ -43,7 +45,7 @@ export class DeliveryWorker {
   private readonly stopping = outageStopController();
 
   constructor(private readonly options: DeliveryWorkerOptions) {
-    this.worker = new Worker<DeliveryJobData>(DELIVERY_QUEUE, (job, token) => this.run(job, token), {
+    this.worker = new PacedWorker<DeliveryJobData>(DELIVERY_QUEUE, (job, token) => this.run(job, token), {
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency,

@@ -11,7 +11,8 @@
  * batch's outcomes are also counted per minute and site in the same MULTI (activity.ts).
  * A batch is written once: its MULTI also sets a marker key (`<stream>:batch:<id>`, keys/queue.ts),
  * and a batch whose write failed because Redis did not answer (the connection broke with the batch
- * on the wire, or was down) is tried again as Redis comes back, for EVENT_WRITE_RETRY_WINDOW_MS —
+ * on the wire, or was down) or refused for want of memory (`maxmemory` under `noeviction`: OOM,
+ * nothing of the MULTI ran) is tried again as Redis comes back, for EVENT_WRITE_RETRY_WINDOW_MS —
  * unless its marker says the lost try took effect. So an outage neither loses nor doubles a stream
  * entry (webhooks read the stream); past the window, past MAX_RETRYING_EVENTS held, or at `stop`,
  * the batch is dropped with an error log (the JSON log has every event).
@@ -21,7 +22,13 @@ import { randomBytes } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ActivityKeys } from '../keys/index.js';
-import { isRedisOutage, outageStopController, type RedisClient, rideOutage } from '../redis/index.js';
+import {
+  isRedisFull,
+  isRedisOutage,
+  outageStopController,
+  type RedisClient,
+  rideOutage,
+} from '../redis/index.js';
 import { ActivityTally } from './activity.js';
 import { queueTraceWrites, type TraceOptions, traceMessageId, trimTrace } from './trace.js';
 import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
@@ -30,6 +37,9 @@ import { type EventSink, eventSubject, type HeraldEvent } from './types.js';
 export const EVENT_WRITE_RETRY_WINDOW_MS = 5 * 60_000;
 /** A batch's marker outlives every try of it. */
 export const EVENT_BATCH_MARKER_TTL_MS = EVENT_WRITE_RETRY_WINDOW_MS + 60_000;
+/** A write worth holding for a retry: Redis did not answer it, or was full (nothing of it ran). */
+const retryable = (err: unknown): boolean => isRedisOutage(err) || isRedisFull(err);
+
 /** Events held for a retry at most (memory through a long outage); a batch past it is dropped. */
 export const MAX_RETRYING_EVENTS = 20_000;
 
@@ -197,7 +207,7 @@ export class RedisEventSink implements EventSink {
       .then(
         (results) => this.written(results),
         (err: unknown) => {
-          if (isRedisOutage(err)) this.retry(streamKey, batch, marker, err);
+          if (retryable(err)) this.retry(streamKey, batch, marker, err);
           else logger.error({ err }, 'event stream write failed');
         },
       )
@@ -238,7 +248,7 @@ export class RedisEventSink implements EventSink {
   }
 
   /**
-   * Holds a batch whose write Redis did not answer and writes it once Redis answers again —
+   * Holds a batch whose write Redis did not answer (or refused, full) and writes it once Redis takes it —
    * unless its marker is there (the lost try took effect) — within EVENT_WRITE_RETRY_WINDOW_MS.
    */
   private retry(streamKey: string, batch: readonly PendingEvent[], marker: string, err: unknown): void {
@@ -248,11 +258,16 @@ export class RedisEventSink implements EventSink {
       logger.error(lost, 'event stream write failed; events dropped (too many held, or stopping)');
       return;
     }
-    logger.warn(lost, 'event stream write failed; written again when Redis answers');
+    logger.warn(
+      lost,
+      isRedisFull(err)
+        ? 'event stream write failed: Redis is full (maxmemory); written again when it takes writes'
+        : 'event stream write failed; written again when Redis answers',
+    );
     this.retryingEvents += batch.length;
     const again = rideOutage(
       async () => ((await redis.exists(marker)) === 1 ? undefined : this.commit(streamKey, batch, marker)),
-      { windowMs: EVENT_WRITE_RETRY_WINDOW_MS, signal: this.stopping.signal },
+      { windowMs: EVENT_WRITE_RETRY_WINDOW_MS, signal: this.stopping.signal, retryable },
     )
       .then((results) => (results ? this.written(results) : undefined))
       .catch((e: unknown) =>

@@ -14,6 +14,7 @@ export { clusterNode, isCluster, masters, nodeKey, type RedisClient, slotMaster 
 export { guardCluster } from './cluster-guards.js';
 export { leanPipelinesActive, useLeanPipelines } from './lean-pipelines.js';
 export {
+  isRedisFull,
   isRedisOutage,
   OUTAGE_FIRST_RETRY_MS,
   OUTAGE_MAX_RETRY_MS,

@@ -54,11 +54,30 @@ export function isRedisOutage(err: unknown): boolean {
   return false;
 }
 
+/**
+ * True when `err` says Redis refused a write for want of memory (`maxmemory` reached under
+ * `noeviction`): an `OOM` reply, or a transaction's `EXECABORT` whose queued commands met one
+ * (then nothing of the transaction ran). Not an outage, but as passing for a write that can wait:
+ * the queue draining (delivered bodies deleted) or an operator frees memory.
+ */
+export function isRedisFull(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.message.startsWith('OOM ')) return true;
+  const previous = (err as { previousErrors?: unknown }).previousErrors;
+  return (
+    err.message.startsWith('EXECABORT') &&
+    Array.isArray(previous) &&
+    previous.some((e) => e instanceof Error && e.message.startsWith('OOM '))
+  );
+}
+
 export interface RideOutageOptions {
   /** How long after the first outage error the operation is still retried. */
   windowMs: number;
   /** Aborted: no further try (the last error is thrown). */
   signal?: AbortSignal;
+  /** Which errors are tried again (default `isRedisOutage`). */
+  retryable?(err: unknown): boolean;
   /** Told of each outage error before the wait (to log it). */
   onOutage?(err: unknown, tries: number): void;
   now?: () => number;
@@ -67,20 +86,22 @@ export interface RideOutageOptions {
 }
 
 /**
- * `op()`, tried again while it fails with an outage error, within `windowMs` of the first one.
+ * `op()`, tried again while it fails with an outage error (or what `retryable` says), within
+ * `windowMs` of the first one.
  */
 export async function rideOutage<T>(op: () => Promise<T>, options: RideOutageOptions): Promise<T> {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms, signal) => sleepFor(ms, undefined, { signal }).catch(() => {}));
   let firstFailure: number | undefined;
   let delay = OUTAGE_FIRST_RETRY_MS;
+  const retryable = options.retryable ?? isRedisOutage;
   for (let tries = 1; ; tries++) {
     try {
       return await op();
     } catch (err) {
       firstFailure ??= now();
       const left = firstFailure + options.windowMs - now();
-      if (!isRedisOutage(err) || left <= 0 || options.signal?.aborted) throw err;
+      if (!retryable(err) || left <= 0 || options.signal?.aborted) throw err;
       options.onOutage?.(err, tries);
       await sleep(Math.min(delay, left), options.signal);
       if (options.signal?.aborted) throw err;
