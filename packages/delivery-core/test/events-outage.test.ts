@@ -101,19 +101,7 @@ describe('event batches through a broken connection', () => {
       maxRetriesPerRequest: 0,
     });
     await waitUntil('the client ready', () => client.status === 'ready');
-    const logStream = new Writable({
-      write(chunk, _enc, done) {
-        logs.push(JSON.parse(String(chunk)));
-        done();
-      },
-    });
-    sink = new RedisEventSink({
-      redis: client,
-      streamKey: keys.events,
-      streamMaxLen: 10_000,
-      logger: pino({ level: 'info' }, logStream),
-      trace: { key: keys.trace, retentionMs: 60_000, maxEntries: 100 },
-    });
+    sink = loggedSink(client, logs);
   });
   after(async () => {
     sink.stop();
@@ -202,19 +190,7 @@ describe('event batches through a full Redis (maxmemory, noeviction)', () => {
     redis = await startRedis();
     direct = redis.client();
     await direct.config('SET', 'maxmemory-policy', 'noeviction');
-    const logStream = new Writable({
-      write(chunk, _enc, done) {
-        logs.push(JSON.parse(String(chunk)));
-        done();
-      },
-    });
-    sink = new RedisEventSink({
-      redis: direct,
-      streamKey: keys.events,
-      streamMaxLen: 10_000,
-      logger: pino({ level: 'info' }, logStream),
-      trace: { key: keys.trace, retentionMs: 60_000, maxEntries: 100 },
-    });
+    sink = loggedSink(direct, logs);
   });
   after(async () => {
     sink.stop();
@@ -243,3 +219,20 @@ describe('event batches through a full Redis (maxmemory, noeviction)', () => {
     assert.equal(await direct.llen(keys.trace('m-full')), 0, 'no trace without its accepted event (RPUSHX)');
   });
 });
+
+/** The sink under test on `redis`, its log lines parsed into `logs`. */
+function loggedSink(redis: Redis, logs: { level: number; msg: string }[]): RedisEventSink {
+  const logStream = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  return new RedisEventSink({
+    redis,
+    streamKey: keys.events,
+    streamMaxLen: 10_000,
+    logger: pino({ level: 'info' }, logStream),
+    trace: { key: keys.trace, retentionMs: 60_000, maxEntries: 100 },
+  });
+}
