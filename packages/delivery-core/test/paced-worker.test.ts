@@ -2,7 +2,7 @@
  * The delivery worker's BullMQ Worker against a full Redis (maxmemory reached under noeviction),
  * on a real redis-server: Redis refuses the move-to-active script with OOM, and BullMQ's own
  * Worker asks again at once — thousands of failed asks (and error logs) a second. PacedWorker
- * waits FETCH_REFUSED_PAUSE_MS after each refusal, and still runs the job once Redis takes writes.
+ * waits FETCH_REFUSED_PAUSE_MS after each refusal (the gaps between refusals, not a count in a time window), and still runs the job once Redis takes writes.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -13,14 +13,17 @@ import type { Redis } from 'ioredis';
 import { FETCH_REFUSED_PAUSE_MS, PacedWorker } from '../src/delivery/index.js';
 
 const PREFIX = 'paced';
-const FULL_MS = 2_000;
+/** Refusals watched before memory is freed: enough for two gaps between asks. */
+const REFUSALS = 3;
+/** Timer slack allowed below the pause (timers fire late, never this early). */
+const TIMER_SLACK_MS = 50;
 
 async function errorsWhileFull(
   redis: RedisHandle,
   client: Redis,
   name: string,
   Kind: new (...args: ConstructorParameters<typeof Worker>) => Worker,
-): Promise<{ errors: number; ran: boolean; oom: boolean }> {
+): Promise<{ gaps: number[]; ran: boolean; oom: boolean }> {
   const queue = new Queue(name, { connection: redis.client(), prefix: PREFIX });
   await queue.add('job', { n: 1 });
   await client.config('SET', 'maxmemory', '1');
@@ -32,21 +35,24 @@ async function errorsWhileFull(
     },
     { connection: redis.client({ maxRetriesPerRequest: null }), prefix: PREFIX, autorun: false },
   );
-  let errors = 0;
+  const refusedAt: number[] = [];
   let oom = false;
   worker.on('error', (err) => {
-    errors++;
+    refusedAt.push(performance.now());
     if (/^OOM /.test(err.message)) oom = true;
   });
   void worker.run();
-  await sleep(FULL_MS);
-  const counted = errors;
+  // Waits for refusals (events), not for a time; the bound only stops a broken run.
+  const watchUntil = Date.now() + 30_000;
+  while (refusedAt.length < REFUSALS && Date.now() < watchUntil) await sleep(20);
+  const seen = refusedAt.slice(0, REFUSALS);
   await client.config('SET', 'maxmemory', '0');
   const deadline = Date.now() + 10_000;
   while (!ran && Date.now() < deadline) await sleep(20);
   await worker.close();
   await queue.close();
-  return { errors: counted, ran, oom };
+  assert.equal(seen.length, REFUSALS, `${REFUSALS} refusals seen`);
+  return { gaps: seen.slice(1).map((t, i) => t - (seen[i] ?? t)), ran, oom };
 }
 
 describe('PacedWorker (a fetch Redis refused)', () => {
@@ -60,18 +66,21 @@ describe('PacedWorker (a fetch Redis refused)', () => {
   after(() => redis.stop());
 
   it("BullMQ's own Worker spins on an OOM refusal (why PacedWorker exists)", async () => {
-    const { errors, oom } = await errorsWhileFull(redis, client, 'plain', Worker);
+    const { gaps, oom } = await errorsWhileFull(redis, client, 'plain', Worker);
     assert.ok(oom, 'Redis refused the fetch with OOM');
-    assert.ok(errors > 50, `${errors} refusals in ${FULL_MS} ms`);
+    // It asks again at once: no pause between refusals (a round trip, not a second).
+    assert.ok(
+      gaps.some((gap) => gap < FETCH_REFUSED_PAUSE_MS / 2),
+      `gaps between refusals: ${gaps.map(Math.round).join(', ')} ms`,
+    );
   });
 
   it('asks again after a pause, and runs the job once Redis takes writes', async () => {
-    const { errors, ran, oom } = await errorsWhileFull(redis, client, 'paced', PacedWorker);
+    const { gaps, ran, oom } = await errorsWhileFull(redis, client, 'paced', PacedWorker);
     assert.ok(oom, 'Redis refused the fetch with OOM');
-    assert.ok(
-      errors <= Math.ceil(FULL_MS / FETCH_REFUSED_PAUSE_MS) + 1,
-      `${errors} refusals in ${FULL_MS} ms`,
-    );
+    // Every ask after a refusal waited the pause (a lower bound: a busy machine only adds to it).
+    for (const gap of gaps)
+      assert.ok(gap >= FETCH_REFUSED_PAUSE_MS - TIMER_SLACK_MS, `gap between refusals ${Math.round(gap)} ms`);
     assert.ok(ran, 'the job ran after memory was freed');
   });
 });
