@@ -32,6 +32,7 @@ import { tlsrptCommand } from './commands/tlsrpt.js';
 import { versionCommand } from './commands/version.js';
 import { webhookCommand } from './commands/webhook.js';
 import { type CliIo, processIo } from './io.js';
+import { redisUnreachableHint } from './relay-config.js';
 import { cliVersion } from './version.js';
 
 export const COMMANDS: readonly Command[] = [
@@ -101,6 +102,8 @@ function reportError(err: unknown, io: CliIo, command: Command | undefined): num
   }
   if (err instanceof HeraldError) {
     printError(io, err.code, err.message);
+    const hint = err.code === 'HERALD_REDIS_UNAVAILABLE' ? redisUnreachableHint(io) : undefined;
+    if (hint) io.stderr.write(`hint: ${hint}\n`);
     io.stderr.write(stack);
     if (err.code !== 'HERALD_CLI_USAGE') return EXIT_FAILURE;
     io.stderr.write(`Run "herald ${command ? `${command.name} ` : ''}--help" for usage.\n`);

@@ -77,6 +77,19 @@ interface Chosen {
   load(): HeraldConfig;
   /** Where the Redis URL came from, for the stderr line. */
   origin(): string;
+  /** What to try when that Redis cannot be reached (only where Herald chose it, not the user). */
+  unreachable?: string;
+}
+
+/** The hint of the Redis each CliIo's command chose, for `redisUnreachableHint`. */
+const unreachableHints = new WeakMap<CliIo, string>();
+
+/**
+ * What to say after HERALD_REDIS_UNAVAILABLE when the command, not the user, chose the Redis:
+ * npm start's (is it running?) or the built-in default (no config given).
+ */
+export function redisUnreachableHint(io: CliIo): string | undefined {
+  return unreachableHints.get(io);
 }
 
 function choose(file: string | undefined, io: CliIo): Chosen {
@@ -98,12 +111,15 @@ function choose(file: string | undefined, io: CliIo): Chosen {
     return {
       load: () => loadConfigFile(started.file, { env: io.env }),
       origin: () => `${shown}, this checkout's npm start config; --config or REDIS_URL to choose`,
+      unreachable: `that is the Redis npm start runs for this checkout: is \`npm start\` running? Or choose another Redis with --config or REDIS_URL`,
     };
   }
   const ignored = started ? `; ignored ${shown}: ${started.ignored}` : '';
   return {
     load: () => defaultConfig({}),
     origin: () => `built-in default${ignored}; --config or REDIS_URL to choose`,
+    unreachable:
+      'no config was given, so this is the built-in default: run `npm start` in a Herald checkout and the command from there, or choose a Redis with --config or REDIS_URL',
   };
 }
 
@@ -113,6 +129,8 @@ export function loadRelayConfig(
   overrides: { dnsServer?: string | undefined; usesRedis?: boolean; spools?: boolean } = {},
 ): HeraldConfig | undefined {
   const chosen = choose(file, io);
+  if (chosen.unreachable) unreachableHints.set(io, chosen.unreachable);
+  else unreachableHints.delete(io);
   let config: HeraldConfig;
   try {
     const loaded = chosen.load();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -148,6 +149,33 @@ describe('a Redis that cannot be reached', () => {
       new RegExp(`^redis: redis://user:\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(REDIS_URL\\)$`, 'm'),
     );
     assert.doesNotMatch(result.stderr + result.stdout, /Hunter2/);
+    assert.doesNotMatch(result.stderr, /hint:/, 'the user chose this Redis: no guess about npm start');
+  });
+
+  test("npm start's Redis that is down: the error asks whether npm start is running", async () => {
+    const { closedPort } = await import('@herald/test-harness');
+    const checkout = await mkdtemp(join(tmpdir(), 'herald-checkout-'));
+    try {
+      await writeFile(
+        join(checkout, 'package.json'),
+        JSON.stringify({ name: 'herald', workspaces: ['apps/*'] }),
+      );
+      await mkdir(join(checkout, '.herald'));
+      await writeFile(
+        join(checkout, '.herald', 'herald.yaml'),
+        `redis: { url: "redis://127.0.0.1:${await closedPort()}" }\n`,
+        { mode: 0o600 },
+      );
+      const out = captureIo({ env: {}, cwd: checkout, checkout });
+      assert.equal(await main(['queue', 'stats'], out.io), 1);
+      assert.match(out.stderr(), /HERALD_REDIS_UNAVAILABLE: cannot connect to Redis at /);
+      assert.match(
+        out.stderr(),
+        /\nhint: that is the Redis npm start runs for this checkout: is `npm start` running\?/,
+      );
+    } finally {
+      await rm(checkout, { recursive: true, force: true });
+    }
   });
 
   test('a wrong password is reported as the authentication failure, not "Connection is closed."', async () => {
