@@ -3,6 +3,8 @@
  * on a real redis-server: Redis refuses the move-to-active script with OOM, and BullMQ's own
  * Worker asks again at once — thousands of failed asks (and error logs) a second. PacedWorker
  * waits FETCH_REFUSED_PAUSE_MS after each refusal (the gaps between refusals, not a count in a time window), and still runs the job once Redis takes writes.
+ * Its stalled-job checker, refused too, is stopped by close: BullMQ's own waits 5 s after the
+ * refused check and then arms its next check's timer (stalledInterval, 30 s) after close.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -33,7 +35,14 @@ async function errorsWhileFull(
     async () => {
       ran = true;
     },
-    { connection: redis.client({ maxRetriesPerRequest: null }), prefix: PREFIX, autorun: false },
+    // Fetches only: the stalled-job check's refusals are not these (and BullMQ's own Worker would
+    // arm its next check's timer after close, holding the test process open 35 s).
+    {
+      connection: redis.client({ maxRetriesPerRequest: null }),
+      prefix: PREFIX,
+      autorun: false,
+      skipStalledCheck: true,
+    },
   );
   const refusedAt: number[] = [];
   let oom = false;
@@ -82,5 +91,31 @@ describe('PacedWorker (a fetch Redis refused)', () => {
     for (const gap of gaps)
       assert.ok(gap >= FETCH_REFUSED_PAUSE_MS - TIMER_SLACK_MS, `gap between refusals ${Math.round(gap)} ms`);
     assert.ok(ran, 'the job ran after memory was freed');
+  });
+
+  it('close cuts the stalled-job check a full Redis refused, and leaves it no timer', async () => {
+    const queue = new Queue('stalled', { connection: redis.client(), prefix: PREFIX });
+    await queue.add('job', { n: 1 });
+    await client.config('SET', 'maxmemory', '1');
+    const worker = new PacedWorker('stalled', async () => {}, {
+      connection: redis.client({ maxRetriesPerRequest: null }),
+      prefix: PREFIX,
+      autorun: false,
+    });
+    let refused: Error | null = null;
+    worker.on('error', (err) => {
+      refused ??= err;
+    });
+    // The stalled-job checker alone (no fetches): it checks at once, then every stalledInterval.
+    await worker.startStalledCheckTimer();
+    const watchUntil = Date.now() + 10_000;
+    while (refused === null && Date.now() < watchUntil) await sleep(20);
+    await worker.close();
+    await client.config('SET', 'maxmemory', '0');
+    await queue.close();
+    assert.match(String(refused), /OOM /, 'Redis refused the stalled-job check with OOM');
+    // BullMQ's own flag, cleared when its checker loop ends (a timer armed after close kept it on).
+    const { stalledCheckerRunning } = worker as unknown as { stalledCheckerRunning: boolean };
+    assert.equal(stalledCheckerRunning, false, 'the stalled-job checker ended with close');
   });
 });

@@ -8,9 +8,14 @@
  * 2. `worker-abandon`: a Worker's private `blockingConnection.disconnect`, `lockManager.close` and
  *    `stalledCheckStopper`, used only when a close hangs (jobs stuck, Redis unreachable), to stop
  *    its timers and drop its connections.
+ * 3. `worker-stalled-stop`: a Worker's private `stalledCheckStopper`, which its stalled-job
+ *    checker sets each time it arms the timer of its next check (after each check, without
+ *    looking whether the worker is closing), used by `PacedWorker` to stop at once a timer armed
+ *    after close.
  * Each accessor checks what it relies on and throws BullmqContractError naming the touchpoint;
- * packages/delivery-core/test/bullmq-contract.test.ts runs every one against the installed BullMQ
- * and a real redis-server, so an upgrade that changes one fails there first.
+ * packages/delivery-core/test/bullmq-contract.test.ts (`worker-stalled-stop`: paced-worker.test.ts)
+ * runs every one against the installed BullMQ and a real redis-server, so an upgrade that changes
+ * one fails there first.
  */
 import type { Job, Queue, Worker } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
@@ -20,7 +25,7 @@ import { settlesWithin } from '../util/index.js';
 /** Commands `job.addJob(multi)` queues on a MULTI (one add*Job script call). */
 export const ADD_JOB_COMMANDS = 1;
 
-export type BullmqTouchpoint = 'enqueue-in-multi' | 'worker-abandon';
+export type BullmqTouchpoint = 'enqueue-in-multi' | 'worker-abandon' | 'worker-stalled-stop';
 
 /** The installed BullMQ no longer behaves as Herald relies on (see bullmq-internals.ts). */
 export class BullmqContractError extends Error {
@@ -152,4 +157,25 @@ export async function abandonWorker(worker: Worker, disconnectMs: number): Promi
     Promise.all([worker.disconnect(), internals.blockingConnection?.disconnect(false)]),
     disconnectMs,
   );
+}
+
+/**
+ * Stops at once every stalled-job timer `worker` arms once `closing` is aborted. BullMQ's checker
+ * arms its next `stalledInterval` timer after each check, and close() stops only the one armed
+ * before it ends: a check that ends later (one Redis refused, then BullMQ's 5 s wait) armed one
+ * nothing stopped, and the closed worker held the process open for up to `stalledInterval`.
+ */
+export function stopStalledChecksAfter(worker: Worker, closing: AbortSignal): void {
+  let stopper = (worker as unknown as WorkerInternals).stalledCheckStopper;
+  if (stopper !== undefined && typeof stopper !== 'function')
+    throw new BullmqContractError('worker-stalled-stop', 'Worker.stalledCheckStopper is not a function');
+  Object.defineProperty(worker, 'stalledCheckStopper', {
+    configurable: true,
+    enumerable: true,
+    get: () => stopper,
+    set: (next: (() => void) | undefined) => {
+      stopper = next;
+      if (closing.aborted) next?.();
+    },
+  });
 }

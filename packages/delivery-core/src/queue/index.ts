@@ -19,6 +19,7 @@ export {
   type BullmqTouchpoint,
   checkWorkerInternals,
   queueTransaction,
+  stopStalledChecksAfter,
 } from './bullmq-internals.js';
 export {
   type Durability,

@@ -201,7 +201,9 @@ export class WebhookDispatcher {
       for (const timer of timers) clearInterval(timer);
       this.stopping.signal.removeEventListener('abort', endTerm);
       await settlesWithin(Promise.all([...senders.values()].map((s) => s.done)), STOP_TIMEOUT_MS);
-      for (const connection of opened) connection.disconnect();
+      // Not again once ended (the reader, at the term's abort): ioredis's disconnect of a closed
+      // socket arms a 2 s destroy timer nothing clears, which held a stopped relay open 2 s.
+      for (const connection of opened) if (connection.status !== 'end') connection.disconnect();
       await lease.release().catch(() => {});
       deps.logger.info('webhook dispatcher inactive');
     }
