@@ -107,6 +107,22 @@ describe('the DSN extension at submission', () => {
       (await client.command('MAIL FROM:<app@origin.test> FOO=bar')).text,
       /^555 5\.5\.4 Unsupported parameter: FOO$/,
     );
+    // A NUL or another control character among the parameters is a syntax error, not a parameter
+    // (a new session: the door closes one after too many errors).
+    client.close();
+    ({ client } = await RawSmtp.connect(stack.smtp.host, stack.smtp.port));
+    assert.match((await client.command('EHLO client.test')).text, /^250/);
+    for (const mail of ['MAIL FROM:<app@origin.test> \0', 'MAIL FROM:<app@origin.test> SIZE=10\x01'])
+      assert.match(
+        (await client.command(mail)).text,
+        /^501 5\.5\.4 Syntax error in parameters: control character 0x0[01]$/,
+        JSON.stringify(mail),
+      );
+    assert.match((await client.command('MAIL FROM:<app@origin.test>')).text, /^250 /);
+    assert.match(
+      (await client.command('RCPT TO:<a@dest.test> NOTIFY=NEVER\0')).text,
+      /^501 5\.5\.4 Syntax error in parameters: control character 0x00$/,
+    );
   });
 });
 

@@ -4,8 +4,9 @@
  * smtp-server checks NOTIFY and RET and undoes xtext; ENVID and ORCPT are checked as the client
  * wrote them — valid xtext, at most 100 / 500 characters, printable once decoded, ORCPT's
  * addr-type an atom — by the door's command screen before smtp-server parses the command, and
- * again decoded in the hooks: `501 5.5.4` when malformed; a parameter no announced extension
- * defines is `555 5.5.4`, which smtp-server alone would take silently). A message is answered
+ * again decoded in the hooks: `501 5.5.4` when malformed, as is a control character such as a NUL
+ * among the parameters; a parameter no announced extension defines is `555 5.5.4`, which
+ * smtp-server alone would take silently). A message is answered
  * `250` only after Herald's enqueue (body + every job, one MULTI/EXEC) was acknowledged by Redis;
  * any failure to spool answers `451 4.3.0`, so the client keeps the message and retries.
  * Every decision is the intake pipeline's (herald.intake, translated by policy.ts), the same as
@@ -21,7 +22,13 @@
 
 import type { Herald } from '@herald/delivery-core';
 import { DeadlineExceeded } from '@herald/delivery-core/door';
-import { dsnParamProblem, envidProblem, parseOrcpt, unknownPathParam } from '@herald/delivery-core/dsn';
+import {
+  dsnParamProblem,
+  envidProblem,
+  parseOrcpt,
+  pathParamSyntaxProblem,
+  unknownPathParam,
+} from '@herald/delivery-core/dsn';
 import { isRefusal } from '@herald/delivery-core/intake';
 import type { SuppressedRecipient } from '@herald/delivery-core/suppression';
 import {
@@ -83,6 +90,9 @@ export function createSubmissionServer({ herald, policy, tls }: SubmissionOption
     // it with its own "501 Bad sender address syntax"): a malformed one is 501 5.5.4 here.
     screen(name, line) {
       if (name !== 'MAIL' && name !== 'RCPT') return undefined;
+      // A control character (a NUL) where parameters go is not a parameter: a syntax error.
+      const syntax = pathParamSyntaxProblem(line);
+      if (syntax) return { code: 501, text: `5.5.4 ${syntax}` };
       // A parameter no announced extension defines (smtp-server would take it silently).
       const unknown = unknownPathParam(line);
       if (unknown !== undefined) return { code: 555, text: `5.5.4 Unsupported parameter: ${unknown}` };

@@ -99,6 +99,39 @@ describe('BullMQ touchpoints (queue/bullmq-internals.ts)', () => {
       }
     });
 
+  for (const on of ['queue', 'lean'] as const)
+    it(`enqueue-in-multi (${on} connection) after a full Redis refused a MULTI: the next MULTI adds its job, no NOSCRIPT inside its EXEC`, async () => {
+      // A server that never ran the add-job scripts, and a connection that never sent them.
+      await client.script('FLUSH');
+      const own = redis.client({ maxRetriesPerRequest: null });
+      const fresh = new Queue(QUEUE, { connection: own, prefix: PREFIX });
+      const lean = on === 'lean' ? redis.client({ maxRetriesPerRequest: 0 }) : undefined;
+      const id = `oom-${on}`;
+      const tryAdd = async () => {
+        const multi = await queueTransaction(fresh, lean);
+        multi.sadd('contract:oom', id);
+        addJobInMulti(multi, new Job(fresh, 'oom.test', {}, { jobId: id, delay: FAR_DELAY_MS }, id));
+        return multi.exec();
+      };
+      try {
+        await client.config('SET', 'maxmemory-policy', 'noeviction');
+        await client.config('SET', 'maxmemory', '1');
+        await assert.rejects(tryAdd(), { message: /^EXECABORT/ });
+        await client.config('SET', 'maxmemory', '0');
+        const results = await tryAdd();
+        assert.deepEqual(
+          results?.map(([err]) => err?.message ?? null),
+          [null, null],
+          'enqueue-in-multi: the add-job script must be loaded again after an aborted MULTI',
+        );
+        assert.equal(await queue.getJobState(id), 'delayed');
+      } finally {
+        await client.config('SET', 'maxmemory', '0');
+        await fresh.close();
+        lean?.disconnect();
+      }
+    });
+
   it('worker-abandon: a worker stuck in close() has its timers stopped and both connections dropped', async () => {
     let started!: () => void;
     const active = new Promise<void>((resolve) => {

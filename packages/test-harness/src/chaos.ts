@@ -75,7 +75,8 @@ export function labelOf(choice: WeightedBehaviour): string {
   const b = choice.behaviour;
   if (!b) return 'normal';
   if (b.kind === 'reply') return `${b.reply.code}${b.close ? '+close' : ''}`;
-  if (b.kind === 'stall') return b.ms === undefined ? 'stall forever' : `stall ${b.ms}ms`;
+  if (b.kind === 'stall')
+    return b.ms !== undefined ? `stall ${b.ms}ms` : b.until ? 'stall until released' : 'stall forever';
   if (b.kind === 'drip') return `drip ${b.intervalMs}ms`;
   return b.kind;
 }

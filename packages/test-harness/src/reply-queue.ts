@@ -98,6 +98,12 @@ export class ReplyQueue {
         this.holding = true;
         if (behaviour.kind === 'drip') this.drip(head, behaviour.intervalMs);
         else if (behaviour.ms !== undefined) this.later(behaviour.ms, () => this.release(head));
+        else if (behaviour.until) {
+          const release = () => {
+            if (!this.done) this.release(head);
+          };
+          void behaviour.until.then(release, release);
+        }
         return;
       }
       if (!this.io.write(head.payload)) return;

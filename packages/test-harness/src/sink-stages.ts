@@ -3,7 +3,7 @@
  * the greeting, EHLO/HELO, MAIL, RCPT, DATA (the 354), the message body, the end of data (the reply
  * to the final dot), RSET and QUIT. A behaviour is one of: reply with a given 4xx/5xx (then close
  * when asked, and always after a 421), drop (destroy the socket, no reply), stall (hold the reply
- * for `ms`, or forever), drip (send the reply one byte every `intervalMs`). At `body` only `drop`
+ * for `ms`, until a promise settles, or forever), drip (send the reply one byte every `intervalMs`). At `body` only `drop`
  * applies (the socket is destroyed when the first body bytes arrive, before the final dot).
  * Pure; the reply gate (reply-gate.ts) carries behaviours out, chaos.ts picks them at random.
  */
@@ -32,8 +32,11 @@ export type SinkBehaviour =
   | { kind: 'reply'; reply: SinkReply; close?: boolean }
   /** Destroy the socket instead of replying (for `body`: on the first body bytes). */
   | { kind: 'drop' }
-  /** Say nothing for `ms`, then send the normal reply; without `ms`, say nothing ever again. */
-  | { kind: 'stall'; ms?: number }
+  /**
+   * Say nothing for `ms` (or until `until` settles), then send the normal reply; with neither, say
+   * nothing ever again.
+   */
+  | { kind: 'stall'; ms?: number; until?: Promise<unknown> }
   /** Send the reply (the normal one, or `reply`) one byte every `intervalMs`. */
   | { kind: 'drip'; intervalMs: number; reply?: SinkReply; close?: boolean };
 
@@ -134,6 +137,8 @@ export const replyAndClose = (code: number, enhanced?: string, text?: string): S
 export const DROP: SinkBehaviour = Object.freeze({ kind: 'drop' });
 export const STALL_FOREVER: SinkBehaviour = Object.freeze({ kind: 'stall' });
 export const stallFor = (ms: number): SinkBehaviour => ({ kind: 'stall', ms });
+/** Holds the reply until `released` settles (a test's own moment, not a clock's). */
+export const stallUntil = (released: Promise<unknown>): SinkBehaviour => ({ kind: 'stall', until: released });
 export const drip = (intervalMs: number, replyInstead?: SinkReply): SinkBehaviour => ({
   kind: 'drip',
   intervalMs,

@@ -4,7 +4,8 @@
  * gate, suppression, DKIM'd body, SMTP, retry classes, operator marks) on the body it came with,
  * followed through as the worker's are (after-attempt.ts); the outcome ends its lease in one script (`JobLeases.finish`) or hands it to BullMQ as a delayed
  * job in one MULTI (`requeue`: retries, throttle waits, parking). Leases are renewed while their
- * attempts run, every third of the lease time, in one round trip for all of them.
+ * attempts run, every third of the lease time, in one script per queue shard for all of them
+ * (allowed while Redis is full: queue/leases.ts).
  * Room: the lane may hold (`announce`d room) every slot BullMQ's worker is not using but one (and
  * never BullMQ's floor: with queue shards a worker per shard, each with at least 1 slot), and
  * the worker's BullMQ concurrency is kept at `concurrency` minus what the lane may hold (until the
@@ -12,9 +13,11 @@
  * `concurrency` jobs together, BullMQ can always take one more job, and each job it takes shrinks
  * the lane by one: a BullMQ backlog (retries due, overflow) takes slots over as the lane's jobs
  * end, and an idle BullMQ leaves them all to the lane.
- * Through a Redis outage (a failover) the end of an attempt — finish or requeue — is retried
+ * Through a Redis outage (a failover) or a full Redis (`maxmemory` under `noeviction`: the
+ * requeue's MULTI refused with `EXECABORT`) the end of an attempt — finish or requeue — is retried
  * (delivery/outage.ts) while the job stays in the lane and its lease is renewed, so it is
- * recorded once Redis answers instead of waiting for the lease to expire and running again.
+ * recorded once Redis answers or has memory again instead of waiting for the lease to expire and
+ * running again.
  * Needs injected: the worker's deps, the leases, the worker itself, and `announce`, which tells
  * the host the room and how many jobs finished since the last call.
  */
@@ -177,7 +180,7 @@ export class FastPath {
         ride: (what, op) => this.ride(jobId, what, op),
       });
     } catch (err) {
-      // Redis failed on the way out for longer than ENDING_RIDE_MS: the lease is no longer
+      // Redis failed (or stayed full) on the way out for longer than ENDING_RIDE_MS: the lease is no longer
       // renewed and expires, and a reaper re-queues the job from its last recorded data (the
       // attempt in flight may be repeated).
       logger.error({ err, jobId }, 'fast lane: ending the job failed; its lease will expire');

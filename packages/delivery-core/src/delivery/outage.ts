@@ -1,22 +1,28 @@
 /**
- * How delivery rides out a Redis outage (a cluster failover, a server restart), for the BullMQ
- * worker and the fast path alike. The end of an attempt — the outcome written to Redis (the job
- * finished, or its new data and retry time), the operator mark read before it — is retried
- * through outage errors for up to ENDING_RIDE_MS (`rideEnding`), while the job's lock or lease is
- * still renewed, so the process that made the attempt records it once Redis answers again instead
- * of leaving the job to crash recovery (lock or lease expiry, then another attempt: a duplicate
- * delivery, or for a job already finished nothing: a job whose message is not in the spool is
- * ended without an attempt or a bounce, process.ts). A job whose attempt
+ * How delivery rides out a Redis outage (a cluster failover, a server restart) or a full Redis
+ * (`maxmemory` reached under `noeviction`: writes refused with `OOM`, a MULTI with `EXECABORT`),
+ * for the BullMQ worker and the fast path alike. The end of an attempt — the outcome written to
+ * Redis (the job finished, or its new data and retry time), the operator mark read before it — is
+ * retried through both for up to ENDING_RIDE_MS (`rideEnding`), while the job's lock or lease is
+ * still renewed (a fast-lane lease's renewal is allowed under OOM, queue/leases.ts; a BullMQ lock's
+ * is not: BullMQ's lock extension is refused, so a full Redis outlasting `lock_duration` leaves the
+ * job to the stalled check), so the process that made the attempt records it once Redis answers
+ * again or has memory again instead of leaving the job to crash recovery (lock or lease expiry,
+ * then another attempt: a duplicate delivery, or for a job already finished nothing: a job whose
+ * message is not in the spool is ended without an attempt or a bounce, process.ts). A full Redis
+ * frees memory as the queue drains (delivered bodies deleted, keys expiring) or the operator acts,
+ * so waiting is right; each retried step is safe to repeat. A job whose attempt
  * could not run because Redis did not answer is tried again after OUTAGE_RETRY_MS, not after
  * LOCAL_FAULT_RETRY_MS (a bug or a bad config). Needs injected: the logger, an abort signal
  * (the worker or lane stopping).
  */
 import type { Logger } from 'pino';
-import { isRedisOutage, rideOutage } from '../redis/index.js';
+import { isRedisFull, isRedisOutage, rideOutage } from '../redis/index.js';
 
 /**
- * How long the end of an attempt is retried through a Redis outage: a failover by Redis
- * Cluster's defaults (cluster-node-timeout 15 s, then the replicas' election) is over well within.
+ * How long the end of an attempt is retried through a Redis outage or a full Redis: a failover by
+ * Redis Cluster's defaults (cluster-node-timeout 15 s, then the replicas' election) is over well
+ * within.
  */
 export const ENDING_RIDE_MS = 60_000;
 /** A job whose processing threw unexpectedly is retried after this long, attempt not counted. */
@@ -36,19 +42,23 @@ export interface RideEndingOptions {
   signal?: AbortSignal;
 }
 
-/** `op` (safe to repeat) retried through a Redis outage for up to ENDING_RIDE_MS. */
+/** Errors an attempt's ending waits through: Redis did not answer, or refused the write full. */
+function endingRetryable(err: unknown): boolean {
+  return isRedisOutage(err) || isRedisFull(err);
+}
+
+/** `op` (safe to repeat) retried through a Redis outage or a full Redis for up to ENDING_RIDE_MS. */
 export function rideEnding<T>(what: string, op: () => Promise<T>, options: RideEndingOptions): Promise<T> {
   const { logger, jobId, signal } = options;
   return rideOutage(op, {
     windowMs: ENDING_RIDE_MS,
     ...(signal ? { signal } : {}),
+    retryable: endingRetryable,
     onOutage: (err, tries) => {
       // The first miss says what waits; the rest only at debug level (a retry every second).
       const level = tries === 1 ? 'warn' : 'debug';
-      logger[level](
-        { jobId, err: (err as Error).message, tries },
-        `redis did not answer (${what}); retrying`,
-      );
+      const why = isRedisFull(err) ? 'redis is full (maxmemory)' : 'redis did not answer';
+      logger[level]({ jobId, err: (err as Error).message, tries }, `${why} (${what}); retrying`);
     },
   });
 }

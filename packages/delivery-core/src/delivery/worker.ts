@@ -6,8 +6,10 @@
  * body. An operator's mark (`herald queue delete` / `bounce` of a job in flight) is applied when
  * the attempt would schedule a retry or a shaping wait. A crashed worker's jobs come back after `lockDurationMs` (stalled check),
  * and are never failed for stalling (maxStalledCount is effectively unlimited): nothing is lost.
- * Through a Redis outage (a failover) the end of an attempt is retried (delivery/outage.ts) with
- * the job's lock still renewed; a job started before that is no longer pending in the spool was
+ * Through a Redis outage (a failover) or a full Redis (OOM) the end of an attempt is retried
+ * (delivery/outage.ts) with the job's lock still renewed (not while Redis is full: BullMQ's lock
+ * extension is refused then, so a full Redis outlasting `lock_duration` leaves the job to the
+ * stalled check once memory is freed, its attempt repeated from its last saved data); a job started before that is no longer pending in the spool was
  * finished by that earlier run (its BullMQ completion lost with a failed master) and is not
  * attempted again, nor is a second copy of a job this worker is running (a move to active the
  * failed master had not replicated) before that run ends. A fetch Redis refused (full: OOM) is

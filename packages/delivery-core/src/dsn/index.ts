@@ -26,6 +26,7 @@ export {
   parseNotify,
   parseOrcpt,
   parseRet,
+  pathParamSyntaxProblem,
   type RecipientDsn,
   unknownPathParam,
   wantsReport,

@@ -138,6 +138,23 @@ export function dsnParamProblem(line: string): string | undefined {
   return undefined;
 }
 
+/** A control character (C0 but HTAB, or DEL): never part of an esmtp-keyword or esmtp-value. */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/**
+ * Why the parameter part of a MAIL FROM or RCPT TO command line is not parameters at all (RFC
+ * 5321 §4.1.2: esmtp-keyword and esmtp-value are printable; `501` syntax error in parameters), or
+ * undefined: a control character there (a NUL, an ESC, a bare CR), named by its code. HTAB is
+ * taken as the space between parameters, as before.
+ */
+export function pathParamSyntaxProblem(line: string): string | undefined {
+  const m = PATH_COMMAND.exec(line.replace(/\r?\n$/, ''));
+  const control = m ? CONTROL.exec(m[2]!) : null;
+  if (!control) return undefined;
+  const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(2, '0');
+  return `Syntax error in parameters: control character 0x${code}`;
+}
+
 /** The MAIL FROM / RCPT TO parameters the relay offers (EHLO: SIZE, 8BITMIME, SMTPUTF8, DSN, AUTH). */
 const MAIL_PARAMS = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH']);
 const RCPT_PARAMS = new Set(['NOTIFY', 'ORCPT']);

@@ -4,7 +4,13 @@
  * 1. `enqueue-in-multi`: `(await queue.client).multi()` is an ioredis MULTI that takes plain
  *    commands, and `job.addJob(multi)` queues exactly ADD_JOB_COMMANDS command on it,
  *    synchronously (its reply comes back in EXEC like any other). The spool and `herald bench
- *    --backlog` write a message's keys and its jobs in one MULTI this way.
+ *    --backlog` write a message's keys and its jobs in one MULTI this way. ioredis sends a
+ *    script as EVAL the first time on a socket and as EVALSHA after, and counts it sent even when
+ *    Redis refused to queue it (a full Redis refuses every command in a MULTI: `EXECABORT`); its
+ *    NOSCRIPT fallback does not reach a command inside a MULTI, so the next MULTI's EVALSHA would
+ *    fail with NOSCRIPT *inside* the EXEC while the MULTI's other commands run (a lease removed,
+ *    its job not added). So after an aborted MULTI the connection's add-job scripts are loaded
+ *    (`SCRIPT LOAD`, allowed while Redis is full) before its next one (`queueTransaction`).
  * 2. `worker-abandon`: a Worker's private `blockingConnection.disconnect`, `lockManager.close` and
  *    `stalledCheckStopper`, used only when a close hangs (jobs stuck, Redis unreachable), to stop
  *    its timers and drop its connections.
@@ -19,7 +25,7 @@
  */
 import type { Job, Queue, Worker } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from '../redis/index.js';
+import { masters, type RedisClient } from '../redis/index.js';
 import { settlesWithin } from '../util/index.js';
 
 /** Commands `job.addJob(multi)` queues on a MULTI (one add*Job script call). */
@@ -57,11 +63,14 @@ interface ScriptDefinitions {
 export async function queueTransaction(queue: Queue, lean?: RedisClient): Promise<ChainableCommander> {
   const client = await queue.client;
   if (!lean) {
+    const own = client as unknown as RedisClient;
+    await loadScriptsInDoubt(own, client as unknown as ScriptDefinitions);
     // BullMQ's transaction type omits plain commands; it is an ioredis MULTI underneath.
-    return checkedMulti(client.multi() as unknown as ChainableCommander);
+    return checkedMulti(client.multi() as unknown as ChainableCommander, own);
   }
   defineAddJobScripts(client as unknown as ScriptDefinitions, lean);
-  const multi = checkedMulti(lean.multi() as unknown as ChainableCommander);
+  await loadScriptsInDoubt(lean, client as unknown as ScriptDefinitions);
+  const multi = checkedMulti(lean.multi() as unknown as ChainableCommander, lean);
   const commands = multi as unknown as Record<string, (...args: unknown[]) => unknown>;
   commands.runCommand = (name: unknown, args: unknown) => {
     const run = commands[String(name)];
@@ -75,14 +84,41 @@ export async function queueTransaction(queue: Queue, lean?: RedisClient): Promis
   return multi;
 }
 
-function checkedMulti(multi: ChainableCommander): ChainableCommander {
+/**
+ * `multi`, checked, whose EXEC aborted (a command refused at queueing: a full Redis) marks
+ * `connection`'s add-job scripts as in doubt (the header: ioredis counts them sent).
+ */
+function checkedMulti(multi: ChainableCommander, connection: RedisClient): ChainableCommander {
   if (
     typeof multi.exec !== 'function' ||
     typeof multi.length !== 'number' ||
     typeof multi.sadd !== 'function'
   )
     throw new BullmqContractError('enqueue-in-multi', 'queue.client.multi() is not an ioredis MULTI');
+  const exec = multi.exec.bind(multi);
+  multi.exec = (() =>
+    exec().catch((err: unknown) => {
+      if (err instanceof Error && err.message.startsWith('EXECABORT')) scriptsInDoubt.add(connection);
+      throw err;
+    })) as ChainableCommander['exec'];
   return multi;
+}
+
+/** Connections a MULTI was refused on since their add-job scripts were last loaded. */
+const scriptsInDoubt = new WeakSet<RedisClient>();
+
+/**
+ * Loads BullMQ's add-job scripts (as `definitions` holds them) on every master `connection`
+ * reaches, when a refused MULTI left them in doubt there; throws as SCRIPT LOAD does (the mark
+ * stays: the next MULTI loads them again).
+ */
+async function loadScriptsInDoubt(connection: RedisClient, definitions: ScriptDefinitions): Promise<void> {
+  if (!scriptsInDoubt.has(connection)) return;
+  const scripts = Object.entries(definitions.scriptsSet ?? {})
+    .filter(([name]) => ADD_JOB_SCRIPTS.has(name.split(':')[0] ?? ''))
+    .map(([, script]) => script.lua);
+  await Promise.all(masters(connection).flatMap((node) => scripts.map((lua) => node.script('LOAD', lua))));
+  scriptsInDoubt.delete(connection);
 }
 
 /** Lean connections the add-job scripts are defined on already. */

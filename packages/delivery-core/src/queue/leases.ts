@@ -6,7 +6,12 @@
  * renews it (`renew`, batched); the attempt ends it with one script (`finish`: lease, pending set
  * and, for the message's last job, body and record) or one MULTI back to BullMQ (`requeue` with
  * a delayed job: deferrals, throttle waits, parking; only while the lease exists, so a lease lost
- * with a failover never becomes a job without a body). A lease whose holder stopped renewing
+ * with a failover never becomes a job without a body). Renewal runs in a script flagged
+ * `allow-oom`: a full Redis (`maxmemory`, `noeviction`) refuses `ZADD` even with `XX`, and a holder
+ * waiting for memory to record its attempt's end (delivery/outage.ts) must keep its lease, or the
+ * reaper would re-queue the job once memory is freed and its attempt run again; the script only
+ * moves existing entries' scores and expiries, so it takes no memory (the reaper's MULTI, which
+ * adds a job, is refused while Redis is full). A lease whose holder stopped renewing
  * (a crash) is moved to BullMQ by any relay's reaper (`reapExpired`: WATCH on the lease record,
  * then BullMQ's add, ZREM and DEL in one MULTI, so a holder finishing meanwhile wins and nothing
  * is queued twice by the reaper). Same crash semantics as a BullMQ lock: only the attempt in
@@ -52,12 +57,28 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 local removed = redis.call('SREM', KEYS[3], ARGV[1])
 ${messageEndLua({ pending: 'KEYS[3]', body: 'KEYS[4]', record: 'KEYS[5]', marks: 'KEYS[6]', collector: 'KEYS[7]', due: 'KEYS[8]' })}`;
 
+/**
+ * KEYS[1] leases zset, KEYS[2..n] the lease records of the jobs in ARGV[3..] (same order).
+ * ARGV[1] new expiry (epoch ms), ARGV[2] the records' TTL (ms), ARGV[3..] job ids. Moves each
+ * job's lease to ARGV[1] only while it is leased (ZADD XX) and touches its record's expiry (a
+ * reaper WATCHing it sees the holder is alive); returns how many leases were moved. Flagged
+ * `allow-oom`: run while Redis is full (it only changes entries that exist).
+ */
+const RENEW_LEASES_LUA = `#!lua flags=allow-oom
+local moved = 0
+for i = 3, #ARGV do
+  moved = moved + redis.call('ZADD', KEYS[1], 'XX', 'CH', ARGV[1], ARGV[i])
+  redis.call('PEXPIRE', KEYS[i - 1], ARGV[2])
+end
+return moved`;
+
 export class JobLeases {
   constructor(
     private readonly redis: RedisClient,
     private readonly shards: LeaseShards,
   ) {
     redis.defineCommand('heraldFinishLeased', { numberOfKeys: 8, lua: FINISH_LEASED_LUA });
+    redis.defineCommand('heraldRenewLeases', { lua: RENEW_LEASES_LUA });
   }
 
   /** Queues a lease's write on `multi` (the enqueue MULTI); returns the commands queued. */
@@ -75,8 +96,8 @@ export class JobLeases {
   }
 
   /**
-   * Moves the leases of `jobIds` to `expiresAt` (only those still leased); one round trip per
-   * shard (a pipeline's keys stay in one slot), the shards' pipelines sent together.
+   * Moves the leases of `jobIds` to `expiresAt` (only those still leased), also while Redis is
+   * full; one script per shard (its keys stay in one slot), the shards' scripts sent together.
    */
   async renew(jobIds: readonly string[], expiresAt: number): Promise<void> {
     if (jobIds.length === 0) return;
@@ -87,14 +108,21 @@ export class JobLeases {
       if (ids) ids.push(id);
       else byShard.set(shard, [id]);
     }
+    const run = (this.redis as unknown as Record<string, (...args: (string | number)[]) => Promise<number>>)
+      .heraldRenewLeases!;
     await Promise.all(
       [...byShard].map(([shard, ids]) => {
         const keys = this.shards.shardKeys(shard);
-        const pipeline = this.redis.pipeline();
-        pipeline.zadd(keys.leases, 'XX', ...ids.flatMap((id) => [expiresAt, id]));
-        // Touches each record too, so a reaper WATCHing it sees the holder is alive.
-        for (const id of ids) pipeline.pexpire(keys.lease(id), LEASE_RECORD_TTL_MS);
-        return pipeline.exec();
+        const records = ids.map((id) => keys.lease(id));
+        return run.call(
+          this.redis,
+          1 + records.length,
+          keys.leases,
+          ...records,
+          expiresAt,
+          LEASE_RECORD_TTL_MS,
+          ...ids,
+        );
       }),
     );
   }
