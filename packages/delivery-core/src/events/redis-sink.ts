@@ -26,6 +26,7 @@ import {
   isRedisFull,
   isRedisOutage,
   outageStopController,
+  RecordedMulti,
   type RedisClient,
   rideOutage,
 } from '../redis/index.js';
@@ -219,7 +220,9 @@ export class RedisEventSink implements EventSink {
   /** The batch's MULTI: stream entries, trace pushes, activity counts, then its marker. */
   private commit(streamKey: string, batch: readonly PendingEvent[], marker: string): Promise<CommitResults> {
     const { redis, streamMaxLen, trace } = this.options;
-    const multi = redis.multi();
+    // Recorded, then sent raw on one server (redis/recorded-multi.ts), ioredis' MULTI on a cluster.
+    const recorded = new RecordedMulti();
+    const multi = recorded.asCommander();
     const maxLen = String(streamMaxLen);
     for (const { json } of batch) multi.xadd(streamKey, 'MAXLEN', '~', maxLen, '*', 'event', json);
     // Index in the transaction's results of each trace push, with its message id: one push per
@@ -232,7 +235,7 @@ export class RedisEventSink implements EventSink {
       tally.queue(multi);
     }
     multi.set(marker, '1', 'PX', EVENT_BATCH_MARKER_TTL_MS);
-    return multi.exec().then((results) => ({ results, pushes }));
+    return recorded.exec(redis, () => redis.multi()).then((results) => ({ results, pushes }));
   }
 
   /** Logs a command the server refused, and trims the traces the batch took over their cap. */

@@ -6,6 +6,7 @@
  */
 import { Job, type Queue } from 'bullmq';
 import type { ChainableCommander } from 'ioredis';
+import { RecordedMulti } from '../redis/index.js';
 import { addJobInMulti } from './bullmq-internals.js';
 import { storedStream, streamPriority } from './priority.js';
 import type { DeliveryJobData } from './types.js';
@@ -41,5 +42,7 @@ export function addDeliveryJob(
 ): number {
   const priority = streamPriority(storedStream(data.stream));
   const job = new Job<DeliveryJobData>(queue, data.domain, data, jobOptions(jobId, priority, delayMs), jobId);
+  // The spool's recorded transaction queues the job itself (replayed onto BullMQ's MULTI at exec).
+  if (multi instanceof RecordedMulti) return multi.queueOn((real) => addJobInMulti(real, job));
   return addJobInMulti(multi, job);
 }

@@ -22,7 +22,7 @@
  */
 import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS } from '../events/index.js';
-import type { RedisClient } from '../redis/index.js';
+import { RecordedMulti, type RedisClient } from '../redis/index.js';
 import { withDeadline } from '../util/index.js';
 import { isPiecewise, readBody, stageBody } from './body-io.js';
 import { queueTransaction } from './bullmq-internals.js';
@@ -247,7 +247,10 @@ export class Spool extends ShardQueues {
     const keys = this.shardKeys(shard);
     const spans: Span[] = [];
     try {
-      const multi = await queueTransaction(this.queueOf(shard), this.redis);
+      // Recorded, then sent raw on one server (no ioredis Command per queued command) or
+      // replayed onto BullMQ's MULTI when a job add is among them (recorded-multi.ts).
+      const recorded = new RecordedMulti();
+      const multi = recorded.asCommander();
       const context: EnqueueContext = {
         prefix: this.prefix,
         eventStreamMaxLen: this.eventStreamMaxLen,
@@ -257,7 +260,10 @@ export class Spool extends ShardQueues {
       };
       for (const item of batch) spans.push(queueMessage(multi, keys, item, context));
       queueBatchTotals(multi, keys, batch, this.prefix);
-      return { shard, batch, spans, results: await multi.exec() };
+      const results = await recorded.exec(this.redis, () =>
+        queueTransaction(this.queueOf(shard), this.redis),
+      );
+      return { shard, batch, spans, results };
     } catch (err) {
       return { shard, batch, spans, results: null, error: err };
     }

@@ -6,7 +6,9 @@
  * and retrying an operation that is safe to repeat through them, bounded), and the guards on every
  * cluster client against three ioredis faults (`cluster-guards.ts`: a slot refresh that outlives
  * its client, a pipeline that never settles, a `connect()` that never settles), and pipelines the
- * young-generation GC can free (`lean-pipelines.ts`, every client).
+ * young-generation GC can free (`lean-pipelines.ts`, every client), and a MULTI/EXEC Herald
+ * encodes itself and sends as one command on a standalone client (`resp.ts`, `raw-transaction.ts`:
+ * the group commit without one ioredis `Command` per queued command).
  * The connection factory is the composition root's (`redis-connect.ts`): capabilities that need
  * a connection of their own get a `connect` function injected.
  */
@@ -23,5 +25,13 @@ export {
   rideOutage,
 } from './outage.js';
 export { canGuardPipelineRouting, pipelineNode } from './pipeline-routing.js';
+export {
+  type AbortedTransaction,
+  canRunRaw,
+  runRawTransaction,
+  type TransactionResults,
+} from './raw-transaction.js';
+export { RecordedMulti } from './recorded-multi.js';
+export { type RespArg, RespWriter } from './resp.js';
 export { SCAN_COUNT, scanKeys } from './scan.js';
 export { canGuardSlotsRefresh } from './slots-refresh.js';
