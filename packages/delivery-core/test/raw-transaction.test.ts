@@ -3,7 +3,7 @@
  * on a real redis-server: the same bytes on the wire, the same Redis state and per-command
  * results, its replies in their place among the connection's other commands (auto-pipelined,
  * sent before the connection was ready), an aborted EXEC (a full Redis) and a connection lost
- * mid-transaction rejected with the client usable afterwards — the contract on the installed
+ * mid-transaction and a command timeout rejected with the client usable afterwards — the contract on the installed
  * ioredis of the `ioredis-reply-queue` touchpoint.
  */
 import assert from 'node:assert/strict';
@@ -186,6 +186,39 @@ describe('raw MULTI/EXEC on a real redis-server', () => {
       assert.equal(await client.ping(), 'PONG');
     } finally {
       await admin.config('SET', 'maxmemory', '0');
+      admin.disconnect();
+    }
+  });
+
+  it('a command timeout rejects it, and its replies coming later are still taken as its own', async () => {
+    const timed = new Redis(redis.url, { ...COMMAND_CONNECTION, commandTimeout: 100 });
+    const admin = redis.client();
+    try {
+      await new Promise((ready) => timed.once('ready', ready));
+      // Every client's commands are held by the server for a while (the pause answers at once).
+      await admin.client('PAUSE', 600, 'ALL');
+      const tx = runRawTransaction(
+        timed,
+        new RespWriter(true).command('incr', ['late']).command('incr', ['late']),
+      );
+      await assert.rejects(tx, /timed out/);
+      // Sent behind the transaction: answered with its own reply once the server goes on.
+      let answer: number | undefined;
+      for (;;) {
+        try {
+          answer = await timed.incrby('behind', 5);
+          break;
+        } catch (err) {
+          assert.match((err as Error).message, /timed out/);
+        }
+      }
+      assert.equal(Number(await timed.get('late')), 2, 'the transaction ran');
+      assert.ok(
+        answer !== undefined && answer % 5 === 0,
+        `INCRBY got its own reply, not the transaction's: ${answer}`,
+      );
+    } finally {
+      timed.disconnect();
       admin.disconnect();
     }
   });

@@ -3,17 +3,19 @@
  * connection, for the hot group commit: ioredis' own MULTI builds a `Command` (argument
  * flattening, encoding, a promise, the transaction's bookkeeping) for every queued command and
  * settles one promise per reply; measured on a loop of 3-message group commits of 8 commands each,
- * ≈ 90 µs of CPU per message against ≈ 16 µs here (docs/benchmarks.md). The transaction is written
+ * ≈ 90 µs of CPU per message against ≈ 16 µs here with plain ioredis clients; inside the relay,
+ * whose clients have lean pipelines, ≈ 6 % of the main thread (docs/benchmarks.md). It is written
  * with the connection's own `sendCommand` (its state checks: not ready → rejected at once, no
  * offline queue), so it keeps its place among the connection's other commands, and takes every
  * one of its replies (`+OK`, one `+QUEUED` or error per command, EXEC's) by putting itself back at
  * the head of the connection's reply queue until the last has come, as ioredis' own subscribe
  * commands do. Settles as ioredis' `multi.exec()` does: `[error, result]` per command; an aborted
  * EXEC (`EXECABORT`, e.g. a full Redis refusing the queued writes) rejects with the queue-time
- * errors as `previousErrors`; a connection lost, or a command timeout, rejects with that error
- * (Herald's command connection, `maxRetriesPerRequest: 0`, flushes its reply queue then; a
- * client that sends unanswered commands again after a reconnect sends the whole transaction
- * again, as it would its own).
+ * errors as `previousErrors`; a connection lost rejects with that error (Herald's command
+ * connection, `maxRetriesPerRequest: 0`, flushes its reply queue then; a client that sends
+ * unanswered commands again after a reconnect sends the whole transaction again, as it would its
+ * own); a command timeout rejects at once, and the transaction still takes its replies when they
+ * come, so the commands behind it get theirs.
  * Touchpoint (ARCHITECTURE "Private-API touchpoints", `ioredis-reply-queue`): a standalone
  * client's private `commandQueue` (`unshift`) and `condition.select`, and its data handler handing
  * each reply to the queue head's `resolve` / `reject`; `canRunRaw` checks the shape, and
@@ -78,11 +80,13 @@ class RawTransaction extends Command {
       this.settle = resolve;
       this.fail = reject;
     });
-    // Replaces Command's own: ioredis' data handler calls these with each raw reply.
+    // Replaces Command's own: ioredis' data handler calls these with each raw reply. Any other
+    // rejection (connection lost: the queue flushed; a command timeout: the replies still come
+    // and are still taken, so the queue stays in step) fails the transaction.
     this.resolve = (reply: unknown) => this.take(reply);
     this.reject = (err: Error) => {
-      if (err instanceof ReplyError && this.left > 0) this.take(err);
-      else this.end(err);
+      if (isReplyError(err) && this.left > 0) this.take(err);
+      else this.fail(err);
     };
   }
 
@@ -107,16 +111,16 @@ class RawTransaction extends Command {
     }
     if (reply instanceof Error) {
       (reply as AbortedTransaction).previousErrors = this.queueErrors;
-      this.end(reply);
+      this.fail(reply);
     } else if (Array.isArray(reply)) {
       this.settle(reply.map((r): [Error | null, unknown] => (r instanceof Error ? [r, null] : [null, r])));
-    } else this.end(new Error('transaction aborted'));
+    } else this.fail(new Error('transaction aborted'));
   }
+}
 
-  private end(err: Error): void {
-    this.left = 0;
-    this.fail(err);
-  }
+/** An error reply of the server (as opposed to the client's own errors). */
+function isReplyError(err: Error): boolean {
+  return err instanceof ReplyError || err.name === 'ReplyError';
 }
 
 /**
