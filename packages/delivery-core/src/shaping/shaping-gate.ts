@@ -168,6 +168,8 @@ export class ShapingGate implements DeliveryGate {
       };
     }
     const rate = slower(limits.max_message_rate, condition.slow?.rate);
+    const { windows } = this.options;
+    let current: number;
     try {
       const siteWait = rate
         ? await passRates([{ key: laneRateKey(lane), rate }], data, this.options.limiter, now)
@@ -190,16 +192,16 @@ export class ShapingGate implements DeliveryGate {
         }
         data.source = source.ip;
       }
+      // The window may have shrunk while this job waited for its slot: the leases use it as it is
+      // now. Read inside the try: a Redis failure here must give the slot back too.
+      current = windows
+        ? await windows.limit(lane, limits.initial_connections, limits.max_connections)
+        : window;
     } catch (err) {
       release(false);
       throw err;
     }
     delete data.rateSlots;
-    const { windows } = this.options;
-    // The window may have shrunk while this job waited for its slot: the leases use it as it is now.
-    const current = windows
-      ? await windows.limit(lane, limits.initial_connections, limits.max_connections)
-      : window;
     return {
       admitted: true,
       release: (connection) => {
