@@ -190,6 +190,31 @@ describe('raw MULTI/EXEC on a real redis-server', () => {
     }
   });
 
+  it('an EXEC Redis refuses for memory at EXEC time (every command QUEUED) is isRedisFull too', async () => {
+    // Redis 7 checks maxmemory again at EXEC: commands queued while under it, then the limit met
+    // (another client's write, or the batch's own query buffer under load), abort the whole
+    // transaction with `EXECABORT Transaction discarded because of: OOM …` and no queue error.
+    // Seen under load: the event sink took it for a permanent failure and dropped the batch,
+    // recipients delivered with no terminal event in the stream.
+    const conn = redis.client();
+    const admin = redis.client();
+    try {
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      assert.equal(await conn.call('MULTI'), 'OK');
+      assert.equal(await conn.call('SET', 'late-full', 'x'), 'QUEUED');
+      await admin.config('SET', 'maxmemory', '1');
+      await assert.rejects(conn.call('EXEC'), (err: Error) => {
+        assert.match(err.message, /^EXECABORT .*OOM/);
+        assert.ok(isRedisFull(err), `a full Redis, to be written again: ${err.message}`);
+        return true;
+      });
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+      admin.disconnect();
+      conn.disconnect();
+    }
+  });
+
   it('a command timeout rejects it, and its replies coming later are still taken as its own', async () => {
     const timed = new Redis(redis.url, { ...COMMAND_CONNECTION, commandTimeout: 100 });
     const admin = redis.client();

@@ -54,15 +54,18 @@ export function isRedisOutage(err: unknown): boolean {
   return false;
 }
 
+/** Redis 7's reply to an EXEC it refuses for memory at EXEC time (every command was QUEUED). */
+const EXEC_OOM_PREFIX = 'EXECABORT Transaction discarded because of: OOM ';
+
 /**
  * True when `err` says Redis refused a write for want of memory (`maxmemory` reached under
- * `noeviction`): an `OOM` reply, or a transaction's `EXECABORT` whose queued commands met one
- * (then nothing of the transaction ran). Not an outage, but as passing for a write that can wait:
- * the queue draining (delivered bodies deleted) or an operator frees memory.
+ * `noeviction`): an `OOM` reply, or a transaction's `EXECABORT` whose queued commands met one,
+ * or whose EXEC met it (then nothing of the transaction ran). Not an outage, but as passing for
+ * a write that can wait: the queue draining (delivered bodies deleted) or an operator frees memory.
  */
 export function isRedisFull(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  if (err.message.startsWith('OOM ')) return true;
+  if (err.message.startsWith('OOM ') || err.message.startsWith(EXEC_OOM_PREFIX)) return true;
   const previous = (err as { previousErrors?: unknown }).previousErrors;
   return (
     err.message.startsWith('EXECABORT') &&
