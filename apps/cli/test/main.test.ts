@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -10,6 +9,7 @@ import { promisify } from 'node:util';
 import { ERROR_CODES } from '@herald/delivery-core';
 import { main } from '../src/main.js';
 import { captureIo } from './capture.js';
+import { npmStartCheckout } from './npm-start-checkout.js';
 
 const PACKAGE_VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -154,18 +154,9 @@ describe('a Redis that cannot be reached', () => {
 
   test("npm start's Redis that is down: the error asks whether npm start is running", async () => {
     const { closedPort } = await import('@herald/test-harness');
-    const checkout = await mkdtemp(join(tmpdir(), 'herald-checkout-'));
+    const made = await npmStartCheckout(`redis://127.0.0.1:${await closedPort()}`);
+    const checkout = made.dir;
     try {
-      await writeFile(
-        join(checkout, 'package.json'),
-        JSON.stringify({ name: 'herald', workspaces: ['apps/*'] }),
-      );
-      await mkdir(join(checkout, '.herald'));
-      await writeFile(
-        join(checkout, '.herald', 'herald.yaml'),
-        `redis: { url: "redis://127.0.0.1:${await closedPort()}" }\n`,
-        { mode: 0o600 },
-      );
       const out = captureIo({ env: {}, cwd: checkout, checkout });
       assert.equal(await main(['queue', 'stats'], out.io), 1);
       assert.match(out.stderr(), /HERALD_REDIS_UNAVAILABLE: cannot connect to Redis at /);
@@ -174,7 +165,7 @@ describe('a Redis that cannot be reached', () => {
         /\nhint: that is the Redis npm start runs for this checkout: is `npm start` running\?/,
       );
     } finally {
-      await rm(checkout, { recursive: true, force: true });
+      await made.remove();
     }
   });
 

@@ -8,6 +8,7 @@ import { Spool } from '@herald/delivery-core/queue';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
 import { main } from '../src/main.js';
 import { captureIo } from './capture.js';
+import { npmStartCheckout } from './npm-start-checkout.js';
 
 describe('herald queue stats', () => {
   let redis: RedisHandle;
@@ -105,19 +106,13 @@ describe('herald queue stats', () => {
   });
 
   it("inside a checkout where npm start ran, every maintenance command reads npm start's Redis and says so", async () => {
-    const checkout = await mkdtemp(join(tmpdir(), 'herald-checkout-'));
+    // What scripts/start.mjs writes: the effective config naming the Redis it runs.
+    const made = await npmStartCheckout(
+      redis.url,
+      'routes:\n  - { match: "*", via: "127.0.0.1:2526", tls: none }\n',
+    );
+    const checkout = made.dir;
     try {
-      // What scripts/start.mjs writes: the effective config naming the Redis it runs.
-      await writeFile(
-        join(checkout, 'package.json'),
-        JSON.stringify({ name: 'herald', workspaces: ['apps/*'] }),
-      );
-      await mkdir(join(checkout, '.herald'));
-      await writeFile(
-        join(checkout, '.herald', 'herald.yaml'),
-        `redis: { url: "${redis.url}" }\nroutes:\n  - { match: "*", via: "127.0.0.1:2526", tls: none }\n`,
-        { mode: 0o600 },
-      );
       const cwd = join(checkout, 'apps', 'cli');
       await mkdir(cwd, { recursive: true });
       const expected = captureIo({ env: { REDIS_URL: redis.url } });
@@ -147,7 +142,7 @@ describe('herald queue stats', () => {
         assert.match(out.stderr(), said, argv.join(' '));
       }
     } finally {
-      await rm(checkout, { recursive: true, force: true });
+      await made.remove();
     }
   });
 });
