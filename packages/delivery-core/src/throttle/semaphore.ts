@@ -25,7 +25,12 @@ if ARGV[CLOCK] == '' then
 else
   now = tonumber(ARGV[CLOCK])
 end`;
-const withClock = (argIndex: number, body: string) => NOW_LUA.replaceAll('CLOCK', String(argIndex)) + body;
+/**
+ * A script reading the clock from ARGV[argIndex] (or Redis TIME), then `body`. `flags`: a Redis 7
+ * shebang's flags, which must be the script's very first line (so it comes before NOW_LUA).
+ */
+const withClock = (argIndex: number, body: string, flags?: string) =>
+  (flags ? `#!lua flags=${flags}\n` : '') + NOW_LUA.replaceAll('CLOCK', String(argIndex)) + body;
 
 /**
  * semaphore-acquire.lua
@@ -72,6 +77,12 @@ return {0, wait}
  *
  * If the lease is held and unexpired, sets its expiry to now + ttl and returns that expiry (ms, > 0);
  * otherwise removes any expired remnant and returns 0 (lost: its slot may already be someone else's).
+ * Flagged `allow-oom`: a full Redis (`maxmemory`, `noeviction`) refuses `ZADD` even with `XX`, and
+ * a lease lapsing under a holder still at work lets another take its slot (the limit exceeded); the
+ * script only moves an existing entry's score, so it takes no memory. Release and reclaim need no
+ * flag: their only write is `ZREM`, which Redis runs when full. Acquire adds and has no flag (yet
+ * runs when full too: Redis checks a script without shebang at its first write only, here the
+ * expiry sweep's `ZREMRANGEBYSCORE`, which is allowed).
  */
 export const SEMAPHORE_RENEW_LUA = withClock(
   3,
@@ -87,6 +98,7 @@ redis.call('ZADD', KEYS[1], 'XX', now + ttl, ARGV[1])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return now + ttl
 `,
+  'allow-oom',
 );
 
 /**
