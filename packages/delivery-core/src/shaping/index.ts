@@ -97,5 +97,5 @@ export {
 } from './schema.js';
 export { ShapingGate, type ShapingGateOptions } from './shaping-gate.js';
 export { CONDITION_CACHE_MS, type SiteCondition, SiteState } from './site-state.js';
-export { type PickedSource, type SourcePick, SourcePicker } from './source-picker.js';
+export { type PickedSource, type SourcePick, SourcePicker, type WarmupTake } from './source-picker.js';
 export type { PoolSource } from './sources-schema.js';

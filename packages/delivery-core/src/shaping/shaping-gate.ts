@@ -43,7 +43,7 @@ import { DEFAULT_STREAM } from './pools.js';
 import { messageSlot, passRates, type RateStage } from './rate-stages.js';
 import type { Shaping } from './schema.js';
 import type { SiteState } from './site-state.js';
-import { SourcePicker } from './source-picker.js';
+import { SourcePicker, type WarmupTake } from './source-picker.js';
 
 /** A paused tenant's parked bulk job looks again after this even if no resume wakes it. */
 const TENANT_PAUSE_RECHECK_MS = 10 * 60_000;
@@ -170,6 +170,7 @@ export class ShapingGate implements DeliveryGate {
     const rate = slower(limits.max_message_rate, condition.slow?.rate);
     const { windows } = this.options;
     let current: number;
+    let warmup: WarmupTake | undefined;
     try {
       const siteWait = rate
         ? await passRates([{ key: laneRateKey(lane), rate }], data, this.options.limiter, now)
@@ -181,7 +182,8 @@ export class ShapingGate implements DeliveryGate {
       }
       if (source) {
         const pending = data.recipients.filter((r) => r.state === 'pending').length;
-        if (!(await this.sources.take(site, source, pending))) {
+        warmup = await this.sources.take(site, source, pending);
+        if (!warmup) {
           release(false);
           delete data.source;
           return {
@@ -199,6 +201,10 @@ export class ShapingGate implements DeliveryGate {
         : window;
     } catch (err) {
       release(false);
+      // Nothing is sent from this admission: the recipients it counted against the IP's warm-up
+      // cap go back (before, each failed admission lowered the day's cap for good). Not awaited:
+      // on a client that queues while Redis is away it runs once Redis answers again.
+      void warmup?.giveBack().catch(() => {});
       throw err;
     }
     delete data.rateSlots;

@@ -4,7 +4,10 @@
  * warming IPs whose daily cap at the site is used up, then weighted random (a job keeps the IP it
  * had while that stays usable). Warm-up caps are counted in Redis per (IP, site, UTC day) with
  * DailyCap, so every relay shares them; once a warming IP's cap is reached the pool's other IPs
- * (the seasoned ones) take the overflow; with none left the job waits for the next UTC day.
+ * (the seasoned ones) take the overflow; with none left the job waits for the next UTC day. A take
+ * is a reservation: an admission that fails after it (Redis) gives it back, so failures do not eat
+ * the day's cap. An admitted attempt keeps it even when nothing was sent (connection refused), as
+ * KumoMTA's source_selection_rate counts a source's selection, not what was delivered.
  * Needs injected: the shaping file, a DailyCap, a clock, randomness.
  */
 import { warmupCapKey } from '../keys/index.js';
@@ -24,6 +27,14 @@ export type SourcePick =
   | { kind: 'none' }
   | { kind: 'picked'; source: PickedSource }
   | { kind: 'wait'; until: number; reason: string };
+
+/** Recipients counted against a warming IP's cap by `take`; `giveBack` returns them (best effort). */
+export interface WarmupTake {
+  giveBack(): Promise<void>;
+}
+
+/** A take that counted nothing (a seasoned IP, no caps enforced, no recipient). */
+const NOTHING_TAKEN: WarmupTake = { giveBack: async () => {} };
 
 /** In-process memory of full warm-up caps, bounded (oldest dropped first). */
 const CAPPED_MAX_ENTRIES = 10_000;
@@ -85,18 +96,22 @@ export class SourcePicker {
   }
 
   /**
-   * Counts `n` recipients against a warming IP's cap at `site` today. False when the cap is full:
-   * the IP is then left out at this site here until the next UTC day.
+   * Counts `n` recipients against a warming IP's cap at `site` today: what to give them back with,
+   * or undefined when the cap is full (the IP is then left out at this site here until the next
+   * UTC day). A give-back goes to the day of the take, whenever it runs.
    */
-  async take(site: string, source: PickedSource, n: number): Promise<boolean> {
-    if (source.cap === undefined || !this.options.dailyCap) return true;
+  async take(site: string, source: PickedSource, n: number): Promise<WarmupTake | undefined> {
+    const { dailyCap } = this.options;
+    if (source.cap === undefined || !dailyCap) return NOTHING_TAKEN;
     const now = this.options.now();
     const key = warmupCapKey(source.ip, site, now);
-    const { taken } = await this.options.dailyCap.take(key, n, source.cap);
+    const { taken } = await dailyCap.take(key, n, source.cap);
     if (!taken) {
       if (this.capped.size >= CAPPED_MAX_ENTRIES) this.capped.delete(this.capped.keys().next().value!);
       this.capped.set(`${site}|${source.ip}`, nextUtcDay(now));
+      return undefined;
     }
-    return taken;
+    if (n < 1) return NOTHING_TAKEN;
+    return { giveBack: async () => void (await dailyCap.giveBack(key, n)) };
   }
 }

@@ -10,14 +10,15 @@
  *   than the rate over time; `reserve` always books the next slot (a backlog of N costs N calls).
  * - LeasedSemaphore: at most `limit` unexpired leases per key; a holder that stops renewing (crash)
  *   loses its slot after the lease TTL (LEASE_TTL_MS, 30 s by default).
- * - DailyCap: a counter never goes over its cap through `take` (except one first take > cap).
+ * - DailyCap: a counter never goes over its cap through `take` (except one first take > cap);
+ *   `giveBack` returns an unused take (never below 0).
  * - Time is the Redis server's TIME (one timeline for all relays) unless a `now` clock is injected.
  *
  * Needs injected: an ioredis client (scripts are registered on it with defineCommand, names
  * `heraldThrottle*`). Redis errors propagate unchanged.
  */
 
-export { DAILY_CAP_LUA, DAILY_CAP_TTL_MS, DailyCap } from './daily-cap.js';
+export { DAILY_CAP_GIVE_BACK_LUA, DAILY_CAP_LUA, DAILY_CAP_TTL_MS, DailyCap } from './daily-cap.js';
 export {
   GCRA_IDLE_GRACE_MS,
   GCRA_LUA,
