@@ -5,7 +5,7 @@
  * lowered the IP's cap at the site for the rest of the day. Real redis-server; as in
  * gate-slot-redis-fault.test.ts the fault is the window client's own disconnect, so it lands
  * between the take (on the cap's own, connected client) and the window's second read.
- * Also: DailyCap's give-back never goes below 0 and never creates a counter.
+ * Also: DailyCap's give-back never goes below 0, never creates a counter, and runs on a full Redis.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -112,5 +112,18 @@ describe('shaping gate: a warm-up count taken by an admission that then fails on
     assert.deepEqual(await cap.take('k', 10, 10), { taken: true, total: 10 }, 'the whole cap is free');
     assert.equal(await cap.giveBack('absent', 2), 0);
     assert.equal(await capClient.exists('gb:cap:absent'), 0, 'no counter created');
+  });
+
+  it('DailyCap.giveBack runs on a full Redis (maxmemory, noeviction), where a take is refused', async () => {
+    const cap = new DailyCap(capClient, { keyPrefix: 'gbf' });
+    await cap.take('k', 5, 10);
+    await capClient.config('SET', 'maxmemory-policy', 'noeviction');
+    await capClient.config('SET', 'maxmemory', '1');
+    try {
+      await assert.rejects(cap.take('k', 1, 10), /OOM/);
+      assert.equal(await cap.giveBack('k', 2), 3);
+    } finally {
+      await capClient.config('SET', 'maxmemory', '0');
+    }
   });
 });
