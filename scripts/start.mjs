@@ -3,7 +3,7 @@
  * `npm start`: installs and builds what is missing, then runs Herald on the embedded default
  * (config/herald.dev.yaml, or HERALD_CONFIG=<file>): a supervised local redis-server (AOF
  * everysec, `always` when the config says redis.durability: strict; data in .herald/redis) unless
- * REDIS_URL is set, a loopback capture sink on :2526 that
+ * REDIS_URL is set or the config runs on a Redis Cluster (redis.cluster), a loopback capture sink on :2526 that
  * prints what it receives, the relay, and — when the config has a `bounce` section — the
  * bounce-processor beside it (a `verp_secret: generate` is replaced by a random secret kept in
  * .herald/verp-secret). One start per checkout: it first takes .herald/start.pid (start-lock.mjs)
@@ -11,7 +11,7 @@
  * our redis-server answers, names the Redis in use; the maintenance commands run in this checkout
  * without --config or REDIS_URL read it, so they reach it. Prints, once the relay's /readyz answers 200, where it listens, a line to send
  * a test message and one for operator commands (and the API's address when the config has `api`). Ctrl-C stops the relay and the bounce-processor
- * first (graceful), then the sink and redis-server.
+ * first (graceful), then the sink and redis-server, and says so once all have stopped.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -61,7 +61,12 @@ if (config.bounce?.verp_secret === 'generate') {
 
 let redis;
 let redisUrl = process.env.REDIS_URL;
-if (!redisUrl) {
+// A config on a Redis Cluster (redis.cluster, seed nodes) runs on that cluster: npm start cannot
+// supervise a cluster, and a url beside the seeds would be refused (the two are exclusive).
+const clusterSeeds = Array.isArray(config.redis?.cluster) ? config.redis.cluster : undefined;
+if (clusterSeeds && !redisUrl) {
+  log(`using redis.cluster of ${configSource} (${clusterSeeds.length} seed nodes); no redis-server started`);
+} else if (!redisUrl) {
   const binary = findRedisServer();
   if (!binary) {
     process.stderr.write(`${redisInstallHint()}\n`);
@@ -80,7 +85,7 @@ if (!redisUrl) {
 }
 
 // The effective config names the Redis in use, so operator commands given it reach the same one.
-config.redis = { ...(config.redis ?? {}), url: redisUrl };
+if (redisUrl) config.redis = { ...(config.redis ?? {}), url: redisUrl };
 const effectiveConfig = join(STATE_DIR, 'herald.yaml');
 writeFileSync(
   effectiveConfig,
@@ -114,7 +119,7 @@ const herald = (...args) =>
     {
       cwd: ROOT,
       stdio: 'inherit',
-      env: { ...process.env, REDIS_URL: redisUrl },
+      env: redisUrl ? { ...process.env, REDIS_URL: redisUrl } : process.env,
     },
   );
 const relay = herald('relay');
@@ -181,9 +186,10 @@ void ready(httpListen).then((up) => {
 });
 
 let stopping = false;
-async function shutdown(code) {
+async function shutdown(code, signal) {
   if (stopping) return;
   stopping = true;
+  if (signal) log(`${signal}: stopping the relay${children.length > 1 ? ' and the bounce-processor' : ''} (SIGTERM each)`);
   await Promise.all(
     children
       .filter((child) => child.exitCode === null)
@@ -194,6 +200,7 @@ async function shutdown(code) {
   );
   await sink?.close();
   await redis?.stop();
+  log(`stopped${sink ? ', capture sink closed' : ''}${redis ? ', redis-server stopped (data kept in .herald/redis)' : ''}`);
   process.exit(code);
 }
 for (const [i, child] of children.entries()) {
@@ -204,8 +211,8 @@ for (const [i, child] of children.entries()) {
     }
   });
 }
-process.on('SIGINT', () => void shutdown(0));
-process.on('SIGTERM', () => void shutdown(0));
+process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
+process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
 
 async function isFree(port) {
   const net = await import('node:net');
