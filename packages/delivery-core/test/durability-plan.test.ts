@@ -44,9 +44,19 @@ const CASES: { name: string; facts: ServerFacts; plan: string }[] = [
   },
   { name: '7.0 with a replica', facts: facts({ connectedReplicas: 1 }), plan: 'wait-replica' },
   {
-    name: '7.2 without AOF, with a replica',
-    facts: facts({ version: '7.2.4', aofEnabled: false, connectedReplicas: 1 }),
-    plan: 'wait-replica',
+    name: 'without AOF, a replica does not count (a master restarted empty wipes it when it resyncs)',
+    facts: facts({ aofEnabled: false, connectedReplicas: 1 }),
+    plan: 'refuse:AOF is off (appendonly no): its 1 replica(s) do not protect',
+  },
+  {
+    name: '7.2 without AOF, with a replica: refused too',
+    facts: facts({ version: '7.2.4', aofEnabled: false, connectedReplicas: 2 }),
+    plan: 'refuse:replicas resync from it',
+  },
+  {
+    name: 'a cluster master without AOF, with a replica: refused (a restart before the failover wipes it)',
+    facts: facts({ clusterEnabled: true, aofEnabled: false, connectedReplicas: 1 }),
+    plan: 'refuse:AOF is off',
   },
   {
     name: 'always configured but AOF off is not on disk',

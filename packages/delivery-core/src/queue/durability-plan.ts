@@ -11,6 +11,11 @@
  *   not waited for, so a slow replica never holds a 250 back: Postfix's promise is its own disk);
  * - `wait-replica`: replicas connected — `WAIT 1` (the write is in a replica's memory);
  * - otherwise strict mode refuses to start, with the fix in the message.
+ * A replica counts only where the master has AOF on (both `wait-replica` rules): a master without
+ * persistence that restarts (a supervisor, `kill -9` and start) comes back empty and its replicas
+ * resync from it, wiping the copy they held — every acknowledged message lost (attacker pass).
+ * With AOF the restarted master loads what it wrote; a host crash can still cost its last second
+ * unless a failover (the cluster's, Sentinel's) promotes the replica first.
  * Imports nothing; pure.
  */
 
@@ -47,7 +52,7 @@ interface Rule {
 export const DURABILITY_RULES: readonly Rule[] = [
   {
     mode: 'wait-replica',
-    applies: (f) => f.clusterEnabled && f.connectedReplicas >= 1,
+    applies: (f) => f.clusterEnabled && f.aofEnabled && f.connectedReplicas >= 1,
     why: (f) =>
       `a cluster master with ${f.connectedReplicas} replica(s): WAIT 1 after each group commit ` +
       '(a failover promotes a replica, so the write must be on one)',
@@ -64,8 +69,9 @@ export const DURABILITY_RULES: readonly Rule[] = [
   },
   {
     mode: 'wait-replica',
-    applies: (f) => f.connectedReplicas >= 1,
-    why: (f) => `${f.connectedReplicas} replica(s) connected: WAIT 1 after each group commit (on a replica)`,
+    applies: (f) => f.aofEnabled && f.connectedReplicas >= 1,
+    why: (f) =>
+      `${f.connectedReplicas} replica(s) connected, AOF on: WAIT 1 after each group commit (on a replica)`,
   },
 ];
 
@@ -84,11 +90,11 @@ const FAST_INSTEAD =
 
 const REFUSAL_FIX =
   'fix one of: `CONFIG SET appendonly yes` and `CONFIG SET appendfsync always` (and the same in ' +
-  'redis.conf), or attach a replica to this server, or run Redis >= 7.2 with AOF on (WAITAOF); ' +
+  'redis.conf), or turn AOF on and attach a replica to this server, or run Redis >= 7.2 with AOF on (WAITAOF); ' +
   FAST_INSTEAD;
 
 const CLUSTER_REFUSAL_FIX =
-  'fix one of: give each such master a replica (`redis-cli --cluster add-node <new node> <any node> ' +
+  'fix one of: give each such master AOF (`CONFIG SET appendonly yes`) and a replica (`redis-cli --cluster add-node <new node> <any node> ' +
   "--cluster-slave --cluster-master-id <the master's id from CLUSTER NODES>`; without the id redis-cli picks " +
   'a master itself; the replica also covers a failover), or `CONFIG SET appendonly yes` and ' +
   '`CONFIG SET appendfsync always` on it (and the same in redis.conf), or run Redis >= 7.2 with AOF ' +
@@ -97,6 +103,11 @@ const CLUSTER_REFUSAL_FIX =
 function refusalReason(f: ServerFacts): string {
   const replicas = 'no replica is connected';
   const waitaof = hasWaitaof(f.version) ? '' : `, Redis ${f.version} has no WAITAOF (needs 7.2)`;
+  if (!f.aofEnabled && f.connectedReplicas >= 1)
+    return (
+      `AOF is off (appendonly no): its ${f.connectedReplicas} replica(s) do not protect the queue, ` +
+      'since this server restarted comes back empty and its replicas resync from it, dropping their copy'
+    );
   if (!f.aofEnabled) return `AOF is off (appendonly no), ${replicas}${waitaof}`;
   if (f.appendfsync === null)
     return (
