@@ -189,7 +189,10 @@ let stopping = false;
 async function shutdown(code, signal) {
   if (stopping) return;
   stopping = true;
-  if (signal) log(`${signal}: stopping the relay${children.length > 1 ? ' and the bounce-processor' : ''} (SIGTERM each)`);
+  if (signal)
+    log(
+      `${signal}: stopping the relay${children.length > 1 ? ' and the bounce-processor' : ''} (SIGTERM each)`,
+    );
   await Promise.all(
     children
       .filter((child) => child.exitCode === null)
@@ -200,7 +203,9 @@ async function shutdown(code, signal) {
   );
   await sink?.close();
   await redis?.stop();
-  log(`stopped${sink ? ', capture sink closed' : ''}${redis ? ', redis-server stopped (data kept in .herald/redis)' : ''}`);
+  log(
+    `stopped${sink ? ', capture sink closed' : ''}${redis ? ', redis-server stopped (data kept in .herald/redis)' : ''}`,
+  );
   process.exit(code);
 }
 for (const [i, child] of children.entries()) {
