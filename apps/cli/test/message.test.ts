@@ -1,12 +1,14 @@
 /**
  * `herald message show`: a message's story from Redis — queued recipients whose jobs wait for a
  * worker are "ready"; --json is the story as data; an unknown id exits 1 with
- * HERALD_MESSAGE_NOT_FOUND; a missing id is a usage error.
+ * HERALD_MESSAGE_NOT_FOUND; a missing id is a usage error; an attempt's own host is not listed
+ * again when its error is the reply its recipients show.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createHerald, type Herald } from '@herald/delivery-core';
+import { createHerald, type Herald, type MessageStory } from '@herald/delivery-core';
 import { type RedisHandle, startRedis } from '@herald/test-harness';
+import { formatStory } from '../src/commands/message.js';
 import { main } from '../src/main.js';
 import { captureIo } from './capture.js';
 
@@ -77,5 +79,55 @@ describe('herald message show', () => {
     const missing = captureIo({ env: { REDIS_URL: redis.url } });
     assert.equal(await main(['message', 'show'], missing.io), 2);
     assert.match(missing.stderr(), /HERALD_CLI_USAGE/);
+  });
+});
+
+describe('formatStory: attempt lines', () => {
+  const reply = (code: number, enhanced: string, text: string) => ({
+    code,
+    enhanced,
+    text,
+    stage: 'rcpt' as const,
+  });
+  const story = (hostErrors: MessageStory['attempts'][number]['hostErrors']): MessageStory => ({
+    id: 'm1',
+    tenant: 'default',
+    from: 'a@origin.test',
+    acceptedAt: 0,
+    size: 10,
+    source: 'smtp',
+    recipients: [{ address: 'later@one.test', domain: 'one.test', state: 'deferred', attempts: 1 }],
+    attempts: [
+      {
+        time: 0,
+        domain: 'one.test',
+        attempt: 1,
+        host: { hostname: 'mx2.one.test', address: '127.0.0.2', port: 25, tls: false },
+        results: [{ address: 'later@one.test', accepted: false, reply: reply(451, '4.3.0', 'try later') }],
+        hostErrors,
+        durationMs: 3,
+      },
+    ],
+    feedback: [],
+    truncated: false,
+  });
+
+  it("leaves out the attempt's own host when its error is the reply its recipients show", () => {
+    const text = formatStory(
+      story([
+        { hostname: 'mx1.one.test', address: '127.0.0.1', reply: reply(421, '4.4.2', 'busy') },
+        { hostname: 'mx2.one.test', address: '127.0.0.2', reply: reply(451, '4.3.0', 'try later') },
+      ]),
+    );
+    assert.match(text, /^ {6}mx1\.one\.test \[127\.0\.0\.1\]: 421 4\.4\.2 busy$/m);
+    assert.doesNotMatch(text, /mx2\.one\.test \[127\.0\.0\.2\]: 451/);
+    assert.match(text, /^ {6}later@one\.test: 451 4\.3\.0 try later$/m);
+  });
+
+  it('keeps an error of its own host that says something else', () => {
+    const text = formatStory(
+      story([{ hostname: 'mx2.one.test', address: '127.0.0.2', reply: reply(421, '4.4.2', 'closing') }]),
+    );
+    assert.match(text, /^ {6}mx2\.one\.test \[127\.0\.0\.2\]: 421 4\.4\.2 closing$/m);
   });
 });

@@ -120,6 +120,15 @@ describe('strict durability: the plan for a server', () => {
     });
   }
 
+  it('a refusal asks to turn AOF on only where it is off', () => {
+    const on = planDurability(facts({}));
+    const off = planDurability(facts({ aofEnabled: false }));
+    assert.ok(
+      !on.ok && !on.fix.includes('appendonly yes') && on.fix.includes('CONFIG SET appendfsync always'),
+    );
+    assert.ok(!off.ok && off.fix.includes('CONFIG SET appendonly yes'));
+  });
+
   it('a refusal on 7.0 says it has no WAITAOF; on 7.2 it does not', () => {
     const old = planDurability(facts({ aofEnabled: false }));
     const recent = planDurability(facts({ version: '7.2.0', aofEnabled: false }));

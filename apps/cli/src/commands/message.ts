@@ -83,9 +83,18 @@ export function formatStory(story: MessageStory, now = Date.now()): string {
     lines.push(
       `  ${time(a.time)}  ${f(a.domain)} #${a.attempt}  ${host}  ${tls}  ${a.durationMs} ms`.trimEnd(),
     );
-    for (const e of a.hostErrors)
-      lines.push(`      ${f(e.hostname)} [${f(e.address)}]: ${f(formatReply(e.reply))}`);
-    for (const r of a.results) lines.push(`      ${f(r.address)}: ${f(formatReply(r.reply))}`);
+    const results = a.results.map((r) => formatReply(r.reply));
+    for (const e of a.hostErrors) {
+      const reply = formatReply(e.reply);
+      // The attempt's own host, failed with the reply its recipients show (a 4xx to every RCPT):
+      // already said by their lines.
+      const own = a.host && e.hostname === a.host.hostname && e.address === a.host.address;
+      if (own && results.includes(reply)) continue;
+      lines.push(`      ${f(e.hostname)} [${f(e.address)}]: ${f(reply)}`);
+    }
+    a.results.forEach((r, i) => {
+      lines.push(`      ${f(r.address)}: ${f(results[i]!)}`);
+    });
   }
   if (story.feedback.length > 0) {
     lines.push('', 'feedback:');

@@ -81,17 +81,21 @@ export function planDurability(facts: ServerFacts): DurabilityPlan {
   return {
     ok: false,
     reason: refusalReason(facts),
-    fix: facts.clusterEnabled ? CLUSTER_REFUSAL_FIX : REFUSAL_FIX,
+    fix: facts.clusterEnabled ? CLUSTER_REFUSAL_FIX : refusalFix(facts),
   };
 }
 
 const FAST_INSTEAD =
   'or set redis.durability: fast to accept up to about a second of acknowledged mail lost in a crash';
 
-const REFUSAL_FIX =
-  'fix one of: `CONFIG SET appendonly yes` and `CONFIG SET appendfsync always` (and the same in ' +
-  'redis.conf), or turn AOF on and attach a replica to this server, or run Redis >= 7.2 with AOF on (WAITAOF); ' +
-  FAST_INSTEAD;
+/** The refusal's fix for one server; AOF already on needs only `appendfsync always`. */
+const refusalFix = (f: ServerFacts) =>
+  f.aofEnabled
+    ? 'fix one of: `CONFIG SET appendfsync always` (and the same in redis.conf), or attach a replica ' +
+      `to this server, or run Redis >= 7.2 (WAITAOF); ${FAST_INSTEAD}`
+    : 'fix one of: `CONFIG SET appendonly yes` and `CONFIG SET appendfsync always` (and the same in ' +
+      'redis.conf), or turn AOF on and attach a replica to this server, or run Redis >= 7.2 with AOF on ' +
+      `(WAITAOF); ${FAST_INSTEAD}`;
 
 const CLUSTER_REFUSAL_FIX =
   'fix one of: give each such master AOF (`CONFIG SET appendonly yes`) and a replica (`redis-cli --cluster add-node <new node> <any node> ' +
