@@ -23,6 +23,7 @@ import type { ChainableCommander } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ActivityKeys } from '../keys/index.js';
 import {
+  inOneWrite,
   isRedisFull,
   isRedisOutage,
   outageStopController,
@@ -198,7 +199,10 @@ export class RedisEventSink implements EventSink {
       if (group) group.push(item);
       else byStream.set(key, [item]);
     }
-    for (const [key, items] of byStream) this.writeShard(key, items);
+    // On one server the shard streams' transactions leave in one socket write (corked.ts).
+    inOneWrite(this.options.redis, () => {
+      for (const [key, items] of byStream) this.writeShard(key, items);
+    });
   }
 
   private writeShard(streamKey: string, batch: readonly PendingEvent[]): void {

@@ -22,7 +22,7 @@
  */
 import { HeraldError } from '../errors/index.js';
 import { DEFAULT_TRACE_RETENTION_MS } from '../events/index.js';
-import { RecordedMulti, type RedisClient } from '../redis/index.js';
+import { inOneWrite, RecordedMulti, type RedisClient } from '../redis/index.js';
 import { withDeadline } from '../util/index.js';
 import { isPiecewise, readBody, stageBody } from './body-io.js';
 import { queueTransaction } from './bullmq-internals.js';
@@ -201,7 +201,10 @@ export class Spool extends ShardQueues {
       else byShard.set(shard, [item]);
     }
     const fast = this.fast;
-    const commits = await Promise.all([...byShard].map(([shard, items]) => this.commitShard(shard, items)));
+    // On one server the shards' transactions leave in one socket write (corked.ts).
+    const commits = await inOneWrite(this.redis, () =>
+      Promise.all([...byShard].map(([shard, items]) => this.commitShard(shard, items))),
+    );
     // One barrier call per shard written, all in this synchronous stretch: they share one round
     // (per master on a cluster), and each shard's callers get its own master's outcome.
     const durable = commits.map(({ shard, results }) =>

@@ -8,12 +8,14 @@
  * its client, a pipeline that never settles, a `connect()` that never settles), and pipelines the
  * young-generation GC can free (`lean-pipelines.ts`, every client), and a MULTI/EXEC Herald
  * encodes itself and sends as one command on a standalone client (`resp.ts`, `raw-transaction.ts`:
- * the group commit without one ioredis `Command` per queued command).
+ * the group commit without one ioredis `Command` per queued command; `corked.ts`: a turn's
+ * transactions for several shards in one socket write).
  * The connection factory is the composition root's (`redis-connect.ts`): capabilities that need
  * a connection of their own get a `connect` function injected.
  */
 export { clusterNode, isCluster, masters, nodeKey, type RedisClient, slotMaster } from './client.js';
 export { guardCluster } from './cluster-guards.js';
+export { inOneWrite } from './corked.js';
 export { leanPipelinesActive, useLeanPipelines } from './lean-pipelines.js';
 export {
   isRedisFull,
