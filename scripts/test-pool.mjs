@@ -15,6 +15,12 @@
  * start and module loading. Copy it over scripts/test-timings.json after a full run to reorder.
  * A timings file that knows fewer than MIN_TIMED_SHARE of the files is reported: the order is
  * then mostly a guess.
+ * Besides the files, the same pool takes `commands` (a step such as the type-check: a process that
+ * is not a test file, its output printed whole when it fails, its time recorded under its name) and
+ * `reruns` (files run once more with other environment variables, e.g. on a Redis Cluster; not
+ * recorded, which would write over the main run's times): one pool keeps every slot busy, where a
+ * step run before the files would hold one core alone and a rerun after them would wait for the
+ * last file.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,6 +30,8 @@ import { planGroups } from './test-groups.mjs';
 
 /** Seconds a file missing from the timings is assumed to take (started early, not last). */
 const NEW_FILE_S = 20;
+/** Seconds a command missing from the timings is assumed to take. */
+const NEW_COMMAND_S = 60;
 /** Seconds a group is assumed to take on top of its files' own: Node, tsx and module loading. */
 const GROUP_START_S = 3;
 /** A file's recorded time is at least this (test/test-timings.test.ts wants every figure > 0). */
@@ -83,10 +91,15 @@ function suiteSeconds(file, output) {
 
 function runOne(root, unit, nodeArgs, env) {
   const file = unit.name;
-  const args = unit.files ? [...nodeArgs, GROUP_ENTRY, ...unit.files] : [...nodeArgs, file];
+  const args = unit.command
+    ? unit.command.slice(1)
+    : unit.files
+      ? [...nodeArgs, GROUP_ENTRY, ...unit.files]
+      : [...nodeArgs, unit.file ?? file];
+  const executable = unit.command ? unit.command[0] : process.execPath;
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, args, { cwd: root, env, detached: true });
+    const child = spawn(executable, args, { cwd: root, env: unit.env ?? env, detached: true });
     const chunks = [];
     child.stdout.on('data', (chunk) => chunks.push(chunk));
     child.stderr.on('data', (chunk) => chunks.push(chunk));
@@ -127,10 +140,36 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-/** The units to run: every group of small files (unless HERALD_TEST_GROUPS=0), then the rest alone. */
-function unitsOf(root, files, timings, groups) {
+/** What ran besides the files, for the totals line: ", tsc and 2 reruns (on a Redis Cluster)". */
+function extras(commands, reruns) {
+  const parts = commands.map((c) => c.name);
+  for (const { files, label } of reruns) {
+    if (files.length > 0) parts.push(`${files.length} rerun${files.length === 1 ? '' : 's'} (${label})`);
+  }
+  return parts.length > 0 ? `, ${parts.join(' and ')}` : '';
+}
+
+/**
+ * The units to run: every group of small files (unless HERALD_TEST_GROUPS=0), the rest alone, the
+ * commands and the reruns; longest first.
+ */
+function unitsOf(root, files, timings, groups, commands, reruns) {
   const plan = groups ? planGroups(root, files, timings) : { groups: [], alone: files };
   const units = plan.alone.map((file) => ({ name: file, expected: timings[file] ?? NEW_FILE_S }));
+  for (const { name, command } of commands) {
+    units.push({ name, command, expected: timings[name] ?? NEW_COMMAND_S });
+  }
+  for (const { files: rerun, env, label } of reruns) {
+    for (const file of rerun) {
+      units.push({
+        name: `${file} (${label})`,
+        file,
+        env,
+        record: false,
+        expected: timings[file] ?? NEW_FILE_S,
+      });
+    }
+  }
   plan.groups.forEach((group, i) => {
     units.push({
       name: `group ${i + 1} of ${plan.groups.length} (${group.length} small files in one process)`,
@@ -143,9 +182,21 @@ function unitsOf(root, files, timings, groups) {
 
 /**
  * Runs `files` (paths relative to `root`) `concurrency` processes at a time with `nodeArgs` before
- * each file (or the group entry). Resolves true when every file passed.
+ * each file (or the group entry), and in the same pool `commands` ([{ name, command: [executable,
+ * ...args] }]) and `reruns` ([{ files, env, label }]: each file again with `env`). Resolves true
+ * when every file, command and rerun passed.
  */
-export async function runTestFiles({ root, files, concurrency, nodeArgs, env, title, record = true }) {
+export async function runTestFiles({
+  root,
+  files,
+  concurrency,
+  nodeArgs,
+  env,
+  title,
+  record = true,
+  commands = [],
+  reruns = [],
+}) {
   const timings = readTimings(root);
   const timed = files.filter((file) => timings[file] !== undefined).length;
   if (files.length >= 20 && timed < files.length * MIN_TIMED_SHARE) {
@@ -153,7 +204,7 @@ export async function runTestFiles({ root, files, concurrency, nodeArgs, env, ti
       `note: scripts/test-timings.json knows ${timed} of ${files.length} files, so the longest may start last; after this run copy test-artifacts/test-timings.json over it\n`,
     );
   }
-  const queue = unitsOf(root, files, timings, process.env.HERALD_TEST_GROUPS !== '0');
+  const queue = unitsOf(root, files, timings, process.env.HERALD_TEST_GROUPS !== '0', commands, reruns);
   const grouped = queue.filter((unit) => unit.files);
   const verbose = process.env.HERALD_TEST_VERBOSE === '1';
   const results = [];
@@ -163,7 +214,10 @@ export async function runTestFiles({ root, files, concurrency, nodeArgs, env, ti
       const result = await runOne(root, unit, nodeArgs, env);
       results.push(result);
       const counts = summaryOf(result.output);
-      const line = `${result.ok ? '✔' : '✖'} ${unit.name} (${result.seconds.toFixed(1)} s; ${counts.pass} pass, ${counts.fail} fail, ${counts.skipped} skipped)`;
+      const tally = unit.command
+        ? ''
+        : `; ${counts.pass} pass, ${counts.fail} fail, ${counts.skipped} skipped`;
+      const line = `${result.ok ? '✔' : '✖'} ${unit.name} (${result.seconds.toFixed(1)} s${tally})`;
       if (!result.ok || verbose) {
         const list = unit.files ? `\n${unit.files.map((file) => `  ${file}`).join('\n')}` : '';
         process.stdout.write(`\n${'─'.repeat(8)} ${unit.name}${list}\n${result.output}\n`);
@@ -183,7 +237,7 @@ export async function runTestFiles({ root, files, concurrency, nodeArgs, env, ti
   const processSeconds = results.reduce((sum, r) => sum + r.seconds, 0);
   const inGroups = grouped.reduce((sum, unit) => sum + unit.files.length, 0);
   process.stdout.write(
-    `\n== ${title}: ${files.length} files (${inGroups} of them in ${grouped.length} group${grouped.length === 1 ? '' : 's'}) in ${wall.toFixed(0)} s (${processSeconds.toFixed(0)} s of process time, ${concurrency} at once)\n`,
+    `\n== ${title}: ${files.length} files (${inGroups} of them in ${grouped.length} group${grouped.length === 1 ? '' : 's'})${extras(commands, reruns)} in ${wall.toFixed(0)} s (${processSeconds.toFixed(0)} s of process time, ${concurrency} at once)\n`,
   );
   for (const name of COUNTERS) process.stdout.write(`ℹ ${name} ${totals[name]}\n`);
   process.stdout.write('slowest:\n');
@@ -205,6 +259,7 @@ export async function runTestFiles({ root, files, concurrency, nodeArgs, env, ti
   const measured = { ...timings };
   const round = (seconds) => Math.max(MIN_RECORDED_S, Math.round(seconds * 10) / 10);
   for (const r of results) {
+    if (r.unit.record === false) continue;
     if (!r.unit.files) measured[r.file] = round(r.seconds);
     else
       for (const file of r.unit.files) measured[file] = round(suiteSeconds(file, r.output) ?? timings[file]);

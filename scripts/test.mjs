@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /**
  * `npm test`: install and build if needed, check that redis-server exists (tests start private
- * ones), then lint (biome), check the import graph (scripts/check-imports.mjs), type-check
- * everything including tests, and run every test file of every workspace with node:test, each in
- * its own process (small unit-test files in groups, a group in one process: scripts/test-groups.mjs),
- * TEST_FILES_AT_ONCE processes at a time, longest first (scripts/test-pool.mjs: each file starts its
- * own Redis, DNS server and sinks on ephemeral ports, and tests wait for events, not for time), then a few end-to-end files again on a Redis Cluster (CLUSTER_RERUN). Extra args are test
- * file filters (substrings), e.g. `npm test -- delivery`.
+ * ones), then lint (biome) and check the import graph (scripts/check-imports.mjs), then one pool
+ * of TEST_FILES_AT_ONCE processes at a time, longest first (scripts/test-pool.mjs): the type-check
+ * of everything including tests (tsc, one core: it fills a slot instead of holding the run alone;
+ * the tests run the sources under tsx and do not need it), every test file of every workspace with
+ * node:test, each in its own process (small unit-test files in groups, a group in one process:
+ * scripts/test-groups.mjs; each file starts its own Redis, DNS server and sinks on ephemeral ports,
+ * and tests wait for events, not for time), and a few end-to-end files again on a Redis Cluster
+ * (CLUSTER_RERUN). The run fails if any of them does. Extra args are test file filters
+ * (substrings), e.g. `npm test -- delivery` (then no lint, imports check or type-check).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -42,8 +45,9 @@ const bin = (name) => join(ROOT, 'node_modules', '.bin', name);
 if (filters.length === 0) {
   step('lint (biome)', bin('biome'), ['check', '.']);
   step('imports (scripts/check-imports.mjs)', process.execPath, [join(ROOT, 'scripts', 'check-imports.mjs')]);
-  step('typecheck (tsc)', bin('tsc'), ['-p', 'tsconfig.json']);
 }
+/** The type-check, a unit of the test pool (its time is recorded under this name). */
+const TYPECHECK = { name: 'typecheck (tsc -p tsconfig.json)', command: [bin('tsc'), '-p', 'tsconfig.json'] };
 
 // Every workspace's test folder (packages, then apps), then the cross-package suite: a new
 // workspace's tests run without being listed here.
@@ -80,7 +84,18 @@ const testEnv = {
   FORCE_COLOR: process.env.CI ? '0' : process.env.FORCE_COLOR,
   HERALD_TEST_CHILDREN: process.env.HERALD_TEST_CHILDREN || 'dist',
 };
-process.stderr.write(`\n== tests (${files.length} files)\n`);
+// End-to-end files that run a second time on a private 3-master Redis Cluster (test/lib/stack.ts
+// starts one when HERALD_TEST_REDIS=cluster): the shaping limit two relays share, and the domain
+// spread counted over queue shards on different masters. The main paths and the failover have
+// their own files (test/cluster*.test.ts), on a cluster always. They run in the same pool as the
+// rest, their times not recorded (they would write over the main run's).
+const CLUSTER_RERUN = ['test/connection-limits.test.ts', 'test/behaviour-shards.test.ts'].filter(
+  (file) => filters.length === 0 || filters.some((f) => file.includes(f)),
+);
+const commands = filters.length === 0 ? [TYPECHECK] : [];
+process.stderr.write(
+  `\n== tests (${files.length} files${commands.map((c) => `, ${c.name}`).join('')}, ${CLUSTER_RERUN.length} again on a Redis Cluster)\n`,
+);
 if (
   !(await runTestFiles({
     root: ROOT,
@@ -89,33 +104,16 @@ if (
     nodeArgs,
     env: testEnv,
     title: 'tests',
+    commands,
+    reruns: [
+      {
+        files: CLUSTER_RERUN,
+        env: { ...testEnv, HERALD_TEST_REDIS: 'cluster' },
+        label: 'on a Redis Cluster',
+      },
+    ],
   }))
 ) {
   process.stderr.write('herald: tests failed\n');
   process.exit(1);
-}
-
-// End-to-end files that run a second time on a private 3-master Redis Cluster (test/lib/stack.ts
-// starts one when HERALD_TEST_REDIS=cluster): the shaping limit two relays share, and the domain
-// spread counted over queue shards on different masters. The main paths and the failover have
-// their own files (test/cluster*.test.ts), on a cluster always.
-const CLUSTER_RERUN = ['test/connection-limits.test.ts', 'test/behaviour-shards.test.ts'].filter(
-  (file) => filters.length === 0 || filters.some((f) => file.includes(f)),
-);
-if (CLUSTER_RERUN.length > 0) {
-  process.stderr.write(`\n== tests on a Redis Cluster (${CLUSTER_RERUN.length} files)\n`);
-  const passed = await runTestFiles({
-    root: ROOT,
-    files: CLUSTER_RERUN,
-    concurrency: TEST_FILES_AT_ONCE,
-    nodeArgs,
-    env: { ...testEnv, HERALD_TEST_REDIS: 'cluster' },
-    title: 'tests on a Redis Cluster',
-    // The main run's durations stay the ones recorded (this rerun would write over them).
-    record: false,
-  });
-  if (!passed) {
-    process.stderr.write('herald: tests on a Redis Cluster failed\n');
-    process.exit(1);
-  }
 }

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { queueKeys } from '@herald/delivery-core/keys';
 import { allShards, DELIVERY_QUEUE, ShardRegistry, Spool } from '@herald/delivery-core/queue';
-import { stallFor } from '@herald/test-harness';
+import { stallFor, stallUntil } from '@herald/test-harness';
 import { Job, Queue } from 'bullmq';
 import { TEST_SHARDS } from './lib/config.js';
 import { terminalEventProblems } from './lib/events.js';
@@ -27,8 +27,8 @@ import { waitUntil } from './lib/wait.js';
 
 const MESSAGES = 5;
 /**
- * The sink holds its reply to each final dot this long: Redis is killed meanwhile (the test waits
- * for every message to be held first), so each attempt ends while Redis is down.
+ * The sink holds its reply to the final dot this long while the worker hands out a second copy of
+ * the job (the last case): the copy meets the first run still going.
  */
 const HOLD_REPLY_MS = 3_000;
 /** The config's default delivery.lock_duration: crash recovery would take at least this long. */
@@ -45,9 +45,15 @@ for (const path of [
     it('each attempt is recorded once Redis is back: delivered once, no second attempt, no lock expiry waited for', {
       timeout: 90_000,
     }, async (t) => {
+      // The sink holds its reply to each final dot until Redis is down (the test waits for every
+      // message to be held first), so each attempt ends while Redis is down.
+      let redisDown!: () => void;
+      const held = new Promise<void>((resolve) => {
+        redisDown = resolve;
+      });
       const stack = await startStack({
         redis: { appendfsync: 'always' },
-        sinks: [{ host: '127.0.0.2', script: { stages: { dataEnd: stallFor(HOLD_REPLY_MS) } } }],
+        sinks: [{ host: '127.0.0.2', script: { stages: { dataEnd: stallUntil(held) } } }],
         config: { redis: { prefix: PREFIX }, delivery: { threads: path.threads } },
       });
       t.after(() => stack.stop());
@@ -79,6 +85,7 @@ for (const path of [
 
       await stack.redis.kill();
       const killedAt = Date.now();
+      redisDown();
       await waitUntil('the sink replying 250 to every final dot (Redis down)', () =>
         heldAtSink().every((e) => e.fate?.kind === 'written'),
       );

@@ -13,30 +13,34 @@ import type { HeraldEvent } from '@herald/delivery-core';
 import { classifyMessage } from '@herald/delivery-core/bounce';
 import type { AcceptedEvent, RecipientEvent } from '@herald/delivery-core/events';
 import { siteForMxHosts } from '@herald/delivery-core/sites';
-import type { SinkReply, SinkScript } from '@herald/test-harness';
+import { type SinkReply, type SinkScript, stallUntil } from '@herald/test-harness';
 import { deferrer } from './lib/cleanup.js';
 import { sampleMessage } from './lib/message.js';
 import { mxZone, type Stack, startStack } from './lib/stack.js';
 import { waitUntil } from './lib/wait.js';
 
 const TRY_LATER: SinkReply = { code: 451, enhanced: '4.3.0', text: 'try again later' };
-/** Held this long before the reply to the final dot: the attempt is in flight meanwhile. */
-const STALL_MS = 3_000;
 
-/** Recipients named later* are always deferred; slow@dest.test's final dot waits, then gets 451. */
-const SCRIPT: SinkScript = {
+/**
+ * Recipients named later* are always deferred; slow@dest.test's final dot waits until `released`
+ * settles (the attempt is in flight meanwhile), then gets 451.
+ */
+const script = (released: Promise<unknown>): SinkScript => ({
   rcpt: (to) => (to.startsWith('later') ? TRY_LATER : undefined),
   data: (msg) => (msg.to.includes('slow@dest.test') ? TRY_LATER : undefined),
   stages: {
     dataEnd: (ctx) =>
-      ctx.recipients.some((r) => r.includes('slow@dest.test')) ? { kind: 'stall', ms: STALL_MS } : undefined,
+      ctx.recipients.some((r) => r.includes('slow@dest.test')) ? stallUntil(released) : undefined,
   },
-};
+});
 
-async function start(t: Parameters<typeof deferrer>[0]): Promise<Stack> {
+async function start(
+  t: Parameters<typeof deferrer>[0],
+  released: Promise<unknown> = Promise.resolve(),
+): Promise<Stack> {
   const defer = deferrer(t);
   const stack = await startStack({
-    sinks: [{ host: '127.0.0.2', script: SCRIPT }, '127.0.0.3'],
+    sinks: [{ host: '127.0.0.2', script: script(released) }, '127.0.0.3'],
     zone: {
       ...mxZone('dest.test', [{ preference: 10, address: '127.0.0.2' }]),
       ...mxZone('other.test', [{ preference: 10, address: '127.0.0.2' }]),
@@ -173,7 +177,13 @@ describe('queue delete and bounce', () => {
   it('a job in flight is marked: after its attempt ends in 451 the recipient ends bounced by the operator, with no retry', {
     timeout: 60_000,
   }, async (t) => {
-    const stack = await start(t);
+    let deleted!: () => void;
+    const stack = await start(
+      t,
+      new Promise<void>((resolve) => {
+        deleted = resolve;
+      }),
+    );
     const herald = stack.relay.herald;
     const id = await submit(stack, 'app@origin.test', ['slow@dest.test']);
     await waitState(stack, 'dest.test', id, 'in-flight');
@@ -182,7 +192,7 @@ describe('queue delete and bounce', () => {
         c.entries.some((e) => e.stage === 'dataEnd' && e.received && e.fate === undefined),
       ),
     );
-    const result = await herald.deleteQueued({ messageId: id });
+    const result = await herald.deleteQueued({ messageId: id }).finally(deleted);
     assert.deepEqual(result, {
       action: 'delete',
       removed: { jobs: 0, recipients: 0 },
