@@ -113,10 +113,13 @@ describe('one message to 100 recipients over 10 domains', () => {
       `the body is written once (${fanBytes} B in, body ${body.length} B)`,
     );
     // Scripts (BullMQ's, the finish, shaping's) are per job, never per recipient. (EVAL is the
-    // trace trim: a trace over events.trace_max_entries is cut once per batch of events.)
+    // trace trim: a trace over events.trace_max_entries is cut once per batch of events.) Timers
+    // add some either way (lease and connection-slot renewals: more of them the longer a run takes
+    // on a busy machine, seen 22 to 35 for the singles), so the slack is one per domain; per
+    // recipient would add one per extra recipient, several times that.
     const scripts = (m: Map<string, number>) => m.get('evalsha') ?? 0;
     assert.ok(
-      scripts(fan) <= scripts(single) + 2,
+      scripts(fan) <= scripts(single) + DOMAINS,
       `scripts: fan-out ${scripts(fan)} ≈ singles ${scripts(single)}`,
     );
     // Per-recipient work is the suppression lookup at RCPT and one outcome event (its trace copy
