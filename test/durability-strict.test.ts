@@ -145,6 +145,23 @@ describe('strict durability with a replica (WAIT)', () => {
     assert.equal((await stack.events.terminal(to)).type, 'delivered');
   });
 
+  it('a master whose AOF is turned off after the start answers 451 4.3.0 (its replica no longer counts); 250 once restored', async () => {
+    const submit = (to: string) =>
+      stack.submit({ from: SENDER, to: [to], body: sampleMessage({ subject: `strict to ${to}` }) });
+    await stack.redisClient.config('SET', 'appendonly', 'no');
+    try {
+      const refused = await submit('aof-off@example.test');
+      assert.equal(refused.code, 451, refused.response);
+      assert.match(refused.response, /^451 4\.3\.0 /);
+    } finally {
+      await stack.redisClient.config('SET', 'appendonly', 'yes');
+    }
+    const to = 'aof-restored@example.test';
+    const sent = await submit(to);
+    assert.equal(sent.code, 250, sent.response);
+    assert.equal((await stack.events.terminal(to)).type, 'delivered');
+  });
+
   it('with the replica frozen, DATA is answered 451 4.3.0 (not 250, not a hang); delivered after it thaws', async () => {
     const to = 'frozen-replica@example.test';
     const sent = await frozen(stack.replica!.pid, () =>

@@ -107,7 +107,10 @@ export function inOneStretch<T>(run: () => Promise<T>): () => Promise<T> {
 /**
  * One round on `conn` (a server, or one cluster master): `INCR markKey` then WAITAOF 1 0 / WAIT 1,
  * pipelined, bounded (for `fsync-always`: the check that it still holds); rejects with
- * HERALD_REDIS_UNAVAILABLE unless the write is acknowledged.
+ * HERALD_REDIS_UNAVAILABLE unless the write is acknowledged. A `wait-replica` round also asks
+ * `CONFIG GET appendonly` in the same pipeline: a replica counts only under a master with AOF
+ * (durability-plan.ts), so a master whose AOF was turned off since the start answers 451, not a
+ * silent downgrade (a server that refuses CONFIG GET was planned from INFO and is not asked).
  * `who` names the master in the error (cluster).
  */
 export async function markAndWait(
@@ -122,16 +125,21 @@ export async function markAndWait(
   const ms = String(timeoutMs);
   const pipeline = conn.pipeline().incr(markKey);
   if (mode === 'waitaof') pipeline.call('WAITAOF', '1', '0', ms);
-  else pipeline.call('WAIT', '1', ms);
+  else pipeline.call('WAIT', '1', ms).config('GET', 'appendonly');
   let replies: [Error | null, unknown][] | null;
   try {
     replies = await withDeadline(pipeline.exec(), timeoutMs + REPLY_GRACE_MS, 'durability barrier');
   } catch (err) {
     throw unavailable(`${(err as Error).message}${at}`, err);
   }
-  const [mark, ack] = replies ?? [];
+  const [mark, ack, aof] = replies ?? [];
   const failed = [mark, ack].find((reply) => !reply || reply[0]);
   if (failed) throw unavailable(`${failed[0]?.message ?? 'no reply'}${at}`, failed[0]);
+  if (mode === 'wait-replica' && aofTurnedOff(aof))
+    throw unavailable(
+      `Redis${at} no longer has AOF on (appendonly no; it had at start), so its replicas do not ` +
+        'protect the write: restore it, or restart the relay to plan again',
+    );
   if (acknowledged(mode, ack![1])) return;
   throw unavailable(
     mode === 'waitaof'
@@ -167,6 +175,12 @@ async function stillFsyncsAlways(conn: Redis, timeoutMs: number, at: string): Pr
     `Redis${at} no longer fsyncs every write (appendonly ${String(appendonly)}, appendfsync ` +
       `${String(appendfsync)}; it had appendfsync always at start): restore it, or restart the relay to plan again`,
   );
+}
+
+/** CONFIG GET appendonly answered `no` (a refused or odd answer says nothing: not checked). */
+function aofTurnedOff(reply: [Error | null, unknown] | undefined): boolean {
+  const value = !reply || reply[0] || !Array.isArray(reply[1]) ? undefined : reply[1][1];
+  return value === 'no';
 }
 
 /** WAIT answers how many replicas have the write; WAITAOF [local fsyncs, replica fsyncs]. */
