@@ -201,7 +201,8 @@ export class Spool extends ShardQueues {
       else byShard.set(shard, [item]);
     }
     const fast = this.fast;
-    // On one server the shards' transactions leave in one socket write (corked.ts).
+    // On one server the shards' raw transactions (jobs for the fast lane) leave in one socket write
+    // (corked.ts); one holding a BullMQ job add is built after a microtask and leaves on its own.
     const commits = await inOneWrite(this.redis, () =>
       Promise.all([...byShard].map(([shard, items]) => this.commitShard(shard, items))),
     );
