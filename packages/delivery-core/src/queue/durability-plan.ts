@@ -54,7 +54,7 @@ export const DURABILITY_RULES: readonly Rule[] = [
     mode: 'wait-replica',
     applies: (f) => f.clusterEnabled && f.aofEnabled && f.connectedReplicas >= 1,
     why: (f) =>
-      `a cluster master with ${f.connectedReplicas} replica(s): WAIT 1 after each group commit ` +
+      `a cluster master with AOF and ${f.connectedReplicas} replica(s): WAIT 1 after each group commit ` +
       '(a failover promotes a replica, so the write must be on one)',
   },
   {
